@@ -1,0 +1,1 @@
+"""unblock-bot: approve removals from a 3CX blocklist in Slack."""

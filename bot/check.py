@@ -1,0 +1,72 @@
+"""``python -m bot check``: does this install work? Reads only; changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from .config import Settings
+from .logs import Redactor
+from .threecx import ThreeCXError
+from .threecx.client import RetryPolicy, ThreeCXClient
+
+OK, FAIL = "ok  ", "FAIL"
+
+
+async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str], None] = print) -> bool:
+    """Check the Slack token and the 3CX credentials; print one line per check; True if all passed."""
+    results = [await _check_slack(settings, say), await _check_threecx(settings, redactor, say)]
+    say("All checks passed." if all(results) else "Some checks failed; see above.")
+    return all(results)
+
+
+async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
+    async with aiohttp.ClientSession() as session:
+        client = AsyncWebClient(
+            token=settings.slack_bot_token.reveal(), base_url=settings.slack_api_url, session=session
+        )
+        try:
+            auth = await client.auth_test()
+        except Exception as error:
+            reason = getattr(error, "response", {}).get("error") if hasattr(error, "response") else type(error).__name__
+            say(f"{FAIL} Slack: auth.test failed ({reason}). Check SLACK_BOT_TOKEN and SLACK_API_URL.")
+            return False
+    say(f"{OK} Slack: signed in as @{auth.get('user')} in workspace {auth.get('team')} ({auth.get('team_id')}).")
+    return True
+
+
+async def _check_threecx(settings: Settings, redactor: Redactor, say: Callable[[str], None]) -> bool:
+    client = ThreeCXClient(
+        settings.threecx_base_url,
+        settings.threecx_client_id,
+        settings.threecx_client_secret.reveal(),
+        timeout=settings.threecx_timeout,
+        ca_bundle=settings.threecx_ca_bundle,
+        retry=RetryPolicy(attempts=2, budget=settings.threecx_timeout),
+        on_token=redactor.add,
+    )
+    where = settings.threecx_base_url
+    async with client:
+        try:
+            await client.check_credentials()
+        except ThreeCXError as error:
+            say(f"{FAIL} 3CX at {where}: no access token ({error.answer()}). {_advice(error)}")
+            return False
+        say(f"{OK} 3CX at {where}: the API client {settings.threecx_client_id!r} got an access token.")
+        try:
+            entries = await client.list_blocklist(top=1)
+        except ThreeCXError as error:
+            say(f"{FAIL} 3CX at {where}: reading the IP blocklist failed ({error.answer()}). {_advice(error)}")
+            return False
+    say(f"{OK} 3CX at {where}: the IP blocklist can be read ({'not empty' if entries else 'empty'}).")
+    return True
+
+
+def _advice(error: ThreeCXError) -> str:
+    return {
+        "credentials": "Check THREECX_CLIENT_ID and THREECX_CLIENT_SECRET (Admin > Integrations > API).",
+        "forbidden": "Give the 3CX API client the System Admin role (Admin > Integrations > API).",
+        "unavailable": "Check THREECX_BASE_URL, the network, and THREECX_CA_BUNDLE for a private certificate.",
+    }.get(error.kind, "")

@@ -1,0 +1,246 @@
+"""Settings from the environment (and ``.env``), checked all at once.
+
+``load_settings`` either returns a complete ``Settings`` or raises
+``ConfigError`` listing every problem, each with where its value comes from.
+Secrets are wrapped in ``Secret`` so that no repr, log line or traceback shows them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from .policy import CHANNEL_ID, Approvers
+from .store import sqlite_path
+
+T = TypeVar("T")
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///unblock.db"
+MAX_REQUEST_TTL = 7 * 24 * 3600
+
+
+class Secret:
+    """A string that does not show itself: ``repr`` and ``str`` print ``'***'``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"unblock-bot cannot start: {len(problems)} setting(s) need attention.\n{lines}\n"
+            "Settings come from the environment or from a .env file in the working directory "
+            "(see .env.example)."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    slack_bot_token: Secret
+    slack_signing_secret: Secret | None
+    slack_app_token: Secret | None
+    slack_api_url: str
+    host: str
+    port: int
+    threecx_base_url: str
+    threecx_client_id: str
+    threecx_client_secret: Secret
+    threecx_ca_bundle: str | None
+    threecx_timeout: float
+    approvers: Approvers
+    allow_self_approval: bool
+    channels: frozenset[str] | None
+    request_ttl: float
+    database_url: str
+    log_level: str
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log redactor."""
+        values = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.threecx_client_secret,
+        ]
+        return [v.reveal() for v in values if v is not None and v.reveal()]
+
+
+class _Reader:
+    """Reads variables and collects problems instead of stopping at the first one."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, *, hint: str = "") -> str | None:
+        """The trimmed value; when empty, None (and a problem if a ``hint`` says it is required)."""
+        value = self.env.get(name, "").strip()
+        if value:
+            return value
+        if hint:
+            self.problems.append(f"{name} is not set: {hint}.")
+        return None
+
+    def parsed(self, name: str, default: T, parse: Callable[[str], T], *, hint: str = "", secret: bool = False) -> T:
+        raw = self.text(name, hint=hint)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as error:
+            shown = name if secret else f"{name}={raw!r}"
+            self.problems.append(f"{shown} {error}.")
+            return default
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("should be true or false")
+
+
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        problem = f"should be a number of seconds from {low:g} to {high:g}"
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(problem) from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ValueError(problem)
+        return value
+
+    return parse
+
+
+def _port(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ValueError("should be a port number from 1 to 65535")
+    return int(raw)
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("should be an http(s) URL like https://pbx.example.com")
+    if parts.username or parts.password:
+        raise ValueError("should not carry a user name or password")
+    return raw.rstrip("/")
+
+
+def _api_url(raw: str) -> str:
+    return _http_url(raw) + "/"
+
+
+def _channels(raw: str) -> frozenset[str]:
+    items = [c.strip() for c in raw.split(",") if c.strip()]
+    bad = [c for c in items if not CHANNEL_ID.match(c)]
+    if bad or not items:
+        raise ValueError("should be channel ids like C0123456789, separated by commas")
+    return frozenset(items)
+
+
+def _database_url(raw: str) -> str:
+    if raw.startswith(("postgres://", "postgresql://")):
+        raise ValueError("names PostgreSQL, which this version does not support; use sqlite:///unblock.db")
+    sqlite_path(raw)
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("should be DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _ca_bundle(raw: str) -> str:
+    if not Path(raw).is_file():
+        raise ValueError("is not a readable file")
+    return raw
+
+
+def _approvers(raw: str) -> Approvers:
+    return Approvers.parse(raw)
+
+
+def _secret(prefix: str = "") -> Callable[[str], Secret]:
+    def parse(raw: str) -> Secret:
+        if not raw.startswith(prefix):
+            raise ValueError(f"should start with {prefix} (value not shown)")
+        return Secret(raw)
+
+    return parse
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    r = _Reader(env)
+    app_token = r.parsed("SLACK_APP_TOKEN", None, _secret("xapp-"), secret=True)
+    signing_secret = r.parsed(
+        "SLACK_SIGNING_SECRET", None, _secret(), secret=True,
+        hint="" if app_token else "the Signing Secret from the Slack app's Basic Information page (HTTP mode)",
+    )  # fmt: skip
+    settings = Settings(
+        slack_bot_token=r.parsed(
+            "SLACK_BOT_TOKEN", Secret(""), _secret("xoxb-"), secret=True,
+            hint="the Bot User OAuth Token (xoxb-…) from the Slack app's OAuth & Permissions page",
+        ),
+        slack_signing_secret=signing_secret,
+        slack_app_token=app_token,
+        slack_api_url=r.parsed("SLACK_API_URL", DEFAULT_SLACK_API_URL, _api_url),
+        host=r.text("HOST") or "0.0.0.0",
+        port=r.parsed("PORT", 3000, _port),
+        threecx_base_url=r.parsed(
+            "THREECX_BASE_URL", "", _http_url, hint="the PBX's address, e.g. https://pbx.example.com"
+        ),
+        threecx_client_id=r.text("THREECX_CLIENT_ID", hint="the client id of the 3CX API client") or "",
+        threecx_client_secret=r.parsed(
+            "THREECX_CLIENT_SECRET", Secret(""), _secret(), secret=True,
+            hint="the API key shown once when the 3CX API client was created (Admin > Integrations > API)",
+        ),
+        threecx_ca_bundle=r.parsed("THREECX_CA_BUNDLE", None, _ca_bundle),
+        threecx_timeout=r.parsed("THREECX_TIMEOUT", 10.0, _seconds(0.1, 300)),
+        approvers=r.parsed(
+            "UNBLOCK_APPROVERS", Approvers(), _approvers,
+            hint="comma-separated Slack user ids (U…) or user-group ids (S…) who may approve, or * for anyone",
+        ),
+        allow_self_approval=r.parsed("UNBLOCK_ALLOW_SELF_APPROVAL", False, _boolean),
+        channels=r.parsed("UNBLOCK_CHANNELS", None, _channels),
+        request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", 900.0, _seconds(10, MAX_REQUEST_TTL)),
+        database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, _database_url),
+        log_level=r.parsed("LOG_LEVEL", "INFO", _log_level),
+    )  # fmt: skip
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings

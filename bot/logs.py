@@ -1,0 +1,67 @@
+"""Logging: one JSON object per line, with every known secret masked.
+
+Secrets are registered with :func:`Redactor.add` (the settings' secrets at
+start-up, each 3CX access token when it is fetched) and replaced by ``***``
+in the formatted line, whatever library wrote it and at whatever level.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from typing import Any
+
+#: attributes every LogRecord has; anything else was passed in ``extra``
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+class Redactor:
+    def __init__(self) -> None:
+        self._secrets: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    def add(self, secret: str) -> None:
+        # shorter values would mask ordinary words; every real secret here is much longer
+        if len(secret) >= 8 and secret not in self._secrets:
+            with self._lock:
+                # longest first, so a secret that contains another is masked whole
+                self._secrets = tuple(sorted({*self._secrets, secret}, key=len, reverse=True))
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return self._redact(json.dumps(line, default=str, ensure_ascii=False))
+
+
+def setup_logging(level: str, redact: Redactor, stream: Any = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(redact))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiohttp's access log adds a line per request; the bot logs what matters itself
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

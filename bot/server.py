@@ -1,0 +1,52 @@
+"""Serving the bot: HTTP mode (``POST /slack/events``, ``GET /healthz``) or Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from .app import Bot, start_bot
+from .config import Settings
+from .logs import Redactor
+
+log = logging.getLogger(__name__)
+
+
+def web_app(bot: Bot) -> web.Application:
+    async def events(request: web.Request) -> web.Response:
+        response = await bot.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "mode": "http"})
+
+    app = web.Application()
+    app.router.add_post("/slack/events", events)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def serve(settings: Settings, redactor: Redactor, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set, then stop taking requests and drain the work in flight."""
+    bot = await start_bot(settings, redactor=redactor)
+    try:
+        if settings.slack_app_token is not None:
+            handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.reveal(), web_client=bot.client)
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("unblock-bot is running in Socket Mode")
+            await stop.wait()
+            await handler.close_async()  # type: ignore[no-untyped-call]
+        else:
+            runner = web.AppRunner(web_app(bot), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, settings.host, settings.port).start()
+            log.info("unblock-bot is listening", extra={"addresses": [list(a) for a in runner.addresses]})
+            await stop.wait()
+            await runner.cleanup()
+        log.info("stopping: finishing work in flight")
+    finally:
+        await bot.close()

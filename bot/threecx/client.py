@@ -1,0 +1,358 @@
+"""ThreeCXClient: the one async client of a 3CX XAPI, owning one aiohttp session.
+
+- OAuth2 client credentials against ``{base}/connect/token``; the token is
+  cached until shortly before it expires and fetched by one caller at a time
+  (3CX keeps one active token per API client, so two fetches would fight).
+- A 401 from the XAPI gets one fresh token and one more try.
+- Connection errors, timeouts, 429 and 502/503/504 are retried with
+  exponential backoff and full jitter, bounded in count and in total time;
+  ``Retry-After`` is honoured.
+- Every other answer maps to one typed error of ``bot.threecx.errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from .errors import (
+    ChangedError,
+    CredentialsError,
+    ForbiddenError,
+    NotFoundError,
+    ThreeCXError,
+    UnavailableError,
+    UnexpectedResponseError,
+)
+from .models import BlocklistEntry, DeleteOutcome, is_entry_id
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+#: a token is renewed this long before 3CX says it expires (or at half its life, if shorter)
+TOKEN_EARLY_REFRESH = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How transient failures are retried: ``attempts`` tries in all, within ``budget`` seconds."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    budget: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Pause before try ``attempt + 1``: Retry-After when given, else full jitter backoff."""
+        if retry_after is not None:
+            return retry_after
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    #: how many tries it took; >1 means an earlier answer may have been lost
+    tries: int
+
+
+class ThreeCXClient:
+    """Async client for the parts of the 3CX XAPI the bot uses.
+
+    Use as ``async with ThreeCXClient(...) as client:`` or call :meth:`start`
+    and :meth:`close`; the session must be created inside the running loop.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout: float = 10.0,
+        ca_bundle: str | None = None,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 10,
+        on_token: Callable[[str], None] | None = None,
+    ) -> None:
+        self._root = base_url.rstrip("/")
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._ca_bundle = ca_bundle
+        self._retry = retry or RetryPolicy()
+        self._pool_size = pool_size
+        self._on_token = on_token
+        self._session: aiohttp.ClientSession | None = None
+        self._token: str | None = None
+        self._token_renew_at = 0.0
+        self._token_lock = asyncio.Lock()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._session is None:
+            ssl_context = ssl.create_default_context(cafile=self._ca_bundle)
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=ssl_context)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> ThreeCXClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- the blocklist -----------------------------------------------------------
+
+    async def get_blocklist_entry(self, entry_id: int) -> BlocklistEntry:
+        """``GET /Blocklist({Id})``."""
+        path = _entity_path(entry_id)
+        answer = await self._xapi("GET", path)
+        return BlocklistEntry.from_json(_json_body("GET", path, answer), etag=answer.headers.get("ETag"))
+
+    async def delete_blocklist_entry(self, entry_id: int, etag: str | None = None) -> DeleteOutcome:
+        """``DELETE /Blocklist({Id})``, with ``If-Match`` when an ETag is known.
+
+        A 404 after a retry means the first DELETE went through and only its
+        answer was lost: that is reported as ``ALREADY_GONE``, not an error.
+        """
+        path = _entity_path(entry_id)
+        headers = {"If-Match": etag} if etag else {}
+        answer = await self._xapi("DELETE", path, headers=headers, check=False)
+        if answer.status in (200, 204):
+            return DeleteOutcome.DELETED
+        if answer.status == 404 and answer.tries > 1:
+            return DeleteOutcome.ALREADY_GONE
+        raise _error_for("DELETE", path, answer)
+
+    async def list_blocklist(self, filter: str | None = None, top: int = 50) -> list[BlocklistEntry]:
+        """``GET /Blocklist?$top=…[&$filter=…]``: at most ``top`` entries."""
+        params = {"$top": str(top)}
+        if filter:
+            params["$filter"] = filter
+        answer = await self._xapi("GET", "/Blocklist", params=params)
+        data = _json_body("GET", "/Blocklist", answer)
+        values = data.get("value") if isinstance(data, dict) else None
+        if not isinstance(values, list):
+            raise UnexpectedResponseError(
+                "3CX answered the blocklist query without a list of entries", method="GET", path="/Blocklist"
+            )
+        return [BlocklistEntry.from_json(item) for item in values]
+
+    async def check_credentials(self) -> None:
+        """Fetch a token now (for the preflight check); raises like any call would."""
+        await self._access_token()
+
+    # -- plumbing ----------------------------------------------------------------
+
+    async def _xapi(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> _Answer:
+        """One XAPI call with the bearer token; a 401 gets one new token and one more try."""
+        url = URL(f"{self._root}/xapi/v1{path}", encoded=True)
+        if params:
+            url = url.with_query(params)
+        token = await self._access_token()
+        answer = await self._send(method, url, path, headers={**(headers or {}), **_auth(token)})
+        if answer.status == 401:
+            log.info("3CX refused the access token; fetching a new one", extra={"path": path})
+            token = await self._access_token(stale=token)
+            # a 401 was not carried out, so only the tries of this second call count
+            answer = await self._send(method, url, path, headers={**(headers or {}), **_auth(token)})
+        if check and answer.status >= 300:
+            raise _error_for(method, path, answer)
+        return answer
+
+    async def _access_token(self, stale: str | None = None) -> str:
+        """The cached token, or a new one; ``stale`` is a token 3CX just refused."""
+        token = self._token
+        if token is not None and token != stale and time.monotonic() < self._token_renew_at:
+            return token
+        async with self._token_lock:
+            # another caller may have fetched one while this one waited for the lock
+            token = self._token
+            if token is not None and token != stale and time.monotonic() < self._token_renew_at:
+                return token
+            return await self._fetch_token()
+
+    async def _fetch_token(self) -> str:
+        path = "/connect/token"
+        form = {
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+            "grant_type": "client_credentials",
+        }
+        answer = await self._send("POST", URL(f"{self._root}{path}", encoded=True), path, data=form)
+        if answer.status in (400, 401, 403):
+            raise CredentialsError(
+                "3CX refused the API client id or secret",
+                method="POST",
+                path=path,
+                status=answer.status,
+                detail=_token_error(answer.body),
+            )
+        if answer.status != 200:
+            raise _error_for("POST", path, answer)
+        data = _json_body("POST", path, answer)
+        token = data.get("access_token") if isinstance(data, dict) else None
+        lifetime = data.get("expires_in") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise UnexpectedResponseError("3CX's token endpoint answered without a token", method="POST", path=path)
+        if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:
+            lifetime = 60.0  # no usable lifetime: keep it briefly, a 401 would renew it anyway
+        if self._on_token is not None:
+            self._on_token(token)
+        self._token = token
+        self._token_renew_at = time.monotonic() + max(lifetime - TOKEN_EARLY_REFRESH, lifetime / 2)
+        log.info("fetched a 3CX access token", extra={"expires_in": lifetime})
+        return token
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+    ) -> _Answer:
+        """Send one request, retrying only what is safe and useful to retry."""
+        if self._session is None:
+            raise RuntimeError("ThreeCXClient.start() was not called")
+        policy = self._retry
+        deadline = time.monotonic() + policy.budget
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        tries = 0
+        while True:
+            tries += 1
+            retry_after: float | None = None
+            try:
+                async with self._session.request(method, url, headers=all_headers, data=data) as response:
+                    body = await response.read()
+                    answer = _Answer(response.status, response.headers, body, tries)
+            except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
+                raise UnavailableError(
+                    "3CX's TLS certificate could not be verified (set THREECX_CA_BUNDLE for a private CA)",
+                    method=method,
+                    path=path,
+                ) from exc
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+                failure: ThreeCXError = UnavailableError(
+                    "3CX could not be reached" if not isinstance(exc, TimeoutError) else "3CX did not answer in time",
+                    method=method,
+                    path=path,
+                    detail=type(exc).__name__,
+                )
+            else:
+                if answer.status not in RETRYABLE_STATUSES:
+                    return answer
+                failure = _error_for(method, path, answer)
+                retry_after = _retry_after(answer.headers.get("Retry-After"))
+            pause = policy.delay(tries, retry_after)
+            if tries >= policy.attempts or time.monotonic() + pause > deadline:
+                raise failure
+            log.info(
+                "3CX call failed, retrying",
+                extra={
+                    "method": method,
+                    "path": path,
+                    "try": tries,
+                    "pause": round(pause, 3),
+                    "reason": failure.answer(),
+                },
+            )
+            await asyncio.sleep(pause)
+
+
+def _entity_path(entry_id: int) -> str:
+    # the Id is formatted from a validated int, never from user text
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int) or not is_entry_id(entry_id):
+        raise ValueError(f"not a blocklist entry id: {entry_id!r}")
+    return f"/Blocklist({entry_id:d})"
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+    return max(0.0, seconds)
+
+
+def _json_body(method: str, path: str, answer: _Answer) -> Any:
+    try:
+        return json.loads(answer.body)
+    except ValueError:
+        raise UnexpectedResponseError(
+            "3CX answered with something that is not JSON", method=method, path=path, status=answer.status
+        ) from None
+
+
+def _odata_message(body: bytes) -> str | None:
+    """``error.message`` of an OData error body, if the body is one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message.strip()[:500] if isinstance(message, str) and message.strip() else None
+
+
+def _token_error(body: bytes) -> str | None:
+    """The OAuth ``error`` code of a token endpoint refusal (e.g. ``invalid_client``)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    code = data.get("error") if isinstance(data, dict) else None
+    return code[:100] if isinstance(code, str) else None
+
+
+def _error_for(method: str, path: str, answer: _Answer) -> ThreeCXError:
+    status = answer.status
+    detail = _odata_message(answer.body)
+    kwargs: dict[str, Any] = {"method": method, "path": path, "status": status, "detail": detail}
+    if status == 404:
+        return NotFoundError("not found", **kwargs)
+    if status == 412:
+        return ChangedError("the entry changed since it was read", **kwargs)
+    if status == 401:
+        return CredentialsError("3CX refused the bot's access token", **kwargs)
+    if status == 403:
+        return ForbiddenError("the 3CX API client is not allowed to do this", **kwargs)
+    if status == 429:
+        return UnavailableError("3CX is rate limiting the bot", **kwargs)
+    if status >= 500:
+        return UnavailableError("3CX answered with a server error", **kwargs)
+    return UnexpectedResponseError(detail or f"3CX answered with HTTP {status}", **kwargs)

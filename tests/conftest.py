@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from .fakes.slack import FakeSlack
+from .fakes.threecx import FakeThreeCX
+from .harness import Harness, base_env
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    fake.usergroups["SHELPDESK"] = ["UDAVE"]
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def pbx() -> AsyncIterator[FakeThreeCX]:
+    fake = FakeThreeCX()
+    await fake.start()
+    fake.add_entry(42, "203.0.113.7")
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def make_harness(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> AsyncIterator[MakeHarness]:
+    """Start the bot with the base settings changed by ``overrides`` (a value of None removes a variable)."""
+    started: list[Harness] = []
+
+    async def make(**overrides: str | None) -> Harness:
+        env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+        for name, value in overrides.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        harness = Harness(slack, pbx, env)
+        await harness.start()
+        started.append(harness)
+        return harness
+
+    yield make
+    for harness in started:
+        await harness.close()
+
+
+@pytest.fixture
+async def harness(make_harness: MakeHarness) -> Harness:
+    return await make_harness()

@@ -1,0 +1,407 @@
+"""An in-process fake of Slack: Web API, response_urls and Socket Mode on one local port.
+
+Point the real slack_sdk clients at it:
+
+    fake = FakeSlack()
+    await fake.start()
+    client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
+    ...
+    await fake.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+APP_ID = "A0001"
+BOT_ID = "B0001"
+FIRST_TS_MICROS = 1_700_000_000_000_000
+TS_STEP_MICROS = 100
+
+
+@dataclass
+class SlackCall:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    headers: dict[str, str]
+
+
+@dataclass
+class ResponseUrlPost:
+    url: str
+    body: dict[str, Any]
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    updates: int
+
+
+class SlackError(Exception):
+    """Raised by a method handler to answer {"ok": false, "error": <error>}."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class FakeSlack:
+    bot_token: str = "xoxb-fake-bot-token-5Zr8"
+    app_token: str = "xapp-fake-app-token-3Lp2"
+    bot_user_id: str = "UBOT"
+    team_id: str = "T0001"
+
+    def __init__(self) -> None:
+        self.calls: list[SlackCall] = []
+        self.response_posts: list[ResponseUrlPost] = []
+        self.messages: dict[tuple[str, str], Message] = {}
+        self.not_in_channel: set[str] = set()
+        self.usergroups: dict[str, list[str]] = {}
+        self.socket_opens = 0
+        self.socket_connected = asyncio.Event()
+
+        self._failures: defaultdict[str, deque[str]] = defaultdict(deque)
+        self._rate_limits: defaultdict[str, deque[int]] = defaultdict(deque)
+        self._response_failures: deque[int] = deque()
+        self._response_ids: set[str] = set()
+        self._ts_count = 0
+        self._sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = {}
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._runner: web.AppRunner | None = None
+        self._base_url = ""
+        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.update": self._update,
+            "chat.postEphemeral": self._post_ephemeral,
+            "usergroups.users.list": self._usergroup_users,
+            "apps.connections.open": self._open_connection,
+        }
+
+    # lifecycle
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/response/{id}", self._handle_response_url)
+        app.router.add_get("/socket", self._handle_socket)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        port = self._runner.addresses[0][1]
+        self._base_url = f"http://127.0.0.1:{port}"
+
+    async def close(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def api_url(self) -> str:
+        return f"{self._started_base_url()}/api/"
+
+    def _started_base_url(self) -> str:
+        if not self._base_url:
+            raise RuntimeError("FakeSlack is not started")
+        return self._base_url
+
+    # Web API: scripting and inspection
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        return [call for call in self.calls if call.method == method]
+
+    def channel_messages(self, channel: str) -> list[Message]:
+        return [m for m in self.messages.values() if m.channel == channel]
+
+    def fail_next(self, method: str, error: str, times: int = 1) -> None:
+        self._failures[method].extend([error] * times)
+
+    def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
+        self._rate_limits[method].extend([retry_after] * times)
+
+    # response_url
+
+    def new_response_url(self) -> str:
+        response_id = str(len(self._response_ids) + 1)
+        self._response_ids.add(response_id)
+        return f"{self._started_base_url()}/response/{response_id}"
+
+    def posts_to(self, url: str) -> list[ResponseUrlPost]:
+        return [post for post in self.response_posts if post.url == url]
+
+    def fail_response_urls(self, status: int, times: int = 1) -> None:
+        self._response_failures.extend([status] * times)
+
+    # Socket Mode
+
+    @property
+    def socket_connections(self) -> int:
+        return len(self._sockets)
+
+    async def wait_for_socket(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until a client is connected and has been sent "hello"."""
+        async with asyncio.timeout(timeout):
+            await self.socket_connected.wait()
+
+    async def send_envelope(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> dict[str, Any]:
+        """Send an envelope to the newest connection and return the client's ack for it."""
+        envelope_id = str(uuid.uuid4())
+        ack: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = ack
+        try:
+            async with asyncio.timeout(timeout):
+                await self.socket_connected.wait()
+                ws = list(self._sockets)[-1]
+                await ws.send_json(
+                    {
+                        "envelope_id": envelope_id,
+                        "type": type,
+                        "payload": payload,
+                        "accepts_response_payload": True,
+                        "retry_attempt": 0,
+                        "retry_reason": "",
+                    }
+                )
+                return await ack
+        finally:
+            del self._acks[envelope_id]
+
+    async def drop_socket(self) -> None:
+        """Cut every open Socket Mode connection at the TCP level, without a close frame."""
+        self.socket_connected.clear()
+        for transport in self._sockets.values():
+            if transport is not None:
+                transport.abort()
+
+    # HTTP handlers
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _read_args(request)
+        token = _bearer_token(request.headers.get("Authorization")) or args.get("token")
+        self.calls.append(SlackCall(method, args, token, dict(request.headers)))
+
+        if self._rate_limits[method]:
+            retry_after = self._rate_limits[method].popleft()
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
+        if self._failures[method]:
+            return _error(self._failures[method].popleft())
+        handler = self._methods.get(method)
+        if handler is None:
+            return _error("unknown_method")
+        expected_token = self.app_token if method == "apps.connections.open" else self.bot_token
+        if token != expected_token:
+            return _error("invalid_auth")
+        try:
+            return web.json_response(handler(args))
+        except SlackError as e:
+            return _error(e.error)
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        if request.match_info["id"] not in self._response_ids:
+            return web.Response(status=404, text="no_such_response_url")
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return web.Response(status=400, text="invalid_payload")
+        self.response_posts.append(ResponseUrlPost(str(request.url), body))
+        if self._response_failures:
+            return web.Response(status=self._response_failures.popleft(), text="failed")
+        return web.Response(text="ok")
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(timeout=1.0)
+        await ws.prepare(request)
+        self._sockets[ws] = request.transport
+        try:
+            await ws.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": len(self._sockets),
+                    "debug_info": {
+                        "host": "fake-slack",
+                        "build_number": 1,
+                        "approximate_connection_time": 18060,
+                    },
+                    "connection_info": {"app_id": APP_ID},
+                }
+            )
+            self.socket_connected.set()
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    self._receive_ack(msg.data)
+        finally:
+            del self._sockets[ws]
+            if not self._sockets:
+                self.socket_connected.clear()
+        return ws
+
+    def _receive_ack(self, data: str) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        ack = self._acks.get(str(message.get("envelope_id")))
+        if ack is not None and not ack.done():
+            ack.set_result(message)
+
+    # Web API methods
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://acme.slack.com/",
+            "team": "Acme",
+            "user": "unblock-bot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._member_channel(args)
+        text, blocks = _text(args), _blocks(args)
+        if not text and not blocks and not args.get("attachments"):
+            raise SlackError("no_text")
+        message = Message(channel, self._next_ts(), text, blocks, updates=0)
+        self.messages[(channel, message.ts)] = message
+        return {"ok": True, "channel": channel, "ts": message.ts, "message": self._as_json(message)}
+
+    def _update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._member_channel(args)
+        message = self.messages.get((channel, str(args.get("ts", ""))))
+        if message is None:
+            raise SlackError("message_not_found")
+        # Like Slack, fields left out of the update keep their previous value.
+        if "text" in args:
+            message.text = _text(args)
+        if "blocks" in args:
+            message.blocks = _blocks(args)
+        message.updates += 1
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": message.ts,
+            "text": message.text,
+            "message": self._as_json(message),
+        }
+
+    def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("channel"):
+            raise SlackError("channel_not_found")
+        if not args.get("user"):
+            raise SlackError("user_not_in_channel")
+        if not _text(args) and not _blocks(args) and not args.get("attachments"):
+            raise SlackError("no_text")
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _usergroup_users(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = self.usergroups.get(str(args.get("usergroup", "")))
+        if users is None:
+            raise SlackError("no_such_subteam")
+        return {"ok": True, "users": list(users)}
+
+    def _open_connection(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.socket_opens += 1
+        ws_base = self._started_base_url().replace("http://", "ws://", 1)
+        return {"ok": True, "url": f"{ws_base}/socket?ticket={uuid.uuid4()}&app_id={APP_ID}"}
+
+    # helpers
+
+    def _member_channel(self, args: dict[str, Any]) -> str:
+        channel = str(args.get("channel") or "")
+        if not channel:
+            raise SlackError("channel_not_found")
+        if channel in self.not_in_channel:
+            raise SlackError("not_in_channel")
+        return channel
+
+    def _next_ts(self) -> str:
+        self._ts_count += 1
+        micros = FIRST_TS_MICROS + self._ts_count * TS_STEP_MICROS
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _as_json(self, message: Message) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": BOT_ID,
+            "text": message.text,
+            "ts": message.ts,
+        }
+        if message.blocks:
+            body["blocks"] = message.blocks
+        return body
+
+
+async def _read_args(request: web.Request) -> dict[str, Any]:
+    """Query string plus the form or JSON body; JSON-string blocks/attachments become lists."""
+    args: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            args.update(body)
+    else:
+        args.update(await request.post())
+    for key in ("blocks", "attachments"):
+        value = args.get(key)
+        if isinstance(value, str):
+            # Undecodable JSON stays a string; message methods answer invalid_blocks_format.
+            with contextlib.suppress(ValueError):
+                args[key] = json.loads(value)
+    return args
+
+
+def _bearer_token(authorization: str | None) -> str | None:
+    if authorization is None or not authorization.startswith("Bearer "):
+        return None
+    return authorization.removeprefix("Bearer ").strip() or None
+
+
+def _text(args: dict[str, Any]) -> str:
+    return str(args.get("text") or "")
+
+
+def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = args.get("blocks", [])
+    if not isinstance(blocks, list):
+        raise SlackError("invalid_blocks_format")
+    return blocks
+
+
+def _error(error: str) -> web.Response:
+    return web.json_response({"ok": False, "error": error})

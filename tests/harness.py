@@ -1,0 +1,249 @@
+"""The bot as Slack sees it: its real HTTP server on loopback, driven with signed requests,
+talking to a fake Slack Web API and a fake 3CX XAPI that both speak HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import Bot, start_bot
+from bot.config import Settings, load_settings
+from bot.logs import Redactor
+from bot.server import web_app
+from bot.threecx.client import RetryPolicy
+from bot.unblock import UnblockRequest
+
+from .fakes.slack import FakeSlack, Message
+from .fakes.threecx import FakeThreeCX
+
+SIGNING_SECRET = "test-signing-secret-8c1f0d2e9b7a"
+GENERAL = "C0GENERAL"
+ALICE, BOB, CAROL, MALLORY = "UALICE", "UBOB", "UCAROL", "UMALLORY"
+#: retries as in production, with pauses short enough for tests
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget=10.0)
+
+
+class Clock:
+    """Wall-clock time that a test can move forward (request expiry)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@dataclass
+class Reply:
+    status: int
+    text: str
+
+    @property
+    def message(self) -> str:
+        """What the person who sent the request sees (Slack shows a plain-text ack as-is)."""
+        try:
+            return str(json.loads(self.text)["text"])
+        except (ValueError, KeyError, TypeError):
+            return self.text
+
+
+@dataclass
+class Harness:
+    slack: FakeSlack
+    pbx: FakeThreeCX
+    env: dict[str, str]
+    clock: Clock = field(default_factory=Clock)
+    redactor: Redactor = field(default_factory=Redactor)
+    bot: Bot | None = None
+    url: str = ""
+    _runner: web.AppRunner | None = None
+    _http: aiohttp.ClientSession | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(self.env)
+
+    async def start(self) -> None:
+        settings = self.settings
+        for secret in settings.secrets():
+            self.redactor.add(secret)
+        self.bot = await start_bot(settings, redactor=self.redactor, clock=self.clock, retry=FAST_RETRY)
+        self._runner = web.AppRunner(web_app(self.bot))
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.bot is not None:
+            await self.bot.close()
+            self.bot = None
+
+    async def restart(self) -> None:
+        """Stop the bot (draining its work) and start a new one on the same store."""
+        await self.stop()
+        await self.start()
+
+    async def close(self) -> None:
+        await self.stop()
+        if self._http is not None:
+            await self._http.close()
+
+    async def settle(self) -> None:
+        """Wait until the bot has finished the work its acks started."""
+        assert self.bot is not None
+        await self.bot.work.idle()
+
+    # -- what Slack sends ------------------------------------------------------
+
+    async def post_signed(
+        self, body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET, signature: str | None = None
+    ) -> Reply:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature
+            if signature is not None
+            else SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
+        }
+        assert self._http is not None
+        async with self._http.post(f"{self.url}/slack/events", data=body.encode(), headers=headers) as response:
+            return Reply(response.status, await response.text())
+
+    def command_body(self, text: str, *, user: str = ALICE, channel: str = GENERAL) -> tuple[str, str]:
+        response_url = self.slack.new_response_url()
+        body = urlencode(
+            {
+                "token": "legacy-verification-token",
+                "team_id": self.slack.team_id,
+                "team_domain": "acme",
+                "channel_id": channel,
+                "channel_name": "general",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": "/unblock",
+                "text": text,
+                "api_app_id": "A0001",
+                "response_url": response_url,
+                "trigger_id": uuid.uuid4().hex,
+            }
+        )
+        return body, response_url
+
+    async def command(self, text: str, *, user: str = ALICE, channel: str = GENERAL) -> tuple[Reply, str]:
+        """Type ``/unblock <text>``; the bot's HTTP answer (the ack) and the command's response_url."""
+        body, response_url = self.command_body(text, user=user, channel=channel)
+        return await self.post_signed(body), response_url
+
+    def click_body(self, action_id: str, value: str, *, user: str, channel: str = GENERAL, message_ts: str = "") -> tuple[str, str]:
+        response_url = self.slack.new_response_url()
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": self.slack.team_id},
+            "api_app_id": "A0001",
+            "token": "legacy-verification-token",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+            "trigger_id": uuid.uuid4().hex,
+            "team": {"id": self.slack.team_id, "domain": "acme"},
+            "channel": {"id": channel, "name": "general"},
+            "response_url": response_url,
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "unblock_decision",
+                    "value": value,
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return urlencode({"payload": json.dumps(payload)}), response_url
+
+    async def click(self, action_id: str, request: UnblockRequest | str, *, user: str) -> tuple[Reply, str]:
+        """Click a button of a card; the bot's HTTP answer and the click's response_url."""
+        if isinstance(request, UnblockRequest):
+            body, response_url = self.click_body(
+                action_id, request.id, user=user, channel=request.channel, message_ts=request.message_ts or ""
+            )
+        else:
+            body, response_url = self.click_body(action_id, request, user=user)
+        return await self.post_signed(body), response_url
+
+    # -- what people see ---------------------------------------------------------
+
+    def cards(self, channel: str = GENERAL) -> list[Message]:
+        return self.slack.channel_messages(channel)
+
+    def notes(self, response_url: str) -> list[str]:
+        """Texts posted to a response_url (ephemeral notes, in-channel cards, replacements)."""
+        return [post.body.get("text", "") for post in self.slack.posts_to(response_url)]
+
+    async def request_for(self, card: Message) -> UnblockRequest:
+        """The stored request behind a card that still has its buttons (their value is its id)."""
+        return await self.stored(card_request_id(card.blocks))
+
+    async def stored(self, request: UnblockRequest | str) -> UnblockRequest:
+        """The request as the store has it now."""
+        assert self.bot is not None
+        found = await self.bot.store.get(request if isinstance(request, str) else request.id)
+        assert found is not None
+        return found
+
+
+def card_request_id(blocks: list[dict[str, Any]]) -> str:
+    return str(buttons(blocks)[0]["value"])
+
+
+def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [element for block in blocks if block["type"] == "actions" for element in block["elements"]]
+
+
+def block_text(blocks: list[dict[str, Any]]) -> str:
+    """Every piece of text in the blocks, joined, as a reader would scan it."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("text"), str):
+                parts.append(node["text"])
+            for value in node.values():
+                if isinstance(value, dict | list):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(blocks)
+    return "\n".join(parts)
+
+
+def base_env(slack: FakeSlack, pbx: FakeThreeCX, database: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "THREECX_BASE_URL": pbx.base_url,
+        "THREECX_CLIENT_ID": pbx.client_id,
+        "THREECX_CLIENT_SECRET": pbx.client_secret,
+        "THREECX_TIMEOUT": "2",
+        "UNBLOCK_APPROVERS": f"{BOB},{CAROL},SHELPDESK",
+        "DATABASE_URL": f"sqlite:///{database}",
+    }

@@ -1,0 +1,435 @@
+"""The /unblock approval flow end to end: signed requests in, what Slack shows and what 3CX got out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+
+import pytest
+
+from bot.slack.messages import APPROVE, CANCEL, DENY
+from bot.unblock import State
+
+from .conftest import MakeHarness
+from .harness import ALICE, BOB, CAROL, GENERAL, MALLORY, Harness, block_text, buttons
+
+ENTRY_PATH = "/xapi/v1/Blocklist(42)"
+
+
+async def open_card(harness: Harness, text: str = "42", user: str = ALICE, channel: str = GENERAL):  # type: ignore[no-untyped-def]
+    reply, _ = await harness.command(text, user=user, channel=channel)
+    assert reply.status == 200
+    await harness.settle()
+    cards = harness.cards(channel)
+    assert len(cards) == 1, "one card in the channel"
+    return await harness.request_for(cards[0])
+
+
+def deletes(harness: Harness) -> list[str]:
+    return [r.path for r in harness.pbx.calls("DELETE")]
+
+
+# 1. the card -----------------------------------------------------------------------
+
+
+async def test_command_acks_then_posts_a_card_with_the_entry(harness: Harness) -> None:
+    reply, _ = await harness.command("42")
+
+    assert reply.status == 200
+    assert "Looking up blocklist entry 42" in reply.message
+    await harness.settle()
+
+    [card] = harness.cards()
+    text = block_text(card.blocks)
+    for shown in ("<@UALICE>", "203.0.113.7", "Failed SIP registrations", "Block", "AutoBlacklist", "2026-12-01"):
+        assert shown in text
+    approve, deny, cancel = buttons(card.blocks)
+    assert (approve["action_id"], deny["action_id"], cancel["action_id"]) == (APPROVE, DENY, CANCEL)
+    assert approve["confirm"]["text"]["text"] == "Unblock 203.0.113.7? Calls from it will reach the PBX again."
+    [get] = harness.pbx.calls("GET")
+    assert get.path == ENTRY_PATH
+    assert get.headers["Accept"] == "application/json"
+    assert get.headers["Authorization"].startswith("Bearer ")
+    assert deletes(harness) == []
+
+
+async def test_ack_does_not_wait_for_a_slow_pbx(harness: Harness) -> None:
+    harness.pbx.delay = 1.5
+
+    reply, _ = await harness.command("42")
+
+    # the HTTP answer came back while 3CX was still thinking: no card yet
+    assert reply.status == 200
+    assert harness.cards() == []
+    await harness.settle()
+    assert len(harness.cards()) == 1
+
+
+async def test_card_goes_through_response_url_where_the_bot_is_not_a_member(harness: Harness) -> None:
+    harness.slack.not_in_channel.add("C0PRIVATE")
+
+    _, response_url = await harness.command("42", channel="C0PRIVATE")
+    await harness.settle()
+
+    [post] = harness.slack.posts_to(response_url)
+    assert post.body["response_type"] == "in_channel"
+    assert "203.0.113.7" in block_text(post.body["blocks"])
+    request_id = buttons(post.body["blocks"])[0]["value"]
+
+    _, click_url = await harness.click(APPROVE, request_id, user=BOB)
+    await harness.settle()
+    assert deletes(harness) == [ENTRY_PATH]
+    final = harness.slack.posts_to(click_url)[-1].body
+    assert final["replace_original"] is True
+    assert "203.0.113.7 unblocked* by <@UBOB>, requested by <@UALICE>" in block_text(final["blocks"])
+
+
+async def test_unknown_entry_is_explained_privately_and_nothing_is_stored(harness: Harness) -> None:
+    _, response_url = await harness.command("7")
+    await harness.settle()
+
+    [note] = harness.notes(response_url)
+    assert "no entry 7 in the 3CX IP blocklist" in note
+    assert harness.cards() == []
+    assert stored_requests(harness) == 0
+
+
+# 2. approve ----------------------------------------------------------------------------
+
+
+async def test_approve_deletes_the_entry_and_replaces_the_card(harness: Harness) -> None:
+    request = await open_card(harness)
+
+    reply, _ = await harness.click(APPROVE, request, user=BOB)
+    assert reply.status == 200
+    await harness.settle()
+
+    [delete] = harness.pbx.calls("DELETE")
+    assert delete.path == ENTRY_PATH
+    assert "If-Match" not in delete.headers  # this PBX sent no ETag
+    assert 42 not in harness.pbx.entries
+    [card] = harness.cards()
+    assert card.updates == 2  # "Unblocking…", then the outcome
+    assert buttons(card.blocks) == []
+    assert "*203.0.113.7 unblocked* by <@UBOB>, requested by <@UALICE>." in block_text(card.blocks)
+    assert "3CX answered: HTTP 204" in block_text(card.blocks)
+
+
+async def test_approve_sends_if_match_when_3cx_gave_an_etag(harness: Harness) -> None:
+    harness.pbx.issue_etags = True
+    harness.pbx.enforce_etags = True
+    request = await open_card(harness)
+    etag = harness.pbx.calls("GET")[0]
+    assert request.entry.etag
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    [delete] = harness.pbx.calls("DELETE")
+    assert delete.headers["If-Match"] == request.entry.etag
+    assert etag.path == ENTRY_PATH
+    assert "unblocked" in block_text(harness.cards()[0].blocks)
+
+
+async def test_entry_changed_since_the_card_is_left_alone(harness: Harness) -> None:
+    harness.pbx.issue_etags = True
+    harness.pbx.enforce_etags = True
+    request = await open_card(harness)
+    harness.pbx.change_entry(42, Description="edited by an admin")
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert 42 in harness.pbx.entries
+    text = block_text(harness.cards()[0].blocks)
+    assert "Could not unblock 203.0.113.7" in text
+    assert "changed in 3CX after the request was made" in text
+    stored = await harness.stored(request)
+    assert (stored.state, stored.outcome) == (State.FAILED, "changed")
+    assert stored.answer is not None and "HTTP 412" in stored.answer
+
+
+@pytest.mark.parametrize(
+    ("fault", "sentence", "kind"),
+    [
+        ("forbidden", "needs the System Admin role", "forbidden"),
+        ("gone", "no longer has this entry", "not_found"),
+        ("down", "could not be reached or did not answer", "unavailable"),
+        ("refused", "3CX refused to remove it", "other"),
+    ],
+)
+async def test_a_failed_delete_says_why_in_plain_words(harness: Harness, fault: str, sentence: str, kind: str) -> None:
+    request = await open_card(harness)
+    if fault == "forbidden":
+        harness.pbx.forbidden = True
+    elif fault == "gone":
+        del harness.pbx.entries[42]
+    elif fault == "down":
+        harness.pbx.fail_next(503, times=10, method="DELETE")
+    else:
+        harness.pbx.fail_next(400, method="DELETE", body=b'{"error":{"code":"","message":"WARNINGS.XAPI.INVALID"}}')
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    [card] = harness.cards()
+    assert sentence in block_text(card.blocks)
+    assert buttons(card.blocks) == []
+    stored = await harness.stored(request)
+    assert (stored.state, stored.outcome) == (State.FAILED, kind)
+    assert stored.answer
+
+
+# 3. deny and cancel -------------------------------------------------------------------------
+
+
+async def test_deny_by_an_approver_closes_the_request_without_touching_3cx(harness: Harness) -> None:
+    request = await open_card(harness)
+
+    await harness.click(DENY, request, user=CAROL)
+    await harness.settle()
+
+    assert deletes(harness) == []
+    text = block_text(harness.cards()[0].blocks)
+    assert "denied* by <@UCAROL>, requested by <@UALICE>" in text
+    assert buttons(harness.cards()[0].blocks) == []
+
+
+async def test_cancel_by_the_requester(harness: Harness) -> None:
+    request = await open_card(harness)
+
+    await harness.click(CANCEL, request, user=ALICE)
+    await harness.settle()
+
+    assert deletes(harness) == []
+    assert "cancelled* by <@UALICE>" in block_text(harness.cards()[0].blocks)
+
+
+async def test_cancel_by_someone_else_is_refused(harness: Harness) -> None:
+    request = await open_card(harness)
+
+    _, response_url = await harness.click(CANCEL, request, user=BOB)
+    await harness.settle()
+
+    assert harness.notes(response_url) == [f"Only <@{ALICE}>, who asked for this unblock, can cancel it."]
+    assert harness.cards()[0].updates == 0
+    assert (await harness.stored(request)).state is State.PENDING
+
+
+# 4. who may approve -------------------------------------------------------------------------------
+
+
+async def test_a_non_approver_is_told_no_and_nothing_changes(harness: Harness) -> None:
+    request = await open_card(harness)
+
+    for action in (APPROVE, DENY):
+        _, response_url = await harness.click(action, request, user=MALLORY)
+        await harness.settle()
+        [note] = harness.notes(response_url)
+        assert "not allowed" in note
+        assert harness.slack.posts_to(response_url)[0].body["response_type"] == "ephemeral"
+
+    assert deletes(harness) == []
+    assert harness.cards()[0].updates == 0
+    assert (await harness.stored(request)).state is State.PENDING
+
+
+async def test_requester_cannot_approve_their_own_request(harness: Harness) -> None:
+    request = await open_card(harness, user=BOB)
+
+    _, response_url = await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert harness.notes(response_url) == ["You asked for this unblock, so someone else has to approve it."]
+    assert deletes(harness) == []
+
+
+async def test_self_approval_when_the_settings_allow_it(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_ALLOW_SELF_APPROVAL="true")
+    request = await open_card(harness, user=BOB)
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert deletes(harness) == [ENTRY_PATH]
+
+
+async def test_a_member_of_an_approver_group_may_approve(harness: Harness) -> None:
+    request = await open_card(harness)
+
+    await harness.click(APPROVE, request, user="UDAVE")  # in SHELPDESK
+    await harness.settle()
+
+    assert deletes(harness) == [ENTRY_PATH]
+    assert [c.args["usergroup"] for c in harness.slack.calls_to("usergroups.users.list")] == ["SHELPDESK"]
+
+
+# 5. one DELETE, however many clicks ------------------------------------------------------------------
+
+
+async def test_concurrent_and_repeated_clicks_send_one_delete(harness: Harness) -> None:
+    harness.pbx.delay = 0.2
+    request = await open_card(harness)
+
+    replies = await asyncio.gather(*(harness.click(APPROVE, request, user=u) for u in (BOB, CAROL, BOB, "UDAVE")))
+    await harness.settle()
+    late, late_url = await harness.click(APPROVE, request, user=CAROL)
+    await harness.settle()
+
+    assert all(reply.status == 200 for reply, _ in replies) and late.status == 200
+    assert deletes(harness) == [ENTRY_PATH]
+    stored = await harness.stored(request)
+    assert stored.state is State.UNBLOCKED
+    [note] = harness.notes(late_url)
+    assert f"was approved by <@{stored.resolved_by}>" in note and "Nothing more was done" in note
+    losers = [harness.notes(url) for _, url in replies]
+    assert sum(1 for notes in losers if notes and "was approved by" in notes[-1]) == 3
+
+
+# 6. expiry --------------------------------------------------------------------------------------------------
+
+
+async def test_a_late_click_changes_nothing_and_the_card_says_it_expired(harness: Harness) -> None:
+    request = await open_card(harness)
+    harness.clock.advance(901)
+
+    _, response_url = await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert deletes(harness) == []
+    assert "expired* without approval" in block_text(harness.cards()[0].blocks)
+    [note] = harness.notes(response_url)
+    assert "This request expired" in note
+    assert (await harness.stored(request)).state is State.EXPIRED
+
+
+async def test_the_ttl_comes_from_the_settings(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REQUEST_TTL="60")
+    request = await open_card(harness)
+    harness.clock.advance(61)
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert deletes(harness) == []
+    assert "expired" in block_text(harness.cards()[0].blocks)
+
+
+# 7. the record --------------------------------------------------------------------------------------------------
+
+
+async def test_every_transition_is_stored_and_logged(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.audit")
+    request = await open_card(harness)
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert harness.bot is not None
+    steps = await harness.bot.store.transitions(request.id)
+    assert [(s.from_state, s.to_state, s.actor) for s in steps] == [
+        (None, State.PENDING, ALICE),
+        (State.PENDING, State.EXECUTING, BOB),
+        (State.EXECUTING, State.UNBLOCKED, BOB),
+    ]
+    assert steps[-1].answer == "HTTP 204"
+    logged = [(r.__dict__["from"], r.__dict__["to"], r.__dict__["actor"]) for r in caplog.records if r.name == "bot.audit"]
+    assert logged == [(None, "pending", ALICE), ("pending", "executing", BOB), ("executing", "unblocked", BOB)]
+
+
+async def test_a_request_survives_a_restart_of_the_bot(harness: Harness) -> None:
+    request = await open_card(harness)
+
+    await harness.restart()
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert deletes(harness) == [ENTRY_PATH]
+    assert "unblocked* by <@UBOB>" in block_text(harness.cards()[0].blocks)
+
+
+# 8. usage and bad input ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "help", "  HELP  "])
+async def test_usage(harness: Harness, text: str) -> None:
+    reply, _ = await harness.command(text)
+
+    assert reply.status == 200
+    assert "`/unblock <id>`" in reply.message
+    assert harness.pbx.requests == []
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("abc", "is not a blocklist entry id"),
+        ("-1", "is not a blocklist entry id"),
+        ("0", "out of range"),
+        ("4.2", "is not a blocklist entry id"),
+        ("99999999999", "out of range"),
+        ("2147483648", "out of range"),
+        ("42) or 1 eq 1", "takes one entry id"),
+        ("x" * 5000, "is not a blocklist entry id"),
+        ("٤٢", "is not a blocklist entry id"),  # Arabic-Indic digits
+        ("４２", "is not a blocklist entry id"),  # full-width digits
+        ("<!channel>", "is not a blocklist entry id"),
+    ],
+)
+async def test_bad_input_is_explained_and_does_nothing(harness: Harness, text: str, says: str) -> None:
+    reply, _ = await harness.command(text)
+    await harness.settle()
+
+    assert reply.status == 200
+    answer = reply.message
+    assert says in answer
+    assert len(answer) < 300 and "<!channel>" not in answer
+    assert harness.pbx.requests == []
+    assert harness.slack.calls_to("chat.postMessage") == []
+    assert stored_requests(harness) == 0
+
+
+async def test_the_highest_id_is_accepted(harness: Harness) -> None:
+    harness.pbx.add_entry(2147483647, "198.51.100.9")
+    request = await open_card(harness, "2147483647")
+    assert request.entry.id == 2147483647
+    assert harness.pbx.calls("GET")[0].path == "/xapi/v1/Blocklist(2147483647)"
+
+
+async def test_unblock_channels_limits_where_the_command_works(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_CHANNELS="C0ITDESK")
+
+    reply, _ = await harness.command("42", channel=GENERAL)
+
+    assert "not enabled in this channel" in reply.message and "<#C0ITDESK>" in reply.message
+    assert harness.pbx.requests == []
+    request = await open_card(harness, channel="C0ITDESK")
+    assert request.channel == "C0ITDESK"
+
+
+# signatures ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("forgery", ["bad signature", "old timestamp", "wrong secret", "no signature"])
+async def test_unsigned_or_stale_requests_are_rejected_without_side_effects(harness: Harness, forgery: str) -> None:
+    body, _ = harness.command_body("42")
+    if forgery == "bad signature":
+        reply = await harness.post_signed(body, signature="v0=" + "0" * 64)
+    elif forgery == "old timestamp":
+        reply = await harness.post_signed(body, timestamp=int(harness.clock()) - 6 * 60)
+    elif forgery == "wrong secret":
+        reply = await harness.post_signed(body, secret="not-the-signing-secret")
+    else:
+        reply = await harness.post_signed(body, signature="")
+    await harness.settle()
+
+    assert reply.status == 401
+    assert harness.pbx.requests == []
+    assert harness.slack.calls == []
+    assert stored_requests(harness) == 0
+
+
+def stored_requests(harness: Harness) -> int:
+    path = harness.env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])

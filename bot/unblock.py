@@ -260,7 +260,7 @@ class UnblockService:
             to, kind, answer = State.FAILED, "internal", f"internal error ({type(error).__name__})"
         else:
             to, kind = State.UNBLOCKED, outcome.value
-            answer = "HTTP 204" if outcome is DeleteOutcome.DELETED else "HTTP 404 after a retry"
+            answer = "HTTP 204" if outcome is DeleteOutcome.DELETED else "HTTP 404: the entry was already gone"
         finished = await self._move(request, to, user, outcome=kind, answer=answer)
         if finished is None:  # only this task moves a request out of `executing`
             raise RuntimeError(f"request {request.id} left 'executing' behind the service's back")

@@ -154,7 +154,6 @@ async def test_entry_changed_since_the_card_is_left_alone(harness: Harness) -> N
     ("fault", "sentence", "kind"),
     [
         ("forbidden", "needs the System Admin role", "forbidden"),
-        ("gone", "no longer has this entry", "not_found"),
         ("down", "could not be reached or did not answer", "unavailable"),
         ("refused", "3CX refused to remove it", "other"),
     ],
@@ -163,8 +162,6 @@ async def test_a_failed_delete_says_why_in_plain_words(harness: Harness, fault: 
     request = await open_card(harness)
     if fault == "forbidden":
         harness.pbx.forbidden = True
-    elif fault == "gone":
-        del harness.pbx.entries[42]
     elif fault == "down":
         harness.pbx.fail_next(503, times=10, method="DELETE")
     else:
@@ -333,7 +330,9 @@ async def test_every_transition_is_stored_and_logged(harness: Harness, caplog: p
         (State.EXECUTING, State.UNBLOCKED, BOB),
     ]
     assert steps[-1].answer == "HTTP 204"
-    logged = [(r.__dict__["from"], r.__dict__["to"], r.__dict__["actor"]) for r in caplog.records if r.name == "bot.audit"]
+    logged = [
+        (r.__dict__["from"], r.__dict__["to"], r.__dict__["actor"]) for r in caplog.records if r.name == "bot.audit"
+    ]
     assert logged == [(None, "pending", ALICE), ("pending", "executing", BOB), ("executing", "unblocked", BOB)]
 
 
@@ -433,3 +432,23 @@ def stored_requests(harness: Harness) -> int:
     path = harness.env["DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(path) as db:
         return int(db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+
+
+@pytest.mark.parametrize("how", ["removed meanwhile", "answer lost"])
+async def test_an_entry_already_gone_is_reported_as_no_longer_blocked(harness: Harness, how: str) -> None:
+    request = await open_card(harness)
+    if how == "removed meanwhile":
+        del harness.pbx.entries[42]
+    else:  # 3CX deletes the entry, then the connection drops before its answer
+        harness.pbx.drop_next(method="DELETE", after_effect=True)
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert 42 not in harness.pbx.entries
+    text = block_text(harness.cards()[0].blocks)
+    assert "203.0.113.7 is no longer on the blocklist" in text
+    assert "nothing was left to delete" in text
+    stored = await harness.stored(request)
+    assert (stored.state, stored.outcome) == (State.UNBLOCKED, "already_gone")
+    assert all(r.path == ENTRY_PATH for r in harness.pbx.calls("DELETE"))

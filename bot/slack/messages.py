@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from ..threecx import BlocklistEntry, ThreeCXError
+from ..threecx import BlocklistEntry, DeleteOutcome, ThreeCXError
 from ..unblock import State, UnblockRequest
 
 Blocks = list[dict[str, Any]]
@@ -128,7 +128,13 @@ def outcome_card(request: UnblockRequest) -> tuple[str, Blocks]:
             f"Unblocking {address}…",
             f"Approved by {who}, requested by {asked}.",
         ),
-        State.UNBLOCKED: (":white_check_mark:", f"{address} unblocked", f"by {who}, requested by {asked}."),
+        State.UNBLOCKED: (":white_check_mark:", f"{address} unblocked", f"by {who}, requested by {asked}.")
+        if request.outcome != DeleteOutcome.ALREADY_GONE.value
+        else (
+            ":white_check_mark:",
+            f"{address} is no longer on the blocklist",
+            f"3CX no longer had the entry when {who} approved (requested by {asked}), so nothing was left to delete.",
+        ),
         State.FAILED: (
             ":x:",
             f"Could not unblock {address}.",
@@ -169,7 +175,6 @@ def failure_sentence(kind: str | None, request: UnblockRequest) -> str:
     """Why an approved unblock did not happen, in plain words."""
     entry_id = request.entry.id
     sentences = {
-        "not_found": "3CX no longer has this entry; someone may have removed it already. Nothing was changed.",
         "changed": (
             "The entry was changed in 3CX after the request was made, so the bot left it alone. "
             f"Run `/unblock {entry_id}` again to see it as it is now."

@@ -64,8 +64,6 @@ class _Answer:
     status: int
     headers: Mapping[str, str]
     body: bytes
-    #: how many tries it took; >1 means an earlier answer may have been lost
-    tries: int
 
 
 class ThreeCXClient:
@@ -131,15 +129,17 @@ class ThreeCXClient:
     async def delete_blocklist_entry(self, entry_id: int, etag: str | None = None) -> DeleteOutcome:
         """``DELETE /Blocklist({Id})``, with ``If-Match`` when an ETag is known.
 
-        A 404 after a retry means the first DELETE went through and only its
-        answer was lost: that is reported as ``ALREADY_GONE``, not an error.
+        A 404 means the entry is gone, which is what was asked for: most often a
+        retried DELETE whose first answer was lost (aiohttp itself resends an
+        idempotent request once when a kept-alive connection drops), otherwise
+        someone removed it first. Either way it is ``ALREADY_GONE``, not an error.
         """
         path = _entity_path(entry_id)
         headers = {"If-Match": etag} if etag else {}
         answer = await self._xapi("DELETE", path, headers=headers, check=False)
         if answer.status in (200, 204):
             return DeleteOutcome.DELETED
-        if answer.status == 404 and answer.tries > 1:
+        if answer.status == 404:
             return DeleteOutcome.ALREADY_GONE
         raise _error_for("DELETE", path, answer)
 
@@ -181,7 +181,6 @@ class ThreeCXClient:
         if answer.status == 401:
             log.info("3CX refused the access token; fetching a new one", extra={"path": path})
             token = await self._access_token(stale=token)
-            # a 401 was not carried out, so only the tries of this second call count
             answer = await self._send(method, url, path, headers={**(headers or {}), **_auth(token)})
         if check and answer.status >= 300:
             raise _error_for(method, path, answer)
@@ -253,7 +252,7 @@ class ThreeCXClient:
             try:
                 async with self._session.request(method, url, headers=all_headers, data=data) as response:
                     body = await response.read()
-                    answer = _Answer(response.status, response.headers, body, tries)
+                    answer = _Answer(response.status, response.headers, body)
             except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
                 raise UnavailableError(
                     "3CX's TLS certificate could not be verified (set THREECX_CA_BUNDLE for a private CA)",

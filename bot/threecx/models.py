@@ -18,7 +18,7 @@ class DeleteOutcome(enum.Enum):
 
     #: 3CX answered 204
     DELETED = "deleted"
-    #: the first answer was lost and the retry got 404: the entry is gone (most likely by our own DELETE)
+    #: 3CX answered 404: the entry is gone (a retry after a lost answer, or someone was quicker)
     ALREADY_GONE = "already_gone"
 
 

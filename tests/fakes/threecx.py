@@ -1,0 +1,660 @@
+"""An in-process fake of a 3CX PBX: the OAuth token endpoint and the XAPI blocklists.
+
+It follows 3CX's OpenAPI description (`shared/3cx/swagger.yaml`): paths under
+`/xapi/v1`, int32 keys for `/Blocklist({Id})`, quoted string keys for
+`/BlackListNumbers('<id>')`, 201 on create, 204 on delete and OData error bodies.
+`POST /connect/token` at the PBX root issues bearer tokens for client credentials.
+
+    fake = FakeThreeCX()
+    await fake.start()
+    fake.add_entry(42, "198.51.100.20")
+    # point the client at fake.base_url with fake.client_id / fake.client_secret
+    ...
+    assert [r.path for r in fake.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    await fake.close()
+
+Switches (`delay`, `fail_next`, `drop_next`, `expire_tokens`, `forbidden`, ETags, ...)
+simulate the failures a client meets. Every request is recorded before any of them
+applies.
+
+Note on dropped connections: aiohttp's client silently resends an idempotent request
+(GET, DELETE) once when the server closes the connection without answering, so one
+dropped GET or DELETE is invisible to an aiohttp caller; drop two to make it fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from aiohttp import web
+
+XAPI_ROOT = "/xapi/v1"
+TOKEN_PATH = "/connect/token"
+ODATA_JSON = "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
+
+_INT32 = range(-(2**31), 2**31)
+_STRING_LITERAL = r"'(?:[^']|'')*'"
+_ENTITY_PATH = re.compile(re.escape(XAPI_ROOT) + r"/(?P<set>Blocklist|BlackListNumbers)(?:\((?P<key>[^/]*)\))?")
+
+Key = int | str
+Entity = dict[str, Any]
+Predicate = Callable[[Entity], bool]
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # as received: raw, percent-encoded, without the query string
+    query: dict[str, str]
+    raw_query: str
+    headers: dict[str, str]
+    form: dict[str, str]  # decoded application/x-www-form-urlencoded body, else {}
+    json: Any  # decoded JSON body, or None
+    body: bytes
+
+
+class ODataError(Exception):
+    """Raised while handling an XAPI request to answer with an OData error body."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+    def response(self) -> web.Response:
+        return _json_response(self.status, odata_error_body(self.message), self.headers)
+
+
+def odata_error_body(message: str) -> dict[str, Any]:
+    return {"error": {"code": "", "message": message, "details": []}}
+
+
+def _json_response(
+    status: int, payload: Any, headers: dict[str, str] | None = None, content_type: str = ODATA_JSON
+) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(payload).encode(),
+        headers={"Content-Type": content_type, **(headers or {})},
+    )
+
+
+@dataclass
+class _Fault:
+    remaining: int
+    method: str | None
+    status: int | None  # None: close the connection without answering
+    retry_after: str | None = None
+    body: bytes | None = None
+    content_type: str | None = None
+    after_effect: bool = False
+
+    def response(self) -> web.Response:
+        assert self.status is not None
+        headers = {"Retry-After": self.retry_after} if self.retry_after is not None else {}
+        if self.body is None:
+            message = f"Simulated failure ({self.status})"
+            return _json_response(self.status, odata_error_body(message), headers, self.content_type or ODATA_JSON)
+        headers["Content-Type"] = self.content_type or "text/plain; charset=utf-8"
+        return web.Response(status=self.status, body=self.body, headers=headers)
+
+
+# --- OData literals and $filter ------------------------------------------------------
+
+
+def parse_string_literal(text: str) -> str:
+    """`'it''s'` -> `it's`; anything but one quoted OData string literal raises ValueError."""
+    if not re.fullmatch(_STRING_LITERAL, text):
+        raise ValueError(f"not an OData string literal: {text!r}")
+    return text[1:-1].replace("''", "'")
+
+
+def parse_int32_literal(text: str) -> int:
+    if not re.fullmatch(r"-?[0-9]+", text) or int(text) not in _INT32:
+        raise ValueError(f"not an Edm.Int32 literal: {text!r}")
+    return int(text)
+
+
+_FILTER_TOKEN = re.compile(
+    rf"""\s*(?:
+        (?P<string>(?:[A-Za-z_]\w*(?:\.\w+)+)?{_STRING_LITERAL})  # 'x', or enum Pbx.BlockType'Block'
+      | (?P<number>-?[0-9]+)
+      | (?P<name>[A-Za-z_]\w*)
+      | (?P<punct>[(),])
+    )""",
+    re.VERBOSE,
+)
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: bool(a == b),
+    "ne": lambda a, b: bool(a != b),
+}
+_STRING_FUNCTIONS: dict[str, Callable[[str, str], bool]] = {
+    "contains": lambda a, b: b in a,
+    "startswith": str.startswith,
+    "endswith": str.endswith,
+}
+_KEYWORD_LITERALS: dict[str, Any] = {"null": None, "true": True, "false": False}
+
+
+class _FilterParser:
+    """Recursive descent over a small part of the OData $filter grammar.
+
+    expr := and ('or' and)* ; and := not ('and' not)* ; not := 'not' not | primary
+    primary := '(' expr ')' | fn '(' operand ',' operand ')' | operand ('eq' | 'ne') operand
+    fn := contains | startswith | endswith
+    operand := property | 'string' | Qualified.Enum'Member' | integer | null | true | false
+    """
+
+    def __init__(self, text: str, properties: tuple[str, ...]) -> None:
+        self.properties = properties
+        self.tokens: list[tuple[str, Any]] = []
+        pos = 0
+        while text[pos:].strip():
+            match = _FILTER_TOKEN.match(text, pos)
+            if match is None:
+                raise ValueError(f"unexpected text at {pos}: {text[pos:]!r}")
+            kind = match.lastgroup
+            assert kind is not None
+            value: Any = match[kind]
+            if kind == "string":
+                value = parse_string_literal(value[value.index("'") :])
+            elif kind == "number":
+                value = int(value)
+            self.tokens.append((kind, value))
+            pos = match.end()
+        self.pos = 0
+
+    def parse(self) -> Predicate:
+        predicate = self._or()
+        if self.pos != len(self.tokens):
+            raise ValueError(f"unexpected {self.tokens[self.pos][1]!r}")
+        return predicate
+
+    def _peek(self, offset: int = 0) -> tuple[str, Any]:
+        index = self.pos + offset
+        return self.tokens[index] if index < len(self.tokens) else ("end", None)
+
+    def _take(self, kind: str, value: Any = None) -> Any:
+        token_kind, token_value = self._peek()
+        if token_kind != kind or (value is not None and token_value != value):
+            raise ValueError(f"expected {value or kind}, found {token_value!r}")
+        self.pos += 1
+        return token_value
+
+    def _or(self) -> Predicate:
+        left = self._and()
+        while self._peek() == ("name", "or"):
+            self.pos += 1
+            left = _either(left, self._and())
+        return left
+
+    def _and(self) -> Predicate:
+        left = self._not()
+        while self._peek() == ("name", "and"):
+            self.pos += 1
+            left = _both(left, self._not())
+        return left
+
+    def _not(self) -> Predicate:
+        if self._peek() == ("name", "not"):
+            self.pos += 1
+            inner = self._not()
+            return lambda e: not inner(e)
+        return self._primary()
+
+    def _primary(self) -> Predicate:
+        if self._peek() == ("punct", "("):
+            self.pos += 1
+            inner = self._or()
+            self._take("punct", ")")
+            return inner
+        kind, name = self._peek()
+        if kind == "name" and name in _STRING_FUNCTIONS and self._peek(1) == ("punct", "("):
+            self.pos += 2
+            first = self._operand()
+            self._take("punct", ",")
+            second = self._operand()
+            self._take("punct", ")")
+            function = _STRING_FUNCTIONS[name]
+            return lambda e: _apply_string_function(function, first(e), second(e))
+        left = self._operand()
+        operator = self._take("name")
+        if operator not in _COMPARISONS:
+            raise ValueError(f"unknown operator {operator!r}")
+        right = self._operand()
+        compare = _COMPARISONS[operator]
+        return lambda e: compare(left(e), right(e))
+
+    def _operand(self) -> Callable[[Entity], Any]:
+        kind, value = self._peek()
+        self.pos += 1
+        if kind in ("string", "number"):
+            return lambda e: value
+        if kind == "name" and value in _KEYWORD_LITERALS:
+            return lambda e: _KEYWORD_LITERALS[value]
+        if kind == "name" and value in self.properties:
+            return lambda e: e.get(value)
+        raise ValueError(f"unknown property or bad operand {value!r}")
+
+
+def _apply_string_function(function: Callable[[str, str], bool], a: Any, b: Any) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and function(a, b)
+
+
+def _either(first: Predicate, second: Predicate) -> Predicate:
+    return lambda e: first(e) or second(e)
+
+
+def _both(first: Predicate, second: Predicate) -> Predicate:
+    return lambda e: first(e) and second(e)
+
+
+def parse_filter(text: str, properties: tuple[str, ...]) -> Predicate:
+    """Compile an OData $filter expression; raises ValueError when it cannot be parsed."""
+    return _FilterParser(text, properties).parse()
+
+
+# --- entity sets -----------------------------------------------------------------------
+
+
+@dataclass
+class _EntitySet:
+    name: str
+    properties: tuple[str, ...]
+    items: dict[Any, Entity]
+    parse_key: Callable[[str], Key]
+    make_key: Callable[[int], Key]
+    versions: dict[Any, int] = field(default_factory=dict)
+    serial: int = 0
+
+    def etag(self, key: Key) -> str:
+        return f'W/"{self.versions.get(key, 1)}"'
+
+    def new_key(self) -> Key:
+        int_keys = [k for k in self.items if isinstance(k, int)]
+        self.serial = max([self.serial, *int_keys]) + 1
+        while self.make_key(self.serial) in self.items:
+            self.serial += 1
+        return self.make_key(self.serial)
+
+
+class FakeThreeCX:
+    client_id: str = "unblock-bot"
+    client_secret: str = "fake-3cx-client-secret-7Qw9"
+
+    def __init__(self, *, token_lifetime: int = 3600) -> None:
+        self.token_lifetime = token_lifetime
+        self.entries: dict[int, Entity] = {}
+        self.numbers: dict[str, Entity] = {}
+        self.requests: list[RecordedRequest] = []
+        self.tokens_issued: list[str] = []
+
+        self.delay = 0.0
+        self.token_delay = 0.0
+        self.token_status: int | None = None
+        self.forbidden = False
+        self.issue_etags = False
+        self.enforce_etags = False
+        self.single_active_token = True
+
+        self._valid_tokens: dict[str, float] = {}  # token -> monotonic deadline
+        self._faults: list[_Fault] = []
+        self._blocklist = _EntitySet(
+            "Blocklist",
+            ("Id", "IPAddrMask", "Description", "BlockType", "AddedBy", "ExpiresAt"),
+            self.entries,
+            _key_parser(parse_int32_literal),
+            int,
+        )
+        self._blacklist_numbers = _EntitySet(
+            "BlackListNumbers",
+            ("Id", "CallerId", "Description"),
+            self.numbers,
+            _key_parser(parse_string_literal),
+            str,
+        )
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- state -----------------------------------------------------------------------
+
+    def add_entry(
+        self,
+        id: int,
+        ip: str = "203.0.113.7",
+        *,
+        description: str | None = "Failed SIP registrations",
+        block_type: str | None = "Block",
+        added_by: str | None = "AutoBlacklist",
+        expires_at: str | None = "2026-12-01T08:00:00+00:00",
+    ) -> Entity:
+        """Store a Pbx.BlocklistAddr and return the stored object."""
+        entry: Entity = {
+            "Id": id,
+            "IPAddrMask": ip,
+            "Description": description,
+            "BlockType": block_type,
+            "AddedBy": added_by,
+            "ExpiresAt": expires_at,
+        }
+        self.entries[id] = entry
+        self._blocklist.versions[id] = 1
+        return entry
+
+    def add_number(self, id: str, caller_id: str, description: str | None = None) -> Entity:
+        """Store a Pbx.BlackListNumber and return the stored object."""
+        number: Entity = {"Id": id, "CallerId": caller_id, "Description": description}
+        self.numbers[id] = number
+        self._blacklist_numbers.versions[id] = 1
+        return number
+
+    def change_entry(self, id: int, **fields: Any) -> None:
+        """Edit a blocklist entry as an admin would; its ETag changes."""
+        unchangeable = [n for n in fields if n == "Id" or n not in self._blocklist.properties]
+        if unchangeable:
+            raise ValueError(f"cannot change {unchangeable}")
+        self.entries[id].update(fields)
+        self._blocklist.versions[id] = self._blocklist.versions.get(id, 1) + 1
+
+    def etag(self, id: int) -> str:
+        """The current ETag of a blocklist entry, as sent in the `ETag` header."""
+        return self._blocklist.etag(id)
+
+    # --- request log -----------------------------------------------------------------
+
+    def calls(self, method: str, path_prefix: str = "/xapi/") -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == method.upper() and r.path.startswith(path_prefix)]
+
+    @property
+    def token_requests(self) -> int:
+        return len(self.calls("POST", TOKEN_PATH))
+
+    def reset_log(self) -> None:
+        self.requests.clear()
+
+    # --- switches --------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        method: str | None = None,
+        retry_after: str | None = None,
+        body: str | bytes | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        """Answer the next `times` XAPI requests (of `method`, if given) with `status`."""
+        raw = body.encode() if isinstance(body, str) else body
+        self._faults.append(_Fault(times, _upper(method), status, retry_after, raw, content_type))
+
+    def drop_next(self, times: int = 1, *, method: str | None = None, after_effect: bool = False) -> None:
+        """Close the connection of the next `times` XAPI requests without answering.
+
+        With after_effect=True the request is carried out first, so only the response is lost.
+        """
+        self._faults.append(_Fault(times, _upper(method), None, after_effect=after_effect))
+
+    def expire_tokens(self) -> None:
+        self._valid_tokens.clear()
+
+    # --- HTTP ------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        if recorded.path == TOKEN_PATH:
+            return await self._token_endpoint(recorded)
+        if not recorded.path.startswith("/xapi/"):
+            return ODataError(404, "Not found").response()
+
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
+        fault = self._take_fault(recorded.method)
+        if fault is not None and fault.status is not None:
+            return fault.response()
+        if fault is not None and not fault.after_effect:
+            return _drop(request)
+        try:
+            response = self._xapi(recorded, request)
+        except ODataError as error:
+            response = error.response()
+        return _drop(request) if fault is not None else response
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        body = await request.read()
+        path, _, raw_query = request.raw_path.partition("?")
+        form: dict[str, str] = {}
+        if request.content_type == "application/x-www-form-urlencoded":
+            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            decoded = json.loads(body) if body else None
+        except ValueError:
+            decoded = None
+        recorded = RecordedRequest(
+            method=request.method,
+            path=path,
+            query=dict(request.query),
+            raw_query=raw_query,
+            headers=dict(request.headers),
+            form=form,
+            json=decoded,
+            body=body,
+        )
+        self.requests.append(recorded)
+        return recorded
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.method in (None, method):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    async def _token_endpoint(self, recorded: RecordedRequest) -> web.Response:
+        if self.token_delay > 0:
+            await asyncio.sleep(self.token_delay)
+        if recorded.method != "POST":
+            return _json_response(405, {"error": "invalid_request"}, content_type="application/json")
+        if self.token_status is not None:
+            return _json_response(self.token_status, {"error": "invalid_client"}, content_type="application/json")
+        form = recorded.form
+        error = None
+        if "grant_type" not in form or "client_id" not in form:
+            error = "invalid_request"
+        elif form["grant_type"] != "client_credentials":
+            error = "unsupported_grant_type"
+        elif form["client_id"] != self.client_id or form.get("client_secret") != self.client_secret:
+            error = "invalid_client"
+        if error is not None:
+            return _json_response(400, {"error": error}, content_type="application/json")
+
+        token = secrets.token_urlsafe(32)
+        if self.single_active_token:
+            self._valid_tokens.clear()
+        self._valid_tokens[token] = time.monotonic() + self.token_lifetime
+        self.tokens_issued.append(token)
+        payload = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}
+        return _json_response(200, payload, {"Cache-Control": "no-store", "Pragma": "no-cache"}, "application/json")
+
+    def _xapi(self, recorded: RecordedRequest, request: web.Request) -> web.Response:
+        self._authorize(request.headers.get("Authorization", ""))
+        if self.forbidden:
+            raise ODataError(403, "Forbidden")
+        match = _ENTITY_PATH.fullmatch(recorded.path)
+        if match is None:
+            raise ODataError(404, f"No route for {recorded.method} {recorded.path}")
+        entity_set = self._blocklist if match["set"] == "Blocklist" else self._blacklist_numbers
+        method, query = recorded.method, recorded.query
+        if match["key"] is None:
+            if method == "GET":
+                return self._list(entity_set, query)
+            if method == "POST":
+                return self._create(entity_set, recorded.json, request.content_type)
+        else:
+            key = entity_set.parse_key(match["key"])
+            if method == "GET":
+                return self._get(entity_set, key, query)
+            if method == "DELETE":
+                return self._delete(entity_set, key, request.headers.get("If-Match"))
+        raise ODataError(405, f"{method} is not supported on this path")
+
+    def _authorize(self, authorization: str) -> None:
+        scheme, _, token = authorization.partition(" ")
+        deadline = self._valid_tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if deadline is None or deadline <= time.monotonic():
+            raise ODataError(401, "Unauthorized", {"WWW-Authenticate": "Bearer"})
+
+    # --- operations ------------------------------------------------------------------
+
+    def _list(self, entity_set: _EntitySet, query: dict[str, str]) -> web.Response:
+        _reject_unknown_options(
+            query,
+            {"$top", "$skip", "$filter", "$orderby", "$count", "$select", "$expand", "$search"},
+        )
+        counting = query.get("$count", "false")
+        if counting not in ("true", "false"):
+            raise ODataError(400, f"Invalid $count: {counting!r}")
+        rows = [entity_set.items[k] for k in sorted(entity_set.items)]
+        if "$filter" in query:
+            try:
+                predicate = parse_filter(query["$filter"], entity_set.properties)
+            except ValueError as error:
+                raise ODataError(400, f"Invalid $filter: {error}") from None
+            rows = [row for row in rows if predicate(row)]
+        count = len(rows)
+        for name, descending in reversed(_parse_orderby(query.get("$orderby"), entity_set.properties)):
+            rows.sort(key=lambda row: (row.get(name) is not None, row.get(name)), reverse=descending)
+        skip, top = _non_negative(query, "$skip"), _non_negative(query, "$top")
+        rows = rows[skip or 0 :][:top]
+
+        payload: dict[str, Any] = {"@odata.context": f"{self.base_url}{XAPI_ROOT}/$metadata#{entity_set.name}"}
+        if counting == "true":
+            payload["@odata.count"] = count
+        payload["value"] = [self._render(entity_set, row, query) for row in rows]
+        return _json_response(200, payload)
+
+    def _get(self, entity_set: _EntitySet, key: Key, query: dict[str, str]) -> web.Response:
+        _reject_unknown_options(query, {"$select", "$expand"})
+        entity = self._find(entity_set, key)
+        payload = {
+            "@odata.context": f"{self.base_url}{XAPI_ROOT}/$metadata#{entity_set.name}/$entity",
+            **self._render(entity_set, entity, query),
+        }
+        headers = {"ETag": entity_set.etag(key)} if self.issue_etags else {}
+        return _json_response(200, payload, headers)
+
+    def _create(self, entity_set: _EntitySet, body: Any, content_type: str) -> web.Response:
+        if content_type != "application/json":
+            raise ODataError(415, f"Unsupported content type {content_type!r}")
+        if not isinstance(body, dict):
+            raise ODataError(400, "The request body must be a JSON object")
+        unknown = [name for name in body if name not in entity_set.properties and not name.startswith("@")]
+        if unknown:
+            raise ODataError(400, f"Unknown properties: {', '.join(unknown)}")
+        key = entity_set.new_key()
+        entity = {name: body.get(name) for name in entity_set.properties} | {"Id": key}
+        entity_set.items[key] = entity
+        entity_set.versions[key] = 1
+        return _json_response(201, self._render(entity_set, entity, {}))
+
+    def _delete(self, entity_set: _EntitySet, key: Key, if_match: str | None) -> web.Response:
+        self._find(entity_set, key)
+        current = entity_set.etag(key)
+        if self.enforce_etags and if_match is not None and if_match.strip() not in ("*", current):
+            raise ODataError(412, "The entity was changed since it was read (ETag mismatch)")
+        del entity_set.items[key]
+        entity_set.versions.pop(key, None)
+        return web.Response(status=204)
+
+    def _find(self, entity_set: _EntitySet, key: Key) -> Entity:
+        try:
+            return entity_set.items[key]
+        except KeyError:
+            raise ODataError(404, f"{entity_set.name} {key!r} not found") from None
+
+    def _render(self, entity_set: _EntitySet, entity: Entity, query: dict[str, str]) -> Entity:
+        selected = entity_set.properties
+        if query.get("$select"):
+            selected = tuple(name.strip() for name in query["$select"].split(","))
+            if unknown := [name for name in selected if name not in entity_set.properties]:
+                raise ODataError(400, f"Unknown properties in $select: {', '.join(unknown)}")
+        rendered = {name: entity.get(name) for name in selected}
+        if self.issue_etags:
+            rendered = {"@odata.etag": entity_set.etag(entity["Id"]), **rendered}
+        return rendered
+
+
+def _upper(method: str | None) -> str | None:
+    return method.upper() if method is not None else None
+
+
+def _key_parser(parse: Callable[[str], Key]) -> Callable[[str], Key]:
+    def parse_key(raw: str) -> Key:
+        try:
+            return parse(unquote(raw))
+        except ValueError as error:
+            raise ODataError(400, f"Bad key segment: {error}") from None
+
+    return parse_key
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection; the response returned here is never written."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=599)
+
+
+def _reject_unknown_options(query: dict[str, str], allowed: set[str]) -> None:
+    unknown = sorted(name for name in query if name.startswith("$") and name not in allowed)
+    if unknown:
+        raise ODataError(400, f"Unsupported query options: {', '.join(unknown)}")
+
+
+def _non_negative(query: dict[str, str], name: str) -> int | None:
+    if name not in query:
+        return None
+    if not re.fullmatch(r"[0-9]+", query[name]):
+        raise ODataError(400, f"Invalid {name}: {query[name]!r}")
+    return int(query[name])
+
+
+def _parse_orderby(text: str | None, properties: tuple[str, ...]) -> list[tuple[str, bool]]:
+    """`Id desc,IPAddrMask` -> [("Id", True), ("IPAddrMask", False)]."""
+    order = []
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, _, direction = item.strip().partition(" ")
+        direction = direction.strip() or "asc"
+        if name not in properties or direction not in ("asc", "desc"):
+            raise ODataError(400, f"Invalid $orderby: {item.strip()!r}")
+        order.append((name, direction == "desc"))
+    return order

@@ -1,0 +1,221 @@
+"""The 3CX fake, exercised over HTTP with aiohttp, and the spec check on what it recorded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from yarl import URL
+
+from tests.fakes.openapi_check import check_against_spec
+from tests.fakes.threecx import FakeThreeCX, RecordedRequest
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeThreeCX]:
+    pbx = FakeThreeCX()
+    await pbx.start()
+    yield pbx
+    await pbx.close()
+
+
+@pytest_asyncio.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+async def fetch_token(session: aiohttp.ClientSession, fake: FakeThreeCX) -> str:
+    form = {"client_id": fake.client_id, "client_secret": fake.client_secret, "grant_type": "client_credentials"}
+    async with session.post(f"{fake.base_url}/connect/token", data=form) as response:
+        assert response.status == 200, await response.text()
+        token: str = (await response.json())["access_token"]
+        return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.asyncio
+async def test_token_flow_and_401(fake: FakeThreeCX, session: aiohttp.ClientSession) -> None:
+    fake.add_entry(42)
+    url = f"{fake.base_url}/xapi/v1/Blocklist(42)"
+
+    async with session.get(url) as response:
+        assert response.status == 401
+        assert (await response.json())["error"]["message"]
+
+    wrong = {"client_id": fake.client_id, "client_secret": "nope", "grant_type": "client_credentials"}
+    async with session.post(f"{fake.base_url}/connect/token", data=wrong) as response:
+        assert (response.status, await response.json()) == (400, {"error": "invalid_client"})
+
+    first = await fetch_token(session, fake)
+    async with session.get(url, headers=bearer(first)) as response:
+        assert response.status == 200
+
+    second = await fetch_token(session, fake)  # one active token per client: `first` is now void
+    async with session.get(url, headers=bearer(first)) as response:
+        assert response.status == 401
+    async with session.get(url, headers=bearer(second)) as response:
+        assert response.status == 200
+
+    fake.expire_tokens()
+    async with session.get(url, headers=bearer(second)) as response:
+        assert response.status == 401
+    assert fake.token_requests == 3
+    assert fake.tokens_issued == [first, second]
+
+
+@pytest.mark.asyncio
+async def test_token_lifetime_runs_out() -> None:
+    pbx = FakeThreeCX(token_lifetime=0)
+    await pbx.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            token = await fetch_token(session, pbx)
+            async with session.get(f"{pbx.base_url}/xapi/v1/Blocklist", headers=bearer(token)) as response:
+                assert response.status == 401
+    finally:
+        await pbx.close()
+
+
+@pytest.mark.asyncio
+async def test_get_delete_and_404(fake: FakeThreeCX, session: aiohttp.ClientSession) -> None:
+    entry = fake.add_entry(42, "198.51.100.20")
+    headers = bearer(await fetch_token(session, fake))
+    url = f"{fake.base_url}/xapi/v1/Blocklist(42)"
+
+    async with session.get(url, headers=headers) as response:
+        body = await response.json()
+        assert response.status == 200
+        assert {k: v for k, v in body.items() if not k.startswith("@")} == entry
+
+    async with session.delete(url, headers=headers) as response:
+        assert (response.status, await response.read()) == (204, b"")
+    assert fake.entries == {}
+
+    for method in ("GET", "DELETE"):
+        async with session.request(method, url, headers=headers) as response:
+            assert response.status == 404
+            assert set((await response.json())["error"]) >= {"code", "message"}
+
+    async with session.get(f"{fake.base_url}/xapi/v1/Blocklist(abc)", headers=headers) as response:
+        assert response.status == 400
+    assert [r.path for r in fake.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"] * 2
+
+
+@pytest.mark.asyncio
+async def test_stale_etag_gets_412(fake: FakeThreeCX, session: aiohttp.ClientSession) -> None:
+    fake.issue_etags = fake.enforce_etags = True
+    fake.add_entry(7)
+    headers = bearer(await fetch_token(session, fake))
+    url = f"{fake.base_url}/xapi/v1/Blocklist(7)"
+
+    async with session.get(url, headers=headers) as response:
+        etag = response.headers["ETag"]
+        assert (await response.json())["@odata.etag"] == etag == 'W/"1"'
+
+    fake.change_entry(7, Description="edited by an admin")
+    async with session.delete(url, headers={**headers, "If-Match": etag}) as response:
+        assert response.status == 412
+    assert 7 in fake.entries
+
+    async with session.delete(url, headers={**headers, "If-Match": 'W/"2"'}) as response:
+        assert response.status == 204
+
+
+@pytest.mark.asyncio
+async def test_filter_and_string_keys_with_doubled_quotes(fake: FakeThreeCX, session: aiohttp.ClientSession) -> None:
+    fake.add_entry(1, "203.0.113.7", description="Bob's desk phone")
+    fake.add_entry(2, "203.0.113.8", description="Bob desk phone")
+    fake.add_entry(3, "198.51.100.9", description="Bob's softphone", block_type="Allow")
+    fake.add_number("it's", "+441234567890")
+    headers = bearer(await fetch_token(session, fake))
+
+    query = {
+        "$filter": "contains(Description,'Bob''s')"
+        " and (BlockType eq Pbx.BlockType'Block' or startswith(IPAddrMask,'198.'))",
+        "$orderby": "Id desc",
+        "$count": "true",
+    }
+    async with session.get(f"{fake.base_url}/xapi/v1/Blocklist", params=query, headers=headers) as response:
+        body = await response.json()
+        assert (body["@odata.count"], [e["Id"] for e in body["value"]]) == (2, [3, 1])
+
+    bad = {"$filter": "contains(Description,'Bob's')"}
+    async with session.get(f"{fake.base_url}/xapi/v1/Blocklist", params=bad, headers=headers) as response:
+        assert response.status == 400
+
+    key = URL(f"{fake.base_url}/xapi/v1/BlackListNumbers(%27it%27%27s%27)", encoded=True)
+    async with session.get(key, headers=headers) as response:
+        assert (await response.json())["CallerId"] == "+441234567890"
+    assert fake.requests[-1].path == "/xapi/v1/BlackListNumbers(%27it%27%27s%27)"
+    async with session.get(f"{fake.base_url}/xapi/v1/BlackListNumbers(it's)", headers=headers) as response:
+        assert response.status == 400
+
+
+@pytest.mark.asyncio
+async def test_fail_next_and_drop_next(fake: FakeThreeCX, session: aiohttp.ClientSession) -> None:
+    fake.add_entry(42)
+    headers = bearer(await fetch_token(session, fake))
+    url = f"{fake.base_url}/xapi/v1/Blocklist(42)"
+
+    fake.fail_next(503, method="DELETE", retry_after="2")
+    async with session.delete(url, headers=headers) as response:
+        assert (response.status, response.headers["Retry-After"]) == (503, "2")
+    assert 42 in fake.entries
+
+    fake.forbidden = True
+    async with session.get(url, headers=headers) as response:
+        assert response.status == 403
+    fake.forbidden = False
+
+    fake.drop_next(method="POST")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await session.post(f"{fake.base_url}/xapi/v1/Blocklist", json={"IPAddrMask": "192.0.2.1"}, headers=headers)
+    assert list(fake.entries) == [42]
+
+    # The entry is deleted but the answer is lost; aiohttp resends an idempotent request
+    # once on its own, and the resent DELETE finds nothing left.
+    fake.drop_next(method="DELETE", after_effect=True)
+    async with session.delete(url, headers=headers) as response:
+        assert response.status == 404
+    assert fake.entries == {}
+    assert len(fake.calls("DELETE")) == 3
+
+
+@pytest.mark.asyncio
+async def test_spec_check_accepts_good_requests_and_reports_bad_ones(
+    fake: FakeThreeCX, session: aiohttp.ClientSession
+) -> None:
+    fake.add_entry(42)
+    fake.add_number("n1", "+15551234")
+    headers = bearer(await fetch_token(session, fake))
+    base = fake.base_url + "/xapi/v1"
+    await session.get(
+        f"{base}/Blocklist", params={"$filter": "IPAddrMask eq '203.0.113.7'", "$top": "5"}, headers=headers
+    )
+    await session.get(f"{base}/Blocklist(42)", params={"$select": "Id,IPAddrMask"}, headers=headers)
+    await session.delete(f"{base}/Blocklist(42)", headers={**headers, "If-Match": 'W/"1"'})
+    await session.post(f"{base}/Blocklist", json={"IPAddrMask": "192.0.2.1", "BlockType": "Block"}, headers=headers)
+    await session.delete(f"{base}/BlackListNumbers('n1')", headers=headers)
+    assert check_against_spec(fake.requests) == []
+
+    fake.reset_log()
+    await session.get(f"{base}/Blocklist(abc)", headers=headers)
+    await session.get(f"{base}/Blocklist/42", headers=headers)
+    await session.put(f"{base}/Blocklist(42)", json={}, headers=headers)
+    await session.get(f"{base}/Blocklist", params={"$top": "-1"}, headers=headers)
+    await session.get(f"{base}/Blocklist", params={"top": "5"}, headers=headers)
+    await session.get(f"{base}/BlackListNumbers(n1)", headers=headers)
+    await session.get(f"{base}/Blocklist")
+    problems = check_against_spec(fake.requests)
+    assert len(problems) == len(fake.requests) == 7
+    for problem, request in zip(problems, fake.requests, strict=True):
+        assert problem.startswith(f"{request.method} {request.path}: ")
+
+    token_request = RecordedRequest("POST", "/connect/token", {}, "", {}, {"grant_type": "password"}, None, b"")
+    assert len(check_against_spec([token_request])) == 1

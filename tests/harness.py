@@ -3,9 +3,11 @@ talking to a fake Slack Web API and a fake 3CX XAPI that both speak HTTP on loop
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -124,7 +126,8 @@ class Harness:
             if signature is not None
             else SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
         }
-        assert self._http is not None
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
         async with self._http.post(f"{self.url}/slack/events", data=body.encode(), headers=headers) as response:
             return Reply(response.status, await response.text())
 
@@ -153,7 +156,9 @@ class Harness:
         body, response_url = self.command_body(text, user=user, channel=channel)
         return await self.post_signed(body), response_url
 
-    def click_body(self, action_id: str, value: str, *, user: str, channel: str = GENERAL, message_ts: str = "") -> tuple[str, str]:
+    def click_body(
+        self, action_id: str, value: str, *, user: str, channel: str = GENERAL, message_ts: str = ""
+    ) -> tuple[str, str]:
         response_url = self.slack.new_response_url()
         payload = {
             "type": "block_actions",
@@ -206,6 +211,15 @@ class Harness:
         found = await self.bot.store.get(request if isinstance(request, str) else request.id)
         assert found is not None
         return found
+
+
+async def wait_for(condition: Callable[[], object], *, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll until ``condition()`` is truthy; fail after ``timeout`` seconds (for work in another process)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 def card_request_id(blocks: list[dict[str, Any]]) -> str:

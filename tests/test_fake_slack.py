@@ -42,9 +42,7 @@ async def test_post_and_update_message_with_blocks(fake: FakeSlack) -> None:
     first = await client.chat_postMessage(channel="C1", text="approve?", blocks=CARD)
     second = await client.chat_postMessage(channel="C1", text="again?", blocks=CARD)
     # A form body carries blocks as a JSON string; the fake decodes it.
-    await client.api_call(
-        "chat.update", data={"channel": "C1", "ts": first["ts"], "blocks": json.dumps(DONE)}
-    )
+    await client.api_call("chat.update", data={"channel": "C1", "ts": first["ts"], "blocks": json.dumps(DONE)})
 
     assert (first["ts"], second["ts"]) == ("1700000000.000100", "1700000000.000200")
     [post, _, update] = fake.calls

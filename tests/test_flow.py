@@ -30,7 +30,7 @@ def deletes(harness: Harness) -> list[str]:
     return [r.path for r in harness.pbx.calls("DELETE")]
 
 
-# 1. the card -----------------------------------------------------------------------
+# 1. the card --------------------------------------------------------------------------------------
 
 
 async def test_command_acks_then_posts_a_card_with_the_entry(harness: Harness) -> None:
@@ -95,7 +95,7 @@ async def test_unknown_entry_is_explained_privately_and_nothing_is_stored(harnes
     assert stored_requests(harness) == 0
 
 
-# 2. approve ----------------------------------------------------------------------------
+# 2. approve ---------------------------------------------------------------------------------------
 
 
 async def test_approve_deletes_the_entry_and_replaces_the_card(harness: Harness) -> None:
@@ -178,7 +178,7 @@ async def test_a_failed_delete_says_why_in_plain_words(harness: Harness, fault: 
     assert stored.answer
 
 
-# 3. deny and cancel -------------------------------------------------------------------------
+# 3. deny and cancel -------------------------------------------------------------------------------
 
 
 async def test_deny_by_an_approver_closes_the_request_without_touching_3cx(harness: Harness) -> None:
@@ -284,7 +284,7 @@ async def test_concurrent_and_repeated_clicks_send_one_delete(harness: Harness) 
     assert sum(1 for notes in losers if notes and "was approved by" in notes[-1]) == 3
 
 
-# 6. expiry --------------------------------------------------------------------------------------------------
+# 6. expiry ----------------------------------------------------------------------------------------
 
 
 async def test_a_late_click_changes_nothing_and_the_card_says_it_expired(harness: Harness) -> None:
@@ -313,7 +313,7 @@ async def test_the_ttl_comes_from_the_settings(make_harness: MakeHarness) -> Non
     assert "expired" in block_text(harness.cards()[0].blocks)
 
 
-# 7. the record --------------------------------------------------------------------------------------------------
+# 7. the record ------------------------------------------------------------------------------------
 
 
 async def test_every_transition_is_stored_and_logged(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
@@ -347,7 +347,7 @@ async def test_a_request_survives_a_restart_of_the_bot(harness: Harness) -> None
     assert "unblocked* by <@UBOB>" in block_text(harness.cards()[0].blocks)
 
 
-# 8. usage and bad input ----------------------------------------------------------------------------------------------
+# 8. usage and bad input ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("text", ["", "help", "  HELP  "])
@@ -370,8 +370,8 @@ async def test_usage(harness: Harness, text: str) -> None:
         ("2147483648", "out of range"),
         ("42) or 1 eq 1", "takes one entry id"),
         ("x" * 5000, "is not a blocklist entry id"),
-        ("٤٢", "is not a blocklist entry id"),  # Arabic-Indic digits
-        ("４２", "is not a blocklist entry id"),  # full-width digits
+        ("\u0664\u0662", "is not a blocklist entry id"),  # Arabic-Indic digits
+        ("\uff14\uff12", "is not a blocklist entry id"),  # full-width digits
         ("<!channel>", "is not a blocklist entry id"),
     ],
 )
@@ -406,7 +406,7 @@ async def test_unblock_channels_limits_where_the_command_works(make_harness: Mak
     assert request.channel == "C0ITDESK"
 
 
-# signatures ------------------------------------------------------------------------------------------------------------
+# signatures ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("forgery", ["bad signature", "old timestamp", "wrong secret", "no signature"])

@@ -154,7 +154,7 @@ class FakeSlack:
     def socket_connections(self) -> int:
         return len(self._sockets)
 
-    async def wait_for_socket(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def wait_for_socket(self, timeout: float = 5.0) -> None:
         """Wait until a client is connected and has been sent "hello"."""
         async with asyncio.timeout(timeout):
             await self.socket_connected.wait()
@@ -164,7 +164,7 @@ class FakeSlack:
         type: str,
         payload: dict[str, Any],
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> dict[str, Any]:
         """Send an envelope to the newest connection and return the client's ack for it."""
         envelope_id = str(uuid.uuid4())

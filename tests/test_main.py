@@ -1,0 +1,291 @@
+"""``python -m bot`` as a real process: settings, the preflight check, HTTP mode, Socket Mode, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.slack.messages import APPROVE
+
+from .fakes.slack import FakeSlack
+from .fakes.threecx import FakeThreeCX
+from .harness import ALICE, BOB, GENERAL, SIGNING_SECRET, Harness, base_env, block_text, buttons, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class BotProcess:
+    """``python -m bot`` started in ``cwd`` with exactly ``env`` (plus PATH), its output kept."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, *args: str) -> None:
+        self.env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env}
+        self.cwd = cwd
+        self.args = args
+        self.proc: asyncio.subprocess.Process | None = None
+        self.stdout = ""
+        self.stderr = ""
+        #: what sends it Slack requests, closed with it
+        self.driver: Harness | None = None
+
+    async def run(self, timeout: float = 30) -> int:
+        """Run to completion (for ``check`` and settings errors)."""
+        await self.start()
+        return await self.wait(timeout)
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", *self.args, cwd=self.cwd, env=self.env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+
+    async def wait(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        out, err = await asyncio.wait_for(self.proc.communicate(), timeout)
+        self.stdout, self.stderr = out.decode(), err.decode()
+        return int(self.proc.returncode or 0)
+
+    async def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, then wait for a clean exit."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return await self.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[list[BotProcess]]:
+    started: list[BotProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+        if process.proc is not None:
+            await process.proc.wait()
+        if process.driver is not None:
+            await process.driver.close()
+
+
+async def healthy(url: str, timeout: float = 20) -> None:
+    async with aiohttp.ClientSession() as http:
+
+        async def ok() -> bool:
+            try:
+                async with http.get(f"{url}/healthz") as response:
+                    return response.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await ok():
+            assert asyncio.get_running_loop().time() < deadline, "the bot did not become healthy"
+            await asyncio.sleep(0.05)
+
+
+async def start_http_bot(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, **extra: str
+) -> tuple[BotProcess, Harness]:
+    port = free_port()
+    env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "HOST": "127.0.0.1", "PORT": str(port), **extra}
+    process = BotProcess(env, tmp_path)
+    processes.append(process)
+    await process.start()
+    driver = process.driver = Harness(slack, pbx, env, url=f"http://127.0.0.1:{port}")
+    await healthy(driver.url)
+    return process, driver
+
+
+# settings -----------------------------------------------------------------------------------------
+
+
+async def test_missing_settings_are_all_listed_with_where_they_come_from(tmp_path: Path) -> None:
+    process = BotProcess({}, tmp_path)
+
+    assert await process.run() == 2
+
+    for name in (
+        "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "THREECX_BASE_URL", "THREECX_CLIENT_ID",
+        "THREECX_CLIENT_SECRET", "UNBLOCK_APPROVERS",
+    ):  # fmt: skip
+        assert f"{name} is not set" in process.stderr
+    assert ".env" in process.stderr and "Traceback" not in process.stderr
+
+
+async def test_malformed_settings_are_explained_without_showing_secrets(tmp_path: Path) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "oops-this-is-the-user-token-3kd9",
+        "SLACK_SIGNING_SECRET": "s3cret-signing",
+        "THREECX_BASE_URL": "pbx.example.com",
+        "THREECX_CLIENT_ID": "bot",
+        "THREECX_CLIENT_SECRET": "k" * 32,
+        "UNBLOCK_APPROVERS": "bob, U0123",
+        "PORT": "http",
+        "THREECX_TIMEOUT": "-1",
+        "UNBLOCK_ALLOW_SELF_APPROVAL": "maybe",
+        "UNBLOCK_CHANNELS": "#general",
+        "DATABASE_URL": "postgresql://db/unblock",
+    }
+    process = BotProcess(env, tmp_path)
+
+    assert await process.run() == 2
+
+    err = process.stderr
+    assert "8 setting(s) need attention" in err
+    assert "SLACK_BOT_TOKEN should start with xoxb-" in err
+    assert "THREECX_BASE_URL='pbx.example.com' should be an http(s) URL" in err
+    assert "UNBLOCK_APPROVERS='bob, U0123' has items that are neither user ids" in err
+    assert "PORT='http' should be a port number" in err
+    assert "THREECX_TIMEOUT='-1' should be a number of seconds" in err
+    assert "UNBLOCK_ALLOW_SELF_APPROVAL='maybe' should be true or false" in err
+    assert "UNBLOCK_CHANNELS='#general' should be channel ids" in err
+    assert "DATABASE_URL='postgresql://db/unblock' names PostgreSQL" in err
+    assert "oops-this-is-the-user-token" not in err and "k" * 32 not in err
+
+
+async def test_settings_are_read_from_a_dotenv_file(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+    (tmp_path / ".env").write_text("".join(f"{name}={value}\n" for name, value in env.items()))
+    process = BotProcess({}, tmp_path, "check")
+
+    assert await process.run() == 0, process.stdout + process.stderr
+
+
+# the preflight check ------------------------------------------------------------------------------
+
+
+async def test_check_reports_what_works_and_changes_nothing(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    process = BotProcess(base_env(slack, pbx, str(tmp_path / "unblock.db")), tmp_path, "check")
+
+    assert await process.run() == 0
+
+    lines = process.stdout.splitlines()
+    assert lines[0].startswith("ok") and "Slack: signed in as @unblock-bot" in lines[0]
+    assert lines[1].startswith("ok") and "got an access token" in lines[1]
+    assert lines[2].startswith("ok") and "IP blocklist can be read" in lines[2]
+    assert lines[3] == "All checks passed."
+    assert [(r.method, r.path, r.query.get("$top")) for r in pbx.calls("GET")] == [("GET", "/xapi/v1/Blocklist", "1")]
+    assert pbx.calls("DELETE") == [] and pbx.calls("POST") == []
+    assert [c.method for c in slack.calls] == ["auth.test"]
+
+
+async def test_check_says_what_is_wrong_without_the_secret(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+    env["THREECX_CLIENT_SECRET"] = "wrong-secret-value-41x"
+    env["SLACK_BOT_TOKEN"] = "xoxb-revoked-token-9911"
+    process = BotProcess(env, tmp_path, "check")
+
+    assert await process.run() == 1
+
+    out = process.stdout + process.stderr
+    assert "FAIL Slack: auth.test failed (invalid_auth)" in out
+    assert "FAIL 3CX" in out and "Check THREECX_CLIENT_ID and THREECX_CLIENT_SECRET" in out
+    assert "wrong-secret-value-41x" not in out and "xoxb-revoked-token-9911" not in out
+
+
+async def test_check_with_a_pbx_lacking_the_admin_role(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    pbx.forbidden = True
+    process = BotProcess(base_env(slack, pbx, str(tmp_path / "unblock.db")), tmp_path, "check")
+
+    assert await process.run() == 1
+
+    assert "reading the IP blocklist failed (HTTP 403" in process.stdout
+    assert "System Admin role" in process.stdout
+
+
+# HTTP mode ----------------------------------------------------------------------------------------
+
+
+async def test_http_mode_serves_a_request_across_a_restart_and_keeps_secrets_out_of_debug_logs(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, LOG_LEVEL="DEBUG")
+    reply, _ = await driver.command("42", user=ALICE)
+    assert reply.status == 200
+    await wait_for(lambda: driver.cards(), what="the card")
+    request_id = buttons(driver.cards()[0].blocks)[0]["value"]
+    assert await first.stop() == 0
+
+    second, driver = await start_http_bot(processes, slack, pbx, tmp_path, LOG_LEVEL="DEBUG")
+    reply, _ = await driver.click(APPROVE, request_id, user=BOB)
+    assert reply.status == 200
+    await wait_for(lambda: "unblocked" in block_text(driver.cards()[0].blocks), what="the outcome")
+    assert await second.stop() == 0
+
+    assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    logs = first.stderr + second.stderr
+    lines = [json.loads(line) for line in logs.splitlines()]
+    assert any(line.get("to") == "unblocked" and line.get("actor") == BOB for line in lines)
+    secrets = [slack.bot_token, SIGNING_SECRET, pbx.client_secret, *pbx.tokens_issued]
+    seen_by_people = json.dumps([c.args for c in slack.calls] + [p.body for p in slack.response_posts])
+    for secret in secrets:
+        assert secret not in logs
+        assert secret not in seen_by_people
+
+
+async def test_sigterm_finishes_the_work_in_flight(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    process, driver = await start_http_bot(processes, slack, pbx, tmp_path)
+    await driver.command("42")
+    await wait_for(lambda: driver.cards(), what="the card")
+    request_id = buttons(driver.cards()[0].blocks)[0]["value"]
+    pbx.delay = 1.0
+
+    await driver.click(APPROVE, request_id, user=BOB)
+    await wait_for(lambda: pbx.calls("DELETE"), what="the DELETE to start")
+    assert await process.stop() == 0
+
+    assert 42 not in pbx.entries
+    assert "unblocked* by <@UBOB>" in block_text(driver.cards()[0].blocks)
+
+
+# Socket Mode --------------------------------------------------------------------------------------
+
+
+async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+    del env["SLACK_SIGNING_SECRET"]
+    env["SLACK_APP_TOKEN"] = slack.app_token
+    process = BotProcess(env, tmp_path)
+    processes.append(process)
+    await process.start()
+    await slack.wait_for_socket(timeout=20)
+    driver = Harness(slack, pbx, env)
+
+    ack = await slack.send_envelope("slash_commands", _form_to_payload(driver.command_body("42")[0]))
+    assert "Looking up blocklist entry 42" in json.dumps(ack)
+    await wait_for(lambda: driver.cards(), what="the card")
+    request_id = buttons(driver.cards()[0].blocks)[0]["value"]
+    click = json.loads(_form_to_payload(driver.click_body(APPROVE, request_id, user=BOB)[0])["payload"])
+    await slack.send_envelope("interactive", click)
+    await wait_for(lambda: "unblocked" in block_text(driver.cards()[0].blocks), what="the outcome")
+    assert await process.stop() == 0
+
+    assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    assert slack.calls_to("apps.connections.open")[0].token == slack.app_token
+    assert driver.cards(GENERAL)[0].channel == GENERAL
+
+
+def _form_to_payload(body: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(body))

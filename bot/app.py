@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -15,11 +17,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from .config import Settings
 from .logs import Redactor
+from .lookup import Finder
 from .policy import ApprovalPolicy
 from .slack.actions import register_actions
-from .slack.commands import register_commands
+from .slack.commands import Handlers, register_commands
 from .slack.delivery import CardDelivery
 from .slack.groups import SlackGroupMembership
+from .slack.messages import outcome_card
 from .store import SQLiteStore, sqlite_path
 from .tasks import BackgroundWork
 from .threecx.client import RetryPolicy, ThreeCXClient
@@ -28,13 +32,7 @@ from .unblock import UnblockService
 log = logging.getLogger(__name__)
 
 
-def build_app(
-    settings: Settings,
-    client: AsyncWebClient,
-    service: UnblockService,
-    work: BackgroundWork,
-    delivery: CardDelivery,
-) -> AsyncApp:
+def build_app(settings: Settings, client: AsyncWebClient, handlers: Handlers) -> AsyncApp:
     secret = settings.slack_signing_secret
     app = AsyncApp(
         client=client,
@@ -44,8 +42,8 @@ def build_app(
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
-    register_commands(app, service, work, delivery)
-    register_actions(app, service, work, delivery)
+    register_commands(app, handlers)
+    register_actions(app, handlers)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -54,6 +52,42 @@ def build_app(
         )
 
     return app
+
+
+class ExpirySweeper:
+    """Expires requests past their time and says so on their cards, without waiting for a click."""
+
+    def __init__(self, service: UnblockService, delivery: CardDelivery, interval: float) -> None:
+        self._service = service
+        self._delivery = delivery
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="expiry-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def sweep(self) -> int:
+        """Expire what is due now; how many requests expired."""
+        expired = await self._service.expire_due()
+        for request in expired:
+            if request.message_ts:  # a card posted through a response_url cannot be edited later
+                await self._delivery.update_card(request, *outcome_card(request, self._service.clock()), None)
+        return len(expired)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("expiring requests failed; will try again")
 
 
 @dataclass
@@ -65,11 +99,13 @@ class Bot:
     client: AsyncWebClient
     service: UnblockService
     work: BackgroundWork
+    sweeper: ExpirySweeper
     threecx: ThreeCXClient
     store: SQLiteStore
     http: aiohttp.ClientSession
 
     async def close(self, drain_timeout: float = 30.0) -> None:
+        await self.sweeper.stop()
         await self.work.drain(drain_timeout)
         await self.threecx.close()
         await self.store.close()
@@ -109,7 +145,13 @@ async def start_bot(
         allow_self_approval=settings.allow_self_approval,
         channels=settings.channels,
     )
-    service = UnblockService(threecx, store, policy, ttl=settings.request_ttl, clock=clock)
+    service = UnblockService(
+        threecx, store, policy, ttl=settings.request_ttl, undo_window=settings.undo_window, clock=clock
+    )
     work = BackgroundWork()
-    app = build_app(settings, client, service, work, CardDelivery(client, http))
-    return Bot(settings, app, client, service, work, threecx, store, http)
+    delivery = CardDelivery(client, http)
+    handlers = Handlers(service, Finder(threecx), work, delivery, require_reason=settings.require_reason)
+    app = build_app(settings, client, handlers)
+    sweeper = ExpirySweeper(service, delivery, interval=min(30.0, settings.request_ttl / 4))
+    sweeper.start()
+    return Bot(settings, app, client, service, work, sweeper, threecx, store, http)

@@ -1,21 +1,42 @@
-"""Parsing what follows ``/unblock``: strict, pure, and polite about mistakes."""
+"""Parsing what follows ``/unblock``: strict, pure, and polite about mistakes.
+
+/unblock 42 [reason]                   an IP blocklist entry by its id
+/unblock 203.0.113.7 [reason]          the entries blocking an address (IPv4/IPv6, or a network with /mask)
+/unblock number +1 555 0100 [reason]   a blocked caller number (also: /unblock +15550100 [reason])
+/unblock list [text]                   the newest blocklist entries, optionally filtered
+/unblock history [n]                   the last n requests
+/unblock help
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
 from .threecx import MAX_ENTRY_ID, MIN_ENTRY_ID
 
 USAGE = (
-    "*Ask for a 3CX blocklist entry to be removed*\n"
-    "`/unblock <id>`: show blocklist entry `<id>` to the channel with *Approve* and *Deny* buttons. "
-    "An approver's click removes it from the PBX.\n"
-    "`/unblock help`: show this help.\n"
-    "The id is the number of the entry in the 3CX IP blocklist, for example `/unblock 42`."
+    "*Ask for a 3CX block to be lifted*\n"
+    "`/unblock 42`: IP blocklist entry 42, shown to the channel with *Approve* and *Deny* buttons.\n"
+    "`/unblock 203.0.113.7`: the entries that block this address (IPv4 or IPv6; a network like "
+    "`203.0.113.0/24` works too).\n"
+    "`/unblock number +1 555 0100` or `/unblock +15550100`: a blocked caller number.\n"
+    "Add a reason after any of these: `/unblock 42 customer's VPN moved`.\n"
+    "`/unblock list [text]`: the newest blocklist entries, optionally only those whose address or "
+    "description contains the text.\n"
+    "`/unblock history [n]`: the last n requests and how they ended (10 if n is left out).\n"
+    "An approver's click lifts the block; for a while after, *Undo* puts it back."
 )
 
+MAX_REASON = 300
+MAX_LIST_TEXT = 64
+MAX_HISTORY = 50
+DEFAULT_HISTORY = 10
 _DIGITS = re.compile(r"[0-9]+")
+#: what reads as a (possibly wrong) entry id rather than an address: 42, -1, 4.2, 1,000
+_NUMERIC = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
+_PHONE_PIECE = re.compile(r"[+0-9()\-.]+")
 _SHOWN = 40
 
 
@@ -27,9 +48,40 @@ class ShowHelp:
 @dataclass(frozen=True, slots=True)
 class UnblockEntry:
     entry_id: int
+    reason: str | None = None
 
 
-Command = ShowHelp | UnblockEntry
+@dataclass(frozen=True, slots=True)
+class UnblockAddress:
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    reason: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """As the person would write it: a single address without ``/32``."""
+        net = self.network
+        return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+
+
+@dataclass(frozen=True, slots=True)
+class UnblockNumber:
+    #: digits only, with a leading ``+`` when one was given
+    number: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntries:
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowHistory:
+    count: int = DEFAULT_HISTORY
+
+
+Command = ShowHelp | UnblockEntry | UnblockAddress | UnblockNumber | ListEntries | ShowHistory
+Unblock = UnblockEntry | UnblockAddress | UnblockNumber
 
 
 class InvalidCommand(ValueError):
@@ -40,30 +92,121 @@ class InvalidCommand(ValueError):
         self.message = message
 
 
-def parse_command(text: str) -> Command:
+def parse_command(text: str, *, require_reason: bool = False) -> Command:
     words = text.split()
     if not words or (len(words) == 1 and words[0].lower() == "help"):
         return ShowHelp()
-    if len(words) > 1:
-        raise InvalidCommand(f"`/unblock` takes one entry id, not `{_quote(text)}`. For example: `/unblock 42`.")
-    return UnblockEntry(parse_entry_id(words[0]))
+    first, rest = words[0], words[1:]
+    keyword = first.lower()
+    if keyword == "list":
+        return ListEntries(_list_text(rest))
+    if keyword == "history":
+        return ShowHistory(_history_count(rest))
+    if keyword == "number":
+        if not rest:
+            raise InvalidCommand("Which number? For example: `/unblock number +1 555 0100`.")
+        command: Unblock = _number_command(rest)
+    elif first.startswith("+"):
+        command = _number_command(words)
+    elif _NUMERIC.fullmatch(first):
+        command = UnblockEntry(parse_entry_id(first), _reason(rest))
+    elif _looks_like_address(first):
+        command = UnblockAddress(_network(first), _reason(rest))
+    else:
+        raise InvalidCommand(
+            f"`{quote(first)}` is not something `/unblock` knows. Give an entry id (`42`), an IP address "
+            "(`203.0.113.7`) or a number (`number +1 555 0100`); `/unblock help` shows everything."
+        )
+    if require_reason and command.reason is None:
+        raise InvalidCommand(
+            "Please add a reason after what to unblock, for example: `/unblock 42 customer's VPN moved`."
+        )
+    return command
 
 
 def parse_entry_id(word: str) -> int:
     """An entry id: ASCII digits only, from 1 to 2147483647."""
     if not _DIGITS.fullmatch(word):
         raise InvalidCommand(
-            f"`{_quote(word)}` is not a blocklist entry id. An id is a whole number such as `42`; "
+            f"`{quote(word)}` is not a blocklist entry id. An id is a whole number such as `42`; "
             "type `/unblock help` for more."
         )
     if len(word) > len(str(MAX_ENTRY_ID)) or not MIN_ENTRY_ID <= int(word) <= MAX_ENTRY_ID:
         raise InvalidCommand(
-            f"`{_quote(word)}` is out of range: blocklist entry ids go from {MIN_ENTRY_ID} to {MAX_ENTRY_ID}."
+            f"`{quote(word)}` is out of range: blocklist entry ids go from {MIN_ENTRY_ID} to {MAX_ENTRY_ID}."
         )
     return int(word)
 
 
-def _quote(text: str) -> str:
+def normalise_number(text: str) -> str:
+    """``+1 (555) 010-0`` → ``+15550100``: digits, with the leading ``+`` kept."""
+    plus = text.startswith("+")
+    digits = re.sub(r"[\s()\-.]", "", text.removeprefix("+"))
+    if not _DIGITS.fullmatch(digits) or not 3 <= len(digits) <= 20:
+        raise InvalidCommand(
+            f"`{quote(text)}` is not a phone number. Use digits, optionally with a leading +, spaces, "
+            "dashes or brackets: `/unblock number +1 555 0100`."
+        )
+    return ("+" if plus else "") + digits
+
+
+def _number_command(words: list[str]) -> UnblockNumber:
+    """The number is the longest run of phone-like words at the start; what follows is the reason."""
+    count = 0
+    while count < len(words) and _PHONE_PIECE.fullmatch(words[count]):
+        count += 1
+    if count == 0:
+        raise InvalidCommand(f"`{quote(words[0])}` is not a phone number. For example: `/unblock number +1 555 0100`.")
+    return UnblockNumber(normalise_number(" ".join(words[:count])), _reason(words[count:]))
+
+
+def _looks_like_address(word: str) -> bool:
+    return bool(re.fullmatch(r"[0-9a-fA-F:.]+(/[0-9.]+)?", word)) and ("." in word or ":" in word)
+
+
+def _network(word: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        if "/" in word:
+            return ipaddress.ip_network(word, strict=False)
+        address = ipaddress.ip_address(word)
+        return ipaddress.ip_network(address)
+    except ValueError:
+        raise InvalidCommand(
+            f"`{quote(word)}` is not an IP address. Use for example `203.0.113.7`, `2001:db8::7` or `203.0.113.0/24`."
+        ) from None
+
+
+def _reason(words: list[str]) -> str | None:
+    if not words:
+        return None
+    reason = " ".join(words)
+    if len(reason) > MAX_REASON:
+        raise InvalidCommand(f"The reason is too long: please keep it under {MAX_REASON} characters.")
+    if not reason.isprintable():
+        raise InvalidCommand("The reason contains characters that cannot be shown; please use plain text.")
+    return reason
+
+
+def _list_text(words: list[str]) -> str | None:
+    text = " ".join(words)
+    if not text:
+        return None
+    if len(text) > MAX_LIST_TEXT or not text.isprintable():
+        raise InvalidCommand(
+            f"Please filter with plain text of at most {MAX_LIST_TEXT} characters, e.g. `/unblock list 203.0.113`."
+        )
+    return text
+
+
+def _history_count(words: list[str]) -> int:
+    if not words:
+        return DEFAULT_HISTORY
+    if len(words) == 1 and _DIGITS.fullmatch(words[0]) and len(words[0]) <= 3 and 1 <= int(words[0]) <= MAX_HISTORY:
+        return int(words[0])
+    raise InvalidCommand(f"`/unblock history` takes a count from 1 to {MAX_HISTORY}, e.g. `/unblock history 20`.")
+
+
+def quote(text: str) -> str:
     """User text made safe to echo inside a code span: short, one line, no mrkdwn control characters."""
     flat = " ".join(text.split())
     shown = flat if len(flat) <= _SHOWN else flat[: _SHOWN - 1] + "…"

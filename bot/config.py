@@ -22,6 +22,7 @@ T = TypeVar("T")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///unblock.db"
 MAX_REQUEST_TTL = 7 * 24 * 3600
+MAX_UNDO_WINDOW = 24 * 3600
 
 
 class Secret:
@@ -75,6 +76,8 @@ class Settings:
     allow_self_approval: bool
     channels: frozenset[str] | None
     request_ttl: float
+    require_reason: bool
+    undo_window: float
     database_url: str
     log_level: str
 
@@ -238,6 +241,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         allow_self_approval=r.parsed("UNBLOCK_ALLOW_SELF_APPROVAL", False, _boolean),
         channels=r.parsed("UNBLOCK_CHANNELS", None, _channels),
         request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", 900.0, _seconds(10, MAX_REQUEST_TTL)),
+        require_reason=r.parsed("UNBLOCK_REQUIRE_REASON", False, _boolean),
+        undo_window=r.parsed("UNBLOCK_UNDO_WINDOW", 600.0, _seconds(0, MAX_UNDO_WINDOW)),
         database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, _database_url),
         log_level=r.parsed("LOG_LEVEL", "INFO", _log_level),
     )  # fmt: skip

@@ -3,11 +3,14 @@
 All database work runs on one dedicated thread, so the event loop never
 blocks on disk and writes are serialised; every transition is a single
 ``UPDATE … WHERE id = ? AND state = ?``, which is what makes a claim atomic.
+The entries a request covers, and what 3CX answered for each, are kept as
+JSON beside the request: they are read and written whole.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .threecx import BlocklistEntry
-from .unblock import State, Transition, UnblockRequest
+from .threecx import BlockedNumber, BlocklistEntry, Target
+from .unblock import Result, State, Transition, UnblockRequest
 
 T = TypeVar("T")
 
@@ -24,26 +27,25 @@ T = TypeVar("T")
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE requests (
-        id               TEXT PRIMARY KEY,
-        entry_id         INTEGER NOT NULL,
-        ip_addr_mask     TEXT,
-        description      TEXT,
-        block_type       TEXT,
-        added_by         TEXT,
-        entry_expires_at TEXT,
-        etag             TEXT,
-        requester        TEXT NOT NULL,
-        channel          TEXT NOT NULL,
-        created_at       REAL NOT NULL,
-        expires_at       REAL NOT NULL,
-        state            TEXT NOT NULL,
-        message_ts       TEXT,
-        resolved_by      TEXT,
-        resolved_at      REAL,
-        outcome          TEXT,
-        answer           TEXT
+        id           TEXT PRIMARY KEY,
+        targets      TEXT NOT NULL,
+        requester    TEXT NOT NULL,
+        channel      TEXT NOT NULL,
+        reason       TEXT,
+        created_at   REAL NOT NULL,
+        expires_at   REAL NOT NULL,
+        state        TEXT NOT NULL,
+        message_ts   TEXT,
+        resolved_by  TEXT,
+        resolved_at  REAL,
+        results      TEXT NOT NULL DEFAULT '[]',
+        undo_until   REAL,
+        undone_by    TEXT,
+        undone_at    REAL,
+        undo_results TEXT NOT NULL DEFAULT '[]'
     );
-    CREATE INDEX requests_state ON requests (state, expires_at);
+    CREATE INDEX requests_pending ON requests (state, expires_at);
+    CREATE INDEX requests_created ON requests (created_at);
     CREATE TABLE transitions (
         seq        INTEGER PRIMARY KEY AUTOINCREMENT,
         request_id TEXT NOT NULL REFERENCES requests (id),
@@ -51,17 +53,17 @@ MIGRATIONS: tuple[str, ...] = (
         to_state   TEXT NOT NULL,
         actor      TEXT,
         at         REAL NOT NULL,
-        outcome    TEXT,
         answer     TEXT
     );
     CREATE INDEX transitions_request ON transitions (request_id, seq);
     """,
 )
 
-_REQUEST_COLUMNS = (
-    "id, entry_id, ip_addr_mask, description, block_type, added_by, entry_expires_at, etag, requester, "
-    "channel, created_at, expires_at, state, message_ts, resolved_by, resolved_at, outcome, answer"
+_COLUMNS = (
+    "id, targets, requester, channel, reason, created_at, expires_at, state, message_ts, resolved_by, "
+    "resolved_at, results, undo_until, undone_by, undone_at, undo_results"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM requests"
 
 
 def sqlite_path(database_url: str) -> str:
@@ -90,10 +92,7 @@ class SQLiteStore:
     async def add(self, request: UnblockRequest) -> None:
         def add(db: sqlite3.Connection) -> None:
             with db:
-                db.execute(
-                    f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * 18)})",
-                    _request_row(request),
-                )
+                db.execute(f"INSERT INTO requests ({_COLUMNS}) VALUES ({', '.join('?' * 16)})", _row(request))
                 db.execute(
                     "INSERT INTO transitions (request_id, from_state, to_state, actor, at) VALUES (?, ?, ?, ?, ?)",
                     (request.id, None, request.state.value, request.requester, request.created_at),
@@ -103,8 +102,8 @@ class SQLiteStore:
 
     async def get(self, request_id: str) -> UnblockRequest | None:
         def get(db: sqlite3.Connection) -> UnblockRequest | None:
-            row = db.execute(f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE id = ?", (request_id,)).fetchone()
-            return _request_from_row(row) if row else None
+            row = db.execute(f"{_SELECT} WHERE id = ?", (request_id,)).fetchone()
+            return _request(row) if row else None
 
         return await self._with_db(get)
 
@@ -123,50 +122,75 @@ class SQLiteStore:
         *,
         actor: str | None,
         at: float,
-        outcome: str | None = None,
-        answer: str | None = None,
+        results: tuple[Result, ...] | None = None,
+        undo_until: float | None = None,
+        undo_results: tuple[Result, ...] | None = None,
     ) -> UnblockRequest | None:
-        deciding = from_state is State.PENDING
+        sets = ["state = :to"]
+        if from_state is State.PENDING:
+            sets += ["resolved_by = :actor", "resolved_at = :at"]
+        if to_state is State.UNDOING:
+            sets += ["undone_by = :actor", "undone_at = :at"]
+        if results is not None:
+            sets.append("results = :results")
+        if undo_until is not None:
+            sets.append("undo_until = :undo_until")
+        if undo_results is not None:
+            sets.append("undo_results = :undo_results")
+        answers = [r.answer for r in (undo_results or results or ())]
+        values = {
+            "id": request_id,
+            "from": from_state.value,
+            "to": to_state.value,
+            "actor": actor,
+            "at": at,
+            "results": _results_json(results or ()),
+            "undo_until": undo_until,
+            "undo_results": _results_json(undo_results or ()),
+            "answer": "; ".join(answers) if answers else None,
+        }
 
         def move(db: sqlite3.Connection) -> UnblockRequest | None:
             with db:
                 changed = db.execute(
-                    "UPDATE requests SET state = ?, outcome = COALESCE(?, outcome), answer = COALESCE(?, answer),"
-                    " resolved_by = CASE WHEN ? THEN ? ELSE resolved_by END,"
-                    " resolved_at = CASE WHEN ? THEN ? ELSE resolved_at END"
-                    " WHERE id = ? AND state = ?",
-                    (
-                        to_state.value,
-                        outcome,
-                        answer,
-                        deciding,
-                        actor,
-                        deciding,
-                        at,
-                        request_id,
-                        from_state.value,
-                    ),
+                    f"UPDATE requests SET {', '.join(sets)} WHERE id = :id AND state = :from", values
                 ).rowcount
                 if changed != 1:
                     return None
                 db.execute(
-                    "INSERT INTO transitions (request_id, from_state, to_state, actor, at, outcome, answer)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (request_id, from_state.value, to_state.value, actor, at, outcome, answer),
+                    "INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer)"
+                    " VALUES (:id, :from, :to, :actor, :at, :answer)",
+                    values,
                 )
-            row = db.execute(f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE id = ?", (request_id,)).fetchone()
-            return _request_from_row(row)
+            return _request(db.execute(f"{_SELECT} WHERE id = ?", (request_id,)).fetchone())
 
         return await self._with_db(move)
 
     async def transitions(self, request_id: str) -> list[Transition]:
         def select(db: sqlite3.Connection) -> list[Transition]:
             rows = db.execute(
-                "SELECT request_id, from_state, to_state, actor, at, outcome, answer FROM transitions"
+                "SELECT request_id, from_state, to_state, actor, at, answer FROM transitions"
                 " WHERE request_id = ? ORDER BY seq",
                 (request_id,),
             ).fetchall()
-            return [Transition(r[0], State(r[1]) if r[1] else None, State(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+            return [Transition(r[0], State(r[1]) if r[1] else None, State(r[2]), r[3], r[4], r[5]) for r in rows]
+
+        return await self._with_db(select)
+
+    async def recent(self, count: int) -> list[UnblockRequest]:
+        def select(db: sqlite3.Connection) -> list[UnblockRequest]:
+            rows = db.execute(f"{_SELECT} ORDER BY created_at DESC, rowid DESC LIMIT ?", (count,)).fetchall()
+            return [_request(row) for row in rows]
+
+        return await self._with_db(select)
+
+    async def pending_expired(self, now: float) -> list[UnblockRequest]:
+        def select(db: sqlite3.Connection) -> list[UnblockRequest]:
+            rows = db.execute(
+                f"{_SELECT} WHERE state = ? AND expires_at <= ? ORDER BY expires_at LIMIT 500",
+                (State.PENDING.value, now),
+            ).fetchall()
+            return [_request(row) for row in rows]
 
         return await self._with_db(select)
 
@@ -175,7 +199,7 @@ class SQLiteStore:
     def _open(self) -> None:
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self._path, check_same_thread=False, isolation_level="DEFERRED")
+        db = sqlite3.connect(self._path, check_same_thread=False)
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
@@ -194,41 +218,57 @@ class SQLiteStore:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
 
-def _request_row(r: UnblockRequest) -> tuple[object, ...]:
-    e = r.entry
+# -- rows <-> requests ------------------------------------------------------------------
+
+
+def _row(r: UnblockRequest) -> tuple[object, ...]:
     return (
-        r.id, e.id, e.ip_addr_mask, e.description, e.block_type, e.added_by, e.expires_at, e.etag,
-        r.requester, r.channel, r.created_at, r.expires_at, r.state.value, r.message_ts,
-        r.resolved_by, r.resolved_at, r.outcome, r.answer,
+        r.id, json.dumps([target_json(t) for t in r.targets]), r.requester, r.channel, r.reason,
+        r.created_at, r.expires_at, r.state.value, r.message_ts, r.resolved_by, r.resolved_at,
+        _results_json(r.results), r.undo_until, r.undone_by, r.undone_at, _results_json(r.undo_results),
     )  # fmt: skip
 
 
-def _request_from_row(row: Any) -> UnblockRequest:
-    (rid, entry_id, ip, description, block_type, added_by, entry_expires, etag, requester, channel,
-     created_at, expires_at, state, message_ts, resolved_by, resolved_at, outcome, answer) = row  # fmt: skip
+def _request(row: Any) -> UnblockRequest:
+    (rid, targets, requester, channel, reason, created_at, expires_at, state, message_ts, resolved_by,
+     resolved_at, results, undo_until, undone_by, undone_at, undo_results) = row  # fmt: skip
     return UnblockRequest(
-        id=str(rid),
-        entry=BlocklistEntry(
-            id=int(entry_id),
-            ip_addr_mask=_text(ip),
-            description=_text(description),
-            block_type=_text(block_type),
-            added_by=_text(added_by),
-            expires_at=_text(entry_expires),
-            etag=_text(etag),
-        ),
-        requester=str(requester),
-        channel=str(channel),
-        created_at=float(created_at),
-        expires_at=float(expires_at),
+        id=rid,
+        targets=tuple(target_from_json(t) for t in json.loads(targets)),
+        requester=requester,
+        channel=channel,
+        reason=reason,
+        created_at=created_at,
+        expires_at=expires_at,
         state=State(state),
-        message_ts=_text(message_ts),
-        resolved_by=_text(resolved_by),
-        resolved_at=float(resolved_at) if resolved_at is not None else None,
-        outcome=_text(outcome),
-        answer=_text(answer),
+        message_ts=message_ts,
+        resolved_by=resolved_by,
+        resolved_at=resolved_at,
+        results=_results(results),
+        undo_until=undo_until,
+        undone_by=undone_by,
+        undone_at=undone_at,
+        undo_results=_results(undo_results),
     )
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+def target_json(target: Target) -> dict[str, Any]:
+    """A target as 3CX wrote it (its own field names), tagged with its kind."""
+    if isinstance(target, BlocklistEntry):
+        return {"kind": "address", "Id": target.id, "AddedBy": target.added_by, "etag": target.etag,
+                **target.creation_json()}  # fmt: skip
+    return {"kind": "number", "Id": target.id, "etag": target.etag, **target.creation_json()}
+
+
+def target_from_json(data: dict[str, Any]) -> Target:
+    if data["kind"] == "address":
+        return BlocklistEntry.from_json(data, etag=data.get("etag"))
+    return BlockedNumber.from_json(data, etag=data.get("etag"))
+
+
+def _results_json(results: tuple[Result, ...]) -> str:
+    return json.dumps([[r.outcome, r.answer, r.new_id] for r in results])
+
+
+def _results(text: str) -> tuple[Result, ...]:
+    return tuple(Result(outcome, answer, new_id) for outcome, answer, new_id in json.loads(text))

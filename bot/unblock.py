@@ -1,15 +1,16 @@
 """The domain: an unblock request, its life, and the service that moves it.
 
 ```
-/unblock 42 ──► pending ──approve──► executing ──204──► unblocked
-                  │  │                    └──error──► failed
-                  │  ├─deny──► denied
-                  │  └─cancel─► cancelled
-                  └─ttl passes──► expired
+/unblock … ──► pending ──approve──► executing ──► unblocked ──undo──► undoing ──► undone
+                 │  │                     └────► failed ─────undo──┘        └──► undo_failed
+                 │  ├─deny──► denied
+                 │  └─cancel─► cancelled
+                 └─ttl passes──► expired
 ```
 
 Every arrow is one compare-and-set in the store, so of two clicks at once
-exactly one wins, and only the winner of ``pending → executing`` calls 3CX.
+exactly one wins, and only the winner of ``pending → executing`` (or of
+``→ undoing``) calls 3CX.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .policy import ApprovalPolicy
-from .threecx import BlocklistEntry, DeleteOutcome, ThreeCXError
+from .threecx import BlockedNumber, BlocklistEntry, DeleteOutcome, Target, ThreeCXError
 
 audit = logging.getLogger("bot.audit")
 log = logging.getLogger(__name__)
@@ -37,27 +38,68 @@ class State(enum.StrEnum):
     DENIED = "denied"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    UNDOING = "undoing"
+    UNDONE = "undone"
+    UNDO_FAILED = "undo_failed"
+
+
+#: outcomes of a delete that leave the entry gone
+REMOVED = frozenset({DeleteOutcome.DELETED.value, DeleteOutcome.ALREADY_GONE.value})
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What 3CX did with one target: ``deleted``, ``already_gone``, ``restored`` or an error kind."""
+
+    outcome: str
+    answer: str
+    #: the Id of the entry that an undo created
+    new_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class UnblockRequest:
     id: str
-    entry: BlocklistEntry
+    #: the entries to remove, as 3CX described them when the request was made
+    targets: tuple[Target, ...]
     requester: str
     channel: str
     created_at: float
     #: after this moment the request can no longer be approved
     expires_at: float
+    reason: str | None = None
     state: State = State.PENDING
     #: ``ts`` of the card when the bot posted it with chat.postMessage
     message_ts: str | None = None
     #: who took the decision (approved, denied, cancelled) and when
     resolved_by: str | None = None
     resolved_at: float | None = None
-    #: how it ended: ``deleted``, ``already_gone`` or an error kind
-    outcome: str | None = None
-    #: what 3CX answered, in one line
-    answer: str | None = None
+    #: one per target, once the deletes ran
+    results: tuple[Result, ...] = ()
+    #: Undo is offered until this moment
+    undo_until: float | None = None
+    undone_by: str | None = None
+    undone_at: float | None = None
+    #: one per removed target, once an undo ran
+    undo_results: tuple[Result, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """What the request is about, for a sentence: ``203.0.113.7`` or ``3 entries``."""
+        if len(self.targets) == 1:
+            return self.targets[0].label
+        return f"{len(self.targets)} entries"
+
+    @property
+    def removed(self) -> list[Target]:
+        """The targets the unblock actually removed (what an undo would put back)."""
+        return [t for t, r in zip(self.targets, self.results, strict=False) if r.outcome in REMOVED]
+
+    @property
+    def outcome(self) -> str | None:
+        """One word for how the unblock ended: the first failure's kind, else the first outcome."""
+        failures = [r.outcome for r in self.results if r.outcome not in REMOVED]
+        return failures[0] if failures else (self.results[0].outcome if self.results else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +109,6 @@ class Transition:
     to_state: State
     actor: str | None
     at: float
-    outcome: str | None = None
     answer: str | None = None
 
 
@@ -88,21 +129,30 @@ class RequestStore(Protocol):
         *,
         actor: str | None,
         at: float,
-        outcome: str | None = None,
-        answer: str | None = None,
+        results: tuple[Result, ...] | None = None,
+        undo_until: float | None = None,
+        undo_results: tuple[Result, ...] | None = None,
     ) -> UnblockRequest | None:
         """Move the request if it is in ``from_state``; the moved request, or None if another won."""
         ...
 
     async def transitions(self, request_id: str) -> list[Transition]: ...
 
+    async def recent(self, count: int) -> list[UnblockRequest]: ...
+
+    async def pending_expired(self, now: float) -> list[UnblockRequest]: ...
+
 
 class Blocklist(Protocol):
     """The part of the 3CX client the service needs."""
 
-    async def get_blocklist_entry(self, entry_id: int) -> BlocklistEntry: ...
-
     async def delete_blocklist_entry(self, entry_id: int, etag: str | None = None) -> DeleteOutcome: ...
+
+    async def delete_blocked_number(self, number_id: str, etag: str | None = None) -> DeleteOutcome: ...
+
+    async def create_blocklist_entry(self, entry: BlocklistEntry) -> BlocklistEntry: ...
+
+    async def create_blocked_number(self, number: BlockedNumber) -> BlockedNumber: ...
 
 
 # -- what a click leads to -------------------------------------------------------
@@ -110,7 +160,7 @@ class Blocklist(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """This click decided the request; the card shows the new state."""
+    """This click moved the request; the card shows the new state."""
 
     request: UnblockRequest
 
@@ -156,25 +206,31 @@ class UnblockService:
         policy: ApprovalPolicy,
         *,
         ttl: float,
+        undo_window: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.blocklist = blocklist
         self.store = store
         self.policy = policy
         self.ttl = ttl
+        self.undo_window = undo_window
         self.clock = clock
 
-    async def open_request(self, entry_id: int, requester: str, channel: str) -> UnblockRequest:
-        """Read the entry from 3CX and keep a pending request for it (ThreeCXError if 3CX says no)."""
-        entry = await self.blocklist.get_blocklist_entry(entry_id)
+    async def open_request(
+        self, targets: list[Target], requester: str, channel: str, reason: str | None = None
+    ) -> UnblockRequest:
+        """Keep a pending request for ``targets``, as they were just read from 3CX."""
+        if not targets or not all(t.blocks for t in targets):
+            raise ValueError("a request needs at least one entry, and only blocking entries")
         now = self.clock()
         request = UnblockRequest(
             id=secrets.token_hex(8),
-            entry=entry,
+            targets=tuple(targets),
             requester=requester,
             channel=channel,
             created_at=now,
             expires_at=now + self.ttl,
+            reason=reason,
         )
         await self.store.add(request)
         _audit(request, None, State.PENDING, requester)
@@ -182,6 +238,11 @@ class UnblockService:
 
     async def card_posted(self, request_id: str, message_ts: str) -> None:
         await self.store.set_message_ts(request_id, message_ts)
+
+    async def history(self, count: int) -> list[UnblockRequest]:
+        return await self.store.recent(count)
+
+    # -- decisions -----------------------------------------------------------------
 
     async def approve(self, request_id: str, user: str) -> ClickResult:
         """Claim the request for ``user``: ``Resolved`` with the request in ``executing`` when this
@@ -192,10 +253,7 @@ class UnblockService:
         reason = await self.policy.may_approve(user, found)
         if reason is not None:
             return Refused(found, reason)
-        claimed = await self._move(found, State.EXECUTING, user)
-        if claimed is None:
-            return await self._lost_race(request_id)
-        return Resolved(claimed)
+        return await self._decide(found, State.EXECUTING, user)
 
     async def deny(self, request_id: str, user: str) -> ClickResult:
         found = await self._open_for_decision(request_id)
@@ -215,6 +273,54 @@ class UnblockService:
             return Refused(found, reason)
         return await self._decide(found, State.CANCELLED, user)
 
+    async def execute(self, request: UnblockRequest) -> UnblockRequest:
+        """Delete the entries of a claimed request; always ends in ``unblocked`` or ``failed``."""
+        if request.state is not State.EXECUTING:
+            raise ValueError(f"request {request.id} is not claimed for execution")
+        results = tuple([await self._delete(request, target) for target in request.targets])
+        to = State.UNBLOCKED if all(r.outcome in REMOVED for r in results) else State.FAILED
+        removed_any = any(r.outcome in REMOVED for r in results)
+        undo_until = self.clock() + self.undo_window if removed_any and self.undo_window > 0 else None
+        return await self._finish(request, to, request.resolved_by, results=results, undo_until=undo_until)
+
+    # -- undo ------------------------------------------------------------------------
+
+    async def undo(self, request_id: str, user: str) -> ClickResult:
+        """Claim an undo: ``Resolved`` with the request in ``undoing``; the caller runs :meth:`restore`."""
+        request = await self.store.get(request_id)
+        if request is None:
+            return Unknown(request_id)
+        if request.state in (State.UNDOING, State.UNDONE, State.UNDO_FAILED):
+            return AlreadyResolved(request)
+        if request.state not in (State.UNBLOCKED, State.FAILED) or not request.removed:
+            return Refused(request, "There is nothing to undo: this request removed nothing from 3CX.")
+        if request.undo_until is None or self.clock() > request.undo_until:
+            return Refused(request, "It is too late to undo this; re-add the entry in the 3CX console if needed.")
+        reason = await self.policy.may_approve(user, request)
+        if reason is not None:
+            return Refused(request, reason.replace("approve unblock requests", "undo unblocks"))
+        moved = await self._move(request, State.UNDOING, user)
+        return Resolved(moved) if moved is not None else await self._lost_race(request_id)
+
+    async def restore(self, request: UnblockRequest) -> UnblockRequest:
+        """Put back what a claimed undo covers; ends in ``undone`` or ``undo_failed``."""
+        if request.state is not State.UNDOING:
+            raise ValueError(f"request {request.id} is not claimed for undo")
+        results = tuple([await self._create(request, target) for target in request.removed])
+        to = State.UNDONE if all(r.outcome == "restored" for r in results) else State.UNDO_FAILED
+        return await self._finish(request, to, request.undone_by, undo_results=results)
+
+    # -- expiry ------------------------------------------------------------------------
+
+    async def expire_due(self) -> list[UnblockRequest]:
+        """Expire every pending request past its time; the ones this call expired."""
+        expired = []
+        for request in await self.store.pending_expired(self.clock()):
+            moved = await self._move(request, State.EXPIRED, None)
+            if moved is not None:
+                expired.append(moved)
+        return expired
+
     # -- steps ---------------------------------------------------------------------
 
     async def _open_for_decision(self, request_id: str) -> UnblockRequest | ClickResult:
@@ -223,7 +329,7 @@ class UnblockService:
         if request is None:
             return Unknown(request_id)
         if request.state is not State.PENDING:
-            return AlreadyResolved(request)
+            return AlreadyResolved(request) if request.state is not State.EXPIRED else Expired(request, False)
         if self.clock() >= request.expires_at:
             expired = await self._move(request, State.EXPIRED, None)
             if expired is None:
@@ -245,25 +351,49 @@ class UnblockService:
             return Expired(current, just_now=False)
         return AlreadyResolved(current)
 
-    async def execute(self, request: UnblockRequest) -> UnblockRequest:
-        """Delete the entry of a claimed request; always ends in ``unblocked`` or ``failed``."""
-        if request.state is not State.EXECUTING or request.resolved_by is None:
-            raise ValueError(f"request {request.id} is not claimed for execution")
-        user = request.resolved_by
-        entry = request.entry
+    async def _delete(self, request: UnblockRequest, target: Target) -> Result:
         try:
-            outcome = await self.blocklist.delete_blocklist_entry(entry.id, etag=entry.etag)
+            if isinstance(target, BlocklistEntry):
+                outcome = await self.blocklist.delete_blocklist_entry(target.id, etag=target.etag)
+            else:
+                outcome = await self.blocklist.delete_blocked_number(target.id, etag=target.etag)
         except ThreeCXError as error:
-            to, kind, answer = State.FAILED, error.kind, error.answer()
+            return Result(error.kind, error.answer())
         except Exception as error:  # the request must not stay in `executing` whatever happens
-            log.exception("unexpected error while deleting a blocklist entry", extra={"request": request.id})
-            to, kind, answer = State.FAILED, "internal", f"internal error ({type(error).__name__})"
-        else:
-            to, kind = State.UNBLOCKED, outcome.value
-            answer = "HTTP 204" if outcome is DeleteOutcome.DELETED else "HTTP 404: the entry was already gone"
-        finished = await self._move(request, to, user, outcome=kind, answer=answer)
-        if finished is None:  # only this task moves a request out of `executing`
-            raise RuntimeError(f"request {request.id} left 'executing' behind the service's back")
+            log.exception("unexpected error while deleting an entry", extra={"request": request.id})
+            return Result("internal", f"internal error ({type(error).__name__})")
+        if outcome is DeleteOutcome.DELETED:
+            return Result(outcome.value, "HTTP 204")
+        return Result(outcome.value, "HTTP 404: the entry was already gone")
+
+    async def _create(self, request: UnblockRequest, target: Target) -> Result:
+        try:
+            if isinstance(target, BlocklistEntry):
+                created: Target = await self.blocklist.create_blocklist_entry(target)
+            else:
+                created = await self.blocklist.create_blocked_number(target)
+        except ThreeCXError as error:
+            return Result(error.kind, error.answer())
+        except Exception as error:
+            log.exception("unexpected error while restoring an entry", extra={"request": request.id})
+            return Result("internal", f"internal error ({type(error).__name__})")
+        return Result("restored", "HTTP 201", new_id=str(created.id))
+
+    async def _finish(
+        self,
+        request: UnblockRequest,
+        to: State,
+        actor: str | None,
+        *,
+        results: tuple[Result, ...] | None = None,
+        undo_until: float | None = None,
+        undo_results: tuple[Result, ...] | None = None,
+    ) -> UnblockRequest:
+        finished = await self._move(
+            request, to, actor, results=results, undo_until=undo_until, undo_results=undo_results
+        )
+        if finished is None:  # only the task that claimed the request moves it on
+            raise RuntimeError(f"request {request.id} left {request.state.value!r} behind the service's back")
         return finished
 
     async def _move(
@@ -272,11 +402,19 @@ class UnblockService:
         to: State,
         actor: str | None,
         *,
-        outcome: str | None = None,
-        answer: str | None = None,
+        results: tuple[Result, ...] | None = None,
+        undo_until: float | None = None,
+        undo_results: tuple[Result, ...] | None = None,
     ) -> UnblockRequest | None:
         moved = await self.store.transition(
-            request.id, request.state, to, actor=actor, at=self.clock(), outcome=outcome, answer=answer
+            request.id,
+            request.state,
+            to,
+            actor=actor,
+            at=self.clock(),
+            results=results,
+            undo_until=undo_until,
+            undo_results=undo_results,
         )
         if moved is not None:
             _audit(moved, request.state, to, actor)
@@ -288,14 +426,13 @@ def _audit(request: UnblockRequest, from_state: State | None, to: State, actor: 
         "transition",
         extra={
             "request": request.id,
-            "entry": request.entry.id,
-            "address": request.entry.ip_addr_mask,
+            "targets": [t.label for t in request.targets],
             "from": from_state.value if from_state else None,
             "to": to.value,
             "actor": actor,
             "requester": request.requester,
             "channel": request.channel,
-            "outcome": request.outcome,
-            "answer": request.answer,
+            "reason": request.reason,
+            "answers": [r.answer for r in (request.undo_results if to.value.startswith("undo") else request.results)],
         },
     )

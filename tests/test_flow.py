@@ -26,6 +26,11 @@ async def open_card(harness: Harness, text: str = "42", user: str = ALICE, chann
     return await harness.request_for(cards[0])
 
 
+def decisions(blocks: list[dict[str, object]]) -> list[str]:
+    """The decision buttons (Approve, Deny, Cancel) a card still shows."""
+    return [b["action_id"] for b in buttons(blocks) if b["action_id"] in (APPROVE, DENY, CANCEL)]
+
+
 def deletes(harness: Harness) -> list[str]:
     return [r.path for r in harness.pbx.calls("DELETE")]
 
@@ -90,7 +95,7 @@ async def test_unknown_entry_is_explained_privately_and_nothing_is_stored(harnes
     await harness.settle()
 
     [note] = harness.notes(response_url)
-    assert "no entry 7 in the 3CX IP blocklist" in note
+    assert "There is no IP blocklist entry 7 in 3CX" in note
     assert harness.cards() == []
     assert stored_requests(harness) == 0
 
@@ -111,7 +116,7 @@ async def test_approve_deletes_the_entry_and_replaces_the_card(harness: Harness)
     assert 42 not in harness.pbx.entries
     [card] = harness.cards()
     assert card.updates == 2  # "Unblocking…", then the outcome
-    assert buttons(card.blocks) == []
+    assert decisions(card.blocks) == []
     assert "*203.0.113.7 unblocked* by <@UBOB>, requested by <@UALICE>." in block_text(card.blocks)
     assert "3CX answered: HTTP 204" in block_text(card.blocks)
 
@@ -121,13 +126,13 @@ async def test_approve_sends_if_match_when_3cx_gave_an_etag(harness: Harness) ->
     harness.pbx.enforce_etags = True
     request = await open_card(harness)
     etag = harness.pbx.calls("GET")[0]
-    assert request.entry.etag
+    assert request.targets[0].etag
 
     await harness.click(APPROVE, request, user=BOB)
     await harness.settle()
 
     [delete] = harness.pbx.calls("DELETE")
-    assert delete.headers["If-Match"] == request.entry.etag
+    assert delete.headers["If-Match"] == request.targets[0].etag
     assert etag.path == ENTRY_PATH
     assert "unblocked" in block_text(harness.cards()[0].blocks)
 
@@ -147,7 +152,7 @@ async def test_entry_changed_since_the_card_is_left_alone(harness: Harness) -> N
     assert "changed in 3CX after the request was made" in text
     stored = await harness.stored(request)
     assert (stored.state, stored.outcome) == (State.FAILED, "changed")
-    assert stored.answer is not None and "HTTP 412" in stored.answer
+    assert "HTTP 412" in stored.results[0].answer
 
 
 @pytest.mark.parametrize(
@@ -172,10 +177,10 @@ async def test_a_failed_delete_says_why_in_plain_words(harness: Harness, fault: 
 
     [card] = harness.cards()
     assert sentence in block_text(card.blocks)
-    assert buttons(card.blocks) == []
+    assert decisions(card.blocks) == []
     stored = await harness.stored(request)
     assert (stored.state, stored.outcome) == (State.FAILED, kind)
-    assert stored.answer
+    assert stored.results[0].answer
 
 
 # 3. deny and cancel -------------------------------------------------------------------------------
@@ -190,7 +195,7 @@ async def test_deny_by_an_approver_closes_the_request_without_touching_3cx(harne
     assert deletes(harness) == []
     text = block_text(harness.cards()[0].blocks)
     assert "denied* by <@UCAROL>, requested by <@UALICE>" in text
-    assert buttons(harness.cards()[0].blocks) == []
+    assert decisions(harness.cards()[0].blocks) == []
 
 
 async def test_cancel_by_the_requester(harness: Harness) -> None:
@@ -355,24 +360,33 @@ async def test_usage(harness: Harness, text: str) -> None:
     reply, _ = await harness.command(text)
 
     assert reply.status == 200
-    assert "`/unblock <id>`" in reply.message
+    assert "`/unblock 42`" in reply.message and "`/unblock list [text]`" in reply.message
     assert harness.pbx.requests == []
 
 
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("abc", "is not a blocklist entry id"),
+        ("abc", "is not something `/unblock` knows"),
         ("-1", "is not a blocklist entry id"),
         ("0", "out of range"),
         ("4.2", "is not a blocklist entry id"),
         ("99999999999", "out of range"),
         ("2147483648", "out of range"),
-        ("42) or 1 eq 1", "takes one entry id"),
-        ("x" * 5000, "is not a blocklist entry id"),
-        ("\u0664\u0662", "is not a blocklist entry id"),  # Arabic-Indic digits
-        ("\uff14\uff12", "is not a blocklist entry id"),  # full-width digits
-        ("<!channel>", "is not a blocklist entry id"),
+        ("42) or 1 eq 1", "`42)` is not something"),
+        ("x" * 5000, "is not something"),
+        ("\u0664\u0662", "is not something"),  # Arabic-Indic digits
+        ("\uff14\uff12", "is not something"),  # full-width digits
+        ("<!channel>", "`&lt;!channel&gt;` is not something"),
+        ("number", "Which number?"),
+        ("number abc", "is not a phone number"),
+        ("+12", "is not a phone number"),
+        ("203.0.113.300", "is not an IP address"),
+        ("203.0.113.7/33", "is not an IP address"),
+        ("history 0", "takes a count from 1 to 50"),
+        ("history lots", "takes a count from 1 to 50"),
+        ("list " + "y" * 65, "plain text of at most 64 characters"),
+        ("42 " + "why " * 100, "reason is too long"),
     ],
 )
 async def test_bad_input_is_explained_and_does_nothing(harness: Harness, text: str, says: str) -> None:
@@ -391,7 +405,7 @@ async def test_bad_input_is_explained_and_does_nothing(harness: Harness, text: s
 async def test_the_highest_id_is_accepted(harness: Harness) -> None:
     harness.pbx.add_entry(2147483647, "198.51.100.9")
     request = await open_card(harness, "2147483647")
-    assert request.entry.id == 2147483647
+    assert request.targets[0].id == 2147483647
     assert harness.pbx.calls("GET")[0].path == "/xapi/v1/Blocklist(2147483647)"
 
 

@@ -63,9 +63,14 @@ class CardDelivery:
                 )
         await self._respond(response_url, {"text": text, "blocks": blocks, "replace_original": True})
 
-    async def tell(self, response_url: str | None, text: str) -> None:
-        """An ephemeral note to the person who typed the command or clicked the button."""
-        await self._respond(response_url, {"text": text, "response_type": "ephemeral", "replace_original": False})
+    async def tell(
+        self, response_url: str | None, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False
+    ) -> None:
+        """A private note to the person who typed the command or clicked; ``replace`` swaps the note clicked on."""
+        body: dict[str, Any] = {"text": text, "response_type": "ephemeral", "replace_original": replace}
+        if blocks:
+            body["blocks"] = blocks
+        await self._respond(response_url, body)
 
     async def _respond(self, response_url: str | None, body: dict[str, Any]) -> None:
         if not response_url:

@@ -13,18 +13,21 @@ from .errors import (
     UnavailableError,
     UnexpectedResponseError,
 )
-from .models import MAX_ENTRY_ID, MIN_ENTRY_ID, BlocklistEntry, DeleteOutcome
+from .models import MAX_ENTRY_ID, MIN_ENTRY_ID, BlockedNumber, BlocklistEntry, DeleteOutcome, Target, is_entry_id
 
 __all__ = [
     "MAX_ENTRY_ID",
     "MIN_ENTRY_ID",
+    "BlockedNumber",
     "BlocklistEntry",
     "ChangedError",
     "CredentialsError",
     "DeleteOutcome",
     "ForbiddenError",
     "NotFoundError",
+    "Target",
     "ThreeCXError",
     "UnavailableError",
     "UnexpectedResponseError",
+    "is_entry_id",
 ]

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
@@ -34,7 +35,8 @@ from .errors import (
     UnavailableError,
     UnexpectedResponseError,
 )
-from .models import BlocklistEntry, DeleteOutcome, is_entry_id
+from .models import BlockedNumber, BlocklistEntry, DeleteOutcome, is_entry_id
+from .odata import string_literal
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +120,11 @@ class ThreeCXClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    # -- the blocklist -----------------------------------------------------------
+    # -- the IP blocklist ----------------------------------------------------------
 
     async def get_blocklist_entry(self, entry_id: int) -> BlocklistEntry:
         """``GET /Blocklist({Id})``."""
-        path = _entity_path(entry_id)
+        path = _entry_path(entry_id)
         answer = await self._xapi("GET", path)
         return BlocklistEntry.from_json(_json_body("GET", path, answer), etag=answer.headers.get("ETag"))
 
@@ -134,34 +136,66 @@ class ThreeCXClient:
         idempotent request once when a kept-alive connection drops), otherwise
         someone removed it first. Either way it is ``ALREADY_GONE``, not an error.
         """
-        path = _entity_path(entry_id)
-        headers = {"If-Match": etag} if etag else {}
-        answer = await self._xapi("DELETE", path, headers=headers, check=False)
-        if answer.status in (200, 204):
-            return DeleteOutcome.DELETED
-        if answer.status == 404:
-            return DeleteOutcome.ALREADY_GONE
-        raise _error_for("DELETE", path, answer)
+        return await self._delete(_entry_path(entry_id), etag)
 
-    async def list_blocklist(self, filter: str | None = None, top: int = 50) -> list[BlocklistEntry]:
-        """``GET /Blocklist?$top=…[&$filter=…]``: at most ``top`` entries."""
-        params = {"$top": str(top)}
-        if filter:
-            params["$filter"] = filter
-        answer = await self._xapi("GET", "/Blocklist", params=params)
-        data = _json_body("GET", "/Blocklist", answer)
-        values = data.get("value") if isinstance(data, dict) else None
-        if not isinstance(values, list):
-            raise UnexpectedResponseError(
-                "3CX answered the blocklist query without a list of entries", method="GET", path="/Blocklist"
-            )
+    async def list_blocklist(
+        self, filter: str | None = None, top: int = 50, *, skip: int = 0, newest_first: bool = False
+    ) -> list[BlocklistEntry]:
+        """``GET /Blocklist`` with ``$top``/``$skip``/``$filter``: at most ``top`` entries."""
+        values = await self._list("/Blocklist", filter, top, skip, newest_first)
         return [BlocklistEntry.from_json(item) for item in values]
+
+    async def create_blocklist_entry(self, entry: BlocklistEntry) -> BlocklistEntry:
+        """``POST /Blocklist``: put an entry back as it was; the new entry (with a new Id)."""
+        answer = await self._xapi("POST", "/Blocklist", json_body=entry.creation_json())
+        return BlocklistEntry.from_json(_json_body("POST", "/Blocklist", answer))
+
+    # -- the caller-number blacklist ------------------------------------------------------
+
+    async def get_blocked_number(self, number_id: str) -> BlockedNumber:
+        path = _number_path(number_id)
+        answer = await self._xapi("GET", path)
+        return BlockedNumber.from_json(_json_body("GET", path, answer), etag=answer.headers.get("ETag"))
+
+    async def delete_blocked_number(self, number_id: str, etag: str | None = None) -> DeleteOutcome:
+        """``DELETE /BlackListNumbers('{Id}')``; a 404 is ``ALREADY_GONE`` as for IP entries."""
+        return await self._delete(_number_path(number_id), etag)
+
+    async def list_blocked_numbers(self, filter: str | None = None, top: int = 50) -> list[BlockedNumber]:
+        values = await self._list("/BlackListNumbers", filter, top, 0, False)
+        return [BlockedNumber.from_json(item) for item in values]
+
+    async def create_blocked_number(self, number: BlockedNumber) -> BlockedNumber:
+        answer = await self._xapi("POST", "/BlackListNumbers", json_body=number.creation_json())
+        return BlockedNumber.from_json(_json_body("POST", "/BlackListNumbers", answer))
 
     async def check_credentials(self) -> None:
         """Fetch a token now (for the preflight check); raises like any call would."""
         await self._access_token()
 
     # -- plumbing ----------------------------------------------------------------
+
+    async def _delete(self, path: str, etag: str | None) -> DeleteOutcome:
+        answer = await self._xapi("DELETE", path, headers={"If-Match": etag} if etag else {}, check=False)
+        if answer.status in (200, 204):
+            return DeleteOutcome.DELETED
+        if answer.status == 404:
+            return DeleteOutcome.ALREADY_GONE
+        raise _error_for("DELETE", path, answer)
+
+    async def _list(self, path: str, filter: str | None, top: int, skip: int, newest_first: bool) -> list[Any]:
+        params = {"$top": str(top)}
+        if skip:
+            params["$skip"] = str(skip)
+        if filter:
+            params["$filter"] = filter
+        if newest_first:
+            params["$orderby"] = "Id desc"
+        data = _json_body("GET", path, await self._xapi("GET", path, params=params))
+        values = data.get("value") if isinstance(data, dict) else None
+        if not isinstance(values, list):
+            raise UnexpectedResponseError("3CX answered a query without a list of entries", method="GET", path=path)
+        return values
 
     async def _xapi(
         self,
@@ -170,18 +204,23 @@ class ThreeCXClient:
         *,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
         check: bool = True,
     ) -> _Answer:
         """One XAPI call with the bearer token; a 401 gets one new token and one more try."""
         url = URL(f"{self._root}/xapi/v1{path}", encoded=True)
         if params:
             url = url.with_query(params)
+        data = json.dumps(json_body).encode() if json_body is not None else None
+        extra = {"Content-Type": "application/json"} if data is not None else {}
         token = await self._access_token()
-        answer = await self._send(method, url, path, headers={**(headers or {}), **_auth(token)})
+        answer = await self._send(method, url, path, headers={**(headers or {}), **extra, **_auth(token)}, data=data)
         if answer.status == 401:
             log.info("3CX refused the access token; fetching a new one", extra={"path": path})
             token = await self._access_token(stale=token)
-            answer = await self._send(method, url, path, headers={**(headers or {}), **_auth(token)})
+            answer = await self._send(
+                method, url, path, headers={**(headers or {}), **extra, **_auth(token)}, data=data
+            )
         if check and answer.status >= 300:
             raise _error_for(method, path, answer)
         return answer
@@ -237,14 +276,20 @@ class ThreeCXClient:
         path: str,
         *,
         headers: Mapping[str, str] | None = None,
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | bytes | None = None,
     ) -> _Answer:
-        """Send one request, retrying only what is safe and useful to retry."""
+        """Send one request, retrying only what is safe and useful to retry.
+
+        A POST creates something, so it is retried only when it surely was not
+        carried out: the connection could not be opened, or 3CX answered 429/503.
+        """
         if self._session is None:
             raise RuntimeError("ThreeCXClient.start() was not called")
         policy = self._retry
         deadline = time.monotonic() + policy.budget
         all_headers = {"Accept": "application/json", **(headers or {})}
+        creates = method == "POST" and isinstance(data, bytes)
+        retryable = frozenset({429, 503}) if creates else RETRYABLE_STATUSES
         tries = 0
         while True:
             tries += 1
@@ -260,6 +305,13 @@ class ThreeCXClient:
                     path=path,
                 ) from exc
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+                if creates and not isinstance(exc, aiohttp.ClientConnectorError):
+                    raise UnavailableError(
+                        "3CX's answer was lost, so it is not known whether the entry was added",
+                        method=method,
+                        path=path,
+                        detail=type(exc).__name__,
+                    ) from exc
                 failure: ThreeCXError = UnavailableError(
                     "3CX could not be reached" if not isinstance(exc, TimeoutError) else "3CX did not answer in time",
                     method=method,
@@ -267,7 +319,7 @@ class ThreeCXClient:
                     detail=type(exc).__name__,
                 )
             else:
-                if answer.status not in RETRYABLE_STATUSES:
+                if answer.status not in retryable:
                     return answer
                 failure = _error_for(method, path, answer)
                 retry_after = _retry_after(answer.headers.get("Retry-After"))
@@ -287,11 +339,19 @@ class ThreeCXClient:
             await asyncio.sleep(pause)
 
 
-def _entity_path(entry_id: int) -> str:
+def _entry_path(entry_id: int) -> str:
     # the Id is formatted from a validated int, never from user text
     if isinstance(entry_id, bool) or not isinstance(entry_id, int) or not is_entry_id(entry_id):
         raise ValueError(f"not a blocklist entry id: {entry_id!r}")
     return f"/Blocklist({entry_id:d})"
+
+
+def _number_path(number_id: str) -> str:
+    # the key is a quoted literal, then percent-encoded whole, so no character of it can
+    # end the key, add a path segment or start a query
+    if not isinstance(number_id, str) or not number_id or len(number_id) > 200:
+        raise ValueError("not a blocked number id")
+    return f"/BlackListNumbers({quote(string_literal(number_id), safe='')})"
 
 
 def _auth(token: str) -> dict[str, str]:

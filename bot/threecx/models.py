@@ -36,9 +36,14 @@ class BlocklistEntry:
     etag: str | None = None
 
     @property
-    def address(self) -> str:
+    def label(self) -> str:
         """What to call the entry in a sentence: its address, or ``entry 42`` when it has none."""
         return self.ip_addr_mask or f"entry {self.id}"
+
+    @property
+    def blocks(self) -> bool:
+        """``Allow`` entries let traffic in; only blocking entries are offered for removal."""
+        return self.block_type != "Allow"
 
     @classmethod
     def from_json(cls, data: Any, etag: str | None = None) -> BlocklistEntry:
@@ -47,7 +52,6 @@ class BlocklistEntry:
         entry_id = data.get("Id")
         if not isinstance(entry_id, int) or isinstance(entry_id, bool):
             raise UnexpectedResponseError("3CX answered with a blocklist entry without a numeric Id")
-        odata_etag = data.get("@odata.etag")
         return cls(
             id=entry_id,
             ip_addr_mask=_optional_str(data, "IPAddrMask"),
@@ -55,8 +59,57 @@ class BlocklistEntry:
             block_type=_optional_str(data, "BlockType"),
             added_by=_optional_str(data, "AddedBy"),
             expires_at=_optional_str(data, "ExpiresAt"),
-            etag=etag or (odata_etag if isinstance(odata_etag, str) else None),
+            etag=etag or _odata_etag(data),
         )
+
+    def creation_json(self) -> dict[str, Any]:
+        """The body that puts this entry back (``POST /Blocklist``): what it blocked, not who added it."""
+        return {
+            "IPAddrMask": self.ip_addr_mask,
+            "Description": self.description,
+            "BlockType": self.block_type,
+            "ExpiresAt": self.expires_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedNumber:
+    """``Pbx.BlackListNumber``: one caller number on the blacklist (string key)."""
+
+    id: str
+    caller_id: str | None
+    description: str | None
+    etag: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.caller_id or f"number entry {self.id}"
+
+    @property
+    def blocks(self) -> bool:
+        return True
+
+    @classmethod
+    def from_json(cls, data: Any, etag: str | None = None) -> BlockedNumber:
+        if not isinstance(data, dict):
+            raise UnexpectedResponseError("3CX answered with something that is not a blocked number")
+        number_id = data.get("Id")
+        if not isinstance(number_id, str) or not number_id:
+            raise UnexpectedResponseError("3CX answered with a blocked number without an Id")
+        return cls(
+            id=number_id,
+            caller_id=_optional_str(data, "CallerId"),
+            description=_optional_str(data, "Description"),
+            etag=etag or _odata_etag(data),
+        )
+
+    def creation_json(self) -> dict[str, Any]:
+        """The body that puts this number back (``POST /BlackListNumbers``)."""
+        return {"CallerId": self.caller_id, "Description": self.description}
+
+
+#: what a request can remove
+Target = BlocklistEntry | BlockedNumber
 
 
 def _optional_str(data: dict[str, Any], key: str) -> str | None:
@@ -64,8 +117,13 @@ def _optional_str(data: dict[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise UnexpectedResponseError(f"3CX answered with a blocklist entry whose {key} is not text")
+        raise UnexpectedResponseError(f"3CX answered with a {key} that is not text")
     return value
+
+
+def _odata_etag(data: dict[str, Any]) -> str | None:
+    etag = data.get("@odata.etag")
+    return etag if isinstance(etag, str) else None
 
 
 def is_entry_id(value: int) -> bool:

@@ -227,7 +227,14 @@ def card_request_id(blocks: list[dict[str, Any]]) -> str:
 
 
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [element for block in blocks if block["type"] == "actions" for element in block["elements"]]
+    """Every button, in the order a reader meets them (section accessories and action rows)."""
+    found: list[dict[str, Any]] = []
+    for block in blocks:
+        if block.get("accessory", {}).get("type") == "button":
+            found.append(block["accessory"])
+        if block["type"] == "actions":
+            found.extend(block["elements"])
+    return found
 
 
 def block_text(blocks: list[dict[str, Any]]) -> str:

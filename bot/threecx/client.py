@@ -347,11 +347,13 @@ def _entry_path(entry_id: int) -> str:
 
 
 def _number_path(number_id: str) -> str:
-    # the key is a quoted literal, then percent-encoded whole, so no character of it can
-    # end the key, add a path segment or start a query
+    # the key is a quoted literal with its quotes doubled, and everything else in it that is
+    # not a letter or digit is percent-encoded: no character of it can end the key, add a
+    # path segment or start a query
     if not isinstance(number_id, str) or not number_id or len(number_id) > 200:
         raise ValueError("not a blocked number id")
-    return f"/BlackListNumbers({quote(string_literal(number_id), safe='')})"
+    key = quote(string_literal(number_id), safe="'")
+    return f"/BlackListNumbers({key})"
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -1,0 +1,442 @@
+"""Unblocking by what people know: an address, a network, a caller number; a reason; list, undo, history."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+
+import pytest
+
+from bot.slack.messages import APPROVE, CHOOSE, LIST_MORE, UNDO
+from bot.unblock import State
+
+from .conftest import MakeHarness
+from .fakes.openapi_check import check_against_spec
+from .harness import ALICE, BOB, CAROL, MALLORY, Harness, block_text, buttons
+
+
+async def only_card(harness: Harness):  # type: ignore[no-untyped-def]
+    await harness.settle()
+    [card] = harness.cards()
+    return card, await harness.request_for(card)
+
+
+def blocklist_queries(harness: Harness) -> list[dict[str, str]]:
+    return [r.query for r in harness.pbx.calls("GET") if r.path == "/xapi/v1/Blocklist"]
+
+
+async def approve(harness: Harness, request_id: str, user: str = BOB) -> None:
+    await harness.click(APPROVE, request_id, user=user)
+    await harness.settle()
+
+
+# 1. by IP address -------------------------------------------------------------------------------
+
+
+async def test_an_address_with_one_entry_gets_the_usual_card(harness: Harness) -> None:
+    reply, _ = await harness.command("203.0.113.7")
+
+    assert "Looking for blocklist entries that block 203.0.113.7" in reply.message
+    card, request = await only_card(harness)
+    assert [t.id for t in request.targets] == [42]
+    assert "Unblock 203.0.113.7?" in buttons(card.blocks)[0]["confirm"]["text"]["text"]
+    queries = blocklist_queries(harness)
+    assert queries and all("$filter" in q and int(q["$top"]) <= 51 for q in queries)
+    assert len(queries) <= 3  # a handful of small queries, never a full listing
+    assert check_against_spec(harness.pbx.requests) == []
+
+
+async def test_a_network_that_contains_the_address_is_found(harness: Harness) -> None:
+    del harness.pbx.entries[42]
+    harness.pbx.add_entry(7, "198.51.100.0/24", description="Branch office range")
+    harness.pbx.add_entry(8, "198.51.0.0/16", description="Wider range", block_type="Allow")
+    harness.pbx.add_entry(9, "198.51.101.0/24")  # a neighbour: does not contain the address
+
+    await harness.command("198.51.100.23")
+    _card, request = await only_card(harness)
+
+    assert [t.id for t in request.targets] == [7]  # the Allow entry is never offered
+    await approve(harness, request.id)
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(7)"]
+    assert "198.51.100.0/24 unblocked" in block_text(harness.cards()[0].blocks)
+
+
+async def test_entries_written_with_a_dotted_mask_are_found(harness: Harness) -> None:
+    harness.pbx.add_entry(11, "203.0.113.0/255.255.255.0")
+
+    await harness.command("203.0.113.0/24")
+    await harness.settle()
+
+    _card, request = await only_card(harness)
+    assert [t.id for t in request.targets] == [11]
+
+
+async def test_ipv6_addresses_and_networks(harness: Harness) -> None:
+    harness.pbx.add_entry(60, "2001:db8::/32", description="Documentation range")
+
+    await harness.command("2001:db8:0:1::7")
+    _card, request = await only_card(harness)
+
+    assert [t.id for t in request.targets] == [60]
+    assert all("$filter" in q for q in blocklist_queries(harness))
+
+
+async def test_several_matches_offer_a_choice_and_all(harness: Harness) -> None:
+    harness.pbx.add_entry(7, "203.0.113.0/24")
+    harness.pbx.add_entry(8, "203.0.0.0/16")
+
+    _, response_url = await harness.command("203.0.113.7 remote worker")
+    await harness.settle()
+
+    assert harness.cards() == []
+    [offer] = harness.slack.posts_to(response_url)
+    assert offer.body["response_type"] == "ephemeral"
+    text = block_text(offer.body["blocks"])
+    assert "3 blocklist entries match 203.0.113.7" in text
+    assert text.index("`203.0.113.7`") < text.index("`203.0.113.0/24`") < text.index("`203.0.0.0/16`")
+    choices = buttons(offer.body["blocks"])
+    assert [b["text"]["text"] for b in choices] == ["Unblock this"] * 3 + ["Unblock all 3"]
+    assert harness.pbx.calls("DELETE") == []
+
+    _, click_url = await harness.click(CHOOSE, choices[-1]["value"], user=ALICE)
+    _card, request = await only_card(harness)
+    assert [t.id for t in request.targets] == [42, 7, 8]
+    assert (request.requester, request.reason) == (ALICE, "remote worker")
+    assert harness.slack.posts_to(click_url)[-1].body["replace_original"] is True  # the choice is used up
+
+    await approve(harness, request.id)
+    assert sorted(r.path for r in harness.pbx.calls("DELETE")) == [
+        "/xapi/v1/Blocklist(42)", "/xapi/v1/Blocklist(7)", "/xapi/v1/Blocklist(8)",
+    ]  # fmt: skip
+    assert "3 entries unblocked" in block_text(harness.cards()[0].blocks)
+
+
+async def test_choosing_one_of_several(harness: Harness) -> None:
+    harness.pbx.add_entry(7, "203.0.113.0/24")
+    _, response_url = await harness.command("203.0.113.7")
+    await harness.settle()
+    choices = buttons(harness.slack.posts_to(response_url)[0].body["blocks"])
+
+    await harness.click(CHOOSE, choices[1]["value"], user=ALICE)
+    _card, request = await only_card(harness)
+
+    assert [t.id for t in request.targets] == [7]
+
+
+async def test_many_matches_are_listed_up_to_a_limit(harness: Harness) -> None:
+    for n, prefix in enumerate(range(31, 19, -1)):
+        harness.pbx.add_entry(100 + n, str(ipaddress.ip_network(f"203.0.113.1/{prefix}", strict=False)))
+
+    _, response_url = await harness.command("203.0.113.1")
+    await harness.settle()
+
+    blocks = harness.slack.posts_to(response_url)[0].body["blocks"]
+    assert "…and 2 more" in block_text(blocks)
+    assert buttons(blocks)[-1]["text"]["text"] == "Unblock all 12"
+    assert len(buttons(blocks)) == 11
+
+
+@pytest.mark.parametrize(
+    ("setup", "says"),
+    [
+        ("none", "203.0.113.99 is not on the 3CX blocklist, so 3CX is not blocking it"),
+        ("allow", "203.0.113.99 is not blocked: it is on the 3CX allow list"),
+    ],
+)
+async def test_an_address_that_is_not_blocked_says_so(harness: Harness, setup: str, says: str) -> None:
+    if setup == "allow":
+        harness.pbx.add_entry(5, "203.0.113.99", block_type="Allow")
+
+    _, response_url = await harness.command("203.0.113.99")
+    await harness.settle()
+
+    [note] = harness.notes(response_url)
+    assert says in note
+    assert harness.cards() == [] and harness.pbx.calls("DELETE") == []
+
+
+async def test_an_allow_entry_by_id_is_not_offered(harness: Harness) -> None:
+    harness.pbx.add_entry(5, "203.0.113.99", block_type="Allow")
+
+    _, response_url = await harness.command("5")
+    await harness.settle()
+
+    assert "allow-list entry, not a block" in harness.notes(response_url)[0]
+    assert harness.cards() == []
+
+
+# 2. blocked caller numbers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["number +1 555 0100", "+1 (555) 010-0", "number 15550100", "+15550100"])
+async def test_a_blocked_number_is_found_and_unblocked(harness: Harness, text: str) -> None:
+    harness.pbx.add_number("n-17", "+15550100", "Robocaller?")
+
+    reply, _ = await harness.command(text)
+    assert "+15550100" in reply.message or "15550100" in reply.message
+    card, request = await only_card(harness)
+    assert [t.id for t in request.targets] == ["n-17"]
+    assert "+15550100" in block_text(card.blocks)
+
+    await approve(harness, request.id)
+
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/BlackListNumbers('n-17')"]
+    assert "n-17" not in harness.pbx.numbers
+    assert "+15550100 unblocked" in block_text(harness.cards()[0].blocks)
+    assert check_against_spec(harness.pbx.requests) == []
+
+
+async def test_quotes_in_keys_cannot_change_the_path_or_the_filter(harness: Harness) -> None:
+    harness.pbx.add_number("o'reilly/../1", "+15550100")
+    harness.pbx.add_number("1", "+15550199")
+    harness.pbx.add_entry(70, "192.0.2.1", description="o'brien's office")
+
+    await harness.command("+15550100")
+    _card, request = await only_card(harness)
+    await approve(harness, request.id)
+    _, list_url = await harness.command("list o'brien")
+    await harness.settle()
+
+    [delete] = harness.pbx.calls("DELETE")
+    assert delete.path == "/xapi/v1/BlackListNumbers('o''reilly%2F..%2F1')"
+    assert set(harness.pbx.numbers) == {"1"}  # exactly that entry, and no other, is gone
+    [listing] = [r for r in harness.pbx.calls("GET") if r.query.get("$orderby")]
+    assert listing.query["$filter"] == "contains(IPAddrMask,'o''brien') or contains(Description,'o''brien')"
+    assert "o'brien's office" in block_text(harness.slack.posts_to(list_url)[0].body["blocks"])
+
+
+async def test_an_unknown_number_is_not_blocked(harness: Harness) -> None:
+    _, response_url = await harness.command("number +44 20 7946 0000")
+    await harness.settle()
+
+    assert "+442079460000 is not on the 3CX blocklist" in harness.notes(response_url)[0]
+
+
+# 3. a reason ---------------------------------------------------------------------------------------------
+
+
+async def test_the_reason_is_on_the_card_and_in_the_record(harness: Harness) -> None:
+    await harness.command("42 customer's VPN moved")
+    card, request = await only_card(harness)
+
+    assert request.reason == "customer's VPN moved"
+    assert "*Reason:* customer's VPN moved" in block_text(card.blocks)
+    await approve(harness, request.id)
+    assert "Reason: customer's VPN moved" in block_text(harness.cards()[0].blocks)
+
+
+async def test_a_reason_can_be_required(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REQUIRE_REASON="true")
+
+    reply, _ = await harness.command("42")
+    assert "Please add a reason" in reply.message
+    assert harness.pbx.requests == []
+
+    await harness.command("42 branch office router replaced")
+    _card, request = await only_card(harness)
+    assert request.reason == "branch office router replaced"
+
+
+# 4. listing -------------------------------------------------------------------------------------------------------
+
+
+async def test_list_shows_the_newest_entries_a_page_at_a_time(harness: Harness) -> None:
+    for n in range(1, 21):
+        harness.pbx.add_entry(100 + n, f"192.0.2.{n}", added_by="Manual")
+
+    reply, response_url = await harness.command("list")
+    await harness.settle()
+
+    assert reply.status == 200
+    [first] = harness.slack.posts_to(response_url)
+    assert first.body["response_type"] == "ephemeral"
+    text = block_text(first.body["blocks"])
+    assert "(1 to 15)" in text and "entry 120" in text and "entry 106" in text and "entry 105" not in text
+    assert text.index("entry 120") < text.index("entry 119")
+    [more] = buttons(first.body["blocks"])
+
+    _, more_url = await harness.click(LIST_MORE, more["value"], user=ALICE)
+    await harness.settle()
+
+    [second] = harness.slack.posts_to(more_url)
+    assert second.body["replace_original"] is True
+    page_two = block_text(second.body["blocks"])
+    assert "(16 to 21)" in page_two and "entry 105" in page_two and "entry 42" in page_two
+    assert buttons(second.body["blocks"]) == []
+    assert [q["$top"] for q in blocklist_queries(harness)] == ["16", "16"]
+    assert [q.get("$skip") for q in blocklist_queries(harness)] == [None, "15"]
+
+
+async def test_list_with_a_filter(harness: Harness) -> None:
+    harness.pbx.add_entry(43, "198.51.100.4", description="Paris office")
+
+    _, response_url = await harness.command("list Paris")
+    await harness.settle()
+
+    text = block_text(harness.slack.posts_to(response_url)[0].body["blocks"])
+    assert "entry 43" in text and "entry 42" not in text
+
+
+@pytest.mark.parametrize("value", ["not json", '{"t": null, "s": -5}', '{"t": "' + "x" * 99 + '", "s": 0}', "[]"])
+async def test_a_tampered_more_button_is_refused(harness: Harness, value: str) -> None:
+    _, response_url = await harness.click(LIST_MORE, value, user=ALICE)
+    await harness.settle()
+
+    assert "out of date" in harness.notes(response_url)[0]
+    assert harness.pbx.requests == []
+
+
+# 5. undo ------------------------------------------------------------------------------------------------------------
+
+
+async def unblocked(harness: Harness, text: str = "42", requester: str = ALICE):  # type: ignore[no-untyped-def]
+    await harness.command(text, user=requester)
+    _card, request = await only_card(harness)
+    await approve(harness, request.id)
+    return request
+
+
+async def test_undo_puts_the_entry_back_as_it_was(harness: Harness) -> None:
+    request = await unblocked(harness)
+    [undo] = buttons(harness.cards()[0].blocks)
+    assert undo["action_id"] == UNDO and "confirm" in undo
+
+    await harness.click(UNDO, request.id, user=CAROL)
+    await harness.settle()
+
+    [post] = harness.pbx.calls("POST", "/xapi/v1/Blocklist")
+    assert post.json == {
+        "IPAddrMask": "203.0.113.7",
+        "Description": "Failed SIP registrations",
+        "BlockType": "Block",
+        "ExpiresAt": "2026-12-01T08:00:00+00:00",
+    }
+    restored = [e for e in harness.pbx.entries.values() if e["IPAddrMask"] == "203.0.113.7"]
+    assert len(restored) == 1
+    text = block_text(harness.cards()[0].blocks)
+    assert "203.0.113.7 is blocked again* <@UCAROL> undid the unblock" in text
+    assert buttons(harness.cards()[0].blocks) == []
+    stored = await harness.stored(request)
+    assert (stored.state, stored.undone_by) == (State.UNDONE, CAROL)
+    assert stored.undo_results[0].new_id == str(restored[0]["Id"])
+    assert check_against_spec(harness.pbx.requests) == []
+
+
+async def test_undo_of_a_number(harness: Harness) -> None:
+    harness.pbx.add_number("n-5", "+15550100", "Robocaller?")
+    request = await unblocked(harness, "+15550100")
+
+    await harness.click(UNDO, request.id, user=CAROL)
+    await harness.settle()
+
+    [post] = harness.pbx.calls("POST", "/xapi/v1/BlackListNumbers")
+    assert post.json == {"CallerId": "+15550100", "Description": "Robocaller?"}
+
+
+async def test_undo_after_the_window_is_refused_and_the_button_goes(harness: Harness) -> None:
+    request = await unblocked(harness)
+    harness.clock.advance(601)
+
+    _, response_url = await harness.click(UNDO, request.id, user=CAROL)
+    await harness.settle()
+
+    assert harness.pbx.calls("POST", "/xapi/v1/") == []
+    assert "too late to undo" in harness.notes(response_url)[0]
+    assert buttons(harness.cards()[0].blocks) == []
+    assert (await harness.stored(request)).state is State.UNBLOCKED
+
+
+async def test_undo_twice_posts_once(harness: Harness) -> None:
+    request = await unblocked(harness)
+    harness.pbx.delay = 0.2
+
+    clicks = await asyncio.gather(*(harness.click(UNDO, request.id, user=u) for u in (CAROL, BOB, CAROL)))
+    await harness.settle()
+
+    assert len(harness.pbx.calls("POST", "/xapi/v1/")) == 1
+    notes = [n for _, url in clicks for n in harness.notes(url)]
+    assert sum("already undone" in n for n in notes) == 2
+
+
+@pytest.mark.parametrize(("user", "says"), [(MALLORY, "not allowed to undo"), (CAROL, "someone else has to")])
+async def test_undo_follows_the_approval_rules(harness: Harness, user: str, says: str) -> None:
+    request = await unblocked(harness, requester=CAROL)
+
+    _, response_url = await harness.click(UNDO, request.id, user=user)
+    await harness.settle()
+
+    assert says in harness.notes(response_url)[0]
+    assert harness.pbx.calls("POST", "/xapi/v1/") == []
+
+
+async def test_a_failed_undo_says_what_to_re_add(harness: Harness) -> None:
+    request = await unblocked(harness)
+    harness.pbx.forbidden = True
+
+    await harness.click(UNDO, request.id, user=CAROL)
+    await harness.settle()
+
+    text = block_text(harness.cards()[0].blocks)
+    assert "Could not put 203.0.113.7 back on the blocklist" in text
+    assert "System Admin role" in text and '"IPAddrMask": "203.0.113.7"' in text
+    assert (await harness.stored(request)).state is State.UNDO_FAILED
+
+
+# 6. history --------------------------------------------------------------------------------------------------------
+
+
+async def test_history_lists_requests_newest_first_and_survives_a_restart(harness: Harness) -> None:
+    harness.pbx.add_entry(43, "198.51.100.4")
+    await unblocked(harness)
+    await harness.command("43 printer VPN")
+    await harness.settle()
+
+    await harness.restart()
+    _, response_url = await harness.command("history 5")
+    await harness.settle()
+
+    [note] = harness.notes(response_url)
+    lines = note.splitlines()
+    assert lines[0] == "*Latest unblock requests*"
+    assert "`198.51.100.4` *pending*, requested by <@UALICE> · _printer VPN_" in lines[1]
+    assert "`203.0.113.7` *unblocked*, approved by <@UBOB>, requested by <@UALICE>" in lines[2]
+    assert len(lines) == 3
+
+
+# 7. expiry you can see --------------------------------------------------------------------------------------------
+
+
+async def test_an_expired_request_says_so_on_its_card_without_a_click(harness: Harness) -> None:
+    await harness.command("42")
+    card, request = await only_card(harness)
+    harness.clock.advance(901)
+    assert harness.bot is not None
+
+    assert await harness.bot.sweeper.sweep() == 1
+    assert await harness.bot.sweeper.sweep() == 0
+
+    [card] = harness.cards()
+    assert card.updates == 1 and "expired* without approval" in block_text(card.blocks)
+    assert (await harness.stored(request)).state is State.EXPIRED
+    assert harness.pbx.calls("DELETE") == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not json",
+        json.dumps({"k": "address", "ids": [0], "r": None}),
+        json.dumps({"k": "address", "ids": ["42"], "r": None}),
+        json.dumps({"k": "address", "ids": [42, 42], "r": None}),
+        json.dumps({"k": "address", "ids": list(range(1, 60)), "r": None}),
+        json.dumps({"k": "other", "ids": [42], "r": None}),
+        json.dumps({"k": "address", "ids": [42], "r": "x" * 400}),
+    ],
+)
+async def test_a_tampered_choice_is_refused(harness: Harness, value: str) -> None:
+    _, response_url = await harness.click(CHOOSE, value, user=ALICE)
+    await harness.settle()
+
+    assert "out of date" in harness.notes(response_url)[0]
+    assert harness.pbx.requests == [] and harness.cards() == []

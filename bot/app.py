@@ -27,7 +27,7 @@ from .slack.messages import outcome_card
 from .store import SQLiteStore, sqlite_path
 from .tasks import BackgroundWork
 from .threecx.client import RetryPolicy, ThreeCXClient
-from .unblock import UnblockService
+from .unblock import UnblockRequest, UnblockService
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,14 @@ def build_app(settings: Settings, client: AsyncWebClient, handlers: Handlers) ->
     return app
 
 
-class ExpirySweeper:
-    """Expires requests past their time and says so on their cards, without waiting for a click."""
+#: a request claimed longer ago than this and still in ``executing``/``undoing`` was left by a
+#: stopped bot (no 3CX call, retries included, takes nearly as long)
+CLAIM_LEASE = 600.0
+
+
+class Sweeper:
+    """Background upkeep: expires requests past their time and finishes requests a stopped bot
+    left half done, and says so on their cards, without waiting for a click."""
 
     def __init__(self, service: UnblockService, delivery: CardDelivery, interval: float) -> None:
         self._service = service
@@ -63,8 +69,8 @@ class ExpirySweeper:
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="expiry-sweeper")
+    def start(self, *, recover_all_first: bool = False) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(recover_all_first), name="sweeper")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -76,18 +82,32 @@ class ExpirySweeper:
     async def sweep(self) -> int:
         """Expire what is due now; how many requests expired."""
         expired = await self._service.expire_due()
-        for request in expired:
-            if request.message_ts:  # a card posted through a response_url cannot be edited later
-                await self._delivery.update_card(request, *outcome_card(request, self._service.clock()), None)
+        await self._show(expired)
         return len(expired)
 
-    async def _loop(self) -> None:
+    async def recover(self, claimed_before: float | None) -> int:
+        """Finish requests left half done (see UnblockService.recover); how many were finished."""
+        finished = await self._service.recover(claimed_before)
+        if finished:
+            log.warning("finished requests a stopped bot had left", extra={"requests": [r.id for r in finished]})
+        await self._show(finished)
+        return len(finished)
+
+    async def _show(self, requests: list[UnblockRequest]) -> None:
+        for request in requests:
+            if request.message_ts:  # a card posted through a response_url cannot be edited later
+                await self._delivery.update_card(request, *outcome_card(request, self._service.clock()), None)
+
+    async def _loop(self, recover_all_first: bool) -> None:
+        first = recover_all_first
         while True:
-            await asyncio.sleep(self._interval)
             try:
+                await self.recover(None if first else self._service.clock() - CLAIM_LEASE)
+                first = False
                 await self.sweep()
             except Exception:
-                log.exception("expiring requests failed; will try again")
+                log.exception("background upkeep failed; will try again")
+            await asyncio.sleep(self._interval)
 
 
 @dataclass
@@ -99,7 +119,7 @@ class Bot:
     client: AsyncWebClient
     service: UnblockService
     work: BackgroundWork
-    sweeper: ExpirySweeper
+    sweeper: Sweeper
     threecx: ThreeCXClient
     store: SQLiteStore
     http: aiohttp.ClientSession
@@ -152,6 +172,7 @@ async def start_bot(
     delivery = CardDelivery(client, http)
     handlers = Handlers(service, Finder(threecx), work, delivery, require_reason=settings.require_reason)
     app = build_app(settings, client, handlers)
-    sweeper = ExpirySweeper(service, delivery, interval=min(30.0, settings.request_ttl / 4))
-    sweeper.start()
+    sweeper = Sweeper(service, delivery, interval=min(30.0, settings.request_ttl / 4))
+    # one process owns a SQLite file, so whatever it finds half done was left by its own last run
+    sweeper.start(recover_all_first=True)
     return Bot(settings, app, client, service, work, sweeper, threecx, store, http)

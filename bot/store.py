@@ -194,6 +194,18 @@ class SQLiteStore:
 
         return await self._with_db(select)
 
+    async def stuck(self, claimed_before: float | None) -> list[UnblockRequest]:
+        cutoff = float("inf") if claimed_before is None else claimed_before
+
+        def select(db: sqlite3.Connection) -> list[UnblockRequest]:
+            rows = db.execute(
+                f"{_SELECT} WHERE (state = ? AND resolved_at < ?) OR (state = ? AND undone_at < ?)",
+                (State.EXECUTING.value, cutoff, State.UNDOING.value, cutoff),
+            ).fetchall()
+            return [_request(row) for row in rows]
+
+        return await self._with_db(select)
+
     # -- plumbing ----------------------------------------------------------------
 
     def _open(self) -> None:

@@ -19,12 +19,14 @@ import enum
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from .lookup import BlocklistReader
 from .policy import ApprovalPolicy
-from .threecx import BlockedNumber, BlocklistEntry, DeleteOutcome, Target, ThreeCXError
+from .threecx import BlockedNumber, BlocklistEntry, DeleteOutcome, NotFoundError, Target, ThreeCXError
+from .threecx.odata import any_equal
 
 audit = logging.getLogger("bot.audit")
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class State(enum.StrEnum):
     UNDO_FAILED = "undo_failed"
 
 
+#: the bot stopped before 3CX confirmed, and a later check found the change not made
+INTERRUPTED = "interrupted"
 #: outcomes of a delete that leave the entry gone
 REMOVED = frozenset({DeleteOutcome.DELETED.value, DeleteOutcome.ALREADY_GONE.value})
 
@@ -142,8 +146,12 @@ class RequestStore(Protocol):
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]: ...
 
+    async def stuck(self, claimed_before: float | None) -> list[UnblockRequest]:
+        """Requests in ``executing`` or ``undoing`` claimed before that moment (all of them for None)."""
+        ...
 
-class Blocklist(Protocol):
+
+class Blocklist(BlocklistReader, Protocol):
     """The part of the 3CX client the service needs."""
 
     async def delete_blocklist_entry(self, entry_id: int, etag: str | None = None) -> DeleteOutcome: ...
@@ -320,6 +328,52 @@ class UnblockService:
             if moved is not None:
                 expired.append(moved)
         return expired
+
+    # -- after a crash -------------------------------------------------------------------
+
+    async def recover(self, claimed_before: float | None) -> list[UnblockRequest]:
+        """Finish requests a stopped bot left in ``executing`` or ``undoing``, by asking 3CX what is
+        true now: never left hanging, never repeated blindly. The ones finished; a request whose
+        check 3CX could not answer stays as it is, for the next try."""
+        finished = []
+        for request in await self.store.stuck(claimed_before):
+            try:
+                if request.state is State.EXECUTING:
+                    results = tuple([await self._check_removed(t) for t in request.targets])
+                    to = State.UNBLOCKED if all(r.outcome in REMOVED for r in results) else State.FAILED
+                    moved = await self._move(request, to, request.resolved_by, results=results)
+                else:
+                    undo_results = tuple([await self._check_restored(t) for t in request.removed])
+                    to = State.UNDONE if all(r.outcome == "restored" for r in undo_results) else State.UNDO_FAILED
+                    moved = await self._move(request, to, request.undone_by, undo_results=undo_results)
+            except ThreeCXError as error:
+                log.warning(
+                    "could not check an interrupted request", extra={"request": request.id, "answer": error.answer()}
+                )
+                continue
+            if moved is not None:
+                finished.append(moved)
+        return finished
+
+    async def _check_removed(self, target: Target) -> Result:
+        try:
+            if isinstance(target, BlocklistEntry):
+                await self.blocklist.get_blocklist_entry(target.id)
+            else:
+                await self.blocklist.get_blocked_number(target.id)
+        except NotFoundError:
+            return Result(DeleteOutcome.ALREADY_GONE.value, "checked after an interruption: 3CX no longer lists it")
+        return Result(INTERRUPTED, "checked after an interruption: 3CX still lists it")
+
+    async def _check_restored(self, target: Target) -> Result:
+        same: Sequence[Target]
+        if isinstance(target, BlocklistEntry):
+            same = await self.blocklist.list_blocklist(any_equal("IPAddrMask", [target.ip_addr_mask or ""]), 1)
+        else:
+            same = await self.blocklist.list_blocked_numbers(any_equal("CallerId", [target.caller_id or ""]), 1)
+        if same:
+            return Result("restored", "checked after an interruption: 3CX lists it again", new_id=str(same[0].id))
+        return Result(INTERRUPTED, "checked after an interruption: 3CX does not list it")
 
     # -- steps ---------------------------------------------------------------------
 

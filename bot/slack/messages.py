@@ -250,10 +250,11 @@ def _plain(text: str) -> str:
 
 def _unblocked(request: UnblockRequest, title: str, who: str, asked: str) -> tuple[str, str, str]:
     if all(r.outcome == "already_gone" for r in request.results):
+        # 3CX answered 404 (or a check after an interruption found it gone): gone, whoever removed it
         return (
             ":white_check_mark:",
-            f"{title} is no longer on the blocklist",
-            f"3CX no longer had it when {who} approved (requested by {asked}), so nothing was left to delete.",
+            f"{title} is no longer on the blocklist:",
+            f"3CX does not list it any more. Approved by {who}, requested by {asked}.",
         )
     return ":white_check_mark:", f"{title} unblocked", f"by {who}, requested by {asked}."
 
@@ -270,6 +271,8 @@ _FAILURES = {
     "unavailable": "3CX could not be reached or did not answer, even after retries, so it is not certain what "
     "happened. Check the blocklist and ask again if needed.",
     "internal": "Something went wrong inside the bot; it was logged. Please try again or tell an admin.",
+    "interrupted": "The bot was stopped before 3CX confirmed, and a check afterwards found it unchanged. "
+    "Ask again if it should still be done.",
 }
 
 

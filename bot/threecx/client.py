@@ -18,9 +18,9 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -43,6 +43,19 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 #: a token is renewed this long before 3CX says it expires (or at half its life, if shorter)
 TOKEN_EARLY_REFRESH = 60.0
+
+
+class TokenStore(Protocol):
+    """Shares the 3CX token between processes (3CX keeps one active token per API client).
+
+    ``renew`` returns the shared token unless it is ``stale`` or due for renewal;
+    then it calls ``fetch`` (at most one process at a time) and shares the result.
+    Tokens and renewal times are (token, epoch seconds) pairs.
+    """
+
+    async def renew(
+        self, stale: str | None, fetch: Callable[[], Awaitable[tuple[str, float]]]
+    ) -> tuple[str, float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +99,7 @@ class ThreeCXClient:
         retry: RetryPolicy | None = None,
         pool_size: int = 10,
         on_token: Callable[[str], None] | None = None,
+        token_store: TokenStore | None = None,
     ) -> None:
         self._root = base_url.rstrip("/")
         self._client_id = client_id
@@ -95,8 +109,10 @@ class ThreeCXClient:
         self._retry = retry or RetryPolicy()
         self._pool_size = pool_size
         self._on_token = on_token
+        self._token_store = token_store
         self._session: aiohttp.ClientSession | None = None
         self._token: str | None = None
+        #: epoch seconds, so that a token shared between processes means the same moment to all
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
 
@@ -228,16 +244,24 @@ class ThreeCXClient:
     async def _access_token(self, stale: str | None = None) -> str:
         """The cached token, or a new one; ``stale`` is a token 3CX just refused."""
         token = self._token
-        if token is not None and token != stale and time.monotonic() < self._token_renew_at:
+        if token is not None and token != stale and time.time() < self._token_renew_at:
             return token
         async with self._token_lock:
             # another caller may have fetched one while this one waited for the lock
             token = self._token
-            if token is not None and token != stale and time.monotonic() < self._token_renew_at:
+            if token is not None and token != stale and time.time() < self._token_renew_at:
                 return token
-            return await self._fetch_token()
+            if self._token_store is not None:
+                token, renew_at = await self._token_store.renew(stale, self._fetch_token)
+            else:
+                token, renew_at = await self._fetch_token()
+            if self._on_token is not None:
+                self._on_token(token)  # masked in logs from this moment on
+            self._token, self._token_renew_at = token, renew_at
+            return token
 
-    async def _fetch_token(self) -> str:
+    async def _fetch_token(self) -> tuple[str, float]:
+        """Ask 3CX for a token: the token and when to renew it (epoch seconds)."""
         path = "/connect/token"
         form = {
             "client_id": self._client_id,
@@ -262,12 +286,8 @@ class ThreeCXClient:
             raise UnexpectedResponseError("3CX's token endpoint answered without a token", method="POST", path=path)
         if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:
             lifetime = 60.0  # no usable lifetime: keep it briefly, a 401 would renew it anyway
-        if self._on_token is not None:
-            self._on_token(token)
-        self._token = token
-        self._token_renew_at = time.monotonic() + max(lifetime - TOKEN_EARLY_REFRESH, lifetime / 2)
         log.info("fetched a 3CX access token", extra={"expires_in": lifetime})
-        return token
+        return token, time.time() + max(lifetime - TOKEN_EARLY_REFRESH, lifetime / 2)
 
     async def _send(
         self,

@@ -65,6 +65,7 @@ class Settings:
     slack_signing_secret: Secret | None
     slack_app_token: Secret | None
     slack_api_url: str
+    socket_ping_interval: float
     host: str
     port: int
     threecx_base_url: str
@@ -222,6 +223,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         slack_signing_secret=signing_secret,
         slack_app_token=app_token,
         slack_api_url=r.parsed("SLACK_API_URL", DEFAULT_SLACK_API_URL, _api_url),
+        socket_ping_interval=r.parsed("SLACK_SOCKET_PING_INTERVAL", 10.0, _seconds(0.2, 300)),
         host=r.text("HOST") or "0.0.0.0",
         port=r.parsed("PORT", 3000, _port),
         threecx_base_url=r.parsed(

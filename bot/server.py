@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def web_app(bot: Bot) -> web.Application:
+    """HTTP mode: Slack's requests and the health probe."""
+
     async def events(request: web.Request) -> web.Response:
         response = await bot.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
@@ -30,23 +32,51 @@ def web_app(bot: Bot) -> web.Application:
     return app
 
 
+def socket_health_app(handler: AsyncSocketModeHandler) -> web.Application:
+    """Socket Mode: only the health probe, which says whether the websocket to Slack is up."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        connected = await handler.client.is_connected()
+        return web.json_response(
+            {"status": "ok" if connected else "disconnected", "mode": "socket", "connected": connected},
+            status=200 if connected else 503,
+        )
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def _listen(app: web.Application, settings: Settings) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    log.info("unblock-bot is listening", extra={"addresses": [list(a) for a in runner.addresses]})
+    return runner
+
+
 async def serve(settings: Settings, redactor: Redactor, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set, then stop taking requests and drain the work in flight."""
     bot = await start_bot(settings, redactor=redactor)
     try:
         if settings.slack_app_token is not None:
-            handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token.reveal(), web_client=bot.client)
+            # the client pings Slack every ping_interval seconds and opens a new connection when
+            # the current one is closed or its pings go unanswered
+            handler = AsyncSocketModeHandler(
+                bot.app,
+                settings.slack_app_token.reveal(),
+                web_client=bot.client,
+                ping_interval=settings.socket_ping_interval,
+            )
             await handler.connect_async()  # type: ignore[no-untyped-call]
+            runner = await _listen(socket_health_app(handler), settings)
             log.info("unblock-bot is running in Socket Mode")
             await stop.wait()
             await handler.close_async()  # type: ignore[no-untyped-call]
         else:
-            runner = web.AppRunner(web_app(bot), access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, settings.host, settings.port).start()
-            log.info("unblock-bot is listening", extra={"addresses": [list(a) for a in runner.addresses]})
+            runner = await _listen(web_app(bot), settings)
             await stop.wait()
-            await runner.cleanup()
+        await runner.cleanup()
         log.info("stopping: finishing work in flight")
     finally:
         await bot.close()

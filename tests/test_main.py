@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
@@ -321,6 +322,46 @@ async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
 
 
 def _form_to_payload(body: str) -> dict[str, str]:
-    from urllib.parse import parse_qsl
-
     return dict(parse_qsl(body))
+
+
+async def test_socket_mode_reconnects_a_dropped_websocket_and_healthz_tells(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+    del env["SLACK_SIGNING_SECRET"]
+    env.update(SLACK_APP_TOKEN=slack.app_token, SLACK_SOCKET_PING_INTERVAL="0.3", HOST="127.0.0.1", PORT=str(port))
+    process = BotProcess(env, tmp_path)
+    processes.append(process)
+    await process.start()
+    await slack.wait_for_socket(timeout=20)
+    url = f"http://127.0.0.1:{port}"
+    await healthy(url)
+
+    slack.fail_next("apps.connections.open", "internal_error", times=10_000)  # Slack refuses new sockets
+    await slack.drop_socket()
+    async with aiohttp.ClientSession() as http:
+
+        async def health() -> int:
+            async with http.get(f"{url}/healthz") as response:
+                body = await response.json()
+                assert body["mode"] == "socket" and body["connected"] == (response.status == 200)
+                return response.status
+
+        async with asyncio.timeout(20):
+            while await health() == 200:
+                await asyncio.sleep(0.05)
+        assert await health() == 503
+        opens = len(slack.calls_to("apps.connections.open"))
+        slack.stop_failing("apps.connections.open")
+        await slack.wait_for_socket(timeout=20)
+        await healthy(url)
+        assert await health() == 200
+
+    assert len(slack.calls_to("apps.connections.open")) > opens  # it kept trying, and got through
+    driver = process.driver = Harness(slack, pbx, env)
+    ack = await slack.send_envelope("slash_commands", _form_to_payload(driver.command_body("42")[0]))
+    assert "Looking up blocklist entry 42" in json.dumps(ack)
+    await wait_for(lambda: driver.cards(), what="the card after reconnecting")
+    assert await process.stop() == 0

@@ -132,6 +132,10 @@ class FakeSlack:
     def fail_next(self, method: str, error: str, times: int = 1) -> None:
         self._failures[method].extend([error] * times)
 
+    def stop_failing(self, method: str) -> None:
+        """Forget the failures still queued for ``method``."""
+        self._failures[method].clear()
+
     def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         self._rate_limits[method].extend([retry_after] * times)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -34,8 +35,17 @@ log = logging.getLogger(__name__)
 
 def build_app(settings: Settings, client: AsyncWebClient, handlers: Handlers) -> AsyncApp:
     secret = settings.slack_signing_secret
+    token = settings.slack_bot_token.reveal()
+
+    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # one workspace, one known token: no auth.test round trip before the first ack, and
+        # requests are still handled while Slack's Web API is unreachable
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
     app = AsyncApp(
-        client=client,
+        # a client without a token: Bolt takes the token from `authorize` for each request
+        client=AsyncWebClient(base_url=client.base_url, session=client.session, retry_handlers=client.retry_handlers),
+        authorize=authorize,
         signing_secret=secret.reveal() if secret else "",
         # listeners only ack and hand work to `work`, so running them before the
         # response is sent is the fastest ack (no polling for ack() in a side task)

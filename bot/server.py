@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.signature import SignatureVerifier
 
 from .app import Bot, start_bot
 from .config import Settings
@@ -16,10 +19,46 @@ from .logs import Redactor
 log = logging.getLogger(__name__)
 
 
+class ReplayGuard:
+    """Refuses a signed request that was already accepted once (a replay within Slack's 5-minute
+    signature window). Slack's own retries carry a new timestamp and signature, so they pass."""
+
+    WINDOW = 5 * 60.0
+
+    def __init__(self, signing_secret: str, *, limit: int = 200_000) -> None:
+        self._verifier = SignatureVerifier(signing_secret)
+        #: signature -> when it may be forgotten, oldest first
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._limit = limit
+
+    def accept(self, body: bytes, timestamp: str, signature: str) -> bool:
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return False
+        try:
+            if not self._verifier.is_valid(body, timestamp, signature):
+                return False
+        except UnicodeDecodeError:
+            return False
+        now = time.monotonic()
+        while self._seen and next(iter(self._seen.values())) < now:
+            self._seen.popitem(last=False)
+        if signature in self._seen or len(self._seen) >= self._limit:
+            return False
+        self._seen[signature] = now + self.WINDOW
+        return True
+
+
 def web_app(bot: Bot) -> web.Application:
     """HTTP mode: Slack's requests and the health probe."""
+    secret = bot.settings.slack_signing_secret
+    guard = ReplayGuard(secret.reveal() if secret else "")
 
     async def events(request: web.Request) -> web.Response:
+        body = await request.read()
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not guard.accept(body, timestamp, request.headers.get("X-Slack-Signature", "")):
+            log.info("refused a request with a bad, stale or replayed signature")
+            return web.json_response({"error": "invalid request"}, status=401)
         response = await bot.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 

@@ -57,6 +57,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX transitions_request ON transitions (request_id, seq);
     """,
+    """
+    CREATE TABLE deliveries (
+        key TEXT PRIMARY KEY,
+        at  REAL NOT NULL
+    );
+    CREATE INDEX deliveries_at ON deliveries (at);
+    """,
 )
 
 _COLUMNS = (
@@ -193,6 +200,20 @@ class SQLiteStore:
             return [_request(row) for row in rows]
 
         return await self._with_db(select)
+
+    async def first_delivery(self, key: str, at: float) -> bool:
+        def claim(db: sqlite3.Connection) -> bool:
+            with db:
+                return db.execute("INSERT OR IGNORE INTO deliveries (key, at) VALUES (?, ?)", (key, at)).rowcount == 1
+
+        return await self._with_db(claim)
+
+    async def forget_deliveries(self, before: float) -> None:
+        def forget(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("DELETE FROM deliveries WHERE at < ?", (before,))
+
+        await self._with_db(forget)
 
     async def stuck(self, claimed_before: float | None) -> list[UnblockRequest]:
         cutoff = float("inf") if claimed_before is None else claimed_before

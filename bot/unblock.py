@@ -45,6 +45,8 @@ class State(enum.StrEnum):
     UNDO_FAILED = "undo_failed"
 
 
+#: how long a handled Slack delivery is remembered, to recognise Slack's retries of it
+DELIVERY_MEMORY = 24 * 3600.0
 #: the bot stopped before 3CX confirmed, and a later check found the change not made
 INTERRUPTED = "interrupted"
 #: outcomes of a delete that leave the entry gone
@@ -146,6 +148,12 @@ class RequestStore(Protocol):
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]: ...
 
+    async def first_delivery(self, key: str, at: float) -> bool:
+        """Record that a Slack delivery was handled; False if it already was (a retry)."""
+        ...
+
+    async def forget_deliveries(self, before: float) -> None: ...
+
     async def stuck(self, claimed_before: float | None) -> list[UnblockRequest]:
         """Requests in ``executing`` or ``undoing`` claimed before that moment (all of them for None)."""
         ...
@@ -244,6 +252,10 @@ class UnblockService:
         _audit(request, None, State.PENDING, requester)
         return request
 
+    async def first_delivery(self, key: str) -> bool:
+        """False when Slack is delivering something again that was already handled (a retry)."""
+        return await self.store.first_delivery(key, self.clock())
+
     async def card_posted(self, request_id: str, message_ts: str) -> None:
         await self.store.set_message_ts(request_id, message_ts)
 
@@ -321,7 +333,9 @@ class UnblockService:
     # -- expiry ------------------------------------------------------------------------
 
     async def expire_due(self) -> list[UnblockRequest]:
-        """Expire every pending request past its time; the ones this call expired."""
+        """Expire every pending request past its time; the ones this call expired.
+        (Also forgets Slack deliveries too old to be retried.)"""
+        await self.store.forget_deliveries(self.clock() - DELIVERY_MEMORY)
         expired = []
         for request in await self.store.pending_expired(self.clock()):
             moved = await self._move(request, State.EXPIRED, None)

@@ -116,10 +116,17 @@ class Harness:
     # -- what Slack sends ------------------------------------------------------
 
     async def post_signed(
-        self, body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET, signature: str | None = None
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        secret: str = SIGNING_SECRET,
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Reply:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         headers = {
+            **(headers or {}),
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": signature

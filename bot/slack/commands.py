@@ -37,6 +37,8 @@ class Asker:
     user: str
     channel: str
     response_url: str | None
+    #: identifies this command across Slack's retries of it (its trigger_id)
+    delivery: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Handlers:
     require_reason: bool = False
 
     async def request_entry(self, command: UnblockEntry, asker: Asker) -> None:
+        if not await self._first_time(asker):
+            return
         what = f"IP blocklist entry {command.entry_id}"
         try:
             entry = await self.finder.entry(command.entry_id)
@@ -66,6 +70,8 @@ class Handlers:
     async def request_matches(
         self, asked: str, kind: str, find: Callable[[], Awaitable[Matches]], reason: str | None, asker: Asker
     ) -> None:
+        if not await self._first_time(asker):
+            return
         try:
             matches = await find()
         except ThreeCXError as error:
@@ -95,6 +101,12 @@ class Handlers:
     async def show_history(self, command: ShowHistory, asker: Asker) -> None:
         await self.delivery.tell(asker.response_url, history(await self.service.history(command.count)))
 
+    async def _first_time(self, asker: Asker) -> bool:
+        if not asker.delivery or await self.service.first_delivery(f"command:{asker.delivery}"):
+            return True
+        log.info("ignored a repeated delivery of a command", extra={"user": asker.user})
+        return False
+
     async def _lookup_failed(self, error: ThreeCXError, what: str, asker: Asker) -> None:
         log.info("3CX lookup failed", extra={"what": what, "user": asker.user, "answer": error.answer()})
         await self.delivery.tell(asker.response_url, lookup_failure(error, what))
@@ -111,7 +123,12 @@ def register_commands(app: AsyncApp, handlers: Handlers) -> None:
         if isinstance(parsed, ShowHelp):
             await ack(text=USAGE)
             return
-        asker = Asker(str(command.get("user_id", "")), str(command.get("channel_id", "")), command.get("response_url"))
+        asker = Asker(
+            str(command.get("user_id", "")),
+            str(command.get("channel_id", "")),
+            command.get("response_url"),
+            str(command.get("trigger_id") or ""),
+        )
         refusal = handlers.service.policy.may_request_in(asker.channel)
         if refusal is not None:
             await ack(text=refusal)

@@ -39,14 +39,18 @@ class CardDelivery:
             ts = response.get("ts")
             return ts if isinstance(ts, str) else None
         except SlackApiError as error:
-            reason = error.response.get("error")
-            if reason not in NOT_A_MEMBER:
-                log.error("could not post a card", extra={"channel": channel, "error": reason})
-                return None
+            reason = str(error.response.get("error"))
         except Exception as error:
-            log.error("could not post a card", extra={"channel": channel, "error": type(error).__name__})
-            return None
-        await self._respond(response_url, {"text": text, "blocks": blocks, "response_type": "in_channel"})
+            reason = type(error).__name__
+        if reason in NOT_A_MEMBER:
+            await self._respond(response_url, {"text": text, "blocks": blocks, "response_type": "in_channel"})
+        else:
+            log.error("could not post a card", extra={"channel": channel, "error": reason})
+            await self.tell(
+                response_url,
+                f"The bot could not post the request in this channel (Slack said: {reason}). "
+                "Nothing was changed in 3CX; please try again in a minute.",
+            )
         return None
 
     async def update_card(

@@ -420,6 +420,10 @@ class FakeThreeCX:
         """
         self._faults.append(_Fault(times, _upper(method), None, after_effect=after_effect))
 
+    def clear_faults(self) -> None:
+        """Forget every failure and dropped connection still queued."""
+        self._faults.clear()
+
     def expire_tokens(self) -> None:
         self._valid_tokens.clear()
 

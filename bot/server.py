@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 class ReplayGuard:
     """Refuses a signed request that was already accepted once (a replay within Slack's 5-minute
-    signature window). Slack's own retries carry a new timestamp and signature, so they pass."""
+    signature window). Slack's own retries (``X-Slack-Retry-Num``) are let through to the app,
+    which recognises a command it already handled by its trigger_id, and a click by the
+    request's state."""
 
     WINDOW = 5 * 60.0
 
@@ -31,7 +33,7 @@ class ReplayGuard:
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._limit = limit
 
-    def accept(self, body: bytes, timestamp: str, signature: str) -> bool:
+    def accept(self, body: bytes, timestamp: str, signature: str, *, retry: bool = False) -> bool:
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
             return False
         try:
@@ -39,6 +41,8 @@ class ReplayGuard:
                 return False
         except UnicodeDecodeError:
             return False
+        if retry:
+            return True
         now = time.monotonic()
         while self._seen and next(iter(self._seen.values())) < now:
             self._seen.popitem(last=False)
@@ -56,7 +60,8 @@ def web_app(bot: Bot) -> web.Application:
     async def events(request: web.Request) -> web.Response:
         body = await request.read()
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        if not guard.accept(body, timestamp, request.headers.get("X-Slack-Signature", "")):
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not guard.accept(body, timestamp, signature, retry="X-Slack-Retry-Num" in request.headers):
             log.info("refused a request with a bad, stale or replayed signature")
             return web.json_response({"error": "invalid request"}, status=401)
         response = await bot.app.async_dispatch(await to_bolt_request(request))

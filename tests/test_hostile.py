@@ -1,0 +1,185 @@
+"""Hostile input: arbitrary command text, forged and tampered buttons, bad, stale and replayed
+signatures, and Slack's retries. Never a crash, never a 3CX call the rules do not allow."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import aiohttp
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from slack_sdk.signature import SignatureVerifier
+
+from bot.command_text import (
+    InvalidCommand,
+    ListEntries,
+    ShowHelp,
+    ShowHistory,
+    UnblockAddress,
+    UnblockEntry,
+    UnblockNumber,
+    parse_command,
+)
+from bot.slack.messages import APPROVE, CANCEL, CHOOSE, DENY, LIST_MORE, UNDO
+from bot.threecx import MAX_ENTRY_ID
+from bot.unblock import State
+
+from .harness import ALICE, BOB, MALLORY, SIGNING_SECRET, Harness
+
+SHARED_FIXTURE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+text_like = st.one_of(
+    st.text(max_size=300),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=1000, max_size=6000),
+    st.from_regex(r"(number |list |history )?[-+0-9a-fA-F:./() ]{0,40}( [\x00-\x1f\x7f]{0,5}.{0,20})?", fullmatch=True),
+    st.sampled_from(["42", "203.0.113.7", "+15550100", "number 555", "list", "history 3", "help"]).map(
+        lambda base: base + " " + "\u202e\x00\t<!channel>`*_~"
+    ),
+)
+
+
+@given(text_like)
+@settings(max_examples=500, deadline=None)
+def test_the_parser_accepts_or_explains_anything(text: str) -> None:
+    try:
+        command = parse_command(text)
+    except InvalidCommand as error:
+        message = error.message
+        assert 0 < len(message) < 600
+        assert "<!" not in message and "\x00" not in message  # nothing of the input can ping or break a message
+        return
+    if isinstance(command, UnblockEntry):
+        assert 1 <= command.entry_id <= MAX_ENTRY_ID
+    elif isinstance(command, UnblockAddress):
+        assert isinstance(command.network, ipaddress.IPv4Network | ipaddress.IPv6Network)
+    elif isinstance(command, UnblockNumber):
+        digits = command.number.removeprefix("+")
+        assert digits.isascii() and digits.isdigit() and 3 <= len(digits) <= 20
+    elif isinstance(command, ListEntries):
+        assert command.text is None or (len(command.text) <= 64 and command.text.isprintable())
+    else:
+        assert isinstance(command, ShowHelp | ShowHistory)
+    reason = getattr(command, "reason", None)
+    assert reason is None or (len(reason) <= 300 and reason.isprintable())
+
+
+@given(text=text_like)
+@SHARED_FIXTURE
+async def test_any_command_text_through_the_app_is_answered_and_calls_3cx_only_to_read(
+    harness: Harness, text: str
+) -> None:
+    reply, response_url = await harness.command(text[:4000], user=MALLORY)
+    await harness.settle()
+
+    assert reply.status == 200
+    assert reply.message or harness.notes(response_url)  # an answer, at once or just after
+    assert all(r.method in ("GET", "POST") for r in harness.pbx.requests)
+    assert all(r.method == "GET" or r.path == "/connect/token" for r in harness.pbx.requests)
+
+
+@given(
+    action=st.sampled_from([APPROVE, DENY, CANCEL, UNDO, CHOOSE, LIST_MORE]),
+    value=st.one_of(
+        st.text(max_size=2100),
+        st.sampled_from(["", "0" * 16, "f" * 16, "../" * 10, "1e3", "null", "[]", "{}"]),
+        st.builds(
+            lambda ids, reason, kind: json.dumps({"k": kind, "ids": ids, "r": reason}),
+            st.lists(st.one_of(st.integers(-5, 2**32), st.text(max_size=5)), max_size=60),
+            st.one_of(st.none(), st.text(max_size=400)),
+            st.sampled_from(["address", "number", "other"]),
+        ),
+        st.builds(
+            lambda t, s: json.dumps({"t": t, "s": s}),
+            st.one_of(st.none(), st.text(max_size=80)),
+            st.one_of(st.integers(-10, 10**6), st.text(max_size=3)),
+        ),
+    ),
+)
+@SHARED_FIXTURE
+async def test_forged_buttons_from_someone_who_may_not_approve_change_nothing(
+    harness: Harness, action: str, value: str
+) -> None:
+    reply, _ = await harness.click(action, value, user=MALLORY)
+    await harness.settle()
+
+    assert reply.status == 200
+    assert [r for r in harness.pbx.requests if r.method == "DELETE" or r.path.startswith("/xapi/v1/Black")] == []
+    assert [r for r in harness.pbx.requests if r.method == "POST" and r.path != "/connect/token"] == []
+
+
+async def test_tampered_request_ids_only_reach_what_the_rules_allow(harness: Harness) -> None:
+    await harness.command("42")
+    await harness.settle()
+    pending = await harness.request_for(harness.cards()[0])
+    harness.pbx.add_entry(43, "198.51.100.4")
+    await harness.command("43")
+    await harness.settle()
+    other = await harness.request_for(harness.cards()[1])
+    await harness.click(DENY, other, user=BOB)
+    await harness.settle()
+
+    for value in (other.id, "0123456789abcdef", pending.id.upper(), pending.id + " ", pending.id[:-1]):
+        _, url = await harness.click(APPROVE, value, user=BOB)
+        await harness.settle()
+        assert harness.notes(url)  # told why nothing happened
+    await harness.click(APPROVE, pending.id, user=MALLORY)
+    await harness.settle()
+
+    assert harness.pbx.calls("DELETE") == []
+    assert (await harness.stored(other)).state is State.DENIED
+    assert (await harness.stored(pending)).state is State.PENDING
+
+
+async def test_a_replayed_request_is_refused(harness: Harness) -> None:
+    body, _ = harness.command_body("42")
+    stamp = int(harness.clock())
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=str(stamp), body=body)
+
+    first = await harness.post_signed(body, timestamp=stamp, signature=signature)
+    again = await harness.post_signed(body, timestamp=stamp, signature=signature)
+    await harness.settle()
+
+    assert (first.status, again.status) == (200, 401)
+    assert len(harness.cards()) == 1 and len(harness.pbx.calls("GET")) == 1
+
+
+async def raw_post(harness: Harness, body: bytes, headers: dict[str, str]) -> int:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{harness.url}/slack/events", data=body, headers=headers) as response,
+    ):
+        return response.status
+
+
+@pytest.mark.parametrize("timestamp", ["abc", "-1", "1e9", "", "9" * 40, "\u0661\u0662"])
+async def test_a_malformed_timestamp_is_a_401_not_a_crash(harness: Harness, timestamp: str) -> None:
+    body, _ = harness.command_body("42")
+    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=" + "0" * 64}
+
+    assert await raw_post(harness, body.encode(), headers) == 401
+    assert harness.pbx.requests == []
+
+
+async def test_a_body_that_is_not_utf8_is_a_401_not_a_crash(harness: Harness) -> None:
+    stamp = str(int(harness.clock()))
+    headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": "v0=" + "0" * 64}
+
+    assert await raw_post(harness, b"text=\xff\xfe&command=/unblock", headers) == 401
+
+
+async def test_slack_retrying_a_command_does_not_make_a_second_request(harness: Harness) -> None:
+    body, _ = harness.command_body("42", user=ALICE)
+    stamp = int(harness.clock())
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=str(stamp), body=body)
+    retried = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+
+    first = await harness.post_signed(body, timestamp=stamp, signature=signature)
+    same = await harness.post_signed(body, timestamp=stamp, signature=signature, headers=retried)
+    resigned = await harness.post_signed(body, timestamp=stamp + 1, headers={**retried, "X-Slack-Retry-Num": "2"})
+    await harness.settle()
+
+    assert (first.status, same.status, resigned.status) == (200, 200, 200)
+    assert len(harness.cards()) == 1
+    assert len(harness.pbx.calls("GET")) == 1

@@ -300,7 +300,7 @@ async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
 ) -> None:
     env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
     del env["SLACK_SIGNING_SECRET"]
-    env["SLACK_APP_TOKEN"] = slack.app_token
+    env.update(SLACK_APP_TOKEN=slack.app_token, LOG_LEVEL="DEBUG")
     process = BotProcess(env, tmp_path)
     processes.append(process)
     await process.start()
@@ -319,6 +319,8 @@ async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
     assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
     assert slack.calls_to("apps.connections.open")[0].token == slack.app_token
     assert driver.cards(GENERAL)[0].channel == GENERAL
+    for secret in (slack.app_token, slack.bot_token, pbx.client_secret, *pbx.tokens_issued):
+        assert secret not in process.stderr
 
 
 def _form_to_payload(body: str) -> dict[str, str]:

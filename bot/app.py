@@ -23,7 +23,7 @@ from .slack.commands import Handlers, register_commands
 from .slack.delivery import CardDelivery
 from .slack.groups import SlackGroupMembership
 from .slack.sweeper import Sweeper
-from .store import SQLiteStore, sqlite_path
+from .stores import Store, open_store
 from .tasks import BackgroundWork
 from .threecx.client import RetryPolicy, ThreeCXClient
 from .unblock import UnblockService
@@ -73,7 +73,7 @@ class Bot:
     work: BackgroundWork
     sweeper: Sweeper
     threecx: ThreeCXClient
-    store: SQLiteStore
+    store: Store
     http: aiohttp.ClientSession
 
     async def close(self, drain_timeout: float = 30.0) -> None:
@@ -92,8 +92,7 @@ async def start_bot(
     retry: RetryPolicy | None = None,
 ) -> Bot:
     """Open the store, the 3CX client and the Slack client, and build the app around them."""
-    store = SQLiteStore(sqlite_path(settings.database_url))
-    await store.open()
+    store, tokens, exclusive = await open_store(settings.database_url)
     threecx = ThreeCXClient(
         settings.threecx_base_url,
         settings.threecx_client_id,
@@ -102,6 +101,7 @@ async def start_bot(
         ca_bundle=settings.threecx_ca_bundle,
         retry=retry,
         on_token=redactor.add if redactor else None,
+        token_store=tokens,
     )
     await threecx.start()
     http = aiohttp.ClientSession()
@@ -125,6 +125,7 @@ async def start_bot(
     handlers = Handlers(service, Finder(threecx), work, delivery, require_reason=settings.require_reason)
     app = build_app(settings, client, handlers)
     sweeper = Sweeper(service, delivery, interval=min(30.0, settings.request_ttl / 4))
-    # one process owns a SQLite file, so whatever it finds half done was left by its own last run
-    sweeper.start(recover_all_first=True)
+    # a process that owns its store alone left whatever it finds half done itself, in its last run;
+    # in a shared store, only claims older than the lease are taken to be abandoned
+    sweeper.start(recover_all_first=exclusive)
     return Bot(settings, app, client, service, work, sweeper, threecx, store, http)

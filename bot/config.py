@@ -15,7 +15,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from .policy import CHANNEL_ID, Approvers
-from .store import sqlite_path
+from .stores import check_database_url
 
 T = TypeVar("T")
 
@@ -87,14 +87,11 @@ class Settings:
         return self.slack_app_token is not None
 
     def secrets(self) -> list[str]:
-        """Every secret value, for the log redactor."""
-        values = [
-            self.slack_bot_token,
-            self.slack_signing_secret,
-            self.slack_app_token,
-            self.threecx_client_secret,
-        ]
-        return [v.reveal() for v in values if v is not None and v.reveal()]
+        """Every secret value, for the log redactor (a database password included)."""
+        values = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.threecx_client_secret]
+        found = [v.reveal() for v in values if v is not None and v.reveal()]
+        database_password = urlsplit(self.database_url).password
+        return [*found, database_password] if database_password else found
 
 
 class _Reader:
@@ -176,10 +173,7 @@ def _channels(raw: str) -> frozenset[str]:
 
 
 def _database_url(raw: str) -> str:
-    if raw.startswith(("postgres://", "postgresql://")):
-        raise ValueError("names PostgreSQL, which this version does not support; use sqlite:///unblock.db")
-    sqlite_path(raw)
-    return raw
+    return check_database_url(raw)
 
 
 def _log_level(raw: str) -> str:
@@ -245,7 +239,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", 900.0, _seconds(10, MAX_REQUEST_TTL)),
         require_reason=r.parsed("UNBLOCK_REQUIRE_REASON", False, _boolean),
         undo_window=r.parsed("UNBLOCK_UNDO_WINDOW", 600.0, _seconds(0, MAX_UNDO_WINDOW)),
-        database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, _database_url),
+        database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, _database_url, secret=True),
         log_level=r.parsed("LOG_LEVEL", "INFO", _log_level),
     )  # fmt: skip
     if r.problems:

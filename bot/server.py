@@ -46,8 +46,10 @@ class ReplayGuard:
         now = time.monotonic()
         while self._seen and next(iter(self._seen.values())) < now:
             self._seen.popitem(last=False)
-        if signature in self._seen or len(self._seen) >= self._limit:
+        if signature in self._seen:
             return False
+        if len(self._seen) >= self._limit:  # a flood: forget the oldest rather than refuse everyone
+            self._seen.popitem(last=False)
         self._seen[signature] = now + self.WINDOW
         return True
 

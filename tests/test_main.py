@@ -141,7 +141,7 @@ async def test_malformed_settings_are_explained_without_showing_secrets(tmp_path
         "THREECX_TIMEOUT": "-1",
         "UNBLOCK_ALLOW_SELF_APPROVAL": "maybe",
         "UNBLOCK_CHANNELS": "#general",
-        "DATABASE_URL": "postgresql://db/unblock",
+        "DATABASE_URL": "mysql://user:hunter2-db-password@db/unblock",
     }
     process = BotProcess(env, tmp_path)
 
@@ -156,7 +156,8 @@ async def test_malformed_settings_are_explained_without_showing_secrets(tmp_path
     assert "THREECX_TIMEOUT='-1' should be a number of seconds" in err
     assert "UNBLOCK_ALLOW_SELF_APPROVAL='maybe' should be true or false" in err
     assert "UNBLOCK_CHANNELS='#general' should be channel ids" in err
-    assert "DATABASE_URL='postgresql://db/unblock' names PostgreSQL" in err
+    assert "DATABASE_URL is neither a SQLite URL like sqlite:///unblock.db nor a PostgreSQL URL" in err
+    assert "hunter2-db-password" not in err
     assert "oops-this-is-the-user-token" not in err and "k" * 32 not in err
 
 

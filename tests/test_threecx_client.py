@@ -253,3 +253,15 @@ async def test_a_delete_whose_answer_was_lost_reports_the_entry_gone(pbx: FakeTh
 
     assert await client.delete_blocklist_entry(42) is DeleteOutcome.ALREADY_GONE
     assert 42 not in pbx.entries
+
+
+async def test_waiting_for_a_free_connection_is_not_a_timeout(pbx: FakeThreeCX) -> None:
+    pbx.delay = 0.5
+    async with ThreeCXClient(
+        pbx.base_url, pbx.client_id, pbx.client_secret, timeout=0.8, pool_size=2, retry=FAST_RETRY
+    ) as client:
+        # 8 calls through 2 connections take 4 rounds of 0.5 s, longer than the 0.8 s timeout
+        entries = await asyncio.gather(*(client.get_blocklist_entry(42) for _ in range(8)))
+
+    assert [e.id for e in entries] == [42] * 8
+    assert len(pbx.calls("GET")) == 8  # none timed out and went again

@@ -104,7 +104,10 @@ class ThreeCXClient:
         self._root = base_url.rstrip("/")
         self._client_id = client_id
         self._client_secret = client_secret
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
+        # the timeout runs per try and only once a connection is free: waiting for one of the
+        # pool's connections is not 3CX being slow (aiohttp's own total timeout counts both)
+        self._slots = asyncio.Semaphore(pool_size)
         self._ca_bundle = ca_bundle
         self._retry = retry or RetryPolicy()
         self._pool_size = pool_size
@@ -122,7 +125,8 @@ class ThreeCXClient:
         if self._session is None:
             ssl_context = ssl.create_default_context(cafile=self._ca_bundle)
             connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=ssl_context)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -315,9 +319,12 @@ class ThreeCXClient:
             tries += 1
             retry_after: float | None = None
             try:
-                async with self._session.request(method, url, headers=all_headers, data=data) as response:
-                    body = await response.read()
-                    answer = _Answer(response.status, response.headers, body)
+                async with (
+                    self._slots,
+                    asyncio.timeout(self._timeout),
+                    self._session.request(method, url, headers=all_headers, data=data) as response,
+                ):
+                    answer = _Answer(response.status, response.headers, await response.read())
             except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
                 raise UnavailableError(
                     "3CX's TLS certificate could not be verified (set THREECX_CA_BUNDLE for a private CA)",

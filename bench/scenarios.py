@@ -1,0 +1,391 @@
+"""The four scenarios; each returns a section of the report (markdown lines)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from functools import partial
+
+from .load import CONNECTIONS, Body, Loader, Result, click_body, command_body, percentile
+from .rig import THREECX_POOL, Rig, Server
+
+APPROVE = "unblock_approve"
+DENY = "unblock_deny"
+#: a card must be posted this long after its command at most
+CARD_DEADLINE = 2.0
+ACK_P99_GOAL_MS = 50.0
+#: seconds the slow fake 3CX takes to answer
+SLOW_PBX = 2.0
+#: how the bot's card reads while the DELETE runs, and when it failed (bot/slack/messages.py)
+EXECUTING_PREFIX = "Unblocking"
+FAILURE_PREFIX = "Could not"
+#: closed-loop valid commands cycle through this many entries
+ENTRY_POOL = 500
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How long and how much: the default run and ``--smoke``."""
+
+    duration: float
+    #: section 1 runs its cases in turn, this many times, ``duration / rounds`` seconds each time
+    rounds: int
+    step: float
+    #: after the slow-3CX open loop, how long to watch what becomes of the commands
+    watch: float
+    rates: tuple[int, ...]
+    approvals: int
+    footprint: int
+    checkpoints: int
+    startups: int
+
+    @classmethod
+    def full(cls, duration: float) -> Sizes:
+        rates = (25, 50, 100, 200, 400, 800, 1600, 3200)
+        return cls(duration, 5, max(1.0, duration / 4), 15.0, rates, 200, 10_000, 5, 3)
+
+    @classmethod
+    def smoke(cls) -> Sizes:
+        return cls(0.5, 1, 0.5, 1.0, (25, 50), 10, 200, 2, 1)
+
+
+def is_executing(text: str) -> bool:
+    return text.startswith(EXECUTING_PREFIX)
+
+
+def is_failure(text: str) -> bool:
+    return text.startswith(FAILURE_PREFIX)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def mark(ok: bool) -> str:
+    return "yes" if ok else "**NO**"
+
+
+def row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def result_row(name: str, r: Result, note: str = "") -> str:
+    if r.failures:
+        note += " (errors: " + ", ".join(f"{what} x{n}" for what, n in r.failures.most_common(3)) + ")"
+    return row(name, f"{r.rate:.0f}", f"{r.percentile_ms(50):.1f}", f"{r.percentile_ms(99):.1f}", r.errors, note)
+
+
+def invalid_command(rig: Rig) -> Body:
+    return lambda _: command_body("abc", rig.response_url)
+
+
+def entry_command(rig: Rig, first: int = 0, pool: int | None = None) -> Body:
+    """Request ``i`` is ``/unblock <first + i>``, or ``<first + i % pool>`` with a pool of entries."""
+    return lambda i: command_body(str(first + (i if pool is None else i % pool)), rig.response_url)
+
+
+async def pooled_commands(rig: Rig, pool: int = ENTRY_POOL) -> Body:
+    """``/unblock <id>`` over ``pool`` fresh entries, round and round."""
+    return entry_command(rig, await rig.new_entries(pool), pool)
+
+
+async def run_closed(
+    server: Server, body: Body, duration: float, *, limit: int | None = None, connections: int = CONNECTIONS
+) -> Result:
+    """Closed loop for ``duration`` seconds or ``limit`` requests."""
+    async with Loader(server.events, connections=connections) as loader:
+        return await loader.closed_loop(body, duration=duration, limit=limit)
+
+
+# -- 1. the ack path ---------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    rate: int
+    result: Result
+    cards: int
+    in_time: int
+    card_p99: float
+
+    @property
+    def sustained(self) -> bool:
+        sent = len(self.result.sent)
+        ack_ok = self.result.errors == 0 and self.result.percentile_ms(99) < ACK_P99_GOAL_MS
+        return ack_ok and self.cards == sent and self.in_time == sent
+
+
+async def open_loop_step(rig: Rig, server: Server, rate: int, duration: float) -> Step:
+    count = max(1, round(rate * duration))
+    first = await rig.new_entries(count)
+    since = await rig.mark()
+    async with Loader(server.events) as loader:
+        result = await loader.open_loop(entry_command(rig), rate=rate, duration=duration, first=first)
+    wait = max(0.0, max(result.sent.values()) + CARD_DEADLINE + 0.5 - time.monotonic())
+    cards = await rig.wait_for_cards(set(result.sent), since, wait)
+    delays = [cards[e]["t"] - result.sent[e] for e in cards]
+    in_time = sum(d <= CARD_DEADLINE for d in delays)
+    return Step(rate, result, len(cards), in_time, percentile(delays, 99))
+
+
+async def ack_path(rig: Rig, sizes: Sizes) -> tuple[list[str], list[Step], Result]:
+    d = sizes.duration
+    await rig.reset_fakes()
+    bot = await rig.start_bot()
+    baselines = await asyncio.gather(*(rig.start_baseline(kind) for kind in ("bolt", "bolt-pbr", "bare")))
+    servers = [bot, *baselines]
+    # in turns, so that a noisy moment of the machine falls on every case alike
+    results = [Result() for _ in servers]
+    invalid = invalid_command(rig)
+    for _ in range(sizes.rounds):
+        for server, result in zip(servers, results, strict=True):
+            result.add(await run_closed(server, invalid, d / sizes.rounds))
+    for server in baselines:
+        rig.stop(server)
+    a, c, c_pbr, bare = results
+
+    since = await rig.mark()
+    b = await run_closed(bot, await pooled_commands(rig), d)
+    await asyncio.sleep(min(2.0, d))
+    _, posted = await rig.messages(since)
+    b_cards = sum(m["method"] == "chat.postMessage" for m in posted)
+    rig.stop(bot)
+
+    steps: list[Step] = []
+    bot = await rig.start_bot()
+    for rate in sizes.rates:
+        step = await open_loop_step(rig, bot, rate, sizes.step)
+        steps.append(step)
+        if not step.sustained:
+            break
+    rig.stop(bot)
+    sustained = [s.rate for s in steps if s.sustained]
+    best = max(sustained) if sustained else 0
+
+    def ratio(x: Result, y: Result) -> float:
+        return x.rate / y.rate if y.rate else float("nan")
+
+    goal = ratio(a, c)
+    lines = [
+        "## 1. Ack path",
+        "",
+        f"Closed loop, 20 connections, {d:g} s per case; (a), (c), (c') and (d) in turns, {sizes.rounds} x "
+        f"{d / sizes.rounds:g} s each. Latency is the HTTP answer (the ack) as the client saw it.",
+        "",
+        "| case | req/s | p50 ms | p99 ms | errors | notes |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+        result_row("(a) bot, `/unblock abc`", a, "parse, refuse, ack"),
+        result_row(
+            "(b) bot, `/unblock <id>`",
+            b,
+            f"{b.done - b.busy} taken on, {b.busy} acked as busy; "
+            f"cards posted by {min(2.0, d):g} s after the end: {b_cards}",
+        ),
+        result_row("(c) minimal Bolt, defaults", c, "`process_before_response=False` (Bolt's default)"),
+        result_row("(c') minimal Bolt, pbr=True", c_pbr, "`process_before_response=True`, as the bot"),
+        result_row("(d) bare aiohttp", bare, "signature check, 200"),
+        "",
+        f"- bot (a) / minimal Bolt (c): **{goal:.2f}x** (goal >= 0.9x: {mark(goal >= 0.9)})",
+        f"- bot (a) / minimal Bolt pbr=True (c'): {ratio(a, c_pbr):.2f}x",
+        f"- bot (a) / bare (d): {ratio(a, bare):.2f}x",
+        f"- bot (b) / minimal Bolt (c): {ratio(b, c):.2f}x; bot (b) / bare (d): {ratio(b, bare):.2f}x",
+        "",
+        f"### 1b. Highest sustained rate for `/unblock <id>`: **{best} req/s**",
+        "",
+        f"Open loop, fixed arrival rate, {sizes.step:g} s per step, a new entry per command. Sustained: "
+        f"no errors, ack p99 < {ACK_P99_GOAL_MS:g} ms, and every card posted (chat.postMessage seen by the fake "
+        f"Slack) within {CARD_DEADLINE:g} s of its command. Ack latency counts from when a request was due; "
+        "the send lag is how late the load generator itself was.",
+        "",
+        "| rate req/s | sent | ack p50 ms | ack p99 ms | errors | cards | cards <= 2 s | card p99 ms | sustained "
+        "| max send lag ms |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for s in steps:
+        r = s.result
+        lines.append(row(s.rate, len(r.sent), f"{r.percentile_ms(50):.1f}", f"{r.percentile_ms(99):.1f}", r.errors,
+                         s.cards, s.in_time, ms(s.card_p99), mark(s.sustained), ms(r.lag)))  # fmt: skip
+    return [*lines, ""], steps, b
+
+
+# -- 2. the ack under a slow PBX -----------------------------------------------------------------
+
+
+async def slow_pbx(rig: Rig, sizes: Sizes, fast_b: Result, steps: list[Step]) -> list[str]:
+    d = sizes.duration
+    sustained = [s for s in steps if s.sustained]
+    reference = sustained[-1] if sustained else steps[0]
+    await rig.reset_fakes(pbx_delay=SLOW_PBX)
+    bot = await rig.start_bot()
+    first = await rig.new_entries(round(reference.rate * sizes.step) + 1)
+    async with Loader(bot.events) as loader:
+        open_slow = await loader.open_loop(entry_command(rig), rate=reference.rate, duration=sizes.step, first=first)
+    # what became of those commands: 3CX can answer THREECX_POOL lookups per SLOW_PBX seconds
+    await asyncio.sleep(max(0.0, min(open_slow.sent.values()) + sizes.watch - time.monotonic()))
+    pbx, slack = await rig.pbx.get("/stats"), await rig.slack.get("/stats")
+    rig.stop(bot)
+    capacity = int(sizes.watch / SLOW_PBX) * THREECX_POOL
+    bot = await rig.start_bot()
+    closed_slow = await run_closed(bot, await pooled_commands(rig), d)
+    rig.stop(bot)
+    await rig.pbx.post("/delay", {"seconds": 0})
+
+    fast_p99 = reference.result.percentile_ms(99)
+    slow_p99 = open_slow.percentile_ms(99)
+    closed_fast_p99, closed_slow_p99 = fast_b.percentile_ms(99), closed_slow.percentile_ms(99)
+    return [
+        "## 2. Ack under a slow PBX",
+        "",
+        "`/unblock <id>` with the fake 3CX answering after 2 s, against the same load with a fast 3CX (section 1).",
+        "",
+        "| case | req/s | p50 ms | p99 ms | errors | notes |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+        result_row("(b) closed loop, 3CX fast", fast_b, "from 1"),
+        result_row("(b) closed loop, 3CX 2 s", closed_slow, f"busy acks {closed_slow.busy}"),
+        result_row(f"(b) open loop {reference.rate}/s, 3CX fast", reference.result, "from 1b"),
+        result_row(f"(b) open loop {reference.rate}/s, 3CX 2 s", open_slow, f"busy acks {open_slow.busy}"),
+        "",
+        f"- open loop at {reference.rate} req/s: ack p99 {fast_p99:.1f} ms (fast 3CX) vs {slow_p99:.1f} ms (2 s 3CX); "
+        f"unaffected (slow p99 < {ACK_P99_GOAL_MS:g} ms and < 2x the fast one): "
+        f"{mark(slow_p99 < ACK_P99_GOAL_MS and slow_p99 < 2 * max(fast_p99, 1.0))}",
+        f"- closed loop: ack p99 {closed_fast_p99:.1f} ms (fast 3CX) vs {closed_slow_p99:.1f} ms (2 s 3CX); "
+        f"not worse (< 2x): {mark(closed_slow_p99 < 2 * max(closed_fast_p99, 1.0))}",
+        "",
+        f"After the acks: {sizes.watch:g} s after the first of the {len(open_slow.sent)} open-loop commands above "
+        f"(3CX answering in {SLOW_PBX:g} s, the bot's default THREECX_TIMEOUT of 10 s):",
+        "",
+        "| what | count | expected |",
+        "| --- | ---: | --- |",
+        row("cards posted", slack["calls"].get("chat.postMessage", 0),
+            f"{min(capacity, len(open_slow.sent))} (pool {THREECX_POOL} / {SLOW_PBX:g} s x {sizes.watch:g} s)"),
+        row("notes to the requester (lookup failed)", slack["response_posts"], "0"),
+        row("3CX GETs received", pbx["gets"], f"<= {capacity + THREECX_POOL}, one per lookup"),
+        row("TCP connections opened to 3CX", pbx["connections"], f"<= {THREECX_POOL}"),
+        "",
+    ]  # fmt: skip
+
+
+# -- 3. approvals ----------------------------------------------------------------------------
+
+
+async def approvals(rig: Rig, sizes: Sizes) -> list[str]:
+    n = sizes.approvals
+    await rig.reset_fakes(pbx_delay=0.05)
+    bot = await rig.start_bot()
+    first = await rig.new_entries(n)
+    entries = set(range(first, first + n))
+    since = await rig.mark()
+    created = await run_closed(bot, entry_command(rig, first), duration=120, limit=n)
+    cards = await rig.wait_for_cards(entries, since, timeout=min(30, 5 + n / 10))
+    carded = sorted(cards)
+    since = await rig.mark()
+
+    requests = [cards[e]["request"] for e in carded]
+
+    def clicks(i: int) -> str:
+        return click_body(APPROVE, requests[i], rig.response_url)
+
+    clicked = await run_closed(bot, clicks, duration=120, limit=len(requests), connections=50)
+    clicked_at = {carded[i]: t for i, t in clicked.sent.items()}
+    finished: dict[int, float] = {}
+    failed = 0
+    deadline = time.monotonic() + min(60, 5 + n / 4)
+    while len(finished) < len(carded) and time.monotonic() < deadline:
+        since, messages = await rig.messages(since)
+        for m in messages:
+            e = m["entry"]
+            if m["method"] == "chat.update" and e in clicked_at and e not in finished and not is_executing(m["text"]):
+                finished[e] = m["t"]
+                failed += is_failure(m["text"])
+        await asyncio.sleep(0.05)
+    pbx = await rig.pbx.get("/stats")
+    slack = await rig.slack.get("/stats")
+    rig.stop(bot)
+    await rig.pbx.post("/delay", {"seconds": 0})
+
+    outcome = [finished[e] - clicked_at[e] for e in finished]
+    span = max(finished.values()) - min(clicked_at.values()) if finished else float("nan")
+    deletes: list[str] = pbx["deletes"]
+    expected = {f"/xapi/v1/Blocklist({e})" for e in entries}
+    exact = len(deletes) == n and set(deletes) == expected
+    return [
+        "## 3. Approval throughput",
+        "",
+        f"{n} requests created ({created.errors} errors, {len(cards)} cards), then approved with 50 concurrent "
+        "clicks by an approver who is not the requester; the fake 3CX answers in 50 ms.",
+        "",
+        "| metric | value | goal |",
+        "| --- | ---: | --- |",
+        row("approvals completed (final chat.update)", f"{len(finished)}/{n} ({failed} failed)",
+            mark(len(finished) == n and not failed)),
+        row("approvals per second", f"{len(finished) / span:.1f}" if finished else "-", ""),
+        row("click to posted outcome p50 ms", ms(percentile(outcome, 50)), ""),
+        row("click to posted outcome p99 ms", ms(percentile(outcome, 99)), ""),
+        row("click ack p50 / p99 ms (50 clicks in flight)",
+            f"{clicked.percentile_ms(50):.1f} / {clicked.percentile_ms(99):.1f}", ""),
+        row("3CX token requests", pbx["token_requests"], f"1: {mark(pbx['token_requests'] == 1)}"),
+        row("TCP connections opened to 3CX", pbx["connections"],
+            f"<= {THREECX_POOL}: {mark(pbx['connections'] <= THREECX_POOL)}"),
+        row("TCP connections opened to Slack", slack["connections"], ""),
+        row("DELETEs (one per entry)", f"{len(deletes)} ({len(set(deletes))} distinct)",
+            f"exactly {n}: {mark(exact)}"),
+        "",
+    ]  # fmt: skip
+
+
+# -- 4. footprint ---------------------------------------------------------------------------
+
+
+def footprint_mix(rig: Rig, valid: Body, offset: int, index: int) -> str:
+    """Half invalid commands, a quarter valid ones, a quarter clicks on a request the bot does not know."""
+    i = offset + index
+    if i % 4 == 0:
+        return valid(i // 4)
+    if i % 4 == 1:
+        return click_body(DENY, "00000000deadbeef", rig.response_url)
+    return command_body("abc", rig.response_url)
+
+
+async def footprint(rig: Rig, sizes: Sizes) -> list[str]:
+    await rig.reset_fakes()
+    bot = await rig.start_bot()
+    await asyncio.sleep(1.0)
+    idle = bot.proc.rss_mb()
+    valid = await pooled_commands(rig)
+    chunk = sizes.footprint // sizes.checkpoints
+    samples: list[tuple[int, float]] = [(0, idle)]
+    sent = errors = busy = 0
+    for _ in range(sizes.checkpoints):
+        async with Loader(bot.events) as loader:
+            r = await loader.closed_loop(partial(footprint_mix, rig, valid, sent), duration=120, limit=chunk)
+        sent += r.done + r.errors
+        errors += r.errors
+        busy += r.busy
+        samples.append((sent, bot.proc.rss_mb()))
+    await asyncio.sleep(1.0)
+    settled = bot.proc.rss_mb()
+    rig.stop(bot)
+    startup = await rig.startup_seconds(sizes.startups)
+
+    peak = max(mb for _, mb in [*samples, (0, settled)])
+    later = samples[2:] if len(samples) > 3 else samples[1:]
+    growth = later[-1][1] - later[0][1]
+    trend = " → ".join(f"{mb:.1f}" for _, mb in samples)
+    return [
+        "## 4. Footprint",
+        "",
+        f"{sent} requests ({errors} errors, {busy} acked as busy), closed loop, 20 connections: half "
+        "`/unblock abc`, a quarter `/unblock <id>`, a quarter clicks on an unknown request. "
+        "RSS is VmRSS of the bot process.",
+        "",
+        "| metric | value | goal |",
+        "| --- | ---: | --- |",
+        row("RSS idle MB", f"{idle:.1f}", ""),
+        row(f"RSS after {', '.join(str(n) for n, _ in samples)} requests MB", trend, ""),
+        row("RSS 1 s after the last request MB", f"{settled:.1f}", f"peak < 100: {mark(peak < 100)}"),
+        row(f"RSS growth from {later[0][0]} to {later[-1][0]} requests MB", f"{growth:+.1f}",
+            f"no trend (< 5 MB): {mark(growth < 5)}"),
+        row(f"start-up to first /healthz 200 s (median of {sizes.startups})", f"{startup:.2f}", ""),
+        "",
+    ]  # fmt: skip

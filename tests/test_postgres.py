@@ -1,0 +1,524 @@
+"""PostgreSQL: the store several bot processes share.
+
+1. ``PostgresStore`` keeps the ``RequestStore`` contract exactly as ``SQLiteStore`` does
+   (the same tests run against both).
+2. What only a shared database has: migrations applied once by processes starting
+   together, the 3CX token shared and renewed by one process at a time.
+3. Replicas: two ``python -m bot`` processes on one database, and two in-process bots
+   on one database with a clock the test moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.pgstore import PostgresStore, PostgresTokenStore, migrations
+from bot.slack.messages import APPROVE
+from bot.slack.sweeper import CLAIM_LEASE
+from bot.store import SQLiteStore
+from bot.stores import Store, check_database_url, open_store
+from bot.threecx import BlockedNumber, BlocklistEntry
+from bot.unblock import Result, State, Transition, UnblockRequest
+
+from .conftest import MakeHarness
+from .fakes.slack import FakeSlack
+from .fakes.threecx import FakeThreeCX
+from .harness import ALICE, BOB, CAROL, GENERAL, block_text, buttons, wait_for
+from .postgres import PostgresServer, PostgresUnavailable
+from .test_main import BotProcess, start_http_bot
+
+NewStore = Callable[[], Awaitable[Store]]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole test session; these tests fail (never skip) without it."""
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL is needed for the tests of the shared store: {error}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def database_url(postgres: PostgresServer) -> str:
+    """A fresh, empty database."""
+    return await postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def new_store(
+    request: pytest.FixtureRequest, postgres: PostgresServer, tmp_path: Path
+) -> AsyncIterator[NewStore]:
+    """Opens stores on one fresh database of each kind (several stores: several processes)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'unblock.db'}"
+    else:
+        url = await postgres.new_database()
+    opened: list[Store] = []
+
+    async def new() -> Store:
+        store = (await open_store(url)).store
+        opened.append(store)
+        return store
+
+    yield new
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(new_store: NewStore) -> Store:
+    return await new_store()
+
+
+def entry(id: int, ip: str, etag: str | None = None) -> BlocklistEntry:
+    return BlocklistEntry(id, ip, "Failed SIP registrations at «zürich» (ß)", "Block", "AutoBlacklist", None, etag)
+
+
+def pending(id: str, *, created_at: float = 1000.0, expires_at: float = 1900.0, **changes: object) -> UnblockRequest:
+    fields: dict[str, object] = {
+        "id": id,
+        "targets": (entry(42, "203.0.113.7"),),
+        "requester": ALICE,
+        "channel": GENERAL,
+        "created_at": created_at,
+        "expires_at": expires_at,
+        **changes,
+    }
+    return UnblockRequest(**fields)  # type: ignore[arg-type]
+
+
+# 1. the RequestStore contract, in SQLite and in PostgreSQL -----------------------------------------
+
+
+async def test_a_request_with_several_targets_and_results_round_trips_whole(store: Store) -> None:
+    targets = (
+        entry(42, "203.0.113.7", etag='W/"3"'),
+        entry(43, "198.51.100.0/24"),
+        BlockedNumber("7f1c-22", "+15551234567", None, 'W/"1"'),
+    )
+    request = pending("0123456789abcdef", targets=targets, reason="printer VPN 'β' \\ \"quoted\"")
+    await store.add(request)
+
+    assert await store.get(request.id) == request
+    await store.set_message_ts(request.id, "1700000000.000100")
+    assert await store.get(request.id) == pending(
+        request.id, targets=targets, reason=request.reason, message_ts="1700000000.000100"
+    )
+    assert await store.get("ffffffffffffffff") is None
+
+    results = (
+        Result("deleted", "HTTP 204"),
+        Result("already_gone", "HTTP 404: the entry was already gone"),
+        Result("changed", "HTTP 412: changed in 3CX"),
+    )
+    await store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=1100.0)
+    moved = await store.transition(
+        request.id, State.EXECUTING, State.FAILED, actor=BOB, at=1101.5, results=results, undo_until=1700.25
+    )
+    assert moved is not None and moved == await store.get(request.id)
+    assert moved.results == results and moved.undo_until == 1700.25 and moved.targets == targets
+    undo_results = (Result("restored", "HTTP 201", new_id="77"), Result("restored", "HTTP 201", new_id="78"))
+    await store.transition(request.id, State.FAILED, State.UNDOING, actor=CAROL, at=1200.0)
+    undone = await store.transition(
+        request.id, State.UNDOING, State.UNDONE, actor=CAROL, at=1201.0, undo_results=undo_results
+    )
+    assert undone is not None and undone == await store.get(request.id)
+    assert undone.undo_results == undo_results and undone.results == results
+    assert [r.new_id for r in undone.undo_results] == ["77", "78"]
+
+
+async def test_every_transition_is_logged_and_sets_who_decided_and_when(store: Store) -> None:
+    request = pending("00000000000000a1")
+    await store.add(request)
+
+    claimed = await store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=1010.0)
+    assert claimed is not None and claimed.state is State.EXECUTING
+    assert (claimed.resolved_by, claimed.resolved_at) == (BOB, 1010.0)
+    # the wrong from_state moves nothing and logs nothing
+    assert await store.transition(request.id, State.PENDING, State.DENIED, actor=CAROL, at=1011.0) is None
+    two = (Result("deleted", "HTTP 204"), Result("already_gone", "HTTP 404"))
+    done = await store.transition(
+        request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=1012.0, results=two, undo_until=1612.0
+    )
+    assert done is not None
+    # resolved_* are set by the move out of pending only
+    assert (done.resolved_by, done.resolved_at, done.undone_by) == (BOB, 1010.0, None)
+    undoing = await store.transition(request.id, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=1100.0)
+    assert undoing is not None
+    assert (undoing.undone_by, undoing.undone_at, undoing.undo_until, undoing.results) == (CAROL, 1100.0, 1612.0, two)
+    undone = await store.transition(
+        request.id, State.UNDOING, State.UNDO_FAILED, actor=CAROL, at=1101.0,
+        undo_results=(Result("forbidden", "HTTP 403"),),
+    )  # fmt: skip
+    assert undone is not None and (undone.undone_by, undone.undone_at) == (CAROL, 1100.0)
+
+    assert await store.transitions(request.id) == [
+        Transition(request.id, None, State.PENDING, ALICE, 1000.0),
+        Transition(request.id, State.PENDING, State.EXECUTING, BOB, 1010.0),
+        Transition(request.id, State.EXECUTING, State.UNBLOCKED, BOB, 1012.0, "HTTP 204; HTTP 404"),
+        Transition(request.id, State.UNBLOCKED, State.UNDOING, CAROL, 1100.0),
+        Transition(request.id, State.UNDOING, State.UNDO_FAILED, CAROL, 1101.0, "HTTP 403"),
+    ]
+    assert await store.transitions("ffffffffffffffff") == []
+
+
+async def test_of_20_concurrent_claims_from_two_stores_exactly_one_wins(new_store: NewStore) -> None:
+    first, second = await new_store(), await new_store()
+    request = pending("00000000000000c1")
+    await first.add(request)
+
+    outcomes = await asyncio.gather(
+        *(
+            (first if n % 2 else second).transition(
+                request.id, State.PENDING, State.EXECUTING, actor=f"U{n:02d}", at=1100.0 + n
+            )
+            for n in range(20)
+        )
+    )
+
+    [winner] = [moved for moved in outcomes if moved is not None]
+    assert winner.state is State.EXECUTING and await second.get(request.id) == winner
+    log = await first.transitions(request.id)
+    assert [(t.from_state, t.to_state, t.actor) for t in log] == [
+        (None, State.PENDING, ALICE),
+        (State.PENDING, State.EXECUTING, winner.resolved_by),
+    ]
+
+
+async def test_recent_is_newest_first_with_ties_in_the_order_they_were_made(store: Store) -> None:
+    for id, created_at in (("a", 10.0), ("b", 30.0), ("c", 20.0), ("d", 30.0)):
+        await store.add(pending(id * 16, created_at=created_at))
+
+    assert [r.id[0] for r in await store.recent(3)] == ["d", "b", "c"]
+    assert [r.id[0] for r in await store.recent(50)] == ["d", "b", "c", "a"]
+    assert await store.recent(0) == []
+
+
+async def test_pending_expired_lists_pending_requests_due_by_then_soonest_first(store: Store) -> None:
+    for id, expires_at in (("a", 100.0), ("b", 50.0), ("c", 200.0), ("d", 60.0)):
+        await store.add(pending(id * 16, created_at=1.0, expires_at=expires_at))
+    await store.transition("d" * 16, State.PENDING, State.DENIED, actor=BOB, at=2.0)
+
+    assert [r.id[0] for r in await store.pending_expired(100.0)] == ["b", "a"]  # due at 100: due
+    assert [r.id[0] for r in await store.pending_expired(99.9)] == ["b"]
+    assert await store.pending_expired(10.0) == []
+
+
+async def test_stuck_lists_claims_older_than_the_cutoff(store: Store) -> None:
+    for id in "abcde":
+        await store.add(pending(id * 16))
+    await store.transition("a" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=10.0)
+    await store.transition("b" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=50.0)
+    await store.transition("c" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=5.0)
+    await store.transition(
+        "c" * 16, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=6.0, results=(Result("deleted", "HTTP 204"),)
+    )
+    await store.transition("c" * 16, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=20.0)
+    await store.transition("d" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=1.0)
+    await store.transition("d" * 16, State.EXECUTING, State.FAILED, actor=BOB, at=2.0, results=())
+
+    assert sorted(r.id[0] for r in await store.stuck(30.0)) == ["a", "c"]
+    assert sorted(r.id[0] for r in await store.stuck(10.0)) == []  # claimed at 10: not before 10
+    assert sorted(r.id[0] for r in await store.stuck(None)) == ["a", "b", "c"]
+    assert {r.state for r in await store.stuck(None)} == {State.EXECUTING, State.UNDOING}
+
+
+async def test_a_delivery_is_first_once_until_it_is_forgotten(new_store: NewStore) -> None:
+    first, second = await new_store(), await new_store()
+
+    assert await first.first_delivery("command:T1", 100.0) is True
+    assert await second.first_delivery("command:T1", 101.0) is False
+    assert await second.first_delivery("command:T2", 200.0) is True
+    await first.forget_deliveries(150.0)
+    assert await second.first_delivery("command:T1", 300.0) is True
+    assert await first.first_delivery("command:T2", 300.0) is False
+
+
+# 2. what only a shared database has ----------------------------------------------------------------
+
+
+async def test_open_store_picks_the_store_from_the_url(tmp_path: Path, database_url: str) -> None:
+    sqlite = await open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    shared = await open_store(database_url)
+    legacy = await open_store(database_url.replace("postgresql://", "postgres://", 1))
+    try:
+        assert isinstance(sqlite.store, SQLiteStore) and sqlite.tokens is None and sqlite.exclusive
+        for opened in (shared, legacy):
+            assert isinstance(opened.store, PostgresStore) and not opened.exclusive
+            assert isinstance(opened.tokens, PostgresTokenStore)
+    finally:
+        for opened in (sqlite, shared, legacy):
+            await opened.store.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///unblock.db", "postgresql://unblock:pw@db.internal:5432/unblock", "postgres://db/unblock"]
+)
+def test_database_urls_the_bot_can_open(url: str) -> None:
+    assert check_database_url(url) == url
+
+
+@pytest.mark.parametrize("url", ["mysql://db/unblock", "unblock.db", "sqlite://unblock.db"])
+def test_database_urls_the_bot_cannot_open_are_explained(url: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        check_database_url(url)
+    assert "neither a SQLite URL like sqlite:///unblock.db nor a PostgreSQL URL" in str(refused.value)
+
+
+async def test_replicas_starting_together_apply_each_migration_once(
+    postgres: PostgresServer, database_url: str
+) -> None:
+    stores = [PostgresStore(database_url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(s.open() for s in stores))
+        names = [row["name"] for row in await postgres.query(database_url, "SELECT name FROM schema_migrations")]
+        again = PostgresStore(database_url)
+        await again.open()  # nothing left to apply
+        stores.append(again)
+    finally:
+        for s in stores:
+            await s.close()
+
+    assert names[0] == "0001_initial"
+    assert sorted(names) == [name for name, _ in migrations()]
+    rows = await postgres.query(database_url, "SELECT count(*) AS n FROM schema_migrations")
+    assert rows[0]["n"] == len(names)
+
+
+def test_the_migrations_ship_with_the_package() -> None:
+    names = [name for name, _ in migrations()]
+    assert names == sorted(names) and names[0] == "0001_initial"
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert 'bot = ["migrations/postgres/*.sql"]' in pyproject
+
+
+class Fetches:
+    """A stand-in for the token endpoint: counts the fetches, each slow enough to overlap."""
+
+    def __init__(self, lifetime: float = 3600.0, delay: float = 0.2) -> None:
+        self.count = 0
+        self.lifetime = lifetime
+        self.delay = delay
+        self.fail = False
+
+    async def __call__(self) -> tuple[str, float]:
+        self.count += 1
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("the token endpoint failed")
+        return f"token-{self.count}", time.time() + self.lifetime
+
+
+async def test_replicas_share_one_token_fetched_once(database_url: str) -> None:
+    a, b = PostgresStore(database_url), PostgresStore(database_url)
+    await a.open()
+    await b.open()
+    fetch = Fetches()
+    try:
+        tokens = await asyncio.gather(*(s.token_store().renew(None, fetch) for s in (a, b) * 4))
+    finally:
+        await a.close()
+        await b.close()
+
+    assert fetch.count == 1
+    assert {token for token, _ in tokens} == {"token-1"}
+
+
+async def test_a_refused_or_due_token_is_renewed_once_for_all(database_url: str) -> None:
+    a, b = PostgresStore(database_url), PostgresStore(database_url)
+    await a.open()
+    await b.open()
+    fetch = Fetches(delay=0)
+    try:
+        first, _ = await a.token_store().renew(None, fetch)
+        # 3CX refused token-1 in both processes: one fetches, the other takes the new token
+        renewed = await asyncio.gather(a.token_store().renew(first, fetch), b.token_store().renew(first, fetch))
+        assert [token for token, _ in renewed] == ["token-2", "token-2"] and fetch.count == 2
+        # a token due for renewal is renewed even though 3CX has not refused it
+        fetch.lifetime = -1
+        assert (await b.token_store().renew("token-2", fetch))[0] == "token-3"
+        assert (await a.token_store().renew(None, fetch))[0] == "token-4"
+        assert fetch.count == 4
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_failed_fetch_shares_nothing_and_lets_the_next_try_go_ahead(database_url: str) -> None:
+    a, b = PostgresStore(database_url), PostgresStore(database_url)
+    await a.open()
+    await b.open()
+    fetch = Fetches(delay=0)
+    try:
+        fetch.fail = True
+        with pytest.raises(RuntimeError, match="the token endpoint failed"):
+            await a.token_store().renew(None, fetch)
+        fetch.fail = False
+        token, renew_at = await asyncio.wait_for(b.token_store().renew(None, fetch), 10)
+        assert token == "token-2" and renew_at > time.time()
+        assert (await a.token_store().renew(None, fetch))[0] == "token-2"
+    finally:
+        await a.close()
+        await b.close()
+
+
+def test_the_stores_import_neither_slack_nor_aiohttp() -> None:
+    code = (
+        "import sys, bot.pgstore, bot.stores;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'slack_bolt', 'slack_sdk')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+
+
+# 3. replicas ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def replicas() -> AsyncIterator[list[BotProcess]]:
+    started: list[BotProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+        if process.proc is not None:
+            await process.proc.wait()
+        if process.driver is not None:
+            await process.driver.close()
+
+
+async def test_two_processes_on_one_database_send_one_delete_and_share_one_token(
+    replicas: list[BotProcess],
+    slack: FakeSlack,
+    pbx: FakeThreeCX,
+    postgres: PostgresServer,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    pbx.add_entry(43, "198.51.100.4")
+    first, a = await start_http_bot(replicas, slack, pbx, tmp_path, DATABASE_URL=database_url)
+    second, b = await start_http_bot(replicas, slack, pbx, tmp_path, DATABASE_URL=database_url)
+    await a.command("42", user=ALICE)
+    await wait_for(lambda: len(a.cards()) == 1, what="the card made by A")
+    await b.command("43", user=ALICE)  # B calls 3CX too, with the token A fetched
+    await wait_for(lambda: len(a.cards()) == 2, what="the card made by B")
+    [card] = [c for c in a.cards() if "203.0.113.7" in block_text(c.blocks)]
+    request_id = str(buttons(card.blocks)[0]["value"])
+    pbx.delay = 0.2  # the winner's DELETE is still under way while the other clicks land
+
+    clicks = await asyncio.gather(
+        *(driver.click(APPROVE, request_id, user=user) for driver in (a, b) for user in (BOB, CAROL, BOB, CAROL))
+    )
+    assert [reply.status for reply, _ in clicks] == [200] * 8
+
+    def answered() -> int:
+        return sum(1 for _, url in clicks if a.notes(url))
+
+    await wait_for(lambda: "unblocked" in block_text(card.blocks) and answered() == 7, what="every click's answer")
+    assert await first.stop() == 0 and await second.stop() == 0
+
+    assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    updates = [c.args.get("text", "") for c in slack.calls_to("chat.update") if c.args.get("ts") == card.ts]
+    assert len(updates) == 2 and updates[0].startswith("Unblocking") and "unblocked by" in updates[1]
+    [row] = await postgres.query(database_url, "SELECT resolved_by FROM requests WHERE id = $1", request_id)
+    winner = row["resolved_by"]
+    notes = [a.notes(url) for _, url in clicks]
+    assert sorted(len(n) for n in notes) == [0] + [1] * 7  # the winner sees the card change
+    for [note] in (n for n in notes if n):
+        assert f"This request was approved by <@{winner}>" in note and "Nothing more was done" in note
+    log = await postgres.query(
+        database_url, "SELECT from_state, to_state FROM transitions WHERE request_id = $1 ORDER BY seq", request_id
+    )
+    assert [(row["from_state"], row["to_state"]) for row in log] == [
+        (None, "pending"), ("pending", "executing"), ("executing", "unblocked"),
+    ]  # fmt: skip
+    # one token for both processes: had either fetched its own, 3CX would have refused the other's
+    assert pbx.token_requests == 1
+    xapi = [r for r in pbx.requests if r.path.startswith("/xapi/")]
+    assert [r.path for r in xapi if r.method == "GET"] == ["/xapi/v1/Blocklist(42)", "/xapi/v1/Blocklist(43)"]
+    assert {r.headers["Authorization"] for r in xapi} == {f"Bearer {pbx.tokens_issued[0]}"}
+
+
+@pytest.mark.parametrize("via", ["sweep", "click"])
+async def test_expiry_and_history_are_the_same_from_either_replica(
+    make_harness: MakeHarness, database_url: str, via: str
+) -> None:
+    a = await make_harness(DATABASE_URL=database_url)
+    b = await make_harness(DATABASE_URL=database_url)
+    a.pbx.add_entry(43, "198.51.100.4")
+    await a.command("42 printer VPN")
+    await a.settle()
+    [card] = a.cards()
+    request = await a.request_for(card)
+    await b.command("43")
+    await b.settle()
+    other = await b.request_for(a.cards()[1])
+    await a.click(APPROVE, other, user=BOB)  # made on B, approved on A
+    await a.settle()
+
+    for bot in (a, b):
+        bot.clock.advance(901)
+    assert b.bot is not None and a.bot is not None
+    if via == "sweep":
+        assert await b.bot.sweeper.sweep() == 1
+        assert await a.bot.sweeper.sweep() == 0
+    else:
+        _, response_url = await b.click(APPROVE, request, user=BOB)
+        await b.settle()
+        [note] = b.notes(response_url)
+        assert "This request expired" in note
+        assert await a.bot.sweeper.sweep() == 0
+
+    assert card.updates == 1 and "expired* without approval" in block_text(card.blocks)
+    assert (await a.stored(request)).state is State.EXPIRED and (await b.stored(request)).state is State.EXPIRED
+    _, late_url = await a.click(APPROVE, request, user=CAROL)
+    await a.settle()
+    assert "This request expired" in a.notes(late_url)[0] and card.updates == 1
+    assert [r.path for r in a.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(43)"]
+
+    histories = []
+    for bot in (a, b):
+        _, response_url = await bot.command("history")
+        await bot.settle()
+        [note] = bot.notes(response_url)
+        histories.append(note)
+    assert histories[0] == histories[1]
+    lines = histories[0].splitlines()
+    assert lines[0] == "*Latest unblock requests*" and len(lines) == 3
+    assert "`198.51.100.4` *unblocked*, approved by <@UBOB>, requested by <@UALICE>" in lines[1]
+    assert "`203.0.113.7` *expired*, requested by <@UALICE> · _printer VPN_" in lines[2]
+
+
+async def test_a_replica_leaves_another_replicas_claim_alone_until_the_lease_runs_out(
+    make_harness: MakeHarness, database_url: str
+) -> None:
+    a = await make_harness(DATABASE_URL=database_url)
+    await a.command("42")
+    await a.settle()
+    request = await a.request_for(a.cards()[0])
+    assert a.bot is not None
+    # A has claimed the request and is (as far as B can tell) talking to 3CX about it
+    claimed = await a.bot.store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=a.clock())
+    assert claimed is not None
+    gets = len(a.pbx.calls("GET"))
+
+    b = await make_harness(DATABASE_URL=database_url)  # its upkeep runs once at start
+    assert b.bot is not None
+    await asyncio.sleep(0.5)
+    assert await b.bot.sweeper.recover(b.clock() - CLAIM_LEASE) == 0
+    assert (await b.stored(request)).state is State.EXECUTING and len(a.pbx.calls("GET")) == gets
+
+    b.clock.advance(CLAIM_LEASE + 1)
+    assert await b.bot.sweeper.recover(b.clock() - CLAIM_LEASE) == 1
+    finished = await a.stored(request)
+    assert finished.state is State.FAILED and finished.results[0].outcome == "interrupted"
+    assert a.pbx.calls("DELETE") == []  # checked, never repeated blindly

@@ -79,11 +79,13 @@ class ApprovalPolicy:
                 return True
         return False
 
-    async def may_approve(self, user: str, request: Requester) -> str | None:
+    async def may_approve(self, user: str, request: Requester, *, undo: bool = False) -> str | None:
+        """Approving and undoing follow the same rules."""
         if not await self.is_approver(user):
-            return "You are not allowed to approve unblock requests. Ask one of the approvers."
+            what = "undo unblocks" if undo else "approve unblock requests"
+            return f"You are not allowed to {what}. Ask one of the approvers."
         if user == request.requester and not self._allow_self_approval:
-            return "You asked for this unblock, so someone else has to approve it."
+            return f"You asked for this unblock, so someone else has to {'undo' if undo else 'approve'} it."
         return None
 
     async def may_deny(self, user: str, request: Requester) -> str | None:

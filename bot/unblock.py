@@ -316,9 +316,9 @@ class UnblockService:
             return Refused(request, "There is nothing to undo: this request removed nothing from 3CX.")
         if request.undo_until is None or self.clock() > request.undo_until:
             return Refused(request, "It is too late to undo this; re-add the entry in the 3CX console if needed.")
-        reason = await self.policy.may_approve(user, request)
+        reason = await self.policy.may_approve(user, request, undo=True)
         if reason is not None:
-            return Refused(request, reason.replace("approve unblock requests", "undo unblocks"))
+            return Refused(request, reason)
         moved = await self._move(request, State.UNDOING, user)
         return Resolved(moved) if moved is not None else await self._lost_race(request_id)
 

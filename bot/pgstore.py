@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg  # type: ignore[import-untyped]
 
-from .store import _COLUMNS, _request, _results_json, _row  # one row layout for both stores
+from .store import COLUMNS, request_from_row, request_row, results_json  # one row layout for both stores
 from .unblock import Result, State, Transition, UnblockRequest
 
 if TYPE_CHECKING:  # the 3CX client module imports aiohttp, which the domain does without
@@ -34,7 +34,7 @@ POOL_MIN, POOL_MAX = 1, 5
 #: no statement waits longer than this (the longest is the wait for a token being fetched elsewhere)
 COMMAND_TIMEOUT = 120.0
 
-_SELECT = f"SELECT {_COLUMNS} FROM requests"
+_SELECT = f"SELECT {COLUMNS} FROM requests"
 
 
 def migrations() -> list[tuple[str, str]]:
@@ -74,18 +74,18 @@ class PostgresStore:
         await self._db().execute(
             f"""
             WITH added AS (
-                INSERT INTO requests ({_COLUMNS}) VALUES ({", ".join(f"${n}" for n in range(1, 17))})
+                INSERT INTO requests ({COLUMNS}) VALUES ({", ".join(f"${n}" for n in range(1, 17))})
                 RETURNING id, state, requester, created_at
             )
             INSERT INTO transitions (request_id, from_state, to_state, actor, at)
             SELECT id, NULL, state, requester, created_at FROM added
             """,
-            *_row(request),
+            *request_row(request),
         )
 
     async def get(self, request_id: str) -> UnblockRequest | None:
         row = await self._db().fetchrow(f"{_SELECT} WHERE id = $1", request_id)
-        return _request(row) if row is not None else None
+        return request_from_row(row) if row is not None else None
 
     async def set_message_ts(self, request_id: str, message_ts: str) -> None:
         await self._db().execute("UPDATE requests SET message_ts = $2 WHERE id = $1", request_id, message_ts)
@@ -118,12 +118,12 @@ class PostgresStore:
             f"""
             WITH moved AS (
                 UPDATE requests SET {", ".join(sets)} WHERE id = $1 AND state = $2
-                RETURNING {_COLUMNS}
+                RETURNING {COLUMNS}
             ), logged AS (
                 INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer)
                 SELECT id, $2, $3, $4, $5, $9 FROM moved
             )
-            SELECT {_COLUMNS} FROM moved
+            SELECT {COLUMNS} FROM moved
             """,
             request_id,
             from_state.value,
@@ -135,7 +135,7 @@ class PostgresStore:
             _given(undo_results),
             "; ".join(answers) if answers else None,
         )
-        return _request(row) if row is not None else None
+        return request_from_row(row) if row is not None else None
 
     async def transitions(self, request_id: str) -> list[Transition]:
         rows = await self._db().fetch(
@@ -147,7 +147,7 @@ class PostgresStore:
 
     async def recent(self, count: int) -> list[UnblockRequest]:
         rows = await self._db().fetch(f"{_SELECT} ORDER BY created_at DESC, seq DESC LIMIT $1", count)
-        return [_request(row) for row in rows]
+        return [request_from_row(row) for row in rows]
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]:
         rows = await self._db().fetch(
@@ -155,7 +155,7 @@ class PostgresStore:
             State.PENDING.value,
             now,
         )
-        return [_request(row) for row in rows]
+        return [request_from_row(row) for row in rows]
 
     async def first_delivery(self, key: str, at: float) -> bool:
         status = await self._db().execute(
@@ -174,7 +174,7 @@ class PostgresStore:
             State.UNDOING.value,
             cutoff,
         )
-        return [_request(row) for row in rows]
+        return [request_from_row(row) for row in rows]
 
     def _db(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -223,4 +223,4 @@ async def _migrate(db: asyncpg.Connection) -> None:
 
 
 def _given(results: tuple[Result, ...] | None) -> str | None:
-    return None if results is None else _results_json(results)
+    return None if results is None else results_json(results)

@@ -66,11 +66,11 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-_COLUMNS = (
+COLUMNS = (
     "id, targets, requester, channel, reason, created_at, expires_at, state, message_ts, resolved_by, "
     "resolved_at, results, undo_until, undone_by, undone_at, undo_results"
 )
-_SELECT = f"SELECT {_COLUMNS} FROM requests"
+_SELECT = f"SELECT {COLUMNS} FROM requests"
 
 
 def sqlite_path(database_url: str) -> str:
@@ -99,7 +99,7 @@ class SQLiteStore:
     async def add(self, request: UnblockRequest) -> None:
         def add(db: sqlite3.Connection) -> None:
             with db:
-                db.execute(f"INSERT INTO requests ({_COLUMNS}) VALUES ({', '.join('?' * 16)})", _row(request))
+                db.execute(f"INSERT INTO requests ({COLUMNS}) VALUES ({', '.join('?' * 16)})", request_row(request))
                 db.execute(
                     "INSERT INTO transitions (request_id, from_state, to_state, actor, at) VALUES (?, ?, ?, ?, ?)",
                     (request.id, None, request.state.value, request.requester, request.created_at),
@@ -110,7 +110,7 @@ class SQLiteStore:
     async def get(self, request_id: str) -> UnblockRequest | None:
         def get(db: sqlite3.Connection) -> UnblockRequest | None:
             row = db.execute(f"{_SELECT} WHERE id = ?", (request_id,)).fetchone()
-            return _request(row) if row else None
+            return request_from_row(row) if row else None
 
         return await self._with_db(get)
 
@@ -151,9 +151,9 @@ class SQLiteStore:
             "to": to_state.value,
             "actor": actor,
             "at": at,
-            "results": _results_json(results or ()),
+            "results": results_json(results or ()),
             "undo_until": undo_until,
-            "undo_results": _results_json(undo_results or ()),
+            "undo_results": results_json(undo_results or ()),
             "answer": "; ".join(answers) if answers else None,
         }
 
@@ -169,7 +169,7 @@ class SQLiteStore:
                     " VALUES (:id, :from, :to, :actor, :at, :answer)",
                     values,
                 )
-            return _request(db.execute(f"{_SELECT} WHERE id = ?", (request_id,)).fetchone())
+            return request_from_row(db.execute(f"{_SELECT} WHERE id = ?", (request_id,)).fetchone())
 
         return await self._with_db(move)
 
@@ -187,7 +187,7 @@ class SQLiteStore:
     async def recent(self, count: int) -> list[UnblockRequest]:
         def select(db: sqlite3.Connection) -> list[UnblockRequest]:
             rows = db.execute(f"{_SELECT} ORDER BY created_at DESC, rowid DESC LIMIT ?", (count,)).fetchall()
-            return [_request(row) for row in rows]
+            return [request_from_row(row) for row in rows]
 
         return await self._with_db(select)
 
@@ -197,7 +197,7 @@ class SQLiteStore:
                 f"{_SELECT} WHERE state = ? AND expires_at <= ? ORDER BY expires_at LIMIT 500",
                 (State.PENDING.value, now),
             ).fetchall()
-            return [_request(row) for row in rows]
+            return [request_from_row(row) for row in rows]
 
         return await self._with_db(select)
 
@@ -223,7 +223,7 @@ class SQLiteStore:
                 f"{_SELECT} WHERE (state = ? AND resolved_at < ?) OR (state = ? AND undone_at < ?)",
                 (State.EXECUTING.value, cutoff, State.UNDOING.value, cutoff),
             ).fetchall()
-            return [_request(row) for row in rows]
+            return [request_from_row(row) for row in rows]
 
         return await self._with_db(select)
 
@@ -254,15 +254,15 @@ class SQLiteStore:
 # -- rows <-> requests ------------------------------------------------------------------
 
 
-def _row(r: UnblockRequest) -> tuple[object, ...]:
+def request_row(r: UnblockRequest) -> tuple[object, ...]:
     return (
         r.id, json.dumps([target_json(t) for t in r.targets]), r.requester, r.channel, r.reason,
         r.created_at, r.expires_at, r.state.value, r.message_ts, r.resolved_by, r.resolved_at,
-        _results_json(r.results), r.undo_until, r.undone_by, r.undone_at, _results_json(r.undo_results),
+        results_json(r.results), r.undo_until, r.undone_by, r.undone_at, results_json(r.undo_results),
     )  # fmt: skip
 
 
-def _request(row: Any) -> UnblockRequest:
+def request_from_row(row: Any) -> UnblockRequest:
     (rid, targets, requester, channel, reason, created_at, expires_at, state, message_ts, resolved_by,
      resolved_at, results, undo_until, undone_by, undone_at, undo_results) = row  # fmt: skip
     return UnblockRequest(
@@ -299,7 +299,7 @@ def target_from_json(data: dict[str, Any]) -> Target:
     return BlockedNumber.from_json(data, etag=data.get("etag"))
 
 
-def _results_json(results: tuple[Result, ...]) -> str:
+def results_json(results: tuple[Result, ...]) -> str:
     return json.dumps([[r.outcome, r.answer, r.new_id] for r in results])
 
 

@@ -38,7 +38,7 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 #: what starting a fake gives: what the benchmark needs to know, control routes, how to stop it
 Started = tuple[dict[str, str], dict[str, Handler], Callable[[], Awaitable[None]]]
 
-#: the address of entry ``n`` is ``10.77.<n // 256>.<n % 256>``, so a card names its entry by its address
+#: the address of entry ``n`` is ``198.18.<n // 256>.<n % 256>``, so a card names its entry by its address
 _ENTRY_IP = re.compile(r"10\.77\.(\d{1,3})\.(\d{1,3})(?![\d/])")
 MAX_ENTRIES = 256 * 256
 
@@ -46,7 +46,7 @@ MAX_ENTRIES = 256 * 256
 def entry_ip(entry_id: int) -> str:
     if not 0 < entry_id < MAX_ENTRIES:
         raise ValueError(f"entry ids go up to {MAX_ENTRIES - 1}")
-    return f"10.77.{entry_id // 256}.{entry_id % 256}"
+    return f"198.18.{entry_id // 256}.{entry_id % 256}"
 
 
 def _entry_of(text: str) -> int | None:

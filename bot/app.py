@@ -25,7 +25,7 @@ from .slack.groups import SlackGroupMembership
 from .slack.sweeper import Sweeper
 from .stores import Store, open_store
 from .tasks import BackgroundWork
-from .threecx.client import RetryPolicy, ThreeCXClient
+from .threecx.client import RetryPolicy, ThreeCXClient, TokenStore
 from .unblock import UnblockService
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,26 @@ class Bot:
         await self.http.close()
 
 
+def threecx_client(
+    settings: Settings,
+    redactor: Redactor | None,
+    *,
+    retry: RetryPolicy | None = None,
+    token_store: TokenStore | None = None,
+) -> ThreeCXClient:
+    """The 3CX client the settings describe; the tokens it fetches are masked in logs."""
+    return ThreeCXClient(
+        settings.threecx_base_url,
+        settings.threecx_client_id,
+        settings.threecx_client_secret.reveal(),
+        timeout=settings.threecx_timeout,
+        ca_bundle=settings.threecx_ca_bundle,
+        retry=retry,
+        on_token=redactor.add if redactor else None,
+        token_store=token_store,
+    )
+
+
 async def start_bot(
     settings: Settings,
     *,
@@ -93,16 +113,7 @@ async def start_bot(
 ) -> Bot:
     """Open the store, the 3CX client and the Slack client, and build the app around them."""
     store, tokens, exclusive = await open_store(settings.database_url)
-    threecx = ThreeCXClient(
-        settings.threecx_base_url,
-        settings.threecx_client_id,
-        settings.threecx_client_secret.reveal(),
-        timeout=settings.threecx_timeout,
-        ca_bundle=settings.threecx_ca_bundle,
-        retry=retry,
-        on_token=redactor.add if redactor else None,
-        token_store=tokens,
-    )
+    threecx = threecx_client(settings, redactor, retry=retry, token_store=tokens)
     await threecx.start()
     http = aiohttp.ClientSession()
     client = AsyncWebClient(

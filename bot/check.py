@@ -7,10 +7,11 @@ from collections.abc import Callable
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from .app import threecx_client
 from .config import Settings
 from .logs import Redactor
 from .threecx import ThreeCXError
-from .threecx.client import RetryPolicy, ThreeCXClient
+from .threecx.client import RetryPolicy
 
 OK, FAIL = "ok  ", "FAIL"
 
@@ -38,15 +39,7 @@ async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
 
 
 async def _check_threecx(settings: Settings, redactor: Redactor, say: Callable[[str], None]) -> bool:
-    client = ThreeCXClient(
-        settings.threecx_base_url,
-        settings.threecx_client_id,
-        settings.threecx_client_secret.reveal(),
-        timeout=settings.threecx_timeout,
-        ca_bundle=settings.threecx_ca_bundle,
-        retry=RetryPolicy(attempts=2, budget=settings.threecx_timeout),
-        on_token=redactor.add,
-    )
+    client = threecx_client(settings, redactor, retry=RetryPolicy(attempts=2, budget=settings.threecx_timeout))
     where = settings.threecx_base_url
     async with client:
         try:

@@ -8,6 +8,7 @@ import pytest
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import Harness, base_env
+from .processes import BotProcess
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 
@@ -55,3 +56,16 @@ async def make_harness(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> As
 @pytest.fixture
 async def harness(make_harness: MakeHarness) -> Harness:
     return await make_harness()
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[list[BotProcess]]:
+    """Bot processes a test starts; killed (and their drivers closed) at its end."""
+    started: list[BotProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+        if process.proc is not None:
+            await process.proc.wait()
+        if process.driver is not None:
+            await process.driver.close()

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -20,98 +15,7 @@ from bot.slack.messages import APPROVE
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, GENERAL, SIGNING_SECRET, Harness, base_env, block_text, buttons, wait_for
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class BotProcess:
-    """``python -m bot`` started in ``cwd`` with exactly ``env`` (plus PATH), its output kept."""
-
-    def __init__(self, env: dict[str, str], cwd: Path, *args: str) -> None:
-        self.env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env}
-        self.cwd = cwd
-        self.args = args
-        self.proc: asyncio.subprocess.Process | None = None
-        self.stdout = ""
-        self.stderr = ""
-        #: what sends it Slack requests, closed with it
-        self.driver: Harness | None = None
-
-    async def run(self, timeout: float = 30) -> int:
-        """Run to completion (for ``check`` and settings errors)."""
-        await self.start()
-        return await self.wait(timeout)
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *self.args, cwd=self.cwd, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-
-    async def wait(self, timeout: float = 30) -> int:
-        assert self.proc is not None
-        out, err = await asyncio.wait_for(self.proc.communicate(), timeout)
-        self.stdout, self.stderr = out.decode(), err.decode()
-        return int(self.proc.returncode or 0)
-
-    async def stop(self, timeout: float = 30) -> int:
-        """SIGTERM, then wait for a clean exit."""
-        assert self.proc is not None
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return await self.wait(timeout)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for process in started:
-        process.kill()
-        if process.proc is not None:
-            await process.proc.wait()
-        if process.driver is not None:
-            await process.driver.close()
-
-
-async def healthy(url: str, timeout: float = 20) -> None:
-    async with aiohttp.ClientSession() as http:
-
-        async def ok() -> bool:
-            try:
-                async with http.get(f"{url}/healthz") as response:
-                    return response.status == 200
-            except aiohttp.ClientError:
-                return False
-
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not await ok():
-            assert asyncio.get_running_loop().time() < deadline, "the bot did not become healthy"
-            await asyncio.sleep(0.05)
-
-
-async def start_http_bot(
-    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, **extra: str
-) -> tuple[BotProcess, Harness]:
-    port = free_port()
-    env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "HOST": "127.0.0.1", "PORT": str(port), **extra}
-    process = BotProcess(env, tmp_path)
-    processes.append(process)
-    await process.start()
-    driver = process.driver = Harness(slack, pbx, env, url=f"http://127.0.0.1:{port}")
-    await healthy(driver.url)
-    return process, driver
-
+from .processes import BotProcess, free_port, healthy, start_http_bot
 
 # settings -----------------------------------------------------------------------------------------
 

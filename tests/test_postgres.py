@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -32,7 +30,7 @@ from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, CAROL, GENERAL, block_text, buttons, wait_for
 from .postgres import PostgresServer, PostgresUnavailable
-from .test_main import BotProcess, start_http_bot
+from .processes import BotProcess, start_http_bot
 
 NewStore = Callable[[], Awaitable[Store]]
 
@@ -372,32 +370,11 @@ async def test_a_failed_fetch_shares_nothing_and_lets_the_next_try_go_ahead(data
         await b.close()
 
 
-def test_the_stores_import_neither_slack_nor_aiohttp() -> None:
-    code = (
-        "import sys, bot.pgstore, bot.stores;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'slack_bolt', 'slack_sdk')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.strip() == "[]"
-
-
 # 3. replicas ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def replicas() -> AsyncIterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for process in started:
-        process.kill()
-        if process.proc is not None:
-            await process.proc.wait()
-        if process.driver is not None:
-            await process.driver.close()
-
-
 async def test_two_processes_on_one_database_send_one_delete_and_share_one_token(
-    replicas: list[BotProcess],
+    processes: list[BotProcess],
     slack: FakeSlack,
     pbx: FakeThreeCX,
     postgres: PostgresServer,
@@ -405,8 +382,8 @@ async def test_two_processes_on_one_database_send_one_delete_and_share_one_token
     tmp_path: Path,
 ) -> None:
     pbx.add_entry(43, "198.51.100.4")
-    first, a = await start_http_bot(replicas, slack, pbx, tmp_path, DATABASE_URL=database_url)
-    second, b = await start_http_bot(replicas, slack, pbx, tmp_path, DATABASE_URL=database_url)
+    first, a = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url)
+    second, b = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url)
     await a.command("42", user=ALICE)
     await wait_for(lambda: len(a.cards()) == 1, what="the card made by A")
     await b.command("43", user=ALICE)  # B calls 3CX too, with the token A fetched

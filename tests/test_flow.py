@@ -465,3 +465,23 @@ async def test_an_entry_already_gone_is_reported_as_no_longer_blocked(harness: H
     stored = await harness.stored(request)
     assert (stored.state, stored.outcome) == (State.UNBLOCKED, "already_gone")
     assert all(r.path == ENTRY_PATH for r in harness.pbx.calls("DELETE"))
+
+
+async def test_fifty_concurrent_approvals_share_one_token_fetch(harness: Harness) -> None:
+    for n in range(100, 150):
+        harness.pbx.add_entry(n, f"192.0.2.{n - 99}")
+        await harness.command(str(n))
+    await harness.settle()
+    requests = [await harness.request_for(card) for card in harness.cards()]
+    await harness.restart()  # a fresh process: no token yet
+    harness.pbx.token_delay = 0.2
+    tokens_before = harness.pbx.token_requests
+
+    await asyncio.gather(*(harness.click(APPROVE, r, user=BOB) for r in requests))
+    await harness.settle()
+
+    assert harness.pbx.token_requests == tokens_before + 1
+    assert sorted(r.path for r in harness.pbx.calls("DELETE")) == sorted(
+        f"/xapi/v1/Blocklist({n})" for n in range(100, 150)
+    )
+    assert {(await harness.stored(r)).state for r in requests} == {State.UNBLOCKED}

@@ -24,10 +24,6 @@ class BackgroundWork:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    @property
-    def pending(self) -> int:
-        return len(self._tasks)
-
     def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> bool:
         """Start ``work``; False (and ``work`` is dropped) when shutting down or too much is pending."""
         if self._closed or len(self._tasks) >= self._max_pending:

@@ -301,7 +301,11 @@ class UnblockService:
         to = State.UNBLOCKED if all(r.outcome in REMOVED for r in results) else State.FAILED
         removed_any = any(r.outcome in REMOVED for r in results)
         undo_until = self.clock() + self.undo_window if removed_any and self.undo_window > 0 else None
-        return await self._finish(request, to, request.resolved_by, results=results, undo_until=undo_until)
+        finished = await self._move(
+            request, to, request.resolved_by, results=results, undo_until=undo_until, claimed=True
+        )
+        assert finished is not None
+        return finished
 
     # -- undo ------------------------------------------------------------------------
 
@@ -328,7 +332,9 @@ class UnblockService:
             raise ValueError(f"request {request.id} is not claimed for undo")
         results = tuple([await self._create(request, target) for target in request.removed])
         to = State.UNDONE if all(r.outcome == "restored" for r in results) else State.UNDO_FAILED
-        return await self._finish(request, to, request.undone_by, undo_results=results)
+        finished = await self._move(request, to, request.undone_by, undo_results=results, claimed=True)
+        assert finished is not None
+        return finished
 
     # -- expiry ------------------------------------------------------------------------
 
@@ -447,23 +453,6 @@ class UnblockService:
             return Result("internal", f"internal error ({type(error).__name__})")
         return Result("restored", "HTTP 201", new_id=str(created.id))
 
-    async def _finish(
-        self,
-        request: UnblockRequest,
-        to: State,
-        actor: str | None,
-        *,
-        results: tuple[Result, ...] | None = None,
-        undo_until: float | None = None,
-        undo_results: tuple[Result, ...] | None = None,
-    ) -> UnblockRequest:
-        finished = await self._move(
-            request, to, actor, results=results, undo_until=undo_until, undo_results=undo_results
-        )
-        if finished is None:  # only the task that claimed the request moves it on
-            raise RuntimeError(f"request {request.id} left {request.state.value!r} behind the service's back")
-        return finished
-
     async def _move(
         self,
         request: UnblockRequest,
@@ -473,7 +462,10 @@ class UnblockService:
         results: tuple[Result, ...] | None = None,
         undo_until: float | None = None,
         undo_results: tuple[Result, ...] | None = None,
+        claimed: bool = False,
     ) -> UnblockRequest | None:
+        """One transition; None if another click or process moved the request first. ``claimed``:
+        this task holds the request (executing, undoing), so losing it would be a bug."""
         moved = await self.store.transition(
             request.id,
             request.state,
@@ -484,6 +476,8 @@ class UnblockService:
             undo_until=undo_until,
             undo_results=undo_results,
         )
+        if moved is None and claimed:
+            raise RuntimeError(f"request {request.id} left {request.state.value!r} behind the service's back")
         if moved is not None:
             _audit(moved, request.state, to, actor)
         return moved

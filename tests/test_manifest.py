@@ -10,7 +10,8 @@ import jsonschema
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT.parent / "shared" / "slack" / "slack-app-manifest.schema.json"
+#: the manifest's JSON schema (see tests/data/SOURCE.md)
+SCHEMA = ROOT / "tests" / "data" / "slack-app-manifest.schema.json"
 
 
 def manifest() -> dict[str, Any]:

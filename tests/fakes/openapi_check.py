@@ -37,7 +37,8 @@ from openapi_core.testing import MockRequest
 
 from .threecx import RecordedRequest, parse_string_literal
 
-SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "3cx" / "swagger.yaml"
+#: 3CX's OpenAPI document, trimmed to the blocklist paths (see tests/data/SOURCE.md)
+SPEC_PATH = Path(__file__).resolve().parents[1] / "data" / "3cx-xapi-blocklist.yaml"
 HOST_URL = "http://pbx.invalid"
 
 

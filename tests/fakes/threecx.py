@@ -1,6 +1,6 @@
 """An in-process fake of a 3CX PBX: the OAuth token endpoint and the XAPI blocklists.
 
-It follows 3CX's OpenAPI description (`shared/3cx/swagger.yaml`): paths under
+It follows 3CX's OpenAPI description (`tests/data/3cx-xapi-blocklist.yaml`): paths under
 `/xapi/v1`, int32 keys for `/Blocklist({Id})`, quoted string keys for
 `/BlackListNumbers('<id>')`, 201 on create, 204 on delete and OData error bodies.
 `POST /connect/token` at the PBX root issues bearer tokens for client credentials.

@@ -1,40 +1,75 @@
-"""``python -m bot`` runs the bot; ``python -m bot check`` checks an install without changing anything."""
+"""``unblock-bot`` (or ``python -m bot``) runs the bot; ``unblock-bot check`` checks an install without
+changing anything."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
 import sys
-
-from dotenv import load_dotenv
+from pathlib import Path
 
 from .check import preflight
-from .config import ConfigError, Settings, load_settings
+from .config import ConfigError, Environment, Settings, load_settings
 from .logs import Redactor, setup_logging
 from .server import serve
+from .stores import StoreUnavailable
 
-USAGE = "usage: python -m bot [check]\n  (no argument) run the bot\n  check          verify the Slack and 3CX settings"
+#: variables that Bolt and slack_sdk read on their own when they are set (tokens, OAuth); the bot reads its
+#: settings once, so they are taken out of the process environment before any Slack object is built
+READ_BEHIND_OUR_BACK = (
+    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET",
+    "SLACK_SCOPES", "SLACK_USER_SCOPES", "SLACK_VERIFICATION_TOKEN", "SLACK_INSTALLATION_URL",
+    "SLACK_REDIRECT_URI", "SLACK_STATE_S3_BUCKET_NAME", "SLACK_INSTALLATION_S3_BUCKET_NAME",
+)  # fmt: skip
+
+
+def program_name(argv0: str) -> str:
+    """How the bot was started, for its help: ``python -m bot`` or the script's name."""
+    name = Path(argv0).name
+    return "python -m bot" if name == "__main__.py" else name or "unblock-bot"
+
+
+def arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=program_name(sys.argv[0]),
+        description="A Slack bot that removes entries from a 3CX blocklist once an approver says yes. "
+        "Settings come from the environment or from a .env file in the working directory (see .env.example).",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=("run", "check"),
+        default="run",
+        help="run: serve Slack (the default); check: verify the Slack and 3CX settings, changing nothing",
+    )
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args not in ([], ["check"]):
-        print(USAGE, file=sys.stderr)
-        return 2
-    load_dotenv(".env")
+    command = arguments(sys.argv[1:] if argv is None else argv).command
+    environment = Environment.read()
     try:
-        settings = load_settings(os.environ)
+        settings = load_settings(environment.values, environment.origins)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    for name in READ_BEHIND_OUR_BACK:
+        os.environ.pop(name, None)
     redactor = Redactor()
     for secret in settings.secrets():
         redactor.add(secret)
-    setup_logging(settings.log_level, redactor)
-    if args == ["check"]:
-        return 0 if asyncio.run(preflight(settings, redactor)) else 1
-    asyncio.run(_run(settings, redactor))
+    # check speaks to a person on stdout: only warnings are logged (on stderr) unless LOG_LEVEL says more
+    quiet = command == "check" and "LOG_LEVEL" not in environment.values
+    setup_logging("WARNING" if quiet else settings.log_level, redactor)
+    try:
+        if command == "check":
+            return 0 if asyncio.run(preflight(settings, redactor)) else 1
+        asyncio.run(_run(settings, redactor))
+    except StoreUnavailable as error:
+        print(f"unblock-bot cannot start: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,4 +1,7 @@
-"""``python -m bot check``: does this install work? Reads only; changes nothing."""
+"""``python -m bot check``: does this install work? Changes nothing in Slack or 3CX.
+
+The database is opened as the bot would open it (a new SQLite file is created, an old schema upgraded).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from .app import threecx_client
 from .config import Settings
 from .logs import Redactor
+from .stores import StoreUnavailable, describe_database, open_store
 from .threecx import ThreeCXError
 from .threecx.client import RetryPolicy
 
@@ -17,10 +21,25 @@ OK, FAIL = "ok  ", "FAIL"
 
 
 async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str], None] = print) -> bool:
-    """Check the Slack token and the 3CX credentials; print one line per check; True if all passed."""
-    results = [await _check_slack(settings, say), await _check_threecx(settings, redactor, say)]
+    """Check the database, the Slack token and the 3CX credentials; print one line per check; True if all passed."""
+    results = [
+        await _check_database(settings, say),
+        await _check_slack(settings, say),
+        await _check_threecx(settings, redactor, say),
+    ]
     say("All checks passed." if all(results) else "Some checks failed; see above.")
     return all(results)
+
+
+async def _check_database(settings: Settings, say: Callable[[str], None]) -> bool:
+    try:
+        opened = await open_store(settings.database_url)
+    except StoreUnavailable as error:
+        say(f"{FAIL} Database: {error}.")
+        return False
+    await opened.store.close()
+    say(f"{OK} Database: {describe_database(settings.database_url)} is ready.")
+    return True
 
 
 async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:

@@ -1,18 +1,24 @@
 """Settings from the environment (and ``.env``), checked all at once.
 
 ``load_settings`` either returns a complete ``Settings`` or raises
-``ConfigError`` listing every problem, each with where its value comes from.
-Secrets are wrapped in ``Secret`` so that no repr, log line or traceback shows them.
+``ConfigError`` listing every problem, each with where its value comes from
+(the environment or ``.env``). Values still holding an example from
+``.env.example`` are problems too. Secrets are wrapped in ``Secret`` so that no
+repr, log line or traceback shows them.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
 
 from .policy import CHANNEL_ID, Approvers
 from .stores import check_database_url
@@ -23,6 +29,8 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///unblock.db"
 MAX_REQUEST_TTL = 7 * 24 * 3600
 MAX_UNDO_WINDOW = 24 * 3600
+#: the user and group ids .env.example shows
+EXAMPLE_IDS = frozenset({"U0123456789", "S0123456789"})
 
 
 class Secret:
@@ -94,11 +102,28 @@ class Settings:
         return [*found, database_password] if database_password else found
 
 
+@dataclass(frozen=True)
+class Environment:
+    """The variables the bot reads, and where each came from."""
+
+    values: Mapping[str, str]
+    #: variable -> "the environment" or the path of the .env file
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, dotenv: Path = Path(".env"), environ: Mapping[str, str] = os.environ) -> Environment:
+        """``.env`` (if there is one) overlaid by the process environment, which wins."""
+        from_file = {k: v for k, v in dotenv_values(dotenv).items() if v is not None} if dotenv.is_file() else {}
+        origins = {name: str(dotenv) for name in from_file} | {name: "the environment" for name in environ}
+        return cls({**from_file, **environ}, origins)
+
+
 class _Reader:
     """Reads variables and collects problems instead of stopping at the first one."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], origins: Mapping[str, str]) -> None:
         self.env = env
+        self.origins = origins
         self.problems: list[str] = []
 
     def text(self, name: str, *, hint: str = "") -> str | None:
@@ -117,9 +142,15 @@ class _Reader:
         try:
             return parse(raw)
         except ValueError as error:
-            shown = name if secret else f"{name}={raw!r}"
-            self.problems.append(f"{shown} {error}.")
+            shown = name if secret else f"{name}={_without_credentials(raw)!r}"
+            origin = self.origins.get(name)
+            self.problems.append(f"{shown} {error}" + (f" (set in {origin})." if origin else "."))
             return default
+
+
+def _without_credentials(raw: str) -> str:
+    """A value as it may be shown: a user name and password in a URL are masked."""
+    return re.sub(r"//[^/@\s]*@", "//***@", raw)
 
 
 def _boolean(raw: str) -> bool:
@@ -157,7 +188,17 @@ def _http_url(raw: str) -> str:
         raise ValueError("should be an http(s) URL like https://pbx.example.com")
     if parts.username or parts.password:
         raise ValueError("should not carry a user name or password")
+    if _is_example_host(parts.hostname):
+        raise ValueError("is still the example address from .env.example; give your PBX's address")
     return raw.rstrip("/")
+
+
+def _is_example_host(host: str) -> bool:
+    """A name reserved for examples (RFC 2606), such as pbx.example.com."""
+    labels = host.lower().rstrip(".").split(".")
+    if labels[-1] in ("example", "invalid"):
+        return True
+    return len(labels) >= 2 and labels[-2] == "example" and labels[-1] in ("com", "net", "org")
 
 
 def _api_url(raw: str) -> str:
@@ -190,20 +231,27 @@ def _ca_bundle(raw: str) -> str:
 
 
 def _approvers(raw: str) -> Approvers:
-    return Approvers.parse(raw)
+    approvers = Approvers.parse(raw)
+    examples = sorted((approvers.users | approvers.groups) & EXAMPLE_IDS)
+    if examples:
+        raise ValueError(f"still holds the example ids from .env.example ({', '.join(examples)}); give your approvers")
+    return approvers
 
 
 def _secret(prefix: str = "") -> Callable[[str], Secret]:
     def parse(raw: str) -> Secret:
         if not raw.startswith(prefix):
             raise ValueError(f"should start with {prefix} (value not shown)")
+        if "..." in raw or "…" in raw:
+            raise ValueError("is still the placeholder from .env.example; paste the real value")
         return Secret(raw)
 
     return parse
 
 
-def load_settings(env: Mapping[str, str]) -> Settings:
-    r = _Reader(env)
+def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = None) -> Settings:
+    """Every setting from ``env``; ``origins`` says where each variable came from, for the problems."""
+    r = _Reader(env, origins or {})
     app_token = r.parsed("SLACK_APP_TOKEN", None, _secret("xapp-"), secret=True)
     signing_secret = r.parsed(
         "SLACK_SIGNING_SECRET", None, _secret(), secret=True,

@@ -17,10 +17,17 @@ import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from .store import COLUMNS, request_from_row, request_row, results_json  # one row layout for both stores
+from .store import (  # one row layout for both stores
+    COLUMNS,
+    StoreUnavailable,
+    request_from_row,
+    request_row,
+    results_json,
+)
 from .unblock import Result, State, Transition, UnblockRequest
 
 if TYPE_CHECKING:  # the 3CX client module imports aiohttp, which the domain does without
@@ -31,6 +38,8 @@ MIGRATIONS_LOCK = 0x75_6E_62_6C_6F_63_6B_01
 TOKEN_LOCK = 0x75_6E_62_6C_6F_63_6B_02
 #: a small pool: each process holds few connections, so many processes fit under max_connections
 POOL_MIN, POOL_MAX = 1, 5
+#: how long opening a connection may take
+CONNECT_TIMEOUT = 10.0
 #: no statement waits longer than this (the longest is the wait for a token being fetched elsewhere)
 COMMAND_TIMEOUT = 120.0
 
@@ -50,12 +59,27 @@ class PostgresStore:
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        pool = await asyncpg.create_pool(
-            self._url, min_size=POOL_MIN, max_size=POOL_MAX, command_timeout=COMMAND_TIMEOUT
-        )
+        """Connect and bring the schema up to date.
+
+        Raises:
+            StoreUnavailable: the server cannot be reached or refuses, or the schema is newer than this bot.
+        """
+        try:
+            pool = await asyncpg.create_pool(
+                self._url,
+                min_size=POOL_MIN,
+                max_size=POOL_MAX,
+                command_timeout=COMMAND_TIMEOUT,
+                timeout=CONNECT_TIMEOUT,
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreUnavailable(postgres_problem(self._url, error)) from None
         try:
             async with pool.acquire() as db:
                 await _migrate(db)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            await pool.close()
+            raise StoreUnavailable(postgres_problem(self._url, error)) from None
         except BaseException:
             await pool.close()
             raise
@@ -209,6 +233,7 @@ class PostgresTokenStore:
 
 
 async def _migrate(db: asyncpg.Connection) -> None:
+    known = migrations()
     async with db.transaction():
         await db.execute("SELECT pg_advisory_xact_lock($1)", MIGRATIONS_LOCK)
         await db.execute(
@@ -216,10 +241,42 @@ async def _migrate(db: asyncpg.Connection) -> None:
             " (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         )
         applied = {row["name"] for row in await db.fetch("SELECT name FROM schema_migrations")}
-        for name, sql in migrations():
+        newer = sorted(applied - {name for name, _ in known})
+        if newer:
+            raise StoreUnavailable(
+                f"the PostgreSQL database was set up by a newer unblock-bot (it has migration {newer[-1]}, "
+                "which this one does not know): upgrade the bot, or point DATABASE_URL elsewhere"
+            )
+        for name, sql in known:
             if name not in applied:
                 await db.execute(sql)
                 await db.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+
+
+def postgres_problem(database_url: str, error: BaseException) -> str:
+    """One sentence about a PostgreSQL database that cannot be used: where, and what to check (no password)."""
+    parts = urlsplit(database_url)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    database = parts.path.lstrip("/") or parts.username or "postgres"
+    if isinstance(error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
+        return (
+            f"PostgreSQL at {where} refused the user {parts.username or '(none)'!r}: check the user name and "
+            "password in DATABASE_URL, and the server's pg_hba.conf"
+        )
+    if isinstance(error, asyncpg.InvalidCatalogNameError):
+        return f"PostgreSQL at {where} has no database {database!r}: create it, or correct DATABASE_URL"
+    if isinstance(error, TimeoutError):
+        return (
+            f"PostgreSQL at {where} did not answer within {CONNECT_TIMEOUT:g} s: check that the server is running "
+            "and that a firewall lets the bot through"
+        )
+    if isinstance(error, OSError):
+        reason = error.strerror or type(error).__name__
+        return (
+            f"cannot connect to PostgreSQL at {where} ({reason}): check that the server is running and that "
+            "DATABASE_URL names the right host and port"
+        )
+    return f"PostgreSQL at {where} refused to open database {database!r} ({type(error).__name__}): {error}"
 
 
 def _given(results: tuple[Result, ...] | None) -> str | None:

@@ -73,6 +73,11 @@ COLUMNS = (
 _SELECT = f"SELECT {COLUMNS} FROM requests"
 
 
+class StoreUnavailable(Exception):
+    """The store ``DATABASE_URL`` names cannot be used; the message is one sentence for an admin,
+    naming the place and what to check, never a password."""
+
+
 def sqlite_path(database_url: str) -> str:
     """``sqlite:///unblock.db`` → ``unblock.db`` (relative), ``sqlite:////var/x.db`` → ``/var/x.db``."""
     parts = urlsplit(database_url)
@@ -88,7 +93,15 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
 
     async def open(self) -> None:
-        await self._run(self._open)
+        """Open the file (created if missing) and bring its schema up to date.
+
+        Raises:
+            StoreUnavailable: the file cannot be opened or is not a database of this bot.
+        """
+        try:
+            await self._run(self._open)
+        except (sqlite3.Error, OSError) as error:
+            raise StoreUnavailable(_sqlite_problem(self._path, error)) from None
 
     async def close(self) -> None:
         if self._db is not None:
@@ -233,12 +246,21 @@ class SQLiteStore:
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self._path, check_same_thread=False)
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreUnavailable(
+                    f"the database {self._path} was written by a newer unblock-bot (schema version {version}, "
+                    f"this one knows up to {len(MIGRATIONS)}): upgrade the bot, or point DATABASE_URL elsewhere"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+        except BaseException:
+            db.close()
+            raise
         self._db = db
 
     async def _with_db(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -249,6 +271,24 @@ class SQLiteStore:
 
     async def _run(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+
+def _sqlite_problem(path: str, error: sqlite3.Error | OSError) -> str:
+    """One sentence about a SQLite file that cannot be used."""
+    text = str(error).lower()
+    if "locked" in text or "busy" in text:
+        return f"the database {path} is locked by another program (is another unblock-bot using it?)"
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (
+            f"{path} is not a usable SQLite database (damaged, or another kind of file): restore it from a "
+            "backup, or point DATABASE_URL at a new file"
+        )
+    if isinstance(error, IsADirectoryError) or Path(path).is_dir():
+        return f"{path} is a directory, not a database file: point DATABASE_URL at a file, e.g. sqlite:///unblock.db"
+    return (
+        f"the database {path} cannot be opened ({error.__class__.__name__}: {error}): check that its folder exists "
+        "and that the bot may read and write there"
+    )
 
 
 # -- rows <-> requests ------------------------------------------------------------------

@@ -11,13 +11,22 @@ import importlib.util
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
-from .store import SQLiteStore, sqlite_path
+from .store import SQLiteStore, StoreUnavailable, sqlite_path
 from .unblock import RequestStore
 
 if TYPE_CHECKING:  # the 3CX client module imports aiohttp, which the domain does without
     from .threecx.client import TokenStore
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+__all__ = [
+    "OpenedStore",
+    "Store",
+    "StoreUnavailable",
+    "check_database_url",
+    "describe_database",
+    "is_postgres_url",
+    "open_store",
+]
 
 
 class Store(RequestStore, Protocol):
@@ -55,8 +64,20 @@ def check_database_url(raw: str) -> str:
     return raw
 
 
+def describe_database(database_url: str) -> str:
+    """Where the requests are kept, for people: no password."""
+    if is_postgres_url(database_url):
+        parts = urlsplit(database_url)
+        return f"PostgreSQL database {parts.path.lstrip('/') or '(default)'} at {parts.hostname}:{parts.port or 5432}"
+    return f"SQLite file {sqlite_path(database_url)}"
+
+
 async def open_store(database_url: str) -> OpenedStore:
-    """Open (and migrate) the store that ``database_url`` names."""
+    """Open (and migrate) the store that ``database_url`` names.
+
+    Raises:
+        StoreUnavailable: the database cannot be reached, opened or read, or its schema is newer than this bot.
+    """
     if is_postgres_url(database_url):
         from .pgstore import PostgresStore  # asyncpg is only needed here
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -15,7 +17,7 @@ from bot.slack.messages import APPROVE
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, GENERAL, SIGNING_SECRET, Harness, base_env, block_text, buttons, wait_for
-from .processes import BotProcess, free_port, healthy, start_http_bot
+from .processes import ROOT, BotProcess, free_port, healthy, start_http_bot
 
 # settings -----------------------------------------------------------------------------------------
 
@@ -73,6 +75,142 @@ async def test_settings_are_read_from_a_dotenv_file(slack: FakeSlack, pbx: FakeT
     assert await process.run() == 0, process.stdout + process.stderr
 
 
+async def test_settings_errors_say_where_each_value_comes_from(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PORT=http\nTHREECX_TIMEOUT=5\n")
+    process = BotProcess({"THREECX_TIMEOUT": "-1"}, tmp_path)
+
+    assert await process.run() == 2
+
+    assert "PORT='http' should be a port number from 1 to 65535 (set in .env)." in process.stderr
+    assert "THREECX_TIMEOUT='-1' should be a number of seconds from 0.1 to 300 (set in the environment)." in (
+        process.stderr
+    )
+
+
+async def test_an_unchanged_copy_of_the_example_settings_names_every_example_value(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    process = BotProcess({}, tmp_path)
+
+    assert await process.run() == 2
+
+    err = process.stderr
+    assert "SLACK_BOT_TOKEN is still the placeholder from .env.example" in err
+    assert "THREECX_BASE_URL='https://pbx.example.com' is still the example address from .env.example" in err
+    assert "UNBLOCK_APPROVERS='U0123456789,S0123456789' still holds the example ids from .env.example" in err
+    for name in ("SLACK_SIGNING_SECRET", "THREECX_CLIENT_SECRET"):
+        assert f"{name} is not set" in err
+    assert "Traceback" not in err
+
+
+async def test_a_password_in_a_url_is_never_printed(tmp_path: Path) -> None:
+    env = {"THREECX_BASE_URL": "https://admin:pbx-admin-password-77@pbx.acme.test", "PORT": "x"}
+    process = BotProcess(env, tmp_path)
+
+    assert await process.run() == 2
+
+    assert "THREECX_BASE_URL='https://***@pbx.acme.test' should not carry a user name or password" in process.stderr
+    assert "pbx-admin-password-77" not in process.stderr + process.stdout
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], ["check", "--help"]])
+async def test_help_exits_0_and_names_the_program_as_invoked(tmp_path: Path, argv: list[str]) -> None:
+    process = BotProcess({}, tmp_path, *argv)
+
+    assert await process.run() == 0
+
+    assert process.stdout.startswith("usage: python -m bot [-h] [{run,check}]")
+    assert "check" in process.stdout and process.stderr == ""
+
+
+async def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
+    process = BotProcess({}, tmp_path, "chekc")
+
+    assert await process.run() == 2
+
+    assert "usage: python -m bot" in process.stderr and "invalid choice: 'chekc'" in process.stderr
+
+
+# storage that cannot be used ----------------------------------------------------------------------
+
+
+def _garbage(path: Path) -> str:
+    path.write_bytes(b"this is not a database\n" * 100)
+    return "is not a usable SQLite database"
+
+
+def _truncated(path: Path) -> str:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (x)")
+        db.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
+    path.write_bytes(path.read_bytes()[:1500])
+    return "is not a usable SQLite database"
+
+
+def _directory(path: Path) -> str:
+    path.mkdir()
+    return "is a directory, not a database file"
+
+
+def _newer(path: Path) -> str:
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    return "was written by a newer unblock-bot (schema version 99"
+
+
+@pytest.mark.parametrize("make", [_garbage, _truncated, _directory, _newer])
+@pytest.mark.parametrize("command", [[], ["check"]], ids=["run", "check"])
+async def test_a_database_that_cannot_be_used_stops_the_bot_with_one_sentence(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, make: Callable[[Path], str], command: list[str]
+) -> None:
+    database = tmp_path / "unblock.db"
+    says = make(database)
+    port = free_port()
+    env = {**base_env(slack, pbx, str(database)), "HOST": "127.0.0.1", "PORT": str(port)}
+    process = BotProcess(env, tmp_path, *command)
+
+    assert await process.run() == 1
+
+    if command:
+        assert process.stderr == ""
+        [line] = [line for line in process.stdout.splitlines() if "Database" in line]
+        assert line.startswith("FAIL Database: ") and process.stdout.endswith("Some checks failed; see above.\n")
+    else:
+        [line] = process.stderr.splitlines()
+        assert line.startswith("unblock-bot cannot start: ")
+    assert says in line and str(database) in line
+    assert "Traceback" not in process.stderr + process.stdout
+    assert [c.method for c in slack.calls if c.method != "auth.test"] == []
+    assert [r.method for r in pbx.requests if r.method != "GET" and r.path != "/connect/token"] == []
+
+
+async def test_a_locked_database_is_named(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    database = tmp_path / "unblock.db"
+    holder = sqlite3.connect(database)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        process = BotProcess(base_env(slack, pbx, str(database)), tmp_path)
+        assert await process.run() == 1
+    finally:
+        holder.close()
+
+    [line] = process.stderr.splitlines()
+    assert "is locked by another program" in line and str(database) in line
+
+
+async def test_an_unreachable_postgresql_is_one_sentence_without_the_password(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"postgresql://unblock:db-password-hunter2@127.0.0.1:{port}/unblock"
+    process = BotProcess({**base_env(slack, pbx, ""), "DATABASE_URL": url}, tmp_path)
+
+    assert await process.run() == 1
+
+    [line] = process.stderr.splitlines()
+    assert f"cannot connect to PostgreSQL at 127.0.0.1:{port}" in line and "DATABASE_URL" in line
+    assert "db-password-hunter2" not in process.stderr + process.stdout
+
+
 # the preflight check ------------------------------------------------------------------------------
 
 
@@ -82,10 +220,12 @@ async def test_check_reports_what_works_and_changes_nothing(slack: FakeSlack, pb
     assert await process.run() == 0
 
     lines = process.stdout.splitlines()
-    assert lines[0].startswith("ok") and "Slack: signed in as @unblock-bot" in lines[0]
-    assert lines[1].startswith("ok") and "got an access token" in lines[1]
-    assert lines[2].startswith("ok") and "IP blocklist can be read" in lines[2]
-    assert lines[3] == "All checks passed."
+    assert lines[0] == f"ok   Database: SQLite file {tmp_path / 'unblock.db'} is ready."
+    assert lines[1].startswith("ok") and "Slack: signed in as @unblock-bot" in lines[1]
+    assert lines[2].startswith("ok") and "got an access token" in lines[2]
+    assert lines[3].startswith("ok") and "IP blocklist can be read" in lines[3]
+    assert lines[4] == "All checks passed." and len(lines) == 5
+    assert process.stderr == ""  # no log lines mixed in: below WARNING nothing is logged unless LOG_LEVEL asks
     assert [(r.method, r.path, r.query.get("$top")) for r in pbx.calls("GET")] == [("GET", "/xapi/v1/Blocklist", "1")]
     assert pbx.calls("DELETE") == [] and pbx.calls("POST") == []
     assert [c.method for c in slack.calls] == ["auth.test"]
@@ -143,6 +283,17 @@ async def test_http_mode_serves_a_request_across_a_restart_and_keeps_secrets_out
     for secret in secrets:
         assert secret not in logs
         assert secret not in seen_by_people
+
+
+async def test_an_ordinary_start_and_stop_logs_no_warning(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    process, _ = await start_http_bot(processes, slack, pbx, tmp_path)
+    assert await process.stop() == 0
+
+    lines = [json.loads(line) for line in process.stderr.splitlines()]
+    assert lines and {line["level"] for line in lines} == {"INFO"}, process.stderr
+    assert "will be unused" not in process.stderr
 
 
 async def test_sigterm_finishes_the_work_in_flight(

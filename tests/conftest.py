@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -8,6 +8,7 @@ import pytest
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import Harness, base_env
+from .postgres import PostgresServer, PostgresUnavailable
 from .processes import BotProcess
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -69,3 +70,20 @@ async def processes() -> AsyncIterator[list[BotProcess]]:
             await process.proc.wait()
         if process.driver is not None:
             await process.driver.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole test session; the tests that use it fail (never skip) without it."""
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL is needed for the tests of the shared store: {error}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def database_url(postgres: PostgresServer) -> str:
+    """A fresh, empty database."""
+    return await postgres.new_database()

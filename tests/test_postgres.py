@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -29,27 +29,10 @@ from .conftest import MakeHarness
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, CAROL, GENERAL, block_text, buttons, wait_for
-from .postgres import PostgresServer, PostgresUnavailable
+from .postgres import PostgresServer
 from .processes import BotProcess, start_http_bot
 
 NewStore = Callable[[], Awaitable[Store]]
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the whole test session; these tests fail (never skip) without it."""
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as error:
-        pytest.fail(f"PostgreSQL is needed for the tests of the shared store: {error}", pytrace=False)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def database_url(postgres: PostgresServer) -> str:
-    """A fresh, empty database."""
-    return await postgres.new_database()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -1,55 +1,31 @@
-"""``python -m bench [--duration S] [--smoke]``: benchmark the bot over HTTP against the fakes.
+"""``python -m bench [--duration S] [--smoke] [--json FILE]``: benchmark the bot over HTTP against the fakes.
 
-Prints the report and writes it to ``bench/RESULTS.md`` (not in ``--smoke`` mode).
+Prints the report and writes it to ``bench/RESULTS.md`` (not in ``--smoke`` mode); ``--json FILE`` also
+writes the key figures of every section, and where they come from, to FILE.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
-import os
-import platform
+import dataclasses
+import json
 import signal
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 import aiohttp
 
-from . import scenarios
+from . import provenance, scenarios
 from .procs import children
+from .provenance import RESULTS
 from .rig import Rig
-from .scenarios import Sizes
-
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+from .scenarios import Section, Sizes
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine() -> list[str]:
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("slack-bolt", "slack-sdk", "aiohttp"))
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return [
-        f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
-        f"- CPU: {cpu_model()}, {os.cpu_count()} cores (load average before the run: {load})",
-        f"- Python {platform.python_version()} ({platform.python_implementation()}), {platform.system()} "
-        f"{platform.release()}",
-        f"- {versions}",
-    ]
-
-
-async def run(sizes: Sizes, logs: Path) -> list[str]:
+async def run(sizes: Sizes, logs: Path) -> list[Section]:
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
@@ -61,7 +37,7 @@ async def run(sizes: Sizes, logs: Path) -> list[str]:
             slow = await scenarios.slow_pbx(rig, sizes, b, steps)
             approvals = await scenarios.approvals(rig, sizes)
             footprint = await scenarios.footprint(rig, sizes)
-    return ack + slow + approvals + footprint
+    return [*ack, slow, approvals, footprint]
 
 
 def main() -> int:
@@ -70,16 +46,18 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="every scenario for ~0.5 s with tiny counts; "
                         "does not write RESULTS.md")  # fmt: skip
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs and print where")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the key figures as JSON to FILE")
     args = parser.parse_args()
     if not 0.2 <= args.duration <= 120:
         parser.error("--duration must be from 0.2 to 120 seconds")
     sizes = Sizes.smoke() if args.smoke else Sizes.full(args.duration)
 
-    header = ["# unblock-bot benchmark", "", *machine(), ""]
+    origin = provenance.collect()
+    header = ["# unblock-bot benchmark", "", *provenance.lines(origin), ""]
     started = time.monotonic()
     logs = Path(tempfile.mkdtemp(prefix="unblock-bench-"))
     try:
-        body = asyncio.run(run(sizes, logs))
+        sections = asyncio.run(run(sizes, logs))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("interrupted; every process was stopped", file=sys.stderr)
         return 130
@@ -88,12 +66,23 @@ def main() -> int:
             print(f"logs: {logs}", file=sys.stderr)
         else:
             _remove(logs)
-    footer = [f"Whole run: {time.monotonic() - started:.0f} s{' (smoke mode)' if args.smoke else ''}.", ""]
-    report = "\n".join(header + body + footer)
+    whole = time.monotonic() - started
+    footer = [f"Whole run: {whole:.0f} s{' (smoke mode)' if args.smoke else ''}.", ""]
+    report = "\n".join([*header, *(line for s in sections for line in s.lines), *footer])
     print(report)
     if not args.smoke:
         RESULTS.write_text(report)
         print(f"written to {RESULTS}", file=sys.stderr)
+    if args.json:
+        summary = {
+            "mode": "smoke" if args.smoke else "full",
+            "sizes": dataclasses.asdict(sizes),
+            "provenance": origin,
+            **{s.key: s.figures for s in sections},
+            "whole_run_s": round(whole, 1),
+        }
+        args.json.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        print(f"summary written to {args.json}", file=sys.stderr)
     return 0
 
 

@@ -38,18 +38,21 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 #: what starting a fake gives: what the benchmark needs to know, control routes, how to stop it
 Started = tuple[dict[str, str], dict[str, Handler], Callable[[], Awaitable[None]]]
 
-#: the address of entry ``n`` is ``198.18.<n // 256>.<n % 256>``, so a card names its entry by its address
-_ENTRY_IP = re.compile(r"10\.77\.(\d{1,3})\.(\d{1,3})(?![\d/])")
+#: the address of entry ``n`` is ``198.18.<n // 256>.<n % 256>`` (RFC 2544's benchmarking range), so a card
+#: names its entry by its address; ``entry_ip`` and ``_ENTRY_IP`` are both built from this prefix
+ENTRY_PREFIX = "198.18."
+_ENTRY_IP = re.compile(r"(?<![\d.])" + re.escape(ENTRY_PREFIX) + r"(\d{1,3})\.(\d{1,3})(?![\d/])")
 MAX_ENTRIES = 256 * 256
 
 
 def entry_ip(entry_id: int) -> str:
     if not 0 < entry_id < MAX_ENTRIES:
         raise ValueError(f"entry ids go up to {MAX_ENTRIES - 1}")
-    return f"198.18.{entry_id // 256}.{entry_id % 256}"
+    return f"{ENTRY_PREFIX}{entry_id // 256}.{entry_id % 256}"
 
 
-def _entry_of(text: str) -> int | None:
+def entry_of(text: str) -> int | None:
+    """The entry whose address ``text`` names first (see ``entry_ip``), or None."""
     match = _ENTRY_IP.search(text)
     return int(match[1]) * 256 + int(match[2]) if match else None
 
@@ -114,7 +117,7 @@ def _message_record(index: int, at: float, method: str, args: dict[str, Any]) ->
         "channel": args.get("channel"),
         "ts": args.get("ts"),
         "text": text[:200],
-        "entry": _entry_of(text) or _entry_of(json.dumps(args.get("blocks") or [])),
+        "entry": entry_of(text) or entry_of(json.dumps(args.get("blocks") or [])),
         "request": _first_button_value(args.get("blocks")),
     }
 

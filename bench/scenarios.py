@@ -1,11 +1,14 @@
-"""The four scenarios; each returns a section of the report (markdown lines)."""
+"""The four scenarios; each returns sections of the report: markdown lines, and the key figures for the
+machine-readable summary (``python -m bench --json FILE``)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from .load import CONNECTIONS, Body, Loader, Result, click_body, command_body, percentile
 from .rig import THREECX_POOL, Rig, Server
@@ -32,13 +35,17 @@ class Sizes:
     #: section 1 runs its cases in turn, this many times, ``duration / rounds`` seconds each time
     rounds: int
     step: float
-    #: after the slow-3CX open loop, how long to watch what becomes of the commands
+    #: after the slow-3CX open loop, how long to watch what becomes of the commands (more than SLOW_PBX, so
+    #: that some cards can be posted)
     watch: float
     rates: tuple[int, ...]
     approvals: int
     footprint: int
     checkpoints: int
     startups: int
+    #: 1b: how long after CARD_DEADLINE to go on counting the cards of a step (late ones are not in time,
+    #: but are counted); the wait ends as soon as every card is there
+    card_grace: float = 0.5
 
     @classmethod
     def full(cls, duration: float) -> Sizes:
@@ -47,7 +54,32 @@ class Sizes:
 
     @classmethod
     def smoke(cls) -> Sizes:
-        return cls(0.5, 1, 0.5, 1.0, (25, 50), 10, 200, 2, 1)
+        return cls(0.5, 1, 0.5, 3.0, (25, 50), 10, 200, 2, 1, card_grace=10.0)
+
+
+@dataclass
+class Section:
+    """One part of the report: its markdown and its key figures, under ``key`` in the JSON summary."""
+
+    key: str
+    lines: list[str]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def number(x: float, digits: int = 1) -> float | None:
+    """A float for the JSON summary: rounded, None for NaN (JSON has no NaN)."""
+    return None if math.isnan(x) else round(x, digits)
+
+
+def result_figures(r: Result) -> dict[str, Any]:
+    return {
+        "answered": r.done,
+        "errors": r.errors,
+        "busy": r.busy,
+        "req_per_s": number(r.rate),
+        "p50_ms": number(r.percentile_ms(50)),
+        "p99_ms": number(r.percentile_ms(99)),
+    }
 
 
 def is_executing(text: str) -> bool:
@@ -115,21 +147,33 @@ class Step:
         ack_ok = self.result.errors == 0 and self.result.percentile_ms(99) < ACK_P99_GOAL_MS
         return ack_ok and self.cards == sent and self.in_time == sent
 
+    def figures(self) -> dict[str, Any]:
+        return {
+            "rate": self.rate,
+            "sent": len(self.result.sent),
+            "errors": self.result.errors,
+            "cards": self.cards,
+            "cards_in_time": self.in_time,
+            "sustained": self.sustained,
+            "ack_p99_ms": number(self.result.percentile_ms(99)),
+            "card_p99_ms": number(self.card_p99 * 1000),
+        }
 
-async def open_loop_step(rig: Rig, server: Server, rate: int, duration: float) -> Step:
+
+async def open_loop_step(rig: Rig, server: Server, rate: int, duration: float, grace: float) -> Step:
     count = max(1, round(rate * duration))
     first = await rig.new_entries(count)
     since = await rig.mark()
     async with Loader(server.events) as loader:
         result = await loader.open_loop(entry_command(rig), rate=rate, duration=duration, first=first)
-    wait = max(0.0, max(result.sent.values()) + CARD_DEADLINE + 0.5 - time.monotonic())
+    wait = max(0.0, max(result.sent.values()) + CARD_DEADLINE + grace - time.monotonic())
     cards = await rig.wait_for_cards(set(result.sent), since, wait)
     delays = [cards[e]["t"] - result.sent[e] for e in cards]
     in_time = sum(d <= CARD_DEADLINE for d in delays)
     return Step(rate, result, len(cards), in_time, percentile(delays, 99))
 
 
-async def ack_path(rig: Rig, sizes: Sizes) -> tuple[list[str], list[Step], Result]:
+async def ack_path(rig: Rig, sizes: Sizes) -> tuple[list[Section], list[Step], Result]:
     d = sizes.duration
     await rig.reset_fakes()
     bot = await rig.start_bot()
@@ -155,7 +199,7 @@ async def ack_path(rig: Rig, sizes: Sizes) -> tuple[list[str], list[Step], Resul
     steps: list[Step] = []
     bot = await rig.start_bot()
     for rate in sizes.rates:
-        step = await open_loop_step(rig, bot, rate, sizes.step)
+        step = await open_loop_step(rig, bot, rate, sizes.step, sizes.card_grace)
         steps.append(step)
         if not step.sustained:
             break
@@ -191,6 +235,19 @@ async def ack_path(rig: Rig, sizes: Sizes) -> tuple[list[str], list[Step], Resul
         f"- bot (a) / bare (d): {ratio(a, bare):.2f}x",
         f"- bot (b) / minimal Bolt (c): {ratio(b, c):.2f}x; bot (b) / bare (d): {ratio(b, bare):.2f}x",
         "",
+    ]
+    cases = {"a": a, "b": b, "c": c, "c_pbr": c_pbr, "d": bare}
+    section1 = Section(
+        "ack_path",
+        lines,
+        {
+            "cases": {name: result_figures(r) for name, r in cases.items()},
+            "b_taken_on": b.done - b.busy,
+            "b_cards_posted": b_cards,
+            "a_over_c": number(goal, 2),
+        },
+    )
+    lines = [
         f"### 1b. Highest sustained rate for `/unblock <id>`: **{best} req/s**",
         "",
         f"Open loop, fixed arrival rate, {sizes.step:g} s per step, a new entry per command. Sustained: "
@@ -206,13 +263,14 @@ async def ack_path(rig: Rig, sizes: Sizes) -> tuple[list[str], list[Step], Resul
         r = s.result
         lines.append(row(s.rate, len(r.sent), f"{r.percentile_ms(50):.1f}", f"{r.percentile_ms(99):.1f}", r.errors,
                          s.cards, s.in_time, ms(s.card_p99), mark(s.sustained), ms(r.lag)))  # fmt: skip
-    return [*lines, ""], steps, b
+    section1b = Section("sustained", [*lines, ""], {"best_rate": best, "steps": [s.figures() for s in steps]})
+    return [section1, section1b], steps, b
 
 
 # -- 2. the ack under a slow PBX -----------------------------------------------------------------
 
 
-async def slow_pbx(rig: Rig, sizes: Sizes, fast_b: Result, steps: list[Step]) -> list[str]:
+async def slow_pbx(rig: Rig, sizes: Sizes, fast_b: Result, steps: list[Step]) -> Section:
     d = sizes.duration
     sustained = [s for s in steps if s.sustained]
     reference = sustained[-1] if sustained else steps[0]
@@ -234,7 +292,20 @@ async def slow_pbx(rig: Rig, sizes: Sizes, fast_b: Result, steps: list[Step]) ->
     fast_p99 = reference.result.percentile_ms(99)
     slow_p99 = open_slow.percentile_ms(99)
     closed_fast_p99, closed_slow_p99 = fast_b.percentile_ms(99), closed_slow.percentile_ms(99)
-    return [
+    cards_posted = slack["calls"].get("chat.postMessage", 0)
+    figures = {
+        "rate": reference.rate,
+        "open_loop": result_figures(open_slow),
+        "open_loop_sent": len(open_slow.sent),
+        "closed_loop": result_figures(closed_slow),
+        "watch_s": sizes.watch,
+        "cards_posted": cards_posted,
+        "cards_possible": min(capacity, len(open_slow.sent)),
+        "notes_to_requester": slack["response_posts"],
+        "threecx_gets": pbx["gets"],
+        "threecx_connections": pbx["connections"],
+    }
+    lines = [
         "## 2. Ack under a slow PBX",
         "",
         "`/unblock <id>` with the fake 3CX answering after 2 s, against the same load with a fast 3CX (section 1).",
@@ -257,19 +328,20 @@ async def slow_pbx(rig: Rig, sizes: Sizes, fast_b: Result, steps: list[Step]) ->
         "",
         "| what | count | expected |",
         "| --- | ---: | --- |",
-        row("cards posted", slack["calls"].get("chat.postMessage", 0),
+        row("cards posted", cards_posted,
             f"{min(capacity, len(open_slow.sent))} (pool {THREECX_POOL} / {SLOW_PBX:g} s x {sizes.watch:g} s)"),
         row("notes to the requester (lookup failed)", slack["response_posts"], "0"),
         row("3CX GETs received", pbx["gets"], f"<= {capacity + THREECX_POOL}, one per lookup"),
         row("TCP connections opened to 3CX", pbx["connections"], f"<= {THREECX_POOL}"),
         "",
     ]  # fmt: skip
+    return Section("slow_pbx", lines, figures)
 
 
 # -- 3. approvals ----------------------------------------------------------------------------
 
 
-async def approvals(rig: Rig, sizes: Sizes) -> list[str]:
+async def approvals(rig: Rig, sizes: Sizes) -> Section:
     n = sizes.approvals
     await rig.reset_fakes(pbx_delay=0.05)
     bot = await rig.start_bot()
@@ -309,7 +381,25 @@ async def approvals(rig: Rig, sizes: Sizes) -> list[str]:
     deletes: list[str] = pbx["deletes"]
     expected = {f"/xapi/v1/Blocklist({e})" for e in entries}
     exact = len(deletes) == n and set(deletes) == expected
-    return [
+    figures = {
+        "asked": n,
+        "created": created.done,
+        "create_errors": created.errors,
+        "cards": len(cards),
+        "clicks": clicked.done,
+        "click_errors": clicked.errors,
+        "completed": len(finished),
+        "failed": failed,
+        "approvals_per_s": number(len(finished) / span) if finished else None,
+        "outcome_p99_ms": number(percentile(outcome, 99) * 1000),
+        "token_requests": pbx["token_requests"],
+        "threecx_connections": pbx["connections"],
+        "slack_connections": slack["connections"],
+        "deletes": len(deletes),
+        "distinct_deletes": len(set(deletes)),
+        "deletes_are_the_entries": exact,
+    }
+    lines = [
         "## 3. Approval throughput",
         "",
         f"{n} requests created ({created.errors} errors, {len(cards)} cards), then approved with 50 concurrent "
@@ -332,6 +422,7 @@ async def approvals(rig: Rig, sizes: Sizes) -> list[str]:
             f"exactly {n}: {mark(exact)}"),
         "",
     ]  # fmt: skip
+    return Section("approvals", lines, figures)
 
 
 # -- 4. footprint ---------------------------------------------------------------------------
@@ -347,7 +438,7 @@ def footprint_mix(rig: Rig, valid: Body, offset: int, index: int) -> str:
     return command_body("abc", rig.response_url)
 
 
-async def footprint(rig: Rig, sizes: Sizes) -> list[str]:
+async def footprint(rig: Rig, sizes: Sizes) -> Section:
     await rig.reset_fakes()
     bot = await rig.start_bot()
     await asyncio.sleep(1.0)
@@ -372,7 +463,17 @@ async def footprint(rig: Rig, sizes: Sizes) -> list[str]:
     later = samples[2:] if len(samples) > 3 else samples[1:]
     growth = later[-1][1] - later[0][1]
     trend = " → ".join(f"{mb:.1f}" for _, mb in samples)
-    return [
+    figures = {
+        "asked": sizes.footprint,
+        "sent": sent,
+        "errors": errors,
+        "busy": busy,
+        "rss_mb": [number(mb) for _, mb in samples],
+        "rss_settled_mb": number(settled),
+        "rss_growth_mb": number(growth),
+        "startup_s": number(startup, 2),
+    }
+    lines = [
         "## 4. Footprint",
         "",
         f"{sent} requests ({errors} errors, {busy} acked as busy), closed loop, 20 connections: half "
@@ -389,3 +490,4 @@ async def footprint(rig: Rig, sizes: Sizes) -> list[str]:
         row(f"start-up to first /healthz 200 s (median of {sizes.startups})", f"{startup:.2f}", ""),
         "",
     ]  # fmt: skip
+    return Section("footprint", lines, figures)

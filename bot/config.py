@@ -76,6 +76,8 @@ class Settings:
     socket_ping_interval: float
     host: str
     port: int
+    http_read_timeout: float
+    http_max_connections: int
     threecx_base_url: str
     threecx_client_id: str
     threecx_client_secret: Secret
@@ -176,6 +178,15 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+def _count(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+            raise ValueError(f"should be a whole number from {low} to {high}")
+        return int(raw)
+
+    return parse
+
+
 def _port(raw: str) -> int:
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise ValueError("should be a port number from 1 to 65535")
@@ -268,6 +279,8 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         socket_ping_interval=r.parsed("SLACK_SOCKET_PING_INTERVAL", 10.0, _seconds(0.2, 300)),
         host=r.text("HOST") or "0.0.0.0",
         port=r.parsed("PORT", 3000, _port),
+        http_read_timeout=r.parsed("HTTP_READ_TIMEOUT", 10.0, _seconds(0.5, 300)),
+        http_max_connections=r.parsed("HTTP_MAX_CONNECTIONS", 500, _count(1, 100_000)),
         threecx_base_url=r.parsed(
             "THREECX_BASE_URL", "", _http_url, hint="the PBX's address, e.g. https://pbx.example.com"
         ),

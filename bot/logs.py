@@ -3,12 +3,20 @@
 Secrets are registered with :func:`Redactor.add` (the settings' secrets at
 start-up, each 3CX access token when it is fetched) and replaced by ``***``
 in the formatted line, whatever library wrote it and at whatever level.
+Capabilities that are not registered one by one are masked by their shape:
+Slack's response URLs (``…/commands/T…/…/<secret>``, ``…/actions/…``) and the
+``ticket=`` of a Socket Mode URL.
+
+A line that repeats (the same message from the same logger) is written at a
+bounded rate; the next one written says how many were left out. Audit lines
+are never left out.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -34,7 +42,40 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, "***")
-        return text
+        return _CAPABILITY.sub(r"\1***", text)
+
+
+#: the secret part of a Slack response URL, and a Socket Mode ticket
+_CAPABILITY = re.compile(r"(/(?:commands|actions)/[A-Z0-9]+/[0-9]+/)[A-Za-z0-9]+|(ticket=)[^&\s\"'\\]+")
+
+
+class RepeatLimit(logging.Filter):
+    """Lets at most ``burst`` records with the same logger and message through per ``window`` seconds."""
+
+    def __init__(self, *, burst: int = 20, window: float = 10.0, exempt: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self._burst, self._window, self._exempt = burst, window, exempt
+        #: (logger, message) -> (window start, records let through, records left out)
+        self._counts: dict[tuple[str, object], tuple[float, int, int]] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name in self._exempt:
+            return True
+        key, now = (record.name, record.msg), time.monotonic()
+        with self._lock:
+            start, passed, dropped = self._counts.get(key, (now, 0, 0))
+            if now - start >= self._window:
+                start, passed = now, 0
+            if passed >= self._burst:
+                self._counts[key] = (start, passed, dropped + 1)
+                return False
+            self._counts[key] = (start, passed + 1, 0)
+            if len(self._counts) > 10_000:  # many distinct messages: start counting afresh
+                self._counts.clear()
+        if dropped:
+            record.left_out = dropped
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,6 +101,7 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(level: str, redact: Redactor, stream: Any = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(redact))
+    handler.addFilter(RepeatLimit(exempt=frozenset({"bot.audit"})))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,8 +1,16 @@
-"""Serving the bot: HTTP mode (``POST /slack/events``, ``GET /healthz``) or Socket Mode."""
+"""Serving the bot: HTTP mode (``POST /slack/events``, ``GET /healthz``) or Socket Mode.
+
+In HTTP mode every request passes three gates before Bolt sees it: the signature
+(and a memory of signatures already accepted, so a replay does nothing), the
+shape of the body (anything Slack would not send gets a 400), and the
+listener's own limits (a cap on open connections, and a time limit for reading
+a request's headers and body, so slow or idle clients cannot hold the bot).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 from collections import OrderedDict
@@ -15,15 +23,27 @@ from slack_sdk.signature import SignatureVerifier
 from .app import Bot, start_bot
 from .config import Settings
 from .logs import Redactor
+from .slack.inbound import problem
 
 log = logging.getLogger(__name__)
 
+#: what a client that opens one connection too many reads before it is closed
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+class Verdict(enum.Enum):
+    ACCEPT = "accept"
+    #: Slack retrying a delivery this process already accepted: answered, not handled again
+    REPEAT = "repeat"
+    REFUSE = "refuse"
+
 
 class ReplayGuard:
-    """Refuses a signed request that was already accepted once (a replay within Slack's 5-minute
-    signature window). Slack's own retries (``X-Slack-Retry-Num``) are let through to the app,
-    which recognises a command it already handled by its trigger_id, and a click by the
-    request's state."""
+    """Checks Slack's signature, and remembers the signatures it accepted for as long as they are
+    valid (5 minutes), so that a signed request sent again is never handled twice. A repeat that
+    says it is Slack's retry (``X-Slack-Retry-Num``) is answered 200 and not handled; any other
+    repeat is refused. (Across processes, the store recognises a delivery by what Slack keeps the
+    same across its retries.)"""
 
     WINDOW = 5 * 60.0
 
@@ -33,39 +53,50 @@ class ReplayGuard:
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._limit = limit
 
-    def accept(self, body: bytes, timestamp: str, signature: str, *, retry: bool = False) -> bool:
+    def check(self, body: bytes, timestamp: str, signature: str, *, retry: bool = False) -> Verdict:
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
-            return False
+            return Verdict.REFUSE
         try:
             if not self._verifier.is_valid(body, timestamp, signature):
-                return False
+                return Verdict.REFUSE
         except UnicodeDecodeError:
-            return False
-        if retry:
-            return True
+            return Verdict.REFUSE
         now = time.monotonic()
         while self._seen and next(iter(self._seen.values())) < now:
             self._seen.popitem(last=False)
         if signature in self._seen:
-            return False
+            return Verdict.REPEAT if retry else Verdict.REFUSE
         if len(self._seen) >= self._limit:  # a flood: forget the oldest rather than refuse everyone
             self._seen.popitem(last=False)
         self._seen[signature] = now + self.WINDOW
-        return True
+        return Verdict.ACCEPT
 
 
 def web_app(bot: Bot) -> web.Application:
     """HTTP mode: Slack's requests and the health probe."""
     secret = bot.settings.slack_signing_secret
     guard = ReplayGuard(secret.reveal() if secret else "")
+    read_timeout = bot.settings.http_read_timeout
 
     async def events(request: web.Request) -> web.Response:
-        body = await request.read()
+        try:
+            body = await asyncio.wait_for(request.read(), read_timeout)
+        except TimeoutError:
+            log.info("a client was too slow sending its request; closed")
+            return web.json_response({"error": "request body timed out"}, status=408, headers={"Connection": "close"})
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
-        if not guard.accept(body, timestamp, signature, retry="X-Slack-Retry-Num" in request.headers):
+        verdict = guard.check(body, timestamp, signature, retry="X-Slack-Retry-Num" in request.headers)
+        if verdict is Verdict.REFUSE:
             log.info("refused a request with a bad, stale or replayed signature")
             return web.json_response({"error": "invalid request"}, status=401)
+        if verdict is Verdict.REPEAT:
+            log.info("Slack retried a request already accepted; not handled again")
+            return web.Response(status=200)
+        wrong = problem(request.content_type, body)
+        if wrong is not None:
+            log.info("refused a signed request that Slack would not send", extra={"problem": wrong})
+            return web.json_response({"error": "malformed request"}, status=400)
         response = await bot.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
@@ -93,12 +124,57 @@ def socket_health_app(handler: AsyncSocketModeHandler) -> web.Application:
     return app
 
 
-async def _listen(app: web.Application, settings: Settings) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, settings.host, settings.port).start()
-    log.info("unblock-bot is listening", extra={"addresses": [list(a) for a in runner.addresses]})
-    return runner
+class _Refused(asyncio.Protocol):
+    """A connection over the cap: told 503 and closed at once."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(_BUSY)
+        transport.close()
+
+
+class Listener:
+    """An aiohttp application on ``host:port`` with at most ``max_connections`` open connections;
+    a connection must send a request's headers within ``read_timeout`` seconds of opening (or of its
+    last answer), and the body within ``read_timeout`` more."""
+
+    def __init__(self, app: web.Application, *, max_connections: int, read_timeout: float) -> None:
+        # aiohttp arms its keep-alive timer when a connection opens and after each answer, and does not
+        # re-arm it on partial data: it bounds idle connections and half-sent headers alike
+        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=read_timeout)
+        self._max = max_connections
+        self._server: asyncio.Server | None = None
+        self._refused = 0
+
+    async def start(self, host: str, port: int) -> list[tuple[str, int]]:
+        """Listen; the (host, port) pairs listened on."""
+        await self._runner.setup()
+        handlers = self._runner.server
+        assert handlers is not None
+
+        def accept() -> asyncio.BaseProtocol:
+            if len(handlers.connections) >= self._max:
+                self._refused += 1
+                log.warning("refused a connection: too many open", extra={"open": self._max, "refused": self._refused})
+                return _Refused()
+            return handlers()
+
+        self._server = await asyncio.get_running_loop().create_server(accept, host, port, reuse_address=True)
+        addresses = [sock.getsockname()[:2] for sock in self._server.sockets]
+        log.info("unblock-bot is listening", extra={"addresses": [list(a) for a in addresses]})
+        return addresses
+
+    async def close(self) -> None:
+        """Stop accepting, then let the requests in progress finish."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        await self._runner.cleanup()
+
+
+def listener_for(app: web.Application, settings: Settings) -> Listener:
+    return Listener(app, max_connections=settings.http_max_connections, read_timeout=settings.http_read_timeout)
 
 
 async def serve(settings: Settings, redactor: Redactor, stop: asyncio.Event) -> None:
@@ -115,14 +191,16 @@ async def serve(settings: Settings, redactor: Redactor, stop: asyncio.Event) -> 
                 ping_interval=settings.socket_ping_interval,
             )
             await handler.connect_async()  # type: ignore[no-untyped-call]
-            runner = await _listen(socket_health_app(handler), settings)
+            listener = listener_for(socket_health_app(handler), settings)
+            await listener.start(settings.host, settings.port)
             log.info("unblock-bot is running in Socket Mode")
             await stop.wait()
             await handler.close_async()  # type: ignore[no-untyped-call]
         else:
-            runner = await _listen(web_app(bot), settings)
+            listener = listener_for(web_app(bot), settings)
+            await listener.start(settings.host, settings.port)
             await stop.wait()
-        await runner.cleanup()
+        await listener.close()
         log.info("stopping: finishing work in flight")
     finally:
         await bot.close()

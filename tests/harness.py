@@ -13,13 +13,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Bot, start_bot
 from bot.config import Settings, load_settings
 from bot.logs import Redactor
-from bot.server import web_app
+from bot.server import Listener, listener_for, web_app
 from bot.threecx.client import RetryPolicy
 from bot.unblock import UnblockRequest
 
@@ -69,7 +68,7 @@ class Harness:
     redactor: Redactor = field(default_factory=Redactor)
     bot: Bot | None = None
     url: str = ""
-    _runner: web.AppRunner | None = None
+    _listener: Listener | None = None
     _http: aiohttp.ClientSession | None = None
 
     @property
@@ -81,19 +80,16 @@ class Harness:
         for secret in settings.secrets():
             self.redactor.add(secret)
         self.bot = await start_bot(settings, redactor=self.redactor, clock=self.clock, retry=FAST_RETRY)
-        self._runner = web.AppRunner(web_app(self.bot))
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
+        self._listener = listener_for(web_app(self.bot), settings)
+        [(host, port)] = await self._listener.start("127.0.0.1", 0)
         self.url = f"http://{host}:{port}"
         if self._http is None:
             self._http = aiohttp.ClientSession()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
         if self.bot is not None:
             await self.bot.close()
             self.bot = None

@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+from .app import StartupError
 from .check import preflight
 from .config import ConfigError, Environment, Settings, load_settings
 from .logs import Redactor, setup_logging
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "check":
             return 0 if asyncio.run(preflight(settings, redactor)) else 1
         asyncio.run(_run(settings, redactor))
-    except StoreUnavailable as error:
+    except (StoreUnavailable, StartupError) as error:
         print(f"unblock-bot cannot start: {error}", file=sys.stderr)
         return 1
     return 0

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -18,26 +19,35 @@ from .config import Settings
 from .logs import Redactor
 from .lookup import Finder
 from .policy import ApprovalPolicy
-from .slack.actions import register_actions
-from .slack.commands import Handlers, register_commands
 from .slack.delivery import CardDelivery
 from .slack.groups import SlackGroupMembership
+from .slack.listeners import register
+from .slack.outbox import Outbox
 from .slack.sweeper import Sweeper
+from .slack.use_cases import UseCases
 from .stores import Store, open_store
-from .tasks import BackgroundWork
+from .tasks import BackgroundWork, Limits
 from .threecx.client import RetryPolicy, ThreeCXClient, TokenStore
-from .unblock import UnblockService
+from .unblock import Timing, UnblockService
 
 log = logging.getLogger(__name__)
 
+#: the longest a 3CX call is taken to last beyond its own bound, for clocks and scheduling
+CALL_MARGIN = 2.0
 
-def build_app(settings: Settings, client: AsyncWebClient, handlers: Handlers) -> AsyncApp:
+
+class StartupError(Exception):
+    """The bot cannot start; the message is one sentence for an admin."""
+
+
+def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, team_id: str) -> AsyncApp:
     secret = settings.slack_signing_secret
     token = settings.slack_bot_token.reveal()
 
     async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
-        # one workspace, one known token: no auth.test round trip before the first ack, and
-        # requests are still handled while Slack's Web API is unreachable
+        # one workspace, one known token: no auth.test round trip before the first ack, and requests
+        # are still acknowledged while Slack's Web API is unreachable (other workspaces are refused
+        # by the listeners' middleware)
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
     app = AsyncApp(
@@ -50,8 +60,7 @@ def build_app(settings: Settings, client: AsyncWebClient, handlers: Handlers) ->
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
-    register_commands(app, handlers)
-    register_actions(app, handlers)
+    register(app, use_cases, team_id)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -71,6 +80,7 @@ class Bot:
     client: AsyncWebClient
     service: UnblockService
     work: BackgroundWork
+    outbox: Outbox
     sweeper: Sweeper
     threecx: ThreeCXClient
     store: Store
@@ -79,6 +89,7 @@ class Bot:
     async def close(self, drain_timeout: float = 30.0) -> None:
         await self.sweeper.stop()
         await self.work.drain(drain_timeout)
+        await self.outbox.close(drain_timeout)
         await self.threecx.close()
         await self.store.close()
         await self.http.close()
@@ -104,39 +115,95 @@ def threecx_client(
     )
 
 
+async def workspace(settings: Settings, client: AsyncWebClient) -> tuple[str, str | None]:
+    """The bot's own workspace: its team id, and its address (for links) when Slack said it.
+
+    Raises:
+        StartupError: Slack would not say (and ``SLACK_TEAM_ID`` is not set).
+    """
+    if settings.slack_team_id is not None:
+        return settings.slack_team_id, None
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as error:
+        reason = str(error.response.get("error"))
+    except Exception as error:  # Slack could not be reached, after the client's retries
+        reason = type(error).__name__
+    else:
+        team, url = auth.get("team_id"), auth.get("url")
+        if isinstance(team, str) and team:
+            return team, url if isinstance(url, str) and url.endswith("/") else None
+        reason = "no team_id in its answer"
+    raise StartupError(
+        f"Slack did not confirm the bot's workspace (auth.test: {reason}): check SLACK_BOT_TOKEN and "
+        "SLACK_API_URL, or set SLACK_TEAM_ID to start without asking Slack"
+    )
+
+
 async def start_bot(
     settings: Settings,
     *,
     redactor: Redactor | None = None,
     clock: Callable[[], float] = time.time,
     retry: RetryPolicy | None = None,
+    limits: dict[Any, Limits] | None = None,
 ) -> Bot:
-    """Open the store, the 3CX client and the Slack client, and build the app around them."""
-    store, tokens, exclusive = await open_store(settings.database_url)
+    """Open the store, the 3CX client and the Slack clients, and build the app around them.
+
+    Raises:
+        StoreUnavailable: the database cannot be used.
+        StartupError: Slack would not name the bot's workspace.
+    """
+    store, tokens, _ = await open_store(settings.database_url)
+    http = aiohttp.ClientSession()
+    try:
+        # cards and notes: a 429 is the outbox's to wait out (it holds back only that channel)
+        outbox_client = AsyncWebClient(
+            token=settings.slack_bot_token.reveal(),
+            base_url=settings.slack_api_url,
+            session=http,
+            retry_handlers=async_default_handlers(),
+        )
+        # everything else (user groups, auth.test): the client waits out a 429 itself
+        client = AsyncWebClient(
+            token=settings.slack_bot_token.reveal(),
+            base_url=settings.slack_api_url,
+            session=http,
+            retry_handlers=[*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        )
+        team_id, workspace_url = await workspace(settings, client)
+    except BaseException:
+        await http.close()
+        await store.close()
+        raise
     threecx = threecx_client(settings, redactor, retry=retry, token_store=tokens)
     await threecx.start()
-    http = aiohttp.ClientSession()
-    client = AsyncWebClient(
-        token=settings.slack_bot_token.reveal(),
-        base_url=settings.slack_api_url,
-        session=http,
-        retry_handlers=[*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
-    )
     policy = ApprovalPolicy(
         settings.approvers,
         SlackGroupMembership(client),
         allow_self_approval=settings.allow_self_approval,
         channels=settings.channels,
     )
-    service = UnblockService(
-        threecx, store, policy, ttl=settings.request_ttl, undo_window=settings.undo_window, clock=clock
+    timing = Timing(
+        ttl=settings.request_ttl, undo_window=settings.undo_window, call_bound=threecx.call_bound, margin=CALL_MARGIN
     )
-    work = BackgroundWork()
-    delivery = CardDelivery(client, http)
-    handlers = Handlers(service, Finder(threecx), work, delivery, require_reason=settings.require_reason)
-    app = build_app(settings, client, handlers)
-    sweeper = Sweeper(service, delivery, interval=min(30.0, settings.request_ttl / 4))
-    # a process that owns its store alone left whatever it finds half done itself, in its last run;
-    # in a shared store, only claims older than the lease are taken to be abandoned
-    sweeper.start(recover_all_first=exclusive)
-    return Bot(settings, app, client, service, work, sweeper, threecx, store, http)
+    service = UnblockService(threecx, store, policy, timing, clock=clock)
+    work = BackgroundWork(limits)
+    outbox = Outbox(outbox_client, http)
+    delivery = CardDelivery(outbox)
+    use_cases = UseCases(
+        service,
+        Finder(threecx),
+        policy,
+        work,
+        delivery,
+        clock=clock,
+        require_reason=settings.require_reason,
+        workspace_url=workspace_url,
+    )
+    app = build_app(settings, client, use_cases, team_id)
+    sweeper = Sweeper(
+        service, delivery, expire_every=min(30.0, settings.request_ttl / 4), recover_every=timing.heartbeat
+    )
+    sweeper.start()
+    return Bot(settings, app, client, service, work, outbox, sweeper, threecx, store, http)

@@ -73,6 +73,7 @@ class Settings:
     slack_signing_secret: Secret | None
     slack_app_token: Secret | None
     slack_api_url: str
+    slack_team_id: str | None
     socket_ping_interval: float
     host: str
     port: int
@@ -216,6 +217,12 @@ def _api_url(raw: str) -> str:
     return _http_url(raw) + "/"
 
 
+def _team_id(raw: str) -> str:
+    if not re.fullmatch(r"T[A-Z0-9]{2,}", raw):
+        raise ValueError("should be a workspace id like T0123456789")
+    return raw
+
+
 def _channels(raw: str) -> frozenset[str]:
     items = [c.strip() for c in raw.split(",") if c.strip()]
     bad = [c for c in items if not CHANNEL_ID.match(c)]
@@ -276,6 +283,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         slack_signing_secret=signing_secret,
         slack_app_token=app_token,
         slack_api_url=r.parsed("SLACK_API_URL", DEFAULT_SLACK_API_URL, _api_url),
+        slack_team_id=r.parsed("SLACK_TEAM_ID", None, _team_id),
         socket_ping_interval=r.parsed("SLACK_SOCKET_PING_INTERVAL", 10.0, _seconds(0.2, 300)),
         host=r.text("HOST") or "0.0.0.0",
         port=r.parsed("PORT", 3000, _port),

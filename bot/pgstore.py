@@ -21,14 +21,19 @@ from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from .store import (  # one row layout for both stores
+from .store import (  # one row layout and one set of transition rules for both stores
+    CLAIMED,
+    COLUMN_COUNT,
     COLUMNS,
+    EXPIRY_BATCH,
+    Move,
     StoreUnavailable,
     request_from_row,
     request_row,
-    results_json,
+    target_keys,
+    transition_from_row,
 )
-from .unblock import Result, State, Transition, UnblockRequest
+from .unblock import AlreadyOpen, Result, State, Transition, UnblockRequest
 
 if TYPE_CHECKING:  # the 3CX client module imports aiohttp, which the domain does without
     from .threecx.client import TokenStore
@@ -95,17 +100,27 @@ class PostgresStore:
         return PostgresTokenStore(self, name)
 
     async def add(self, request: UnblockRequest) -> None:
-        await self._db().execute(
-            f"""
-            WITH added AS (
-                INSERT INTO requests ({COLUMNS}) VALUES ({", ".join(f"${n}" for n in range(1, 17))})
-                RETURNING id, state, requester, created_at
-            )
-            INSERT INTO transitions (request_id, from_state, to_state, actor, at)
-            SELECT id, NULL, state, requester, created_at FROM added
-            """,
-            *request_row(request),
-        )
+        placeholders = ", ".join(f"${n}" for n in range(1, COLUMN_COUNT + 1))
+        async with self._db().acquire() as db:
+            try:
+                async with db.transaction():
+                    await db.execute(f"INSERT INTO requests ({COLUMNS}) VALUES ({placeholders})", *request_row(request))
+                    await db.execute(
+                        "INSERT INTO transitions (request_id, from_state, to_state, actor, at)"
+                        " VALUES ($1, $2, $3, $4, $5)",
+                        request.id, None, request.state.value, request.requester, request.created_at,
+                    )  # fmt: skip
+                    await db.executemany(
+                        "INSERT INTO open_targets (target, request_id) VALUES ($1, $2)",
+                        [(key, request.id) for key in target_keys(request)],
+                    )
+            except asyncpg.UniqueViolationError:
+                holder = await db.fetchval(
+                    "SELECT request_id FROM open_targets WHERE target = ANY($1::text[]) LIMIT 1", target_keys(request)
+                )
+                if holder is None:
+                    raise
+                raise AlreadyOpen(str(holder)) from None
 
     async def get(self, request_id: str) -> UnblockRequest | None:
         row = await self._db().fetchrow(f"{_SELECT} WHERE id = $1", request_id)
@@ -125,41 +140,50 @@ class PostgresStore:
         results: tuple[Result, ...] | None = None,
         undo_until: float | None = None,
         undo_results: tuple[Result, ...] | None = None,
+        owner: str | None = None,
+        unexpired: bool = False,
+        note: str | None = None,
     ) -> UnblockRequest | None:
-        # what is not given (None) stays as it was
-        sets = [
-            "state = $3",
-            "results = COALESCE($6, results)",
-            "undo_until = COALESCE($7, undo_until)",
-            "undo_results = COALESCE($8, undo_results)",
-        ]
-        if from_state is State.PENDING:
-            sets += ["resolved_by = $4", "resolved_at = $5"]
-        if to_state is State.UNDOING:
-            sets += ["undone_by = $4", "undone_at = $5"]
-        answers = [r.answer for r in (undo_results or results or ())]
+        move = Move(request_id, from_state, to_state, actor, at, results, undo_until, undo_results, owner, unexpired)
+        changes, conditions = move.changes(), move.conditions()
+        values = [*changes.values(), *(value for _, _, value in conditions)]
+        sets = ", ".join(f"{column} = ${n}" for n, column in enumerate(changes, start=1))
+        where = " AND ".join(
+            f"{column} {op} ${n}" for n, (column, op, _) in enumerate(conditions, start=len(changes) + 1)
+        )
+        n = len(values)
+        freed = "DELETE FROM open_targets WHERE request_id IN (SELECT id FROM moved)" if move.frees_targets else ""
         row = await self._db().fetchrow(
             f"""
             WITH moved AS (
-                UPDATE requests SET {", ".join(sets)} WHERE id = $1 AND state = $2
-                RETURNING {COLUMNS}
+                UPDATE requests SET {sets} WHERE {where} RETURNING {COLUMNS}
             ), logged AS (
                 INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer)
-                SELECT id, $2, $3, $4, $5, $9 FROM moved
-            )
+                SELECT id, ${n + 1}, ${n + 2}, ${n + 3}, ${n + 4}::double precision, ${n + 5} FROM moved
+            ){f", freed AS ({freed})" if freed else ""}
             SELECT {COLUMNS} FROM moved
             """,
-            request_id,
-            from_state.value,
-            to_state.value,
-            actor,
-            at,
-            _given(results),
-            undo_until,
-            _given(undo_results),
-            "; ".join(answers) if answers else None,
-        )
+            *values, from_state.value, to_state.value, actor, at, move.answer(note),
+        )  # fmt: skip
         return request_from_row(row) if row is not None else None
+
+    async def renew(self, request_id: str, owner: str, at: float) -> bool:
+        status = await self._db().execute(
+            f"UPDATE requests SET heartbeat_at = $3 WHERE id = $1 AND owner = $2 AND state IN {CLAIMED}",
+            request_id, owner, at,
+        )  # fmt: skip
+        return bool(status == "UPDATE 1")
+
+    async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
+        row = await self._db().fetchrow(
+            f"UPDATE requests SET owner = $2, heartbeat_at = $4 WHERE id = $1 AND heartbeat_at = $3"
+            f" AND state IN {CLAIMED} RETURNING {COLUMNS}",
+            request_id, owner, heartbeat_at, at,
+        )  # fmt: skip
+        return request_from_row(row) if row is not None else None
+
+    async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
+        return await self._select(f"WHERE state IN {CLAIMED} AND heartbeat_at < $1", heartbeat_before)
 
     async def transitions(self, request_id: str) -> list[Transition]:
         rows = await self._db().fetch(
@@ -167,19 +191,17 @@ class PostgresStore:
             " WHERE request_id = $1 ORDER BY seq",
             request_id,
         )
-        return [Transition(r[0], State(r[1]) if r[1] else None, State(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [transition_from_row(row) for row in rows]
 
-    async def recent(self, count: int) -> list[UnblockRequest]:
-        rows = await self._db().fetch(f"{_SELECT} ORDER BY created_at DESC, seq DESC LIMIT $1", count)
-        return [request_from_row(row) for row in rows]
+    async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
+        if channel is None:
+            return await self._select("ORDER BY created_at DESC, seq DESC LIMIT $1", count)
+        return await self._select("WHERE channel = $1 ORDER BY created_at DESC, seq DESC LIMIT $2", channel, count)
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]:
-        rows = await self._db().fetch(
-            f"{_SELECT} WHERE state = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT 500",
-            State.PENDING.value,
-            now,
+        return await self._select(
+            f"WHERE state = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT {EXPIRY_BATCH}", State.PENDING.value, now
         )
-        return [request_from_row(row) for row in rows]
 
     async def first_delivery(self, key: str, at: float) -> bool:
         status = await self._db().execute(
@@ -189,16 +211,17 @@ class PostgresStore:
 
     async def forget_deliveries(self, before: float) -> None:
         await self._db().execute("DELETE FROM deliveries WHERE at < $1", before)
+        await self._db().execute("DELETE FROM choices WHERE at < $1", before)
 
-    async def stuck(self, claimed_before: float | None) -> list[UnblockRequest]:
-        cutoff = float("inf") if claimed_before is None else claimed_before
-        rows = await self._db().fetch(
-            f"{_SELECT} WHERE (state = $1 AND resolved_at < $3) OR (state = $2 AND undone_at < $3)",
-            State.EXECUTING.value,
-            State.UNDOING.value,
-            cutoff,
-        )
-        return [request_from_row(row) for row in rows]
+    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
+        await self._db().execute("INSERT INTO choices (id, data, at) VALUES ($1, $2, $3)", choice_id, data, at)
+
+    async def choice(self, choice_id: str) -> str | None:
+        value = await self._db().fetchval("SELECT data FROM choices WHERE id = $1", choice_id)
+        return str(value) if value is not None else None
+
+    async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
+        return [request_from_row(row) for row in await self._db().fetch(f"{_SELECT} {tail}", *params)]
 
     def _db(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -277,7 +300,3 @@ def postgres_problem(database_url: str, error: BaseException) -> str:
             "DATABASE_URL names the right host and port"
         )
     return f"PostgreSQL at {where} refused to open database {database!r} ({type(error).__name__}): {error}"
-
-
-def _given(results: tuple[Result, ...] | None) -> str | None:
-    return None if results is None else results_json(results)

@@ -14,12 +14,13 @@ import json
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from .threecx import BlockedNumber, BlocklistEntry, Target
-from .unblock import Result, State, Transition, UnblockRequest
+from .unblock import AlreadyOpen, Outcome, Result, State, Transition, UnblockRequest
 
 T = TypeVar("T")
 
@@ -64,12 +65,36 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_at ON deliveries (at);
     """,
+    """
+    ALTER TABLE requests ADD COLUMN owner TEXT;
+    ALTER TABLE requests ADD COLUMN heartbeat_at REAL;
+    UPDATE requests SET heartbeat_at = CASE state WHEN 'undoing' THEN undone_at ELSE resolved_at END
+        WHERE state IN ('executing', 'undoing');
+    CREATE INDEX requests_claimed ON requests (state, heartbeat_at);
+    CREATE INDEX requests_channel ON requests (channel, created_at);
+    CREATE TABLE open_targets (
+        target     TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL REFERENCES requests (id)
+    );
+    INSERT OR IGNORE INTO open_targets (target, request_id)
+        SELECT json_extract(t.value, '$.kind') || ':' || json_extract(t.value, '$.Id'), r.id
+        FROM requests r, json_each(r.targets) t WHERE r.state IN ('pending', 'executing');
+    CREATE TABLE choices (
+        id   TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        at   REAL NOT NULL
+    );
+    CREATE INDEX choices_at ON choices (at);
+    """,
 )
 
 COLUMNS = (
     "id, targets, requester, channel, reason, created_at, expires_at, state, message_ts, resolved_by, "
-    "resolved_at, results, undo_until, undone_by, undone_at, undo_results"
+    "resolved_at, results, undo_until, undone_by, undone_at, undo_results, owner, heartbeat_at"
 )
+COLUMN_COUNT = len(COLUMNS.split(","))
+#: what ``pending_expired`` returns at most in one go (the sweeper comes back for the rest)
+EXPIRY_BATCH = 500
 _SELECT = f"SELECT {COLUMNS} FROM requests"
 
 
@@ -111,12 +136,26 @@ class SQLiteStore:
 
     async def add(self, request: UnblockRequest) -> None:
         def add(db: sqlite3.Connection) -> None:
-            with db:
-                db.execute(f"INSERT INTO requests ({COLUMNS}) VALUES ({', '.join('?' * 16)})", request_row(request))
-                db.execute(
-                    "INSERT INTO transitions (request_id, from_state, to_state, actor, at) VALUES (?, ?, ?, ?, ?)",
-                    (request.id, None, request.state.value, request.requester, request.created_at),
-                )
+            try:
+                with db:
+                    db.execute(f"INSERT INTO requests ({COLUMNS}) VALUES ({', '.join('?' * COLUMN_COUNT)})",
+                               request_row(request))  # fmt: skip
+                    db.execute(
+                        "INSERT INTO transitions (request_id, from_state, to_state, actor, at) VALUES (?, ?, ?, ?, ?)",
+                        (request.id, None, request.state.value, request.requester, request.created_at),
+                    )
+                    db.executemany(
+                        "INSERT INTO open_targets (target, request_id) VALUES (?, ?)",
+                        [(key, request.id) for key in target_keys(request)],
+                    )
+            except sqlite3.IntegrityError:
+                keys = target_keys(request)
+                row = db.execute(
+                    f"SELECT request_id FROM open_targets WHERE target IN ({', '.join('?' * len(keys))}) LIMIT 1", keys
+                ).fetchone()
+                if row is None:
+                    raise
+                raise AlreadyOpen(row[0]) from None
 
         await self._with_db(add)
 
@@ -145,46 +184,63 @@ class SQLiteStore:
         results: tuple[Result, ...] | None = None,
         undo_until: float | None = None,
         undo_results: tuple[Result, ...] | None = None,
+        owner: str | None = None,
+        unexpired: bool = False,
+        note: str | None = None,
     ) -> UnblockRequest | None:
-        sets = ["state = :to"]
-        if from_state is State.PENDING:
-            sets += ["resolved_by = :actor", "resolved_at = :at"]
-        if to_state is State.UNDOING:
-            sets += ["undone_by = :actor", "undone_at = :at"]
-        if results is not None:
-            sets.append("results = :results")
-        if undo_until is not None:
-            sets.append("undo_until = :undo_until")
-        if undo_results is not None:
-            sets.append("undo_results = :undo_results")
-        answers = [r.answer for r in (undo_results or results or ())]
-        values = {
-            "id": request_id,
-            "from": from_state.value,
-            "to": to_state.value,
-            "actor": actor,
-            "at": at,
-            "results": results_json(results or ()),
-            "undo_until": undo_until,
-            "undo_results": results_json(undo_results or ()),
-            "answer": "; ".join(answers) if answers else None,
-        }
+        move = Move(request_id, from_state, to_state, actor, at, results, undo_until, undo_results, owner, unexpired)
+        changes = move.changes()
+        conditions = move.conditions()
+        sets = ", ".join(f"{column} = ?" for column in changes)
+        where = " AND ".join(f"{column} {op} ?" for column, op, _ in conditions)
 
-        def move(db: sqlite3.Connection) -> UnblockRequest | None:
+        def run(db: sqlite3.Connection) -> UnblockRequest | None:
             with db:
                 changed = db.execute(
-                    f"UPDATE requests SET {', '.join(sets)} WHERE id = :id AND state = :from", values
+                    f"UPDATE requests SET {sets} WHERE {where}", [*changes.values(), *(v for _, _, v in conditions)]
                 ).rowcount
                 if changed != 1:
                     return None
                 db.execute(
                     "INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer)"
-                    " VALUES (:id, :from, :to, :actor, :at, :answer)",
-                    values,
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (request_id, from_state.value, to_state.value, actor, at, move.answer(note)),
                 )
+                if move.frees_targets:
+                    db.execute("DELETE FROM open_targets WHERE request_id = ?", (request_id,))
             return request_from_row(db.execute(f"{_SELECT} WHERE id = ?", (request_id,)).fetchone())
 
-        return await self._with_db(move)
+        return await self._with_db(run)
+
+    async def renew(self, request_id: str, owner: str, at: float) -> bool:
+        def renew(db: sqlite3.Connection) -> bool:
+            with db:
+                return (
+                    db.execute(
+                        f"UPDATE requests SET heartbeat_at = ? WHERE id = ? AND owner = ? AND state IN {CLAIMED}",
+                        (at, request_id, owner),
+                    ).rowcount
+                    == 1
+                )
+
+        return await self._with_db(renew)
+
+    async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
+        def take(db: sqlite3.Connection) -> UnblockRequest | None:
+            with db:
+                taken = db.execute(
+                    "UPDATE requests SET owner = ?, heartbeat_at = ?"
+                    f" WHERE id = ? AND heartbeat_at = ? AND state IN {CLAIMED}",
+                    (owner, at, request_id, heartbeat_at),
+                ).rowcount
+            if taken != 1:
+                return None
+            return request_from_row(db.execute(f"{_SELECT} WHERE id = ?", (request_id,)).fetchone())
+
+        return await self._with_db(take)
+
+    async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
+        return await self._select(f"WHERE state IN {CLAIMED} AND heartbeat_at < ?", heartbeat_before)
 
     async def transitions(self, request_id: str) -> list[Transition]:
         def select(db: sqlite3.Connection) -> list[Transition]:
@@ -193,26 +249,19 @@ class SQLiteStore:
                 " WHERE request_id = ? ORDER BY seq",
                 (request_id,),
             ).fetchall()
-            return [Transition(r[0], State(r[1]) if r[1] else None, State(r[2]), r[3], r[4], r[5]) for r in rows]
+            return [transition_from_row(row) for row in rows]
 
         return await self._with_db(select)
 
-    async def recent(self, count: int) -> list[UnblockRequest]:
-        def select(db: sqlite3.Connection) -> list[UnblockRequest]:
-            rows = db.execute(f"{_SELECT} ORDER BY created_at DESC, rowid DESC LIMIT ?", (count,)).fetchall()
-            return [request_from_row(row) for row in rows]
-
-        return await self._with_db(select)
+    async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
+        if channel is None:
+            return await self._select("ORDER BY created_at DESC, rowid DESC LIMIT ?", count)
+        return await self._select("WHERE channel = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", channel, count)
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]:
-        def select(db: sqlite3.Connection) -> list[UnblockRequest]:
-            rows = db.execute(
-                f"{_SELECT} WHERE state = ? AND expires_at <= ? ORDER BY expires_at LIMIT 500",
-                (State.PENDING.value, now),
-            ).fetchall()
-            return [request_from_row(row) for row in rows]
-
-        return await self._with_db(select)
+        return await self._select(
+            f"WHERE state = ? AND expires_at <= ? ORDER BY expires_at LIMIT {EXPIRY_BATCH}", State.PENDING.value, now
+        )
 
     async def first_delivery(self, key: str, at: float) -> bool:
         def claim(db: sqlite3.Connection) -> bool:
@@ -225,20 +274,23 @@ class SQLiteStore:
         def forget(db: sqlite3.Connection) -> None:
             with db:
                 db.execute("DELETE FROM deliveries WHERE at < ?", (before,))
+                db.execute("DELETE FROM choices WHERE at < ?", (before,))
 
         await self._with_db(forget)
 
-    async def stuck(self, claimed_before: float | None) -> list[UnblockRequest]:
-        cutoff = float("inf") if claimed_before is None else claimed_before
+    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
+        def keep(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("INSERT INTO choices (id, data, at) VALUES (?, ?, ?)", (choice_id, data, at))
 
-        def select(db: sqlite3.Connection) -> list[UnblockRequest]:
-            rows = db.execute(
-                f"{_SELECT} WHERE (state = ? AND resolved_at < ?) OR (state = ? AND undone_at < ?)",
-                (State.EXECUTING.value, cutoff, State.UNDOING.value, cutoff),
-            ).fetchall()
-            return [request_from_row(row) for row in rows]
+        await self._with_db(keep)
 
-        return await self._with_db(select)
+    async def choice(self, choice_id: str) -> str | None:
+        def get(db: sqlite3.Connection) -> str | None:
+            row = db.execute("SELECT data FROM choices WHERE id = ?", (choice_id,)).fetchone()
+            return str(row[0]) if row else None
+
+        return await self._with_db(get)
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -263,6 +315,12 @@ class SQLiteStore:
             raise
         self._db = db
 
+    async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
+        def select(db: sqlite3.Connection) -> list[UnblockRequest]:
+            return [request_from_row(row) for row in db.execute(f"{_SELECT} {tail}", params).fetchall()]
+
+        return await self._with_db(select)
+
     async def _with_db(self, work: Callable[[sqlite3.Connection], T]) -> T:
         db = self._db
         if db is None:
@@ -271,6 +329,68 @@ class SQLiteStore:
 
     async def _run(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+
+# -- what a transition changes (the same for every store) -----------------------------------------
+
+#: the claimed states, as SQL
+CLAIMED = f"('{State.EXECUTING.value}', '{State.UNDOING.value}')"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One transition, as columns to set and conditions to meet; each store writes it in its own SQL."""
+
+    request_id: str
+    from_state: State
+    to_state: State
+    actor: str | None
+    at: float
+    results: tuple[Result, ...] | None = None
+    undo_until: float | None = None
+    undo_results: tuple[Result, ...] | None = None
+    owner: str | None = None
+    unexpired: bool = False
+
+    def changes(self) -> dict[str, object]:
+        """Column -> new value; what is not named stays as it was."""
+        changes: dict[str, object] = {"state": self.to_state.value}
+        if self.from_state is State.PENDING:
+            changes |= {"resolved_by": self.actor, "resolved_at": self.at}
+        if self.to_state is State.UNDOING:
+            changes |= {"undone_by": self.actor, "undone_at": self.at}
+        if self.to_state.claimed:
+            changes |= {"owner": self.owner, "heartbeat_at": self.at}
+        elif self.from_state.claimed:
+            changes |= {"owner": None}
+        if self.results is not None:
+            changes["results"] = results_json(self.results)
+        if self.undo_until is not None:
+            changes["undo_until"] = self.undo_until
+        if self.undo_results is not None:
+            changes["undo_results"] = results_json(self.undo_results)
+        return changes
+
+    def conditions(self) -> list[tuple[str, str, object]]:
+        """(column, operator, value) that must all hold for the move to happen."""
+        conditions: list[tuple[str, str, object]] = [
+            ("id", "=", self.request_id),
+            ("state", "=", self.from_state.value),
+        ]
+        if self.unexpired:
+            conditions.append(("expires_at", ">", self.at))
+        if self.from_state.claimed and self.owner is not None:
+            conditions.append(("owner", "=", self.owner))
+        return conditions
+
+    @property
+    def frees_targets(self) -> bool:
+        return self.from_state.open and not self.to_state.open
+
+    def answer(self, note: str | None) -> str | None:
+        """3CX's answers, for the transition's record (or why it was made, when 3CX was not asked)."""
+        answers = [r.answer for r in (self.undo_results or self.results or ())]
+        return "; ".join(answers) if answers else note
 
 
 def _sqlite_problem(path: str, error: sqlite3.Error | OSError) -> str:
@@ -299,12 +419,13 @@ def request_row(r: UnblockRequest) -> tuple[object, ...]:
         r.id, json.dumps([target_json(t) for t in r.targets]), r.requester, r.channel, r.reason,
         r.created_at, r.expires_at, r.state.value, r.message_ts, r.resolved_by, r.resolved_at,
         results_json(r.results), r.undo_until, r.undone_by, r.undone_at, results_json(r.undo_results),
+        r.owner, r.heartbeat_at,
     )  # fmt: skip
 
 
 def request_from_row(row: Any) -> UnblockRequest:
     (rid, targets, requester, channel, reason, created_at, expires_at, state, message_ts, resolved_by,
-     resolved_at, results, undo_until, undone_by, undone_at, undo_results) = row  # fmt: skip
+     resolved_at, results, undo_until, undone_by, undone_at, undo_results, owner, heartbeat_at) = row  # fmt: skip
     return UnblockRequest(
         id=rid,
         targets=tuple(target_from_json(t) for t in json.loads(targets)),
@@ -322,7 +443,23 @@ def request_from_row(row: Any) -> UnblockRequest:
         undone_by=undone_by,
         undone_at=undone_at,
         undo_results=_results(undo_results),
+        owner=owner,
+        heartbeat_at=heartbeat_at,
     )
+
+
+def transition_from_row(row: Any) -> Transition:
+    request_id, from_state, to_state, actor, at, answer = row
+    return Transition(request_id, State(from_state) if from_state else None, State(to_state), actor, at, answer)
+
+
+def target_key(target: Target) -> str:
+    """What makes an entry the same entry: its kind and its Id."""
+    return f"{'address' if isinstance(target, BlocklistEntry) else 'number'}:{target.id}"
+
+
+def target_keys(request: UnblockRequest) -> list[str]:
+    return [target_key(t) for t in request.targets]
 
 
 def target_json(target: Target) -> dict[str, Any]:
@@ -340,8 +477,9 @@ def target_from_json(data: dict[str, Any]) -> Target:
 
 
 def results_json(results: tuple[Result, ...]) -> str:
-    return json.dumps([[r.outcome, r.answer, r.new_id] for r in results])
+    return json.dumps([[r.outcome.value, r.answer, r.new_id, r.after_restart] for r in results])
 
 
 def _results(text: str) -> tuple[Result, ...]:
-    return tuple(Result(outcome, answer, new_id) for outcome, answer, new_id in json.loads(text))
+    # records of earlier versions have three items (no after_restart)
+    return tuple(Result(Outcome(item[0]), item[1], item[2], *item[3:]) for item in json.loads(text))

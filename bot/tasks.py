@@ -1,8 +1,10 @@
 """BackgroundWork: the work that runs after Slack has been acknowledged.
 
-Tasks are tracked (nothing is fire-and-forget), run at most ``concurrency``
-at a time, refused beyond ``max_pending`` so a burst cannot pile up without
-bound, and drained on shutdown. A failing task is logged, never fatal.
+Tasks are tracked (nothing is fire-and-forget), run in one of two lanes
+(``bot.calls``), each with its own workers and its own bound on pending work,
+so that a burst of commands can neither pile up without bound nor delay a
+decision. Everything is drained on shutdown. A failing task is logged, never
+fatal.
 """
 
 from __future__ import annotations
@@ -10,31 +12,54 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
+
+from . import calls
+from .calls import Lane
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    #: tasks of the lane running at once
+    concurrency: int
+    #: tasks of the lane started or waiting; more are refused
+    max_pending: int
+
+
+DEFAULT_LIMITS = {Lane.COMMANDS: Limits(64, 2000), Lane.DECISIONS: Limits(16, 500)}
+
+
 class BackgroundWork:
-    def __init__(self, *, concurrency: int = 64, max_pending: int = 2000) -> None:
-        self._slots = asyncio.Semaphore(concurrency)
-        self._max_pending = max_pending
+    def __init__(self, limits: dict[Lane, Limits] | None = None) -> None:
+        self._limits = {**DEFAULT_LIMITS, **(limits or {})}
+        self._slots = {lane: asyncio.Semaphore(limit.concurrency) for lane, limit in self._limits.items()}
+        self._pending = dict.fromkeys(self._limits, 0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> bool:
-        """Start ``work``; False (and ``work`` is dropped) when shutting down or too much is pending."""
-        if self._closed or len(self._tasks) >= self._max_pending:
+    def spawn(self, work: Coroutine[Any, Any, None], *, name: str, lane: Lane = Lane.COMMANDS) -> bool:
+        """Start ``work`` in ``lane``; False (and ``work`` is dropped) when shutting down or the lane is full."""
+        if self._closed or self._pending[lane] >= self._limits[lane].max_pending:
             work.close()
-            log.warning("background work refused", extra={"task": name, "pending": len(self._tasks)})
+            log.warning(
+                "background work refused", extra={"task": name, "lane": lane.value, "pending": len(self._tasks)}
+            )
             return False
-        task = asyncio.get_running_loop().create_task(self._run(work, name), name=name)
+        self._pending[lane] += 1
+        task = asyncio.get_running_loop().create_task(self._run(work, name, lane), name=name)
         self._tasks.add(task)
         self._idle.clear()
         task.add_done_callback(self._done)
         return True
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
 
     async def idle(self) -> None:
         """Wait until no task is running (tasks may start others; this waits for those too)."""
@@ -54,14 +79,17 @@ class BackgroundWork:
         if late:
             await asyncio.wait(late)
 
-    async def _run(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        async with self._slots:
-            try:
+    async def _run(self, work: Coroutine[Any, Any, None], name: str, lane: Lane) -> None:
+        calls.enter(lane)
+        try:
+            async with self._slots[lane]:
                 await work
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background work failed", extra={"task": name})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background work failed", extra={"task": name})
+        finally:
+            self._pending[lane] -= 1
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -105,9 +105,14 @@ class Harness:
             await self._http.close()
 
     async def settle(self) -> None:
-        """Wait until the bot has finished the work its acks started."""
+        """Wait until the bot has finished the work its acks started, and said in Slack what it had to say."""
         assert self.bot is not None
-        await self.bot.work.idle()
+        while True:
+            await self.bot.work.idle()
+            await self.bot.outbox.idle()
+            await asyncio.sleep(0)  # the callbacks of what was just sent (a fallback to a reply URL, say)
+            if self.bot.outbox.waiting == 0 and not self.bot.work.busy:
+                return
 
     # -- what Slack sends ------------------------------------------------------
 
@@ -185,14 +190,18 @@ class Harness:
         }
         return urlencode({"payload": json.dumps(payload)}), response_url
 
-    async def click(self, action_id: str, request: UnblockRequest | str, *, user: str) -> tuple[Reply, str]:
-        """Click a button of a card; the bot's HTTP answer and the click's response_url."""
+    async def click(
+        self, action_id: str, request: UnblockRequest | str, *, user: str, channel: str | None = None
+    ) -> tuple[Reply, str]:
+        """Click a button of a card (in the request's channel, unless ``channel`` says otherwise); the bot's
+        HTTP answer and the click's response_url."""
         if isinstance(request, UnblockRequest):
             body, response_url = self.click_body(
-                action_id, request.id, user=user, channel=request.channel, message_ts=request.message_ts or ""
-            )
+                action_id, request.id, user=user, channel=channel or request.channel,
+                message_ts=request.message_ts or "",
+            )  # fmt: skip
         else:
-            body, response_url = self.click_body(action_id, request, user=user)
+            body, response_url = self.click_body(action_id, request, user=user, channel=channel or GENERAL)
         return await self.post_signed(body), response_url
 
     # -- what people see ---------------------------------------------------------
@@ -203,6 +212,13 @@ class Harness:
     def notes(self, response_url: str) -> list[str]:
         """Texts posted to a response_url (ephemeral notes, in-channel cards, replacements)."""
         return [post.body.get("text", "") for post in self.slack.posts_to(response_url)]
+
+    def shown(self, response_url: str) -> list[str]:
+        """What the person sees of each message posted to a response_url: its blocks' text, else its text."""
+        return [
+            block_text(post.body["blocks"]) if post.body.get("blocks") else post.body.get("text", "")
+            for post in self.slack.posts_to(response_url)
+        ]
 
     async def request_for(self, card: Message) -> UnblockRequest:
         """The stored request behind a card that still has its buttons (their value is its id)."""

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.slack.messages import APPROVE
+from bot.slack.buttons import APPROVE
 from bot.unblock import State, UnblockRequest
 
 from .conftest import MakeHarness
@@ -205,6 +205,7 @@ async def test_slack_unreachable_does_not_lose_the_decision(make_harness: MakeHa
     request = await open_card(harness)
     await harness.stop()
     harness.env["SLACK_API_URL"] = f"http://127.0.0.1:{unused_tcp_port}/api/"
+    harness.env["SLACK_TEAM_ID"] = harness.slack.team_id  # so that it starts without asking Slack
     await harness.start()
 
     _, click_url = await harness.click(APPROVE, request, user=CAROL)

@@ -22,7 +22,7 @@ from bot.command_text import (
     UnblockNumber,
     parse_command,
 )
-from bot.slack.messages import APPROVE, CANCEL, CHOOSE, DENY, LIST_MORE, UNDO
+from bot.slack.buttons import APPROVE, CANCEL, CHOOSE, DENY, LIST_MORE, UNDO
 from bot.threecx import MAX_ENTRY_ID
 from bot.unblock import State
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bot.slack.messages import APPROVE, CHOOSE, LIST_MORE, UNDO
+from bot.slack.buttons import APPROVE, CHOOSE, LIST_MORE, UNDO
 from bot.unblock import State
 
 from .conftest import MakeHarness
@@ -396,9 +396,9 @@ async def test_history_lists_requests_newest_first_and_survives_a_restart(harnes
     _, response_url = await harness.command("history 5")
     await harness.settle()
 
-    [note] = harness.notes(response_url)
+    [note] = harness.shown(response_url)
     lines = note.splitlines()
-    assert lines[0] == "*Latest unblock requests*"
+    assert lines[0] == "*Latest unblock requests in this channel*"
     assert "`198.51.100.4` *pending*, requested by <@UALICE> · _printer VPN_" in lines[1]
     assert "`203.0.113.7` *unblocked*, approved by <@UBOB>, requested by <@UALICE>" in lines[2]
     assert len(lines) == 3

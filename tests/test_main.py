@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 import pytest
 
-from bot.slack.messages import APPROVE
+from bot.slack.buttons import APPROVE
 
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
@@ -311,41 +311,6 @@ async def test_sigterm_finishes_the_work_in_flight(
 
     assert 42 not in pbx.entries
     assert "unblocked* by <@UBOB>" in block_text(driver.cards()[0].blocks)
-
-
-@pytest.mark.parametrize("deleted", [True, False], ids=["3CX deleted it", "3CX did not"])
-async def test_a_bot_killed_during_a_delete_finishes_the_request_truthfully_when_it_starts_again(
-    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, deleted: bool
-) -> None:
-    first, driver = await start_http_bot(processes, slack, pbx, tmp_path)
-    await driver.command("42")
-    await wait_for(lambda: driver.cards(), what="the card")
-    request_id = buttons(driver.cards()[0].blocks)[0]["value"]
-    pbx.delay = 2.0
-    if not deleted:
-        pbx.fail_next(503, method="DELETE")
-
-    await driver.click(APPROVE, request_id, user=BOB)
-    await wait_for(lambda: pbx.calls("DELETE"), what="the DELETE to be under way")
-    assert first.proc is not None
-    first.proc.kill()  # SIGKILL: no chance to finish anything
-    await first.wait()
-    await wait_for(lambda: (42 not in pbx.entries) == deleted and pbx.calls("DELETE")[0].path, what="3CX to finish")
-    await asyncio.sleep(pbx.delay)  # let the fake answer the dead connection
-    pbx.delay = 0
-
-    second, driver = await start_http_bot(processes, slack, pbx, tmp_path)
-    await wait_for(lambda: "Unblocking" not in block_text(driver.cards()[0].blocks), what="the recovered card")
-    assert await second.stop() == 0
-
-    assert len(pbx.calls("DELETE")) == 1  # checked, never repeated blindly
-    assert pbx.calls("GET")[-1].path == "/xapi/v1/Blocklist(42)"
-    text = block_text(driver.cards()[0].blocks)
-    if deleted:
-        assert "203.0.113.7 is no longer on the blocklist" in text
-    else:
-        assert 42 in pbx.entries
-        assert "Could not unblock 203.0.113.7" in text and "stopped before 3CX confirmed" in text
 
 
 # Socket Mode --------------------------------------------------------------------------------------

@@ -18,12 +18,11 @@ from pathlib import Path
 import pytest
 
 from bot.pgstore import PostgresStore, PostgresTokenStore, migrations
-from bot.slack.messages import APPROVE
-from bot.slack.sweeper import CLAIM_LEASE
+from bot.slack.buttons import APPROVE
 from bot.store import SQLiteStore
 from bot.stores import Store, check_database_url, open_store
 from bot.threecx import BlockedNumber, BlocklistEntry
-from bot.unblock import Result, State, Transition, UnblockRequest
+from bot.unblock import AlreadyOpen, Outcome, Result, State, Transition, UnblockRequest
 
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack
@@ -68,7 +67,8 @@ def entry(id: int, ip: str, etag: str | None = None) -> BlocklistEntry:
 def pending(id: str, *, created_at: float = 1000.0, expires_at: float = 1900.0, **changes: object) -> UnblockRequest:
     fields: dict[str, object] = {
         "id": id,
-        "targets": (entry(42, "203.0.113.7"),),
+        # an entry of its own (one open request per entry)
+        "targets": (entry(int(id[:6], 16) % 100_000 + 1, "203.0.113.7"),),
         "requester": ALICE,
         "channel": GENERAL,
         "created_at": created_at,
@@ -98,9 +98,9 @@ async def test_a_request_with_several_targets_and_results_round_trips_whole(stor
     assert await store.get("ffffffffffffffff") is None
 
     results = (
-        Result("deleted", "HTTP 204"),
-        Result("already_gone", "HTTP 404: the entry was already gone"),
-        Result("changed", "HTTP 412: changed in 3CX"),
+        Result(Outcome.DELETED, "HTTP 204"),
+        Result(Outcome.ALREADY_GONE, "HTTP 404: the entry was already gone"),
+        Result(Outcome.CHANGED, "HTTP 412: changed in 3CX"),
     )
     await store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=1100.0)
     moved = await store.transition(
@@ -108,7 +108,10 @@ async def test_a_request_with_several_targets_and_results_round_trips_whole(stor
     )
     assert moved is not None and moved == await store.get(request.id)
     assert moved.results == results and moved.undo_until == 1700.25 and moved.targets == targets
-    undo_results = (Result("restored", "HTTP 201", new_id="77"), Result("restored", "HTTP 201", new_id="78"))
+    undo_results = (
+        Result(Outcome.RESTORED, "HTTP 201", new_id="77"),
+        Result(Outcome.RESTORED, "HTTP 201", new_id="78"),
+    )
     await store.transition(request.id, State.FAILED, State.UNDOING, actor=CAROL, at=1200.0)
     undone = await store.transition(
         request.id, State.UNDOING, State.UNDONE, actor=CAROL, at=1201.0, undo_results=undo_results
@@ -127,7 +130,7 @@ async def test_every_transition_is_logged_and_sets_who_decided_and_when(store: S
     assert (claimed.resolved_by, claimed.resolved_at) == (BOB, 1010.0)
     # the wrong from_state moves nothing and logs nothing
     assert await store.transition(request.id, State.PENDING, State.DENIED, actor=CAROL, at=1011.0) is None
-    two = (Result("deleted", "HTTP 204"), Result("already_gone", "HTTP 404"))
+    two = (Result(Outcome.DELETED, "HTTP 204"), Result(Outcome.ALREADY_GONE, "HTTP 404"))
     done = await store.transition(
         request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=1012.0, results=two, undo_until=1612.0
     )
@@ -139,7 +142,7 @@ async def test_every_transition_is_logged_and_sets_who_decided_and_when(store: S
     assert (undoing.undone_by, undoing.undone_at, undoing.undo_until, undoing.results) == (CAROL, 1100.0, 1612.0, two)
     undone = await store.transition(
         request.id, State.UNDOING, State.UNDO_FAILED, actor=CAROL, at=1101.0,
-        undo_results=(Result("forbidden", "HTTP 403"),),
+        undo_results=(Result(Outcome.FORBIDDEN, "HTTP 403"),),
     )  # fmt: skip
     assert undone is not None and (undone.undone_by, undone.undone_at) == (CAROL, 1100.0)
 
@@ -195,23 +198,86 @@ async def test_pending_expired_lists_pending_requests_due_by_then_soonest_first(
     assert await store.pending_expired(10.0) == []
 
 
-async def test_stuck_lists_claims_older_than_the_cutoff(store: Store) -> None:
+async def test_abandoned_lists_claims_whose_heartbeat_is_older_than_the_cutoff(store: Store) -> None:
     for id in "abcde":
         await store.add(pending(id * 16))
-    await store.transition("a" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=10.0)
-    await store.transition("b" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=50.0)
-    await store.transition("c" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=5.0)
-    await store.transition(
-        "c" * 16, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=6.0, results=(Result("deleted", "HTTP 204"),)
-    )
-    await store.transition("c" * 16, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=20.0)
-    await store.transition("d" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=1.0)
-    await store.transition("d" * 16, State.EXECUTING, State.FAILED, actor=BOB, at=2.0, results=())
+    await store.transition("a" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=10.0, owner="p1")
+    await store.transition("b" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=50.0, owner="p1")
+    await store.transition("c" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=5.0, owner="p2")
+    await store.transition("c" * 16, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=6.0, owner="p2",
+                           results=(Result(Outcome.DELETED, "HTTP 204"),))  # fmt: skip
+    await store.transition("c" * 16, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=20.0, owner="p2")
+    await store.transition("d" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=1.0, owner="p1")
+    await store.transition("d" * 16, State.EXECUTING, State.FAILED, actor=BOB, at=2.0, owner="p1", results=())
 
-    assert sorted(r.id[0] for r in await store.stuck(30.0)) == ["a", "c"]
-    assert sorted(r.id[0] for r in await store.stuck(10.0)) == []  # claimed at 10: not before 10
-    assert sorted(r.id[0] for r in await store.stuck(None)) == ["a", "b", "c"]
-    assert {r.state for r in await store.stuck(None)} == {State.EXECUTING, State.UNDOING}
+    assert sorted(r.id[0] for r in await store.abandoned(30.0)) == ["a", "c"]
+    assert await store.abandoned(5.0) == []  # a heartbeat at 5 is not older than 5
+    # the owner renews: its claim is no longer abandoned; nobody else can renew it
+    assert await store.renew("a" * 16, "p1", 40.0) is True
+    assert await store.renew("a" * 16, "p2", 41.0) is False
+    assert [r.id[0] for r in await store.abandoned(30.0)] == ["c"]
+    assert {r.state for r in await store.abandoned(100.0)} == {State.EXECUTING, State.UNDOING}
+
+
+async def test_a_claim_is_taken_over_once_and_only_its_new_owner_finishes_it(new_store: NewStore) -> None:
+    one, two = await new_store(), await new_store()
+    request = pending("f" * 16)
+    await one.add(request)
+    claimed = await one.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=10.0, owner="dead")
+    assert claimed is not None and (claimed.owner, claimed.heartbeat_at) == ("dead", 10.0)
+
+    taken = await asyncio.gather(*(s.take_over(request.id, f"new-{n}", 10.0, 70.0) for n, s in enumerate((one, two))))
+    [winner] = [t for t in taken if t is not None]
+    assert winner.heartbeat_at == 70.0 and winner.state is State.EXECUTING
+    done = (Result(Outcome.DELETED, "HTTP 204"),)
+    for owner in ("dead", "new-0" if winner.owner == "new-1" else "new-1"):  # the old owner, the loser
+        assert await one.transition(request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=71.0, owner=owner,
+                                    results=done) is None  # fmt: skip
+    finished = await two.transition(request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=72.0,
+                                    owner=winner.owner, results=done)  # fmt: skip
+    assert finished is not None and finished.owner is None and finished.resolved_by == BOB
+
+
+async def test_one_open_request_per_entry(store: Store) -> None:
+    first = pending("1" * 16)
+    await store.add(first)
+    same_entry = pending("2" * 16, targets=(entry(int("1" * 6, 16) % 100_000 + 1, "203.0.113.7"),
+                                            entry(7, "198.51.100.7")))  # fmt: skip
+
+    with pytest.raises(AlreadyOpen) as taken:
+        await store.add(same_entry)
+    assert taken.value.request_id == first.id and await store.get(same_entry.id) is None
+    await store.add(pending("3" * 16, targets=(entry(7, "198.51.100.7"),)))  # nothing of the failed one was kept
+
+    # executing still holds the entry; leaving the open states frees it
+    await store.transition(first.id, State.PENDING, State.EXECUTING, actor=BOB, at=1.0, owner="p")
+    with pytest.raises(AlreadyOpen):
+        await store.add(pending("4" * 16, targets=first.targets))
+    await store.transition(first.id, State.EXECUTING, State.FAILED, actor=BOB, at=2.0, owner="p", results=())
+    await store.add(pending("4" * 16, targets=first.targets))
+
+
+async def test_a_claim_must_come_before_expiry(store: Store) -> None:
+    request = pending("e" * 16, expires_at=100.0)
+    await store.add(request)
+
+    assert await store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=100.0,
+                                  unexpired=True) is None  # fmt: skip
+    assert (await store.get(request.id)).state is State.PENDING  # type: ignore[union-attr]
+    moved = await store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=99.9, unexpired=True)
+    assert moved is not None and moved.state is State.EXECUTING
+
+
+async def test_recent_of_one_channel_and_choices(store: Store) -> None:
+    await store.add(pending("a" * 16, created_at=1.0))
+    await store.add(pending("b" * 16, created_at=2.0, channel="C0OTHER"))
+
+    assert [r.id[0] for r in await store.recent(10, "C0OTHER")] == ["b"]
+    assert [r.id[0] for r in await store.recent(10)] == ["b", "a"]
+    await store.keep_choice("c" * 16, '{"kind": "address"}', 5.0)
+    assert await store.choice("c" * 16) == '{"kind": "address"}'
+    await store.forget_deliveries(6.0)
+    assert await store.choice("c" * 16) is None
 
 
 async def test_a_delivery_is_first_once_until_it_is_forgotten(new_store: NewStore) -> None:
@@ -447,18 +513,18 @@ async def test_expiry_and_history_are_the_same_from_either_replica(
 
     histories = []
     for bot in (a, b):
-        _, response_url = await bot.command("history")
+        _, response_url = await bot.command("history", user=CAROL)  # an approver: every channel
         await bot.settle()
-        [note] = bot.notes(response_url)
+        [note] = bot.shown(response_url)
         histories.append(note)
     assert histories[0] == histories[1]
     lines = histories[0].splitlines()
     assert lines[0] == "*Latest unblock requests*" and len(lines) == 3
-    assert "`198.51.100.4` *unblocked*, approved by <@UBOB>, requested by <@UALICE>" in lines[1]
-    assert "`203.0.113.7` *expired*, requested by <@UALICE> · _printer VPN_" in lines[2]
+    assert "`198.51.100.4` *unblocked*, approved by <@UBOB>, requested by <@UALICE> in <#C0GENERAL>" in lines[1]
+    assert "`203.0.113.7` *expired*, requested by <@UALICE> in <#C0GENERAL> · _printer VPN_" in lines[2]
 
 
-async def test_a_replica_leaves_another_replicas_claim_alone_until_the_lease_runs_out(
+async def test_a_replica_finishes_a_claim_whose_owner_stopped_renewing_once_its_calls_must_have_ended(
     make_harness: MakeHarness, database_url: str
 ) -> None:
     a = await make_harness(DATABASE_URL=database_url)
@@ -466,19 +532,24 @@ async def test_a_replica_leaves_another_replicas_claim_alone_until_the_lease_run
     await a.settle()
     request = await a.request_for(a.cards()[0])
     assert a.bot is not None
-    # A has claimed the request and is (as far as B can tell) talking to 3CX about it
-    claimed = await a.bot.store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=a.clock())
+    # a process claimed the request and died before sending anything: it renews nothing any more
+    claimed = await a.bot.store.transition(
+        request.id, State.PENDING, State.EXECUTING, actor=BOB, at=a.clock(), owner="gone-process"
+    )
     assert claimed is not None
     gets = len(a.pbx.calls("GET"))
 
-    b = await make_harness(DATABASE_URL=database_url)  # its upkeep runs once at start
+    b = await make_harness(DATABASE_URL=database_url)
     assert b.bot is not None
-    await asyncio.sleep(0.5)
-    assert await b.bot.sweeper.recover(b.clock() - CLAIM_LEASE) == 0
+    wait = b.bot.service.timing.takeover_after
+    b.clock.advance(wait - 1)  # its calls could still be under way: left alone
+    assert await b.bot.sweeper.recover() == 0
     assert (await b.stored(request)).state is State.EXECUTING and len(a.pbx.calls("GET")) == gets
 
-    b.clock.advance(CLAIM_LEASE + 1)
-    assert await b.bot.sweeper.recover(b.clock() - CLAIM_LEASE) == 1
+    b.clock.advance(2)
+    assert await b.bot.sweeper.recover() == 1
     finished = await a.stored(request)
-    assert finished.state is State.FAILED and finished.results[0].outcome == "interrupted"
-    assert a.pbx.calls("DELETE") == []  # checked, never repeated blindly
+    assert finished.state is State.UNBLOCKED and finished.resolved_by == BOB  # the approval stands
+    assert finished.results[0].after_restart and finished.undo_until is not None
+    assert [r.path for r in a.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    assert "finished after a restart" in block_text(a.cards()[0].blocks)

@@ -6,12 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
+from bot.slack.buttons import APPROVE, UNDO
+
 from .conftest import MakeHarness
-from .harness import Harness
+from .fakes.slack import FakeSlack
+from .fakes.threecx import FakeThreeCX
+from .harness import BOB, CAROL, Harness, block_text, buttons, wait_for
+from .processes import BotProcess, start_http_bot
 
 # bad input gets an answer, never a 500 --------------------------------------------------------------
 
@@ -100,3 +106,65 @@ async def test_connections_over_the_cap_are_refused_and_the_bot_still_answers(ma
 
     assert refused.startswith(b"HTTP/1.1 503")
     assert reply.status == 200 and "Ask for a 3CX block to be lifted" in reply.message
+
+
+# recovery tells the truth even when 3CX was still working -----------------------------------------------
+
+
+async def _killed_while_3cx_works(
+    pbx: FakeThreeCX, first: BotProcess, driver: Harness, action: str, method: str, request_id: str, *, applied: bool
+) -> None:
+    """Click ``action``; 3CX takes 4 s to carry out the call (or, unless ``applied``, refuses it after 4 s);
+    the bot is killed as soon as the call has arrived."""
+    calls = len(pbx.calls(method))
+    pbx.delay = 4.0
+    if not applied:
+        pbx.fail_next(503, method=method)
+    await driver.click(action, request_id, user=BOB if action == APPROVE else CAROL)
+    await wait_for(lambda: len(pbx.calls(method)) > calls, what=f"the {method} to reach 3CX")
+    first.kill()  # SIGKILL: no chance to finish anything
+    await first.wait()
+    pbx.delay = 0  # the call already under way keeps its 4 s
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["3CX applied it after the kill", "3CX refused it"])
+async def test_a_delete_under_way_when_the_bot_was_killed_is_finished_truthfully_after_a_restart(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, applied: bool
+) -> None:
+    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
+    await driver.command("42")
+    await wait_for(lambda: driver.cards(), what="the card")
+    request_id = str(buttons(driver.cards()[0].blocks)[0]["value"])
+
+    await _killed_while_3cx_works(pbx, first, driver, APPROVE, "DELETE", request_id, applied=applied)
+    second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")  # at once
+    await wait_for(lambda: "Unblocking" not in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
+    assert await second.stop() == 0
+
+    # it waited until 3CX must have finished, then looked: the removal was sent again only if it had not happened
+    assert len(pbx.calls("DELETE")) == (1 if applied else 2)
+    assert 42 not in pbx.entries
+    text = block_text(driver.cards()[0].blocks)
+    assert "203.0.113.7 unblocked* by <@UBOB>" in text and "finished after a restart of the bot" in text
+    assert [b["action_id"] for b in buttons(driver.cards()[0].blocks)] == [UNDO]  # its Undo window like any other
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["3CX applied it after the kill", "3CX refused it"])
+async def test_an_undo_under_way_when_the_bot_was_killed_adds_the_entry_back_once(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, applied: bool
+) -> None:
+    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
+    await driver.command("42")
+    await wait_for(lambda: driver.cards(), what="the card")
+    request_id = str(buttons(driver.cards()[0].blocks)[0]["value"])
+    await driver.click(APPROVE, request_id, user=BOB)
+    await wait_for(lambda: "unblocked" in block_text(driver.cards()[0].blocks), what="the unblock")
+
+    await _killed_while_3cx_works(pbx, first, driver, UNDO, "POST", request_id, applied=applied)
+    second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
+    await wait_for(lambda: "blocked again" in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
+    assert await second.stop() == 0
+
+    assert len(pbx.calls("POST", "/xapi/v1/Blocklist")) == (1 if applied else 2)
+    assert [e["IPAddrMask"] for e in pbx.entries.values()] == ["203.0.113.7"]  # back, and only once
+    assert "finished after a restart of the bot" in block_text(driver.cards()[0].blocks)

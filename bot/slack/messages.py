@@ -1,4 +1,9 @@
-"""Pure functions from requests, results and errors to Slack text and Block Kit blocks."""
+"""Pure functions from requests, results and errors to Slack text and Block Kit blocks.
+
+Every text from elsewhere (3CX's descriptions and answers, people's reasons) is
+shortened to a budget before it is escaped, and every block is built by
+``bot.slack.blocks``, so each message keeps Slack's limits whatever it shows.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +11,49 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from ..lookup import Matches, Page
 from ..threecx import BlockedNumber, BlocklistEntry, Target, ThreeCXError
-from ..unblock import REMOVED, Result, State, UnblockRequest
+from ..unblock import Outcome, Result, State, UnblockRequest
+from .blocks import (
+    Blocks,
+    actions,
+    button,
+    clip,
+    confirm,
+    context,
+    escape,
+    fallback,
+    fields,
+    fit,
+    section,
+    sections,
+)
+from .buttons import APPROVE, CANCEL, CHOOSE, DENY, LIST_MORE, UNDO, ChoiceButton, PageButton, RequestButton
 
-Blocks = list[dict[str, Any]]
-
-APPROVE = "unblock_approve"
-DENY = "unblock_deny"
-CANCEL = "unblock_cancel"
-UNDO = "unblock_undo"
-CHOOSE = "unblock_choose"
-LIST_MORE = "unblock_list_more"
+#: how many entries a card or a chooser lists before it says "and N more"
+SHOWN_ENTRIES = 10
+#: budgets for text from elsewhere, in characters before escaping
+LABEL = 120
+DESCRIPTION = 300
+DESCRIPTION_IN_LIST = 150
+ANSWER = 500
+REASON_IN_LIST = 80
 
 BUSY = "The bot is very busy right now and could not take this on. Please try again in a minute."
-#: how many entries a card lists before it says "and N more"
-SHOWN_ENTRIES = 10
-
-
-def escape(text: str) -> str:
-    """Text from elsewhere (3CX, users) shown as text: no mentions, links or formatting injected."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+BUSY_CLICK = (
+    "The bot is very busy right now and could not take this click; nothing was changed. Please click again in a minute."
+)
+OTHER_WORKSPACE = "This bot only takes requests from people of its own workspace, so nothing was done."
+CHOICE_OUT_OF_DATE = "That choice is out of date; run the `/unblock` command again."
+LISTING_OUT_OF_DATE = "That list is out of date; run `/unblock list` again."
+NOTHING_CHOSEN_BLOCKS = "None of the chosen entries blocks anything any more."
 
 
 def slack_date(epoch: float) -> str:
     """A time every reader sees in their own time zone (UTC as the fallback text)."""
-    fallback = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(epoch)}^{{date_short_pretty}} at {{time}}|{fallback}>"
+    shown = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} at {{time}}|{shown}>"
 
 
 def entry_expiry(value: str | None) -> str:
@@ -46,7 +65,7 @@ def entry_expiry(value: str | None) -> str:
     try:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:
-        return escape(value)
+        return fit(value, 60)
     if moment.year <= 1:
         return "never"
     if moment.tzinfo is None:
@@ -54,66 +73,50 @@ def entry_expiry(value: str | None) -> str:
     return slack_date(moment.timestamp())
 
 
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": _mrkdwn(text[:3000])}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [_mrkdwn(text[:3000])]}
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text[:75]},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
-def _confirm(title: str, text: str, yes: str, no: str) -> dict[str, Any]:
-    return {
-        "title": {"type": "plain_text", "text": title},
-        "text": {"type": "plain_text", "text": text[:300]},
-        "confirm": {"type": "plain_text", "text": yes},
-        "deny": {"type": "plain_text", "text": no},
-    }
-
-
 def label(target: Target) -> str:
-    return escape(target.label)
+    return fit(target.label, LABEL)
 
 
-def describe(target: Target) -> str:
+def looking_up_entry(entry_id: int) -> str:
+    return f"Looking up blocklist entry {entry_id} in 3CX…"
+
+
+def looking_for_address(shown: str) -> str:
+    return f"Looking for blocklist entries that block {shown}…"
+
+
+def looking_for_number(number: str) -> str:
+    return f"Looking for the blocked caller number {number}…"
+
+
+def an_allow_entry(entry: BlocklistEntry) -> str:
+    return f"Entry {entry.id} (`{label(entry)}`) is an allow-list entry, not a block; there is nothing to unblock."
+
+
+def describe(target: Target, description: int = DESCRIPTION) -> str:
     """One line about an entry: what it blocks and where it came from."""
     if isinstance(target, BlocklistEntry):
-        parts = [f"`{label(target)}`", f"entry {target.id}", escape(target.block_type or "Block")]
-        parts.append(f"added by {escape(target.added_by or 'unknown')}")
+        parts = [f"`{label(target)}`", f"entry {target.id}", fit(target.block_type or "Block", 20)]
+        parts.append(f"added by {fit(target.added_by or 'unknown', 40)}")
         parts.append(f"expires {entry_expiry(target.expires_at)}")
     else:
         parts = [f"`{label(target)}`", "blocked caller number"]
     if target.description:
-        parts.append(f"_{escape(target.description)}_")
+        parts.append(f"_{fit(target.description, description)}_")
     return " · ".join(parts)
 
 
-def entry_fields(entry: BlocklistEntry) -> dict[str, Any]:
-    fields = [
-        ("Address", f"`{label(entry)}`"),
-        ("Entry", str(entry.id)),
-        ("Description", escape(entry.description) if entry.description else "_none_"),
-        ("Block type", escape(entry.block_type or "unknown")),
-        ("Added by", escape(entry.added_by or "unknown")),
-        ("Expires", entry_expiry(entry.expires_at)),
-    ]
-    return {"type": "section", "fields": [_mrkdwn(f"*{name}*\n{value}") for name, value in fields]}
+def entry_fields(entry: BlocklistEntry) -> dict[str, object]:
+    return fields(
+        [
+            ("Address", f"`{label(entry)}`"),
+            ("Entry", str(entry.id)),
+            ("Description", fit(entry.description, 1500) if entry.description else "_none_"),
+            ("Block type", fit(entry.block_type or "unknown", 40)),
+            ("Added by", fit(entry.added_by or "unknown", 40)),
+            ("Expires", entry_expiry(entry.expires_at)),
+        ]
+    )
 
 
 def _target_lines(targets: Sequence[Target], results: Sequence[Result] = ()) -> str:
@@ -121,10 +124,9 @@ def _target_lines(targets: Sequence[Target], results: Sequence[Result] = ()) -> 
     for n, target in enumerate(targets[:SHOWN_ENTRIES]):
         mark = ""
         if n < len(results):
-            mark = (
-                ":white_check_mark: " if results[n].outcome in REMOVED or results[n].outcome == "restored" else ":x: "
-            )
-        lines.append(f"• {mark}{describe(target)}")
+            done = results[n].outcome.gone or results[n].outcome is Outcome.RESTORED
+            mark = ":white_check_mark: " if done else ":x: "
+        lines.append(f"• {mark}{describe(target, DESCRIPTION_IN_LIST)}")
     if len(targets) > SHOWN_ENTRIES:
         lines.append(f"…and {len(targets) - SHOWN_ENTRIES} more")
     return "\n".join(lines)
@@ -140,40 +142,36 @@ def _what(request: UnblockRequest) -> str:
     return f"{label(target)} (blocked caller number)"
 
 
+def _title(request: UnblockRequest) -> str:
+    return fit(request.title, LABEL)
+
+
 def request_card(request: UnblockRequest) -> tuple[str, Blocks]:
     """The card asking for approval."""
-    title = request.title
     them = "it" if len(request.targets) == 1 else "them"
-    approve = _button("Approve", APPROVE, request.id, "primary")
-    approve["confirm"] = _confirm(
-        "Remove from the blocklist?", f"Unblock {title}? Calls from {them} will reach the PBX again.", "Unblock",
-        "Keep blocked",
-    )  # fmt: skip
-    text = f"<@{request.requester}> asks to unblock {escape(title)}"
-    blocks: Blocks = [_section(f":lock: *<@{request.requester}> asks to unblock {_what(request)}*")]
+    value = RequestButton(request.id).encode()
+    question = f"Unblock {clip(request.title, 150)}? Calls from {them} will reach the PBX again."
+    approve = button("Approve", APPROVE, value, "primary", confirm("Remove from the blocklist?", question, "Unblock",
+                                                                   "Keep blocked"))  # fmt: skip
+    blocks: Blocks = [section(f":lock: *<@{request.requester}> asks to unblock {_what(request)}*")]
     only = request.targets[0] if len(request.targets) == 1 else None
     if isinstance(only, BlocklistEntry):
         blocks.append(entry_fields(only))
     else:
-        blocks.append(_section(_target_lines(request.targets)))
+        blocks.append(section(_target_lines(request.targets)))
     if request.reason:
-        blocks.append(_section(f"*Reason:* {escape(request.reason)}"))
-    blocks.append(_context(f"An approver can approve until {slack_date(request.expires_at)}. Request `{request.id}`."))
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": "unblock_decision",
-            "elements": [approve, _button("Deny", DENY, request.id, "danger"), _button("Cancel", CANCEL, request.id)],
-        }
-    )
-    return text, blocks
+        blocks.append(section(f"*Reason:* {fit(request.reason, 1000)}"))
+    blocks.append(context(f"An approver can approve until {slack_date(request.expires_at)}. Request `{request.id}`."))
+    blocks.append(actions("unblock_decision", approve, button("Deny", DENY, value, "danger"),
+                          button("Cancel", CANCEL, value)))  # fmt: skip
+    return fallback(f"<@{request.requester}> asks to unblock {clip(request.title, 200)}"), blocks
 
 
 def outcome_card(request: UnblockRequest, now: float) -> tuple[str, Blocks]:
     """The card once a decision was taken: no decision buttons; Undo while it may be used."""
     if request.state is State.PENDING:
         return request_card(request)
-    title = escape(request.title)
+    title = _title(request)
     who, asked, undoer = f"<@{request.resolved_by}>", f"<@{request.requester}>", f"<@{request.undone_by}>"
     unchanged = "Nothing was changed in 3CX."
     by = f"Approved by {who}, requested by {asked}."
@@ -186,11 +184,7 @@ def outcome_card(request: UnblockRequest, now: float) -> tuple[str, Blocks]:
             f"Request to unblock {title} denied",
             f"by {who}, requested by {asked}. {unchanged}",
         ),
-        State.CANCELLED: (
-            ":leftwards_arrow_with_hook:",
-            f"Request to unblock {title} cancelled",
-            f"by {asked}. {unchanged}",
-        ),
+        State.CANCELLED: _cancelled(request, title, asked, unchanged),
         State.EXPIRED: (
             ":hourglass:",
             f"Request to unblock {title} expired",
@@ -208,31 +202,35 @@ def outcome_card(request: UnblockRequest, now: float) -> tuple[str, Blocks]:
             f"{_undo_failure(request)} Undo asked by {undoer}.",
         ),
     }[request.state]
-    blocks: Blocks = [_section(f"{emoji} *{headline}* {rest}")]
+    blocks: Blocks = [section(f"{emoji} *{headline}* {rest}")]
     if len(request.targets) > 1 or isinstance(request.targets[0], BlockedNumber):
-        undo_phase = request.state in (State.UNDONE, State.UNDO_FAILED)
-        blocks.append(_section(_target_lines(request.removed if undo_phase else request.targets,
-                                             request.undo_results if undo_phase else request.results)))  # fmt: skip
-    details = [escape(t.description) for t in request.targets[:1] if t.description and len(request.targets) == 1]
+        undo_phase = request.state.undo_phase
+        blocks.append(section(_target_lines(request.removed if undo_phase else request.targets,
+                                            request.undo_results if undo_phase else request.results)))  # fmt: skip
+    details = [
+        fit(t.description, DESCRIPTION) for t in request.targets[:1] if t.description and len(request.targets) == 1
+    ]
     if request.reason:
-        details.insert(0, f"Reason: {escape(request.reason)}")
+        details.insert(0, f"Reason: {fit(request.reason, DESCRIPTION)}")
     if request.resolved_at is not None and request.state is not State.EXPIRED:
         details.append(slack_date(request.resolved_at))
-    answers = request.undo_results if request.state in (State.UNDONE, State.UNDO_FAILED) else request.results
+    answers = request.undo_results if request.state.undo_phase else request.results
     if len(answers) == 1:
-        details.append(f"3CX answered: {escape(answers[0].answer)}")
+        details.append(f"3CX answered: {fit(answers[0].answer, ANSWER)}")
+    if any(r.after_restart for r in answers):
+        details.append("finished after a restart of the bot")
     details.append(f"Request `{request.id}`")
-    blocks.append(_context(" · ".join(details)))
+    blocks.append(context(" · ".join(details)))
     if undo_open(request, now):
         assert request.undo_until is not None
-        undo = _button("Undo", UNDO, request.id)
-        undo["confirm"] = _confirm(
-            "Block again?", f"Put {request.title} back on the 3CX blocklist as it was?", "Block again", "Leave it"
-        )
-        blocks.append({"type": "actions", "block_id": "unblock_undo", "elements": [undo]})
-        blocks.append(_context(f"An approver can undo this until {slack_date(request.undo_until)}."))
+        undo = button("Undo", UNDO, RequestButton(request.id).encode(), confirm=confirm(
+            "Block again?", f"Put {clip(request.title, 150)} back on the 3CX blocklist as it was?", "Block again",
+            "Leave it",
+        ))  # fmt: skip
+        blocks.append(actions("unblock_undo", undo))
+        blocks.append(context(f"An approver can undo this until {slack_date(request.undo_until)}."))
     first_line = rest.split("\n")[0]
-    return f"{_plain(headline)} {_plain(first_line)}", blocks
+    return fallback(f"{headline} {clip(first_line, 300)}"), blocks
 
 
 def undo_open(request: UnblockRequest, now: float) -> bool:
@@ -244,13 +242,18 @@ def undo_open(request: UnblockRequest, now: float) -> bool:
     )
 
 
-def _plain(text: str) -> str:
-    return text.replace("*", "").replace("`", "")
+def stale_undo_button(request: UnblockRequest, now: float) -> bool:
+    """The card still shows Undo although its time is up: redraw it without."""
+    return (
+        request.state in (State.UNBLOCKED, State.FAILED)
+        and request.undo_until is not None
+        and not undo_open(request, now)
+    )
 
 
 def _unblocked(request: UnblockRequest, title: str, who: str, asked: str) -> tuple[str, str, str]:
-    if all(r.outcome == "already_gone" for r in request.results):
-        # 3CX answered 404 (or a check after an interruption found it gone): gone, whoever removed it
+    if all(r.outcome is Outcome.ALREADY_GONE for r in request.results):
+        # 3CX answered 404: gone, whoever removed it
         return (
             ":white_check_mark:",
             f"{title} is no longer on the blocklist:",
@@ -259,19 +262,29 @@ def _unblocked(request: UnblockRequest, title: str, who: str, asked: str) -> tup
     return ":white_check_mark:", f"{title} unblocked", f"by {who}, requested by {asked}."
 
 
+def _cancelled(request: UnblockRequest, title: str, asked: str, unchanged: str) -> tuple[str, str, str]:
+    if request.resolved_by is None:  # withdrawn by the bot: its card could not be posted
+        return (
+            ":leftwards_arrow_with_hook:",
+            f"Request to unblock {title} withdrawn",
+            f"(requested by {asked}). {unchanged}",
+        )
+    return ":leftwards_arrow_with_hook:", f"Request to unblock {title} cancelled", f"by {asked}. {unchanged}"
+
+
 _FAILURES = {
-    "changed": "It was changed in 3CX after the request was made, so the bot left it alone. "
+    Outcome.CHANGED: "It was changed in 3CX after the request was made, so the bot left it alone. "
     "Ask again to see it as it is now.",
-    "credentials": (
+    Outcome.CREDENTIALS: (
         "3CX refused the bot's API credentials. An admin should check THREECX_CLIENT_ID and "
         "THREECX_CLIENT_SECRET (`python -m bot check` tests them)."
     ),
-    "forbidden": "3CX did not allow the bot to do this: the 3CX API client needs the System Admin role "
-    "(Admin > Integrations > API).",
-    "unavailable": "3CX could not be reached or did not answer, even after retries, so it is not certain what "
-    "happened. Check the blocklist and ask again if needed.",
-    "internal": "Something went wrong inside the bot; it was logged. Please try again or tell an admin.",
-    "interrupted": "The bot was stopped before 3CX confirmed, and a check afterwards found it unchanged. "
+    Outcome.FORBIDDEN: "3CX did not allow the bot to do this: the 3CX API client needs the System Admin role "
+    "(Admin &gt; Integrations &gt; API).",
+    Outcome.UNAVAILABLE: "3CX could not be reached or did not answer, even after retries, so it is not certain "
+    "what happened. Check the blocklist and ask again if needed.",
+    Outcome.INTERNAL: "Something went wrong inside the bot; it was logged. Please try again or tell an admin.",
+    Outcome.INTERRUPTED: "The bot was stopped before 3CX confirmed, and a check afterwards found it unchanged. "
     "Ask again if it should still be done.",
 }
 
@@ -279,10 +292,10 @@ _FAILURES = {
 def failure_sentence(request: UnblockRequest) -> str:
     """Why an approved unblock did not (fully) happen, in plain words."""
     kind = request.outcome
-    sentence = _FAILURES.get(kind or "")
+    sentence = _FAILURES.get(kind) if kind is not None else None
     if sentence is None:
         answer = next((r.answer for r in request.results if r.outcome == kind), None)
-        sentence = "3CX refused to remove it" + (f": {escape(answer)}." if answer else ".")
+        sentence = "3CX refused to remove it" + (f": {fit(answer, ANSWER)}." if answer else ".")
     removed = len(request.removed)
     if removed and len(request.targets) > 1:
         sentence = f"{removed} of {len(request.targets)} entries were removed. " + sentence
@@ -290,11 +303,15 @@ def failure_sentence(request: UnblockRequest) -> str:
 
 
 def _undo_failure(request: UnblockRequest) -> str:
-    failed = [(t, r) for t, r in zip(request.removed, request.undo_results, strict=False) if r.outcome != "restored"]
-    kind = failed[0][1].outcome if failed else ""
-    reason = _FAILURES.get(kind, f"3CX answered: {escape(failed[0][1].answer)}." if failed else "")
-    values = "; ".join(escape(json.dumps(t.creation_json(), ensure_ascii=False)) for t, _ in failed[:SHOWN_ENTRIES])
-    return f"{reason} Re-add it in the 3CX console with: {values}."
+    failed = [(t, r) for t, r in zip(request.removed, request.undo_results, strict=False)
+              if r.outcome is not Outcome.RESTORED]  # fmt: skip
+    kind = failed[0][1].outcome if failed else None
+    reason = _FAILURES.get(kind) if kind is not None else None
+    if reason is None:
+        reason = f"3CX answered: {fit(failed[0][1].answer, ANSWER)}." if failed else ""
+    values = "; ".join(fit(json.dumps(t.creation_json(), ensure_ascii=False), 600) for t, _ in failed[:3])
+    more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
+    return f"{reason} Re-add it in the 3CX console with: {values}{more}."
 
 
 def lookup_failure(error: ThreeCXError, what: str) -> str:
@@ -306,7 +323,7 @@ def lookup_failure(error: ThreeCXError, what: str) -> str:
         "forbidden": "3CX did not let the bot read the blocklist: its API client needs the System Admin role.",
         "unavailable": "3CX could not be reached or did not answer in time. Please try again in a few minutes.",
     }
-    detail = f" 3CX said: {escape(error.detail)}" if error.detail else ""
+    detail = f" 3CX said: {fit(error.detail, ANSWER)}" if error.detail else ""
     return sentences.get(error.kind, f"3CX could not show the {what}.{detail}") + " Nothing was requested."
 
 
@@ -321,66 +338,90 @@ def no_match(asked: str, matches: Matches) -> str:
     )
 
 
-def chooser(asked: str, kind: str, matches: Matches, reason: str | None) -> tuple[str, Blocks]:
+def chooser(asked: str, kind: str, matches: Matches, offer_id: str) -> tuple[str, Blocks]:
     """Several entries match: list them (privately) and let the requester pick one, or all."""
-    found = matches.blocking
+    found: Sequence[Target] = matches.blocking
     count = f"{len(found)}{'+' if matches.truncated else ''}"
-    blocks: Blocks = [_section(f"*{count} blocklist entries match {escape(asked)}.* Which should be unblocked?")]
-    for target in found[:SHOWN_ENTRIES]:
-        section = _section(describe(target))
-        section["accessory"] = _button("Unblock this", CHOOSE, _choice(kind, [target.id], reason))
-        blocks.append(section)
+    things = "blocked caller numbers" if kind == "number" else "blocklist entries"
+    blocks: Blocks = [section(f"*{count} {things} match {escape(asked)}.* Which should be unblocked?")]
+    for n, target in enumerate(found[:SHOWN_ENTRIES]):
+        pick = button("Unblock this", CHOOSE, ChoiceButton(offer_id, n).encode())
+        blocks.append(section(describe(target, DESCRIPTION_IN_LIST), accessory=pick))
     if len(found) > SHOWN_ENTRIES:
-        blocks.append(_context(f"…and {len(found) - SHOWN_ENTRIES} more."))
+        blocks.append(context(f"…and {len(found) - SHOWN_ENTRIES} more."))
     if matches.truncated:
-        blocks.append(_context("More entries match than one request can hold; narrow it down after these."))
-    all_button = _button(f"Unblock all {len(found)}", CHOOSE, _choice(kind, [t.id for t in found], reason))
-    blocks.append({"type": "actions", "block_id": "unblock_choose_all", "elements": [all_button]})
-    return f"{count} blocklist entries match {asked}", blocks
+        blocks.append(context("More entries match than one request can hold; narrow it down after these."))
+    every = button(f"Unblock all {len(found)}", CHOOSE, ChoiceButton(offer_id, None).encode())
+    blocks.append(actions("unblock_choose_all", every))
+    return fallback(f"{count} {things} match {asked}"), blocks
 
 
-def _choice(kind: str, ids: Sequence[int | str], reason: str | None) -> str:
-    return json.dumps({"k": kind, "ids": list(ids), "r": reason}, separators=(",", ":"), ensure_ascii=False)
+def asked_approvers(targets: Sequence[Target]) -> str:
+    shown = f"`{label(targets[0])}`" if len(targets) == 1 else f"{len(targets)} entries"
+    return f"Asked the approvers to unblock {shown}."
+
+
+def already_requested(request: UnblockRequest, workspace_url: str | None) -> str:
+    """A new request covers an entry that an open request already covers: where that one is."""
+    where = f"<#{request.channel}>"
+    if workspace_url and request.message_ts:
+        where = f"<{workspace_url}archives/{request.channel}/p{request.message_ts.replace('.', '')}|this card>"
+    state = "is waiting for approval" if request.state is State.PENDING else "is being carried out"
+    return (
+        f"A request to unblock {_title(request)} (asked by <@{request.requester}>) already {state}: see {where}. "
+        "Nothing new was requested."
+    )
+
+
+def card_not_posted(error: str) -> str:
+    return (
+        f"The bot could not post the request in this channel (Slack said: {fit(error, 100)}), so nothing was "
+        "requested and nothing was changed in 3CX. If it happens again, please tell an admin."
+    )
 
 
 def listing(text: str | None, page: Page) -> tuple[str, Blocks]:
-    """``/unblock list``: a page of the newest entries."""
-    where = f" matching `{escape(text)}`" if text else ""
+    """``/unblock list``: a page of the newest entries; **More** continues after the last one shown."""
+    where = f" matching `{fit(text, 64)}`" if text else ""
     if not page.entries:
         none = "No blocklist entries" + where + (" on this page." if page.skip else ".")
-        return none, [_section(none)]
+        return fallback(none), [section(none)]
     first, last = page.skip + 1, page.skip + len(page.entries)
-    heading = f"*Newest blocklist entries{where}* ({first} to {last}). Unblock one with `/unblock <entry>`."
-    blocks: Blocks = [_section(heading), _section("\n".join(f"• {describe(e)}" for e in page.entries))]
+    heading = f"*Newest blocklist entries{where}* ({first} to {last}). Unblock one with `/unblock` and its number."
+    blocks = sections([f"• {describe(e, DESCRIPTION_IN_LIST)}" for e in page.entries], heading)
     if page.more:
-        value = json.dumps({"t": text, "s": last}, separators=(",", ":"), ensure_ascii=False)
-        blocks.append({"type": "actions", "block_id": "unblock_list", "elements": [_button("More", LIST_MORE, value)]})
-    return f"Newest blocklist entries{where}", blocks
+        blocks.append(actions("unblock_list", button("More", LIST_MORE, PageButton(text, last).encode())))
+    return fallback(f"Newest blocklist entries{where}"), blocks
 
 
-def history(requests: Sequence[UnblockRequest]) -> str:
+def history(requests: Sequence[UnblockRequest], everywhere: bool) -> tuple[str, Blocks]:
     """``/unblock history``: one line per request, newest first."""
+    scope = "" if everywhere else " in this channel"
     if not requests:
-        return "No unblock requests yet."
-    lines = ["*Latest unblock requests*"]
+        none = f"No unblock requests yet{scope}."
+        return none, [section(none)]
+    lines = []
     for r in requests:
-        line = f"• {slack_date(r.created_at)} `{escape(r.title)}` *{r.state.value.replace('_', ' ')}*"
+        line = f"• {slack_date(r.created_at)} `{_title(r)}` *{r.state.value.replace('_', ' ')}*"
         if r.resolved_by and r.state not in (State.EXPIRED, State.PENDING):
             verb = {State.DENIED: "denied", State.CANCELLED: "cancelled"}.get(r.state, "approved")
             line += f", {verb} by <@{r.resolved_by}>"
         line += f", requested by <@{r.requester}>"
-        if r.undone_by and r.state in (State.UNDONE, State.UNDO_FAILED, State.UNDOING):
+        if everywhere:
+            line += f" in <#{r.channel}>"
+        if r.undone_by and r.state.undo_phase:
             line += f", undone by <@{r.undone_by}>"
         if r.reason:
-            line += f" · _{escape(r.reason[:80])}_"
+            line += f" · _{fit(r.reason, REASON_IN_LIST)}_"
         lines.append(line + f" · `{r.id}`")
-    return "\n".join(lines)
+    heading = f"*Latest unblock requests{scope}*"
+    return fallback(f"Latest unblock requests{scope}"), sections(lines, heading)
 
 
 def already_resolved(request: UnblockRequest) -> str:
     if request.state is State.EXPIRED:
         return expired_notice(request)
-    if request.state in (State.UNDOING, State.UNDONE, State.UNDO_FAILED):
+    if request.state.undo_phase:
         when = slack_date(request.undone_at) if request.undone_at is not None else "earlier"
         return f"This unblock was already undone by <@{request.undone_by}> {when}. Nothing more was done."
     who = f"<@{request.resolved_by}>" if request.resolved_by else "someone"

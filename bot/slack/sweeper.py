@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
+from .. import calls
+from ..calls import Lane
 from ..unblock import UnblockRequest, UnblockService
 from .delivery import CardDelivery
 from .messages import outcome_card
@@ -13,23 +16,22 @@ from .messages import outcome_card
 log = logging.getLogger(__name__)
 
 
-#: a request claimed longer ago than this and still in ``executing``/``undoing`` was left by a
-#: stopped bot (no 3CX call, retries included, takes nearly as long)
-CLAIM_LEASE = 600.0
-
-
 class Sweeper:
-    """Background upkeep: expires requests past their time and finishes requests a stopped bot
-    left half done, and says so on their cards, without waiting for a click."""
+    """Background upkeep: finishes requests whose process stopped while working on them (checked every
+    ``recover_every`` seconds) and expires requests past their time (every ``expire_every`` seconds), and
+    says so on their cards, without waiting for a click."""
 
-    def __init__(self, service: UnblockService, delivery: CardDelivery, interval: float) -> None:
+    def __init__(
+        self, service: UnblockService, delivery: CardDelivery, *, expire_every: float, recover_every: float
+    ) -> None:
         self._service = service
         self._delivery = delivery
-        self._interval = interval
+        self._expire_every = expire_every
+        self._recover_every = recover_every
         self._task: asyncio.Task[None] | None = None
 
-    def start(self, *, recover_all_first: bool = False) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop(recover_all_first), name="sweeper")
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="sweeper")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -44,9 +46,9 @@ class Sweeper:
         await self._show(expired)
         return len(expired)
 
-    async def recover(self, claimed_before: float | None) -> int:
+    async def recover(self) -> int:
         """Finish requests left half done (see UnblockService.recover); how many were finished."""
-        finished = await self._service.recover(claimed_before)
+        finished = await self._service.recover()
         if finished:
             log.warning("finished requests a stopped bot had left", extra={"requests": [r.id for r in finished]})
         await self._show(finished)
@@ -57,13 +59,15 @@ class Sweeper:
             if request.message_ts:  # a card posted through a response_url cannot be edited later
                 await self._delivery.update_card(request, *outcome_card(request, self._service.clock()), None)
 
-    async def _loop(self, recover_all_first: bool) -> None:
-        first = recover_all_first
+    async def _loop(self) -> None:
+        calls.enter(Lane.DECISIONS)  # finishing an approved request is a decision's work
+        next_expiry = 0.0
         while True:
             try:
-                await self.recover(None if first else self._service.clock() - CLAIM_LEASE)
-                first = False
-                await self.sweep()
+                await self.recover()
+                if time.monotonic() >= next_expiry:
+                    next_expiry = time.monotonic() + self._expire_every
+                    await self.sweep()
             except Exception:
                 log.exception("background upkeep failed; will try again")
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(self._recover_every)

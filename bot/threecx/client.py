@@ -26,6 +26,8 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from .. import calls
+from ..calls import Lane
 from .errors import (
     ChangedError,
     CredentialsError,
@@ -98,6 +100,7 @@ class ThreeCXClient:
         ca_bundle: str | None = None,
         retry: RetryPolicy | None = None,
         pool_size: int = 10,
+        reserved: int = 3,
         on_token: Callable[[str], None] | None = None,
         token_store: TokenStore | None = None,
     ) -> None:
@@ -105,12 +108,13 @@ class ThreeCXClient:
         self._client_id = client_id
         self._client_secret = client_secret
         self._timeout = timeout
-        # the timeout runs per try and only once a connection is free: waiting for one of the
-        # pool's connections is not 3CX being slow (aiohttp's own total timeout counts both)
-        self._slots = asyncio.Semaphore(pool_size)
+        # each lane has connections of its own, so that lookups can never take the ones a decision needs;
+        # the timeout runs per try and only once a connection is free: waiting for one of the pool's
+        # connections is not 3CX being slow (aiohttp's own total timeout counts both)
+        self._slots = {Lane.COMMANDS: asyncio.Semaphore(pool_size), Lane.DECISIONS: asyncio.Semaphore(reserved)}
         self._ca_bundle = ca_bundle
-        self._retry = retry or RetryPolicy()
-        self._pool_size = pool_size
+        self._retry = retry or RetryPolicy(budget=3 * timeout)
+        self._pool_size = pool_size + reserved
         self._on_token = on_token
         self._token_store = token_store
         self._session: aiohttp.ClientSession | None = None
@@ -189,6 +193,12 @@ class ThreeCXClient:
         answer = await self._xapi("POST", "/BlackListNumbers", json_body=number.creation_json())
         return BlockedNumber.from_json(_json_body("POST", "/BlackListNumbers", answer))
 
+    @property
+    def call_bound(self) -> float:
+        """The longest one call can last, its retries included: the last try starts within the retry budget
+        and lasts at most the timeout."""
+        return self._retry.budget + self._timeout
+
     async def check_credentials(self) -> None:
         """Fetch a token now (for the preflight check); raises like any call would."""
         await self._access_token()
@@ -233,13 +243,16 @@ class ThreeCXClient:
             url = url.with_query(params)
         data = json.dumps(json_body).encode() if json_body is not None else None
         extra = {"Content-Type": "application/json"} if data is not None else {}
+        creates = method == "POST"  # every XAPI POST the bot sends adds an entry
         token = await self._access_token()
-        answer = await self._send(method, url, path, headers={**(headers or {}), **extra, **_auth(token)}, data=data)
+        answer = await self._send(
+            method, url, path, headers={**(headers or {}), **extra, **_auth(token)}, data=data, creates=creates
+        )
         if answer.status == 401:
             log.info("3CX refused the access token; fetching a new one", extra={"path": path})
             token = await self._access_token(stale=token)
             answer = await self._send(
-                method, url, path, headers={**(headers or {}), **extra, **_auth(token)}, data=data
+                method, url, path, headers={**(headers or {}), **extra, **_auth(token)}, data=data, creates=creates
             )
         if check and answer.status >= 300:
             raise _error_for(method, path, answer)
@@ -272,7 +285,10 @@ class ThreeCXClient:
             "client_secret": self._client_secret,
             "grant_type": "client_credentials",
         }
-        answer = await self._send("POST", URL(f"{self._root}{path}", encoded=True), path, data=form)
+        # in the decisions' lane whoever asks: a decision waiting for the token must not wait behind lookups
+        answer = await self._send(
+            "POST", URL(f"{self._root}{path}", encoded=True), path, data=form, lane=Lane.DECISIONS
+        )
         if answer.status in (400, 401, 403):
             raise CredentialsError(
                 "3CX refused the API client id or secret",
@@ -301,57 +317,35 @@ class ThreeCXClient:
         *,
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | bytes | None = None,
+        creates: bool = False,
+        lane: Lane | None = None,
     ) -> _Answer:
-        """Send one request, retrying only what is safe and useful to retry.
+        """Send one request, retried as :func:`may_retry` allows, within the policy's tries and time.
 
-        A POST creates something, so it is retried only when it surely was not
-        carried out: the connection could not be opened, or 3CX answered 429/503.
+        ``creates``: the request adds an entry, so repeating it could add the entry twice.
         """
-        if self._session is None:
-            raise RuntimeError("ThreeCXClient.start() was not called")
         policy = self._retry
         deadline = time.monotonic() + policy.budget
+        slots = self._slots[lane or calls.lane()]
         all_headers = {"Accept": "application/json", **(headers or {})}
-        creates = method == "POST" and isinstance(data, bytes)
-        retryable = frozenset({429, 503}) if creates else RETRYABLE_STATUSES
         tries = 0
         while True:
             tries += 1
-            retry_after: float | None = None
+            failure: ThreeCXError
             try:
-                async with (
-                    self._slots,
-                    asyncio.timeout(self._timeout),
-                    self._session.request(method, url, headers=all_headers, data=data) as response,
-                ):
-                    answer = _Answer(response.status, response.headers, await response.read())
-            except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
-                raise UnavailableError(
-                    "3CX's TLS certificate could not be verified (set THREECX_CA_BUNDLE for a private CA)",
-                    method=method,
-                    path=path,
-                ) from exc
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-                if creates and not isinstance(exc, aiohttp.ClientConnectorError):
-                    raise UnavailableError(
-                        "3CX's answer was lost, so it is not known whether the entry was added",
-                        method=method,
-                        path=path,
-                        detail=type(exc).__name__,
-                    ) from exc
-                failure: ThreeCXError = UnavailableError(
-                    "3CX could not be reached" if not isinstance(exc, TimeoutError) else "3CX did not answer in time",
-                    method=method,
-                    path=path,
-                    detail=type(exc).__name__,
-                )
+                answer = await self._try(method, url, path, all_headers, data, slots, creates=creates)
+            except _NoAnswer as lost:
+                failure, sent, status, retry_after = lost.error, lost.sent, None, None
             else:
-                if answer.status not in retryable:
+                if answer.status not in RETRYABLE_STATUSES:
                     return answer
-                failure = _error_for(method, path, answer)
+                failure, sent, status = _error_for(method, path, answer), True, answer.status
+                # a gateway's 502/504 may hide an answer 3CX gave: an entry may have been added
+                failure.maybe_applied = creates and status in (502, 504)
                 retry_after = _retry_after(answer.headers.get("Retry-After"))
             pause = policy.delay(tries, retry_after)
-            if tries >= policy.attempts or time.monotonic() + pause > deadline:
+            retry = may_retry(creates=creates, sent=sent, status=status)
+            if not retry or tries >= policy.attempts or time.monotonic() + pause > deadline:
                 raise failure
             log.info(
                 "3CX call failed, retrying",
@@ -364,6 +358,81 @@ class ThreeCXClient:
                 },
             )
             await asyncio.sleep(pause)
+
+    async def _try(
+        self,
+        method: str,
+        url: URL,
+        path: str,
+        headers: Mapping[str, str],
+        data: Mapping[str, str] | bytes | None,
+        slots: asyncio.Semaphore,
+        *,
+        creates: bool,
+    ) -> _Answer:
+        """One try: a connection of the lane, then the request within the timeout.
+
+        Raises:
+            _NoAnswer: no answer came (saying whether the request may have reached 3CX).
+            UnavailableError: the certificate is not trusted, or the work's permit to call ran out.
+        """
+        if self._session is None:
+            raise RuntimeError("ThreeCXClient.start() was not called")
+        async with slots:
+            permit = calls.permit()
+            if permit is not None and not permit.allows():
+                raise UnavailableError("the bot no longer holds this request, so nothing was sent", method=method,
+                                       path=path)  # fmt: skip
+            try:
+                async with (
+                    asyncio.timeout(self._timeout),
+                    self._session.request(method, url, headers=headers, data=data) as response,
+                ):
+                    return _Answer(response.status, response.headers, await response.read())
+            except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
+                raise UnavailableError(
+                    "3CX's TLS certificate could not be verified (set THREECX_CA_BUNDLE for a private CA)",
+                    method=method,
+                    path=path,
+                ) from exc
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+                sent = not isinstance(exc, aiohttp.ClientConnectorError)
+                if creates and sent:
+                    message = "3CX's answer was lost, so it is not known whether the entry was added"
+                elif isinstance(exc, TimeoutError):
+                    message = "3CX did not answer in time"
+                else:
+                    message = "3CX could not be reached"
+                error = UnavailableError(
+                    message, method=method, path=path, detail=type(exc).__name__, maybe_applied=creates and sent
+                )
+                raise _NoAnswer(error, sent=sent) from exc
+
+
+class _NoAnswer(Exception):
+    """A try got no answer; ``sent``: the request may have reached 3CX."""
+
+    def __init__(self, error: UnavailableError, *, sent: bool) -> None:
+        super().__init__(error.message)
+        self.error, self.sent = error, sent
+
+
+def may_retry(*, creates: bool, sent: bool, status: int | None) -> bool:
+    """Whether a failed try may be repeated (``status``: 3CX's answer; None when none came).
+
+    Reading, deleting and asking for a token can be repeated without harm: a second DELETE of an entry
+    that the first removed gets 404, which the bot reads as "gone". They are retried after a lost
+    connection, a timeout, 429 and 502/503/504.
+
+    Adding an entry (an undo's POST) cannot: if the first try reached 3CX, a second would add the entry
+    twice. It is retried only when it surely was not carried out: the connection could not even be
+    opened, or 3CX refused before acting (429, 503). After a timeout or a lost answer it is not.
+    """
+    if not creates:
+        return status is None or status in RETRYABLE_STATUSES
+    if status is None:
+        return not sent
+    return status in (429, 503)
 
 
 def _entry_path(entry_id: int) -> str:

@@ -22,6 +22,7 @@ class ThreeCXError(Exception):
         path: str = "",
         status: int | None = None,
         detail: str | None = None,
+        maybe_applied: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -30,6 +31,8 @@ class ThreeCXError(Exception):
         self.status = status
         #: what 3CX said about it (OData ``error.message``), if anything
         self.detail = detail
+        #: the request reached 3CX and its answer was lost: 3CX may have carried it out
+        self.maybe_applied = maybe_applied
 
     def answer(self) -> str:
         """3CX's answer in one line, for the record: ``404 Not found: …``."""

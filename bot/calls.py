@@ -1,0 +1,67 @@
+"""How a piece of work calls 3CX: in which lane, and until when it may start a call.
+
+Lanes: a burst of ``/unblock`` commands (each a 3CX lookup) must not delay an
+approval's DELETE. Work after the ack runs in one of two lanes, each with its own
+workers (``bot.tasks``) and its own 3CX connections (``bot.threecx.client``).
+
+Permits: a process works on a claimed request only while its claim is renewed
+(``bot.unblock``). The claim's lease sets until when a call to 3CX may start; the
+client checks it just before each try, after waiting for a connection, so that no
+call starts once another process could take the claim over.
+
+Both follow the work as context variables into every call it makes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+
+class Lane(enum.Enum):
+    #: commands: lookups, listings, history, choosing among matches
+    COMMANDS = "commands"
+    #: clicks that decide (Approve, Deny, Cancel, Undo) and the bot's own recovery of them
+    DECISIONS = "decisions"
+
+
+class Permit:
+    """Until when (``time.monotonic()``) work may start a call to 3CX; renewed by whoever grants it."""
+
+    def __init__(self, until: float) -> None:
+        self.until = until
+
+    def allows(self) -> bool:
+        return time.monotonic() < self.until
+
+
+_lane: ContextVar[Lane] = ContextVar("lane", default=Lane.COMMANDS)
+_permit: ContextVar[Permit | None] = ContextVar("permit", default=None)
+
+
+def lane() -> Lane:
+    """The lane of the work running now."""
+    return _lane.get()
+
+
+def enter(lane: Lane) -> None:
+    """Run the rest of the current task (and the tasks it starts) in ``lane``."""
+    _lane.set(lane)
+
+
+def permit() -> Permit | None:
+    """The permit the work running now holds; None: it may always call."""
+    return _permit.get()
+
+
+@contextlib.contextmanager
+def holding(permit: Permit) -> Iterator[Permit]:
+    """Make the calls made inside depend on ``permit``."""
+    token = _permit.set(permit)
+    try:
+        yield permit
+    finally:
+        _permit.reset(token)

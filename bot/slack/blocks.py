@@ -1,0 +1,141 @@
+"""Block Kit pieces that keep Slack's limits whatever text 3CX or a person supplies.
+
+Slack refuses a whole message (``invalid_blocks``) when one piece is too long, and
+slack_sdk's models do not check every limit, so each piece is cut to size here:
+text from elsewhere is shortened *before* it is escaped (never inside an escape),
+and a finished mrkdwn text is cut only between Slack's ``<…>`` tokens, never
+inside one, always with an ellipsis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Block = dict[str, Any]
+Blocks = list[Block]
+
+#: Slack's limits (https://api.slack.com/reference/block-kit)
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+FIELDS = 10
+CONTEXT_TEXT = 3000
+BUTTON_TEXT = 75
+BUTTON_VALUE = 2000
+CONFIRM_TITLE = 100
+CONFIRM_TEXT = 300
+CONFIRM_BUTTON = 30
+MAX_BLOCKS = 50
+#: the plain ``text`` of a message, shown in notifications: Slack recommends 4,000 characters at most
+FALLBACK_TEXT = 4000
+ELLIPSIS = "…"
+
+
+def escape(text: str) -> str:
+    """Text from elsewhere (3CX, people) shown as text: no mentions, links or formatting injected."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit(raw: str, limit: int) -> str:
+    """``raw`` escaped, in at most ``limit`` characters: shortened before escaping, with an ellipsis."""
+    text = escape(raw)
+    if len(text) <= limit:
+        return text
+    keep = min(len(raw), limit - 1)
+    while keep > 0:
+        text = escape(raw[:keep])
+        overflow = len(text) + len(ELLIPSIS) - limit
+        if overflow <= 0:
+            return text + ELLIPSIS
+        keep -= overflow
+    return ELLIPSIS
+
+
+def clip(raw: str, limit: int) -> str:
+    """Plain text (not escaped) in at most ``limit`` characters, with an ellipsis."""
+    return raw if len(raw) <= limit else raw[: limit - 1] + ELLIPSIS
+
+
+def cut(text: str, limit: int) -> str:
+    """Finished mrkdwn in at most ``limit`` characters, cut only outside ``<…>`` tokens and ``&…;`` escapes."""
+    if len(text) <= limit:
+        return text
+    end = limit - len(ELLIPSIS)
+    opened = text.rfind("<", 0, end)
+    if opened > text.rfind(">", 0, end):
+        end = opened
+    amp = text.rfind("&", 0, end)
+    if amp > text.rfind(";", 0, end):
+        end = amp
+    if text.count("`", 0, end) % 2:  # not inside a code span either
+        end = text.rfind("`", 0, end)
+    return text[:end] + ELLIPSIS
+
+
+def mrkdwn(text: str, limit: int = SECTION_TEXT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": cut(text, limit)}
+
+
+def plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit)}
+
+
+def section(text: str, accessory: Block | None = None) -> Block:
+    block: Block = {"type": "section", "text": mrkdwn(text)}
+    if accessory is not None:
+        block["accessory"] = accessory
+    return block
+
+
+def fields(pairs: list[tuple[str, str]]) -> Block:
+    """A section of ``*name*`` / value pairs; values are finished mrkdwn."""
+    return {"type": "section", "fields": [mrkdwn(f"*{name}*\n{value}", FIELD_TEXT) for name, value in pairs[:FIELDS]]}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(text, CONTEXT_TEXT)]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None, confirm: Block | None = None) -> Block:
+    if len(value) > BUTTON_VALUE:
+        raise ValueError(f"a button value of {len(value)} characters is more than Slack takes")
+    block: Block = {"type": "button", "text": plain(text, BUTTON_TEXT), "action_id": action_id, "value": value}
+    if style:
+        block["style"] = style
+    if confirm is not None:
+        block["confirm"] = confirm
+    return block
+
+
+def confirm(title: str, text: str, yes: str, no: str) -> Block:
+    return {
+        "title": plain(title, CONFIRM_TITLE),
+        "text": plain(text, CONFIRM_TEXT),
+        "confirm": plain(yes, CONFIRM_BUTTON),
+        "deny": plain(no, CONFIRM_BUTTON),
+    }
+
+
+def actions(block_id: str, *elements: Block) -> Block:
+    return {"type": "actions", "block_id": block_id, "elements": list(elements)}
+
+
+def fallback(text: str) -> str:
+    """A message's plain ``text``: what notifications show; short."""
+    return clip(text.replace("*", "").replace("`", ""), FALLBACK_TEXT)
+
+
+def sections(lines: list[str], heading: str | None = None) -> Blocks:
+    """``lines`` in as few sections as Slack allows (each under its text limit), at most ``MAX_BLOCKS``."""
+    blocks: Blocks = [section(heading)] if heading else []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        line = cut(line, SECTION_TEXT)
+        if chunk and size + 1 + len(line) > SECTION_TEXT:
+            blocks.append(section("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + (1 if size else 0)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return blocks[:MAX_BLOCKS]

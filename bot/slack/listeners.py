@@ -1,0 +1,110 @@
+"""The Bolt listeners: each acknowledges Slack, turns the payload into a small typed value and calls one
+use case (``bot.slack.use_cases``). The use cases reach the listeners through Bolt's context, so a
+listener can be called directly in a test with a mock ``ack`` and a context holding them.
+
+Two middlewares run first: one puts the use cases in the context, the other lets through only
+requests from the bot's own workspace (Slack Connect channels are shared with other companies).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
+
+from . import messages as say
+from .buttons import CHOOSE, DECISIONS, LIST_MORE, ChoiceButton, PageButton, RequestButton
+from .use_cases import Asker, UseCases
+
+log = logging.getLogger(__name__)
+
+Next = Callable[[], Awaitable[None]]
+Payload = dict[str, Any]
+Middleware = Callable[..., Awaitable[BoltResponse | None]]
+
+
+def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
+    """Listen for ``/unblock`` and the bot's buttons, for the workspace ``team_id`` only."""
+    app.use(provide(use_cases))
+    app.use(one_workspace(team_id))
+    app.command("/unblock")(unblock_command)
+    for action_id in DECISIONS:
+        app.action(action_id)(decision_click)
+    app.action(CHOOSE)(choose_click)
+    app.action(LIST_MORE)(more_click)
+
+
+def use_cases_of(context: AsyncBoltContext) -> UseCases:
+    use_cases = context["use_cases"]
+    assert isinstance(use_cases, UseCases)
+    return use_cases
+
+
+async def unblock_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
+    asker = Asker(
+        user=str(command.get("user_id", "")),
+        channel=str(command.get("channel_id", "")),
+        response_url=command.get("response_url"),
+        delivery=str(command.get("trigger_id") or ""),
+    )
+    text = use_cases_of(context).command(str(command.get("text") or ""), asker)
+    await (ack(text=text) if text else ack())
+
+
+async def decision_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
+    await ack()
+    button = RequestButton.decode(str(action.get("value") or ""))
+    use_cases_of(context).decide(str(action["action_id"]), button, asker_of(body))
+
+
+async def choose_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
+    await ack()
+    use_cases_of(context).choose(ChoiceButton.decode(str(action.get("value") or "")), asker_of(body))
+
+
+async def more_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
+    await ack()
+    use_cases_of(context).more(PageButton.decode(str(action.get("value") or "")), asker_of(body))
+
+
+def asker_of(body: dict[str, Any]) -> Asker:
+    """Who clicked, where (the channel of the message clicked on), and how to answer them."""
+    user = str((body.get("user") or {}).get("id", ""))
+    channel = str((body.get("channel") or {}).get("id", "") or (body.get("container") or {}).get("channel_id", ""))
+    return Asker(user, channel, body.get("response_url"), str(body.get("trigger_id") or ""))
+
+
+def provide(use_cases: UseCases) -> Middleware:
+    async def put_in_context(context: AsyncBoltContext, next: Next) -> None:
+        context["use_cases"] = use_cases
+        await next()
+
+    return put_in_context
+
+
+def one_workspace(team_id: str) -> Middleware:
+    """Refuse, with a private sentence and nothing else, whatever comes from another workspace: the team a
+    command or click was made in, and the team of the person who made it, must both be ``team_id``."""
+
+    async def only_ours(body: dict[str, Any], context: AsyncBoltContext, next: Next) -> BoltResponse | None:
+        teams = {body.get("team_id"), (body.get("team") or {}).get("id"), (body.get("user") or {}).get("team_id")}
+        foreign = sorted(t for t in teams if t is not None and t != team_id)
+        if not foreign:
+            await next()
+            return None
+        log.info("refused a request from another workspace", extra={"teams": foreign})
+        if "command" in body:
+            return BoltResponse(
+                status=200,
+                body=json.dumps({"response_type": "ephemeral", "text": say.OTHER_WORKSPACE}),
+                headers={"content-type": "application/json"},
+            )
+        asker = asker_of(body)
+        use_cases_of(context).refuse(asker, say.OTHER_WORKSPACE)
+        return BoltResponse(status=200, body="")
+
+    return only_ours

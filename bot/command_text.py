@@ -25,7 +25,8 @@ USAGE = (
     "Add a reason after any of these: `/unblock 42 customer's VPN moved`.\n"
     "`/unblock list [text]`: the newest blocklist entries, optionally only those whose address or "
     "description contains the text.\n"
-    "`/unblock history [n]`: the last n requests and how they ended (10 if n is left out).\n"
+    "`/unblock history [n]`: the last n requests made in this channel and how they ended (10 if n is left out); "
+    "approvers see every channel's.\n"
     "An approver's click lifts the block; for a while after, *Undo* puts it back."
 )
 

@@ -20,6 +20,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 #: attributes every LogRecord has; anything else was passed in ``extra``
@@ -42,7 +43,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, "***")
-        return _CAPABILITY.sub(r"\1***", text)
+        return _CAPABILITY.sub(lambda match: f"{match[1] or match[2]}***", text)
 
 
 #: the secret part of a Slack response URL, and a Socket Mode ticket
@@ -52,9 +53,16 @@ _CAPABILITY = re.compile(r"(/(?:commands|actions)/[A-Z0-9]+/[0-9]+/)[A-Za-z0-9]+
 class RepeatLimit(logging.Filter):
     """Lets at most ``burst`` records with the same logger and message through per ``window`` seconds."""
 
-    def __init__(self, *, burst: int = 20, window: float = 10.0, exempt: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        *,
+        burst: int = 20,
+        window: float = 10.0,
+        exempt: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
-        self._burst, self._window, self._exempt = burst, window, exempt
+        self._burst, self._window, self._exempt, self._clock = burst, window, exempt, clock
         #: (logger, message) -> (window start, records let through, records left out)
         self._counts: dict[tuple[str, object], tuple[float, int, int]] = {}
         self._lock = threading.Lock()
@@ -62,7 +70,7 @@ class RepeatLimit(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name in self._exempt:
             return True
-        key, now = (record.name, record.msg), time.monotonic()
+        key, now = (record.name, record.msg), self._clock()
         with self._lock:
             start, passed, dropped = self._counts.get(key, (now, 0, 0))
             if now - start >= self._window:

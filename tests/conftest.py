@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.calls import Lane
+from bot.tasks import Limits
+
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import Harness, base_env
@@ -21,6 +24,8 @@ async def slack() -> AsyncIterator[FakeSlack]:
     fake.usergroups["SHELPDESK"] = ["UDAVE"]
     yield fake
     await fake.close()
+    # every message the bot sent in the test kept Slack's limits
+    assert fake.violations == [], fake.violations
 
 
 @pytest.fixture
@@ -37,14 +42,14 @@ async def make_harness(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> As
     """Start the bot with the base settings changed by ``overrides`` (a value of None removes a variable)."""
     started: list[Harness] = []
 
-    async def make(**overrides: str | None) -> Harness:
+    async def make(*, limits: dict[Lane, Limits] | None = None, **overrides: str | None) -> Harness:
         env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
         for name, value in overrides.items():
             if value is None:
                 env.pop(name, None)
             else:
                 env[name] = value
-        harness = Harness(slack, pbx, env)
+        harness = Harness(slack, pbx, env, limits=limits)
         await harness.start()
         started.append(harness)
         return harness

@@ -16,9 +16,11 @@ import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Bot, start_bot
+from bot.calls import Lane
 from bot.config import Settings, load_settings
 from bot.logs import Redactor
 from bot.server import Listener, listener_for, web_app
+from bot.tasks import Limits
 from bot.threecx.client import RetryPolicy
 from bot.unblock import UnblockRequest
 
@@ -65,6 +67,8 @@ class Harness:
     pbx: FakeThreeCX
     env: dict[str, str]
     clock: Clock = field(default_factory=Clock)
+    #: the bot's limits on background work (None: its own)
+    limits: dict[Lane, Limits] | None = None
     redactor: Redactor = field(default_factory=Redactor)
     bot: Bot | None = None
     url: str = ""
@@ -79,7 +83,9 @@ class Harness:
         settings = self.settings
         for secret in settings.secrets():
             self.redactor.add(secret)
-        self.bot = await start_bot(settings, redactor=self.redactor, clock=self.clock, retry=FAST_RETRY)
+        self.bot = await start_bot(
+            settings, redactor=self.redactor, clock=self.clock, retry=FAST_RETRY, limits=self.limits
+        )
         self._listener = listener_for(web_app(self.bot), settings)
         [(host, port)] = await self._listener.start("127.0.0.1", 0)
         self.url = f"http://{host}:{port}"
@@ -98,6 +104,11 @@ class Harness:
         """Stop the bot (draining its work) and start a new one on the same store."""
         await self.stop()
         await self.start()
+
+    async def restart_with(self, **settings: str) -> None:
+        """Restart with some settings changed."""
+        self.env.update(settings)
+        await self.restart()
 
     async def close(self) -> None:
         await self.stop()
@@ -139,12 +150,14 @@ class Harness:
         async with self._http.post(f"{self.url}/slack/events", data=body.encode(), headers=headers) as response:
             return Reply(response.status, await response.text())
 
-    def command_body(self, text: str, *, user: str = ALICE, channel: str = GENERAL) -> tuple[str, str]:
+    def command_body(
+        self, text: str, *, user: str = ALICE, channel: str = GENERAL, team: str | None = None
+    ) -> tuple[str, str]:
         response_url = self.slack.new_response_url()
         body = urlencode(
             {
                 "token": "legacy-verification-token",
-                "team_id": self.slack.team_id,
+                "team_id": team or self.slack.team_id,
                 "team_domain": "acme",
                 "channel_id": channel,
                 "channel_name": "general",
@@ -159,23 +172,33 @@ class Harness:
         )
         return body, response_url
 
-    async def command(self, text: str, *, user: str = ALICE, channel: str = GENERAL) -> tuple[Reply, str]:
+    async def command(
+        self, text: str, *, user: str = ALICE, channel: str = GENERAL, team: str | None = None
+    ) -> tuple[Reply, str]:
         """Type ``/unblock <text>``; the bot's HTTP answer (the ack) and the command's response_url."""
-        body, response_url = self.command_body(text, user=user, channel=channel)
+        body, response_url = self.command_body(text, user=user, channel=channel, team=team)
         return await self.post_signed(body), response_url
 
     def click_body(
-        self, action_id: str, value: str, *, user: str, channel: str = GENERAL, message_ts: str = ""
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str,
+        channel: str = GENERAL,
+        message_ts: str = "",
+        team: str | None = None,
+        user_team: str | None = None,
     ) -> tuple[str, str]:
-        response_url = self.slack.new_response_url()
+        response_url = self.slack.new_response_url("actions")
         payload = {
             "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "team_id": self.slack.team_id},
+            "user": {"id": user, "username": user.lower(), "team_id": user_team or team or self.slack.team_id},
             "api_app_id": "A0001",
             "token": "legacy-verification-token",
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
             "trigger_id": uuid.uuid4().hex,
-            "team": {"id": self.slack.team_id, "domain": "acme"},
+            "team": {"id": team or self.slack.team_id, "domain": "acme"},
             "channel": {"id": channel, "name": "general"},
             "response_url": response_url,
             "actions": [
@@ -191,17 +214,25 @@ class Harness:
         return urlencode({"payload": json.dumps(payload)}), response_url
 
     async def click(
-        self, action_id: str, request: UnblockRequest | str, *, user: str, channel: str | None = None
+        self,
+        action_id: str,
+        request: UnblockRequest | str,
+        *,
+        user: str,
+        channel: str | None = None,
+        team: str | None = None,
+        user_team: str | None = None,
     ) -> tuple[Reply, str]:
         """Click a button of a card (in the request's channel, unless ``channel`` says otherwise); the bot's
         HTTP answer and the click's response_url."""
+        teams = {"team": team, "user_team": user_team}
         if isinstance(request, UnblockRequest):
             body, response_url = self.click_body(
                 action_id, request.id, user=user, channel=channel or request.channel,
-                message_ts=request.message_ts or "",
+                message_ts=request.message_ts or "", **teams,
             )  # fmt: skip
         else:
-            body, response_url = self.click_body(action_id, request, user=user, channel=channel or GENERAL)
+            body, response_url = self.click_body(action_id, request, user=user, channel=channel or GENERAL, **teams)
         return await self.post_signed(body), response_url
 
     # -- what people see ---------------------------------------------------------

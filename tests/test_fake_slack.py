@@ -143,3 +143,37 @@ async def test_socket_mode_client_acks_envelopes_and_reconnects(fake: FakeSlack)
     assert second["payload"] == {"text": "interactive"}
     assert fake.socket_opens == 2
     assert fake.calls_to("apps.connections.open")[0].token == fake.app_token
+
+
+@pytest.mark.asyncio
+async def test_messages_over_slacks_limits_are_refused_and_recorded(fake: FakeSlack) -> None:
+    client = web_client(fake)
+    too_long = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    too_many = [{"type": "divider"}] * 51
+    field = [{"type": "section", "fields": [{"type": "mrkdwn", "text": "y" * 2001}]}]
+    go = {"type": "button", "text": {"type": "plain_text", "text": "Go"}, "action_id": "a", "value": "v" * 2001}
+    value = [{"type": "actions", "elements": [go]}]
+
+    for blocks in (too_long, too_many, field, value):
+        with pytest.raises(SlackApiError) as refused:
+            await client.chat_postMessage(channel="C1", text="t", blocks=blocks)
+        assert refused.value.response["error"] == "invalid_blocks"
+    await client.chat_postMessage(channel="C1", text="t" * 4001, blocks=CARD)  # Slack takes it; the bot must not
+
+    assert len(fake.violations) == 5 and fake.channel_messages("C1")[0].text == "t" * 4001
+    fake.violations.clear()
+
+
+@pytest.mark.asyncio
+async def test_posting_faster_than_slack_allows_in_a_channel_is_answered_429(fake: FakeSlack) -> None:
+    fake.limit_rate(per_second=1.0, burst=2)
+    client = web_client(fake)
+
+    await client.chat_postMessage(channel="C1", text="1", blocks=CARD)
+    await client.chat_postMessage(channel="C1", text="2", blocks=CARD)
+    with pytest.raises(SlackApiError) as limited:
+        await client.chat_postMessage(channel="C1", text="3", blocks=CARD)
+    await client.chat_postMessage(channel="C2", text="elsewhere", blocks=CARD)  # another channel, its own limit
+
+    assert limited.value.response.status_code == 429 and limited.value.response.headers["Retry-After"] == "1"
+    assert [(m, c) for m, c in fake.accepted] == [("chat.postMessage", "C1")] * 2 + [("chat.postMessage", "C2")]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import Redactor, setup_logging
+from bot.logs import JsonFormatter, Redactor, RepeatLimit, setup_logging
 
 
 @pytest.fixture
@@ -42,3 +42,37 @@ def test_secrets_are_masked_wherever_they_appear(stream: io.StringIO) -> None:
     assert lines[1]["header"] == "***" and lines[1]["short"] == "short"
     assert "xoxb-secret-token-123" not in lines[2]["error"] and "***" in lines[2]["error"]
     assert {line["level"] for line in lines} == {"DEBUG", "INFO", "ERROR"}
+
+
+def test_reply_urls_and_socket_tickets_are_masked_by_their_shape() -> None:
+    redact = Redactor()
+    line = (
+        "POST https://hooks.slack.com/commands/T0001/1234567890/AbCdEf0123456789 and "
+        "wss://wss-primary.slack.com/link/?ticket=1f2e3d4c-aaaa-bbbb&app_id=A1"
+    )
+
+    assert redact(line) == (
+        "POST https://hooks.slack.com/commands/T0001/1234567890/*** and "
+        "wss://wss-primary.slack.com/link/?ticket=***&app_id=A1"
+    )
+
+
+def test_a_repeated_line_is_written_at_a_bounded_rate(stream: io.StringIO) -> None:
+    now = [0.0]
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(Redactor()))
+    handler.addFilter(RepeatLimit(burst=3, window=10.0, exempt=frozenset({"bot.audit"}), clock=lambda: now[0]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel("INFO")
+
+    for _ in range(50):
+        logging.getLogger("asyncio").error("socket.accept() out of system resource")
+        logging.getLogger("bot.audit").info("transition")
+    now[0] = 11.0
+    logging.getLogger("asyncio").error("socket.accept() out of system resource")
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    faults = [line for line in lines if line["logger"] == "asyncio"]
+    assert len(faults) == 4 and faults[-1]["left_out"] == 47
+    assert sum(line["logger"] == "bot.audit" for line in lines) == 50  # the record is never thinned

@@ -340,8 +340,9 @@ async def test_socket_mode_takes_commands_and_clicks_over_the_websocket(
     assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
     assert slack.calls_to("apps.connections.open")[0].token == slack.app_token
     assert driver.cards(GENERAL)[0].channel == GENERAL
-    for secret in (slack.app_token, slack.bot_token, pbx.client_secret, *pbx.tokens_issued):
+    for secret in (slack.app_token, slack.bot_token, pbx.client_secret, *pbx.tokens_issued, *slack.tickets):
         assert secret not in process.stderr
+    assert "ticket=***" in process.stderr  # Slack's websocket URL was logged, its ticket masked
 
 
 def _form_to_payload(body: str) -> dict[str, str]:

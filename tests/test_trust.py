@@ -10,13 +10,17 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from slack_sdk.signature import SignatureVerifier
 
-from bot.slack.buttons import APPROVE, UNDO
+from bot.calls import Lane
+from bot.slack.buttons import APPROVE, CHOOSE, DENY, UNDO
+from bot.tasks import Limits
+from bot.unblock import State
 
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
-from .harness import BOB, CAROL, Harness, block_text, buttons, wait_for
+from .harness import ALICE, BOB, CAROL, MALLORY, SIGNING_SECRET, Harness, base_env, block_text, buttons, wait_for
 from .processes import BotProcess, start_http_bot
 
 # bad input gets an answer, never a 500 --------------------------------------------------------------
@@ -168,3 +172,305 @@ async def test_an_undo_under_way_when_the_bot_was_killed_adds_the_entry_back_onc
     assert len(pbx.calls("POST", "/xapi/v1/Blocklist")) == (1 if applied else 2)
     assert [e["IPAddrMask"] for e in pbx.entries.values()] == ["203.0.113.7"]  # back, and only once
     assert "finished after a restart of the bot" in block_text(driver.cards()[0].blocks)
+
+
+# every delivery acts at most once ----------------------------------------------------------------------------
+
+
+def _signed(body: str, stamp: int) -> str:
+    return SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=str(stamp), body=body)
+
+
+async def _deliver_again(harness: Harness, body: str, times: int) -> list[int]:
+    """``body`` delivered ``times`` times as Slack's retries would be: the same signature, and signed anew."""
+    stamp = int(harness.clock())
+    statuses = []
+    for n in range(times):
+        headers = {"X-Slack-Retry-Num": str(n + 1), "X-Slack-Retry-Reason": "http_timeout"}
+        again = stamp + n % 2  # every other one signed anew, at another time
+        reply = await harness.post_signed(body, timestamp=again, signature=_signed(body, again), headers=headers)
+        statuses.append(reply.status)
+    return statuses
+
+
+async def test_a_command_delivered_again_and_again_acts_once(harness: Harness) -> None:
+    body, response_url = harness.command_body("list")
+
+    statuses = await _deliver_again(harness, body, 11)
+    await harness.settle()
+
+    assert statuses == [200] * 11
+    assert len(harness.pbx.calls("GET", "/xapi/v1/Blocklist")) == 1
+    assert len(harness.slack.posts_to(response_url)) == 1
+
+
+async def test_a_choice_clicked_and_delivered_again_opens_one_request(harness: Harness) -> None:
+    harness.pbx.add_entry(7, "203.0.113.0/24")
+    _, response_url = await harness.command("203.0.113.7")
+    await harness.settle()
+    pick = buttons(harness.slack.posts_to(response_url)[0].body["blocks"])[0]["value"]
+    body, click_url = harness.click_body(CHOOSE, pick, user=ALICE)
+
+    statuses = await _deliver_again(harness, body, 5)
+    await harness.settle()
+
+    assert statuses == [200] * 5
+    assert len(harness.cards()) == 1
+    assert len(harness.slack.posts_to(click_url)) == 1  # "Asked the approvers…", once
+
+
+async def test_a_delivery_is_acted_on_once_across_replicas(make_harness: MakeHarness, database_url: str) -> None:
+    a = await make_harness(DATABASE_URL=database_url)
+    b = await make_harness(DATABASE_URL=database_url)
+    body, _ = a.command_body("42")
+
+    for replica in (a, b, a, b):
+        await _deliver_again(replica, body, 1)
+    await a.settle()
+    await b.settle()
+
+    assert len(a.cards()) == 1 and len(a.pbx.calls("GET", "/xapi/v1/Blocklist(42)")) == 1
+
+
+# a click is never dropped and never waits behind commands ---------------------------------------------------
+
+
+async def test_an_approval_does_not_wait_behind_a_burst_of_commands(harness: Harness) -> None:
+    await harness.command("42")
+    await harness.settle()
+    request = await harness.request_for(harness.cards()[0])
+    for n in range(100, 200):
+        harness.pbx.add_entry(n, f"198.51.100.{n - 100}")
+    harness.pbx.delay = 0.3  # 10 lookups at a time: the burst keeps 3CX busy for 3 s
+
+    replies = await asyncio.gather(*(harness.command(str(n), user=CAROL) for n in range(100, 200)))
+    assert all(reply.status == 200 for reply, _ in replies)
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    order = [(r.method, r.path) for r in harness.pbx.requests if r.path.startswith("/xapi/")]
+    delete = order.index(("DELETE", "/xapi/v1/Blocklist(42)"))
+    lookups_before = sum(method == "GET" for method, _ in order[:delete])
+    assert lookups_before < 50, f"the DELETE waited for {lookups_before} of the 100 lookups"
+    assert (await harness.stored(request)).state is State.UNBLOCKED
+    assert len(harness.cards()) == 101  # and every command got its card
+
+
+async def test_a_click_the_bot_cannot_take_is_answered_and_changes_nothing(make_harness: MakeHarness) -> None:
+    harness = await make_harness(limits={Lane.DECISIONS: Limits(concurrency=1, max_pending=1)})
+    harness.pbx.add_entry(43, "198.51.100.4")
+    for entry in ("42", "43"):
+        await harness.command(entry)
+    await harness.settle()
+    first, second = [await harness.request_for(card) for card in harness.cards()]
+    harness.pbx.delay = 0.5
+
+    await harness.click(APPROVE, first, user=BOB)  # takes the only place in the decisions' lane
+    _, refused_url = await harness.click(APPROVE, second, user=CAROL)
+    await harness.settle()
+
+    assert "could not take this click; nothing was changed" in harness.notes(refused_url)[0]
+    assert (await harness.stored(second)).state is State.PENDING
+    assert buttons(harness.cards()[1].blocks)[0]["action_id"] == APPROVE  # the card is as it was
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    await harness.click(APPROVE, second, user=CAROL)  # a minute later, it goes through
+    await harness.settle()
+    assert (await harness.stored(second)).state is State.UNBLOCKED
+
+
+# one workspace -----------------------------------------------------------------------------------------------
+
+
+async def test_a_command_from_another_workspace_is_refused(harness: Harness) -> None:
+    reply, _ = await harness.command("42", team="T0OTHER")
+    await harness.settle()
+
+    assert "only takes requests from people of its own workspace" in reply.message
+    assert harness.pbx.requests == [] and harness.cards() == []
+
+
+@pytest.mark.parametrize("who", ["a click from another workspace", "a person of another workspace"])
+async def test_a_click_from_outside_the_workspace_is_refused_even_when_anyone_may_approve(
+    make_harness: MakeHarness, who: str
+) -> None:
+    harness = await make_harness(UNBLOCK_APPROVERS="*")
+    await harness.command("42")
+    await harness.settle()
+    request = await harness.request_for(harness.cards()[0])
+    teams = {"team": "T0OTHER"} if who == "a click from another workspace" else {"user_team": "T0OTHER"}
+
+    _, url = await harness.click(APPROVE, request, user="UEXTERNAL", **teams)
+    await harness.settle()
+
+    assert "only takes requests from people of its own workspace" in harness.notes(url)[0]
+    assert harness.pbx.calls("DELETE") == [] and (await harness.stored(request)).state is State.PENDING
+
+
+async def test_the_workspace_can_be_set_so_that_slack_need_not_be_asked(make_harness: MakeHarness) -> None:
+    harness = await make_harness(SLACK_TEAM_ID="T0001")
+
+    await harness.command("42")
+    await harness.settle()
+
+    assert [c.method for c in harness.slack.calls] == ["chat.postMessage"]  # no auth.test
+    reply, _ = await harness.command("42", team="T0OTHER")
+    assert "own workspace" in reply.message
+
+
+async def test_a_bot_that_cannot_learn_its_workspace_does_not_start(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    slack.fail_next("auth.test", "invalid_auth", times=10)
+    process = BotProcess(base_env(slack, pbx, str(tmp_path / "unblock.db")), tmp_path)
+
+    assert await process.run() == 1
+
+    [line] = process.stderr.splitlines()
+    assert "Slack did not confirm the bot's workspace (auth.test: invalid_auth)" in line and "SLACK_TEAM_ID" in line
+
+
+# channel scope everywhere ----------------------------------------------------------------------------------
+
+
+async def test_a_button_acts_only_in_the_channel_of_its_card(harness: Harness) -> None:
+    await harness.command("42")
+    await harness.settle()
+    request = await harness.request_for(harness.cards()[0])
+
+    _, url = await harness.click(APPROVE, request, user=BOB, channel="C0ELSEWHERE")
+    await harness.settle()
+
+    assert "belongs to a request made in another channel" in harness.notes(url)[0]
+    assert harness.pbx.calls("DELETE") == [] and (await harness.stored(request)).state is State.PENDING
+
+
+async def test_clicks_outside_the_allowed_channels_do_nothing(make_harness: MakeHarness) -> None:
+    harness = await make_harness()
+    harness.pbx.add_entry(7, "203.0.113.0/24")
+    await harness.command("42", channel="C0RANDOM")
+    _, chooser_url = await harness.command("203.0.113.7", channel="C0RANDOM")
+    await harness.settle()
+    request = await harness.request_for(harness.cards("C0RANDOM")[0])
+    pick = buttons(harness.slack.posts_to(chooser_url)[0].body["blocks"])[0]["value"]
+    await harness.restart_with(UNBLOCK_CHANNELS="C0GENERAL")  # /unblock is now for #general only
+
+    _, approve_url = await harness.click(APPROVE, request, user=BOB)
+    _, choose_url = await harness.click(CHOOSE, pick, user=ALICE, channel="C0RANDOM")
+    await harness.settle()
+
+    for url in (approve_url, choose_url):
+        assert "/unblock is not enabled in this channel" in harness.notes(url)[0]
+    assert harness.pbx.calls("DELETE") == [] and len(harness.cards("C0RANDOM")) == 1
+
+
+# expiry is final ---------------------------------------------------------------------------------------------
+
+
+async def test_a_click_checked_until_after_expiry_changes_nothing(harness: Harness) -> None:
+    await harness.command("42")
+    await harness.settle()
+    request = await harness.request_for(harness.cards()[0])
+    harness.clock.advance(request.expires_at - harness.clock() - 1)  # one second left
+    # looking up the approvers' user group takes 4 s
+    harness.slack.before["usergroups.users.list"] = lambda _: harness.clock.advance(4)
+
+    _, url = await harness.click(APPROVE, request, user="UDAVE")  # a member of an approvers' group
+    await harness.settle()
+
+    assert harness.pbx.calls("DELETE") == []
+    assert (await harness.stored(request)).state is State.EXPIRED
+    assert "This request expired" in harness.notes(url)[0]
+    assert "expired* without approval" in block_text(harness.cards()[0].blocks)
+
+
+# one open request per entry; undo only what was removed ----------------------------------------------------
+
+
+async def test_a_second_request_for_an_entry_points_to_the_open_one(harness: Harness) -> None:
+    await harness.command("42", user=ALICE)
+    await harness.settle()
+    [card] = harness.cards()
+
+    _, by_id = await harness.command("42 again", user=CAROL)
+    _, by_address = await harness.command("203.0.113.7", user=CAROL)
+    await harness.settle()
+
+    assert len(harness.cards()) == 1
+    link = f"<https://acme.slack.com/archives/C0GENERAL/p{card.ts.replace('.', '')}|this card>"
+    for url in (by_id, by_address):
+        [note] = harness.notes(url)
+        assert "already is waiting for approval" in note and link in note and "Nothing new was requested" in note
+    request = await harness.request_for(card)
+    await harness.click(DENY, request, user=BOB)
+    await harness.settle()
+    await harness.command("42", user=CAROL)  # decided: the entry is free again
+    await harness.settle()
+    assert len(harness.cards()) == 2
+
+
+async def test_approving_and_undoing_twice_puts_the_entry_back_once(harness: Harness) -> None:
+    await asyncio.gather(harness.command("42", user=ALICE), harness.command("42", user=CAROL))
+    await harness.settle()
+    [card] = harness.cards()
+    request = await harness.request_for(card)
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+    await harness.click(UNDO, request, user=BOB)
+    await harness.settle()
+
+    assert [e["IPAddrMask"] for e in harness.pbx.entries.values()] == ["203.0.113.7"]
+
+
+async def test_an_entry_that_was_already_gone_is_not_put_back(harness: Harness) -> None:
+    await harness.command("42")
+    await harness.settle()
+    request = await harness.request_for(harness.cards()[0])
+    del harness.pbx.entries[42]  # someone removed it in 3CX meanwhile
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+    _, url = await harness.click(UNDO, request, user=BOB)
+    await harness.settle()
+
+    assert buttons(harness.cards()[0].blocks) == []  # no Undo offered
+    assert "nothing to undo" in harness.notes(url)[0]
+    assert harness.pbx.calls("POST", "/xapi/v1/") == [] and harness.pbx.entries == {}
+
+
+# secrets and private text ------------------------------------------------------------------------------------
+
+
+async def test_history_shows_a_channels_own_requests_and_everything_only_to_approvers(harness: Harness) -> None:
+    harness.pbx.add_entry(43, "198.51.100.4")
+    await harness.command("42 in general")
+    await harness.command("43 secret reason", channel="C0HR")
+    await harness.settle()
+
+    _, in_general = await harness.command("history", user=ALICE)
+    _, in_hr = await harness.command("history", user=ALICE, channel="C0HR")
+    _, approver = await harness.command("history", user=BOB)
+    await harness.settle()
+
+    [general_note], [hr_note], [everything] = (harness.shown(u) for u in (in_general, in_hr, approver))
+    assert "203.0.113.7" in general_note and "secret reason" not in general_note and "198.51.100.4" not in general_note
+    assert "198.51.100.4" in hr_note and "203.0.113.7" not in hr_note
+    assert "in <#C0HR>" in everything and "in <#C0GENERAL>" in everything
+    reply, _ = await harness.command("help")
+    assert "approvers see every channel's" in reply.message
+
+
+async def test_reply_urls_and_socket_tickets_never_reach_a_log(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    process, driver = await start_http_bot(processes, slack, pbx, tmp_path, LOG_LEVEL="DEBUG")
+    _, command_url = await driver.command("99")  # no such entry: a private note through the reply URL
+    await driver.command("42")
+    await wait_for(lambda: driver.cards() and driver.notes(command_url), what="the card and the note")
+    _, click_url = await driver.click(APPROVE, str(buttons(driver.cards()[0].blocks)[0]["value"]), user=MALLORY)
+    await wait_for(lambda: driver.notes(click_url), what="the note to the clicker")
+    assert await process.stop() == 0
+
+    for url in (command_url, click_url):
+        secret = url.rsplit("/", 1)[1]
+        assert secret not in process.stderr
+    assert "/commands/T0001/" in process.stderr and "/actions/T0001/" in process.stderr  # logged, secrets masked

@@ -205,8 +205,10 @@ def outcome_card(request: UnblockRequest, now: float) -> tuple[str, Blocks]:
     blocks: Blocks = [section(f"{emoji} *{headline}* {rest}")]
     if len(request.targets) > 1 or isinstance(request.targets[0], BlockedNumber):
         undo_phase = request.state.undo_phase
-        blocks.append(section(_target_lines(request.removed if undo_phase else request.targets,
-                                            request.undo_results if undo_phase else request.results)))  # fmt: skip
+        lines = _target_lines(request.removed if undo_phase else request.targets,
+                              request.undo_results if undo_phase else request.results)  # fmt: skip
+        if lines:
+            blocks.append(section(lines))
     details = [
         fit(t.description, DESCRIPTION) for t in request.targets[:1] if t.description and len(request.targets) == 1
     ]

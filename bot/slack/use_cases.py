@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..calls import Lane
@@ -55,6 +56,9 @@ from .buttons import APPROVE, CANCEL, DENY, UNDO, ChoiceButton, PageButton, Requ
 from .delivery import CardDelivery, NotPosted
 
 log = logging.getLogger(__name__)
+
+#: the work a command or a click starts, made only when it runs
+Work = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,22 +108,21 @@ class UseCases:
         refusal = self._policy.may_request_in(asker.channel)
         if refusal is not None:
             return refusal
-        work: Coroutine[Any, Any, None]
+        work: Work
         if isinstance(parsed, UnblockEntry):
-            work, progress = self._request_entry(parsed, asker), say.looking_up_entry(parsed.entry_id)
+            work, progress = partial(self._request_entry, parsed, asker), say.looking_up_entry(parsed.entry_id)
         elif isinstance(parsed, UnblockAddress):
-            network = parsed.network
-            work = self._request_matches(parsed.shown, "address", lambda: self._finder.address(network), parsed.reason,
-                                         asker)  # fmt: skip
+            find: Callable[[], Awaitable[Matches]] = partial(self._finder.address, parsed.network)
+            work = partial(self._request_matches, parsed.shown, "address", find, parsed.reason, asker)
             progress = say.looking_for_address(parsed.shown)
         elif isinstance(parsed, UnblockNumber):
-            number = parsed.number
-            work = self._request_matches(number, "number", lambda: self._finder.number(number), parsed.reason, asker)
-            progress = say.looking_for_number(number)
+            find = partial(self._finder.number, parsed.number)
+            work = partial(self._request_matches, parsed.number, "number", find, parsed.reason, asker)
+            progress = say.looking_for_number(parsed.number)
         elif isinstance(parsed, ListEntries):
-            work, progress = self._list(parsed.text, 0, asker), None
+            work, progress = partial(self._list, parsed.text, 0, asker), None
         else:
-            work, progress = self._history(parsed, asker), None
+            work, progress = partial(self._history, parsed, asker), None
         if not self._work.spawn(self._once(asker, work), name=f"command-{type(parsed).__name__}"):
             return say.BUSY
         return progress
@@ -188,7 +191,7 @@ class UseCases:
         if button is None:
             self._tell_soon(asker, say.unknown_request())
             return
-        work = self._once(asker, self._decide(action_id, button.request_id, asker))
+        work = self._once(asker, partial(self._decide, action_id, button.request_id, asker))
         if not self._work.spawn(work, name=f"{action_id}-{button.request_id}", lane=Lane.DECISIONS):
             self._tell_soon(asker, say.BUSY_CLICK)
 
@@ -205,7 +208,7 @@ class UseCases:
         if button is None:
             self._tell_soon(asker, say.CHOICE_OUT_OF_DATE)
             return
-        if not self._work.spawn(self._once(asker, self._choose(button, asker)), name="choose"):
+        if not self._work.spawn(self._once(asker, partial(self._choose, button, asker)), name="choose"):
             self._tell_soon(asker, say.BUSY_CLICK)
 
     async def _choose(self, button: ChoiceButton, asker: Asker) -> None:
@@ -244,7 +247,7 @@ class UseCases:
         if button is None:
             self._tell_soon(asker, say.LISTING_OUT_OF_DATE)
             return
-        work = self._once(asker, self._list(button.text, button.skip, asker, replace=True))
+        work = self._once(asker, partial(self._list, button.text, button.skip, asker, replace=True))
         if not self._work.spawn(work, name="list"):
             self._tell_soon(asker, say.BUSY_CLICK)
 
@@ -306,10 +309,9 @@ class UseCases:
             return False
         return True
 
-    async def _once(self, asker: Asker, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` unless this delivery was handled before (Slack's retry, or a replay)."""
+    async def _once(self, asker: Asker, work: Work) -> None:
+        """Do ``work`` unless this delivery was handled before (Slack's retry, or a replay)."""
         if asker.delivery and not await self._service.first_delivery(f"delivery:{asker.delivery}"):
-            work.close()
             log.info("ignored a repeated delivery", extra={"user": asker.user})
             return
-        await work
+        await work()

@@ -14,6 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
+import secrets
+import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+
+from .block_kit import problems
 
 APP_ID = "A0001"
 BOT_ID = "B0001"
@@ -73,11 +78,22 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}
         self.socket_opens = 0
         self.socket_connected = asyncio.Event()
+        #: every way a message the bot sent broke Slack's limits (a test fails if any)
+        self.violations: list[str] = []
+        #: called (with the call's arguments) when a method is called, before it is answered
+        self.before: dict[str, Callable[[dict[str, Any]], None]] = {}
+        #: the tickets of the Socket Mode URLs handed out
+        self.tickets: list[str] = []
+        #: (method, channel) of each chat.postMessage and chat.update that was carried out, in order
+        self.accepted: list[tuple[str, str]] = []
+        #: per channel: messages per second allowed, and the burst; None: no limit
+        self._rate: tuple[float, int] | None = None
+        self._buckets: dict[str, tuple[float, float]] = {}
 
         self._failures: defaultdict[str, deque[str]] = defaultdict(deque)
         self._rate_limits: defaultdict[str, deque[int]] = defaultdict(deque)
         self._response_failures: deque[int] = deque()
-        self._response_ids: set[str] = set()
+        self._response_ids: dict[str, str] = {}
         self._ts_count = 0
         self._sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = {}
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -97,7 +113,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
-        app.router.add_post("/response/{id}", self._handle_response_url)
+        app.router.add_post("/{kind:commands|actions}/{team}/{id}/{token}", self._handle_response_url)
         app.router.add_get("/socket", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -139,12 +155,21 @@ class FakeSlack:
     def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         self._rate_limits[method].extend([retry_after] * times)
 
+    def limit_rate(self, per_second: float = 1.0, burst: int = 2) -> None:
+        """Like Slack: chat.postMessage and chat.update take about ``per_second`` messages a second per
+        channel (``burst`` at once); beyond that they answer 429 with a whole number of seconds to wait."""
+        self._rate = (per_second, burst)
+
     # response_url
 
-    def new_response_url(self) -> str:
-        response_id = str(len(self._response_ids) + 1)
-        self._response_ids.add(response_id)
-        return f"{self._started_base_url()}/response/{response_id}"
+    def new_response_url(self, kind: str = "commands") -> str:
+        """A reply URL shaped like Slack's (``…/commands/T…/<n>/<secret>``); the secret is a capability."""
+        response_id, token = (
+            str(len(self._response_ids) + 1),
+            secrets.token_urlsafe(18).replace("-", "x").replace("_", "y"),
+        )
+        self._response_ids[response_id] = token
+        return f"{self._started_base_url()}/{kind}/{self.team_id}/{response_id}/{token}"
 
     def posts_to(self, url: str) -> list[ResponseUrlPost]:
         return [post for post in self.response_posts if post.url == url]
@@ -207,13 +232,14 @@ class FakeSlack:
         token = _bearer_token(request.headers.get("Authorization")) or args.get("token")
         self.calls.append(SlackCall(method, args, token, dict(request.headers)))
 
+        if method in self.before:
+            self.before[method](args)
         if self._rate_limits[method]:
             retry_after = self._rate_limits[method].popleft()
-            return web.json_response(
-                {"ok": False, "error": "ratelimited"},
-                status=429,
-                headers={"Retry-After": str(retry_after)},
-            )
+            return _ratelimited(retry_after)
+        wait = self._take_token(method, args)
+        if wait:
+            return _ratelimited(wait)
         if self._failures[method]:
             return _error(self._failures[method].popleft())
         handler = self._methods.get(method)
@@ -228,7 +254,7 @@ class FakeSlack:
             return _error(e.error)
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
-        if request.match_info["id"] not in self._response_ids:
+        if self._response_ids.get(request.match_info["id"]) != request.match_info["token"]:
             return web.Response(status=404, text="no_such_response_url")
         try:
             body = await request.json()
@@ -237,6 +263,10 @@ class FakeSlack:
         if not isinstance(body, dict):
             return web.Response(status=400, text="invalid_payload")
         self.response_posts.append(ResponseUrlPost(str(request.url), body))
+        found = problems(body)
+        self.violations += [f"reply URL: {p}" for p in found]
+        if problems({"blocks": body.get("blocks")}):
+            return web.Response(status=400, text="invalid_blocks")
         if self._response_failures:
             return web.Response(status=self._response_failures.popleft(), text="failed")
         return web.Response(text="ok")
@@ -296,10 +326,12 @@ class FakeSlack:
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._member_channel(args)
         text, blocks = _text(args), _blocks(args)
+        self._check_limits("chat.postMessage", text, blocks)
         if not text and not blocks and not args.get("attachments"):
             raise SlackError("no_text")
         message = Message(channel, self._next_ts(), text, blocks, updates=0)
         self.messages[(channel, message.ts)] = message
+        self.accepted.append(("chat.postMessage", channel))
         return {"ok": True, "channel": channel, "ts": message.ts, "message": self._as_json(message)}
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -307,12 +339,14 @@ class FakeSlack:
         message = self.messages.get((channel, str(args.get("ts", ""))))
         if message is None:
             raise SlackError("message_not_found")
+        self._check_limits("chat.update", _text(args), _blocks(args))
         # Like Slack, fields left out of the update keep their previous value.
         if "text" in args:
             message.text = _text(args)
         if "blocks" in args:
             message.blocks = _blocks(args)
         message.updates += 1
+        self.accepted.append(("chat.update", channel))
         return {
             "ok": True,
             "channel": channel,
@@ -339,9 +373,33 @@ class FakeSlack:
     def _open_connection(self, args: dict[str, Any]) -> dict[str, Any]:
         self.socket_opens += 1
         ws_base = self._started_base_url().replace("http://", "ws://", 1)
-        return {"ok": True, "url": f"{ws_base}/socket?ticket={uuid.uuid4()}&app_id={APP_ID}"}
+        ticket = str(uuid.uuid4())
+        self.tickets.append(ticket)
+        return {"ok": True, "url": f"{ws_base}/socket?ticket={ticket}&app_id={APP_ID}"}
 
     # helpers
+
+    def _check_limits(self, method: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Record every broken limit; refuse the message as Slack would when a block breaks one (Slack takes
+        a long ``text``, but a bot should keep it short)."""
+        found = problems({"text": text, "blocks": blocks})
+        self.violations += [f"{method}: {p}" for p in found]
+        if problems({"blocks": blocks}):
+            raise SlackError("invalid_blocks")
+
+    def _take_token(self, method: str, args: dict[str, Any]) -> int:
+        """0 when the call may go; else the seconds to wait (a token bucket per channel)."""
+        if self._rate is None or method not in ("chat.postMessage", "chat.update"):
+            return 0
+        per_second, burst = self._rate
+        channel, now = str(args.get("channel") or ""), time.monotonic()
+        tokens, then = self._buckets.get(channel, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - then) * per_second)
+        if tokens < 1:
+            self._buckets[channel] = (tokens, now)
+            return max(1, math.ceil((1 - tokens) / per_second))
+        self._buckets[channel] = (tokens - 1, now)
+        return 0
 
     def _member_channel(self, args: dict[str, Any]) -> str:
         channel = str(args.get("channel") or "")
@@ -409,3 +467,9 @@ def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _error(error: str) -> web.Response:
     return web.json_response({"ok": False, "error": error})
+
+
+def _ratelimited(retry_after: int) -> web.Response:
+    return web.json_response(
+        {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
+    )

@@ -1,0 +1,215 @@
+"""Slack's limits hold for any text 3CX or a person supplies, and Slack's rate limits lose nothing.
+
+The fake Slack checks every message the bot sends against Slack's documented limits (``tests/fakes/
+block_kit.py``) and refuses it as Slack would; the ``slack`` fixture fails a test that sent one it refused.
+Here, besides the flows, every message the bot can build is checked for any data 3CX could send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.lookup import Matches, Page
+from bot.slack import messages
+from bot.slack.buttons import APPROVE, CHOOSE, LIST_MORE, UNDO, PageButton
+from bot.threecx import BlockedNumber, BlocklistEntry, ForbiddenError, UnexpectedResponseError
+from bot.unblock import Outcome, Result, State, UnblockRequest
+
+from .fakes.block_kit import problems
+from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons
+
+HOSTILE = "&<>*_`~<!channel> <@U1> " * 200  # every character escaping lengthens, and more
+
+
+def long(text: str, size: int) -> str:
+    return (text * (size // len(text) + 1))[:size]
+
+
+# through the app ---------------------------------------------------------------------------------------
+
+
+async def test_a_long_description_full_of_markup_makes_a_valid_card_and_outcome(harness: Harness) -> None:
+    harness.pbx.change_entry(42, Description=long(HOSTILE, 2500))
+
+    await harness.command("42 " + long("reason & <why> ", 290))
+    await harness.settle()
+    [card] = harness.cards()
+    request = await harness.request_for(card)
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert (await harness.stored(request)).state is State.UNBLOCKED
+    assert "203.0.113.7 unblocked" in block_text(harness.cards()[0].blocks)
+    assert "<!channel>" not in block_text(harness.cards()[0].blocks)  # nothing from 3CX pings anyone
+
+
+async def test_a_failed_undo_of_a_long_entry_keeps_its_text_short(harness: Harness) -> None:
+    harness.pbx.change_entry(42, Description=long(HOSTILE, 5000))
+    await harness.command("42")
+    await harness.settle()
+    request = await harness.request_for(harness.cards()[0])
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+    harness.pbx.forbidden = True
+
+    await harness.click(UNDO, request, user=CAROL)
+    await harness.settle()
+
+    [card] = harness.cards()
+    assert "Could not put 203.0.113.7 back on the blocklist" in block_text(card.blocks)
+    assert len(card.text) < 1000
+
+
+async def test_a_listing_of_long_entries_shows_every_entry_it_read_and_continues_after_them(harness: Harness) -> None:
+    del harness.pbx.entries[42]
+    for n in range(1, 31):
+        harness.pbx.add_entry(n, f"198.51.100.{n}", description=long(HOSTILE, 1900))
+
+    _, response_url = await harness.command("list")
+    await harness.settle()
+    [page] = harness.slack.posts_to(response_url)
+    shown = [int(n) for n in re.findall(r"entry (\d+) ·", block_text(page.body["blocks"]))]
+    [more] = [b for b in buttons(page.body["blocks"]) if b["action_id"] == LIST_MORE]
+
+    assert shown == list(range(30, 15, -1))  # the 15 newest, every one of them
+    assert PageButton.decode(more["value"]) == PageButton(None, 15)
+    _, next_url = await harness.click(LIST_MORE, more["value"], user=ALICE)
+    await harness.settle()
+    [next_page] = harness.slack.posts_to(next_url)
+    assert [int(n) for n in re.findall(r"entry (\d+) ·", block_text(next_page.body["blocks"]))] == list(
+        range(15, 0, -1)
+    )
+
+
+async def test_unblock_all_of_many_long_number_ids_carries_only_an_id_on_its_buttons(harness: Harness) -> None:
+    for n in range(50):
+        harness.pbx.add_number(f"n{n:02d}-" + "x" * 190, "+15550100", long(HOSTILE, 300))
+
+    _, response_url = await harness.command("number +1 555 0100")
+    await harness.settle()
+    [offer] = harness.slack.posts_to(response_url)
+    every = buttons(offer.body["blocks"])[-1]
+    assert every["text"]["text"] == "Unblock all 50" and len(every["value"]) < 40
+    await harness.click(CHOOSE, every["value"], user=ALICE)
+    await harness.settle()
+
+    [card] = harness.cards()
+    request = await harness.request_for(card)
+    assert len(request.targets) == 50
+
+
+async def test_a_card_slack_refuses_leaves_no_pending_request_behind(harness: Harness) -> None:
+    harness.slack.fail_next("chat.postMessage", "is_archived")
+
+    _, response_url = await harness.command("42")
+    await harness.settle()
+
+    [note] = harness.notes(response_url)
+    assert "could not post the request in this channel (Slack said: is_archived)" in note
+    assert "nothing was requested" in note
+    _, again = await harness.command("42")  # the entry is not held by an invisible request
+    await harness.settle()
+    assert len(harness.cards()) == 1 and harness.notes(again) == []
+
+
+# every message, for any data ------------------------------------------------------------------------------
+
+#: short text of any characters, and long texts of the kinds that break limits (many escapes, wide characters)
+LONG = [long(HOSTILE, 2500), long("é<", 5000), long("a&", 4001), long("x", 2001)]
+any_text = st.one_of(st.none(), st.text(max_size=50), st.sampled_from(LONG))
+some_text = any_text.map(lambda t: t or "x")
+
+
+def entries() -> st.SearchStrategy[BlocklistEntry]:
+    return st.builds(
+        BlocklistEntry, st.integers(1, 2**31 - 1), any_text, any_text, any_text, any_text,
+        st.one_of(st.none(), st.sampled_from(["2026-12-01T08:00:00.0000000+00:00", "0001-01-01T00:00:00Z", "junk"])),
+    )  # fmt: skip
+
+
+def numbers() -> st.SearchStrategy[BlockedNumber]:
+    return st.builds(BlockedNumber, some_text.map(lambda t: t[:200]), any_text, any_text)
+
+
+def results() -> st.SearchStrategy[Result]:
+    return st.builds(Result, st.sampled_from(list(Outcome)), some_text, st.none(), st.booleans())
+
+
+def requests() -> st.SearchStrategy[UnblockRequest]:
+    targets = st.one_of(st.lists(entries(), min_size=1, max_size=15), st.lists(numbers(), min_size=1, max_size=15))
+    return st.builds(
+        UnblockRequest,
+        id=st.just("0123456789abcdef"),
+        targets=targets.map(tuple),
+        requester=st.just(ALICE),
+        channel=st.just("C0GENERAL"),
+        created_at=st.just(1.7e9),
+        expires_at=st.just(1.7e9 + 900),
+        reason=st.one_of(st.none(), st.text(min_size=1, max_size=300)),
+        state=st.sampled_from(list(State)),
+        resolved_by=st.one_of(st.none(), st.just(BOB)),
+        resolved_at=st.just(1.7e9 + 1),
+        results=st.lists(results(), max_size=15).map(tuple),
+        undo_until=st.one_of(st.none(), st.just(1.8e9)),
+        undone_by=st.just(CAROL),
+        undone_at=st.just(1.7e9 + 2),
+        undo_results=st.lists(results(), max_size=15).map(tuple),
+    )
+
+
+def valid(text: str, blocks: list[dict[str, object]]) -> None:
+    assert problems({"text": text, "blocks": blocks}) == []
+
+
+@given(requests())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
+def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) -> None:
+    valid(*messages.request_card(request))
+    valid(*messages.outcome_card(request, 1.7e9 + 5))
+    valid(*messages.history([request] * 50, everywhere=True))
+    for note in (messages.already_resolved(request), messages.already_requested(request, "https://acme.slack.com/")):
+        valid(note, [])
+
+
+@given(st.lists(entries(), min_size=1, max_size=50), st.booleans(), st.integers(0, 100_000))
+@settings(max_examples=100, deadline=None)
+def test_every_listing_and_chooser_keeps_slacks_limits(found: list[BlocklistEntry], more: bool, skip: int) -> None:
+    valid(*messages.listing("x" * 64, Page(tuple(found[:15]), skip, more)))
+    valid(*messages.chooser("203.0.113.7", "address", Matches(tuple(found), truncated=more), "0123456789abcdef"))
+
+
+@given(any_text, some_text)
+@settings(max_examples=100, deadline=None)
+def test_every_failure_note_keeps_slacks_limits(detail: str | None, what: str) -> None:
+    for error in (ForbiddenError("no", status=403, detail=detail), UnexpectedResponseError("odd", detail=detail)):
+        valid(messages.lookup_failure(error, what[:100]), [])
+    valid(messages.card_not_posted(what), [])
+
+
+# Slack's rate limits ---------------------------------------------------------------------------------------
+
+
+async def test_a_burst_in_one_channel_loses_no_card_and_an_approval_shows_first(harness: Harness) -> None:
+    await harness.command("42")
+    await harness.settle()
+    request = await harness.request_for(harness.cards()[0])
+    for n in range(100, 130):
+        harness.pbx.add_entry(n, f"198.51.100.{n - 100}")
+    harness.slack.limit_rate(per_second=1.0, burst=2)  # as Slack: about one message a second per channel
+
+    await asyncio.gather(*(harness.command(str(n), user=CAROL) for n in range(100, 130)))
+    await asyncio.sleep(0.5)  # the burst is under way
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert len(harness.cards()) == 31  # every card, none lost to a 429
+    accepted = harness.slack.accepted
+    outcome = max(i for i, (method, _) in enumerate(accepted) if method == "chat.update")
+    cards_after = sum(method == "chat.postMessage" for method, _ in accepted[outcome:])
+    assert cards_after >= 20, f"the outcome waited behind {30 - cards_after} of the 30 new cards"
+    assert "203.0.113.7 unblocked" in block_text(harness.cards()[0].blocks)
+    assert len(harness.slack.calls_to("chat.postMessage")) > 31  # Slack did say "slow down"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -25,15 +26,19 @@ from .slack.listeners import register
 from .slack.outbox import Outbox
 from .slack.sweeper import Sweeper
 from .slack.use_cases import UseCases
-from .stores import Store, open_store
+from .storage import Store, open_store
 from .tasks import BackgroundWork, Limits
-from .threecx.client import RetryPolicy, ThreeCXClient, TokenStore
+from .threecx import ThreeCXError
+from .threecx.client import RetryPolicy, ThreeCXClient
+from .threecx.tokens import TokenStore
 from .unblock import Timing, UnblockService
 
 log = logging.getLogger(__name__)
 
 #: the longest a 3CX call is taken to last beyond its own bound, for clocks and scheduling
 CALL_MARGIN = 2.0
+#: how long a readiness probe waits for the database
+READY_TIMEOUT = 2.0
 
 
 class StartupError(Exception):
@@ -85,6 +90,24 @@ class Bot:
     threecx: ThreeCXClient
     store: Store
     http: aiohttp.ClientSession
+
+    async def readiness(self) -> dict[str, str]:
+        """Whether the bot can do its work now: ``ok``, or what is wrong, for the database and for 3CX (a
+        token held, or one that can be had)."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.store.ping(), READY_TIMEOUT)
+            checks["database"] = "ok"
+        except Exception as error:  # whatever the driver says: not ready
+            checks["database"] = f"the database does not answer ({type(error).__name__})"
+        try:
+            await asyncio.wait_for(self.threecx.check_credentials(), self.settings.threecx_timeout)
+            checks["3cx"] = "ok"
+        except ThreeCXError as error:
+            checks["3cx"] = f"no 3CX access token: {error.answer()}"
+        except Exception as error:
+            checks["3cx"] = f"no 3CX access token ({type(error).__name__})"
+        return checks
 
     async def close(self, drain_timeout: float = 30.0) -> None:
         await self.sweeper.stop()
@@ -154,7 +177,7 @@ async def start_bot(
         StoreUnavailable: the database cannot be used.
         StartupError: Slack would not name the bot's workspace.
     """
-    store, tokens, _ = await open_store(settings.database_url)
+    store = await open_store(settings.database_url, wait=settings.database_wait)
     http = aiohttp.ClientSession()
     try:
         # cards and notes: a 429 is the outbox's to wait out (it holds back only that channel)
@@ -176,7 +199,7 @@ async def start_bot(
         await http.close()
         await store.close()
         raise
-    threecx = threecx_client(settings, redactor, retry=retry, token_store=tokens)
+    threecx = threecx_client(settings, redactor, retry=retry, token_store=store.tokens())
     await threecx.start()
     policy = ApprovalPolicy(
         settings.approvers,

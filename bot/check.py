@@ -1,6 +1,8 @@
 """``python -m bot check``: does this install work? Changes nothing in Slack or 3CX.
 
-The database is opened as the bot would open it (a new SQLite file is created, an old schema upgraded).
+The database is opened as the bot would open it (a new SQLite file is created, an old schema upgraded),
+and the 3CX access token is the one the bot shares through it: 3CX keeps one active token per API
+client, so a check that fetched a token of its own would log the running bot out.
 """
 
 from __future__ import annotations
@@ -13,33 +15,38 @@ from slack_sdk.web.async_client import AsyncWebClient
 from .app import threecx_client
 from .config import Settings
 from .logs import Redactor
-from .stores import StoreUnavailable, describe_database, open_store
+from .storage import Store, StoreUnavailable, open_store, urls
 from .threecx import ThreeCXError
 from .threecx.client import RetryPolicy
+from .threecx.tokens import TokenStore
 
 OK, FAIL = "ok  ", "FAIL"
 
 
 async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str], None] = print) -> bool:
     """Check the database, the Slack token and the 3CX credentials; print one line per check; True if all passed."""
-    results = [
-        await _check_database(settings, say),
-        await _check_slack(settings, say),
-        await _check_threecx(settings, redactor, say),
-    ]
+    store = await _check_database(settings, say)
+    try:
+        results = [
+            store is not None,
+            await _check_slack(settings, say),
+            await _check_threecx(settings, redactor, say, store.tokens() if store is not None else None),
+        ]
+    finally:
+        if store is not None:
+            await store.close()
     say("All checks passed." if all(results) else "Some checks failed; see above.")
     return all(results)
 
 
-async def _check_database(settings: Settings, say: Callable[[str], None]) -> bool:
+async def _check_database(settings: Settings, say: Callable[[str], None]) -> Store | None:
     try:
-        opened = await open_store(settings.database_url)
+        store = await open_store(settings.database_url, wait=0)
     except StoreUnavailable as error:
         say(f"{FAIL} Database: {error}.")
-        return False
-    await opened.store.close()
-    say(f"{OK} Database: {describe_database(settings.database_url)} is ready.")
-    return True
+        return None
+    say(f"{OK} Database: {urls.where(settings.database_url)} is ready.")
+    return store
 
 
 async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
@@ -57,8 +64,11 @@ async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
     return True
 
 
-async def _check_threecx(settings: Settings, redactor: Redactor, say: Callable[[str], None]) -> bool:
-    client = threecx_client(settings, redactor, retry=RetryPolicy(attempts=2, budget=settings.threecx_timeout))
+async def _check_threecx(
+    settings: Settings, redactor: Redactor, say: Callable[[str], None], tokens: TokenStore | None
+) -> bool:
+    retry = RetryPolicy(attempts=2, budget=settings.threecx_timeout)
+    client = threecx_client(settings, redactor, retry=retry, token_store=tokens)
     where = settings.threecx_base_url
     async with client:
         try:

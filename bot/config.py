@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from .policy import CHANNEL_ID, Approvers
-from .stores import check_database_url
+from .storage import urls
 
 T = TypeVar("T")
 
@@ -91,6 +91,7 @@ class Settings:
     require_reason: bool
     undo_window: float
     database_url: str
+    database_wait: float
     log_level: str
 
     @property
@@ -101,7 +102,7 @@ class Settings:
         """Every secret value, for the log redactor (a database password included)."""
         values = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.threecx_client_secret]
         found = [v.reveal() for v in values if v is not None and v.reveal()]
-        database_password = urlsplit(self.database_url).password
+        database_password = urls.password(self.database_url)
         return [*found, database_password] if database_password else found
 
 
@@ -232,7 +233,7 @@ def _channels(raw: str) -> frozenset[str]:
 
 
 def _database_url(raw: str) -> str:
-    return check_database_url(raw)
+    return urls.check(raw)
 
 
 def _log_level(raw: str) -> str:
@@ -309,6 +310,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         require_reason=r.parsed("UNBLOCK_REQUIRE_REASON", False, _boolean),
         undo_window=r.parsed("UNBLOCK_UNDO_WINDOW", 600.0, _seconds(0, MAX_UNDO_WINDOW)),
         database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, _database_url, secret=True),
+        database_wait=r.parsed("DATABASE_WAIT", 30.0, _seconds(0, 3600)),
         log_level=r.parsed("LOG_LEVEL", "INFO", _log_level),
     )  # fmt: skip
     if r.problems:

@@ -103,14 +103,27 @@ def web_app(bot: Bot) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "mode": "http"})
 
+    async def readyz(_: web.Request) -> web.Response:
+        return ready(await bot.readiness())
+
     app = web.Application()
     app.router.add_post("/slack/events", events)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     return app
 
 
-def socket_health_app(handler: AsyncSocketModeHandler) -> web.Application:
-    """Socket Mode: only the health probe, which says whether the websocket to Slack is up."""
+def ready(checks: dict[str, str]) -> web.Response:
+    """200 when every check says ``ok``; else 503 naming what is not ready."""
+    fine = all(result == "ok" for result in checks.values())
+    return web.json_response(
+        {"status": "ready" if fine else "not ready", "checks": checks}, status=200 if fine else 503
+    )
+
+
+def socket_health_app(bot: Bot, handler: AsyncSocketModeHandler) -> web.Application:
+    """Socket Mode: the probes only. ``/healthz`` says whether the websocket to Slack is up; ``/readyz``
+    says that, and whether the database and 3CX are."""
 
     async def healthz(_: web.Request) -> web.Response:
         connected = await handler.client.is_connected()
@@ -119,8 +132,14 @@ def socket_health_app(handler: AsyncSocketModeHandler) -> web.Application:
             status=200 if connected else 503,
         )
 
+    async def readyz(_: web.Request) -> web.Response:
+        connected = await handler.client.is_connected()
+        checks = {"slack": "ok" if connected else "the websocket to Slack is down", **await bot.readiness()}
+        return ready(checks)
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     return app
 
 
@@ -191,7 +210,7 @@ async def serve(settings: Settings, redactor: Redactor, stop: asyncio.Event) -> 
                 ping_interval=settings.socket_ping_interval,
             )
             await handler.connect_async()  # type: ignore[no-untyped-call]
-            listener = listener_for(socket_health_app(handler), settings)
+            listener = listener_for(socket_health_app(bot, handler), settings)
             await listener.start(settings.host, settings.port)
             log.info("unblock-bot is running in Socket Mode")
             await stop.wait()

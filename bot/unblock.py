@@ -175,6 +175,11 @@ class Transition:
     answer: str | None = None
 
 
+class StoreUnreachable(Exception):
+    """The database did not answer for as long as the bot waits; the operation did not complete (a write
+    whose answer was lost may still have been made)."""
+
+
 class AlreadyOpen(Exception):
     """An entry of a new request is already in an open request (the one named)."""
 
@@ -184,7 +189,7 @@ class AlreadyOpen(Exception):
 
 
 class RequestStore(Protocol):
-    """Where requests and their transitions are kept (see ``bot.store``)."""
+    """Where requests and their transitions are kept (see ``bot.storage``)."""
 
     async def add(self, request: UnblockRequest) -> None:
         """Keep a new pending request, and take its entries.
@@ -240,8 +245,9 @@ class RequestStore(Protocol):
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]: ...
 
-    async def first_delivery(self, key: str, at: float) -> bool:
-        """Record that a Slack delivery was handled; False if it already was (a retry)."""
+    async def first_delivery(self, key: str, at: float, handler: str) -> bool:
+        """Record that ``handler`` (one handling of a delivery) handles a Slack delivery; False if another
+        did first (Slack's retry, a replay)."""
         ...
 
     async def forget_deliveries(self, before: float) -> None:
@@ -418,7 +424,8 @@ class UnblockService:
 
     async def first_delivery(self, key: str) -> bool:
         """False when Slack is delivering something again that was already handled (a retry or a replay)."""
-        return await self.store.first_delivery(key, self.clock())
+        # a token of this handling alone: the store's own retry of the write recognises it, a retry from Slack not
+        return await self.store.first_delivery(key, self.clock(), secrets.token_hex(8))
 
     async def offer(self, kind: str, ids: Sequence[int | str], reason: str | None, channel: str, user: str) -> Offer:
         """Keep the entries offered to ``user`` to choose from (remembered as long as Slack deliveries)."""
@@ -635,14 +642,14 @@ class UnblockService:
             return await self._expire_now(current)
         return AlreadyResolved(current)
 
-    async def _finish_unblock(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest:
+    async def _finish_unblock(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
         to = State.UNBLOCKED if all(r.outcome.gone for r in results) else State.FAILED
         removed_any = any(r.outcome is Outcome.DELETED for r in results)
         window = self.timing.undo_window
         undo_until = self.clock() + window if removed_any and window > 0 else None
         return await self._settle(request, to, request.resolved_by, results=results, undo_until=undo_until)
 
-    async def _finish_undo(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest:
+    async def _finish_undo(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
         to = State.UNDONE if all(r.outcome is Outcome.RESTORED for r in results) else State.UNDO_FAILED
         return await self._settle(request, to, request.undone_by, undo_results=results)
 
@@ -655,14 +662,29 @@ class UnblockService:
         results: tuple[Result, ...] | None = None,
         undo_until: float | None = None,
         undo_results: tuple[Result, ...] | None = None,
-    ) -> UnblockRequest:
-        """The last transition of a claimed request: only its owner can make it."""
-        finished = await self._move(
-            request, to, actor, results=results, undo_until=undo_until, undo_results=undo_results, owner=self.owner
-        )
-        if finished is None:
-            raise RuntimeError(f"request {request.id} left {request.state.value!r} behind its owner's back")
-        return finished
+    ) -> UnblockRequest | None:
+        """The last transition of a claimed request, which only its owner can make. What 3CX answered is kept
+        until the database takes it, however long it is away; None when another process took the claim over
+        meanwhile (it then finishes the request itself, after asking 3CX)."""
+        pause = 0.5
+        while True:
+            try:
+                finished = await self._move(
+                    request, to, actor, results=results, undo_until=undo_until, undo_results=undo_results,
+                    owner=self.owner,
+                )  # fmt: skip
+                if finished is not None:
+                    return finished
+                current = await self.store.get(request.id)
+            except StoreUnreachable:
+                log.warning("keeping 3CX's answer until the database is back", extra={"request": request.id})
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, 15.0)
+                continue
+            if current is not None and current.state is to and current.owner is None:
+                return current  # written by an earlier try whose answer was lost
+            log.warning("another process took this request over and finishes it", extra={"request": request.id})
+            return None
 
     async def _delete(self, request: UnblockRequest, target: Target) -> Result:
         try:

@@ -80,7 +80,7 @@ class PostgresServer:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     @classmethod
-    def start(cls) -> PostgresServer:
+    def start(cls, port: int | None = None) -> PostgresServer:
         folder = find_binaries()
         user = None
         if os.geteuid() == 0:
@@ -96,24 +96,36 @@ class PostgresServer:
         root = Path(tempfile.mkdtemp(prefix="unblock-pg-"))
         if user is not None:
             shutil.chown(root, user, user)
-        server = cls(folder, root, free_port(), user)
+        server = cls(folder, root, port or free_port(), user)
         try:
             server._run(
                 "initdb", "-D", str(server.data), "-U", SUPERUSER, "--auth=trust",
                 "--encoding=UTF8", "--locale=C", "--no-sync",
             )  # fmt: skip
-            options = (
-                f"-h 127.0.0.1 -p {server.port} -k {root} -F"
-                " -c full_page_writes=off -c synchronous_commit=off -c max_connections=200"
-            )
-            server._run(
-                "pg_ctl", "-D", str(server.data), "-l", str(server.log), "-o", options,
-                "-w", "-t", str(START_TIMEOUT), "start",
-            )  # fmt: skip
+            server.resume()
         except PostgresUnavailable:
             server._remove()
             raise
         return server
+
+    def resume(self) -> None:
+        """Start the server (again)."""
+        options = (
+            f"-h 127.0.0.1 -p {self.port} -k {self.root} -F"
+            " -c full_page_writes=off -c synchronous_commit=off -c max_connections=200"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", str(START_TIMEOUT),
+            "start",
+        )  # fmt: skip
+
+    def halt(self) -> None:
+        """Stop the server, as an admin would (its data stays)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def restart(self) -> None:
+        """``pg_ctl restart``: every connection is cut, and the server is back in a moment."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", str(START_TIMEOUT), "restart")
 
     def stop(self) -> None:
         try:

@@ -188,13 +188,14 @@ async def test_a_locked_database_is_named(slack: FakeSlack, pbx: FakeThreeCX, tm
     holder = sqlite3.connect(database)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        process = BotProcess(base_env(slack, pbx, str(database)), tmp_path)
+        process = BotProcess({**base_env(slack, pbx, str(database)), "DATABASE_WAIT": "2"}, tmp_path)
         assert await process.run() == 1
     finally:
         holder.close()
 
-    [line] = process.stderr.splitlines()
+    *tries, line = process.stderr.splitlines()
     assert "is locked by another program" in line and str(database) in line
+    assert tries and all(json.loads(t)["message"] == "the database is not up yet; trying again" for t in tries)
 
 
 async def test_an_unreachable_postgresql_is_one_sentence_without_the_password(
@@ -202,12 +203,14 @@ async def test_an_unreachable_postgresql_is_one_sentence_without_the_password(
 ) -> None:
     port = free_port()
     url = f"postgresql://unblock:db-password-hunter2@127.0.0.1:{port}/unblock"
-    process = BotProcess({**base_env(slack, pbx, ""), "DATABASE_URL": url}, tmp_path)
+    process = BotProcess({**base_env(slack, pbx, ""), "DATABASE_URL": url, "DATABASE_WAIT": "2"}, tmp_path)
 
     assert await process.run() == 1
 
-    [line] = process.stderr.splitlines()
-    assert f"cannot connect to PostgreSQL at 127.0.0.1:{port}" in line and "DATABASE_URL" in line
+    *tries, line = process.stderr.splitlines()
+    assert line.startswith("unblock-bot cannot start: cannot connect to PostgreSQL at 127.0.0.1:")
+    assert f"127.0.0.1:{port}" in line and "DATABASE_URL" in line
+    assert 1 <= len(tries) <= 4  # one line per try: at 0.5, 1 and 2 s
     assert "db-password-hunter2" not in process.stderr + process.stdout
 
 

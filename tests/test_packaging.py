@@ -27,7 +27,7 @@ from .postgres import PostgresServer
 from .test_standalone import NOT_COPIED
 
 ROOT = Path(__file__).resolve().parents[1]
-MIGRATIONS = sorted(p.name for p in (ROOT / "bot" / "migrations" / "postgres").glob("*.sql"))
+MIGRATIONS = sorted(p.name for p in (ROOT / "bot" / "storage" / "migrations" / "postgres").glob("*.sql"))
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,8 @@ def test_the_sdist_and_the_wheel_hold_the_package_and_its_migrations(installed: 
     with zipfile.ZipFile(wheel) as whl:
         in_wheel = set(whl.namelist())
 
-    for name in ("bot/__main__.py", "bot/threecx/client.py", *(f"bot/migrations/postgres/{m}" for m in MIGRATIONS)):
+    shipped = [f"bot/storage/migrations/{kind}/{m}" for kind in ("postgres", "sqlite") for m in MIGRATIONS]
+    for name in ("bot/__main__.py", "bot/threecx/client.py", *shipped):
         assert name in in_wheel and name in in_sdist
     assert {"README.md", "pyproject.toml"} <= in_sdist
     assert not any(name.startswith(("tests/", "bench/")) for name in in_wheel)

@@ -48,6 +48,10 @@ OTHER_WORKSPACE = "This bot only takes requests from people of its own workspace
 CHOICE_OUT_OF_DATE = "That choice is out of date; run the `/unblock` command again."
 LISTING_OUT_OF_DATE = "That list is out of date; run `/unblock list` again."
 NOTHING_CHOSEN_BLOCKS = "None of the chosen entries blocks anything any more."
+DATABASE_AWAY = (
+    "The bot could not reach its database just now, so it could not do this, and nothing was changed in 3CX. "
+    "Please try again in a minute."
+)
 
 
 def slack_date(epoch: float) -> str:

@@ -36,6 +36,7 @@ from ..command_text import (
 )
 from ..lookup import Finder, Matches
 from ..policy import ApprovalPolicy
+from ..storage import StoreUnreachable
 from ..tasks import BackgroundWork
 from ..threecx import Target, ThreeCXError
 from ..unblock import (
@@ -310,8 +311,13 @@ class UseCases:
         return True
 
     async def _once(self, asker: Asker, work: Work) -> None:
-        """Do ``work`` unless this delivery was handled before (Slack's retry, or a replay)."""
-        if asker.delivery and not await self._service.first_delivery(f"delivery:{asker.delivery}"):
-            log.info("ignored a repeated delivery", extra={"user": asker.user})
-            return
-        await work()
+        """Do ``work`` unless this delivery was handled before (Slack's retry, or a replay). When the
+        database stays away for longer than the bot waits, the person is told that nothing was done."""
+        try:
+            if asker.delivery and not await self._service.first_delivery(f"delivery:{asker.delivery}"):
+                log.info("ignored a repeated delivery", extra={"user": asker.user})
+                return
+            await work()
+        except StoreUnreachable as error:
+            log.error("gave up on a command or click: the database did not answer", extra={"problem": str(error)})
+            await self._tell(asker, say.DATABASE_AWAY)

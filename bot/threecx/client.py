@@ -18,9 +18,9 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -39,25 +39,13 @@ from .errors import (
 )
 from .models import BlockedNumber, BlocklistEntry, DeleteOutcome, is_entry_id
 from .odata import string_literal
+from .tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 #: a token is renewed this long before 3CX says it expires (or at half its life, if shorter)
 TOKEN_EARLY_REFRESH = 60.0
-
-
-class TokenStore(Protocol):
-    """Shares the 3CX token between processes (3CX keeps one active token per API client).
-
-    ``renew`` returns the shared token unless it is ``stale`` or due for renewal;
-    then it calls ``fetch`` (at most one process at a time) and shares the result.
-    Tokens and renewal times are (token, epoch seconds) pairs.
-    """
-
-    async def renew(
-        self, stale: str | None, fetch: Callable[[], Awaitable[tuple[str, float]]]
-    ) -> tuple[str, float]: ...
 
 
 @dataclass(frozen=True, slots=True)

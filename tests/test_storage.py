@@ -1,35 +1,31 @@
-"""PostgreSQL: the store several bot processes share.
+"""The store, through its contract: the same tests run against SQLite and PostgreSQL.
 
-1. ``PostgresStore`` keeps the ``RequestStore`` contract exactly as ``SQLiteStore`` does
-   (the same tests run against both).
-2. What only a shared database has: migrations applied once by processes starting
-   together, the 3CX token shared and renewed by one process at a time.
-3. Replicas: two ``python -m bot`` processes on one database, and two in-process bots
-   on one database with a clock the test moves.
+1. The ``RequestStore`` contract: requests, transitions, claims and their heartbeats, one open
+   request per entry, deliveries and choices.
+2. What a store does besides: migrations (one scheme of SQL files for both databases, applied
+   once by processes starting together, a newer schema refused), the 3CX token shared and
+   renewed by one process at a time, ``DATABASE_URL``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from bot.pgstore import PostgresStore, PostgresTokenStore, migrations
-from bot.slack.buttons import APPROVE
-from bot.store import SQLiteStore
-from bot.stores import Store, check_database_url, open_store
+from bot.storage import Store, StoreUnavailable, open_store, urls
+from bot.storage.contract import migrations
+from bot.storage.postgres import PostgresStore
+from bot.storage.sqlite import SQLiteStore
 from bot.threecx import BlockedNumber, BlocklistEntry
 from bot.unblock import AlreadyOpen, Outcome, Result, State, Transition, UnblockRequest
 
-from .conftest import MakeHarness
-from .fakes.slack import FakeSlack
-from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, BOB, CAROL, GENERAL, block_text, buttons, wait_for
+from .harness import ALICE, BOB, CAROL, GENERAL
 from .postgres import PostgresServer
-from .processes import BotProcess, start_http_bot
 
 NewStore = Callable[[], Awaitable[Store]]
 
@@ -46,7 +42,7 @@ async def new_store(
     opened: list[Store] = []
 
     async def new() -> Store:
-        store = (await open_store(url)).store
+        store = await open_store(url)
         opened.append(store)
         return store
 
@@ -283,43 +279,49 @@ async def test_recent_of_one_channel_and_choices(store: Store) -> None:
 async def test_a_delivery_is_first_once_until_it_is_forgotten(new_store: NewStore) -> None:
     first, second = await new_store(), await new_store()
 
-    assert await first.first_delivery("command:T1", 100.0) is True
-    assert await second.first_delivery("command:T1", 101.0) is False
-    assert await second.first_delivery("command:T2", 200.0) is True
+    assert await first.first_delivery("command:T1", 100.0, "p1") is True
+    assert await second.first_delivery("command:T1", 101.0, "p2") is False
+    assert await first.first_delivery("command:T1", 101.0, "p1") is True  # its own try again (an answer lost)
+    assert await second.first_delivery("command:T2", 200.0, "p2") is True
     await first.forget_deliveries(150.0)
-    assert await second.first_delivery("command:T1", 300.0) is True
-    assert await first.first_delivery("command:T2", 300.0) is False
+    assert await second.first_delivery("command:T1", 300.0, "p2") is True
+    assert await first.first_delivery("command:T2", 300.0, "p1") is False
 
 
-# 2. what only a shared database has ----------------------------------------------------------------
+# 2. what a store does besides ------------------------------------------------------------------------
 
 
 async def test_open_store_picks_the_store_from_the_url(tmp_path: Path, database_url: str) -> None:
-    sqlite = await open_store(f"sqlite:///{tmp_path / 'x.db'}")
-    shared = await open_store(database_url)
-    legacy = await open_store(database_url.replace("postgresql://", "postgres://", 1))
+    opened = [
+        await open_store(f"sqlite:///{tmp_path / 'x.db'}"),
+        await open_store(database_url),
+        await open_store(database_url.replace("postgresql://", "postgres://", 1)),
+    ]
     try:
-        assert isinstance(sqlite.store, SQLiteStore) and sqlite.tokens is None and sqlite.exclusive
-        for opened in (shared, legacy):
-            assert isinstance(opened.store, PostgresStore) and not opened.exclusive
-            assert isinstance(opened.tokens, PostgresTokenStore)
+        assert [type(s) for s in opened] == [SQLiteStore, PostgresStore, PostgresStore]
     finally:
-        for opened in (sqlite, shared, legacy):
-            await opened.store.close()
+        for store in opened:
+            await store.close()
 
 
 @pytest.mark.parametrize(
     "url", ["sqlite:///unblock.db", "postgresql://unblock:pw@db.internal:5432/unblock", "postgres://db/unblock"]
 )
 def test_database_urls_the_bot_can_open(url: str) -> None:
-    assert check_database_url(url) == url
+    assert urls.check(url) == url
 
 
 @pytest.mark.parametrize("url", ["mysql://db/unblock", "unblock.db", "sqlite://unblock.db"])
 def test_database_urls_the_bot_cannot_open_are_explained(url: str) -> None:
     with pytest.raises(ValueError) as refused:
-        check_database_url(url)
+        urls.check(url)
     assert "neither a SQLite URL like sqlite:///unblock.db nor a PostgreSQL URL" in str(refused.value)
+
+
+def test_urls_are_shown_without_their_password() -> None:
+    url = "postgresql://unblock:db-secret-77@db.internal:6432/requests"
+    assert urls.where(url) == "PostgreSQL database requests at db.internal:6432"
+    assert urls.password(url) == "db-secret-77"
 
 
 async def test_replicas_starting_together_apply_each_migration_once(
@@ -336,17 +338,58 @@ async def test_replicas_starting_together_apply_each_migration_once(
         for s in stores:
             await s.close()
 
-    assert names[0] == "0001_initial"
-    assert sorted(names) == [name for name, _ in migrations()]
+    assert sorted(names) == [name for name, _ in migrations("postgres")]
     rows = await postgres.query(database_url, "SELECT count(*) AS n FROM schema_migrations")
     assert rows[0]["n"] == len(names)
 
 
-def test_the_migrations_ship_with_the_package() -> None:
-    names = [name for name, _ in migrations()]
-    assert names == sorted(names) and names[0] == "0001_initial"
+def test_both_databases_have_the_same_migrations_and_they_ship_with_the_package() -> None:
+    names = {kind: [name for name, _ in migrations(kind)] for kind in ("sqlite", "postgres")}
+    assert names["sqlite"] == names["postgres"] == sorted(names["sqlite"]) and names["sqlite"][0] == "0001_initial"
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
-    assert 'bot = ["migrations/postgres/*.sql"]' in pyproject
+    assert 'bot = ["storage/migrations/*/*.sql"]' in pyproject
+
+
+async def test_a_sqlite_file_of_an_earlier_version_is_upgraded_and_keeps_its_requests(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # as the first release left it: migrations counted in user_version
+        for _, script in migrations("sqlite")[:2]:
+            db.executescript(script)
+        db.execute(
+            "INSERT INTO requests (id, targets, requester, channel, created_at, expires_at, state)"
+            ' VALUES (\'0123456789abcdef\', \'[{"kind": "address", "Id": 42, "IPAddrMask": "203.0.113.7"}]\','
+            " 'UALICE', 'C0GENERAL', 1.0, 2e9, 'pending')"
+        )
+        db.execute("PRAGMA user_version = 2")
+
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        request = await store.get("0123456789abcdef")
+        assert request is not None and request.state is State.PENDING and request.targets[0].id == 42
+        with pytest.raises(AlreadyOpen):  # its entry is taken, as if it had been made today
+            await store.add(pending("1" * 16, targets=request.targets))
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_a_database_set_up_by_a_newer_bot_is_refused(kind: str, tmp_path: Path, database_url: str) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}" if kind == "sqlite" else database_url
+    store = await open_store(url)
+    await store.close()
+    if kind == "sqlite":
+        with sqlite3.connect(tmp_path / "x.db") as db:
+            db.execute("INSERT INTO schema_migrations VALUES ('9999_from_the_future', 0)")
+    else:
+        import asyncpg  # type: ignore[import-untyped]
+
+        db = await asyncpg.connect(url)
+        await db.execute("INSERT INTO schema_migrations (name) VALUES ('9999_from_the_future')")
+        await db.close()
+
+    with pytest.raises(StoreUnavailable) as refused:
+        await open_store(url)
+    assert "newer unblock-bot" in str(refused.value) and "9999_from_the_future" in str(refused.value)
 
 
 class Fetches:
@@ -366,190 +409,39 @@ class Fetches:
         return f"token-{self.count}", time.time() + self.lifetime
 
 
-async def test_replicas_share_one_token_fetched_once(database_url: str) -> None:
-    a, b = PostgresStore(database_url), PostgresStore(database_url)
-    await a.open()
-    await b.open()
+async def test_processes_share_one_token_fetched_once(new_store: NewStore) -> None:
+    a, b = await new_store(), await new_store()
     fetch = Fetches()
-    try:
-        tokens = await asyncio.gather(*(s.token_store().renew(None, fetch) for s in (a, b) * 4))
-    finally:
-        await a.close()
-        await b.close()
+
+    tokens = await asyncio.gather(*(s.tokens().renew(None, fetch) for s in (a, b) * 4))
 
     assert fetch.count == 1
     assert {token for token, _ in tokens} == {"token-1"}
 
 
-async def test_a_refused_or_due_token_is_renewed_once_for_all(database_url: str) -> None:
-    a, b = PostgresStore(database_url), PostgresStore(database_url)
-    await a.open()
-    await b.open()
+async def test_a_refused_or_due_token_is_renewed_once_for_all(new_store: NewStore) -> None:
+    a, b = await new_store(), await new_store()
     fetch = Fetches(delay=0)
-    try:
-        first, _ = await a.token_store().renew(None, fetch)
-        # 3CX refused token-1 in both processes: one fetches, the other takes the new token
-        renewed = await asyncio.gather(a.token_store().renew(first, fetch), b.token_store().renew(first, fetch))
-        assert [token for token, _ in renewed] == ["token-2", "token-2"] and fetch.count == 2
-        # a token due for renewal is renewed even though 3CX has not refused it
-        fetch.lifetime = -1
-        assert (await b.token_store().renew("token-2", fetch))[0] == "token-3"
-        assert (await a.token_store().renew(None, fetch))[0] == "token-4"
-        assert fetch.count == 4
-    finally:
-        await a.close()
-        await b.close()
+
+    first, _ = await a.tokens().renew(None, fetch)
+    # 3CX refused token-1 in both processes: one fetches, the other takes the new token
+    renewed = await asyncio.gather(a.tokens().renew(first, fetch), b.tokens().renew(first, fetch))
+    assert [token for token, _ in renewed] == ["token-2", "token-2"] and fetch.count == 2
+    # a token due for renewal is renewed even though 3CX has not refused it
+    fetch.lifetime = -1
+    assert (await b.tokens().renew("token-2", fetch))[0] == "token-3"
+    assert (await a.tokens().renew(None, fetch))[0] == "token-4"
+    assert fetch.count == 4
 
 
-async def test_a_failed_fetch_shares_nothing_and_lets_the_next_try_go_ahead(database_url: str) -> None:
-    a, b = PostgresStore(database_url), PostgresStore(database_url)
-    await a.open()
-    await b.open()
+async def test_a_failed_fetch_shares_nothing_and_lets_the_next_try_go_ahead(new_store: NewStore) -> None:
+    a, b = await new_store(), await new_store()
     fetch = Fetches(delay=0)
-    try:
-        fetch.fail = True
-        with pytest.raises(RuntimeError, match="the token endpoint failed"):
-            await a.token_store().renew(None, fetch)
-        fetch.fail = False
-        token, renew_at = await asyncio.wait_for(b.token_store().renew(None, fetch), 10)
-        assert token == "token-2" and renew_at > time.time()
-        assert (await a.token_store().renew(None, fetch))[0] == "token-2"
-    finally:
-        await a.close()
-        await b.close()
 
-
-# 3. replicas ------------------------------------------------------------------------------------------
-
-
-async def test_two_processes_on_one_database_send_one_delete_and_share_one_token(
-    processes: list[BotProcess],
-    slack: FakeSlack,
-    pbx: FakeThreeCX,
-    postgres: PostgresServer,
-    database_url: str,
-    tmp_path: Path,
-) -> None:
-    pbx.add_entry(43, "198.51.100.4")
-    first, a = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url)
-    second, b = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url)
-    await a.command("42", user=ALICE)
-    await wait_for(lambda: len(a.cards()) == 1, what="the card made by A")
-    await b.command("43", user=ALICE)  # B calls 3CX too, with the token A fetched
-    await wait_for(lambda: len(a.cards()) == 2, what="the card made by B")
-    [card] = [c for c in a.cards() if "203.0.113.7" in block_text(c.blocks)]
-    request_id = str(buttons(card.blocks)[0]["value"])
-    pbx.delay = 0.2  # the winner's DELETE is still under way while the other clicks land
-
-    clicks = await asyncio.gather(
-        *(driver.click(APPROVE, request_id, user=user) for driver in (a, b) for user in (BOB, CAROL, BOB, CAROL))
-    )
-    assert [reply.status for reply, _ in clicks] == [200] * 8
-
-    def answered() -> int:
-        return sum(1 for _, url in clicks if a.notes(url))
-
-    await wait_for(lambda: "unblocked" in block_text(card.blocks) and answered() == 7, what="every click's answer")
-    assert await first.stop() == 0 and await second.stop() == 0
-
-    assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
-    updates = [c.args.get("text", "") for c in slack.calls_to("chat.update") if c.args.get("ts") == card.ts]
-    assert len(updates) == 2 and updates[0].startswith("Unblocking") and "unblocked by" in updates[1]
-    [row] = await postgres.query(database_url, "SELECT resolved_by FROM requests WHERE id = $1", request_id)
-    winner = row["resolved_by"]
-    notes = [a.notes(url) for _, url in clicks]
-    assert sorted(len(n) for n in notes) == [0] + [1] * 7  # the winner sees the card change
-    for [note] in (n for n in notes if n):
-        assert f"This request was approved by <@{winner}>" in note and "Nothing more was done" in note
-    log = await postgres.query(
-        database_url, "SELECT from_state, to_state FROM transitions WHERE request_id = $1 ORDER BY seq", request_id
-    )
-    assert [(row["from_state"], row["to_state"]) for row in log] == [
-        (None, "pending"), ("pending", "executing"), ("executing", "unblocked"),
-    ]  # fmt: skip
-    # one token for both processes: had either fetched its own, 3CX would have refused the other's
-    assert pbx.token_requests == 1
-    xapi = [r for r in pbx.requests if r.path.startswith("/xapi/")]
-    assert [r.path for r in xapi if r.method == "GET"] == ["/xapi/v1/Blocklist(42)", "/xapi/v1/Blocklist(43)"]
-    assert {r.headers["Authorization"] for r in xapi} == {f"Bearer {pbx.tokens_issued[0]}"}
-
-
-@pytest.mark.parametrize("via", ["sweep", "click"])
-async def test_expiry_and_history_are_the_same_from_either_replica(
-    make_harness: MakeHarness, database_url: str, via: str
-) -> None:
-    a = await make_harness(DATABASE_URL=database_url)
-    b = await make_harness(DATABASE_URL=database_url)
-    a.pbx.add_entry(43, "198.51.100.4")
-    await a.command("42 printer VPN")
-    await a.settle()
-    [card] = a.cards()
-    request = await a.request_for(card)
-    await b.command("43")
-    await b.settle()
-    other = await b.request_for(a.cards()[1])
-    await a.click(APPROVE, other, user=BOB)  # made on B, approved on A
-    await a.settle()
-
-    for bot in (a, b):
-        bot.clock.advance(901)
-    assert b.bot is not None and a.bot is not None
-    if via == "sweep":
-        assert await b.bot.sweeper.sweep() == 1
-        assert await a.bot.sweeper.sweep() == 0
-    else:
-        _, response_url = await b.click(APPROVE, request, user=BOB)
-        await b.settle()
-        [note] = b.notes(response_url)
-        assert "This request expired" in note
-        assert await a.bot.sweeper.sweep() == 0
-
-    assert card.updates == 1 and "expired* without approval" in block_text(card.blocks)
-    assert (await a.stored(request)).state is State.EXPIRED and (await b.stored(request)).state is State.EXPIRED
-    _, late_url = await a.click(APPROVE, request, user=CAROL)
-    await a.settle()
-    assert "This request expired" in a.notes(late_url)[0] and card.updates == 1
-    assert [r.path for r in a.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(43)"]
-
-    histories = []
-    for bot in (a, b):
-        _, response_url = await bot.command("history", user=CAROL)  # an approver: every channel
-        await bot.settle()
-        [note] = bot.shown(response_url)
-        histories.append(note)
-    assert histories[0] == histories[1]
-    lines = histories[0].splitlines()
-    assert lines[0] == "*Latest unblock requests*" and len(lines) == 3
-    assert "`198.51.100.4` *unblocked*, approved by <@UBOB>, requested by <@UALICE> in <#C0GENERAL>" in lines[1]
-    assert "`203.0.113.7` *expired*, requested by <@UALICE> in <#C0GENERAL> · _printer VPN_" in lines[2]
-
-
-async def test_a_replica_finishes_a_claim_whose_owner_stopped_renewing_once_its_calls_must_have_ended(
-    make_harness: MakeHarness, database_url: str
-) -> None:
-    a = await make_harness(DATABASE_URL=database_url)
-    await a.command("42")
-    await a.settle()
-    request = await a.request_for(a.cards()[0])
-    assert a.bot is not None
-    # a process claimed the request and died before sending anything: it renews nothing any more
-    claimed = await a.bot.store.transition(
-        request.id, State.PENDING, State.EXECUTING, actor=BOB, at=a.clock(), owner="gone-process"
-    )
-    assert claimed is not None
-    gets = len(a.pbx.calls("GET"))
-
-    b = await make_harness(DATABASE_URL=database_url)
-    assert b.bot is not None
-    wait = b.bot.service.timing.takeover_after
-    b.clock.advance(wait - 1)  # its calls could still be under way: left alone
-    assert await b.bot.sweeper.recover() == 0
-    assert (await b.stored(request)).state is State.EXECUTING and len(a.pbx.calls("GET")) == gets
-
-    b.clock.advance(2)
-    assert await b.bot.sweeper.recover() == 1
-    finished = await a.stored(request)
-    assert finished.state is State.UNBLOCKED and finished.resolved_by == BOB  # the approval stands
-    assert finished.results[0].after_restart and finished.undo_until is not None
-    assert [r.path for r in a.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
-    assert "finished after a restart" in block_text(a.cards()[0].blocks)
+    fetch.fail = True
+    with pytest.raises(RuntimeError, match="the token endpoint failed"):
+        await a.tokens().renew(None, fetch)
+    fetch.fail = False
+    token, renew_at = await asyncio.wait_for(b.tokens().renew(None, fetch), 10)
+    assert token == "token-2" and renew_at > time.time()
+    assert (await a.tokens().renew(None, fetch))[0] == "token-2"

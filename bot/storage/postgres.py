@@ -1,74 +1,72 @@
-"""PostgresStore: requests, their transitions and the shared 3CX token in one PostgreSQL database.
+"""PostgresStore: the store in one PostgreSQL database that several bot processes share.
 
-Several bot processes can share the database. Every transition is one statement,
-``UPDATE … WHERE id = $1 AND state = $2 RETURNING …``, which also writes its line
-in the transitions log, so of two clicks at once, in one process or in two,
-exactly one moves the request. A request's row has the same columns and the same
-JSON as in SQLite (``bot.store``), written and read by the same helpers.
+Every transition is one statement, ``UPDATE … WHERE id = $1 AND state = $2
+RETURNING …``, which also writes its line in the transitions log, so of two
+clicks at once, in one process or in two, exactly one moves the request. The
+3CX access token is kept here too, renewed by one process at a time (an
+advisory lock), because 3CX keeps one active token per API client.
 
-The schema comes from ``bot/migrations/postgres/*.sql``: :meth:`PostgresStore.open`
-applies the files not yet recorded in ``schema_migrations``, in name order, in one
+The schema comes from ``bot/storage/migrations/postgres/*.sql``, applied in one
 transaction under an advisory lock, so processes starting together do not race.
+A connection lost to a restart of the server is opened again; an operation waits
+for the server for up to ``wait`` seconds.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from importlib import resources
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from typing import TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 
-from .store import (  # one row layout and one set of transition rules for both stores
+from ..threecx.tokens import Fetch, TokenStore
+from ..unblock import AlreadyOpen, Result, State, Transition, UnblockRequest
+from . import urls
+from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
+from .rows import (
     CLAIMED,
     COLUMN_COUNT,
     COLUMNS,
     EXPIRY_BATCH,
+    SELECT,
     Move,
-    StoreUnavailable,
     request_from_row,
     request_row,
     target_keys,
     transition_from_row,
 )
-from .unblock import AlreadyOpen, Result, State, Transition, UnblockRequest
 
-if TYPE_CHECKING:  # the 3CX client module imports aiohttp, which the domain does without
-    from .threecx.client import TokenStore
+T = TypeVar("T")
 
 #: advisory lock keys (any two numbers that nothing else using the database locks)
 MIGRATIONS_LOCK = 0x75_6E_62_6C_6F_63_6B_01
 TOKEN_LOCK = 0x75_6E_62_6C_6F_63_6B_02
-#: a small pool: each process holds few connections, so many processes fit under max_connections
-POOL_MIN, POOL_MAX = 1, 5
+#: a small pool: each process holds few connections, so many processes fit under max_connections; none kept
+#: open for nothing (a pool that keeps a floor logs a traceback a second while the server is away)
+POOL_MIN, POOL_MAX = 0, 5
 #: how long opening a connection may take
 CONNECT_TIMEOUT = 10.0
 #: no statement waits longer than this (the longest is the wait for a token being fetched elsewhere)
 COMMAND_TIMEOUT = 120.0
-
-_SELECT = f"SELECT {COLUMNS} FROM requests"
-
-
-def migrations() -> list[tuple[str, str]]:
-    """Every migration shipped with the bot, as (name, SQL), in the order they apply."""
-    folder = resources.files(__package__ or "bot").joinpath("migrations", "postgres")
-    files = sorted((f.name, f) for f in folder.iterdir() if f.name.endswith(".sql"))
-    return [(name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for name, f in files]
+#: the server is away (stopped, restarting, unreachable), not refusing: worth waiting for
+TRANSIENT = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
 
 
 class PostgresStore:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, wait: float = DEFAULT_WAIT) -> None:
         self._url = database_url
+        self._wait = wait
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        """Connect and bring the schema up to date.
-
-        Raises:
-            StoreUnavailable: the server cannot be reached or refuses, or the schema is newer than this bot.
-        """
         try:
             pool = await asyncpg.create_pool(
                 self._url,
@@ -77,14 +75,14 @@ class PostgresStore:
                 command_timeout=COMMAND_TIMEOUT,
                 timeout=CONNECT_TIMEOUT,
             )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise StoreUnavailable(postgres_problem(self._url, error)) from None
+        except (*TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreUnavailable(problem(self._url, error), retryable=_transient(error)) from None
         try:
             async with pool.acquire() as db:
                 await _migrate(db)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (*TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             await pool.close()
-            raise StoreUnavailable(postgres_problem(self._url, error)) from None
+            raise StoreUnavailable(problem(self._url, error), retryable=_transient(error)) from None
         except BaseException:
             await pool.close()
             raise
@@ -95,39 +93,49 @@ class PostgresStore:
             await self._pool.close()
             self._pool = None
 
-    def token_store(self, name: str = "threecx") -> TokenStore:
-        """The 3CX access token shared by every process using this database."""
+    async def ping(self) -> None:
+        await self._pool_or_fail().fetchval("SELECT 1", timeout=2.0)
+
+    def tokens(self, name: str = "threecx") -> TokenStore:
         return PostgresTokenStore(self, name)
 
     async def add(self, request: UnblockRequest) -> None:
         placeholders = ", ".join(f"${n}" for n in range(1, COLUMN_COUNT + 1))
-        async with self._db().acquire() as db:
-            try:
-                async with db.transaction():
-                    await db.execute(f"INSERT INTO requests ({COLUMNS}) VALUES ({placeholders})", *request_row(request))
-                    await db.execute(
-                        "INSERT INTO transitions (request_id, from_state, to_state, actor, at)"
-                        " VALUES ($1, $2, $3, $4, $5)",
-                        request.id, None, request.state.value, request.requester, request.created_at,
-                    )  # fmt: skip
-                    await db.executemany(
-                        "INSERT INTO open_targets (target, request_id) VALUES ($1, $2)",
-                        [(key, request.id) for key in target_keys(request)],
+
+        async def add(pool: asyncpg.Pool) -> None:
+            async with pool.acquire() as db:
+                try:
+                    async with db.transaction():
+                        await db.execute(f"INSERT INTO requests ({COLUMNS}) VALUES ({placeholders})",
+                                         *request_row(request))  # fmt: skip
+                        await db.execute(
+                            "INSERT INTO transitions (request_id, from_state, to_state, actor, at)"
+                            " VALUES ($1, $2, $3, $4, $5)",
+                            request.id, None, request.state.value, request.requester, request.created_at,
+                        )  # fmt: skip
+                        await db.executemany(
+                            "INSERT INTO open_targets (target, request_id) VALUES ($1, $2)",
+                            [(key, request.id) for key in target_keys(request)],
+                        )
+                except asyncpg.UniqueViolationError:
+                    holder = await db.fetchval(
+                        "SELECT request_id FROM open_targets WHERE target = ANY($1::text[]) LIMIT 1",
+                        target_keys(request),
                     )
-            except asyncpg.UniqueViolationError:
-                holder = await db.fetchval(
-                    "SELECT request_id FROM open_targets WHERE target = ANY($1::text[]) LIMIT 1", target_keys(request)
-                )
-                if holder is None:
-                    raise
-                raise AlreadyOpen(str(holder)) from None
+                    if holder == request.id:
+                        return  # an earlier try was made, and its answer lost
+                    if holder is None:
+                        raise
+                    raise AlreadyOpen(str(holder)) from None
+
+        await self._call(add)
 
     async def get(self, request_id: str) -> UnblockRequest | None:
-        row = await self._db().fetchrow(f"{_SELECT} WHERE id = $1", request_id)
-        return request_from_row(row) if row is not None else None
+        rows = await self._select("WHERE id = $1", request_id)
+        return rows[0] if rows else None
 
     async def set_message_ts(self, request_id: str, message_ts: str) -> None:
-        await self._db().execute("UPDATE requests SET message_ts = $2 WHERE id = $1", request_id, message_ts)
+        await self._execute("UPDATE requests SET message_ts = $2 WHERE id = $1", request_id, message_ts)
 
     async def transition(
         self,
@@ -153,8 +161,7 @@ class PostgresStore:
         )
         n = len(values)
         freed = "DELETE FROM open_targets WHERE request_id IN (SELECT id FROM moved)" if move.frees_targets else ""
-        row = await self._db().fetchrow(
-            f"""
+        sql = f"""
             WITH moved AS (
                 UPDATE requests SET {sets} WHERE {where} RETURNING {COLUMNS}
             ), logged AS (
@@ -162,35 +169,36 @@ class PostgresStore:
                 SELECT id, ${n + 1}, ${n + 2}, ${n + 3}, ${n + 4}::double precision, ${n + 5} FROM moved
             ){f", freed AS ({freed})" if freed else ""}
             SELECT {COLUMNS} FROM moved
-            """,
-            *values, from_state.value, to_state.value, actor, at, move.answer(note),
-        )  # fmt: skip
+        """
+        row = await self._call(lambda pool: pool.fetchrow(
+            sql, *values, from_state.value, to_state.value, actor, at, move.answer(note)
+        ))  # fmt: skip
         return request_from_row(row) if row is not None else None
 
     async def renew(self, request_id: str, owner: str, at: float) -> bool:
-        status = await self._db().execute(
+        status = await self._execute(
             f"UPDATE requests SET heartbeat_at = $3 WHERE id = $1 AND owner = $2 AND state IN {CLAIMED}",
             request_id, owner, at,
         )  # fmt: skip
-        return bool(status == "UPDATE 1")
+        return status == "UPDATE 1"
 
     async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
-        row = await self._db().fetchrow(
+        rows = await self._select_sql(
             f"UPDATE requests SET owner = $2, heartbeat_at = $4 WHERE id = $1 AND heartbeat_at = $3"
             f" AND state IN {CLAIMED} RETURNING {COLUMNS}",
             request_id, owner, heartbeat_at, at,
         )  # fmt: skip
-        return request_from_row(row) if row is not None else None
+        return rows[0] if rows else None
 
     async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
         return await self._select(f"WHERE state IN {CLAIMED} AND heartbeat_at < $1", heartbeat_before)
 
     async def transitions(self, request_id: str) -> list[Transition]:
-        rows = await self._db().fetch(
+        rows = await self._call(lambda pool: pool.fetch(
             "SELECT request_id, from_state, to_state, actor, at, answer FROM transitions"
             " WHERE request_id = $1 ORDER BY seq",
             request_id,
-        )
+        ))  # fmt: skip
         return [transition_from_row(row) for row in rows]
 
     async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
@@ -203,27 +211,46 @@ class PostgresStore:
             f"WHERE state = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT {EXPIRY_BATCH}", State.PENDING.value, now
         )
 
-    async def first_delivery(self, key: str, at: float) -> bool:
-        status = await self._db().execute(
-            "INSERT INTO deliveries (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", key, at
-        )
-        return bool(status == "INSERT 0 1")
+    async def first_delivery(self, key: str, at: float, handler: str) -> bool:
+        # the row names who handled it first: a try whose answer was lost still recognises its own
+        first = await self._call(lambda pool: pool.fetchval(
+            "INSERT INTO deliveries (key, at, handled_by) VALUES ($1, $2, $3)"
+            " ON CONFLICT (key) DO UPDATE SET key = deliveries.key RETURNING handled_by",
+            key, at, handler,
+        ))  # fmt: skip
+        return bool(first == handler)
 
     async def forget_deliveries(self, before: float) -> None:
-        await self._db().execute("DELETE FROM deliveries WHERE at < $1", before)
-        await self._db().execute("DELETE FROM choices WHERE at < $1", before)
+        await self._execute("DELETE FROM deliveries WHERE at < $1", before)
+        await self._execute("DELETE FROM choices WHERE at < $1", before)
 
     async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
-        await self._db().execute("INSERT INTO choices (id, data, at) VALUES ($1, $2, $3)", choice_id, data, at)
+        await self._execute(
+            "INSERT INTO choices (id, data, at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", choice_id, data, at
+        )
 
     async def choice(self, choice_id: str) -> str | None:
-        value = await self._db().fetchval("SELECT data FROM choices WHERE id = $1", choice_id)
+        value = await self._call(lambda pool: pool.fetchval("SELECT data FROM choices WHERE id = $1", choice_id))
         return str(value) if value is not None else None
 
-    async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
-        return [request_from_row(row) for row in await self._db().fetch(f"{_SELECT} {tail}", *params)]
+    # -- plumbing ----------------------------------------------------------------
 
-    def _db(self) -> asyncpg.Pool:
+    async def _execute(self, sql: str, *params: object) -> str:
+        return str(await self._call(lambda pool: pool.execute(sql, *params)))
+
+    async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
+        return await self._select_sql(f"{SELECT} {tail}", *params)
+
+    async def _select_sql(self, sql: str, *params: object) -> list[UnblockRequest]:
+        return [request_from_row(row) for row in await self._call(lambda pool: pool.fetch(sql, *params))]
+
+    async def _call(self, operation: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+        pool = self._pool_or_fail()
+        return await retrying(
+            lambda: operation(pool), transient=_transient, wait=self._wait, describe=lambda e: problem(self._url, e)
+        )
+
+    def _pool_or_fail(self) -> asyncpg.Pool:
         if self._pool is None:
             raise RuntimeError("PostgresStore.open() was not called")
         return self._pool
@@ -236,8 +263,8 @@ class PostgresTokenStore:
         self._store = store
         self._name = name
 
-    async def renew(self, stale: str | None, fetch: Callable[[], Awaitable[tuple[str, float]]]) -> tuple[str, float]:
-        async with self._store._db().acquire() as db, db.transaction():
+    async def renew(self, stale: str | None, fetch: Fetch) -> tuple[str, float]:
+        async with self._store._pool_or_fail().acquire() as db, db.transaction():
             # the lock and the read are two statements: a statement sees the data committed when it
             # started, so a read in the same statement as the wait would miss a token stored meanwhile
             await db.execute("SELECT pg_advisory_xact_lock($1)", TOKEN_LOCK)
@@ -256,7 +283,7 @@ class PostgresTokenStore:
 
 
 async def _migrate(db: asyncpg.Connection) -> None:
-    known = migrations()
+    known = migrations("postgres")
     async with db.transaction():
         await db.execute("SELECT pg_advisory_xact_lock($1)", MIGRATIONS_LOCK)
         await db.execute(
@@ -264,10 +291,10 @@ async def _migrate(db: asyncpg.Connection) -> None:
             " (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         )
         applied = {row["name"] for row in await db.fetch("SELECT name FROM schema_migrations")}
-        newer = sorted(applied - {name for name, _ in known})
-        if newer:
+        newer = newer_than_this_bot(applied, known)
+        if newer is not None:
             raise StoreUnavailable(
-                f"the PostgreSQL database was set up by a newer unblock-bot (it has migration {newer[-1]}, "
+                f"the PostgreSQL database was set up by a newer unblock-bot (it has migration {newer}, "
                 "which this one does not know): upgrade the bot, or point DATABASE_URL elsewhere"
             )
         for name, sql in known:
@@ -276,15 +303,18 @@ async def _migrate(db: asyncpg.Connection) -> None:
                 await db.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
 
 
-def postgres_problem(database_url: str, error: BaseException) -> str:
+def _transient(error: BaseException) -> bool:
+    return isinstance(error, TRANSIENT)
+
+
+def problem(database_url: str, error: BaseException) -> str:
     """One sentence about a PostgreSQL database that cannot be used: where, and what to check (no password)."""
-    parts = urlsplit(database_url)
-    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
-    database = parts.path.lstrip("/") or parts.username or "postgres"
+    where, user = urls.server(database_url), urls.user(database_url)
+    database = urls.database(database_url)
     if isinstance(error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
         return (
-            f"PostgreSQL at {where} refused the user {parts.username or '(none)'!r}: check the user name and "
-            "password in DATABASE_URL, and the server's pg_hba.conf"
+            f"PostgreSQL at {where} refused the user {user or '(none)'!r}: check the user name and password in "
+            "DATABASE_URL, and the server's pg_hba.conf"
         )
     if isinstance(error, asyncpg.InvalidCatalogNameError):
         return f"PostgreSQL at {where} has no database {database!r}: create it, or correct DATABASE_URL"
@@ -299,4 +329,6 @@ def postgres_problem(database_url: str, error: BaseException) -> str:
             f"cannot connect to PostgreSQL at {where} ({reason}): check that the server is running and that "
             "DATABASE_URL names the right host and port"
         )
+    if isinstance(error, TRANSIENT):
+        return f"PostgreSQL at {where} is not taking connections right now ({type(error).__name__})"
     return f"PostgreSQL at {where} refused to open database {database!r} ({type(error).__name__}): {error}"

@@ -1,0 +1,367 @@
+"""Replicas: two or more bot processes on one PostgreSQL database, and what happens to them when the
+database restarts or goes away, or one of them dies. Two ``python -m bot`` processes, or two in-process
+bots with a clock the test moves, driven with signed Slack requests, against the fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.slack.buttons import APPROVE, CHOOSE
+from bot.unblock import State
+
+from .conftest import MakeHarness
+from .fakes.slack import FakeSlack, Message
+from .fakes.threecx import FakeThreeCX
+from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, wait_for
+from .postgres import PostgresServer, PostgresUnavailable
+from .processes import BotProcess, free_port, start_http_bot
+
+# the store and the token, shared ---------------------------------------------------------------------
+
+
+async def test_two_processes_on_one_database_send_one_delete_and_share_one_token(
+    processes: list[BotProcess],
+    slack: FakeSlack,
+    pbx: FakeThreeCX,
+    postgres: PostgresServer,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    pbx.add_entry(43, "198.51.100.4")
+    first, a = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url)
+    second, b = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url)
+    await a.command("42", user=ALICE)
+    await wait_for(lambda: len(a.cards()) == 1, what="the card made by A")
+    await b.command("43", user=ALICE)  # B calls 3CX too, with the token A fetched
+    await wait_for(lambda: len(a.cards()) == 2, what="the card made by B")
+    [card] = [c for c in a.cards() if "203.0.113.7" in block_text(c.blocks)]
+    request_id = str(buttons(card.blocks)[0]["value"])
+    pbx.delay = 0.2  # the winner's DELETE is still under way while the other clicks land
+
+    clicks = await asyncio.gather(
+        *(driver.click(APPROVE, request_id, user=user) for driver in (a, b) for user in (BOB, CAROL, BOB, CAROL))
+    )
+    assert [reply.status for reply, _ in clicks] == [200] * 8
+
+    def answered() -> int:
+        return sum(1 for _, url in clicks if a.notes(url))
+
+    await wait_for(lambda: "unblocked" in block_text(card.blocks) and answered() == 7, what="every click's answer")
+    assert await first.stop() == 0 and await second.stop() == 0
+
+    assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    updates = [c.args.get("text", "") for c in slack.calls_to("chat.update") if c.args.get("ts") == card.ts]
+    assert len(updates) == 2 and updates[0].startswith("Unblocking") and "unblocked by" in updates[1]
+    [row] = await postgres.query(database_url, "SELECT resolved_by FROM requests WHERE id = $1", request_id)
+    winner = row["resolved_by"]
+    notes = [a.notes(url) for _, url in clicks]
+    assert sorted(len(n) for n in notes) == [0] + [1] * 7  # the winner sees the card change
+    for [note] in (n for n in notes if n):
+        assert f"This request was approved by <@{winner}>" in note and "Nothing more was done" in note
+    log = await postgres.query(
+        database_url, "SELECT from_state, to_state FROM transitions WHERE request_id = $1 ORDER BY seq", request_id
+    )
+    assert [(row["from_state"], row["to_state"]) for row in log] == [
+        (None, "pending"), ("pending", "executing"), ("executing", "unblocked"),
+    ]  # fmt: skip
+    # one token for both processes: had either fetched its own, 3CX would have refused the other's
+    assert pbx.token_requests == 1
+    xapi = [r for r in pbx.requests if r.path.startswith("/xapi/")]
+    assert [r.path for r in xapi if r.method == "GET"] == ["/xapi/v1/Blocklist(42)", "/xapi/v1/Blocklist(43)"]
+    assert {r.headers["Authorization"] for r in xapi} == {f"Bearer {pbx.tokens_issued[0]}"}
+
+
+@pytest.mark.parametrize("via", ["sweep", "click"])
+async def test_expiry_and_history_are_the_same_from_either_replica(
+    make_harness: MakeHarness, database_url: str, via: str
+) -> None:
+    a = await make_harness(DATABASE_URL=database_url)
+    b = await make_harness(DATABASE_URL=database_url)
+    a.pbx.add_entry(43, "198.51.100.4")
+    await a.command("42 printer VPN")
+    await a.settle()
+    [card] = a.cards()
+    request = await a.request_for(card)
+    await b.command("43")
+    await b.settle()
+    other = await b.request_for(a.cards()[1])
+    await a.click(APPROVE, other, user=BOB)  # made on B, approved on A
+    await a.settle()
+
+    for bot in (a, b):
+        bot.clock.advance(901)
+    assert b.bot is not None and a.bot is not None
+    if via == "sweep":
+        assert await b.bot.sweeper.sweep() == 1
+        assert await a.bot.sweeper.sweep() == 0
+    else:
+        _, response_url = await b.click(APPROVE, request, user=BOB)
+        await b.settle()
+        [note] = b.notes(response_url)
+        assert "This request expired" in note
+        assert await a.bot.sweeper.sweep() == 0
+
+    assert card.updates == 1 and "expired* without approval" in block_text(card.blocks)
+    assert (await a.stored(request)).state is State.EXPIRED and (await b.stored(request)).state is State.EXPIRED
+    _, late_url = await a.click(APPROVE, request, user=CAROL)
+    await a.settle()
+    assert "This request expired" in a.notes(late_url)[0] and card.updates == 1
+    assert [r.path for r in a.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(43)"]
+
+    histories = []
+    for bot in (a, b):
+        _, response_url = await bot.command("history", user=CAROL)  # an approver: every channel
+        await bot.settle()
+        [note] = bot.shown(response_url)
+        histories.append(note)
+    assert histories[0] == histories[1]
+    lines = histories[0].splitlines()
+    assert lines[0] == "*Latest unblock requests*" and len(lines) == 3
+    assert "`198.51.100.4` *unblocked*, approved by <@UBOB>, requested by <@UALICE> in <#C0GENERAL>" in lines[1]
+    assert "`203.0.113.7` *expired*, requested by <@UALICE> in <#C0GENERAL> · _printer VPN_" in lines[2]
+
+
+async def test_a_replica_finishes_a_claim_whose_owner_stopped_renewing_once_its_calls_must_have_ended(
+    make_harness: MakeHarness, database_url: str
+) -> None:
+    a = await make_harness(DATABASE_URL=database_url)
+    await a.command("42")
+    await a.settle()
+    request = await a.request_for(a.cards()[0])
+    assert a.bot is not None
+    # a process claimed the request and died before sending anything: it renews nothing any more
+    claimed = await a.bot.store.transition(
+        request.id, State.PENDING, State.EXECUTING, actor=BOB, at=a.clock(), owner="gone-process"
+    )
+    assert claimed is not None
+    gets = len(a.pbx.calls("GET"))
+
+    b = await make_harness(DATABASE_URL=database_url)
+    assert b.bot is not None
+    wait = b.bot.service.timing.takeover_after
+    b.clock.advance(wait - 1)  # its calls could still be under way: left alone
+    assert await b.bot.sweeper.recover() == 0
+    assert (await b.stored(request)).state is State.EXECUTING and len(a.pbx.calls("GET")) == gets
+
+    b.clock.advance(2)
+    assert await b.bot.sweeper.recover() == 1
+    finished = await a.stored(request)
+    assert finished.state is State.UNBLOCKED and finished.resolved_by == BOB  # the approval stands
+    assert finished.results[0].after_restart and finished.undo_until is not None
+    assert [r.path for r in a.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    assert "finished after a restart" in block_text(a.cards()[0].blocks)
+
+
+# replicas that survive their database and each other -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this module's own, which its tests stop and start."""
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL is needed for the tests of replicas: {error}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def shared_url(own_postgres: PostgresServer) -> AsyncIterator[str]:
+    yield await own_postgres.new_database()
+    if not (own_postgres.data / "postmaster.pid").exists():
+        await asyncio.to_thread(own_postgres.resume)  # a test that stopped it left it stopped
+
+
+async def two_replicas(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, url: str, **extra: str
+) -> tuple[tuple[BotProcess, Harness], tuple[BotProcess, Harness]]:
+    a = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=url, **extra)
+    b = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=url, **extra)
+    return a, b
+
+
+def address(n: int) -> str:
+    """The address this module gives entry ``n``."""
+    return f"198.51.{n // 256}.{n % 256}"
+
+
+def card_for(driver: Harness, n: int) -> Message | None:
+    """The card asking to unblock entry ``n`` (as first posted: found by the address in its fields)."""
+    return next((c for c in driver.cards() if f"`{address(n)}`" in block_text(c.blocks)), None)
+
+
+async def open_cards(driver: Harness, entries: range) -> list[Message]:
+    """``/unblock`` each entry (added to 3CX first); their cards (the fake keeps each up to date)."""
+    for n in entries:
+        driver.pbx.add_entry(n, address(n))
+        await driver.command(str(n))
+    await wait_for(lambda: all(card_for(driver, n) for n in entries), what="the cards")
+    return [card for n in entries if (card := card_for(driver, n))]
+
+
+def request_id(card: Message) -> str:
+    return str(buttons(card.blocks)[0]["value"])
+
+
+def saying(cards: list[Message], text: str) -> int:
+    return sum(text in block_text(card.blocks) for card in cards)
+
+
+async def test_a_database_away_for_a_moment_loses_no_command_no_click_and_no_answer_from_3cx(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, own_postgres: PostgresServer,
+    shared_url: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    (a, da), (b, db) = await two_replicas(processes, slack, pbx, tmp_path, shared_url, THREECX_TIMEOUT="5")
+    cards = await open_cards(da, range(100, 106))
+    ids = [request_id(card) for card in cards]
+    pbx.delay = 2.0
+    await db.click(APPROVE, ids[-1], user=BOB)
+    await wait_for(lambda: pbx.calls("DELETE"), what="a DELETE under way")
+    for n in range(200, 220):
+        pbx.add_entry(n, address(n))
+
+    await asyncio.to_thread(own_postgres.halt)  # the DELETE's answer comes while the database is away
+    pbx.delay = 0.2
+    commands = [await (da if n % 2 else db).command(str(n), user=CAROL) for n in range(200, 220)]
+    clicks = [await (db if i % 2 else da).click(APPROVE, request, user=BOB) for i, request in enumerate(ids[:-1])]
+    await asyncio.sleep(3.0)
+    await asyncio.to_thread(own_postgres.resume)
+
+    assert all(reply.status == 200 for reply, _ in commands + clicks)
+    await wait_for(lambda: all(card_for(da, n) for n in range(200, 220)), timeout=60,
+                   what="a card for every command acknowledged while the database was away")  # fmt: skip
+    await wait_for(lambda: saying(cards, "unblocked") == 6, timeout=60, what="every approval's outcome")
+    assert await a.stop() == 0 and await b.stop() == 0
+
+    assert sorted(r.path for r in pbx.calls("DELETE")) == sorted(f"/xapi/v1/Blocklist({n})" for n in range(100, 106))
+    states = await own_postgres.query(shared_url, "SELECT state FROM requests WHERE id = ANY($1::text[])", ids)
+    assert [row["state"] for row in states] == ["unblocked"] * 6
+    assert "the database is not answering; trying again" in a.stderr + b.stderr  # it was away, and waited for
+
+
+async def probe(driver: Harness, path: str) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as http, http.get(f"{driver.url}{path}") as response:
+        return response.status, await response.json()
+
+
+async def test_a_database_away_for_longer_than_the_bot_waits_is_told_and_seen_by_the_probes(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, own_postgres: PostgresServer,
+    shared_url: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    (_, da), (_, db) = await two_replicas(processes, slack, pbx, tmp_path, shared_url, DATABASE_WAIT="2")
+    cards = await open_cards(da, range(100, 102))
+    assert (await probe(da, "/readyz"))[0] == 200
+
+    await asyncio.to_thread(own_postgres.halt)
+    asked = [await (da, db)[n % 2].command(str(n)) for n in range(100, 104)]
+    clicked = [await (db, da)[i].click(APPROVE, request_id(card), user=BOB) for i, card in enumerate(cards)]
+    urls = [url for _, url in asked + clicked]
+    await wait_for(lambda: all(da.notes(url) for url in urls), timeout=30, what="a note to everyone")
+    not_ready, live = await probe(db, "/readyz"), await probe(db, "/healthz")
+    await asyncio.to_thread(own_postgres.resume)
+
+    for url in urls:
+        [note] = da.notes(url)
+        assert "could not reach its database just now" in note and "nothing was changed in 3CX" in note
+    assert not_ready[0] == 503 and not_ready[1]["checks"]["database"].startswith("the database does not answer")
+    assert live[0] == 200  # alive: a supervisor should not restart it for this
+    assert pbx.calls("DELETE") == []
+    assert all(buttons(card.blocks)[0]["action_id"] == APPROVE for card in cards)  # the cards are as they were
+    await da.click(APPROVE, request_id(cards[0]), user=BOB)  # and with the database back, it works
+    await wait_for(lambda: saying(cards, "unblocked") == 1, what="the approval after the outage")
+    assert (await probe(da, "/readyz"))[0] == 200
+
+
+async def test_a_killed_replicas_claim_is_settled_by_another_within_a_minute(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, shared_url: str, tmp_path: Path
+) -> None:
+    (a, da), (b, _) = await two_replicas(processes, slack, pbx, tmp_path, shared_url)
+    [card] = await open_cards(da, range(100, 101))
+    pbx.delay = 1.5  # 3CX carries the DELETE out after the replica that sent it was killed
+
+    await da.click(APPROVE, request_id(card), user=BOB)
+    await wait_for(lambda: pbx.calls("DELETE"), what="the DELETE under way")
+    a.kill()
+    await a.wait()
+    await wait_for(lambda: "Unblocking" not in block_text(card.blocks), timeout=60, what="the other replica")
+    assert await b.stop() == 0
+
+    text = block_text(card.blocks)
+    assert f"{address(100)} unblocked* by <@UBOB>" in text and "finished after a restart of the bot" in text
+    assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(100)"]  # checked, not sent again
+    assert "finishing a request whose process stopped" in b.stderr
+
+
+async def test_a_live_replicas_long_claim_is_never_taken(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, shared_url: str, tmp_path: Path
+) -> None:
+    # with entry 42, ten entries block 203.0.113.7; removing them all takes longer than a stopped claim is
+    # waited for
+    masks = [str(ipaddress.ip_network(f"203.0.113.7/{p}", strict=False)) for p in range(31, 22, -1)]
+    for n, mask in enumerate(masks, start=300):
+        pbx.add_entry(n, mask)
+    (a, da), (b, _) = await two_replicas(processes, slack, pbx, tmp_path, shared_url, THREECX_TIMEOUT="3")
+    _, offer_url = await da.command("203.0.113.7")
+    await wait_for(lambda: da.slack.posts_to(offer_url), what="the choice")
+    every = buttons(da.slack.posts_to(offer_url)[0].body["blocks"])[-1]
+    assert every["text"]["text"] == "Unblock all 10"
+    await da.click(CHOOSE, every["value"], user=ALICE)
+    await wait_for(lambda: da.cards(), what="the card")
+    [card] = da.cards()
+    pbx.delay = 2.5  # 10 x 2.5 s: longer than the 20 s after which a silent claim is taken over
+    before = len(pbx.requests)
+
+    await da.click(APPROVE, request_id(card), user=BOB)
+    await wait_for(lambda: "unblocked" in block_text(card.blocks), timeout=60, what="the outcome")
+    assert await a.stop() == 0 and await b.stop() == 0
+
+    deleted = sorted(f"/xapi/v1/Blocklist({n})" for n in (42, *range(300, 309)))
+    assert sorted(r.path for r in pbx.calls("DELETE")) == deleted
+    assert [r.method for r in pbx.requests[before:]] == ["DELETE"] * 10  # nobody took it over to check 3CX
+    assert "finished after a restart" not in block_text(card.blocks)
+
+
+async def test_a_replica_started_before_its_database_waits_for_it(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    starting = asyncio.create_task(start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=url))
+    await asyncio.sleep(2.0)
+    server = await asyncio.to_thread(PostgresServer.start, port)
+    try:
+        process, driver = await starting
+        await driver.command("42")
+        await wait_for(lambda: driver.cards(), what="the card")
+        assert await process.stop() == 0
+    finally:
+        server.stop()
+
+    tries = [line for line in process.stderr.splitlines() if "the database is not up yet" in line]
+    assert 1 <= len(tries) <= 4 and "Traceback" not in process.stderr
+
+
+async def test_check_during_a_burst_of_approvals_fights_nobody_for_the_token(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, shared_url: str, tmp_path: Path
+) -> None:
+    (a, da), (b, db) = await two_replicas(processes, slack, pbx, tmp_path, shared_url)
+    cards = await open_cards(da, range(100, 130))
+    pbx.delay = 0.05
+
+    checks = [BotProcess({**da.env, "PORT": "1"}, tmp_path, "check") for _ in range(2)]
+    clicks = [(da, db)[i % 2].click(APPROVE, request_id(card), user=BOB) for i, card in enumerate(cards)]
+    results = await asyncio.gather(*(check.run() for check in checks), *clicks)
+    await wait_for(lambda: saying(cards, "unblocked") == 30, timeout=60, what="every approval")
+    assert await a.stop() == 0 and await b.stop() == 0
+
+    assert results[:2] == [0, 0], checks[0].stdout + checks[1].stdout
+    assert pbx.token_requests == 1  # one token for both replicas and both checks
+    assert len(pbx.calls("DELETE")) == 30

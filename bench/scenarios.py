@@ -20,7 +20,7 @@ CARD_DEADLINE = 2.0
 ACK_P99_GOAL_MS = 50.0
 #: seconds the slow fake 3CX takes to answer
 SLOW_PBX = 2.0
-#: how the bot's card reads while the DELETE runs, and when it failed (bot/slack/messages.py)
+#: how the bot's card reads while the DELETE runs, and when it failed (bot/slack/views/outcome.py)
 EXECUTING_PREFIX = "Unblocking"
 FAILURE_PREFIX = "Could not"
 #: closed-loop valid commands cycle through this many entries

@@ -15,7 +15,7 @@ from .check import preflight
 from .config import ConfigError, Environment, Settings, load_settings
 from .logs import Redactor, setup_logging
 from .server import serve
-from .storage import StoreUnavailable
+from .storage.contract import StoreUnavailable
 
 #: variables that Bolt and slack_sdk read on their own when they are set (tokens, OAuth); the bot reads its
 #: settings once, so they are taken out of the process environment before any Slack object is built

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,21 +18,27 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .config import Settings
+from .domain.decisions import Decisions
+from .domain.execution import Execution
+from .domain.lookup import Finder
+from .domain.model import Timing
+from .domain.policy import ApprovalPolicy
+from .domain.transitions import Transitions
 from .logs import Redactor
-from .lookup import Finder
-from .policy import ApprovalPolicy
 from .slack.delivery import CardDelivery
 from .slack.groups import SlackGroupMembership
 from .slack.listeners import register
 from .slack.outbox import Outbox
 from .slack.sweeper import Sweeper
 from .slack.use_cases import UseCases
-from .storage import Store, open_store
+from .storage.contract import Store
+from .storage.opening import open_store
 from .tasks import BackgroundWork, Limits
-from .threecx import ThreeCXError
-from .threecx.client import RetryPolicy, ThreeCXClient
+from .threecx.client import ThreeCXClient
+from .threecx.errors import ThreeCXError
+from .threecx.lists import IpBlocklist, NumberBlacklist, lists
+from .threecx.retry import RetryPolicy
 from .threecx.tokens import TokenStore
-from .unblock import Timing, UnblockService
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +90,8 @@ class Bot:
     settings: Settings
     app: AsyncApp
     client: AsyncWebClient
-    service: UnblockService
+    decisions: Decisions
+    timing: Timing
     work: BackgroundWork
     outbox: Outbox
     sweeper: Sweeper
@@ -210,23 +218,27 @@ async def start_bot(
     timing = Timing(
         ttl=settings.request_ttl, undo_window=settings.undo_window, call_bound=threecx.call_bound, margin=CALL_MARGIN
     )
-    service = UnblockService(threecx, store, policy, timing, clock=clock)
+    transitions = Transitions(store, clock, owner=secrets.token_hex(6))
+    decisions = Decisions(store, policy, timing, transitions)
+    execution = Execution(lists(threecx), store, timing, transitions)
     work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
     delivery = CardDelivery(outbox)
     use_cases = UseCases(
-        service,
-        Finder(threecx),
-        policy,
-        work,
-        delivery,
+        decisions=decisions,
+        execution=execution,
+        finder=Finder(IpBlocklist(threecx), NumberBlacklist(threecx)),
+        policy=policy,
+        work=work,
+        delivery=delivery,
         clock=clock,
         require_reason=settings.require_reason,
         workspace_url=workspace_url,
     )
     app = build_app(settings, client, use_cases, team_id)
     sweeper = Sweeper(
-        service, delivery, expire_every=min(30.0, settings.request_ttl / 4), recover_every=timing.heartbeat
-    )
+        decisions=decisions, execution=execution, delivery=delivery, clock=clock,
+        expire_every=min(30.0, settings.request_ttl / 4), recover_every=timing.heartbeat,
+    )  # fmt: skip
     sweeper.start()
-    return Bot(settings, app, client, service, work, outbox, sweeper, threecx, store, http)
+    return Bot(settings, app, client, decisions, timing, work, outbox, sweeper, threecx, store, http)

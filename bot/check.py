@@ -14,10 +14,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from .app import threecx_client
 from .config import Settings
+from .domain.outcomes import Outcome
 from .logs import Redactor
-from .storage import Store, StoreUnavailable, open_store, urls
-from .threecx import ThreeCXError
-from .threecx.client import RetryPolicy
+from .storage import urls
+from .storage.contract import Store, StoreUnavailable
+from .storage.opening import open_store
+from .threecx.errors import ThreeCXError
+from .threecx.lists import IpBlocklist
+from .threecx.retry import RetryPolicy
 from .threecx.tokens import TokenStore
 
 OK, FAIL = "ok  ", "FAIL"
@@ -78,7 +82,7 @@ async def _check_threecx(
             return False
         say(f"{OK} 3CX at {where}: the API client {settings.threecx_client_id!r} got an access token.")
         try:
-            entries = await client.list_blocklist(top=1)
+            entries = await IpBlocklist(client).newest(None, skip=0, top=1)
         except ThreeCXError as error:
             say(f"{FAIL} 3CX at {where}: reading the IP blocklist failed ({error.answer()}). {_advice(error)}")
             return False
@@ -87,8 +91,4 @@ async def _check_threecx(
 
 
 def _advice(error: ThreeCXError) -> str:
-    return {
-        "credentials": "Check THREECX_CLIENT_ID and THREECX_CLIENT_SECRET (Admin > Integrations > API).",
-        "forbidden": "Give the 3CX API client the System Admin role (Admin > Integrations > API).",
-        "unavailable": "Check THREECX_BASE_URL, the network, and THREECX_CA_BUNDLE for a private certificate.",
-    }.get(error.kind, "")
+    return Outcome.of(error).explanation.admin

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from .policy import CHANNEL_ID, Approvers
+from .domain.policy import CHANNEL_ID, Approvers
 from .storage import urls
 
 T = TypeVar("T")

@@ -18,11 +18,12 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import Bot, start_bot
 from bot.calls import Lane
 from bot.config import Settings, load_settings
+from bot.domain.model import Move, State, UnblockRequest
+from bot.domain.ports import RequestStore
 from bot.logs import Redactor
 from bot.server import Listener, listener_for, web_app
 from bot.tasks import Limits
-from bot.threecx.client import RetryPolicy
-from bot.unblock import UnblockRequest
+from bot.threecx.retry import RetryPolicy
 
 from .fakes.slack import FakeSlack, Message
 from .fakes.threecx import FakeThreeCX
@@ -141,9 +142,7 @@ class Harness:
             **(headers or {}),
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature
-            if signature is not None
-            else SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
+            "X-Slack-Signature": signature if signature is not None else sign(body, ts, secret),
         }
         if self._http is None:
             self._http = aiohttp.ClientSession()
@@ -225,14 +224,15 @@ class Harness:
     ) -> tuple[Reply, str]:
         """Click a button of a card (in the request's channel, unless ``channel`` says otherwise); the bot's
         HTTP answer and the click's response_url."""
-        teams = {"team": team, "user_team": user_team}
         if isinstance(request, UnblockRequest):
             body, response_url = self.click_body(
                 action_id, request.id, user=user, channel=channel or request.channel,
-                message_ts=request.message_ts or "", **teams,
+                message_ts=request.message_ts or "", team=team, user_team=user_team,
             )  # fmt: skip
         else:
-            body, response_url = self.click_body(action_id, request, user=user, channel=channel or GENERAL, **teams)
+            body, response_url = self.click_body(
+                action_id, request, user=user, channel=channel or GENERAL, team=team, user_team=user_team
+            )
         return await self.post_signed(body), response_url
 
     # -- what people see ---------------------------------------------------------
@@ -270,6 +270,21 @@ async def wait_for(condition: Callable[[], object], *, timeout: float = 10.0, wh
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def move(
+    store: RequestStore, request_id: str, from_state: State, to_state: State, *, actor: str | None, at: float,
+    **changes: Any,
+) -> UnblockRequest | None:  # fmt: skip
+    """Make a transition in a store directly (as a process that claims or finishes a request would)."""
+    return await store.transition(Move(request_id, from_state, to_state, actor, at, **changes))
+
+
+def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
+    """The ``X-Slack-Signature`` Slack sends with ``body`` at ``timestamp``."""
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None
+    return signature
 
 
 def card_request_id(blocks: list[dict[str, Any]]) -> str:

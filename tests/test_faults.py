@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
+from bot.domain.model import State, UnblockRequest
 from bot.slack.buttons import APPROVE
-from bot.unblock import State, UnblockRequest
 
 from .conftest import MakeHarness
 from .harness import BOB, CAROL, Harness, block_text, buttons
@@ -114,9 +114,7 @@ async def test_3cx_rate_limiting_with_retry_after(harness: Harness) -> None:
     assert len(harness.pbx.calls("DELETE")) == 2
 
 
-@pytest.mark.parametrize(
-    ("status", "says"), [(401, "refused the bot's API credentials"), (500, "could not be reached")]
-)
+@pytest.mark.parametrize(("status", "says"), [(401, "3CX rejected the bot's login"), (500, "could not be reached")])
 async def test_the_token_endpoint_failing(harness: Harness, status: int, says: str) -> None:
     harness.pbx.token_status = status
 

@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
+from bot.domain.model import State
 from bot.slack.buttons import APPROVE, CANCEL, DENY
-from bot.unblock import State
 
 from .conftest import MakeHarness
 from .harness import ALICE, BOB, CAROL, GENERAL, MALLORY, Harness, block_text, buttons
@@ -158,12 +158,15 @@ async def test_entry_changed_since_the_card_is_left_alone(harness: Harness) -> N
 @pytest.mark.parametrize(
     ("fault", "sentence", "kind"),
     [
-        ("forbidden", "needs the System Admin role", "forbidden"),
+        ("forbidden", "give its 3CX API client the System Admin role", "forbidden"),
         ("down", "could not be reached or did not answer", "unavailable"),
         ("refused", "3CX refused to remove it", "other"),
     ],
 )
-async def test_a_failed_delete_says_why_in_plain_words(harness: Harness, fault: str, sentence: str, kind: str) -> None:
+async def test_a_failed_delete_says_why_in_plain_words(
+    harness: Harness, fault: str, sentence: str, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.audit")
     request = await open_card(harness)
     if fault == "forbidden":
         harness.pbx.forbidden = True
@@ -177,10 +180,19 @@ async def test_a_failed_delete_says_why_in_plain_words(harness: Harness, fault: 
 
     [card] = harness.cards()
     assert sentence in block_text(card.blocks)
+    assert "THREECX_" not in block_text(card.blocks) and "bot check" not in block_text(card.blocks)
     assert decisions(card.blocks) == []
     stored = await harness.stored(request)
     assert (stored.state, stored.outcome) == (State.FAILED, kind)
     assert stored.results[0].answer
+    # what an admin should check is in the audit line instead
+    [failed] = [r for r in caplog.records if r.name == "bot.audit" and r.__dict__["to"] == "failed"]
+    hint = {"forbidden": "System Admin role", "down": "THREECX_BASE_URL", "refused": None}[fault]
+    if hint is None:
+        assert "to_check" not in failed.__dict__
+    else:
+        [line] = failed.__dict__["to_check"]
+        assert hint in line
 
 
 # 3. deny and cancel -------------------------------------------------------------------------------
@@ -229,7 +241,7 @@ async def test_a_non_approver_is_told_no_and_nothing_changes(harness: Harness) -
         _, response_url = await harness.click(action, request, user=MALLORY)
         await harness.settle()
         [note] = harness.notes(response_url)
-        assert "not allowed" in note
+        assert "<@UBOB>, <@UCAROL> or a member of <!subteam^SHELPDESK>" in note and "Only the approvers can" in note
         assert harness.slack.posts_to(response_url)[0].body["response_type"] == "ephemeral"
 
     assert deletes(harness) == []
@@ -355,7 +367,7 @@ async def test_a_request_survives_a_restart_of_the_bot(harness: Harness) -> None
 # 8. usage and bad input ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["", "help", "  HELP  "])
+@pytest.mark.parametrize("text", ["", "help", "  HELP  ", "help me", "?"])
 async def test_usage(harness: Harness, text: str) -> None:
     reply, _ = await harness.command(text)
 
@@ -383,10 +395,11 @@ async def test_usage(harness: Harness, text: str) -> None:
         ("+12", "is not a phone number"),
         ("203.0.113.300", "is not an IP address"),
         ("203.0.113.7/33", "is not an IP address"),
+        ("2001:db8::zz", "`2001:db8::zz` is not an IP address"),
         ("history 0", "takes a count from 1 to 50"),
         ("history lots", "takes a count from 1 to 50"),
         ("list " + "y" * 65, "plain text of at most 64 characters"),
-        ("42 " + "why " * 100, "reason is too long"),
+        ("42 " + "why " * 100, "reason is too long: please keep it to at most 300 characters"),
     ],
 )
 async def test_bad_input_is_explained_and_does_nothing(harness: Harness, text: str, says: str) -> None:

@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from slack_sdk.signature import SignatureVerifier
 
-from bot.command_text import (
+from bot.domain.model import State
+from bot.slack.buttons import APPROVE, CANCEL, CHOOSE, DENY, LIST_MORE, UNDO
+from bot.slack.command_text import (
     InvalidCommand,
     ListEntries,
     ShowHelp,
@@ -22,11 +23,9 @@ from bot.command_text import (
     UnblockNumber,
     parse_command,
 )
-from bot.slack.buttons import APPROVE, CANCEL, CHOOSE, DENY, LIST_MORE, UNDO
 from bot.threecx import MAX_ENTRY_ID
-from bot.unblock import State
 
-from .harness import ALICE, BOB, MALLORY, SIGNING_SECRET, Harness
+from .harness import ALICE, BOB, MALLORY, Harness, sign
 
 SHARED_FIXTURE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -135,7 +134,7 @@ async def test_tampered_request_ids_only_reach_what_the_rules_allow(harness: Har
 async def test_a_replayed_request_is_refused(harness: Harness) -> None:
     body, _ = harness.command_body("42")
     stamp = int(harness.clock())
-    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=str(stamp), body=body)
+    signature = sign(body, str(stamp))
 
     first = await harness.post_signed(body, timestamp=stamp, signature=signature)
     again = await harness.post_signed(body, timestamp=stamp, signature=signature)
@@ -172,7 +171,7 @@ async def test_a_body_that_is_not_utf8_is_a_401_not_a_crash(harness: Harness) ->
 async def test_slack_retrying_a_command_does_not_make_a_second_request(harness: Harness) -> None:
     body, _ = harness.command_body("42", user=ALICE)
     stamp = int(harness.clock())
-    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=str(stamp), body=body)
+    signature = sign(body, str(stamp))
     retried = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
 
     first = await harness.post_signed(body, timestamp=stamp, signature=signature)

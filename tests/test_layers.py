@@ -1,15 +1,96 @@
-"""The domain stands on its own: it imports neither Slack nor aiohttp."""
+"""The import rules of ARCHITECTURE.md hold: each layer imports only what it may."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+BOT = Path(__file__).resolve().parents[1] / "bot"
+
+#: the 3CX data the domain builds on: pure, no network (a name ending in ``.*`` stands for a whole package)
+THREECX_DATA = ("bot.threecx", "bot.threecx.models", "bot.threecx.errors", "bot.threecx.tokens", "bot.threecx.odata")
+#: layer (a module, or a package with all it holds) -> the modules of the bot it may import
+RULES: dict[str, tuple[str, ...]] = {
+    "bot.storage.urls": (),
+    "bot.domain": ("bot.domain.*", "bot.calls", *THREECX_DATA),
+    "bot.storage": ("bot.storage.*", "bot.domain.model", "bot.domain.outcomes", "bot.domain.ports", *THREECX_DATA),
+    "bot.threecx": ("bot.threecx.*", "bot.calls"),
+    "bot.slack": ("bot.slack.*", "bot.domain.*", "bot.calls", "bot.tasks", *THREECX_DATA),
+    "bot.config": ("bot.domain", "bot.domain.policy", "bot.storage", "bot.storage.urls"),
+    "bot.calls": (),
+    "bot.tasks": ("bot.calls",),
+    "bot.logs": (),
+}
+#: third-party packages a layer must not import
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "bot.domain": ("aiohttp", "slack_bolt", "slack_sdk", "asyncpg", "sqlite3", "yarl"),
+    "bot.storage": ("aiohttp", "slack_bolt", "slack_sdk"),
+    "bot.threecx": ("slack_bolt", "slack_sdk", "asyncpg", "sqlite3"),
+    "bot.slack": ("asyncpg", "sqlite3"),
+}
 
 
-def test_the_domain_imports_neither_slack_nor_aiohttp() -> None:
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in BOT.rglob("*.py"):
+        parts = path.relative_to(BOT.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def imports(name: str, path: Path) -> set[str]:
+    """Every module ``name`` imports, relative imports resolved."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & set(modules())
+            found |= submodules or {base}  # ``from bot import calls`` imports bot.calls, not the package
+    return found
+
+
+def rule_for(name: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...] | None:
+    layer = max((prefix for prefix in table if name == prefix or name.startswith(prefix + ".")), key=len, default=None)
+    return table[layer] if layer is not None else None
+
+
+def within(module: str, allowed: tuple[str, ...]) -> bool:
+    """Whether ``module`` is one of ``allowed`` (``a.*``: ``a`` and everything in it)."""
+    return any(module == a.removesuffix(".*") or (a.endswith(".*") and module.startswith(a[:-1])) for a in allowed)
+
+
+def test_each_layer_imports_only_what_it_may() -> None:
+    broken = []
+    for name, path in sorted(modules().items()):
+        allowed, forbidden = rule_for(name, RULES), rule_for(name, FORBIDDEN) or ()
+        for module in sorted(imports(name, path)):
+            if module.startswith("bot") and allowed is not None and not within(module, allowed):
+                broken.append(f"{name} imports {module}")
+            if module.split(".")[0] in forbidden:
+                broken.append(f"{name} imports {module}")
+    assert broken == []
+
+
+def test_the_rules_cover_every_module_and_would_catch_a_broken_one() -> None:
+    wiring = {"bot", "bot.__main__", "bot.app", "bot.server", "bot.check"}
+    assert {name for name in modules() if rule_for(name, RULES) is None} == wiring
+    assert not within("bot.slack.use_cases", RULES["bot.domain"])  # the domain may not reach the Slack layer
+    assert within("bot.threecx.models", RULES["bot.domain"]) and not within("bot.threecx.client", RULES["bot.domain"])
+
+
+def test_the_domain_and_the_stores_load_without_slack_or_aiohttp() -> None:
     code = (
-        "import sys, bot.unblock, bot.lookup, bot.policy, bot.storage, bot.storage.rows, bot.storage.sqlite,"
-        " bot.command_text;"
+        "import sys, bot.domain.decisions, bot.domain.execution, bot.domain.lookup, bot.storage.opening,"
+        " bot.storage.sqlite, bot.config;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'slack_bolt', 'slack_sdk')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)

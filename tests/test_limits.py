@@ -13,11 +13,14 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.lookup import Matches, Page
-from bot.slack import messages
+from bot.domain.lookup import Matches, Page
+from bot.domain.model import Result, State, UnblockRequest
+from bot.domain.outcomes import Outcome
 from bot.slack.buttons import APPROVE, CHOOSE, LIST_MORE, UNDO, PageButton
+from bot.slack.views import lists, notes, outcome
+from bot.slack.views.card import request_card
 from bot.threecx import BlockedNumber, BlocklistEntry, ForbiddenError, UnexpectedResponseError
-from bot.unblock import Outcome, Result, State, UnblockRequest
+from bot.threecx.models import Kind
 
 from .fakes.block_kit import problems
 from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons
@@ -168,26 +171,26 @@ def valid(text: str, blocks: list[dict[str, object]]) -> None:
 @given(requests())
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
 def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) -> None:
-    valid(*messages.request_card(request))
-    valid(*messages.outcome_card(request, 1.7e9 + 5))
-    valid(*messages.history([request] * 50, everywhere=True))
-    for note in (messages.already_resolved(request), messages.already_requested(request, "https://acme.slack.com/")):
+    valid(*request_card(request, "<@UBOB>, <@UCAROL> or a member of <!subteam^SHELPDESK>"))
+    valid(*outcome.outcome_card(request, 1.7e9 + 5))
+    valid(*lists.history([request] * 50, everywhere=True))
+    for note in (notes.already_resolved(request), notes.already_requested(request, "https://acme.slack.com/")):
         valid(note, [])
 
 
 @given(st.lists(entries(), min_size=1, max_size=50), st.booleans(), st.integers(0, 100_000))
 @settings(max_examples=100, deadline=None)
 def test_every_listing_and_chooser_keeps_slacks_limits(found: list[BlocklistEntry], more: bool, skip: int) -> None:
-    valid(*messages.listing("x" * 64, Page(tuple(found[:15]), skip, more)))
-    valid(*messages.chooser("203.0.113.7", "address", Matches(tuple(found), truncated=more), "0123456789abcdef"))
+    valid(*lists.listing("x" * 64, Page(tuple(found[:15]), skip, more)))
+    valid(*lists.chooser("203.0.113.7", Kind.ADDRESS, Matches(tuple(found), truncated=more), "0123456789abcdef"))
 
 
 @given(any_text, some_text)
 @settings(max_examples=100, deadline=None)
 def test_every_failure_note_keeps_slacks_limits(detail: str | None, what: str) -> None:
     for error in (ForbiddenError("no", status=403, detail=detail), UnexpectedResponseError("odd", detail=detail)):
-        valid(messages.lookup_failure(error, what[:100]), [])
-    valid(messages.card_not_posted(what), [])
+        valid(notes.lookup_failure(error, what[:100]), [])
+    valid(notes.card_not_posted(what), [])
 
 
 # Slack's rate limits ---------------------------------------------------------------------------------------

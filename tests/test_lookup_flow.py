@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from bot.domain.model import State
 from bot.slack.buttons import APPROVE, CHOOSE, LIST_MORE, UNDO
-from bot.unblock import State
 
 from .conftest import MakeHarness
 from .fakes.openapi_check import check_against_spec
@@ -162,7 +162,7 @@ async def test_an_allow_entry_by_id_is_not_offered(harness: Harness) -> None:
     _, response_url = await harness.command("5")
     await harness.settle()
 
-    assert "allow-list entry, not a block" in harness.notes(response_url)[0]
+    assert "allow list entry, not a block" in harness.notes(response_url)[0]
     assert harness.cards() == []
 
 
@@ -315,7 +315,7 @@ async def test_undo_puts_the_entry_back_as_it_was(harness: Harness) -> None:
     restored = [e for e in harness.pbx.entries.values() if e["IPAddrMask"] == "203.0.113.7"]
     assert len(restored) == 1
     text = block_text(harness.cards()[0].blocks)
-    assert "203.0.113.7 is blocked again* <@UCAROL> undid the unblock" in text
+    assert "203.0.113.7 is blocked again.* <@UCAROL> undid the unblock that <@UBOB> approved for <@UALICE>." in text
     assert buttons(harness.cards()[0].blocks) == []
     stored = await harness.stored(request)
     assert (stored.state, stored.undone_by) == (State.UNDONE, CAROL)
@@ -359,7 +359,9 @@ async def test_undo_twice_posts_once(harness: Harness) -> None:
     assert sum("already undone" in n for n in notes) == 2
 
 
-@pytest.mark.parametrize(("user", "says"), [(MALLORY, "not allowed to undo"), (CAROL, "someone else has to")])
+@pytest.mark.parametrize(
+    ("user", "says"), [(MALLORY, "Only the approvers can undo an unblock"), (CAROL, "someone else has to undo it")]
+)
 async def test_undo_follows_the_approval_rules(harness: Harness, user: str, says: str) -> None:
     request = await unblocked(harness, requester=CAROL)
 
@@ -399,8 +401,8 @@ async def test_history_lists_requests_newest_first_and_survives_a_restart(harnes
     [note] = harness.shown(response_url)
     lines = note.splitlines()
     assert lines[0] == "*Latest unblock requests in this channel*"
-    assert "`198.51.100.4` *pending*, requested by <@UALICE> · _printer VPN_" in lines[1]
-    assert "`203.0.113.7` *unblocked*, approved by <@UBOB>, requested by <@UALICE>" in lines[2]
+    assert "`198.51.100.4` *waiting for approval*, requested by <@UALICE> · _printer VPN_" in lines[1]
+    assert "`203.0.113.7` *unblocked* by <@UBOB>, requested by <@UALICE>" in lines[2]
     assert len(lines) == 3
 
 

@@ -13,13 +13,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.domain.model import State
 from bot.slack.buttons import APPROVE, CHOOSE
-from bot.unblock import State
 
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack, Message
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, wait_for
+from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, move, wait_for
 from .postgres import PostgresServer, PostgresUnavailable
 from .processes import BotProcess, free_port, start_http_bot
 
@@ -124,8 +124,10 @@ async def test_expiry_and_history_are_the_same_from_either_replica(
     assert histories[0] == histories[1]
     lines = histories[0].splitlines()
     assert lines[0] == "*Latest unblock requests*" and len(lines) == 3
-    assert "`198.51.100.4` *unblocked*, approved by <@UBOB>, requested by <@UALICE> in <#C0GENERAL>" in lines[1]
-    assert "`203.0.113.7` *expired*, requested by <@UALICE> in <#C0GENERAL> · _printer VPN_" in lines[2]
+    assert "`198.51.100.4` *unblocked* by <@UBOB>, requested by <@UALICE> in <#C0GENERAL>" in lines[1]
+    assert (
+        "`203.0.113.7` *expired without approval*, requested by <@UALICE> in <#C0GENERAL> · _printer VPN_" in lines[2]
+    )
 
 
 async def test_a_replica_finishes_a_claim_whose_owner_stopped_renewing_once_its_calls_must_have_ended(
@@ -137,15 +139,15 @@ async def test_a_replica_finishes_a_claim_whose_owner_stopped_renewing_once_its_
     request = await a.request_for(a.cards()[0])
     assert a.bot is not None
     # a process claimed the request and died before sending anything: it renews nothing any more
-    claimed = await a.bot.store.transition(
-        request.id, State.PENDING, State.EXECUTING, actor=BOB, at=a.clock(), owner="gone-process"
+    claimed = await move(
+        a.bot.store, request.id, State.PENDING, State.EXECUTING, actor=BOB, at=a.clock(), owner="gone-process"
     )
     assert claimed is not None
     gets = len(a.pbx.calls("GET"))
 
     b = await make_harness(DATABASE_URL=database_url)
     assert b.bot is not None
-    wait = b.bot.service.timing.takeover_after
+    wait = b.bot.timing.takeover_after
     b.clock.advance(wait - 1)  # its calls could still be under way: left alone
     assert await b.bot.sweeper.recover() == 0
     assert (await b.stored(request)).state is State.EXECUTING and len(a.pbx.calls("GET")) == gets

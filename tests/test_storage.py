@@ -17,14 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import Store, StoreUnavailable, open_store, urls
-from bot.storage.contract import migrations
+from bot.domain.model import Result, State, Transition, UnblockRequest
+from bot.domain.outcomes import Outcome
+from bot.domain.ports import AlreadyOpen
+from bot.storage import urls
+from bot.storage.contract import Store, StoreUnavailable, migrations
+from bot.storage.opening import open_store
 from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import SQLiteStore
 from bot.threecx import BlockedNumber, BlocklistEntry
-from bot.unblock import AlreadyOpen, Outcome, Result, State, Transition, UnblockRequest
 
-from .harness import ALICE, BOB, CAROL, GENERAL
+from .harness import ALICE, BOB, CAROL, GENERAL, move
 from .postgres import PostgresServer
 
 NewStore = Callable[[], Awaitable[Store]]
@@ -98,9 +101,9 @@ async def test_a_request_with_several_targets_and_results_round_trips_whole(stor
         Result(Outcome.ALREADY_GONE, "HTTP 404: the entry was already gone"),
         Result(Outcome.CHANGED, "HTTP 412: changed in 3CX"),
     )
-    await store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=1100.0)
-    moved = await store.transition(
-        request.id, State.EXECUTING, State.FAILED, actor=BOB, at=1101.5, results=results, undo_until=1700.25
+    await move(store, request.id, State.PENDING, State.EXECUTING, actor=BOB, at=1100.0)
+    moved = await move(
+        store, request.id, State.EXECUTING, State.FAILED, actor=BOB, at=1101.5, results=results, undo_until=1700.25
     )
     assert moved is not None and moved == await store.get(request.id)
     assert moved.results == results and moved.undo_until == 1700.25 and moved.targets == targets
@@ -108,9 +111,9 @@ async def test_a_request_with_several_targets_and_results_round_trips_whole(stor
         Result(Outcome.RESTORED, "HTTP 201", new_id="77"),
         Result(Outcome.RESTORED, "HTTP 201", new_id="78"),
     )
-    await store.transition(request.id, State.FAILED, State.UNDOING, actor=CAROL, at=1200.0)
-    undone = await store.transition(
-        request.id, State.UNDOING, State.UNDONE, actor=CAROL, at=1201.0, undo_results=undo_results
+    await move(store, request.id, State.FAILED, State.UNDOING, actor=CAROL, at=1200.0)
+    undone = await move(
+        store, request.id, State.UNDOING, State.UNDONE, actor=CAROL, at=1201.0, undo_results=undo_results
     )
     assert undone is not None and undone == await store.get(request.id)
     assert undone.undo_results == undo_results and undone.results == results
@@ -121,22 +124,22 @@ async def test_every_transition_is_logged_and_sets_who_decided_and_when(store: S
     request = pending("00000000000000a1")
     await store.add(request)
 
-    claimed = await store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=1010.0)
+    claimed = await move(store, request.id, State.PENDING, State.EXECUTING, actor=BOB, at=1010.0)
     assert claimed is not None and claimed.state is State.EXECUTING
     assert (claimed.resolved_by, claimed.resolved_at) == (BOB, 1010.0)
     # the wrong from_state moves nothing and logs nothing
-    assert await store.transition(request.id, State.PENDING, State.DENIED, actor=CAROL, at=1011.0) is None
+    assert await move(store, request.id, State.PENDING, State.DENIED, actor=CAROL, at=1011.0) is None
     two = (Result(Outcome.DELETED, "HTTP 204"), Result(Outcome.ALREADY_GONE, "HTTP 404"))
-    done = await store.transition(
-        request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=1012.0, results=two, undo_until=1612.0
+    done = await move(
+        store, request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=1012.0, results=two, undo_until=1612.0
     )
     assert done is not None
     # resolved_* are set by the move out of pending only
     assert (done.resolved_by, done.resolved_at, done.undone_by) == (BOB, 1010.0, None)
-    undoing = await store.transition(request.id, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=1100.0)
+    undoing = await move(store, request.id, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=1100.0)
     assert undoing is not None
     assert (undoing.undone_by, undoing.undone_at, undoing.undo_until, undoing.results) == (CAROL, 1100.0, 1612.0, two)
-    undone = await store.transition(
+    undone = await move(store,
         request.id, State.UNDOING, State.UNDO_FAILED, actor=CAROL, at=1101.0,
         undo_results=(Result(Outcome.FORBIDDEN, "HTTP 403"),),
     )  # fmt: skip
@@ -159,8 +162,8 @@ async def test_of_20_concurrent_claims_from_two_stores_exactly_one_wins(new_stor
 
     outcomes = await asyncio.gather(
         *(
-            (first if n % 2 else second).transition(
-                request.id, State.PENDING, State.EXECUTING, actor=f"U{n:02d}", at=1100.0 + n
+            move(
+                first if n % 2 else second, request.id, State.PENDING, State.EXECUTING, actor=f"U{n:02d}", at=1100.0 + n
             )
             for n in range(20)
         )
@@ -187,7 +190,7 @@ async def test_recent_is_newest_first_with_ties_in_the_order_they_were_made(stor
 async def test_pending_expired_lists_pending_requests_due_by_then_soonest_first(store: Store) -> None:
     for id, expires_at in (("a", 100.0), ("b", 50.0), ("c", 200.0), ("d", 60.0)):
         await store.add(pending(id * 16, created_at=1.0, expires_at=expires_at))
-    await store.transition("d" * 16, State.PENDING, State.DENIED, actor=BOB, at=2.0)
+    await move(store, "d" * 16, State.PENDING, State.DENIED, actor=BOB, at=2.0)
 
     assert [r.id[0] for r in await store.pending_expired(100.0)] == ["b", "a"]  # due at 100: due
     assert [r.id[0] for r in await store.pending_expired(99.9)] == ["b"]
@@ -197,14 +200,14 @@ async def test_pending_expired_lists_pending_requests_due_by_then_soonest_first(
 async def test_abandoned_lists_claims_whose_heartbeat_is_older_than_the_cutoff(store: Store) -> None:
     for id in "abcde":
         await store.add(pending(id * 16))
-    await store.transition("a" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=10.0, owner="p1")
-    await store.transition("b" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=50.0, owner="p1")
-    await store.transition("c" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=5.0, owner="p2")
-    await store.transition("c" * 16, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=6.0, owner="p2",
+    await move(store, "a" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=10.0, owner="p1")
+    await move(store, "b" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=50.0, owner="p1")
+    await move(store, "c" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=5.0, owner="p2")
+    await move(store, "c" * 16, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=6.0, owner="p2",
                            results=(Result(Outcome.DELETED, "HTTP 204"),))  # fmt: skip
-    await store.transition("c" * 16, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=20.0, owner="p2")
-    await store.transition("d" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=1.0, owner="p1")
-    await store.transition("d" * 16, State.EXECUTING, State.FAILED, actor=BOB, at=2.0, owner="p1", results=())
+    await move(store, "c" * 16, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=20.0, owner="p2")
+    await move(store, "d" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=1.0, owner="p1")
+    await move(store, "d" * 16, State.EXECUTING, State.FAILED, actor=BOB, at=2.0, owner="p1", results=())
 
     assert sorted(r.id[0] for r in await store.abandoned(30.0)) == ["a", "c"]
     assert await store.abandoned(5.0) == []  # a heartbeat at 5 is not older than 5
@@ -219,7 +222,7 @@ async def test_a_claim_is_taken_over_once_and_only_its_new_owner_finishes_it(new
     one, two = await new_store(), await new_store()
     request = pending("f" * 16)
     await one.add(request)
-    claimed = await one.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=10.0, owner="dead")
+    claimed = await move(one, request.id, State.PENDING, State.EXECUTING, actor=BOB, at=10.0, owner="dead")
     assert claimed is not None and (claimed.owner, claimed.heartbeat_at) == ("dead", 10.0)
 
     taken = await asyncio.gather(*(s.take_over(request.id, f"new-{n}", 10.0, 70.0) for n, s in enumerate((one, two))))
@@ -227,9 +230,9 @@ async def test_a_claim_is_taken_over_once_and_only_its_new_owner_finishes_it(new
     assert winner.heartbeat_at == 70.0 and winner.state is State.EXECUTING
     done = (Result(Outcome.DELETED, "HTTP 204"),)
     for owner in ("dead", "new-0" if winner.owner == "new-1" else "new-1"):  # the old owner, the loser
-        assert await one.transition(request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=71.0, owner=owner,
+        assert await move(one, request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=71.0, owner=owner,
                                     results=done) is None  # fmt: skip
-    finished = await two.transition(request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=72.0,
+    finished = await move(two, request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=72.0,
                                     owner=winner.owner, results=done)  # fmt: skip
     assert finished is not None and finished.owner is None and finished.resolved_by == BOB
 
@@ -246,10 +249,10 @@ async def test_one_open_request_per_entry(store: Store) -> None:
     await store.add(pending("3" * 16, targets=(entry(7, "198.51.100.7"),)))  # nothing of the failed one was kept
 
     # executing still holds the entry; leaving the open states frees it
-    await store.transition(first.id, State.PENDING, State.EXECUTING, actor=BOB, at=1.0, owner="p")
+    await move(store, first.id, State.PENDING, State.EXECUTING, actor=BOB, at=1.0, owner="p")
     with pytest.raises(AlreadyOpen):
         await store.add(pending("4" * 16, targets=first.targets))
-    await store.transition(first.id, State.EXECUTING, State.FAILED, actor=BOB, at=2.0, owner="p", results=())
+    await move(store, first.id, State.EXECUTING, State.FAILED, actor=BOB, at=2.0, owner="p", results=())
     await store.add(pending("4" * 16, targets=first.targets))
 
 
@@ -257,10 +260,10 @@ async def test_a_claim_must_come_before_expiry(store: Store) -> None:
     request = pending("e" * 16, expires_at=100.0)
     await store.add(request)
 
-    assert await store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=100.0,
+    assert await move(store, request.id, State.PENDING, State.EXECUTING, actor=BOB, at=100.0,
                                   unexpired=True) is None  # fmt: skip
     assert (await store.get(request.id)).state is State.PENDING  # type: ignore[union-attr]
-    moved = await store.transition(request.id, State.PENDING, State.EXECUTING, actor=BOB, at=99.9, unexpired=True)
+    moved = await move(store, request.id, State.PENDING, State.EXECUTING, actor=BOB, at=99.9, unexpired=True)
     assert moved is not None and moved.state is State.EXECUTING
 
 
@@ -298,7 +301,8 @@ async def test_open_store_picks_the_store_from_the_url(tmp_path: Path, database_
         await open_store(database_url.replace("postgresql://", "postgres://", 1)),
     ]
     try:
-        assert [type(s) for s in opened] == [SQLiteStore, PostgresStore, PostgresStore]
+        assert isinstance(opened[0], SQLiteStore)
+        assert all(isinstance(store, PostgresStore) for store in opened[1:])
     finally:
         for store in opened:
             await store.close()

@@ -17,7 +17,8 @@ from bot.threecx import (
     UnavailableError,
     UnexpectedResponseError,
 )
-from bot.threecx.client import RetryPolicy, ThreeCXClient
+from bot.threecx.client import BLOCKLIST, ThreeCXClient
+from bot.threecx.retry import RetryPolicy
 
 from .fakes.openapi_check import check_against_spec
 from .fakes.threecx import FakeThreeCX
@@ -38,9 +39,9 @@ def xapi_calls(pbx: FakeThreeCX) -> list[tuple[str, str]]:
 
 async def test_requests_follow_the_3cx_openapi_file(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
     pbx.add_entry(7, "198.51.100.0/24")
-    entry = await client.get_blocklist_entry(42)
-    listed = await client.list_blocklist(filter="contains(IPAddrMask,'198.51')", top=5)
-    assert await client.delete_blocklist_entry(7, etag='W/"1"') is DeleteOutcome.DELETED
+    entry = await client.get(BLOCKLIST, 42)
+    listed = await client.query(BLOCKLIST, filter="contains(IPAddrMask,'198.51')", top=5)
+    assert await client.delete(BLOCKLIST, 7, etag='W/"1"') is DeleteOutcome.DELETED
 
     assert (entry.id, entry.ip_addr_mask, entry.added_by) == (42, "203.0.113.7", "AutoBlacklist")
     assert [e.id for e in listed] == [7]
@@ -63,7 +64,7 @@ async def test_requests_follow_the_3cx_openapi_file(pbx: FakeThreeCX, client: Th
 
 async def test_the_spec_check_would_catch_a_wrong_request(pbx: FakeThreeCX) -> None:
     async with ThreeCXClient(pbx.base_url, pbx.client_id, pbx.client_secret, retry=FAST_RETRY) as c:
-        await c.get_blocklist_entry(42)
+        await c.get(BLOCKLIST, 42)
     bad = list(pbx.requests)
     bad[-1].path = "/xapi/v1/Blocklist/42"
     assert check_against_spec(bad) != []
@@ -72,7 +73,7 @@ async def test_the_spec_check_would_catch_a_wrong_request(pbx: FakeThreeCX) -> N
 @pytest.mark.parametrize("bad_id", [0, -1, 2**31, True])
 async def test_ids_are_validated_before_anything_is_sent(pbx: FakeThreeCX, client: ThreeCXClient, bad_id: int) -> None:
     with pytest.raises(ValueError):
-        await client.delete_blocklist_entry(bad_id)
+        await client.delete(BLOCKLIST, bad_id)
     assert pbx.requests == []
 
 
@@ -81,7 +82,7 @@ async def test_ids_are_validated_before_anything_is_sent(pbx: FakeThreeCX, clien
 
 async def test_the_token_is_fetched_once_and_reused(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
     for _ in range(3):
-        await client.get_blocklist_entry(42)
+        await client.get(BLOCKLIST, 42)
     assert pbx.token_requests == 1
 
 
@@ -90,7 +91,7 @@ async def test_one_token_fetch_for_fifty_concurrent_calls(pbx: FakeThreeCX, clie
     for n in range(100, 150):
         pbx.add_entry(n, f"192.0.2.{n}")
 
-    results = await asyncio.gather(*(client.delete_blocklist_entry(n) for n in range(100, 150)))
+    results = await asyncio.gather(*(client.delete(BLOCKLIST, n) for n in range(100, 150)))
 
     assert results == [DeleteOutcome.DELETED] * 50
     assert pbx.token_requests == 1
@@ -100,18 +101,18 @@ async def test_one_token_fetch_for_fifty_concurrent_calls(pbx: FakeThreeCX, clie
 async def test_a_token_near_its_end_is_renewed_before_use(pbx: FakeThreeCX) -> None:
     pbx.token_lifetime = 1  # renewed at half its life, so every call here needs a new one
     async with ThreeCXClient(pbx.base_url, pbx.client_id, pbx.client_secret, retry=FAST_RETRY) as c:
-        await c.get_blocklist_entry(42)
+        await c.get(BLOCKLIST, 42)
         await asyncio.sleep(0.6)
-        await c.get_blocklist_entry(42)
+        await c.get(BLOCKLIST, 42)
     assert pbx.token_requests == 2
     assert len(xapi_calls(pbx)) == 2  # renewed ahead of time: no 401 and no second try
 
 
 async def test_a_401_gets_one_new_token_and_one_retry(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
-    await client.get_blocklist_entry(42)
+    await client.get(BLOCKLIST, 42)
     pbx.expire_tokens()
 
-    entry = await client.get_blocklist_entry(42)
+    entry = await client.get(BLOCKLIST, 42)
 
     assert entry.id == 42
     assert pbx.token_requests == 2
@@ -122,7 +123,7 @@ async def test_a_401_that_persists_is_a_credentials_error(pbx: FakeThreeCX, clie
     pbx.fail_next(401, times=5)
 
     with pytest.raises(CredentialsError) as caught:
-        await client.get_blocklist_entry(42)
+        await client.get(BLOCKLIST, 42)
 
     assert pbx.token_requests == 2
     assert len(xapi_calls(pbx)) == 2
@@ -134,7 +135,7 @@ async def test_a_refused_secret_is_a_credentials_error_without_the_secret(pbx: F
     pbx.token_status = status
     async with ThreeCXClient(pbx.base_url, pbx.client_id, pbx.client_secret, retry=FAST_RETRY) as c:
         with pytest.raises(CredentialsError) as caught:
-            await c.get_blocklist_entry(42)
+            await c.get(BLOCKLIST, 42)
     error = caught.value
     assert pbx.client_secret not in f"{error} {error.answer()} {error!r}"
     assert xapi_calls(pbx) == []
@@ -143,7 +144,7 @@ async def test_a_refused_secret_is_a_credentials_error_without_the_secret(pbx: F
 async def test_a_wrong_secret_is_refused_by_the_token_endpoint(pbx: FakeThreeCX) -> None:
     async with ThreeCXClient(pbx.base_url, pbx.client_id, "not-the-secret", retry=FAST_RETRY) as c:
         with pytest.raises(CredentialsError):
-            await c.get_blocklist_entry(42)
+            await c.get(BLOCKLIST, 42)
     assert pbx.token_requests == 1
 
 
@@ -152,28 +153,28 @@ async def test_a_wrong_secret_is_refused_by_the_token_endpoint(pbx: FakeThreeCX)
 
 async def test_status_codes_map_to_typed_errors(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
     with pytest.raises(NotFoundError):
-        await client.get_blocklist_entry(9)
+        await client.get(BLOCKLIST, 9)
     pbx.forbidden = True
     with pytest.raises(ForbiddenError):
-        await client.get_blocklist_entry(42)
+        await client.get(BLOCKLIST, 42)
     pbx.forbidden = False
     pbx.fail_next(500)
     with pytest.raises(UnavailableError):
-        await client.get_blocklist_entry(42)
+        await client.get(BLOCKLIST, 42)
     pbx.fail_next(400, body=b'{"error":{"code":"","message":"Number:\\nWARNINGS.XAPI.ALREADY_IN_USE"}}')
     with pytest.raises(UnexpectedResponseError) as other:
-        await client.get_blocklist_entry(42)
+        await client.get(BLOCKLIST, 42)
     assert other.value.detail == "Number:\nWARNINGS.XAPI.ALREADY_IN_USE"
     assert "WARNINGS.XAPI.ALREADY_IN_USE" in other.value.answer()
 
 
 async def test_a_changed_entry_is_a_412(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
     pbx.issue_etags = pbx.enforce_etags = True
-    entry = await client.get_blocklist_entry(42)
+    entry = await client.get(BLOCKLIST, 42)
     pbx.change_entry(42, Description="edited")
 
     with pytest.raises(ChangedError):
-        await client.delete_blocklist_entry(42, etag=entry.etag)
+        await client.delete(BLOCKLIST, 42, etag=entry.etag)
     assert 42 in pbx.entries
 
 
@@ -186,7 +187,7 @@ async def test_an_answer_that_is_not_json_is_an_unexpected_response(
 ) -> None:
     pbx.fail_next(200, body=body, content_type=content_type)
     with pytest.raises(UnexpectedResponseError, match="not JSON"):
-        await client.get_blocklist_entry(42)
+        await client.get(BLOCKLIST, 42)
 
 
 # retries ---------------------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ async def test_transient_answers_are_retried_until_they_pass(
 ) -> None:
     pbx.fail_next(status, times=2, retry_after="0" if status == 429 else None)
 
-    entry = await client.get_blocklist_entry(42)
+    entry = await client.get(BLOCKLIST, 42)
 
     assert entry.id == 42
     assert len(xapi_calls(pbx)) == 3
@@ -208,7 +209,7 @@ async def test_retries_are_bounded_in_count(pbx: FakeThreeCX, client: ThreeCXCli
     pbx.fail_next(503, times=50)
 
     with pytest.raises(UnavailableError):
-        await client.get_blocklist_entry(42)
+        await client.get(BLOCKLIST, 42)
 
     assert len(xapi_calls(pbx)) == FAST_RETRY.attempts
 
@@ -218,7 +219,7 @@ async def test_retries_are_bounded_in_time_and_honour_retry_after(pbx: FakeThree
     pbx.fail_next(429, times=50, retry_after="0.2")
     async with ThreeCXClient(pbx.base_url, pbx.client_id, pbx.client_secret, retry=policy) as c:
         with pytest.raises(UnavailableError, match="rate limiting"):
-            await c.get_blocklist_entry(42)
+            await c.get(BLOCKLIST, 42)
     # 0.2 s apart within a 0.5 s budget: the first try and two retries, then the budget says stop
     assert len(xapi_calls(pbx)) == 3
 
@@ -226,32 +227,32 @@ async def test_retries_are_bounded_in_time_and_honour_retry_after(pbx: FakeThree
 async def test_other_errors_are_not_retried(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
     pbx.fail_next(500, times=5)
     with pytest.raises(UnavailableError):
-        await client.get_blocklist_entry(42)
+        await client.get(BLOCKLIST, 42)
     assert len(xapi_calls(pbx)) == 1
 
 
 async def test_dropped_connections_and_timeouts_are_retried(pbx: FakeThreeCX) -> None:
     async with ThreeCXClient(pbx.base_url, pbx.client_id, pbx.client_secret, timeout=0.3, retry=FAST_RETRY) as c:
         pbx.drop_next(times=2)
-        assert (await c.get_blocklist_entry(42)).id == 42
+        assert (await c.get(BLOCKLIST, 42)).id == 42
         pbx.delay = 1.0
         with pytest.raises(UnavailableError, match="did not answer in time"):
-            await c.get_blocklist_entry(42)
+            await c.get(BLOCKLIST, 42)
 
 
 async def test_an_unreachable_pbx_is_unavailable(unused_tcp_port: int) -> None:
     async with ThreeCXClient(f"http://127.0.0.1:{unused_tcp_port}", "id", "secret", retry=FAST_RETRY) as c:
         with pytest.raises(UnavailableError, match="could not be reached") as caught:
-            await c.get_blocklist_entry(42)
+            await c.get(BLOCKLIST, 42)
     assert "secret" not in str(caught.value)
     assert isinstance(caught.value, ThreeCXError)
 
 
 async def test_a_delete_whose_answer_was_lost_reports_the_entry_gone(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
-    await client.get_blocklist_entry(42)  # a kept-alive connection, as in real use
+    await client.get(BLOCKLIST, 42)  # a kept-alive connection, as in real use
     pbx.drop_next(times=1, method="DELETE", after_effect=True)
 
-    assert await client.delete_blocklist_entry(42) is DeleteOutcome.ALREADY_GONE
+    assert await client.delete(BLOCKLIST, 42) is DeleteOutcome.ALREADY_GONE
     assert 42 not in pbx.entries
 
 
@@ -261,7 +262,7 @@ async def test_waiting_for_a_free_connection_is_not_a_timeout(pbx: FakeThreeCX) 
         pbx.base_url, pbx.client_id, pbx.client_secret, timeout=0.8, pool_size=2, retry=FAST_RETRY
     ) as client:
         # 8 calls through 2 connections take 4 rounds of 0.5 s, longer than the 0.8 s timeout
-        entries = await asyncio.gather(*(client.get_blocklist_entry(42) for _ in range(8)))
+        entries = await asyncio.gather(*(client.get(BLOCKLIST, 42) for _ in range(8)))
 
     assert [e.id for e in entries] == [42] * 8
     assert len(pbx.calls("GET")) == 8  # none timed out and went again

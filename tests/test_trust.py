@@ -10,17 +10,16 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from slack_sdk.signature import SignatureVerifier
 
 from bot.calls import Lane
+from bot.domain.model import State
 from bot.slack.buttons import APPROVE, CHOOSE, DENY, UNDO
 from bot.tasks import Limits
-from bot.unblock import State
 
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, BOB, CAROL, MALLORY, SIGNING_SECRET, Harness, base_env, block_text, buttons, wait_for
+from .harness import ALICE, BOB, CAROL, MALLORY, Harness, base_env, block_text, buttons, sign, wait_for
 from .processes import BotProcess, start_http_bot
 
 # bad input gets an answer, never a 500 --------------------------------------------------------------
@@ -166,7 +165,7 @@ async def test_an_undo_under_way_when_the_bot_was_killed_adds_the_entry_back_onc
 
     await _killed_while_3cx_works(pbx, first, driver, UNDO, "POST", request_id, applied=applied)
     second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
-    await wait_for(lambda: "blocked again" in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
+    await wait_for(lambda: "is blocked again." in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
     assert await second.stop() == 0
 
     assert len(pbx.calls("POST", "/xapi/v1/Blocklist")) == (1 if applied else 2)
@@ -178,7 +177,7 @@ async def test_an_undo_under_way_when_the_bot_was_killed_adds_the_entry_back_onc
 
 
 def _signed(body: str, stamp: int) -> str:
-    return SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=str(stamp), body=body)
+    return sign(body, str(stamp))
 
 
 async def _deliver_again(harness: Harness, body: str, times: int) -> list[int]:

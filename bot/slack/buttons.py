@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from ..command_text import MAX_LIST_TEXT
+from .command_text import MAX_LIST_TEXT
 
 APPROVE = "unblock_approve"
 DENY = "unblock_deny"

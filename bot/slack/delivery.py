@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..unblock import UnblockRequest
+from ..domain.model import UnblockRequest
 from .outbox import Outbox, Sent
 
 log = logging.getLogger(__name__)

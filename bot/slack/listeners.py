@@ -16,9 +16,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
-from . import messages as say
 from .buttons import CHOOSE, DECISIONS, LIST_MORE, ChoiceButton, PageButton, RequestButton
 from .use_cases import Asker, UseCases
+from .views import notes as say
 
 log = logging.getLogger(__name__)
 

@@ -6,29 +6,34 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .. import calls
 from ..calls import Lane
-from ..unblock import UnblockRequest, UnblockService
+from ..domain.decisions import Decisions
+from ..domain.execution import Execution
+from ..domain.model import UnblockRequest
+from ..domain.ports import StoreUnreachable
 from .delivery import CardDelivery
-from .messages import outcome_card
+from .views.outcome import outcome_card
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(kw_only=True)
 class Sweeper:
     """Background upkeep: finishes requests whose process stopped while working on them (checked every
     ``recover_every`` seconds) and expires requests past their time (every ``expire_every`` seconds), and
     says so on their cards, without waiting for a click."""
 
-    def __init__(
-        self, service: UnblockService, delivery: CardDelivery, *, expire_every: float, recover_every: float
-    ) -> None:
-        self._service = service
-        self._delivery = delivery
-        self._expire_every = expire_every
-        self._recover_every = recover_every
-        self._task: asyncio.Task[None] | None = None
+    decisions: Decisions
+    execution: Execution
+    delivery: CardDelivery
+    clock: Callable[[], float]
+    expire_every: float
+    recover_every: float
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="sweeper")
@@ -42,13 +47,13 @@ class Sweeper:
 
     async def sweep(self) -> int:
         """Expire what is due now; how many requests expired."""
-        expired = await self._service.expire_due()
+        expired = await self.decisions.expire_due()
         await self._show(expired)
         return len(expired)
 
     async def recover(self) -> int:
-        """Finish requests left half done (see UnblockService.recover); how many were finished."""
-        finished = await self._service.recover()
+        """Finish requests left half done (see ``Execution.recover``); how many were finished."""
+        finished = await self.execution.recover()
         if finished:
             log.warning("finished requests a stopped bot had left", extra={"requests": [r.id for r in finished]})
         await self._show(finished)
@@ -57,7 +62,7 @@ class Sweeper:
     async def _show(self, requests: list[UnblockRequest]) -> None:
         for request in requests:
             if request.message_ts:  # a card posted through a response_url cannot be edited later
-                await self._delivery.update_card(request, *outcome_card(request, self._service.clock()), None)
+                await self.delivery.update_card(request, *outcome_card(request, self.clock()), None)
 
     async def _loop(self) -> None:
         calls.enter(Lane.DECISIONS)  # finishing an approved request is a decision's work
@@ -66,8 +71,10 @@ class Sweeper:
             try:
                 await self.recover()
                 if time.monotonic() >= next_expiry:
-                    next_expiry = time.monotonic() + self._expire_every
+                    next_expiry = time.monotonic() + self.expire_every
                     await self.sweep()
+            except StoreUnreachable as error:
+                log.warning("background upkeep waits for the database", extra={"problem": str(error)})
             except Exception:
                 log.exception("background upkeep failed; will try again")
-            await asyncio.sleep(self._recover_every)
+            await asyncio.sleep(self.recover_every)

@@ -25,8 +25,8 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Protocol, TypeVar
 
+from ..domain.ports import RequestStore, StoreUnreachable
 from ..threecx.tokens import TokenStore
-from ..unblock import RequestStore, StoreUnreachable
 
 T = TypeVar("T")
 log = logging.getLogger("bot.storage")

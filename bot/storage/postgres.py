@@ -20,22 +20,12 @@ from typing import TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 
+from ..domain.model import Move, Transition, UnblockRequest
+from ..domain.ports import AlreadyOpen
 from ..threecx.tokens import Fetch, TokenStore
-from ..unblock import AlreadyOpen, Result, State, Transition, UnblockRequest
-from . import urls
+from . import rows, urls
 from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
-from .rows import (
-    CLAIMED,
-    COLUMN_COUNT,
-    COLUMNS,
-    EXPIRY_BATCH,
-    SELECT,
-    Move,
-    request_from_row,
-    request_row,
-    target_keys,
-    transition_from_row,
-)
+from .reads import SharedReads
 
 T = TypeVar("T")
 
@@ -60,7 +50,9 @@ TRANSIENT = (
 )
 
 
-class PostgresStore:
+class PostgresStore(SharedReads):
+    ARRIVAL = "seq"
+
     def __init__(self, database_url: str, *, wait: float = DEFAULT_WAIT) -> None:
         self._url = database_url
         self._wait = wait
@@ -100,14 +92,14 @@ class PostgresStore:
         return PostgresTokenStore(self, name)
 
     async def add(self, request: UnblockRequest) -> None:
-        placeholders = ", ".join(f"${n}" for n in range(1, COLUMN_COUNT + 1))
+        placeholders = ", ".join(f"${n}" for n in range(1, rows.COLUMN_COUNT + 1))
 
         async def add(pool: asyncpg.Pool) -> None:
             async with pool.acquire() as db:
                 try:
                     async with db.transaction():
-                        await db.execute(f"INSERT INTO requests ({COLUMNS}) VALUES ({placeholders})",
-                                         *request_row(request))  # fmt: skip
+                        await db.execute(f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({placeholders})",
+                                         *rows.request_row(request))  # fmt: skip
                         await db.execute(
                             "INSERT INTO transitions (request_id, from_state, to_state, actor, at)"
                             " VALUES ($1, $2, $3, $4, $5)",
@@ -115,12 +107,12 @@ class PostgresStore:
                         )  # fmt: skip
                         await db.executemany(
                             "INSERT INTO open_targets (target, request_id) VALUES ($1, $2)",
-                            [(key, request.id) for key in target_keys(request)],
+                            [(key, request.id) for key in rows.target_keys(request)],
                         )
                 except asyncpg.UniqueViolationError:
                     holder = await db.fetchval(
                         "SELECT request_id FROM open_targets WHERE target = ANY($1::text[]) LIMIT 1",
-                        target_keys(request),
+                        rows.target_keys(request),
                     )
                     if holder == request.id:
                         return  # an earlier try was made, and its answer lost
@@ -130,86 +122,53 @@ class PostgresStore:
 
         await self._call(add)
 
-    async def get(self, request_id: str) -> UnblockRequest | None:
-        rows = await self._select("WHERE id = $1", request_id)
-        return rows[0] if rows else None
-
     async def set_message_ts(self, request_id: str, message_ts: str) -> None:
         await self._execute("UPDATE requests SET message_ts = $2 WHERE id = $1", request_id, message_ts)
 
-    async def transition(
-        self,
-        request_id: str,
-        from_state: State,
-        to_state: State,
-        *,
-        actor: str | None,
-        at: float,
-        results: tuple[Result, ...] | None = None,
-        undo_until: float | None = None,
-        undo_results: tuple[Result, ...] | None = None,
-        owner: str | None = None,
-        unexpired: bool = False,
-        note: str | None = None,
-    ) -> UnblockRequest | None:
-        move = Move(request_id, from_state, to_state, actor, at, results, undo_until, undo_results, owner, unexpired)
-        changes, conditions = move.changes(), move.conditions()
-        values = [*changes.values(), *(value for _, _, value in conditions)]
-        sets = ", ".join(f"{column} = ${n}" for n, column in enumerate(changes, start=1))
+    async def transition(self, move: Move) -> UnblockRequest | None:
+        columns, required = rows.changes(move), rows.conditions(move)
+        values = [*columns.values(), *(value for _, _, value in required)]
+        sets = ", ".join(f"{column} = ${n}" for n, column in enumerate(columns, start=1))
         where = " AND ".join(
-            f"{column} {op} ${n}" for n, (column, op, _) in enumerate(conditions, start=len(changes) + 1)
+            f"{column} {op} ${n}" for n, (column, op, _) in enumerate(required, start=len(columns) + 1)
         )
         n = len(values)
         freed = "DELETE FROM open_targets WHERE request_id IN (SELECT id FROM moved)" if move.frees_targets else ""
         sql = f"""
             WITH moved AS (
-                UPDATE requests SET {sets} WHERE {where} RETURNING {COLUMNS}
+                UPDATE requests SET {sets} WHERE {where} RETURNING {rows.COLUMNS}
             ), logged AS (
                 INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer)
                 SELECT id, ${n + 1}, ${n + 2}, ${n + 3}, ${n + 4}::double precision, ${n + 5} FROM moved
             ){f", freed AS ({freed})" if freed else ""}
-            SELECT {COLUMNS} FROM moved
+            SELECT {rows.COLUMNS} FROM moved
         """
-        row = await self._call(lambda pool: pool.fetchrow(
-            sql, *values, from_state.value, to_state.value, actor, at, move.answer(note)
-        ))  # fmt: skip
-        return request_from_row(row) if row is not None else None
+        logged = (move.from_state.value, move.to_state.value, move.actor, move.at, move.answer)
+        row = await self._call(lambda pool: pool.fetchrow(sql, *values, *logged))
+        return rows.request_from_row(row) if row is not None else None
 
     async def renew(self, request_id: str, owner: str, at: float) -> bool:
         status = await self._execute(
-            f"UPDATE requests SET heartbeat_at = $3 WHERE id = $1 AND owner = $2 AND state IN {CLAIMED}",
+            f"UPDATE requests SET heartbeat_at = $3 WHERE id = $1 AND owner = $2 AND state IN {rows.CLAIMED}",
             request_id, owner, at,
         )  # fmt: skip
         return status == "UPDATE 1"
 
     async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
-        rows = await self._select_sql(
+        taken = await self._select_sql(
             f"UPDATE requests SET owner = $2, heartbeat_at = $4 WHERE id = $1 AND heartbeat_at = $3"
-            f" AND state IN {CLAIMED} RETURNING {COLUMNS}",
+            f" AND state IN {rows.CLAIMED} RETURNING {rows.COLUMNS}",
             request_id, owner, heartbeat_at, at,
         )  # fmt: skip
-        return rows[0] if rows else None
-
-    async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
-        return await self._select(f"WHERE state IN {CLAIMED} AND heartbeat_at < $1", heartbeat_before)
+        return taken[0] if taken else None
 
     async def transitions(self, request_id: str) -> list[Transition]:
-        rows = await self._call(lambda pool: pool.fetch(
+        log = await self._call(lambda pool: pool.fetch(
             "SELECT request_id, from_state, to_state, actor, at, answer FROM transitions"
             " WHERE request_id = $1 ORDER BY seq",
             request_id,
         ))  # fmt: skip
-        return [transition_from_row(row) for row in rows]
-
-    async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
-        if channel is None:
-            return await self._select("ORDER BY created_at DESC, seq DESC LIMIT $1", count)
-        return await self._select("WHERE channel = $1 ORDER BY created_at DESC, seq DESC LIMIT $2", channel, count)
-
-    async def pending_expired(self, now: float) -> list[UnblockRequest]:
-        return await self._select(
-            f"WHERE state = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT {EXPIRY_BATCH}", State.PENDING.value, now
-        )
+        return [rows.transition_from_row(row) for row in log]
 
     async def first_delivery(self, key: str, at: float, handler: str) -> bool:
         # the row names who handled it first: a try whose answer was lost still recognises its own
@@ -239,10 +198,10 @@ class PostgresStore:
         return str(await self._call(lambda pool: pool.execute(sql, *params)))
 
     async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
-        return await self._select_sql(f"{SELECT} {tail}", *params)
+        return await self._select_sql(_numbered(f"{rows.SELECT} {tail}"), *params)
 
     async def _select_sql(self, sql: str, *params: object) -> list[UnblockRequest]:
-        return [request_from_row(row) for row in await self._call(lambda pool: pool.fetch(sql, *params))]
+        return [rows.request_from_row(row) for row in await self._call(lambda pool: pool.fetch(sql, *params))]
 
     async def _call(self, operation: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
         pool = self._pool_or_fail()
@@ -301,6 +260,12 @@ async def _migrate(db: asyncpg.Connection) -> None:
             if name not in applied:
                 await db.execute(sql)
                 await db.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+
+
+def _numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1``, ``$2``, … (the shared reads hold no other ``?``)."""
+    pieces = sql.split("?")
+    return "".join(f"{piece}${n}" for n, piece in enumerate(pieces[:-1], start=1)) + pieces[-1]
 
 
 def _transient(error: BaseException) -> bool:

@@ -17,21 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from ..domain.model import Move, Transition, UnblockRequest
+from ..domain.ports import AlreadyOpen
 from ..threecx.tokens import Fetch, TokenStore
-from ..unblock import AlreadyOpen, Result, State, Transition, UnblockRequest
+from . import rows
 from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
-from .rows import (
-    CLAIMED,
-    COLUMN_COUNT,
-    COLUMNS,
-    EXPIRY_BATCH,
-    SELECT,
-    Move,
-    request_from_row,
-    request_row,
-    target_keys,
-    transition_from_row,
-)
+from .reads import SharedReads
 
 T = TypeVar("T")
 
@@ -39,7 +30,10 @@ T = TypeVar("T")
 BUSY_TIMEOUT = 1.0
 
 
-class SQLiteStore:
+class SQLiteStore(SharedReads):
+    #: SQLite's own row number: the order rows were inserted in
+    ARRIVAL = "rowid"
+
     def __init__(self, path: str, *, wait: float = DEFAULT_WAIT) -> None:
         self._path = path
         self._wait = wait
@@ -68,18 +62,18 @@ class SQLiteStore:
         def add(db: sqlite3.Connection) -> None:
             try:
                 with db:
-                    db.execute(f"INSERT INTO requests ({COLUMNS}) VALUES ({', '.join('?' * COLUMN_COUNT)})",
-                               request_row(request))  # fmt: skip
+                    db.execute(f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({', '.join('?' * rows.COLUMN_COUNT)})",
+                               rows.request_row(request))  # fmt: skip
                     db.execute(
                         "INSERT INTO transitions (request_id, from_state, to_state, actor, at) VALUES (?, ?, ?, ?, ?)",
                         (request.id, None, request.state.value, request.requester, request.created_at),
                     )
                     db.executemany(
                         "INSERT INTO open_targets (target, request_id) VALUES (?, ?)",
-                        [(key, request.id) for key in target_keys(request)],
+                        [(key, request.id) for key in rows.target_keys(request)],
                     )
             except sqlite3.IntegrityError:
-                keys = target_keys(request)
+                keys = rows.target_keys(request)
                 row = db.execute(
                     f"SELECT request_id FROM open_targets WHERE target IN ({', '.join('?' * len(keys))}) LIMIT 1", keys
                 ).fetchone()
@@ -89,89 +83,56 @@ class SQLiteStore:
 
         await self._with_db(add)
 
-    async def get(self, request_id: str) -> UnblockRequest | None:
-        rows = await self._select("WHERE id = ?", request_id)
-        return rows[0] if rows else None
-
     async def set_message_ts(self, request_id: str, message_ts: str) -> None:
         await self._write("UPDATE requests SET message_ts = ? WHERE id = ?", message_ts, request_id)
 
-    async def transition(
-        self,
-        request_id: str,
-        from_state: State,
-        to_state: State,
-        *,
-        actor: str | None,
-        at: float,
-        results: tuple[Result, ...] | None = None,
-        undo_until: float | None = None,
-        undo_results: tuple[Result, ...] | None = None,
-        owner: str | None = None,
-        unexpired: bool = False,
-        note: str | None = None,
-    ) -> UnblockRequest | None:
-        move = Move(request_id, from_state, to_state, actor, at, results, undo_until, undo_results, owner, unexpired)
-        changes, conditions = move.changes(), move.conditions()
-        sets = ", ".join(f"{column} = ?" for column in changes)
-        where = " AND ".join(f"{column} {op} ?" for column, op, _ in conditions)
+    async def transition(self, move: Move) -> UnblockRequest | None:
+        columns, required = rows.changes(move), rows.conditions(move)
+        sets = ", ".join(f"{column} = ?" for column in columns)
+        where = " AND ".join(f"{column} {op} ?" for column, op, _ in required)
+        values = [*columns.values(), *(value for _, _, value in required)]
+        logged = (move.request_id, move.from_state.value, move.to_state.value, move.actor, move.at, move.answer)
 
         def run(db: sqlite3.Connection) -> UnblockRequest | None:
             with db:
-                changed = db.execute(
-                    f"UPDATE requests SET {sets} WHERE {where}", [*changes.values(), *(v for _, _, v in conditions)]
-                ).rowcount
-                if changed != 1:
+                if db.execute(f"UPDATE requests SET {sets} WHERE {where}", values).rowcount != 1:
                     return None
                 db.execute(
                     "INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (request_id, from_state.value, to_state.value, actor, at, move.answer(note)),
+                    logged,
                 )
                 if move.frees_targets:
-                    db.execute("DELETE FROM open_targets WHERE request_id = ?", (request_id,))
-            return request_from_row(db.execute(f"{SELECT} WHERE id = ?", (request_id,)).fetchone())
+                    db.execute("DELETE FROM open_targets WHERE request_id = ?", (move.request_id,))
+            return rows.request_from_row(db.execute(f"{rows.SELECT} WHERE id = ?", (move.request_id,)).fetchone())
 
         return await self._with_db(run)
 
     async def renew(self, request_id: str, owner: str, at: float) -> bool:
         changed = await self._write(
-            f"UPDATE requests SET heartbeat_at = ? WHERE id = ? AND owner = ? AND state IN {CLAIMED}",
+            f"UPDATE requests SET heartbeat_at = ? WHERE id = ? AND owner = ? AND state IN {rows.CLAIMED}",
             at, request_id, owner,
         )  # fmt: skip
         return changed == 1
 
     async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
         taken = await self._write(
-            f"UPDATE requests SET owner = ?, heartbeat_at = ? WHERE id = ? AND heartbeat_at = ? AND state IN {CLAIMED}",
+            "UPDATE requests SET owner = ?, heartbeat_at = ?"
+            f" WHERE id = ? AND heartbeat_at = ? AND state IN {rows.CLAIMED}",
             owner, at, request_id, heartbeat_at,
         )  # fmt: skip
         return await self.get(request_id) if taken == 1 else None
 
-    async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
-        return await self._select(f"WHERE state IN {CLAIMED} AND heartbeat_at < ?", heartbeat_before)
-
     async def transitions(self, request_id: str) -> list[Transition]:
         def select(db: sqlite3.Connection) -> list[Transition]:
-            rows = db.execute(
+            log = db.execute(
                 "SELECT request_id, from_state, to_state, actor, at, answer FROM transitions"
                 " WHERE request_id = ? ORDER BY seq",
                 (request_id,),
             ).fetchall()
-            return [transition_from_row(row) for row in rows]
+            return [rows.transition_from_row(row) for row in log]
 
         return await self._with_db(select)
-
-    async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
-        # rowid: the order they were made in, for requests made in the same instant
-        if channel is None:
-            return await self._select("ORDER BY created_at DESC, rowid DESC LIMIT ?", count)
-        return await self._select("WHERE channel = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", channel, count)
-
-    async def pending_expired(self, now: float) -> list[UnblockRequest]:
-        return await self._select(
-            f"WHERE state = ? AND expires_at <= ? ORDER BY expires_at LIMIT {EXPIRY_BATCH}", State.PENDING.value, now
-        )
 
     async def first_delivery(self, key: str, at: float, handler: str) -> bool:
         def claim(db: sqlite3.Connection) -> bool:
@@ -270,7 +231,7 @@ class SQLiteStore:
 
     async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
         def select(db: sqlite3.Connection) -> list[UnblockRequest]:
-            return [request_from_row(row) for row in db.execute(f"{SELECT} {tail}", params).fetchall()]
+            return [rows.request_from_row(row) for row in db.execute(f"{rows.SELECT} {tail}", params).fetchall()]
 
         return await self._with_db(select)
 

@@ -1,13 +1,17 @@
 """ThreeCXClient: the one async client of a 3CX XAPI, owning one aiohttp session.
 
 - OAuth2 client credentials against ``{base}/connect/token``; the token is
-  cached until shortly before it expires and fetched by one caller at a time
+  cached until shortly before it expires and fetched by one caller at a time,
+  shared with other processes through a :class:`~bot.threecx.tokens.TokenStore`
   (3CX keeps one active token per API client, so two fetches would fight).
-- A 401 from the XAPI gets one fresh token and one more try.
-- Connection errors, timeouts, 429 and 502/503/504 are retried with
-  exponential backoff and full jitter, bounded in count and in total time;
+- A 401 from the XAPI gets the shared token (or a fresh one) and one more try.
+- Failed tries are repeated as :func:`~bot.threecx.retry.may_retry` allows,
+  with exponential backoff and full jitter, bounded in count and in total time;
   ``Retry-After`` is honoured.
-- Every other answer maps to one typed error of ``bot.threecx.errors``.
+- Every answer that is not a success maps to one typed error (``bot.threecx.answers``).
+
+The client speaks HTTP and OData keys; what the bot does with each of 3CX's
+lists is in ``bot.threecx.lists``.
 """
 
 from __future__ import annotations
@@ -15,12 +19,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -28,47 +31,51 @@ from yarl import URL
 
 from .. import calls
 from ..calls import Lane
-from .errors import (
-    ChangedError,
-    CredentialsError,
-    ForbiddenError,
-    NotFoundError,
-    ThreeCXError,
-    UnavailableError,
-    UnexpectedResponseError,
-)
+from . import answers
+from .answers import Answer
+from .errors import ThreeCXError, UnavailableError, UnexpectedResponseError
 from .models import BlockedNumber, BlocklistEntry, DeleteOutcome, is_entry_id
 from .odata import string_literal
+from .retry import RETRYABLE_STATUSES, RetryPolicy, may_have_been_carried_out, may_retry
 from .tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+E = TypeVar("E")
 #: a token is renewed this long before 3CX says it expires (or at half its life, if shorter)
 TOKEN_EARLY_REFRESH = 60.0
+TOKEN_PATH = "/connect/token"
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How transient failures are retried: ``attempts`` tries in all, within ``budget`` seconds."""
+class EntitySet(Generic[E]):
+    """One of the XAPI's entity sets: its path, how a key of it is written, how an entity is read."""
 
-    attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    budget: float = 30.0
+    path: str
+    key: Callable[[Any], str]
+    parse: Callable[[Any, str | None], E]
 
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Pause before try ``attempt + 1``: Retry-After when given, else full jitter backoff."""
-        if retry_after is not None:
-            return retry_after
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+    def entity(self, key: Any) -> str:
+        return f"{self.path}({self.key(key)})"
 
 
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
+def _int_key(entry_id: int) -> str:
+    # the Id is formatted from a validated int, never from user text
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int) or not is_entry_id(entry_id):
+        raise ValueError(f"not a blocklist entry id: {entry_id!r}")
+    return f"{entry_id:d}"
+
+
+def _string_key(number_id: str) -> str:
+    # a quoted literal with its quotes doubled, and everything else in it that is not a letter or digit
+    # percent-encoded: no character of it can end the key, add a path segment or start a query
+    if not isinstance(number_id, str) or not number_id or len(number_id) > 200:
+        raise ValueError("not a blocked number id")
+    return quote(string_literal(number_id), safe="'")
+
+
+BLOCKLIST: EntitySet[BlocklistEntry] = EntitySet("/Blocklist", _int_key, BlocklistEntry.from_json)
+BLACKLIST_NUMBERS: EntitySet[BlockedNumber] = EntitySet("/BlackListNumbers", _string_key, BlockedNumber.from_json)
 
 
 class ThreeCXClient:
@@ -132,88 +139,64 @@ class ThreeCXClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    # -- the IP blocklist ----------------------------------------------------------
-
-    async def get_blocklist_entry(self, entry_id: int) -> BlocklistEntry:
-        """``GET /Blocklist({Id})``."""
-        path = _entry_path(entry_id)
-        answer = await self._xapi("GET", path)
-        return BlocklistEntry.from_json(_json_body("GET", path, answer), etag=answer.headers.get("ETag"))
-
-    async def delete_blocklist_entry(self, entry_id: int, etag: str | None = None) -> DeleteOutcome:
-        """``DELETE /Blocklist({Id})``, with ``If-Match`` when an ETag is known.
-
-        A 404 means the entry is gone, which is what was asked for: most often a
-        retried DELETE whose first answer was lost (aiohttp itself resends an
-        idempotent request once when a kept-alive connection drops), otherwise
-        someone removed it first. Either way it is ``ALREADY_GONE``, not an error.
-        """
-        return await self._delete(_entry_path(entry_id), etag)
-
-    async def list_blocklist(
-        self, filter: str | None = None, top: int = 50, *, skip: int = 0, newest_first: bool = False
-    ) -> list[BlocklistEntry]:
-        """``GET /Blocklist`` with ``$top``/``$skip``/``$filter``: at most ``top`` entries."""
-        values = await self._list("/Blocklist", filter, top, skip, newest_first)
-        return [BlocklistEntry.from_json(item) for item in values]
-
-    async def create_blocklist_entry(self, entry: BlocklistEntry) -> BlocklistEntry:
-        """``POST /Blocklist``: put an entry back as it was; the new entry (with a new Id)."""
-        answer = await self._xapi("POST", "/Blocklist", json_body=entry.creation_json())
-        return BlocklistEntry.from_json(_json_body("POST", "/Blocklist", answer))
-
-    # -- the caller-number blacklist ------------------------------------------------------
-
-    async def get_blocked_number(self, number_id: str) -> BlockedNumber:
-        path = _number_path(number_id)
-        answer = await self._xapi("GET", path)
-        return BlockedNumber.from_json(_json_body("GET", path, answer), etag=answer.headers.get("ETag"))
-
-    async def delete_blocked_number(self, number_id: str, etag: str | None = None) -> DeleteOutcome:
-        """``DELETE /BlackListNumbers('{Id}')``; a 404 is ``ALREADY_GONE`` as for IP entries."""
-        return await self._delete(_number_path(number_id), etag)
-
-    async def list_blocked_numbers(self, filter: str | None = None, top: int = 50) -> list[BlockedNumber]:
-        values = await self._list("/BlackListNumbers", filter, top, 0, False)
-        return [BlockedNumber.from_json(item) for item in values]
-
-    async def create_blocked_number(self, number: BlockedNumber) -> BlockedNumber:
-        answer = await self._xapi("POST", "/BlackListNumbers", json_body=number.creation_json())
-        return BlockedNumber.from_json(_json_body("POST", "/BlackListNumbers", answer))
-
     @property
     def call_bound(self) -> float:
         """The longest one call can last, its retries included: the last try starts within the retry budget
         and lasts at most the timeout."""
         return self._retry.budget + self._timeout
 
-    async def check_credentials(self) -> None:
-        """Fetch a token now (for the preflight check); raises like any call would."""
-        await self._access_token()
+    # -- entities ---------------------------------------------------------------------
 
-    # -- plumbing ----------------------------------------------------------------
+    async def get(self, entity_set: EntitySet[E], key: Any) -> E:
+        """``GET /<set>(<key>)``.
 
-    async def _delete(self, path: str, etag: str | None) -> DeleteOutcome:
+        Raises:
+            NotFoundError: 3CX has no such entity (and every other ``ThreeCXError`` a call can raise).
+        """
+        path = entity_set.entity(key)
+        answer = await self._xapi("GET", path)
+        return entity_set.parse(answers.json_body("GET", path, answer), answer.headers.get("ETag"))
+
+    async def delete(self, entity_set: EntitySet[Any], key: Any, etag: str | None = None) -> DeleteOutcome:
+        """``DELETE /<set>(<key>)``, with ``If-Match`` when an ETag is known.
+
+        A 404 means the entity is gone, which is what was asked for: most often a retried DELETE whose
+        first answer was lost (aiohttp itself resends an idempotent request once when a kept-alive
+        connection drops), otherwise someone removed it first. Either way it is ``ALREADY_GONE``.
+        """
+        path = entity_set.entity(key)
         answer = await self._xapi("DELETE", path, headers={"If-Match": etag} if etag else {}, check=False)
         if answer.status in (200, 204):
             return DeleteOutcome.DELETED
         if answer.status == 404:
             return DeleteOutcome.ALREADY_GONE
-        raise _error_for("DELETE", path, answer)
+        raise answers.error_for("DELETE", path, answer)
 
-    async def _list(self, path: str, filter: str | None, top: int, skip: int, newest_first: bool) -> list[Any]:
+    async def query(
+        self, entity_set: EntitySet[E], *, filter: str | None = None, top: int, skip: int = 0,
+        orderby: str | None = None,
+    ) -> list[E]:  # fmt: skip
+        """``GET /<set>`` with ``$filter``, ``$orderby``, ``$top`` and ``$skip``: at most ``top`` entities."""
         params = {"$top": str(top)}
         if skip:
             params["$skip"] = str(skip)
         if filter:
             params["$filter"] = filter
-        if newest_first:
-            params["$orderby"] = "Id desc"
-        data = _json_body("GET", path, await self._xapi("GET", path, params=params))
-        values = data.get("value") if isinstance(data, dict) else None
-        if not isinstance(values, list):
-            raise UnexpectedResponseError("3CX answered a query without a list of entries", method="GET", path=path)
-        return values
+        if orderby:
+            params["$orderby"] = orderby
+        answer = await self._xapi("GET", entity_set.path, params=params)
+        return [entity_set.parse(item, None) for item in answers.values("GET", entity_set.path, answer)]
+
+    async def create(self, entity_set: EntitySet[E], body: dict[str, Any]) -> E:
+        """``POST /<set>``: the entity 3CX made (with an Id of its own). Never sent twice."""
+        answer = await self._xapi("POST", entity_set.path, json_body=body)
+        return entity_set.parse(answers.json_body("POST", entity_set.path, answer), None)
+
+    async def check_credentials(self) -> None:
+        """Make sure a token is held (the shared one, or a new one); raises like any call would."""
+        await self._access_token()
+
+    # -- plumbing ----------------------------------------------------------------
 
     async def _xapi(
         self,
@@ -224,8 +207,8 @@ class ThreeCXClient:
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
         check: bool = True,
-    ) -> _Answer:
-        """One XAPI call with the bearer token; a 401 gets one new token and one more try."""
+    ) -> Answer:
+        """One XAPI call with the bearer token; a 401 gets the shared (or a new) token and one more try."""
         url = URL(f"{self._root}/xapi/v1{path}", encoded=True)
         if params:
             url = url.with_query(params)
@@ -237,13 +220,13 @@ class ThreeCXClient:
             method, url, path, headers={**(headers or {}), **extra, **_auth(token)}, data=data, creates=creates
         )
         if answer.status == 401:
-            log.info("3CX refused the access token; fetching a new one", extra={"path": path})
+            log.info("3CX refused the access token; taking the shared one, or a new one", extra={"path": path})
             token = await self._access_token(stale=token)
             answer = await self._send(
                 method, url, path, headers={**(headers or {}), **extra, **_auth(token)}, data=data, creates=creates
             )
         if check and answer.status >= 300:
-            raise _error_for(method, path, answer)
+            raise answers.error_for(method, path, answer)
         return answer
 
     async def _access_token(self, stale: str | None = None) -> str:
@@ -267,31 +250,18 @@ class ThreeCXClient:
 
     async def _fetch_token(self) -> tuple[str, float]:
         """Ask 3CX for a token: the token and when to renew it (epoch seconds)."""
-        path = "/connect/token"
-        form = {
-            "client_id": self._client_id,
-            "client_secret": self._client_secret,
-            "grant_type": "client_credentials",
-        }
+        form = {"client_id": self._client_id, "client_secret": self._client_secret, "grant_type": "client_credentials"}
         # in the decisions' lane whoever asks: a decision waiting for the token must not wait behind lookups
-        answer = await self._send(
-            "POST", URL(f"{self._root}{path}", encoded=True), path, data=form, lane=Lane.DECISIONS
-        )
-        if answer.status in (400, 401, 403):
-            raise CredentialsError(
-                "3CX refused the API client id or secret",
-                method="POST",
-                path=path,
-                status=answer.status,
-                detail=_token_error(answer.body),
-            )
+        url = URL(f"{self._root}{TOKEN_PATH}", encoded=True)
+        answer = await self._send("POST", url, TOKEN_PATH, data=form, lane=Lane.DECISIONS)
         if answer.status != 200:
-            raise _error_for("POST", path, answer)
-        data = _json_body("POST", path, answer)
+            raise answers.token_refusal(TOKEN_PATH, answer)
+        data = answers.json_body("POST", TOKEN_PATH, answer)
         token = data.get("access_token") if isinstance(data, dict) else None
         lifetime = data.get("expires_in") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
-            raise UnexpectedResponseError("3CX's token endpoint answered without a token", method="POST", path=path)
+            raise UnexpectedResponseError("3CX's token endpoint answered without a token", method="POST",
+                                          path=TOKEN_PATH)  # fmt: skip
         if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:
             lifetime = 60.0  # no usable lifetime: keep it briefly, a 401 would renew it anyway
         log.info("fetched a 3CX access token", extra={"expires_in": lifetime})
@@ -307,8 +277,8 @@ class ThreeCXClient:
         data: Mapping[str, str] | bytes | None = None,
         creates: bool = False,
         lane: Lane | None = None,
-    ) -> _Answer:
-        """Send one request, retried as :func:`may_retry` allows, within the policy's tries and time.
+    ) -> Answer:
+        """Send one request, tried again as :func:`may_retry` allows, within the policy's tries and time.
 
         ``creates``: the request adds an entry, so repeating it could add the entry twice.
         """
@@ -327,23 +297,17 @@ class ThreeCXClient:
             else:
                 if answer.status not in RETRYABLE_STATUSES:
                     return answer
-                failure, sent, status = _error_for(method, path, answer), True, answer.status
-                # a gateway's 502/504 may hide an answer 3CX gave: an entry may have been added
-                failure.maybe_applied = creates and status in (502, 504)
-                retry_after = _retry_after(answer.headers.get("Retry-After"))
+                failure, sent, status = answers.error_for(method, path, answer), True, answer.status
+                failure.maybe_applied = may_have_been_carried_out(creates=creates, status=status)
+                retry_after = answers.retry_after(answer.headers.get("Retry-After"))
             pause = policy.delay(tries, retry_after)
             retry = may_retry(creates=creates, sent=sent, status=status)
             if not retry or tries >= policy.attempts or time.monotonic() + pause > deadline:
                 raise failure
+            reason = failure.answer()
             log.info(
                 "3CX call failed, retrying",
-                extra={
-                    "method": method,
-                    "path": path,
-                    "try": tries,
-                    "pause": round(pause, 3),
-                    "reason": failure.answer(),
-                },
+                extra={"method": method, "path": path, "try": tries, "pause": round(pause, 3), "reason": reason},
             )
             await asyncio.sleep(pause)
 
@@ -357,7 +321,7 @@ class ThreeCXClient:
         slots: asyncio.Semaphore,
         *,
         creates: bool,
-    ) -> _Answer:
+    ) -> Answer:
         """One try: a connection of the lane, then the request within the timeout.
 
         Raises:
@@ -376,7 +340,7 @@ class ThreeCXClient:
                     asyncio.timeout(self._timeout),
                     self._session.request(method, url, headers=headers, data=data) as response,
                 ):
-                    return _Answer(response.status, response.headers, await response.read())
+                    return Answer(response.status, response.headers, await response.read())
             except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
                 raise UnavailableError(
                     "3CX's TLS certificate could not be verified (set THREECX_CA_BUNDLE for a private CA)",
@@ -384,17 +348,7 @@ class ThreeCXClient:
                     path=path,
                 ) from exc
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-                sent = not isinstance(exc, aiohttp.ClientConnectorError)
-                if creates and sent:
-                    message = "3CX's answer was lost, so it is not known whether the entry was added"
-                elif isinstance(exc, TimeoutError):
-                    message = "3CX did not answer in time"
-                else:
-                    message = "3CX could not be reached"
-                error = UnavailableError(
-                    message, method=method, path=path, detail=type(exc).__name__, maybe_applied=creates and sent
-                )
-                raise _NoAnswer(error, sent=sent) from exc
+                raise _NoAnswer.of(exc, method, path, creates=creates) from exc
 
 
 class _NoAnswer(Exception):
@@ -404,100 +358,20 @@ class _NoAnswer(Exception):
         super().__init__(error.message)
         self.error, self.sent = error, sent
 
-
-def may_retry(*, creates: bool, sent: bool, status: int | None) -> bool:
-    """Whether a failed try may be repeated (``status``: 3CX's answer; None when none came).
-
-    Reading, deleting and asking for a token can be repeated without harm: a second DELETE of an entry
-    that the first removed gets 404, which the bot reads as "gone". They are retried after a lost
-    connection, a timeout, 429 and 502/503/504.
-
-    Adding an entry (an undo's POST) cannot: if the first try reached 3CX, a second would add the entry
-    twice. It is retried only when it surely was not carried out: the connection could not even be
-    opened, or 3CX refused before acting (429, 503). After a timeout or a lost answer it is not.
-    """
-    if not creates:
-        return status is None or status in RETRYABLE_STATUSES
-    if status is None:
-        return not sent
-    return status in (429, 503)
-
-
-def _entry_path(entry_id: int) -> str:
-    # the Id is formatted from a validated int, never from user text
-    if isinstance(entry_id, bool) or not isinstance(entry_id, int) or not is_entry_id(entry_id):
-        raise ValueError(f"not a blocklist entry id: {entry_id!r}")
-    return f"/Blocklist({entry_id:d})"
-
-
-def _number_path(number_id: str) -> str:
-    # the key is a quoted literal with its quotes doubled, and everything else in it that is
-    # not a letter or digit is percent-encoded: no character of it can end the key, add a
-    # path segment or start a query
-    if not isinstance(number_id, str) or not number_id or len(number_id) > 200:
-        raise ValueError("not a blocked number id")
-    key = quote(string_literal(number_id), safe="'")
-    return f"/BlackListNumbers({key})"
+    @classmethod
+    def of(cls, exc: BaseException, method: str, path: str, *, creates: bool) -> _NoAnswer:
+        sent = not isinstance(exc, aiohttp.ClientConnectorError)
+        if creates and sent:
+            message = "3CX's answer was lost, so it is not known whether the entry was added"
+        elif isinstance(exc, TimeoutError):
+            message = "3CX did not answer in time"
+        else:
+            message = "3CX could not be reached"
+        error = UnavailableError(
+            message, method=method, path=path, detail=type(exc).__name__, maybe_applied=creates and sent
+        )
+        return cls(error, sent=sent)
 
 
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-    return max(0.0, seconds)
-
-
-def _json_body(method: str, path: str, answer: _Answer) -> Any:
-    try:
-        return json.loads(answer.body)
-    except ValueError:
-        raise UnexpectedResponseError(
-            "3CX answered with something that is not JSON", method=method, path=path, status=answer.status
-        ) from None
-
-
-def _odata_message(body: bytes) -> str | None:
-    """``error.message`` of an OData error body, if the body is one."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    error = data.get("error") if isinstance(data, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    return message.strip()[:500] if isinstance(message, str) and message.strip() else None
-
-
-def _token_error(body: bytes) -> str | None:
-    """The OAuth ``error`` code of a token endpoint refusal (e.g. ``invalid_client``)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    code = data.get("error") if isinstance(data, dict) else None
-    return code[:100] if isinstance(code, str) else None
-
-
-def _error_for(method: str, path: str, answer: _Answer) -> ThreeCXError:
-    status = answer.status
-    detail = _odata_message(answer.body)
-    kwargs: dict[str, Any] = {"method": method, "path": path, "status": status, "detail": detail}
-    if status == 404:
-        return NotFoundError("not found", **kwargs)
-    if status == 412:
-        return ChangedError("the entry changed since it was read", **kwargs)
-    if status == 401:
-        return CredentialsError("3CX refused the bot's access token", **kwargs)
-    if status == 403:
-        return ForbiddenError("the 3CX API client is not allowed to do this", **kwargs)
-    if status == 429:
-        return UnavailableError("3CX is rate limiting the bot", **kwargs)
-    if status >= 500:
-        return UnavailableError("3CX answered with a server error", **kwargs)
-    return UnexpectedResponseError(detail or f"3CX answered with HTTP {status}", **kwargs)

@@ -14,6 +14,10 @@ class ThreeCXError(Exception):
     #: short machine-readable name, kept in the request's record
     kind = "error"
 
+    def __init_subclass__(cls, *, kind: str, **rest: object) -> None:
+        super().__init_subclass__(**rest)
+        cls.kind = kind
+
     def __init__(
         self,
         message: str,
@@ -25,55 +29,39 @@ class ThreeCXError(Exception):
         maybe_applied: bool = False,
     ) -> None:
         super().__init__(message)
-        self.message = message
-        self.method = method
-        self.path = path
-        self.status = status
+        self.message, self.method, self.path, self.status = message, method, path, status
         #: what 3CX said about it (OData ``error.message``), if anything
         self.detail = detail
         #: the request reached 3CX and its answer was lost: 3CX may have carried it out
         self.maybe_applied = maybe_applied
 
     def answer(self) -> str:
-        """3CX's answer in one line, for the record: ``404 Not found: …``."""
-        parts = [f"HTTP {self.status}" if self.status is not None else "no HTTP answer"]
-        parts.append(self.message)
-        if self.detail and self.detail != self.message:
-            parts.append(self.detail)
-        return ": ".join(parts)
+        """3CX's answer in one line, for the record: ``HTTP 400 (refused): <what 3CX said>``."""
+        said = f": {self.detail}" if self.detail and self.detail != self.message else ""
+        if self.status is None:
+            return f"no answer ({self.message}){said}"
+        return f"HTTP {self.status} ({self.message}){said}"
 
 
-class NotFoundError(ThreeCXError):
+class NotFoundError(ThreeCXError, kind="not_found"):
     """404: no such entry."""
 
-    kind = "not_found"
 
-
-class ChangedError(ThreeCXError):
+class ChangedError(ThreeCXError, kind="changed"):
     """412: the entry changed since it was read (ETag mismatch)."""
 
-    kind = "changed"
 
-
-class CredentialsError(ThreeCXError):
+class CredentialsError(ThreeCXError, kind="credentials"):
     """The token endpoint refused the client id/secret, or 401 persisted after a fresh token."""
 
-    kind = "credentials"
 
-
-class ForbiddenError(ThreeCXError):
+class ForbiddenError(ThreeCXError, kind="forbidden"):
     """403: the API client lacks the rights (System Admin role) for this call."""
 
-    kind = "forbidden"
 
-
-class UnavailableError(ThreeCXError):
+class UnavailableError(ThreeCXError, kind="unavailable"):
     """5xx, a timeout or a network error, after the retries allowed."""
 
-    kind = "unavailable"
 
-
-class UnexpectedResponseError(ThreeCXError):
+class UnexpectedResponseError(ThreeCXError, kind="other"):
     """Any other answer: a 4xx not listed above, or a body that is not what the API promises."""
-
-    kind = "other"

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from .errors import UnexpectedResponseError
 
 #: OData int32 key range; 0 is not an Id 3CX hands out
 MIN_ENTRY_ID = 1
 MAX_ENTRY_ID = 2**31 - 1
+
+
+class Kind(enum.StrEnum):
+    """Which of 3CX's lists an entry is on."""
+
+    #: the IP blocklist (``/Blocklist``, int32 keys)
+    ADDRESS = "address"
+    #: the caller-number blacklist (``/BlackListNumbers``, string keys)
+    NUMBER = "number"
 
 
 class DeleteOutcome(enum.Enum):
@@ -22,9 +32,54 @@ class DeleteOutcome(enum.Enum):
     ALREADY_GONE = "already_gone"
 
 
+class _Entity:
+    """What both kinds of entry share: parsed from 3CX's JSON and kept in 3CX's own field names."""
+
+    __slots__ = ()
+    kind: ClassVar[Kind]
+    id: int | str
+    etag: str | None
+    #: the entity, as a sentence names it
+    WHAT: ClassVar[str]
+    #: each optional text attribute and 3CX's name for it
+    TEXT_FIELDS: ClassVar[dict[str, str]]
+    #: the fields that put the entry back (``POST``): what it blocked, not who added it
+    CREATION_FIELDS: ClassVar[tuple[str, ...]]
+
+    @staticmethod
+    def _valid_id(value: object) -> bool:
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, data: Any, etag: str | None = None) -> Self:
+        if not isinstance(data, dict):
+            raise UnexpectedResponseError(f"3CX answered with something that is not {cls.WHAT}")
+        if not cls._valid_id(data.get("Id")):
+            raise UnexpectedResponseError(f"3CX answered with {cls.WHAT} without a usable Id")
+        texts = {attr: _optional_str(data, name) for attr, name in cls.TEXT_FIELDS.items()}
+        return cls(id=data["Id"], etag=etag or _odata_etag(data), **texts)  # type: ignore[call-arg]
+
+    def creation_json(self) -> dict[str, Any]:
+        """The body that puts this entry back."""
+        return {name: getattr(self, attr) for attr, name in self.TEXT_FIELDS.items() if name in self.CREATION_FIELDS}
+
+    def record(self) -> dict[str, Any]:
+        """The entry as 3CX wrote it (its own field names), tagged with its kind: what the bot keeps."""
+        texts = {name: getattr(self, attr) for attr, name in self.TEXT_FIELDS.items()}
+        return {"kind": self.kind.value, "Id": self.id, "etag": self.etag, **texts}
+
+
 @dataclass(frozen=True, slots=True)
-class BlocklistEntry:
+class BlocklistEntry(_Entity):
     """``Pbx.BlocklistAddr``: one IP blocklist entry. Every field but ``id`` may be null."""
+
+    kind: ClassVar[Kind] = Kind.ADDRESS
+    WHAT: ClassVar[str] = "a blocklist entry"
+    TEXT_FIELDS: ClassVar[dict[str, str]] = {
+        "ip_addr_mask": "IPAddrMask", "description": "Description", "block_type": "BlockType",
+        "added_by": "AddedBy", "expires_at": "ExpiresAt",
+    }  # fmt: skip
+    CREATION_FIELDS: ClassVar[tuple[str, ...]] = ("IPAddrMask", "Description", "BlockType", "ExpiresAt")
 
     id: int
     ip_addr_mask: str | None
@@ -34,6 +89,10 @@ class BlocklistEntry:
     expires_at: str | None
     #: the entity's ETag when 3CX sent one (header or ``@odata.etag``); sent back in ``If-Match``
     etag: str | None = None
+
+    @staticmethod
+    def _valid_id(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
 
     @property
     def label(self) -> str:
@@ -45,41 +104,24 @@ class BlocklistEntry:
         """``Allow`` entries let traffic in; only blocking entries are offered for removal."""
         return self.block_type != "Allow"
 
-    @classmethod
-    def from_json(cls, data: Any, etag: str | None = None) -> BlocklistEntry:
-        if not isinstance(data, dict):
-            raise UnexpectedResponseError("3CX answered with something that is not a blocklist entry")
-        entry_id = data.get("Id")
-        if not isinstance(entry_id, int) or isinstance(entry_id, bool):
-            raise UnexpectedResponseError("3CX answered with a blocklist entry without a numeric Id")
-        return cls(
-            id=entry_id,
-            ip_addr_mask=_optional_str(data, "IPAddrMask"),
-            description=_optional_str(data, "Description"),
-            block_type=_optional_str(data, "BlockType"),
-            added_by=_optional_str(data, "AddedBy"),
-            expires_at=_optional_str(data, "ExpiresAt"),
-            etag=etag or _odata_etag(data),
-        )
-
-    def creation_json(self) -> dict[str, Any]:
-        """The body that puts this entry back (``POST /Blocklist``): what it blocked, not who added it."""
-        return {
-            "IPAddrMask": self.ip_addr_mask,
-            "Description": self.description,
-            "BlockType": self.block_type,
-            "ExpiresAt": self.expires_at,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class BlockedNumber:
+class BlockedNumber(_Entity):
     """``Pbx.BlackListNumber``: one caller number on the blacklist (string key)."""
+
+    kind: ClassVar[Kind] = Kind.NUMBER
+    WHAT: ClassVar[str] = "a blocked number"
+    TEXT_FIELDS: ClassVar[dict[str, str]] = {"caller_id": "CallerId", "description": "Description"}
+    CREATION_FIELDS: ClassVar[tuple[str, ...]] = ("CallerId", "Description")
 
     id: str
     caller_id: str | None
     description: str | None
     etag: str | None = None
+
+    @staticmethod
+    def _valid_id(value: object) -> bool:
+        return isinstance(value, str) and bool(value)
 
     @property
     def label(self) -> str:
@@ -89,27 +131,18 @@ class BlockedNumber:
     def blocks(self) -> bool:
         return True
 
-    @classmethod
-    def from_json(cls, data: Any, etag: str | None = None) -> BlockedNumber:
-        if not isinstance(data, dict):
-            raise UnexpectedResponseError("3CX answered with something that is not a blocked number")
-        number_id = data.get("Id")
-        if not isinstance(number_id, str) or not number_id:
-            raise UnexpectedResponseError("3CX answered with a blocked number without an Id")
-        return cls(
-            id=number_id,
-            caller_id=_optional_str(data, "CallerId"),
-            description=_optional_str(data, "Description"),
-            etag=etag or _odata_etag(data),
-        )
-
-    def creation_json(self) -> dict[str, Any]:
-        """The body that puts this number back (``POST /BlackListNumbers``)."""
-        return {"CallerId": self.caller_id, "Description": self.description}
-
 
 #: what a request can remove
 Target = BlocklistEntry | BlockedNumber
+
+
+def from_record(data: dict[str, Any]) -> Target:
+    """A target from what :meth:`BlocklistEntry.record` (or the number's) kept."""
+    parse: dict[Kind, Callable[[Any, str | None], Target]] = {
+        Kind.ADDRESS: BlocklistEntry.from_json,
+        Kind.NUMBER: BlockedNumber.from_json,
+    }
+    return parse[Kind(data["kind"])](data, data.get("etag"))
 
 
 def _optional_str(data: dict[str, Any], key: str) -> str | None:

@@ -52,7 +52,7 @@ def _raw_spec() -> dict[str, Any]:
 @functools.cache
 def _openapi() -> OpenAPI:
     # The spec is 3CX's own and passes validation; skipping that check saves about two seconds.
-    return OpenAPI.from_dict(_raw_spec(), config=Config(spec_validator_cls=None))
+    return OpenAPI.from_dict(_raw_spec(), config=Config(spec_validator_cls=None))  # type: ignore[arg-type]
 
 
 @functools.cache

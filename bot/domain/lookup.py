@@ -3,8 +3,9 @@
 3CX's OData filters cannot test whether a network contains an address, so the
 lookup asks for the exact strings a containing entry could have (the address
 itself and each of its supernets, as ``a.b.c.d/len`` and ``a.b.c.d/mask``), a
-few dozen equality tests in a handful of small queries, and then checks
-containment itself with the ``ipaddress`` module. Nothing else is loaded.
+few dozen equality tests in a handful of small queries (written by
+``bot.threecx.lists``), and then checks containment itself with the
+``ipaddress`` module. Nothing else is loaded.
 """
 
 from __future__ import annotations
@@ -15,33 +16,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .threecx import BlockedNumber, BlocklistEntry
-from .threecx.odata import any_equal, contains
+from ..threecx.models import BlockedNumber, BlocklistEntry, Target
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: the most entries one request may cover ("unblock all")
 MAX_MATCHES = 50
-#: equality tests per query, to keep URLs short
-CLAUSES_PER_QUERY = 24
 
 
-class BlocklistReader(Protocol):
-    async def get_blocklist_entry(self, entry_id: int) -> BlocklistEntry: ...
+class AddressReader(Protocol):
+    """The IP blocklist, as lookups read it (``bot.threecx.lists.IpBlocklist``)."""
 
-    async def get_blocked_number(self, number_id: str) -> BlockedNumber: ...
+    async def get(self, entry_id: int) -> BlocklistEntry: ...
 
-    async def list_blocklist(
-        self, filter: str | None = None, top: int = 50, *, skip: int = 0, newest_first: bool = False
-    ) -> list[BlocklistEntry]: ...
+    async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]: ...
 
-    async def list_blocked_numbers(self, filter: str | None = None, top: int = 50) -> list[BlockedNumber]: ...
+    async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]: ...
+
+
+class NumberReader(Protocol):
+    """The caller-number blacklist, as lookups read it (``bot.threecx.lists.NumberBlacklist``)."""
+
+    async def get(self, number_id: str) -> BlockedNumber: ...
+
+    async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Matches:
     #: what blocks the address or number: offered for removal, most specific first
-    blocking: tuple[BlocklistEntry, ...] | tuple[BlockedNumber, ...]
+    blocking: tuple[Target, ...]
     #: ``Allow`` entries that match: shown for information, never offered
     allowing: tuple[BlocklistEntry, ...] = ()
     #: more than MAX_MATCHES entries matched; only the first MAX_MATCHES are here
@@ -56,27 +60,23 @@ class Page:
 
 
 class Finder:
-    def __init__(self, blocklist: BlocklistReader) -> None:
-        self._blocklist = blocklist
+    def __init__(self, addresses: AddressReader, numbers: NumberReader) -> None:
+        self._addresses = addresses
+        self._numbers = numbers
 
     async def entry(self, entry_id: int) -> BlocklistEntry:
-        return await self._blocklist.get_blocklist_entry(entry_id)
+        return await self._addresses.get(entry_id)
 
     async def entries(self, entry_ids: Sequence[int]) -> list[BlocklistEntry]:
-        return list(await asyncio.gather(*(self._blocklist.get_blocklist_entry(i) for i in entry_ids)))
+        return list(await asyncio.gather(*(self._addresses.get(i) for i in entry_ids)))
 
     async def numbers(self, number_ids: Sequence[str]) -> list[BlockedNumber]:
-        return list(await asyncio.gather(*(self._blocklist.get_blocked_number(i) for i in number_ids)))
+        return list(await asyncio.gather(*(self._numbers.get(i) for i in number_ids)))
 
     async def address(self, network: Network) -> Matches:
         """The entries whose IPAddrMask equals ``network`` or contains it."""
-        candidates = candidate_masks(network)
-        chunks = [candidates[i : i + CLAUSES_PER_QUERY] for i in range(0, len(candidates), CLAUSES_PER_QUERY)]
-        pages = await asyncio.gather(
-            *(self._blocklist.list_blocklist(any_equal("IPAddrMask", chunk), MAX_MATCHES + 1) for chunk in chunks)
-        )
         found: dict[int, tuple[int, BlocklistEntry]] = {}
-        for entry in (e for page in pages for e in page):
+        for entry in await self._addresses.with_masks(candidate_masks(network), MAX_MATCHES + 1):
             prefix = containing_prefix(entry.ip_addr_mask, network)
             if prefix is not None:
                 found[entry.id] = (prefix, entry)
@@ -91,16 +91,13 @@ class Finder:
     async def number(self, number: str) -> Matches:
         """The blacklist entries whose CallerId is ``number`` (with or without its ``+``)."""
         digits = number.removeprefix("+")
-        listed = await self._blocklist.list_blocked_numbers(
-            any_equal("CallerId", [digits, "+" + digits]), MAX_MATCHES + 1
-        )
+        listed = await self._numbers.with_caller_ids([digits, "+" + digits], MAX_MATCHES + 1)
         same = [n for n in listed if n.caller_id is not None and _digits(n.caller_id) == digits]
         return Matches(blocking=tuple(same[:MAX_MATCHES]), truncated=len(same) > MAX_MATCHES)
 
     async def newest(self, text: str | None, *, skip: int = 0, size: int = 15) -> Page:
         """A page of the newest entries, optionally those whose address or description contains ``text``."""
-        query = f"{contains('IPAddrMask', text)} or {contains('Description', text)}" if text else None
-        entries = await self._blocklist.list_blocklist(query, size + 1, skip=skip, newest_first=True)
+        entries = await self._addresses.newest(text, skip=skip, top=size + 1)
         return Page(tuple(entries[:size]), skip, more=len(entries) > size)
 
 

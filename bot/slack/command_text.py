@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .threecx import MAX_ENTRY_ID, MIN_ENTRY_ID
+from ..threecx.models import MAX_ENTRY_ID, MIN_ENTRY_ID
 
 USAGE = (
     "*Ask for a 3CX block to be lifted*\n"
@@ -47,15 +47,20 @@ class ShowHelp:
 
 
 @dataclass(frozen=True, slots=True)
-class UnblockEntry:
-    entry_id: int
-    reason: str | None = None
+class _Unblock:
+    """Something to unblock, with the person's reason (keyword-only, so it follows each kind's own field)."""
+
+    reason: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
-class UnblockAddress:
+class UnblockEntry(_Unblock):
+    entry_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnblockAddress(_Unblock):
     network: ipaddress.IPv4Network | ipaddress.IPv6Network
-    reason: str | None = None
 
     @property
     def shown(self) -> str:
@@ -65,10 +70,9 @@ class UnblockAddress:
 
 
 @dataclass(frozen=True, slots=True)
-class UnblockNumber:
+class UnblockNumber(_Unblock):
     #: digits only, with a leading ``+`` when one was given
     number: str
-    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,7 @@ class InvalidCommand(ValueError):
 
 def parse_command(text: str, *, require_reason: bool = False) -> Command:
     words = text.split()
-    if not words or (len(words) == 1 and words[0].lower() == "help"):
+    if not words or words[0].lower() in ("help", "?"):
         return ShowHelp()
     first, rest = words[0], words[1:]
     keyword = first.lower()
@@ -110,9 +114,9 @@ def parse_command(text: str, *, require_reason: bool = False) -> Command:
     elif first.startswith("+"):
         command = _number_command(words)
     elif _NUMERIC.fullmatch(first):
-        command = UnblockEntry(parse_entry_id(first), _reason(rest))
+        command = UnblockEntry(parse_entry_id(first), reason=_reason(rest))
     elif _looks_like_address(first):
-        command = UnblockAddress(_network(first), _reason(rest))
+        command = UnblockAddress(_network(first), reason=_reason(rest))
     else:
         raise InvalidCommand(
             f"`{quote(first)}` is not something `/unblock` knows. Give an entry id (`42`), an IP address "
@@ -158,11 +162,13 @@ def _number_command(words: list[str]) -> UnblockNumber:
         count += 1
     if count == 0:
         raise InvalidCommand(f"`{quote(words[0])}` is not a phone number. For example: `/unblock number +1 555 0100`.")
-    return UnblockNumber(normalise_number(" ".join(words[:count])), _reason(words[count:]))
+    return UnblockNumber(normalise_number(" ".join(words[:count])), reason=_reason(words[count:]))
 
 
 def _looks_like_address(word: str) -> bool:
-    return bool(re.fullmatch(r"[0-9a-fA-F:.]+(/[0-9.]+)?", word)) and ("." in word or ":" in word)
+    """Meant as an address, even a wrong one: IPv6 has colons, IPv4 is digits and dots (``2001:db8::zz``,
+    ``203.0.113.300``); an entry id has no dot or colon."""
+    return ":" in word or bool(re.fullmatch(r"[0-9]+(\.[0-9]+){2,}(/\S*)?", word))
 
 
 def _network(word: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -182,7 +188,7 @@ def _reason(words: list[str]) -> str | None:
         return None
     reason = " ".join(words)
     if len(reason) > MAX_REASON:
-        raise InvalidCommand(f"The reason is too long: please keep it under {MAX_REASON} characters.")
+        raise InvalidCommand(f"The reason is too long: please keep it to at most {MAX_REASON} characters.")
     if not reason.isprintable():
         raise InvalidCommand("The reason contains characters that cannot be shown; please use plain text.")
     return reason

@@ -79,23 +79,36 @@ class ApprovalPolicy:
                 return True
         return False
 
-    async def may_approve(self, user: str, request: Requester, *, undo: bool = False) -> str | None:
-        """Approving and undoing follow the same rules."""
-        if not await self.is_approver(user):
-            what = "undo unblocks" if undo else "approve unblock requests"
-            return f"You are not allowed to {what}. Ask one of the approvers."
-        if user == request.requester and not self._allow_self_approval:
-            return f"You asked for this unblock, so someone else has to {'undo' if undo else 'approve'} it."
-        return None
+    async def may_approve(self, user: str, request: Requester) -> str | None:
+        return await self._approver_rule(user, request, "approve")
+
+    async def may_undo(self, user: str, request: Requester) -> str | None:
+        """Undoing follows the rules of approving."""
+        return await self._approver_rule(user, request, "undo")
 
     async def may_deny(self, user: str, request: Requester) -> str | None:
         if await self.is_approver(user):
             return None
         if user == request.requester:
             return "To withdraw your own request, use Cancel."
-        return "You are not allowed to deny unblock requests. Ask one of the approvers."
+        return f"Only the approvers can deny an unblock request: {self.who_approves()}."
 
-    def may_cancel(self, user: str, request: Requester) -> str | None:
+    async def may_cancel(self, user: str, request: Requester) -> str | None:
         if user == request.requester:
             return None
         return f"Only <@{request.requester}>, who asked for this unblock, can cancel it."
+
+    def who_approves(self) -> str:
+        """The approvers, for a sentence: ``<@U1>, <@U2> or a member of <!subteam^S1>``."""
+        if self.approvers.anyone:
+            return "anyone in this workspace"
+        names = [f"<@{u}>" for u in sorted(self.approvers.users)]
+        names += [f"a member of <!subteam^{g}>" for g in sorted(self.approvers.groups)]
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+    async def _approver_rule(self, user: str, request: Requester, verb: str) -> str | None:
+        if not await self.is_approver(user):
+            return f"Only the approvers can {verb} an unblock: {self.who_approves()}."
+        if user == request.requester and not self._allow_self_approval:
+            return f"You asked for this unblock, so someone else has to {verb} it."
+        return None

@@ -1,0 +1,232 @@
+"""Decisions: opening a request, and what a click on it decides.
+
+A decision claims a request with one compare-and-set (only while it has not
+expired, checked in the same statement), so of two clicks at once exactly one
+wins; the winner of ``pending → executing`` or of ``→ undoing`` then has
+:class:`~bot.domain.execution.Execution` carry it out in 3CX. Nothing here talks
+to 3CX.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from ..threecx.models import Kind, Target
+from .model import Offer, State, Timing, UnblockRequest
+from .policy import ApprovalPolicy
+from .ports import AlreadyOpen, RequestStore
+from .transitions import Transitions, audit_line
+
+#: how long a handled Slack delivery is remembered, to recognise Slack's retries of it
+DELIVERY_MEMORY = 24 * 3600.0
+#: why a click on a card from another channel changes nothing
+ELSEWHERE = "This button belongs to a request made in another channel, so it does nothing here."
+
+# -- what a click leads to -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class About:
+    """What a click led to, with the request as it is now."""
+
+    request: UnblockRequest
+
+
+class Resolved(About):
+    """This click moved the request; the card shows the new state."""
+
+    __slots__ = ()
+
+
+class AlreadyResolved(About):
+    """Someone (or something) decided it before this click; nothing was done."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Refused(About):
+    """The clicker may not do this (``reason`` says why); nothing changed."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Expired(About):
+    """The request is past its time; ``just_now`` when this click recorded that."""
+
+    just_now: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """The button names no request in the store."""
+
+    request_id: str
+
+
+ClickResult = Resolved | Refused | AlreadyResolved | Expired | Unknown
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyRequested:
+    """A new request was not opened: an entry of it is already in this open request."""
+
+    request: UnblockRequest
+
+
+#: a rule of the policy: None when the user may, else the sentence to show
+Rule = Callable[[str, UnblockRequest], Awaitable[str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Decisions:
+    """Opening requests and deciding them, in the store, by the rules of ``policy``."""
+
+    store: RequestStore
+    policy: ApprovalPolicy
+    timing: Timing
+    transitions: Transitions
+
+    def _clock(self) -> float:
+        return self.transitions.clock()
+
+    async def open_request(
+        self, targets: list[Target], requester: str, channel: str, reason: str | None = None
+    ) -> UnblockRequest | AlreadyRequested:
+        """Keep a pending request for ``targets``, as they were just read from 3CX; or the open request
+        that already covers one of them."""
+        if not targets or not all(t.blocks for t in targets):
+            raise ValueError("a request needs at least one entry, and only blocking entries")
+        for _ in range(2):
+            now = self._clock()
+            request = UnblockRequest(
+                id=secrets.token_hex(8),
+                targets=tuple(targets),
+                requester=requester,
+                channel=channel,
+                created_at=now,
+                expires_at=now + self.timing.ttl,
+                reason=reason,
+            )
+            try:
+                await self.store.add(request)
+            except AlreadyOpen as taken:
+                existing = await self.store.get(taken.request_id)
+                if existing is None or not existing.state.open:
+                    continue  # freed meanwhile
+                if existing.state is State.PENDING and now >= existing.expires_at:
+                    await self.transitions.move(existing, State.EXPIRED, None)  # its time is up: it frees the entry
+                    continue
+                return AlreadyRequested(existing)
+            audit_line(request, None, State.PENDING, requester)
+            return request
+        raise RuntimeError("could not open a request: its entries stayed taken")
+
+    async def withdraw(self, request: UnblockRequest, why: str) -> None:
+        """Cancel a request nobody could see (its card could not be posted), freeing its entries."""
+        await self.transitions.move(request, State.CANCELLED, None, note=why)
+
+    async def first_delivery(self, key: str) -> bool:
+        """False when Slack is delivering something again that was already handled (a retry or a replay)."""
+        # a token of this handling alone: the store's own retry of the write recognises it, a retry from Slack not
+        return await self.store.first_delivery(key, self._clock(), secrets.token_hex(8))
+
+    async def offer(self, kind: Kind, ids: Sequence[int | str], reason: str | None, channel: str, user: str) -> Offer:
+        """Keep the entries offered to ``user`` to choose from (remembered as long as Slack deliveries)."""
+        offer = Offer(secrets.token_hex(8), kind, tuple(ids), reason, channel, user)
+        await self.store.keep_choice(offer.id, offer.to_json(), self._clock())
+        return offer
+
+    async def offered(self, offer_id: str) -> Offer | None:
+        data = await self.store.choice(offer_id)
+        return Offer.from_json(offer_id, data) if data is not None else None
+
+    async def card_posted(self, request_id: str, message_ts: str) -> None:
+        await self.store.set_message_ts(request_id, message_ts)
+
+    async def history(self, count: int, channel: str | None) -> list[UnblockRequest]:
+        return await self.store.recent(count, channel)
+
+    # -- clicks -----------------------------------------------------------------------
+
+    async def approve(self, request_id: str, user: str, channel: str) -> ClickResult:
+        """Claim the request for ``user``: ``Resolved`` with the request in ``executing`` when this click won it;
+        the caller then has it carried out (exactly once, by construction)."""
+        return await self._decide(request_id, user, channel, State.EXECUTING, self.policy.may_approve)
+
+    async def deny(self, request_id: str, user: str, channel: str) -> ClickResult:
+        return await self._decide(request_id, user, channel, State.DENIED, self.policy.may_deny)
+
+    async def cancel(self, request_id: str, user: str, channel: str) -> ClickResult:
+        return await self._decide(request_id, user, channel, State.CANCELLED, self.policy.may_cancel)
+
+    async def undo(self, request_id: str, user: str, channel: str) -> ClickResult:
+        """Claim an undo: ``Resolved`` with the request in ``undoing``; the caller has it carried out."""
+        request = await self.store.get(request_id)
+        if request is None:
+            return Unknown(request_id)
+        if request.channel != channel:
+            return Refused(request, ELSEWHERE)
+        if request.state.undo_phase:
+            return AlreadyResolved(request)
+        if request.state not in (State.UNBLOCKED, State.FAILED) or not request.removed:
+            return Refused(request, "There is nothing to undo: this request removed nothing from 3CX.")
+        if request.undo_until is None or self._clock() > request.undo_until:
+            return Refused(request, "It is too late to undo this; re-add the entry in the 3CX console if needed.")
+        reason = await self.policy.may_undo(user, request)
+        if reason is not None:
+            return Refused(request, reason)
+        moved = await self.transitions.move(request, State.UNDOING, user)
+        return Resolved(moved) if moved is not None else await self._lost_race(request_id)
+
+    # -- expiry ------------------------------------------------------------------------
+
+    async def expire_due(self) -> list[UnblockRequest]:
+        """Expire every pending request past its time; the ones this call expired.
+        (Also forgets Slack deliveries, and choices offered, too old to be used again.)"""
+        await self.store.forget_deliveries(self._clock() - DELIVERY_MEMORY)
+        expired = []
+        for request in await self.store.pending_expired(self._clock()):
+            moved = await self.transitions.move(request, State.EXPIRED, None)
+            if moved is not None:
+                expired.append(moved)
+        return expired
+
+    # -- steps ---------------------------------------------------------------------
+
+    async def _decide(self, request_id: str, user: str, channel: str, to: State, rule: Rule) -> ClickResult:
+        request = await self.store.get(request_id)
+        if request is None:
+            return Unknown(request_id)
+        if request.channel != channel:
+            return Refused(request, ELSEWHERE)
+        if request.state is not State.PENDING:
+            return AlreadyResolved(request) if request.state is not State.EXPIRED else Expired(request, False)
+        if self._clock() >= request.expires_at:
+            return await self._expire_now(request)
+        reason = await rule(user, request)
+        if reason is not None:
+            return Refused(request, reason)
+        # the claim holds only while the request is in time, checked in the same statement: checking the
+        # rule (a user group's members, say) may have taken a while
+        moved = await self.transitions.move(request, to, user, unexpired=True)
+        return Resolved(moved) if moved is not None else await self._lost_race(request.id)
+
+    async def _expire_now(self, request: UnblockRequest) -> ClickResult:
+        expired = await self.transitions.move(request, State.EXPIRED, None)
+        if expired is None:
+            return await self._lost_race(request.id)
+        return Expired(expired, just_now=True)
+
+    async def _lost_race(self, request_id: str) -> ClickResult:
+        current = await self.store.get(request_id)
+        if current is None:
+            return Unknown(request_id)
+        if current.state is State.EXPIRED:
+            return Expired(current, just_now=False)
+        if current.state is State.PENDING:  # not taken by anyone: its time ran out while the click was checked
+            return await self._expire_now(current)
+        return AlreadyResolved(current)

@@ -1,0 +1,186 @@
+"""Execution: carrying out a decision in 3CX, and finishing what a stopped process left half done.
+
+Only the process that claimed a request (``executing`` after Approve,
+``undoing`` after Undo) talks to 3CX about it, under a :class:`~bot.domain.lease.Lease`.
+A claim whose heartbeat stopped belongs to a process that died: once every 3CX
+call that process could have started must have ended, another process (or the
+same one, restarted) takes the claim over and finishes the request by asking
+3CX what is true now, then completing what the approval or the undo asked for.
+Nothing is ever removed or added twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from ..threecx.errors import ThreeCXError
+from ..threecx.models import DeleteOutcome, Target
+from .lease import Lease
+from .model import Result, State, Timing, UnblockRequest
+from .outcomes import Outcome
+from .ports import Lists, RequestStore, StoreUnreachable
+from .transitions import Transitions
+
+log = logging.getLogger(__name__)
+
+
+#: one step of carrying out a request: what 3CX did with one target
+Step = Callable[[UnblockRequest, Target, Lease], Awaitable[Result]]
+#: the last transition, once every target was handled (None: another process took the claim over)
+Finish = Callable[[UnblockRequest, tuple[Result, ...]], Awaitable[UnblockRequest | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """Carrying out decisions in 3CX's ``lists``, under this process's claims."""
+
+    lists: Lists
+    store: RequestStore
+    timing: Timing
+    transitions: Transitions
+
+    async def execute(self, request: UnblockRequest) -> UnblockRequest | None:
+        """Delete the entries of a request this process claimed; ends in ``unblocked`` or ``failed``.
+        None when the claim was lost (the process could not renew it, so another one finishes it)."""
+        self._check_claimed(request, State.EXECUTING)
+        return await self._carry_out(request, request.targets, self._delete, self._finish_unblock)
+
+    async def restore(self, request: UnblockRequest) -> UnblockRequest | None:
+        """Put back what a claimed undo covers; ends in ``undone`` or ``undo_failed`` (None: claim lost)."""
+        self._check_claimed(request, State.UNDOING)
+        return await self._carry_out(request, request.removed, self._create, self._finish_undo)
+
+    async def recover(self) -> list[UnblockRequest]:
+        """Finish the requests whose owner stopped renewing its claim, once every 3CX call it could have
+        started must have ended: check 3CX, then complete what the approval or the undo asked for. The
+        ones finished; a request 3CX could not be asked about stays as it is, for the next try."""
+        finished = []
+        clock = self.transitions.clock
+        for stale in await self.store.abandoned(clock() - self.timing.takeover_after):
+            assert stale.heartbeat_at is not None
+            request = await self.store.take_over(stale.id, self.transitions.owner, stale.heartbeat_at, clock())
+            if request is None:
+                continue  # another process took it, or its owner came back
+            log.warning(
+                "finishing a request whose process stopped", extra={"request": request.id, "state": request.state}
+            )
+            try:
+                done = await self._complete(request)
+            except ThreeCXError as error:
+                log.warning("3CX could not be asked about it; will try again", extra={"answer": error.answer()})
+                continue
+            if done is not None:
+                finished.append(done)
+        return finished
+
+    # -- steps ---------------------------------------------------------------------
+
+    async def _complete(self, request: UnblockRequest) -> UnblockRequest | None:
+        if request.state is State.EXECUTING:
+            return await self._carry_out(request, request.targets, self._delete_if_listed, self._finish_unblock)
+        return await self._carry_out(request, request.removed, self._create_if_absent, self._finish_undo)
+
+    async def _carry_out(
+        self, request: UnblockRequest, targets: Sequence[Target], step: Step, finish: Finish
+    ) -> UnblockRequest | None:
+        """``step`` for each target while the claim is held (None when it is lost first), then ``finish``."""
+        lease = Lease(self.store, request.id, self.transitions.owner, self.transitions.clock, self.timing.heartbeat)
+        async with lease.held():
+            results = []
+            for target in targets:
+                if not lease.fresh():
+                    return None
+                results.append(await step(request, target, lease))
+            return await finish(request, tuple(results))
+
+    def _check_claimed(self, request: UnblockRequest, state: State) -> None:
+        if request.state is not state or request.owner != self.transitions.owner:
+            raise ValueError(f"request {request.id} is not claimed for {state} by this process")
+
+    async def _delete_if_listed(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+        if await self.lists[target.kind].listed(target):
+            return replace(await self._delete(request, target, lease), after_restart=True)
+        return Result(Outcome.DELETED, "checked after a restart: 3CX no longer lists it", after_restart=True)
+
+    async def _create_if_absent(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+        found = await self.lists[target.kind].find_restored(target)
+        if found is not None:
+            return Result(Outcome.RESTORED, "checked after a restart: 3CX lists it again", found, after_restart=True)
+        return replace(await self._create(request, target, lease), after_restart=True)
+
+    async def _finish_unblock(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
+        to = State.UNBLOCKED if all(r.outcome.gone for r in results) else State.FAILED
+        removed_any = any(r.outcome is Outcome.DELETED for r in results)
+        window = self.timing.undo_window
+        undo_until = self.transitions.clock() + window if removed_any and window > 0 else None
+        actor = request.resolved_by
+        return await self._settle(
+            request, to, lambda: self.transitions.move(request, to, actor, results=results, undo_until=undo_until)
+        )
+
+    async def _finish_undo(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
+        to = State.UNDONE if all(r.outcome is Outcome.RESTORED for r in results) else State.UNDO_FAILED
+        return await self._settle(
+            request, to, lambda: self.transitions.move(request, to, request.undone_by, undo_results=results)
+        )
+
+    async def _settle(
+        self, request: UnblockRequest, to: State, write: Callable[[], Awaitable[UnblockRequest | None]]
+    ) -> UnblockRequest | None:
+        """The last transition of a claimed request, which only its owner can make. What 3CX answered is kept
+        until the database takes it, however long it is away; None when another process took the claim over
+        meanwhile (it then finishes the request itself, after asking 3CX)."""
+        pause = 0.5
+        while True:
+            try:
+                finished = await write()
+                if finished is not None:
+                    return finished
+                current = await self.store.get(request.id)
+            except StoreUnreachable:
+                log.warning("keeping 3CX's answer until the database is back", extra={"request": request.id})
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, 15.0)
+                continue
+            if current is not None and current.state is to and current.owner is None:
+                return current  # written by an earlier try whose answer was lost
+            log.warning("another process took this request over and finishes it", extra={"request": request.id})
+            return None
+
+    async def _delete(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+        try:
+            outcome = await self.lists[target.kind].remove(target)
+        except ThreeCXError as error:
+            return Result(Outcome.of(error), error.answer())
+        except Exception as error:  # the request must not stay in `executing` whatever happens
+            log.exception("unexpected error while deleting an entry", extra={"request": request.id})
+            return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
+        if outcome is DeleteOutcome.DELETED:
+            return Result(Outcome.DELETED, "HTTP 204")
+        return Result(Outcome.ALREADY_GONE, "HTTP 404: the entry was already gone")
+
+    async def _create(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+        entries = self.lists[target.kind]
+        try:
+            created = await entries.restore(target)
+        except ThreeCXError as error:
+            if not error.maybe_applied:
+                return Result(Outcome.of(error), error.answer())
+            # the answer was lost: 3CX may still add it; look once it must have finished, never add twice
+            await asyncio.sleep(self.timing.call_bound)
+            if not lease.fresh():
+                return Result(Outcome.of(error), error.answer())
+            try:
+                found = await entries.find_restored(target)
+            except ThreeCXError:
+                return Result(Outcome.of(error), error.answer())
+            if found is None:
+                return Result(Outcome.of(error), f"{error.answer()}; 3CX does not list it")
+            return Result(Outcome.RESTORED, "answer lost; 3CX lists it again", new_id=found)
+        except Exception as error:
+            log.exception("unexpected error while restoring an entry", extra={"request": request.id})
+            return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
+        return Result(Outcome.RESTORED, "HTTP 201", new_id=str(created.id))

@@ -1,0 +1,193 @@
+"""An unblock request and its life.
+
+```
+/unblock … ──► pending ──approve──► executing ──► unblocked ──undo──► undoing ──► undone
+                 │  │                     └────► failed ─────undo──┘        └──► undo_failed
+                 │  ├─deny──► denied
+                 │  └─cancel─► cancelled
+                 └─ttl passes──► expired
+```
+
+Every arrow is one compare-and-set in the store (a :class:`Move`), so of two
+clicks at once exactly one wins.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+
+from ..threecx.models import Kind, Target
+from .outcomes import Outcome
+
+
+class State(enum.StrEnum):
+    PENDING = "pending"
+    EXECUTING = "executing"
+    UNBLOCKED = "unblocked"
+    FAILED = "failed"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    UNDOING = "undoing"
+    UNDONE = "undone"
+    UNDO_FAILED = "undo_failed"
+
+    @property
+    def open(self) -> bool:
+        """Waiting for a decision, or being carried out: the entries are taken."""
+        return self in (State.PENDING, State.EXECUTING)
+
+    @property
+    def claimed(self) -> bool:
+        """A process is talking to 3CX about it."""
+        return self in (State.EXECUTING, State.UNDOING)
+
+    @property
+    def undo_phase(self) -> bool:
+        return self in (State.UNDOING, State.UNDONE, State.UNDO_FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What 3CX did with one target, and its answer for the record."""
+
+    outcome: Outcome
+    answer: str
+    #: the Id of the entry that an undo created
+    new_id: str | None = None
+    #: the bot finished this after a restart (it had stopped while 3CX was working on it)
+    after_restart: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UnblockRequest:
+    id: str
+    #: the entries to remove, as 3CX described them when the request was made
+    targets: tuple[Target, ...]
+    requester: str
+    channel: str
+    created_at: float
+    #: after this moment the request can no longer be approved
+    expires_at: float
+    reason: str | None = None
+    state: State = State.PENDING
+    #: ``ts`` of the card when the bot posted it with chat.postMessage
+    message_ts: str | None = None
+    #: who took the decision (approved, denied, cancelled) and when
+    resolved_by: str | None = None
+    resolved_at: float | None = None
+    #: one per target, once the deletes ran
+    results: tuple[Result, ...] = ()
+    #: Undo is offered until this moment
+    undo_until: float | None = None
+    undone_by: str | None = None
+    undone_at: float | None = None
+    #: one per removed target, once an undo ran
+    undo_results: tuple[Result, ...] = ()
+    #: the process holding the claim (executing, undoing), and when it last said it is alive
+    owner: str | None = None
+    heartbeat_at: float | None = None
+
+    @property
+    def title(self) -> str:
+        """What the request is about, for a sentence: ``203.0.113.7`` or ``3 entries``."""
+        if len(self.targets) == 1:
+            return self.targets[0].label
+        return f"{len(self.targets)} entries"
+
+    @property
+    def removed(self) -> list[Target]:
+        """The targets this request itself removed: what an undo puts back (never one that was already gone)."""
+        return [t for t, r in zip(self.targets, self.results, strict=False) if r.outcome is Outcome.DELETED]
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """How the unblock ended, in one word: the first failure, else the first outcome."""
+        failures = [r.outcome for r in self.results if not r.outcome.gone]
+        return failures[0] if failures else (self.results[0].outcome if self.results else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One transition, as the service asks the store to make it: from ``from_state`` to ``to_state``, only if
+    the request is still in ``from_state`` (with ``unexpired``: and not past ``expires_at`` at ``at``; from a
+    claimed state: and ``owner`` holds the claim)."""
+
+    request_id: str
+    from_state: State
+    to_state: State
+    actor: str | None
+    at: float
+    results: tuple[Result, ...] | None = None
+    undo_until: float | None = None
+    undo_results: tuple[Result, ...] | None = None
+    #: who holds the claim: set when entering a claimed state, checked when leaving one
+    owner: str | None = None
+    unexpired: bool = False
+    #: kept with the transition when 3CX gave no answer (why the bot made it)
+    note: str | None = None
+
+    @property
+    def frees_targets(self) -> bool:
+        return self.from_state.open and not self.to_state.open
+
+    @property
+    def answer(self) -> str | None:
+        """3CX's answers, for the transition's record (or the note, when 3CX was not asked)."""
+        answers = [r.answer for r in (self.undo_results or self.results or ())]
+        return "; ".join(answers) if answers else self.note
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    request_id: str
+    from_state: State | None
+    to_state: State
+    actor: str | None
+    at: float
+    answer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Entries offered to one person to choose from (several matched what they asked for)."""
+
+    id: str
+    kind: Kind
+    ids: tuple[int | str, ...]
+    reason: str | None
+    channel: str
+    user: str
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind.value, "ids": list(self.ids), "reason": self.reason,
+                           "channel": self.channel, "user": self.user})  # fmt: skip
+
+    @classmethod
+    def from_json(cls, offer_id: str, text: str) -> Offer:
+        data = json.loads(text)
+        return cls(offer_id, Kind(data["kind"]), tuple(data["ids"]), data["reason"], data["channel"], data["user"])
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The service's clock rules."""
+
+    #: seconds a request stays approvable
+    ttl: float
+    #: seconds Undo is offered after an unblock (0: never)
+    undo_window: float
+    #: the longest one 3CX call can take, its retries included
+    call_bound: float
+    #: how often a process working on a claimed request renews it
+    heartbeat: float = 3.0
+    #: for clocks that differ a little between processes
+    margin: float = 2.0
+
+    @property
+    def takeover_after(self) -> float:
+        """How long after a claim's last heartbeat its owner must be gone and every 3CX call it started
+        must have ended: it starts no call when it could not renew for two heartbeats."""
+        return 2 * self.heartbeat + self.call_bound + self.margin

@@ -1,0 +1,65 @@
+"""Moving a request: one :class:`~bot.domain.model.Move` in the store, and one audit line for each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from .model import Move, Result, State, UnblockRequest
+from .ports import RequestStore
+
+audit = logging.getLogger("bot.audit")
+
+
+class Transitions:
+    def __init__(self, store: RequestStore, clock: Callable[[], float], owner: str) -> None:
+        self.store = store
+        self.clock = clock
+        #: this process, as the holder of claims
+        self.owner = owner
+
+    async def move(
+        self,
+        request: UnblockRequest,
+        to: State,
+        actor: str | None,
+        *,
+        results: tuple[Result, ...] | None = None,
+        undo_until: float | None = None,
+        undo_results: tuple[Result, ...] | None = None,
+        unexpired: bool = False,
+        note: str | None = None,
+    ) -> UnblockRequest | None:
+        """One transition from the request's state; None if another click or process moved it first. Entering
+        a claimed state claims the request for this process; leaving one is only for this process."""
+        holder = self.owner if to.claimed or request.state.claimed else None
+        move = Move(request.id, request.state, to, actor, self.clock(), results, undo_until, undo_results, holder,
+                    unexpired, note)  # fmt: skip
+        moved = await self.store.transition(move)
+        if moved is not None:
+            audit_line(moved, move.from_state, to, actor, note)
+        return moved
+
+
+def audit_line(
+    request: UnblockRequest, from_state: State | None, to: State, actor: str | None, note: str | None = None
+) -> None:
+    """The JSON log line that records one transition (``"logger": "bot.audit"``)."""
+    results = request.undo_results if to.undo_phase else request.results
+    # what an admin should check: setting names belong here and in ``check``, not on a card
+    to_check = sorted({r.outcome.explanation.admin for r in results if not r.outcome.gone} - {""})
+    audit.info(
+        "transition",
+        extra={
+            "request": request.id,
+            "targets": [t.label for t in request.targets],
+            "from": from_state.value if from_state else None,
+            "to": to.value,
+            "actor": actor,
+            "requester": request.requester,
+            "channel": request.channel,
+            "reason": request.reason,
+            "answers": [r.answer for r in results] or ([note] if note else []),
+            **({"to_check": to_check} if to_check else {}),
+        },
+    )

@@ -1,0 +1,108 @@
+"""Private notes: what only the person who typed or clicked sees."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ...domain.lookup import Matches
+from ...domain.model import State, UnblockRequest
+from ...domain.outcomes import Outcome
+from ...threecx.errors import ThreeCXError
+from ...threecx.models import BlocklistEntry, Target
+from ..blocks import escape, fit
+from .common import ANSWER, SHOWN_ENTRIES, label, mention, slack_date, title
+
+BUSY = "The bot is very busy right now and could not take this on. Please try again in a minute."
+BUSY_CLICK = (
+    "The bot is very busy right now and could not take this click; nothing was changed. Please click again in a minute."
+)
+OTHER_WORKSPACE = "This bot only takes requests from people of its own workspace, so nothing was done."
+CHOICE_OUT_OF_DATE = "That choice is out of date; run the `/unblock` command again."
+LISTING_OUT_OF_DATE = "That list is out of date; run `/unblock list` again."
+NOTHING_CHOSEN_BLOCKS = "None of the chosen entries blocks anything any more."
+DATABASE_AWAY = (
+    "The bot could not reach its database just now, so it could not do this, and nothing was changed in 3CX. "
+    "Please try again in a minute."
+)
+UNKNOWN_REQUEST = "The bot has no record of this request, so nothing was done. Ask again with `/unblock`."
+
+
+def looking_up_entry(entry_id: int) -> str:
+    return f"Looking up blocklist entry {entry_id} in 3CX…"
+
+
+def looking_for_address(shown: str) -> str:
+    return f"Looking for blocklist entries that block {shown}…"
+
+
+def looking_for_number(number: str) -> str:
+    return f"Looking for the blocked caller number {number}…"
+
+
+def an_allow_entry(entry: BlocklistEntry) -> str:
+    return f"Entry {entry.id} (`{label(entry)}`) is an allow list entry, not a block; there is nothing to unblock."
+
+
+def lookup_failure(error: ThreeCXError, what: str) -> str:
+    """Why ``/unblock …`` could not show what was asked for."""
+    kind = Outcome.of(error)
+    if kind is Outcome.NOT_FOUND:
+        return f"There is no {what} in 3CX, so there is nothing to unblock. Check it with `/unblock list`."
+    if kind is Outcome.OTHER:
+        said = f" 3CX said: {fit(error.detail, ANSWER)}" if error.detail else ""
+        return f"3CX could not show the {what}.{said} Nothing was requested."
+    retry = " Please try again in a few minutes." if kind is Outcome.UNAVAILABLE else ""
+    return f"{kind.explanation.people}{retry} Nothing was requested."
+
+
+def no_match(asked: str, matches: Matches) -> str:
+    """What to say when nothing blocking matched an address or a number."""
+    if matches.allowing:
+        ids = ", ".join(f"`{label(e)}` (entry {e.id})" for e in matches.allowing[:SHOWN_ENTRIES])
+        return f"{escape(asked)} is not blocked: it is on the 3CX allow list through {ids}. Nothing was requested."
+    return (
+        f"{escape(asked)} is not on the 3CX blocklist, so 3CX is not blocking it by this rule. "
+        "Nothing was requested. If calls still fail, the cause is elsewhere (firewall, provider, credentials)."
+    )
+
+
+def asked_approvers(targets: Sequence[Target]) -> str:
+    shown = f"`{label(targets[0])}`" if len(targets) == 1 else f"{len(targets)} entries"
+    return f"Asked the approvers to unblock {shown}."
+
+
+def already_requested(request: UnblockRequest, workspace_url: str | None) -> str:
+    """A new request covers an entry that an open request already covers: where that one is."""
+    where = f"<#{request.channel}>"
+    if workspace_url and request.message_ts:
+        where = f"<{workspace_url}archives/{request.channel}/p{request.message_ts.replace('.', '')}|this card>"
+    state = "is waiting for approval" if request.state is State.PENDING else "is being carried out"
+    return (
+        f"A request to unblock {title(request)} (asked by {mention(request.requester)}) already {state}: see "
+        f"{where}. Nothing new was requested."
+    )
+
+
+def card_not_posted(error: str) -> str:
+    return (
+        f"The bot could not post the request in this channel (Slack said: {fit(error, 100)}), so nothing was "
+        "requested and nothing was changed in 3CX. If it happens again, please tell an admin."
+    )
+
+
+def already_resolved(request: UnblockRequest) -> str:
+    """Someone decided before this click: who, and when."""
+    if request.state is State.EXPIRED:
+        return expired_notice(request)
+    if request.state.undo_phase:
+        when = slack_date(request.undone_at) if request.undone_at is not None else "earlier"
+        return f"This unblock was already undone by {mention(request.undone_by)} {when}. Nothing more was done."
+    when = slack_date(request.resolved_at) if request.resolved_at is not None else "earlier"
+    verb = {State.DENIED: "was denied", State.CANCELLED: "was cancelled"}.get(request.state, "was approved")
+    return f"This request {verb} by {mention(request.resolved_by)} {when}. Nothing more was done."
+
+
+def expired_notice(request: UnblockRequest) -> str:
+    return (
+        f"This request expired {slack_date(request.expires_at)}; nothing was changed in 3CX. Ask again with `/unblock`."
+    )

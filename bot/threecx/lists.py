@@ -1,0 +1,95 @@
+"""3CX's two lists, as the bot uses them: the IP blocklist and the caller-number blacklist.
+
+Each offers the same small set of actions to the domain (remove an entry, put it
+back, is it still listed, find the one put back) and its own ways of finding
+entries; the OData filters are written here, from values quoted by
+``bot.threecx.odata``, and never by the domain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from .client import BLACKLIST_NUMBERS, BLOCKLIST, EntitySet, ThreeCXClient
+from .errors import NotFoundError
+from .models import BlockedNumber, BlocklistEntry, DeleteOutcome, Kind, Target
+from .odata import any_equal, contains
+
+E = TypeVar("E", BlocklistEntry, BlockedNumber)
+#: equality tests per query, to keep URLs short
+CLAUSES_PER_QUERY = 24
+
+
+class _List(Generic[E]):
+    """What both lists do alike: an entity set, and the one type of entry it holds."""
+
+    entity_set: EntitySet[E]
+    holds: type[E]
+
+    def __init__(self, client: ThreeCXClient) -> None:
+        self._client = client
+
+    async def remove(self, target: Target) -> DeleteOutcome:
+        return await self._client.delete(self.entity_set, self._own(target).id, target.etag)
+
+    async def restore(self, target: Target) -> Target:
+        return await self._client.create(self.entity_set, self._own(target).creation_json())
+
+    async def listed(self, target: Target) -> bool:
+        try:
+            await self.get(self._own(target).id)
+        except NotFoundError:
+            return False
+        return True
+
+    async def get(self, key: Any) -> E:
+        return await self._client.get(self.entity_set, key)
+
+    async def _matching(self, field: str, values: Sequence[str], top: int) -> list[E]:
+        return await self._client.query(self.entity_set, filter=any_equal(field, values), top=top)
+
+    def _own(self, target: Target) -> E:
+        if not isinstance(target, self.holds):
+            raise TypeError(f"{self.entity_set.path} holds no {type(target).__name__}")
+        return target
+
+
+class IpBlocklist(_List[BlocklistEntry]):
+    """``/Blocklist``: entries by Id (int), by ``IPAddrMask``, or the newest."""
+
+    kind, entity_set, holds = Kind.ADDRESS, BLOCKLIST, BlocklistEntry
+
+    async def find_restored(self, target: Target) -> str | None:
+        same = await self._matching("IPAddrMask", [self._own(target).ip_addr_mask or ""], 1)
+        return str(same[0].id) if same else None
+
+    async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
+        """The entries whose ``IPAddrMask`` is one of ``masks`` (a few short queries; at most ``top`` each)."""
+        chunks = [masks[i : i + CLAUSES_PER_QUERY] for i in range(0, len(masks), CLAUSES_PER_QUERY)]
+        pages = await asyncio.gather(*(self._matching("IPAddrMask", chunk, top) for chunk in chunks))
+        return [entry for page in pages for entry in page]
+
+    async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
+        """The newest entries, optionally those whose address or description contains ``text``."""
+        query = f"{contains('IPAddrMask', text)} or {contains('Description', text)}" if text else None
+        return await self._client.query(BLOCKLIST, filter=query, top=top, skip=skip, orderby="Id desc")
+
+
+class NumberBlacklist(_List[BlockedNumber]):
+    """``/BlackListNumbers``: entries by Id (string), or by ``CallerId``."""
+
+    kind, entity_set, holds = Kind.NUMBER, BLACKLIST_NUMBERS, BlockedNumber
+
+    async def find_restored(self, target: Target) -> str | None:
+        same = await self.with_caller_ids([self._own(target).caller_id or ""], 1)
+        return same[0].id if same else None
+
+    async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
+        return await self._matching("CallerId", caller_ids, top)
+
+
+def lists(client: ThreeCXClient) -> dict[Kind, IpBlocklist | NumberBlacklist]:
+    """Both lists, by the kind of entry they hold."""
+    return {Kind.ADDRESS: IpBlocklist(client), Kind.NUMBER: NumberBlacklist(client)}

@@ -11,7 +11,7 @@ from bot.tasks import Limits
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import Harness, base_env
-from .postgres import PostgresServer, PostgresUnavailable
+from .postgres import PostgresServer, running_server
 from .processes import BotProcess
 
 MakeHarness = Callable[..., Awaitable[Harness]]
@@ -79,13 +79,8 @@ async def processes() -> AsyncIterator[list[BotProcess]]:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the whole test session; the tests that use it fail (never skip) without it."""
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as error:
-        pytest.fail(f"PostgreSQL is needed for the tests of the shared store: {error}", pytrace=False)
-    yield server
-    server.stop()
+    """One PostgreSQL server for the whole test session."""
+    yield from running_server("the tests of the shared store")
 
 
 @pytest.fixture

@@ -19,11 +19,13 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+import pytest
 
 SUPERUSER = "postgres"
 #: the OS user that runs the server when the tests run as root
@@ -169,3 +171,13 @@ class PostgresServer:
 
     def _remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def running_server(needed_by: str) -> Iterator[PostgresServer]:
+    """A PostgreSQL server for a fixture: the tests that use it fail (never skip) without one."""
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL is needed for {needed_by}: {error}", pytrace=False)
+    yield server
+    server.stop()

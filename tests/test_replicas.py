@@ -20,7 +20,7 @@ from .conftest import MakeHarness
 from .fakes.slack import FakeSlack, Message
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, move, wait_for
-from .postgres import PostgresServer, PostgresUnavailable
+from .postgres import PostgresServer, running_server
 from .processes import BotProcess, free_port, start_http_bot
 
 # the store and the token, shared ---------------------------------------------------------------------
@@ -167,12 +167,7 @@ async def test_a_replica_finishes_a_claim_whose_owner_stopped_renewing_once_its_
 @pytest.fixture(scope="module")
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this module's own, which its tests stop and start."""
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as error:
-        pytest.fail(f"PostgreSQL is needed for the tests of replicas: {error}", pytrace=False)
-    yield server
-    server.stop()
+    yield from running_server("the tests of replicas")
 
 
 @pytest.fixture

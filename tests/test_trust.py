@@ -130,14 +130,21 @@ async def _killed_while_3cx_works(
     pbx.delay = 0  # the call already under way keeps its 4 s
 
 
+async def _card_for_entry_42(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> tuple[BotProcess, Harness, str]:
+    """A bot process with a 3CX timeout of 1 s, and the card it posted for ``/unblock 42``."""
+    bot, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
+    await driver.command("42")
+    await wait_for(lambda: driver.cards(), what="the card")
+    return bot, driver, str(buttons(driver.cards()[0].blocks)[0]["value"])
+
+
 @pytest.mark.parametrize("applied", [True, False], ids=["3CX applied it after the kill", "3CX refused it"])
 async def test_a_delete_under_way_when_the_bot_was_killed_is_finished_truthfully_after_a_restart(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, applied: bool
 ) -> None:
-    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
-    await driver.command("42")
-    await wait_for(lambda: driver.cards(), what="the card")
-    request_id = str(buttons(driver.cards()[0].blocks)[0]["value"])
+    first, driver, request_id = await _card_for_entry_42(processes, slack, pbx, tmp_path)
 
     await _killed_while_3cx_works(pbx, first, driver, APPROVE, "DELETE", request_id, applied=applied)
     second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")  # at once
@@ -156,10 +163,7 @@ async def test_a_delete_under_way_when_the_bot_was_killed_is_finished_truthfully
 async def test_an_undo_under_way_when_the_bot_was_killed_adds_the_entry_back_once(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, applied: bool
 ) -> None:
-    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
-    await driver.command("42")
-    await wait_for(lambda: driver.cards(), what="the card")
-    request_id = str(buttons(driver.cards()[0].blocks)[0]["value"])
+    first, driver, request_id = await _card_for_entry_42(processes, slack, pbx, tmp_path)
     await driver.click(APPROVE, request_id, user=BOB)
     await wait_for(lambda: "unblocked" in block_text(driver.cards()[0].blocks), what="the unblock")
 

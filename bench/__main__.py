@@ -37,7 +37,8 @@ async def run(sizes: Sizes, logs: Path) -> list[Section]:
             slow = await scenarios.slow_pbx(rig, sizes, b, steps)
             approvals = await scenarios.approvals(rig, sizes)
             footprint = await scenarios.footprint(rig, sizes)
-    return [*ack, slow, approvals, footprint]
+            watch = await scenarios.watching(rig, sizes)
+    return [*ack, slow, approvals, footprint, watch]
 
 
 def main() -> int:

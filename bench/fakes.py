@@ -9,7 +9,10 @@ writes ``{"url": ..., "control": ..., ...}`` to FILE. Control routes (JSON):
 - ``POST /reset``          forget recorded calls and zero the counters
 - ``GET  /messages?since=N`` (slack) chat.postMessage / chat.update calls from index N,
   each with the time it arrived (``time.monotonic()``, the same clock in every process)
-- ``POST /entries`` (threecx) ``{"first": 1, "count": 100}`` adds blocklist entries
+- ``POST /entries`` (threecx) ``{"first": 1, "count": 100}`` adds blocklist entries (``"added_by"``: their
+  ``AddedBy``, AutoBlacklist unless given); ``POST /entries/clear`` removes every entry
+- ``GET  /requests?since=N`` (threecx) the requests from index N with the time each was answered and its
+  size: ``request_bytes`` (request line, headers and body as received) and ``response_bytes`` (the body)
 - ``POST /delay``   (threecx) ``{"seconds": 2}`` sets how long the XAPI takes to answer
 """
 
@@ -31,7 +34,7 @@ import aiohttp
 from aiohttp import web
 
 from tests.fakes.slack import FakeSlack
-from tests.fakes.threecx import FakeThreeCX
+from tests.fakes.threecx import FakeThreeCX, RecordedRequest
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -165,8 +168,46 @@ async def _start_slack(counter: ConnectionCounter) -> Started:
     return info, routes, fake.close
 
 
+class MeteredThreeCX(FakeThreeCX):
+    """``FakeThreeCX`` that also notes, for each request it answers, when and how many bytes went each way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metered: list[dict[str, Any]] = []
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        recorded = await super()._record(request)
+        request[_RECORDED] = recorded
+        return recorded
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        response = await super()._handle(request)
+        recorded: RecordedRequest | None = request.get(_RECORDED)
+        if recorded is not None:
+            body = response.body if isinstance(response, web.Response) else None
+            self.metered.append(_metered(recorded, response.status, len(body) if isinstance(body, bytes) else 0))
+        return response
+
+
+_RECORDED = "bench.recorded"
+
+
+def _metered(recorded: RecordedRequest, status: int, response_bytes: int) -> dict[str, Any]:
+    target = recorded.path + (f"?{recorded.raw_query}" if recorded.raw_query else "")
+    head = f"{recorded.method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in recorded.headers.items())
+    return {
+        "t": time.monotonic(),
+        "method": recorded.method,
+        "path": recorded.path,
+        "query": {k: v for k, v in recorded.query.items() if k.startswith("$")},
+        "status": status,
+        "request_bytes": len(head.encode()) + 2 + len(recorded.body),
+        "response_bytes": response_bytes,
+    }
+
+
 async def _start_threecx(counter: ConnectionCounter) -> Started:
-    fake = FakeThreeCX()
+    fake = MeteredThreeCX()
     restore = counter.install(asyncio.get_running_loop())
     await fake.start()
     restore()
@@ -183,15 +224,25 @@ async def _start_threecx(counter: ConnectionCounter) -> Started:
 
     async def reset(_: web.Request) -> web.Response:
         fake.requests.clear()
+        fake.metered.clear()
         counter.accepted = 0
         return _json({"ok": True})
 
     async def entries(request: web.Request) -> web.Response:
         body = await request.json()
         first, count = int(body["first"]), int(body["count"])
+        added_by = str(body.get("added_by") or "AutoBlacklist")
         for entry_id in range(first, first + count):
-            fake.add_entry(entry_id, entry_ip(entry_id))
+            fake.add_entry(entry_id, entry_ip(entry_id), added_by=added_by)
         return _json({"ok": True})
+
+    async def clear_entries(_: web.Request) -> web.Response:
+        fake.entries.clear()
+        return _json({"ok": True})
+
+    async def requests(request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        return _json({"next": len(fake.metered), "requests": fake.metered[since:]})
 
     async def delay(request: web.Request) -> web.Response:
         fake.delay = float((await request.json())["seconds"])
@@ -202,6 +253,8 @@ async def _start_threecx(counter: ConnectionCounter) -> Started:
         "GET /stats": stats,
         "POST /reset": reset,
         "POST /entries": entries,
+        "POST /entries/clear": clear_entries,
+        "GET /requests": requests,
         "POST /delay": delay,
     }
     return info, routes, fake.close

@@ -65,14 +65,17 @@ class Rig:
             "LOG_LEVEL": "WARNING",
         }
 
-    async def start_bot(self, name: str = "bot") -> Server:
-        """A new bot process on a new, empty database; returns once ``/healthz`` answers 200."""
+    async def start_bot(self, name: str = "bot", env: dict[str, str] | None = None) -> Server:
+        """A new bot process on a new, empty database (``env`` added to its environment); returns once
+        ``/healthz`` answers 200."""
         database = self.tmp / f"{name}" / "bench.db"
         database.parent.mkdir(exist_ok=True)
         for old in database.parent.glob("bench.db*"):
             old.unlink()
         port = free_port()
-        proc = self.procs.spawn(name, ["-m", "bot"], env=self.bot_env(port, database), cwd=database.parent)
+        proc = self.procs.spawn(
+            name, ["-m", "bot"], env={**self.bot_env(port, database), **(env or {})}, cwd=database.parent
+        )
         url = f"http://{HOST}:{port}"
         await proc.wait_http(f"{url}/healthz")
         return Server(proc, url)
@@ -105,14 +108,20 @@ class Rig:
         await self.pbx.post("/reset")
         await self.pbx.post("/delay", {"seconds": pbx_delay})
 
-    async def new_entries(self, count: int) -> int:
-        """Add ``count`` blocklist entries no earlier request used; the first id."""
+    async def new_entries(self, count: int, added_by: str | None = None) -> int:
+        """Add ``count`` blocklist entries no earlier request used (``AddedBy`` AutoBlacklist unless given);
+        the first id."""
         first = self._next_entry
         if first + count > MAX_ENTRIES:
             raise RuntimeError("the run used up the entry ids that have a distinct address")
         self._next_entry += count
-        await self.pbx.post("/entries", {"first": first, "count": count})
+        await self.pbx.post("/entries", {"first": first, "count": count, "added_by": added_by})
         return first
+
+    async def pbx_requests(self, since: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        """The requests the fake 3CX answered from index ``since`` (time, sizes), and the index to ask from next."""
+        data = await self.pbx.get("/requests", since=since)
+        return int(data["next"]), list(data["requests"])
 
     async def mark(self) -> int:
         """Where the fake Slack's record of calls ends now: ``messages(since=mark)`` gives what comes after."""

@@ -24,6 +24,7 @@ from .domain.lookup import Finder
 from .domain.model import Timing
 from .domain.policy import ApprovalPolicy
 from .domain.transitions import Transitions
+from .domain.watch import Watching
 from .logs import Redactor
 from .slack.delivery import CardDelivery
 from .slack.groups import SlackGroupMembership
@@ -31,6 +32,7 @@ from .slack.listeners import register
 from .slack.outbox import Outbox
 from .slack.sweeper import Sweeper
 from .slack.use_cases import UseCases
+from .slack.watcher import Watcher
 from .storage.contract import Store
 from .storage.opening import open_store
 from .tasks import BackgroundWork, Limits
@@ -98,6 +100,7 @@ class Bot:
     threecx: ThreeCXClient
     store: Store
     http: aiohttp.ClientSession
+    watcher: Watcher | None = None
 
     async def readiness(self) -> dict[str, str]:
         """Whether the bot can do its work now: ``ok``, or what is wrong, for the database and for 3CX (a
@@ -118,6 +121,8 @@ class Bot:
         return checks
 
     async def close(self, drain_timeout: float = 30.0) -> None:
+        if self.watcher is not None:
+            await self.watcher.stop()
         await self.sweeper.stop()
         await self.work.drain(drain_timeout)
         await self.outbox.close(drain_timeout)
@@ -241,4 +246,9 @@ async def start_bot(
         expire_every=min(30.0, settings.request_ttl / 4), recover_every=timing.heartbeat,
     )  # fmt: skip
     sweeper.start()
-    return Bot(settings, app, client, decisions, timing, work, outbox, sweeper, threecx, store, http)
+    watcher = None
+    if settings.watch is not None:
+        watching = Watching(store, IpBlocklist(threecx), settings.watch, transitions.owner, clock)
+        watcher = Watcher(watching=watching, store=store, outbox=outbox)
+        watcher.start()
+    return Bot(settings, app, client, decisions, timing, work, outbox, sweeper, threecx, store, http, watcher)

@@ -64,7 +64,23 @@ async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
             reason = getattr(error, "response", {}).get("error") if hasattr(error, "response") else type(error).__name__
             say(f"{FAIL} Slack: auth.test failed ({reason}). Check SLACK_BOT_TOKEN and SLACK_API_URL.")
             return False
-    say(f"{OK} Slack: signed in as @{auth.get('user')} in workspace {auth.get('team')} ({auth.get('team_id')}).")
+        say(f"{OK} Slack: signed in as @{auth.get('user')} in workspace {auth.get('team')} ({auth.get('team_id')}).")
+        return settings.watch is None or await _check_watch_channel(client, settings.watch.channel, say)
+
+
+async def _check_watch_channel(client: AsyncWebClient, channel: str, say: Callable[[str], None]) -> bool:
+    """The bot can post in the watch channel: it is a member (asked without posting anything)."""
+    try:
+        info = await client.conversations_info(channel=channel)
+    except Exception as error:
+        reason = getattr(error, "response", {}).get("error") if hasattr(error, "response") else type(error).__name__
+        say(f"{FAIL} Slack: the watch channel {channel} cannot be read ({reason}). Check UNBLOCK_WATCH_CHANNEL, "
+            "and that the app has the channels:read and groups:read scopes.")  # fmt: skip
+        return False
+    if not (info.get("channel") or {}).get("is_member"):
+        say(f"{FAIL} Slack: the bot is not in the watch channel {channel}; invite it with /invite @unblock-bot.")
+        return False
+    say(f"{OK} Slack: the bot can post in the watch channel {channel}.")
     return True
 
 
@@ -86,7 +102,15 @@ async def _check_threecx(
         except ThreeCXError as error:
             say(f"{FAIL} 3CX at {where}: reading the IP blocklist failed ({error.answer()}). {_advice(error)}")
             return False
-    say(f"{OK} 3CX at {where}: the IP blocklist can be read ({'not empty' if entries else 'empty'}).")
+        say(f"{OK} 3CX at {where}: the IP blocklist can be read ({'not empty' if entries else 'empty'}).")
+        if settings.watch is None:
+            return True
+        try:
+            await IpBlocklist(client).added_after(entries[0].id if entries else 0, 1)
+        except ThreeCXError as error:
+            say(f"{FAIL} 3CX at {where}: the query for new blocks failed ({error.answer()}). {_advice(error)}")
+            return False
+    say(f"{OK} 3CX at {where}: new blocks can be asked for (watching every {settings.watch.interval:g} s).")
     return True
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from .domain.policy import CHANNEL_ID, Approvers
+from .domain.watch import MIN_INTERVAL, WatchRules
 from .storage import urls
 
 T = TypeVar("T")
@@ -93,6 +94,8 @@ class Settings:
     database_url: str
     database_wait: float
     log_level: str
+    #: watching the blocklist (``UNBLOCK_WATCH_CHANNEL``); None: off
+    watch: WatchRules | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -232,6 +235,33 @@ def _channels(raw: str) -> frozenset[str]:
     return frozenset(items)
 
 
+def _channel(raw: str) -> str:
+    if not CHANNEL_ID.match(raw):
+        raise ValueError("should be a channel id like C0123456789")
+    return raw
+
+
+def _added_by(raw: str) -> frozenset[str] | None:
+    if raw == "*":
+        return None
+    items = frozenset(item.strip() for item in raw.split(",") if item.strip())
+    if not items:
+        raise ValueError("should be AddedBy values separated by commas, or * for all")
+    return items
+
+
+def _watch(r: _Reader) -> WatchRules | None:
+    channel = r.parsed("UNBLOCK_WATCH_CHANNEL", None, _channel)
+    autoblacklist: frozenset[str] | None = frozenset({"AutoBlacklist"})
+    rules = WatchRules(
+        channel=channel or "",
+        interval=r.parsed("UNBLOCK_WATCH_INTERVAL", 60.0, _seconds(MIN_INTERVAL, 24 * 3600)),
+        added_by=r.parsed("UNBLOCK_WATCH_ADDED_BY", autoblacklist, _added_by),
+        burst=r.parsed("UNBLOCK_WATCH_BURST", 5, _count(1, 50)),
+    )
+    return rules if channel else None
+
+
 def _database_url(raw: str) -> str:
     return urls.check(raw)
 
@@ -312,6 +342,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, _database_url, secret=True),
         database_wait=r.parsed("DATABASE_WAIT", 30.0, _seconds(0, 3600)),
         log_level=r.parsed("LOG_LEVEL", "INFO", _log_level),
+        watch=_watch(r),
     )  # fmt: skip
     if r.problems:
         raise ConfigError(r.problems)

@@ -1,4 +1,4 @@
-"""BackgroundWork: the work that runs after Slack has been acknowledged.
+"""BackgroundWork: the work that runs after Slack has been acknowledged; Upkeep: a loop of its own.
 
 Tasks are tracked (nothing is fire-and-forget), run in one of two lanes
 (``bot.calls``), each with its own workers and its own bound on pending work,
@@ -10,6 +10,7 @@ fatal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -95,3 +96,22 @@ class BackgroundWork:
         self._tasks.discard(task)
         if not self._tasks:
             self._idle.set()
+
+
+class Upkeep:
+    """A background loop of the process (the sweeper, the watcher): ``_loop`` started once, cancelled on stop."""
+
+    _task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name=type(self).__name__)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

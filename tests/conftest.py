@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from bot.calls import Lane
+from bot.storage.contract import Store
+from bot.storage.opening import open_store
 from bot.tasks import Limits
 
 from .fakes.slack import FakeSlack
@@ -15,6 +17,7 @@ from .postgres import PostgresServer, running_server
 from .processes import BotProcess
 
 MakeHarness = Callable[..., Awaitable[Harness]]
+NewStore = Callable[[], Awaitable[Store]]
 
 
 @pytest.fixture
@@ -87,3 +90,29 @@ def postgres() -> Iterator[PostgresServer]:
 async def database_url(postgres: PostgresServer) -> str:
     """A fresh, empty database."""
     return await postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def new_store(
+    request: pytest.FixtureRequest, postgres: PostgresServer, tmp_path: Path
+) -> AsyncIterator[NewStore]:
+    """Opens stores on one fresh database of each kind (several stores: several processes)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'unblock.db'}"
+    else:
+        url = await postgres.new_database()
+    opened: list[Store] = []
+
+    async def new() -> Store:
+        store = await open_store(url)
+        opened.append(store)
+        return store
+
+    yield new
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(new_store: NewStore) -> Store:
+    return await new_store()

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench import provenance
 from bench.fakes import MAX_ENTRIES, entry_ip, entry_of
-from bench.scenarios import Sizes
+from bench.scenarios import WATCH_BURST, Sizes
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADINGS = (
@@ -23,6 +23,7 @@ HEADINGS = (
     "## 2. Ack under a slow PBX",
     "## 3. Approval throughput",
     "## 4. Footprint",
+    "## 5. Watching the blocklist",
 )
 
 
@@ -86,3 +87,24 @@ def test_bench_smoke_measures_every_scenario(tmp_path: Path) -> None:
     # 4: as many requests as asked for
     footprint = summary["footprint"]
     assert footprint["sent"] == footprint["asked"] == Sizes.smoke().footprint, footprint
+
+    # 5: the bot looked at the blocklist several times, with one small query per look whatever the list's size,
+    # and announced every new AutoBlacklist entry once, the burst as one summary
+    watch = summary["watch"]
+    smoke = Sizes.smoke()
+    singly = sum(b for b in smoke.watch_batches if b <= WATCH_BURST)
+    bursts = [b for b in smoke.watch_batches if b > WATCH_BURST]
+    assert singly > 0 and bursts, "the smoke sizes must add entries one by one and in a burst"
+    assert watch["entries"] == smoke.blocklist, watch
+    assert watch["whole_list_bytes"] >= 50 * smoke.blocklist, watch
+    assert watch["polls"] >= 1 + len(smoke.watch_batches), watch
+    assert 1 <= watch["requests_per_poll_max"] <= 2, watch
+    assert 0 < watch["response_bytes_per_poll_max"] < watch["whole_list_bytes"], watch
+    assert watch["requests_outside_polls"] == 0, watch
+    assert (watch["added_singly"], watch["announced_singly"]) == (singly, singly), watch
+    assert (watch["missing"], watch["repeated"], watch["unexpected"]) == (0, 0, 0), watch
+    assert watch["announced_once"], watch
+    assert watch["not_autoblacklist_added"] == len(smoke.watch_batches), watch
+    assert (watch["bursts"], watch["burst_entries"], watch["summaries"]) == (len(bursts), sum(bursts), len(bursts))
+    assert watch["bursts_as_one_message"], watch
+    assert watch["other_slack_messages"] == 0, watch

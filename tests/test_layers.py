@@ -18,7 +18,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.storage": ("bot.storage.*", "bot.domain.model", "bot.domain.outcomes", "bot.domain.ports", *THREECX_DATA),
     "bot.threecx": ("bot.threecx.*", "bot.calls"),
     "bot.slack": ("bot.slack.*", "bot.domain.*", "bot.calls", "bot.tasks", *THREECX_DATA),
-    "bot.config": ("bot.domain", "bot.domain.policy", "bot.storage", "bot.storage.urls"),
+    "bot.config": ("bot.domain", "bot.domain.policy", "bot.domain.watch", "bot.storage", "bot.storage.urls"),
     "bot.calls": (),
     "bot.tasks": ("bot.calls",),
     "bot.logs": (),

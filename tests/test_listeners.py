@@ -8,7 +8,7 @@ from unittest.mock import AsyncMock, Mock
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot.slack.buttons import APPROVE, ChoiceButton, RequestButton
-from bot.slack.listeners import choose_click, decision_click, unblock_command
+from bot.slack.listeners import button_click, decision_click, unblock_command
 from bot.slack.use_cases import Asker, UseCases
 
 COMMAND = {"user_id": "UALICE", "channel_id": "C0GENERAL", "text": "42 VPN", "trigger_id": "t-1",
@@ -59,7 +59,7 @@ async def test_a_click_is_acked_first_and_its_button_decoded() -> None:
     body, action = click(APPROVE, "0123456789abcdef")
     await decision_click(ack=ack, body=body, action=action, context=context_with(use_cases))
     body, action = click("unblock_choose", "not-a-choice")
-    await choose_click(ack=ack, body=body, action=action, context=context_with(use_cases))
+    await button_click(ack=ack, body=body, action=action, context=context_with(use_cases))
 
     assert ack.await_count == 2
     use_cases.decide.assert_called_once_with(APPROVE, RequestButton("0123456789abcdef"), asker)

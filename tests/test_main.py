@@ -258,6 +258,27 @@ async def test_check_with_a_pbx_lacking_the_admin_role(slack: FakeSlack, pbx: Fa
     assert "System Admin role" in process.stdout
 
 
+async def test_check_with_watching_on_proves_the_new_blocks_query_and_the_watch_channel(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "UNBLOCK_WATCH_CHANNEL": "C0WATCH"}
+    process = BotProcess(env, tmp_path, "check")
+
+    assert await process.run() == 0
+
+    assert "ok   Slack: the bot can post in the watch channel C0WATCH." in process.stdout
+    assert "ok   3CX at" in process.stdout and "new blocks can be asked for (watching every 60 s)" in process.stdout
+    assert {"$filter": "Id gt 42", "$orderby": "Id", "$top": "1"} in [r.query for r in pbx.calls("GET")]
+    assert [c.method for c in slack.calls] == ["auth.test", "conversations.info"]  # nothing posted
+
+    slack.not_in_channel.add("C0WATCH")
+    again = BotProcess(env, tmp_path, "check")
+    assert await again.run() == 1
+    assert (
+        "FAIL Slack: the bot is not in the watch channel C0WATCH; invite it with /invite @unblock-bot." in again.stdout
+    )
+
+
 # HTTP mode ----------------------------------------------------------------------------------------
 
 

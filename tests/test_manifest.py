@@ -40,4 +40,7 @@ def test_manifest_has_the_command_interactivity_and_only_the_scopes_used() -> No
     assert command["url"].endswith("/slack/events")
     assert data["settings"]["interactivity"]["is_enabled"] is True
     assert data["settings"]["interactivity"]["request_url"].endswith("/slack/events")
-    assert sorted(data["oauth_config"]["scopes"]["bot"]) == ["chat:write", "commands", "usergroups:read"]
+    # channels:read and groups:read: the check that the bot is in the watch channel (conversations.info)
+    assert sorted(data["oauth_config"]["scopes"]["bot"]) == [
+        "channels:read", "chat:write", "commands", "groups:read", "usergroups:read"
+    ]  # fmt: skip

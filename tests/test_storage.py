@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -27,36 +26,9 @@ from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import SQLiteStore
 from bot.threecx import BlockedNumber, BlocklistEntry
 
+from .conftest import NewStore
 from .harness import ALICE, BOB, CAROL, GENERAL, move
 from .postgres import PostgresServer
-
-NewStore = Callable[[], Awaitable[Store]]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def new_store(
-    request: pytest.FixtureRequest, postgres: PostgresServer, tmp_path: Path
-) -> AsyncIterator[NewStore]:
-    """Opens stores on one fresh database of each kind (several stores: several processes)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'unblock.db'}"
-    else:
-        url = await postgres.new_database()
-    opened: list[Store] = []
-
-    async def new() -> Store:
-        store = await open_store(url)
-        opened.append(store)
-        return store
-
-    yield new
-    for store in opened:
-        await store.close()
-
-
-@pytest.fixture
-async def store(new_store: NewStore) -> Store:
-    return await new_store()
 
 
 def entry(id: int, ip: str, etag: str | None = None) -> BlocklistEntry:

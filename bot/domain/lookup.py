@@ -33,6 +33,8 @@ class AddressReader(Protocol):
 
     async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]: ...
 
+    async def between(self, first_id: int, last_id: int, *, skip: int, top: int) -> list[BlocklistEntry]: ...
+
 
 class NumberReader(Protocol):
     """The caller-number blacklist, as lookups read it (``bot.threecx.lists.NumberBlacklist``)."""
@@ -98,6 +100,11 @@ class Finder:
     async def newest(self, text: str | None, *, skip: int = 0, size: int = 15) -> Page:
         """A page of the newest entries, optionally those whose address or description contains ``text``."""
         entries = await self._addresses.newest(text, skip=skip, top=size + 1)
+        return Page(tuple(entries[:size]), skip, more=len(entries) > size)
+
+    async def between(self, first_id: int, last_id: int, *, skip: int = 0, size: int = 10) -> Page:
+        """A page of the entries with Ids from ``first_id`` to ``last_id``, lowest first."""
+        entries = await self._addresses.between(first_id, last_id, skip=skip, top=size + 1)
         return Page(tuple(entries[:size]), skip, more=len(entries) > size)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from ..threecx.models import DeleteOutcome, Kind, Target
+from ..threecx.models import BlocklistEntry, DeleteOutcome, Kind, Target
 from .model import Move, Transition, UnblockRequest
 
 
@@ -102,3 +103,64 @@ class EntryList(Protocol):
 
 #: 3CX's lists, by the kind of entry they hold
 Lists = Mapping[Kind, EntryList]
+
+
+# -- watching the blocklist ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """A new blocklist entry the watcher announces (or announced) in ``channel``: ``message_ts`` is the
+    message that shows it (None until posted), ``in_summary`` whether that is the summary of a burst rather
+    than a message of its own, ``gone`` whether 3CX no longer lists it and the message says so."""
+
+    entry: BlocklistEntry
+    channel: str
+    message_ts: str | None = None
+    in_summary: bool = False
+    gone: bool = False
+
+
+class WatchStore(Protocol):
+    """What the blocklist watcher keeps: one watcher at a time (a lease), how far it has read 3CX's
+    list (a high-water mark on ``Id``), and each entry it announced. Every method may raise
+    :class:`StoreUnreachable`."""
+
+    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
+        """Take or renew the watcher's lease for ``holder``: held when nobody holds it, ``holder`` does, or
+        the holder's last renewal is older than ``stale_before``. Returns (held, high-water mark); the
+        mark is None until watching has started."""
+        ...
+
+    async def release_watch(self, holder: str) -> None:
+        """``holder`` stops watching: another process may take the lease at once."""
+        ...
+
+    async def advance_watch(
+        self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
+    ) -> bool:
+        """In one transaction, only while ``holder`` holds the lease and the mark is still ``mark``: set the
+        mark to ``new_mark`` and keep ``announce`` as announcements not yet posted (an entry kept before
+        stays as it is). False, and nothing written, otherwise."""
+        ...
+
+    async def unposted(self, limit: int) -> list[Announcement]:
+        """Announcements not yet posted, lowest entry Id first."""
+        ...
+
+    async def posted(self, entry_ids: Sequence[int], message_ts: str, *, in_summary: bool) -> None:
+        """The message ``message_ts`` now shows these announcements."""
+        ...
+
+    async def showing(self, limit: int) -> list[Announcement]:
+        """Posted announcements with a message of their own whose entry is not known to be gone, the ones
+        checked longest ago first."""
+        ...
+
+    async def checked(self, entry_ids: Sequence[int], at: float) -> None:
+        """These announcements' entries were checked against 3CX at ``at``."""
+        ...
+
+    async def mark_gone(self, entry_id: int) -> bool:
+        """Record that the entry is gone; True only for the call that changed it."""
+        ...

@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from ..threecx.models import is_entry_id
 from .command_text import MAX_LIST_TEXT
 
 APPROVE = "unblock_approve"
@@ -19,6 +20,8 @@ CANCEL = "unblock_cancel"
 UNDO = "unblock_undo"
 CHOOSE = "unblock_choose"
 LIST_MORE = "unblock_list_more"
+REQUEST_ENTRY = "unblock_request_entry"
+BURST_LIST = "unblock_burst_list"
 #: the buttons that decide a request
 DECISIONS = (APPROVE, DENY, CANCEL, UNDO)
 
@@ -90,3 +93,41 @@ class PageButton:
         if type(skip) is not int or not 0 <= skip <= MAX_SKIP:
             return None
         return cls(text, skip)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryButton:
+    """**Request unblock** on an announcement of a new block: the blocklist entry's Id."""
+
+    entry_id: int
+
+    def encode(self) -> str:
+        return str(self.entry_id)
+
+    @classmethod
+    def decode(cls, value: str) -> EntryButton | None:
+        if value.isascii() and value.isdigit() and len(value) <= 10 and is_entry_id(int(value)):
+            return cls(int(value))
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class BurstButton:
+    """**Show them all** under the summary of a burst: the burst's Ids and where the page starts."""
+
+    first_id: int
+    last_id: int
+    skip: int = 0
+
+    def encode(self) -> str:
+        return f"{self.first_id}-{self.last_id}:{self.skip}"
+
+    @classmethod
+    def decode(cls, value: str) -> BurstButton | None:
+        match = re.fullmatch(r"([0-9]{1,10})-([0-9]{1,10}):([0-9]{1,6})", value)
+        if match is None:
+            return None
+        first, last, skip = (int(g) for g in match.groups())
+        if not (is_entry_id(first) and is_entry_id(last) and first <= last and skip <= MAX_SKIP):
+            return None
+        return cls(first, last, skip)

@@ -16,7 +16,18 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
-from .buttons import CHOOSE, DECISIONS, LIST_MORE, ChoiceButton, PageButton, RequestButton
+from .buttons import (
+    BURST_LIST,
+    CHOOSE,
+    DECISIONS,
+    LIST_MORE,
+    REQUEST_ENTRY,
+    BurstButton,
+    ChoiceButton,
+    EntryButton,
+    PageButton,
+    RequestButton,
+)
 from .use_cases import Asker, UseCases
 from .views import notes as say
 
@@ -34,8 +45,8 @@ def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
     app.command("/unblock")(unblock_command)
     for action_id in DECISIONS:
         app.action(action_id)(decision_click)
-    app.action(CHOOSE)(choose_click)
-    app.action(LIST_MORE)(more_click)
+    for action_id in BUTTONS:
+        app.action(action_id)(button_click)
 
 
 def use_cases_of(context: AsyncBoltContext) -> UseCases:
@@ -61,14 +72,20 @@ async def decision_click(ack: AsyncAck, body: Payload, action: Payload, context:
     use_cases_of(context).decide(str(action["action_id"]), button, asker_of(body))
 
 
-async def choose_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
-    await ack()
-    use_cases_of(context).choose(ChoiceButton.decode(str(action.get("value") or "")), asker_of(body))
+#: the other buttons: action id -> how its value is decoded, and the use case it calls with it
+BUTTONS: dict[str, tuple[Callable[[str], object], str]] = {
+    CHOOSE: (ChoiceButton.decode, "choose"),
+    LIST_MORE: (PageButton.decode, "more"),
+    REQUEST_ENTRY: (EntryButton.decode, "request_entry"),
+    BURST_LIST: (BurstButton.decode, "burst_list"),
+}
 
 
-async def more_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
+async def button_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
+    """**Unblock this**, **More**, **Request unblock**, **Show them all**: decoded, then their use case."""
     await ack()
-    use_cases_of(context).more(PageButton.decode(str(action.get("value") or "")), asker_of(body))
+    decode, use = BUTTONS[str(action["action_id"])]
+    getattr(use_cases_of(context), use)(decode(str(action.get("value") or "")), asker_of(body))
 
 
 def asker_of(body: dict[str, Any]) -> Asker:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import calls
 from ..calls import Lane
@@ -15,6 +14,7 @@ from ..domain.decisions import Decisions
 from ..domain.execution import Execution
 from ..domain.model import UnblockRequest
 from ..domain.ports import StoreUnreachable
+from ..tasks import Upkeep
 from .delivery import CardDelivery
 from .views.outcome import outcome_card
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
-class Sweeper:
+class Sweeper(Upkeep):
     """Background upkeep: finishes requests whose process stopped while working on them (checked every
     ``recover_every`` seconds) and expires requests past their time (every ``expire_every`` seconds), and
     says so on their cards, without waiting for a click."""
@@ -33,17 +33,6 @@ class Sweeper:
     clock: Callable[[], float]
     expire_every: float
     recover_every: float
-    _task: asyncio.Task[None] | None = field(default=None, init=False)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="sweeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def sweep(self) -> int:
         """Expire what is due now; how many requests expired."""

@@ -42,7 +42,7 @@ from ..domain.ports import StoreUnreachable
 from ..tasks import BackgroundWork
 from ..threecx.errors import ThreeCXError
 from ..threecx.models import Kind, Target
-from .buttons import APPROVE, CANCEL, DENY, UNDO, ChoiceButton, PageButton, RequestButton
+from .buttons import APPROVE, CANCEL, DENY, UNDO, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
 from .command_text import (
     USAGE,
     InvalidCommand,
@@ -60,6 +60,7 @@ from .views import notes as say
 from .views.card import request_card
 from .views.lists import chooser, history, listing
 from .views.outcome import outcome_card, stale_undo_button
+from .views.watch import burst_page
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +234,24 @@ class UseCases:
         """**More** under a listing."""
         work = partial(self._list, button.text, button.skip, asker, replace=True) if button is not None else None
         self._click(asker, work, say.LISTING_OUT_OF_DATE)
+
+    def request_entry(self, button: EntryButton | None, asker: Asker) -> None:
+        """**Request unblock** on an announcement of a new block: as ``/unblock <id>`` typed there."""
+        work = partial(self._request_entry, UnblockEntry(button.entry_id), asker) if button is not None else None
+        self._click(asker, work, say.UNKNOWN_ENTRY)
+
+    def burst_list(self, button: BurstButton | None, asker: Asker) -> None:
+        """**Show them all** under a summary of a burst, and **More** under its pages."""
+        work = partial(self._burst_page, button, asker) if button is not None else None
+        self._click(asker, work, say.LISTING_OUT_OF_DATE)
+
+    async def _burst_page(self, button: BurstButton, asker: Asker) -> None:
+        try:
+            page = await self.finder.between(button.first_id, button.last_id, skip=button.skip)
+        except ThreeCXError as error:
+            await self._lookup_failed(error, "blocklist", asker)
+            return
+        await self._tell(asker, *burst_page(button, page), replace=button.skip > 0)
 
     def _click(self, asker: Asker, work: Work | None, out_of_date: str, lane: Lane = Lane.COMMANDS) -> None:
         """Start a click's ``work`` in ``lane`` (None: its button is one the bot could not have made); when the

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Protocol, TypeVar
 
-from ..domain.ports import RequestStore, StoreUnreachable
+from ..domain.ports import RequestStore, StoreUnreachable, WatchStore
 from ..threecx.tokens import TokenStore
 
 T = TypeVar("T")
@@ -45,8 +45,8 @@ class StoreUnavailable(Exception):
         self.retryable = retryable
 
 
-class Store(RequestStore, Protocol):
-    """A request store with its lifecycle."""
+class Store(RequestStore, WatchStore, Protocol):
+    """A request store (and the blocklist watcher's), with its lifecycle."""
 
     async def open(self) -> None:
         """Connect and bring the schema up to date.

@@ -15,17 +15,18 @@ for the server for up to ``wait`` seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 
 from ..domain.model import Move, Transition, UnblockRequest
-from ..domain.ports import AlreadyOpen
+from ..domain.ports import AlreadyOpen, Announcement
 from ..threecx.tokens import Fetch, TokenStore
-from . import rows, urls
+from . import rows, urls, watch_sql
 from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 from .reads import SharedReads
+from .watch_sql import SharedWatch
 
 T = TypeVar("T")
 
@@ -50,7 +51,7 @@ TRANSIENT = (
 )
 
 
-class PostgresStore(SharedReads):
+class PostgresStore(SharedReads, SharedWatch):
     ARRIVAL = "seq"
 
     def __init__(self, database_url: str, *, wait: float = DEFAULT_WAIT) -> None:
@@ -192,7 +193,36 @@ class PostgresStore(SharedReads):
         value = await self._call(lambda pool: pool.fetchval("SELECT data FROM choices WHERE id = $1", choice_id))
         return str(value) if value is not None else None
 
+    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
+        # one statement: of two processes taking the lease at once, the second waits for the first, then finds
+        # it freshly held
+        held = await self._call(lambda pool: pool.fetchrow(_HOLD, watch_sql.WATCHER, holder, at, stale_before))
+        if held is not None:
+            return True, held["high_water"]
+        return False, await self._call(lambda pool: pool.fetchval(_MARK, watch_sql.WATCHER))
+
+    async def advance_watch(
+        self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
+    ) -> bool:
+        async def advance(pool: asyncpg.Pool) -> bool:
+            async with pool.acquire() as db, db.transaction():
+                status = await db.execute(_ADVANCE, new_mark, at, watch_sql.WATCHER, holder, mark)
+                if status != "UPDATE 1":
+                    return False
+                await db.executemany(_ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
+                return True
+
+        return await self._call(advance)
+
     # -- plumbing ----------------------------------------------------------------
+
+    async def _write(self, sql: str, *params: object) -> int:
+        status = await self._execute(_numbered(sql), *params)
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def _announcements(self, tail: str, *params: object) -> list[Announcement]:
+        found = await self._call(lambda pool: pool.fetch(_numbered(f"{watch_sql.SELECT} {tail}"), *params))
+        return [rows.announcement_from_row(row) for row in found]
 
     async def _execute(self, sql: str, *params: object) -> str:
         return str(await self._call(lambda pool: pool.execute(sql, *params)))
@@ -266,6 +296,13 @@ def _numbered(sql: str) -> str:
     """``?`` placeholders as PostgreSQL's ``$1``, ``$2``, … (the shared reads hold no other ``?``)."""
     pieces = sql.split("?")
     return "".join(f"{piece}${n}" for n, piece in enumerate(pieces[:-1], start=1)) + pieces[-1]
+
+
+#: the watcher's SQL (``watch_sql``), numbered once
+_HOLD = _numbered(watch_sql.HOLD)
+_MARK = _numbered(watch_sql.MARK)
+_ADVANCE = _numbered(watch_sql.ADVANCE)
+_ANNOUNCE = _numbered(watch_sql.ANNOUNCE)
 
 
 def _transient(error: BaseException) -> bool:

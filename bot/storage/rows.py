@@ -10,7 +10,8 @@ from typing import Any
 
 from ..domain.model import Move, Result, State, Transition, UnblockRequest
 from ..domain.outcomes import Outcome
-from ..threecx.models import from_record
+from ..domain.ports import Announcement
+from ..threecx.models import BlocklistEntry, from_record
 
 #: a request's columns: its fields, by the same names
 NAMES = tuple(field.name for field in fields(UnblockRequest))
@@ -106,3 +107,23 @@ def results_json(results: tuple[Result, ...]) -> str:
 def _results(text: str) -> tuple[Result, ...]:
     # records of earlier versions have three items (no after_restart)
     return tuple(Result(Outcome(item[0]), item[1], item[2], *item[3:]) for item in json.loads(text))
+
+
+# -- rows <-> announcements (the blocklist watcher's) ------------------------------------------------
+
+#: an announcement's columns, in the order ``announcement_from_row`` reads them
+ANNOUNCEMENT_COLUMNS = "entry, channel, message_ts, in_summary, gone"
+
+
+def announcement_row(announcement: Announcement, at: float) -> tuple[object, ...]:
+    """A new announcement's values, for ``(entry_id, entry, channel, at)``."""
+    return announcement.entry.id, json.dumps(announcement.entry.record()), announcement.channel, at
+
+
+def announcement_from_row(row: Any) -> Announcement:
+    """An announcement from a row of ``ANNOUNCEMENT_COLUMNS`` (a tuple, or a driver's record)."""
+    entry, channel, message_ts, in_summary, gone = tuple(row)
+    found = from_record(json.loads(entry))
+    if not isinstance(found, BlocklistEntry):
+        raise ValueError(f"announcement of a {type(found).__name__}, not a blocklist entry")
+    return Announcement(found, channel, message_ts, in_summary=bool(in_summary), gone=bool(gone))

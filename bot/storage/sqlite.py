@@ -12,17 +12,18 @@ import asyncio
 import fcntl
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
 from ..domain.model import Move, Transition, UnblockRequest
-from ..domain.ports import AlreadyOpen
+from ..domain.ports import AlreadyOpen, Announcement
 from ..threecx.tokens import Fetch, TokenStore
-from . import rows
+from . import rows, watch_sql
 from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 from .reads import SharedReads
+from .watch_sql import SharedWatch
 
 T = TypeVar("T")
 
@@ -30,7 +31,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT = 1.0
 
 
-class SQLiteStore(SharedReads):
+class SQLiteStore(SharedReads, SharedWatch):
     #: SQLite's own row number: the order rows were inserted in
     ARRIVAL = "rowid"
 
@@ -177,6 +178,28 @@ class SQLiteStore(SharedReads):
             name, token, renew_at,
         )  # fmt: skip
 
+    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
+        def hold(db: sqlite3.Connection) -> tuple[bool, int | None]:
+            with db:
+                held = db.execute(watch_sql.HOLD, (watch_sql.WATCHER, holder, at, stale_before)).fetchone()
+                if held is not None:
+                    return True, held[0]
+                return False, db.execute(watch_sql.MARK, (watch_sql.WATCHER,)).fetchone()[0]
+
+        return await self._with_db(hold)
+
+    async def advance_watch(
+        self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
+    ) -> bool:
+        def advance(db: sqlite3.Connection) -> bool:
+            with db:
+                moved = db.execute(watch_sql.ADVANCE, (new_mark, at, watch_sql.WATCHER, holder, mark)).rowcount == 1
+                if moved:
+                    db.executemany(watch_sql.ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
+                return moved
+
+        return await self._with_db(advance)
+
     # -- plumbing ----------------------------------------------------------------
 
     def _open(self) -> None:
@@ -232,6 +255,13 @@ class SQLiteStore(SharedReads):
     async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
         def select(db: sqlite3.Connection) -> list[UnblockRequest]:
             return [rows.request_from_row(row) for row in db.execute(f"{rows.SELECT} {tail}", params).fetchall()]
+
+        return await self._with_db(select)
+
+    async def _announcements(self, tail: str, *params: object) -> list[Announcement]:
+        def select(db: sqlite3.Connection) -> list[Announcement]:
+            found = db.execute(f"{watch_sql.SELECT} {tail}", params).fetchall()
+            return [rows.announcement_from_row(row) for row in found]
 
         return await self._with_db(select)
 

@@ -76,6 +76,28 @@ class IpBlocklist(_List[BlocklistEntry]):
         query = f"{contains('IPAddrMask', text)} or {contains('Description', text)}" if text else None
         return await self._client.query(BLOCKLIST, filter=query, top=top, skip=skip, orderby="Id desc")
 
+    async def highest_id(self) -> int | None:
+        """The highest Id on the list (3CX's Ids only grow); None when the list is empty."""
+        top = await self._client.query(BLOCKLIST, top=1, orderby="Id desc")
+        return top[0].id if top else None
+
+    async def added_after(self, mark: int, top: int) -> list[BlocklistEntry]:
+        """The entries with an Id above ``mark``, lowest first: what was added since (one small query)."""
+        return await self._client.query(BLOCKLIST, filter=f"Id gt {int(mark)}", top=top, orderby="Id")
+
+    async def between(self, first_id: int, last_id: int, *, skip: int, top: int) -> list[BlocklistEntry]:
+        """The entries with Ids from ``first_id`` to ``last_id``, lowest first."""
+        query = f"Id ge {int(first_id)} and Id le {int(last_id)}"
+        return await self._client.query(BLOCKLIST, filter=query, top=top, skip=skip, orderby="Id")
+
+    async def still_listed(self, ids: Sequence[int]) -> set[int]:
+        """Which of ``ids`` 3CX still lists (a few short queries)."""
+        chunks = [ids[i : i + CLAUSES_PER_QUERY] for i in range(0, len(ids), CLAUSES_PER_QUERY)]
+        queries = [" or ".join(f"Id eq {int(n)}" for n in chunk) for chunk in chunks]
+        pages = await asyncio.gather(*(self._client.query(BLOCKLIST, filter=q, top=len(c)) for q, c in
+                                       zip(queries, chunks, strict=True)))  # fmt: skip
+        return {entry.id for page in pages for entry in page}
+
 
 class NumberBlacklist(_List[BlockedNumber]):
     """``/BlackListNumbers``: entries by Id (string), or by ``CallerId``."""

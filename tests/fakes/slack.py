@@ -101,6 +101,7 @@ class FakeSlack:
         self._base_url = ""
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
+            "conversations.info": self._conversation_info,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
             "chat.postEphemeral": self._post_ephemeral,
@@ -322,6 +323,12 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _conversation_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        if not channel:
+            raise SlackError("channel_not_found")
+        return {"ok": True, "channel": {"id": channel, "is_member": channel not in self.not_in_channel}}
 
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._member_channel(args)

@@ -136,6 +136,11 @@ _FILTER_TOKEN = re.compile(
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: bool(a == b),
     "ne": lambda a, b: bool(a != b),
+    # OData: an ordering comparison with null is false
+    "gt": lambda a, b: a is not None and b is not None and bool(a > b),
+    "ge": lambda a, b: a is not None and b is not None and bool(a >= b),
+    "lt": lambda a, b: a is not None and b is not None and bool(a < b),
+    "le": lambda a, b: a is not None and b is not None and bool(a <= b),
 }
 _STRING_FUNCTIONS: dict[str, Callable[[str, str], bool]] = {
     "contains": lambda a, b: b in a,
@@ -149,7 +154,7 @@ class _FilterParser:
     """Recursive descent over a small part of the OData $filter grammar.
 
     expr := and ('or' and)* ; and := not ('and' not)* ; not := 'not' not | primary
-    primary := '(' expr ')' | fn '(' operand ',' operand ')' | operand ('eq' | 'ne') operand
+    primary := '(' expr ')' | fn '(' operand ',' operand ')' | operand ('eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le') operand
     fn := contains | startswith | endswith
     operand := property | 'string' | Qualified.Enum'Member' | integer | null | true | false
     """

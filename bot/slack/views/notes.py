@@ -19,6 +19,7 @@ BUSY_CLICK = (
 OTHER_WORKSPACE = "This bot only takes requests from people of its own workspace, so nothing was done."
 CHOICE_OUT_OF_DATE = "That choice is out of date; run the `/unblock` command again."
 LISTING_OUT_OF_DATE = "That list is out of date; run `/unblock list` again."
+UNKNOWN_ENTRY = "That button does not name a blocklist entry, so nothing was done. Try `/unblock` and the entry's id."
 NOTHING_CHOSEN_BLOCKS = "None of the chosen entries blocks anything any more."
 DATABASE_AWAY = (
     "The bot could not reach its database just now, so it could not do this, and nothing was changed in 3CX. "

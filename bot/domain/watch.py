@@ -1,0 +1,105 @@
+"""Watching the IP blocklist: which entries are new since the last look, and which announced ones are gone.
+
+One process at a time watches (a lease in the store, renewed at every look and
+taken over when its holder has not renewed it for two intervals). Each look asks
+3CX only for the entries above a high-water mark on ``Id`` (3CX's Ids only
+grow), and the mark moves in the same transaction that keeps the new entries to
+announce, so an entry is kept for announcing exactly once whoever looks and
+whenever a process stops. Entries already listed when watching first starts are
+not announced.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..threecx.models import BlocklistEntry
+from .ports import Announcement, WatchStore
+
+log = logging.getLogger(__name__)
+
+#: the most new entries one look reads from 3CX (more wait for the next look)
+PAGE = 500
+#: the most announced entries one look checks against 3CX (one short query's worth)
+CHECKS = 24
+MIN_INTERVAL = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRules:
+    """``UNBLOCK_WATCH_*``: where new blocks are announced, how often 3CX is asked, and which."""
+
+    channel: str
+    interval: float = 60.0
+    #: the ``AddedBy`` values announced; None: all
+    added_by: frozenset[str] | None = frozenset({"AutoBlacklist"})
+    #: more new entries than this in one look become one summary
+    burst: int = 5
+
+    def wants(self, entry: BlocklistEntry) -> bool:
+        return entry.blocks and (self.added_by is None or (entry.added_by or "") in self.added_by)
+
+
+class WatchedList(Protocol):
+    """The IP blocklist, as the watcher reads it."""
+
+    async def highest_id(self) -> int | None: ...
+
+    async def added_after(self, mark: int, top: int) -> list[BlocklistEntry]: ...
+
+    async def still_listed(self, ids: Sequence[int]) -> set[int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """What one look found: nothing when this process does not hold the watch."""
+
+    held: bool
+    #: new entries this look kept for announcing (all of them are also in ``unposted``)
+    new: int = 0
+    #: every announcement not yet posted (this look's, and any a stopped process left)
+    unposted: tuple[Announcement, ...] = ()
+    #: announced entries 3CX no longer lists, each marked gone by this look
+    gone: tuple[Announcement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Watching:
+    """Looking at the blocklist for ``holder`` (this process), by ``rules``."""
+
+    store: WatchStore
+    blocklist: WatchedList
+    rules: WatchRules
+    holder: str
+    clock: Callable[[], float]
+
+    async def look(self) -> Look:
+        """One look: renew the watch, keep what is new, and find what is gone. Raises ThreeCXError or
+        StoreUnreachable when 3CX or the database cannot be asked; nothing is lost, the next look goes on."""
+        now = self.clock()
+        held, mark = await self.store.hold_watch(self.holder, now, stale_before=now - 2 * self.rules.interval)
+        if not held:
+            return Look(held=False)
+        new = 0
+        if mark is None:  # watching starts: what is listed now is not news
+            highest = await self.blocklist.highest_id()
+            await self.store.advance_watch(self.holder, None, highest or 0, [], now)
+            log.info("watching the blocklist starts", extra={"from_id": highest or 0})
+        else:
+            added = await self.blocklist.added_after(mark, PAGE)
+            if added:
+                keep = [Announcement(e, self.rules.channel) for e in added if self.rules.wants(e)]
+                if await self.store.advance_watch(self.holder, mark, max(e.id for e in added), keep, now):
+                    new = len(keep)
+        return Look(True, new, tuple(await self.store.unposted(PAGE)), tuple(await self._gone(now)))
+
+    async def _gone(self, now: float) -> list[Announcement]:
+        shown = await self.store.showing(CHECKS)
+        if not shown:
+            return []
+        listed = await self.blocklist.still_listed([a.entry.id for a in shown])
+        await self.store.checked([a.entry.id for a in shown], now)
+        return [a for a in shown if a.entry.id not in listed and await self.store.mark_gone(a.entry.id)]

@@ -1,0 +1,208 @@
+"""Watching the blocklist: new blocks are announced in the watch channel, once, with a way to ask for an
+unblock; a burst is one summary; an announcement says when its entry is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bot.domain.model import State
+from bot.slack.buttons import APPROVE, BURST_LIST, REQUEST_ENTRY
+
+from .conftest import MakeHarness
+from .fakes.slack import Message
+from .harness import ALICE, BOB, Harness, block_text, buttons, wait_for
+
+WATCH = "C0WATCH"
+
+
+async def watching(make_harness: MakeHarness, **env: str) -> Harness:
+    """A bot that watches, whose looks the test makes one at a time (its own loop is stopped after the first)."""
+    harness = await make_harness(UNBLOCK_WATCH_CHANNEL=WATCH, UNBLOCK_WATCH_INTERVAL="3600", **env)
+    await stop_loop(harness)
+    return harness
+
+
+async def stop_loop(harness: Harness) -> None:
+    assert harness.bot is not None and harness.bot.watcher is not None
+    await harness.bot.watcher.stop()
+
+
+async def look(harness: Harness) -> None:
+    assert harness.bot is not None and harness.bot.watcher is not None
+    await harness.bot.watcher.tick()
+    await harness.settle()
+
+
+def announced(harness: Harness) -> list[Message]:
+    return harness.cards(WATCH)
+
+
+def blocklist_queries(harness: Harness) -> list[dict[str, str]]:
+    return [c.query for c in harness.pbx.calls("GET", "/xapi/v1/Blocklist")]
+
+
+async def test_a_new_autoblacklist_entry_is_announced_once_and_what_was_listed_before_is_not(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await watching(make_harness)  # entry 42 is on the list already
+    await look(harness)
+    assert announced(harness) == []
+
+    harness.pbx.add_entry(57, "198.51.100.23", description="Failed SIP registrations from 198.51.100.23")
+    await look(harness)
+    await look(harness)
+
+    [message] = announced(harness)
+    text = block_text(message.blocks)
+    assert "3CX blocked 198.51.100.23" in text and "entry 57" in text and "AutoBlacklist" in text
+    assert "Failed SIP registrations from 198.51.100.23" in text
+    assert [b["text"]["text"] for b in buttons(message.blocks)] == ["Request unblock"]
+    # each look asked only for what is new: Ids above the mark, lowest first, a page at most
+    queries = blocklist_queries(harness)
+    assert {"$filter": "Id gt 42", "$orderby": "Id", "$top": "500"} in queries
+    assert {"$filter": "Id gt 57", "$orderby": "Id", "$top": "500"} in queries
+    assert all("$filter" in q or q.get("$top") == "1" for q in queries)  # never the whole list
+
+
+async def test_a_manual_entry_is_announced_only_when_every_kind_is_watched(make_harness: MakeHarness) -> None:
+    harness = await watching(make_harness)
+    await look(harness)
+    harness.pbx.add_entry(60, "198.51.100.60", added_by="Manual")
+    await look(harness)
+    assert announced(harness) == []
+    await harness.close()
+
+    everything = await watching(make_harness, UNBLOCK_WATCH_ADDED_BY="*")  # the same database
+    await look(everything)
+    everything.pbx.add_entry(61, "198.51.100.61", added_by="Manual")
+    await look(everything)
+    assert ["Manual" in block_text(m.blocks) for m in announced(everything)] == [True]
+
+
+async def test_two_hundred_new_entries_in_one_look_are_one_summary(make_harness: MakeHarness) -> None:
+    harness = await watching(make_harness)
+    await look(harness)
+    for n in range(200):
+        harness.pbx.add_entry(1000 + n, f"198.18.{n // 100}.{n % 100}", description=f"attack wave {n % 3}")
+
+    await look(harness)
+    await look(harness)
+
+    [summary] = announced(harness)
+    text = block_text(summary.blocks)
+    assert "3CX blocked 200 addresses at once" in text
+    assert "attack wave 0_: 67" in text and "attack wave 1_: 67" in text and "attack wave 2_: 66" in text
+    assert "`198.18.0.0`" in text and "and 195 more" in text
+
+    # Show them all: privately, a page at a time, each with Request unblock
+    [show] = buttons(summary.blocks)
+    _, response_url = await harness.click(BURST_LIST, str(show["value"]), user=ALICE, channel=WATCH)
+    await harness.settle()
+    [page] = harness.slack.posts_to(response_url)
+    assert page.body["response_type"] == "ephemeral"
+    assert "Blocked at once, entries 1000 to 1199" in block_text(page.body["blocks"])
+    picks = [b for b in buttons(page.body["blocks"]) if b["action_id"] == REQUEST_ENTRY]
+    assert [p["value"] for p in picks] == [str(n) for n in range(1000, 1010)]
+    more = [b for b in buttons(page.body["blocks"]) if b["action_id"] == BURST_LIST]
+    _, next_url = await harness.click(BURST_LIST, str(more[0]["value"]), user=ALICE, channel=WATCH)
+    await harness.settle()
+    [second] = harness.slack.posts_to(next_url)
+    assert next(b["value"] for b in buttons(second.body["blocks"]) if b["action_id"] == REQUEST_ENTRY) == "1010"
+
+
+async def test_a_restart_announces_nothing_twice(make_harness: MakeHarness) -> None:
+    harness = await watching(make_harness)
+    await look(harness)
+    harness.pbx.add_entry(57, "198.51.100.23")
+    await look(harness)
+
+    await harness.restart()
+    await stop_loop(harness)
+    harness.pbx.add_entry(58, "198.51.100.24")
+    await look(harness)
+    await look(harness)
+
+    texts = [block_text(m.blocks) for m in announced(harness)]
+    assert [("198.51.100.23" in t, "198.51.100.24" in t) for t in texts] == [(True, False), (False, True)]
+
+
+async def test_3cx_away_pauses_watching_and_nothing_is_lost(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness = await make_harness(UNBLOCK_WATCH_CHANNEL=WATCH, UNBLOCK_WATCH_INTERVAL="5")
+    await wait_for(lambda: harness.pbx.calls("GET", "/xapi/v1/Blocklist"), what="watching to start")
+    caplog.set_level(logging.WARNING, logger="bot.slack.watcher")
+    harness.pbx.fail_next(503, times=1000, method="GET")
+    harness.pbx.add_entry(57, "198.51.100.23")
+    harness.pbx.add_entry(58, "198.51.100.24")
+    await wait_for(lambda: "pauses" in caplog.text, timeout=20, what="watching to pause")
+
+    harness.pbx.clear_faults()
+    await wait_for(lambda: len(announced(harness)) == 2, timeout=20, what="both entries announced")
+    await asyncio.sleep(6)  # one more look: nothing again
+    assert len(announced(harness)) == 2
+    assert [r.message for r in caplog.records].count(
+        "watching the blocklist pauses until 3CX and the database answer"
+    ) == 1
+    assert "watching the blocklist resumes" in caplog.text
+
+
+async def test_request_unblock_opens_the_card_and_the_announcement_shows_the_entry_gone(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await watching(make_harness)
+    await look(harness)
+    harness.pbx.add_entry(57, "198.51.100.23")
+    await look(harness)
+    [announcement] = announced(harness)
+
+    await harness.click(REQUEST_ENTRY, "57", user=ALICE, channel=WATCH)
+    await harness.settle()
+    card = next(m for m in announced(harness) if "asks to unblock" in block_text(m.blocks))
+    request = await harness.request_for(card)
+    assert (request.requester, request.channel, request.targets[0].id) == (ALICE, WATCH, 57)
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+    assert [c.path for c in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(57)"]
+    assert (await harness.stored(request)).state is State.UNBLOCKED
+
+    await look(harness)
+    now = next(m for m in announced(harness) if m.ts == announcement.ts)
+    assert "198.51.100.23 is no longer blocked" in block_text(now.blocks)
+    assert buttons(now.blocks) == []
+
+
+async def test_a_request_unblock_click_with_a_forged_value_does_nothing(make_harness: MakeHarness) -> None:
+    harness = await watching(make_harness)
+    _, response_url = await harness.click(REQUEST_ENTRY, "0; DROP", user=ALICE, channel=WATCH)
+    await harness.settle()
+    assert harness.notes(response_url) == [
+        "That button does not name a blocklist entry, so nothing was done. Try `/unblock` and the entry's id."
+    ]
+    assert harness.pbx.calls("DELETE") == [] and announced(harness) == []
+
+
+async def test_two_replicas_announce_each_entry_once_and_the_survivor_takes_over(
+    make_harness: MakeHarness, database_url: str
+) -> None:
+    a = await watching(make_harness, DATABASE_URL=database_url)
+    b = await watching(make_harness, DATABASE_URL=database_url)
+    await look(a)
+    await look(b)
+    a.pbx.add_entry(57, "198.51.100.23")
+    await asyncio.gather(look(a), look(b), look(a), look(b))
+    assert len(announced(a)) == 1
+
+    # the watcher stops looking (as if killed: it does not hand the watch on); the other one takes over
+    # once the lease is two intervals old
+    a.pbx.add_entry(58, "198.51.100.24")
+    await look(b)
+    assert len(announced(b)) == 1
+    b.clock.advance(2 * 3600 + 1)
+    await look(b)
+    await look(b)
+    assert ["198.51.100.24" in block_text(m.blocks) for m in announced(b)] == [False, True]

@@ -249,6 +249,6 @@ async def start_bot(
     watcher = None
     if settings.watch is not None:
         watching = Watching(store, IpBlocklist(threecx), settings.watch, transitions.owner, clock)
-        watcher = Watcher(watching=watching, store=store, outbox=outbox)
+        watcher = Watcher(watching=watching, outbox=outbox)
         watcher.start()
     return Bot(settings, app, client, decisions, timing, work, outbox, sweeper, threecx, store, http, watcher)

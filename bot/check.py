@@ -7,7 +7,8 @@ client, so a check that fetched a token of its own would log the running bot out
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,6 +26,7 @@ from .threecx.retry import RetryPolicy
 from .threecx.tokens import TokenStore
 
 OK, FAIL = "ok  ", "FAIL"
+T = TypeVar("T")
 
 
 async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str], None] = print) -> bool:
@@ -61,7 +63,7 @@ async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
         try:
             auth = await client.auth_test()
         except Exception as error:
-            reason = getattr(error, "response", {}).get("error") if hasattr(error, "response") else type(error).__name__
+            reason = _slack_error(error)
             say(f"{FAIL} Slack: auth.test failed ({reason}). Check SLACK_BOT_TOKEN and SLACK_API_URL.")
             return False
         say(f"{OK} Slack: signed in as @{auth.get('user')} in workspace {auth.get('team')} ({auth.get('team_id')}).")
@@ -73,7 +75,7 @@ async def _check_watch_channel(client: AsyncWebClient, channel: str, say: Callab
     try:
         info = await client.conversations_info(channel=channel)
     except Exception as error:
-        reason = getattr(error, "response", {}).get("error") if hasattr(error, "response") else type(error).__name__
+        reason = _slack_error(error)
         say(f"{FAIL} Slack: the watch channel {channel} cannot be read ({reason}). Check UNBLOCK_WATCH_CHANNEL, "
             "and that the app has the channels:read and groups:read scopes.")  # fmt: skip
         return False
@@ -90,28 +92,47 @@ async def _check_threecx(
     retry = RetryPolicy(attempts=2, budget=settings.threecx_timeout)
     client = threecx_client(settings, redactor, retry=retry, token_store=tokens)
     where = settings.threecx_base_url
+
+    async def ask(call: Awaitable[T], failed: str, works: str) -> T:
+        """``call``'s answer, with an ``ok`` line saying what ``works``; a ``FAIL`` line and _Failed if not."""
+        try:
+            answer = await call
+        except ThreeCXError as error:
+            say(f"{FAIL} 3CX at {where}: {failed} ({error.answer()}). {_advice(error)}")
+            raise _Failed from None
+        say(f"{OK} 3CX at {where}: {works}.")
+        return answer
+
+    blocklist = IpBlocklist(client)
     async with client:
         try:
-            await client.check_credentials()
-        except ThreeCXError as error:
-            say(f"{FAIL} 3CX at {where}: no access token ({error.answer()}). {_advice(error)}")
+            await ask(
+                client.check_credentials(),
+                "no access token",
+                f"the API client {settings.threecx_client_id!r} got an access token",
+            )
+            newest = await ask(
+                blocklist.newest(None, skip=0, top=1), "reading the IP blocklist failed", "the IP blocklist can be read"
+            )
+            if settings.watch is not None:
+                await ask(
+                    blocklist.added_after(newest[0].id if newest else 0, 1),
+                    "the query for new blocks failed",
+                    f"new blocks can be asked for (watching every {settings.watch.interval:g} s)",
+                )
+        except _Failed:
             return False
-        say(f"{OK} 3CX at {where}: the API client {settings.threecx_client_id!r} got an access token.")
-        try:
-            entries = await IpBlocklist(client).newest(None, skip=0, top=1)
-        except ThreeCXError as error:
-            say(f"{FAIL} 3CX at {where}: reading the IP blocklist failed ({error.answer()}). {_advice(error)}")
-            return False
-        say(f"{OK} 3CX at {where}: the IP blocklist can be read ({'not empty' if entries else 'empty'}).")
-        if settings.watch is None:
-            return True
-        try:
-            await IpBlocklist(client).added_after(entries[0].id if entries else 0, 1)
-        except ThreeCXError as error:
-            say(f"{FAIL} 3CX at {where}: the query for new blocks failed ({error.answer()}). {_advice(error)}")
-            return False
-    say(f"{OK} 3CX at {where}: new blocks can be asked for (watching every {settings.watch.interval:g} s).")
     return True
+
+
+class _Failed(Exception):
+    """A check failed, and said so."""
+
+
+def _slack_error(error: Exception) -> str:
+    """Slack's error code (``invalid_auth``), or the kind of error when Slack gave none."""
+    response = getattr(error, "response", None)
+    return str(response.get("error")) if response is not None else type(error).__name__
 
 
 def _advice(error: ThreeCXError) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from . import calls
 from .calls import Lane
@@ -98,13 +99,26 @@ class BackgroundWork:
             self._idle.set()
 
 
-class Upkeep:
-    """A background loop of the process (the sweeper, the watcher): ``_loop`` started once, cancelled on stop."""
+class Upkeep(ABC):
+    """A background loop of the process (the sweeper, the watcher): ``tick`` every ``every`` seconds, started
+    once, cancelled on stop. While ticks fail with one of ``WAITS_FOR`` (what the work needs does not answer:
+    3CX, the database), the work pauses with one log line, and says so again once when it resumes."""
 
+    #: what the work is called in the log
+    WHAT: ClassVar[str]
+    #: the errors that mean "not now", not a fault of the work
+    WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = ()
     _task: asyncio.Task[None] | None = None
+    _paused: bool = False
 
-    async def _loop(self) -> None:
-        raise NotImplementedError
+    @property
+    @abstractmethod
+    def every(self) -> float:
+        """Seconds between the end of one tick and the start of the next."""
+
+    @abstractmethod
+    async def tick(self) -> None:
+        """One round of the work."""
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name=type(self).__name__)
@@ -115,3 +129,20 @@ class Upkeep:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def _loop(self) -> None:
+        log = logging.getLogger(type(self).__module__)
+        while True:
+            try:
+                await self.tick()
+            except self.WAITS_FOR as error:
+                if not self._paused:
+                    log.warning(f"{self.WHAT} pauses until what it needs answers", extra={"problem": str(error)})
+                self._paused = True
+            except Exception:
+                log.exception(f"{self.WHAT} failed; will try again")
+            else:
+                if self._paused:
+                    log.warning(f"{self.WHAT} resumes")
+                self._paused = False
+            await asyncio.sleep(self.every)

@@ -178,6 +178,16 @@ class Harness:
         body, response_url = self.command_body(text, user=user, channel=channel, team=team)
         return await self.post_signed(body), response_url
 
+    async def open_card(self, text: str = "42", *, user: str = ALICE, channel: str = GENERAL) -> UnblockRequest:
+        """Type ``/unblock <text>`` and wait for its card; the request behind that card."""
+        before = len(self.cards(channel))
+        reply, _ = await self.command(text, user=user, channel=channel)
+        assert reply.status == 200
+        await self.settle()
+        cards = self.cards(channel)
+        assert len(cards) == before + 1, "one new card in the channel"
+        return await self.request_for(cards[-1])
+
     def click_body(
         self,
         action_id: str,

@@ -16,12 +16,6 @@ from .harness import BOB, CAROL, Harness, block_text, buttons
 HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
-async def open_card(harness: Harness, text: str = "42") -> UnblockRequest:
-    await harness.command(text)
-    await harness.settle()
-    return await harness.request_for(harness.cards()[-1])
-
-
 async def approve(harness: Harness, request: UnblockRequest, user: str = BOB) -> UnblockRequest:
     await harness.click(APPROVE, request, user=user)
     await harness.settle()
@@ -33,7 +27,7 @@ async def still_works(harness: Harness) -> None:
     harness.pbx.delay = 0
     harness.pbx.clear_faults()
     harness.pbx.add_entry(99, "192.0.2.99")
-    request = await open_card(harness, "99")
+    request = await harness.open_card("99")
     assert (await approve(harness, request)).state is State.UNBLOCKED
 
 
@@ -47,7 +41,7 @@ async def executions(harness: Harness, request: UnblockRequest) -> int:
 
 @pytest.mark.parametrize("status", [502, 503, 504])
 async def test_3cx_failing_then_recovering_is_retried_to_success(harness: Harness, status: int) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
     harness.pbx.fail_next(status, times=2, method="DELETE")
 
     stored = await approve(harness, request)
@@ -72,7 +66,7 @@ async def test_3cx_failing_for_good_ends_the_request_as_failed(
     make_harness: MakeHarness, fault: str, kind: str, card_says: str
 ) -> None:
     harness = await make_harness(THREECX_TIMEOUT="0.3")
-    request = await open_card(harness)
+    request = await harness.open_card()
     if fault == "500":
         harness.pbx.fail_next(500, method="DELETE")
     elif fault == "503 for good":
@@ -95,7 +89,7 @@ async def test_3cx_failing_for_good_ends_the_request_as_failed(
 
 
 async def test_3cx_closing_the_connection_mid_answer(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
     harness.pbx.drop_next(times=2, method="DELETE")
 
     stored = await approve(harness, request)
@@ -105,7 +99,7 @@ async def test_3cx_closing_the_connection_mid_answer(harness: Harness) -> None:
 
 
 async def test_3cx_rate_limiting_with_retry_after(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
     harness.pbx.fail_next(429, times=1, method="DELETE", retry_after="0.2")
 
     stored = await approve(harness, request)
@@ -131,7 +125,7 @@ async def test_the_token_endpoint_failing(harness: Harness, status: int, says: s
 async def test_the_token_expiring_in_the_middle_of_a_batch(harness: Harness) -> None:
     for n in range(100, 120):
         harness.pbx.add_entry(n, f"192.0.2.{n - 99}")
-    requests = [await open_card(harness, str(n)) for n in range(100, 120)]
+    requests = [await harness.open_card(str(n)) for n in range(100, 120)]
     harness.pbx.delay = 0.1
 
     async def expire_midway() -> None:
@@ -154,7 +148,7 @@ async def test_slack_rate_limiting_is_waited_out(harness: Harness) -> None:
     harness.slack.rate_limit_next("chat.postMessage", retry_after=0)
     harness.slack.rate_limit_next("chat.update", times=2, retry_after=0)
 
-    request = await open_card(harness)
+    request = await harness.open_card()
     stored = await approve(harness, request)
 
     assert stored.state is State.UNBLOCKED
@@ -187,7 +181,7 @@ async def test_when_the_card_cannot_be_posted_the_requester_is_told(harness: Har
 
 
 async def test_when_the_card_cannot_be_edited_the_click_reply_url_is_used(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
     harness.slack.fail_next("chat.update", "internal_error", times=10)
 
     _, click_url = await harness.click(APPROVE, request, user=BOB)
@@ -200,7 +194,7 @@ async def test_when_the_card_cannot_be_edited_the_click_reply_url_is_used(harnes
 
 async def test_slack_unreachable_does_not_lose_the_decision(make_harness: MakeHarness, unused_tcp_port: int) -> None:
     harness = await make_harness()
-    request = await open_card(harness)
+    request = await harness.open_card()
     await harness.stop()
     harness.env["SLACK_API_URL"] = f"http://127.0.0.1:{unused_tcp_port}/api/"
     harness.env["SLACK_TEAM_ID"] = harness.slack.team_id  # so that it starts without asking Slack

@@ -17,15 +17,6 @@ from .harness import ALICE, BOB, CAROL, GENERAL, MALLORY, Harness, block_text, b
 ENTRY_PATH = "/xapi/v1/Blocklist(42)"
 
 
-async def open_card(harness: Harness, text: str = "42", user: str = ALICE, channel: str = GENERAL):  # type: ignore[no-untyped-def]
-    reply, _ = await harness.command(text, user=user, channel=channel)
-    assert reply.status == 200
-    await harness.settle()
-    cards = harness.cards(channel)
-    assert len(cards) == 1, "one card in the channel"
-    return await harness.request_for(cards[0])
-
-
 def decisions(blocks: list[dict[str, object]]) -> list[str]:
     """The decision buttons (Approve, Deny, Cancel) a card still shows."""
     return [b["action_id"] for b in buttons(blocks) if b["action_id"] in (APPROVE, DENY, CANCEL)]
@@ -104,7 +95,7 @@ async def test_unknown_entry_is_explained_privately_and_nothing_is_stored(harnes
 
 
 async def test_approve_deletes_the_entry_and_replaces_the_card(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
 
     reply, _ = await harness.click(APPROVE, request, user=BOB)
     assert reply.status == 200
@@ -124,7 +115,7 @@ async def test_approve_deletes_the_entry_and_replaces_the_card(harness: Harness)
 async def test_approve_sends_if_match_when_3cx_gave_an_etag(harness: Harness) -> None:
     harness.pbx.issue_etags = True
     harness.pbx.enforce_etags = True
-    request = await open_card(harness)
+    request = await harness.open_card()
     etag = harness.pbx.calls("GET")[0]
     assert request.targets[0].etag
 
@@ -140,7 +131,7 @@ async def test_approve_sends_if_match_when_3cx_gave_an_etag(harness: Harness) ->
 async def test_entry_changed_since_the_card_is_left_alone(harness: Harness) -> None:
     harness.pbx.issue_etags = True
     harness.pbx.enforce_etags = True
-    request = await open_card(harness)
+    request = await harness.open_card()
     harness.pbx.change_entry(42, Description="edited by an admin")
 
     await harness.click(APPROVE, request, user=BOB)
@@ -167,7 +158,7 @@ async def test_a_failed_delete_says_why_in_plain_words(
     harness: Harness, fault: str, sentence: str, kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.audit")
-    request = await open_card(harness)
+    request = await harness.open_card()
     if fault == "forbidden":
         harness.pbx.forbidden = True
     elif fault == "down":
@@ -199,7 +190,7 @@ async def test_a_failed_delete_says_why_in_plain_words(
 
 
 async def test_deny_by_an_approver_closes_the_request_without_touching_3cx(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
 
     await harness.click(DENY, request, user=CAROL)
     await harness.settle()
@@ -211,7 +202,7 @@ async def test_deny_by_an_approver_closes_the_request_without_touching_3cx(harne
 
 
 async def test_cancel_by_the_requester(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
 
     await harness.click(CANCEL, request, user=ALICE)
     await harness.settle()
@@ -221,7 +212,7 @@ async def test_cancel_by_the_requester(harness: Harness) -> None:
 
 
 async def test_cancel_by_someone_else_is_refused(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
 
     _, response_url = await harness.click(CANCEL, request, user=BOB)
     await harness.settle()
@@ -235,7 +226,7 @@ async def test_cancel_by_someone_else_is_refused(harness: Harness) -> None:
 
 
 async def test_a_non_approver_is_told_no_and_nothing_changes(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
 
     for action in (APPROVE, DENY):
         _, response_url = await harness.click(action, request, user=MALLORY)
@@ -250,7 +241,7 @@ async def test_a_non_approver_is_told_no_and_nothing_changes(harness: Harness) -
 
 
 async def test_requester_cannot_approve_their_own_request(harness: Harness) -> None:
-    request = await open_card(harness, user=BOB)
+    request = await harness.open_card(user=BOB)
 
     _, response_url = await harness.click(APPROVE, request, user=BOB)
     await harness.settle()
@@ -261,7 +252,7 @@ async def test_requester_cannot_approve_their_own_request(harness: Harness) -> N
 
 async def test_self_approval_when_the_settings_allow_it(make_harness: MakeHarness) -> None:
     harness = await make_harness(UNBLOCK_ALLOW_SELF_APPROVAL="true")
-    request = await open_card(harness, user=BOB)
+    request = await harness.open_card(user=BOB)
 
     await harness.click(APPROVE, request, user=BOB)
     await harness.settle()
@@ -270,7 +261,7 @@ async def test_self_approval_when_the_settings_allow_it(make_harness: MakeHarnes
 
 
 async def test_a_member_of_an_approver_group_may_approve(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
 
     await harness.click(APPROVE, request, user="UDAVE")  # in SHELPDESK
     await harness.settle()
@@ -284,7 +275,7 @@ async def test_a_member_of_an_approver_group_may_approve(harness: Harness) -> No
 
 async def test_concurrent_and_repeated_clicks_send_one_delete(harness: Harness) -> None:
     harness.pbx.delay = 0.2
-    request = await open_card(harness)
+    request = await harness.open_card()
 
     replies = await asyncio.gather(*(harness.click(APPROVE, request, user=u) for u in (BOB, CAROL, BOB, "UDAVE")))
     await harness.settle()
@@ -305,7 +296,7 @@ async def test_concurrent_and_repeated_clicks_send_one_delete(harness: Harness) 
 
 
 async def test_a_late_click_changes_nothing_and_the_card_says_it_expired(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
     harness.clock.advance(901)
 
     _, response_url = await harness.click(APPROVE, request, user=BOB)
@@ -320,7 +311,7 @@ async def test_a_late_click_changes_nothing_and_the_card_says_it_expired(harness
 
 async def test_the_ttl_comes_from_the_settings(make_harness: MakeHarness) -> None:
     harness = await make_harness(UNBLOCK_REQUEST_TTL="60")
-    request = await open_card(harness)
+    request = await harness.open_card()
     harness.clock.advance(61)
 
     await harness.click(APPROVE, request, user=BOB)
@@ -335,7 +326,7 @@ async def test_the_ttl_comes_from_the_settings(make_harness: MakeHarness) -> Non
 
 async def test_every_transition_is_stored_and_logged(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot.audit")
-    request = await open_card(harness)
+    request = await harness.open_card()
     await harness.click(APPROVE, request, user=BOB)
     await harness.settle()
 
@@ -354,7 +345,7 @@ async def test_every_transition_is_stored_and_logged(harness: Harness, caplog: p
 
 
 async def test_a_request_survives_a_restart_of_the_bot(harness: Harness) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
 
     await harness.restart()
     await harness.click(APPROVE, request, user=BOB)
@@ -417,7 +408,7 @@ async def test_bad_input_is_explained_and_does_nothing(harness: Harness, text: s
 
 async def test_the_highest_id_is_accepted(harness: Harness) -> None:
     harness.pbx.add_entry(2147483647, "198.51.100.9")
-    request = await open_card(harness, "2147483647")
+    request = await harness.open_card("2147483647")
     assert request.targets[0].id == 2147483647
     assert harness.pbx.calls("GET")[0].path == "/xapi/v1/Blocklist(2147483647)"
 
@@ -429,7 +420,7 @@ async def test_unblock_channels_limits_where_the_command_works(make_harness: Mak
 
     assert "not enabled in this channel" in reply.message and "<#C0ITDESK>" in reply.message
     assert harness.pbx.requests == []
-    request = await open_card(harness, channel="C0ITDESK")
+    request = await harness.open_card(channel="C0ITDESK")
     assert request.channel == "C0ITDESK"
 
 
@@ -463,7 +454,7 @@ def stored_requests(harness: Harness) -> int:
 
 @pytest.mark.parametrize("how", ["removed meanwhile", "answer lost"])
 async def test_an_entry_already_gone_is_reported_as_no_longer_blocked(harness: Harness, how: str) -> None:
-    request = await open_card(harness)
+    request = await harness.open_card()
     if how == "removed meanwhile":
         del harness.pbx.entries[42]
     else:  # 3CX deletes the entry, then the connection drops before its answer

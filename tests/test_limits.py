@@ -52,9 +52,7 @@ async def test_a_long_description_full_of_markup_makes_a_valid_card_and_outcome(
 
 async def test_a_failed_undo_of_a_long_entry_keeps_its_text_short(harness: Harness) -> None:
     harness.pbx.change_entry(42, Description=long(HOSTILE, 5000))
-    await harness.command("42")
-    await harness.settle()
-    request = await harness.request_for(harness.cards()[0])
+    request = await harness.open_card()
     await harness.click(APPROVE, request, user=BOB)
     await harness.settle()
     harness.pbx.forbidden = True
@@ -197,9 +195,7 @@ def test_every_failure_note_keeps_slacks_limits(detail: str | None, what: str) -
 
 
 async def test_a_burst_in_one_channel_loses_no_card_and_an_approval_shows_first(harness: Harness) -> None:
-    await harness.command("42")
-    await harness.settle()
-    request = await harness.request_for(harness.cards()[0])
+    request = await harness.open_card()
     for n in range(100, 130):
         harness.pbx.add_entry(n, f"198.51.100.{n - 100}")
     harness.slack.limit_rate(per_second=1.0, burst=2)  # as Slack: about one message a second per channel

@@ -239,9 +239,7 @@ async def test_a_delivery_is_acted_on_once_across_replicas(make_harness: MakeHar
 
 
 async def test_an_approval_does_not_wait_behind_a_burst_of_commands(harness: Harness) -> None:
-    await harness.command("42")
-    await harness.settle()
-    request = await harness.request_for(harness.cards()[0])
+    request = await harness.open_card()
     for n in range(100, 200):
         harness.pbx.add_entry(n, f"198.51.100.{n - 100}")
     harness.pbx.delay = 0.3  # 10 lookups at a time: the burst keeps 3CX busy for 3 s
@@ -297,9 +295,7 @@ async def test_a_click_from_outside_the_workspace_is_refused_even_when_anyone_ma
     make_harness: MakeHarness, who: str
 ) -> None:
     harness = await make_harness(UNBLOCK_APPROVERS="*")
-    await harness.command("42")
-    await harness.settle()
-    request = await harness.request_for(harness.cards()[0])
+    request = await harness.open_card()
     teams = {"team": "T0OTHER"} if who == "a click from another workspace" else {"user_team": "T0OTHER"}
 
     _, url = await harness.click(APPROVE, request, user="UEXTERNAL", **teams)
@@ -336,9 +332,7 @@ async def test_a_bot_that_cannot_learn_its_workspace_does_not_start(
 
 
 async def test_a_button_acts_only_in_the_channel_of_its_card(harness: Harness) -> None:
-    await harness.command("42")
-    await harness.settle()
-    request = await harness.request_for(harness.cards()[0])
+    request = await harness.open_card()
 
     _, url = await harness.click(APPROVE, request, user=BOB, channel="C0ELSEWHERE")
     await harness.settle()
@@ -370,9 +364,7 @@ async def test_clicks_outside_the_allowed_channels_do_nothing(make_harness: Make
 
 
 async def test_a_click_checked_until_after_expiry_changes_nothing(harness: Harness) -> None:
-    await harness.command("42")
-    await harness.settle()
-    request = await harness.request_for(harness.cards()[0])
+    request = await harness.open_card()
     harness.clock.advance(request.expires_at - harness.clock() - 1)  # one second left
     # looking up the approvers' user group takes 4 s
     harness.slack.before["usergroups.users.list"] = lambda _: harness.clock.advance(4)
@@ -425,9 +417,7 @@ async def test_approving_and_undoing_twice_puts_the_entry_back_once(harness: Har
 
 
 async def test_an_entry_that_was_already_gone_is_not_put_back(harness: Harness) -> None:
-    await harness.command("42")
-    await harness.settle()
-    request = await harness.request_for(harness.cards()[0])
+    request = await harness.open_card()
     del harness.pbx.entries[42]  # someone removed it in 3CX meanwhile
 
     await harness.click(APPROVE, request, user=BOB)

@@ -103,3 +103,11 @@ class Watching:
         listed = await self.blocklist.still_listed([a.entry.id for a in shown])
         await self.store.checked([a.entry.id for a in shown], now)
         return [a for a in shown if a.entry.id not in listed and await self.store.mark_gone(a.entry.id)]
+
+    async def posted(self, shown: Sequence[Announcement], message_ts: str, *, in_summary: bool) -> None:
+        """These announcements are in the channel now, in the message ``message_ts``."""
+        await self.store.posted([a.entry.id for a in shown], message_ts, in_summary=in_summary)
+
+    async def hand_on(self) -> None:
+        """This process stops watching: another may take the watch at once."""
+        await self.store.release_watch(self.holder)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .. import calls
 from ..calls import Lane
@@ -33,6 +33,21 @@ class Sweeper(Upkeep):
     clock: Callable[[], float]
     expire_every: float
     recover_every: float
+    _next_expiry: float = field(default=0.0, init=False)
+
+    WHAT: ClassVar[str] = "background upkeep"
+    WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = (StoreUnreachable,)
+
+    @property
+    def every(self) -> float:
+        return self.recover_every
+
+    async def tick(self) -> None:
+        calls.enter(Lane.DECISIONS)  # finishing an approved request is a decision's work
+        await self.recover()
+        if time.monotonic() >= self._next_expiry:
+            self._next_expiry = time.monotonic() + self.expire_every
+            await self.sweep()
 
     async def sweep(self) -> int:
         """Expire what is due now; how many requests expired."""
@@ -52,18 +67,3 @@ class Sweeper(Upkeep):
         for request in requests:
             if request.message_ts:  # a card posted through a response_url cannot be edited later
                 await self.delivery.update_card(request, *outcome_card(request, self.clock()), None)
-
-    async def _loop(self) -> None:
-        calls.enter(Lane.DECISIONS)  # finishing an approved request is a decision's work
-        next_expiry = 0.0
-        while True:
-            try:
-                await self.recover()
-                if time.monotonic() >= next_expiry:
-                    next_expiry = time.monotonic() + self.expire_every
-                    await self.sweep()
-            except StoreUnreachable as error:
-                log.warning("background upkeep waits for the database", extra={"problem": str(error)})
-            except Exception:
-                log.exception("background upkeep failed; will try again")
-            await asyncio.sleep(self.recover_every)

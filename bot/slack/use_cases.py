@@ -35,13 +35,14 @@ from ..domain.decisions import (
     Unknown,
 )
 from ..domain.execution import Execution
-from ..domain.lookup import Finder, Matches
+from ..domain.lookup import Finder, Matches, Page
 from ..domain.model import Offer, State, UnblockRequest
 from ..domain.policy import ApprovalPolicy
 from ..domain.ports import StoreUnreachable
 from ..tasks import BackgroundWork
 from ..threecx.errors import ThreeCXError
 from ..threecx.models import Kind, Target
+from .blocks import Blocks
 from .buttons import APPROVE, CANCEL, DENY, UNDO, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
 from .command_text import (
     USAGE,
@@ -171,12 +172,19 @@ class UseCases:
             await self.decisions.card_posted(opened.id, posted.ts)
 
     async def _list(self, text: str | None, skip: int, asker: Asker, *, replace: bool = False) -> None:
+        await self._page(partial(self.finder.newest, text, skip=skip), partial(listing, text), asker, replace)
+
+    async def _page(
+        self, read: Callable[[], Awaitable[Page]], show: Callable[[Page], tuple[str, Blocks]], asker: Asker,
+        replace: bool,
+    ) -> None:  # fmt: skip
+        """A page of the blocklist, only for the person who asked (``replace``: instead of the page before)."""
         try:
-            page = await self.finder.newest(text, skip=skip)
+            page = await read()
         except ThreeCXError as error:
             await self._lookup_failed(error, "blocklist", asker)
             return
-        await self._tell(asker, *listing(text, page), replace=replace)
+        await self._tell(asker, *show(page), replace=replace)
 
     async def _history(self, command: ShowHistory, asker: Asker) -> None:
         # approvers see every channel's requests; anyone else only those made where they ask
@@ -246,12 +254,8 @@ class UseCases:
         self._click(asker, work, say.LISTING_OUT_OF_DATE)
 
     async def _burst_page(self, button: BurstButton, asker: Asker) -> None:
-        try:
-            page = await self.finder.between(button.first_id, button.last_id, skip=button.skip)
-        except ThreeCXError as error:
-            await self._lookup_failed(error, "blocklist", asker)
-            return
-        await self._tell(asker, *burst_page(button, page), replace=button.skip > 0)
+        read = partial(self.finder.between, button.first_id, button.last_id, skip=button.skip)
+        await self._page(read, partial(burst_page, button), asker, replace=button.skip > 0)
 
     def _click(self, asker: Asker, work: Work | None, out_of_date: str, lane: Lane = Lane.COMMANDS) -> None:
         """Start a click's ``work`` in ``lane`` (None: its button is one the bot could not have made); when the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -32,7 +33,7 @@ class DeleteOutcome(enum.Enum):
     ALREADY_GONE = "already_gone"
 
 
-class _Entity:
+class _Entity(ABC):
     """What both kinds of entry share: parsed from 3CX's JSON and kept in 3CX's own field names."""
 
     __slots__ = ()
@@ -47,8 +48,9 @@ class _Entity:
     CREATION_FIELDS: ClassVar[tuple[str, ...]]
 
     @staticmethod
+    @abstractmethod
     def _valid_id(value: object) -> bool:
-        raise NotImplementedError
+        """Whether ``value`` is an Id of this kind of entry."""
 
     @classmethod
     def from_json(cls, data: Any, etag: str | None = None) -> Self:

@@ -3,12 +3,18 @@
 The database is opened as the bot would open it (a new SQLite file is created, an old schema upgraded),
 and the 3CX access token is the one the bot shares through it: 3CX keeps one active token per API
 client, so a check that fetched a token of its own would log the running bot out.
+
+3CX has roles under which an API client may read its lists but not change them. The right to remove is
+proven on each list by removing an entry that does not exist: an Id 3CX has just said it does not have
+(404 to a GET) is sent a DELETE, and 404 means the client may delete, 403 that its role is missing.
+No entry that exists is ever sent a DELETE.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,13 +26,18 @@ from .logs import Redactor
 from .storage import urls
 from .storage.contract import Store, StoreUnavailable
 from .storage.opening import open_store
-from .threecx.errors import ThreeCXError
-from .threecx.lists import IpBlocklist
+from .threecx.errors import NotFoundError, ThreeCXError
+from .threecx.lists import IpBlocklist, NumberBlacklist
+from .threecx.models import MAX_ENTRY_ID, MIN_ENTRY_ID, DeleteOutcome
 from .threecx.retry import RetryPolicy
 from .threecx.tokens import TokenStore
 
 OK, FAIL = "ok  ", "FAIL"
 T = TypeVar("T")
+#: how far above the highest Id on the IP blocklist the Id sent a DELETE lies (3CX's Ids only grow)
+PROBE_DISTANCE = 1_000_000
+#: Ids tried on each list, at most, for one that does not exist
+PROBE_TRIES = 3
 
 
 async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str], None] = print) -> bool:
@@ -93,36 +104,94 @@ async def _check_threecx(
     client = threecx_client(settings, redactor, retry=retry, token_store=tokens)
     where = settings.threecx_base_url
 
-    async def ask(call: Awaitable[T], failed: str, works: str) -> T:
-        """``call``'s answer, with an ``ok`` line saying what ``works``; a ``FAIL`` line and _Failed if not."""
+    async def ask(call: Awaitable[T], failed: str, works: str | Callable[[T], str] | None) -> T:
+        """``call``'s answer, with an ``ok`` line saying what ``works`` (none if None); a ``FAIL`` line and
+        _Failed if not."""
         try:
             answer = await call
         except ThreeCXError as error:
             say(f"{FAIL} 3CX at {where}: {failed} ({error.answer()}). {_advice(error)}")
             raise _Failed from None
-        say(f"{OK} 3CX at {where}: {works}.")
+        if works is not None:
+            say(f"{OK} 3CX at {where}: {works if isinstance(works, str) else works(answer)}.")
         return answer
 
-    blocklist = IpBlocklist(client)
+    async def may_remove(entries: IpBlocklist | NumberBlacklist, keys: Iterator[Any], name: str) -> bool:
+        """Whether the API client may remove entries of the list ``name``, proven by a DELETE of an entry
+        that does not exist."""
+        try:
+            for key in keys:
+                if await ask(_absent(entries, key), f"reading {name} entry {key!r} failed", None):
+                    break
+            else:  # not to be expected: every Id tried is an entry's, and an entry is never sent a DELETE
+                say(f"{FAIL} 3CX at {where}: whether the bot may remove {name} entries was not tried: every Id "
+                    "tried belongs to an entry, and no entry is sent a DELETE; run the check again.")  # fmt: skip
+                return False
+            await ask(
+                client.delete(entries.entity_set, key),
+                f"a DELETE of {name} entry {key!r}, which does not exist, failed",
+                lambda outcome: _removal_proven(name, key, outcome),
+            )
+        except _Failed:
+            return False
+        return True
+
     async with client:
+        blocklist = IpBlocklist(client)
         try:
             await ask(
                 client.check_credentials(),
                 "no access token",
                 f"the API client {settings.threecx_client_id!r} got an access token",
             )
-            newest = await ask(
-                blocklist.newest(None, skip=0, top=1), "reading the IP blocklist failed", "the IP blocklist can be read"
+            highest = await ask(
+                blocklist.highest_id(), "reading the IP blocklist failed", "the IP blocklist can be read"
             )
             if settings.watch is not None:
                 await ask(
-                    blocklist.added_after(newest[0].id if newest else 0, 1),
+                    blocklist.added_after(highest or 0, 1),
                     "the query for new blocks failed",
                     f"new blocks can be asked for (watching every {settings.watch.interval:g} s)",
                 )
         except _Failed:
             return False
-    return True
+        rights = [
+            await may_remove(blocklist, _unused_entry_ids(highest), "IP blocklist"),
+            await may_remove(NumberBlacklist(client), _unused_number_ids(), "caller-number blacklist"),
+        ]
+    return all(rights)
+
+
+async def _absent(entries: IpBlocklist | NumberBlacklist, key: Any) -> bool:
+    """Whether 3CX says it has no entry ``key`` on the list (404)."""
+    try:
+        await entries.get(key)
+    except NotFoundError:
+        return True
+    return False
+
+
+def _unused_entry_ids(highest: int | None) -> Iterator[int]:
+    """IP blocklist Ids no entry has: far above the highest (3CX's Ids only grow); should the highest be at
+    the end of the int32 range, Ids picked at random below it, which 3CX will not hand out again."""
+    yield min((highest or 0) + PROBE_DISTANCE, MAX_ENTRY_ID)
+    for _ in range(PROBE_TRIES - 1):
+        yield MIN_ENTRY_ID + secrets.randbelow(MAX_ENTRY_ID - MIN_ENTRY_ID + 1)
+
+
+def _unused_number_ids() -> Iterator[str]:
+    """Caller-number blacklist Ids no entry has: 64 random bits, after a prefix that names the check."""
+    for _ in range(PROBE_TRIES):
+        yield f"unblock-bot-check-{secrets.token_hex(8)}"
+
+
+def _removal_proven(name: str, key: Any, outcome: DeleteOutcome) -> str:
+    if outcome is DeleteOutcome.ALREADY_GONE:
+        return f"the bot may remove {name} entries (a DELETE of entry {key!r}, which does not exist, was answered 404)"
+    return (
+        f"the bot may remove {name} entries, but 3CX answered 204 (deleted) to a DELETE of entry {key!r}, "
+        "which it had just said does not exist"
+    )
 
 
 class _Failed(Exception):

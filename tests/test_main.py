@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from bot.slack.buttons import APPROVE
 
+from .fakes.openapi_check import check_against_spec
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, GENERAL, SIGNING_SECRET, Harness, base_env, block_text, buttons, wait_for
@@ -180,7 +182,9 @@ async def test_a_database_that_cannot_be_used_stops_the_bot_with_one_sentence(
     assert says in line and str(database) in line
     assert "Traceback" not in process.stderr + process.stdout
     assert [c.method for c in slack.calls if c.method != "auth.test"] == []
-    assert [r.method for r in pbx.requests if r.method != "GET" and r.path != "/connect/token"] == []
+    # check goes on to 3CX: its only changes are DELETEs of entries that do not exist, which change nothing
+    assert [r.method for r in pbx.requests if r.method not in ("GET", "DELETE") and r.path != "/connect/token"] == []
+    assert list(pbx.entries) == [42]
 
 
 async def test_a_locked_database_is_named(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
@@ -218,19 +222,39 @@ async def test_an_unreachable_postgresql_is_one_sentence_without_the_password(
 
 
 async def test_check_reports_what_works_and_changes_nothing(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    pbx.add_number("7", "+15550100")
     process = BotProcess(base_env(slack, pbx, str(tmp_path / "unblock.db")), tmp_path, "check")
 
     assert await process.run() == 0
 
     lines = process.stdout.splitlines()
-    assert lines[0] == f"ok   Database: SQLite file {tmp_path / 'unblock.db'} is ready."
-    assert lines[1].startswith("ok") and "Slack: signed in as @unblock-bot" in lines[1]
-    assert lines[2].startswith("ok") and "got an access token" in lines[2]
-    assert lines[3].startswith("ok") and "IP blocklist can be read" in lines[3]
-    assert lines[4] == "All checks passed." and len(lines) == 5
+    found = re.search(r"blacklist entries \(a DELETE of entry '(unblock-bot-check-[0-9a-f]{16})'", process.stdout)
+    assert found is not None, process.stdout
+    number_key = found[1]
+    assert lines == [
+        f"ok   Database: SQLite file {tmp_path / 'unblock.db'} is ready.",
+        lines[1],
+        f"ok   3CX at {pbx.base_url}: the API client 'unblock-bot' got an access token.",
+        f"ok   3CX at {pbx.base_url}: the IP blocklist can be read.",
+        f"ok   3CX at {pbx.base_url}: the bot may remove IP blocklist entries (a DELETE of entry 1000042, which does "
+        "not exist, was answered 404).",
+        f"ok   3CX at {pbx.base_url}: the bot may remove caller-number blacklist entries (a DELETE of entry "
+        f"'{number_key}', which does not exist, was answered 404).",
+        "All checks passed.",
+    ]
+    assert lines[1].startswith("ok   Slack: signed in as @unblock-bot")
     assert process.stderr == ""  # no log lines mixed in: below WARNING nothing is logged unless LOG_LEVEL asks
-    assert [(r.method, r.path, r.query.get("$top")) for r in pbx.calls("GET")] == [("GET", "/xapi/v1/Blocklist", "1")]
-    assert pbx.calls("DELETE") == [] and pbx.calls("POST") == []
+    # the highest Id, then each list's proof: a GET that finds nothing, and a DELETE of that same nothing
+    probe_ip, probe_number = "/xapi/v1/Blocklist(1000042)", f"/xapi/v1/BlackListNumbers('{number_key}')"
+    assert [(r.method, r.path, r.query) for r in pbx.requests if r.path.startswith("/xapi/")] == [
+        ("GET", "/xapi/v1/Blocklist", {"$top": "1", "$orderby": "Id desc"}),
+        ("GET", probe_ip, {}),
+        ("DELETE", probe_ip, {}),
+        ("GET", probe_number, {}),
+        ("DELETE", probe_number, {}),
+    ]
+    assert check_against_spec(pbx.requests) == []
+    assert list(pbx.entries) == [42] and list(pbx.numbers) == ["7"] and pbx.calls("POST") == []
     assert [c.method for c in slack.calls] == ["auth.test"]
 
 
@@ -256,6 +280,7 @@ async def test_check_with_a_pbx_lacking_the_admin_role(slack: FakeSlack, pbx: Fa
 
     assert "reading the IP blocklist failed (HTTP 403" in process.stdout
     assert "System Admin role" in process.stdout
+    assert pbx.calls("DELETE") == []  # nothing is sent a DELETE before the list could be read
 
 
 async def test_check_with_watching_on_proves_the_new_blocks_query_and_the_watch_channel(

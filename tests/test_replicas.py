@@ -361,4 +361,8 @@ async def test_check_during_a_burst_of_approvals_fights_nobody_for_the_token(
 
     assert results[:2] == [0, 0], checks[0].stdout + checks[1].stdout
     assert pbx.token_requests == 1  # one token for both replicas and both checks
-    assert len(pbx.calls("DELETE")) == 30
+    approved = {f"/xapi/v1/Blocklist({n})" for n in range(100, 130)}
+    deletes = [r.path for r in pbx.calls("DELETE")]
+    assert sorted(path for path in deletes if path in approved) == sorted(approved)
+    # besides, each check's two DELETEs that prove the right to remove, of entries that do not exist
+    assert len(deletes) == 30 + 2 * 2 and list(pbx.entries) == [42]

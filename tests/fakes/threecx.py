@@ -304,9 +304,13 @@ class FakeThreeCX:
         self.tokens_issued: list[str] = []
 
         self.delay = 0.0
+        #: extra seconds before answering requests of one method (``{"POST": 4.0}``)
+        self.delay_of: dict[str, float] = {}
         self.token_delay = 0.0
         self.token_status: int | None = None
         self.forbidden = False
+        #: the API client's role may read but not change: GET is answered, DELETE, POST and PATCH get 403
+        self.read_only = False
         self.issue_etags = False
         self.enforce_etags = False
         self.single_active_token = True
@@ -441,8 +445,9 @@ class FakeThreeCX:
         if not recorded.path.startswith("/xapi/"):
             return ODataError(404, "Not found").response()
 
-        if self.delay > 0:
-            await asyncio.sleep(self.delay)
+        pause = self.delay + self.delay_of.get(recorded.method, 0.0)
+        if pause > 0:
+            await asyncio.sleep(pause)
         fault = self._take_fault(recorded.method)
         if fault is not None and fault.status is not None:
             return fault.response()
@@ -514,7 +519,7 @@ class FakeThreeCX:
 
     def _xapi(self, recorded: RecordedRequest, request: web.Request) -> web.Response:
         self._authorize(request.headers.get("Authorization", ""))
-        if self.forbidden:
+        if self.forbidden or (self.read_only and recorded.method != "GET"):
             raise ODataError(403, "Forbidden")
         match = _ENTITY_PATH.fullmatch(recorded.path)
         if match is None:

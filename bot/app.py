@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .config import Settings
+from .domain.allowing import Allowing
 from .domain.decisions import Decisions
 from .domain.execution import Execution
 from .domain.lookup import Finder
@@ -30,6 +31,7 @@ from .slack.delivery import CardDelivery
 from .slack.groups import SlackGroupMembership
 from .slack.listeners import register
 from .slack.outbox import Outbox
+from .slack.showing import Showing
 from .slack.sweeper import Sweeper
 from .slack.use_cases import UseCases
 from .slack.watcher import Watcher
@@ -219,16 +221,20 @@ async def start_bot(
         SlackGroupMembership(client),
         allow_self_approval=settings.allow_self_approval,
         channels=settings.channels,
+        approval_channel=settings.approval_channel,
     )
     timing = Timing(
         ttl=settings.request_ttl, undo_window=settings.undo_window, call_bound=threecx.call_bound, margin=CALL_MARGIN
     )
     transitions = Transitions(store, clock, owner=secrets.token_hex(6))
     decisions = Decisions(store, policy, timing, transitions)
-    execution = Execution(lists(threecx), store, timing, transitions)
+    allowing = Allowing(IpBlocklist(threecx), clock) if settings.allow_durations else None
+    execution = Execution(lists(threecx), store, timing, transitions, allowing)
     work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
-    delivery = CardDelivery(outbox)
+    delivery = CardDelivery(outbox, client)
+    showing = Showing(delivery=delivery, decisions=decisions, policy=policy, clock=clock,
+                      durations=settings.allow_durations, notify_requester=settings.notify_requester)  # fmt: skip
     use_cases = UseCases(
         decisions=decisions,
         execution=execution,
@@ -236,13 +242,15 @@ async def start_bot(
         policy=policy,
         work=work,
         delivery=delivery,
+        showing=showing,
         clock=clock,
         require_reason=settings.require_reason,
         workspace_url=workspace_url,
+        approval_channel=settings.approval_channel,
     )
     app = build_app(settings, client, use_cases, team_id)
     sweeper = Sweeper(
-        decisions=decisions, execution=execution, delivery=delivery, clock=clock,
+        decisions=decisions, execution=execution, showing=showing,
         expire_every=min(30.0, settings.request_ttl / 4), recover_every=timing.heartbeat,
     )  # fmt: skip
     sweeper.start()

@@ -78,22 +78,27 @@ async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
             say(f"{FAIL} Slack: auth.test failed ({reason}). Check SLACK_BOT_TOKEN and SLACK_API_URL.")
             return False
         say(f"{OK} Slack: signed in as @{auth.get('user')} in workspace {auth.get('team')} ({auth.get('team_id')}).")
-        return settings.watch is None or await _check_watch_channel(client, settings.watch.channel, say)
+        channels = [("watch channel", "UNBLOCK_WATCH_CHANNEL", settings.watch.channel if settings.watch else None),
+                    ("approvals channel", "UNBLOCK_APPROVAL_CHANNEL", settings.approval_channel)]  # fmt: skip
+        found = [await _check_channel(client, c, what, name, say) for what, name, c in channels if c is not None]
+        return all(found)
 
 
-async def _check_watch_channel(client: AsyncWebClient, channel: str, say: Callable[[str], None]) -> bool:
-    """The bot can post in the watch channel: it is a member (asked without posting anything)."""
+async def _check_channel(
+    client: AsyncWebClient, channel: str, what: str, setting: str, say: Callable[[str], None]
+) -> bool:
+    """The bot can post in ``channel`` (the ``what``): it is a member (asked without posting anything)."""
     try:
         info = await client.conversations_info(channel=channel)
     except Exception as error:
         reason = _slack_error(error)
-        say(f"{FAIL} Slack: the watch channel {channel} cannot be read ({reason}). Check UNBLOCK_WATCH_CHANNEL, "
+        say(f"{FAIL} Slack: the {what} {channel} cannot be read ({reason}). Check {setting}, "
             "and that the app has the channels:read and groups:read scopes.")  # fmt: skip
         return False
     if not (info.get("channel") or {}).get("is_member"):
-        say(f"{FAIL} Slack: the bot is not in the watch channel {channel}; invite it with /invite @unblock-bot.")
+        say(f"{FAIL} Slack: the bot is not in the {what} {channel}; invite it with /invite @unblock-bot.")
         return False
-    say(f"{OK} Slack: the bot can post in the watch channel {channel}.")
+    say(f"{OK} Slack: the bot can post in the {what} {channel}.")
     return True
 
 

@@ -96,6 +96,12 @@ class Settings:
     log_level: str
     #: watching the blocklist (``UNBLOCK_WATCH_CHANNEL``); None: off
     watch: WatchRules | None = None
+    #: the durations Approve and allow offers, in seconds, the first preselected; empty: not offered
+    allow_durations: tuple[float, ...] = (3600.0, 86400.0, 7 * 86400.0)
+    #: where every approval card goes (``UNBLOCK_APPROVAL_CHANNEL``); None: where the command was typed
+    approval_channel: str | None = None
+    #: the requester gets a direct message when their request is decided, expires or is undone
+    notify_requester: bool = True
 
     @property
     def socket_mode(self) -> bool:
@@ -250,6 +256,30 @@ def _added_by(raw: str) -> frozenset[str] | None:
     return items
 
 
+#: seconds per unit of a duration (``90m``, ``1h``, ``7d``, ``2w``)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_ALLOW = 90 * 86400
+
+
+def _durations(raw: str) -> tuple[float, ...]:
+    if raw.strip().lower() == "off":
+        return ()
+    items = [item.strip().lower() for item in raw.split(",") if item.strip()]
+    found = []
+    for item in items:
+        match = re.fullmatch(r"([0-9]{1,6})([smhdw])", item)
+        seconds = int(match.group(1)) * _UNITS[match.group(2)] if match else 0
+        if not 60 <= seconds <= MAX_ALLOW:
+            raise ValueError(
+                f"has {item!r}: each duration is a number and a unit (m, h, d or w), from 1m to 90d, like 1h,1d,7d; "
+                "or off"
+            )
+        found.append(float(seconds))
+    if not 1 <= len(found) <= 10 or len(set(found)) != len(found):
+        raise ValueError("should be 1 to 10 different durations separated by commas, like 1h,1d,7d; or off")
+    return tuple(found)
+
+
 def _watch(r: _Reader) -> WatchRules | None:
     channel = r.parsed("UNBLOCK_WATCH_CHANNEL", None, _channel)
     autoblacklist: frozenset[str] | None = frozenset({"AutoBlacklist"})
@@ -343,6 +373,9 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         database_wait=r.parsed("DATABASE_WAIT", 30.0, _seconds(0, 3600)),
         log_level=r.parsed("LOG_LEVEL", "INFO", _log_level),
         watch=_watch(r),
+        allow_durations=r.parsed("UNBLOCK_ALLOW_DURATIONS", (3600.0, 86400.0, 7 * 86400.0), _durations),
+        approval_channel=r.parsed("UNBLOCK_APPROVAL_CHANNEL", None, _channel),
+        notify_requester=r.parsed("UNBLOCK_NOTIFY_REQUESTER", True, _boolean),
     )  # fmt: skip
     if r.problems:
         raise ConfigError(r.problems)

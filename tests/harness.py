@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
@@ -70,6 +70,8 @@ class Harness:
     clock: Clock = field(default_factory=Clock)
     #: the bot's limits on background work (None: its own)
     limits: dict[Lane, Limits] | None = None
+    #: how the bot retries 3CX
+    retry: RetryPolicy = FAST_RETRY
     redactor: Redactor = field(default_factory=Redactor)
     bot: Bot | None = None
     url: str = ""
@@ -85,7 +87,7 @@ class Harness:
         for secret in settings.secrets():
             self.redactor.add(secret)
         self.bot = await start_bot(
-            settings, redactor=self.redactor, clock=self.clock, retry=FAST_RETRY, limits=self.limits
+            settings, redactor=self.redactor, clock=self.clock, retry=self.retry, limits=self.limits
         )
         self._listener = listener_for(web_app(self.bot), settings)
         [(host, port)] = await self._listener.start("127.0.0.1", 0)
@@ -139,8 +141,8 @@ class Harness:
     ) -> Reply:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         headers = {
-            **(headers or {}),
             "Content-Type": "application/x-www-form-urlencoded",
+            **(headers or {}),
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": signature if signature is not None else sign(body, ts, secret),
         }
@@ -231,19 +233,67 @@ class Harness:
         channel: str | None = None,
         team: str | None = None,
         user_team: str | None = None,
+        value: str | None = None,
     ) -> tuple[Reply, str]:
         """Click a button of a card (in the request's channel, unless ``channel`` says otherwise); the bot's
-        HTTP answer and the click's response_url."""
+        HTTP answer and the click's response_url. ``value``: the button's, when it is not the request's id."""
         if isinstance(request, UnblockRequest):
             body, response_url = self.click_body(
-                action_id, request.id, user=user, channel=channel or request.channel,
+                action_id, value or request.id, user=user, channel=channel or request.channel,
                 message_ts=request.message_ts or "", team=team, user_team=user_team,
             )  # fmt: skip
         else:
             body, response_url = self.click_body(
-                action_id, request, user=user, channel=channel or GENERAL, team=team, user_team=user_team
+                action_id, value or request, user=user, channel=channel or GENERAL, team=team, user_team=user_team
             )
         return await self.post_signed(body), response_url
+
+    async def choose(self, action_id: str, request: UnblockRequest, value: str, *, user: str) -> Reply:
+        """Pick the option ``value`` of a select on the request's card."""
+        body, _ = self.click_body(action_id, value, user=user, channel=request.channel,
+                                  message_ts=request.message_ts or "")  # fmt: skip
+        data = json.loads(dict(parse_qsl(body))["payload"])
+        action = data["actions"][0]
+        action.pop("value")
+        action.update(type="static_select", block_id="unblock_allow",
+                      selected_option={"text": {"type": "plain_text", "text": value}, "value": value})  # fmt: skip
+        return await self.post_signed(urlencode({"payload": json.dumps(data)}))
+
+    async def home_click(self, action_id: str, request: UnblockRequest | str, *, user: str,
+                         team: str | None = None) -> Reply:  # fmt: skip
+        """Click Approve or Deny in the bot's Home tab (no channel, no reply URL)."""
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": team or self.slack.team_id},
+            "api_app_id": "A0001",
+            "token": "legacy-verification-token",
+            "container": {"type": "view", "view_id": "V0HOME"},
+            "trigger_id": uuid.uuid4().hex,
+            "team": {"id": team or self.slack.team_id, "domain": "acme"},
+            "view": {"id": "V0HOME", "type": "home", "team_id": team or self.slack.team_id},
+            "actions": [{
+                "action_id": action_id, "block_id": "home", "type": "button", "action_ts": f"{time.time():.6f}",
+                "value": request.id if isinstance(request, UnblockRequest) else request,
+            }],
+        }  # fmt: skip
+        return await self.post_signed(urlencode({"payload": json.dumps(payload)}))
+
+    async def event(self, event: dict[str, Any], *, team: str | None = None) -> Reply:
+        """Deliver an Events API event (signed JSON, as Slack sends it)."""
+        body = json.dumps({
+            "token": "legacy-verification-token", "team_id": team or self.slack.team_id, "api_app_id": "A0001",
+            "event": event, "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+        })  # fmt: skip
+        return await self.post_signed(body, headers={"Content-Type": "application/json"})
+
+    async def open_home(self, user: str) -> dict[str, Any]:
+        """Open the bot's Home tab as ``user``: what it shows."""
+        reply = await self.event({"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home",
+                                  "event_ts": f"{time.time():.6f}"})  # fmt: skip
+        assert reply.status == 200
+        await self.settle()
+        return self.slack.homes[user]
 
     # -- what people see ---------------------------------------------------------
 

@@ -11,7 +11,7 @@ from bot.domain.model import State, UnblockRequest
 from bot.slack.buttons import APPROVE
 
 from .conftest import MakeHarness
-from .harness import BOB, CAROL, Harness, block_text, buttons
+from .harness import ALICE, BOB, CAROL, GENERAL, Harness, block_text, buttons
 
 HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
@@ -152,7 +152,8 @@ async def test_slack_rate_limiting_is_waited_out(harness: Harness) -> None:
     stored = await approve(harness, request)
 
     assert stored.state is State.UNBLOCKED
-    assert len(harness.slack.calls_to("chat.postMessage")) == 2
+    # the card: refused once, then posted; then the requester's direct message
+    assert [c.args["channel"] for c in harness.slack.calls_to("chat.postMessage")] == [GENERAL, GENERAL, ALICE]
     assert "203.0.113.7 unblocked" in block_text(harness.cards()[0].blocks)
 
 

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from bot.domain.model import State
-from bot.slack.buttons import APPROVE, CANCEL, DENY
+from bot.slack.buttons import ALLOW_FOR, APPROVE, APPROVE_ALLOW, CANCEL, DENY
 
 from .conftest import MakeHarness
 from .harness import ALICE, BOB, CAROL, GENERAL, MALLORY, Harness, block_text, buttons
@@ -40,8 +40,12 @@ async def test_command_acks_then_posts_a_card_with_the_entry(harness: Harness) -
     text = block_text(card.blocks)
     for shown in ("<@UALICE>", "203.0.113.7", "Failed SIP registrations", "Block", "AutoBlacklist", "2026-12-01"):
         assert shown in text
-    approve, deny, cancel = buttons(card.blocks)
+    approve, deny, cancel, choose, allow = buttons(card.blocks)
     assert (approve["action_id"], deny["action_id"], cancel["action_id"]) == (APPROVE, DENY, CANCEL)
+    assert (choose["action_id"], allow["action_id"]) == (
+        ALLOW_FOR,
+        APPROVE_ALLOW,
+    )  # Approve and allow, and for how long
     assert approve["confirm"]["text"]["text"] == "Unblock 203.0.113.7? Calls from it will reach the PBX again."
     [get] = harness.pbx.calls("GET")
     assert get.path == ENTRY_PATH

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,12 +18,12 @@ from bot.domain.lookup import Matches, Page
 from bot.domain.model import Result, State, UnblockRequest
 from bot.domain.outcomes import Outcome
 from bot.slack.buttons import APPROVE, CHOOSE, LIST_MORE, UNDO, PageButton
-from bot.slack.views import lists, notes, outcome
+from bot.slack.views import home, lists, notes, notices, outcome
 from bot.slack.views.card import request_card
 from bot.threecx import BlockedNumber, BlocklistEntry, ForbiddenError, UnexpectedResponseError
 from bot.threecx.models import Kind
 
-from .fakes.block_kit import problems
+from .fakes.block_kit import problems, view_problems
 from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons
 
 HOSTILE = "&<>*_`~<!channel> <@U1> " * 200  # every character escaping lengthens, and more
@@ -137,7 +138,10 @@ def numbers() -> st.SearchStrategy[BlockedNumber]:
 
 
 def results() -> st.SearchStrategy[Result]:
-    return st.builds(Result, st.sampled_from(list(Outcome)), some_text, st.none(), st.booleans())
+    allow_id = st.one_of(st.none(), st.integers(1, 2**31 - 1))
+    until = st.one_of(st.none(), st.just(1.8e9))
+    return st.builds(Result, st.sampled_from(list(Outcome)), some_text, st.none(), st.booleans(), allow_id, until,
+                     st.booleans())  # fmt: skip
 
 
 def requests() -> st.SearchStrategy[UnblockRequest]:
@@ -159,7 +163,13 @@ def requests() -> st.SearchStrategy[UnblockRequest]:
         undone_by=st.just(CAROL),
         undone_at=st.just(1.7e9 + 2),
         undo_results=st.lists(results(), max_size=15).map(tuple),
+        asked_in=st.one_of(st.none(), st.just("C0ASKED")),
+        allow_for=st.one_of(st.none(), st.just(3600.0)),
     )
+
+
+#: the durations Approve and allow offers, the most there may be
+DURATIONS = tuple(float(60 * n) for n in range(1, 11))
 
 
 def valid(text: str, blocks: list[dict[str, object]]) -> None:
@@ -169,8 +179,15 @@ def valid(text: str, blocks: list[dict[str, object]]) -> None:
 @given(requests())
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
 def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) -> None:
-    valid(*request_card(request, "<@UBOB>, <@UCAROL> or a member of <!subteam^SHELPDESK>"))
+    valid(*request_card(request, "<@UBOB>, <@UCAROL> or a member of <!subteam^SHELPDESK>", DURATIONS, 86400.0))
     valid(*outcome.outcome_card(request, 1.7e9 + 5))
+    link = "https://acme.slack.com/archives/C0GENERAL/p1700000000000100"
+    if request.state in notices.TOLD:
+        valid(*notices.direct_message(request, link))
+        valid(*notices.origin_line(request, None))
+    valid(notices.waiting_in(request, link), [])
+    many = [replace(request, id=f"{n:016x}") for n in range(11)]
+    assert view_problems(home.home_view(many, many[:10], notices.waiting_in(request, link))) == []
     valid(*lists.history([request] * 50, everywhere=True))
     for note in (notes.already_resolved(request), notes.already_requested(request, "https://acme.slack.com/")):
         valid(note, [])

@@ -50,13 +50,17 @@ async def test_malformed_settings_are_explained_without_showing_secrets(tmp_path
         "UNBLOCK_ALLOW_SELF_APPROVAL": "maybe",
         "UNBLOCK_CHANNELS": "#general",
         "DATABASE_URL": "mysql://user:hunter2-db-password@db/unblock",
+        "UNBLOCK_ALLOW_DURATIONS": "1h,forever",
+        "UNBLOCK_APPROVAL_CHANNEL": "#approvals",
     }
     process = BotProcess(env, tmp_path)
 
     assert await process.run() == 2
 
     err = process.stderr
-    assert "8 setting(s) need attention" in err
+    assert "10 setting(s) need attention" in err
+    assert "UNBLOCK_ALLOW_DURATIONS='1h,forever' has 'forever': each duration is a number and a unit" in err
+    assert "UNBLOCK_APPROVAL_CHANNEL='#approvals' should be a channel id" in err
     assert "SLACK_BOT_TOKEN should start with xoxb-" in err
     assert "THREECX_BASE_URL='pbx.example.com' should be an http(s) URL" in err
     assert "UNBLOCK_APPROVERS='bob, U0123' has items that are neither user ids" in err
@@ -302,6 +306,23 @@ async def test_check_with_watching_on_proves_the_new_blocks_query_and_the_watch_
     assert (
         "FAIL Slack: the bot is not in the watch channel C0WATCH; invite it with /invite @unblock-bot." in again.stdout
     )
+
+
+async def test_check_proves_the_bot_is_in_the_approvals_channel(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "UNBLOCK_APPROVAL_CHANNEL": "C0APPROVALS"}
+    process = BotProcess(env, tmp_path, "check")
+
+    assert await process.run() == 0
+
+    assert "ok   Slack: the bot can post in the approvals channel C0APPROVALS." in process.stdout
+    assert [c.method for c in slack.calls] == ["auth.test", "conversations.info"]  # nothing posted
+
+    slack.not_in_channel.add("C0APPROVALS")
+    again = BotProcess(env, tmp_path, "check")
+    assert await again.run() == 1
+    assert "FAIL Slack: the bot is not in the approvals channel C0APPROVALS; invite it with /invite" in again.stdout
 
 
 # HTTP mode ----------------------------------------------------------------------------------------

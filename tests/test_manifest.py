@@ -40,6 +40,12 @@ def test_manifest_has_the_command_interactivity_and_only_the_scopes_used() -> No
     assert command["url"].endswith("/slack/events")
     assert data["settings"]["interactivity"]["is_enabled"] is True
     assert data["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+    # the Home tab, drawn when it is opened; the Messages tab for the requester's direct messages (no scope needed)
+    assert data["features"]["app_home"] == {
+        "home_tab_enabled": True, "messages_tab_enabled": True, "messages_tab_read_only_enabled": True
+    }  # fmt: skip
+    assert data["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert data["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
     # channels:read and groups:read: the check that the bot is in the watch channel (conversations.info)
     assert sorted(data["oauth_config"]["scopes"]["bot"]) == [
         "channels:read", "chat:write", "commands", "groups:read", "usergroups:read"

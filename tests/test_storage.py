@@ -251,6 +251,35 @@ async def test_recent_of_one_channel_and_choices(store: Store) -> None:
     assert await store.choice("c" * 16) is None
 
 
+async def test_approvals_elsewhere_allow_entries_waiting_and_own_requests(store: Store) -> None:
+    await store.add(pending("a" * 16, created_at=1.0, channel="C0APPROVALS", asked_in=GENERAL))
+    await store.add(pending("b" * 16, created_at=2.0, requester=CAROL))
+    await store.add(pending("c" * 16, created_at=3.0, channel="C0OTHER"))
+    allowed = (Result(Outcome.DELETED, "HTTP 204; allow entry 9 added (HTTP 201)", None, False, 9, 5000.5),)
+    await move(store, "c" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=4.0, allow_for=3600.0, owner="p1")
+    done = await move(store, "c" * 16, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=5.0, results=allowed,
+                      owner="p1")  # fmt: skip
+
+    assert done is not None and done.allow_for == 3600.0 and done.results == allowed
+    assert done.results[0].added_allow == 9
+    # the channel where it was asked, not the one its card is in
+    assert [r.id[0] for r in await store.recent(10, GENERAL)] == ["b", "a"]
+    assert await store.recent(10, "C0APPROVALS") == []
+    assert [r.id[0] for r in await store.waiting(10)] == ["b", "a"]
+    assert [r.id[0] for r in await store.waiting(1)] == ["b"]
+    assert [r.id[0] for r in await store.requested_by(ALICE, 10)] == ["c", "a"]
+
+
+async def test_who_looked_at_the_home_tab_lately(store: Store) -> None:
+    await store.home_opened(BOB, 10.0)
+    await store.home_opened(CAROL, 20.0)
+    await store.home_opened(BOB, 30.0)  # again: the newest time counts
+
+    assert await store.home_viewers(15.0) == [BOB, CAROL]
+    assert await store.home_viewers(25.0) == [BOB]
+    assert await store.home_viewers(31.0) == []
+
+
 async def test_a_delivery_is_first_once_until_it_is_forgotten(new_store: NewStore) -> None:
     first, second = await new_store(), await new_store()
 

@@ -24,6 +24,15 @@ DELIVERY_MEMORY = 24 * 3600.0
 #: why a click on a card from another channel changes nothing
 ELSEWHERE = "This button belongs to a request made in another channel, so it does nothing here."
 
+#: why Approve and allow does nothing for a request it was not offered for
+NOT_ALLOWABLE = "Approve and allow is only for a request about one IP address; nothing was changed."
+
+
+def allowable(request: UnblockRequest) -> bool:
+    """Approve and allow is offered: the request is about one IP blocklist entry with an address."""
+    return len(request.targets) == 1 and request.targets[0].address is not None
+
+
 # -- what a click leads to -------------------------------------------------------
 
 
@@ -94,10 +103,12 @@ class Decisions:
         return self.transitions.clock()
 
     async def open_request(
-        self, targets: list[Target], requester: str, channel: str, reason: str | None = None
-    ) -> UnblockRequest | AlreadyRequested:
-        """Keep a pending request for ``targets``, as they were just read from 3CX; or the open request
-        that already covers one of them."""
+        self, targets: list[Target], requester: str, channel: str, reason: str | None = None,
+        asked_in: str | None = None,
+    ) -> UnblockRequest | AlreadyRequested:  # fmt: skip
+        """Keep a pending request for ``targets``, as they were just read from 3CX, whose card goes to
+        ``channel`` (``asked_in``: the channel where it was asked for, when that is another one); or the
+        open request that already covers one of them."""
         if not targets or not all(t.blocks for t in targets):
             raise ValueError("a request needs at least one entry, and only blocking entries")
         for _ in range(2):
@@ -110,6 +121,7 @@ class Decisions:
                 created_at=now,
                 expires_at=now + self.timing.ttl,
                 reason=reason,
+                asked_in=asked_in if asked_in != channel else None,
             )
             try:
                 await self.store.add(request)
@@ -144,20 +156,38 @@ class Decisions:
         data = await self.store.choice(offer_id)
         return Offer.from_json(offer_id, data) if data is not None else None
 
+    async def get(self, request_id: str) -> UnblockRequest | None:
+        return await self.store.get(request_id)
+
     async def card_posted(self, request_id: str, message_ts: str) -> None:
         await self.store.set_message_ts(request_id, message_ts)
 
     async def history(self, count: int, channel: str | None) -> list[UnblockRequest]:
         return await self.store.recent(count, channel)
 
+    async def waiting(self, count: int) -> list[UnblockRequest]:
+        return await self.store.waiting(count)
+
+    async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
+        return await self.store.requested_by(user, count)
+
+    async def home_opened(self, user: str) -> None:
+        await self.store.home_opened(user, self._clock())
+
+    async def home_viewers(self, since: float) -> list[str]:
+        return await self.store.home_viewers(since)
+
     # -- clicks -----------------------------------------------------------------------
 
-    async def approve(self, request_id: str, user: str, channel: str) -> ClickResult:
+    async def approve(
+        self, request_id: str, user: str, channel: str | None, allow_for: float | None = None
+    ) -> ClickResult:
         """Claim the request for ``user``: ``Resolved`` with the request in ``executing`` when this click won it;
-        the caller then has it carried out (exactly once, by construction)."""
-        return await self._decide(request_id, user, channel, State.EXECUTING, self.policy.may_approve)
+        the caller then has it carried out (exactly once, by construction). ``allow_for``: Approve and allow,
+        for that many seconds. ``channel`` None: the click came from the approver's Home tab."""
+        return await self._decide(request_id, user, channel, State.EXECUTING, self.policy.may_approve, allow_for)
 
-    async def deny(self, request_id: str, user: str, channel: str) -> ClickResult:
+    async def deny(self, request_id: str, user: str, channel: str | None) -> ClickResult:
         return await self._decide(request_id, user, channel, State.DENIED, self.policy.may_deny)
 
     async def cancel(self, request_id: str, user: str, channel: str) -> ClickResult:
@@ -197,12 +227,16 @@ class Decisions:
 
     # -- steps ---------------------------------------------------------------------
 
-    async def _decide(self, request_id: str, user: str, channel: str, to: State, rule: Rule) -> ClickResult:
+    async def _decide(
+        self, request_id: str, user: str, channel: str | None, to: State, rule: Rule, allow_for: float | None = None
+    ) -> ClickResult:
         request = await self.store.get(request_id)
         if request is None:
             return Unknown(request_id)
-        if request.channel != channel:
+        if channel is not None and request.channel != channel:
             return Refused(request, ELSEWHERE)
+        if allow_for is not None and not allowable(request):
+            return Refused(request, NOT_ALLOWABLE)
         if request.state is not State.PENDING:
             return AlreadyResolved(request) if request.state is not State.EXPIRED else Expired(request, False)
         if self._clock() >= request.expires_at:
@@ -212,7 +246,7 @@ class Decisions:
             return Refused(request, reason)
         # the claim holds only while the request is in time, checked in the same statement: checking the
         # rule (a user group's members, say) may have taken a while
-        moved = await self.transitions.move(request, to, user, unexpired=True)
+        moved = await self.transitions.move(request, to, user, unexpired=True, allow_for=allow_for)
         return Resolved(moved) if moved is not None else await self._lost_race(request.id)
 
     async def _expire_now(self, request: UnblockRequest) -> ClickResult:

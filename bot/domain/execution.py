@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from ..threecx.errors import ThreeCXError
 from ..threecx.models import DeleteOutcome, Target
+from .allowing import Allowing, failed, merge
 from .lease import Lease
 from .model import Result, State, Timing, UnblockRequest
 from .outcomes import Outcome
@@ -41,6 +42,8 @@ class Execution:
     store: RequestStore
     timing: Timing
     transitions: Transitions
+    #: Approve and allow (None: not offered)
+    allowing: Allowing | None = None
 
     async def execute(self, request: UnblockRequest) -> UnblockRequest | None:
         """Delete the entries of a request this process claimed; ends in ``unblocked`` or ``failed``.
@@ -102,14 +105,19 @@ class Execution:
 
     async def _delete_if_listed(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
         if await self.lists[target.kind].listed(target):
-            return replace(await self._delete(request, target, lease), after_restart=True)
-        return Result(Outcome.DELETED, "checked after a restart: 3CX no longer lists it", after_restart=True)
+            return replace(await self._delete(request, target, lease, look_first=True), after_restart=True)
+        gone = Result(Outcome.DELETED, "checked after a restart: 3CX no longer lists it", after_restart=True)
+        return await self._allow(request, target, gone, lease, look_first=True)
 
     async def _create_if_absent(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+        removed, refusal = await self._unallow(request, target)
+        if refusal is not None:
+            return replace(refusal, after_restart=True)
         found = await self.lists[target.kind].find_restored(target)
         if found is not None:
-            return Result(Outcome.RESTORED, "checked after a restart: 3CX lists it again", found, after_restart=True)
-        return replace(await self._create(request, target, lease), after_restart=True)
+            again = Result(Outcome.RESTORED, "checked after a restart: 3CX lists it again", found, after_restart=True)
+            return _noted(removed, again)
+        return replace(_noted(removed, await self._put_back(request, target, lease)), after_restart=True)
 
     async def _finish_unblock(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
         to = State.UNBLOCKED if all(r.outcome.gone for r in results) else State.FAILED
@@ -150,7 +158,8 @@ class Execution:
             log.warning("another process took this request over and finishes it", extra={"request": request.id})
             return None
 
-    async def _delete(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+    async def _delete(self, request: UnblockRequest, target: Target, lease: Lease, *, look_first: bool = False
+                      ) -> Result:  # fmt: skip
         try:
             outcome = await self.lists[target.kind].remove(target)
         except ThreeCXError as error:
@@ -159,10 +168,54 @@ class Execution:
             log.exception("unexpected error while deleting an entry", extra={"request": request.id})
             return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
         if outcome is DeleteOutcome.DELETED:
-            return Result(Outcome.DELETED, "HTTP 204")
-        return Result(Outcome.ALREADY_GONE, "HTTP 404: the entry was already gone")
+            result = Result(Outcome.DELETED, "HTTP 204")
+        else:
+            result = Result(Outcome.ALREADY_GONE, "HTTP 404: the entry was already gone")
+        return await self._allow(request, target, result, lease, look_first=look_first)
+
+    async def _allow(self, request: UnblockRequest, target: Target, result: Result, lease: Lease, *,
+                     look_first: bool) -> Result:  # fmt: skip
+        """Approve and allow: once the block is gone, the allow entry (``look_first``: unless 3CX lists the
+        one this request added, after a restart). A failure leaves the unblock done and says why."""
+        allowing = self.allowing
+        if allowing is None or request.allow_for is None or not result.outcome.gone or not target.address:
+            return result
+        try:
+            found = await allowing.find_added(request, target.address) if look_first else None
+            return merge(result, found or await allowing.allow(request, target.address))
+        except ThreeCXError as error:
+            if error.maybe_applied:  # the answer was lost: look once 3CX must have finished, never add twice
+                await asyncio.sleep(self.timing.call_bound)
+                try:
+                    found = await allowing.find_added(request, target.address) if lease.fresh() else None
+                except ThreeCXError:
+                    found = None
+                if found is not None:
+                    return merge(result, found)
+            return failed(result, error)
+        except Exception as error:
+            log.exception("unexpected error while adding an allow entry", extra={"request": request.id})
+            return failed(result, error)
+
+    async def _unallow(self, request: UnblockRequest, target: Target) -> tuple[str | None, Result | None]:
+        """Before a block is put back: remove the allow entry the unblock added. (What 3CX said, None) when
+        it is gone or there was none; (None, the failure) when 3CX would not remove it."""
+        prior = request.result_for(target)
+        if self.allowing is None or prior is None or prior.added_allow is None:
+            return None, None
+        try:
+            return await self.allowing.remove(prior.added_allow), None
+        except ThreeCXError as error:
+            why = f"the allow entry {prior.added_allow} was not removed, so the block was not put back"
+            return None, Result(Outcome.of(error), f"{why}: {error.answer()}")
 
     async def _create(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+        removed, refusal = await self._unallow(request, target)
+        if refusal is not None:
+            return refusal
+        return _noted(removed, await self._put_back(request, target, lease))
+
+    async def _put_back(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
         entries = self.lists[target.kind]
         try:
             created = await entries.restore(target)
@@ -184,3 +237,8 @@ class Execution:
             log.exception("unexpected error while restoring an entry", extra={"request": request.id})
             return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
         return Result(Outcome.RESTORED, "HTTP 201", new_id=str(created.id))
+
+
+def _noted(note: str | None, result: Result) -> Result:
+    """``result`` with what was done before it (removing an allow entry) in its answer."""
+    return replace(result, answer=f"{note}; {result.answer}") if note else result

@@ -59,6 +59,17 @@ class Result:
     new_id: str | None = None
     #: the bot finished this after a restart (it had stopped while 3CX was working on it)
     after_restart: bool = False
+    #: Approve and allow: the allow entry that lets the address in now (this request's, or one already there)
+    allow_id: int | None = None
+    #: until when that entry allows the address (None: without an end, or no allow entry)
+    allowed_until: float | None = None
+    #: the allow entry was there already (an undo leaves it alone)
+    allow_existed: bool = False
+
+    @property
+    def added_allow(self) -> int | None:
+        """The allow entry this request added, which an undo removes."""
+        return self.allow_id if not self.allow_existed else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +100,10 @@ class UnblockRequest:
     #: the process holding the claim (executing, undoing), and when it last said it is alive
     owner: str | None = None
     heartbeat_at: float | None = None
+    #: where the command was typed, when the card is in another channel (the approvals channel)
+    asked_in: str | None = None
+    #: Approve and allow: for how many seconds the address is allowed after the block is removed
+    allow_for: float | None = None
 
     @property
     def title(self) -> str:
@@ -96,6 +111,18 @@ class UnblockRequest:
         if len(self.targets) == 1:
             return self.targets[0].label
         return f"{len(self.targets)} entries"
+
+    @property
+    def origin(self) -> str:
+        """The channel where the request was asked for."""
+        return self.asked_in or self.channel
+
+    def result_for(self, target: Target) -> Result | None:
+        """What 3CX did with ``target`` when the request was carried out."""
+        for candidate, result in zip(self.targets, self.results, strict=False):
+            if candidate is target or (candidate.kind, candidate.id) == (target.kind, target.id):
+                return result
+        return None
 
     @property
     def removed(self) -> list[Target]:
@@ -128,6 +155,8 @@ class Move:
     unexpired: bool = False
     #: kept with the transition when 3CX gave no answer (why the bot made it)
     note: str | None = None
+    #: Approve and allow: set with the claim of ``executing``
+    allow_for: float | None = None
 
     @property
     def frees_targets(self) -> bool:

@@ -59,17 +59,23 @@ class ApprovalPolicy:
         *,
         allow_self_approval: bool = False,
         channels: frozenset[str] | None = None,
+        approval_channel: str | None = None,
     ) -> None:
         self.approvers = approvers
         self._membership = membership
         self._allow_self_approval = allow_self_approval
         self._channels = channels
+        self._approval_channel = approval_channel
 
     def may_request_in(self, channel: str) -> str | None:
         if self._channels is None or channel in self._channels:
             return None
         listed = ", ".join(f"<#{c}>" for c in sorted(self._channels))
         return f"/unblock is not enabled in this channel. Please use it in {listed}."
+
+    def may_click_in(self, channel: str) -> str | None:
+        """The bot's buttons work where /unblock does, and in the approvals channel."""
+        return None if channel == self._approval_channel else self.may_request_in(channel)
 
     async def is_approver(self, user: str) -> bool:
         if self.approvers.anyone or user in self.approvers.users:

@@ -65,6 +65,22 @@ class RequestStore(Protocol):
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]: ...
 
+    async def waiting(self, count: int) -> list[UnblockRequest]:
+        """The newest requests waiting for a decision, newest first."""
+        ...
+
+    async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
+        """The newest requests ``user`` asked for, newest first."""
+        ...
+
+    async def home_opened(self, user: str, at: float) -> None:
+        """``user`` looked at the bot's Home tab at ``at``."""
+        ...
+
+    async def home_viewers(self, since: float) -> list[str]:
+        """Who looked at the Home tab at ``since`` or later."""
+        ...
+
     async def first_delivery(self, key: str, at: float, handler: str) -> bool:
         """Record that ``handler`` (one handling of a delivery) handles a Slack delivery; False if another
         did first (Slack's retry, a replay)."""

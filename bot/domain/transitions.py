@@ -29,12 +29,13 @@ class Transitions:
         undo_results: tuple[Result, ...] | None = None,
         unexpired: bool = False,
         note: str | None = None,
+        allow_for: float | None = None,
     ) -> UnblockRequest | None:
         """One transition from the request's state; None if another click or process moved it first. Entering
         a claimed state claims the request for this process; leaving one is only for this process."""
         holder = self.owner if to.claimed or request.state.claimed else None
         move = Move(request.id, request.state, to, actor, self.clock(), results, undo_until, undo_results, holder,
-                    unexpired, note)  # fmt: skip
+                    unexpired, note, allow_for)  # fmt: skip
         moved = await self.store.transition(move)
         if moved is not None:
             audit_line(moved, move.from_state, to, actor, note)
@@ -59,6 +60,8 @@ def audit_line(
             "requester": request.requester,
             "channel": request.channel,
             "reason": request.reason,
+            **({"asked_in": request.asked_in} if request.asked_in else {}),
+            **({"allow_for": request.allow_for} if request.allow_for else {}),
             "answers": [r.answer for r in results] or ([note] if note else []),
             **({"to_check": to_check} if to_check else {}),
         },

@@ -40,14 +40,14 @@ def fit(raw: str, limit: int) -> str:
     text = escape(raw)
     if len(text) <= limit:
         return text
-    keep = min(len(raw), limit - 1)
-    while keep > 0:
-        text = escape(raw[:keep])
-        overflow = len(text) + len(ELLIPSIS) - limit
-        if overflow <= 0:
-            return text + ELLIPSIS
-        keep -= overflow
-    return ELLIPSIS
+    budget, size, kept = limit - len(ELLIPSIS), 0, []
+    for char in raw:  # as many characters as fit once escaped (an escape is never cut)
+        piece = escape(char)
+        if size + len(piece) > budget:
+            break
+        kept.append(piece)
+        size += len(piece)
+    return "".join(kept) + ELLIPSIS
 
 
 def clip(raw: str, limit: int) -> str:
@@ -104,6 +104,22 @@ def button(text: str, action_id: str, value: str, style: str | None = None, conf
     if confirm is not None:
         block["confirm"] = confirm
     return block
+
+
+#: a select's options: text and value
+OPTION_TEXT = 75
+OPTION_VALUE = 150
+OPTIONS = 100
+
+
+def select(action_id: str, options: list[tuple[str, str]], initial: str, placeholder: str) -> Block:
+    """A static select of (text, value) ``options``, with the one whose value is ``initial`` chosen."""
+    if not 1 <= len(options) <= OPTIONS or any(len(value) > OPTION_VALUE for _, value in options):
+        raise ValueError("a select needs 1 to 100 options with short values")
+    shown = [{"text": plain(text, OPTION_TEXT), "value": value} for text, value in options]
+    chosen = next((option for option in shown if option["value"] == initial), shown[0])
+    return {"type": "static_select", "action_id": action_id, "placeholder": plain(placeholder, 150),
+            "options": shown, "initial_option": chosen}  # fmt: skip
 
 
 def confirm(title: str, text: str, yes: str, no: str) -> Block:

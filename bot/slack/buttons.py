@@ -22,8 +22,19 @@ CHOOSE = "unblock_choose"
 LIST_MORE = "unblock_list_more"
 REQUEST_ENTRY = "unblock_request_entry"
 BURST_LIST = "unblock_burst_list"
-#: the buttons that decide a request
-DECISIONS = (APPROVE, DENY, CANCEL, UNDO)
+#: Approve and allow, and the select of its duration beside it
+APPROVE_ALLOW = "unblock_approve_allow"
+ALLOW_FOR = "unblock_allow_for"
+#: Approve and Deny in the bot's Home tab
+HOME_APPROVE = "unblock_home_approve"
+HOME_DENY = "unblock_home_deny"
+#: the buttons that decide a request on its card
+DECISIONS = (APPROVE, DENY, CANCEL, UNDO, APPROVE_ALLOW)
+#: what each button that decides asks for, on the card or in the Home tab
+VERBS = {APPROVE: "approve", APPROVE_ALLOW: "approve", HOME_APPROVE: "approve", DENY: "deny", HOME_DENY: "deny",
+         CANCEL: "cancel", UNDO: "undo"}  # fmt: skip
+#: the longest allow duration a value may carry (the settings say which are offered)
+MAX_ALLOW_SECONDS = 90 * 86400
 
 #: request and choice ids are 16 lowercase hex characters
 _ID = re.compile(r"[0-9a-f]{16}")
@@ -45,6 +56,25 @@ class RequestButton:
     @classmethod
     def decode(cls, value: str) -> RequestButton | None:
         return cls(value) if _ID.fullmatch(value) else None
+
+
+@dataclass(frozen=True, slots=True)
+class AllowButton:
+    """**Approve and allow** on a card, and each option of the duration beside it: the request's id and the
+    duration in seconds."""
+
+    request_id: str
+    seconds: int
+
+    def encode(self) -> str:
+        return f"{self.request_id}:{self.seconds}"
+
+    @classmethod
+    def decode(cls, value: str) -> AllowButton | None:
+        request_id, _, seconds = value.partition(":")
+        if not _ID.fullmatch(request_id) or not (seconds.isascii() and seconds.isdigit() and len(seconds) <= 8):
+            return None
+        return cls(request_id, int(seconds)) if 1 <= int(seconds) <= MAX_ALLOW_SECONDS else None
 
 
 @dataclass(frozen=True, slots=True)

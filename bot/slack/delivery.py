@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from ..domain.model import UnblockRequest
 from .outbox import Outbox, Sent
 
@@ -39,8 +41,26 @@ class NotPosted:
 
 
 class CardDelivery:
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, client: AsyncWebClient | None = None) -> None:
         self.outbox = outbox
+        #: for links to cards (``chat.getPermalink``); None: cards are named by their channel only
+        self._client = client
+
+    async def link(self, channel: str, ts: str | None) -> str | None:
+        """A link to the message ``ts`` in ``channel``; None when there is none (Slack said no, or no ``ts``)."""
+        if self._client is None or ts is None:
+            return None
+        try:
+            answer = await self._client.chat_getPermalink(channel=channel, message_ts=ts)
+        except Exception as error:
+            log.warning("no link to a card", extra={"channel": channel, "error": type(error).__name__})
+            return None
+        link = answer.get("permalink")
+        return link if isinstance(link, str) and link.startswith("https://") else None
+
+    def message(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> asyncio.Future[Sent]:
+        """A new message in ``channel``, or to a person as a direct message when ``channel`` is their user id."""
+        return self.outbox.post(channel, text, blocks)
 
     async def post_card(
         self, channel: str, text: str, blocks: list[dict[str, Any]], response_url: str | None

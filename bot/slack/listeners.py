@@ -11,17 +11,24 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
+from ..domain.policy import USER_ID
 from .buttons import (
+    ALLOW_FOR,
+    APPROVE_ALLOW,
     BURST_LIST,
     CHOOSE,
     DECISIONS,
+    HOME_APPROVE,
+    HOME_DENY,
     LIST_MORE,
     REQUEST_ENTRY,
+    AllowButton,
     BurstButton,
     ChoiceButton,
     EntryButton,
@@ -45,8 +52,12 @@ def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
     app.command("/unblock")(unblock_command)
     for action_id in DECISIONS:
         app.action(action_id)(decision_click)
+    for action_id in (HOME_APPROVE, HOME_DENY):
+        app.action(action_id)(home_click)
+    app.action(ALLOW_FOR)(duration_choice)
     for action_id in BUTTONS:
         app.action(action_id)(button_click)
+    app.event("app_home_opened")(home_opened)
 
 
 def use_cases_of(context: AsyncBoltContext) -> UseCases:
@@ -68,8 +79,31 @@ async def unblock_command(ack: AsyncAck, command: dict[str, Any], context: Async
 
 async def decision_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
     await ack()
+    action_id, value = str(action["action_id"]), str(action.get("value") or "")
+    button = AllowButton.decode(value) if action_id == APPROVE_ALLOW else RequestButton.decode(value)
+    use_cases_of(context).decide(action_id, button, asker_of(body))
+
+
+async def home_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
+    """**Approve** or **Deny** in the bot's Home tab."""
+    await ack()
     button = RequestButton.decode(str(action.get("value") or ""))
-    use_cases_of(context).decide(str(action["action_id"]), button, asker_of(body))
+    asker = replace(asker_of(body), channel="", response_url=None, home=True)
+    use_cases_of(context).decide(str(action["action_id"]), button, asker)
+
+
+async def duration_choice(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
+    """Another duration chosen beside **Approve and allow**."""
+    await ack()
+    value = str((action.get("selected_option") or {}).get("value") or "")
+    use_cases_of(context).choose_duration(AllowButton.decode(value), asker_of(body))
+
+
+async def home_opened(event: Payload, context: AsyncBoltContext) -> None:
+    """Someone opened the bot's Home tab (not its Messages tab)."""
+    user = event.get("user")
+    if event.get("tab") == "home" and isinstance(user, str) and USER_ID.match(user):
+        use_cases_of(context).home_opened(user)
 
 
 #: the other buttons: action id -> how its value is decoded, and the use case it calls with it
@@ -114,6 +148,8 @@ def one_workspace(team_id: str) -> Middleware:
             await next()
             return None
         log.info("refused a request from another workspace", extra={"teams": foreign})
+        if "event" in body:  # nobody to answer
+            return BoltResponse(status=200, body="")
         if "command" in body:
             return BoltResponse(
                 status=200,

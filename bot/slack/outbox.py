@@ -21,12 +21,14 @@ import enum
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PAUSE = 1.0
 #: a 429 asking for longer is waited out this long at most, then the message is tried again
 MAX_PAUSE = 60.0
+#: the key of a Home tab's update in its queue
+VIEW = "view"
 #: errors other than rate limits that are worth one more try
 TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 
@@ -65,6 +69,14 @@ class _Message:
     done: asyncio.Future[Sent]
     #: futures of updates this one replaced: they end as it ends
     replaced: list[asyncio.Future[Sent]] = field(default_factory=list)
+    #: what an update replaces: a message's ``ts``, or ``view`` for a Home tab
+    key: str = ""
+
+    @property
+    def method(self) -> str:
+        if self.kind is Kind.UPDATE:
+            return "views.publish" if self.key == VIEW else "chat.update"
+        return "chat.postMessage" if self.kind is Kind.POST else "response_url"
 
 
 class _Channel:
@@ -109,12 +121,20 @@ class Outbox:
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> asyncio.Future[Sent]:
         """A new version of message ``ts`` (``chat.update``); replaces a version still waiting."""
-        message = _Message(Kind.UPDATE, {"channel": channel, "ts": ts, "text": text, "blocks": blocks}, _future())
-        queue = self._channels.get(channel)
-        older = queue.updates.pop(ts, None) if queue is not None else None
+        args = {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
+        return self._replacing(channel, _Message(Kind.UPDATE, args, _future(), key=ts))
+
+    def publish(self, user: str, view: dict[str, Any]) -> asyncio.Future[Sent]:
+        """A new version of ``user``'s Home tab (``views.publish``); replaces a version still waiting."""
+        message = _Message(Kind.UPDATE, {"user_id": user, "view": view}, _future(), key=VIEW)
+        return self._replacing(f"home:{user}", message)
+
+    def _replacing(self, queue_name: str, message: _Message) -> asyncio.Future[Sent]:
+        queue = self._channels.get(queue_name)
+        older = queue.updates.pop(message.key, None) if queue is not None else None
         if older is not None:
             message.replaced = [*older.replaced, older.done]
-        return self._queue(channel, message)
+        return self._queue(queue_name, message)
 
     def respond(self, channel: str, response_url: str, body: dict[str, Any]) -> asyncio.Future[Sent]:
         """A message through a command's or click's reply URL (a private note, or a card where the bot
@@ -152,7 +172,7 @@ class Outbox:
             return message.done
         queue = self._channels.setdefault(channel, _Channel())
         if message.kind is Kind.UPDATE:
-            queue.updates[message.args["ts"]] = message
+            queue.updates[message.key] = message
         elif message.kind is Kind.NOTE:
             queue.notes.append(message)
         else:
@@ -187,13 +207,13 @@ class Outbox:
 
     def _requeue(self, queue: _Channel, message: _Message) -> None:
         if message.kind is Kind.UPDATE:
-            ts = message.args["ts"]
-            newer = queue.updates.pop(ts, None)
+            key = message.key
+            newer = queue.updates.pop(key, None)
             if newer is not None:  # a newer version arrived meanwhile: it goes instead
                 newer.replaced = [*message.replaced, message.done, *newer.replaced]
                 message = newer
-            queue.updates[ts] = message
-            queue.updates.move_to_end(ts, last=False)
+            queue.updates[key] = message
+            queue.updates.move_to_end(key, last=False)
         elif message.kind is Kind.NOTE:
             queue.notes.appendleft(message)
         else:
@@ -203,7 +223,12 @@ class Outbox:
         """Send one message; None when Slack asked to wait (the channel is paused)."""
         if message.kind is Kind.NOTE:
             return await self._respond(message.args["url"], message.args["body"], queue)
-        method = self._client.chat_update if message.kind is Kind.UPDATE else self._client.chat_postMessage
+        methods: dict[str, Callable[..., Awaitable[AsyncSlackResponse]]] = {
+            "views.publish": self._client.views_publish,
+            "chat.update": self._client.chat_update,
+            "chat.postMessage": self._client.chat_postMessage,
+        }
+        method = methods[message.method]
         for attempt in (1, 2):
             try:
                 response = await method(**message.args)
@@ -211,7 +236,7 @@ class Outbox:
                 if error.response.status_code == 429:
                     pause = _pause(error.response.headers.get("Retry-After"))
                     queue.paused_until = time.monotonic() + pause
-                    log.info("Slack asked the bot to slow down", extra={"method": _name(message), "pause": pause})
+                    log.info("Slack asked the bot to slow down", extra={"method": message.method, "pause": pause})
                     return None
                 code = str(error.response.get("error"))
                 if code in TRANSIENT and attempt == 1:
@@ -242,10 +267,6 @@ class Outbox:
 
 def _future() -> asyncio.Future[Sent]:
     return asyncio.get_running_loop().create_future()
-
-
-def _name(message: _Message) -> str:
-    return "chat.update" if message.kind is Kind.UPDATE else "chat.postMessage"
 
 
 def _pause(retry_after: Any) -> float:

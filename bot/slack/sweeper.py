@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -15,8 +14,7 @@ from ..domain.execution import Execution
 from ..domain.model import UnblockRequest
 from ..domain.ports import StoreUnreachable
 from ..tasks import Upkeep
-from .delivery import CardDelivery
-from .views.outcome import outcome_card
+from .showing import Showing
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +27,7 @@ class Sweeper(Upkeep):
 
     decisions: Decisions
     execution: Execution
-    delivery: CardDelivery
-    clock: Callable[[], float]
+    showing: Showing
     expire_every: float
     recover_every: float
     _next_expiry: float = field(default=0.0, init=False)
@@ -65,5 +62,4 @@ class Sweeper(Upkeep):
 
     async def _show(self, requests: list[UnblockRequest]) -> None:
         for request in requests:
-            if request.message_ts:  # a card posted through a response_url cannot be edited later
-                await self.delivery.update_card(request, *outcome_card(request, self.clock()), None)
+            await self.showing.changed(request)

@@ -16,7 +16,6 @@ nothing, whichever process receives it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from ..tasks import BackgroundWork
 from ..threecx.errors import ThreeCXError
 from ..threecx.models import Kind, Target
 from .blocks import Blocks
-from .buttons import APPROVE, CANCEL, DENY, UNDO, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
+from .buttons import VERBS, AllowButton, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
 from .command_text import (
     USAGE,
     InvalidCommand,
@@ -56,11 +55,13 @@ from .command_text import (
     parse_command,
 )
 from .delivery import CardDelivery, NotPosted
-from .outbox import Sent
+from .showing import Showing
 from .views import notes as say
 from .views.card import request_card
+from .views.home import decided_notice
 from .views.lists import chooser, history, listing
-from .views.outcome import outcome_card, stale_undo_button
+from .views.notices import waiting_in
+from .views.outcome import stale_undo_button
 from .views.watch import burst_page
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ class Asker:
     response_url: str | None
     #: what Slack keeps the same across its retries of this delivery (its trigger_id); "" when unknown
     delivery: str = ""
+    #: the click came from the bot's Home tab (no channel; answered in the tab)
+    home: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,10 +93,13 @@ class UseCases:
     policy: ApprovalPolicy
     work: BackgroundWork
     delivery: CardDelivery
+    showing: Showing
     clock: Callable[[], float]
     require_reason: bool = False
     #: ``https://acme.slack.com/``, for links to cards; None when unknown
     workspace_url: str | None = None
+    #: where every approval card goes; None: where the command was typed
+    approval_channel: str | None = None
 
     # -- /unblock ----------------------------------------------------------------------------
 
@@ -158,18 +164,24 @@ class UseCases:
             await self._tell(asker, *chooser(asked, kind, matches, offer.id))
 
     async def _open_and_post(self, targets: list[Target], asker: Asker, reason: str | None) -> None:
-        opened = await self.decisions.open_request(targets, asker.user, asker.channel, reason)
+        where = self.approval_channel or asker.channel
+        opened = await self.decisions.open_request(targets, asker.user, where, reason, asked_in=asker.channel)
         if isinstance(opened, AlreadyRequested):
             await self._tell(asker, say.already_requested(opened.request, self.workspace_url))
             return
-        card = request_card(opened, self.policy.who_approves())
-        posted = await self.delivery.post_card(asker.channel, *card, asker.response_url)
+        card = request_card(opened, self.policy.who_approves(), self.showing.durations)
+        # the command's reply URL can post only where the command was typed
+        posted = await self.delivery.post_card(where, *card, asker.response_url if where == asker.channel else None)
         if isinstance(posted, NotPosted):
             # nobody can see it, so nobody could decide it: it must not hold its entries
             await self.decisions.withdraw(opened, f"the card could not be posted in Slack ({posted.error})")
             await self._tell(asker, say.card_not_posted(posted.error))
-        elif posted.ts is not None:
+            return
+        if posted.ts is not None:
             await self.decisions.card_posted(opened.id, posted.ts)
+        if opened.asked_in is not None:
+            await self._tell(asker, waiting_in(opened, await self.delivery.link(where, posted.ts)))
+        await self.showing.homes(opened)
 
     async def _list(self, text: str | None, skip: int, asker: Asker, *, replace: bool = False) -> None:
         await self._page(partial(self.finder.newest, text, skip=skip), partial(listing, text), asker, replace)
@@ -194,15 +206,55 @@ class UseCases:
 
     # -- clicks -------------------------------------------------------------------------------
 
-    def decide(self, action_id: str, button: RequestButton | None, asker: Asker) -> None:
-        """Approve, Deny, Cancel or Undo on a card."""
-        work = partial(self._decide, action_id, button.request_id, asker) if button is not None else None
-        self._click(asker, work, say.UNKNOWN_REQUEST, Lane.DECISIONS)
+    def decide(self, action_id: str, button: RequestButton | AllowButton | None, asker: Asker) -> None:
+        """Approve, Deny, Cancel, Undo or Approve and allow on a card; Approve or Deny in the Home tab."""
+        work = partial(self._decide, action_id, button, asker) if button is not None else None
+        refusal = say.UNKNOWN_REQUEST
+        if isinstance(button, AllowButton) and button.seconds not in self.showing.durations:
+            work, refusal = None, say.DURATION_NOT_OFFERED  # a duration the bot does not offer (any more)
+        if asker.home:
+            self._home_click(asker, work)
+        else:
+            self._click(asker, work, refusal, Lane.DECISIONS)
 
-    async def _decide(self, action_id: str, request_id: str, asker: Asker) -> None:
-        decisions = self.decisions
-        decide = {APPROVE: decisions.approve, DENY: decisions.deny, CANCEL: decisions.cancel, UNDO: decisions.undo}
-        await self._report(await decide[action_id](request_id, asker.user, asker.channel), asker)
+    async def _decide(self, action_id: str, button: RequestButton | AllowButton, asker: Asker) -> None:
+        decisions, request_id, verb = self.decisions, button.request_id, VERBS[action_id]
+        channel = None if asker.home else asker.channel  # the Home tab belongs to no channel
+        result: ClickResult
+        if verb == "approve":
+            allow_for = float(button.seconds) if isinstance(button, AllowButton) else None
+            result = await decisions.approve(request_id, asker.user, channel, allow_for)
+        elif verb == "deny":
+            result = await decisions.deny(request_id, asker.user, channel)
+        elif verb == "cancel":
+            result = await decisions.cancel(request_id, asker.user, asker.channel)
+        else:
+            result = await decisions.undo(request_id, asker.user, asker.channel)
+        await self._report(result, asker)
+
+    def choose_duration(self, button: AllowButton | None, asker: Asker) -> None:
+        """Another duration chosen beside **Approve and allow**: the card is redrawn so that the button and its
+        confirmation name it."""
+        work = partial(self._choose_duration, button, asker) if button is not None else None
+        if button is not None and button.seconds not in self.showing.durations:
+            work = None
+        self._click(asker, work, say.DURATION_NOT_OFFERED)
+
+    async def _choose_duration(self, button: AllowButton, asker: Asker) -> None:
+        request = await self.decisions.get(button.request_id)
+        if request is not None and request.state is State.PENDING and request.channel == asker.channel:
+            self.showing.card(request, asker.response_url, chosen=float(button.seconds))
+
+    def home_opened(self, user: str) -> None:
+        """Someone opened the bot's Home tab: it is drawn for them anew."""
+        self.work.spawn(self._home_opened(user), name="home-opened")
+
+    async def _home_opened(self, user: str) -> None:
+        try:
+            await self.decisions.home_opened(user)
+            await self.showing.home(user)
+        except StoreUnreachable as error:
+            log.error("could not draw a Home tab: the database did not answer", extra={"problem": str(error)})
 
     def choose(self, button: ChoiceButton | None, asker: Asker) -> None:
         """**Unblock this** or **Unblock all** in a list of matches."""
@@ -260,11 +312,18 @@ class UseCases:
     def _click(self, asker: Asker, work: Work | None, out_of_date: str, lane: Lane = Lane.COMMANDS) -> None:
         """Start a click's ``work`` in ``lane`` (None: its button is one the bot could not have made); when the
         bot must refuse it, or the channel is not one of the bot's, the person is told and nothing changes."""
-        refusal = self.policy.may_request_in(asker.channel)
+        refusal = self.policy.may_click_in(asker.channel)
         if refusal is not None or work is None:
             self._tell_soon(asker, refusal or out_of_date)
         elif not self.work.spawn(self._once(asker, work), name=f"click-{lane.value}", lane=lane):
             self._tell_soon(asker, say.BUSY_CLICK)
+
+    def _home_click(self, asker: Asker, work: Work | None) -> None:
+        """A click in the Home tab: answered in the tab (it has no channel, and no reply URL)."""
+        if work is None:
+            work = partial(self._tell, asker, say.UNKNOWN_REQUEST)
+        if not self.work.spawn(self._once(asker, work), name="click-home", lane=Lane.DECISIONS):
+            self.work.spawn(self._tell(asker, say.BUSY_CLICK), name="home-busy")
 
     # -- telling people ----------------------------------------------------------------------
 
@@ -273,34 +332,28 @@ class UseCases:
         now = self.clock()
         if isinstance(result, Resolved):
             request = result.request
-            # not awaited: the DELETE must not wait for Slack (the outbox sends the newest version of the card)
-            self._show(request, asker)
-            finished: UnblockRequest | None
-            if request.state is State.EXECUTING:
-                finished = await self.execution.execute(request)
-            elif request.state is State.UNDOING:
-                finished = await self.execution.restore(request)
-            else:
-                return
+            finished: UnblockRequest | None = request
+            if request.state.claimed:
+                # not awaited: the DELETE must not wait for Slack (the outbox sends the newest version of the card)
+                self.showing.card(request, asker.response_url)
+                run = self.execution.execute if request.state is State.EXECUTING else self.execution.restore
+                finished = await run(request)
             if finished is not None:  # else another process took the claim over and shows the outcome
-                await self._show(finished, asker)
+                await self.showing.changed(finished, asker.response_url)
+                if asker.home:
+                    await self._tell(asker, decided_notice(finished))
         elif isinstance(result, Refused):
             await self._tell(asker, result.reason)
             if stale_undo_button(result.request, now):
-                await self._show(result.request, asker)
+                await self.showing.card(result.request, asker.response_url)
         elif isinstance(result, AlreadyResolved):
             await self._tell(asker, say.already_resolved(result.request))
         elif isinstance(result, Expired):
             if result.just_now:
-                await self._show(result.request, asker)
+                await self.showing.changed(result.request, asker.response_url)
             await self._tell(asker, say.expired_notice(result.request))
         elif isinstance(result, Unknown):
             await self._tell(asker, say.UNKNOWN_REQUEST)
-
-    def _show(self, request: UnblockRequest, asker: Asker) -> asyncio.Future[Sent]:
-        """The request's card as it is now (await it to know it arrived)."""
-        card = outcome_card(request, self.clock(), self.policy.who_approves())
-        return self.delivery.update_card(request, *card, asker.response_url)
 
     async def _lookup_failed(self, error: ThreeCXError, what: str, asker: Asker) -> None:
         log.info("3CX lookup failed", extra={"what": what, "user": asker.user, "answer": error.answer()})
@@ -309,6 +362,9 @@ class UseCases:
     async def _tell(
         self, asker: Asker, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False
     ) -> None:
+        if asker.home:  # the Home tab says it at its top
+            await self.showing.home(asker.user, text)
+            return
         await self.delivery.tell(asker.channel, asker.response_url, text, blocks, replace=replace)
 
     def refuse(self, asker: Asker, text: str) -> None:
@@ -317,7 +373,10 @@ class UseCases:
 
     def _tell_soon(self, asker: Asker, text: str) -> None:
         """A note sent without waiting for it (from a listener, right after the ack)."""
-        self.delivery.tell(asker.channel, asker.response_url, text)
+        if asker.home:
+            self.work.spawn(self._tell(asker, text), name="home-note")
+        else:
+            self.delivery.tell(asker.channel, asker.response_url, text)
 
     async def _once(self, asker: Asker, work: Work) -> None:
         """Do ``work`` unless this delivery was handled before (Slack's retry, or a replay). When the

@@ -220,6 +220,9 @@ class PostgresStore(SharedReads, SharedWatch):
         status = await self._execute(_numbered(sql), *params)
         return int(status.rsplit(" ", 1)[-1])
 
+    async def _column(self, sql: str, *params: object) -> list[object]:
+        return [row[0] for row in await self._call(lambda pool: pool.fetch(_numbered(sql), *params))]
+
     async def _announcements(self, tail: str, *params: object) -> list[Announcement]:
         found = await self._call(lambda pool: pool.fetch(_numbered(f"{watch_sql.SELECT} {tail}"), *params))
         return [rows.announcement_from_row(row) for row in found]

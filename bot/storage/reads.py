@@ -1,4 +1,5 @@
-"""The reads both stores run the same way: one request, abandoned claims, recent and expired requests.
+"""The reads both stores run the same way: one request, abandoned claims, recent, open and expired requests,
+and who looks at the Home tab.
 
 A store says how to run a query (``_select``, with ``?`` for each parameter) and
 which column keeps the order requests were added in; the SQL is written once, here.
@@ -21,6 +22,14 @@ class SharedReads(ABC):
     async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
         """The requests that ``tail`` (``WHERE``, ``ORDER BY``, ``LIMIT``) picks; ``?`` for each parameter."""
 
+    @abstractmethod
+    async def _column(self, sql: str, *params: object) -> list[object]:
+        """The first column of each row ``sql`` selects; ``?`` for each parameter."""
+
+    @abstractmethod
+    async def _write(self, sql: str, *params: object) -> int:
+        """Run one write; how many rows it changed."""
+
     async def get(self, request_id: str) -> UnblockRequest | None:
         found = await self._select("WHERE id = ?", request_id)
         return found[0] if found else None
@@ -28,11 +37,32 @@ class SharedReads(ABC):
     async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
         return await self._select(f"WHERE state IN {rows.CLAIMED} AND heartbeat_at < ?", heartbeat_before)
 
+    def _newest(self) -> str:
+        return f"ORDER BY created_at DESC, {self.ARRIVAL} DESC LIMIT ?"
+
     async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
-        newest = f"ORDER BY created_at DESC, {self.ARRIVAL} DESC LIMIT ?"
         if channel is None:
-            return await self._select(newest, count)
-        return await self._select(f"WHERE channel = ? {newest}", channel, count)
+            return await self._select(self._newest(), count)
+        # the channel where it was asked for (its card may be in the approvals channel)
+        return await self._select(f"WHERE COALESCE(asked_in, channel) = ? {self._newest()}", channel, count)
+
+    async def waiting(self, count: int) -> list[UnblockRequest]:
+        return await self._select(f"WHERE state = ? {self._newest()}", State.PENDING.value, count)
+
+    async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
+        return await self._select(f"WHERE requester = ? {self._newest()}", user, count)
+
+    async def home_opened(self, user: str, at: float) -> None:
+        await self._write(
+            "INSERT INTO home_viewers (user_id, opened_at) VALUES (?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET opened_at = excluded.opened_at",
+            user,
+            at,
+        )
+
+    async def home_viewers(self, since: float) -> list[str]:
+        found = await self._column("SELECT user_id FROM home_viewers WHERE opened_at >= ? ORDER BY user_id", since)
+        return [str(user) for user in found]
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]:
         return await self._select(

@@ -45,6 +45,8 @@ def changes(move: Move) -> dict[str, object]:
         columns["undo_until"] = move.undo_until
     if move.undo_results is not None:
         columns["undo_results"] = results_json(move.undo_results)
+    if move.allow_for is not None:
+        columns["allow_for"] = move.allow_for
     return columns
 
 
@@ -101,11 +103,12 @@ def target_keys(request: UnblockRequest) -> list[str]:
 
 
 def results_json(results: tuple[Result, ...]) -> str:
-    return json.dumps([[r.outcome.value, r.answer, r.new_id, r.after_restart] for r in results])
+    return json.dumps([[r.outcome.value, r.answer, r.new_id, r.after_restart, r.allow_id, r.allowed_until,
+                        r.allow_existed] for r in results])  # fmt: skip
 
 
 def _results(text: str) -> tuple[Result, ...]:
-    # records of earlier versions have three items (no after_restart)
+    # records of earlier versions have fewer items (no after_restart, no allow entry)
     return tuple(Result(Outcome(item[0]), item[1], item[2], *item[3:]) for item in json.loads(text))
 
 

@@ -258,6 +258,12 @@ class SQLiteStore(SharedReads, SharedWatch):
 
         return await self._with_db(select)
 
+    async def _column(self, sql: str, *params: object) -> list[object]:
+        def select(db: sqlite3.Connection) -> list[object]:
+            return [row[0] for row in db.execute(sql, params).fetchall()]
+
+        return await self._with_db(select)
+
     async def _announcements(self, tail: str, *params: object) -> list[Announcement]:
         def select(db: sqlite3.Connection) -> list[Announcement]:
             found = db.execute(f"{watch_sql.SELECT} {tail}", params).fetchall()

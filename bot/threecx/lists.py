@@ -62,8 +62,22 @@ class IpBlocklist(_List[BlocklistEntry]):
     kind, entity_set, holds = Kind.ADDRESS, BLOCKLIST, BlocklistEntry
 
     async def find_restored(self, target: Target) -> str | None:
-        same = await self._matching("IPAddrMask", [self._own(target).ip_addr_mask or ""], 1)
-        return str(same[0].id) if same else None
+        # an allow entry for the same address (Approve and allow) is not the block put back
+        same = await self._matching("IPAddrMask", [self._own(target).ip_addr_mask or ""], 10)
+        blocking = [entry for entry in same if entry.blocks]
+        return str(blocking[0].id) if blocking else None
+
+    async def add(self, body: dict[str, Any]) -> BlocklistEntry:
+        """``POST /Blocklist``: the entry 3CX made. Never sent twice."""
+        return await self._client.create(BLOCKLIST, body)
+
+    async def remove_entry(self, entry_id: int) -> DeleteOutcome:
+        return await self._client.delete(BLOCKLIST, entry_id)
+
+    async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
+        """The entries for ``mask`` whose ``Description`` contains ``marker``."""
+        query = f"{any_equal('IPAddrMask', [mask])} and {contains('Description', marker)}"
+        return await self._client.query(BLOCKLIST, filter=query, top=10)
 
     async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
         """The entries whose ``IPAddrMask`` is one of ``masks`` (a few short queries; at most ``top`` each)."""

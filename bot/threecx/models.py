@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
 from .errors import UnexpectedResponseError
@@ -102,9 +104,23 @@ class BlocklistEntry(_Entity):
         return self.ip_addr_mask or f"entry {self.id}"
 
     @property
+    def address(self) -> str | None:
+        """The address or network the entry is about (what an allow entry would name)."""
+        return self.ip_addr_mask
+
+    @property
     def blocks(self) -> bool:
         """``Allow`` entries let traffic in; only blocking entries are offered for removal."""
-        return self.block_type != "Allow"
+        return self.block_type != ALLOW
+
+    def lasts_beyond(self, moment: float) -> bool:
+        """The entry still holds at ``moment``: it has no end, or ends later (an unreadable date counts as
+        no end)."""
+        try:
+            ends = expiry(self.expires_at)
+        except ValueError:
+            return True
+        return ends is None or ends.timestamp() > moment
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +146,36 @@ class BlockedNumber(_Entity):
         return self.caller_id or f"number entry {self.id}"
 
     @property
+    def address(self) -> str | None:
+        return None
+
+    @property
     def blocks(self) -> bool:
         return True
+
+
+#: ``BlockType`` of an entry that lets an address in
+ALLOW = "Allow"
+
+
+def expiry(value: str | None) -> datetime | None:
+    """3CX's ``ExpiresAt`` as a moment; None for its dates that mean "never" (empty, or year 1).
+
+    Raises:
+        ValueError: the text is not a date.
+    """
+    if not value:
+        return None
+    # 3CX writes seven fractional digits; Python reads at most six
+    moment = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value).replace("Z", "+00:00"))
+    if moment.year <= 1:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def expires_at(epoch: float) -> str:
+    """A moment as 3CX's ``ExpiresAt`` takes it (ISO 8601 with an offset)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 #: what a request can remove

@@ -26,6 +26,10 @@ CONFIRM_TITLE = 100
 CONFIRM_TEXT = 300
 CONFIRM_BUTTON = 30
 BUTTON_STYLES = ("primary", "danger")
+OPTIONS = 100
+OPTION_TEXT = 75
+OPTION_VALUE = 150
+PLACEHOLDER = 150
 
 
 def problems(message: dict[str, Any]) -> list[str]:
@@ -51,6 +55,20 @@ def problems(message: dict[str, Any]) -> list[str]:
             block_ids.add(str(block_id))
         found += [f"{where}: {p}" for p in _block(block, set())]
     return found
+
+
+#: a Home tab holds more blocks than a message
+VIEW_BLOCKS = 100
+
+
+def view_problems(view: dict[str, Any]) -> list[str]:
+    """Every way a Home tab's view breaks a limit (a message's rules for its blocks, up to 100 of them)."""
+    if view.get("type") != "home":
+        return ["a view that is not a Home tab"]
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not 1 <= len(blocks) <= VIEW_BLOCKS:
+        return [f"a Home tab of {len(blocks) if isinstance(blocks, list) else '?'} blocks"]
+    return problems({"blocks": blocks[:MAX_BLOCKS]}) + problems({"blocks": blocks[MAX_BLOCKS:]})
 
 
 def _block(block: dict[str, Any], action_ids: set[str]) -> list[str]:
@@ -95,9 +113,34 @@ def _text(obj: Any, limit: int, what: str, kinds: tuple[str, ...] = ("mrkdwn", "
     return [f"{what} of {len(text)} characters (at most {limit})"] if len(text) > limit else []
 
 
+def _select(element: dict[str, Any], action_ids: set[str]) -> list[str]:
+    """A static select: 1 to 100 options of short text and value; its initial option one of them."""
+    options = element.get("options")
+    if not isinstance(options, list) or not 1 <= len(options) <= OPTIONS:
+        return ["a select needs 1 to 100 options"]
+    found = _text(element.get("placeholder"), PLACEHOLDER, "placeholder", ("plain_text",))
+    for option in options:
+        if not isinstance(option, dict):
+            return [*found, "an option that is not an object"]
+        found += _text(option.get("text"), OPTION_TEXT, "option text", ("plain_text",))
+        value = option.get("value")
+        if not isinstance(value, str) or len(value) > OPTION_VALUE:
+            found.append("an option without a short value")
+    initial = element.get("initial_option")
+    if initial is not None and initial not in options:
+        found.append("an initial option that is not one of the options")
+    action_id = element.get("action_id")
+    if not isinstance(action_id, str) or len(action_id) > ACTION_ID or action_id in action_ids:
+        found.append("a select without a usable, unique action_id")
+    action_ids.add(str(action_id))
+    return found
+
+
 def _element(element: Any, action_ids: set[str]) -> list[str]:
+    if isinstance(element, dict) and element.get("type") == "static_select":
+        return _select(element, action_ids)
     if not isinstance(element, dict) or element.get("type") != "button":
-        return ["an element that is not a button"]
+        return ["an element that is not a button or a static select"]
     found = _text(element.get("text"), BUTTON_TEXT, "button text", ("plain_text",))
     value = element.get("value")
     if value is not None and (not isinstance(value, str) or len(value) > BUTTON_VALUE):

@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from .block_kit import problems
+from .block_kit import problems, view_problems
 
 APP_ID = "A0001"
 BOT_ID = "B0001"
@@ -86,6 +86,8 @@ class FakeSlack:
         self.tickets: list[str] = []
         #: (method, channel) of each chat.postMessage and chat.update that was carried out, in order
         self.accepted: list[tuple[str, str]] = []
+        #: each user's Home tab, as last published (views.publish)
+        self.homes: dict[str, dict[str, Any]] = {}
         #: per channel: messages per second allowed, and the burst; None: no limit
         self._rate: tuple[float, int] | None = None
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -106,6 +108,8 @@ class FakeSlack:
             "chat.update": self._update,
             "chat.postEphemeral": self._post_ephemeral,
             "usergroups.users.list": self._usergroup_users,
+            "views.publish": self._publish_view,
+            "chat.getPermalink": self._permalink,
             "apps.connections.open": self._open_connection,
         }
 
@@ -377,6 +381,25 @@ class FakeSlack:
             raise SlackError("no_such_subteam")
         return {"ok": True, "users": list(users)}
 
+    def _publish_view(self, args: dict[str, Any]) -> dict[str, Any]:
+        user, view = str(args.get("user_id") or ""), args.get("view")
+        if not user.startswith(("U", "W")):
+            raise SlackError("invalid_arguments")
+        if not isinstance(view, dict):
+            raise SlackError("invalid_arguments")
+        found = view_problems(view)
+        self.violations += [f"views.publish: {p}" for p in found]
+        if found:
+            raise SlackError("invalid_arguments")
+        self.homes[user] = view
+        return {"ok": True, "view": {"id": f"V{len(self.homes)}", "type": "home", **view}}
+
+    def _permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel") or ""), str(args.get("message_ts") or "")
+        if (channel, ts) not in self.messages:
+            raise SlackError("message_not_found")
+        return {"ok": True, "channel": channel, "permalink": permalink(channel, ts)}
+
     def _open_connection(self, args: dict[str, Any]) -> dict[str, Any]:
         self.socket_opens += 1
         ws_base = self._started_base_url().replace("http://", "ws://", 1)
@@ -446,13 +469,18 @@ async def _read_args(request: web.Request) -> dict[str, Any]:
             args.update(body)
     else:
         args.update(await request.post())
-    for key in ("blocks", "attachments"):
+    for key in ("blocks", "attachments", "view"):
         value = args.get(key)
         if isinstance(value, str):
             # Undecodable JSON stays a string; message methods answer invalid_blocks_format.
             with contextlib.suppress(ValueError):
                 args[key] = json.loads(value)
     return args
+
+
+def permalink(channel: str, ts: str) -> str:
+    """The link Slack gives to a message."""
+    return f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
 
 def _bearer_token(authorization: str | None) -> str | None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ...domain.model import Result, State, UnblockRequest
 from ...domain.outcomes import Outcome
-from ...threecx.models import BlocklistEntry, Kind, Target
+from ...threecx.models import BlocklistEntry, Kind, Target, expiry
 from ..blocks import fields, fit
 
 #: budgets for text from elsewhere, in characters before escaping
@@ -26,19 +25,11 @@ def slack_date(epoch: float) -> str:
 
 def entry_expiry(value: str | None) -> str:
     """3CX's ``ExpiresAt``: a readable date, ``never`` for its empty dates."""
-    if not value:
-        return "never"
-    # 3CX writes seven fractional digits; Python reads at most six
-    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", value).replace("Z", "+00:00")
     try:
-        moment = datetime.fromisoformat(cleaned)
+        moment = expiry(value)
     except ValueError:
-        return fit(value, 60)
-    if moment.year <= 1:
-        return "never"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return slack_date(moment.timestamp())
+        return fit(value or "", 60)
+    return "never" if moment is None else slack_date(moment.timestamp())
 
 
 def label(target: Target) -> str:

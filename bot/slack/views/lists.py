@@ -63,16 +63,16 @@ def history(requests: Sequence[UnblockRequest], everywhere: bool) -> tuple[str, 
         return none, [section(none)]
     lines = []
     for r in requests:
-        line = f"• {slack_date(r.created_at)} `{title(r)}` {_how_it_ended(r)}, requested by {mention(r.requester)}"
+        line = f"• {slack_date(r.created_at)} `{title(r)}` {how_it_ended(r)}, requested by {mention(r.requester)}"
         if everywhere:
-            line += f" in <#{r.channel}>"
+            line += f" in <#{r.origin}>"
         if r.reason:
             line += f" · _{fit(r.reason, REASON_IN_LIST)}_"
         lines.append(line + f" · `{r.id}`")
     return fallback(f"Latest unblock requests{scope}"), sections(lines, f"*Latest unblock requests{scope}*")
 
 
-def _how_it_ended(r: UnblockRequest) -> str:
+def how_it_ended(r: UnblockRequest) -> str:
     """``unblocked by @bob``, ``being unblocked (approved by @bob)``, ``undo failed (tried by @carol)``…"""
     words = f"*{STATE_WORDS[r.state]}*"
     decider, undoer = mention(r.resolved_by), mention(r.undone_by)

@@ -25,6 +25,7 @@ DATABASE_AWAY = (
     "The bot could not reach its database just now, so it could not do this, and nothing was changed in 3CX. "
     "Please try again in a minute."
 )
+DURATION_NOT_OFFERED = "That duration is not offered; choose one on the card and try again."
 UNKNOWN_REQUEST = "The bot has no record of this request, so nothing was done. Ask again with `/unblock`."
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
+from ...domain.allowing import NOT_ALLOWED
 from ...domain.model import State, UnblockRequest
 from ...domain.outcomes import Outcome
 from ...threecx.models import Kind
@@ -15,11 +17,17 @@ from .common import ANSWER, DESCRIPTION, mention, slack_date, target_lines, titl
 NOTHING_CHANGED = "Nothing was changed in 3CX."
 
 
-def outcome_card(request: UnblockRequest, now: float, approvers: str = "an approver") -> tuple[str, Blocks]:
+def outcome_card(
+    request: UnblockRequest, now: float, approvers: str = "an approver", durations: Sequence[float] = (),
+    chosen: float | None = None,
+) -> tuple[str, Blocks]:  # fmt: skip
     if request.state is State.PENDING:
-        return request_card(request, approvers)
-    emoji, headline, rest = _summary(request)
+        return request_card(request, approvers, durations, chosen)
+    emoji, headline, rest = summary(request)
     blocks: Blocks = [section(f"{emoji} *{headline}* {rest}")]
+    allowed = allow_sentence(request)
+    if allowed and not request.state.undo_phase:
+        blocks.append(section(allowed))
     if len(request.targets) > 1 or request.targets[0].kind is Kind.NUMBER:
         undo_phase = request.state.undo_phase
         lines = target_lines(request.removed if undo_phase else request.targets,
@@ -30,6 +38,8 @@ def outcome_card(request: UnblockRequest, now: float, approvers: str = "an appro
     if undo_open(request, now):
         assert request.undo_until is not None
         question = f"Put {clip(request.title, 150)} back on the 3CX blocklist as it was?"
+        if any(r.added_allow is not None for r in request.results):
+            question = f"Remove the allow entry and put {clip(request.title, 150)} back on the 3CX blocklist as it was?"
         undo = button("Undo", UNDO, RequestButton(request.id).encode(),
                       confirm=confirm("Block again?", question, "Block again", "Leave it"))  # fmt: skip
         blocks.append(actions("unblock_undo", undo))
@@ -75,7 +85,23 @@ _SUMMARIES: dict[State | str, tuple[str, str, str]] = {
 }  # fmt: skip
 
 
-def _summary(request: UnblockRequest) -> tuple[str, str, str]:
+def allow_sentence(request: UnblockRequest) -> str | None:
+    """Approve and allow: until when the address is allowed, or why it is not (None: not asked for)."""
+    if request.allow_for is None or not request.results or not request.results[0].outcome.gone:
+        return None
+    result = request.results[0]
+    until = slack_date(result.allowed_until) if result.allowed_until is not None else "without an end date"
+    if result.allow_id is None:
+        said = result.answer.partition(NOT_ALLOWED)[2].removeprefix(": ")
+        return (f":warning: The allow entry could not be added, so 3CX may block {title(request)} again "
+                f"(3CX answered: {fit(said or 'nothing', ANSWER)}).")  # fmt: skip
+    if result.allow_existed:
+        return (f":shield: {title(request)} was already allowed, until {until}, by 3CX entry {result.allow_id}, "
+                "so no second allow entry was added.")  # fmt: skip
+    return f":shield: Allowed until {until} by 3CX allow entry {result.allow_id}."
+
+
+def summary(request: UnblockRequest) -> tuple[str, str, str]:
     """(emoji, headline, the rest of the first line) for the request's state."""
     key: State | str = request.state
     if request.state is State.UNBLOCKED and all(r.outcome is Outcome.ALREADY_GONE for r in request.results):

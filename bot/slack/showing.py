@@ -1,0 +1,91 @@
+"""Showing a request wherever it shows, after it changed: its card; once it is decided, a direct message to
+the requester and one line in the channel where they asked (when the card is in the approvals channel);
+and the Home tabs of the people who may be looking at it.
+
+Only the process that made a change shows it, so each of these is sent once. A Home tab is refreshed
+for the people who opened it lately (the store remembers who) and whom the change concerns: the
+requester, and the approvers (their list of waiting requests). Each goes through the outbox, which waits
+out Slack's rate limits and, for a Home tab, sends only its newest version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..domain.decisions import Decisions
+from ..domain.model import UnblockRequest
+from ..domain.policy import ApprovalPolicy
+from .delivery import CardDelivery
+from .outbox import Sent
+from .views.home import OWN_SHOWN, WAITING_SHOWN, home_view
+from .views.notices import TOLD, direct_message, origin_line
+from .views.outcome import outcome_card
+
+log = logging.getLogger(__name__)
+
+#: a Home tab opened longer ago than this is not refreshed on a change (opening it again shows it anew)
+HOME_FRESH = 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Showing:
+    delivery: CardDelivery
+    decisions: Decisions
+    policy: ApprovalPolicy
+    clock: Callable[[], float]
+    #: Approve and allow's durations, in seconds (empty: not offered)
+    durations: tuple[float, ...] = ()
+    #: the requester gets a direct message when their request is decided, expires or is undone
+    notify_requester: bool = True
+
+    def card(self, request: UnblockRequest, response_url: str | None = None, chosen: float | None = None
+             ) -> asyncio.Future[Sent]:  # fmt: skip
+        """The request's card as it is now (``chosen``: the duration Approve and allow offers); await the
+        future to know it arrived."""
+        card = outcome_card(request, self.clock(), self.policy.who_approves(), self.durations, chosen)
+        return self.delivery.update_card(request, *card, response_url)
+
+    async def changed(self, request: UnblockRequest, response_url: str | None = None) -> None:
+        """Everything that shows ``request``, brought up to date after this process changed it."""
+        if request.message_ts or response_url:  # a card posted through a reply URL can change only on a click
+            await self.card(request, response_url)
+        await self.tell(request)
+        await self.homes(request)
+
+    async def tell(self, request: UnblockRequest) -> None:
+        """Once decided, expired or undone: the requester (unless they did it themselves) and the channel where
+        they asked (when the card is elsewhere) are told, with a link to the card."""
+        if request.state not in TOLD:
+            return
+        actor = request.undone_by if request.state.undo_phase else request.resolved_by
+        to_requester = self.notify_requester and actor != request.requester
+        if not to_requester and request.asked_in is None:
+            return
+        link = await self.delivery.link(request.channel, request.message_ts)
+        sent = []
+        if to_requester:
+            sent.append(self.delivery.message(request.requester, *direct_message(request, link)))
+        if request.asked_in is not None:
+            sent.append(self.delivery.message(request.asked_in, *origin_line(request, link)))
+        for done in await asyncio.gather(*sent):
+            if not done.ok:
+                log.warning("could not tell about a request", extra={"request": request.id, "error": done.error})
+
+    async def homes(self, request: UnblockRequest) -> None:
+        """Refresh the Home tabs that show ``request``: the requester's, and the approvers' while it waits or
+        just left waiting."""
+        viewers = await self.decisions.home_viewers(self.clock() - HOME_FRESH)
+        waiting_changed = not request.state.undo_phase
+        for user in viewers:
+            if user == request.requester or (waiting_changed and await self.policy.is_approver(user)):
+                await self.home(user)
+
+    async def home(self, user: str, notice: str | None = None) -> asyncio.Future[Sent]:
+        """Publish ``user``'s Home tab as it is now (with ``notice`` about their last click in it)."""
+        approver = await self.policy.is_approver(user)
+        waiting = await self.decisions.waiting(WAITING_SHOWN + 1) if approver else None
+        own = await self.decisions.requested_by(user, OWN_SHOWN)
+        return self.delivery.outbox.publish(user, home_view(waiting, own, notice))

@@ -1,0 +1,66 @@
+"""The bot's Home tab: for an approver, the requests waiting for a decision with Approve and Deny; for
+everyone, their own last requests and how they ended."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ...domain.model import UnblockRequest
+from ..blocks import MAX_BLOCKS, Blocks, actions, button, context, fit, section
+from ..buttons import HOME_APPROVE, HOME_DENY, RequestButton
+from .card import approve_confirm
+from .common import mention, slack_date, title, what
+from .lists import REASON_IN_LIST, how_it_ended
+
+INTRO = (
+    ":unlock: *unblock-bot* removes entries from the 3CX blocklist once an approver agrees. Ask in a channel with "
+    "`/unblock <entry id | address | number> [reason]`."
+)
+#: how many waiting requests, and how many of the person's own, the tab shows
+WAITING_SHOWN = 10
+OWN_SHOWN = 10
+
+
+def home_view(
+    waiting: Sequence[UnblockRequest] | None, own: Sequence[UnblockRequest], notice: str | None = None
+) -> dict[str, Any]:
+    """The Home tab: ``waiting`` requests for an approver (None for anyone else), ``own`` requests, newest
+    first, and a ``notice`` about the person's last click there."""
+    blocks: Blocks = [section(INTRO)]
+    if notice:
+        blocks.append(section(f":information_source: {notice}"))
+    if waiting is not None:
+        blocks.append({"type": "divider"})
+        blocks.append(section("*Waiting for approval* (newest first)"))
+        if not waiting:
+            blocks.append(context("Nothing is waiting for approval."))
+        for request in waiting[:WAITING_SHOWN]:
+            blocks += _waiting(request)
+        if len(waiting) > WAITING_SHOWN:
+            blocks.append(context("…and more: see `/unblock history`."))
+    blocks.append({"type": "divider"})
+    blocks.append(section("*Your requests* (newest first)"))
+    if not own:
+        blocks.append(context("You have not asked for an unblock yet."))
+    lines = [f"• {slack_date(r.created_at)} `{title(r)}` {how_it_ended(r)} · `{r.id}`" for r in own[:OWN_SHOWN]]
+    if lines:
+        blocks.append(section("\n".join(lines)))
+    return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
+
+
+def _waiting(request: UnblockRequest) -> Blocks:
+    """One waiting request: what, who, where, why, until when; Approve (asked once more, as on the card) and Deny."""
+    line = f"<@{request.requester}> asks to unblock *{what(request)}* in <#{request.origin}>"
+    if request.reason:
+        line += f" · _{fit(request.reason, REASON_IN_LIST)}_"
+    line += f"\nUntil {slack_date(request.expires_at)} · request `{request.id}`"
+    value = RequestButton(request.id).encode()
+    decide = actions(f"home_{request.id}", button("Approve", HOME_APPROVE, value, "danger", approve_confirm(request)),
+                     button("Deny", HOME_DENY, value))  # fmt: skip
+    return [section(line), decide]
+
+
+def decided_notice(request: UnblockRequest) -> str:
+    """What a click in the Home tab did, for the person who clicked."""
+    return f"The request of {mention(request.requester)} to unblock `{title(request)}` is {how_it_ended(request)}."

@@ -1,0 +1,41 @@
+"""What the requester, and the channel where they asked, are told about a request decided elsewhere."""
+
+from __future__ import annotations
+
+from ...domain.model import State, UnblockRequest
+from ..blocks import Blocks, fallback, section
+from .common import title
+from .outcome import allow_sentence, summary
+
+#: the states the requester is told about (a direct message), and the channel where they asked (one line)
+TOLD = frozenset({State.UNBLOCKED, State.FAILED, State.DENIED, State.EXPIRED, State.UNDONE, State.UNDO_FAILED})
+
+
+def see(link: str | None, request: UnblockRequest) -> str:
+    """A link to the card, or the channel it is in when Slack gave no link."""
+    return f"<{link}|See the request>" if link else f"See the request in <#{request.channel}>."
+
+
+def waiting_in(request: UnblockRequest, link: str | None) -> str:
+    """The private note to the requester when the card went to the approvals channel."""
+    where = f"<{link}|in <#{request.channel}>>" if link else f"in <#{request.channel}>"
+    return f"Your request to unblock `{title(request)}` is waiting for approval {where}. You will be told the outcome."
+
+
+def direct_message(request: UnblockRequest, link: str | None) -> tuple[str, Blocks]:
+    """The direct message to the requester: how their request ended, and a link to its card."""
+    emoji, headline, rest = summary(request)
+    lines = [f"{emoji} *{headline}* {rest}"]
+    allowed = allow_sentence(request)
+    if allowed and not request.state.undo_phase:
+        lines.append(allowed)
+    lines.append(see(link, request))
+    return fallback(f"Your unblock request: {headline}"), [section("\n".join(lines))]
+
+
+def origin_line(request: UnblockRequest, link: str | None) -> tuple[str, Blocks]:
+    """One short line in the channel where the request was asked for."""
+    emoji, headline, rest = summary(request)
+    first = rest.split("\n")[-1] if request.state in (State.FAILED,) else rest.split("\n")[0]
+    text = f"{emoji} *{headline}* {first} {see(link, request)}"
+    return fallback(f"{headline}"), [section(text)]

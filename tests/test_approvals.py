@@ -1,0 +1,189 @@
+"""Approvals in one place (``UNBLOCK_APPROVAL_CHANNEL``), and the requester told how their request ended."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from bot.domain.model import State, UnblockRequest
+from bot.slack.buttons import APPROVE, CANCEL, DENY, UNDO
+
+from .conftest import MakeHarness
+from .fakes.slack import permalink
+from .harness import ALICE, BOB, CAROL, GENERAL, Harness, block_text
+
+APPROVALS = "C0APPROVALS"
+
+
+def texts(harness: Harness, channel: str) -> list[str]:
+    """What each message in ``channel`` (or, for a user id, in the bot's direct messages to them) says."""
+    return [block_text(m.blocks) for m in harness.cards(channel)]
+
+
+async def ask_in_general(harness: Harness, text: str = "42 the lobby phone") -> tuple[UnblockRequest, str]:
+    """``/unblock`` typed in #general: the request (its card is in the approvals channel) and the reply URL."""
+    reply, response_url = await harness.command(text, channel=GENERAL)
+    assert reply.status == 200
+    await harness.settle()
+    [card] = harness.cards(APPROVALS)
+    return await harness.request_for(card), response_url
+
+
+async def test_the_card_goes_to_the_approvals_channel_and_the_requester_gets_a_link(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
+
+    request, response_url = await ask_in_general(harness)
+
+    assert harness.cards(GENERAL) == []
+    [card] = texts(harness, APPROVALS)
+    assert "<@UALICE> asks to unblock 203.0.113.7 (3CX blocklist entry 42)* in <#C0GENERAL>" in card
+    assert "*Reason:* the lobby phone" in card
+    assert (request.channel, request.asked_in) == (APPROVALS, GENERAL)
+    assert request.message_ts is not None
+    link = permalink(APPROVALS, request.message_ts)
+    assert harness.notes(response_url)[-1] == (
+        f"Your request to unblock `203.0.113.7` is waiting for approval <{link}|in <#C0APPROVALS>>. "
+        "You will be told the outcome."
+    )
+    assert harness.pbx.calls("DELETE") == []
+
+
+async def test_a_decision_in_the_approvals_channel_tells_the_requester_and_the_channel_once(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
+    request, _ = await ask_in_general(harness)
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    assert "203.0.113.7 unblocked* by <@UBOB>" in texts(harness, APPROVALS)[0]
+    link = permalink(APPROVALS, str(request.message_ts))
+    [direct] = texts(harness, ALICE)
+    assert (
+        "203.0.113.7 unblocked* by <@UBOB>, requested by <@UALICE>." in direct and f"<{link}|See the request>" in direct
+    )
+    [line] = texts(harness, GENERAL)
+    assert "203.0.113.7 unblocked* by <@UBOB>" in line and f"<{link}|See the request>" in line
+
+
+async def test_a_click_on_the_card_counts_only_in_the_approvals_channel(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS, UNBLOCK_CHANNELS=GENERAL)
+    request, _ = await ask_in_general(harness)
+
+    _, elsewhere = await harness.click(APPROVE, request, user=BOB, channel=GENERAL)
+    await harness.settle()
+
+    assert harness.notes(elsewhere) == [
+        "This button belongs to a request made in another channel, so it does nothing here."
+    ]
+    assert (await harness.stored(request)).state is State.PENDING and harness.pbx.calls("DELETE") == []
+
+
+async def test_an_approvals_channel_the_bot_is_not_in_leaves_nothing_pending(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
+    harness.slack.not_in_channel.add(APPROVALS)
+
+    reply, response_url = await harness.command("42")
+    await harness.settle()
+
+    assert reply.status == 200
+    assert "could not post the request in this channel (Slack said: not_in_channel)" in harness.notes(response_url)[-1]
+    assert harness.bot is not None
+    [request] = await harness.bot.decisions.history(5, None)
+    assert request.state is State.CANCELLED and harness.cards(GENERAL) == [] and harness.pbx.calls("DELETE") == []
+
+
+async def test_history_in_the_channel_where_it_was_asked_shows_the_request(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
+    request, _ = await ask_in_general(harness)
+
+    _, response_url = await harness.command("history", user=CAROL + "X", channel=GENERAL)
+    await harness.settle()
+
+    assert f"`{request.id}`" in harness.shown(response_url)[-1]
+
+
+# the requester told, also without an approvals channel -----------------------------------------------
+
+
+async def _deny(harness: Harness, request: UnblockRequest) -> None:
+    await harness.click(DENY, request, user=BOB)
+
+
+async def _approve(harness: Harness, request: UnblockRequest) -> None:
+    await harness.click(APPROVE, request, user=BOB)
+
+
+async def _fail(harness: Harness, request: UnblockRequest) -> None:
+    harness.pbx.fail_next(403, method="DELETE")
+    await harness.click(APPROVE, request, user=BOB)
+
+
+async def _expire(harness: Harness, request: UnblockRequest) -> None:
+    harness.clock.advance(3600)
+    assert harness.bot is not None
+    await harness.bot.sweeper.sweep()
+
+
+async def _undo(harness: Harness, request: UnblockRequest) -> None:
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+    await harness.click(UNDO, request, user=CAROL)
+
+
+@pytest.mark.parametrize(
+    ("act", "state", "said"),
+    [
+        (_approve, State.UNBLOCKED, "203.0.113.7 unblocked* by <@UBOB>"),
+        (_fail, State.FAILED, "Could not unblock 203.0.113.7.* 3CX did not give the bot the right to do this"),
+        (_deny, State.DENIED, "Request to unblock 203.0.113.7 denied* by <@UBOB>"),
+        (_expire, State.EXPIRED, "Request to unblock 203.0.113.7 expired* without approval"),
+        (_undo, State.UNDONE, "203.0.113.7 is blocked again.* <@UCAROL> undid the unblock"),
+    ],
+    ids=["unblocked", "failed", "denied", "expired", "undone"],
+)
+async def test_the_requester_gets_one_direct_message_for_each_outcome(
+    harness: Harness, act: Callable[[Harness, UnblockRequest], Awaitable[None]], state: State, said: str
+) -> None:
+    request = await harness.open_card()
+
+    await act(harness, request)
+    await harness.settle()
+
+    assert (await harness.stored(request)).state is state
+    *_, last = texts(harness, ALICE)
+    assert said in last and f"<{permalink(GENERAL, str(request.message_ts))}|See the request>" in last
+    assert len(texts(harness, ALICE)) == (2 if state is State.UNDONE else 1)  # the unblock, then its undo
+    assert len(harness.cards(GENERAL)) == 1  # no extra line where the card already is
+
+
+async def test_no_direct_message_for_what_the_requester_did_themselves(harness: Harness) -> None:
+    mine = await harness.open_card()
+
+    await harness.click(CANCEL, mine, user=ALICE)
+    await harness.settle()
+
+    assert (await harness.stored(mine)).state is State.CANCELLED and harness.cards(ALICE) == []
+
+
+async def test_no_direct_message_when_turned_off(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_NOTIFY_REQUESTER="false")
+    request = await harness.open_card()
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert (await harness.stored(request)).state is State.UNBLOCKED and harness.cards(ALICE) == []
+
+
+async def test_a_direct_message_waits_out_slacks_rate_limit(harness: Harness) -> None:
+    request = await harness.open_card()
+    harness.slack.rate_limit_next("chat.postMessage", times=2, retry_after=0)
+
+    await harness.click(DENY, request, user=BOB)
+    await harness.settle()
+
+    assert len(texts(harness, ALICE)) == 1

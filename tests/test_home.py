@@ -1,0 +1,134 @@
+"""The bot's Home tab: approvers decide waiting requests there, everyone sees their own."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.domain.model import State
+from bot.slack.buttons import APPROVE, HOME_APPROVE, HOME_DENY
+
+from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons
+
+DAVE = "UDAVE"  # an approver through the user group SHELPDESK
+
+
+def home_buttons(view: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(b["action_id"], b["value"]) for b in buttons(view["blocks"])]
+
+
+async def test_an_approver_sees_the_waiting_requests_newest_first_with_approve_and_deny(harness: Harness) -> None:
+    harness.pbx.add_entry(43, "198.51.100.9")
+    first = await harness.open_card("42 lobby phone")
+    second = await harness.open_card("43", user=CAROL)
+
+    view = await harness.open_home(DAVE)
+
+    text = block_text(view["blocks"])
+    assert "Waiting for approval" in text
+    assert text.index("198.51.100.9") < text.index("203.0.113.7")  # newest first
+    assert "<@UALICE> asks to unblock *203.0.113.7 (3CX blocklist entry 42)* in <#C0GENERAL>" in text
+    assert "lobby phone" in text
+    assert home_buttons(view) == [(HOME_APPROVE, second.id), (HOME_DENY, second.id),
+                                  (HOME_APPROVE, first.id), (HOME_DENY, first.id)]  # fmt: skip
+    # the same question as the card's Approve asks
+    card_approve = next(b for b in buttons(harness.cards()[0].blocks) if b["action_id"] == APPROVE)
+    assert buttons(view["blocks"])[2]["confirm"] == card_approve["confirm"]
+    assert "You have not asked for an unblock yet." in text
+
+
+async def test_anyone_else_sees_only_their_own_requests_and_how_they_ended(harness: Harness) -> None:
+    request = await harness.open_card()
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    view = await harness.open_home(ALICE)
+
+    text = block_text(view["blocks"])
+    assert "Waiting for approval" not in text and home_buttons(view) == []
+    assert f"`203.0.113.7` *unblocked* by <@UBOB> · `{request.id}`" in text
+
+
+async def test_approve_in_the_home_tab_works_like_the_card(harness: Harness) -> None:
+    request = await harness.open_card()
+    await harness.open_home(ALICE)
+    await harness.open_home(BOB)
+
+    reply = await harness.home_click(HOME_APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert reply.status == 200
+    assert (await harness.stored(request)).state is State.UNBLOCKED
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    assert "203.0.113.7 unblocked* by <@UBOB>" in block_text(harness.cards()[0].blocks)  # the card too
+    bob = block_text(harness.slack.homes[BOB]["blocks"])
+    assert "The request of <@UALICE> to unblock `203.0.113.7` is *unblocked* by <@UBOB>." in bob
+    assert "Nothing is waiting for approval." in bob
+    assert "*unblocked* by <@UBOB>" in block_text(harness.slack.homes[ALICE]["blocks"])  # refreshed for her too
+
+
+async def test_the_home_tab_keeps_the_rules(harness: Harness) -> None:
+    request = await harness.open_card()
+    await harness.open_home(ALICE)
+
+    await harness.home_click(HOME_APPROVE, request, user=ALICE)  # her own request, and she is no approver
+    await harness.settle()
+    await harness.home_click(HOME_DENY, request, user="UMALLORY")
+    await harness.settle()
+
+    assert (await harness.stored(request)).state is State.PENDING and harness.pbx.calls("DELETE") == []
+    assert "Only the approvers can approve an unblock" in block_text(harness.slack.homes[ALICE]["blocks"])
+    assert "Only the approvers can deny an unblock request" in block_text(harness.slack.homes["UMALLORY"]["blocks"])
+
+
+async def test_a_click_in_the_home_tab_and_one_on_the_card_remove_the_entry_once(harness: Harness) -> None:
+    request = await harness.open_card()
+    await harness.open_home(CAROL)
+    harness.pbx.delay = 0.3  # both clicks arrive while 3CX is still answering
+
+    _, (_, response_url) = await asyncio.gather(
+        harness.home_click(HOME_APPROVE, request, user=CAROL), harness.click(APPROVE, request, user=BOB)
+    )
+    await harness.settle()
+
+    assert len(harness.pbx.calls("DELETE")) == 1
+    stored = await harness.stored(request)
+    assert stored.state is State.UNBLOCKED and stored.resolved_by in (BOB, CAROL)
+    # the other click was told who was first
+    if stored.resolved_by == BOB:
+        assert "This request was approved by <@UBOB>" in block_text(harness.slack.homes[CAROL]["blocks"])
+    else:
+        assert any("This request was approved by <@UCAROL>" in note for note in harness.notes(response_url))
+
+
+async def test_a_new_request_appears_in_an_open_home_tab_of_an_approver(harness: Harness) -> None:
+    await harness.open_home(BOB)
+    before = len(harness.slack.calls_to("views.publish"))
+
+    request = await harness.open_card()
+
+    assert len(harness.slack.calls_to("views.publish")) == before + 1
+    assert home_buttons(harness.slack.homes[BOB]) == [(HOME_APPROVE, request.id), (HOME_DENY, request.id)]
+
+
+async def test_the_messages_tab_and_other_workspaces_draw_nothing(harness: Harness) -> None:
+    await harness.event({"type": "app_home_opened", "user": BOB, "channel": "D0HOME", "tab": "messages"})
+    await harness.event({"type": "app_home_opened", "user": BOB, "tab": "home"}, team="T0OTHER")
+    await harness.settle()
+
+    assert harness.slack.calls_to("views.publish") == []
+
+
+async def test_many_requests_with_hostile_text_keep_the_home_tabs_limits(harness: Harness) -> None:
+    reason = "<!channel> *urgent* & <https://evil.example|click> " + "&" * 240
+    for n in range(12):
+        harness.pbx.add_entry(100 + n, f"198.51.100.{n}", description="d" * 5000)
+        await harness.open_card(f"{100 + n} {reason}")
+
+    view = await harness.open_home(BOB)
+
+    text = block_text(view["blocks"])
+    assert len(home_buttons(view)) == 2 * 10 and "…and more: see `/unblock history`." in text
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    # every view the bot published kept Slack's limits (the fake refuses one that does not)
+    assert harness.slack.violations == []

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
+from . import metrics
 from .config import Settings
 from .domain.allowing import Allowing
 from .domain.decisions import Decisions
@@ -122,6 +123,17 @@ class Bot:
             checks["3cx"] = f"no 3CX access token ({type(error).__name__})"
         return checks
 
+    async def metrics(self) -> bytes:
+        """The metrics, in the Prometheus text format, with the gauges read now."""
+        try:
+            metrics.REQUESTS_PENDING.set(await asyncio.wait_for(self.store.count_pending(), READY_TIMEOUT))
+        except Exception as error:  # the database does not answer: the gauge keeps its last value
+            log.warning("could not count the pending requests", extra={"error": type(error).__name__})
+        metrics.slack_queue(self.outbox.waiting_by_kind())
+        look = self.watcher.last_look if self.watcher is not None else None
+        metrics.WATCH_AGE.set(time.monotonic() - look if look is not None else float("nan"))
+        return metrics.render()
+
     async def close(self, drain_timeout: float = 30.0) -> None:
         if self.watcher is not None:
             await self.watcher.stop()
@@ -226,7 +238,7 @@ async def start_bot(
     timing = Timing(
         ttl=settings.request_ttl, undo_window=settings.undo_window, call_bound=threecx.call_bound, margin=CALL_MARGIN
     )
-    transitions = Transitions(store, clock, owner=secrets.token_hex(6))
+    transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=metrics.request_moved)
     decisions = Decisions(store, policy, timing, transitions)
     allowing = Allowing(IpBlocklist(threecx), clock) if settings.allow_durations else None
     execution = Execution(lists(threecx), store, timing, transitions, allowing)

@@ -1,4 +1,5 @@
-"""Serving the bot: HTTP mode (``POST /slack/events``, ``GET /healthz``) or Socket Mode.
+"""Serving the bot: HTTP mode (``POST /slack/events``, the probes and ``GET /metrics``) or Socket Mode (the
+probes and the metrics only).
 
 In HTTP mode every request passes three gates before Bolt sees it: the signature
 (and a memory of signatures already accepted, so a replay does nothing), the
@@ -14,12 +15,14 @@ import enum
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.signature import SignatureVerifier
 
+from . import metrics
 from .app import Bot, start_bot
 from .config import Settings
 from .logs import Redactor
@@ -110,7 +113,17 @@ def web_app(bot: Bot) -> web.Application:
     app.router.add_post("/slack/events", events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_of(bot))
     return app
+
+
+def metrics_of(bot: Bot) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``GET /metrics``: the Prometheus text format."""
+
+    async def scrape(_: web.Request) -> web.Response:
+        return web.Response(body=await bot.metrics(), headers={"Content-Type": metrics.CONTENT_TYPE})
+
+    return scrape
 
 
 def ready(checks: dict[str, str]) -> web.Response:
@@ -140,6 +153,7 @@ def socket_health_app(bot: Bot, handler: AsyncSocketModeHandler) -> web.Applicat
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_of(bot))
     return app
 
 

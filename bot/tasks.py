@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from . import calls
+from . import calls, metrics
 from .calls import Lane
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class BackgroundWork:
         """Start ``work`` in ``lane``; False (and ``work`` is dropped) when shutting down or the lane is full."""
         if self._closed or self._pending[lane] >= self._limits[lane].max_pending:
             work.close()
+            metrics.WORK_REFUSED.labels(lane.value).inc()
             log.warning(
                 "background work refused", extra={"task": name, "lane": lane.value, "pending": len(self._tasks)}
             )

@@ -132,3 +132,14 @@ async def test_many_requests_with_hostile_text_keep_the_home_tabs_limits(harness
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
     # every view the bot published kept Slack's limits (the fake refuses one that does not)
     assert harness.slack.violations == []
+
+
+async def test_a_home_click_by_someone_of_another_workspace_changes_nothing(harness: Harness) -> None:
+    request = await harness.open_card()
+
+    reply = await harness.home_click(HOME_APPROVE, request, user=BOB, team="T0OTHER")
+    await harness.settle()
+
+    assert reply.status == 200
+    assert (await harness.stored(request)).state is State.PENDING and harness.pbx.calls("DELETE") == []
+    assert harness.slack.calls_to("views.publish") == []

@@ -16,11 +16,13 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.storage.urls": (),
     "bot.domain": ("bot.domain.*", "bot.calls", *THREECX_DATA),
     "bot.storage": ("bot.storage.*", "bot.domain.model", "bot.domain.outcomes", "bot.domain.ports", *THREECX_DATA),
-    "bot.threecx": ("bot.threecx.*", "bot.calls"),
-    "bot.slack": ("bot.slack.*", "bot.domain.*", "bot.calls", "bot.tasks", *THREECX_DATA),
+    "bot.threecx": ("bot.threecx.*", "bot.calls", "bot.metrics"),
+    "bot.slack": ("bot.slack.*", "bot.domain.*", "bot.calls", "bot.tasks", "bot.metrics", *THREECX_DATA),
     "bot.config": ("bot.domain", "bot.domain.policy", "bot.domain.watch", "bot.storage", "bot.storage.urls"),
     "bot.calls": (),
-    "bot.tasks": ("bot.calls",),
+    "bot.tasks": ("bot.calls", "bot.metrics"),
+    # counters and gauges, and how a request's transition counts
+    "bot.metrics": ("bot.domain.model", "bot.domain.outcomes", *THREECX_DATA),
     "bot.logs": (),
 }
 #: third-party packages a layer must not import

@@ -419,7 +419,7 @@ def _form_to_payload(body: str) -> dict[str, str]:
     return dict(parse_qsl(body))
 
 
-async def test_socket_mode_reconnects_a_dropped_websocket_and_healthz_tells(
+async def test_socket_mode_reconnects_a_dropped_websocket_and_the_probes_tell(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -432,6 +432,12 @@ async def test_socket_mode_reconnects_a_dropped_websocket_and_healthz_tells(
     await slack.wait_for_socket(timeout=20)
     url = f"http://127.0.0.1:{port}"
     await healthy(url)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/readyz") as response:
+            assert response.status == 200 and (await response.json())["checks"]["slack"] == "ok"
+        async with http.get(f"{url}/metrics") as response:  # the metrics on the probes' port
+            assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
+            assert "unblock_requests_pending 0.0" in await response.text()
 
     slack.fail_next("apps.connections.open", "internal_error", times=10_000)  # Slack refuses new sockets
     await slack.drop_socket()
@@ -447,6 +453,10 @@ async def test_socket_mode_reconnects_a_dropped_websocket_and_healthz_tells(
             while await health() == 200:
                 await asyncio.sleep(0.05)
         assert await health() == 503
+        async with http.get(f"{url}/readyz") as response:
+            body = await response.json()
+            assert response.status == 503 and body["checks"]["slack"] == "the websocket to Slack is down"
+            assert body["checks"]["database"] == body["checks"]["3cx"] == "ok"  # it names only what is wrong
         opens = len(slack.calls_to("apps.connections.open"))
         slack.stop_failing("apps.connections.open")
         await slack.wait_for_socket(timeout=20)

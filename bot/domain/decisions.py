@@ -17,7 +17,7 @@ from ..threecx.models import Kind, Target
 from .model import Offer, State, Timing, UnblockRequest
 from .policy import ApprovalPolicy
 from .ports import AlreadyOpen, RequestStore
-from .transitions import Transitions, audit_line
+from .transitions import Transitions
 
 #: how long a handled Slack delivery is remembered, to recognise Slack's retries of it
 DELIVERY_MEMORY = 24 * 3600.0
@@ -133,7 +133,7 @@ class Decisions:
                     await self.transitions.move(existing, State.EXPIRED, None)  # its time is up: it frees the entry
                     continue
                 return AlreadyRequested(existing)
-            audit_line(request, None, State.PENDING, requester)
+            self.transitions.made(request, None, requester)
             return request
         raise RuntimeError("could not open a request: its entries stayed taken")
 

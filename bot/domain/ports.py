@@ -69,6 +69,10 @@ class RequestStore(Protocol):
         """The newest requests waiting for a decision, newest first."""
         ...
 
+    async def count_pending(self) -> int:
+        """How many requests wait for a decision."""
+        ...
+
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         """The newest requests ``user`` asked for, newest first."""
         ...

@@ -11,12 +11,26 @@ from .ports import RequestStore
 audit = logging.getLogger("bot.audit")
 
 
+#: told of each transition this process made: the request as it is now, and the state it left (None: new)
+Observer = Callable[[UnblockRequest, State | None], None]
+
+
 class Transitions:
-    def __init__(self, store: RequestStore, clock: Callable[[], float], owner: str) -> None:
+    def __init__(
+        self, store: RequestStore, clock: Callable[[], float], owner: str, observe: Observer | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
         #: this process, as the holder of claims
         self.owner = owner
+        self._observe = observe
+
+    def made(self, request: UnblockRequest, from_state: State | None, actor: str | None, note: str | None = None
+             ) -> None:  # fmt: skip
+        """Record a transition this process made (the audit line, and the observer)."""
+        audit_line(request, from_state, request.state, actor, note)
+        if self._observe is not None:
+            self._observe(request, from_state)
 
     async def move(
         self,
@@ -38,7 +52,7 @@ class Transitions:
                     unexpired, note, allow_for)  # fmt: skip
         moved = await self.store.transition(move)
         if moved is not None:
-            audit_line(moved, move.from_state, to, actor, note)
+            self.made(moved, move.from_state, actor, note)
         return moved
 
 

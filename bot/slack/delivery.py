@@ -15,8 +15,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from .. import metrics
 from ..domain.model import UnblockRequest
 from .outbox import Outbox, Sent
 
@@ -53,7 +55,9 @@ class CardDelivery:
         try:
             answer = await self._client.chat_getPermalink(channel=channel, message_ts=ts)
         except Exception as error:
-            log.warning("no link to a card", extra={"channel": channel, "error": type(error).__name__})
+            code = str(error.response.get("error")) if isinstance(error, SlackApiError) else type(error).__name__
+            metrics.SLACK_ERRORS.labels("chat.getPermalink", code).inc()
+            log.warning("no link to a card", extra={"channel": channel, "error": code})
             return None
         link = answer.get("permalink")
         return link if isinstance(link, str) and link.startswith("https://") else None

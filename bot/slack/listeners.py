@@ -148,7 +148,7 @@ def one_workspace(team_id: str) -> Middleware:
             await next()
             return None
         log.info("refused a request from another workspace", extra={"teams": foreign})
-        if "event" in body:  # nobody to answer
+        if "event" in body or (body.get("container") or {}).get("type") == "view":  # nobody to answer there
             return BoltResponse(status=200, body="")
         if "command" in body:
             return BoltResponse(

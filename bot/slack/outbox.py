@@ -31,6 +31,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from .. import metrics
+
 log = logging.getLogger(__name__)
 
 #: a 429 without a usable Retry-After waits this long
@@ -71,6 +73,13 @@ class _Message:
     replaced: list[asyncio.Future[Sent]] = field(default_factory=list)
     #: what an update replaces: a message's ``ts``, or ``view`` for a Home tab
     key: str = ""
+
+    @property
+    def kind_name(self) -> str:
+        """``post``, ``update``, ``note`` or ``view``: the kind, for the metrics."""
+        if self.kind is Kind.UPDATE:
+            return "view" if self.key == VIEW else "update"
+        return "note" if self.kind is Kind.NOTE else "post"
 
     @property
     def method(self) -> str:
@@ -164,6 +173,14 @@ class Outbox:
         """Messages not sent yet, in every channel."""
         return sum(len(q.updates) + len(q.notes) + len(q.posts) for q in self._channels.values())
 
+    def waiting_by_kind(self) -> dict[str, int]:
+        """Messages not sent yet, by kind: ``post``, ``update`` (of a message), ``note``, ``view`` (a Home tab)."""
+        found = {"post": 0, "update": 0, "note": 0, "view": 0}
+        for queue in self._channels.values():
+            for message in (*queue.updates.values(), *queue.notes, *queue.posts):
+                found[message.kind_name] += 1
+        return found
+
     # -- the queues ------------------------------------------------------------------------
 
     def _queue(self, channel: str, message: _Message) -> asyncio.Future[Sent]:
@@ -234,15 +251,18 @@ class Outbox:
                 response = await method(**message.args)
             except SlackApiError as error:
                 if error.response.status_code == 429:
+                    metrics.SLACK_RATE_LIMITED.labels(message.kind_name).inc()
                     pause = _pause(error.response.headers.get("Retry-After"))
                     queue.paused_until = time.monotonic() + pause
                     log.info("Slack asked the bot to slow down", extra={"method": message.method, "pause": pause})
                     return None
                 code = str(error.response.get("error"))
+                metrics.SLACK_ERRORS.labels(message.method, code).inc()
                 if code in TRANSIENT and attempt == 1:
                     continue
                 return Sent(False, error=code)
             except Exception as error:  # the connection failed, after the client's own retry
+                metrics.SLACK_ERRORS.labels(message.method, type(error).__name__).inc()
                 if attempt == 1:
                     continue
                 return Sent(False, error=type(error).__name__)
@@ -255,11 +275,14 @@ class Outbox:
             response = await AsyncWebhookClient(url, session=self._session).send_dict(body)
         except Exception as error:
             log.warning("posting to a reply URL failed", extra={"error": type(error).__name__})
+            metrics.SLACK_ERRORS.labels("response_url", type(error).__name__).inc()
             return Sent(False, error=type(error).__name__)
         if response.status_code == 429:
+            metrics.SLACK_RATE_LIMITED.labels("note").inc()
             await asyncio.sleep(_pause(response.headers.get("Retry-After") if response.headers else None))
             return None
         if response.status_code != 200:
+            metrics.SLACK_ERRORS.labels("response_url", f"HTTP {response.status_code}").inc()
             log.warning("posting to a reply URL failed", extra={"status": response.status_code, "body": response.body})
             return Sent(False, error=f"HTTP {response.status_code}")
         return Sent(True)

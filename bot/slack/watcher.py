@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -25,6 +26,8 @@ class Watcher(Upkeep):
     outbox: Outbox
     #: one look at a time in this process (across processes, the lease)
     _looking: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    #: when this process last looked at 3CX's list (``time.monotonic()``; None: not yet, or another watches)
+    last_look: float | None = field(default=None, init=False)
 
     WHAT: ClassVar[str] = "watching the blocklist"
     WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = (ThreeCXError, StoreUnreachable)
@@ -45,6 +48,7 @@ class Watcher(Upkeep):
         """One look, and what it found said in the channel."""
         async with self._looking:
             look = await self.watching.look()
+            self.last_look = time.monotonic() if look.held else None  # None: another process watches
             if not look.held:
                 return
             await self._announce(list(look.unposted))

@@ -49,6 +49,10 @@ class SharedReads(ABC):
     async def waiting(self, count: int) -> list[UnblockRequest]:
         return await self._select(f"WHERE state = ? {self._newest()}", State.PENDING.value, count)
 
+    async def count_pending(self) -> int:
+        [count] = await self._column("SELECT COUNT(*) FROM requests WHERE state = ?", State.PENDING.value)
+        return int(str(count))
+
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return await self._select(f"WHERE requester = ? {self._newest()}", user, count)
 

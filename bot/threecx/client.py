@@ -29,7 +29,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from .. import calls
+from .. import calls, metrics
 from ..calls import Lane
 from . import answers
 from .answers import Answer
@@ -253,7 +253,12 @@ class ThreeCXClient:
         form = {"client_id": self._client_id, "client_secret": self._client_secret, "grant_type": "client_credentials"}
         # in the decisions' lane whoever asks: a decision waiting for the token must not wait behind lookups
         url = URL(f"{self._root}{TOKEN_PATH}", encoded=True)
-        answer = await self._send("POST", url, TOKEN_PATH, data=form, lane=Lane.DECISIONS)
+        try:
+            answer = await self._send("POST", url, TOKEN_PATH, data=form, lane=Lane.DECISIONS)
+        except ThreeCXError:
+            metrics.TOKEN_FETCHES.labels("failed").inc()
+            raise
+        metrics.TOKEN_FETCHES.labels("ok" if answer.status == 200 else "refused").inc()
         if answer.status != 200:
             raise answers.token_refusal(TOKEN_PATH, answer)
         data = answers.json_body("POST", TOKEN_PATH, answer)
@@ -335,11 +340,13 @@ class ThreeCXClient:
             if permit is not None and not permit.allows():
                 raise UnavailableError("the bot no longer holds this request, so nothing was sent", method=method,
                                        path=path)  # fmt: skip
+            started, status = time.monotonic(), None
             try:
                 async with (
                     asyncio.timeout(self._timeout),
                     self._session.request(method, url, headers=headers, data=data) as response,
                 ):
+                    status = response.status
                     return Answer(response.status, response.headers, await response.read())
             except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
                 raise UnavailableError(
@@ -349,6 +356,8 @@ class ThreeCXClient:
                 ) from exc
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
                 raise _NoAnswer.of(exc, method, path, creates=creates) from exc
+            finally:
+                metrics.threecx_request(method, path, status, time.monotonic() - started)
 
 
 class _NoAnswer(Exception):

@@ -1,0 +1,140 @@
+"""``GET /metrics`` after real flows, read with prometheus_client's own parser; ``/readyz`` for each dependency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.calls import Lane
+from bot.slack.buttons import APPROVE, DENY
+from bot.tasks import Limits
+
+from .conftest import MakeHarness
+from .harness import ALICE, BOB, GENERAL, Harness
+
+#: (sample name, labels as sorted pairs) -> value
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def get(harness: Harness, path: str) -> tuple[int, str, str]:
+    async with aiohttp.ClientSession() as http, http.get(f"{harness.url}{path}") as response:
+        return response.status, response.headers["Content-Type"], await response.text()
+
+
+async def scrape(harness: Harness) -> Samples:
+    status, content_type, text = await get(harness, "/metrics")
+    assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def grew(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    """How much the sample ``name`` with ``labels`` grew between two scrapes (the counters are the process's)."""
+    key = (name, tuple(sorted(labels.items())))
+    return after.get(key, 0.0) - before.get(key, 0.0)
+
+
+async def test_metrics_after_a_flow_count_what_happened_and_name_no_one(harness: Harness) -> None:
+    harness.pbx.add_entry(43, "198.51.100.9")
+    harness.pbx.add_number("n1", "+15550100")
+    before = await scrape(harness)
+    approved = await harness.open_card("42")
+    denied = await harness.open_card("43")
+    await harness.open_card("number +15550100")  # still waiting
+    harness.pbx.fail_next(503, method="DELETE")  # one try fails; the retry goes through
+    harness.slack.rate_limit_next("chat.update", retry_after=0)
+
+    await harness.click(APPROVE, approved, user=BOB)
+    await harness.click(DENY, denied, user=BOB)
+    await harness.settle()
+    after = await scrape(harness)
+
+    assert grew(before, after, "unblock_requests_opened_total", kind="address") == 2
+    assert grew(before, after, "unblock_requests_opened_total", kind="number") == 1
+    assert grew(before, after, "unblock_requests_ended_total", kind="address", outcome="unblocked") == 1
+    assert grew(before, after, "unblock_requests_ended_total", kind="address", outcome="denied") == 1
+    assert grew(before, after, "unblock_decision_seconds_count", decision="approve") == 1
+    assert grew(before, after, "unblock_decision_seconds_count", decision="deny") == 1
+    assert after[("unblock_requests_pending", ())] == 1
+    # exactly what 3CX was asked, by operation and status
+    assert grew(before, after, "unblock_threecx_requests_total", operation="DELETE Blocklist", status="503") == 1
+    assert grew(before, after, "unblock_threecx_requests_total", operation="DELETE Blocklist", status="204") == 1
+    assert grew(before, after, "unblock_threecx_requests_total", operation="GET Blocklist", status="200") == 2
+    assert grew(before, after, "unblock_threecx_request_duration_seconds_count", operation="DELETE Blocklist") == 2
+    assert grew(before, after, "unblock_threecx_token_fetches_total", result="ok") == 1
+    assert grew(before, after, "unblock_slack_rate_limited_total", kind="update") == 1
+    assert after[("unblock_slack_queue_length", (("kind", "post"),))] == 0
+    # no address, number, user, channel or request in any label
+    labels = " ".join(value for _, pairs in after for _, value in pairs)
+    for private in ("203.0.113.7", "198.51.100.9", "15550100", ALICE, BOB, GENERAL, approved.id, "(42)"):
+        assert private not in labels
+
+
+async def test_slack_errors_and_refused_work_are_counted(make_harness: MakeHarness) -> None:
+    harness = await make_harness(limits={Lane.COMMANDS: Limits(concurrency=1, max_pending=1)})
+    before = await scrape(harness)
+    harness.pbx.delay = 0.5  # the first command holds the lane while the second arrives
+    harness.slack.fail_next("chat.postMessage", "channel_not_found")
+
+    await harness.command("42")
+    await harness.command("list")
+    await harness.settle()
+    after = await scrape(harness)
+
+    assert grew(before, after, "unblock_background_work_refused_total", lane="commands") == 1
+    assert (
+        grew(before, after, "unblock_slack_api_errors_total", method="chat.postMessage", error="channel_not_found") == 1
+    )
+
+
+async def test_the_watcher_says_how_long_ago_it_last_looked(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_WATCH_CHANNEL="C0WATCH", UNBLOCK_WATCH_INTERVAL="5")
+    assert harness.bot is not None and harness.bot.watcher is not None
+    await harness.bot.watcher.tick()
+
+    after = await scrape(harness)
+
+    assert 0 <= after[("unblock_watch_last_success_age_seconds", ())] < 60
+
+
+# /readyz --------------------------------------------------------------------------------------------------
+
+
+async def readiness(harness: Harness) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as http, http.get(f"{harness.url}/readyz") as response:
+        return response.status, await response.json()
+
+
+async def test_ready_when_the_database_answers_and_a_3cx_token_can_be_had(harness: Harness) -> None:
+    assert await readiness(harness) == (200, {"status": "ready", "checks": {"database": "ok", "3cx": "ok"}})
+
+
+async def test_not_ready_while_3cx_refuses_the_bot_a_token(harness: Harness) -> None:
+    harness.pbx.expire_tokens()
+    harness.pbx.token_status = 401
+
+    status, body = await readiness(harness)
+
+    assert status == 503 and body["status"] == "not ready" and body["checks"]["database"] == "ok"
+    assert body["checks"]["3cx"].startswith("no 3CX access token: ")
+    assert harness.pbx.client_secret not in str(body)
+    harness.pbx.token_status = None
+    assert (await readiness(harness))[0] == 200  # and ready again once 3CX gives one
+
+
+async def test_not_ready_while_the_database_does_not_answer(make_harness: MakeHarness) -> None:
+    harness = await make_harness(DATABASE_WAIT="0")
+    assert harness.bot is not None
+    assert (await readiness(harness))[0] == 200  # the bot holds a 3CX token now
+    await harness.bot.sweeper.stop()
+    await harness.bot.store.close()  # as if the database had gone away
+
+    status, body = await readiness(harness)
+
+    assert status == 503 and body["checks"]["3cx"] == "ok"
+    assert body["checks"]["database"].startswith("the database does not answer")

@@ -287,7 +287,7 @@ async def test_check_with_a_pbx_lacking_the_admin_role(slack: FakeSlack, pbx: Fa
     assert pbx.calls("DELETE") == []  # nothing is sent a DELETE before the list could be read
 
 
-async def test_check_with_watching_on_proves_the_new_blocks_query_and_the_watch_channel(
+async def test_check_with_watching_on_proves_the_new_blocks_query(
     slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:
     env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "UNBLOCK_WATCH_CHANNEL": "C0WATCH"}
@@ -295,34 +295,28 @@ async def test_check_with_watching_on_proves_the_new_blocks_query_and_the_watch_
 
     assert await process.run() == 0
 
-    assert "ok   Slack: the bot can post in the watch channel C0WATCH." in process.stdout
     assert "ok   3CX at" in process.stdout and "new blocks can be asked for (watching every 60 s)" in process.stdout
     assert {"$filter": "Id gt 42", "$orderby": "Id", "$top": "1"} in [r.query for r in pbx.calls("GET")]
-    assert [c.method for c in slack.calls] == ["auth.test", "conversations.info"]  # nothing posted
-
-    slack.not_in_channel.add("C0WATCH")
-    again = BotProcess(env, tmp_path, "check")
-    assert await again.run() == 1
-    assert (
-        "FAIL Slack: the bot is not in the watch channel C0WATCH; invite it with /invite @unblock-bot." in again.stdout
-    )
 
 
-async def test_check_proves_the_bot_is_in_the_approvals_channel(
-    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+@pytest.mark.parametrize(
+    ("setting", "what"), [("UNBLOCK_WATCH_CHANNEL", "watch channel"), ("UNBLOCK_APPROVAL_CHANNEL", "approvals channel")]
+)
+async def test_check_proves_the_bot_is_in_the_channels_it_posts_in(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, setting: str, what: str
 ) -> None:
-    env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "UNBLOCK_APPROVAL_CHANNEL": "C0APPROVALS"}
+    env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), setting: "C0THERE"}
     process = BotProcess(env, tmp_path, "check")
 
     assert await process.run() == 0
 
-    assert "ok   Slack: the bot can post in the approvals channel C0APPROVALS." in process.stdout
+    assert f"ok   Slack: the bot can post in the {what} C0THERE." in process.stdout
     assert [c.method for c in slack.calls] == ["auth.test", "conversations.info"]  # nothing posted
 
-    slack.not_in_channel.add("C0APPROVALS")
+    slack.not_in_channel.add("C0THERE")
     again = BotProcess(env, tmp_path, "check")
     assert await again.run() == 1
-    assert "FAIL Slack: the bot is not in the approvals channel C0APPROVALS; invite it with /invite" in again.stdout
+    assert f"FAIL Slack: the bot is not in the {what} C0THERE; invite it with /invite @unblock-bot." in again.stdout
 
 
 # HTTP mode ----------------------------------------------------------------------------------------

@@ -240,8 +240,8 @@ async def start_bot(
     )
     transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=metrics.request_moved)
     decisions = Decisions(store, policy, timing, transitions)
-    allowing = Allowing(IpBlocklist(threecx), clock) if settings.allow_durations else None
-    execution = Execution(lists(threecx), store, timing, transitions, allowing)
+    # also with Approve and allow turned off: an Undo still removes the allow entries it added before
+    execution = Execution(lists(threecx), store, timing, transitions, Allowing(IpBlocklist(threecx), clock))
     work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
     delivery = CardDelivery(outbox, client)

@@ -219,3 +219,21 @@ async def test_approve_and_allow_can_be_turned_off(make_harness: MakeHarness) ->
 
     assert harness.notes(response_url) == ["That duration is not offered; choose one on the card and try again."]
     assert (await harness.stored(request)).state is State.PENDING and xapi_calls(harness.pbx) == []
+
+
+async def test_an_undo_after_approve_and_allow_was_turned_off_still_removes_its_allow_entry(
+    harness: Harness,
+) -> None:
+    request = await harness.open_card()
+    allow_id = (await approve_and_allow(harness, request, HOUR)).results[0].allow_id
+    await harness.restart_with(UNBLOCK_ALLOW_DURATIONS="off")
+
+    await harness.click(UNDO, request, user=CAROL)
+    await harness.settle()
+
+    assert (await harness.stored(request)).state is State.UNDONE
+    assert xapi_calls(harness.pbx)[2:] == [
+        ("DELETE", f"/xapi/v1/Blocklist({allow_id})"),
+        ("POST", "/xapi/v1/Blocklist"),
+    ]
+    assert [e["BlockType"] for e in harness.pbx.entries.values()] == ["Block"]

@@ -42,8 +42,8 @@ class Execution:
     store: RequestStore
     timing: Timing
     transitions: Transitions
-    #: Approve and allow (None: not offered)
-    allowing: Allowing | None = None
+    #: Approve and allow's allow entries
+    allowing: Allowing
 
     async def execute(self, request: UnblockRequest) -> UnblockRequest | None:
         """Delete the entries of a request this process claimed; ends in ``unblocked`` or ``failed``.
@@ -178,7 +178,7 @@ class Execution:
         """Approve and allow: once the block is gone, the allow entry (``look_first``: unless 3CX lists the
         one this request added, after a restart). A failure leaves the unblock done and says why."""
         allowing = self.allowing
-        if allowing is None or request.allow_for is None or not result.outcome.gone or not target.address:
+        if request.allow_for is None or not result.outcome.gone or not target.address:
             return result
         try:
             found = await allowing.find_added(request, target.address) if look_first else None
@@ -201,7 +201,7 @@ class Execution:
         """Before a block is put back: remove the allow entry the unblock added. (What 3CX said, None) when
         it is gone or there was none; (None, the failure) when 3CX would not remove it."""
         prior = request.result_for(target)
-        if self.allowing is None or prior is None or prior.added_allow is None:
+        if prior is None or prior.added_allow is None:
             return None, None
         try:
             return await self.allowing.remove(prior.added_allow), None

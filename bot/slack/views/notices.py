@@ -36,6 +36,5 @@ def direct_message(request: UnblockRequest, link: str | None) -> tuple[str, Bloc
 def origin_line(request: UnblockRequest, link: str | None) -> tuple[str, Blocks]:
     """One short line in the channel where the request was asked for."""
     emoji, headline, rest = summary(request)
-    first = rest.split("\n")[-1] if request.state in (State.FAILED,) else rest.split("\n")[0]
-    text = f"{emoji} *{headline}* {first} {see(link, request)}"
-    return fallback(f"{headline}"), [section(text)]
+    who = rest.splitlines()[-1] if rest else ""  # who decided, without a failure's explanation
+    return fallback(headline), [section(f"{emoji} *{headline}* {who} {see(link, request)}")]

@@ -240,8 +240,9 @@ async def start_bot(
     )
     transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=metrics.request_moved)
     decisions = Decisions(store, policy, timing, transitions)
+    finder = Finder(IpBlocklist(threecx), NumberBlacklist(threecx))
     # also with Approve and allow turned off: an Undo still removes the allow entries it added before
-    execution = Execution(lists(threecx), store, timing, transitions, Allowing(IpBlocklist(threecx), clock))
+    execution = Execution(lists(threecx), store, timing, transitions, Allowing(IpBlocklist(threecx), finder, clock))
     work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
     delivery = CardDelivery(outbox, client)
@@ -250,7 +251,7 @@ async def start_bot(
     use_cases = UseCases(
         decisions=decisions,
         execution=execution,
-        finder=Finder(IpBlocklist(threecx), NumberBlacklist(threecx)),
+        finder=finder,
         policy=policy,
         work=work,
         delivery=delivery,

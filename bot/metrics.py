@@ -29,7 +29,13 @@ REQUESTS_OPENED = Counter(
 REQUESTS_ENDED = Counter(
     "unblock_requests_ended",
     "Unblock requests that reached an end, by the kind of entry and how (unblocked, failed, denied, cancelled, "
-    "withdrawn, expired, undone, undo_failed).",
+    "withdrawn, expired).",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+UNDOS = Counter(
+    "unblock_undos",
+    "Undos of an unblock that ended, by the kind of entry and how (undone, undo_failed).",
     ["kind", "outcome"],
     registry=REGISTRY,
 )
@@ -92,9 +98,9 @@ WATCH_AGE = Gauge(
 WATCH_AGE.set(float("nan"))
 
 
-#: the states a request ends in
-ENDS = frozenset({State.UNBLOCKED, State.FAILED, State.DENIED, State.CANCELLED, State.EXPIRED, State.UNDONE,
-                  State.UNDO_FAILED})  # fmt: skip
+#: the states a request ends in (an undo is counted apart: the request had already ended once)
+ENDS = frozenset({State.UNBLOCKED, State.FAILED, State.DENIED, State.CANCELLED, State.EXPIRED})
+UNDO_ENDS = frozenset({State.UNDONE, State.UNDO_FAILED})
 #: the decisions, by the state they move a pending request to
 DECISIONS = {State.EXECUTING: "approve", State.DENIED: "deny", State.CANCELLED: "cancel"}
 
@@ -112,6 +118,8 @@ def request_moved(request: UnblockRequest, from_state: State | None) -> None:
         DECISION_SECONDS.labels(decision).observe(max(0.0, request.resolved_at - request.created_at))
     if request.state in ENDS:
         REQUESTS_ENDED.labels(kind, "withdrawn" if withdrawn else request.state.value).inc()
+    elif request.state in UNDO_ENDS:
+        UNDOS.labels(kind, request.state.value).inc()
 
 
 def threecx_request(method: str, path: str, status: int | None, seconds: float) -> None:

@@ -44,6 +44,18 @@ async def approve_and_allow(harness: Harness, request: UnblockRequest, seconds: 
     return await harness.stored(request)
 
 
+async def undo_removes_the_allow_entry_then_blocks(harness: Harness, request: UnblockRequest, allow_id: int) -> None:
+    """Click Undo: 3CX is asked, after the unblock's DELETE and POST, to remove the allow entry, then to add the
+    block back."""
+    await harness.click(UNDO, request, user=CAROL)
+    await harness.settle()
+    assert (await harness.stored(request)).state is State.UNDONE
+    assert xapi_calls(harness.pbx)[2:] == [
+        ("DELETE", f"/xapi/v1/Blocklist({allow_id})"),
+        ("POST", "/xapi/v1/Blocklist"),
+    ]
+
+
 async def test_the_card_offers_approve_and_allow_with_the_first_duration_chosen_and_named(harness: Harness) -> None:
     request = await harness.open_card()
 
@@ -90,17 +102,11 @@ async def test_undo_of_an_allowed_unblock_removes_the_allow_entry_and_puts_the_b
     request = await harness.open_card()
     done = await approve_and_allow(harness, request, HOUR)
     allow_id = done.results[0].allow_id
+    assert allow_id is not None
     [undo] = [b for b in buttons(harness.cards()[0].blocks) if b["action_id"] == UNDO]
     assert "Remove the allow entry" in undo["confirm"]["text"]["text"]
 
-    await harness.click(UNDO, request, user=CAROL)
-    await harness.settle()
-
-    assert (await harness.stored(request)).state is State.UNDONE
-    assert xapi_calls(harness.pbx)[2:] == [
-        ("DELETE", f"/xapi/v1/Blocklist({allow_id})"),
-        ("POST", "/xapi/v1/Blocklist"),
-    ]
+    await undo_removes_the_allow_entry_then_blocks(harness, request, allow_id)
     block = posts(harness.pbx)[1]
     assert block == {k: original[k] for k in ("IPAddrMask", "Description", "BlockType", "ExpiresAt")}
     [(new_id, entry)] = harness.pbx.entries.items()
@@ -226,14 +232,8 @@ async def test_an_undo_after_approve_and_allow_was_turned_off_still_removes_its_
 ) -> None:
     request = await harness.open_card()
     allow_id = (await approve_and_allow(harness, request, HOUR)).results[0].allow_id
+    assert allow_id is not None
     await harness.restart_with(UNBLOCK_ALLOW_DURATIONS="off")
 
-    await harness.click(UNDO, request, user=CAROL)
-    await harness.settle()
-
-    assert (await harness.stored(request)).state is State.UNDONE
-    assert xapi_calls(harness.pbx)[2:] == [
-        ("DELETE", f"/xapi/v1/Blocklist({allow_id})"),
-        ("POST", "/xapi/v1/Blocklist"),
-    ]
+    await undo_removes_the_allow_entry_then_blocks(harness, request, allow_id)
     assert [e["BlockType"] for e in harness.pbx.entries.values()] == ["Block"]

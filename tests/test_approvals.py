@@ -43,7 +43,7 @@ async def test_the_card_goes_to_the_approvals_channel_and_the_requester_gets_a_l
     assert request.message_ts is not None
     link = permalink(APPROVALS, request.message_ts)
     assert harness.notes(response_url)[-1] == (
-        f"Your request to unblock `203.0.113.7` is waiting for approval <{link}|in <#C0APPROVALS>>. "
+        f"Your request to unblock `203.0.113.7` is waiting for approval in <#C0APPROVALS> (<{link}|see the card>). "
         "You will be told the outcome."
     )
     assert harness.pbx.calls("DELETE") == []

@@ -8,11 +8,11 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.calls import Lane
-from bot.slack.buttons import APPROVE, DENY
+from bot.slack.buttons import APPROVE, DENY, UNDO
 from bot.tasks import Limits
 
 from .conftest import MakeHarness
-from .harness import ALICE, BOB, GENERAL, Harness
+from .harness import ALICE, BOB, CAROL, GENERAL, Harness
 
 #: (sample name, labels as sorted pairs) -> value
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -52,12 +52,15 @@ async def test_metrics_after_a_flow_count_what_happened_and_name_no_one(harness:
     await harness.click(APPROVE, approved, user=BOB)
     await harness.click(DENY, denied, user=BOB)
     await harness.settle()
+    await harness.click(UNDO, approved, user=CAROL)
+    await harness.settle()
     after = await scrape(harness)
 
     assert grew(before, after, "unblock_requests_opened_total", kind="address") == 2
     assert grew(before, after, "unblock_requests_opened_total", kind="number") == 1
     assert grew(before, after, "unblock_requests_ended_total", kind="address", outcome="unblocked") == 1
     assert grew(before, after, "unblock_requests_ended_total", kind="address", outcome="denied") == 1
+    assert grew(before, after, "unblock_undos_total", kind="address", outcome="undone") == 1  # counted apart
     assert grew(before, after, "unblock_decision_seconds_count", decision="approve") == 1
     assert grew(before, after, "unblock_decision_seconds_count", decision="deny") == 1
     assert after[("unblock_requests_pending", ())] == 1

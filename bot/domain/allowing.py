@@ -10,30 +10,25 @@ a second one.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ..threecx.errors import NotFoundError, ThreeCXError
-from ..threecx.models import ALLOW, BlocklistEntry, DeleteOutcome, expires_at, expiry
-from .lookup import candidate_masks, containing_prefix
+from ..threecx.models import ALLOW, BlocklistEntry, DeleteOutcome, expires_at
+from .lookup import Finder
 from .model import Result, UnblockRequest
 
 
 class AllowList(Protocol):
-    """The IP blocklist, as allowing needs it (``bot.threecx.lists.IpBlocklist``)."""
-
-    async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]: ...
+    """The IP blocklist, as allowing writes it (``bot.threecx.lists.IpBlocklist``)."""
 
     async def add(self, body: dict[str, Any]) -> BlocklistEntry: ...
 
     async def remove_entry(self, entry_id: int) -> DeleteOutcome: ...
 
     async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]: ...
-
-
-#: how a result's answer says that the allow entry could not be added
-NOT_ALLOWED = "the allow entry was not added"
 
 
 def marker(request: UnblockRequest) -> str:
@@ -63,9 +58,10 @@ class Allowed:
 
 @dataclass(frozen=True, slots=True)
 class Allowing:
-    """Allow entries in 3CX's IP list."""
+    """Allow entries in 3CX's IP list: written through ``entries``, looked up like any address (``finder``)."""
 
     entries: AllowList
+    finder: Finder
     clock: Callable[[], float]
 
     async def covering(self, mask: str) -> BlocklistEntry | None:
@@ -75,45 +71,34 @@ class Allowing:
         except ValueError:
             return None
         now = self.clock()
-        found = await self.entries.with_masks(candidate_masks(network), 50)
-        allowing = [e for e in found if not e.blocks and containing_prefix(e.ip_addr_mask, network) is not None
-                    and e.lasts_beyond(now)]  # fmt: skip
-        return max(allowing, key=_ends, default=None)
+        live = [e for e in (await self.finder.address(network)).allowing if e.ends_at is None or e.ends_at > now]
+        return max(live, key=lambda e: math.inf if e.ends_at is None else e.ends_at, default=None)
 
-    async def allow(self, request: UnblockRequest, mask: str | None) -> Allowed | None:
-        """Let ``mask`` (an address or network) in for ``request.allow_for`` seconds (None: the request asks
-        for no allow entry, or there is no address).
+    async def allow(self, request: UnblockRequest, mask: str, seconds: float) -> Allowed:
+        """Let ``mask`` (an address or network) in for ``seconds``, unless an allow entry already does.
 
         Raises:
             ThreeCXError: 3CX refused, or could not be reached (``maybe_applied``: the entry may be added).
         """
-        if request.allow_for is None or not mask:
-            return None
         existing = await self.covering(mask)
         if existing is not None:
-            ends = _ends(existing)
-            return Allowed(existing.id, ends if ends != _NEVER else None, True,
-                           f"already allowed by entry {existing.id}")  # fmt: skip
-        until = self.clock() + request.allow_for
+            return Allowed(existing.id, existing.ends_at, True, f"already allowed by entry {existing.id}")
+        until = self.clock() + seconds
         body = {
             "IPAddrMask": mask,
             "BlockType": ALLOW,
             "ExpiresAt": expires_at(until),
-            "Description": f"Allowed for {duration_words(request.allow_for)} by unblock-bot: approved by Slack "
-            f"user {request.resolved_by or 'unknown'}, {marker(request)}",
+            "Description": f"Allowed for {duration_words(seconds)} by unblock-bot: approved by Slack user "
+            f"{request.resolved_by or 'unknown'}, {marker(request)}",
         }
         created = await self.entries.add(body)
         return Allowed(created.id, until, False, f"allow entry {created.id} added (HTTP 201)")
 
-    async def find_added(self, request: UnblockRequest, mask: str | None) -> Allowed | None:
+    async def find_added(self, request: UnblockRequest, mask: str) -> Allowed | None:
         """The allow entry this request added for ``mask``, if 3CX lists it (after a lost answer, a restart)."""
-        if not mask:
-            return None
         for found in await self.entries.marked(mask, marker(request)):
             if not found.blocks:
-                ends = _ends(found)
-                return Allowed(found.id, ends if ends != _NEVER else None, False,
-                               f"3CX lists allow entry {found.id}")  # fmt: skip
+                return Allowed(found.id, found.ends_at, False, f"3CX lists allow entry {found.id}")
         return None
 
     async def remove(self, entry_id: int) -> str:
@@ -131,10 +116,8 @@ class Allowing:
         return f"allow entry {entry_id} was already gone"
 
 
-def merge(result: Result, allowed: Allowed | None) -> Result:
+def merge(result: Result, allowed: Allowed) -> Result:
     """The unblock's ``result`` with what allowing did (its answer appended)."""
-    if allowed is None:
-        return result
     return replace(result, answer=f"{result.answer}; {allowed.answer}", allow_id=allowed.entry_id,
                    allowed_until=allowed.until, allow_existed=allowed.existed)  # fmt: skip
 
@@ -142,15 +125,4 @@ def merge(result: Result, allowed: Allowed | None) -> Result:
 def failed(result: Result, error: Exception) -> Result:
     """The unblock's ``result`` when the allow entry could not be added."""
     why = error.answer() if isinstance(error, ThreeCXError) else f"internal error ({type(error).__name__})"
-    return replace(result, answer=f"{result.answer}; {NOT_ALLOWED}: {why}")
-
-
-_NEVER = float("inf")
-
-
-def _ends(entry: BlocklistEntry) -> float:
-    try:
-        moment = expiry(entry.expires_at)
-    except ValueError:
-        return _NEVER
-    return moment.timestamp() if moment is not None else _NEVER
+    return replace(result, answer=f"{result.answer}; the allow entry was not added: {why}")

@@ -177,17 +177,17 @@ class Execution:
                      look_first: bool) -> Result:  # fmt: skip
         """Approve and allow: once the block is gone, the allow entry (``look_first``: unless 3CX lists the
         one this request added, after a restart). A failure leaves the unblock done and says why."""
-        allowing = self.allowing
-        if request.allow_for is None or not result.outcome.gone or not target.address:
+        allowing, mask, seconds = self.allowing, target.address, request.allow_for
+        if seconds is None or not result.outcome.gone or not mask:
             return result
         try:
-            found = await allowing.find_added(request, target.address) if look_first else None
-            return merge(result, found or await allowing.allow(request, target.address))
+            found = await allowing.find_added(request, mask) if look_first else None
+            return merge(result, found or await allowing.allow(request, mask, seconds))
         except ThreeCXError as error:
             if error.maybe_applied:  # the answer was lost: look once 3CX must have finished, never add twice
                 await asyncio.sleep(self.timing.call_bound)
                 try:
-                    found = await allowing.find_added(request, target.address) if lease.fresh() else None
+                    found = await allowing.find_added(request, mask) if lease.fresh() else None
                 except ThreeCXError:
                     found = None
                 if found is not None:

@@ -120,7 +120,7 @@ class UnblockRequest:
     def result_for(self, target: Target) -> Result | None:
         """What 3CX did with ``target`` when the request was carried out."""
         for candidate, result in zip(self.targets, self.results, strict=False):
-            if candidate is target or (candidate.kind, candidate.id) == (target.kind, target.id):
+            if (candidate.kind, candidate.id) == (target.kind, target.id):
                 return result
         return None
 

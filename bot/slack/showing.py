@@ -77,15 +77,17 @@ class Showing:
     async def homes(self, request: UnblockRequest) -> None:
         """Refresh the Home tabs that show ``request``: the requester's, and the approvers' while it waits or
         just left waiting."""
-        viewers = await self.decisions.home_viewers(self.clock() - HOME_FRESH)
         waiting_changed = not request.state.undo_phase
-        for user in viewers:
-            if user == request.requester or (waiting_changed and await self.policy.is_approver(user)):
-                await self.home(user)
+        for user in await self.decisions.home_viewers(self.clock() - HOME_FRESH):
+            approver = await self.policy.is_approver(user)
+            if user == request.requester or (waiting_changed and approver):
+                await self._publish(user, approver)
 
     async def home(self, user: str, notice: str | None = None) -> asyncio.Future[Sent]:
         """Publish ``user``'s Home tab as it is now (with ``notice`` about their last click in it)."""
-        approver = await self.policy.is_approver(user)
+        return await self._publish(user, await self.policy.is_approver(user), notice)
+
+    async def _publish(self, user: str, approver: bool, notice: str | None = None) -> asyncio.Future[Sent]:
         waiting = await self.decisions.waiting(WAITING_SHOWN + 1) if approver else None
         own = await self.decisions.requested_by(user, OWN_SHOWN)
         return self.delivery.outbox.publish(user, home_view(waiting, own, notice))

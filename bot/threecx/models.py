@@ -113,14 +113,14 @@ class BlocklistEntry(_Entity):
         """``Allow`` entries let traffic in; only blocking entries are offered for removal."""
         return self.block_type != ALLOW
 
-    def lasts_beyond(self, moment: float) -> bool:
-        """The entry still holds at ``moment``: it has no end, or ends later (an unreadable date counts as
-        no end)."""
+    @property
+    def ends_at(self) -> float | None:
+        """When the entry stops holding (epoch seconds); None when it has no end (or a date that is none)."""
         try:
             ends = expiry(self.expires_at)
         except ValueError:
-            return True
-        return ends is None or ends.timestamp() > moment
+            return None
+        return ends.timestamp() if ends is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,11 @@ def see(link: str | None, request: UnblockRequest) -> str:
 
 def waiting_in(request: UnblockRequest, link: str | None) -> str:
     """The private note to the requester when the card went to the approvals channel."""
-    where = f"<{link}|in <#{request.channel}>>" if link else f"in <#{request.channel}>"
-    return f"Your request to unblock `{title(request)}` is waiting for approval {where}. You will be told the outcome."
+    card = f" (<{link}|see the card>)" if link else ""
+    return (
+        f"Your request to unblock `{title(request)}` is waiting for approval in <#{request.channel}>{card}. "
+        "You will be told the outcome."
+    )
 
 
 def direct_message(request: UnblockRequest, link: str | None) -> tuple[str, Blocks]:
@@ -27,7 +30,7 @@ def direct_message(request: UnblockRequest, link: str | None) -> tuple[str, Bloc
     emoji, headline, rest = summary(request)
     lines = [f"{emoji} *{headline}* {rest}"]
     allowed = allow_sentence(request)
-    if allowed and not request.state.undo_phase:
+    if allowed:
         lines.append(allowed)
     lines.append(see(link, request))
     return fallback(f"Your unblock request: {headline}"), [section("\n".join(lines))]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from ...domain.allowing import NOT_ALLOWED
 from ...domain.model import State, UnblockRequest
 from ...domain.outcomes import Outcome
 from ...threecx.models import Kind
@@ -26,7 +25,7 @@ def outcome_card(
     emoji, headline, rest = summary(request)
     blocks: Blocks = [section(f"{emoji} *{headline}* {rest}")]
     allowed = allow_sentence(request)
-    if allowed and not request.state.undo_phase:
+    if allowed:
         blocks.append(section(allowed))
     if len(request.targets) > 1 or request.targets[0].kind is Kind.NUMBER:
         undo_phase = request.state.undo_phase
@@ -86,15 +85,16 @@ _SUMMARIES: dict[State | str, tuple[str, str, str]] = {
 
 
 def allow_sentence(request: UnblockRequest) -> str | None:
-    """Approve and allow: until when the address is allowed, or why it is not (None: not asked for)."""
-    if request.allow_for is None or not request.results or not request.results[0].outcome.gone:
+    """Approve and allow: until when the address is allowed, or that it is not (None: not asked for, or
+    undone since)."""
+    if request.allow_for is None or request.state.undo_phase or not request.results:
         return None
     result = request.results[0]
+    if not result.outcome.gone:
+        return None
     until = slack_date(result.allowed_until) if result.allowed_until is not None else "without an end date"
-    if result.allow_id is None:
-        said = result.answer.partition(NOT_ALLOWED)[2].removeprefix(": ")
-        return (f":warning: The allow entry could not be added, so 3CX may block {title(request)} again "
-                f"(3CX answered: {fit(said or 'nothing', ANSWER)}).")  # fmt: skip
+    if result.allow_id is None:  # why is in 3CX's answer, in the record
+        return f":warning: The allow entry could not be added, so 3CX may block {title(request)} again."
     if result.allow_existed:
         return (f":shield: {title(request)} was already allowed, until {until}, by 3CX entry {result.allow_id}, "
                 "so no second allow entry was added.")  # fmt: skip

@@ -135,10 +135,9 @@ class Bot:
         return metrics.render()
 
     async def close(self, drain_timeout: float = 30.0) -> None:
-        if self.watcher is not None:
-            await self.watcher.stop()
-        await self.sweeper.stop()
-        await self.work.drain(drain_timeout)
+        # the rounds of upkeep under way and the work in flight finish together, within the one drain time
+        upkeep = [u for u in (self.watcher, self.sweeper) if u is not None]
+        await asyncio.gather(*(u.stop(drain_timeout) for u in upkeep), self.work.drain(drain_timeout))
         await self.outbox.close(drain_timeout)
         await self.threecx.close()
         await self.store.close()

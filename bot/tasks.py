@@ -110,6 +110,7 @@ class Upkeep(ABC):
     #: the errors that mean "not now", not a fault of the work
     WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = ()
     _task: asyncio.Task[None] | None = None
+    _stopping: asyncio.Event
     _paused: bool = False
 
     @property
@@ -122,18 +123,27 @@ class Upkeep(ABC):
         """One round of the work."""
 
     def start(self) -> None:
+        self._stopping = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._loop(), name=type(self).__name__)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Start no more rounds; let the one under way finish (for up to ``timeout`` seconds, then cancel it), so
+        that what it changed is also shown."""
+        task = self._task
+        if task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._task = None
 
     async def _loop(self) -> None:
         log = logging.getLogger(type(self).__module__)
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.tick()
             except self.WAITS_FOR as error:
@@ -146,4 +156,5 @@ class Upkeep(ABC):
                 if self._paused:
                     log.warning(f"{self.WHAT} resumes")
                 self._paused = False
-            await asyncio.sleep(self.every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.every)

@@ -11,7 +11,7 @@ from bot.slack.buttons import APPROVE, CANCEL, DENY, UNDO
 
 from .conftest import MakeHarness
 from .fakes.slack import permalink
-from .harness import ALICE, BOB, CAROL, GENERAL, Harness, block_text
+from .harness import ALICE, BOB, CAROL, GENERAL, Harness, block_text, wait_for
 
 APPROVALS = "C0APPROVALS"
 
@@ -187,3 +187,16 @@ async def test_a_direct_message_waits_out_slacks_rate_limit(harness: Harness) ->
     await harness.settle()
 
     assert len(texts(harness, ALICE)) == 1
+
+
+async def test_a_stop_lets_the_upkeep_under_way_tell_the_requester(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REQUEST_TTL="10")
+    await harness.open_card()
+    harness.slack.rate_limit_next("chat.update", retry_after=2)  # the expired card waits 2 s for Slack
+    harness.clock.advance(60)
+
+    # the sweeper's next round expires the request, and is showing it when the bot is told to stop
+    await wait_for(lambda: harness.slack.calls_to("chat.update"), what="the sweeper's card update")
+    await harness.stop()
+
+    assert "expired" in texts(harness, ALICE)[0] and "expired" in block_text(harness.cards()[0].blocks)

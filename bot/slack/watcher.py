@@ -36,9 +36,9 @@ class Watcher(Upkeep):
     def every(self) -> float:
         return self.watching.rules.interval
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 30.0) -> None:
         """Stop looking, and hand the watch on at once (a process that dies hands it on after two intervals)."""
-        await super().stop()
+        await super().stop(timeout)
         try:
             await self.watching.hand_on()
         except StoreUnreachable:

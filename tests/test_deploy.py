@@ -1,18 +1,20 @@
-"""deploy/unblock-bot.service: ``systemd-analyze verify`` accepts it (and refuses a broken copy), and it says what
-the bot needs: its own user, restarts on failure, a stop timeout longer than the bot's drain, hardening."""
+"""The deployment files as the bot needs them: deploy/unblock-bot.service gives it its own user, restarts on
+failure within a start limit, a stop timeout longer than its drain, and hardening; deploy/alerts.yml alerts on
+metrics the bot really serves. What needs operating-system tools (``systemd-analyze verify`` and ``security`` of
+the unit, ``promtool`` on the rules and on the metrics text) is checked by .ci/deploy-files, beside the tests."""
 
 from __future__ import annotations
 
 import inspect
 import re
-import shutil
-import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from bot import metrics
 from bot.app import Bot
 
 from .fakes.slack import FakeSlack
@@ -21,6 +23,7 @@ from .harness import base_env
 from .processes import ROOT, BotProcess
 
 UNIT = ROOT / "deploy" / "unblock-bot.service"
+ALERTS = ROOT / "deploy" / "alerts.yml"
 #: the console script the package installs (pyproject.toml, [project.scripts]), as the test environment has it
 SCRIPT = Path(sys.executable).parent / "unblock-bot"
 
@@ -57,66 +60,6 @@ def seconds(timespan: str) -> float:
     return sum(int(n) * (60 if u == "min" else 1) for n, u in parts)
 
 
-def with_exec_start(text: str, program: Path) -> str:
-    """The unit with ExecStart's program replaced by ``program`` (its arguments kept)."""
-    changed, count = re.subn(r"(?m)^ExecStart=\S+", f"ExecStart={program}", text)
-    assert count == 1
-    return changed
-
-
-def verify(text: str, folder: Path) -> tuple[int, list[str]]:
-    """``systemd-analyze verify`` of ``text`` as unblock-bot.service: its exit status, and the lines it printed
-    about the unit (each names it; lines about other units on the machine are not the unit's problems)."""
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.fail(
-            "systemd-analyze is not installed; install Debian's systemd package, e.g. "
-            "`apt-get install systemd` (.ci/run does so)",
-            pytrace=False,
-        )
-    folder.mkdir(exist_ok=True)
-    path = folder / "unblock-bot.service"
-    path.write_text(text)
-    done = subprocess.run([analyze, "verify", str(path)], capture_output=True, text=True, timeout=60, check=False)
-    said = (done.stdout + done.stderr).splitlines()
-    return done.returncode, [line for line in said if "unblock-bot.service" in line]
-
-
-def installed_unit() -> str:
-    """The unit, starting the console script of this test environment."""
-    if not SCRIPT.is_file():
-        pytest.fail(f"{SCRIPT} is missing: install the package into this environment (pip install -e .)")
-    return with_exec_start(UNIT.read_text(), SCRIPT)
-
-
-def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
-    status, problems = verify(installed_unit(), tmp_path)
-
-    assert (status, problems) == (0, [])
-
-
-@pytest.mark.parametrize(
-    ("broken", "said"),
-    [
-        (lambda text: text.replace("\nPrivateTmp=yes", "\nPrivateTpm=yes"), "Unknown key 'PrivateTpm'"),
-        (lambda text: re.sub(r"(?m)^TimeoutStopSec=.*$", "TimeoutStopSec=ninety", text), "ninety"),
-        (lambda text: with_exec_start(text, SCRIPT.with_name("unblock-bot-missing")), "unblock-bot-missing"),
-    ],
-    ids=["misspelled-directive", "malformed-value", "missing-program"],
-)
-def test_systemd_analyze_verify_finds_a_broken_copy(tmp_path: Path, broken: Callable[[str], str], said: str) -> None:
-    text = installed_unit()
-    copy = broken(text)
-    assert copy != text
-
-    status, problems = verify(copy, tmp_path)
-
-    # systemd reports an unknown key or a bad value on a line of its own and goes on (status 0), and a program
-    # that cannot be run with status 1: a problem is either
-    assert status != 0 or problems, problems
-    assert any(said in line for line in problems), problems
-
-
 def test_the_unit_runs_the_installed_script_as_a_user_of_its_own() -> None:
     assert service("ExecStart").split() == ["/opt/unblock-bot/.venv/bin/unblock-bot", "run"]
     assert SCRIPT.name == "unblock-bot"
@@ -134,6 +77,20 @@ def test_the_unit_runs_the_installed_script_as_a_user_of_its_own() -> None:
 def test_the_unit_restarts_on_failure_but_not_for_settings_errors() -> None:
     assert service("Restart") == "on-failure"
     assert service("RestartPreventExitStatus") == "2"  # what the bot exits with when a setting is wrong
+
+
+def test_a_bot_that_keeps_failing_at_start_is_given_up_and_shown_failed() -> None:
+    unit = parse(UNIT.read_text())
+    # systemd reads the start limit in [Unit] only (in [Service] it is an unknown key, and there is no limit)
+    assert not {"StartLimitIntervalSec", "StartLimitBurst", "StartLimitInterval"} & unit["Service"].keys()
+    [interval] = unit["Unit"]["StartLimitIntervalSec"]
+    [burst] = unit["Unit"]["StartLimitBurst"]
+
+    # the limit can be reached: a start failing at once is tried again every RestartSec, so the burst's starts
+    # fit in the interval with room for each start's own time
+    assert int(burst) >= 3 and seconds(service("RestartSec")) * (int(burst) - 1) <= seconds(interval) / 2
+    # and a crash now and then (fewer than the burst within the interval) is still restarted
+    assert seconds(interval) <= 30 * 60
 
 
 def test_systemd_waits_longer_than_the_bot_drains_on_sigterm() -> None:
@@ -158,6 +115,17 @@ def test_systemd_waits_longer_than_the_bot_drains_on_sigterm() -> None:
 )
 def test_the_unit_is_hardened(key: str, value: str) -> None:
     assert service(key) == value
+
+
+def test_the_unit_filters_system_calls_and_keeps_to_a_user_namespace_of_its_own() -> None:
+    hardening = parse(UNIT.read_text())["Service"]
+
+    assert hardening["SystemCallFilter"] == ["@system-service", "~@privileged @resources"]
+    assert service("SystemCallErrorNumber") == "EPERM"  # a call filtered out fails; it does not kill the bot
+    assert (service("MemoryDenyWriteExecute"), service("PrivateUsers"), service("RemoveIPC")) == ("yes",) * 3
+    assert service("DevicePolicy") == "closed"
+    # /proc/stat stays readable: the process metrics need its boot time
+    assert "ProcSubset" not in hardening
 
 
 def test_the_time_spans_are_read_as_systemd_reads_them() -> None:
@@ -189,3 +157,53 @@ async def test_the_bot_starts_with_its_settings_from_an_environment_file_in_its_
 
     assert process.stdout.splitlines()[-1] == "All checks passed."
     assert (state / "unblock.db").is_file()  # the example's relative DATABASE_URL lands in the state directory
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    document = yaml.safe_load(ALERTS.read_text())
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def served_names() -> set[str]:
+    """The names of every series the bot's registry renders for GET /metrics."""
+    lines = metrics.render().decode().splitlines()
+    return {re.split(r"[{ ]", line, maxsplit=1)[0] for line in lines if line and not line.startswith("#")}
+
+
+def test_the_alerts_are_the_ones_the_readme_suggests_each_saying_what_to_do() -> None:
+    rules = alert_rules()
+
+    expressions = " ".join(rule["expr"] for rule in rules)
+    for suggested in (
+        "unblock_watch_last_success_age_seconds > 600",
+        'unblock_threecx_requests_total{status="403"}',
+        "unblock_requests_pending",
+        "unblock_background_work_refused_total",
+    ):
+        assert suggested in expressions
+    assert len({rule["alert"] for rule in rules}) == len(rules)
+    for rule in rules:
+        assert rule["labels"]["severity"] in ("warning", "critical"), rule
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"], rule
+    # the waiting requests are an alert once they outlast the default request TTL (15 minutes)
+    [pending] = [rule for rule in rules if "unblock_requests_pending" in rule["expr"]]
+    assert seconds(pending["for"].replace("m", "min")) > 15 * 60
+
+
+def test_the_alerts_use_only_series_the_bot_serves_and_no_operation_names() -> None:
+    served = served_names()
+    used = {name for rule in alert_rules() for name in re.findall(r"\bunblock_[a-z_]+", rule["expr"])}
+
+    assert used and used <= served, used - served
+    # the values of the operation label (delete_blocklist, post_token, …) are the bot's to rename
+    assert not [rule["alert"] for rule in alert_rules() if "operation" in rule["expr"]]
+
+
+def test_the_series_an_increase_alert_needs_are_served_from_zero_before_the_first_event() -> None:
+    # Prometheus's increase() over a series whose first sample is already 1 is 0: the first 403 or refused login
+    # would go unseen if the series appeared only with it
+    text = metrics.render().decode()
+
+    assert re.search(r'^unblock_threecx_requests_total\{[^}]*status="403"[^}]*\} 0\.0$', text, re.M)
+    assert re.search(r'^unblock_threecx_token_fetches_total\{result="refused"\} 0\.0$', text, re.M)
+    assert re.search(r'^unblock_background_work_refused_total\{lane="commands"\} 0\.0$', text, re.M)

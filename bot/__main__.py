@@ -14,6 +14,7 @@ from .app import StartupError
 from .check import preflight
 from .config import ConfigError, Environment, Settings, load_settings
 from .logs import Redactor, setup_logging
+from .metrics import installed_version
 from .server import serve
 from .storage.contract import StoreUnavailable
 
@@ -35,6 +36,8 @@ def program_name(argv0: str) -> str:
 def arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=program_name(sys.argv[0]),
+        # the command first, as people type it (argparse would put the options first)
+        usage="%(prog)s [-h] [{run,check}] [--version]",
         description="A Slack bot that removes entries from a 3CX blocklist once an approver says yes. "
         "Settings come from the environment or from a .env file in the working directory (see .env.example).",
     )
@@ -44,6 +47,9 @@ def arguments(argv: list[str]) -> argparse.Namespace:
         choices=("run", "check"),
         default="run",
         help="run: serve Slack (the default); check: verify the Slack and 3CX settings, changing nothing",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"unblock-bot {installed_version()}", help="print the version and exit"
     )
     return parser.parse_args(argv)
 

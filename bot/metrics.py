@@ -1,27 +1,56 @@
 """The bot's metrics, in the Prometheus text format (``GET /metrics``).
 
 One prefix (``unblock_``), base units (seconds), ``_total`` on counters (``prometheus_client`` adds it),
-and labels of a few known values only: never an address, a number, a user or a channel. The metrics
-live in a registry of their own, so that only the bot's are served. Counters count what this process
-did; ``unblock_requests_pending`` is read from the store that every replica shares.
+and labels of a few known values only, each one word (``delete_blocklist``, never ``DELETE Blocklist``):
+never an address, a number, a user or a channel. The metrics live in a registry of their own, so that
+only the bot's are served, beside the process's (``process_*``, ``python_info``) and the version
+(``unblock_build_info``). Counters count what this process did; ``unblock_requests_pending`` is read
+from the store that every replica shares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from .domain.model import State, UnblockRequest
+from .threecx.models import Kind
 
 # no ``_created`` series beside each counter and histogram: they double what Prometheus keeps, and say only
 # when this process started counting (the setting is the process's, and the bot is its only user)
 disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry(auto_describe=True)
+# what an operator expects of any process: CPU, memory, open files, start time (``process_*``) and the Python
+# that runs it (``python_info``)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
 #: what ``GET /metrics`` answers with: the text format every Prometheus reads (the bot's names and labels are
 #: plain ASCII, so its output is the same in the newer format's version)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+
+def installed_version() -> str:
+    """The version of the installed package (``unknown`` when the bot runs from a folder not installed)."""
+    try:
+        return version("unblock-bot")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+BUILD = Info("unblock_build", "The version of unblock-bot this process runs (always 1).", registry=REGISTRY)
+BUILD.info({"version": installed_version()})
 REQUESTS_OPENED = Counter(
     "unblock_requests_opened", "Unblock requests opened, by the kind of entry (address, number).", ["kind"],
     registry=REGISTRY,
@@ -51,8 +80,8 @@ REQUESTS_PENDING = Gauge(
 )
 THREECX_REQUESTS = Counter(
     "unblock_threecx_requests",
-    "HTTP requests sent to 3CX, by operation (method and entity set, or token) and status (the HTTP status, or "
-    "no_answer).",
+    "HTTP requests sent to 3CX, by operation (method and entity set, or token: delete_blocklist, post_token) and "
+    "status (the HTTP status, or no_answer).",
     ["operation", "status"],
     registry=REGISTRY,
 )
@@ -124,21 +153,73 @@ def request_moved(request: UnblockRequest, from_state: State | None) -> None:
 
 def threecx_request(method: str, path: str, status: int | None, seconds: float) -> None:
     """One HTTP request to 3CX (``status`` None: no answer came)."""
-    operation = f"{method} {_entity_set(path)}"
+    operation = threecx_operation(method, path)
     THREECX_REQUESTS.labels(operation, str(status) if status is not None else "no_answer").inc()
     THREECX_SECONDS.labels(operation).observe(seconds)
 
 
-def _entity_set(path: str) -> str:
-    """``/Blocklist(42)`` → ``Blocklist``; ``/connect/token`` → ``token``: never a key."""
+def threecx_operation(method: str, path: str) -> str:
+    """``DELETE /Blocklist(42)`` → ``delete_blocklist``; ``POST /connect/token`` → ``post_token``: one word,
+    never a key."""
     if path.endswith("/token"):
-        return "token"
-    return path.strip("/").split("(")[0].split("/")[0] or "root"
+        entity_set = "token"
+    else:
+        entity_set = path.strip("/").split("(")[0].split("/")[0].split("?")[0] or "root"
+    return f"{method}_{entity_set}".lower()
 
 
 def slack_queue(waiting: Mapping[str, int]) -> None:
-    for kind in ("post", "update", "note", "view"):
+    for kind in SLACK_KINDS:
         SLACK_QUEUE.labels(kind).set(waiting.get(kind, 0))
+
+
+# A counter with labels has no series until its first event, and Prometheus's ``increase()`` over a series
+# whose first sample is already 1 is 0: an alert on ``increase(...) > 0`` would miss the first 403, the first
+# refused click, the first failed request. So every label value the bot knows starts at 0: each kind of
+# entry with each way a request or an undo ends; the decisions (their histogram); each 3CX operation the
+# bot makes (and its histogram) with the statuses an alert looks for: 401 and 403 (the API client's token
+# or rights refused), 429 (3CX's rate limit), 500, 502, 503 and 504 (3CX or its proxy failing) and
+# no_answer (3CX unreachable); the everyday answers (200, 204, 404, 412) appear with their first use. Then
+# the token results, the kinds of Slack message (rate-limited, and waiting), and the lanes of background
+# work. Slack's API errors are not: their codes are Slack's, not known in advance.
+SLACK_KINDS = ("post", "update", "note", "view")
+#: the lanes of ``bot.calls.Lane`` (a module the metrics do not import)
+LANES = ("commands", "decisions")
+TOKEN_RESULTS = ("ok", "refused", "failed")
+#: the XAPI calls the bot makes (``bot.threecx.client``): read, delete and add on both lists, and the token
+THREECX_OPERATIONS = (
+    "get_blocklist", "delete_blocklist", "post_blocklist",
+    "get_blacklistnumbers", "delete_blacklistnumbers", "post_blacklistnumbers",
+    "post_token",
+)  # fmt: skip
+ALERTED_STATUSES = ("401", "403", "429", "500", "502", "503", "504", "no_answer")
+
+
+def _zero_initialise() -> None:
+    for kind in Kind:
+        REQUESTS_OPENED.labels(kind.value)
+        for state in State:  # in their order, so that the output reads the same every time
+            if state in ENDS:
+                REQUESTS_ENDED.labels(kind.value, state.value)
+            elif state in UNDO_ENDS:
+                UNDOS.labels(kind.value, state.value)
+        REQUESTS_ENDED.labels(kind.value, "withdrawn")
+    for decision in DECISIONS.values():
+        DECISION_SECONDS.labels(decision)
+    for operation in THREECX_OPERATIONS:
+        THREECX_SECONDS.labels(operation)
+        for status in ALERTED_STATUSES:
+            THREECX_REQUESTS.labels(operation, status)
+    for result in TOKEN_RESULTS:
+        TOKEN_FETCHES.labels(result)
+    for kind_name in SLACK_KINDS:
+        SLACK_RATE_LIMITED.labels(kind_name)
+        SLACK_QUEUE.labels(kind_name).set(0)
+    for lane in LANES:
+        WORK_REFUSED.labels(lane)
+
+
+_zero_initialise()
 
 
 def render() -> bytes:

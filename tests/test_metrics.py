@@ -1,15 +1,22 @@
-"""``GET /metrics`` after real flows, read with prometheus_client's own parser; ``/readyz`` for each dependency."""
+"""``GET /metrics`` after real flows, read with prometheus_client's own parser; what it serves before any
+event; ``/readyz`` for each dependency."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.calls import Lane
+from bot.domain.model import State
 from bot.slack.buttons import APPROVE, DENY, UNDO
 from bot.tasks import Limits
+from bot.threecx.models import Kind
 
 from .conftest import MakeHarness
 from .harness import ALICE, BOB, CAROL, GENERAL, Harness
@@ -26,6 +33,10 @@ async def get(harness: Harness, path: str) -> tuple[int, str, str]:
 async def scrape(harness: Harness) -> Samples:
     status, content_type, text = await get(harness, "/metrics")
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+    return parse(text)
+
+
+def parse(text: str) -> Samples:
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
@@ -65,17 +76,73 @@ async def test_metrics_after_a_flow_count_what_happened_and_name_no_one(harness:
     assert grew(before, after, "unblock_decision_seconds_count", decision="deny") == 1
     assert after[("unblock_requests_pending", ())] == 1
     # exactly what 3CX was asked, by operation and status
-    assert grew(before, after, "unblock_threecx_requests_total", operation="DELETE Blocklist", status="503") == 1
-    assert grew(before, after, "unblock_threecx_requests_total", operation="DELETE Blocklist", status="204") == 1
-    assert grew(before, after, "unblock_threecx_requests_total", operation="GET Blocklist", status="200") == 2
-    assert grew(before, after, "unblock_threecx_request_duration_seconds_count", operation="DELETE Blocklist") == 2
+    assert grew(before, after, "unblock_threecx_requests_total", operation="delete_blocklist", status="503") == 1
+    assert grew(before, after, "unblock_threecx_requests_total", operation="delete_blocklist", status="204") == 1
+    assert grew(before, after, "unblock_threecx_requests_total", operation="get_blocklist", status="200") == 2
+    assert grew(before, after, "unblock_threecx_requests_total", operation="get_blacklistnumbers", status="200") == 1
+    assert grew(before, after, "unblock_threecx_request_duration_seconds_count", operation="delete_blocklist") == 2
     assert grew(before, after, "unblock_threecx_token_fetches_total", result="ok") == 1
     assert grew(before, after, "unblock_slack_rate_limited_total", kind="update") == 1
     assert after[("unblock_slack_queue_length", (("kind", "post"),))] == 0
-    # no address, number, user, channel or request in any label
-    labels = " ".join(value for _, pairs in after for _, value in pairs)
+    # no address, number, user, channel or request in any label, and each label value one word
+    values = {value for _, pairs in after for _, value in pairs}
+    labels = " ".join(values)
     for private in ("203.0.113.7", "198.51.100.9", "15550100", ALICE, BOB, GENERAL, approved.id, "(42)"):
         assert private not in labels
+    assert [value for value in values if not value or any(c.isspace() for c in value)] == []
+
+
+async def test_the_process_and_the_version_are_served(harness: Harness) -> None:
+    samples = await scrape(harness)
+    names = {name for name, _ in samples}
+
+    assert {"process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds",
+            "process_open_fds", "python_info"} <= names  # fmt: skip
+    assert [(labels, value) for (name, labels), value in samples.items() if name == "unblock_build_info"] == [
+        ((("version", version("unblock-bot")),), 1)
+    ]
+
+
+#: the series an alert needs from the start, with what they are for
+ZERO_FROM_THE_START = [
+    *[("unblock_requests_opened_total", {"kind": kind.value}) for kind in Kind],
+    *[("unblock_requests_ended_total", {"kind": kind.value, "outcome": outcome}) for kind in Kind
+      for outcome in ("unblocked", "failed", "denied", "cancelled", "withdrawn", "expired")],
+    *[("unblock_undos_total", {"kind": kind.value, "outcome": state.value}) for kind in Kind
+      for state in (State.UNDONE, State.UNDO_FAILED)],
+    *[("unblock_decision_seconds_count", {"decision": decision}) for decision in ("approve", "deny", "cancel")],
+    *[("unblock_threecx_requests_total", {"operation": operation, "status": status})
+      for operation in ("get_blocklist", "delete_blocklist", "post_blocklist", "get_blacklistnumbers",
+                        "delete_blacklistnumbers", "post_blacklistnumbers", "post_token")
+      for status in ("401", "403", "429", "500", "502", "503", "504", "no_answer")],
+    *[("unblock_threecx_token_fetches_total", {"result": result}) for result in ("ok", "refused", "failed")],
+    *[("unblock_slack_rate_limited_total", {"kind": kind}) for kind in ("post", "update", "note", "view")],
+    *[("unblock_background_work_refused_total", {"lane": lane.value}) for lane in Lane],
+]  # fmt: skip
+
+
+def test_every_known_series_is_served_at_zero_before_any_event(tmp_path: Path) -> None:
+    """In a process that has done nothing yet, so that ``increase(...) > 0`` sees the first event."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from bot import metrics; sys.stdout.write(metrics.render().decode())"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    samples = parse(done.stdout)
+
+    missing = [(name, labels) for name, labels in ZERO_FROM_THE_START
+               if samples.get((name, tuple(sorted(labels.items())))) != 0]  # fmt: skip
+    assert missing == []
+    assert [value for _, pairs in samples for _, value in pairs if any(c.isspace() for c in value)] == []
+
+
+async def test_the_zero_series_are_served_beside_those_that_counted(harness: Harness) -> None:
+    await harness.open_card("42")
+
+    samples = await scrape(harness)
+
+    assert [(name, labels) for name, labels in ZERO_FROM_THE_START
+            if (name, tuple(sorted(labels.items()))) not in samples] == []  # fmt: skip
 
 
 async def test_slack_errors_and_refused_work_are_counted(make_harness: MakeHarness) -> None:

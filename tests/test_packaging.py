@@ -1,6 +1,8 @@
 """The package as a user installs it: ``python -m build`` makes an sdist and a wheel (the wheel from the
-sdist, so the sdist is complete); the wheel installed into a fresh virtual environment runs from another
-folder, with its command, its help and its PostgreSQL migrations.
+sdist, so the sdist is complete); the sdist holds what an admin needs beside the code (the licence, the
+Slack app manifest, the settings' template, ``deploy/``) and no tests; the wheel says its licence, and
+installed into a fresh virtual environment runs from another folder, with its command, its help, its
+version and its PostgreSQL migrations.
 
 The build runs without isolation and the fresh environment borrows this one's installed dependencies
 (through a ``.pth`` file), so no test reaches a package index; the bot itself comes only from the wheel.
@@ -15,7 +17,9 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import tomllib
 import zipfile
+from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
@@ -28,6 +32,7 @@ from .test_standalone import NOT_COPIED
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = sorted(p.name for p in (ROOT / "bot" / "storage" / "migrations" / "postgres").glob("*.sql"))
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +71,28 @@ def test_the_sdist_and_the_wheel_hold_the_package_and_its_migrations(installed: 
         assert name in in_wheel and name in in_sdist
     assert {"README.md", "pyproject.toml"} <= in_sdist
     assert not any(name.startswith(("tests/", "bench/")) for name in in_wheel)
+    # what an admin needs beside the code; the tests and the benchmark stay in the repository
+    deploy = {p.relative_to(ROOT).as_posix() for p in (ROOT / "deploy").rglob("*") if p.is_file()}
+    assert deploy and {"LICENSE", "manifest.yml", ".env.example", *deploy} <= in_sdist
+    assert not any(name.startswith(("tests/", "bench/")) for name in in_sdist)
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in in_sdist | in_wheel)
     entry_points = next(n for n in in_wheel if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(wheel) as whl:
         assert "unblock-bot = bot.__main__:main" in whl.read(entry_points).decode()
+
+
+def test_the_wheel_says_its_licence_and_carries_it(installed: tuple[Path, Path, Path]) -> None:
+    _, wheel, _ = installed
+
+    with zipfile.ZipFile(wheel) as whl:
+        dist_info = next(n for n in whl.namelist() if n.endswith(".dist-info/METADATA")).rsplit("/", 1)[0]
+        metadata = HeaderParser().parsestr(whl.read(f"{dist_info}/METADATA").decode())
+        licence = whl.read(f"{dist_info}/licenses/LICENSE").decode()
+
+    assert metadata["License-Expression"] == "MIT"
+    assert metadata.get_all("License-File") == ["LICENSE"]
+    assert licence == (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert licence.startswith("MIT License") and "Copyright (c) 2026 The unblock-bot authors" in licence
 
 
 def test_the_installed_command_runs_from_another_folder(installed: tuple[Path, Path, Path], tmp_path: Path) -> None:
@@ -76,9 +100,12 @@ def test_the_installed_command_runs_from_another_folder(installed: tuple[Path, P
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
     shown = run(str(bin_dir / "unblock-bot"), "--help", cwd=tmp_path, env=env)
+    version = run(str(bin_dir / "unblock-bot"), "--version", cwd=tmp_path, env=env)  # exits 0, or run() fails
     where = run(str(bin_dir / "python"), "-c", "import bot; print(bot.__file__)", cwd=tmp_path, env=env)
 
-    assert shown.startswith("usage: unblock-bot [-h] [{run,check}]")
+    assert shown.startswith("usage: unblock-bot [-h] [{run,check}] [--version]")
+    assert "--version" in shown.split("options:")[1]
+    assert version == f"unblock-bot {VERSION}\n"
     assert Path(where.strip()).is_relative_to(bin_dir.parent)
 
 

@@ -1,0 +1,87 @@
+"""Slack's signature is checked once per request in HTTP mode, by the server's replay guard: a good
+request is verified exactly once, a bad one is a 401 that changes nothing, and nothing reaches Bolt's
+listeners in HTTP mode without that check (Socket Mode, which has no signature, goes on as before)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from urllib.parse import parse_qsl
+
+import pytest
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from .harness import Harness, sign
+
+
+@pytest.fixture
+def verified(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """What each check of a Slack signature answered, in this test (whoever made it: the server or Bolt)."""
+    answers: list[bool] = []
+    check: Callable[..., bool] = SignatureVerifier.is_valid
+
+    def counted(self: SignatureVerifier, *args: object, **kwargs: object) -> bool:
+        answers.append(check(self, *args, **kwargs))
+        return answers[-1]
+
+    monkeypatch.setattr(SignatureVerifier, "is_valid", counted)
+    return answers
+
+
+async def test_a_good_request_is_verified_exactly_once(harness: Harness, verified: list[bool]) -> None:
+    reply, _ = await harness.command("42")
+    await harness.settle()
+
+    assert reply.status == 200
+    assert verified == [True]
+    assert len(harness.cards()) == 1 and [r.path for r in harness.pbx.calls("GET")] == ["/xapi/v1/Blocklist(42)"]
+
+
+@pytest.mark.parametrize("how", ["wrong secret", "tampered body", "stale", "no signature"])
+async def test_a_bad_signature_is_a_401_and_changes_nothing(harness: Harness, verified: list[bool], how: str) -> None:
+    body, response_url = harness.command_body("42")
+    stamp = int(time.time()) - (10 * 60 if how == "stale" else 0)
+    signature = {
+        "wrong secret": sign(body, str(stamp), "not-the-signing-secret"),
+        "tampered body": sign(body.replace("42", "43"), str(stamp)),
+        "stale": sign(body, str(stamp)),
+        "no signature": "",
+    }[how]
+
+    reply = await harness.post_signed(body, timestamp=stamp, signature=signature)
+    await harness.settle()
+
+    assert (reply.status, reply.text) == (401, '{"error": "invalid request"}')
+    assert verified == [False]  # the guard said no; Bolt never saw the request
+    assert harness.pbx.requests == [] and harness.cards() == [] and harness.notes(response_url) == []
+    assert harness.slack.response_posts == []
+
+
+async def test_bolt_refuses_an_http_request_that_did_not_pass_the_guard(harness: Harness) -> None:
+    """Bolt's own check is off, so a request handed to it directly, even well signed, must be refused."""
+    assert harness.bot is not None
+    body, response_url = harness.command_body("42")
+    stamp = str(int(time.time()))
+    headers: dict[str, str | Sequence[str]] = {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": stamp,
+        "x-slack-signature": sign(body, stamp),
+    }
+
+    response = await harness.bot.app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+    await harness.settle()
+
+    assert response.status == 401
+    assert harness.pbx.requests == [] and harness.cards() == [] and harness.notes(response_url) == []
+
+
+async def test_socket_mode_requests_reach_the_listeners_without_a_signature(harness: Harness) -> None:
+    assert harness.bot is not None
+    body, _ = harness.command_body("42")
+
+    response = await harness.bot.app.async_dispatch(AsyncBoltRequest(body=dict(parse_qsl(body)), mode="socket_mode"))
+    await harness.settle()
+
+    assert response.status == 200
+    assert len(harness.cards()) == 1 and [r.path for r in harness.pbx.calls("GET")] == ["/xapi/v1/Blocklist(42)"]

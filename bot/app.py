@@ -6,14 +6,15 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
-from slack_sdk.errors import SlackApiError
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -29,6 +30,7 @@ from .domain.transitions import Transitions
 from .domain.watch import Watching
 from .logs import Redactor
 from .slack.delivery import CardDelivery
+from .slack.failures import error_code
 from .slack.groups import SlackGroupMembership
 from .slack.listeners import register
 from .slack.outbox import Outbox
@@ -57,8 +59,21 @@ class StartupError(Exception):
     """The bot cannot start; the message is one sentence for an admin."""
 
 
+#: set in a Bolt request's context by the server once its ``ReplayGuard`` accepted the request's signature
+SIGNATURE_CHECKED = "unblock_signature_checked"
+
+
+async def signature_checked(request: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+    """Bolt's own check of the signature is off (the server's ``ReplayGuard`` checks it, once, and remembers
+    it against replays); this refuses an HTTP request that did not come through that check. Socket Mode's
+    requests come through Slack's websocket, with no signature."""
+    if request.mode == "socket_mode" or request.context.get(SIGNATURE_CHECKED) is True:
+        return await next()
+    log.warning("refused a Slack request whose signature was not checked")
+    return BoltResponse(status=401, body={"error": "invalid request"})
+
+
 def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, team_id: str) -> AsyncApp:
-    secret = settings.slack_signing_secret
     token = settings.slack_bot_token.reveal()
 
     async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
@@ -71,12 +86,15 @@ def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, t
         # a client without a token: Bolt takes the token from `authorize` for each request
         client=AsyncWebClient(base_url=client.base_url, session=client.session, retry_handlers=client.retry_handlers),
         authorize=authorize,
-        signing_secret=secret.reveal() if secret else "",
+        # the signature is checked once, by the server, before Bolt sees a request (``signature_checked``)
+        signing_secret="",
+        request_verification_enabled=False,
         # listeners only ack and hand work to `work`, so running them before the
         # response is sent is the fastest ack (no polling for ack() in a side task)
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
+    app.use(signature_checked)  # before the listeners' middleware
     register(app, use_cases, team_id)
 
     @app.error
@@ -174,10 +192,8 @@ async def workspace(settings: Settings, client: AsyncWebClient) -> tuple[str, st
         return settings.slack_team_id, None
     try:
         auth = await client.auth_test()
-    except SlackApiError as error:
-        reason = str(error.response.get("error"))
-    except Exception as error:  # Slack could not be reached, after the client's retries
-        reason = type(error).__name__
+    except Exception as error:  # Slack's error, a proxy's page, or no answer after the client's retries
+        reason = error_code(error)
     else:
         team, url = auth.get("team_id"), auth.get("url")
         if isinstance(team, str) and team:

@@ -16,17 +16,20 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from aiohttp.web_protocol import RequestHandler
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from . import metrics
-from .app import Bot, start_bot
+from .app import SIGNATURE_CHECKED, Bot, start_bot
 from .config import Settings
 from .logs import Redactor
-from .slack.inbound import problem
+from .slack.inbound import CheckedSocketModeHandler, for_bolt, problem
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +45,11 @@ class Verdict(enum.Enum):
 
 
 class ReplayGuard:
-    """Checks Slack's signature, and remembers the signatures it accepted for as long as they are
-    valid (5 minutes), so that a signed request sent again is never handled twice. A repeat that
-    says it is Slack's retry (``X-Slack-Retry-Num``) is answered 200 and not handled; any other
-    repeat is refused. (Across processes, the store recognises a delivery by what Slack keeps the
-    same across its retries.)"""
+    """Checks Slack's signature (the only check of it: Bolt's own is off), and remembers the signatures it
+    accepted for as long as they are valid (5 minutes), so that a signed request sent again is never
+    handled twice. A repeat that says it is Slack's retry (``X-Slack-Retry-Num``) is answered 200 and not
+    handled; any other repeat is refused. (Across processes, the store recognises a delivery by what Slack
+    keeps the same across its retries.)"""
 
     WINDOW = 5 * 60.0
 
@@ -100,7 +103,12 @@ def web_app(bot: Bot) -> web.Application:
         if wrong is not None:
             log.info("refused a signed request that Slack would not send", extra={"problem": wrong})
             return web.json_response({"error": "malformed request"}, status=400)
-        response = await bot.app.async_dispatch(await to_bolt_request(request))
+        # the signature was checked above, the only time: Bolt's own check is off, and Bolt refuses a request
+        # that does not carry this mark (``bot.app.signature_checked``)
+        text = for_bolt(request.content_type, body)
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
+        bolt_request.context[SIGNATURE_CHECKED] = True
+        response = await bot.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -166,10 +174,52 @@ class _Refused(asyncio.Protocol):
         transport.close()
 
 
+#: where a connection's bytes came while it was answering a request (not waiting for the next one)
+_ANSWERING = object()
+
+
+class _Connection(RequestHandler):
+    """aiohttp's handler of one connection, which also knows whether the connection is idle: it has answered
+    a request, waits for the next one, and no byte of that one has come yet.
+
+    aiohttp waits for a connection's next request on a future of its own (``_waiter``, a new one each
+    time); bytes that came while the current future was waiting, and did not make a whole request, are a
+    request being sent."""
+
+    __slots__ = ("_heard_while", "heard_at")
+
+    def __init__(self, manager: web.Server, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        #: aiohttp's future for the next request when bytes last came (``_ANSWERING``: none was waiting);
+        #: None until the first byte
+        self._heard_while: object = None
+        #: when bytes last came (or the connection opened), on the loop's clock
+        self.heard_at = self._loop.time()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if data:
+            self._heard_while = self._waiter if self._waiter is not None else _ANSWERING
+            self.heard_at = self._loop.time()
+
+    @property
+    def idle(self) -> bool:
+        waiting = self._waiter
+        return (
+            self.transport is not None
+            and self._heard_while is not None  # it has sent a request: a kept-alive connection
+            and waiting is not None
+            and not waiting.done()  # aiohttp waits for its next request…
+            and self._heard_while is not waiting  # …and nothing of that one has come
+        )
+
+
 class Listener:
     """An aiohttp application on ``host:port`` with at most ``max_connections`` open connections;
     a connection must send a request's headers within ``read_timeout`` seconds of opening (or of its
-    last answer), and the body within ``read_timeout`` more."""
+    last answer), and the body within ``read_timeout`` more. When all are taken, a new connection closes
+    the kept-alive connection idle the longest (one that waits for its next request, of which nothing
+    has come); only when none is idle is it answered 503."""
 
     def __init__(self, app: web.Application, *, max_connections: int, read_timeout: float) -> None:
         # aiohttp arms its keep-alive timer when a connection opens and after each answer, and does not
@@ -185,14 +235,23 @@ class Listener:
         handlers = self._runner.server
         assert handlers is not None
 
-        def accept() -> asyncio.BaseProtocol:
-            if len(handlers.connections) >= self._max:
-                self._refused += 1
-                log.warning("refused a connection: too many open", extra={"open": self._max, "refused": self._refused})
-                return _Refused()
-            return handlers()
+        loop = asyncio.get_running_loop()
 
-        self._server = await asyncio.get_running_loop().create_server(accept, host, port, reuse_address=True)
+        def accept() -> asyncio.BaseProtocol:
+            open_now = [c for c in handlers.connections if c.transport is not None]
+            if len(open_now) >= self._max:
+                idle = [c for c in open_now if isinstance(c, _Connection) and c.idle]
+                if not idle:
+                    self._refused += 1
+                    log.warning("refused a connection: too many open",
+                                extra={"open": self._max, "refused": self._refused})  # fmt: skip
+                    return _Refused()
+                # as aiohttp closes a connection idle past its keep-alive time: no request is cut short
+                min(idle, key=lambda c: c.heard_at).force_close()
+                log.info("closed an idle connection to make room for a new one", extra={"open": self._max})
+            return _Connection(handlers, loop=loop, **handlers._kwargs)
+
+        self._server = await loop.create_server(accept, host, port, reuse_address=True)
         addresses = [sock.getsockname()[:2] for sock in self._server.sockets]
         log.info("unblock-bot is listening", extra={"addresses": [list(a) for a in addresses]})
         return addresses
@@ -217,7 +276,8 @@ async def serve(settings: Settings, redactor: Redactor, stop: asyncio.Event) -> 
         if settings.slack_app_token is not None:
             # the client pings Slack every ping_interval seconds and opens a new connection when
             # the current one is closed or its pings go unanswered
-            handler = AsyncSocketModeHandler(
+            # each request is checked for its shape, as over HTTP, before Bolt sees it
+            handler = CheckedSocketModeHandler(
                 bot.app,
                 settings.slack_app_token.reveal(),
                 web_client=bot.client,

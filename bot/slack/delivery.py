@@ -15,11 +15,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .. import metrics
 from ..domain.model import UnblockRequest
+from .failures import error_code
 from .outbox import Outbox, Sent
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,10 @@ class CardDelivery:
             return None
         try:
             answer = await self._client.chat_getPermalink(channel=channel, message_ts=ts)
-        except Exception as error:
-            code = str(error.response.get("error")) if isinstance(error, SlackApiError) else type(error).__name__
+        except Exception as error:  # Slack's error, a proxy's page, or no answer: the card is named without a link
+            code = error_code(error)
             metrics.SLACK_ERRORS.labels("chat.getPermalink", code).inc()
-            log.warning("no link to a card", extra={"channel": channel, "error": code})
+            log.warning("no link to a card", extra={"method": "chat.getPermalink", "channel": channel, "error": code})
             return None
         link = answer.get("permalink")
         return link if isinstance(link, str) and link.startswith("https://") else None

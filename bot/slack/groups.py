@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import time
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .. import metrics
+from .failures import error_code
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,10 @@ class SlackGroupMembership:
             response = await self._client.usergroups_users_list(usergroup=group_id)
         except Exception as error:
             # fail closed: nobody is approved through a group Slack will not describe
-            code = str(error.response.get("error")) if isinstance(error, SlackApiError) else type(error).__name__
+            code = error_code(error)
             metrics.SLACK_ERRORS.labels("usergroups.users.list", code).inc()
-            log.warning("could not read a user group's members", extra={"group": group_id, "error": str(error)})
+            log.warning("could not read a user group's members",
+                        extra={"method": "usergroups.users.list", "group": group_id, "error": code})  # fmt: skip
             return frozenset()
         users = response.get("users")
         members = frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else frozenset()

@@ -1,15 +1,27 @@
-"""What Slack sends the bot over HTTP, checked before Bolt sees it.
+"""What Slack sends the bot, checked before Bolt sees it: over HTTP (``problem``) and over Socket Mode's
+websocket (``CheckedSocketModeHandler``).
 
-A body that is signed but not of a shape Slack sends (a broken or non-object
-``payload``, a click without actions, a form sent as JSON) is refused with a
-reason instead of reaching code that would fail on it.
+A body that is signed but not of a shape Slack sends (a broken or non-object ``payload``, a click without
+actions, a form sent as JSON, a field of the wrong type: ``team`` as a string, ``channel`` as a list,
+``event`` as a number) is refused with a reason instead of reaching code that would fail on it. Each
+field Bolt or the listeners read is checked for the type Slack gives it; fields nobody reads are not.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+log = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -17,36 +29,150 @@ JSON = "application/json"
 INTERACTIONS = frozenset({"block_actions"})
 #: the Events API envelopes the bot accepts
 EVENT_ENVELOPES = frozenset({"url_verification", "event_callback"})
+#: the fields of a slash command that must be there (every field of one is a string)
+COMMAND_FIELDS = ("command", "user_id", "channel_id", "team_id")
+
+
+@dataclass(frozen=True)
+class Required:
+    """A field that must be there (and not null)."""
+
+    shape: Any
+
+
+@dataclass(frozen=True)
+class OneOf:
+    shapes: tuple[Any, ...]
+
+
+#: A shape is a type (``str``, ``bool``, ``int``, ``dict`` for any object), a dict of field -> shape (an
+#: object whose fields, when given and not null, have those shapes), a one-item list (a list of that
+#: shape), ``Required`` or ``OneOf``.
+#: ``true`` in JSON bodies, ``"true"`` in a slash command's form
+FLAG = OneOf((bool, str))
+AUTHORIZATION = {"enterprise_id": str, "team_id": str, "user_id": str, "is_bot": bool, "is_enterprise_install": FLAG}
+#: what Bolt reads to know which workspace, person and channel a body comes from, in every kind of body
+CONTEXT = {
+    "enterprise": {"id": str},
+    "user": OneOf((str, {"id": str, "team_id": str})),
+    "channel": OneOf((str, {"id": str})),
+    "enterprise_id": str,
+    "team": {"id": str, "enterprise_id": str},
+    "team_id": str,
+    "user_id": str,
+    "channel_id": str,
+    "authorizations": [AUTHORIZATION],
+    "is_enterprise_install": FLAG,
+    "is_ext_shared_channel": bool,
+    "context_team_id": str,
+    "context_enterprise_id": str,
+    "thread_ts": str,
+    "function_data": dict,
+    "response_url": str,
+    "response_urls": [{"response_url": str}],
+    "view": {"id": str, "type": str, "team_id": str, "app_installed_team_id": str},
+    "message": dict,
+    "previous_message": dict,
+    "item": dict,
+    "assistant_thread": dict,
+}
+ACTION = {
+    "action_id": Required(str),
+    "block_id": str,
+    "type": str,
+    "value": str,
+    "action_ts": str,
+    "selected_option": {"value": str},
+}
+INTERACTION = {
+    **CONTEXT,
+    "type": Required(str),
+    "user": Required({"id": Required(str), "team_id": str, "username": str, "name": str}),
+    "channel": {"id": str, "name": str},
+    "container": {"type": str, "channel_id": str, "message_ts": str, "view_id": str, "is_ephemeral": bool},
+    "trigger_id": str,
+    "api_app_id": str,
+    "actions": Required([ACTION]),
+}
+EVENT = {
+    **CONTEXT,
+    "type": Required(str),
+    "team": str,
+    "user_team": str,
+    "tab": str,
+    "event_ts": str,
+    "bot_access_token": str,
+    "function_execution_id": str,
+}
+COMMAND = {**CONTEXT, **{field: Required(str) for field in COMMAND_FIELDS}, "text": str, "trigger_id": str}
+ENVELOPE = {
+    **CONTEXT,
+    "type": Required(str),
+    "api_app_id": str,
+    "event_id": str,
+    "event_time": int,
+    "challenge": str,
+    "event": EVENT,
+}
 
 
 def problem(content_type: str, body: bytes) -> str | None:
-    """Why ``body`` is not something Slack sends this app; None when it is."""
+    """Why ``body`` (sent over HTTP) is not something Slack sends this app; None when it is."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return "the body is not UTF-8"
     if content_type == JSON:
-        data = _json(text)
-        if not isinstance(data, dict) or data.get("type") not in EVENT_ENVELOPES:
-            return "a JSON body that is not an Events API envelope"
-        return None
+        return event_problem(_json(text))
     if content_type != FORM:
         return f"an unexpected content type ({content_type or 'none'})"
     form = parse_qs(text, keep_blank_values=True)
+    if any(len(values) > 1 for values in form.values()):
+        return "a form with a field given twice"
     if "ssl_check" in form:
         return None
     if "payload" in form:
-        return _interaction_problem(_json(form["payload"][0]))
-    for field in ("command", "user_id", "channel_id", "team_id"):
-        if not form.get(field, [""])[0]:
-            return f"a slash command without {field}"
+        return interaction_problem(_json(form["payload"][0]))
+    return command_problem({name: values[0] for name, values in form.items()})
+
+
+def for_bolt(content_type: str, body: bytes) -> str:
+    """The text of a body ``problem`` accepted, as Bolt should read it. Bolt takes any form whose text holds the
+    word "payload" for a click, and a slash command is a form whose text is the person's (``/unblock 42
+    payload moved``): there the word is written with its first letter percent-encoded, which reads back the
+    same and no longer misleads Bolt."""
+    text = body.decode("utf-8")
+    if content_type == FORM and "payload" not in parse_qs(text, keep_blank_values=True):
+        return text.replace("payload", "%70ayload")
+    return text
+
+
+def socket_problem(kind: str, payload: Any) -> str | None:
+    """Why ``payload``, sent over Socket Mode as a request of type ``kind``, is not something Slack sends
+    this app; None when it is (or when it is not a request the bot handles)."""
+    if kind == "slash_commands":
+        return command_problem(payload)
+    if kind == "interactive":
+        return interaction_problem(payload)
+    if kind == "events_api":
+        return event_problem(payload)
     return None
 
 
-def _interaction_problem(payload: Any) -> str | None:
+def command_problem(command: Any) -> str | None:
+    if not isinstance(command, dict):
+        return "a slash command that is not an object"
+    for field in COMMAND_FIELDS:
+        if not command.get(field):
+            return f"a slash command without {field}"
+    wrong = _wrong(command, COMMAND, "command")
+    return f"a slash command whose {wrong} is not of the type Slack sends" if wrong else None
+
+
+def interaction_problem(payload: Any) -> str | None:
     if not isinstance(payload, dict):
         return "a payload that is not a JSON object"
-    if payload.get("type") not in INTERACTIONS:
+    if not _one_of(payload.get("type"), INTERACTIONS):
         return "an interaction type this app does not handle"
     if not isinstance(payload.get("user"), dict) or not isinstance(payload["user"].get("id"), str):
         return "an interaction without a user"
@@ -55,7 +181,46 @@ def _interaction_problem(payload: Any) -> str | None:
         return "a click without actions"
     if not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions):
         return "a click with an action that has no action_id"
-    return None
+    wrong = _wrong(payload, INTERACTION, "payload")
+    return f"a payload whose {wrong} is not of the type Slack sends" if wrong else None
+
+
+def event_problem(data: Any) -> str | None:
+    if not isinstance(data, dict) or not _one_of(data.get("type"), EVENT_ENVELOPES):
+        return "a JSON body that is not an Events API envelope"
+    if data["type"] == "event_callback" and not isinstance(data.get("event"), dict):
+        return "an event callback without an event"
+    wrong = _wrong(data, ENVELOPE, "body")
+    return f"an event whose {wrong} is not of the type Slack sends" if wrong else None
+
+
+def _wrong(value: Any, shape: Any, path: str) -> str | None:
+    """The path of the first part of ``value`` that does not have ``shape``; None when all do."""
+    if isinstance(shape, Required):
+        return path if value is None else _wrong(value, shape.shape, path)
+    if isinstance(shape, OneOf):
+        return path if all(_wrong(value, s, path) for s in shape.shapes) else None
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return path
+        return next((w for i, item in enumerate(value) if (w := _wrong(item, shape[0], f"{path}[{i}]"))), None)
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return path
+        for field, inner in shape.items():
+            found = value.get(field)
+            if found is None and not isinstance(inner, Required):
+                continue
+            if wrong := _wrong(found, inner, f"{path}.{field}"):
+                return wrong
+        return None
+    if shape is int:  # a JSON number that is whole; never true or false
+        return None if isinstance(value, int) and not isinstance(value, bool) else path
+    return None if isinstance(value, shape) else path
+
+
+def _one_of(value: Any, choices: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in choices
 
 
 def _json(text: str) -> Any:
@@ -63,3 +228,17 @@ def _json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+class CheckedSocketModeHandler(AsyncSocketModeHandler):
+    """Socket Mode, with each request checked as an HTTP body is: one Slack would not send is acknowledged
+    (so that Slack does not send it again) and logged, and Bolt never sees it."""
+
+    async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        wrong = socket_problem(req.type, req.payload)
+        if wrong is None:
+            assert isinstance(client, SocketModeClient)  # the one this handler made
+            await super().handle(client, req)
+            return
+        log.info("refused a Socket Mode request that Slack would not send", extra={"problem": wrong})
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))

@@ -138,17 +138,19 @@ def provide(use_cases: UseCases) -> Middleware:
 
 
 def one_workspace(team_id: str) -> Middleware:
-    """Refuse, with a private sentence and nothing else, whatever comes from another workspace: the team a
-    command or click was made in, and the team of the person who made it, must both be ``team_id``."""
+    """Refuse, with a private sentence and nothing else, whatever comes from another workspace, or names no
+    workspace at all: the team a command or click was made in, and the team of the person who made it, must
+    both be ``team_id`` (and at least one of them must be given)."""
 
     async def only_ours(body: dict[str, Any], context: AsyncBoltContext, next: Next) -> BoltResponse | None:
-        teams = {body.get("team_id"), (body.get("team") or {}).get("id"), (body.get("user") or {}).get("team_id")}
-        foreign = sorted(t for t in teams if t is not None and t != team_id)
-        if not foreign:
+        teams = (body.get("team_id"), _field(body, "team", "id"), _field(body, "user", "team_id"))
+        named = [t for t in teams if t is not None]
+        if named and all(t == team_id for t in named):
             await next()
             return None
-        log.info("refused a request from another workspace", extra={"teams": foreign})
-        if "event" in body or (body.get("container") or {}).get("type") == "view":  # nobody to answer there
+        others = sorted({str(t)[:32] for t in named if t != team_id})
+        log.info("refused a request from another workspace, or from none", extra={"teams": others})
+        if "event" in body or _field(body, "container", "type") == "view":  # nobody to answer there
             return BoltResponse(status=200, body="")
         if "command" in body:
             return BoltResponse(
@@ -161,3 +163,9 @@ def one_workspace(team_id: str) -> Middleware:
         return BoltResponse(status=200, body="")
 
     return only_ours
+
+
+def _field(body: dict[str, Any], outer: str, inner: str) -> Any:
+    """``body[outer][inner]``, or None when either is missing or ``body[outer]`` is not an object."""
+    value = body.get(outer)
+    return value.get(inner) if isinstance(value, dict) else None

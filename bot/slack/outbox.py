@@ -32,6 +32,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from .. import metrics
+from .failures import error_code, http_code, status_of
 
 log = logging.getLogger(__name__)
 
@@ -249,23 +250,20 @@ class Outbox:
         for attempt in (1, 2):
             try:
                 response = await method(**message.args)
-            except SlackApiError as error:
-                if error.response.status_code == 429:
+            except Exception as error:  # Slack's error, a proxy's page, or no answer (after the client's retry)
+                if isinstance(error, SlackApiError) and status_of(error) == 429:
                     metrics.SLACK_RATE_LIMITED.labels(message.kind_name).inc()
-                    pause = _pause(error.response.headers.get("Retry-After"))
+                    pause = _pause((getattr(error.response, "headers", None) or {}).get("Retry-After"))
                     queue.paused_until = time.monotonic() + pause
                     log.info("Slack asked the bot to slow down", extra={"method": message.method, "pause": pause})
                     return None
-                code = str(error.response.get("error"))
+                code = error_code(error)
                 metrics.SLACK_ERRORS.labels(message.method, code).inc()
-                if code in TRANSIENT and attempt == 1:
+                no_answer = not isinstance(error, SlackApiError) and code != "invalid_response"
+                if attempt == 1 and (code in TRANSIENT or no_answer):  # passing trouble: one more try
                     continue
+                log.warning("Slack did not take a message", extra={"method": message.method, "error": code})
                 return Sent(False, error=code)
-            except Exception as error:  # the connection failed, after the client's own retry
-                metrics.SLACK_ERRORS.labels(message.method, type(error).__name__).inc()
-                if attempt == 1:
-                    continue
-                return Sent(False, error=type(error).__name__)
             ts = response.get("ts")
             return Sent(True, ts=ts if isinstance(ts, str) else None)
         raise AssertionError("unreachable")
@@ -273,18 +271,20 @@ class Outbox:
     async def _respond(self, url: str, body: dict[str, Any], queue: _Channel) -> Sent | None:
         try:
             response = await AsyncWebhookClient(url, session=self._session).send_dict(body)
-        except Exception as error:
-            log.warning("posting to a reply URL failed", extra={"error": type(error).__name__})
-            metrics.SLACK_ERRORS.labels("response_url", type(error).__name__).inc()
-            return Sent(False, error=type(error).__name__)
+        except Exception as error:  # no answer, or one that could not be read
+            code = error_code(error)
+            log.warning("posting to a reply URL failed", extra={"method": "response_url", "error": code})
+            metrics.SLACK_ERRORS.labels("response_url", code).inc()
+            return Sent(False, error=code)
         if response.status_code == 429:
             metrics.SLACK_RATE_LIMITED.labels("note").inc()
             await asyncio.sleep(_pause(response.headers.get("Retry-After") if response.headers else None))
             return None
         if response.status_code != 200:
-            metrics.SLACK_ERRORS.labels("response_url", f"HTTP {response.status_code}").inc()
-            log.warning("posting to a reply URL failed", extra={"status": response.status_code, "body": response.body})
-            return Sent(False, error=f"HTTP {response.status_code}")
+            code = http_code(response.status_code)
+            metrics.SLACK_ERRORS.labels("response_url", code).inc()
+            log.warning("posting to a reply URL failed", extra={"method": "response_url", "error": code})
+            return Sent(False, error=code)
         return Sent(True)
 
 

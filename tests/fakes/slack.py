@@ -56,6 +56,32 @@ class Message:
     updates: int
 
 
+#: a proxy's error page, as one in front of Slack would answer when Slack cannot be reached
+PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+@dataclass(frozen=True)
+class BadAnswer:
+    """An answer that is not Slack's: a status, a content type and a body; or, with ``reset``, none at all
+    (the connection is cut before anything is sent)."""
+
+    status: int = 502
+    content_type: str = "text/html"
+    body: str = PROXY_PAGE
+    reset: bool = False
+
+
+#: the ways a call can go wrong between the bot and Slack
+BAD_ANSWERS = {
+    "html_502": BadAnswer(),
+    "text_405": BadAnswer(405, "text/plain", "405: Method Not Allowed"),
+    "empty_200": BadAnswer(200, "text/html", ""),
+    "broken_json_503": BadAnswer(503, "application/json", "<html>Service Unavailable</html>"),
+    "json_list_200": BadAnswer(200, "application/json", "[1]"),
+    "reset": BadAnswer(reset=True),
+}
+
+
 class SlackError(Exception):
     """Raised by a method handler to answer {"ok": false, "error": <error>}."""
 
@@ -92,6 +118,8 @@ class FakeSlack:
         self._rate: tuple[float, int] | None = None
         self._buckets: dict[str, tuple[float, float]] = {}
 
+        #: methods (or ``response_url``) answered as something in front of Slack would, until mended
+        self.bad_answers: dict[str, BadAnswer] = {}
         self._failures: defaultdict[str, deque[str]] = defaultdict(deque)
         self._rate_limits: defaultdict[str, deque[int]] = defaultdict(deque)
         self._response_failures: deque[int] = deque()
@@ -157,6 +185,15 @@ class FakeSlack:
         """Forget the failures still queued for ``method``."""
         self._failures[method].clear()
 
+    def answer_badly(self, method: str, how: str = "html_502") -> None:
+        """From now on, answer ``method`` (a Web API method, or ``response_url`` for every reply URL) with one
+        of :data:`BAD_ANSWERS` instead of Slack's answer (the call is still recorded)."""
+        self.bad_answers[method] = BAD_ANSWERS[how]
+
+    def answer_well(self, method: str) -> None:
+        """Answer ``method`` as Slack does again."""
+        self.bad_answers.pop(method, None)
+
     def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         self._rate_limits[method].extend([retry_after] * times)
 
@@ -178,6 +215,13 @@ class FakeSlack:
 
     def posts_to(self, url: str) -> list[ResponseUrlPost]:
         return [post for post in self.response_posts if post.url == url]
+
+    def notes_after_command(self, response_url: str, ack: str) -> list[str]:
+        """The private notes a person is left with after a command, as Slack shows them: the acknowledgement
+        (when it has text), then each message posted to the command's reply URL. Slack does not let a
+        command's reply URL replace its acknowledgement: a post there with ``replace_original`` is one more
+        note (only a click's reply URL replaces the message clicked on)."""
+        return ([ack] if ack else []) + [post.body.get("text", "") for post in self.posts_to(response_url)]
 
     def fail_response_urls(self, status: int, times: int = 1) -> None:
         self._response_failures.extend([status] * times)
@@ -239,6 +283,8 @@ class FakeSlack:
 
         if method in self.before:
             self.before[method](args)
+        if method in self.bad_answers:
+            return _bad_answer(request, self.bad_answers[method])
         if self._rate_limits[method]:
             retry_after = self._rate_limits[method].popleft()
             return _ratelimited(retry_after)
@@ -267,6 +313,8 @@ class FakeSlack:
             body = None
         if not isinstance(body, dict):
             return web.Response(status=400, text="invalid_payload")
+        if "response_url" in self.bad_answers:  # a proxy in the way: the post never reaches Slack
+            return _bad_answer(request, self.bad_answers["response_url"])
         self.response_posts.append(ResponseUrlPost(str(request.url), body))
         found = problems(body)
         self.violations += [f"reply URL: {p}" for p in found]
@@ -502,6 +550,15 @@ def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _error(error: str) -> web.Response:
     return web.json_response({"ok": False, "error": error})
+
+
+def _bad_answer(request: web.Request, answer: BadAnswer) -> web.Response:
+    if answer.reset:
+        assert request.transport is not None
+        request.transport.abort()  # no answer at all: the connection is cut (what follows goes nowhere)
+    response = web.Response(status=answer.status, body=answer.body.encode())
+    response.content_type = answer.content_type
+    return response
 
 
 def _ratelimited(retry_after: int) -> web.Response:

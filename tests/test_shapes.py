@@ -1,0 +1,341 @@
+"""Signed bodies of shapes Slack would not send (a field of the wrong type, no workspace at all) get a 400 or
+a refusal, never a 500 and never a change in 3CX; the bodies Slack does send still work. Over HTTP and over
+Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import pathlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.config import load_settings
+from bot.domain.model import State
+from bot.logs import Redactor
+from bot.server import serve
+from bot.slack.buttons import ALLOW_FOR, APPROVE, HOME_APPROVE
+
+from .fakes.slack import FakeSlack
+from .fakes.threecx import FakeThreeCX
+from .harness import ALICE, BOB, GENERAL, MALLORY, Harness, Reply, base_env, card_request_id, wait_for
+from .processes import free_port
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON = {"Content-Type": "application/json"}
+Path = tuple[str | int, ...]
+
+
+# the bodies Slack sends: as the harness sends them, with the fields Slack documents besides -----------------------
+
+
+def card_click(harness: Harness, user: str, request_id: str = "0" * 16, action_id: str = APPROVE) -> dict[str, Any]:
+    """A click on a card's button (``block_actions``), as Slack sends it."""
+    body, _ = harness.click_body(action_id, request_id, user=user, message_ts="1700000000.000100")
+    payload = dict(json.loads(dict(parse_qsl(body))["payload"]))
+    payload["user"]["name"] = user.lower()
+    payload["actions"][0]["text"] = {"type": "plain_text", "text": "Approve", "emoji": True}
+    payload.update(
+        enterprise=None, is_enterprise_install=False, state={"values": {}},
+        message={"type": "message", "ts": "1700000000.000100", "bot_id": "B0001", "text": "a card", "blocks": []},
+    )  # fmt: skip
+    return payload
+
+
+def home_click(harness: Harness, user: str, request_id: str = "0" * 16) -> dict[str, Any]:
+    """A click on Approve in the bot's Home tab, as Slack sends it."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": harness.slack.team_id},
+        "api_app_id": "A0001",
+        "token": "legacy-verification-token",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "trigger_id": uuid.uuid4().hex,
+        "team": {"id": harness.slack.team_id, "domain": "acme"},
+        "view": {"id": "V0HOME", "type": "home", "team_id": harness.slack.team_id, "blocks": [],
+                 "private_metadata": "", "callback_id": "", "state": {"values": {}}, "hash": "1700000000.abc",
+                 "app_id": "A0001", "external_id": "", "app_installed_team_id": harness.slack.team_id,
+                 "bot_id": "B0001", "previous_view_id": None, "root_view_id": "V0HOME"},
+        "actions": [{"action_id": HOME_APPROVE, "block_id": "home", "type": "button",
+                     "action_ts": f"{time.time():.6f}", "value": request_id}],
+        "enterprise": None,
+        "is_enterprise_install": False,
+    }  # fmt: skip
+
+
+def home_opened(harness: Harness, user: str) -> dict[str, Any]:
+    """An ``app_home_opened`` event callback, as Slack sends it."""
+    return {
+        "token": "legacy-verification-token", "team_id": harness.slack.team_id, "api_app_id": "A0001",
+        "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home",
+                  "event_ts": f"{time.time():.6f}"},
+        "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}", "event_time": int(time.time()),
+        "authorizations": [{"enterprise_id": None, "team_id": harness.slack.team_id, "user_id": "UBOT",
+                            "is_bot": True, "is_enterprise_install": False}],
+        "is_ext_shared_channel": False, "event_context": "4-eyJldCI6ImFwcF9ob21lX29wZW5lZCJ9",
+    }  # fmt: skip
+
+
+def command_form(harness: Harness, text: str = "42", user: str = ALICE) -> dict[str, str]:
+    """``/unblock <text>``, as Slack sends it (a form; every field a string)."""
+    return {**dict(parse_qsl(harness.command_body(text, user=user)[0])), "is_enterprise_install": "false"}
+
+
+async def send_payload(harness: Harness, payload: Any) -> Reply:
+    return await harness.post_signed(urlencode({"payload": json.dumps(payload)}), headers=FORM)
+
+
+async def send_event(harness: Harness, body: Any) -> Reply:
+    return await harness.post_signed(json.dumps(body), headers=JSON)
+
+
+def crashes(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Tracebacks logged, and Slack requests that went unhandled."""
+    return [r.getMessage() for r in caplog.records if r.exc_info or "could not be handled" in r.getMessage()]
+
+
+# what Slack sends still works ---------------------------------------------------------------------------------
+
+
+async def test_the_bodies_slack_sends_still_work(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    reply = await harness.post_signed(urlencode(command_form(harness)), headers=FORM)
+    await harness.settle()
+    assert reply.status == 200
+    [card] = harness.cards()
+    request = await harness.request_for(card)
+
+    challenge = await send_event(
+        harness, {"token": "legacy-verification-token", "challenge": "c1", "type": "url_verification"}
+    )
+    assert challenge.status == 200 and "c1" in challenge.text
+    assert (await send_event(harness, home_opened(harness, BOB))).status == 200
+    await harness.settle()
+    assert BOB in harness.slack.homes
+
+    assert (await send_payload(harness, home_click(harness, BOB, request.id))).status == 200
+    await harness.settle()
+    assert (await harness.stored(request)).state is State.UNBLOCKED
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+
+    harness.pbx.add_entry(43, "203.0.113.8")
+    second = await harness.open_card("43")
+    assert (await send_payload(harness, card_click(harness, BOB, second.id))).status == 200
+    await harness.settle()
+    assert (await harness.stored(second)).state is State.UNBLOCKED
+    assert [r.path for r in harness.pbx.calls("DELETE")][1:] == ["/xapi/v1/Blocklist(43)"]
+    assert crashes(caplog) == []
+
+
+async def test_a_command_whose_text_says_payload_is_a_command(harness: Harness) -> None:
+    """Bolt reads any form holding the word "payload" as a click; a person may well type it."""
+    reply = await harness.post_signed(urlencode(command_form(harness, "42 the payload server moved")), headers=FORM)
+    await harness.settle()
+    assert reply.status == 200
+    [card] = harness.cards()
+    request = await harness.request_for(card)
+    assert request.reason == "the payload server moved"
+    assert [r.path for r in harness.pbx.calls("GET")] == ["/xapi/v1/Blocklist(42)"]
+
+
+# the shapes found to answer 500 --------------------------------------------------------------------------------
+
+
+def _set(body: dict[str, Any], path: Path, value: Any) -> dict[str, Any]:
+    node: Any = body
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return body
+
+
+WRONG_CLICKS: dict[str, tuple[Path, Any]] = {
+    "team as a string": (("team",), "T0001"),
+    "user.team_id as a list": (("user", "team_id"), ["T0001"]),
+    "channel as a string": (("channel",), GENERAL),
+    "container as a string": (("container",), "message"),
+    "a top-level team_id list": (("team_id",), ["T0001"]),
+    "selected_option as a string": (("actions", 0, "selected_option"), "x"),
+}
+
+
+@pytest.mark.parametrize("wrong", WRONG_CLICKS.values(), ids=WRONG_CLICKS.keys())
+async def test_a_click_with_a_field_of_the_wrong_type_gets_a_400(
+    harness: Harness, caplog: pytest.LogCaptureFixture, wrong: tuple[Path, Any]
+) -> None:
+    caplog.set_level(logging.INFO)
+    request = await harness.open_card()
+    action_id = ALLOW_FOR if wrong[0][-1] == "selected_option" else APPROVE
+
+    reply = await send_payload(harness, _set(card_click(harness, BOB, request.id, action_id), *wrong))
+    await harness.settle()
+
+    assert reply.status == 400
+    assert (await harness.stored(request)).state is State.PENDING and harness.pbx.calls("DELETE") == []
+    assert crashes(caplog) == []
+    assert [r for r in caplog.records if "Slack would not send" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    "wrong", [(("team_id",), ["T0001"]), (("event",), "x")], ids=["an event's team_id as a list", "event as a string"]
+)
+async def test_an_event_with_a_field_of_the_wrong_type_gets_a_400(
+    harness: Harness, caplog: pytest.LogCaptureFixture, wrong: tuple[Path, Any]
+) -> None:
+    reply = await send_event(harness, _set(home_opened(harness, ALICE), *wrong))
+    await harness.settle()
+
+    assert reply.status == 400
+    assert harness.slack.homes == {} and crashes(caplog) == []
+
+
+# no workspace at all ------------------------------------------------------------------------------------------
+
+
+async def test_a_click_that_names_no_workspace_is_refused(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    request = await harness.open_card()
+    click = card_click(harness, BOB, request.id)
+    del click["team"], click["user"]["team_id"]
+    home = home_click(harness, BOB, request.id)
+    del home["team"], home["user"]["team_id"], home["view"]["team_id"]
+
+    replies = [await send_payload(harness, click), await send_payload(harness, home)]
+    await harness.settle()
+
+    assert [r.status for r in replies] == [200, 200]
+    assert (await harness.stored(request)).state is State.PENDING and harness.pbx.calls("DELETE") == []
+    assert any("own workspace" in note for note in harness.notes(click["response_url"]))
+    assert crashes(caplog) == []
+
+
+# any type in any field: never a 500 ----------------------------------------------------------------------------
+
+
+def paths(value: Any, prefix: Path = ()) -> Iterator[Path]:
+    """Every field and list item in ``value``, nested ones included."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        yield (*prefix, key)
+        yield from paths(inner, (*prefix, key))
+
+
+def at(value: Any, path: Path) -> Any:
+    for step in path:
+        value = value[step]
+    return value
+
+
+#: a value of every JSON type
+ANY_JSON = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8), st.lists(st.text(max_size=4), max_size=2),
+    st.dictionaries(st.sampled_from(["id", "value", "type", "x"]), st.text(max_size=4), max_size=2),
+)  # fmt: skip
+
+
+def _json_type(value: Any) -> str:
+    return "number" if isinstance(value, int | float) and not isinstance(value, bool) else type(value).__name__
+
+
+@st.composite
+def mutations(draw: st.DrawFn, template: dict[str, Any]) -> tuple[Path, Any]:
+    """One field of ``template`` and a value of another JSON type for it."""
+    path = draw(st.sampled_from(sorted(paths(template), key=str)))
+    original = _json_type(at(template, path))
+    return path, draw(ANY_JSON.filter(lambda v: _json_type(v) != original))
+
+
+#: the payloads whose fields are changed: how each is made, for a person and a request, and how it is sent
+KINDS: dict[str, Callable[[Harness, str, str], dict[str, Any]]] = {
+    "card click": lambda h, user, request_id: card_click(h, user, request_id),
+    "home click": lambda h, user, request_id: home_click(h, user, request_id),
+    "home opened": lambda h, user, _: home_opened(h, user),
+}
+HYPOTHESIS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@given(data=st.data())
+@settings(HYPOTHESIS, max_examples=60)
+async def test_any_field_of_any_type_never_gets_a_500(
+    harness: Harness, caplog: pytest.LogCaptureFixture, kind: str, data: st.DataObject
+) -> None:
+    caplog.clear()
+    if not harness.cards():
+        await harness.open_card()
+    request = await harness.request_for(harness.cards()[0])
+    body = KINDS[kind](harness, MALLORY, request.id)  # fresh: a new trigger id, reply URL and event id
+    path, value = data.draw(mutations(body), label="mutation")
+
+    changed = _set(body, path, value)
+    reply = await (send_event(harness, changed) if kind == "home opened" else send_payload(harness, changed))
+    await harness.settle()
+
+    assert reply.status < 500
+    assert crashes(caplog) == []
+    assert harness.pbx.calls("DELETE") == []  # Mallory may not approve, whatever the body says
+    assert (await harness.stored(request)).state is State.PENDING
+
+
+@given(field=st.sampled_from(["command", "user_id", "channel_id", "team_id", "text", "response_url", "trigger_id"]),
+       change=st.sampled_from(["drop", "twice", "empty", "other"]), other=st.text(max_size=30))  # fmt: skip
+@HYPOTHESIS
+async def test_any_change_to_a_slash_command_never_gets_a_500(
+    harness: Harness, caplog: pytest.LogCaptureFixture, field: str, change: str, other: str
+) -> None:
+    caplog.clear()
+    form = list(command_form(harness, user=MALLORY).items())
+    index = next(i for i, (name, _) in enumerate(form) if name == field)
+    if change == "drop":
+        del form[index]
+    elif change == "twice":
+        form.insert(index, (field, other))
+    else:
+        form[index] = (field, "" if change == "empty" else other)
+
+    reply = await harness.post_signed(urlencode(form), headers=FORM)
+    await harness.settle()
+
+    assert reply.status < 500 and crashes(caplog) == []
+    assert harness.pbx.calls("DELETE") == []
+
+
+# Socket Mode ---------------------------------------------------------------------------------------------------
+
+
+async def test_socket_mode_acknowledges_a_body_slack_would_not_send_and_handles_the_next(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+    del env["SLACK_SIGNING_SECRET"]
+    env.update(SLACK_APP_TOKEN=slack.app_token, HOST="127.0.0.1", PORT=str(free_port()))
+    driver = Harness(slack, pbx, env)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(load_settings(env), Redactor(), stop))
+    try:
+        await slack.wait_for_socket(timeout=10)
+        await slack.send_envelope("slash_commands", command_form(driver))
+        await wait_for(lambda: driver.cards(), what="the card")
+        request_id = card_request_id(driver.cards()[0].blocks)
+
+        wrong = _set(card_click(driver, BOB, request_id), ("team",), "T0001")
+        ack = await slack.send_envelope("interactive", wrong, timeout=3)
+        assert ack.get("envelope_id") and "payload" not in ack  # acknowledged, and nothing said
+        assert [r for r in caplog.records if "Socket Mode request that Slack would not send" in r.getMessage()]
+
+        await slack.send_envelope("interactive", card_click(driver, BOB, request_id))
+        await wait_for(lambda: pbx.calls("DELETE"), what="the DELETE")
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 30)
+
+    assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    assert crashes(caplog) == []

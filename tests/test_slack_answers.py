@@ -1,0 +1,208 @@
+"""Whatever Slack (or a proxy in front of it) answers, each Web API call the bot makes, and each post to a
+reply URL, ends as one logged error code, and the rest of the flow goes on: a proxy's HTML page with a
+502, a 405 in plain text, an empty body, broken JSON, JSON that is not an object, a connection cut."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.app import StartupError, start_bot
+from bot.check import preflight
+from bot.config import load_settings
+from bot.domain.model import State
+from bot.logs import Redactor
+from bot.slack.buttons import APPROVE, HOME_APPROVE
+
+from .conftest import MakeHarness
+from .fakes.slack import BAD_ANSWERS, FakeSlack
+from .fakes.threecx import FakeThreeCX
+from .harness import ALICE, BOB, GENERAL, Harness, base_env, block_text
+
+APPROVALS = "C0APPROVALS"
+DAVE = "UDAVE"  # an approver through the SHELPDESK user group
+
+
+@pytest.fixture(autouse=True)
+def _info_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+
+
+def codes(caplog: pytest.LogCaptureFixture, method: str) -> set[str]:
+    """The error codes logged for calls to ``method`` (or for calls that a log line does not name)."""
+    return {str(r.error) for r in caplog.records if hasattr(r, "error") and getattr(r, "method", method) == method}
+
+
+def nothing_crashed(caplog: pytest.LogCaptureFixture) -> bool:
+    """No traceback was logged, and no Slack request went unhandled."""
+    return not [r for r in caplog.records if r.exc_info or "could not be handled" in r.getMessage()]
+
+
+def texts(harness: Harness, channel: str) -> list[str]:
+    return [block_text(m.blocks) or m.text for m in harness.cards(channel)]
+
+
+async def test_a_card_that_chat_post_message_does_not_take_is_told_and_leaves_nothing_open(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.slack.answer_badly("chat.postMessage")
+
+    reply, response_url = await harness.command("42")
+    await harness.settle()
+
+    assert reply.status == 200
+    assert any("http_502" in note for note in harness.notes(response_url))  # told, with what went wrong
+    assert harness.cards() == [] and harness.pbx.calls("DELETE") == []
+    assert harness.bot is not None and await harness.bot.store.count_pending() == 0
+    assert codes(caplog, "chat.postMessage") == {"http_502"} and nothing_crashed(caplog)
+
+    harness.slack.answer_well("chat.postMessage")
+    request = await harness.open_card()  # asked again, it works
+    assert request.state is State.PENDING
+
+
+async def test_a_card_that_chat_update_does_not_take_is_shown_through_the_reply_url(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    request = await harness.open_card()
+    harness.slack.answer_badly("chat.update")
+
+    reply, response_url = await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert reply.status == 200
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    assert (await harness.stored(request)).state is State.UNBLOCKED
+    assert any("<@UBOB>" in shown and "203.0.113.7" in shown for shown in harness.shown(response_url))
+    [direct] = texts(harness, ALICE)  # the requester is still told
+    assert "<@UBOB>" in direct
+    assert codes(caplog, "chat.update") == {"http_502"} and nothing_crashed(caplog)
+
+
+@pytest.mark.parametrize(
+    ("how", "code"),
+    [
+        ("html_502", "http_502"),
+        ("text_405", "http_405"),
+        ("empty_200", "invalid_response"),
+        ("broken_json_503", "http_503"),
+        ("json_list_200", "invalid_response"),
+        ("reset", "ServerDisconnectedError"),
+    ],
+)
+async def test_no_link_to_the_card_still_tells_the_requester_the_channel_and_the_home_tab(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture, how: str, code: str
+) -> None:
+    assert how in BAD_ANSWERS
+    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
+    await harness.open_home(ALICE)
+    harness.slack.answer_badly("chat.getPermalink", how)
+    _, response_url = await harness.command("42 the lobby phone", channel=GENERAL)
+    await harness.settle()
+    [card] = harness.cards(APPROVALS)
+    request = await harness.request_for(card)
+    assert harness.notes(response_url)  # the requester is told where the card is, without a link
+    published = len(harness.slack.calls_to("views.publish"))
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    [direct] = texts(harness, ALICE)
+    [line] = texts(harness, GENERAL)
+    assert "<@UBOB>" in direct and "<@UBOB>" in line and "https://" not in direct + line
+    assert len(harness.slack.calls_to("views.publish")) > published  # her Home tab is drawn anew
+    assert "<@UBOB>" in block_text(harness.slack.homes[ALICE]["blocks"])
+    assert codes(caplog, "chat.getPermalink") == {code} and nothing_crashed(caplog)
+
+
+async def test_a_home_tab_that_views_publish_does_not_take_leaves_the_decision_whole(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    request = await harness.open_card()
+    harness.slack.answer_badly("views.publish")
+
+    reply = await harness.home_click(HOME_APPROVE, request, user=BOB)
+    await harness.settle()
+
+    assert reply.status == 200
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    assert "<@UBOB>" in texts(harness, GENERAL)[0]  # the card shows who approved
+    [direct] = texts(harness, ALICE)
+    assert "<@UBOB>" in direct
+    assert harness.slack.calls_to("views.publish") and harness.slack.homes == {}
+    assert codes(caplog, "views.publish") == {"http_502"} and nothing_crashed(caplog)
+
+
+async def test_a_user_group_slack_will_not_describe_approves_nobody_and_others_still_can(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.slack.answer_badly("usergroups.users.list")
+    request = await harness.open_card()
+
+    _, response_url = await harness.click(APPROVE, request, user=DAVE)
+    await harness.settle()
+
+    assert harness.slack.calls_to("usergroups.users.list")
+    assert (await harness.stored(request)).state is State.PENDING and harness.pbx.calls("DELETE") == []
+    assert harness.notes(response_url)  # Dave is told he may not approve (fail closed)
+    assert codes(caplog, "usergroups.users.list") == {"http_502"} and nothing_crashed(caplog)
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+
+
+async def test_a_card_that_the_reply_url_does_not_take_leaves_nothing_open(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.slack.not_in_channel.add(GENERAL)  # the card can only go through the command's reply URL
+    harness.slack.answer_badly("response_url")
+
+    reply, response_url = await harness.command("42")
+    await harness.settle()
+
+    assert reply.status == 200
+    assert harness.slack.posts_to(response_url) == [] and harness.pbx.calls("DELETE") == []  # nothing got through
+    assert harness.bot is not None and await harness.bot.store.count_pending() == 0
+    assert codes(caplog, "response_url") == {"http_502"} and nothing_crashed(caplog)
+
+    harness.slack.answer_well("response_url")
+    _, again = await harness.command("42")
+    await harness.settle()
+    assert len(harness.slack.posts_to(again)) == 1 and "203.0.113.7" in harness.shown(again)[0]
+
+
+async def test_auth_test_answered_by_a_proxy_stops_the_start_with_one_sentence(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    settings = load_settings(base_env(slack, pbx, str(tmp_path / "unblock.db")))
+    slack.answer_badly("auth.test")
+
+    with pytest.raises(StartupError) as stopped:
+        await start_bot(settings)
+
+    assert "(auth.test: http_502)" in str(stopped.value) and "<html" not in str(stopped.value)
+    slack.answer_well("auth.test")
+    bot = await start_bot(settings)
+    await bot.close()
+
+
+@pytest.mark.parametrize("method", ["auth.test", "conversations.info"])
+async def test_check_names_what_a_proxy_answered_and_goes_on_to_3cx(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, method: str
+) -> None:
+    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+    env["UNBLOCK_APPROVAL_CHANNEL"] = APPROVALS
+    slack.answer_badly(method)
+    lines: list[str] = []
+
+    passed = await preflight(load_settings(env), Redactor(), lines.append)
+
+    assert not passed
+    [failed] = [line for line in lines if line.startswith("FAIL")]
+    assert f"{method} " in failed or "approvals channel" in failed
+    assert "http_502" in failed and "<html" not in "".join(lines)
+    assert any(line.startswith("ok") and "3CX" in line for line in lines)  # the 3CX checks still ran

@@ -10,7 +10,7 @@ from bot.threecx.models import MAX_ENTRY_ID
 
 from .fakes.openapi_check import check_against_spec
 from .fakes.slack import FakeSlack
-from .fakes.threecx import FakeThreeCX
+from .fakes.threecx import FakeThreeCX, RecordedRequest
 from .harness import base_env
 from .processes import BotProcess
 
@@ -76,13 +76,13 @@ async def test_a_role_that_may_read_but_not_delete_fails_naming_the_role_for_bot
     assert status == 1
     assert "ok   the IP blocklist can be read." in lines
     assert (
-        "FAIL a DELETE of IP blocklist entry 1001000, which does not exist, failed (HTTP 403 (the 3CX API client is "
-        f"not allowed to do this): Forbidden). {ROLE}" in lines
+        "FAIL a DELETE of IP blocklist entry 1001000, which does not exist, failed (the 3CX API client is not "
+        f"allowed to do this; HTTP 403: Forbidden). {ROLE}" in lines
     )
     [number_line] = [line for line in lines if "caller-number" in line]
     assert re.fullmatch(
-        rf"FAIL a DELETE of caller-number blacklist entry {NUMBER_KEY}, which does not exist, failed \(HTTP 403 "
-        rf"\(the 3CX API client is not allowed to do this\): Forbidden\)\. {re.escape(ROLE)}",
+        rf"FAIL a DELETE of caller-number blacklist entry {NUMBER_KEY}, which does not exist, failed \(the 3CX API "
+        rf"client is not allowed to do this; HTTP 403: Forbidden\)\. {re.escape(ROLE)}",
         number_line,
     )
     assert lines[-1] == "Some checks failed; see above."
@@ -116,16 +116,85 @@ async def test_an_id_that_exists_is_never_sent_a_delete(slack: FakeSlack, pbx: F
     assert sorted(pbx.entries) == [42, MAX_ENTRY_ID]
 
 
-async def test_a_delete_answered_204_for_an_entry_3cx_said_it_lacks_is_reported_as_such(
+async def test_a_delete_answered_204_for_an_entry_3cx_said_it_lacks_fails_naming_the_entry(
     slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:
     pbx.fail_next(204, method="DELETE", body="")
 
     status, lines = await check(slack, pbx, tmp_path)
 
-    assert status == 0, lines
+    assert status == 1, lines
     assert (
-        "ok   the bot may remove IP blocklist entries, but 3CX answered 204 (deleted) to a DELETE of entry 1000042, "
-        "which it had just said does not exist." in lines
+        "FAIL IP blocklist entry 1000042 may have been removed: 3CX answered that a DELETE of it was carried out, a "
+        "moment after saying it had no such entry, so an entry added at that Id in between is gone. The check never "
+        "read that entry and cannot put it back: look for it in 3CX and add it again if it was one." in lines
     )
+    assert not any("may remove IP blocklist" in line for line in lines)
+    assert lines[-1] == "Some checks failed; see above."
     assert list(pbx.entries) == [42]
+
+
+# a 3CX that does not sort or cut its lists ------------------------------------------------------------------
+
+
+async def test_a_3cx_that_ignores_orderby_and_top_is_probed_above_its_real_highest_id(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    # 3CX lists 42 first; the Id it hands out next is 1000042, which is 42 + the probe's distance
+    pbx.add_entry(1000041, "198.51.100.41")
+    pbx.ignored_options = frozenset({"$orderby", "$top"})
+    blocked: list[dict[str, object]] = []
+
+    def block_meanwhile(request: RecordedRequest, status: int) -> None:
+        """3CX blocks an address between the probe's GET and its DELETE (once)."""
+        if request.method == "GET" and status == 404 and request.path.startswith("/xapi/v1/Blocklist(") and not blocked:
+            blocked.append(pbx.block("203.0.113.99", description="Failed SIP registrations"))
+
+    pbx.after_answer = block_meanwhile
+
+    status, lines = await check(slack, pbx, tmp_path)
+
+    assert status == 0, lines
+    assert [entry["Id"] for entry in blocked] == [1000042]
+    assert sorted(pbx.entries) == [42, 1000041, 1000042]  # the new block is still there
+    probe_ip, _ = deleted(pbx)
+    assert probe_ip == "/xapi/v1/Blocklist(2000041)"  # far above the highest, not above the first listed
+    assert (
+        "ok   the bot may remove IP blocklist entries (a DELETE of entry 2000041, which does not exist, was answered "
+        "404)." in lines
+    )
+    assert lines[-1] == "All checks passed."
+
+
+async def test_a_3cx_that_ignores_orderby_but_not_top_is_asked_for_higher_ids(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    pbx.add_entry(7, "198.51.100.7")
+    pbx.add_entry(1000041, "198.51.100.41")
+    pbx.add_entry(500000, "198.51.100.50")
+    pbx.ignored_options = frozenset({"$orderby"})  # one entry at a time, the lowest Ids first
+
+    status, lines = await check(slack, pbx, tmp_path)
+
+    assert status == 0, lines
+    assert deleted(pbx)[0] == "/xapi/v1/Blocklist(2000041)"
+    assert sorted(pbx.entries) == [7, 42, 500000, 1000041]
+
+
+async def test_an_entry_that_appears_at_the_probe_id_and_is_removed_is_a_fail_naming_it(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    def appear_at_the_probe(request: RecordedRequest, status: int) -> None:
+        if request.method == "GET" and status == 404 and request.path == "/xapi/v1/Blocklist(1000042)":
+            pbx.add_entry(1000042, "203.0.113.99")
+
+    pbx.after_answer = appear_at_the_probe
+
+    status, lines = await check(slack, pbx, tmp_path)
+
+    assert status == 1, lines
+    assert any(line.startswith("FAIL IP blocklist entry 1000042 may have been removed: ") for line in lines)
+    assert not any("All checks passed" in line for line in lines)
+    assert lines[-1] == "Some checks failed; see above."
+    # the other list is still proven
+    assert any(line.startswith("ok   the bot may remove caller-number blacklist entries") for line in lines)

@@ -18,7 +18,14 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.storage": ("bot.storage.*", "bot.domain.model", "bot.domain.outcomes", "bot.domain.ports", *THREECX_DATA),
     "bot.threecx": ("bot.threecx.*", "bot.calls", "bot.metrics"),
     "bot.slack": ("bot.slack.*", "bot.domain.*", "bot.calls", "bot.tasks", "bot.metrics", *THREECX_DATA),
-    "bot.config": ("bot.domain", "bot.domain.policy", "bot.domain.watch", "bot.storage", "bot.storage.urls"),
+    "bot.config": (
+        "bot.config.*",
+        "bot.domain",
+        "bot.domain.policy",
+        "bot.domain.watch",
+        "bot.storage",
+        "bot.storage.urls",
+    ),
     "bot.calls": (),
     "bot.tasks": ("bot.calls", "bot.metrics"),
     # counters and gauges, and how a request's transition counts

@@ -13,6 +13,7 @@ from bot.slack.buttons import APPROVE, BURST_LIST, REQUEST_ENTRY
 
 from .conftest import MakeHarness
 from .fakes.slack import Message
+from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, Harness, block_text, buttons, wait_for
 
 WATCH = "C0WATCH"
@@ -67,6 +68,17 @@ async def test_a_new_autoblacklist_entry_is_announced_once_and_what_was_listed_b
     assert all("$filter" in q or q.get("$top") == "1" for q in queries)  # never the whole list
 
 
+async def test_watching_starts_above_the_highest_entry_even_when_3cx_ignores_order_and_top(
+    make_harness: MakeHarness, pbx: FakeThreeCX
+) -> None:
+    pbx.add_entry(7, "198.51.100.7")  # listed before watching starts, like 42: neither is news
+    pbx.ignored_options = frozenset({"$orderby", "$top"})  # the whole list comes back, lowest Id first
+    harness = await watching(make_harness)
+    await look(harness)
+    await look(harness)
+    assert announced(harness) == []
+
+
 async def test_a_manual_entry_is_announced_only_when_every_kind_is_watched(make_harness: MakeHarness) -> None:
     harness = await watching(make_harness)
     await look(harness)
@@ -103,7 +115,9 @@ async def test_two_hundred_new_entries_in_one_look_are_one_summary(make_harness:
     await harness.settle()
     [page] = harness.slack.posts_to(response_url)
     assert page.body["response_type"] == "ephemeral"
-    assert "Blocked at once, entries 1000 to 1199" in block_text(page.body["blocks"])
+    assert "Entries blocked together (1000\N{EN DASH}1199)*, 1 to 10 of those still blocked" in block_text(
+        page.body["blocks"]
+    )
     picks = [b for b in buttons(page.body["blocks"]) if b["action_id"] == REQUEST_ENTRY]
     assert [p["value"] for p in picks] == [str(n) for n in range(1000, 1010)]
     more = [b for b in buttons(page.body["blocks"]) if b["action_id"] == BURST_LIST]

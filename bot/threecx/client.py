@@ -350,7 +350,7 @@ class ThreeCXClient:
                     return Answer(response.status, response.headers, await response.read())
             except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
                 raise UnavailableError(
-                    "3CX's TLS certificate could not be verified (set THREECX_CA_BUNDLE for a private CA)",
+                    "3CX's TLS certificate could not be verified; for a private CA, set THREECX_CA_BUNDLE",
                     method=method,
                     path=path,
                 ) from exc

@@ -91,9 +91,10 @@ class IpBlocklist(_List[BlocklistEntry]):
         return await self._client.query(BLOCKLIST, filter=query, top=top, skip=skip, orderby="Id desc")
 
     async def highest_id(self) -> int | None:
-        """The highest Id on the list (3CX's Ids only grow); None when the list is empty."""
+        """The highest Id on the list (3CX's Ids only grow); None when the list is empty. The highest of what 3CX
+        returns, not the first: a 3CX that ignores ``$orderby`` or ``$top`` must not move the mark back."""
         top = await self._client.query(BLOCKLIST, top=1, orderby="Id desc")
-        return top[0].id if top else None
+        return max((entry.id for entry in top), default=None)
 
     async def added_after(self, mark: int, top: int) -> list[BlocklistEntry]:
         """The entries with an Id above ``mark``, lowest first: what was added since (one small query)."""

@@ -13,9 +13,10 @@ It follows 3CX's OpenAPI description (`tests/data/3cx-xapi-blocklist.yaml`): pat
     assert [r.path for r in fake.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
     await fake.close()
 
-Switches (`delay`, `fail_next`, `drop_next`, `expire_tokens`, `forbidden`, ETags, ...)
-simulate the failures a client meets. Every request is recorded before any of them
-applies.
+Switches (`delay`, `fail_next`, `drop_next`, `expire_tokens`, `forbidden`, ETags,
+`ignored_options`, ...) simulate the failures a client meets. Every request is
+recorded before any of them applies. `after_answer` lets a test change the PBX between two
+requests (an entry added between a GET and a DELETE, as 3CX's own blocking would).
 
 Note on dropped connections: aiohttp's client silently resends an idempotent request
 (GET, DELETE) once when the server closes the connection without answering, so one
@@ -314,6 +315,11 @@ class FakeThreeCX:
         self.issue_etags = False
         self.enforce_etags = False
         self.single_active_token = True
+        #: `$orderby` and `$top`, or one of them: list queries are answered as if it were not given (in Id order;
+        #: in full)
+        self.ignored_options: frozenset[str] = frozenset()
+        #: called with each XAPI request and its status once it is answered (not for simulated failures)
+        self.after_answer: Callable[[RecordedRequest, int], None] | None = None
 
         self._valid_tokens: dict[str, float] = {}  # token -> monotonic deadline
         self._faults: list[_Fault] = []
@@ -374,6 +380,12 @@ class FakeThreeCX:
         self.entries[id] = entry
         self._blocklist.versions[id] = 1
         return entry
+
+    def block(self, ip: str, **fields: Any) -> Entity:
+        """Add a blocklist entry as 3CX does (its own blocking, or an admin): it gets the next Id."""
+        key = self._blocklist.new_key()
+        assert isinstance(key, int)
+        return self.add_entry(key, ip, **fields)
 
     def add_number(self, id: str, caller_id: str, description: str | None = None) -> Entity:
         """Store a Pbx.BlackListNumber and return the stored object."""
@@ -457,7 +469,11 @@ class FakeThreeCX:
             response = self._xapi(recorded, request)
         except ODataError as error:
             response = error.response()
-        return _drop(request) if fault is not None else response
+        if fault is not None:
+            return _drop(request)
+        if self.after_answer is not None:
+            self.after_answer(recorded, response.status)
+        return response
 
     async def _record(self, request: web.Request) -> RecordedRequest:
         body = await request.read()
@@ -563,10 +579,13 @@ class FakeThreeCX:
                 raise ODataError(400, f"Invalid $filter: {error}") from None
             rows = [row for row in rows if predicate(row)]
         count = len(rows)
-        for name, descending in reversed(_parse_orderby(query.get("$orderby"), entity_set.properties)):
-            rows.sort(key=lambda row: (row.get(name) is not None, row.get(name)), reverse=descending)
+        order = _parse_orderby(query.get("$orderby"), entity_set.properties)
         skip, top = _non_negative(query, "$skip"), _non_negative(query, "$top")
-        rows = rows[skip or 0 :][:top]
+        if "$orderby" not in self.ignored_options:
+            for name, descending in reversed(order):
+                rows.sort(key=lambda row: (row.get(name) is not None, row.get(name)), reverse=descending)
+        rows = rows[skip or 0 :]
+        rows = rows if "$top" in self.ignored_options else rows[:top]
 
         payload: dict[str, Any] = {"@odata.context": f"{self.base_url}{XAPI_ROOT}/$metadata#{entity_set.name}"}
         if counting == "true":

@@ -1,0 +1,208 @@
+"""Settings from the environment (and ``.env``), checked all at once.
+
+``load_settings`` either returns a complete ``Settings`` or raises
+``ConfigError`` listing every problem, each with where its value comes from
+(the environment or ``.env``). Values still holding an example from
+``.env.example`` are problems too. Secrets are wrapped in ``Secret`` so that no
+repr, log line or traceback shows them. How each value is read is in
+``bot.config.values``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from dotenv import dotenv_values
+
+from ..domain.policy import Approvers
+from ..domain.watch import MIN_INTERVAL, WatchRules
+from ..storage import urls
+from . import values as v
+from .values import Secret
+
+__all__ = ["ConfigError", "Environment", "Secret", "Settings", "load_settings"]
+
+T = TypeVar("T")
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///unblock.db"
+MAX_REQUEST_TTL = 7 * 24 * 3600
+MAX_UNDO_WINDOW = 24 * 3600
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"unblock-bot cannot start: {len(problems)} setting(s) need attention.\n{lines}\n"
+            "Settings come from the environment or from a .env file in the working directory "
+            "(see .env.example)."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    slack_bot_token: Secret
+    slack_signing_secret: Secret | None
+    slack_app_token: Secret | None
+    slack_api_url: str
+    slack_team_id: str | None
+    socket_ping_interval: float
+    host: str
+    port: int
+    http_read_timeout: float
+    http_max_connections: int
+    threecx_base_url: str
+    threecx_client_id: str
+    threecx_client_secret: Secret
+    threecx_ca_bundle: str | None
+    threecx_timeout: float
+    approvers: Approvers
+    allow_self_approval: bool
+    channels: frozenset[str] | None
+    request_ttl: float
+    require_reason: bool
+    undo_window: float
+    database_url: str
+    database_wait: float
+    log_level: str
+    #: watching the blocklist (``UNBLOCK_WATCH_CHANNEL``); None: off
+    watch: WatchRules | None = None
+    #: the durations Approve and allow offers, in seconds, the first preselected; empty: not offered
+    allow_durations: tuple[float, ...] = (3600.0, 86400.0, 7 * 86400.0)
+    #: where every approval card goes (``UNBLOCK_APPROVAL_CHANNEL``); None: where the command was typed
+    approval_channel: str | None = None
+    #: the requester gets a direct message when their request is decided, expires or is undone
+    notify_requester: bool = True
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log redactor (a database password included)."""
+        values = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.threecx_client_secret]
+        found = [v.reveal() for v in values if v is not None and v.reveal()]
+        database_password = urls.password(self.database_url)
+        return [*found, database_password] if database_password else found
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The variables the bot reads, and where each came from."""
+
+    values: Mapping[str, str]
+    #: variable -> "the environment" or the path of the .env file
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, dotenv: Path = Path(".env"), environ: Mapping[str, str] = os.environ) -> Environment:
+        """``.env`` (if there is one) overlaid by the process environment, which wins."""
+        from_file = (
+            {k: value for k, value in dotenv_values(dotenv).items() if value is not None} if dotenv.is_file() else {}
+        )
+        origins = {name: str(dotenv) for name in from_file} | {name: "the environment" for name in environ}
+        return cls({**from_file, **environ}, origins)
+
+
+class _Reader:
+    """Reads variables and collects problems instead of stopping at the first one."""
+
+    def __init__(self, env: Mapping[str, str], origins: Mapping[str, str]) -> None:
+        self.env = env
+        self.origins = origins
+        self.problems: list[str] = []
+
+    def text(self, name: str, *, hint: str = "") -> str | None:
+        """The trimmed value; when empty, None (and a problem if a ``hint`` says it is required)."""
+        value = self.env.get(name, "").strip()
+        if value:
+            return value
+        if hint:
+            self.problems.append(f"{name} is not set: {hint}.")
+        return None
+
+    def parsed(self, name: str, default: T, parse: Callable[[str], T], *, hint: str = "", secret: bool = False) -> T:
+        raw = self.text(name, hint=hint)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as error:
+            shown = name if secret else f"{name}={v.without_credentials(raw)!r}"
+            origin = self.origins.get(name)
+            notes = [f"set in {origin}"] if origin else []
+            notes += ["its value is not shown"] if secret else []
+            self.problems.append(f"{shown} {error}" + (f" ({'; '.join(notes)})." if notes else "."))
+            return default
+
+
+def _watch(r: _Reader) -> WatchRules | None:
+    channel = r.parsed("UNBLOCK_WATCH_CHANNEL", None, v.channel)
+    autoblacklist: frozenset[str] | None = frozenset({"AutoBlacklist"})
+    rules = WatchRules(
+        channel=channel or "",
+        interval=r.parsed("UNBLOCK_WATCH_INTERVAL", 60.0, v.seconds(MIN_INTERVAL, 24 * 3600)),
+        added_by=r.parsed("UNBLOCK_WATCH_ADDED_BY", autoblacklist, v.added_by),
+        burst=r.parsed("UNBLOCK_WATCH_BURST", 5, v.count(1, 50)),
+    )
+    return rules if channel else None
+
+
+def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = None) -> Settings:
+    """Every setting from ``env``; ``origins`` says where each variable came from, for the problems."""
+    r = _Reader(env, origins or {})
+    app_token = r.parsed("SLACK_APP_TOKEN", None, v.secret("xapp-"), secret=True)
+    signing_secret = r.parsed(
+        "SLACK_SIGNING_SECRET", None, v.secret(), secret=True,
+        hint="" if app_token else "the Signing Secret from the Slack app's Basic Information page (HTTP mode)",
+    )  # fmt: skip
+    settings = Settings(
+        slack_bot_token=r.parsed(
+            "SLACK_BOT_TOKEN", Secret(""), v.secret("xoxb-"), secret=True,
+            hint="the Bot User OAuth Token (xoxb-…) from the Slack app's OAuth & Permissions page",
+        ),
+        slack_signing_secret=signing_secret,
+        slack_app_token=app_token,
+        slack_api_url=r.parsed("SLACK_API_URL", DEFAULT_SLACK_API_URL, v.slack_api_url),
+        slack_team_id=r.parsed("SLACK_TEAM_ID", None, v.team_id),
+        socket_ping_interval=r.parsed("SLACK_SOCKET_PING_INTERVAL", 10.0, v.seconds(0.2, 300)),
+        host=r.text("HOST") or "0.0.0.0",
+        port=r.parsed("PORT", 3000, v.port),
+        http_read_timeout=r.parsed("HTTP_READ_TIMEOUT", 10.0, v.seconds(0.5, 300)),
+        http_max_connections=r.parsed("HTTP_MAX_CONNECTIONS", 500, v.count(1, 100_000)),
+        threecx_base_url=r.parsed(
+            "THREECX_BASE_URL", "", v.pbx_url, hint="the PBX's address, e.g. https://pbx.example.com"
+        ),
+        threecx_client_id=r.text("THREECX_CLIENT_ID", hint="the client id of the 3CX API client") or "",
+        threecx_client_secret=r.parsed(
+            "THREECX_CLIENT_SECRET", Secret(""), v.secret(), secret=True,
+            hint="the API key shown once when the 3CX API client was created (Admin > Integrations > API)",
+        ),
+        threecx_ca_bundle=r.parsed("THREECX_CA_BUNDLE", None, v.ca_bundle),
+        threecx_timeout=r.parsed("THREECX_TIMEOUT", 10.0, v.seconds(0.1, 300)),
+        approvers=r.parsed(
+            "UNBLOCK_APPROVERS", Approvers(), v.approvers,
+            hint="comma-separated Slack user ids (U…) or user-group ids (S…) who may approve, or * for anyone",
+        ),
+        allow_self_approval=r.parsed("UNBLOCK_ALLOW_SELF_APPROVAL", False, v.boolean),
+        channels=r.parsed("UNBLOCK_CHANNELS", None, v.channels),
+        request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", 900.0, v.seconds(10, MAX_REQUEST_TTL)),
+        require_reason=r.parsed("UNBLOCK_REQUIRE_REASON", False, v.boolean),
+        undo_window=r.parsed("UNBLOCK_UNDO_WINDOW", 600.0, v.seconds(0, MAX_UNDO_WINDOW)),
+        database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, v.database_url, secret=True),
+        database_wait=r.parsed("DATABASE_WAIT", 30.0, v.seconds(0, 3600)),
+        log_level=r.parsed("LOG_LEVEL", "INFO", v.log_level),
+        watch=_watch(r),
+        allow_durations=r.parsed("UNBLOCK_ALLOW_DURATIONS", (3600.0, 86400.0, 7 * 86400.0), v.durations),
+        approval_channel=r.parsed("UNBLOCK_APPROVAL_CHANNEL", None, v.channel),
+        notify_requester=r.parsed("UNBLOCK_NOTIFY_REQUESTER", True, v.boolean),
+    )  # fmt: skip
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings

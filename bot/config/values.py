@@ -1,0 +1,238 @@
+"""How each setting's text is read: one parser per kind of value.
+
+A parser takes the trimmed text and returns the value, or raises ``ValueError`` with what the value
+should be, worded to follow the variable's name (``PORT='http' should be a port number …``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
+
+from ..domain.policy import CHANNEL_ID, Approvers
+from ..storage import urls
+
+#: the user and group ids .env.example shows
+EXAMPLE_IDS = frozenset({"U0123456789", "S0123456789"})
+#: seconds per unit of a duration (``90s``, ``15m``, ``1h``, ``7d``, ``2w``); a plain number is seconds
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)\s*([smhdw]?)")
+_DURATION_FORMS = "seconds like 90, or a number and a unit (s, m, h, d) like 90s, 15m, 1h or 7d"
+MAX_ALLOW = 90 * 86400
+
+
+class Secret:
+    """A string that does not show itself: ``repr`` and ``str`` print ``'***'``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("should be true or false")
+
+
+def duration(raw: str) -> float | None:
+    """Seconds from ``90``, ``90s``, ``15m``, ``1h``, ``7d`` or ``2w`` (a plain number is seconds); None if
+    the text is none of these."""
+    match = _DURATION.fullmatch(raw.strip().lower())
+    if match is None:
+        return None
+    return float(match[1]) * UNITS[match[2] or "s"]
+
+
+def spoken(seconds: float) -> str:
+    """A duration as people write it: ``7d``, ``5m``, ``10s``, ``0.1s``, ``0``."""
+    if seconds == 0:
+        return "0"
+    for unit in ("d", "h", "m"):
+        if seconds >= UNITS[unit] and seconds % UNITS[unit] == 0:
+            return f"{seconds / UNITS[unit]:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def seconds(low: float, high: float) -> Callable[[str], float]:
+    """A duration from ``low`` to ``high`` seconds, given in seconds or with a unit."""
+
+    def parse(raw: str) -> float:
+        value = duration(raw)
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            raise ValueError(f"should be a duration from {spoken(low)} to {spoken(high)}: {_DURATION_FORMS}")
+        return value
+
+    return parse
+
+
+def durations(raw: str) -> tuple[float, ...]:
+    """The durations Approve and allow offers: 1 to 10 different ones, from 1m to 90d; ``off``: none."""
+    if raw.strip().lower() == "off":
+        return ()
+    found = []
+    for item in (item.strip().lower() for item in raw.split(",") if item.strip()):
+        value = duration(item)
+        if value is None or not 60 <= value <= MAX_ALLOW or not value.is_integer():
+            raise ValueError(
+                f"has {item!r}: each duration is whole seconds, or a number and a unit (m, h, d or w), from 1m to "
+                "90d, like 1h,1d,7d; or off"
+            )
+        found.append(value)
+    if not 1 <= len(found) <= 10 or len(set(found)) != len(found):
+        raise ValueError("should be 1 to 10 different durations separated by commas, like 1h,1d,7d; or off")
+    return tuple(found)
+
+
+def count(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+            raise ValueError(f"should be a whole number from {low} to {high}")
+        return int(raw)
+
+    return parse
+
+
+def port(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ValueError("should be a port number from 1 to 65535")
+    return int(raw)
+
+
+def pbx_url(raw: str) -> str:
+    """The PBX's root address (the XAPI's paths are added to it)."""
+    parts = _http_url(raw, "https://pbx.example.com")
+    if _is_example_host(parts.hostname or ""):
+        raise ValueError("is still the example address from .env.example; give your PBX's address")
+    path = parts.path.rstrip("/")
+    xapi = re.search(r"/xapi(?:/v1)?$", path, re.IGNORECASE)
+    if xapi is not None:
+        root = parts._replace(path=path[: xapi.start()], query="", fragment="").geturl()
+        raise ValueError(f"should be the PBX's root address, without {xapi[0]}: {root}")
+    return raw.rstrip("/")
+
+
+def slack_api_url(raw: str) -> str:
+    """Slack's Web API address, ending in ``/``."""
+    parts = _http_url(raw, "https://slack.com/api/")
+    if _is_example_host(parts.hostname or ""):
+        raise ValueError("is an example address; give Slack's Web API address, like https://slack.com/api/")
+    return raw.rstrip("/") + "/"
+
+
+def _http_url(raw: str, example: str) -> SplitResult:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"should be an http(s) URL like {example}")
+    if parts.username or parts.password:
+        raise ValueError("should not carry a user name or password")
+    return parts
+
+
+def _is_example_host(host: str) -> bool:
+    """A name reserved for examples (RFC 2606), such as pbx.example.com."""
+    labels = host.lower().rstrip(".").split(".")
+    if labels[-1] in ("example", "invalid"):
+        return True
+    return len(labels) >= 2 and labels[-2] == "example" and labels[-1] in ("com", "net", "org")
+
+
+def without_credentials(raw: str) -> str:
+    """A value as it may be shown: a user name and password in a URL are masked."""
+    return re.sub(r"//[^/@\s]*@", "//***@", raw)
+
+
+def team_id(raw: str) -> str:
+    if not re.fullmatch(r"T[A-Z0-9]{2,}", raw):
+        raise ValueError("should be a workspace id like T0123456789")
+    return raw
+
+
+def channels(raw: str) -> frozenset[str]:
+    items = [c.strip() for c in raw.split(",") if c.strip()]
+    bad = [c for c in items if not CHANNEL_ID.match(c)]
+    if bad or not items:
+        raise ValueError("should be channel ids like C0123456789, separated by commas")
+    return frozenset(items)
+
+
+def channel(raw: str) -> str:
+    if not CHANNEL_ID.match(raw):
+        raise ValueError("should be a channel id like C0123456789")
+    return raw
+
+
+def added_by(raw: str) -> frozenset[str] | None:
+    if raw == "*":
+        return None
+    items = frozenset(item.strip() for item in raw.split(",") if item.strip())
+    if not items:
+        raise ValueError("should be AddedBy values separated by commas, or * for all")
+    return items
+
+
+def database_url(raw: str) -> str:
+    return urls.check(raw)
+
+
+def log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("should be DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def ca_bundle(raw: str) -> str:
+    """A file of CA certificates in PEM form, as the 3CX client will load it."""
+    if not Path(raw).is_file():
+        raise ValueError("is not a readable file")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=raw)
+    except ssl.SSLError:
+        raise ValueError(
+            "holds no certificate that can be read; it should be a PEM file of the CA that signed 3CX's certificate"
+        ) from None
+    except OSError:
+        raise ValueError("is not a readable file") from None
+    return raw
+
+
+def approvers(raw: str) -> Approvers:
+    found = Approvers.parse(raw)
+    examples = sorted((found.users | found.groups) & EXAMPLE_IDS)
+    if examples:
+        raise ValueError(f"still holds the example ids from .env.example ({', '.join(examples)}); give your approvers")
+    return found
+
+
+def secret(prefix: str = "") -> Callable[[str], Secret]:
+    def parse(raw: str) -> Secret:
+        if not raw.startswith(prefix):
+            raise ValueError(f"should start with {prefix}")
+        if "..." in raw or "…" in raw:
+            raise ValueError("is still the placeholder from .env.example; paste the real value")
+        return Secret(raw)
+
+    return parse

@@ -1,0 +1,169 @@
+"""How each setting's value is read, and what an operator is told when it cannot be: durations in seconds or with
+a unit, addresses with the right example, a CA file that holds a certificate, one level of brackets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings
+
+from .fakes.slack import FakeSlack
+from .fakes.threecx import FakeThreeCX
+from .harness import base_env
+from .processes import BotProcess, free_port
+
+BASE = {
+    "SLACK_BOT_TOKEN": "xoxb-settings-test-token",
+    "SLACK_SIGNING_SECRET": "settings-test-signing-secret",
+    "THREECX_BASE_URL": "https://pbx.acme.test",
+    "THREECX_CLIENT_ID": "unblock-bot",
+    "THREECX_CLIENT_SECRET": "settings-test-client-secret",
+    "UNBLOCK_APPROVERS": "UBOB",
+}
+#: a CA certificate (its key thrown away): what a PBX with a private CA is given as THREECX_CA_BUNDLE
+CA_PEM = """-----BEGIN CERTIFICATE-----
+MIIBlDCCATmgAwIBAgIUTjWM3W5cDL5SmCFlQNhlDmK1s3YwCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTdW5ibG9jay1ib3QgdGVzdCBDQTAgFw0yNjEyMDExNDQ4MTRa
+GA8yMTI2MTEwNzE0NDgxNFowHjEcMBoGA1UEAwwTdW5ibG9jay1ib3QgdGVzdCBD
+QTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABIW0XahsBEJih4l5GnrjC9B+wbRG
+pWAyKwUXfFQppqJSSFcMiWYjcCT5nCPoeG/NJ+raYhx7t+Zj+0jrVqrDJaejUzBR
+MB0GA1UdDgQWBBRLKtWGmoxLxC211GoAqWg3g3bS9zAfBgNVHSMEGDAWgBRLKtWG
+moxLxC211GoAqWg3g3bS9zAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0kA
+MEYCIQC/SzNw6NAaS1vHUCkU+a6zw8PSkq/a1E2KnDNryS6QowIhANlHsPycDzTH
+1FCHWGBKwDmpQz0uGCVLj5cepuohXnlM
+-----END CERTIFICATE-----
+"""
+UNITS = "seconds like 90, or a number and a unit (s, m, h, d) like 90s, 15m, 1h or 7d"
+
+
+def settings(**env: str) -> Settings:
+    return load_settings({**BASE, **env}, {name: "the environment" for name in env})
+
+
+def problems(**env: str) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        settings(**env)
+    return raised.value.problems
+
+
+# durations --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("SLACK_SOCKET_PING_INTERVAL", lambda s: s.socket_ping_interval),
+        ("HTTP_READ_TIMEOUT", lambda s: s.http_read_timeout),
+        ("THREECX_TIMEOUT", lambda s: s.threecx_timeout),
+        ("UNBLOCK_REQUEST_TTL", lambda s: s.request_ttl),
+        ("UNBLOCK_UNDO_WINDOW", lambda s: s.undo_window),
+        ("DATABASE_WAIT", lambda s: s.database_wait),
+        ("UNBLOCK_WATCH_INTERVAL", lambda s: s.watch.interval),
+    ],
+)
+@pytest.mark.parametrize("written", ["90", "90s", "1.5m", "1.5 M"])
+def test_every_duration_setting_takes_seconds_or_a_unit(name: str, read: object, written: str) -> None:
+    assert callable(read)
+    assert read(settings(**{name: written, "UNBLOCK_WATCH_CHANNEL": "C0WATCH"})) == 90.0
+
+
+def test_a_request_ttl_of_15m_is_taken_and_the_ranges_stay_as_they_were() -> None:
+    assert settings(UNBLOCK_REQUEST_TTL="15m").request_ttl == 900.0
+    assert settings(UNBLOCK_REQUEST_TTL="7d").request_ttl == settings(UNBLOCK_REQUEST_TTL="604800").request_ttl
+    assert settings(UNBLOCK_UNDO_WINDOW="1d", THREECX_TIMEOUT="5m").undo_window == 86400.0
+
+    assert problems(UNBLOCK_REQUEST_TTL="8d", UNBLOCK_UNDO_WINDOW="25h", THREECX_TIMEOUT="5m1s") == [
+        f"THREECX_TIMEOUT='5m1s' should be a duration from 0.1s to 5m: {UNITS} (set in the environment).",
+        f"UNBLOCK_REQUEST_TTL='8d' should be a duration from 10s to 7d: {UNITS} (set in the environment).",
+        f"UNBLOCK_UNDO_WINDOW='25h' should be a duration from 0 to 1d: {UNITS} (set in the environment).",
+    ]
+
+
+@pytest.mark.parametrize("written", ["15min", "-1", "1e3", "inf", "nan", "15 minutes", "h", "1h30m"])
+def test_a_duration_that_is_not_one_is_refused(written: str) -> None:
+    [problem] = problems(UNBLOCK_REQUEST_TTL=written)
+    assert problem.startswith(f"UNBLOCK_REQUEST_TTL={written!r} should be a duration from 10s to 7d")
+
+
+def test_approve_and_allow_durations_take_seconds_too() -> None:
+    assert settings(UNBLOCK_ALLOW_DURATIONS="3600,1d,1.5h,2w").allow_durations == (3600.0, 86400.0, 5400.0, 1209600.0)
+
+    [problem] = problems(UNBLOCK_ALLOW_DURATIONS="1h,30s")
+    assert problem.startswith("UNBLOCK_ALLOW_DURATIONS='1h,30s' has '30s': each duration is whole seconds, or a")
+    assert problems(UNBLOCK_ALLOW_DURATIONS="90.5")[0].startswith("UNBLOCK_ALLOW_DURATIONS='90.5' has '90.5'")
+
+
+# addresses --------------------------------------------------------------------------------------------------
+
+
+def test_slack_api_url_problems_give_a_slack_example() -> None:
+    assert problems(SLACK_API_URL="slack.com/api") == [
+        "SLACK_API_URL='slack.com/api' should be an http(s) URL like https://slack.com/api/ (set in the environment)."
+    ]
+    assert problems(SLACK_API_URL="https://slack.example.com/api") == [
+        "SLACK_API_URL='https://slack.example.com/api' is an example address; give Slack's Web API address, like "
+        "https://slack.com/api/ (set in the environment)."
+    ]
+    assert settings(SLACK_API_URL="https://slack-gov.com/api").slack_api_url == "https://slack-gov.com/api/"
+
+
+@pytest.mark.parametrize("path", ["/xapi/v1", "/xapi/v1/", "/XAPI/v1", "/xapi"])
+def test_a_pbx_address_with_the_xapi_path_is_refused_naming_its_root(path: str) -> None:
+    written = f"https://pbx.acme.test:5001{path}"
+    [problem] = problems(THREECX_BASE_URL=written)
+    assert problem == (
+        f"THREECX_BASE_URL={written!r} should be the PBX's root address, without {path.rstrip('/')}: "
+        "https://pbx.acme.test:5001 (set in the environment)."
+    )
+    assert settings(THREECX_BASE_URL="https://pbx.acme.test/").threecx_base_url == "https://pbx.acme.test"
+
+
+# secrets ----------------------------------------------------------------------------------------------------
+
+
+def test_a_secret_that_is_wrong_is_named_with_one_level_of_brackets() -> None:
+    assert problems(SLACK_BOT_TOKEN="xoxp-a-user-token-4711", SLACK_APP_TOKEN="xoxb-not-an-app-token") == [
+        "SLACK_APP_TOKEN should start with xapp- (set in the environment; its value is not shown).",
+        "SLACK_BOT_TOKEN should start with xoxb- (set in the environment; its value is not shown).",
+    ]
+    [placeholder] = problems(THREECX_CLIENT_SECRET="...")
+    assert placeholder == (
+        "THREECX_CLIENT_SECRET is still the placeholder from .env.example; paste the real value (set in the "
+        "environment; its value is not shown)."
+    )
+
+
+# the CA file ------------------------------------------------------------------------------------------------
+
+
+def test_a_ca_file_holding_a_certificate_is_taken(tmp_path: Path) -> None:
+    bundle = tmp_path / "acme-ca.pem"
+    bundle.write_text(CA_PEM)
+
+    assert settings(THREECX_CA_BUNDLE=str(bundle)).threecx_ca_bundle == str(bundle)
+
+
+@pytest.mark.parametrize("command", [[], ["check"]], ids=["run", "check"])
+@pytest.mark.parametrize(
+    "content", [b"not a certificate\n", CA_PEM.replace("MIIB", "XXXX").encode(), CA_PEM.encode()[:300]],
+    ids=["text", "damaged", "cut"],
+)  # fmt: skip
+async def test_a_ca_file_without_a_certificate_stops_the_bot_and_check_with_one_sentence(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, command: list[str], content: bytes
+) -> None:
+    bundle = tmp_path / "acme-ca.crt"
+    bundle.write_bytes(content)
+    env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "THREECX_CA_BUNDLE": str(bundle)}
+    env.update(HOST="127.0.0.1", PORT=str(free_port()))
+    process = BotProcess(env, tmp_path, *command)
+
+    assert await process.run() == 2
+
+    assert process.stderr.splitlines()[1] == (
+        f"  - THREECX_CA_BUNDLE={str(bundle)!r} holds no certificate that can be read; it should be a PEM file of the "
+        "CA that signed 3CX's certificate (set in the environment)."
+    )
+    assert "Traceback" not in process.stderr + process.stdout
+    assert pbx.requests == [] and slack.calls == []

@@ -9,7 +9,11 @@ advisory lock), because 3CX keeps one active token per API client.
 The schema comes from ``bot/storage/migrations/postgres/*.sql``, applied in one
 transaction under an advisory lock, so processes starting together do not race.
 A connection lost to a restart of the server is opened again; an operation waits
-for the server for up to ``wait`` seconds.
+for the server for up to ``wait`` seconds. Whatever asyncpg raises when the
+connection under an operation goes away (the server's own error, a closed
+connection, a protocol cut off mid-answer) is waited out the same way, so every
+write is tried again, and each is written so that a try whose answer was lost is
+recognised, never applied twice nor taken for a loss.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ import asyncpg  # type: ignore[import-untyped]
 from ..domain.model import Move, Transition, UnblockRequest
 from ..domain.ports import AlreadyOpen, Announcement
 from ..threecx.tokens import Fetch, TokenStore
-from . import rows, urls, watch_sql
+from . import rows, watch_sql
 from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
+from .postgres_errors import CONNECT_TIMEOUT, TRANSIENT, problem, transient
 from .reads import SharedReads
 from .watch_sql import SharedWatch
 
@@ -36,19 +41,8 @@ TOKEN_LOCK = 0x75_6E_62_6C_6F_63_6B_02
 #: a small pool: each process holds few connections, so many processes fit under max_connections; none kept
 #: open for nothing (a pool that keeps a floor logs a traceback a second while the server is away)
 POOL_MIN, POOL_MAX = 0, 5
-#: how long opening a connection may take
-CONNECT_TIMEOUT = 10.0
 #: no statement waits longer than this (the longest is the wait for a token being fetched elsewhere)
 COMMAND_TIMEOUT = 120.0
-#: the server is away (stopped, restarting, unreachable), not refusing: worth waiting for
-TRANSIENT = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-)
 
 
 class PostgresStore(SharedReads, SharedWatch):
@@ -69,13 +63,13 @@ class PostgresStore(SharedReads, SharedWatch):
                 timeout=CONNECT_TIMEOUT,
             )
         except (*TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise StoreUnavailable(problem(self._url, error), retryable=_transient(error)) from None
+            raise StoreUnavailable(problem(self._url, error), retryable=transient(error)) from None
         try:
             async with pool.acquire() as db:
                 await _migrate(db)
         except (*TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             await pool.close()
-            raise StoreUnavailable(problem(self._url, error), retryable=_transient(error)) from None
+            raise StoreUnavailable(problem(self._url, error), retryable=transient(error)) from None
         except BaseException:
             await pool.close()
             raise
@@ -145,7 +139,19 @@ class PostgresStore(SharedReads, SharedWatch):
             SELECT {rows.COLUMNS} FROM moved
         """
         logged = (move.from_state.value, move.to_state.value, move.actor, move.at, move.answer)
-        row = await self._call(lambda pool: pool.fetchrow(sql, *values, *logged))
+        tried = False
+
+        async def transition(pool: asyncpg.Pool) -> asyncpg.Record | None:
+            nonlocal tried
+            retry, tried = tried, True
+            async with pool.acquire() as db:
+                row = await db.fetchrow(sql, *values, *logged)
+                if row is None and retry:
+                    # an earlier try may have made this very move, and its answer been lost: the log says
+                    row = await db.fetchrow(_MOVED, move.request_id, *logged[:4])
+                return row
+
+        row = await self._call(transition)
         return rows.request_from_row(row) if row is not None else None
 
     async def renew(self, request_id: str, owner: str, at: float) -> bool:
@@ -157,7 +163,9 @@ class PostgresStore(SharedReads, SharedWatch):
 
     async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
         taken = await self._select_sql(
-            f"UPDATE requests SET owner = $2, heartbeat_at = $4 WHERE id = $1 AND heartbeat_at = $3"
+            # or already taken by this very call (a try whose answer was lost)
+            f"UPDATE requests SET owner = $2, heartbeat_at = $4 WHERE id = $1"
+            f" AND (heartbeat_at = $3 OR (owner = $2 AND heartbeat_at = $4))"
             f" AND state IN {rows.CLAIMED} RETURNING {rows.COLUMNS}",
             request_id, owner, heartbeat_at, at,
         )  # fmt: skip
@@ -204,11 +212,16 @@ class PostgresStore(SharedReads, SharedWatch):
     async def advance_watch(
         self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
     ) -> bool:
+        tried = False
+
         async def advance(pool: asyncpg.Pool) -> bool:
+            nonlocal tried
+            retry, tried = tried, True
             async with pool.acquire() as db, db.transaction():
                 status = await db.execute(_ADVANCE, new_mark, at, watch_sql.WATCHER, holder, mark)
                 if status != "UPDATE 1":
-                    return False
+                    # an earlier try may have moved the mark (and kept the announcements), its answer lost
+                    return retry and bool(await db.fetchval(_ADVANCED, watch_sql.WATCHER, holder, new_mark, at))
                 await db.executemany(_ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
                 return True
 
@@ -239,7 +252,7 @@ class PostgresStore(SharedReads, SharedWatch):
     async def _call(self, operation: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
         pool = self._pool_or_fail()
         return await retrying(
-            lambda: operation(pool), transient=_transient, wait=self._wait, describe=lambda e: problem(self._url, e)
+            lambda: operation(pool), transient=transient, wait=self._wait, describe=lambda e: problem(self._url, e)
         )
 
     def _pool_or_fail(self) -> asyncpg.Pool:
@@ -256,14 +269,23 @@ class PostgresTokenStore:
         self._name = name
 
     async def renew(self, stale: str | None, fetch: Fetch) -> tuple[str, float]:
-        async with self._store._pool_or_fail().acquire() as db, db.transaction():
+        try:
+            return await self._store._call(lambda pool: self._renew(pool, stale, fetch))
+        except _Fetching as failed:
+            raise failed.error from None
+
+    async def _renew(self, pool: asyncpg.Pool, stale: str | None, fetch: Fetch) -> tuple[str, float]:
+        async with pool.acquire() as db, db.transaction():
             # the lock and the read are two statements: a statement sees the data committed when it
             # started, so a read in the same statement as the wait would miss a token stored meanwhile
             await db.execute("SELECT pg_advisory_xact_lock($1)", TOKEN_LOCK)
             row = await db.fetchrow("SELECT token, renew_at FROM access_tokens WHERE name = $1", self._name)
             if row is not None and row["token"] != stale and time.time() < row["renew_at"]:
                 return str(row["token"]), float(row["renew_at"])
-            token, renew_at = await fetch()  # still under the lock: the others wait for this token
+            try:
+                token, renew_at = await fetch()  # still under the lock: the others wait for this token
+            except Exception as error:  # 3CX's answer, not the database's: never waited for here
+                raise _Fetching(error) from error
             await db.execute(
                 "INSERT INTO access_tokens (name, token, renew_at) VALUES ($1, $2, $3)"
                 " ON CONFLICT (name) DO UPDATE SET token = excluded.token, renew_at = excluded.renew_at",
@@ -272,6 +294,14 @@ class PostgresTokenStore:
                 renew_at,
             )
             return token, renew_at
+
+
+class _Fetching(Exception):
+    """Fetching a token failed (carries the error): not a matter for the database's retries."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 async def _migrate(db: asyncpg.Connection) -> None:
@@ -306,34 +336,11 @@ _HOLD = _numbered(watch_sql.HOLD)
 _MARK = _numbered(watch_sql.MARK)
 _ADVANCE = _numbered(watch_sql.ADVANCE)
 _ANNOUNCE = _numbered(watch_sql.ANNOUNCE)
-
-
-def _transient(error: BaseException) -> bool:
-    return isinstance(error, TRANSIENT)
-
-
-def problem(database_url: str, error: BaseException) -> str:
-    """One sentence about a PostgreSQL database that cannot be used: where, and what to check (no password)."""
-    where, user = urls.server(database_url), urls.user(database_url)
-    database = urls.database(database_url)
-    if isinstance(error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
-        return (
-            f"PostgreSQL at {where} refused the user {user or '(none)'!r}: check the user name and password in "
-            "DATABASE_URL, and the server's pg_hba.conf"
-        )
-    if isinstance(error, asyncpg.InvalidCatalogNameError):
-        return f"PostgreSQL at {where} has no database {database!r}: create it, or correct DATABASE_URL"
-    if isinstance(error, TimeoutError):
-        return (
-            f"PostgreSQL at {where} did not answer within {CONNECT_TIMEOUT:g} s: check that the server is running "
-            "and that a firewall lets the bot through"
-        )
-    if isinstance(error, OSError):
-        reason = error.strerror or type(error).__name__
-        return (
-            f"cannot connect to PostgreSQL at {where} ({reason}): check that the server is running and that "
-            "DATABASE_URL names the right host and port"
-        )
-    if isinstance(error, TRANSIENT):
-        return f"PostgreSQL at {where} is not taking connections right now ({type(error).__name__})"
-    return f"PostgreSQL at {where} refused to open database {database!r} ({type(error).__name__}): {error}"
+#: (name, holder, new_mark, at): the mark was moved by this very advance
+_ADVANCED = "SELECT TRUE FROM watch_state WHERE name = $1 AND holder = $2 AND high_water = $3 AND heartbeat_at = $4"
+#: (request_id, from_state, to_state, actor, at): the request, if the log holds this very transition
+_MOVED = (
+    f"SELECT {rows.COLUMNS} FROM requests WHERE id = $1 AND EXISTS (SELECT 1 FROM transitions"
+    " WHERE request_id = $1 AND from_state = $2 AND to_state = $3 AND actor IS NOT DISTINCT FROM $4"
+    " AND at = $5::double precision)"
+)

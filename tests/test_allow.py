@@ -93,7 +93,7 @@ async def test_approve_and_allow_removes_the_block_and_allows_the_address_until_
     assert "UBOB" in body["Description"] and request.id in body["Description"] and "1 day" in body["Description"]
     assert harness.pbx.entries == {result.allow_id: {**body, "Id": result.allow_id, "AddedBy": None}}
     text = block_text(harness.cards()[0].blocks)
-    assert "203.0.113.7 unblocked* by <@UBOB>" in text
+    assert "Request to unblock 203.0.113.7 was approved by <@UBOB>, and it is unblocked.*" in text
     assert f"Allowed until <!date^{int(result.allowed_until)}^" in text and f"allow entry {result.allow_id}" in text
 
 
@@ -111,7 +111,7 @@ async def test_undo_of_an_allowed_unblock_removes_the_allow_entry_and_puts_the_b
     assert block == {k: original[k] for k in ("IPAddrMask", "Description", "BlockType", "ExpiresAt")}
     [(new_id, entry)] = harness.pbx.entries.items()
     assert entry == {**original, "Id": new_id, "AddedBy": None}  # the block as it was, and no allow entry
-    assert "203.0.113.7 is blocked again." in block_text(harness.cards()[0].blocks)
+    assert "was undone by <@UCAROL>: it is blocked again." in block_text(harness.cards()[0].blocks)
 
 
 async def test_a_caller_number_is_not_offered_an_allow_and_a_forged_click_changes_nothing(harness: Harness) -> None:
@@ -123,7 +123,7 @@ async def test_a_caller_number_is_not_offered_an_allow_and_a_forged_click_change
     await harness.settle()
 
     assert harness.notes(response_url) == [
-        "Approve and allow is only for a request about one IP address; nothing was changed."
+        "Approve and allow is only for one IP address, or a network no wider than /24 (IPv6: /64); nothing was changed."
     ]
     assert (await harness.stored(request)).state is State.PENDING and xapi_calls(harness.pbx) == []
 

@@ -37,7 +37,7 @@ async def test_the_card_goes_to_the_approvals_channel_and_the_requester_gets_a_l
 
     assert harness.cards(GENERAL) == []
     [card] = texts(harness, APPROVALS)
-    assert "<@UALICE> asks to unblock 203.0.113.7 (3CX blocklist entry 42)* in <#C0GENERAL>" in card
+    assert "<@UALICE> asks to unblock 203.0.113.7* in <#C0GENERAL>" in card
     assert "*Reason:* the lobby phone" in card
     assert (request.channel, request.asked_in) == (APPROVALS, GENERAL)
     assert request.message_ts is not None
@@ -59,14 +59,19 @@ async def test_a_decision_in_the_approvals_channel_tells_the_requester_and_the_c
     await harness.settle()
 
     assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
-    assert "203.0.113.7 unblocked* by <@UBOB>" in texts(harness, APPROVALS)[0]
+    assert (
+        "Request to unblock 203.0.113.7 was approved by <@UBOB>, and it is unblocked.*" in texts(harness, APPROVALS)[0]
+    )
     link = permalink(APPROVALS, str(request.message_ts))
     [direct] = texts(harness, ALICE)
-    assert (
-        "203.0.113.7 unblocked* by <@UBOB>, requested by <@UALICE>." in direct and f"<{link}|See the request>" in direct
-    )
+    assert "*Your request to unblock 203.0.113.7 was approved by <@UBOB>, and it is unblocked.*" in direct
+    assert f"<{link}|See the request>" in direct and "<@UALICE>" not in direct  # not "requested by" herself
     [line] = texts(harness, GENERAL)
-    assert "203.0.113.7 unblocked* by <@UBOB>" in line and f"<{link}|See the request>" in line
+    assert (
+        "Request to unblock 203.0.113.7 was approved by <@UBOB>, and it is unblocked.*" in line
+        and f"<{link}|See the request>" in line
+    )
+    assert "<@UALICE>" not in line  # she has her direct message: the channel's line does not notify her again
 
 
 async def test_a_click_on_the_card_counts_only_in_the_approvals_channel(make_harness: MakeHarness) -> None:
@@ -137,11 +142,20 @@ async def _undo(harness: Harness, request: UnblockRequest) -> None:
 @pytest.mark.parametrize(
     ("act", "state", "said"),
     [
-        (_approve, State.UNBLOCKED, "203.0.113.7 unblocked* by <@UBOB>"),
-        (_fail, State.FAILED, "Could not unblock 203.0.113.7.* 3CX did not give the bot the right to do this"),
-        (_deny, State.DENIED, "Request to unblock 203.0.113.7 denied* by <@UBOB>"),
-        (_expire, State.EXPIRED, "Request to unblock 203.0.113.7 expired* without approval"),
-        (_undo, State.UNDONE, "203.0.113.7 is blocked again.* <@UCAROL> undid the unblock"),
+        (
+            _approve,
+            State.UNBLOCKED,
+            "Your request to unblock 203.0.113.7 was approved by <@UBOB>, and it is unblocked.",
+        ),
+        (
+            _fail,
+            State.FAILED,
+            "Your request to unblock 203.0.113.7 was approved by <@UBOB>, but it could not be "
+            "unblocked.* 3CX did not give the bot the right to do this",
+        ),
+        (_deny, State.DENIED, "Your request to unblock 203.0.113.7 was denied by <@UBOB>.*"),
+        (_expire, State.EXPIRED, "Your request to unblock 203.0.113.7 expired without approval.*"),
+        (_undo, State.UNDONE, "Your request to unblock 203.0.113.7 was undone by <@UCAROL>: it is blocked again.*"),
     ],
     ids=["unblocked", "failed", "denied", "expired", "undone"],
 )

@@ -49,16 +49,16 @@ async def test_3cx_failing_then_recovering_is_retried_to_success(harness: Harnes
     assert stored.state is State.UNBLOCKED and stored.results[0].answer == "HTTP 204"
     assert len(harness.pbx.calls("DELETE")) == 3  # the same DELETE, retried as the policy allows
     assert await executions(harness, request) == 1
-    assert "203.0.113.7 unblocked" in block_text(harness.cards()[0].blocks)
+    assert "and it is unblocked" in block_text(harness.cards()[0].blocks)
 
 
 @pytest.mark.parametrize(
     ("fault", "kind", "card_says"),
     [
-        ("500", "unavailable", "could not be reached or did not answer"),
-        ("503 for good", "unavailable", "could not be reached or did not answer"),
-        ("timeout", "unavailable", "could not be reached or did not answer"),
-        ("html", "unavailable", "could not be reached or did not answer"),
+        ("500", "unavailable", "was unavailable or did not answer in time"),
+        ("503 for good", "unavailable", "was unavailable or did not answer in time"),
+        ("timeout", "unavailable", "was unavailable or did not answer in time"),
+        ("html", "unavailable", "was unavailable or did not answer in time"),
         ("garbage 400", "other", "3CX refused to remove it"),
     ],
 )
@@ -108,7 +108,7 @@ async def test_3cx_rate_limiting_with_retry_after(harness: Harness) -> None:
     assert len(harness.pbx.calls("DELETE")) == 2
 
 
-@pytest.mark.parametrize(("status", "says"), [(401, "3CX rejected the bot's login"), (500, "could not be reached")])
+@pytest.mark.parametrize(("status", "says"), [(401, "3CX rejected the bot's login"), (500, "was unavailable")])
 async def test_the_token_endpoint_failing(harness: Harness, status: int, says: str) -> None:
     harness.pbx.token_status = status
 
@@ -154,7 +154,7 @@ async def test_slack_rate_limiting_is_waited_out(harness: Harness) -> None:
     assert stored.state is State.UNBLOCKED
     # the card: refused once, then posted; then the requester's direct message
     assert [c.args["channel"] for c in harness.slack.calls_to("chat.postMessage")] == [GENERAL, GENERAL, ALICE]
-    assert "203.0.113.7 unblocked" in block_text(harness.cards()[0].blocks)
+    assert "and it is unblocked" in block_text(harness.cards()[0].blocks)
 
 
 @pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found"])
@@ -190,7 +190,7 @@ async def test_when_the_card_cannot_be_edited_the_click_reply_url_is_used(harnes
 
     assert (await harness.stored(request)).state is State.UNBLOCKED
     final = harness.slack.posts_to(click_url)[-1].body
-    assert final["replace_original"] is True and "203.0.113.7 unblocked" in block_text(final["blocks"])
+    assert final["replace_original"] is True and "and it is unblocked" in block_text(final["blocks"])
 
 
 async def test_slack_unreachable_does_not_lose_the_decision(make_harness: MakeHarness, unused_tcp_port: int) -> None:
@@ -208,4 +208,4 @@ async def test_slack_unreachable_does_not_lose_the_decision(make_harness: MakeHa
     assert stored.state is State.UNBLOCKED and stored.resolved_by == CAROL
     assert len(harness.pbx.calls("DELETE")) == 1
     # the card could not be edited through the Web API; the click's reply URL still worked
-    assert "203.0.113.7 unblocked" in block_text(harness.slack.posts_to(click_url)[-1].body["blocks"])
+    assert "and it is unblocked" in block_text(harness.slack.posts_to(click_url)[-1].body["blocks"])

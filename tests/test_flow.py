@@ -33,13 +33,16 @@ async def test_command_acks_then_posts_a_card_with_the_entry(harness: Harness) -
     reply, _ = await harness.command("42")
 
     assert reply.status == 200
-    assert "Looking up blocklist entry 42" in reply.message
+    assert reply.message == ""  # no note of progress: the card, or one note, is the answer
     await harness.settle()
 
     [card] = harness.cards()
     text = block_text(card.blocks)
-    for shown in ("<@UALICE>", "203.0.113.7", "Failed SIP registrations", "Block", "AutoBlacklist", "2026-12-01"):
+    for shown in ("<@UALICE>", "203.0.113.7", "IP blocklist, entry 42", "Failed SIP registrations", "AutoBlacklist",
+                  "2026-12-01"):  # fmt: skip
         assert shown in text
+    assert "Block type" not in text  # "Block" says nothing: only another block type is shown
+    assert text.count("203.0.113.7") == 3  # the headline, and the two confirmations; not a field again
     approve, deny, cancel, choose, allow = buttons(card.blocks)
     assert (approve["action_id"], deny["action_id"], cancel["action_id"]) == (APPROVE, DENY, CANCEL)
     assert (choose["action_id"], allow["action_id"]) == (
@@ -82,17 +85,33 @@ async def test_card_goes_through_response_url_where_the_bot_is_not_a_member(harn
     assert deletes(harness) == [ENTRY_PATH]
     final = harness.slack.posts_to(click_url)[-1].body
     assert final["replace_original"] is True
-    assert "203.0.113.7 unblocked* by <@UBOB>, requested by <@UALICE>" in block_text(final["blocks"])
+    assert (
+        "*Request to unblock 203.0.113.7 was approved by <@UBOB>, and it is unblocked.*\nRequested by <@UALICE>."
+        in (block_text(final["blocks"]))
+    )
 
 
 async def test_unknown_entry_is_explained_privately_and_nothing_is_stored(harness: Harness) -> None:
-    _, response_url = await harness.command("7")
+    reply, response_url = await harness.command("7")
     await harness.settle()
 
-    [note] = harness.notes(response_url)
+    # the person is left with one note: Slack cannot replace a command's acknowledgement, so the bot acks empty
+    [note] = harness.slack.notes_after_command(response_url, reply.message)
     assert "There is no IP blocklist entry 7 in 3CX" in note
     assert harness.cards() == []
     assert stored_requests(harness) == 0
+
+
+async def test_a_slow_3cx_is_said_while_the_person_waits(make_harness: MakeHarness) -> None:
+    harness = await make_harness(THREECX_TIMEOUT="5")
+    harness.pbx.delay = 2.0  # longer than the bot waits before it says what it is doing
+    reply, response_url = await harness.command("42")
+    await harness.settle()
+
+    assert reply.message == ""
+    [note] = harness.slack.notes_after_command(response_url, reply.message)
+    assert note == "Still looking up IP blocklist entry 42 in 3CX…"
+    assert len(harness.cards()) == 1
 
 
 # 2. approve ---------------------------------------------------------------------------------------
@@ -110,9 +129,13 @@ async def test_approve_deletes_the_entry_and_replaces_the_card(harness: Harness)
     assert "If-Match" not in delete.headers  # this PBX sent no ETag
     assert 42 not in harness.pbx.entries
     [card] = harness.cards()
-    assert card.updates == 2  # "Unblocking…", then the outcome
+    assert card.updates == 2  # "…approved by <@UBOB>; unblocking…", then the outcome
     assert decisions(card.blocks) == []
-    assert "*203.0.113.7 unblocked* by <@UBOB>, requested by <@UALICE>." in block_text(card.blocks)
+    assert (
+        "*Request to unblock 203.0.113.7 was approved by <@UBOB>, and it is unblocked.*\nRequested by <@UALICE>."
+        in (block_text(card.blocks))
+    )
+    assert "3CX description: Failed SIP registrations" in block_text(card.blocks)
     assert "3CX answered: HTTP 204" in block_text(card.blocks)
 
 
@@ -143,7 +166,7 @@ async def test_entry_changed_since_the_card_is_left_alone(harness: Harness) -> N
 
     assert 42 in harness.pbx.entries
     text = block_text(harness.cards()[0].blocks)
-    assert "Could not unblock 203.0.113.7" in text
+    assert "Request to unblock 203.0.113.7 was approved by <@UBOB>, but it could not be unblocked." in text
     assert "changed in 3CX after the request was made" in text
     stored = await harness.stored(request)
     assert (stored.state, stored.outcome) == (State.FAILED, "changed")
@@ -154,7 +177,7 @@ async def test_entry_changed_since_the_card_is_left_alone(harness: Harness) -> N
     ("fault", "sentence", "kind"),
     [
         ("forbidden", "give its 3CX API client the System Admin role", "forbidden"),
-        ("down", "could not be reached or did not answer", "unavailable"),
+        ("down", "was unavailable or did not answer in time", "unavailable"),
         ("refused", "3CX refused to remove it", "other"),
     ],
 )
@@ -175,6 +198,10 @@ async def test_a_failed_delete_says_why_in_plain_words(
 
     [card] = harness.cards()
     assert sentence in block_text(card.blocks)
+    # the context shows only what the headline does not say already: the status, or 3CX's own words
+    said = {"forbidden": "3CX answered: HTTP 403 ·", "down": "3CX answered: HTTP 503 ·",
+            "refused": "3CX answered: HTTP 400 (refused): WARNINGS.XAPI.INVALID"}[fault]  # fmt: skip
+    assert said in block_text(card.blocks)
     assert "THREECX_" not in block_text(card.blocks) and "bot check" not in block_text(card.blocks)
     assert decisions(card.blocks) == []
     stored = await harness.stored(request)
@@ -201,7 +228,10 @@ async def test_deny_by_an_approver_closes_the_request_without_touching_3cx(harne
 
     assert deletes(harness) == []
     text = block_text(harness.cards()[0].blocks)
-    assert "denied* by <@UCAROL>, requested by <@UALICE>" in text
+    assert (
+        "Request to unblock 203.0.113.7 was denied by <@UCAROL>.* Nothing was changed in 3CX.\nRequested by <@UALICE>"
+        in text
+    )
     assert decisions(harness.cards()[0].blocks) == []
 
 
@@ -212,7 +242,7 @@ async def test_cancel_by_the_requester(harness: Harness) -> None:
     await harness.settle()
 
     assert deletes(harness) == []
-    assert "cancelled* by <@UALICE>" in block_text(harness.cards()[0].blocks)
+    assert "Request to unblock 203.0.113.7 was cancelled by <@UALICE>.*" in block_text(harness.cards()[0].blocks)
 
 
 async def test_cancel_by_someone_else_is_refused(harness: Harness) -> None:
@@ -307,7 +337,9 @@ async def test_a_late_click_changes_nothing_and_the_card_says_it_expired(harness
     await harness.settle()
 
     assert deletes(harness) == []
-    assert "expired* without approval" in block_text(harness.cards()[0].blocks)
+    assert "Request to unblock 203.0.113.7 expired without approval.*" in block_text(harness.cards()[0].blocks)
+    # like every outcome, it says when: the moment it expired
+    assert f"<!date^{int(request.expires_at)}^" in block_text(harness.cards()[0].blocks)
     [note] = harness.notes(response_url)
     assert "This request expired" in note
     assert (await harness.stored(request)).state is State.EXPIRED
@@ -356,7 +388,7 @@ async def test_a_request_survives_a_restart_of_the_bot(harness: Harness) -> None
     await harness.settle()
 
     assert deletes(harness) == [ENTRY_PATH]
-    assert "unblocked* by <@UBOB>" in block_text(harness.cards()[0].blocks)
+    assert "was approved by <@UBOB>, and it is unblocked.*" in block_text(harness.cards()[0].blocks)
 
 
 # 8. usage and bad input ---------------------------------------------------------------------------
@@ -469,7 +501,7 @@ async def test_an_entry_already_gone_is_reported_as_no_longer_blocked(harness: H
 
     assert 42 not in harness.pbx.entries
     text = block_text(harness.cards()[0].blocks)
-    assert "203.0.113.7 is no longer on the blocklist:* 3CX does not list it any more" in text
+    assert "Request to unblock 203.0.113.7 was approved by <@UBOB>; it was already gone from 3CX.*" in text
     stored = await harness.stored(request)
     assert (stored.state, stored.outcome) == (State.UNBLOCKED, "already_gone")
     assert all(r.path == ENTRY_PATH for r in harness.pbx.calls("DELETE"))

@@ -47,7 +47,7 @@ async def test_a_long_description_full_of_markup_makes_a_valid_card_and_outcome(
     await harness.settle()
 
     assert (await harness.stored(request)).state is State.UNBLOCKED
-    assert "203.0.113.7 unblocked" in block_text(harness.cards()[0].blocks)
+    assert "203.0.113.7 was approved by <@UBOB>, and it is unblocked" in block_text(harness.cards()[0].blocks)
     assert "<!channel>" not in block_text(harness.cards()[0].blocks)  # nothing from 3CX pings anyone
 
 
@@ -62,7 +62,7 @@ async def test_a_failed_undo_of_a_long_entry_keeps_its_text_short(harness: Harne
     await harness.settle()
 
     [card] = harness.cards()
-    assert "Could not put 203.0.113.7 back on the blocklist" in block_text(card.blocks)
+    assert "the undo by <@UCAROL> could not block it again" in block_text(card.blocks)
     assert len(card.text) < 1000
 
 
@@ -95,7 +95,7 @@ async def test_unblock_all_of_many_long_number_ids_carries_only_an_id_on_its_but
     await harness.settle()
     [offer] = harness.slack.posts_to(response_url)
     every = buttons(offer.body["blocks"])[-1]
-    assert every["text"]["text"] == "Unblock all 50" and len(every["value"]) < 40
+    assert every["text"]["text"] == "Request all 50" and len(every["value"]) < 40
     await harness.click(CHOOSE, every["value"], user=ALICE)
     await harness.settle()
 
@@ -189,7 +189,7 @@ def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) 
     many = [replace(request, id=f"{n:016x}") for n in range(11)]
     assert view_problems(home.home_view(many, many[:10], notices.waiting_in(request, link))) == []
     valid(*lists.history([request] * 50, everywhere=True))
-    for note in (notes.already_resolved(request), notes.already_requested(request, "https://acme.slack.com/")):
+    for note in (notes.already_resolved(request), notes.already_requested(request, "https://acme.slack.com/", "UBOB")):
         valid(note, [])
 
 
@@ -227,5 +227,5 @@ async def test_a_burst_in_one_channel_loses_no_card_and_an_approval_shows_first(
     outcome = max(i for i, (method, _) in enumerate(accepted) if method == "chat.update")
     cards_after = sum(method == "chat.postMessage" for method, _ in accepted[outcome:])
     assert cards_after >= 20, f"the outcome waited behind {30 - cards_after} of the 30 new cards"
-    assert "203.0.113.7 unblocked" in block_text(harness.cards()[0].blocks)
+    assert "203.0.113.7 was approved by <@UBOB>, and it is unblocked" in block_text(harness.cards()[0].blocks)
     assert len(harness.slack.calls_to("chat.postMessage")) > 31  # Slack did say "slow down"

@@ -58,7 +58,7 @@ async def test_two_processes_on_one_database_send_one_delete_and_share_one_token
 
     assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
     updates = [c.args.get("text", "") for c in slack.calls_to("chat.update") if c.args.get("ts") == card.ts]
-    assert len(updates) == 2 and updates[0].startswith("Unblocking") and "unblocked by" in updates[1]
+    assert len(updates) == 2 and updates[0].endswith("unblocking…") and "it is unblocked" in updates[1]
     [row] = await postgres.query(database_url, "SELECT resolved_by FROM requests WHERE id = $1", request_id)
     winner = row["resolved_by"]
     notes = [a.notes(url) for _, url in clicks]
@@ -108,7 +108,7 @@ async def test_expiry_and_history_are_the_same_from_either_replica(
         assert "This request expired" in note
         assert await a.bot.sweeper.sweep() == 0
 
-    assert card.updates == 1 and "expired* without approval" in block_text(card.blocks)
+    assert card.updates == 1 and "expired without approval.*" in block_text(card.blocks)
     assert (await a.stored(request)).state is State.EXPIRED and (await b.stored(request)).state is State.EXPIRED
     _, late_url = await a.click(APPROVE, request, user=CAROL)
     await a.settle()
@@ -124,9 +124,13 @@ async def test_expiry_and_history_are_the_same_from_either_replica(
     assert histories[0] == histories[1]
     lines = histories[0].splitlines()
     assert lines[0] == "*Latest unblock requests*" and len(lines) == 3
-    assert "`198.51.100.4` *unblocked* by <@UBOB>, requested by <@UALICE> in <#C0GENERAL>" in lines[1]
     assert (
-        "`203.0.113.7` *expired without approval*, requested by <@UALICE> in <#C0GENERAL> · _printer VPN_" in lines[2]
+        "Request to unblock `198.51.100.4` *was approved by <@UBOB>, and it is unblocked* · requested by <@UALICE> in "
+        "<#C0GENERAL>" in lines[1]
+    )
+    assert (
+        "Request to unblock `203.0.113.7` *expired without approval* · requested by <@UALICE> in <#C0GENERAL> · "
+        "_printer VPN_" in lines[2]
     )
 
 
@@ -191,8 +195,8 @@ def address(n: int) -> str:
 
 
 def card_for(driver: Harness, n: int) -> Message | None:
-    """The card asking to unblock entry ``n`` (as first posted: found by the address in its fields)."""
-    return next((c for c in driver.cards() if f"`{address(n)}`" in block_text(c.blocks)), None)
+    """The card asking to unblock entry ``n`` (as first posted: found by the entry in its fields)."""
+    return next((c for c in driver.cards() if f"IP blocklist, entry {n}\n" in block_text(c.blocks)), None)
 
 
 async def open_cards(driver: Harness, entries: range) -> list[Message]:
@@ -288,11 +292,14 @@ async def test_a_killed_replicas_claim_is_settled_by_another_within_a_minute(
     await wait_for(lambda: pbx.calls("DELETE"), what="the DELETE under way")
     a.kill()
     await a.wait()
-    await wait_for(lambda: "Unblocking" not in block_text(card.blocks), timeout=60, what="the other replica")
+    await wait_for(lambda: "unblocking…" not in block_text(card.blocks), timeout=60, what="the other replica")
     assert await b.stop() == 0
 
     text = block_text(card.blocks)
-    assert f"{address(100)} unblocked* by <@UBOB>" in text and "finished after a restart of the bot" in text
+    assert (
+        f"{address(100)} was approved by <@UBOB>, and it is unblocked.*" in text
+        and "finished after a restart of the bot" in text
+    )
     assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(100)"]  # checked, not sent again
     assert "finishing a request whose process stopped" in b.stderr
 
@@ -309,7 +316,7 @@ async def test_a_live_replicas_long_claim_is_never_taken(
     _, offer_url = await da.command("203.0.113.7")
     await wait_for(lambda: da.slack.posts_to(offer_url), what="the choice")
     every = buttons(da.slack.posts_to(offer_url)[0].body["blocks"])[-1]
-    assert every["text"]["text"] == "Unblock all 10"
+    assert every["text"]["text"] == "Request all 10"
     await da.click(CHOOSE, every["value"], user=ALICE)
     await wait_for(lambda: da.cards(), what="the card")
     [card] = da.cards()

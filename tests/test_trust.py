@@ -148,14 +148,17 @@ async def test_a_delete_under_way_when_the_bot_was_killed_is_finished_truthfully
 
     await _killed_while_3cx_works(pbx, first, driver, APPROVE, "DELETE", request_id, applied=applied)
     second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")  # at once
-    await wait_for(lambda: "Unblocking" not in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
+    await wait_for(lambda: "unblocking…" not in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
     assert await second.stop() == 0
 
     # it waited until 3CX must have finished, then looked: the removal was sent again only if it had not happened
     assert len(pbx.calls("DELETE")) == (1 if applied else 2)
     assert 42 not in pbx.entries
     text = block_text(driver.cards()[0].blocks)
-    assert "203.0.113.7 unblocked* by <@UBOB>" in text and "finished after a restart of the bot" in text
+    assert (
+        "203.0.113.7 was approved by <@UBOB>, and it is unblocked.*" in text
+        and "finished after a restart of the bot" in text
+    )
     assert [b["action_id"] for b in buttons(driver.cards()[0].blocks)] == [UNDO]  # its Undo window like any other
 
 
@@ -169,7 +172,7 @@ async def test_an_undo_under_way_when_the_bot_was_killed_adds_the_entry_back_onc
 
     await _killed_while_3cx_works(pbx, first, driver, UNDO, "POST", request_id, applied=applied)
     second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
-    await wait_for(lambda: "is blocked again." in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
+    await wait_for(lambda: "it is blocked again.*" in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
     assert await second.stop() == 0
 
     assert len(pbx.calls("POST", "/xapi/v1/Blocklist")) == (1 if applied else 2)
@@ -375,7 +378,7 @@ async def test_a_click_checked_until_after_expiry_changes_nothing(harness: Harne
     assert harness.pbx.calls("DELETE") == []
     assert (await harness.stored(request)).state is State.EXPIRED
     assert "This request expired" in harness.notes(url)[0]
-    assert "expired* without approval" in block_text(harness.cards()[0].blocks)
+    assert "expired without approval.*" in block_text(harness.cards()[0].blocks)
 
 
 # one open request per entry; undo only what was removed ----------------------------------------------------
@@ -394,7 +397,7 @@ async def test_a_second_request_for_an_entry_points_to_the_open_one(harness: Har
     link = f"<https://acme.slack.com/archives/C0GENERAL/p{card.ts.replace('.', '')}|this card>"
     for url in (by_id, by_address):
         [note] = harness.notes(url)
-        assert "already is waiting for approval" in note and link in note and "Nothing new was requested" in note
+        assert "is already waiting for approval" in note and link in note and "Nothing new was requested" in note
     request = await harness.request_for(card)
     await harness.click(DENY, request, user=BOB)
     await harness.settle()

@@ -9,6 +9,7 @@ to 3CX.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -24,13 +25,28 @@ DELIVERY_MEMORY = 24 * 3600.0
 #: why a click on a card from another channel changes nothing
 ELSEWHERE = "This button belongs to a request made in another channel, so it does nothing here."
 
+#: the widest network Approve and allow lets in, by IP version: one click must never open a large range
+WIDEST_ALLOWED = {4: 24, 6: 64}
 #: why Approve and allow does nothing for a request it was not offered for
-NOT_ALLOWABLE = "Approve and allow is only for a request about one IP address; nothing was changed."
+NOT_ALLOWABLE = (
+    "Approve and allow is only for one IP address, or a network no wider than /24 (IPv6: /64); nothing was changed."
+)
+
+
+def network(request: UnblockRequest) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The address or network of a request about one IP blocklist entry (None: another kind, or unreadable)."""
+    address = request.targets[0].address if len(request.targets) == 1 else None
+    try:
+        return ipaddress.ip_network(address.strip(), strict=False) if address else None
+    except ValueError:
+        return None
 
 
 def allowable(request: UnblockRequest) -> bool:
-    """Approve and allow is offered: the request is about one IP blocklist entry with an address."""
-    return len(request.targets) == 1 and request.targets[0].address is not None
+    """Approve and allow is offered: the request is about one IP blocklist entry for one address or a network
+    no wider than ``WIDEST_ALLOWED``."""
+    net = network(request)
+    return net is not None and net.prefixlen >= WIDEST_ALLOWED[net.version]
 
 
 # -- what a click leads to -------------------------------------------------------

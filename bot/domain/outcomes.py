@@ -66,7 +66,7 @@ EXPLANATIONS: dict[Outcome, Explanation] = {
         "Give the 3CX API client the System Admin role (3CX: Admin > Integrations > API).",
     ),
     Outcome.UNAVAILABLE: Explanation(
-        "3CX could not be reached or did not answer in time, even after retries.",
+        "3CX could not be reached, was unavailable or did not answer in time, even after retries.",
         "Check THREECX_BASE_URL, the network, and THREECX_CA_BUNDLE for a private certificate.",
     ),
     Outcome.INTERNAL: Explanation("Something went wrong inside the bot; it was logged for an admin."),

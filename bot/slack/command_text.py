@@ -18,16 +18,19 @@ from ..threecx.models import MAX_ENTRY_ID, MIN_ENTRY_ID
 
 USAGE = (
     "*Ask for a 3CX block to be lifted*\n"
-    "`/unblock 42`: IP blocklist entry 42, shown to the channel with *Approve* and *Deny* buttons.\n"
+    "`/unblock 42`: IP blocklist entry 42, shown on a card with *Approve*, *Deny* and *Cancel* buttons "
+    "(in the approvals channel when there is one; you are told where, and the outcome).\n"
     "`/unblock 203.0.113.7`: the entries that block this address (IPv4 or IPv6; a network like "
     "`203.0.113.0/24` works too).\n"
-    "`/unblock number +1 555 0100` or `/unblock +15550100`: a blocked caller number.\n"
+    "`/unblock number +1 555 0100` or `/unblock +15550100`: an entry of the caller-number blacklist.\n"
     "Add a reason after any of these: `/unblock 42 customer's VPN moved`.\n"
-    "`/unblock list [text]`: the newest blocklist entries, optionally only those whose address or "
+    "`/unblock list [text]`: the newest entries of the IP list, optionally only those whose address or "
     "description contains the text.\n"
     "`/unblock history [n]`: the last n requests made in this channel and how they ended (10 if n is left out); "
     "approvers see every channel's.\n"
-    "An approver's click lifts the block; for a while after, *Undo* puts it back."
+    "An approver's *Approve* lifts the block; *Approve and allow* (for one address or a small network) also lets "
+    "it in for a while, so 3CX does not block it again at once. *Deny* refuses; the person who asked can *Cancel*. "
+    "For a while after, *Undo* puts the block back."
 )
 
 MAX_REASON = 300

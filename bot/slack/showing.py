@@ -69,7 +69,9 @@ class Showing:
         if to_requester:
             sent.append(self.delivery.message(request.requester, *direct_message(request, link)))
         if request.asked_in is not None:
-            sent.append(self.delivery.message(request.asked_in, *origin_line(request, link)))
+            # the requester has a direct message; the channel's line mentions them only when it is their one notice
+            line = origin_line(request, link, name_requester=not self.notify_requester)
+            sent.append(self.delivery.message(request.asked_in, *line))
         for done in await asyncio.gather(*sent):
             if not done.ok:
                 log.warning("could not tell about a request", extra={"request": request.id, "error": done.error})

@@ -16,6 +16,7 @@ nothing, whichever process receives it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -66,6 +67,9 @@ from .views.watch import burst_page
 
 log = logging.getLogger(__name__)
 
+#: seconds after which a command that is still waiting for 3CX tells the person what it is doing
+PROGRESS_AFTER = 1.5
+
 #: the work a command or a click starts, made only when it runs
 Work = Callable[[], Coroutine[Any, Any, None]]
 
@@ -114,7 +118,10 @@ class UseCases:
         refusal = self.policy.may_request_in(asker.channel)
         if refusal is not None:
             return refusal
+        # an empty acknowledgement: Slack cannot replace it through the command's reply URL (it would post a second
+        # note), so the answer that follows is the one note the person gets, unless 3CX is slow to give it
         work: Work
+        progress: str | None = None
         if isinstance(parsed, UnblockEntry):
             work, progress = partial(self._request_entry, parsed, asker), say.looking_up_entry(parsed.entry_id)
         elif isinstance(parsed, UnblockAddress):
@@ -126,12 +133,12 @@ class UseCases:
             work = partial(self._request_matches, parsed.number, Kind.NUMBER, find, parsed.reason, asker)
             progress = say.looking_for_number(parsed.number)
         elif isinstance(parsed, ListEntries):
-            work, progress = partial(self._list, parsed.text, 0, asker), None
+            work = partial(self._list, parsed.text, 0, asker)
         else:
-            work, progress = partial(self._history, parsed, asker), None
-        if not self.work.spawn(self._once(asker, work), name=f"command-{type(parsed).__name__}"):
+            work = partial(self._history, parsed, asker)
+        if not self.work.spawn(self._once(asker, work, progress), name=f"command-{type(parsed).__name__}"):
             return say.BUSY
-        return progress
+        return None
 
     async def _request_entry(self, command: UnblockEntry, asker: Asker) -> None:
         what = f"IP blocklist entry {command.entry_id}"
@@ -151,10 +158,11 @@ class UseCases:
         try:
             matches = await find()
         except ThreeCXError as error:
-            await self._lookup_failed(error, f"blocklist entry for {asked}", asker)
+            listed = "caller-number blacklist" if kind is Kind.NUMBER else "IP blocklist"
+            await self._lookup_failed(error, f"{listed} entry for {asked}", asker)
             return
         if not matches.blocking:
-            await self._tell(asker, say.no_match(asked, matches))
+            await self._tell(asker, say.no_match(asked, kind, matches))
         elif len(matches.blocking) == 1 and not matches.truncated:
             await self._open_and_post(list(matches.blocking), asker, reason)
         else:
@@ -167,7 +175,7 @@ class UseCases:
         where = self.approval_channel or asker.channel
         opened = await self.decisions.open_request(targets, asker.user, where, reason, asked_in=asker.channel)
         if isinstance(opened, AlreadyRequested):
-            await self._tell(asker, say.already_requested(opened.request, self.workspace_url))
+            await self._tell(asker, say.already_requested(opened.request, self.workspace_url, asker.user))
             return
         card = request_card(opened, self.policy.who_approves(), self.showing.durations)
         # the command's reply URL can post only where the command was typed
@@ -378,14 +386,22 @@ class UseCases:
         else:
             self.delivery.tell(asker.channel, asker.response_url, text)
 
-    async def _once(self, asker: Asker, work: Work) -> None:
-        """Do ``work`` unless this delivery was handled before (Slack's retry, or a replay). When the
-        database stays away for longer than the bot waits, the person is told that nothing was done."""
+    async def _once(self, asker: Asker, work: Work, progress: str | None = None) -> None:
+        """Do ``work`` unless this delivery was handled before (Slack's retry, or a replay); when it takes longer
+        than ``PROGRESS_AFTER``, the person is told ``progress`` meanwhile. When the database stays away for
+        longer than the bot waits, the person is told that nothing was done."""
         try:
             if asker.delivery and not await self.decisions.first_delivery(f"delivery:{asker.delivery}"):
                 log.info("ignored a repeated delivery", extra={"user": asker.user})
                 return
-            await work()
+            slow = None
+            if progress is not None:
+                slow = asyncio.get_running_loop().call_later(PROGRESS_AFTER, self._tell_soon, asker, progress)
+            try:
+                await work()
+            finally:
+                if slow is not None:
+                    slow.cancel()
         except StoreUnreachable as error:
             log.error("gave up on a command or click: the database did not answer", extra={"problem": str(error)})
             await self._tell(asker, say.DATABASE_AWAY)

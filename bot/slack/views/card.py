@@ -5,25 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...domain.allowing import duration_words
-from ...domain.decisions import allowable
+from ...domain.decisions import WIDEST_ALLOWED, allowable, network
 from ...domain.model import UnblockRequest
 from ..blocks import Block, Blocks, actions, button, clip, confirm, context, fallback, fit, section, select
 from ..buttons import ALLOW_FOR, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton
-from .common import entry_fields, single_ip_entry, slack_date, target_lines, what
+from .common import entry_fields, single_entry, slack_date, target_lines, what
 
 
 def request_card(
     request: UnblockRequest, approvers: str, durations: Sequence[float] = (), chosen: float | None = None
 ) -> tuple[str, Blocks]:
     """The card asking ``approvers`` (named as in a sentence) to approve ``request``; with ``durations``, a
-    request about one IP address also offers Approve and allow (for ``chosen``, else the first duration)."""
+    request about one IP address (or a narrow network) also offers Approve and allow (for ``chosen``, else the
+    first duration)."""
     value = RequestButton(request.id).encode()
-    # Approve opens the phone system: red, and asked once more; Deny and Cancel change nothing
-    decision = actions("unblock_decision", button("Approve", APPROVE, value, "danger", approve_confirm(request)),
+    # Approve is the main action, asked once more; Approve and allow, which opens more, is the red one
+    decision = actions("unblock_decision", button("Approve", APPROVE, value, "primary", approve_confirm(request)),
                        button("Deny", DENY, value), button("Cancel", CANCEL, value))  # fmt: skip
     asked = f" in <#{request.asked_in}>" if request.asked_in else ""
     blocks: Blocks = [section(f":unlock: *<@{request.requester}> asks to unblock {what(request)}*{asked}")]
-    only = single_ip_entry(request)
+    only = single_entry(request)
     blocks.append(entry_fields(only) if only is not None else section(target_lines(request.targets)))
     if request.reason:
         blocks.append(section(f"*Reason:* {fit(request.reason, 1000)}"))
@@ -33,6 +34,9 @@ def request_card(
     if durations and allowable(request):
         blocks.append(allow_choice(request, durations, chosen if chosen is not None and chosen in durations
                                    else durations[0]))  # fmt: skip
+    elif durations and network(request) is not None:
+        widest = f"/{WIDEST_ALLOWED[4]} (IPv6: /{WIDEST_ALLOWED[6]})"
+        blocks.append(context(f"Approve and allow is offered only for one address or a network up to {widest}."))
     return fallback(f"<@{request.requester}> asks to unblock {clip(request.title, 200)}"), blocks
 
 
@@ -40,7 +44,7 @@ def approve_confirm(request: UnblockRequest) -> Block:
     """What Approve asks once more (on the card and in the Home tab)."""
     them = "it" if len(request.targets) == 1 else "them"
     question = f"Unblock {clip(request.title, 150)}? Calls from {them} will reach the PBX again."
-    return confirm("Remove from the blocklist?", question, "Unblock", "Keep blocked")
+    return confirm("Remove from the blocklist?", question, "Unblock", "Go back")
 
 
 def allow_choice(request: UnblockRequest, durations: Sequence[float], chosen: float) -> Block:
@@ -50,7 +54,7 @@ def allow_choice(request: UnblockRequest, durations: Sequence[float], chosen: fl
     current = AllowButton(request.id, int(chosen)).encode()
     question = (f"Remove the block on {clip(request.title, 120)} and add an allow entry for it for "
                 f"{duration_words(chosen)}, so that 3CX does not block it again meanwhile?")  # fmt: skip
-    ask = confirm("Unblock and allow?", question, "Unblock and allow", "Cancel")
+    ask = confirm("Unblock and allow?", question, "Unblock and allow", "Go back")
     return actions(
         "unblock_allow",
         select(ALLOW_FOR, options, current, "Allow for…"),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ...domain.model import Result, State, UnblockRequest
 from ...domain.outcomes import Outcome
-from ...threecx.models import BlocklistEntry, Kind, Target, expiry
+from ...threecx.models import BlocklistEntry, Target, expiry
 from ..blocks import fields, fit
 
 #: budgets for text from elsewhere, in characters before escaping
@@ -44,34 +45,55 @@ def mention(user: str | None) -> str:
     return f"<@{user}>" if user else "the bot"
 
 
+def block_type(entry: BlocklistEntry) -> str | None:
+    """The entry's block type when it says something (every blocking entry but ``Block``); None otherwise."""
+    kind = (entry.block_type or "").strip()
+    return fit(kind, 40) if kind and kind != "Block" else None
+
+
+def addresses(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    """How many addresses a network covers, readably: ``65,536 addresses``, ``2^64 addresses``."""
+    bits = net.max_prefixlen - net.prefixlen
+    return f"{net.num_addresses:,} addresses" if bits <= 32 else f"2^{bits} addresses"
+
+
+def _network(target: Target) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network an IP entry names, when it is wider than one address."""
+    try:
+        net = ipaddress.ip_network((target.address or "").strip(), strict=False)
+    except ValueError:
+        return None
+    return net if net.prefixlen < net.max_prefixlen else None
+
+
 def describe(target: Target, description: int = DESCRIPTION) -> str:
     """One line about an entry: what it blocks and where it came from."""
     parts = [f"`{label(target)}`"]
     if isinstance(target, BlocklistEntry):  # an IP entry says more about itself than a number
-        parts += [
-            f"entry {target.id}",
-            fit(target.block_type or "Block", 20),
-            f"added by {fit(target.added_by or 'unknown', 40)}",
-            f"expires {entry_expiry(target.expires_at)}",
-        ]
-    else:
-        parts.append("blocked caller number")
+        net = _network(target)
+        parts += [f"entry {target.id}", *([addresses(net)] if net is not None else []),
+                  *filter(None, [block_type(target)]), f"added by {fit(target.added_by or 'unknown', 40)}",
+                  f"expires {entry_expiry(target.expires_at)}"]  # fmt: skip
     if target.description:
         parts.append(f"_{fit(target.description, description)}_")
     return " · ".join(parts)
 
 
-def entry_fields(entry: BlocklistEntry) -> dict[str, object]:
-    return fields(
-        [
-            ("Address", f"`{label(entry)}`"),
-            ("Entry", str(entry.id)),
-            ("Description", fit(entry.description, 1500) if entry.description else "_none_"),
-            ("Block type", fit(entry.block_type or "unknown", 40)),
-            ("Added by", fit(entry.added_by or "unknown", 40)),
-            ("Expires", entry_expiry(entry.expires_at)),
-        ]
-    )
+def entry_fields(target: Target) -> dict[str, object]:
+    """One entry, of either list, as the fields of a card: the list it is on and what 3CX says of it (its
+    address or number is in the card's headline)."""
+    described = fit(target.description, 1500) if target.description else "_none_"
+    if not isinstance(target, BlocklistEntry):
+        return fields([("List", "Caller-number blacklist"), ("Description", described)])
+    pairs = [("List", f"IP blocklist, entry {target.id}"), ("Description", described)]
+    net = _network(target)
+    if net is not None:
+        pairs.append(("Covers", addresses(net)))
+    kind = block_type(target)
+    if kind is not None:
+        pairs.append(("Block type", kind))
+    pairs += [("Added by", fit(target.added_by or "unknown", 40)), ("Expires", entry_expiry(target.expires_at))]
+    return fields(pairs)
 
 
 #: how many entries a card or a chooser lists before it says "and N more"
@@ -93,31 +115,42 @@ def target_lines(targets: Sequence[Target], results: Sequence[Result] = ()) -> s
 
 
 def what(request: UnblockRequest) -> str:
-    """``203.0.113.7 (3CX blocklist entry 42)``, ``+15550100 (blocked caller number)`` or ``3 entries``."""
-    if len(request.targets) > 1:
-        return f"{len(request.targets)} blocklist entries"
-    target = request.targets[0]
-    if target.kind is Kind.ADDRESS:
-        return f"{label(target)} (3CX blocklist entry {target.id})"
-    return f"{label(target)} (blocked caller number)"
+    """What a request is about, for a headline: ``203.0.113.7``, ``+15550100`` or ``3 entries``."""
+    return title(request)
 
 
-def single_ip_entry(request: UnblockRequest) -> BlocklistEntry | None:
-    """The request's one IP entry, when it covers exactly one (its card shows it as fields)."""
-    only = request.targets[0] if len(request.targets) == 1 else None
-    return only if isinstance(only, BlocklistEntry) else None
+def single_entry(request: UnblockRequest) -> Target | None:
+    """The request's one entry, when it covers exactly one (its card shows it as fields)."""
+    return request.targets[0] if len(request.targets) == 1 else None
 
 
-#: a request's state in words, for history
-STATE_WORDS = {
-    State.PENDING: "waiting for approval",
-    State.EXECUTING: "being unblocked",
-    State.UNBLOCKED: "unblocked",
-    State.FAILED: "could not be unblocked",
-    State.DENIED: "denied",
-    State.CANCELLED: "cancelled",
-    State.EXPIRED: "expired without approval",
-    State.UNDOING: "being blocked again",
-    State.UNDONE: "blocked again",
-    State.UNDO_FAILED: "unblocked; undo failed",
-}
+def ended(request: UnblockRequest) -> str:
+    """Where a request stands, as the end of "Request to unblock X …": the one pattern of every outcome, on the
+    card, in history, in the Home tab, in the direct message and in the channel where it was asked."""
+    approver, asker, undoer = mention(request.resolved_by), mention(request.requester), mention(request.undone_by)
+    it, is_, was, them = ("they", "are", "were", "them") if len(request.targets) > 1 else ("it", "is", "was", "it")
+    match request.state:
+        case State.PENDING:
+            return "is waiting for approval"
+        case State.EXECUTING:
+            return f"was approved by {approver}; unblocking…"
+        case State.UNBLOCKED if request.results and all(r.outcome is Outcome.ALREADY_GONE for r in request.results):
+            return f"was approved by {approver}; {it} {was} already gone from 3CX"
+        case State.UNBLOCKED:
+            return f"was approved by {approver}, and {it} {is_} unblocked"
+        case State.FAILED:
+            return f"was approved by {approver}, but {it} could not be unblocked"
+        case State.DENIED:
+            return f"was denied by {approver}"
+        case State.CANCELLED if request.resolved_by is None:
+            return "was withdrawn: its card could not be posted"
+        case State.CANCELLED:
+            return f"was cancelled by {asker}"
+        case State.EXPIRED:
+            return "expired without approval"
+        case State.UNDOING:
+            return f"is being undone by {undoer}: blocking {them} again…"
+        case State.UNDONE:
+            return f"was undone by {undoer}: {it} {is_} blocked again"
+        case _:
+            return f"was approved by {approver}; the undo by {undoer} could not block {them} again"

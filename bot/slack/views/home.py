@@ -10,7 +10,7 @@ from ...domain.model import UnblockRequest
 from ..blocks import MAX_BLOCKS, Blocks, actions, button, context, fit, section
 from ..buttons import HOME_APPROVE, HOME_DENY, RequestButton
 from .card import approve_confirm
-from .common import mention, slack_date, title, what
+from .common import ended, mention, slack_date, title, what
 from .lists import REASON_IN_LIST, how_it_ended
 
 INTRO = (
@@ -43,7 +43,7 @@ def home_view(
     blocks.append(section("*Your requests* (newest first)"))
     if not own:
         blocks.append(context("You have not asked for an unblock yet."))
-    lines = [f"• {slack_date(r.created_at)} `{title(r)}` {how_it_ended(r)} · `{r.id}`" for r in own[:OWN_SHOWN]]
+    lines = [f"• {slack_date(r.created_at)} {how_it_ended(r)} · `{r.id}`" for r in own[:OWN_SHOWN]]
     if lines:
         blocks.append(section("\n".join(lines)))
     return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
@@ -56,11 +56,11 @@ def _waiting(request: UnblockRequest) -> Blocks:
         line += f" · _{fit(request.reason, REASON_IN_LIST)}_"
     line += f"\nUntil {slack_date(request.expires_at)} · request `{request.id}`"
     value = RequestButton(request.id).encode()
-    decide = actions(f"home_{request.id}", button("Approve", HOME_APPROVE, value, "danger", approve_confirm(request)),
+    decide = actions(f"home_{request.id}", button("Approve", HOME_APPROVE, value, "primary", approve_confirm(request)),
                      button("Deny", HOME_DENY, value))  # fmt: skip
     return [section(line), decide]
 
 
 def decided_notice(request: UnblockRequest) -> str:
     """What a click in the Home tab did, for the person who clicked."""
-    return f"The request of {mention(request.requester)} to unblock `{title(request)}` is {how_it_ended(request)}."
+    return f"{mention(request.requester)}'s request to unblock `{title(request)}` {ended(request)}."

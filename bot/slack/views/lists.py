@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ...domain.lookup import Matches, Page
-from ...domain.model import State, UnblockRequest
-from ...threecx.models import Kind, Target
+from ...domain.model import UnblockRequest
+from ...threecx.models import BlocklistEntry, Kind, Target
 from ..blocks import Blocks, actions, button, context, escape, fallback, fit, section, sections
 from ..buttons import CHOOSE, LIST_MORE, ChoiceButton, PageButton
-from .common import (
-    DESCRIPTION_IN_LIST,
-    SHOWN_ENTRIES,
-    STATE_WORDS,
-    describe,
-    mention,
-    slack_date,
-    title,
-)
+from .common import DESCRIPTION_IN_LIST, SHOWN_ENTRIES, describe, ended, mention, slack_date, title
 
 #: how much of a reason a history line shows, in characters before escaping
 REASON_IN_LIST = 80
@@ -27,32 +20,48 @@ def chooser(asked: str, kind: Kind, matches: Matches, offer_id: str) -> tuple[st
     """Several entries match: list them and let the person pick one, or all."""
     found: Sequence[Target] = matches.blocking
     count = f"{len(found)}{'+' if matches.truncated else ''}"
-    things = "blocked caller numbers" if kind is Kind.NUMBER else "blocklist entries"
-    blocks: Blocks = [section(f"*{count} {things} match {escape(asked)}.* Which should be unblocked?")]
+    things = "caller-number blacklist entries" if kind is Kind.NUMBER else "IP blocklist entries"
+    blocks: Blocks = [section(f"*{count} {things} match {escape(asked)}.* Which should be unblocked? "
+                              "An approver decides.")]  # fmt: skip
     for n, target in enumerate(found[:SHOWN_ENTRIES]):
-        pick = button("Unblock this", CHOOSE, ChoiceButton(offer_id, n).encode())
+        pick = button("Request unblock", CHOOSE, ChoiceButton(offer_id, n).encode())
         blocks.append(section(describe(target, DESCRIPTION_IN_LIST), accessory=pick))
     if len(found) > SHOWN_ENTRIES:
         blocks.append(context(f"…and {len(found) - SHOWN_ENTRIES} more."))
     if matches.truncated:
         blocks.append(context("More entries match than one request can hold; narrow it down after these."))
-    every = button(f"Unblock all {len(found)}", CHOOSE, ChoiceButton(offer_id, None).encode())
+    every = button(f"Request all {len(found)}", CHOOSE, ChoiceButton(offer_id, None).encode())
     blocks.append(actions("unblock_choose_all", every))
     return fallback(f"{count} {things} match {asked}"), blocks
 
 
 def listing(text: str | None, page: Page) -> tuple[str, Blocks]:
-    """``/unblock list``: a page of the newest entries; **More** continues after the last one shown."""
+    """``/unblock list``: a page of the newest entries of the IP list, blocks and allow entries apart; **More**
+    continues after the last one shown."""
     where = f" matching `{fit(text, 64)}`" if text else ""
     if not page.entries:
-        none = "No blocklist entries" + where + (" on this page." if page.skip else ".")
+        none = "No IP list entries" + where + (" on this page." if page.skip else ".")
         return fallback(none), [section(none)]
     first, last = page.skip + 1, page.skip + len(page.entries)
-    heading = f"*Newest blocklist entries{where}* ({first} to {last}). Unblock one with `/unblock` and its number."
-    blocks = sections([f"• {describe(e, DESCRIPTION_IN_LIST)}" for e in page.entries], heading)
+    heading = f"*Newest IP list entries{where}* ({first} to {last}). Unblock a block with `/unblock` and its number."
+    blocked = [f"• {_listed(e)}" for e in page.entries if e.blocks]
+    allowed = [f"• {_listed(e)}" for e in page.entries if not e.blocks]
+    lines = ([f"*Blocklist entries ({len(blocked)})*", *blocked] if blocked else []) + (
+        [f"*Allow entries ({len(allowed)})*: these let an address in", *allowed] if allowed else [])  # fmt: skip
+    blocks = sections(lines, heading)
     if page.more:
         blocks.append(actions("unblock_list", button("More", LIST_MORE, PageButton(text, last).encode())))
-    return fallback(f"Newest blocklist entries{where}"), blocks
+    return fallback(f"Newest IP list entries{where}"), blocks
+
+
+#: how the bot names an approver in the description of an allow entry it adds (``bot.domain.allowing``)
+_APPROVER_IN_DESCRIPTION = re.compile(r"(?<=approved by )Slack user ([UW][A-Z0-9]{2,20})(?=, request )")
+
+
+def _listed(entry: BlocklistEntry) -> str:
+    """An entry's line; an allow entry the bot added names its approver as a person, not as a raw id."""
+    line = describe(entry, DESCRIPTION_IN_LIST)
+    return _APPROVER_IN_DESCRIPTION.sub(r"<@\1>", line) if not entry.blocks else line
 
 
 def history(requests: Sequence[UnblockRequest], everywhere: bool) -> tuple[str, Blocks]:
@@ -63,7 +72,7 @@ def history(requests: Sequence[UnblockRequest], everywhere: bool) -> tuple[str, 
         return none, [section(none)]
     lines = []
     for r in requests:
-        line = f"• {slack_date(r.created_at)} `{title(r)}` {how_it_ended(r)}, requested by {mention(r.requester)}"
+        line = f"• {slack_date(r.created_at)} {how_it_ended(r)} · requested by {mention(r.requester)}"
         if everywhere:
             line += f" in <#{r.origin}>"
         if r.reason:
@@ -73,19 +82,5 @@ def history(requests: Sequence[UnblockRequest], everywhere: bool) -> tuple[str, 
 
 
 def how_it_ended(r: UnblockRequest) -> str:
-    """``unblocked by @bob``, ``being unblocked (approved by @bob)``, ``undo failed (tried by @carol)``…"""
-    words = f"*{STATE_WORDS[r.state]}*"
-    decider, undoer = mention(r.resolved_by), mention(r.undone_by)
-    match r.state:
-        case State.UNBLOCKED | State.DENIED:
-            return f"{words} by {decider}"
-        case State.CANCELLED:
-            return f"{words} by {decider}" if r.resolved_by else "*withdrawn* (its card could not be posted)"
-        case State.EXECUTING | State.FAILED:
-            return f"{words} (approved by {decider})"
-        case State.UNDOING | State.UNDONE:
-            return f"{words} by {undoer} (unblocked by {decider})"
-        case State.UNDO_FAILED:
-            return f"*unblocked* by {decider}; *undo failed* (tried by {undoer})"
-        case _:
-            return words
+    """``Request to unblock `203.0.113.7` was denied by @bob``: the one pattern of every outcome."""
+    return f"Request to unblock `{title(r)}` *{ended(r)}*"

@@ -8,7 +8,7 @@ from ...domain.lookup import Matches
 from ...domain.model import State, UnblockRequest
 from ...domain.outcomes import Outcome
 from ...threecx.errors import ThreeCXError
-from ...threecx.models import BlocklistEntry, Target
+from ...threecx.models import BlocklistEntry, Kind, Target
 from ..blocks import escape, fit
 from .common import ANSWER, SHOWN_ENTRIES, label, mention, slack_date, title
 
@@ -30,15 +30,15 @@ UNKNOWN_REQUEST = "The bot has no record of this request, so nothing was done. A
 
 
 def looking_up_entry(entry_id: int) -> str:
-    return f"Looking up blocklist entry {entry_id} in 3CX…"
+    return f"Still looking up IP blocklist entry {entry_id} in 3CX…"
 
 
 def looking_for_address(shown: str) -> str:
-    return f"Looking for blocklist entries that block {shown}…"
+    return f"Still looking for IP blocklist entries that block {escape(shown)} in 3CX…"
 
 
 def looking_for_number(number: str) -> str:
-    return f"Looking for the blocked caller number {number}…"
+    return f"Still looking for {escape(number)} on the caller-number blacklist in 3CX…"
 
 
 def an_allow_entry(entry: BlocklistEntry) -> str:
@@ -57,13 +57,14 @@ def lookup_failure(error: ThreeCXError, what: str) -> str:
     return f"{kind.explanation.people}{retry} Nothing was requested."
 
 
-def no_match(asked: str, matches: Matches) -> str:
+def no_match(asked: str, kind: Kind, matches: Matches) -> str:
     """What to say when nothing blocking matched an address or a number."""
     if matches.allowing:
         ids = ", ".join(f"`{label(e)}` (entry {e.id})" for e in matches.allowing[:SHOWN_ENTRIES])
         return f"{escape(asked)} is not blocked: it is on the 3CX allow list through {ids}. Nothing was requested."
+    searched = "the caller-number blacklist" if kind is Kind.NUMBER else "the IP blocklist"
     return (
-        f"{escape(asked)} is not on the 3CX blocklist, so 3CX is not blocking it by this rule. "
+        f"{escape(asked)} is not on {searched}, so 3CX is not blocking it there. "
         "Nothing was requested. If calls still fail, the cause is elsewhere (firewall, provider, credentials)."
     )
 
@@ -73,16 +74,14 @@ def asked_approvers(targets: Sequence[Target]) -> str:
     return f"Asked the approvers to unblock {shown}."
 
 
-def already_requested(request: UnblockRequest, workspace_url: str | None) -> str:
-    """A new request covers an entry that an open request already covers: where that one is."""
+def already_requested(request: UnblockRequest, workspace_url: str | None, user: str) -> str:
+    """A new request (by ``user``) covers an entry that an open request already covers: where that one is."""
     where = f"<#{request.channel}>"
     if workspace_url and request.message_ts:
         where = f"<{workspace_url}archives/{request.channel}/p{request.message_ts.replace('.', '')}|this card>"
-    state = "is waiting for approval" if request.state is State.PENDING else "is being carried out"
-    return (
-        f"A request to unblock {title(request)} (asked by {mention(request.requester)}) already {state}: see "
-        f"{where}. Nothing new was requested."
-    )
+    state = "is already waiting for approval" if request.state is State.PENDING else "is already being carried out"
+    asked = "you asked for it" if user == request.requester else f"asked by {mention(request.requester)}"
+    return f"A request to unblock {title(request)} ({asked}) {state}: see {where}. Nothing new was requested."
 
 
 def card_not_posted(error: str) -> str:

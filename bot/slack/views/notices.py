@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...domain.model import State, UnblockRequest
 from ..blocks import Blocks, fallback, section
-from .common import title
+from .common import mention, title
 from .outcome import allow_sentence, summary
 
 #: the states the requester is told about (a direct message), and the channel where they asked (one line)
@@ -27,17 +27,18 @@ def waiting_in(request: UnblockRequest, link: str | None) -> str:
 
 def direct_message(request: UnblockRequest, link: str | None) -> tuple[str, Blocks]:
     """The direct message to the requester: how their request ended, and a link to its card."""
-    emoji, headline, rest = summary(request)
-    lines = [f"{emoji} *{headline}* {rest}"]
+    emoji, headline, why = summary(request, "Your request")
+    lines = [f"{emoji} *{headline}* {why}".rstrip()]
     allowed = allow_sentence(request)
     if allowed:
         lines.append(allowed)
     lines.append(see(link, request))
-    return fallback(f"Your unblock request: {headline}"), [section("\n".join(lines))]
+    return fallback(headline), [section("\n".join(lines))]
 
 
-def origin_line(request: UnblockRequest, link: str | None) -> tuple[str, Blocks]:
-    """One short line in the channel where the request was asked for."""
-    emoji, headline, rest = summary(request)
-    who = rest.splitlines()[-1] if rest else ""  # who decided, without a failure's explanation
-    return fallback(headline), [section(f"{emoji} *{headline}* {who} {see(link, request)}")]
+def origin_line(request: UnblockRequest, link: str | None, *, name_requester: bool = False) -> tuple[str, Blocks]:
+    """One short line in the channel where the request was asked for. The requester is told by a direct
+    message, so the line names them only when ``name_requester`` (no direct message is sent)."""
+    emoji, headline, _ = summary(request)
+    asked = f" Requested by {mention(request.requester)}." if name_requester else ""
+    return fallback(headline), [section(f"{emoji} *{headline}*{asked} {see(link, request)}")]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
-from ...domain.model import State, UnblockRequest
+from ...domain.model import Result, State, UnblockRequest
 from ...domain.outcomes import Outcome
 from ...threecx.models import Kind
 from ..blocks import Blocks, actions, button, clip, confirm, context, fallback, fit, section
 from ..buttons import UNDO, RequestButton
 from .card import request_card
-from .common import ANSWER, DESCRIPTION, mention, slack_date, target_lines, title
+from .common import ANSWER, DESCRIPTION, ended, mention, slack_date, target_lines, title
 
 NOTHING_CHANGED = "Nothing was changed in 3CX."
 
@@ -22,12 +23,13 @@ def outcome_card(
 ) -> tuple[str, Blocks]:  # fmt: skip
     if request.state is State.PENDING:
         return request_card(request, approvers, durations, chosen)
-    emoji, headline, rest = summary(request)
-    blocks: Blocks = [section(f"{emoji} *{headline}* {rest}")]
+    emoji, headline, why = summary(request)
+    first = f"{emoji} *{headline}* {why}".rstrip()
+    blocks: Blocks = [section("\n".join(filter(None, [first, _who(request)])))]
     allowed = allow_sentence(request)
     if allowed:
         blocks.append(section(allowed))
-    if len(request.targets) > 1 or request.targets[0].kind is Kind.NUMBER:
+    if len(request.targets) > 1:
         undo_phase = request.state.undo_phase
         lines = target_lines(request.removed if undo_phase else request.targets,
                              request.undo_results if undo_phase else request.results)  # fmt: skip
@@ -36,14 +38,30 @@ def outcome_card(
     blocks.append(context(" · ".join(_details(request))))
     if undo_open(request, now):
         assert request.undo_until is not None
-        question = f"Put {clip(request.title, 150)} back on the 3CX blocklist as it was?"
-        if any(r.added_allow is not None for r in request.results):
-            question = f"Remove the allow entry and put {clip(request.title, 150)} back on the 3CX blocklist as it was?"
+        back = f"put {clip(request.title, 150)} back on the {_list_of(request)} as it was?"
+        added = any(r.added_allow is not None for r in request.results)
+        back = f"Remove the allow entry and {back}" if added else back[0].upper() + back[1:]
         undo = button("Undo", UNDO, RequestButton(request.id).encode(),
-                      confirm=confirm("Block again?", question, "Block again", "Leave it"))  # fmt: skip
+                      confirm=confirm("Block again?", back, "Block again", "Go back"))  # fmt: skip
         blocks.append(actions("unblock_undo", undo))
         blocks.append(context(f"An approver can undo this until {slack_date(request.undo_until)}."))
-    return fallback(f"{headline} {clip(rest.split(chr(10))[0], 300)}"), blocks
+    return fallback(f"{headline} {clip(why, 300)}".strip()), blocks
+
+
+def _who(request: UnblockRequest) -> str:
+    """Who asked, and who approved what an undo took back (the headline names who decided)."""
+    if request.state is State.CANCELLED and request.resolved_by is not None:
+        return ""  # the one who cancelled is the one who asked
+    if request.state.undo_phase:
+        return f"Approved by {mention(request.resolved_by)}, requested by {mention(request.requester)}."
+    return f"Requested by {mention(request.requester)}."
+
+
+def _list_of(request: UnblockRequest) -> str:
+    kinds = {t.kind for t in request.removed or request.targets}
+    if kinds == {Kind.ADDRESS}:
+        return "IP blocklist"
+    return "caller-number blacklist" if kinds == {Kind.NUMBER} else "3CX lists"
 
 
 def undo_open(request: UnblockRequest, now: float) -> bool:
@@ -59,29 +77,6 @@ def stale_undo_button(request: UnblockRequest, now: float) -> bool:
     """The card still shows Undo although its time is up: redraw it without."""
     decided = request.state in (State.UNBLOCKED, State.FAILED)
     return decided and request.undo_until is not None and not undo_open(request, now)
-
-
-#: what the card's first line says in each state (and in two variants): emoji, headline, the rest of the line;
-#: ``{what}``, ``{approver}``, ``{asker}`` and ``{undoer}`` are filled in, ``{why}`` explains a failure
-_SUMMARIES: dict[State | str, tuple[str, str, str]] = {
-    State.EXECUTING: (":gear:", "Unblocking {what}…", "Approved by {approver}, requested by {asker}."),
-    "already gone": (":white_check_mark:", "{what} is no longer on the blocklist:",
-                     "3CX does not list it any more. Approved by {approver}, requested by {asker}."),
-    State.UNBLOCKED: (":white_check_mark:", "{what} unblocked", "by {approver}, requested by {asker}."),
-    State.FAILED: (":x:", "Could not unblock {what}.", "{why}\nApproved by {approver}, requested by {asker}."),
-    State.DENIED: (":no_entry_sign:", "Request to unblock {what} denied",
-                   f"by {{approver}}, requested by {{asker}}. {NOTHING_CHANGED}"),
-    "withdrawn": (":leftwards_arrow_with_hook:", "Request to unblock {what} withdrawn",
-                  f"(requested by {{asker}}). {NOTHING_CHANGED}"),
-    State.CANCELLED: (":leftwards_arrow_with_hook:", "Request to unblock {what} cancelled",
-                      f"by {{asker}}. {NOTHING_CHANGED}"),
-    State.EXPIRED: (":alarm_clock:", "Request to unblock {what} expired",
-                    f"without approval (requested by {{asker}}). {NOTHING_CHANGED} Ask again with `/unblock`."),
-    State.UNDOING: (":gear:", "Putting {what} back on the blocklist…", "{undoer} asked for it to be blocked again."),
-    State.UNDONE: (":rewind:", "{what} is blocked again.",
-                   "{undoer} undid the unblock that {approver} approved for {asker}."),
-    State.UNDO_FAILED: (":warning:", "Could not put {what} back on the blocklist.", "{why} (Undo asked by {undoer}.)"),
-}  # fmt: skip
 
 
 def allow_sentence(request: UnblockRequest) -> str | None:
@@ -101,34 +96,64 @@ def allow_sentence(request: UnblockRequest) -> str | None:
     return f":shield: Allowed until {until} by 3CX allow entry {result.allow_id}."
 
 
-def summary(request: UnblockRequest) -> tuple[str, str, str]:
-    """(emoji, headline, the rest of the first line) for the request's state."""
+def summary(request: UnblockRequest, whose: str = "Request") -> tuple[str, str, str]:
+    """(emoji, headline, why) for the request's state: the headline in the one pattern of every outcome,
+    "Request to unblock X was denied by @bob." (``whose``: "Your request" in the requester's direct message),
+    and, for a failure, why, in plain words."""
+    words = ended(request)
+    headline = f"{whose} to unblock {title(request)} {words}{'' if words.endswith('…') else '.'}"
     key: State | str = request.state
     if request.state is State.UNBLOCKED and all(r.outcome is Outcome.ALREADY_GONE for r in request.results):
         key = "already gone"  # 3CX answered 404: gone, but not by this request's hand
-    elif request.state is State.CANCELLED and request.resolved_by is None:
-        key = "withdrawn"  # by the bot: its card could not be posted
-    why = failure_sentence(request) if request.state is State.FAILED else _undo_failure(request)
-    names = {"what": title(request), "approver": mention(request.resolved_by), "asker": mention(request.requester),
-             "undoer": mention(request.undone_by), "why": why}  # fmt: skip
-    emoji, headline, rest = _SUMMARIES[key]
-    return emoji, headline.format(**names), rest.format(**names)
+    whys: dict[State | str, str] = {
+        State.FAILED: failure_sentence(request),
+        State.UNDO_FAILED: _undo_failure(request),
+        State.DENIED: NOTHING_CHANGED,
+        State.CANCELLED: NOTHING_CHANGED,
+        State.EXPIRED: f"{NOTHING_CHANGED} Ask again with `/unblock`.",
+    }
+    why = whys.get(key, "")
+    return _EMOJI[key], headline, why
+
+
+#: the emoji before a headline, by state (and one variant)
+_EMOJI: dict[State | str, str] = {
+    State.EXECUTING: ":gear:", "already gone": ":white_check_mark:", State.UNBLOCKED: ":white_check_mark:",
+    State.FAILED: ":x:", State.DENIED: ":no_entry_sign:", State.CANCELLED: ":leftwards_arrow_with_hook:",
+    State.EXPIRED: ":alarm_clock:", State.UNDOING: ":gear:", State.UNDONE: ":rewind:", State.UNDO_FAILED: ":warning:",
+}  # fmt: skip
 
 
 def _details(request: UnblockRequest) -> list[str]:
     only = request.targets[0] if len(request.targets) == 1 else None
-    details = [fit(only.description, DESCRIPTION)] if only is not None and only.description else []
+    details = []
+    if only is not None and only.description:
+        details.append(f"3CX description: {fit(only.description, DESCRIPTION)}")
     if request.reason:
         details.insert(0, f"Reason: {fit(request.reason, DESCRIPTION)}")
-    if request.resolved_at is not None and request.state is not State.EXPIRED:
+    if request.state is State.EXPIRED:
+        details.append(slack_date(request.expires_at))
+    elif request.state.undo_phase and request.undone_at is not None:
+        details.append(slack_date(request.undone_at))
+    elif request.resolved_at is not None:
         details.append(slack_date(request.resolved_at))
     answers = request.undo_results if request.state.undo_phase else request.results
-    if len(answers) == 1:
-        details.append(f"3CX answered: {fit(answers[0].answer, ANSWER)}")
+    said = _answered(answers[0]) if len(answers) == 1 else None
+    if said:
+        details.append(f"3CX answered: {said}")
     if any(r.after_restart for r in answers):
         details.append("finished after a restart of the bot")
     details.append(f"Request `{request.id}`")
     return details
+
+
+def _answered(result: Result) -> str | None:
+    """3CX's answer, as far as the headline does not already say it: whole for a success and for a refusal the
+    bot has no words of its own for; only its status for a failure the headline explains (None: no status)."""
+    if result.outcome.gone or result.outcome in (Outcome.RESTORED, Outcome.OTHER):
+        return fit(result.answer, ANSWER)
+    status = re.match(r"HTTP [0-9]{3}", result.answer)
+    return status.group(0) if status else None
 
 
 def failure_sentence(request: UnblockRequest) -> str:
@@ -139,7 +164,7 @@ def failure_sentence(request: UnblockRequest) -> str:
     if removed and len(request.targets) > 1:
         sentence = f"{removed} of {len(request.targets)} entries were removed. {sentence}"
     if kind is Outcome.UNAVAILABLE:
-        return f"{sentence} It is not certain what 3CX did: check the blocklist, and ask again if needed."
+        return f"{sentence} It is not certain what 3CX did: check the entry in 3CX, and ask again if needed."
     return sentence if removed else f"{sentence} {NOTHING_CHANGED}"
 
 

@@ -23,7 +23,7 @@ def new_block(entry: BlocklistEntry, *, gone: bool = False) -> tuple[str, Blocks
         return fallback(f"{entry.label} is no longer blocked"), [section(text)]
     request = button("Request unblock", REQUEST_ENTRY, EntryButton(entry.id).encode())
     blocks: Blocks = [
-        section(f":no_entry: *3CX blocked {label(entry)}* (entry {entry.id}, added by {added})."),
+        section(f":no_entry: *3CX blocked {label(entry)}*"),
         entry_fields(entry),
         actions("unblock_watch", request),
     ]
@@ -56,11 +56,16 @@ def burst_page(ids: BurstButton, page: Page) -> tuple[str, Blocks]:
         none = "None of these entries is on the blocklist any more." if not page.skip else "No more entries."
         return fallback(none), [section(none)]
     first, last = page.skip + 1, page.skip + len(entries)
-    blocks = sections([], f"*Blocked at once, entries {ids.first_id} to {ids.last_id}* ({first} to {last}):")
+    together = f"blocked together ({ids.first_id}\N{EN DASH}{ids.last_id})"
+    if page.skip or page.more:
+        heading = f"*Entries {together}*, {first} to {last} of those still blocked:"
+    else:
+        heading = f"*{last} {'entries' if last != 1 else 'entry'} {together}*, still blocked:"
+    blocks = sections([], heading)
     for entry in entries[:SHOWN_ENTRIES]:
         pick = button("Request unblock", REQUEST_ENTRY, EntryButton(entry.id).encode())
         blocks.append(section(describe(entry, DESCRIPTION_IN_LIST), accessory=pick))
     if page.more:
         following = BurstButton(ids.first_id, ids.last_id, last)
         blocks.append(actions("unblock_burst_more", button("More", BURST_LIST, following.encode())))
-    return fallback("Entries blocked at once"), blocks
+    return fallback(f"Entries {together}"), blocks

@@ -1,0 +1,168 @@
+"""What people read: the buttons and their questions, one layout for both kinds of entry, one pattern for every
+outcome, and notes that neither repeat themselves nor notify twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.domain.model import State
+from bot.slack.buttons import APPROVE, APPROVE_ALLOW, CANCEL, DENY, UNDO
+
+from .conftest import MakeHarness
+from .harness import ALICE, BOB, CAROL, GENERAL, Harness, block_text, buttons
+
+APPROVALS = "C0APPROVALS"
+
+
+def by_action(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {b["action_id"]: b for b in buttons(blocks)}
+
+
+async def test_approve_is_the_main_action_and_approve_and_allow_the_red_one(harness: Harness) -> None:
+    await harness.open_card()
+
+    shown = by_action(harness.cards()[0].blocks)
+    assert shown[APPROVE]["style"] == "primary" and shown[APPROVE_ALLOW]["style"] == "danger"
+    assert "style" not in shown[DENY] and "style" not in shown[CANCEL]
+    # going back from a question is not Deny, nor the card's Cancel (which withdraws the request)
+    assert shown[APPROVE]["confirm"]["deny"]["text"] == "Go back"
+    assert shown[APPROVE_ALLOW]["confirm"]["deny"]["text"] == "Go back"
+
+
+async def test_a_caller_number_has_the_layout_of_an_ip_entry_and_says_each_thing_once(harness: Harness) -> None:
+    harness.pbx.add_number("n-17", "+15550100", "Robocaller?")
+    request = await harness.open_card("number +15550100")
+
+    card = block_text(harness.cards()[0].blocks)
+    assert "<@UALICE> asks to unblock +15550100*" in card
+    assert "*List*\nCaller-number blacklist" in card and "*Description*\nRobocaller?" in card
+    assert card.count("+15550100") == 2  # the headline and Approve's question, not a field again
+    assert "blocked caller number" not in card
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    outcome = block_text(harness.cards()[0].blocks)
+    assert "*Request to unblock +15550100 was approved by <@UBOB>, and it is unblocked.*" in outcome
+    assert outcome.count("Robocaller?") == 1 and "3CX description: Robocaller?" in outcome
+    assert outcome.count("+15550100") == 2  # the headline, and Undo's question
+    assert "back on the caller-number blacklist as it was?" in outcome
+
+
+@pytest.mark.parametrize(
+    ("fault", "said", "not_said"),
+    [
+        ("503", "3CX answered: HTTP 503 ·", "server error"),
+        ("403", "3CX answered: HTTP 403 ·", "not allowed to do this"),
+    ],
+)
+async def test_a_failure_is_said_once_and_its_context_agrees(
+    harness: Harness, fault: str, said: str, not_said: str
+) -> None:
+    request = await harness.open_card()
+    if fault == "503":
+        harness.pbx.fail_next(503, times=10, method="DELETE")
+    else:
+        harness.pbx.forbidden = True
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+
+    text = block_text(harness.cards()[0].blocks)
+    assert "Request to unblock 203.0.113.7 was approved by <@UBOB>, but it could not be unblocked." in text
+    assert said in text and not_said not in text
+    if fault == "503":
+        assert "3CX could not be reached, was unavailable or did not answer in time" in text
+
+
+async def test_the_requester_reads_about_their_own_request_in_the_second_person(harness: Harness) -> None:
+    harness.pbx.add_entry(43, "203.0.113.0/24")
+    request = await harness.open_card("43")
+
+    await harness.click(DENY, request, user=BOB)
+    await harness.settle()
+
+    [direct] = harness.cards(ALICE)
+    assert direct.text == "Your request to unblock 203.0.113.0/24 was denied by <@UBOB>."
+    assert "*Your request to unblock 203.0.113.0/24 was denied by <@UBOB>.*" in block_text(direct.blocks)
+    assert "<@UALICE>" not in block_text(direct.blocks)
+
+
+async def test_the_channel_where_it_was_asked_mentions_the_requester_only_when_it_is_their_one_notice(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS, UNBLOCK_NOTIFY_REQUESTER="false")
+    await harness.command("42", channel=GENERAL)
+    await harness.settle()
+    request = await harness.request_for(harness.cards(APPROVALS)[0])
+
+    await harness.click(DENY, request, user=BOB)
+    await harness.settle()
+
+    assert harness.cards(ALICE) == []  # no direct message
+    [line] = harness.cards(GENERAL)
+    assert "Request to unblock 203.0.113.7 was denied by <@UBOB>.* Requested by <@UALICE>." in block_text(line.blocks)
+
+
+async def test_an_undo_reads_undone_everywhere(harness: Harness) -> None:
+    request = await harness.open_card()
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+    await harness.click(UNDO, request, user=CAROL)
+    await harness.settle()
+    assert (await harness.stored(request)).state is State.UNDONE
+
+    _, history_url = await harness.command("history", user=CAROL)
+    await harness.settle()
+
+    said = "was undone by <@UCAROL>: it is blocked again"
+    assert said in block_text(harness.cards()[0].blocks)
+    assert said in harness.shown(history_url)[0]
+    assert said in block_text(harness.cards(ALICE)[-1].blocks)
+
+
+async def test_asking_again_for_what_you_already_asked_says_so(harness: Harness) -> None:
+    await harness.open_card()
+
+    _, mine = await harness.command("42", user=ALICE)
+    _, theirs = await harness.command("42", user=CAROL)
+    await harness.settle()
+
+    [note] = harness.notes(mine)
+    assert "A request to unblock 203.0.113.7 (you asked for it) is already waiting for approval" in note
+    [note] = harness.notes(theirs)
+    assert "(asked by <@UALICE>) is already waiting for approval" in note
+
+
+async def test_the_list_shows_allow_entries_apart_and_names_the_approver_as_a_person(harness: Harness) -> None:
+    harness.pbx.add_entry(
+        90, "198.51.100.7", block_type="Allow", added_by="unblock-bot",
+        description="Allowed for 1 hour by unblock-bot: approved by Slack user UAPPROVE1, request 0123456789abcdef",
+    )  # fmt: skip
+
+    _, response_url = await harness.command("list")
+    await harness.settle()
+
+    [shown] = harness.shown(response_url)
+    blocked, allowed = shown.index("*Blocklist entries (1)*"), shown.index("*Allow entries (1)*")
+    assert blocked < shown.index("203.0.113.7") < allowed < shown.index("198.51.100.7")
+    assert "approved by <@UAPPROVE1>, request 0123456789abcdef" in shown and "Slack user" not in shown
+    assert "Block type" not in shown and " · Block · " not in shown and " · Allow · " in shown
+
+
+async def test_nothing_found_names_the_list_that_was_searched(harness: Harness) -> None:
+    _, by_address = await harness.command("198.51.100.200")
+    _, by_number = await harness.command("number +15559999")
+    await harness.settle()
+
+    assert harness.notes(by_address)[0].startswith("198.51.100.200 is not on the IP blocklist, so 3CX is not")
+    assert harness.notes(by_number)[0].startswith("+15559999 is not on the caller-number blacklist, so 3CX is not")
+
+
+async def test_help_names_every_button_and_the_approvals_channel(harness: Harness) -> None:
+    reply, _ = await harness.command("help")
+
+    for said in ("*Approve*", "*Deny*", "*Cancel*", "*Approve and allow*", "*Undo*", "approvals channel"):
+        assert said in reply.message

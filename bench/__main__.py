@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from . import provenance, scenarios
+from . import approvals, provenance, scenarios
 from .procs import children
 from .provenance import RESULTS
 from .rig import Rig
@@ -35,10 +35,10 @@ async def run(sizes: Sizes, logs: Path) -> list[Section]:
             await rig.start_fakes()
             ack, steps, b = await scenarios.ack_path(rig, sizes)
             slow = await scenarios.slow_pbx(rig, sizes, b, steps)
-            approvals = await scenarios.approvals(rig, sizes)
+            approved = await approvals.approvals(rig, sizes)
             footprint = await scenarios.footprint(rig, sizes)
             watch = await scenarios.watching(rig, sizes)
-    return [*ack, slow, approvals, footprint, watch]
+    return [*ack, slow, approved, footprint, watch]
 
 
 def main() -> int:

@@ -11,8 +11,9 @@ writes ``{"url": ..., "control": ..., ...}`` to FILE. Control routes (JSON):
   each with the time it arrived (``time.monotonic()``, the same clock in every process)
 - ``POST /entries`` (threecx) ``{"first": 1, "count": 100}`` adds blocklist entries (``"added_by"``: their
   ``AddedBy``, AutoBlacklist unless given); ``POST /entries/clear`` removes every entry
-- ``GET  /requests?since=N`` (threecx) the requests from index N with the time each was answered and its
-  size: ``request_bytes`` (request line, headers and body as received) and ``response_bytes`` (the body)
+- ``GET  /requests?since=N`` (threecx) the requests from index N with the time each arrived (``received``)
+  and was answered (``t``), and its size: ``request_bytes`` (request line, headers and body as received)
+  and ``response_bytes`` (the body)
 - ``POST /delay``   (threecx) ``{"seconds": 2}`` sets how long the XAPI takes to answer
 """
 
@@ -176,8 +177,10 @@ class MeteredThreeCX(FakeThreeCX):
         self.metered: list[dict[str, Any]] = []
 
     async def _record(self, request: web.Request) -> RecordedRequest:
+        received = time.monotonic()
         recorded = await super()._record(request)
         request[_RECORDED] = recorded
+        request[_RECEIVED] = received
         return recorded
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -185,18 +188,21 @@ class MeteredThreeCX(FakeThreeCX):
         recorded: RecordedRequest | None = request.get(_RECORDED)
         if recorded is not None:
             body = response.body if isinstance(response, web.Response) else None
-            self.metered.append(_metered(recorded, response.status, len(body) if isinstance(body, bytes) else 0))
+            size = len(body) if isinstance(body, bytes) else 0
+            self.metered.append(_metered(recorded, request[_RECEIVED], response.status, size))
         return response
 
 
 _RECORDED = "bench.recorded"
+_RECEIVED = "bench.received"
 
 
-def _metered(recorded: RecordedRequest, status: int, response_bytes: int) -> dict[str, Any]:
+def _metered(recorded: RecordedRequest, received: float, status: int, response_bytes: int) -> dict[str, Any]:
     target = recorded.path + (f"?{recorded.raw_query}" if recorded.raw_query else "")
     head = f"{recorded.method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in recorded.headers.items())
     return {
         "t": time.monotonic(),
+        "received": received,
         "method": recorded.method,
         "path": recorded.path,
         "query": {k: v for k, v in recorded.query.items() if k.startswith("$")},

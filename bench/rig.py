@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from .procs import HOST, Proc, Procs, free_port
 
 #: the bot's 3CX connection pool (ThreeCXClient's default pool_size)
 THREECX_POOL = 10
+#: the connections it keeps for decisions on top (ThreeCXClient's default ``reserved``)
+DECISION_POOL = 3
 
 
 @dataclass
@@ -122,6 +125,10 @@ class Rig:
         """The requests the fake 3CX answered from index ``since`` (time, sizes), and the index to ask from next."""
         data = await self.pbx.get("/requests", since=since)
         return int(data["next"]), list(data["requests"])
+
+    async def pbx_mark(self) -> int:
+        """Where the fake 3CX's record of requests ends now: ``pbx_requests(since=mark)`` gives what comes after."""
+        return (await self.pbx_requests(sys.maxsize))[0]
 
     async def mark(self) -> int:
         """Where the fake Slack's record of calls ends now: ``messages(since=mark)`` gives what comes after."""

@@ -23,9 +23,9 @@ CARD_DEADLINE = 2.0
 ACK_P99_GOAL_MS = 50.0
 #: seconds the slow fake 3CX takes to answer
 SLOW_PBX = 2.0
-#: how the bot's card reads while the DELETE runs, and when it failed (bot/slack/views/outcome.py)
-EXECUTING_PREFIX = "Unblocking"
-FAILURE_PREFIX = "Could not"
+#: what the bot's card says while the DELETE runs, and when it failed (``ended`` in bot/slack/views/common.py)
+EXECUTING_MARK = "; unblocking…"
+FAILURE_MARK = "could not be unblocked"
 #: closed-loop valid commands cycle through this many entries
 ENTRY_POOL = 500
 
@@ -55,6 +55,8 @@ class Sizes:
     watch_batches: tuple[int, ...] = (3, 3, 50, 3)
     #: 5: polls waited for after the last batch's, to see that nothing is announced twice
     quiet_polls: int = 1
+    #: 3: commands sent while the second round of approvals is clicked
+    burst: int = 300
 
     @classmethod
     def full(cls, duration: float) -> Sizes:
@@ -64,7 +66,7 @@ class Sizes:
     @classmethod
     def smoke(cls) -> Sizes:
         return cls(0.5, 1, 0.5, 3.0, (25, 50), 10, 200, 2, 1, card_grace=10.0, blocklist=200,
-                   watch_batches=(3, 10), quiet_polls=0)  # fmt: skip
+                   watch_batches=(3, 10), quiet_polls=0, burst=30)  # fmt: skip
 
 
 @dataclass
@@ -93,11 +95,11 @@ def result_figures(r: Result) -> dict[str, Any]:
 
 
 def is_executing(text: str) -> bool:
-    return text.startswith(EXECUTING_PREFIX)
+    return EXECUTING_MARK in text
 
 
 def is_failure(text: str) -> bool:
-    return text.startswith(FAILURE_PREFIX)
+    return FAILURE_MARK in text
 
 
 def ms(seconds: float) -> str:
@@ -220,7 +222,8 @@ async def ack_path(rig: Rig, sizes: Sizes) -> tuple[list[Section], list[Step], R
     def ratio(x: Result, y: Result) -> float:
         return x.rate / y.rate if y.rate else float("nan")
 
-    goal = ratio(a, c)
+    # like for like: the bot runs its listeners before the response, as Bolt does with pbr=True
+    goal = ratio(a, c_pbr)
     lines = [
         "## 1. Ack path",
         "",
@@ -240,8 +243,8 @@ async def ack_path(rig: Rig, sizes: Sizes) -> tuple[list[Section], list[Step], R
         result_row("(c') minimal Bolt, pbr=True", c_pbr, "`process_before_response=True`, as the bot"),
         result_row("(d) bare aiohttp", bare, "signature check, 200"),
         "",
-        f"- bot (a) / minimal Bolt (c): **{goal:.2f}x** (goal >= 0.9x: {mark(goal >= 0.9)})",
-        f"- bot (a) / minimal Bolt pbr=True (c'): {ratio(a, c_pbr):.2f}x",
+        f"- bot (a) / minimal Bolt pbr=True (c'), like for like: **{goal:.2f}x** (goal >= 1.0x: {mark(goal >= 1.0)})",
+        f"- bot (a) / minimal Bolt with its defaults (c): {ratio(a, c):.2f}x",
         f"- bot (a) / bare (d): {ratio(a, bare):.2f}x",
         f"- bot (b) / minimal Bolt (c): {ratio(b, c):.2f}x; bot (b) / bare (d): {ratio(b, bare):.2f}x",
         "",
@@ -254,7 +257,8 @@ async def ack_path(rig: Rig, sizes: Sizes) -> tuple[list[Section], list[Step], R
             "cases": {name: result_figures(r) for name, r in cases.items()},
             "b_taken_on": b.done - b.busy,
             "b_cards_posted": b_cards,
-            "a_over_c": number(goal, 2),
+            "a_over_c_pbr": number(goal, 2),
+            "a_over_c": number(ratio(a, c), 2),
         },
     )
     lines = [
@@ -346,93 +350,6 @@ async def slow_pbx(rig: Rig, sizes: Sizes, fast_b: Result, steps: list[Step]) ->
         "",
     ]  # fmt: skip
     return Section("slow_pbx", lines, figures)
-
-
-# -- 3. approvals ----------------------------------------------------------------------------
-
-
-async def approvals(rig: Rig, sizes: Sizes) -> Section:
-    n = sizes.approvals
-    await rig.reset_fakes(pbx_delay=0.05)
-    bot = await rig.start_bot()
-    first = await rig.new_entries(n)
-    entries = set(range(first, first + n))
-    since = await rig.mark()
-    created = await run_closed(bot, entry_command(rig, first), duration=120, limit=n)
-    cards = await rig.wait_for_cards(entries, since, timeout=min(30, 5 + n / 10))
-    carded = sorted(cards)
-    since = await rig.mark()
-
-    requests = [cards[e]["request"] for e in carded]
-
-    def clicks(i: int) -> str:
-        return click_body(APPROVE, requests[i], rig.response_url)
-
-    clicked = await run_closed(bot, clicks, duration=120, limit=len(requests), connections=50)
-    clicked_at = {carded[i]: t for i, t in clicked.sent.items()}
-    finished: dict[int, float] = {}
-    failed = 0
-    deadline = time.monotonic() + min(60, 5 + n / 4)
-    while len(finished) < len(carded) and time.monotonic() < deadline:
-        since, messages = await rig.messages(since)
-        for m in messages:
-            e = m["entry"]
-            if m["method"] == "chat.update" and e in clicked_at and e not in finished and not is_executing(m["text"]):
-                finished[e] = m["t"]
-                failed += is_failure(m["text"])
-        await asyncio.sleep(0.05)
-    pbx = await rig.pbx.get("/stats")
-    slack = await rig.slack.get("/stats")
-    rig.stop(bot)
-    await rig.pbx.post("/delay", {"seconds": 0})
-
-    outcome = [finished[e] - clicked_at[e] for e in finished]
-    span = max(finished.values()) - min(clicked_at.values()) if finished else float("nan")
-    deletes: list[str] = pbx["deletes"]
-    expected = {f"/xapi/v1/Blocklist({e})" for e in entries}
-    exact = len(deletes) == n and set(deletes) == expected
-    figures = {
-        "asked": n,
-        "created": created.done,
-        "create_errors": created.errors,
-        "cards": len(cards),
-        "clicks": clicked.done,
-        "click_errors": clicked.errors,
-        "completed": len(finished),
-        "failed": failed,
-        "approvals_per_s": number(len(finished) / span) if finished else None,
-        "outcome_p99_ms": number(percentile(outcome, 99) * 1000),
-        "token_requests": pbx["token_requests"],
-        "threecx_connections": pbx["connections"],
-        "slack_connections": slack["connections"],
-        "deletes": len(deletes),
-        "distinct_deletes": len(set(deletes)),
-        "deletes_are_the_entries": exact,
-    }
-    lines = [
-        "## 3. Approval throughput",
-        "",
-        f"{n} requests created ({created.errors} errors, {len(cards)} cards), then approved with 50 concurrent "
-        "clicks by an approver who is not the requester; the fake 3CX answers in 50 ms.",
-        "",
-        "| metric | value | goal |",
-        "| --- | ---: | --- |",
-        row("approvals completed (final chat.update)", f"{len(finished)}/{n} ({failed} failed)",
-            mark(len(finished) == n and not failed)),
-        row("approvals per second", f"{len(finished) / span:.1f}" if finished else "-", ""),
-        row("click to posted outcome p50 ms", ms(percentile(outcome, 50)), ""),
-        row("click to posted outcome p99 ms", ms(percentile(outcome, 99)), ""),
-        row("click ack p50 / p99 ms (50 clicks in flight)",
-            f"{clicked.percentile_ms(50):.1f} / {clicked.percentile_ms(99):.1f}", ""),
-        row("3CX token requests", pbx["token_requests"], f"1: {mark(pbx['token_requests'] == 1)}"),
-        row("TCP connections opened to 3CX", pbx["connections"],
-            f"<= {THREECX_POOL}: {mark(pbx['connections'] <= THREECX_POOL)}"),
-        row("TCP connections opened to Slack", slack["connections"], ""),
-        row("DELETEs (one per entry)", f"{len(deletes)} ({len(set(deletes))} distinct)",
-            f"exactly {n}: {mark(exact)}"),
-        "",
-    ]  # fmt: skip
-    return Section("approvals", lines, figures)
 
 
 # -- 4. footprint ---------------------------------------------------------------------------

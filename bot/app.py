@@ -6,15 +6,13 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -59,20 +57,6 @@ class StartupError(Exception):
     """The bot cannot start; the message is one sentence for an admin."""
 
 
-#: set in a Bolt request's context by the server once its ``ReplayGuard`` accepted the request's signature
-SIGNATURE_CHECKED = "unblock_signature_checked"
-
-
-async def signature_checked(request: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
-    """Bolt's own check of the signature is off (the server's ``ReplayGuard`` checks it, once, and remembers
-    it against replays); this refuses an HTTP request that did not come through that check. Socket Mode's
-    requests come through Slack's websocket, with no signature."""
-    if request.mode == "socket_mode" or request.context.get(SIGNATURE_CHECKED) is True:
-        return await next()
-    log.warning("refused a Slack request whose signature was not checked")
-    return BoltResponse(status=401, body={"error": "invalid request"})
-
-
 def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, team_id: str) -> AsyncApp:
     token = settings.slack_bot_token.reveal()
 
@@ -86,7 +70,8 @@ def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, t
         # a client without a token: Bolt takes the token from `authorize` for each request
         client=AsyncWebClient(base_url=client.base_url, session=client.session, retry_handlers=client.retry_handlers),
         authorize=authorize,
-        # the signature is checked once, by the server, before Bolt sees a request (``signature_checked``)
+        # the signature is checked once, by the server, before Bolt sees a request; Bolt refuses any request
+        # that did not come through the server or Socket Mode (``listeners.admit``)
         signing_secret="",
         request_verification_enabled=False,
         # listeners only ack and hand work to `work`, so running them before the
@@ -94,7 +79,6 @@ def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, t
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
-    app.use(signature_checked)  # before the listeners' middleware
     register(app, use_cases, team_id)
 
     @app.error

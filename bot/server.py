@@ -26,10 +26,10 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from . import metrics
-from .app import SIGNATURE_CHECKED, Bot, start_bot
+from .app import Bot, start_bot
 from .config import Settings
 from .logs import Redactor
-from .slack.inbound import CheckedSocketModeHandler, for_bolt, problem
+from .slack.inbound import CheckedSocketModeHandler, Refused, read
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +99,16 @@ def web_app(bot: Bot) -> web.Application:
         if verdict is Verdict.REPEAT:
             log.info("Slack retried a request already accepted; not handled again")
             return web.Response(status=200)
-        wrong = problem(request.content_type, body)
-        if wrong is not None:
-            log.info("refused a signed request that Slack would not send", extra={"problem": wrong})
+        parsed = read(request.content_type, body)
+        if isinstance(parsed, Refused):
+            log.info("refused a signed request that Slack would not send", extra={"problem": parsed.problem})
             return web.json_response({"error": "malformed request"}, status=400)
-        # the signature was checked above, the only time: Bolt's own check is off, and Bolt refuses a request
-        # that does not carry this mark (``bot.app.signature_checked``)
-        text = for_bolt(request.content_type, body)
-        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
-        bolt_request.context[SIGNATURE_CHECKED] = True
+        # the signature was checked above, the only time (Bolt's own check is off), and the body is parsed: Bolt
+        # takes a parsed body as Socket Mode brings one, and reads the mode for nothing else but its own check
+        # of the signature and the raw text (neither is used here); a request in HTTP mode, which did not come
+        # through here, is refused (``listeners.admit``)
+        bolt_request = AsyncBoltRequest(body=parsed, query=request.query_string, headers=dict(request.headers),
+                                        mode="socket_mode")  # fmt: skip
         response = await bot.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 

@@ -13,7 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
@@ -116,35 +116,41 @@ ENVELOPE = {
 }
 
 
-def problem(content_type: str, body: bytes) -> str | None:
-    """Why ``body`` (sent over HTTP) is not something Slack sends this app; None when it is."""
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A body (sent over HTTP) that Slack would not send this app, and why."""
+
+    problem: str
+
+
+def read(content_type: str, body: bytes) -> dict[str, Any] | Refused:
+    """What ``body`` (sent over HTTP) says, parsed once, as Bolt reads a body (a slash command's form as a dict
+    of its fields, a click's ``payload``, an event's JSON); or why Slack would not send it.
+
+    Bolt is given this, not the text: it would parse the text again, and it takes any form whose text holds the
+    word "payload" for a click, while a slash command's text is the person's (``/unblock 42 payload moved``)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return "the body is not UTF-8"
+        return Refused("the body is not UTF-8")
     if content_type == JSON:
-        return event_problem(_json(text))
+        data = _json(text)
+        wrong = event_problem(data)
+        return Refused(wrong) if wrong is not None else data
     if content_type != FORM:
-        return f"an unexpected content type ({content_type or 'none'})"
-    form = parse_qs(text, keep_blank_values=True)
-    if any(len(values) > 1 for values in form.values()):
-        return "a form with a field given twice"
+        return Refused(f"an unexpected content type ({content_type or 'none'})")
+    pairs = parse_qsl(text, keep_blank_values=True)
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        return Refused("a form with a field given twice")
     if "ssl_check" in form:
-        return None
+        return form
     if "payload" in form:
-        return interaction_problem(_json(form["payload"][0]))
-    return command_problem({name: values[0] for name, values in form.items()})
-
-
-def for_bolt(content_type: str, body: bytes) -> str:
-    """The text of a body ``problem`` accepted, as Bolt should read it. Bolt takes any form whose text holds the
-    word "payload" for a click, and a slash command is a form whose text is the person's (``/unblock 42
-    payload moved``): there the word is written with its first letter percent-encoded, which reads back the
-    same and no longer misleads Bolt."""
-    text = body.decode("utf-8")
-    if content_type == FORM and "payload" not in parse_qs(text, keep_blank_values=True):
-        return text.replace("payload", "%70ayload")
-    return text
+        payload = _json(form["payload"])
+        wrong = interaction_problem(payload)
+        return Refused(wrong) if wrong is not None else payload
+    wrong = command_problem(form, text_only=True)
+    return Refused(wrong) if wrong is not None else form
 
 
 def socket_problem(kind: str, payload: Any) -> str | None:
@@ -159,13 +165,18 @@ def socket_problem(kind: str, payload: Any) -> str | None:
     return None
 
 
-def command_problem(command: Any) -> str | None:
+def command_problem(command: Any, *, text_only: bool = False) -> str | None:
+    """Why ``command`` is not a slash command Slack sends; ``text_only``: it is a form, whose every value is text,
+    so only the fields that must not be text can be wrong."""
     if not isinstance(command, dict):
         return "a slash command that is not an object"
     for field in COMMAND_FIELDS:
         if not command.get(field):
             return f"a slash command without {field}"
-    wrong = _wrong(command, COMMAND, "command")
+    if text_only:
+        wrong = next((f"command.{field}" for field in command if field in NOT_TEXT), None)
+    else:
+        wrong = _wrong(command, COMMAND, "command")
     return f"a slash command whose {wrong} is not of the type Slack sends" if wrong else None
 
 
@@ -228,6 +239,10 @@ def _json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+#: the fields of a slash command that Slack never sends as text (so a form, all text, must not have them)
+NOT_TEXT = frozenset(field for field, shape in COMMAND.items() if _wrong("text", shape, field) is not None)
 
 
 class CheckedSocketModeHandler(AsyncSocketModeHandler):

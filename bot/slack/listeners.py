@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from ..domain.policy import USER_ID
@@ -47,8 +48,7 @@ Middleware = Callable[..., Awaitable[BoltResponse | None]]
 
 def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
     """Listen for ``/unblock`` and the bot's buttons, for the workspace ``team_id`` only."""
-    app.use(provide(use_cases))
-    app.use(one_workspace(team_id))
+    app.use(admit(use_cases, team_id))
     app.command("/unblock")(unblock_command)
     for action_id in DECISIONS:
         app.action(action_id)(decision_click)
@@ -129,20 +129,21 @@ def asker_of(body: dict[str, Any]) -> Asker:
     return Asker(user, channel, body.get("response_url"), str(body.get("trigger_id") or ""))
 
 
-def provide(use_cases: UseCases) -> Middleware:
-    async def put_in_context(context: AsyncBoltContext, next: Next) -> None:
+def admit(use_cases: UseCases, team_id: str) -> Middleware:
+    """The one middleware, before every listener. It lets through only what the server handed Bolt (an HTTP
+    request whose signature the server checked, which it gives Bolt parsed, as Socket Mode does: Bolt's own
+    check of the signature is off) and what Socket Mode brought; it refuses, with a private sentence and
+    nothing else, whatever comes from another workspace or names none (the team a command or click was made
+    in, and the team of the person who made it, must both be ``team_id``, and one of them must be given);
+    and it puts the use cases in the context, where the listeners find them."""
+
+    async def admitted(
+        req: AsyncBoltRequest, body: dict[str, Any], context: AsyncBoltContext, next: Next
+    ) -> BoltResponse | None:
+        if req.mode == "http":  # not from the server: nobody checked its signature
+            log.warning("refused a Slack request whose signature was not checked")
+            return BoltResponse(status=401, body=json.dumps({"error": "invalid request"}))
         context["use_cases"] = use_cases
-        await next()
-
-    return put_in_context
-
-
-def one_workspace(team_id: str) -> Middleware:
-    """Refuse, with a private sentence and nothing else, whatever comes from another workspace, or names no
-    workspace at all: the team a command or click was made in, and the team of the person who made it, must
-    both be ``team_id`` (and at least one of them must be given)."""
-
-    async def only_ours(body: dict[str, Any], context: AsyncBoltContext, next: Next) -> BoltResponse | None:
         teams = (body.get("team_id"), _field(body, "team", "id"), _field(body, "user", "team_id"))
         named = [t for t in teams if t is not None]
         if named and all(t == team_id for t in named):
@@ -158,11 +159,10 @@ def one_workspace(team_id: str) -> Middleware:
                 body=json.dumps({"response_type": "ephemeral", "text": say.OTHER_WORKSPACE}),
                 headers={"content-type": "application/json"},
             )
-        asker = asker_of(body)
-        use_cases_of(context).refuse(asker, say.OTHER_WORKSPACE)
+        use_cases.refuse(asker_of(body), say.OTHER_WORKSPACE)
         return BoltResponse(status=200, body="")
 
-    return only_ours
+    return admitted
 
 
 def _field(body: dict[str, Any], outer: str, inner: str) -> Any:

@@ -55,8 +55,10 @@ class Sizes:
     watch_batches: tuple[int, ...] = (3, 3, 50, 3)
     #: 5: polls waited for after the last batch's, to see that nothing is announced twice
     quiet_polls: int = 1
-    #: 3: commands sent while the second round of approvals is clicked
+    #: 3: commands sent while the last round of approvals is clicked
     burst: int = 300
+    #: 3: approvals clicked one at a time
+    single_clicks: int = 20
 
     @classmethod
     def full(cls, duration: float) -> Sizes:
@@ -66,7 +68,7 @@ class Sizes:
     @classmethod
     def smoke(cls) -> Sizes:
         return cls(0.5, 1, 0.5, 3.0, (25, 50), 10, 200, 2, 1, card_grace=10.0, blocklist=200,
-                   watch_batches=(3, 10), quiet_polls=0, burst=30)  # fmt: skip
+                   watch_batches=(3, 10), quiet_polls=0, burst=30, single_clicks=3)  # fmt: skip
 
 
 @dataclass

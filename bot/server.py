@@ -86,7 +86,9 @@ def web_app(bot: Bot) -> web.Application:
 
     async def events(request: web.Request) -> web.Response:
         try:
-            body = await asyncio.wait_for(request.read(), read_timeout)
+            # a timer, not a task as wait_for makes: a body that has arrived is read without leaving this task
+            async with asyncio.timeout(read_timeout):
+                body = await request.read()
         except TimeoutError:
             log.info("a client was too slow sending its request; closed")
             return web.json_response({"error": "request body timed out"}, status=408, headers={"Connection": "close"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -26,7 +27,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from . import metrics
-from .app import Bot, start_bot
+from .app import Bot, StartupError, start_bot
 from .config import Settings
 from .logs import Redactor
 from .slack.inbound import CheckedSocketModeHandler, Refused, read
@@ -254,7 +255,15 @@ class Listener:
                 log.info("closed an idle connection to make room for a new one", extra={"open": self._max})
             return _Connection(handlers, loop=loop, **handlers._kwargs)
 
-        self._server = await loop.create_server(accept, host, port, reuse_address=True)
+        try:
+            self._server = await loop.create_server(accept, host, port, reuse_address=True)
+        except OSError as error:
+            await self._runner.cleanup()
+            why = os.strerror(error.errno) if error.errno else type(error).__name__
+            raise StartupError(
+                f"cannot listen on {host}:{port} ({why}): another program may be using that port; set HOST and PORT "
+                "to an address the bot may take"
+            ) from None
         addresses = [sock.getsockname()[:2] for sock in self._server.sockets]
         log.info("unblock-bot is listening", extra={"addresses": [list(a) for a in addresses]})
         return addresses

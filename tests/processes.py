@@ -66,7 +66,8 @@ class BotProcess:
             self.proc.kill()
 
 
-async def healthy(url: str, timeout: float = 20) -> None:
+async def healthy(url: str, process: BotProcess | None = None, timeout: float = 20) -> None:
+    """Wait until ``/healthz`` at ``url`` answers 200; fails at once, with what it said, if ``process`` ended."""
     async with aiohttp.ClientSession() as http:
 
         async def ok() -> bool:
@@ -78,18 +79,36 @@ async def healthy(url: str, timeout: float = 20) -> None:
 
         deadline = asyncio.get_running_loop().time() + timeout
         while not await ok():
+            if process is not None and process.proc is not None and process.proc.returncode is not None:
+                await process.wait()
+                raise BotEnded(process.stderr)
             assert asyncio.get_running_loop().time() < deadline, "the bot did not become healthy"
             await asyncio.sleep(0.05)
+
+
+class BotEnded(Exception):
+    """The bot ended before it became healthy; the message is what it wrote on stderr."""
+
+
+#: tries for a port: another process may take the free port found before the bot binds it
+PORT_TRIES = 3
 
 
 async def start_http_bot(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, **extra: str
 ) -> tuple[BotProcess, Harness]:
-    port = free_port()
-    env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "HOST": "127.0.0.1", "PORT": str(port), **extra}
-    process = BotProcess(env, tmp_path)
-    processes.append(process)
-    await process.start()
-    driver = process.driver = Harness(slack, pbx, env, url=f"http://127.0.0.1:{port}")
-    await healthy(driver.url)
-    return process, driver
+    for attempt in range(1, PORT_TRIES + 1):
+        port = free_port()
+        env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "HOST": "127.0.0.1", "PORT": str(port), **extra}
+        process = BotProcess(env, tmp_path)
+        processes.append(process)
+        await process.start()
+        driver = process.driver = Harness(slack, pbx, env, url=f"http://127.0.0.1:{port}")
+        try:
+            await healthy(driver.url, process)
+        except BotEnded as ended:
+            if "cannot listen on" not in str(ended) or attempt == PORT_TRIES:
+                raise AssertionError(f"the bot ended before it became healthy:\n{ended}") from None
+            continue
+        return process, driver
+    raise AssertionError("unreachable")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -190,6 +191,25 @@ async def test_a_database_that_cannot_be_used_stops_the_bot_with_one_sentence(
     # check goes on to 3CX: its only changes are DELETEs of entries that do not exist, which change nothing
     assert [r.method for r in pbx.requests if r.method not in ("GET", "DELETE") and r.path != "/connect/token"] == []
     assert list(pbx.entries) == [42]
+
+
+async def test_a_port_already_taken_stops_the_bot_with_one_sentence(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "HOST": "127.0.0.1", "PORT": str(port)}
+        process = BotProcess(env, tmp_path)
+
+        assert await process.run() == 1
+
+    [line] = process.stderr.splitlines()
+    assert line == (
+        f"unblock-bot cannot start: cannot listen on 127.0.0.1:{port} (Address already in use): another program "
+        "may be using that port; set HOST and PORT to an address the bot may take"
+    )
 
 
 async def test_a_locked_database_is_named(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:

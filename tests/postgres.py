@@ -17,7 +17,6 @@ import importlib.util
 import os
 import pwd
 import shutil
-import socket
 import stat
 import subprocess
 import tempfile
@@ -29,6 +28,8 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+
+from .ports import free_port
 
 SUPERUSER = "postgres"
 #: the OS user that runs the server when the tests run as root (every Linux system has it)
@@ -95,12 +96,6 @@ def _link_or_copy(source: str, target: str) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -10,7 +10,8 @@ from typing import Any
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import base_env
-from .processes import BotProcess, free_port
+from .ports import free_port
+from .processes import BotProcess
 
 BASE_URL_ADVICE = (
     "Check THREECX_BASE_URL: it should be the PBX's root address, the one its web client opens at (like "

@@ -20,7 +20,8 @@ from .fakes.openapi_check import check_against_spec
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, GENERAL, SIGNING_SECRET, Harness, base_env, block_text, buttons, wait_for
-from .processes import ROOT, BotProcess, free_port, healthy, start_http_bot
+from .ports import free_port
+from .processes import ROOT, BotProcess, healthy, start_http_bot
 
 # settings -----------------------------------------------------------------------------------------
 

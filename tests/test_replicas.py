@@ -20,8 +20,9 @@ from .conftest import MakeHarness
 from .fakes.slack import FakeSlack, Message
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, move, wait_for
+from .ports import free_port
 from .postgres import PostgresServer, running_server
-from .processes import BotProcess, free_port, start_http_bot
+from .processes import BotProcess, start_http_bot
 
 # the store and the token, shared ---------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from bot.config import ConfigError, Settings, load_settings
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import base_env
-from .processes import BotProcess, free_port
+from .ports import free_port
+from .processes import BotProcess
 
 BASE = {
     "SLACK_BOT_TOKEN": "xoxb-settings-test-token",

@@ -27,7 +27,7 @@ from bot.slack.buttons import ALLOW_FOR, APPROVE, HOME_APPROVE
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, GENERAL, MALLORY, Harness, Reply, base_env, card_request_id, wait_for
-from .processes import free_port
+from .ports import free_port
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 JSON = {"Content-Type": "application/json"}

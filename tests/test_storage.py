@@ -239,6 +239,20 @@ async def test_a_claim_must_come_before_expiry(store: Store) -> None:
     assert moved is not None and moved.state is State.EXECUTING
 
 
+async def test_an_undo_must_come_within_its_window(store: Store) -> None:
+    request = pending("f" * 16)
+    await store.add(request)
+    await move(store, request.id, State.PENDING, State.EXECUTING, actor=BOB, at=10.0)
+    done = (Result(Outcome.DELETED, "HTTP 204"),)
+    await move(store, request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=11.0, results=done, undo_until=50.0)
+
+    assert await move(store, request.id, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=50.1,
+                      unexpired=True) is None  # fmt: skip
+    assert (await store.get(request.id)).state is State.UNBLOCKED  # type: ignore[union-attr]
+    moved = await move(store, request.id, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=50.0, unexpired=True)
+    assert moved is not None and moved.state is State.UNDOING
+
+
 async def test_recent_of_one_channel_and_choices(store: Store) -> None:
     await store.add(pending("a" * 16, created_at=1.0))
     await store.add(pending("b" * 16, created_at=2.0, channel="C0OTHER"))

@@ -25,6 +25,8 @@ DELIVERY_MEMORY = 24 * 3600.0
 #: why a click on a card from another channel changes nothing
 ELSEWHERE = "This button belongs to a request made in another channel, so it does nothing here."
 
+#: why an Undo after its window changes nothing
+TOO_LATE_TO_UNDO = "It is too late to undo this; re-add the entry in the 3CX console if needed."
 #: the widest network Approve and allow lets in, by IP version: one click must never open a large range
 WIDEST_ALLOWED = {4: 24, 6: 64}
 #: why Approve and allow does nothing for a request it was not offered for
@@ -221,12 +223,19 @@ class Decisions:
         if request.state not in (State.UNBLOCKED, State.FAILED) or not request.removed:
             return Refused(request, "There is nothing to undo: this request removed nothing from 3CX.")
         if request.undo_until is None or self._clock() > request.undo_until:
-            return Refused(request, "It is too late to undo this; re-add the entry in the 3CX console if needed.")
+            return Refused(request, TOO_LATE_TO_UNDO)
         reason = await self.policy.may_undo(user, request)
         if reason is not None:
             return Refused(request, reason)
-        moved = await self.transitions.move(request, State.UNDOING, user)
-        return Resolved(moved) if moved is not None else await self._lost_race(request_id)
+        # the claim holds only within the undo window, checked in the same statement: checking the rule (a user
+        # group's members, say) may have taken until after it
+        moved = await self.transitions.move(request, State.UNDOING, user, unexpired=True)
+        if moved is not None:
+            return Resolved(moved)
+        current = await self.store.get(request_id)
+        if current is not None and current.state is request.state and self._clock() > (current.undo_until or 0.0):
+            return Refused(current, TOO_LATE_TO_UNDO)
+        return await self._lost_race(request_id)
 
     # -- expiry ------------------------------------------------------------------------
 

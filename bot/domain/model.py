@@ -139,8 +139,9 @@ class UnblockRequest:
 @dataclass(frozen=True, slots=True)
 class Move:
     """One transition, as the service asks the store to make it: from ``from_state`` to ``to_state``, only if
-    the request is still in ``from_state`` (with ``unexpired``: and not past ``expires_at`` at ``at``; from a
-    claimed state: and ``owner`` holds the claim)."""
+    the request is still in ``from_state`` (with ``unexpired``: and still in time at ``at``, that is before
+    ``expires_at`` for a decision and no later than ``undo_until`` for an undo; from a claimed state: and
+    ``owner`` holds the claim)."""
 
     request_id: str
     from_state: State

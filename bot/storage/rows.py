@@ -53,7 +53,9 @@ def changes(move: Move) -> dict[str, object]:
 def conditions(move: Move) -> list[tuple[str, str, object]]:
     """(column, operator, value) that must all hold for ``move`` to happen."""
     found: list[tuple[str, str, object]] = [("id", "=", move.request_id), ("state", "=", move.from_state.value)]
-    if move.unexpired:
+    if move.unexpired and move.to_state is State.UNDOING:
+        found.append(("undo_until", ">=", move.at))
+    elif move.unexpired:
         found.append(("expires_at", ">", move.at))
     if move.from_state.claimed and move.owner is not None:
         found.append(("owner", "=", move.owner))

@@ -1,0 +1,549 @@
+"""In-memory fakes of the domain's ports (a request store, 3CX's lists, Slack's user groups) and a clock that
+only moves when a test moves it; and the domain's services built around them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
+
+from bot.domain.allowing import Allowing
+from bot.domain.decisions import Decisions
+from bot.domain.execution import Execution
+from bot.domain.lookup import Finder
+from bot.domain.model import Move, State, Timing, Transition, UnblockRequest
+from bot.domain.policy import ApprovalPolicy, Approvers
+from bot.domain.ports import AlreadyOpen, EntryList, StoreUnreachable
+from bot.domain.transitions import Transitions
+from bot.storage import rows
+from bot.threecx.errors import ChangedError, NotFoundError, ThreeCXError
+from bot.threecx.models import ALLOW, BlockedNumber, BlocklistEntry, DeleteOutcome, Kind, Target
+
+T = TypeVar("T")
+E = TypeVar("E", BlocklistEntry, BlockedNumber)
+
+#: a moment in 2027, so that 3CX's dates (``ExpiresAt``) read back as the same epoch seconds
+START = 1_800_000_000.0
+#: the rules of time, short enough that a lease or "wait until 3CX must have finished" takes milliseconds
+TIMING = Timing(ttl=600.0, undo_window=300.0, call_bound=0.01, heartbeat=0.02, margin=0.01)
+APPROVER = "UAPPROVER"
+#: a member of the approvers' user group
+GROUP_MEMBER = "UDAVE"
+GROUP = "SHELPDESK"
+REQUESTER = "UREQUESTER"
+OTHER_USER = "UOTHER"
+CHANNEL = "CHELP"
+OTHER_CHANNEL = "COTHER"
+
+
+class FakeClock:
+    """Epoch seconds that move only when the test says so."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# -- the request store ---------------------------------------------------------------------------
+
+
+class MemoryStore:
+    """A :class:`bot.domain.ports.RequestStore` in memory, keeping the contract of ``bot.storage.contract``: a
+    request is kept as the row a database keeps, and a transition is one compare-and-set by the rules of
+    ``bot.storage.rows`` (``conditions`` and ``changes``), as in the real stores. Every method yields to the
+    event loop once before it acts, so that concurrent calls interleave as they would against a database."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, object]] = {}
+        self._arrival: dict[str, int] = {}
+        self._order = itertools.count()
+        #: entry key (kind and Id) -> the open request that holds it
+        self.open_targets: dict[str, str] = {}
+        self._log: dict[str, list[Transition]] = {}
+        self._deliveries: dict[str, tuple[float, str]] = {}
+        self._choices: dict[str, tuple[str, float]] = {}
+        self._home: dict[str, float] = {}
+        #: how many times each method was called
+        self.calls: Counter[str] = Counter()
+        #: every renewal asked for: (request id, owner, whether it held)
+        self.renewals: list[tuple[str, str, bool]] = []
+        self._unreachable: dict[str, list[bool]] = {}
+
+    def unreachable(self, method: str, times: int = 1, *, written: bool = False) -> None:
+        """The next ``times`` calls of ``method`` raise :class:`StoreUnreachable`; ``written``: after making the
+        change (the answer was lost, the write was made)."""
+        self._unreachable.setdefault(method, []).extend([written] * times)
+
+    # -- writes --
+
+    async def add(self, request: UnblockRequest) -> None:
+        lost = await self._begin("add")
+        for key in rows.target_keys(request):
+            if key in self.open_targets:
+                raise AlreadyOpen(self.open_targets[key])
+        if request.id in self._rows:
+            raise ValueError(f"request {request.id} exists")
+        self._rows[request.id] = dict(zip(rows.NAMES, rows.request_row(request), strict=True))
+        self._arrival[request.id] = next(self._order)
+        self._log[request.id] = [Transition(request.id, None, request.state, request.requester, request.created_at)]
+        self.open_targets.update(dict.fromkeys(rows.target_keys(request), request.id))
+        self._end(lost)
+
+    async def set_message_ts(self, request_id: str, message_ts: str) -> None:
+        lost = await self._begin("set_message_ts")
+        if request_id in self._rows:
+            self._rows[request_id]["message_ts"] = message_ts
+        self._end(lost)
+
+    async def transition(self, move: Move) -> UnblockRequest | None:
+        lost = await self._begin("transition")
+        row = self._rows.get(move.request_id)
+        if row is None or not all(_holds(row[column], op, value) for column, op, value in rows.conditions(move)):
+            self._end(lost)
+            return None
+        row.update(rows.changes(move))
+        self._log[move.request_id].append(
+            Transition(move.request_id, move.from_state, move.to_state, move.actor, move.at, move.answer)
+        )
+        if move.frees_targets:
+            self.open_targets = {k: v for k, v in self.open_targets.items() if v != move.request_id}
+        self._end(lost)
+        return self._request(move.request_id)
+
+    async def renew(self, request_id: str, owner: str, at: float) -> bool:
+        lost = await self._begin("renew")
+        row = self._rows.get(request_id)
+        held = row is not None and row["owner"] == owner and _claimed(row)
+        if row is not None and held:
+            row["heartbeat_at"] = at
+        self.renewals.append((request_id, owner, held))
+        self._end(lost)
+        return held
+
+    async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
+        lost = await self._begin("take_over")
+        row = self._rows.get(request_id)
+        if row is None or not _claimed(row) or row["heartbeat_at"] != heartbeat_at:
+            self._end(lost)
+            return None
+        row.update(owner=owner, heartbeat_at=at)
+        self._end(lost)
+        return self._request(request_id)
+
+    async def first_delivery(self, key: str, at: float, handler: str) -> bool:
+        lost = await self._begin("first_delivery")
+        first = self._deliveries.setdefault(key, (at, handler))
+        self._end(lost)
+        return first[1] == handler
+
+    async def forget_deliveries(self, before: float) -> None:
+        lost = await self._begin("forget_deliveries")
+        self._deliveries = {k: v for k, v in self._deliveries.items() if v[0] >= before}
+        self._choices = {k: v for k, v in self._choices.items() if v[1] >= before}
+        self._end(lost)
+
+    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
+        lost = await self._begin("keep_choice")
+        if choice_id in self._choices:
+            raise ValueError(f"choice {choice_id} exists")
+        self._choices[choice_id] = (data, at)
+        self._end(lost)
+
+    async def home_opened(self, user: str, at: float) -> None:
+        lost = await self._begin("home_opened")
+        self._home[user] = at
+        self._end(lost)
+
+    # -- reads --
+
+    async def get(self, request_id: str) -> UnblockRequest | None:
+        lost = await self._begin("get")
+        self._end(lost)
+        return self._request(request_id) if request_id in self._rows else None
+
+    async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
+        return await self._select(
+            "abandoned", lambda r: _claimed(r) and _below(r["heartbeat_at"], heartbeat_before), newest=False
+        )
+
+    async def transitions(self, request_id: str) -> list[Transition]:
+        lost = await self._begin("transitions")
+        self._end(lost)
+        return list(self._log.get(request_id, []))
+
+    async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
+        found = await self._select("recent", lambda r: channel is None or (r["asked_in"] or r["channel"]) == channel)
+        return found[:count]
+
+    async def pending_expired(self, now: float) -> list[UnblockRequest]:
+        found = await self._select(
+            "pending_expired", lambda r: r["state"] == State.PENDING and not _below(now, r["expires_at"]), newest=False
+        )
+        return sorted(found, key=lambda r: r.expires_at)[: rows.EXPIRY_BATCH]
+
+    async def waiting(self, count: int) -> list[UnblockRequest]:
+        return (await self._select("waiting", lambda r: r["state"] == State.PENDING))[:count]
+
+    async def count_pending(self) -> int:
+        return len(await self._select("count_pending", lambda r: r["state"] == State.PENDING))
+
+    async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
+        return (await self._select("requested_by", lambda r: r["requester"] == user))[:count]
+
+    async def home_viewers(self, since: float) -> list[str]:
+        lost = await self._begin("home_viewers")
+        self._end(lost)
+        return sorted(user for user, at in self._home.items() if at >= since)
+
+    async def choice(self, choice_id: str) -> str | None:
+        lost = await self._begin("choice")
+        self._end(lost)
+        kept = self._choices.get(choice_id)
+        return kept[0] if kept else None
+
+    # -- plumbing --
+
+    async def _begin(self, method: str) -> bool:
+        """Count the call and yield once; raise now if the database is away, or tell the caller to raise
+        once the change is made (True)."""
+        self.calls[method] += 1
+        await asyncio.sleep(0)
+        planned = self._unreachable.get(method)
+        if planned:
+            if not planned.pop(0):
+                raise StoreUnreachable(f"the database did not answer ({method})")
+            return True
+        return False
+
+    @staticmethod
+    def _end(lost: bool) -> None:
+        if lost:
+            raise StoreUnreachable("the database did not answer; the write was made")
+
+    async def _select(
+        self, method: str, where: Callable[[dict[str, object]], bool], *, newest: bool = True
+    ) -> list[UnblockRequest]:
+        lost = await self._begin(method)
+        self._end(lost)
+        found = [request_id for request_id, row in self._rows.items() if where(row)]
+        if newest:
+            found.sort(key=lambda i: (self._request(i).created_at, self._arrival[i]), reverse=True)
+        return [self._request(request_id) for request_id in found]
+
+    def _request(self, request_id: str) -> UnblockRequest:
+        row = self._rows[request_id]
+        return rows.request_from_row(tuple(row[name] for name in rows.NAMES))
+
+
+def _claimed(row: dict[str, object]) -> bool:
+    return row["state"] in (State.EXECUTING.value, State.UNDOING.value)
+
+
+def _below(value: object, bound: object) -> bool:
+    """``value < bound`` as SQL says it: never true of NULL."""
+    return isinstance(value, int | float) and isinstance(bound, int | float) and value < bound
+
+
+def _holds(value: object, op: str, expected: object) -> bool:
+    """One condition of ``rows.conditions``, as SQL evaluates it (a comparison with NULL is not true)."""
+    if op == "=":
+        return value is not None and value == expected
+    if op == ">":
+        return _below(expected, value)
+    if op == ">=":
+        return _below(expected, value) or (value is not None and value == expected)
+    raise ValueError(f"no such operator: {op}")
+
+
+# -- 3CX's lists --------------------------------------------------------------------------------
+
+
+@dataclass
+class Planned:
+    """A call that fails with ``error``; ``applied``: 3CX made the change and the answer was lost; ``late``: 3CX
+    makes the change that many seconds after the error."""
+
+    error: ThreeCXError
+    applied: bool = False
+    late: float | None = None
+
+
+class FakeList(Generic[E]):
+    """One of 3CX's lists in memory: a :class:`bot.domain.ports.EntryList` that records every call (``calls``:
+    (method, entry Id or address)) and fails the calls it is told to fail (``fail``)."""
+
+    holds: type[E]
+
+    def __init__(self, entries: Iterable[E] = ()) -> None:
+        self.entries: dict[int | str, E] = {entry.id: entry for entry in entries}
+        self.calls: list[tuple[str, object]] = []
+        #: run before a method answers (after its call is recorded)
+        self.before: dict[str, Callable[[], Awaitable[None]]] = {}
+        self._planned: dict[str, list[Planned]] = {}
+        self._ids = itertools.count(1000)
+
+    def fail(self, method: str, error: ThreeCXError, *, applied: bool = False, late: float | None = None,
+             times: int = 1) -> None:  # fmt: skip
+        """The next ``times`` calls of ``method`` raise ``error`` (see :class:`Planned`)."""
+        self._planned.setdefault(method, []).extend(Planned(error, applied, late) for _ in range(times))
+
+    def called(self, method: str) -> list[object]:
+        """What each call of ``method`` was about, in order."""
+        return [about for name, about in self.calls if name == method]
+
+    def put(self, entry: E) -> None:
+        """Someone adds an entry in 3CX's console (no call of the bot's)."""
+        self.entries[entry.id] = entry
+
+    def drop(self, entry_id: int | str) -> None:
+        """Someone (or a change 3CX made late) removes an entry (no call of the bot's)."""
+        del self.entries[entry_id]
+
+    # -- EntryList --
+
+    async def remove(self, target: Target) -> DeleteOutcome:
+        own = self._own(target)
+        return await self._call("remove", own.id, lambda: self._delete(own))
+
+    async def restore(self, target: Target) -> Target:
+        own = self._own(target)
+        return await self._call("restore", own.id, lambda: self._create(replace(own, id=self._new_id(), etag=None)))
+
+    async def listed(self, target: Target) -> bool:
+        own = self._own(target)
+        return await self._call("listed", own.id, lambda: own.id in self.entries)
+
+    async def find_restored(self, target: Target) -> str | None:
+        own = self._own(target)
+
+        def find() -> str | None:
+            same = [e for e in self.entries.values() if e.blocks and _blocked(e) == _blocked(own)]
+            return str(same[0].id) if same else None
+
+        return await self._call("find_restored", own.id, find)
+
+    # -- plumbing --
+
+    async def get(self, key: Any) -> E:
+        def get() -> E:
+            if key not in self.entries:
+                raise NotFoundError("Not Found", method="GET", status=404)
+            return self.entries[key]
+
+        return await self._call("get", key, get)
+
+    async def _call(self, method: str, about: object, change: Callable[[], T]) -> T:
+        self.calls.append((method, about))
+        await asyncio.sleep(0)
+        hook = self.before.get(method)
+        if hook is not None:
+            await hook()
+        planned = self._planned.get(method)
+        if not planned:
+            return change()
+        plan = planned.pop(0)
+        if plan.applied:
+            change()
+        elif plan.late is not None:
+            asyncio.get_running_loop().call_later(plan.late, change)
+        raise plan.error
+
+    def _own(self, target: Target) -> E:
+        if not isinstance(target, self.holds):
+            raise TypeError(f"this list holds no {type(target).__name__}")
+        return target
+
+    def _delete(self, target: E) -> DeleteOutcome:
+        current = self.entries.get(target.id)
+        if current is None:
+            return DeleteOutcome.ALREADY_GONE
+        if target.etag is not None and current.etag is not None and target.etag != current.etag:
+            raise ChangedError("Precondition Failed", method="DELETE", status=412)
+        del self.entries[target.id]
+        return DeleteOutcome.DELETED
+
+    def _create(self, entry: E) -> E:
+        self.entries[entry.id] = entry
+        return entry
+
+    def _new_id(self) -> Any:
+        number = next(self._ids)
+        return number if self.holds is BlocklistEntry else str(number)
+
+
+def _blocked(entry: Target) -> str | None:
+    """What an entry blocks: its address, or its caller number."""
+    return entry.ip_addr_mask if isinstance(entry, BlocklistEntry) else entry.caller_id
+
+
+class FakeBlocklist(FakeList[BlocklistEntry]):
+    """The IP blocklist: also what allowing writes (``AllowList``) and lookups read (``AddressReader``)."""
+
+    holds = BlocklistEntry
+
+    async def add(self, body: dict[str, Any]) -> BlocklistEntry:
+        entry = BlocklistEntry(
+            id=next(self._ids), ip_addr_mask=body["IPAddrMask"], description=body.get("Description"),
+            block_type=body.get("BlockType"), added_by="API", expires_at=body.get("ExpiresAt"),
+        )  # fmt: skip
+        return await self._call("add", body["IPAddrMask"], lambda: self._create(entry))
+
+    async def remove_entry(self, entry_id: int) -> DeleteOutcome:
+        def delete() -> DeleteOutcome:
+            return DeleteOutcome.DELETED if self.entries.pop(entry_id, None) else DeleteOutcome.ALREADY_GONE
+
+        return await self._call("remove_entry", entry_id, delete)
+
+    async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
+        return await self._call(
+            "marked", mask,
+            lambda: [e for e in self.entries.values() if e.ip_addr_mask == mask and marker in (e.description or "")],
+        )  # fmt: skip
+
+    async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
+        wanted = set(masks)
+        return await self._call(
+            "with_masks", None, lambda: [e for e in self.entries.values() if e.ip_addr_mask in wanted][:top]
+        )
+
+    async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
+        def newest() -> list[BlocklistEntry]:
+            found = [e for e in self.entries.values() if not text or text in (e.ip_addr_mask or "")]
+            return sorted(found, key=lambda e: e.id, reverse=True)[skip : skip + top]
+
+        return await self._call("newest", text, newest)
+
+    async def between(self, first_id: int, last_id: int, *, skip: int, top: int) -> list[BlocklistEntry]:
+        def between() -> list[BlocklistEntry]:
+            found = sorted((e for e in self.entries.values() if first_id <= e.id <= last_id), key=lambda e: e.id)
+            return found[skip : skip + top]
+
+        return await self._call("between", (first_id, last_id), between)
+
+
+class FakeBlacklist(FakeList[BlockedNumber]):
+    """The caller-number blacklist: also what lookups read (``NumberReader``)."""
+
+    holds = BlockedNumber
+
+    async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
+        wanted = set(caller_ids)
+        return await self._call(
+            "with_caller_ids", None, lambda: [e for e in self.entries.values() if e.caller_id in wanted][:top]
+        )
+
+
+def blocked_address(entry_id: int, mask: str, *, etag: str | None = None) -> BlocklistEntry:
+    return BlocklistEntry(id=entry_id, ip_addr_mask=mask, description="too many failed logins", block_type="Block",
+                          added_by="System", expires_at=None, etag=etag)  # fmt: skip
+
+
+def allowed_address(entry_id: int, mask: str, *, until: str | None = None) -> BlocklistEntry:
+    return BlocklistEntry(id=entry_id, ip_addr_mask=mask, description="office", block_type=ALLOW, added_by="admin",
+                          expires_at=until)  # fmt: skip
+
+
+def blocked_number(entry_id: str, number: str) -> BlockedNumber:
+    return BlockedNumber(id=entry_id, caller_id=number, description="spam calls")
+
+
+# -- Slack's user groups -----------------------------------------------------------------------
+
+
+class FakeMembership:
+    """A :class:`bot.domain.policy.GroupMembership` in memory; ``during`` runs while Slack is being asked."""
+
+    def __init__(self, groups: dict[str, frozenset[str]]) -> None:
+        self.groups = groups
+        self.during: Callable[[], None] | None = None
+
+    async def members(self, group_id: str) -> frozenset[str]:
+        await asyncio.sleep(0)
+        if self.during is not None:
+            self.during()
+        return self.groups.get(group_id, frozenset())
+
+
+# -- the services, around the fakes -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Process:
+    """One bot process: its own claims (``owner``), the store and 3CX shared with the others."""
+
+    transitions: Transitions
+    decisions: Decisions
+    execution: Execution
+
+
+@dataclass
+class World:
+    """The fakes, and the domain's services of one process built around them."""
+
+    clock: FakeClock
+    store: MemoryStore
+    ip: FakeBlocklist
+    numbers: FakeBlacklist
+    membership: FakeMembership
+    policy: ApprovalPolicy
+    timing: Timing
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    @property
+    def decisions(self) -> Decisions:
+        return self.process("bot-a").decisions
+
+    @property
+    def execution(self) -> Execution:
+        return self.process("bot-a").execution
+
+    def process(self, owner: str) -> Process:
+        """The process that holds its claims as ``owner`` (made on first use)."""
+        if owner not in self.processes:
+            transitions = Transitions(self.store, self.clock, owner)
+            lists: dict[Kind, EntryList] = {Kind.ADDRESS: self.ip, Kind.NUMBER: self.numbers}
+            allowing = Allowing(self.ip, Finder(self.ip, self.numbers), self.clock)
+            self.processes[owner] = Process(
+                transitions,
+                Decisions(self.store, self.policy, self.timing, transitions),
+                Execution(lists, self.store, self.timing, transitions, allowing),
+            )
+        return self.processes[owner]
+
+    async def request(self, *targets: Target, requester: str = REQUESTER) -> UnblockRequest:
+        """A pending request for ``targets``, made in ``CHANNEL``."""
+        opened = await self.decisions.open_request(list(targets), requester, CHANNEL, "VPN moved")
+        assert isinstance(opened, UnblockRequest), opened
+        return opened
+
+    async def state(self, request_id: str) -> UnblockRequest:
+        found = await self.store.get(request_id)
+        assert found is not None
+        return found
+
+    async def moves(self, request_id: str) -> list[tuple[State | None, State]]:
+        """The transitions log of a request, as (from, to)."""
+        return [(t.from_state, t.to_state) for t in await self.store.transitions(request_id)]
+
+
+def world(*, timing: Timing = TIMING, allow_self_approval: bool = False) -> World:
+    """The fakes with entry 42 (203.0.113.7) and 43 (198.51.100.0/24) on the IP blocklist and number entry
+    ``n1`` on the blacklist; approvers ``APPROVER`` and the members of ``GROUP`` (``GROUP_MEMBER``)."""
+    clock = FakeClock()
+    membership = FakeMembership({GROUP: frozenset({GROUP_MEMBER})})
+    policy = ApprovalPolicy(
+        Approvers(users=frozenset({APPROVER}), groups=frozenset({GROUP})),
+        membership,
+        allow_self_approval=allow_self_approval,
+    )
+    ip = FakeBlocklist([blocked_address(42, "203.0.113.7"), blocked_address(43, "198.51.100.0/24")])
+    numbers = FakeBlacklist([blocked_number("n1", "+15550100")])
+    return World(clock, MemoryStore(), ip, numbers, membership, policy, timing)

@@ -1,0 +1,169 @@
+"""In-memory stand-ins for what the blocklist watcher needs: its store (``bot.domain.ports.WatchStore``),
+3CX's list as it reads it (``bot.domain.watch.WatchedList``), and a clock that moves only when told.
+
+``WatchStore`` keeps the contract every real store keeps (``bot.storage.watch_sql``): one holder at a time,
+taken over when its last renewal is older than ``stale_before``; the mark moved only by the holder and only
+from the mark it read, in one step with the announcements kept (an entry kept before stays as it is);
+``mark_gone`` true only for the call that changed it. No method awaits anything before it has done its
+work, so each is one step, as a transaction is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from bot.domain.ports import Announcement
+from bot.threecx.models import BlocklistEntry
+
+START = 1_800_000_000.0
+
+
+class Clock:
+    """The time the domain reads; it moves only when a test moves it."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def blocked(entry_id: int, ip: str = "203.0.113.7", *, added_by: str | None = "AutoBlacklist",
+            block_type: str | None = "Block") -> BlocklistEntry:  # fmt: skip
+    """A blocklist entry as 3CX lists it."""
+    return BlocklistEntry(entry_id, ip, f"Failed SIP registrations from {ip}", block_type, added_by, None, None)
+
+
+@dataclass
+class Kept:
+    """One announcement as the store holds it."""
+
+    announcement: Announcement
+    at: float
+    checked_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """One ``advance_watch`` call and what the store answered."""
+
+    holder: str
+    mark: int | None
+    new_mark: int
+    announce: tuple[int, ...]
+    moved: bool
+
+
+@dataclass
+class WatchStore:
+    """The watcher's store, in memory."""
+
+    #: None until a first ``hold_watch`` (the store's row)
+    holder: str | None = None
+    heartbeat_at: float | None = None
+    mark: int | None = None
+    kept: dict[int, Kept] = field(default_factory=dict)
+    advances: list[Advance] = field(default_factory=list)
+
+    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
+        free = self.holder is None or self.holder == holder
+        if free or (self.heartbeat_at is not None and self.heartbeat_at < stale_before):
+            self.holder, self.heartbeat_at = holder, at
+            return True, self.mark
+        return False, self.mark
+
+    async def release_watch(self, holder: str) -> None:
+        if self.holder == holder:
+            self.holder = None
+
+    async def advance_watch(
+        self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
+    ) -> bool:
+        moved = self.holder == holder and self.mark == mark
+        self.advances.append(Advance(holder, mark, new_mark, tuple(a.entry.id for a in announce), moved))
+        if moved:
+            self.mark, self.heartbeat_at = new_mark, at
+            for announcement in announce:
+                self.kept.setdefault(announcement.entry.id, Kept(announcement, at))
+        return moved
+
+    async def unposted(self, limit: int) -> list[Announcement]:
+        found = [k.announcement for k in self._by_id() if k.announcement.message_ts is None and not k.announcement.gone]
+        return found[:limit]
+
+    async def posted(self, entry_ids: Sequence[int], message_ts: str, *, in_summary: bool) -> None:
+        for entry_id in entry_ids:
+            if entry_id in self.kept:
+                kept = self.kept[entry_id]
+                kept.announcement = replace(kept.announcement, message_ts=message_ts, in_summary=in_summary)
+
+    async def showing(self, limit: int) -> list[Announcement]:
+        shown = [k for k in self._by_id() if k.announcement.message_ts is not None]
+        shown = [k for k in shown if not k.announcement.in_summary and not k.announcement.gone]
+        return [k.announcement for k in sorted(shown, key=lambda k: (k.checked_at, k.announcement.entry.id))][:limit]
+
+    async def checked(self, entry_ids: Sequence[int], at: float) -> None:
+        for entry_id in entry_ids:
+            if entry_id in self.kept:
+                self.kept[entry_id].checked_at = at
+
+    async def mark_gone(self, entry_id: int) -> bool:
+        kept = self.kept.get(entry_id)
+        if kept is None or kept.announcement.gone:
+            return False
+        kept.announcement = replace(kept.announcement, gone=True)
+        return True
+
+    def announced(self) -> dict[int, Announcement]:
+        """Every announcement kept, by entry Id."""
+        return {k.announcement.entry.id: k.announcement for k in self._by_id()}
+
+    def _by_id(self) -> list[Kept]:
+        return [self.kept[i] for i in sorted(self.kept)]
+
+
+@dataclass
+class WatchedList:
+    """3CX's IP blocklist as the watcher reads it. ``during_read``, when set, runs inside ``added_after``
+    (after the list was read, before the answer arrives): what another process does meanwhile."""
+
+    entries: dict[int, BlocklistEntry] = field(default_factory=dict)
+    #: each call: ("highest_id",), ("added_after", mark, top), ("still_listed", ids)
+    calls: list[tuple[object, ...]] = field(default_factory=list)
+    during_read: Callable[[], Awaitable[None]] | None = None
+    during_check: Callable[[], Awaitable[None]] | None = None
+
+    def put(self, *entries: BlocklistEntry) -> None:
+        for entry in entries:
+            self.entries[entry.id] = entry
+
+    def drop(self, *entry_ids: int) -> None:
+        for entry_id in entry_ids:
+            del self.entries[entry_id]
+
+    def called(self, method: str) -> list[tuple[object, ...]]:
+        return [c[1:] for c in self.calls if c[0] == method]
+
+    async def highest_id(self) -> int | None:
+        self.calls.append(("highest_id",))
+        return max(self.entries, default=None)
+
+    async def added_after(self, mark: int, top: int) -> list[BlocklistEntry]:
+        self.calls.append(("added_after", mark, top))
+        found = [self.entries[i] for i in sorted(self.entries) if i > mark][:top]
+        if self.during_read is not None:
+            during, self.during_read = self.during_read, None
+            await during()
+        return found
+
+    async def still_listed(self, ids: Sequence[int]) -> set[int]:
+        self.calls.append(("still_listed", list(ids)))
+        listed = {i for i in ids if i in self.entries}
+        if self.during_check is not None:
+            during, self.during_check = self.during_check, None
+            await during()
+        return listed

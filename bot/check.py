@@ -27,10 +27,10 @@ from .slack.failures import error_code
 from .storage import urls
 from .storage.contract import Store, StoreUnavailable
 from .storage.opening import open_store
-from .threecx.client import BLOCKLIST, ThreeCXClient
+from .threecx.client import BLOCKLIST, DeleteOutcome, ThreeCXClient
 from .threecx.errors import NotFoundError, ThreeCXError, UnexpectedResponseError
 from .threecx.lists import IpBlocklist, NumberBlacklist
-from .threecx.models import MAX_ENTRY_ID, MIN_ENTRY_ID, DeleteOutcome
+from .threecx.models import MAX_ENTRY_ID, MIN_ENTRY_ID
 from .threecx.retry import RetryPolicy
 from .threecx.tokens import TokenStore
 

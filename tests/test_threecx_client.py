@@ -10,14 +10,13 @@ import pytest
 from bot.threecx import (
     ChangedError,
     CredentialsError,
-    DeleteOutcome,
     ForbiddenError,
     NotFoundError,
     ThreeCXError,
     UnavailableError,
     UnexpectedResponseError,
 )
-from bot.threecx.client import BLOCKLIST, ThreeCXClient
+from bot.threecx.client import BLOCKLIST, DeleteOutcome, ThreeCXClient
 from bot.threecx.retry import RetryPolicy
 
 from .fakes.openapi_check import check_against_spec
@@ -43,7 +42,7 @@ async def test_requests_follow_the_3cx_openapi_file(pbx: FakeThreeCX, client: Th
     listed = await client.query(BLOCKLIST, filter="contains(IPAddrMask,'198.51')", top=5)
     assert await client.delete(BLOCKLIST, 7, etag='W/"1"') is DeleteOutcome.DELETED
 
-    assert (entry.id, entry.ip_addr_mask, entry.added_by) == (42, "203.0.113.7", "AutoBlacklist")
+    assert (entry.id, entry.address, entry.added_by) == (42, "203.0.113.7", "AutoBlacklist")
     assert [e.id for e in listed] == [7]
     assert [(r.method, r.path) for r in pbx.requests] == [
         ("POST", TOKEN),

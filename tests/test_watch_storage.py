@@ -84,7 +84,7 @@ async def test_an_announcement_kept_twice_stays_one(watch: WatchStore) -> None:
     assert await watch.advance_watch(ONE, 100, 200, [announcement(10, "192.0.2.9"), announcement(11)], 1001.0)
     assert [a.entry.id for a in await watch.unposted(10)] == [11]
     (shown,) = await watch.showing(10)
-    assert (shown.entry.ip_addr_mask, shown.message_ts) == ("203.0.113.7", "1.0001")  # as it was
+    assert (shown.entry.address, shown.message_ts) == ("203.0.113.7", "1.0001")  # as it was
 
 
 async def test_showing_lists_own_messages_checked_longest_ago_first(watch: WatchStore) -> None:

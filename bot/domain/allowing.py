@@ -13,10 +13,9 @@ import ipaddress
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
-from ..threecx.errors import NotFoundError, ThreeCXError
-from ..threecx.models import ALLOW, BlocklistEntry, DeleteOutcome, expires_at
+from .entries import BlocklistEntry, CallFailed, Removal
 from .lookup import Finder
 from .model import Result, UnblockRequest
 
@@ -24,11 +23,16 @@ from .model import Result, UnblockRequest
 class AllowList(Protocol):
     """The IP blocklist, as allowing writes it (``bot.threecx.lists.IpBlocklist``)."""
 
-    async def add(self, body: dict[str, Any]) -> BlocklistEntry: ...
+    async def allow(self, address: str, until: float, note: str) -> tuple[int, str]:
+        """Add an allow entry for ``address`` until ``until``, ``note`` as its description: its Id and 3CX's
+        answer. Never sent twice."""
+        ...
 
-    async def remove_entry(self, entry_id: int) -> DeleteOutcome: ...
+    async def remove_entry(self, entry_id: int) -> Removal: ...
 
-    async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]: ...
+    async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
+        """The entries for ``mask`` whose description contains ``marker``."""
+        ...
 
 
 def marker(request: UnblockRequest) -> str:
@@ -78,21 +82,18 @@ class Allowing:
         """Let ``mask`` (an address or network) in for ``seconds``, unless an allow entry already does.
 
         Raises:
-            ThreeCXError: 3CX refused, or could not be reached (``maybe_applied``: the entry may be added).
+            CallFailed: 3CX refused, or could not be reached (``maybe_applied``: the entry may be added).
         """
         existing = await self.covering(mask)
         if existing is not None:
             return Allowed(existing.id, existing.ends_at, True, f"already allowed by entry {existing.id}")
         until = self.clock() + seconds
-        body = {
-            "IPAddrMask": mask,
-            "BlockType": ALLOW,
-            "ExpiresAt": expires_at(until),
-            "Description": f"Allowed for {duration_words(seconds)} by unblock-bot: approved by Slack user "
-            f"{request.resolved_by or 'unknown'}, {marker(request)}",
-        }
-        created = await self.entries.add(body)
-        return Allowed(created.id, until, False, f"allow entry {created.id} added (HTTP 201)")
+        note = (
+            f"Allowed for {duration_words(seconds)} by unblock-bot: approved by Slack user "
+            f"{request.resolved_by or 'unknown'}, {marker(request)}"
+        )
+        entry_id, answer = await self.entries.allow(mask, until, note)
+        return Allowed(entry_id, until, False, f"allow entry {entry_id} added ({answer})")
 
     async def find_added(self, request: UnblockRequest, mask: str) -> Allowed | None:
         """The allow entry this request added for ``mask``, if 3CX lists it (after a lost answer, a restart)."""
@@ -105,14 +106,11 @@ class Allowing:
         """Remove an allow entry this request added: 3CX's answer, for the record (gone already is fine).
 
         Raises:
-            ThreeCXError: 3CX refused, or could not be reached.
+            CallFailed: 3CX refused, or could not be reached.
         """
-        try:
-            outcome = await self.entries.remove_entry(entry_id)
-        except NotFoundError:
-            outcome = DeleteOutcome.ALREADY_GONE
-        if outcome is DeleteOutcome.DELETED:
-            return f"allow entry {entry_id} removed (HTTP 204)"
+        removal = await self.entries.remove_entry(entry_id)
+        if removal.deleted:
+            return f"allow entry {entry_id} removed ({removal.answer})"
         return f"allow entry {entry_id} was already gone"
 
 
@@ -124,5 +122,5 @@ def merge(result: Result, allowed: Allowed) -> Result:
 
 def failed(result: Result, error: Exception) -> Result:
     """The unblock's ``result`` when the allow entry could not be added."""
-    why = error.answer() if isinstance(error, ThreeCXError) else f"internal error ({type(error).__name__})"
+    why = error.answer() if isinstance(error, CallFailed) else f"internal error ({type(error).__name__})"
     return replace(result, answer=f"{result.answer}; the allow entry was not added: {why}")

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from ..threecx.models import Kind, Target
+from .entries import Kind, Target
 from .model import Offer, State, Timing, UnblockRequest
 from .policy import ApprovalPolicy
 from .ports import AlreadyOpen, RequestStore

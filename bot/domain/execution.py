@@ -16,9 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from ..threecx.errors import ThreeCXError
-from ..threecx.models import DeleteOutcome, Target
 from .allowing import Allowing, failed, merge
+from .entries import CallFailed, Target
 from .lease import Lease
 from .model import Result, State, Timing, UnblockRequest
 from .outcomes import Outcome
@@ -72,7 +71,7 @@ class Execution:
             )
             try:
                 done = await self._complete(request)
-            except ThreeCXError as error:
+            except CallFailed as error:
                 log.warning("3CX could not be asked about it; will try again", extra={"answer": error.answer()})
                 continue
             if done is not None:
@@ -161,16 +160,13 @@ class Execution:
     async def _delete(self, request: UnblockRequest, target: Target, lease: Lease, *, look_first: bool = False
                       ) -> Result:  # fmt: skip
         try:
-            outcome = await self.lists[target.kind].remove(target)
-        except ThreeCXError as error:
+            removal = await self.lists[target.kind].remove(target)
+        except CallFailed as error:
             return Result(Outcome.of(error), error.answer())
         except Exception as error:  # the request must not stay in `executing` whatever happens
             log.exception("unexpected error while deleting an entry", extra={"request": request.id})
             return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
-        if outcome is DeleteOutcome.DELETED:
-            result = Result(Outcome.DELETED, "HTTP 204")
-        else:
-            result = Result(Outcome.ALREADY_GONE, "HTTP 404: the entry was already gone")
+        result = Result(Outcome.DELETED if removal.deleted else Outcome.ALREADY_GONE, removal.answer)
         return await self._allow(request, target, result, lease, look_first=look_first)
 
     async def _allow(self, request: UnblockRequest, target: Target, result: Result, lease: Lease, *,
@@ -183,12 +179,12 @@ class Execution:
         try:
             found = await allowing.find_added(request, mask) if look_first else None
             return merge(result, found or await allowing.allow(request, mask, seconds))
-        except ThreeCXError as error:
+        except CallFailed as error:
             if error.maybe_applied:  # the answer was lost: look once 3CX must have finished, never add twice
                 await asyncio.sleep(self.timing.call_bound)
                 try:
                     found = await allowing.find_added(request, mask) if lease.fresh() else None
-                except ThreeCXError:
+                except CallFailed:
                     found = None
                 if found is not None:
                     return merge(result, found)
@@ -205,7 +201,7 @@ class Execution:
             return None, None
         try:
             return await self.allowing.remove(prior.added_allow), None
-        except ThreeCXError as error:
+        except CallFailed as error:
             why = f"the allow entry {prior.added_allow} was not removed, so the block was not put back"
             return None, Result(Outcome.of(error), f"{why}: {error.answer()}")
 
@@ -218,8 +214,8 @@ class Execution:
     async def _put_back(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
         entries = self.lists[target.kind]
         try:
-            created = await entries.restore(target)
-        except ThreeCXError as error:
+            created, answer = await entries.restore(target)
+        except CallFailed as error:
             if not error.maybe_applied:
                 return Result(Outcome.of(error), error.answer())
             # the answer was lost: 3CX may still add it; look once it must have finished, never add twice
@@ -228,7 +224,7 @@ class Execution:
                 return Result(Outcome.of(error), error.answer())
             try:
                 found = await entries.find_restored(target)
-            except ThreeCXError:
+            except CallFailed:
                 return Result(Outcome.of(error), error.answer())
             if found is None:
                 return Result(Outcome.of(error), f"{error.answer()}; 3CX does not list it")
@@ -236,7 +232,7 @@ class Execution:
         except Exception as error:
             log.exception("unexpected error while restoring an entry", extra={"request": request.id})
             return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
-        return Result(Outcome.RESTORED, "HTTP 201", new_id=str(created.id))
+        return Result(Outcome.RESTORED, answer, new_id=str(created.id))
 
 
 def _noted(note: str | None, result: Result) -> Result:

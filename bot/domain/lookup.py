@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..threecx.models import BlockedNumber, BlocklistEntry, Target
+from .entries import BlockedNumber, BlocklistEntry, Target
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -79,7 +79,7 @@ class Finder:
         """The entries whose IPAddrMask equals ``network`` or contains it."""
         found: dict[int, tuple[int, BlocklistEntry]] = {}
         for entry in await self._addresses.with_masks(candidate_masks(network), MAX_MATCHES + 1):
-            prefix = containing_prefix(entry.ip_addr_mask, network)
+            prefix = containing_prefix(entry.address, network)
             if prefix is not None:
                 found[entry.id] = (prefix, entry)
         ranked = [entry for _, entry in sorted(found.values(), key=lambda item: (-item[0], item[1].id))]
@@ -94,7 +94,7 @@ class Finder:
         """The blacklist entries whose CallerId is ``number`` (with or without its ``+``)."""
         digits = number.removeprefix("+")
         listed = await self._numbers.with_caller_ids([digits, "+" + digits], MAX_MATCHES + 1)
-        same = [n for n in listed if n.caller_id is not None and _digits(n.caller_id) == digits]
+        same = [n for n in listed if n.number is not None and _digits(n.number) == digits]
         return Matches(blocking=tuple(same[:MAX_MATCHES]), truncated=len(same) > MAX_MATCHES)
 
     async def newest(self, text: str | None, *, skip: int = 0, size: int = 15) -> Page:

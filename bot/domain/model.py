@@ -18,7 +18,7 @@ import enum
 import json
 from dataclasses import dataclass
 
-from ..threecx.models import Kind, Target
+from .entries import Kind, Target
 from .outcomes import Outcome
 
 

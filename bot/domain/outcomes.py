@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ..threecx.errors import ThreeCXError
+from .entries import CallFailed
 
 
 class Outcome(enum.StrEnum):
@@ -29,8 +29,8 @@ class Outcome(enum.StrEnum):
     INTERRUPTED = "interrupted"
 
     @classmethod
-    def of(cls, error: ThreeCXError) -> Outcome:
-        return cls(error.kind) if error.kind in cls._value2member_map_ else cls.OTHER
+    def of(cls, error: CallFailed) -> Outcome:
+        return cls(error.reason.value)
 
     @property
     def gone(self) -> bool:

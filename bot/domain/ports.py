@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..threecx.models import BlocklistEntry, DeleteOutcome, Kind, Target
+from .entries import BlocklistEntry, Kind, Removal, Target
 from .model import Move, Transition, UnblockRequest
 
 
@@ -104,12 +104,13 @@ class RequestStore(Protocol):
 class EntryList(Protocol):
     """One of 3CX's lists (the IP blocklist, the caller-number blacklist), as the domain acts on it."""
 
-    async def remove(self, target: Target) -> DeleteOutcome:
-        """Delete the entry (conditional on its ETag when 3CX gave one)."""
+    async def remove(self, target: Target) -> Removal:
+        """Delete the entry (conditional on its ETag when 3CX gave one): deleted, or already gone."""
         ...
 
-    async def restore(self, target: Target) -> Target:
-        """Add the entry back as it was; the new entry (3CX gives it a new Id). Never sent twice."""
+    async def restore(self, target: Target) -> tuple[Target, str]:
+        """Add the entry back as it was; the new entry (3CX gives it a new Id) and 3CX's answer. Never sent
+        twice."""
         ...
 
     async def listed(self, target: Target) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..threecx.models import BlocklistEntry
+from .entries import BlocklistEntry
 from .ports import Announcement, WatchStore
 
 log = logging.getLogger(__name__)

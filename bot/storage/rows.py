@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
+from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Target
 from ..domain.model import Move, Result, State, Transition, UnblockRequest
 from ..domain.outcomes import Outcome
 from ..domain.ports import Announcement
-from ..threecx.models import BlocklistEntry, from_record
 
 #: a request's columns: its fields, by the same names
 NAMES = tuple(field.name for field in fields(UnblockRequest))
@@ -67,7 +67,7 @@ def conditions(move: Move) -> list[tuple[str, str, object]]:
 
 #: the columns kept as text (JSON, or an enum's value), with how each is written and read
 _ENCODED: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] = {
-    "targets": (lambda targets: json.dumps([t.record() for t in targets]),
+    "targets": (lambda targets: json.dumps([record(t) for t in targets]),
                 lambda text: tuple(from_record(t) for t in json.loads(text))),
     "state": (lambda state: state.value, State),
     "results": (lambda results: results_json(results), lambda text: _results(text)),
@@ -114,6 +114,43 @@ def _results(text: str) -> tuple[Result, ...]:
     return tuple(Result(Outcome(item[0]), item[1], item[2], *item[3:]) for item in json.loads(text))
 
 
+# -- targets <-> their stored form ------------------------------------------------------------------
+
+#: each text attribute of a target and its key in the stored form (3CX's own field names, as kept since the start)
+_STORED: dict[Kind, dict[str, str]] = {
+    Kind.ADDRESS: {"address": "IPAddrMask", "description": "Description", "block_type": "BlockType",
+                   "added_by": "AddedBy", "expires_at": "ExpiresAt"},
+    Kind.NUMBER: {"number": "CallerId", "description": "Description"},
+}  # fmt: skip
+
+
+def record(target: Target) -> dict[str, Any]:
+    """The stored form of a target: tagged with its kind, 3CX's field names."""
+    texts = {key: getattr(target, attr) for attr, key in _STORED[target.kind].items()}
+    return {"kind": target.kind.value, "Id": target.id, "etag": target.etag, **texts}
+
+
+def from_record(data: dict[str, Any]) -> Target:
+    """A target from what :func:`record` kept."""
+    kind = Kind(data["kind"])
+    texts = {attr: _text(data.get(key)) for attr, key in _STORED[kind].items()}
+    if kind is Kind.ADDRESS:
+        return BlocklistEntry(id=_entry_id(data.get("Id")), etag=_text(data.get("etag")), **texts)
+    return BlockedNumber(id=str(data["Id"]), etag=_text(data.get("etag")), **texts)
+
+
+def _text(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("a stored entry with a field that is not text")
+    return value
+
+
+def _entry_id(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("a stored blocklist entry without a usable Id")
+    return value
+
+
 # -- rows <-> announcements (the blocklist watcher's) ------------------------------------------------
 
 #: an announcement's columns, in the order ``announcement_from_row`` reads them
@@ -122,7 +159,7 @@ ANNOUNCEMENT_COLUMNS = "entry, channel, message_ts, in_summary, gone"
 
 def announcement_row(announcement: Announcement, at: float) -> tuple[object, ...]:
     """A new announcement's values, for ``(entry_id, entry, channel, at)``."""
-    return announcement.entry.id, json.dumps(announcement.entry.record()), announcement.channel, at
+    return announcement.entry.id, json.dumps(record(announcement.entry)), announcement.channel, at
 
 
 def announcement_from_row(row: Any) -> Announcement:

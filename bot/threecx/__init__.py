@@ -13,7 +13,7 @@ from .errors import (
     UnavailableError,
     UnexpectedResponseError,
 )
-from .models import MAX_ENTRY_ID, MIN_ENTRY_ID, BlockedNumber, BlocklistEntry, DeleteOutcome, Target, is_entry_id
+from .models import MAX_ENTRY_ID, MIN_ENTRY_ID, BlockedNumber, BlocklistEntry, Target, is_entry_id
 
 __all__ = [
     "MAX_ENTRY_ID",
@@ -22,7 +22,6 @@ __all__ = [
     "BlocklistEntry",
     "ChangedError",
     "CredentialsError",
-    "DeleteOutcome",
     "ForbiddenError",
     "NotFoundError",
     "Target",

@@ -17,6 +17,7 @@ lists is in ``bot.threecx.lists``.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import ssl
@@ -34,7 +35,7 @@ from ..calls import Lane
 from . import answers
 from .answers import Answer
 from .errors import ThreeCXError, UnavailableError, UnexpectedResponseError
-from .models import BlockedNumber, BlocklistEntry, DeleteOutcome, is_entry_id
+from .models import BlockedNumber, BlocklistEntry, blocked_number, blocklist_entry, is_entry_id
 from .odata import string_literal
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_have_been_carried_out, may_retry
 from .tokens import TokenStore
@@ -45,6 +46,15 @@ E = TypeVar("E")
 #: a token is renewed this long before 3CX says it expires (or at half its life, if shorter)
 TOKEN_EARLY_REFRESH = 60.0
 TOKEN_PATH = "/connect/token"
+
+
+class DeleteOutcome(enum.Enum):
+    """How a DELETE ended."""
+
+    #: 3CX answered 204
+    DELETED = "deleted"
+    #: 3CX answered 404: the entry is gone (a retry after a lost answer, or someone was quicker)
+    ALREADY_GONE = "already_gone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +84,8 @@ def _string_key(number_id: str) -> str:
     return quote(string_literal(number_id), safe="'")
 
 
-BLOCKLIST: EntitySet[BlocklistEntry] = EntitySet("/Blocklist", _int_key, BlocklistEntry.from_json)
-BLACKLIST_NUMBERS: EntitySet[BlockedNumber] = EntitySet("/BlackListNumbers", _string_key, BlockedNumber.from_json)
+BLOCKLIST: EntitySet[BlocklistEntry] = EntitySet("/Blocklist", _int_key, blocklist_entry)
+BLACKLIST_NUMBERS: EntitySet[BlockedNumber] = EntitySet("/BlackListNumbers", _string_key, blocked_number)
 
 
 class ThreeCXClient:

@@ -7,9 +7,11 @@ described by its path only, and tokens travel in headers that are not kept.
 
 from __future__ import annotations
 
+from ..domain.entries import CallFailed, Reason
 
-class ThreeCXError(Exception):
-    """Root of every error the 3CX client raises."""
+
+class ThreeCXError(CallFailed):
+    """Root of every error the 3CX client raises: a :class:`~bot.domain.entries.CallFailed` to the domain."""
 
     #: short machine-readable name, kept in the request's record
     kind = "error"
@@ -17,6 +19,7 @@ class ThreeCXError(Exception):
     def __init_subclass__(cls, *, kind: str, **rest: object) -> None:
         super().__init_subclass__(**rest)
         cls.kind = kind
+        cls.reason = Reason(kind)
 
     def __init__(
         self,

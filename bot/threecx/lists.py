@@ -12,9 +12,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
-from .client import BLACKLIST_NUMBERS, BLOCKLIST, EntitySet, ThreeCXClient
+from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Removal, Target
+from .client import BLACKLIST_NUMBERS, BLOCKLIST, DeleteOutcome, EntitySet, ThreeCXClient
 from .errors import NotFoundError
-from .models import BlockedNumber, BlocklistEntry, DeleteOutcome, Kind, Target
+from .models import allow_body, creation_body
 from .odata import any_equal, contains
 
 E = TypeVar("E", BlocklistEntry, BlockedNumber)
@@ -31,11 +32,11 @@ class _List(Generic[E]):
     def __init__(self, client: ThreeCXClient) -> None:
         self._client = client
 
-    async def remove(self, target: Target) -> DeleteOutcome:
-        return await self._client.delete(self.entity_set, self._own(target).id, target.etag)
+    async def remove(self, target: Target) -> Removal:
+        return _removal(await self._client.delete(self.entity_set, self._own(target).id, target.etag))
 
-    async def restore(self, target: Target) -> Target:
-        return await self._client.create(self.entity_set, self._own(target).creation_json())
+    async def restore(self, target: Target) -> tuple[Target, str]:
+        return await self._client.create(self.entity_set, creation_body(self._own(target))), "HTTP 201"
 
     async def listed(self, target: Target) -> bool:
         try:
@@ -63,16 +64,18 @@ class IpBlocklist(_List[BlocklistEntry]):
 
     async def find_restored(self, target: Target) -> str | None:
         # an allow entry for the same address (Approve and allow) is not the block put back
-        same = await self._matching("IPAddrMask", [self._own(target).ip_addr_mask or ""], 10)
+        same = await self._matching("IPAddrMask", [self._own(target).address or ""], 10)
         blocking = [entry for entry in same if entry.blocks]
         return str(blocking[0].id) if blocking else None
 
-    async def add(self, body: dict[str, Any]) -> BlocklistEntry:
-        """``POST /Blocklist``: the entry 3CX made. Never sent twice."""
-        return await self._client.create(BLOCKLIST, body)
+    async def allow(self, address: str, until: float, note: str) -> tuple[int, str]:
+        """``POST /Blocklist``: an allow entry for ``address`` until ``until``; its Id and 3CX's answer. Never sent
+        twice."""
+        created = await self._client.create(BLOCKLIST, allow_body(address, until, note))
+        return created.id, "HTTP 201"
 
-    async def remove_entry(self, entry_id: int) -> DeleteOutcome:
-        return await self._client.delete(BLOCKLIST, entry_id)
+    async def remove_entry(self, entry_id: int) -> Removal:
+        return _removal(await self._client.delete(BLOCKLIST, entry_id))
 
     async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
         """The entries for ``mask`` whose ``Description`` contains ``marker``."""
@@ -120,11 +123,17 @@ class NumberBlacklist(_List[BlockedNumber]):
     kind, entity_set, holds = Kind.NUMBER, BLACKLIST_NUMBERS, BlockedNumber
 
     async def find_restored(self, target: Target) -> str | None:
-        same = await self.with_caller_ids([self._own(target).caller_id or ""], 1)
+        same = await self.with_caller_ids([self._own(target).number or ""], 1)
         return same[0].id if same else None
 
     async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
         return await self._matching("CallerId", caller_ids, top)
+
+
+def _removal(outcome: DeleteOutcome) -> Removal:
+    if outcome is DeleteOutcome.DELETED:
+        return Removal(deleted=True, answer="HTTP 204")
+    return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
 
 
 def lists(client: ThreeCXClient) -> dict[Kind, IpBlocklist | NumberBlacklist]:

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from bot.domain.allowing import Allowing
 from bot.domain.decisions import Decisions
+from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, Kind, Removal, Target
 from bot.domain.execution import Execution
 from bot.domain.lookup import Finder
 from bot.domain.model import Move, State, Timing, Transition, UnblockRequest
@@ -20,7 +21,7 @@ from bot.domain.ports import AlreadyOpen, EntryList, StoreUnreachable
 from bot.domain.transitions import Transitions
 from bot.storage import rows
 from bot.threecx.errors import ChangedError, NotFoundError, ThreeCXError
-from bot.threecx.models import ALLOW, BlockedNumber, BlocklistEntry, DeleteOutcome, Kind, Target
+from bot.threecx.models import expires_at
 
 T = TypeVar("T")
 E = TypeVar("E", BlocklistEntry, BlockedNumber)
@@ -309,13 +310,14 @@ class FakeList(Generic[E]):
 
     # -- EntryList --
 
-    async def remove(self, target: Target) -> DeleteOutcome:
+    async def remove(self, target: Target) -> Removal:
         own = self._own(target)
         return await self._call("remove", own.id, lambda: self._delete(own))
 
-    async def restore(self, target: Target) -> Target:
+    async def restore(self, target: Target) -> tuple[Target, str]:
         own = self._own(target)
-        return await self._call("restore", own.id, lambda: self._create(replace(own, id=self._new_id(), etag=None)))
+        created = await self._call("restore", own.id, lambda: self._create(replace(own, id=self._new_id(), etag=None)))
+        return created, "HTTP 201"
 
     async def listed(self, target: Target) -> bool:
         own = self._own(target)
@@ -361,14 +363,14 @@ class FakeList(Generic[E]):
             raise TypeError(f"this list holds no {type(target).__name__}")
         return target
 
-    def _delete(self, target: E) -> DeleteOutcome:
+    def _delete(self, target: E) -> Removal:
         current = self.entries.get(target.id)
         if current is None:
-            return DeleteOutcome.ALREADY_GONE
+            return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
         if target.etag is not None and current.etag is not None and target.etag != current.etag:
             raise ChangedError("Precondition Failed", method="DELETE", status=412)
         del self.entries[target.id]
-        return DeleteOutcome.DELETED
+        return Removal(deleted=True, answer="HTTP 204")
 
     def _create(self, entry: E) -> E:
         self.entries[entry.id] = entry
@@ -381,7 +383,7 @@ class FakeList(Generic[E]):
 
 def _blocked(entry: Target) -> str | None:
     """What an entry blocks: its address, or its caller number."""
-    return entry.ip_addr_mask if isinstance(entry, BlocklistEntry) else entry.caller_id
+    return entry.address if isinstance(entry, BlocklistEntry) else entry.number
 
 
 class FakeBlocklist(FakeList[BlocklistEntry]):
@@ -389,34 +391,36 @@ class FakeBlocklist(FakeList[BlocklistEntry]):
 
     holds = BlocklistEntry
 
-    async def add(self, body: dict[str, Any]) -> BlocklistEntry:
+    async def allow(self, address: str, until: float, note: str) -> tuple[int, str]:
         entry = BlocklistEntry(
-            id=next(self._ids), ip_addr_mask=body["IPAddrMask"], description=body.get("Description"),
-            block_type=body.get("BlockType"), added_by="API", expires_at=body.get("ExpiresAt"),
+            id=next(self._ids), address=address, description=note, block_type=ALLOW, added_by="API",
+            expires_at=expires_at(until),
         )  # fmt: skip
-        return await self._call("add", body["IPAddrMask"], lambda: self._create(entry))
+        return (await self._call("allow", address, lambda: self._create(entry))).id, "HTTP 201"
 
-    async def remove_entry(self, entry_id: int) -> DeleteOutcome:
-        def delete() -> DeleteOutcome:
-            return DeleteOutcome.DELETED if self.entries.pop(entry_id, None) else DeleteOutcome.ALREADY_GONE
+    async def remove_entry(self, entry_id: int) -> Removal:
+        def delete() -> Removal:
+            if self.entries.pop(entry_id, None):
+                return Removal(deleted=True, answer="HTTP 204")
+            return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
 
         return await self._call("remove_entry", entry_id, delete)
 
     async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
         return await self._call(
             "marked", mask,
-            lambda: [e for e in self.entries.values() if e.ip_addr_mask == mask and marker in (e.description or "")],
+            lambda: [e for e in self.entries.values() if e.address == mask and marker in (e.description or "")],
         )  # fmt: skip
 
     async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
         wanted = set(masks)
         return await self._call(
-            "with_masks", None, lambda: [e for e in self.entries.values() if e.ip_addr_mask in wanted][:top]
+            "with_masks", None, lambda: [e for e in self.entries.values() if e.address in wanted][:top]
         )
 
     async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
         def newest() -> list[BlocklistEntry]:
-            found = [e for e in self.entries.values() if not text or text in (e.ip_addr_mask or "")]
+            found = [e for e in self.entries.values() if not text or text in (e.address or "")]
             return sorted(found, key=lambda e: e.id, reverse=True)[skip : skip + top]
 
         return await self._call("newest", text, newest)
@@ -437,22 +441,22 @@ class FakeBlacklist(FakeList[BlockedNumber]):
     async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
         wanted = set(caller_ids)
         return await self._call(
-            "with_caller_ids", None, lambda: [e for e in self.entries.values() if e.caller_id in wanted][:top]
+            "with_caller_ids", None, lambda: [e for e in self.entries.values() if e.number in wanted][:top]
         )
 
 
 def blocked_address(entry_id: int, mask: str, *, etag: str | None = None) -> BlocklistEntry:
-    return BlocklistEntry(id=entry_id, ip_addr_mask=mask, description="too many failed logins", block_type="Block",
+    return BlocklistEntry(id=entry_id, address=mask, description="too many failed logins", block_type="Block",
                           added_by="System", expires_at=None, etag=etag)  # fmt: skip
 
 
 def allowed_address(entry_id: int, mask: str, *, until: str | None = None) -> BlocklistEntry:
-    return BlocklistEntry(id=entry_id, ip_addr_mask=mask, description="office", block_type=ALLOW, added_by="admin",
+    return BlocklistEntry(id=entry_id, address=mask, description="office", block_type=ALLOW, added_by="admin",
                           expires_at=until)  # fmt: skip
 
 
 def blocked_number(entry_id: str, number: str) -> BlockedNumber:
-    return BlockedNumber(id=entry_id, caller_id=number, description="spam calls")
+    return BlockedNumber(id=entry_id, number=number, description="spam calls")
 
 
 # -- Slack's user groups -----------------------------------------------------------------------

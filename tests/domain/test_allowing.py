@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from bot.domain.allowing import Allowed, Allowing, duration_words, failed, marker, merge
+from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, Removal
 from bot.domain.lookup import Finder, candidate_masks
 from bot.domain.model import Result, State, UnblockRequest
 from bot.domain.outcomes import Outcome
-from bot.threecx.errors import ForbiddenError, NotFoundError, UnexpectedResponseError
-from bot.threecx.models import ALLOW, BlockedNumber, BlocklistEntry, DeleteOutcome, expires_at
+from bot.threecx.errors import ForbiddenError, UnexpectedResponseError
+from bot.threecx.models import allow_body, blocklist_entry, expires_at
 
 NOW = 1_800_000_000.0
 REQUEST_ID = "0123456789abcdef"
@@ -49,36 +50,33 @@ class Blocklist:
     removed: list[int] = field(default_factory=list)
     asked: list[list[str]] = field(default_factory=list)
     marked_asked: list[tuple[str, str]] = field(default_factory=list)
-    #: what ``remove_entry`` answers for an entry that is not listed
-    gone: DeleteOutcome | None = None
 
-    async def add(self, body: dict[str, Any]) -> BlocklistEntry:
+    async def allow(self, address: str, until: float, note: str) -> tuple[int, str]:
+        body = allow_body(address, until, note)
         self.added.append(body)
         self.next_id += 1
-        created = BlocklistEntry.from_json({"Id": self.next_id, **body})
+        created = blocklist_entry({"Id": self.next_id, **body})
         self.entries.append(created)
-        return created
+        return created.id, "HTTP 201"
 
-    async def remove_entry(self, entry_id: int) -> DeleteOutcome:
+    async def remove_entry(self, entry_id: int) -> Removal:
         self.removed.append(entry_id)
         listed = [e for e in self.entries if e.id == entry_id]
         if not listed:
-            if self.gone is None:
-                raise NotFoundError("not found", method="DELETE", path=f"/xapi/v1/Blocklist({entry_id})", status=404)
-            return self.gone
+            return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
         self.entries.remove(listed[0])
-        return DeleteOutcome.DELETED
+        return Removal(deleted=True, answer="HTTP 204")
 
     async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
         self.marked_asked.append((mask, marker))
-        return [e for e in self.entries if e.ip_addr_mask == mask and marker in (e.description or "")]
+        return [e for e in self.entries if e.address == mask and marker in (e.description or "")]
 
     async def get(self, entry_id: int) -> BlocklistEntry:
         raise AssertionError("allowing reads no entry by its id")
 
     async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
         self.asked.append(list(masks))
-        return [e for e in self.entries if e.ip_addr_mask in masks][:top]
+        return [e for e in self.entries if e.address in masks][:top]
 
     async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
         raise AssertionError("allowing reads no page")
@@ -252,16 +250,15 @@ async def test_remove_takes_the_allow_entry_out() -> None:
     assert blocklist.entries == []
 
 
-@pytest.mark.parametrize("answer", [None, DeleteOutcome.ALREADY_GONE], ids=["404-raised", "already-gone"])
-async def test_remove_of_an_allow_entry_already_gone_is_fine(answer: DeleteOutcome | None) -> None:
-    blocklist = Blocklist(gone=answer)
+async def test_remove_of_an_allow_entry_already_gone_is_fine() -> None:
+    blocklist = Blocklist()
     assert await allowing(blocklist).remove(5) == "allow entry 5 was already gone"
     assert blocklist.removed == [5]
 
 
 async def test_remove_passes_on_what_3cx_refused() -> None:
     class Refusing(Blocklist):
-        async def remove_entry(self, entry_id: int) -> DeleteOutcome:
+        async def remove_entry(self, entry_id: int) -> Removal:
             raise ForbiddenError("forbidden", method="DELETE", status=403)
 
     with pytest.raises(ForbiddenError):

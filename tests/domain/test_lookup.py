@@ -44,13 +44,13 @@ class Addresses:
 
     async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
         self.asked.append((list(masks), top))
-        return [e for e in self.entries if not self.exact or e.ip_addr_mask in masks][:top]
+        return [e for e in self.entries if not self.exact or e.address in masks][:top]
 
     async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
         self.pages.append((text, skip, top))
         newest = sorted(self.entries, key=lambda e: -e.id)
         if text is not None:
-            newest = [e for e in newest if text in (e.ip_addr_mask or "") or text in (e.description or "")]
+            newest = [e for e in newest if text in (e.address or "") or text in (e.description or "")]
         return newest[skip : skip + top]
 
     async def between(self, first_id: int, last_id: int, *, skip: int, top: int) -> list[BlocklistEntry]:
@@ -74,7 +74,7 @@ class Numbers:
 
     async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
         self.asked.append((list(caller_ids), top))
-        return [n for n in self.entries if not self.exact or n.caller_id in caller_ids][:top]
+        return [n for n in self.entries if not self.exact or n.number in caller_ids][:top]
 
 
 def finder(addresses: Addresses | None = None, numbers: Numbers | None = None) -> Finder:
@@ -290,9 +290,9 @@ async def test_entries_are_read_by_their_ids() -> None:
     numbers = Numbers([number("x1", "+41445551234")])
     find = finder(addresses, numbers)
 
-    assert (await find.entry(2)).ip_addr_mask == "198.51.100.0/24"
+    assert (await find.entry(2)).address == "198.51.100.0/24"
     assert [e.id for e in await find.entries([2, 1])] == [2, 1]
-    assert [n.caller_id for n in await find.numbers(["x1"])] == ["+41445551234"]
+    assert [n.number for n in await find.numbers(["x1"])] == ["+41445551234"]
     with pytest.raises(NotFoundError):
         await find.entry(3)
 

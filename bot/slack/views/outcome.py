@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ...domain.model import Result, State, UnblockRequest
 from ...domain.outcomes import Outcome
-from ...threecx.models import Kind
+from ...threecx.models import Kind, creation_body
 from ..blocks import Blocks, actions, button, clip, confirm, context, fallback, fit, section
 from ..buttons import UNDO, RequestButton
 from .card import request_card
@@ -175,6 +175,6 @@ def _undo_failure(request: UnblockRequest) -> str:
         return ""
     kind = failed[0][1].outcome
     reason = "3CX refused to add it back." if kind is Outcome.OTHER else kind.explanation.people
-    values = "; ".join(fit(json.dumps(t.creation_json(), ensure_ascii=False), 600) for t, _ in failed[:3])
+    values = "; ".join(fit(json.dumps(creation_body(t), ensure_ascii=False), 600) for t, _ in failed[:3])
     more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
     return f"{reason} An admin can re-add it in the 3CX console with: {values}{more}."

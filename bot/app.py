@@ -19,11 +19,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from . import metrics
 from .config import Settings
 from .domain.allowing import Allowing
-from .domain.decisions import Decisions
-from .domain.execution import Execution
 from .domain.lookup import Finder
 from .domain.model import Timing
 from .domain.policy import ApprovalPolicy
+from .domain.requests import Requests
 from .domain.transitions import Transitions
 from .domain.watch import Watching
 from .logs import Redactor
@@ -97,7 +96,7 @@ class Bot:
     settings: Settings
     app: AsyncApp
     client: AsyncWebClient
-    decisions: Decisions
+    requests: Requests
     timing: Timing
     work: BackgroundWork
     outbox: Outbox
@@ -238,18 +237,19 @@ async def start_bot(
         ttl=settings.request_ttl, undo_window=settings.undo_window, call_bound=threecx.call_bound, margin=CALL_MARGIN
     )
     transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=metrics.request_moved)
-    decisions = Decisions(store, policy, timing, transitions)
     finder = Finder(IpBlocklist(threecx), NumberBlacklist(threecx))
     # also with Approve and allow turned off: an Undo still removes the allow entries it added before
-    execution = Execution(lists(threecx), store, timing, transitions, Allowing(IpBlocklist(threecx), finder, clock))
+    allowing = Allowing(IpBlocklist(threecx), finder, clock)
+    requests = Requests(
+        store, lists(threecx), allowing, policy, timing, transitions, expire_every=min(30.0, settings.request_ttl / 4)
+    )
     work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
     delivery = CardDelivery(outbox, client)
-    showing = Showing(delivery=delivery, decisions=decisions, policy=policy, clock=clock,
+    showing = Showing(delivery=delivery, requests=requests, policy=policy, clock=clock,
                       durations=settings.allow_durations, notify_requester=settings.notify_requester)  # fmt: skip
     use_cases = UseCases(
-        decisions=decisions,
-        execution=execution,
+        requests=requests,
         finder=finder,
         policy=policy,
         work=work,
@@ -261,14 +261,11 @@ async def start_bot(
         approval_channel=settings.approval_channel,
     )
     app = build_app(settings, client, use_cases, team_id)
-    sweeper = Sweeper(
-        decisions=decisions, execution=execution, showing=showing,
-        expire_every=min(30.0, settings.request_ttl / 4), recover_every=timing.heartbeat,
-    )  # fmt: skip
+    sweeper = Sweeper(requests=requests, showing=showing, recover_every=timing.heartbeat)
     sweeper.start()
     watcher = None
     if settings.watch is not None:
         watching = Watching(store, IpBlocklist(threecx), settings.watch, transitions.owner, clock)
         watcher = Watcher(watching=watching, outbox=outbox)
         watcher.start()
-    return Bot(settings, app, client, decisions, timing, work, outbox, sweeper, threecx, store, http, watcher)
+    return Bot(settings, app, client, requests, timing, work, outbox, sweeper, threecx, store, http, watcher)

@@ -97,7 +97,7 @@ async def test_an_approvals_channel_the_bot_is_not_in_leaves_nothing_pending(mak
     assert reply.status == 200
     assert "could not post the request in this channel (Slack said: not_in_channel)" in harness.notes(response_url)[-1]
     assert harness.bot is not None
-    [request] = await harness.bot.decisions.history(5, None)
+    [request] = await harness.bot.requests.history(5, None)
     assert request.state is State.CANCELLED and harness.cards(GENERAL) == [] and harness.pbx.calls("DELETE") == []
 
 

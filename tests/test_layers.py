@@ -25,7 +25,23 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     # 3CX parses into the domain's entries, and its errors are the domain's CallFailed
     "bot.threecx": ("bot.threecx.*", "bot.domain.entries", "bot.calls", "bot.metrics"),
-    "bot.slack": ("bot.slack.*", "bot.domain.*", "bot.calls", "bot.tasks", "bot.metrics", *THREECX_DATA),
+    # the service owns a request's life: the Slack layer never reaches deciding, carrying out, leases or transitions
+    "bot.slack": (
+        "bot.slack.*",
+        "bot.domain.requests",
+        "bot.domain.model",
+        "bot.domain.entries",
+        "bot.domain.outcomes",
+        "bot.domain.lookup",
+        "bot.domain.policy",
+        "bot.domain.ports",
+        "bot.domain.allowing",
+        "bot.domain.watch",
+        "bot.calls",
+        "bot.tasks",
+        "bot.metrics",
+        *THREECX_DATA,
+    ),
     "bot.config": (
         "bot.config.*",
         "bot.domain",
@@ -101,6 +117,9 @@ def test_the_rules_cover_every_module_and_would_catch_a_broken_one() -> None:
     wiring = {"bot", "bot.__main__", "bot.app", "bot.server", "bot.check"}
     assert {name for name in modules() if rule_for(name, RULES) is None} == wiring
     assert not within("bot.slack.use_cases", RULES["bot.domain"])  # the domain may not reach the Slack layer
+    assert not within("bot.domain.execution", RULES["bot.slack"]) and not within(
+        "bot.domain.decisions", RULES["bot.slack"]
+    )
     assert not within("bot.threecx.models", RULES["bot.domain"])
     assert not within("bot.threecx.client", RULES["bot.domain"])
     assert not within("bot.domain.model", RULES["bot.threecx"])  # 3CX knows the entries, not the requests

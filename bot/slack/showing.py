@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..domain.decisions import Decisions
 from ..domain.model import UnblockRequest
 from ..domain.policy import ApprovalPolicy
+from ..domain.requests import Requests
 from .delivery import CardDelivery
 from .outbox import Sent
 from .views.home import OWN_SHOWN, WAITING_SHOWN, home_view
@@ -33,7 +33,7 @@ HOME_FRESH = 24 * 3600.0
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Showing:
     delivery: CardDelivery
-    decisions: Decisions
+    requests: Requests
     policy: ApprovalPolicy
     clock: Callable[[], float]
     #: Approve and allow's durations, in seconds (empty: not offered)
@@ -80,7 +80,7 @@ class Showing:
         """Refresh the Home tabs that show ``request``: the requester's, and the approvers' while it waits or
         just left waiting."""
         waiting_changed = not request.state.undo_phase
-        for user in await self.decisions.home_viewers(self.clock() - HOME_FRESH):
+        for user in await self.requests.home_viewers(self.clock() - HOME_FRESH):
             approver = await self.policy.is_approver(user)
             if user == request.requester or (waiting_changed and approver):
                 await self._publish(user, approver)
@@ -90,6 +90,6 @@ class Showing:
         return await self._publish(user, await self.policy.is_approver(user), notice)
 
     async def _publish(self, user: str, approver: bool, notice: str | None = None) -> asyncio.Future[Sent]:
-        waiting = await self.decisions.waiting(WAITING_SHOWN + 1) if approver else None
-        own = await self.decisions.requested_by(user, OWN_SHOWN)
+        waiting = await self.requests.waiting(WAITING_SHOWN + 1) if approver else None
+        own = await self.requests.requested_by(user, OWN_SHOWN)
         return self.delivery.outbox.publish(user, home_view(waiting, own, notice))

@@ -24,21 +24,25 @@ from functools import partial
 from typing import Any
 
 from ..calls import Lane
-from ..domain.decisions import (
-    AlreadyRequested,
-    AlreadyResolved,
-    ClickResult,
-    Decisions,
-    Expired,
-    Refused,
-    Resolved,
-    Unknown,
-)
-from ..domain.execution import Execution
 from ..domain.lookup import Finder, Matches, Page
 from ..domain.model import Offer, State, UnblockRequest
 from ..domain.policy import ApprovalPolicy
 from ..domain.ports import StoreUnreachable
+from ..domain.requests import (
+    AlreadyRequested,
+    AlreadyResolved,
+    Decided,
+    Expired,
+    HandedOver,
+    NothingToUnblock,
+    NotShown,
+    Refused,
+    Requests,
+    Resolved,
+    Shown,
+    Unknown,
+    Withdrawn,
+)
 from ..tasks import BackgroundWork
 from ..threecx.errors import ThreeCXError
 from ..threecx.models import Kind, Target
@@ -91,8 +95,7 @@ class Asker:
 class UseCases:
     """What each command and click means, with what it needs to do it."""
 
-    decisions: Decisions
-    execution: Execution
+    requests: Requests
     finder: Finder
     policy: ApprovalPolicy
     work: BackgroundWork
@@ -166,30 +169,32 @@ class UseCases:
         elif len(matches.blocking) == 1 and not matches.truncated:
             await self._open_and_post(list(matches.blocking), asker, reason)
         else:
-            offer = await self.decisions.offer(
-                kind, [t.id for t in matches.blocking], reason, asker.channel, asker.user
-            )
+            offer = await self.requests.offer(kind, [t.id for t in matches.blocking], reason, asker.channel, asker.user)
             await self._tell(asker, *chooser(asked, kind, matches, offer.id))
 
     async def _open_and_post(self, targets: list[Target], asker: Asker, reason: str | None) -> None:
         where = self.approval_channel or asker.channel
-        opened = await self.decisions.open_request(targets, asker.user, where, reason, asked_in=asker.channel)
+
+        async def show(request: UnblockRequest) -> Shown | NotShown:
+            card = request_card(request, self.policy.who_approves(), self.showing.durations)
+            # the command's reply URL can post only where the command was typed
+            reply_url = asker.response_url if where == asker.channel else None
+            posted = await self.delivery.post_card(where, *card, reply_url)
+            return NotShown(posted.error) if isinstance(posted, NotPosted) else Shown(posted.ts)
+
+        opened = await self.requests.open(targets, asker.user, where, reason, asked_in=asker.channel, show=show)
         if isinstance(opened, AlreadyRequested):
             await self._tell(asker, say.already_requested(opened.request, self.workspace_url, asker.user))
-            return
-        card = request_card(opened, self.policy.who_approves(), self.showing.durations)
-        # the command's reply URL can post only where the command was typed
-        posted = await self.delivery.post_card(where, *card, asker.response_url if where == asker.channel else None)
-        if isinstance(posted, NotPosted):
-            # nobody can see it, so nobody could decide it: it must not hold its entries
-            await self.decisions.withdraw(opened, f"the card could not be posted in Slack ({posted.error})")
-            await self._tell(asker, say.card_not_posted(posted.error))
-            return
-        if posted.ts is not None:
-            await self.decisions.card_posted(opened.id, posted.ts)
-        if opened.asked_in is not None:
-            await self._tell(asker, waiting_in(opened, await self.delivery.link(where, posted.ts)))
-        await self.showing.homes(opened)
+        elif isinstance(opened, NothingToUnblock):
+            await self._tell(asker, say.NOTHING_CHOSEN_BLOCKS)
+        elif isinstance(opened, Withdrawn):
+            # nobody could see it, so nobody could decide it: it was withdrawn and holds no entry
+            await self._tell(asker, say.card_not_posted(opened.reason))
+        else:
+            if opened.request.asked_in is not None:
+                link = await self.delivery.link(where, opened.shown.ts)
+                await self._tell(asker, waiting_in(opened.request, link))
+            await self.showing.homes(opened.request)
 
     async def _list(self, text: str | None, skip: int, asker: Asker, *, replace: bool = False) -> None:
         await self._page(partial(self.finder.newest, text, skip=skip), partial(listing, text), asker, replace)
@@ -209,7 +214,7 @@ class UseCases:
     async def _history(self, command: ShowHistory, asker: Asker) -> None:
         # approvers see every channel's requests; anyone else only those made where they ask
         everywhere = await self.policy.is_approver(asker.user)
-        requests = await self.decisions.history(command.count, None if everywhere else asker.channel)
+        requests = await self.requests.history(command.count, None if everywhere else asker.channel)
         await self._tell(asker, *history(requests, everywhere))
 
     # -- clicks -------------------------------------------------------------------------------
@@ -226,18 +231,23 @@ class UseCases:
             self._click(asker, work, refusal, Lane.DECISIONS)
 
     async def _decide(self, action_id: str, button: RequestButton | AllowButton, asker: Asker) -> None:
-        decisions, request_id, verb = self.decisions, button.request_id, VERBS[action_id]
+        requests, request_id, verb = self.requests, button.request_id, VERBS[action_id]
         channel = None if asker.home else asker.channel  # the Home tab belongs to no channel
-        result: ClickResult
+
+        def claimed(request: UnblockRequest) -> None:
+            # not awaited: the DELETE must not wait for Slack (the outbox sends the newest version of the card)
+            self.showing.card(request, asker.response_url)
+
+        result: Decided
         if verb == "approve":
             allow_for = float(button.seconds) if isinstance(button, AllowButton) else None
-            result = await decisions.approve(request_id, asker.user, channel, allow_for)
+            result = await requests.approve(request_id, asker.user, channel, allow_for, on_claimed=claimed)
         elif verb == "deny":
-            result = await decisions.deny(request_id, asker.user, channel)
+            result = await requests.deny(request_id, asker.user, channel)
         elif verb == "cancel":
-            result = await decisions.cancel(request_id, asker.user, asker.channel)
+            result = await requests.cancel(request_id, asker.user, asker.channel)
         else:
-            result = await decisions.undo(request_id, asker.user, asker.channel)
+            result = await requests.undo(request_id, asker.user, asker.channel, on_claimed=claimed)
         await self._report(result, asker)
 
     def choose_duration(self, button: AllowButton | None, asker: Asker) -> None:
@@ -249,7 +259,7 @@ class UseCases:
         self._click(asker, work, say.DURATION_NOT_OFFERED)
 
     async def _choose_duration(self, button: AllowButton, asker: Asker) -> None:
-        request = await self.decisions.get(button.request_id)
+        request = await self.requests.get(button.request_id)
         if request is not None and request.state is State.PENDING and request.channel == asker.channel:
             self.showing.card(request, asker.response_url, chosen=float(button.seconds))
 
@@ -259,7 +269,7 @@ class UseCases:
 
     async def _home_opened(self, user: str) -> None:
         try:
-            await self.decisions.home_opened(user)
+            await self.requests.home_opened(user)
             await self.showing.home(user)
         except StoreUnreachable as error:
             log.error("could not draw a Home tab: the database did not answer", extra={"problem": str(error)})
@@ -270,7 +280,7 @@ class UseCases:
         self._click(asker, work, say.CHOICE_OUT_OF_DATE)
 
     async def _choose(self, button: ChoiceButton, asker: Asker) -> None:
-        offer = await self.decisions.offered(button.choice_id)
+        offer = await self.requests.offered(button.choice_id)
         if offer is None or offer.channel != asker.channel or offer.user != asker.user:
             await self._tell(asker, say.CHOICE_OUT_OF_DATE)
             return
@@ -281,11 +291,10 @@ class UseCases:
         targets = await self._read(offer, ids, asker)
         if targets is None:
             return
-        targets = [t for t in targets if t.blocks]
-        if not targets:
+        if not any(t.blocks for t in targets):
             await self._tell(asker, say.NOTHING_CHOSEN_BLOCKS)
             return
-        await self._tell(asker, say.asked_approvers(targets), replace=True)
+        await self._tell(asker, say.asked_approvers([t for t in targets if t.blocks]), replace=True)
         await self._open_and_post(targets, asker, offer.reason)
 
     async def _read(self, offer: Offer, ids: tuple[int | str, ...], asker: Asker) -> list[Target] | None:
@@ -335,21 +344,15 @@ class UseCases:
 
     # -- telling people ----------------------------------------------------------------------
 
-    async def _report(self, result: ClickResult, asker: Asker) -> None:
+    async def _report(self, result: Decided, asker: Asker) -> None:
         """Show a click's result: the card for a click that moved the request, a private note otherwise."""
         now = self.clock()
+        if isinstance(result, HandedOver):
+            return  # another process took the claim over, finishes the request and shows the outcome
         if isinstance(result, Resolved):
-            request = result.request
-            finished: UnblockRequest | None = request
-            if request.state.claimed:
-                # not awaited: the DELETE must not wait for Slack (the outbox sends the newest version of the card)
-                self.showing.card(request, asker.response_url)
-                run = self.execution.execute if request.state is State.EXECUTING else self.execution.restore
-                finished = await run(request)
-            if finished is not None:  # else another process took the claim over and shows the outcome
-                await self.showing.changed(finished, asker.response_url)
-                if asker.home:
-                    await self._tell(asker, decided_notice(finished))
+            await self.showing.changed(result.request, asker.response_url)
+            if asker.home:
+                await self._tell(asker, decided_notice(result.request))
         elif isinstance(result, Refused):
             await self._tell(asker, result.reason)
             if stale_undo_button(result.request, now):
@@ -391,7 +394,7 @@ class UseCases:
         than ``PROGRESS_AFTER``, the person is told ``progress`` meanwhile. When the database stays away for
         longer than the bot waits, the person is told that nothing was done."""
         try:
-            if asker.delivery and not await self.decisions.first_delivery(f"delivery:{asker.delivery}"):
+            if asker.delivery and not await self.requests.first_delivery(f"delivery:{asker.delivery}"):
                 log.info("ignored a repeated delivery", extra={"user": asker.user})
                 return
             slow = None

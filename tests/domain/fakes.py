@@ -18,6 +18,7 @@ from bot.domain.lookup import Finder
 from bot.domain.model import Move, State, Timing, Transition, UnblockRequest
 from bot.domain.policy import ApprovalPolicy, Approvers
 from bot.domain.ports import AlreadyOpen, EntryList, StoreUnreachable
+from bot.domain.requests import Requests
 from bot.domain.transitions import Transitions
 from bot.storage import rows
 from bot.threecx.errors import ChangedError, NotFoundError, ThreeCXError
@@ -38,6 +39,9 @@ REQUESTER = "UREQUESTER"
 OTHER_USER = "UOTHER"
 CHANNEL = "CHELP"
 OTHER_CHANNEL = "COTHER"
+
+#: how often the service's upkeep expires what is due
+EXPIRE_EVERY = 30.0
 
 
 class FakeClock:
@@ -486,6 +490,8 @@ class Process:
     transitions: Transitions
     decisions: Decisions
     execution: Execution
+    #: the service, around the same fakes
+    requests: Requests
 
 
 @dataclass
@@ -509,6 +515,10 @@ class World:
     def execution(self) -> Execution:
         return self.process("bot-a").execution
 
+    @property
+    def requests(self) -> Requests:
+        return self.process("bot-a").requests
+
     def process(self, owner: str) -> Process:
         """The process that holds its claims as ``owner`` (made on first use)."""
         if owner not in self.processes:
@@ -519,6 +529,7 @@ class World:
                 transitions,
                 Decisions(self.store, self.policy, self.timing, transitions),
                 Execution(lists, self.store, self.timing, transitions, allowing),
+                Requests(self.store, lists, allowing, self.policy, self.timing, transitions, expire_every=EXPIRE_EVERY),
             )
         return self.processes[owner]
 

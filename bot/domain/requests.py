@@ -1,0 +1,252 @@
+"""One service owns a request's life: opening it, the clicks that decide it, carrying a decision out in 3CX,
+undoing it, and the upkeep that expires what is past its time and finishes what a stopped process left.
+
+The Slack layer parses what people sent, calls one method here, and renders what it gets back; it shows
+things through the two callables it passes (``show`` for a new card, ``on_claimed`` for "unblocking…"),
+without this module knowing Slack. Deciding (a compare-and-set in the store) is done by the private helper
+:class:`~bot.domain.decisions.Decisions`, carrying out in 3CX by :class:`~bot.domain.execution.Execution`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from .allowing import Allowing
+from .decisions import (
+    WIDEST_ALLOWED,
+    AlreadyRequested,
+    AlreadyResolved,
+    ClickResult,
+    Decisions,
+    Expired,
+    Refused,
+    Resolved,
+    Unknown,
+    allowable,
+    network,
+)
+from .entries import Kind, Target
+from .execution import Execution
+from .model import Offer, State, Timing, UnblockRequest
+from .policy import ApprovalPolicy
+from .ports import Lists, RequestStore
+from .transitions import Transitions
+
+__all__ = [
+    "WIDEST_ALLOWED",
+    "AlreadyRequested",
+    "AlreadyResolved",
+    "Decided",
+    "Expired",
+    "HandedOver",
+    "NotShown",
+    "NothingToUnblock",
+    "Opened",
+    "Refused",
+    "Requests",
+    "Resolved",
+    "Shown",
+    "Unknown",
+    "Upkept",
+    "Withdrawn",
+    "allowable",
+    "network",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """The new request's card is where people see it; ``ts`` identifies it when it can be edited."""
+
+    ts: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotShown:
+    """The card could not be shown; ``error`` says why (the outside's own word for it)."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A pending request, and its card is shown."""
+
+    request: UnblockRequest
+    shown: Shown
+
+
+@dataclass(frozen=True, slots=True)
+class NothingToUnblock:
+    """None of the entries blocks anything (allow entries are never offered for removal); nothing was opened."""
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    """The request was opened but its card could not be shown: nobody could decide it, so it was cancelled
+    (its entries are free again)."""
+
+    request: UnblockRequest
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOver:
+    """This process won the claim but lost it while 3CX worked: another process finishes the request."""
+
+    request: UnblockRequest
+
+
+#: what opening a request led to
+OpenResult = Opened | AlreadyRequested | NothingToUnblock | Withdrawn
+#: what a click led to (``Resolved`` carries the finished request)
+Decided = Resolved | Refused | AlreadyResolved | Expired | Unknown | HandedOver
+#: shows a new request's card
+Show = Callable[[UnblockRequest], Awaitable[Shown | NotShown]]
+#: told (not awaited) once a click won the claim, before 3CX is asked
+OnClaimed = Callable[[UnblockRequest], object] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Upkept:
+    """What one round of upkeep changed: requests a stopped process had left, finished; requests expired."""
+
+    finished: list[UnblockRequest]
+    expired: list[UnblockRequest]
+
+
+@dataclass(slots=True)
+class Requests:
+    """A request's life, by the rules of ``policy``, kept in ``store``, carried out in 3CX's ``lists``."""
+
+    store: RequestStore
+    lists: Lists
+    allowing: Allowing
+    policy: ApprovalPolicy
+    timing: Timing
+    transitions: Transitions
+    #: how often ``upkeep`` expires what is due (recovery runs every time)
+    expire_every: float = 30.0
+    _decisions: Decisions = field(init=False)
+    _execution: Execution = field(init=False)
+    _next_expiry: float | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._decisions = Decisions(self.store, self.policy, self.timing, self.transitions)
+        self._execution = Execution(self.lists, self.store, self.timing, self.transitions, self.allowing)
+
+    # -- opening ---------------------------------------------------------------------------
+
+    async def open(
+        self, targets: Sequence[Target], requester: str, channel: str, reason: str | None, *, asked_in: str | None,
+        show: Show,
+    ) -> OpenResult:  # fmt: skip
+        """Open a request for the blocking ones of ``targets`` (as just read from 3CX), whose card goes to
+        ``channel``, and have ``show`` show it; one open request per entry."""
+        blocking = [t for t in targets if t.blocks]
+        if not blocking:
+            return NothingToUnblock()
+        opened = await self._decisions.open_request(blocking, requester, channel, reason, asked_in=asked_in)
+        if isinstance(opened, AlreadyRequested):
+            return opened
+        shown = await show(opened)
+        if isinstance(shown, NotShown):
+            why = f"the card could not be posted in Slack ({shown.error})"
+            await self._decisions.withdraw(opened, why)
+            return Withdrawn(opened, shown.error)
+        if shown.ts is not None:
+            await self.store.set_message_ts(opened.id, shown.ts)
+        return Opened(opened, shown)
+
+    # -- clicks ------------------------------------------------------------------------------
+
+    async def approve(
+        self, request_id: str, user: str, channel: str | None, allow_for: float | None = None, *,
+        on_claimed: OnClaimed = None,
+    ) -> Decided:  # fmt: skip
+        """Claim the request for ``user`` and carry it out in 3CX (``allow_for``: Approve and allow, for that many
+        seconds); ``Resolved`` with the finished request. ``channel`` None: a click in the Home tab."""
+        claimed = await self._decisions.approve(request_id, user, channel, allow_for)
+        return await self._carry_out(claimed, on_claimed)
+
+    async def deny(self, request_id: str, user: str, channel: str | None) -> Decided:
+        return await self._decisions.deny(request_id, user, channel)
+
+    async def cancel(self, request_id: str, user: str, channel: str) -> Decided:
+        return await self._decisions.cancel(request_id, user, channel)
+
+    async def undo(self, request_id: str, user: str, channel: str, *, on_claimed: OnClaimed = None) -> Decided:
+        """Claim the undo and put back in 3CX what the request removed."""
+        claimed = await self._decisions.undo(request_id, user, channel)
+        return await self._carry_out(claimed, on_claimed)
+
+    async def _carry_out(self, claimed: ClickResult, on_claimed: OnClaimed) -> Decided:
+        if not isinstance(claimed, Resolved) or not claimed.request.state.claimed:
+            return claimed
+        request = claimed.request
+        if on_claimed is not None:
+            on_claimed(request)
+        if request.state is State.EXECUTING:
+            finished = await self._execution.execute(request)
+        else:
+            finished = await self._execution.restore(request)
+        return Resolved(finished) if finished is not None else HandedOver(request)
+
+    # -- upkeep ------------------------------------------------------------------------------
+
+    async def expire_due(self) -> list[UnblockRequest]:
+        """Expire every pending request past its time (and forget old deliveries); the ones expired."""
+        return await self._decisions.expire_due()
+
+    async def recover(self) -> list[UnblockRequest]:
+        """Finish the requests a stopped process left half done; the ones finished."""
+        finished = await self._execution.recover()
+        if finished:
+            log.warning("finished requests a stopped bot had left", extra={"requests": [r.id for r in finished]})
+        return finished
+
+    async def upkeep(self) -> Upkept:
+        """Recovery every time; expiry (and the forgetting of old deliveries) every ``expire_every`` seconds."""
+        finished = await self.recover()
+        now = self.transitions.clock()
+        expired: list[UnblockRequest] = []
+        if self._next_expiry is None or now >= self._next_expiry:
+            self._next_expiry = now + self.expire_every
+            expired = await self.expire_due()
+        return Upkept(finished, expired)
+
+    # -- reads, and what the Slack layer keeps ------------------------------------------------
+
+    async def get(self, request_id: str) -> UnblockRequest | None:
+        return await self.store.get(request_id)
+
+    async def history(self, count: int, channel: str | None) -> list[UnblockRequest]:
+        return await self.store.recent(count, channel)
+
+    async def waiting(self, count: int) -> list[UnblockRequest]:
+        return await self.store.waiting(count)
+
+    async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
+        return await self.store.requested_by(user, count)
+
+    async def count_pending(self) -> int:
+        return await self.store.count_pending()
+
+    async def first_delivery(self, key: str) -> bool:
+        return await self._decisions.first_delivery(key)
+
+    async def offer(self, kind: Kind, ids: Sequence[int | str], reason: str | None, channel: str, user: str) -> Offer:
+        return await self._decisions.offer(kind, ids, reason, channel, user)
+
+    async def offered(self, offer_id: str) -> Offer | None:
+        return await self._decisions.offered(offer_id)
+
+    async def home_opened(self, user: str) -> None:
+        await self._decisions.home_opened(user)
+
+    async def home_viewers(self, since: float) -> list[str]:
+        return await self._decisions.home_viewers(since)

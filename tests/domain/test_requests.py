@@ -1,0 +1,179 @@
+"""The service that owns a request's life, as the Slack layer calls it: opening (non-blocking entries never
+offered, one open request per entry, a request whose card could not be shown withdrawn), the clicks that
+claim and carry out (claim races, a claim another process took over), undo, and the upkeep."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from bot.domain.model import State, UnblockRequest
+from bot.domain.requests import (
+    AlreadyRequested,
+    AlreadyResolved,
+    HandedOver,
+    NothingToUnblock,
+    NotShown,
+    Opened,
+    Resolved,
+    Shown,
+    Withdrawn,
+)
+
+from .fakes import (
+    APPROVER,
+    CHANNEL,
+    EXPIRE_EVERY,
+    GROUP_MEMBER,
+    REQUESTER,
+    TIMING,
+    World,
+    allowed_address,
+    world,
+)
+
+P, X, U = State.PENDING, State.EXECUTING, State.UNBLOCKED
+#: a process that stopped while it held a claim
+DEAD = "bot-dead"
+
+
+class Cards:
+    """What the Slack side would pass as ``show``: records each request shown, and answers ``answer``."""
+
+    def __init__(self, answer: Shown | NotShown | None = None) -> None:
+        self.answer = answer or Shown("1.0001")
+        self.shown: list[UnblockRequest] = []
+
+    async def __call__(self, request: UnblockRequest) -> Shown | NotShown:
+        self.shown.append(request)
+        return self.answer
+
+
+async def opened(w: World, *entry_ids: int, owner: str = "bot-a") -> UnblockRequest:
+    targets = [w.ip.entries[i] for i in entry_ids]
+    result = await w.process(owner).requests.open(targets, REQUESTER, CHANNEL, "VPN moved", asked_in=None, show=Cards())
+    assert isinstance(result, Opened), result
+    return result.request
+
+
+# -- opening ------------------------------------------------------------------------------------------
+
+
+async def test_open_shows_the_card_and_keeps_where_it_is() -> None:
+    w, cards = world(), Cards()
+    result = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None, show=cards)
+    assert isinstance(result, Opened) and result.shown == Shown("1.0001")
+    assert [r.state for r in cards.shown] == [P]
+    assert (await w.state(result.request.id)).message_ts == "1.0001"
+
+
+async def test_open_offers_only_the_blocking_entries() -> None:
+    w, cards = world(), Cards()
+    w.ip.put(allowed_address(90, "192.0.2.9"))
+    result = await w.requests.open([w.ip.entries[42], w.ip.entries[90]], REQUESTER, CHANNEL, None, asked_in=None,
+                                   show=cards)  # fmt: skip
+    assert isinstance(result, Opened) and [t.id for t in result.request.targets] == [42]
+    nothing = await w.requests.open([w.ip.entries[90]], REQUESTER, CHANNEL, None, asked_in=None, show=cards)
+    assert isinstance(nothing, NothingToUnblock) and len(cards.shown) == 1
+
+
+async def test_one_open_request_per_entry() -> None:
+    w, cards = world(), Cards()
+    first = await opened(w, 42)
+    again = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None, show=cards)
+    assert isinstance(again, AlreadyRequested) and again.request.id == first.id
+    assert cards.shown == []
+
+
+async def test_a_request_whose_card_could_not_be_shown_is_withdrawn_and_frees_its_entries() -> None:
+    w = world()
+    not_shown = Cards(NotShown("channel_not_found"))
+    result = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None, show=not_shown)
+    assert isinstance(result, Withdrawn) and result.reason == "channel_not_found"
+    now = await w.state(result.request.id)
+    assert now.state is State.CANCELLED and await w.moves(now.id) == [(None, P), (P, State.CANCELLED)]
+    assert isinstance(await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None,
+                                            show=Cards()), Opened)  # fmt: skip
+
+
+# -- clicks ---------------------------------------------------------------------------------------------
+
+
+async def test_approve_claims_then_carries_out_and_returns_the_finished_request() -> None:
+    w = world()
+    request = await opened(w, 42, 43)
+    seen: list[tuple[State, list[object]]] = []
+    result = await w.requests.approve(
+        request.id, APPROVER, CHANNEL, on_claimed=lambda r: seen.append((r.state, w.ip.called("remove")))
+    )
+    assert seen == [(X, [])]  # told of the claim before 3CX was asked
+    assert isinstance(result, Resolved) and result.request.state is U and result.request.owner is None
+    assert w.ip.called("remove") == [42, 43]
+
+
+async def test_of_two_approvals_at_once_one_carries_out_and_3cx_is_asked_once() -> None:
+    w = world()
+    request = await opened(w, 42)
+    results = await asyncio.gather(
+        w.requests.approve(request.id, APPROVER, CHANNEL), w.process("bot-b").requests.approve(
+            request.id, GROUP_MEMBER, CHANNEL)
+    )  # fmt: skip
+    assert sorted(type(r).__name__ for r in results) == ["AlreadyResolved", "Resolved"]
+    assert w.ip.called("remove") == [42]
+
+
+async def test_deny_changes_nothing_in_3cx() -> None:
+    w = world()
+    request = await opened(w, 42)
+    result = await w.requests.deny(request.id, APPROVER, CHANNEL)
+    assert isinstance(result, Resolved) and result.request.state is State.DENIED
+    assert w.ip.calls == []
+
+
+async def test_an_approval_whose_claim_another_process_took_over_is_handed_over() -> None:
+    w = world()
+    request = await opened(w, 42)
+
+    async def taken_over_meanwhile() -> None:
+        current = await w.state(request.id)
+        assert current.heartbeat_at is not None
+        await w.store.take_over(request.id, "bot-b", current.heartbeat_at, w.clock())
+
+    w.ip.before["remove"] = taken_over_meanwhile
+    result = await w.requests.approve(request.id, APPROVER, CHANNEL)
+    assert isinstance(result, HandedOver) and result.request.state is X
+    assert (await w.state(request.id)).owner == "bot-b"
+
+
+async def test_undo_claims_then_puts_back_what_was_removed() -> None:
+    w = world()
+    request = await opened(w, 42)
+    assert isinstance(await w.requests.approve(request.id, APPROVER, CHANNEL), Resolved)
+    seen: list[State] = []
+    result = await w.requests.undo(request.id, GROUP_MEMBER, CHANNEL, on_claimed=lambda r: seen.append(r.state))
+    assert seen == [State.UNDOING]
+    assert isinstance(result, Resolved) and result.request.state is State.UNDONE
+    assert w.ip.called("restore") == [42]
+    assert isinstance(await w.requests.undo(request.id, GROUP_MEMBER, CHANNEL), AlreadyResolved)
+
+
+# -- upkeep ------------------------------------------------------------------------------------------
+
+
+async def test_upkeep_recovers_every_time_and_expires_when_due() -> None:
+    w = world(timing=replace(TIMING, ttl=10.0))
+    assert (await w.requests.upkeep()).expired == []  # the first round expires (nothing yet)
+    waiting = await opened(w, 43)
+    w.clock.advance(11.0)
+    early = await w.requests.upkeep()
+    assert early.expired == [] and (await w.state(waiting.id)).state is P  # not due before EXPIRE_EVERY
+    w.clock.advance(EXPIRE_EVERY)
+    [expired] = (await w.requests.upkeep()).expired
+    assert (expired.id, expired.state) == (waiting.id, State.EXPIRED)
+
+    stopped = await opened(w, 42, owner=DEAD)
+    assert isinstance(await w.process(DEAD).decisions.approve(stopped.id, APPROVER, CHANNEL), Resolved)
+    w.clock.advance(w.timing.takeover_after + 0.001)
+    [finished] = (await w.requests.upkeep()).finished
+    assert (finished.id, finished.state) == (stopped.id, U)
+    assert w.ip.called("remove") == [42]

@@ -49,6 +49,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "bot.domain.watch",
         "bot.storage",
         "bot.storage.urls",
+        "bot.slack.ids",  # Slack's id patterns, which settings name
     ),
     "bot.calls": (),
     "bot.tasks": ("bot.calls", "bot.metrics"),

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from bot.domain.decisions import NOT_ALLOWABLE
 from bot.domain.model import State
 from bot.slack.buttons import APPROVE_ALLOW, AllowButton
+from bot.slack.views.refusals import NOT_ALLOWABLE
 
 from .harness import BOB, Harness, block_text
 

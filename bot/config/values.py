@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
-from ..domain.policy import CHANNEL_ID, Approvers
+from ..domain.policy import Approvers
+from ..slack.ids import CHANNEL_ID, GROUP_ID, USER_ID
 from ..storage import urls
 
 #: the user and group ids .env.example shows
@@ -220,11 +221,29 @@ def ca_bundle(raw: str) -> str:
 
 
 def approvers(raw: str) -> Approvers:
-    found = Approvers.parse(raw)
+    """``UNBLOCK_APPROVERS``: the comma-separated list; raises ValueError naming every bad item."""
+    found = _approvers(raw)
     examples = sorted((found.users | found.groups) & EXAMPLE_IDS)
     if examples:
         raise ValueError(f"still holds the example ids from .env.example ({', '.join(examples)}); give your approvers")
     return found
+
+
+def _approvers(text: str) -> Approvers:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise ValueError("is empty")
+    if "*" in items:
+        if len(items) > 1:
+            raise ValueError("'*' (anyone) cannot be combined with ids")
+        return Approvers(anyone=True)
+    bad = [item for item in items if not (USER_ID.match(item) or GROUP_ID.match(item))]
+    if bad:
+        raise ValueError("has items that are neither user ids (U…/W…) nor user-group ids (S…): " + ", ".join(bad))
+    return Approvers(
+        users=frozenset(i for i in items if USER_ID.match(i)),
+        groups=frozenset(i for i in items if GROUP_ID.match(i)),
+    )
 
 
 def secret(prefix: str = "") -> Callable[[str], Secret]:

@@ -16,23 +16,18 @@ from dataclasses import dataclass
 
 from .entries import Kind, Target
 from .model import Offer, State, Timing, UnblockRequest
-from .policy import ApprovalPolicy
+from .policy import ApprovalPolicy, Refusal, Why
 from .ports import AlreadyOpen, RequestStore
 from .transitions import Transitions
 
 #: how long a handled Slack delivery is remembered, to recognise Slack's retries of it
 DELIVERY_MEMORY = 24 * 3600.0
-#: why a click on a card from another channel changes nothing
-ELSEWHERE = "This button belongs to a request made in another channel, so it does nothing here."
-
-#: why an Undo after its window changes nothing
-TOO_LATE_TO_UNDO = "It is too late to undo this; re-add the entry in the 3CX console if needed."
 #: the widest network Approve and allow lets in, by IP version: one click must never open a large range
 WIDEST_ALLOWED = {4: 24, 6: 64}
-#: why Approve and allow does nothing for a request it was not offered for
-NOT_ALLOWABLE = (
-    "Approve and allow is only for one IP address, or a network no wider than /24 (IPv6: /64); nothing was changed."
-)
+ELSEWHERE = Refusal(Why.OTHER_CHANNEL)
+TOO_LATE_TO_UNDO = Refusal(Why.TOO_LATE_TO_UNDO)
+NOT_ALLOWABLE = Refusal(Why.NOT_ALLOWABLE)
+NOTHING_TO_UNDO = Refusal(Why.NOTHING_TO_UNDO)
 
 
 def network(request: UnblockRequest) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -77,7 +72,7 @@ class AlreadyResolved(About):
 class Refused(About):
     """The clicker may not do this (``reason`` says why); nothing changed."""
 
-    reason: str
+    reason: Refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +99,8 @@ class AlreadyRequested:
     request: UnblockRequest
 
 
-#: a rule of the policy: None when the user may, else the sentence to show
-Rule = Callable[[str, UnblockRequest], Awaitable[str | None]]
+#: a rule of the policy: None when the user may, else why not
+Rule = Callable[[str, UnblockRequest], Awaitable[Refusal | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +216,7 @@ class Decisions:
         if request.state.undo_phase:
             return AlreadyResolved(request)
         if request.state not in (State.UNBLOCKED, State.FAILED) or not request.removed:
-            return Refused(request, "There is nothing to undo: this request removed nothing from 3CX.")
+            return Refused(request, NOTHING_TO_UNDO)
         if request.undo_until is None or self._clock() > request.undo_until:
             return Refused(request, TOO_LATE_TO_UNDO)
         reason = await self.policy.may_undo(user, request)

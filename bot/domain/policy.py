@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
+import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
-CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+from .model import UnblockRequest
 
 
 class GroupMembership(Protocol):
@@ -25,32 +23,44 @@ class Approvers:
     groups: frozenset[str] = frozenset()
     anyone: bool = False
 
-    @classmethod
-    def parse(cls, text: str) -> Approvers:
-        """Parse the comma-separated list; raises ValueError naming every bad item."""
-        items = [item.strip() for item in text.split(",") if item.strip()]
-        if not items:
-            raise ValueError("is empty")
-        if "*" in items:
-            if len(items) > 1:
-                raise ValueError("'*' (anyone) cannot be combined with ids")
-            return cls(anyone=True)
-        bad = [item for item in items if not (USER_ID.match(item) or GROUP_ID.match(item))]
-        if bad:
-            raise ValueError("has items that are neither user ids (U…/W…) nor user-group ids (S…): " + ", ".join(bad))
-        return cls(
-            users=frozenset(i for i in items if USER_ID.match(i)),
-            groups=frozenset(i for i in items if GROUP_ID.match(i)),
-        )
+
+class Why(enum.Enum):
+    """Why a command or a click does nothing; the Slack layer words each one."""
+
+    #: /unblock is not enabled in this channel (``Refusal.channels``: where it is)
+    CHANNEL_NOT_ENABLED = "channel_not_enabled"
+    #: only the approvers may (``verb``; ``approvers`` says who they are)
+    NOT_APPROVER = "not_approver"
+    #: the requester may not approve (or undo) their own request
+    OWN_REQUEST = "own_request"
+    #: the requester withdraws with Cancel rather than Deny
+    USE_CANCEL = "use_cancel"
+    #: only the requester may cancel (``requester``)
+    NOT_REQUESTER = "not_requester"
+    #: the card belongs to a request made in another channel
+    OTHER_CHANNEL = "other_channel"
+    #: the request removed nothing from 3CX
+    NOTHING_TO_UNDO = "nothing_to_undo"
+    #: the undo window is over
+    TOO_LATE_TO_UNDO = "too_late_to_undo"
+    #: Approve and allow is not offered for this request
+    NOT_ALLOWABLE = "not_allowable"
 
 
-class Requester(Protocol):
-    @property
-    def requester(self) -> str: ...
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why something does nothing, with what the words of it name."""
+
+    why: Why
+    #: what was refused: approve, undo, deny
+    verb: str = ""
+    requester: str = ""
+    approvers: Approvers | None = None
+    channels: tuple[str, ...] = ()
 
 
 class ApprovalPolicy:
-    """The rules; each check returns ``None`` when allowed, else the sentence to show."""
+    """The rules; each check returns ``None`` when allowed, else the :class:`Refusal`."""
 
     def __init__(
         self,
@@ -67,13 +77,12 @@ class ApprovalPolicy:
         self._channels = channels
         self._approval_channel = approval_channel
 
-    def may_request_in(self, channel: str) -> str | None:
+    def may_request_in(self, channel: str) -> Refusal | None:
         if self._channels is None or channel in self._channels:
             return None
-        listed = ", ".join(f"<#{c}>" for c in sorted(self._channels))
-        return f"/unblock is not enabled in this channel. Please use it in {listed}."
+        return Refusal(Why.CHANNEL_NOT_ENABLED, channels=tuple(sorted(self._channels)))
 
-    def may_click_in(self, channel: str) -> str | None:
+    def may_click_in(self, channel: str) -> Refusal | None:
         """The bot's buttons work where /unblock does, and in the approvals channel."""
         return None if channel == self._approval_channel else self.may_request_in(channel)
 
@@ -85,36 +94,28 @@ class ApprovalPolicy:
                 return True
         return False
 
-    async def may_approve(self, user: str, request: Requester) -> str | None:
+    async def may_approve(self, user: str, request: UnblockRequest) -> Refusal | None:
         return await self._approver_rule(user, request, "approve")
 
-    async def may_undo(self, user: str, request: Requester) -> str | None:
+    async def may_undo(self, user: str, request: UnblockRequest) -> Refusal | None:
         """Undoing follows the rules of approving."""
         return await self._approver_rule(user, request, "undo")
 
-    async def may_deny(self, user: str, request: Requester) -> str | None:
+    async def may_deny(self, user: str, request: UnblockRequest) -> Refusal | None:
         if await self.is_approver(user):
             return None
         if user == request.requester:
-            return "To withdraw your own request, use Cancel."
-        return f"Only the approvers can deny an unblock request: {self.who_approves()}."
+            return Refusal(Why.USE_CANCEL)
+        return Refusal(Why.NOT_APPROVER, "deny", approvers=self.approvers)
 
-    async def may_cancel(self, user: str, request: Requester) -> str | None:
+    async def may_cancel(self, user: str, request: UnblockRequest) -> Refusal | None:
         if user == request.requester:
             return None
-        return f"Only <@{request.requester}>, who asked for this unblock, can cancel it."
+        return Refusal(Why.NOT_REQUESTER, "cancel", requester=request.requester)
 
-    def who_approves(self) -> str:
-        """The approvers, for a sentence: ``<@U1>, <@U2> or a member of <!subteam^S1>``."""
-        if self.approvers.anyone:
-            return "anyone in this workspace"
-        names = [f"<@{u}>" for u in sorted(self.approvers.users)]
-        names += [f"a member of <!subteam^{g}>" for g in sorted(self.approvers.groups)]
-        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-
-    async def _approver_rule(self, user: str, request: Requester, verb: str) -> str | None:
+    async def _approver_rule(self, user: str, request: UnblockRequest, verb: str) -> Refusal | None:
         if not await self.is_approver(user):
-            return f"Only the approvers can {verb} an unblock: {self.who_approves()}."
+            return Refusal(Why.NOT_APPROVER, verb, approvers=self.approvers)
         if user == request.requester and not self._allow_self_approval:
-            return f"You asked for this unblock, so someone else has to {verb} it."
+            return Refusal(Why.OWN_REQUEST, verb)
         return None

@@ -18,7 +18,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from ..domain.policy import USER_ID
 from .buttons import (
     ALLOW_FOR,
     APPROVE_ALLOW,
@@ -36,6 +35,7 @@ from .buttons import (
     PageButton,
     RequestButton,
 )
+from .ids import USER_ID
 from .use_cases import Asker, UseCases
 from .views import notes as say
 

@@ -23,6 +23,7 @@ from .outbox import Sent
 from .views.home import OWN_SHOWN, WAITING_SHOWN, home_view
 from .views.notices import TOLD, direct_message, origin_line
 from .views.outcome import outcome_card
+from .views.refusals import who_approves
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class Showing:
              ) -> asyncio.Future[Sent]:  # fmt: skip
         """The request's card as it is now (``chosen``: the duration Approve and allow offers); await the
         future to know it arrived."""
-        card = outcome_card(request, self.clock(), self.policy.who_approves(), self.durations, chosen)
+        card = outcome_card(request, self.clock(), who_approves(self.policy.approvers), self.durations, chosen)
         return self.delivery.update_card(request, *card, response_url)
 
     async def changed(self, request: UnblockRequest, response_url: str | None = None) -> None:

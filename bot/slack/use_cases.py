@@ -67,6 +67,8 @@ from .views.home import decided_notice
 from .views.lists import chooser, history, listing
 from .views.notices import waiting_in
 from .views.outcome import stale_undo_button
+from .views.refusals import refusal as words
+from .views.refusals import who_approves
 from .views.watch import burst_page
 
 log = logging.getLogger(__name__)
@@ -120,7 +122,7 @@ class UseCases:
             return USAGE
         refusal = self.policy.may_request_in(asker.channel)
         if refusal is not None:
-            return refusal
+            return words(refusal)
         # an empty acknowledgement: Slack cannot replace it through the command's reply URL (it would post a second
         # note), so the answer that follows is the one note the person gets, unless 3CX is slow to give it
         work: Work
@@ -176,7 +178,7 @@ class UseCases:
         where = self.approval_channel or asker.channel
 
         async def show(request: UnblockRequest) -> Shown | NotShown:
-            card = request_card(request, self.policy.who_approves(), self.showing.durations)
+            card = request_card(request, who_approves(self.policy.approvers), self.showing.durations)
             # the command's reply URL can post only where the command was typed
             reply_url = asker.response_url if where == asker.channel else None
             posted = await self.delivery.post_card(where, *card, reply_url)
@@ -331,7 +333,7 @@ class UseCases:
         bot must refuse it, or the channel is not one of the bot's, the person is told and nothing changes."""
         refusal = self.policy.may_click_in(asker.channel)
         if refusal is not None or work is None:
-            self._tell_soon(asker, refusal or out_of_date)
+            self._tell_soon(asker, words(refusal) if refusal is not None else out_of_date)
         elif not self.work.spawn(self._once(asker, work), name=f"click-{lane.value}", lane=lane):
             self._tell_soon(asker, say.BUSY_CLICK)
 
@@ -354,7 +356,7 @@ class UseCases:
             if asker.home:
                 await self._tell(asker, decided_notice(result.request))
         elif isinstance(result, Refused):
-            await self._tell(asker, result.reason)
+            await self._tell(asker, words(result.reason))
             if stale_undo_button(result.request, now):
                 await self.showing.card(result.request, asker.response_url)
         elif isinstance(result, AlreadyResolved):

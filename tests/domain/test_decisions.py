@@ -15,6 +15,7 @@ from bot.domain.decisions import (
     Unknown,
 )
 from bot.domain.model import State, UnblockRequest
+from bot.domain.policy import Refusal, Why
 
 from .fakes import (
     APPROVER,
@@ -114,12 +115,12 @@ async def test_a_member_of_an_approvers_group_approves() -> None:
 async def test_someone_who_is_no_approver_is_refused_with_the_approvers_named() -> None:
     w = world()
     request = await w.request(w.ip.entries[42])
-    approvers = f"<@{APPROVER}> or a member of <!subteam^SHELPDESK>."
+    approvers = w.policy.approvers
     assert await w.decisions.approve(request.id, OTHER_USER, CHANNEL) == Refused(
-        request, f"Only the approvers can approve an unblock: {approvers}"
+        request, Refusal(Why.NOT_APPROVER, "approve", approvers=approvers)
     )
     assert await w.decisions.deny(request.id, OTHER_USER, CHANNEL) == Refused(
-        request, f"Only the approvers can deny an unblock request: {approvers}"
+        request, Refusal(Why.NOT_APPROVER, "deny", approvers=approvers)
     )
     assert (await w.state(request.id)).state is P
     assert await w.moves(request.id) == [(None, P)]
@@ -129,7 +130,7 @@ async def test_an_approver_may_not_approve_their_own_request() -> None:
     w = world()
     request = await w.request(w.ip.entries[42], requester=APPROVER)
     click = await w.decisions.approve(request.id, APPROVER, CHANNEL)
-    assert click == Refused(request, "You asked for this unblock, so someone else has to approve it.")
+    assert click == Refused(request, Refusal(Why.OWN_REQUEST, "approve"))
     assert (await w.state(request.id)).state is P
 
 
@@ -152,9 +153,7 @@ async def test_an_approver_denies_and_the_entry_is_freed() -> None:
 async def test_the_requester_is_told_to_cancel_rather_than_deny() -> None:
     w = world()
     request = await w.request(w.ip.entries[42])
-    assert await w.decisions.deny(request.id, REQUESTER, CHANNEL) == Refused(
-        request, "To withdraw your own request, use Cancel."
-    )
+    assert await w.decisions.deny(request.id, REQUESTER, CHANNEL) == Refused(request, Refusal(Why.USE_CANCEL))
 
 
 async def test_the_requester_cancels_and_nobody_else_may() -> None:
@@ -162,7 +161,7 @@ async def test_the_requester_cancels_and_nobody_else_may() -> None:
     request = await w.request(w.ip.entries[42])
     for user in (APPROVER, OTHER_USER):
         assert await w.decisions.cancel(request.id, user, CHANNEL) == Refused(
-            request, f"Only <@{REQUESTER}>, who asked for this unblock, can cancel it."
+            request, Refusal(Why.NOT_REQUESTER, "cancel", requester=REQUESTER)
         )
     click = await w.decisions.cancel(request.id, REQUESTER, CHANNEL)
     assert isinstance(click, Resolved) and click.request.state is State.CANCELLED
@@ -298,7 +297,9 @@ async def test_undo_is_only_for_approvers_and_not_by_the_requester() -> None:
     w = world()
     done = await approved_and_done(w)
     refused = await w.decisions.undo(done.id, OTHER_USER, CHANNEL)
-    assert isinstance(refused, Refused) and refused.reason.startswith("Only the approvers can undo an unblock")
+    assert isinstance(refused, Refused) and refused.reason == Refusal(
+        Why.NOT_APPROVER, "undo", approvers=w.policy.approvers
+    )
     assert isinstance(await w.decisions.undo(done.id, REQUESTER, CHANNEL), Refused)
     assert await w.decisions.undo(done.id, APPROVER, OTHER_CHANNEL) == Refused(done, ELSEWHERE)
     assert (await w.state(done.id)).state is U
@@ -310,7 +311,7 @@ async def test_undo_is_offered_until_the_end_of_its_window() -> None:
     assert done.undo_until == w.clock() + TIMING.undo_window
     w.clock.advance(TIMING.undo_window + 0.001)
     refused = await w.decisions.undo(done.id, APPROVER, CHANNEL)
-    assert isinstance(refused, Refused) and refused.reason.startswith("It is too late to undo this")
+    assert isinstance(refused, Refused) and refused.reason.why is Why.TOO_LATE_TO_UNDO
     assert (await w.state(done.id)).state is U
 
 
@@ -327,7 +328,7 @@ async def test_an_undo_whose_approver_check_outlasts_its_window_claims_nothing()
     w.clock.advance(TIMING.undo_window - 1)
     w.membership.during = lambda: w.clock.advance(2)  # Slack answers about the user group two seconds later
     refused = await w.decisions.undo(done.id, GROUP_MEMBER, CHANNEL)
-    assert isinstance(refused, Refused) and refused.reason.startswith("It is too late to undo this")
+    assert isinstance(refused, Refused) and refused.reason.why is Why.TOO_LATE_TO_UNDO
     now = await w.state(done.id)
     assert (now.state, now.undone_by, now.owner) == (U, None, None)
     assert w.ip.called("restore") == []
@@ -342,7 +343,7 @@ async def test_nothing_to_undo_when_the_entry_was_already_gone() -> None:
     done = await w.execution.execute(click.request)
     assert done is not None and done.state is U and done.undo_until is None
     refused = await w.decisions.undo(done.id, APPROVER, CHANNEL)
-    assert refused == Refused(done, "There is nothing to undo: this request removed nothing from 3CX.")
+    assert refused == Refused(done, Refusal(Why.NOTHING_TO_UNDO))
 
 
 async def test_nothing_to_undo_before_the_unblock() -> None:

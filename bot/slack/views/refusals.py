@@ -1,0 +1,50 @@
+"""Why a command or a click does nothing, in the words people read (the policy and the service give the
+reason; each is worded here, once)."""
+
+from __future__ import annotations
+
+from ...domain.policy import Approvers, Refusal, Why
+
+#: why a click on a card from another channel changes nothing
+ELSEWHERE = "This button belongs to a request made in another channel, so it does nothing here."
+#: why an Undo after its window changes nothing
+TOO_LATE_TO_UNDO = "It is too late to undo this; re-add the entry in the 3CX console if needed."
+#: why Approve and allow does nothing for a request it was not offered for
+NOT_ALLOWABLE = (
+    "Approve and allow is only for one IP address, or a network no wider than /24 (IPv6: /64); nothing was changed."
+)
+NOTHING_TO_UNDO = "There is nothing to undo: this request removed nothing from 3CX."
+
+
+def who_approves(approvers: Approvers) -> str:
+    """The approvers, for a sentence: ``<@U1>, <@U2> or a member of <!subteam^S1>``."""
+    if approvers.anyone:
+        return "anyone in this workspace"
+    names = [f"<@{u}>" for u in sorted(approvers.users)]
+    names += [f"a member of <!subteam^{g}>" for g in sorted(approvers.groups)]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def refusal(why: Refusal) -> str:
+    """The sentence that says why."""
+    match why.why:
+        case Why.CHANNEL_NOT_ENABLED:
+            listed = ", ".join(f"<#{c}>" for c in why.channels)
+            return f"/unblock is not enabled in this channel. Please use it in {listed}."
+        case Why.NOT_APPROVER:
+            what = "an unblock request" if why.verb == "deny" else "an unblock"
+            return f"Only the approvers can {why.verb} {what}: {who_approves(why.approvers or Approvers())}."
+        case Why.OWN_REQUEST:
+            return f"You asked for this unblock, so someone else has to {why.verb} it."
+        case Why.USE_CANCEL:
+            return "To withdraw your own request, use Cancel."
+        case Why.NOT_REQUESTER:
+            return f"Only <@{why.requester}>, who asked for this unblock, can cancel it."
+        case Why.OTHER_CHANNEL:
+            return ELSEWHERE
+        case Why.NOTHING_TO_UNDO:
+            return NOTHING_TO_UNDO
+        case Why.TOO_LATE_TO_UNDO:
+            return TOO_LATE_TO_UNDO
+        case Why.NOT_ALLOWABLE:
+            return NOT_ALLOWABLE

@@ -32,6 +32,7 @@ from .slack.groups import SlackGroupMembership
 from .slack.listeners import register
 from .slack.outbox import Outbox
 from .slack.showing import Showing
+from .slack.state import Remembered
 from .slack.sweeper import Sweeper
 from .slack.use_cases import UseCases
 from .slack.watcher import Watcher
@@ -246,10 +247,12 @@ async def start_bot(
     work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
     delivery = CardDelivery(outbox, client)
-    showing = Showing(delivery=delivery, requests=requests, policy=policy, clock=clock,
+    remembered = Remembered(store, clock)
+    showing = Showing(delivery=delivery, requests=requests, remembered=remembered, policy=policy, clock=clock,
                       durations=settings.allow_durations, notify_requester=settings.notify_requester)  # fmt: skip
     use_cases = UseCases(
         requests=requests,
+        remembered=remembered,
         finder=finder,
         policy=policy,
         work=work,
@@ -261,7 +264,7 @@ async def start_bot(
         approval_channel=settings.approval_channel,
     )
     app = build_app(settings, client, use_cases, team_id)
-    sweeper = Sweeper(requests=requests, showing=showing, recover_every=timing.heartbeat)
+    sweeper = Sweeper(requests=requests, remembered=remembered, showing=showing, recover_every=timing.heartbeat)
     sweeper.start()
     watcher = None
     if settings.watch is not None:

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from .entries import Kind, Target
-from .model import Offer, State, Timing, UnblockRequest
+from .entries import Target
+from .model import State, Timing, UnblockRequest
 from .policy import ApprovalPolicy, Refusal, Why
 from .ports import AlreadyOpen, RequestStore
 from .transitions import Transitions
 
-#: how long a handled Slack delivery is remembered, to recognise Slack's retries of it
-DELIVERY_MEMORY = 24 * 3600.0
 #: the widest network Approve and allow lets in, by IP version: one click must never open a large range
 WIDEST_ALLOWED = {4: 24, 6: 64}
 ELSEWHERE = Refusal(Why.OTHER_CHANNEL)
@@ -154,21 +152,6 @@ class Decisions:
         """Cancel a request nobody could see (its card could not be posted), freeing its entries."""
         await self.transitions.move(request, State.CANCELLED, None, note=why)
 
-    async def first_delivery(self, key: str) -> bool:
-        """False when Slack is delivering something again that was already handled (a retry or a replay)."""
-        # a token of this handling alone: the store's own retry of the write recognises it, a retry from Slack not
-        return await self.store.first_delivery(key, self._clock(), secrets.token_hex(8))
-
-    async def offer(self, kind: Kind, ids: Sequence[int | str], reason: str | None, channel: str, user: str) -> Offer:
-        """Keep the entries offered to ``user`` to choose from (remembered as long as Slack deliveries)."""
-        offer = Offer(secrets.token_hex(8), kind, tuple(ids), reason, channel, user)
-        await self.store.keep_choice(offer.id, offer.to_json(), self._clock())
-        return offer
-
-    async def offered(self, offer_id: str) -> Offer | None:
-        data = await self.store.choice(offer_id)
-        return Offer.from_json(offer_id, data) if data is not None else None
-
     async def get(self, request_id: str) -> UnblockRequest | None:
         return await self.store.get(request_id)
 
@@ -183,12 +166,6 @@ class Decisions:
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return await self.store.requested_by(user, count)
-
-    async def home_opened(self, user: str) -> None:
-        await self.store.home_opened(user, self._clock())
-
-    async def home_viewers(self, since: float) -> list[str]:
-        return await self.store.home_viewers(since)
 
     # -- clicks -----------------------------------------------------------------------
 
@@ -235,9 +212,7 @@ class Decisions:
     # -- expiry ------------------------------------------------------------------------
 
     async def expire_due(self) -> list[UnblockRequest]:
-        """Expire every pending request past its time; the ones this call expired.
-        (Also forgets Slack deliveries, and choices offered, too old to be used again.)"""
-        await self.store.forget_deliveries(self._clock() - DELIVERY_MEMORY)
+        """Expire every pending request past its time; the ones this call expired."""
         expired = []
         for request in await self.store.pending_expired(self._clock()):
             moved = await self.transitions.move(request, State.EXPIRED, None)

@@ -15,10 +15,9 @@ clicks at once exactly one wins.
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass
 
-from .entries import Kind, Target
+from .entries import Target
 from .outcomes import Outcome
 
 
@@ -178,27 +177,6 @@ class Transition:
     actor: str | None
     at: float
     answer: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """Entries offered to one person to choose from (several matched what they asked for)."""
-
-    id: str
-    kind: Kind
-    ids: tuple[int | str, ...]
-    reason: str | None
-    channel: str
-    user: str
-
-    def to_json(self) -> str:
-        return json.dumps({"kind": self.kind.value, "ids": list(self.ids), "reason": self.reason,
-                           "channel": self.channel, "user": self.user})  # fmt: skip
-
-    @classmethod
-    def from_json(cls, offer_id: str, text: str) -> Offer:
-        data = json.loads(text)
-        return cls(offer_id, Kind(data["kind"]), tuple(data["ids"]), data["reason"], data["channel"], data["user"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,29 +77,6 @@ class RequestStore(Protocol):
         """The newest requests ``user`` asked for, newest first."""
         ...
 
-    async def home_opened(self, user: str, at: float) -> None:
-        """``user`` looked at the bot's Home tab at ``at``."""
-        ...
-
-    async def home_viewers(self, since: float) -> list[str]:
-        """Who looked at the Home tab at ``since`` or later."""
-        ...
-
-    async def first_delivery(self, key: str, at: float, handler: str) -> bool:
-        """Record that ``handler`` (one handling of a delivery) handles a Slack delivery; False if another
-        did first (Slack's retry, a replay)."""
-        ...
-
-    async def forget_deliveries(self, before: float) -> None:
-        """Forget the deliveries, and the choices offered, older than that moment."""
-        ...
-
-    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
-        """Keep what a chooser offers, so that its buttons carry only an id."""
-        ...
-
-    async def choice(self, choice_id: str) -> str | None: ...
-
 
 class EntryList(Protocol):
     """One of 3CX's lists (the IP blocklist, the caller-number blacklist), as the domain acts on it."""

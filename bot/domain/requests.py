@@ -27,9 +27,9 @@ from .decisions import (
     allowable,
     network,
 )
-from .entries import Kind, Target
+from .entries import Target
 from .execution import Execution
-from .model import Offer, State, Timing, UnblockRequest
+from .model import State, Timing, UnblockRequest
 from .policy import ApprovalPolicy
 from .ports import Lists, RequestStore
 from .transitions import Transitions
@@ -113,10 +113,12 @@ OnClaimed = Callable[[UnblockRequest], object] | None
 
 @dataclass(frozen=True, slots=True)
 class Upkept:
-    """What one round of upkeep changed: requests a stopped process had left, finished; requests expired."""
+    """What one round of upkeep changed: requests a stopped process had left, finished; requests expired
+    (``swept``: expiry was due this round, so old records of the outside may be forgotten too)."""
 
     finished: list[UnblockRequest]
     expired: list[UnblockRequest]
+    swept: bool = False
 
 
 @dataclass(slots=True)
@@ -199,7 +201,7 @@ class Requests:
     # -- upkeep ------------------------------------------------------------------------------
 
     async def expire_due(self) -> list[UnblockRequest]:
-        """Expire every pending request past its time (and forget old deliveries); the ones expired."""
+        """Expire every pending request past its time; the ones expired."""
         return await self._decisions.expire_due()
 
     async def recover(self) -> list[UnblockRequest]:
@@ -210,16 +212,15 @@ class Requests:
         return finished
 
     async def upkeep(self) -> Upkept:
-        """Recovery every time; expiry (and the forgetting of old deliveries) every ``expire_every`` seconds."""
+        """Recovery every time; expiry every ``expire_every`` seconds."""
         finished = await self.recover()
         now = self.transitions.clock()
-        expired: list[UnblockRequest] = []
-        if self._next_expiry is None or now >= self._next_expiry:
-            self._next_expiry = now + self.expire_every
-            expired = await self.expire_due()
-        return Upkept(finished, expired)
+        if self._next_expiry is not None and now < self._next_expiry:
+            return Upkept(finished, [])
+        self._next_expiry = now + self.expire_every
+        return Upkept(finished, await self.expire_due(), swept=True)
 
-    # -- reads, and what the Slack layer keeps ------------------------------------------------
+    # -- reads ------------------------------------------------
 
     async def get(self, request_id: str) -> UnblockRequest | None:
         return await self.store.get(request_id)
@@ -235,18 +236,3 @@ class Requests:
 
     async def count_pending(self) -> int:
         return await self.store.count_pending()
-
-    async def first_delivery(self, key: str) -> bool:
-        return await self._decisions.first_delivery(key)
-
-    async def offer(self, kind: Kind, ids: Sequence[int | str], reason: str | None, channel: str, user: str) -> Offer:
-        return await self._decisions.offer(kind, ids, reason, channel, user)
-
-    async def offered(self, offer_id: str) -> Offer | None:
-        return await self._decisions.offered(offer_id)
-
-    async def home_opened(self, user: str) -> None:
-        await self._decisions.home_opened(user)
-
-    async def home_viewers(self, since: float) -> list[str]:
-        return await self._decisions.home_viewers(since)

@@ -20,6 +20,7 @@ from ..domain.policy import ApprovalPolicy
 from ..domain.requests import Requests
 from .delivery import CardDelivery
 from .outbox import Sent
+from .state import Remembered
 from .views.home import OWN_SHOWN, WAITING_SHOWN, home_view
 from .views.notices import TOLD, direct_message, origin_line
 from .views.outcome import outcome_card
@@ -35,6 +36,7 @@ HOME_FRESH = 24 * 3600.0
 class Showing:
     delivery: CardDelivery
     requests: Requests
+    remembered: Remembered
     policy: ApprovalPolicy
     clock: Callable[[], float]
     #: Approve and allow's durations, in seconds (empty: not offered)
@@ -81,7 +83,7 @@ class Showing:
         """Refresh the Home tabs that show ``request``: the requester's, and the approvers' while it waits or
         just left waiting."""
         waiting_changed = not request.state.undo_phase
-        for user in await self.requests.home_viewers(self.clock() - HOME_FRESH):
+        for user in await self.remembered.home_viewers(self.clock() - HOME_FRESH):
             approver = await self.policy.is_approver(user)
             if user == request.requester or (waiting_changed and approver):
                 await self._publish(user, approver)

@@ -13,6 +13,7 @@ from ..domain.ports import StoreUnreachable
 from ..domain.requests import Requests
 from ..tasks import Upkeep
 from .showing import Showing
+from .state import Remembered
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +22,10 @@ log = logging.getLogger(__name__)
 class Sweeper(Upkeep):
     """Background upkeep: every ``recover_every`` seconds, the service's upkeep (it finishes requests whose
     process stopped while working on them, and expires requests past their time), shown on their cards
-    without waiting for a click."""
+    without waiting for a click; with expiry, the Slack deliveries too old to be retried are forgotten."""
 
     requests: Requests
+    remembered: Remembered
     showing: Showing
     recover_every: float
 
@@ -37,11 +39,14 @@ class Sweeper(Upkeep):
     async def tick(self) -> None:
         calls.enter(Lane.DECISIONS)  # finishing an approved request is a decision's work
         upkept = await self.requests.upkeep()
+        if upkept.swept:
+            await self.remembered.forget_old()
         await self._show(upkept.finished)
         await self._show(upkept.expired)
 
     async def sweep(self) -> int:
-        """Expire what is due now; how many requests expired."""
+        """Expire what is due now (and forget old deliveries); how many requests expired."""
+        await self.remembered.forget_old()
         expired = await self.requests.expire_due()
         await self._show(expired)
         return len(expired)

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..calls import Lane
 from ..domain.lookup import Finder, Matches, Page
-from ..domain.model import Offer, State, UnblockRequest
+from ..domain.model import State, UnblockRequest
 from ..domain.policy import ApprovalPolicy
 from ..domain.ports import StoreUnreachable
 from ..domain.requests import (
@@ -61,6 +61,7 @@ from .command_text import (
 )
 from .delivery import CardDelivery, NotPosted
 from .showing import Showing
+from .state import Offer, Remembered
 from .views import notes as say
 from .views.card import request_card
 from .views.home import decided_notice
@@ -98,6 +99,8 @@ class UseCases:
     """What each command and click means, with what it needs to do it."""
 
     requests: Requests
+    #: what only the Slack side keeps (deliveries handled, choices offered, Home tab viewers)
+    remembered: Remembered
     finder: Finder
     policy: ApprovalPolicy
     work: BackgroundWork
@@ -171,7 +174,9 @@ class UseCases:
         elif len(matches.blocking) == 1 and not matches.truncated:
             await self._open_and_post(list(matches.blocking), asker, reason)
         else:
-            offer = await self.requests.offer(kind, [t.id for t in matches.blocking], reason, asker.channel, asker.user)
+            offer = await self.remembered.offer(
+                kind, [t.id for t in matches.blocking], reason, asker.channel, asker.user
+            )
             await self._tell(asker, *chooser(asked, kind, matches, offer.id))
 
     async def _open_and_post(self, targets: list[Target], asker: Asker, reason: str | None) -> None:
@@ -271,7 +276,7 @@ class UseCases:
 
     async def _home_opened(self, user: str) -> None:
         try:
-            await self.requests.home_opened(user)
+            await self.remembered.home_opened(user)
             await self.showing.home(user)
         except StoreUnreachable as error:
             log.error("could not draw a Home tab: the database did not answer", extra={"problem": str(error)})
@@ -282,7 +287,7 @@ class UseCases:
         self._click(asker, work, say.CHOICE_OUT_OF_DATE)
 
     async def _choose(self, button: ChoiceButton, asker: Asker) -> None:
-        offer = await self.requests.offered(button.choice_id)
+        offer = await self.remembered.offered(button.choice_id)
         if offer is None or offer.channel != asker.channel or offer.user != asker.user:
             await self._tell(asker, say.CHOICE_OUT_OF_DATE)
             return
@@ -396,7 +401,7 @@ class UseCases:
         than ``PROGRESS_AFTER``, the person is told ``progress`` meanwhile. When the database stays away for
         longer than the bot waits, the person is told that nothing was done."""
         try:
-            if asker.delivery and not await self.requests.first_delivery(f"delivery:{asker.delivery}"):
+            if asker.delivery and not await self.remembered.first_delivery(f"delivery:{asker.delivery}"):
                 log.info("ignored a repeated delivery", extra={"user": asker.user})
                 return
             slow = None

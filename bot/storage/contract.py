@@ -1,8 +1,9 @@
 """What every store does, and what it must not.
 
-A store keeps requests, their transitions, the Slack deliveries already handled,
-the choices offered, and the 3CX access token (``bot.unblock.RequestStore`` and
-``bot.threecx.tokens.TokenStore``). It must:
+A store keeps requests and their transitions (``bot.domain.ports.RequestStore``), the blocklist
+watcher's state (``WatchStore``), what only the Slack side keeps: the Slack deliveries already handled, the
+choices offered and who looked at the Home tab (``bot.slack.state.SlackState``, which a store meets by these
+methods, without importing Slack), and the 3CX access token (``bot.threecx.tokens.TokenStore``). It must:
 
 - make every transition one atomic compare-and-set (the rules of a move are in
   ``bot.storage.rows.Move``, the same for every store), so that of two clicks in
@@ -46,7 +47,30 @@ class StoreUnavailable(Exception):
 
 
 class Store(RequestStore, WatchStore, Protocol):
-    """A request store (and the blocklist watcher's), with its lifecycle."""
+    """A request store (and the blocklist watcher's, and the Slack side's), with its lifecycle."""
+
+    async def home_opened(self, user: str, at: float) -> None:
+        """``user`` looked at the bot's Home tab at ``at``."""
+        ...
+
+    async def home_viewers(self, since: float) -> list[str]:
+        """Who looked at the Home tab at ``since`` or later."""
+        ...
+
+    async def first_delivery(self, key: str, at: float, handler: str) -> bool:
+        """Record that ``handler`` (one handling of a delivery) handles a Slack delivery; False if another
+        did first (Slack's retry, a replay)."""
+        ...
+
+    async def forget_deliveries(self, before: float) -> None:
+        """Forget the deliveries, and the choices offered, older than that moment."""
+        ...
+
+    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
+        """Keep what a chooser offers, so that its buttons carry only an id."""
+        ...
+
+    async def choice(self, choice_id: str) -> str | None: ...
 
     async def open(self) -> None:
         """Connect and bring the schema up to date.

@@ -384,23 +384,3 @@ async def test_approve_and_allow_for_a_network_of_at_most_256_addresses() -> Non
     request = await w.request(w.ip.entries[43])
     click = await w.decisions.approve(request.id, APPROVER, CHANNEL, allow_for=60)
     assert isinstance(click, Resolved) and click.request.allow_for == 60
-
-
-# -- Slack deliveries ------------------------------------------------------------------------------
-
-
-async def test_a_slack_delivery_is_handled_once() -> None:
-    w = world()
-    other = w.process("bot-b").decisions
-    assert await w.decisions.first_delivery("command:abc") is True
-    assert await w.decisions.first_delivery("command:abc") is False
-    assert await other.first_delivery("command:abc") is False
-    assert await other.first_delivery("command:def") is True
-
-
-async def test_a_delivery_is_forgotten_after_a_day() -> None:
-    w = world()
-    assert await w.decisions.first_delivery("command:abc") is True
-    w.clock.advance(24 * 3600 + 1)
-    await w.decisions.expire_due()
-    assert await w.decisions.first_delivery("command:abc") is True

@@ -20,7 +20,7 @@ from . import metrics
 from .config import Settings
 from .domain.allowing import Allowing
 from .domain.lookup import Finder
-from .domain.model import Timing
+from .domain.model import State, Timing, UnblockRequest
 from .domain.policy import ApprovalPolicy
 from .domain.requests import Requests
 from .domain.transitions import Transitions
@@ -88,6 +88,13 @@ def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, t
         )
 
     return app
+
+
+def _count(request: UnblockRequest, from_state: State | None) -> None:
+    """A transition this process made, counted in the metrics (which know no request, only plain values)."""
+    decided_after = request.resolved_at - request.created_at if request.resolved_at is not None else None
+    metrics.request_moved(request.targets[0].kind.value, from_state.value if from_state is not None else None,
+                          request.state.value, withdrawn=request.withdrawn, decided_after=decided_after)  # fmt: skip
 
 
 @dataclass
@@ -237,7 +244,7 @@ async def start_bot(
     timing = Timing(
         ttl=settings.request_ttl, undo_window=settings.undo_window, call_bound=threecx.call_bound, margin=CALL_MARGIN
     )
-    transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=metrics.request_moved)
+    transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=_count)
     finder = Finder(IpBlocklist(threecx), NumberBlacklist(threecx))
     # also with Approve and allow turned off: an Undo still removes the allow entries it added before
     allowing = Allowing(IpBlocklist(threecx), finder, clock)

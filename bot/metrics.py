@@ -25,9 +25,6 @@ from prometheus_client import (
     generate_latest,
 )
 
-from .domain.model import State, UnblockRequest
-from .threecx.models import Kind
-
 # no ``_created`` series beside each counter and histogram: they double what Prometheus keeps, and say only
 # when this process started counting (the setting is the process's, and the bot is its only user)
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -127,28 +124,31 @@ WATCH_AGE = Gauge(
 WATCH_AGE.set(float("nan"))
 
 
-#: the states a request ends in (an undo is counted apart: the request had already ended once)
-ENDS = frozenset({State.UNBLOCKED, State.FAILED, State.DENIED, State.CANCELLED, State.EXPIRED})
-UNDO_ENDS = frozenset({State.UNDONE, State.UNDO_FAILED})
+#: the kinds of entry (``bot.domain.entries.Kind``'s values)
+KINDS = ("address", "number")
+#: the states a request ends in, in the order of their series (an undo is counted apart: the request had already
+#: ended once); the values of ``bot.domain.model.State``
+ENDS = ("unblocked", "failed", "denied", "cancelled", "expired")
+UNDO_ENDS = ("undone", "undo_failed")
 #: the decisions, by the state they move a pending request to
-DECISIONS = {State.EXECUTING: "approve", State.DENIED: "deny", State.CANCELLED: "cancel"}
+DECISIONS = {"executing": "approve", "denied": "deny", "cancelled": "cancel"}
 
 
-def request_moved(request: UnblockRequest, from_state: State | None) -> None:
-    """A transition this process made (``bot.domain.transitions.Transitions``' observer)."""
-    kind = request.targets[0].kind.value
+def request_moved(kind: str, from_state: str | None, to_state: str, *, withdrawn: bool,
+                  decided_after: float | None) -> None:  # fmt: skip
+    """A transition this process made, in plain values (``app`` wires it as the transitions' observer):
+    ``withdrawn``: cancelled by the bot itself, not decided; ``decided_after``: seconds from the request to
+    its decision, when it was decided."""
     if from_state is None:
         REQUESTS_OPENED.labels(kind).inc()
         return
-    # the bot itself cancels a request whose card could not be posted: withdrawn, not decided
-    withdrawn = request.state is State.CANCELLED and request.resolved_by is None
-    decision = DECISIONS.get(request.state)
-    if from_state is State.PENDING and decision is not None and not withdrawn and request.resolved_at is not None:
-        DECISION_SECONDS.labels(decision).observe(max(0.0, request.resolved_at - request.created_at))
-    if request.state in ENDS:
-        REQUESTS_ENDED.labels(kind, "withdrawn" if withdrawn else request.state.value).inc()
-    elif request.state in UNDO_ENDS:
-        UNDOS.labels(kind, request.state.value).inc()
+    decision = DECISIONS.get(to_state)
+    if from_state == "pending" and decision is not None and not withdrawn and decided_after is not None:
+        DECISION_SECONDS.labels(decision).observe(max(0.0, decided_after))
+    if to_state in ENDS:
+        REQUESTS_ENDED.labels(kind, "withdrawn" if withdrawn else to_state).inc()
+    elif to_state in UNDO_ENDS:
+        UNDOS.labels(kind, to_state).inc()
 
 
 def threecx_request(method: str, path: str, status: int | None, seconds: float) -> None:
@@ -196,14 +196,13 @@ ALERTED_STATUSES = ("401", "403", "429", "500", "502", "503", "504", "no_answer"
 
 
 def _zero_initialise() -> None:
-    for kind in Kind:
-        REQUESTS_OPENED.labels(kind.value)
-        for state in State:  # in their order, so that the output reads the same every time
-            if state in ENDS:
-                REQUESTS_ENDED.labels(kind.value, state.value)
-            elif state in UNDO_ENDS:
-                UNDOS.labels(kind.value, state.value)
-        REQUESTS_ENDED.labels(kind.value, "withdrawn")
+    for kind in KINDS:
+        REQUESTS_OPENED.labels(kind)
+        for state in ENDS:  # in their order, so that the output reads the same every time
+            REQUESTS_ENDED.labels(kind, state)
+        for state in UNDO_ENDS:
+            UNDOS.labels(kind, state)
+        REQUESTS_ENDED.labels(kind, "withdrawn")
     for decision in DECISIONS.values():
         DECISION_SECONDS.labels(decision)
     for operation in THREECX_OPERATIONS:

@@ -136,6 +136,8 @@ class CallFailed(Exception):
     reason: Reason = Reason.OTHER
     #: the call reached 3CX and its answer was lost: 3CX may have carried it out
     maybe_applied: bool = False
+    #: what the list said about it, if anything
+    detail: str | None = None
 
     def answer(self) -> str:
         """What was answered, in one line, for the record."""

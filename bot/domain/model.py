@@ -17,8 +17,18 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .entries import Target
-from .outcomes import Outcome
+# the words a request is made of, for those outside the domain that read requests (the Slack layer's views)
+from .entries import ALLOW as ALLOW
+from .entries import MAX_ENTRY_ID as MAX_ENTRY_ID
+from .entries import MIN_ENTRY_ID as MIN_ENTRY_ID
+from .entries import BlockedNumber as BlockedNumber
+from .entries import BlocklistEntry as BlocklistEntry
+from .entries import CallFailed as CallFailed
+from .entries import Kind as Kind
+from .entries import Target as Target
+from .entries import expiry as expiry
+from .entries import is_entry_id as is_entry_id
+from .outcomes import Outcome as Outcome
 
 
 class State(enum.StrEnum):
@@ -122,6 +132,11 @@ class UnblockRequest:
             if (candidate.kind, candidate.id) == (target.kind, target.id):
                 return result
         return None
+
+    @property
+    def withdrawn(self) -> bool:
+        """Cancelled by the bot itself (its card could not be posted), not decided by anyone."""
+        return self.state is State.CANCELLED and self.resolved_by is None
 
     @property
     def removed(self) -> list[Target]:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from .allowing import Allowing
+from .allowing import Allowing, duration_words
 from .decisions import (
     WIDEST_ALLOWED,
     AlreadyRequested,
@@ -29,29 +29,42 @@ from .decisions import (
 )
 from .entries import Target
 from .execution import Execution
+from .lookup import Finder, Matches, Page
 from .model import State, Timing, UnblockRequest
-from .policy import ApprovalPolicy
-from .ports import Lists, RequestStore
+from .policy import ApprovalPolicy, Approvers, Refusal, Why
+from .ports import Announcement, Lists, RequestStore, StoreUnreachable
 from .transitions import Transitions
+from .watch import Watching
 
 __all__ = [
     "WIDEST_ALLOWED",
     "AlreadyRequested",
     "AlreadyResolved",
+    "Announcement",
+    "ApprovalPolicy",
+    "Approvers",
     "Decided",
     "Expired",
+    "Finder",
     "HandedOver",
+    "Matches",
     "NotShown",
     "NothingToUnblock",
     "Opened",
+    "Page",
+    "Refusal",
     "Refused",
     "Requests",
     "Resolved",
     "Shown",
+    "StoreUnreachable",
     "Unknown",
     "Upkept",
+    "Watching",
+    "Why",
     "Withdrawn",
     "allowable",
+    "duration_words",
     "network",
 ]
 

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from ..threecx.models import is_entry_id
+from ..domain.model import is_entry_id
 from .command_text import MAX_LIST_TEXT
 
 APPROVE = "unblock_approve"

@@ -14,7 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from ..threecx.models import MAX_ENTRY_ID, MIN_ENTRY_ID
+from ..domain.model import MAX_ENTRY_ID, MIN_ENTRY_ID
 
 USAGE = (
     "*Ask for a 3CX block to be lifted*\n"

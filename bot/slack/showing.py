@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..domain.model import UnblockRequest
-from ..domain.policy import ApprovalPolicy
-from ..domain.requests import Requests
+from ..domain.requests import ApprovalPolicy, Requests
 from .delivery import CardDelivery
 from .outbox import Sent
 from .state import Remembered

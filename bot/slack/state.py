@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..domain.entries import Kind
+from ..domain.model import Kind
 
 #: how long a handled Slack delivery is remembered, to recognise Slack's retries of it
 DELIVERY_MEMORY = 24 * 3600.0

@@ -9,8 +9,7 @@ from typing import ClassVar
 from .. import calls
 from ..calls import Lane
 from ..domain.model import UnblockRequest
-from ..domain.ports import StoreUnreachable
-from ..domain.requests import Requests
+from ..domain.requests import Requests, StoreUnreachable
 from ..tasks import Upkeep
 from .showing import Showing
 from .state import Remembered

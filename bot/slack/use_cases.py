@@ -24,28 +24,28 @@ from functools import partial
 from typing import Any
 
 from ..calls import Lane
-from ..domain.lookup import Finder, Matches, Page
-from ..domain.model import State, UnblockRequest
-from ..domain.policy import ApprovalPolicy
-from ..domain.ports import StoreUnreachable
+from ..domain.model import CallFailed, Kind, State, Target, UnblockRequest
 from ..domain.requests import (
     AlreadyRequested,
     AlreadyResolved,
+    ApprovalPolicy,
     Decided,
     Expired,
+    Finder,
     HandedOver,
+    Matches,
     NothingToUnblock,
     NotShown,
+    Page,
     Refused,
     Requests,
     Resolved,
     Shown,
+    StoreUnreachable,
     Unknown,
     Withdrawn,
 )
 from ..tasks import BackgroundWork
-from ..threecx.errors import ThreeCXError
-from ..threecx.models import Kind, Target
 from .blocks import Blocks
 from .buttons import VERBS, AllowButton, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
 from .command_text import (
@@ -152,7 +152,7 @@ class UseCases:
         what = f"IP blocklist entry {command.entry_id}"
         try:
             entry = await self.finder.entry(command.entry_id)
-        except ThreeCXError as error:
+        except CallFailed as error:
             await self._lookup_failed(error, what, asker)
             return
         if not entry.blocks:
@@ -165,7 +165,7 @@ class UseCases:
     ) -> None:
         try:
             matches = await find()
-        except ThreeCXError as error:
+        except CallFailed as error:
             listed = "caller-number blacklist" if kind is Kind.NUMBER else "IP blocklist"
             await self._lookup_failed(error, f"{listed} entry for {asked}", asker)
             return
@@ -213,7 +213,7 @@ class UseCases:
         """A page of the blocklist, only for the person who asked (``replace``: instead of the page before)."""
         try:
             page = await read()
-        except ThreeCXError as error:
+        except CallFailed as error:
             await self._lookup_failed(error, "blocklist", asker)
             return
         await self._tell(asker, *show(page), replace=replace)
@@ -310,7 +310,7 @@ class UseCases:
             if offer.kind is Kind.ADDRESS:
                 return [*await self.finder.entries([int(i) for i in ids])]
             return [*await self.finder.numbers([str(i) for i in ids])]
-        except ThreeCXError as error:
+        except CallFailed as error:
             await self._tell(asker, say.lookup_failure(error, "chosen entry"))
             return None
 
@@ -373,7 +373,7 @@ class UseCases:
         elif isinstance(result, Unknown):
             await self._tell(asker, say.UNKNOWN_REQUEST)
 
-    async def _lookup_failed(self, error: ThreeCXError, what: str, asker: Asker) -> None:
+    async def _lookup_failed(self, error: CallFailed, what: str, asker: Asker) -> None:
         log.info("3CX lookup failed", extra={"what": what, "user": asker.user, "answer": error.answer()})
         await self._tell(asker, say.lookup_failure(error, what))
 

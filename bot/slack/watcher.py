@@ -10,10 +10,9 @@ import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..domain.ports import Announcement, StoreUnreachable
-from ..domain.watch import Watching
+from ..domain.model import CallFailed
+from ..domain.requests import Announcement, StoreUnreachable, Watching
 from ..tasks import Upkeep
-from ..threecx.errors import ThreeCXError
 from .outbox import Outbox
 from .views.watch import burst, new_block
 
@@ -30,7 +29,7 @@ class Watcher(Upkeep):
     last_look: float | None = field(default=None, init=False)
 
     WHAT: ClassVar[str] = "watching the blocklist"
-    WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = (ThreeCXError, StoreUnreachable)
+    WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = (CallFailed, StoreUnreachable)
 
     @property
     def every(self) -> float:

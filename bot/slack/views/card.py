@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...domain.allowing import duration_words
 from ...domain.model import UnblockRequest
-from ...domain.requests import WIDEST_ALLOWED, allowable, network
+from ...domain.requests import WIDEST_ALLOWED, allowable, duration_words, network
 from ..blocks import Block, Blocks, actions, button, clip, confirm, context, fallback, fit, section, select
 from ..buttons import ALLOW_FOR, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton
 from .common import entry_fields, single_entry, slack_date, target_lines, what

@@ -6,9 +6,7 @@ import ipaddress
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ...domain.model import Result, State, UnblockRequest
-from ...domain.outcomes import Outcome
-from ...threecx.models import BlocklistEntry, Target, expiry
+from ...domain.model import BlocklistEntry, Outcome, Result, State, Target, UnblockRequest, expiry
 from ..blocks import fields, fit
 
 #: budgets for text from elsewhere, in characters before escaping
@@ -142,7 +140,7 @@ def ended(request: UnblockRequest) -> str:
             return f"was approved by {approver}, but {it} could not be unblocked"
         case State.DENIED:
             return f"was denied by {approver}"
-        case State.CANCELLED if request.resolved_by is None:
+        case State.CANCELLED if request.withdrawn:
             return "was withdrawn: its card could not be posted"
         case State.CANCELLED:
             return f"was cancelled by {asker}"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ...domain.lookup import Matches, Page
-from ...domain.model import UnblockRequest
-from ...threecx.models import BlocklistEntry, Kind, Target
+from ...domain.model import BlocklistEntry, Kind, Target, UnblockRequest
+from ...domain.requests import Matches, Page
 from ..blocks import Blocks, actions, button, context, escape, fallback, fit, section, sections
 from ..buttons import CHOOSE, LIST_MORE, ChoiceButton, PageButton
 from .common import DESCRIPTION_IN_LIST, SHOWN_ENTRIES, describe, ended, mention, slack_date, title

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...domain.lookup import Matches
-from ...domain.model import State, UnblockRequest
-from ...domain.outcomes import Outcome
-from ...threecx.errors import ThreeCXError
-from ...threecx.models import BlocklistEntry, Kind, Target
+from ...domain.model import BlocklistEntry, CallFailed, Kind, Outcome, State, Target, UnblockRequest
+from ...domain.requests import Matches
 from ..blocks import escape, fit
 from .common import ANSWER, SHOWN_ENTRIES, label, mention, slack_date, title
 
@@ -45,7 +42,7 @@ def an_allow_entry(entry: BlocklistEntry) -> str:
     return f"Entry {entry.id} (`{label(entry)}`) is an allow list entry, not a block; there is nothing to unblock."
 
 
-def lookup_failure(error: ThreeCXError, what: str) -> str:
+def lookup_failure(error: CallFailed, what: str) -> str:
     """Why ``/unblock …`` could not show what was asked for."""
     kind = Outcome.of(error)
     if kind is Outcome.NOT_FOUND:

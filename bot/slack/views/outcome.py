@@ -6,9 +6,8 @@ import json
 import re
 from collections.abc import Sequence
 
-from ...domain.model import Result, State, UnblockRequest
-from ...domain.outcomes import Outcome
-from ...threecx.models import Kind, creation_body
+from ...domain.model import Kind, Outcome, Result, State, UnblockRequest
+from ...threecx.models import creation_body
 from ..blocks import Blocks, actions, button, clip, confirm, context, fallback, fit, section
 from ..buttons import UNDO, RequestButton
 from .card import request_card

@@ -3,7 +3,7 @@ reason; each is worded here, once)."""
 
 from __future__ import annotations
 
-from ...domain.policy import Approvers, Refusal, Why
+from ...domain.requests import Approvers, Refusal, Why
 
 #: why a click on a card from another channel changes nothing
 ELSEWHERE = "This button belongs to a request made in another channel, so it does nothing here."

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from ...domain.lookup import Page
-from ...threecx.models import BlocklistEntry
+from ...domain.model import BlocklistEntry
+from ...domain.requests import Page
 from ..blocks import Blocks, actions, button, context, escape, fallback, fit, section, sections
 from ..buttons import BURST_LIST, REQUEST_ENTRY, BurstButton, EntryButton
 from .common import DESCRIPTION_IN_LIST, SHOWN_ENTRIES, describe, entry_fields, label

@@ -5,7 +5,7 @@ approval's DELETE. Work after the ack runs in one of two lanes, each with its ow
 workers (``bot.tasks``) and its own 3CX connections (``bot.threecx.client``).
 
 Permits: a process works on a claimed request only while its claim is renewed
-(``bot.unblock``). The claim's lease sets until when a call to 3CX may start; the
+(``bot.domain.lease``). The claim's lease sets until when a call to 3CX may start; the
 client checks it just before each try, after waiting for a connection, so that no
 call starts once another process could take the claim over.
 

@@ -6,7 +6,8 @@ choices offered and who looked at the Home tab (``bot.slack.state.SlackState``, 
 methods, without importing Slack), and the 3CX access token (``bot.threecx.tokens.TokenStore``). It must:
 
 - make every transition one atomic compare-and-set (the rules of a move are in
-  ``bot.storage.rows.Move``, the same for every store), so that of two clicks in
+  ``bot.domain.model.Move``, turned into conditions and changes by ``bot.storage.rows``, the same
+  for every store), so that of two clicks in
   two processes exactly one wins;
 - take an entry for exactly one open request, in the same transaction as the request;
 - ride out a database that is briefly away: an operation that cannot reach the

@@ -7,9 +7,10 @@ from unittest.mock import AsyncMock, Mock
 
 from slack_bolt.async_app import AsyncBoltContext
 
+from bot.slack.answering import Asker
 from bot.slack.buttons import APPROVE, ChoiceButton, RequestButton
 from bot.slack.listeners import button_click, decision_click, unblock_command
-from bot.slack.use_cases import Asker, UseCases
+from bot.slack.use_cases import UseCases
 
 COMMAND = {"user_id": "UALICE", "channel_id": "C0GENERAL", "text": "42 VPN", "trigger_id": "t-1",
            "response_url": "https://hooks.slack.com/commands/T1/1/x"}  # fmt: skip

@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from .answering import Asker
 from .buttons import (
     ALLOW_FOR,
     APPROVE_ALLOW,
@@ -36,7 +37,7 @@ from .buttons import (
     RequestButton,
 )
 from .ids import USER_ID
-from .use_cases import Asker, UseCases
+from .use_cases import UseCases
 from .views import notes as say
 
 log = logging.getLogger(__name__)

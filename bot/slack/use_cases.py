@@ -8,27 +8,22 @@ Clicks that decide run in a lane of their own, so a burst of commands never
 delays them; when the bot must refuse work, the person is told so privately
 and nothing changes.
 
-Every delivery is handled at most once: its work starts by recording Slack's
-identifier of the delivery (its ``trigger_id``, which Slack keeps across its
-retries) in the store that every replica shares. A delivery seen before does
-nothing, whichever process receives it.
+Starting the work, once per delivery, and answering the person privately are
+``bot.slack.answering``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from ..calls import Lane
 from ..domain.model import CallFailed, Kind, State, Target, UnblockRequest
 from ..domain.requests import (
     AlreadyRequested,
     AlreadyResolved,
-    ApprovalPolicy,
     Decided,
     Expired,
     Finder,
@@ -45,7 +40,7 @@ from ..domain.requests import (
     Unknown,
     Withdrawn,
 )
-from ..tasks import BackgroundWork
+from .answering import Answering, Asker, Work
 from .blocks import Blocks
 from .buttons import VERBS, AllowButton, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
 from .command_text import (
@@ -59,9 +54,8 @@ from .command_text import (
     UnblockNumber,
     parse_command,
 )
-from .delivery import CardDelivery, NotPosted
-from .showing import Showing
-from .state import Offer, Remembered
+from .delivery import NotPosted
+from .state import Offer
 from .views import notes as say
 from .views.card import request_card
 from .views.home import decided_notice
@@ -74,38 +68,13 @@ from .views.watch import burst_page
 
 log = logging.getLogger(__name__)
 
-#: seconds after which a command that is still waiting for 3CX tells the person what it is doing
-PROGRESS_AFTER = 1.5
-
-#: the work a command or a click starts, made only when it runs
-Work = Callable[[], Coroutine[Any, Any, None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Asker:
-    """Who typed the command or clicked, where, and how to answer them privately."""
-
-    user: str
-    channel: str
-    response_url: str | None
-    #: what Slack keeps the same across its retries of this delivery (its trigger_id); "" when unknown
-    delivery: str = ""
-    #: the click came from the bot's Home tab (no channel; answered in the tab)
-    home: bool = False
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UseCases:
+class UseCases(Answering):
     """What each command and click means, with what it needs to do it."""
 
     requests: Requests
-    #: what only the Slack side keeps (deliveries handled, choices offered, Home tab viewers)
-    remembered: Remembered
     finder: Finder
-    policy: ApprovalPolicy
-    work: BackgroundWork
-    delivery: CardDelivery
-    showing: Showing
     clock: Callable[[], float]
     require_reason: bool = False
     #: ``https://acme.slack.com/``, for links to cards; None when unknown
@@ -333,24 +302,6 @@ class UseCases:
         read = partial(self.finder.between, button.first_id, button.last_id, skip=button.skip)
         await self._page(read, partial(burst_page, button), asker, replace=button.skip > 0)
 
-    def _click(self, asker: Asker, work: Work | None, out_of_date: str, lane: Lane = Lane.COMMANDS) -> None:
-        """Start a click's ``work`` in ``lane`` (None: its button is one the bot could not have made); when the
-        bot must refuse it, or the channel is not one of the bot's, the person is told and nothing changes."""
-        refusal = self.policy.may_click_in(asker.channel)
-        if refusal is not None or work is None:
-            self._tell_soon(asker, words(refusal) if refusal is not None else out_of_date)
-        elif not self.work.spawn(self._once(asker, work), name=f"click-{lane.value}", lane=lane):
-            self._tell_soon(asker, say.BUSY_CLICK)
-
-    def _home_click(self, asker: Asker, work: Work | None) -> None:
-        """A click in the Home tab: answered in the tab (it has no channel, and no reply URL)."""
-        if work is None:
-            work = partial(self._tell, asker, say.UNKNOWN_REQUEST)
-        if not self.work.spawn(self._once(asker, work), name="click-home", lane=Lane.DECISIONS):
-            self.work.spawn(self._tell(asker, say.BUSY_CLICK), name="home-busy")
-
-    # -- telling people ----------------------------------------------------------------------
-
     async def _report(self, result: Decided, asker: Asker) -> None:
         """Show a click's result: the card for a click that moved the request, a private note otherwise."""
         now = self.clock()
@@ -372,46 +323,3 @@ class UseCases:
             await self._tell(asker, say.expired_notice(result.request))
         elif isinstance(result, Unknown):
             await self._tell(asker, say.UNKNOWN_REQUEST)
-
-    async def _lookup_failed(self, error: CallFailed, what: str, asker: Asker) -> None:
-        log.info("3CX lookup failed", extra={"what": what, "user": asker.user, "answer": error.answer()})
-        await self._tell(asker, say.lookup_failure(error, what))
-
-    async def _tell(
-        self, asker: Asker, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False
-    ) -> None:
-        if asker.home:  # the Home tab says it at its top
-            await self.showing.home(asker.user, text)
-            return
-        await self.delivery.tell(asker.channel, asker.response_url, text, blocks, replace=replace)
-
-    def refuse(self, asker: Asker, text: str) -> None:
-        """Tell someone privately why their command or click does nothing (nothing else happens)."""
-        self._tell_soon(asker, text)
-
-    def _tell_soon(self, asker: Asker, text: str) -> None:
-        """A note sent without waiting for it (from a listener, right after the ack)."""
-        if asker.home:
-            self.work.spawn(self._tell(asker, text), name="home-note")
-        else:
-            self.delivery.tell(asker.channel, asker.response_url, text)
-
-    async def _once(self, asker: Asker, work: Work, progress: str | None = None) -> None:
-        """Do ``work`` unless this delivery was handled before (Slack's retry, or a replay); when it takes longer
-        than ``PROGRESS_AFTER``, the person is told ``progress`` meanwhile. When the database stays away for
-        longer than the bot waits, the person is told that nothing was done."""
-        try:
-            if asker.delivery and not await self.remembered.first_delivery(f"delivery:{asker.delivery}"):
-                log.info("ignored a repeated delivery", extra={"user": asker.user})
-                return
-            slow = None
-            if progress is not None:
-                slow = asyncio.get_running_loop().call_later(PROGRESS_AFTER, self._tell_soon, asker, progress)
-            try:
-                await work()
-            finally:
-                if slow is not None:
-                    slow.cancel()
-        except StoreUnreachable as error:
-            log.error("gave up on a command or click: the database did not answer", extra={"problem": str(error)})
-            await self._tell(asker, say.DATABASE_AWAY)

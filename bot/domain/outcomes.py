@@ -25,8 +25,6 @@ class Outcome(enum.StrEnum):
     UNAVAILABLE = "unavailable"
     OTHER = "other"
     INTERNAL = "internal"
-    #: in records of earlier versions: the bot stopped and a check found the change not made
-    INTERRUPTED = "interrupted"
 
     @classmethod
     def of(cls, error: CallFailed) -> Outcome:
@@ -70,8 +68,5 @@ EXPLANATIONS: dict[Outcome, Explanation] = {
         "Check THREECX_BASE_URL, the network, and THREECX_CA_BUNDLE for a private certificate.",
     ),
     Outcome.INTERNAL: Explanation("Something went wrong inside the bot; it was logged for an admin."),
-    Outcome.INTERRUPTED: Explanation(
-        "The bot was stopped before 3CX confirmed, and a check afterwards found it unchanged."
-    ),
     Outcome.OTHER: Explanation("3CX refused it."),
 }

@@ -110,8 +110,11 @@ def results_json(results: tuple[Result, ...]) -> str:
 
 
 def _results(text: str) -> tuple[Result, ...]:
-    # records of earlier versions have fewer items (no after_restart, no allow entry)
-    return tuple(Result(Outcome(item[0]), item[1], item[2], *item[3:]) for item in json.loads(text))
+    """What :func:`results_json` wrote."""
+    return tuple(
+        Result(Outcome(outcome), answer, new_id, after_restart, allow_id, allowed_until, allow_existed)
+        for outcome, answer, new_id, after_restart, allow_id, allowed_until, allow_existed in json.loads(text)
+    )
 
 
 # -- targets <-> their stored form ------------------------------------------------------------------

@@ -27,7 +27,8 @@ from .slack.failures import error_code
 from .storage import urls
 from .storage.contract import Store, StoreUnavailable
 from .storage.opening import open_store
-from .threecx.client import BLOCKLIST, DeleteOutcome, ThreeCXClient
+from .threecx.client import ThreeCXClient
+from .threecx.entity_sets import BLOCKLIST, DeleteOutcome
 from .threecx.errors import NotFoundError, ThreeCXError, UnexpectedResponseError
 from .threecx.lists import IpBlocklist, NumberBlacklist
 from .threecx.models import MAX_ENTRY_ID, MIN_ENTRY_ID

@@ -16,7 +16,8 @@ from bot.threecx import (
     UnavailableError,
     UnexpectedResponseError,
 )
-from bot.threecx.client import BLOCKLIST, DeleteOutcome, ThreeCXClient
+from bot.threecx.client import ThreeCXClient
+from bot.threecx.entity_sets import BLOCKLIST, DeleteOutcome
 from bot.threecx.retry import RetryPolicy
 
 from .fakes.openapi_check import check_against_spec

@@ -10,22 +10,19 @@
   ``Retry-After`` is honoured.
 - Every answer that is not a success maps to one typed error (``bot.threecx.answers``).
 
-The client speaks HTTP and OData keys; what the bot does with each of 3CX's
-lists is in ``bot.threecx.lists``.
+The client speaks HTTP (the entity sets and their keys are ``bot.threecx.entity_sets``);
+what the bot does with each of 3CX's lists is in ``bot.threecx.lists``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
-from urllib.parse import quote
+from typing import Any, TypeVar
 
 import aiohttp
 from yarl import URL
@@ -34,9 +31,9 @@ from .. import calls, metrics
 from ..calls import Lane
 from . import answers
 from .answers import Answer
+from .entity_sets import DeleteOutcome, EntitySet
 from .errors import ThreeCXError, UnavailableError, UnexpectedResponseError
-from .models import BlockedNumber, BlocklistEntry, blocked_number, blocklist_entry, is_entry_id
-from .odata import string_literal
+from .no_answer import NoAnswer
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_have_been_carried_out, may_retry
 from .tokens import TokenStore
 
@@ -46,46 +43,6 @@ E = TypeVar("E")
 #: a token is renewed this long before 3CX says it expires (or at half its life, if shorter)
 TOKEN_EARLY_REFRESH = 60.0
 TOKEN_PATH = "/connect/token"
-
-
-class DeleteOutcome(enum.Enum):
-    """How a DELETE ended."""
-
-    #: 3CX answered 204
-    DELETED = "deleted"
-    #: 3CX answered 404: the entry is gone (a retry after a lost answer, or someone was quicker)
-    ALREADY_GONE = "already_gone"
-
-
-@dataclass(frozen=True, slots=True)
-class EntitySet(Generic[E]):
-    """One of the XAPI's entity sets: its path, how a key of it is written, how an entity is read."""
-
-    path: str
-    key: Callable[[Any], str]
-    parse: Callable[[Any, str | None], E]
-
-    def entity(self, key: Any) -> str:
-        return f"{self.path}({self.key(key)})"
-
-
-def _int_key(entry_id: int) -> str:
-    # the Id is formatted from a validated int, never from user text
-    if isinstance(entry_id, bool) or not isinstance(entry_id, int) or not is_entry_id(entry_id):
-        raise ValueError(f"not a blocklist entry id: {entry_id!r}")
-    return f"{entry_id:d}"
-
-
-def _string_key(number_id: str) -> str:
-    # a quoted literal with its quotes doubled, and everything else in it that is not a letter or digit
-    # percent-encoded: no character of it can end the key, add a path segment or start a query
-    if not isinstance(number_id, str) or not number_id or len(number_id) > 200:
-        raise ValueError("not a blocked number id")
-    return quote(string_literal(number_id), safe="'")
-
-
-BLOCKLIST: EntitySet[BlocklistEntry] = EntitySet("/Blocklist", _int_key, blocklist_entry)
-BLACKLIST_NUMBERS: EntitySet[BlockedNumber] = EntitySet("/BlackListNumbers", _string_key, blocked_number)
 
 
 class ThreeCXClient:
@@ -233,7 +190,12 @@ class ThreeCXClient:
             log.info("3CX refused the access token; taking the shared one, or a new one", extra={"path": path})
             token = await self._access_token(stale=token)
             answer = await self._send(
-                method, url, path, headers={**(headers or {}), **extra, **_auth(token)}, data=data, creates=creates
+                method,
+                url,
+                path,
+                headers={**(headers or {}), **extra, **_auth(token)},
+                data=data,
+                creates=creates,
             )
         if check and answer.status >= 300:
             raise answers.error_for(method, path, answer)
@@ -307,7 +269,7 @@ class ThreeCXClient:
             failure: ThreeCXError
             try:
                 answer = await self._try(method, url, path, all_headers, data, slots, creates=creates)
-            except _NoAnswer as lost:
+            except NoAnswer as lost:
                 failure, sent, status, retry_after = lost.error, lost.sent, None, None
             else:
                 if answer.status not in RETRYABLE_STATUSES:
@@ -340,7 +302,7 @@ class ThreeCXClient:
         """One try: a connection of the lane, then the request within the timeout.
 
         Raises:
-            _NoAnswer: no answer came (saying whether the request may have reached 3CX).
+            NoAnswer: no answer came (saying whether the request may have reached 3CX).
             UnavailableError: the certificate is not trusted, or the work's permit to call ran out.
         """
         if self._session is None:
@@ -365,31 +327,9 @@ class ThreeCXClient:
                     path=path,
                 ) from exc
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-                raise _NoAnswer.of(exc, method, path, creates=creates) from exc
+                raise NoAnswer.of(exc, method, path, creates=creates) from exc
             finally:
                 metrics.threecx_request(method, path, status, time.monotonic() - started)
-
-
-class _NoAnswer(Exception):
-    """A try got no answer; ``sent``: the request may have reached 3CX."""
-
-    def __init__(self, error: UnavailableError, *, sent: bool) -> None:
-        super().__init__(error.message)
-        self.error, self.sent = error, sent
-
-    @classmethod
-    def of(cls, exc: BaseException, method: str, path: str, *, creates: bool) -> _NoAnswer:
-        sent = not isinstance(exc, aiohttp.ClientConnectorError)
-        if creates and sent:
-            message = "3CX's answer was lost, so it is not known whether the entry was added"
-        elif isinstance(exc, TimeoutError):
-            message = "3CX did not answer in time"
-        else:
-            message = "3CX could not be reached"
-        error = UnavailableError(
-            message, method=method, path=path, detail=type(exc).__name__, maybe_applied=creates and sent
-        )
-        return cls(error, sent=sent)
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Removal, Target
-from .client import BLACKLIST_NUMBERS, BLOCKLIST, DeleteOutcome, EntitySet, ThreeCXClient
+from .client import ThreeCXClient
+from .entity_sets import BLACKLIST_NUMBERS, BLOCKLIST, DeleteOutcome, EntitySet
 from .errors import NotFoundError
 from .models import allow_body, creation_body
 from .odata import any_equal, contains

@@ -29,7 +29,7 @@ ALLOW_FOR = "unblock_allow_for"
 HOME_APPROVE = "unblock_home_approve"
 HOME_DENY = "unblock_home_deny"
 #: the buttons that decide a request on its card
-DECISIONS = (APPROVE, DENY, CANCEL, UNDO, APPROVE_ALLOW)
+DECISION_BUTTONS = (APPROVE, DENY, CANCEL, UNDO, APPROVE_ALLOW)
 #: what each button that decides asks for, on the card or in the Home tab
 VERBS = {APPROVE: "approve", APPROVE_ALLOW: "approve", HOME_APPROVE: "approve", DENY: "deny", HOME_DENY: "deny",
          CANCEL: "cancel", UNDO: "undo"}  # fmt: skip

@@ -24,7 +24,7 @@ from .buttons import (
     APPROVE_ALLOW,
     BURST_LIST,
     CHOOSE,
-    DECISIONS,
+    DECISION_BUTTONS,
     HOME_APPROVE,
     HOME_DENY,
     LIST_MORE,
@@ -51,7 +51,7 @@ def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
     """Listen for ``/unblock`` and the bot's buttons, for the workspace ``team_id`` only."""
     app.use(admit(use_cases, team_id))
     app.command("/unblock")(unblock_command)
-    for action_id in DECISIONS:
+    for action_id in DECISION_BUTTONS:
         app.action(action_id)(decision_click)
     for action_id in (HOME_APPROVE, HOME_DENY):
         app.action(action_id)(home_click)

@@ -57,7 +57,7 @@ class Sent:
     superseded: bool = False
 
 
-class Kind(enum.IntEnum):
+class MessageKind(enum.IntEnum):
     """Which messages go first when a channel has to wait (lower first)."""
 
     UPDATE = 0
@@ -67,7 +67,7 @@ class Kind(enum.IntEnum):
 
 @dataclass(eq=False)
 class _Message:
-    kind: Kind
+    kind: MessageKind
     args: dict[str, Any]
     done: asyncio.Future[Sent]
     #: futures of updates this one replaced: they end as it ends
@@ -78,15 +78,15 @@ class _Message:
     @property
     def kind_name(self) -> str:
         """``post``, ``update``, ``note`` or ``view``: the kind, for the metrics."""
-        if self.kind is Kind.UPDATE:
+        if self.kind is MessageKind.UPDATE:
             return "view" if self.key == VIEW else "update"
-        return "note" if self.kind is Kind.NOTE else "post"
+        return "note" if self.kind is MessageKind.NOTE else "post"
 
     @property
     def method(self) -> str:
-        if self.kind is Kind.UPDATE:
+        if self.kind is MessageKind.UPDATE:
             return "views.publish" if self.key == VIEW else "chat.update"
-        return "chat.postMessage" if self.kind is Kind.POST else "response_url"
+        return "chat.postMessage" if self.kind is MessageKind.POST else "response_url"
 
 
 class _Channel:
@@ -126,17 +126,17 @@ class Outbox:
 
     def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> asyncio.Future[Sent]:
         """A new message in ``channel`` (``chat.postMessage``)."""
-        return self._queue(channel, _Message(Kind.POST, {"channel": channel, "text": text, "blocks": blocks},
+        return self._queue(channel, _Message(MessageKind.POST, {"channel": channel, "text": text, "blocks": blocks},
                                               _future()))  # fmt: skip
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> asyncio.Future[Sent]:
         """A new version of message ``ts`` (``chat.update``); replaces a version still waiting."""
         args = {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
-        return self._replacing(channel, _Message(Kind.UPDATE, args, _future(), key=ts))
+        return self._replacing(channel, _Message(MessageKind.UPDATE, args, _future(), key=ts))
 
     def publish(self, user: str, view: dict[str, Any]) -> asyncio.Future[Sent]:
         """A new version of ``user``'s Home tab (``views.publish``); replaces a version still waiting."""
-        message = _Message(Kind.UPDATE, {"user_id": user, "view": view}, _future(), key=VIEW)
+        message = _Message(MessageKind.UPDATE, {"user_id": user, "view": view}, _future(), key=VIEW)
         return self._replacing(f"home:{user}", message)
 
     def _replacing(self, queue_name: str, message: _Message) -> asyncio.Future[Sent]:
@@ -149,7 +149,7 @@ class Outbox:
     def respond(self, channel: str, response_url: str, body: dict[str, Any]) -> asyncio.Future[Sent]:
         """A message through a command's or click's reply URL (a private note, or a card where the bot
         is not a member); in ``channel``'s queue, but never held back by its rate limit."""
-        return self._queue(channel, _Message(Kind.NOTE, {"url": response_url, "body": body}, _future()))
+        return self._queue(channel, _Message(MessageKind.NOTE, {"url": response_url, "body": body}, _future()))
 
     async def close(self, timeout: float = 30.0) -> None:
         """Send what is waiting (for up to ``timeout`` seconds), then stop."""
@@ -189,9 +189,9 @@ class Outbox:
             message.done.set_result(Sent(False, error="shutting_down"))
             return message.done
         queue = self._channels.setdefault(channel, _Channel())
-        if message.kind is Kind.UPDATE:
+        if message.kind is MessageKind.UPDATE:
             queue.updates[message.key] = message
-        elif message.kind is Kind.NOTE:
+        elif message.kind is MessageKind.NOTE:
             queue.notes.append(message)
         else:
             queue.posts.append(message)
@@ -224,7 +224,7 @@ class Outbox:
                 self._channels.pop(channel, None)
 
     def _requeue(self, queue: _Channel, message: _Message) -> None:
-        if message.kind is Kind.UPDATE:
+        if message.kind is MessageKind.UPDATE:
             key = message.key
             newer = queue.updates.pop(key, None)
             if newer is not None:  # a newer version arrived meanwhile: it goes instead
@@ -232,14 +232,14 @@ class Outbox:
                 message = newer
             queue.updates[key] = message
             queue.updates.move_to_end(key, last=False)
-        elif message.kind is Kind.NOTE:
+        elif message.kind is MessageKind.NOTE:
             queue.notes.appendleft(message)
         else:
             queue.posts.appendleft(message)
 
     async def _send(self, message: _Message, queue: _Channel) -> Sent | None:
         """Send one message; None when Slack asked to wait (the channel is paused)."""
-        if message.kind is Kind.NOTE:
+        if message.kind is MessageKind.NOTE:
             return await self._respond(message.args["url"], message.args["body"], queue)
         methods: dict[str, Callable[..., Awaitable[AsyncSlackResponse]]] = {
             "views.publish": self._client.views_publish,

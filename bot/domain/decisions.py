@@ -152,21 +152,6 @@ class Decisions:
         """Cancel a request nobody could see (its card could not be posted), freeing its entries."""
         await self.transitions.move(request, State.CANCELLED, None, note=why)
 
-    async def get(self, request_id: str) -> UnblockRequest | None:
-        return await self.store.get(request_id)
-
-    async def card_posted(self, request_id: str, message_ts: str) -> None:
-        await self.store.set_message_ts(request_id, message_ts)
-
-    async def history(self, count: int, channel: str | None) -> list[UnblockRequest]:
-        return await self.store.recent(count, channel)
-
-    async def waiting(self, count: int) -> list[UnblockRequest]:
-        return await self.store.waiting(count)
-
-    async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
-        return await self.store.requested_by(user, count)
-
     # -- clicks -----------------------------------------------------------------------
 
     async def approve(

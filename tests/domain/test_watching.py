@@ -11,7 +11,8 @@ import pytest
 from bot.domain.ports import Announcement
 from bot.domain.watch import CHECKS, PAGE, Look, Watching, WatchRules
 
-from .watch_fakes import Advance, Clock, WatchedList, WatchStore, blocked
+from .fakes import FakeClock as Clock
+from .watch_fakes import Advance, WatchedList, WatchStore, blocked
 
 WATCH = "C0WATCH"
 ONE, TWO, THREE = "process-one", "process-two", "process-three"

@@ -1,5 +1,5 @@
 """In-memory stand-ins for what the blocklist watcher needs: its store (``bot.domain.ports.WatchStore``),
-3CX's list as it reads it (``bot.domain.watch.WatchedList``), and a clock that moves only when told.
+3CX's list as it reads it (``bot.domain.watch.WatchedList``); the clock is ``fakes.FakeClock``.
 
 ``WatchStore`` keeps the contract every real store keeps (``bot.storage.watch_sql``): one holder at a time,
 taken over when its last renewal is older than ``stale_before``; the mark moved only by the holder and only
@@ -15,21 +15,6 @@ from dataclasses import dataclass, field, replace
 
 from bot.domain.ports import Announcement
 from bot.threecx.models import BlocklistEntry
-
-START = 1_800_000_000.0
-
-
-class Clock:
-    """The time the domain reads; it moves only when a test moves it."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def blocked(entry_id: int, ip: str = "203.0.113.7", *, added_by: str | None = "AutoBlacklist",

@@ -28,7 +28,7 @@ from .storage import urls
 from .storage.contract import Store, StoreUnavailable
 from .storage.opening import open_store
 from .threecx.client import ThreeCXClient
-from .threecx.entity_sets import BLOCKLIST, DeleteOutcome
+from .threecx.entity_sets import BLOCKLIST
 from .threecx.errors import NotFoundError, ThreeCXError, UnexpectedResponseError
 from .threecx.lists import IpBlocklist, NumberBlacklist
 from .threecx.models import MAX_ENTRY_ID, MIN_ENTRY_ID
@@ -137,14 +137,14 @@ async def _check_threecx(
                 say(f"{FAIL} 3CX at {where}: whether the bot may remove {name} entries was not tried: every Id "
                     "tried belongs to an entry, and no entry is sent a DELETE; run the check again.")  # fmt: skip
                 return False
-            outcome = await ask(
+            removal = await ask(
                 client.delete(entries.entity_set, key),
                 f"a DELETE of {name} entry {key!r}, which does not exist, failed",
                 None,
             )
         except _Failed:
             return False
-        if outcome is DeleteOutcome.DELETED:
+        if removal.deleted:
             say(f"{FAIL} 3CX at {where}: {name} entry {key!r} may have been removed: 3CX answered that a DELETE "
                 "of it was carried out, a moment after saying it had no such entry, so an entry added at that Id "
                 "in between is gone. The check never read that entry and cannot put it back: look for it in 3CX "

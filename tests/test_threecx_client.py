@@ -17,7 +17,7 @@ from bot.threecx import (
     UnexpectedResponseError,
 )
 from bot.threecx.client import ThreeCXClient
-from bot.threecx.entity_sets import BLOCKLIST, DeleteOutcome
+from bot.threecx.entity_sets import BLOCKLIST
 from bot.threecx.retry import RetryPolicy
 
 from .fakes.openapi_check import check_against_spec
@@ -41,7 +41,7 @@ async def test_requests_follow_the_3cx_openapi_file(pbx: FakeThreeCX, client: Th
     pbx.add_entry(7, "198.51.100.0/24")
     entry = await client.get(BLOCKLIST, 42)
     listed = await client.query(BLOCKLIST, filter="contains(IPAddrMask,'198.51')", top=5)
-    assert await client.delete(BLOCKLIST, 7, etag='W/"1"') is DeleteOutcome.DELETED
+    assert (await client.delete(BLOCKLIST, 7, etag='W/"1"')).deleted
 
     assert (entry.id, entry.address, entry.added_by) == (42, "203.0.113.7", "AutoBlacklist")
     assert [e.id for e in listed] == [7]
@@ -93,7 +93,7 @@ async def test_one_token_fetch_for_fifty_concurrent_calls(pbx: FakeThreeCX, clie
 
     results = await asyncio.gather(*(client.delete(BLOCKLIST, n) for n in range(100, 150)))
 
-    assert results == [DeleteOutcome.DELETED] * 50
+    assert [r.deleted for r in results] == [True] * 50
     assert pbx.token_requests == 1
     assert len(pbx.calls("DELETE")) == 50
 
@@ -252,7 +252,7 @@ async def test_a_delete_whose_answer_was_lost_reports_the_entry_gone(pbx: FakeTh
     await client.get(BLOCKLIST, 42)  # a kept-alive connection, as in real use
     pbx.drop_next(times=1, method="DELETE", after_effect=True)
 
-    assert await client.delete(BLOCKLIST, 42) is DeleteOutcome.ALREADY_GONE
+    assert not (await client.delete(BLOCKLIST, 42)).deleted
     assert 42 not in pbx.entries
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .. import metrics
 from ..domain.model import UnblockRequest
+from ..domain.requests import NotShown, Shown
 from .failures import error_code
 from .outbox import Outbox, Sent
 
@@ -26,20 +26,6 @@ log = logging.getLogger(__name__)
 
 #: chat.postMessage errors that mean "post through the response_url instead"
 NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
-
-
-@dataclass(frozen=True, slots=True)
-class Posted:
-    """The card is in the channel; ``ts`` is None when it went through the reply URL (it cannot be edited)."""
-
-    ts: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class NotPosted:
-    """Slack refused the card; ``error`` is its error code."""
-
-    error: str
 
 
 class CardDelivery:
@@ -68,19 +54,21 @@ class CardDelivery:
 
     async def post_card(
         self, channel: str, text: str, blocks: list[dict[str, Any]], response_url: str | None
-    ) -> Posted | NotPosted:
+    ) -> Shown | NotShown:
+        """The card in ``channel``: ``Shown`` with its ``ts`` (None when it went through the reply URL, so it cannot
+        be edited), or ``NotShown`` with Slack's error code."""
         sent = await self.outbox.post(channel, text, blocks)
         if sent.ok:
-            return Posted(sent.ts)
+            return Shown(sent.ts)
         error = sent.error or "unknown"
         if error in NOT_A_MEMBER and response_url:
             body = {"text": text, "blocks": blocks, "response_type": "in_channel"}
             via_url = await self.outbox.respond(channel, response_url, body)
             if via_url.ok:
-                return Posted(None)
+                return Shown(None)
             error = via_url.error or error
         log.error("could not post a card", extra={"channel": channel, "error": error})
-        return NotPosted(error)
+        return NotShown(error)
 
     def update_card(
         self, request: UnblockRequest, text: str, blocks: list[dict[str, Any]], response_url: str | None

@@ -54,7 +54,6 @@ from .command_text import (
     UnblockNumber,
     parse_command,
 )
-from .delivery import NotPosted
 from .state import Offer
 from .views import notes as say
 from .views.card import request_card
@@ -155,8 +154,7 @@ class UseCases(Answering):
             card = request_card(request, who_approves(self.policy.approvers), self.showing.durations)
             # the command's reply URL can post only where the command was typed
             reply_url = asker.response_url if where == asker.channel else None
-            posted = await self.delivery.post_card(where, *card, reply_url)
-            return NotShown(posted.error) if isinstance(posted, NotPosted) else Shown(posted.ts)
+            return await self.delivery.post_card(where, *card, reply_url)
 
         opened = await self.requests.open(targets, asker.user, where, reason, asked_in=asker.channel, show=show)
         if isinstance(opened, AlreadyRequested):

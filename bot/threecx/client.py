@@ -29,9 +29,10 @@ from yarl import URL
 
 from .. import calls, metrics
 from ..calls import Lane
+from ..domain.entries import Removal
 from . import answers
 from .answers import Answer
-from .entity_sets import DeleteOutcome, EntitySet
+from .entity_sets import EntitySet
 from .errors import ThreeCXError, UnavailableError, UnexpectedResponseError
 from .no_answer import NoAnswer
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_have_been_carried_out, may_retry
@@ -124,19 +125,19 @@ class ThreeCXClient:
         answer = await self._xapi("GET", path)
         return entity_set.parse(answers.json_body("GET", path, answer), answer.headers.get("ETag"))
 
-    async def delete(self, entity_set: EntitySet[Any], key: Any, etag: str | None = None) -> DeleteOutcome:
+    async def delete(self, entity_set: EntitySet[Any], key: Any, etag: str | None = None) -> Removal:
         """``DELETE /<set>(<key>)``, with ``If-Match`` when an ETag is known.
 
         A 404 means the entity is gone, which is what was asked for: most often a retried DELETE whose
         first answer was lost (aiohttp itself resends an idempotent request once when a kept-alive
-        connection drops), otherwise someone removed it first. Either way it is ``ALREADY_GONE``.
+        connection drops), otherwise someone removed it first. Either way it is a removal that deleted nothing.
         """
         path = entity_set.entity(key)
         answer = await self._xapi("DELETE", path, headers={"If-Match": etag} if etag else {}, check=False)
         if answer.status in (200, 204):
-            return DeleteOutcome.DELETED
+            return Removal(deleted=True, answer=f"HTTP {answer.status}")
         if answer.status == 404:
-            return DeleteOutcome.ALREADY_GONE
+            return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
         raise answers.error_for("DELETE", path, answer)
 
     async def query(

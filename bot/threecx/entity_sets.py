@@ -1,9 +1,7 @@
-"""The XAPI's entity sets the bot uses: their paths, how a key is written into a URL, and how an entity is read;
-and how a ``DELETE`` ended."""
+"""The XAPI's entity sets the bot uses: their paths, how a key is written into a URL, and how an entity is read."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -13,15 +11,6 @@ from .models import BlockedNumber, BlocklistEntry, blocked_number, blocklist_ent
 from .odata import string_literal
 
 E = TypeVar("E")
-
-
-class DeleteOutcome(enum.Enum):
-    """How a DELETE ended."""
-
-    #: 3CX answered 204
-    DELETED = "deleted"
-    #: 3CX answered 404: the entry is gone (a retry after a lost answer, or someone was quicker)
-    ALREADY_GONE = "already_gone"
 
 
 @dataclass(frozen=True, slots=True)

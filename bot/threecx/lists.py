@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Removal, Target
 from .client import ThreeCXClient
-from .entity_sets import BLACKLIST_NUMBERS, BLOCKLIST, DeleteOutcome, EntitySet
+from .entity_sets import BLACKLIST_NUMBERS, BLOCKLIST, EntitySet
 from .errors import NotFoundError
 from .models import allow_body, creation_body
 from .odata import any_equal, contains
@@ -34,7 +34,7 @@ class _List(Generic[E]):
         self._client = client
 
     async def remove(self, target: Target) -> Removal:
-        return _removal(await self._client.delete(self.entity_set, self._own(target).id, target.etag))
+        return await self._client.delete(self.entity_set, self._own(target).id, target.etag)
 
     async def restore(self, target: Target) -> tuple[Target, str]:
         return await self._client.create(self.entity_set, creation_body(self._own(target))), "HTTP 201"
@@ -76,7 +76,7 @@ class IpBlocklist(_List[BlocklistEntry]):
         return created.id, "HTTP 201"
 
     async def remove_entry(self, entry_id: int) -> Removal:
-        return _removal(await self._client.delete(BLOCKLIST, entry_id))
+        return await self._client.delete(BLOCKLIST, entry_id)
 
     async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
         """The entries for ``mask`` whose ``Description`` contains ``marker``."""
@@ -129,12 +129,6 @@ class NumberBlacklist(_List[BlockedNumber]):
 
     async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
         return await self._matching("CallerId", caller_ids, top)
-
-
-def _removal(outcome: DeleteOutcome) -> Removal:
-    if outcome is DeleteOutcome.DELETED:
-        return Removal(deleted=True, answer="HTTP 204")
-    return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
 
 
 def lists(client: ThreeCXClient) -> dict[Kind, IpBlocklist | NumberBlacklist]:

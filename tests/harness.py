@@ -240,7 +240,7 @@ class Harness:
         if isinstance(request, UnblockRequest):
             body, response_url = self.click_body(
                 action_id, value or request.id, user=user, channel=channel or request.channel,
-                message_ts=request.message_ts or "", team=team, user_team=user_team,
+                message_ts=await self.card_ts(request) or "", team=team, user_team=user_team,
             )  # fmt: skip
         else:
             body, response_url = self.click_body(
@@ -251,7 +251,7 @@ class Harness:
     async def choose(self, action_id: str, request: UnblockRequest, value: str, *, user: str) -> Reply:
         """Pick the option ``value`` of a select on the request's card."""
         body, _ = self.click_body(action_id, value, user=user, channel=request.channel,
-                                  message_ts=request.message_ts or "")  # fmt: skip
+                                  message_ts=await self.card_ts(request) or "")  # fmt: skip
         data = json.loads(dict(parse_qsl(body))["payload"])
         action = data["actions"][0]
         action.pop("value")
@@ -314,6 +314,11 @@ class Harness:
     async def request_for(self, card: Message) -> UnblockRequest:
         """The stored request behind a card that still has its buttons (their value is its id)."""
         return await self.stored(card_request_id(card.blocks))
+
+    async def card_ts(self, request: UnblockRequest) -> str | None:
+        """The ``ts`` of the request's card, as the bot keeps it."""
+        assert self.bot is not None
+        return await self.bot.store.card_of(request.id)
 
     async def stored(self, request: UnblockRequest | str) -> UnblockRequest:
         """The request as the store has it now."""

@@ -40,8 +40,9 @@ async def test_the_card_goes_to_the_approvals_channel_and_the_requester_gets_a_l
     assert "<@UALICE> asks to unblock 203.0.113.7* in <#C0GENERAL>" in card
     assert "*Reason:* the lobby phone" in card
     assert (request.channel, request.asked_in) == (APPROVALS, GENERAL)
-    assert request.message_ts is not None
-    link = permalink(APPROVALS, request.message_ts)
+    ts = await harness.card_ts(request)
+    assert ts is not None
+    link = permalink(APPROVALS, ts)
     assert harness.notes(response_url)[-1] == (
         f"Your request to unblock `203.0.113.7` is waiting for approval in <#C0APPROVALS> (<{link}|see the card>). "
         "You will be told the outcome."
@@ -62,7 +63,7 @@ async def test_a_decision_in_the_approvals_channel_tells_the_requester_and_the_c
     assert (
         "Request to unblock 203.0.113.7 was approved by <@UBOB>, and it is unblocked.*" in texts(harness, APPROVALS)[0]
     )
-    link = permalink(APPROVALS, str(request.message_ts))
+    link = permalink(APPROVALS, str(await harness.card_ts(request)))
     [direct] = texts(harness, ALICE)
     assert "*Your request to unblock 203.0.113.7 was approved by <@UBOB>, and it is unblocked.*" in direct
     assert f"<{link}|See the request>" in direct and "<@UALICE>" not in direct  # not "requested by" herself
@@ -169,7 +170,7 @@ async def test_the_requester_gets_one_direct_message_for_each_outcome(
 
     assert (await harness.stored(request)).state is state
     *_, last = texts(harness, ALICE)
-    assert said in last and f"<{permalink(GENERAL, str(request.message_ts))}|See the request>" in last
+    assert said in last and f"<{permalink(GENERAL, str(await harness.card_ts(request)))}|See the request>" in last
     assert len(texts(harness, ALICE)) == (2 if state is State.UNDONE else 1)  # the unblock, then its undo
     assert len(harness.cards(GENERAL)) == 1  # no extra line where the card already is
 

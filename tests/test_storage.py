@@ -62,10 +62,10 @@ async def test_a_request_with_several_targets_and_results_round_trips_whole(stor
     await store.add(request)
 
     assert await store.get(request.id) == request
-    await store.set_message_ts(request.id, "1700000000.000100")
-    assert await store.get(request.id) == pending(
-        request.id, targets=targets, reason=request.reason, message_ts="1700000000.000100"
-    )
+    assert await store.card_of(request.id) is None
+    await store.card_posted(request.id, "1700000000.000100")
+    assert await store.card_of(request.id) == "1700000000.000100"
+    assert await store.get(request.id) == request
     assert await store.get("ffffffffffffffff") is None
 
     results = (

@@ -93,8 +93,6 @@ class UnblockRequest:
     expires_at: float
     reason: str | None = None
     state: State = State.PENDING
-    #: ``ts`` of the card when the bot posted it with chat.postMessage
-    message_ts: str | None = None
     #: who took the decision (approved, denied, cancelled) and when
     resolved_by: str | None = None
     resolved_at: float | None = None

@@ -37,8 +37,6 @@ class RequestStore(Protocol):
 
     async def get(self, request_id: str) -> UnblockRequest | None: ...
 
-    async def set_message_ts(self, request_id: str, message_ts: str) -> None: ...
-
     async def transition(self, move: Move) -> UnblockRequest | None:
         """Make ``move`` if its conditions hold, and log it; entering ``executing`` or ``undoing`` sets the
         owner and the heartbeat, leaving an open state frees the entries. The moved request, or None if

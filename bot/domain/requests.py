@@ -73,9 +73,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Shown:
-    """The new request's card is where people see it; ``ts`` identifies it when it can be edited."""
+    """The new request's card is where people see it; ``ref`` is the outside's name for it (opaque here), None
+    when it cannot be edited."""
 
-    ts: str | None
+    ref: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +174,6 @@ class Requests:
             why = f"the card could not be posted in Slack ({shown.error})"
             await self._decisions.withdraw(opened, why)
             return Withdrawn(opened, shown.error)
-        if shown.ts is not None:
-            await self.store.set_message_ts(opened.id, shown.ts)
         return Opened(opened, shown)
 
     # -- clicks ------------------------------------------------------------------------------

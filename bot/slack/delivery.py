@@ -71,13 +71,14 @@ class CardDelivery:
         return NotShown(error)
 
     def update_card(
-        self, request: UnblockRequest, text: str, blocks: list[dict[str, Any]], response_url: str | None
+        self, request: UnblockRequest, ts: str | None, text: str, blocks: list[dict[str, Any]], response_url: str | None
     ) -> asyncio.Future[Sent]:
-        """Show ``request``'s card anew; await the future to know it arrived (or do not, to go on at once)."""
+        """Show ``request``'s card (the message ``ts``, or the one a reply URL answers) anew; await the future to
+        know it arrived (or do not, to go on at once)."""
         body = {"text": text, "blocks": blocks, "replace_original": True}
-        if not request.message_ts:
+        if not ts:
             return self._respond(request.channel, response_url, body)
-        first = self.outbox.update(request.channel, request.message_ts, text, blocks)
+        first = self.outbox.update(request.channel, ts, text, blocks)
         if not response_url:
             return first
         result: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()

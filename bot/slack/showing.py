@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..domain.model import UnblockRequest
 from ..domain.requests import ApprovalPolicy, Requests
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: a Home tab opened longer ago than this is not refreshed on a change (opening it again shows it anew)
 HOME_FRESH = 24 * 3600.0
+#: how many cards' places a process keeps in memory (each is read from the store once)
+CARDS_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,21 +45,36 @@ class Showing:
     #: the requester gets a direct message when their request is decided, expires or is undone
     notify_requester: bool = True
 
-    def card(self, request: UnblockRequest, response_url: str | None = None, chosen: float | None = None
-             ) -> asyncio.Future[Sent]:  # fmt: skip
-        """The request's card as it is now (``chosen``: the duration Approve and allow offers); await the
-        future to know it arrived."""
+    _cards: dict[str, str] = field(default_factory=dict, init=False)
+
+    async def where(self, request_id: str) -> str | None:
+        """The ``ts`` of the request's card; None when it was posted through a reply URL (or not at all)."""
+        ts = self._cards.get(request_id)
+        if ts is None:
+            ts = await self.remembered.card_of(request_id)
+            if ts is not None:
+                if len(self._cards) >= CARDS_REMEMBERED:
+                    self._cards.clear()
+                self._cards[request_id] = ts  # a card stays the same message
+        return ts
+
+    def card(
+        self, request: UnblockRequest, ts: str | None, response_url: str | None = None, chosen: float | None = None
+    ) -> asyncio.Future[Sent]:
+        """The request's card (the message ``ts``) as it is now (``chosen``: the duration Approve and allow
+        offers); await the future to know it arrived."""
         card = outcome_card(request, self.clock(), who_approves(self.policy.approvers), self.durations, chosen)
-        return self.delivery.update_card(request, *card, response_url)
+        return self.delivery.update_card(request, ts, *card, response_url)
 
     async def changed(self, request: UnblockRequest, response_url: str | None = None) -> None:
         """Everything that shows ``request``, brought up to date after this process changed it."""
-        if request.message_ts or response_url:  # a card posted through a reply URL can change only on a click
-            await self.card(request, response_url)
-        await self.tell(request)
+        ts = await self.where(request.id)
+        if ts or response_url:  # a card posted through a reply URL can change only on a click
+            await self.card(request, ts, response_url)
+        await self.tell(request, ts)
         await self.homes(request)
 
-    async def tell(self, request: UnblockRequest) -> None:
+    async def tell(self, request: UnblockRequest, ts: str | None) -> None:
         """Once decided, expired or undone: the requester (unless they did it themselves) and the channel where
         they asked (when the card is elsewhere) are told, with a link to the card."""
         if request.state not in TOLD:
@@ -66,7 +83,7 @@ class Showing:
         to_requester = self.notify_requester and actor != request.requester
         if not to_requester and request.asked_in is None:
             return
-        link = await self.delivery.link(request.channel, request.message_ts)
+        link = await self.delivery.link(request.channel, ts)
         sent = []
         if to_requester:
             sent.append(self.delivery.message(request.requester, *direct_message(request, link)))

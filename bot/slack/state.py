@@ -1,6 +1,6 @@
 """What only the Slack side keeps, in the same store as the requests (same databases, same migrations):
-deliveries already handled (Slack retries and replays), what a chooser offered, and who looked at the
-Home tab lately. The domain knows none of it."""
+deliveries already handled (Slack retries and replays), what a chooser offered, who looked at the
+Home tab lately, and which message is a request's card. The domain knows none of it."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ class SlackState(Protocol):
 
     async def home_viewers(self, since: float) -> list[str]:
         """Who looked at the Home tab at ``since`` or later."""
+        ...
+
+    async def card_posted(self, request_id: str, ts: str) -> None:
+        """The card of the request is the message ``ts`` of its channel."""
+        ...
+
+    async def card_of(self, request_id: str) -> str | None:
+        """The ``ts`` of the request's card; None when it has none (posted through a reply URL, or not yet)."""
         ...
 
 
@@ -96,3 +104,9 @@ class Remembered:
 
     async def home_viewers(self, since: float) -> list[str]:
         return await self.state.home_viewers(since)
+
+    async def card_posted(self, request_id: str, ts: str) -> None:
+        await self.state.card_posted(request_id, ts)
+
+    async def card_of(self, request_id: str) -> str | None:
+        return await self.state.card_of(request_id)

@@ -154,11 +154,15 @@ class UseCases(Answering):
             card = request_card(request, who_approves(self.policy.approvers), self.showing.durations)
             # the command's reply URL can post only where the command was typed
             reply_url = asker.response_url if where == asker.channel else None
-            return await self.delivery.post_card(where, *card, reply_url)
+            shown = await self.delivery.post_card(where, *card, reply_url)
+            if isinstance(shown, Shown) and shown.ref is not None:
+                await self.remembered.card_posted(request.id, shown.ref)
+            return shown
 
         opened = await self.requests.open(targets, asker.user, where, reason, asked_in=asker.channel, show=show)
         if isinstance(opened, AlreadyRequested):
-            await self._tell(asker, say.already_requested(opened.request, self.workspace_url, asker.user))
+            card = await self.showing.where(opened.request.id)
+            await self._tell(asker, say.already_requested(opened.request, card, self.workspace_url, asker.user))
         elif isinstance(opened, NothingToUnblock):
             await self._tell(asker, say.NOTHING_CHOSEN_BLOCKS)
         elif isinstance(opened, Withdrawn):
@@ -166,7 +170,7 @@ class UseCases(Answering):
             await self._tell(asker, say.card_not_posted(opened.reason))
         else:
             if opened.request.asked_in is not None:
-                link = await self.delivery.link(where, opened.shown.ts)
+                link = await self.delivery.link(where, opened.shown.ref)
                 await self._tell(asker, waiting_in(opened.request, link))
             await self.showing.homes(opened.request)
 
@@ -207,10 +211,11 @@ class UseCases(Answering):
     async def _decide(self, action_id: str, button: RequestButton | AllowButton, asker: Asker) -> None:
         requests, request_id, verb = self.requests, button.request_id, VERBS[action_id]
         channel = None if asker.home else asker.channel  # the Home tab belongs to no channel
+        card = await self.showing.where(request_id)
 
         def claimed(request: UnblockRequest) -> None:
             # not awaited: the DELETE must not wait for Slack (the outbox sends the newest version of the card)
-            self.showing.card(request, asker.response_url)
+            self.showing.card(request, card, asker.response_url)
 
         result: Decided
         if verb == "approve":
@@ -235,7 +240,9 @@ class UseCases(Answering):
     async def _choose_duration(self, button: AllowButton, asker: Asker) -> None:
         request = await self.requests.get(button.request_id)
         if request is not None and request.state is State.PENDING and request.channel == asker.channel:
-            self.showing.card(request, asker.response_url, chosen=float(button.seconds))
+            self.showing.card(
+                request, await self.showing.where(request.id), asker.response_url, chosen=float(button.seconds)
+            )
 
     def home_opened(self, user: str) -> None:
         """Someone opened the bot's Home tab: it is drawn for them anew."""
@@ -312,7 +319,7 @@ class UseCases(Answering):
         elif isinstance(result, Refused):
             await self._tell(asker, words(result.reason))
             if stale_undo_button(result.request, now):
-                await self.showing.card(result.request, asker.response_url)
+                await self.showing.card(result.request, await self.showing.where(result.request.id), asker.response_url)
         elif isinstance(result, AlreadyResolved):
             await self._tell(asker, say.already_resolved(result.request))
         elif isinstance(result, Expired):

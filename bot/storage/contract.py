@@ -58,6 +58,14 @@ class Store(RequestStore, WatchStore, Protocol):
         """Who looked at the Home tab at ``since`` or later."""
         ...
 
+    async def card_posted(self, request_id: str, ts: str) -> None:
+        """The card of the request is the message ``ts`` of its channel."""
+        ...
+
+    async def card_of(self, request_id: str) -> str | None:
+        """The ``ts`` of the request's card; None when it has none (posted through a reply URL, or not yet)."""
+        ...
+
     async def first_delivery(self, key: str, at: float, handler: str) -> bool:
         """Record that ``handler`` (one handling of a delivery) handles a Slack delivery; False if another
         did first (Slack's retry, a replay)."""

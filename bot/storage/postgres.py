@@ -117,9 +117,6 @@ class PostgresStore(SharedReads, SharedWatch):
 
         await self._call(add)
 
-    async def set_message_ts(self, request_id: str, message_ts: str) -> None:
-        await self._execute("UPDATE requests SET message_ts = $2 WHERE id = $1", request_id, message_ts)
-
     async def transition(self, move: Move) -> UnblockRequest | None:
         columns, required = rows.changes(move), rows.conditions(move)
         values = [*columns.values(), *(value for _, _, value in required)]

@@ -1,5 +1,5 @@
 """The reads both stores run the same way: one request, abandoned claims, recent, open and expired requests,
-and who looks at the Home tab.
+who looks at the Home tab, and where a request's card is.
 
 A store says how to run a query (``_select``, with ``?`` for each parameter) and
 which column keeps the order requests were added in; the SQL is written once, here.
@@ -67,6 +67,13 @@ class SharedReads(ABC):
     async def home_viewers(self, since: float) -> list[str]:
         found = await self._column("SELECT user_id FROM home_viewers WHERE opened_at >= ? ORDER BY user_id", since)
         return [str(user) for user in found]
+
+    async def card_posted(self, request_id: str, ts: str) -> None:
+        await self._write("UPDATE requests SET message_ts = ? WHERE id = ?", ts, request_id)
+
+    async def card_of(self, request_id: str) -> str | None:
+        found = await self._column("SELECT message_ts FROM requests WHERE id = ?", request_id)
+        return str(found[0]) if found and found[0] is not None else None
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]:
         return await self._select(

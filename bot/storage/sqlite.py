@@ -84,9 +84,6 @@ class SQLiteStore(SharedReads, SharedWatch):
 
         await self._with_db(add)
 
-    async def set_message_ts(self, request_id: str, message_ts: str) -> None:
-        await self._write("UPDATE requests SET message_ts = ? WHERE id = ?", message_ts, request_id)
-
     async def transition(self, move: Move) -> UnblockRequest | None:
         columns, required = rows.changes(move), rows.conditions(move)
         sets = ", ".join(f"{column} = ?" for column in columns)

@@ -102,12 +102,6 @@ class MemoryStore:
         self.open_targets.update(dict.fromkeys(rows.target_keys(request), request.id))
         self._end(lost)
 
-    async def set_message_ts(self, request_id: str, message_ts: str) -> None:
-        lost = await self._begin("set_message_ts")
-        if request_id in self._rows:
-            self._rows[request_id]["message_ts"] = message_ts
-        self._end(lost)
-
     async def transition(self, move: Move) -> UnblockRequest | None:
         lost = await self._begin("transition")
         row = self._rows.get(move.request_id)

@@ -71,11 +71,12 @@ def asked_approvers(targets: Sequence[Target]) -> str:
     return f"Asked the approvers to unblock {shown}."
 
 
-def already_requested(request: UnblockRequest, workspace_url: str | None, user: str) -> str:
-    """A new request (by ``user``) covers an entry that an open request already covers: where that one is."""
+def already_requested(request: UnblockRequest, card_ts: str | None, workspace_url: str | None, user: str) -> str:
+    """A new request (by ``user``) covers an entry that an open request already covers: where that one is (its
+    card is the message ``card_ts``)."""
     where = f"<#{request.channel}>"
-    if workspace_url and request.message_ts:
-        where = f"<{workspace_url}archives/{request.channel}/p{request.message_ts.replace('.', '')}|this card>"
+    if workspace_url and card_ts:
+        where = f"<{workspace_url}archives/{request.channel}/p{card_ts.replace('.', '')}|this card>"
     state = "is already waiting for approval" if request.state is State.PENDING else "is already being carried out"
     asked = "you asked for it" if user == request.requester else f"asked by {mention(request.requester)}"
     return f"A request to unblock {title(request)} ({asked}) {state}: see {where}. Nothing new was requested."

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from .app import threecx_client
 from .config import Settings
 from .domain.outcomes import Outcome
+from .domain.rules import Rule
 from .logs import Redactor
 from .slack.failures import error_code
 from .storage import urls
@@ -44,12 +45,14 @@ PROBE_TRIES = 3
 
 
 async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str], None] = print) -> bool:
-    """Check the database, the Slack token and the 3CX credentials; print one line per check; True if all passed."""
+    """Check the database, the Slack token and the 3CX credentials, and say what rules were read; print one line per
+    check; True if all passed."""
     store = await _check_database(settings, say)
     try:
         results = [
             store is not None,
             await _check_slack(settings, say),
+            _check_rules(settings, say),
             await _check_threecx(settings, redactor, say, store.tokens() if store is not None else None),
         ]
     finally:
@@ -86,6 +89,26 @@ async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
         bot = str(auth.get("user") or "unblock-bot")
         found = [await _check_channel(client, c, what, name, bot, say) for what, name, c in channels if c is not None]
         return all(found)
+
+
+def _check_rules(settings: Settings, say: Callable[[str], None]) -> bool:
+    """One line on the rules read (a rules file with problems stops the bot before any check, as any setting
+    that has one does)."""
+    rules = settings.rules.rules
+    if not rules:
+        say(f"{OK} Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by "
+            "UNBLOCK_APPROVERS for every entry.")  # fmt: skip
+        return True
+    described = ", ".join(_described(rule) for rule in rules)
+    say(f"{OK} Rules: {len(rules)} rule{'s' if len(rules) != 1 else ''} in {settings.rules_file}: {described}.")
+    return True
+
+
+def _described(rule: Rule) -> str:
+    """``Branch offices (auto)``, ``Wide networks (2 approvals)``, ``Everything else``."""
+    if rule.auto:
+        return f"{rule.name} (auto{', on watch' if rule.auto_on_watch else ''})"
+    return f"{rule.name} ({rule.approvals} approvals)" if rule.approvals > 1 else f"{rule.name}"
 
 
 async def _check_channel(

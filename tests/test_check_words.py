@@ -12,6 +12,7 @@ from .fakes.threecx import FakeThreeCX
 from .harness import base_env
 from .ports import free_port
 from .processes import BotProcess
+from .test_rules_file import EXAMPLE
 
 BASE_URL_ADVICE = (
     "Check THREECX_BASE_URL: it should be the PBX's root address, the one its web client opens at (like "
@@ -130,3 +131,48 @@ async def test_the_invitation_to_a_channel_names_the_bot_as_slack_knows_it(
     assert status == 1
     assert lines[1].startswith("ok   Slack: signed in as @blocklist-helper in workspace Acme")
     assert "FAIL Slack: the bot is not in the watch channel C0WATCH; invite it with /invite @blocklist-helper." in lines
+
+
+async def test_check_names_the_rules_it_read(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    (tmp_path / "rules.toml").write_text(EXAMPLE)
+
+    status, lines = await check(slack, pbx, tmp_path, UNBLOCK_RULES="rules.toml")
+
+    assert status == 0, lines
+    assert (
+        "ok   Rules: 4 rules in rules.toml: Branch offices (auto), Wide networks (2 approvals), Caller numbers, "
+        "Everything else." in lines
+    )
+    assert all(plain(line) for line in lines), lines
+
+
+async def test_check_says_that_without_a_rules_file_approvals_follow_the_settings(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    status, lines = await check(slack, pbx, tmp_path)
+
+    assert status == 0, lines
+    assert (
+        "ok   Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by "
+        "UNBLOCK_APPROVERS for every entry." in lines
+    )
+
+
+async def test_check_with_a_broken_rules_file_lists_its_problems_and_asks_nothing(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    (tmp_path / "rules.toml").write_text(EXAMPLE.replace("approvals = 2", "approvals = 0").replace('"1d"', '"1y"'))
+    env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "UNBLOCK_RULES": "rules.toml"}
+    process = BotProcess(env, tmp_path, "check")
+
+    assert await process.run() == 2
+
+    assert [line for line in process.stderr.splitlines() if line.startswith("  - ")] == [
+        "  - UNBLOCK_RULES='rules.toml': rule 2 \"Wide networks\": approvals must be a whole number of 1 or more "
+        "(got 0).",
+        '  - UNBLOCK_RULES=\'rules.toml\': rule 4 "Everything else": allow has "1y", which is not a duration '
+        'Approve and allow takes: whole seconds, or a number and a unit (m, h, d or w), from 1m to 90d, like "1h" '
+        'or "7d".',
+    ]
+    assert "Traceback" not in process.stderr and process.stdout == ""
+    assert pbx.requests == [] and slack.calls == []

@@ -121,6 +121,33 @@ async def test_a_password_in_a_url_is_never_printed(tmp_path: Path) -> None:
     assert "pbx-admin-password-77" not in process.stderr + process.stdout
 
 
+async def test_a_broken_rules_file_stops_the_start_with_one_line_per_problem(tmp_path: Path) -> None:
+    (tmp_path / "rules.toml").write_text(
+        '[[rule]]\nname = "Wide networks"\nwider_than = 24\napprovals = 0\n\n'
+        '[[rule]]\nname = "Caller numbers"\nkind = "phone"\naprovers = ["U0VOICE1"]\n'
+    )
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-rules-test-token", "SLACK_SIGNING_SECRET": "rules-test-signing-secret",
+        "THREECX_BASE_URL": "https://pbx.acme.test", "THREECX_CLIENT_ID": "unblock-bot",
+        "THREECX_CLIENT_SECRET": "rules-test-client-secret", "UNBLOCK_APPROVERS": "UBOB",
+        "UNBLOCK_RULES": "rules.toml",
+    }  # fmt: skip
+    process = BotProcess(env, tmp_path)
+
+    assert await process.run() == 2
+
+    problems = [line for line in process.stderr.splitlines() if line.startswith("  - ")]
+    assert problems == [
+        "  - UNBLOCK_RULES='rules.toml': rule 1 \"Wide networks\": approvals must be a whole number of 1 or more "
+        "(got 0).",
+        '  - UNBLOCK_RULES=\'rules.toml\': rule 2 "Caller numbers": "aprovers" is not a key of a rule (did you mean '
+        "approvers?); the keys are name, networks, wider_than, wider_than_v6, kind, added_by, approvers, approvals, "
+        "allow, auto, auto_on_watch.",
+        '  - UNBLOCK_RULES=\'rules.toml\': rule 2 "Caller numbers": kind must be "ip" or "number" (got "phone").',
+    ]
+    assert "Traceback" not in process.stderr and process.stdout == ""
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["-h"], ["check", "--help"]])
 async def test_help_exits_0_and_names_the_program_as_invoked(tmp_path: Path, argv: list[str]) -> None:
     process = BotProcess({}, tmp_path, *argv)
@@ -260,6 +287,8 @@ async def test_check_reports_what_works_and_changes_nothing(slack: FakeSlack, pb
     assert lines == [
         f"ok   Database: SQLite file {tmp_path / 'unblock.db'} is ready.",
         lines[1],
+        "ok   Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by UNBLOCK_APPROVERS "
+        "for every entry.",
         f"ok   3CX at {pbx.base_url}: the API client 'unblock-bot' got an access token.",
         f"ok   3CX at {pbx.base_url}: the IP blocklist can be read.",
         f"ok   3CX at {pbx.base_url}: the bot may remove IP blocklist entries (a DELETE of entry 1000042, which does "

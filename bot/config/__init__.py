@@ -19,9 +19,11 @@ from typing import TypeVar
 from dotenv import dotenv_values
 
 from ..domain.policy import Approvers
+from ..domain.rules import Rules
 from ..domain.watch import MIN_INTERVAL, WatchRules
 from ..storage import urls
 from . import values as v
+from .rules import RulesError, load_rules
 from .values import Secret
 
 __all__ = ["ConfigError", "Environment", "Secret", "Settings", "load_settings"]
@@ -32,6 +34,7 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///unblock.db"
 MAX_REQUEST_TTL = 7 * 24 * 3600
 MAX_UNDO_WINDOW = 24 * 3600
+DEFAULT_ALLOW_DURATIONS = (3600.0, 86400.0, 7 * 86400.0)
 
 
 class ConfigError(Exception):
@@ -71,6 +74,8 @@ class Settings:
     database_url: str
     database_wait: float
     log_level: str
+    #: who may unblock what: the rules of ``UNBLOCK_RULES``, or the settings alone when it is unset
+    rules: Rules
     #: watching the blocklist (``UNBLOCK_WATCH_CHANNEL``); None: off
     watch: WatchRules | None = None
     #: the durations Approve and allow offers, in seconds, the first preselected; empty: not offered
@@ -79,6 +84,8 @@ class Settings:
     approval_channel: str | None = None
     #: the requester gets a direct message when their request is decided, expires or is undone
     notify_requester: bool = True
+    #: the rules file (``UNBLOCK_RULES``); None: no rules, the settings decide
+    rules_file: str | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -154,9 +161,27 @@ def _watch(r: _Reader) -> WatchRules | None:
     return rules if channel else None
 
 
+def _rules(r: _Reader, approvers: Approvers, allow: tuple[float, ...]) -> tuple[str | None, Rules]:
+    """``UNBLOCK_RULES`` and the rules its file holds; each problem with the file is a problem of its own."""
+    path = r.text("UNBLOCK_RULES")
+    if path is None:
+        return None, Rules.from_settings(approvers, allow)
+    try:
+        return path, load_rules(path, approvers=approvers, allow=allow)
+    except RulesError as error:
+        r.problems += [f"UNBLOCK_RULES={path!r}: {problem}." for problem in error.problems]
+        return path, Rules.from_settings(approvers, allow)
+
+
 def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = None) -> Settings:
     """Every setting from ``env``; ``origins`` says where each variable came from, for the problems."""
     r = _Reader(env, origins or {})
+    approvers = r.parsed(
+        "UNBLOCK_APPROVERS", Approvers(), v.approvers,
+        hint="comma-separated Slack user ids (U…) or user-group ids (S…) who may approve, or * for anyone",
+    )  # fmt: skip
+    allow_durations: tuple[float, ...] = r.parsed("UNBLOCK_ALLOW_DURATIONS", DEFAULT_ALLOW_DURATIONS, v.durations)
+    rules_file, rules = _rules(r, approvers, allow_durations)
     app_token = r.parsed("SLACK_APP_TOKEN", None, v.secret("xapp-"), secret=True)
     signing_secret = r.parsed(
         "SLACK_SIGNING_SECRET", None, v.secret(), secret=True,
@@ -186,10 +211,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         ),
         threecx_ca_bundle=r.parsed("THREECX_CA_BUNDLE", None, v.ca_bundle),
         threecx_timeout=r.parsed("THREECX_TIMEOUT", 10.0, v.seconds(0.1, 300)),
-        approvers=r.parsed(
-            "UNBLOCK_APPROVERS", Approvers(), v.approvers,
-            hint="comma-separated Slack user ids (U…) or user-group ids (S…) who may approve, or * for anyone",
-        ),
+        approvers=approvers,
         allow_self_approval=r.parsed("UNBLOCK_ALLOW_SELF_APPROVAL", False, v.boolean),
         channels=r.parsed("UNBLOCK_CHANNELS", None, v.channels),
         request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", 900.0, v.seconds(10, MAX_REQUEST_TTL)),
@@ -198,10 +220,12 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, v.database_url, secret=True),
         database_wait=r.parsed("DATABASE_WAIT", 30.0, v.seconds(0, 3600)),
         log_level=r.parsed("LOG_LEVEL", "INFO", v.log_level),
+        rules=rules,
         watch=_watch(r),
-        allow_durations=r.parsed("UNBLOCK_ALLOW_DURATIONS", (3600.0, 86400.0, 7 * 86400.0), v.durations),
+        allow_durations=allow_durations,
         approval_channel=r.parsed("UNBLOCK_APPROVAL_CHANNEL", None, v.channel),
         notify_requester=r.parsed("UNBLOCK_NOTIFY_REQUESTER", True, v.boolean),
+        rules_file=rules_file,
     )  # fmt: skip
     if r.problems:
         raise ConfigError(r.problems)

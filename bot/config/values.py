@@ -95,8 +95,8 @@ def durations(raw: str) -> tuple[float, ...]:
         return ()
     found = []
     for item in (item.strip().lower() for item in raw.split(",") if item.strip()):
-        value = duration(item)
-        if value is None or not 60 <= value <= MAX_ALLOW or not value.is_integer():
+        value = allow_duration(item)
+        if value is None:
             raise ValueError(
                 f"has {item!r}: each duration is whole seconds, or a number and a unit (m, h, d or w), from 1m to "
                 "90d, like 1h,1d,7d; or off"
@@ -105,6 +105,15 @@ def durations(raw: str) -> tuple[float, ...]:
     if not 1 <= len(found) <= 10 or len(set(found)) != len(found):
         raise ValueError("should be 1 to 10 different durations separated by commas, like 1h,1d,7d; or off")
     return tuple(found)
+
+
+def allow_duration(item: str) -> float | None:
+    """One duration Approve and allow may offer, in seconds: whole seconds, or a number and a unit, from 1m to
+    90d; None if ``item`` is not one."""
+    value = duration(item)
+    if value is None or not 60 <= value <= MAX_ALLOW or not value.is_integer():
+        return None
+    return value
 
 
 def count(low: int, high: int) -> Callable[[str], int]:
@@ -230,7 +239,11 @@ def approvers(raw: str) -> Approvers:
 
 
 def _approvers(text: str) -> Approvers:
-    items = [item.strip() for item in text.split(",") if item.strip()]
+    return approver_ids([item.strip() for item in text.split(",") if item.strip()])
+
+
+def approver_ids(items: list[str]) -> Approvers:
+    """User ids and user-group ids, or ``*`` alone for anyone; raises ValueError naming every bad item."""
     if not items:
         raise ValueError("is empty")
     if "*" in items:

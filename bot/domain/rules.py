@@ -1,0 +1,155 @@
+"""Who may unblock what: the operator's rules, in the domain's words.
+
+A rule's conditions (the networks an entry lies in, how wide its network is, which list it is on, who added
+it) must all hold for the rule to match an entry; a rule without conditions matches every entry. The first
+rule that matches an entry decides for it: who may approve, how many distinct approvers must, which
+Approve-and-allow durations are offered, and whether it is carried out without approval at all. When no rule
+matches, the settings decide (``Rules.default``, a rule without a name).
+
+A request for several entries follows the strictest of their rules (:meth:`Rules.rule_for_all`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .entries import BlocklistEntry, Kind, Target
+from .policy import Approvers
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: how wide an entry's network must be (its prefix shorter than this) when a rule gives a width for the
+#: other family only
+DEFAULT_WIDER_THAN = 24
+DEFAULT_WIDER_THAN_V6 = 64
+#: approvers of a rule built without any
+NOBODY = Approvers()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule: its conditions, and what it decides for the entries it matches."""
+
+    #: shown on cards, in history and in the audit record; None for the settings' default
+    name: str | None = None
+    #: the entry's address or network lies inside one of these; empty: no such condition
+    networks: tuple[Network, ...] = ()
+    #: an IPv4 entry's prefix is shorter than this (a /16 is wider than /24); with ``wider_than_v6``, if
+    #: either is given both apply, the one left out at its default
+    wider_than: int | None = None
+    wider_than_v6: int | None = None
+    #: which list the entry is on
+    kind: Kind | None = None
+    #: the entry's ``added_by`` equals this, ignoring case
+    added_by: str | None = None
+    #: who may approve (the settings' ``UNBLOCK_APPROVERS`` when the rule names none)
+    approvers: Approvers = NOBODY
+    #: distinct approvers needed, never the requester
+    approvals: int = 1
+    #: the durations Approve and allow offers, in seconds; empty: not offered
+    allow: tuple[float, ...] = ()
+    #: carried out without approval
+    auto: bool = False
+    #: (with ``auto``) the watcher unblocks such entries as soon as it sees them
+    auto_on_watch: bool = False
+
+    @property
+    def has_conditions(self) -> bool:
+        """Whether the rule asks anything of an entry; one that does not matches every entry."""
+        return bool(self.networks) or self.widens or self.kind is not None or self.added_by is not None
+
+    @property
+    def widens(self) -> bool:
+        """Whether the rule matches only networks wider than a width."""
+        return self.wider_than is not None or self.wider_than_v6 is not None
+
+    def matches(self, entry: Target) -> bool:
+        """Whether every condition of the rule holds for ``entry``."""
+        if self.kind is not None and entry.kind is not self.kind:
+            return False
+        if self.added_by is not None and not _same_text(_added_by(entry), self.added_by):
+            return False
+        if not (self.networks or self.widens):
+            return True
+        network = entry_network(entry)
+        if network is None:  # a caller number, or an entry without an address that is one
+            return False
+        if self.networks and not any(_inside(network, allowed) for allowed in self.networks):
+            return False
+        return not self.widens or self.is_wider(network)
+
+    def is_wider(self, network: Network) -> bool:
+        """Whether ``network`` is wider than the rule's width for its family; a single address never is."""
+        if isinstance(network, ipaddress.IPv4Network):
+            width = DEFAULT_WIDER_THAN if self.wider_than is None else self.wider_than
+        else:
+            width = DEFAULT_WIDER_THAN_V6 if self.wider_than_v6 is None else self.wider_than_v6
+        return network.prefixlen < min(width, network.max_prefixlen)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The rules in the order they were written, and the settings' default for entries none matches."""
+
+    rules: tuple[Rule, ...]
+    default: Rule
+
+    @classmethod
+    def from_settings(cls, approvers: Approvers, allow: Iterable[float]) -> Rules:
+        """No rules: every entry follows the settings (``UNBLOCK_APPROVERS``, ``UNBLOCK_ALLOW_DURATIONS``)."""
+        return cls((), Rule(approvers=approvers, allow=tuple(allow)))
+
+    def rule_for(self, entry: Target) -> Rule:
+        """The first rule that matches ``entry``, else the default."""
+        return self._placed(entry)[1]
+
+    def rule_for_all(self, entries: Iterable[Target]) -> Rule:
+        """The strictest of the rules of ``entries`` (the default when there are none): the one that needs
+        more approvals; then one that is not carried out without approval; then the one whose longest
+        Approve-and-allow duration is shorter (none is shortest), then the one offering fewer; then the rule
+        written first."""
+        placed = [self._placed(entry) for entry in entries]
+        if not placed:
+            return self.default
+        return min(placed, key=lambda found: (_strictness(found[1]), found[0]))[1]
+
+    def _placed(self, entry: Target) -> tuple[int, Rule]:
+        """The rule for ``entry`` and where it stands (the default after every rule)."""
+        for position, rule in enumerate(self.rules):
+            if rule.matches(entry):
+                return position, rule
+        return len(self.rules), self.default
+
+
+def entry_network(entry: Target) -> Network | None:
+    """The address or network an entry is about (3CX writes ``203.0.113.7``, ``203.0.113.0/24`` or
+    ``203.0.113.0/255.255.255.0``); None for a caller number or text that is neither."""
+    if not entry.address:
+        return None
+    try:
+        return ipaddress.ip_network(entry.address.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def _inside(network: Network, allowed: Network) -> bool:
+    if isinstance(network, ipaddress.IPv4Network) and isinstance(allowed, ipaddress.IPv4Network):
+        return network.subnet_of(allowed)
+    if isinstance(network, ipaddress.IPv6Network) and isinstance(allowed, ipaddress.IPv6Network):
+        return network.subnet_of(allowed)
+    return False
+
+
+def _added_by(entry: Target) -> str | None:
+    return entry.added_by if isinstance(entry, BlocklistEntry) else None
+
+
+def _same_text(found: str | None, wanted: str) -> bool:
+    return found is not None and found.strip().casefold() == wanted.strip().casefold()
+
+
+def _strictness(rule: Rule) -> tuple[int, bool, float, int]:
+    """Smaller is stricter."""
+    return -rule.approvals, rule.auto, max(rule.allow, default=0.0), len(rule.allow)

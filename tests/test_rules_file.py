@@ -1,0 +1,408 @@
+"""The rules file (``UNBLOCK_RULES``, read by ``bot.config.rules.load_rules``): the README's example reads to
+what it says, and each problem is one line naming the rule and the key, all of them at once."""
+
+from __future__ import annotations
+
+from ipaddress import ip_network
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+from bot.config.rules import RulesError, load_rules
+from bot.domain.entries import BlockedNumber, BlocklistEntry, Kind
+from bot.domain.policy import Approvers
+from bot.domain.rules import Rule, Rules
+
+from .processes import ROOT
+
+SETTINGS_APPROVERS = Approvers(users=frozenset({"UBOB"}), groups=frozenset({"SHELPDESK"}))
+SETTINGS_ALLOW = (3600.0, 86400.0, 7 * 86400.0)
+EXAMPLE = """\
+[[rule]]
+name = "Branch offices"                  # on cards, in history and in the audit record
+networks = ["198.51.100.0/24", "2001:db8:100::/48"]  # the entry's address or network lies inside one
+auto = true                              # carried out without approval
+
+[[rule]]
+name = "Wide networks"
+wider_than = 24                          # IPv4 networks wider than /24; wider_than_v6 likewise (default 64)
+approvers = ["U0SEC1", "U0SEC2", "S0SECURITY"]   # users and user groups, as in UNBLOCK_APPROVERS
+approvals = 2                            # distinct approvers, never the requester
+allow = []                               # no Approve and allow
+
+[[rule]]
+name = "Caller numbers"
+kind = "number"                          # "ip" or "number"
+approvers = ["U0VOICE1"]
+
+[[rule]]
+name = "Everything else"
+allow = ["1h", "1d"]                     # the durations offered; nothing longer is accepted
+"""
+#: a rule without problems, to put a broken one beside
+FINE = '[[rule]]\nname = "Fine"\nkind = "ip"\n'
+BASE_ENV = {
+    "SLACK_BOT_TOKEN": "xoxb-rules-test-token",
+    "SLACK_SIGNING_SECRET": "rules-test-signing-secret",
+    "THREECX_BASE_URL": "https://pbx.acme.test",
+    "THREECX_CLIENT_ID": "unblock-bot",
+    "THREECX_CLIENT_SECRET": "rules-test-client-secret",
+    "UNBLOCK_APPROVERS": "UBOB,SHELPDESK",
+}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rules.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load(tmp_path: Path, text: str, approvers: Approvers = SETTINGS_APPROVERS) -> Rules:
+    return load_rules(write(tmp_path, text), approvers=approvers, allow=SETTINGS_ALLOW)
+
+
+def problems(tmp_path: Path, text: str, approvers: Approvers = SETTINGS_APPROVERS) -> list[str]:
+    with pytest.raises(RulesError) as raised:
+        load(tmp_path, text, approvers)
+    assert all("\n" not in problem for problem in raised.value.problems)
+    return raised.value.problems
+
+
+def test_the_readmes_example_reads_to_what_it_says(tmp_path: Path) -> None:
+    rules = load(tmp_path, EXAMPLE)
+
+    assert rules.rules == (
+        Rule("Branch offices", networks=(ip_network("198.51.100.0/24"), ip_network("2001:db8:100::/48")),
+             approvers=SETTINGS_APPROVERS, allow=SETTINGS_ALLOW, auto=True),
+        Rule("Wide networks", wider_than=24, approvals=2, allow=(),
+             approvers=Approvers(users=frozenset({"U0SEC1", "U0SEC2"}), groups=frozenset({"S0SECURITY"}))),
+        Rule("Caller numbers", kind=Kind.NUMBER, approvers=Approvers(users=frozenset({"U0VOICE1"})),
+             allow=SETTINGS_ALLOW),
+        Rule("Everything else", approvers=SETTINGS_APPROVERS, allow=(3600.0, 86400.0)),
+    )  # fmt: skip
+    assert rules.default == Rule(approvers=SETTINGS_APPROVERS, allow=SETTINGS_ALLOW)
+    office = BlocklistEntry(1, "198.51.100.7", None, "Block", "AutoBlacklist", None, None)
+    wide = BlocklistEntry(2, "203.0.0.0/16", None, "Block", "AutoBlacklist", None, None)
+    assert rules.rule_for(office).name == "Branch offices"
+    assert rules.rule_for(wide).name == "Wide networks"
+    assert rules.rule_for(BlockedNumber("n1", "+15550100", None)).name == "Caller numbers"
+    assert rules.rule_for_all([office, wide]).name == "Wide networks"
+
+
+def test_the_readmes_rules_section_holds_the_example_that_is_tested() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    assert EXAMPLE in readme
+
+
+def test_every_key_and_the_other_forms_a_value_may_take(tmp_path: Path) -> None:
+    rules = load(
+        tmp_path,
+        """
+        [[rule]]
+        name = "  Automatic blocks of big networks  "
+        networks = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1"]
+        wider_than = 16
+        wider_than_v6 = 40
+        kind = "ip"
+        added_by = "AutoBlacklist"
+        auto = true
+        auto_on_watch = true
+        approvals = 1
+        allow = ["15m", 3600, "2w", "90d"]
+
+        [[rule]]
+        name = "Anyone"
+        approvers = ["*"]
+        approvals = 5
+        """,
+    )
+
+    automatic, anyone = rules.rules
+    assert automatic == Rule(
+        "Automatic blocks of big networks",
+        networks=(ip_network("10.0.0.0/8"), ip_network("2001:db8::/32"), ip_network("192.0.2.1/32")),
+        wider_than=16, wider_than_v6=40, kind=Kind.ADDRESS, added_by="AutoBlacklist", approvers=SETTINGS_APPROVERS,
+        approvals=1, allow=(900.0, 3600.0, 14 * 86400.0, 90 * 86400.0), auto=True, auto_on_watch=True,
+    )  # fmt: skip
+    assert anyone.approvers == Approvers(anyone=True) and anyone.approvals == 5
+
+
+# each problem, one line naming the rule and the key ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        (
+            'name = "Wide networks"\napprovals = 0',
+            'rule 2 "Wide networks": approvals must be a whole number of 1 or more (got 0)',
+        ),
+        ('name = "X"\napprovals = "2"', 'rule 2 "X": approvals must be a whole number of 1 or more (got "2")'),
+        ('name = "X"\napprovals = true', 'rule 2 "X": approvals must be a whole number of 1 or more (got true)'),
+        (
+            'name = "X"\naprovers = ["U0SEC1"]',
+            'rule 2 "X": "aprovers" is not a key of a rule (did you mean approvers?); the keys are name, networks, '
+            "wider_than, wider_than_v6, kind, added_by, approvers, approvals, allow, auto, auto_on_watch",
+        ),
+        (
+            'kind = "ip"',
+            "rule 2: name is missing: every rule needs one, shown on cards, in history and in the audit record",
+        ),
+        (
+            'name = "  "\nkind = "ip"',
+            "rule 2: name is empty: every rule needs one, shown on cards, in history and in the audit record",
+        ),
+        ('name = 7\nkind = "ip"', 'rule 2: name must be text, like "Branch offices" (got 7)'),
+        ('name = "fine"\nkind = "ip"', 'rule 2 "fine": name is also rule 1\'s: each rule needs a name of its own'),
+        (
+            'name = "X"\nnetworks = ["198.51.100.7/24"]',
+            'rule 2 "X": networks has "198.51.100.7/24", whose address has bits set beyond its prefix (did you mean '
+            '"198.51.100.0/24"?)',
+        ),
+        (
+            'name = "X"\nnetworks = ["office"]',
+            'rule 2 "X": networks has "office", which is not an address or network like 198.51.100.0/24 or '
+            "2001:db8::/48",
+        ),
+        (
+            'name = "X"\nnetworks = "198.51.100.0/24"',
+            'rule 2 "X": networks must be a list of networks like ["198.51.100.0/24", "2001:db8::/48"] (got '
+            '"198.51.100.0/24")',
+        ),
+        (
+            'name = "X"\nnetworks = []',
+            'rule 2 "X": networks is empty, so the rule could never match: give at least one network, or leave the '
+            "key out",
+        ),
+        (
+            'name = "X"\nwider_than = 33',
+            'rule 2 "X": wider_than must be a prefix length, a whole number from 0 to 32 (got 33)',
+        ),
+        (
+            'name = "X"\nwider_than_v6 = 129',
+            'rule 2 "X": wider_than_v6 must be a prefix length, a whole number from 0 to 128 (got 129)',
+        ),
+        (
+            'name = "X"\nwider_than = -1',
+            'rule 2 "X": wider_than must be a prefix length, a whole number from 0 to 32 (got -1)',
+        ),
+        ('name = "X"\nkind = "phone"', 'rule 2 "X": kind must be "ip" or "number" (got "phone")'),
+        (
+            'name = "X"\nadded_by = ["AutoBlacklist"]',
+            'rule 2 "X": added_by must be the AddedBy of 3CX\'s entries, like "AutoBlacklist" (got ["AutoBlacklist"])',
+        ),
+        (
+            'name = "X"\nallow = ["1y"]',
+            'rule 2 "X": allow has "1y", which is not a duration Approve and allow takes: whole seconds, or a number '
+            'and a unit (m, h, d or w), from 1m to 90d, like "1h" or "7d"',
+        ),
+        (
+            'name = "X"\nallow = ["30s"]',
+            'rule 2 "X": allow has "30s", which is not a duration Approve and allow takes: whole seconds, or a number '
+            'and a unit (m, h, d or w), from 1m to 90d, like "1h" or "7d"',
+        ),
+        (
+            'name = "X"\nallow = "1h"',
+            'rule 2 "X": allow must be a list of durations like ["1h", "1d"], or [] for none (got "1h")',
+        ),
+        (
+            'name = "X"\nallow = ["1h", "60m"]',
+            'rule 2 "X": allow must hold at most 10 durations, each once (got ["1h", "60m"])',
+        ),
+        ('name = "X"\nauto = "yes"', 'rule 2 "X": auto must be true or false (got "yes")'),
+        (
+            'name = "X"\napprovers = ["bob"]',
+            'rule 2 "X": approvers has items that are neither user ids (U…/W…) nor user-group ids (S…): bob',
+        ),
+        ('name = "X"\napprovers = ["*", "U0SEC1"]', "rule 2 \"X\": approvers '*' (anyone) cannot be combined with ids"),
+        (
+            'name = "X"\napprovers = []',
+            'rule 2 "X": approvers is empty, so no one could approve: name at least one, or leave the key out for '
+            "UNBLOCK_APPROVERS",
+        ),
+        (
+            'name = "X"\napprovers = "U0SEC1"',
+            'rule 2 "X": approvers must be a list of user ids and user-group ids, like ["U0SEC1", "S0SECURITY"] (got '
+            '"U0SEC1")',
+        ),
+        (
+            'name = "X"\napprovers = ["U0SEC1", "U0SEC2"]\napprovals = 3',
+            'rule 2 "X": approvals is 3, but approvers names only 2 users and no user group, so no request could be '
+            "approved",
+        ),
+        (
+            'name = "X"\nkind = "ip"\nauto_on_watch = true',
+            'rule 2 "X": auto_on_watch = true needs auto = true: the watcher unblocks only entries that need no '
+            "approval",
+        ),
+        (
+            'name = "X"\nkind = "ip"\nauto = true\napprovals = 2',
+            'rule 2 "X": auto = true carries entries out without approval, so approvals cannot be given with it; '
+            "remove one or the other",
+        ),
+        (
+            'name = "X"\nkind = "ip"\nauto = true\napprovers = ["U0SEC1"]',
+            'rule 2 "X": auto = true carries entries out without approval, so approvers cannot be given with it; '
+            "remove one or the other",
+        ),
+        (
+            'name = "X"\nkind = "number"\nnetworks = ["198.51.100.0/24"]',
+            'rule 2 "X": networks cannot apply to kind = "number": caller numbers have no address',
+        ),
+        (
+            'name = "X"\nkind = "number"\nwider_than = 16',
+            'rule 2 "X": wider_than cannot apply to kind = "number": caller numbers have no address',
+        ),
+        (
+            'name = "X"\nkind = "number"\nwider_than_v6 = 32',
+            'rule 2 "X": wider_than_v6 cannot apply to kind = "number": caller numbers have no address',
+        ),
+        (
+            'name = "X"\nkind = "number"\nadded_by = "AutoBlacklist"',
+            'rule 2 "X": added_by cannot apply to kind = "number": caller numbers have no AddedBy',
+        ),
+    ],
+)
+def test_each_problem_is_one_line_naming_the_rule_and_the_key(tmp_path: Path, rule: str, problem: str) -> None:
+    assert problems(tmp_path, f"{FINE}\n[[rule]]\n{rule}\n") == [problem]
+
+
+def test_more_approvals_than_the_settings_approvers_could_give(tmp_path: Path) -> None:
+    two_users = Approvers(users=frozenset({"UBOB", "UCAROL"}))
+
+    assert problems(tmp_path, '[[rule]]\nname = "Wide"\nwider_than = 16\napprovals = 3\n', two_users) == [
+        'rule 1 "Wide": approvals is 3, but UNBLOCK_APPROVERS names only 2 users and no user group, so no request '
+        "could be approved"
+    ]
+    # a user group, or anyone, could give any number
+    assert load(tmp_path, '[[rule]]\nname = "Wide"\nwider_than = 16\napprovals = 3\n').rules[0].approvals == 3
+    group = '[[rule]]\nname = "Wide"\nwider_than = 16\napprovals = 9\napprovers = ["U0SEC1", "S0SECURITY"]\n'
+    assert load(tmp_path, group, two_users).rules[0].approvals == 9
+
+
+def test_a_rule_without_conditions_before_others_names_the_rules_that_could_never_apply(tmp_path: Path) -> None:
+    text = EXAMPLE.replace('name = "Wide networks"\nwider_than = 24', 'name = "Wide networks"')
+
+    assert problems(tmp_path, text) == [
+        'rule 2 "Wide networks": has no conditions, so it matches every entry and the rules after it never apply: '
+        'rule 3 "Caller numbers", rule 4 "Everything else"'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "the file holds no rules: write one [[rule]] table for each"),
+        ("# nothing yet\n", "the file holds no rules: write one [[rule]] table for each"),
+        ("rule = []\n", "the file holds no rules: write one [[rule]] table for each"),
+        ('[rule]\nname = "One"\n', "rule must be written as [[rule]] tables (with two brackets), one for each rule"),
+        ('rule = ["One"]\n', "rule must be written as [[rule]] tables (with two brackets), one for each rule"),
+    ],
+)
+def test_no_rules_at_all(tmp_path: Path, text: str, problem: str) -> None:
+    assert problems(tmp_path, text) == [problem]
+
+
+def test_anything_but_rules_at_the_top_of_the_file(tmp_path: Path) -> None:
+    text = f'approvals = 2\n\n[defaults]\nallow = ["1h"]\n\n{FINE}'
+
+    assert problems(tmp_path, text) == [
+        '"approvals" is not known at the top of the file, which holds only [[rule]] tables',
+        '"defaults" is not known at the top of the file, which holds only [[rule]] tables',
+    ]
+
+
+def test_a_file_that_is_not_toml_says_where(tmp_path: Path) -> None:
+    [problem] = problems(tmp_path, '[[rule]]\nname = "Branch offices"\nnetworks = [198.51.100.0/24]\n')
+
+    assert problem == "the file is not valid TOML: unclosed array (at line 3, column 19)"
+
+
+def test_a_file_that_cannot_be_read(tmp_path: Path) -> None:
+    with pytest.raises(RulesError) as missing:
+        load_rules(tmp_path / "nowhere.toml", approvers=SETTINGS_APPROVERS, allow=SETTINGS_ALLOW)
+    with pytest.raises(RulesError) as folder:
+        load_rules(tmp_path, approvers=SETTINGS_APPROVERS, allow=SETTINGS_ALLOW)
+    (tmp_path / "latin1.toml").write_bytes('[[rule]]\nname = "Büro"\n'.encode("latin-1"))
+    with pytest.raises(RulesError) as latin1:
+        load_rules(tmp_path / "latin1.toml", approvers=SETTINGS_APPROVERS, allow=SETTINGS_ALLOW)
+
+    assert missing.value.problems == ["the file cannot be read (No such file or directory)"]
+    assert folder.value.problems == ["the file cannot be read (Is a directory)"]
+    assert latin1.value.problems == ["the file is not UTF-8 text, which TOML must be"]
+
+
+def test_several_problems_give_several_lines_at_once(tmp_path: Path) -> None:
+    text = """
+        title = "Our rules"
+
+        [[rule]]
+        name = "Wide networks"
+        wider_than = 40
+        approvals = 0
+        networks = ["198.51.100.7/24", "office", 5]
+
+        [[rule]]
+        kind = "number"
+        networks = ["10.0.0.0/8"]
+
+        [[rule]]
+        name = "wide networks"
+        auto = true
+        approvals = 2
+    """
+
+    assert problems(tmp_path, text) == [
+        '"title" is not known at the top of the file, which holds only [[rule]] tables',
+        'rule 1 "Wide networks": networks has "198.51.100.7/24", whose address has bits set beyond its prefix (did '
+        'you mean "198.51.100.0/24"?)',
+        'rule 1 "Wide networks": networks has "office", which is not an address or network like 198.51.100.0/24 or '
+        "2001:db8::/48",
+        'rule 1 "Wide networks": networks has 5, which is not a network in quotes, like "198.51.100.0/24"',
+        'rule 1 "Wide networks": wider_than must be a prefix length, a whole number from 0 to 32 (got 40)',
+        'rule 1 "Wide networks": approvals must be a whole number of 1 or more (got 0)',
+        "rule 2: name is missing: every rule needs one, shown on cards, in history and in the audit record",
+        'rule 2: networks cannot apply to kind = "number": caller numbers have no address',
+        'rule 3 "wide networks": name is also rule 1\'s: each rule needs a name of its own',
+        'rule 3 "wide networks": auto = true carries entries out without approval, so approvals cannot be given with '
+        "it; remove one or the other",
+    ]
+
+
+# the setting --------------------------------------------------------------------------------------------------
+
+
+def test_unblock_rules_reads_the_file_into_the_settings(tmp_path: Path) -> None:
+    path = write(tmp_path, EXAMPLE)
+
+    settings = load_settings({**BASE_ENV, "UNBLOCK_RULES": str(path), "UNBLOCK_ALLOW_DURATIONS": "1h,2d"})
+
+    assert [rule.name for rule in settings.rules.rules] == [
+        "Branch offices", "Wide networks", "Caller numbers", "Everything else",
+    ]  # fmt: skip
+    assert settings.rules_file == str(path)
+    assert settings.rules.default == Rule(approvers=settings.approvers, allow=(3600.0, 172800.0))
+    assert settings.rules.rules[0].allow == (3600.0, 172800.0)  # left out: UNBLOCK_ALLOW_DURATIONS
+
+
+def test_without_unblock_rules_the_settings_decide(tmp_path: Path) -> None:
+    settings = load_settings({**BASE_ENV, "UNBLOCK_ALLOW_DURATIONS": "off"})
+
+    assert settings.rules == Rules((), Rule(approvers=settings.approvers, allow=()))
+    assert settings.rules_file is None
+
+
+def test_the_rules_files_problems_join_the_settings_problems(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[rule]]\nname = "Wide"\nwider_than = 40\n\n[[rule]]\nname = "Wide"\nkind = "ip"\n')
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**BASE_ENV, "UNBLOCK_RULES": str(path), "PORT": "http"})
+
+    assert sorted(raised.value.problems) == sorted([
+        "PORT='http' should be a port number from 1 to 65535.",
+        f"UNBLOCK_RULES={str(path)!r}: rule 1 \"Wide\": wider_than must be a prefix length, a whole number from 0 to "
+        "32 (got 40).",
+        f"UNBLOCK_RULES={str(path)!r}: rule 2 \"Wide\": name is also rule 1's: each rule needs a name of its own.",
+    ])  # fmt: skip

@@ -235,7 +235,7 @@ async def start_bot(
     threecx = threecx_client(settings, redactor, retry=retry, token_store=store.tokens())
     await threecx.start()
     policy = ApprovalPolicy(
-        settings.approvers,
+        settings.rules,
         SlackGroupMembership(client),
         allow_self_approval=settings.allow_self_approval,
         channels=settings.channels,
@@ -256,7 +256,7 @@ async def start_bot(
     delivery = CardDelivery(outbox, client)
     remembered = Remembered(store, clock)
     showing = Showing(delivery=delivery, requests=requests, remembered=remembered, policy=policy, clock=clock,
-                      durations=settings.allow_durations, notify_requester=settings.notify_requester)  # fmt: skip
+                      notify_requester=settings.notify_requester)  # fmt: skip
     use_cases = UseCases(
         requests=requests,
         remembered=remembered,

@@ -189,7 +189,7 @@ def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) 
     many = [replace(request, id=f"{n:016x}") for n in range(11)]
     assert view_problems(home.home_view(many, many[:10], notices.waiting_in(request, link))) == []
     valid(*lists.history([request] * 50, everywhere=True))
-    for note in (notes.already_resolved(request), notes.already_requested(request, "https://acme.slack.com/", "UBOB")):
+    for note in (notes.already_resolved(request), notes.already_requested(request, "1700000000.000100", "https://acme.slack.com/", "UBOB")):
         valid(note, [])
 
 

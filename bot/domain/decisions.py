@@ -60,6 +60,12 @@ class Resolved(About):
     __slots__ = ()
 
 
+class ApprovalRecorded(About):
+    """This click's approval is recorded; the request waits for more (``approvals_needed``)."""
+
+    __slots__ = ()
+
+
 class AlreadyResolved(About):
     """Someone (or something) decided it before this click; nothing was done."""
 
@@ -87,7 +93,9 @@ class Unknown:
     request_id: str
 
 
-ClickResult = Resolved | Refused | AlreadyResolved | Expired | Unknown
+ClickResult = Resolved | ApprovalRecorded | Refused | AlreadyResolved | Expired | Unknown
+#: how often a click tries again when another approval of the same request was recorded meanwhile
+APPROVAL_RACES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +105,8 @@ class AlreadyRequested:
     request: UnblockRequest
 
 
-#: a rule of the policy: None when the user may, else why not
-Rule = Callable[[str, UnblockRequest], Awaitable[Refusal | None]]
+#: a check of the policy: None when the user may, else why not
+Check = Callable[[str, UnblockRequest], Awaitable[Refusal | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +123,15 @@ class Decisions:
 
     async def open_request(
         self, targets: list[Target], requester: str, channel: str, reason: str | None = None,
-        asked_in: str | None = None,
+        asked_in: str | None = None, asked_address: str | None = None,
     ) -> UnblockRequest | AlreadyRequested:  # fmt: skip
         """Keep a pending request for ``targets``, as they were just read from 3CX, whose card goes to
-        ``channel`` (``asked_in``: the channel where it was asked for, when that is another one); or the
-        open request that already covers one of them."""
+        ``channel`` (``asked_in``: the channel where it was asked for, when that is another one;
+        ``asked_address``: the one address asked for inside the entry's network), under the rule that decides
+        for them; or the open request that already covers one of them."""
         if not targets or not all(t.blocks for t in targets):
             raise ValueError("a request needs at least one entry, and only blocking entries")
+        rule = self.policy.rules.rule_for_all(targets)
         for _ in range(2):
             now = self._clock()
             request = UnblockRequest(
@@ -133,6 +143,10 @@ class Decisions:
                 expires_at=now + self.timing.ttl,
                 reason=reason,
                 asked_in=asked_in if asked_in != channel else None,
+                rule=rule.name,
+                auto=rule.auto,
+                approvals_needed=rule.approvals,
+                asked_address=asked_address,
             )
             try:
                 await self.store.add(request)
@@ -160,13 +174,24 @@ class Decisions:
         """Claim the request for ``user``: ``Resolved`` with the request in ``executing`` when this click won it;
         the caller then has it carried out (exactly once, by construction). ``allow_for``: Approve and allow,
         for that many seconds. ``channel`` None: the click came from the approver's Home tab."""
-        return await self._decide(request_id, user, channel, State.EXECUTING, self.policy.may_approve, allow_for)
+        for _ in range(APPROVAL_RACES):
+            decided = await self._decide(request_id, user, channel, State.EXECUTING, self.policy.may_approve, allow_for)
+            if decided is not None:
+                return decided
+        return await self._still(request_id)
+
+    async def carry_out_by_rule(self, request: UnblockRequest) -> ClickResult:
+        """Claim a request its rule carries out without approval (``auto``), as soon as it is opened."""
+        if not request.auto:
+            raise ValueError("only a request whose rule carries it out without approval")
+        moved = await self.transitions.move(request, State.EXECUTING, None, unexpired=True)
+        return Resolved(moved) if moved is not None else await self._lost_race(request.id)
 
     async def deny(self, request_id: str, user: str, channel: str | None) -> ClickResult:
-        return await self._decide(request_id, user, channel, State.DENIED, self.policy.may_deny)
+        return await self._decide_once(request_id, user, channel, State.DENIED, self.policy.may_deny)
 
     async def cancel(self, request_id: str, user: str, channel: str) -> ClickResult:
-        return await self._decide(request_id, user, channel, State.CANCELLED, self.policy.may_cancel)
+        return await self._decide_once(request_id, user, channel, State.CANCELLED, self.policy.may_cancel)
 
     async def undo(self, request_id: str, user: str, channel: str) -> ClickResult:
         """Claim an undo: ``Resolved`` with the request in ``undoing``; the caller has it carried out."""
@@ -207,27 +232,57 @@ class Decisions:
 
     # -- steps ---------------------------------------------------------------------
 
+    async def _decide_once(self, request_id: str, user: str, channel: str | None, to: State, check: Check
+                           ) -> ClickResult:  # fmt: skip
+        decided = await self._decide(request_id, user, channel, to, check)
+        # a deny or cancel is refused by no approval recorded meanwhile: once more settles it
+        if decided is None:
+            decided = await self._decide(request_id, user, channel, to, check)
+        return decided if decided is not None else await self._still(request_id)
+
     async def _decide(
-        self, request_id: str, user: str, channel: str | None, to: State, rule: Rule, allow_for: float | None = None
-    ) -> ClickResult:
+        self, request_id: str, user: str, channel: str | None, to: State, check: Check, allow_for: float | None = None
+    ) -> ClickResult | None:
+        """One try; None when another approval was recorded meanwhile (try again on the request as it is now)."""
         request = await self.store.get(request_id)
         if request is None:
             return Unknown(request_id)
         if channel is not None and request.channel != channel:
             return Refused(request, ELSEWHERE)
-        if allow_for is not None and not allowable(request):
+        rule = self.policy.rule_for(request)
+        if allow_for is not None and (not allowable(request) or allow_for not in rule.allow):
             return Refused(request, NOT_ALLOWABLE)
         if request.state is not State.PENDING:
             return AlreadyResolved(request) if request.state is not State.EXPIRED else Expired(request, False)
         if self._clock() >= request.expires_at:
             return await self._expire_now(request)
-        reason = await rule(user, request)
+        reason = await check(user, request)
         if reason is not None:
             return Refused(request, reason)
-        # the claim holds only while the request is in time, checked in the same statement: checking the
-        # rule (a user group's members, say) may have taken a while
-        moved = await self.transitions.move(request, to, user, unexpired=True, allow_for=allow_for)
-        return Resolved(moved) if moved is not None else await self._lost_race(request.id)
+        # the claim holds only while the request is in time, and (with several approvals) only if no other
+        # approval was recorded meanwhile, checked in the same statement: checking the rule (a user group's
+        # members, say) may have taken a while
+        approvals = (*request.approvals, user) if to is State.EXECUTING and rule.approvals > 1 else None
+        if approvals is not None and len(approvals) < rule.approvals:
+            recorded = await self.transitions.move(request, State.PENDING, user, unexpired=True, approvals=approvals)
+            return ApprovalRecorded(recorded) if recorded is not None else await self._raced(request)
+        moved = await self.transitions.move(request, to, user, unexpired=True, allow_for=allow_for, approvals=approvals)
+        return Resolved(moved) if moved is not None else await self._raced(request)
+
+    async def _raced(self, request: UnblockRequest) -> ClickResult | None:
+        """The compare-and-set failed: None when only the approvals changed (still pending, in time)."""
+        current = await self.store.get(request.id)
+        if (
+            current is not None and current.state is State.PENDING and current.approvals != request.approvals
+            and self._clock() < current.expires_at
+        ):  # fmt: skip
+            return None
+        return await self._lost_race(request.id)
+
+    async def _still(self, request_id: str) -> ClickResult:
+        """Other approvals kept coming while this click tried: it did nothing."""
+        current = await self.store.get(request_id)
+        return AlreadyResolved(current) if current is not None else Unknown(request_id)
 
     async def _expire_now(self, request: UnblockRequest) -> ClickResult:
         expired = await self.transitions.move(request, State.EXPIRED, None)

@@ -111,6 +111,18 @@ class UnblockRequest:
     asked_in: str | None = None
     #: Approve and allow: for how many seconds the address is allowed after the block is removed
     allow_for: float | None = None
+    #: the name of the rule that decides for the request (None: the settings do)
+    rule: str | None = None
+    #: its rule carries it out without approval
+    auto: bool = False
+    #: the approvers who approved so far, in order, when it needs more than one
+    approvals: tuple[str, ...] = ()
+    #: how many distinct approvers must approve
+    approvals_needed: int = 1
+    #: the one address asked for, when it lies inside the entry's wider network (Allow only is offered)
+    asked_address: str | None = None
+    #: carried out as Allow only: an allow entry for ``asked_address``, the network's block left in place
+    allow_only: bool = False
 
     @property
     def title(self) -> str:
@@ -150,10 +162,10 @@ class UnblockRequest:
 
 @dataclass(frozen=True, slots=True)
 class Move:
-    """One transition, as the service asks the store to make it: from ``from_state`` to ``to_state``, only if
-    the request is still in ``from_state`` (with ``unexpired``: and still in time at ``at``, that is before
-    ``expires_at`` for a decision and no later than ``undo_until`` for an undo; from a claimed state: and
-    ``owner`` holds the claim)."""
+    """One transition, as the service asks the store to make it: from ``from_state`` to ``to_state`` (``pending``
+    to ``pending`` records one approval of several), only if the request is still in ``from_state`` (with
+    ``unexpired``: and still in time at ``at``, that is before ``expires_at`` for a decision and no later than
+    ``undo_until`` for an undo; from a claimed state: and ``owner`` holds the claim)."""
 
     request_id: str
     from_state: State
@@ -170,6 +182,11 @@ class Move:
     note: str | None = None
     #: Approve and allow: set with the claim of ``executing``
     allow_for: float | None = None
+    #: the approvals after this move (one more), only if they were still ``approvals_were``
+    approvals: tuple[str, ...] | None = None
+    approvals_were: tuple[str, ...] = ()
+    #: Allow only: set with the claim of ``executing``
+    allow_only: bool = False
 
     @property
     def frees_targets(self) -> bool:

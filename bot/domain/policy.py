@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .model import UnblockRequest
+
+if TYPE_CHECKING:  # the rules name ``Approvers`` of this module
+    from .rules import Rule, Rules
 
 
 class GroupMembership(Protocol):
@@ -43,8 +46,10 @@ class Why(enum.Enum):
     NOTHING_TO_UNDO = "nothing_to_undo"
     #: the undo window is over
     TOO_LATE_TO_UNDO = "too_late_to_undo"
-    #: Approve and allow is not offered for this request
+    #: Approve and allow is not offered for this request (or not for that long)
     NOT_ALLOWABLE = "not_allowable"
+    #: this approver approved already; another must (``approvals_needed``)
+    ALREADY_APPROVED = "already_approved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +62,27 @@ class Refusal:
     requester: str = ""
     approvers: Approvers | None = None
     channels: tuple[str, ...] = ()
+    #: the rule whose approvers these are (None: the settings')
+    rule: str | None = None
+    approvals_needed: int = 1
 
 
 class ApprovalPolicy:
-    """The rules; each check returns ``None`` when allowed, else the :class:`Refusal`."""
+    """Who may do what; each check returns ``None`` when allowed, else the :class:`Refusal`. Who approves a
+    request is its rule's (``rules``: the operator's rules, or the settings alone)."""
 
     def __init__(
         self,
-        approvers: Approvers,
+        rules: Rules,
         membership: GroupMembership,
         *,
         allow_self_approval: bool = False,
         channels: frozenset[str] | None = None,
         approval_channel: str | None = None,
     ) -> None:
-        self.approvers = approvers
+        self.rules = rules
+        #: the settings' approvers (``UNBLOCK_APPROVERS``), for requests no rule matches
+        self.approvers = rules.default.approvers
         self._membership = membership
         self._allow_self_approval = allow_self_approval
         self._channels = channels
@@ -86,27 +97,46 @@ class ApprovalPolicy:
         """The bot's buttons work where /unblock does, and in the approvals channel."""
         return None if channel == self._approval_channel else self.may_request_in(channel)
 
+    def rule_for(self, request: UnblockRequest) -> Rule:
+        """The rule that decides for ``request``: the strictest of its entries' rules."""
+        return self.rules.rule_for_all(request.targets)
+
     async def is_approver(self, user: str) -> bool:
-        if self.approvers.anyone or user in self.approvers.users:
+        """Whether ``user`` approves anything at all (the settings' approvers, or a rule's)."""
+        for rule in (*self.rules.rules, self.rules.default):
+            if await self.approves(user, rule.approvers):
+                return True
+        return False
+
+    async def approves(self, user: str, approvers: Approvers) -> bool:
+        if approvers.anyone or user in approvers.users:
             return True
-        for group in sorted(self.approvers.groups):
+        for group in sorted(approvers.groups):
             if user in await self._membership.members(group):
                 return True
         return False
 
     async def may_approve(self, user: str, request: UnblockRequest) -> Refusal | None:
-        return await self._approver_rule(user, request, "approve")
+        """An approver of the request's rule who has not approved it yet; never the requester when it needs
+        several approvals."""
+        refused = await self._approver_rule(user, request, "approve")
+        if refused is None and user in request.approvals:
+            rule = self.rule_for(request)
+            return Refusal(Why.ALREADY_APPROVED, "approve", approvers=rule.approvers, rule=rule.name,
+                           approvals_needed=rule.approvals)  # fmt: skip
+        return refused
 
     async def may_undo(self, user: str, request: UnblockRequest) -> Refusal | None:
         """Undoing follows the rules of approving."""
         return await self._approver_rule(user, request, "undo")
 
     async def may_deny(self, user: str, request: UnblockRequest) -> Refusal | None:
-        if await self.is_approver(user):
+        rule = self.rule_for(request)
+        if await self.approves(user, rule.approvers):
             return None
         if user == request.requester:
             return Refusal(Why.USE_CANCEL)
-        return Refusal(Why.NOT_APPROVER, "deny", approvers=self.approvers)
+        return Refusal(Why.NOT_APPROVER, "deny", approvers=rule.approvers, rule=rule.name)
 
     async def may_cancel(self, user: str, request: UnblockRequest) -> Refusal | None:
         if user == request.requester:
@@ -114,8 +144,9 @@ class ApprovalPolicy:
         return Refusal(Why.NOT_REQUESTER, "cancel", requester=request.requester)
 
     async def _approver_rule(self, user: str, request: UnblockRequest, verb: str) -> Refusal | None:
-        if not await self.is_approver(user):
-            return Refusal(Why.NOT_APPROVER, verb, approvers=self.approvers)
-        if user == request.requester and not self._allow_self_approval:
+        rule = self.rule_for(request)
+        if not await self.approves(user, rule.approvers):
+            return Refusal(Why.NOT_APPROVER, verb, approvers=rule.approvers, rule=rule.name)
+        if user == request.requester and (not self._allow_self_approval or rule.approvals > 1):
             return Refusal(Why.OWN_REQUEST, verb)
         return None

@@ -18,6 +18,7 @@ from .decisions import (
     WIDEST_ALLOWED,
     AlreadyRequested,
     AlreadyResolved,
+    ApprovalRecorded,
     ClickResult,
     Decisions,
     Expired,
@@ -42,6 +43,7 @@ __all__ = [
     "AlreadyResolved",
     "Announcement",
     "ApprovalPolicy",
+    "ApprovalRecorded",
     "Approvers",
     "Decided",
     "Expired",
@@ -88,10 +90,12 @@ class NotShown:
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """A pending request, and its card is shown."""
+    """A pending request, and its card is shown; ``decided``: its rule carried it out at once (``auto``), and what
+    that led to."""
 
     request: UnblockRequest
     shown: Shown
+    decided: Decided | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +122,7 @@ class HandedOver:
 #: what opening a request led to
 OpenResult = Opened | AlreadyRequested | NothingToUnblock | Withdrawn
 #: what a click led to (``Resolved`` carries the finished request)
-Decided = Resolved | Refused | AlreadyResolved | Expired | Unknown | HandedOver
+Decided = Resolved | ApprovalRecorded | Refused | AlreadyResolved | Expired | Unknown | HandedOver
 #: shows a new request's card
 Show = Callable[[UnblockRequest], Awaitable[Shown | NotShown]]
 #: told (not awaited) once a click won the claim, before 3CX is asked
@@ -159,14 +163,18 @@ class Requests:
 
     async def open(
         self, targets: Sequence[Target], requester: str, channel: str, reason: str | None, *, asked_in: str | None,
-        show: Show,
+        show: Show, asked_address: str | None = None, on_claimed: OnClaimed = None,
     ) -> OpenResult:  # fmt: skip
         """Open a request for the blocking ones of ``targets`` (as just read from 3CX), whose card goes to
-        ``channel``, and have ``show`` show it; one open request per entry."""
+        ``channel``, and have ``show`` show it; one open request per entry. ``asked_address``: the one address
+        asked for, when it lies inside the entry's network. A request whose rule needs no approval is carried
+        out at once (``Opened.decided``)."""
         blocking = [t for t in targets if t.blocks]
         if not blocking:
             return NothingToUnblock()
-        opened = await self._decisions.open_request(blocking, requester, channel, reason, asked_in=asked_in)
+        opened = await self._decisions.open_request(
+            blocking, requester, channel, reason, asked_in=asked_in, asked_address=asked_address
+        )
         if isinstance(opened, AlreadyRequested):
             return opened
         shown = await show(opened)
@@ -174,7 +182,10 @@ class Requests:
             why = f"the card could not be posted in Slack ({shown.error})"
             await self._decisions.withdraw(opened, why)
             return Withdrawn(opened, shown.error)
-        return Opened(opened, shown)
+        if not opened.auto:
+            return Opened(opened, shown)
+        claimed = await self._decisions.carry_out_by_rule(opened)
+        return Opened(opened, shown, await self._carry_out(claimed, on_claimed))
 
     # -- clicks ------------------------------------------------------------------------------
 

@@ -44,12 +44,15 @@ class Transitions:
         unexpired: bool = False,
         note: str | None = None,
         allow_for: float | None = None,
+        approvals: tuple[str, ...] | None = None,
+        allow_only: bool = False,
     ) -> UnblockRequest | None:
         """One transition from the request's state; None if another click or process moved it first. Entering
-        a claimed state claims the request for this process; leaving one is only for this process."""
+        a claimed state claims the request for this process; leaving one is only for this process. ``approvals``:
+        the request's approvals after this move, only if they are still the ones ``request`` has."""
         holder = self.owner if to.claimed or request.state.claimed else None
         move = Move(request.id, request.state, to, actor, self.clock(), results, undo_until, undo_results, holder,
-                    unexpired, note, allow_for)  # fmt: skip
+                    unexpired, note, allow_for, approvals, request.approvals, allow_only)  # fmt: skip
         moved = await self.store.transition(move)
         if moved is not None:
             self.made(moved, move.from_state, actor, note)
@@ -76,6 +79,10 @@ def audit_line(
             "reason": request.reason,
             **({"asked_in": request.asked_in} if request.asked_in else {}),
             **({"allow_for": request.allow_for} if request.allow_for else {}),
+            **({"rule": request.rule} if request.rule else {}),
+            **({"auto": True} if request.auto else {}),
+            **({"approvals": list(request.approvals)} if request.approvals else {}),
+            **({"allow_only": request.asked_address} if request.allow_only else {}),
             "answers": [r.answer for r in results] or ([note] if note else []),
             **({"to_check": to_check} if to_check else {}),
         },

@@ -40,8 +40,6 @@ class Showing:
     remembered: Remembered
     policy: ApprovalPolicy
     clock: Callable[[], float]
-    #: Approve and allow's durations, in seconds (empty: not offered)
-    durations: tuple[float, ...] = ()
     #: the requester gets a direct message when their request is decided, expires or is undone
     notify_requester: bool = True
 
@@ -58,12 +56,19 @@ class Showing:
                 self._cards[request_id] = ts  # a card stays the same message
         return ts
 
+    @property
+    def durations(self) -> frozenset[float]:
+        """Every duration Approve and allow offers, under some rule (in seconds)."""
+        rules = self.policy.rules
+        return frozenset(d for rule in (*rules.rules, rules.default) for d in rule.allow)
+
     def card(
         self, request: UnblockRequest, ts: str | None, response_url: str | None = None, chosen: float | None = None
     ) -> asyncio.Future[Sent]:
         """The request's card (the message ``ts``) as it is now (``chosen``: the duration Approve and allow
         offers); await the future to know it arrived."""
-        card = outcome_card(request, self.clock(), who_approves(self.policy.approvers), self.durations, chosen)
+        rule = self.policy.rule_for(request)
+        card = outcome_card(request, self.clock(), who_approves(rule.approvers), rule.allow, chosen)
         return self.delivery.update_card(request, ts, *card, response_url)
 
     async def changed(self, request: UnblockRequest, response_url: str | None = None) -> None:

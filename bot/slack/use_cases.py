@@ -24,6 +24,7 @@ from ..domain.model import CallFailed, Kind, State, Target, UnblockRequest
 from ..domain.requests import (
     AlreadyRequested,
     AlreadyResolved,
+    ApprovalRecorded,
     Decided,
     Expired,
     Finder,
@@ -150,16 +151,25 @@ class UseCases(Answering):
     async def _open_and_post(self, targets: list[Target], asker: Asker, reason: str | None) -> None:
         where = self.approval_channel or asker.channel
 
+        # the command's reply URL can post only where the command was typed
+        reply_url = asker.response_url if where == asker.channel else None
+        posted: list[str] = []
+
         async def show(request: UnblockRequest) -> Shown | NotShown:
-            card = request_card(request, who_approves(self.policy.approvers), self.showing.durations)
-            # the command's reply URL can post only where the command was typed
-            reply_url = asker.response_url if where == asker.channel else None
+            rule = self.policy.rule_for(request)
+            card = request_card(request, who_approves(rule.approvers), rule.allow)
             shown = await self.delivery.post_card(where, *card, reply_url)
             if isinstance(shown, Shown) and shown.ref is not None:
                 await self.remembered.card_posted(request.id, shown.ref)
+                posted.append(shown.ref)
             return shown
 
-        opened = await self.requests.open(targets, asker.user, where, reason, asked_in=asker.channel, show=show)
+        def claimed(request: UnblockRequest) -> None:  # its rule carries it out at once
+            self.showing.card(request, posted[0] if posted else None, reply_url)
+
+        opened = await self.requests.open(
+            targets, asker.user, where, reason, asked_in=asker.channel, show=show, on_claimed=claimed
+        )
         if isinstance(opened, AlreadyRequested):
             card = await self.showing.where(opened.request.id)
             await self._tell(asker, say.already_requested(opened.request, card, self.workspace_url, asker.user))
@@ -168,6 +178,10 @@ class UseCases(Answering):
         elif isinstance(opened, Withdrawn):
             # nobody could see it, so nobody could decide it: it was withdrawn and holds no entry
             await self._tell(asker, say.card_not_posted(opened.reason))
+        elif opened.decided is not None:
+            # its rule carried it out: shown like a decision (the card, the requester, the Home tabs)
+            if isinstance(opened.decided, Resolved):
+                await self.showing.changed(opened.decided.request, reply_url)
         else:
             if opened.request.asked_in is not None:
                 link = await self.delivery.link(where, opened.shown.ref)
@@ -312,7 +326,7 @@ class UseCases(Answering):
         now = self.clock()
         if isinstance(result, HandedOver):
             return  # another process took the claim over, finishes the request and shows the outcome
-        if isinstance(result, Resolved):
+        if isinstance(result, Resolved | ApprovalRecorded):
             await self.showing.changed(result.request, asker.response_url)
             if asker.home:
                 await self._tell(asker, decided_notice(result.request))

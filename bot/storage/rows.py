@@ -31,7 +31,7 @@ CLAIMED = f"('{State.EXECUTING.value}', '{State.UNDOING.value}')"
 def changes(move: Move) -> dict[str, object]:
     """What ``move`` sets: column -> new value; what is not named stays as it was."""
     columns: dict[str, object] = {"state": move.to_state.value}
-    if move.from_state is State.PENDING:
+    if move.from_state is State.PENDING and move.to_state is not State.PENDING:
         columns |= {"resolved_by": move.actor, "resolved_at": move.at}
     if move.to_state is State.UNDOING:
         columns |= {"undone_by": move.actor, "undone_at": move.at}
@@ -47,6 +47,10 @@ def changes(move: Move) -> dict[str, object]:
         columns["undo_results"] = results_json(move.undo_results)
     if move.allow_for is not None:
         columns["allow_for"] = move.allow_for
+    if move.approvals is not None:
+        columns["approvals"] = json.dumps(list(move.approvals))
+    if move.allow_only:
+        columns["allow_only"] = 1
     return columns
 
 
@@ -59,6 +63,8 @@ def conditions(move: Move) -> list[tuple[str, str, object]]:
         found.append(("expires_at", ">", move.at))
     if move.from_state.claimed and move.owner is not None:
         found.append(("owner", "=", move.owner))
+    if move.approvals is not None:
+        found.append(("approvals", "=", json.dumps(list(move.approvals_were))))
     return found
 
 
@@ -72,6 +78,9 @@ _ENCODED: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] = {
     "state": (lambda state: state.value, State),
     "results": (lambda results: results_json(results), lambda text: _results(text)),
     "undo_results": (lambda results: results_json(results), lambda text: _results(text)),
+    "approvals": (lambda users: json.dumps(list(users)), lambda text: tuple(json.loads(text))),
+    "auto": (int, bool),
+    "allow_only": (int, bool),
 }  # fmt: skip
 
 

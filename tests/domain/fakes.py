@@ -19,6 +19,7 @@ from bot.domain.model import Move, State, Timing, Transition, UnblockRequest
 from bot.domain.policy import ApprovalPolicy, Approvers
 from bot.domain.ports import AlreadyOpen, EntryList, StoreUnreachable
 from bot.domain.requests import Requests
+from bot.domain.rules import Rule, Rules
 from bot.domain.transitions import Transitions
 from bot.storage import rows
 from bot.threecx.errors import ChangedError, NotFoundError, ThreeCXError
@@ -543,13 +544,19 @@ class World:
         return [(t.from_state, t.to_state) for t in await self.store.transitions(request_id)]
 
 
-def world(*, timing: Timing = TIMING, allow_self_approval: bool = False) -> World:
+#: the durations Approve and allow offers when no rule says otherwise (the settings' default)
+DURATIONS = (3600.0, 86400.0, 7 * 86400.0)
+
+
+def world(*, timing: Timing = TIMING, allow_self_approval: bool = False, rules: Sequence[Rule] = ()) -> World:
     """The fakes with entry 42 (203.0.113.7) and 43 (198.51.100.0/24) on the IP blocklist and number entry
-    ``n1`` on the blacklist; approvers ``APPROVER`` and the members of ``GROUP`` (``GROUP_MEMBER``)."""
+    ``n1`` on the blacklist; approvers ``APPROVER`` and the members of ``GROUP`` (``GROUP_MEMBER``), unless
+    ``rules`` say otherwise."""
     clock = FakeClock()
     membership = FakeMembership({GROUP: frozenset({GROUP_MEMBER})})
+    default = Rule(approvers=Approvers(users=frozenset({APPROVER}), groups=frozenset({GROUP})), allow=DURATIONS)
     policy = ApprovalPolicy(
-        Approvers(users=frozenset({APPROVER}), groups=frozenset({GROUP})),
+        Rules(tuple(rules), default),
         membership,
         allow_self_approval=allow_self_approval,
     )

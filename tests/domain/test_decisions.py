@@ -382,5 +382,5 @@ async def test_approve_and_allow_is_refused_for_a_request_it_is_not_offered_for(
 async def test_approve_and_allow_for_a_network_of_at_most_256_addresses() -> None:
     w = world()
     request = await w.request(w.ip.entries[43])
-    click = await w.decisions.approve(request.id, APPROVER, CHANNEL, allow_for=60)
-    assert isinstance(click, Resolved) and click.request.allow_for == 60
+    click = await w.decisions.approve(request.id, APPROVER, CHANNEL, allow_for=3600)
+    assert isinstance(click, Resolved) and click.request.allow_for == 3600

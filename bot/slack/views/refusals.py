@@ -33,7 +33,8 @@ def refusal(why: Refusal) -> str:
             return f"/unblock is not enabled in this channel. Please use it in {listed}."
         case Why.NOT_APPROVER:
             what = "an unblock request" if why.verb == "deny" else "an unblock"
-            return f"Only the approvers can {why.verb} {what}: {who_approves(why.approvers or Approvers())}."
+            whose = f"the approvers of rule '{why.rule}'" if why.rule else "the approvers"
+            return f"Only {whose} can {why.verb} {what}: {who_approves(why.approvers or Approvers())}."
         case Why.OWN_REQUEST:
             return f"You asked for this unblock, so someone else has to {why.verb} it."
         case Why.USE_CANCEL:
@@ -48,3 +49,8 @@ def refusal(why: Refusal) -> str:
             return TOO_LATE_TO_UNDO
         case Why.NOT_ALLOWABLE:
             return NOT_ALLOWABLE
+        case Why.ALREADY_APPROVED:
+            return (
+                f"You have approved this already. It needs {why.approvals_needed} approvals, so another approver"
+                f" has to approve it too: {who_approves(why.approvers or Approvers())}."
+            )

@@ -169,13 +169,17 @@ class Decisions:
     # -- clicks -----------------------------------------------------------------------
 
     async def approve(
-        self, request_id: str, user: str, channel: str | None, allow_for: float | None = None
-    ) -> ClickResult:
+        self, request_id: str, user: str, channel: str | None, allow_for: float | None = None, *,
+        allow_only: bool = False,
+    ) -> ClickResult:  # fmt: skip
         """Claim the request for ``user``: ``Resolved`` with the request in ``executing`` when this click won it;
         the caller then has it carried out (exactly once, by construction). ``allow_for``: Approve and allow,
-        for that many seconds. ``channel`` None: the click came from the approver's Home tab."""
+        for that many seconds (``allow_only``: Allow only the asked address, for that long, the block left in
+        place). ``channel`` None: the click came from the approver's Home tab."""
         for _ in range(APPROVAL_RACES):
-            decided = await self._decide(request_id, user, channel, State.EXECUTING, self.policy.may_approve, allow_for)
+            decided = await self._decide(
+                request_id, user, channel, State.EXECUTING, self.policy.may_approve, allow_for, allow_only
+            )
             if decided is not None:
                 return decided
         return await self._still(request_id)
@@ -241,8 +245,9 @@ class Decisions:
         return decided if decided is not None else await self._still(request_id)
 
     async def _decide(
-        self, request_id: str, user: str, channel: str | None, to: State, check: Check, allow_for: float | None = None
-    ) -> ClickResult | None:
+        self, request_id: str, user: str, channel: str | None, to: State, check: Check, allow_for: float | None = None,
+        allow_only: bool = False,
+    ) -> ClickResult | None:  # fmt: skip
         """One try; None when another approval was recorded meanwhile (try again on the request as it is now)."""
         request = await self.store.get(request_id)
         if request is None:
@@ -250,7 +255,8 @@ class Decisions:
         if channel is not None and request.channel != channel:
             return Refused(request, ELSEWHERE)
         rule = self.policy.rule_for(request)
-        if allow_for is not None and (not allowable(request) or allow_for not in rule.allow):
+        offered = request.asked_address is not None if allow_only else allowable(request)
+        if (allow_for is not None or allow_only) and (not offered or allow_for not in rule.allow):
             return Refused(request, NOT_ALLOWABLE)
         if request.state is not State.PENDING:
             return AlreadyResolved(request) if request.state is not State.EXPIRED else Expired(request, False)
@@ -266,7 +272,9 @@ class Decisions:
         if approvals is not None and len(approvals) < rule.approvals:
             recorded = await self.transitions.move(request, State.PENDING, user, unexpired=True, approvals=approvals)
             return ApprovalRecorded(recorded) if recorded is not None else await self._raced(request)
-        moved = await self.transitions.move(request, to, user, unexpired=True, allow_for=allow_for, approvals=approvals)
+        moved = await self.transitions.move(
+            request, to, user, unexpired=True, allow_for=allow_for, approvals=approvals, allow_only=allow_only
+        )
         return Resolved(moved) if moved is not None else await self._raced(request)
 
     async def _raced(self, request: UnblockRequest) -> ClickResult | None:

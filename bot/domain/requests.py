@@ -191,11 +191,12 @@ class Requests:
 
     async def approve(
         self, request_id: str, user: str, channel: str | None, allow_for: float | None = None, *,
-        on_claimed: OnClaimed = None,
+        allow_only: bool = False, on_claimed: OnClaimed = None,
     ) -> Decided:  # fmt: skip
         """Claim the request for ``user`` and carry it out in 3CX (``allow_for``: Approve and allow, for that many
-        seconds); ``Resolved`` with the finished request. ``channel`` None: a click in the Home tab."""
-        claimed = await self._decisions.approve(request_id, user, channel, allow_for)
+        seconds; with ``allow_only``: Allow only the asked address for that long, the block left in place);
+        ``Resolved`` with the finished request. ``channel`` None: a click in the Home tab."""
+        claimed = await self._decisions.approve(request_id, user, channel, allow_for, allow_only=allow_only)
         return await self._carry_out(claimed, on_claimed)
 
     async def deny(self, request_id: str, user: str, channel: str | None) -> Decided:

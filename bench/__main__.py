@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from . import approvals, provenance, scenarios
+from . import approvals, provenance, scenarios, watching
 from .procs import children
 from .provenance import RESULTS
 from .rig import Rig
@@ -37,7 +37,7 @@ async def run(sizes: Sizes, logs: Path) -> list[Section]:
             slow = await scenarios.slow_pbx(rig, sizes, b, steps)
             approved = await approvals.approvals(rig, sizes)
             footprint = await scenarios.footprint(rig, sizes)
-            watch = await scenarios.watching(rig, sizes)
+            watch = await watching.watching(rig, sizes)
     return [*ack, slow, approved, footprint, watch]
 
 

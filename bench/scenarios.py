@@ -1,14 +1,13 @@
-"""The five scenarios; each returns sections of the report: markdown lines, and the key figures for the
-machine-readable summary (``python -m bench --json FILE``)."""
+"""Sections 1, 2 and 4 of the benchmark, and what every section shares (sizes, the report's pieces).
+
+Each scenario returns sections of the report: markdown lines, and the key figures for the machine-readable
+summary (``python -m bench --json FILE``). Section 3 is in ``approvals.py``, section 5 in ``watching.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import math
-import re
-import statistics
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -51,7 +50,8 @@ class Sizes:
     card_grace: float = 0.5
     #: 5: entries on the blocklist while the bot watches it
     blocklist: int = 10_000
-    #: 5: new AutoBlacklist entries added before each poll after the first (more than WATCH_BURST: a burst)
+    #: 5: new AutoBlacklist entries added before each poll after the first (more than watching.WATCH_BURST: a
+    #: burst)
     watch_batches: tuple[int, ...] = (3, 3, 50, 3)
     #: 5: polls waited for after the last batch's, to see that nothing is announced twice
     quiet_polls: int = 1
@@ -420,226 +420,3 @@ async def footprint(rig: Rig, sizes: Sizes) -> Section:
         "",
     ]  # fmt: skip
     return Section("footprint", lines, figures)
-
-
-# -- 5. watching the blocklist --------------------------------------------------------------------
-
-WATCH_CHANNEL = "CBENCHWATCH"
-#: UNBLOCK_WATCH_INTERVAL: the smallest the bot accepts
-WATCH_INTERVAL = 5.0
-#: UNBLOCK_WATCH_BURST: more new entries than this in one poll become one summary
-WATCH_BURST = 5
-#: how the bot's summary of a burst reads (bot/slack/views/watch.py)
-SUMMARY_TEXT = re.compile(r"blocked (\d+) addresses at once")
-
-
-def is_watch_post(message: dict[str, Any]) -> bool:
-    return bool(message["method"] == "chat.postMessage" and message["channel"] == WATCH_CHANNEL)
-
-
-def summary_size(text: str) -> int:
-    """How many entries a burst's summary says it covers; 0 when ``text`` is no summary."""
-    match = SUMMARY_TEXT.search(text)
-    return int(match[1]) if match else 0
-
-
-@dataclass
-class Poll:
-    """One look of the bot at the blocklist, as the fake 3CX saw it: its XAPI requests and their sizes."""
-
-    requests: int = 0
-    request_bytes: int = 0
-    response_bytes: int = 0
-    queries: list[str] = field(default_factory=list)
-
-
-def starts_poll(record: dict[str, Any]) -> bool:
-    """The query that opens a look: entries above the mark, or (the first look) the highest Id."""
-    query = record["query"]
-    opening = query.get("$filter", "").startswith("Id gt") or query.get("$orderby") == "Id desc"
-    return bool(record["method"] == "GET" and record["path"].endswith("/Blocklist") and opening)
-
-
-def polls_of(records: list[dict[str, Any]]) -> tuple[list[Poll], int]:
-    """The looks, each with the XAPI requests from its opening query to the next one's; and how many XAPI
-    requests came before the first look."""
-    polls: list[Poll] = []
-    outside = 0
-    for record in records:
-        if not record["path"].startswith("/xapi/"):
-            continue
-        if starts_poll(record):
-            polls.append(Poll())
-        if not polls:
-            outside += 1
-            continue
-        poll = polls[-1]
-        poll.requests += 1
-        poll.request_bytes += record["request_bytes"]
-        poll.response_bytes += record["response_bytes"]
-        poll.queries.append(record["query"].get("$filter") or f"$orderby={record['query'].get('$orderby')}")
-    return polls, outside
-
-
-async def whole_list_bytes(rig: Rig) -> int:
-    """The size of the whole blocklist as 3CX sends it: one GET without a filter, measured by the fake."""
-    base, info = rig.pbx.info["url"], rig.pbx.info
-    form = {"grant_type": "client_credentials", "client_id": info["client_id"], "client_secret": info["client_secret"]}
-    async with rig.http.post(f"{base}/connect/token", data=form) as response:
-        response.raise_for_status()
-        token = (await response.json())["access_token"]
-    since, _ = await rig.pbx_requests()
-    async with rig.http.get(f"{base}/xapi/v1/Blocklist", headers={"Authorization": f"Bearer {token}"}) as response:
-        response.raise_for_status()
-        received = len(await response.read())
-    _, records = await rig.pbx_requests(since - 1)
-    measured = int(records[-1]["response_bytes"])
-    if measured != received:
-        raise RuntimeError(f"the fake 3CX measured {measured} bytes for the whole list, the client read {received}")
-    return measured
-
-
-async def watching(rig: Rig, sizes: Sizes) -> Section:
-    n = sizes.blocklist
-    await rig.reset_fakes()
-    await rig.pbx.post("/entries/clear")
-    await rig.new_entries(n)
-    whole = await whole_list_bytes(rig)
-    await rig.pbx.post("/reset")
-    since = await rig.mark()
-    env = {"UNBLOCK_WATCH_CHANNEL": WATCH_CHANNEL, "UNBLOCK_WATCH_INTERVAL": f"{WATCH_INTERVAL:g}",
-           "UNBLOCK_WATCH_BURST": str(WATCH_BURST)}  # fmt: skip
-    bot = await rig.start_bot("bot-watch", env)
-    cursor = 0
-    records: list[dict[str, Any]] = []
-
-    async def wait_for_polls(count: int) -> bool:
-        nonlocal cursor
-        deadline = time.monotonic() + 2 * WATCH_INTERVAL + 10
-        while True:
-            cursor, new = await rig.pbx_requests(cursor)
-            records.extend(new)
-            if sum(map(starts_poll, records)) >= count:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.05)
-
-    singles: set[int] = set()
-    bursts: list[set[int]] = []
-    others: set[int] = set()  # entries added by someone else than AutoBlacklist: never announced
-    for k, batch in enumerate(sizes.watch_batches, start=1):
-        if not await wait_for_polls(k):
-            break
-        await asyncio.sleep(0.2)  # entries added now have Ids above what this look read: the next look's
-        first = await rig.new_entries(batch)
-        added = set(range(first, first + batch))
-        if batch > WATCH_BURST:
-            bursts.append(added)
-        else:
-            singles.update(added)
-        others.add(await rig.new_entries(1, added_by="admin"))
-    await wait_for_polls(1 + len(sizes.watch_batches) + sizes.quiet_polls)
-
-    # the last look's posts
-    posts: list[dict[str, Any]] = []
-    stray = 0  # any other chat.postMessage or chat.update (there is nothing to update: no entry goes away)
-    expected = len(singles) + len(bursts)
-    deadline = time.monotonic() + 5.0
-    while True:
-        since, messages = await rig.messages(since)
-        posts.extend(m for m in messages if is_watch_post(m))
-        stray += sum(not is_watch_post(m) for m in messages)
-        if len(posts) >= expected or time.monotonic() >= deadline:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.5)  # the last look's check of announced entries, and any repeated post
-    since, messages = await rig.messages(since)
-    posts.extend(m for m in messages if is_watch_post(m))
-    stray += sum(not is_watch_post(m) for m in messages)
-    cursor, new = await rig.pbx_requests(cursor)
-    records.extend(new)
-    pbx = await rig.pbx.get("/stats")
-    rig.stop(bot)
-
-    polls, outside = polls_of(records)
-    summaries = [m for m in posts if summary_size(m["text"])]
-    single_posts = Counter(m["entry"] for m in posts if m not in summaries)
-    missing = len(singles - set(single_posts))
-    repeated = sum(c - 1 for e, c in single_posts.items() if e in singles and c > 1)
-    unexpected = sum(c for e, c in single_posts.items() if e not in singles)
-    announced_once = not missing and not repeated and not unexpected and len(singles) > 0
-
-    def summarised(batch: set[int]) -> int:
-        """The summaries that name this burst's first entry and its size."""
-        return sum(m["entry"] == min(batch) and summary_size(m["text"]) == len(batch) for m in summaries)
-
-    bursts_ok = len(summaries) == len(bursts) > 0 and all(summarised(b) == 1 for b in bursts)
-    per_poll = [p.requests for p in polls]
-    sent = [p.request_bytes for p in polls]
-    received = [p.response_bytes for p in polls]
-
-    def mean(xs: list[int]) -> float:
-        return statistics.fmean(xs) if xs else float("nan")
-
-    max_requests, max_received = max(per_poll, default=0), max(received, default=0)
-    figures = {
-        "entries": n,
-        "interval_s": WATCH_INTERVAL,
-        "whole_list_bytes": whole,
-        "polls": len(polls),
-        "requests_per_poll_max": max_requests,
-        "requests_per_poll_mean": number(mean(per_poll), 2),
-        "response_bytes_per_poll_max": max_received,
-        "response_bytes_per_poll_mean": number(mean(received)),
-        "request_bytes_per_poll_max": max(sent, default=0),
-        "request_bytes_per_poll_mean": number(mean(sent)),
-        "requests_outside_polls": outside,
-        "token_requests": pbx["token_requests"],
-        "added_singly": len(singles),
-        "announced_singly": sum(single_posts.values()),
-        "missing": missing,
-        "repeated": repeated,
-        "unexpected": unexpected,
-        "announced_once": announced_once,
-        "not_autoblacklist_added": len(others),
-        "bursts": len(bursts),
-        "burst_entries": sum(len(b) for b in bursts),
-        "summaries": len(summaries),
-        "bursts_as_one_message": bursts_ok,
-        "other_slack_messages": stray,
-    }
-    added_before = [0, *sizes.watch_batches]
-    lines = [
-        "## 5. Watching the blocklist",
-        "",
-        f"The bot watches the blocklist (`UNBLOCK_WATCH_INTERVAL={WATCH_INTERVAL:g}`, the minimum; burst above "
-        f"{WATCH_BURST}) while the fake 3CX holds {n} entries. Before each look after the first, new AutoBlacklist "
-        f"entries are added ({', '.join(map(str, sizes.watch_batches))}), each time with one entry added by an "
-        f"admin, which is not announced; then {sizes.quiet_polls} look(s) with nothing new. Sizes are measured by "
-        "the fake 3CX: request line, headers and body of each request, and the body of each answer.",
-        "",
-        "| look | new AutoBlacklist entries before it | 3CX requests | request bytes | response bytes | queries |",
-        "| ---: | ---: | ---: | ---: | ---: | --- |",
-        *(row(i + 1, added_before[i] if i < len(added_before) else 0, p.requests, p.request_bytes, p.response_bytes,
-              "; ".join(f"`{q}`" for q in p.queries)) for i, p in enumerate(polls)),
-        "",
-        "| metric | value | goal |",
-        "| --- | ---: | --- |",
-        row("looks seen", len(polls), f">= {1 + len(sizes.watch_batches) + sizes.quiet_polls}"),
-        row("3CX requests per look, max / mean", f"{max_requests} / {mean(per_poll):.2f}",
-            f"<= 2: {mark(0 < max_requests <= 2)}"),
-        row("response bytes per look, max / mean", f"{max_received} / {mean(received):.0f}",
-            f"far below the whole list (< 1/10): {mark(0 < max_received < whole / 10)}"),
-        row("request bytes per look, max / mean", f"{max(sent, default=0)} / {mean(sent):.0f}", ""),
-        row(f"the whole list ({n} entries), one GET without a filter, bytes", whole, "baseline"),
-        row("3CX token requests / XAPI requests before the first look", f"{pbx['token_requests']} / {outside}",
-            ""),
-        row("new entries announced one by one", f"{sum(single_posts.values())} for {len(singles)} entries "
-            f"({missing} missing, {repeated} repeated, {unexpected} others)", f"each once: {mark(announced_once)}"),
-        row("bursts announced as one summary", f"{len(summaries)} summaries for {len(bursts)} bursts of "
-            f"{', '.join(str(len(b)) for b in bursts)}", f"one each: {mark(bursts_ok)}"),
-        row("other chat.postMessage / chat.update calls", stray, f"0: {mark(stray == 0)}"),
-        "",
-    ]  # fmt: skip
-    return Section("watch", lines, figures)

@@ -1,6 +1,7 @@
 """``python -m bench --smoke`` runs every scenario end to end, and its counts show that something was measured.
 
-Only counts are checked, never a time or a rate: the machines that run this are shared and noisy.
+Only counts are checked, never a time or a rate: the machines that run this are shared and noisy. Section 5's
+judging is also checked without processes, on what the fakes would record of a run.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench import provenance
 from bench.fakes import MAX_ENTRIES, entry_ip, entry_of
-from bench.scenarios import WATCH_BURST, Sizes
+from bench.scenarios import Sizes
+from bench.watching import WATCH_BURST, WATCH_CHANNEL, Judged, Observed, judge, report
+from bot.domain.entries import BlocklistEntry
+from bot.slack.views.watch import burst, new_block
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADINGS = (
@@ -39,6 +45,141 @@ def test_results_md_was_written_by_the_bench_code_as_it_is() -> None:
     recorded = provenance.recorded_code_hash(results.read_text())
     assert recorded is not None, "bench/RESULTS.md names no bench code sha256; run python -m bench"
     assert recorded == provenance.code_hash(), "bench/ changed since RESULTS.md was written; run python -m bench"
+
+
+# -- section 5 judged without processes: what the fakes would record of a run ------------------------------
+
+WHOLE_LIST = 36_000
+SINGLES = (201, 202, 203)
+BURST = tuple(range(205, 215))
+BY_ADMIN = (204, 215)
+
+
+def entry(entry_id: int) -> BlocklistEntry:
+    return BlocklistEntry(entry_id, entry_ip(entry_id), "SIP flood", "Block", "AutoBlacklist", None)
+
+
+def message(text: str, blocks: list[dict[str, Any]], method: str = "chat.postMessage") -> dict[str, Any]:
+    """A call as the fake Slack records it: the entry is the first address its text (or blocks) names."""
+    found = entry_of(text) or entry_of(json.dumps(blocks))
+    return {"method": method, "channel": WATCH_CHANNEL, "text": text, "entry": found}
+
+
+def announced(entry_id: int) -> dict[str, Any]:
+    return message(*new_block(entry(entry_id)))
+
+
+def summarised(entries: tuple[int, ...]) -> dict[str, Any]:
+    return message(*burst([entry(e) for e in entries]))
+
+
+def xapi(query: dict[str, str], response_bytes: int = 400) -> dict[str, Any]:
+    path = "/xapi/v1/Blocklist"
+    return {"method": "GET", "path": path, "query": query, "request_bytes": 250, "response_bytes": response_bytes}
+
+
+TOKEN = {"method": "POST", "path": "/connect/token", "query": {}, "request_bytes": 300, "response_bytes": 90}
+LOOKS = (
+    TOKEN,
+    xapi({"$orderby": "Id desc", "$top": "1"}),
+    xapi({"$filter": "Id gt 200"}),
+    xapi({"$filter": "Id gt 204"}),
+    xapi({"$filter": "Id eq 201 or Id eq 202 or Id eq 203"}),
+)
+POSTS = (*(announced(e) for e in SINGLES), summarised(BURST))
+
+
+def judged(messages: tuple[dict[str, Any], ...] = POSTS, requests: tuple[dict[str, Any], ...] = LOOKS) -> Judged:
+    seen = Observed(entries=200, whole_list_bytes=WHOLE_LIST, planned=(len(SINGLES), len(BURST)), quiet_polls=0,
+                    added=(SINGLES, BURST), by_admin=BY_ADMIN, requests=requests, messages=messages,
+                    token_requests=1)  # fmt: skip
+    return judge(seen)
+
+
+def test_a_run_that_announces_each_entry_once_and_the_burst_once_meets_every_goal() -> None:
+    assert len(SINGLES) <= WATCH_BURST < len(BURST)
+    j = judged()
+
+    checks = (j.few_requests, j.small_answers, j.announced_once, j.bursts_as_one_message, j.nothing_else)
+    assert checks == (True, True, True, True, True)
+    assert [p.requests for p in j.polls] == [1, 1, 2]
+    assert j.polls[2].queries == ("Id gt 204", "Id eq 201 or Id eq 202 or Id eq 203")
+    assert (j.requests_outside_polls, j.requests_per_poll_max, j.response_bytes_per_poll_max) == (0, 2, 800)
+    assert (j.added_singly, j.announced_singly, j.missing, j.repeated, j.unexpected) == (3, 3, 0, 0, 0)
+    assert (j.burst_sizes, j.summaries, j.not_autoblacklist_added, j.other_slack_messages) == ((10,), 1, 2, 0)
+    section = report(j)
+    assert "**NO**" not in "\n".join(section.lines)
+    assert section.figures["announced_once"] and section.figures["bursts_as_one_message"]
+
+
+@pytest.mark.parametrize(
+    ("posts", "wrong"),
+    [
+        ((announced(201), announced(203), summarised(BURST)), (1, 0, 0)),
+        ((*POSTS, announced(202)), (0, 1, 0)),
+        ((*POSTS, announced(BY_ADMIN[0])), (0, 0, 1)),
+        ((*POSTS, announced(BURST[0])), (0, 0, 1)),
+    ],
+    ids=["missing", "repeated", "an admin's entry", "an entry of the burst alone"],
+)
+def test_an_entry_added_alone_not_announced_exactly_once_is_a_failure(
+    posts: tuple[dict[str, Any], ...], wrong: tuple[int, int, int]
+) -> None:
+    j = judged(posts)
+
+    assert not j.announced_once
+    assert (j.missing, j.repeated, j.unexpected) == wrong
+    row = next(line for line in report(j).lines if line.startswith("| new entries announced one by one"))
+    assert row.endswith("each once: **NO** |"), row
+    assert report(j).figures["announced_once"] is False
+
+
+@pytest.mark.parametrize(
+    "posts",
+    [
+        tuple(announced(e) for e in SINGLES),
+        (*POSTS, summarised(BURST)),
+        (*(announced(e) for e in SINGLES), summarised(BURST[:-1])),
+        (*(announced(e) for e in SINGLES), summarised(tuple(range(206, 216)))),
+    ],
+    ids=["no summary", "two summaries", "the wrong size", "not naming the burst's first entry"],
+)
+def test_a_burst_not_summarised_once_by_its_size_is_a_failure(posts: tuple[dict[str, Any], ...]) -> None:
+    j = judged(posts)
+
+    assert not j.bursts_as_one_message
+    assert j.announced_once  # the burst's summary is not an entry announced alone
+    assert report(j).figures["bursts_as_one_message"] is False
+
+
+def test_any_other_slack_message_is_a_failure() -> None:
+    j = judged((*POSTS, message(*new_block(entry(201), gone=True), method="chat.update")))
+
+    assert (j.other_slack_messages, j.nothing_else) == (1, False)
+    assert j.announced_once and j.bursts_as_one_message
+    assert report(j).lines[-2].endswith("| 1 | 0: **NO** |")
+
+
+def test_a_look_of_three_requests_is_a_failure() -> None:
+    j = judged(requests=(*LOOKS, xapi({"$filter": "Id eq 205"})))
+
+    assert (j.requests_per_poll_max, j.few_requests, j.small_answers) == (3, False, True)
+    assert "| 3CX requests per look, max / mean | 3 / 1.67 | <= 2: **NO** |" in report(j).lines
+
+
+@pytest.mark.parametrize(("check", "small"), [(WHOLE_LIST // 10 - 1, True), (WHOLE_LIST // 10, False)])
+def test_a_look_whose_answers_reach_a_tenth_of_the_whole_list_is_a_failure(check: int, small: bool) -> None:
+    # the last look: its opening query's answer (400 bytes) and its check of the entries announced
+    j = judged(requests=(*LOOKS[:-1], xapi({"$filter": "Id eq 201 or Id eq 202 or Id eq 203"}, check - 400)))
+
+    assert (j.response_bytes_per_poll_max, j.few_requests, j.small_answers) == (check, True, small)
+
+
+def test_xapi_requests_before_the_first_look_are_counted_apart() -> None:
+    j = judged(requests=(TOKEN, xapi({"$filter": "Id eq 1"}), *LOOKS[1:]))
+
+    assert (j.requests_outside_polls, len(j.polls), j.requests_per_poll_max) == (1, 3, 2)
+    assert report(j).figures["requests_outside_polls"] == 1
 
 
 def test_bench_smoke_measures_every_scenario(tmp_path: Path) -> None:

@@ -1,16 +1,16 @@
 """The bot's metrics, in the Prometheus text format (``GET /metrics``).
 
 One prefix (``unblock_``), base units (seconds), ``_total`` on counters (``prometheus_client`` adds it),
-and labels of a few known values only, each one word (``delete_blocklist``, never ``DELETE Blocklist``):
-never an address, a number, a user or a channel. The metrics live in a registry of their own, so that
-only the bot's are served, beside the process's (``process_*``, ``python_info``) and the version
-(``unblock_build_info``). Counters count what this process did; ``unblock_requests_pending`` is read
-from the store that every replica shares.
+and labels of a few known values only, each one word (``delete_blocklist``, never ``DELETE Blocklist``), but
+for ``rule``, the names the operator gave the rules: never an address, a number, a user or a channel. The
+metrics live in a registry of their own, so that only the bot's are served, beside the process's
+(``process_*``, ``python_info``) and the version (``unblock_build_info``). Counters count what this process
+did; ``unblock_requests_pending`` is read from the store that every replica shares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 
 from prometheus_client import (
@@ -49,9 +49,12 @@ def installed_version() -> str:
 BUILD = Info("unblock_build", "The version of unblock-bot this process runs (always 1).", registry=REGISTRY)
 BUILD.info({"version": installed_version()})
 REQUESTS_OPENED = Counter(
-    "unblock_requests_opened", "Unblock requests opened, by the kind of entry (address, number).", ["kind"],
+    "unblock_requests_opened",
+    "Unblock requests opened, by the kind of entry (address, number) and the name of the rule that decides for "
+    "them (empty: the settings).",
+    ["kind", "rule"],
     registry=REGISTRY,
-)  # fmt: skip
+)
 REQUESTS_ENDED = Counter(
     "unblock_requests_ended",
     "Unblock requests that reached an end, by the kind of entry and how (unblocked, failed, denied, cancelled, "
@@ -135,12 +138,12 @@ DECISIONS = {"executing": "approve", "denied": "deny", "cancelled": "cancel"}
 
 
 def request_moved(kind: str, from_state: str | None, to_state: str, *, withdrawn: bool,
-                  decided_after: float | None) -> None:  # fmt: skip
+                  decided_after: float | None, rule: str = "") -> None:  # fmt: skip
     """A transition this process made, in plain values (``app`` wires it as the transitions' observer):
     ``withdrawn``: cancelled by the bot itself, not decided; ``decided_after``: seconds from the request to
-    its decision, when it was decided."""
+    its decision, when it was decided; ``rule``: the name of the rule that decides for it ("": the settings)."""
     if from_state is None:
-        REQUESTS_OPENED.labels(kind).inc()
+        REQUESTS_OPENED.labels(kind, rule).inc()
         return
     decision = DECISIONS.get(to_state)
     if from_state == "pending" and decision is not None and not withdrawn and decided_after is not None:
@@ -195,9 +198,16 @@ THREECX_OPERATIONS = (
 ALERTED_STATUSES = ("401", "403", "429", "500", "502", "503", "504", "no_answer")
 
 
+def rules_known(names: Iterable[str]) -> None:
+    """The operator's rules (by name) start at 0 too, beside the settings' "" (``app`` calls it at start)."""
+    for name in names:
+        for kind in KINDS:
+            REQUESTS_OPENED.labels(kind, name)
+
+
 def _zero_initialise() -> None:
     for kind in KINDS:
-        REQUESTS_OPENED.labels(kind)
+        REQUESTS_OPENED.labels(kind, "")
         for state in ENDS:  # in their order, so that the output reads the same every time
             REQUESTS_ENDED.labels(kind, state)
         for state in UNDO_ENDS:

@@ -165,7 +165,18 @@ def requests() -> st.SearchStrategy[UnblockRequest]:
         undo_results=st.lists(results(), max_size=15).map(tuple),
         asked_in=st.one_of(st.none(), st.just("C0ASKED")),
         allow_for=st.one_of(st.none(), st.just(3600.0)),
+        rule=st.one_of(st.none(), rule_names),
+        auto=st.booleans(),
+        approvals=st.lists(st.sampled_from(APPROVERS), max_size=10).map(tuple),
+        approvals_needed=st.integers(1, 10),
+        asked_address=st.one_of(st.none(), st.just("203.0.113.7"), st.text(max_size=50)),
     )
+
+
+#: the rules' names are the operator's: any text, up to about 200 characters (and the kinds that break limits)
+rule_names = st.one_of(st.text(min_size=1, max_size=200), st.sampled_from([long(HOSTILE, 200), long("é<", 200)]))
+#: approvers, with ids as long as Slack's get
+APPROVERS = ["U0SEC1", "U0SEC2", "W" + "X" * 20, BOB, CAROL]
 
 
 #: the durations Approve and allow offers, the most there may be
@@ -181,6 +192,7 @@ def valid(text: str, blocks: list[dict[str, object]]) -> None:
 def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) -> None:
     valid(*request_card(request, "<@UBOB>, <@UCAROL> or a member of <!subteam^SHELPDESK>", DURATIONS, 86400.0))
     valid(*outcome.outcome_card(request, 1.7e9 + 5))
+    valid(home.decided_notice(request), [])
     link = "https://acme.slack.com/archives/C0GENERAL/p1700000000000100"
     if request.state in notices.TOLD:
         valid(*notices.direct_message(request, link))
@@ -189,7 +201,8 @@ def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) 
     many = [replace(request, id=f"{n:016x}") for n in range(11)]
     assert view_problems(home.home_view(many, many[:10], notices.waiting_in(request, link))) == []
     valid(*lists.history([request] * 50, everywhere=True))
-    for note in (notes.already_resolved(request), notes.already_requested(request, "1700000000.000100", "https://acme.slack.com/", "UBOB")):
+    already = notes.already_requested(request, "1700000000.000100", "https://acme.slack.com/", "UBOB")
+    for note in (notes.already_resolved(request), already):
         valid(note, [])
 
 

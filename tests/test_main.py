@@ -287,8 +287,8 @@ async def test_check_reports_what_works_and_changes_nothing(slack: FakeSlack, pb
     assert lines == [
         f"ok   Database: SQLite file {tmp_path / 'unblock.db'} is ready.",
         lines[1],
-        "ok   Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by UNBLOCK_APPROVERS "
-        "for every entry.",
+        "ok   Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by "
+        "UNBLOCK_APPROVERS for every entry.",
         f"ok   3CX at {pbx.base_url}: the API client 'unblock-bot' got an access token.",
         f"ok   3CX at {pbx.base_url}: the IP blocklist can be read.",
         f"ok   3CX at {pbx.base_url}: the bot may remove IP blocklist entries (a DELETE of entry 1000042, which does "

@@ -7,8 +7,13 @@ from typing import Any
 
 import pytest
 
-from bot.domain.model import State
+from bot.domain.model import BlocklistEntry, Outcome, Result, State, UnblockRequest
 from bot.slack.buttons import APPROVE, APPROVE_ALLOW, CANCEL, DENY, UNDO
+from bot.slack.views.home import decided_notice
+from bot.slack.views.lists import history
+from bot.slack.views.notes import already_resolved
+from bot.slack.views.notices import TOLD, direct_message
+from bot.slack.views.outcome import outcome_card
 
 from .conftest import MakeHarness
 from .harness import ALICE, BOB, CAROL, GENERAL, Harness, block_text, buttons
@@ -166,3 +171,35 @@ async def test_help_names_every_button_and_the_approvals_channel(harness: Harnes
 
     for said in ("*Approve*", "*Deny*", "*Cancel*", "*Approve and allow*", "*Undo*", "approvals channel"):
         assert said in reply.message
+
+
+# a request its rule carried out: nobody approved it, and every view says so ----------------------------------
+
+BRANCH_ENTRY = BlocklistEntry(60, "198.51.100.7", None, "Block", "AutoBlacklist", None)
+DELETED, GONE, REFUSED = (Result(Outcome.DELETED, "HTTP 204"), Result(Outcome.ALREADY_GONE, "HTTP 404"),
+                          Result(Outcome.OTHER, "HTTP 400 no"))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("state", "results", "words"),
+    [
+        (State.EXECUTING, (), "is being unblocked automatically by rule 'Branch offices'…"),
+        (State.UNBLOCKED, (GONE,), "was carried out automatically by rule 'Branch offices'; it was already gone"),
+        (State.FAILED, (REFUSED,), "was carried out automatically by rule 'Branch offices', but it could not be"),
+        (State.UNDO_FAILED, (DELETED,), "was unblocked automatically by rule 'Branch offices'; the undo by <@UCAROL>"),
+    ],
+)
+def test_a_request_its_rule_carried_out_names_the_rule_in_every_state(
+    state: State, results: tuple[Result, ...], words: str
+) -> None:
+    request = UnblockRequest("0123456789abcdef", (BRANCH_ENTRY,), ALICE, GENERAL, 1.7e9, 1.7e9 + 900, state=state,
+                             rule="Branch offices", auto=True, results=results, undone_by=CAROL)  # fmt: skip
+
+    said = [block_text(outcome_card(request, 1.7e9 + 5)[1]), decided_notice(request), history([request], True)[0],
+            block_text(history([request], True)[1]), already_resolved(request)]  # fmt: skip
+    if state in TOLD:
+        said.append(block_text(direct_message(request, None)[1]))
+
+    assert words in said[0] and words in said[1] and words in said[3]
+    assert state.undo_phase or "automatically by rule 'Branch offices'" in said[4]  # "This request was…"
+    assert [s for s in said if "the bot" in s or "None" in s or "approved by" in s.lower()] == []

@@ -1,5 +1,7 @@
 """Approve and allow: once a block is removed, an allow entry for the same address lets it in for a while,
-so that a phone still sending a wrong password does not get its office blocked again minutes later.
+so that a phone still sending a wrong password does not get its office blocked again minutes later. Allow
+only: an allow entry for the one address asked for, inside a blocked network whose block stays (3CX lets the
+most specific entry win).
 
 The allow entry names the approver and the request in its ``Description``, so that the bot can find the
 one it added when 3CX's answer to the ``POST`` was lost (it is never sent twice). An address that an
@@ -18,6 +20,7 @@ from typing import Protocol
 from .entries import BlocklistEntry, CallFailed, Removal
 from .lookup import Finder
 from .model import Result, UnblockRequest
+from .outcomes import Outcome
 
 
 class AllowList(Protocol):
@@ -108,16 +111,35 @@ class Allowing:
         Raises:
             CallFailed: 3CX refused, or could not be reached.
         """
+        return (await self.take_back(entry_id)).answer
+
+    async def take_back(self, entry_id: int) -> Result:
+        """Remove an allow entry this request added: ``DELETED``, or ``ALREADY_GONE`` when 3CX no longer had it.
+
+        Raises:
+            CallFailed: 3CX refused, or could not be reached.
+        """
         removal = await self.entries.remove_entry(entry_id)
         if removal.deleted:
-            return f"allow entry {entry_id} removed ({removal.answer})"
-        return f"allow entry {entry_id} was already gone"
+            return Result(Outcome.DELETED, f"allow entry {entry_id} removed ({removal.answer})")
+        return Result(Outcome.ALREADY_GONE, f"allow entry {entry_id} was already gone")
 
 
 def merge(result: Result, allowed: Allowed) -> Result:
     """The unblock's ``result`` with what allowing did (its answer appended)."""
     return replace(result, answer=f"{result.answer}; {allowed.answer}", allow_id=allowed.entry_id,
                    allowed_until=allowed.until, allow_existed=allowed.existed)  # fmt: skip
+
+
+def allowed_only(allowed: Allowed) -> Result:
+    """Allow only: what adding (or finding) the allow entry for the asked address did; no block was removed."""
+    return Result(Outcome.ALLOWED, allowed.answer, allow_id=allowed.entry_id, allowed_until=allowed.until,
+                  allow_existed=allowed.existed)  # fmt: skip
+
+
+def added_only(request: UnblockRequest) -> bool:
+    """Carried out as Allow only, and an allow entry of its own was added: what its undo removes."""
+    return request.allow_only and any(r.added_allow is not None for r in request.results)
 
 
 def failed(result: Result, error: Exception) -> Result:

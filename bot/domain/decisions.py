@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .allowing import added_only
 from .entries import Target
 from .model import State, Timing, UnblockRequest
 from .policy import ApprovalPolicy, Refusal, Why
@@ -206,7 +207,7 @@ class Decisions:
             return Refused(request, ELSEWHERE)
         if request.state.undo_phase:
             return AlreadyResolved(request)
-        if request.state not in (State.UNBLOCKED, State.FAILED) or not request.removed:
+        if request.state not in (State.UNBLOCKED, State.FAILED) or not (request.removed or added_only(request)):
             return Refused(request, NOTHING_TO_UNDO)
         if request.undo_until is None or self._clock() > request.undo_until:
             return Refused(request, TOO_LATE_TO_UNDO)

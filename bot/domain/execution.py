@@ -7,6 +7,10 @@ call that process could have started must have ended, another process (or the
 same one, restarted) takes the claim over and finishes the request by asking
 3CX what is true now, then completing what the approval or the undo asked for.
 Nothing is ever removed or added twice.
+
+A request claimed as Allow only (``request.allow_only``) removes nothing: it adds an allow entry for the one
+address asked for (``asked_address``), inside the network its entry blocks, and the block stays; its undo
+removes that allow entry and puts nothing back.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from .allowing import Allowing, failed, merge
+from .allowing import Allowed, Allowing, allowed_only, failed, merge
 from .entries import CallFailed, Target
 from .lease import Lease
 from .model import Result, State, Timing, UnblockRequest
@@ -48,11 +52,15 @@ class Execution:
         """Delete the entries of a request this process claimed; ends in ``unblocked`` or ``failed``.
         None when the claim was lost (the process could not renew it, so another one finishes it)."""
         self._check_claimed(request, State.EXECUTING)
+        if request.allow_only:
+            return await self._carry_out(request, request.targets, self._allow_only, self._finish_allow_only)
         return await self._carry_out(request, request.targets, self._delete, self._finish_unblock)
 
     async def restore(self, request: UnblockRequest) -> UnblockRequest | None:
         """Put back what a claimed undo covers; ends in ``undone`` or ``undo_failed`` (None: claim lost)."""
         self._check_claimed(request, State.UNDOING)
+        if request.allow_only:
+            return await self._carry_out(request, request.targets, self._unallow_only, self._finish_undo_allow_only)
         return await self._carry_out(request, request.removed, self._create, self._finish_undo)
 
     async def recover(self) -> list[UnblockRequest]:
@@ -81,6 +89,12 @@ class Execution:
     # -- steps ---------------------------------------------------------------------
 
     async def _complete(self, request: UnblockRequest) -> UnblockRequest | None:
+        if request.allow_only:  # the allow entry its owner may have added is looked for first, never added twice
+            if request.state is State.EXECUTING:
+                return await self._carry_out(request, request.targets, self._allow_only_if_absent,
+                                             self._finish_allow_only)  # fmt: skip
+            return await self._carry_out(request, request.targets, self._unallow_only_again,
+                                         self._finish_undo_allow_only)  # fmt: skip
         if request.state is State.EXECUTING:
             return await self._carry_out(request, request.targets, self._delete_if_listed, self._finish_unblock)
         return await self._carry_out(request, request.removed, self._create_if_absent, self._finish_undo)
@@ -128,6 +142,24 @@ class Execution:
             request, to, lambda: self.transitions.move(request, to, actor, results=results, undo_until=undo_until)
         )
 
+    async def _finish_allow_only(self, request: UnblockRequest, results: tuple[Result, ...]
+                                 ) -> UnblockRequest | None:  # fmt: skip
+        to = State.UNBLOCKED if all(r.outcome is Outcome.ALLOWED for r in results) else State.FAILED
+        added = any(r.added_allow is not None for r in results)
+        window = self.timing.undo_window
+        undo_until = self.transitions.clock() + window if added and window > 0 else None
+        actor = request.resolved_by
+        return await self._settle(
+            request, to, lambda: self.transitions.move(request, to, actor, results=results, undo_until=undo_until)
+        )
+
+    async def _finish_undo_allow_only(self, request: UnblockRequest, results: tuple[Result, ...]
+                                      ) -> UnblockRequest | None:  # fmt: skip
+        to = State.UNDONE if all(r.outcome.gone for r in results) else State.UNDO_FAILED
+        return await self._settle(
+            request, to, lambda: self.transitions.move(request, to, request.undone_by, undo_results=results)
+        )
+
     async def _finish_undo(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
         to = State.UNDONE if all(r.outcome is Outcome.RESTORED for r in results) else State.UNDO_FAILED
         return await self._settle(
@@ -173,12 +205,29 @@ class Execution:
                      look_first: bool) -> Result:  # fmt: skip
         """Approve and allow: once the block is gone, the allow entry (``look_first``: unless 3CX lists the
         one this request added, after a restart). A failure leaves the unblock done and says why."""
-        allowing, mask, seconds = self.allowing, target.address, request.allow_for
+        mask, seconds = target.address, request.allow_for
         if seconds is None or not result.outcome.gone or not mask:
             return result
         try:
+            return merge(result, await self._add_allow(request, mask, seconds, lease, look_first=look_first))
+        except CallFailed as error:
+            return failed(result, error)
+        except Exception as error:
+            log.exception("unexpected error while adding an allow entry", extra={"request": request.id})
+            return failed(result, error)
+
+    async def _add_allow(self, request: UnblockRequest, mask: str, seconds: float, lease: Lease, *,
+                         look_first: bool) -> Allowed:  # fmt: skip
+        """The allow entry for ``mask``, added once (``look_first``: unless 3CX lists the one this request added,
+        after a restart); when 3CX's answer is lost, the one 3CX added is looked for, never a second one sent.
+
+        Raises:
+            CallFailed: 3CX refused, or could not be reached and lists no entry of this request's.
+        """
+        allowing = self.allowing
+        try:
             found = await allowing.find_added(request, mask) if look_first else None
-            return merge(result, found or await allowing.allow(request, mask, seconds))
+            return found or await allowing.allow(request, mask, seconds)
         except CallFailed as error:
             if error.maybe_applied:  # the answer was lost: look once 3CX must have finished, never add twice
                 await asyncio.sleep(self.timing.call_bound)
@@ -187,11 +236,47 @@ class Execution:
                 except CallFailed:
                     found = None
                 if found is not None:
-                    return merge(result, found)
-            return failed(result, error)
-        except Exception as error:
+                    return found
+            raise
+
+    async def _allow_only(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+        """Allow only: an allow entry for the asked address, for ``allow_for`` (none when one already lets it
+        in); the entry's block is left in place, and nothing is deleted."""
+        address, seconds = request.asked_address, request.allow_for
+        if not address or seconds is None:  # the claim always has both: Decisions refuses Allow only without
+            return Result(Outcome.INTERNAL, "internal error (Allow only without an address or a duration)")
+        try:
+            return allowed_only(await self._add_allow(request, address, seconds, lease, look_first=False))
+        except CallFailed as error:
+            return Result(Outcome.of(error), f"the allow entry was not added: {error.answer()}")
+        except Exception as error:  # the request must not stay in `executing` whatever happens
             log.exception("unexpected error while adding an allow entry", extra={"request": request.id})
-            return failed(result, error)
+            return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
+
+    async def _allow_only_if_absent(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+        """After a restart: the allow entry this request added, if 3CX lists it, else added now. When 3CX cannot
+        be asked, ``CallFailed`` leaves the request as it is, for the next try."""
+        address = request.asked_address
+        found = await self.allowing.find_added(request, address) if address else None
+        result = allowed_only(found) if found is not None else await self._allow_only(request, target, lease)
+        return replace(result, after_restart=True)
+
+    async def _unallow_only_again(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+        return replace(await self._unallow_only(request, target, lease), after_restart=True)
+
+    async def _unallow_only(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
+        """Undo of Allow only: remove the allow entry the request added (gone already is fine); nothing is put
+        back, since nothing was removed."""
+        prior = request.result_for(target)
+        if prior is None or prior.added_allow is None:
+            return Result(Outcome.ALREADY_GONE, "this request added no allow entry")
+        try:
+            return await self.allowing.take_back(prior.added_allow)
+        except CallFailed as error:
+            return Result(Outcome.of(error), f"the allow entry {prior.added_allow} was not removed: {error.answer()}")
+        except Exception as error:
+            log.exception("unexpected error while removing an allow entry", extra={"request": request.id})
+            return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
 
     async def _unallow(self, request: UnblockRequest, target: Target) -> tuple[str | None, Result | None]:
         """Before a block is put back: remove the allow entry the unblock added. (What 3CX said, None) when

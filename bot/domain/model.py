@@ -30,6 +30,10 @@ from .entries import expiry as expiry
 from .entries import is_entry_id as is_entry_id
 from .outcomes import Outcome as Outcome
 
+#: the requester of a request the blocklist watcher opened itself, for an entry whose rule has
+#: ``auto_on_watch``: not a Slack user (whose ids are upper case), so nobody is told or mentioned as one
+WATCHER = "watcher"
+
 
 class State(enum.StrEnum):
     PENDING = "pending"

@@ -17,6 +17,9 @@ class Outcome(enum.StrEnum):
     ALREADY_GONE = "already_gone"
     #: an undo put the entry back (3CX answered 201, or lists it again)
     RESTORED = "restored"
+    #: Allow only: an allow entry lets the asked address in (added by this request, or there already); the
+    #: entry's block on its network stays
+    ALLOWED = "allowed"
     # failures, one per kind of 3CX error
     NOT_FOUND = "not_found"
     CHANGED = "changed"
@@ -48,8 +51,10 @@ class Explanation:
     admin: str = ""
 
 
-#: every failure, in plain words; the one place these sentences are written
+#: every failure, in plain words; the one place these sentences are written (and what Allow only did, which is
+#: no failure, though the block stays)
 EXPLANATIONS: dict[Outcome, Explanation] = {
+    Outcome.ALLOWED: Explanation("An allow entry lets the address asked for in; the block on its network stays."),
     Outcome.NOT_FOUND: Explanation("3CX has no such entry."),
     Outcome.CHANGED: Explanation(
         "It was changed in 3CX after the request was made, so the bot left it alone; ask again to see it as it is now."

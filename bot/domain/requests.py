@@ -72,6 +72,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: how many of the newest pending requests recovery looks at for ``auto`` ones left unclaimed
+AUTO_CHECKED = 500
+
 
 @dataclass(frozen=True, slots=True)
 class Shown:
@@ -229,10 +232,26 @@ class Requests:
         return await self._decisions.expire_due()
 
     async def recover(self) -> list[UnblockRequest]:
-        """Finish the requests a stopped process left half done; the ones finished."""
+        """Finish the requests a stopped process left half done; the ones finished. That includes a request its
+        rule carries out at once (``auto``) that a stopped process opened but never claimed."""
         finished = await self._execution.recover()
+        finished += await self._carry_out_left()
         if finished:
             log.warning("finished requests a stopped bot had left", extra={"requests": [r.id for r in finished]})
+        return finished
+
+    async def _carry_out_left(self) -> list[UnblockRequest]:
+        """Claim and carry out the ``auto`` requests still pending well after they were opened: the process that
+        opened one stopped before claiming it (claiming follows opening at once)."""
+        before = self.transitions.clock() - self.timing.takeover_after
+        finished = []
+        for left in await self.store.waiting(AUTO_CHECKED):
+            if left.auto and left.created_at < before:
+                log.warning("carrying out a request its rule carries out, left by a stopped process",
+                            extra={"request": left.id})  # fmt: skip
+                done = await self._carry_out(await self._decisions.carry_out_by_rule(left), None)
+                if isinstance(done, Resolved):
+                    finished.append(done.request)
         return finished
 
     async def upkeep(self) -> Upkept:

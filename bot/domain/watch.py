@@ -7,6 +7,9 @@ grow), and the mark moves in the same transaction that keeps the new entries to
 announce, so an entry is kept for announcing exactly once whoever looks and
 whenever a process stops. Entries already listed when watching first starts are
 not announced.
+
+A new entry whose rule has ``auto_on_watch`` is not announced for a person to ask about: the watcher unblocks
+it (:meth:`Watching.unblock`), through the request service like any request, by :data:`WATCHER`.
 """
 
 from __future__ import annotations
@@ -14,10 +17,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .entries import BlocklistEntry
+from .model import WATCHER, UnblockRequest
 from .ports import Announcement, WatchStore
+from .rules import Rules
+
+if TYPE_CHECKING:  # the service imports this module
+    from .requests import NotShown, OpenResult, Requests, Show
+
+__all__ = ["CHECKS", "PAGE", "WATCHER", "Look", "PutBack", "WatchRules", "WatchedList", "Watching"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +36,8 @@ PAGE = 500
 #: the most announced entries one look checks against 3CX (one short query's worth)
 CHECKS = 24
 MIN_INTERVAL = 5.0
+#: how many of the watcher's last requests are asked whether their Undo put a new entry back
+UNDONE_CHECKED = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +70,22 @@ class Look:
     """What one look found: nothing when this process does not hold the watch."""
 
     held: bool
-    #: new entries this look kept for announcing (all of them are also in ``unposted``)
+    #: new entries this look kept (each is also in ``unposted`` or in ``unblock``)
     new: int = 0
     #: every announcement not yet posted (this look's, and any a stopped process left)
     unposted: tuple[Announcement, ...] = ()
     #: announced entries 3CX no longer lists, each marked gone by this look
     gone: tuple[Announcement, ...] = ()
+    #: of the entries not yet posted, those whose rule has the watcher unblock them (not in ``unposted``)
+    unblock: tuple[Announcement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PutBack:
+    """The new entry is one that an Undo of the watcher's ``request`` put back: a person wants it blocked, so the
+    watcher does not unblock it again (it is announced like any other)."""
+
+    request: UnblockRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +97,9 @@ class Watching:
     rules: WatchRules
     holder: str
     clock: Callable[[], float]
+    #: the operator's rules: an entry whose rule has ``auto_on_watch`` is unblocked rather than announced
+    #: (None: every entry is announced)
+    unblocking: Rules | None = None
 
     async def look(self) -> Look:
         """One look: renew the watch, keep what is new, and find what is gone. Raises ThreeCXError or
@@ -94,7 +119,45 @@ class Watching:
                 keep = [Announcement(e, self.rules.channel) for e in added if self.rules.wants(e)]
                 if await self.store.advance_watch(self.holder, mark, max(e.id for e in added), keep, now):
                     new = len(keep)
-        return Look(True, new, tuple(await self.store.unposted(PAGE)), tuple(await self._gone(now)))
+        unposted = await self.store.unposted(PAGE)
+        unblock = [a for a in unposted if self.unblocks(a.entry)]
+        announce = [a for a in unposted if not self.unblocks(a.entry)]
+        return Look(True, new, tuple(announce), tuple(await self._gone(now)), tuple(unblock))
+
+    def unblocks(self, entry: BlocklistEntry) -> bool:
+        """Whether ``entry``'s rule has the watcher unblock it as soon as it sees it (``auto_on_watch``)."""
+        if self.unblocking is None:
+            return False
+        rule = self.unblocking.rule_for(entry)
+        return rule.auto and rule.auto_on_watch
+
+    async def unblock(self, announcement: Announcement, requests: Requests, show: Show) -> OpenResult | PutBack:
+        """Unblock a new entry whose rule says so (see :meth:`unblocks`): a request for it in the watch channel,
+        asked by :data:`WATCHER`, which its rule carries out at once, so that it has all a request has (one open
+        request per entry, the audit line, history, recovery, Undo). ``show`` shows the request's card, which
+        is the entry's announcement: once it is shown, the announcement counts as posted (see
+        :meth:`shown_in_request`), so whoever looks next does not unblock the entry again. ``AlreadyRequested``
+        when an open request holds the entry already (a person's, or another look's); ``PutBack`` when an Undo of
+        the watcher's put the entry back."""
+        from .requests import Shown  # here: the service imports this module
+
+        async def shown(request: UnblockRequest) -> Shown | NotShown:
+            result = await show(request)
+            if isinstance(result, Shown) and result.ref is not None:
+                await self.shown_in_request(announcement, result.ref)
+            return result
+
+        entry = announcement.entry
+        for earlier in await requests.requested_by(WATCHER, UNDONE_CHECKED):
+            if any(r.new_id == str(entry.id) for r in earlier.undo_results):
+                return PutBack(earlier)
+        log.info("unblocking a new entry by its rule", extra={"entry": entry.id, "channel": announcement.channel})
+        return await requests.open([entry], WATCHER, announcement.channel, None, asked_in=None, show=shown)
+
+    async def shown_in_request(self, announcement: Announcement, message_ts: str) -> None:
+        """The announcement is the card of a request for its entry, the message ``message_ts``: posted, and (like
+        an entry in a summary) never checked or changed by the watcher, since the card follows the request."""
+        await self.store.posted([announcement.entry.id], message_ts, in_summary=True)
 
     async def _gone(self, now: float) -> list[Announcement]:
         shown = await self.store.showing(CHECKS)

@@ -25,14 +25,16 @@ BURST_LIST = "unblock_burst_list"
 #: Approve and allow, and the select of its duration beside it
 APPROVE_ALLOW = "unblock_approve_allow"
 ALLOW_FOR = "unblock_allow_for"
+#: Allow only the address asked for, inside a blocked network (its duration chosen with the same select)
+ALLOW_ONLY = "unblock_allow_only"
 #: Approve and Deny in the bot's Home tab
 HOME_APPROVE = "unblock_home_approve"
 HOME_DENY = "unblock_home_deny"
 #: the buttons that decide a request on its card
-DECISION_BUTTONS = (APPROVE, DENY, CANCEL, UNDO, APPROVE_ALLOW)
+DECISION_BUTTONS = (APPROVE, DENY, CANCEL, UNDO, APPROVE_ALLOW, ALLOW_ONLY)
 #: what each button that decides asks for, on the card or in the Home tab
-VERBS = {APPROVE: "approve", APPROVE_ALLOW: "approve", HOME_APPROVE: "approve", DENY: "deny", HOME_DENY: "deny",
-         CANCEL: "cancel", UNDO: "undo"}  # fmt: skip
+VERBS = {APPROVE: "approve", APPROVE_ALLOW: "approve", ALLOW_ONLY: "approve", HOME_APPROVE: "approve", DENY: "deny",
+         HOME_DENY: "deny", CANCEL: "cancel", UNDO: "undo"}  # fmt: skip
 #: the longest allow duration a value may carry (the settings say which are offered)
 MAX_ALLOW_SECONDS = 90 * 86400
 
@@ -60,8 +62,8 @@ class RequestButton:
 
 @dataclass(frozen=True, slots=True)
 class AllowButton:
-    """**Approve and allow** on a card, and each option of the duration beside it: the request's id and the
-    duration in seconds."""
+    """**Approve and allow** and **Allow only** on a card, and each option of the duration beside them: the
+    request's id and the duration in seconds."""
 
     request_id: str
     seconds: int

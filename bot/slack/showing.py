@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..domain.model import UnblockRequest
+from ..domain.model import WATCHER, UnblockRequest
 from ..domain.requests import ApprovalPolicy, Requests
 from .delivery import CardDelivery
 from .outbox import Sent
@@ -85,7 +85,8 @@ class Showing:
         if request.state not in TOLD:
             return
         actor = request.undone_by if request.state.undo_phase else request.resolved_by
-        to_requester = self.notify_requester and actor != request.requester
+        # the watcher, which asked for the entries it unblocked by their rule, is nobody to write to
+        to_requester = self.notify_requester and actor != request.requester and request.requester != WATCHER
         if not to_requester and request.asked_in is None:
             return
         link = await self.delivery.link(request.channel, ts)

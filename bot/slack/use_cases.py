@@ -14,6 +14,7 @@ Starting the work, once per delivery, and answering the person privately are
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from ..domain.requests import (
 )
 from .answering import Answering, Asker, Work
 from .blocks import Blocks
-from .buttons import VERBS, AllowButton, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
+from .buttons import ALLOW_ONLY, VERBS, AllowButton, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
 from .command_text import (
     USAGE,
     InvalidCommand,
@@ -141,14 +142,20 @@ class UseCases(Answering):
         if not matches.blocking:
             await self._tell(asker, say.no_match(asked, kind, matches))
         elif len(matches.blocking) == 1 and not matches.truncated:
-            await self._open_and_post(list(matches.blocking), asker, reason)
+            only = matches.blocking[0]
+            inside = asked_inside(asked, only) if kind is Kind.ADDRESS else None
+            await self._open_and_post([only], asker, reason, asked_address=inside)
         else:
             offer = await self.remembered.offer(
                 kind, [t.id for t in matches.blocking], reason, asker.channel, asker.user
             )
             await self._tell(asker, *chooser(asked, kind, matches, offer.id))
 
-    async def _open_and_post(self, targets: list[Target], asker: Asker, reason: str | None) -> None:
+    async def _open_and_post(
+        self, targets: list[Target], asker: Asker, reason: str | None, *, asked_address: str | None = None
+    ) -> None:
+        """Open a request for ``targets`` and post its card (``asked_address``: the one address asked for, inside
+        the network of its one entry, so that Allow only is offered)."""
         where = self.approval_channel or asker.channel
 
         # the command's reply URL can post only where the command was typed
@@ -168,7 +175,14 @@ class UseCases(Answering):
             self.showing.card(request, posted[0] if posted else None, reply_url)
 
         opened = await self.requests.open(
-            targets, asker.user, where, reason, asked_in=asker.channel, show=show, on_claimed=claimed
+            targets,
+            asker.user,
+            where,
+            reason,
+            asked_in=asker.channel,
+            show=show,
+            on_claimed=claimed,
+            asked_address=asked_address,
         )
         if isinstance(opened, AlreadyRequested):
             card = await self.showing.where(opened.request.id)
@@ -212,7 +226,7 @@ class UseCases(Answering):
     # -- clicks -------------------------------------------------------------------------------
 
     def decide(self, action_id: str, button: RequestButton | AllowButton | None, asker: Asker) -> None:
-        """Approve, Deny, Cancel, Undo or Approve and allow on a card; Approve or Deny in the Home tab."""
+        """Approve, Deny, Cancel, Undo, Approve and allow or Allow only on a card; Approve or Deny in the Home tab."""
         work = partial(self._decide, action_id, button, asker) if button is not None else None
         refusal = say.UNKNOWN_REQUEST
         if isinstance(button, AllowButton) and button.seconds not in self.showing.durations:
@@ -234,7 +248,10 @@ class UseCases(Answering):
         result: Decided
         if verb == "approve":
             allow_for = float(button.seconds) if isinstance(button, AllowButton) else None
-            result = await requests.approve(request_id, asker.user, channel, allow_for, on_claimed=claimed)
+            only = action_id == ALLOW_ONLY  # the asked address allowed, the network's block left in place
+            result = await requests.approve(
+                request_id, asker.user, channel, allow_for, allow_only=only, on_claimed=claimed
+            )
         elif verb == "deny":
             result = await requests.deny(request_id, asker.user, channel)
         elif verb == "cancel":
@@ -244,8 +261,8 @@ class UseCases(Answering):
         await self._report(result, asker)
 
     def choose_duration(self, button: AllowButton | None, asker: Asker) -> None:
-        """Another duration chosen beside **Approve and allow**: the card is redrawn so that the button and its
-        confirmation name it."""
+        """Another duration chosen beside **Approve and allow** or **Allow only**: the card is redrawn so that the
+        buttons and their confirmations name it."""
         work = partial(self._choose_duration, button, asker) if button is not None else None
         if button is not None and button.seconds not in self.showing.durations:
             work = None
@@ -342,3 +359,16 @@ class UseCases(Answering):
             await self._tell(asker, say.expired_notice(result.request))
         elif isinstance(result, Unknown):
             await self._tell(asker, say.UNKNOWN_REQUEST)
+
+
+def asked_inside(asked: str, entry: Target) -> str | None:
+    """``asked`` when it is one address and ``entry`` blocks a wider network holding it (Allow only is then
+    offered: an allow entry for that address alone); None otherwise (a network asked for, the entry for the
+    address itself)."""
+    try:
+        address = ipaddress.ip_address(asked.strip())
+        blocked = ipaddress.ip_network((entry.address or "").strip(), strict=False)
+    except ValueError:
+        return None
+    inside = address.version == blocked.version and address in blocked
+    return str(address) if inside and blocked.prefixlen < blocked.max_prefixlen else None

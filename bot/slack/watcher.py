@@ -1,6 +1,8 @@
 """Watcher: every interval, one look at the blocklist (see ``bot.domain.watch``), and what it found, said
 in the watch channel: each new block with **Request unblock**, a burst as one summary, and an
-announcement whose entry is gone changed to say so."""
+announcement whose entry is gone changed to say so. A new block whose rule has the watcher unblock it
+(``auto_on_watch``) is unblocked instead, as a request of the watcher's own whose card is its announcement
+and then shows the outcome, with **Undo**."""
 
 from __future__ import annotations
 
@@ -10,11 +12,23 @@ import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..domain.model import CallFailed
-from ..domain.requests import Announcement, StoreUnreachable, Watching
+from ..domain.model import WATCHER, CallFailed, UnblockRequest
+from ..domain.requests import (
+    AlreadyRequested,
+    Announcement,
+    HandedOver,
+    NotShown,
+    Opened,
+    Resolved,
+    Shown,
+    StoreUnreachable,
+    Watching,
+    Withdrawn,
+)
 from ..tasks import Upkeep
 from .outbox import Outbox
-from .views.watch import burst, new_block
+from .showing import Showing
+from .views.watch import burst, new_block, unblocked_by_rule
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +37,8 @@ log = logging.getLogger(__name__)
 class Watcher(Upkeep):
     watching: Watching
     outbox: Outbox
+    #: shows the requests the watcher opens for the entries it unblocks (their cards, the Home tabs)
+    showing: Showing | None = None
     #: one look at a time in this process (across processes, the lease)
     _looking: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     #: when this process last looked at 3CX's list (``time.monotonic()``; None: not yet, or another watches)
@@ -50,10 +66,51 @@ class Watcher(Upkeep):
             self.last_look = time.monotonic() if look.held else None  # None: another process watches
             if not look.held:
                 return
-            await self._announce(list(look.unposted))
+            announce = list(look.unposted)
+            for found in look.unblock:
+                if not await self._unblock(found):
+                    announce.append(found)  # a person's request holds it, or a person's Undo put it back
+            await self._announce(announce)
             for gone in look.gone:
                 if gone.message_ts:
                     self.outbox.update(gone.channel, gone.message_ts, *new_block(gone.entry, gone=True))
+
+    async def _unblock(self, announcement: Announcement) -> bool:
+        """Unblock a new entry its rule has the watcher unblock; its announcement is the card of the request,
+        shown as the request goes. False: it is announced as any other, since a person's open request holds it
+        already or a person's Undo put it back."""
+        showing = self.showing
+        if showing is None:  # nothing to show a request with: announced for a person to ask
+            return False
+        entry, channel = announcement.entry, announcement.channel
+
+        async def show(request: UnblockRequest) -> Shown | NotShown:
+            rule = showing.policy.rule_for(request).name
+            shown = await showing.delivery.post_card(channel, *unblocked_by_rule(entry, rule), None)
+            if isinstance(shown, Shown) and shown.ref is not None:
+                await showing.remembered.card_posted(request.id, shown.ref)
+            return shown
+
+        opened = await self.watching.unblock(announcement, showing.requests, show)
+        if isinstance(opened, Opened):
+            decided = opened.decided
+            if isinstance(decided, Resolved):
+                await showing.changed(decided.request)  # the outcome, with Undo
+            elif not isinstance(decided, HandedOver):  # another process finishes it and shows the outcome
+                log.warning("the rule could not carry out the watcher's request",
+                            extra={"request": opened.request.id, "result": type(decided).__name__})  # fmt: skip
+        elif isinstance(opened, AlreadyRequested):
+            if opened.request.requester != WATCHER:
+                return False
+            ts = await showing.where(opened.request.id)  # another look of the watcher's was first
+            if ts is not None:  # (else still unposted: the next look sees it again)
+                await self.watching.shown_in_request(announcement, ts)
+        elif isinstance(opened, Withdrawn):  # still unposted: the next look tries again
+            log.error("could not announce an entry unblocked by its rule",
+                      extra={"channel": channel, "entry": entry.id, "error": opened.reason})  # fmt: skip
+        else:  # an Undo of the watcher's put it back (a person wants it blocked), or it blocks nothing
+            return False
+        return True
 
     async def _announce(self, unposted: list[Announcement]) -> None:
         if not unposted:

@@ -77,11 +77,15 @@ class MemoryStore:
         self._deliveries: dict[str, tuple[float, str]] = {}
         self._choices: dict[str, tuple[str, float]] = {}
         self._home: dict[str, float] = {}
+        self._cards: dict[str, str] = {}
         #: how many times each method was called
         self.calls: Counter[str] = Counter()
         #: every renewal asked for: (request id, owner, whether it held)
         self.renewals: list[tuple[str, str, bool]] = []
         self._unreachable: dict[str, list[bool]] = {}
+        #: run once, before the next call of a method acts (after that call yielded): another click landing
+        #: between a click's read and its compare-and-set, say
+        self.before: dict[str, Callable[[], Awaitable[None]]] = {}
 
     def unreachable(self, method: str, times: int = 1, *, written: bool = False) -> None:
         """The next ``times`` calls of ``method`` raise :class:`StoreUnreachable`; ``written``: after making the
@@ -203,6 +207,16 @@ class MemoryStore:
         self._end(lost)
         return sorted(user for user, at in self._home.items() if at >= since)
 
+    async def card_posted(self, request_id: str, ts: str) -> None:
+        lost = await self._begin("card_posted")
+        self._cards[request_id] = ts
+        self._end(lost)
+
+    async def card_of(self, request_id: str) -> str | None:
+        lost = await self._begin("card_of")
+        self._end(lost)
+        return self._cards.get(request_id)
+
     async def choice(self, choice_id: str) -> str | None:
         lost = await self._begin("choice")
         self._end(lost)
@@ -216,6 +230,9 @@ class MemoryStore:
         once the change is made (True)."""
         self.calls[method] += 1
         await asyncio.sleep(0)
+        hook = self.before.pop(method, None)
+        if hook is not None:
+            await hook()
         planned = self._unreachable.get(method)
         if planned:
             if not planned.pop(0):

@@ -120,6 +120,8 @@ class FakeSlack:
 
         #: methods (or ``response_url``) answered as something in front of Slack would, until mended
         self.bad_answers: dict[str, BadAnswer] = {}
+        #: seconds a Web API method takes before it acts and answers (the call is recorded at once)
+        self.delay_of: dict[str, float] = {}
         self._failures: defaultdict[str, deque[str]] = defaultdict(deque)
         self._rate_limits: defaultdict[str, deque[int]] = defaultdict(deque)
         self._response_failures: deque[int] = deque()
@@ -283,6 +285,8 @@ class FakeSlack:
 
         if method in self.before:
             self.before[method](args)
+        if method in self.delay_of:
+            await asyncio.sleep(self.delay_of[method])
         if method in self.bad_answers:
             return _bad_answer(request, self.bad_answers[method])
         if self._rate_limits[method]:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from ...domain.model import UnblockRequest
 from ...domain.requests import WIDEST_ALLOWED, allowable, duration_words, network
 from ..blocks import Block, Blocks, actions, button, clip, confirm, context, fallback, fit, section, select
-from ..buttons import ALLOW_FOR, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton
-from .common import entry_fields, single_entry, slack_date, target_lines, what
+from ..buttons import ALLOW_FOR, ALLOW_ONLY, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton
+from .common import approvals_so_far, entry_fields, rule_name, single_entry, slack_date, target_lines, what
 
 
 def request_card(
@@ -29,6 +29,8 @@ def request_card(
         blocks.append(section(f"*Reason:* {fit(request.reason, 1000)}"))
     blocks.append(context(f"Waiting for {approvers} to approve, until {slack_date(request.expires_at)}. "
                           f"Request `{request.id}`."))  # fmt: skip
+    so_far = approvals_so_far(request) if request.approvals else None
+    blocks += [context(line) for line in (rule_line(request, approvers), so_far) if line]
     blocks.append(decision)
     if durations and allowable(request):
         blocks.append(allow_choice(request, durations, chosen if chosen is not None and chosen in durations
@@ -36,7 +38,19 @@ def request_card(
     elif durations and network(request) is not None:
         widest = f"/{WIDEST_ALLOWED[4]} (IPv6: /{WIDEST_ALLOWED[6]})"
         blocks.append(context(f"Approve and allow is offered only for one address or a network up to {widest}."))
+    blocks += allow_only_choice(request, durations, chosen)
     return fallback(f"<@{request.requester}> asks to unblock {clip(request.title, 200)}"), blocks
+
+
+def rule_line(request: UnblockRequest, approvers: str) -> str | None:
+    """The rule that decides for the request, and what it asks: ``Rule: Wide networks, 2 approvals from <@U1> or
+    <@U2>`` (None: the settings decide)."""
+    if not request.rule:
+        return None
+    if request.auto:
+        return f"Rule: {rule_name(request)}, carried out without approval"
+    needed = "approval" if request.approvals_needed < 2 else f"{request.approvals_needed} approvals"
+    return f"Rule: {rule_name(request)}, {needed} from {approvers}"
 
 
 def approve_confirm(request: UnblockRequest) -> Block:
@@ -59,3 +73,26 @@ def allow_choice(request: UnblockRequest, durations: Sequence[float], chosen: fl
         select(ALLOW_FOR, options, current, "Allow for…"),
         button(f"Approve and allow for {duration_words(chosen)}", APPROVE_ALLOW, current, "danger", ask),
     )
+
+
+def allow_only_choice(request: UnblockRequest, durations: Sequence[float], chosen: float | None) -> Blocks:
+    """**Allow only** the one address asked for, inside the blocked network, for ``chosen`` seconds (else the
+    first duration), and the select of the duration beside it (the same select as Approve and allow's: choosing
+    in either redraws both buttons). Nothing when no address was asked for inside a network, or the rule offers
+    no duration."""
+    if not durations or not request.asked_address:
+        return []
+    seconds = chosen if chosen is not None and chosen in durations else durations[0]
+    options = [(f"Allow for {duration_words(d)}", AllowButton(request.id, int(d)).encode()) for d in durations]
+    current = AllowButton(request.id, int(seconds)).encode()
+    address, blocked = clip(request.asked_address, 60), clip(request.title, 120)
+    question = (f"Add an allow entry for {address} alone for {duration_words(seconds)}? The block on {blocked} "
+                "stays for every other address.")  # fmt: skip
+    ask = confirm("Allow only this address?", question, "Allow it", "Go back")
+    return [
+        actions(
+            "unblock_allow_only",
+            select(ALLOW_FOR, options, current, "Allow for…"),
+            button(f"Allow only {address} for {duration_words(seconds)}", ALLOW_ONLY, current, "danger", ask),
+        )
+    ]

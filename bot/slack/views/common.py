@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ...domain.model import BlocklistEntry, Outcome, Result, State, Target, UnblockRequest, expiry
+from ...domain.model import WATCHER, BlocklistEntry, Outcome, Result, State, Target, UnblockRequest, expiry
 from ..blocks import fields, fit
 
 #: budgets for text from elsewhere, in characters before escaping
@@ -14,6 +14,9 @@ LABEL = 120
 DESCRIPTION = 300
 DESCRIPTION_IN_LIST = 150
 ANSWER = 500
+#: an operator's rule name, on a card and in a message; in a line of a list
+RULE = 200
+RULE_IN_LIST = 60
 
 
 def slack_date(epoch: float) -> str:
@@ -40,7 +43,48 @@ def title(request: UnblockRequest) -> str:
 
 
 def mention(user: str | None) -> str:
+    if user == WATCHER:  # the requester of what the watcher unblocked by its rule: no Slack user
+        return "the watcher"
     return f"<@{user}>" if user else "the bot"
+
+
+def people(users: Sequence[str | None]) -> str:
+    """Several people, for a sentence: ``<@U1>``, ``<@U1> and <@U2>``, ``<@U1>, <@U2> and <@U3>``."""
+    names = [mention(u) for u in users]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def rule_name(request: UnblockRequest, budget: int = RULE) -> str:
+    """The name of the request's rule, for a sentence (``its rule`` when the rule has none)."""
+    return fit(request.rule, budget) if request.rule else "its rule"
+
+
+def by_rule(request: UnblockRequest) -> str:
+    """``automatically by rule 'Branch offices'``: who carried out a request nobody approved."""
+    return f"automatically by rule '{fit(request.rule, RULE)}'" if request.rule else "automatically by its rule"
+
+
+def carried_out_by_rule(request: UnblockRequest) -> bool:
+    """Its rule carried it out without approval (and its words say so: "…automatically by rule 'X'")."""
+    return request.auto and request.resolved_by is None and request.state not in _NOT_CARRIED_OUT
+
+
+_NOT_CARRIED_OUT = frozenset({State.PENDING, State.DENIED, State.CANCELLED, State.EXPIRED})
+
+
+def approvals_so_far(request: UnblockRequest, *, names: bool = True) -> str | None:
+    """A pending request that needs several approvals: ``1 of 2 approvals: <@U1>`` (``names``: who approved)."""
+    if request.state is not State.PENDING or request.approvals_needed < 2:
+        return None
+    count = f"{len(request.approvals)} of {request.approvals_needed} approvals"
+    return f"{count}: {people(request.approvals)}" if names and request.approvals else count
+
+
+def under_rule(request: UnblockRequest, budget: int = RULE_IN_LIST) -> list[str]:
+    """For a line of a list: the rule that decides (unless the words already name it) and the approvals so far:
+    ``rule 'Wide networks'``, ``1 of 2 approvals``."""
+    parts = [f"rule '{fit(request.rule, budget)}'"] if request.rule and not carried_out_by_rule(request) else []
+    return parts + list(filter(None, [approvals_so_far(request, names=False)]))
 
 
 def block_type(entry: BlocklistEntry) -> str | None:
@@ -127,6 +171,10 @@ def ended(request: UnblockRequest) -> str:
     card, in history, in the Home tab, in the direct message and in the channel where it was asked."""
     approver, asker, undoer = mention(request.resolved_by), mention(request.requester), mention(request.undone_by)
     it, is_, was, them = ("they", "are", "were", "them") if len(request.targets) > 1 else ("it", "is", "was", "it")
+    if carried_out_by_rule(request):
+        return _ended_by_rule(request, it, is_, was, them, undoer)
+    if request.allow_only:
+        return _ended_allow_only(request, approver, undoer)
     match request.state:
         case State.PENDING:
             return "is waiting for approval"
@@ -152,3 +200,43 @@ def ended(request: UnblockRequest) -> str:
             return f"was undone by {undoer}: {it} {is_} blocked again"
         case _:
             return f"was approved by {approver}; the undo by {undoer} could not block {them} again"
+
+
+def _ended_by_rule(request: UnblockRequest, it: str, is_: str, was: str, them: str, undoer: str) -> str:
+    """Where a request its rule carried out stands (nobody approved it)."""
+    by = by_rule(request)
+    gone = bool(request.results) and all(r.outcome is Outcome.ALREADY_GONE for r in request.results)
+    match request.state:
+        case State.EXECUTING:
+            return f"is being unblocked {by}…"
+        case State.UNBLOCKED if gone:
+            return f"was carried out {by}; {it} {was} already gone from 3CX"
+        case State.UNBLOCKED:
+            return f"was unblocked {by}"
+        case State.FAILED:
+            return f"was carried out {by}, but {it} could not be unblocked"
+        case State.UNDOING:
+            return f"is being undone by {undoer}: blocking {them} again…"
+        case State.UNDONE:
+            return f"was undone by {undoer}: {it} {is_} blocked again"
+        case _:
+            return f"was unblocked {by}; the undo by {undoer} could not block {them} again"
+
+
+def _ended_allow_only(request: UnblockRequest, approver: str, undoer: str) -> str:
+    """Where a request carried out as Allow only stands: the asked address allowed, the network's block kept."""
+    address = fit(request.asked_address or "", LABEL)
+    only = f"to allow only {address}"
+    match request.state:
+        case State.EXECUTING:
+            return f"was approved by {approver} {only}; allowing it…"
+        case State.UNBLOCKED:
+            return f"was approved by {approver} {only}"
+        case State.FAILED:
+            return f"was approved by {approver} {only}, but it could not be allowed"
+        case State.UNDOING:
+            return f"is being undone by {undoer}: removing the allow entry…"
+        case State.UNDONE:
+            return f"was undone by {undoer}: {address} is blocked again"
+        case _:
+            return f"was approved by {approver} {only}; the undo by {undoer} could not remove the allow entry"

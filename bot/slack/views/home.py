@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...domain.model import UnblockRequest
+from ...domain.model import State, UnblockRequest
 from ..blocks import MAX_BLOCKS, Blocks, actions, button, context, fit, section
 from ..buttons import HOME_APPROVE, HOME_DENY, RequestButton
 from .card import approve_confirm
-from .common import ended, mention, slack_date, title, what
+from .common import RULE_IN_LIST, approvals_so_far, ended, mention, slack_date, title, what
 from .lists import REASON_IN_LIST, how_it_ended
 
 INTRO = (
@@ -54,7 +54,9 @@ def _waiting(request: UnblockRequest) -> Blocks:
     line = f"<@{request.requester}> asks to unblock *{what(request)}* in <#{request.origin}>"
     if request.reason:
         line += f" · _{fit(request.reason, REASON_IN_LIST)}_"
-    line += f"\nUntil {slack_date(request.expires_at)} · request `{request.id}`"
+    rule = f"rule '{fit(request.rule, RULE_IN_LIST)}'" if request.rule else None
+    line += "\n" + " · ".join(filter(None, [f"Until {slack_date(request.expires_at)}", rule, approvals_so_far(request),
+                                            f"request `{request.id}`"]))  # fmt: skip
     value = RequestButton(request.id).encode()
     decide = actions(f"home_{request.id}", button("Approve", HOME_APPROVE, value, "primary", approve_confirm(request)),
                      button("Deny", HOME_DENY, value))  # fmt: skip
@@ -62,5 +64,11 @@ def _waiting(request: UnblockRequest) -> Blocks:
 
 
 def decided_notice(request: UnblockRequest) -> str:
-    """What a click in the Home tab did, for the person who clicked."""
-    return f"{mention(request.requester)}'s request to unblock `{title(request)}` {ended(request)}."
+    """What a click in the Home tab did, for the person who clicked (an approval of several: that it counted)."""
+    whose = f"{mention(request.requester)}'s request to unblock `{title(request)}`"
+    if request.state is State.PENDING and request.approvals:
+        left = request.approvals_needed - len(request.approvals)
+        more = "one more approver" if left == 1 else f"{left} more approvers"
+        return f"Your approval of {whose} is recorded; it needs {more}."
+    words = ended(request)
+    return f"{whose} {words}{'' if words.endswith('…') else '.'}"

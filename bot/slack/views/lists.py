@@ -9,7 +9,7 @@ from ...domain.model import BlocklistEntry, Kind, Target, UnblockRequest
 from ...domain.requests import Matches, Page
 from ..blocks import Blocks, actions, button, context, escape, fallback, fit, section, sections
 from ..buttons import CHOOSE, LIST_MORE, ChoiceButton, PageButton
-from .common import DESCRIPTION_IN_LIST, SHOWN_ENTRIES, describe, ended, mention, slack_date, title
+from .common import DESCRIPTION_IN_LIST, SHOWN_ENTRIES, describe, ended, mention, slack_date, title, under_rule
 
 #: how much of a reason a history line shows, in characters before escaping
 REASON_IN_LIST = 80
@@ -81,5 +81,6 @@ def history(requests: Sequence[UnblockRequest], everywhere: bool) -> tuple[str, 
 
 
 def how_it_ended(r: UnblockRequest) -> str:
-    """``Request to unblock `203.0.113.7` was denied by @bob``: the one pattern of every outcome."""
-    return f"Request to unblock `{title(r)}` *{ended(r)}*"
+    """``Request to unblock `203.0.113.7` was denied by @bob``: the one pattern of every outcome; then the rule
+    that decides and the approvals so far, when there are (`` · rule 'Wide networks' · 1 of 2 approvals``)."""
+    return " · ".join([f"Request to unblock `{title(r)}` *{ended(r)}*", *under_rule(r)])

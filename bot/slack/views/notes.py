@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from ...domain.model import BlocklistEntry, CallFailed, Kind, Outcome, State, Target, UnblockRequest
 from ...domain.requests import Matches
 from ..blocks import escape, fit
-from .common import ANSWER, SHOWN_ENTRIES, label, mention, slack_date, title
+from .common import ANSWER, SHOWN_ENTRIES, by_rule, carried_out_by_rule, label, mention, slack_date, title
 
 BUSY = "The bot is very busy right now and could not take this on. Please try again in a minute."
 BUSY_CLICK = (
@@ -97,6 +97,8 @@ def already_resolved(request: UnblockRequest) -> str:
         when = slack_date(request.undone_at) if request.undone_at is not None else "earlier"
         return f"This unblock was already undone by {mention(request.undone_by)} {when}. Nothing more was done."
     when = slack_date(request.resolved_at) if request.resolved_at is not None else "earlier"
+    if carried_out_by_rule(request):
+        return f"This request was carried out {by_rule(request)} {when}. Nothing more was done."
     verb = {State.DENIED: "was denied", State.CANCELLED: "was cancelled"}.get(request.state, "was approved")
     return f"This request {verb} by {mention(request.resolved_by)} {when}. Nothing more was done."
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...domain.model import State, UnblockRequest
 from ..blocks import Blocks, fallback, section
 from .common import mention, title
-from .outcome import allow_sentence, summary
+from .outcome import allow_sentence, decided_under, summary
 
 #: the states the requester is told about (a direct message), and the channel where they asked (one line)
 TOLD = frozenset({State.UNBLOCKED, State.FAILED, State.DENIED, State.EXPIRED, State.UNDONE, State.UNDO_FAILED})
@@ -29,6 +29,9 @@ def direct_message(request: UnblockRequest, link: str | None) -> tuple[str, Bloc
     """The direct message to the requester: how their request ended, and a link to its card."""
     emoji, headline, why = summary(request, "Your request")
     lines = [f"{emoji} *{headline}* {why}".rstrip()]
+    under = decided_under(request)
+    if under:
+        lines.append(" · ".join(under) + ".")
     allowed = allow_sentence(request)
     if allowed:
         lines.append(allowed)

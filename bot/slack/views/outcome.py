@@ -11,7 +11,19 @@ from ...threecx.models import creation_body
 from ..blocks import Blocks, actions, button, clip, confirm, context, fallback, fit, section
 from ..buttons import UNDO, RequestButton
 from .card import request_card
-from .common import ANSWER, DESCRIPTION, ended, mention, slack_date, target_lines, title
+from .common import (
+    ANSWER,
+    DESCRIPTION,
+    by_rule,
+    carried_out_by_rule,
+    ended,
+    mention,
+    people,
+    rule_name,
+    slack_date,
+    target_lines,
+    title,
+)
 
 NOTHING_CHANGED = "Nothing was changed in 3CX."
 
@@ -40,6 +52,7 @@ def outcome_card(
         back = f"put {clip(request.title, 150)} back on the {_list_of(request)} as it was?"
         added = any(r.added_allow is not None for r in request.results)
         back = f"Remove the allow entry and {back}" if added else back[0].upper() + back[1:]
+        back = allow_only_undo_question(request) or back
         undo = button("Undo", UNDO, RequestButton(request.id).encode(),
                       confirm=confirm("Block again?", back, "Block again", "Go back"))  # fmt: skip
         blocks.append(actions("unblock_undo", undo))
@@ -51,9 +64,26 @@ def _who(request: UnblockRequest) -> str:
     """Who asked, and who approved what an undo took back (the headline names who decided)."""
     if request.state is State.CANCELLED and request.resolved_by is not None:
         return ""  # the one who cancelled is the one who asked
+    if request.state.undo_phase and carried_out_by_rule(request):
+        return f"Unblocked {by_rule(request)}, requested by {mention(request.requester)}."
     if request.state.undo_phase:
-        return f"Approved by {mention(request.resolved_by)}, requested by {mention(request.requester)}."
+        return f"Approved by {people(_approvers(request))}, requested by {mention(request.requester)}."
     return f"Requested by {mention(request.requester)}."
+
+
+def _approvers(request: UnblockRequest) -> tuple[str | None, ...]:
+    """Who approved what was carried out: each of several, else the one who decided."""
+    return request.approvals if len(request.approvals) > 1 else (request.resolved_by,)
+
+
+def decided_under(request: UnblockRequest) -> list[str]:
+    """The rule a decided request followed (unless its headline names it), and who approved when it took several:
+    ``Rule: Wide networks``, ``Approved by <@U1> and <@U2>``."""
+    parts = [f"Rule: {rule_name(request)}"] if request.rule and not carried_out_by_rule(request) else []
+    # in the undo phase the card's second line names them; a denied request names no partial approvals
+    if len(request.approvals) > 1 and request.state in (State.EXECUTING, State.UNBLOCKED, State.FAILED):
+        parts.append(f"Approved by {people(request.approvals)}")
+    return parts
 
 
 def _list_of(request: UnblockRequest) -> str:
@@ -68,7 +98,7 @@ def undo_open(request: UnblockRequest, now: float) -> bool:
         request.state in (State.UNBLOCKED, State.FAILED)
         and request.undo_until is not None
         and now <= request.undo_until
-        and bool(request.removed)
+        and (bool(request.removed) or allow_only_added(request))
     )
 
 
@@ -83,6 +113,8 @@ def allow_sentence(request: UnblockRequest) -> str | None:
     undone since)."""
     if request.allow_for is None or request.state.undo_phase or not request.results:
         return None
+    if request.allow_only:
+        return allow_only_sentence(request)
     result = request.results[0]
     if not result.outcome.gone:
         return None
@@ -130,6 +162,7 @@ def _details(request: UnblockRequest) -> list[str]:
         details.append(f"3CX description: {fit(only.description, DESCRIPTION)}")
     if request.reason:
         details.insert(0, f"Reason: {fit(request.reason, DESCRIPTION)}")
+    details += decided_under(request)
     if request.state is State.EXPIRED:
         details.append(slack_date(request.expires_at))
     elif request.state.undo_phase and request.undone_at is not None:
@@ -149,7 +182,7 @@ def _details(request: UnblockRequest) -> list[str]:
 def _answered(result: Result) -> str | None:
     """3CX's answer, as far as the headline does not already say it: whole for a success and for a refusal the
     bot has no words of its own for; only its status for a failure the headline explains (None: no status)."""
-    if result.outcome.gone or result.outcome in (Outcome.RESTORED, Outcome.OTHER):
+    if result.outcome.gone or result.outcome in (Outcome.RESTORED, Outcome.ALLOWED, Outcome.OTHER):
         return fit(result.answer, ANSWER)
     status = re.match(r"HTTP [0-9]{3}", result.answer)
     return status.group(0) if status else None
@@ -158,7 +191,8 @@ def _answered(result: Result) -> str | None:
 def failure_sentence(request: UnblockRequest) -> str:
     """Why an approved unblock did not (fully) happen, in plain words, and what that leaves."""
     kind = request.outcome or Outcome.OTHER
-    sentence = "3CX refused to remove it." if kind is Outcome.OTHER else kind.explanation.people
+    refused = "3CX refused to add the allow entry." if request.allow_only else "3CX refused to remove it."
+    sentence = refused if kind is Outcome.OTHER else kind.explanation.people
     removed = len(request.removed)
     if removed and len(request.targets) > 1:
         sentence = f"{removed} of {len(request.targets)} entries were removed. {sentence}"
@@ -168,6 +202,8 @@ def failure_sentence(request: UnblockRequest) -> str:
 
 
 def _undo_failure(request: UnblockRequest) -> str:
+    if request.allow_only:
+        return allow_only_undo_failure(request)
     failed = [(t, r) for t, r in zip(request.removed, request.undo_results, strict=False)
               if r.outcome is not Outcome.RESTORED]  # fmt: skip
     if not failed:
@@ -177,3 +213,44 @@ def _undo_failure(request: UnblockRequest) -> str:
     values = "; ".join(fit(json.dumps(creation_body(t), ensure_ascii=False), 600) for t, _ in failed[:3])
     more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
     return f"{reason} An admin can re-add it in the 3CX console with: {values}{more}."
+
+
+# -- Allow only: an allow entry for the address asked for, the network's block left in place ---------------
+
+
+def allow_only_added(request: UnblockRequest) -> bool:
+    """Carried out as Allow only with an allow entry of its own: what its Undo removes."""
+    return request.allow_only and any(r.added_allow is not None for r in request.results)
+
+
+def allow_only_sentence(request: UnblockRequest) -> str | None:
+    """``203.0.113.7 is allowed until …; the block on 203.0.113.0/24 stays.`` (None: it was not allowed, which
+    the headline says)."""
+    result = request.results[0]
+    if result.outcome is not Outcome.ALLOWED or result.allow_id is None:
+        return None
+    address, network = fit(request.asked_address or "", 60), title(request)
+    until = slack_date(result.allowed_until) if result.allowed_until is not None else "without an end date"
+    if result.allow_existed:
+        return (f":shield: {address} was already allowed, until {until}, by 3CX entry {result.allow_id}, so no "
+                f"allow entry was added; the block on {network} stays.")  # fmt: skip
+    return f":shield: {address} is allowed until {until}; the block on {network} stays."
+
+
+def allow_only_undo_question(request: UnblockRequest) -> str | None:
+    """What Undo asks once more of a request carried out as Allow only (None: another request)."""
+    if not request.allow_only:
+        return None
+    address = fit(request.asked_address or "", 60)
+    return f"Remove the allow entry for {address}? The block on {clip(request.title, 120)} then applies to it again."
+
+
+def allow_only_undo_failure(request: UnblockRequest) -> str:
+    """Why the undo of Allow only did not remove its allow entry, and what that leaves."""
+    failed = [r for r in request.undo_results if not r.outcome.gone]
+    if not failed:
+        return ""
+    kind = failed[0].outcome
+    reason = "3CX refused to remove the allow entry." if kind is Outcome.OTHER else kind.explanation.people
+    entry = next((f"entry {r.added_allow}" for r in request.results if r.added_allow is not None), "the entry")
+    return f"{reason} {fit(request.asked_address or '', 60)} is still allowed; an admin can remove {entry} in 3CX."

@@ -1,4 +1,5 @@
-"""What the watch channel reads: a new block, a summary of a burst, and the private list of a burst."""
+"""What the watch channel reads: a new block, one the watcher unblocks by its rule, a summary of a burst, and the
+private list of a burst."""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ def new_block(entry: BlocklistEntry, *, gone: bool = False) -> tuple[str, Blocks
         actions("unblock_watch", request),
     ]
     return fallback(f"3CX blocked {entry.label}"), blocks
+
+
+def unblocked_by_rule(entry: BlocklistEntry, rule: str | None) -> tuple[str, Blocks]:
+    """A new entry the watcher unblocks because its rule says so (``auto_on_watch``): the card of the watcher's
+    request, which shows the request's outcome, with Undo, once 3CX has answered."""
+    added = fit(entry.added_by or "someone", 60)
+    by = f" by rule '{fit(rule, 80)}'" if rule else ""
+    text = f":unlock: *Unblocked {label(entry)} automatically{by}* (3CX entry {entry.id}, added by {added})."
+    return fallback(f"Unblocked {entry.label} automatically{by}"), [section(text), entry_fields(entry)]
 
 
 def burst(entries: Sequence[BlocklistEntry]) -> tuple[str, Blocks]:

@@ -1,0 +1,369 @@
+"""The rules decide: who may approve a request, how many distinct approvers must (each approval but the last
+recorded, the requester never counting), which Approve-and-allow durations it takes, and whether it is carried
+out at once; two approvals at once; a request no rule matches follows the settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from ipaddress import ip_network
+
+import pytest
+
+from bot.domain.decisions import NOT_ALLOWABLE, AlreadyResolved, ApprovalRecorded, Expired, Refused, Resolved
+from bot.domain.entries import Kind
+from bot.domain.model import State, UnblockRequest
+from bot.domain.policy import Approvers, Refusal, Why
+from bot.domain.requests import Decided, Opened
+from bot.domain.rules import Rule
+
+from .fakes import (
+    APPROVER,
+    CHANNEL,
+    DURATIONS,
+    GROUP,
+    OTHER_USER,
+    REQUESTER,
+    TIMING,
+    World,
+    blocked_address,
+    world,
+)
+from .test_requests import Cards
+
+P, X, U = State.PENDING, State.EXECUTING, State.UNBLOCKED
+SEC1, SEC2, SEC3, VOICE1 = "U0SEC1", "U0SEC2", "U0SEC3", "U0VOICE1"
+#: a user group of security approvers, whose member is ``SEC3``
+SECURITY = "S0SECURITY"
+HOUR = 3600.0
+
+#: entry 43 (198.51.100.0/24): two approvals of the security approvers, Approve and allow for an hour only
+WIDE = Rule(
+    name="Wide networks",
+    networks=(ip_network("198.51.100.0/24"),),
+    approvers=Approvers(users=frozenset({SEC1, SEC2}), groups=frozenset({SECURITY})),
+    approvals=2,
+    allow=(HOUR,),
+)
+#: caller numbers (entry n1): one approval, by ``VOICE1``
+VOICE = Rule(name="Caller numbers", kind=Kind.NUMBER, approvers=Approvers(users=frozenset({VOICE1})))
+#: entry 44 (192.0.2.1): carried out without approval; its approvers are the settings' (they may undo)
+BRANCH = Rule(
+    name="Branch offices",
+    networks=(ip_network("192.0.2.0/24"),),
+    approvers=Approvers(users=frozenset({APPROVER}), groups=frozenset({GROUP})),
+    allow=DURATIONS,
+    auto=True,
+)
+
+
+def ruled(*, allow_self_approval: bool = False) -> World:
+    """The fakes with the rules above; entry 44 (192.0.2.1) added to the IP blocklist."""
+    w = world(rules=[BRANCH, WIDE, VOICE], allow_self_approval=allow_self_approval)
+    w.membership.groups[SECURITY] = frozenset({SEC3})
+    w.ip.put(blocked_address(44, "192.0.2.1"))
+    return w
+
+
+async def wide(w: World, *, requester: str = REQUESTER) -> UnblockRequest:
+    """A pending request for entry 43, under the rule "Wide networks"."""
+    request = await w.request(w.ip.entries[43], requester=requester)
+    assert (request.rule, request.approvals_needed, request.auto) == ("Wide networks", 2, False)
+    return request
+
+
+async def first_approval(w: World, request: UnblockRequest, user: str = SEC1) -> UnblockRequest:
+    recorded = await w.requests.approve(request.id, user, CHANNEL)
+    assert isinstance(recorded, ApprovalRecorded), recorded
+    return recorded.request
+
+
+def not_approver(verb: str, rule: Rule) -> Refusal:
+    return Refusal(Why.NOT_APPROVER, verb, approvers=rule.approvers, rule=rule.name)
+
+
+# -- two approvals -----------------------------------------------------------------------------------
+
+
+async def test_the_first_of_two_approvals_is_recorded_and_nothing_is_sent_to_3cx() -> None:
+    w = ruled()
+    request = await wide(w)
+    click = await w.requests.approve(request.id, SEC1, CHANNEL)
+    assert isinstance(click, ApprovalRecorded)
+    now = click.request
+    assert (now.state, now.approvals, now.resolved_by, now.owner) == (P, (SEC1,), None, None)
+    assert await w.state(request.id) == now
+    assert await w.moves(request.id) == [(None, P), (P, P)]
+    assert w.ip.calls == []
+
+
+async def test_the_same_approver_again_is_refused_and_counts_once() -> None:
+    w = ruled()
+    request = await wide(w)
+    recorded = await first_approval(w, request)
+    again = await w.requests.approve(request.id, SEC1, CHANNEL)
+    assert again == Refused(
+        recorded, Refusal(Why.ALREADY_APPROVED, "approve", approvers=WIDE.approvers, rule="Wide networks",
+                          approvals_needed=2)
+    )  # fmt: skip
+    assert (await w.state(request.id)).approvals == (SEC1,)
+    assert await w.moves(request.id) == [(None, P), (P, P)]
+    assert w.ip.calls == []
+
+
+@pytest.mark.parametrize("allow_self_approval", [False, True])
+async def test_the_requester_never_counts_as_one_of_several_approvals(allow_self_approval: bool) -> None:
+    w = ruled(allow_self_approval=allow_self_approval)
+    request = await wide(w, requester=SEC1)  # an approver of the rule asks
+    own = Refused(request, Refusal(Why.OWN_REQUEST, "approve"))
+    assert await w.requests.approve(request.id, SEC1, CHANNEL) == own
+    recorded = await first_approval(w, request, SEC2)
+    assert await w.requests.approve(request.id, SEC1, CHANNEL) == Refused(recorded, own.reason)
+    now = await w.state(request.id)
+    assert (now.state, now.approvals) == (P, (SEC2,))
+    assert w.ip.calls == []
+
+
+async def test_a_second_different_approver_carries_it_out() -> None:
+    w = ruled()
+    request = await wide(w)
+    await first_approval(w, request)
+    done = await w.requests.approve(request.id, SEC3, CHANNEL)  # a member of the rule's user group
+    assert isinstance(done, Resolved)
+    now = done.request
+    assert (now.state, now.approvals, now.resolved_by) == (U, (SEC1, SEC3), SEC3)
+    assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
+    assert w.ip.called("remove") == [43]
+
+
+async def test_deny_by_an_approver_of_the_rule_after_one_approval_ends_it() -> None:
+    w = ruled()
+    request = await wide(w)
+    recorded = await first_approval(w, request)
+    assert await w.requests.deny(request.id, APPROVER, CHANNEL) == Refused(recorded, not_approver("deny", WIDE))
+    denied = await w.requests.deny(request.id, SEC2, CHANNEL)
+    assert isinstance(denied, Resolved)
+    assert (denied.request.state, denied.request.resolved_by) == (State.DENIED, SEC2)
+    assert isinstance(await w.requests.approve(request.id, SEC3, CHANNEL), AlreadyResolved)
+    assert w.ip.calls == [] and w.store.open_targets == {}
+
+
+async def test_expiry_still_applies_after_one_approval() -> None:
+    w = ruled()
+    request = await wide(w)
+    await first_approval(w, request)
+    w.clock.advance(TIMING.ttl)
+    click = await w.requests.approve(request.id, SEC2, CHANNEL)
+    assert isinstance(click, Expired) and click.just_now
+    assert (click.request.state, click.request.approvals, click.request.resolved_by) == (State.EXPIRED, (SEC1,), None)
+    assert await w.moves(request.id) == [(None, P), (P, P), (P, State.EXPIRED)]
+    assert w.ip.calls == []
+
+
+async def test_an_approval_whose_approver_check_outlasts_the_request_is_not_recorded() -> None:
+    w = ruled()
+    request = await wide(w)
+    w.clock.advance(TIMING.ttl - 1)
+    w.membership.during = lambda: w.clock.advance(2)  # Slack answers about the user group two seconds later
+    click = await w.requests.approve(request.id, SEC3, CHANNEL)
+    assert isinstance(click, Expired) and click.just_now
+    assert (click.request.state, click.request.approvals) == (State.EXPIRED, ())
+    assert await w.moves(request.id) == [(None, P), (P, State.EXPIRED)]
+
+
+@pytest.mark.parametrize("user", [APPROVER, VOICE1], ids=["of the settings only", "of another rule"])
+async def test_an_approver_of_something_else_is_refused_with_the_rule_named(user: str) -> None:
+    w = ruled()
+    request = await wide(w)
+    assert await w.requests.approve(request.id, user, CHANNEL) == Refused(request, not_approver("approve", WIDE))
+    recorded = await first_approval(w, request)
+    assert await w.requests.approve(request.id, user, CHANNEL) == Refused(recorded, not_approver("approve", WIDE))
+    number = await w.request(w.numbers.entries["n1"])
+    assert await w.requests.approve(number.id, SEC1, CHANNEL) == Refused(number, not_approver("approve", VOICE))
+    assert (await w.state(request.id)).approvals == (SEC1,)
+    assert w.ip.calls == [] and w.numbers.calls == []
+
+
+# -- approvals at the same moment ------------------------------------------------------------------------
+
+
+def outcomes(results: Iterable[Decided]) -> list[str]:
+    return sorted(type(r).__name__ for r in results)
+
+
+async def test_two_second_approvals_at_once_send_one_delete() -> None:
+    w = ruled()
+    request = await wide(w)
+    await first_approval(w, request)
+    results = await asyncio.gather(
+        w.requests.approve(request.id, SEC2, CHANNEL), w.process("bot-b").requests.approve(request.id, SEC3, CHANNEL)
+    )
+    assert outcomes(results) == ["AlreadyResolved", "Resolved"]
+    assert w.ip.called("remove") == [43]
+    now = await w.state(request.id)
+    assert now.state is U and now.approvals in ((SEC1, SEC2), (SEC1, SEC3)) and now.resolved_by == now.approvals[1]
+    assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
+
+
+async def test_a_second_approval_landing_between_anothers_read_and_its_claim_sends_one_delete() -> None:
+    w = ruled()
+    request = await wide(w)
+    await first_approval(w, request)
+    results: list[Decided] = []
+
+    async def the_other_click_lands() -> None:
+        results.append(await w.process("bot-b").requests.approve(request.id, SEC3, CHANNEL))
+
+    w.store.before["transition"] = the_other_click_lands  # SEC2's click has read the request, not yet claimed it
+    results.append(await w.requests.approve(request.id, SEC2, CHANNEL))
+    assert [type(r).__name__ for r in results] == ["Resolved", "AlreadyResolved"]
+    lost = results[1]
+    assert isinstance(lost, AlreadyResolved) and lost.request.resolved_by == SEC3
+    assert w.ip.called("remove") == [43]
+    assert (await w.state(request.id)).approvals == (SEC1, SEC3)
+
+
+async def test_two_first_approvals_at_once_carry_it_out_once() -> None:
+    w = ruled()
+    request = await wide(w)
+    results = await asyncio.gather(
+        w.requests.approve(request.id, SEC1, CHANNEL), w.process("bot-b").requests.approve(request.id, SEC2, CHANNEL)
+    )
+    assert outcomes(results) == ["ApprovalRecorded", "Resolved"]
+    assert w.ip.called("remove") == [43]
+    now = await w.state(request.id)
+    assert now.state is U and sorted(now.approvals) == [SEC1, SEC2] and now.resolved_by == now.approvals[1]
+    assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
+
+
+async def test_a_first_approval_landing_between_anothers_read_and_its_record_is_seen_by_its_retry() -> None:
+    w = ruled()
+    request = await wide(w)
+    results: list[Decided] = []
+
+    async def the_other_click_lands() -> None:
+        results.append(await w.process("bot-b").requests.approve(request.id, SEC2, CHANNEL))
+
+    w.store.before["transition"] = the_other_click_lands  # SEC1's click has read no approval, not yet recorded
+    results.append(await w.requests.approve(request.id, SEC1, CHANNEL))
+    assert [type(r).__name__ for r in results] == ["ApprovalRecorded", "Resolved"]
+    done = results[1]
+    assert isinstance(done, Resolved)
+    assert (done.request.state, done.request.approvals, done.request.resolved_by) == (U, (SEC2, SEC1), SEC1)
+    assert w.ip.called("remove") == [43]
+
+
+async def test_one_approvers_two_clicks_at_once_count_once() -> None:
+    w = ruled()
+    request = await wide(w)
+    results = await asyncio.gather(
+        w.requests.approve(request.id, SEC1, CHANNEL), w.process("bot-b").requests.approve(request.id, SEC1, CHANNEL)
+    )
+    assert outcomes(results) == ["ApprovalRecorded", "Refused"]
+    assert [r.reason.why for r in results if isinstance(r, Refused)] == [Why.ALREADY_APPROVED]
+    now = await w.state(request.id)
+    assert (now.state, now.approvals) == (P, (SEC1,))
+    assert w.ip.calls == []
+
+
+# -- which rule, which durations ------------------------------------------------------------------------------
+
+
+async def test_the_strictest_rule_among_several_entries_decides() -> None:
+    w = ruled()
+    request = await w.request(w.ip.entries[42], w.ip.entries[43], w.numbers.entries["n1"])
+    assert (request.rule, request.approvals_needed, request.auto) == ("Wide networks", 2, False)
+    assert w.policy.rule_for(request) == WIDE
+    assert await w.requests.approve(request.id, APPROVER, CHANNEL) == Refused(request, not_approver("approve", WIDE))
+    await first_approval(w, request)
+    done = await w.requests.approve(request.id, SEC2, CHANNEL)
+    assert isinstance(done, Resolved) and done.request.state is U
+    assert (w.ip.called("remove"), w.numbers.called("remove")) == ([42, 43], ["n1"])
+
+
+async def test_an_auto_rule_entry_with_another_needing_approval_waits_for_approval() -> None:
+    w = ruled()
+    result = await w.requests.open([w.ip.entries[44], w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None,
+                                   show=Cards())  # fmt: skip
+    assert isinstance(result, Opened) and result.decided is None
+    assert (result.request.rule, result.request.auto, result.request.state) == (None, False, P)
+    assert w.ip.calls == []
+
+
+async def test_approve_and_allow_takes_only_the_durations_of_the_rule() -> None:
+    w = ruled()
+    request = await wide(w)
+    day = 86400.0  # offered by the settings, not by the rule
+    refused = await w.requests.approve(request.id, SEC1, CHANNEL, allow_for=day)
+    assert refused == Refused(request, NOT_ALLOWABLE)
+    assert (await w.state(request.id)).approvals == ()
+    await first_approval(w, request)
+    assert await w.requests.approve(request.id, SEC2, CHANNEL, allow_for=day) == Refused(
+        await w.state(request.id), NOT_ALLOWABLE
+    )
+    done = await w.requests.approve(request.id, SEC2, CHANNEL, allow_for=HOUR)
+    assert isinstance(done, Resolved) and (done.request.state, done.request.allow_for) == (U, HOUR)
+    assert w.ip.called("remove") == [43] and len(w.ip.called("allow")) == 1
+
+    settings = await w.request(w.ip.entries[42])  # no rule: the settings' durations
+    allowed = await w.requests.approve(settings.id, APPROVER, CHANNEL, allow_for=day)
+    assert isinstance(allowed, Resolved) and allowed.request.allow_for == day
+
+
+# -- carried out by its rule ----------------------------------------------------------------------------------
+
+
+async def test_an_auto_rules_request_is_carried_out_at_open_and_an_approver_may_undo_it() -> None:
+    w, cards = ruled(), Cards()
+    result = await w.requests.open([w.ip.entries[44]], REQUESTER, CHANNEL, "branch VPN", asked_in=None, show=cards)
+    assert isinstance(result, Opened) and isinstance(result.decided, Resolved)
+    assert [r.state for r in cards.shown] == [P]  # the card was shown before it was carried out
+    done = result.decided.request
+    assert (done.state, done.rule, done.auto, done.resolved_by, done.approvals) == (U, "Branch offices", True, None, ())
+    assert await w.moves(done.id) == [(None, P), (P, X), (X, U)]
+    assert w.ip.called("remove") == [44]
+
+    assert await w.requests.undo(done.id, OTHER_USER, CHANNEL) == Refused(done, not_approver("undo", BRANCH))
+    assert await w.requests.undo(done.id, REQUESTER, CHANNEL) == Refused(done, not_approver("undo", BRANCH))
+    undone = await w.requests.undo(done.id, APPROVER, CHANNEL)
+    assert isinstance(undone, Resolved)
+    assert (undone.request.state, undone.request.undone_by) == (State.UNDONE, APPROVER)
+    assert w.ip.called("restore") == [44]
+
+
+async def test_a_request_no_rule_matches_follows_the_settings() -> None:
+    w = ruled()
+    request = await w.request(w.ip.entries[42])
+    assert (request.rule, request.approvals_needed, request.auto) == (None, 1, False)
+    settings = w.policy.approvers
+    assert await w.requests.approve(request.id, SEC1, CHANNEL) == Refused(
+        request, Refusal(Why.NOT_APPROVER, "approve", approvers=settings)
+    )
+    done = await w.requests.approve(request.id, APPROVER, CHANNEL)
+    assert isinstance(done, Resolved)
+    assert (done.request.state, done.request.resolved_by, done.request.approvals) == (U, APPROVER, ())
+    assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
+    assert w.ip.called("remove") == [42]
+
+
+async def test_an_auto_request_a_stopped_process_opened_but_never_claimed_is_carried_out_by_recovery() -> None:
+    w = ruled()
+    left = await w.request(w.ip.entries[44])  # opened; the process stopped before claiming it
+    assert left.auto and left.state is P
+    assert (await w.requests.upkeep()).finished == []  # not yet: its opener may be claiming it now
+    assert w.ip.called("remove") == []
+
+    w.clock.advance(TIMING.takeover_after + 1)
+    upkept = await w.requests.upkeep()
+    assert [(r.id, r.state, r.resolved_by) for r in upkept.finished] == [(left.id, U, None)]
+    assert w.ip.called("remove") == [44]
+    assert (await w.requests.upkeep()).finished == []  # once
+    assert w.ip.called("remove") == [44]
+
+
+async def test_a_pending_request_needing_approval_is_left_to_its_approvers_by_recovery() -> None:
+    w = ruled()
+    request = await wide(w)
+    w.clock.advance(TIMING.takeover_after + 1)
+    assert (await w.requests.upkeep()).finished == []
+    assert (await w.state(request.id)).state is P and w.ip.called("remove") == []

@@ -1,0 +1,196 @@
+"""Trusted networks on the watcher: a new entry whose rule has ``auto_on_watch`` is not announced for a person to
+ask about; the watcher unblocks it, through the request service (``Watching.unblock``), once; every other new
+entry is announced as before."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+import pytest
+
+from bot.domain.model import WATCHER, State, UnblockRequest
+from bot.domain.policy import Approvers
+from bot.domain.ports import Announcement
+from bot.domain.requests import AlreadyRequested, NotShown, Opened, Resolved, Shown, Withdrawn
+from bot.domain.rules import Rule
+from bot.domain.watch import PutBack, Watching, WatchRules
+from bot.threecx.errors import ForbiddenError
+
+from .fakes import APPROVER, World, world
+from .watch_fakes import WatchedList, WatchStore, blocked
+
+WATCH = "C0WATCH"
+INTERVAL = 10.0
+BRANCH = ipaddress.ip_network("198.51.100.0/24")
+TRUSTED = blocked(57, "198.51.100.57")
+OUTSIDE = blocked(58, "192.0.2.58")
+
+
+def rules(*, on_watch: bool = True) -> list[Rule]:
+    """The rule of trusted networks, as the rules file gives it: the settings' approvers may undo."""
+    approvers = Approvers(users=frozenset({APPROVER}))
+    return [Rule(name="Branch offices", networks=(BRANCH,), approvers=approvers, auto=True, auto_on_watch=on_watch)]
+
+
+class Cards:
+    """The ``show`` the Slack layer passes: each request's card, as a message ``ts`` (or Slack's error)."""
+
+    def __init__(self, error: str | None = None) -> None:
+        self.shown: list[UnblockRequest] = []
+        self.error = error
+
+    async def __call__(self, request: UnblockRequest) -> Shown | NotShown:
+        if self.error is not None:
+            return NotShown(self.error)
+        self.shown.append(request)
+        return Shown(f"1700000000.{len(self.shown):06d}")
+
+
+def watching(w: World, store: WatchStore, blocklist: WatchedList, holder: str = "bot-a") -> Watching:
+    return Watching(store, blocklist, WatchRules(WATCH, INTERVAL), holder, w.clock, w.policy.rules)
+
+
+async def first_look(w: World, store: WatchStore, blocklist: WatchedList) -> Watching:
+    """Watching started (what is listed then is not news), and two new entries since: one inside the trusted
+    network, one outside."""
+    watcher = watching(w, store, blocklist)
+    await watcher.look()
+    for entry in (TRUSTED, OUTSIDE):
+        blocklist.put(entry)
+        w.ip.put(entry)
+    w.clock.advance(INTERVAL)
+    return watcher
+
+
+@pytest.fixture
+def store() -> WatchStore:
+    return WatchStore()
+
+
+@pytest.fixture
+def blocklist() -> WatchedList:
+    return WatchedList()
+
+
+async def test_a_new_entry_of_a_trusted_network_is_unblocked_once_and_the_others_are_announced_as_before(
+    store: WatchStore, blocklist: WatchedList
+) -> None:
+    w = world(rules=rules())
+    watcher = await first_look(w, store, blocklist)
+
+    look = await watcher.look()
+    assert look.new == 2
+    assert look.unblock == (Announcement(TRUSTED, WATCH),)
+    assert look.unposted == (Announcement(OUTSIDE, WATCH),)  # announced with Request unblock, as before
+
+    cards = Cards()
+    opened = await watcher.unblock(look.unblock[0], w.requests, cards)
+
+    assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved)
+    done = opened.decided.request
+    assert (done.state, done.requester, done.channel, done.asked_in) == (State.UNBLOCKED, WATCHER, WATCH, None)
+    assert (done.rule, done.auto, done.resolved_by, done.reason) == ("Branch offices", True, None, None)
+    assert [t.id for t in done.removed] == [57]
+    assert w.ip.called("remove") == [57] and 57 not in w.ip.entries
+    assert [r.id for r in cards.shown] == [done.id]
+    assert await w.moves(done.id) == [(None, State.PENDING), (State.PENDING, State.EXECUTING),
+                                      (State.EXECUTING, State.UNBLOCKED)]  # fmt: skip
+    assert done.undo_until is not None  # Undo, within the undo window, as for any request
+
+    # the announcement is the request's card: posted, never checked or changed by the watcher
+    assert store.announced()[57] == Announcement(TRUSTED, WATCH, "1700000000.000001", in_summary=True)
+    blocklist.drop(57)
+    w.clock.advance(INTERVAL)
+    again = await watcher.look()
+    assert (again.unblock, again.unposted, again.gone) == ((), (Announcement(OUTSIDE, WATCH),), ())
+    assert w.ip.called("remove") == [57]
+
+
+async def test_a_second_attempt_at_once_is_a_no_op(store: WatchStore, blocklist: WatchedList) -> None:
+    w = world(rules=rules())
+    watcher = await first_look(w, store, blocklist)
+    [found] = (await watcher.look()).unblock
+    other = watching(w, store, blocklist, holder="bot-b")
+
+    one, two = await asyncio.gather(
+        watcher.unblock(found, w.requests, Cards()), other.unblock(found, w.process("bot-b").requests, Cards())
+    )
+
+    assert sorted(type(r).__name__ for r in (one, two)) == ["AlreadyRequested", "Opened"]
+    assert w.ip.called("remove") == [57]
+    assert any(isinstance(r, AlreadyRequested) and r.request.requester == WATCHER for r in (one, two))
+
+
+async def test_an_entry_that_3cx_refuses_to_remove_ends_failed_with_its_reason_and_is_not_tried_again(
+    store: WatchStore, blocklist: WatchedList
+) -> None:
+    w = world(rules=rules())
+    watcher = await first_look(w, store, blocklist)
+    [found] = (await watcher.look()).unblock
+    w.ip.fail("remove", ForbiddenError("Forbidden", method="DELETE", status=403))
+
+    opened = await watcher.unblock(found, w.requests, Cards())
+
+    assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved)
+    failed = opened.decided.request
+    assert failed.state is State.FAILED and failed.results[0].answer.startswith("HTTP 403")
+    assert 57 in w.ip.entries
+    w.clock.advance(INTERVAL)
+    assert (await watcher.look()).unblock == ()  # a person acts on the failed card; the watcher does not retry
+    assert w.ip.called("remove") == [57]
+
+
+async def test_a_card_slack_refused_unblocks_nothing_and_the_next_look_tries_again(
+    store: WatchStore, blocklist: WatchedList
+) -> None:
+    w = world(rules=rules())
+    watcher = await first_look(w, store, blocklist)
+    [found] = (await watcher.look()).unblock
+
+    refused = await watcher.unblock(found, w.requests, Cards(error="channel_not_found"))
+    assert isinstance(refused, Withdrawn)
+    assert w.ip.called("remove") == []
+
+    w.clock.advance(INTERVAL)
+    [again] = (await watcher.look()).unblock
+    opened = await watcher.unblock(again, w.requests, Cards())
+    assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved)
+    assert opened.decided.request.state is State.UNBLOCKED
+    assert w.ip.called("remove") == [57]
+
+
+async def test_an_entry_an_undo_put_back_is_announced_not_unblocked_again(
+    store: WatchStore, blocklist: WatchedList
+) -> None:
+    w = world(rules=rules())
+    watcher = await first_look(w, store, blocklist)
+    [found] = (await watcher.look()).unblock
+    opened = await watcher.unblock(found, w.requests, Cards())
+    assert isinstance(opened, Opened)
+
+    undone = await w.requests.undo(opened.request.id, APPROVER, WATCH)
+    assert isinstance(undone, Resolved) and undone.request.state is State.UNDONE
+    back = w.ip.entries[int(undone.request.undo_results[0].new_id or 0)]
+    blocklist.put(back)  # 3CX lists the entry the undo created, under a new Id
+    w.clock.advance(INTERVAL)
+    [again] = (await watcher.look()).unblock
+
+    assert again.entry == back
+    assert await watcher.unblock(again, w.requests, Cards()) == PutBack(undone.request)
+    assert w.ip.called("remove") == [57]
+
+
+@pytest.mark.parametrize("on_watch", [False, None], ids=["auto-without-on-watch", "no-rules"])
+async def test_without_auto_on_watch_every_new_entry_is_announced(
+    store: WatchStore, blocklist: WatchedList, on_watch: bool | None
+) -> None:
+    w = world(rules=rules(on_watch=bool(on_watch)))
+    watcher = await first_look(w, store, blocklist)
+    if on_watch is None:
+        watcher = Watching(store, blocklist, WatchRules(WATCH, INTERVAL), "bot-a", w.clock)
+
+    look = await watcher.look()
+
+    assert look.unblock == ()
+    assert look.unposted == (Announcement(TRUSTED, WATCH), Announcement(OUTSIDE, WATCH))

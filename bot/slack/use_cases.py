@@ -1,4 +1,5 @@
-"""What each command and click means: the bot's use cases, in one place.
+"""What each command and click means: the bot's use cases (the clicks that decide a request are in
+``bot.slack.deciding``, which this class extends).
 
 Listeners (``bot.slack.listeners``) acknowledge Slack and call one method here
 with a small typed value. A command's method returns what the acknowledgement
@@ -20,31 +21,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
-from ..calls import Lane
-from ..domain.model import CallFailed, Kind, State, Target, UnblockRequest
+from ..domain.model import CallFailed, Kind, Target, UnblockRequest
 from ..domain.requests import (
     AlreadyRequested,
-    AlreadyResolved,
-    ApprovalRecorded,
-    Decided,
-    Expired,
     Finder,
-    HandedOver,
     Matches,
     NothingToUnblock,
     NotShown,
     Page,
-    Refused,
-    Requests,
     Resolved,
     Shown,
     StoreUnreachable,
-    Unknown,
     Withdrawn,
 )
-from .answering import Answering, Asker, Work
+from .answering import Asker, Work
 from .blocks import Blocks
-from .buttons import ALLOW_ONLY, VERBS, AllowButton, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
+from .buttons import BurstButton, ChoiceButton, EntryButton, PageButton
 from .command_text import (
     USAGE,
     InvalidCommand,
@@ -56,13 +48,12 @@ from .command_text import (
     UnblockNumber,
     parse_command,
 )
+from .deciding import Deciding
 from .state import Offer
 from .views import notes as say
 from .views.card import request_card
-from .views.home import decided_notice
 from .views.lists import chooser, history, listing
 from .views.notices import waiting_in
-from .views.outcome import stale_undo_button
 from .views.refusals import refusal as words
 from .views.refusals import who_approves
 from .views.watch import burst_page
@@ -71,12 +62,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UseCases(Answering):
-    """What each command and click means, with what it needs to do it."""
+class UseCases(Deciding):
+    """What each command and click means, with what it needs to do it (the clicks that decide a request are
+    :class:`~bot.slack.deciding.Deciding`'s)."""
 
-    requests: Requests
     finder: Finder
-    clock: Callable[[], float]
     require_reason: bool = False
     #: ``https://acme.slack.com/``, for links to cards; None when unknown
     workspace_url: str | None = None
@@ -223,57 +213,7 @@ class UseCases(Answering):
         requests = await self.requests.history(command.count, None if everywhere else asker.channel)
         await self._tell(asker, *history(requests, everywhere))
 
-    # -- clicks -------------------------------------------------------------------------------
-
-    def decide(self, action_id: str, button: RequestButton | AllowButton | None, asker: Asker) -> None:
-        """Approve, Deny, Cancel, Undo, Approve and allow or Allow only on a card; Approve or Deny in the Home tab."""
-        work = partial(self._decide, action_id, button, asker) if button is not None else None
-        refusal = say.UNKNOWN_REQUEST
-        if isinstance(button, AllowButton) and button.seconds not in self.showing.durations:
-            work, refusal = None, say.DURATION_NOT_OFFERED  # a duration the bot does not offer (any more)
-        if asker.home:
-            self._home_click(asker, work)
-        else:
-            self._click(asker, work, refusal, Lane.DECISIONS)
-
-    async def _decide(self, action_id: str, button: RequestButton | AllowButton, asker: Asker) -> None:
-        requests, request_id, verb = self.requests, button.request_id, VERBS[action_id]
-        channel = None if asker.home else asker.channel  # the Home tab belongs to no channel
-        card = await self.showing.where(request_id)
-
-        def claimed(request: UnblockRequest) -> None:
-            # not awaited: the DELETE must not wait for Slack (the outbox sends the newest version of the card)
-            self.showing.card(request, card, asker.response_url)
-
-        result: Decided
-        if verb == "approve":
-            allow_for = float(button.seconds) if isinstance(button, AllowButton) else None
-            only = action_id == ALLOW_ONLY  # the asked address allowed, the network's block left in place
-            result = await requests.approve(
-                request_id, asker.user, channel, allow_for, allow_only=only, on_claimed=claimed
-            )
-        elif verb == "deny":
-            result = await requests.deny(request_id, asker.user, channel)
-        elif verb == "cancel":
-            result = await requests.cancel(request_id, asker.user, asker.channel)
-        else:
-            result = await requests.undo(request_id, asker.user, asker.channel, on_claimed=claimed)
-        await self._report(result, asker)
-
-    def choose_duration(self, button: AllowButton | None, asker: Asker) -> None:
-        """Another duration chosen beside **Approve and allow** or **Allow only**: the card is redrawn so that the
-        buttons and their confirmations name it."""
-        work = partial(self._choose_duration, button, asker) if button is not None else None
-        if button is not None and button.seconds not in self.showing.durations:
-            work = None
-        self._click(asker, work, say.DURATION_NOT_OFFERED)
-
-    async def _choose_duration(self, button: AllowButton, asker: Asker) -> None:
-        request = await self.requests.get(button.request_id)
-        if request is not None and request.state is State.PENDING and request.channel == asker.channel:
-            self.showing.card(
-                request, await self.showing.where(request.id), asker.response_url, chosen=float(button.seconds)
-            )
+    # -- other clicks -----------------------------------------------------------------------
 
     def home_opened(self, user: str) -> None:
         """Someone opened the bot's Home tab: it is drawn for them anew."""
@@ -337,28 +277,6 @@ class UseCases(Answering):
     async def _burst_page(self, button: BurstButton, asker: Asker) -> None:
         read = partial(self.finder.between, button.first_id, button.last_id, skip=button.skip)
         await self._page(read, partial(burst_page, button), asker, replace=button.skip > 0)
-
-    async def _report(self, result: Decided, asker: Asker) -> None:
-        """Show a click's result: the card for a click that moved the request, a private note otherwise."""
-        now = self.clock()
-        if isinstance(result, HandedOver):
-            return  # another process took the claim over, finishes the request and shows the outcome
-        if isinstance(result, Resolved | ApprovalRecorded):
-            await self.showing.changed(result.request, asker.response_url)
-            if asker.home:
-                await self._tell(asker, decided_notice(result.request))
-        elif isinstance(result, Refused):
-            await self._tell(asker, words(result.reason))
-            if stale_undo_button(result.request, now):
-                await self.showing.card(result.request, await self.showing.where(result.request.id), asker.response_url)
-        elif isinstance(result, AlreadyResolved):
-            await self._tell(asker, say.already_resolved(result.request))
-        elif isinstance(result, Expired):
-            if result.just_now:
-                await self.showing.changed(result.request, asker.response_url)
-            await self._tell(asker, say.expired_notice(result.request))
-        elif isinstance(result, Unknown):
-            await self._tell(asker, say.UNKNOWN_REQUEST)
 
 
 def asked_inside(asked: str, entry: Target) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -353,7 +354,9 @@ def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
 
 
 def card_request_id(blocks: list[dict[str, Any]]) -> str:
-    return str(buttons(blocks)[0]["value"])
+    """The request a card is about: the value of its first button that is a request's id alone (Approve and
+    allow's carry a duration too, and may come first)."""
+    return next(str(b["value"]) for b in buttons(blocks) if re.fullmatch(r"[0-9a-f]{16}", str(b.get("value"))))
 
 
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -40,6 +40,8 @@ approvers = ["U0VOICE1"]
 name = "Everything else"
 allow = ["1h", "1d"]                     # the durations offered; nothing longer is accepted
 """
+#: what a rule's remind_after and escalate_after take
+AFTER = 'a duration from 5s to 7d, whole seconds or a number and a unit (s, m, h or d) like "15m", or 0 for never'
 #: a rule without problems, to put a broken one beside
 FINE = '[[rule]]\nname = "Fine"\nkind = "ip"\n'
 BASE_ENV = {
@@ -144,7 +146,8 @@ def test_every_key_and_the_other_forms_a_value_may_take(tmp_path: Path) -> None:
         (
             'name = "X"\naprovers = ["U0SEC1"]',
             'rule 2 "X": "aprovers" is not a key of a rule (did you mean approvers?); the keys are name, networks, '
-            "wider_than, wider_than_v6, kind, added_by, approvers, approvals, allow, auto, auto_on_watch",
+            "wider_than, wider_than_v6, kind, added_by, approvers, approvals, allow, auto, auto_on_watch, "
+            "remind_after, escalate_after, escalate_to",
         ),
         (
             'kind = "ip"',
@@ -383,15 +386,68 @@ def test_unblock_rules_reads_the_file_into_the_settings(tmp_path: Path) -> None:
         "Branch offices", "Wide networks", "Caller numbers", "Everything else",
     ]  # fmt: skip
     assert settings.rules_file == str(path)
-    assert settings.rules.default == Rule(approvers=settings.approvers, allow=(3600.0, 172800.0))
+    assert settings.rules.default == Rule(approvers=settings.approvers, allow=(3600.0, 172800.0), remind_after=900.0)
     assert settings.rules.rules[0].allow == (3600.0, 172800.0)  # left out: UNBLOCK_ALLOW_DURATIONS
 
 
 def test_without_unblock_rules_the_settings_decide(tmp_path: Path) -> None:
     settings = load_settings({**BASE_ENV, "UNBLOCK_ALLOW_DURATIONS": "off"})
 
-    assert settings.rules == Rules((), Rule(approvers=settings.approvers, allow=()))
+    assert settings.rules == Rules((), Rule(approvers=settings.approvers, allow=(), remind_after=900.0))
     assert settings.rules_file is None
+
+
+def test_a_rules_reminders_and_escalation_and_the_settings_they_default_to(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[rule]]\nname = "Wide"\nwider_than = 24\nremind_after = "5m"\nescalate_after = 3600\n'
+        'escalate_to = ["U0LEAD", "S0ONCALL"]\n\n[[rule]]\nname = "Quiet"\nkind = "number"\nremind_after = 0\n\n'
+        '[[rule]]\nname = "Rest"\n',
+    )
+    env = {**BASE_ENV, "UNBLOCK_RULES": str(path), "UNBLOCK_REQUEST_TTL": "1d", "UNBLOCK_REMIND_AFTER": "20m",
+           "UNBLOCK_ESCALATE_AFTER": "2h", "UNBLOCK_ESCALATE_TO": "U0BOSS"}  # fmt: skip
+
+    wide, quiet, rest = load_settings(env).rules.rules
+
+    lead = Approvers(users=frozenset({"U0LEAD"}), groups=frozenset({"S0ONCALL"}))
+    boss = Approvers(users=frozenset({"U0BOSS"}))
+    assert (wide.remind_after, wide.escalate_after, wide.escalate_to) == (300.0, 3600.0, lead)
+    assert (quiet.remind_after, quiet.escalate_after, quiet.escalate_to) == (0.0, 7200.0, boss)
+    assert (rest.remind_after, rest.escalate_after, rest.escalate_to) == (1200.0, 7200.0, boss)
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        ('remind_after = "1y"', f'remind_after must be {AFTER} (got "1y")'),
+        ("escalate_after = 2", f"escalate_after must be {AFTER} (got 2)"),
+        ("remind_after = true", f"remind_after must be {AFTER} (got true)"),
+        (
+            'escalate_after = "1h"',
+            "escalate_after needs someone to escalate to: give escalate_to (users and user groups), or set "
+            "UNBLOCK_ESCALATE_TO",
+        ),
+        (
+            'escalate_after = "1h"\nescalate_to = ["*"]',
+            "escalate_to cannot be * (anyone): name the users (U…) and user groups (S…) to mention",
+        ),
+        (
+            "escalate_to = []",
+            "escalate_to is empty, so no one would be told: name at least one, or leave the key out",
+        ),
+        (
+            'escalate_to = "U0LEAD"',
+            'escalate_to must be a list of user ids and user-group ids, like ["U0LEAD1", "S0ONCALL"] (got "U0LEAD")',
+        ),
+        (
+            'auto = true\nremind_after = "5m"\nescalate_to = ["U0LEAD"]',
+            "auto = true carries entries out without approval, so remind_after and escalate_to cannot be given with "
+            "it; remove one or the other",
+        ),
+    ],
+)
+def test_each_problem_with_reminders_and_escalation(tmp_path: Path, rule: str, problem: str) -> None:
+    assert problems(tmp_path, f'{FINE}\n[[rule]]\nname = "X"\nkind = "ip"\n{rule}\n') == [f'rule 2 "X": {problem}']
 
 
 def test_the_rules_files_problems_join_the_settings_problems(tmp_path: Path) -> None:

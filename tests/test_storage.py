@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.domain.model import Result, State, Transition, UnblockRequest
+from bot.domain.model import Escalation, Result, State, Transition, UnblockRequest
 from bot.domain.outcomes import Outcome
 from bot.domain.ports import AlreadyOpen
 from bot.storage import urls
@@ -292,6 +293,46 @@ async def test_who_looked_at_the_home_tab_lately(store: Store) -> None:
     assert await store.home_viewers(15.0) == [BOB, CAROL]
     assert await store.home_viewers(25.0) == [BOB]
     assert await store.home_viewers(31.0) == []
+
+
+async def test_requests_still_waiting_are_listed_oldest_first_until_reminded_and_escalated(store: Store) -> None:
+    for id, created_at in (("aa0000000000000a", 1000.0), ("bb0000000000000b", 1100.0), ("cc0000000000000c", 1200.0)):
+        await store.add(pending(id, created_at=created_at))
+    await move(store, "cc0000000000000c", State.PENDING, State.DENIED, actor=BOB, at=1210.0)
+
+    assert [r.id for r in await store.still_waiting(1300.0, 1100.0, None)] == ["aa0000000000000a", "bb0000000000000b"]
+    assert [r.id for r in await store.still_waiting(1300.0, None, 1000.0)] == ["aa0000000000000a"]
+    assert await store.still_waiting(1300.0, None, None) == []
+    assert await store.still_waiting(1900.0, 1100.0, 1100.0) == []  # their time is up
+
+    reminded = await store.mark_reminded("aa0000000000000a", 1300.0)
+    assert reminded is not None and reminded.reminded_at == 1300.0 and reminded == await store.get(reminded.id)
+    assert [r.id for r in await store.still_waiting(1300.0, 1100.0, None)] == ["bb0000000000000b"]
+    assert [r.id for r in await store.still_waiting(1300.0, None, 1100.0)] == ["aa0000000000000a", "bb0000000000000b"]
+
+
+async def test_a_request_is_reminded_and_escalated_once_only_while_it_waits(new_store: NewStore) -> None:
+    first, second = await new_store(), await new_store()  # two processes
+    await first.add(pending("aa0000000000000a"))
+    await first.add(pending("bb0000000000000b"))
+    escalation = Escalation(1300.0, 300.0, (BOB, CAROL), ("SHELPDESK",))
+
+    marks = await asyncio.gather(*(s.mark_reminded("aa0000000000000a", 1300.0) for s in (first, second) * 5))
+    assert sum(m is not None for m in marks) == 1
+    assert await second.mark_reminded("aa0000000000000a", 1400.0) is None
+    escalated = await asyncio.gather(*(s.mark_escalated("aa0000000000000a", escalation) for s in (first, second) * 5))
+    assert sum(m is not None for m in escalated) == 1
+    kept = await second.get("aa0000000000000a")
+    assert kept is not None and (kept.reminded_at, kept.escalation) == (1300.0, escalation)
+    assert await first.mark_escalated("aa0000000000000a", replace(escalation, at=1400.0)) is None
+
+    await move(first, "bb0000000000000b", State.PENDING, State.DENIED, actor=BOB, at=1100.0)
+    assert await first.mark_reminded("bb0000000000000b", 1300.0) is None  # decided
+    assert await first.mark_escalated("bb0000000000000b", escalation) is None
+    await first.add(pending("cc0000000000000c"))
+    assert await first.mark_reminded("cc0000000000000c", 1900.0) is None  # its time is up
+    assert await first.mark_escalated("cc0000000000000c", replace(escalation, at=1900.0)) is None
+    assert await first.mark_reminded("ffffffffffffffff", 1300.0) is None
 
 
 async def test_a_delivery_is_first_once_until_it_is_forgotten(new_store: NewStore) -> None:

@@ -14,12 +14,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from dotenv import dotenv_values
 
 from ..domain.policy import Approvers
-from ..domain.rules import Rules
+from ..domain.rules import NOBODY, Rules
 from ..domain.watch import MIN_INTERVAL, WatchRules
 from ..storage import urls
 from . import values as v
@@ -35,6 +35,7 @@ DEFAULT_DATABASE_URL = "sqlite:///unblock.db"
 MAX_REQUEST_TTL = 7 * 24 * 3600
 MAX_UNDO_WINDOW = 24 * 3600
 DEFAULT_ALLOW_DURATIONS = (3600.0, 86400.0, 7 * 86400.0)
+DEFAULT_REMIND_AFTER = 900.0
 
 
 class ConfigError(Exception):
@@ -86,6 +87,15 @@ class Settings:
     notify_requester: bool = True
     #: the rules file (``UNBLOCK_RULES``); None: no rules, the settings decide
     rules_file: str | None = None
+    #: a request still waiting this long is reminded to its approvers, once (0: never); a rule may say otherwise
+    remind_after: float = DEFAULT_REMIND_AFTER
+    #: a request still waiting this long is escalated to ``escalate_to``, once (0: never); a rule may say otherwise
+    escalate_after: float = 0.0
+    escalate_to: Approvers = NOBODY
+    #: where the weekly report is posted (``UNBLOCK_REPORT_CHANNEL``); None: not posted
+    report_channel: str | None = None
+    #: when it is due (``UNBLOCK_REPORT_AT``): day of the week (0 is Monday), hour and minute, in UTC
+    report_at: tuple[int, int, int] = (0, 9, 0)
 
     @property
     def socket_mode(self) -> bool:
@@ -161,16 +171,51 @@ def _watch(r: _Reader) -> WatchRules | None:
     return rules if channel else None
 
 
-def _rules(r: _Reader, approvers: Approvers, allow: tuple[float, ...]) -> tuple[str | None, Rules]:
+def _rules(r: _Reader, approvers: Approvers, allow: tuple[float, ...], reminding: _Reminding
+           ) -> tuple[str | None, Rules]:  # fmt: skip
     """``UNBLOCK_RULES`` and the rules its file holds; each problem with the file is a problem of its own."""
     path = r.text("UNBLOCK_RULES")
     if path is None:
-        return None, Rules.from_settings(approvers, allow)
+        return None, Rules.from_settings(approvers, allow, **reminding)
     try:
-        return path, load_rules(path, approvers=approvers, allow=allow)
+        return path, load_rules(path, approvers=approvers, allow=allow, **reminding)
     except RulesError as error:
         r.problems += [f"UNBLOCK_RULES={path!r}: {problem}." for problem in error.problems]
-        return path, Rules.from_settings(approvers, allow)
+        return path, Rules.from_settings(approvers, allow, **reminding)
+
+
+class _Reminding(TypedDict):
+    remind_after: float
+    escalate_after: float
+    escalate_to: Approvers
+
+
+def _reminding(r: _Reader) -> _Reminding:
+    """``UNBLOCK_REMIND_AFTER``, ``UNBLOCK_ESCALATE_AFTER`` and ``UNBLOCK_ESCALATE_TO``: the rules' defaults."""
+    escalate_after = r.parsed("UNBLOCK_ESCALATE_AFTER", 0.0, v.after)
+    escalate_to = r.parsed("UNBLOCK_ESCALATE_TO", NOBODY, v.escalate_to)
+    if escalate_after and r.text("UNBLOCK_ESCALATE_TO") is None:
+        r.problems.append(
+            "UNBLOCK_ESCALATE_AFTER is set, but UNBLOCK_ESCALATE_TO is not: name the users (U…) and user groups "
+            "(S…) a request still waiting is escalated to."
+        )
+    return _Reminding(remind_after=r.parsed("UNBLOCK_REMIND_AFTER", DEFAULT_REMIND_AFTER, v.after),
+                      escalate_after=escalate_after, escalate_to=escalate_to)  # fmt: skip
+
+
+def _in_time(r: _Reader, ttl: float) -> None:
+    """A reminder or an escalation set no shorter than a request's time to live would never happen."""
+    for name in ("UNBLOCK_REMIND_AFTER", "UNBLOCK_ESCALATE_AFTER"):
+        raw = r.text(name)
+        try:
+            after = v.after(raw) if raw is not None else 0.0
+        except ValueError:  # a problem of its own
+            continue
+        if after >= ttl:
+            r.problems.append(
+                f"{name}={raw!r} is not shorter than UNBLOCK_REQUEST_TTL ({v.spoken(ttl)}), so it would never happen: "
+                "requests expire first. Make it shorter, or the time to live longer."
+            )
 
 
 def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = None) -> Settings:
@@ -181,7 +226,8 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         hint="comma-separated Slack user ids (U…) or user-group ids (S…) who may approve, or * for anyone",
     )  # fmt: skip
     allow_durations: tuple[float, ...] = r.parsed("UNBLOCK_ALLOW_DURATIONS", DEFAULT_ALLOW_DURATIONS, v.durations)
-    rules_file, rules = _rules(r, approvers, allow_durations)
+    reminding = _reminding(r)
+    rules_file, rules = _rules(r, approvers, allow_durations, reminding)
     app_token = r.parsed("SLACK_APP_TOKEN", None, v.secret("xapp-"), secret=True)
     signing_secret = r.parsed(
         "SLACK_SIGNING_SECRET", None, v.secret(), secret=True,
@@ -226,7 +272,11 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         approval_channel=r.parsed("UNBLOCK_APPROVAL_CHANNEL", None, v.channel),
         notify_requester=r.parsed("UNBLOCK_NOTIFY_REQUESTER", True, v.boolean),
         rules_file=rules_file,
+        report_channel=r.parsed("UNBLOCK_REPORT_CHANNEL", None, v.channel),
+        report_at=r.parsed("UNBLOCK_REPORT_AT", (0, 9, 0), v.weekly),
+        **reminding,
     )  # fmt: skip
+    _in_time(r, settings.request_ttl)
     if r.problems:
         raise ConfigError(r.problems)
     return settings

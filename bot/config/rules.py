@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from ..domain.entries import Kind
 from ..domain.policy import Approvers
-from ..domain.rules import Network, Rule, Rules
+from ..domain.rules import NOBODY, Network, Rule, Rules
 from . import values as v
 
 __all__ = ["KEYS", "RulesError", "load_rules"]
@@ -28,7 +28,7 @@ T = TypeVar("T")
 #: the keys a rule may have, in the order the README explains them
 KEYS = (
     "name", "networks", "wider_than", "wider_than_v6", "kind", "added_by",
-    "approvers", "approvals", "allow", "auto", "auto_on_watch",
+    "approvers", "approvals", "allow", "auto", "auto_on_watch", "remind_after", "escalate_after", "escalate_to",
 )  # fmt: skip
 #: the keys that are conditions: a rule with none of them matches every entry
 CONDITIONS = ("networks", "wider_than", "wider_than_v6", "kind", "added_by")
@@ -39,6 +39,9 @@ MAX_NAME = 80
 #: the most durations Approve and allow offers
 MAX_ALLOW_DURATIONS = 10
 _DURATION_FORMS = 'whole seconds, or a number and a unit (m, h, d or w), from 1m to 90d, like "1h" or "7d"'
+_AFTER_FORMS = (
+    'a duration from 5s to 7d, whole seconds or a number and a unit (s, m, h or d) like "15m", or 0 for never'
+)
 
 
 class RulesError(Exception):
@@ -49,9 +52,13 @@ class RulesError(Exception):
         super().__init__("\n".join(problems))
 
 
-def load_rules(path: str | Path, *, approvers: Approvers, allow: tuple[float, ...]) -> Rules:
+def load_rules(
+    path: str | Path, *, approvers: Approvers, allow: tuple[float, ...], remind_after: float = 0.0,
+    escalate_after: float = 0.0, escalate_to: Approvers = NOBODY,
+) -> Rules:  # fmt: skip
     """The rules of the TOML file at ``path``; what a rule leaves out comes from the settings (``approvers``,
-    one approval, ``allow``).
+    one approval, ``allow``, and the reminders and escalation: ``remind_after``, ``escalate_after``,
+    ``escalate_to``).
 
     Raises:
         RulesError: every problem with the file, one line each.
@@ -69,15 +76,17 @@ def load_rules(path: str | Path, *, approvers: Approvers, allow: tuple[float, ..
     tables = _tables(document, problems)
     rules: list[Rule] = []
     names: dict[str, int] = {}
+    default = Rule(approvers=approvers, allow=allow, remind_after=remind_after, escalate_after=escalate_after,
+                   escalate_to=escalate_to)  # fmt: skip
     for number, table in enumerate(tables, start=1):
         reader = _RuleReader(number, table, problems)
-        rule = reader.rule(approvers, allow, names)
+        rule = reader.rule(default, names)
         if rule is not None:
             rules.append(rule)
     problems += _unreachable(tables)
     if problems:
         raise RulesError(problems)
-    return Rules(tuple(rules), Rule(approvers=approvers, allow=allow))
+    return Rules(tuple(rules), default)
 
 
 def _tables(document: Mapping[str, object], problems: list[str]) -> list[dict[str, object]]:
@@ -110,8 +119,10 @@ class _RuleReader:
     def problem(self, text: str) -> None:
         self.problems.append(f"{self.label}: {text}")
 
-    def rule(self, approvers: Approvers, allow: tuple[float, ...], names: dict[str, int]) -> Rule | None:
-        """The rule, or None (and problems) when any key is wrong."""
+    def rule(self, default: Rule, names: dict[str, int]) -> Rule | None:
+        """The rule, or None (and problems) when any key is wrong; what it leaves out is ``default``'s (the
+        settings')."""
+        approvers, allow = default.approvers, default.allow
         for key in self.table:
             if key not in KEYS:
                 close = difflib.get_close_matches(key, KEYS, n=1)
@@ -128,6 +139,9 @@ class _RuleReader:
         durations = self.read("allow", None, _allow)
         auto = self.read("auto", False, _boolean)
         auto_on_watch = self.read("auto_on_watch", False, _boolean)
+        remind_after = self.read("remind_after", default.remind_after, _after)
+        escalate_after = self.read("escalate_after", default.escalate_after, _after)
+        escalate_to = self.read("escalate_to", default.escalate_to, _escalate_to)
         if kind is Kind.NUMBER:
             for key in ("networks", "wider_than", "wider_than_v6"):
                 if key in self.table:
@@ -139,6 +153,7 @@ class _RuleReader:
                 "auto_on_watch = true needs auto = true: the watcher unblocks only entries that need no approval"
             )
         given = [key for key, says in (("approvers", own_approvers is not None), ("approvals", approvals > 1)) if says]
+        given += [key for key in ("remind_after", "escalate_after", "escalate_to") if key in self.table]
         if auto and given:
             self.problem(
                 f"auto = true carries entries out without approval, so {' and '.join(given)} cannot be given with "
@@ -146,12 +161,19 @@ class _RuleReader:
             )
         if not auto and (own_approvers is not None or "approvers" not in self.table):
             self.can_be_approved(approvals, own_approvers, approvers)
+        unnamed = escalate_to == NOBODY and "escalate_to" not in self.table  # (a wrong one has a problem of its own)
+        if escalate_after and unnamed and "escalate_after" in self.table:
+            self.problem(
+                "escalate_after needs someone to escalate to: give escalate_to (users and user groups), or set "
+                "UNBLOCK_ESCALATE_TO"
+            )
         if len(self.problems) > self.count or name is None:
             return None
         return Rule(
             name=name, networks=networks, wider_than=wider_than, wider_than_v6=wider_than_v6, kind=kind,
             added_by=added_by, approvers=approvers if own_approvers is None else own_approvers, approvals=approvals,
             allow=allow if durations is None else durations, auto=auto, auto_on_watch=auto_on_watch,
+            remind_after=remind_after, escalate_after=escalate_after, escalate_to=escalate_to,
         )  # fmt: skip
 
     def name(self, names: dict[str, int]) -> str | None:
@@ -306,6 +328,25 @@ def _allow(value: object) -> tuple[float, ...]:
     if len(found) > MAX_ALLOW_DURATIONS or len(set(found)) != len(found):
         raise ValueError(f"must hold at most {MAX_ALLOW_DURATIONS} durations, each once (got {_shown(value)})")
     return tuple(found)
+
+
+def _after(value: object) -> float:
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    try:
+        if isinstance(text, str):
+            return v.after(text)
+    except ValueError:
+        pass
+    raise ValueError(f"must be {_AFTER_FORMS} (got {_shown(value)})")
+
+
+def _escalate_to(value: object) -> Approvers:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f'must be a list of user ids and user-group ids, like ["U0LEAD1", "S0ONCALL"] (got '
+                         f"{_shown(value)})")  # fmt: skip
+    if not value:
+        raise ValueError("is empty, so no one would be told: name at least one, or leave the key out")
+    return v.people(v.approver_ids([item.strip() for item in value]))
 
 
 def _boolean(value: object) -> bool:

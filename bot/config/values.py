@@ -24,6 +24,9 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)\s*([smhdw]?)")
 _DURATION_FORMS = "seconds like 90, or a number and a unit (s, m, h, d) like 90s, 15m, 1h or 7d"
 MAX_ALLOW = 90 * 86400
+#: the shortest and longest wait before a reminder or an escalation
+MIN_AFTER = 5.0
+MAX_AFTER = 7 * 86400.0
 
 
 class Secret:
@@ -116,6 +119,35 @@ def allow_duration(item: str) -> float | None:
     return value
 
 
+def after(raw: str) -> float:
+    """How long a request waits before a reminder or an escalation: a duration from ``MIN_AFTER`` to
+    ``MAX_AFTER``, or ``0`` (``off``) for never."""
+    if raw.strip().lower() == "off":
+        return 0.0
+    value = duration(raw)
+    if value == 0:
+        return 0.0
+    if value is None or not math.isfinite(value) or not MIN_AFTER <= value <= MAX_AFTER:
+        raise ValueError(
+            f"should be a duration from {spoken(MIN_AFTER)} to {spoken(MAX_AFTER)}: {_DURATION_FORMS}; or 0 (or off) "
+            "for never"
+        )
+    return value
+
+
+def escalate_to(raw: str) -> Approvers:
+    """``UNBLOCK_ESCALATE_TO``: comma-separated user ids and user-group ids, as in ``UNBLOCK_APPROVERS`` but never
+    ``*`` (escalating mentions people by name)."""
+    return people(approvers(raw))
+
+
+def people(found: Approvers) -> Approvers:
+    """Users and user groups that are mentioned by name: not ``*``."""
+    if found.anyone:
+        raise ValueError("cannot be * (anyone): name the users (U…) and user groups (S…) to mention")
+    return found
+
+
 def count(low: int, high: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
@@ -192,6 +224,25 @@ def channel(raw: str) -> str:
     if not CHANNEL_ID.match(raw):
         raise ValueError("should be a channel id like C0123456789")
     return raw
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKLY = re.compile(r"([a-z]+)\s+([0-9]{1,2}):([0-9]{2})")
+
+
+def weekly(raw: str) -> tuple[int, int, int]:
+    """``mon 09:00``: a day of the week (0 is Monday) and a time of day (hour, minute), in UTC."""
+    match = _WEEKLY.fullmatch(raw.strip().lower())
+    day = match[1][:3] if match and match[1] in {*WEEKDAYS, *_DAY_NAMES} else None
+    if match is None or day is None or int(match[2]) > 23 or int(match[3]) > 59:
+        raise ValueError(
+            "should be a day and a time of day in UTC, like mon 09:00 (days: mon, tue, wed, thu, fri, sat, sun; "
+            "the time from 00:00 to 23:59)"
+        )
+    return WEEKDAYS.index(day), int(match[2]), int(match[3])
+
+
+_DAY_NAMES = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
 
 
 def added_by(raw: str) -> frozenset[str] | None:

@@ -86,6 +86,17 @@ class Result:
 
 
 @dataclass(frozen=True, slots=True)
+class Escalation:
+    """A request still waiting ``after`` seconds was escalated at ``at`` to these users and user groups: from then
+    on they may approve or deny it like its approvers (never the requester)."""
+
+    at: float
+    after: float
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class UnblockRequest:
     id: str
     #: the entries to remove, as 3CX described them when the request was made
@@ -127,6 +138,10 @@ class UnblockRequest:
     asked_address: str | None = None
     #: carried out as Allow only: an allow entry for ``asked_address``, the network's block left in place
     allow_only: bool = False
+    #: when the approvers were reminded that it still waits (once; None: not yet)
+    reminded_at: float | None = None
+    #: when, and to whom, it was escalated because it still waited (once; None: not yet)
+    escalation: Escalation | None = None
 
     @property
     def title(self) -> str:

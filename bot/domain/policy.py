@@ -102,11 +102,22 @@ class ApprovalPolicy:
         return self.rules.rule_for_all(request.targets)
 
     async def is_approver(self, user: str) -> bool:
-        """Whether ``user`` approves anything at all (the settings' approvers, or a rule's)."""
+        """Whether ``user`` approves anything at all (the settings' approvers, or a rule's, or those requests are
+        escalated to)."""
         for rule in (*self.rules.rules, self.rules.default):
             if await self.approves(user, rule.approvers):
                 return True
+            if rule.escalate_after and await self.approves(user, rule.escalate_to):
+                return True
         return False
+
+    def deciders(self, request: UnblockRequest) -> Approvers:
+        """Who may approve or deny ``request`` now: its rule's approvers, and those it was escalated to."""
+        approvers = self.rule_for(request).approvers
+        escalated = escalated_to(request)
+        if escalated is None:
+            return approvers
+        return Approvers(approvers.users | escalated.users, approvers.groups | escalated.groups, approvers.anyone)
 
     async def approves(self, user: str, approvers: Approvers) -> bool:
         if approvers.anyone or user in approvers.users:
@@ -122,7 +133,7 @@ class ApprovalPolicy:
         refused = await self._approver_rule(user, request, "approve")
         if refused is None and user in request.approvals:
             rule = self.rule_for(request)
-            return Refusal(Why.ALREADY_APPROVED, "approve", approvers=rule.approvers, rule=rule.name,
+            return Refusal(Why.ALREADY_APPROVED, "approve", approvers=self.deciders(request), rule=rule.name,
                            approvals_needed=rule.approvals)  # fmt: skip
         return refused
 
@@ -136,7 +147,9 @@ class ApprovalPolicy:
             return None
         if user == request.requester:
             return Refusal(Why.USE_CANCEL)
-        return Refusal(Why.NOT_APPROVER, "deny", approvers=rule.approvers, rule=rule.name)
+        if await self._escalated(user, request):
+            return None
+        return Refusal(Why.NOT_APPROVER, "deny", approvers=self.deciders(request), rule=rule.name)
 
     async def may_cancel(self, user: str, request: UnblockRequest) -> Refusal | None:
         if user == request.requester:
@@ -146,7 +159,22 @@ class ApprovalPolicy:
     async def _approver_rule(self, user: str, request: UnblockRequest, verb: str) -> Refusal | None:
         rule = self.rule_for(request)
         if not await self.approves(user, rule.approvers):
-            return Refusal(Why.NOT_APPROVER, verb, approvers=rule.approvers, rule=rule.name)
+            if not await self._escalated(user, request):
+                return Refusal(Why.NOT_APPROVER, verb, approvers=self.deciders(request), rule=rule.name)
+            # one it was escalated to decides like an approver, but never on their own request
+            return Refusal(Why.OWN_REQUEST, verb) if user == request.requester else None
         if user == request.requester and (not self._allow_self_approval or rule.approvals > 1):
             return Refusal(Why.OWN_REQUEST, verb)
         return None
+
+    async def _escalated(self, user: str, request: UnblockRequest) -> bool:
+        """Whether ``request`` was escalated to ``user`` (by name, or as a member of a user group named)."""
+        escalated = escalated_to(request)
+        return escalated is not None and await self.approves(user, escalated)
+
+
+def escalated_to(request: UnblockRequest) -> Approvers | None:
+    """The users and user groups ``request`` was escalated to; None while it was not."""
+    if request.escalation is None:
+        return None
+    return Approvers(users=frozenset(request.escalation.users), groups=frozenset(request.escalation.groups))

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .entries import BlocklistEntry, Kind, Removal, Target
-from .model import Move, Transition, UnblockRequest
+from .model import Escalation, Move, Transition, UnblockRequest
+
+#: the most requests ``RequestStore.unblocked_since`` returns (the last decided)
+UNBLOCKS_READ = 2000
+
+
+#: the most requests ``RequestStore.still_waiting`` returns (the oldest; the next round reads the rest)
+WAITING_READ = 500
 
 
 class StoreUnreachable(Exception):
@@ -73,6 +80,48 @@ class RequestStore(Protocol):
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         """The newest requests ``user`` asked for, newest first."""
+        ...
+
+    async def still_waiting(
+        self, now: float, remind_before: float | None, escalate_before: float | None
+    ) -> list[UnblockRequest]:
+        """Pending requests still in time at ``now``, oldest first, made at ``remind_before`` or earlier and not
+        reminded yet, or at ``escalate_before`` or earlier and not escalated yet (None: not that one); at most
+        ``WAITING_READ`` of them."""
+        ...
+
+    async def mark_reminded(self, request_id: str, at: float) -> UnblockRequest | None:
+        """Record that the request's approvers were reminded at ``at``, only if it is still pending and in time
+        then and was never reminded (one compare-and-set): the request, or None when it was not (another
+        process reminded them, or it was decided or expired)."""
+        ...
+
+    async def mark_escalated(self, request_id: str, escalation: Escalation) -> UnblockRequest | None:
+        """Record ``escalation``, only if the request is still pending and in time at ``escalation.at`` and was
+        never escalated (one compare-and-set): the request, or None when it was not."""
+        ...
+
+    async def unblocked_since(self, since: float) -> list[UnblockRequest]:
+        """The requests whose entries stayed unblocked (``unblocked``, or ``undo_failed``) decided at ``since`` or
+        later, the last decided first; at most ``UNBLOCKS_READ`` of them."""
+        ...
+
+    async def between(self, since: float, until: float, count: int) -> list[UnblockRequest]:
+        """The requests made from ``since`` (included) to ``until`` (excluded), oldest first, at most ``count``."""
+        ...
+
+
+class ReportStore(Protocol):
+    """The weekly reports recorded: one row per report, so that one process posts it. Every method may raise
+    :class:`StoreUnreachable`."""
+
+    async def last_report(self) -> float | None:
+        """When the latest weekly report recorded was due (None: none ever was)."""
+        ...
+
+    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool) -> bool:
+        """Record the weekly report due at ``due_at`` for ``holder``; False if it was recorded already.
+        ``posted``: False when it is only recorded (the first start of reporting), not posted."""
         ...
 
 

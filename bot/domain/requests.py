@@ -31,13 +31,19 @@ from .decisions import (
 from .entries import Target
 from .execution import Execution
 from .lookup import Finder, Matches, Page
-from .model import State, Timing, UnblockRequest
+from .model import Escalation, State, Timing, UnblockRequest
 from .policy import ApprovalPolicy, Approvers, Refusal, Why
 from .ports import Announcement, Lists, RequestStore, StoreUnreachable
+from .recurrence import WINDOW as RECURRENCE_WINDOW
+from .recurrence import Recurrence, Unblocks
+from .report import DEFAULT_DAYS, MAX_DAYS, Ending, Report, Reporting
 from .transitions import Transitions
 from .watch import Watching
 
 __all__ = [
+    "DEFAULT_DAYS",
+    "MAX_DAYS",
+    "RECURRENCE_WINDOW",
     "WIDEST_ALLOWED",
     "AlreadyRequested",
     "AlreadyResolved",
@@ -46,6 +52,7 @@ __all__ = [
     "ApprovalRecorded",
     "Approvers",
     "Decided",
+    "Ending",
     "Expired",
     "Finder",
     "HandedOver",
@@ -54,12 +61,16 @@ __all__ = [
     "NothingToUnblock",
     "Opened",
     "Page",
+    "Recurrence",
     "Refusal",
     "Refused",
+    "Report",
+    "Reporting",
     "Requests",
     "Resolved",
     "Shown",
     "StoreUnreachable",
+    "Unblocks",
     "Unknown",
     "Upkept",
     "Watching",
@@ -140,6 +151,10 @@ class Upkept:
     finished: list[UnblockRequest]
     expired: list[UnblockRequest]
     swept: bool = False
+    #: requests still waiting whose approvers this round reminded (each once, ever)
+    reminded: list[UnblockRequest] = field(default_factory=list)
+    #: requests still waiting this round escalated (each once, ever), as they are now
+    escalated: list[UnblockRequest] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -255,13 +270,49 @@ class Requests:
         return finished
 
     async def upkeep(self) -> Upkept:
-        """Recovery every time; expiry every ``expire_every`` seconds."""
+        """Recovery, reminders and escalation every time; expiry every ``expire_every`` seconds."""
         finished = await self.recover()
+        reminded, escalated = await self.remind_due()
         now = self.transitions.clock()
         if self._next_expiry is not None and now < self._next_expiry:
-            return Upkept(finished, [])
+            return Upkept(finished, [], reminded=reminded, escalated=escalated)
         self._next_expiry = now + self.expire_every
-        return Upkept(finished, await self.expire_due(), swept=True)
+        return Upkept(finished, await self.expire_due(), swept=True, reminded=reminded, escalated=escalated)
+
+    async def remind_due(self) -> tuple[list[UnblockRequest], list[UnblockRequest]]:
+        """Remind the approvers of each request waiting longer than its rule's ``remind_after``, and escalate
+        each waiting longer than its ``escalate_after``: each once, ever (a compare-and-set in the store, so
+        another replica or a restart does not do it again), never once it was decided or expired. The requests
+        reminded and those escalated, as they are now."""
+        rules = (*self.policy.rules.rules, self.policy.rules.default)
+        remind = [rule.remind_after for rule in rules if rule.remind_after > 0]
+        escalate = [rule.escalate_after for rule in rules if rule.escalate_after > 0]
+        if not remind and not escalate:
+            return [], []
+        now = self.transitions.clock()
+        reminded: list[UnblockRequest] = []
+        escalated: list[UnblockRequest] = []
+        waiting = await self.store.still_waiting(
+            now, now - min(remind) if remind else None, now - min(escalate) if escalate else None
+        )
+        for request in waiting:
+            if request.auto:  # carried out at once (or by recovery), never waiting for anyone
+                continue
+            rule = self.policy.rule_for(request)
+            waited = now - request.created_at
+            if request.reminded_at is None and 0 < rule.remind_after <= waited:
+                marked = await self.store.mark_reminded(request.id, now)
+                if marked is not None:
+                    log.info("reminded the approvers of a request still waiting", extra={"request": request.id})
+                    reminded.append(marked)
+            to = rule.escalate_to
+            if request.escalation is None and 0 < rule.escalate_after <= waited and (to.users or to.groups):
+                escalation = Escalation(now, rule.escalate_after, tuple(sorted(to.users)), tuple(sorted(to.groups)))
+                marked = await self.store.mark_escalated(request.id, escalation)
+                if marked is not None:
+                    log.info("escalated a request still waiting", extra={"request": request.id})
+                    escalated.append(marked)
+        return reminded, escalated
 
     # -- reads ------------------------------------------------
 
@@ -279,3 +330,8 @@ class Requests:
 
     async def count_pending(self) -> int:
         return await self.store.count_pending()
+
+    async def unblocks(self, at: float) -> Unblocks:
+        """The unblocks of the :data:`~bot.domain.recurrence.WINDOW` before ``at`` (one read of the store), to
+        find the earlier unblocks of what a request or a new entry is about (``Unblocks.of``)."""
+        return Unblocks(at, tuple(await self.store.unblocked_since(at - RECURRENCE_WINDOW)))

@@ -3,7 +3,8 @@
 A rule's conditions (the networks an entry lies in, how wide its network is, which list it is on, who added
 it) must all hold for the rule to match an entry; a rule without conditions matches every entry. The first
 rule that matches an entry decides for it: who may approve, how many distinct approvers must, which
-Approve-and-allow durations are offered, and whether it is carried out without approval at all. When no rule
+Approve-and-allow durations are offered, whether it is carried out without approval at all, and when a request
+still waiting is brought to its approvers' attention again (reminded) or to other people's (escalated). When no rule
 matches, the settings decide (``Rules.default``, a rule without a name).
 
 A request for several entries follows the strictest of their rules (:meth:`Rules.rule_for_all`).
@@ -54,6 +55,12 @@ class Rule:
     auto: bool = False
     #: (with ``auto``) the watcher unblocks such entries as soon as it sees them
     auto_on_watch: bool = False
+    #: seconds a request may wait before its approvers are reminded, once (0: never)
+    remind_after: float = 0.0
+    #: seconds a request may wait before it is escalated to ``escalate_to``, once (0: never)
+    escalate_after: float = 0.0
+    #: who a request is escalated to: they may then approve or deny it like its approvers
+    escalate_to: Approvers = NOBODY
 
     @property
     def has_conditions(self) -> bool:
@@ -97,9 +104,14 @@ class Rules:
     default: Rule
 
     @classmethod
-    def from_settings(cls, approvers: Approvers, allow: Iterable[float]) -> Rules:
-        """No rules: every entry follows the settings (``UNBLOCK_APPROVERS``, ``UNBLOCK_ALLOW_DURATIONS``)."""
-        return cls((), Rule(approvers=approvers, allow=tuple(allow)))
+    def from_settings(
+        cls, approvers: Approvers, allow: Iterable[float], *, remind_after: float = 0.0, escalate_after: float = 0.0,
+        escalate_to: Approvers = NOBODY,
+    ) -> Rules:  # fmt: skip
+        """No rules: every entry follows the settings (``UNBLOCK_APPROVERS``, ``UNBLOCK_ALLOW_DURATIONS``, and the
+        reminders and escalation of ``UNBLOCK_REMIND_AFTER``, ``UNBLOCK_ESCALATE_AFTER``, ``UNBLOCK_ESCALATE_TO``)."""
+        return cls((), Rule(approvers=approvers, allow=tuple(allow), remind_after=remind_after,
+                            escalate_after=escalate_after, escalate_to=escalate_to))  # fmt: skip
 
     def rule_for(self, entry: Target) -> Rule:
         """The first rule that matches ``entry``, else the default."""

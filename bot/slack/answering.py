@@ -19,7 +19,9 @@ from ..calls import Lane
 from ..domain.model import CallFailed
 from ..domain.requests import ApprovalPolicy, StoreUnreachable
 from ..tasks import BackgroundWork
+from .blocks import fallback, section
 from .delivery import CardDelivery
+from .outbox import Sent
 from .showing import Showing
 from .state import Remembered
 from .views import notes as say
@@ -86,7 +88,14 @@ class Answering:
         if asker.home:  # the Home tab says it at its top
             await self.showing.home(asker.user, text)
             return
+        if asker.response_url is None:  # a form's submission: no reply URL, so a direct message
+            await self._direct(asker, text, blocks)
+            return
         await self.delivery.tell(asker.channel, asker.response_url, text, blocks, replace=replace)
+
+    def _direct(self, asker: Asker, text: str, blocks: list[dict[str, Any]] | None = None) -> asyncio.Future[Sent]:
+        """A note to ``asker`` as a direct message from the bot (what has no reply URL is answered there)."""
+        return self.delivery.message(asker.user, fallback(text), blocks or [section(text)])
 
     def refuse(self, asker: Asker, text: str) -> None:
         """Tell someone privately why their command or click does nothing (nothing else happens)."""
@@ -96,6 +105,8 @@ class Answering:
         """A note sent without waiting for it (from a listener, right after the ack)."""
         if asker.home:
             self.work.spawn(self._tell(asker, text), name="home-note")
+        elif asker.response_url is None:
+            self._direct(asker, text)
         else:
             self.delivery.tell(asker.channel, asker.response_url, text)
 

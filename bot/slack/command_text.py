@@ -5,6 +5,7 @@
 /unblock number +1 555 0100 [reason]   a blocked caller number (also: /unblock +15550100 [reason])
 /unblock list [text]                   the newest blocklist entries, optionally filtered
 /unblock history [n]                   the last n requests
+/unblock report [days]                 approvers: how the requests of the last days ended
 /unblock help
 """
 
@@ -15,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..domain.model import MAX_ENTRY_ID, MIN_ENTRY_ID
+from ..domain.requests import DEFAULT_DAYS as DEFAULT_REPORT_DAYS
+from ..domain.requests import MAX_DAYS as MAX_REPORT_DAYS
 
 USAGE = (
     "*Ask for a 3CX block to be lifted*\n"
@@ -28,6 +31,8 @@ USAGE = (
     "description contains the text.\n"
     "`/unblock history [n]`: the last n requests made in this channel and how they ended (10 if n is left out); "
     "approvers see every channel's.\n"
+    "`/unblock report [days]`: for approvers, how the requests of the last days ended, how long a decision took, "
+    f"who unblocked and what ({DEFAULT_REPORT_DAYS} days if left out, at most {MAX_REPORT_DAYS}).\n"
     "An approver's *Approve* lifts the block; *Approve and allow* (for one address or a small network) also lets "
     "it in for a while, so 3CX does not block it again at once. *Deny* refuses; the person who asked can *Cancel*. "
     "For a while after, *Undo* puts the block back."
@@ -88,7 +93,12 @@ class ShowHistory:
     count: int = DEFAULT_HISTORY
 
 
-Command = ShowHelp | UnblockEntry | UnblockAddress | UnblockNumber | ListEntries | ShowHistory
+@dataclass(frozen=True, slots=True)
+class ShowReport:
+    days: int = DEFAULT_REPORT_DAYS
+
+
+Command = ShowHelp | UnblockEntry | UnblockAddress | UnblockNumber | ListEntries | ShowHistory | ShowReport
 Unblock = UnblockEntry | UnblockAddress | UnblockNumber
 
 
@@ -110,6 +120,8 @@ def parse_command(text: str, *, require_reason: bool = False) -> Command:
         return ListEntries(_list_text(rest))
     if keyword == "history":
         return ShowHistory(_history_count(rest))
+    if keyword == "report":
+        return ShowReport(_report_days(rest))
     if keyword == "number":
         if not rest:
             raise InvalidCommand("Which number? For example: `/unblock number +1 555 0100`.")
@@ -197,6 +209,11 @@ def _reason(words: list[str]) -> str | None:
     return reason
 
 
+def parse_reason(text: str) -> str | None:
+    """A reason given apart from what to unblock (a form's field), checked as ``/unblock``'s: None when empty."""
+    return _reason(text.split())
+
+
 def _list_text(words: list[str]) -> str | None:
     text = " ".join(words)
     if not text:
@@ -214,6 +231,16 @@ def _history_count(words: list[str]) -> int:
     if len(words) == 1 and _DIGITS.fullmatch(words[0]) and len(words[0]) <= 3 and 1 <= int(words[0]) <= MAX_HISTORY:
         return int(words[0])
     raise InvalidCommand(f"`/unblock history` takes a count from 1 to {MAX_HISTORY}, e.g. `/unblock history 20`.")
+
+
+def _report_days(words: list[str]) -> int:
+    if not words:
+        return DEFAULT_REPORT_DAYS
+    if len(words) == 1 and _DIGITS.fullmatch(words[0]) and len(words[0]) <= 3 and 1 <= int(words[0]) <= MAX_REPORT_DAYS:
+        return int(words[0])
+    raise InvalidCommand(
+        f"`/unblock report` takes a number of days from 1 to {MAX_REPORT_DAYS}, e.g. `/unblock report 30`."
+    )
 
 
 def quote(text: str) -> str:

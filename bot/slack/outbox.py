@@ -124,10 +124,15 @@ class Outbox:
 
     # -- what callers send --------------------------------------------------------------
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> asyncio.Future[Sent]:
-        """A new message in ``channel`` (``chat.postMessage``)."""
-        return self._queue(channel, _Message(MessageKind.POST, {"channel": channel, "text": text, "blocks": blocks},
-                                              _future()))  # fmt: skip
+    def post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]], *, thread_ts: str | None = None
+    ) -> asyncio.Future[Sent]:
+        """A new message in ``channel`` (``chat.postMessage``); with ``thread_ts``, a reply in that message's
+        thread."""
+        args: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks}
+        if thread_ts is not None:
+            args["thread_ts"] = thread_ts
+        return self._queue(channel, _Message(MessageKind.POST, args, _future()))
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> asyncio.Future[Sent]:
         """A new version of message ``ts`` (``chat.update``); replaces a version still waiting."""

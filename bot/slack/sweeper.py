@@ -11,8 +11,10 @@ from ..calls import Lane
 from ..domain.model import UnblockRequest
 from ..domain.requests import Requests, StoreUnreachable
 from ..tasks import Upkeep
+from .blocks import Blocks
 from .showing import Showing
 from .state import Remembered
+from .views.reminders import escalation_reply, reminder_reply
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +22,9 @@ log = logging.getLogger(__name__)
 @dataclass(kw_only=True)
 class Sweeper(Upkeep):
     """Background upkeep: every ``recover_every`` seconds, the service's upkeep (it finishes requests whose
-    process stopped while working on them, and expires requests past their time), shown on their cards
-    without waiting for a click; with expiry, the Slack deliveries too old to be retried are forgotten."""
+    process stopped while working on them, reminds and escalates requests still waiting, and expires requests
+    past their time), shown on their cards and in their threads without waiting for a click; with expiry, the
+    Slack deliveries too old to be retried are forgotten."""
 
     requests: Requests
     remembered: Remembered
@@ -42,6 +45,7 @@ class Sweeper(Upkeep):
             await self.remembered.forget_old()
         await self._show(upkept.finished)
         await self._show(upkept.expired)
+        await self._remind(upkept.reminded, upkept.escalated)
 
     async def sweep(self) -> int:
         """Expire what is due now (and forget old deliveries); how many requests expired."""
@@ -59,3 +63,24 @@ class Sweeper(Upkeep):
     async def _show(self, requests: list[UnblockRequest]) -> None:
         for request in requests:
             await self.showing.changed(request)
+
+    async def _remind(self, reminded: list[UnblockRequest], escalated: list[UnblockRequest]) -> None:
+        """A reply in each card's thread: the reminder, to whoever may approve the request now; the escalation, to
+        those it was escalated to (whose card then says so). The Home tabs show them waiting long."""
+        for request in reminded:
+            deciders = self.showing.policy.deciders(request)
+            await self._reply(request, *reminder_reply(request, deciders, self.showing.clock()))
+            await self.showing.homes(request)
+        for request in escalated:
+            if request.escalation is not None:
+                await self._reply(request, *escalation_reply(request, request.escalation))
+            await self.showing.changed(request)
+
+    async def _reply(self, request: UnblockRequest, text: str, blocks: Blocks) -> None:
+        ts = await self.showing.where(request.id)
+        if ts is None:  # its card came through a reply URL: it has no thread the bot can reply in
+            log.info("no thread to remind in: the card was posted through a reply URL", extra={"request": request.id})
+            return
+        sent = await self.showing.delivery.outbox.post(request.channel, text, blocks, thread_ts=ts)
+        if not sent.ok:
+            log.warning("could not reply in a card's thread", extra={"request": request.id, "error": sent.error})

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from ..domain.model import CallFailed, Kind, Target, UnblockRequest
@@ -29,6 +29,7 @@ from ..domain.requests import (
     NothingToUnblock,
     NotShown,
     Page,
+    Reporting,
     Resolved,
     Shown,
     StoreUnreachable,
@@ -43,6 +44,7 @@ from .command_text import (
     ListEntries,
     ShowHelp,
     ShowHistory,
+    ShowReport,
     UnblockAddress,
     UnblockEntry,
     UnblockNumber,
@@ -56,6 +58,7 @@ from .views.lists import chooser, history, listing
 from .views.notices import waiting_in
 from .views.refusals import refusal as words
 from .views.refusals import who_approves
+from .views.report import ONLY_APPROVERS, report
 from .views.watch import burst_page
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,8 @@ class UseCases(Deciding):
     :class:`~bot.slack.deciding.Deciding`'s)."""
 
     finder: Finder
+    #: the figures of ``/unblock report``
+    reporting: Reporting
     require_reason: bool = False
     #: ``https://acme.slack.com/``, for links to cards; None when unknown
     workspace_url: str | None = None
@@ -83,6 +88,12 @@ class UseCases(Deciding):
             return error.message
         if isinstance(parsed, ShowHelp):
             return USAGE
+        return self.start(parsed, asker)
+
+    def start(self, parsed: UnblockEntry | UnblockAddress | UnblockNumber | ListEntries | ShowHistory | ShowReport,
+              asker: Asker) -> str | None:  # fmt: skip
+        """Start the work ``parsed`` asks for (as ``/unblock`` or **Request an unblock** gave it); what to tell the
+        person at once (a refusal, or that the bot is busy), or None."""
         refusal = self.policy.may_request_in(asker.channel)
         if refusal is not None:
             return words(refusal)
@@ -102,6 +113,8 @@ class UseCases(Deciding):
             progress = say.looking_for_number(parsed.number)
         elif isinstance(parsed, ListEntries):
             work = partial(self._list, parsed.text, 0, asker)
+        elif isinstance(parsed, ShowReport):
+            work = partial(self._show_report, parsed, asker)
         else:
             work = partial(self._history, parsed, asker)
         if not self.work.spawn(self._once(asker, work, progress), name=f"command-{type(parsed).__name__}"):
@@ -154,7 +167,8 @@ class UseCases(Deciding):
 
         async def show(request: UnblockRequest) -> Shown | NotShown:
             rule = self.policy.rule_for(request)
-            card = request_card(request, who_approves(rule.approvers), rule.allow)
+            recurring = await self.showing.recurrence(request)  # unblocked before: the card says so
+            card = request_card(request, who_approves(rule.approvers), rule.allow, recurring=recurring)
             shown = await self.delivery.post_card(where, *card, reply_url)
             if isinstance(shown, Shown) and shown.ref is not None:
                 await self.remembered.card_posted(request.id, shown.ref)
@@ -213,6 +227,12 @@ class UseCases(Deciding):
         requests = await self.requests.history(command.count, None if everywhere else asker.channel)
         await self._tell(asker, *history(requests, everywhere))
 
+    async def _show_report(self, command: ShowReport, asker: Asker) -> None:
+        if not await self.policy.is_approver(asker.user):
+            await self._tell(asker, ONLY_APPROVERS)
+            return
+        await self._tell(asker, *report(await self.reporting.of_days(command.days), command.days))
+
     # -- other clicks -----------------------------------------------------------------------
 
     def home_opened(self, user: str) -> None:
@@ -229,11 +249,23 @@ class UseCases(Deciding):
     def choose(self, button: ChoiceButton | None, asker: Asker) -> None:
         """**Unblock this** or **Unblock all** in a list of matches."""
         work = partial(self._choose, button, asker) if button is not None else None
+        if work is not None and in_direct_message(asker):  # the list of a form's request: its channel is the offer's
+            if not self.work.spawn(self._once(asker, work), name="click-commands"):
+                self._tell_soon(asker, say.BUSY_CLICK)
+            return
         self._click(asker, work, say.CHOICE_OUT_OF_DATE)
 
     async def _choose(self, button: ChoiceButton, asker: Asker) -> None:
         offer = await self.remembered.offered(button.choice_id)
-        if offer is None or offer.channel != asker.channel or offer.user != asker.user:
+        asked = asker
+        if offer is not None and in_direct_message(asker) and offer.user == asker.user:
+            # offered in a direct message (after a form, which has no reply URL): asked in the offer's channel
+            refusal = self.policy.may_request_in(offer.channel)
+            if refusal is not None:
+                await self._tell(asker, words(refusal))
+                return
+            asked = replace(asker, channel=offer.channel, response_url=None)
+        if offer is None or offer.channel != asked.channel or offer.user != asker.user:
             await self._tell(asker, say.CHOICE_OUT_OF_DATE)
             return
         if button.pick is not None and button.pick >= len(offer.ids):
@@ -247,7 +279,7 @@ class UseCases(Deciding):
             await self._tell(asker, say.NOTHING_CHOSEN_BLOCKS)
             return
         await self._tell(asker, say.asked_approvers([t for t in targets if t.blocks]), replace=True)
-        await self._open_and_post(targets, asker, offer.reason)
+        await self._open_and_post(targets, asked, offer.reason)
 
     async def _read(self, offer: Offer, ids: tuple[int | str, ...], asker: Asker) -> list[Target] | None:
         """The chosen entries as 3CX has them now (None when 3CX could not say; the person was told)."""
@@ -277,6 +309,11 @@ class UseCases(Deciding):
     async def _burst_page(self, button: BurstButton, asker: Asker) -> None:
         read = partial(self.finder.between, button.first_id, button.last_id, skip=button.skip)
         await self._page(read, partial(burst_page, button), asker, replace=button.skip > 0)
+
+
+def in_direct_message(asker: Asker) -> bool:
+    """The click was made in a direct message with the bot (where the notes after a form go)."""
+    return asker.channel.startswith("D") and not asker.home
 
 
 def asked_inside(asked: str, entry: Target) -> str | None:

@@ -22,6 +22,7 @@ from ..domain.requests import (
     Resolved,
     Shown,
     StoreUnreachable,
+    Unblocks,
     Watching,
     Withdrawn,
 )
@@ -112,6 +113,19 @@ class Watcher(Upkeep):
             return False
         return True
 
+    async def _unblocks(self) -> tuple[float, Unblocks | None]:
+        """Now, and the bot's unblocks of the last days (one read of the store), so that an announcement says when
+        what it blocks was unblocked before; None when there is nothing to read them with, or the store did not
+        answer (announced without it)."""
+        if self.showing is None:
+            return time.time(), None
+        now = self.showing.clock()
+        try:
+            return now, await self.showing.requests.unblocks(now)
+        except StoreUnreachable:
+            log.warning("could not read the earlier unblocks for announcements")
+            return now, None
+
     async def _announce(self, unposted: list[Announcement]) -> None:
         if not unposted:
             return
@@ -120,7 +134,10 @@ class Watcher(Upkeep):
         if summary:
             posts = [(unposted, self.outbox.post(channel, *burst([a.entry for a in unposted])))]
         else:
-            posts = [([a], self.outbox.post(channel, *new_block(a.entry))) for a in unposted]
+            now, unblocks = await self._unblocks()
+            again = [unblocks.of([a.entry]) if unblocks is not None else None for a in unposted]
+            posts = [([a], self.outbox.post(channel, *new_block(a.entry, again=r, now=now)))
+                     for a, r in zip(unposted, again, strict=True)]  # fmt: skip
         for shown, post in posts:
             sent = await post
             if sent.ok and sent.ts:

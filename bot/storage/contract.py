@@ -1,9 +1,10 @@
 """What every store does, and what it must not.
 
 A store keeps requests and their transitions (``bot.domain.ports.RequestStore``), the blocklist
-watcher's state (``WatchStore``), what only the Slack side keeps: the Slack deliveries already handled, the
-choices offered and who looked at the Home tab (``bot.slack.state.SlackState``, which a store meets by these
-methods, without importing Slack), and the 3CX access token (``bot.threecx.tokens.TokenStore``). It must:
+watcher's state (``WatchStore``), the weekly reports recorded (``ReportStore``), what only the Slack side
+keeps: the Slack deliveries already handled, the choices offered and who looked at the Home tab
+(``bot.slack.state.SlackState``, which a store meets by these methods, without importing Slack), and the 3CX
+access token (``bot.threecx.tokens.TokenStore``). It must:
 
 - make every transition one atomic compare-and-set (the rules of a move are in
   ``bot.domain.model.Move``, turned into conditions and changes by ``bot.storage.rows``, the same
@@ -27,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Protocol, TypeVar
 
-from ..domain.ports import RequestStore, StoreUnreachable, WatchStore
+from ..domain.ports import ReportStore, RequestStore, StoreUnreachable, WatchStore
 from ..threecx.tokens import TokenStore
 
 T = TypeVar("T")
@@ -47,8 +48,9 @@ class StoreUnavailable(Exception):
         self.retryable = retryable
 
 
-class Store(RequestStore, WatchStore, Protocol):
-    """A request store (and the blocklist watcher's, and the Slack side's), with its lifecycle."""
+class Store(RequestStore, WatchStore, ReportStore, Protocol):
+    """A request store (and the blocklist watcher's, the weekly reports', and the Slack side's), with its
+    lifecycle."""
 
     async def home_opened(self, user: str, at: float) -> None:
         """``user`` looked at the bot's Home tab at ``at``."""

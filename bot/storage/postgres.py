@@ -31,6 +31,7 @@ from . import rows, watch_sql
 from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 from .postgres_errors import CONNECT_TIMEOUT, TRANSIENT, problem, transient
 from .reads import SharedReads
+from .reminders_sql import SharedReminders
 from .watch_sql import SharedWatch
 
 T = TypeVar("T")
@@ -45,7 +46,7 @@ POOL_MIN, POOL_MAX = 0, 5
 COMMAND_TIMEOUT = 120.0
 
 
-class PostgresStore(SharedReads, SharedWatch):
+class PostgresStore(SharedReads, SharedWatch, SharedReminders):
     ARRIVAL = "seq"
 
     def __init__(self, database_url: str, *, wait: float = DEFAULT_WAIT) -> None:

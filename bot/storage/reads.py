@@ -1,5 +1,5 @@
-"""The reads both stores run the same way: one request, abandoned claims, recent, open and expired requests,
-who looks at the Home tab, and where a request's card is.
+"""The reads both stores run the same way: one request, abandoned claims, recent, open and expired requests, the
+unblocks since a moment, who looks at the Home tab, and where a request's card is.
 
 A store says how to run a query (``_select``, with ``?`` for each parameter) and
 which column keeps the order requests were added in; the SQL is written once, here.
@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from ..domain.model import State, UnblockRequest
+from ..domain.ports import UNBLOCKS_READ
 from . import rows
 
 
@@ -55,6 +56,31 @@ class SharedReads(ABC):
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return await self._select(f"WHERE requester = ? {self._newest()}", user, count)
+
+    async def unblocked_since(self, since: float) -> list[UnblockRequest]:
+        return await self._select(
+            "WHERE state IN (?, ?) AND resolved_at >= ? ORDER BY resolved_at DESC LIMIT ?",
+            State.UNBLOCKED.value,
+            State.UNDO_FAILED.value,
+            since,
+            UNBLOCKS_READ,
+        )
+
+    async def between(self, since: float, until: float, count: int) -> list[UnblockRequest]:
+        return await self._select(
+            f"WHERE created_at >= ? AND created_at < ? ORDER BY created_at, {self.ARRIVAL} LIMIT ?", since, until, count
+        )
+
+    async def last_report(self) -> float | None:
+        [last] = await self._column("SELECT MAX(due_at) FROM reports")
+        return float(str(last)) if last is not None else None
+
+    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool) -> bool:
+        inserted = await self._write(
+            "INSERT INTO reports (due_at, posted, holder, at) VALUES (?, ?, ?, ?) ON CONFLICT (due_at) DO NOTHING",
+            int(due_at), posted, holder, at,
+        )  # fmt: skip
+        return inserted == 1
 
     async def home_opened(self, user: str, at: float) -> None:
         await self._write(

@@ -9,7 +9,7 @@ from dataclasses import fields
 from typing import Any
 
 from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Target
-from ..domain.model import Move, Result, State, Transition, UnblockRequest
+from ..domain.model import Escalation, Move, Result, State, Transition, UnblockRequest
 from ..domain.outcomes import Outcome
 from ..domain.ports import Announcement
 
@@ -81,6 +81,7 @@ _ENCODED: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] = {
     "approvals": (lambda users: json.dumps(list(users)), lambda text: tuple(json.loads(text))),
     "auto": (int, bool),
     "allow_only": (int, bool),
+    "escalation": (lambda escalation: escalation_json(escalation), lambda text: _escalation(text)),
 }  # fmt: skip
 
 
@@ -93,6 +94,22 @@ def request_from_row(row: Any) -> UnblockRequest:
     """A request from a row of ``COLUMNS`` (a tuple, or a driver's record)."""
     values: dict[str, Any] = {name: _decode(name, value) for name, value in zip(NAMES, tuple(row), strict=True)}
     return UnblockRequest(**values)
+
+
+def escalation_json(escalation: Escalation | None) -> str | None:
+    """How an escalation is kept (None: not escalated, NULL)."""
+    if escalation is None:
+        return None
+    return json.dumps({"at": escalation.at, "after": escalation.after, "users": list(escalation.users),
+                       "groups": list(escalation.groups)})  # fmt: skip
+
+
+def _escalation(text: str | None) -> Escalation | None:
+    """What :func:`escalation_json` wrote."""
+    if text is None:
+        return None
+    data = json.loads(text)
+    return Escalation(float(data["at"]), float(data["after"]), tuple(data["users"]), tuple(data["groups"]))
 
 
 def _encode(name: str, value: Any) -> object:

@@ -23,6 +23,7 @@ from ..threecx.tokens import Fetch, TokenStore
 from . import rows, watch_sql
 from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 from .reads import SharedReads
+from .reminders_sql import SharedReminders
 from .watch_sql import SharedWatch
 
 T = TypeVar("T")
@@ -31,7 +32,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT = 1.0
 
 
-class SQLiteStore(SharedReads, SharedWatch):
+class SQLiteStore(SharedReads, SharedWatch, SharedReminders):
     #: SQLite's own row number: the order rows were inserted in
     ARRIVAL = "rowid"
 

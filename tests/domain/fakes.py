@@ -15,9 +15,9 @@ from bot.domain.decisions import Decisions
 from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, Kind, Removal, Target
 from bot.domain.execution import Execution
 from bot.domain.lookup import Finder
-from bot.domain.model import Move, State, Timing, Transition, UnblockRequest
+from bot.domain.model import Escalation, Move, State, Timing, Transition, UnblockRequest
 from bot.domain.policy import ApprovalPolicy, Approvers
-from bot.domain.ports import AlreadyOpen, EntryList, StoreUnreachable
+from bot.domain.ports import UNBLOCKS_READ, WAITING_READ, AlreadyOpen, EntryList, StoreUnreachable
 from bot.domain.requests import Requests
 from bot.domain.rules import Rule, Rules
 from bot.domain.transitions import Transitions
@@ -30,8 +30,9 @@ E = TypeVar("E", BlocklistEntry, BlockedNumber)
 
 #: a moment in 2027, so that 3CX's dates (``ExpiresAt``) read back as the same epoch seconds
 START = 1_800_000_000.0
-#: the rules of time, short enough that a lease or "wait until 3CX must have finished" takes milliseconds
-TIMING = Timing(ttl=600.0, undo_window=300.0, call_bound=0.01, heartbeat=0.02, margin=0.01)
+#: the rules of time on the fake clock; the heartbeat alone runs on real time (the lease's permit to call 3CX),
+#: long enough that a busy machine never lets a claim go stale in the middle of a test
+TIMING = Timing(ttl=600.0, undo_window=300.0, call_bound=0.01, heartbeat=0.25, margin=0.01)
 APPROVER = "UAPPROVER"
 #: a member of the approvers' user group
 GROUP_MEMBER = "UDAVE"
@@ -78,6 +79,8 @@ class MemoryStore:
         self._choices: dict[str, tuple[str, float]] = {}
         self._home: dict[str, float] = {}
         self._cards: dict[str, str] = {}
+        #: the weekly reports recorded: when each was due -> (posted, holder)
+        self.reports: dict[float, tuple[bool, str]] = {}
         #: how many times each method was called
         self.calls: Counter[str] = Counter()
         #: every renewal asked for: (request id, owner, whether it held)
@@ -202,6 +205,62 @@ class MemoryStore:
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return (await self._select("requested_by", lambda r: r["requester"] == user))[:count]
 
+    async def still_waiting(
+        self, now: float, remind_before: float | None, escalate_before: float | None
+    ) -> list[UnblockRequest]:
+        def due(row: dict[str, object]) -> bool:
+            remind = row["reminded_at"] is None and _at_least(remind_before, row["created_at"])
+            escalate = row["escalation"] is None and _at_least(escalate_before, row["created_at"])
+            return row["state"] == State.PENDING and _below(now, row["expires_at"]) and (remind or escalate)
+
+        found = await self._select("still_waiting", due, newest=False)
+        return sorted(found, key=lambda r: r.created_at)[:WAITING_READ]
+
+    async def mark_reminded(self, request_id: str, at: float) -> UnblockRequest | None:
+        return await self._mark("mark_reminded", request_id, "reminded_at", at, at)
+
+    async def mark_escalated(self, request_id: str, escalation: Escalation) -> UnblockRequest | None:
+        return await self._mark("mark_escalated", request_id, "escalation", rows.escalation_json(escalation),
+                                escalation.at)  # fmt: skip
+
+    async def _mark(self, method: str, request_id: str, column: str, value: object, at: float
+                    ) -> UnblockRequest | None:  # fmt: skip
+        """Set ``column`` once, while the request is pending and in time at ``at`` (a compare-and-set)."""
+        lost = await self._begin(method)
+        row = self._rows.get(request_id)
+        if row is None or row[column] is not None or row["state"] != State.PENDING or not _below(at, row["expires_at"]):
+            self._end(lost)
+            return None
+        row[column] = value
+        self._end(lost)
+        return self._request(request_id)
+
+    async def unblocked_since(self, since: float) -> list[UnblockRequest]:
+        kept = (State.UNBLOCKED, State.UNDO_FAILED)
+        found = await self._select(
+            "unblocked_since", lambda r: r["state"] in kept and _at_least(r["resolved_at"], since), newest=False
+        )
+        return sorted(found, key=lambda r: r.resolved_at or 0.0, reverse=True)[:UNBLOCKS_READ]
+
+    async def between(self, since: float, until: float, count: int) -> list[UnblockRequest]:
+        found = await self._select(
+            "between", lambda r: _at_least(r["created_at"], since) and _below(r["created_at"], until), newest=False
+        )
+        return sorted(found, key=lambda r: r.created_at)[:count]
+
+    async def last_report(self) -> float | None:
+        lost = await self._begin("last_report")
+        self._end(lost)
+        return max(self.reports, default=None)
+
+    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool) -> bool:
+        lost = await self._begin("claim_report")
+        first = due_at not in self.reports
+        if first:
+            self.reports[due_at] = (posted, holder)
+        self._end(lost)
+        return first
+
     async def home_viewers(self, since: float) -> list[str]:
         lost = await self._begin("home_viewers")
         self._end(lost)
@@ -262,6 +321,11 @@ class MemoryStore:
 
 def _claimed(row: dict[str, object]) -> bool:
     return row["state"] in (State.EXECUTING.value, State.UNDOING.value)
+
+
+def _at_least(value: object, bound: object) -> bool:
+    """``value >= bound`` as SQL says it: never true of NULL."""
+    return isinstance(value, int | float) and isinstance(bound, int | float) and value >= bound
 
 
 def _below(value: object, bound: object) -> bool:

@@ -318,7 +318,7 @@ async def test_a_claim_taken_over_by_another_process_stops_this_one() -> None:
         current = await w.state(request.id)
         assert current.heartbeat_at is not None
         assert await w.store.take_over(request.id, "bot-b", current.heartbeat_at, w.clock()) is not None
-        for _ in range(200):  # until this process's heartbeat finds the claim gone
+        for _ in range(400):  # until this process's heartbeat finds the claim gone
             if (request.id, "bot-a", False) in w.store.renewals:
                 return
             await asyncio.sleep(0.005)

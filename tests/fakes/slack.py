@@ -141,7 +141,10 @@ class FakeSlack:
             "views.publish": self._publish_view,
             "chat.getPermalink": self._permalink,
             "apps.connections.open": self._open_connection,
+            "views.open": self._open_modal,
         }
+        #: each modal opened (views.open), in order
+        self.modals: list[dict[str, Any]] = []
 
     # lifecycle
 
@@ -452,6 +455,21 @@ class FakeSlack:
             raise SlackError("message_not_found")
         return {"ok": True, "channel": channel, "permalink": permalink(channel, ts)}
 
+    def _open_modal(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``views.open``: a modal, for a trigger Slack gave (any non-empty one here), within Slack's limits."""
+        view = args.get("view")
+        if not args.get("trigger_id"):
+            raise SlackError("invalid_arguments")
+        if not isinstance(view, dict):
+            raise SlackError("invalid_arguments")
+        found = modal_problems(view)
+        self.violations += [f"views.open: {p}" for p in found]
+        if found:
+            raise SlackError("invalid_arguments")
+        self.modals.append(view)
+        view_id = f"VMODAL{len(self.modals)}"
+        return {"ok": True, "view": {**view, "id": view_id, "team_id": self.team_id, "app_id": APP_ID}}
+
     def _open_connection(self, args: dict[str, Any]) -> dict[str, Any]:
         self.socket_opens += 1
         ws_base = self._started_base_url().replace("http://", "ws://", 1)
@@ -569,3 +587,84 @@ def _ratelimited(retry_after: int) -> web.Response:
     return web.json_response(
         {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
     )
+
+
+#: a modal's limits (https://api.slack.com/reference/surfaces/views, …/block-kit/blocks#input)
+MODAL_TITLE = 24
+MODAL_BLOCKS = 100
+PRIVATE_METADATA = 3000
+CALLBACK_ID = 255
+INPUT_LABEL = 2000
+INPUT_HINT = 2000
+#: the elements an input block takes that the bot uses
+INPUT_ELEMENTS = ("plain_text_input", "static_select", "conversations_select")
+
+
+def modal_problems(view: dict[str, Any]) -> list[str]:
+    """Every way a modal breaks Slack's limits: its title and buttons, its metadata, its input blocks (the other
+    blocks as a message's)."""
+    if view.get("type") != "modal":
+        return ["a view that is not a modal"]
+    found: list[str] = []
+    for name in ("title", "submit", "close"):
+        text = view.get(name)
+        if (name == "title" or text is not None) and (
+            not isinstance(text, dict)
+            or text.get("type") != "plain_text"
+            or not 1 <= len(str(text.get("text") or "")) <= MODAL_TITLE
+        ):
+            found.append(f"a modal's {name} that is not plain text of 1 to 24 characters")
+    if len(str(view.get("private_metadata") or "")) > PRIVATE_METADATA:
+        found.append("private_metadata of more than 3,000 characters")
+    if len(str(view.get("callback_id") or "")) > CALLBACK_ID:
+        found.append("a callback_id of more than 255 characters")
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not 1 <= len(blocks) <= MODAL_BLOCKS:
+        return [*found, "a modal needs 1 to 100 blocks"]
+    inputs = [b for b in blocks if isinstance(b, dict) and b.get("type") == "input"]
+    if inputs and "submit" not in view:
+        found.append("a modal with input blocks needs a submit button")
+    block_ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id") is not None]
+    if len(block_ids) != len(set(block_ids)):
+        found.append("a block_id repeated")
+    for block in inputs:
+        found += _input_problems(block)
+    others = [b for b in blocks if b not in inputs]
+    return found + (problems({"blocks": others}) if others else [])
+
+
+def _input_problems(block: dict[str, Any]) -> list[str]:
+    found = []
+    label = block.get("label")
+    if (
+        not isinstance(label, dict)
+        or label.get("type") != "plain_text"
+        or not 1 <= len(str(label.get("text") or "")) <= INPUT_LABEL
+    ):
+        found.append("an input's label is not plain text of 1 to 2,000 characters")
+    hint = block.get("hint")
+    if hint is not None and (
+        not isinstance(hint, dict) or hint.get("type") != "plain_text" or len(str(hint.get("text") or "")) > INPUT_HINT
+    ):
+        found.append("an input's hint is not plain text of at most 2,000 characters")
+    element = block.get("element")
+    if not isinstance(element, dict) or element.get("type") not in INPUT_ELEMENTS:
+        return [*found, "an input whose element the bot does not use"]
+    if not isinstance(element.get("action_id"), str):
+        found.append("an input element without an action_id")
+    if element["type"] == "plain_text_input":
+        initial, most = element.get("initial_value"), element.get("max_length", 3000)
+        if not isinstance(most, int) or not 1 <= most <= 3000:
+            found.append("a text input's max_length out of 1 to 3,000")
+        elif initial is not None and (not isinstance(initial, str) or len(initial) > most):
+            found.append("a text input's initial value longer than its max_length")
+    if element["type"] == "static_select":
+        options = element.get("options")
+        if not isinstance(options, list) or not 1 <= len(options) <= 100:
+            found.append("a select needs 1 to 100 options")
+        else:
+            for option in options:
+                text, value = (option or {}).get("text") or {}, (option or {}).get("value")
+                if len(str(text.get("text") or "")) > 75 or not isinstance(value, str) or len(value) > 150:
+                    found.append("an option of more than 75 characters, or without a short value")
+    return found

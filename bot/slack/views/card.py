@@ -5,18 +5,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...domain.model import UnblockRequest
-from ...domain.requests import WIDEST_ALLOWED, allowable, duration_words, network
+from ...domain.requests import RECURRENCE_WINDOW, WIDEST_ALLOWED, Recurrence, allowable, duration_words, network
 from ..blocks import Block, Blocks, actions, button, clip, confirm, context, fallback, fit, section, select
 from ..buttons import ALLOW_FOR, ALLOW_ONLY, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton
-from .common import approvals_so_far, entry_fields, rule_name, single_entry, slack_date, target_lines, what
+from .common import (
+    RULE,
+    approvals_so_far,
+    carried_out_by_rule,
+    entry_fields,
+    mention,
+    rule_name,
+    single_entry,
+    slack_date,
+    target_lines,
+    what,
+)
+from .reminders import escalation_line
 
 
 def request_card(
-    request: UnblockRequest, approvers: str, durations: Sequence[float] = (), chosen: float | None = None
-) -> tuple[str, Blocks]:
+    request: UnblockRequest, approvers: str, durations: Sequence[float] = (), chosen: float | None = None,
+    recurring: Recurrence | None = None,
+) -> tuple[str, Blocks]:  # fmt: skip
     """The card asking ``approvers`` (named as in a sentence) to approve ``request``; with ``durations``, a
     request about one IP address (or a narrow network) also offers Approve and allow (for ``chosen``, else the
-    first duration)."""
+    first duration). ``recurring``: what the request is about was unblocked before; the card says so, and puts
+    Approve and allow first, for the longest duration unless another was chosen."""
     value = RequestButton(request.id).encode()
     # Approve is the main action, asked once more; Approve and allow, which opens more, is the red one
     decision = actions("unblock_decision", button("Approve", APPROVE, value, "primary", approve_confirm(request)),
@@ -30,16 +44,37 @@ def request_card(
     blocks.append(context(f"Waiting for {approvers} to approve, until {slack_date(request.expires_at)}. "
                           f"Request `{request.id}`."))  # fmt: skip
     so_far = approvals_so_far(request) if request.approvals else None
-    blocks += [context(line) for line in (rule_line(request, approvers), so_far) if line]
-    blocks.append(decision)
+    again = recurrence_line(recurring) if recurring is not None else None
+    lines = (rule_line(request, approvers), so_far, again, escalation_line(request))
+    blocks += [context(line) for line in lines if line]
     if durations and allowable(request):
-        blocks.append(allow_choice(request, durations, chosen if chosen is not None and chosen in durations
-                                   else durations[0]))  # fmt: skip
+        default = max(durations) if recurring is not None else durations[0]
+        allow = allow_choice(request, durations, chosen if chosen is not None and chosen in durations else default)
+        # what keeps coming back is likely to come back again: Approve and allow is offered first
+        blocks += [allow, decision] if recurring is not None else [decision, allow]
     elif durations and network(request) is not None:
         widest = f"/{WIDEST_ALLOWED[4]} (IPv6: /{WIDEST_ALLOWED[6]})"
-        blocks.append(context(f"Approve and allow is offered only for one address or a network up to {widest}."))
+        blocks += [decision, context(f"Approve and allow is offered only for one address or a network up to {widest}.")]
+    else:
+        blocks.append(decision)
     blocks += allow_only_choice(request, durations, chosen)
     return fallback(f"<@{request.requester}> asks to unblock {clip(request.title, 200)}"), blocks
+
+
+def recurrence_line(recurring: Recurrence) -> str:
+    """``Unblocked 3 times in the last 30 days (last: <date>, by <@U1>)``: the earlier unblocks of what a request
+    is about."""
+    times = "once" if recurring.count == 1 else f"{recurring.count} times"
+    days = int(RECURRENCE_WINDOW // 86400)
+    return f"Unblocked {times} in the last {days} days (last: {slack_date(recurring.last_at)}, {unblocker(recurring)})"
+
+
+def unblocker(recurring: Recurrence) -> str:
+    """Who unblocked it the last time: ``by <@U1>``, or ``by rule 'Branch offices'`` when its rule did."""
+    last = recurring.last
+    if carried_out_by_rule(last):
+        return f"by rule '{fit(last.rule, RULE)}'" if last.rule else "by its rule"
+    return f"by {mention(last.resolved_by)}"
 
 
 def rule_line(request: UnblockRequest, approvers: str) -> str | None:

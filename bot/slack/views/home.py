@@ -52,6 +52,8 @@ def home_view(
 def _waiting(request: UnblockRequest) -> Blocks:
     """One waiting request: what, who, where, why, until when; Approve (asked once more, as on the card) and Deny."""
     line = f"<@{request.requester}> asks to unblock *{what(request)}* in <#{request.origin}>"
+    if request.reminded_at is not None or request.escalation is not None:  # its approvers were reminded
+        line = f":hourglass_flowing_sand: *Waiting long{', escalated' if request.escalation else ''}:* {line}"
     if request.reason:
         line += f" · _{fit(request.reason, REASON_IN_LIST)}_"
     rule = f"rule '{fit(request.rule, RULE_IN_LIST)}'" if request.rule else None

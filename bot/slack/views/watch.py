@@ -7,28 +7,58 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ...domain.model import BlocklistEntry
-from ...domain.requests import Page
+from ...domain.requests import RECURRENCE_WINDOW, Page, Recurrence
 from ..blocks import Blocks, actions, button, context, escape, fallback, fit, section, sections
 from ..buttons import BURST_LIST, REQUEST_ENTRY, BurstButton, EntryButton
-from .common import DESCRIPTION_IN_LIST, SHOWN_ENTRIES, describe, entry_fields, label
+from .common import (
+    DESCRIPTION_IN_LIST,
+    RULE,
+    SHOWN_ENTRIES,
+    carried_out_by_rule,
+    describe,
+    entry_fields,
+    label,
+    mention,
+)
 
 #: how many addresses and descriptions a summary names
 SUMMARY_SHOWN = 5
 
 
-def new_block(entry: BlocklistEntry, *, gone: bool = False) -> tuple[str, Blocks]:
-    """A new entry on the blocklist, with **Request unblock**; once gone, it says so and loses the button."""
+def new_block(
+    entry: BlocklistEntry, *, gone: bool = False, again: Recurrence | None = None, now: float = 0.0
+) -> tuple[str, Blocks]:
+    """A new entry on the blocklist, with **Request unblock**; once gone, it says so and loses the button.
+    ``again``: the bot unblocked what it blocks before (``now`` is when it came back), and it says when."""
     added = escape(fit(entry.added_by or "someone", 60))
     if gone:
         text = f":white_check_mark: *{label(entry)} is no longer blocked* (3CX entry {entry.id}, added by {added})."
         return fallback(f"{entry.label} is no longer blocked"), [section(text)]
     request = button("Request unblock", REQUEST_ENTRY, EntryButton(entry.id).encode())
-    blocks: Blocks = [
-        section(f":no_entry: *3CX blocked {label(entry)}*"),
-        entry_fields(entry),
-        actions("unblock_watch", request),
-    ]
-    return fallback(f"3CX blocked {entry.label}"), blocks
+    blocks: Blocks = [section(f":no_entry: *3CX blocked {label(entry)}*"), entry_fields(entry)]
+    if again is not None:
+        blocks.append(context(blocked_again(again, now)))
+    blocks.append(actions("unblock_watch", request))
+    return fallback(f"3CX blocked {entry.label}{' again' if again is not None else ''}"), blocks
+
+
+def blocked_again(again: Recurrence, now: float) -> str:
+    """``Blocked again, 2 days after <@U1> unblocked it.``, and how often it was unblocked when more than once."""
+    who = f"rule '{fit(again.last.rule, RULE)}'" if again.last.rule and carried_out_by_rule(again.last) else None
+    if who is None:
+        who = "its rule" if carried_out_by_rule(again.last) else mention(again.last.resolved_by)
+    days = int(RECURRENCE_WINDOW // 86400)
+    often = f" It was unblocked {again.count} times in the last {days} days." if again.count > 1 else ""
+    return f"Blocked again, {time_since(now - again.last_at)} after {who} unblocked it.{often}"
+
+
+def time_since(seconds: float) -> str:
+    """``2 days``, ``5 hours``, ``10 minutes``, ``moments``: how long ago, roughly, as people say it."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "moments"
 
 
 def unblocked_by_rule(entry: BlocklistEntry, rule: str | None) -> tuple[str, Blocks]:

@@ -1,0 +1,101 @@
+"""What keeps coming back: the earlier unblocks of the same address, network or caller number.
+
+3CX gives an entry a new Id whenever it is added again, so an earlier unblock is found by what the entry is
+about, never by its Id: an address or network by its text read as a network (``203.0.113.7`` and
+``203.0.113.7/32`` are the same; a /24 and an address inside it are not), a caller number by its digits
+(``+15550100`` and ``15550100`` are the same).
+
+An unblock counts when its request ended ``unblocked`` (or its undo failed, so the entry stayed away); one
+that was undone does not: a person put it back. The moment of an unblock is its decision (``resolved_at``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .entries import BlockedNumber, Target
+from .model import State, UnblockRequest
+
+#: how far back earlier unblocks are looked for (seconds)
+WINDOW = 30 * 86400.0
+#: the states of a request whose entries stayed unblocked
+STILL_UNBLOCKED = frozenset({State.UNBLOCKED, State.UNDO_FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class Recurrence:
+    """The earlier unblocks of what a request (or a new entry) is about, within :data:`WINDOW`: how many, and the
+    last one (whose ``resolved_at`` is when, ``resolved_by`` who approved it, or its rule when it was carried out
+    without approval)."""
+
+    count: int
+    last: UnblockRequest
+
+    @property
+    def last_at(self) -> float:
+        return self.last.resolved_at or self.last.created_at
+
+
+def key(target: Target) -> str | None:
+    """What an entry is about, the same whatever its Id: ``address:203.0.113.7/32``, ``number:15550100``; None
+    when it names nothing comparable (no address, a number without digits)."""
+    if isinstance(target, BlockedNumber):
+        digits = "".join(c for c in target.number or "" if c.isdigit())
+        return f"number:{digits}" if digits else None
+    return address_key(target.address)
+
+
+def address_key(address: str | None) -> str | None:
+    """An address or network's text as one key: read as a network when it is one, else its text as written."""
+    if not address or not address.strip():
+        return None
+    text = address.strip()
+    try:
+        return f"address:{ipaddress.ip_network(text, strict=False)}"
+    except ValueError:
+        return f"address:{text.casefold()}"
+
+
+def keys(request: UnblockRequest) -> set[str]:
+    """What ``request`` unblocked: its entries; for Allow only, the one address it let in."""
+    if request.allow_only and request.asked_address:
+        found = address_key(request.asked_address)
+        return {found} if found else set()
+    return {k for k in map(key, request.targets) if k is not None}
+
+
+def counts(request: UnblockRequest) -> bool:
+    """Whether ``request`` is an unblock that stayed (not undone, not failed, not still open)."""
+    return request.state in STILL_UNBLOCKED and request.resolved_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Unblocks:
+    """The unblocks of the :data:`WINDOW` before ``at``, as one read of the store found them."""
+
+    at: float
+    requests: tuple[UnblockRequest, ...]
+
+    def of(self, targets: Iterable[Target], *, besides: str | None = None) -> Recurrence | None:
+        """The earlier unblocks of what ``targets`` are about (None: none within the window); ``besides``: the
+        request asking now, never one of its own earlier unblocks."""
+        wanted = {k for k in map(key, targets) if k is not None}
+        return earlier(wanted, self.requests, self.at, besides=besides)
+
+
+def earlier(
+    wanted: set[str], history: Sequence[UnblockRequest], at: float, *, besides: str | None = None
+) -> Recurrence | None:
+    """Of ``history``, the unblocks within :data:`WINDOW` before ``at`` of anything in ``wanted``."""
+    if not wanted:
+        return None
+    found = [
+        r
+        for r in history
+        if r.id != besides and counts(r) and at - WINDOW <= (r.resolved_at or 0.0) <= at and keys(r) & wanted
+    ]
+    if not found:
+        return None
+    return Recurrence(len(found), max(found, key=lambda r: r.resolved_at or 0.0))

@@ -1,0 +1,229 @@
+"""The report: how the requests of a period ended, how long a decision took, who unblocked and what, and
+when the weekly report is due.
+
+``figures`` turns the requests of a period into a :class:`Report` and ``due`` says which weekly report is
+owed, given the last one recorded: both pure. :class:`Reporting` reads the store for them, and claims a
+weekly report once across processes (a row per period, inserted with a unique key).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .model import State, UnblockRequest
+from .ports import ReportStore, RequestStore
+
+DAY = 86400.0
+WEEK = 7 * DAY
+#: the period ``/unblock report`` covers when no number of days is given, and the longest it may cover
+DEFAULT_DAYS = 7
+MAX_DAYS = 90
+#: how many addresses or numbers the report names
+TOP = 5
+#: the most requests one report reads (a period with more is reported on the first ones, and says so)
+MOST_READ = 20_000
+
+
+class Ending(enum.StrEnum):
+    """How a request of the period ended, as the report counts it."""
+
+    UNBLOCKED = "unblocked"
+    FAILED = "failed"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    UNDONE = "undone"
+    WAITING = "still waiting"
+
+
+_ENDINGS = {
+    State.PENDING: Ending.WAITING,
+    State.EXECUTING: Ending.WAITING,  # approved, being carried out: not ended yet
+    State.UNBLOCKED: Ending.UNBLOCKED,
+    State.FAILED: Ending.FAILED,
+    State.DENIED: Ending.DENIED,
+    State.CANCELLED: Ending.CANCELLED,
+    State.EXPIRED: Ending.EXPIRED,
+    State.UNDOING: Ending.UNDONE,
+    State.UNDONE: Ending.UNDONE,
+    State.UNDO_FAILED: Ending.UNBLOCKED,  # the block could not be put back: it stays lifted
+}
+#: the states of a request whose entries were removed (an Undo that followed included)
+_UNBLOCKED = frozenset({State.UNBLOCKED, State.UNDOING, State.UNDONE, State.UNDO_FAILED})
+#: the states a decision of an approver led to
+_DECIDED = _UNBLOCKED | {State.EXECUTING, State.FAILED, State.DENIED}
+
+
+def ending(request: UnblockRequest) -> Ending:
+    return _ENDINGS[request.state]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The figures of the requests made from ``since`` to ``until`` (seconds since the epoch)."""
+
+    since: float
+    until: float
+    #: how many requests were made
+    total: int
+    #: how many ended each way, every ending named (0 included), in :class:`Ending`'s order
+    endings: tuple[tuple[Ending, int], ...]
+    #: how many requests an approver decided (approved or denied), the ones timed below
+    decided: int
+    #: seconds from request to an approver's decision: the median and the 90th percentile (None: none decided)
+    median: float | None
+    p90: float | None
+    #: requests unblocked, by approver (each approver of several counted once), most first
+    by_approver: tuple[tuple[str, int], ...]
+    #: requests unblocked without approval, by their rule
+    by_rule: int
+    #: the addresses or numbers unblocked most often, most first (at most :data:`TOP`)
+    top: tuple[tuple[str, int], ...]
+    #: reminders and escalations sent about the requests of the period
+    reminders: int = 0
+    escalations: int = 0
+    #: the period held more requests than one report reads: the figures are of the first ones
+    truncated: bool = False
+
+    def count(self, of: Ending) -> int:
+        return dict(self.endings)[of]
+
+
+def figures(requests: Iterable[UnblockRequest], since: float, until: float, *, truncated: bool = False) -> Report:
+    """The report of ``requests`` (those made in the period)."""
+    made = list(requests)
+    endings = Counter(ending(r) for r in made)
+    waits = sorted(
+        r.resolved_at - r.created_at
+        for r in made
+        if r.state in _DECIDED and not r.auto and r.resolved_by is not None and r.resolved_at is not None
+    )
+    unblocked = [r for r in made if r.state in _UNBLOCKED]
+    approvers: Counter[str] = Counter()
+    for r in unblocked:
+        if not r.auto:
+            approvers.update(dict.fromkeys(r.approvals or ((r.resolved_by,) if r.resolved_by else ()), 1))
+    targets: Counter[str] = Counter(label for r in unblocked for label in dict.fromkeys(_removed(r)))
+    return Report(
+        since=since,
+        until=until,
+        total=len(made),
+        endings=tuple((e, endings[e]) for e in Ending),
+        decided=len(waits),
+        median=quantile(waits, 0.5),
+        p90=quantile(waits, 0.9),
+        by_approver=_most(approvers),
+        by_rule=sum(1 for r in unblocked if r.auto),
+        top=_most(targets)[:TOP],
+        reminders=sum(1 for r in made if r.reminded_at is not None),
+        escalations=sum(1 for r in made if r.escalation is not None),
+        truncated=truncated,
+    )
+
+
+def quantile(ordered: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile of ``ordered`` (sorted), interpolated between the two nearest values; None if empty."""
+    if not ordered:
+        return None
+    position = q * (len(ordered) - 1)
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
+def _removed(request: UnblockRequest) -> list[str]:
+    """What the request unblocked, by label (its targets; with 3CX's answers, those it removed or found gone;
+    with Allow only, the one address it let in)."""
+    if request.allow_only and request.asked_address:
+        return [request.asked_address]
+    if not request.results:
+        return [t.label for t in request.targets]
+    return [t.label for t, r in zip(request.targets, request.results, strict=False) if r.outcome.gone]
+
+
+def _most(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+# -- the weekly report -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Weekly:
+    """When the weekly report is due: a day of the week (0 is Monday) and a time, in UTC."""
+
+    weekday: int = 0
+    hour: int = 9
+    minute: int = 0
+
+    def latest(self, now: float) -> float:
+        """The most recent moment at or before ``now`` when the report was due."""
+        day_start = now - now % DAY
+        # 1970-01-01 was a Thursday (weekday 3)
+        weekday = (int(day_start // DAY) + 3) % 7
+        moment = day_start - ((weekday - self.weekday) % 7) * DAY + self.hour * 3600 + self.minute * 60
+        return moment if moment <= now else moment - WEEK
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """The weekly report due at ``at`` (its period is the week before); ``post``: False on the first start of
+    reporting, which only records the moment, so that reports begin with the next one."""
+
+    at: float
+    post: bool = True
+
+    @property
+    def since(self) -> float:
+        return self.at - WEEK
+
+
+def due(weekly: Weekly, now: float, last: float | None) -> Due | None:
+    """The report owed at ``now`` when the last one recorded was due at ``last`` (None: none ever): the most
+    recent one not recorded yet (older ones missed while no bot ran are not posted), or None."""
+    latest = weekly.latest(now)
+    if last is None:
+        return Due(latest, post=False)
+    return Due(latest) if latest > last else None
+
+
+@dataclass
+class Reporting:
+    """The report of the last days, and the weekly report, once across processes."""
+
+    store: RequestStore
+    reports: ReportStore
+    clock: Callable[[], float] = time.time
+    weekly: Weekly = field(default_factory=Weekly)
+    #: who claims the weekly reports (this process)
+    holder: str = ""
+    #: the last weekly report recorded, as this process last saw it (None: not read yet)
+    _last: float | None = field(default=None, init=False)
+    _read: bool = field(default=False, init=False)
+
+    async def of_days(self, days: int) -> Report:
+        """The report of the ``days`` days until now."""
+        until = self.clock()
+        return await self._between(until - days * DAY, until)
+
+    async def due(self) -> Report | None:
+        """The weekly report owed now, claimed for this process (None: none is, or another process has it)."""
+        now = self.clock()
+        if not self._read:
+            self._last, self._read = await self.reports.last_report(), True
+        owed = due(self.weekly, now, self._last)
+        if owed is None:
+            return None
+        if not await self.reports.claim_report(owed.at, self.holder, now, posted=owed.post):
+            self._last = await self.reports.last_report()  # another process was first
+            return None
+        self._last = owed.at
+        return await self._between(owed.since, owed.at) if owed.post else None
+
+    async def _between(self, since: float, until: float) -> Report:
+        made = await self.store.between(since, until, MOST_READ + 1)
+        return figures(made[:MOST_READ], since, until, truncated=len(made) > MOST_READ)

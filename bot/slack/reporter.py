@@ -1,0 +1,43 @@
+"""Reporter: the weekly report, posted in its channel once across processes (see ``bot.domain.report``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..domain.requests import Reporting, StoreUnreachable
+from ..tasks import Upkeep
+from .outbox import Outbox
+from .views.report import weekly
+
+log = logging.getLogger(__name__)
+
+#: how often a process looks whether the weekly report is due (a look reads the store only when it is)
+CHECK_EVERY = 30.0
+
+
+@dataclass(kw_only=True)
+class Reporter(Upkeep):
+    """Every :data:`CHECK_EVERY` seconds: when the weekly report is due, the process that claims it first posts
+    it in ``channel`` (a report missed while no bot ran is posted at the next start: the latest one only)."""
+
+    reporting: Reporting
+    outbox: Outbox
+    channel: str
+    check_every: float = CHECK_EVERY
+
+    WHAT: ClassVar[str] = "the weekly report"
+    WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = (StoreUnreachable,)
+
+    @property
+    def every(self) -> float:
+        return self.check_every
+
+    async def tick(self) -> None:
+        report = await self.reporting.due()
+        if report is None:
+            return
+        sent = await self.outbox.post(self.channel, *weekly(report))
+        if not sent.ok:  # claimed, so no other process posts it either: said in the log for the operator
+            log.error("could not post the weekly report", extra={"channel": self.channel, "error": sent.error})

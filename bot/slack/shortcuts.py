@@ -1,0 +1,298 @@
+"""The shortcuts: **Request an unblock** (global) and **Unblock an address in this message** (on a message), and
+the form (a modal) both open. A good submission goes on exactly as ``/unblock`` would; one that cannot be used is
+answered on the field it concerns (``response_action: errors``), before anything is sent to 3CX or recorded.
+
+What the modal carries (``private_metadata``) is the least it needs: who opened it and, for a message's shortcut,
+that message's channel (``<user>|<channel>``). A submission is taken only from the person who opened the form,
+of this workspace, with values for the form's own blocks and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from .. import metrics
+from .answering import Asker
+from .command_text import InvalidCommand, UnblockAddress, UnblockEntry, UnblockNumber, parse_command, parse_reason
+from .failures import error_code
+from .ids import USER_ID
+from .text_search import unblockable
+from .use_cases import UseCases
+from .views import modal as form
+from .views import notes as say
+from .views.refusals import refusal as words
+
+log = logging.getLogger(__name__)
+
+#: the shortcuts' ``callback_id`` (as in ``manifest.yml``)
+UNBLOCK_REQUEST = "unblock_request"
+UNBLOCK_FROM_MESSAGE = "unblock_from_message"
+#: a channel a request may be posted in: public (C) or private (G), never a direct message
+CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,20}$")
+#: the characters of a message (text and blocks) searched for something to unblock
+SEARCHED = 40_000
+
+Payload = dict[str, Any]
+
+
+def register(app: AsyncApp) -> None:
+    """Listen for both shortcuts and for the form's submission."""
+    app.shortcut(UNBLOCK_REQUEST)(request_shortcut)
+    app.shortcut(UNBLOCK_FROM_MESSAGE)(message_shortcut)
+    app.view(form.CALLBACK_ID)(form_submitted)
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What the form carries: who opened it, and the channel of the message it was opened on ("" for none)."""
+
+    user: str
+    channel: str = ""
+
+    def encode(self) -> str:
+        return f"{self.user}|{self.channel}"
+
+    @classmethod
+    def decode(cls, text: Any) -> Opened | None:
+        if not isinstance(text, str) or len(text) > 64:
+            return None
+        user, bar, channel = text.partition("|")
+        if not bar or not USER_ID.match(user) or (channel and not CHANNEL.match(channel)):
+            return None
+        return cls(user, channel)
+
+
+def _use_cases(context: AsyncBoltContext) -> UseCases:
+    use_cases = context["use_cases"]
+    assert isinstance(use_cases, UseCases)
+    return use_cases
+
+
+def _asker(body: Payload) -> Asker:
+    user = str((body.get("user") or {}).get("id", ""))
+    channel = str((body.get("channel") or {}).get("id", ""))
+    return Asker(user, channel, body.get("response_url"), str(body.get("trigger_id") or ""))
+
+
+# -- the shortcuts ------------------------------------------------------------------------------------------------
+
+
+async def request_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    """**Request an unblock**, from anywhere: the form, with a channel picker unless there is an approvals channel."""
+    await ack()
+    use_cases, asker = _use_cases(context), _asker(body)
+    approvals = use_cases.approval_channel
+    if approvals is not None and (refusal := use_cases.policy.may_request_in(approvals)) is not None:
+        use_cases.refuse(asker, words(refusal))
+        return
+    view = form.unblock_modal(Opened(asker.user).encode(), require_reason=use_cases.require_reason,
+                              pick_channel=approvals is None, posted_in=approvals)  # fmt: skip
+    _open_soon(use_cases, client, asker, view)
+
+
+async def message_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    """**Unblock an address in this message**: the form, with what the message names filled in (several: offered
+    in a select); a private note when it names nothing to unblock."""
+    await ack()
+    use_cases, asker = _use_cases(context), _asker(body)
+    found = unblockable(message_text(body.get("message")))
+    if not found:
+        use_cases.refuse(asker, form.NOTHING_FOUND)
+        return
+    if not CHANNEL.match(asker.channel):
+        use_cases.refuse(asker, form.IN_A_DIRECT_MESSAGE)
+        return
+    refusal = use_cases.policy.may_request_in(asker.channel)
+    if refusal is not None:
+        use_cases.refuse(asker, words(refusal))
+        return
+    view = form.unblock_modal(Opened(asker.user, asker.channel).encode(), found=found,
+                              require_reason=use_cases.require_reason,
+                              posted_in=use_cases.approval_channel or asker.channel)  # fmt: skip
+    _open_soon(use_cases, client, asker, view)
+
+
+def message_text(message: Any) -> str:
+    """A message's text and the text of its blocks, as one text to search."""
+    if not isinstance(message, dict):
+        return ""
+    return "\n".join(_texts(message, 0))[:SEARCHED]
+
+
+def _texts(node: Any, depth: int) -> Iterator[str]:
+    if depth > 12:
+        return
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "text" and isinstance(value, str):
+                yield value
+            elif isinstance(value, dict | list):
+                yield from _texts(value, depth + 1)
+    elif isinstance(node, list):
+        for item in node[:200]:
+            yield from _texts(item, depth + 1)
+
+
+def _open_soon(use_cases: UseCases, client: AsyncWebClient, asker: Asker, view: dict[str, Any]) -> None:
+    """Open ``view`` right after the ack (Slack takes a trigger for 3 seconds)."""
+    if not asker.delivery:
+        use_cases.refuse(asker, form.OUT_OF_DATE)
+    elif not use_cases.work.spawn(_open(client, asker, view), name="open-form"):
+        use_cases.refuse(asker, say.BUSY)
+
+
+async def _open(client: AsyncWebClient, asker: Asker, view: dict[str, Any]) -> None:
+    try:
+        await client.views_open(trigger_id=asker.delivery, view=view)
+    except Exception as error:  # Slack's error, a proxy's page, or no answer: the person sees no form and may retry
+        code = error_code(error)
+        metrics.SLACK_ERRORS.labels("views.open", code).inc()
+        log.warning("could not open the form", extra={"method": "views.open", "user": asker.user, "error": code})
+
+
+# -- the form's submission ------------------------------------------------------------------------------------------
+
+
+async def form_submitted(
+    ack: AsyncAck, body: Payload, view: Payload, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """The form, submitted: errors on its fields, or it closes and the request goes on as ``/unblock``'s."""
+    use_cases = _use_cases(context)
+    checked = check_submission(body, view, use_cases)
+    if isinstance(checked, dict):
+        await ack(response_action="errors", errors=checked)
+        return
+    parsed, asker = checked
+    await ack()
+    if not use_cases.work.spawn(_request(use_cases, client, parsed, asker), name="form-request"):
+        use_cases.refuse(asker, say.BUSY)
+
+
+Target = UnblockEntry | UnblockAddress | UnblockNumber
+
+
+def check_submission(body: Payload, view: Payload, use_cases: UseCases) -> dict[str, str] | tuple[Target, Asker]:
+    """What the submission asks for, and who asks where; or the errors to show on the form's fields."""
+    user = str((body.get("user") or {}).get("id", ""))
+    opened = Opened.decode(view.get("private_metadata"))
+    if opened is None or not _same_team(body, view):
+        return {form.WHAT: form.OUT_OF_DATE}
+    if opened.user != user:
+        return {form.WHAT: form.NOT_YOURS}
+    picker = not opened.channel and use_cases.approval_channel is None
+    values = _values(view, {form.WHAT, form.REASON} | ({form.CHANNEL} if picker else set()))
+    if values is None:
+        return {form.WHAT: form.OUT_OF_DATE}
+    errors: dict[str, str] = {}
+    target = _target(values.get(form.WHAT), errors)
+    reason = _reason(values.get(form.REASON), use_cases.require_reason, errors)
+    channel = opened.channel or use_cases.approval_channel or ""
+    if picker:
+        channel = values.get(form.CHANNEL) or ""
+        if not channel:
+            errors[form.CHANNEL] = form.CHANNEL_REQUIRED
+        elif not CHANNEL.match(channel):
+            errors[form.CHANNEL] = form.CHANNEL_NOT_USABLE
+    if not errors and (refusal := use_cases.policy.may_request_in(channel)) is not None:
+        errors[form.CHANNEL if picker else form.WHAT] = words(refusal)
+    if errors or target is None:
+        return errors or {form.WHAT: form.ONE_THING}
+    # the view's id stays the same however often Slack delivers its submission
+    asker = Asker(user, channel, None, f"view:{view.get('id')}")
+    return replace(target, reason=reason), asker
+
+
+def _same_team(body: Payload, view: Payload) -> bool:
+    """The view is of the workspace the submission came from (the middleware admitted only the bot's own)."""
+    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+    shown = [view.get(field) for field in ("team_id", "app_installed_team_id") if view.get(field) is not None]
+    return isinstance(team, str) and all(t == team for t in shown) and isinstance(view.get("id"), str)
+
+
+def _values(view: Payload, blocks: set[str]) -> dict[str, str | None] | None:
+    """The value of each of the form's ``blocks`` (None: left empty); None when the submission has values for
+    other blocks or elements, or values of a kind the form does not make."""
+    values = (view.get("state") or {}).get("values")
+    if not isinstance(values, dict) or not set(values) <= blocks:
+        return None
+    found: dict[str, str | None] = {}
+    for block, elements in values.items():
+        if not isinstance(elements, dict) or set(elements) - {form.VALUE}:
+            return None
+        element = elements.get(form.VALUE, {})
+        if not isinstance(element, dict):
+            return None
+        value = element.get("value")
+        if element.get("type") == "static_select":
+            option = element.get("selected_option")
+            if option is not None and not isinstance(option, dict):
+                return None
+            value = option.get("value") if option is not None else None
+        elif element.get("type") == "conversations_select":
+            value = element.get("selected_conversation")
+        if value is not None and not isinstance(value, str):
+            return None
+        found[block] = value
+    return found
+
+
+def _target(what: str | None, errors: dict[str, str]) -> Target | None:
+    """What to unblock, parsed as ``/unblock`` parses it: one entry id, address, network or number, no more."""
+    if not what or not what.strip():
+        errors[form.WHAT] = form.ONE_THING
+        return None
+    if len(what) > form.MAX_WHAT:
+        errors[form.WHAT] = form.ONE_THING
+        return None
+    try:
+        parsed = parse_command(what)
+    except InvalidCommand as error:
+        errors[form.WHAT] = error.message
+        return None
+    if not isinstance(parsed, UnblockEntry | UnblockAddress | UnblockNumber) or parsed.reason is not None:
+        errors[form.WHAT] = form.ONE_THING
+        return None
+    return parsed
+
+
+def _reason(text: str | None, required: bool, errors: dict[str, str]) -> str | None:
+    try:
+        reason = parse_reason(text or "")
+    except InvalidCommand as error:
+        errors[form.REASON] = error.message
+        return None
+    if reason is None and required:
+        errors[form.REASON] = form.REASON_REQUIRED
+    return reason
+
+
+async def _request(use_cases: UseCases, client: AsyncWebClient, target: Target, asker: Asker) -> None:
+    """The request, once the channel its card goes to is one the bot can post in (nothing is asked of 3CX
+    before); the person is told privately (a direct message) what a command would tell them."""
+    where = use_cases.approval_channel or asker.channel
+    if where != use_cases.approval_channel and not await _can_post_in(client, where):
+        use_cases.refuse(asker, form.channel_refused(where))
+        return
+    told = use_cases.start(target, asker)
+    if told:
+        use_cases.refuse(asker, told)
+
+
+async def _can_post_in(client: AsyncWebClient, channel: str) -> bool:
+    """The channel is one of this workspace that the bot is a member of (``conversations.info``)."""
+    try:
+        answer = await client.conversations_info(channel=channel)
+    except Exception as error:  # not found (another workspace's, or private without the bot), or no answer
+        code = error_code(error)
+        metrics.SLACK_ERRORS.labels("conversations.info", code).inc()
+        log.info("a form named a channel the bot cannot use", extra={"channel": channel[:32], "error": code})
+        return False
+    found = answer.get("channel")
+    return isinstance(found, dict) and found.get("id") == channel and found.get("is_member") is True

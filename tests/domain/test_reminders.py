@@ -1,0 +1,252 @@
+"""Reminders and escalation: a request still waiting after its rule's ``remind_after`` is reminded once, and
+after its ``escalate_after`` escalated once (a compare-and-set in the store: never twice, in one process or in
+two, never after a decision or expiry); from then on the people it was escalated to decide like its
+approvers, never on their own request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from ipaddress import ip_network
+
+import pytest
+
+from bot.domain.decisions import ApprovalRecorded, Refused, Resolved
+from bot.domain.model import Escalation, State, UnblockRequest
+from bot.domain.policy import ApprovalPolicy, Approvers, Refusal, Why
+from bot.domain.requests import Upkept
+from bot.domain.rules import Rule, Rules
+
+from .fakes import APPROVER, CHANNEL, DURATIONS, GROUP, OTHER_USER, REQUESTER, World, world
+
+#: the people requests are escalated to: a lead, and the members of the on-call user group
+LEAD = "U0LEAD"
+ONCALL = "S0ONCALL"
+ONCALL_MEMBER = "U0ONCALL1"
+MINUTE = 60.0
+#: the settings: reminded after 2 minutes, escalated after 5 (requests live 10: ``TIMING.ttl``)
+SETTINGS = Rule(
+    approvers=Approvers(users=frozenset({APPROVER}), groups=frozenset({GROUP})),
+    allow=DURATIONS,
+    remind_after=2 * MINUTE,
+    escalate_after=5 * MINUTE,
+    escalate_to=Approvers(users=frozenset({LEAD}), groups=frozenset({ONCALL})),
+)
+#: entry 43 (198.51.100.0/24): reminded after 30 seconds, escalated after 1 minute, to the lead alone
+QUICK = Rule(
+    name="Quick",
+    networks=(ip_network("198.51.100.0/24"),),
+    approvers=SETTINGS.approvers,
+    remind_after=30.0,
+    escalate_after=MINUTE,
+    escalate_to=Approvers(users=frozenset({LEAD})),
+)
+
+
+def reminding(
+    default: Rule = SETTINGS, rules: Sequence[Rule] = (), *, allow_self_approval: bool = False
+) -> World:  # fmt: skip
+    """The fakes, with ``default`` as the settings' rule and ``rules`` before it."""
+    w = world(rules=rules, allow_self_approval=allow_self_approval)
+    w.membership.groups[ONCALL] = frozenset({ONCALL_MEMBER})
+    w.policy = ApprovalPolicy(Rules(tuple(rules), default), w.membership, allow_self_approval=allow_self_approval)
+    return w
+
+
+async def waiting_for(w: World, seconds: float, entry: int = 42, *, requester: str = REQUESTER) -> UnblockRequest:
+    """A request for ``entry``, waiting ``seconds`` now."""
+    request = await w.request(w.ip.entries[entry], requester=requester)
+    w.clock.advance(seconds)
+    return request
+
+
+async def upkeep(w: World, owner: str = "bot-a") -> Upkept:
+    return await w.process(owner).requests.upkeep()
+
+
+def ids(requests: Sequence[UnblockRequest]) -> list[str]:
+    return [r.id for r in requests]
+
+
+# -- reminders -----------------------------------------------------------------------------------------
+
+
+async def test_a_request_still_waiting_is_reminded_once_after_its_time() -> None:
+    w = reminding()
+    request = await waiting_for(w, 2 * MINUTE - 1)
+    assert (await upkeep(w)).reminded == []
+
+    w.clock.advance(1)
+    done = await upkeep(w)
+    assert ids(done.reminded) == [request.id] and done.escalated == []
+    assert done.reminded[0].reminded_at == w.clock() and done.reminded[0].state is State.PENDING
+    assert (await w.state(request.id)).reminded_at == w.clock()
+
+    w.clock.advance(30)
+    assert (await upkeep(w)).reminded == []
+    assert (await upkeep(w, "bot-b")).reminded == []  # another replica, or the same bot after a restart
+    assert await w.moves(request.id) == [(None, State.PENDING)]  # no transition: it still waits
+
+
+async def test_two_replicas_at_once_remind_once() -> None:
+    w = reminding()
+    request = await waiting_for(w, 2 * MINUTE)
+    a, b = await asyncio.gather(upkeep(w, "bot-a"), upkeep(w, "bot-b"))
+    assert ids(a.reminded) + ids(b.reminded) == [request.id]
+
+
+@pytest.mark.parametrize("decide", ["approve", "deny", "cancel"])
+async def test_a_decided_request_is_never_reminded(decide: str) -> None:
+    w = reminding()
+    request = await waiting_for(w, MINUTE)
+    clicks = {
+        "approve": lambda: w.requests.approve(request.id, APPROVER, CHANNEL),
+        "deny": lambda: w.requests.deny(request.id, APPROVER, CHANNEL),
+        "cancel": lambda: w.requests.cancel(request.id, REQUESTER, CHANNEL),
+    }
+    assert isinstance(await clicks[decide](), Resolved)
+
+    w.clock.advance(5 * MINUTE)
+    done = await upkeep(w)
+    assert (done.reminded, done.escalated) == ([], [])
+    assert (await w.state(request.id)).reminded_at is None
+
+
+async def test_an_expired_request_is_never_reminded() -> None:
+    w = reminding()
+    request = await waiting_for(w, w.timing.ttl)  # past its time, not yet expired by upkeep
+    done = await upkeep(w)
+    assert (done.reminded, done.escalated) == ([], [])
+    assert ids(done.expired) == [request.id]
+    assert (await w.store.mark_reminded(request.id, w.clock())) is None  # the store refuses it too
+
+
+async def test_a_request_past_its_time_is_not_reminded_by_the_store() -> None:
+    w = reminding()
+    request = await waiting_for(w, 2 * MINUTE)
+    assert await w.store.mark_reminded(request.id, request.expires_at) is None  # its last moment is past
+    assert await w.store.mark_escalated(request.id, Escalation(request.expires_at, 1.0, (LEAD,))) is None
+
+
+async def test_nothing_is_reminded_or_escalated_when_turned_off() -> None:
+    w = reminding(replace(SETTINGS, remind_after=0.0, escalate_after=0.0))
+    await waiting_for(w, w.timing.ttl - 1)
+    done = await upkeep(w)
+    assert (done.reminded, done.escalated) == ([], [])
+    assert w.store.calls["still_waiting"] == 0  # not even asked
+
+
+async def test_a_rules_own_times_win_over_the_settings() -> None:
+    w = reminding(rules=[QUICK])
+    usual = await w.request(w.ip.entries[42])
+    quick = await waiting_for(w, 30.0, 43)
+    assert quick.rule == "Quick"
+
+    done = await upkeep(w)
+    assert ids(done.reminded) == [quick.id] and done.escalated == []
+    w.clock.advance(30.0)
+    done = await upkeep(w)
+    assert ids(done.escalated) == [quick.id] and done.reminded == []
+    assert done.escalated[0].escalation == Escalation(w.clock(), MINUTE, (LEAD,), ())
+
+    w.clock.advance(MINUTE)  # the settings' 2 minutes
+    assert ids((await upkeep(w)).reminded) == [usual.id]
+
+
+async def test_a_rule_may_turn_reminders_off() -> None:
+    w = reminding(rules=[replace(QUICK, remind_after=0.0, escalate_after=0.0)])
+    await waiting_for(w, 5 * MINUTE, 43)
+    done = await upkeep(w)
+    assert (done.reminded, done.escalated) == ([], [])
+
+
+# -- escalation -----------------------------------------------------------------------------------------
+
+
+async def test_a_request_still_waiting_is_escalated_once() -> None:
+    w = reminding()
+    request = await waiting_for(w, 2 * MINUTE)
+    assert ids((await upkeep(w)).reminded) == [request.id]
+    w.clock.advance(3 * MINUTE)
+
+    done = await upkeep(w)
+    assert done.reminded == [] and ids(done.escalated) == [request.id]
+    escalated = done.escalated[0]
+    assert escalated.escalation == Escalation(w.clock(), 5 * MINUTE, (LEAD,), (ONCALL,))
+    assert escalated.reminded_at is not None and escalated.state is State.PENDING
+
+    w.clock.advance(MINUTE)
+    assert (await upkeep(w)).escalated == [] and (await upkeep(w, "bot-b")).escalated == []
+    assert (await w.state(request.id)).escalation == escalated.escalation
+
+
+async def test_reminded_and_escalated_in_one_round_when_both_are_due() -> None:
+    w = reminding()
+    request = await waiting_for(w, 5 * MINUTE)
+    done = await upkeep(w)
+    assert ids(done.reminded) == [request.id] and ids(done.escalated) == [request.id]
+
+
+async def test_those_escalated_to_may_approve_or_deny_only_once_it_is_escalated() -> None:
+    w = reminding()
+    request = await waiting_for(w, 4 * MINUTE)
+    refused = await w.requests.approve(request.id, LEAD, CHANNEL)
+    assert isinstance(refused, Refused) and refused.reason.why is Why.NOT_APPROVER
+    assert isinstance(await w.requests.deny(request.id, ONCALL_MEMBER, CHANNEL), Refused)
+
+    w.clock.advance(MINUTE)
+    assert ids((await upkeep(w)).escalated) == [request.id]
+    approved = await w.requests.approve(request.id, LEAD, CHANNEL)
+    assert isinstance(approved, Resolved)
+    assert (approved.request.state, approved.request.resolved_by) == (State.UNBLOCKED, LEAD)
+    assert w.ip.called("remove") == [42]
+
+    other = await waiting_for(w, 5 * MINUTE, 43)
+    await upkeep(w)
+    denied = await w.requests.deny(other.id, ONCALL_MEMBER, CHANNEL)  # a member of the user group escalated to
+    assert isinstance(denied, Resolved)
+    assert (denied.request.state, denied.request.resolved_by) == (State.DENIED, ONCALL_MEMBER)
+
+
+@pytest.mark.parametrize("allow_self_approval", [False, True])
+async def test_one_escalated_to_never_decides_their_own_request(allow_self_approval: bool) -> None:
+    w = reminding(allow_self_approval=allow_self_approval)
+    request = await waiting_for(w, 5 * MINUTE, requester=LEAD)
+    assert ids((await upkeep(w)).escalated) == [request.id]
+
+    approved = await w.requests.approve(request.id, LEAD, CHANNEL)
+    assert isinstance(approved, Refused) and approved.reason == Refusal(Why.OWN_REQUEST, "approve")
+    denied = await w.requests.deny(request.id, LEAD, CHANNEL)
+    assert isinstance(denied, Refused) and denied.reason == Refusal(Why.USE_CANCEL)
+    assert (await w.state(request.id)).state is State.PENDING and w.ip.calls == []
+
+
+async def test_someone_else_still_cannot_decide_an_escalated_request() -> None:
+    w = reminding()
+    request = await waiting_for(w, 5 * MINUTE)
+    await upkeep(w)
+    refused = await w.requests.approve(request.id, OTHER_USER, CHANNEL)
+    deciders = Approvers(users=frozenset({APPROVER, LEAD}), groups=frozenset({GROUP, ONCALL}))
+    assert isinstance(refused, Refused)
+    assert refused.reason == Refusal(Why.NOT_APPROVER, "approve", approvers=deciders)
+    denied = await w.requests.deny(request.id, OTHER_USER, CHANNEL)
+    assert isinstance(denied, Refused) and denied.reason.why is Why.NOT_APPROVER
+    assert (await w.state(request.id)).state is State.PENDING and w.ip.calls == []
+
+
+async def test_one_escalated_to_counts_as_an_approver_of_several() -> None:
+    w = reminding(replace(SETTINGS, approvals=2))
+    request = await waiting_for(w, 5 * MINUTE)
+    assert isinstance(await w.requests.approve(request.id, APPROVER, CHANNEL), ApprovalRecorded)
+    await upkeep(w)
+    approved = await w.requests.approve(request.id, LEAD, CHANNEL)
+    assert isinstance(approved, Resolved) and approved.request.approvals == (APPROVER, LEAD)
+    assert approved.request.state is State.UNBLOCKED
+
+
+async def test_those_escalated_to_see_waiting_requests_as_approvers_do() -> None:
+    w = reminding()
+    assert await w.policy.is_approver(LEAD) and await w.policy.is_approver(ONCALL_MEMBER)
+    assert not await w.policy.is_approver(OTHER_USER)
+    assert not await reminding(replace(SETTINGS, escalate_after=0.0)).policy.is_approver(LEAD)

@@ -1,0 +1,193 @@
+"""The report: the figures of a known set of requests (how they ended, the median and 90th percentile of the
+time to a decision, unblocks by approver, the five most unblocked), and the weekly schedule (due on Monday at
+09:00 UTC, not before, once; a week missed while no bot ran is posted once, the latest only), claimed once by
+two processes."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from bot.domain.model import Escalation, Outcome, Result, State, Target, UnblockRequest
+from bot.domain.report import (
+    DAY,
+    WEEK,
+    Due,
+    Ending,
+    Reporting,
+    Weekly,
+    due,
+    figures,
+    quantile,
+)
+
+from .fakes import CHANNEL, REQUESTER, FakeClock, MemoryStore, blocked_address, blocked_number
+
+BOB, CAROL, DAVE = "UBOB", "UCAROL", "UDAVE"
+A = blocked_address(1, "203.0.113.7")
+B = blocked_address(2, "198.51.100.0/24")
+C = blocked_address(3, "192.0.2.9")
+D = blocked_address(4, "192.0.2.10")
+E = blocked_address(5, "192.0.2.11")
+N = blocked_number("6", "+15550100")
+#: Monday 30 November 2026, 09:00 UTC
+MONDAY_NINE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC).timestamp()
+T = MONDAY_NINE - 3 * DAY
+DELETED = Result(Outcome.DELETED, "204")
+#: one of four entries was gone already: unblocked all the same
+SEVERAL = (DELETED, DELETED, Result(Outcome.ALREADY_GONE, "404"), DELETED)
+
+
+def made(
+    n: int,
+    state: State,
+    *targets: Target,
+    by: str | None = None,
+    after: float | None = None,
+    **changes: object,
+) -> UnblockRequest:
+    """Request ``n``, made at ``T + n``, in ``state``, decided by ``by`` ``after`` seconds later."""
+    request = UnblockRequest(
+        id=f"r{n}", targets=targets or (A,), requester=REQUESTER, channel=CHANNEL, created_at=T + n,
+        expires_at=T + n + 600, state=state, resolved_by=by, resolved_at=T + n + after if after is not None else None,
+    )  # fmt: skip
+    return replace(request, **changes)  # type: ignore[arg-type]
+
+
+def known() -> list[UnblockRequest]:
+    return [
+        made(1, State.UNBLOCKED, A, by=BOB, after=60, results=(DELETED,)),
+        made(2, State.UNBLOCKED, A, by=CAROL, after=120, results=(DELETED,)),
+        made(3, State.DENIED, B, by=BOB, after=300),
+        made(4, State.FAILED, B, by=BOB, after=30, results=(Result(Outcome.FORBIDDEN, "403"),)),
+        made(5, State.UNDONE, B, by=CAROL, after=600, results=(DELETED,)),
+        made(6, State.EXPIRED, C, after=600),  # expired: nobody decided
+        made(7, State.CANCELLED, C, by=REQUESTER, after=5),  # withdrawn by the requester: no decision
+        made(8, State.PENDING, D, reminded_at=T + 500, escalation=Escalation(at=T + 900, after=900)),
+        made(9, State.UNBLOCKED, C, after=0, auto=True, results=(DELETED,)),  # by its rule, at once
+        made(10, State.UNBLOCKED, A, N, D, E, by=DAVE, after=900, approvals=(BOB, DAVE), results=SEVERAL),
+    ]
+
+
+def test_the_requests_are_counted_by_how_they_ended() -> None:
+    report = figures(known(), T, T + WEEK)
+
+    assert report.total == 10
+    assert dict(report.endings) == {
+        Ending.UNBLOCKED: 4, Ending.FAILED: 1, Ending.DENIED: 1, Ending.CANCELLED: 1, Ending.EXPIRED: 1,
+        Ending.UNDONE: 1, Ending.WAITING: 1,
+    }  # fmt: skip
+    assert (report.reminders, report.escalations) == (1, 1)
+
+
+def test_the_time_to_a_decision_counts_only_what_an_approver_decided() -> None:
+    report = figures(known(), T, T + WEEK)
+
+    # 30, 60, 120, 300, 600 and 900 seconds: expiry, the requester's cancel and the rule's own unblock left out
+    assert report.decided == 6
+    assert report.median == 210.0
+    assert report.p90 == 750.0
+
+
+def test_unblocks_are_counted_by_approver_each_approver_of_several_once() -> None:
+    report = figures(known(), T, T + WEEK)
+
+    # the undone request unblocked too; the failed and denied ones did not; the rule's unblock is apart
+    assert report.by_approver == ((BOB, 2), (CAROL, 2), (DAVE, 1))
+    assert report.by_rule == 1
+
+
+def test_the_five_most_unblocked_addresses_or_numbers_most_first() -> None:
+    report = figures(known(), T, T + WEEK)
+
+    assert report.top == (
+        ("203.0.113.7", 3),
+        ("+15550100", 1),
+        ("192.0.2.10", 1),
+        ("192.0.2.11", 1),
+        ("192.0.2.9", 1),
+    )  # 198.51.100.0/24, the sixth, is left out
+
+
+def test_allow_only_counts_the_address_it_let_in() -> None:
+    only = made(1, State.UNBLOCKED, B, by=BOB, after=60, allow_only=True, asked_address="198.51.100.7",
+                results=(Result(Outcome.ALLOWED, "201"),))  # fmt: skip
+
+    assert figures([only], T, T + DAY).top == (("198.51.100.7", 1),)
+
+
+def test_a_period_without_requests() -> None:
+    report = figures([], T, T + DAY)
+
+    assert report.total == 0 and report.median is None and report.p90 is None
+    assert report.by_approver == () and report.top == () and all(count == 0 for _, count in report.endings)
+
+
+def test_quantiles_interpolate_between_the_nearest_values() -> None:
+    assert quantile([], 0.5) is None
+    assert quantile([7.0], 0.9) == 7.0
+    assert quantile([1.0, 2.0, 3.0], 0.5) == 2.0
+    assert quantile([0.0, 10.0], 0.9) == 9.0
+
+
+# -- the schedule ----------------------------------------------------------------------------------------
+
+
+def test_the_weekly_report_is_due_on_monday_at_nine_utc() -> None:
+    weekly = Weekly()
+
+    assert weekly.latest(MONDAY_NINE) == MONDAY_NINE
+    assert weekly.latest(MONDAY_NINE - 1) == MONDAY_NINE - WEEK
+    assert weekly.latest(MONDAY_NINE + 6 * DAY) == MONDAY_NINE
+    friday = Weekly(weekday=4, hour=17, minute=30)
+    assert friday.latest(MONDAY_NINE) == datetime(2026, 11, 27, 17, 30, tzinfo=UTC).timestamp()
+
+
+def test_due_not_before_the_moment_then_once() -> None:
+    weekly, last = Weekly(), MONDAY_NINE - WEEK
+
+    assert due(weekly, MONDAY_NINE - 1, last) is None
+    assert due(weekly, MONDAY_NINE, last) == Due(MONDAY_NINE)
+    assert due(weekly, MONDAY_NINE + 3600, MONDAY_NINE) is None  # posted: not again
+
+
+def test_weeks_missed_while_no_bot_ran_post_the_latest_once() -> None:
+    weekly = Weekly()
+    owed = due(weekly, MONDAY_NINE + 2 * DAY, MONDAY_NINE - 3 * WEEK)
+
+    assert owed == Due(MONDAY_NINE) and owed.since == MONDAY_NINE - WEEK
+    assert due(weekly, MONDAY_NINE + 2 * DAY, owed.at) is None
+
+
+def test_the_first_start_of_reporting_only_records_the_moment() -> None:
+    assert due(Weekly(), MONDAY_NINE + DAY, None) == Due(MONDAY_NINE, post=False)
+
+
+async def test_two_processes_post_the_weekly_report_once() -> None:
+    store, clock = MemoryStore(), FakeClock(MONDAY_NINE - DAY)
+    await store.add(made(1, State.PENDING, A, created_at=MONDAY_NINE - 2 * DAY))
+    await store.add(made(2, State.PENDING, B, created_at=MONDAY_NINE + 60))  # after the period
+    one, two = (Reporting(store, store, clock, Weekly(), holder=name) for name in ("bot-1", "bot-2"))
+
+    assert [*await asyncio.gather(one.due(), two.due())] == [None, None]  # the first start: recorded, not posted
+    assert store.reports == {MONDAY_NINE - WEEK: (False, "bot-1")}
+
+    clock.now = MONDAY_NINE - 1
+    assert [*await asyncio.gather(one.due(), two.due())] == [None, None]
+    clock.now = MONDAY_NINE + 1
+    reports = [r for r in await asyncio.gather(two.due(), one.due()) if r is not None]
+    assert len(reports) == 1 and reports[0].total == 1
+    assert (reports[0].since, reports[0].until) == (MONDAY_NINE - WEEK, MONDAY_NINE)
+    clock.now = MONDAY_NINE + 3600
+    assert [*await asyncio.gather(one.due(), two.due())] == [None, None]
+
+
+async def test_the_report_of_the_last_days() -> None:
+    store, clock = MemoryStore(), FakeClock(MONDAY_NINE)
+    await store.add(made(1, State.PENDING, A, created_at=MONDAY_NINE - 3 * DAY))
+    await store.add(made(2, State.PENDING, B, created_at=MONDAY_NINE - 10 * DAY))
+    reporting = Reporting(store, store, clock)
+
+    assert (await reporting.of_days(7)).total == 1
+    assert (await reporting.of_days(30)).total == 2

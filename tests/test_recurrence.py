@@ -1,0 +1,155 @@
+"""What keeps coming back: a card for an address the bot unblocked before says when and by whom, and offers
+Approve and allow first, for the longest duration; a watch announcement of a block that comes back says it is
+blocked again. Earlier unblocks are found by the address, never by 3CX's Id (3CX gives a re-added entry a new
+one)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.domain.model import State, UnblockRequest
+from bot.domain.recurrence import Recurrence
+from bot.slack.buttons import ALLOW_FOR, APPROVE, APPROVE_ALLOW, UNDO
+from bot.slack.views.card import request_card
+from bot.slack.views.watch import new_block
+from bot.storage.contract import Store
+
+from .conftest import MakeHarness
+from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, move, wait_for
+from .test_limits import DURATIONS, entries, requests, valid
+from .test_storage import pending
+from .test_watch import announced, look, watching
+
+HOUR, DAY = 3600, 86400
+#: the words of the card's line, with the date as Slack's date token
+LINE = re.compile(r"Unblocked (once|\d+ times) in the last 30 days \(last: <!date\^(\d+)\^[^>]*>, by (.+)\)")
+
+
+def block_ids(blocks: list[dict[str, Any]]) -> list[str]:
+    return [b.get("block_id", "") for b in blocks]
+
+
+def allow_row(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return next((b["elements"] for b in blocks if b.get("block_id") == "unblock_allow"), [])
+
+
+async def unblock_and_block_again(harness: Harness, approver: str = BOB) -> UnblockRequest:
+    """Ask for entry 42 (203.0.113.7), have ``approver`` approve it, and have 3CX block the address again (with a
+    new Id); the request asking for the new entry."""
+    first = await harness.open_card("42")
+    await harness.click(APPROVE, first, user=approver)
+    await harness.settle()
+    assert (await harness.stored(first)).state is State.UNBLOCKED
+    harness.pbx.add_entry(57, "203.0.113.7")  # 3CX blocks it again, with a new Id
+    return await open_card(harness, "57", user=CAROL)
+
+
+async def open_card(harness: Harness, text: str, *, user: str) -> UnblockRequest:
+    """Type ``/unblock <text>``; the request of the new card (found by its Approve button, wherever it is)."""
+    before = len(harness.cards())
+    reply, _ = await harness.command(text, user=user)
+    assert reply.status == 200
+    await harness.settle()
+    cards = harness.cards()
+    assert len(cards) == before + 1, "one new card in the channel"
+    return await harness.stored(next(b["value"] for b in buttons(cards[-1].blocks) if b["action_id"] == APPROVE))
+
+
+async def test_a_first_request_says_nothing_of_earlier_unblocks_and_offers_approve_first(harness: Harness) -> None:
+    request = await harness.open_card("42")
+
+    blocks = harness.cards()[0].blocks
+    assert "Unblocked" not in block_text(blocks)
+    assert block_ids(blocks).index("unblock_decision") < block_ids(blocks).index("unblock_allow")
+    choose, _ = allow_row(blocks)
+    assert choose["initial_option"]["value"] == f"{request.id}:{HOUR}"  # the first duration
+
+
+async def test_a_second_request_for_an_address_says_when_it_was_unblocked_and_offers_allow_first(
+    harness: Harness,
+) -> None:
+    request = await unblock_and_block_again(harness)
+
+    blocks = harness.cards()[-1].blocks
+    [line] = [m for m in LINE.finditer(block_text(blocks))]
+    assert line.group(1) == "once" and line.group(3) == f"<@{BOB}>"
+    first = (await harness.bot.store.recent(2))[-1]  # type: ignore[union-attr]
+    assert int(line.group(2)) == int(first.resolved_at or 0)
+    # Approve and allow comes first, for the longest duration the rule offers
+    assert block_ids(blocks).index("unblock_allow") < block_ids(blocks).index("unblock_decision")
+    choose, allow = allow_row(blocks)
+    assert choose["initial_option"]["value"] == allow["value"] == f"{request.id}:{7 * DAY}"
+    assert allow["action_id"] == APPROVE_ALLOW and allow["text"]["text"] == "Approve and allow for 7 days"
+
+    # a duration chosen later redraws the card with the line, after a restart too (read again from the store)
+    await harness.restart()
+    await harness.choose(ALLOW_FOR, request, f"{request.id}:{DAY}", user=BOB)
+    await harness.settle()
+    await wait_for(lambda: LINE.search(block_text(harness.cards()[-1].blocks)), what="the card drawn with the line")
+    blocks = harness.cards()[-1].blocks
+    assert block_ids(blocks).index("unblock_allow") < block_ids(blocks).index("unblock_decision")
+    assert allow_row(blocks)[1]["value"] == f"{request.id}:{DAY}"
+    assert (await harness.stored(request)).state is State.PENDING
+
+
+async def test_an_undone_unblock_is_not_mentioned(harness: Harness) -> None:
+    first = await harness.open_card("42")
+    await harness.click(APPROVE, first, user=BOB)
+    await harness.settle()
+    await harness.click(UNDO, first, user=CAROL)
+    await harness.settle()
+    restored = await harness.stored(first)
+    assert restored.state is State.UNDONE
+    new_id = restored.undo_results[0].new_id
+
+    await open_card(harness, str(new_id), user=ALICE)
+
+    blocks = harness.cards()[-1].blocks
+    assert "Unblocked" not in block_text(blocks)
+    assert block_ids(blocks).index("unblock_decision") < block_ids(blocks).index("unblock_allow")
+
+
+async def test_a_block_that_comes_back_is_announced_as_blocked_again(make_harness: MakeHarness) -> None:
+    harness = await watching(make_harness)  # entry 42 is on the list already
+    await look(harness)
+    first = await harness.open_card("42", user=ALICE)
+    await harness.click(APPROVE, first, user=BOB)
+    await harness.settle()
+    harness.clock.advance(2 * DAY + 60)
+    harness.pbx.add_entry(57, "203.0.113.7")  # 3CX blocks it again, with a new Id
+    harness.pbx.add_entry(58, "198.51.100.9")  # never unblocked
+
+    await look(harness)
+
+    again, other = announced(harness)
+    assert "3CX blocked 203.0.113.7" in block_text(again.blocks)
+    assert f"Blocked again, 2 days after <@{BOB}> unblocked it." in block_text(again.blocks)
+    assert "again" not in block_text(other.blocks)
+
+
+async def test_the_store_returns_the_unblocks_since_a_moment_last_first(store: Store) -> None:
+    ids = ["a1" * 8, "b2" * 8, "c3" * 8, "d4" * 8]
+    for request_id in ids:
+        await store.add(pending(request_id))
+    for at, request_id in zip((1100.0, 1300.0, 1200.0), ids[:3], strict=True):
+        await move(store, request_id, State.PENDING, State.EXECUTING, actor=BOB, at=at, owner="bot-a")
+        await move(store, request_id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=at + 1, owner="bot-a")
+    await move(store, ids[2], State.UNBLOCKED, State.UNDOING, actor=CAROL, at=1250.0, owner="bot-a")
+    await move(store, ids[2], State.UNDOING, State.UNDONE, actor=CAROL, at=1251.0, owner="bot-a")
+
+    assert [r.id for r in await store.unblocked_since(1000.0)] == [ids[1], ids[0]]
+    assert [r.id for r in await store.unblocked_since(1200.0)] == [ids[1]]
+
+
+@given(requests(), st.integers(1, 10_000), entries(), st.floats(0, 400 * DAY))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
+def test_the_card_and_the_announcement_keep_slacks_limits(
+    request: UnblockRequest, count: int, found: Any, since: float
+) -> None:
+    last = Recurrence(count, request)
+    valid(*request_card(request, "<@UBOB>", DURATIONS, None, last))
+    valid(*new_block(found, again=last, now=(request.resolved_at or 0.0) + since))

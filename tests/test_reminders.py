@@ -1,0 +1,204 @@
+"""Reminders and escalation end to end: a request still waiting gets one reply in its card's thread that
+mentions who may approve it (and its Home tab entry says it waits long); escalated, the reply mentions the
+people it was escalated to, the card says so, and their Approve carries it out; never twice, not after a
+restart either, and never once it was decided."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+from bot.domain.model import State
+from bot.domain.policy import Approvers
+from bot.slack.buttons import APPROVE, DENY
+
+from .conftest import MakeHarness
+from .fakes.slack import FakeSlack, SlackCall
+from .fakes.threecx import FakeThreeCX
+from .harness import ALICE, BOB, GENERAL, MALLORY, Harness, block_text, wait_for
+from .processes import BotProcess, start_http_bot
+
+#: settings that load, for the settings' own tests
+ENV = {
+    "SLACK_BOT_TOKEN": "xoxb-reminders-test-token",
+    "SLACK_SIGNING_SECRET": "reminders-test-signing-secret",
+    "THREECX_BASE_URL": "https://pbx.acme.test",
+    "THREECX_CLIENT_ID": "unblock-bot",
+    "THREECX_CLIENT_SECRET": "reminders-test-client-secret",
+    "UNBLOCK_APPROVERS": "UBOB,SHELPDESK",
+}
+ERIN = "UERIN"
+#: who may approve with the base settings (``UNBLOCK_APPROVERS``)
+APPROVERS = "<@UBOB>, <@UCAROL> or a member of <!subteam^SHELPDESK>"
+
+
+def replies(slack: FakeSlack) -> list[SlackCall]:
+    """The bot's replies in a thread (``chat.postMessage`` with ``thread_ts``) that Slack took."""
+    return [call for call in slack.calls_to("chat.postMessage") if call.args.get("thread_ts")]
+
+
+def reply_text(call: SlackCall) -> str:
+    blocks: Any = call.args.get("blocks")
+    return block_text(json.loads(blocks) if isinstance(blocks, str) else blocks or [])
+
+
+async def rounds(harness: Harness, count: int = 2) -> None:
+    """Let the sweeper run ``count`` rounds of upkeep now (besides its own every few seconds)."""
+    assert harness.bot is not None
+    for _ in range(count):
+        await harness.bot.sweeper.tick()
+    await harness.settle()
+
+
+async def test_a_request_still_waiting_is_reminded_once_in_its_cards_thread(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REMIND_AFTER="5")
+    await harness.open_home(BOB)
+    request = await harness.open_card()
+    await rounds(harness)
+    assert replies(harness.slack) == []
+    assert "Waiting long" not in block_text(harness.slack.homes[BOB]["blocks"])
+
+    harness.clock.advance(6)
+    await rounds(harness, 1)  # (or the sweeper's own round, a moment later)
+    await wait_for(lambda: replies(harness.slack), what="the reminder")
+    await rounds(harness, 3)
+
+    [reminder] = replies(harness.slack)
+    assert (reminder.args["channel"], reminder.args["thread_ts"]) == (GENERAL, await harness.card_ts(request))
+    text = reply_text(reminder)
+    assert f"{APPROVERS}: <@UALICE>'s request to unblock `203.0.113.7` has waited" in text
+    assert "Please approve or deny it on the card." in text
+    assert "<@UBOB>" in reminder.args["text"]  # the notification names them too
+    assert (await harness.stored(request)).reminded_at is not None
+    assert "Waiting long" in block_text(harness.slack.homes[BOB]["blocks"])
+    assert harness.pbx.calls("DELETE") == []
+
+
+async def test_no_reminder_once_the_request_was_decided(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REMIND_AFTER="5", UNBLOCK_ESCALATE_AFTER="5", UNBLOCK_ESCALATE_TO=ERIN)
+    approved = await harness.open_card()
+    await harness.click(APPROVE, approved, user=BOB)
+    harness.pbx.add_entry(43, "198.51.100.7")
+    denied = await harness.open_card("43")
+    await harness.click(DENY, denied, user=BOB)
+    harness.pbx.add_entry(44, "198.51.100.8")
+    waiting = await harness.open_card("44")  # left waiting: reminded and escalated
+    await harness.settle()
+
+    harness.clock.advance(6)
+    await rounds(harness, 1)  # (or the sweeper's own round, a moment later)
+    await wait_for(lambda: len(replies(harness.slack)) == 2, what="the reminder and the escalation")
+    await rounds(harness, 3)
+    assert {call.args["thread_ts"] for call in replies(harness.slack)} == {await harness.card_ts(waiting)}
+    assert len(replies(harness.slack)) == 2
+    assert [(await harness.stored(r)).state for r in (approved, denied)] == [State.UNBLOCKED, State.DENIED]
+    assert [(await harness.stored(r)).reminded_at for r in (approved, denied)] == [None, None]
+
+
+async def test_an_escalated_request_can_be_approved_by_whom_it_was_escalated_to(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REMIND_AFTER="0", UNBLOCK_ESCALATE_AFTER="5", UNBLOCK_ESCALATE_TO=ERIN)
+    request = await harness.open_card()
+    _, early = await harness.click(APPROVE, request, user=ERIN)  # not yet escalated: not an approver
+    await harness.settle()
+    assert "Only the approvers can approve" in harness.notes(early)[0]
+
+    harness.clock.advance(6)
+    await rounds(harness, 1)  # (or the sweeper's own round, a moment later)
+    await wait_for(lambda: replies(harness.slack), what="the escalation")
+    await rounds(harness)
+    [escalation] = replies(harness.slack)
+    assert escalation.args["thread_ts"] == await harness.card_ts(request)
+    assert "Escalated to <@UERIN> after 5 seconds: <@UALICE>'s request to unblock `203.0.113.7`" in reply_text(
+        escalation
+    )
+    card = harness.cards()[0]  # (the fake keeps the thread's replies with the channel's messages)
+    assert "Escalated to <@UERIN> after 5 seconds." in block_text(card.blocks)
+
+    _, refused = await harness.click(APPROVE, request, user=MALLORY)  # someone else still may not
+    await harness.settle()
+    assert "<@UERIN>" in harness.notes(refused)[0] and "Only the approvers can approve" in harness.notes(refused)[0]
+    assert harness.pbx.calls("DELETE") == []
+
+    await harness.click(APPROVE, request, user=ERIN)
+    await harness.settle()
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    stored = await harness.stored(request)
+    assert (stored.state, stored.resolved_by) == (State.UNBLOCKED, ERIN)
+    assert "approved by <@UERIN>, and it is unblocked" in block_text(harness.cards()[0].blocks)
+    assert len(replies(harness.slack)) == 1
+
+
+async def test_reminded_once_across_a_restart(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, UNBLOCK_REMIND_AFTER="5")
+    reply, _ = await driver.command("42")
+    assert reply.status == 200
+    await wait_for(lambda: replies(slack), timeout=20, what="the reminder")
+    assert await first.stop() == 0
+
+    # the next bot escalates at once what still waits: its upkeep saw the request, reminded already
+    second, driver = await start_http_bot(
+        processes, slack, pbx, tmp_path, UNBLOCK_REMIND_AFTER="5", UNBLOCK_ESCALATE_AFTER="5", UNBLOCK_ESCALATE_TO=ERIN
+    )
+    await wait_for(lambda: len(replies(slack)) == 2, timeout=20, what="the escalation")
+    reminder, escalation = replies(slack)
+    assert "has waited" in reply_text(reminder) and "Escalated to <@UERIN>" in reply_text(escalation)
+    assert reminder.args["thread_ts"] == escalation.args["thread_ts"]
+    assert await second.stop() == 0
+    assert len(replies(slack)) == 2
+    assert ALICE in reply_text(reminder)
+
+
+# the settings ------------------------------------------------------------------------------------------------
+
+
+def test_reminders_come_after_15_minutes_and_escalation_is_off_unless_set() -> None:
+    settings = load_settings({**ENV, "UNBLOCK_REQUEST_TTL": "1d"})
+    assert (settings.remind_after, settings.escalate_after, settings.escalate_to) == (900.0, 0.0, Approvers())
+    assert settings.rules.default.remind_after == 900.0
+
+    settings = load_settings({**ENV, "UNBLOCK_REQUEST_TTL": "1d", "UNBLOCK_REMIND_AFTER": "off",
+                              "UNBLOCK_ESCALATE_AFTER": "1h", "UNBLOCK_ESCALATE_TO": "UERIN, S0ONCALL"})  # fmt: skip
+    assert (settings.remind_after, settings.escalate_after) == (0.0, 3600.0)
+    assert settings.escalate_to == Approvers(users=frozenset({ERIN}), groups=frozenset({"S0ONCALL"}))
+    assert settings.rules.default.escalate_to == settings.escalate_to
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        (
+            {"UNBLOCK_REMIND_AFTER": "2"},
+            "UNBLOCK_REMIND_AFTER='2' should be a duration from 5s to 7d: seconds like 90, or a number and a unit (s, "
+            "m, h, d) like 90s, 15m, 1h or 7d; or 0 (or off) for never.",
+        ),
+        (
+            {"UNBLOCK_ESCALATE_AFTER": "1h", "UNBLOCK_REQUEST_TTL": "1d"},
+            "UNBLOCK_ESCALATE_AFTER is set, but UNBLOCK_ESCALATE_TO is not: name the users (U…) and user groups (S…) "
+            "a request still waiting is escalated to.",
+        ),
+        (
+            {"UNBLOCK_ESCALATE_TO": "*"},
+            "UNBLOCK_ESCALATE_TO='*' cannot be * (anyone): name the users (U…) and user groups (S…) to mention.",
+        ),
+        (
+            {"UNBLOCK_ESCALATE_TO": "UERIN,erin"},
+            "UNBLOCK_ESCALATE_TO='UERIN,erin' has items that are neither user ids (U…/W…) nor user-group ids (S…): "
+            "erin.",
+        ),
+        (
+            {"UNBLOCK_REMIND_AFTER": "15m"},
+            "UNBLOCK_REMIND_AFTER='15m' is not shorter than UNBLOCK_REQUEST_TTL (15m), so it would never happen: "
+            "requests expire first. Make it shorter, or the time to live longer.",
+        ),
+    ],
+)
+def test_each_problem_with_the_settings_is_one_line(env: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**ENV, **env})
+    assert raised.value.problems == [problem]

@@ -1,0 +1,213 @@
+"""The report end to end: ``/unblock report`` shows an approver the figures privately, refuses anyone else
+politely and explains a bad number; the weekly report is posted in its channel on Monday at 09:00 UTC (with
+a clock the test moves), once with two bots or after a restart, and a report missed while no bot ran is posted
+at the next start. The store's part (the requests of a period, the reports recorded) on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.config import ConfigError, load_settings
+from bot.domain.model import BlocklistEntry, State, UnblockRequest
+from bot.domain.report import WEEK, Ending, Report, Weekly, figures
+from bot.slack.buttons import APPROVE, DENY
+from bot.slack.command_text import USAGE
+from bot.slack.views.report import report, weekly
+
+from .conftest import MakeHarness, NewStore
+from .fakes.slack import FakeSlack
+from .fakes.threecx import FakeThreeCX
+from .harness import ALICE, BOB, CAROL, GENERAL, MALLORY, Harness, base_env, block_text
+from .test_limits import requests, valid
+
+REPORTS = "C0REPORTS"
+
+
+async def ask_and_decide(harness: Harness) -> None:
+    """Three requests: one approved by Bob, one denied by Carol, one still waiting."""
+    harness.pbx.add_entry(43, "198.51.100.9")
+    harness.pbx.add_entry(44, "192.0.2.44")
+    approved = await harness.open_card("42", user=ALICE)
+    denied = await harness.open_card("43", user=ALICE)
+    await harness.open_card("44", user=ALICE)
+    await harness.click(APPROVE, approved, user=BOB)
+    await harness.click(DENY, denied, user=CAROL)
+    await harness.settle()
+    assert (await harness.stored(approved)).state is State.UNBLOCKED
+
+
+async def test_an_approver_sees_the_figures_privately(harness: Harness) -> None:
+    await ask_and_decide(harness)
+    cards = len(harness.cards())
+
+    reply, response_url = await harness.command("report", user=BOB)
+    await harness.settle()
+
+    assert reply.status == 200 and reply.message == ""
+    [post] = harness.slack.posts_to(response_url)
+    assert post.body["response_type"] == "ephemeral"
+    text = block_text(post.body["blocks"])
+    assert "Unblock requests of the last 7 days" in text
+    assert "*3* requests: 1 unblocked · 1 denied · 1 still waiting" in text
+    assert "*Time to a decision* (2 approved or denied by an approver): median" in text
+    assert "• <@UBOB>: once" in text and "<@UCAROL>" not in text  # Carol denied: she unblocked nothing
+    assert "*Unblocked most often*\n• 203.0.113.7: once" in text
+    assert "Reminders sent: 0 · escalations: 0" in text
+    assert len(harness.cards()) == cards  # nothing in the channel
+
+
+async def test_someone_who_approves_nothing_is_refused_politely(harness: Harness) -> None:
+    await ask_and_decide(harness)
+
+    _, response_url = await harness.command("report 30", user=MALLORY)
+    await harness.settle()
+
+    assert harness.shown(response_url) == [
+        "Sorry, the report is only for approvers. One of them can share its figures with you."
+    ]
+
+
+@pytest.mark.parametrize("text", ["report 500", "report 0", "report lots", "report 7 days"])
+async def test_a_bad_number_of_days_is_explained(harness: Harness, text: str) -> None:
+    reply, response_url = await harness.command(text, user=BOB)
+    await harness.settle()
+
+    assert reply.message == "`/unblock report` takes a number of days from 1 to 90, e.g. `/unblock report 30`."
+    assert harness.slack.posts_to(response_url) == []
+
+
+def test_the_help_names_the_report() -> None:
+    assert "`/unblock report [days]`" in USAGE
+
+
+# -- the weekly report ---------------------------------------------------------------------------------
+
+
+def next_monday_nine() -> float:
+    return Weekly().latest(time.time()) + WEEK
+
+
+def at(harness: Harness, moment: float) -> None:
+    """The bot's clock shows ``moment`` now."""
+    harness.clock.offset = moment - time.time()
+
+
+async def tick(harness: Harness) -> None:
+    assert harness.bot is not None and harness.bot.reporter is not None
+    await harness.bot.reporter.tick()
+
+
+def posted(slack: FakeSlack) -> list[str]:
+    return [block_text(m.blocks) for m in slack.channel_messages(REPORTS)]
+
+
+async def test_the_weekly_report_is_posted_on_monday_at_nine_once_with_two_bots(make_harness: MakeHarness) -> None:
+    one = await make_harness(UNBLOCK_REPORT_CHANNEL=REPORTS)
+    two = await make_harness(UNBLOCK_REPORT_CHANNEL=REPORTS)
+    await ask_and_decide(one)
+    await asyncio.gather(tick(one), tick(two))  # the first start of reporting: nothing is owed yet
+    assert posted(one.slack) == []
+
+    due = next_monday_nine()
+    for bot in (one, two):
+        at(bot, due - 60)
+    await asyncio.gather(tick(one), tick(two))
+    assert posted(one.slack) == []  # not before
+
+    for bot in (one, two):
+        at(bot, due + 5)
+    await asyncio.gather(tick(one), tick(two))
+    await asyncio.gather(tick(two), tick(one))
+    [report] = posted(one.slack)
+    assert "Weekly unblock report" in report
+    assert "*3* requests: 1 unblocked · 1 denied · 1 still waiting" in report and "• <@UBOB>: once" in report
+
+    await one.restart()
+    await tick(one)
+    assert len(posted(one.slack)) == 1  # once, after a restart too
+
+
+async def test_a_report_missed_while_no_bot_ran_is_posted_at_the_next_start(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REPORT_CHANNEL=REPORTS)
+    await tick(harness)
+    await harness.stop()
+
+    at(harness, next_monday_nine() + 2 * WEEK + 3600)  # three reports were due meanwhile
+    await harness.start()
+
+    async def one_report() -> None:
+        while not posted(harness.slack):
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(one_report(), 10)
+    await tick(harness)
+    [report] = posted(harness.slack)  # the latest only
+    assert "Weekly unblock report" in report and "No unblock requests were made." in report
+
+
+def test_the_report_time_is_checked_with_the_other_settings(slack: FakeSlack, pbx: FakeThreeCX) -> None:
+    env = base_env(slack, pbx, "unblock.db") | {"UNBLOCK_REPORT_CHANNEL": REPORTS, "UNBLOCK_REPORT_AT": "someday 25:00"}
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env)
+
+    assert "UNBLOCK_REPORT_AT='someday 25:00' should be a day and a time of day in UTC, like mon 09:00" in str(
+        raised.value
+    )
+    env["UNBLOCK_REPORT_AT"] = "Friday 17:30"
+    assert load_settings(env).report_at == (4, 17, 30)
+
+
+# -- Slack's limits ------------------------------------------------------------------------------------
+
+
+@given(st.lists(requests(), max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_the_report_of_any_requests_keeps_slacks_limits(made: list[UnblockRequest]) -> None:
+    figures_ = figures(made, 1.7e9, 1.7e9 + WEEK)
+
+    valid(*report(figures_, 90))
+    valid(*weekly(figures_))
+
+
+def test_a_report_with_many_approvers_and_long_labels_keeps_slacks_limits() -> None:
+    many = Report(since=1.7e9, until=1.7e9 + WEEK, total=10**6, endings=tuple((e, 10**5) for e in Ending),
+                  decided=10**6, median=3.5 * 86400, p90=40 * 86400.0,
+                  by_approver=tuple((f"U{n:010d}", 10**6 - n) for n in range(500)), by_rule=7,
+                  top=tuple(("<&>" * 400 + str(n), 10**5) for n in range(5)), reminders=3, escalations=1,
+                  truncated=True)  # fmt: skip
+
+    text, blocks = report(many, 90)
+    valid(text, blocks)
+    shown = block_text(blocks)
+    assert "• 480 other approvers: " in shown and "median 3 d 12 h, 90th percentile 40 d" in shown
+
+
+# -- the store, on both databases ----------------------------------------------------------------------
+
+
+async def test_the_store_keeps_the_requests_of_a_period_and_each_report_once(new_store: NewStore) -> None:
+    one, two = await new_store(), await new_store()
+    for n in range(4):
+        await one.add(_request(n, created_at=1000.0 + n * 100))
+
+    assert [r.id for r in await one.between(1100.0, 1300.0, 10)] == ["r1", "r2"]
+    assert [r.id for r in await two.between(0.0, 5000.0, 3)] == ["r0", "r1", "r2"]
+    assert await one.last_report() is None
+    claims = await asyncio.gather(*(s.claim_report(604_800.0, s_name, 1.0, posted=True)
+                                    for s, s_name in ((one, "a"), (two, "b"))))  # fmt: skip
+    assert sorted(claims) == [False, True]
+    assert await one.claim_report(0.0, "a", 2.0, posted=False)
+    assert await two.last_report() == 604_800.0
+
+
+def _request(n: int, *, created_at: float) -> UnblockRequest:
+    entry = BlocklistEntry(id=n + 1, address=f"192.0.2.{n + 1}", description=None, block_type="Block",
+                           added_by="AutoBlacklist", expires_at=None)  # fmt: skip
+    return UnblockRequest(id=f"r{n}", targets=(entry,), requester=ALICE, channel=GENERAL, created_at=created_at,
+                          expires_at=created_at + 600)  # fmt: skip

@@ -1,0 +1,513 @@
+"""The shortcuts (**Request an unblock**, **Unblock an address in this message**) and their form, as Slack sends
+them, signed, over HTTP and Socket Mode: the form opens, a value it cannot use is answered on its field and
+nothing reaches 3CX, a good one goes on as ``/unblock`` does, and a made-up submission changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pathlib
+import re
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from bot.config import load_settings
+from bot.logs import Redactor
+from bot.server import serve
+from bot.slack.buttons import APPROVE, CANCEL, CHOOSE
+from bot.slack.shortcuts import UNBLOCK_FROM_MESSAGE, UNBLOCK_REQUEST
+from bot.slack.views.modal import CHANNEL, REASON, WHAT
+
+from .conftest import MakeHarness
+from .fakes.slack import FakeSlack
+from .fakes.threecx import FakeThreeCX
+from .harness import (
+    ALICE,
+    BOB,
+    GENERAL,
+    MALLORY,
+    Harness,
+    Reply,
+    base_env,
+    block_text,
+    buttons,
+    card_request_id,
+    wait_for,
+)
+from .ports import free_port
+
+APPROVALS = "C0APPROVALS"
+ALERTS = "C0ALERTS"
+
+
+# what Slack sends --------------------------------------------------------------------------------------------------
+
+
+def user_of(harness: Harness, user: str) -> dict[str, Any]:
+    return {"id": user, "username": user.lower(), "name": user.lower(), "team_id": harness.slack.team_id}
+
+
+def request_shortcut(harness: Harness, user: str = ALICE) -> dict[str, Any]:
+    """**Request an unblock**, chosen from the shortcuts menu (a global shortcut: no channel, no reply URL)."""
+    return {
+        "type": "shortcut", "token": "legacy-verification-token", "action_ts": f"{time.time():.6f}",
+        "team": {"id": harness.slack.team_id, "domain": "acme"}, "user": user_of(harness, user),
+        "is_enterprise_install": False, "enterprise": None, "callback_id": UNBLOCK_REQUEST,
+        "trigger_id": uuid.uuid4().hex,
+    }  # fmt: skip
+
+
+def message_shortcut(harness: Harness, text: str, *, user: str = ALICE, channel: str = ALERTS) -> dict[str, Any]:
+    """**Unblock an address in this message**, on a message whose text is ``text``."""
+    ts = "1700000123.000200"
+    return {
+        "type": "message_action", "token": "legacy-verification-token", "action_ts": f"{time.time():.6f}",
+        "team": {"id": harness.slack.team_id, "domain": "acme"}, "user": user_of(harness, user),
+        "channel": {"id": channel, "name": "alerts"}, "is_enterprise_install": False, "enterprise": None,
+        "callback_id": UNBLOCK_FROM_MESSAGE, "trigger_id": uuid.uuid4().hex, "message_ts": ts,
+        "response_url": harness.slack.new_response_url("actions"),
+        "message": {"type": "message", "user": "U3CXALERTS", "ts": ts, "text": text},
+    }  # fmt: skip
+
+
+def submission(
+    harness: Harness, modal: dict[str, Any], values: dict[str, Any], *, user: str = ALICE,
+    view_id: str = "VMODAL1", team: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The form ``modal`` (as the bot opened it) submitted by ``user`` with ``values`` (block -> element state)."""
+    team = team or harness.slack.team_id
+    return {
+        "type": "view_submission", "token": "legacy-verification-token", "trigger_id": uuid.uuid4().hex,
+        "team": {"id": harness.slack.team_id, "domain": "acme"}, "user": user_of(harness, user),
+        "api_app_id": "A0001", "is_enterprise_install": False, "enterprise": None, "response_urls": [],
+        "view": {
+            "id": view_id, "team_id": team, "app_installed_team_id": team, "type": "modal",
+            "blocks": modal["blocks"], "private_metadata": modal["private_metadata"],
+            "callback_id": modal["callback_id"], "title": modal["title"], "hash": "1700000000.abc",
+            "state": {"values": {block: {"value": state} for block, state in values.items()}},
+            "app_id": "A0001", "bot_id": "B0001", "root_view_id": view_id, "previous_view_id": None,
+        },
+    }  # fmt: skip
+
+
+def typed(text: str | None) -> dict[str, Any]:
+    return {"type": "plain_text_input", "value": text}
+
+
+def picked(channel: str) -> dict[str, Any]:
+    return {"type": "conversations_select", "selected_conversation": channel}
+
+
+def chosen(value: str) -> dict[str, Any]:
+    return {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value}}
+
+
+async def send(harness: Harness, payload: dict[str, Any]) -> Reply:
+    return await harness.post_signed(urlencode({"payload": json.dumps(payload)}))
+
+
+async def open_form(harness: Harness, payload: dict[str, Any]) -> dict[str, Any]:
+    """Use a shortcut; the form the bot opened for it."""
+    before = len(harness.slack.modals)
+    reply = await send(harness, payload)
+    assert (reply.status, reply.text) == (200, "")
+    await harness.settle()
+    [call] = harness.slack.calls_to("views.open")[before:]
+    assert call.args["trigger_id"] == payload["trigger_id"]
+    return harness.slack.modals[-1]
+
+
+def inputs(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The form's input blocks, by block id."""
+    return {block["block_id"]: block for block in modal["blocks"] if block["type"] == "input"}
+
+
+def errors(reply: Reply) -> dict[str, str]:
+    """The errors the ack shows on the form's fields."""
+    assert reply.status == 200
+    answer = json.loads(reply.text)
+    assert answer["response_action"] == "errors"
+    return dict(answer["errors"])
+
+
+def direct_messages(harness: Harness, user: str = ALICE) -> list[str]:
+    """What the bot wrote to ``user`` in its Messages tab."""
+    return [block_text(m.blocks) or m.text for m in harness.slack.channel_messages(user)]
+
+
+def nothing_happened(harness: Harness) -> None:
+    """No card in any channel (direct messages aside), nothing asked of 3CX."""
+    posted = [call.args["channel"] for call in harness.slack.calls_to("chat.postMessage")]
+    assert [channel for channel in posted if channel not in (ALICE, BOB, MALLORY)] == []
+    assert harness.pbx.requests == []
+
+
+async def stored_requests(harness: Harness) -> int:
+    assert harness.bot is not None
+    return len(await harness.bot.requests.history(50, None))
+
+
+# Request an unblock -------------------------------------------------------------------------------------------------
+
+
+async def test_the_shortcut_opens_the_form_at_once(harness: Harness) -> None:
+    modal = await open_form(harness, request_shortcut(harness))
+
+    assert modal["type"] == "modal" and modal["title"]["text"] == "Request an unblock"
+    fields = inputs(modal)
+    assert list(fields) == [WHAT, REASON, CHANNEL]
+    what = fields[WHAT]
+    assert what["label"]["text"] == "What to unblock" and what["element"]["type"] == "plain_text_input"
+    assert "entry id" in what["hint"]["text"] and "caller number" in what["hint"]["text"]
+    reason = fields[REASON]
+    assert reason["element"]["multiline"] is True and reason["optional"] is True
+    channel = fields[CHANNEL]
+    assert channel["label"]["text"] == "Post the request in" and channel["optional"] is False
+    assert channel["element"]["type"] == "conversations_select"
+    assert harness.pbx.calls("GET") == []
+
+
+async def test_a_required_reason_and_an_approvals_channel_shape_the_form(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REQUIRE_REASON="true", UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
+    modal = await open_form(harness, request_shortcut(harness))
+
+    fields = inputs(modal)
+    assert list(fields) == [WHAT, REASON]  # no channel to pick: the request goes to the approvals channel
+    assert fields[REASON]["optional"] is False
+    assert f"<#{APPROVALS}>" in block_text(modal["blocks"])
+
+
+async def test_a_value_the_form_cannot_use_is_shown_on_its_field_and_nothing_reaches_3cx(harness: Harness) -> None:
+    modal = await open_form(harness, request_shortcut(harness))
+
+    bad_address = await send(harness, submission(harness, modal, {
+        WHAT: typed("203.0.113.300"), REASON: typed(None), CHANNEL: picked(GENERAL)
+    }))  # fmt: skip
+    assert list(errors(bad_address)) == [WHAT]
+    assert "is not an IP address" in errors(bad_address)[WHAT]
+
+    with_reason = await send(harness, submission(harness, modal, {
+        WHAT: typed("42 VPN moved"), REASON: typed("x" * 301), CHANNEL: picked(GENERAL)
+    }))  # fmt: skip
+    assert "reason goes in the field below" in errors(with_reason)[WHAT]
+    assert "at most 300 characters" in errors(with_reason)[REASON]
+
+    for what in ("list", "history", "help"):
+        wrong = await send(harness, submission(harness, modal, {WHAT: typed(what), CHANNEL: picked(GENERAL)}))
+        assert list(errors(wrong)) == [WHAT]
+    no_channel = await send(harness, submission(harness, modal, {WHAT: typed("42"), REASON: typed(None)}))
+    assert errors(no_channel) == {CHANNEL: "Pick the channel where the request should be posted."}
+
+    await harness.settle()
+    nothing_happened(harness)
+    assert harness.cards() == [] and await stored_requests(harness) == 0
+
+
+async def test_a_required_reason_left_out_is_shown_on_the_reason(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REQUIRE_REASON="true")
+    modal = await open_form(harness, request_shortcut(harness))
+
+    reply = await send(harness, submission(harness, modal, {
+        WHAT: typed("42"), REASON: typed("   "), CHANNEL: picked(GENERAL)
+    }))  # fmt: skip
+
+    assert errors(reply) == {REASON: "Please say why it should be unblocked."}
+    await harness.settle()
+    nothing_happened(harness)
+
+
+async def test_a_good_submission_closes_the_form_and_posts_the_card_as_the_command_does(harness: Harness) -> None:
+    modal = await open_form(harness, request_shortcut(harness))
+
+    reply = await send(harness, submission(harness, modal, {
+        WHAT: typed(" 42 "), REASON: typed("the customer's VPN\nmoved"), CHANNEL: picked(GENERAL)
+    }))  # fmt: skip
+    assert (reply.status, reply.text) == (200, "")  # the form closes
+    await harness.settle()
+
+    [card] = harness.cards(GENERAL)
+    request = await harness.request_for(card)
+    assert (request.requester, request.channel, request.reason) == (ALICE, GENERAL, "the customer's VPN moved")
+    assert [t.id for t in request.targets] == [42]
+    assert "<@UALICE> asks to unblock 203.0.113.7" in block_text(card.blocks)
+    assert [b.get("text", {}).get("text") for b in buttons(card.blocks)][:3] == ["Approve", "Deny", "Cancel"]
+    assert harness.slack.calls_to("conversations.info")[-1].args["channel"] == GENERAL
+
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    # the requester is told the outcome in a direct message, as after /unblock
+    assert any("was approved by <@UBOB>" in text for text in direct_messages(harness))
+
+
+async def test_the_form_gives_the_card_the_command_gives(harness: Harness) -> None:
+    modal = await open_form(harness, request_shortcut(harness))
+    await send(harness, submission(harness, modal, {
+        WHAT: typed("42"), REASON: typed("moved"), CHANNEL: picked(GENERAL)
+    }))  # fmt: skip
+    await harness.settle()
+    [by_form] = harness.cards(GENERAL)
+    form_request = await harness.request_for(by_form)
+    form_card = comparable(by_form.blocks, form_request.id)
+    await harness.click(CANCEL, form_request, user=ALICE)
+    await harness.settle()
+
+    by_command = await harness.open_card("42 moved")
+
+    assert comparable(harness.cards(GENERAL)[-1].blocks, by_command.id) == form_card
+
+
+def comparable(blocks: list[dict[str, Any]], request_id: str) -> str:
+    """A card's blocks, but for its request's id and the times on it."""
+    return re.sub(r"<!date\^[0-9]+\^[^>]*>", "<date>", json.dumps(blocks).replace(request_id, "<id>"))
+
+
+async def test_one_open_request_per_entry_and_the_private_notes_go_by_direct_message(harness: Harness) -> None:
+    await harness.open_card("42")
+    modal = await open_form(harness, request_shortcut(harness, BOB))
+
+    await send(harness, submission(harness, modal, {WHAT: typed("42"), CHANNEL: picked(GENERAL)}, user=BOB))
+    await harness.settle()
+
+    assert len(harness.cards(GENERAL)) == 1
+    [note] = direct_messages(harness, BOB)
+    assert "is already waiting for approval" in note and "Nothing new was requested" in note
+
+
+async def test_with_an_approvals_channel_the_card_goes_there_and_the_requester_is_told_privately(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
+    modal = await open_form(harness, request_shortcut(harness))
+
+    reply = await send(harness, submission(harness, modal, {WHAT: typed("203.0.113.7"), REASON: typed("moved")}))
+    assert (reply.status, reply.text) == (200, "")
+    await harness.settle()
+
+    [card] = harness.cards(APPROVALS)
+    request = await harness.request_for(card)
+    assert (request.channel, request.asked_in) == (APPROVALS, None)
+    assert harness.slack.calls_to("conversations.info") == []  # the approvals channel is checked at start
+
+
+async def test_several_matches_are_offered_privately(harness: Harness) -> None:
+    harness.pbx.add_entry(7, "203.0.113.0/24")
+    modal = await open_form(harness, request_shortcut(harness))
+
+    await send(harness, submission(harness, modal, {WHAT: typed("203.0.113.7"), CHANNEL: picked(GENERAL)}))
+    await harness.settle()
+
+    assert harness.cards(GENERAL) == []
+    [offer] = harness.slack.channel_messages(ALICE)
+    assert "2 IP blocklist entries match 203.0.113.7" in block_text(offer.blocks)
+    choices = buttons(offer.blocks)
+    assert [b["action_id"] for b in choices] == [CHOOSE] * 3
+    assert harness.pbx.calls("DELETE") == []
+
+    # chosen in the direct message: the card goes to the channel the form named
+    _, click_url = await harness.click(CHOOSE, choices[1]["value"], user=ALICE, channel="D0ALICE")
+    await harness.settle()
+    [card] = harness.cards(GENERAL)
+    request = await harness.request_for(card)
+    assert ([t.id for t in request.targets], request.channel, request.requester) == ([7], GENERAL, ALICE)
+    assert "Asked the approvers" in harness.notes(click_url)[-1]
+    # someone else's click on that list does nothing
+    await harness.click(CHOOSE, choices[0]["value"], user=BOB, channel="D0BOB")
+    await harness.settle()
+    assert len(harness.cards(GENERAL)) == 1
+
+
+# Unblock an address in this message ---------------------------------------------------------------------------------
+
+
+async def test_the_message_shortcut_finds_nothing_and_says_so_privately(harness: Harness) -> None:
+    payload = message_shortcut(harness, "The weekly backup finished at 03:00 without errors.")
+    reply = await send(harness, payload)
+    assert (reply.status, reply.text) == (200, "")
+    await harness.settle()
+
+    assert harness.slack.calls_to("views.open") == []
+    [note] = harness.notes(payload["response_url"])
+    assert "found no IP address, network or caller number in that message" in note
+    nothing_happened(harness)
+
+
+async def test_the_message_shortcut_fills_in_the_one_address_and_the_card_goes_to_the_messages_channel(
+    harness: Harness,
+) -> None:
+    modal = await open_form(harness, message_shortcut(harness, "IP 203.0.113.7 has been blacklisted"))
+
+    fields = inputs(modal)
+    assert list(fields) == [WHAT, REASON]  # the card goes to the message's channel: nothing to pick
+    assert fields[WHAT]["element"]["initial_value"] == "203.0.113.7"
+    assert f"<#{ALERTS}>" in block_text(modal["blocks"])
+
+    await send(harness, submission(harness, modal, {WHAT: typed("203.0.113.7"), REASON: typed("office phone")}))
+    await harness.settle()
+
+    [card] = harness.cards(ALERTS)
+    request = await harness.request_for(card)
+    assert (request.requester, request.channel, request.reason) == (ALICE, ALERTS, "office phone")
+    assert [t.id for t in request.targets] == [42]
+
+
+async def test_the_message_shortcut_offers_several_in_a_select(harness: Harness) -> None:
+    harness.pbx.add_number("N1", "+15550100")
+    text = "Blocked: IP 198.51.100.9, then 203.0.113.7 (entry 42) and caller +1 555 0100."
+    modal = await open_form(harness, message_shortcut(harness, text))
+
+    element = inputs(modal)[WHAT]["element"]
+    assert element["type"] == "static_select"
+    assert [o["value"] for o in element["options"]] == ["198.51.100.9", "203.0.113.7", "+15550100"]
+
+    await send(harness, submission(harness, modal, {WHAT: chosen("+15550100"), REASON: typed(None)}))
+    await harness.settle()
+
+    [card] = harness.cards(ALERTS)
+    request = await harness.request_for(card)
+    assert [t.id for t in request.targets] == ["N1"]
+
+
+async def test_the_message_shortcut_with_an_approvals_channel(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
+    modal = await open_form(harness, message_shortcut(harness, "IP 203.0.113.7 has been blacklisted"))
+
+    await send(harness, submission(harness, modal, {WHAT: typed("203.0.113.7")}))
+    await harness.settle()
+
+    [card] = harness.cards(APPROVALS)
+    request = await harness.request_for(card)
+    assert (request.channel, request.asked_in) == (APPROVALS, ALERTS)
+    [note] = direct_messages(harness)  # a command's private note, as a direct message
+    assert f"is waiting for approval in <#{APPROVALS}>" in note
+
+
+# made-up submissions --------------------------------------------------------------------------------------------------
+
+
+async def test_a_made_up_submission_gets_an_error_or_a_refusal_and_never_a_card(harness: Harness) -> None:
+    modal = await open_form(harness, request_shortcut(harness))
+    good = {WHAT: typed("42"), REASON: typed("moved"), CHANNEL: picked(GENERAL)}
+
+    # another user's form
+    reply = await send(harness, submission(harness, modal, good, user=MALLORY))
+    assert errors(reply) == {
+        WHAT: "This form was opened by someone else, so nothing was done. Please use the shortcut again."
+    }
+    # values for a block the form does not have
+    extra = {**good, "unblock_entry_ids": typed("42,43")}
+    assert "out of date" in errors(await send(harness, submission(harness, modal, extra)))[WHAT]
+    # an element the form's block does not have
+    payload = submission(harness, modal, good)
+    payload["view"]["state"]["values"][WHAT]["other"] = typed("43")
+    assert "out of date" in errors(await send(harness, payload))[WHAT]
+    # an over-long reason
+    assert REASON in errors(await send(harness, submission(harness, modal, {**good, REASON: typed("r" * 5000)})))
+    # a metadata made up, or none
+    for metadata in (f"{ALICE}|D0DIRECT", "", "not|a|form", f"{ALICE}|{GENERAL}|more" + "x" * 100):
+        forged = submission(harness, {**modal, "private_metadata": metadata}, good)
+        assert "out of date" in errors(await send(harness, forged))[WHAT]
+    # a view of another workspace
+    other_team = submission(harness, modal, good, team="T0OTHER")
+    assert "out of date" in errors(await send(harness, other_team))[WHAT]
+    # a direct message as the channel
+    direct = await send(harness, submission(harness, modal, {**good, CHANNEL: picked("D0DIRECT")}))
+    assert errors(direct) == {CHANNEL: "Pick a channel of this workspace (not a direct message)."}
+    # a value of a kind the form does not make
+    made_up: list[Any] = [
+        {"type": "plain_text_input", "value": 42},
+        {"type": "static_select", "selected_option": "42"},
+        [],
+    ]
+    for wrong in made_up:
+        wrong_kind = submission(harness, modal, {**good, WHAT: wrong})
+        assert "out of date" in errors(await send(harness, wrong_kind))[WHAT]
+
+    await harness.settle()
+    nothing_happened(harness)
+    assert harness.cards(GENERAL) == [] and await stored_requests(harness) == 0
+
+
+async def test_a_channel_the_bot_cannot_post_in_is_refused_politely_before_3cx(harness: Harness) -> None:
+    modal = await open_form(harness, request_shortcut(harness))
+    harness.slack.fail_next("conversations.info", "channel_not_found")  # another workspace's, or private
+
+    reply = await send(harness, submission(harness, modal, {WHAT: typed("42"), CHANNEL: picked("C0ELSEWHERE")}))
+    assert (reply.status, reply.text) == (200, "")
+    await harness.settle()
+
+    [note] = direct_messages(harness)
+    assert "The bot cannot post in <#C0ELSEWHERE>" in note and "nothing was changed in 3CX" in note
+    nothing_happened(harness)
+    assert await stored_requests(harness) == 0
+
+
+async def test_a_submission_or_a_shortcut_from_another_workspace_does_nothing_and_writes_to_nobody(
+    harness: Harness,
+) -> None:
+    modal = await open_form(harness, request_shortcut(harness))
+    payload = submission(harness, modal, {WHAT: typed("42"), CHANNEL: picked(GENERAL)}, team="T0OTHER")
+    payload["team"]["id"] = payload["user"]["team_id"] = "T0OTHER"
+    shortcut = request_shortcut(harness)
+    shortcut["team"]["id"] = shortcut["user"]["team_id"] = "T0OTHER"
+
+    for sent in (payload, shortcut):
+        reply = await send(harness, sent)
+        assert (reply.status, reply.text) == (200, "")
+    await harness.settle()
+
+    assert len(harness.slack.calls_to("views.open")) == 1 and harness.slack.calls_to("chat.postMessage") == []
+    nothing_happened(harness)
+
+
+async def test_a_submission_of_a_shape_slack_would_not_send_gets_a_400(harness: Harness) -> None:
+    modal = await open_form(harness, request_shortcut(harness))
+    payload = submission(harness, modal, {WHAT: typed("42"), CHANNEL: picked(GENERAL)})
+    payload["view"]["private_metadata"] = ["U1"]
+
+    reply = await send(harness, payload)
+
+    assert reply.status == 400
+    shortcut = request_shortcut(harness)
+    shortcut["trigger_id"] = 7
+    assert (await send(harness, shortcut)).status == 400
+    await harness.settle()
+    nothing_happened(harness)
+
+
+# Socket Mode ----------------------------------------------------------------------------------------------------------
+
+
+async def test_the_shortcut_and_its_form_over_socket_mode(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: pathlib.Path
+) -> None:
+    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+    del env["SLACK_SIGNING_SECRET"]
+    env.update(SLACK_APP_TOKEN=slack.app_token, HOST="127.0.0.1", PORT=str(free_port()))
+    driver = Harness(slack, pbx, env)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(load_settings(env), Redactor(), stop))
+    try:
+        await slack.wait_for_socket(timeout=10)
+        await slack.send_envelope("interactive", request_shortcut(driver))
+        await wait_for(lambda: slack.modals, what="the form")
+        modal = slack.modals[0]
+
+        bad = await slack.send_envelope("interactive", submission(driver, modal, {
+            WHAT: typed("203.0.113.300"), CHANNEL: picked(GENERAL)
+        }))  # fmt: skip
+        assert bad["payload"]["response_action"] == "errors" and WHAT in bad["payload"]["errors"]
+        assert pbx.calls("GET") == []
+
+        good = await slack.send_envelope("interactive", submission(driver, modal, {
+            WHAT: typed("42"), CHANNEL: picked(GENERAL)
+        }))  # fmt: skip
+        assert not good.get("payload")  # the form closes
+        await wait_for(lambda: driver.cards(GENERAL), what="the card")
+        assert "asks to unblock 203.0.113.7" in block_text(driver.cards(GENERAL)[0].blocks)
+        assert card_request_id(driver.cards(GENERAL)[0].blocks)
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 30)

@@ -12,7 +12,6 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,6 +21,7 @@ from .domain.allowing import Allowing
 from .domain.lookup import Finder
 from .domain.model import State, Timing, UnblockRequest
 from .domain.policy import ApprovalPolicy
+from .domain.report import Reporting, Weekly
 from .domain.requests import Requests
 from .domain.transitions import Transitions
 from .domain.watch import Watching
@@ -29,8 +29,9 @@ from .logs import Redactor
 from .slack.delivery import CardDelivery
 from .slack.failures import error_code
 from .slack.groups import SlackGroupMembership
-from .slack.listeners import register
+from .slack.listeners import OneWorkspace, register
 from .slack.outbox import Outbox
+from .slack.reporter import Reporter
 from .slack.showing import Showing
 from .slack.state import Remembered
 from .slack.sweeper import Sweeper
@@ -58,22 +59,23 @@ class StartupError(Exception):
 
 
 def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, team_id: str) -> AsyncApp:
-    token = settings.slack_bot_token.reveal()
-
-    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
-        # one workspace, one known token: no auth.test round trip before the first ack, and requests
-        # are still acknowledged while Slack's Web API is unreachable (other workspaces are refused
-        # by the listeners' middleware)
-        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
-
     app = AsyncApp(
         # a client without a token: Bolt takes the token from `authorize` for each request
         client=AsyncWebClient(base_url=client.base_url, session=client.session, retry_handlers=client.retry_handlers),
-        authorize=authorize,
+        # one workspace, one known token (other workspaces are refused by the listeners' middleware)
+        authorize=OneWorkspace(settings.slack_bot_token.reveal()),
         # the signature is checked once, by the server, before Bolt sees a request; Bolt refuses any request
-        # that did not come through the server or Socket Mode (``listeners.admit``)
+        # that did not come through the server or Socket Mode (``listeners.Admit``)
         signing_secret="",
         request_verification_enabled=False,
+        # Bolt's check for the bot's own events compares them with a bot user id that `authorize` does not give,
+        # and its middleware for a workflow step's token swaps the token of a client the listeners never use:
+        # neither has anything to do here
+        ignoring_self_events_enabled=False,
+        attaching_function_token_enabled=False,
+        # Slack's checks of the Request URL are answered by the server (``server.request_url_check``)
+        ssl_check_enabled=False,
+        url_verification_enabled=False,
         # listeners only ack and hand work to `work`, so running them before the
         # response is sent is the fastest ack (no polling for ack() in a side task)
         process_before_response=True,
@@ -94,7 +96,8 @@ def _count(request: UnblockRequest, from_state: State | None) -> None:
     """A transition this process made, counted in the metrics (which know no request, only plain values)."""
     decided_after = request.resolved_at - request.created_at if request.resolved_at is not None else None
     metrics.request_moved(request.targets[0].kind.value, from_state.value if from_state is not None else None,
-                          request.state.value, withdrawn=request.withdrawn, decided_after=decided_after)  # fmt: skip
+                          request.state.value, withdrawn=request.withdrawn, decided_after=decided_after,
+                          rule=request.rule or "")  # fmt: skip
 
 
 @dataclass
@@ -113,6 +116,7 @@ class Bot:
     store: Store
     http: aiohttp.ClientSession
     watcher: Watcher | None = None
+    reporter: Reporter | None = None
 
     async def readiness(self) -> dict[str, str]:
         """Whether the bot can do its work now: ``ok``, or what is wrong, for the database and for 3CX (a
@@ -145,7 +149,7 @@ class Bot:
 
     async def close(self, drain_timeout: float = 30.0) -> None:
         # the rounds of upkeep under way and the work in flight finish together, within the one drain time
-        upkeep = [u for u in (self.watcher, self.sweeper) if u is not None]
+        upkeep = [u for u in (self.watcher, self.reporter, self.sweeper) if u is not None]
         await asyncio.gather(*(u.stop(drain_timeout) for u in upkeep), self.work.drain(drain_timeout))
         await self.outbox.close(drain_timeout)
         await self.threecx.close()
@@ -244,6 +248,7 @@ async def start_bot(
     timing = Timing(
         ttl=settings.request_ttl, undo_window=settings.undo_window, call_bound=threecx.call_bound, margin=CALL_MARGIN
     )
+    metrics.rules_known(rule.name or "" for rule in settings.rules.rules)
     transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=_count)
     finder = Finder(IpBlocklist(threecx), NumberBlacklist(threecx))
     # also with Approve and allow turned off: an Undo still removes the allow entries it added before
@@ -257,10 +262,13 @@ async def start_bot(
     remembered = Remembered(store, clock)
     showing = Showing(delivery=delivery, requests=requests, remembered=remembered, policy=policy, clock=clock,
                       notify_requester=settings.notify_requester)  # fmt: skip
+    # the weekly reports are claimed by this process's owner name, once across processes
+    reporting = Reporting(store, store, clock, Weekly(*settings.report_at), holder=transitions.owner)
     use_cases = UseCases(
         requests=requests,
         remembered=remembered,
         finder=finder,
+        reporting=reporting,
         policy=policy,
         work=work,
         delivery=delivery,
@@ -275,7 +283,11 @@ async def start_bot(
     sweeper.start()
     watcher = None
     if settings.watch is not None:
-        watching = Watching(store, IpBlocklist(threecx), settings.watch, transitions.owner, clock)
-        watcher = Watcher(watching=watching, outbox=outbox)
+        watching = Watching(store, IpBlocklist(threecx), settings.watch, transitions.owner, clock, settings.rules)
+        watcher = Watcher(watching=watching, outbox=outbox, showing=showing)
         watcher.start()
-    return Bot(settings, app, client, requests, timing, work, outbox, sweeper, threecx, store, http, watcher)
+    reporter = None
+    if settings.report_channel is not None:
+        reporter = Reporter(reporting=reporting, outbox=outbox, channel=settings.report_channel)
+        reporter.start()
+    return Bot(settings, app, client, requests, timing, work, outbox, sweeper, threecx, store, http, watcher, reporter)

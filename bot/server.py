@@ -6,17 +6,21 @@ In HTTP mode every request passes three gates before Bolt sees it: the signature
 shape of the body (anything Slack would not send gets a 400), and the
 listener's own limits (a cap on open connections, and a time limit for reading
 a request's headers and body, so slow or idle clients cannot hold the bot).
+Slack's own checks of the Request URL (``ssl_check``, ``url_verification``) are
+answered here, past the first two gates; Bolt gets the rest, parsed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import hmac
 import logging
 import os
+import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +28,7 @@ from aiohttp.web_protocol import RequestHandler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
 from . import metrics
@@ -45,6 +50,26 @@ class Verdict(enum.Enum):
     REFUSE = "refuse"
 
 
+class _Verifier(SignatureVerifier):
+    """slack_sdk's check of a signature (the timestamp's age, then the signature compared in constant time), with
+    the signature computed in one call: HMAC-SHA256 of ``v0:<timestamp>:<body>`` keyed with the signing secret, in
+    hex after ``v0=``, from the body's bytes as they came."""
+
+    def __init__(self, signing_secret: str) -> None:
+        super().__init__(signing_secret)
+        self._key = signing_secret.encode()
+
+    def generate_signature(self, *, timestamp: str, body: str | bytes) -> str | None:
+        if timestamp is None:
+            return None
+        if isinstance(body, str):
+            body = body.encode()
+        else:
+            body.decode()  # a body that is not UTF-8 fails here, as it does in slack_sdk's own computation
+        message = b"v0:" + timestamp.encode() + b":" + body
+        return "v0=" + hmac.digest(self._key, message, "sha256").hex()
+
+
 class ReplayGuard:
     """Checks Slack's signature (the only check of it: Bolt's own is off), and remembers the signatures it
     accepted for as long as they are valid (5 minutes), so that a signed request sent again is never
@@ -55,7 +80,7 @@ class ReplayGuard:
     WINDOW = 5 * 60.0
 
     def __init__(self, signing_secret: str, *, limit: int = 200_000) -> None:
-        self._verifier = SignatureVerifier(signing_secret)
+        self._verifier = _Verifier(signing_secret)
         #: signature -> when it may be forgotten, oldest first
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._limit = limit
@@ -86,16 +111,23 @@ def web_app(bot: Bot) -> web.Application:
     read_timeout = bot.settings.http_read_timeout
 
     async def events(request: web.Request) -> web.Response:
-        try:
-            # a timer, not a task as wait_for makes: a body that has arrived is read without leaving this task
-            async with asyncio.timeout(read_timeout):
-                body = await request.read()
-        except TimeoutError:
-            log.info("a client was too slow sending its request; closed")
-            return web.json_response({"error": "request body timed out"}, status=408, headers={"Connection": "close"})
-        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        signature = request.headers.get("X-Slack-Signature", "")
-        verdict = guard.check(body, timestamp, signature, retry="X-Slack-Retry-Num" in request.headers)
+        if request.content.is_eof():  # the whole body came with the headers: nothing to wait for, so no timer
+            body = await request.read()
+        else:
+            try:
+                # a timer, not a task as wait_for makes: a body that has arrived is read without leaving this task
+                async with asyncio.timeout(read_timeout):
+                    body = await request.read()
+            except TimeoutError:
+                log.info("a client was too slow sending its request; closed")
+                return web.json_response(
+                    {"error": "request body timed out"}, status=408, headers={"Connection": "close"}
+                )
+        headers = request.headers
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        signature = headers.get("X-Slack-Signature", "")
+        retry_num, retry_reason = headers.get("X-Slack-Retry-Num"), headers.get("X-Slack-Retry-Reason")
+        verdict = guard.check(body, timestamp, signature, retry=retry_num is not None)
         if verdict is Verdict.REFUSE:
             log.info("refused a request with a bad, stale or replayed signature")
             return web.json_response({"error": "invalid request"}, status=401)
@@ -106,14 +138,23 @@ def web_app(bot: Bot) -> web.Application:
         if isinstance(parsed, Refused):
             log.info("refused a signed request that Slack would not send", extra={"problem": parsed.problem})
             return web.json_response({"error": "malformed request"}, status=400)
+        check = request_url_check(parsed)
+        if check is not None:
+            return answer(check)
         # the signature was checked above, the only time (Bolt's own check is off), and the body is parsed: Bolt
         # takes a parsed body as Socket Mode brings one, and reads the mode for nothing else but its own check
         # of the signature and the raw text (neither is used here); a request in HTTP mode, which did not come
-        # through here, is refused (``listeners.admit``)
-        bolt_request = AsyncBoltRequest(body=parsed, query=request.query_string, headers=dict(request.headers),
-                                        mode="socket_mode")  # fmt: skip
+        # through here, is refused (``listeners.Admit``). Of the headers, Bolt is given what its own Socket Mode
+        # adapter gives it, Slack's retry count and reason: no other header is Slack's word about the request
+        # (and one, ``X-Slack-Bolt-Lazy-Only``, would have Bolt skip the listeners' acknowledgement)
+        retries: dict[str, str | Sequence[str]] = {"x-slack-retry-num": retry_num} if retry_num is not None else {}
+        if retry_reason is not None:
+            retries["x-slack-retry-reason"] = retry_reason
+        bolt_request = AsyncBoltRequest(body=parsed, headers=retries, mode="socket_mode")
         response = await bot.app.async_dispatch(bolt_request)
-        return await to_aiohttp_response(response)
+        if "set-cookie" in response.headers:  # never the bot's: Bolt sets cookies only in its OAuth flow
+            return await to_aiohttp_response(response)
+        return answer(response)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "mode": "http"})
@@ -127,6 +168,34 @@ def web_app(bot: Bot) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_of(bot))
     return app
+
+
+def request_url_check(body: dict[str, Any]) -> BoltResponse | None:
+    """Slack's checks of the bot's Request URL, answered as Bolt's own middlewares for them would (they are off in
+    ``app.build_app``, as Socket Mode never brings either): its check of the certificate (``ssl_check=1``) with an
+    empty 200, its verification of the URL with the challenge; None for any other request."""
+    if body.get("ssl_check") == "1":
+        return BoltResponse(status=200, body="")
+    if body.get("type") == "url_verification":
+        return BoltResponse(status=200, body={"challenge": body.get("challenge")})
+    return None
+
+
+#: what Bolt's aiohttp adapter takes out of a content type
+_CHARSET = re.compile(r";\s*charset=utf-8")
+
+
+def answer(response: BoltResponse) -> web.Response:
+    """Bolt's answer as aiohttp's, the same as Bolt's aiohttp adapter (``to_aiohttp_response``) makes it for an
+    answer without cookies, in fewer steps: the status, the content type without its charset, the first value of
+    every other header, and the body in UTF-8."""
+    headers = response.headers
+    content_type = headers["content-type"][0] if "content-type" in headers else None
+    if content_type is None:
+        content_type = "application/json" if response.body.startswith("{") else "text/plain"
+    others = {name: values[0] for name, values in headers.items() if name != "content-type"}
+    return web.Response(status=response.status, body=response.body.encode(), headers=others,
+                        content_type=_CHARSET.sub("", content_type))  # fmt: skip
 
 
 def metrics_of(bot: Bot) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -201,7 +270,7 @@ class _Connection(RequestHandler):
         self.heard_at = self._loop.time()
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        RequestHandler.data_received(self, data)
         if data:
             self._heard_while = self._waiter if self._waiter is not None else _ANSWERING
             self.heard_at = self._loop.time()

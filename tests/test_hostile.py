@@ -182,3 +182,17 @@ async def test_slack_retrying_a_command_does_not_make_a_second_request(harness: 
     assert (first.status, same.status, resigned.status) == (200, 200, 200)
     assert len(harness.cards()) == 1
     assert len(harness.pbx.calls("GET")) == 1
+
+
+async def test_a_signed_command_with_bolts_own_lazy_header_is_answered_as_any_other(harness: Harness) -> None:
+    """``X-Slack-Bolt-Lazy-Only`` is Bolt's own header (for its lazy listeners), never Slack's: a signed request
+    that carries it is still acknowledged by the listener and does its work."""
+    body, _ = harness.command_body("42", user=ALICE)
+    lazy = {"X-Slack-Bolt-Lazy-Only": "1", "X-Slack-Bolt-Lazy-Function-Name": "unblock_command"}
+
+    reply = await harness.post_signed(body, headers=lazy)
+    await harness.settle()
+
+    assert reply.status == 200
+    assert len(harness.cards()) == 1
+    assert [r.path for r in harness.pbx.calls("GET")] == ["/xapi/v1/Blocklist(42)"]

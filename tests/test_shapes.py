@@ -23,6 +23,7 @@ from bot.domain.model import State
 from bot.logs import Redactor
 from bot.server import serve
 from bot.slack.buttons import ALLOW_FOR, APPROVE, HOME_APPROVE
+from bot.slack.inbound import NOT_TEXT, Refused, read
 
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
@@ -132,6 +133,40 @@ async def test_the_bodies_slack_sends_still_work(harness: Harness, caplog: pytes
     assert (await harness.stored(second)).state is State.UNBLOCKED
     assert [r.path for r in harness.pbx.calls("DELETE")][1:] == ["/xapi/v1/Blocklist(43)"]
     assert crashes(caplog) == []
+
+
+async def test_slacks_check_of_the_certificate_gets_an_empty_200_and_does_nothing_else(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = len(harness.slack.calls)
+    reply = await harness.post_signed(urlencode({"token": "legacy-verification-token", "ssl_check": "1"}), headers=FORM)
+    await harness.settle()
+
+    assert (reply.status, reply.text) == (200, "")
+    assert harness.slack.calls[calls:] == [] and harness.slack.response_posts == [] and harness.pbx.requests == []
+    assert crashes(caplog) == []
+
+
+#: pieces of a form's raw text: escapes good and broken, bytes that are not UTF-8, ``+``, ``&`` and ``=``
+FORM_PIECES = st.sampled_from(
+    ["a", "0", "F", "é", "€", " ", ";", "+", "&", "=", "%", "%2", "%2F", "%2f", "%3D", "%26", "%2B", "%C3%A9",
+     "%c3", "%A9", "%E2%82", "%AC", "%FF", "%ZZ", "%%", "%00"]
+)  # fmt: skip
+
+
+@given(name=st.lists(FORM_PIECES, max_size=8).map("".join), value=st.lists(FORM_PIECES, max_size=12).map("".join))
+def test_a_slash_commands_form_is_read_as_parse_qsl_reads_it(name: str, value: str) -> None:
+    """Each field as ``urllib.parse.parse_qsl`` reads it (``+`` a space, ``%XX`` a byte, U+FFFD for what is not
+    UTF-8, a field without ``=`` empty), and a field given twice refused."""
+    command = {"token": "t", "team_id": "T1", "channel_id": "C1", "user_id": "U1", "command": "/unblock",
+               "response_url": "https://hooks.slack.com/commands/T1/1/x", "text": "42"}  # fmt: skip
+    text = f"{urlencode(command)}&{name}={value}"
+    pairs = parse_qsl(text, keep_blank_values=True)
+    fields = dict(pairs)
+    if "payload" in fields or "ssl_check" in fields or not NOT_TEXT.isdisjoint(fields):
+        return  # read as something else than a slash command
+    read_as = read(FORM["Content-Type"], text.encode())
+    assert read_as == (fields if len(fields) == len(pairs) else Refused("a form with a field given twice"))
 
 
 async def test_a_command_whose_text_says_payload_is_a_command(harness: Harness) -> None:

@@ -13,7 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
@@ -29,6 +29,8 @@ JSON = "application/json"
 INTERACTIONS = frozenset({"block_actions"})
 #: the Events API envelopes the bot accepts
 EVENT_ENVELOPES = frozenset({"url_verification", "event_callback"})
+#: the digits of ``%XX`` in a form
+_HEX = "0123456789ABCDEFabcdef"
 #: the fields of a slash command that must be there (every field of one is a string)
 COMMAND_FIELDS = ("command", "user_id", "channel_id", "team_id")
 
@@ -139,9 +141,8 @@ def read(content_type: str, body: bytes) -> dict[str, Any] | Refused:
         return Refused(wrong) if wrong is not None else data
     if content_type != FORM:
         return Refused(f"an unexpected content type ({content_type or 'none'})")
-    pairs = parse_qsl(text, keep_blank_values=True)
-    form = dict(pairs)
-    if len(form) != len(pairs):
+    form = _form(text)
+    if form is None:
         return Refused("a form with a field given twice")
     if "ssl_check" in form:
         return form
@@ -174,7 +175,7 @@ def command_problem(command: Any, *, text_only: bool = False) -> str | None:
         if not command.get(field):
             return f"a slash command without {field}"
     if text_only:
-        wrong = next((f"command.{field}" for field in command if field in NOT_TEXT), None)
+        wrong = None if NOT_TEXT.isdisjoint(command) else next(f"command.{f}" for f in command if f in NOT_TEXT)
     else:
         wrong = _wrong(command, COMMAND, "command")
     return f"a slash command whose {wrong} is not of the type Slack sends" if wrong else None
@@ -183,6 +184,8 @@ def command_problem(command: Any, *, text_only: bool = False) -> str | None:
 def interaction_problem(payload: Any) -> str | None:
     if not isinstance(payload, dict):
         return "a payload that is not a JSON object"
+    if _one_of(payload.get("type"), FORMS):
+        return form_problem(payload)
     if not _one_of(payload.get("type"), INTERACTIONS):
         return "an interaction type this app does not handle"
     if not isinstance(payload.get("user"), dict) or not isinstance(payload["user"].get("id"), str):
@@ -194,6 +197,48 @@ def interaction_problem(payload: Any) -> str | None:
         return "a click with an action that has no action_id"
     wrong = _wrong(payload, INTERACTION, "payload")
     return f"a payload whose {wrong} is not of the type Slack sends" if wrong else None
+
+
+#: the shortcuts (global, on a message) and the submission of their form
+FORMS = frozenset({"shortcut", "message_action", "view_submission"})
+USER = {"id": Required(str), "team_id": str, "username": str, "name": str}
+SHORTCUT = {
+    **CONTEXT,
+    "type": Required(str),
+    "callback_id": Required(str),
+    "trigger_id": Required(str),
+    "user": Required(USER),
+    "channel": {"id": str, "name": str},
+    "message": {"text": str, "ts": str, "user": str, "blocks": [dict]},
+    "message_ts": str,
+    "action_ts": str,
+    "api_app_id": str,
+}
+VIEW = {
+    "id": Required(str),
+    "type": str,
+    "team_id": str,
+    "app_installed_team_id": str,
+    "callback_id": Required(str),
+    "private_metadata": str,
+    "state": {"values": dict},
+}
+SUBMISSION = {
+    **CONTEXT,
+    "type": Required(str),
+    "user": Required(USER),
+    "trigger_id": str,
+    "api_app_id": str,
+    "view": Required(VIEW),
+    "response_urls": [{"response_url": str, "channel_id": str}],
+}
+
+
+def form_problem(payload: dict[str, Any]) -> str | None:
+    """Why ``payload`` is not a shortcut, or a form's submission, as Slack sends them; None when it is."""
+    kind = payload["type"]
+    wrong = _wrong(payload, SUBMISSION if kind == "view_submission" else SHORTCUT, "payload")
+    return f"a {kind} whose {wrong} is not of the type Slack sends" if wrong else None
 
 
 def event_problem(data: Any) -> str | None:
@@ -232,6 +277,46 @@ def _wrong(value: Any, shape: Any, path: str) -> str | None:
 
 def _one_of(value: Any, choices: frozenset[str]) -> bool:
     return isinstance(value, str) and value in choices
+
+
+def _form(text: str) -> dict[str, str] | None:
+    """A form's fields, read as ``parse_qsl(text, keep_blank_values=True)`` reads them (``+`` is a space, a
+    ``%XX`` that is not UTF-8 becomes U+FFFD, a field without ``=`` is empty); None when a field is given twice.
+    (``parse_qsl`` does the same in more steps, for each of a command's dozen fields; ``+`` is neither ``&`` nor
+    ``=``, so it can be made a space before the text is split.)"""
+    form: dict[str, str] = {}
+    for field in text.replace("+", " ").split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "%" in field:
+            name, value = _unquote(name), _unquote(value)
+        if name in form:
+            return None
+        form[name] = value
+    return form
+
+
+#: ``XX`` (hex, either case) -> the character of that byte's value
+_BYTES = {f"{high}{low}": chr(int(high + low, 16)) for high in _HEX for low in _HEX}
+
+
+def _unquote(text: str) -> str:
+    """``urllib.parse.unquote(text)``, in fewer steps for text that is ASCII (as a form is, but for what a person
+    typed): each ``%XX`` is the byte XX, the bytes are read as UTF-8 (U+FFFD for what is not), a ``%`` without two
+    hex digits stays as it is."""
+    if "%" not in text:
+        return text
+    if not text.isascii():
+        return unquote(text)
+    first, *rest = text.split("%")
+    parts = [first]
+    for part in rest:
+        byte = _BYTES.get(part[:2])
+        parts.append("%" + part if byte is None else byte + part[2:])
+    # ASCII is one byte a character in Latin-1 and UTF-8 alike; a character from %80-%FF is its byte in Latin-1
+    decoded = "".join(parts)
+    return decoded if decoded.isascii() else decoded.encode("latin-1").decode("utf-8", "replace")
 
 
 def _json(text: str) -> Any:

@@ -2,7 +2,7 @@
 use case (``bot.slack.use_cases``). The use cases reach the listeners through Bolt's context, so a
 listener can be called directly in a test with a mock ``ack`` and a context holding them.
 
-Two middlewares run first: one puts the use cases in the context, the other lets through only
+One middleware runs first (``Admit``): it puts the use cases in the context, and lets through only
 requests from the bot's own workspace (Slack Connect channels are shared with other companies).
 """
 
@@ -15,12 +15,17 @@ from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from . import shortcuts
 from .answering import Asker
 from .buttons import (
     ALLOW_FOR,
+    ALLOW_ONLY,
     APPROVE_ALLOW,
     BURST_LIST,
     CHOOSE,
@@ -42,14 +47,12 @@ from .views import notes as say
 
 log = logging.getLogger(__name__)
 
-Next = Callable[[], Awaitable[None]]
 Payload = dict[str, Any]
-Middleware = Callable[..., Awaitable[BoltResponse | None]]
 
 
 def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
     """Listen for ``/unblock`` and the bot's buttons, for the workspace ``team_id`` only."""
-    app.use(admit(use_cases, team_id))
+    app.use(Admit(use_cases, team_id))
     app.command("/unblock")(unblock_command)
     for action_id in DECISION_BUTTONS:
         app.action(action_id)(decision_click)
@@ -59,6 +62,7 @@ def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
     for action_id in BUTTONS:
         app.action(action_id)(button_click)
     app.event("app_home_opened")(home_opened)
+    shortcuts.register(app)  # the shortcuts and their form
 
 
 def use_cases_of(context: AsyncBoltContext) -> UseCases:
@@ -81,7 +85,7 @@ async def unblock_command(ack: AsyncAck, command: dict[str, Any], context: Async
 async def decision_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
     await ack()
     action_id, value = str(action["action_id"]), str(action.get("value") or "")
-    button = AllowButton.decode(value) if action_id == APPROVE_ALLOW else RequestButton.decode(value)
+    button = AllowButton.decode(value) if action_id in (APPROVE_ALLOW, ALLOW_ONLY) else RequestButton.decode(value)
     use_cases_of(context).decide(action_id, button, asker_of(body))
 
 
@@ -129,29 +133,59 @@ def asker_of(body: dict[str, Any]) -> Asker:
     return Asker(user, channel, body.get("response_url"), str(body.get("trigger_id") or ""))
 
 
-def admit(use_cases: UseCases, team_id: str) -> Middleware:
+class OneWorkspace(AsyncAuthorize):
+    """Bolt's authorization: the bot's one workspace and its one known token, so no ``auth.test`` round trip
+    before the first ack, and requests are still acknowledged while Slack's Web API is unreachable (other
+    workspaces are refused by ``Admit``). A subclass of Bolt's, which Bolt calls as it is, where it would gather
+    every argument an ``authorize`` function can ask for."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=self._token)
+
+
+class Admit(AsyncMiddleware):
     """The one middleware, before every listener. It lets through only what the server handed Bolt (an HTTP
     request whose signature the server checked, which it gives Bolt parsed, as Socket Mode does: Bolt's own
     check of the signature is off) and what Socket Mode brought; it refuses, with a private sentence and
     nothing else, whatever comes from another workspace or names none (the team a command or click was made
     in, and the team of the person who made it, must both be ``team_id``, and one of them must be given);
-    and it puts the use cases in the context, where the listeners find them."""
+    and it puts the use cases in the context, where the listeners find them.
 
-    async def admitted(
-        req: AsyncBoltRequest, body: dict[str, Any], context: AsyncBoltContext, next: Next
+    A class rather than a function: Bolt hands a class its request as it is, where it would build every
+    argument a listener can ask for before calling a function."""
+
+    def __init__(self, use_cases: UseCases, team_id: str) -> None:
+        self._use_cases = use_cases
+        self._team_id = team_id
+
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse | None:
         if req.mode == "http":  # not from the server: nobody checked its signature
             log.warning("refused a Slack request whose signature was not checked")
             return BoltResponse(status=401, body=json.dumps({"error": "invalid request"}))
-        context["use_cases"] = use_cases
+        body, team_id = req.body, self._team_id
+        req.context["use_cases"] = self._use_cases
         teams = (body.get("team_id"), _field(body, "team", "id"), _field(body, "user", "team_id"))
         named = [t for t in teams if t is not None]
-        if named and all(t == team_id for t in named):
-            await next()
-            return None
+        if named and named.count(team_id) == len(named):
+            return await next()
         others = sorted({str(t)[:32] for t in named if t != team_id})
         log.info("refused a request from another workspace, or from none", extra={"teams": others})
-        if "event" in body or _field(body, "container", "type") == "view":  # nobody to answer there
+        if "event" in body or _field(body, "container", "type") == "view" or _no_reply_url(body):  # nobody to answer
             return BoltResponse(status=200, body="")
         if "command" in body:
             return BoltResponse(
@@ -159,10 +193,13 @@ def admit(use_cases: UseCases, team_id: str) -> Middleware:
                 body=json.dumps({"response_type": "ephemeral", "text": say.OTHER_WORKSPACE}),
                 headers={"content-type": "application/json"},
             )
-        use_cases.refuse(asker_of(body), say.OTHER_WORKSPACE)
+        self._use_cases.refuse(asker_of(body), say.OTHER_WORKSPACE)
         return BoltResponse(status=200, body="")
 
-    return admitted
+
+def _no_reply_url(body: dict[str, Any]) -> bool:
+    """A form's submission, or a shortcut that is not on a message: nothing to answer through."""
+    return body.get("type") in ("view_submission", "shortcut")
 
 
 def _field(body: dict[str, Any], outer: str, inner: str) -> Any:

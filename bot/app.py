@@ -246,8 +246,9 @@ async def start_bot(
         approval_channel=settings.approval_channel,
     )
     timing = Timing(
-        ttl=settings.request_ttl, undo_window=settings.undo_window, call_bound=threecx.call_bound, margin=CALL_MARGIN
-    )
+        ttl=settings.request_ttl, undo_window=settings.undo_window, call_bound=threecx.call_bound,
+        heartbeat=settings.heartbeat, margin=CALL_MARGIN,
+    )  # fmt: skip
     metrics.rules_known(rule.name or "" for rule in settings.rules.rules)
     transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=_count)
     finder = Finder(IpBlocklist(threecx), NumberBlacklist(threecx))

@@ -398,6 +398,9 @@ def base_env(slack: FakeSlack, pbx: FakeThreeCX, database: str) -> dict[str, str
         "THREECX_CLIENT_ID": pbx.client_id,
         "THREECX_CLIENT_SECRET": pbx.client_secret,
         "THREECX_TIMEOUT": "2",
+        # a stopped bot's claim is taken over after two heartbeats and the longest 3CX call: short, so that
+        # the tests that kill a bot wait seconds, not tens of seconds
+        "UNBLOCK_HEARTBEAT": "0.5",
         "UNBLOCK_APPROVERS": f"{BOB},{CAROL},SHELPDESK",
         "DATABASE_URL": f"sqlite:///{database}",
     }

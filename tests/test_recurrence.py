@@ -146,7 +146,7 @@ async def test_the_store_returns_the_unblocks_since_a_moment_last_first(store: S
 
 
 @given(requests(), st.integers(1, 10_000), entries(), st.floats(0, 400 * DAY))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
 def test_the_card_and_the_announcement_keep_slacks_limits(
     request: UnblockRequest, count: int, found: Any, since: float
 ) -> None:

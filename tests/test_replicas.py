@@ -321,7 +321,7 @@ async def test_a_live_replicas_long_claim_is_never_taken(
     await da.click(CHOOSE, every["value"], user=ALICE)
     await wait_for(lambda: da.cards(), what="the card")
     [card] = da.cards()
-    pbx.delay = 2.5  # 10 x 2.5 s: longer than the 20 s after which a silent claim is taken over
+    pbx.delay = 1.8  # 10 x 1.8 s: longer than the 15 s after which a silent claim is taken over (a heartbeat of 0.5 s)
     before = len(pbx.requests)
 
     await da.click(APPROVE, request_id(card), user=BOB)

@@ -167,7 +167,7 @@ def test_the_report_time_is_checked_with_the_other_settings(slack: FakeSlack, pb
 
 
 @given(st.lists(requests(), max_size=30))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 def test_the_report_of_any_requests_keeps_slacks_limits(made: list[UnblockRequest]) -> None:
     figures_ = figures(made, 1.7e9, 1.7e9 + WEEK)
 

@@ -85,6 +85,9 @@ class Settings:
     approval_channel: str | None = None
     #: the requester gets a direct message when their request is decided, expires or is undone
     notify_requester: bool = True
+    #: how often a process working on a request renews its claim (a stopped one's is taken over after two
+    #: heartbeats and the longest 3CX call); also how often upkeep runs
+    heartbeat: float = 3.0
     #: the rules file (``UNBLOCK_RULES``); None: no rules, the settings decide
     rules_file: str | None = None
     #: a request still waiting this long is reminded to its approvers, once (0: never); a rule may say otherwise
@@ -271,6 +274,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         allow_durations=allow_durations,
         approval_channel=r.parsed("UNBLOCK_APPROVAL_CHANNEL", None, v.channel),
         notify_requester=r.parsed("UNBLOCK_NOTIFY_REQUESTER", True, v.boolean),
+        heartbeat=r.parsed("UNBLOCK_HEARTBEAT", 3.0, v.seconds(0.2, 60)),
         rules_file=rules_file,
         report_channel=r.parsed("UNBLOCK_REPORT_CHANNEL", None, v.channel),
         report_at=r.parsed("UNBLOCK_REPORT_AT", (0, 9, 0), v.weekly),

@@ -82,6 +82,14 @@ def test_a_request_ttl_of_15m_is_taken_and_the_ranges_stay_as_they_were() -> Non
     ]
 
 
+def test_the_heartbeat_is_3s_unless_set_and_never_below_a_fifth_of_a_second() -> None:
+    assert settings().heartbeat == 3.0
+    assert settings(UNBLOCK_HEARTBEAT="0.5").heartbeat == settings(UNBLOCK_HEARTBEAT="0.5s").heartbeat == 0.5
+    assert problems(UNBLOCK_HEARTBEAT="0.1") == [
+        f"UNBLOCK_HEARTBEAT='0.1' should be a duration from 0.2s to 1m: {UNITS} (set in the environment)."
+    ]
+
+
 @pytest.mark.parametrize("written", ["15min", "-1", "1e3", "inf", "nan", "15 minutes", "h", "1h30m"])
 def test_a_duration_that_is_not_one_is_refused(written: str) -> None:
     [problem] = problems(UNBLOCK_REQUEST_TTL=written)

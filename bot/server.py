@@ -13,13 +13,9 @@ answered here, past the first two gates; Bolt gets the rest, parsed.
 from __future__ import annotations
 
 import asyncio
-import enum
-import hmac
 import logging
 import os
 import re
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -29,79 +25,18 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.signature import SignatureVerifier
 
 from . import metrics
 from .app import Bot, StartupError, start_bot
 from .config import Settings
 from .logs import Redactor
+from .signature import ReplayGuard, Verdict
 from .slack.inbound import CheckedSocketModeHandler, Refused, read
 
 log = logging.getLogger(__name__)
 
 #: what a client that opens one connection too many reads before it is closed
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-
-
-class Verdict(enum.Enum):
-    ACCEPT = "accept"
-    #: Slack retrying a delivery this process already accepted: answered, not handled again
-    REPEAT = "repeat"
-    REFUSE = "refuse"
-
-
-class _Verifier(SignatureVerifier):
-    """slack_sdk's check of a signature (the timestamp's age, then the signature compared in constant time), with
-    the signature computed in one call: HMAC-SHA256 of ``v0:<timestamp>:<body>`` keyed with the signing secret, in
-    hex after ``v0=``, from the body's bytes as they came."""
-
-    def __init__(self, signing_secret: str) -> None:
-        super().__init__(signing_secret)
-        self._key = signing_secret.encode()
-
-    def generate_signature(self, *, timestamp: str, body: str | bytes) -> str | None:
-        if timestamp is None:
-            return None
-        if isinstance(body, str):
-            body = body.encode()
-        else:
-            body.decode()  # a body that is not UTF-8 fails here, as it does in slack_sdk's own computation
-        message = b"v0:" + timestamp.encode() + b":" + body
-        return "v0=" + hmac.digest(self._key, message, "sha256").hex()
-
-
-class ReplayGuard:
-    """Checks Slack's signature (the only check of it: Bolt's own is off), and remembers the signatures it
-    accepted for as long as they are valid (5 minutes), so that a signed request sent again is never
-    handled twice. A repeat that says it is Slack's retry (``X-Slack-Retry-Num``) is answered 200 and not
-    handled; any other repeat is refused. (Across processes, the store recognises a delivery by what Slack
-    keeps the same across its retries.)"""
-
-    WINDOW = 5 * 60.0
-
-    def __init__(self, signing_secret: str, *, limit: int = 200_000) -> None:
-        self._verifier = _Verifier(signing_secret)
-        #: signature -> when it may be forgotten, oldest first
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._limit = limit
-
-    def check(self, body: bytes, timestamp: str, signature: str, *, retry: bool = False) -> Verdict:
-        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
-            return Verdict.REFUSE
-        try:
-            if not self._verifier.is_valid(body, timestamp, signature):
-                return Verdict.REFUSE
-        except UnicodeDecodeError:
-            return Verdict.REFUSE
-        now = time.monotonic()
-        while self._seen and next(iter(self._seen.values())) < now:
-            self._seen.popitem(last=False)
-        if signature in self._seen:
-            return Verdict.REPEAT if retry else Verdict.REFUSE
-        if len(self._seen) >= self._limit:  # a flood: forget the oldest rather than refuse everyone
-            self._seen.popitem(last=False)
-        self._seen[signature] = now + self.WINDOW
-        return Verdict.ACCEPT
 
 
 def web_app(bot: Bot) -> web.Application:

@@ -133,21 +133,20 @@ class Execution:
         return replace(_noted(removed, await self._put_back(request, target, lease)), after_restart=True)
 
     async def _finish_unblock(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
-        to = State.UNBLOCKED if all(r.outcome.gone for r in results) else State.FAILED
-        removed_any = any(r.outcome is Outcome.DELETED for r in results)
-        window = self.timing.undo_window
-        undo_until = self.transitions.clock() + window if removed_any and window > 0 else None
-        actor = request.resolved_by
-        return await self._settle(
-            request, to, lambda: self.transitions.move(request, to, actor, results=results, undo_until=undo_until)
-        )
+        done = all(r.outcome.gone for r in results)
+        return await self._finish(request, results, done, any(r.outcome is Outcome.DELETED for r in results))
 
     async def _finish_allow_only(self, request: UnblockRequest, results: tuple[Result, ...]
                                  ) -> UnblockRequest | None:  # fmt: skip
-        to = State.UNBLOCKED if all(r.outcome is Outcome.ALLOWED for r in results) else State.FAILED
-        added = any(r.added_allow is not None for r in results)
+        done = all(r.outcome is Outcome.ALLOWED for r in results)
+        return await self._finish(request, results, done, any(r.added_allow is not None for r in results))
+
+    async def _finish(self, request: UnblockRequest, results: tuple[Result, ...], done: bool, changed: bool
+                      ) -> UnblockRequest | None:  # fmt: skip
+        """End the request ``unblocked`` (``done``) or ``failed``; Undo is offered when it ``changed`` 3CX."""
+        to = State.UNBLOCKED if done else State.FAILED
         window = self.timing.undo_window
-        undo_until = self.transitions.clock() + window if added and window > 0 else None
+        undo_until = self.transitions.clock() + window if changed and window > 0 else None
         actor = request.resolved_by
         return await self._settle(
             request, to, lambda: self.transitions.move(request, to, actor, results=results, undo_until=undo_until)

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from .model import UnblockRequest
-
-if TYPE_CHECKING:  # the rules name ``Approvers`` of this module
-    from .rules import Rule, Rules
+from .rules import Approvers as Approvers
+from .rules import Rule, Rules
 
 
 class GroupMembership(Protocol):
     """Resolves a Slack user group (``S…``) to its members."""
 
     async def members(self, group_id: str) -> frozenset[str]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Approvers:
-    """``UNBLOCK_APPROVERS``: user ids, user-group ids, or ``*`` for anyone."""
-
-    users: frozenset[str] = frozenset()
-    groups: frozenset[str] = frozenset()
-    anyone: bool = False
 
 
 class Why(enum.Enum):

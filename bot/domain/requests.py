@@ -10,7 +10,7 @@ without this module knowing Slack. Deciding (a compare-and-set in the store) is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .allowing import Allowing, duration_words
@@ -31,14 +31,27 @@ from .decisions import (
 from .entries import Target
 from .execution import Execution
 from .lookup import Finder, Matches, Page
-from .model import Escalation, State, Timing, UnblockRequest
+from .model import WATCHER, Escalation, State, Timing, UnblockRequest
 from .policy import ApprovalPolicy, Approvers, Refusal, Why
 from .ports import Announcement, Lists, RequestStore, StoreUnreachable
 from .recurrence import WINDOW as RECURRENCE_WINDOW
 from .recurrence import Recurrence, Unblocks
 from .report import DEFAULT_DAYS, MAX_DAYS, Ending, Report, Reporting
+from .results import (
+    Decided,
+    HandedOver,
+    NothingToUnblock,
+    NotShown,
+    OnClaimed,
+    Opened,
+    OpenResult,
+    Show,
+    Shown,
+    Upkept,
+    Withdrawn,
+)
 from .transitions import Transitions
-from .watch import Watching
+from .watch import UNDONE_CHECKED, PutBack, Watching
 
 __all__ = [
     "DEFAULT_DAYS",
@@ -85,76 +98,6 @@ log = logging.getLogger(__name__)
 
 #: how many of the newest pending requests recovery looks at for ``auto`` ones left unclaimed
 AUTO_CHECKED = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Shown:
-    """The new request's card is where people see it; ``ref`` is the outside's name for it (opaque here), None
-    when it cannot be edited."""
-
-    ref: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class NotShown:
-    """The card could not be shown; ``error`` says why (the outside's own word for it)."""
-
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Opened:
-    """A pending request, and its card is shown; ``decided``: its rule carried it out at once (``auto``), and what
-    that led to."""
-
-    request: UnblockRequest
-    shown: Shown
-    decided: Decided | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NothingToUnblock:
-    """None of the entries blocks anything (allow entries are never offered for removal); nothing was opened."""
-
-
-@dataclass(frozen=True, slots=True)
-class Withdrawn:
-    """The request was opened but its card could not be shown: nobody could decide it, so it was cancelled
-    (its entries are free again)."""
-
-    request: UnblockRequest
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class HandedOver:
-    """This process won the claim but lost it while 3CX worked: another process finishes the request."""
-
-    request: UnblockRequest
-
-
-#: what opening a request led to
-OpenResult = Opened | AlreadyRequested | NothingToUnblock | Withdrawn
-#: what a click led to (``Resolved`` carries the finished request)
-Decided = Resolved | ApprovalRecorded | Refused | AlreadyResolved | Expired | Unknown | HandedOver
-#: shows a new request's card
-Show = Callable[[UnblockRequest], Awaitable[Shown | NotShown]]
-#: told (not awaited) once a click won the claim, before 3CX is asked
-OnClaimed = Callable[[UnblockRequest], object] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Upkept:
-    """What one round of upkeep changed: requests a stopped process had left, finished; requests expired
-    (``swept``: expiry was due this round, so old records of the outside may be forgotten too)."""
-
-    finished: list[UnblockRequest]
-    expired: list[UnblockRequest]
-    swept: bool = False
-    #: requests still waiting whose approvers this round reminded (each once, ever)
-    reminded: list[UnblockRequest] = field(default_factory=list)
-    #: requests still waiting this round escalated (each once, ever), as they are now
-    escalated: list[UnblockRequest] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -313,6 +256,30 @@ class Requests:
                     log.info("escalated a request still waiting", extra={"request": request.id})
                     escalated.append(marked)
         return reminded, escalated
+
+    # -- the watcher's own requests ------------------------------------------------------------
+
+    async def unblock_seen(self, watching: Watching, announcement: Announcement, show: Show) -> OpenResult | PutBack:
+        """Unblock a new entry the watcher saw whose rule says so (``Watching.unblocks``): a request for it in the
+        watch channel, asked by :data:`WATCHER`, which its rule carries out at once, so that it has all a request
+        has (one open request per entry, the audit line, history, recovery, Undo). ``show`` shows the request's
+        card, which is the entry's announcement: once it is shown, the announcement counts as posted
+        (``Watching.shown_in_request``), so whoever looks next does not unblock the entry again.
+        ``AlreadyRequested`` when an open request holds the entry already (a person's, or another look's);
+        ``PutBack`` when an Undo of the watcher's put the entry back."""
+
+        async def shown(request: UnblockRequest) -> Shown | NotShown:
+            result = await show(request)
+            if isinstance(result, Shown) and result.ref is not None:
+                await watching.shown_in_request(announcement, result.ref)
+            return result
+
+        entry = announcement.entry
+        for earlier in await self.requested_by(WATCHER, UNDONE_CHECKED):
+            if any(r.new_id == str(entry.id) for r in earlier.undo_results):
+                return PutBack(earlier)
+        log.info("unblocking a new entry by its rule", extra={"entry": entry.id, "channel": announcement.channel})
+        return await self.open([entry], WATCHER, announcement.channel, None, asked_in=None, show=shown)
 
     # -- reads ------------------------------------------------
 

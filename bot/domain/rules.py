@@ -17,9 +17,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .entries import BlocklistEntry, Kind, Target
-from .policy import Approvers
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Approvers:
+    """``UNBLOCK_APPROVERS``: user ids, user-group ids, or ``*`` for anyone."""
+
+    users: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    anyone: bool = False
+
 
 #: how wide an entry's network must be (its prefix shorter than this) when a rule gives a width for the
 #: other family only

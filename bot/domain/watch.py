@@ -9,7 +9,7 @@ whenever a process stops. Entries already listed when watching first starts are
 not announced.
 
 A new entry whose rule has ``auto_on_watch`` is not announced for a person to ask about: the watcher unblocks
-it (:meth:`Watching.unblock`), through the request service like any request, by :data:`WATCHER`.
+it (``Requests.unblock_seen``), through the request service like any request, by :data:`WATCHER`.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from .entries import BlocklistEntry
 from .model import WATCHER, UnblockRequest
 from .ports import Announcement, WatchStore
 from .rules import Rules
-
-if TYPE_CHECKING:  # the service imports this module
-    from .requests import NotShown, OpenResult, Requests, Show
 
 __all__ = ["CHECKS", "PAGE", "WATCHER", "Look", "PutBack", "WatchRules", "WatchedList", "Watching"]
 
@@ -130,29 +127,6 @@ class Watching:
             return False
         rule = self.unblocking.rule_for(entry)
         return rule.auto and rule.auto_on_watch
-
-    async def unblock(self, announcement: Announcement, requests: Requests, show: Show) -> OpenResult | PutBack:
-        """Unblock a new entry whose rule says so (see :meth:`unblocks`): a request for it in the watch channel,
-        asked by :data:`WATCHER`, which its rule carries out at once, so that it has all a request has (one open
-        request per entry, the audit line, history, recovery, Undo). ``show`` shows the request's card, which
-        is the entry's announcement: once it is shown, the announcement counts as posted (see
-        :meth:`shown_in_request`), so whoever looks next does not unblock the entry again. ``AlreadyRequested``
-        when an open request holds the entry already (a person's, or another look's); ``PutBack`` when an Undo of
-        the watcher's put the entry back."""
-        from .requests import Shown  # here: the service imports this module
-
-        async def shown(request: UnblockRequest) -> Shown | NotShown:
-            result = await show(request)
-            if isinstance(result, Shown) and result.ref is not None:
-                await self.shown_in_request(announcement, result.ref)
-            return result
-
-        entry = announcement.entry
-        for earlier in await requests.requested_by(WATCHER, UNDONE_CHECKED):
-            if any(r.new_id == str(entry.id) for r in earlier.undo_results):
-                return PutBack(earlier)
-        log.info("unblocking a new entry by its rule", extra={"entry": entry.id, "channel": announcement.channel})
-        return await requests.open([entry], WATCHER, announcement.channel, None, asked_in=None, show=shown)
 
     async def shown_in_request(self, announcement: Announcement, message_ts: str) -> None:
         """The announcement is the card of a request for its entry, the message ``message_ts``: posted, and (like

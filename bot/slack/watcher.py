@@ -92,7 +92,7 @@ class Watcher(Upkeep):
                 await showing.remembered.card_posted(request.id, shown.ref)
             return shown
 
-        opened = await self.watching.unblock(announcement, showing.requests, show)
+        opened = await showing.requests.unblock_seen(self.watching, announcement, show)
         if isinstance(opened, Opened):
             decided = opened.decided
             if isinstance(decided, Resolved):

@@ -85,7 +85,7 @@ async def test_a_new_entry_of_a_trusted_network_is_unblocked_once_and_the_others
     assert look.unposted == (Announcement(OUTSIDE, WATCH),)  # announced with Request unblock, as before
 
     cards = Cards()
-    opened = await watcher.unblock(look.unblock[0], w.requests, cards)
+    opened = await w.requests.unblock_seen(watcher, look.unblock[0], cards)
 
     assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved)
     done = opened.decided.request
@@ -114,7 +114,7 @@ async def test_a_second_attempt_at_once_is_a_no_op(store: WatchStore, blocklist:
     other = watching(w, store, blocklist, holder="bot-b")
 
     one, two = await asyncio.gather(
-        watcher.unblock(found, w.requests, Cards()), other.unblock(found, w.process("bot-b").requests, Cards())
+        w.requests.unblock_seen(watcher, found, Cards()), w.process("bot-b").requests.unblock_seen(other, found, Cards())
     )
 
     assert sorted(type(r).__name__ for r in (one, two)) == ["AlreadyRequested", "Opened"]
@@ -130,7 +130,7 @@ async def test_an_entry_that_3cx_refuses_to_remove_ends_failed_with_its_reason_a
     [found] = (await watcher.look()).unblock
     w.ip.fail("remove", ForbiddenError("Forbidden", method="DELETE", status=403))
 
-    opened = await watcher.unblock(found, w.requests, Cards())
+    opened = await w.requests.unblock_seen(watcher, found, Cards())
 
     assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved)
     failed = opened.decided.request
@@ -148,13 +148,13 @@ async def test_a_card_slack_refused_unblocks_nothing_and_the_next_look_tries_aga
     watcher = await first_look(w, store, blocklist)
     [found] = (await watcher.look()).unblock
 
-    refused = await watcher.unblock(found, w.requests, Cards(error="channel_not_found"))
+    refused = await w.requests.unblock_seen(watcher, found, Cards(error="channel_not_found"))
     assert isinstance(refused, Withdrawn)
     assert w.ip.called("remove") == []
 
     w.clock.advance(INTERVAL)
     [again] = (await watcher.look()).unblock
-    opened = await watcher.unblock(again, w.requests, Cards())
+    opened = await w.requests.unblock_seen(watcher, again, Cards())
     assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved)
     assert opened.decided.request.state is State.UNBLOCKED
     assert w.ip.called("remove") == [57]
@@ -166,7 +166,7 @@ async def test_an_entry_an_undo_put_back_is_announced_not_unblocked_again(
     w = world(rules=rules())
     watcher = await first_look(w, store, blocklist)
     [found] = (await watcher.look()).unblock
-    opened = await watcher.unblock(found, w.requests, Cards())
+    opened = await w.requests.unblock_seen(watcher, found, Cards())
     assert isinstance(opened, Opened)
 
     undone = await w.requests.undo(opened.request.id, APPROVER, WATCH)
@@ -177,7 +177,7 @@ async def test_an_entry_an_undo_put_back_is_announced_not_unblocked_again(
     [again] = (await watcher.look()).unblock
 
     assert again.entry == back
-    assert await watcher.unblock(again, w.requests, Cards()) == PutBack(undone.request)
+    assert await w.requests.unblock_seen(watcher, again, Cards()) == PutBack(undone.request)
     assert w.ip.called("remove") == [57]
 
 

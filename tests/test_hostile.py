@@ -40,7 +40,7 @@ text_like = st.one_of(
 
 
 @given(text_like)
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_the_parser_accepts_or_explains_anything(text: str) -> None:
     try:
         command = parse_command(text)

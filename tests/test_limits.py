@@ -188,7 +188,7 @@ def valid(text: str, blocks: list[dict[str, object]]) -> None:
 
 
 @given(requests())
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
 def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) -> None:
     valid(*request_card(request, "<@UBOB>, <@UCAROL> or a member of <!subteam^SHELPDESK>", DURATIONS, 86400.0))
     valid(*outcome.outcome_card(request, 1.7e9 + 5))

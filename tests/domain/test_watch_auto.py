@@ -114,7 +114,8 @@ async def test_a_second_attempt_at_once_is_a_no_op(store: WatchStore, blocklist:
     other = watching(w, store, blocklist, holder="bot-b")
 
     one, two = await asyncio.gather(
-        w.requests.unblock_seen(watcher, found, Cards()), w.process("bot-b").requests.unblock_seen(other, found, Cards())
+        w.requests.unblock_seen(watcher, found, Cards()),
+        w.process("bot-b").requests.unblock_seen(other, found, Cards()),
     )
 
     assert sorted(type(r).__name__ for r in (one, two)) == ["AlreadyRequested", "Opened"]

@@ -10,12 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
-from .app import StartupError
-from .check import preflight
 from .config import ConfigError, Environment, Settings, load_settings
 from .logs import Redactor, setup_logging
 from .metrics import installed_version
-from .server import serve
 from .storage.contract import StoreUnavailable
 
 #: variables that Bolt and slack_sdk read on their own when they are set (tokens, OAuth); the bot reads its
@@ -70,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     # check speaks to a person on stdout: only warnings are logged (on stderr) unless LOG_LEVEL says more
     quiet = command == "check" and "LOG_LEVEL" not in environment.values
     setup_logging("WARNING" if quiet else settings.log_level, redactor)
+    # Bolt, slack_sdk and aiohttp only now, with good settings: --version and a settings problem answer at once
+    from .app import StartupError
+    from .check import preflight
+
     try:
         if command == "check":
             return 0 if asyncio.run(preflight(settings, redactor)) else 1
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run(settings: Settings, redactor: Redactor) -> None:
+    from .server import serve
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

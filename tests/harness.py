@@ -4,12 +4,14 @@ talking to a fake Slack Web API and a fake 3CX XAPI that both speak HTTP on loop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -22,12 +24,13 @@ from bot.config import Settings, load_settings
 from bot.domain.model import Move, State, UnblockRequest
 from bot.domain.ports import RequestStore
 from bot.logs import Redactor
-from bot.server import Listener, listener_for, web_app
+from bot.server import Listener, listener_for, serve, web_app
 from bot.tasks import Limits
 from bot.threecx.retry import RetryPolicy
 
 from .fakes.slack import FakeSlack, Message
 from .fakes.threecx import FakeThreeCX
+from .ports import free_port
 
 SIGNING_SECRET = "test-signing-secret-8c1f0d2e9b7a"
 GENERAL = "C0GENERAL"
@@ -404,3 +407,20 @@ def base_env(slack: FakeSlack, pbx: FakeThreeCX, database: str) -> dict[str, str
         "UNBLOCK_APPROVERS": f"{BOB},{CAROL},SHELPDESK",
         "DATABASE_URL": f"sqlite:///{database}",
     }
+
+
+@contextlib.asynccontextmanager
+async def socket_mode_bot(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> AsyncIterator[Harness]:
+    """The bot in Socket Mode, in this process, connected to the fake Slack's websocket; a driver for it (its
+    probes on a free port). Stopped, its work drained, on leaving."""
+    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+    del env["SLACK_SIGNING_SECRET"]
+    env.update(SLACK_APP_TOKEN=slack.app_token, HOST="127.0.0.1", PORT=str(free_port()))
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(load_settings(env), Redactor(), stop))
+    try:
+        await slack.wait_for_socket(timeout=10)
+        yield Harness(slack, pbx, env)
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 30)

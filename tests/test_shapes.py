@@ -4,7 +4,6 @@ Socket Mode."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import pathlib
@@ -18,17 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import load_settings
 from bot.domain.model import State
-from bot.logs import Redactor
-from bot.server import serve
 from bot.slack.buttons import ALLOW_FOR, APPROVE, HOME_APPROVE
 from bot.slack.inbound import NOT_TEXT, Refused, read
 
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, BOB, GENERAL, MALLORY, Harness, Reply, base_env, card_request_id, wait_for
-from .ports import free_port
+from .harness import ALICE, BOB, GENERAL, MALLORY, Harness, Reply, card_request_id, socket_mode_bot, wait_for
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 JSON = {"Content-Type": "application/json"}
@@ -349,14 +344,7 @@ async def test_socket_mode_acknowledges_a_body_slack_would_not_send_and_handles_
     slack: FakeSlack, pbx: FakeThreeCX, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
-    del env["SLACK_SIGNING_SECRET"]
-    env.update(SLACK_APP_TOKEN=slack.app_token, HOST="127.0.0.1", PORT=str(free_port()))
-    driver = Harness(slack, pbx, env)
-    stop = asyncio.Event()
-    serving = asyncio.create_task(serve(load_settings(env), Redactor(), stop))
-    try:
-        await slack.wait_for_socket(timeout=10)
+    async with socket_mode_bot(slack, pbx, tmp_path) as driver:
         await slack.send_envelope("slash_commands", command_form(driver))
         await wait_for(lambda: driver.cards(), what="the card")
         request_id = card_request_id(driver.cards()[0].blocks)
@@ -368,9 +356,6 @@ async def test_socket_mode_acknowledges_a_body_slack_would_not_send_and_handles_
 
         await slack.send_envelope("interactive", card_click(driver, BOB, request_id))
         await wait_for(lambda: pbx.calls("DELETE"), what="the DELETE")
-    finally:
-        stop.set()
-        await asyncio.wait_for(serving, 30)
 
     assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
     assert crashes(caplog) == []

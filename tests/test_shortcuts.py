@@ -4,7 +4,6 @@ nothing reaches 3CX, a good one goes on as ``/unblock`` does, and a made-up subm
 
 from __future__ import annotations
 
-import asyncio
 import json
 import pathlib
 import re
@@ -13,9 +12,6 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.config import load_settings
-from bot.logs import Redactor
-from bot.server import serve
 from bot.slack.buttons import APPROVE, CANCEL, CHOOSE
 from bot.slack.shortcuts import UNBLOCK_FROM_MESSAGE, UNBLOCK_REQUEST
 from bot.slack.views.modal import CHANNEL, REASON, WHAT
@@ -30,13 +26,12 @@ from .harness import (
     MALLORY,
     Harness,
     Reply,
-    base_env,
     block_text,
     buttons,
     card_request_id,
+    socket_mode_bot,
     wait_for,
 )
-from .ports import free_port
 
 APPROVALS = "C0APPROVALS"
 ALERTS = "C0ALERTS"
@@ -483,14 +478,7 @@ async def test_a_submission_of_a_shape_slack_would_not_send_gets_a_400(harness: 
 async def test_the_shortcut_and_its_form_over_socket_mode(
     slack: FakeSlack, pbx: FakeThreeCX, tmp_path: pathlib.Path
 ) -> None:
-    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
-    del env["SLACK_SIGNING_SECRET"]
-    env.update(SLACK_APP_TOKEN=slack.app_token, HOST="127.0.0.1", PORT=str(free_port()))
-    driver = Harness(slack, pbx, env)
-    stop = asyncio.Event()
-    serving = asyncio.create_task(serve(load_settings(env), Redactor(), stop))
-    try:
-        await slack.wait_for_socket(timeout=10)
+    async with socket_mode_bot(slack, pbx, tmp_path) as driver:
         await slack.send_envelope("interactive", request_shortcut(driver))
         await wait_for(lambda: slack.modals, what="the form")
         modal = slack.modals[0]
@@ -508,6 +496,3 @@ async def test_the_shortcut_and_its_form_over_socket_mode(
         await wait_for(lambda: driver.cards(GENERAL), what="the card")
         assert "asks to unblock 203.0.113.7" in block_text(driver.cards(GENERAL)[0].blocks)
         assert card_request_id(driver.cards(GENERAL)[0].blocks)
-    finally:
-        stop.set()
-        await asyncio.wait_for(serving, 30)

@@ -81,6 +81,7 @@ class Deciding(Answering):
     async def _choose_duration(self, button: AllowButton, asker: Asker) -> None:
         request = await self.requests.get(button.request_id)
         if request is not None and request.state is State.PENDING and request.channel == asker.channel:
+            await self.showing.recurrence(request)  # a waiting card says when it was unblocked before
             self.showing.card(
                 request, await self.showing.where(request.id), asker.response_url, chosen=float(button.seconds)
             )

@@ -48,9 +48,6 @@ class Showing:
     _cards: dict[str, str] = field(default_factory=dict, init=False)
     #: the earlier unblocks of what each waiting request is about, once read (see ``recurrence``)
     _recurring: dict[str, Recurrence | None] = field(default_factory=dict, init=False)
-    #: how many versions of each waiting request's card this process asked for
-    _versions: dict[str, int] = field(default_factory=dict, init=False)
-    _drawing: set[asyncio.Future[None]] = field(default_factory=set, init=False)
 
     async def where(self, request_id: str) -> str | None:
         """The ``ts`` of the request's card; None when it was posted through a reply URL (or not at all)."""
@@ -74,22 +71,8 @@ class Showing:
     ) -> asyncio.Future[Sent]:
         """The request's card (the message ``ts``) as it is now (``chosen``: the duration Approve and allow
         offers); await the future to know it arrived. A waiting request's card says when what it is about was
-        unblocked before: known in this process since its card was drawn (or ``recurrence`` was awaited); else
-        it is read from the store meanwhile, and the card drawn again with it unless a newer version was asked
-        for (so that a redraw never waits for the store, nor overtakes the card of a decision)."""
-        version = self._versions[request.id] = self._versions.get(request.id, 0) + 1
-        sent = self.delivery.update_card(request, ts, *self._drawn(request, chosen), response_url)
-        if request.state is State.PENDING and request.id not in self._recurring:
-            drawing = asyncio.ensure_future(self._draw_again_once_read(request, ts, response_url, chosen, version))
-            self._drawing.add(drawing)  # kept until done
-            drawing.add_done_callback(self._drawing.discard)
-        return sent
-
-    async def _draw_again_once_read(
-        self, request: UnblockRequest, ts: str | None, response_url: str | None, chosen: float | None, version: int
-    ) -> None:
-        if await self.recurrence(request) is not None and self._versions.get(request.id) == version:
-            self.delivery.update_card(request, ts, *self._drawn(request, chosen), response_url)
+        unblocked before, as ``recurrence`` read it (whoever draws a waiting card awaits that first)."""
+        return self.delivery.update_card(request, ts, *self._drawn(request, chosen), response_url)
 
     def _drawn(self, request: UnblockRequest, chosen: float | None) -> tuple[str, Blocks]:
         rule = self.policy.rule_for(request)
@@ -97,7 +80,6 @@ class Showing:
             recurring = self._recurring.get(request.id)
             return request_card(request, who_approves(rule.approvers), rule.allow, chosen, recurring)
         self._recurring.pop(request.id, None)  # decided: its card no longer says it
-        self._versions.pop(request.id, None)
         return outcome_card(request, self.clock(), who_approves(rule.approvers), rule.allow, chosen)
 
     async def recurrence(self, request: UnblockRequest) -> Recurrence | None:
@@ -113,7 +95,6 @@ class Showing:
         found = unblocks.of(request.targets, besides=request.id)
         if len(self._recurring) >= CARDS_REMEMBERED:
             self._recurring.clear()
-            self._versions.clear()
         self._recurring[request.id] = found  # what came before the request stays as it was
         return found
 
@@ -122,7 +103,7 @@ class Showing:
         ts = await self.where(request.id)
         if ts or response_url:  # a card posted through a reply URL can change only on a click
             if request.state is State.PENDING:
-                await self.recurrence(request)  # (one more approval of several) drawn with it at once
+                await self.recurrence(request)  # one more approval of several: the card still says it
             await self.card(request, ts, response_url)
         await self.tell(request, ts)
         await self.homes(request)

@@ -26,6 +26,7 @@ from .domain.requests import Requests
 from .domain.transitions import Transitions
 from .domain.watch import Watching
 from .logs import Redactor
+from .slack.commands import Commands
 from .slack.delivery import CardDelivery
 from .slack.failures import error_code
 from .slack.groups import SlackGroupMembership
@@ -106,6 +107,7 @@ class Bot:
 
     settings: Settings
     app: AsyncApp
+    commands: Commands
     client: AsyncWebClient
     requests: Requests
     timing: Timing
@@ -291,4 +293,6 @@ async def start_bot(
     if settings.report_channel is not None:
         reporter = Reporter(reporting=reporting, outbox=outbox, channel=settings.report_channel)
         reporter.start()
-    return Bot(settings, app, client, requests, timing, work, outbox, sweeper, threecx, store, http, watcher, reporter)
+    commands = Commands(use_cases, team_id)
+    return Bot(settings, app, commands, client, requests, timing, work, outbox, sweeper, threecx, store, http, watcher,
+               reporter)  # fmt: skip

@@ -7,7 +7,8 @@ shape of the body (anything Slack would not send gets a 400), and the
 listener's own limits (a cap on open connections, and a time limit for reading
 a request's headers and body, so slow or idle clients cannot hold the bot).
 Slack's own checks of the Request URL (``ssl_check``, ``url_verification``) are
-answered here, past the first two gates; Bolt gets the rest, parsed.
+answered here, past the first two gates, and so is ``/unblock`` (``bot.slack.commands``); Bolt gets the rest,
+parsed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .app import Bot, StartupError, start_bot
 from .config import Settings
 from .logs import Redactor
 from .signature import ReplayGuard, Verdict
-from .slack.inbound import CheckedSocketModeHandler, Refused, read
+from .slack.inbound import CheckedSocketModeHandler, Refused, is_command, read
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ def web_app(bot: Bot) -> web.Application:
         if isinstance(parsed, Refused):
             log.info("refused a signed request that Slack would not send", extra={"problem": parsed.problem})
             return web.json_response({"error": "malformed request"}, status=400)
+        if is_command(parsed):  # ``/unblock``: answered beside Bolt (``bot.slack.commands``)
+            return command_answer(bot.commands.answer(parsed))
         check = request_url_check(parsed)
         if check is not None:
             return answer(check)
@@ -114,6 +117,12 @@ def request_url_check(body: dict[str, Any]) -> BoltResponse | None:
     if body.get("type") == "url_verification":
         return BoltResponse(status=200, body={"challenge": body.get("challenge")})
     return None
+
+
+def command_answer(text: str | None) -> web.Response:
+    """A slash command's acknowledgement: its text (which Slack shows only to the person who typed the command),
+    or nothing; as Bolt sends a listener's ``ack(text=...)``."""
+    return web.Response(text=text, content_type="text/plain") if text else web.Response(body=b"")
 
 
 #: what Bolt's aiohttp adapter takes out of a content type
@@ -296,6 +305,7 @@ async def serve(settings: Settings, redactor: Redactor, stop: asyncio.Event) -> 
             handler = CheckedSocketModeHandler(
                 bot.app,
                 settings.slack_app_token.reveal(),
+                answer_command=bot.commands.answer,
                 web_client=bot.client,
                 ping_interval=settings.socket_ping_interval,
             )

@@ -1,19 +1,23 @@
-"""The listeners on their own, called as Bolt calls them, with a mock ``ack`` and mock use cases: each
-turns a payload into a small typed value and calls one use case."""
+"""The listeners on their own, called as Bolt calls them, with a mock ``ack`` and mock use cases, and the
+command's answer beside Bolt: each turns a payload into a small typed value and calls one use case."""
 
 from __future__ import annotations
 
+import logging
 from unittest.mock import AsyncMock, Mock
 
+import pytest
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot.slack.answering import Asker
 from bot.slack.buttons import APPROVE, ChoiceButton, RequestButton
-from bot.slack.listeners import button_click, decision_click, unblock_command
+from bot.slack.commands import Commands
+from bot.slack.listeners import button_click, decision_click
 from bot.slack.use_cases import UseCases
+from bot.slack.views import notes as say
 
-COMMAND = {"user_id": "UALICE", "channel_id": "C0GENERAL", "text": "42 VPN", "trigger_id": "t-1",
-           "response_url": "https://hooks.slack.com/commands/T1/1/x"}  # fmt: skip
+COMMAND = {"command": "/unblock", "team_id": "T1", "user_id": "UALICE", "channel_id": "C0GENERAL", "text": "42 VPN",
+           "trigger_id": "t-1", "response_url": "https://hooks.slack.com/commands/T1/1/x"}  # fmt: skip
 
 
 def click(action_id: str, value: str) -> tuple[dict[str, object], dict[str, object]]:
@@ -29,27 +33,50 @@ def context_with(use_cases: Mock) -> AsyncBoltContext:
     return AsyncBoltContext({"use_cases": use_cases})
 
 
-async def test_the_command_listener_acks_with_what_the_use_case_says() -> None:
+def test_a_command_is_answered_with_what_the_use_case_says() -> None:
     use_cases = Mock(spec=UseCases)
     use_cases.command.return_value = "Looking up blocklist entry 42 in 3CX…"
-    ack = AsyncMock()
 
-    await unblock_command(ack=ack, command=COMMAND, context=context_with(use_cases))
+    answer = Commands(use_cases, "T1").answer(COMMAND)
 
     use_cases.command.assert_called_once_with(
         "42 VPN", Asker("UALICE", "C0GENERAL", "https://hooks.slack.com/commands/T1/1/x", "t-1")
     )
-    ack.assert_awaited_once_with(text="Looking up blocklist entry 42 in 3CX…")
+    assert answer == "Looking up blocklist entry 42 in 3CX…"
 
 
-async def test_a_command_with_nothing_to_say_is_acked_empty() -> None:
+def test_a_command_with_nothing_to_say_is_answered_empty() -> None:
     use_cases = Mock(spec=UseCases)
     use_cases.command.return_value = None
-    ack = AsyncMock()
 
-    await unblock_command(ack=ack, command=COMMAND, context=context_with(use_cases))
+    assert Commands(use_cases, "T1").answer(COMMAND) is None
 
-    ack.assert_awaited_once_with()
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"team_id": "T2"}, say.OTHER_WORKSPACE),
+        ({"user": {"id": "UALICE", "team_id": "T2"}}, say.OTHER_WORKSPACE),
+        ({"command": "/block"}, say.UNKNOWN_COMMAND),
+    ],
+)
+def test_a_command_from_another_workspace_or_not_the_bots_is_refused_and_does_nothing(
+    fields: dict[str, object], words: str
+) -> None:
+    use_cases = Mock(spec=UseCases)
+
+    assert Commands(use_cases, "T1").answer({**COMMAND, **fields}) == words
+    assert use_cases.mock_calls == []
+
+
+def test_a_fault_in_the_bot_is_told_in_a_sentence_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    use_cases = Mock(spec=UseCases)
+    use_cases.command.side_effect = KeyError("a bug")
+
+    assert Commands(use_cases, "T1").answer(COMMAND) == say.FAULT
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "a Slack request could not be handled"
+    ]
 
 
 async def test_a_click_is_acked_first_and_its_button_decoded() -> None:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from bot.domain.model import State
 from bot.slack.buttons import ALLOW_FOR, APPROVE, HOME_APPROVE
 from bot.slack.inbound import NOT_TEXT, Refused, read
+from bot.slack.views import notes as say
 
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
@@ -359,3 +360,17 @@ async def test_socket_mode_acknowledges_a_body_slack_would_not_send_and_handles_
 
     assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
     assert crashes(caplog) == []
+
+
+async def test_socket_mode_answers_a_command_in_its_acknowledgement_as_http_does(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: pathlib.Path
+) -> None:
+    """``/unblock`` is answered beside Bolt over Socket Mode as over HTTP: a refusal comes back in the
+    envelope's acknowledgement, and a command from another workspace does nothing."""
+    async with socket_mode_bot(slack, pbx, tmp_path) as driver:
+        refused = await slack.send_envelope("slash_commands", command_form(driver, "abc"))
+        other = await slack.send_envelope("slash_commands", {**command_form(driver), "team_id": "T0OTHER"})
+
+    assert "`abc` is not" in refused["payload"]["text"]
+    assert other["payload"] == {"text": say.OTHER_WORKSPACE}
+    assert pbx.requests == [] and driver.cards() == []

@@ -4,6 +4,7 @@ listeners in HTTP mode without that check (Socket Mode, which has no signature, 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl
@@ -12,7 +13,10 @@ import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from .harness import Harness, sign
+from bot.domain.model import State
+from bot.slack.buttons import APPROVE
+
+from .harness import BOB, Harness, sign
 
 
 @pytest.fixture
@@ -61,7 +65,8 @@ async def test_a_bad_signature_is_a_401_and_changes_nothing(harness: Harness, ve
 async def test_bolt_refuses_an_http_request_that_did_not_pass_the_guard(harness: Harness) -> None:
     """Bolt's own check is off, so a request handed to it directly, even well signed, must be refused."""
     assert harness.bot is not None
-    body, response_url = harness.command_body("42")
+    request = await harness.open_card("42")
+    body, response_url = harness.click_body(APPROVE, request.id, user=BOB)
     stamp = str(int(time.time()))
     headers: dict[str, str | Sequence[str]] = {
         "content-type": "application/x-www-form-urlencoded",
@@ -73,15 +78,18 @@ async def test_bolt_refuses_an_http_request_that_did_not_pass_the_guard(harness:
     await harness.settle()
 
     assert response.status == 401
-    assert harness.pbx.requests == [] and harness.cards() == [] and harness.notes(response_url) == []
+    assert harness.pbx.calls("DELETE") == [] and harness.notes(response_url) == []
+    assert (await harness.stored(request)).state is State.PENDING
 
 
 async def test_socket_mode_requests_reach_the_listeners_without_a_signature(harness: Harness) -> None:
     assert harness.bot is not None
-    body, _ = harness.command_body("42")
+    request = await harness.open_card("42")
+    body, _ = harness.click_body(APPROVE, request.id, user=BOB)
 
-    response = await harness.bot.app.async_dispatch(AsyncBoltRequest(body=dict(parse_qsl(body)), mode="socket_mode"))
+    socket_body = json.loads(dict(parse_qsl(body))["payload"])
+    response = await harness.bot.app.async_dispatch(AsyncBoltRequest(body=socket_body, mode="socket_mode"))
     await harness.settle()
 
     assert response.status == 200
-    assert len(harness.cards()) == 1 and [r.path for r in harness.pbx.calls("GET")] == ["/xapi/v1/Blocklist(42)"]
+    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]

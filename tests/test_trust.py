@@ -293,6 +293,19 @@ async def test_a_command_from_another_workspace_is_refused(harness: Harness) -> 
     assert harness.pbx.requests == [] and harness.cards() == []
 
 
+async def test_a_slash_command_the_bot_does_not_have_is_answered_and_does_nothing(harness: Harness) -> None:
+    body, _ = harness.command_body("42")
+
+    reply = await harness.post_signed(body.replace("%2Funblock", "%2Fblock"))
+    await harness.settle()
+
+    assert (reply.status, reply.text) == (
+        200,
+        "This bot has one command, `/unblock`, so nothing was done. Try `/unblock help`.",
+    )
+    assert harness.pbx.requests == [] and harness.cards() == []
+
+
 @pytest.mark.parametrize("who", ["a click from another workspace", "a person of another workspace"])
 async def test_a_click_from_outside_the_workspace_is_refused_even_when_anyone_may_approve(
     make_harness: MakeHarness, who: str

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -152,6 +154,12 @@ def read(content_type: str, body: bytes) -> dict[str, Any] | Refused:
         return Refused(wrong) if wrong is not None else payload
     wrong = command_problem(form, text_only=True)
     return Refused(wrong) if wrong is not None else form
+
+
+def is_command(body: dict[str, Any]) -> bool:
+    """Whether ``body`` (as :func:`read` gives it) is a slash command: the one body with a ``command`` and no
+    ``type`` (every click, form and event has one)."""
+    return "command" in body and "type" not in body
 
 
 def socket_problem(kind: str, payload: Any) -> str | None:
@@ -332,13 +340,23 @@ NOT_TEXT = frozenset(field for field, shape in COMMAND.items() if _wrong("text",
 
 class CheckedSocketModeHandler(AsyncSocketModeHandler):
     """Socket Mode, with each request checked as an HTTP body is: one Slack would not send is acknowledged
-    (so that Slack does not send it again) and logged, and Bolt never sees it."""
+    (so that Slack does not send it again) and logged, and Bolt never sees it. A slash command is answered by
+    ``answer_command`` (with the acknowledgement's text, or None), as over HTTP; Bolt gets the rest."""
+
+    def __init__(self, app: AsyncApp, app_token: str, *, answer_command: Callable[[dict[str, Any]], str | None],
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(app, app_token, **kwargs)
+        self._answer_command = answer_command
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         wrong = socket_problem(req.type, req.payload)
-        if wrong is None:
+        if wrong is not None:
+            log.info("refused a Socket Mode request that Slack would not send", extra={"problem": wrong})
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        elif req.type == "slash_commands":
+            text = self._answer_command(req.payload)
+            payload = {"text": text} if text else None
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=payload))
+        else:
             assert isinstance(client, SocketModeClient)  # the one this handler made
             await super().handle(client, req)
-            return
-        log.info("refused a Socket Mode request that Slack would not send", extra={"problem": wrong})
-        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))

@@ -1,4 +1,5 @@
-"""The Bolt listeners: each acknowledges Slack, turns the payload into a small typed value and calls one
+"""The Bolt listeners (of the clicks, the forms and the events; ``/unblock`` is answered beside Bolt, by
+``bot.slack.commands``): each acknowledges Slack, turns the payload into a small typed value and calls one
 use case (``bot.slack.use_cases``). The use cases reach the listeners through Bolt's context, so a
 listener can be called directly in a test with a mock ``ack`` and a context holding them.
 
@@ -41,6 +42,7 @@ from .buttons import (
     PageButton,
     RequestButton,
 )
+from .commands import foreign_teams
 from .ids import USER_ID
 from .use_cases import UseCases
 from .views import notes as say
@@ -51,9 +53,8 @@ Payload = dict[str, Any]
 
 
 def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
-    """Listen for ``/unblock`` and the bot's buttons, for the workspace ``team_id`` only."""
+    """Listen for the bot's buttons, forms and events, for the workspace ``team_id`` only."""
     app.use(Admit(use_cases, team_id))
-    app.command("/unblock")(unblock_command)
     for action_id in DECISION_BUTTONS:
         app.action(action_id)(decision_click)
     for action_id in (HOME_APPROVE, HOME_DENY):
@@ -69,17 +70,6 @@ def use_cases_of(context: AsyncBoltContext) -> UseCases:
     use_cases = context["use_cases"]
     assert isinstance(use_cases, UseCases)
     return use_cases
-
-
-async def unblock_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
-    asker = Asker(
-        user=str(command.get("user_id", "")),
-        channel=str(command.get("channel_id", "")),
-        response_url=command.get("response_url"),
-        delivery=str(command.get("trigger_id") or ""),
-    )
-    text = use_cases_of(context).command(str(command.get("text") or ""), asker)
-    await (ack(text=text) if text else ack())
 
 
 async def decision_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
@@ -177,22 +167,15 @@ class Admit(AsyncMiddleware):
         if req.mode == "http":  # not from the server: nobody checked its signature
             log.warning("refused a Slack request whose signature was not checked")
             return BoltResponse(status=401, body=json.dumps({"error": "invalid request"}))
-        body, team_id = req.body, self._team_id
+        body = req.body
         req.context["use_cases"] = self._use_cases
-        teams = (body.get("team_id"), _field(body, "team", "id"), _field(body, "user", "team_id"))
-        named = [t for t in teams if t is not None]
-        if named and named.count(team_id) == len(named):
+        others = foreign_teams(body, self._team_id)
+        if others is None:
             return await next()
-        others = sorted({str(t)[:32] for t in named if t != team_id})
         log.info("refused a request from another workspace, or from none", extra={"teams": others})
-        if "event" in body or _field(body, "container", "type") == "view" or _no_reply_url(body):  # nobody to answer
-            return BoltResponse(status=200, body="")
-        if "command" in body:
-            return BoltResponse(
-                status=200,
-                body=json.dumps({"response_type": "ephemeral", "text": say.OTHER_WORKSPACE}),
-                headers={"content-type": "application/json"},
-            )
+        container = body.get("container")
+        if "event" in body or (isinstance(container, dict) and container.get("type") == "view") or _no_reply_url(body):
+            return BoltResponse(status=200, body="")  # nobody to answer
         self._use_cases.refuse(asker_of(body), say.OTHER_WORKSPACE)
         return BoltResponse(status=200, body="")
 
@@ -200,9 +183,3 @@ class Admit(AsyncMiddleware):
 def _no_reply_url(body: dict[str, Any]) -> bool:
     """A form's submission, or a shortcut that is not on a message: nothing to answer through."""
     return body.get("type") in ("view_submission", "shortcut")
-
-
-def _field(body: dict[str, Any], outer: str, inner: str) -> Any:
-    """``body[outer][inner]``, or None when either is missing or ``body[outer]`` is not an object."""
-    value = body.get(outer)
-    return value.get(inner) if isinstance(value, dict) else None

@@ -24,6 +24,11 @@ DATABASE_AWAY = (
 )
 DURATION_NOT_OFFERED = "That duration is not offered; choose one on the card and try again."
 UNKNOWN_REQUEST = "The bot has no record of this request, so nothing was done. Ask again with `/unblock`."
+UNKNOWN_COMMAND = "This bot has one command, `/unblock`, so nothing was done. Try `/unblock help`."
+FAULT = (
+    "Something went wrong in the bot and it could not take this on. Please try again; if it happens again, tell the "
+    "bot's admin."
+)
 
 
 def looking_up_entry(entry_id: int) -> str:

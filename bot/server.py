@@ -32,7 +32,8 @@ from .app import Bot, StartupError, start_bot
 from .config import Settings
 from .logs import Redactor
 from .signature import ReplayGuard, Verdict
-from .slack.inbound import CheckedSocketModeHandler, Refused, is_command, read
+from .slack.inbound import Refused, is_command, read
+from .slack.socket_mode import CheckedSocketModeHandler
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""What Slack sends the bot, checked before Bolt sees it: over HTTP (``problem``) and over Socket Mode's
-websocket (``CheckedSocketModeHandler``).
+"""What Slack sends the bot, checked before Bolt sees it: over HTTP (``read``) and over Socket Mode's
+websocket (``socket_problem``, for ``bot.slack.socket_mode``).
 
 A body that is signed but not of a shape Slack sends (a broken or non-object ``payload``, a click without
 actions, a form sent as JSON, a field of the wrong type: ``team`` as a string, ``channel`` as a list,
@@ -10,20 +10,9 @@ field Bolt or the listeners read is checked for the type Slack gives it; fields 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
-
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.socket_mode.aiohttp import SocketModeClient
-from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
-from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
-
-log = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -336,27 +325,3 @@ def _json(text: str) -> Any:
 
 #: the fields of a slash command that Slack never sends as text (so a form, all text, must not have them)
 NOT_TEXT = frozenset(field for field, shape in COMMAND.items() if _wrong("text", shape, field) is not None)
-
-
-class CheckedSocketModeHandler(AsyncSocketModeHandler):
-    """Socket Mode, with each request checked as an HTTP body is: one Slack would not send is acknowledged
-    (so that Slack does not send it again) and logged, and Bolt never sees it. A slash command is answered by
-    ``answer_command`` (with the acknowledgement's text, or None), as over HTTP; Bolt gets the rest."""
-
-    def __init__(self, app: AsyncApp, app_token: str, *, answer_command: Callable[[dict[str, Any]], str | None],
-                 **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(app, app_token, **kwargs)
-        self._answer_command = answer_command
-
-    async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
-        wrong = socket_problem(req.type, req.payload)
-        if wrong is not None:
-            log.info("refused a Socket Mode request that Slack would not send", extra={"problem": wrong})
-            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
-        elif req.type == "slash_commands":
-            text = self._answer_command(req.payload)
-            payload = {"text": text} if text else None
-            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=payload))
-        else:
-            assert isinstance(client, SocketModeClient)  # the one this handler made
-            await super().handle(client, req)

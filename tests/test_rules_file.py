@@ -18,6 +18,8 @@ from .processes import ROOT
 
 SETTINGS_APPROVERS = Approvers(users=frozenset({"UBOB"}), groups=frozenset({"SHELPDESK"}))
 SETTINGS_ALLOW = (3600.0, 86400.0, 7 * 86400.0)
+#: the settings' rule: what a rule leaves out
+SETTINGS = Rule(approvers=SETTINGS_APPROVERS, allow=SETTINGS_ALLOW)
 EXAMPLE = """\
 [[rule]]
 name = "Branch offices"                  # on cards, in history and in the audit record
@@ -61,7 +63,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def load(tmp_path: Path, text: str, approvers: Approvers = SETTINGS_APPROVERS) -> Rules:
-    return load_rules(write(tmp_path, text), approvers=approvers, allow=SETTINGS_ALLOW)
+    return load_rules(write(tmp_path, text), Rule(approvers=approvers, allow=SETTINGS_ALLOW))
 
 
 def problems(tmp_path: Path, text: str, approvers: Approvers = SETTINGS_APPROVERS) -> list[str]:
@@ -325,12 +327,12 @@ def test_a_file_that_is_not_toml_says_where(tmp_path: Path) -> None:
 
 def test_a_file_that_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(RulesError) as missing:
-        load_rules(tmp_path / "nowhere.toml", approvers=SETTINGS_APPROVERS, allow=SETTINGS_ALLOW)
+        load_rules(tmp_path / "nowhere.toml", SETTINGS)
     with pytest.raises(RulesError) as folder:
-        load_rules(tmp_path, approvers=SETTINGS_APPROVERS, allow=SETTINGS_ALLOW)
+        load_rules(tmp_path, SETTINGS)
     (tmp_path / "latin1.toml").write_bytes('[[rule]]\nname = "Büro"\n'.encode("latin-1"))
     with pytest.raises(RulesError) as latin1:
-        load_rules(tmp_path / "latin1.toml", approvers=SETTINGS_APPROVERS, allow=SETTINGS_ALLOW)
+        load_rules(tmp_path / "latin1.toml", SETTINGS)
 
     assert missing.value.problems == ["the file cannot be read (No such file or directory)"]
     assert folder.value.problems == ["the file cannot be read (Is a directory)"]
@@ -386,14 +388,14 @@ def test_unblock_rules_reads_the_file_into_the_settings(tmp_path: Path) -> None:
         "Branch offices", "Wide networks", "Caller numbers", "Everything else",
     ]  # fmt: skip
     assert settings.rules_file == str(path)
-    assert settings.rules.default == Rule(approvers=settings.approvers, allow=(3600.0, 172800.0), remind_after=900.0)
+    assert settings.rules.default == Rule(approvers=SETTINGS_APPROVERS, allow=(3600.0, 172800.0), remind_after=900.0)
     assert settings.rules.rules[0].allow == (3600.0, 172800.0)  # left out: UNBLOCK_ALLOW_DURATIONS
 
 
 def test_without_unblock_rules_the_settings_decide(tmp_path: Path) -> None:
     settings = load_settings({**BASE_ENV, "UNBLOCK_ALLOW_DURATIONS": "off"})
 
-    assert settings.rules == Rules((), Rule(approvers=settings.approvers, allow=(), remind_after=900.0))
+    assert settings.rules == Rules((), Rule(approvers=SETTINGS_APPROVERS, allow=(), remind_after=900.0))
     assert settings.rules_file is None
 
 
@@ -448,6 +450,39 @@ def test_a_rules_reminders_and_escalation_and_the_settings_they_default_to(tmp_p
 )
 def test_each_problem_with_reminders_and_escalation(tmp_path: Path, rule: str, problem: str) -> None:
     assert problems(tmp_path, f'{FINE}\n[[rule]]\nname = "X"\nkind = "ip"\n{rule}\n') == [f'rule 2 "X": {problem}']
+
+
+def late(what: str, ttl: str) -> str:
+    return (f"{what} is not shorter than UNBLOCK_REQUEST_TTL ({ttl}), so it would never happen: requests expire "
+            "first. Make it shorter, or the time to live longer.")  # fmt: skip
+
+
+def test_a_rules_reminder_or_escalation_no_shorter_than_a_requests_life_is_a_problem(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[rule]]\nname = "Wide"\nwider_than = 24\nremind_after = "1d"\n\n[[rule]]\nname = "Late"\nkind = "ip"\n'
+        'escalate_after = 3600\nescalate_to = ["U0LEAD"]\n\n[[rule]]\nname = "Rest"\nremind_after = "59m"\n',
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**BASE_ENV, "UNBLOCK_RULES": str(path), "UNBLOCK_REQUEST_TTL": "1h"})
+
+    where = f"UNBLOCK_RULES={str(path)!r}"
+    assert raised.value.problems == [
+        f'{where}: rule 1 "Wide": {late("remind_after (1d)", "1h")}',
+        f'{where}: rule 2 "Late": {late("escalate_after (1h)", "1h")}',
+    ]
+
+
+def test_a_reminder_a_rule_takes_from_the_settings_is_the_settings_problem_alone(tmp_path: Path) -> None:
+    path = write(tmp_path, EXAMPLE)
+    # the default reminder (15 minutes) is not reached under the default time to live (15 minutes): no problem
+    assert load_settings({**BASE_ENV, "UNBLOCK_RULES": str(path)}).rules.default.remind_after == 900.0
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**BASE_ENV, "UNBLOCK_RULES": str(path), "UNBLOCK_REMIND_AFTER": "20m"})
+
+    assert raised.value.problems == [late("UNBLOCK_REMIND_AFTER='20m'", "15m")]
 
 
 def test_the_rules_files_problems_join_the_settings_problems(tmp_path: Path) -> None:

@@ -97,7 +97,8 @@ def test_a_duration_that_is_not_one_is_refused(written: str) -> None:
 
 
 def test_approve_and_allow_durations_take_seconds_too() -> None:
-    assert settings(UNBLOCK_ALLOW_DURATIONS="3600,1d,1.5h,2w").allow_durations == (3600.0, 86400.0, 5400.0, 1209600.0)
+    allow = settings(UNBLOCK_ALLOW_DURATIONS="3600,1d,1.5h,2w").rules.default.allow
+    assert allow == (3600.0, 86400.0, 5400.0, 1209600.0)
 
     [problem] = problems(UNBLOCK_ALLOW_DURATIONS="1h,30s")
     assert problem.startswith("UNBLOCK_ALLOW_DURATIONS='1h,30s' has '30s': each duration is whole seconds, or a")

@@ -14,16 +14,16 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict, TypeVar
+from typing import TypeVar
 
 from dotenv import dotenv_values
 
 from ..domain.policy import Approvers
-from ..domain.rules import NOBODY, Rules
+from ..domain.rules import NOBODY, Rule, Rules
 from ..domain.watch import MIN_INTERVAL, WatchRules
 from ..storage import urls
 from . import values as v
-from .rules import RulesError, load_rules
+from .rules import RulesError, label, load_rules
 from .values import Secret
 
 __all__ = ["ConfigError", "Environment", "Secret", "Settings", "load_settings"]
@@ -36,6 +36,8 @@ MAX_REQUEST_TTL = 7 * 24 * 3600
 MAX_UNDO_WINDOW = 24 * 3600
 DEFAULT_ALLOW_DURATIONS = (3600.0, 86400.0, 7 * 86400.0)
 DEFAULT_REMIND_AFTER = 900.0
+#: the settings of the reminders, by the field of the settings' rule each gives
+REMINDER_SETTINGS = {"remind_after": "UNBLOCK_REMIND_AFTER", "escalate_after": "UNBLOCK_ESCALATE_AFTER"}
 
 
 class ConfigError(Exception):
@@ -66,7 +68,6 @@ class Settings:
     threecx_client_secret: Secret
     threecx_ca_bundle: str | None
     threecx_timeout: float
-    approvers: Approvers
     allow_self_approval: bool
     channels: frozenset[str] | None
     request_ttl: float
@@ -75,12 +76,12 @@ class Settings:
     database_url: str
     database_wait: float
     log_level: str
-    #: who may unblock what: the rules of ``UNBLOCK_RULES``, or the settings alone when it is unset
+    #: who may unblock what: the rules of ``UNBLOCK_RULES``, or the settings alone when it is unset; what a rule
+    #: leaves out, and the entries no rule matches, follow the settings (``rules.default``: ``UNBLOCK_APPROVERS``,
+    #: ``UNBLOCK_ALLOW_DURATIONS``, ``UNBLOCK_REMIND_AFTER``, ``UNBLOCK_ESCALATE_AFTER``, ``UNBLOCK_ESCALATE_TO``)
     rules: Rules
     #: watching the blocklist (``UNBLOCK_WATCH_CHANNEL``); None: off
     watch: WatchRules | None = None
-    #: the durations Approve and allow offers, in seconds, the first preselected; empty: not offered
-    allow_durations: tuple[float, ...] = (3600.0, 86400.0, 7 * 86400.0)
     #: where every approval card goes (``UNBLOCK_APPROVAL_CHANNEL``); None: where the command was typed
     approval_channel: str | None = None
     #: the requester gets a direct message when their request is decided, expires or is undone
@@ -90,11 +91,6 @@ class Settings:
     heartbeat: float = 3.0
     #: the rules file (``UNBLOCK_RULES``); None: no rules, the settings decide
     rules_file: str | None = None
-    #: a request still waiting this long is reminded to its approvers, once (0: never); a rule may say otherwise
-    remind_after: float = DEFAULT_REMIND_AFTER
-    #: a request still waiting this long is escalated to ``escalate_to``, once (0: never); a rule may say otherwise
-    escalate_after: float = 0.0
-    escalate_to: Approvers = NOBODY
     #: where the weekly report is posted (``UNBLOCK_REPORT_CHANNEL``); None: not posted
     report_channel: str | None = None
     #: when it is due (``UNBLOCK_REPORT_AT``): day of the week (0 is Monday), hour and minute, in UTC
@@ -174,63 +170,68 @@ def _watch(r: _Reader) -> WatchRules | None:
     return rules if channel else None
 
 
-def _rules(r: _Reader, approvers: Approvers, allow: tuple[float, ...], reminding: _Reminding
-           ) -> tuple[str | None, Rules]:  # fmt: skip
-    """``UNBLOCK_RULES`` and the rules its file holds; each problem with the file is a problem of its own."""
-    path = r.text("UNBLOCK_RULES")
-    if path is None:
-        return None, Rules.from_settings(approvers, allow, **reminding)
-    try:
-        return path, load_rules(path, approvers=approvers, allow=allow, **reminding)
-    except RulesError as error:
-        r.problems += [f"UNBLOCK_RULES={path!r}: {problem}." for problem in error.problems]
-        return path, Rules.from_settings(approvers, allow, **reminding)
-
-
-class _Reminding(TypedDict):
-    remind_after: float
-    escalate_after: float
-    escalate_to: Approvers
-
-
-def _reminding(r: _Reader) -> _Reminding:
-    """``UNBLOCK_REMIND_AFTER``, ``UNBLOCK_ESCALATE_AFTER`` and ``UNBLOCK_ESCALATE_TO``: the rules' defaults."""
-    escalate_after = r.parsed("UNBLOCK_ESCALATE_AFTER", 0.0, v.after)
+def _default_rule(r: _Reader) -> tuple[Rule, frozenset[str]]:
+    """The settings' rule, for what a rule leaves out and for the entries no rule matches: ``UNBLOCK_APPROVERS``,
+    ``UNBLOCK_ALLOW_DURATIONS``, and the reminders and escalation of ``UNBLOCK_REMIND_AFTER``,
+    ``UNBLOCK_ESCALATE_AFTER`` and ``UNBLOCK_ESCALATE_TO``; with the fields whose setting was given (and valid)."""
+    approvers = r.parsed(
+        "UNBLOCK_APPROVERS", Approvers(), v.approvers,
+        hint="comma-separated Slack user ids (U…) or user-group ids (S…) who may approve, or * for anyone",
+    )  # fmt: skip
+    allow: tuple[float, ...] = r.parsed("UNBLOCK_ALLOW_DURATIONS", DEFAULT_ALLOW_DURATIONS, v.durations)
+    escalate_after = r.parsed("UNBLOCK_ESCALATE_AFTER", None, v.after)
     escalate_to = r.parsed("UNBLOCK_ESCALATE_TO", NOBODY, v.escalate_to)
     if escalate_after and r.text("UNBLOCK_ESCALATE_TO") is None:
         r.problems.append(
             "UNBLOCK_ESCALATE_AFTER is set, but UNBLOCK_ESCALATE_TO is not: name the users (U…) and user groups "
             "(S…) a request still waiting is escalated to."
         )
-    return _Reminding(remind_after=r.parsed("UNBLOCK_REMIND_AFTER", DEFAULT_REMIND_AFTER, v.after),
-                      escalate_after=escalate_after, escalate_to=escalate_to)  # fmt: skip
+    remind_after = r.parsed("UNBLOCK_REMIND_AFTER", None, v.after)
+    given = {"remind_after": remind_after, "escalate_after": escalate_after}
+    rule = Rule(
+        approvers=approvers, allow=allow, remind_after=DEFAULT_REMIND_AFTER if remind_after is None else remind_after,
+        escalate_after=escalate_after or 0.0, escalate_to=escalate_to,
+    )  # fmt: skip
+    return rule, frozenset(name for name, after in given.items() if after is not None)
 
 
-def _in_time(r: _Reader, ttl: float) -> None:
-    """A reminder or an escalation set no shorter than a request's time to live would never happen."""
-    for name in ("UNBLOCK_REMIND_AFTER", "UNBLOCK_ESCALATE_AFTER"):
-        raw = r.text(name)
+def _rules(r: _Reader, default: Rule) -> tuple[str | None, Rules]:
+    """``UNBLOCK_RULES`` and the rules its file holds; each problem with the file is a problem of its own."""
+    path = r.text("UNBLOCK_RULES")
+    if path is not None:
         try:
-            after = v.after(raw) if raw is not None else 0.0
-        except ValueError:  # a problem of its own
-            continue
-        if after >= ttl:
-            r.problems.append(
-                f"{name}={raw!r} is not shorter than UNBLOCK_REQUEST_TTL ({v.spoken(ttl)}), so it would never happen: "
-                "requests expire first. Make it shorter, or the time to live longer."
-            )
+            return path, load_rules(path, default)
+        except RulesError as error:
+            r.problems += [f"UNBLOCK_RULES={path!r}: {problem}." for problem in error.problems]
+    return path, Rules((), default)
+
+
+def _afters(rule: Rule) -> dict[str, float]:
+    return {"remind_after": rule.remind_after, "escalate_after": rule.escalate_after}
+
+
+def _in_time(r: _Reader, rules: Rules, given: frozenset[str], ttl: float, path: str | None) -> None:
+    """A reminder or an escalation no shorter than a request's time to live would never happen: a problem for each
+    setting of them that was ``given``, and for each rule whose own value is such (one it takes from the settings
+    is the setting's problem)."""
+    late = (f"is not shorter than UNBLOCK_REQUEST_TTL ({v.spoken(ttl)}), so it would never happen: requests expire "
+            "first. Make it shorter, or the time to live longer.")  # fmt: skip
+    settings = _afters(rules.default)
+    for key, name in REMINDER_SETTINGS.items():
+        if key in given and settings[key] >= ttl:
+            r.problems.append(f"{name}={r.text(name)!r} {late}")
+    for number, rule in enumerate(rules.rules, start=1):
+        for key, after in _afters(rule).items():
+            if after != settings[key] and after >= ttl:
+                where = f"UNBLOCK_RULES={path!r}: {label(number, rule.name)}"
+                r.problems.append(f"{where}: {key} ({v.spoken(after)}) {late}")
 
 
 def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = None) -> Settings:
     """Every setting from ``env``; ``origins`` says where each variable came from, for the problems."""
     r = _Reader(env, origins or {})
-    approvers = r.parsed(
-        "UNBLOCK_APPROVERS", Approvers(), v.approvers,
-        hint="comma-separated Slack user ids (U…) or user-group ids (S…) who may approve, or * for anyone",
-    )  # fmt: skip
-    allow_durations: tuple[float, ...] = r.parsed("UNBLOCK_ALLOW_DURATIONS", DEFAULT_ALLOW_DURATIONS, v.durations)
-    reminding = _reminding(r)
-    rules_file, rules = _rules(r, approvers, allow_durations, reminding)
+    default, given = _default_rule(r)
+    rules_file, rules = _rules(r, default)
     app_token = r.parsed("SLACK_APP_TOKEN", None, v.secret("xapp-"), secret=True)
     signing_secret = r.parsed(
         "SLACK_SIGNING_SECRET", None, v.secret(), secret=True,
@@ -260,7 +261,6 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         ),
         threecx_ca_bundle=r.parsed("THREECX_CA_BUNDLE", None, v.ca_bundle),
         threecx_timeout=r.parsed("THREECX_TIMEOUT", 10.0, v.seconds(0.1, 300)),
-        approvers=approvers,
         allow_self_approval=r.parsed("UNBLOCK_ALLOW_SELF_APPROVAL", False, v.boolean),
         channels=r.parsed("UNBLOCK_CHANNELS", None, v.channels),
         request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", 900.0, v.seconds(10, MAX_REQUEST_TTL)),
@@ -271,16 +271,14 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         log_level=r.parsed("LOG_LEVEL", "INFO", v.log_level),
         rules=rules,
         watch=_watch(r),
-        allow_durations=allow_durations,
         approval_channel=r.parsed("UNBLOCK_APPROVAL_CHANNEL", None, v.channel),
         notify_requester=r.parsed("UNBLOCK_NOTIFY_REQUESTER", True, v.boolean),
         heartbeat=r.parsed("UNBLOCK_HEARTBEAT", 3.0, v.seconds(0.2, 60)),
         rules_file=rules_file,
         report_channel=r.parsed("UNBLOCK_REPORT_CHANNEL", None, v.channel),
         report_at=r.parsed("UNBLOCK_REPORT_AT", (0, 9, 0), v.weekly),
-        **reminding,
     )  # fmt: skip
-    _in_time(r, settings.request_ttl)
+    _in_time(r, rules, given, settings.request_ttl, rules_file)
     if r.problems:
         raise ConfigError(r.problems)
     return settings

@@ -82,13 +82,16 @@ def added_by(value: object) -> str:
 
 
 def approvers(value: object) -> Approvers:
+    empty = "is empty, so no one could approve: name at least one, or leave the key out for UNBLOCK_APPROVERS"
+    return _ids(value, '["U0SEC1", "S0SECURITY"]', empty)
+
+
+def _ids(value: object, example: str, empty: str) -> Approvers:
+    """A list of user ids and user-group ids (``example``), said ``empty`` when it is empty."""
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError(f'must be a list of user ids and user-group ids, like ["U0SEC1", "S0SECURITY"] (got '
-                         f"{shown(value)})")  # fmt: skip
+        raise ValueError(f"must be a list of user ids and user-group ids, like {example} (got {shown(value)})")
     if not value:
-        raise ValueError(
-            "is empty, so no one could approve: name at least one, or leave the key out for UNBLOCK_APPROVERS"
-        )
+        raise ValueError(empty)
     return v.approver_ids([item.strip() for item in value])
 
 
@@ -128,12 +131,8 @@ def after(value: object) -> float:
 
 
 def escalate_to(value: object) -> Approvers:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError(f'must be a list of user ids and user-group ids, like ["U0LEAD1", "S0ONCALL"] (got '
-                         f"{shown(value)})")  # fmt: skip
-    if not value:
-        raise ValueError("is empty, so no one would be told: name at least one, or leave the key out")
-    return v.people(v.approver_ids([item.strip() for item in value]))
+    empty = "is empty, so no one would be told: name at least one, or leave the key out"
+    return v.people(_ids(value, '["U0LEAD1", "S0ONCALL"]', empty))
 
 
 def boolean(value: object) -> bool:

@@ -18,7 +18,7 @@ from ..domain.policy import Approvers
 from ..domain.rules import NOBODY, Network, Rule, Rules
 from . import rule_values as rv
 
-__all__ = ["KEYS", "RulesError", "load_rules"]
+__all__ = ["KEYS", "RulesError", "label", "load_rules"]
 
 T = TypeVar("T")
 
@@ -39,13 +39,10 @@ class RulesError(Exception):
         super().__init__("\n".join(problems))
 
 
-def load_rules(
-    path: str | Path, *, approvers: Approvers, allow: tuple[float, ...], remind_after: float = 0.0,
-    escalate_after: float = 0.0, escalate_to: Approvers = NOBODY,
-) -> Rules:  # fmt: skip
-    """The rules of the TOML file at ``path``; what a rule leaves out comes from the settings (``approvers``,
-    one approval, ``allow``, and the reminders and escalation: ``remind_after``, ``escalate_after``,
-    ``escalate_to``).
+def load_rules(path: str | Path, default: Rule) -> Rules:
+    """The rules of the TOML file at ``path``; what a rule leaves out comes from the settings' rule ``default``
+    (its approvers, one approval, its Approve-and-allow durations, its reminders and escalation), which is also
+    the rule of the entries no rule matches.
 
     Raises:
         RulesError: every problem with the file, one line each.
@@ -63,8 +60,6 @@ def load_rules(
     tables = _tables(document, problems)
     rules: list[Rule] = []
     names: dict[str, int] = {}
-    default = Rule(approvers=approvers, allow=allow, remind_after=remind_after, escalate_after=escalate_after,
-                   escalate_to=escalate_to)  # fmt: skip
     for number, table in enumerate(tables, start=1):
         reader = _RuleReader(number, table, problems)
         rule = reader.rule(default, names)
@@ -212,9 +207,14 @@ def _unreachable(tables: list[dict[str, object]]) -> list[str]:
     return []
 
 
+def label(number: int, name: str | None) -> str:
+    """How problems name a rule: ``rule 2 "Wide networks"``, or ``rule 2`` while it has no name."""
+    return f'rule {number} "{name}"' if name is not None else f"rule {number}"
+
+
 def _label(number: int, table: dict[str, object]) -> str:
-    """How problems name a rule: ``rule 2 "Wide networks"``, or ``rule 2`` while its name is not one."""
+    """The label of the rule ``table`` (without a name while its name is not one)."""
     try:
-        return f'rule {number} "{rv.name(table["name"])}"'
+        return label(number, rv.name(table["name"]))
     except (KeyError, ValueError):
-        return f"rule {number}"
+        return label(number, None)

@@ -9,7 +9,6 @@ to 3CX.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from .entries import Target
 from .model import State, Timing, UnblockRequest
 from .policy import ApprovalPolicy, Refusal, Why
 from .ports import AlreadyOpen, RequestStore
+from .rules import Network, Rule, entry_network
 from .transitions import Transitions
 
 #: the widest network Approve and allow lets in, by IP version: one click must never open a large range
@@ -29,13 +29,9 @@ NOT_ALLOWABLE = Refusal(Why.NOT_ALLOWABLE)
 NOTHING_TO_UNDO = Refusal(Why.NOTHING_TO_UNDO)
 
 
-def network(request: UnblockRequest) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+def network(request: UnblockRequest) -> Network | None:
     """The address or network of a request about one IP blocklist entry (None: another kind, or unreadable)."""
-    address = request.targets[0].address if len(request.targets) == 1 else None
-    try:
-        return ipaddress.ip_network(address.strip(), strict=False) if address else None
-    except ValueError:
-        return None
+    return entry_network(request.targets[0]) if len(request.targets) == 1 else None
 
 
 def allowable(request: UnblockRequest) -> bool:
@@ -97,6 +93,8 @@ class Unknown:
 ClickResult = Resolved | ApprovalRecorded | Refused | AlreadyResolved | Expired | Unknown
 #: how often a click tries again when another approval of the same request was recorded meanwhile
 APPROVAL_RACES = 5
+#: how often a deny or cancel tries: no approval recorded meanwhile refuses it, so once more settles it
+ENDING_RACES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +104,8 @@ class AlreadyRequested:
     request: UnblockRequest
 
 
-#: a check of the policy: None when the user may, else why not
-Check = Callable[[str, UnblockRequest], Awaitable[Refusal | None]]
+#: a check of the policy, given the request's rule: None when the user may, else why not
+Check = Callable[[str, UnblockRequest, Rule], Awaitable[Refusal | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +175,9 @@ class Decisions:
         the caller then has it carried out (exactly once, by construction). ``allow_for``: Approve and allow,
         for that many seconds (``allow_only``: Allow only the asked address, for that long, the block left in
         place). ``channel`` None: the click came from the approver's Home tab."""
-        for _ in range(APPROVAL_RACES):
-            decided = await self._decide(
-                request_id, user, channel, State.EXECUTING, self.policy.may_approve, allow_for, allow_only
-            )
-            if decided is not None:
-                return decided
-        return await self._still(request_id)
+        return await self._decide_within(
+            APPROVAL_RACES, request_id, user, channel, State.EXECUTING, self.policy.may_approve, allow_for, allow_only
+        )
 
     async def carry_out_by_rule(self, request: UnblockRequest) -> ClickResult:
         """Claim a request its rule carries out without approval (``auto``), as soon as it is opened."""
@@ -193,10 +187,12 @@ class Decisions:
         return Resolved(moved) if moved is not None else await self._lost_race(request.id)
 
     async def deny(self, request_id: str, user: str, channel: str | None) -> ClickResult:
-        return await self._decide_once(request_id, user, channel, State.DENIED, self.policy.may_deny)
+        return await self._decide_within(ENDING_RACES, request_id, user, channel, State.DENIED, self.policy.may_deny)
 
     async def cancel(self, request_id: str, user: str, channel: str) -> ClickResult:
-        return await self._decide_once(request_id, user, channel, State.CANCELLED, self.policy.may_cancel)
+        return await self._decide_within(
+            ENDING_RACES, request_id, user, channel, State.CANCELLED, self.policy.may_cancel
+        )
 
     async def undo(self, request_id: str, user: str, channel: str) -> ClickResult:
         """Claim an undo: ``Resolved`` with the request in ``undoing``; the caller has it carried out."""
@@ -211,7 +207,7 @@ class Decisions:
             return Refused(request, NOTHING_TO_UNDO)
         if request.undo_until is None or self._clock() > request.undo_until:
             return Refused(request, TOO_LATE_TO_UNDO)
-        reason = await self.policy.may_undo(user, request)
+        reason = await self.policy.may_undo(user, request, self.policy.rule_for(request))
         if reason is not None:
             return Refused(request, reason)
         # the claim holds only within the undo window, checked in the same statement: checking the rule (a user
@@ -222,7 +218,7 @@ class Decisions:
         current = await self.store.get(request_id)
         if current is not None and current.state is request.state and self._clock() > (current.undo_until or 0.0):
             return Refused(current, TOO_LATE_TO_UNDO)
-        return await self._lost_race(request_id)
+        return await self._lost_to(request_id, current)
 
     # -- expiry ------------------------------------------------------------------------
 
@@ -237,13 +233,17 @@ class Decisions:
 
     # -- steps ---------------------------------------------------------------------
 
-    async def _decide_once(self, request_id: str, user: str, channel: str | None, to: State, check: Check
-                           ) -> ClickResult:  # fmt: skip
-        decided = await self._decide(request_id, user, channel, to, check)
-        # a deny or cancel is refused by no approval recorded meanwhile: once more settles it
-        if decided is None:
-            decided = await self._decide(request_id, user, channel, to, check)
-        return decided if decided is not None else await self._still(request_id)
+    async def _decide_within(
+        self, tries: int, request_id: str, user: str, channel: str | None, to: State, check: Check,
+        allow_for: float | None = None, allow_only: bool = False,
+    ) -> ClickResult:  # fmt: skip
+        """``_decide`` until it decides, at most ``tries`` times: each other approval recorded meanwhile makes it
+        try again on the request as it is then."""
+        for _ in range(tries):
+            decided = await self._decide(request_id, user, channel, to, check, allow_for, allow_only)
+            if decided is not None:
+                return decided
+        return await self._still(request_id)
 
     async def _decide(
         self, request_id: str, user: str, channel: str | None, to: State, check: Check, allow_for: float | None = None,
@@ -263,14 +263,15 @@ class Decisions:
             return AlreadyResolved(request) if request.state is not State.EXPIRED else Expired(request, False)
         if self._clock() >= request.expires_at:
             return await self._expire_now(request)
-        reason = await check(user, request)
+        reason = await check(user, request, rule)
         if reason is not None:
             return Refused(request, reason)
         # the claim holds only while the request is in time, and (with several approvals) only if no other
         # approval was recorded meanwhile, checked in the same statement: checking the rule (a user group's
-        # members, say) may have taken a while
-        approvals = (*request.approvals, user) if to is State.EXECUTING and rule.approvals > 1 else None
-        if approvals is not None and len(approvals) < rule.approvals:
+        # members, say) may have taken a while. It needs the approvals it said it needed when it was opened.
+        needed = request.approvals_needed
+        approvals = (*request.approvals, user) if to is State.EXECUTING and needed > 1 else None
+        if approvals is not None and len(approvals) < needed:
             recorded = await self.transitions.move(request, State.PENDING, user, unexpired=True, approvals=approvals)
             return ApprovalRecorded(recorded) if recorded is not None else await self._raced(request)
         moved = await self.transitions.move(
@@ -286,7 +287,7 @@ class Decisions:
             and self._clock() < current.expires_at
         ):  # fmt: skip
             return None
-        return await self._lost_race(request.id)
+        return await self._lost_to(request.id, current)
 
     async def _still(self, request_id: str) -> ClickResult:
         """Other approvals kept coming while this click tried: it did nothing."""
@@ -300,7 +301,10 @@ class Decisions:
         return Expired(expired, just_now=True)
 
     async def _lost_race(self, request_id: str) -> ClickResult:
-        current = await self.store.get(request_id)
+        return await self._lost_to(request_id, await self.store.get(request_id))
+
+    async def _lost_to(self, request_id: str, current: UnblockRequest | None) -> ClickResult:
+        """What this click lost to, by the request as it is now (``current``; None: no longer in the store)."""
         if current is None:
             return Unknown(request_id)
         if current.state is State.EXPIRED:

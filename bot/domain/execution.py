@@ -61,7 +61,7 @@ class Execution:
         self._check_claimed(request, State.UNDOING)
         if request.allow_only:
             return await self._carry_out(request, request.targets, self._unallow_only, self._finish_undo_allow_only)
-        return await self._carry_out(request, request.removed, self._create, self._finish_undo)
+        return await self._carry_out(request, request.removed, self._create, self._finish_restore)
 
     async def recover(self) -> list[UnblockRequest]:
         """Finish the requests whose owner stopped renewing its claim, once every 3CX call it could have
@@ -97,7 +97,7 @@ class Execution:
                                          self._finish_undo_allow_only)  # fmt: skip
         if request.state is State.EXECUTING:
             return await self._carry_out(request, request.targets, self._delete_if_listed, self._finish_unblock)
-        return await self._carry_out(request, request.removed, self._create_if_absent, self._finish_undo)
+        return await self._carry_out(request, request.removed, self._create_if_absent, self._finish_restore)
 
     async def _carry_out(
         self, request: UnblockRequest, targets: Sequence[Target], step: Step, finish: Finish
@@ -152,15 +152,17 @@ class Execution:
             request, to, lambda: self.transitions.move(request, to, actor, results=results, undo_until=undo_until)
         )
 
+    async def _finish_restore(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
+        return await self._finish_undo(request, results, all(r.outcome is Outcome.RESTORED for r in results))
+
     async def _finish_undo_allow_only(self, request: UnblockRequest, results: tuple[Result, ...]
                                       ) -> UnblockRequest | None:  # fmt: skip
-        to = State.UNDONE if all(r.outcome.gone for r in results) else State.UNDO_FAILED
-        return await self._settle(
-            request, to, lambda: self.transitions.move(request, to, request.undone_by, undo_results=results)
-        )
+        return await self._finish_undo(request, results, all(r.outcome.gone for r in results))
 
-    async def _finish_undo(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
-        to = State.UNDONE if all(r.outcome is Outcome.RESTORED for r in results) else State.UNDO_FAILED
+    async def _finish_undo(self, request: UnblockRequest, results: tuple[Result, ...], done: bool
+                           ) -> UnblockRequest | None:  # fmt: skip
+        """End the undo ``undone`` (``done``) or ``undo_failed``."""
+        to = State.UNDONE if done else State.UNDO_FAILED
         return await self._settle(
             request, to, lambda: self.transitions.move(request, to, request.undone_by, undo_results=results)
         )
@@ -171,7 +173,7 @@ class Execution:
         """The last transition of a claimed request, which only its owner can make. What 3CX answered is kept
         until the database takes it, however long it is away; None when another process took the claim over
         meanwhile (it then finishes the request itself, after asking 3CX)."""
-        pause = 0.5
+        pause = self.timing.store_retry
         while True:
             try:
                 finished = await write()

@@ -92,9 +92,9 @@ class Finder:
 
     async def number(self, number: str) -> Matches:
         """The blacklist entries whose CallerId is ``number`` (with or without its ``+``)."""
-        digits = number.removeprefix("+")
-        listed = await self._numbers.with_caller_ids([digits, "+" + digits], MAX_MATCHES + 1)
-        same = [n for n in listed if n.number is not None and _digits(n.number) == digits]
+        wanted = number.removeprefix("+")
+        listed = await self._numbers.with_caller_ids([wanted, "+" + wanted], MAX_MATCHES + 1)
+        same = [n for n in listed if n.number is not None and digits(n.number) == wanted]
         return Matches(blocking=tuple(same[:MAX_MATCHES]), truncated=len(same) > MAX_MATCHES)
 
     async def newest(self, text: str | None, *, skip: int = 0, size: int = 15) -> Page:
@@ -127,10 +127,14 @@ def containing_prefix(mask: str | None, network: Network) -> int | None:
         entry_net = ipaddress.ip_network(mask.strip(), strict=False)
     except ValueError:
         return None
-    if entry_net.version != network.version:
-        return None
-    return entry_net.prefixlen if network.subnet_of(entry_net) else None  # type: ignore[arg-type]
+    return entry_net.prefixlen if contains(entry_net, network) else None
 
 
-def _digits(number: str) -> str:
+def contains(outer: Network, inner: Network) -> bool:
+    """Whether ``outer`` is ``inner`` or a network around it (never one of the other IP version)."""
+    return outer.version == inner.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
+def digits(number: str) -> str:
+    """The digits of a caller number (``+1 555-0100`` is ``15550100``)."""
     return "".join(ch for ch in number if ch.isdigit())

@@ -242,6 +242,9 @@ class Timing:
     heartbeat: float = 3.0
     #: for clocks that differ a little between processes
     margin: float = 2.0
+    #: how long a process first waits before writing 3CX's answer again while the database is away (the wait
+    #: doubles each time, up to 15 s)
+    store_retry: float = 0.5
 
     @property
     def takeover_after(self) -> float:

@@ -71,8 +71,6 @@ class ApprovalPolicy:
         approval_channel: str | None = None,
     ) -> None:
         self.rules = rules
-        #: the settings' approvers (``UNBLOCK_APPROVERS``), for requests no rule matches
-        self.approvers = rules.default.approvers
         self._membership = membership
         self._allow_self_approval = allow_self_approval
         self._channels = channels
@@ -94,16 +92,17 @@ class ApprovalPolicy:
     async def is_approver(self, user: str) -> bool:
         """Whether ``user`` approves anything at all (the settings' approvers, or a rule's, or those requests are
         escalated to)."""
-        for rule in (*self.rules.rules, self.rules.default):
+        for rule in self.rules.every:
             if await self.approves(user, rule.approvers):
                 return True
             if rule.escalate_after and await self.approves(user, rule.escalate_to):
                 return True
         return False
 
-    def deciders(self, request: UnblockRequest) -> Approvers:
-        """Who may approve or deny ``request`` now: its rule's approvers, and those it was escalated to."""
-        approvers = self.rule_for(request).approvers
+    def deciders(self, request: UnblockRequest, rule: Rule | None = None) -> Approvers:
+        """Who may approve or deny ``request`` now: its rule's approvers (``rule``, when the caller has it already),
+        and those it was escalated to."""
+        approvers = (self.rule_for(request) if rule is None else rule).approvers
         escalated = escalated_to(request)
         if escalated is None:
             return approvers
@@ -117,43 +116,44 @@ class ApprovalPolicy:
                 return True
         return False
 
-    async def may_approve(self, user: str, request: UnblockRequest) -> Refusal | None:
+    # each check below takes the request's rule (``rule_for``), found once per click
+
+    async def may_approve(self, user: str, request: UnblockRequest, rule: Rule) -> Refusal | None:
         """An approver of the request's rule who has not approved it yet; never the requester when it needs
         several approvals."""
-        refused = await self._approver_rule(user, request, "approve")
+        refused = await self._approver_rule(user, request, rule, "approve")
         if refused is None and user in request.approvals:
-            rule = self.rule_for(request)
-            return Refusal(Why.ALREADY_APPROVED, "approve", approvers=self.deciders(request), rule=rule.name,
-                           approvals_needed=rule.approvals)  # fmt: skip
+            return Refusal(Why.ALREADY_APPROVED, "approve", approvers=self.deciders(request, rule), rule=rule.name,
+                           approvals_needed=request.approvals_needed)  # fmt: skip
         return refused
 
-    async def may_undo(self, user: str, request: UnblockRequest) -> Refusal | None:
+    async def may_undo(self, user: str, request: UnblockRequest, rule: Rule) -> Refusal | None:
         """Undoing follows the rules of approving."""
-        return await self._approver_rule(user, request, "undo")
+        return await self._approver_rule(user, request, rule, "undo")
 
-    async def may_deny(self, user: str, request: UnblockRequest) -> Refusal | None:
-        rule = self.rule_for(request)
+    async def may_deny(self, user: str, request: UnblockRequest, rule: Rule) -> Refusal | None:
         if await self.approves(user, rule.approvers):
             return None
         if user == request.requester:
             return Refusal(Why.USE_CANCEL)
         if await self._escalated(user, request):
             return None
-        return Refusal(Why.NOT_APPROVER, "deny", approvers=self.deciders(request), rule=rule.name)
+        return Refusal(Why.NOT_APPROVER, "deny", approvers=self.deciders(request, rule), rule=rule.name)
 
-    async def may_cancel(self, user: str, request: UnblockRequest) -> Refusal | None:
+    async def may_cancel(self, user: str, request: UnblockRequest, rule: Rule) -> Refusal | None:
         if user == request.requester:
             return None
         return Refusal(Why.NOT_REQUESTER, "cancel", requester=request.requester)
 
-    async def _approver_rule(self, user: str, request: UnblockRequest, verb: str) -> Refusal | None:
-        rule = self.rule_for(request)
+    async def _approver_rule(self, user: str, request: UnblockRequest, rule: Rule, verb: str) -> Refusal | None:
+        """``rule``'s approvers (or those the request was escalated to) may; the requester only when allowed to
+        approve their own requests and the request needs one approval (as it said when it was opened)."""
         if not await self.approves(user, rule.approvers):
             if not await self._escalated(user, request):
-                return Refusal(Why.NOT_APPROVER, verb, approvers=self.deciders(request), rule=rule.name)
+                return Refusal(Why.NOT_APPROVER, verb, approvers=self.deciders(request, rule), rule=rule.name)
             # one it was escalated to decides like an approver, but never on their own request
             return Refusal(Why.OWN_REQUEST, verb) if user == request.requester else None
-        if user == request.requester and (not self._allow_self_approval or rule.approvals > 1):
+        if user == request.requester and (not self._allow_self_approval or request.approvals_needed > 1):
             return Refusal(Why.OWN_REQUEST, verb)
         return None
 

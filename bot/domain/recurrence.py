@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .entries import BlockedNumber, Target
+from .lookup import digits
 from .model import State, UnblockRequest
 
 #: how far back earlier unblocks are looked for (seconds)
@@ -42,8 +43,8 @@ def key(target: Target) -> str | None:
     """What an entry is about, the same whatever its Id: ``address:203.0.113.7/32``, ``number:15550100``; None
     when it names nothing comparable (no address, a number without digits)."""
     if isinstance(target, BlockedNumber):
-        digits = "".join(c for c in target.number or "" if c.isdigit())
-        return f"number:{digits}" if digits else None
+        found = digits(target.number or "")
+        return f"number:{found}" if found else None
     return address_key(target.address)
 
 

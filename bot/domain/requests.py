@@ -51,7 +51,7 @@ from .results import (
     Withdrawn,
 )
 from .transitions import Transitions
-from .watch import UNDONE_CHECKED, PutBack, Watching
+from .watch import UNDONE_CHECKED, PutBack, WatchersRequests, Watching
 
 __all__ = [
     "DEFAULT_DAYS",
@@ -86,6 +86,7 @@ __all__ = [
     "Unblocks",
     "Unknown",
     "Upkept",
+    "WatchersRequests",
     "Watching",
     "Why",
     "Withdrawn",
@@ -200,7 +201,10 @@ class Requests:
 
     async def _carry_out_left(self) -> list[UnblockRequest]:
         """Claim and carry out the ``auto`` requests still pending well after they were opened: the process that
-        opened one stopped before claiming it (claiming follows opening at once)."""
+        opened one stopped before claiming it (claiming follows opening at once). Nothing to read when no rule
+        carries anything out at once."""
+        if not any(rule.auto for rule in self.policy.rules.every):
+            return []
         before = self.transitions.clock() - self.timing.takeover_after
         finished = []
         for left in await self.store.waiting(AUTO_CHECKED):
@@ -226,10 +230,11 @@ class Requests:
         """Remind the approvers of each request waiting longer than its rule's ``remind_after``, and escalate
         each waiting longer than its ``escalate_after``: each once, ever (a compare-and-set in the store, so
         another replica or a restart does not do it again), never once it was decided or expired. The requests
-        reminded and those escalated, as they are now."""
-        rules = (*self.policy.rules.rules, self.policy.rules.default)
-        remind = [rule.remind_after for rule in rules if rule.remind_after > 0]
-        escalate = [rule.escalate_after for rule in rules if rule.escalate_after > 0]
+        reminded and those escalated, as they are now. Nothing to read when no rule reminds or escalates before
+        requests expire."""
+        rules, ttl = self.policy.rules.every, self.timing.ttl
+        remind = [rule.remind_after for rule in rules if 0 < rule.remind_after < ttl]
+        escalate = [rule.escalate_after for rule in rules if 0 < rule.escalate_after < ttl]
         if not remind and not escalate:
             return [], []
         now = self.transitions.clock()
@@ -259,14 +264,21 @@ class Requests:
 
     # -- the watcher's own requests ------------------------------------------------------------
 
-    async def unblock_seen(self, watching: Watching, announcement: Announcement, show: Show) -> OpenResult | PutBack:
+    async def watchers_requests(self) -> WatchersRequests:
+        """The watcher's last requests, read once for all the entries one look has it unblock (``unblock_seen``)."""
+        return WatchersRequests(tuple(await self.requested_by(WATCHER, UNDONE_CHECKED)))
+
+    async def unblock_seen(
+        self, watching: Watching, announcement: Announcement, show: Show, earlier: WatchersRequests
+    ) -> OpenResult | PutBack:
         """Unblock a new entry the watcher saw whose rule says so (``Watching.unblocks``): a request for it in the
         watch channel, asked by :data:`WATCHER`, which its rule carries out at once, so that it has all a request
         has (one open request per entry, the audit line, history, recovery, Undo). ``show`` shows the request's
         card, which is the entry's announcement: once it is shown, the announcement counts as posted
         (``Watching.shown_in_request``), so whoever looks next does not unblock the entry again.
         ``AlreadyRequested`` when an open request holds the entry already (a person's, or another look's);
-        ``PutBack`` when an Undo of the watcher's put the entry back."""
+        ``PutBack`` when an Undo of one of ``earlier`` (``watchers_requests``, read once per look) put the entry
+        back."""
 
         async def shown(request: UnblockRequest) -> Shown | NotShown:
             result = await show(request)
@@ -275,9 +287,9 @@ class Requests:
             return result
 
         entry = announcement.entry
-        for earlier in await self.requested_by(WATCHER, UNDONE_CHECKED):
-            if any(r.new_id == str(entry.id) for r in earlier.undo_results):
-                return PutBack(earlier)
+        put_back = earlier.put_back(entry)
+        if put_back is not None:
+            return put_back
         log.info("unblocking a new entry by its rule", extra={"entry": entry.id, "channel": announcement.channel})
         return await self.open([entry], WATCHER, announcement.channel, None, asked_in=None, show=shown)
 

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .entries import BlocklistEntry, Kind, Target
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from .lookup import Network as Network
+from .lookup import contains
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ class Rule:
         network = entry_network(entry)
         if network is None:  # a caller number, or an entry without an address that is one
             return False
-        if self.networks and not any(_inside(network, allowed) for allowed in self.networks):
+        if self.networks and not any(contains(allowed, network) for allowed in self.networks):
             return False
         return not self.widens or self.is_wider(network)
 
@@ -112,15 +112,10 @@ class Rules:
     rules: tuple[Rule, ...]
     default: Rule
 
-    @classmethod
-    def from_settings(
-        cls, approvers: Approvers, allow: Iterable[float], *, remind_after: float = 0.0, escalate_after: float = 0.0,
-        escalate_to: Approvers = NOBODY,
-    ) -> Rules:  # fmt: skip
-        """No rules: every entry follows the settings (``UNBLOCK_APPROVERS``, ``UNBLOCK_ALLOW_DURATIONS``, and the
-        reminders and escalation of ``UNBLOCK_REMIND_AFTER``, ``UNBLOCK_ESCALATE_AFTER``, ``UNBLOCK_ESCALATE_TO``)."""
-        return cls((), Rule(approvers=approvers, allow=tuple(allow), remind_after=remind_after,
-                            escalate_after=escalate_after, escalate_to=escalate_to))  # fmt: skip
+    @property
+    def every(self) -> tuple[Rule, ...]:
+        """The rules, then the default."""
+        return (*self.rules, self.default)
 
     def rule_for(self, entry: Target) -> Rule:
         """The first rule that matches ``entry``, else the default."""
@@ -153,14 +148,6 @@ def entry_network(entry: Target) -> Network | None:
         return ipaddress.ip_network(entry.address.strip(), strict=False)
     except ValueError:
         return None
-
-
-def _inside(network: Network, allowed: Network) -> bool:
-    if isinstance(network, ipaddress.IPv4Network) and isinstance(allowed, ipaddress.IPv4Network):
-        return network.subnet_of(allowed)
-    if isinstance(network, ipaddress.IPv6Network) and isinstance(allowed, ipaddress.IPv6Network):
-        return network.subnet_of(allowed)
-    return False
 
 
 def _added_by(entry: Target) -> str | None:

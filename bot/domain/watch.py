@@ -24,7 +24,7 @@ from .model import WATCHER, UnblockRequest
 from .ports import Announcement, WatchStore
 from .rules import Rules
 
-__all__ = ["CHECKS", "PAGE", "WATCHER", "Look", "PutBack", "WatchRules", "WatchedList", "Watching"]
+__all__ = ["CHECKS", "PAGE", "WATCHER", "Look", "PutBack", "WatchRules", "WatchedList", "WatchersRequests", "Watching"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,20 @@ class PutBack:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchersRequests:
+    """The last :data:`UNDONE_CHECKED` requests of the watcher's, as one read of the store found them."""
+
+    requests: tuple[UnblockRequest, ...] = ()
+
+    def put_back(self, entry: BlocklistEntry) -> PutBack | None:
+        """The request of these whose Undo put ``entry`` back (3CX gave it a new Id then), if any."""
+        for earlier in self.requests:
+            if any(r.new_id == str(entry.id) for r in earlier.undo_results):
+                return PutBack(earlier)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Watching:
     """Looking at the blocklist for ``holder`` (this process), by ``rules``."""
 
@@ -116,9 +130,10 @@ class Watching:
                 keep = [Announcement(e, self.rules.channel) for e in added if self.rules.wants(e)]
                 if await self.store.advance_watch(self.holder, mark, max(e.id for e in added), keep, now):
                     new = len(keep)
-        unposted = await self.store.unposted(PAGE)
-        unblock = [a for a in unposted if self.unblocks(a.entry)]
-        announce = [a for a in unposted if not self.unblocks(a.entry)]
+        unblock: list[Announcement] = []
+        announce: list[Announcement] = []
+        for found in await self.store.unposted(PAGE):
+            (unblock if self.unblocks(found.entry) else announce).append(found)
         return Look(True, new, tuple(announce), tuple(await self._gone(now)), tuple(unblock))
 
     def unblocks(self, entry: BlocklistEntry) -> bool:

@@ -13,13 +13,9 @@ from ..domain.entries import CallFailed, Reason
 class ThreeCXError(CallFailed):
     """Root of every error the 3CX client raises: a :class:`~bot.domain.entries.CallFailed` to the domain."""
 
-    #: short machine-readable name, kept in the request's record
-    kind = "error"
-
-    def __init_subclass__(cls, *, kind: str, **rest: object) -> None:
+    def __init_subclass__(cls, *, reason: Reason, **rest: object) -> None:
         super().__init_subclass__(**rest)
-        cls.kind = kind
-        cls.reason = Reason(kind)
+        cls.reason = reason
 
     def __init__(
         self,
@@ -46,25 +42,25 @@ class ThreeCXError(CallFailed):
         return f"HTTP {self.status} ({self.message}){said}"
 
 
-class NotFoundError(ThreeCXError, kind="not_found"):
+class NotFoundError(ThreeCXError, reason=Reason.NOT_FOUND):
     """404: no such entry."""
 
 
-class ChangedError(ThreeCXError, kind="changed"):
+class ChangedError(ThreeCXError, reason=Reason.CHANGED):
     """412: the entry changed since it was read (ETag mismatch)."""
 
 
-class CredentialsError(ThreeCXError, kind="credentials"):
+class CredentialsError(ThreeCXError, reason=Reason.CREDENTIALS):
     """The token endpoint refused the client id/secret, or 401 persisted after a fresh token."""
 
 
-class ForbiddenError(ThreeCXError, kind="forbidden"):
+class ForbiddenError(ThreeCXError, reason=Reason.FORBIDDEN):
     """403: the API client lacks the rights (System Admin role) for this call."""
 
 
-class UnavailableError(ThreeCXError, kind="unavailable"):
+class UnavailableError(ThreeCXError, reason=Reason.UNAVAILABLE):
     """5xx, a timeout or a network error, after the retries allowed."""
 
 
-class UnexpectedResponseError(ThreeCXError, kind="other"):
+class UnexpectedResponseError(ThreeCXError, reason=Reason.OTHER):
     """Any other answer: a 4xx not listed above, or a body that is not what the API promises."""

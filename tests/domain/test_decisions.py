@@ -115,7 +115,7 @@ async def test_a_member_of_an_approvers_group_approves() -> None:
 async def test_someone_who_is_no_approver_is_refused_with_the_approvers_named() -> None:
     w = world()
     request = await w.request(w.ip.entries[42])
-    approvers = w.policy.approvers
+    approvers = w.policy.rules.default.approvers
     assert await w.decisions.approve(request.id, OTHER_USER, CHANNEL) == Refused(
         request, Refusal(Why.NOT_APPROVER, "approve", approvers=approvers)
     )
@@ -298,7 +298,7 @@ async def test_undo_is_only_for_approvers_and_not_by_the_requester() -> None:
     done = await approved_and_done(w)
     refused = await w.decisions.undo(done.id, OTHER_USER, CHANNEL)
     assert isinstance(refused, Refused) and refused.reason == Refusal(
-        Why.NOT_APPROVER, "undo", approvers=w.policy.approvers
+        Why.NOT_APPROVER, "undo", approvers=w.policy.rules.default.approvers
     )
     assert isinstance(await w.decisions.undo(done.id, REQUESTER, CHANNEL), Refused)
     assert await w.decisions.undo(done.id, APPROVER, OTHER_CHANNEL) == Refused(done, ELSEWHERE)

@@ -18,7 +18,7 @@ from bot.domain.policy import ApprovalPolicy, Approvers, Refusal, Why
 from bot.domain.requests import Upkept
 from bot.domain.rules import Rule, Rules
 
-from .fakes import APPROVER, CHANNEL, DURATIONS, GROUP, OTHER_USER, REQUESTER, World, world
+from .fakes import APPROVER, CHANNEL, DURATIONS, GROUP, OTHER_USER, REQUESTER, TIMING, World, world
 
 #: the people requests are escalated to: a lead, and the members of the on-call user group
 LEAD = "U0LEAD"
@@ -135,6 +135,14 @@ async def test_nothing_is_reminded_or_escalated_when_turned_off() -> None:
     done = await upkeep(w)
     assert (done.reminded, done.escalated) == ([], [])
     assert w.store.calls["still_waiting"] == 0  # not even asked
+
+
+async def test_reminders_and_escalations_no_sooner_than_expiry_are_not_looked_for() -> None:
+    w = reminding(replace(SETTINGS, remind_after=TIMING.ttl, escalate_after=2 * TIMING.ttl))
+    await waiting_for(w, w.timing.ttl - 1)
+    done = await upkeep(w)
+    assert (done.reminded, done.escalated) == ([], [])
+    assert w.store.calls["still_waiting"] == 0  # not even asked: requests expire first
 
 
 async def test_a_rules_own_times_win_over_the_settings() -> None:

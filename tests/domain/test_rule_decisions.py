@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import replace
 from ipaddress import ip_network
 
 import pytest
@@ -15,7 +16,7 @@ from bot.domain.entries import Kind
 from bot.domain.model import State, UnblockRequest
 from bot.domain.policy import Approvers, Refusal, Why
 from bot.domain.requests import Decided, Opened
-from bot.domain.rules import Rule
+from bot.domain.rules import Rule, Rules
 
 from .fakes import (
     APPROVER,
@@ -78,6 +79,12 @@ async def first_approval(w: World, request: UnblockRequest, user: str = SEC1) ->
     return recorded.request
 
 
+def with_wide(w: World, wide: Rule) -> Rules:
+    """The rules of ``w`` with ``wide`` in the place of "Wide networks"."""
+    rules = w.policy.rules
+    return replace(rules, rules=tuple(wide if rule.name == WIDE.name else rule for rule in rules.rules))
+
+
 def not_approver(verb: str, rule: Rule) -> Refusal:
     return Refusal(Why.NOT_APPROVER, verb, approvers=rule.approvers, rule=rule.name)
 
@@ -133,6 +140,29 @@ async def test_a_second_different_approver_carries_it_out() -> None:
     now = done.request
     assert (now.state, now.approvals, now.resolved_by) == (U, (SEC1, SEC3), SEC3)
     assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
+    assert w.ip.called("remove") == [43]
+
+
+@pytest.mark.parametrize(("opened_with", "changed_to"), [(2, 1), (1, 2)])
+async def test_a_request_needs_the_approvals_it_was_opened_with_whatever_the_rules_say_later(
+    opened_with: int, changed_to: int
+) -> None:
+    w = ruled()
+    w.policy.rules = with_wide(w, replace(WIDE, approvals=opened_with))
+    request = await w.request(w.ip.entries[43])
+    assert request.approvals_needed == opened_with
+    w.policy.rules = with_wide(w, replace(WIDE, approvals=changed_to))  # the rules file changed, and a restart
+
+    click = await w.requests.approve(request.id, SEC1, CHANNEL)
+
+    if opened_with == 2:  # as its card says: one more approval
+        assert isinstance(click, ApprovalRecorded) and click.request.approvals == (SEC1,)
+        assert await w.requests.approve(request.id, SEC1, CHANNEL) == Refused(
+            click.request, Refusal(Why.ALREADY_APPROVED, "approve", approvers=WIDE.approvers, rule="Wide networks",
+                                   approvals_needed=2)
+        )  # fmt: skip
+        click = await w.requests.approve(request.id, SEC2, CHANNEL)
+    assert isinstance(click, Resolved) and click.request.state is U
     assert w.ip.called("remove") == [43]
 
 
@@ -335,7 +365,7 @@ async def test_a_request_no_rule_matches_follows_the_settings() -> None:
     w = ruled()
     request = await w.request(w.ip.entries[42])
     assert (request.rule, request.approvals_needed, request.auto) == (None, 1, False)
-    settings = w.policy.approvers
+    settings = w.policy.rules.default.approvers
     assert await w.requests.approve(request.id, SEC1, CHANNEL) == Refused(
         request, Refusal(Why.NOT_APPROVER, "approve", approvers=settings)
     )
@@ -359,6 +389,14 @@ async def test_an_auto_request_a_stopped_process_opened_but_never_claimed_is_car
     assert w.ip.called("remove") == [44]
     assert (await w.requests.upkeep()).finished == []  # once
     assert w.ip.called("remove") == [44]
+
+
+async def test_recovery_reads_no_waiting_requests_when_no_rule_carries_out_at_once() -> None:
+    w = world(rules=[WIDE, VOICE])
+    await w.request(w.ip.entries[43])
+    w.clock.advance(TIMING.takeover_after + 1)
+    assert (await w.requests.upkeep()).finished == []
+    assert w.store.calls["waiting"] == 0  # not even asked
 
 
 async def test_a_pending_request_needing_approval_is_left_to_its_approvers_by_recovery() -> None:

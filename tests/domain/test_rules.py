@@ -183,7 +183,7 @@ def test_when_no_rule_matches_the_settings_decide() -> None:
 
 
 def test_without_a_rules_file_the_settings_decide_for_every_entry() -> None:
-    rules = Rules.from_settings(SETTINGS, [HOUR, DAY])
+    rules = Rules((), Rule(approvers=SETTINGS, allow=(HOUR, DAY)))
 
     assert rules.rules == ()
     for entry in (ip("203.0.113.7"), ip("10.0.0.0/8"), number()):

@@ -12,7 +12,8 @@ import pytest
 from bot.domain.model import WATCHER, State, UnblockRequest
 from bot.domain.policy import Approvers
 from bot.domain.ports import Announcement
-from bot.domain.requests import AlreadyRequested, NotShown, Opened, Resolved, Shown, Withdrawn
+from bot.domain.requests import AlreadyRequested, NotShown, Opened, Requests, Resolved, Shown, Withdrawn
+from bot.domain.results import OpenResult
 from bot.domain.rules import Rule
 from bot.domain.watch import PutBack, Watching, WatchRules
 from bot.threecx.errors import ForbiddenError
@@ -45,6 +46,11 @@ class Cards:
             return NotShown(self.error)
         self.shown.append(request)
         return Shown(f"1700000000.{len(self.shown):06d}")
+
+
+async def seen(requests: Requests, watcher: Watching, found: Announcement, cards: Cards) -> OpenResult | PutBack:
+    """What the watcher's look does with ``found``: the watcher's requests read, then the entry unblocked."""
+    return await requests.unblock_seen(watcher, found, cards, await requests.watchers_requests())
 
 
 def watching(w: World, store: WatchStore, blocklist: WatchedList, holder: str = "bot-a") -> Watching:
@@ -85,7 +91,7 @@ async def test_a_new_entry_of_a_trusted_network_is_unblocked_once_and_the_others
     assert look.unposted == (Announcement(OUTSIDE, WATCH),)  # announced with Request unblock, as before
 
     cards = Cards()
-    opened = await w.requests.unblock_seen(watcher, look.unblock[0], cards)
+    opened = await seen(w.requests, watcher, look.unblock[0], cards)
 
     assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved)
     done = opened.decided.request
@@ -114,8 +120,8 @@ async def test_a_second_attempt_at_once_is_a_no_op(store: WatchStore, blocklist:
     other = watching(w, store, blocklist, holder="bot-b")
 
     one, two = await asyncio.gather(
-        w.requests.unblock_seen(watcher, found, Cards()),
-        w.process("bot-b").requests.unblock_seen(other, found, Cards()),
+        seen(w.requests, watcher, found, Cards()),
+        seen(w.process("bot-b").requests, other, found, Cards()),
     )
 
     assert sorted(type(r).__name__ for r in (one, two)) == ["AlreadyRequested", "Opened"]
@@ -131,7 +137,7 @@ async def test_an_entry_that_3cx_refuses_to_remove_ends_failed_with_its_reason_a
     [found] = (await watcher.look()).unblock
     w.ip.fail("remove", ForbiddenError("Forbidden", method="DELETE", status=403))
 
-    opened = await w.requests.unblock_seen(watcher, found, Cards())
+    opened = await seen(w.requests, watcher, found, Cards())
 
     assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved)
     failed = opened.decided.request
@@ -149,13 +155,13 @@ async def test_a_card_slack_refused_unblocks_nothing_and_the_next_look_tries_aga
     watcher = await first_look(w, store, blocklist)
     [found] = (await watcher.look()).unblock
 
-    refused = await w.requests.unblock_seen(watcher, found, Cards(error="channel_not_found"))
+    refused = await seen(w.requests, watcher, found, Cards(error="channel_not_found"))
     assert isinstance(refused, Withdrawn)
     assert w.ip.called("remove") == []
 
     w.clock.advance(INTERVAL)
     [again] = (await watcher.look()).unblock
-    opened = await w.requests.unblock_seen(watcher, again, Cards())
+    opened = await seen(w.requests, watcher, again, Cards())
     assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved)
     assert opened.decided.request.state is State.UNBLOCKED
     assert w.ip.called("remove") == [57]
@@ -167,7 +173,7 @@ async def test_an_entry_an_undo_put_back_is_announced_not_unblocked_again(
     w = world(rules=rules())
     watcher = await first_look(w, store, blocklist)
     [found] = (await watcher.look()).unblock
-    opened = await w.requests.unblock_seen(watcher, found, Cards())
+    opened = await seen(w.requests, watcher, found, Cards())
     assert isinstance(opened, Opened)
 
     undone = await w.requests.undo(opened.request.id, APPROVER, WATCH)
@@ -178,8 +184,30 @@ async def test_an_entry_an_undo_put_back_is_announced_not_unblocked_again(
     [again] = (await watcher.look()).unblock
 
     assert again.entry == back
-    assert await w.requests.unblock_seen(watcher, again, Cards()) == PutBack(undone.request)
+    assert await seen(w.requests, watcher, again, Cards()) == PutBack(undone.request)
     assert w.ip.called("remove") == [57]
+
+
+async def test_one_read_of_the_watchers_requests_serves_every_entry_a_look_unblocks(
+    store: WatchStore, blocklist: WatchedList
+) -> None:
+    w = world(rules=rules())
+    watcher = watching(w, store, blocklist)
+    await watcher.look()
+    also = blocked(59, "198.51.100.59")
+    for entry in (TRUSTED, also):
+        blocklist.put(entry)
+        w.ip.put(entry)
+    w.clock.advance(INTERVAL)
+    look = await watcher.look()
+    assert [a.entry for a in look.unblock] == [TRUSTED, also]
+
+    earlier = await w.requests.watchers_requests()
+    opened = [await w.requests.unblock_seen(watcher, found, Cards(), earlier) for found in look.unblock]
+
+    assert all(isinstance(o, Opened) and isinstance(o.decided, Resolved) for o in opened)
+    assert w.ip.called("remove") == [57, 59]
+    assert w.store.calls["requested_by"] == 1
 
 
 @pytest.mark.parametrize("on_watch", [False, None], ids=["auto-without-on-watch", "no-rules"])

@@ -131,7 +131,7 @@ async def _fail(harness: Harness, request: UnblockRequest) -> None:
 async def _expire(harness: Harness, request: UnblockRequest) -> None:
     harness.clock.advance(3600)
     assert harness.bot is not None
-    await harness.bot.sweeper.sweep()
+    await harness.bot.sweeper.tick()
 
 
 async def _undo(harness: Harness, request: UnblockRequest) -> None:

@@ -237,6 +237,20 @@ async def test_a_good_submission_closes_the_form_and_posts_the_card_as_the_comma
     assert any("was approved by <@UBOB>" in text for text in direct_messages(harness))
 
 
+async def test_a_submission_slack_delivers_twice_asks_about_its_channel_once_and_posts_one_card(
+    harness: Harness,
+) -> None:
+    modal = await open_form(harness, request_shortcut(harness))
+
+    for _ in range(2):  # the same view, in two deliveries (each with its own trigger)
+        reply = await send(harness, submission(harness, modal, {WHAT: typed("42"), CHANNEL: picked(GENERAL)}))
+        assert (reply.status, reply.text) == (200, "")
+    await harness.settle()
+
+    assert len(harness.cards(GENERAL)) == 1 and await stored_requests(harness) == 1
+    assert [call.args["channel"] for call in harness.slack.calls_to("conversations.info")] == [GENERAL]
+
+
 async def test_the_form_gives_the_card_the_command_gives(harness: Harness) -> None:
     modal = await open_form(harness, request_shortcut(harness))
     await send(harness, submission(harness, modal, {

@@ -49,6 +49,13 @@ class Asker:
     home: bool = False
 
 
+def asker_of(body: dict[str, Any]) -> Asker:
+    """Who clicked or used a shortcut, where (the channel of the message clicked on), and how to answer them."""
+    user = str((body.get("user") or {}).get("id", ""))
+    channel = str((body.get("channel") or {}).get("id", "") or (body.get("container") or {}).get("channel_id", ""))
+    return Asker(user, channel, body.get("response_url"), str(body.get("trigger_id") or ""))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Answering:
     """Work started once per delivery, in its lane, and notes to the person who asked."""
@@ -60,20 +67,27 @@ class Answering:
     #: what only the Slack side keeps (deliveries handled, choices offered, Home tab viewers)
     remembered: Remembered
 
+    def start_once(
+        self, asker: Asker, work: Work, progress: str | None = None, *, name: str, lane: Lane = Lane.COMMANDS
+    ) -> bool:
+        """Start ``work`` in ``lane``, to be done once for this delivery (see ``_once``); False when the lane is
+        full or the bot is stopping (nothing is done)."""
+        return self.work.spawn(self._once(asker, work, progress), name=name, lane=lane)
+
     def _click(self, asker: Asker, work: Work | None, out_of_date: str, lane: Lane = Lane.COMMANDS) -> None:
         """Start a click's ``work`` in ``lane`` (None: its button is one the bot could not have made); when the
         bot must refuse it, or the channel is not one of the bot's, the person is told and nothing changes."""
         refusal = self.policy.may_click_in(asker.channel)
         if refusal is not None or work is None:
-            self._tell_soon(asker, words(refusal) if refusal is not None else out_of_date)
-        elif not self.work.spawn(self._once(asker, work), name=f"click-{lane.value}", lane=lane):
-            self._tell_soon(asker, say.BUSY_CLICK)
+            self.tell_soon(asker, words(refusal) if refusal is not None else out_of_date)
+        elif not self.start_once(asker, work, name=f"click-{lane.value}", lane=lane):
+            self.tell_soon(asker, say.BUSY_CLICK)
 
     def _home_click(self, asker: Asker, work: Work | None) -> None:
         """A click in the Home tab: answered in the tab (it has no channel, and no reply URL)."""
         if work is None:
             work = partial(self._tell, asker, say.UNKNOWN_REQUEST)
-        if not self.work.spawn(self._once(asker, work), name="click-home", lane=Lane.DECISIONS):
+        if not self.start_once(asker, work, name="click-home", lane=Lane.DECISIONS):
             self.work.spawn(self._tell(asker, say.BUSY_CLICK), name="home-busy")
 
     # -- telling people ----------------------------------------------------------------------
@@ -87,28 +101,25 @@ class Answering:
     ) -> None:
         if asker.home:  # the Home tab says it at its top
             await self.showing.home(asker.user, text)
-            return
-        if asker.response_url is None:  # a form's submission: no reply URL, so a direct message
-            await self._direct(asker, text, blocks)
-            return
-        await self.delivery.tell(asker.channel, asker.response_url, text, blocks, replace=replace)
+        else:
+            await self._send(asker, text, blocks, replace=replace)
 
-    def _direct(self, asker: Asker, text: str, blocks: list[dict[str, Any]] | None = None) -> asyncio.Future[Sent]:
-        """A note to ``asker`` as a direct message from the bot (what has no reply URL is answered there)."""
-        return self.delivery.message(asker.user, fallback(text), blocks or [section(text)])
-
-    def refuse(self, asker: Asker, text: str) -> None:
-        """Tell someone privately why their command or click does nothing (nothing else happens)."""
-        self._tell_soon(asker, text)
-
-    def _tell_soon(self, asker: Asker, text: str) -> None:
-        """A note sent without waiting for it (from a listener, right after the ack)."""
+    def tell_soon(self, asker: Asker, text: str) -> None:
+        """A note sent without waiting for it (from a listener, right after the ack): why a command or click does
+        nothing (nothing else happens), or what it is still doing."""
         if asker.home:
             self.work.spawn(self._tell(asker, text), name="home-note")
-        elif asker.response_url is None:
-            self._direct(asker, text)
         else:
-            self.delivery.tell(asker.channel, asker.response_url, text)
+            self._send(asker, text)
+
+    def _send(
+        self, asker: Asker, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False
+    ) -> asyncio.Future[Sent]:
+        """A note through the reply URL; as a direct message from the bot when there is none (a form's
+        submission)."""
+        if asker.response_url is None:
+            return self.delivery.message(asker.user, fallback(text), blocks or [section(text)])
+        return self.delivery.tell(asker.channel, asker.response_url, text, blocks, replace=replace)
 
     async def _once(self, asker: Asker, work: Work, progress: str | None = None) -> None:
         """Do ``work`` unless this delivery was handled before (Slack's retry, or a replay); when it takes longer
@@ -120,7 +131,7 @@ class Answering:
                 return
             slow = None
             if progress is not None:
-                slow = asyncio.get_running_loop().call_later(PROGRESS_AFTER, self._tell_soon, asker, progress)
+                slow = asyncio.get_running_loop().call_later(PROGRESS_AFTER, self.tell_soon, asker, progress)
             try:
                 await work()
             finally:

@@ -226,21 +226,23 @@ def _list_text(words: list[str]) -> str | None:
 
 
 def _history_count(words: list[str]) -> int:
-    if not words:
-        return DEFAULT_HISTORY
-    if len(words) == 1 and _DIGITS.fullmatch(words[0]) and len(words[0]) <= 3 and 1 <= int(words[0]) <= MAX_HISTORY:
-        return int(words[0])
-    raise InvalidCommand(f"`/unblock history` takes a count from 1 to {MAX_HISTORY}, e.g. `/unblock history 20`.")
+    usage = "`/unblock history` takes a count from 1 to {}, e.g. `/unblock history 20`."
+    return _count(words, DEFAULT_HISTORY, MAX_HISTORY, usage)
 
 
 def _report_days(words: list[str]) -> int:
+    usage = "`/unblock report` takes a number of days from 1 to {}, e.g. `/unblock report 30`."
+    return _count(words, DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS, usage)
+
+
+def _count(words: list[str], default: int, most: int, usage: str) -> int:
+    """The one number from 1 to ``most`` in ``words`` (``default`` when there is none); else ``usage`` (with
+    ``most`` in it) is what the person is told."""
     if not words:
-        return DEFAULT_REPORT_DAYS
-    if len(words) == 1 and _DIGITS.fullmatch(words[0]) and len(words[0]) <= 3 and 1 <= int(words[0]) <= MAX_REPORT_DAYS:
+        return default
+    if len(words) == 1 and _DIGITS.fullmatch(words[0]) and len(words[0]) <= 3 and 1 <= int(words[0]) <= most:
         return int(words[0])
-    raise InvalidCommand(
-        f"`/unblock report` takes a number of days from 1 to {MAX_REPORT_DAYS}, e.g. `/unblock report 30`."
-    )
+    raise InvalidCommand(usage.format(most))
 
 
 def quote(text: str) -> str:

@@ -68,7 +68,7 @@ class Deciding(Answering):
             result = await requests.cancel(request_id, asker.user, asker.channel)
         else:
             result = await requests.undo(request_id, asker.user, asker.channel, on_claimed=claimed)
-        await self._report(result, asker)
+        await self._report(result, asker, card)
 
     def choose_duration(self, button: AllowButton | None, asker: Asker) -> None:
         """Another duration chosen beside **Approve and allow** or **Allow only**: the card is redrawn so that the
@@ -81,13 +81,12 @@ class Deciding(Answering):
     async def _choose_duration(self, button: AllowButton, asker: Asker) -> None:
         request = await self.requests.get(button.request_id)
         if request is not None and request.state is State.PENDING and request.channel == asker.channel:
-            await self.showing.recurrence(request)  # a waiting card says when it was unblocked before
-            self.showing.card(
-                request, await self.showing.where(request.id), asker.response_url, chosen=float(button.seconds)
-            )
+            ts = await self.showing.where(request.id)
+            await self.showing.redraw(request, ts, asker.response_url, chosen=float(button.seconds))
 
-    async def _report(self, result: Decided, asker: Asker) -> None:
-        """Show a click's result: the card for a click that moved the request, a private note otherwise."""
+    async def _report(self, result: Decided, asker: Asker, card: str | None) -> None:
+        """Show a click's result: the card (the message ``card``) for a click that moved the request, a private
+        note otherwise."""
         now = self.clock()
         if isinstance(result, HandedOver):
             return  # another process took the claim over, finishes the request and shows the outcome
@@ -98,7 +97,7 @@ class Deciding(Answering):
         elif isinstance(result, Refused):
             await self._tell(asker, words(result.reason))
             if stale_undo_button(result.request, now):
-                await self.showing.card(result.request, await self.showing.where(result.request.id), asker.response_url)
+                await self.showing.card(result.request, card, asker.response_url)
         elif isinstance(result, AlreadyResolved):
             await self._tell(asker, say.already_resolved(result.request))
         elif isinstance(result, Expired):

@@ -23,7 +23,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from . import shortcuts
-from .answering import Asker
+from .answering import Asker, asker_of
 from .buttons import (
     ALLOW_FOR,
     ALLOW_ONLY,
@@ -44,7 +44,7 @@ from .buttons import (
 )
 from .commands import foreign_teams
 from .ids import USER_ID
-from .use_cases import UseCases
+from .use_cases import UseCases, use_cases_of
 from .views import notes as say
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,6 @@ def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
         app.action(action_id)(button_click)
     app.event("app_home_opened")(home_opened)
     shortcuts.register(app)  # the shortcuts and their form
-
-
-def use_cases_of(context: AsyncBoltContext) -> UseCases:
-    use_cases = context["use_cases"]
-    assert isinstance(use_cases, UseCases)
-    return use_cases
 
 
 async def decision_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
@@ -114,13 +108,6 @@ async def button_click(ack: AsyncAck, body: Payload, action: Payload, context: A
     """**Unblock this**, **More**, **Request unblock**, **Show them all**: decoded, then their use case."""
     await ack()
     BUTTONS[str(action["action_id"])](use_cases_of(context), str(action.get("value") or ""), asker_of(body))
-
-
-def asker_of(body: dict[str, Any]) -> Asker:
-    """Who clicked, where (the channel of the message clicked on), and how to answer them."""
-    user = str((body.get("user") or {}).get("id", ""))
-    channel = str((body.get("channel") or {}).get("id", "") or (body.get("container") or {}).get("channel_id", ""))
-    return Asker(user, channel, body.get("response_url"), str(body.get("trigger_id") or ""))
 
 
 class OneWorkspace(AsyncAuthorize):
@@ -176,7 +163,7 @@ class Admit(AsyncMiddleware):
         container = body.get("container")
         if "event" in body or (isinstance(container, dict) and container.get("type") == "view") or _no_reply_url(body):
             return BoltResponse(status=200, body="")  # nobody to answer
-        self._use_cases.refuse(asker_of(body), say.OTHER_WORKSPACE)
+        self._use_cases.tell_soon(asker_of(body), say.OTHER_WORKSPACE)
         return BoltResponse(status=200, body="")
 
 

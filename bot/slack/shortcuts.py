@@ -13,18 +13,27 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .. import metrics
-from .answering import Asker
-from .command_text import InvalidCommand, UnblockAddress, UnblockEntry, UnblockNumber, parse_command, parse_reason
+from .answering import Asker, Work, asker_of
+from .command_text import (
+    InvalidCommand,
+    Unblock,
+    UnblockAddress,
+    UnblockEntry,
+    UnblockNumber,
+    parse_command,
+    parse_reason,
+)
 from .failures import error_code
 from .ids import USER_ID
 from .text_search import unblockable
-from .use_cases import UseCases
+from .use_cases import UseCases, use_cases_of
 from .views import modal as form
 from .views import notes as say
 from .views.refusals import refusal as words
@@ -36,8 +45,6 @@ UNBLOCK_REQUEST = "unblock_request"
 UNBLOCK_FROM_MESSAGE = "unblock_from_message"
 #: a channel a request may be posted in: public (C) or private (G), never a direct message
 CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,20}$")
-#: the characters of a message (text and blocks) searched for something to unblock
-SEARCHED = 40_000
 
 Payload = dict[str, Any]
 
@@ -69,28 +76,16 @@ class Opened:
         return cls(user, channel)
 
 
-def _use_cases(context: AsyncBoltContext) -> UseCases:
-    use_cases = context["use_cases"]
-    assert isinstance(use_cases, UseCases)
-    return use_cases
-
-
-def _asker(body: Payload) -> Asker:
-    user = str((body.get("user") or {}).get("id", ""))
-    channel = str((body.get("channel") or {}).get("id", ""))
-    return Asker(user, channel, body.get("response_url"), str(body.get("trigger_id") or ""))
-
-
 # -- the shortcuts ------------------------------------------------------------------------------------------------
 
 
 async def request_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient, context: AsyncBoltContext) -> None:
     """**Request an unblock**, from anywhere: the form, with a channel picker unless there is an approvals channel."""
     await ack()
-    use_cases, asker = _use_cases(context), _asker(body)
+    use_cases, asker = use_cases_of(context), asker_of(body)
     approvals = use_cases.approval_channel
     if approvals is not None and (refusal := use_cases.policy.may_request_in(approvals)) is not None:
-        use_cases.refuse(asker, words(refusal))
+        use_cases.tell_soon(asker, words(refusal))
         return
     view = form.unblock_modal(Opened(asker.user).encode(), require_reason=use_cases.require_reason,
                               pick_channel=approvals is None, posted_in=approvals)  # fmt: skip
@@ -101,17 +96,17 @@ async def message_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient,
     """**Unblock an address in this message**: the form, with what the message names filled in (several: offered
     in a select); a private note when it names nothing to unblock."""
     await ack()
-    use_cases, asker = _use_cases(context), _asker(body)
+    use_cases, asker = use_cases_of(context), asker_of(body)
     found = unblockable(message_text(body.get("message")))
     if not found:
-        use_cases.refuse(asker, form.NOTHING_FOUND)
+        use_cases.tell_soon(asker, form.NOTHING_FOUND)
         return
     if not CHANNEL.match(asker.channel):
-        use_cases.refuse(asker, form.IN_A_DIRECT_MESSAGE)
+        use_cases.tell_soon(asker, form.IN_A_DIRECT_MESSAGE)
         return
     refusal = use_cases.policy.may_request_in(asker.channel)
     if refusal is not None:
-        use_cases.refuse(asker, words(refusal))
+        use_cases.tell_soon(asker, words(refusal))
         return
     view = form.unblock_modal(Opened(asker.user, asker.channel).encode(), found=found,
                               require_reason=use_cases.require_reason,
@@ -123,7 +118,7 @@ def message_text(message: Any) -> str:
     """A message's text and the text of its blocks, as one text to search."""
     if not isinstance(message, dict):
         return ""
-    return "\n".join(_texts(message, 0))[:SEARCHED]
+    return "\n".join(_texts(message, 0))
 
 
 def _texts(node: Any, depth: int) -> Iterator[str]:
@@ -143,9 +138,9 @@ def _texts(node: Any, depth: int) -> Iterator[str]:
 def _open_soon(use_cases: UseCases, client: AsyncWebClient, asker: Asker, view: dict[str, Any]) -> None:
     """Open ``view`` right after the ack (Slack takes a trigger for 3 seconds)."""
     if not asker.delivery:
-        use_cases.refuse(asker, form.OUT_OF_DATE)
+        use_cases.tell_soon(asker, form.OUT_OF_DATE)
     elif not use_cases.work.spawn(_open(client, asker, view), name="open-form"):
-        use_cases.refuse(asker, say.BUSY)
+        use_cases.tell_soon(asker, say.BUSY)
 
 
 async def _open(client: AsyncWebClient, asker: Asker, view: dict[str, Any]) -> None:
@@ -164,21 +159,21 @@ async def form_submitted(
     ack: AsyncAck, body: Payload, view: Payload, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     """The form, submitted: errors on its fields, or it closes and the request goes on as ``/unblock``'s."""
-    use_cases = _use_cases(context)
+    use_cases = use_cases_of(context)
     checked = check_submission(body, view, use_cases)
     if isinstance(checked, dict):
         await ack(response_action="errors", errors=checked)
         return
     parsed, asker = checked
     await ack()
-    if not use_cases.work.spawn(_request(use_cases, client, parsed, asker), name="form-request"):
-        use_cases.refuse(asker, say.BUSY)
+    work, progress = use_cases.work_for(parsed, asker)
+    if not use_cases.start_once(
+        asker, partial(_request, use_cases, client, work, asker), progress, name="form-request"
+    ):
+        use_cases.tell_soon(asker, say.BUSY)
 
 
-Target = UnblockEntry | UnblockAddress | UnblockNumber
-
-
-def check_submission(body: Payload, view: Payload, use_cases: UseCases) -> dict[str, str] | tuple[Target, Asker]:
+def check_submission(body: Payload, view: Payload, use_cases: UseCases) -> dict[str, str] | tuple[Unblock, Asker]:
     """What the submission asks for, and who asks where; or the errors to show on the form's fields."""
     user = str((body.get("user") or {}).get("id", ""))
     opened = Opened.decode(view.get("private_metadata"))
@@ -243,7 +238,7 @@ def _values(view: Payload, blocks: set[str]) -> dict[str, str | None] | None:
     return found
 
 
-def _target(what: str | None, errors: dict[str, str]) -> Target | None:
+def _target(what: str | None, errors: dict[str, str]) -> Unblock | None:
     """What to unblock, parsed as ``/unblock`` parses it: one entry id, address, network or number, no more."""
     if not what or not what.strip():
         errors[form.WHAT] = form.ONE_THING
@@ -273,16 +268,14 @@ def _reason(text: str | None, required: bool, errors: dict[str, str]) -> str | N
     return reason
 
 
-async def _request(use_cases: UseCases, client: AsyncWebClient, target: Target, asker: Asker) -> None:
-    """The request, once the channel its card goes to is one the bot can post in (nothing is asked of 3CX
+async def _request(use_cases: UseCases, client: AsyncWebClient, work: Work, asker: Asker) -> None:
+    """The request's ``work``, once the channel its card goes to is one the bot can post in (nothing is asked of 3CX
     before); the person is told privately (a direct message) what a command would tell them."""
     where = use_cases.approval_channel or asker.channel
     if where != use_cases.approval_channel and not await _can_post_in(client, where):
-        use_cases.refuse(asker, form.channel_refused(where))
+        use_cases.tell_soon(asker, form.channel_refused(where))
         return
-    told = use_cases.start(target, asker)
-    if told:
-        use_cases.refuse(asker, told)
+    await work()
 
 
 async def _can_post_in(client: AsyncWebClient, channel: str) -> bool:

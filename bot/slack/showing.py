@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..domain.model import WATCHER, State, UnblockRequest
-from ..domain.requests import ApprovalPolicy, Recurrence, Requests, StoreUnreachable
+from ..domain.requests import ApprovalPolicy, NotShown, Recurrence, Requests, Shown, StoreUnreachable
 from .blocks import Blocks
 from .delivery import CardDelivery
 from .outbox import Sent
@@ -45,9 +45,16 @@ class Showing:
     #: the requester gets a direct message when their request is decided, expires or is undone
     notify_requester: bool = True
 
+    #: every duration Approve and allow offers, under some rule (in seconds; the rules stay as they were read)
+    durations: frozenset[float] = field(init=False)
     _cards: dict[str, str] = field(default_factory=dict, init=False)
     #: the earlier unblocks of what each waiting request is about, once read (see ``recurrence``)
     _recurring: dict[str, Recurrence | None] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        rules = self.policy.rules
+        durations = frozenset(d for rule in rules.every for d in rule.allow)
+        object.__setattr__(self, "durations", durations)
 
     async def where(self, request_id: str) -> str | None:
         """The ``ts`` of the request's card; None when it was posted through a reply URL (or not at all)."""
@@ -55,24 +62,43 @@ class Showing:
         if ts is None:
             ts = await self.remembered.card_of(request_id)
             if ts is not None:
-                if len(self._cards) >= CARDS_REMEMBERED:
-                    self._cards.clear()
-                self._cards[request_id] = ts  # a card stays the same message
+                self._remember(request_id, ts)
         return ts
 
-    @property
-    def durations(self) -> frozenset[float]:
-        """Every duration Approve and allow offers, under some rule (in seconds)."""
-        rules = self.policy.rules
-        return frozenset(d for rule in (*rules.rules, rules.default) for d in rule.allow)
+    def _remember(self, request_id: str, ts: str) -> None:
+        if len(self._cards) >= CARDS_REMEMBERED:
+            self._cards.clear()
+        self._cards[request_id] = ts  # a card stays the same message
 
-    def card(
+    async def post_card(
+        self, request_id: str, channel: str, text: str, blocks: Blocks, response_url: str | None = None
+    ) -> Shown | NotShown:
+        """Post a new request's card in ``channel`` (through ``response_url`` when given) and remember where it is
+        (a card posted through a reply URL has no ``ts``: it is found nowhere)."""
+        shown = await self.delivery.post_card(channel, text, blocks, response_url)
+        if isinstance(shown, Shown) and shown.ref is not None:
+            await self.remembered.card_posted(request_id, shown.ref)
+            self._remember(request_id, shown.ref)
+        return shown
+
+    async def drawn(self, request: UnblockRequest, chosen: float | None = None) -> tuple[str, Blocks]:
+        """The request's card as it is now (``chosen``: the duration Approve and allow offers); a waiting card says
+        when what it is about was unblocked before (see ``recurrence``)."""
+        if request.state is State.PENDING:
+            await self.recurrence(request)
+        return self._drawn(request, chosen)
+
+    async def redraw(
         self, request: UnblockRequest, ts: str | None, response_url: str | None = None, chosen: float | None = None
     ) -> asyncio.Future[Sent]:
-        """The request's card (the message ``ts``) as it is now (``chosen``: the duration Approve and allow
-        offers); await the future to know it arrived. A waiting request's card says when what it is about was
-        unblocked before, as ``recurrence`` read it (whoever draws a waiting card awaits that first)."""
-        return self.delivery.update_card(request, ts, *self._drawn(request, chosen), response_url)
+        """Change the request's card (the message ``ts``) to show it as it is now (see ``drawn``); await the future
+        to know it arrived."""
+        return self.delivery.update_card(request, ts, *await self.drawn(request, chosen), response_url)
+
+    def card(self, request: UnblockRequest, ts: str | None, response_url: str | None = None) -> asyncio.Future[Sent]:
+        """``redraw`` at once, for a request that is no longer waiting (one a click has just claimed): its card has
+        nothing to read first."""
+        return self.delivery.update_card(request, ts, *self._drawn(request, None), response_url)
 
     def _drawn(self, request: UnblockRequest, chosen: float | None) -> tuple[str, Blocks]:
         rule = self.policy.rule_for(request)
@@ -102,9 +128,8 @@ class Showing:
         """Everything that shows ``request``, brought up to date after this process changed it."""
         ts = await self.where(request.id)
         if ts or response_url:  # a card posted through a reply URL can change only on a click
-            if request.state is State.PENDING:
-                await self.recurrence(request)  # one more approval of several: the card still says it
-            await self.card(request, ts, response_url)
+            sent = await self.redraw(request, ts, response_url)
+            await sent
         await self.tell(request, ts)
         await self.homes(request)
 

@@ -47,19 +47,6 @@ class Sweeper(Upkeep):
         await self._show(upkept.expired)
         await self._remind(upkept.reminded, upkept.escalated)
 
-    async def sweep(self) -> int:
-        """Expire what is due now (and forget old deliveries); how many requests expired."""
-        await self.remembered.forget_old()
-        expired = await self.requests.expire_due()
-        await self._show(expired)
-        return len(expired)
-
-    async def recover(self) -> int:
-        """Finish requests left half done; how many were finished."""
-        finished = await self.requests.recover()
-        await self._show(finished)
-        return len(finished)
-
     async def _show(self, requests: list[UnblockRequest]) -> None:
         for request in requests:
             await self.showing.changed(request)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 from ..domain.model import CallFailed, Kind, Target, UnblockRequest
 from ..domain.requests import (
@@ -45,6 +46,7 @@ from .command_text import (
     ShowHelp,
     ShowHistory,
     ShowReport,
+    Unblock,
     UnblockAddress,
     UnblockEntry,
     UnblockNumber,
@@ -53,11 +55,9 @@ from .command_text import (
 from .deciding import Deciding
 from .state import Offer
 from .views import notes as say
-from .views.card import request_card
 from .views.lists import chooser, history, listing
 from .views.notices import waiting_in
 from .views.refusals import refusal as words
-from .views.refusals import who_approves
 from .views.report import ONLY_APPROVERS, report
 from .views.watch import burst_page
 
@@ -90,36 +90,38 @@ class UseCases(Deciding):
             return USAGE
         return self.start(parsed, asker)
 
-    def start(self, parsed: UnblockEntry | UnblockAddress | UnblockNumber | ListEntries | ShowHistory | ShowReport,
-              asker: Asker) -> str | None:  # fmt: skip
-        """Start the work ``parsed`` asks for (as ``/unblock`` or **Request an unblock** gave it); what to tell the
-        person at once (a refusal, or that the bot is busy), or None."""
+    def start(self, parsed: Unblock | ListEntries | ShowHistory | ShowReport, asker: Asker) -> str | None:
+        """Start the work ``parsed`` asks for (as ``/unblock`` gave it); what to tell the person at once (a refusal,
+        or that the bot is busy), or None."""
         refusal = self.policy.may_request_in(asker.channel)
         if refusal is not None:
             return words(refusal)
         # an empty acknowledgement: Slack cannot replace it through the command's reply URL (it would post a second
         # note), so the answer that follows is the one note the person gets, unless 3CX is slow to give it
-        work: Work
-        progress: str | None = None
-        if isinstance(parsed, UnblockEntry):
-            work, progress = partial(self._request_entry, parsed, asker), say.looking_up_entry(parsed.entry_id)
-        elif isinstance(parsed, UnblockAddress):
-            find: Callable[[], Awaitable[Matches]] = partial(self.finder.address, parsed.network)
-            work = partial(self._request_matches, parsed.shown, Kind.ADDRESS, find, parsed.reason, asker)
-            progress = say.looking_for_address(parsed.shown)
-        elif isinstance(parsed, UnblockNumber):
-            find = partial(self.finder.number, parsed.number)
-            work = partial(self._request_matches, parsed.number, Kind.NUMBER, find, parsed.reason, asker)
-            progress = say.looking_for_number(parsed.number)
-        elif isinstance(parsed, ListEntries):
-            work = partial(self._list, parsed.text, 0, asker)
-        elif isinstance(parsed, ShowReport):
-            work = partial(self._show_report, parsed, asker)
-        else:
-            work = partial(self._history, parsed, asker)
-        if not self.work.spawn(self._once(asker, work, progress), name=f"command-{type(parsed).__name__}"):
+        if not self.start_once(asker, *self.work_for(parsed, asker), name=f"command-{type(parsed).__name__}"):
             return say.BUSY
         return None
+
+    def work_for(
+        self, parsed: Unblock | ListEntries | ShowHistory | ShowReport, asker: Asker
+    ) -> tuple[Work, str | None]:
+        """The work ``parsed`` asks for (in a channel where the person may ask), and what to tell them when 3CX is
+        slow to answer it (None: nothing)."""
+        if isinstance(parsed, UnblockEntry):
+            return partial(self._request_entry, parsed, asker), say.looking_up_entry(parsed.entry_id)
+        if isinstance(parsed, UnblockAddress):
+            find: Callable[[], Awaitable[Matches]] = partial(self.finder.address, parsed.network)
+            work = partial(self._request_matches, parsed.shown, Kind.ADDRESS, find, parsed.reason, asker)
+            return work, say.looking_for_address(parsed.shown)
+        if isinstance(parsed, UnblockNumber):
+            find = partial(self.finder.number, parsed.number)
+            work = partial(self._request_matches, parsed.number, Kind.NUMBER, find, parsed.reason, asker)
+            return work, say.looking_for_number(parsed.number)
+        if isinstance(parsed, ListEntries):
+            return partial(self._list, parsed.text, 0, asker), None
+        if isinstance(parsed, ShowReport):
+            return partial(self._show_report, parsed, asker), None
+        return partial(self._history, parsed, asker), None
 
     async def _request_entry(self, command: UnblockEntry, asker: Asker) -> None:
         what = f"IP blocklist entry {command.entry_id}"
@@ -166,12 +168,8 @@ class UseCases(Deciding):
         posted: list[str] = []
 
         async def show(request: UnblockRequest) -> Shown | NotShown:
-            rule = self.policy.rule_for(request)
-            recurring = await self.showing.recurrence(request)  # unblocked before: the card says so
-            card = request_card(request, who_approves(rule.approvers), rule.allow, recurring=recurring)
-            shown = await self.delivery.post_card(where, *card, reply_url)
+            shown = await self.showing.post_card(request.id, where, *await self.showing.drawn(request), reply_url)
             if isinstance(shown, Shown) and shown.ref is not None:
-                await self.remembered.card_posted(request.id, shown.ref)
                 posted.append(shown.ref)
             return shown
 
@@ -191,7 +189,7 @@ class UseCases(Deciding):
         if isinstance(opened, AlreadyRequested):
             card = await self.showing.where(opened.request.id)
             await self._tell(asker, say.already_requested(opened.request, card, self.workspace_url, asker.user))
-        elif isinstance(opened, NothingToUnblock):
+        elif isinstance(opened, NothingToUnblock):  # the callers open requests only for entries that block
             await self._tell(asker, say.NOTHING_CHOSEN_BLOCKS)
         elif isinstance(opened, Withdrawn):
             # nobody could see it, so nobody could decide it: it was withdrawn and holds no entry
@@ -250,8 +248,8 @@ class UseCases(Deciding):
         """**Unblock this** or **Unblock all** in a list of matches."""
         work = partial(self._choose, button, asker) if button is not None else None
         if work is not None and in_direct_message(asker):  # the list of a form's request: its channel is the offer's
-            if not self.work.spawn(self._once(asker, work), name="click-commands"):
-                self._tell_soon(asker, say.BUSY_CLICK)
+            if not self.start_once(asker, work, name="click-commands"):
+                self.tell_soon(asker, say.BUSY_CLICK)
             return
         self._click(asker, work, say.CHOICE_OUT_OF_DATE)
 
@@ -275,11 +273,12 @@ class UseCases(Deciding):
         targets = await self._read(offer, ids, asker)
         if targets is None:
             return
-        if not any(t.blocks for t in targets):
+        blocking = [t for t in targets if t.blocks]
+        if not blocking:
             await self._tell(asker, say.NOTHING_CHOSEN_BLOCKS)
             return
-        await self._tell(asker, say.asked_approvers([t for t in targets if t.blocks]), replace=True)
-        await self._open_and_post(targets, asked, offer.reason)
+        await self._tell(asker, say.asked_approvers(blocking), replace=True)
+        await self._open_and_post(blocking, asked, offer.reason)
 
     async def _read(self, offer: Offer, ids: tuple[int | str, ...], asker: Asker) -> list[Target] | None:
         """The chosen entries as 3CX has them now (None when 3CX could not say; the person was told)."""
@@ -309,6 +308,13 @@ class UseCases(Deciding):
     async def _burst_page(self, button: BurstButton, asker: Asker) -> None:
         read = partial(self.finder.between, button.first_id, button.last_id, skip=button.skip)
         await self._page(read, partial(burst_page, button), asker, replace=button.skip > 0)
+
+
+def use_cases_of(context: Mapping[str, Any]) -> UseCases:
+    """The use cases, from the context of a Bolt listener (``bot.slack.listeners.Admit`` put them there)."""
+    use_cases = context["use_cases"]
+    assert isinstance(use_cases, UseCases)
+    return use_cases
 
 
 def in_direct_message(asker: Asker) -> bool:

@@ -23,6 +23,7 @@ from ..domain.requests import (
     Shown,
     StoreUnreachable,
     Unblocks,
+    WatchersRequests,
     Watching,
     Withdrawn,
 )
@@ -68,15 +69,18 @@ class Watcher(Upkeep):
             if not look.held:
                 return
             announce = list(look.unposted)
+            earlier = WatchersRequests()
+            if self.showing is not None and look.unblock:  # read once for all the entries this look unblocks
+                earlier = await self.showing.requests.watchers_requests()
             for found in look.unblock:
-                if not await self._unblock(found):
+                if not await self._unblock(found, earlier):
                     announce.append(found)  # a person's request holds it, or a person's Undo put it back
             await self._announce(announce)
             for gone in look.gone:
                 if gone.message_ts:
                     self.outbox.update(gone.channel, gone.message_ts, *new_block(gone.entry, gone=True))
 
-    async def _unblock(self, announcement: Announcement) -> bool:
+    async def _unblock(self, announcement: Announcement, earlier: WatchersRequests) -> bool:
         """Unblock a new entry its rule has the watcher unblock; its announcement is the card of the request,
         shown as the request goes. False: it is announced as any other, since a person's open request holds it
         already or a person's Undo put it back."""
@@ -87,12 +91,9 @@ class Watcher(Upkeep):
 
         async def show(request: UnblockRequest) -> Shown | NotShown:
             rule = showing.policy.rule_for(request).name
-            shown = await showing.delivery.post_card(channel, *unblocked_by_rule(entry, rule), None)
-            if isinstance(shown, Shown) and shown.ref is not None:
-                await showing.remembered.card_posted(request.id, shown.ref)
-            return shown
+            return await showing.post_card(request.id, channel, *unblocked_by_rule(entry, rule))
 
-        opened = await showing.requests.unblock_seen(self.watching, announcement, show)
+        opened = await showing.requests.unblock_seen(self.watching, announcement, show, earlier)
         if isinstance(opened, Opened):
             decided = opened.decided
             if isinstance(decided, Resolved):

@@ -74,9 +74,6 @@ def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, t
         # neither has anything to do here
         ignoring_self_events_enabled=False,
         attaching_function_token_enabled=False,
-        # Slack's checks of the Request URL are answered by the server (``server.request_url_check``)
-        ssl_check_enabled=False,
-        url_verification_enabled=False,
         # listeners only ack and hand work to `work`, so running them before the
         # response is sent is the fastest ack (no polling for ack() in a side task)
         process_before_response=True,

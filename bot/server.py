@@ -6,9 +6,9 @@ In HTTP mode every request passes three gates before Bolt sees it: the signature
 shape of the body (anything Slack would not send gets a 400), and the
 listener's own limits (a cap on open connections, and a time limit for reading
 a request's headers and body, so slow or idle clients cannot hold the bot).
-Slack's own checks of the Request URL (``ssl_check``, ``url_verification``) are
-answered here, past the first two gates, and so is ``/unblock`` (``bot.slack.commands``); Bolt gets the rest,
-parsed.
+``/unblock`` is answered here, past the first two gates (``bot.slack.commands``); Bolt gets the rest, parsed,
+Slack's own checks of the Request URL (``ssl_check``, ``url_verification``) among them, which Bolt's built-in
+middlewares answer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -25,7 +24,6 @@ from aiohttp.web_protocol import RequestHandler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 
 from . import metrics
 from .app import Bot, StartupError, start_bot
@@ -77,9 +75,6 @@ def web_app(bot: Bot) -> web.Application:
             return web.json_response({"error": "malformed request"}, status=400)
         if is_command(parsed):  # ``/unblock``: answered beside Bolt (``bot.slack.commands``)
             return command_answer(bot.commands.answer(parsed))
-        check = request_url_check(parsed)
-        if check is not None:
-            return answer(check)
         # the signature was checked above, the only time (Bolt's own check is off), and the body is parsed: Bolt
         # takes a parsed body as Socket Mode brings one, and reads the mode for nothing else but its own check
         # of the signature and the raw text (neither is used here); a request in HTTP mode, which did not come
@@ -90,10 +85,7 @@ def web_app(bot: Bot) -> web.Application:
         if retry_reason is not None:
             retries["x-slack-retry-reason"] = retry_reason
         bolt_request = AsyncBoltRequest(body=parsed, headers=retries, mode="socket_mode")
-        response = await bot.app.async_dispatch(bolt_request)
-        if "set-cookie" in response.headers:  # never the bot's: Bolt sets cookies only in its OAuth flow
-            return await to_aiohttp_response(response)
-        return answer(response)
+        return await to_aiohttp_response(await bot.app.async_dispatch(bolt_request))
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "mode": "http"})
@@ -109,38 +101,10 @@ def web_app(bot: Bot) -> web.Application:
     return app
 
 
-def request_url_check(body: dict[str, Any]) -> BoltResponse | None:
-    """Slack's checks of the bot's Request URL, answered as Bolt's own middlewares for them would (they are off in
-    ``app.build_app``, as Socket Mode never brings either): its check of the certificate (``ssl_check=1``) with an
-    empty 200, its verification of the URL with the challenge; None for any other request."""
-    if body.get("ssl_check") == "1":
-        return BoltResponse(status=200, body="")
-    if body.get("type") == "url_verification":
-        return BoltResponse(status=200, body={"challenge": body.get("challenge")})
-    return None
-
-
 def command_answer(text: str | None) -> web.Response:
     """A slash command's acknowledgement: its text (which Slack shows only to the person who typed the command),
     or nothing; as Bolt sends a listener's ``ack(text=...)``."""
     return web.Response(text=text, content_type="text/plain") if text else web.Response(body=b"")
-
-
-#: what Bolt's aiohttp adapter takes out of a content type
-_CHARSET = re.compile(r";\s*charset=utf-8")
-
-
-def answer(response: BoltResponse) -> web.Response:
-    """Bolt's answer as aiohttp's, the same as Bolt's aiohttp adapter (``to_aiohttp_response``) makes it for an
-    answer without cookies, in fewer steps: the status, the content type without its charset, the first value of
-    every other header, and the body in UTF-8."""
-    headers = response.headers
-    content_type = headers["content-type"][0] if "content-type" in headers else None
-    if content_type is None:
-        content_type = "application/json" if response.body.startswith("{") else "text/plain"
-    others = {name: values[0] for name, values in headers.items() if name != "content-type"}
-    return web.Response(status=response.status, body=response.body.encode(), headers=others,
-                        content_type=_CHARSET.sub("", content_type))  # fmt: skip
 
 
 def metrics_of(bot: Bot) -> Callable[[web.Request], Awaitable[web.Response]]:

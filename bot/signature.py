@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import hmac
 import time
 from collections import OrderedDict
 
@@ -17,26 +16,6 @@ class Verdict(enum.Enum):
     REFUSE = "refuse"
 
 
-class _Verifier(SignatureVerifier):
-    """slack_sdk's check of a signature (the timestamp's age, then the signature compared in constant time), with
-    the signature computed in one call: HMAC-SHA256 of ``v0:<timestamp>:<body>`` keyed with the signing secret, in
-    hex after ``v0=``, from the body's bytes as they came."""
-
-    def __init__(self, signing_secret: str) -> None:
-        super().__init__(signing_secret)
-        self._key = signing_secret.encode()
-
-    def generate_signature(self, *, timestamp: str, body: str | bytes) -> str | None:
-        if timestamp is None:
-            return None
-        if isinstance(body, str):
-            body = body.encode()
-        else:
-            body.decode()  # a body that is not UTF-8 fails here, as it does in slack_sdk's own computation
-        message = b"v0:" + timestamp.encode() + b":" + body
-        return "v0=" + hmac.digest(self._key, message, "sha256").hex()
-
-
 class ReplayGuard:
     """Checks Slack's signature (the only check of it: Bolt's own is off), and remembers the signatures it
     accepted for as long as they are valid (5 minutes), so that a signed request sent again is never
@@ -47,7 +26,7 @@ class ReplayGuard:
     WINDOW = 5 * 60.0
 
     def __init__(self, signing_secret: str, *, limit: int = 200_000) -> None:
-        self._verifier = _Verifier(signing_secret)
+        self._verifier = SignatureVerifier(signing_secret)
         #: signature -> when it may be forgotten, oldest first
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._limit = limit
@@ -58,7 +37,7 @@ class ReplayGuard:
         try:
             if not self._verifier.is_valid(body, timestamp, signature):
                 return Verdict.REFUSE
-        except UnicodeDecodeError:
+        except UnicodeDecodeError:  # slack_sdk reads the body as UTF-8 to sign it
             return Verdict.REFUSE
         now = time.monotonic()
         while self._seen and next(iter(self._seen.values())) < now:

@@ -3,6 +3,8 @@ signatures, and Slack's retries. Never a crash, never a 3CX call the rules do no
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
 
@@ -25,7 +27,7 @@ from bot.slack.command_text import (
 )
 from bot.threecx import MAX_ENTRY_ID
 
-from .harness import ALICE, BOB, MALLORY, Harness, sign
+from .harness import ALICE, BOB, MALLORY, SIGNING_SECRET, Harness, sign
 
 SHARED_FIXTURE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -166,6 +168,19 @@ async def test_a_body_that_is_not_utf8_is_a_401_not_a_crash(harness: Harness) ->
     headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": "v0=" + "0" * 64}
 
     assert await raw_post(harness, b"text=\xff\xfe&command=/unblock", headers) == 401
+
+
+async def test_a_signed_body_that_is_not_utf8_is_a_401_not_a_crash(harness: Harness) -> None:
+    """Signed as Slack signs (HMAC-SHA256 of ``v0:<timestamp>:<body>``), over bytes Slack never sends."""
+    body, _ = harness.command_body("42")
+    raw = body.encode() + b"&note=\xff\xfe"
+    stamp = str(int(harness.clock()))
+    digest = hmac.new(SIGNING_SECRET.encode(), b"v0:" + stamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
+    headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+    calls = len(harness.slack.calls)
+
+    assert await raw_post(harness, raw, headers) == 401
+    assert harness.slack.calls[calls:] == [] and harness.pbx.requests == []
 
 
 async def test_slack_retrying_a_command_does_not_make_a_second_request(harness: Harness) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -20,8 +20,6 @@ JSON = "application/json"
 INTERACTIONS = frozenset({"block_actions"})
 #: the Events API envelopes the bot accepts
 EVENT_ENVELOPES = frozenset({"url_verification", "event_callback"})
-#: the digits of ``%XX`` in a form
-_HEX = "0123456789ABCDEFabcdef"
 #: the fields of a slash command that must be there (every field of one is a string)
 COMMAND_FIELDS = ("command", "user_id", "channel_id", "team_id")
 
@@ -277,43 +275,11 @@ def _one_of(value: Any, choices: frozenset[str]) -> bool:
 
 
 def _form(text: str) -> dict[str, str] | None:
-    """A form's fields, read as ``parse_qsl(text, keep_blank_values=True)`` reads them (``+`` is a space, a
-    ``%XX`` that is not UTF-8 becomes U+FFFD, a field without ``=`` is empty); None when a field is given twice.
-    (``parse_qsl`` does the same in more steps, for each of a command's dozen fields; ``+`` is neither ``&`` nor
-    ``=``, so it can be made a space before the text is split.)"""
-    form: dict[str, str] = {}
-    for field in text.replace("+", " ").split("&"):
-        if not field:
-            continue
-        name, _, value = field.partition("=")
-        if "%" in field:
-            name, value = _unquote(name), _unquote(value)
-        if name in form:
-            return None
-        form[name] = value
-    return form
-
-
-#: ``XX`` (hex, either case) -> the character of that byte's value
-_BYTES = {f"{high}{low}": chr(int(high + low, 16)) for high in _HEX for low in _HEX}
-
-
-def _unquote(text: str) -> str:
-    """``urllib.parse.unquote(text)``, in fewer steps for text that is ASCII (as a form is, but for what a person
-    typed): each ``%XX`` is the byte XX, the bytes are read as UTF-8 (U+FFFD for what is not), a ``%`` without two
-    hex digits stays as it is."""
-    if "%" not in text:
-        return text
-    if not text.isascii():
-        return unquote(text)
-    first, *rest = text.split("%")
-    parts = [first]
-    for part in rest:
-        byte = _BYTES.get(part[:2])
-        parts.append("%" + part if byte is None else byte + part[2:])
-    # ASCII is one byte a character in Latin-1 and UTF-8 alike; a character from %80-%FF is its byte in Latin-1
-    decoded = "".join(parts)
-    return decoded if decoded.isascii() else decoded.encode("latin-1").decode("utf-8", "replace")
+    """A form's fields (``+`` a space, a ``%XX`` that is not UTF-8 U+FFFD, a field without ``=`` empty, an empty
+    field skipped: ``parse_qsl`` not strict); None when a field is given twice."""
+    pairs = parse_qsl(text, keep_blank_values=True)
+    form = dict(pairs)
+    return form if len(form) == len(pairs) else None
 
 
 def _json(text: str) -> Any:

@@ -4,7 +4,7 @@ changes (``Move``). Each store only turns these into its own SQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -48,7 +48,7 @@ def changes(move: Move) -> dict[str, object]:
     if move.allow_for is not None:
         columns["allow_for"] = move.allow_for
     if move.approvals is not None:
-        columns["approvals"] = json.dumps(list(move.approvals))
+        columns["approvals"] = approvals_json(move.approvals)
     if move.allow_only:
         columns["allow_only"] = 1
     return columns
@@ -64,7 +64,7 @@ def conditions(move: Move) -> list[tuple[str, str, object]]:
     if move.from_state.claimed and move.owner is not None:
         found.append(("owner", "=", move.owner))
     if move.approvals is not None:
-        found.append(("approvals", "=", json.dumps(list(move.approvals_were))))
+        found.append(("approvals", "=", approvals_json(move.approvals_were)))
     return found
 
 
@@ -78,7 +78,7 @@ _ENCODED: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] = {
     "state": (lambda state: state.value, State),
     "results": (lambda results: results_json(results), lambda text: _results(text)),
     "undo_results": (lambda results: results_json(results), lambda text: _results(text)),
-    "approvals": (lambda users: json.dumps(list(users)), lambda text: tuple(json.loads(text))),
+    "approvals": (lambda users: approvals_json(users), lambda text: tuple(json.loads(text))),
     "auto": (int, bool),
     "allow_only": (int, bool),
     "escalation": (lambda escalation: escalation_json(escalation), lambda text: _escalation(text)),
@@ -128,6 +128,11 @@ def transition_from_row(row: Any) -> Transition:
 def target_keys(request: UnblockRequest) -> list[str]:
     """What makes each entry the same entry: its kind and its Id (one open request per entry)."""
     return [f"{t.kind.value}:{t.id}" for t in request.targets]
+
+
+def approvals_json(users: Sequence[str]) -> str:
+    """How the approvals so far are kept (and compared, when another approval is added)."""
+    return json.dumps(list(users))
 
 
 def results_json(results: tuple[Result, ...]) -> str:

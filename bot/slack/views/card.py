@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...domain.model import UnblockRequest
-from ...domain.requests import RECURRENCE_WINDOW, WIDEST_ALLOWED, Recurrence, allowable, duration_words, network
+from ...domain.requests import WIDEST_ALLOWED, Recurrence, allowable, duration_words, network
 from ..blocks import Block, Blocks, actions, button, clip, confirm, context, fallback, fit, section, select
 from ..buttons import ALLOW_FOR, ALLOW_ONLY, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton
 from .common import (
-    RULE,
+    RECURRENCE_DAYS,
     approvals_so_far,
-    carried_out_by_rule,
     entry_fields,
-    mention,
     rule_name,
     single_entry,
     slack_date,
     target_lines,
+    times,
+    unblocker,
     what,
 )
 from .reminders import escalation_line
@@ -49,7 +49,7 @@ def request_card(
     blocks += [context(line) for line in lines if line]
     if durations and allowable(request):
         default = max(durations) if recurring is not None else durations[0]
-        allow = allow_choice(request, durations, chosen if chosen is not None and chosen in durations else default)
+        allow = allow_choice(request, durations, _duration(durations, chosen, default))
         # what keeps coming back is likely to come back again: Approve and allow is offered first
         blocks += [allow, decision] if recurring is not None else [decision, allow]
     elif durations and network(request) is not None:
@@ -64,17 +64,8 @@ def request_card(
 def recurrence_line(recurring: Recurrence) -> str:
     """``Unblocked 3 times in the last 30 days (last: <date>, by <@U1>)``: the earlier unblocks of what a request
     is about."""
-    times = "once" if recurring.count == 1 else f"{recurring.count} times"
-    days = int(RECURRENCE_WINDOW // 86400)
-    return f"Unblocked {times} in the last {days} days (last: {slack_date(recurring.last_at)}, {unblocker(recurring)})"
-
-
-def unblocker(recurring: Recurrence) -> str:
-    """Who unblocked it the last time: ``by <@U1>``, or ``by rule 'Branch offices'`` when its rule did."""
-    last = recurring.last
-    if carried_out_by_rule(last):
-        return f"by rule '{fit(last.rule, RULE)}'" if last.rule else "by its rule"
-    return f"by {mention(last.resolved_by)}"
+    last = f"last: {slack_date(recurring.last_at)}, by {unblocker(recurring.last)}"
+    return f"Unblocked {times(recurring.count)} in the last {RECURRENCE_DAYS} days ({last})"
 
 
 def rule_line(request: UnblockRequest, approvers: str) -> str | None:
@@ -95,19 +86,30 @@ def approve_confirm(request: UnblockRequest) -> Block:
     return confirm("Remove from the blocklist?", question, "Unblock", "Go back")
 
 
+def _duration(durations: Sequence[float], chosen: float | None, default: float) -> float:
+    """The duration the card offers: the one chosen, if it is still one of ``durations``; else ``default``."""
+    return chosen if chosen is not None and chosen in durations else default
+
+
+def _allow_for(
+    block_id: str, request: UnblockRequest, durations: Sequence[float], seconds: float, words: str, action: str,
+    ask: Block,
+) -> Block:  # fmt: skip
+    """The select of the duration, at ``seconds``, and beside it the red button that allows for that long."""
+    options = [(f"Allow for {duration_words(d)}", AllowButton(request.id, int(d)).encode()) for d in durations]
+    current = AllowButton(request.id, int(seconds)).encode()
+    return actions(block_id, select(ALLOW_FOR, options, current, "Allow for…"),
+                   button(words, action, current, "danger", ask))  # fmt: skip
+
+
 def allow_choice(request: UnblockRequest, durations: Sequence[float], chosen: float) -> Block:
     """**Approve and allow** for ``chosen`` seconds, and the select of the duration beside it. Choosing another
     duration redraws the card, so that the button and its confirmation always name what will be done."""
-    options = [(f"Allow for {duration_words(d)}", AllowButton(request.id, int(d)).encode()) for d in durations]
-    current = AllowButton(request.id, int(chosen)).encode()
     question = (f"Remove the block on {clip(request.title, 120)} and add an allow entry for it for "
                 f"{duration_words(chosen)}, so that 3CX does not block it again meanwhile?")  # fmt: skip
     ask = confirm("Unblock and allow?", question, "Unblock and allow", "Go back")
-    return actions(
-        "unblock_allow",
-        select(ALLOW_FOR, options, current, "Allow for…"),
-        button(f"Approve and allow for {duration_words(chosen)}", APPROVE_ALLOW, current, "danger", ask),
-    )
+    words = f"Approve and allow for {duration_words(chosen)}"
+    return _allow_for("unblock_allow", request, durations, chosen, words, APPROVE_ALLOW, ask)
 
 
 def allow_only_choice(request: UnblockRequest, durations: Sequence[float], chosen: float | None) -> Blocks:
@@ -117,17 +119,10 @@ def allow_only_choice(request: UnblockRequest, durations: Sequence[float], chose
     no duration."""
     if not durations or not request.asked_address:
         return []
-    seconds = chosen if chosen is not None and chosen in durations else durations[0]
-    options = [(f"Allow for {duration_words(d)}", AllowButton(request.id, int(d)).encode()) for d in durations]
-    current = AllowButton(request.id, int(seconds)).encode()
+    seconds = _duration(durations, chosen, durations[0])
     address, blocked = clip(request.asked_address, 60), clip(request.title, 120)
     question = (f"Add an allow entry for {address} alone for {duration_words(seconds)}? The block on {blocked} "
                 "stays for every other address.")  # fmt: skip
     ask = confirm("Allow only this address?", question, "Allow it", "Go back")
-    return [
-        actions(
-            "unblock_allow_only",
-            select(ALLOW_FOR, options, current, "Allow for…"),
-            button(f"Allow only {address} for {duration_words(seconds)}", ALLOW_ONLY, current, "danger", ask),
-        )
-    ]
+    words = f"Allow only {address} for {duration_words(seconds)}"
+    return [_allow_for("unblock_allow_only", request, durations, seconds, words, ALLOW_ONLY, ask)]

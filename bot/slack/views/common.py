@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ...domain.model import WATCHER, BlocklistEntry, Outcome, Result, State, Target, UnblockRequest, expiry
+from ...domain.requests import RECURRENCE_WINDOW
 from ..blocks import fields, fit
 
 #: budgets for text from elsewhere, in characters before escaping
@@ -17,6 +18,8 @@ ANSWER = 500
 #: an operator's rule name, on a card and in a message; in a line of a list
 RULE = 200
 RULE_IN_LIST = 60
+#: how far back, in days, the earlier unblocks of what a request is about are counted
+RECURRENCE_DAYS = int(RECURRENCE_WINDOW // 86400)
 
 
 def slack_date(epoch: float) -> str:
@@ -48,10 +51,19 @@ def mention(user: str | None) -> str:
     return f"<@{user}>" if user else "the bot"
 
 
+def listed(names: Sequence[str], last: str = "and") -> str:
+    """Names for a sentence: ``a``, ``a and b``, ``a, b and c`` (``last``: the word before the last name)."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
+
+
 def people(users: Sequence[str | None]) -> str:
     """Several people, for a sentence: ``<@U1>``, ``<@U1> and <@U2>``, ``<@U1>, <@U2> and <@U3>``."""
-    names = [mention(u) for u in users]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return listed([mention(u) for u in users])
+
+
+def times(count: int) -> str:
+    """How often: ``once``, ``3 times``."""
+    return "once" if count == 1 else f"{count} times"
 
 
 def rule_name(request: UnblockRequest, budget: int = RULE) -> str:
@@ -72,6 +84,14 @@ def carried_out_by_rule(request: UnblockRequest) -> bool:
 _NOT_CARRIED_OUT = frozenset({State.PENDING, State.DENIED, State.CANCELLED, State.EXPIRED})
 
 
+def unblocker(request: UnblockRequest) -> str:
+    """Who unblocked what a request was about: ``<@U1>``, or ``rule 'Branch offices'`` (``its rule``) when its rule
+    carried it out."""
+    if carried_out_by_rule(request):
+        return f"rule '{fit(request.rule, RULE)}'" if request.rule else "its rule"
+    return mention(request.resolved_by)
+
+
 def approvals_so_far(request: UnblockRequest, *, names: bool = True) -> str | None:
     """A pending request that needs several approvals: ``1 of 2 approvals: <@U1>`` (``names``: who approved)."""
     if request.state is not State.PENDING or request.approvals_needed < 2:
@@ -80,11 +100,11 @@ def approvals_so_far(request: UnblockRequest, *, names: bool = True) -> str | No
     return f"{count}: {people(request.approvals)}" if names and request.approvals else count
 
 
-def under_rule(request: UnblockRequest, budget: int = RULE_IN_LIST) -> list[str]:
+def under_rule(request: UnblockRequest, budget: int = RULE_IN_LIST, *, names: bool = False) -> list[str]:
     """For a line of a list: the rule that decides (unless the words already name it) and the approvals so far:
-    ``rule 'Wide networks'``, ``1 of 2 approvals``."""
+    ``rule 'Wide networks'``, ``1 of 2 approvals`` (``names``: ``1 of 2 approvals: <@U1>``)."""
     parts = [f"rule '{fit(request.rule, budget)}'"] if request.rule and not carried_out_by_rule(request) else []
-    return parts + list(filter(None, [approvals_so_far(request, names=False)]))
+    return parts + list(filter(None, [approvals_so_far(request, names=names)]))
 
 
 def block_type(entry: BlocklistEntry) -> str | None:
@@ -171,8 +191,8 @@ def ended(request: UnblockRequest) -> str:
     card, in history, in the Home tab, in the direct message and in the channel where it was asked."""
     approver, asker, undoer = mention(request.resolved_by), mention(request.requester), mention(request.undone_by)
     it, is_, was, them = ("they", "are", "were", "them") if len(request.targets) > 1 else ("it", "is", "was", "it")
-    if carried_out_by_rule(request):
-        return _ended_by_rule(request, it, is_, was, them, undoer)
+    if carried_out_by_rule(request) and request.state not in _UNDOING_OR_UNDONE:  # an undo reads as any other
+        return _ended_by_rule(request, it, was, them, undoer)
     if request.allow_only:
         return _ended_allow_only(request, approver, undoer)
     match request.state:
@@ -180,7 +200,7 @@ def ended(request: UnblockRequest) -> str:
             return "is waiting for approval"
         case State.EXECUTING:
             return f"was approved by {approver}; unblocking…"
-        case State.UNBLOCKED if request.results and all(r.outcome is Outcome.ALREADY_GONE for r in request.results):
+        case State.UNBLOCKED if _already_gone(request):
             return f"was approved by {approver}; {it} {was} already gone from 3CX"
         case State.UNBLOCKED:
             return f"was approved by {approver}, and {it} {is_} unblocked"
@@ -202,23 +222,26 @@ def ended(request: UnblockRequest) -> str:
             return f"was approved by {approver}; the undo by {undoer} could not block {them} again"
 
 
-def _ended_by_rule(request: UnblockRequest, it: str, is_: str, was: str, them: str, undoer: str) -> str:
-    """Where a request its rule carried out stands (nobody approved it)."""
+_UNDOING_OR_UNDONE = frozenset({State.UNDOING, State.UNDONE})
+
+
+def _already_gone(request: UnblockRequest) -> bool:
+    """3CX had none of the request's entries any more when it was carried out."""
+    return bool(request.results) and all(r.outcome is Outcome.ALREADY_GONE for r in request.results)
+
+
+def _ended_by_rule(request: UnblockRequest, it: str, was: str, them: str, undoer: str) -> str:
+    """Where a request its rule carried out stands (nobody approved it), but for its undo under way or done."""
     by = by_rule(request)
-    gone = bool(request.results) and all(r.outcome is Outcome.ALREADY_GONE for r in request.results)
     match request.state:
         case State.EXECUTING:
             return f"is being unblocked {by}…"
-        case State.UNBLOCKED if gone:
+        case State.UNBLOCKED if _already_gone(request):
             return f"was carried out {by}; {it} {was} already gone from 3CX"
         case State.UNBLOCKED:
             return f"was unblocked {by}"
         case State.FAILED:
             return f"was carried out {by}, but {it} could not be unblocked"
-        case State.UNDOING:
-            return f"is being undone by {undoer}: blocking {them} again…"
-        case State.UNDONE:
-            return f"was undone by {undoer}: {it} {is_} blocked again"
         case _:
             return f"was unblocked {by}; the undo by {undoer} could not block {them} again"
 

@@ -10,7 +10,7 @@ from ...domain.model import State, UnblockRequest
 from ..blocks import MAX_BLOCKS, Blocks, actions, button, context, fit, section
 from ..buttons import HOME_APPROVE, HOME_DENY, RequestButton
 from .card import approve_confirm
-from .common import RULE_IN_LIST, approvals_so_far, ended, mention, slack_date, title, what
+from .common import ended, mention, slack_date, title, under_rule, what
 from .lists import REASON_IN_LIST, how_it_ended
 
 INTRO = (
@@ -56,9 +56,8 @@ def _waiting(request: UnblockRequest) -> Blocks:
         line = f":hourglass_flowing_sand: *Waiting long{', escalated' if request.escalation else ''}:* {line}"
     if request.reason:
         line += f" · _{fit(request.reason, REASON_IN_LIST)}_"
-    rule = f"rule '{fit(request.rule, RULE_IN_LIST)}'" if request.rule else None
-    line += "\n" + " · ".join(filter(None, [f"Until {slack_date(request.expires_at)}", rule, approvals_so_far(request),
-                                            f"request `{request.id}`"]))  # fmt: skip
+    under = under_rule(request, names=True)  # a waiting request: its rule is never the one that carried it out
+    line += "\n" + " · ".join([f"Until {slack_date(request.expires_at)}", *under, f"request `{request.id}`"])
     value = RequestButton(request.id).encode()
     decide = actions(f"home_{request.id}", button("Approve", HOME_APPROVE, value, "primary", approve_confirm(request)),
                      button("Deny", HOME_DENY, value))  # fmt: skip

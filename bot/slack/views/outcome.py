@@ -49,10 +49,11 @@ def outcome_card(
     blocks.append(context(" · ".join(_details(request))))
     if undo_open(request, now):
         assert request.undo_until is not None
-        back = f"put {clip(request.title, 150)} back on the {_list_of(request)} as it was?"
-        added = any(r.added_allow is not None for r in request.results)
-        back = f"Remove the allow entry and {back}" if added else back[0].upper() + back[1:]
-        back = allow_only_undo_question(request) or back
+        back = allow_only_undo_question(request)
+        if back is None:
+            back = f"put {clip(request.title, 150)} back on the {_list_of(request)} as it was?"
+            added = any(r.added_allow is not None for r in request.results)
+            back = f"Remove the allow entry and {back}" if added else back[0].upper() + back[1:]
         undo = button("Undo", UNDO, RequestButton(request.id).encode(),
                       confirm=confirm("Block again?", back, "Block again", "Go back"))  # fmt: skip
         blocks.append(actions("unblock_undo", undo))

@@ -4,6 +4,7 @@ reason; each is worded here, once)."""
 from __future__ import annotations
 
 from ...domain.requests import Approvers, Refusal, Why
+from .common import listed
 
 #: why a click on a card from another channel changes nothing
 ELSEWHERE = "This button belongs to a request made in another channel, so it does nothing here."
@@ -22,7 +23,7 @@ def who_approves(approvers: Approvers) -> str:
         return "anyone in this workspace"
     names = [f"<@{u}>" for u in sorted(approvers.users)]
     names += [f"a member of <!subteam^{g}>" for g in sorted(approvers.groups)]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return listed(names, last="or")
 
 
 def refusal(why: Refusal) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...domain.model import Escalation, UnblockRequest
 from ...domain.requests import Approvers, duration_words
 from ..blocks import Blocks, fallback, section
-from .common import mention, title
+from .common import listed, mention, title
 from .refusals import who_approves
 
 
@@ -27,8 +27,7 @@ def reminder_reply(request: UnblockRequest, deciders: Approvers, now: float) -> 
 
 def escalated_to(escalation: Escalation) -> str:
     """Who a request was escalated to, for a sentence: ``<@U1> and <!subteam^S1>``."""
-    names = [f"<@{user}>" for user in escalation.users] + [f"<!subteam^{group}>" for group in escalation.groups]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return listed([f"<@{user}>" for user in escalation.users] + [f"<!subteam^{group}>" for group in escalation.groups])
 
 
 def escalation_reply(request: UnblockRequest, escalation: Escalation) -> tuple[str, Blocks]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...domain.requests import Report
 from ..blocks import Blocks, context, fallback, fit, section, sections
-from .common import LABEL, mention, slack_date
+from .common import LABEL, mention, slack_date, times
 
 #: how many approvers the report names (the rest are counted together)
 SHOWN_APPROVERS = 20
@@ -64,10 +64,6 @@ def _approvers(figures: Report) -> list[str]:
     if figures.by_rule:
         lines.append(f"• a rule, without approval: {times(figures.by_rule)}")
     return lines
-
-
-def times(count: int) -> str:
-    return "once" if count == 1 else f"{count} times"
 
 
 def took(seconds: float) -> str:

@@ -7,18 +7,18 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ...domain.model import BlocklistEntry
-from ...domain.requests import RECURRENCE_WINDOW, Page, Recurrence
+from ...domain.requests import Page, Recurrence
 from ..blocks import Blocks, actions, button, context, escape, fallback, fit, section, sections
 from ..buttons import BURST_LIST, REQUEST_ENTRY, BurstButton, EntryButton
 from .common import (
     DESCRIPTION_IN_LIST,
-    RULE,
+    RECURRENCE_DAYS,
     SHOWN_ENTRIES,
-    carried_out_by_rule,
     describe,
     entry_fields,
     label,
-    mention,
+    times,
+    unblocker,
 )
 
 #: how many addresses and descriptions a summary names
@@ -44,12 +44,8 @@ def new_block(
 
 def blocked_again(again: Recurrence, now: float) -> str:
     """``Blocked again, 2 days after <@U1> unblocked it.``, and how often it was unblocked when more than once."""
-    who = f"rule '{fit(again.last.rule, RULE)}'" if again.last.rule and carried_out_by_rule(again.last) else None
-    if who is None:
-        who = "its rule" if carried_out_by_rule(again.last) else mention(again.last.resolved_by)
-    days = int(RECURRENCE_WINDOW // 86400)
-    often = f" It was unblocked {again.count} times in the last {days} days." if again.count > 1 else ""
-    return f"Blocked again, {time_since(now - again.last_at)} after {who} unblocked it.{often}"
+    often = f" It was unblocked {times(again.count)} in the last {RECURRENCE_DAYS} days." if again.count > 1 else ""
+    return f"Blocked again, {time_since(now - again.last_at)} after {unblocker(again.last)} unblocked it.{often}"
 
 
 def time_since(seconds: float) -> str:

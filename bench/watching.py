@@ -16,7 +16,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .rig import Rig
@@ -204,16 +204,12 @@ def polls_of(records: Iterable[dict[str, Any]]) -> tuple[list[Poll], int]:
 
 @dataclass(frozen=True)
 class Judged:
-    """The figures of one run, and whether each goal was met."""
+    """The figures of one run, and whether each goal was met, beside what the run saw."""
 
-    entries: int
-    whole_list_bytes: int
-    planned: tuple[int, ...]
-    quiet_polls: int
+    seen: Observed
     #: the looks, and the XAPI requests before the first one
     polls: tuple[Poll, ...]
     requests_outside_polls: int
-    token_requests: int
     requests_per_poll_max: int
     requests_per_poll_mean: float
     request_bytes_per_poll_max: int
@@ -232,8 +228,9 @@ class Judged:
     summaries: int
     #: chat.postMessage or chat.update calls other than the watch channel's posts
     other_slack_messages: int
-    #: the goals: few requests per look, small answers, each entry announced once, one summary per burst,
-    #: nothing else sent to Slack
+    #: the goals: every look the run waited for came, few requests per look, small answers, each entry announced
+    #: once, one summary per burst, nothing else sent to Slack
+    enough_looks: bool
     few_requests: bool
     small_answers: bool
     announced_once: bool
@@ -242,7 +239,12 @@ class Judged:
 
     @property
     def polls_expected(self) -> int:
-        return 1 + len(self.planned) + self.quiet_polls
+        return polls_expected(self.seen)
+
+
+def polls_expected(seen: Observed) -> int:
+    """The looks the run waits for: the first, one after each batch it meant to add, and the quiet ones."""
+    return 1 + len(seen.planned) + seen.quiet_polls
 
 
 def _mean(xs: list[int]) -> float:
@@ -272,13 +274,9 @@ def judge(seen: Observed) -> Judged:
     received = [p.response_bytes for p in polls]
     max_requests, max_received = max(per_poll, default=0), max(received, default=0)
     return Judged(
-        entries=seen.entries,
-        whole_list_bytes=seen.whole_list_bytes,
-        planned=seen.planned,
-        quiet_polls=seen.quiet_polls,
+        seen=seen,
         polls=tuple(polls),
         requests_outside_polls=outside,
-        token_requests=seen.token_requests,
         requests_per_poll_max=max_requests,
         requests_per_poll_mean=_mean(per_poll),
         request_bytes_per_poll_max=max(sent, default=0),
@@ -294,6 +292,7 @@ def judge(seen: Observed) -> Judged:
         burst_sizes=tuple(len(b) for b in bursts),
         summaries=len(summaries),
         other_slack_messages=stray,
+        enough_looks=len(polls) >= polls_expected(seen),
         few_requests=0 < max_requests <= REQUESTS_PER_POLL_GOAL,
         small_answers=0 < max_received < seen.whole_list_bytes / WHOLE_LIST_FRACTION,
         announced_once=not missing and not repeated and not unexpected and len(singles) > 0,
@@ -305,42 +304,40 @@ def judge(seen: Observed) -> Judged:
 # -- reporting ------------------------------------------------------------------------------------
 
 
-def report(j: Judged) -> Section:
-    """Section 5 of the report: its markdown, and its figures under ``watch`` in the JSON summary."""
-    figures = {
-        "entries": j.entries,
+#: what ``report`` leaves out of the figures: the raw record, and what it gives as counts instead
+NOT_FIGURES = ("seen", "polls", "burst_sizes")
+
+
+def figures(j: Judged) -> dict[str, Any]:
+    """The figures of section 5 for the JSON summary: those of ``Judged`` (means rounded), with what was seen."""
+    seen = j.seen
+    judged = {name: value for name, value in asdict(j).items() if name not in NOT_FIGURES}
+    digits = {"requests_per_poll_mean": 2}
+    rounded = {name: number(value, digits.get(name, 1)) if isinstance(value, float) else value
+               for name, value in judged.items()}  # fmt: skip
+    return {
+        "entries": seen.entries,
         "interval_s": WATCH_INTERVAL,
-        "whole_list_bytes": j.whole_list_bytes,
+        "whole_list_bytes": seen.whole_list_bytes,
+        "token_requests": seen.token_requests,
         "polls": len(j.polls),
-        "requests_per_poll_max": j.requests_per_poll_max,
-        "requests_per_poll_mean": number(j.requests_per_poll_mean, 2),
-        "response_bytes_per_poll_max": j.response_bytes_per_poll_max,
-        "response_bytes_per_poll_mean": number(j.response_bytes_per_poll_mean),
-        "request_bytes_per_poll_max": j.request_bytes_per_poll_max,
-        "request_bytes_per_poll_mean": number(j.request_bytes_per_poll_mean),
-        "requests_outside_polls": j.requests_outside_polls,
-        "token_requests": j.token_requests,
-        "added_singly": j.added_singly,
-        "announced_singly": j.announced_singly,
-        "missing": j.missing,
-        "repeated": j.repeated,
-        "unexpected": j.unexpected,
-        "announced_once": j.announced_once,
-        "not_autoblacklist_added": j.not_autoblacklist_added,
         "bursts": len(j.burst_sizes),
         "burst_entries": sum(j.burst_sizes),
-        "summaries": j.summaries,
-        "bursts_as_one_message": j.bursts_as_one_message,
-        "other_slack_messages": j.other_slack_messages,
+        **rounded,
     }
-    added_before = [0, *j.planned]
+
+
+def report(j: Judged) -> Section:
+    """Section 5 of the report: its markdown, and its figures under ``watch`` in the JSON summary."""
+    seen = j.seen
+    added_before = [0, *seen.planned]
     lines = [
         "## 5. Watching the blocklist",
         "",
         f"The bot watches the blocklist (`UNBLOCK_WATCH_INTERVAL={WATCH_INTERVAL:g}`, the minimum; burst above "
-        f"{WATCH_BURST}) while the fake 3CX holds {j.entries} entries. Before each look after the first, new "
-        f"AutoBlacklist entries are added ({', '.join(map(str, j.planned))}), each time with one entry added by an "
-        f"admin, which is not announced; then {j.quiet_polls} look(s) with nothing new. Sizes are measured by "
+        f"{WATCH_BURST}) while the fake 3CX holds {seen.entries} entries. Before each look after the first, new "
+        f"AutoBlacklist entries are added ({', '.join(map(str, seen.planned))}), each time with one entry added by an "
+        f"admin, which is not announced; then {seen.quiet_polls} look(s) with nothing new. Sizes are measured by "
         "the fake 3CX: request line, headers and body of each request, and the body of each answer.",
         "",
         "| look | new AutoBlacklist entries before it | 3CX requests | request bytes | response bytes | queries |",
@@ -350,7 +347,7 @@ def report(j: Judged) -> Section:
         "",
         "| metric | value | goal |",
         "| --- | ---: | --- |",
-        row("looks seen", len(j.polls), f">= {j.polls_expected}"),
+        row("looks seen", len(j.polls), f">= {j.polls_expected}: {mark(j.enough_looks)}"),
         row("3CX requests per look, max / mean", f"{j.requests_per_poll_max} / {j.requests_per_poll_mean:.2f}",
             f"<= {REQUESTS_PER_POLL_GOAL}: {mark(j.few_requests)}"),
         row("response bytes per look, max / mean",
@@ -358,10 +355,10 @@ def report(j: Judged) -> Section:
             f"far below the whole list (< 1/{WHOLE_LIST_FRACTION}): {mark(j.small_answers)}"),
         row("request bytes per look, max / mean",
             f"{j.request_bytes_per_poll_max} / {j.request_bytes_per_poll_mean:.0f}", ""),
-        row(f"the whole list ({j.entries} entries), one GET without a filter, bytes", j.whole_list_bytes,
+        row(f"the whole list ({seen.entries} entries), one GET without a filter, bytes", seen.whole_list_bytes,
             "baseline"),
         row("3CX token requests / XAPI requests before the first look",
-            f"{j.token_requests} / {j.requests_outside_polls}", ""),
+            f"{seen.token_requests} / {j.requests_outside_polls}", ""),
         row("new entries announced one by one", f"{j.announced_singly} for {j.added_singly} entries "
             f"({j.missing} missing, {j.repeated} repeated, {j.unexpected} others)",
             f"each once: {mark(j.announced_once)}"),
@@ -371,7 +368,7 @@ def report(j: Judged) -> Section:
             f"0: {mark(j.nothing_else)}"),
         "",
     ]  # fmt: skip
-    return Section("watch", lines, figures)
+    return Section("watch", lines, figures(j))
 
 
 async def watching(rig: Rig, sizes: Sizes) -> Section:

@@ -392,6 +392,26 @@ def block_text(blocks: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def actions_row(blocks: list[dict[str, Any]], block_id: str) -> list[dict[str, Any]]:
+    """The elements of one actions block of a card (empty when the card has none)."""
+    return next((b["elements"] for b in blocks if b.get("block_id") == block_id), [])
+
+
+def allow_row(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The duration select and the Approve and allow button of a card (empty when not offered)."""
+    return actions_row(blocks, "unblock_allow")
+
+
+def posts(pbx: FakeThreeCX) -> list[dict[str, Any]]:
+    """The bodies of the entries the bot asked 3CX to add."""
+    return [json.loads(r.body) for r in pbx.calls("POST", "/xapi/v1/Blocklist")]
+
+
+def xapi_calls(pbx: FakeThreeCX) -> list[tuple[str, str]]:
+    """Every call that changes 3CX's lists, in order."""
+    return [(r.method, r.path) for r in pbx.requests if r.method != "GET" and r.path.startswith("/xapi/")]
+
+
 def base_env(slack: FakeSlack, pbx: FakeThreeCX, database: str) -> dict[str, str]:
     return {
         "SLACK_BOT_TOKEN": slack.bot_token,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,25 +15,10 @@ from bot.threecx.retry import RetryPolicy
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, wait_for
+from .harness import ALICE, BOB, CAROL, Harness, allow_row, block_text, buttons, posts, wait_for, xapi_calls
 from .processes import BotProcess, start_http_bot
 
 HOUR, DAY = 3600, 86400
-
-
-def allow_row(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The duration select and the Approve and allow button of a card (empty when not offered)."""
-    return next((b["elements"] for b in blocks if b.get("block_id") == "unblock_allow"), [])
-
-
-def posts(pbx: FakeThreeCX) -> list[dict[str, Any]]:
-    """The bodies of the entries the bot asked 3CX to add."""
-    return [json.loads(r.body) for r in pbx.calls("POST", "/xapi/v1/Blocklist")]
-
-
-def xapi_calls(pbx: FakeThreeCX) -> list[tuple[str, str]]:
-    """Every call that changes 3CX's lists, in order."""
-    return [(r.method, r.path) for r in pbx.requests if r.method != "GET" and r.path.startswith("/xapi/")]
 
 
 async def approve_and_allow(harness: Harness, request: UnblockRequest, seconds: int, user: str = BOB) -> UnblockRequest:

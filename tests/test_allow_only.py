@@ -4,9 +4,7 @@ removes only that allow entry."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,27 +15,12 @@ from bot.threecx.models import expires_at
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, wait_for
+from .harness import ALICE, BOB, CAROL, Harness, actions_row, block_text, buttons, posts, wait_for, xapi_calls
 from .processes import BotProcess, start_http_bot
 
 HOUR, DAY = 3600, 86400
 #: the blocked network, and the one address asked for inside it
 NETWORK_ID, NETWORK, ASKED = 50, "203.0.113.0/24", "203.0.113.7"
-
-
-def row(blocks: list[dict[str, Any]], block_id: str) -> list[dict[str, Any]]:
-    """The elements of one actions block of a card (empty when the card has none)."""
-    return next((b["elements"] for b in blocks if b.get("block_id") == block_id), [])
-
-
-def posts(pbx: FakeThreeCX) -> list[dict[str, Any]]:
-    """The bodies of the entries the bot asked 3CX to add."""
-    return [json.loads(r.body) for r in pbx.calls("POST", "/xapi/v1/Blocklist")]
-
-
-def xapi_calls(pbx: FakeThreeCX) -> list[tuple[str, str]]:
-    """Every call that changes 3CX's lists, in order."""
-    return [(r.method, r.path) for r in pbx.requests if r.method != "GET" and r.path.startswith("/xapi/")]
 
 
 def blocked_network(pbx: FakeThreeCX, network: str = NETWORK, entry_id: int = NETWORK_ID) -> None:
@@ -62,7 +45,7 @@ async def test_the_card_of_an_address_inside_a_blocked_network_offers_allow_only
     request = await asked_inside(harness)
 
     assert request.asked_address == ASKED and [t.id for t in request.targets] == [NETWORK_ID]
-    choose, allow = row(harness.cards()[0].blocks, "unblock_allow_only")
+    choose, allow = actions_row(harness.cards()[0].blocks, "unblock_allow_only")
     assert choose["type"] == "static_select" and choose["action_id"] == ALLOW_FOR
     assert [o["text"]["text"] for o in choose["options"]] == ["Allow for 1 hour", "Allow for 1 day", "Allow for 7 days"]
     assert (allow["action_id"], allow["value"]) == (ALLOW_ONLY, f"{request.id}:{HOUR}")
@@ -74,7 +57,7 @@ async def test_the_card_of_an_address_inside_a_blocked_network_offers_allow_only
     # choosing another duration redraws the card: the Allow only button and its confirmation name it
     await harness.choose(ALLOW_FOR, request, f"{request.id}:{DAY}", user=BOB)
     await harness.settle()
-    choose, allow = row(harness.cards()[0].blocks, "unblock_allow_only")
+    choose, allow = actions_row(harness.cards()[0].blocks, "unblock_allow_only")
     assert choose["initial_option"]["value"] == allow["value"] == f"{request.id}:{DAY}"
     assert allow["text"]["text"] == "Allow only 203.0.113.7 for 1 day"
     assert "for 1 day?" in allow["confirm"]["text"]["text"]
@@ -90,7 +73,7 @@ async def test_allow_only_is_offered_only_for_one_address_asked_inside_a_wider_e
     request = await harness.open_card(text)
 
     assert request.asked_address is None
-    assert row(harness.cards()[0].blocks, "unblock_allow_only") == []
+    assert actions_row(harness.cards()[0].blocks, "unblock_allow_only") == []
     assert ALLOW_ONLY not in [b["action_id"] for b in buttons(harness.cards()[0].blocks)]
 
 
@@ -187,11 +170,11 @@ async def test_allow_only_offers_the_durations_of_the_rule_and_nothing_when_it_h
     carrier = await harness.open_card("10.1.2.3")
 
     first, second = harness.cards()
-    choose, allow = row(first.blocks, "unblock_allow_only")
+    choose, allow = actions_row(first.blocks, "unblock_allow_only")
     assert [o["text"]["text"] for o in choose["options"]] == ["Allow for 1 hour"]
     assert allow["text"]["text"] == "Allow only 172.16.5.9 for 1 hour"
-    assert row(first.blocks, "unblock_allow") == []  # a /16 is too wide for Approve and allow
-    assert carrier.asked_address == "10.1.2.3" and row(second.blocks, "unblock_allow_only") == []
+    assert actions_row(first.blocks, "unblock_allow") == []  # a /16 is too wide for Approve and allow
+    assert carrier.asked_address == "10.1.2.3" and actions_row(second.blocks, "unblock_allow_only") == []
 
     done = await allow_only(harness, wide, HOUR)
     assert done.state is State.UNBLOCKED and [p["IPAddrMask"] for p in posts(harness.pbx)] == ["172.16.5.9"]
@@ -201,7 +184,7 @@ async def test_allow_only_offers_the_durations_of_the_rule_and_nothing_when_it_h
 async def test_approve_and_allow_still_removes_the_network_and_allows_it(harness: Harness) -> None:
     """Both are offered for a /24: Approve and allow lifts the network's block, unlike Allow only."""
     request = await asked_inside(harness)
-    assert row(harness.cards()[0].blocks, "unblock_allow") != []
+    assert actions_row(harness.cards()[0].blocks, "unblock_allow") != []
 
     reply, _ = await harness.click(APPROVE_ALLOW, request, user=BOB, value=f"{request.id}:{HOUR}")
     assert reply.status == 200

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from bench import provenance
+from bench.approvals import Round, deletes_of, deletes_row
 from bench.fakes import MAX_ENTRIES, entry_ip, entry_of
+from bench.load import Result
 from bench.scenarios import Sizes
 from bench.watching import WATCH_BURST, WATCH_CHANNEL, Judged, Observed, judge, report
 from bot.domain.entries import BlocklistEntry
@@ -45,6 +47,49 @@ def test_results_md_was_written_by_the_bench_code_as_it_is() -> None:
     recorded = provenance.recorded_code_hash(results.read_text())
     assert recorded is not None, "bench/RESULTS.md names no bench code sha256; run python -m bench"
     assert recorded == provenance.code_hash(), "bench/ changed since RESULTS.md was written; run python -m bench"
+
+
+# -- section 3's DELETEs judged without processes: what the fake 3CX would record of a round ----------------
+
+
+def received(*entries: int, method: str = "DELETE") -> list[dict[str, Any]]:
+    return [{"method": method, "path": f"/xapi/v1/Blocklist({e})", "received": 1.0 + i} for i, e in enumerate(entries)]
+
+
+def round_of(requests: list[dict[str, Any]], entries: set[int]) -> Round:
+    found = Round(len(entries), 1, Result(), len(entries))
+    found.deletes, found.exact = deletes_of(requests, entries)
+    return found
+
+
+def test_one_delete_for_each_entry_meets_the_goal() -> None:
+    entries = {7, 8, 9}
+    r = round_of([*received(9, 7), *received(8, method="GET"), *received(8)], entries)
+
+    assert (len(r.deletes), r.exact) == (3, True)
+    figures = r.figures()
+    assert (figures["deletes"], figures["distinct_deletes"], figures["deletes_are_the_entries"]) == (3, 3, True)
+    assert deletes_row({"one": r}) == "| DELETEs (one per entry) | 3 (3 distinct) | exactly the entries: yes |"
+
+
+@pytest.mark.parametrize(
+    ("requests", "counts"),
+    [(received(7, 8, 9, 8), (4, 3)), (received(7, 8), (2, 2)), (received(7, 8, 9, 10), (4, 4))],
+    ids=["an entry deleted twice", "an entry not deleted", "an entry not clicked deleted"],
+)
+def test_deletes_not_exactly_one_for_each_entry_are_a_failure(
+    requests: list[dict[str, Any]], counts: tuple[int, int]
+) -> None:
+    r = round_of(requests, {7, 8, 9})
+
+    assert r.exact is False
+    figures = r.figures()
+    assert (figures["deletes"], figures["distinct_deletes"], figures["deletes_are_the_entries"]) == (*counts, False)
+    fine = round_of(received(1), {1})
+    deletes, distinct = counts
+    assert deletes_row({"fine": fine, "this": r}) == (
+        f"| DELETEs (one per entry) | 1 (1 distinct) | {deletes} ({distinct} distinct) | exactly the entries: **NO** |"
+    )
 
 
 # -- section 5 judged without processes: what the fakes would record of a run ------------------------------
@@ -100,8 +145,9 @@ def test_a_run_that_announces_each_entry_once_and_the_burst_once_meets_every_goa
     assert len(SINGLES) <= WATCH_BURST < len(BURST)
     j = judged()
 
-    checks = (j.few_requests, j.small_answers, j.announced_once, j.bursts_as_one_message, j.nothing_else)
-    assert checks == (True, True, True, True, True)
+    checks = (j.enough_looks, j.few_requests, j.small_answers, j.announced_once, j.bursts_as_one_message,
+              j.nothing_else)  # fmt: skip
+    assert checks == (True, True, True, True, True, True)
     assert [p.requests for p in j.polls] == [1, 1, 2]
     assert j.polls[2].queries == ("Id gt 204", "Id eq 201 or Id eq 202 or Id eq 203")
     assert (j.requests_outside_polls, j.requests_per_poll_max, j.response_bytes_per_poll_max) == (0, 2, 800)
@@ -175,6 +221,14 @@ def test_a_look_whose_answers_reach_a_tenth_of_the_whole_list_is_a_failure(check
     assert (j.response_bytes_per_poll_max, j.few_requests, j.small_answers) == (check, True, small)
 
 
+def test_a_run_that_saw_fewer_looks_than_it_waited_for_is_a_failure() -> None:
+    j = judged(POSTS[:3], requests=LOOKS[:3])  # the look after the burst never came
+
+    assert (len(j.polls), j.polls_expected, j.enough_looks) == (2, 3, False)
+    assert "| looks seen | 2 | >= 3: **NO** |" in report(j).lines
+    assert report(j).figures["enough_looks"] is False
+
+
 def test_xapi_requests_before_the_first_look_are_counted_apart() -> None:
     j = judged(requests=(TOKEN, xapi({"$filter": "Id eq 1"}), *LOOKS[1:]))
 
@@ -246,7 +300,7 @@ def test_bench_smoke_measures_every_scenario(tmp_path: Path) -> None:
     assert singly > 0 and bursts, "the smoke sizes must add entries one by one and in a burst"
     assert watch["entries"] == smoke.blocklist, watch
     assert watch["whole_list_bytes"] >= 50 * smoke.blocklist, watch
-    assert watch["polls"] >= 1 + len(smoke.watch_batches), watch
+    assert watch["polls"] >= 1 + len(smoke.watch_batches) and watch["enough_looks"], watch
     assert 1 <= watch["requests_per_poll_max"] <= 2, watch
     assert 0 < watch["response_bytes_per_poll_max"] < watch["whole_list_bytes"], watch
     assert watch["requests_outside_polls"] == 0, watch

@@ -144,35 +144,3 @@ async def test_check_names_the_rules_it_read(slack: FakeSlack, pbx: FakeThreeCX,
         "Everything else." in lines
     )
     assert all(plain(line) for line in lines), lines
-
-
-async def test_check_says_that_without_a_rules_file_approvals_follow_the_settings(
-    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
-) -> None:
-    status, lines = await check(slack, pbx, tmp_path)
-
-    assert status == 0, lines
-    assert (
-        "ok   Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by "
-        "UNBLOCK_APPROVERS for every entry." in lines
-    )
-
-
-async def test_check_with_a_broken_rules_file_lists_its_problems_and_asks_nothing(
-    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
-) -> None:
-    (tmp_path / "rules.toml").write_text(EXAMPLE.replace("approvals = 2", "approvals = 0").replace('"1d"', '"1y"'))
-    env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "UNBLOCK_RULES": "rules.toml"}
-    process = BotProcess(env, tmp_path, "check")
-
-    assert await process.run() == 2
-
-    assert [line for line in process.stderr.splitlines() if line.startswith("  - ")] == [
-        "  - UNBLOCK_RULES='rules.toml': rule 2 \"Wide networks\": approvals must be a whole number of 1 or more "
-        "(got 0).",
-        '  - UNBLOCK_RULES=\'rules.toml\': rule 4 "Everything else": allow has "1y", which is not a duration '
-        'Approve and allow takes: whole seconds, or a number and a unit (m, h, d or w), from 1m to 90d, like "1h" '
-        'or "7d".',
-    ]
-    assert "Traceback" not in process.stderr and process.stdout == ""
-    assert pbx.requests == [] and slack.calls == []

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from bot.domain.model import State
 from bot.slack.buttons import APPROVE_ALLOW, AllowButton
 from bot.slack.views.refusals import NOT_ALLOWABLE
 
-from .harness import BOB, Harness, block_text
+from .harness import BOB, Harness, allow_row, block_text
 
 HOUR = 3600
-
-
-def allow_row(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The duration select and the Approve and allow button of a card (empty when not offered)."""
-    return next((b["elements"] for b in blocks if b.get("block_id") == "unblock_allow"), [])
 
 
 @pytest.mark.parametrize(

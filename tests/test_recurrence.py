@@ -19,7 +19,7 @@ from bot.slack.views.watch import new_block
 from bot.storage.contract import Store
 
 from .conftest import MakeHarness
-from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, move, wait_for
+from .harness import ALICE, BOB, CAROL, Harness, allow_row, block_text, buttons, move, wait_for
 from .test_limits import DURATIONS, entries, requests, valid
 from .test_storage import pending
 from .test_watch import announced, look, watching
@@ -31,10 +31,6 @@ LINE = re.compile(r"Unblocked (once|\d+ times) in the last 30 days \(last: <!dat
 
 def block_ids(blocks: list[dict[str, Any]]) -> list[str]:
     return [b.get("block_id", "") for b in blocks]
-
-
-def allow_row(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return next((b["elements"] for b in blocks if b.get("block_id") == "unblock_allow"), [])
 
 
 async def unblock_and_block_again(harness: Harness, approver: str = BOB) -> UnblockRequest:

@@ -6,7 +6,6 @@ restart either, and never once it was decided."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +17,7 @@ from bot.slack.buttons import APPROVE, DENY
 
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack, SlackCall
-from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, GENERAL, MALLORY, Harness, block_text, wait_for
-from .processes import BotProcess, start_http_bot
 
 #: settings that load, for the settings' own tests
 ENV = {
@@ -132,25 +129,22 @@ async def test_an_escalated_request_can_be_approved_by_whom_it_was_escalated_to(
     assert len(replies(harness.slack)) == 1
 
 
-async def test_reminded_once_across_a_restart(
-    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
-) -> None:
-    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, UNBLOCK_REMIND_AFTER="5")
-    reply, _ = await driver.command("42")
-    assert reply.status == 200
-    await wait_for(lambda: replies(slack), timeout=20, what="the reminder")
-    assert await first.stop() == 0
+async def test_reminded_once_across_a_restart(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REMIND_AFTER="5")
+    request = await harness.open_card()
+    harness.clock.advance(6)
+    await rounds(harness, 1)  # (or the sweeper's own round, a moment later)
+    await wait_for(lambda: replies(harness.slack), what="the reminder")
 
     # the next bot escalates at once what still waits: its upkeep saw the request, reminded already
-    second, driver = await start_http_bot(
-        processes, slack, pbx, tmp_path, UNBLOCK_REMIND_AFTER="5", UNBLOCK_ESCALATE_AFTER="5", UNBLOCK_ESCALATE_TO=ERIN
-    )
-    await wait_for(lambda: len(replies(slack)) == 2, timeout=20, what="the escalation")
-    reminder, escalation = replies(slack)
+    await harness.restart_with(UNBLOCK_ESCALATE_AFTER="5", UNBLOCK_ESCALATE_TO=ERIN)
+    await rounds(harness, 1)
+    await wait_for(lambda: len(replies(harness.slack)) == 2, what="the escalation")
+    await rounds(harness, 3)
+
+    reminder, escalation = replies(harness.slack)
     assert "has waited" in reply_text(reminder) and "Escalated to <@UERIN>" in reply_text(escalation)
-    assert reminder.args["thread_ts"] == escalation.args["thread_ts"]
-    assert await second.stop() == 0
-    assert len(replies(slack)) == 2
+    assert reminder.args["thread_ts"] == escalation.args["thread_ts"] == await harness.card_ts(request)
     assert ALICE in reply_text(reminder)
 
 
@@ -159,14 +153,14 @@ async def test_reminded_once_across_a_restart(
 
 def test_reminders_come_after_15_minutes_and_escalation_is_off_unless_set() -> None:
     settings = load_settings({**ENV, "UNBLOCK_REQUEST_TTL": "1d"})
-    assert (settings.remind_after, settings.escalate_after, settings.escalate_to) == (900.0, 0.0, Approvers())
-    assert settings.rules.default.remind_after == 900.0
+    default = settings.rules.default
+    assert (default.remind_after, default.escalate_after, default.escalate_to) == (900.0, 0.0, Approvers())
 
     settings = load_settings({**ENV, "UNBLOCK_REQUEST_TTL": "1d", "UNBLOCK_REMIND_AFTER": "off",
                               "UNBLOCK_ESCALATE_AFTER": "1h", "UNBLOCK_ESCALATE_TO": "UERIN, S0ONCALL"})  # fmt: skip
-    assert (settings.remind_after, settings.escalate_after) == (0.0, 3600.0)
-    assert settings.escalate_to == Approvers(users=frozenset({ERIN}), groups=frozenset({"S0ONCALL"}))
-    assert settings.rules.default.escalate_to == settings.escalate_to
+    default = settings.rules.default
+    assert (default.remind_after, default.escalate_after) == (0.0, 3600.0)
+    assert default.escalate_to == Approvers(users=frozenset({ERIN}), groups=frozenset({"S0ONCALL"}))
 
 
 @pytest.mark.parametrize(

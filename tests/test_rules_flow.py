@@ -14,15 +14,12 @@ from bot.slack.buttons import APPROVE, UNDO
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack, Message
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, BOB, Harness, block_text, buttons, card_request_id, wait_for
+from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, card_request_id, wait_for, xapi_calls
 from .postgres import PostgresServer
 from .processes import BotProcess, start_http_bot
 
 SEC1, SEC2, SEC3, VOICE1 = "U0SEC1", "U0SEC2", "U0SEC3", "U0VOICE1"
 SECURITY = "S0SECURITY"
-#: on the IP blocklist beside entry 42: a wide network, and an address of a branch office
-WIDE_ENTRY, WIDE_NETWORK = 50, "203.0.112.0/22"
-BRANCH_ENTRY, BRANCH_ADDRESS = 60, "198.51.100.7"
 
 RULES = f"""
 [[rule]]
@@ -38,85 +35,95 @@ approvals = 2
 allow = []
 
 [[rule]]
+name = "Lobby phones"
+networks = ["203.0.113.0/24"]
+approvers = ["{BOB}"]
+allow = []
+
+[[rule]]
 name = "Caller numbers"
 kind = "number"
 approvers = ["{VOICE1}"]
 """
+#: beside entry 42 (203.0.113.7, a lobby phone): a wide network, a branch office and an address no rule is about
+WIDE, WIDE_NETWORK = 50, "100.64.0.0/16"
+BRANCH, BRANCH_ADDRESS = 60, "198.51.100.7"
+ELSEWHERE = 70
 
 
-def rules_file(tmp_path: Path) -> str:
+def rules_file(tmp_path: Path, rules: str = RULES) -> str:
     path = tmp_path / "rules.toml"
-    path.write_text(RULES)
+    path.write_text(rules, encoding="utf-8")
     return str(path)
 
 
 def with_entries(pbx: FakeThreeCX, slack: FakeSlack) -> None:
-    pbx.add_entry(WIDE_ENTRY, WIDE_NETWORK)
-    pbx.add_entry(BRANCH_ENTRY, BRANCH_ADDRESS)
+    pbx.add_entry(WIDE, WIDE_NETWORK)
+    pbx.add_entry(BRANCH, BRANCH_ADDRESS)
+    pbx.add_entry(ELSEWHERE, "192.0.2.9")
     slack.usergroups[SECURITY] = [SEC3]
 
 
-def changes(pbx: FakeThreeCX) -> list[tuple[str, str]]:
-    """Every call that changes 3CX's lists, in order."""
-    return [(r.method, r.path) for r in pbx.requests if r.method != "GET" and r.path.startswith("/xapi/")]
+async def with_rules(make_harness: MakeHarness, tmp_path: Path, rules: str = RULES) -> Harness:
+    """A bot deciding by ``rules``, with the entries above on 3CX's blocklist."""
+    harness = await make_harness(UNBLOCK_RULES=rules_file(tmp_path, rules))
+    with_entries(harness.pbx, harness.slack)
+    return harness
 
 
 def actions(card: Message) -> list[str]:
     return [str(b["action_id"]) for b in buttons(card.blocks)]
 
 
-async def ruled(make_harness: MakeHarness, tmp_path: Path) -> Harness:
-    harness = await make_harness(UNBLOCK_RULES=rules_file(tmp_path))
-    with_entries(harness.pbx, harness.slack)
-    return harness
-
-
 async def test_a_rule_of_two_approvals_records_the_first_and_carries_out_the_second(
     make_harness: MakeHarness, tmp_path: Path
 ) -> None:
-    harness = await ruled(make_harness, tmp_path)
-    request = await harness.open_card(str(WIDE_ENTRY))
+    harness = await with_rules(make_harness, tmp_path)
+    request = await harness.open_card(str(WIDE))
     [card] = harness.cards()
     pending = block_text(card.blocks)
+    assert "approvals:" not in pending  # nobody approved yet
 
     await harness.click(APPROVE, request, user=SEC1)
     await harness.settle()
 
-    assert changes(harness.pbx) == []
+    assert xapi_calls(harness.pbx) == []
     assert APPROVE in actions(card)  # the card still asks for an approval
     stored = await harness.stored(request)
     assert (stored.state, stored.approvals, stored.rule) == (State.PENDING, (SEC1,), "Wide networks")
     recorded = block_text(card.blocks)
     _, again = await harness.click(APPROVE, request, user=SEC1)  # the same approver once more
     await harness.settle()
-    assert changes(harness.pbx) == []
+    assert xapi_calls(harness.pbx) == []
     [note] = harness.notes(again)
     assert note.startswith("You have approved this already. It needs 2 approvals")
 
     await harness.click(APPROVE, request, user=SEC2)
     await harness.settle()
 
-    assert changes(harness.pbx) == [("DELETE", f"/xapi/v1/Blocklist({WIDE_ENTRY})")]
+    assert xapi_calls(harness.pbx) == [("DELETE", f"/xapi/v1/Blocklist({WIDE})")]
     assert APPROVE not in actions(card)
     done = await harness.stored(request)
     assert (done.state, done.approvals, done.resolved_by) == (State.UNBLOCKED, (SEC1, SEC2), SEC2)
-    outcome = block_text(card.blocks)
-    assert "unblocked" in outcome
-    # the words (the views say them)
+    # the words (the views say them): the rule, then the first approval, then both approvers
     assert f"Rule: Wide networks, 2 approvals from <@{SEC1}>, <@{SEC2}> or a member of <!subteam^{SECURITY}>" in pending
-    assert f"1 of 2 approvals: <@{SEC1}>" in recorded
-    assert "Rule: Wide networks" in outcome and f"Approved by <@{SEC1}> and <@{SEC2}>" in outcome
+    assert f"1 of 2 approvals: <@{SEC1}>" in recorded and "Rule: Wide networks, 2 approvals from" in recorded
+    outcome = block_text(card.blocks)
+    assert f"Request to unblock {WIDE_NETWORK} was approved by <@{SEC2}>, and it is unblocked." in outcome
+    assert f"Rule: Wide networks · Approved by <@{SEC1}> and <@{SEC2}>" in outcome
+    [direct] = [block_text(m.blocks) for m in harness.cards(ALICE)]
+    assert f"Rule: Wide networks · Approved by <@{SEC1}> and <@{SEC2}>." in direct
 
 
 async def test_a_forged_approval_by_an_approver_of_another_rule_is_refused_privately(
     make_harness: MakeHarness, tmp_path: Path
 ) -> None:
-    harness = await ruled(make_harness, tmp_path)
-    request = await harness.open_card(str(WIDE_ENTRY))
+    harness = await with_rules(make_harness, tmp_path)
+    request = await harness.open_card(str(WIDE))
     [card] = harness.cards()
     before = len(harness.pbx.requests)
 
-    for user in (VOICE1, BOB):  # an approver of "Caller numbers", an approver of the settings only
+    for user in (VOICE1, CAROL):  # an approver of "Caller numbers", an approver of the settings only
         _, response_url = await harness.click(APPROVE, request, user=user)
         await harness.settle()
         [note] = harness.notes(response_url)
@@ -135,34 +142,41 @@ async def test_a_forged_approval_by_an_approver_of_another_rule_is_refused_priva
 async def test_a_rule_without_approval_carries_the_request_out_at_once_and_an_approver_may_undo_it(
     make_harness: MakeHarness, tmp_path: Path
 ) -> None:
-    harness = await ruled(make_harness, tmp_path)
-    original = dict(harness.pbx.entries[BRANCH_ENTRY])
+    harness = await with_rules(make_harness, tmp_path)
+    original = dict(harness.pbx.entries[BRANCH])
+    await harness.open_home(ALICE)
 
-    reply, _ = await harness.command(str(BRANCH_ENTRY), user=ALICE)
+    reply, _ = await harness.command(str(BRANCH), user=ALICE)
     assert reply.status == 200
     await harness.settle()
 
-    assert changes(harness.pbx) == [("DELETE", f"/xapi/v1/Blocklist({BRANCH_ENTRY})")]
+    assert xapi_calls(harness.pbx) == [("DELETE", f"/xapi/v1/Blocklist({BRANCH})")]
     [card] = harness.cards()
     request = await harness.stored(card_request_id(card.blocks))
     assert (request.state, request.rule, request.auto, request.resolved_by) == (
         State.UNBLOCKED, "Branch offices", True, None
     )  # fmt: skip
     assert UNDO in actions(card)
+    # the words (the views say them), on the card, in the requester's direct message and on the Home tab
     outcome = block_text(card.blocks)
+    assert f"*Request to unblock {BRANCH_ADDRESS} was unblocked automatically by rule 'Branch offices'.*" in outcome
+    [direct] = [block_text(m.blocks) for m in harness.cards(ALICE)]
+    assert f"*Your request to unblock {BRANCH_ADDRESS} was unblocked automatically by rule 'Branch offices'.*" in direct
+    home = block_text(harness.slack.homes[ALICE]["blocks"])
+    assert f"`{BRANCH_ADDRESS}` *was unblocked automatically by rule 'Branch offices'*" in home
+    for shown in (outcome, direct, home):
+        assert "None" not in shown and "the bot" not in shown and "approved by" not in shown
 
     await harness.click(UNDO, request, user=BOB)
     await harness.settle()
 
-    assert changes(harness.pbx)[1:] == [("POST", "/xapi/v1/Blocklist")]
+    assert xapi_calls(harness.pbx)[1:] == [("POST", "/xapi/v1/Blocklist")]
     [(new_id, entry)] = [(i, e) for i, e in harness.pbx.entries.items() if e["IPAddrMask"] == BRANCH_ADDRESS]
-    assert entry["BlockType"] == original["BlockType"] and new_id != BRANCH_ENTRY
+    assert entry["BlockType"] == original["BlockType"] and new_id != BRANCH
     undone = await harness.stored(request)
     assert (undone.state, undone.undone_by) == (State.UNDONE, BOB)
-    # the words (the views say them)
-    assert f"Request to unblock {BRANCH_ADDRESS} was unblocked automatically by rule 'Branch offices'." in outcome, (
-        outcome
-    )
+    undone_words = "was undone by <@UBOB>: it is blocked again.*\nUnblocked automatically by rule 'Branch offices', "
+    assert undone_words + "requested by <@UALICE>." in block_text(harness.cards()[0].blocks)
 
 
 async def test_two_second_approvals_at_once_on_two_replicas_send_one_delete(
@@ -173,7 +187,7 @@ async def test_two_second_approvals_at_once_on_two_replicas_send_one_delete(
     rules = rules_file(tmp_path)
     first, a = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url, UNBLOCK_RULES=rules)
     second, b = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url, UNBLOCK_RULES=rules)
-    await a.command(str(WIDE_ENTRY), user=ALICE)
+    await a.command(str(WIDE), user=ALICE)
     await wait_for(lambda: len(a.cards()) == 1, what="the card")
     [card] = a.cards()
     request_id = card_request_id(card.blocks)
@@ -202,7 +216,7 @@ async def test_two_second_approvals_at_once_on_two_replicas_send_one_delete(
     await wait_for(settled, what="the outcome, and the other click's answer")
     assert await first.stop() == 0 and await second.stop() == 0
 
-    assert changes(pbx) == [("DELETE", f"/xapi/v1/Blocklist({WIDE_ENTRY})")]
+    assert xapi_calls(pbx) == [("DELETE", f"/xapi/v1/Blocklist({WIDE})")]
     [row] = await postgres.query(
         database_url, "SELECT state, resolved_by, approvals FROM requests WHERE id = $1", request_id
     )
@@ -225,19 +239,19 @@ async def test_a_request_its_rule_carries_out_is_carried_out_once_when_the_bot_w
     env = {"UNBLOCK_RULES": rules_file(tmp_path), "THREECX_TIMEOUT": "1"}
     first, driver = await start_http_bot(processes, slack, pbx, tmp_path, **env)
     slack.delay_of["chat.postMessage"] = 5.0  # the card is on its way when the bot is killed
-    await driver.command(str(BRANCH_ENTRY), user=ALICE)
+    await driver.command(str(BRANCH), user=ALICE)
     await wait_for(lambda: slack.calls_to("chat.postMessage"), what="the card to be posted")
     first.kill()  # SIGKILL: the request is open, and not yet claimed
     await first.wait()
-    assert changes(pbx) == []
+    assert xapi_calls(pbx) == []
     slack.delay_of.clear()
 
     second, driver = await start_http_bot(processes, slack, pbx, tmp_path, **env)
-    await wait_for(lambda: changes(pbx), timeout=60, what="the DELETE after the restart")
+    await wait_for(lambda: xapi_calls(pbx), timeout=60, what="the DELETE after the restart")
     await wait_for(lambda: [c for c in slack.calls_to("chat.postMessage") if c.args["channel"] == ALICE],
                    what="the requester to be told")  # fmt: skip
     assert await second.stop() == 0
 
-    assert changes(pbx) == [("DELETE", f"/xapi/v1/Blocklist({BRANCH_ENTRY})")]
+    assert xapi_calls(pbx) == [("DELETE", f"/xapi/v1/Blocklist({BRANCH})")]
     told = [c for c in slack.calls_to("chat.postMessage") if c.args["channel"] == ALICE]
     assert len(told) == 1 and "unblocked automatically by rule 'Branch offices'" in str(told[0].args)

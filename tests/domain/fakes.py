@@ -31,8 +31,9 @@ E = TypeVar("E", BlocklistEntry, BlockedNumber)
 #: a moment in 2027, so that 3CX's dates (``ExpiresAt``) read back as the same epoch seconds
 START = 1_800_000_000.0
 #: the rules of time on the fake clock; the heartbeat alone runs on real time (the lease's permit to call 3CX),
-#: long enough that a busy machine never lets a claim go stale in the middle of a test
-TIMING = Timing(ttl=600.0, undo_window=300.0, call_bound=0.01, heartbeat=0.25, margin=0.01)
+#: long enough that a busy machine never lets a claim go stale in the middle of a test (and the wait before
+#: writing 3CX's answer again while the store is away, short)
+TIMING = Timing(ttl=600.0, undo_window=300.0, call_bound=0.01, heartbeat=0.25, margin=0.01, store_retry=0.01)
 APPROVER = "UAPPROVER"
 #: a member of the approvers' user group
 GROUP_MEMBER = "UDAVE"
@@ -362,6 +363,8 @@ class FakeList(Generic[E]):
     (method, entry Id or address)) and fails the calls it is told to fail (``fail``)."""
 
     holds: type[E]
+    #: a 3CX that answers a lookup with every entry, whatever it asked for
+    answers_all: bool = False
 
     def __init__(self, entries: Iterable[E] = ()) -> None:
         self.entries: dict[int | str, E] = {entry.id: entry for entry in entries}
@@ -493,24 +496,30 @@ class FakeBlocklist(FakeList[BlocklistEntry]):
         )  # fmt: skip
 
     async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
+        """Each ``IPAddrMask`` compared as text, as 3CX's filter does. Recorded as (masks, top)."""
         wanted = set(masks)
-        return await self._call(
-            "with_masks", None, lambda: [e for e in self.entries.values() if e.address in wanted][:top]
-        )
+        return await self._call("with_masks", (list(masks), top), lambda: [
+            e for e in self.entries.values() if self.answers_all or e.address in wanted
+        ][:top])  # fmt: skip
 
     async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
+        """As 3CX's list: the address or the description contains ``text``. Recorded as (text, skip, top)."""
+
         def newest() -> list[BlocklistEntry]:
-            found = [e for e in self.entries.values() if not text or text in (e.address or "")]
+            found = [e for e in self.entries.values()
+                     if not text or text in (e.address or "") or text in (e.description or "")]  # fmt: skip
             return sorted(found, key=lambda e: e.id, reverse=True)[skip : skip + top]
 
-        return await self._call("newest", text, newest)
+        return await self._call("newest", (text, skip, top), newest)
 
     async def between(self, first_id: int, last_id: int, *, skip: int, top: int) -> list[BlocklistEntry]:
+        """Recorded as ((first_id, last_id), skip, top)."""
+
         def between() -> list[BlocklistEntry]:
             found = sorted((e for e in self.entries.values() if first_id <= e.id <= last_id), key=lambda e: e.id)
             return found[skip : skip + top]
 
-        return await self._call("between", (first_id, last_id), between)
+        return await self._call("between", ((first_id, last_id), skip, top), between)
 
 
 class FakeBlacklist(FakeList[BlockedNumber]):
@@ -519,10 +528,11 @@ class FakeBlacklist(FakeList[BlockedNumber]):
     holds = BlockedNumber
 
     async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
+        """Each caller number compared as text, as 3CX's filter does. Recorded as (caller_ids, top)."""
         wanted = set(caller_ids)
-        return await self._call(
-            "with_caller_ids", None, lambda: [e for e in self.entries.values() if e.number in wanted][:top]
-        )
+        return await self._call("with_caller_ids", (list(caller_ids), top), lambda: [
+            e for e in self.entries.values() if self.answers_all or e.number in wanted
+        ][:top])  # fmt: skip
 
 
 def blocked_address(entry_id: int, mask: str, *, etag: str | None = None) -> BlocklistEntry:
@@ -623,6 +633,21 @@ class World:
     async def moves(self, request_id: str) -> list[tuple[State | None, State]]:
         """The transitions log of a request, as (from, to)."""
         return [(t.from_state, t.to_state) for t in await self.store.transitions(request_id)]
+
+    def take_over_during(self, method: str, request_id: str, owner: str = "bot-b", *,
+                         then: Callable[[], Awaitable[None]] | None = None) -> None:  # fmt: skip
+        """The first time the IP blocklist's ``method`` is called, ``owner`` takes the claim of ``request_id``
+        over (as if its holder had stopped renewing it) before the call answers; then ``then``, if given."""
+
+        async def taken_over() -> None:
+            del self.ip.before[method]
+            current = await self.state(request_id)
+            assert current.heartbeat_at is not None
+            assert await self.store.take_over(request_id, owner, current.heartbeat_at, self.clock()) is not None
+            if then is not None:
+                await then()
+
+        self.ip.before[method] = taken_over
 
 
 #: the durations Approve and allow offers when no rule says otherwise (the settings' default)

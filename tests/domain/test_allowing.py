@@ -5,19 +5,19 @@ even when it is gone already."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from bot.domain.allowing import Allowed, Allowing, duration_words, failed, marker, merge
-from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, Removal
-from bot.domain.lookup import Finder, candidate_masks
+from bot.domain.entries import ALLOW, BlocklistEntry
+from bot.domain.lookup import MAX_MATCHES, Finder, candidate_masks
 from bot.domain.model import Result, State, UnblockRequest
 from bot.domain.outcomes import Outcome
 from bot.threecx.errors import ForbiddenError, UnexpectedResponseError
-from bot.threecx.models import allow_body, blocklist_entry, expires_at
+from bot.threecx.models import expires_at
+
+from .fakes import FakeBlacklist, FakeBlocklist
 
 NOW = 1_800_000_000.0
 REQUEST_ID = "0123456789abcdef"
@@ -39,72 +39,27 @@ def request(*, resolved_by: str | None = APPROVER, request_id: str = REQUEST_ID)
     )  # fmt: skip
 
 
-@dataclass
-class Blocklist:
-    """3CX's IP list as allowing writes it and lookups read it: ``IPAddrMask`` compared as text."""
-
-    entries: list[BlocklistEntry] = field(default_factory=list)
-    next_id: int = 1000
-    #: what each request asked
-    added: list[dict[str, Any]] = field(default_factory=list)
-    removed: list[int] = field(default_factory=list)
-    asked: list[list[str]] = field(default_factory=list)
-    marked_asked: list[tuple[str, str]] = field(default_factory=list)
-
-    async def allow(self, address: str, until: float, note: str) -> tuple[int, str]:
-        body = allow_body(address, until, note)
-        self.added.append(body)
-        self.next_id += 1
-        created = blocklist_entry({"Id": self.next_id, **body})
-        self.entries.append(created)
-        return created.id, "HTTP 201"
-
-    async def remove_entry(self, entry_id: int) -> Removal:
-        self.removed.append(entry_id)
-        listed = [e for e in self.entries if e.id == entry_id]
-        if not listed:
-            return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
-        self.entries.remove(listed[0])
-        return Removal(deleted=True, answer="HTTP 204")
-
-    async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
-        self.marked_asked.append((mask, marker))
-        return [e for e in self.entries if e.address == mask and marker in (e.description or "")]
-
-    async def get(self, entry_id: int) -> BlocklistEntry:
-        raise AssertionError("allowing reads no entry by its id")
-
-    async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
-        self.asked.append(list(masks))
-        return [e for e in self.entries if e.address in masks][:top]
-
-    async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
-        raise AssertionError("allowing reads no page")
-
-    async def between(self, first_id: int, last_id: int, *, skip: int, top: int) -> list[BlocklistEntry]:
-        raise AssertionError("allowing reads no page")
+def added(blocklist: FakeBlocklist) -> list[dict[str, Any]]:
+    """What allowing asked 3CX to add: each allow entry it made, as the fields 3CX is sent."""
+    return [
+        {"IPAddrMask": e.address, "BlockType": e.block_type, "ExpiresAt": e.expires_at, "Description": e.description}
+        for e in blocklist.entries.values()
+        if e.added_by == "API"
+    ]
 
 
-class NoNumbers:
-    async def get(self, number_id: str) -> BlockedNumber:
-        raise AssertionError("allowing reads no number")
-
-    async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
-        raise AssertionError("allowing reads no number")
-
-
-def allowing(blocklist: Blocklist, now: float = NOW) -> Allowing:
-    return Allowing(blocklist, Finder(blocklist, NoNumbers()), lambda: now)
+def allowing(blocklist: FakeBlocklist, now: float = NOW) -> Allowing:
+    return Allowing(blocklist, Finder(blocklist, FakeBlacklist()), lambda: now)
 
 
 # -- adding ------------------------------------------------------------------------------------------
 
 
 async def test_an_allow_entry_names_its_duration_its_approver_and_its_request_and_ends_when_allowed() -> None:
-    blocklist = Blocklist([entry(7, "203.0.113.7", "Block")])
+    blocklist = FakeBlocklist([entry(7, "203.0.113.7", "Block")])
     allowed = await allowing(blocklist).allow(request(), "203.0.113.7", 3600)
 
-    assert blocklist.added == [
+    assert added(blocklist) == [
         {
             "IPAddrMask": "203.0.113.7",
             "BlockType": ALLOW,
@@ -112,18 +67,18 @@ async def test_an_allow_entry_names_its_duration_its_approver_and_its_request_an
             "Description": "Allowed for 1 hour by unblock-bot: approved by Slack user UBOB, request 0123456789abcdef",
         }
     ]
-    assert allowed == Allowed(1001, NOW + 3600, False, "allow entry 1001 added (HTTP 201)")
-    [created] = [e for e in blocklist.entries if e.id == 1001]
+    assert allowed == Allowed(1000, NOW + 3600, False, "allow entry 1000 added (HTTP 201)")
+    created = blocklist.entries[1000]
     assert not created.blocks
     assert created.ends_at == NOW + 3600
     # the address was looked up as any address is, before
-    assert blocklist.asked == [candidate_masks(ipaddress.ip_network("203.0.113.7"))]
+    assert blocklist.called("with_masks") == [(candidate_masks(ipaddress.ip_network("203.0.113.7")), MAX_MATCHES + 1)]
 
 
 async def test_an_allow_entry_without_a_known_approver_says_so() -> None:
-    blocklist = Blocklist()
+    blocklist = FakeBlocklist()
     await allowing(blocklist).allow(request(resolved_by=None), "198.51.100.0/24", 2 * 86400)
-    [body] = blocklist.added
+    [body] = added(blocklist)
     assert body["IPAddrMask"] == "198.51.100.0/24"
     assert body["Description"] == (
         "Allowed for 2 days by unblock-bot: approved by Slack user unknown, request 0123456789abcdef"
@@ -143,12 +98,12 @@ async def test_an_allow_entry_without_a_known_approver_says_so() -> None:
     ids=["the-address", "its-network", "its-network-by-mask", "everything-without-end", "year-one"],
 )
 async def test_no_second_allow_entry_when_an_unexpired_one_covers_the_address(existing: BlocklistEntry) -> None:
-    blocklist = Blocklist([existing])
+    blocklist = FakeBlocklist([existing])
     allowed = await allowing(blocklist).allow(request(), "203.0.113.7", 3600)
 
     assert allowed == Allowed(5, existing.ends_at, True, "already allowed by entry 5")
-    assert blocklist.added == []
-    assert [e.id for e in blocklist.entries] == [5]
+    assert added(blocklist) == []
+    assert list(blocklist.entries) == [5]
 
 
 @pytest.mark.parametrize(
@@ -163,21 +118,21 @@ async def test_no_second_allow_entry_when_an_unexpired_one_covers_the_address(ex
     ids=["expired", "expiring-now", "another-address", "a-network-beside-it", "a-block"],
 )
 async def test_an_allow_entry_that_does_not_let_the_address_in_now_does_not_count(other: BlocklistEntry) -> None:
-    blocklist = Blocklist([other])
+    blocklist = FakeBlocklist([other])
     allowed = await allowing(blocklist).allow(request(), "203.0.113.7", 1800)
 
-    assert allowed == Allowed(1001, NOW + 1800, False, "allow entry 1001 added (HTTP 201)")
-    assert [b["IPAddrMask"] for b in blocklist.added] == ["203.0.113.7"]
-    assert blocklist.added[0]["Description"].startswith("Allowed for 30 minutes by unblock-bot")
+    assert allowed == Allowed(1000, NOW + 1800, False, "allow entry 1000 added (HTTP 201)")
+    assert [b["IPAddrMask"] for b in added(blocklist)] == ["203.0.113.7"]
+    assert added(blocklist)[0]["Description"].startswith("Allowed for 30 minutes by unblock-bot")
 
 
 async def test_a_network_is_covered_only_by_an_allow_entry_holding_all_of_it() -> None:
-    blocklist = Blocklist([entry(5, "203.0.113.7", ends=NOW + 600), entry(6, "203.0.113.0/25", ends=NOW + 600)])
+    blocklist = FakeBlocklist([entry(5, "203.0.113.7", ends=NOW + 600), entry(6, "203.0.113.0/25", ends=NOW + 600)])
     allowed = await allowing(blocklist).allow(request(), "203.0.113.0/24", 3600)
     assert not allowed.existed
-    assert [b["IPAddrMask"] for b in blocklist.added] == ["203.0.113.0/24"]
+    assert [b["IPAddrMask"] for b in added(blocklist)] == ["203.0.113.0/24"]
 
-    blocklist = Blocklist([entry(8, "203.0.112.0/23", ends=NOW + 600)])
+    blocklist = FakeBlocklist([entry(8, "203.0.112.0/23", ends=NOW + 600)])
     assert (await allowing(blocklist).allow(request(), "203.0.113.0/24", 3600)).existed
 
 
@@ -188,25 +143,25 @@ async def test_the_allow_entry_that_holds_longest_is_reported() -> None:
         entry(3, "203.0.0.0/16", ends=NOW + 1000),
         entry(4, "203.0.113.7", ends=NOW - 10),
     ]
-    blocklist = Blocklist(list(covering))
+    blocklist = FakeBlocklist(list(covering))
     allowed = await allowing(blocklist).allow(request(), "203.0.113.7", 3600)
     assert allowed == Allowed(2, NOW + 5000, True, "already allowed by entry 2")
 
-    blocklist = Blocklist([*covering, entry(9, "0.0.0.0/0", expires=None)])
+    blocklist = FakeBlocklist([*covering, entry(9, "0.0.0.0/0", expires=None)])
     assert (await allowing(blocklist).covering("203.0.113.7")) == entry(9, "0.0.0.0/0", expires=None)
-    assert blocklist.added == []
+    assert added(blocklist) == []
 
 
 async def test_expiry_is_judged_by_the_clock() -> None:
-    blocklist = Blocklist([entry(5, "203.0.113.0/24", ends=NOW + 600)])
+    blocklist = FakeBlocklist([entry(5, "203.0.113.0/24", ends=NOW + 600)])
     assert (await allowing(blocklist, now=NOW + 599).covering("203.0.113.7")) is not None
     assert (await allowing(blocklist, now=NOW + 600).covering("203.0.113.7")) is None
 
 
 async def test_text_that_is_no_address_is_covered_by_nothing_and_not_looked_up() -> None:
-    blocklist = Blocklist([entry(5, "0.0.0.0/0")])
+    blocklist = FakeBlocklist([entry(5, "0.0.0.0/0")])
     assert await allowing(blocklist).covering("entry 42") is None
-    assert blocklist.asked == []
+    assert blocklist.called("with_masks") == []
 
 
 # -- finding it again, removing it -----------------------------------------------------------------
@@ -215,7 +170,7 @@ async def test_text_that_is_no_address_is_covered_by_nothing_and_not_looked_up()
 async def test_find_added_finds_this_requests_allow_entry_by_its_marker() -> None:
     mine = f"Allowed for 1 hour by unblock-bot: approved by Slack user UBOB, {marker(request())}"
     theirs = "Allowed for 1 hour by unblock-bot: approved by Slack user UBOB, request fedcba9876543210"
-    blocklist = Blocklist(
+    blocklist = FakeBlocklist(
         [
             entry(3, "203.0.113.7", "Block", description=mine),
             entry(4, "203.0.113.7", ends=NOW + 60, description=theirs),
@@ -225,17 +180,17 @@ async def test_find_added_finds_this_requests_allow_entry_by_its_marker() -> Non
     found = await allowing(blocklist).find_added(request(), "203.0.113.7")
 
     assert found == Allowed(5, NOW + 3600, False, "3CX lists allow entry 5")
-    assert blocklist.marked_asked == [("203.0.113.7", "request 0123456789abcdef")]
-    assert blocklist.added == []
+    assert blocklist.called("marked") == ["203.0.113.7"] and marker(request()) == "request 0123456789abcdef"
+    assert added(blocklist) == []
 
 
 async def test_find_added_finds_nothing_when_this_request_added_none() -> None:
-    blocklist = Blocklist([entry(4, "203.0.113.7", description="request fedcba9876543210")])
+    blocklist = FakeBlocklist([entry(4, "203.0.113.7", description="request fedcba9876543210")])
     assert await allowing(blocklist).find_added(request(), "203.0.113.7") is None
 
 
 async def test_an_allow_entry_added_is_found_again_by_its_request() -> None:
-    blocklist = Blocklist()
+    blocklist = FakeBlocklist()
     added = await allowing(blocklist).allow(request(), "203.0.113.7", 3600)
     found = await allowing(blocklist).find_added(request(), "203.0.113.7")
     assert found is not None
@@ -244,25 +199,24 @@ async def test_an_allow_entry_added_is_found_again_by_its_request() -> None:
 
 
 async def test_remove_takes_the_allow_entry_out() -> None:
-    blocklist = Blocklist([entry(5, "203.0.113.7", ends=NOW + 600)])
+    blocklist = FakeBlocklist([entry(5, "203.0.113.7", ends=NOW + 600)])
     assert await allowing(blocklist).remove(5) == "allow entry 5 removed (HTTP 204)"
-    assert blocklist.removed == [5]
-    assert blocklist.entries == []
+    assert blocklist.called("remove_entry") == [5]
+    assert blocklist.entries == {}
 
 
 async def test_remove_of_an_allow_entry_already_gone_is_fine() -> None:
-    blocklist = Blocklist()
+    blocklist = FakeBlocklist()
     assert await allowing(blocklist).remove(5) == "allow entry 5 was already gone"
-    assert blocklist.removed == [5]
+    assert blocklist.called("remove_entry") == [5]
 
 
 async def test_remove_passes_on_what_3cx_refused() -> None:
-    class Refusing(Blocklist):
-        async def remove_entry(self, entry_id: int) -> Removal:
-            raise ForbiddenError("forbidden", method="DELETE", status=403)
+    blocklist = FakeBlocklist()
+    blocklist.fail("remove_entry", ForbiddenError("forbidden", method="DELETE", status=403))
 
     with pytest.raises(ForbiddenError):
-        await allowing(Refusing()).remove(5)
+        await allowing(blocklist).remove(5)
 
 
 # -- words and results -----------------------------------------------------------------------------

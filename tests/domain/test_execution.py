@@ -313,18 +313,14 @@ async def test_a_claim_taken_over_by_another_process_stops_this_one() -> None:
     w = world()
     request = await claimed(w, 42, 43)
 
-    async def taken_over_meanwhile() -> None:
-        del w.ip.before["remove"]
-        current = await w.state(request.id)
-        assert current.heartbeat_at is not None
-        assert await w.store.take_over(request.id, "bot-b", current.heartbeat_at, w.clock()) is not None
+    async def renewal_refused() -> None:
         for _ in range(400):  # until this process's heartbeat finds the claim gone
             if (request.id, "bot-a", False) in w.store.renewals:
                 return
             await asyncio.sleep(0.005)
         raise AssertionError("the claim was never renewed")
 
-    w.ip.before["remove"] = taken_over_meanwhile
+    w.take_over_during("remove", request.id, then=renewal_refused)
     assert await w.execution.execute(request) is None
     assert w.ip.called("remove") == [42]  # and not 43
     now = await w.state(request.id)
@@ -335,13 +331,7 @@ async def test_a_claim_taken_over_by_another_process_stops_this_one() -> None:
 async def test_a_claim_taken_over_before_the_last_write_is_left_to_the_new_owner() -> None:
     w = world()
     request = await claimed(w, 42)
-
-    async def taken_over_meanwhile() -> None:
-        current = await w.state(request.id)
-        assert current.heartbeat_at is not None
-        await w.store.take_over(request.id, "bot-b", current.heartbeat_at, w.clock())
-
-    w.ip.before["remove"] = taken_over_meanwhile
+    w.take_over_during("remove", request.id)
     assert await w.execution.execute(request) is None
     now = await w.state(request.id)
     assert (now.state, now.owner) == (X, "bot-b")

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import cast
 
 import pytest
 
 from bot.domain.lookup import MAX_MATCHES, Finder, Network, candidate_masks, containing_prefix
 from bot.threecx.errors import NotFoundError
 from bot.threecx.models import ALLOW, BlockedNumber, BlocklistEntry
+
+from .fakes import FakeBlacklist, FakeBlocklist
 
 
 def entry(
@@ -24,61 +26,28 @@ def number(number_id: str, caller_id: str | None) -> BlockedNumber:
     return BlockedNumber(number_id, caller_id, None)
 
 
-@dataclass
-class Addresses:
-    """The IP blocklist as lookups read it: each ``IPAddrMask`` compared as text, as 3CX's filter does
-    (``exact=False``: a 3CX that answers with every entry whatever was asked)."""
-
-    entries: list[BlocklistEntry] = field(default_factory=list)
-    exact: bool = True
-    #: (masks, top) of each ``with_masks``
-    asked: list[tuple[list[str], int]] = field(default_factory=list)
-    #: (text or first/last ids, skip, top) of each page read
-    pages: list[tuple[object, int, int]] = field(default_factory=list)
-
-    async def get(self, entry_id: int) -> BlocklistEntry:
-        for found in self.entries:
-            if found.id == entry_id:
-                return found
-        raise NotFoundError("not found", method="GET", path=f"/xapi/v1/Blocklist({entry_id})", status=404)
-
-    async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
-        self.asked.append((list(masks), top))
-        return [e for e in self.entries if not self.exact or e.address in masks][:top]
-
-    async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
-        self.pages.append((text, skip, top))
-        newest = sorted(self.entries, key=lambda e: -e.id)
-        if text is not None:
-            newest = [e for e in newest if text in (e.address or "") or text in (e.description or "")]
-        return newest[skip : skip + top]
-
-    async def between(self, first_id: int, last_id: int, *, skip: int, top: int) -> list[BlocklistEntry]:
-        self.pages.append(((first_id, last_id), skip, top))
-        return sorted((e for e in self.entries if first_id <= e.id <= last_id), key=lambda e: e.id)[skip : skip + top]
+def addresses(entries: Sequence[BlocklistEntry] = (), *, exact: bool = True) -> FakeBlocklist:
+    """The IP blocklist as lookups read it (``exact=False``: a 3CX that answers with every entry whatever was
+    asked)."""
+    found = FakeBlocklist(entries)
+    found.answers_all = not exact
+    return found
 
 
-@dataclass
-class Numbers:
+def numbers(entries: Sequence[BlockedNumber] = (), *, exact: bool = True) -> FakeBlacklist:
     """The caller-number blacklist as lookups read it (``exact=False``: every entry, whatever was asked)."""
-
-    entries: list[BlockedNumber] = field(default_factory=list)
-    exact: bool = True
-    asked: list[tuple[list[str], int]] = field(default_factory=list)
-
-    async def get(self, number_id: str) -> BlockedNumber:
-        for found in self.entries:
-            if found.id == number_id:
-                return found
-        raise NotFoundError("not found", status=404)
-
-    async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
-        self.asked.append((list(caller_ids), top))
-        return [n for n in self.entries if not self.exact or n.number in caller_ids][:top]
+    found = FakeBlacklist(entries)
+    found.answers_all = not exact
+    return found
 
 
-def finder(addresses: Addresses | None = None, numbers: Numbers | None = None) -> Finder:
-    return Finder(addresses or Addresses(), numbers or Numbers())
+def masks_asked(ip: FakeBlocklist) -> list[tuple[list[str], int]]:
+    """The masks and the ``top`` of each lookup by masks, in order."""
+    return [cast(tuple[list[str], int], about) for about in ip.called("with_masks")]
+
+
+def finder(ip: FakeBlocklist | None = None, blacklist: FakeBlacklist | None = None) -> Finder:
+    return Finder(ip or addresses(), blacklist or numbers())
 
 
 def net(text: str) -> Network:
@@ -89,7 +58,7 @@ def net(text: str) -> Network:
 
 
 async def test_an_address_is_found_by_its_entries_and_every_network_holding_it_most_specific_first() -> None:
-    addresses = Addresses(
+    ip = addresses(
         [
             entry(14, "0.0.0.0/0"),
             entry(13, "203.0.0.0/16"),
@@ -102,17 +71,17 @@ async def test_an_address_is_found_by_its_entries_and_every_network_holding_it_m
             entry(18, "203.0.113.128/25"),
         ]
     )
-    found = await finder(addresses).address(net("203.0.113.7"))
+    found = await finder(ip).address(net("203.0.113.7"))
 
     assert [t.id for t in found.blocking] == [10, 17, 11, 12, 13, 14]
     assert found.allowing == ()
     assert not found.truncated
-    assert addresses.asked == [(candidate_masks(net("203.0.113.7")), MAX_MATCHES + 1)]
+    assert ip.called("with_masks") == [(candidate_masks(net("203.0.113.7")), MAX_MATCHES + 1)]
 
 
 async def test_only_entries_that_hold_the_address_count_whatever_3cx_answers() -> None:
     """The finder checks containment itself: text that is no network, another family, a network beside it."""
-    addresses = Addresses(
+    ip = addresses(
         [
             entry(1, "203.0.113.0/24"),
             entry(2, "203.0.113.128/25"),
@@ -125,12 +94,12 @@ async def test_only_entries_that_hold_the_address_count_whatever_3cx_answers() -
         ],
         exact=False,
     )
-    found = await finder(addresses).address(net("203.0.113.7"))
+    found = await finder(ip).address(net("203.0.113.7"))
     assert [t.id for t in found.blocking] == [8, 1]
 
 
 async def test_an_ipv6_address_is_found_by_its_entries_and_the_networks_holding_it() -> None:
-    addresses = Addresses(
+    ip = addresses(
         [
             entry(1, "::/0"),
             entry(2, "2001:db8::/32"),
@@ -140,17 +109,17 @@ async def test_an_ipv6_address_is_found_by_its_entries_and_the_networks_holding_
             entry(6, "0.0.0.0/0"),
         ]
     )
-    found = await finder(addresses).address(net("2001:db8::7"))
+    found = await finder(ip).address(net("2001:db8::7"))
 
     assert [t.id for t in found.blocking] == [3, 4, 2, 1]
-    [(masks, top)] = addresses.asked
+    [(masks, top)] = masks_asked(ip)
     assert (masks, top) == (candidate_masks(net("2001:db8::7")), MAX_MATCHES + 1)
     assert masks[:2] == ["2001:db8::7", "2001:db8::7/128"]
     assert {"2001:db8::/64", "2001:db8::/32", "::/0"} <= set(masks)
 
 
 async def test_a_network_is_found_by_the_entries_for_it_and_the_networks_holding_it_not_those_inside_it() -> None:
-    addresses = Addresses(
+    ip = addresses(
         [
             entry(1, "203.0.113.0/24"),
             entry(2, "203.0.113.0/25"),
@@ -158,16 +127,16 @@ async def test_a_network_is_found_by_the_entries_for_it_and_the_networks_holding
             entry(4, "203.0.112.0/255.255.254.0"),
         ]
     )
-    found = await finder(addresses).address(net("203.0.113.0/24"))
+    found = await finder(ip).address(net("203.0.113.0/24"))
 
     assert [t.id for t in found.blocking] == [1, 4]
-    [(masks, _)] = addresses.asked
+    [(masks, _)] = masks_asked(ip)
     assert "203.0.113.0" not in masks  # a network is never named by its bare address
     assert masks[:2] == ["203.0.113.0/24", "203.0.113.0/255.255.255.0"]
 
 
 async def test_allow_entries_are_reported_and_never_offered() -> None:
-    addresses = Addresses(
+    ip = addresses(
         [
             entry(1, "203.0.113.7"),
             entry(2, "203.0.113.0/24", ALLOW),
@@ -175,14 +144,14 @@ async def test_allow_entries_are_reported_and_never_offered() -> None:
             entry(4, "203.0.0.0/16"),
         ]
     )
-    found = await finder(addresses).address(net("203.0.113.7"))
+    found = await finder(ip).address(net("203.0.113.7"))
 
     assert [t.id for t in found.blocking] == [1, 4]
     assert [e.id for e in found.allowing] == [3, 2]
 
 
 async def test_an_address_only_allowed_has_nothing_to_offer() -> None:
-    found = await finder(Addresses([entry(2, "203.0.113.0/24", ALLOW)])).address(net("203.0.113.7"))
+    found = await finder(addresses([entry(2, "203.0.113.0/24", ALLOW)])).address(net("203.0.113.7"))
     assert found.blocking == ()
     assert [e.id for e in found.allowing] == [2]
     assert not found.truncated
@@ -191,8 +160,8 @@ async def test_an_address_only_allowed_has_nothing_to_offer() -> None:
 @pytest.mark.parametrize(("listed", "truncated"), [(MAX_MATCHES - 1, False), (MAX_MATCHES, False),
                                                    (MAX_MATCHES + 1, True), (MAX_MATCHES + 20, True)])  # fmt: skip
 async def test_more_matches_than_one_request_may_cover_are_cut_and_said_so(listed: int, truncated: bool) -> None:
-    addresses = Addresses([entry(i, "203.0.113.7") for i in range(1, listed + 1)])
-    found = await finder(addresses).address(net("203.0.113.7"))
+    ip = addresses([entry(i, "203.0.113.7") for i in range(1, listed + 1)])
+    found = await finder(ip).address(net("203.0.113.7"))
 
     assert [t.id for t in found.blocking] == list(range(1, min(listed, MAX_MATCHES) + 1))
     assert found.truncated is truncated
@@ -247,17 +216,17 @@ def test_containing_prefix_is_none_for_what_does_not_hold_the_network() -> None:
 
 @pytest.mark.parametrize("asked", ["+41445551234", "41445551234"])
 async def test_a_number_is_asked_with_and_without_its_plus(asked: str) -> None:
-    numbers = Numbers([number("a", "+41445551234"), number("b", "41445551234"), number("c", "41445551235")])
-    found = await finder(numbers=numbers).number(asked)
+    blacklist = numbers([number("a", "+41445551234"), number("b", "41445551234"), number("c", "41445551235")])
+    found = await finder(blacklist=blacklist).number(asked)
 
     assert [t.id for t in found.blocking] == ["a", "b"]
-    assert numbers.asked == [(["41445551234", "+41445551234"], MAX_MATCHES + 1)]
+    assert blacklist.called("with_caller_ids") == [(["41445551234", "+41445551234"], MAX_MATCHES + 1)]
     assert found.allowing == ()
     assert not found.truncated
 
 
 async def test_a_number_matches_whatever_punctuation_3cx_stored() -> None:
-    numbers = Numbers(
+    blacklist = numbers(
         [
             number("a", "+41 44 555 12 34"),
             number("b", "(044) 555-1234"),
@@ -268,27 +237,27 @@ async def test_a_number_matches_whatever_punctuation_3cx_stored() -> None:
         ],
         exact=False,
     )
-    found = await finder(numbers=numbers).number("+41445551234")
+    found = await finder(blacklist=blacklist).number("+41445551234")
     assert [t.id for t in found.blocking] == ["a", "c"]
 
 
 async def test_more_numbers_than_one_request_may_cover_are_cut_and_said_so() -> None:
-    numbers = Numbers([number(str(i), "+41445551234") for i in range(MAX_MATCHES + 5)])
-    found = await finder(numbers=numbers).number("+41445551234")
+    blacklist = numbers([number(str(i), "+41445551234") for i in range(MAX_MATCHES + 5)])
+    found = await finder(blacklist=blacklist).number("+41445551234")
     assert len(found.blocking) == MAX_MATCHES
     assert found.truncated
 
-    exact = Numbers([number(str(i), "+41445551234") for i in range(MAX_MATCHES)])
-    assert not (await finder(numbers=exact).number("+41445551234")).truncated
+    exact = numbers([number(str(i), "+41445551234") for i in range(MAX_MATCHES)])
+    assert not (await finder(blacklist=exact).number("+41445551234")).truncated
 
 
 # -- entries by id, and pages --------------------------------------------------------------------
 
 
 async def test_entries_are_read_by_their_ids() -> None:
-    addresses = Addresses([entry(1, "203.0.113.7"), entry(2, "198.51.100.0/24")])
-    numbers = Numbers([number("x1", "+41445551234")])
-    find = finder(addresses, numbers)
+    ip = addresses([entry(1, "203.0.113.7"), entry(2, "198.51.100.0/24")])
+    blacklist = numbers([number("x1", "+41445551234")])
+    find = finder(ip, blacklist)
 
     assert (await find.entry(2)).address == "198.51.100.0/24"
     assert [e.id for e in await find.entries([2, 1])] == [2, 1]
@@ -298,8 +267,8 @@ async def test_entries_are_read_by_their_ids() -> None:
 
 
 async def test_pages_of_the_newest_say_whether_there_is_more() -> None:
-    addresses = Addresses([entry(i, f"203.0.113.{i}", description="SIP" if i % 2 else "web") for i in range(1, 8)])
-    find = finder(addresses)
+    ip = addresses([entry(i, f"203.0.113.{i}", description="SIP" if i % 2 else "web") for i in range(1, 8)])
+    find = finder(ip)
 
     first = await find.newest(None, size=3)
     assert [e.id for e in first.entries] == [7, 6, 5]
@@ -317,12 +286,15 @@ async def test_pages_of_the_newest_say_whether_there_is_more() -> None:
     assert [e.id for e in sip.entries] == [7, 5, 3, 1]
     assert not sip.more
 
-    assert addresses.pages == [(None, 0, 4), (None, 6, 4), (None, 4, 4), ("SIP", 0, 5)]
+    by_address = await find.newest("113.6", size=4)  # the text is looked for in the address or the description
+    assert [e.id for e in by_address.entries] == [6]
+
+    assert ip.called("newest") == [(None, 0, 4), (None, 6, 4), (None, 4, 4), ("SIP", 0, 5), ("113.6", 0, 5)]
 
 
 async def test_pages_between_two_ids_say_whether_there_is_more() -> None:
-    addresses = Addresses([entry(i, f"203.0.113.{i}") for i in range(1, 30)])
-    find = finder(addresses)
+    ip = addresses([entry(i, f"203.0.113.{i}") for i in range(1, 30)])
+    find = finder(ip)
 
     first = await find.between(5, 20)
     assert [e.id for e in first.entries] == list(range(5, 15))
@@ -336,4 +308,4 @@ async def test_pages_between_two_ids_say_whether_there_is_more() -> None:
     assert [e.id for e in exact.entries] == [1, 2, 3, 4]
     assert not exact.more
 
-    assert addresses.pages == [((5, 20), 0, 11), ((5, 20), 10, 11), ((1, 4), 0, 5)]
+    assert ip.called("between") == [((5, 20), 0, 11), ((5, 20), 10, 11), ((1, 4), 0, 5)]

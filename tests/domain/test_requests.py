@@ -132,13 +132,7 @@ async def test_deny_changes_nothing_in_3cx() -> None:
 async def test_an_approval_whose_claim_another_process_took_over_is_handed_over() -> None:
     w = world()
     request = await opened(w, 42)
-
-    async def taken_over_meanwhile() -> None:
-        current = await w.state(request.id)
-        assert current.heartbeat_at is not None
-        await w.store.take_over(request.id, "bot-b", current.heartbeat_at, w.clock())
-
-    w.ip.before["remove"] = taken_over_meanwhile
+    w.take_over_during("remove", request.id)
     result = await w.requests.approve(request.id, APPROVER, CHANNEL)
     assert isinstance(result, HandedOver) and result.request.state is X
     assert (await w.state(request.id)).owner == "bot-b"

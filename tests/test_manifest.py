@@ -1,4 +1,5 @@
-"""manifest.yml is a valid Slack app manifest that asks for what the bot uses and nothing more."""
+"""manifest.yml (HTTP mode) and manifest-socket-mode.yml are valid Slack app manifests that ask for what the bot uses
+and nothing more, and are the same app but for how Slack reaches it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,15 +16,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests" / "data" / "slack-app-manifest.schema.json"
 
 
-def manifest() -> dict[str, Any]:
-    data = yaml.safe_load((ROOT / "manifest.yml").read_text())
+#: the manifest for HTTP mode, and the one for Socket Mode
+HTTP, SOCKET_MODE = "manifest.yml", "manifest-socket-mode.yml"
+
+
+def manifest(name: str = HTTP) -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / name).read_text())
     assert isinstance(data, dict)
     return data
 
 
-def test_manifest_is_valid_against_the_schema() -> None:
+@pytest.mark.parametrize("name", [HTTP, SOCKET_MODE])
+def test_manifest_is_valid_against_the_schema(name: str) -> None:
     schema = json.loads(SCHEMA.read_text())
-    jsonschema.validate(manifest(), schema, cls=jsonschema.Draft4Validator)
+    jsonschema.validate(manifest(name), schema, cls=jsonschema.Draft4Validator)
 
 
 def test_the_schema_check_would_catch_a_broken_manifest() -> None:
@@ -46,7 +53,31 @@ def test_manifest_has_the_command_interactivity_and_only_the_scopes_used() -> No
     }  # fmt: skip
     assert data["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
     assert data["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
-    # channels:read and groups:read: the check that the bot is in the watch channel (conversations.info)
+    # channels:read and groups:read: whether the bot is in a channel (conversations.info), for a shortcut's
+    # request and for check
     assert sorted(data["oauth_config"]["scopes"]["bot"]) == [
         "channels:read", "chat:write", "commands", "groups:read", "usergroups:read"
     ]  # fmt: skip
+
+
+def without_request_urls(data: Any) -> Any:
+    """``data`` without the keys that name where Slack sends requests (``url``, ``request_url``)."""
+    if isinstance(data, dict):
+        return {key: without_request_urls(value) for key, value in data.items() if key not in ("url", "request_url")}
+    if isinstance(data, list):
+        return [without_request_urls(item) for item in data]
+    return data
+
+
+def test_the_socket_mode_manifest_is_the_http_app_without_request_urls() -> None:
+    http, socket_mode = manifest(HTTP), manifest(SOCKET_MODE)
+
+    assert http["settings"]["socket_mode_enabled"] is False
+    assert socket_mode["settings"]["socket_mode_enabled"] is True
+    # Slack reaches a Socket Mode app through its own connection: no URL anywhere
+    assert without_request_urls(socket_mode) == socket_mode
+    # the same command, shortcuts, tabs, events and scopes
+    expected = without_request_urls(http)
+    expected["settings"]["socket_mode_enabled"] = True
+    assert socket_mode == expected
+    assert sorted(socket_mode["oauth_config"]["scopes"]["bot"]) == sorted(http["oauth_config"]["scopes"]["bot"])

@@ -72,8 +72,10 @@ def test_the_sdist_and_the_wheel_hold_the_package_and_its_migrations(installed: 
     assert {"README.md", "pyproject.toml"} <= in_sdist
     assert not any(name.startswith(("tests/", "bench/")) for name in in_wheel)
     # what an admin needs beside the code; the tests and the benchmark stay in the repository
-    deploy = {p.relative_to(ROOT).as_posix() for p in (ROOT / "deploy").rglob("*") if p.is_file()}
-    assert deploy and {"LICENSE", "manifest.yml", ".env.example", *deploy} <= in_sdist
+    files = [p for folder in ("deploy", "docs") for p in (ROOT / folder).rglob("*") if p.is_file()]
+    beside = {p.relative_to(ROOT).as_posix() for p in files}
+    assert {"deploy/unblock-bot.service", "docs/install.md"} <= beside
+    assert {"LICENSE", "CHANGELOG.md", "manifest.yml", "manifest-socket-mode.yml", ".env.example", *beside} <= in_sdist
     assert not any(name.startswith(("tests/", "bench/")) for name in in_sdist)
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in in_sdist | in_wheel)
     entry_points = next(n for n in in_wheel if n.endswith(".dist-info/entry_points.txt"))

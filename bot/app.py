@@ -26,6 +26,7 @@ from .domain.requests import Requests
 from .domain.transitions import Transitions
 from .domain.watch import Watching
 from .logs import Redactor
+from .network import host, unreached
 from .slack.commands import Commands
 from .slack.delivery import CardDelivery
 from .slack.failures import error_code
@@ -176,6 +177,20 @@ def threecx_client(
     )
 
 
+def slack_unreachable(error: BaseException, api_url: str) -> str | None:
+    """What to tell an admin when a call to Slack got no answer because Slack could not be reached (its name not
+    resolved, no route, the connection refused, a proxy failing): which host, why, and what to check; None when
+    Slack was reached."""
+    why = unreached(error)
+    if why is None:
+        return None
+    where = host(api_url)
+    return (
+        f"{where} could not be reached ({why}). Check the DNS, that no firewall stops this machine from making "
+        f"outbound HTTPS connections to {where}, and HTTPS_PROXY in the environment if it must use a proxy"
+    )
+
+
 async def workspace(settings: Settings, client: AsyncWebClient) -> tuple[str, str | None]:
     """The bot's own workspace: its team id, and its address (for links) when Slack said it.
 
@@ -187,6 +202,9 @@ async def workspace(settings: Settings, client: AsyncWebClient) -> tuple[str, st
     try:
         auth = await client.auth_test()
     except Exception as error:  # Slack's error, a proxy's page, or no answer after the client's retries
+        unreachable = slack_unreachable(error, settings.slack_api_url)
+        if unreachable is not None:
+            raise StartupError(unreachable) from None
         reason = error_code(error)
     else:
         team, url = auth.get("team_id"), auth.get("url")
@@ -250,7 +268,8 @@ async def start_bot(
     )  # fmt: skip
     metrics.rules_known(rule.name or "" for rule in settings.rules.rules)
     transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=_count)
-    finder = Finder(IpBlocklist(threecx), NumberBlacklist(threecx))
+    # a lookup, all its calls together, takes no longer than one call may: someone waits for its answer
+    finder = Finder(IpBlocklist(threecx), NumberBlacklist(threecx), deadline=threecx.call_bound)
     # also with Approve and allow turned off: an Undo still removes the allow entries it added before
     allowing = Allowing(IpBlocklist(threecx), finder, clock)
     requests = Requests(
@@ -263,7 +282,8 @@ async def start_bot(
     showing = Showing(delivery=delivery, requests=requests, remembered=remembered, policy=policy, clock=clock,
                       notify_requester=settings.notify_requester)  # fmt: skip
     # the weekly reports are claimed by this process's owner name, once across processes
-    reporting = Reporting(store, store, clock, Weekly(*settings.report_at), holder=transitions.owner)
+    weekly = Weekly(*settings.report_at, zone=settings.timezone)
+    reporting = Reporting(store, store, clock, weekly, holder=transitions.owner)
     use_cases = UseCases(
         requests=requests,
         remembered=remembered,

@@ -7,7 +7,8 @@ client, so a check that fetched a token of its own would log the running bot out
 3CX has roles under which an API client may read its lists but not change them. The right to remove is
 proven on each list by removing an entry that does not exist: an Id 3CX has just said it does not have
 (404 to a GET) is sent a DELETE, and 404 means the client may delete, 403 that its role is missing.
-No entry that exists is ever sent a DELETE.
+The DELETE carries an ``If-Match`` (3CX documents the header on it) that no entry's ETag equals: should 3CX
+hand that Id out between the GET and the DELETE, it answers 412 and the new entry is left alone.
 """
 
 from __future__ import annotations
@@ -19,18 +20,21 @@ from typing import Any, TypeVar
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from .app import threecx_client
+from .app import slack_unreachable, threecx_client
 from .config import Settings
+from .domain.allowing import duration_words
+from .domain.entries import Removal
 from .domain.outcomes import Outcome
 from .domain.rules import Rule
 from .logs import Redactor
+from .network import host
 from .slack.failures import error_code
 from .storage import urls
 from .storage.contract import Store, StoreUnavailable
 from .storage.opening import open_store
 from .threecx.client import ThreeCXClient
 from .threecx.entity_sets import BLOCKLIST
-from .threecx.errors import NotFoundError, ThreeCXError, UnexpectedResponseError
+from .threecx.errors import ChangedError, NotFoundError, ThreeCXError, UnexpectedResponseError
 from .threecx.lists import IpBlocklist, NumberBlacklist
 from .threecx.models import MAX_ENTRY_ID, MIN_ENTRY_ID
 from .threecx.retry import RetryPolicy
@@ -42,6 +46,10 @@ T = TypeVar("T")
 PROBE_DISTANCE = 1_000_000
 #: Ids tried on each list, at most, for one that does not exist
 PROBE_TRIES = 3
+#: the ETag the probe's DELETE must match (``If-Match``): an OData ETag no entry has
+PROBE_ETAG = 'W/"unblock-bot-check-matches-no-entry"'
+#: the most rules the Rules line names (the others are counted)
+NAMED_RULES = 10
 
 
 async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str], None] = print) -> bool:
@@ -53,6 +61,7 @@ async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str],
             store is not None,
             await _check_slack(settings, say),
             _check_rules(settings, say),
+            _check_reminders(settings, say),
             await _check_threecx(settings, redactor, say, store.tokens() if store is not None else None),
         ]
     finally:
@@ -68,7 +77,9 @@ async def _check_database(settings: Settings, say: Callable[[str], None]) -> Sto
     except StoreUnavailable as error:
         say(f"{FAIL} Database: {error}.")
         return None
-    say(f"{OK} Database: {urls.where(settings.database_url)} is ready.")
+    meant = urls.relative_folders(settings.database_url)
+    note = f" (under the working folder: for an absolute path, DATABASE_URL takes four slashes, {meant})"
+    say(f"{OK} Database: {urls.where(settings.database_url)} is ready{note if meant else ''}.")
     return store
 
 
@@ -80,6 +91,10 @@ async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
         try:
             auth = await client.auth_test()
         except Exception as error:
+            unreachable = slack_unreachable(error, settings.slack_api_url)
+            if unreachable is not None:
+                say(f"{FAIL} Slack: {unreachable}.")
+                return False
             reason = _slack_error(error)
             say(f"{FAIL} Slack: auth.test failed ({reason}). Check SLACK_BOT_TOKEN and SLACK_API_URL.")
             return False
@@ -99,9 +114,34 @@ def _check_rules(settings: Settings, say: Callable[[str], None]) -> bool:
         say(f"{OK} Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by "
             "UNBLOCK_APPROVERS for every entry.")  # fmt: skip
         return True
-    described = ", ".join(_described(rule) for rule in rules)
-    say(f"{OK} Rules: {len(rules)} rule{'s' if len(rules) != 1 else ''} in {settings.rules_file}: {described}.")
+    described = ", ".join(_described(rule) for rule in rules[:NAMED_RULES])
+    more = f" and {len(rules) - NAMED_RULES:,} more" if len(rules) > NAMED_RULES else ""
+    say(f"{OK} Rules: {len(rules):,} rule{'s' if len(rules) != 1 else ''} in {settings.rules_file}: {described}{more}.")
     return True
+
+
+def _check_reminders(settings: Settings, say: Callable[[str], None]) -> bool:
+    """One line on what the reminders and the escalation of the settings (``UNBLOCK_REMIND_AFTER``,
+    ``UNBLOCK_ESCALATE_AFTER``) will do under the requests' time to live, and how many rules set their own."""
+    default, ttl = settings.rules.default, settings.request_ttl
+    escalation = _when(default.escalate_after, ttl)
+    to = [*sorted(default.escalate_to.users), *sorted(default.escalate_to.groups)]
+    if 0 < default.escalate_after < ttl and to:
+        escalation += f" to {', '.join(to)}"
+    afters = (default.remind_after, default.escalate_after)
+    own = sum((rule.remind_after, rule.escalate_after) != afters for rule in settings.rules.rules)
+    rules = f" ({own} rule{'s set their' if own != 1 else ' sets its'} own, in UNBLOCK_RULES)" if own else ""
+    say(f"{OK} Reminders: {_when(default.remind_after, ttl)}; escalation: {escalation}{rules}.")
+    return True
+
+
+def _when(after: float, ttl: float) -> str:
+    """``after 10 minutes``, ``off``, or why it never comes: requests expire first."""
+    if after <= 0:
+        return "off"
+    if after >= ttl:
+        return f"never, as requests expire first (UNBLOCK_REQUEST_TTL, {duration_words(ttl)})"
+    return f"after {duration_words(after)}"
 
 
 def _described(rule: Rule) -> str:
@@ -143,7 +183,7 @@ async def _check_threecx(
         try:
             answer = await call
         except ThreeCXError as error:
-            say(f"{FAIL} 3CX at {where}: {failed} ({_said(error)}).{_advice(error)}")
+            say(f"{FAIL} 3CX at {where}: {failed} ({_said(error, where)}).{_advice(error, where)}")
             raise _Failed from None
         if works is not None:
             say(f"{OK} 3CX at {where}: {works if isinstance(works, str) else works(answer)}.")
@@ -161,15 +201,22 @@ async def _check_threecx(
                     "tried belongs to an entry, and no entry is sent a DELETE; run the check again.")  # fmt: skip
                 return False
             removal = await ask(
-                client.delete(entries.entity_set, key),
+                _remove_no_entry(client, entries, key),
                 f"a DELETE of {name} entry {key!r}, which does not exist, failed",
                 None,
             )
         except _Failed:
             return False
+        if removal is None:
+            say(
+                f"{OK} 3CX at {where}: the bot may remove {name} entries (a DELETE of entry {key!r}, sent with an "
+                "If-Match that no entry matches, was answered 412: 3CX left that Id alone, whatever it holds now)."
+            )
+            return True
         if removal.deleted:
-            say(f"{FAIL} 3CX at {where}: {name} entry {key!r} may have been removed: 3CX answered that a DELETE "
-                "of it was carried out, a moment after saying it had no such entry, so an entry added at that Id "
+            say(f"{FAIL} 3CX at {where}: {name} entry {key!r} may have been removed: a moment after saying it had "
+                "no such entry, 3CX answered that a DELETE of it was carried out, though the DELETE carried an "
+                "If-Match that no entry matches. This 3CX does not honour If-Match, so an entry added at that Id "
                 "in between is gone. The check never read that entry and cannot put it back: look for it in 3CX "
                 "and add it again if it was one.")  # fmt: skip
             return False
@@ -187,10 +234,11 @@ async def _check_threecx(
             )
             highest = await ask(_highest_id(client), "reading the IP blocklist failed", "the IP blocklist can be read")
             if settings.watch is not None:
+                interval = duration_words(settings.watch.interval)
                 await ask(
                     blocklist.added_after(highest or 0, 1),
                     "the query for new blocks failed",
-                    f"new blocks can be asked for (watching every {settings.watch.interval:g} s)",
+                    f"new blocks can be asked for (watching at an interval of {interval})",
                 )
         except _Failed:
             return False
@@ -227,6 +275,15 @@ async def _absent(entries: IpBlocklist | NumberBlacklist, key: Any) -> bool:
     return False
 
 
+async def _remove_no_entry(client: ThreeCXClient, entries: IpBlocklist | NumberBlacklist, key: Any) -> Removal | None:
+    """A DELETE of ``key`` on condition that it matches ``PROBE_ETAG``, which no entry does: what 3CX answered, or
+    None when it refused for that (412)."""
+    try:
+        return await client.delete(entries.entity_set, key, etag=PROBE_ETAG)
+    except ChangedError:
+        return None
+
+
 def _unused_entry_ids(highest: int | None) -> Iterator[int]:
     """IP blocklist Ids no entry has: far above the highest (3CX's Ids only grow); should the highest be at
     the end of the int32 range, Ids picked at random below it, which 3CX will not hand out again."""
@@ -251,17 +308,25 @@ def _slack_error(error: Exception) -> str:
     return error_code(error)
 
 
-def _said(error: ThreeCXError) -> str:
+def _said(error: ThreeCXError, url: str) -> str:
     """What went wrong and what 3CX answered, in one line without brackets: ``3CX refused the API client id or
-    secret; HTTP 401: invalid_client``; when no answer came, only what happened (not the kind of network error)."""
+    secret; HTTP 401: invalid_client``; when no answer came, only what happened (not the kind of network error):
+    ``the PBX pbx.acme.net could not be reached: connection refused``, ``3CX did not answer in time``."""
+    if error.unreached is not None:
+        return f"the PBX {host(url)} could not be reached: {error.unreached}"
     if error.status is None:
         return error.message
     detail = error.detail if error.detail and error.detail.lower() != error.message.lower() else None
     return f"{error.message}; HTTP {error.status}" + (f": {detail}" if detail else "")
 
 
-def _advice(error: ThreeCXError) -> str:
+def _advice(error: ThreeCXError, url: str) -> str:
     """What an admin should check, after a space; empty when there is nothing to add."""
+    if error.unreached is not None:
+        return (
+            f" Check the host in THREECX_BASE_URL, the DNS, and that no firewall stops this machine from reaching "
+            f"{host(url)} over HTTPS."
+        )
     wrong_place = isinstance(error, NotFoundError) or (
         isinstance(error, UnexpectedResponseError) and (error.status is None or 200 <= error.status < 300)
     )

@@ -183,8 +183,11 @@ def slack_queue(waiting: Mapping[str, int]) -> None:
 # bot makes (and its histogram) with the statuses an alert looks for: 401 and 403 (the API client's token
 # or rights refused), 429 (3CX's rate limit), 500, 502, 503 and 504 (3CX or its proxy failing) and
 # no_answer (3CX unreachable); the everyday answers (200, 204, 404, 412) appear with their first use. Then
-# the token results, the kinds of Slack message (rate-limited, and waiting), and the lanes of background
-# work. Slack's API errors are not: their codes are Slack's, not known in advance.
+# the token results, the kinds of Slack message (rate-limited, and waiting), the lanes of background work, and
+# each Slack method the bot calls (and its reply URLs) with the errors an alert looks for: the token refused
+# (invalid_auth, token_revoked), a scope or a channel missing (missing_scope, not_in_channel,
+# channel_not_found), and Slack or its proxy failing (http_500, http_502, http_503); Slack's other codes
+# appear with their first use.
 SLACK_KINDS = ("post", "update", "note", "view")
 #: the lanes of ``bot.calls.Lane`` (a module the metrics do not import)
 LANES = ("commands", "decisions")
@@ -196,6 +199,27 @@ THREECX_OPERATIONS = (
     "post_token",
 )  # fmt: skip
 ALERTED_STATUSES = ("401", "403", "429", "500", "502", "503", "504", "no_answer")
+#: the Slack Web API methods the bot calls, and ``response_url`` for its posts to reply URLs
+SLACK_METHODS = (
+    "chat.postMessage",
+    "chat.update",
+    "chat.getPermalink",
+    "views.publish",
+    "views.open",
+    "conversations.info",
+    "usergroups.users.list",
+    "response_url",
+)
+SLACK_ALERTED_ERRORS = (
+    "invalid_auth",
+    "token_revoked",
+    "missing_scope",
+    "not_in_channel",
+    "channel_not_found",
+    "http_500",
+    "http_502",
+    "http_503",
+)
 
 
 def rules_known(names: Iterable[str]) -> None:
@@ -226,6 +250,9 @@ def _zero_initialise() -> None:
         SLACK_QUEUE.labels(kind_name).set(0)
     for lane in LANES:
         WORK_REFUSED.labels(lane)
+    for method in SLACK_METHODS:
+        for error in SLACK_ALERTED_ERRORS:
+            SLACK_ERRORS.labels(method, error)
 
 
 _zero_initialise()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -24,12 +24,14 @@ from aiohttp.web_protocol import RequestHandler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from . import metrics
 from .app import Bot, StartupError, start_bot
 from .config import Settings
 from .logs import Redactor
 from .signature import ReplayGuard, Verdict
+from .slack.connecting import connect
 from .slack.inbound import Refused, is_command, read
 from .slack.socket_mode import CheckedSocketModeHandler
 
@@ -260,31 +262,59 @@ def listener_for(app: web.Application, settings: Settings) -> Listener:
 
 
 async def serve(settings: Settings, redactor: Redactor, stop: asyncio.Event) -> None:
-    """Run until ``stop`` is set, then stop taking requests and drain the work in flight."""
-    bot = await start_bot(settings, redactor=redactor)
+    """Run until ``stop`` is set, then stop taking requests and drain the work in flight. ``stop`` set while the
+    bot starts (a database not up yet, Slack slow to answer) ends the start."""
+    bot = await _started(start_bot(settings, redactor=redactor), stop)
+    if bot is None:
+        log.info("stopped before the bot had started")
+        return
     try:
         if settings.slack_app_token is not None:
-            # the client pings Slack every ping_interval seconds and opens a new connection when
-            # the current one is closed or its pings go unanswered
-            # each request is checked for its shape, as over HTTP, before Bolt sees it
-            handler = CheckedSocketModeHandler(
-                bot.app,
-                settings.slack_app_token.reveal(),
-                answer_command=bot.commands.answer,
-                web_client=bot.client,
-                ping_interval=settings.socket_ping_interval,
-            )
-            await handler.connect_async()  # type: ignore[no-untyped-call]
-            listener = listener_for(socket_health_app(bot, handler), settings)
-            await listener.start(settings.host, settings.port)
-            log.info("unblock-bot is running in Socket Mode")
-            await stop.wait()
-            await handler.close_async()  # type: ignore[no-untyped-call]
+            await _serve_socket_mode(bot, settings.slack_app_token.reveal(), stop)
         else:
             listener = listener_for(web_app(bot), settings)
             await listener.start(settings.host, settings.port)
             await stop.wait()
-        await listener.close()
+            await listener.close()
         log.info("stopping: finishing work in flight")
     finally:
         await bot.close()
+
+
+async def _started(starting: Coroutine[Any, Any, Bot], stop: asyncio.Event) -> Bot | None:
+    """The bot ``starting`` builds, or None when ``stop`` is set first (the start is then cancelled)."""
+    start, stopped = asyncio.ensure_future(starting), asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((start, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        start.cancel()  # nothing, when it has finished
+    await asyncio.wait((start,))
+    return None if start.cancelled() else start.result()
+
+
+async def _serve_socket_mode(bot: Bot, app_token: str, stop: asyncio.Event) -> None:
+    """Socket Mode: the probes first, then the connection to Slack, tried until Slack gives one (or ``stop``)."""
+    settings = bot.settings
+    # the client pings Slack every ping_interval seconds and opens a new connection when the current one is
+    # closed or its pings go unanswered; each request is checked for its shape, as over HTTP, before Bolt sees it
+    handler = CheckedSocketModeHandler(
+        bot.app,
+        app_token,
+        answer_command=bot.commands.answer,
+        # for apps.connections.open alone, without retries of its own: a failed try is the connecting's to tell
+        web_client=AsyncWebClient(base_url=settings.slack_api_url, session=bot.http, retry_handlers=[]),
+        ping_interval=settings.socket_ping_interval,
+    )
+    connecting: asyncio.Task[None] | None = None
+    try:
+        listener = listener_for(socket_health_app(bot, handler), settings)
+        await listener.start(settings.host, settings.port)
+        connecting = asyncio.create_task(connect(handler))
+        await stop.wait()
+    finally:
+        if connecting is not None:
+            connecting.cancel()  # nothing, once connected
+            await asyncio.wait((connecting,))
+        await handler.close_async()  # type: ignore[no-untyped-call]
+    await listener.close()

@@ -9,10 +9,11 @@ from bot.calls import Lane
 from bot.storage.contract import Store
 from bot.storage.opening import open_store
 from bot.tasks import Limits
+from bot.threecx.retry import RetryPolicy
 
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
-from .harness import Harness, base_env
+from .harness import FAST_RETRY, Harness, base_env
 from .postgres import PostgresServer, running_server
 from .processes import BotProcess
 
@@ -45,14 +46,16 @@ async def make_harness(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> As
     """Start the bot with the base settings changed by ``overrides`` (a value of None removes a variable)."""
     started: list[Harness] = []
 
-    async def make(*, limits: dict[Lane, Limits] | None = None, **overrides: str | None) -> Harness:
+    async def make(
+        *, limits: dict[Lane, Limits] | None = None, retry: RetryPolicy = FAST_RETRY, **overrides: str | None
+    ) -> Harness:
         env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
         for name, value in overrides.items():
             if value is None:
                 env.pop(name, None)
             else:
                 env[name] = value
-        harness = Harness(slack, pbx, env, limits=limits)
+        harness = Harness(slack, pbx, env, limits=limits, retry=retry)
         await harness.start()
         started.append(harness)
         return harness

@@ -28,6 +28,8 @@ class BotProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.stdout = ""
         self.stderr = ""
+        #: its log read while it runs (:meth:`logged`), the start of ``stderr``
+        self._log_read = ""
         #: what sends it Slack requests, closed with it
         self.driver: Harness | None = None
 
@@ -45,8 +47,17 @@ class BotProcess:
     async def wait(self, timeout: float = 30) -> int:
         assert self.proc is not None
         out, err = await asyncio.wait_for(self.proc.communicate(), timeout)
-        self.stdout, self.stderr = out.decode(), err.decode()
+        self.stdout, self.stderr = out.decode(), self._log_read + err.decode()
         return int(self.proc.returncode or 0)
+
+    async def logged(self, text: str, times: int = 1, timeout: float = 20) -> None:
+        """Wait until ``times`` lines of its log (stderr) hold ``text``; what is read stays the start of ``stderr``."""
+        assert self.proc is not None and self.proc.stderr is not None
+        async with asyncio.timeout(timeout):
+            while sum(text in line for line in self._log_read.splitlines()) < times:
+                line = await self.proc.stderr.readline()
+                assert line, f"the bot ended before it logged {text!r} {times} times:\n{self._log_read}"
+                self._log_read += line.decode()
 
     async def stop(self, timeout: float = 30) -> int:
         """SIGTERM, then wait for a clean exit."""

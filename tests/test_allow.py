@@ -171,6 +171,28 @@ async def test_a_lost_answer_to_the_allow_entry_is_looked_up_not_sent_again(make
     assert done.results[0].allow_id == allow_id and "Allowed until" in block_text(harness.cards()[0].blocks)
 
 
+async def test_an_allow_entry_3cx_added_after_its_answer_was_lost_and_looked_for_is_removed_by_undo(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(THREECX_TIMEOUT="0.5")
+    harness.retry = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget=0.5)
+    await harness.restart()
+    request = await harness.open_card()
+    harness.pbx.delay_of["POST"] = 3.0  # 3CX adds the allow entry long after the bot stopped waiting and looked
+
+    done = await approve_and_allow(harness, request, HOUR)
+    assert done.state is State.UNBLOCKED and done.results[0].allow_id is None
+    await wait_for(lambda: any(e["BlockType"] == "Allow" for e in harness.pbx.entries.values()), what="3CX's add")
+    harness.pbx.delay_of.clear()
+
+    await harness.click(UNDO, request, user=CAROL)
+    await harness.settle()
+
+    assert (await harness.stored(request)).state is State.UNDONE
+    assert [(e["IPAddrMask"], e["BlockType"]) for e in harness.pbx.entries.values()] == [("203.0.113.7", "Block")]
+    assert len(posts(harness.pbx)) == 2  # the allow entry's, once, and the block put back
+
+
 @pytest.mark.parametrize("applied", [True, False], ids=["3CX added it after the kill", "3CX refused it"])
 async def test_an_allow_under_way_when_the_bot_was_killed_is_finished_once_after_a_restart(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, applied: bool

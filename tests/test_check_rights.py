@@ -1,5 +1,6 @@
 """``unblock-bot check`` proves the right to remove entries from both lists by a DELETE of an entry that does not
-exist: 404 is the right, 403 a role without it. No entry that exists is ever sent a DELETE."""
+exist: 404 is the right, 403 a role without it. No entry that exists is ever sent a DELETE, and the DELETE carries an
+``If-Match`` no entry matches, so that an entry 3CX adds at that Id in the meantime is left alone."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from .processes import BotProcess
 
 ROLE = "Give the 3CX API client the System Admin role (3CX: Admin > Integrations > API)."
 NUMBER_KEY = r"'unblock-bot-check-[0-9a-f]{16}'"
+#: the ETag the check's DELETE is sent on condition of
+NO_ENTRY_ETAG = 'W/"unblock-bot-check-matches-no-entry"'
 
 
 async def check(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> tuple[int, list[str]]:
@@ -61,6 +64,7 @@ async def test_a_client_that_may_delete_is_told_so_for_both_lists(
     probe_ip, probe_number = deleted(pbx)
     assert probe_ip == "/xapi/v1/Blocklist(1001000)"
     assert re.fullmatch(rf"/xapi/v1/BlackListNumbers\({NUMBER_KEY}\)", probe_number)
+    assert [r.headers.get("If-Match") for r in pbx.calls("DELETE")] == [NO_ENTRY_ETAG, NO_ENTRY_ETAG]
     assert check_against_spec(pbx.requests) == []
     assert sorted(pbx.entries) == [42, 1000] and sorted(pbx.numbers) == ["1000042", "7"]
 
@@ -125,9 +129,10 @@ async def test_a_delete_answered_204_for_an_entry_3cx_said_it_lacks_fails_naming
 
     assert status == 1, lines
     assert (
-        "FAIL IP blocklist entry 1000042 may have been removed: 3CX answered that a DELETE of it was carried out, a "
-        "moment after saying it had no such entry, so an entry added at that Id in between is gone. The check never "
-        "read that entry and cannot put it back: look for it in 3CX and add it again if it was one." in lines
+        "FAIL IP blocklist entry 1000042 may have been removed: a moment after saying it had no such entry, 3CX "
+        "answered that a DELETE of it was carried out, though the DELETE carried an If-Match that no entry matches. "
+        "This 3CX does not honour If-Match, so an entry added at that Id in between is gone. The check never read "
+        "that entry and cannot put it back: look for it in 3CX and add it again if it was one." in lines
     )
     assert not any("may remove IP blocklist" in line for line in lines)
     assert lines[-1] == "Some checks failed; see above."
@@ -181,14 +186,39 @@ async def test_a_3cx_that_ignores_orderby_but_not_top_is_asked_for_higher_ids(
     assert sorted(pbx.entries) == [7, 42, 500000, 1000041]
 
 
-async def test_an_entry_that_appears_at_the_probe_id_and_is_removed_is_a_fail_naming_it(
-    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
-) -> None:
-    def appear_at_the_probe(request: RecordedRequest, status: int) -> None:
+def appear_at_the_probe(pbx: FakeThreeCX) -> None:
+    """3CX adds an entry at the probe's Id between the probe's GET and its DELETE."""
+
+    def add(request: RecordedRequest, status: int) -> None:
         if request.method == "GET" and status == 404 and request.path == "/xapi/v1/Blocklist(1000042)":
             pbx.add_entry(1000042, "203.0.113.99")
 
-    pbx.after_answer = appear_at_the_probe
+    pbx.after_answer = add
+
+
+async def test_an_entry_that_appears_at_the_probe_id_is_left_alone(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    appear_at_the_probe(pbx)
+
+    status, lines = await check(slack, pbx, tmp_path)
+
+    assert status == 0, lines
+    assert sorted(pbx.entries) == [42, 1000042]  # still there
+    assert deleted(pbx)[0] == "/xapi/v1/Blocklist(1000042)"
+    assert (
+        "ok   the bot may remove IP blocklist entries (a DELETE of entry 1000042, sent with an If-Match that no entry "
+        "matches, was answered 412: 3CX left that Id alone, whatever it holds now)." in lines
+    )
+    assert lines[-1] == "All checks passed."
+    assert check_against_spec(pbx.requests) == []
+
+
+async def test_a_3cx_that_ignores_if_match_and_removes_an_entry_at_the_probe_id_is_a_fail_naming_it(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    pbx.enforce_etags = False
+    appear_at_the_probe(pbx)
 
     status, lines = await check(slack, pbx, tmp_path)
 

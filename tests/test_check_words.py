@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import base_env
@@ -53,18 +55,26 @@ async def test_a_refused_client_secret_is_said_with_one_level_of_brackets(
     assert all(plain(line) for line in lines), lines
 
 
-async def test_an_unreachable_3cx_is_said_without_python_names(
+async def test_unreachable_hosts_are_named_with_what_to_check_and_without_python_names(
     slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:
-    nowhere = f"http://127.0.0.1:{free_port()}"
+    pbx_host, slack_host = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    nowhere = f"http://{pbx_host}"
 
-    status, lines = await check(slack, pbx, tmp_path, THREECX_BASE_URL=nowhere)
+    status, lines = await check(slack, pbx, tmp_path, THREECX_BASE_URL=nowhere, SLACK_API_URL=f"http://{slack_host}/")
 
     assert status == 1
-    assert lines[-2] == (
-        f"FAIL 3CX at {nowhere}: no access token (3CX could not be reached). Check THREECX_BASE_URL, the network, "
-        "and THREECX_CA_BUNDLE for a private certificate."
+    assert lines[1] == (
+        f"FAIL Slack: {slack_host} could not be reached (connection refused). Check the DNS, that no firewall stops "
+        f"this machine from making outbound HTTPS connections to {slack_host}, and HTTPS_PROXY in the environment if "
+        "it must use a proxy."
     )
+    assert lines[-2] == (
+        f"FAIL 3CX at {nowhere}: no access token (the PBX {pbx_host} could not be reached: connection refused). "
+        f"Check the host in THREECX_BASE_URL, the DNS, and that no firewall stops this machine from reaching "
+        f"{pbx_host} over HTTPS."
+    )
+    assert "SLACK_BOT_TOKEN" not in "".join(lines)
     assert not any(re.search(r"[A-Z][a-z]+[A-Z]\w*Error", line) for line in lines), lines
     assert all(plain(line) for line in lines), lines
 
@@ -115,6 +125,32 @@ async def test_a_base_url_with_the_xapi_path_is_refused_before_anything_is_asked
     assert pbx.requests == []
 
 
+async def test_one_setting_with_a_problem_is_counted_in_the_singular(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    process = BotProcess(
+        {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "UNBLOCK_TIMEZONE": "Europe/Atlantis"},
+        tmp_path,
+        "check",
+    )
+
+    assert await process.run() == 2
+
+    assert "unblock-bot cannot start: 1 setting needs attention." in process.stderr
+    assert (
+        "UNBLOCK_TIMEZONE='Europe/Atlantis' is not a time zone this system knows: give an IANA name like "
+        "Europe/Berlin, America/New_York or UTC (set in the environment)." in process.stderr
+    )
+    assert "Traceback" not in process.stderr and pbx.requests == []
+
+
+async def test_the_watch_interval_is_said_in_words(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    status, lines = await check(slack, pbx, tmp_path, UNBLOCK_WATCH_CHANNEL="C0WATCH", UNBLOCK_WATCH_INTERVAL="90")
+
+    assert status == 0, lines
+    assert f"ok   3CX at {pbx.base_url}: new blocks can be asked for (watching at an interval of 90 seconds)." in lines
+
+
 async def test_the_invitation_to_a_channel_names_the_bot_as_slack_knows_it(
     slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:
@@ -143,4 +179,41 @@ async def test_check_names_the_rules_it_read(slack: FakeSlack, pbx: FakeThreeCX,
         "ok   Rules: 4 rules in rules.toml: Branch offices (auto), Wide networks (2 approvals), Caller numbers, "
         "Everything else." in lines
     )
+    assert all(plain(line) for line in lines), lines
+
+
+async def test_check_counts_the_rules_beyond_the_first_ten(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    rules = "".join(
+        f'[[rule]]\nname = "Office {n}"\nnetworks = ["10.{n // 256}.{n % 256}.0/24"]\n' for n in range(20_000)
+    )
+    (tmp_path / "rules.toml").write_text(rules)
+
+    status, lines = await check(slack, pbx, tmp_path, UNBLOCK_RULES="rules.toml")
+
+    assert status == 0, lines
+    offices = ", ".join(f"Office {n}" for n in range(10))
+    assert f"ok   Rules: 20,000 rules in rules.toml: {offices} and 19,990 more." in lines
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({}, "ok   Reminders: after 10 minutes; escalation: off."),
+        (
+            {"UNBLOCK_REQUEST_TTL": "1d", "UNBLOCK_ESCALATE_AFTER": "2h", "UNBLOCK_ESCALATE_TO": "U0LEAD,S0ONCALL"},
+            "ok   Reminders: after 10 minutes; escalation: after 2 hours to U0LEAD, S0ONCALL.",
+        ),
+        (
+            {"UNBLOCK_REQUEST_TTL": "5m"},
+            "ok   Reminders: never, as requests expire first (UNBLOCK_REQUEST_TTL, 5 minutes); escalation: off.",
+        ),
+    ],
+)
+async def test_check_says_what_reminders_and_escalation_will_do(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, env: dict[str, str], said: str
+) -> None:
+    status, lines = await check(slack, pbx, tmp_path, **env)
+
+    assert status == 0, lines
+    assert said in lines
     assert all(plain(line) for line in lines), lines

@@ -145,7 +145,7 @@ def environment_file(path: Path) -> dict[str, str]:
 async def test_the_bot_starts_with_its_settings_from_an_environment_file_in_its_working_directory(
     slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:
-    # /etc/unblock-bot/env is .env.example filled in (README.md, Deployment), and the state directory is the
+    # /etc/unblock-bot/env is .env.example filled in (docs/install.md), and the state directory is the
     # working directory, with no .env in it
     state = tmp_path / "unblock-bot"
     state.mkdir()

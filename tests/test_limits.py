@@ -8,23 +8,27 @@ Here, besides the flows, every message the bot can build is checked for any data
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import replace
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.lookup import Matches, Page
-from bot.domain.model import Result, State, UnblockRequest
+from bot.domain.model import Approval, Result, State, UnblockRequest
 from bot.domain.outcomes import Outcome
-from bot.slack.buttons import APPROVE, CHOOSE, LIST_MORE, UNDO, PageButton
-from bot.slack.views import home, lists, notes, notices, outcome
+from bot.slack.buttons import APPROVE, CHOOSE, LIST_MORE, UNDO, BurstButton, PageButton
+from bot.slack.views import home, lists, notes, notices, outcome, unblocked_burst
 from bot.slack.views.card import request_card
 from bot.threecx import BlockedNumber, BlocklistEntry, ForbiddenError, UnexpectedResponseError
 from bot.threecx.models import Kind
 
+from .conftest import MakeHarness
 from .fakes.block_kit import problems, view_problems
 from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons
+from .test_watch import WATCH, announced, look, watching
 
 HOSTILE = "&<>*_`~<!channel> <@U1> " * 200  # every character escaping lengthens, and more
 
@@ -118,6 +122,70 @@ async def test_a_card_slack_refuses_leaves_no_pending_request_behind(harness: Ha
     assert len(harness.cards()) == 1 and harness.notes(again) == []
 
 
+# text from 3CX is escaped in a message's plain text as in its blocks -------------------------------------
+
+#: what whoever can write a 3CX entry might put in its address or description: an @channel, a mention, a link
+INJECTED = "<!channel> <@UADMIN> <https://evil.example|click>"
+RAW = ("<!channel>", "<@UADMIN>", "<https://evil.example")
+
+
+def sent(harness: Harness) -> list[str]:
+    """Everything the bot sent Slack that Slack reads as formatting (every Web API call's arguments, every reply
+    through a response URL), each as its JSON: all but plain text objects, which Slack shows as they are."""
+    return [json.dumps(formatted(call.args)) for call in harness.slack.calls] + [
+        json.dumps(formatted(post.body)) for post in harness.slack.response_posts
+    ]
+
+
+def formatted(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: formatted(value) for key, value in node.items() if not _plain(value)}
+    if isinstance(node, list):
+        return [formatted(item) for item in node if not _plain(item)]
+    return node
+
+
+def _plain(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("type") == "plain_text"
+
+
+def unescaped(harness: Harness) -> list[str]:
+    return [token for message in sent(harness) for token in RAW if token in message]
+
+
+async def test_an_entry_with_markup_reaches_no_message_text_unescaped(harness: Harness) -> None:
+    harness.pbx.add_entry(77, INJECTED, description=INJECTED)
+
+    request = await harness.open_card("77")
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+    harness.pbx.forbidden = True  # the undo fails: its note describes the entry for an admin
+    await harness.click(UNDO, request, user=CAROL)
+    await harness.settle()
+
+    assert (await harness.stored(request)).state is State.UNDO_FAILED
+    [card] = harness.cards()
+    directs = harness.cards(ALICE)  # unblocked, then the undo that failed
+    assert "&lt;!channel&gt; &lt;@UADMIN&gt;" in card.text and all("&lt;!channel&gt;" in m.text for m in directs)
+    assert "&lt;https://evil.example|click&gt;" in block_text(card.blocks)
+    assert unescaped(harness) == []
+
+
+async def test_a_watched_entry_with_markup_reaches_no_announcement_text_unescaped(make_harness: MakeHarness) -> None:
+    harness = await watching(make_harness)
+    harness.pbx.add_entry(57, INJECTED, description=INJECTED)
+    await look(harness)
+    [announcement] = announced(harness)
+    assert announcement.text == "3CX blocked &lt;!channel&gt; &lt;@UADMIN&gt; &lt;https://evil.example|click&gt;"
+
+    del harness.pbx.entries[57]
+    await look(harness)
+
+    [gone] = announced(harness)
+    assert gone.text.startswith("&lt;!channel&gt;") and gone.text.endswith("is no longer blocked")
+    assert unescaped(harness) == []
+
+
 # every message, for any data ------------------------------------------------------------------------------
 
 #: short text of any characters, and long texts of the kinds that break limits (many escapes, wide characters)
@@ -144,6 +212,12 @@ def results() -> st.SearchStrategy[Result]:
                      st.booleans())  # fmt: skip
 
 
+def approvals() -> st.SearchStrategy[Approval]:
+    """One approval of several, for any of the actions (Approve, Approve and allow, Allow only)."""
+    allow_for = st.one_of(st.none(), st.just(3600.0), st.just(90 * 86400.0))
+    return st.builds(Approval, st.sampled_from(APPROVERS), allow_for, st.booleans())
+
+
 def requests() -> st.SearchStrategy[UnblockRequest]:
     targets = st.one_of(st.lists(entries(), min_size=1, max_size=15), st.lists(numbers(), min_size=1, max_size=15))
     return st.builds(
@@ -167,7 +241,7 @@ def requests() -> st.SearchStrategy[UnblockRequest]:
         allow_for=st.one_of(st.none(), st.just(3600.0)),
         rule=st.one_of(st.none(), rule_names),
         auto=st.booleans(),
-        approvals=st.lists(st.sampled_from(APPROVERS), max_size=10).map(tuple),
+        approvals=st.lists(approvals(), max_size=10).map(tuple),
         approvals_needed=st.integers(1, 10),
         asked_address=st.one_of(st.none(), st.just("203.0.113.7"), st.text(max_size=50)),
     )
@@ -204,6 +278,18 @@ def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) 
     already = notes.already_requested(request, "1700000000.000100", "https://acme.slack.com/", "UBOB")
     for note in (notes.already_resolved(request), already):
         valid(note, [])
+
+
+@given(requests(), st.lists(entries(), min_size=1, max_size=500), st.integers(0, 600))
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
+def test_every_message_of_a_burst_unblocked_by_the_rules_keeps_slacks_limits(
+    request: UnblockRequest, found: list[BlocklistEntry], skip: int
+) -> None:
+    many = [replace(request, id=f"{n:016x}", targets=(entry,), channel=WATCH) for n, entry in enumerate(found)]
+    valid(*unblocked_burst.unblocking(found, [r.rule for r in many]))
+    valid(*unblocked_burst.unblocked(found, many, 1.7e9 + 5))
+    ids = BurstButton(min(e.id for e in found), max(e.id for e in found), skip)
+    valid(*unblocked_burst.unblocked_page(ids, unblocked_burst.in_burst(many, ids, WATCH), 1.7e9 + 5))
 
 
 @given(st.lists(entries(), min_size=1, max_size=50), st.booleans(), st.integers(0, 100_000))

@@ -60,7 +60,7 @@ async def test_malformed_settings_are_explained_without_showing_secrets(tmp_path
     assert await process.run() == 2
 
     err = process.stderr
-    assert "10 setting(s) need attention" in err
+    assert "10 settings need attention" in err
     assert "UNBLOCK_ALLOW_DURATIONS='1h,forever' has 'forever': each duration is whole seconds, or a number and" in err
     assert "UNBLOCK_APPROVAL_CHANNEL='#approvals' should be a channel id" in err
     assert "SLACK_BOT_TOKEN should start with xoxb-" in err
@@ -92,8 +92,37 @@ async def test_settings_errors_say_where_each_value_comes_from(tmp_path: Path) -
     assert "PORT='http' should be a port number from 1 to 65535 (set in .env)." in process.stderr
     assert (
         "THREECX_TIMEOUT='-1' should be a duration from 0.1s to 5m: seconds like 90, or a number and a unit (s, m, h, "
-        "d) like 90s, 15m, 1h or 7d (set in the environment)." in process.stderr
+        "d or w) like 90s, 15m, 1h, 7d or 2w (set in the environment)." in process.stderr
     )
+
+
+async def test_the_first_mistakes_with_slack_settings_each_get_one_line_saying_what_to_do(tmp_path: Path) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xapp-1-A0APP-secret-4711",
+        "THREECX_BASE_URL": "https://pbx.acme.test",
+        "THREECX_CLIENT_ID": "unblock-bot",
+        "THREECX_CLIENT_SECRET": "k" * 32,
+        "UNBLOCK_APPROVERS": "U0BOB",
+        "UNBLOCK_REQUEST_TTL": "1y",
+        "UNBLOCK_WATCH_CHANNEL": "#security",
+    }
+    process = BotProcess(env, tmp_path)
+
+    assert await process.run() == 2
+
+    assert [line for line in process.stderr.splitlines() if line.startswith("  - ")] == [
+        "  - SLACK_SIGNING_SECRET is not set: the Signing Secret from the Slack app's Basic Information page, for "
+        "HTTP mode; or, for Socket Mode, which needs neither it nor a public address, set SLACK_APP_TOKEN to an "
+        "app-level token (xapp-…) instead.",
+        "  - SLACK_BOT_TOKEN is the app-level token (xapp-…), which belongs in SLACK_APP_TOKEN; SLACK_BOT_TOKEN takes "
+        "the Bot User OAuth Token (xoxb-…) from the Slack app's OAuth & Permissions page (set in the environment; its "
+        "value is not shown).",
+        "  - UNBLOCK_REQUEST_TTL='1y' should be a duration from 10s to 7d: seconds like 90, or a number and a unit "
+        "(s, m, h, d or w) like 90s, 15m, 1h, 7d or 2w (set in the environment).",
+        "  - UNBLOCK_WATCH_CHANNEL='#security' should be a channel id like C0123456789: in Slack, open the channel's "
+        "details by clicking its name; its id, which starts with C or G, is at the bottom (set in the environment).",
+    ]
+    assert "secret-4711" not in process.stderr and "Traceback" not in process.stderr
 
 
 async def test_an_unchanged_copy_of_the_example_settings_names_every_example_value(tmp_path: Path) -> None:
@@ -121,18 +150,24 @@ async def test_a_password_in_a_url_is_never_printed(tmp_path: Path) -> None:
     assert "pbx-admin-password-77" not in process.stderr + process.stdout
 
 
+#: settings that are all fine, and a rules file
+RULES_ENV = {
+    "SLACK_BOT_TOKEN": "xoxb-rules-test-token",
+    "SLACK_SIGNING_SECRET": "rules-test-signing-secret",
+    "THREECX_BASE_URL": "https://pbx.acme.test",
+    "THREECX_CLIENT_ID": "unblock-bot",
+    "THREECX_CLIENT_SECRET": "rules-test-client-secret",
+    "UNBLOCK_APPROVERS": "UBOB",
+    "UNBLOCK_RULES": "rules.toml",
+}
+
+
 async def test_a_broken_rules_file_stops_the_start_with_one_line_per_problem(tmp_path: Path) -> None:
     (tmp_path / "rules.toml").write_text(
         '[[rule]]\nname = "Wide networks"\nwider_than = 24\napprovals = 0\n\n'
         '[[rule]]\nname = "Caller numbers"\nkind = "phone"\naprovers = ["U0VOICE1"]\n'
     )
-    env = {
-        "SLACK_BOT_TOKEN": "xoxb-rules-test-token", "SLACK_SIGNING_SECRET": "rules-test-signing-secret",
-        "THREECX_BASE_URL": "https://pbx.acme.test", "THREECX_CLIENT_ID": "unblock-bot",
-        "THREECX_CLIENT_SECRET": "rules-test-client-secret", "UNBLOCK_APPROVERS": "UBOB",
-        "UNBLOCK_RULES": "rules.toml",
-    }  # fmt: skip
-    process = BotProcess(env, tmp_path)
+    process = BotProcess(RULES_ENV, tmp_path)
 
     assert await process.run() == 2
 
@@ -144,6 +179,28 @@ async def test_a_broken_rules_file_stops_the_start_with_one_line_per_problem(tmp
         "approvers?); the keys are name, networks, wider_than, wider_than_v6, kind, added_by, approvers, approvals, "
         "allow, auto, auto_on_watch, remind_after, escalate_after, escalate_to.",
         '  - UNBLOCK_RULES=\'rules.toml\': rule 2 "Caller numbers": kind must be "ip" or "number" (got "phone").',
+    ]
+    assert "Traceback" not in process.stderr and process.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("7" * 5000, "the file holds a number of more than 4,300 digits, which cannot be read"),
+        ("[" * 3000 + "]" * 3000, "the file nests arrays or inline tables too deeply to be read"),
+    ],
+    ids=["a number of 5,000 digits", "arrays nested 3,000 deep"],
+)
+async def test_a_rules_file_no_parser_reads_stops_the_start_with_one_line(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    (tmp_path / "rules.toml").write_text(f'[[rule]]\nname = "Wide networks"\nwider_than = 24\napprovals = {value}\n')
+    process = BotProcess(RULES_ENV, tmp_path)
+
+    assert await process.run() == 2
+
+    assert [line for line in process.stderr.splitlines() if line.startswith("  - ")] == [
+        f"  - UNBLOCK_RULES='rules.toml': {problem}."
     ]
     assert "Traceback" not in process.stderr and process.stdout == ""
 
@@ -233,7 +290,8 @@ async def test_a_port_already_taken_stops_the_bot_with_one_sentence(
 
         assert await process.run() == 1
 
-    [line] = process.stderr.splitlines()
+    *logged, line = process.stderr.splitlines()
+    assert [json.loads(entry)["message"] for entry in logged] == ["the database is open"]
     assert line == (
         f"unblock-bot cannot start: cannot listen on 127.0.0.1:{port} (Address already in use): another program "
         "may be using that port; set HOST and PORT to an address the bot may take"
@@ -289,6 +347,7 @@ async def test_check_reports_what_works_and_changes_nothing(slack: FakeSlack, pb
         lines[1],
         "ok   Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by "
         "UNBLOCK_APPROVERS for every entry.",
+        "ok   Reminders: after 10 minutes; escalation: off.",
         f"ok   3CX at {pbx.base_url}: the API client 'unblock-bot' got an access token.",
         f"ok   3CX at {pbx.base_url}: the IP blocklist can be read.",
         f"ok   3CX at {pbx.base_url}: the bot may remove IP blocklist entries (a DELETE of entry 1000042, which does "
@@ -348,7 +407,8 @@ async def test_check_with_watching_on_proves_the_new_blocks_query(
 
     assert await process.run() == 0
 
-    assert "ok   3CX at" in process.stdout and "new blocks can be asked for (watching every 60 s)" in process.stdout
+    assert "ok   3CX at" in process.stdout
+    assert "new blocks can be asked for (watching at an interval of 1 minute)" in process.stdout
     assert {"$filter": "Id gt 42", "$orderby": "Id", "$top": "1"} in [r.query for r in pbx.calls("GET")]
 
 
@@ -411,6 +471,25 @@ async def test_an_ordinary_start_and_stop_logs_no_warning(
     lines = [json.loads(line) for line in process.stderr.splitlines()]
     assert lines and {line["level"] for line in lines} == {"INFO"}, process.stderr
     assert "will be unused" not in process.stderr
+
+
+async def test_check_and_the_start_name_the_sqlite_files_absolute_path(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    url = "sqlite:///var/lib/unblock-bot/unblock.db"  # three slashes: under the working folder
+    checking = BotProcess({**base_env(slack, pbx, ""), "DATABASE_URL": url}, tmp_path, "check")
+
+    assert await checking.run() == 0
+
+    file = (tmp_path / "var/lib/unblock-bot/unblock.db").resolve(strict=True)
+    assert checking.stdout.splitlines()[0] == (
+        f"ok   Database: SQLite file {file} is ready (under the working folder: for an absolute path, DATABASE_URL "
+        "takes four slashes, sqlite:////var/lib/unblock-bot/unblock.db)."
+    )
+    process, _ = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=url)
+    assert await process.stop() == 0
+    logged = [json.loads(line) for line in process.stderr.splitlines()]
+    assert [line["database"] for line in logged if line["message"] == "the database is open"] == [f"SQLite file {file}"]
 
 
 async def test_sigterm_finishes_the_work_in_flight(
@@ -516,3 +595,90 @@ async def test_socket_mode_reconnects_a_dropped_websocket_and_the_probes_tell(
     assert ack["envelope_id"] and not ack.get("payload")  # acknowledged, empty: the card is the answer
     await wait_for(lambda: driver.cards(), what="the card after reconnecting")
     assert await process.stop() == 0
+
+
+#: what the log says of each failed try to connect, one line a try, for each way Slack gives no connection
+NO_CONNECTION = {
+    # nothing listens at Slack's address (the workspace is known without asking Slack)
+    "unreachable": "could not reach Slack at 127.0.0.1:{port} (connection refused); trying again in ",
+    "wrong app token": "Slack refused the app-level token (invalid_auth): check SLACK_APP_TOKEN; trying again in ",
+    # Slack gives a websocket's address, but something on the way refuses websockets
+    "websocket refused": "Failed to connect (error: 503, message='Invalid response status'",
+}
+
+
+@pytest.mark.parametrize("how", list(NO_CONNECTION))
+async def test_socket_mode_without_a_connection_answers_the_probes_logs_a_line_a_try_and_stops_on_sigterm(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, how: str
+) -> None:
+    port, nowhere = free_port(), free_port()
+    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+    del env["SLACK_SIGNING_SECRET"]
+    env.update(SLACK_APP_TOKEN=slack.app_token, SLACK_SOCKET_PING_INTERVAL="1", HOST="127.0.0.1", PORT=str(port))
+    if how == "unreachable":
+        env.update(SLACK_API_URL=f"http://127.0.0.1:{nowhere}/api/", SLACK_TEAM_ID=slack.team_id)
+    elif how == "wrong app token":
+        env["SLACK_APP_TOKEN"] = "xapp-1-A0WRONG-1-0123456789abcdef"
+    else:
+        slack.refuse_sockets = True
+    process = BotProcess(env, tmp_path)
+    processes.append(process)
+    await process.start()
+
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as http:
+        async with asyncio.timeout(20):  # the probes answer, while there is no connection
+            while not await _answers(http, f"{url}/healthz"):
+                await asyncio.sleep(0.05)
+        async with http.get(f"{url}/healthz") as response:
+            assert response.status == 503 and (await response.json())["connected"] is False
+        async with http.get(f"{url}/readyz") as response:
+            body = await response.json()
+            assert response.status == 503 and body["checks"]["slack"] == "the websocket to Slack is down"
+            assert body["checks"]["database"] == body["checks"]["3cx"] == "ok"
+    failed_try = NO_CONNECTION[how].format(port=nowhere)
+    await process.logged(failed_try, times=2)
+    assert await process.stop(timeout=20) == 0  # SIGTERM ends the tries
+
+    assert "Traceback" not in process.stderr
+    lines = [json.loads(line) for line in process.stderr.splitlines()]
+    tries = [line["message"] for line in lines if failed_try in line["message"]]
+    assert [line["message"] for line in lines if line["level"] in ("WARNING", "ERROR")] == tries
+    if how != "websocket refused":  # the pause grows from one second
+        assert tries[0].endswith("trying again in 1 second") and tries[1].endswith("trying again in 2 seconds")
+    made = {"wrong app token": len(slack.calls_to("apps.connections.open")), "websocket refused": slack.sockets_refused}
+    if how in made:  # one line a try (but for a try under way when SIGTERM came)
+        assert len(tries) <= made[how] <= len(tries) + 1
+
+
+async def _answers(http: aiohttp.ClientSession, url: str) -> bool:
+    try:
+        async with http.get(url):
+            return True
+    except aiohttp.ClientConnectionError:
+        return False
+
+
+async def test_sigterm_while_slack_has_not_answered_at_start_stops_the_bot(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    reached = asyncio.Event()
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        reached.set()  # the bot asks who it is (auth.test), and no answer comes
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    async with server:
+        address = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/api/"
+        env = {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "SLACK_API_URL": address}
+        process = BotProcess(env, tmp_path)
+        processes.append(process)
+        await process.start()
+        async with asyncio.timeout(20):
+            await reached.wait()
+
+        assert await process.stop(timeout=20) == 0
+
+    lines = [json.loads(line) for line in process.stderr.splitlines()]
+    assert lines[-1]["message"] == "stopped before the bot had started"
+    assert {line["level"] for line in lines} == {"INFO"}, process.stderr

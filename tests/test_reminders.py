@@ -5,6 +5,7 @@ restart either, and never once it was decided."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,7 +14,8 @@ import pytest
 from bot.config import ConfigError, load_settings
 from bot.domain.model import State
 from bot.domain.policy import Approvers
-from bot.slack.buttons import APPROVE, DENY
+from bot.domain.requests import REMINDER_CLAIM_HOLD
+from bot.slack.buttons import APPROVE, DENY, HOME_APPROVE
 
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack, SlackCall
@@ -75,6 +77,81 @@ async def test_a_request_still_waiting_is_reminded_once_in_its_cards_thread(make
     assert harness.pbx.calls("DELETE") == []
 
 
+@pytest.mark.parametrize("refusal", ["an error", "a bad answer"])
+async def test_a_reminder_slack_refused_is_sent_at_a_later_round_once(make_harness: MakeHarness, refusal: str) -> None:
+    harness = await make_harness(UNBLOCK_REMIND_AFTER="5")
+    request = await harness.open_card()
+    harness.clock.advance(6)
+    if refusal == "an error":
+        harness.slack.fail_next("chat.postMessage", "not_in_channel")
+    else:
+        harness.slack.answer_badly("chat.postMessage")
+
+    await rounds(harness, 1)
+    harness.slack.answer_well("chat.postMessage")
+    assert len(replies(harness.slack)) == 1 and reminders_shown(harness) == 0
+    assert (await harness.stored(request)).reminded_at is None  # not recorded: Slack did not take it
+
+    await rounds(harness, 3)
+    assert reminders_shown(harness) == 1 and len(replies(harness.slack)) == 2  # sent once, at the next round
+    assert (await harness.stored(request)).reminded_at is not None
+
+
+async def test_two_bots_send_a_reminder_slack_refused_once_at_a_later_round(make_harness: MakeHarness) -> None:
+    one = await make_harness(UNBLOCK_REMIND_AFTER="5")
+    two = await make_harness(UNBLOCK_REMIND_AFTER="5")
+    request = await one.open_card()
+    for bot in (one, two):
+        bot.clock.advance(6)
+    one.slack.fail_next("chat.postMessage", "not_in_channel")
+
+    await asyncio.gather(rounds(one, 1), rounds(two, 1))
+    await asyncio.gather(rounds(two, 2), rounds(one, 2))
+
+    assert reminders_shown(one) == 1 and len(replies(one.slack)) == 2
+    assert (await one.stored(request)).reminded_at is not None
+
+
+async def test_a_reminder_claimed_by_a_bot_that_stopped_is_sent_once_its_claim_is_stale(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(UNBLOCK_REMIND_AFTER="5")
+    request = await harness.open_card()
+    harness.clock.advance(6)
+    assert harness.bot is not None
+    # another bot claimed its reminder, and stopped before Slack took it
+    assert await harness.bot.store.claim_reminder(request.id, "stopped", harness.clock(), 0.0) is not None
+
+    await rounds(harness)
+    assert replies(harness.slack) == []  # its claim may still be sent by its holder
+    harness.clock.advance(REMINDER_CLAIM_HOLD)
+    await rounds(harness, 3)
+
+    assert reminders_shown(harness) == 1 and len(replies(harness.slack)) == 1
+    assert (await harness.stored(request)).reminded_at is not None
+
+
+def reminders_shown(harness: Harness) -> int:
+    """The reminders in the channel: the replies Slack took."""
+    return sum("has waited" in block_text(m.blocks) for m in harness.slack.channel_messages(GENERAL))
+
+
+async def test_with_the_default_settings_approvers_are_reminded_before_the_request_expires(harness: Harness) -> None:
+    request = await harness.open_card()
+
+    harness.clock.advance(10 * 60 + 1)
+    await rounds(harness, 1)  # (or the sweeper's own round, a moment later)
+    await wait_for(lambda: replies(harness.slack), what="the reminder")
+    await rounds(harness)
+
+    [reminder] = replies(harness.slack)
+    assert "has waited 10 minutes" in reply_text(reminder)
+    assert (await harness.stored(request)).state is State.PENDING
+    harness.clock.advance(5 * 60)
+    await rounds(harness)
+    assert (await harness.stored(request)).state is State.EXPIRED
+
+
 async def test_no_reminder_once_the_request_was_decided(make_harness: MakeHarness) -> None:
     harness = await make_harness(UNBLOCK_REMIND_AFTER="5", UNBLOCK_ESCALATE_AFTER="5", UNBLOCK_ESCALATE_TO=ERIN)
     approved = await harness.open_card()
@@ -129,6 +206,38 @@ async def test_an_escalated_request_can_be_approved_by_whom_it_was_escalated_to(
     assert len(replies(harness.slack)) == 1
 
 
+async def test_one_requests_are_escalated_to_sees_only_what_was_escalated_to_them(make_harness: MakeHarness) -> None:
+    harness = await make_harness(UNBLOCK_REMIND_AFTER="0", UNBLOCK_ESCALATE_AFTER="5", UNBLOCK_ESCALATE_TO=ERIN)
+    harness.pbx.add_entry(43, "198.51.100.7")
+    await harness.open_card("42 in general")
+    elsewhere = await harness.open_card("43 in another channel", channel="C0HR")
+
+    home = block_text((await harness.open_home(ERIN))["blocks"])
+    _, history = await harness.command("history", user=ERIN)
+    _, report = await harness.command("report", user=ERIN)
+    await harness.settle()
+
+    assert "Nothing is waiting for approval." in home and "203.0.113.7" not in home  # nothing escalated yet
+    [listed] = harness.shown(history)
+    assert "203.0.113.7" in listed and "198.51.100.7" not in listed  # this channel's requests only
+    assert harness.shown(report) == [
+        "Sorry, the report is only for approvers. One of them can share its figures with you."
+    ]
+
+    harness.clock.advance(6)
+    await rounds(harness, 1)
+    await wait_for(lambda: len(replies(harness.slack)) == 2, what="the escalations")
+    await rounds(harness)
+    home = block_text(harness.slack.homes[ERIN]["blocks"])
+    assert "203.0.113.7" in home and "198.51.100.7" in home  # escalated to her: hers to decide
+    _, report = await harness.command("report", user=ERIN)
+    await harness.settle()
+    assert "only for approvers" in harness.shown(report)[0]  # still no approver of anything else
+    await harness.home_click(HOME_APPROVE, elsewhere, user=ERIN)
+    await harness.settle()
+    assert (await harness.stored(elsewhere)).state is State.UNBLOCKED
+
+
 async def test_reminded_once_across_a_restart(make_harness: MakeHarness) -> None:
     harness = await make_harness(UNBLOCK_REMIND_AFTER="5")
     request = await harness.open_card()
@@ -151,10 +260,16 @@ async def test_reminded_once_across_a_restart(make_harness: MakeHarness) -> None
 # the settings ------------------------------------------------------------------------------------------------
 
 
-def test_reminders_come_after_15_minutes_and_escalation_is_off_unless_set() -> None:
+def test_reminders_come_after_10_minutes_and_escalation_is_off_unless_set() -> None:
     settings = load_settings({**ENV, "UNBLOCK_REQUEST_TTL": "1d"})
     default = settings.rules.default
-    assert (default.remind_after, default.escalate_after, default.escalate_to) == (900.0, 0.0, Approvers())
+    assert (default.remind_after, default.escalate_after, default.escalate_to) == (600.0, 0.0, Approvers())
+
+
+def test_with_the_defaults_the_reminder_comes_before_requests_expire() -> None:
+    settings = load_settings(ENV)
+
+    assert (settings.rules.default.remind_after, settings.request_ttl) == (600.0, 900.0)
 
     settings = load_settings({**ENV, "UNBLOCK_REQUEST_TTL": "1d", "UNBLOCK_REMIND_AFTER": "off",
                               "UNBLOCK_ESCALATE_AFTER": "1h", "UNBLOCK_ESCALATE_TO": "UERIN, S0ONCALL"})  # fmt: skip
@@ -169,7 +284,7 @@ def test_reminders_come_after_15_minutes_and_escalation_is_off_unless_set() -> N
         (
             {"UNBLOCK_REMIND_AFTER": "2"},
             "UNBLOCK_REMIND_AFTER='2' should be a duration from 5s to 7d: seconds like 90, or a number and a unit (s, "
-            "m, h, d) like 90s, 15m, 1h or 7d; or 0 (or off) for never.",
+            "m, h, d or w) like 90s, 15m, 1h, 7d or 2w; or 0 (or off) for never.",
         ),
         (
             {"UNBLOCK_ESCALATE_AFTER": "1h", "UNBLOCK_REQUEST_TTL": "1d"},

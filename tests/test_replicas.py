@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -340,7 +341,8 @@ async def test_a_replica_started_before_its_database_waits_for_it(
     port = free_port()
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     starting = asyncio.create_task(start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=url))
-    await asyncio.sleep(2.0)
+    await wait_for(lambda: processes and processes[-1].proc is not None, what="the bot to start")
+    await processes[-1].logged("the database is not up yet", times=2)  # it waits, and tries again
     server = await asyncio.to_thread(PostgresServer.start, port)
     try:
         process, driver = await starting
@@ -350,8 +352,10 @@ async def test_a_replica_started_before_its_database_waits_for_it(
     finally:
         server.stop()
 
-    tries = [line for line in process.stderr.splitlines() if "the database is not up yet" in line]
-    assert 1 <= len(tries) <= 4 and "Traceback" not in process.stderr
+    tries = [json.loads(line) for line in process.stderr.splitlines() if "the database is not up yet" in line]
+    # however long the server took to start: each pause twice the one before, up to 10 s
+    assert [t["in"] for t in tries] == [min(0.5 * 2**n, 10.0) for n in range(len(tries))]
+    assert "Traceback" not in process.stderr
 
 
 async def test_check_during_a_burst_of_approvals_fights_nobody_for_the_token(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from bot.config import ConfigError, load_settings
 from bot.domain.model import BlocklistEntry, State, UnblockRequest
-from bot.domain.report import WEEK, Ending, Report, Weekly, figures
+from bot.domain.report import REPORT_CLAIM_HOLD, WEEK, Ending, Report, Weekly, figures
 from bot.slack.buttons import APPROVE, DENY
 from bot.slack.command_text import USAGE
 from bot.slack.views.report import report, weekly
@@ -132,6 +134,69 @@ async def test_the_weekly_report_is_posted_on_monday_at_nine_once_with_two_bots(
     assert len(posted(one.slack)) == 1  # once, after a restart too
 
 
+async def test_the_weekly_report_keeps_to_the_clocks_of_unblock_timezone(make_harness: MakeHarness) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    harness = await make_harness(UNBLOCK_REPORT_CHANNEL=REPORTS, UNBLOCK_TIMEZONE="Europe/Berlin")
+    await tick(harness)  # the first start of reporting: nothing is owed yet
+    due = Weekly(zone=berlin).latest(time.time()) + WEEK  # Monday 09:00 in Berlin, not in UTC
+    assert datetime.fromtimestamp(due, berlin).strftime("%a %H:%M") == "Mon 09:00"
+
+    at(harness, due - 1)
+    await tick(harness)
+    assert posted(harness.slack) == []
+    at(harness, due + 1)
+    await tick(harness)
+
+    [message] = harness.slack.channel_messages(REPORTS)
+    week = datetime.fromtimestamp(due, berlin).strftime("%Y-%m-%d 09:00 %Z")
+    assert f"|{week}>)" in block_text(message.blocks)  # the period's end, for a reader Slack cannot show it to
+
+
+@pytest.mark.parametrize("refusal", ["an error", "a bad answer"])
+async def test_a_weekly_report_slack_refused_is_posted_at_the_next_look_once_with_two_bots(
+    make_harness: MakeHarness, refusal: str
+) -> None:
+    one = await make_harness(UNBLOCK_REPORT_CHANNEL=REPORTS)
+    two = await make_harness(UNBLOCK_REPORT_CHANNEL=REPORTS)
+    await asyncio.gather(tick(one), tick(two))  # the first start of reporting
+    for bot in (one, two):
+        at(bot, next_monday_nine() + 5)
+    if refusal == "an error":
+        one.slack.fail_next("chat.postMessage", "channel_not_found")
+    else:
+        one.slack.answer_badly("chat.postMessage")
+
+    await asyncio.gather(tick(one), tick(two))
+    one.slack.answer_well("chat.postMessage")
+    assert posted(one.slack) == []
+    await asyncio.gather(tick(two), tick(one))  # the next look, whichever bot makes it
+    await asyncio.gather(tick(one), tick(two))
+
+    [report] = posted(one.slack)
+    assert "Weekly unblock report" in report
+
+
+async def test_a_weekly_report_claimed_by_a_bot_that_stopped_is_posted_once_its_claim_is_stale(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(UNBLOCK_REPORT_CHANNEL=REPORTS)
+    await tick(harness)  # the first start of reporting
+    due = next_monday_nine()
+    at(harness, due + 5)
+    assert harness.bot is not None
+    # another bot claimed it, and stopped before Slack took it
+    assert await harness.bot.store.claim_report(due, "stopped", due + 1, posted=True, stale_before=0.0)
+
+    await tick(harness)
+    assert posted(harness.slack) == []  # its claim may still be posted by its holder
+    at(harness, due + REPORT_CLAIM_HOLD + 5)
+    await tick(harness)
+    await tick(harness)
+
+    [report] = posted(harness.slack)
+    assert "Weekly unblock report" in report
+
+
 async def test_a_report_missed_while_no_bot_ran_is_posted_at_the_next_start(make_harness: MakeHarness) -> None:
     harness = await make_harness(UNBLOCK_REPORT_CHANNEL=REPORTS)
     await tick(harness)
@@ -156,11 +221,30 @@ def test_the_report_time_is_checked_with_the_other_settings(slack: FakeSlack, pb
     with pytest.raises(ConfigError) as raised:
         load_settings(env)
 
-    assert "UNBLOCK_REPORT_AT='someday 25:00' should be a day and a time of day in UTC, like mon 09:00" in str(
-        raised.value
+    assert (
+        "UNBLOCK_REPORT_AT='someday 25:00' should be a day and a time of day in UNBLOCK_TIMEZONE (UTC unless "
+        "set), like mon 09:00" in str(raised.value)
     )
     env["UNBLOCK_REPORT_AT"] = "Friday 17:30"
     assert load_settings(env).report_at == (4, 17, 30)
+    assert load_settings(env).timezone == UTC
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "Europe", "../etc/passwd", "/etc/localtime", "utc"])
+def test_the_time_zone_is_an_iana_name_checked_with_the_other_settings(
+    slack: FakeSlack, pbx: FakeThreeCX, zone: str
+) -> None:
+    env = base_env(slack, pbx, "unblock.db") | {"UNBLOCK_TIMEZONE": zone, "UNBLOCK_REPORT_AT": "mon 9:00"}
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env)
+
+    assert raised.value.problems == [
+        f"UNBLOCK_TIMEZONE={zone!r} is not a time zone this system knows: give an IANA name like Europe/Berlin, "
+        "America/New_York or UTC."
+    ]
+    env["UNBLOCK_TIMEZONE"] = "Europe/Berlin"
+    assert load_settings(env).timezone == ZoneInfo("Europe/Berlin")
 
 
 # -- Slack's limits ------------------------------------------------------------------------------------
@@ -185,7 +269,7 @@ def test_a_report_with_many_approvers_and_long_labels_keeps_slacks_limits() -> N
     text, blocks = report(many, 90)
     valid(text, blocks)
     shown = block_text(blocks)
-    assert "• 480 other approvers: " in shown and "median 3 d 12 h, 90th percentile 40 d" in shown
+    assert "• 480 other approvers: " in shown and "median 3 days 12 hours, 90th percentile 40 days" in shown
 
 
 # -- the store, on both databases ----------------------------------------------------------------------
@@ -199,11 +283,27 @@ async def test_the_store_keeps_the_requests_of_a_period_and_each_report_once(new
     assert [r.id for r in await one.between(1100.0, 1300.0, 10)] == ["r1", "r2"]
     assert [r.id for r in await two.between(0.0, 5000.0, 3)] == ["r0", "r1", "r2"]
     assert await one.last_report() is None
-    claims = await asyncio.gather(*(s.claim_report(604_800.0, s_name, 1.0, posted=True)
+    week = 604_800.0
+    claims = await asyncio.gather(*(s.claim_report(week, s_name, 1.0, posted=True, stale_before=0.0)
                                     for s, s_name in ((one, "a"), (two, "b"))))  # fmt: skip
     assert sorted(claims) == [False, True]
-    assert await one.claim_report(0.0, "a", 2.0, posted=False)
-    assert await two.last_report() == 604_800.0
+    holder, other = ("a", "b") if claims[0] else ("b", "a")
+    assert await one.claim_report(0.0, "a", 2.0, posted=False, stale_before=0.0)
+    assert await two.last_report() == 0.0  # the claimed report is not sent yet; the moment only recorded is
+
+    assert not await one.claim_report(week, holder, 3.0, posted=True, stale_before=0.0)  # claimed: not twice
+    assert not await two.claim_report(week, other, 4.0, posted=True, stale_before=1.0)  # fresh: still its holder's
+    assert await two.claim_report(week, other, 5.0, posted=True, stale_before=1.5)  # stale: taken over
+    await one.report_sent(week, holder, 6.0)  # the stopped holder's word counts no more
+    assert await one.last_report() == 0.0
+    await one.release_report(week, other)  # Slack refused it: claimed again at the next look
+    assert await two.claim_report(week, holder, 7.0, posted=True, stale_before=0.0)
+    await two.report_sent(week, holder, 8.0)
+    await two.report_sent(week, holder, 8.0)  # tried again after its answer was lost
+    assert await one.last_report() == week
+    assert not await two.claim_report(week, other, 9.0, posted=True, stale_before=1e9)  # sent: never again
+    await one.release_report(week, holder)
+    assert await one.last_report() == week
 
 
 def _request(n: int, *, created_at: float) -> UnblockRequest:

@@ -1,4 +1,4 @@
-"""The rules file (``UNBLOCK_RULES``, read by ``bot.config.rules.load_rules``): the README's example reads to
+"""The rules file (``UNBLOCK_RULES``, read by ``bot.config.rules.load_rules``): the example of docs/rules.md reads to
 what it says, and each problem is one line naming the rule and the key, all of them at once."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ name = "Everything else"
 allow = ["1h", "1d"]                     # the durations offered; nothing longer is accepted
 """
 #: what a rule's remind_after and escalate_after take
-AFTER = 'a duration from 5s to 7d, whole seconds or a number and a unit (s, m, h or d) like "15m", or 0 for never'
+AFTER = 'a duration from 5s to 7d, whole seconds or a number and a unit (s, m, h, d or w) like "15m", or 0 for never'
 #: a rule without problems, to put a broken one beside
 FINE = '[[rule]]\nname = "Fine"\nkind = "ip"\n'
 BASE_ENV = {
@@ -73,7 +73,7 @@ def problems(tmp_path: Path, text: str, approvers: Approvers = SETTINGS_APPROVER
     return raised.value.problems
 
 
-def test_the_readmes_example_reads_to_what_it_says(tmp_path: Path) -> None:
+def test_the_rules_pages_example_reads_to_what_it_says(tmp_path: Path) -> None:
     rules = load(tmp_path, EXAMPLE)
 
     assert rules.rules == (
@@ -94,10 +94,10 @@ def test_the_readmes_example_reads_to_what_it_says(tmp_path: Path) -> None:
     assert rules.rule_for_all([office, wide]).name == "Wide networks"
 
 
-def test_the_readmes_rules_section_holds_the_example_that_is_tested() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_rules_page_holds_the_example_that_is_tested() -> None:
+    page = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
 
-    assert EXAMPLE in readme
+    assert EXAMPLE in page
 
 
 def test_every_key_and_the_other_forms_a_value_may_take(tmp_path: Path) -> None:
@@ -325,6 +325,67 @@ def test_a_file_that_is_not_toml_says_where(tmp_path: Path) -> None:
     assert problem == "the file is not valid TOML: unclosed array (at line 3, column 19)"
 
 
+#: valid TOML that no parser of Python reads as it stands
+UNREADABLE = {
+    "a number of 5,000 digits": (
+        f"{FINE}approvals = {'7' * 5000}\n",
+        "the file holds a number of more than 4,300 digits, which cannot be read",
+    ),
+    "arrays nested 3,000 deep": (
+        f"{FINE}networks = {'[' * 3000}{']' * 3000}\n",
+        "the file nests arrays or inline tables too deeply to be read",
+    ),
+    "inline tables nested 3,000 deep": (
+        f"{FINE}allow = {'{ a = ' * 3000}1{' }' * 3000}\n",
+        "the file nests arrays or inline tables too deeply to be read",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "problem"), UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_valid_toml_that_cannot_be_read_is_one_problem(tmp_path: Path, text: str, problem: str) -> None:
+    assert problems(tmp_path, text) == [problem]
+
+
+def test_a_list_nested_as_deep_as_can_be_read_is_shown_short(tmp_path: Path) -> None:
+    assert problems(tmp_path, f"{FINE}networks = [{'[' * 200}1{']' * 200}]\n") == [
+        'rule 1 "Fine": networks has [[[...]]], which is not a network in quotes, like "198.51.100.0/24"'
+    ]
+
+
+def test_what_the_file_says_is_repeated_cut_short(tmp_path: Path) -> None:
+    long = "x" * 200_000
+    text = (
+        f'{long} = 1\n\n[[rule]]\nname = "Wide"\nwider_than = 16\n{long} = 2\napprovers = ["U0SEC1", "{long}"]\n'
+        f'added_by = ["{long}"]\n\n[[rule]]\nname = "{long}"\n'
+    )
+    cut = "x" * 56 + "..."
+
+    assert problems(tmp_path, text) == [
+        f'"{cut} is not known at the top of the file, which holds only [[rule]] tables',
+        f'rule 1 "Wide": "{cut} is not a key of a rule; the keys are name, networks, wider_than, wider_than_v6, '
+        "kind, added_by, approvers, approvals, allow, auto, auto_on_watch, remind_after, escalate_after, escalate_to",
+        f'rule 1 "Wide": added_by must be the AddedBy of 3CX\'s entries, like "AutoBlacklist" (got ["{"x" * 55}...)',
+        f'rule 1 "Wide": approvers has items that are neither user ids (U…/W…) nor user-group ids (S…): {"x" * 57}...',
+        "rule 2: name must be at most 80 characters long (got 200,000)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("Branch\u200boffices", "contains an invisible character (U+200B) at position 7"),
+        ("Branch\toffices", "contains an invisible character (U+0009) at position 7"),
+        ("Wide\\u0007", "contains an invisible character (U+0007) at position 5"),
+        ("\u2060Wide", "contains an invisible character (U+2060) at position 1"),
+    ],
+)
+def test_a_name_with_an_invisible_character_says_which_and_where(tmp_path: Path, name: str, problem: str) -> None:
+    assert problems(tmp_path, f'[[rule]]\nname = "{name}"\n') == [
+        f"rule 1: name {problem}: a name is one line of characters people can see"
+    ]
+
+
 def test_a_file_that_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(RulesError) as missing:
         load_rules(tmp_path / "nowhere.toml", SETTINGS)
@@ -388,14 +449,14 @@ def test_unblock_rules_reads_the_file_into_the_settings(tmp_path: Path) -> None:
         "Branch offices", "Wide networks", "Caller numbers", "Everything else",
     ]  # fmt: skip
     assert settings.rules_file == str(path)
-    assert settings.rules.default == Rule(approvers=SETTINGS_APPROVERS, allow=(3600.0, 172800.0), remind_after=900.0)
+    assert settings.rules.default == Rule(approvers=SETTINGS_APPROVERS, allow=(3600.0, 172800.0), remind_after=600.0)
     assert settings.rules.rules[0].allow == (3600.0, 172800.0)  # left out: UNBLOCK_ALLOW_DURATIONS
 
 
 def test_without_unblock_rules_the_settings_decide(tmp_path: Path) -> None:
     settings = load_settings({**BASE_ENV, "UNBLOCK_ALLOW_DURATIONS": "off"})
 
-    assert settings.rules == Rules((), Rule(approvers=SETTINGS_APPROVERS, allow=(), remind_after=900.0))
+    assert settings.rules == Rules((), Rule(approvers=SETTINGS_APPROVERS, allow=(), remind_after=600.0))
     assert settings.rules_file is None
 
 
@@ -476,8 +537,9 @@ def test_a_rules_reminder_or_escalation_no_shorter_than_a_requests_life_is_a_pro
 
 def test_a_reminder_a_rule_takes_from_the_settings_is_the_settings_problem_alone(tmp_path: Path) -> None:
     path = write(tmp_path, EXAMPLE)
-    # the default reminder (15 minutes) is not reached under the default time to live (15 minutes): no problem
-    assert load_settings({**BASE_ENV, "UNBLOCK_RULES": str(path)}).rules.default.remind_after == 900.0
+    # the default reminder (10 minutes) comes before the default time to live (15 minutes) ends, for every rule
+    rules = load_settings({**BASE_ENV, "UNBLOCK_RULES": str(path)}).rules
+    assert {rule.remind_after for rule in rules.every} == {600.0}
 
     with pytest.raises(ConfigError) as raised:
         load_settings({**BASE_ENV, "UNBLOCK_RULES": str(path), "UNBLOCK_REMIND_AFTER": "20m"})

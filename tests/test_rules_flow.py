@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
+import pytest
+
 from bot.domain.model import State
-from bot.slack.buttons import APPROVE, UNDO
+from bot.slack.buttons import ALLOW_ONLY, APPROVE, UNDO
 
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack, Message
@@ -90,7 +93,7 @@ async def test_a_rule_of_two_approvals_records_the_first_and_carries_out_the_sec
     assert xapi_calls(harness.pbx) == []
     assert APPROVE in actions(card)  # the card still asks for an approval
     stored = await harness.stored(request)
-    assert (stored.state, stored.approvals, stored.rule) == (State.PENDING, (SEC1,), "Wide networks")
+    assert (stored.state, stored.approved_by, stored.rule) == (State.PENDING, (SEC1,), "Wide networks")
     recorded = block_text(card.blocks)
     _, again = await harness.click(APPROVE, request, user=SEC1)  # the same approver once more
     await harness.settle()
@@ -104,7 +107,7 @@ async def test_a_rule_of_two_approvals_records_the_first_and_carries_out_the_sec
     assert xapi_calls(harness.pbx) == [("DELETE", f"/xapi/v1/Blocklist({WIDE})")]
     assert APPROVE not in actions(card)
     done = await harness.stored(request)
-    assert (done.state, done.approvals, done.resolved_by) == (State.UNBLOCKED, (SEC1, SEC2), SEC2)
+    assert (done.state, done.approved_by, done.resolved_by) == (State.UNBLOCKED, (SEC1, SEC2), SEC2)
     # the words (the views say them): the rule, then the first approval, then both approvers
     assert f"Rule: Wide networks, 2 approvals from <@{SEC1}>, <@{SEC2}> or a member of <!subteam^{SECURITY}>" in pending
     assert f"1 of 2 approvals: <@{SEC1}>" in recorded and "Rule: Wide networks, 2 approvals from" in recorded
@@ -113,6 +116,46 @@ async def test_a_rule_of_two_approvals_records_the_first_and_carries_out_the_sec
     assert f"Rule: Wide networks · Approved by <@{SEC1}> and <@{SEC2}>" in outcome
     [direct] = [block_text(m.blocks) for m in harness.cards(ALICE)]
     assert f"Rule: Wide networks · Approved by <@{SEC1}> and <@{SEC2}>." in direct
+
+
+async def test_two_approvals_for_different_actions_carry_out_only_what_both_approved(
+    make_harness: MakeHarness, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    two_of_us = f"""
+[[rule]]
+name = "Office"
+networks = ["192.0.2.0/24"]
+approvers = ["{SEC1}", "{SEC2}"]
+approvals = 2
+allow = ["1h"]
+"""
+    harness = await make_harness(UNBLOCK_RULES=rules_file(tmp_path, two_of_us))
+    harness.pbx.add_entry(80, "192.0.2.128/25")
+    network = dict(harness.pbx.entries[80])
+    request = await harness.open_card("192.0.2.130")
+    [card] = harness.cards()
+    caplog.set_level(logging.INFO, logger="bot.audit")
+
+    await harness.click(ALLOW_ONLY, request, user=SEC1, value=f"{request.id}:3600")
+    await harness.settle()
+    assert f"1 of 2 approvals: <@{SEC1}> (allow only 192.0.2.130 for 1 hour)" in block_text(card.blocks)
+    await harness.click(APPROVE, request, user=SEC2)
+    await harness.settle()
+
+    # both approved letting 192.0.2.130 in; only one approved removing the /25: the block stays
+    assert xapi_calls(harness.pbx) == [("POST", "/xapi/v1/Blocklist")]
+    assert harness.pbx.entries[80] == network
+    done = await harness.stored(request)
+    assert (done.state, done.allow_only, done.resolved_by) == (State.UNBLOCKED, True, SEC2)
+    outcome = block_text(card.blocks)
+    assert "to allow only 192.0.2.130" in outcome
+    assert f"Approved by <@{SEC1}> (allow only 192.0.2.130 for 1 hour) and <@{SEC2}> (unblock)" in outcome
+    [audit] = [r.__dict__ for r in caplog.records if r.name == "bot.audit" and r.__dict__["to"] == "executing"]
+    assert audit["approvals"] == [
+        {"user": SEC1, "action": "allow_only", "allow_for": 3600.0},
+        {"user": SEC2, "action": "unblock"},
+    ]
+    assert audit["allow_only"] == "192.0.2.130"
 
 
 async def test_a_forged_approval_by_an_approver_of_another_rule_is_refused_privately(
@@ -136,7 +179,7 @@ async def test_a_forged_approval_by_an_approver_of_another_rule_is_refused_priva
     assert len(harness.pbx.requests) == before  # 3CX heard nothing of either click
     assert card.updates == 0
     stored = await harness.stored(request)
-    assert (stored.state, stored.approvals) == (State.PENDING, ())
+    assert (stored.state, stored.approved_by) == (State.PENDING, ())
 
 
 async def test_a_rule_without_approval_carries_the_request_out_at_once_and_an_approver_may_undo_it(
@@ -159,11 +202,12 @@ async def test_a_rule_without_approval_carries_the_request_out_at_once_and_an_ap
     assert UNDO in actions(card)
     # the words (the views say them), on the card, in the requester's direct message and on the Home tab
     outcome = block_text(card.blocks)
-    assert f"*Request to unblock {BRANCH_ADDRESS} was unblocked automatically by rule 'Branch offices'.*" in outcome
+    carried_out = "was carried out automatically by rule 'Branch offices', and it is unblocked"
+    assert f"*Request to unblock {BRANCH_ADDRESS} {carried_out}.*" in outcome
     [direct] = [block_text(m.blocks) for m in harness.cards(ALICE)]
-    assert f"*Your request to unblock {BRANCH_ADDRESS} was unblocked automatically by rule 'Branch offices'.*" in direct
+    assert f"*Your request to unblock {BRANCH_ADDRESS} {carried_out}.*" in direct
     home = block_text(harness.slack.homes[ALICE]["blocks"])
-    assert f"`{BRANCH_ADDRESS}` *was unblocked automatically by rule 'Branch offices'*" in home
+    assert f"`{BRANCH_ADDRESS}` *{carried_out}*" in home
     for shown in (outcome, direct, home):
         assert "None" not in shown and "the bot" not in shown and "approved by" not in shown
 
@@ -254,4 +298,4 @@ async def test_a_request_its_rule_carries_out_is_carried_out_once_when_the_bot_w
 
     assert xapi_calls(pbx) == [("DELETE", f"/xapi/v1/Blocklist({BRANCH})")]
     told = [c for c in slack.calls_to("chat.postMessage") if c.args["channel"] == ALICE]
-    assert len(told) == 1 and "unblocked automatically by rule 'Branch offices'" in str(told[0].args)
+    assert len(told) == 1 and "carried out automatically by rule 'Branch offices'" in str(told[0].args)

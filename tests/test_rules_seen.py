@@ -11,7 +11,7 @@ from bot.slack.buttons import APPROVE_ALLOW, HOME_APPROVE
 from .conftest import MakeHarness
 from .harness import ALICE, BOB, GENERAL, block_text, buttons
 from .test_metrics import grew, scrape
-from .test_rules_flow import BRANCH, ELSEWHERE, RULES, SEC1, WIDE, with_rules
+from .test_rules_flow import BRANCH, ELSEWHERE, RULES, SEC1, SEC2, WIDE, WIDE_NETWORK, with_rules
 
 
 async def test_a_rule_without_durations_offers_no_approve_and_allow(make_harness: MakeHarness, tmp_path: Path) -> None:
@@ -39,13 +39,15 @@ async def test_the_home_tab_and_history_name_the_rule_and_the_approvals_so_far(
     await harness.settle()
 
     assert reply.status == 200
-    assert (await harness.stored(request)).approvals == (SEC1,)
+    assert (await harness.stored(request)).approved_by == (SEC1,)
     approver = block_text(harness.slack.homes[SEC1]["blocks"])
     assert (
         "Your approval of <@UALICE>'s request to unblock `100.64.0.0/16` is recorded; it needs one more approver."
         in approver
     )
-    assert f"rule 'Wide networks' · 1 of 2 approvals: <@U0SEC1> · request `{request.id}`" in approver
+    assert "Nothing is waiting for approval." in approver  # they approved it: it waits for another approver
+    another = block_text((await harness.open_home(SEC2))["blocks"])
+    assert f"rule 'Wide networks' · 1 of 2 approvals: <@U0SEC1> · request `{request.id}`" in another
     own = block_text((await harness.open_home(ALICE))["blocks"])
     assert "`100.64.0.0/16` *is waiting for approval* · rule 'Wide networks' · 1 of 2 approvals" in own
 
@@ -53,6 +55,23 @@ async def test_the_home_tab_and_history_name_the_rule_and_the_approvals_so_far(
     await harness.settle()
     [history] = harness.shown(response_url)
     assert "*is waiting for approval* · rule 'Wide networks' · 1 of 2 approvals · requested by <@UALICE>" in history
+
+
+async def test_the_home_tab_lists_to_each_approver_only_what_they_may_approve(
+    make_harness: MakeHarness, tmp_path: Path
+) -> None:
+    harness = await with_rules(make_harness, tmp_path)
+    lobby = await harness.open_card("42")  # rule "Lobby phones": Bob
+    wide = await harness.open_card(str(WIDE))  # rule "Wide networks": the security approvers
+    elsewhere = await harness.open_card(str(ELSEWHERE))  # no rule: the settings' approvers, Bob among them
+
+    bob = (await harness.open_home(BOB))["blocks"]
+    security = (await harness.open_home(SEC1))["blocks"]
+
+    assert {b["value"] for b in buttons(bob)} == {lobby.id, elsewhere.id}
+    assert WIDE_NETWORK not in block_text(bob)
+    assert {b["value"] for b in buttons(security)} == {wide.id}
+    assert "203.0.113.7" not in block_text(security)
 
 
 async def test_metrics_count_the_requests_opened_by_rule_from_zero(make_harness: MakeHarness, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.storage import urls
 
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
@@ -36,7 +37,7 @@ MEYCIQC/SzNw6NAaS1vHUCkU+a6zw8PSkq/a1E2KnDNryS6QowIhANlHsPycDzTH
 1FCHWGBKwDmpQz0uGCVLj5cepuohXnlM
 -----END CERTIFICATE-----
 """
-UNITS = "seconds like 90, or a number and a unit (s, m, h, d) like 90s, 15m, 1h or 7d"
+UNITS = "seconds like 90, or a number and a unit (s, m, h, d or w) like 90s, 15m, 1h, 7d or 2w"
 
 
 def settings(**env: str) -> Settings:
@@ -134,7 +135,7 @@ def test_a_pbx_address_with_the_xapi_path_is_refused_naming_its_root(path: str) 
 
 
 def test_a_secret_that_is_wrong_is_named_with_one_level_of_brackets() -> None:
-    assert problems(SLACK_BOT_TOKEN="xoxp-a-user-token-4711", SLACK_APP_TOKEN="xoxb-not-an-app-token") == [
+    assert problems(SLACK_BOT_TOKEN="xoxp-a-user-token-4711", SLACK_APP_TOKEN="not-an-app-token") == [
         "SLACK_APP_TOKEN should start with xapp- (set in the environment; its value is not shown).",
         "SLACK_BOT_TOKEN should start with xoxb- (set in the environment; its value is not shown).",
     ]
@@ -143,6 +144,64 @@ def test_a_secret_that_is_wrong_is_named_with_one_level_of_brackets() -> None:
         "THREECX_CLIENT_SECRET is still the placeholder from .env.example; paste the real value (set in the "
         "environment; its value is not shown)."
     )
+
+
+def test_a_slack_token_in_the_others_place_says_where_it_belongs() -> None:
+    assert problems(SLACK_BOT_TOKEN="xapp-1-A0APP-4711", SLACK_APP_TOKEN="xoxb-the-bot-token-4711") == [
+        "SLACK_APP_TOKEN is the bot token (xoxb-…), which belongs in SLACK_BOT_TOKEN; SLACK_APP_TOKEN takes an "
+        "app-level token (xapp-…) from the Slack app's Basic Information page, under App-Level Tokens (set in the "
+        "environment; its value is not shown).",
+        "SLACK_BOT_TOKEN is the app-level token (xapp-…), which belongs in SLACK_APP_TOKEN; SLACK_BOT_TOKEN takes the "
+        "Bot User OAuth Token (xoxb-…) from the Slack app's OAuth & Permissions page (set in the environment; its "
+        "value is not shown).",
+    ]
+
+
+def test_a_missing_signing_secret_names_socket_mode_as_the_other_way() -> None:
+    env = {name: value for name, value in BASE.items() if name != "SLACK_SIGNING_SECRET"}
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env)
+
+    assert raised.value.problems == [
+        "SLACK_SIGNING_SECRET is not set: the Signing Secret from the Slack app's Basic Information page, for HTTP "
+        "mode; or, for Socket Mode, which needs neither it nor a public address, set SLACK_APP_TOKEN to an app-level "
+        "token (xapp-…) instead."
+    ]
+    assert load_settings({**env, "SLACK_APP_TOKEN": "xapp-1-A0APP-4711"}).socket_mode
+
+
+# channels ---------------------------------------------------------------------------------------------------
+
+
+def test_a_channel_name_instead_of_an_id_says_where_slack_shows_the_id() -> None:
+    where = (
+        "in Slack, open the channel's details by clicking its name; its id, which starts with C or G, is at the bottom"
+    )
+
+    assert problems(UNBLOCK_WATCH_CHANNEL="#security", UNBLOCK_CHANNELS="#it-desk,C0HELP") == [
+        f"UNBLOCK_CHANNELS='#it-desk,C0HELP' should be channel ids like C0123456789, separated by commas: {where} (set "
+        "in the environment).",
+        f"UNBLOCK_WATCH_CHANNEL='#security' should be a channel id like C0123456789: {where} (set in the environment).",
+    ]
+
+
+# the SQLite file --------------------------------------------------------------------------------------------
+
+
+def test_the_sqlite_file_is_named_by_its_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    here = Path.cwd()
+
+    assert urls.where("sqlite:///unblock.db") == f"SQLite file {here / 'unblock.db'}"
+    assert urls.where("sqlite:///var/lib/unblock-bot/unblock.db") == (
+        f"SQLite file {here / 'var/lib/unblock-bot/unblock.db'}"
+    )
+    assert urls.where("sqlite:////var/lib/unblock-bot/unblock.db") == "SQLite file /var/lib/unblock-bot/unblock.db"
+    assert urls.relative_folders("sqlite:///var/lib/unblock-bot/unblock.db") == (
+        "sqlite:////var/lib/unblock-bot/unblock.db"
+    )
+    for url in ("sqlite:///unblock.db", "sqlite:////var/lib/unblock.db", "postgresql://db/unblock"):
+        assert urls.relative_folders(url) is None
 
 
 # the CA file ------------------------------------------------------------------------------------------------

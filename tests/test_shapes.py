@@ -236,6 +236,32 @@ async def test_an_event_with_a_field_of_the_wrong_type_gets_a_400(
     assert harness.slack.homes == {} and crashes(caplog) == []
 
 
+def nested(body: dict[str, Any], depth: int) -> str:
+    """``body`` as JSON text, its ``message`` (or its ``event``'s) an object nested ``depth`` levels deep: text
+    ``json.dumps`` could not write."""
+    where = body.get("event", body)
+    where["message"] = "NESTED"
+    return json.dumps(body).replace('"NESTED"', '{"text": ' * depth + "{}" + "}" * depth, 1)
+
+
+@pytest.mark.parametrize("depth", [5000, 80])
+async def test_json_nested_deeper_than_slack_nests_it_gets_a_400_not_a_500(
+    harness: Harness, caplog: pytest.LogCaptureFixture, depth: int
+) -> None:
+    caplog.set_level(logging.INFO)
+    request = await harness.open_card()
+
+    payload = nested(card_click(harness, BOB, request.id), depth)
+    click = await harness.post_signed(urlencode({"payload": payload}), headers=FORM)
+    event = await harness.post_signed(nested(home_opened(harness, ALICE), depth), headers=JSON)
+    await harness.settle()
+
+    assert (click.status, event.status) == (400, 400)
+    assert (await harness.stored(request)).state is State.PENDING and harness.pbx.calls("DELETE") == []
+    assert harness.slack.homes == {} and crashes(caplog) == []
+    assert len([r for r in caplog.records if "Slack would not send" in r.getMessage()]) == 2
+
+
 # no workspace at all ------------------------------------------------------------------------------------------
 
 
@@ -363,6 +389,30 @@ async def test_socket_mode_acknowledges_a_body_slack_would_not_send_and_handles_
         ack = await slack.send_envelope("interactive", wrong, timeout=3)
         assert ack.get("envelope_id") and "payload" not in ack  # acknowledged, and nothing said
         assert [r for r in caplog.records if "Socket Mode request that Slack would not send" in r.getMessage()]
+
+        await slack.send_envelope("interactive", card_click(driver, BOB, request_id))
+        await wait_for(lambda: pbx.calls("DELETE"), what="the DELETE")
+
+    assert [r.path for r in pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
+    assert crashes(caplog) == []
+
+
+async def test_socket_mode_acknowledges_json_nested_deeper_than_slack_nests_it_and_handles_the_next(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with socket_mode_bot(slack, pbx, tmp_path) as driver:
+        await slack.send_envelope("slash_commands", command_form(driver))
+        await wait_for(lambda: driver.cards(), what="the card")
+        request_id = card_request_id(driver.cards()[0].blocks)
+
+        for depth in (5000, 80):
+            ack = await slack.send_envelope("interactive", nested(card_click(driver, BOB, request_id), depth))
+            assert ack.get("envelope_id") and "payload" not in ack  # acknowledged, and nothing said
+        assert (
+            len([r for r in caplog.records if "Socket Mode request that Slack would not send" in r.getMessage()]) == 2
+        )
+        assert pbx.calls("DELETE") == []
 
         await slack.send_envelope("interactive", card_click(driver, BOB, request_id))
         await wait_for(lambda: pbx.calls("DELETE"), what="the DELETE")

@@ -12,6 +12,8 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+
 from bot.slack.buttons import APPROVE, CANCEL, CHOOSE
 from bot.slack.shortcuts import UNBLOCK_FROM_MESSAGE, UNBLOCK_REQUEST
 from bot.slack.views.modal import CHANNEL, REASON, WHAT
@@ -266,6 +268,23 @@ async def test_the_form_gives_the_card_the_command_gives(harness: Harness) -> No
     by_command = await harness.open_card("42 moved")
 
     assert comparable(harness.cards(GENERAL)[-1].blocks, by_command.id) == form_card
+
+
+@pytest.mark.parametrize("what", ["0044 20 7946 0958", "44 20 7946 0958"])
+async def test_a_phone_number_in_the_form_is_a_caller_number_and_never_an_entry_id(harness: Harness, what: str) -> None:
+    harness.pbx.add_entry(44, "198.51.100.44")
+    harness.pbx.add_number("n-44", "+442079460958")
+    modal = await open_form(harness, request_shortcut(harness))
+
+    reply = await send(harness, submission(harness, modal, {
+        WHAT: typed(what), REASON: typed("robocaller"), CHANNEL: picked(GENERAL)
+    }))  # fmt: skip
+    assert (reply.status, reply.text) == (200, "")
+    await harness.settle()
+
+    [card] = harness.cards(GENERAL)
+    assert [t.id for t in (await harness.request_for(card)).targets] == ["n-44"]
+    assert "/xapi/v1/Blocklist(44)" not in [r.path for r in harness.pbx.calls("GET")]
 
 
 def comparable(blocks: list[dict[str, Any]], request_id: str) -> str:

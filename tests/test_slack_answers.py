@@ -5,9 +5,12 @@ reply URL, ends as one logged error code, and the rest of the flow goes on: a pr
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.app import StartupError, start_bot
 from bot.check import preflight
@@ -20,6 +23,7 @@ from .conftest import MakeHarness
 from .fakes.slack import BAD_ANSWERS, FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, BOB, GENERAL, Harness, base_env, block_text
+from .ports import free_port
 
 APPROVALS = "C0APPROVALS"
 DAVE = "UDAVE"  # an approver through the SHELPDESK user group
@@ -206,3 +210,62 @@ async def test_check_names_what_a_proxy_answered_and_goes_on_to_3cx(
     assert f"{method} " in failed or "approvals channel" in failed
     assert "http_502" in failed and "<html" not in "".join(lines)
     assert any(line.startswith("ok") and "3CX" in line for line in lines)  # the 3CX checks still ran
+
+
+# hosts that cannot be reached -----------------------------------------------------------------------------------
+
+
+class NoNames(AbstractResolver):
+    """A resolver that knows no name and asks nobody: every host name fails as an unknown one does, and no DNS query
+    leaves the machine (addresses such as 127.0.0.1 are never given to a resolver)."""
+
+    def __init__(self, *, loop: object = None) -> None:
+        pass
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[ResolveResult]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def close(self) -> None:
+        pass
+
+
+SLACK_ADVICE = (
+    "Check the DNS, that no firewall stops this machine from making outbound HTTPS connections to {0}, and "
+    "HTTPS_PROXY in the environment if it must use a proxy"
+)
+
+
+async def test_a_slack_nobody_listens_for_stops_the_start_with_the_host_and_what_to_check(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    where = f"127.0.0.1:{free_port()}"
+    settings = load_settings(
+        {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "SLACK_API_URL": f"http://{where}/api/"}
+    )
+
+    with pytest.raises(StartupError) as stopped:
+        await start_bot(settings)
+
+    assert str(stopped.value) == f"{where} could not be reached (connection refused). {SLACK_ADVICE.format(where)}"
+
+
+async def test_check_names_the_hosts_it_could_not_reach_and_what_to_check(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aiohttp.connector, "DefaultResolver", NoNames)
+    env = base_env(slack, pbx, str(tmp_path / "unblock.db"))
+    env.update(SLACK_API_URL="https://slack.unknown.test/api/", THREECX_BASE_URL="https://pbx.unknown.test")
+    lines: list[str] = []
+
+    assert not await preflight(load_settings(env), Redactor(), lines.append)
+
+    assert (
+        f"FAIL Slack: slack.unknown.test could not be reached (its name could not be resolved). "
+        f"{SLACK_ADVICE.format('slack.unknown.test')}." in lines
+    )
+    assert (
+        "FAIL 3CX at https://pbx.unknown.test: no access token (the PBX pbx.unknown.test could not be reached: its "
+        "name could not be resolved). Check the host in THREECX_BASE_URL, the DNS, and that no firewall stops this "
+        "machine from reaching pbx.unknown.test over HTTPS." in lines
+    )
+    assert slack.calls == [] and pbx.requests == []

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from dataclasses import replace
@@ -17,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.model import Escalation, Result, State, Transition, UnblockRequest
+from bot.domain.model import Approval, Escalation, Result, State, Transition, UnblockRequest
 from bot.domain.outcomes import Outcome
 from bot.domain.ports import AlreadyOpen
-from bot.storage import urls
+from bot.storage import rows, urls
 from bot.storage.contract import Store, StoreUnavailable, migrations
 from bot.storage.opening import open_store
 from bot.storage.postgres import PostgresStore
@@ -285,6 +286,37 @@ async def test_approvals_elsewhere_allow_entries_waiting_and_own_requests(store:
     assert [r.id[0] for r in await store.requested_by(ALICE, 10)] == ["c", "a"]
 
 
+async def test_approvals_keep_what_each_approved_and_compare_as_kept(store: Store) -> None:
+    await store.add(pending("a" * 16, approvals_needed=3))
+    first = (Approval(BOB, 3600.0, allow_only=True),)
+    both = (*first, Approval(CAROL))
+    await move(store, "a" * 16, State.PENDING, State.PENDING, actor=BOB, at=2.0, approvals=first)
+    stale = await move(store, "a" * 16, State.PENDING, State.PENDING, actor=CAROL, at=3.0, approvals=both)
+    assert stale is None  # compared with the approvals kept: one is there now
+    recorded = await move(store, "a" * 16, State.PENDING, State.PENDING, actor=CAROL, at=3.0, approvals=both,
+                          approvals_were=first)  # fmt: skip
+
+    assert recorded is not None and recorded.approvals == both == (await store.get("a" * 16) or recorded).approvals
+    assert recorded.approved_by == (BOB, CAROL)
+
+
+def test_approvals_kept_before_they_named_their_action_read_as_approve() -> None:
+    row = dict(zip(rows.NAMES, rows.request_row(pending("a" * 16)), strict=True))
+    row["approvals"] = json.dumps(
+        [BOB, {"user": CAROL}, {"user": ALICE, "action": "unblock_and_allow", "allow_for": 60}]
+    )
+
+    read = rows.request_from_row(tuple(row.values()))
+
+    assert read.approvals == (Approval(BOB), Approval(CAROL), Approval(ALICE, 60.0))
+    # an Approve is kept as it always was, so a request waiting across an upgrade still takes its next approval
+    assert rows.approvals_json((Approval(BOB),)) == json.dumps([BOB])
+    for broken in ([{"action": "unblock"}], [{"user": BOB, "action": "allow_only"}], [{"user": BOB, "action": "x"}]):
+        row["approvals"] = json.dumps(broken)
+        with pytest.raises(ValueError, match="stored approval"):
+            rows.request_from_row(tuple(row.values()))
+
+
 async def test_who_looked_at_the_home_tab_lately(store: Store) -> None:
     await store.home_opened(BOB, 10.0)
     await store.home_opened(CAROL, 20.0)
@@ -333,6 +365,35 @@ async def test_a_request_is_reminded_and_escalated_once_only_while_it_waits(new_
     assert await first.mark_reminded("cc0000000000000c", 1900.0) is None  # its time is up
     assert await first.mark_escalated("cc0000000000000c", replace(escalation, at=1900.0)) is None
     assert await first.mark_reminded("ffffffffffffffff", 1300.0) is None
+
+
+async def test_a_reminder_is_claimed_by_one_process_until_it_is_sent_let_go_or_stale(new_store: NewStore) -> None:
+    first, second = await new_store(), await new_store()  # two processes
+    await first.add(pending("aa0000000000000a"))
+    request = "aa0000000000000a"
+
+    tries = ((first, "a"), (second, "b")) * 3
+    claims = await asyncio.gather(*(s.claim_reminder(request, name, 1300.0, 1000.0) for s, name in tries))
+    assert sum(c is not None for c in claims) == 1  # one round of one process
+    holder, other = ("a", "b") if any(claims[0::2]) else ("b", "a")
+    assert await first.claim_reminder(request, other, 1310.0, 1290.0) is None  # fresh: still its holder's
+    await first.release_reminder(request, other)  # not its claim: nothing changes
+    assert await second.claim_reminder(request, other, 1320.0, 1290.0) is None
+    await second.release_reminder(request, holder)  # Slack refused it: claimed again by whoever comes next
+    claimed = await first.claim_reminder(request, other, 1330.0, 1000.0)
+    assert claimed is not None and claimed.reminded_at is None
+    assert await second.claim_reminder(request, holder, 1400.0, 1331.0) is not None  # stale: taken over
+    assert await first.mark_reminded(request, 1410.0) is not None  # Slack took it
+    assert await first.claim_reminder(request, "c", 1500.0, 1499.0) is None  # reminded: never again
+    await first.release_reminder(request, holder)
+    kept = await first.get(request)
+    assert kept is not None and kept.reminded_at == 1410.0
+    await move(first, request, State.PENDING, State.DENIED, actor=BOB, at=1500.0)
+    await first.add(pending("bb0000000000000b"))
+    await move(first, "bb0000000000000b", State.PENDING, State.DENIED, actor=BOB, at=1100.0)
+    assert await first.claim_reminder("bb0000000000000b", "a", 1300.0, 1000.0) is None  # decided
+    await first.add(pending("cc0000000000000c"))
+    assert await first.claim_reminder("cc0000000000000c", "a", 1900.0, 1000.0) is None  # its time is up
 
 
 async def test_a_delivery_is_first_once_until_it_is_forgotten(new_store: NewStore) -> None:

@@ -248,12 +248,41 @@ async def test_an_unreachable_pbx_is_unavailable(unused_tcp_port: int) -> None:
     assert isinstance(caught.value, ThreeCXError)
 
 
-async def test_a_delete_whose_answer_was_lost_reports_the_entry_gone(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
+@pytest.mark.parametrize("drops", [1, 2], ids=["resent by aiohttp", "retried by the client"])
+async def test_a_delete_whose_answer_was_lost_reports_the_entry_gone_after_a_lost_answer(
+    pbx: FakeThreeCX, client: ThreeCXClient, drops: int
+) -> None:
     await client.get(BLOCKLIST, 42)  # a kept-alive connection, as in real use
-    pbx.drop_next(times=1, method="DELETE", after_effect=True)
+    pbx.drop_next(times=drops, method="DELETE", after_effect=True)
 
-    assert not (await client.delete(BLOCKLIST, 42)).deleted
-    assert 42 not in pbx.entries
+    removal = await client.delete(BLOCKLIST, 42)
+
+    assert (removal.deleted, removal.answer_lost) == (False, True)
+    assert removal.answer == "HTTP 404 on a second try: the first, whose answer was lost, removed it"
+    assert 42 not in pbx.entries and len(pbx.calls("DELETE")) == drops + 1
+
+
+async def test_a_delete_of_an_entry_someone_removed_is_gone_without_a_lost_answer(
+    pbx: FakeThreeCX, client: ThreeCXClient
+) -> None:
+    await client.get(BLOCKLIST, 42)
+    del pbx.entries[42]
+
+    removal = await client.delete(BLOCKLIST, 42)
+
+    assert (removal.deleted, removal.answer_lost) == (False, False)
+    assert removal.answer == "HTTP 404: the entry was already gone"
+
+
+async def test_a_delete_that_never_got_an_answer_may_have_been_carried_out(
+    pbx: FakeThreeCX, client: ThreeCXClient
+) -> None:
+    pbx.drop_next(times=8, method="DELETE")  # every try reaches 3CX; no answer comes back
+
+    with pytest.raises(UnavailableError) as caught:
+        await client.delete(BLOCKLIST, 42)
+
+    assert caught.value.maybe_applied
 
 
 async def test_waiting_for_a_free_connection_is_not_a_timeout(pbx: FakeThreeCX) -> None:

@@ -340,7 +340,8 @@ async def test_a_bot_that_cannot_learn_its_workspace_does_not_start(
 
     assert await process.run() == 1
 
-    [line] = process.stderr.splitlines()
+    *logged, line = process.stderr.splitlines()
+    assert [json.loads(entry)["message"] for entry in logged] == ["the database is open"]
     assert "Slack did not confirm the bot's workspace (auth.test: invalid_auth)" in line and "SLACK_TEAM_ID" in line
 
 

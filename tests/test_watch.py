@@ -156,7 +156,10 @@ async def test_3cx_away_pauses_watching_and_nothing_is_lost(
 
     harness.pbx.clear_faults()
     await wait_for(lambda: len(announced(harness)) == 2, timeout=20, what="both entries announced")
-    await asyncio.sleep(6)  # one more look: nothing again
+    # one more look, for what came after them: nothing again
+    next_look = {"$filter": "Id gt 58", "$orderby": "Id", "$top": "500"}
+    await wait_for(lambda: next_look in blocklist_queries(harness), timeout=20, what="the next look")
+    await harness.settle()
     assert len(announced(harness)) == 2
     assert [r.message for r in caplog.records].count("watching the blocklist pauses until what it needs answers") == 1
     assert "watching the blocklist resumes" in caplog.text
@@ -193,7 +196,7 @@ async def test_a_request_unblock_click_with_a_forged_value_does_nothing(make_har
     _, response_url = await harness.click(REQUEST_ENTRY, "0; DROP", user=ALICE, channel=WATCH)
     await harness.settle()
     assert harness.notes(response_url) == [
-        "That button does not name a blocklist entry, so nothing was done. Try `/unblock` and the entry's id."
+        "That button does not name an IP blocklist entry, so nothing was done. Try `/unblock` and the entry's id."
     ]
     assert harness.pbx.calls("DELETE") == [] and announced(harness) == []
 

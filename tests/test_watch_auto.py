@@ -3,7 +3,10 @@ the watcher at once, and the watch channel says so, with Undo; any other new blo
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from bot.domain.model import State
 from bot.slack.buttons import REQUEST_ENTRY, UNDO
@@ -63,8 +66,9 @@ async def test_a_block_inside_the_trusted_network_is_unblocked_at_once_and_an_ap
     assert "Unblocked 198.51.100.57 automatically by rule 'Branch offices'" in said
     assert "3CX entry 57, added by AutoBlacklist" in said
     text = block_text(card.blocks)
-    assert "Request to unblock 198.51.100.57 was unblocked automatically by rule 'Branch offices'." in text
-    assert "Requested by the watcher." in text
+    carried_out = "was carried out automatically by rule 'Branch offices', and it is unblocked"
+    assert f"Request to unblock 198.51.100.57 {carried_out}." in text
+    assert "Requested by the bot, watching the IP blocklist." in text and "watcher" not in text
     assert [b["text"]["text"] for b in buttons(card.blocks)] == ["Undo"]
     request = await harness.stored(card_request_id(card.blocks))
     assert (request.state, request.requester, request.rule, request.channel) == (
@@ -106,6 +110,88 @@ async def test_an_entry_the_undo_put_back_is_announced_and_not_unblocked_again(
     [_, announcement] = announced(harness)
     assert "3CX blocked 198.51.100.57" in block_text(announcement.blocks)
     assert [b["value"] for b in buttons(announcement.blocks)] == [str(back)]  # Request unblock, for a person
+
+
+async def test_an_entry_the_undo_of_a_persons_request_put_back_is_announced_and_not_unblocked_again(
+    make_harness: MakeHarness, tmp_path: Path
+) -> None:
+    harness = await watching_with_rules(make_harness, tmp_path, UNBLOCK_WATCH_ADDED_BY="*")
+    harness.pbx.add_entry(30, "198.51.100.57")  # listed before watching started: a person asks for it
+    reply, _ = await harness.command("198.51.100.57", user=ALICE)
+    assert reply.status == 200
+    await harness.settle()
+    [card] = harness.cards()
+    request = await harness.stored(card_request_id(card.blocks))
+    assert (request.state, request.requester) == (State.UNBLOCKED, ALICE)  # carried out by the rule at once
+    await harness.click(UNDO, request, user=BOB)
+    await harness.settle()
+    assert (await harness.stored(request)).state is State.UNDONE
+    [back] = [i for i, e in harness.pbx.entries.items() if e["IPAddrMask"] == "198.51.100.57"]
+
+    await look(harness)
+
+    assert [c.path for c in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(30)"]  # never removed again
+    assert back in harness.pbx.entries
+    [announcement] = announced(harness)
+    assert "3CX blocked 198.51.100.57" in block_text(announcement.blocks)
+    assert [b["value"] for b in buttons(announcement.blocks)] == [str(back)]  # Request unblock, for a person
+
+
+async def test_sixty_blocks_inside_the_trusted_network_in_one_look_are_unblocked_with_one_message(
+    make_harness: MakeHarness, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness = await watching_with_rules(make_harness, tmp_path)
+    caplog.set_level(logging.INFO, logger="bot.audit")
+    for n in range(100, 160):
+        harness.pbx.add_entry(n, f"198.51.100.{n}")
+
+    await look(harness)
+    await look(harness)  # a second look does nothing more
+
+    # each unblocked as the rule says, once, and recorded as a request of its own
+    assert sorted(c.path for c in harness.pbx.calls("DELETE")) == [f"/xapi/v1/Blocklist({n})" for n in range(100, 160)]
+    carried_out = [r.__dict__ for r in caplog.records if r.name == "bot.audit" and r.__dict__["to"] == "unblocked"]
+    assert len(carried_out) == 60 and {r["requester"] for r in carried_out} == {"watcher"}
+    # one message in the channel (posted, then changed), not sixty cards
+    [summary] = announced(harness)
+    assert len(harness.slack.calls_to("chat.postMessage")) == 1
+    text = block_text(summary.blocks)
+    assert "Unblocked 60 entries automatically by rule 'Branch offices'." in text
+    assert "`198.51.100.100`" in text and "and 55 more" in text
+    assert "An approver can undo each until" in text
+
+    # Show them all: privately, each request with Undo, which puts that entry back
+    [show] = buttons(summary.blocks)
+    _, response_url = await harness.click(show["action_id"], str(show["value"]), user=BOB, channel=WATCH)
+    await harness.settle()
+    [page] = harness.slack.posts_to(response_url)
+    assert page.body["response_type"] == "ephemeral"
+    assert "1 to 10 of 60" in block_text(page.body["blocks"])
+    undos = [b for b in buttons(page.body["blocks"]) if b["action_id"] == UNDO]
+    assert len(undos) == 10 and "`198.51.100.100` (3CX entry 100): unblocked" in block_text(page.body["blocks"])
+    await harness.click(UNDO, str(undos[0]["value"]), user=BOB, channel=WATCH)
+    await harness.settle()
+    [put_back] = harness.pbx.calls("POST")
+    assert put_back.json["IPAddrMask"] == "198.51.100.100"
+    assert (await harness.stored(str(undos[0]["value"]))).state is State.UNDONE
+
+
+async def test_a_burst_whose_message_slack_refused_is_unblocked_at_the_next_look_and_never_twice(
+    make_harness: MakeHarness, tmp_path: Path
+) -> None:
+    harness = await watching_with_rules(make_harness, tmp_path)
+    for n in range(100, 110):
+        harness.pbx.add_entry(n, f"198.51.100.{n}")
+    harness.slack.fail_next("chat.postMessage", "channel_not_found")
+
+    await look(harness)
+    assert harness.pbx.calls("DELETE") == [] and announced(harness) == []  # nothing unblocked unannounced
+
+    await look(harness)
+    await look(harness)
+    assert len(harness.pbx.calls("DELETE")) == 10
+    [summary] = announced(harness)
+    assert "Unblocked 10 entries automatically by rule 'Branch offices'." in block_text(summary.blocks)
 
 
 async def test_a_block_outside_the_trusted_network_is_announced_as_before_and_not_deleted(

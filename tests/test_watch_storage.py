@@ -106,11 +106,11 @@ async def test_showing_lists_own_messages_checked_longest_ago_first(watch: Watch
     await watch.posted([], "1.0004", in_summary=False)
 
 
-async def test_gone_is_marked_once(watch: WatchStore) -> None:
+async def test_gone_is_marked_and_a_mark_tried_again_gets_the_same_answer(watch: WatchStore) -> None:
     await started(watch, announcement(1), announcement(2))
     await watch.posted([1, 2], "1.0001", in_summary=False)
     assert await watch.mark_gone(1)
-    assert not await watch.mark_gone(1)
+    assert await watch.mark_gone(1)  # tried again after its answer was lost: still gone, and said so
     assert not await watch.mark_gone(99)
     assert [a.entry.id for a in await watch.showing(10)] == [2]
 

@@ -7,13 +7,16 @@ from typing import Any
 
 import pytest
 
-from bot.domain.model import BlocklistEntry, Outcome, Result, State, UnblockRequest
+from bot.domain.model import BlocklistEntry, Escalation, Outcome, Result, State, UnblockRequest
+from bot.domain.report import WEEK, Ending, Report
 from bot.slack.buttons import APPROVE, APPROVE_ALLOW, CANCEL, DENY, UNDO
 from bot.slack.views.home import decided_notice
 from bot.slack.views.lists import history
 from bot.slack.views.notes import already_resolved
 from bot.slack.views.notices import TOLD, direct_message
 from bot.slack.views.outcome import outcome_card
+from bot.slack.views.reminders import escalation_reply
+from bot.slack.views.report import report
 
 from .conftest import MakeHarness
 from .harness import ALICE, BOB, CAROL, GENERAL, Harness, block_text, buttons
@@ -31,7 +34,7 @@ async def test_approve_is_the_main_action_and_approve_and_allow_the_red_one(harn
     shown = by_action(harness.cards()[0].blocks)
     assert shown[APPROVE]["style"] == "primary" and shown[APPROVE_ALLOW]["style"] == "danger"
     assert "style" not in shown[DENY] and "style" not in shown[CANCEL]
-    # going back from a question is not Deny, nor the card's Cancel (which withdraws the request)
+    # going back from a question is not Deny, nor the card's Cancel (with which the requester calls it off)
     assert shown[APPROVE]["confirm"]["deny"]["text"] == "Go back"
     assert shown[APPROVE_ALLOW]["confirm"]["deny"]["text"] == "Go back"
 
@@ -41,6 +44,9 @@ async def test_a_caller_number_has_the_layout_of_an_ip_entry_and_says_each_thing
     request = await harness.open_card("number +15550100")
 
     card = block_text(harness.cards()[0].blocks)
+    assert by_action(harness.cards()[0].blocks)[APPROVE]["confirm"]["title"]["text"] == (
+        "Remove from the caller-number blacklist?"
+    )
     assert "<@UALICE> asks to unblock +15550100*" in card
     assert "*List*\nCaller-number blacklist" in card and "*Description*\nRobocaller?" in card
     assert card.count("+15550100") == 2  # the headline and Approve's question, not a field again
@@ -151,7 +157,8 @@ async def test_the_list_shows_allow_entries_apart_and_names_the_approver_as_a_pe
     await harness.settle()
 
     [shown] = harness.shown(response_url)
-    blocked, allowed = shown.index("*Blocklist entries (1)*"), shown.index("*Allow entries (1)*")
+    assert shown.startswith("*Newest IP blocklist entries* (1 to 2).")
+    blocked, allowed = shown.index("*Blocks (1)*"), shown.index("*Allow entries (1)*")
     assert blocked < shown.index("203.0.113.7") < allowed < shown.index("198.51.100.7")
     assert "approved by <@UAPPROVE1>, request 0123456789abcdef" in shown and "Slack user" not in shown
     assert "Block type" not in shown and " · Block · " not in shown and " · Allow · " in shown
@@ -186,7 +193,8 @@ DELETED, GONE, REFUSED = (Result(Outcome.DELETED, "HTTP 204"), Result(Outcome.AL
         (State.EXECUTING, (), "is being unblocked automatically by rule 'Branch offices'…"),
         (State.UNBLOCKED, (GONE,), "was carried out automatically by rule 'Branch offices'; it was already gone"),
         (State.FAILED, (REFUSED,), "was carried out automatically by rule 'Branch offices', but it could not be"),
-        (State.UNDO_FAILED, (DELETED,), "was unblocked automatically by rule 'Branch offices'; the undo by <@UCAROL>"),
+        (State.UNBLOCKED, (DELETED,), "was carried out automatically by rule 'Branch offices', and it is unblocked"),
+        (State.UNDO_FAILED, (DELETED,), "was carried out automatically by rule 'Branch offices'; the undo by <@UCA"),
     ],
 )
 def test_a_request_its_rule_carried_out_names_the_rule_in_every_state(
@@ -203,3 +211,72 @@ def test_a_request_its_rule_carried_out_names_the_rule_in_every_state(
     assert words in said[0] and words in said[1] and words in said[3]
     assert state.undo_phase or "automatically by rule 'Branch offices'" in said[4]  # "This request was…"
     assert [s for s in said if "the bot" in s or "None" in s or "approved by" in s.lower()] == []
+
+
+# agreement, one name for each thing, and a next step after what could not be done ---------------------------
+
+ENTRIES = tuple(BlocklistEntry(n, f"198.51.100.{n}", None, "Block", "AutoBlacklist", None) for n in (1, 2, 3))
+
+
+def decided(targets: tuple[BlocklistEntry, ...], state: State, *results: Result, **more: Any) -> UnblockRequest:
+    return UnblockRequest("0123456789abcdef", targets, ALICE, GENERAL, 1.7e9, 1.7e9 + 900, state=state,
+                          resolved_by=BOB, resolved_at=1.7e9 + 60, results=results, **more)  # fmt: skip
+
+
+def test_the_entries_removed_of_several_agree_with_their_number() -> None:
+    one = decided(ENTRIES, State.FAILED, DELETED, REFUSED, REFUSED)
+    two = decided(ENTRIES, State.FAILED, DELETED, DELETED, REFUSED)
+
+    assert "1 of 3 entries was removed. 3CX refused to remove it." in block_text(outcome_card(one, 1.7e9 + 90)[1])
+    assert "2 of 3 entries were removed." in block_text(outcome_card(two, 1.7e9 + 90)[1])
+
+
+def test_an_allow_entry_that_could_not_be_added_says_what_to_do_next() -> None:
+    request = decided(ENTRIES[:1], State.UNBLOCKED, Result(Outcome.DELETED, "HTTP 204; allow entry: HTTP 400"),
+                      allow_for=3600.0)  # fmt: skip
+
+    text = block_text(outcome_card(request, 1.7e9 + 90)[1])
+
+    assert (
+        "The allow entry could not be added, so 3CX may block 198.51.100.1 again. To keep it in, an admin can add it "
+        "by hand in 3CX's IP blocklist: 198.51.100.1, type Allow, for 1 hour; or ask again with `/unblock` and "
+        "choose Approve and allow." in text
+    )
+
+
+async def test_an_entry_an_undo_could_not_put_back_is_described_for_3cxs_form(harness: Harness) -> None:
+    request = await harness.open_card()
+    await harness.click(APPROVE, request, user=BOB)
+    await harness.settle()
+    harness.pbx.forbidden = True
+
+    await harness.click(UNDO, request, user=CAROL)
+    await harness.settle()
+
+    text = block_text(harness.cards()[0].blocks)
+    assert "An admin can add it again by hand in 3CX: `203.0.113.7` on the IP blocklist, type Block, expiring " in text
+    assert "|2026-12-01 08:00 UTC>, description _Failed SIP registrations_." in text
+    assert '"IPAddrMask"' not in text and "console" not in text
+
+
+def test_an_escalation_names_each_person_it_goes_to_once() -> None:
+    escalation = Escalation(1.7e9 + 3600, 3600.0, users=("UERIN", "UERIN"), groups=("SHELPDESK",))
+    request = UnblockRequest("0123456789abcdef", ENTRIES[:1], ALICE, GENERAL, 1.7e9, 1.7e9 + 7200,
+                             escalation=escalation)  # fmt: skip
+
+    text, blocks = escalation_reply(request, escalation)
+
+    assert text.startswith("Escalated to <@UERIN> and <!subteam^SHELPDESK> after 1 hour: <@UALICE>'s request")
+    for said in (text, block_text(blocks)):
+        assert said.count("<@UERIN>") == 1 and said.count("<!subteam^SHELPDESK>") == 1
+
+
+def test_the_report_counts_in_the_right_number_and_says_durations_in_words() -> None:
+    figures = Report(since=1.7e9, until=1.7e9 + WEEK, total=21, endings=tuple((e, 0) for e in Ending), decided=21,
+                     median=1.0, p90=3900.0, by_approver=tuple((f"U{n:010d}", 1) for n in range(21)), by_rule=0,
+                     top=())  # fmt: skip
+
+    shown = block_text(report(figures, 7)[1])
+
+    assert "• 1 other approver: once" in shown
+    assert "median 1 second, 90th percentile 1 hour 5 minutes" in shown

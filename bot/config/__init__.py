@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ from ..domain.policy import Approvers
 from ..domain.rules import NOBODY, Rule, Rules
 from ..domain.watch import MIN_INTERVAL, WatchRules
 from ..storage import urls
+from . import advice
 from . import values as v
 from .rules import RulesError, label, load_rules
 from .values import Secret
@@ -35,7 +37,9 @@ DEFAULT_DATABASE_URL = "sqlite:///unblock.db"
 MAX_REQUEST_TTL = 7 * 24 * 3600
 MAX_UNDO_WINDOW = 24 * 3600
 DEFAULT_ALLOW_DURATIONS = (3600.0, 86400.0, 7 * 86400.0)
-DEFAULT_REMIND_AFTER = 900.0
+DEFAULT_REQUEST_TTL = 900.0
+#: shorter than the default time to live: with the defaults, approvers are reminded before a request expires
+DEFAULT_REMIND_AFTER = 600.0
 #: the settings of the reminders, by the field of the settings' rule each gives
 REMINDER_SETTINGS = {"remind_after": "UNBLOCK_REMIND_AFTER", "escalate_after": "UNBLOCK_ESCALATE_AFTER"}
 
@@ -45,10 +49,18 @@ class ConfigError(Exception):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"unblock-bot cannot start: {len(problems)} setting(s) need attention.\n{lines}\n"
+            f"unblock-bot cannot start: {_need_attention(len(problems))}.\n{lines}\n"
             "Settings come from the environment or from a .env file in the working directory "
             "(see .env.example)."
         )
+
+
+#: the time zone when ``UNBLOCK_TIMEZONE`` is unset (the standard library's, which needs no time zone data)
+_UTC: tzinfo = UTC
+
+
+def _need_attention(count: int) -> str:
+    return "1 setting needs attention" if count == 1 else f"{count} settings need attention"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +105,10 @@ class Settings:
     rules_file: str | None = None
     #: where the weekly report is posted (``UNBLOCK_REPORT_CHANNEL``); None: not posted
     report_channel: str | None = None
-    #: when it is due (``UNBLOCK_REPORT_AT``): day of the week (0 is Monday), hour and minute, in UTC
+    #: when it is due (``UNBLOCK_REPORT_AT``): day of the week (0 is Monday), hour and minute, in ``timezone``
     report_at: tuple[int, int, int] = (0, 9, 0)
+    #: the time zone of the report's time and dates (``UNBLOCK_TIMEZONE``, an IANA name); UTC when unset
+    timezone: tzinfo = UTC
 
     @property
     def socket_mode(self) -> bool:
@@ -235,7 +249,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
     app_token = r.parsed("SLACK_APP_TOKEN", None, v.secret("xapp-"), secret=True)
     signing_secret = r.parsed(
         "SLACK_SIGNING_SECRET", None, v.secret(), secret=True,
-        hint="" if app_token else "the Signing Secret from the Slack app's Basic Information page (HTTP mode)",
+        hint="" if app_token else advice.SIGNING_SECRET,
     )  # fmt: skip
     settings = Settings(
         slack_bot_token=r.parsed(
@@ -263,7 +277,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         threecx_timeout=r.parsed("THREECX_TIMEOUT", 10.0, v.seconds(0.1, 300)),
         allow_self_approval=r.parsed("UNBLOCK_ALLOW_SELF_APPROVAL", False, v.boolean),
         channels=r.parsed("UNBLOCK_CHANNELS", None, v.channels),
-        request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", 900.0, v.seconds(10, MAX_REQUEST_TTL)),
+        request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", DEFAULT_REQUEST_TTL, v.seconds(10, MAX_REQUEST_TTL)),
         require_reason=r.parsed("UNBLOCK_REQUIRE_REASON", False, v.boolean),
         undo_window=r.parsed("UNBLOCK_UNDO_WINDOW", 600.0, v.seconds(0, MAX_UNDO_WINDOW)),
         database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, v.database_url, secret=True),
@@ -277,6 +291,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         rules_file=rules_file,
         report_channel=r.parsed("UNBLOCK_REPORT_CHANNEL", None, v.channel),
         report_at=r.parsed("UNBLOCK_REPORT_AT", (0, 9, 0), v.weekly),
+        timezone=r.parsed("UNBLOCK_TIMEZONE", _UTC, v.timezone),
     )  # fmt: skip
     _in_time(r, rules, given, settings.request_ttl, rules_file)
     if r.problems:

@@ -12,6 +12,7 @@ from ..domain.entries import Kind
 from ..domain.policy import Approvers
 from ..domain.rules import Network
 from . import values as v
+from .echo import ECHOED, clipped
 
 #: what ``kind`` says, and the list it means
 KINDS = {"ip": Kind.ADDRESS, "number": Kind.NUMBER}
@@ -20,7 +21,9 @@ MAX_NAME = 80
 #: the most durations Approve and allow offers
 MAX_ALLOW_DURATIONS = 10
 DURATION_FORMS = 'whole seconds, or a number and a unit (m, h, d or w), from 1m to 90d, like "1h" or "7d"'
-AFTER_FORMS = 'a duration from 5s to 7d, whole seconds or a number and a unit (s, m, h or d) like "15m", or 0 for never'
+AFTER_FORMS = (
+    'a duration from 5s to 7d, whole seconds or a number and a unit (s, m, h, d or w) like "15m", or 0 for never'
+)
 
 
 def name(value: object) -> str:
@@ -29,8 +32,14 @@ def name(value: object) -> str:
     text = value.strip()
     if not text:
         raise ValueError("is empty: every rule needs one, shown on cards, in history and in the audit record")
-    if len(text) > MAX_NAME or any(not char.isprintable() for char in text):
-        raise ValueError(f"must be one line of at most {MAX_NAME} characters (got {len(text)})")
+    if len(text) > MAX_NAME:
+        raise ValueError(f"must be at most {MAX_NAME} characters long (got {len(text):,})")
+    hidden = next((at for at, char in enumerate(text, start=1) if not char.isprintable()), None)
+    if hidden is not None:
+        raise ValueError(
+            f"contains an invisible character (U+{ord(text[hidden - 1]):04X}) at position {hidden}: a name is one line "
+            "of characters people can see"
+        )
     return text
 
 
@@ -143,17 +152,19 @@ def boolean(value: object) -> bool:
 
 def shown(value: object) -> str:
     """A value as the file would write it, cut short when long."""
-    text = toml(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return clipped(toml(value))
 
 
-def toml(value: object) -> str:
+def toml(value: object, depth: int = 0) -> str:
+    """``value`` as the file would write it, a list in a list in a list as ``[...]``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
-        return "[" + ", ".join(toml(item) for item in value) + "]"
+        if depth == 2:
+            return "[...]"
+        return "[" + ", ".join(toml(item, depth + 1) for item in value[:ECHOED]) + "]"
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, datetime | date | time):
@@ -162,7 +173,8 @@ def toml(value: object) -> str:
 
 
 def quoted(key: str) -> str:
-    return json.dumps(key, ensure_ascii=False)
+    """A key of the file as a problem repeats it: in quotes, cut short when long."""
+    return clipped(json.dumps(key, ensure_ascii=False))
 
 
 def sentence(text: str) -> str:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import difflib
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ __all__ = ["KEYS", "RulesError", "label", "load_rules"]
 
 T = TypeVar("T")
 
-#: the keys a rule may have, in the order the README explains them
+#: the keys a rule may have, in the order docs/rules.md explains them
 KEYS = (
     "name", "networks", "wider_than", "wider_than_v6", "kind", "added_by",
     "approvers", "approvals", "allow", "auto", "auto_on_watch", "remind_after", "escalate_after", "escalate_to",
@@ -56,6 +57,11 @@ def load_rules(path: str | Path, default: Rule) -> Rules:
         raise RulesError([f"the file is not valid TOML: {rv.sentence(str(error))}"]) from None
     except UnicodeDecodeError:
         raise RulesError(["the file is not UTF-8 text, which TOML must be"]) from None
+    except ValueError:  # of tomllib, the one thing that is not a TOMLDecodeError: Python's cap on a number's length
+        digits = sys.get_int_max_str_digits()
+        raise RulesError([f"the file holds a number of more than {digits:,} digits, which cannot be read"]) from None
+    except RecursionError:
+        raise RulesError(["the file nests arrays or inline tables too deeply to be read"]) from None
     problems: list[str] = []
     tables = _tables(document, problems)
     rules: list[Rule] = []

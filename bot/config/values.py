@@ -10,19 +10,23 @@ import math
 import re
 import ssl
 from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..domain.policy import Approvers
 from ..slack.ids import CHANNEL_ID, GROUP_ID, USER_ID
 from ..storage import urls
+from .advice import FIND_CHANNEL_ID, other_token
+from .echo import some_of
 
 #: the user and group ids .env.example shows
 EXAMPLE_IDS = frozenset({"U0123456789", "S0123456789"})
 #: seconds per unit of a duration (``90s``, ``15m``, ``1h``, ``7d``, ``2w``); a plain number is seconds
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)\s*([smhdw]?)")
-_DURATION_FORMS = "seconds like 90, or a number and a unit (s, m, h, d) like 90s, 15m, 1h or 7d"
+_DURATION_FORMS = "seconds like 90, or a number and a unit (s, m, h, d or w) like 90s, 15m, 1h, 7d or 2w"
 MAX_ALLOW = 90 * 86400
 #: the shortest and longest wait before a reminder or an escalation
 MIN_AFTER = 5.0
@@ -216,13 +220,13 @@ def channels(raw: str) -> frozenset[str]:
     items = [c.strip() for c in raw.split(",") if c.strip()]
     bad = [c for c in items if not CHANNEL_ID.match(c)]
     if bad or not items:
-        raise ValueError("should be channel ids like C0123456789, separated by commas")
+        raise ValueError(f"should be channel ids like C0123456789, separated by commas: {FIND_CHANNEL_ID}")
     return frozenset(items)
 
 
 def channel(raw: str) -> str:
     if not CHANNEL_ID.match(raw):
-        raise ValueError("should be a channel id like C0123456789")
+        raise ValueError(f"should be a channel id like C0123456789: {FIND_CHANNEL_ID}")
     return raw
 
 
@@ -231,18 +235,29 @@ _WEEKLY = re.compile(r"([a-z]+)\s+([0-9]{1,2}):([0-9]{2})")
 
 
 def weekly(raw: str) -> tuple[int, int, int]:
-    """``mon 09:00``: a day of the week (0 is Monday) and a time of day (hour, minute), in UTC."""
+    """``mon 09:00``: a day of the week (0 is Monday) and a time of day (hour, minute), on the clocks of
+    ``UNBLOCK_TIMEZONE``."""
     match = _WEEKLY.fullmatch(raw.strip().lower())
     day = match[1][:3] if match and match[1] in {*WEEKDAYS, *_DAY_NAMES} else None
     if match is None or day is None or int(match[2]) > 23 or int(match[3]) > 59:
         raise ValueError(
-            "should be a day and a time of day in UTC, like mon 09:00 (days: mon, tue, wed, thu, fri, sat, sun; "
-            "the time from 00:00 to 23:59)"
+            "should be a day and a time of day in UNBLOCK_TIMEZONE (UTC unless set), like mon 09:00 (days: mon, "
+            "tue, wed, thu, fri, sat, sun; the time from 00:00 to 23:59)"
         )
     return WEEKDAYS.index(day), int(match[2]), int(match[3])
 
 
 _DAY_NAMES = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
+
+
+def timezone(raw: str) -> tzinfo:
+    """An IANA time zone name, like ``Europe/Berlin``, read with ``zoneinfo``."""
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            "is not a time zone this system knows: give an IANA name like Europe/Berlin, America/New_York or UTC"
+        ) from None
 
 
 def added_by(raw: str) -> frozenset[str] | None:
@@ -303,7 +318,7 @@ def approver_ids(items: list[str]) -> Approvers:
         return Approvers(anyone=True)
     bad = [item for item in items if not (USER_ID.match(item) or GROUP_ID.match(item))]
     if bad:
-        raise ValueError("has items that are neither user ids (U…/W…) nor user-group ids (S…): " + ", ".join(bad))
+        raise ValueError("has items that are neither user ids (U…/W…) nor user-group ids (S…): " + some_of(bad))
     return Approvers(
         users=frozenset(i for i in items if USER_ID.match(i)),
         groups=frozenset(i for i in items if GROUP_ID.match(i)),
@@ -313,7 +328,7 @@ def approver_ids(items: list[str]) -> Approvers:
 def secret(prefix: str = "") -> Callable[[str], Secret]:
     def parse(raw: str) -> Secret:
         if not raw.startswith(prefix):
-            raise ValueError(f"should start with {prefix}")
+            raise ValueError(other_token(raw, prefix) or f"should start with {prefix}")
         if "..." in raw or "…" in raw:
             raise ValueError("is still the placeholder from .env.example; paste the real value")
         return Secret(raw)

@@ -44,12 +44,14 @@ def marker(request: UnblockRequest) -> str:
 
 
 def duration_words(seconds: float) -> str:
-    """``1 hour``, ``2 days``, ``90 minutes``: a duration as people say it."""
+    """``1 hour``, ``2 days``, ``90 minutes``, ``1 second``, ``2.5 seconds``: a duration as people say it, in the
+    largest unit it is a whole number of; the one way every message writes a duration."""
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:
             count = int(seconds // size)
             return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{int(seconds)} seconds"
+    shown = format(round(seconds, 3), "f").rstrip("0").rstrip(".")
+    return f"{shown} second{'s' if seconds != 1 else ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,19 @@ class Allowing:
             if not found.blocks:
                 return Allowed(found.id, found.ends_at, False, f"3CX lists allow entry {found.id}")
         return None
+
+    async def added(self, request: UnblockRequest, mask: str | None, prior: Result | None) -> int | None:
+        """The allow entry ``request`` added for ``mask`` (``prior``: what it did there): as recorded, or, when it
+        asked for one and none is recorded (3CX refused, or added it after its answer was lost and the bot had
+        looked), the one 3CX lists with the request's marker. None when it added none.
+
+        Raises:
+            CallFailed: 3CX could not be asked.
+        """
+        if prior is None or prior.added_allow is not None or prior.allow_id is not None:
+            return prior.added_allow if prior is not None else None
+        found = await self.find_added(request, mask) if mask and request.allow_for is not None else None
+        return found.entry_id if found is not None else None
 
     async def remove(self, entry_id: int) -> str:
         """Remove an allow entry this request added: 3CX's answer, for the record (gone already is fine).

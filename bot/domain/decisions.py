@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .allowing import added_only
 from .entries import Target
-from .model import State, Timing, UnblockRequest
+from .model import Approval, State, Timing, UnblockRequest, agreed
 from .policy import ApprovalPolicy, Refusal, Why
 from .ports import AlreadyOpen, RequestStore
 from .rules import Network, Rule, entry_network
@@ -269,11 +269,18 @@ class Decisions:
         # the claim holds only while the request is in time, and (with several approvals) only if no other
         # approval was recorded meanwhile, checked in the same statement: checking the rule (a user group's
         # members, say) may have taken a while. It needs the approvals it said it needed when it was opened.
+        # Each approval is for its action; what is carried out is the action they all agree on (``agreed``).
         needed = request.approvals_needed
-        approvals = (*request.approvals, user) if to is State.EXECUTING and needed > 1 else None
-        if approvals is not None and len(approvals) < needed:
-            recorded = await self.transitions.move(request, State.PENDING, user, unexpired=True, approvals=approvals)
-            return ApprovalRecorded(recorded) if recorded is not None else await self._raced(request)
+        approvals = None
+        if to is State.EXECUTING and needed > 1:
+            approvals = (*request.approvals, Approval(user, allow_for, allow_only))
+            carried_out = agreed(approvals, needed)
+            if carried_out is None:
+                recorded = await self.transitions.move(
+                    request, State.PENDING, user, unexpired=True, approvals=approvals
+                )
+                return ApprovalRecorded(recorded) if recorded is not None else await self._raced(request)
+            allow_for, allow_only = carried_out.allow_for, carried_out.allow_only
         moved = await self.transitions.move(
             request, to, user, unexpired=True, allow_for=allow_for, approvals=approvals, allow_only=allow_only
         )

@@ -117,6 +117,8 @@ class Removal:
     #: True: this call removed it; False: it was already gone (someone was quicker, or a lost answer's retry)
     deleted: bool
     answer: str
+    #: it was found gone by a try after one whose answer was lost: that try, this call's own, most likely removed it
+    answer_lost: bool = False
 
 
 class Reason(enum.StrEnum):

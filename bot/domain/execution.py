@@ -117,10 +117,27 @@ class Execution:
             raise ValueError(f"request {request.id} is not claimed for {state} by this process")
 
     async def _delete_if_listed(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
-        if await self.lists[target.kind].listed(target):
+        gone = await self._gone_by_us(target, "checked after a restart")
+        if gone is None:
             return replace(await self._delete(request, target, lease, look_first=True), after_restart=True)
-        gone = Result(Outcome.DELETED, "checked after a restart: 3CX no longer lists it", after_restart=True)
-        return await self._allow(request, target, gone, lease, look_first=True)
+        return await self._allow(request, target, replace(gone, after_restart=True), lease, look_first=True)
+
+    async def _gone_by_us(self, target: Target, when: str) -> Result | None:
+        """After a DELETE of this request's that reached 3CX without an answer (its process stopped, or the
+        answer was lost): ``DELETED`` when 3CX no longer lists the entry (listed when the request was made, so
+        that DELETE removed it); None while 3CX lists it. Raises ``CallFailed`` when 3CX cannot be asked."""
+        if await self.lists[target.kind].listed(target):
+            return None
+        return Result(Outcome.DELETED, f"{when}: 3CX no longer lists it")
+
+    async def _after_lost_delete(self, target: Target, lease: Lease, failure: Result) -> Result:
+        """A DELETE without an answer: ``DELETED`` if 3CX, once done, no longer lists the entry; else ``failure``."""
+        await asyncio.sleep(self.timing.call_bound)
+        try:
+            gone = await self._gone_by_us(target, "3CX's answer was lost; checked again") if lease.fresh() else None
+        except CallFailed:
+            gone = None
+        return gone or failure
 
     async def _create_if_absent(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
         removed, refusal = await self._unallow(request, target)
@@ -195,11 +212,16 @@ class Execution:
         try:
             removal = await self.lists[target.kind].remove(target)
         except CallFailed as error:
-            return Result(Outcome.of(error), error.answer())
+            failure = Result(Outcome.of(error), error.answer())
+            if not error.maybe_applied:
+                return failure
+            result = await self._after_lost_delete(target, lease, failure)
         except Exception as error:  # the request must not stay in `executing` whatever happens
             log.exception("unexpected error while deleting an entry", extra={"request": request.id})
             return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
-        result = Result(Outcome.DELETED if removal.deleted else Outcome.ALREADY_GONE, removal.answer)
+        else:  # found gone after a try whose answer was lost: that try of this request's removed it
+            ours = removal.deleted or removal.answer_lost
+            result = Result(Outcome.DELETED if ours else Outcome.ALREADY_GONE, removal.answer)
         return await self._allow(request, target, result, lease, look_first=look_first)
 
     async def _allow(self, request: UnblockRequest, target: Target, result: Result, lease: Lease, *,
@@ -280,15 +302,13 @@ class Execution:
             return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
 
     async def _unallow(self, request: UnblockRequest, target: Target) -> tuple[str | None, Result | None]:
-        """Before a block is put back: remove the allow entry the unblock added. (What 3CX said, None) when
-        it is gone or there was none; (None, the failure) when 3CX would not remove it."""
-        prior = request.result_for(target)
-        if prior is None or prior.added_allow is None:
-            return None, None
+        """Before a block is put back: remove the allow entry the unblock added (``Allowing.added``). (What 3CX
+        said, None) when it is gone or there was none; (None, the failure) when 3CX would not remove it."""
         try:
-            return await self.allowing.remove(prior.added_allow), None
+            added = await self.allowing.added(request, target.address, request.result_for(target))
+            return (await self.allowing.remove(added) if added is not None else None), None
         except CallFailed as error:
-            why = f"the allow entry {prior.added_allow} was not removed, so the block was not put back"
+            why = "the allow entry was not removed, so the block was not put back"
             return None, Result(Outcome.of(error), f"{why}: {error.answer()}")
 
     async def _create(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:

@@ -5,23 +5,33 @@ lookup asks for the exact strings a containing entry could have (the address
 itself and each of its supernets, as ``a.b.c.d/len`` and ``a.b.c.d/mask``), a
 few dozen equality tests in a handful of small queries (written by
 ``bot.threecx.lists``), and then checks containment itself with the
-``ipaddress`` module. Nothing else is loaded.
+``ipaddress`` module. Nothing else is loaded. Nor can they leave out the spaces in a caller number: the
+lookup asks for the entries whose number holds the last few digits asked for, and compares all of them itself.
+
+A lookup, all its calls to 3CX together, is given up on after ``deadline`` seconds (``TooSlow``): each call is
+bounded by the 3CX client, but calls can wait for one another, and the person who asked waits for them all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from .entries import BlockedNumber, BlocklistEntry, Target
+from .entries import BlockedNumber, BlocklistEntry, CallFailed, Reason, Target
+
+T = TypeVar("T")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: the most entries one request may cover ("unblock all")
 MAX_MATCHES = 50
+#: how many of a caller number's last digits 3CX is asked for (spaced or not)
+LAST_DIGITS = 4
+#: the most caller numbers one lookup reads: those that hold its last digits, of which it keeps those with all of them
+NUMBER_CANDIDATES = 250
 
 
 class AddressReader(Protocol):
@@ -41,7 +51,20 @@ class NumberReader(Protocol):
 
     async def get(self, number_id: str) -> BlockedNumber: ...
 
-    async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]: ...
+    async def holding_digits(self, tail: str, top: int) -> list[BlockedNumber]:
+        """The entries whose CallerId holds the digits ``tail``, together or with a space, a hyphen or a dot between
+        two of them (at most ``top``)."""
+        ...
+
+
+class TooSlow(CallFailed):
+    """3CX did not answer a lookup within its deadline (``seconds``)."""
+
+    reason = Reason.UNAVAILABLE
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"3CX did not answer the lookup within {seconds:g} s")
+        self.seconds = seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,23 +85,27 @@ class Page:
 
 
 class Finder:
-    def __init__(self, addresses: AddressReader, numbers: NumberReader) -> None:
+    """The lookups; each raises :class:`TooSlow` when 3CX has not answered it within ``deadline`` seconds (None:
+    no deadline but the client's own)."""
+
+    def __init__(self, addresses: AddressReader, numbers: NumberReader, *, deadline: float | None = None) -> None:
         self._addresses = addresses
         self._numbers = numbers
+        self.deadline = deadline
 
     async def entry(self, entry_id: int) -> BlocklistEntry:
-        return await self._addresses.get(entry_id)
+        return await self._in_time(self._addresses.get(entry_id))
 
     async def entries(self, entry_ids: Sequence[int]) -> list[BlocklistEntry]:
-        return list(await asyncio.gather(*(self._addresses.get(i) for i in entry_ids)))
+        return list(await self._in_time(asyncio.gather(*(self._addresses.get(i) for i in entry_ids))))
 
     async def numbers(self, number_ids: Sequence[str]) -> list[BlockedNumber]:
-        return list(await asyncio.gather(*(self._numbers.get(i) for i in number_ids)))
+        return list(await self._in_time(asyncio.gather(*(self._numbers.get(i) for i in number_ids))))
 
     async def address(self, network: Network) -> Matches:
         """The entries whose IPAddrMask equals ``network`` or contains it."""
         found: dict[int, tuple[int, BlocklistEntry]] = {}
-        for entry in await self._addresses.with_masks(candidate_masks(network), MAX_MATCHES + 1):
+        for entry in await self._in_time(self._addresses.with_masks(candidate_masks(network), MAX_MATCHES + 1)):
             prefix = containing_prefix(entry.address, network)
             if prefix is not None:
                 found[entry.id] = (prefix, entry)
@@ -91,21 +118,36 @@ class Finder:
         )
 
     async def number(self, number: str) -> Matches:
-        """The blacklist entries whose CallerId is ``number`` (with or without its ``+``)."""
+        """The blacklist entries whose CallerId is ``number`` however 3CX wrote it: with or without its ``+`` (a
+        ``+`` may also be written ``00``, the international call prefix), and with spaces, hyphens or dots between
+        its digits."""
         wanted = number.removeprefix("+")
-        listed = await self._numbers.with_caller_ids([wanted, "+" + wanted], MAX_MATCHES + 1)
-        same = [n for n in listed if n.number is not None and digits(n.number) == wanted]
+        same_digits = {wanted, "00" + wanted} if number.startswith("+") else {wanted}
+        listed = await self._in_time(self._numbers.holding_digits(wanted[-LAST_DIGITS:], NUMBER_CANDIDATES))
+        same = [n for n in listed if n.number is not None and digits(n.number) in same_digits]
         return Matches(blocking=tuple(same[:MAX_MATCHES]), truncated=len(same) > MAX_MATCHES)
 
     async def newest(self, text: str | None, *, skip: int = 0, size: int = 15) -> Page:
         """A page of the newest entries, optionally those whose address or description contains ``text``."""
-        entries = await self._addresses.newest(text, skip=skip, top=size + 1)
+        entries = await self._in_time(self._addresses.newest(text, skip=skip, top=size + 1))
         return Page(tuple(entries[:size]), skip, more=len(entries) > size)
 
     async def between(self, first_id: int, last_id: int, *, skip: int = 0, size: int = 10) -> Page:
         """A page of the entries with Ids from ``first_id`` to ``last_id``, lowest first."""
-        entries = await self._addresses.between(first_id, last_id, skip=skip, top=size + 1)
+        entries = await self._in_time(self._addresses.between(first_id, last_id, skip=skip, top=size + 1))
         return Page(tuple(entries[:size]), skip, more=len(entries) > size)
+
+    async def _in_time(self, read: Awaitable[T]) -> T:
+        """3CX's answer to ``read``; TooSlow when it has not come within the deadline (``read`` is then cancelled)."""
+        if self.deadline is None:
+            return await read
+        try:
+            async with asyncio.timeout(self.deadline) as timer:
+                return await read
+        except TimeoutError:
+            if timer.expired():
+                raise TooSlow(self.deadline) from None
+            raise
 
 
 def candidate_masks(network: Network) -> list[str]:

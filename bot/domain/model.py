@@ -97,6 +97,54 @@ class Escalation:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """One approval of a request that needs several, and the action it approved: Approve (``allow_for`` None),
+    Approve and allow for ``allow_for`` seconds, or Allow only the asked address for ``allow_for`` seconds
+    (``allow_only``)."""
+
+    user: str
+    allow_for: float | None = None
+    allow_only: bool = False
+
+    @property
+    def action(self) -> str:
+        """What it approved, in one word for the record: ``unblock``, ``unblock_and_allow`` or ``allow_only``."""
+        if self.allow_only:
+            return "allow_only"
+        return "unblock" if self.allow_for is None else "unblock_and_allow"
+
+    @property
+    def plain(self) -> bool:
+        """An Approve: remove the entries, and nothing more."""
+        return self.action == "unblock"
+
+    @property
+    def record(self) -> dict[str, object]:
+        """What it approved, for the audit line: ``{"user": "U1", "action": "allow_only", "allow_for": 3600.0}``."""
+        duration = {} if self.allow_for is None else {"allow_for": float(self.allow_for)}
+        return {"user": self.user, "action": self.action, **duration}
+
+    @property
+    def breadth(self) -> tuple[int, float]:
+        """How much the action lets in, to rank approvals from the narrowest: Allow only (one address, the block
+        left in place; shorter first), then Approve (the whole entry removed), then Approve and allow (removed and
+        allowed; shorter first)."""
+        if self.allow_only:
+            return 0, self.allow_for or 0.0
+        return (1, 0.0) if self.allow_for is None else (2, self.allow_for)
+
+
+def agreed(approvals: tuple[Approval, ...], needed: int) -> Approval | None:
+    """The action ``needed`` approvals agree on, or None while there are fewer. An approval counts for its own
+    action and for every narrower one (whoever approved removing the whole entry also accepts letting only the
+    asked address in; whoever approved Approve and allow also accepts Approve), so once there are ``needed``,
+    they all agree on the narrowest of them: that is what is carried out."""
+    if len(approvals) < needed:
+        return None
+    return min(approvals, key=lambda approval: approval.breadth)
+
+
+@dataclass(frozen=True, slots=True)
 class UnblockRequest:
     id: str
     #: the entries to remove, as 3CX described them when the request was made
@@ -130,8 +178,8 @@ class UnblockRequest:
     rule: str | None = None
     #: its rule carries it out without approval
     auto: bool = False
-    #: the approvers who approved so far, in order, when it needs more than one
-    approvals: tuple[str, ...] = ()
+    #: the approvals so far, in order, each with what it approved, when it needs more than one
+    approvals: tuple[Approval, ...] = ()
     #: how many distinct approvers must approve
     approvals_needed: int = 1
     #: the one address asked for, when it lies inside the entry's wider network (Allow only is offered)
@@ -142,6 +190,11 @@ class UnblockRequest:
     reminded_at: float | None = None
     #: when, and to whom, it was escalated because it still waited (once; None: not yet)
     escalation: Escalation | None = None
+
+    @property
+    def approved_by(self) -> tuple[str, ...]:
+        """Who approved so far, in order, when it needs more than one approval."""
+        return tuple(approval.user for approval in self.approvals)
 
     @property
     def title(self) -> str:
@@ -202,8 +255,8 @@ class Move:
     #: Approve and allow: set with the claim of ``executing``
     allow_for: float | None = None
     #: the approvals after this move (one more), only if they were still ``approvals_were``
-    approvals: tuple[str, ...] | None = None
-    approvals_were: tuple[str, ...] = ()
+    approvals: tuple[Approval, ...] | None = None
+    approvals_were: tuple[Approval, ...] = ()
     #: Allow only: set with the claim of ``executing``
     allow_only: bool = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -90,14 +91,35 @@ class ApprovalPolicy:
         return self.rules.rule_for_all(request.targets)
 
     async def is_approver(self, user: str) -> bool:
-        """Whether ``user`` approves anything at all (the settings' approvers, or a rule's, or those requests are
-        escalated to)."""
+        """Whether ``user`` approves anything at all: the settings' approvers, or a rule's (who see every
+        channel's history and the report). Not those requests are escalated to: they decide only the requests
+        escalated to them, as ``may_be_asked`` says."""
         for rule in self.rules.every:
             if await self.approves(user, rule.approvers):
                 return True
+        return False
+
+    async def may_be_asked(self, user: str) -> bool:
+        """Whether ``user`` may ever be asked to decide a request: an approver, or one that a rule escalates
+        requests to (the Home tab lists them the requests they may approve now)."""
+        if await self.is_approver(user):
+            return True
+        for rule in self.rules.every:
             if rule.escalate_after and await self.approves(user, rule.escalate_to):
                 return True
         return False
+
+    async def approvable(self, user: str, waiting: Sequence[UnblockRequest], count: int) -> list[UnblockRequest]:
+        """Of ``waiting``, in order, at most ``count`` that ``user`` may approve now (as their rule's approver, or
+        as one it was escalated to; never their own, nor one they approved already, nor one its rule carries out
+        without approval)."""
+        found: list[UnblockRequest] = []
+        for request in waiting:
+            if len(found) == count:
+                break
+            if not request.auto and await self.may_approve(user, request, self.rule_for(request)) is None:
+                found.append(request)
+        return found
 
     def deciders(self, request: UnblockRequest, rule: Rule | None = None) -> Approvers:
         """Who may approve or deny ``request`` now: its rule's approvers (``rule``, when the caller has it already),
@@ -122,7 +144,7 @@ class ApprovalPolicy:
         """An approver of the request's rule who has not approved it yet; never the requester when it needs
         several approvals."""
         refused = await self._approver_rule(user, request, rule, "approve")
-        if refused is None and user in request.approvals:
+        if refused is None and user in request.approved_by:
             return Refusal(Why.ALREADY_APPROVED, "approve", approvers=self.deciders(request, rule), rule=rule.name,
                            approvals_needed=request.approvals_needed)  # fmt: skip
         return refused

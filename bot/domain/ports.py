@@ -82,6 +82,11 @@ class RequestStore(Protocol):
         """The newest requests ``user`` asked for, newest first."""
         ...
 
+    async def undone(self, count: int) -> list[UnblockRequest]:
+        """The last ``count`` requests an Undo was claimed for (``undoing``, ``undone`` or ``undo_failed``), the
+        last undone first."""
+        ...
+
     async def still_waiting(
         self, now: float, remind_before: float | None, escalate_before: float | None
     ) -> list[UnblockRequest]:
@@ -90,10 +95,22 @@ class RequestStore(Protocol):
         ``WAITING_READ`` of them."""
         ...
 
+    async def claim_reminder(
+        self, request_id: str, holder: str, at: float, stale_before: float
+    ) -> UnblockRequest | None:
+        """Claim the reminder of a request for ``holder`` to send it, only if the request is still pending and in
+        time at ``at``, was never reminded, and its reminder was not claimed since ``stale_before`` (one
+        compare-and-set, so that of two rounds, in one process or in two, one sends it): the request, or None."""
+        ...
+
+    async def release_reminder(self, request_id: str, holder: str) -> None:
+        """Slack did not take the reminder ``holder`` claimed: let the next round (any process's) claim it."""
+        ...
+
     async def mark_reminded(self, request_id: str, at: float) -> UnblockRequest | None:
-        """Record that the request's approvers were reminded at ``at``, only if it is still pending and in time
-        then and was never reminded (one compare-and-set): the request, or None when it was not (another
-        process reminded them, or it was decided or expired)."""
+        """Record that the request's approvers were reminded at ``at`` (Slack took the reminder), only if it is
+        still pending and in time then and was never reminded (one compare-and-set): the request, or None when it
+        was not (it was recorded already, or decided or expired)."""
         ...
 
     async def mark_escalated(self, request_id: str, escalation: Escalation) -> UnblockRequest | None:
@@ -112,16 +129,27 @@ class RequestStore(Protocol):
 
 
 class ReportStore(Protocol):
-    """The weekly reports recorded: one row per report, so that one process posts it. Every method may raise
-    :class:`StoreUnreachable`."""
+    """The weekly reports recorded: one row per report, so that one process posts it, and recorded sent only
+    once Slack took it. Every method may raise :class:`StoreUnreachable`."""
 
     async def last_report(self) -> float | None:
-        """When the latest weekly report recorded was due (None: none ever was)."""
+        """When the latest weekly report sent (or recorded without a post) was due (None: none ever was)."""
         ...
 
-    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool) -> bool:
-        """Record the weekly report due at ``due_at`` for ``holder``; False if it was recorded already.
-        ``posted``: False when it is only recorded (the first start of reporting), not posted."""
+    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool, stale_before: float) -> bool:
+        """Claim the weekly report due at ``due_at`` for ``holder`` to post it (``posted``), until
+        ``report_sent``; or, not ``posted``, record it done at once (the first start of reporting). True when
+        ``holder`` holds it now: it was not recorded, or was claimed, not sent, before ``stale_before`` (by a
+        process that stopped); False when it is sent or claimed since (of two looks, in one process or in two,
+        one posts it)."""
+        ...
+
+    async def report_sent(self, due_at: float, holder: str, at: float) -> None:
+        """Slack took the report ``holder`` claimed: record it sent at ``at``."""
+        ...
+
+    async def release_report(self, due_at: float, holder: str) -> None:
+        """Slack did not take the report ``holder`` claimed: let the next look (any process's) claim it again."""
         ...
 
 
@@ -207,5 +235,7 @@ class WatchStore(Protocol):
         ...
 
     async def mark_gone(self, entry_id: int) -> bool:
-        """Record that the entry is gone; True only for the call that changed it."""
+        """Record that the entry is gone: True when its announcement is marked gone (by this call or an earlier
+        one, so that a call tried again after its answer was lost has the same answer), False when there is no
+        announcement of it."""
         ...

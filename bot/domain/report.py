@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from .model import State, UnblockRequest
 from .ports import ReportStore, RequestStore
@@ -26,6 +27,9 @@ MAX_DAYS = 90
 TOP = 5
 #: the most requests one report reads (a period with more is reported on the first ones, and says so)
 MOST_READ = 20_000
+#: a claim to post the weekly report not recorded sent within this long is a stopped process's (a post takes
+#: seconds): another process takes it over and posts the report
+REPORT_CLAIM_HOLD = 600.0
 
 
 class Ending(enum.StrEnum):
@@ -106,7 +110,7 @@ def figures(requests: Iterable[UnblockRequest], since: float, until: float, *, t
     approvers: Counter[str] = Counter()
     for r in unblocked:
         if not r.auto:
-            approvers.update(dict.fromkeys(r.approvals or ((r.resolved_by,) if r.resolved_by else ()), 1))
+            approvers.update(dict.fromkeys(r.approved_by or ((r.resolved_by,) if r.resolved_by else ()), 1))
     targets: Counter[str] = Counter(label for r in unblocked for label in dict.fromkeys(_removed(r)))
     return Report(
         since=since,
@@ -154,19 +158,24 @@ def _most(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
 
 @dataclass(frozen=True, slots=True)
 class Weekly:
-    """When the weekly report is due: a day of the week (0 is Monday) and a time, in UTC."""
+    """When the weekly report is due: a day of the week (0 is Monday) and a time of day on the clocks of ``zone``
+    (where they change for summer time, the moment in UTC moves with them)."""
 
     weekday: int = 0
     hour: int = 9
     minute: int = 0
+    zone: tzinfo = UTC
 
     def latest(self, now: float) -> float:
         """The most recent moment at or before ``now`` when the report was due."""
-        day_start = now - now % DAY
-        # 1970-01-01 was a Thursday (weekday 3)
-        weekday = (int(day_start // DAY) + 3) % 7
-        moment = day_start - ((weekday - self.weekday) % 7) * DAY + self.hour * 3600 + self.minute * 60
-        return moment if moment <= now else moment - WEEK
+        local = datetime.fromtimestamp(now, self.zone)
+        day = local.date() - timedelta(days=(local.weekday() - self.weekday) % 7)
+        moment = self._on(day)
+        return moment if moment <= now else self._on(day - timedelta(weeks=1))
+
+    def _on(self, day: date) -> float:
+        """The moment the report is due on ``day`` (a time the clocks skip is read with the offset before)."""
+        return datetime(day.year, day.month, day.day, self.hour, self.minute, tzinfo=self.zone).timestamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +185,13 @@ class Due:
 
     at: float
     post: bool = True
+    #: when the report before was due, where its period starts (a week before ``at``, but for the hour the
+    #: clocks moved by in a week they changed); None: a week before
+    previous: float | None = field(default=None, compare=False)
 
     @property
     def since(self) -> float:
-        return self.at - WEEK
+        return self.at - WEEK if self.previous is None else self.previous
 
 
 def due(weekly: Weekly, now: float, last: float | None) -> Due | None:
@@ -188,7 +200,7 @@ def due(weekly: Weekly, now: float, last: float | None) -> Due | None:
     latest = weekly.latest(now)
     if last is None:
         return Due(latest, post=False)
-    return Due(latest) if latest > last else None
+    return Due(latest, previous=weekly.latest(latest - 1)) if latest > last else None
 
 
 @dataclass
@@ -204,6 +216,8 @@ class Reporting:
     #: the last weekly report recorded, as this process last saw it (None: not read yet)
     _last: float | None = field(default=None, init=False)
     _read: bool = field(default=False, init=False)
+    #: a report Slack took that the store was away to record as sent: recorded at the next look
+    _unrecorded: Report | None = field(default=None, init=False)
 
     async def of_days(self, days: int) -> Report:
         """The report of the ``days`` days until now."""
@@ -211,18 +225,36 @@ class Reporting:
         return await self._between(until - days * DAY, until)
 
     async def due(self) -> Report | None:
-        """The weekly report owed now, claimed for this process (None: none is, or another process has it)."""
+        """The weekly report owed now, claimed for this process until it is ``sent`` or ``not_sent`` (None: none
+        is, or another process has it). A claim whose process stopped before Slack took the report is taken over
+        once it is :data:`REPORT_CLAIM_HOLD` old."""
         now = self.clock()
+        if self._unrecorded is not None:
+            await self.sent(self._unrecorded)
         if not self._read:
             self._last, self._read = await self.reports.last_report(), True
         owed = due(self.weekly, now, self._last)
         if owed is None:
             return None
-        if not await self.reports.claim_report(owed.at, self.holder, now, posted=owed.post):
-            self._last = await self.reports.last_report()  # another process was first
+        stale_before = now - REPORT_CLAIM_HOLD
+        if not await self.reports.claim_report(owed.at, self.holder, now, posted=owed.post, stale_before=stale_before):
+            self._last = await self.reports.last_report()  # another process has it, or sent it
             return None
         self._last = owed.at
         return await self._between(owed.since, owed.at) if owed.post else None
+
+    async def sent(self, report: Report) -> None:
+        """Slack took the weekly ``report`` that ``due`` claimed: recorded sent (at the next look, if the store is
+        away now)."""
+        self._unrecorded = report
+        await self.reports.report_sent(report.until, self.holder, self.clock())
+        self._unrecorded = None
+
+    async def not_sent(self, report: Report) -> None:
+        """Slack did not take the weekly ``report`` that ``due`` claimed: the claim is let go, so that the next
+        look (this process's or another's) posts it."""
+        self._read = False
+        await self.reports.release_report(report.until, self.holder)
 
     async def _between(self, since: float, until: float) -> Report:
         made = await self.store.between(since, until, MOST_READ + 1)

@@ -30,7 +30,7 @@ from .decisions import (
 )
 from .entries import Target
 from .execution import Execution
-from .lookup import Finder, Matches, Page
+from .lookup import Finder, Matches, Page, TooSlow
 from .model import WATCHER, Escalation, State, Timing, UnblockRequest
 from .policy import ApprovalPolicy, Approvers, Refusal, Why
 from .ports import Announcement, Lists, RequestStore, StoreUnreachable
@@ -51,12 +51,13 @@ from .results import (
     Withdrawn,
 )
 from .transitions import Transitions
-from .watch import UNDONE_CHECKED, PutBack, WatchersRequests, Watching
+from .watch import UNDONE_CHECKED, PutBack, UndoneRequests, Watching
 
 __all__ = [
     "DEFAULT_DAYS",
     "MAX_DAYS",
     "RECURRENCE_WINDOW",
+    "WAITING_CHECKED",
     "WIDEST_ALLOWED",
     "AlreadyRequested",
     "AlreadyResolved",
@@ -83,10 +84,11 @@ __all__ = [
     "Resolved",
     "Shown",
     "StoreUnreachable",
+    "TooSlow",
     "Unblocks",
+    "UndoneRequests",
     "Unknown",
     "Upkept",
-    "WatchersRequests",
     "Watching",
     "Why",
     "Withdrawn",
@@ -99,6 +101,10 @@ log = logging.getLogger(__name__)
 
 #: how many of the newest pending requests recovery looks at for ``auto`` ones left unclaimed
 AUTO_CHECKED = 500
+#: a reminder claimed and not recorded sent within this long is a stopped process's: claimed again
+REMINDER_CLAIM_HOLD = 120.0
+#: how many of the newest pending requests are asked whether a person may approve them (their Home tab)
+WAITING_CHECKED = 200
 
 
 @dataclass(slots=True)
@@ -230,8 +236,10 @@ class Requests:
         """Remind the approvers of each request waiting longer than its rule's ``remind_after``, and escalate
         each waiting longer than its ``escalate_after``: each once, ever (a compare-and-set in the store, so
         another replica or a restart does not do it again), never once it was decided or expired. The requests
-        reminded and those escalated, as they are now. Nothing to read when no rule reminds or escalates before
-        requests expire."""
+        whose reminder this process claimed, to send now and then report (``reminder_sent``, or
+        ``reminder_not_sent``; a claim left by a process that stopped is claimed again after
+        :data:`REMINDER_CLAIM_HOLD`), and those escalated, as they are now. Nothing to read when no rule reminds
+        or escalates before requests expire."""
         rules, ttl = self.policy.rules.every, self.timing.ttl
         remind = [rule.remind_after for rule in rules if 0 < rule.remind_after < ttl]
         escalate = [rule.escalate_after for rule in rules if 0 < rule.escalate_after < ttl]
@@ -249,10 +257,10 @@ class Requests:
             rule = self.policy.rule_for(request)
             waited = now - request.created_at
             if request.reminded_at is None and 0 < rule.remind_after <= waited:
-                marked = await self.store.mark_reminded(request.id, now)
-                if marked is not None:
-                    log.info("reminded the approvers of a request still waiting", extra={"request": request.id})
-                    reminded.append(marked)
+                owner, stale_before = self.transitions.owner, now - REMINDER_CLAIM_HOLD
+                claimed = await self.store.claim_reminder(request.id, owner, now, stale_before)
+                if claimed is not None:
+                    reminded.append(claimed)
             to = rule.escalate_to
             if request.escalation is None and 0 < rule.escalate_after <= waited and (to.users or to.groups):
                 escalation = Escalation(now, rule.escalate_after, tuple(sorted(to.users)), tuple(sorted(to.groups)))
@@ -262,14 +270,24 @@ class Requests:
                     escalated.append(marked)
         return reminded, escalated
 
+    async def reminder_sent(self, request: UnblockRequest) -> UnblockRequest:
+        """Slack took the reminder of ``request`` (from ``remind_due``): recorded, so it is never sent again."""
+        log.info("reminded the approvers of a request still waiting", extra={"request": request.id})
+        return await self.store.mark_reminded(request.id, self.transitions.clock()) or request
+
+    async def reminder_not_sent(self, request: UnblockRequest) -> None:
+        """Slack did not take the reminder of ``request``: the claim is let go, for the next round to send it."""
+        await self.store.release_reminder(request.id, self.transitions.owner)
+
     # -- the watcher's own requests ------------------------------------------------------------
 
-    async def watchers_requests(self) -> WatchersRequests:
-        """The watcher's last requests, read once for all the entries one look has it unblock (``unblock_seen``)."""
-        return WatchersRequests(tuple(await self.requested_by(WATCHER, UNDONE_CHECKED)))
+    async def undone_requests(self) -> UndoneRequests:
+        """The last requests undone, anyone's, read once for all the entries one look has the watcher unblock
+        (``unblock_seen``)."""
+        return UndoneRequests(tuple(await self.store.undone(UNDONE_CHECKED)))
 
     async def unblock_seen(
-        self, watching: Watching, announcement: Announcement, show: Show, earlier: WatchersRequests
+        self, watching: Watching, announcement: Announcement, show: Show, earlier: UndoneRequests
     ) -> OpenResult | PutBack:
         """Unblock a new entry the watcher saw whose rule says so (``Watching.unblocks``): a request for it in the
         watch channel, asked by :data:`WATCHER`, which its rule carries out at once, so that it has all a request
@@ -277,8 +295,8 @@ class Requests:
         card, which is the entry's announcement: once it is shown, the announcement counts as posted
         (``Watching.shown_in_request``), so whoever looks next does not unblock the entry again.
         ``AlreadyRequested`` when an open request holds the entry already (a person's, or another look's);
-        ``PutBack`` when an Undo of one of ``earlier`` (``watchers_requests``, read once per look) put the entry
-        back."""
+        ``PutBack`` when an Undo of one of ``earlier`` (``undone_requests``, read once per look: anyone's request,
+        not only the watcher's) put the entry back."""
 
         async def shown(request: UnblockRequest) -> Shown | NotShown:
             result = await show(request)
@@ -303,6 +321,14 @@ class Requests:
 
     async def waiting(self, count: int) -> list[UnblockRequest]:
         return await self.store.waiting(count)
+
+    async def waiting_for(
+        self, user: str, count: int, waiting: Sequence[UnblockRequest] | None = None
+    ) -> list[UnblockRequest]:
+        """The newest requests waiting for a decision that ``user`` may approve now, at most ``count``, among the
+        newest :data:`WAITING_CHECKED` (``waiting``: as read already, for several people)."""
+        among = await self.store.waiting(WAITING_CHECKED) if waiting is None else waiting
+        return await self.policy.approvable(user, among, count)
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return await self.store.requested_by(user, count)

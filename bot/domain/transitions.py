@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from .model import Move, Result, State, UnblockRequest
+from .model import Approval, Move, Result, State, UnblockRequest
 from .ports import RequestStore
 
 audit = logging.getLogger("bot.audit")
@@ -44,7 +44,7 @@ class Transitions:
         unexpired: bool = False,
         note: str | None = None,
         allow_for: float | None = None,
-        approvals: tuple[str, ...] | None = None,
+        approvals: tuple[Approval, ...] | None = None,
         allow_only: bool = False,
     ) -> UnblockRequest | None:
         """One transition from the request's state; None if another click or process moved it first. Entering
@@ -81,7 +81,7 @@ def audit_line(
             **({"allow_for": request.allow_for} if request.allow_for else {}),
             **({"rule": request.rule} if request.rule else {}),
             **({"auto": True} if request.auto else {}),
-            **({"approvals": list(request.approvals)} if request.approvals else {}),
+            **({"approvals": [approval.record for approval in request.approvals]} if request.approvals else {}),
             **({"allow_only": request.asked_address} if request.allow_only else {}),
             "answers": [r.answer for r in results] or ([note] if note else []),
             **({"to_check": to_check} if to_check else {}),

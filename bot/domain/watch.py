@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .entries import BlocklistEntry
-from .model import WATCHER, UnblockRequest
+from .model import WATCHER, State, UnblockRequest
 from .ports import Announcement, WatchStore
 from .rules import Rules
 
-__all__ = ["CHECKS", "PAGE", "WATCHER", "Look", "PutBack", "WatchRules", "WatchedList", "WatchersRequests", "Watching"]
+__all__ = ["CHECKS", "PAGE", "WATCHER", "Look", "PutBack", "UndoneRequests", "WatchRules", "WatchedList", "Watching"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ PAGE = 500
 #: the most announced entries one look checks against 3CX (one short query's worth)
 CHECKS = 24
 MIN_INTERVAL = 5.0
-#: how many of the watcher's last requests are asked whether their Undo put a new entry back
+#: how many of the last requests undone are asked whether their Undo put a new entry back
 UNDONE_CHECKED = 100
 
 
@@ -79,22 +79,27 @@ class Look:
 
 @dataclass(frozen=True, slots=True)
 class PutBack:
-    """The new entry is one that an Undo of the watcher's ``request`` put back: a person wants it blocked, so the
-    watcher does not unblock it again (it is announced like any other)."""
+    """The new entry is one that an Undo of ``request`` (anyone's: a person's, or the watcher's own) put back: a
+    person wants it blocked, so the watcher does not unblock it again (it is announced like any other)."""
 
     request: UnblockRequest
 
 
 @dataclass(frozen=True, slots=True)
-class WatchersRequests:
-    """The last :data:`UNDONE_CHECKED` requests of the watcher's, as one read of the store found them."""
+class UndoneRequests:
+    """The last :data:`UNDONE_CHECKED` requests an Undo was claimed for, as one read of the store found them."""
 
     requests: tuple[UnblockRequest, ...] = ()
 
     def put_back(self, entry: BlocklistEntry) -> PutBack | None:
-        """The request of these whose Undo put ``entry`` back (3CX gave it a new Id then), if any."""
+        """The request of these whose Undo put ``entry`` back, if any: 3CX gave the entry a new Id then, which the
+        Undo recorded; or the Undo is still under way (its answers, with that Id, not recorded yet) and put back
+        an entry for the same address."""
         for earlier in self.requests:
             if any(r.new_id == str(entry.id) for r in earlier.undo_results):
+                return PutBack(earlier)
+            under_way = earlier.state is State.UNDOING
+            if under_way and any(isinstance(t, BlocklistEntry) and t.address == entry.address for t in earlier.removed):
                 return PutBack(earlier)
         return None
 

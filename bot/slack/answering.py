@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from ..calls import Lane
-from ..domain.model import CallFailed
+from ..domain.model import CallFailed, Outcome
 from ..domain.requests import ApprovalPolicy, StoreUnreachable
 from ..tasks import BackgroundWork
 from .blocks import fallback, section
@@ -92,9 +92,14 @@ class Answering:
 
     # -- telling people ----------------------------------------------------------------------
 
-    async def _lookup_failed(self, error: CallFailed, what: str, asker: Asker) -> None:
+    async def _lookup_failed(self, error: CallFailed, what: str, asker: Asker, *, or_else: str | None = None) -> None:
+        """Tell the person why 3CX could not show ``what`` (``or_else``: what they may have meant, when 3CX has no
+        such entry)."""
         log.info("3CX lookup failed", extra={"what": what, "user": asker.user, "answer": error.answer()})
-        await self._tell(asker, say.lookup_failure(error, what))
+        told = say.lookup_failure(error, what)
+        if or_else is not None and Outcome.of(error) is Outcome.NOT_FOUND:
+            told = f"{told} {or_else}"
+        await self._tell(asker, told)
 
     async def _tell(
         self, asker: Asker, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False

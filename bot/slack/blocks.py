@@ -136,8 +136,10 @@ def actions(block_id: str, *elements: Block) -> Block:
 
 
 def fallback(text: str) -> str:
-    """A message's plain ``text``: what notifications show; short."""
-    return clip(text.replace("*", "").replace("`", ""), FALLBACK_TEXT)
+    """A message's plain ``text``, what notifications show, from finished mrkdwn (text from elsewhere in it already
+    escaped, by ``fit`` or ``escape``, as in the blocks): without bold and code marks, short, never cut inside an
+    escape or a ``<…>`` token."""
+    return cut(text.replace("*", "").replace("`", ""), FALLBACK_TEXT)
 
 
 def sections(lines: list[str], heading: str | None = None) -> Blocks:

@@ -22,6 +22,8 @@ CHOOSE = "unblock_choose"
 LIST_MORE = "unblock_list_more"
 REQUEST_ENTRY = "unblock_request_entry"
 BURST_LIST = "unblock_burst_list"
+#: **Show them all** under the message of a burst the watcher unblocked by the rules, and **More** under its pages
+BURST_UNBLOCKED = "unblock_burst_unblocked"
 #: Approve and allow, and the select of its duration beside it
 APPROVE_ALLOW = "unblock_approve_allow"
 ALLOW_FOR = "unblock_allow_for"

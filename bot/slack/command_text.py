@@ -2,7 +2,8 @@
 
 /unblock 42 [reason]                   an IP blocklist entry by its id
 /unblock 203.0.113.7 [reason]          the entries blocking an address (IPv4/IPv6, or a network with /mask)
-/unblock number +1 555 0100 [reason]   a blocked caller number (also: /unblock +15550100 [reason])
+/unblock number +1 555 0100 [reason]   a blocked caller number (also: /unblock +15550100, 0044 20 7946 0958,
+                                       555-0100 [reason]: what only a phone number looks like)
 /unblock list [text]                   the newest blocklist entries, optionally filtered
 /unblock history [n]                   the last n requests
 /unblock report [days]                 approvers: how the requests of the last days ended
@@ -25,9 +26,10 @@ USAGE = (
     "(in the approvals channel when there is one; you are told where, and the outcome).\n"
     "`/unblock 203.0.113.7`: the entries that block this address (IPv4 or IPv6; a network like "
     "`203.0.113.0/24` works too).\n"
-    "`/unblock number +1 555 0100` or `/unblock +15550100`: an entry of the caller-number blacklist.\n"
+    "`/unblock number +1 555 0100` or `/unblock +15550100` (or `0044 20 7946 0958`, `555-0100`): an entry of the "
+    "caller-number blacklist. A number alone, like `5550100`, is an IP blocklist entry id.\n"
     "Add a reason after any of these: `/unblock 42 customer's VPN moved`.\n"
-    "`/unblock list [text]`: the newest entries of the IP list, optionally only those whose address or "
+    "`/unblock list [text]`: the newest entries of the IP blocklist, optionally only those whose address or "
     "description contains the text.\n"
     "`/unblock history [n]`: the last n requests made in this channel and how they ended (10 if n is left out); "
     "approvers see every channel's.\n"
@@ -41,11 +43,16 @@ USAGE = (
 MAX_REASON = 300
 MAX_LIST_TEXT = 64
 MAX_HISTORY = 50
+#: the fewest digits of a caller number
+MIN_NUMBER_DIGITS = 3
+MAX_NUMBER_DIGITS = 20
 DEFAULT_HISTORY = 10
 _DIGITS = re.compile(r"[0-9]+")
 #: what reads as a (possibly wrong) entry id rather than an address: 42, -1, 4.2, 1,000
 _NUMERIC = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
 _PHONE_PIECE = re.compile(r"[+0-9()\-.]+")
+#: digits as a phone number groups them: ``0100``, ``(555)``, ``010-0``, ``7946.0958``
+_DIGIT_GROUP = re.compile(r"\(?[0-9]+\)?(?:[\-.][0-9]+)*")
 _SHOWN = 40
 
 
@@ -110,7 +117,9 @@ class InvalidCommand(ValueError):
         self.message = message
 
 
-def parse_command(text: str, *, require_reason: bool = False) -> Command:
+def parse_command(text: str, *, require_reason: bool = False, reason_apart: bool = False) -> Command:
+    """``reason_apart``: the text only names what to unblock (a form's field, its reason is another), so digit
+    groups after an id can only be the rest of a phone number."""
     words = text.split()
     if not words or words[0].lower() in ("help", "?"):
         return ShowHelp()
@@ -126,10 +135,15 @@ def parse_command(text: str, *, require_reason: bool = False) -> Command:
         if not rest:
             raise InvalidCommand("Which number? For example: `/unblock number +1 555 0100`.")
         command: Unblock = _number_command(rest)
-    elif first.startswith("+"):
+    elif _phone_like(first):
         command = _number_command(words)
     elif _NUMERIC.fullmatch(first):
-        command = UnblockEntry(parse_entry_id(first), reason=_reason(rest))
+        if _DIGITS.fullmatch(first) and rest and _more_of_a_number(rest):
+            if not reason_apart:
+                raise InvalidCommand(_did_you_mean_number(words))
+            command = _number_command(words)
+        else:
+            command = UnblockEntry(parse_entry_id(first), reason=_reason(rest))
     elif _looks_like_address(first):
         command = UnblockAddress(_network(first), reason=_reason(rest))
     else:
@@ -152,17 +166,34 @@ def parse_entry_id(word: str) -> int:
             "type `/unblock help` for more."
         )
     if len(word) > len(str(MAX_ENTRY_ID)) or not MIN_ENTRY_ID <= int(word) <= MAX_ENTRY_ID:
+        number = f" {number_hint(word)}" if MIN_NUMBER_DIGITS <= len(word) <= MAX_NUMBER_DIGITS else ""
         raise InvalidCommand(
-            f"`{quote(word)}` is out of range: blocklist entry ids go from {MIN_ENTRY_ID} to {MAX_ENTRY_ID}."
+            f"`{quote(word)}` is out of range: blocklist entry ids go from {MIN_ENTRY_ID} to {MAX_ENTRY_ID}.{number}"
         )
     return int(word)
+
+
+def number_hint(digits: str) -> str:
+    """How to look ``digits`` up as a caller number instead of an entry id."""
+    return f"For a caller number, use `/unblock number {quote(digits)}`."
+
+
+def _did_you_mean_number(words: list[str]) -> str:
+    """The question asked when an entry id is followed by what reads as the rest of a phone number."""
+    typed, first = quote(" ".join(words)), quote(words[0])
+    return (
+        f"`{typed}` looks like a phone number: did you mean `/unblock number {typed}`? For IP blocklist entry "
+        f"{first}, start the reason with a word, e.g. `/unblock {first} customer's VPN moved`."
+    )
 
 
 def normalise_number(text: str) -> str:
     """``+1 (555) 010-0`` → ``+15550100``: digits, with the leading ``+`` kept."""
     plus = text.startswith("+")
     digits = re.sub(r"[\s()\-.]", "", text.removeprefix("+"))
-    if not _DIGITS.fullmatch(digits) or not 3 <= len(digits) <= 20:
+    if not plus and digits.startswith("00"):  # the international call prefix, written as 3CX's numbers write it
+        plus, digits = True, digits[2:]
+    if not _DIGITS.fullmatch(digits) or not MIN_NUMBER_DIGITS <= len(digits) <= MAX_NUMBER_DIGITS:
         raise InvalidCommand(
             f"`{quote(text)}` is not a phone number. Use digits, optionally with a leading +, spaces, "
             "dashes or brackets: `/unblock number +1 555 0100`."
@@ -178,6 +209,29 @@ def _number_command(words: list[str]) -> UnblockNumber:
     if count == 0:
         raise InvalidCommand(f"`{quote(words[0])}` is not a phone number. For example: `/unblock number +1 555 0100`.")
     return UnblockNumber(normalise_number(" ".join(words[:count])), reason=_reason(words[count:]))
+
+
+def _phone_like(word: str) -> bool:
+    """Only a phone number starts so, never an entry id or an address: a leading ``+`` or ``0`` (``+44``, ``0044``,
+    ``020``: an id has no leading zero), a bracket (``(555)``), or digit groups joined by dashes (``555-0100``) or by
+    dots with a group longer than an address's (``555.0100``)."""
+    if word.startswith("+"):
+        return True
+    dotted_short = "." in word and all(len(group) <= 3 for group in re.split(r"[^0-9]", word))
+    if not _PHONE_PIECE.fullmatch(word) or dotted_short:  # not a number's characters, or an address's dots
+        return False
+    return bool(re.match(r"0[0-9]|\([0-9]|[0-9]+[-.][0-9]", word))
+
+
+def _more_of_a_number(words: list[str]) -> bool:
+    """What follows an entry id reads as the rest of a phone number (``555 0100``, ``555 555 0100``), not as a
+    reason: a group of digits that starts with 0, has four digits or more, or is followed by another group or by
+    nothing (``42 2 calls dropped`` and ``42 100 failed logins`` are entry 42 with a reason)."""
+    group, after = words[0], words[1:2]
+    if not _DIGIT_GROUP.fullmatch(group):
+        return False
+    long = sum(ch.isdigit() for ch in group) >= 4
+    return group.startswith("0") or long or not after or bool(_DIGIT_GROUP.fullmatch(after[0]))
 
 
 def _looks_like_address(word: str) -> bool:

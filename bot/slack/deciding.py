@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from ..calls import Lane
-from ..domain.model import State, UnblockRequest
+from ..domain.model import WATCHER, State, UnblockRequest
 from ..domain.requests import (
     AlreadyResolved,
     ApprovalRecorded,
@@ -21,11 +21,15 @@ from ..domain.requests import (
     Unknown,
 )
 from .answering import Answering, Asker
-from .buttons import ALLOW_ONLY, VERBS, AllowButton, RequestButton
+from .buttons import ALLOW_ONLY, VERBS, AllowButton, BurstButton, RequestButton
 from .views import notes as say
 from .views.home import decided_notice
 from .views.outcome import stale_undo_button
 from .views.refusals import refusal as words
+from .views.unblocked_burst import in_burst, unblocked_page
+
+#: how many of the watcher's last requests **Show them all** of a burst it unblocked looks through
+BURST_READ = 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +73,16 @@ class Deciding(Answering):
         else:
             result = await requests.undo(request_id, asker.user, asker.channel, on_claimed=claimed)
         await self._report(result, asker, card)
+
+    def unblocked_list(self, button: BurstButton | None, asker: Asker) -> None:
+        """**Show them all** under the message of a burst the watcher unblocked by the rules (and **More** under its
+        pages): the burst's requests, only for the person who asked, each with **Undo** while it is offered."""
+        work = partial(self._unblocked_page, button, asker) if button is not None else None
+        self._click(asker, work, say.LISTING_OUT_OF_DATE)
+
+    async def _unblocked_page(self, button: BurstButton, asker: Asker) -> None:
+        found = in_burst(await self.requests.requested_by(WATCHER, BURST_READ), button, asker.channel)
+        await self._tell(asker, *unblocked_page(button, found, self.clock()), replace=button.skip > 0)
 
     def choose_duration(self, button: AllowButton | None, asker: Asker) -> None:
         """Another duration chosen beside **Approve and allow** or **Allow only**: the card is redrawn so that the

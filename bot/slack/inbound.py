@@ -10,6 +10,8 @@ field Bolt or the listeners read is checked for the type Slack gives it; fields 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,6 +24,11 @@ INTERACTIONS = frozenset({"block_actions"})
 EVENT_ENVELOPES = frozenset({"url_verification", "event_callback"})
 #: the fields of a slash command that must be there (every field of one is a string)
 COMMAND_FIELDS = ("command", "user_id", "channel_id", "team_id")
+#: the deepest JSON is read: Slack nests what it sends a dozen levels or so (a message's rich text, in a
+#: payload, in Socket Mode's envelope); anything deeper is refused before it is parsed, so that neither the
+#: parser nor anything that reads what it gives recurses that deep
+MAX_DEPTH = 64
+TOO_DEEP = f"JSON nested more than {MAX_DEPTH} levels deep, which Slack never sends"
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,8 @@ def read(content_type: str, body: bytes) -> dict[str, Any] | Refused:
     except UnicodeDecodeError:
         return Refused("the body is not UTF-8")
     if content_type == JSON:
+        if too_deep(text):
+            return Refused(TOO_DEEP)
         data = _json(text)
         wrong = event_problem(data)
         return Refused(wrong) if wrong is not None else data
@@ -136,6 +145,8 @@ def read(content_type: str, body: bytes) -> dict[str, Any] | Refused:
     if "ssl_check" in form:
         return form
     if "payload" in form:
+        if too_deep(form["payload"]):
+            return Refused(TOO_DEEP)
         payload = _json(form["payload"])
         wrong = interaction_problem(payload)
         return Refused(wrong) if wrong is not None else payload
@@ -280,6 +291,43 @@ def _form(text: str) -> dict[str, str] | None:
     pairs = parse_qsl(text, keep_blank_values=True)
     form = dict(pairs)
     return form if len(form) == len(pairs) else None
+
+
+#: in JSON text: an escaped character, a quote, or a bracket
+_MARKS = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
+
+
+def nesting(text: str) -> Iterator[tuple[int, int]]:
+    """Where each bracket of the JSON ``text`` outside its strings lies, and the depth after it, in order; read
+    in one pass, without recursion, whatever the text."""
+    depth, quoted = 0, False
+    for mark in _MARKS.finditer(text):
+        found = mark.group()
+        if found == '"':
+            quoted = not quoted
+        elif not quoted and len(found) == 1:
+            depth += 1 if found in "[{" else -1
+            yield mark.start(), depth
+
+
+def too_deep(text: str) -> bool:
+    """Whether the JSON ``text`` nests deeper than ``MAX_DEPTH``."""
+    return any(depth > MAX_DEPTH for _, depth in nesting(text))
+
+
+def envelope_id(text: str) -> str | None:
+    """The ``envelope_id`` of the Socket Mode envelope ``text`` (however deep what it carries is nested: that
+    is read as null), or None when it has none."""
+    parts, start = [], 0
+    for at, depth in nesting(text):
+        if depth == 2 and text[at] in "[{":  # what the envelope carries starts: left out
+            parts.append(text[start:at] + "null")
+            start = len(text)
+        elif depth == 1 and text[at] in "]}":  # …and ends
+            start = at + 1
+    envelope = _json("".join([*parts, text[start:]]))
+    found = envelope.get("envelope_id") if isinstance(envelope, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _json(text: str) -> Any:

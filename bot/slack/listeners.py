@@ -29,6 +29,7 @@ from .buttons import (
     ALLOW_ONLY,
     APPROVE_ALLOW,
     BURST_LIST,
+    BURST_UNBLOCKED,
     CHOOSE,
     DECISION_BUTTONS,
     HOME_APPROVE,
@@ -101,6 +102,7 @@ BUTTONS: dict[str, Callable[[UseCases, str, Asker], None]] = {
     LIST_MORE: lambda use_cases, value, asker: use_cases.more(PageButton.decode(value), asker),
     REQUEST_ENTRY: lambda use_cases, value, asker: use_cases.request_entry(EntryButton.decode(value), asker),
     BURST_LIST: lambda use_cases, value, asker: use_cases.burst_list(BurstButton.decode(value), asker),
+    BURST_UNBLOCKED: lambda use_cases, value, asker: use_cases.unblocked_list(BurstButton.decode(value), asker),
 }
 
 

@@ -20,7 +20,8 @@ CHECK_EVERY = 30.0
 @dataclass(kw_only=True)
 class Reporter(Upkeep):
     """Every :data:`CHECK_EVERY` seconds: when the weekly report is due, the process that claims it first posts
-    it in ``channel`` (a report missed while no bot ran is posted at the next start: the latest one only)."""
+    it in ``channel`` (a report missed while no bot ran is posted at the next start: the latest one only). It is
+    recorded sent once Slack took it; one Slack refused is posted at the next look."""
 
     reporting: Reporting
     outbox: Outbox
@@ -38,6 +39,10 @@ class Reporter(Upkeep):
         report = await self.reporting.due()
         if report is None:
             return
-        sent = await self.outbox.post(self.channel, *weekly(report))
-        if not sent.ok:  # claimed, so no other process posts it either: said in the log for the operator
-            log.error("could not post the weekly report", extra={"channel": self.channel, "error": sent.error})
+        sent = await self.outbox.post(self.channel, *weekly(report, self.reporting.weekly.zone))
+        if sent.ok:  # recorded sent only once Slack took it
+            await self.reporting.sent(report)
+            return
+        why = {"channel": self.channel, "error": sent.error}
+        log.error("could not post the weekly report; it is tried again at the next look", extra=why)
+        await self.reporting.not_sent(report)

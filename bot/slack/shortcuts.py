@@ -247,7 +247,7 @@ def _target(what: str | None, errors: dict[str, str]) -> Unblock | None:
         errors[form.WHAT] = form.ONE_THING
         return None
     try:
-        parsed = parse_command(what)
+        parsed = parse_command(what, reason_apart=True)
     except InvalidCommand as error:
         errors[form.WHAT] = error.message
         return None

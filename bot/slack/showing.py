@@ -16,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..domain.model import WATCHER, State, UnblockRequest
-from ..domain.requests import ApprovalPolicy, NotShown, Recurrence, Requests, Shown, StoreUnreachable
+from ..domain.requests import (
+    WAITING_CHECKED,
+    ApprovalPolicy,
+    NotShown,
+    Recurrence,
+    Requests,
+    Shown,
+    StoreUnreachable,
+)
 from .blocks import Blocks
 from .delivery import CardDelivery
 from .outbox import Sent
@@ -159,16 +167,23 @@ class Showing:
         """Refresh the Home tabs that show ``request``: the requester's, and the approvers' while it waits or
         just left waiting."""
         waiting_changed = not request.state.undo_phase
+        waiting: list[UnblockRequest] | None = None  # read once for all whose tab lists what they may approve
         for user in await self.remembered.home_viewers(self.clock() - HOME_FRESH):
-            approver = await self.policy.is_approver(user)
-            if user == request.requester or (waiting_changed and approver):
-                await self._publish(user, approver)
+            asked = await self.policy.may_be_asked(user)
+            if user == request.requester or (waiting_changed and asked):
+                if asked and waiting is None:
+                    waiting = await self.requests.waiting(WAITING_CHECKED)
+                await self._publish(user, asked, waiting=waiting)
 
     async def home(self, user: str, notice: str | None = None) -> asyncio.Future[Sent]:
         """Publish ``user``'s Home tab as it is now (with ``notice`` about their last click in it)."""
-        return await self._publish(user, await self.policy.is_approver(user), notice)
+        return await self._publish(user, await self.policy.may_be_asked(user), notice)
 
-    async def _publish(self, user: str, approver: bool, notice: str | None = None) -> asyncio.Future[Sent]:
-        waiting = await self.requests.waiting(WAITING_SHOWN + 1) if approver else None
+    async def _publish(
+        self, user: str, asked: bool, notice: str | None = None, *, waiting: list[UnblockRequest] | None = None
+    ) -> asyncio.Future[Sent]:
+        """``asked``: the user may be asked to decide requests; their tab lists those they may approve now (of
+        ``waiting``, when the waiting requests were read already)."""
+        mine = await self.requests.waiting_for(user, WAITING_SHOWN + 1, waiting) if asked else None
         own = await self.requests.requested_by(user, OWN_SHOWN)
-        return self.delivery.outbox.publish(user, home_view(waiting, own, notice))
+        return self.delivery.outbox.publish(user, home_view(mine, own, notice))

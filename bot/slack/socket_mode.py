@@ -1,5 +1,6 @@
 """Socket Mode: each request Slack sends over the websocket is checked as an HTTP body is
-(``inbound.socket_problem``), and a slash command is answered beside Bolt, as over HTTP."""
+(``inbound.socket_problem``, and JSON nested too deep is refused before it is parsed), and a slash command is
+answered beside Bolt, as over HTTP."""
 
 from __future__ import annotations
 
@@ -13,10 +14,27 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
 
-from .inbound import socket_problem
+from .connecting import CLIENT_LOG
+from .inbound import TOO_DEEP, envelope_id, socket_problem, too_deep
 
 log = logging.getLogger(__name__)
+
+
+class CheckedSocketModeClient(SocketModeClient):
+    """slack_sdk's Socket Mode client, which parses each message before any handler sees it, except a message
+    nested deeper than Slack nests one: that is acknowledged (so that Slack does not send it again) and logged,
+    and never parsed."""
+
+    async def enqueue_message(self, message: str) -> None:
+        if not too_deep(message):
+            await super().enqueue_message(message)
+            return
+        log.info("refused a Socket Mode request that Slack would not send", extra={"problem": TOO_DEEP})
+        envelope = envelope_id(message)
+        if envelope is not None:
+            await self.send_socket_mode_response(SocketModeResponse(envelope_id=envelope))
 
 
 class CheckedSocketModeHandler(AsyncSocketModeHandler):
@@ -24,9 +42,22 @@ class CheckedSocketModeHandler(AsyncSocketModeHandler):
     (so that Slack does not send it again) and logged, and Bolt never sees it. A slash command is answered by
     ``answer_command`` (with the acknowledgement's text, or None), as over HTTP; Bolt gets the rest."""
 
-    def __init__(self, app: AsyncApp, app_token: str, *, answer_command: Callable[[dict[str, Any]], str | None],
-                 **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(app, app_token, **kwargs)
+    def __init__(
+        self,
+        app: AsyncApp,
+        app_token: str,
+        *,
+        answer_command: Callable[[dict[str, Any]], str | None],
+        web_client: AsyncWebClient,
+        ping_interval: float,
+    ) -> None:
+        # as AsyncSocketModeHandler sets itself up, with the client that checks the depth of each message
+        self.app = app
+        self.app_token = app_token
+        self.client = CheckedSocketModeClient(
+            app_token=app_token, logger=CLIENT_LOG, web_client=web_client, ping_interval=ping_interval
+        )
+        self.client.socket_mode_request_listeners.append(self.handle)
         self._answer_command = answer_command
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:

@@ -52,22 +52,27 @@ class Sweeper(Upkeep):
             await self.showing.changed(request)
 
     async def _remind(self, reminded: list[UnblockRequest], escalated: list[UnblockRequest]) -> None:
-        """A reply in each card's thread: the reminder, to whoever may approve the request now; the escalation, to
-        those it was escalated to (whose card then says so). The Home tabs show them waiting long."""
+        """A reply in each card's thread: the reminder, to whoever may approve the request now (recorded once Slack
+        took it; one Slack refused is sent at a later round); the escalation, to those it was escalated to (whose
+        card then says so). The Home tabs show them waiting long."""
         for request in reminded:
             deciders = self.showing.policy.deciders(request)
-            await self._reply(request, *reminder_reply(request, deciders, self.showing.clock()))
-            await self.showing.homes(request)
+            if not await self._reply(request, *reminder_reply(request, deciders, self.showing.clock())):
+                await self.requests.reminder_not_sent(request)
+                continue
+            await self.showing.homes(await self.requests.reminder_sent(request))
         for request in escalated:
             if request.escalation is not None:
                 await self._reply(request, *escalation_reply(request, request.escalation))
             await self.showing.changed(request)
 
-    async def _reply(self, request: UnblockRequest, text: str, blocks: Blocks) -> None:
+    async def _reply(self, request: UnblockRequest, text: str, blocks: Blocks) -> bool:
+        """Whether the reply is done: Slack took it, or there is no thread it could ever go to."""
         ts = await self.showing.where(request.id)
         if ts is None:  # its card came through a reply URL: it has no thread the bot can reply in
             log.info("no thread to remind in: the card was posted through a reply URL", extra={"request": request.id})
-            return
+            return True
         sent = await self.showing.delivery.outbox.post(request.channel, text, blocks, thread_ts=ts)
         if not sent.ok:
             log.warning("could not reply in a card's thread", extra={"request": request.id, "error": sent.error})
+        return sent.ok

@@ -40,6 +40,7 @@ from .answering import Asker, Work
 from .blocks import Blocks
 from .buttons import BurstButton, ChoiceButton, EntryButton, PageButton
 from .command_text import (
+    MIN_NUMBER_DIGITS,
     USAGE,
     InvalidCommand,
     ListEntries,
@@ -50,6 +51,7 @@ from .command_text import (
     UnblockAddress,
     UnblockEntry,
     UnblockNumber,
+    number_hint,
     parse_command,
 )
 from .deciding import Deciding
@@ -108,7 +110,8 @@ class UseCases(Deciding):
         """The work ``parsed`` asks for (in a channel where the person may ask), and what to tell them when 3CX is
         slow to answer it (None: nothing)."""
         if isinstance(parsed, UnblockEntry):
-            return partial(self._request_entry, parsed, asker), say.looking_up_entry(parsed.entry_id)
+            work = partial(self._request_entry, parsed, asker, typed=True)
+            return work, say.looking_up_entry(parsed.entry_id)
         if isinstance(parsed, UnblockAddress):
             find: Callable[[], Awaitable[Matches]] = partial(self.finder.address, parsed.network)
             work = partial(self._request_matches, parsed.shown, Kind.ADDRESS, find, parsed.reason, asker)
@@ -123,12 +126,16 @@ class UseCases(Deciding):
             return partial(self._show_report, parsed, asker), None
         return partial(self._history, parsed, asker), None
 
-    async def _request_entry(self, command: UnblockEntry, asker: Asker) -> None:
+    async def _request_entry(self, command: UnblockEntry, asker: Asker, *, typed: bool = False) -> None:
+        """Open a request for one entry of the IP blocklist (``typed``: its id was typed, and may have been meant as
+        a caller number)."""
         what = f"IP blocklist entry {command.entry_id}"
         try:
             entry = await self.finder.entry(command.entry_id)
         except CallFailed as error:
-            await self._lookup_failed(error, what, asker)
+            digits = str(command.entry_id)
+            or_else = number_hint(digits) if typed and len(digits) >= MIN_NUMBER_DIGITS else None
+            await self._lookup_failed(error, what, asker, or_else=or_else)
             return
         if not entry.blocks:
             await self._tell(asker, say.an_allow_entry(entry))
@@ -215,7 +222,7 @@ class UseCases(Deciding):
         try:
             page = await read()
         except CallFailed as error:
-            await self._lookup_failed(error, "blocklist", asker)
+            await self._lookup_failed(error, "IP blocklist", asker)
             return
         await self._tell(asker, *show(page), replace=replace)
 
@@ -229,7 +236,8 @@ class UseCases(Deciding):
         if not await self.policy.is_approver(asker.user):
             await self._tell(asker, ONLY_APPROVERS)
             return
-        await self._tell(asker, *report(await self.reporting.of_days(command.days), command.days))
+        figures = await self.reporting.of_days(command.days)
+        await self._tell(asker, *report(figures, command.days, self.reporting.weekly.zone))
 
     # -- other clicks -----------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 in the watch channel: each new block with **Request unblock**, a burst as one summary, and an
 announcement whose entry is gone changed to say so. A new block whose rule has the watcher unblock it
 (``auto_on_watch``) is unblocked instead, as a request of the watcher's own whose card is its announcement
-and then shows the outcome, with **Undo**."""
+and then shows the outcome, with **Undo**; more of them in one look than ``UNBLOCK_WATCH_BURST`` are each
+unblocked the same way, but said in one message for them all, whose **Show them all** lists them with Undo."""
 
 from __future__ import annotations
 
@@ -23,13 +24,14 @@ from ..domain.requests import (
     Shown,
     StoreUnreachable,
     Unblocks,
-    WatchersRequests,
+    UndoneRequests,
     Watching,
     Withdrawn,
 )
 from ..tasks import Upkeep
 from .outbox import Outbox
 from .showing import Showing
+from .views.unblocked_burst import unblocked, unblocking
 from .views.watch import burst, new_block, unblocked_by_rule
 
 log = logging.getLogger(__name__)
@@ -69,18 +71,21 @@ class Watcher(Upkeep):
             if not look.held:
                 return
             announce = list(look.unposted)
-            earlier = WatchersRequests()
+            earlier = UndoneRequests()
             if self.showing is not None and look.unblock:  # read once for all the entries this look unblocks
-                earlier = await self.showing.requests.watchers_requests()
-            for found in look.unblock:
-                if not await self._unblock(found, earlier):
-                    announce.append(found)  # a person's request holds it, or a person's Undo put it back
+                earlier = await self.showing.requests.undone_requests()
+            if self.showing is not None and len(look.unblock) > self.watching.rules.burst:
+                announce += await self._unblock_burst(self.showing, list(look.unblock), earlier)
+            else:
+                for found in look.unblock:
+                    if not await self._unblock(found, earlier):
+                        announce.append(found)  # a person's request holds it, or a person's Undo put it back
             await self._announce(announce)
             for gone in look.gone:
                 if gone.message_ts:
                     self.outbox.update(gone.channel, gone.message_ts, *new_block(gone.entry, gone=True))
 
-    async def _unblock(self, announcement: Announcement, earlier: WatchersRequests) -> bool:
+    async def _unblock(self, announcement: Announcement, earlier: UndoneRequests) -> bool:
         """Unblock a new entry its rule has the watcher unblock; its announcement is the card of the request,
         shown as the request goes. False: it is announced as any other, since a person's open request holds it
         already or a person's Undo put it back."""
@@ -113,6 +118,38 @@ class Watcher(Upkeep):
         else:  # an Undo of the watcher's put it back (a person wants it blocked), or it blocks nothing
             return False
         return True
+
+    async def _unblock_burst(
+        self, showing: Showing, found: list[Announcement], earlier: UndoneRequests
+    ) -> list[Announcement]:
+        """More new entries to unblock by their rules than ``UNBLOCK_WATCH_BURST``: each is unblocked as its rule
+        says, a request of its own (kept, audited, in history, with Undo), but the channel gets one message for
+        them all instead of a card each (Slack takes about one message a second per channel). The ones to
+        announce as any other: a person's open request holds them, or a person's Undo put them back."""
+        channel, entries = found[0].channel, [a.entry for a in found]
+        sent = await self.outbox.post(channel, *unblocking(entries, [showing.policy.rules.rule_for(e).name
+                                                                     for e in entries]))  # fmt: skip
+        if not sent.ok or not sent.ts:  # nothing unblocked, all still unposted: the next look tries again
+            log.error("could not announce new blocks to unblock by their rules",
+                      extra={"channel": channel, "error": sent.error})  # fmt: skip
+            return []
+        ts = sent.ts
+
+        async def show(request: UnblockRequest) -> Shown:
+            return Shown(ts)  # the one message is the announcement of each request, which has no card of its own
+
+        requests: list[UnblockRequest] = []
+        announce: list[Announcement] = []
+        for announcement in found:
+            opened = await showing.requests.unblock_seen(self.watching, announcement, show, earlier)
+            if isinstance(opened, Opened):
+                requests.append(opened.decided.request if isinstance(opened.decided, Resolved) else opened.request)
+            elif isinstance(opened, AlreadyRequested) and opened.request.requester == WATCHER:
+                await self.watching.shown_in_request(announcement, ts)  # another look's request: said there
+            else:
+                announce.append(announcement)
+        self.outbox.update(channel, ts, *unblocked(entries, requests, showing.clock()))
+        return announce
 
     async def _unblocks(self) -> tuple[float, Unblocks | None]:
         """Now, and the bot's unblocks of the last days (one read of the store), so that an announcement says when

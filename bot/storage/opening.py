@@ -24,6 +24,7 @@ async def open_store(database_url: str, *, wait: float = DEFAULT_WAIT) -> Store:
         store = _store(database_url, wait)
         try:
             await store.open()
+            log.info("the database is open", extra={"database": urls.where(database_url)})
             return store
         except StoreUnavailable as error:
             left = deadline - time.monotonic()
@@ -42,4 +43,4 @@ def _store(database_url: str, wait: float) -> Store:
         return PostgresStore(database_url, wait=wait)
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(urls.sqlite_path(database_url), wait=wait)
+    return SQLiteStore(urls.sqlite_file(database_url), wait=wait)

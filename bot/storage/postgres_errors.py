@@ -56,8 +56,8 @@ def problem(database_url: str, error: BaseException) -> str:
         return f"PostgreSQL at {where} has no database {database!r}: create it, or correct DATABASE_URL"
     if isinstance(error, TimeoutError):
         return (
-            f"PostgreSQL at {where} did not answer within {CONNECT_TIMEOUT:g} s: check that the server is running "
-            "and that a firewall lets the bot through"
+            f"PostgreSQL at {where} did not answer within {CONNECT_TIMEOUT:g} seconds: check that the server is "
+            "running and that a firewall lets the bot through"
         )
     if isinstance(error, OSError):
         reason = error.strerror or type(error).__name__

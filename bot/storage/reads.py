@@ -57,6 +57,10 @@ class SharedReads(ABC):
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return await self._select(f"WHERE requester = ? {self._newest()}", user, count)
 
+    async def undone(self, count: int) -> list[UnblockRequest]:
+        return await self._select(f"WHERE undone_at IS NOT NULL ORDER BY undone_at DESC, {self.ARRIVAL} DESC LIMIT ?",
+                                  count)  # fmt: skip
+
     async def unblocked_since(self, since: float) -> list[UnblockRequest]:
         return await self._select(
             "WHERE state IN (?, ?) AND resolved_at >= ? ORDER BY resolved_at DESC LIMIT ?",
@@ -72,15 +76,32 @@ class SharedReads(ABC):
         )
 
     async def last_report(self) -> float | None:
-        [last] = await self._column("SELECT MAX(due_at) FROM reports")
+        [last] = await self._column("SELECT MAX(due_at) FROM reports WHERE sent_at IS NOT NULL")
         return float(str(last)) if last is not None else None
 
-    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool) -> bool:
-        inserted = await self._write(
-            "INSERT INTO reports (due_at, posted, holder, at) VALUES (?, ?, ?, ?) ON CONFLICT (due_at) DO NOTHING",
-            int(due_at), posted, holder, at,
-        )  # fmt: skip
-        return inserted == 1
+    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool, stale_before: float) -> bool:
+        # sent_at stays NULL until Slack took the report (or, for a moment only recorded, is set at once)
+        claimed = await self._write(
+            "INSERT INTO reports (due_at, posted, holder, at, sent_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (due_at) DO UPDATE SET holder = excluded.holder, at = excluded.at"
+            " WHERE reports.sent_at IS NULL AND reports.at < ?",
+            int(due_at),
+            posted,
+            holder,
+            at,
+            None if posted else at,
+            stale_before,
+        )
+        return claimed == 1
+
+    async def report_sent(self, due_at: float, holder: str, at: float) -> None:
+        sql = "UPDATE reports SET sent_at = ? WHERE due_at = ? AND holder = ? AND sent_at IS NULL"
+        await self._write(sql, at, int(due_at), holder)
+
+    async def release_report(self, due_at: float, holder: str) -> None:
+        await self._write(
+            "DELETE FROM reports WHERE due_at = ? AND holder = ? AND sent_at IS NULL", int(due_at), holder
+        )
 
     async def home_opened(self, user: str, at: float) -> None:
         await self._write(

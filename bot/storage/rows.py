@@ -9,7 +9,7 @@ from dataclasses import fields
 from typing import Any
 
 from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Target
-from ..domain.model import Escalation, Move, Result, State, Transition, UnblockRequest
+from ..domain.model import Approval, Escalation, Move, Result, State, Transition, UnblockRequest
 from ..domain.outcomes import Outcome
 from ..domain.ports import Announcement
 
@@ -78,7 +78,7 @@ _ENCODED: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] = {
     "state": (lambda state: state.value, State),
     "results": (lambda results: results_json(results), lambda text: _results(text)),
     "undo_results": (lambda results: results_json(results), lambda text: _results(text)),
-    "approvals": (lambda users: approvals_json(users), lambda text: tuple(json.loads(text))),
+    "approvals": (lambda approvals: approvals_json(approvals), lambda text: _approvals(text)),
     "auto": (int, bool),
     "allow_only": (int, bool),
     "escalation": (lambda escalation: escalation_json(escalation), lambda text: _escalation(text)),
@@ -130,9 +130,32 @@ def target_keys(request: UnblockRequest) -> list[str]:
     return [f"{t.kind.value}:{t.id}" for t in request.targets]
 
 
-def approvals_json(users: Sequence[str]) -> str:
-    """How the approvals so far are kept (and compared, when another approval is added)."""
-    return json.dumps(list(users))
+def approvals_json(approvals: Sequence[Approval]) -> str:
+    """How the approvals so far are kept (and compared, when another approval is added): an Approve as its
+    approver alone (``"U1"``, as every approval was kept before approvals named their action), any other as
+    ``{"user": "U1", "action": "allow_only", "allow_for": 3600.0}``."""
+    return json.dumps([approval.user if approval.plain else approval.record for approval in approvals])
+
+
+#: the actions an approval names, as :func:`approvals_json` keeps them
+_ACTIONS = ("unblock", "unblock_and_allow", "allow_only")
+
+
+def _approvals(text: str) -> tuple[Approval, ...]:
+    """What :func:`approvals_json` wrote (an approval without an action approved ``unblock``)."""
+    return tuple(_approval(item) for item in json.loads(text))
+
+
+def _approval(item: object) -> Approval:
+    if isinstance(item, str):
+        return Approval(item)
+    if not isinstance(item, dict) or not isinstance(item.get("user"), str):
+        raise ValueError("a stored approval without its approver")
+    action, allow_for = item.get("action", "unblock"), item.get("allow_for")
+    if action not in _ACTIONS or (action != "unblock") != isinstance(allow_for, int | float):
+        raise ValueError(f"a stored approval of an unknown action ({action})")
+    seconds = float(allow_for) if isinstance(allow_for, int | float) else None
+    return Approval(item["user"], seconds, action == "allow_only")
 
 
 def results_json(results: tuple[Result, ...]) -> str:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from urllib.parse import urlsplit
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -24,6 +25,21 @@ def sqlite_path(database_url: str) -> str:
     if parts.scheme != "sqlite" or parts.netloc or not parts.path.startswith("/") or len(parts.path) < 2:
         raise ValueError("is not a SQLite URL like sqlite:///unblock.db or sqlite:////var/lib/unblock.db")
     return parts.path[1:]
+
+
+def sqlite_file(database_url: str) -> str:
+    """The SQLite file's absolute path: a relative one is under the working folder."""
+    return os.path.abspath(sqlite_path(database_url))
+
+
+def relative_folders(database_url: str) -> str | None:
+    """For a SQLite file named with folders relative to the working folder (``sqlite:///var/lib/unblock.db``,
+    three slashes, is ``./var/lib/unblock.db``), the URL of the absolute path it may have been meant as
+    (``sqlite:////var/lib/unblock.db``); None for any other URL."""
+    if is_postgres(database_url):
+        return None
+    path = sqlite_path(database_url)
+    return None if os.path.isabs(path) or os.path.dirname(path) in ("", ".") else f"sqlite:////{path}"
 
 
 def check(raw: str) -> str:
@@ -51,7 +67,7 @@ def where(database_url: str) -> str:
     if is_postgres(database_url):
         parts = urlsplit(database_url)
         return f"PostgreSQL database {parts.path.lstrip('/') or '(default)'} at {server(database_url)}"
-    return f"SQLite file {sqlite_path(database_url)}"
+    return f"SQLite file {sqlite_file(database_url)}"
 
 
 def server(database_url: str) -> str:

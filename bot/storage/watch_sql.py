@@ -71,7 +71,8 @@ class SharedWatch(ABC):
                               at, *entry_ids)  # fmt: skip
 
     async def mark_gone(self, entry_id: int) -> bool:
-        return await self._write("UPDATE announcements SET gone = TRUE WHERE entry_id = ? AND NOT gone", entry_id) == 1
+        # every announcement of the entry, gone already or not: a try whose answer was lost gets the same answer again
+        return await self._write("UPDATE announcements SET gone = TRUE WHERE entry_id = ?", entry_id) == 1
 
 
 def _marks(values: Sequence[object]) -> str:

@@ -20,6 +20,8 @@ class Answer:
     status: int
     headers: Any  # a case-insensitive mapping of header names to values
     body: bytes
+    #: an earlier try of the same call reached 3CX and its answer was lost (3CX may have carried it out)
+    after_lost: bool = False
 
 
 def error_for(method: str, path: str, answer: Answer) -> ThreeCXError:

@@ -22,6 +22,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import aiohttp
@@ -34,7 +35,7 @@ from . import answers
 from .answers import Answer
 from .entity_sets import EntitySet
 from .errors import ThreeCXError, UnavailableError, UnexpectedResponseError
-from .no_answer import NoAnswer
+from .no_answer import NoAnswer, Sends, counting_sends
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_have_been_carried_out, may_retry
 from .tokens import TokenStore
 
@@ -93,7 +94,9 @@ class ThreeCXClient:
             ssl_context = ssl.create_default_context(cafile=self._ca_bundle)
             connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=ssl_context)
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=timeout, trace_configs=[counting_sends()]
+            )
 
     async def close(self) -> None:
         if self._session is not None:
@@ -128,14 +131,20 @@ class ThreeCXClient:
     async def delete(self, entity_set: EntitySet[Any], key: Any, etag: str | None = None) -> Removal:
         """``DELETE /<set>(<key>)``, with ``If-Match`` when an ETag is known.
 
-        A 404 means the entity is gone, which is what was asked for: most often a retried DELETE whose
-        first answer was lost (aiohttp itself resends an idempotent request once when a kept-alive
-        connection drops), otherwise someone removed it first. Either way it is a removal that deleted nothing.
+        A 404 means the entity is gone, which is what was asked for: a removal that deleted nothing. When an
+        earlier try's answer was lost (aiohttp itself resends an idempotent request once when a kept-alive
+        connection drops), the removal says so (``answer_lost``): that try most likely removed it.
         """
         path = entity_set.entity(key)
         answer = await self._xapi("DELETE", path, headers={"If-Match": etag} if etag else {}, check=False)
         if answer.status in (200, 204):
             return Removal(deleted=True, answer=f"HTTP {answer.status}")
+        if answer.status == 404 and answer.after_lost:
+            return Removal(
+                deleted=False,
+                answer="HTTP 404 on a second try: the first, whose answer was lost, removed it",
+                answer_lost=True,
+            )
         if answer.status == 404:
             return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
         raise answers.error_for("DELETE", path, answer)
@@ -264,23 +273,26 @@ class ThreeCXClient:
         deadline = time.monotonic() + policy.budget
         slots = self._slots[lane or calls.lane()]
         all_headers = {"Accept": "application/json", **(headers or {})}
-        tries = 0
+        tries, lost = 0, False
         while True:
             tries += 1
             failure: ThreeCXError
             try:
                 answer = await self._try(method, url, path, all_headers, data, slots, creates=creates)
-            except NoAnswer as lost:
-                failure, sent, status, retry_after = lost.error, lost.sent, None, None
+            except NoAnswer as no_answer:
+                failure, sent, status, retry_after = no_answer.error, no_answer.sent, None, None
+                lost = lost or sent
             else:
                 if answer.status not in RETRYABLE_STATUSES:
-                    return answer
+                    return replace(answer, after_lost=True) if lost else answer
                 failure, sent, status = answers.error_for(method, path, answer), True, answer.status
-                failure.maybe_applied = may_have_been_carried_out(creates=creates, status=status)
+                failure.maybe_applied = may_have_been_carried_out(changes=creates or method == "DELETE", status=status)
+                lost = lost or failure.maybe_applied
                 retry_after = answers.retry_after(answer.headers.get("Retry-After"))
             pause = policy.delay(tries, retry_after)
             retry = may_retry(creates=creates, sent=sent, status=status)
             if not retry or tries >= policy.attempts or time.monotonic() + pause > deadline:
+                failure.maybe_applied = failure.maybe_applied or (lost and method == "DELETE")
                 raise failure
             reason = failure.answer()
             log.info(
@@ -313,14 +325,14 @@ class ThreeCXClient:
             if permit is not None and not permit.allows():
                 raise UnavailableError("the bot no longer holds this request, so nothing was sent", method=method,
                                        path=path)  # fmt: skip
-            started, status = time.monotonic(), None
+            started, status, sends = time.monotonic(), None, Sends()
             try:
                 async with (
                     asyncio.timeout(self._timeout),
-                    self._session.request(method, url, headers=headers, data=data) as response,
+                    self._session.request(method, url, headers=headers, data=data, trace_request_ctx=sends) as response,
                 ):
                     status = response.status
-                    return Answer(response.status, response.headers, await response.read())
+                    return Answer(response.status, response.headers, await response.read(), after_lost=sends.resent)
             except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
                 raise UnavailableError(
                     "3CX's TLS certificate could not be verified; for a private CA, set THREECX_CA_BUNDLE",

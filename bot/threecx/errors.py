@@ -26,9 +26,13 @@ class ThreeCXError(CallFailed):
         status: int | None = None,
         detail: str | None = None,
         maybe_applied: bool = False,
+        unreached: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message, self.method, self.path, self.status = message, method, path, status
+        #: why no connection to 3CX was made (``its name could not be resolved``, ``connection refused``); None
+        #: when 3CX was reached
+        self.unreached = unreached
         #: what 3CX said about it (OData ``error.message``), if anything
         self.detail = detail
         #: the request reached 3CX and its answer was lost: 3CX may have carried it out

@@ -22,6 +22,11 @@ from .odata import any_equal, contains
 E = TypeVar("E", BlocklistEntry, BlockedNumber)
 #: equality tests per query, to keep URLs short
 CLAUSES_PER_QUERY = 24
+#: ``Pbx.BlockType``: the entries that block (3CX may leave the type out: they block too), and the allow entries
+BLOCKS = "(BlockType eq Pbx.BlockType'Block' or BlockType eq null)"
+ALLOWS = "BlockType eq Pbx.BlockType'Allow'"
+#: what may stand between two digits of a caller number as 3CX keeps it
+DIGIT_SEPARATORS = " -."
 
 
 class _List(Generic[E]):
@@ -84,10 +89,21 @@ class IpBlocklist(_List[BlocklistEntry]):
         return await self._client.query(BLOCKLIST, filter=query, top=10)
 
     async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
-        """The entries whose ``IPAddrMask`` is one of ``masks`` (a few short queries; at most ``top`` each)."""
+        """The entries whose ``IPAddrMask`` is one of ``masks``: a few short queries, each giving at most ``top``
+        entries that block and at most ``top`` allow entries (so that allow entries never crowd blocks out)."""
         chunks = [masks[i : i + CLAUSES_PER_QUERY] for i in range(0, len(masks), CLAUSES_PER_QUERY)]
-        pages = await asyncio.gather(*(self._matching("IPAddrMask", chunk, top) for chunk in chunks))
+        pages = await asyncio.gather(*(self._with_masks(chunk, top) for chunk in chunks))
         return [entry for page in pages for entry in page]
+
+    async def _with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
+        """One query for ``masks``; when it fills ``top``, one for the blocks and one for the allow entries."""
+        found = await self._matching("IPAddrMask", masks, top)
+        if len(found) < top:
+            return found
+        either = f"({any_equal('IPAddrMask', masks)})"
+        queries = [self._client.query(BLOCKLIST, filter=f"{either} and {kind}", top=top) for kind in (BLOCKS, ALLOWS)]
+        blocks, allows = await asyncio.gather(*queries)
+        return blocks + allows
 
     async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
         """The newest entries, optionally those whose address or description contains ``text``."""
@@ -129,6 +145,14 @@ class NumberBlacklist(_List[BlockedNumber]):
 
     async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
         return await self._matching("CallerId", caller_ids, top)
+
+    async def holding_digits(self, tail: str, top: int) -> list[BlockedNumber]:
+        """The entries whose ``CallerId`` holds the digits ``tail``, together or with a space, a hyphen or a dot
+        between two of them (3CX's filter cannot leave them out): more than one number's entries, which the caller
+        tells apart by all their digits."""
+        spelled = [tail] + [tail[:i] + mark + tail[i:] for i in range(1, len(tail)) for mark in DIGIT_SEPARATORS]
+        query = " or ".join(contains("CallerId", text) for text in spelled)
+        return await self._client.query(self.entity_set, filter=query, top=top)
 
 
 def lists(client: ThreeCXClient) -> dict[Kind, IpBlocklist | NumberBlacklist]:

@@ -43,6 +43,7 @@ def may_retry(*, creates: bool, sent: bool, status: int | None) -> bool:
     return status in (429, 503)
 
 
-def may_have_been_carried_out(*, creates: bool, status: int) -> bool:
-    """An answer from a gateway (502, 504) to an entry's POST may hide 3CX's own: the entry may have been added."""
-    return creates and status in (502, 504)
+def may_have_been_carried_out(*, changes: bool, status: int) -> bool:
+    """An answer from a gateway (502, 504) to a call that ``changes`` an entry (its POST, its DELETE) may hide 3CX's
+    own: the entry may have been added, or removed."""
+    return changes and status in (502, 504)

@@ -81,7 +81,10 @@ class MemoryStore:
         self._home: dict[str, float] = {}
         self._cards: dict[str, str] = {}
         #: the weekly reports recorded: when each was due -> (posted, holder)
-        self.reports: dict[float, tuple[bool, str]] = {}
+        #: request id -> (holder, at) of the claim to send its reminder
+        self.reminding: dict[str, tuple[str, float]] = {}
+        #: due_at -> (posted, holder, claimed at, sent at: None until Slack took it)
+        self.reports: dict[float, tuple[bool, str, float, float | None]] = {}
         #: how many times each method was called
         self.calls: Counter[str] = Counter()
         #: every renewal asked for: (request id, owner, whether it held)
@@ -206,6 +209,10 @@ class MemoryStore:
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return (await self._select("requested_by", lambda r: r["requester"] == user))[:count]
 
+    async def undone(self, count: int) -> list[UnblockRequest]:
+        found = await self._select("undone", lambda r: r["undone_at"] is not None)
+        return sorted(found, key=lambda r: r.undone_at or 0.0, reverse=True)[:count]
+
     async def still_waiting(
         self, now: float, remind_before: float | None, escalate_before: float | None
     ) -> list[UnblockRequest]:
@@ -216,6 +223,27 @@ class MemoryStore:
 
         found = await self._select("still_waiting", due, newest=False)
         return sorted(found, key=lambda r: r.created_at)[:WAITING_READ]
+
+    async def claim_reminder(
+        self, request_id: str, holder: str, at: float, stale_before: float
+    ) -> UnblockRequest | None:
+        lost = await self._begin("claim_reminder")
+        row, claim = self._rows.get(request_id), self.reminding.get(request_id)
+        free = claim is None or claim[1] < stale_before
+        waits = row is not None and row["state"] == State.PENDING and _below(at, row["expires_at"])
+        if not waits or not free or row is None or row["reminded_at"] is not None:
+            self._end(lost)
+            return None
+        self.reminding[request_id] = (holder, at)
+        self._end(lost)
+        return self._request(request_id)
+
+    async def release_reminder(self, request_id: str, holder: str) -> None:
+        lost = await self._begin("release_reminder")
+        row, claim = self._rows.get(request_id), self.reminding.get(request_id)
+        if row is not None and row["reminded_at"] is None and claim is not None and claim[0] == holder:
+            del self.reminding[request_id]
+        self._end(lost)
 
     async def mark_reminded(self, request_id: str, at: float) -> UnblockRequest | None:
         return await self._mark("mark_reminded", request_id, "reminded_at", at, at)
@@ -252,15 +280,30 @@ class MemoryStore:
     async def last_report(self) -> float | None:
         lost = await self._begin("last_report")
         self._end(lost)
-        return max(self.reports, default=None)
+        return max((due_at for due_at, (_, _, _, sent) in self.reports.items() if sent is not None), default=None)
 
-    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool) -> bool:
+    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool, stale_before: float) -> bool:
         lost = await self._begin("claim_report")
-        first = due_at not in self.reports
-        if first:
-            self.reports[due_at] = (posted, holder)
+        kept = self.reports.get(due_at)
+        claims = kept is None or (kept[3] is None and kept[2] < stale_before)
+        if claims:
+            self.reports[due_at] = (posted, holder, at, None if posted else at)
         self._end(lost)
-        return first
+        return claims
+
+    async def report_sent(self, due_at: float, holder: str, at: float) -> None:
+        lost = await self._begin("report_sent")
+        kept = self.reports.get(due_at)
+        if kept is not None and kept[1] == holder and kept[3] is None:
+            self.reports[due_at] = (*kept[:3], at)
+        self._end(lost)
+
+    async def release_report(self, due_at: float, holder: str) -> None:
+        lost = await self._begin("release_report")
+        kept = self.reports.get(due_at)
+        if kept is not None and kept[1] == holder and kept[3] is None:
+            del self.reports[due_at]
+        self._end(lost)
 
     async def home_viewers(self, since: float) -> list[str]:
         lost = await self._begin("home_viewers")
@@ -373,6 +416,7 @@ class FakeList(Generic[E]):
         self.before: dict[str, Callable[[], Awaitable[None]]] = {}
         self._planned: dict[str, list[Planned]] = {}
         self._ids = itertools.count(1000)
+        self._removal_lost = False
 
     def fail(self, method: str, error: ThreeCXError, *, applied: bool = False, late: float | None = None,
              times: int = 1) -> None:  # fmt: skip
@@ -393,9 +437,15 @@ class FakeList(Generic[E]):
 
     # -- EntryList --
 
+    def lose_removal(self) -> None:
+        """3CX removes the entry of the next ``remove``, whose answer is lost: a second try finds it gone."""
+        self._removal_lost = True
+
     async def remove(self, target: Target) -> Removal:
         own = self._own(target)
-        return await self._call("remove", own.id, lambda: self._delete(own))
+        lost, self._removal_lost = self._removal_lost, False
+        removal = await self._call("remove", own.id, lambda: self._delete(own))
+        return Removal(deleted=False, answer="HTTP 404 on a second try", answer_lost=True) if lost else removal
 
     async def restore(self, target: Target) -> tuple[Target, str]:
         own = self._own(target)
@@ -496,11 +546,15 @@ class FakeBlocklist(FakeList[BlocklistEntry]):
         )  # fmt: skip
 
     async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
-        """Each ``IPAddrMask`` compared as text, as 3CX's filter does. Recorded as (masks, top)."""
+        """Each ``IPAddrMask`` compared as text, as 3CX's filter does: at most ``top`` entries that block and
+        ``top`` allow entries. Recorded as (masks, top)."""
         wanted = set(masks)
-        return await self._call("with_masks", (list(masks), top), lambda: [
-            e for e in self.entries.values() if self.answers_all or e.address in wanted
-        ][:top])  # fmt: skip
+
+        def matching() -> list[BlocklistEntry]:
+            found = [e for e in self.entries.values() if self.answers_all or e.address in wanted]
+            return [e for e in found if e.blocks][:top] + [e for e in found if not e.blocks][:top]
+
+        return await self._call("with_masks", (list(masks), top), matching)
 
     async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
         """As 3CX's list: the address or the description contains ``text``. Recorded as (text, skip, top)."""
@@ -527,12 +581,16 @@ class FakeBlacklist(FakeList[BlockedNumber]):
 
     holds = BlockedNumber
 
-    async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
-        """Each caller number compared as text, as 3CX's filter does. Recorded as (caller_ids, top)."""
-        wanted = set(caller_ids)
-        return await self._call("with_caller_ids", (list(caller_ids), top), lambda: [
-            e for e in self.entries.values() if self.answers_all or e.number in wanted
-        ][:top])  # fmt: skip
+    async def holding_digits(self, tail: str, top: int) -> list[BlockedNumber]:
+        """The numbers that hold ``tail``, its digits together or with one space, hyphen or dot between two, as
+        3CX's filter finds them. Recorded as (tail, top)."""
+        spelled = [tail] + [tail[:i] + mark + tail[i:] for i in range(1, len(tail)) for mark in " -."]
+
+        def holding() -> list[BlockedNumber]:
+            found = [e for e in self.entries.values() if any(text in (e.number or "") for text in spelled)]
+            return (list(self.entries.values()) if self.answers_all else found)[:top]
+
+        return await self._call("holding_digits", (tail, top), holding)
 
 
 def blocked_address(entry_id: int, mask: str, *, etag: str | None = None) -> BlocklistEntry:

@@ -227,7 +227,7 @@ async def test_remove_passes_on_what_3cx_refused() -> None:
     [
         (60, "1 minute"), (120, "2 minutes"), (5400, "90 minutes"), (3600, "1 hour"), (7200, "2 hours"),
         (90000, "25 hours"), (86400, "1 day"), (7 * 86400, "7 days"), (45, "45 seconds"), (90, "90 seconds"),
-        (3660, "61 minutes"),
+        (3660, "61 minutes"), (1, "1 second"), (2.5, "2.5 seconds"), (0.2, "0.2 seconds"), (100_001, "100001 seconds"),
     ],
 )  # fmt: skip
 def test_duration_words(seconds: float, words: str) -> None:

@@ -3,13 +3,23 @@ for every network holding it, a caller number however 3CX wrote it, and pages of
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 import pytest
 
-from bot.domain.lookup import MAX_MATCHES, Finder, Network, candidate_masks, containing_prefix
+from bot.domain.lookup import (
+    MAX_MATCHES,
+    NUMBER_CANDIDATES,
+    Finder,
+    Network,
+    TooSlow,
+    candidate_masks,
+    containing_prefix,
+)
+from bot.domain.outcomes import Outcome
 from bot.threecx.errors import NotFoundError
 from bot.threecx.models import ALLOW, BlockedNumber, BlocklistEntry
 
@@ -214,18 +224,29 @@ def test_containing_prefix_is_none_for_what_does_not_hold_the_network() -> None:
 # -- numbers -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("asked", ["+41445551234", "41445551234"])
-async def test_a_number_is_asked_with_and_without_its_plus(asked: str) -> None:
-    blacklist = numbers([number("a", "+41445551234"), number("b", "41445551234"), number("c", "41445551235")])
-    found = await finder(blacklist=blacklist).number(asked)
+async def test_a_number_is_asked_with_and_without_its_plus_and_with_00_for_its_plus() -> None:
+    stored = [number("a", "+41445551234"), number("b", "41445551234"), number("c", "0041445551234")]
+    blacklist = numbers([*stored, number("d", "41445551235")])
+    found = await finder(blacklist=blacklist).number("+41445551234")
 
-    assert [t.id for t in found.blocking] == ["a", "b"]
-    assert blacklist.called("with_caller_ids") == [(["41445551234", "+41445551234"], MAX_MATCHES + 1)]
+    assert [t.id for t in found.blocking] == ["a", "b", "c"]
+    assert blacklist.called("holding_digits") == [("1234", NUMBER_CANDIDATES)]
     assert found.allowing == ()
     assert not found.truncated
 
 
-async def test_a_number_matches_whatever_punctuation_3cx_stored() -> None:
+async def test_a_number_without_a_plus_is_asked_with_and_without_one() -> None:
+    blacklist = numbers([number("a", "+41445551234"), number("b", "41445551234"), number("c", "0041445551234")])
+    found = await finder(blacklist=blacklist).number("41445551234")
+
+    assert [t.id for t in found.blocking] == ["a", "b"]
+    assert blacklist.called("holding_digits") == [("1234", NUMBER_CANDIDATES)]
+    assert found.allowing == ()
+    assert not found.truncated
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["as 3CX's filter answers", "a 3CX that answers with all"])
+async def test_a_number_matches_whatever_punctuation_3cx_stored(exact: bool) -> None:
     blacklist = numbers(
         [
             number("a", "+41 44 555 12 34"),
@@ -234,11 +255,21 @@ async def test_a_number_matches_whatever_punctuation_3cx_stored() -> None:
             number("d", "+41 44 555 12 345"),
             number("e", None),
             number("f", "+1 (415) 555-1234"),
+            number("g", "0041 44 555 1 234"),
+            number("h", "+41 4455 51234"),
         ],
-        exact=False,
+        exact=exact,
     )
     found = await finder(blacklist=blacklist).number("+41445551234")
-    assert [t.id for t in found.blocking] == ["a", "c"]
+    assert [t.id for t in found.blocking] == ["a", "c", "g", "h"]
+
+
+async def test_a_number_is_asked_for_by_its_last_digits_however_short() -> None:
+    blacklist = numbers([number("a", "1 1 2"), number("b", "11 2"), number("c", "+112")])
+    found = await finder(blacklist=blacklist).number("112")
+
+    assert [t.id for t in found.blocking] == ["b", "c"]  # "1 1 2" has more than one space among its last digits
+    assert blacklist.called("holding_digits") == [("112", NUMBER_CANDIDATES)]
 
 
 async def test_more_numbers_than_one_request_may_cover_are_cut_and_said_so() -> None:
@@ -309,3 +340,36 @@ async def test_pages_between_two_ids_say_whether_there_is_more() -> None:
     assert not exact.more
 
     assert ip.called("between") == [((5, 20), 0, 11), ((5, 20), 10, 11), ((1, 4), 0, 5)]
+
+
+# -- a deadline --------------------------------------------------------------------------------------
+
+
+async def never_answers() -> None:
+    await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("method", ["with_masks", "holding_digits", "get", "newest"])
+async def test_a_lookup_3cx_does_not_answer_is_given_up_after_its_deadline(method: str) -> None:
+    ip, blacklist = addresses([entry(10, "203.0.113.7")]), numbers([number("a", "+41445551234")])
+    (blacklist if method == "holding_digits" else ip).before[method] = never_answers
+    find = Finder(ip, blacklist, deadline=0.01)
+    lookups: dict[str, Callable[[], Awaitable[object]]] = {
+        "with_masks": lambda: find.address(net("203.0.113.7")),
+        "holding_digits": lambda: find.number("+41445551234"),
+        "get": lambda: find.entries([10, 11]),
+        "newest": lambda: find.newest(None),
+    }
+
+    with pytest.raises(TooSlow) as raised:
+        await lookups[method]()
+
+    assert raised.value.seconds == 0.01 and Outcome.of(raised.value) is Outcome.UNAVAILABLE
+
+
+async def test_a_lookup_that_fails_in_time_says_why_and_not_that_it_was_slow() -> None:
+    ip = addresses()
+    ip.fail("get", NotFoundError("Not Found", method="GET", status=404))
+
+    with pytest.raises(NotFoundError):
+        await Finder(ip, numbers(), deadline=5).entry(10)

@@ -15,10 +15,21 @@ import pytest
 from bot.domain.decisions import ApprovalRecorded, Refused, Resolved
 from bot.domain.model import Escalation, State, UnblockRequest
 from bot.domain.policy import ApprovalPolicy, Approvers, Refusal, Why
-from bot.domain.requests import Upkept
+from bot.domain.requests import REMINDER_CLAIM_HOLD, Upkept
 from bot.domain.rules import Rule, Rules
 
-from .fakes import APPROVER, CHANNEL, DURATIONS, GROUP, OTHER_USER, REQUESTER, TIMING, World, world
+from .fakes import (
+    APPROVER,
+    CHANNEL,
+    DURATIONS,
+    GROUP,
+    OTHER_USER,
+    REQUESTER,
+    TIMING,
+    World,
+    blocked_address,
+    world,
+)
 
 #: the people requests are escalated to: a lead, and the members of the on-call user group
 LEAD = "U0LEAD"
@@ -61,8 +72,16 @@ async def waiting_for(w: World, seconds: float, entry: int = 42, *, requester: s
     return request
 
 
-async def upkeep(w: World, owner: str = "bot-a") -> Upkept:
-    return await w.process(owner).requests.upkeep()
+async def upkeep(w: World, owner: str = "bot-a", *, slack_takes: bool = True) -> Upkept:
+    """One round of upkeep in the process ``owner``, whose reminders Slack takes (or, not ``slack_takes``,
+    refuses), as the sweeper reports them."""
+    requests = w.process(owner).requests
+    done = await requests.upkeep()
+    if not slack_takes:
+        for request in done.reminded:
+            await requests.reminder_not_sent(request)
+        return done
+    return replace(done, reminded=[await requests.reminder_sent(r) for r in done.reminded])
 
 
 def ids(requests: Sequence[UnblockRequest]) -> list[str]:
@@ -94,6 +113,31 @@ async def test_two_replicas_at_once_remind_once() -> None:
     request = await waiting_for(w, 2 * MINUTE)
     a, b = await asyncio.gather(upkeep(w, "bot-a"), upkeep(w, "bot-b"))
     assert ids(a.reminded) + ids(b.reminded) == [request.id]
+
+
+async def test_a_reminder_slack_refused_is_not_recorded_and_is_sent_at_a_later_round_once() -> None:
+    w = reminding()
+    request = await waiting_for(w, 2 * MINUTE)
+    refused = await upkeep(w, "bot-a", slack_takes=False)
+    assert ids(refused.reminded) == [request.id] and (await w.state(request.id)).reminded_at is None
+
+    w.clock.advance(30)
+    again = await upkeep(w, "bot-b")  # the next round, in any process
+    assert ids(again.reminded) == [request.id] and (await w.state(request.id)).reminded_at == w.clock()
+    assert (await upkeep(w, "bot-a")).reminded == [] and (await upkeep(w, "bot-b")).reminded == []
+
+
+async def test_a_reminder_claimed_by_a_process_that_stopped_is_sent_by_another_once_the_claim_is_stale() -> None:
+    w = reminding()
+    request = await waiting_for(w, 2 * MINUTE)
+    claimed = await w.process("bot-dead").requests.upkeep()  # claimed; the process stops before Slack took it
+    assert ids(claimed.reminded) == [request.id]
+
+    w.clock.advance(REMINDER_CLAIM_HOLD)
+    assert (await upkeep(w, "bot-b")).reminded == []  # its holder may still be sending it
+    w.clock.advance(1)
+    assert ids((await upkeep(w, "bot-b")).reminded) == [request.id]
+    assert (await w.state(request.id)).reminded_at == w.clock()
 
 
 @pytest.mark.parametrize("decide", ["approve", "deny", "cancel"])
@@ -249,12 +293,32 @@ async def test_one_escalated_to_counts_as_an_approver_of_several() -> None:
     assert isinstance(await w.requests.approve(request.id, APPROVER, CHANNEL), ApprovalRecorded)
     await upkeep(w)
     approved = await w.requests.approve(request.id, LEAD, CHANNEL)
-    assert isinstance(approved, Resolved) and approved.request.approvals == (APPROVER, LEAD)
+    assert isinstance(approved, Resolved) and approved.request.approved_by == (APPROVER, LEAD)
     assert approved.request.state is State.UNBLOCKED
 
 
-async def test_those_escalated_to_see_waiting_requests_as_approvers_do() -> None:
+async def test_those_requests_are_escalated_to_are_approvers_only_of_what_was_escalated_to_them() -> None:
     w = reminding()
-    assert await w.policy.is_approver(LEAD) and await w.policy.is_approver(ONCALL_MEMBER)
-    assert not await w.policy.is_approver(OTHER_USER)
-    assert not await reminding(replace(SETTINGS, escalate_after=0.0)).policy.is_approver(LEAD)
+    # no approvers of anything under the settings or a rule: no report, no other channel's history
+    assert not await w.policy.is_approver(LEAD) and not await w.policy.is_approver(ONCALL_MEMBER)
+    assert await w.policy.is_approver(APPROVER)
+    # but they may be asked to decide (their Home tab lists what they may approve now)
+    assert await w.policy.may_be_asked(LEAD) and await w.policy.may_be_asked(ONCALL_MEMBER)
+    assert not await w.policy.may_be_asked(OTHER_USER)
+    assert not await reminding(replace(SETTINGS, escalate_after=0.0)).policy.may_be_asked(LEAD)
+
+
+async def test_each_sees_waiting_only_the_requests_they_may_approve_now() -> None:
+    w = reminding(rules=[QUICK])
+    w.ip.put(blocked_address(44, "192.0.2.1"))
+    mine = await waiting_for(w, 0.0, requester=APPROVER)  # the approver's own request
+    quick = await waiting_for(w, 2 * MINUTE, 43)
+    other = await waiting_for(w, 0.0, 44)
+
+    assert await w.requests.waiting_for(APPROVER, 10) == [other, quick]  # never their own
+    assert await w.requests.waiting_for(APPROVER, 1) == [other]
+    assert await w.requests.waiting_for(LEAD, 10) == []  # nothing escalated yet
+    await upkeep(w)  # "Quick" escalates to the lead after a minute; the settings after five
+    assert [r.id for r in await w.requests.waiting_for(LEAD, 10)] == [quick.id]
+    assert await w.requests.waiting_for(OTHER_USER, 10) == []
+    assert mine.requester == APPROVER

@@ -1,17 +1,22 @@
 """The report: the figures of a known set of requests (how they ended, the median and 90th percentile of the
 time to a decision, unblocks by approver, the five most unblocked), and the weekly schedule (due on Monday at
-09:00 UTC, not before, once; a week missed while no bot ran is posted once, the latest only), claimed once by
-two processes."""
+09:00 UTC, or on the clocks of a time zone, not before, once; a week missed while no bot ran is posted once, the
+latest only), claimed once by two processes."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from bot.domain.model import Escalation, Outcome, Result, State, Target, UnblockRequest
+import pytest
+
+from bot.domain.model import Approval, Escalation, Outcome, Result, State, Target, UnblockRequest
+from bot.domain.ports import StoreUnreachable
 from bot.domain.report import (
     DAY,
+    REPORT_CLAIM_HOLD,
     WEEK,
     Due,
     Ending,
@@ -33,6 +38,7 @@ E = blocked_address(5, "192.0.2.11")
 N = blocked_number("6", "+15550100")
 #: Monday 30 November 2026, 09:00 UTC
 MONDAY_NINE = datetime(2026, 11, 30, 9, 0, tzinfo=UTC).timestamp()
+BERLIN = ZoneInfo("Europe/Berlin")
 T = MONDAY_NINE - 3 * DAY
 DELETED = Result(Outcome.DELETED, "204")
 #: one of four entries was gone already: unblocked all the same
@@ -66,7 +72,18 @@ def known() -> list[UnblockRequest]:
         made(7, State.CANCELLED, C, by=REQUESTER, after=5),  # withdrawn by the requester: no decision
         made(8, State.PENDING, D, reminded_at=T + 500, escalation=Escalation(at=T + 900, after=900)),
         made(9, State.UNBLOCKED, C, after=0, auto=True, results=(DELETED,)),  # by its rule, at once
-        made(10, State.UNBLOCKED, A, N, D, E, by=DAVE, after=900, approvals=(BOB, DAVE), results=SEVERAL),
+        made(
+            10,
+            State.UNBLOCKED,
+            A,
+            N,
+            D,
+            E,
+            by=DAVE,
+            after=900,
+            approvals=(Approval(BOB), Approval(DAVE)),
+            results=SEVERAL,
+        ),
     ]
 
 
@@ -144,6 +161,33 @@ def test_the_weekly_report_is_due_on_monday_at_nine_utc() -> None:
     assert friday.latest(MONDAY_NINE) == datetime(2026, 11, 27, 17, 30, tzinfo=UTC).timestamp()
 
 
+def test_the_weekly_report_keeps_to_the_clocks_of_its_time_zone() -> None:
+    weekly = Weekly(weekday=0, hour=9, minute=0, zone=BERLIN)  # UNBLOCK_REPORT_AT=mon 09:00, Europe/Berlin
+    winter = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()  # 09:00 CET
+    summer = datetime(2026, 6, 29, 7, 0, tzinfo=UTC).timestamp()  # 09:00 CEST
+
+    assert weekly.latest(winter) == winter and weekly.latest(winter - 1) == winter - WEEK
+    assert weekly.latest(summer) == summer and weekly.latest(summer - 1) == summer - WEEK
+    assert weekly.latest(winter + 6 * DAY) == winter
+
+
+async def test_the_week_the_clocks_change_is_reported_whole_and_once() -> None:
+    before = datetime(2026, 3, 23, 8, 0, tzinfo=UTC).timestamp()  # Monday 09:00 CET
+    after = datetime(2026, 3, 30, 7, 0, tzinfo=UTC).timestamp()  # Monday 09:00 CEST: 167 hours later
+    store, clock = MemoryStore(), FakeClock(before)
+    await store.add(made(1, State.PENDING, A, created_at=before + 60))
+    await store.add(made(2, State.PENDING, B, created_at=after - 60))
+    reporting = Reporting(store, store, clock, Weekly(zone=BERLIN), holder="bot-1")
+    assert await reporting.due() is None  # the first start: recorded, not posted
+
+    clock.now = after - 1
+    assert await reporting.due() is None
+    clock.now = after
+    report = await reporting.due()
+
+    assert report is not None and (report.since, report.until) == (before, after) and report.total == 2
+
+
 def test_due_not_before_the_moment_then_once() -> None:
     weekly, last = Weekly(), MONDAY_NINE - WEEK
 
@@ -171,16 +215,69 @@ async def test_two_processes_post_the_weekly_report_once() -> None:
     one, two = (Reporting(store, store, clock, Weekly(), holder=name) for name in ("bot-1", "bot-2"))
 
     assert [*await asyncio.gather(one.due(), two.due())] == [None, None]  # the first start: recorded, not posted
-    assert store.reports == {MONDAY_NINE - WEEK: (False, "bot-1")}
+    started = MONDAY_NINE - DAY
+    assert store.reports == {MONDAY_NINE - WEEK: (False, "bot-1", started, started)}
 
     clock.now = MONDAY_NINE - 1
     assert [*await asyncio.gather(one.due(), two.due())] == [None, None]
     clock.now = MONDAY_NINE + 1
-    reports = [r for r in await asyncio.gather(two.due(), one.due()) if r is not None]
-    assert len(reports) == 1 and reports[0].total == 1
-    assert (reports[0].since, reports[0].until) == (MONDAY_NINE - WEEK, MONDAY_NINE)
+    owed = await asyncio.gather(two.due(), one.due())
+    [(holder, report)] = [(p, r) for p, r in zip((two, one), owed, strict=True) if r is not None]
+    assert report.total == 1 and (report.since, report.until) == (MONDAY_NINE - WEEK, MONDAY_NINE)
+    await holder.sent(report)
     clock.now = MONDAY_NINE + 3600
     assert [*await asyncio.gather(one.due(), two.due())] == [None, None]
+
+
+async def test_a_weekly_report_slack_refused_is_claimed_again_at_the_next_look_and_sent_once() -> None:
+    store, clock = MemoryStore(), FakeClock(MONDAY_NINE - DAY)
+    one, two = (Reporting(store, store, clock, Weekly(), holder=name) for name in ("bot-1", "bot-2"))
+    await one.due()
+    clock.now = MONDAY_NINE + 1
+
+    refused = await one.due()
+    assert refused is not None
+    await one.not_sent(refused)  # Slack did not take it: nothing is recorded sent
+    assert await store.last_report() == MONDAY_NINE - WEEK
+
+    again = await two.due()  # the next look, in any process
+    assert again is not None and again.until == MONDAY_NINE
+    await two.sent(again)
+    assert await store.last_report() == MONDAY_NINE
+    clock.now = MONDAY_NINE + REPORT_CLAIM_HOLD + 1
+    assert [*await asyncio.gather(one.due(), two.due())] == [None, None]
+
+
+async def test_a_weekly_report_claimed_by_a_process_that_stopped_is_posted_by_another_once_the_claim_is_stale() -> None:
+    store, clock = MemoryStore(), FakeClock(MONDAY_NINE - DAY)
+    stopped, other = (Reporting(store, store, clock, Weekly(), holder=name) for name in ("bot-1", "bot-2"))
+    await stopped.due()
+    clock.now = MONDAY_NINE + 1
+    assert await stopped.due() is not None  # claimed; the process stops before Slack took it
+
+    clock.now = MONDAY_NINE + REPORT_CLAIM_HOLD
+    assert await other.due() is None  # the claim may still be posted by its holder
+    clock.now = MONDAY_NINE + REPORT_CLAIM_HOLD + 2
+    report = await other.due()
+    assert report is not None and report.until == MONDAY_NINE
+    await other.sent(report)
+    assert store.reports[MONDAY_NINE][1:] == ("bot-2", MONDAY_NINE + REPORT_CLAIM_HOLD + 2, clock.now)
+
+
+async def test_a_weekly_report_sent_while_the_database_was_away_is_recorded_at_the_next_look_not_posted_again() -> None:
+    store, clock = MemoryStore(), FakeClock(MONDAY_NINE - DAY)
+    reporting = Reporting(store, store, clock, Weekly(), holder="bot-1")
+    await reporting.due()
+    clock.now = MONDAY_NINE + 1
+    report = await reporting.due()
+    assert report is not None
+    store.unreachable("report_sent")
+    with pytest.raises(StoreUnreachable):
+        await reporting.sent(report)
+
+    clock.now = MONDAY_NINE + REPORT_CLAIM_HOLD + 60
+    assert await reporting.due() is None
+    assert await store.last_report() == MONDAY_NINE
 
 
 async def test_the_report_of_the_last_days() -> None:

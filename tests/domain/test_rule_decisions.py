@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 from ipaddress import ip_network
 
 import pytest
 
 from bot.domain.decisions import NOT_ALLOWABLE, AlreadyResolved, ApprovalRecorded, Expired, Refused, Resolved
 from bot.domain.entries import Kind
-from bot.domain.model import State, UnblockRequest
+from bot.domain.model import Approval, State, UnblockRequest, agreed
 from bot.domain.policy import Approvers, Refusal, Why
 from bot.domain.requests import Decided, Opened
 from bot.domain.rules import Rule, Rules
@@ -98,7 +99,7 @@ async def test_the_first_of_two_approvals_is_recorded_and_nothing_is_sent_to_3cx
     click = await w.requests.approve(request.id, SEC1, CHANNEL)
     assert isinstance(click, ApprovalRecorded)
     now = click.request
-    assert (now.state, now.approvals, now.resolved_by, now.owner) == (P, (SEC1,), None, None)
+    assert (now.state, now.approved_by, now.resolved_by, now.owner) == (P, (SEC1,), None, None)
     assert await w.state(request.id) == now
     assert await w.moves(request.id) == [(None, P), (P, P)]
     assert w.ip.calls == []
@@ -113,7 +114,7 @@ async def test_the_same_approver_again_is_refused_and_counts_once() -> None:
         recorded, Refusal(Why.ALREADY_APPROVED, "approve", approvers=WIDE.approvers, rule="Wide networks",
                           approvals_needed=2)
     )  # fmt: skip
-    assert (await w.state(request.id)).approvals == (SEC1,)
+    assert (await w.state(request.id)).approved_by == (SEC1,)
     assert await w.moves(request.id) == [(None, P), (P, P)]
     assert w.ip.calls == []
 
@@ -127,7 +128,7 @@ async def test_the_requester_never_counts_as_one_of_several_approvals(allow_self
     recorded = await first_approval(w, request, SEC2)
     assert await w.requests.approve(request.id, SEC1, CHANNEL) == Refused(recorded, own.reason)
     now = await w.state(request.id)
-    assert (now.state, now.approvals) == (P, (SEC2,))
+    assert (now.state, now.approved_by) == (P, (SEC2,))
     assert w.ip.calls == []
 
 
@@ -138,7 +139,7 @@ async def test_a_second_different_approver_carries_it_out() -> None:
     done = await w.requests.approve(request.id, SEC3, CHANNEL)  # a member of the rule's user group
     assert isinstance(done, Resolved)
     now = done.request
-    assert (now.state, now.approvals, now.resolved_by) == (U, (SEC1, SEC3), SEC3)
+    assert (now.state, now.approved_by, now.resolved_by) == (U, (SEC1, SEC3), SEC3)
     assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
     assert w.ip.called("remove") == [43]
 
@@ -156,7 +157,7 @@ async def test_a_request_needs_the_approvals_it_was_opened_with_whatever_the_rul
     click = await w.requests.approve(request.id, SEC1, CHANNEL)
 
     if opened_with == 2:  # as its card says: one more approval
-        assert isinstance(click, ApprovalRecorded) and click.request.approvals == (SEC1,)
+        assert isinstance(click, ApprovalRecorded) and click.request.approved_by == (SEC1,)
         assert await w.requests.approve(request.id, SEC1, CHANNEL) == Refused(
             click.request, Refusal(Why.ALREADY_APPROVED, "approve", approvers=WIDE.approvers, rule="Wide networks",
                                    approvals_needed=2)
@@ -185,7 +186,7 @@ async def test_expiry_still_applies_after_one_approval() -> None:
     w.clock.advance(TIMING.ttl)
     click = await w.requests.approve(request.id, SEC2, CHANNEL)
     assert isinstance(click, Expired) and click.just_now
-    assert (click.request.state, click.request.approvals, click.request.resolved_by) == (State.EXPIRED, (SEC1,), None)
+    assert (click.request.state, click.request.approved_by, click.request.resolved_by) == (State.EXPIRED, (SEC1,), None)
     assert await w.moves(request.id) == [(None, P), (P, P), (P, State.EXPIRED)]
     assert w.ip.calls == []
 
@@ -197,7 +198,7 @@ async def test_an_approval_whose_approver_check_outlasts_the_request_is_not_reco
     w.membership.during = lambda: w.clock.advance(2)  # Slack answers about the user group two seconds later
     click = await w.requests.approve(request.id, SEC3, CHANNEL)
     assert isinstance(click, Expired) and click.just_now
-    assert (click.request.state, click.request.approvals) == (State.EXPIRED, ())
+    assert (click.request.state, click.request.approved_by) == (State.EXPIRED, ())
     assert await w.moves(request.id) == [(None, P), (P, State.EXPIRED)]
 
 
@@ -210,7 +211,7 @@ async def test_an_approver_of_something_else_is_refused_with_the_rule_named(user
     assert await w.requests.approve(request.id, user, CHANNEL) == Refused(recorded, not_approver("approve", WIDE))
     number = await w.request(w.numbers.entries["n1"])
     assert await w.requests.approve(number.id, SEC1, CHANNEL) == Refused(number, not_approver("approve", VOICE))
-    assert (await w.state(request.id)).approvals == (SEC1,)
+    assert (await w.state(request.id)).approved_by == (SEC1,)
     assert w.ip.calls == [] and w.numbers.calls == []
 
 
@@ -231,7 +232,7 @@ async def test_two_second_approvals_at_once_send_one_delete() -> None:
     assert outcomes(results) == ["AlreadyResolved", "Resolved"]
     assert w.ip.called("remove") == [43]
     now = await w.state(request.id)
-    assert now.state is U and now.approvals in ((SEC1, SEC2), (SEC1, SEC3)) and now.resolved_by == now.approvals[1]
+    assert now.state is U and now.approved_by in ((SEC1, SEC2), (SEC1, SEC3)) and now.resolved_by == now.approved_by[1]
     assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
 
 
@@ -250,7 +251,7 @@ async def test_a_second_approval_landing_between_anothers_read_and_its_claim_sen
     lost = results[1]
     assert isinstance(lost, AlreadyResolved) and lost.request.resolved_by == SEC3
     assert w.ip.called("remove") == [43]
-    assert (await w.state(request.id)).approvals == (SEC1, SEC3)
+    assert (await w.state(request.id)).approved_by == (SEC1, SEC3)
 
 
 async def test_two_first_approvals_at_once_carry_it_out_once() -> None:
@@ -262,7 +263,7 @@ async def test_two_first_approvals_at_once_carry_it_out_once() -> None:
     assert outcomes(results) == ["ApprovalRecorded", "Resolved"]
     assert w.ip.called("remove") == [43]
     now = await w.state(request.id)
-    assert now.state is U and sorted(now.approvals) == [SEC1, SEC2] and now.resolved_by == now.approvals[1]
+    assert now.state is U and sorted(now.approved_by) == [SEC1, SEC2] and now.resolved_by == now.approved_by[1]
     assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
 
 
@@ -279,7 +280,7 @@ async def test_a_first_approval_landing_between_anothers_read_and_its_record_is_
     assert [type(r).__name__ for r in results] == ["ApprovalRecorded", "Resolved"]
     done = results[1]
     assert isinstance(done, Resolved)
-    assert (done.request.state, done.request.approvals, done.request.resolved_by) == (U, (SEC2, SEC1), SEC1)
+    assert (done.request.state, done.request.approved_by, done.request.resolved_by) == (U, (SEC2, SEC1), SEC1)
     assert w.ip.called("remove") == [43]
 
 
@@ -292,7 +293,7 @@ async def test_one_approvers_two_clicks_at_once_count_once() -> None:
     assert outcomes(results) == ["ApprovalRecorded", "Refused"]
     assert [r.reason.why for r in results if isinstance(r, Refused)] == [Why.ALREADY_APPROVED]
     now = await w.state(request.id)
-    assert (now.state, now.approvals) == (P, (SEC1,))
+    assert (now.state, now.approved_by) == (P, (SEC1,))
     assert w.ip.calls == []
 
 
@@ -326,8 +327,8 @@ async def test_approve_and_allow_takes_only_the_durations_of_the_rule() -> None:
     day = 86400.0  # offered by the settings, not by the rule
     refused = await w.requests.approve(request.id, SEC1, CHANNEL, allow_for=day)
     assert refused == Refused(request, NOT_ALLOWABLE)
-    assert (await w.state(request.id)).approvals == ()
-    await first_approval(w, request)
+    assert (await w.state(request.id)).approved_by == ()
+    assert isinstance(await w.requests.approve(request.id, SEC1, CHANNEL, allow_for=HOUR), ApprovalRecorded)
     assert await w.requests.approve(request.id, SEC2, CHANNEL, allow_for=day) == Refused(
         await w.state(request.id), NOT_ALLOWABLE
     )
@@ -340,6 +341,65 @@ async def test_approve_and_allow_takes_only_the_durations_of_the_rule() -> None:
     assert isinstance(allowed, Resolved) and allowed.request.allow_for == day
 
 
+# -- approvals for different actions ----------------------------------------------------------------------------
+
+#: the address asked for inside entry 43's network (Allow only is offered)
+ASKED = "198.51.100.130"
+APPROVE = Approval  # Approve: neither a duration nor Allow only
+ALLOW_ONLY, UNBLOCK_AND_ALLOW = partial(Approval, allow_for=HOUR, allow_only=True), partial(Approval, allow_for=HOUR)
+
+
+async def asked_inside(w: World) -> UnblockRequest:
+    """A pending request for entry 43's network, asked for as one address inside it."""
+    opened = await w.decisions.open_request([w.ip.entries[43]], REQUESTER, CHANNEL, None, asked_address=ASKED)
+    assert isinstance(opened, UnblockRequest), opened
+    return opened
+
+
+@pytest.mark.parametrize("allow_only_first", [True, False], ids=["allow only first", "approve first"])
+async def test_allow_only_and_approve_carry_out_allow_only_and_the_block_stays(allow_only_first: bool) -> None:
+    w = ruled()
+    request = await asked_inside(w)
+    clicks = [(SEC1, True), (SEC2, False)] if allow_only_first else [(SEC1, False), (SEC2, True)]
+
+    first = await w.requests.approve(request.id, clicks[0][0], CHANNEL, HOUR if clicks[0][1] else None,
+                                     allow_only=clicks[0][1])  # fmt: skip
+    assert isinstance(first, ApprovalRecorded) and w.ip.calls == []
+    done = await w.requests.approve(request.id, clicks[1][0], CHANNEL, HOUR if clicks[1][1] else None,
+                                    allow_only=clicks[1][1])  # fmt: skip
+
+    assert isinstance(done, Resolved), done
+    now = done.request
+    assert (now.state, now.allow_only, now.allow_for, now.resolved_by) == (U, True, HOUR, SEC2)
+    assert now.approvals == tuple(ALLOW_ONLY(user) if only else APPROVE(user) for user, only in clicks)
+    assert w.ip.called("remove") == []  # the network's block stays
+    assert w.ip.called("allow") == [ASKED]
+
+
+async def test_approve_and_allow_and_approve_carry_out_approve_without_an_allow_entry() -> None:
+    w = ruled()
+    request = await wide(w)
+    assert isinstance(await w.requests.approve(request.id, SEC1, CHANNEL, HOUR), ApprovalRecorded)
+
+    done = await w.requests.approve(request.id, SEC2, CHANNEL)
+
+    assert isinstance(done, Resolved), done
+    assert (done.request.state, done.request.allow_for, done.request.allow_only) == (U, None, False)
+    assert done.request.approvals == (UNBLOCK_AND_ALLOW(SEC1), APPROVE(SEC2))
+    assert w.ip.called("remove") == [43] and w.ip.called("allow") == []
+
+
+def test_approvals_agree_on_the_narrowest_action_once_there_are_enough() -> None:
+    day = partial(Approval, allow_for=86400.0)
+    assert agreed((APPROVE(SEC1),), 2) is None
+    assert agreed((APPROVE(SEC1), ALLOW_ONLY(SEC2)), 2) == ALLOW_ONLY(SEC2)
+    assert agreed((day(SEC1), UNBLOCK_AND_ALLOW(SEC2)), 2) == UNBLOCK_AND_ALLOW(SEC2)  # the shorter allow
+    assert agreed((day(SEC1), APPROVE(SEC2), ALLOW_ONLY(SEC3)), 3) == ALLOW_ONLY(SEC3)
+    only_a_day = Approval(SEC1, 86400.0, allow_only=True)
+    assert agreed((only_a_day, ALLOW_ONLY(SEC2)), 2) == ALLOW_ONLY(SEC2)
+    assert agreed((only_a_day, APPROVE(SEC2)), 2) == only_a_day  # one address for a day is less than the network
+
+
 # -- carried out by its rule ----------------------------------------------------------------------------------
 
 
@@ -349,7 +409,8 @@ async def test_an_auto_rules_request_is_carried_out_at_open_and_an_approver_may_
     assert isinstance(result, Opened) and isinstance(result.decided, Resolved)
     assert [r.state for r in cards.shown] == [P]  # the card was shown before it was carried out
     done = result.decided.request
-    assert (done.state, done.rule, done.auto, done.resolved_by, done.approvals) == (U, "Branch offices", True, None, ())
+    assert (done.state, done.rule, done.auto, done.resolved_by) == (U, "Branch offices", True, None)
+    assert done.approvals == ()
     assert await w.moves(done.id) == [(None, P), (P, X), (X, U)]
     assert w.ip.called("remove") == [44]
 
@@ -371,7 +432,7 @@ async def test_a_request_no_rule_matches_follows_the_settings() -> None:
     )
     done = await w.requests.approve(request.id, APPROVER, CHANNEL)
     assert isinstance(done, Resolved)
-    assert (done.request.state, done.request.resolved_by, done.request.approvals) == (U, APPROVER, ())
+    assert (done.request.state, done.request.resolved_by, done.request.approved_by) == (U, APPROVER, ())
     assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
     assert w.ip.called("remove") == [42]
 

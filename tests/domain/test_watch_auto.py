@@ -12,13 +12,13 @@ import pytest
 from bot.domain.model import WATCHER, State, UnblockRequest
 from bot.domain.policy import Approvers
 from bot.domain.ports import Announcement
-from bot.domain.requests import AlreadyRequested, NotShown, Opened, Requests, Resolved, Shown, Withdrawn
+from bot.domain.requests import AlreadyRequested, Decided, NotShown, Opened, Requests, Resolved, Shown, Withdrawn
 from bot.domain.results import OpenResult
 from bot.domain.rules import Rule
 from bot.domain.watch import PutBack, Watching, WatchRules
 from bot.threecx.errors import ForbiddenError
 
-from .fakes import APPROVER, World, world
+from .fakes import APPROVER, CHANNEL, REQUESTER, World, world
 from .watch_fakes import WatchedList, WatchStore, blocked
 
 WATCH = "C0WATCH"
@@ -49,8 +49,8 @@ class Cards:
 
 
 async def seen(requests: Requests, watcher: Watching, found: Announcement, cards: Cards) -> OpenResult | PutBack:
-    """What the watcher's look does with ``found``: the watcher's requests read, then the entry unblocked."""
-    return await requests.unblock_seen(watcher, found, cards, await requests.watchers_requests())
+    """What the watcher's look does with ``found``: the requests undone read, then the entry unblocked."""
+    return await requests.unblock_seen(watcher, found, cards, await requests.undone_requests())
 
 
 def watching(w: World, store: WatchStore, blocklist: WatchedList, holder: str = "bot-a") -> Watching:
@@ -188,7 +188,85 @@ async def test_an_entry_an_undo_put_back_is_announced_not_unblocked_again(
     assert w.ip.called("remove") == [57]
 
 
-async def test_one_read_of_the_watchers_requests_serves_every_entry_a_look_unblocks(
+@pytest.mark.parametrize("how", ["approved", "carried out by its rule"])
+async def test_an_entry_the_undo_of_a_persons_request_put_back_is_not_unblocked_by_the_watcher(
+    store: WatchStore, blocklist: WatchedList, how: str
+) -> None:
+    w = world(rules=rules())
+    watcher = watching(w, store, blocklist)
+    await watcher.look()
+    w.ip.put(TRUSTED)  # listed before watching started: a person asks for it
+    done: Decided | None
+    if how == "approved":
+        request = await w.request(TRUSTED)
+        done = await w.requests.approve(request.id, APPROVER, CHANNEL)
+    else:
+        opened = await w.requests.open([TRUSTED], REQUESTER, CHANNEL, None, asked_in=None, show=Cards())
+        assert isinstance(opened, Opened)
+        done = opened.decided
+    assert isinstance(done, Resolved) and done.request.state is State.UNBLOCKED
+    undone = await w.requests.undo(done.request.id, APPROVER, CHANNEL)
+    assert isinstance(undone, Resolved) and undone.request.state is State.UNDONE
+    back = w.ip.entries[int(undone.request.undo_results[0].new_id or 0)]
+    blocklist.put(back)  # 3CX lists the entry the undo created, under a new Id
+    w.clock.advance(INTERVAL)
+    [again] = (await watcher.look()).unblock
+
+    assert await seen(w.requests, watcher, again, Cards()) == PutBack(undone.request)
+    assert w.ip.called("remove") == [TRUSTED.id]
+
+
+async def test_an_entry_put_back_by_an_undo_still_under_way_is_not_unblocked_by_the_watcher(
+    store: WatchStore, blocklist: WatchedList
+) -> None:
+    w = world(rules=rules())
+    watcher = watching(w, store, blocklist)
+    await watcher.look()
+    w.ip.put(TRUSTED)
+    request = await w.request(TRUSTED)
+    done = await w.requests.approve(request.id, APPROVER, CHANNEL)
+    assert isinstance(done, Resolved)
+    claimed = await w.decisions.undo(request.id, APPROVER, CHANNEL)  # claimed; 3CX's answer not recorded yet
+    assert isinstance(claimed, Resolved) and claimed.request.state is State.UNDOING
+    back = blocked(90, "198.51.100.57")  # what 3CX lists once it put the entry back
+    blocklist.put(back)
+    w.ip.put(back)
+    w.clock.advance(INTERVAL)
+    [again] = (await watcher.look()).unblock
+
+    assert await seen(w.requests, watcher, again, Cards()) == PutBack(claimed.request)
+    assert w.ip.called("remove") == [TRUSTED.id]
+
+
+async def test_a_burst_shown_in_one_message_is_unblocked_each_as_its_own_request_and_never_again(
+    store: WatchStore, blocklist: WatchedList
+) -> None:
+    w = world(rules=rules())
+    watcher = watching(w, store, blocklist)
+    await watcher.look()
+    for n in range(100, 160):
+        entry = blocked(n, f"198.51.100.{n}")
+        blocklist.put(entry)
+        w.ip.put(entry)
+    w.clock.advance(INTERVAL)
+    look = await watcher.look()
+    earlier = await w.requests.undone_requests()
+
+    async def one_message(request: UnblockRequest) -> Shown:
+        return Shown("1700000000.000001")  # the burst's one message is every request's announcement
+
+    opened = [await w.requests.unblock_seen(watcher, found, one_message, earlier) for found in look.unblock]
+
+    assert all(isinstance(o, Opened) and isinstance(o.decided, Resolved) for o in opened)
+    assert len({o.request.id for o in opened if isinstance(o, Opened)}) == 60
+    assert set(w.ip.called("remove")) == set(range(100, 160))
+    w.clock.advance(INTERVAL)
+    again = await watcher.look()
+    assert again.unblock == () and again.unposted == ()  # each counts as announced in that message
+    assert len(w.ip.called("remove")) == 60
+
+
+async def test_one_read_of_the_undone_requests_serves_every_entry_a_look_unblocks(
     store: WatchStore, blocklist: WatchedList
 ) -> None:
     w = world(rules=rules())
@@ -202,12 +280,12 @@ async def test_one_read_of_the_watchers_requests_serves_every_entry_a_look_unblo
     look = await watcher.look()
     assert [a.entry for a in look.unblock] == [TRUSTED, also]
 
-    earlier = await w.requests.watchers_requests()
+    earlier = await w.requests.undone_requests()
     opened = [await w.requests.unblock_seen(watcher, found, Cards(), earlier) for found in look.unblock]
 
     assert all(isinstance(o, Opened) and isinstance(o.decided, Resolved) for o in opened)
     assert w.ip.called("remove") == [57, 59]
-    assert w.store.calls["requested_by"] == 1
+    assert w.store.calls["undone"] == 1
 
 
 @pytest.mark.parametrize("on_watch", [False, None], ids=["auto-without-on-watch", "no-rules"])

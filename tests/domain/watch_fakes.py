@@ -4,8 +4,8 @@
 ``WatchStore`` keeps the contract every real store keeps (``bot.storage.watch_sql``): one holder at a time,
 taken over when its last renewal is older than ``stale_before``; the mark moved only by the holder and only
 from the mark it read, in one step with the announcements kept (an entry kept before stays as it is);
-``mark_gone`` true only for the call that changed it. No method awaits anything before it has done its
-work, so each is one step, as a transaction is.
+``mark_gone`` true for every call about an announcement kept (gone already or not). No method awaits anything
+before it has done its work, so each is one step, as a transaction is.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class WatchStore:
 
     async def mark_gone(self, entry_id: int) -> bool:
         kept = self.kept.get(entry_id)
-        if kept is None or kept.announcement.gone:
+        if kept is None:
             return False
         kept.announcement = replace(kept.announcement, gone=True)
         return True

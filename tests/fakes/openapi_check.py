@@ -134,6 +134,8 @@ def _odata_errors(request: RecordedRequest, pattern: str, variables: dict[str, s
             errors.append(f"query parameter {name!r} is not declared for this operation")
         elif declared[("query", name)] == "boolean" and value not in ("true", "false"):
             errors.append(f"query parameter {name}={value!r} is not true or false")
+    if _header(request, "If-Match") and ("header", "If-Match") not in declared:
+        errors.append("header If-Match is not declared for this operation")
 
     security = operation.get("security", spec.get("security", []))
     scheme, _, token = _header(request, "Authorization").partition(" ")

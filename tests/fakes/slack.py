@@ -104,6 +104,10 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}
         self.socket_opens = 0
         self.socket_connected = asyncio.Event()
+        #: while set, a websocket is refused (503), as a proxy that lets HTTPS through but not websockets does
+        self.refuse_sockets = False
+        #: websockets refused so far
+        self.sockets_refused = 0
         #: every way a message the bot sent broke Slack's limits (a test fails if any)
         self.violations: list[str] = []
         #: called (with the call's arguments) when a method is called, before it is answered
@@ -245,28 +249,31 @@ class FakeSlack:
     async def send_envelope(
         self,
         type: str,
-        payload: dict[str, Any],
+        payload: dict[str, Any] | str,
         *,
         timeout: float = 5.0,
     ) -> dict[str, Any]:
-        """Send an envelope to the newest connection and return the client's ack for it."""
+        """Send an envelope to the newest connection and return the client's ack for it; a ``payload`` given as
+        text is sent as that JSON text (one ``json.dumps`` could not write: nested too deep)."""
         envelope_id = str(uuid.uuid4())
         ack: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = ack
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": type,
+            "payload": None if isinstance(payload, str) else payload,
+            "accepts_response_payload": True,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        text = json.dumps(envelope)
+        if isinstance(payload, str):
+            text = text.replace('"payload": null', f'"payload": {payload}', 1)
         try:
             async with asyncio.timeout(timeout):
                 await self.socket_connected.wait()
                 ws = list(self._sockets)[-1]
-                await ws.send_json(
-                    {
-                        "envelope_id": envelope_id,
-                        "type": type,
-                        "payload": payload,
-                        "accepts_response_payload": True,
-                        "retry_attempt": 0,
-                        "retry_reason": "",
-                    }
-                )
+                await ws.send_str(text)
                 return await ack
         finally:
             del self._acks[envelope_id]
@@ -331,7 +338,10 @@ class FakeSlack:
             return web.Response(status=self._response_failures.popleft(), text="failed")
         return web.Response(text="ok")
 
-    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse_sockets:
+            self.sockets_refused += 1
+            return web.Response(status=503, text="websockets are not allowed here")
         ws = web.WebSocketResponse(timeout=1.0)
         await ws.prepare(request)
         self._sockets[ws] = request.transport

@@ -312,8 +312,11 @@ class FakeThreeCX:
         self.forbidden = False
         #: the API client's role may read but not change: GET is answered, DELETE, POST and PATCH get 403
         self.read_only = False
+        #: entries are read with their ETag (the `ETag` header, and `@odata.etag`)
         self.issue_etags = False
-        self.enforce_etags = False
+        #: a DELETE whose `If-Match` names neither the entry's ETag nor `*` is refused with 412 (one of an entry
+        #: that does not exist, 404), as 3CX documents the header; False: a 3CX that ignores `If-Match`
+        self.enforce_etags = True
         self.single_active_token = True
         #: `$orderby` and `$top`, or one of them: list queries are answered as if it were not given (in Id order;
         #: in full)
@@ -620,7 +623,8 @@ class FakeThreeCX:
     def _delete(self, entity_set: _EntitySet, key: Key, if_match: str | None) -> web.Response:
         self._find(entity_set, key)
         current = entity_set.etag(key)
-        if self.enforce_etags and if_match is not None and if_match.strip() not in ("*", current):
+        tags = {tag.strip() for tag in if_match.split(",")} if if_match is not None else {"*"}
+        if self.enforce_etags and tags.isdisjoint({"*", current}):
             raise ODataError(412, "The entity was changed since it was read (ETag mismatch)")
         del entity_set.items[key]
         entity_set.versions.pop(key, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...domain.model import UnblockRequest
+from ...domain.model import Kind, UnblockRequest
 from ...domain.requests import WIDEST_ALLOWED, Recurrence, allowable, duration_words, network
 from ..blocks import Block, Blocks, actions, button, clip, confirm, context, fallback, fit, section, select
 from ..buttons import ALLOW_FOR, ALLOW_ONLY, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton
@@ -12,6 +12,7 @@ from .common import (
     RECURRENCE_DAYS,
     approvals_so_far,
     entry_fields,
+    mention,
     rule_name,
     single_entry,
     slack_date,
@@ -36,7 +37,7 @@ def request_card(
     decision = actions("unblock_decision", button("Approve", APPROVE, value, "primary", approve_confirm(request)),
                        button("Deny", DENY, value), button("Cancel", CANCEL, value))  # fmt: skip
     asked = f" in <#{request.asked_in}>" if request.asked_in else ""
-    blocks: Blocks = [section(f":unlock: *<@{request.requester}> asks to unblock {what(request)}*{asked}")]
+    blocks: Blocks = [section(f":unlock: *{mention(request.requester)} asks to unblock {what(request)}*{asked}")]
     only = single_entry(request)
     blocks.append(entry_fields(only) if only is not None else section(target_lines(request.targets)))
     if request.reason:
@@ -58,7 +59,7 @@ def request_card(
     else:
         blocks.append(decision)
     blocks += allow_only_choice(request, durations, chosen)
-    return fallback(f"<@{request.requester}> asks to unblock {clip(request.title, 200)}"), blocks
+    return fallback(f"{mention(request.requester)} asks to unblock {fit(request.title, 200)}"), blocks
 
 
 def recurrence_line(recurring: Recurrence) -> str:
@@ -83,7 +84,12 @@ def approve_confirm(request: UnblockRequest) -> Block:
     """What Approve asks once more (on the card and in the Home tab)."""
     them = "it" if len(request.targets) == 1 else "them"
     question = f"Unblock {clip(request.title, 150)}? Calls from {them} will reach the PBX again."
-    return confirm("Remove from the blocklist?", question, "Unblock", "Go back")
+    kinds = {target.kind for target in request.targets}
+    where = _LISTS[kinds.pop()] if len(kinds) == 1 else "the 3CX lists"
+    return confirm(f"Remove from {where}?", question, "Unblock", "Go back")
+
+
+_LISTS = {Kind.ADDRESS: "the IP blocklist", Kind.NUMBER: "the caller-number blacklist"}
 
 
 def _duration(durations: Sequence[float], chosen: float | None, default: float) -> float:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
-from ...domain.model import WATCHER, BlocklistEntry, Outcome, Result, State, Target, UnblockRequest, expiry
-from ...domain.requests import RECURRENCE_WINDOW
+from ...domain.model import (
+    WATCHER,
+    Approval,
+    BlocklistEntry,
+    Outcome,
+    Result,
+    State,
+    Target,
+    UnblockRequest,
+    expiry,
+)
+from ...domain.requests import RECURRENCE_WINDOW, duration_words
 from ..blocks import fields, fit
 
 #: budgets for text from elsewhere, in characters before escaping
@@ -22,9 +32,9 @@ RULE_IN_LIST = 60
 RECURRENCE_DAYS = int(RECURRENCE_WINDOW // 86400)
 
 
-def slack_date(epoch: float) -> str:
-    """A time every reader sees in their own time zone (UTC as the fallback text)."""
-    shown = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+def slack_date(epoch: float, zone: tzinfo = UTC) -> str:
+    """A time every reader sees in their own time zone (in ``zone`` as the fallback text)."""
+    shown = datetime.fromtimestamp(epoch, zone).strftime("%Y-%m-%d %H:%M %Z")
     return f"<!date^{int(epoch)}^{{date_short_pretty}} at {{time}}|{shown}>"
 
 
@@ -45,9 +55,13 @@ def title(request: UnblockRequest) -> str:
     return fit(request.title, LABEL)
 
 
+#: who asked for what the bot's watch of the IP blocklist unblocked by its rule (no Slack user did)
+WATCH = "the bot, watching the IP blocklist"
+
+
 def mention(user: str | None) -> str:
-    if user == WATCHER:  # the requester of what the watcher unblocked by its rule: no Slack user
-        return "the watcher"
+    if user == WATCHER:
+        return WATCH
     return f"<@{user}>" if user else "the bot"
 
 
@@ -64,6 +78,11 @@ def people(users: Sequence[str | None]) -> str:
 def times(count: int) -> str:
     """How often: ``once``, ``3 times``."""
     return "once" if count == 1 else f"{count} times"
+
+
+def counted(count: int, one: str, many: str) -> str:
+    """A count and its noun, in the right number: ``1 entry``, ``3 entries``, ``0 entries``."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def rule_name(request: UnblockRequest, budget: int = RULE) -> str:
@@ -97,7 +116,26 @@ def approvals_so_far(request: UnblockRequest, *, names: bool = True) -> str | No
     if request.state is not State.PENDING or request.approvals_needed < 2:
         return None
     count = f"{len(request.approvals)} of {request.approvals_needed} approvals"
-    return f"{count}: {people(request.approvals)}" if names and request.approvals else count
+    return f"{count}: {approved(request)}" if names and request.approvals else count
+
+
+def approved(request: UnblockRequest) -> str:
+    """Who approved a request that needs several approvals, and what each approved, unless every one approved a
+    plain Approve: ``<@U1> and <@U2>``, ``<@U1> (allow only 192.0.2.130 for 1 hour) and <@U2> (unblock)``."""
+    if all(approval.plain for approval in request.approvals):
+        return people(request.approved_by)
+    return listed([f"{mention(a.user)} ({approved_action(request, a)})" for a in request.approvals])
+
+
+def approved_action(request: UnblockRequest, approval: Approval) -> str:
+    """What one approval was for: ``unblock``, ``unblock and allow for 1 hour``, ``allow only 192.0.2.130 for 1
+    hour``."""
+    if approval.allow_for is None:
+        return "unblock"
+    duration = duration_words(approval.allow_for)
+    if approval.allow_only:
+        return f"allow only {fit(request.asked_address or '', LABEL)} for {duration}"
+    return f"unblock and allow for {duration}"
 
 
 def under_rule(request: UnblockRequest, budget: int = RULE_IN_LIST, *, names: bool = False) -> list[str]:
@@ -192,7 +230,7 @@ def ended(request: UnblockRequest) -> str:
     approver, asker, undoer = mention(request.resolved_by), mention(request.requester), mention(request.undone_by)
     it, is_, was, them = ("they", "are", "were", "them") if len(request.targets) > 1 else ("it", "is", "was", "it")
     if carried_out_by_rule(request) and request.state not in _UNDOING_OR_UNDONE:  # an undo reads as any other
-        return _ended_by_rule(request, it, was, them, undoer)
+        return _ended_by_rule(request, it, is_, was, them, undoer)
     if request.allow_only:
         return _ended_allow_only(request, approver, undoer)
     match request.state:
@@ -230,7 +268,7 @@ def _already_gone(request: UnblockRequest) -> bool:
     return bool(request.results) and all(r.outcome is Outcome.ALREADY_GONE for r in request.results)
 
 
-def _ended_by_rule(request: UnblockRequest, it: str, was: str, them: str, undoer: str) -> str:
+def _ended_by_rule(request: UnblockRequest, it: str, is_: str, was: str, them: str, undoer: str) -> str:
     """Where a request its rule carried out stands (nobody approved it), but for its undo under way or done."""
     by = by_rule(request)
     match request.state:
@@ -239,11 +277,11 @@ def _ended_by_rule(request: UnblockRequest, it: str, was: str, them: str, undoer
         case State.UNBLOCKED if _already_gone(request):
             return f"was carried out {by}; {it} {was} already gone from 3CX"
         case State.UNBLOCKED:
-            return f"was unblocked {by}"
+            return f"was carried out {by}, and {it} {is_} unblocked"
         case State.FAILED:
             return f"was carried out {by}, but {it} could not be unblocked"
         case _:
-            return f"was unblocked {by}; the undo by {undoer} could not block {them} again"
+            return f"was carried out {by}; the undo by {undoer} could not block {them} again"
 
 
 def _ended_allow_only(request: UnblockRequest, approver: str, undoer: str) -> str:

@@ -14,7 +14,8 @@ from .common import ended, mention, slack_date, title, under_rule, what
 from .lists import REASON_IN_LIST, how_it_ended
 
 INTRO = (
-    ":unlock: *unblock-bot* removes entries from the 3CX blocklist once an approver agrees. Ask in a channel with "
+    ":unlock: *unblock-bot* removes entries from 3CX's IP blocklist and caller-number blacklist once an approver "
+    "agrees. Ask in a channel with "
     "`/unblock <entry id | address | number> [reason]`."
 )
 #: how many waiting requests, and how many of the person's own, the tab shows
@@ -51,7 +52,7 @@ def home_view(
 
 def _waiting(request: UnblockRequest) -> Blocks:
     """One waiting request: what, who, where, why, until when; Approve (asked once more, as on the card) and Deny."""
-    line = f"<@{request.requester}> asks to unblock *{what(request)}* in <#{request.origin}>"
+    line = f"{mention(request.requester)} asks to unblock *{what(request)}* in <#{request.origin}>"
     if request.reminded_at is not None or request.escalation is not None:  # its approvers were reminded
         line = f":hourglass_flowing_sand: *Waiting long{', escalated' if request.escalation else ''}:* {line}"
     if request.reason:

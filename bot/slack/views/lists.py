@@ -31,26 +31,28 @@ def chooser(asked: str, kind: Kind, matches: Matches, offer_id: str) -> tuple[st
         blocks.append(context("More entries match than one request can hold; narrow it down after these."))
     every = button(f"Request all {len(found)}", CHOOSE, ChoiceButton(offer_id, None).encode())
     blocks.append(actions("unblock_choose_all", every))
-    return fallback(f"{count} {things} match {asked}"), blocks
+    return fallback(f"{count} {things} match {escape(asked)}"), blocks
 
 
 def listing(text: str | None, page: Page) -> tuple[str, Blocks]:
-    """``/unblock list``: a page of the newest entries of the IP list, blocks and allow entries apart; **More**
-    continues after the last one shown."""
+    """``/unblock list``: a page of the newest entries of the IP blocklist, blocks and allow entries apart;
+    **More** continues after the last one shown."""
     where = f" matching `{fit(text, 64)}`" if text else ""
     if not page.entries:
-        none = "No IP list entries" + where + (" on this page." if page.skip else ".")
+        none = "No IP blocklist entries" + where + (" on this page." if page.skip else ".")
         return fallback(none), [section(none)]
     first, last = page.skip + 1, page.skip + len(page.entries)
-    heading = f"*Newest IP list entries{where}* ({first} to {last}). Unblock a block with `/unblock` and its number."
+    heading = (
+        f"*Newest IP blocklist entries{where}* ({first} to {last}). Unblock a block with `/unblock` and its number."
+    )
     blocked = [f"• {_listed(e)}" for e in page.entries if e.blocks]
     allowed = [f"• {_listed(e)}" for e in page.entries if not e.blocks]
-    lines = ([f"*Blocklist entries ({len(blocked)})*", *blocked] if blocked else []) + (
+    lines = ([f"*Blocks ({len(blocked)})*", *blocked] if blocked else []) + (
         [f"*Allow entries ({len(allowed)})*: these let an address in", *allowed] if allowed else [])  # fmt: skip
     blocks = sections(lines, heading)
     if page.more:
         blocks.append(actions("unblock_list", button("More", LIST_MORE, PageButton(text, last).encode())))
-    return fallback(f"Newest IP list entries{where}"), blocks
+    return fallback(f"Newest IP blocklist entries{where}"), blocks
 
 
 #: how the bot names an approver in the description of an allow entry it adds (``bot.domain.allowing``)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...domain.model import BlocklistEntry, CallFailed, Kind, Outcome, State, Target, UnblockRequest
-from ...domain.requests import Matches
+from ...domain.requests import Matches, TooSlow, duration_words
 from ..blocks import escape, fit
 from .common import ANSWER, SHOWN_ENTRIES, by_rule, carried_out_by_rule, label, mention, slack_date, title
 
@@ -16,7 +16,9 @@ BUSY_CLICK = (
 OTHER_WORKSPACE = "This bot only takes requests from people of its own workspace, so nothing was done."
 CHOICE_OUT_OF_DATE = "That choice is out of date; run the `/unblock` command again."
 LISTING_OUT_OF_DATE = "That list is out of date; run `/unblock list` again."
-UNKNOWN_ENTRY = "That button does not name a blocklist entry, so nothing was done. Try `/unblock` and the entry's id."
+UNKNOWN_ENTRY = (
+    "That button does not name an IP blocklist entry, so nothing was done. Try `/unblock` and the entry's id."
+)
 NOTHING_CHOSEN_BLOCKS = "None of the chosen entries blocks anything any more."
 DATABASE_AWAY = (
     "The bot could not reach its database just now, so it could not do this, and nothing was changed in 3CX. "
@@ -44,17 +46,22 @@ def looking_for_number(number: str) -> str:
 
 
 def an_allow_entry(entry: BlocklistEntry) -> str:
-    return f"Entry {entry.id} (`{label(entry)}`) is an allow list entry, not a block; there is nothing to unblock."
+    return f"Entry {entry.id} (`{label(entry)}`) is an allow entry, not a block; there is nothing to unblock."
 
 
 def lookup_failure(error: CallFailed, what: str) -> str:
     """Why ``/unblock …`` could not show what was asked for."""
+    if isinstance(error, TooSlow):
+        return (
+            f"3CX did not answer in time: the bot waited {duration_words(error.seconds)} for the {escape(what)}. "
+            "Nothing was requested. Please try again in a few minutes."
+        )
     kind = Outcome.of(error)
     if kind is Outcome.NOT_FOUND:
-        return f"There is no {what} in 3CX, so there is nothing to unblock. Check it with `/unblock list`."
+        return f"There is no {escape(what)} in 3CX, so there is nothing to unblock. Check it with `/unblock list`."
     if kind is Outcome.OTHER:
         said = f" 3CX said: {fit(error.detail, ANSWER)}" if error.detail else ""
-        return f"3CX could not show the {what}.{said} Nothing was requested."
+        return f"3CX could not show the {escape(what)}.{said} Nothing was requested."
     retry = " Please try again in a few minutes." if kind is Outcome.UNAVAILABLE else ""
     return f"{kind.explanation.people}{retry} Nothing was requested."
 
@@ -63,7 +70,8 @@ def no_match(asked: str, kind: Kind, matches: Matches) -> str:
     """What to say when nothing blocking matched an address or a number."""
     if matches.allowing:
         ids = ", ".join(f"`{label(e)}` (entry {e.id})" for e in matches.allowing[:SHOWN_ENTRIES])
-        return f"{escape(asked)} is not blocked: it is on the 3CX allow list through {ids}. Nothing was requested."
+        entries = "an allow entry" if len(matches.allowing) == 1 else "allow entries"
+        return f"{escape(asked)} is not blocked: 3CX lets it in through {entries}: {ids}. Nothing was requested."
     searched = "the caller-number blacklist" if kind is Kind.NUMBER else "the IP blocklist"
     return (
         f"{escape(asked)} is not on {searched}, so 3CX is not blocking it there. "

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 
-from ...domain.model import Kind, Outcome, Result, State, UnblockRequest
-from ...threecx.models import creation_body
+from ...domain.model import BlocklistEntry, Kind, Outcome, Result, State, Target, UnblockRequest
+from ...domain.requests import duration_words
 from ..blocks import Blocks, actions, button, clip, confirm, context, fallback, fit, section
 from ..buttons import UNDO, RequestButton
 from .card import request_card
 from .common import (
     ANSWER,
     DESCRIPTION,
+    approved,
     by_rule,
     carried_out_by_rule,
     ended,
+    entry_expiry,
+    label,
     mention,
     people,
     rule_name,
@@ -68,13 +70,13 @@ def _who(request: UnblockRequest) -> str:
     if request.state.undo_phase and carried_out_by_rule(request):
         return f"Unblocked {by_rule(request)}, requested by {mention(request.requester)}."
     if request.state.undo_phase:
-        return f"Approved by {people(_approvers(request))}, requested by {mention(request.requester)}."
+        return f"Approved by {_approvers(request)}, requested by {mention(request.requester)}."
     return f"Requested by {mention(request.requester)}."
 
 
-def _approvers(request: UnblockRequest) -> tuple[str | None, ...]:
-    """Who approved what was carried out: each of several, else the one who decided."""
-    return request.approvals if len(request.approvals) > 1 else (request.resolved_by,)
+def _approvers(request: UnblockRequest) -> str:
+    """Who approved what was carried out: each of several (and what each approved), else the one who decided."""
+    return approved(request) if len(request.approvals) > 1 else people((request.resolved_by,))
 
 
 def decided_under(request: UnblockRequest) -> list[str]:
@@ -83,7 +85,7 @@ def decided_under(request: UnblockRequest) -> list[str]:
     parts = [f"Rule: {rule_name(request)}"] if request.rule and not carried_out_by_rule(request) else []
     # in the undo phase the card's second line names them; a denied request names no partial approvals
     if len(request.approvals) > 1 and request.state in (State.EXECUTING, State.UNBLOCKED, State.FAILED):
-        parts.append(f"Approved by {people(request.approvals)}")
+        parts.append(f"Approved by {approved(request)}")
     return parts
 
 
@@ -121,7 +123,12 @@ def allow_sentence(request: UnblockRequest) -> str | None:
         return None
     until = slack_date(result.allowed_until) if result.allowed_until is not None else "without an end date"
     if result.allow_id is None:  # why is in 3CX's answer, in the record
-        return f":warning: The allow entry could not be added, so 3CX may block {title(request)} again."
+        what, duration = title(request), duration_words(request.allow_for)
+        return (
+            f":warning: The allow entry could not be added, so 3CX may block {what} again. To keep it in, an admin "
+            f"can add it by hand in 3CX's IP blocklist: {what}, type Allow, for {duration}; or ask again with "
+            "`/unblock` and choose Approve and allow."
+        )
     if result.allow_existed:
         return (f":shield: {title(request)} was already allowed, until {until}, by 3CX entry {result.allow_id}, "
                 "so no second allow entry was added.")  # fmt: skip
@@ -196,7 +203,8 @@ def failure_sentence(request: UnblockRequest) -> str:
     sentence = refused if kind is Outcome.OTHER else kind.explanation.people
     removed = len(request.removed)
     if removed and len(request.targets) > 1:
-        sentence = f"{removed} of {len(request.targets)} entries were removed. {sentence}"
+        were = "was" if removed == 1 else "were"
+        sentence = f"{removed} of {len(request.targets)} entries {were} removed. {sentence}"
     if kind is Outcome.UNAVAILABLE:
         return f"{sentence} It is not certain what 3CX did: check the entry in 3CX, and ask again if needed."
     return sentence if removed else f"{sentence} {NOTHING_CHANGED}"
@@ -211,9 +219,22 @@ def _undo_failure(request: UnblockRequest) -> str:
         return ""
     kind = failed[0][1].outcome
     reason = "3CX refused to add it back." if kind is Outcome.OTHER else kind.explanation.people
-    values = "; ".join(fit(json.dumps(creation_body(t), ensure_ascii=False), 600) for t, _ in failed[:3])
+    values = "; ".join(as_it_was(t) for t, _ in failed[:3])
     more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
-    return f"{reason} An admin can re-add it in the 3CX console with: {values}{more}."
+    them = "it" if len(failed) == 1 else "them"
+    return f"{reason} An admin can add {them} again by hand in 3CX: {values}{more}."
+
+
+def as_it_was(target: Target) -> str:
+    """An entry as an admin adds it again by hand in 3CX's form: ``203.0.113.7`` on the IP blocklist, type Block,
+    no expiry, description _Failed SIP registrations_."""
+    described = f"description _{fit(target.description, DESCRIPTION)}_" if target.description else "no description"
+    if not isinstance(target, BlocklistEntry):
+        return f"`{label(target)}` on the caller-number blacklist, {described}"
+    expires = entry_expiry(target.expires_at)
+    until = "no expiry" if expires == "never" else f"expiring {expires}"
+    kind = fit(target.block_type or "Block", 40)
+    return f"`{label(target)}` on the IP blocklist, type {kind}, {until}, {described}"
 
 
 # -- Allow only: an allow entry for the address asked for, the network's block left in place ---------------

@@ -4,12 +4,13 @@ reason; each is worded here, once)."""
 from __future__ import annotations
 
 from ...domain.requests import Approvers, Refusal, Why
-from .common import listed
+from ..blocks import fit
+from .common import RULE, listed
 
 #: why a click on a card from another channel changes nothing
 ELSEWHERE = "This button belongs to a request made in another channel, so it does nothing here."
 #: why an Undo after its window changes nothing
-TOO_LATE_TO_UNDO = "It is too late to undo this; re-add the entry in the 3CX console if needed."
+TOO_LATE_TO_UNDO = "It is too late to undo this; if needed, an admin can add the entry again by hand in 3CX."
 #: why Approve and allow does nothing for a request it was not offered for
 NOT_ALLOWABLE = (
     "Approve and allow is only for one IP address, or a network no wider than /24 (IPv6: /64); nothing was changed."
@@ -34,14 +35,14 @@ def refusal(why: Refusal) -> str:
             return f"/unblock is not enabled in this channel. Please use it in {listed}."
         case Why.NOT_APPROVER:
             what = "an unblock request" if why.verb == "deny" else "an unblock"
-            whose = f"the approvers of rule '{why.rule}'" if why.rule else "the approvers"
+            whose = f"the approvers of rule '{fit(why.rule, RULE)}'" if why.rule else "the approvers"
             return f"Only {whose} can {why.verb} {what}: {who_approves(why.approvers or Approvers())}."
         case Why.OWN_REQUEST:
             return f"You asked for this unblock, so someone else has to {why.verb} it."
         case Why.USE_CANCEL:
-            return "To withdraw your own request, use Cancel."
+            return "You asked for this unblock, so you cannot deny it; to call it off, use Cancel."
         case Why.NOT_REQUESTER:
-            return f"Only <@{why.requester}>, who asked for this unblock, can cancel it."
+            return f"Only <@{why.requester}>, who asked, can cancel this request; an approver can deny it instead."
         case Why.OTHER_CHANNEL:
             return ELSEWHERE
         case Why.NOTHING_TO_UNDO:

@@ -27,16 +27,17 @@ def reminder_reply(request: UnblockRequest, deciders: Approvers, now: float) -> 
 
 def escalated_to(escalation: Escalation) -> str:
     """Who a request was escalated to, for a sentence: ``<@U1> and <!subteam^S1>``."""
-    return listed([f"<@{user}>" for user in escalation.users] + [f"<!subteam^{group}>" for group in escalation.groups])
+    names = [f"<@{user}>" for user in escalation.users] + [f"<!subteam^{group}>" for group in escalation.groups]
+    return listed(list(dict.fromkeys(names)))
 
 
 def escalation_reply(request: UnblockRequest, escalation: Escalation) -> tuple[str, Blocks]:
-    """The escalation: ``Escalated to <@U9> after 1 hour: <@U2>'s request to unblock 203.0.113.7 still waits.
-    <@U9>, you may approve or deny it now.``"""
+    """The escalation, naming each person it is escalated to once: ``Escalated to <@U9> after 1 hour: <@U2>'s
+    request to unblock 203.0.113.7 still waits for a decision. You may now approve or deny it on the card…``"""
     to = escalated_to(escalation)
     line = (f":rotating_light: Escalated to {to} after {duration_words(escalation.after)}: "
             f"{mention(request.requester)}'s request to unblock `{title(request)}` still waits for a decision. "
-            f"{to}: you may now approve or deny it on the card, like its approvers.")  # fmt: skip
+            "You may now approve or deny it on the card, like its approvers.")  # fmt: skip
     return fallback(line.removeprefix(":rotating_light: ")), [section(line)]
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ...domain.requests import Report
+from datetime import UTC, tzinfo
+
+from ...domain.requests import Report, duration_words
 from ..blocks import Blocks, context, fallback, fit, section, sections
-from .common import LABEL, mention, slack_date, times
+from .common import LABEL, counted, mention, slack_date, times
 
 #: how many approvers the report names (the rest are counted together)
 SHOWN_APPROVERS = 20
@@ -12,19 +14,20 @@ SHOWN_APPROVERS = 20
 ONLY_APPROVERS = "Sorry, the report is only for approvers. One of them can share its figures with you."
 
 
-def report(figures: Report, days: int) -> tuple[str, Blocks]:
-    """``/unblock report [days]``: the figures of the last ``days`` days."""
+def report(figures: Report, days: int, zone: tzinfo = UTC) -> tuple[str, Blocks]:
+    """``/unblock report [days]``: the figures of the last ``days`` days (dates in ``zone`` where Slack cannot show
+    them in the reader's own)."""
     span = "day" if days == 1 else f"{days} days"
-    return _report(figures, f"Unblock requests of the last {span}")
+    return _report(figures, f"Unblock requests of the last {span}", zone)
 
 
-def weekly(figures: Report) -> tuple[str, Blocks]:
+def weekly(figures: Report, zone: tzinfo = UTC) -> tuple[str, Blocks]:
     """The weekly report, posted in the report channel."""
-    return _report(figures, "Weekly unblock report")
+    return _report(figures, "Weekly unblock report", zone)
 
 
-def _report(figures: Report, heading: str) -> tuple[str, Blocks]:
-    period = f"{slack_date(figures.since)} to {slack_date(figures.until)}"
+def _report(figures: Report, heading: str, zone: tzinfo) -> tuple[str, Blocks]:
+    period = f"{slack_date(figures.since, zone)} to {slack_date(figures.until, zone)}"
     blocks: Blocks = [section(f"*{heading}* ({period})"), section(_endings(figures))]
     if figures.total:
         blocks.append(section(_timing(figures)))
@@ -60,22 +63,28 @@ def _approvers(figures: Report) -> list[str]:
     lines += [f"• {mention(user)}: {times(count)}" for user, count in figures.by_approver[:SHOWN_APPROVERS]]
     others = figures.by_approver[SHOWN_APPROVERS:]
     if others:
-        lines.append(f"• {len(others)} other approvers: {times(sum(count for _, count in others))}")
+        approvers = counted(len(others), "other approver", "other approvers")
+        lines.append(f"• {approvers}: {times(sum(count for _, count in others))}")
     if figures.by_rule:
         lines.append(f"• a rule, without approval: {times(figures.by_rule)}")
     return lines
 
 
 def took(seconds: float) -> str:
-    """A duration for people: ``40 s``, ``4 min``, ``1 h 5 min``, ``2 d 3 h``."""
+    """A duration for people, rounded to its two largest units: ``40 seconds``, ``4 minutes``, ``1 hour 5
+    minutes``, ``2 days 3 hours``."""
     whole = round(seconds)
     if whole < 60:
-        return f"{whole} s"
+        return duration_words(whole)
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+        return duration_words(minutes * 60)
+    if minutes < 24 * 60:
+        return _and(*divmod(minutes, 60), 3600, 60)
+    return _and(*divmod(round(seconds / 3600), 24), 86400, 3600)
+
+
+def _and(big: int, small: int, big_unit: int, small_unit: int) -> str:
+    """``2 days 3 hours``, ``2 days``: two parts of a duration, each in the words of every message."""
+    words = duration_words(big * big_unit)
+    return f"{words} {duration_words(small * small_unit)}" if small else words

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ...domain.model import BlocklistEntry
-from ...domain.requests import Page, Recurrence
-from ..blocks import Blocks, actions, button, context, escape, fallback, fit, section, sections
+from ...domain.requests import Page, Recurrence, duration_words
+from ..blocks import Blocks, actions, button, context, fallback, fit, section, sections
 from ..buttons import BURST_LIST, REQUEST_ENTRY, BurstButton, EntryButton
 from .common import (
     DESCRIPTION_IN_LIST,
@@ -30,16 +30,16 @@ def new_block(
 ) -> tuple[str, Blocks]:
     """A new entry on the blocklist, with **Request unblock**; once gone, it says so and loses the button.
     ``again``: the bot unblocked what it blocks before (``now`` is when it came back), and it says when."""
-    added = escape(fit(entry.added_by or "someone", 60))
+    added = fit(entry.added_by or "someone", 60)
     if gone:
         text = f":white_check_mark: *{label(entry)} is no longer blocked* (3CX entry {entry.id}, added by {added})."
-        return fallback(f"{entry.label} is no longer blocked"), [section(text)]
+        return fallback(f"{label(entry)} is no longer blocked"), [section(text)]
     request = button("Request unblock", REQUEST_ENTRY, EntryButton(entry.id).encode())
     blocks: Blocks = [section(f":no_entry: *3CX blocked {label(entry)}*"), entry_fields(entry)]
     if again is not None:
         blocks.append(context(blocked_again(again, now)))
     blocks.append(actions("unblock_watch", request))
-    return fallback(f"3CX blocked {entry.label}{' again' if again is not None else ''}"), blocks
+    return fallback(f"3CX blocked {label(entry)}{' again' if again is not None else ''}"), blocks
 
 
 def blocked_again(again: Recurrence, now: float) -> str:
@@ -50,10 +50,9 @@ def blocked_again(again: Recurrence, now: float) -> str:
 
 def time_since(seconds: float) -> str:
     """``2 days``, ``5 hours``, ``10 minutes``, ``moments``: how long ago, roughly, as people say it."""
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+    for size in (86400, 3600, 60):
         if seconds >= size:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count != 1 else ''}"
+            return duration_words(seconds // size * size)
     return "moments"
 
 
@@ -63,7 +62,7 @@ def unblocked_by_rule(entry: BlocklistEntry, rule: str | None) -> tuple[str, Blo
     added = fit(entry.added_by or "someone", 60)
     by = f" by rule '{fit(rule, 80)}'" if rule else ""
     text = f":unlock: *Unblocked {label(entry)} automatically{by}* (3CX entry {entry.id}, added by {added})."
-    return fallback(f"Unblocked {entry.label} automatically{by}"), [section(text), entry_fields(entry)]
+    return fallback(f"Unblocked {label(entry)} automatically{by}"), [section(text), entry_fields(entry)]
 
 
 def burst(entries: Sequence[BlocklistEntry]) -> tuple[str, Blocks]:
@@ -89,7 +88,7 @@ def burst_page(ids: BurstButton, page: Page) -> tuple[str, Blocks]:
     """A page of a burst's entries, only for the person who asked, each with **Request unblock**."""
     entries = page.entries
     if not entries:
-        none = "None of these entries is on the blocklist any more." if not page.skip else "No more entries."
+        none = "None of these entries is on the IP blocklist any more." if not page.skip else "No more entries."
         return fallback(none), [section(none)]
     first, last = page.skip + 1, page.skip + len(entries)
     together = f"blocked together ({ids.first_id}\N{EN DASH}{ids.last_id})"

@@ -1,0 +1,84 @@
+"""Socket Mode's first connection: asked of Slack again and again until Slack gives one, each failed try told in
+one log line that says why, with pauses that grow; cancelled, it stops at once. Once connected, slack_sdk's
+client keeps the connection (it opens a new one when one drops), and its own log of a failed try is one line too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
+
+from ..domain.requests import duration_words
+from ..network import host, unreached
+from .failures import error_code
+
+log = logging.getLogger(__name__)
+
+#: the pause after the first failed try; it doubles after each next one, up to the longest
+FIRST_PAUSE = 1.0
+LONGEST_PAUSE = 30.0
+#: Slack's answers to ``apps.connections.open`` that mean the app-level token is not the right one
+_TOKEN_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked", "account_inactive", "missing_scope"}
+)
+#: failures of the network, whose traceback tells nothing that the error's own words do not
+_NETWORK_FAILURES = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+async def connect(handler: AsyncSocketModeHandler) -> None:
+    """Open the handler's first connection to Slack, trying again until Slack gives one."""
+    client = handler.client
+    pause = FIRST_PAUSE
+    while True:
+        try:
+            answer = await client.web_client.apps_connections_open(app_token=handler.app_token)
+            url = answer["url"]
+            if not isinstance(url, str):
+                raise ValueError("no URL in Slack's answer")
+        except Exception as error:  # whatever went wrong, the next try may go through
+            log.warning(f"{why_not(error, client.web_client.base_url)}; trying again in {duration_words(pause)}")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE)
+            continue
+        # the client opens the websocket at the address Slack gave, and tries again by itself if that fails
+        client.wss_uri = url
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("unblock-bot is running in Socket Mode")
+        return
+
+
+def why_not(error: Exception, api_url: str) -> str:
+    """Why Slack gave no connection, in words: Slack's answer, or why Slack could not be reached and where."""
+    if isinstance(error, SlackApiError):
+        code = error_code(error)
+        if code in _TOKEN_ERRORS:
+            return f"Slack refused the app-level token ({code}): check SLACK_APP_TOKEN"
+        return f"Slack did not open a Socket Mode connection ({code})"
+    where = host(api_url)
+    unreachable = unreached(error)
+    if unreachable is not None:
+        return f"could not reach Slack at {where} ({unreachable})"
+    if isinstance(error, TimeoutError):
+        return f"Slack at {where} did not answer in time"
+    if isinstance(error, _NETWORK_FAILURES):
+        return f"could not reach Slack at {where} ({error_code(error)})"
+    return f"Slack at {where} did not open a Socket Mode connection ({error_code(error)})"
+
+
+class OneLineNetworkFailures(logging.Filter):
+    """slack_sdk's Socket Mode client logs each failed try to open a websocket with its traceback; its message
+    already says what failed, so a failure of the network is logged without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is not None and isinstance(record.exc_info[1], _NETWORK_FAILURES):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+#: the log of the Socket Mode client (given to it as its ``logger``)
+CLIENT_LOG = logging.getLogger("slack_sdk.socket_mode")
+CLIENT_LOG.addFilter(OneLineNetworkFailures())

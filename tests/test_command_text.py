@@ -1,0 +1,81 @@
+"""What ``/unblock …`` text means: a phone number is never taken for an IP blocklist entry id."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.slack.command_text import InvalidCommand, UnblockEntry, UnblockNumber, parse_command
+
+
+@pytest.mark.parametrize(
+    ("text", "number", "reason"),
+    [
+        ("0044 20 7946 0958", "+442079460958", None),  # 00 is the international call prefix: a +
+        ("0044 20 7946 0958 calls from London", "+442079460958", "calls from London"),
+        ("00442079460958", "+442079460958", None),
+        ("020 7946 0958", "02079460958", None),  # an id never starts with 0
+        ("555-0100", "5550100", None),
+        ("555.0100 robocaller", "5550100", "robocaller"),
+        ("555.555.0100", "5555550100", None),  # a group too long for an address
+        ("(555) 0100", "5550100", None),
+        ("+1 555 0100", "+15550100", None),
+        ("number 0044 20 7946 0958", "+442079460958", None),
+    ],
+)
+def test_text_that_looks_like_a_phone_number_is_a_caller_number(text: str, number: str, reason: str | None) -> None:
+    assert parse_command(text) == UnblockNumber(number, reason=reason)
+
+
+@pytest.mark.parametrize(
+    ("text", "entry_id", "reason"),
+    [
+        ("5550100", 5550100, None),  # a plain run of digits stays an entry id: 3CX's ids grow large
+        ("42 VPN moved", 42, "VPN moved"),
+        ("42 2 calls dropped", 42, "2 calls dropped"),
+        ("42 100 failed logins", 42, "100 failed logins"),
+        ("42 10 minutes ago", 42, "10 minutes ago"),
+    ],
+)
+def test_a_plain_run_of_digits_stays_an_entry_id(text: str, entry_id: int, reason: str | None) -> None:
+    assert parse_command(text) == UnblockEntry(entry_id, reason=reason)
+
+
+@pytest.mark.parametrize("text", ["555 0100", "555 555 0100", "555 0100 robocaller", "20 7946 0958", "42 10"])
+def test_digit_groups_after_an_id_are_asked_about(text: str) -> None:
+    with pytest.raises(InvalidCommand) as raised:
+        parse_command(text)
+
+    first = text.split()[0]
+    assert raised.value.message == (
+        f"`{text}` looks like a phone number: did you mean `/unblock number {text}`? "
+        f"For IP blocklist entry {first}, start the reason with a word, e.g. `/unblock {first} customer's VPN moved`."
+    )
+
+
+@pytest.mark.parametrize("text", ["99999999999", "2147483648"])
+def test_an_id_out_of_range_says_how_to_look_up_a_caller_number(text: str) -> None:
+    with pytest.raises(InvalidCommand) as raised:
+        parse_command(text)
+
+    assert raised.value.message == (
+        f"`{text}` is out of range: blocklist entry ids go from 1 to 2147483647. "
+        f"For a caller number, use `/unblock number {text}`."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("0", "`0` is out of range: blocklist entry ids go from 1 to 2147483647."),  # no number hint: too short
+        ("4.2", "`4.2` is not a blocklist entry id."),
+        ("1.000", "`1.000` is not a blocklist entry id."),
+        ("010.0.0.1", "`010.0.0.1` is not an IP address."),  # dotted as an address is
+        ("00", "`00` is not a phone number."),
+    ],
+)
+def test_what_is_neither_keeps_its_own_explanation(text: str, says: str) -> None:
+    with pytest.raises(InvalidCommand) as raised:
+        parse_command(text)
+
+    assert raised.value.message.startswith(says)
+    assert "For a caller number" not in raised.value.message

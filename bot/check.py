@@ -210,7 +210,8 @@ async def _check_threecx(
         if removal is None:
             say(
                 f"{OK} 3CX at {where}: the bot may remove {name} entries (a DELETE of entry {key!r}, sent with an "
-                "If-Match that no entry matches, was answered 412: 3CX left that Id alone, whatever it holds now)."
+                "If-Match that no entry matches, was answered 412, not 403: 3CX left that Id alone, whatever it "
+                "holds now)."
             )
             return True
         if removal.deleted:

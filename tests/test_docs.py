@@ -294,3 +294,18 @@ def test_a_test_that_does_not_exist_is_found() -> None:
     )
 
     assert missing_tests(text) == ["tests/test_flow.py::test_no_such_test", "tests/test_no_such_file.py::test_x"]
+
+
+def test_the_reverse_proxy_example_limits_what_one_client_can_hold() -> None:
+    """Anyone who reaches an HTTP-mode bot's address can open connections and send nothing: the install guide's
+    nginx example gives each client a short time for its request, closes idle connections soon and caps the
+    connections of one address, and the guide says that Socket Mode needs no open port."""
+    install = (DOCS / "install.md").read_text(encoding="utf-8")
+    [nginx] = re.findall(r"^```nginx\n(.*?)^```", install, re.MULTILINE | re.DOTALL)
+    directives = dict(re.findall(r"^\s*(\w+)\s+([^;#]+);", nginx, re.MULTILINE))
+    for limit in ("client_header_timeout", "client_body_timeout", "keepalive_timeout", "send_timeout"):
+        seconds = directives[limit].strip().removesuffix("s")
+        assert seconds.isdigit() and 0 < int(seconds) <= 30, (limit, directives[limit])
+    assert "limit_conn" in directives and "limit_conn_zone" in directives
+    assert "proxy_pass http://127.0.0.1:" in nginx
+    assert "no open port" in prose(install)

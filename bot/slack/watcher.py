@@ -127,11 +127,14 @@ class Watcher(Upkeep):
         them all instead of a card each (Slack takes about one message a second per channel). The ones to
         announce as any other: a person's open request holds them, or a person's Undo put them back."""
         channel, entries = found[0].channel, [a.entry for a in found]
-        sent = await self.outbox.post(channel, *unblocking(entries, [showing.policy.rules.rule_for(e).name
-                                                                     for e in entries]))  # fmt: skip
+        sent = await self.outbox.post(
+            channel, *unblocking(entries, [showing.policy.rules.rule_for(e).name for e in entries])
+        )
         if not sent.ok or not sent.ts:  # nothing unblocked, all still unposted: the next look tries again
-            log.error("could not announce new blocks to unblock by their rules",
-                      extra={"channel": channel, "error": sent.error})  # fmt: skip
+            log.error(
+                "could not announce new blocks to unblock by their rules",
+                extra={"channel": channel, "error": sent.error},
+            )
             return []
         ts = sent.ts
 

@@ -58,8 +58,9 @@ class SharedReads(ABC):
         return await self._select(f"WHERE requester = ? {self._newest()}", user, count)
 
     async def undone(self, count: int) -> list[UnblockRequest]:
-        return await self._select(f"WHERE undone_at IS NOT NULL ORDER BY undone_at DESC, {self.ARRIVAL} DESC LIMIT ?",
-                                  count)  # fmt: skip
+        return await self._select(
+            f"WHERE undone_at IS NOT NULL ORDER BY undone_at DESC, {self.ARRIVAL} DESC LIMIT ?", count
+        )
 
     async def unblocked_since(self, since: float) -> list[UnblockRequest]:
         return await self._select(

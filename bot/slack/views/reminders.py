@@ -35,9 +35,11 @@ def escalation_reply(request: UnblockRequest, escalation: Escalation) -> tuple[s
     """The escalation, naming each person it is escalated to once: ``Escalated to <@U9> after 1 hour: <@U2>'s
     request to unblock 203.0.113.7 still waits for a decision. You may now approve or deny it on the card…``"""
     to = escalated_to(escalation)
-    line = (f":rotating_light: Escalated to {to} after {duration_words(escalation.after)}: "
-            f"{mention(request.requester)}'s request to unblock `{title(request)}` still waits for a decision. "
-            "You may now approve or deny it on the card, like its approvers.")  # fmt: skip
+    line = (
+        f":rotating_light: Escalated to {to} after {duration_words(escalation.after)}: "
+        f"{mention(request.requester)}'s request to unblock `{title(request)}` still waits for a decision. "
+        "You may now approve or deny it on the card, like its approvers."
+    )
     return fallback(line.removeprefix(":rotating_light: ")), [section(line)]
 
 

@@ -39,8 +39,11 @@ def unblocked(entries: Sequence[BlocklistEntry], requests: Sequence[UnblockReque
     if failed:
         names = ", ".join(f"`{title(r)}`" for r in failed[:SUMMARY_SHOWN])
         more = f" and {len(failed) - SUMMARY_SHOWN} more" if len(failed) > SUMMARY_SHOWN else ""
-        blocks.append(section(f":x: {_entries(len(failed))} could not be unblocked: {names}{more}. "
-                              "*Show them all* says why for each."))  # fmt: skip
+        blocks.append(
+            section(
+                f":x: {_entries(len(failed))} could not be unblocked: {names}{more}. *Show them all* says why for each."
+            )
+        )
     if under_way:
         blocks.append(context(f"{_entries(under_way)} still being unblocked: `/unblock history` shows how they end."))
     ends = [r.undo_until for r in requests if undo_open(r, now) and r.undo_until is not None]
@@ -78,8 +81,12 @@ def in_burst(requests: Sequence[UnblockRequest], ids: BurstButton, channel: str)
 
 def _undo(request: UnblockRequest) -> dict[str, object]:
     question = f"Put {clip(request.title, 150)} back on the IP blocklist as it was?"
-    return button("Undo", UNDO, RequestButton(request.id).encode(),
-                  confirm=confirm("Block again?", question, "Block again", "Go back"))  # fmt: skip
+    return button(
+        "Undo",
+        UNDO,
+        RequestButton(request.id).encode(),
+        confirm=confirm("Block again?", question, "Block again", "Go back"),
+    )
 
 
 def _state(request: UnblockRequest) -> str:

@@ -246,6 +246,8 @@ async def test_an_unreachable_pbx_is_unavailable(unused_tcp_port: int) -> None:
             await c.get(BLOCKLIST, 42)
     assert "secret" not in str(caught.value)
     assert isinstance(caught.value, ThreeCXError)
+    # what is kept and shown says why in words, not with the name of a Python class
+    assert "connection refused" in caught.value.answer() and "Error" not in caught.value.answer()
 
 
 @pytest.mark.parametrize("drops", [1, 2], ids=["resent by aiohttp", "retried by the client"])

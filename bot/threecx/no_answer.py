@@ -29,13 +29,14 @@ class NoAnswer(Exception):
         else:
             message = "3CX could not be reached"
         changes = creates or method == "DELETE"  # a DELETE that reached 3CX may have removed the entry
+        why = unreached(exc)
         error = UnavailableError(
             message,
             method=method,
             path=path,
-            detail=type(exc).__name__,
+            detail=why or type(exc).__name__,  # "connection refused" says more to people than a class name
             maybe_applied=changes and sent,
-            unreached=unreached(exc),
+            unreached=why,
         )
         return cls(error, sent=sent)
 

@@ -139,6 +139,11 @@ allow = ["1h"]
     await harness.click(ALLOW_ONLY, request, user=SEC1, value=f"{request.id}:3600")
     await harness.settle()
     assert f"1 of 2 approvals: <@{SEC1}> (allow only 192.0.2.130 for 1 hour)" in block_text(card.blocks)
+    # the second approver is told, before they confirm, that Approve now carries out only the narrower action
+    [approve] = [b for b in buttons(card.blocks) if b["action_id"] == APPROVE]
+    assert approve["confirm"]["text"]["text"].startswith(
+        "With the approvals so far, yours carries out only what each approved: allow only 192.0.2.130 for 1 hour."
+    )
     await harness.click(APPROVE, request, user=SEC2)
     await harness.settle()
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...domain.model import Kind, UnblockRequest
+from ...domain.model import Approval, Kind, UnblockRequest, agreed
 from ...domain.requests import WIDEST_ALLOWED, Recurrence, allowable, duration_words, network
 from ..blocks import Block, Blocks, actions, button, clip, confirm, context, fallback, fit, section, select
 from ..buttons import ALLOW_FOR, ALLOW_ONLY, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton
 from .common import (
     RECURRENCE_DAYS,
     approvals_so_far,
+    approved_action,
     entry_fields,
     mention,
     rule_name,
@@ -86,7 +87,17 @@ def approve_confirm(request: UnblockRequest) -> Block:
     question = f"Unblock {clip(request.title, 150)}? Calls from {them} will reach the PBX again."
     kinds = {target.kind for target in request.targets}
     where = _LISTS[kinds.pop()] if len(kinds) == 1 else "the 3CX lists"
-    return confirm(f"Remove from {where}?", question, "Unblock", "Go back")
+    return confirm(f"Remove from {where}?", narrower(request, Approval("")) + question, "Unblock", "Go back")
+
+
+def narrower(request: UnblockRequest, clicked: Approval) -> str:
+    """Before a confirmation's question: when this approval completes those so far and they agree only on a
+    narrower action, that this is what will be carried out (empty otherwise)."""
+    carried_out = agreed((*request.approvals, clicked), request.approvals_needed)
+    if request.approvals_needed < 2 or carried_out is None or carried_out.breadth == clicked.breadth:
+        return ""
+    action = approved_action(request, carried_out)
+    return f"With the approvals so far, yours carries out only what each approved: {action}. "
 
 
 _LISTS = {Kind.ADDRESS: "the IP blocklist", Kind.NUMBER: "the caller-number blacklist"}
@@ -111,8 +122,10 @@ def _allow_for(
 def allow_choice(request: UnblockRequest, durations: Sequence[float], chosen: float) -> Block:
     """**Approve and allow** for ``chosen`` seconds, and the select of the duration beside it. Choosing another
     duration redraws the card, so that the button and its confirmation always name what will be done."""
-    question = (f"Remove the block on {clip(request.title, 120)} and add an allow entry for it for "
-                f"{duration_words(chosen)}, so that 3CX does not block it again meanwhile?")  # fmt: skip
+    question = narrower(request, Approval("", chosen)) + (
+        f"Remove the block on {clip(request.title, 120)} and add an allow entry for it for "
+        f"{duration_words(chosen)}, so that 3CX does not block it again meanwhile?"
+    )
     ask = confirm("Unblock and allow?", question, "Unblock and allow", "Go back")
     words = f"Approve and allow for {duration_words(chosen)}"
     return _allow_for("unblock_allow", request, durations, chosen, words, APPROVE_ALLOW, ask)

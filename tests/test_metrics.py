@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot import metrics
 from bot.calls import Lane
 from bot.domain.model import State
 from bot.slack.buttons import APPROVE, DENY, UNDO
@@ -24,17 +25,6 @@ from .harness import ALICE, BOB, CAROL, GENERAL, Harness
 
 #: (sample name, labels as sorted pairs) -> value
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-#: the Slack Web API methods the bot calls, and its posts to reply URLs
-SLACK_METHODS = (
-    "chat.postMessage",
-    "chat.update",
-    "chat.getPermalink",
-    "views.publish",
-    "views.open",
-    "conversations.info",
-    "usergroups.users.list",
-    "response_url",
-)
 
 
 async def get(harness: Harness, path: str) -> tuple[int, str, str]:
@@ -131,7 +121,7 @@ ZERO_FROM_THE_START = [
     *[("unblock_threecx_token_fetches_total", {"result": result}) for result in ("ok", "refused", "failed")],
     *[("unblock_slack_rate_limited_total", {"kind": kind}) for kind in ("post", "update", "note", "view")],
     *[("unblock_background_work_refused_total", {"lane": lane.value}) for lane in Lane],
-    *[("unblock_slack_api_errors_total", {"method": method, "error": error}) for method in SLACK_METHODS
+    *[("unblock_slack_api_errors_total", {"method": method, "error": error}) for method in metrics.SLACK_METHODS
       for error in ("invalid_auth", "token_revoked", "missing_scope", "not_in_channel", "channel_not_found",
                     "http_500", "http_502", "http_503")],
 ]  # fmt: skip
@@ -159,7 +149,7 @@ def test_every_slack_method_whose_errors_are_counted_starts_at_zero() -> None:
     counted |= set(re.findall(r'"([a-z]+\.[a-zA-Z.]+)": self\._client\.', source))  # the outbox's methods
 
     assert {"response_url", "chat.postMessage", "views.open"} <= counted
-    assert sorted(counted - set(SLACK_METHODS)) == []
+    assert sorted(counted - set(metrics.SLACK_METHODS)) == []
 
 
 async def test_the_zero_series_are_served_beside_those_that_counted(harness: Harness) -> None:

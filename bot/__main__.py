@@ -18,21 +18,26 @@ from .storage.contract import StoreUnavailable
 #: variables that Bolt and slack_sdk read on their own when they are set (tokens, OAuth); the bot reads its
 #: settings once, so they are taken out of the process environment before any Slack object is built
 READ_BEHIND_OUR_BACK = (
-    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET",
-    "SLACK_SCOPES", "SLACK_USER_SCOPES", "SLACK_VERIFICATION_TOKEN", "SLACK_INSTALLATION_URL",
-    "SLACK_REDIRECT_URI", "SLACK_STATE_S3_BUCKET_NAME", "SLACK_INSTALLATION_S3_BUCKET_NAME",
-)  # fmt: skip
-
-
-def program_name(argv0: str) -> str:
-    """How the bot was started, for its help: ``python -m bot`` or the script's name."""
-    name = Path(argv0).name
-    return "python -m bot" if name == "__main__.py" else name or "unblock-bot"
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_SCOPES",
+    "SLACK_USER_SCOPES",
+    "SLACK_VERIFICATION_TOKEN",
+    "SLACK_INSTALLATION_URL",
+    "SLACK_REDIRECT_URI",
+    "SLACK_STATE_S3_BUCKET_NAME",
+    "SLACK_INSTALLATION_S3_BUCKET_NAME",
+)
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
+    # how the bot was started, for its help: ``python -m bot`` or the script's name
+    name = Path(sys.argv[0]).name
     parser = argparse.ArgumentParser(
-        prog=program_name(sys.argv[0]),
+        prog="python -m bot" if name == "__main__.py" else name or "unblock-bot",
         # the command first, as people type it (argparse would put the options first)
         usage="%(prog)s [-h] [{run,check}] [--version]",
         description="A Slack bot that removes entries from a 3CX blocklist once an approver says yes. "
@@ -61,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for name in READ_BEHIND_OUR_BACK:
         os.environ.pop(name, None)
-    redactor = Redactor()
-    for secret in settings.secrets():
-        redactor.add(secret)
+    redactor = Redactor(settings.secrets())
     # check speaks to a person on stdout: only warnings are logged (on stderr) unless LOG_LEVEL says more
     quiet = command == "check" and "LOG_LEVEL" not in environment.values
     setup_logging("WARNING" if quiet else settings.log_level, redactor)

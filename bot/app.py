@@ -21,29 +21,31 @@ from .domain.allowing import Allowing
 from .domain.lookup import Finder
 from .domain.model import State, Timing, UnblockRequest
 from .domain.policy import ApprovalPolicy
+from .domain.reads import Reads
 from .domain.report import Reporting, Weekly
 from .domain.requests import Requests
 from .domain.transitions import Transitions
-from .domain.watch import Watching
+from .domain.watch import Watch, Watching
 from .logs import Redactor
 from .network import host, unreached
-from .slack.commands import Commands
+from .slack.admission import Admission
+from .slack.answering import Answers
 from .slack.delivery import CardDelivery
 from .slack.failures import error_code
 from .slack.groups import SlackGroupMembership
 from .slack.listeners import OneWorkspace, register
 from .slack.outbox import Outbox
-from .slack.reporter import Reporter
+from .slack.reporter import Reporter, WeeklyPost
 from .slack.showing import Showing
 from .slack.state import Remembered
 from .slack.sweeper import Sweeper
 from .slack.use_cases import UseCases
-from .slack.watcher import Watcher
+from .slack.watcher import Announcements, Watcher
 from .storage.contract import Store
 from .storage.opening import open_store
 from .tasks import BackgroundWork, Limits
 from .threecx.client import ThreeCXClient
-from .threecx.errors import ThreeCXError
+from .threecx.errors import ADVICE, ThreeCXError
 from .threecx.lists import IpBlocklist, NumberBlacklist, lists
 from .threecx.retry import RetryPolicy
 from .threecx.tokens import TokenStore
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: the longest a 3CX call is taken to last beyond its own bound, for clocks and scheduling
 CALL_MARGIN = 2.0
+#: the description of an allow entry the bot adds (the approver is a Slack user)
+ALLOW_DESCRIPTION = "Allowed for {duration} by unblock-bot: approved by Slack user {user}, {marker}"
 #: how long a readiness probe waits for the database
 READY_TIMEOUT = 2.0
 
@@ -61,42 +65,39 @@ class StartupError(Exception):
 
 
 def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, team_id: str) -> AsyncApp:
+    secret = settings.slack_signing_secret
     app = AsyncApp(
         # a client without a token: Bolt takes the token from `authorize` for each request
         client=AsyncWebClient(base_url=client.base_url, session=client.session, retry_handlers=client.retry_handlers),
-        # one workspace, one known token (other workspaces are refused by the listeners' middleware)
         authorize=OneWorkspace(settings.slack_bot_token.reveal()),
-        # the signature is checked once, by the server, before Bolt sees a request; Bolt refuses any request
-        # that did not come through the server or Socket Mode (``listeners.Admit``)
-        signing_secret="",
-        request_verification_enabled=False,
-        # Bolt's check for the bot's own events compares them with a bot user id that `authorize` does not give,
-        # and its middleware for a workflow step's token swaps the token of a client the listeners never use:
-        # neither has anything to do here
+        # Bolt checks the signature of each request over HTTP (Socket Mode has none); then, before anything reads
+        # the body, replays, shapes and other workspaces are refused
+        signing_secret=secret.reveal() if secret else "",
+        request_verification_enabled=secret is not None,
+        before_authorize=Admission(use_cases, team_id),
+        # the bot's own events are not listened to, and no listener uses a workflow step's token
         ignoring_self_events_enabled=False,
         attaching_function_token_enabled=False,
-        # listeners only ack and hand work to `work`, so running them before the
-        # response is sent is the fastest ack (no polling for ack() in a side task)
+        # listeners only ack and hand work on: running them before the response is the fastest ack
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
-    register(app, use_cases, team_id)
+    register(app)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        log.error(
-            "a Slack request could not be handled", extra={"error": type(error).__name__, "type": body.get("type")}
-        )
+        what = {"error": type(error).__name__, "type": body.get("type")}
+        log.error("a Slack request could not be handled", extra=what)
 
     return app
 
 
 def _count(request: UnblockRequest, from_state: State | None) -> None:
     """A transition this process made, counted in the metrics (which know no request, only plain values)."""
-    decided_after = request.resolved_at - request.created_at if request.resolved_at is not None else None
-    metrics.request_moved(request.targets[0].kind.value, from_state.value if from_state is not None else None,
+    decided_after = request.decision.at - request.asked.at if request.decision.at is not None else None
+    metrics.request_moved(request.what.targets[0].kind.value, from_state.value if from_state is not None else None,
                           request.state.value, withdrawn=request.withdrawn, decided_after=decided_after,
-                          rule=request.rule or "")  # fmt: skip
+                          rule=request.decision.rule or "")  # fmt: skip
 
 
 @dataclass
@@ -105,7 +106,6 @@ class Bot:
 
     settings: Settings
     app: AsyncApp
-    commands: Commands
     client: AsyncWebClient
     requests: Requests
     timing: Timing
@@ -263,37 +263,46 @@ async def start_bot(
         approval_channel=settings.approval_channel,
     )
     timing = Timing(
-        ttl=settings.request_ttl, undo_window=settings.undo_window, call_bound=threecx.call_bound,
-        heartbeat=settings.heartbeat, margin=CALL_MARGIN,
-    )  # fmt: skip
+        ttl=settings.request_ttl,
+        undo_window=settings.undo_window,
+        call_bound=threecx.call_bound,
+        heartbeat=settings.heartbeat,
+        margin=CALL_MARGIN,
+    )
     metrics.rules_known(rule.name or "" for rule in settings.rules.rules)
-    transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=_count)
+    transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=_count, advice=ADVICE)
     # a lookup, all its calls together, takes no longer than one call may: someone waits for its answer
     finder = Finder(IpBlocklist(threecx), NumberBlacklist(threecx), deadline=threecx.call_bound)
     # also with Approve and allow turned off: an Undo still removes the allow entries it added before
-    allowing = Allowing(IpBlocklist(threecx), finder, clock)
-    requests = Requests(
-        store, lists(threecx), allowing, policy, timing, transitions, expire_every=min(30.0, settings.request_ttl / 4)
-    )
+    allowing = Allowing(IpBlocklist(threecx), finder, clock, ALLOW_DESCRIPTION)
     work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
     delivery = CardDelivery(outbox, client)
     remembered = Remembered(store, clock)
-    showing = Showing(delivery=delivery, requests=requests, remembered=remembered, policy=policy, clock=clock,
-                      notify_requester=settings.notify_requester)  # fmt: skip
     # the weekly reports are claimed by this process's owner name, once across processes
     weekly = Weekly(*settings.report_at, zone=settings.timezone)
-    reporting = Reporting(store, store, clock, weekly, holder=transitions.owner)
+    channel = settings.report_channel
+    poster = WeeklyPost(outbox, channel, settings.timezone) if channel is not None else None
+    reporting = Reporting(store, store, clock, weekly, holder=transitions.owner, poster=poster)
+    reads = Reads(store, policy, reporting)
+    showing = Showing(
+        delivery=delivery,
+        reads=reads,
+        remembered=remembered,
+        clock=clock,
+        notify_requester=settings.notify_requester,
+    )
+    expire_every = min(30.0, settings.request_ttl / 4)
+    requests = Requests(
+        store, lists(threecx), allowing, policy, timing, transitions, expire_every, cards=showing, reads=reads
+    )
+    answers = Answers(work=work, delivery=delivery, showing=showing, remembered=remembered)
     use_cases = UseCases(
         requests=requests,
-        remembered=remembered,
+        answers=answers,
         finder=finder,
-        reporting=reporting,
-        policy=policy,
-        work=work,
-        delivery=delivery,
-        showing=showing,
         clock=clock,
+        zone=settings.timezone,
         require_reason=settings.require_reason,
         workspace_url=workspace_url,
         approval_channel=settings.approval_channel,
@@ -303,13 +312,12 @@ async def start_bot(
     sweeper.start()
     watcher = None
     if settings.watch is not None:
-        watching = Watching(store, IpBlocklist(threecx), settings.watch, transitions.owner, clock, settings.rules)
-        watcher = Watcher(watching=watching, outbox=outbox, showing=showing)
+        watching = Watching(store, IpBlocklist(threecx), settings.watch, transitions.owner, clock)
+        watch = Watch(watching, Announcements(outbox, clock), requests)
+        watcher = Watcher(watch=watch, showing=showing)
         watcher.start()
     reporter = None
     if settings.report_channel is not None:
-        reporter = Reporter(reporting=reporting, outbox=outbox, channel=settings.report_channel)
+        reporter = Reporter(reporting=reporting)
         reporter.start()
-    commands = Commands(use_cases, team_id)
-    return Bot(settings, app, commands, client, requests, timing, work, outbox, sweeper, threecx, store, http, watcher,
-               reporter)  # fmt: skip
+    return Bot(settings, app, client, requests, timing, work, outbox, sweeper, threecx, store, http, watcher, reporter)

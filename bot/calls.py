@@ -38,30 +38,18 @@ class Permit:
         return time.monotonic() < self.until
 
 
-_lane: ContextVar[Lane] = ContextVar("lane", default=Lane.COMMANDS)
-_permit: ContextVar[Permit | None] = ContextVar("permit", default=None)
-
-
-def lane() -> Lane:
-    """The lane of the work running now."""
-    return _lane.get()
-
-
-def enter(lane: Lane) -> None:
-    """Run the rest of the current task (and the tasks it starts) in ``lane``."""
-    _lane.set(lane)
-
-
-def permit() -> Permit | None:
-    """The permit the work running now holds; None: it may always call."""
-    return _permit.get()
+#: the lane of the work running now; ``LANE.set(lane)`` runs the rest of the current task (and the tasks it starts)
+#: in ``lane``
+LANE: ContextVar[Lane] = ContextVar("lane", default=Lane.COMMANDS)
+#: the permit the work running now holds; None: it may always call
+PERMIT: ContextVar[Permit | None] = ContextVar("permit", default=None)
 
 
 @contextlib.contextmanager
 def holding(permit: Permit) -> Iterator[Permit]:
     """Make the calls made inside depend on ``permit``."""
-    token = _permit.set(permit)
+    token = PERMIT.set(permit)
     try:
         yield permit
     finally:
-        _permit.reset(token)
+        PERMIT.reset(token)

@@ -23,20 +23,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from .app import slack_unreachable, threecx_client
 from .config import Settings
 from .domain.allowing import duration_words
-from .domain.entries import Removal
-from .domain.outcomes import Outcome
-from .domain.rules import Rule
+from .domain.entries import MAX_ENTRY_ID, MIN_ENTRY_ID, Removal
 from .logs import Redactor
 from .network import host
 from .slack.failures import error_code
 from .storage import urls
-from .storage.contract import Store, StoreUnavailable
+from .storage.contract import StoreUnavailable
 from .storage.opening import open_store
 from .threecx.client import ThreeCXClient
-from .threecx.entity_sets import BLOCKLIST
-from .threecx.errors import ChangedError, NotFoundError, ThreeCXError, UnexpectedResponseError
-from .threecx.lists import IpBlocklist, NumberBlacklist
-from .threecx.models import MAX_ENTRY_ID, MIN_ENTRY_ID
+from .threecx.errors import ADVICE, ChangedError, NotFoundError, ThreeCXError, UnexpectedResponseError
+from .threecx.models import BLACKLIST_NUMBERS, BLOCKLIST, EntitySet
 from .threecx.retry import RetryPolicy
 from .threecx.tokens import TokenStore
 
@@ -55,32 +51,25 @@ NAMED_RULES = 10
 async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str], None] = print) -> bool:
     """Check the database, the Slack token and the 3CX credentials, and say what rules were read; print one line per
     check; True if all passed."""
-    store = await _check_database(settings, say)
-    try:
-        results = [
-            store is not None,
-            await _check_slack(settings, say),
-            _check_rules(settings, say),
-            _check_reminders(settings, say),
-            await _check_threecx(settings, redactor, say, store.tokens() if store is not None else None),
-        ]
-    finally:
-        if store is not None:
-            await store.close()
-    say("All checks passed." if all(results) else "Some checks failed; see above.")
-    return all(results)
-
-
-async def _check_database(settings: Settings, say: Callable[[str], None]) -> Store | None:
     try:
         store = await open_store(settings.database_url, wait=0)
     except StoreUnavailable as error:
         say(f"{FAIL} Database: {error}.")
-        return None
-    meant = urls.relative_folders(settings.database_url)
-    note = f" (under the working folder: for an absolute path, DATABASE_URL takes four slashes, {meant})"
-    say(f"{OK} Database: {urls.where(settings.database_url)} is ready{note if meant else ''}.")
-    return store
+        store = None
+    else:
+        meant = urls.relative_folders(settings.database_url)
+        note = f" (under the working folder: for an absolute path, DATABASE_URL takes four slashes, {meant})"
+        say(f"{OK} Database: {urls.where(settings.database_url)} is ready{note if meant else ''}.")
+    try:
+        slack = await _check_slack(settings, say)
+        _say_rules(settings, say)
+        threecx = await _check_threecx(settings, redactor, say, store.tokens() if store is not None else None)
+    finally:
+        if store is not None:
+            await store.close()
+    passed = store is not None and slack and threecx
+    say("All checks passed." if passed else "Some checks failed; see above.")
+    return passed
 
 
 async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
@@ -92,47 +81,47 @@ async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
             auth = await client.auth_test()
         except Exception as error:
             unreachable = slack_unreachable(error, settings.slack_api_url)
-            if unreachable is not None:
-                say(f"{FAIL} Slack: {unreachable}.")
-                return False
-            reason = _slack_error(error)
-            say(f"{FAIL} Slack: auth.test failed ({reason}). Check SLACK_BOT_TOKEN and SLACK_API_URL.")
+            if unreachable is None:
+                reason = error_code(error)
+                unreachable = f"auth.test failed ({reason}). Check SLACK_BOT_TOKEN and SLACK_API_URL"
+            say(f"{FAIL} Slack: {unreachable}.")
             return False
         say(f"{OK} Slack: signed in as @{auth.get('user')} in workspace {auth.get('team')} ({auth.get('team_id')}).")
-        channels = [("watch channel", "UNBLOCK_WATCH_CHANNEL", settings.watch.channel if settings.watch else None),
-                    ("approvals channel", "UNBLOCK_APPROVAL_CHANNEL", settings.approval_channel)]  # fmt: skip
+        channels = [
+            ("watch channel", "UNBLOCK_WATCH_CHANNEL", settings.watch.channel if settings.watch else None),
+            ("approvals channel", "UNBLOCK_APPROVAL_CHANNEL", settings.approval_channel),
+        ]
         bot = str(auth.get("user") or "unblock-bot")
         found = [await _check_channel(client, c, what, name, bot, say) for what, name, c in channels if c is not None]
         return all(found)
 
 
-def _check_rules(settings: Settings, say: Callable[[str], None]) -> bool:
+def _say_rules(settings: Settings, say: Callable[[str], None]) -> None:
     """One line on the rules read (a rules file with problems stops the bot before any check, as any setting
-    that has one does)."""
-    rules = settings.rules.rules
+    that has one does), and one on what the reminders and the escalation of the settings
+    (``UNBLOCK_REMIND_AFTER``, ``UNBLOCK_ESCALATE_AFTER``) will do under the requests' time to live, and how many
+    rules set their own."""
+    rules, default, ttl = settings.rules.rules, settings.rules.default, settings.request_ttl
     if not rules:
-        say(f"{OK} Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by "
-            "UNBLOCK_APPROVERS for every entry.")  # fmt: skip
-        return True
-    described = ", ".join(_described(rule) for rule in rules[:NAMED_RULES])
-    more = f" and {len(rules) - NAMED_RULES:,} more" if len(rules) > NAMED_RULES else ""
-    say(f"{OK} Rules: {len(rules):,} rule{'s' if len(rules) != 1 else ''} in {settings.rules_file}: {described}{more}.")
-    return True
-
-
-def _check_reminders(settings: Settings, say: Callable[[str], None]) -> bool:
-    """One line on what the reminders and the escalation of the settings (``UNBLOCK_REMIND_AFTER``,
-    ``UNBLOCK_ESCALATE_AFTER``) will do under the requests' time to live, and how many rules set their own."""
-    default, ttl = settings.rules.default, settings.request_ttl
+        say(
+            f"{OK} Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by "
+            "UNBLOCK_APPROVERS for every entry."
+        )
+    else:
+        described = ", ".join(
+            _described(rule.name or "", rule.auto, rule.auto_on_watch, rule.approvals) for rule in rules[:NAMED_RULES]
+        )
+        more = f" and {len(rules) - NAMED_RULES:,} more" if len(rules) > NAMED_RULES else ""
+        counted = f"{len(rules):,} rule{'s' if len(rules) != 1 else ''}"
+        say(f"{OK} Rules: {counted} in {settings.rules_file}: {described}{more}.")
     escalation = _when(default.escalate_after, ttl)
     to = [*sorted(default.escalate_to.users), *sorted(default.escalate_to.groups)]
     if 0 < default.escalate_after < ttl and to:
         escalation += f" to {', '.join(to)}"
     afters = (default.remind_after, default.escalate_after)
-    own = sum((rule.remind_after, rule.escalate_after) != afters for rule in settings.rules.rules)
-    rules = f" ({own} rule{'s set their' if own != 1 else ' sets its'} own, in UNBLOCK_RULES)" if own else ""
-    say(f"{OK} Reminders: {_when(default.remind_after, ttl)}; escalation: {escalation}{rules}.")
-    return True
+    own = sum((rule.remind_after, rule.escalate_after) != afters for rule in rules)
+    set_own = f" ({own} rule{'s set their' if own != 1 else ' sets its'} own, in UNBLOCK_RULES)" if own else ""
+    say(f"{OK} Reminders: {_when(default.remind_after, ttl)}; escalation: {escalation}{set_own}.")
 
 
 def _when(after: float, ttl: float) -> str:
@@ -144,11 +133,11 @@ def _when(after: float, ttl: float) -> str:
     return f"after {duration_words(after)}"
 
 
-def _described(rule: Rule) -> str:
+def _described(name: str, auto: bool, on_watch: bool, approvals: int) -> str:
     """``Branch offices (auto)``, ``Wide networks (2 approvals)``, ``Everything else``."""
-    if rule.auto:
-        return f"{rule.name} (auto{', on watch' if rule.auto_on_watch else ''})"
-    return f"{rule.name} ({rule.approvals} approvals)" if rule.approvals > 1 else f"{rule.name}"
+    if auto:
+        return f"{name} (auto{', on watch' if on_watch else ''})"
+    return f"{name} ({approvals} approvals)" if approvals > 1 else name
 
 
 async def _check_channel(
@@ -159,9 +148,10 @@ async def _check_channel(
     try:
         info = await client.conversations_info(channel=channel)
     except Exception as error:
-        reason = _slack_error(error)
-        say(f"{FAIL} Slack: the {what} {channel} cannot be read ({reason}). Check {setting}, "
-            "and that the app has the channels:read and groups:read scopes.")  # fmt: skip
+        say(
+            f"{FAIL} Slack: the {what} {channel} cannot be read ({error_code(error)}). Check {setting}, "
+            "and that the app has the channels:read and groups:read scopes."
+        )
         return False
     if not (info.get("channel") or {}).get("is_member"):
         say(f"{FAIL} Slack: the bot is not in the {what} {channel}; invite it with /invite @{bot}.")
@@ -175,58 +165,62 @@ async def _check_threecx(
 ) -> bool:
     retry = RetryPolicy(attempts=2, budget=settings.threecx_timeout)
     client = threecx_client(settings, redactor, retry=retry, token_store=tokens)
-    where = settings.threecx_base_url
+    where = f"3CX at {settings.threecx_base_url}"
 
-    async def ask(call: Awaitable[T], failed: str, works: str | Callable[[T], str] | None) -> T:
+    async def ask(call: Awaitable[T], failed: str, works: str | None = None) -> T:
         """``call``'s answer, with an ``ok`` line saying what ``works`` (none if None); a ``FAIL`` line and
         _Failed if not."""
         try:
             answer = await call
         except ThreeCXError as error:
-            say(f"{FAIL} 3CX at {where}: {failed} ({_said(error, where)}).{_advice(error, where)}")
+            url = settings.threecx_base_url
+            say(f"{FAIL} {where}: {failed} ({_said(error, url)}).{_advice(error, url)}")
             raise _Failed from None
         if works is not None:
-            say(f"{OK} 3CX at {where}: {works if isinstance(works, str) else works(answer)}.")
+            say(f"{OK} {where}: {works}.")
         return answer
 
-    async def may_remove(entries: IpBlocklist | NumberBlacklist, keys: Iterator[Any], name: str) -> bool:
+    async def may_remove(entity_set: EntitySet[Any], keys: Iterator[Any], name: str) -> bool:
         """Whether the API client may remove entries of the list ``name``, proven by a DELETE of an entry
-        that does not exist."""
+        that does not exist (on condition that it matches ``PROBE_ETAG``, which no entry does)."""
         try:
             for key in keys:
-                if await ask(_absent(entries, key), f"reading {name} entry {key!r} failed", None):
+                if await ask(_absent(client, entity_set, key), f"reading {name} entry {key!r} failed"):
                     break
             else:  # not to be expected: every Id tried is an entry's, and an entry is never sent a DELETE
-                say(f"{FAIL} 3CX at {where}: whether the bot may remove {name} entries was not tried: every Id "
-                    "tried belongs to an entry, and no entry is sent a DELETE; run the check again.")  # fmt: skip
+                say(
+                    f"{FAIL} {where}: whether the bot may remove {name} entries was not tried: every Id tried "
+                    "belongs to an entry, and no entry is sent a DELETE; run the check again."
+                )
                 return False
             removal = await ask(
-                _remove_no_entry(client, entries, key),
+                _remove_no_entry(client, entity_set, key),
                 f"a DELETE of {name} entry {key!r}, which does not exist, failed",
-                None,
             )
         except _Failed:
             return False
         if removal is None:
             say(
-                f"{OK} 3CX at {where}: the bot may remove {name} entries (a DELETE of entry {key!r}, sent with an "
-                "If-Match that no entry matches, was answered 412, not 403: 3CX left that Id alone, whatever it "
-                "holds now)."
+                f"{OK} {where}: the bot may remove {name} entries (a DELETE of entry {key!r}, sent with an If-Match "
+                "that no entry matches, was answered 412, not 403: 3CX left that Id alone, whatever it holds now)."
             )
             return True
         if removal.deleted:
-            say(f"{FAIL} 3CX at {where}: {name} entry {key!r} may have been removed: a moment after saying it had "
-                "no such entry, 3CX answered that a DELETE of it was carried out, though the DELETE carried an "
-                "If-Match that no entry matches. This 3CX does not honour If-Match, so an entry added at that Id "
-                "in between is gone. The check never read that entry and cannot put it back: look for it in 3CX "
-                "and add it again if it was one.")  # fmt: skip
+            say(
+                f"{FAIL} {where}: {name} entry {key!r} may have been removed: a moment after saying it had no such "
+                "entry, 3CX answered that a DELETE of it was carried out, though the DELETE carried an If-Match that "
+                "no entry matches. This 3CX does not honour If-Match, so an entry added at that Id in between is "
+                "gone. The check never read that entry and cannot put it back: look for it in 3CX and add it again "
+                "if it was one."
+            )
             return False
-        say(f"{OK} 3CX at {where}: the bot may remove {name} entries (a DELETE of entry {key!r}, which does not "
-            "exist, was answered 404).")  # fmt: skip
+        say(
+            f"{OK} {where}: the bot may remove {name} entries (a DELETE of entry {key!r}, which does not exist, was "
+            "answered 404)."
+        )
         return True
 
     async with client:
-        blocklist = IpBlocklist(client)
         try:
             await ask(
                 client.check_credentials(),
@@ -237,15 +231,15 @@ async def _check_threecx(
             if settings.watch is not None:
                 interval = duration_words(settings.watch.interval)
                 await ask(
-                    blocklist.added_after(highest or 0, 1),
+                    client.query(BLOCKLIST, filter=f"Id gt {highest or 0:d}", top=1, orderby="Id"),
                     "the query for new blocks failed",
                     f"new blocks can be asked for (watching at an interval of {interval})",
                 )
         except _Failed:
             return False
         rights = [
-            await may_remove(blocklist, _unused_entry_ids(highest), "IP blocklist"),
-            await may_remove(NumberBlacklist(client), _unused_number_ids(), "caller-number blacklist"),
+            await may_remove(BLOCKLIST, _unused_entry_ids(highest), "IP blocklist"),
+            await may_remove(BLACKLIST_NUMBERS, _unused_number_ids(), "caller-number blacklist"),
         ]
     return all(rights)
 
@@ -267,20 +261,20 @@ async def _highest_id(client: ThreeCXClient) -> int | None:
     return highest
 
 
-async def _absent(entries: IpBlocklist | NumberBlacklist, key: Any) -> bool:
+async def _absent(client: ThreeCXClient, entity_set: EntitySet[Any], key: Any) -> bool:
     """Whether 3CX says it has no entry ``key`` on the list (404)."""
     try:
-        await entries.get(key)
+        await client.get(entity_set, key)
     except NotFoundError:
         return True
     return False
 
 
-async def _remove_no_entry(client: ThreeCXClient, entries: IpBlocklist | NumberBlacklist, key: Any) -> Removal | None:
+async def _remove_no_entry(client: ThreeCXClient, entity_set: EntitySet[Any], key: Any) -> Removal | None:
     """A DELETE of ``key`` on condition that it matches ``PROBE_ETAG``, which no entry does: what 3CX answered, or
     None when it refused for that (412)."""
     try:
-        return await client.delete(entries.entity_set, key, etag=PROBE_ETAG)
+        return await client.delete(entity_set, key, etag=PROBE_ETAG)
     except ChangedError:
         return None
 
@@ -301,12 +295,6 @@ def _unused_number_ids() -> Iterator[str]:
 
 class _Failed(Exception):
     """A check failed, and said so."""
-
-
-def _slack_error(error: Exception) -> str:
-    """Slack's error code (``invalid_auth``), ``http_502`` for an answer that is not Slack's, or the kind of
-    error when no answer came."""
-    return error_code(error)
 
 
 def _said(error: ThreeCXError, url: str) -> str:
@@ -332,10 +320,8 @@ def _advice(error: ThreeCXError, url: str) -> str:
         isinstance(error, UnexpectedResponseError) and (error.status is None or 200 <= error.status < 300)
     )
     if wrong_place:  # no such path, or an answer that is not the XAPI's: the address is not the PBX's root
-        advice = (
-            "Check THREECX_BASE_URL: it should be the PBX's root address, the one its web client opens at "
+        return (
+            " Check THREECX_BASE_URL: it should be the PBX's root address, the one its web client opens at "
             "(like https://pbx.acme.net), without /xapi/v1."
         )
-    else:
-        advice = Outcome.of(error).explanation.admin
-    return f" {advice}" if advice else ""
+    return f" {ADVICE[error.reason]}" if error.reason in ADVICE else ""

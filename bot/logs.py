@@ -20,7 +20,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 #: attributes every LogRecord has; anything else was passed in ``extra``
@@ -28,9 +28,11 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 
 
 class Redactor:
-    def __init__(self) -> None:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: tuple[str, ...] = ()
         self._lock = threading.Lock()
+        for secret in secrets:
+            self.add(secret)
 
     def add(self, secret: str) -> None:
         # shorter values would mask ordinary words; every real secret here is much longer

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
+from itertools import product
 
 from prometheus_client import (
     CollectorRegistry,
@@ -137,8 +138,9 @@ UNDO_ENDS = ("undone", "undo_failed")
 DECISIONS = {"executing": "approve", "denied": "deny", "cancelled": "cancel"}
 
 
-def request_moved(kind: str, from_state: str | None, to_state: str, *, withdrawn: bool,
-                  decided_after: float | None, rule: str = "") -> None:  # fmt: skip
+def request_moved(
+    kind: str, from_state: str | None, to_state: str, *, withdrawn: bool, decided_after: float | None, rule: str = ""
+) -> None:
     """A transition this process made, in plain values (``app`` wires it as the transitions' observer):
     ``withdrawn``: cancelled by the bot itself, not decided; ``decided_after``: seconds from the request to
     its decision, when it was decided; ``rule``: the name of the rule that decides for it ("": the settings)."""
@@ -156,19 +158,11 @@ def request_moved(kind: str, from_state: str | None, to_state: str, *, withdrawn
 
 def threecx_request(method: str, path: str, status: int | None, seconds: float) -> None:
     """One HTTP request to 3CX (``status`` None: no answer came)."""
-    operation = threecx_operation(method, path)
+    # ``DELETE /Blocklist(42)`` → ``delete_blocklist``; ``POST /connect/token`` → ``post_token``: one word, never a key
+    entity_set = "token" if path.endswith("/token") else path.strip("/").split("(")[0].split("/")[0] or "root"
+    operation = f"{method}_{entity_set}".lower()
     THREECX_REQUESTS.labels(operation, str(status) if status is not None else "no_answer").inc()
     THREECX_SECONDS.labels(operation).observe(seconds)
-
-
-def threecx_operation(method: str, path: str) -> str:
-    """``DELETE /Blocklist(42)`` → ``delete_blocklist``; ``POST /connect/token`` → ``post_token``: one word,
-    never a key."""
-    if path.endswith("/token"):
-        entity_set = "token"
-    else:
-        entity_set = path.strip("/").split("(")[0].split("/")[0].split("?")[0] or "root"
-    return f"{method}_{entity_set}".lower()
 
 
 def slack_queue(waiting: Mapping[str, int]) -> None:
@@ -194,10 +188,13 @@ LANES = ("commands", "decisions")
 TOKEN_RESULTS = ("ok", "refused", "failed")
 #: the XAPI calls the bot makes (``bot.threecx.client``): read, delete and add on both lists, and the token
 THREECX_OPERATIONS = (
-    "get_blocklist", "delete_blocklist", "post_blocklist",
-    "get_blacklistnumbers", "delete_blacklistnumbers", "post_blacklistnumbers",
+    *(
+        f"{method}_{entity_set}"
+        for entity_set in ("blocklist", "blacklistnumbers")
+        for method in ("get", "delete", "post")
+    ),
     "post_token",
-)  # fmt: skip
+)
 ALERTED_STATUSES = ("401", "403", "429", "500", "502", "503", "504", "no_answer")
 #: the Slack Web API methods the bot calls, and ``response_url`` for its posts to reply URLs
 SLACK_METHODS = (
@@ -230,29 +227,23 @@ def rules_known(names: Iterable[str]) -> None:
 
 
 def _zero_initialise() -> None:
-    for kind in KINDS:
-        REQUESTS_OPENED.labels(kind, "")
-        for state in ENDS:  # in their order, so that the output reads the same every time
-            REQUESTS_ENDED.labels(kind, state)
-        for state in UNDO_ENDS:
-            UNDOS.labels(kind, state)
-        REQUESTS_ENDED.labels(kind, "withdrawn")
-    for decision in DECISIONS.values():
-        DECISION_SECONDS.labels(decision)
-    for operation in THREECX_OPERATIONS:
-        THREECX_SECONDS.labels(operation)
-        for status in ALERTED_STATUSES:
-            THREECX_REQUESTS.labels(operation, status)
-    for result in TOKEN_RESULTS:
-        TOKEN_FETCHES.labels(result)
-    for kind_name in SLACK_KINDS:
-        SLACK_RATE_LIMITED.labels(kind_name)
-        SLACK_QUEUE.labels(kind_name).set(0)
-    for lane in LANES:
-        WORK_REFUSED.labels(lane)
-    for method in SLACK_METHODS:
-        for error in SLACK_ALERTED_ERRORS:
-            SLACK_ERRORS.labels(method, error)
+    # in their order, so that the output reads the same every time
+    for metric, labels in (
+        (REQUESTS_OPENED, product(KINDS, [""])),
+        (REQUESTS_ENDED, product(KINDS, ENDS)),
+        (UNDOS, product(KINDS, UNDO_ENDS)),
+        (REQUESTS_ENDED, product(KINDS, ["withdrawn"])),
+        (DECISION_SECONDS, product(DECISIONS.values())),
+        (THREECX_SECONDS, product(THREECX_OPERATIONS)),
+        (THREECX_REQUESTS, product(THREECX_OPERATIONS, ALERTED_STATUSES)),
+        (TOKEN_FETCHES, product(TOKEN_RESULTS)),
+        (SLACK_RATE_LIMITED, product(SLACK_KINDS)),
+        (SLACK_QUEUE, product(SLACK_KINDS)),
+        (WORK_REFUSED, product(LANES)),
+        (SLACK_ERRORS, product(SLACK_METHODS, SLACK_ALERTED_ERRORS)),
+    ):
+        for values in labels:
+            metric.labels(*values)
 
 
 _zero_initialise()

@@ -41,8 +41,6 @@ class BackgroundWork:
         self._pending = dict.fromkeys(self._limits, 0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     def spawn(self, work: Coroutine[Any, Any, None], *, name: str, lane: Lane = Lane.COMMANDS) -> bool:
         """Start ``work`` in ``lane``; False (and ``work`` is dropped) when shutting down or the lane is full."""
@@ -56,8 +54,7 @@ class BackgroundWork:
         self._pending[lane] += 1
         task = asyncio.get_running_loop().create_task(self._run(work, name, lane), name=name)
         self._tasks.add(task)
-        self._idle.clear()
-        task.add_done_callback(self._done)
+        task.add_done_callback(self._tasks.discard)
         return True
 
     @property
@@ -67,7 +64,7 @@ class BackgroundWork:
     async def idle(self) -> None:
         """Wait until no task is running (tasks may start others; this waits for those too)."""
         while self._tasks:
-            await self._idle.wait()
+            await asyncio.wait(set(self._tasks))
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Refuse new work and wait up to ``timeout`` seconds for what is running; cancel the rest."""
@@ -83,7 +80,7 @@ class BackgroundWork:
             await asyncio.wait(late)
 
     async def _run(self, work: Coroutine[Any, Any, None], name: str, lane: Lane) -> None:
-        calls.enter(lane)
+        calls.LANE.set(lane)
         try:
             async with self._slots[lane]:
                 await work
@@ -93,11 +90,6 @@ class BackgroundWork:
             log.exception("background work failed", extra={"task": name})
         finally:
             self._pending[lane] -= 1
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not self._tasks:
-            self._idle.set()
 
 
 class Upkeep(ABC):

@@ -24,7 +24,7 @@ from bot.config import Settings, load_settings
 from bot.domain.model import Move, State, UnblockRequest
 from bot.domain.ports import RequestStore
 from bot.logs import Redactor
-from bot.server import Listener, listener_for, serve, web_app
+from bot.server import Listener, serve, web_app
 from bot.tasks import Limits
 from bot.threecx.retry import RetryPolicy
 
@@ -93,7 +93,7 @@ class Harness:
         self.bot = await start_bot(
             settings, redactor=self.redactor, clock=self.clock, retry=self.retry, limits=self.limits
         )
-        self._listener = listener_for(web_app(self.bot), settings)
+        self._listener = Listener(web_app(self.bot), settings)
         [(host, port)] = await self._listener.start("127.0.0.1", 0)
         self.url = f"http://{host}:{port}"
         if self._http is None:
@@ -243,7 +243,7 @@ class Harness:
         HTTP answer and the click's response_url. ``value``: the button's, when it is not the request's id."""
         if isinstance(request, UnblockRequest):
             body, response_url = self.click_body(
-                action_id, value or request.id, user=user, channel=channel or request.channel,
+                action_id, value or request.id, user=user, channel=channel or request.asked.channel,
                 message_ts=await self.card_ts(request) or "", team=team, user_team=user_team,
             )  # fmt: skip
         else:
@@ -254,7 +254,7 @@ class Harness:
 
     async def choose(self, action_id: str, request: UnblockRequest, value: str, *, user: str) -> Reply:
         """Pick the option ``value`` of a select on the request's card."""
-        body, _ = self.click_body(action_id, value, user=user, channel=request.channel,
+        body, _ = self.click_body(action_id, value, user=user, channel=request.asked.channel,
                                   message_ts=await self.card_ts(request) or "")  # fmt: skip
         data = json.loads(dict(parse_qsl(body))["payload"])
         action = data["actions"][0]
@@ -346,7 +346,9 @@ async def move(
     **changes: Any,
 ) -> UnblockRequest | None:  # fmt: skip
     """Make a transition in a store directly (as a process that claims or finishes a request would)."""
-    return await store.transition(Move(request_id, from_state, to_state, actor, at, **changes))
+    return await store.transition(
+        Move(request_id=request_id, from_state=from_state, to_state=to_state, actor=actor, at=at, **changes)
+    )
 
 
 def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
@@ -444,3 +446,11 @@ async def socket_mode_bot(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) ->
     finally:
         stop.set()
         await asyncio.wait_for(serving, 30)
+
+
+#: the action ids of the bot's buttons and selects, as Slack sends them back
+APPROVE, DENY, CANCEL, UNDO = "unblock_approve", "unblock_deny", "unblock_cancel", "unblock_undo"
+APPROVE_ALLOW, ALLOW_FOR, ALLOW_ONLY = "unblock_approve_allow", "unblock_allow_for", "unblock_allow_only"
+CHOOSE, LIST_MORE = "unblock_choose", "unblock_list_more"
+REQUEST_ENTRY, BURST_LIST = "unblock_request_entry", "unblock_burst_list"
+HOME_APPROVE, HOME_DENY = "unblock_home_approve", "unblock_home_deny"

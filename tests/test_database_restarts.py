@@ -245,7 +245,7 @@ async def test_a_move_whose_answer_was_lost_is_recognised_when_tried_again(
     assert cutter.cuts == 1
     assert claimed is not None and claimed.state is State.EXECUTING and claimed.owner == "p1"  # won, not lost
     steps = [(t.from_state, t.to_state, t.actor) for t in await cut_store.transitions(request.id)]
-    assert steps == [(None, State.PENDING, request.requester), (State.PENDING, State.EXECUTING, BOB)]
+    assert steps == [(None, State.PENDING, request.asked.by), (State.PENDING, State.EXECUTING, BOB)]
     # a move that was really made by someone else is still lost
     assert await move(cut_store, request.id, State.PENDING, State.DENIED, actor=CAROL, at=1101.0) is None
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.domain.entries import MAX_ENTRY_ID
 from bot.domain.model import State
 from bot.slack.buttons import APPROVE, CANCEL, CHOOSE, DENY, LIST_MORE, UNDO
 from bot.slack.command_text import (
@@ -25,7 +26,6 @@ from bot.slack.command_text import (
     UnblockNumber,
     parse_command,
 )
-from bot.threecx import MAX_ENTRY_ID
 
 from .harness import ALICE, BOB, MALLORY, SIGNING_SECRET, Harness, sign
 

@@ -16,14 +16,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.domain.actions import Action, Does
+from bot.domain.entries import BlockedNumber, BlocklistEntry, Kind
 from bot.domain.lookup import Matches, Page
-from bot.domain.model import Approval, Result, State, UnblockRequest
+from bot.domain.model import Approval, Asked, Decision, Done, Result, State, UnblockRequest, What
 from bot.domain.outcomes import Outcome
 from bot.slack.buttons import APPROVE, CHOOSE, LIST_MORE, UNDO, BurstButton, PageButton
 from bot.slack.views import home, lists, notes, notices, outcome, unblocked_burst
 from bot.slack.views.card import request_card
-from bot.threecx import BlockedNumber, BlocklistEntry, ForbiddenError, UnexpectedResponseError
-from bot.threecx.models import Kind
+from bot.threecx.errors import ForbiddenError, UnexpectedResponseError
 
 from .conftest import MakeHarness
 from .fakes.block_kit import problems, view_problems
@@ -105,7 +106,7 @@ async def test_unblock_all_of_many_long_number_ids_carries_only_an_id_on_its_but
 
     [card] = harness.cards()
     request = await harness.request_for(card)
-    assert len(request.targets) == 50
+    assert len(request.what.targets) == 50
 
 
 async def test_a_card_slack_refuses_leaves_no_pending_request_behind(harness: Harness) -> None:
@@ -212,10 +213,16 @@ def results() -> st.SearchStrategy[Result]:
                      st.booleans())  # fmt: skip
 
 
+def actions() -> st.SearchStrategy[Action]:
+    """Any action: Approve, Approve and allow, Allow only."""
+    allow_for = st.sampled_from([3600.0, 90 * 86400.0])
+    allowing = st.builds(Action, st.sampled_from([Does.UNBLOCK_AND_ALLOW, Does.ALLOW_ONLY]), allow_for)
+    return st.one_of(st.just(Action()), allowing)
+
+
 def approvals() -> st.SearchStrategy[Approval]:
-    """One approval of several, for any of the actions (Approve, Approve and allow, Allow only)."""
-    allow_for = st.one_of(st.none(), st.just(3600.0), st.just(90 * 86400.0))
-    return st.builds(Approval, st.sampled_from(APPROVERS), allow_for, st.booleans())
+    """One approval of several, for any of the actions."""
+    return st.builds(Approval, st.sampled_from(APPROVERS), actions())
 
 
 def requests() -> st.SearchStrategy[UnblockRequest]:
@@ -223,27 +230,39 @@ def requests() -> st.SearchStrategy[UnblockRequest]:
     return st.builds(
         UnblockRequest,
         id=st.just("0123456789abcdef"),
-        targets=targets.map(tuple),
-        requester=st.just(ALICE),
-        channel=st.just("C0GENERAL"),
-        created_at=st.just(1.7e9),
-        expires_at=st.just(1.7e9 + 900),
-        reason=st.one_of(st.none(), st.text(min_size=1, max_size=300)),
+        asked=st.builds(
+            Asked,
+            by=st.just(ALICE),
+            channel=st.just("C0GENERAL"),
+            at=st.just(1.7e9),
+            reason=st.one_of(st.none(), st.text(min_size=1, max_size=300)),
+            elsewhere=st.one_of(st.none(), st.just("C0ASKED")),
+        ),
+        what=st.builds(
+            What,
+            targets=targets.map(tuple),
+            address=st.one_of(st.none(), st.just("203.0.113.7"), st.text(max_size=50)),
+        ),
+        decision=st.builds(
+            Decision,
+            expires_at=st.just(1.7e9 + 900),
+            rule=st.one_of(st.none(), rule_names),
+            auto=st.booleans(),
+            needed=st.integers(1, 10),
+            approvals=st.lists(approvals(), max_size=10).map(tuple),
+            by=st.one_of(st.none(), st.just(BOB)),
+            at=st.just(1.7e9 + 1),
+        ),
         state=st.sampled_from(list(State)),
-        resolved_by=st.one_of(st.none(), st.just(BOB)),
-        resolved_at=st.just(1.7e9 + 1),
-        results=st.lists(results(), max_size=15).map(tuple),
-        undo_until=st.one_of(st.none(), st.just(1.8e9)),
-        undone_by=st.just(CAROL),
-        undone_at=st.just(1.7e9 + 2),
-        undo_results=st.lists(results(), max_size=15).map(tuple),
-        asked_in=st.one_of(st.none(), st.just("C0ASKED")),
-        allow_for=st.one_of(st.none(), st.just(3600.0)),
-        rule=st.one_of(st.none(), rule_names),
-        auto=st.booleans(),
-        approvals=st.lists(approvals(), max_size=10).map(tuple),
-        approvals_needed=st.integers(1, 10),
-        asked_address=st.one_of(st.none(), st.just("203.0.113.7"), st.text(max_size=50)),
+        done=st.builds(
+            Done,
+            action=actions(),
+            results=st.lists(results(), max_size=15).map(tuple),
+            undo_until=st.one_of(st.none(), st.just(1.8e9)),
+            undone_by=st.just(CAROL),
+            undone_at=st.just(1.7e9 + 2),
+            undo_results=st.lists(results(), max_size=15).map(tuple),
+        ),
     )
 
 
@@ -285,8 +304,11 @@ def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) 
 def test_every_message_of_a_burst_unblocked_by_the_rules_keeps_slacks_limits(
     request: UnblockRequest, found: list[BlocklistEntry], skip: int
 ) -> None:
-    many = [replace(request, id=f"{n:016x}", targets=(entry,), channel=WATCH) for n, entry in enumerate(found)]
-    valid(*unblocked_burst.unblocking(found, [r.rule for r in many]))
+    many = [
+        replace(request, id=f"{n:016x}", what=What((entry,)), asked=replace(request.asked, channel=WATCH))
+        for n, entry in enumerate(found)
+    ]
+    valid(*unblocked_burst.unblocking(found, [r.decision.rule for r in many]))
     valid(*unblocked_burst.unblocked(found, many, 1.7e9 + 5))
     ids = BurstButton(min(e.id for e in found), max(e.id for e in found), skip)
     valid(*unblocked_burst.unblocked_page(ids, unblocked_burst.in_burst(many, ids, WATCH), 1.7e9 + 5))

@@ -15,10 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot import metrics
 from bot.calls import Lane
+from bot.domain.entries import Kind
 from bot.domain.model import State
 from bot.slack.buttons import APPROVE, DENY, UNDO
 from bot.tasks import Limits
-from bot.threecx.models import Kind
 
 from .conftest import MakeHarness
 from .harness import ALICE, BOB, CAROL, GENERAL, Harness

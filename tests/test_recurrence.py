@@ -8,20 +8,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from bot.domain.model import State, UnblockRequest
-from bot.domain.recurrence import Recurrence
-from bot.slack.buttons import ALLOW_FOR, APPROVE, APPROVE_ALLOW, UNDO
-from bot.slack.views.card import request_card
-from bot.slack.views.watch import new_block
-from bot.storage.contract import Store
 
 from .conftest import MakeHarness
-from .harness import ALICE, BOB, CAROL, Harness, allow_row, block_text, buttons, move, wait_for
-from .test_limits import DURATIONS, entries, requests, valid
-from .test_storage import pending
+from .harness import (
+    ALICE,
+    ALLOW_FOR,
+    APPROVE,
+    APPROVE_ALLOW,
+    BOB,
+    CAROL,
+    UNDO,
+    Harness,
+    allow_row,
+    block_text,
+    buttons,
+    wait_for,
+)
 from .test_watch import announced, look, watching
 
 HOUR, DAY = 3600, 86400
@@ -74,7 +77,7 @@ async def test_a_second_request_for_an_address_says_when_it_was_unblocked_and_of
     [line] = [m for m in LINE.finditer(block_text(blocks))]
     assert line.group(1) == "once" and line.group(3) == f"<@{BOB}>"
     first = (await harness.bot.store.recent(2))[-1]  # type: ignore[union-attr]
-    assert int(line.group(2)) == int(first.resolved_at or 0)
+    assert int(line.group(2)) == int(first.decision.at or 0)
     # Approve and allow comes first, for the longest duration the rule offers
     assert block_ids(blocks).index("unblock_allow") < block_ids(blocks).index("unblock_decision")
     choose, allow = allow_row(blocks)
@@ -100,7 +103,7 @@ async def test_an_undone_unblock_is_not_mentioned(harness: Harness) -> None:
     await harness.settle()
     restored = await harness.stored(first)
     assert restored.state is State.UNDONE
-    new_id = restored.undo_results[0].new_id
+    new_id = restored.done.undo_results[0].new_id
 
     await open_card(harness, str(new_id), user=ALICE)
 
@@ -125,27 +128,3 @@ async def test_a_block_that_comes_back_is_announced_as_blocked_again(make_harnes
     assert "3CX blocked 203.0.113.7" in block_text(again.blocks)
     assert f"Blocked again, 2 days after <@{BOB}> unblocked it." in block_text(again.blocks)
     assert "again" not in block_text(other.blocks)
-
-
-async def test_the_store_returns_the_unblocks_since_a_moment_last_first(store: Store) -> None:
-    ids = ["a1" * 8, "b2" * 8, "c3" * 8, "d4" * 8]
-    for request_id in ids:
-        await store.add(pending(request_id))
-    for at, request_id in zip((1100.0, 1300.0, 1200.0), ids[:3], strict=True):
-        await move(store, request_id, State.PENDING, State.EXECUTING, actor=BOB, at=at, owner="bot-a")
-        await move(store, request_id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=at + 1, owner="bot-a")
-    await move(store, ids[2], State.UNBLOCKED, State.UNDOING, actor=CAROL, at=1250.0, owner="bot-a")
-    await move(store, ids[2], State.UNDOING, State.UNDONE, actor=CAROL, at=1251.0, owner="bot-a")
-
-    assert [r.id for r in await store.unblocked_since(1000.0)] == [ids[1], ids[0]]
-    assert [r.id for r in await store.unblocked_since(1200.0)] == [ids[1]]
-
-
-@given(requests(), st.integers(1, 10_000), entries(), st.floats(0, 400 * DAY))
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
-def test_the_card_and_the_announcement_keep_slacks_limits(
-    request: UnblockRequest, count: int, found: Any, since: float
-) -> None:
-    last = Recurrence(count, request)
-    valid(*request_card(request, "<@UBOB>", DURATIONS, None, last))
-    valid(*new_block(found, again=last, now=(request.resolved_at or 0.0) + since))

@@ -13,13 +13,12 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 from bot.domain.model import State
-from bot.domain.policy import Approvers
 from bot.domain.requests import REMINDER_CLAIM_HOLD
-from bot.slack.buttons import APPROVE, DENY, HOME_APPROVE
+from bot.domain.rules import Approvers
 
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack, SlackCall
-from .harness import ALICE, BOB, GENERAL, MALLORY, Harness, block_text, wait_for
+from .harness import ALICE, APPROVE, BOB, DENY, GENERAL, HOME_APPROVE, MALLORY, Harness, block_text, wait_for
 
 #: settings that load, for the settings' own tests
 ENV = {
@@ -72,7 +71,7 @@ async def test_a_request_still_waiting_is_reminded_once_in_its_cards_thread(make
     assert f"{APPROVERS}: <@UALICE>'s request to unblock `203.0.113.7` has waited" in text
     assert "Please approve or deny it on the card." in text
     assert "<@UBOB>" in reminder.args["text"]  # the notification names them too
-    assert (await harness.stored(request)).reminded_at is not None
+    assert (await harness.stored(request)).decision.reminded_at is not None
     assert "Waiting long" in block_text(harness.slack.homes[BOB]["blocks"])
     assert harness.pbx.calls("DELETE") == []
 
@@ -90,11 +89,11 @@ async def test_a_reminder_slack_refused_is_sent_at_a_later_round_once(make_harne
     await rounds(harness, 1)
     harness.slack.answer_well("chat.postMessage")
     assert len(replies(harness.slack)) == 1 and reminders_shown(harness) == 0
-    assert (await harness.stored(request)).reminded_at is None  # not recorded: Slack did not take it
+    assert (await harness.stored(request)).decision.reminded_at is None  # not recorded: Slack did not take it
 
     await rounds(harness, 3)
     assert reminders_shown(harness) == 1 and len(replies(harness.slack)) == 2  # sent once, at the next round
-    assert (await harness.stored(request)).reminded_at is not None
+    assert (await harness.stored(request)).decision.reminded_at is not None
 
 
 async def test_two_bots_send_a_reminder_slack_refused_once_at_a_later_round(make_harness: MakeHarness) -> None:
@@ -109,7 +108,7 @@ async def test_two_bots_send_a_reminder_slack_refused_once_at_a_later_round(make
     await asyncio.gather(rounds(two, 2), rounds(one, 2))
 
     assert reminders_shown(one) == 1 and len(replies(one.slack)) == 2
-    assert (await one.stored(request)).reminded_at is not None
+    assert (await one.stored(request)).decision.reminded_at is not None
 
 
 async def test_a_reminder_claimed_by_a_bot_that_stopped_is_sent_once_its_claim_is_stale(
@@ -128,7 +127,7 @@ async def test_a_reminder_claimed_by_a_bot_that_stopped_is_sent_once_its_claim_i
     await rounds(harness, 3)
 
     assert reminders_shown(harness) == 1 and len(replies(harness.slack)) == 1
-    assert (await harness.stored(request)).reminded_at is not None
+    assert (await harness.stored(request)).decision.reminded_at is not None
 
 
 def reminders_shown(harness: Harness) -> int:
@@ -170,11 +169,13 @@ async def test_no_reminder_once_the_request_was_decided(make_harness: MakeHarnes
     assert {call.args["thread_ts"] for call in replies(harness.slack)} == {await harness.card_ts(waiting)}
     assert len(replies(harness.slack)) == 2
     assert [(await harness.stored(r)).state for r in (approved, denied)] == [State.UNBLOCKED, State.DENIED]
-    assert [(await harness.stored(r)).reminded_at for r in (approved, denied)] == [None, None]
+    assert [(await harness.stored(r)).decision.reminded_at for r in (approved, denied)] == [None, None]
 
 
 async def test_an_escalated_request_can_be_approved_by_whom_it_was_escalated_to(make_harness: MakeHarness) -> None:
-    harness = await make_harness(UNBLOCK_REMIND_AFTER="0", UNBLOCK_ESCALATE_AFTER="5", UNBLOCK_ESCALATE_TO=ERIN)
+    harness = await make_harness(
+        UNBLOCK_REMIND_AFTER="0", UNBLOCK_ESCALATE_AFTER="5", UNBLOCK_ESCALATE_TO=f"{ERIN},{ERIN},S0ONCALL"
+    )
     request = await harness.open_card()
     _, early = await harness.click(APPROVE, request, user=ERIN)  # not yet escalated: not an approver
     await harness.settle()
@@ -186,11 +187,12 @@ async def test_an_escalated_request_can_be_approved_by_whom_it_was_escalated_to(
     await rounds(harness)
     [escalation] = replies(harness.slack)
     assert escalation.args["thread_ts"] == await harness.card_ts(request)
-    assert "Escalated to <@UERIN> after 5 seconds: <@UALICE>'s request to unblock `203.0.113.7`" in reply_text(
-        escalation
-    )
+    escalated = "Escalated to <@UERIN> and <!subteam^S0ONCALL> after 5 seconds"
+    assert f"{escalated}: <@UALICE>'s request to unblock `203.0.113.7`" in reply_text(escalation)
+    for said in (reply_text(escalation), str(escalation.args["text"])):  # each person it goes to named once
+        assert said.count("<@UERIN>") == 1 and said.count("<!subteam^S0ONCALL>") == 1
     card = harness.cards()[0]  # (the fake keeps the thread's replies with the channel's messages)
-    assert "Escalated to <@UERIN> after 5 seconds." in block_text(card.blocks)
+    assert f"{escalated}." in block_text(card.blocks)
 
     _, refused = await harness.click(APPROVE, request, user=MALLORY)  # someone else still may not
     await harness.settle()
@@ -201,7 +203,7 @@ async def test_an_escalated_request_can_be_approved_by_whom_it_was_escalated_to(
     await harness.settle()
     assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
     stored = await harness.stored(request)
-    assert (stored.state, stored.resolved_by) == (State.UNBLOCKED, ERIN)
+    assert (stored.state, stored.decision.by) == (State.UNBLOCKED, ERIN)
     assert "approved by <@UERIN>, and it is unblocked" in block_text(harness.cards()[0].blocks)
     assert len(replies(harness.slack)) == 1
 
@@ -258,12 +260,6 @@ async def test_reminded_once_across_a_restart(make_harness: MakeHarness) -> None
 
 
 # the settings ------------------------------------------------------------------------------------------------
-
-
-def test_reminders_come_after_10_minutes_and_escalation_is_off_unless_set() -> None:
-    settings = load_settings({**ENV, "UNBLOCK_REQUEST_TTL": "1d"})
-    default = settings.rules.default
-    assert (default.remind_after, default.escalate_after, default.escalate_to) == (600.0, 0.0, Approvers())
 
 
 def test_with_the_defaults_the_reminder_comes_before_requests_expire() -> None:

@@ -15,12 +15,11 @@ import aiohttp
 import pytest
 
 from bot.domain.model import State
-from bot.slack.buttons import APPROVE, CHOOSE
 
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack, Message
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, move, wait_for
+from .harness import ALICE, APPROVE, BOB, CAROL, CHOOSE, Harness, block_text, buttons, move, wait_for
 from .ports import free_port
 from .postgres import PostgresServer, running_server
 from .processes import BotProcess, start_http_bot
@@ -161,8 +160,8 @@ async def test_a_replica_finishes_a_claim_whose_owner_stopped_renewing_once_its_
     b.clock.advance(2)
     await b.bot.sweeper.tick()
     finished = await a.stored(request)
-    assert finished.state is State.UNBLOCKED and finished.resolved_by == BOB  # the approval stands
-    assert finished.results[0].after_restart and finished.undo_until is not None
+    assert finished.state is State.UNBLOCKED and finished.decision.by == BOB  # the approval stands
+    assert finished.done.results[0].after_restart and finished.done.undo_until is not None
     assert [r.path for r in a.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
     assert "finished after a restart" in block_text(a.cards()[0].blocks)
 

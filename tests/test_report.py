@@ -11,21 +11,17 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from bot.config import ConfigError, load_settings
-from bot.domain.model import BlocklistEntry, State, UnblockRequest
-from bot.domain.report import REPORT_CLAIM_HOLD, WEEK, Ending, Report, Weekly, figures
-from bot.slack.buttons import APPROVE, DENY
-from bot.slack.command_text import USAGE
-from bot.slack.views.report import report, weekly
+from bot.domain.model import State
+from bot.domain.report import REPORT_CLAIM_HOLD, WEEK, Ending, Report, Weekly
+from bot.slack.views.report import report
 
-from .conftest import MakeHarness, NewStore
+from .conftest import MakeHarness
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, BOB, CAROL, GENERAL, MALLORY, Harness, base_env, block_text
-from .test_limits import requests, valid
+from .harness import ALICE, APPROVE, BOB, CAROL, DENY, MALLORY, Harness, base_env, block_text
+from .test_limits import valid
 
 REPORTS = "C0REPORTS"
 
@@ -81,10 +77,6 @@ async def test_a_bad_number_of_days_is_explained(harness: Harness, text: str) ->
 
     assert reply.message == "`/unblock report` takes a number of days from 1 to 90, e.g. `/unblock report 30`."
     assert harness.slack.posts_to(response_url) == []
-
-
-def test_the_help_names_the_report() -> None:
-    assert "`/unblock report [days]`" in USAGE
 
 
 # -- the weekly report ---------------------------------------------------------------------------------
@@ -253,64 +245,29 @@ def test_the_time_zone_is_an_iana_name_checked_with_the_other_settings(
 # -- Slack's limits ------------------------------------------------------------------------------------
 
 
-@given(st.lists(requests(), max_size=30))
-@settings(max_examples=25, deadline=None)
-def test_the_report_of_any_requests_keeps_slacks_limits(made: list[UnblockRequest]) -> None:
-    figures_ = figures(made, 1.7e9, 1.7e9 + WEEK)
+@pytest.mark.parametrize(
+    ("approvers", "median", "p90", "said"),
+    [
+        (
+            500,
+            3.5 * 86400,
+            40 * 86400.0,
+            ["• 480 other approvers: ", "median 3 days 12 hours, 90th percentile 40 days"],
+        ),
+        (21, 1.0, 3900.0, ["• 1 other approver: once", "median 1 second, 90th percentile 1 hour 5 minutes"]),
+    ],
+)
+def test_a_report_keeps_slacks_limits_and_says_counts_and_durations_in_words(
+    approvers: int, median: float, p90: float, said: list[str]
+) -> None:
+    """The twenty busiest approvers are named, the others counted; long labels are cut to Slack's limits."""
+    by_approver = tuple((f"U{n:010d}", 10**6 - n if n < 20 else 1) for n in range(approvers))
+    figures = Report(since=1.7e9, until=1.7e9 + WEEK, total=10**6, endings=tuple((e, 10**5) for e in Ending),
+                     decided=10**6, median=median, p90=p90, by_approver=by_approver, by_rule=7,
+                     top=tuple(("<&>" * 400 + str(n), 10**5) for n in range(5)), reminders=3, escalations=1,
+                     truncated=True)  # fmt: skip
 
-    valid(*report(figures_, 90))
-    valid(*weekly(figures_))
+    text, blocks = report(figures, 90)
 
-
-def test_a_report_with_many_approvers_and_long_labels_keeps_slacks_limits() -> None:
-    many = Report(since=1.7e9, until=1.7e9 + WEEK, total=10**6, endings=tuple((e, 10**5) for e in Ending),
-                  decided=10**6, median=3.5 * 86400, p90=40 * 86400.0,
-                  by_approver=tuple((f"U{n:010d}", 10**6 - n) for n in range(500)), by_rule=7,
-                  top=tuple(("<&>" * 400 + str(n), 10**5) for n in range(5)), reminders=3, escalations=1,
-                  truncated=True)  # fmt: skip
-
-    text, blocks = report(many, 90)
     valid(text, blocks)
-    shown = block_text(blocks)
-    assert "• 480 other approvers: " in shown and "median 3 days 12 hours, 90th percentile 40 days" in shown
-
-
-# -- the store, on both databases ----------------------------------------------------------------------
-
-
-async def test_the_store_keeps_the_requests_of_a_period_and_each_report_once(new_store: NewStore) -> None:
-    one, two = await new_store(), await new_store()
-    for n in range(4):
-        await one.add(_request(n, created_at=1000.0 + n * 100))
-
-    assert [r.id for r in await one.between(1100.0, 1300.0, 10)] == ["r1", "r2"]
-    assert [r.id for r in await two.between(0.0, 5000.0, 3)] == ["r0", "r1", "r2"]
-    assert await one.last_report() is None
-    week = 604_800.0
-    claims = await asyncio.gather(*(s.claim_report(week, s_name, 1.0, posted=True, stale_before=0.0)
-                                    for s, s_name in ((one, "a"), (two, "b"))))  # fmt: skip
-    assert sorted(claims) == [False, True]
-    holder, other = ("a", "b") if claims[0] else ("b", "a")
-    assert await one.claim_report(0.0, "a", 2.0, posted=False, stale_before=0.0)
-    assert await two.last_report() == 0.0  # the claimed report is not sent yet; the moment only recorded is
-
-    assert not await one.claim_report(week, holder, 3.0, posted=True, stale_before=0.0)  # claimed: not twice
-    assert not await two.claim_report(week, other, 4.0, posted=True, stale_before=1.0)  # fresh: still its holder's
-    assert await two.claim_report(week, other, 5.0, posted=True, stale_before=1.5)  # stale: taken over
-    await one.report_sent(week, holder, 6.0)  # the stopped holder's word counts no more
-    assert await one.last_report() == 0.0
-    await one.release_report(week, other)  # Slack refused it: claimed again at the next look
-    assert await two.claim_report(week, holder, 7.0, posted=True, stale_before=0.0)
-    await two.report_sent(week, holder, 8.0)
-    await two.report_sent(week, holder, 8.0)  # tried again after its answer was lost
-    assert await one.last_report() == week
-    assert not await two.claim_report(week, other, 9.0, posted=True, stale_before=1e9)  # sent: never again
-    await one.release_report(week, holder)
-    assert await one.last_report() == week
-
-
-def _request(n: int, *, created_at: float) -> UnblockRequest:
-    entry = BlocklistEntry(id=n + 1, address=f"192.0.2.{n + 1}", description=None, block_type="Block",
-                           added_by="AutoBlacklist", expires_at=None)  # fmt: skip
-    return UnblockRequest(id=f"r{n}", targets=(entry,), requester=ALICE, channel=GENERAL, created_at=created_at,
-                          expires_at=created_at + 600)  # fmt: skip
+    assert [words for words in said if words not in block_text(blocks)] == []

@@ -11,8 +11,7 @@ import pytest
 from bot.config import ConfigError, load_settings
 from bot.config.rules import RulesError, load_rules
 from bot.domain.entries import BlockedNumber, BlocklistEntry, Kind
-from bot.domain.policy import Approvers
-from bot.domain.rules import Rule, Rules
+from bot.domain.rules import Approvers, Rule, Rules
 
 from .processes import ROOT
 

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.model import Approval, Escalation, Result, State, Transition, UnblockRequest
+from bot.domain.actions import Action, Does
+from bot.domain.entries import BlockedNumber, BlocklistEntry, Target
+from bot.domain.model import Approval, Asked, Decision, Escalation, Result, State, Transition, UnblockRequest, What
 from bot.domain.outcomes import Outcome
 from bot.domain.ports import AlreadyOpen
 from bot.storage import rows, urls
@@ -26,7 +28,6 @@ from bot.storage.contract import Store, StoreUnavailable, migrations
 from bot.storage.opening import open_store
 from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import SQLiteStore
-from bot.threecx import BlockedNumber, BlocklistEntry
 
 from .conftest import NewStore
 from .harness import ALICE, BOB, CAROL, GENERAL, move
@@ -37,18 +38,26 @@ def entry(id: int, ip: str, etag: str | None = None) -> BlocklistEntry:
     return BlocklistEntry(id, ip, "Failed SIP registrations at «zürich» (ß)", "Block", "AutoBlacklist", None, etag)
 
 
-def pending(id: str, *, created_at: float = 1000.0, expires_at: float = 1900.0, **changes: object) -> UnblockRequest:
-    fields: dict[str, object] = {
-        "id": id,
-        # an entry of its own (one open request per entry)
-        "targets": (entry(int(id[:6], 16) % 100_000 + 1, "203.0.113.7"),),
-        "requester": ALICE,
-        "channel": GENERAL,
-        "created_at": created_at,
-        "expires_at": expires_at,
-        **changes,
-    }
-    return UnblockRequest(**fields)  # type: ignore[arg-type]
+def pending(
+    id: str,
+    *,
+    created_at: float = 1000.0,
+    expires_at: float = 1900.0,
+    targets: tuple[Target, ...] | None = None,
+    requester: str = ALICE,
+    channel: str = GENERAL,
+    reason: str | None = None,
+    asked_in: str | None = None,
+    approvals_needed: int = 1,
+) -> UnblockRequest:
+    """A pending request, about an entry of its own unless ``targets`` (one open request per entry)."""
+    own = (entry(int(id[:6], 16) % 100_000 + 1, "203.0.113.7"),)
+    return UnblockRequest(
+        id=id,
+        asked=Asked(requester, channel, created_at, reason, asked_in),
+        what=What(targets or own),
+        decision=Decision(expires_at, needed=approvals_needed),
+    )
 
 
 # 1. the RequestStore contract, in SQLite and in PostgreSQL -----------------------------------------
@@ -80,7 +89,7 @@ async def test_a_request_with_several_targets_and_results_round_trips_whole(stor
         store, request.id, State.EXECUTING, State.FAILED, actor=BOB, at=1101.5, results=results, undo_until=1700.25
     )
     assert moved is not None and moved == await store.get(request.id)
-    assert moved.results == results and moved.undo_until == 1700.25 and moved.targets == targets
+    assert moved.done.results == results and moved.done.undo_until == 1700.25 and moved.what.targets == targets
     undo_results = (
         Result(Outcome.RESTORED, "HTTP 201", new_id="77"),
         Result(Outcome.RESTORED, "HTTP 201", new_id="78"),
@@ -90,8 +99,8 @@ async def test_a_request_with_several_targets_and_results_round_trips_whole(stor
         store, request.id, State.UNDOING, State.UNDONE, actor=CAROL, at=1201.0, undo_results=undo_results
     )
     assert undone is not None and undone == await store.get(request.id)
-    assert undone.undo_results == undo_results and undone.results == results
-    assert [r.new_id for r in undone.undo_results] == ["77", "78"]
+    assert undone.done.undo_results == undo_results and undone.done.results == results
+    assert [r.new_id for r in undone.done.undo_results] == ["77", "78"]
 
 
 async def test_every_transition_is_logged_and_sets_who_decided_and_when(store: Store) -> None:
@@ -100,7 +109,7 @@ async def test_every_transition_is_logged_and_sets_who_decided_and_when(store: S
 
     claimed = await move(store, request.id, State.PENDING, State.EXECUTING, actor=BOB, at=1010.0)
     assert claimed is not None and claimed.state is State.EXECUTING
-    assert (claimed.resolved_by, claimed.resolved_at) == (BOB, 1010.0)
+    assert (claimed.decision.by, claimed.decision.at) == (BOB, 1010.0)
     # the wrong from_state moves nothing and logs nothing
     assert await move(store, request.id, State.PENDING, State.DENIED, actor=CAROL, at=1011.0) is None
     two = (Result(Outcome.DELETED, "HTTP 204"), Result(Outcome.ALREADY_GONE, "HTTP 404"))
@@ -109,15 +118,20 @@ async def test_every_transition_is_logged_and_sets_who_decided_and_when(store: S
     )
     assert done is not None
     # resolved_* are set by the move out of pending only
-    assert (done.resolved_by, done.resolved_at, done.undone_by) == (BOB, 1010.0, None)
+    assert (done.decision.by, done.decision.at, done.done.undone_by) == (BOB, 1010.0, None)
     undoing = await move(store, request.id, State.UNBLOCKED, State.UNDOING, actor=CAROL, at=1100.0)
     assert undoing is not None
-    assert (undoing.undone_by, undoing.undone_at, undoing.undo_until, undoing.results) == (CAROL, 1100.0, 1612.0, two)
+    assert (undoing.done.undone_by, undoing.done.undone_at, undoing.done.undo_until, undoing.done.results) == (
+        CAROL,
+        1100.0,
+        1612.0,
+        two,
+    )
     undone = await move(store,
         request.id, State.UNDOING, State.UNDO_FAILED, actor=CAROL, at=1101.0,
         undo_results=(Result(Outcome.FORBIDDEN, "HTTP 403"),),
     )  # fmt: skip
-    assert undone is not None and (undone.undone_by, undone.undone_at) == (CAROL, 1100.0)
+    assert undone is not None and (undone.done.undone_by, undone.done.undone_at) == (CAROL, 1100.0)
 
     assert await store.transitions(request.id) == [
         Transition(request.id, None, State.PENDING, ALICE, 1000.0),
@@ -148,7 +162,7 @@ async def test_of_20_concurrent_claims_from_two_stores_exactly_one_wins(new_stor
     log = await first.transitions(request.id)
     assert [(t.from_state, t.to_state, t.actor) for t in log] == [
         (None, State.PENDING, ALICE),
-        (State.PENDING, State.EXECUTING, winner.resolved_by),
+        (State.PENDING, State.EXECUTING, winner.decision.by),
     ]
 
 
@@ -208,7 +222,7 @@ async def test_a_claim_is_taken_over_once_and_only_its_new_owner_finishes_it(new
                                     results=done) is None  # fmt: skip
     finished = await move(two, request.id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=72.0,
                                     owner=winner.owner, results=done)  # fmt: skip
-    assert finished is not None and finished.owner is None and finished.resolved_by == BOB
+    assert finished is not None and finished.owner is None and finished.decision.by == BOB
 
 
 async def test_one_open_request_per_entry(store: Store) -> None:
@@ -225,9 +239,9 @@ async def test_one_open_request_per_entry(store: Store) -> None:
     # executing still holds the entry; leaving the open states frees it
     await move(store, first.id, State.PENDING, State.EXECUTING, actor=BOB, at=1.0, owner="p")
     with pytest.raises(AlreadyOpen):
-        await store.add(pending("4" * 16, targets=first.targets))
+        await store.add(pending("4" * 16, targets=first.what.targets))
     await move(store, first.id, State.EXECUTING, State.FAILED, actor=BOB, at=2.0, owner="p", results=())
-    await store.add(pending("4" * 16, targets=first.targets))
+    await store.add(pending("4" * 16, targets=first.what.targets))
 
 
 async def test_a_claim_must_come_before_expiry(store: Store) -> None:
@@ -267,17 +281,20 @@ async def test_recent_of_one_channel_and_choices(store: Store) -> None:
     assert await store.choice("c" * 16) is None
 
 
+ALLOW_HOUR = Action(Does.UNBLOCK_AND_ALLOW, 3600.0)
+
+
 async def test_approvals_elsewhere_allow_entries_waiting_and_own_requests(store: Store) -> None:
     await store.add(pending("a" * 16, created_at=1.0, channel="C0APPROVALS", asked_in=GENERAL))
     await store.add(pending("b" * 16, created_at=2.0, requester=CAROL))
     await store.add(pending("c" * 16, created_at=3.0, channel="C0OTHER"))
     allowed = (Result(Outcome.DELETED, "HTTP 204; allow entry 9 added (HTTP 201)", None, False, 9, 5000.5),)
-    await move(store, "c" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=4.0, allow_for=3600.0, owner="p1")
+    await move(store, "c" * 16, State.PENDING, State.EXECUTING, actor=BOB, at=4.0, action=ALLOW_HOUR, owner="p1")
     done = await move(store, "c" * 16, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=5.0, results=allowed,
                       owner="p1")  # fmt: skip
 
-    assert done is not None and done.allow_for == 3600.0 and done.results == allowed
-    assert done.results[0].added_allow == 9
+    assert done is not None and done.done.action == ALLOW_HOUR and done.done.results == allowed
+    assert done.done.results[0].added_allow == 9
     # the channel where it was asked, not the one its card is in
     assert [r.id[0] for r in await store.recent(10, GENERAL)] == ["b", "a"]
     assert await store.recent(10, "C0APPROVALS") == []
@@ -288,7 +305,7 @@ async def test_approvals_elsewhere_allow_entries_waiting_and_own_requests(store:
 
 async def test_approvals_keep_what_each_approved_and_compare_as_kept(store: Store) -> None:
     await store.add(pending("a" * 16, approvals_needed=3))
-    first = (Approval(BOB, 3600.0, allow_only=True),)
+    first = (Approval(BOB, Action(Does.ALLOW_ONLY, 3600.0)),)
     both = (*first, Approval(CAROL))
     await move(store, "a" * 16, State.PENDING, State.PENDING, actor=BOB, at=2.0, approvals=first)
     stale = await move(store, "a" * 16, State.PENDING, State.PENDING, actor=CAROL, at=3.0, approvals=both)
@@ -296,8 +313,11 @@ async def test_approvals_keep_what_each_approved_and_compare_as_kept(store: Stor
     recorded = await move(store, "a" * 16, State.PENDING, State.PENDING, actor=CAROL, at=3.0, approvals=both,
                           approvals_were=first)  # fmt: skip
 
-    assert recorded is not None and recorded.approvals == both == (await store.get("a" * 16) or recorded).approvals
-    assert recorded.approved_by == (BOB, CAROL)
+    assert (
+        recorded is not None
+        and recorded.decision.approvals == both == (await store.get("a" * 16) or recorded).decision.approvals
+    )
+    assert recorded.decision.approved_by == (BOB, CAROL)
 
 
 def test_approvals_kept_before_they_named_their_action_read_as_approve() -> None:
@@ -308,7 +328,11 @@ def test_approvals_kept_before_they_named_their_action_read_as_approve() -> None
 
     read = rows.request_from_row(tuple(row.values()))
 
-    assert read.approvals == (Approval(BOB), Approval(CAROL), Approval(ALICE, 60.0))
+    assert read.decision.approvals == (
+        Approval(BOB),
+        Approval(CAROL),
+        Approval(ALICE, Action(Does.UNBLOCK_AND_ALLOW, 60.0)),
+    )
     # an Approve is kept as it always was, so a request waiting across an upgrade still takes its next approval
     assert rows.approvals_json((Approval(BOB),)) == json.dumps([BOB])
     for broken in ([{"action": "unblock"}], [{"user": BOB, "action": "allow_only"}], [{"user": BOB, "action": "x"}]):
@@ -338,7 +362,7 @@ async def test_requests_still_waiting_are_listed_oldest_first_until_reminded_and
     assert await store.still_waiting(1900.0, 1100.0, 1100.0) == []  # their time is up
 
     reminded = await store.mark_reminded("aa0000000000000a", 1300.0)
-    assert reminded is not None and reminded.reminded_at == 1300.0 and reminded == await store.get(reminded.id)
+    assert reminded is not None and reminded.decision.reminded_at == 1300.0 and reminded == await store.get(reminded.id)
     assert [r.id for r in await store.still_waiting(1300.0, 1100.0, None)] == ["bb0000000000000b"]
     assert [r.id for r in await store.still_waiting(1300.0, None, 1100.0)] == ["aa0000000000000a", "bb0000000000000b"]
 
@@ -355,7 +379,7 @@ async def test_a_request_is_reminded_and_escalated_once_only_while_it_waits(new_
     escalated = await asyncio.gather(*(s.mark_escalated("aa0000000000000a", escalation) for s in (first, second) * 5))
     assert sum(m is not None for m in escalated) == 1
     kept = await second.get("aa0000000000000a")
-    assert kept is not None and (kept.reminded_at, kept.escalation) == (1300.0, escalation)
+    assert kept is not None and (kept.decision.reminded_at, kept.decision.escalation) == (1300.0, escalation)
     assert await first.mark_escalated("aa0000000000000a", replace(escalation, at=1400.0)) is None
 
     await move(first, "bb0000000000000b", State.PENDING, State.DENIED, actor=BOB, at=1100.0)
@@ -381,13 +405,13 @@ async def test_a_reminder_is_claimed_by_one_process_until_it_is_sent_let_go_or_s
     assert await second.claim_reminder(request, other, 1320.0, 1290.0) is None
     await second.release_reminder(request, holder)  # Slack refused it: claimed again by whoever comes next
     claimed = await first.claim_reminder(request, other, 1330.0, 1000.0)
-    assert claimed is not None and claimed.reminded_at is None
+    assert claimed is not None and claimed.decision.reminded_at is None
     assert await second.claim_reminder(request, holder, 1400.0, 1331.0) is not None  # stale: taken over
     assert await first.mark_reminded(request, 1410.0) is not None  # Slack took it
     assert await first.claim_reminder(request, "c", 1500.0, 1499.0) is None  # reminded: never again
     await first.release_reminder(request, holder)
     kept = await first.get(request)
-    assert kept is not None and kept.reminded_at == 1410.0
+    assert kept is not None and kept.decision.reminded_at == 1410.0
     await move(first, request, State.PENDING, State.DENIED, actor=BOB, at=1500.0)
     await first.add(pending("bb0000000000000b"))
     await move(first, "bb0000000000000b", State.PENDING, State.DENIED, actor=BOB, at=1100.0)
@@ -486,9 +510,9 @@ async def test_a_sqlite_file_of_an_earlier_version_is_upgraded_and_keeps_its_req
     store = await open_store(f"sqlite:///{path}")
     try:
         request = await store.get("0123456789abcdef")
-        assert request is not None and request.state is State.PENDING and request.targets[0].id == 42
+        assert request is not None and request.state is State.PENDING and request.what.targets[0].id == 42
         with pytest.raises(AlreadyOpen):  # its entry is taken, as if it had been made today
-            await store.add(pending("1" * 16, targets=request.targets))
+            await store.add(pending("1" * 16, targets=request.what.targets))
     finally:
         await store.close()
 

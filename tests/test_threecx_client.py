@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.threecx import (
+from bot.threecx.client import ThreeCXClient
+from bot.threecx.errors import (
     ChangedError,
     CredentialsError,
     ForbiddenError,
@@ -16,8 +17,7 @@ from bot.threecx import (
     UnavailableError,
     UnexpectedResponseError,
 )
-from bot.threecx.client import ThreeCXClient
-from bot.threecx.entity_sets import BLOCKLIST
+from bot.threecx.models import BLOCKLIST
 from bot.threecx.retry import RetryPolicy
 
 from .fakes.openapi_check import check_against_spec

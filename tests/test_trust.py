@@ -13,13 +13,27 @@ import pytest
 
 from bot.calls import Lane
 from bot.domain.model import State
-from bot.slack.buttons import APPROVE, CHOOSE, DENY, UNDO
 from bot.tasks import Limits
 
 from .conftest import MakeHarness
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, BOB, CAROL, MALLORY, Harness, base_env, block_text, buttons, sign, wait_for
+from .harness import (
+    ALICE,
+    APPROVE,
+    BOB,
+    CAROL,
+    CHOOSE,
+    DENY,
+    MALLORY,
+    UNDO,
+    Harness,
+    base_env,
+    block_text,
+    buttons,
+    sign,
+    wait_for,
+)
 from .processes import BotProcess, start_http_bot
 
 # bad input gets an answer, never a 500 --------------------------------------------------------------
@@ -54,8 +68,7 @@ async def test_signed_but_malformed_bodies_get_a_400_and_one_log_line(
     await harness.settle()
 
     assert reply.status == 400
-    refusals = [r for r in caplog.records if r.name == "bot.server"]
-    assert len(refusals) == 1 and "Slack would not send" in refusals[0].getMessage()
+    assert len([r for r in caplog.records if "Slack would not send" in r.getMessage()]) == 1
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert harness.pbx.requests == [] and harness.slack.response_posts == []
 
@@ -197,17 +210,6 @@ async def _deliver_again(harness: Harness, body: str, times: int) -> list[int]:
         reply = await harness.post_signed(body, timestamp=again, signature=_signed(body, again), headers=headers)
         statuses.append(reply.status)
     return statuses
-
-
-async def test_a_command_delivered_again_and_again_acts_once(harness: Harness) -> None:
-    body, response_url = harness.command_body("list")
-
-    statuses = await _deliver_again(harness, body, 11)
-    await harness.settle()
-
-    assert statuses == [200] * 11
-    assert len(harness.pbx.calls("GET", "/xapi/v1/Blocklist")) == 1
-    assert len(harness.slack.posts_to(response_url)) == 1
 
 
 async def test_a_choice_clicked_and_delivered_again_opens_one_request(harness: Harness) -> None:
@@ -382,7 +384,7 @@ async def test_clicks_outside_the_allowed_channels_do_nothing(make_harness: Make
 
 async def test_a_click_checked_until_after_expiry_changes_nothing(harness: Harness) -> None:
     request = await harness.open_card()
-    harness.clock.advance(request.expires_at - harness.clock() - 1)  # one second left
+    harness.clock.advance(900 - 1)  # one second left of the 15 minutes a request waits
     # looking up the approvers' user group takes 4 s
     harness.slack.before["usergroups.users.list"] = lambda _: harness.clock.advance(4)
 
@@ -405,46 +407,25 @@ async def test_a_second_request_for_an_entry_points_to_the_open_one(harness: Har
 
     _, by_id = await harness.command("42 again", user=CAROL)
     _, by_address = await harness.command("203.0.113.7", user=CAROL)
+    _, mine = await harness.command("42", user=ALICE)
     await harness.settle()
 
     assert len(harness.cards()) == 1
     link = f"<https://acme.slack.com/archives/C0GENERAL/p{card.ts.replace('.', '')}|this card>"
-    for url in (by_id, by_address):
+    for url, whose in (
+        (by_id, "(asked by <@UALICE>)"),
+        (by_address, "(asked by <@UALICE>)"),
+        (mine, "(you asked for it)"),
+    ):
         [note] = harness.notes(url)
-        assert "is already waiting for approval" in note and link in note and "Nothing new was requested" in note
+        assert f"A request to unblock 203.0.113.7 {whose} is already waiting for approval" in note
+        assert link in note and "Nothing new was requested" in note
     request = await harness.request_for(card)
     await harness.click(DENY, request, user=BOB)
     await harness.settle()
     await harness.command("42", user=CAROL)  # decided: the entry is free again
     await harness.settle()
     assert len(harness.cards()) == 2
-
-
-async def test_approving_and_undoing_twice_puts_the_entry_back_once(harness: Harness) -> None:
-    await asyncio.gather(harness.command("42", user=ALICE), harness.command("42", user=CAROL))
-    await harness.settle()
-    [card] = harness.cards()
-    request = await harness.request_for(card)
-    await harness.click(APPROVE, request, user=BOB)
-    await harness.settle()
-    await harness.click(UNDO, request, user=BOB)
-    await harness.settle()
-
-    assert [e["IPAddrMask"] for e in harness.pbx.entries.values()] == ["203.0.113.7"]
-
-
-async def test_an_entry_that_was_already_gone_is_not_put_back(harness: Harness) -> None:
-    request = await harness.open_card()
-    del harness.pbx.entries[42]  # someone removed it in 3CX meanwhile
-
-    await harness.click(APPROVE, request, user=BOB)
-    await harness.settle()
-    _, url = await harness.click(UNDO, request, user=BOB)
-    await harness.settle()
-
-    assert buttons(harness.cards()[0].blocks) == []  # no Undo offered
-    assert "nothing to undo" in harness.notes(url)[0]
-    assert harness.pbx.calls("POST", "/xapi/v1/") == [] and harness.pbx.entries == {}
 
 
 # secrets and private text ------------------------------------------------------------------------------------

@@ -8,11 +8,11 @@ import asyncio
 
 import pytest
 
+from bot.domain.entries import BlocklistEntry
 from bot.domain.ports import Announcement, WatchStore
 from bot.storage.contract import Store
 from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import SQLiteStore
-from bot.threecx import BlocklistEntry
 
 from .conftest import NewStore
 from .harness import GENERAL
@@ -84,7 +84,7 @@ async def test_an_announcement_kept_twice_stays_one(watch: WatchStore) -> None:
     assert await watch.advance_watch(ONE, 100, 200, [announcement(10, "192.0.2.9"), announcement(11)], 1001.0)
     assert [a.entry.id for a in await watch.unposted(10)] == [11]
     (shown,) = await watch.showing(10)
-    assert (shown.entry.address, shown.message_ts) == ("203.0.113.7", "1.0001")  # as it was
+    assert (shown.entry.address, shown.ref) == ("203.0.113.7", "1.0001")  # as it was
 
 
 async def test_showing_lists_own_messages_checked_longest_ago_first(watch: WatchStore) -> None:
@@ -93,7 +93,7 @@ async def test_showing_lists_own_messages_checked_longest_ago_first(watch: Watch
     await watch.posted([3, 4], "1.0002", in_summary=True)
     await watch.posted([5], "1.0003", in_summary=False)
     assert [a.entry.id for a in await watch.unposted(10)] == []
-    assert [(a.entry.id, a.message_ts, a.in_summary) for a in await watch.showing(10)] == [
+    assert [(a.entry.id, a.ref, a.in_summary) for a in await watch.showing(10)] == [
         (1, "1.0001", False),
         (2, "1.0001", False),
         (5, "1.0003", False),

@@ -19,16 +19,12 @@ from typing import TypeVar
 
 from dotenv import dotenv_values
 
-from ..domain.policy import Approvers
-from ..domain.rules import NOBODY, Rule, Rules
+from ..domain.rules import NOBODY, Approvers, Rule, Rules
 from ..domain.watch import MIN_INTERVAL, WatchRules
 from ..storage import urls
-from . import advice
 from . import values as v
 from .rules import RulesError, label, load_rules
 from .values import Secret
-
-__all__ = ["ConfigError", "Environment", "Secret", "Settings", "load_settings"]
 
 T = TypeVar("T")
 
@@ -189,9 +185,11 @@ def _default_rule(r: _Reader) -> tuple[Rule, frozenset[str]]:
     ``UNBLOCK_ALLOW_DURATIONS``, and the reminders and escalation of ``UNBLOCK_REMIND_AFTER``,
     ``UNBLOCK_ESCALATE_AFTER`` and ``UNBLOCK_ESCALATE_TO``; with the fields whose setting was given (and valid)."""
     approvers = r.parsed(
-        "UNBLOCK_APPROVERS", Approvers(), v.approvers,
+        "UNBLOCK_APPROVERS",
+        Approvers(),
+        v.approvers,
         hint="comma-separated Slack user ids (U…) or user-group ids (S…) who may approve, or * for anyone",
-    )  # fmt: skip
+    )
     allow: tuple[float, ...] = r.parsed("UNBLOCK_ALLOW_DURATIONS", DEFAULT_ALLOW_DURATIONS, v.durations)
     escalate_after = r.parsed("UNBLOCK_ESCALATE_AFTER", None, v.after)
     escalate_to = r.parsed("UNBLOCK_ESCALATE_TO", NOBODY, v.escalate_to)
@@ -203,9 +201,12 @@ def _default_rule(r: _Reader) -> tuple[Rule, frozenset[str]]:
     remind_after = r.parsed("UNBLOCK_REMIND_AFTER", None, v.after)
     given = {"remind_after": remind_after, "escalate_after": escalate_after}
     rule = Rule(
-        approvers=approvers, allow=allow, remind_after=DEFAULT_REMIND_AFTER if remind_after is None else remind_after,
-        escalate_after=escalate_after or 0.0, escalate_to=escalate_to,
-    )  # fmt: skip
+        approvers=approvers,
+        allow=allow,
+        remind_after=DEFAULT_REMIND_AFTER if remind_after is None else remind_after,
+        escalate_after=escalate_after or 0.0,
+        escalate_to=escalate_to,
+    )
     return rule, frozenset(name for name, after in given.items() if after is not None)
 
 
@@ -228,8 +229,10 @@ def _in_time(r: _Reader, rules: Rules, given: frozenset[str], ttl: float, path: 
     """A reminder or an escalation no shorter than a request's time to live would never happen: a problem for each
     setting of them that was ``given``, and for each rule whose own value is such (one it takes from the settings
     is the setting's problem)."""
-    late = (f"is not shorter than UNBLOCK_REQUEST_TTL ({v.spoken(ttl)}), so it would never happen: requests expire "
-            "first. Make it shorter, or the time to live longer.")  # fmt: skip
+    late = (
+        f"is not shorter than UNBLOCK_REQUEST_TTL ({v.spoken(ttl)}), so it would never happen: requests expire "
+        "first. Make it shorter, or the time to live longer."
+    )
     settings = _afters(rules.default)
     for key, name in REMINDER_SETTINGS.items():
         if key in given and settings[key] >= ttl:
@@ -248,12 +251,14 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
     rules_file, rules = _rules(r, default)
     app_token = r.parsed("SLACK_APP_TOKEN", None, v.secret("xapp-"), secret=True)
     signing_secret = r.parsed(
-        "SLACK_SIGNING_SECRET", None, v.secret(), secret=True,
-        hint="" if app_token else advice.SIGNING_SECRET,
-    )  # fmt: skip
+        "SLACK_SIGNING_SECRET", None, v.secret(), secret=True, hint="" if app_token else v.SIGNING_SECRET
+    )
     settings = Settings(
         slack_bot_token=r.parsed(
-            "SLACK_BOT_TOKEN", Secret(""), v.secret("xoxb-"), secret=True,
+            "SLACK_BOT_TOKEN",
+            Secret(""),
+            v.secret("xoxb-"),
+            secret=True,
             hint="the Bot User OAuth Token (xoxb-…) from the Slack app's OAuth & Permissions page",
         ),
         slack_signing_secret=signing_secret,
@@ -262,7 +267,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         slack_team_id=r.parsed("SLACK_TEAM_ID", None, v.team_id),
         socket_ping_interval=r.parsed("SLACK_SOCKET_PING_INTERVAL", 10.0, v.seconds(0.2, 300)),
         host=r.text("HOST") or "0.0.0.0",
-        port=r.parsed("PORT", 3000, v.port),
+        port=r.parsed("PORT", 3000, v.count(1, 65535, "a port number")),
         http_read_timeout=r.parsed("HTTP_READ_TIMEOUT", 10.0, v.seconds(0.5, 300)),
         http_max_connections=r.parsed("HTTP_MAX_CONNECTIONS", 500, v.count(1, 100_000)),
         threecx_base_url=r.parsed(
@@ -270,7 +275,10 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         ),
         threecx_client_id=r.text("THREECX_CLIENT_ID", hint="the client id of the 3CX API client") or "",
         threecx_client_secret=r.parsed(
-            "THREECX_CLIENT_SECRET", Secret(""), v.secret(), secret=True,
+            "THREECX_CLIENT_SECRET",
+            Secret(""),
+            v.secret(),
+            secret=True,
             hint="the API key shown once when the 3CX API client was created (Admin > Integrations > API)",
         ),
         threecx_ca_bundle=r.parsed("THREECX_CA_BUNDLE", None, v.ca_bundle),
@@ -280,7 +288,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", DEFAULT_REQUEST_TTL, v.seconds(10, MAX_REQUEST_TTL)),
         require_reason=r.parsed("UNBLOCK_REQUIRE_REASON", False, v.boolean),
         undo_window=r.parsed("UNBLOCK_UNDO_WINDOW", 600.0, v.seconds(0, MAX_UNDO_WINDOW)),
-        database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, v.database_url, secret=True),
+        database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, urls.check, secret=True),
         database_wait=r.parsed("DATABASE_WAIT", 30.0, v.seconds(0, 3600)),
         log_level=r.parsed("LOG_LEVEL", "INFO", v.log_level),
         rules=rules,
@@ -292,7 +300,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         report_channel=r.parsed("UNBLOCK_REPORT_CHANNEL", None, v.channel),
         report_at=r.parsed("UNBLOCK_REPORT_AT", (0, 9, 0), v.weekly),
         timezone=r.parsed("UNBLOCK_TIMEZONE", _UTC, v.timezone),
-    )  # fmt: skip
+    )
     _in_time(r, rules, given, settings.request_ttl, rules_file)
     if r.problems:
         raise ConfigError(r.problems)

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 
 from ..domain.entries import Kind
-from ..domain.policy import Approvers
-from ..domain.rules import Network
+from ..domain.lookup import Network
+from ..domain.rules import Approvers
 from . import values as v
-from .echo import ECHOED, clipped
+from .values import ECHOED, clipped
 
 #: what ``kind`` says, and the list it means
 KINDS = {"ip": Kind.ADDRESS, "number": Kind.NUMBER}

@@ -12,22 +12,34 @@ import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..domain.entries import Kind
-from ..domain.policy import Approvers
-from ..domain.rules import NOBODY, Network, Rule, Rules
+from ..domain.rules import NOBODY, Approvers, Rule, Rules
 from . import rule_values as rv
 
 __all__ = ["KEYS", "RulesError", "label", "load_rules"]
 
 T = TypeVar("T")
 
-#: the keys a rule may have, in the order docs/rules.md explains them
-KEYS = (
-    "name", "networks", "wider_than", "wider_than_v6", "kind", "added_by",
-    "approvers", "approvals", "allow", "auto", "auto_on_watch", "remind_after", "escalate_after", "escalate_to",
-)  # fmt: skip
+#: the keys a rule may have, in the order docs/rules.md explains them, and how each one's value is read
+PARSERS: dict[str, Callable[[object], object]] = {
+    "name": rv.name,
+    "networks": rv.networks,
+    "wider_than": rv.width(32),
+    "wider_than_v6": rv.width(128),
+    "kind": rv.kind,
+    "added_by": rv.added_by,
+    "approvers": rv.approvers,
+    "approvals": rv.approvals,
+    "allow": rv.allow,
+    "auto": rv.boolean,
+    "auto_on_watch": rv.boolean,
+    "remind_after": rv.after,
+    "escalate_after": rv.after,
+    "escalate_to": rv.escalate_to,
+}
+KEYS = tuple(PARSERS)
 #: the keys that are conditions: a rule with none of them matches every entry
 CONDITIONS = ("networks", "wider_than", "wider_than_v6", "kind", "added_by")
 
@@ -110,59 +122,44 @@ class _RuleReader:
     def rule(self, default: Rule, names: dict[str, int]) -> Rule | None:
         """The rule, or None (and problems) when any key is wrong; what it leaves out is ``default``'s (the
         settings')."""
-        approvers, allow = default.approvers, default.allow
         for key in self.table:
             if key not in KEYS:
                 close = difflib.get_close_matches(key, KEYS, n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 self.problem(f"{rv.quoted(key)} is not a key of a rule{hint}; the keys are {', '.join(KEYS)}")
         name = self.name(names)
-        networks: tuple[Network, ...] = self.read("networks", (), rv.networks)
-        wider_than = self.read("wider_than", None, rv.width(32))
-        wider_than_v6 = self.read("wider_than_v6", None, rv.width(128))
-        kind = self.read("kind", None, rv.kind)
-        added_by = self.read("added_by", None, rv.added_by)
-        own_approvers = self.read("approvers", None, rv.approvers)
-        approvals = self.read("approvals", 1, rv.approvals)
-        durations = self.read("allow", None, rv.allow)
-        auto = self.read("auto", False, rv.boolean)
-        auto_on_watch = self.read("auto_on_watch", False, rv.boolean)
-        remind_after = self.read("remind_after", default.remind_after, rv.after)
-        escalate_after = self.read("escalate_after", default.escalate_after, rv.after)
-        escalate_to = self.read("escalate_to", default.escalate_to, rv.escalate_to)
-        if kind is Kind.NUMBER:
+        read = {
+            key: self.read(key, None, parse) for key, parse in PARSERS.items() if key in self.table and key != "name"
+        }
+        given: dict[str, Any] = {key: value for key, value in read.items() if value is not None}
+        inherited = ("approvers", "allow", "remind_after", "escalate_after", "escalate_to")
+        rule = Rule(**{**{key: getattr(default, key) for key in inherited}, **given, "name": name})
+        if rule.kind is Kind.NUMBER:
             for key in ("networks", "wider_than", "wider_than_v6"):
                 if key in self.table:
                     self.problem(f'{key} cannot apply to kind = "number": caller numbers have no address')
             if "added_by" in self.table:
                 self.problem('added_by cannot apply to kind = "number": caller numbers have no AddedBy')
-        if auto_on_watch and not auto:
+        if rule.auto_on_watch and not rule.auto:
             self.problem(
                 "auto_on_watch = true needs auto = true: the watcher unblocks only entries that need no approval"
             )
-        given = [key for key, says in (("approvers", own_approvers is not None), ("approvals", approvals > 1)) if says]
-        given += [key for key in ("remind_after", "escalate_after", "escalate_to") if key in self.table]
-        if auto and given:
+        said = [key for key, says in (("approvers", "approvers" in given), ("approvals", rule.approvals > 1)) if says]
+        said += [key for key in ("remind_after", "escalate_after", "escalate_to") if key in self.table]
+        if rule.auto and said:
             self.problem(
-                f"auto = true carries entries out without approval, so {' and '.join(given)} cannot be given with "
+                f"auto = true carries entries out without approval, so {' and '.join(said)} cannot be given with "
                 "it; remove one or the other"
             )
-        if not auto and (own_approvers is not None or "approvers" not in self.table):
-            self.can_be_approved(approvals, own_approvers, approvers)
-        unnamed = escalate_to == NOBODY and "escalate_to" not in self.table  # (a wrong one has a problem of its own)
-        if escalate_after and unnamed and "escalate_after" in self.table:
+        if not rule.auto and ("approvers" in given or "approvers" not in self.table):
+            self.can_be_approved(rule.approvals, given.get("approvers"), default.approvers)
+        unnamed = rule.escalate_to == NOBODY and "escalate_to" not in self.table  # (a wrong one has its own problem)
+        if rule.escalate_after and unnamed and "escalate_after" in self.table:
             self.problem(
                 "escalate_after needs someone to escalate to: give escalate_to (users and user groups), or set "
                 "UNBLOCK_ESCALATE_TO"
             )
-        if len(self.problems) > self.count or name is None:
-            return None
-        return Rule(
-            name=name, networks=networks, wider_than=wider_than, wider_than_v6=wider_than_v6, kind=kind,
-            added_by=added_by, approvers=approvers if own_approvers is None else own_approvers, approvals=approvals,
-            allow=allow if durations is None else durations, auto=auto, auto_on_watch=auto_on_watch,
-            remind_after=remind_after, escalate_after=escalate_after, escalate_to=escalate_to,
-        )  # fmt: skip
+        return None if len(self.problems) > self.count or name is None else rule
 
     def name(self, names: dict[str, int]) -> str | None:
         if "name" not in self.table:
@@ -208,8 +205,9 @@ def _unreachable(tables: list[dict[str, object]]) -> list[str]:
     labels = [_label(number, table) for number, table in enumerate(tables, start=1)]
     for number, table in enumerate(tables, start=1):
         if number < len(tables) and not any(key in table for key in CONDITIONS):
-            return [f"{labels[number - 1]}: has no conditions, so it matches every entry and the rules after it "
-                    f"never apply: {', '.join(labels[number:])}"]  # fmt: skip
+            after = ", ".join(labels[number:])
+            never = f"has no conditions, so it matches every entry and the rules after it never apply: {after}"
+            return [f"{labels[number - 1]}: {never}"]
     return []
 
 

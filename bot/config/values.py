@@ -10,16 +10,14 @@ import math
 import re
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..domain.policy import Approvers
+from ..domain.rules import Approvers
 from ..slack.ids import CHANNEL_ID, GROUP_ID, USER_ID
-from ..storage import urls
-from .advice import FIND_CHANNEL_ID, other_token
-from .echo import some_of
 
 #: the user and group ids .env.example shows
 EXAMPLE_IDS = frozenset({"U0123456789", "S0123456789"})
@@ -31,15 +29,35 @@ MAX_ALLOW = 90 * 86400
 #: the shortest and longest wait before a reminder or an escalation
 MIN_AFTER = 5.0
 MAX_AFTER = 7 * 86400.0
+#: the most characters of someone's text that a problem repeats
+ECHOED = 60
+#: where people find a channel's id, which Slack shows nowhere else
+FIND_CHANNEL_ID = (
+    "in Slack, open the channel's details by clicking its name; its id, which starts with C or G, is at the bottom"
+)
+#: what a missing SLACK_SIGNING_SECRET is, and the other way to run without one
+SIGNING_SECRET = (
+    "the Signing Secret from the Slack app's Basic Information page, for HTTP mode; or, for Socket Mode, which needs "
+    "neither it nor a public address, set SLACK_APP_TOKEN to an app-level token (xapp-…) instead"
+)
+#: what a Slack token given in the other one's place is, and where it belongs: (the prefix wanted, the prefix given)
+OTHER_TOKEN = {
+    ("xoxb-", "xapp-"): (
+        "is the app-level token (xapp-…), which belongs in SLACK_APP_TOKEN; SLACK_BOT_TOKEN takes the Bot User "
+        "OAuth Token (xoxb-…) from the Slack app's OAuth & Permissions page"
+    ),
+    ("xapp-", "xoxb-"): (
+        "is the bot token (xoxb-…), which belongs in SLACK_BOT_TOKEN; SLACK_APP_TOKEN takes an app-level token "
+        "(xapp-…) from the Slack app's Basic Information page, under App-Level Tokens"
+    ),
+}
 
 
+@dataclass(frozen=True, slots=True)
 class Secret:
-    """A string that does not show itself: ``repr`` and ``str`` print ``'***'``."""
+    """A string that does not show itself: ``repr`` and ``str`` print ``Secret('***')``."""
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
+    _value: str
 
     def reveal(self) -> str:
         return self._value
@@ -49,11 +67,11 @@ class Secret:
 
     __str__ = __repr__
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
 
-    def __hash__(self) -> int:
-        return hash(self._value)
+def clipped(text: str, most: int = ECHOED) -> str:
+    """``text`` as a problem repeats it: cut short, ending in "...", when longer than ``most`` characters (so that
+    one line stays one readable line whatever was written)."""
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def boolean(raw: str) -> bool:
@@ -152,19 +170,13 @@ def people(found: Approvers) -> Approvers:
     return found
 
 
-def count(low: int, high: int) -> Callable[[str], int]:
+def count(low: int, high: int, what: str = "a whole number") -> Callable[[str], int]:
     def parse(raw: str) -> int:
         if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
-            raise ValueError(f"should be a whole number from {low} to {high}")
+            raise ValueError(f"should be {what} from {low} to {high}")
         return int(raw)
 
     return parse
-
-
-def port(raw: str) -> int:
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise ValueError("should be a port number from 1 to 65535")
-    return int(raw)
 
 
 def pbx_url(raw: str) -> str:
@@ -218,8 +230,7 @@ def team_id(raw: str) -> str:
 
 def channels(raw: str) -> frozenset[str]:
     items = [c.strip() for c in raw.split(",") if c.strip()]
-    bad = [c for c in items if not CHANNEL_ID.match(c)]
-    if bad or not items:
+    if not items or not all(CHANNEL_ID.match(c) for c in items):
         raise ValueError(f"should be channel ids like C0123456789, separated by commas: {FIND_CHANNEL_ID}")
     return frozenset(items)
 
@@ -269,10 +280,6 @@ def added_by(raw: str) -> frozenset[str] | None:
     return items
 
 
-def database_url(raw: str) -> str:
-    return urls.check(raw)
-
-
 def log_level(raw: str) -> str:
     level = raw.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -297,15 +304,11 @@ def ca_bundle(raw: str) -> str:
 
 def approvers(raw: str) -> Approvers:
     """``UNBLOCK_APPROVERS``: the comma-separated list; raises ValueError naming every bad item."""
-    found = _approvers(raw)
+    found = approver_ids([item.strip() for item in raw.split(",") if item.strip()])
     examples = sorted((found.users | found.groups) & EXAMPLE_IDS)
     if examples:
         raise ValueError(f"still holds the example ids from .env.example ({', '.join(examples)}); give your approvers")
     return found
-
-
-def _approvers(text: str) -> Approvers:
-    return approver_ids([item.strip() for item in text.split(",") if item.strip()])
 
 
 def approver_ids(items: list[str]) -> Approvers:
@@ -318,7 +321,8 @@ def approver_ids(items: list[str]) -> Approvers:
         return Approvers(anyone=True)
     bad = [item for item in items if not (USER_ID.match(item) or GROUP_ID.match(item))]
     if bad:
-        raise ValueError("has items that are neither user ids (U…/W…) nor user-group ids (S…): " + some_of(bad))
+        some = ", ".join(clipped(item) for item in bad[:3]) + (f" and {len(bad) - 3:,} more" if len(bad) > 3 else "")
+        raise ValueError(f"has items that are neither user ids (U…/W…) nor user-group ids (S…): {some}")
     return Approvers(
         users=frozenset(i for i in items if USER_ID.match(i)),
         groups=frozenset(i for i in items if GROUP_ID.match(i)),
@@ -328,7 +332,7 @@ def approver_ids(items: list[str]) -> Approvers:
 def secret(prefix: str = "") -> Callable[[str], Secret]:
     def parse(raw: str) -> Secret:
         if not raw.startswith(prefix):
-            raise ValueError(other_token(raw, prefix) or f"should start with {prefix}")
+            raise ValueError(OTHER_TOKEN.get((prefix, raw[:5]), f"should start with {prefix}"))
         if "..." in raw or "…" in raw:
             raise ValueError("is still the placeholder from .env.example; paste the real value")
         return Secret(raw)

@@ -3,8 +3,8 @@ so that a phone still sending a wrong password does not get its office blocked a
 only: an allow entry for the one address asked for, inside a blocked network whose block stays (3CX lets the
 most specific entry win).
 
-The allow entry names the approver and the request in its ``Description``, so that the bot can find the
-one it added when 3CX's answer to the ``POST`` was lost (it is never sent twice). An address that an
+The allow entry names the approver and the request in its description, so that the bot can find the
+one it added when 3CX's answer to adding it was lost (it is never sent twice). An address that an
 allow entry already covers (the address itself, or a network holding it, not yet expired) is not given
 a second one.
 """
@@ -24,7 +24,7 @@ from .outcomes import Outcome
 
 
 class AllowList(Protocol):
-    """The IP blocklist, as allowing writes it (``bot.threecx.lists.IpBlocklist``)."""
+    """The IP list, as allowing writes it."""
 
     async def allow(self, address: str, until: float, note: str) -> tuple[int, str]:
         """Add an allow entry for ``address`` until ``until``, ``note`` as its description: its Id and 3CX's
@@ -39,7 +39,7 @@ class AllowList(Protocol):
 
 
 def marker(request: UnblockRequest) -> str:
-    """What the allow entry's ``Description`` says to be found again: the request's id."""
+    """What the allow entry's description says to be found again: the request's id."""
     return f"request {request.id}"
 
 
@@ -65,13 +65,19 @@ class Allowed:
     answer: str
 
 
+#: an allow entry's description, by default: for how long, who approved it, and the request's marker
+DESCRIPTION = "Allowed for {duration} by unblock-bot: approved by {user}, {marker}"
+
+
 @dataclass(frozen=True, slots=True)
 class Allowing:
-    """Allow entries in 3CX's IP list: written through ``entries``, looked up like any address (``finder``)."""
+    """Allow entries in 3CX's IP list: written through ``entries``, looked up like any address (``finder``),
+    described by ``description`` (a template of ``duration``, ``user`` and ``marker``)."""
 
     entries: AllowList
     finder: Finder
     clock: Callable[[], float]
+    description: str = DESCRIPTION
 
     async def covering(self, mask: str) -> BlocklistEntry | None:
         """An allow entry that lets ``mask`` in now (the one that holds longest), if 3CX lists one."""
@@ -93,10 +99,8 @@ class Allowing:
         if existing is not None:
             return Allowed(existing.id, existing.ends_at, True, f"already allowed by entry {existing.id}")
         until = self.clock() + seconds
-        note = (
-            f"Allowed for {duration_words(seconds)} by unblock-bot: approved by Slack user "
-            f"{request.resolved_by or 'unknown'}, {marker(request)}"
-        )
+        user = request.decision.by or "unknown"
+        note = self.description.format(duration=duration_words(seconds), user=user, marker=marker(request))
         entry_id, answer = await self.entries.allow(mask, until, note)
         return Allowed(entry_id, until, False, f"allow entry {entry_id} added ({answer})")
 
@@ -117,7 +121,7 @@ class Allowing:
         """
         if prior is None or prior.added_allow is not None or prior.allow_id is not None:
             return prior.added_allow if prior is not None else None
-        found = await self.find_added(request, mask) if mask and request.allow_for is not None else None
+        found = await self.find_added(request, mask) if mask and request.done.action.allow_for is not None else None
         return found.entry_id if found is not None else None
 
     async def remove(self, entry_id: int) -> str:
@@ -142,19 +146,24 @@ class Allowing:
 
 def merge(result: Result, allowed: Allowed) -> Result:
     """The unblock's ``result`` with what allowing did (its answer appended)."""
-    return replace(result, answer=f"{result.answer}; {allowed.answer}", allow_id=allowed.entry_id,
-                   allowed_until=allowed.until, allow_existed=allowed.existed)  # fmt: skip
+    return replace(
+        result,
+        answer=f"{result.answer}; {allowed.answer}",
+        allow_id=allowed.entry_id,
+        allowed_until=allowed.until,
+        allow_existed=allowed.existed,
+    )
 
 
 def allowed_only(allowed: Allowed) -> Result:
     """Allow only: what adding (or finding) the allow entry for the asked address did; no block was removed."""
-    return Result(Outcome.ALLOWED, allowed.answer, allow_id=allowed.entry_id, allowed_until=allowed.until,
-                  allow_existed=allowed.existed)  # fmt: skip
-
-
-def added_only(request: UnblockRequest) -> bool:
-    """Carried out as Allow only, and an allow entry of its own was added: what its undo removes."""
-    return request.allow_only and any(r.added_allow is not None for r in request.results)
+    return Result(
+        Outcome.ALLOWED,
+        allowed.answer,
+        allow_id=allowed.entry_id,
+        allowed_until=allowed.until,
+        allow_existed=allowed.existed,
+    )
 
 
 def failed(result: Result, error: Exception) -> Result:

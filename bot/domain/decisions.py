@@ -13,95 +13,36 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from .allowing import added_only
+from .actions import UNBLOCK, Action, Does, allowable
 from .entries import Target
-from .model import Approval, State, Timing, UnblockRequest, agreed
-from .policy import ApprovalPolicy, Refusal, Why
+from .model import Approval, Asked, Decision, State, Timing, UnblockRequest, What, agreed
+from .policy import ApprovalPolicy
 from .ports import AlreadyOpen, RequestStore
-from .rules import Network, Rule, entry_network
+from .results import (
+    AlreadyRequested,
+    AlreadyResolved,
+    ApprovalRecorded,
+    ClickResult,
+    Expired,
+    Refusal,
+    Refused,
+    Resolved,
+    Unknown,
+    Why,
+)
+from .rules import Rule
 from .transitions import Transitions
 
-#: the widest network Approve and allow lets in, by IP version: one click must never open a large range
-WIDEST_ALLOWED = {4: 24, 6: 64}
 ELSEWHERE = Refusal(Why.OTHER_CHANNEL)
 TOO_LATE_TO_UNDO = Refusal(Why.TOO_LATE_TO_UNDO)
 NOT_ALLOWABLE = Refusal(Why.NOT_ALLOWABLE)
 NOTHING_TO_UNDO = Refusal(Why.NOTHING_TO_UNDO)
 
 
-def network(request: UnblockRequest) -> Network | None:
-    """The address or network of a request about one IP blocklist entry (None: another kind, or unreadable)."""
-    return entry_network(request.targets[0]) if len(request.targets) == 1 else None
-
-
-def allowable(request: UnblockRequest) -> bool:
-    """Approve and allow is offered: the request is about one IP blocklist entry for one address or a network
-    no wider than ``WIDEST_ALLOWED``."""
-    net = network(request)
-    return net is not None and net.prefixlen >= WIDEST_ALLOWED[net.version]
-
-
-# -- what a click leads to -------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class About:
-    """What a click led to, with the request as it is now."""
-
-    request: UnblockRequest
-
-
-class Resolved(About):
-    """This click moved the request; the card shows the new state."""
-
-    __slots__ = ()
-
-
-class ApprovalRecorded(About):
-    """This click's approval is recorded; the request waits for more (``approvals_needed``)."""
-
-    __slots__ = ()
-
-
-class AlreadyResolved(About):
-    """Someone (or something) decided it before this click; nothing was done."""
-
-    __slots__ = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Refused(About):
-    """The clicker may not do this (``reason`` says why); nothing changed."""
-
-    reason: Refusal
-
-
-@dataclass(frozen=True, slots=True)
-class Expired(About):
-    """The request is past its time; ``just_now`` when this click recorded that."""
-
-    just_now: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Unknown:
-    """The button names no request in the store."""
-
-    request_id: str
-
-
-ClickResult = Resolved | ApprovalRecorded | Refused | AlreadyResolved | Expired | Unknown
 #: how often a click tries again when another approval of the same request was recorded meanwhile
 APPROVAL_RACES = 5
 #: how often a deny or cancel tries: no approval recorded meanwhile refuses it, so once more settles it
 ENDING_RACES = 2
-
-
-@dataclass(frozen=True, slots=True)
-class AlreadyRequested:
-    """A new request was not opened: an entry of it is already in this open request."""
-
-    request: UnblockRequest
 
 
 #: a check of the policy, given the request's rule: None when the user may, else why not
@@ -121,9 +62,14 @@ class Decisions:
         return self.transitions.clock()
 
     async def open_request(
-        self, targets: list[Target], requester: str, channel: str, reason: str | None = None,
-        asked_in: str | None = None, asked_address: str | None = None,
-    ) -> UnblockRequest | AlreadyRequested:  # fmt: skip
+        self,
+        targets: list[Target],
+        requester: str,
+        channel: str,
+        reason: str | None = None,
+        asked_in: str | None = None,
+        asked_address: str | None = None,
+    ) -> UnblockRequest | AlreadyRequested:
         """Keep a pending request for ``targets``, as they were just read from 3CX, whose card goes to
         ``channel`` (``asked_in``: the channel where it was asked for, when that is another one;
         ``asked_address``: the one address asked for inside the entry's network), under the rule that decides
@@ -135,17 +81,9 @@ class Decisions:
             now = self._clock()
             request = UnblockRequest(
                 id=secrets.token_hex(8),
-                targets=tuple(targets),
-                requester=requester,
-                channel=channel,
-                created_at=now,
-                expires_at=now + self.timing.ttl,
-                reason=reason,
-                asked_in=asked_in if asked_in != channel else None,
-                rule=rule.name,
-                auto=rule.auto,
-                approvals_needed=rule.approvals,
-                asked_address=asked_address,
+                asked=Asked(requester, channel, now, reason, asked_in if asked_in != channel else None),
+                what=What(tuple(targets), asked_address),
+                decision=Decision(now + self.timing.ttl, rule.name, rule.auto, rule.approvals),
             )
             try:
                 await self.store.add(request)
@@ -153,7 +91,7 @@ class Decisions:
                 existing = await self.store.get(taken.request_id)
                 if existing is None or not existing.state.open:
                     continue  # freed meanwhile
-                if existing.state is State.PENDING and now >= existing.expires_at:
+                if existing.state is State.PENDING and now >= existing.decision.expires_at:
                     await self.transitions.move(existing, State.EXPIRED, None)  # its time is up: it frees the entry
                     continue
                 return AlreadyRequested(existing)
@@ -167,21 +105,17 @@ class Decisions:
 
     # -- clicks -----------------------------------------------------------------------
 
-    async def approve(
-        self, request_id: str, user: str, channel: str | None, allow_for: float | None = None, *,
-        allow_only: bool = False,
-    ) -> ClickResult:  # fmt: skip
-        """Claim the request for ``user``: ``Resolved`` with the request in ``executing`` when this click won it;
-        the caller then has it carried out (exactly once, by construction). ``allow_for``: Approve and allow,
-        for that many seconds (``allow_only``: Allow only the asked address, for that long, the block left in
-        place). ``channel`` None: the click came from the approver's Home tab."""
+    async def approve(self, request_id: str, user: str, channel: str | None, action: Action = UNBLOCK) -> ClickResult:
+        """Claim the request for ``user`` to carry out ``action``: ``Resolved`` with the request in ``executing``
+        when this click won it; the caller then has it carried out (exactly once, by construction). ``channel``
+        None: the click came from the approver's Home tab."""
         return await self._decide_within(
-            APPROVAL_RACES, request_id, user, channel, State.EXECUTING, self.policy.may_approve, allow_for, allow_only
+            APPROVAL_RACES, request_id, user, channel, State.EXECUTING, self.policy.may_approve, action
         )
 
     async def carry_out_by_rule(self, request: UnblockRequest) -> ClickResult:
         """Claim a request its rule carries out without approval (``auto``), as soon as it is opened."""
-        if not request.auto:
+        if not request.decision.auto:
             raise ValueError("only a request whose rule carries it out without approval")
         moved = await self.transitions.move(request, State.EXECUTING, None, unexpired=True)
         return Resolved(moved) if moved is not None else await self._lost_race(request.id)
@@ -199,13 +133,13 @@ class Decisions:
         request = await self.store.get(request_id)
         if request is None:
             return Unknown(request_id)
-        if request.channel != channel:
+        if request.asked.channel != channel:
             return Refused(request, ELSEWHERE)
         if request.state.undo_phase:
             return AlreadyResolved(request)
-        if request.state not in (State.UNBLOCKED, State.FAILED) or not (request.removed or added_only(request)):
+        if request.state not in (State.UNBLOCKED, State.FAILED) or not request.undoable:
             return Refused(request, NOTHING_TO_UNDO)
-        if request.undo_until is None or self._clock() > request.undo_until:
+        if request.done.undo_until is None or self._clock() > request.done.undo_until:
             return Refused(request, TOO_LATE_TO_UNDO)
         reason = await self.policy.may_undo(user, request, self.policy.rule_for(request))
         if reason is not None:
@@ -216,7 +150,7 @@ class Decisions:
         if moved is not None:
             return Resolved(moved)
         current = await self.store.get(request_id)
-        if current is not None and current.state is request.state and self._clock() > (current.undo_until or 0.0):
+        if current is not None and current.state is request.state and self._clock() > (current.done.undo_until or 0.0):
             return Refused(current, TOO_LATE_TO_UNDO)
         return await self._lost_to(request_id, current)
 
@@ -234,34 +168,41 @@ class Decisions:
     # -- steps ---------------------------------------------------------------------
 
     async def _decide_within(
-        self, tries: int, request_id: str, user: str, channel: str | None, to: State, check: Check,
-        allow_for: float | None = None, allow_only: bool = False,
-    ) -> ClickResult:  # fmt: skip
+        self,
+        tries: int,
+        request_id: str,
+        user: str,
+        channel: str | None,
+        to: State,
+        check: Check,
+        action: Action | None = None,
+    ) -> ClickResult:
         """``_decide`` until it decides, at most ``tries`` times: each other approval recorded meanwhile makes it
         try again on the request as it is then."""
         for _ in range(tries):
-            decided = await self._decide(request_id, user, channel, to, check, allow_for, allow_only)
+            decided = await self._decide(request_id, user, channel, to, check, action)
             if decided is not None:
                 return decided
         return await self._still(request_id)
 
     async def _decide(
-        self, request_id: str, user: str, channel: str | None, to: State, check: Check, allow_for: float | None = None,
-        allow_only: bool = False,
-    ) -> ClickResult | None:  # fmt: skip
+        self, request_id: str, user: str, channel: str | None, to: State, check: Check, action: Action | None
+    ) -> ClickResult | None:
         """One try; None when another approval was recorded meanwhile (try again on the request as it is now)."""
         request = await self.store.get(request_id)
         if request is None:
             return Unknown(request_id)
-        if channel is not None and request.channel != channel:
+        if channel is not None and request.asked.channel != channel:
             return Refused(request, ELSEWHERE)
         rule = self.policy.rule_for(request)
-        offered = request.asked_address is not None if allow_only else allowable(request)
-        if (allow_for is not None or allow_only) and (not offered or allow_for not in rule.allow):
-            return Refused(request, NOT_ALLOWABLE)
+        if action is not None and action.allow_for is not None:
+            only = action.does is Does.ALLOW_ONLY
+            offered = request.what.address is not None if only else allowable(request)
+            if not offered or action.allow_for not in rule.allow:
+                return Refused(request, NOT_ALLOWABLE)
         if request.state is not State.PENDING:
             return AlreadyResolved(request) if request.state is not State.EXPIRED else Expired(request, False)
-        if self._clock() >= request.expires_at:
+        if self._clock() >= request.decision.expires_at:
             return await self._expire_now(request)
         reason = await check(user, request, rule)
         if reason is not None:
@@ -270,29 +211,29 @@ class Decisions:
         # approval was recorded meanwhile, checked in the same statement: checking the rule (a user group's
         # members, say) may have taken a while. It needs the approvals it said it needed when it was opened.
         # Each approval is for its action; what is carried out is the action they all agree on (``agreed``).
-        needed = request.approvals_needed
+        needed = request.decision.needed
         approvals = None
-        if to is State.EXECUTING and needed > 1:
-            approvals = (*request.approvals, Approval(user, allow_for, allow_only))
+        if action is not None and needed > 1:
+            approvals = (*request.decision.approvals, Approval(user, action))
             carried_out = agreed(approvals, needed)
             if carried_out is None:
                 recorded = await self.transitions.move(
                     request, State.PENDING, user, unexpired=True, approvals=approvals
                 )
                 return ApprovalRecorded(recorded) if recorded is not None else await self._raced(request)
-            allow_for, allow_only = carried_out.allow_for, carried_out.allow_only
-        moved = await self.transitions.move(
-            request, to, user, unexpired=True, allow_for=allow_for, approvals=approvals, allow_only=allow_only
-        )
+            action = carried_out.action
+        moved = await self.transitions.move(request, to, user, unexpired=True, action=action, approvals=approvals)
         return Resolved(moved) if moved is not None else await self._raced(request)
 
     async def _raced(self, request: UnblockRequest) -> ClickResult | None:
         """The compare-and-set failed: None when only the approvals changed (still pending, in time)."""
         current = await self.store.get(request.id)
         if (
-            current is not None and current.state is State.PENDING and current.approvals != request.approvals
-            and self._clock() < current.expires_at
-        ):  # fmt: skip
+            current is not None
+            and current.state is State.PENDING
+            and current.decision.approvals != request.decision.approvals
+            and self._clock() < current.decision.expires_at
+        ):
             return None
         return await self._lost_to(request.id, current)
 

@@ -1,6 +1,6 @@
 """The domain's own words for what is on 3CX's lists: the entries a request removes, what removing one did,
 and what a call to a list can fail with. ``bot.threecx`` parses its answers into these and translates its
-errors into :class:`CallFailed`; the domain never sees 3CX's field names or HTTP."""
+errors into :class:`CallFailed`; the domain never sees 3CX's field names or its protocol."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-#: 3CX's key range for blocklist entries (OData int32); 0 is not an Id 3CX hands out
+from .outcomes import Outcome
+
+#: 3CX's key range for blocklist entries (32-bit integers); 0 is not an Id 3CX hands out
 MIN_ENTRY_ID = 1
 MAX_ENTRY_ID = 2**31 - 1
 #: ``block_type`` of an entry that lets an address in
@@ -38,7 +40,7 @@ class BlocklistEntry:
     description: str | None
     block_type: str | None
     added_by: str | None
-    #: 3CX's ``ExpiresAt`` as it wrote it (see :func:`expiry`)
+    #: its expiry as the list wrote it (see :func:`expiry`)
     expires_at: str | None
     #: the entry's version when 3CX said it; sent back so that a changed entry is left alone
     etag: str | None = None
@@ -92,7 +94,7 @@ Target = BlocklistEntry | BlockedNumber
 
 
 def expiry(value: str | None) -> datetime | None:
-    """3CX's ``ExpiresAt`` as a moment; None for its dates that mean "never" (empty, or year 1).
+    """An entry's expiry as a moment; None for its dates that mean "never" (empty, or year 1).
 
     Raises:
         ValueError: the text is not a date.
@@ -121,21 +123,10 @@ class Removal:
     answer_lost: bool = False
 
 
-class Reason(enum.StrEnum):
-    """Why a call to a list failed (the failures of ``outcomes.Outcome`` bear the same names)."""
-
-    NOT_FOUND = "not_found"
-    CHANGED = "changed"
-    CREDENTIALS = "credentials"
-    FORBIDDEN = "forbidden"
-    UNAVAILABLE = "unavailable"
-    OTHER = "other"
-
-
 class CallFailed(Exception):
     """A call to one of the lists failed: why, whether it may still have been applied, and 3CX's answer."""
 
-    reason: Reason = Reason.OTHER
+    reason: Outcome = Outcome.OTHER
     #: the call reached 3CX and its answer was lost: 3CX may have carried it out
     maybe_applied: bool = False
     #: what the list said about it, if anything

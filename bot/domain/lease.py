@@ -1,4 +1,4 @@
-"""A claim this process holds on a request while it talks to 3CX about it."""
+"""A claim this process holds on a request while it talks to the PBX about it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 class Lease:
-    """Renewed every ``heartbeat`` seconds while the work goes on. A 3CX call may start only while the claim
+    """Renewed every ``heartbeat`` seconds while the work goes on. A call to the PBX may start only while the claim
     was renewed within the last two heartbeats, so no other process can take the claim over before every
     call this one started must have ended (see ``Timing.takeover_after``)."""
 
@@ -31,7 +31,7 @@ class Lease:
 
     @contextlib.asynccontextmanager
     async def held(self) -> AsyncIterator[Lease]:
-        """Renew the claim while the work inside runs; the 3CX calls made inside start only while it is fresh."""
+        """Renew the claim while the work inside runs; the calls to the PBX made inside start only while it is fresh."""
         task = asyncio.get_running_loop().create_task(self._keep(), name=f"heartbeat-{self._request_id}")
         try:
             with calls.holding(self.permit):

@@ -1,15 +1,13 @@
 """Finding what to unblock from what people know: an entry id, an address, a caller number.
 
-3CX's OData filters cannot test whether a network contains an address, so the
-lookup asks for the exact strings a containing entry could have (the address
-itself and each of its supernets, as ``a.b.c.d/len`` and ``a.b.c.d/mask``), a
-few dozen equality tests in a handful of small queries (written by
-``bot.threecx.lists``), and then checks containment itself with the
-``ipaddress`` module. Nothing else is loaded. Nor can they leave out the spaces in a caller number: the
-lookup asks for the entries whose number holds the last few digits asked for, and compares all of them itself.
+The PBX's list cannot be asked which of its networks contain an address, so the lookup asks for the entries
+written as one of the exact texts a containing network could have (the address itself and each of its
+supernets, as ``a.b.c.d/len`` and ``a.b.c.d/mask``), and then checks containment itself with the ``ipaddress``
+module. Nothing else is loaded. Nor can the list leave out the spaces in a caller number: the lookup asks for the
+entries whose number holds the last few digits asked for, and compares all of them itself.
 
-A lookup, all its calls to 3CX together, is given up on after ``deadline`` seconds (``TooSlow``): each call is
-bounded by the 3CX client, but calls can wait for one another, and the person who asked waits for them all.
+A lookup, all its calls to the PBX together, is given up on after ``deadline`` seconds (``TooSlow``): each call
+is bounded by the PBX's client, but calls can wait for one another, and the person who asked waits for them all.
 """
 
 from __future__ import annotations
@@ -20,7 +18,8 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from .entries import BlockedNumber, BlocklistEntry, CallFailed, Reason, Target
+from .entries import BlockedNumber, BlocklistEntry, CallFailed, Target
+from .outcomes import Outcome
 
 T = TypeVar("T")
 
@@ -28,14 +27,14 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: the most entries one request may cover ("unblock all")
 MAX_MATCHES = 50
-#: how many of a caller number's last digits 3CX is asked for (spaced or not)
+#: how many of a caller number's last digits the PBX is asked for (spaced or not)
 LAST_DIGITS = 4
 #: the most caller numbers one lookup reads: those that hold its last digits, of which it keeps those with all of them
 NUMBER_CANDIDATES = 250
 
 
 class AddressReader(Protocol):
-    """The IP blocklist, as lookups read it (``bot.threecx.lists.IpBlocklist``)."""
+    """The IP blocklist, as lookups read it."""
 
     async def get(self, entry_id: int) -> BlocklistEntry: ...
 
@@ -47,23 +46,23 @@ class AddressReader(Protocol):
 
 
 class NumberReader(Protocol):
-    """The caller-number blacklist, as lookups read it (``bot.threecx.lists.NumberBlacklist``)."""
+    """The caller-number blacklist, as lookups read it."""
 
     async def get(self, number_id: str) -> BlockedNumber: ...
 
     async def holding_digits(self, tail: str, top: int) -> list[BlockedNumber]:
-        """The entries whose CallerId holds the digits ``tail``, together or with a space, a hyphen or a dot between
+        """The entries whose number holds the digits ``tail``, together or with a space, a hyphen or a dot between
         two of them (at most ``top``)."""
         ...
 
 
 class TooSlow(CallFailed):
-    """3CX did not answer a lookup within its deadline (``seconds``)."""
+    """The PBX did not answer a lookup within its deadline (``seconds``)."""
 
-    reason = Reason.UNAVAILABLE
+    reason = Outcome.UNAVAILABLE
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"3CX did not answer the lookup within {seconds:g} s")
+        super().__init__(f"the PBX did not answer the lookup within {seconds:g} s")
         self.seconds = seconds
 
 
@@ -85,7 +84,7 @@ class Page:
 
 
 class Finder:
-    """The lookups; each raises :class:`TooSlow` when 3CX has not answered it within ``deadline`` seconds (None:
+    """The lookups; each raises :class:`TooSlow` when the PBX has not answered it within ``deadline`` seconds (None:
     no deadline but the client's own)."""
 
     def __init__(self, addresses: AddressReader, numbers: NumberReader, *, deadline: float | None = None) -> None:
@@ -103,7 +102,7 @@ class Finder:
         return list(await self._in_time(asyncio.gather(*(self._numbers.get(i) for i in number_ids))))
 
     async def address(self, network: Network) -> Matches:
-        """The entries whose IPAddrMask equals ``network`` or contains it."""
+        """The entries whose network is ``network`` or contains it."""
         found: dict[int, tuple[int, BlocklistEntry]] = {}
         for entry in await self._in_time(self._addresses.with_masks(candidate_masks(network), MAX_MATCHES + 1)):
             prefix = containing_prefix(entry.address, network)
@@ -118,7 +117,7 @@ class Finder:
         )
 
     async def number(self, number: str) -> Matches:
-        """The blacklist entries whose CallerId is ``number`` however 3CX wrote it: with or without its ``+`` (a
+        """The blacklist entries whose number is ``number`` however the PBX wrote it: with or without its ``+`` (a
         ``+`` may also be written ``00``, the international call prefix), and with spaces, hyphens or dots between
         its digits."""
         wanted = number.removeprefix("+")
@@ -133,12 +132,13 @@ class Finder:
         return Page(tuple(entries[:size]), skip, more=len(entries) > size)
 
     async def between(self, first_id: int, last_id: int, *, skip: int = 0, size: int = 10) -> Page:
-        """A page of the entries with Ids from ``first_id`` to ``last_id``, lowest first."""
+        """A page of the entries with ids from ``first_id`` to ``last_id``, lowest first."""
         entries = await self._in_time(self._addresses.between(first_id, last_id, skip=skip, top=size + 1))
         return Page(tuple(entries[:size]), skip, more=len(entries) > size)
 
     async def _in_time(self, read: Awaitable[T]) -> T:
-        """3CX's answer to ``read``; TooSlow when it has not come within the deadline (``read`` is then cancelled)."""
+        """The PBX's answer to ``read``; TooSlow when it has not come within the deadline (``read`` is then
+        cancelled)."""
         if self.deadline is None:
             return await read
         try:
@@ -151,7 +151,7 @@ class Finder:
 
 
 def candidate_masks(network: Network) -> list[str]:
-    """Every IPAddrMask text that would name ``network`` or a network containing it."""
+    """Every text of an entry's network that would name ``network`` or a network containing it."""
     masks = [str(network.network_address)] if network.prefixlen == network.max_prefixlen else []
     for prefix in range(network.prefixlen, -1, -1):
         supernet = network.supernet(new_prefix=prefix)
@@ -180,3 +180,16 @@ def contains(outer: Network, inner: Network) -> bool:
 def digits(number: str) -> str:
     """The digits of a caller number (``+1 555-0100`` is ``15550100``)."""
     return "".join(ch for ch in number if ch.isdigit())
+
+
+def asked_inside(asked: str, entry: Target) -> str | None:
+    """``asked`` when it is one address and ``entry`` blocks a wider network holding it (Allow only is then
+    offered: an allow entry for that address alone); None otherwise (a network asked for, the entry for the
+    address itself)."""
+    try:
+        address = ipaddress.ip_address(asked.strip())
+        blocked = ipaddress.ip_network((entry.address or "").strip(), strict=False)
+    except ValueError:
+        return None
+    inside = address.version == blocked.version and address in blocked
+    return str(address) if inside and blocked.prefixlen < blocked.max_prefixlen else None

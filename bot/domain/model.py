@@ -17,21 +17,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-# the words a request is made of, for those outside the domain that read requests (the Slack layer's views)
-from .entries import ALLOW as ALLOW
-from .entries import MAX_ENTRY_ID as MAX_ENTRY_ID
-from .entries import MIN_ENTRY_ID as MIN_ENTRY_ID
-from .entries import BlockedNumber as BlockedNumber
-from .entries import BlocklistEntry as BlocklistEntry
-from .entries import CallFailed as CallFailed
-from .entries import Kind as Kind
-from .entries import Target as Target
-from .entries import expiry as expiry
-from .entries import is_entry_id as is_entry_id
-from .outcomes import Outcome as Outcome
+from .actions import UNBLOCK, Action
+from .entries import Target
+from .outcomes import Outcome
 
 #: the requester of a request the blocklist watcher opened itself, for an entry whose rule has
-#: ``auto_on_watch``: not a Slack user (whose ids are upper case), so nobody is told or mentioned as one
+#: ``auto_on_watch``: not a person (whose ids are upper case), so nobody is told or mentioned as one
 WATCHER = "watcher"
 
 
@@ -72,7 +63,7 @@ class Result:
     new_id: str | None = None
     #: the bot finished this after a restart (it had stopped while 3CX was working on it)
     after_restart: bool = False
-    #: Approve and allow: the allow entry that lets the address in now (this request's, or one already there)
+    #: the allow entry that lets the address in now (this request's, or one already there)
     allow_id: int | None = None
     #: until when that entry allows the address (None: without an end, or no allow entry)
     allowed_until: float | None = None
@@ -98,94 +89,66 @@ class Escalation:
 
 @dataclass(frozen=True, slots=True)
 class Approval:
-    """One approval of a request that needs several, and the action it approved: Approve (``allow_for`` None),
-    Approve and allow for ``allow_for`` seconds, or Allow only the asked address for ``allow_for`` seconds
-    (``allow_only``)."""
+    """One approval of a request that needs several, and the action it approved."""
 
     user: str
-    allow_for: float | None = None
-    allow_only: bool = False
-
-    @property
-    def action(self) -> str:
-        """What it approved, in one word for the record: ``unblock``, ``unblock_and_allow`` or ``allow_only``."""
-        if self.allow_only:
-            return "allow_only"
-        return "unblock" if self.allow_for is None else "unblock_and_allow"
-
-    @property
-    def plain(self) -> bool:
-        """An Approve: remove the entries, and nothing more."""
-        return self.action == "unblock"
-
-    @property
-    def record(self) -> dict[str, object]:
-        """What it approved, for the audit line: ``{"user": "U1", "action": "allow_only", "allow_for": 3600.0}``."""
-        duration = {} if self.allow_for is None else {"allow_for": float(self.allow_for)}
-        return {"user": self.user, "action": self.action, **duration}
-
-    @property
-    def breadth(self) -> tuple[int, float]:
-        """How much the action lets in, to rank approvals from the narrowest: Allow only (one address, the block
-        left in place; shorter first), then Approve (the whole entry removed), then Approve and allow (removed and
-        allowed; shorter first)."""
-        if self.allow_only:
-            return 0, self.allow_for or 0.0
-        return (1, 0.0) if self.allow_for is None else (2, self.allow_for)
+    action: Action = UNBLOCK
 
 
 def agreed(approvals: tuple[Approval, ...], needed: int) -> Approval | None:
-    """The action ``needed`` approvals agree on, or None while there are fewer. An approval counts for its own
-    action and for every narrower one (whoever approved removing the whole entry also accepts letting only the
-    asked address in; whoever approved Approve and allow also accepts Approve), so once there are ``needed``,
-    they all agree on the narrowest of them: that is what is carried out."""
+    """The approval whose action ``needed`` approvals agree on, or None while there are fewer. An approval counts
+    for its own action and for every narrower one (whoever approved removing the whole entry also accepts letting
+    only the asked address in), so once there are ``needed``, they all agree on the narrowest of them: that is
+    what is carried out."""
     if len(approvals) < needed:
         return None
-    return min(approvals, key=lambda approval: approval.breadth)
+    return min(approvals, key=lambda approval: approval.action.breadth)
 
 
 @dataclass(frozen=True, slots=True)
-class UnblockRequest:
-    id: str
-    #: the entries to remove, as 3CX described them when the request was made
-    targets: tuple[Target, ...]
-    requester: str
+class Asked:
+    """Who asked, where, when and why."""
+
+    by: str
+    #: where the request's card is
     channel: str
-    created_at: float
+    at: float
+    reason: str | None = None
+    #: where it was asked for, when the card is in another channel (the approvals channel)
+    elsewhere: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """The channel where the request was asked for."""
+        return self.elsewhere or self.channel
+
+
+@dataclass(frozen=True, slots=True)
+class What:
+    """What is asked for: the entries to remove, as 3CX described them when the request was made, and the one
+    address asked for when it lies inside an entry's wider network (Allow only is offered)."""
+
+    targets: tuple[Target, ...]
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """How the request is decided (by which rule, by how many approvals, until when) and who decided, when."""
+
     #: after this moment the request can no longer be approved
     expires_at: float
-    reason: str | None = None
-    state: State = State.PENDING
-    #: who took the decision (approved, denied, cancelled) and when
-    resolved_by: str | None = None
-    resolved_at: float | None = None
-    #: one per target, once the deletes ran
-    results: tuple[Result, ...] = ()
-    #: Undo is offered until this moment
-    undo_until: float | None = None
-    undone_by: str | None = None
-    undone_at: float | None = None
-    #: one per removed target, once an undo ran
-    undo_results: tuple[Result, ...] = ()
-    #: the process holding the claim (executing, undoing), and when it last said it is alive
-    owner: str | None = None
-    heartbeat_at: float | None = None
-    #: where the command was typed, when the card is in another channel (the approvals channel)
-    asked_in: str | None = None
-    #: Approve and allow: for how many seconds the address is allowed after the block is removed
-    allow_for: float | None = None
     #: the name of the rule that decides for the request (None: the settings do)
     rule: str | None = None
     #: its rule carries it out without approval
     auto: bool = False
+    #: how many distinct approvers must approve
+    needed: int = 1
     #: the approvals so far, in order, each with what it approved, when it needs more than one
     approvals: tuple[Approval, ...] = ()
-    #: how many distinct approvers must approve
-    approvals_needed: int = 1
-    #: the one address asked for, when it lies inside the entry's wider network (Allow only is offered)
-    asked_address: str | None = None
-    #: carried out as Allow only: an allow entry for ``asked_address``, the network's block left in place
-    allow_only: bool = False
+    #: who took the decision (approved, denied, cancelled) and when
+    by: str | None = None
+    at: float | None = None
     #: when the approvers were reminded that it still waits (once; None: not yet)
     reminded_at: float | None = None
     #: when, and to whom, it was escalated because it still waited (once; None: not yet)
@@ -196,21 +159,43 @@ class UnblockRequest:
         """Who approved so far, in order, when it needs more than one approval."""
         return tuple(approval.user for approval in self.approvals)
 
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What approving the request carries out, what 3CX did, and its undo."""
+
+    action: Action = UNBLOCK
+    #: one per target, once it was carried out
+    results: tuple[Result, ...] = ()
+    #: Undo is offered until this moment
+    undo_until: float | None = None
+    undone_by: str | None = None
+    undone_at: float | None = None
+    #: one per target the undo covers, once it ran
+    undo_results: tuple[Result, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UnblockRequest:
+    id: str
+    asked: Asked
+    what: What
+    decision: Decision
+    state: State = State.PENDING
+    done: Done = Done()
+    #: the process holding the claim (executing, undoing), and when it last said it is alive
+    owner: str | None = None
+    heartbeat_at: float | None = None
+
     @property
     def title(self) -> str:
         """What the request is about, for a sentence: ``203.0.113.7`` or ``3 entries``."""
-        if len(self.targets) == 1:
-            return self.targets[0].label
-        return f"{len(self.targets)} entries"
-
-    @property
-    def origin(self) -> str:
-        """The channel where the request was asked for."""
-        return self.asked_in or self.channel
+        targets = self.what.targets
+        return targets[0].label if len(targets) == 1 else f"{len(targets)} entries"
 
     def result_for(self, target: Target) -> Result | None:
         """What 3CX did with ``target`` when the request was carried out."""
-        for candidate, result in zip(self.targets, self.results, strict=False):
+        for candidate, result in zip(self.what.targets, self.done.results, strict=False):
             if (candidate.kind, candidate.id) == (target.kind, target.id):
                 return result
         return None
@@ -218,21 +203,29 @@ class UnblockRequest:
     @property
     def withdrawn(self) -> bool:
         """Cancelled by the bot itself (its card could not be posted), not decided by anyone."""
-        return self.state is State.CANCELLED and self.resolved_by is None
+        return self.state is State.CANCELLED and self.decision.by is None
 
     @property
     def removed(self) -> list[Target]:
         """The targets this request itself removed: what an undo puts back (never one that was already gone)."""
-        return [t for t, r in zip(self.targets, self.results, strict=False) if r.outcome is Outcome.DELETED]
+        pairs = zip(self.what.targets, self.done.results, strict=False)
+        return [t for t, r in pairs if r.outcome is Outcome.DELETED]
+
+    @property
+    def undoable(self) -> bool:
+        """Its undo has something to take back: an entry it removed, or an allow entry it added instead."""
+        action = self.done.action
+        return bool(self.removed) or (not action.removes and action.changed(self.done.results))
 
     @property
     def outcome(self) -> Outcome | None:
-        """How the unblock ended, in one word: the first failure, else the first outcome."""
-        failures = [r.outcome for r in self.results if not r.outcome.gone]
-        return failures[0] if failures else (self.results[0].outcome if self.results else None)
+        """How it ended, in one word: the first failure, else the first outcome."""
+        results = self.done.results
+        failures = [r.outcome for r in results if not r.outcome.gone]
+        return failures[0] if failures else (results[0].outcome if results else None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Move:
     """One transition, as the service asks the store to make it: from ``from_state`` to ``to_state`` (``pending``
     to ``pending`` records one approval of several), only if the request is still in ``from_state`` (with
@@ -250,15 +243,13 @@ class Move:
     #: who holds the claim: set when entering a claimed state, checked when leaving one
     owner: str | None = None
     unexpired: bool = False
-    #: kept with the transition when 3CX gave no answer (why the bot made it)
+    #: kept with the transition when no list was asked (why the bot made it)
     note: str | None = None
-    #: Approve and allow: set with the claim of ``executing``
-    allow_for: float | None = None
+    #: what is carried out: set with the claim of ``executing``
+    action: Action | None = None
     #: the approvals after this move (one more), only if they were still ``approvals_were``
     approvals: tuple[Approval, ...] | None = None
     approvals_were: tuple[Approval, ...] = ()
-    #: Allow only: set with the claim of ``executing``
-    allow_only: bool = False
 
     @property
     def frees_targets(self) -> bool:
@@ -266,7 +257,7 @@ class Move:
 
     @property
     def answer(self) -> str | None:
-        """3CX's answers, for the transition's record (or the note, when 3CX was not asked)."""
+        """What the lists answered, for the transition's record (or the note, when they were not asked)."""
         answers = [r.answer for r in (self.undo_results or self.results or ())]
         return "; ".join(answers) if answers else self.note
 

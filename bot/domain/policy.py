@@ -2,60 +2,18 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from .model import UnblockRequest
-from .rules import Approvers as Approvers
-from .rules import Rule, Rules
+from .results import Refusal, Why
+from .rules import Approvers, Rule, Rules
 
 
 class GroupMembership(Protocol):
-    """Resolves a Slack user group (``S…``) to its members."""
+    """Resolves a user group (``S…``) to its members."""
 
     async def members(self, group_id: str) -> frozenset[str]: ...
-
-
-class Why(enum.Enum):
-    """Why a command or a click does nothing; the Slack layer words each one."""
-
-    #: /unblock is not enabled in this channel (``Refusal.channels``: where it is)
-    CHANNEL_NOT_ENABLED = "channel_not_enabled"
-    #: only the approvers may (``verb``; ``approvers`` says who they are)
-    NOT_APPROVER = "not_approver"
-    #: the requester may not approve (or undo) their own request
-    OWN_REQUEST = "own_request"
-    #: the requester withdraws with Cancel rather than Deny
-    USE_CANCEL = "use_cancel"
-    #: only the requester may cancel (``requester``)
-    NOT_REQUESTER = "not_requester"
-    #: the card belongs to a request made in another channel
-    OTHER_CHANNEL = "other_channel"
-    #: the request removed nothing from 3CX
-    NOTHING_TO_UNDO = "nothing_to_undo"
-    #: the undo window is over
-    TOO_LATE_TO_UNDO = "too_late_to_undo"
-    #: Approve and allow is not offered for this request (or not for that long)
-    NOT_ALLOWABLE = "not_allowable"
-    #: this approver approved already; another must (``approvals_needed``)
-    ALREADY_APPROVED = "already_approved"
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why something does nothing, with what the words of it name."""
-
-    why: Why
-    #: what was refused: approve, undo, deny
-    verb: str = ""
-    requester: str = ""
-    approvers: Approvers | None = None
-    channels: tuple[str, ...] = ()
-    #: the rule whose approvers these are (None: the settings')
-    rule: str | None = None
-    approvals_needed: int = 1
 
 
 class ApprovalPolicy:
@@ -88,7 +46,7 @@ class ApprovalPolicy:
 
     def rule_for(self, request: UnblockRequest) -> Rule:
         """The rule that decides for ``request``: the strictest of its entries' rules."""
-        return self.rules.rule_for_all(request.targets)
+        return self.rules.rule_for_all(request.what.targets)
 
     async def is_approver(self, user: str) -> bool:
         """Whether ``user`` approves anything at all: the settings' approvers, or a rule's (who see every
@@ -117,7 +75,7 @@ class ApprovalPolicy:
         for request in waiting:
             if len(found) == count:
                 break
-            if not request.auto and await self.may_approve(user, request, self.rule_for(request)) is None:
+            if not request.decision.auto and await self.may_approve(user, request, self.rule_for(request)) is None:
                 found.append(request)
         return found
 
@@ -144,9 +102,14 @@ class ApprovalPolicy:
         """An approver of the request's rule who has not approved it yet; never the requester when it needs
         several approvals."""
         refused = await self._approver_rule(user, request, rule, "approve")
-        if refused is None and user in request.approved_by:
-            return Refusal(Why.ALREADY_APPROVED, "approve", approvers=self.deciders(request, rule), rule=rule.name,
-                           approvals_needed=request.approvals_needed)  # fmt: skip
+        if refused is None and user in request.decision.approved_by:
+            return Refusal(
+                Why.ALREADY_APPROVED,
+                "approve",
+                approvers=self.deciders(request, rule),
+                rule=rule.name,
+                approvals_needed=request.decision.needed,
+            )
         return refused
 
     async def may_undo(self, user: str, request: UnblockRequest, rule: Rule) -> Refusal | None:
@@ -156,16 +119,16 @@ class ApprovalPolicy:
     async def may_deny(self, user: str, request: UnblockRequest, rule: Rule) -> Refusal | None:
         if await self.approves(user, rule.approvers):
             return None
-        if user == request.requester:
+        if user == request.asked.by:
             return Refusal(Why.USE_CANCEL)
         if await self._escalated(user, request):
             return None
         return Refusal(Why.NOT_APPROVER, "deny", approvers=self.deciders(request, rule), rule=rule.name)
 
     async def may_cancel(self, user: str, request: UnblockRequest, rule: Rule) -> Refusal | None:
-        if user == request.requester:
+        if user == request.asked.by:
             return None
-        return Refusal(Why.NOT_REQUESTER, "cancel", requester=request.requester)
+        return Refusal(Why.NOT_REQUESTER, "cancel", requester=request.asked.by)
 
     async def _approver_rule(self, user: str, request: UnblockRequest, rule: Rule, verb: str) -> Refusal | None:
         """``rule``'s approvers (or those the request was escalated to) may; the requester only when allowed to
@@ -174,8 +137,8 @@ class ApprovalPolicy:
             if not await self._escalated(user, request):
                 return Refusal(Why.NOT_APPROVER, verb, approvers=self.deciders(request, rule), rule=rule.name)
             # one it was escalated to decides like an approver, but never on their own request
-            return Refusal(Why.OWN_REQUEST, verb) if user == request.requester else None
-        if user == request.requester and (not self._allow_self_approval or request.approvals_needed > 1):
+            return Refusal(Why.OWN_REQUEST, verb) if user == request.asked.by else None
+        if user == request.asked.by and (not self._allow_self_approval or request.decision.needed > 1):
             return Refusal(Why.OWN_REQUEST, verb)
         return None
 
@@ -187,6 +150,7 @@ class ApprovalPolicy:
 
 def escalated_to(request: UnblockRequest) -> Approvers | None:
     """The users and user groups ``request`` was escalated to; None while it was not."""
-    if request.escalation is None:
+    escalation = request.decision.escalation
+    if escalation is None:
         return None
-    return Approvers(users=frozenset(request.escalation.users), groups=frozenset(request.escalation.groups))
+    return Approvers(users=frozenset(escalation.users), groups=frozenset(escalation.groups))

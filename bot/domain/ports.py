@@ -1,13 +1,18 @@
-"""What the domain needs from outside, as protocols: a store for requests, and 3CX's lists."""
+"""What the domain needs from outside, as protocols: a store for requests, the PBX's lists, and the place where people
+see requests and new blocks."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .entries import BlocklistEntry, Kind, Removal, Target
 from .model import Escalation, Move, Transition, UnblockRequest
+from .recurrence import Recurrence
+
+if TYPE_CHECKING:
+    from .report import Report
 
 #: the most requests ``RequestStore.unblocked_since`` returns (the last decided)
 UNBLOCKS_READ = 2000
@@ -104,11 +109,11 @@ class RequestStore(Protocol):
         ...
 
     async def release_reminder(self, request_id: str, holder: str) -> None:
-        """Slack did not take the reminder ``holder`` claimed: let the next round (any process's) claim it."""
+        """The reminder ``holder`` claimed was not delivered: let the next round (any process's) claim it."""
         ...
 
     async def mark_reminded(self, request_id: str, at: float) -> UnblockRequest | None:
-        """Record that the request's approvers were reminded at ``at`` (Slack took the reminder), only if it is
+        """Record that the request's approvers were reminded at ``at`` (the reminder was delivered), only if it is
         still pending and in time then and was never reminded (one compare-and-set): the request, or None when it
         was not (it was recorded already, or decided or expired)."""
         ...
@@ -130,7 +135,7 @@ class RequestStore(Protocol):
 
 class ReportStore(Protocol):
     """The weekly reports recorded: one row per report, so that one process posts it, and recorded sent only
-    once Slack took it. Every method may raise :class:`StoreUnreachable`."""
+    once it was delivered. Every method may raise :class:`StoreUnreachable`."""
 
     async def last_report(self) -> float | None:
         """When the latest weekly report sent (or recorded without a post) was due (None: none ever was)."""
@@ -145,37 +150,86 @@ class ReportStore(Protocol):
         ...
 
     async def report_sent(self, due_at: float, holder: str, at: float) -> None:
-        """Slack took the report ``holder`` claimed: record it sent at ``at``."""
+        """The report ``holder`` claimed was delivered: record it sent at ``at``."""
         ...
 
     async def release_report(self, due_at: float, holder: str) -> None:
-        """Slack did not take the report ``holder`` claimed: let the next look (any process's) claim it again."""
+        """The report ``holder`` claimed was not delivered: let the next look (any process's) claim it again."""
+        ...
+
+
+class ReportPoster(Protocol):
+    """Where the weekly report is posted."""
+
+    async def post(self, report: Report) -> bool:
+        """Post the weekly report: whether it was delivered."""
         ...
 
 
 class EntryList(Protocol):
-    """One of 3CX's lists (the IP blocklist, the caller-number blacklist), as the domain acts on it."""
+    """One of the PBX's lists (the IP blocklist, the caller-number blacklist), as the domain acts on it."""
 
     async def remove(self, target: Target) -> Removal:
-        """Delete the entry (conditional on its ETag when 3CX gave one): deleted, or already gone."""
+        """Delete the entry (conditional on the version the PBX gave, if any): deleted, or already gone."""
         ...
 
     async def restore(self, target: Target) -> tuple[Target, str]:
-        """Add the entry back as it was; the new entry (3CX gives it a new Id) and 3CX's answer. Never sent
+        """Add the entry back as it was; the new entry (the PBX gives it a new id) and the PBX's answer. Never sent
         twice."""
         ...
 
     async def listed(self, target: Target) -> bool:
-        """Whether 3CX still lists the entry (by its Id)."""
+        """Whether the PBX still lists the entry (by its id)."""
         ...
 
     async def find_restored(self, target: Target) -> str | None:
-        """The Id of an entry that blocks what ``target`` blocked, if 3CX lists one now."""
+        """The id of an entry that blocks what ``target`` blocked, if the PBX lists one now."""
         ...
 
 
-#: 3CX's lists, by the kind of entry they hold
+#: the PBX's lists, by the kind of entry they hold
 Lists = Mapping[Kind, EntryList]
+
+
+# -- showing requests ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """The new request's card is where people see it; ``ref`` is the outside's name for it (opaque here), None
+    when it cannot be edited."""
+
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotShown:
+    """The card could not be shown; ``error`` says why (the outside's own word for it)."""
+
+    error: str
+
+
+class Cards(Protocol):
+    """Where people see requests, as the request service needs it. ``reply``: the outside's way to answer the
+    person who asked or clicked (opaque here; None: none)."""
+
+    async def show(self, request: UnblockRequest, reply: str | None) -> Shown | NotShown:
+        """Show a new request's card in its channel."""
+        ...
+
+    async def where(self, request_id: str) -> str | None:
+        """The outside's name for the request's card (``Shown.ref``); None when it has none."""
+        ...
+
+    async def claimed(self, request: UnblockRequest, reply: str | None) -> None:
+        """A click (or the request's rule) won the claim: say at once that it is being carried out, without
+        waiting for it to be seen."""
+        ...
+
+    async def remind(self, request: UnblockRequest) -> bool:
+        """Remind whoever may decide the request now that it still waits: whether that is done (delivered, or
+        there is nowhere it could ever go)."""
+        ...
 
 
 # -- watching the blocklist ----------------------------------------------------------------------
@@ -183,20 +237,20 @@ Lists = Mapping[Kind, EntryList]
 
 @dataclass(frozen=True, slots=True)
 class Announcement:
-    """A new blocklist entry the watcher announces (or announced) in ``channel``: ``message_ts`` is the
-    message that shows it (None until posted), ``in_summary`` whether that is the summary of a burst rather
-    than a message of its own, ``gone`` whether 3CX no longer lists it and the message says so."""
+    """A new blocklist entry the watcher announces (or announced) in ``channel``: ``ref`` is the outside's name
+    for what shows it (None until posted), ``in_summary`` whether that is the summary of a burst rather
+    than a message of its own, ``gone`` whether the PBX no longer lists it and the message says so."""
 
     entry: BlocklistEntry
     channel: str
-    message_ts: str | None = None
+    ref: str | None = None
     in_summary: bool = False
     gone: bool = False
 
 
 class WatchStore(Protocol):
-    """What the blocklist watcher keeps: one watcher at a time (a lease), how far it has read 3CX's
-    list (a high-water mark on ``Id``), and each entry it announced. Every method may raise
+    """What the blocklist watcher keeps: one watcher at a time (a lease), how far it has read the PBX's
+    list (a high-water mark on the entries' ids), and each entry it announced. Every method may raise
     :class:`StoreUnreachable`."""
 
     async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
@@ -218,11 +272,11 @@ class WatchStore(Protocol):
         ...
 
     async def unposted(self, limit: int) -> list[Announcement]:
-        """Announcements not yet posted, lowest entry Id first."""
+        """Announcements not yet posted, lowest entry id first."""
         ...
 
-    async def posted(self, entry_ids: Sequence[int], message_ts: str, *, in_summary: bool) -> None:
-        """The message ``message_ts`` now shows these announcements."""
+    async def posted(self, entry_ids: Sequence[int], ref: str, *, in_summary: bool) -> None:
+        """``ref`` now shows these announcements."""
         ...
 
     async def showing(self, limit: int) -> list[Announcement]:
@@ -231,11 +285,37 @@ class WatchStore(Protocol):
         ...
 
     async def checked(self, entry_ids: Sequence[int], at: float) -> None:
-        """These announcements' entries were checked against 3CX at ``at``."""
+        """These announcements' entries were checked against the PBX at ``at``."""
         ...
 
     async def mark_gone(self, entry_id: int) -> bool:
         """Record that the entry is gone: True when its announcement is marked gone (by this call or an earlier
         one, so that a call tried again after its answer was lost has the same answer), False when there is no
         announcement of it."""
+        ...
+
+
+class Announcer(Protocol):
+    """Where the watcher says what it found, as the watch service needs it. Each post answers the outside's name
+    for what shows the announcements (None: it could not be posted; the next look tries again)."""
+
+    async def new_block(self, found: Announcement, again: Recurrence | None, now: float) -> str | None:
+        """One new block, for a person to ask about (``again``: when what it blocks was unblocked before)."""
+        ...
+
+    async def burst(self, found: Sequence[Announcement]) -> str | None:
+        """More new blocks in one look than a burst: one summary for them all."""
+        ...
+
+    async def unblocking(self, found: Sequence[Announcement], rules: Sequence[str | None]) -> str | None:
+        """More new blocks to unblock by their rules (named in ``rules``, one per entry) than a burst: one
+        message for them all, instead of a card each."""
+        ...
+
+    def unblocked(self, ref: str, found: Sequence[Announcement], requests: Sequence[UnblockRequest]) -> None:
+        """The message ``ref`` of ``unblocking`` changed to show the requests that unblocked those entries."""
+        ...
+
+    def gone(self, found: Announcement) -> None:
+        """The entry's announcement changed to say that the PBX no longer lists it."""
         ...

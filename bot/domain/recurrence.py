@@ -1,7 +1,7 @@
 """What keeps coming back: the earlier unblocks of the same address, network or caller number.
 
-3CX gives an entry a new Id whenever it is added again, so an earlier unblock is found by what the entry is
-about, never by its Id: an address or network by its text read as a network (``203.0.113.7`` and
+The PBX gives an entry a new id whenever it is added again, so an earlier unblock is found by what the entry is
+about, never by its id: an address or network by its text read as a network (``203.0.113.7`` and
 ``203.0.113.7/32`` are the same; a /24 and an address inside it are not), a caller number by its digits
 (``+15550100`` and ``15550100`` are the same).
 
@@ -36,11 +36,11 @@ class Recurrence:
 
     @property
     def last_at(self) -> float:
-        return self.last.resolved_at or self.last.created_at
+        return self.last.decision.at or self.last.asked.at
 
 
 def key(target: Target) -> str | None:
-    """What an entry is about, the same whatever its Id: ``address:203.0.113.7/32``, ``number:15550100``; None
+    """What an entry is about, the same whatever its id: ``address:203.0.113.7/32``, ``number:15550100``; None
     when it names nothing comparable (no address, a number without digits)."""
     if isinstance(target, BlockedNumber):
         found = digits(target.number or "")
@@ -61,15 +61,15 @@ def address_key(address: str | None) -> str | None:
 
 def keys(request: UnblockRequest) -> set[str]:
     """What ``request`` unblocked: its entries; for Allow only, the one address it let in."""
-    if request.allow_only and request.asked_address:
-        found = address_key(request.asked_address)
+    if not request.done.action.removes and request.what.address:
+        found = address_key(request.what.address)
         return {found} if found else set()
-    return {k for k in map(key, request.targets) if k is not None}
+    return {k for k in map(key, request.what.targets) if k is not None}
 
 
 def counts(request: UnblockRequest) -> bool:
     """Whether ``request`` is an unblock that stayed (not undone, not failed, not still open)."""
-    return request.state in STILL_UNBLOCKED and request.resolved_at is not None
+    return request.state in STILL_UNBLOCKED and request.decision.at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +95,8 @@ def earlier(
     found = [
         r
         for r in history
-        if r.id != besides and counts(r) and at - WINDOW <= (r.resolved_at or 0.0) <= at and keys(r) & wanted
+        if r.id != besides and counts(r) and at - WINDOW <= (r.decision.at or 0.0) <= at and keys(r) & wanted
     ]
     if not found:
         return None
-    return Recurrence(len(found), max(found, key=lambda r: r.resolved_at or 0.0))
+    return Recurrence(len(found), max(found, key=lambda r: r.decision.at or 0.0))

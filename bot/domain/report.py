@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from .model import State, UnblockRequest
-from .ports import ReportStore, RequestStore
+from .ports import ReportPoster, ReportStore, RequestStore
 
 DAY = 86400.0
 WEEK = 7 * DAY
@@ -102,15 +102,15 @@ def figures(requests: Iterable[UnblockRequest], since: float, until: float, *, t
     made = list(requests)
     endings = Counter(ending(r) for r in made)
     waits = sorted(
-        r.resolved_at - r.created_at
+        r.decision.at - r.asked.at
         for r in made
-        if r.state in _DECIDED and not r.auto and r.resolved_by is not None and r.resolved_at is not None
+        if r.state in _DECIDED and not r.decision.auto and r.decision.by is not None and r.decision.at is not None
     )
     unblocked = [r for r in made if r.state in _UNBLOCKED]
     approvers: Counter[str] = Counter()
     for r in unblocked:
-        if not r.auto:
-            approvers.update(dict.fromkeys(r.approved_by or ((r.resolved_by,) if r.resolved_by else ()), 1))
+        if not r.decision.auto:
+            approvers.update(dict.fromkeys(r.decision.approved_by or ((r.decision.by,) if r.decision.by else ()), 1))
     targets: Counter[str] = Counter(label for r in unblocked for label in dict.fromkeys(_removed(r)))
     return Report(
         since=since,
@@ -121,10 +121,10 @@ def figures(requests: Iterable[UnblockRequest], since: float, until: float, *, t
         median=quantile(waits, 0.5),
         p90=quantile(waits, 0.9),
         by_approver=_most(approvers),
-        by_rule=sum(1 for r in unblocked if r.auto),
+        by_rule=sum(1 for r in unblocked if r.decision.auto),
         top=_most(targets)[:TOP],
-        reminders=sum(1 for r in made if r.reminded_at is not None),
-        escalations=sum(1 for r in made if r.escalation is not None),
+        reminders=sum(1 for r in made if r.decision.reminded_at is not None),
+        escalations=sum(1 for r in made if r.decision.escalation is not None),
         truncated=truncated,
     )
 
@@ -140,13 +140,13 @@ def quantile(ordered: Sequence[float], q: float) -> float | None:
 
 
 def _removed(request: UnblockRequest) -> list[str]:
-    """What the request unblocked, by label (its targets; with 3CX's answers, those it removed or found gone;
+    """What the request unblocked, by label (its targets; with the PBX's answers, those it removed or found gone;
     with Allow only, the one address it let in)."""
-    if request.allow_only and request.asked_address:
-        return [request.asked_address]
-    if not request.results:
-        return [t.label for t in request.targets]
-    return [t.label for t, r in zip(request.targets, request.results, strict=False) if r.outcome.gone]
+    if not request.done.action.removes and request.what.address:
+        return [request.what.address]
+    if not request.done.results:
+        return [t.label for t in request.what.targets]
+    return [t.label for t, r in zip(request.what.targets, request.done.results, strict=False) if r.outcome.gone]
 
 
 def _most(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
@@ -213,10 +213,12 @@ class Reporting:
     weekly: Weekly = field(default_factory=Weekly)
     #: who claims the weekly reports (this process)
     holder: str = ""
+    #: where the weekly report is posted (None: it is not)
+    poster: ReportPoster | None = None
     #: the last weekly report recorded, as this process last saw it (None: not read yet)
     _last: float | None = field(default=None, init=False)
     _read: bool = field(default=False, init=False)
-    #: a report Slack took that the store was away to record as sent: recorded at the next look
+    #: a report delivered that the store was away to record as sent: recorded at the next look
     _unrecorded: Report | None = field(default=None, init=False)
 
     async def of_days(self, days: int) -> Report:
@@ -224,9 +226,22 @@ class Reporting:
         until = self.clock()
         return await self._between(until - days * DAY, until)
 
+    async def post_due(self) -> Report | None:
+        """Post the weekly report owed now, once across processes: claimed (``due``), then recorded sent once the
+        poster delivered it (``sent``), else let go for the next look, in any process, to post it (``not_sent``).
+        The report posted, if any."""
+        report = await self.due() if self.poster is not None else None
+        if report is None or self.poster is None:
+            return None
+        if await self.poster.post(report):
+            await self.sent(report)
+            return report
+        await self.not_sent(report)
+        return None
+
     async def due(self) -> Report | None:
         """The weekly report owed now, claimed for this process until it is ``sent`` or ``not_sent`` (None: none
-        is, or another process has it). A claim whose process stopped before Slack took the report is taken over
+        is, or another process has it). A claim whose process stopped before the report was delivered is taken over
         once it is :data:`REPORT_CLAIM_HOLD` old."""
         now = self.clock()
         if self._unrecorded is not None:
@@ -244,14 +259,14 @@ class Reporting:
         return await self._between(owed.since, owed.at) if owed.post else None
 
     async def sent(self, report: Report) -> None:
-        """Slack took the weekly ``report`` that ``due`` claimed: recorded sent (at the next look, if the store is
+        """The weekly ``report`` that ``due`` claimed was delivered: recorded sent (at the next look, if the store is
         away now)."""
         self._unrecorded = report
         await self.reports.report_sent(report.until, self.holder, self.clock())
         self._unrecorded = None
 
     async def not_sent(self, report: Report) -> None:
-        """Slack did not take the weekly ``report`` that ``due`` claimed: the claim is let go, so that the next
+        """The weekly ``report`` that ``due`` claimed was not delivered: the claim is let go, so that the next
         look (this process's or another's) posts it."""
         self._read = False
         await self.reports.release_report(report.until, self.holder)

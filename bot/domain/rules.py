@@ -17,13 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .entries import BlocklistEntry, Kind, Target
-from .lookup import Network as Network
-from .lookup import contains
+from .lookup import Network, contains
 
 
 @dataclass(frozen=True, slots=True)
 class Approvers:
-    """``UNBLOCK_APPROVERS``: user ids, user-group ids, or ``*`` for anyone."""
+    """Who may approve: user ids, user-group ids, or ``*`` for anyone."""
 
     users: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
@@ -70,11 +69,6 @@ class Rule:
     escalate_after: float = 0.0
     #: who a request is escalated to: they may then approve or deny it like its approvers
     escalate_to: Approvers = NOBODY
-
-    @property
-    def has_conditions(self) -> bool:
-        """Whether the rule asks anything of an entry; one that does not matches every entry."""
-        return bool(self.networks) or self.widens or self.kind is not None or self.added_by is not None
 
     @property
     def widens(self) -> bool:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from .actions import Action, Does
 from .model import Approval, Move, Result, State, UnblockRequest
+from .outcomes import Outcome
 from .ports import RequestStore
 
 audit = logging.getLogger("bot.audit")
@@ -17,18 +19,26 @@ Observer = Callable[[UnblockRequest, State | None], None]
 
 class Transitions:
     def __init__(
-        self, store: RequestStore, clock: Callable[[], float], owner: str, observe: Observer | None = None
+        self,
+        store: RequestStore,
+        clock: Callable[[], float],
+        owner: str,
+        observe: Observer | None = None,
+        advice: Mapping[Outcome, str] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         #: this process, as the holder of claims
         self.owner = owner
         self._observe = observe
+        #: what an admin should check after each kind of failure, for the audit line
+        self.advice: Mapping[Outcome, str] = advice or {}
 
-    def made(self, request: UnblockRequest, from_state: State | None, actor: str | None, note: str | None = None
-             ) -> None:  # fmt: skip
+    def made(
+        self, request: UnblockRequest, from_state: State | None, actor: str | None, note: str | None = None
+    ) -> None:
         """Record a transition this process made (the audit line, and the observer)."""
-        audit_line(request, from_state, request.state, actor, note)
+        audit_line(request, from_state, request.state, actor, note, self.advice)
         if self._observe is not None:
             self._observe(request, from_state)
 
@@ -43,16 +53,29 @@ class Transitions:
         undo_results: tuple[Result, ...] | None = None,
         unexpired: bool = False,
         note: str | None = None,
-        allow_for: float | None = None,
+        action: Action | None = None,
         approvals: tuple[Approval, ...] | None = None,
-        allow_only: bool = False,
     ) -> UnblockRequest | None:
         """One transition from the request's state; None if another click or process moved it first. Entering
         a claimed state claims the request for this process; leaving one is only for this process. ``approvals``:
         the request's approvals after this move, only if they are still the ones ``request`` has."""
         holder = self.owner if to.claimed or request.state.claimed else None
-        move = Move(request.id, request.state, to, actor, self.clock(), results, undo_until, undo_results, holder,
-                    unexpired, note, allow_for, approvals, request.approvals, allow_only)  # fmt: skip
+        move = Move(
+            request_id=request.id,
+            from_state=request.state,
+            to_state=to,
+            actor=actor,
+            at=self.clock(),
+            results=results,
+            undo_until=undo_until,
+            undo_results=undo_results,
+            owner=holder,
+            unexpired=unexpired,
+            note=note,
+            action=action,
+            approvals=approvals,
+            approvals_were=request.decision.approvals,
+        )
         moved = await self.store.transition(move)
         if moved is not None:
             self.made(moved, move.from_state, actor, note)
@@ -60,29 +83,40 @@ class Transitions:
 
 
 def audit_line(
-    request: UnblockRequest, from_state: State | None, to: State, actor: str | None, note: str | None = None
+    request: UnblockRequest,
+    from_state: State | None,
+    to: State,
+    actor: str | None,
+    note: str | None = None,
+    advice: Mapping[Outcome, str] | None = None,
 ) -> None:
-    """The JSON log line that records one transition (``"logger": "bot.audit"``)."""
-    results = request.undo_results if to.undo_phase else request.results
-    # what an admin should check: setting names belong here and in ``check``, not on a card
-    to_check = sorted({r.outcome.explanation.admin for r in results if not r.outcome.gone} - {""})
+    """The JSON log line that records one transition (``"logger": "bot.audit"``), with what an admin should check
+    after each failure (``advice``)."""
+    results = request.done.undo_results if to.undo_phase else request.done.results
+    advice = advice or {}
+    to_check = sorted({advice.get(r.outcome, "") for r in results if not r.outcome.gone} - {""})
+    action = request.done.action
     audit.info(
         "transition",
         extra={
             "request": request.id,
-            "targets": [t.label for t in request.targets],
+            "targets": [t.label for t in request.what.targets],
             "from": from_state.value if from_state else None,
             "to": to.value,
             "actor": actor,
-            "requester": request.requester,
-            "channel": request.channel,
-            "reason": request.reason,
-            **({"asked_in": request.asked_in} if request.asked_in else {}),
-            **({"allow_for": request.allow_for} if request.allow_for else {}),
-            **({"rule": request.rule} if request.rule else {}),
-            **({"auto": True} if request.auto else {}),
-            **({"approvals": [approval.record for approval in request.approvals]} if request.approvals else {}),
-            **({"allow_only": request.asked_address} if request.allow_only else {}),
+            "requester": request.asked.by,
+            "channel": request.asked.channel,
+            "reason": request.asked.reason,
+            **({"asked_in": request.asked.elsewhere} if request.asked.elsewhere else {}),
+            **({"allow_for": action.allow_for} if action.allow_for else {}),
+            **({"rule": request.decision.rule} if request.decision.rule else {}),
+            **({"auto": True} if request.decision.auto else {}),
+            **(
+                {"approvals": [{"user": a.user, **a.action.record} for a in request.decision.approvals]}
+                if request.decision.approvals
+                else {}
+            ),
+            **({"allow_only": request.what.address} if action.does is Does.ALLOW_ONLY else {}),
             "answers": [r.answer for r in results] or ([note] if note else []),
             **({"to_check": to_check} if to_check else {}),
         },

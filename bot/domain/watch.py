@@ -2,18 +2,20 @@
 
 One process at a time watches (a lease in the store, renewed at every look and
 taken over when its holder has not renewed it for two intervals). Each look asks
-3CX only for the entries above a high-water mark on ``Id`` (3CX's Ids only
+the PBX only for the entries above a high-water mark on their ids (which only
 grow), and the mark moves in the same transaction that keeps the new entries to
 announce, so an entry is kept for announcing exactly once whoever looks and
 whenever a process stops. Entries already listed when watching first starts are
 not announced.
 
 A new entry whose rule has ``auto_on_watch`` is not announced for a person to ask about: the watcher unblocks
-it (``Requests.unblock_seen``), through the request service like any request, by :data:`WATCHER`.
+it, through the request service like any request, by :data:`~bot.domain.model.WATCHER`. The watch service
+(:class:`Watch`) does one look and all that follows from it, said through its :class:`~bot.domain.ports.Announcer`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,16 +23,16 @@ from typing import Protocol
 
 from .entries import BlocklistEntry
 from .model import WATCHER, State, UnblockRequest
-from .ports import Announcement, WatchStore
-from .rules import Rules
-
-__all__ = ["CHECKS", "PAGE", "WATCHER", "Look", "PutBack", "UndoneRequests", "WatchRules", "WatchedList", "Watching"]
+from .ports import Announcement, Announcer, Shown, StoreUnreachable, WatchStore
+from .recurrence import Unblocks
+from .requests import Requests
+from .results import AlreadyRequested, HandedOver, Opened, OpenResult, Resolved, Withdrawn
 
 log = logging.getLogger(__name__)
 
-#: the most new entries one look reads from 3CX (more wait for the next look)
+#: the most new entries one look reads from the PBX (more wait for the next look)
 PAGE = 500
-#: the most announced entries one look checks against 3CX (one short query's worth)
+#: the most announced entries one look checks against the PBX (one short query's worth)
 CHECKS = 24
 MIN_INTERVAL = 5.0
 #: how many of the last requests undone are asked whether their Undo put a new entry back
@@ -39,12 +41,12 @@ UNDONE_CHECKED = 100
 
 @dataclass(frozen=True, slots=True)
 class WatchRules:
-    """``UNBLOCK_WATCH_*``: where new blocks are announced, how often 3CX is asked, and which."""
+    """Where new blocks are announced, how often the PBX is asked, and which."""
 
     channel: str
     interval: float = 60.0
-    #: the ``AddedBy`` values announced; None: all
-    added_by: frozenset[str] | None = frozenset({"AutoBlacklist"})
+    #: who added the entries announced (as the PBX names them); None: all
+    added_by: frozenset[str] | None = None
     #: more new entries than this in one look become one summary
     burst: int = 5
 
@@ -71,18 +73,8 @@ class Look:
     new: int = 0
     #: every announcement not yet posted (this look's, and any a stopped process left)
     unposted: tuple[Announcement, ...] = ()
-    #: announced entries 3CX no longer lists, each marked gone by this look
+    #: announced entries the PBX no longer lists, each marked gone by this look
     gone: tuple[Announcement, ...] = ()
-    #: of the entries not yet posted, those whose rule has the watcher unblock them (not in ``unposted``)
-    unblock: tuple[Announcement, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class PutBack:
-    """The new entry is one that an Undo of ``request`` (anyone's: a person's, or the watcher's own) put back: a
-    person wants it blocked, so the watcher does not unblock it again (it is announced like any other)."""
-
-    request: UnblockRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +83,17 @@ class UndoneRequests:
 
     requests: tuple[UnblockRequest, ...] = ()
 
-    def put_back(self, entry: BlocklistEntry) -> PutBack | None:
-        """The request of these whose Undo put ``entry`` back, if any: 3CX gave the entry a new Id then, which the
-        Undo recorded; or the Undo is still under way (its answers, with that Id, not recorded yet) and put back
-        an entry for the same address."""
+    def put_back(self, entry: BlocklistEntry) -> UnblockRequest | None:
+        """The request of these whose Undo put ``entry`` back, if any (anyone's: a person wants it blocked, so the
+        watcher does not unblock it again): the PBX gave the entry a new id then, which the Undo recorded; or the
+        Undo is still under way (its answers, with that id, not recorded yet) and put back an entry for the same
+        address."""
         for earlier in self.requests:
-            if any(r.new_id == str(entry.id) for r in earlier.undo_results):
-                return PutBack(earlier)
+            if any(r.new_id == str(entry.id) for r in earlier.done.undo_results):
+                return earlier
             under_way = earlier.state is State.UNDOING
             if under_way and any(isinstance(t, BlocklistEntry) and t.address == entry.address for t in earlier.removed):
-                return PutBack(earlier)
+                return earlier
         return None
 
 
@@ -113,13 +106,10 @@ class Watching:
     rules: WatchRules
     holder: str
     clock: Callable[[], float]
-    #: the operator's rules: an entry whose rule has ``auto_on_watch`` is unblocked rather than announced
-    #: (None: every entry is announced)
-    unblocking: Rules | None = None
 
     async def look(self) -> Look:
-        """One look: renew the watch, keep what is new, and find what is gone. Raises ThreeCXError or
-        StoreUnreachable when 3CX or the database cannot be asked; nothing is lost, the next look goes on."""
+        """One look: renew the watch, keep what is new, and find what is gone. Raises CallFailed or
+        StoreUnreachable when the PBX or the database cannot be asked; nothing is lost, the next look goes on."""
         now = self.clock()
         held, mark = await self.store.hold_watch(self.holder, now, stale_before=now - 2 * self.rules.interval)
         if not held:
@@ -135,23 +125,8 @@ class Watching:
                 keep = [Announcement(e, self.rules.channel) for e in added if self.rules.wants(e)]
                 if await self.store.advance_watch(self.holder, mark, max(e.id for e in added), keep, now):
                     new = len(keep)
-        unblock: list[Announcement] = []
-        announce: list[Announcement] = []
-        for found in await self.store.unposted(PAGE):
-            (unblock if self.unblocks(found.entry) else announce).append(found)
-        return Look(True, new, tuple(announce), tuple(await self._gone(now)), tuple(unblock))
-
-    def unblocks(self, entry: BlocklistEntry) -> bool:
-        """Whether ``entry``'s rule has the watcher unblock it as soon as it sees it (``auto_on_watch``)."""
-        if self.unblocking is None:
-            return False
-        rule = self.unblocking.rule_for(entry)
-        return rule.auto and rule.auto_on_watch
-
-    async def shown_in_request(self, announcement: Announcement, message_ts: str) -> None:
-        """The announcement is the card of a request for its entry, the message ``message_ts``: posted, and (like
-        an entry in a summary) never checked or changed by the watcher, since the card follows the request."""
-        await self.store.posted([announcement.entry.id], message_ts, in_summary=True)
+        unposted = await self.store.unposted(PAGE)
+        return Look(True, new, tuple(unposted), tuple(await self._gone(now)))
 
     async def _gone(self, now: float) -> list[Announcement]:
         shown = await self.store.showing(CHECKS)
@@ -161,10 +136,134 @@ class Watching:
         await self.store.checked([a.entry.id for a in shown], now)
         return [a for a in shown if a.entry.id not in listed and await self.store.mark_gone(a.entry.id)]
 
-    async def posted(self, shown: Sequence[Announcement], message_ts: str, *, in_summary: bool) -> None:
-        """These announcements are in the channel now, in the message ``message_ts``."""
-        await self.store.posted([a.entry.id for a in shown], message_ts, in_summary=in_summary)
+    async def posted(self, shown: Sequence[Announcement], ref: str, *, in_summary: bool) -> None:
+        """These announcements are shown now, by ``ref`` (``in_summary``: like an entry in a summary, or the card
+        of a request for it, never checked or changed by the watcher)."""
+        await self.store.posted([a.entry.id for a in shown], ref, in_summary=in_summary)
 
     async def hand_on(self) -> None:
         """This process stops watching: another may take the watch at once."""
         await self.store.release_watch(self.holder)
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """What one tick did: nothing when this process does not hold the watch."""
+
+    held: bool
+    #: the watcher's requests their rules carried out, to show as decided (with Undo)
+    unblocked: tuple[UnblockRequest, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """The watch service: one look at the blocklist per tick, and all that follows from it. A new entry is said
+    through ``announcer``; one whose rule says so is unblocked through ``requests`` (None: every new entry is
+    announced), as a request of the watcher's own whose card is its announcement; more of them in one look than
+    a burst are each unblocked the same way, but said in one message for them all."""
+
+    watching: Watching
+    announcer: Announcer
+    requests: Requests | None = None
+
+    async def tick(self) -> Watched:
+        """One look, and what it found said. Raises CallFailed or StoreUnreachable as ``Watching.look``."""
+        look = await self.watching.look()
+        if not look.held:
+            return Watched(held=False)
+        announce: list[Announcement] = []
+        unblock: list[Announcement] = []
+        for found in look.unposted:  # an entry whose rule has ``auto_on_watch`` is unblocked rather than announced
+            rule = self.requests.policy.rules.rule_for(found.entry) if self.requests is not None else None
+            (unblock if rule is not None and rule.auto and rule.auto_on_watch else announce).append(found)
+        unblocked: list[UnblockRequest] = []
+        if self.requests is not None and unblock:  # the requests undone read once for all the entries unblocked
+            earlier = UndoneRequests(tuple(await self.requests.store.undone(UNDONE_CHECKED)))
+            more, unblocked = await self._unblock(self.requests, unblock, earlier)
+            announce += more  # a person's request holds them, or an Undo put them back
+        await self._announce(announce)
+        for gone in look.gone:
+            if gone.ref:
+                self.announcer.gone(gone)
+        return Watched(True, tuple(unblocked))
+
+    async def _open(self, requests: Requests, found: Announcement, ref: str | None) -> OpenResult:
+        """A request for the new entry, asked by the watcher in the watch channel, which its rule carries out at
+        once, so that it has all a request has (one open request per entry, the audit line, history, recovery,
+        Undo). Once its card is shown (``ref``: it is that message, shown already), the announcement counts as
+        posted, so whoever looks next does not unblock the entry again."""
+        log.info("unblocking a new entry by its rule", extra={"entry": found.entry.id, "channel": found.channel})
+        shown = Shown(ref) if ref is not None else None
+        opened = await requests.show_new([found.entry], WATCHER, found.channel, None, asked_in=None, shown=shown)
+        if not isinstance(opened, Opened):
+            return opened
+        if opened.shown.ref is not None:
+            await self.watching.posted([found], opened.shown.ref, in_summary=True)
+        return await requests.carry_out_by_rule(opened) if opened.request.decision.auto else opened
+
+    async def _unblock(
+        self, requests: Requests, found: Sequence[Announcement], earlier: UndoneRequests
+    ) -> tuple[list[Announcement], list[UnblockRequest]]:
+        """Unblock the new entries their rules have the watcher unblock, each as a request of its own; more of them
+        than a burst are said in one message for them all instead of a card each. The ones to announce as any
+        other (a person's open request holds them, or an Undo put them back), and the requests carried out, to
+        show with their outcome on their cards."""
+        burst, ref = len(found) > self.watching.rules.burst, None
+        if burst:
+            ref = await self.announcer.unblocking(found, [requests.policy.rules.rule_for(a.entry).name for a in found])
+            if ref is None:  # nothing unblocked, all still unposted: the next look tries again
+                return [], []
+        announce: list[Announcement] = []
+        done: list[UnblockRequest] = []
+        for one in found:
+            opened = None if earlier.put_back(one.entry) else await self._open(requests, one, ref)
+            if isinstance(opened, Opened):
+                decided = opened.decided
+                if isinstance(decided, Resolved) or burst:
+                    done.append(decided.request if isinstance(decided, Resolved) else opened.request)
+                elif not isinstance(decided, HandedOver):  # (handed over: another process shows the outcome)
+                    log.warning(
+                        "the rule could not carry out the watcher's request",
+                        extra={"request": opened.request.id, "result": type(decided).__name__},
+                    )
+            elif isinstance(opened, AlreadyRequested) and opened.request.asked.by == WATCHER:
+                where = ref or await requests.cards.where(opened.request.id)  # another look's request was first
+                if where is not None:  # (else still unposted: the next look sees it again)
+                    await self.watching.posted([one], where, in_summary=True)
+            elif isinstance(opened, Withdrawn):  # still unposted: the next look tries again
+                log.error(
+                    "could not announce an entry unblocked by its rule",
+                    extra={"channel": one.channel, "entry": one.entry.id, "error": opened.reason},
+                )
+            else:
+                announce.append(one)
+        if ref is None:
+            return announce, done
+        self.announcer.unblocked(ref, found, done)
+        return announce, []
+
+    async def _announce(self, unposted: list[Announcement]) -> None:
+        if len(unposted) > self.watching.rules.burst:
+            ref = await self.announcer.burst(unposted)
+            if ref is not None:
+                await self.watching.posted(unposted, ref, in_summary=True)
+            return
+        now, unblocks = self.watching.clock(), await self._unblocks()
+        refs = await asyncio.gather(
+            *(self.announcer.new_block(a, unblocks.of([a.entry]) if unblocks else None, now) for a in unposted)
+        )
+        for one, ref in zip(unposted, refs, strict=True):
+            if ref is not None:  # (else still unposted: the next look tries again)
+                await self.watching.posted([one], ref, in_summary=False)
+
+    async def _unblocks(self) -> Unblocks | None:
+        """The bot's unblocks of the last days (one read of the store), so that an announcement says when what it
+        blocks was unblocked before; None when there is nothing to read them with, or the store did not answer
+        (announced without it)."""
+        if self.requests is None:
+            return None
+        try:
+            return await self.requests.reads.unblocks(self.watching.clock())
+        except StoreUnreachable:
+            log.warning("could not read the earlier unblocks for announcements")
+            return None

@@ -16,8 +16,10 @@ from functools import partial
 from typing import Any
 
 from ..calls import Lane
-from ..domain.model import CallFailed, Outcome
-from ..domain.requests import ApprovalPolicy, StoreUnreachable
+from ..domain.entries import CallFailed
+from ..domain.outcomes import Outcome
+from ..domain.ports import StoreUnreachable
+from ..domain.results import Refusal
 from ..tasks import BackgroundWork
 from .blocks import fallback, section
 from .delivery import CardDelivery
@@ -48,6 +50,11 @@ class Asker:
     #: the click came from the bot's Home tab (no channel; answered in the tab)
     home: bool = False
 
+    @property
+    def in_direct_message(self) -> bool:
+        """The click was made in a direct message with the bot (where the notes after a form go)."""
+        return self.channel.startswith("D") and not self.home
+
 
 def asker_of(body: dict[str, Any]) -> Asker:
     """Who clicked or used a shortcut, where (the channel of the message clicked on), and how to answer them."""
@@ -57,10 +64,9 @@ def asker_of(body: dict[str, Any]) -> Asker:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Answering:
+class Answers:
     """Work started once per delivery, in its lane, and notes to the person who asked."""
 
-    policy: ApprovalPolicy
     work: BackgroundWork
     delivery: CardDelivery
     showing: Showing
@@ -74,34 +80,34 @@ class Answering:
         full or the bot is stopping (nothing is done)."""
         return self.work.spawn(self._once(asker, work, progress), name=name, lane=lane)
 
-    def _click(self, asker: Asker, work: Work | None, out_of_date: str, lane: Lane = Lane.COMMANDS) -> None:
+    def click(
+        self, asker: Asker, work: Work | None, refused: Refusal | None, out_of_date: str, lane: Lane = Lane.COMMANDS
+    ) -> None:
         """Start a click's ``work`` in ``lane`` (None: its button is one the bot could not have made); when the
-        bot must refuse it, or the channel is not one of the bot's, the person is told and nothing changes."""
-        refusal = self.policy.may_click_in(asker.channel)
-        if refusal is not None or work is None:
-            self.tell_soon(asker, words(refusal) if refusal is not None else out_of_date)
+        bot must refuse it (``refused``: the channel is not one of the bot's), the person is told and nothing
+        changes."""
+        if refused is not None or work is None:
+            self.tell_soon(asker, words(refused) if refused is not None else out_of_date)
         elif not self.start_once(asker, work, name=f"click-{lane.value}", lane=lane):
             self.tell_soon(asker, say.BUSY_CLICK)
 
-    def _home_click(self, asker: Asker, work: Work | None) -> None:
+    def home_click(self, asker: Asker, work: Work | None) -> None:
         """A click in the Home tab: answered in the tab (it has no channel, and no reply URL)."""
         if work is None:
-            work = partial(self._tell, asker, say.UNKNOWN_REQUEST)
+            work = partial(self.tell, asker, say.UNKNOWN_REQUEST)
         if not self.start_once(asker, work, name="click-home", lane=Lane.DECISIONS):
-            self.work.spawn(self._tell(asker, say.BUSY_CLICK), name="home-busy")
+            self.work.spawn(self.tell(asker, say.BUSY_CLICK), name="home-busy")
 
-    # -- telling people ----------------------------------------------------------------------
-
-    async def _lookup_failed(self, error: CallFailed, what: str, asker: Asker, *, or_else: str | None = None) -> None:
+    async def lookup_failed(self, error: CallFailed, what: str, asker: Asker, *, or_else: str | None = None) -> None:
         """Tell the person why 3CX could not show ``what`` (``or_else``: what they may have meant, when 3CX has no
         such entry)."""
         log.info("3CX lookup failed", extra={"what": what, "user": asker.user, "answer": error.answer()})
         told = say.lookup_failure(error, what)
-        if or_else is not None and Outcome.of(error) is Outcome.NOT_FOUND:
+        if or_else is not None and error.reason is Outcome.NOT_FOUND:
             told = f"{told} {or_else}"
-        await self._tell(asker, told)
+        await self.tell(asker, told)
 
-    async def _tell(
+    async def tell(
         self, asker: Asker, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False
     ) -> None:
         if asker.home:  # the Home tab says it at its top
@@ -113,7 +119,7 @@ class Answering:
         """A note sent without waiting for it (from a listener, right after the ack): why a command or click does
         nothing (nothing else happens), or what it is still doing."""
         if asker.home:
-            self.work.spawn(self._tell(asker, text), name="home-note")
+            self.work.spawn(self.tell(asker, text), name="home-note")
         else:
             self._send(asker, text)
 
@@ -144,4 +150,4 @@ class Answering:
                     slow.cancel()
         except StoreUnreachable as error:
             log.error("gave up on a command or click: the database did not answer", extra={"problem": str(error)})
-            await self._tell(asker, say.DATABASE_AWAY)
+            await self.tell(asker, say.DATABASE_AWAY)

@@ -118,8 +118,13 @@ def select(action_id: str, options: list[tuple[str, str]], initial: str, placeho
         raise ValueError("a select needs 1 to 100 options with short values")
     shown = [{"text": plain(text, OPTION_TEXT), "value": value} for text, value in options]
     chosen = next((option for option in shown if option["value"] == initial), shown[0])
-    return {"type": "static_select", "action_id": action_id, "placeholder": plain(placeholder, 150),
-            "options": shown, "initial_option": chosen}  # fmt: skip
+    return {
+        "type": "static_select",
+        "action_id": action_id,
+        "placeholder": plain(placeholder, 150),
+        "options": shown,
+        "initial_option": chosen,
+    }
 
 
 def confirm(title: str, text: str, yes: str, no: str) -> Block:

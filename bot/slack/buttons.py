@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from ..domain.model import is_entry_id
+from ..domain.entries import is_entry_id
 from .command_text import MAX_LIST_TEXT
 
 APPROVE = "unblock_approve"
@@ -35,8 +35,16 @@ HOME_DENY = "unblock_home_deny"
 #: the buttons that decide a request on its card
 DECISION_BUTTONS = (APPROVE, DENY, CANCEL, UNDO, APPROVE_ALLOW, ALLOW_ONLY)
 #: what each button that decides asks for, on the card or in the Home tab
-VERBS = {APPROVE: "approve", APPROVE_ALLOW: "approve", ALLOW_ONLY: "approve", HOME_APPROVE: "approve", DENY: "deny",
-         HOME_DENY: "deny", CANCEL: "cancel", UNDO: "undo"}  # fmt: skip
+VERBS = {
+    APPROVE: "approve",
+    APPROVE_ALLOW: "approve",
+    ALLOW_ONLY: "approve",
+    HOME_APPROVE: "approve",
+    DENY: "deny",
+    HOME_DENY: "deny",
+    CANCEL: "cancel",
+    UNDO: "undo",
+}
 #: the longest allow duration a value may carry (the settings say which are offered)
 MAX_ALLOW_SECONDS = 90 * 86400
 

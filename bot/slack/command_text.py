@@ -16,9 +16,9 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from ..domain.model import MAX_ENTRY_ID, MIN_ENTRY_ID
-from ..domain.requests import DEFAULT_DAYS as DEFAULT_REPORT_DAYS
-from ..domain.requests import MAX_DAYS as MAX_REPORT_DAYS
+from ..domain.entries import MAX_ENTRY_ID, MIN_ENTRY_ID
+from ..domain.report import DEFAULT_DAYS as DEFAULT_REPORT_DAYS
+from ..domain.report import MAX_DAYS as MAX_REPORT_DAYS
 
 USAGE = (
     "*Ask for a 3CX block to be lifted*\n"

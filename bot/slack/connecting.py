@@ -1,19 +1,29 @@
-"""Socket Mode's first connection: asked of Slack again and again until Slack gives one, each failed try told in
-one log line that says why, with pauses that grow; cancelled, it stops at once. Once connected, slack_sdk's
-client keeps the connection (it opens a new one when one drops), and its own log of a failed try is one line too.
+"""Socket Mode: Bolt's handler, and its first connection, asked of Slack again and again until Slack gives one,
+each failed try told in one log line that says why, with pauses that grow; cancelled, it stops at once. Once
+connected, slack_sdk's client keeps the connection (it opens a new one when one drops), and its own log of a failed
+try is one line too.
+
+A message nested deeper than slack_sdk's parser can read (which Slack never sends) is acknowledged, so that Slack
+does not send it again, and logged in one line; what the parser reads is checked by ``bot.slack.admission``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
 
-from ..domain.requests import duration_words
+from ..domain.allowing import duration_words
 from ..network import host, unreached
+from .admission import TOO_DEEP, too_deep
 from .failures import error_code
 
 log = logging.getLogger(__name__)
@@ -25,8 +35,30 @@ LONGEST_PAUSE = 30.0
 _TOKEN_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked", "account_inactive", "missing_scope"}
 )
+_ENVELOPE_ID = re.compile(r'"envelope_id" *: *"([^"\\]+)"')
 #: failures of the network, whose traceback tells nothing that the error's own words do not
 _NETWORK_FAILURES = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+def socket_mode(
+    app: AsyncApp, app_token: str, web_client: AsyncWebClient, ping_interval: float
+) -> AsyncSocketModeHandler:
+    """Bolt's Socket Mode handler of ``app``; ``web_client`` for ``apps.connections.open`` alone."""
+    handler = AsyncSocketModeHandler(
+        app, app_token, logger=CLIENT_LOG, web_client=web_client, ping_interval=ping_interval
+    )
+
+    async def unreadable(message: aiohttp.WSMessage) -> None:
+        if isinstance(message.data, str) and too_deep(message.data):
+            try:
+                json.loads(message.data)
+            except RecursionError:
+                log.info("refused a Socket Mode request that Slack would not send", extra={"problem": TOO_DEEP})
+                if found := _ENVELOPE_ID.search(message.data):  # Slack writes it before what it carries
+                    await handler.client.send_socket_mode_response(SocketModeResponse(envelope_id=found[1]))
+
+    handler.client.on_message_listeners.append(unreadable)
+    return handler
 
 
 async def connect(handler: AsyncSocketModeHandler) -> None:
@@ -71,9 +103,12 @@ def why_not(error: Exception, api_url: str) -> str:
 
 class OneLineNetworkFailures(logging.Filter):
     """slack_sdk's Socket Mode client logs each failed try to open a websocket with its traceback; its message
-    already says what failed, so a failure of the network is logged without the traceback."""
+    already says what failed, so a failure of the network is logged without the traceback. A message its parser
+    cannot read is logged (and acknowledged) by ``socket_mode``: slack_sdk's own log of it is left out."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is not None and isinstance(record.exc_info[1], RecursionError):
+            return False
         if record.exc_info is not None and isinstance(record.exc_info[1], _NETWORK_FAILURES):
             record.exc_info, record.exc_text = None, None
         return True

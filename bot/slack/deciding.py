@@ -1,26 +1,15 @@
 """The clicks that decide a request (Approve, Deny, Cancel, Undo, Approve and allow, Allow only, and the
-duration beside them), in a lane of their own, and what their results show."""
+duration beside them), and the list of a burst the watcher unblocked: each makes one call to the request service
+and shows what it answers. Started by the use cases (``bot.slack.use_cases``), in the lane of decisions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
+from typing import TYPE_CHECKING
 
-from ..calls import Lane
-from ..domain.model import WATCHER, State, UnblockRequest
-from ..domain.requests import (
-    AlreadyResolved,
-    ApprovalRecorded,
-    Decided,
-    Expired,
-    HandedOver,
-    Refused,
-    Requests,
-    Resolved,
-    Unknown,
-)
-from .answering import Answering, Asker
+from ..domain.actions import UNBLOCK, Action, Does
+from ..domain.model import WATCHER, State
+from ..domain.results import AlreadyResolved, ApprovalRecorded, Decided, Expired, HandedOver, Refused, Resolved
+from .answering import Asker
 from .buttons import ALLOW_ONLY, VERBS, AllowButton, BurstButton, RequestButton
 from .views import notes as say
 from .views.home import decided_notice
@@ -28,95 +17,66 @@ from .views.outcome import stale_undo_button
 from .views.refusals import refusal as words
 from .views.unblocked_burst import in_burst, unblocked_page
 
+if TYPE_CHECKING:
+    from .use_cases import UseCases
+
 #: how many of the watcher's last requests **Show them all** of a burst it unblocked looks through
 BURST_READ = 1000
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Deciding(Answering):
-    """The clicks that decide a request: each calls one method of the service and shows what it returns."""
+async def decide(uc: UseCases, action_id: str, button: RequestButton | AllowButton, asker: Asker) -> None:
+    requests, request_id, verb, reply = uc.requests, button.request_id, VERBS[action_id], asker.response_url
+    channel = None if asker.home else asker.channel  # the Home tab belongs to no channel
+    card = await uc.answers.showing.where(request_id)  # (known before the claim: the PBX need not wait for it)
+    result: Decided
+    if verb == "approve":
+        action = UNBLOCK
+        if isinstance(button, AllowButton):
+            does = Does.ALLOW_ONLY if action_id == ALLOW_ONLY else Does.UNBLOCK_AND_ALLOW
+            action = Action(does, float(button.seconds))
+        result = await requests.approve(request_id, asker.user, channel, action, reply=reply)
+    elif verb == "deny":
+        result = await requests.deny(request_id, asker.user, channel)
+    elif verb == "cancel":
+        result = await requests.cancel(request_id, asker.user, asker.channel)
+    else:
+        result = await requests.undo(request_id, asker.user, asker.channel, reply=reply)
+    await show(uc, result, asker, card)
 
-    requests: Requests
-    clock: Callable[[], float]
 
-    def decide(self, action_id: str, button: RequestButton | AllowButton | None, asker: Asker) -> None:
-        """Approve, Deny, Cancel, Undo, Approve and allow or Allow only on a card; Approve or Deny in the Home tab."""
-        work = partial(self._decide, action_id, button, asker) if button is not None else None
-        refusal = say.UNKNOWN_REQUEST
-        if isinstance(button, AllowButton) and button.seconds not in self.showing.durations:
-            work, refusal = None, say.DURATION_NOT_OFFERED  # a duration the bot does not offer (any more)
+async def show(uc: UseCases, result: Decided, asker: Asker, card: str | None) -> None:
+    """Show a click's result: the card (the message ``card``) for a click that moved the request, a private note
+    otherwise."""
+    showing, tell = uc.answers.showing, uc.answers.tell
+    if isinstance(result, HandedOver):
+        return  # another process took the claim over, finishes the request and shows the outcome
+    if isinstance(result, Resolved | ApprovalRecorded):
+        await showing.changed(result.request, asker.response_url)
         if asker.home:
-            self._home_click(asker, work)
-        else:
-            self._click(asker, work, refusal, Lane.DECISIONS)
+            await tell(asker, decided_notice(result.request))
+    elif isinstance(result, Refused):
+        await tell(asker, words(result.reason))
+        if stale_undo_button(result.request, uc.clock()):
+            await showing.card(result.request, card, asker.response_url)
+    elif isinstance(result, AlreadyResolved):
+        await tell(asker, say.already_resolved(result.request))
+    elif isinstance(result, Expired):
+        if result.just_now:
+            await showing.changed(result.request, asker.response_url)
+        await tell(asker, say.expired_notice(result.request))
+    else:
+        await tell(asker, say.UNKNOWN_REQUEST)
 
-    async def _decide(self, action_id: str, button: RequestButton | AllowButton, asker: Asker) -> None:
-        requests, request_id, verb = self.requests, button.request_id, VERBS[action_id]
-        channel = None if asker.home else asker.channel  # the Home tab belongs to no channel
-        card = await self.showing.where(request_id)
 
-        def claimed(request: UnblockRequest) -> None:
-            # not awaited: the DELETE must not wait for Slack (the outbox sends the newest version of the card)
-            self.showing.card(request, card, asker.response_url)
+async def choose_duration(uc: UseCases, button: AllowButton, asker: Asker) -> None:
+    """The card redrawn so that its buttons and their confirmations name the duration chosen."""
+    request = await uc.requests.reads.get(button.request_id)
+    if request is not None and request.state is State.PENDING and request.asked.channel == asker.channel:
+        ts = await uc.answers.showing.where(request.id)
+        await uc.answers.showing.redraw(request, ts, asker.response_url, chosen=float(button.seconds))
 
-        result: Decided
-        if verb == "approve":
-            allow_for = float(button.seconds) if isinstance(button, AllowButton) else None
-            only = action_id == ALLOW_ONLY  # the asked address allowed, the network's block left in place
-            result = await requests.approve(
-                request_id, asker.user, channel, allow_for, allow_only=only, on_claimed=claimed
-            )
-        elif verb == "deny":
-            result = await requests.deny(request_id, asker.user, channel)
-        elif verb == "cancel":
-            result = await requests.cancel(request_id, asker.user, asker.channel)
-        else:
-            result = await requests.undo(request_id, asker.user, asker.channel, on_claimed=claimed)
-        await self._report(result, asker, card)
 
-    def unblocked_list(self, button: BurstButton | None, asker: Asker) -> None:
-        """**Show them all** under the message of a burst the watcher unblocked by the rules (and **More** under its
-        pages): the burst's requests, only for the person who asked, each with **Undo** while it is offered."""
-        work = partial(self._unblocked_page, button, asker) if button is not None else None
-        self._click(asker, work, say.LISTING_OUT_OF_DATE)
-
-    async def _unblocked_page(self, button: BurstButton, asker: Asker) -> None:
-        found = in_burst(await self.requests.requested_by(WATCHER, BURST_READ), button, asker.channel)
-        await self._tell(asker, *unblocked_page(button, found, self.clock()), replace=button.skip > 0)
-
-    def choose_duration(self, button: AllowButton | None, asker: Asker) -> None:
-        """Another duration chosen beside **Approve and allow** or **Allow only**: the card is redrawn so that the
-        buttons and their confirmations name it."""
-        work = partial(self._choose_duration, button, asker) if button is not None else None
-        if button is not None and button.seconds not in self.showing.durations:
-            work = None
-        self._click(asker, work, say.DURATION_NOT_OFFERED)
-
-    async def _choose_duration(self, button: AllowButton, asker: Asker) -> None:
-        request = await self.requests.get(button.request_id)
-        if request is not None and request.state is State.PENDING and request.channel == asker.channel:
-            ts = await self.showing.where(request.id)
-            await self.showing.redraw(request, ts, asker.response_url, chosen=float(button.seconds))
-
-    async def _report(self, result: Decided, asker: Asker, card: str | None) -> None:
-        """Show a click's result: the card (the message ``card``) for a click that moved the request, a private
-        note otherwise."""
-        now = self.clock()
-        if isinstance(result, HandedOver):
-            return  # another process took the claim over, finishes the request and shows the outcome
-        if isinstance(result, Resolved | ApprovalRecorded):
-            await self.showing.changed(result.request, asker.response_url)
-            if asker.home:
-                await self._tell(asker, decided_notice(result.request))
-        elif isinstance(result, Refused):
-            await self._tell(asker, words(result.reason))
-            if stale_undo_button(result.request, now):
-                await self.showing.card(result.request, card, asker.response_url)
-        elif isinstance(result, AlreadyResolved):
-            await self._tell(asker, say.already_resolved(result.request))
-        elif isinstance(result, Expired):
-            if result.just_now:
-                await self.showing.changed(result.request, asker.response_url)
-            await self._tell(asker, say.expired_notice(result.request))
-        elif isinstance(result, Unknown):
-            await self._tell(asker, say.UNKNOWN_REQUEST)
+async def burst_requests(uc: UseCases, button: BurstButton, asker: Asker) -> None:
+    """A page of the requests of a burst the watcher unblocked, each with **Undo** while it is offered."""
+    found = in_burst(await uc.requests.reads.requested_by(WATCHER, BURST_READ), button, asker.channel)
+    await uc.answers.tell(asker, *unblocked_page(button, found, uc.clock()), replace=button.skip > 0)

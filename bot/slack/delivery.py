@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from .. import metrics
 from ..domain.model import UnblockRequest
-from ..domain.requests import NotShown, Shown
+from ..domain.ports import NotShown, Shown
 from .failures import error_code
 from .outbox import Outbox, Sent
 
@@ -77,8 +77,8 @@ class CardDelivery:
         know it arrived (or do not, to go on at once)."""
         body = {"text": text, "blocks": blocks, "replace_original": True}
         if not ts:
-            return self._respond(request.channel, response_url, body)
-        first = self.outbox.update(request.channel, ts, text, blocks)
+            return self._respond(request.asked.channel, response_url, body)
+        first = self.outbox.update(request.asked.channel, ts, text, blocks)
         if not response_url:
             return first
         result: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
@@ -89,7 +89,7 @@ class CardDelivery:
                 result.set_result(sent)
                 return
             log.warning("chat.update failed; trying the reply URL", extra={"request": request.id, "error": sent.error})
-            again = self.outbox.respond(request.channel, response_url, body)
+            again = self.outbox.respond(request.asked.channel, response_url, body)
             again.add_done_callback(lambda f: result.set_result(f.result()))
 
         first.add_done_callback(fall_back)

@@ -29,8 +29,10 @@ class SlackGroupMembership:
             # fail closed: nobody is approved through a group Slack will not describe
             code = error_code(error)
             metrics.SLACK_ERRORS.labels("usergroups.users.list", code).inc()
-            log.warning("could not read a user group's members",
-                        extra={"method": "usergroups.users.list", "group": group_id, "error": code})  # fmt: skip
+            log.warning(
+                "could not read a user group's members",
+                extra={"method": "usergroups.users.list", "group": group_id, "error": code},
+            )
             return frozenset()
         users = response.get("users")
         members = frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else frozenset()

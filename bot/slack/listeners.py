@@ -1,26 +1,20 @@
-"""The Bolt listeners (of the clicks, the forms and the events; ``/unblock`` is answered beside Bolt, by
-``bot.slack.commands``): each acknowledges Slack, turns the payload into a small typed value and calls one
-use case (``bot.slack.use_cases``). The use cases reach the listeners through Bolt's context, so a
+"""The Bolt listeners (of ``/unblock``, the clicks, the forms and the events): each acknowledges Slack, turns the
+payload into a small typed value and calls one use case (``bot.slack.use_cases``). The use cases reach the
+listeners through Bolt's context (``bot.slack.admission`` puts them there, after admitting the request), so a
 listener can be called directly in a test with a mock ``ack`` and a context holding them.
-
-One middleware runs first (``Admit``): it puts the use cases in the context, and lets through only
-requests from the bot's own workspace (Slack Connect channels are shared with other companies).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
-from slack_bolt.middleware.async_middleware import AsyncMiddleware
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 
 from . import shortcuts
 from .answering import Asker, asker_of
@@ -43,7 +37,6 @@ from .buttons import (
     PageButton,
     RequestButton,
 )
-from .commands import foreign_teams
 from .ids import USER_ID
 from .use_cases import UseCases, use_cases_of
 from .views import notes as say
@@ -51,11 +44,13 @@ from .views import notes as say
 log = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
+#: the one command the bot has (the app's manifest names it)
+COMMAND = "/unblock"
 
 
-def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
-    """Listen for the bot's buttons, forms and events, for the workspace ``team_id`` only."""
-    app.use(Admit(use_cases, team_id))
+def register(app: AsyncApp) -> None:
+    """Listen for the bot's command, buttons, forms and events."""
+    app.command(re.compile("."))(command)
     for action_id in DECISION_BUTTONS:
         app.action(action_id)(decision_click)
     for action_id in (HOME_APPROVE, HOME_DENY):
@@ -65,6 +60,22 @@ def register(app: AsyncApp, use_cases: UseCases, team_id: str) -> None:
         app.action(action_id)(button_click)
     app.event("app_home_opened")(home_opened)
     shortcuts.register(app)  # the shortcuts and their form
+
+
+async def command(ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
+    """``/unblock``: acknowledged with what the use case says (which only the person who typed it sees)."""
+    if command["command"] != COMMAND:
+        log.info("refused a slash command the bot does not have", extra={"command": command["command"][:32]})
+        await ack(say.UNKNOWN_COMMAND)
+        return
+    delivery = command.get("trigger_id") or ""  # what Slack keeps the same across its retries
+    asker = Asker(command["user_id"], command["channel_id"], command.get("response_url"), delivery)
+    try:
+        answer = use_cases_of(context).command(command.get("text") or "", asker)
+    except Exception as error:  # a fault of the bot's: the person is told, and the bot goes on
+        log.exception("a Slack request could not be handled", extra={"error": type(error).__name__})
+        answer = say.FAULT
+    await ack(answer or "")
 
 
 async def decision_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
@@ -115,8 +126,8 @@ async def button_click(ack: AsyncAck, body: Payload, action: Payload, context: A
 class OneWorkspace(AsyncAuthorize):
     """Bolt's authorization: the bot's one workspace and its one known token, so no ``auth.test`` round trip
     before the first ack, and requests are still acknowledged while Slack's Web API is unreachable (other
-    workspaces are refused by ``Admit``). A subclass of Bolt's, which Bolt calls as it is, where it would gather
-    every argument an ``authorize`` function can ask for."""
+    workspaces are refused by ``bot.slack.admission``). A subclass of Bolt's, which Bolt calls as it is, where it
+    would gather every argument an ``authorize`` function can ask for."""
 
     def __init__(self, token: str) -> None:
         self._token = token
@@ -133,42 +144,3 @@ class OneWorkspace(AsyncAuthorize):
         actor_user_id: str | None = None,
     ) -> AuthorizeResult:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=self._token)
-
-
-class Admit(AsyncMiddleware):
-    """The one middleware, before every listener. It lets through only what the server handed Bolt (an HTTP
-    request whose signature the server checked, which it gives Bolt parsed, as Socket Mode does: Bolt's own
-    check of the signature is off) and what Socket Mode brought; it refuses, with a private sentence and
-    nothing else, whatever comes from another workspace or names none (the team a command or click was made
-    in, and the team of the person who made it, must both be ``team_id``, and one of them must be given);
-    and it puts the use cases in the context, where the listeners find them.
-
-    A class rather than a function: Bolt hands a class its request as it is, where it would build every
-    argument a listener can ask for before calling a function."""
-
-    def __init__(self, use_cases: UseCases, team_id: str) -> None:
-        self._use_cases = use_cases
-        self._team_id = team_id
-
-    async def async_process(
-        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
-    ) -> BoltResponse | None:
-        if req.mode == "http":  # not from the server: nobody checked its signature
-            log.warning("refused a Slack request whose signature was not checked")
-            return BoltResponse(status=401, body=json.dumps({"error": "invalid request"}))
-        body = req.body
-        req.context["use_cases"] = self._use_cases
-        others = foreign_teams(body, self._team_id)
-        if others is None:
-            return await next()
-        log.info("refused a request from another workspace, or from none", extra={"teams": others})
-        container = body.get("container")
-        if "event" in body or (isinstance(container, dict) and container.get("type") == "view") or _no_reply_url(body):
-            return BoltResponse(status=200, body="")  # nobody to answer
-        self._use_cases.tell_soon(asker_of(body), say.OTHER_WORKSPACE)
-        return BoltResponse(status=200, body="")
-
-
-def _no_reply_url(body: dict[str, Any]) -> bool:
-    """A form's submission, or a shortcut that is not on a message: nothing to answer through."""
-    return body.get("type") in ("view_submission", "shortcut")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import ClassVar
 
-from ..domain.requests import Reporting, StoreUnreachable
+from ..domain.ports import StoreUnreachable
+from ..domain.report import Report, Reporting
 from ..tasks import Upkeep
 from .outbox import Outbox
 from .views.report import weekly
@@ -20,12 +22,10 @@ CHECK_EVERY = 30.0
 @dataclass(kw_only=True)
 class Reporter(Upkeep):
     """Every :data:`CHECK_EVERY` seconds: when the weekly report is due, the process that claims it first posts
-    it in ``channel`` (a report missed while no bot ran is posted at the next start: the latest one only). It is
-    recorded sent once Slack took it; one Slack refused is posted at the next look."""
+    it (a report missed while no bot ran is posted at the next start: the latest one only). It is recorded sent
+    once Slack took it; one Slack refused is posted at the next look."""
 
     reporting: Reporting
-    outbox: Outbox
-    channel: str
     check_every: float = CHECK_EVERY
 
     WHAT: ClassVar[str] = "the weekly report"
@@ -36,13 +36,20 @@ class Reporter(Upkeep):
         return self.check_every
 
     async def tick(self) -> None:
-        report = await self.reporting.due()
-        if report is None:
-            return
-        sent = await self.outbox.post(self.channel, *weekly(report, self.reporting.weekly.zone))
-        if sent.ok:  # recorded sent only once Slack took it
-            await self.reporting.sent(report)
-            return
-        why = {"channel": self.channel, "error": sent.error}
-        log.error("could not post the weekly report; it is tried again at the next look", extra=why)
-        await self.reporting.not_sent(report)
+        await self.reporting.post_due()
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyPost:
+    """The weekly report's :class:`~bot.domain.ports.ReportPoster`: a message in ``channel``."""
+
+    outbox: Outbox
+    channel: str
+    zone: tzinfo
+
+    async def post(self, report: Report) -> bool:
+        sent = await self.outbox.post(self.channel, *weekly(report, self.zone))
+        if not sent.ok:
+            why = {"channel": self.channel, "error": sent.error}
+            log.error("could not post the weekly report; it is tried again at the next look", extra=why)
+        return sent.ok

@@ -84,11 +84,13 @@ async def request_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient,
     await ack()
     use_cases, asker = use_cases_of(context), asker_of(body)
     approvals = use_cases.approval_channel
-    if approvals is not None and (refusal := use_cases.policy.may_request_in(approvals)) is not None:
+    if approvals is not None and (refusal := use_cases.requests.may_request_in(approvals)) is not None:
         use_cases.tell_soon(asker, words(refusal))
         return
-    view = form.unblock_modal(Opened(asker.user).encode(), require_reason=use_cases.require_reason,
-                              pick_channel=approvals is None, posted_in=approvals)  # fmt: skip
+    opened = Opened(asker.user).encode()
+    view = form.unblock_modal(
+        opened, require_reason=use_cases.require_reason, pick_channel=approvals is None, posted_in=approvals
+    )
     _open_soon(use_cases, client, asker, view)
 
 
@@ -104,13 +106,16 @@ async def message_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient,
     if not CHANNEL.match(asker.channel):
         use_cases.tell_soon(asker, form.IN_A_DIRECT_MESSAGE)
         return
-    refusal = use_cases.policy.may_request_in(asker.channel)
+    refusal = use_cases.requests.may_request_in(asker.channel)
     if refusal is not None:
         use_cases.tell_soon(asker, words(refusal))
         return
-    view = form.unblock_modal(Opened(asker.user, asker.channel).encode(), found=found,
-                              require_reason=use_cases.require_reason,
-                              posted_in=use_cases.approval_channel or asker.channel)  # fmt: skip
+    view = form.unblock_modal(
+        Opened(asker.user, asker.channel).encode(),
+        found=found,
+        require_reason=use_cases.require_reason,
+        posted_in=use_cases.approval_channel or asker.channel,
+    )
     _open_soon(use_cases, client, asker, view)
 
 
@@ -139,7 +144,7 @@ def _open_soon(use_cases: UseCases, client: AsyncWebClient, asker: Asker, view: 
     """Open ``view`` right after the ack (Slack takes a trigger for 3 seconds)."""
     if not asker.delivery:
         use_cases.tell_soon(asker, form.OUT_OF_DATE)
-    elif not use_cases.work.spawn(_open(client, asker, view), name="open-form"):
+    elif not use_cases.answers.work.spawn(_open(client, asker, view), name="open-form"):
         use_cases.tell_soon(asker, say.BUSY)
 
 
@@ -167,7 +172,7 @@ async def form_submitted(
     parsed, asker = checked
     await ack()
     work, progress = use_cases.work_for(parsed, asker)
-    if not use_cases.start_once(
+    if not use_cases.answers.start_once(
         asker, partial(_request, use_cases, client, work, asker), progress, name="form-request"
     ):
         use_cases.tell_soon(asker, say.BUSY)
@@ -195,7 +200,7 @@ def check_submission(body: Payload, view: Payload, use_cases: UseCases) -> dict[
             errors[form.CHANNEL] = form.CHANNEL_REQUIRED
         elif not CHANNEL.match(channel):
             errors[form.CHANNEL] = form.CHANNEL_NOT_USABLE
-    if not errors and (refusal := use_cases.policy.may_request_in(channel)) is not None:
+    if not errors and (refusal := use_cases.requests.may_request_in(channel)) is not None:
         errors[form.CHANNEL if picker else form.WHAT] = words(refusal)
     if errors or target is None:
         return errors or {form.WHAT: form.ONE_THING}

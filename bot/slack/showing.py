@@ -15,16 +15,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..domain.entries import BlocklistEntry
 from ..domain.model import WATCHER, State, UnblockRequest
-from ..domain.requests import (
-    WAITING_CHECKED,
-    ApprovalPolicy,
-    NotShown,
-    Recurrence,
-    Requests,
-    Shown,
-    StoreUnreachable,
-)
+from ..domain.ports import NotShown, Shown, StoreUnreachable
+from ..domain.reads import Reads
+from ..domain.recurrence import Recurrence
 from .blocks import Blocks
 from .delivery import CardDelivery
 from .outbox import Sent
@@ -34,6 +29,8 @@ from .views.home import OWN_SHOWN, WAITING_SHOWN, home_view
 from .views.notices import TOLD, direct_message, origin_line
 from .views.outcome import outcome_card
 from .views.refusals import who_approves
+from .views.reminders import reminder_reply
+from .views.watch import unblocked_by_rule
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +42,18 @@ CARDS_REMEMBERED = 10_000
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Showing:
+    """The request service's :class:`~bot.domain.ports.Cards`, and all else that shows requests."""
+
     delivery: CardDelivery
-    requests: Requests
+    reads: Reads
     remembered: Remembered
-    policy: ApprovalPolicy
     clock: Callable[[], float]
     #: the requester gets a direct message when their request is decided, expires or is undone
     notify_requester: bool = True
 
-    #: every duration Approve and allow offers, under some rule (in seconds; the rules stay as they were read)
-    durations: frozenset[float] = field(init=False)
     _cards: dict[str, str] = field(default_factory=dict, init=False)
     #: the earlier unblocks of what each waiting request is about, once read (see ``recurrence``)
     _recurring: dict[str, Recurrence | None] = field(default_factory=dict, init=False)
-
-    def __post_init__(self) -> None:
-        rules = self.policy.rules
-        durations = frozenset(d for rule in rules.every for d in rule.allow)
-        object.__setattr__(self, "durations", durations)
 
     async def where(self, request_id: str) -> str | None:
         """The ``ts`` of the request's card; None when it was posted through a reply URL (or not at all)."""
@@ -78,16 +69,41 @@ class Showing:
             self._cards.clear()
         self._cards[request_id] = ts  # a card stays the same message
 
-    async def post_card(
-        self, request_id: str, channel: str, text: str, blocks: Blocks, response_url: str | None = None
-    ) -> Shown | NotShown:
-        """Post a new request's card in ``channel`` (through ``response_url`` when given) and remember where it is
-        (a card posted through a reply URL has no ``ts``: it is found nowhere)."""
-        shown = await self.delivery.post_card(channel, text, blocks, response_url)
+    async def show(self, request: UnblockRequest, reply: str | None) -> Shown | NotShown:
+        """Post a new request's card in its channel (through the reply URL ``reply`` when given) and remember
+        where it is (a card posted through a reply URL has no ``ts``: it is found nowhere). The card of a request
+        the watcher opened is the announcement of its entry."""
+        entry = request.what.targets[0]
+        if request.asked.by == WATCHER and isinstance(entry, BlocklistEntry):
+            drawn = unblocked_by_rule(entry, self.reads.rule_for(request).name)
+        else:
+            drawn = await self.drawn(request)
+        shown = await self.delivery.post_card(request.asked.channel, *drawn, reply)
         if isinstance(shown, Shown) and shown.ref is not None:
-            await self.remembered.card_posted(request_id, shown.ref)
-            self._remember(request_id, shown.ref)
+            await self.remembered.card_posted(request.id, shown.ref)
+            self._remember(request.id, shown.ref)
         return shown
+
+    async def claimed(self, request: UnblockRequest, reply: str | None) -> None:
+        """A click (or the rule) won the claim: the card says so at once, not awaited (the PBX must not wait for
+        Slack; the outbox sends the newest version of the card)."""
+        self.card(request, await self.where(request.id), reply)
+
+    async def remind(self, request: UnblockRequest) -> bool:
+        """A reply in the card's thread reminding whoever may approve the request now."""
+        return await self.reply(request, *reminder_reply(request, self.reads.deciders(request), self.clock()))
+
+    async def reply(self, request: UnblockRequest, text: str, blocks: Blocks) -> bool:
+        """A reply in the card's thread; whether it is done: Slack took it, or there is no thread it could ever go
+        to (the card came through a reply URL)."""
+        ts = await self.where(request.id)
+        if ts is None:
+            log.info("no thread to reply in: the card was posted through a reply URL", extra={"request": request.id})
+            return True
+        sent = await self.delivery.outbox.post(request.asked.channel, text, blocks, thread_ts=ts)
+        if not sent.ok:
+            log.warning("could not reply in a card's thread", extra={"request": request.id, "error": sent.error})
+        return sent.ok
 
     async def drawn(self, request: UnblockRequest, chosen: float | None = None) -> tuple[str, Blocks]:
         """The request's card as it is now (``chosen``: the duration Approve and allow offers); a waiting card says
@@ -109,7 +125,7 @@ class Showing:
         return self.delivery.update_card(request, ts, *self._drawn(request, None), response_url)
 
     def _drawn(self, request: UnblockRequest, chosen: float | None) -> tuple[str, Blocks]:
-        rule = self.policy.rule_for(request)
+        rule = self.reads.rule_for(request)
         if request.state is State.PENDING:
             recurring = self._recurring.get(request.id)
             return request_card(request, who_approves(rule.approvers), rule.allow, chosen, recurring)
@@ -122,11 +138,11 @@ class Showing:
         if request.id in self._recurring:
             return self._recurring[request.id]
         try:
-            unblocks = await self.requests.unblocks(request.created_at)
+            unblocks = await self.reads.unblocks(request.asked.at)
         except StoreUnreachable:
             log.warning("could not read the earlier unblocks for a card", extra={"request": request.id})
             return None
-        found = unblocks.of(request.targets, besides=request.id)
+        found = unblocks.of(request.what.targets, besides=request.id)
         if len(self._recurring) >= CARDS_REMEMBERED:
             self._recurring.clear()
         self._recurring[request.id] = found  # what came before the request stays as it was
@@ -146,19 +162,19 @@ class Showing:
         they asked (when the card is elsewhere) are told, with a link to the card."""
         if request.state not in TOLD:
             return
-        actor = request.undone_by if request.state.undo_phase else request.resolved_by
+        actor = request.done.undone_by if request.state.undo_phase else request.decision.by
         # the watcher, which asked for the entries it unblocked by their rule, is nobody to write to
-        to_requester = self.notify_requester and actor != request.requester and request.requester != WATCHER
-        if not to_requester and request.asked_in is None:
+        to_requester = self.notify_requester and actor != request.asked.by and request.asked.by != WATCHER
+        if not to_requester and request.asked.elsewhere is None:
             return
-        link = await self.delivery.link(request.channel, ts)
+        link = await self.delivery.link(request.asked.channel, ts)
         sent = []
         if to_requester:
-            sent.append(self.delivery.message(request.requester, *direct_message(request, link)))
-        if request.asked_in is not None:
+            sent.append(self.delivery.message(request.asked.by, *direct_message(request, link)))
+        if request.asked.elsewhere is not None:
             # the requester has a direct message; the channel's line mentions them only when it is their one notice
             line = origin_line(request, link, name_requester=not self.notify_requester)
-            sent.append(self.delivery.message(request.asked_in, *line))
+            sent.append(self.delivery.message(request.asked.elsewhere, *line))
         for done in await asyncio.gather(*sent):
             if not done.ok:
                 log.warning("could not tell about a request", extra={"request": request.id, "error": done.error})
@@ -169,21 +185,21 @@ class Showing:
         waiting_changed = not request.state.undo_phase
         waiting: list[UnblockRequest] | None = None  # read once for all whose tab lists what they may approve
         for user in await self.remembered.home_viewers(self.clock() - HOME_FRESH):
-            asked = await self.policy.may_be_asked(user)
-            if user == request.requester or (waiting_changed and asked):
+            asked = await self.reads.may_be_asked(user)
+            if user == request.asked.by or (waiting_changed and asked):
                 if asked and waiting is None:
-                    waiting = await self.requests.waiting(WAITING_CHECKED)
+                    waiting = await self.reads.waiting()
                 await self._publish(user, asked, waiting=waiting)
 
     async def home(self, user: str, notice: str | None = None) -> asyncio.Future[Sent]:
         """Publish ``user``'s Home tab as it is now (with ``notice`` about their last click in it)."""
-        return await self._publish(user, await self.policy.may_be_asked(user), notice)
+        return await self._publish(user, await self.reads.may_be_asked(user), notice)
 
     async def _publish(
         self, user: str, asked: bool, notice: str | None = None, *, waiting: list[UnblockRequest] | None = None
     ) -> asyncio.Future[Sent]:
         """``asked``: the user may be asked to decide requests; their tab lists those they may approve now (of
         ``waiting``, when the waiting requests were read already)."""
-        mine = await self.requests.waiting_for(user, WAITING_SHOWN + 1, waiting) if asked else None
-        own = await self.requests.requested_by(user, OWN_SHOWN)
+        mine = await self.reads.waiting_for(user, WAITING_SHOWN + 1, waiting) if asked else None
+        own = await self.reads.requested_by(user, OWN_SHOWN)
         return self.delivery.outbox.publish(user, home_view(mine, own, notice))

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..domain.model import Kind
+from ..domain.entries import Kind
 
 #: how long a handled Slack delivery is remembered, to recognise Slack's retries of it
 DELIVERY_MEMORY = 24 * 3600.0
@@ -64,8 +64,15 @@ class Offer:
     user: str
 
     def to_json(self) -> str:
-        return json.dumps({"kind": self.kind.value, "ids": list(self.ids), "reason": self.reason,
-                           "channel": self.channel, "user": self.user})  # fmt: skip
+        return json.dumps(
+            {
+                "kind": self.kind.value,
+                "ids": list(self.ids),
+                "reason": self.reason,
+                "channel": self.channel,
+                "user": self.user,
+            }
+        )
 
     @classmethod
     def from_json(cls, offer_id: str, text: str) -> Offer:

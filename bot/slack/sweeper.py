@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import calls
 from ..calls import Lane
-from ..domain.model import UnblockRequest
-from ..domain.requests import Requests, StoreUnreachable
+from ..domain.ports import StoreUnreachable
+from ..domain.requests import Requests
 from ..tasks import Upkeep
-from .blocks import Blocks
 from .showing import Showing
 from .state import Remembered
-from .views.reminders import escalation_reply, reminder_reply
-
-log = logging.getLogger(__name__)
+from .views.reminders import escalation_reply
 
 
 @dataclass(kw_only=True)
@@ -39,40 +35,15 @@ class Sweeper(Upkeep):
         return self.recover_every
 
     async def tick(self) -> None:
-        calls.enter(Lane.DECISIONS)  # finishing an approved request is a decision's work
+        calls.LANE.set(Lane.DECISIONS)  # finishing an approved request is a decision's work
         upkept = await self.requests.upkeep()
         if upkept.swept:
             await self.remembered.forget_old()
-        await self._show(upkept.finished)
-        await self._show(upkept.expired)
-        await self._remind(upkept.reminded, upkept.escalated)
-
-    async def _show(self, requests: list[UnblockRequest]) -> None:
-        for request in requests:
+        for request in [*upkept.finished, *upkept.expired]:
             await self.showing.changed(request)
-
-    async def _remind(self, reminded: list[UnblockRequest], escalated: list[UnblockRequest]) -> None:
-        """A reply in each card's thread: the reminder, to whoever may approve the request now (recorded once Slack
-        took it; one Slack refused is sent at a later round); the escalation, to those it was escalated to (whose
-        card then says so). The Home tabs show them waiting long."""
-        for request in reminded:
-            deciders = self.showing.policy.deciders(request)
-            if not await self._reply(request, *reminder_reply(request, deciders, self.showing.clock())):
-                await self.requests.reminder_not_sent(request)
-                continue
-            await self.showing.homes(await self.requests.reminder_sent(request))
-        for request in escalated:
-            if request.escalation is not None:
-                await self._reply(request, *escalation_reply(request, request.escalation))
+        for request in upkept.reminded:  # (reminded in its card's thread) the Home tabs show it waiting long
+            await self.showing.homes(request)
+        for request in upkept.escalated:  # a reply in its card's thread to those it was escalated to
+            if request.decision.escalation is not None:
+                await self.showing.reply(request, *escalation_reply(request, request.decision.escalation))
             await self.showing.changed(request)
-
-    async def _reply(self, request: UnblockRequest, text: str, blocks: Blocks) -> bool:
-        """Whether the reply is done: Slack took it, or there is no thread it could ever go to."""
-        ts = await self.showing.where(request.id)
-        if ts is None:  # its card came through a reply URL: it has no thread the bot can reply in
-            log.info("no thread to remind in: the card was posted through a reply URL", extra={"request": request.id})
-            return True
-        sent = await self.showing.delivery.outbox.post(request.channel, text, blocks, thread_ts=ts)
-        if not sent.ok:
-            log.warning("could not reply in a card's thread", extra={"request": request.id, "error": sent.error})
-        return sent.ok

@@ -1,44 +1,36 @@
-"""What each command and click means: the bot's use cases (the clicks that decide a request are in
-``bot.slack.deciding``, which this class extends).
+"""What each command and click means: the bot's use cases.
 
 Listeners (``bot.slack.listeners``) acknowledge Slack and call one method here
 with a small typed value. A command's method returns what the acknowledgement
 says and starts the rest as background work (``bot.tasks``): nothing that
 talks to 3CX, to the database or to Slack's Web API runs before the ack.
-Clicks that decide run in a lane of their own, so a burst of commands never
-delays them; when the bot must refuse work, the person is told so privately
-and nothing changes.
-
-Starting the work, once per delivery, and answering the person privately are
-``bot.slack.answering``'s.
+Each piece of work makes one call to the request service
+(``bot.domain.requests.Requests``) and renders what it answers. Clicks that
+decide run in a lane of their own, so a burst of commands never delays them;
+when the bot must refuse work, the person is told so privately and nothing
+changes. Starting the work, once per delivery, and answering the person
+privately are ``bot.slack.answering``'s.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, tzinfo
 from functools import partial
 from typing import Any
 
-from ..domain.model import CallFailed, Kind, Target, UnblockRequest
-from ..domain.requests import (
-    AlreadyRequested,
-    Finder,
-    Matches,
-    NothingToUnblock,
-    NotShown,
-    Page,
-    Reporting,
-    Resolved,
-    Shown,
-    StoreUnreachable,
-    Withdrawn,
-)
-from .answering import Asker, Work
+from ..calls import Lane
+from ..domain.entries import CallFailed, Kind, Target
+from ..domain.lookup import Finder, Page
+from ..domain.ports import StoreUnreachable
+from ..domain.requests import Requests
+from ..domain.results import AlreadyRequested, NothingToUnblock, Resolved, Withdrawn
+from . import deciding
+from .answering import Answers, Asker, Work
 from .blocks import Blocks
-from .buttons import BurstButton, ChoiceButton, EntryButton, PageButton
+from .buttons import AllowButton, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
 from .command_text import (
     MIN_NUMBER_DIGITS,
     USAGE,
@@ -54,8 +46,6 @@ from .command_text import (
     number_hint,
     parse_command,
 )
-from .deciding import Deciding
-from .state import Offer
 from .views import notes as say
 from .views.lists import chooser, history, listing
 from .views.notices import waiting_in
@@ -67,18 +57,23 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UseCases(Deciding):
-    """What each command and click means, with what it needs to do it (the clicks that decide a request are
-    :class:`~bot.slack.deciding.Deciding`'s)."""
+class UseCases:
+    """What each command and click means, with what it needs to do it."""
 
+    requests: Requests
+    answers: Answers
     finder: Finder
-    #: the figures of ``/unblock report``
-    reporting: Reporting
+    clock: Callable[[], float]
+    #: where the report's dates are shown
+    zone: tzinfo = UTC
     require_reason: bool = False
     #: ``https://acme.slack.com/``, for links to cards; None when unknown
     workspace_url: str | None = None
     #: where every approval card goes; None: where the command was typed
     approval_channel: str | None = None
+
+    def tell_soon(self, asker: Asker, text: str) -> None:
+        self.answers.tell_soon(asker, text)
 
     # -- /unblock ----------------------------------------------------------------------------
 
@@ -90,17 +85,13 @@ class UseCases(Deciding):
             return error.message
         if isinstance(parsed, ShowHelp):
             return USAGE
-        return self.start(parsed, asker)
-
-    def start(self, parsed: Unblock | ListEntries | ShowHistory | ShowReport, asker: Asker) -> str | None:
-        """Start the work ``parsed`` asks for (as ``/unblock`` gave it); what to tell the person at once (a refusal,
-        or that the bot is busy), or None."""
-        refusal = self.policy.may_request_in(asker.channel)
+        refusal = self.requests.may_request_in(asker.channel)
         if refusal is not None:
             return words(refusal)
         # an empty acknowledgement: Slack cannot replace it through the command's reply URL (it would post a second
         # note), so the answer that follows is the one note the person gets, unless 3CX is slow to give it
-        if not self.start_once(asker, *self.work_for(parsed, asker), name=f"command-{type(parsed).__name__}"):
+        work, progress = self.work_for(parsed, asker)
+        if not self.answers.start_once(asker, work, progress, name=f"command-{type(parsed).__name__}"):
             return say.BUSY
         return None
 
@@ -110,197 +101,197 @@ class UseCases(Deciding):
         """The work ``parsed`` asks for (in a channel where the person may ask), and what to tell them when 3CX is
         slow to answer it (None: nothing)."""
         if isinstance(parsed, UnblockEntry):
-            work = partial(self._request_entry, parsed, asker, typed=True)
-            return work, say.looking_up_entry(parsed.entry_id)
+            return partial(self._request_entry, parsed, asker, typed=True), say.looking_up_entry(parsed.entry_id)
         if isinstance(parsed, UnblockAddress):
-            find: Callable[[], Awaitable[Matches]] = partial(self.finder.address, parsed.network)
-            work = partial(self._request_matches, parsed.shown, Kind.ADDRESS, find, parsed.reason, asker)
-            return work, say.looking_for_address(parsed.shown)
+            return partial(self._request_matches, parsed, asker), say.looking_for_address(parsed.shown)
         if isinstance(parsed, UnblockNumber):
-            find = partial(self.finder.number, parsed.number)
-            work = partial(self._request_matches, parsed.number, Kind.NUMBER, find, parsed.reason, asker)
-            return work, say.looking_for_number(parsed.number)
+            return partial(self._request_matches, parsed, asker), say.looking_for_number(parsed.number)
         if isinstance(parsed, ListEntries):
-            return partial(self._list, parsed.text, 0, asker), None
+            read = partial(self.finder.newest, parsed.text)
+            return partial(self._page, read, partial(listing, parsed.text), asker), None
         if isinstance(parsed, ShowReport):
-            return partial(self._show_report, parsed, asker), None
+            return partial(self._report, parsed, asker), None
         return partial(self._history, parsed, asker), None
 
     async def _request_entry(self, command: UnblockEntry, asker: Asker, *, typed: bool = False) -> None:
         """Open a request for one entry of the IP blocklist (``typed``: its id was typed, and may have been meant as
         a caller number)."""
-        what = f"IP blocklist entry {command.entry_id}"
         try:
             entry = await self.finder.entry(command.entry_id)
         except CallFailed as error:
             digits = str(command.entry_id)
             or_else = number_hint(digits) if typed and len(digits) >= MIN_NUMBER_DIGITS else None
-            await self._lookup_failed(error, what, asker, or_else=or_else)
+            what = f"IP blocklist entry {command.entry_id}"
+            await self.answers.lookup_failed(error, what, asker, or_else=or_else)
             return
         if not entry.blocks:
-            await self._tell(asker, say.an_allow_entry(entry))
+            await self.answers.tell(asker, say.an_allow_entry(entry))
             return
-        await self._open_and_post([entry], asker, command.reason)
+        await self._open([entry], asker, command.reason)
 
-    async def _request_matches(
-        self, asked: str, kind: Kind, find: Callable[[], Awaitable[Matches]], reason: str | None, asker: Asker
-    ) -> None:
+    async def _request_matches(self, parsed: UnblockAddress | UnblockNumber, asker: Asker) -> None:
+        """Open a request for the one entry that blocks the address or number asked for, or offer those found."""
+        if isinstance(parsed, UnblockNumber):
+            asked, kind, find = parsed.number, Kind.NUMBER, self.finder.number(parsed.number)
+        else:
+            asked, kind, find = parsed.shown, Kind.ADDRESS, self.finder.address(parsed.network)
         try:
-            matches = await find()
+            matches = await find
         except CallFailed as error:
             listed = "caller-number blacklist" if kind is Kind.NUMBER else "IP blocklist"
-            await self._lookup_failed(error, f"{listed} entry for {asked}", asker)
+            await self.answers.lookup_failed(error, f"{listed} entry for {asked}", asker)
             return
+        reason = parsed.reason
         if not matches.blocking:
-            await self._tell(asker, say.no_match(asked, kind, matches))
+            await self.answers.tell(asker, say.no_match(asked, kind, matches))
         elif len(matches.blocking) == 1 and not matches.truncated:
-            only = matches.blocking[0]
-            inside = asked_inside(asked, only) if kind is Kind.ADDRESS else None
-            await self._open_and_post([only], asker, reason, asked_address=inside)
+            await self._open([matches.blocking[0]], asker, reason, asked=asked)
         else:
-            offer = await self.remembered.offer(
-                kind, [t.id for t in matches.blocking], reason, asker.channel, asker.user
-            )
-            await self._tell(asker, *chooser(asked, kind, matches, offer.id))
+            ids = [t.id for t in matches.blocking]
+            offer = await self.answers.remembered.offer(kind, ids, reason, asker.channel, asker.user)
+            await self.answers.tell(asker, *chooser(asked, kind, matches, offer.id))
 
-    async def _open_and_post(
-        self, targets: list[Target], asker: Asker, reason: str | None, *, asked_address: str | None = None
+    async def _open(
+        self,
+        targets: list[Target],
+        asker: Asker,
+        reason: str | None,
+        *,
+        asked: str | None = None,
+        chose: Asker | None = None,
     ) -> None:
-        """Open a request for ``targets`` and post its card (``asked_address``: the one address asked for, inside
-        the network of its one entry, so that Allow only is offered)."""
+        """Open a request for ``targets`` and show what came of it (``asked``: the address or network asked for;
+        ``chose``: who chose the entries in a list, told that the approvers were asked)."""
         where = self.approval_channel or asker.channel
-
         # the command's reply URL can post only where the command was typed
-        reply_url = asker.response_url if where == asker.channel else None
-        posted: list[str] = []
-
-        async def show(request: UnblockRequest) -> Shown | NotShown:
-            shown = await self.showing.post_card(request.id, where, *await self.showing.drawn(request), reply_url)
-            if isinstance(shown, Shown) and shown.ref is not None:
-                posted.append(shown.ref)
-            return shown
-
-        def claimed(request: UnblockRequest) -> None:  # its rule carries it out at once
-            self.showing.card(request, posted[0] if posted else None, reply_url)
-
+        reply = asker.response_url if where == asker.channel else None
         opened = await self.requests.open(
-            targets,
-            asker.user,
-            where,
-            reason,
-            asked_in=asker.channel,
-            show=show,
-            on_claimed=claimed,
-            asked_address=asked_address,
+            targets, asker.user, where, reason, asked_in=asker.channel, asked=asked, reply=reply
         )
+        showing = self.answers.showing
         if isinstance(opened, AlreadyRequested):
-            card = await self.showing.where(opened.request.id)
-            await self._tell(asker, say.already_requested(opened.request, card, self.workspace_url, asker.user))
-        elif isinstance(opened, NothingToUnblock):  # the callers open requests only for entries that block
-            await self._tell(asker, say.NOTHING_CHOSEN_BLOCKS)
+            card = await showing.where(opened.request.id)
+            await self.answers.tell(asker, say.already_requested(opened.request, card, self.workspace_url, asker.user))
+        elif isinstance(opened, NothingToUnblock):
+            await self.answers.tell(chose or asker, say.NOTHING_CHOSEN_BLOCKS)
         elif isinstance(opened, Withdrawn):
             # nobody could see it, so nobody could decide it: it was withdrawn and holds no entry
-            await self._tell(asker, say.card_not_posted(opened.reason))
-        elif opened.decided is not None:
-            # its rule carried it out: shown like a decision (the card, the requester, the Home tabs)
-            if isinstance(opened.decided, Resolved):
-                await self.showing.changed(opened.decided.request, reply_url)
+            await self.answers.tell(asker, say.card_not_posted(opened.reason))
         else:
-            if opened.request.asked_in is not None:
-                link = await self.delivery.link(where, opened.shown.ref)
-                await self._tell(asker, waiting_in(opened.request, link))
-            await self.showing.homes(opened.request)
-
-    async def _list(self, text: str | None, skip: int, asker: Asker, *, replace: bool = False) -> None:
-        await self._page(partial(self.finder.newest, text, skip=skip), partial(listing, text), asker, replace)
+            if chose is not None:
+                await self.answers.tell(chose, say.asked_approvers(opened.request.what.targets), replace=True)
+            if opened.decided is not None:
+                # its rule carried it out: shown like a decision (the card, the requester, the Home tabs)
+                if isinstance(opened.decided, Resolved):
+                    await showing.changed(opened.decided.request, reply)
+                return
+            if opened.request.asked.elsewhere is not None:
+                link = await self.answers.delivery.link(where, opened.shown.ref)
+                await self.answers.tell(asker, waiting_in(opened.request, link))
+            await showing.homes(opened.request)
 
     async def _page(
-        self, read: Callable[[], Awaitable[Page]], show: Callable[[Page], tuple[str, Blocks]], asker: Asker,
-        replace: bool,
-    ) -> None:  # fmt: skip
-        """A page of the blocklist, only for the person who asked (``replace``: instead of the page before)."""
+        self,
+        read: Callable[..., Awaitable[Page]],
+        show: Callable[[Page], tuple[str, Blocks]],
+        asker: Asker,
+        skip: int = 0,
+    ) -> None:
+        """A page of the blocklist, only for the person who asked (after the first, instead of the page before)."""
         try:
-            page = await read()
+            page = await read(skip=skip)
         except CallFailed as error:
-            await self._lookup_failed(error, "IP blocklist", asker)
+            await self.answers.lookup_failed(error, "IP blocklist", asker)
             return
-        await self._tell(asker, *show(page), replace=replace)
+        await self.answers.tell(asker, *show(page), replace=skip > 0)
 
     async def _history(self, command: ShowHistory, asker: Asker) -> None:
-        # approvers see every channel's requests; anyone else only those made where they ask
-        everywhere = await self.policy.is_approver(asker.user)
-        requests = await self.requests.history(command.count, None if everywhere else asker.channel)
-        await self._tell(asker, *history(requests, everywhere))
+        seen = await self.requests.reads.history(asker.user, asker.channel, command.count)
+        await self.answers.tell(asker, *history(seen.requests, seen.everywhere))
 
-    async def _show_report(self, command: ShowReport, asker: Asker) -> None:
-        if not await self.policy.is_approver(asker.user):
-            await self._tell(asker, ONLY_APPROVERS)
-            return
-        figures = await self.reporting.of_days(command.days)
-        await self._tell(asker, *report(figures, command.days, self.reporting.weekly.zone))
+    async def _report(self, command: ShowReport, asker: Asker) -> None:
+        figures = await self.requests.reads.report(asker.user, command.days)
+        if figures is None:
+            await self.answers.tell(asker, ONLY_APPROVERS)
+        else:
+            await self.answers.tell(asker, *report(figures, command.days, self.zone))
+
+    # -- the clicks that decide ----------------------------------------------------------------
+
+    def decide(self, action_id: str, button: RequestButton | AllowButton | None, asker: Asker) -> None:
+        """Approve, Deny, Cancel, Undo, Approve and allow or Allow only on a card; Approve or Deny in the Home tab."""
+        work = partial(deciding.decide, self, action_id, button, asker) if button is not None else None
+        out_of_date = say.UNKNOWN_REQUEST
+        if isinstance(button, AllowButton) and button.seconds not in self.requests.durations:
+            work, out_of_date = None, say.DURATION_NOT_OFFERED  # a duration the bot does not offer (any more)
+        if asker.home:
+            self.answers.home_click(asker, work)
+        else:
+            self.answers.click(asker, work, self.requests.may_click_in(asker.channel), out_of_date, Lane.DECISIONS)
+
+    def choose_duration(self, button: AllowButton | None, asker: Asker) -> None:
+        """Another duration chosen beside **Approve and allow** or **Allow only**: the card is redrawn so that the
+        buttons and their confirmations name it."""
+        offered = button is not None and button.seconds in self.requests.durations
+        work = partial(deciding.choose_duration, self, button, asker) if button is not None and offered else None
+        self._click(asker, work, say.DURATION_NOT_OFFERED)
 
     # -- other clicks -----------------------------------------------------------------------
 
+    def _click(self, asker: Asker, work: Work | None, out_of_date: str) -> None:
+        self.answers.click(asker, work, self.requests.may_click_in(asker.channel), out_of_date)
+
     def home_opened(self, user: str) -> None:
         """Someone opened the bot's Home tab: it is drawn for them anew."""
-        self.work.spawn(self._home_opened(user), name="home-opened")
+        self.answers.work.spawn(self._home_opened(user), name="home-opened")
 
     async def _home_opened(self, user: str) -> None:
         try:
-            await self.remembered.home_opened(user)
-            await self.showing.home(user)
+            await self.answers.remembered.home_opened(user)
+            await self.answers.showing.home(user)
         except StoreUnreachable as error:
             log.error("could not draw a Home tab: the database did not answer", extra={"problem": str(error)})
 
     def choose(self, button: ChoiceButton | None, asker: Asker) -> None:
         """**Unblock this** or **Unblock all** in a list of matches."""
         work = partial(self._choose, button, asker) if button is not None else None
-        if work is not None and in_direct_message(asker):  # the list of a form's request: its channel is the offer's
-            if not self.start_once(asker, work, name="click-commands"):
-                self.tell_soon(asker, say.BUSY_CLICK)
+        if work is not None and asker.in_direct_message:  # the list of a form's request: its channel is the offer's
+            if not self.answers.start_once(asker, work, name="click-commands"):
+                self.answers.tell_soon(asker, say.BUSY_CLICK)
             return
         self._click(asker, work, say.CHOICE_OUT_OF_DATE)
 
     async def _choose(self, button: ChoiceButton, asker: Asker) -> None:
-        offer = await self.remembered.offered(button.choice_id)
+        offer = await self.answers.remembered.offered(button.choice_id)
         asked = asker
-        if offer is not None and in_direct_message(asker) and offer.user == asker.user:
+        if offer is not None and asker.in_direct_message and offer.user == asker.user:
             # offered in a direct message (after a form, which has no reply URL): asked in the offer's channel
-            refusal = self.policy.may_request_in(offer.channel)
+            refusal = self.requests.may_request_in(offer.channel)
             if refusal is not None:
-                await self._tell(asker, words(refusal))
+                await self.answers.tell(asker, words(refusal))
                 return
             asked = replace(asker, channel=offer.channel, response_url=None)
-        if offer is None or offer.channel != asked.channel or offer.user != asker.user:
-            await self._tell(asker, say.CHOICE_OUT_OF_DATE)
-            return
-        if button.pick is not None and button.pick >= len(offer.ids):
-            await self._tell(asker, say.CHOICE_OUT_OF_DATE)
+        out_of_date = offer is None or offer.channel != asked.channel or offer.user != asker.user
+        if offer is None or out_of_date or (button.pick is not None and button.pick >= len(offer.ids)):
+            await self.answers.tell(asker, say.CHOICE_OUT_OF_DATE)
             return
         ids = offer.ids if button.pick is None else (offer.ids[button.pick],)
-        targets = await self._read(offer, ids, asker)
-        if targets is None:
-            return
-        blocking = [t for t in targets if t.blocks]
-        if not blocking:
-            await self._tell(asker, say.NOTHING_CHOSEN_BLOCKS)
-            return
-        await self._tell(asker, say.asked_approvers(blocking), replace=True)
-        await self._open_and_post(blocking, asked, offer.reason)
-
-    async def _read(self, offer: Offer, ids: tuple[int | str, ...], asker: Asker) -> list[Target] | None:
-        """The chosen entries as 3CX has them now (None when 3CX could not say; the person was told)."""
-        try:
+        try:  # the chosen entries as 3CX has them now
             if offer.kind is Kind.ADDRESS:
-                return [*await self.finder.entries([int(i) for i in ids])]
-            return [*await self.finder.numbers([str(i) for i in ids])]
+                targets: list[Target] = [*await self.finder.entries([int(i) for i in ids])]
+            else:
+                targets = [*await self.finder.numbers([str(i) for i in ids])]
         except CallFailed as error:
-            await self._tell(asker, say.lookup_failure(error, "chosen entry"))
-            return None
+            await self.answers.tell(asker, say.lookup_failure(error, "chosen entry"))
+            return
+        await self._open(targets, asked, offer.reason, chose=asker)
 
     def more(self, button: PageButton | None, asker: Asker) -> None:
         """**More** under a listing."""
-        work = partial(self._list, button.text, button.skip, asker, replace=True) if button is not None else None
+        work = None
+        if button is not None:
+            read = partial(self.finder.newest, button.text)
+            work = partial(self._page, read, partial(listing, button.text), asker, button.skip)
         self._click(asker, work, say.LISTING_OUT_OF_DATE)
 
     def request_entry(self, button: EntryButton | None, asker: Asker) -> None:
@@ -310,34 +301,21 @@ class UseCases(Deciding):
 
     def burst_list(self, button: BurstButton | None, asker: Asker) -> None:
         """**Show them all** under a summary of a burst, and **More** under its pages."""
-        work = partial(self._burst_page, button, asker) if button is not None else None
+        work = None
+        if button is not None:
+            read = partial(self.finder.between, button.first_id, button.last_id)
+            work = partial(self._page, read, partial(burst_page, button), asker, button.skip)
         self._click(asker, work, say.LISTING_OUT_OF_DATE)
 
-    async def _burst_page(self, button: BurstButton, asker: Asker) -> None:
-        read = partial(self.finder.between, button.first_id, button.last_id, skip=button.skip)
-        await self._page(read, partial(burst_page, button), asker, replace=button.skip > 0)
+    def unblocked_list(self, button: BurstButton | None, asker: Asker) -> None:
+        """**Show them all** under the message of a burst the watcher unblocked by the rules (and **More** under its
+        pages): the burst's requests, only for the person who asked, each with **Undo** while it is offered."""
+        work = partial(deciding.burst_requests, self, button, asker) if button is not None else None
+        self._click(asker, work, say.LISTING_OUT_OF_DATE)
 
 
 def use_cases_of(context: Mapping[str, Any]) -> UseCases:
-    """The use cases, from the context of a Bolt listener (``bot.slack.listeners.Admit`` put them there)."""
+    """The use cases, from the context of a Bolt listener (``bot.slack.admission.Admission`` put them there)."""
     use_cases = context["use_cases"]
     assert isinstance(use_cases, UseCases)
     return use_cases
-
-
-def in_direct_message(asker: Asker) -> bool:
-    """The click was made in a direct message with the bot (where the notes after a form go)."""
-    return asker.channel.startswith("D") and not asker.home
-
-
-def asked_inside(asked: str, entry: Target) -> str | None:
-    """``asked`` when it is one address and ``entry`` blocks a wider network holding it (Allow only is then
-    offered: an allow entry for that address alone); None otherwise (a network asked for, the entry for the
-    address itself)."""
-    try:
-        address = ipaddress.ip_address(asked.strip())
-        blocked = ipaddress.ip_network((entry.address or "").strip(), strict=False)
-    except ValueError:
-        return None
-    inside = address.version == blocked.version and address in blocked
-    return str(address) if inside and blocked.prefixlen < blocked.max_prefixlen else None

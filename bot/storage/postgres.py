@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 
-from ..domain.model import Move, Transition, UnblockRequest
+from ..domain.model import Move, UnblockRequest
 from ..domain.ports import AlreadyOpen, Announcement
 from ..threecx.tokens import Fetch, TokenStore
-from . import rows, watch_sql
+from . import rows, shared
 from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 from .postgres_errors import CONNECT_TIMEOUT, TRANSIENT, problem, transient
-from .reads import SharedReads
-from .reminders_sql import SharedReminders
-from .watch_sql import SharedWatch
+from .shared import Shared
 
 T = TypeVar("T")
 
@@ -46,7 +44,7 @@ POOL_MIN, POOL_MAX = 0, 5
 COMMAND_TIMEOUT = 120.0
 
 
-class PostgresStore(SharedReads, SharedWatch, SharedReminders):
+class PostgresStore(Shared):
     ARRIVAL = "seq"
 
     def __init__(self, database_url: str, *, wait: float = DEFAULT_WAIT) -> None:
@@ -94,13 +92,18 @@ class PostgresStore(SharedReads, SharedWatch, SharedReminders):
             async with pool.acquire() as db:
                 try:
                     async with db.transaction():
-                        await db.execute(f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({placeholders})",
-                                         *rows.request_row(request))  # fmt: skip
+                        await db.execute(
+                            f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({placeholders})", *rows.request_row(request)
+                        )
                         await db.execute(
                             "INSERT INTO transitions (request_id, from_state, to_state, actor, at)"
                             " VALUES ($1, $2, $3, $4, $5)",
-                            request.id, None, request.state.value, request.requester, request.created_at,
-                        )  # fmt: skip
+                            request.id,
+                            None,
+                            request.state.value,
+                            request.asked.by,
+                            request.asked.at,
+                        )
                         await db.executemany(
                             "INSERT INTO open_targets (target, request_id) VALUES ($1, $2)",
                             [(key, request.id) for key in rows.target_keys(request)],
@@ -152,60 +155,39 @@ class PostgresStore(SharedReads, SharedWatch, SharedReminders):
         row = await self._call(transition)
         return rows.request_from_row(row) if row is not None else None
 
-    async def renew(self, request_id: str, owner: str, at: float) -> bool:
-        status = await self._execute(
-            f"UPDATE requests SET heartbeat_at = $3 WHERE id = $1 AND owner = $2 AND state IN {rows.CLAIMED}",
-            request_id, owner, at,
-        )  # fmt: skip
-        return status == "UPDATE 1"
-
     async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
         taken = await self._select_sql(
             # or already taken by this very call (a try whose answer was lost)
             f"UPDATE requests SET owner = $2, heartbeat_at = $4 WHERE id = $1"
             f" AND (heartbeat_at = $3 OR (owner = $2 AND heartbeat_at = $4))"
             f" AND state IN {rows.CLAIMED} RETURNING {rows.COLUMNS}",
-            request_id, owner, heartbeat_at, at,
-        )  # fmt: skip
-        return taken[0] if taken else None
-
-    async def transitions(self, request_id: str) -> list[Transition]:
-        log = await self._call(lambda pool: pool.fetch(
-            "SELECT request_id, from_state, to_state, actor, at, answer FROM transitions"
-            " WHERE request_id = $1 ORDER BY seq",
             request_id,
-        ))  # fmt: skip
-        return [rows.transition_from_row(row) for row in log]
+            owner,
+            heartbeat_at,
+            at,
+        )
+        return taken[0] if taken else None
 
     async def first_delivery(self, key: str, at: float, handler: str) -> bool:
         # the row names who handled it first: a try whose answer was lost still recognises its own
-        first = await self._call(lambda pool: pool.fetchval(
-            "INSERT INTO deliveries (key, at, handled_by) VALUES ($1, $2, $3)"
-            " ON CONFLICT (key) DO UPDATE SET key = deliveries.key RETURNING handled_by",
-            key, at, handler,
-        ))  # fmt: skip
-        return bool(first == handler)
-
-    async def forget_deliveries(self, before: float) -> None:
-        await self._execute("DELETE FROM deliveries WHERE at < $1", before)
-        await self._execute("DELETE FROM choices WHERE at < $1", before)
-
-    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
-        await self._execute(
-            "INSERT INTO choices (id, data, at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", choice_id, data, at
+        first = await self._call(
+            lambda pool: pool.fetchval(
+                "INSERT INTO deliveries (key, at, handled_by) VALUES ($1, $2, $3)"
+                " ON CONFLICT (key) DO UPDATE SET key = deliveries.key RETURNING handled_by",
+                key,
+                at,
+                handler,
+            )
         )
-
-    async def choice(self, choice_id: str) -> str | None:
-        value = await self._call(lambda pool: pool.fetchval("SELECT data FROM choices WHERE id = $1", choice_id))
-        return str(value) if value is not None else None
+        return bool(first == handler)
 
     async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
         # one statement: of two processes taking the lease at once, the second waits for the first, then finds
         # it freshly held
-        held = await self._call(lambda pool: pool.fetchrow(_HOLD, watch_sql.WATCHER, holder, at, stale_before))
+        held = await self._call(lambda pool: pool.fetchrow(_HOLD, shared.WATCHER, holder, at, stale_before))
         if held is not None:
             return True, held["high_water"]
-        return False, await self._call(lambda pool: pool.fetchval(_MARK, watch_sql.WATCHER))
+        return False, await self._call(lambda pool: pool.fetchval(_MARK, shared.WATCHER))
 
     async def advance_watch(
         self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
@@ -216,10 +198,10 @@ class PostgresStore(SharedReads, SharedWatch, SharedReminders):
             nonlocal tried
             retry, tried = tried, True
             async with pool.acquire() as db, db.transaction():
-                status = await db.execute(_ADVANCE, new_mark, at, watch_sql.WATCHER, holder, mark)
+                status = await db.execute(_ADVANCE, new_mark, at, shared.WATCHER, holder, mark)
                 if status != "UPDATE 1":
                     # an earlier try may have moved the mark (and kept the announcements), its answer lost
-                    return retry and bool(await db.fetchval(_ADVANCED, watch_sql.WATCHER, holder, new_mark, at))
+                    return retry and bool(await db.fetchval(_ADVANCED, shared.WATCHER, holder, new_mark, at))
                 await db.executemany(_ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
                 return True
 
@@ -231,18 +213,11 @@ class PostgresStore(SharedReads, SharedWatch, SharedReminders):
         status = await self._execute(_numbered(sql), *params)
         return int(status.rsplit(" ", 1)[-1])
 
-    async def _column(self, sql: str, *params: object) -> list[object]:
-        return [row[0] for row in await self._call(lambda pool: pool.fetch(_numbered(sql), *params))]
-
-    async def _announcements(self, tail: str, *params: object) -> list[Announcement]:
-        found = await self._call(lambda pool: pool.fetch(_numbered(f"{watch_sql.SELECT} {tail}"), *params))
-        return [rows.announcement_from_row(row) for row in found]
-
     async def _execute(self, sql: str, *params: object) -> str:
         return str(await self._call(lambda pool: pool.execute(sql, *params)))
 
-    async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
-        return await self._select_sql(_numbered(f"{rows.SELECT} {tail}"), *params)
+    async def _fetch(self, sql: str, *params: object) -> list[Any]:
+        return list(await self._call(lambda pool: pool.fetch(_numbered(sql), *params)))
 
     async def _select_sql(self, sql: str, *params: object) -> list[UnblockRequest]:
         return [rows.request_from_row(row) for row in await self._call(lambda pool: pool.fetch(sql, *params))]
@@ -329,11 +304,11 @@ def _numbered(sql: str) -> str:
     return "".join(f"{piece}${n}" for n, piece in enumerate(pieces[:-1], start=1)) + pieces[-1]
 
 
-#: the watcher's SQL (``watch_sql``), numbered once
-_HOLD = _numbered(watch_sql.HOLD)
-_MARK = _numbered(watch_sql.MARK)
-_ADVANCE = _numbered(watch_sql.ADVANCE)
-_ANNOUNCE = _numbered(watch_sql.ANNOUNCE)
+#: the watcher's SQL, numbered once
+_HOLD = _numbered(shared.HOLD)
+_MARK = _numbered(shared.MARK)
+_ADVANCE = _numbered(shared.ADVANCE)
+_ANNOUNCE = _numbered(shared.ANNOUNCE)
 #: (name, holder, new_mark, at): the mark was moved by this very advance
 _ADVANCED = "SELECT TRUE FROM watch_state WHERE name = $1 AND holder = $2 AND high_water = $3 AND heartbeat_at = $4"
 #: (request_id, from_state, to_state, actor, at): the request, if the log holds this very transition

@@ -4,17 +4,57 @@ changes (``Move``). Each store only turns these into its own SQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import fields
+from collections.abc import Sequence
 from typing import Any
 
+from ..domain.actions import UNBLOCK, Action, Does
 from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Target
-from ..domain.model import Approval, Escalation, Move, Result, State, Transition, UnblockRequest
+from ..domain.model import (
+    Approval,
+    Asked,
+    Decision,
+    Done,
+    Escalation,
+    Move,
+    Result,
+    State,
+    Transition,
+    UnblockRequest,
+    What,
+)
 from ..domain.outcomes import Outcome
 from ..domain.ports import Announcement
 
-#: a request's columns: its fields, by the same names
-NAMES = tuple(field.name for field in fields(UnblockRequest))
+#: a request's columns: its fields by the same names, but its action, kept as ``allow_for`` and ``allow_only``
+NAMES = (
+    "id",
+    "targets",
+    "requester",
+    "channel",
+    "created_at",
+    "expires_at",
+    "reason",
+    "state",
+    "resolved_by",
+    "resolved_at",
+    "results",
+    "undo_until",
+    "undone_by",
+    "undone_at",
+    "undo_results",
+    "owner",
+    "heartbeat_at",
+    "asked_in",
+    "allow_for",
+    "rule",
+    "auto",
+    "approvals",
+    "approvals_needed",
+    "asked_address",
+    "allow_only",
+    "reminded_at",
+    "escalation",
+)
 COLUMNS = ", ".join(NAMES)
 COLUMN_COUNT = len(NAMES)
 #: what ``pending_expired`` returns at most in one go (the sweeper comes back for the rest)
@@ -45,11 +85,11 @@ def changes(move: Move) -> dict[str, object]:
         columns["undo_until"] = move.undo_until
     if move.undo_results is not None:
         columns["undo_results"] = results_json(move.undo_results)
-    if move.allow_for is not None:
-        columns["allow_for"] = move.allow_for
+    if move.action is not None and move.action.allow_for is not None:
+        columns["allow_for"] = move.action.allow_for
     if move.approvals is not None:
         columns["approvals"] = approvals_json(move.approvals)
-    if move.allow_only:
+    if move.action is not None and move.action.does is Does.ALLOW_ONLY:
         columns["allow_only"] = 1
     return columns
 
@@ -71,37 +111,88 @@ def conditions(move: Move) -> list[tuple[str, str, object]]:
 # -- rows <-> requests ------------------------------------------------------------------
 
 
-#: the columns kept as text (JSON, or an enum's value), with how each is written and read
-_ENCODED: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] = {
-    "targets": (lambda targets: json.dumps([record(t) for t in targets]),
-                lambda text: tuple(from_record(t) for t in json.loads(text))),
-    "state": (lambda state: state.value, State),
-    "results": (lambda results: results_json(results), lambda text: _results(text)),
-    "undo_results": (lambda results: results_json(results), lambda text: _results(text)),
-    "approvals": (lambda approvals: approvals_json(approvals), lambda text: _approvals(text)),
-    "auto": (int, bool),
-    "allow_only": (int, bool),
-    "escalation": (lambda escalation: escalation_json(escalation), lambda text: _escalation(text)),
-}  # fmt: skip
-
-
 def request_row(request: UnblockRequest) -> tuple[object, ...]:
-    """The request's values, in the order of ``COLUMNS``."""
-    return tuple(_encode(name, getattr(request, name)) for name in NAMES)
+    """The request's values, in the order of ``COLUMNS`` (JSON, or an enum's value, where they are text)."""
+    asked, what, decision, done = request.asked, request.what, request.decision, request.done
+    values = {
+        "id": request.id,
+        "targets": json.dumps([record(t) for t in what.targets]),
+        "requester": asked.by,
+        "channel": asked.channel,
+        "created_at": asked.at,
+        "expires_at": decision.expires_at,
+        "reason": asked.reason,
+        "state": request.state.value,
+        "resolved_by": decision.by,
+        "resolved_at": decision.at,
+        "results": results_json(done.results),
+        "undo_until": done.undo_until,
+        "undone_by": done.undone_by,
+        "undone_at": done.undone_at,
+        "undo_results": results_json(done.undo_results),
+        "owner": request.owner,
+        "heartbeat_at": request.heartbeat_at,
+        "asked_in": asked.elsewhere,
+        "allow_for": done.action.allow_for,
+        "rule": decision.rule,
+        "auto": int(decision.auto),
+        "approvals": approvals_json(decision.approvals),
+        "approvals_needed": decision.needed,
+        "asked_address": what.address,
+        "allow_only": int(done.action.does is Does.ALLOW_ONLY),
+        "reminded_at": decision.reminded_at,
+        "escalation": escalation_json(decision.escalation),
+    }
+    return tuple(values[name] for name in NAMES)
 
 
 def request_from_row(row: Any) -> UnblockRequest:
     """A request from a row of ``COLUMNS`` (a tuple, or a driver's record)."""
-    values: dict[str, Any] = {name: _decode(name, value) for name, value in zip(NAMES, tuple(row), strict=True)}
-    return UnblockRequest(**values)
+    v: dict[str, Any] = dict(zip(NAMES, tuple(row), strict=True))
+    allow_for = v["allow_for"]
+    does = Does.ALLOW_ONLY if v["allow_only"] else Does.UNBLOCK if allow_for is None else Does.UNBLOCK_AND_ALLOW
+    approvals, escalation = _approvals(v["approvals"]), _escalation(v["escalation"])
+    return UnblockRequest(
+        id=v["id"],
+        asked=Asked(v["requester"], v["channel"], v["created_at"], v["reason"], v["asked_in"]),
+        what=What(tuple(from_record(t) for t in json.loads(v["targets"])), v["asked_address"]),
+        decision=Decision(
+            v["expires_at"],
+            v["rule"],
+            bool(v["auto"]),
+            v["approvals_needed"],
+            approvals,
+            v["resolved_by"],
+            v["resolved_at"],
+            v["reminded_at"],
+            escalation,
+        ),
+        state=State(v["state"]),
+        done=Done(
+            Action(does, allow_for),
+            _results(v["results"]),
+            v["undo_until"],
+            v["undone_by"],
+            v["undone_at"],
+            _results(v["undo_results"]),
+        ),
+        owner=v["owner"],
+        heartbeat_at=v["heartbeat_at"],
+    )
 
 
 def escalation_json(escalation: Escalation | None) -> str | None:
     """How an escalation is kept (None: not escalated, NULL)."""
     if escalation is None:
         return None
-    return json.dumps({"at": escalation.at, "after": escalation.after, "users": list(escalation.users),
-                       "groups": list(escalation.groups)})  # fmt: skip
+    return json.dumps(
+        {
+            "at": escalation.at,
+            "after": escalation.after,
+            "users": list(escalation.users),
+            "groups": list(escalation.groups),
+        }
+    )
 
 
 def _escalation(text: str | None) -> Escalation | None:
@@ -112,14 +203,6 @@ def _escalation(text: str | None) -> Escalation | None:
     return Escalation(float(data["at"]), float(data["after"]), tuple(data["users"]), tuple(data["groups"]))
 
 
-def _encode(name: str, value: Any) -> object:
-    return _ENCODED[name][0](value) if name in _ENCODED else value
-
-
-def _decode(name: str, value: Any) -> object:
-    return _ENCODED[name][1](value) if name in _ENCODED else value
-
-
 def transition_from_row(row: Any) -> Transition:
     request_id, from_state, to_state, actor, at, answer = row
     return Transition(request_id, State(from_state) if from_state else None, State(to_state), actor, at, answer)
@@ -127,18 +210,14 @@ def transition_from_row(row: Any) -> Transition:
 
 def target_keys(request: UnblockRequest) -> list[str]:
     """What makes each entry the same entry: its kind and its Id (one open request per entry)."""
-    return [f"{t.kind.value}:{t.id}" for t in request.targets]
+    return [f"{t.kind.value}:{t.id}" for t in request.what.targets]
 
 
 def approvals_json(approvals: Sequence[Approval]) -> str:
     """How the approvals so far are kept (and compared, when another approval is added): an Approve as its
     approver alone (``"U1"``, as every approval was kept before approvals named their action), any other as
     ``{"user": "U1", "action": "allow_only", "allow_for": 3600.0}``."""
-    return json.dumps([approval.user if approval.plain else approval.record for approval in approvals])
-
-
-#: the actions an approval names, as :func:`approvals_json` keeps them
-_ACTIONS = ("unblock", "unblock_and_allow", "allow_only")
+    return json.dumps([a.user if a.action == UNBLOCK else {"user": a.user, **a.action.record} for a in approvals])
 
 
 def _approvals(text: str) -> tuple[Approval, ...]:
@@ -151,16 +230,20 @@ def _approval(item: object) -> Approval:
         return Approval(item)
     if not isinstance(item, dict) or not isinstance(item.get("user"), str):
         raise ValueError("a stored approval without its approver")
-    action, allow_for = item.get("action", "unblock"), item.get("allow_for")
-    if action not in _ACTIONS or (action != "unblock") != isinstance(allow_for, int | float):
-        raise ValueError(f"a stored approval of an unknown action ({action})")
-    seconds = float(allow_for) if isinstance(allow_for, int | float) else None
-    return Approval(item["user"], seconds, action == "allow_only")
+    does, allow_for = item.get("action", "unblock"), item.get("allow_for")
+    try:
+        return Approval(item["user"], Action(Does(does), None if allow_for is None else float(allow_for)))
+    except (TypeError, ValueError):
+        raise ValueError(f"a stored approval of an unknown action ({does})") from None
 
 
 def results_json(results: tuple[Result, ...]) -> str:
-    return json.dumps([[r.outcome.value, r.answer, r.new_id, r.after_restart, r.allow_id, r.allowed_until,
-                        r.allow_existed] for r in results])  # fmt: skip
+    return json.dumps(
+        [
+            [r.outcome.value, r.answer, r.new_id, r.after_restart, r.allow_id, r.allowed_until, r.allow_existed]
+            for r in results
+        ]
+    )
 
 
 def _results(text: str) -> tuple[Result, ...]:
@@ -175,10 +258,15 @@ def _results(text: str) -> tuple[Result, ...]:
 
 #: each text attribute of a target and its key in the stored form (3CX's own field names, as kept since the start)
 _STORED: dict[Kind, dict[str, str]] = {
-    Kind.ADDRESS: {"address": "IPAddrMask", "description": "Description", "block_type": "BlockType",
-                   "added_by": "AddedBy", "expires_at": "ExpiresAt"},
+    Kind.ADDRESS: {
+        "address": "IPAddrMask",
+        "description": "Description",
+        "block_type": "BlockType",
+        "added_by": "AddedBy",
+        "expires_at": "ExpiresAt",
+    },
     Kind.NUMBER: {"number": "CallerId", "description": "Description"},
-}  # fmt: skip
+}
 
 
 def record(target: Target) -> dict[str, Any]:

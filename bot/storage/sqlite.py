@@ -15,16 +15,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from ..domain.model import Move, Transition, UnblockRequest
+from ..domain.model import Move, UnblockRequest
 from ..domain.ports import AlreadyOpen, Announcement
 from ..threecx.tokens import Fetch, TokenStore
-from . import rows, watch_sql
+from . import rows, shared
 from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
-from .reads import SharedReads
-from .reminders_sql import SharedReminders
-from .watch_sql import SharedWatch
+from .shared import Shared
 
 T = TypeVar("T")
 
@@ -32,7 +30,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT = 1.0
 
 
-class SQLiteStore(SharedReads, SharedWatch, SharedReminders):
+class SQLiteStore(Shared):
     #: SQLite's own row number: the order rows were inserted in
     ARRIVAL = "rowid"
 
@@ -64,11 +62,13 @@ class SQLiteStore(SharedReads, SharedWatch, SharedReminders):
         def add(db: sqlite3.Connection) -> None:
             try:
                 with db:
-                    db.execute(f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({', '.join('?' * rows.COLUMN_COUNT)})",
-                               rows.request_row(request))  # fmt: skip
+                    db.execute(
+                        f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({', '.join('?' * rows.COLUMN_COUNT)})",
+                        rows.request_row(request),
+                    )
                     db.execute(
                         "INSERT INTO transitions (request_id, from_state, to_state, actor, at) VALUES (?, ?, ?, ?, ?)",
-                        (request.id, None, request.state.value, request.requester, request.created_at),
+                        (request.id, None, request.state.value, request.asked.by, request.asked.at),
                     )
                     db.executemany(
                         "INSERT INTO open_targets (target, request_id) VALUES (?, ?)",
@@ -96,42 +96,23 @@ class SQLiteStore(SharedReads, SharedWatch, SharedReminders):
             with db:
                 if db.execute(f"UPDATE requests SET {sets} WHERE {where}", values).rowcount != 1:
                     return None
-                db.execute(
-                    "INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    logged,
-                )
+                db.execute(shared.LOG, logged)
                 if move.frees_targets:
                     db.execute("DELETE FROM open_targets WHERE request_id = ?", (move.request_id,))
             return rows.request_from_row(db.execute(f"{rows.SELECT} WHERE id = ?", (move.request_id,)).fetchone())
 
         return await self._with_db(run)
 
-    async def renew(self, request_id: str, owner: str, at: float) -> bool:
-        changed = await self._write(
-            f"UPDATE requests SET heartbeat_at = ? WHERE id = ? AND owner = ? AND state IN {rows.CLAIMED}",
-            at, request_id, owner,
-        )  # fmt: skip
-        return changed == 1
-
     async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
         taken = await self._write(
             "UPDATE requests SET owner = ?, heartbeat_at = ?"
             f" WHERE id = ? AND heartbeat_at = ? AND state IN {rows.CLAIMED}",
-            owner, at, request_id, heartbeat_at,
-        )  # fmt: skip
+            owner,
+            at,
+            request_id,
+            heartbeat_at,
+        )
         return await self.get(request_id) if taken == 1 else None
-
-    async def transitions(self, request_id: str) -> list[Transition]:
-        def select(db: sqlite3.Connection) -> list[Transition]:
-            log = db.execute(
-                "SELECT request_id, from_state, to_state, actor, at, answer FROM transitions"
-                " WHERE request_id = ? ORDER BY seq",
-                (request_id,),
-            ).fetchall()
-            return [rows.transition_from_row(row) for row in log]
-
-        return await self._with_db(select)
 
     async def first_delivery(self, key: str, at: float, handler: str) -> bool:
         def claim(db: sqlite3.Connection) -> bool:
@@ -144,24 +125,6 @@ class SQLiteStore(SharedReads, SharedWatch, SharedReminders):
 
         return await self._with_db(claim)
 
-    async def forget_deliveries(self, before: float) -> None:
-        def forget(db: sqlite3.Connection) -> None:
-            with db:
-                db.execute("DELETE FROM deliveries WHERE at < ?", (before,))
-                db.execute("DELETE FROM choices WHERE at < ?", (before,))
-
-        await self._with_db(forget)
-
-    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
-        await self._write("INSERT INTO choices (id, data, at) VALUES (?, ?, ?)", choice_id, data, at)
-
-    async def choice(self, choice_id: str) -> str | None:
-        def get(db: sqlite3.Connection) -> str | None:
-            row = db.execute("SELECT data FROM choices WHERE id = ?", (choice_id,)).fetchone()
-            return str(row[0]) if row else None
-
-        return await self._with_db(get)
-
     async def read_token(self, name: str) -> tuple[str, float] | None:
         def read(db: sqlite3.Connection) -> tuple[str, float] | None:
             row = db.execute("SELECT token, renew_at FROM access_tokens WHERE name = ?", (name,)).fetchone()
@@ -173,16 +136,18 @@ class SQLiteStore(SharedReads, SharedWatch, SharedReminders):
         await self._write(
             "INSERT INTO access_tokens (name, token, renew_at) VALUES (?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET token = excluded.token, renew_at = excluded.renew_at",
-            name, token, renew_at,
-        )  # fmt: skip
+            name,
+            token,
+            renew_at,
+        )
 
     async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
         def hold(db: sqlite3.Connection) -> tuple[bool, int | None]:
             with db:
-                held = db.execute(watch_sql.HOLD, (watch_sql.WATCHER, holder, at, stale_before)).fetchone()
+                held = db.execute(shared.HOLD, (shared.WATCHER, holder, at, stale_before)).fetchone()
                 if held is not None:
                     return True, held[0]
-                return False, db.execute(watch_sql.MARK, (watch_sql.WATCHER,)).fetchone()[0]
+                return False, db.execute(shared.MARK, (shared.WATCHER,)).fetchone()[0]
 
         return await self._with_db(hold)
 
@@ -191,9 +156,9 @@ class SQLiteStore(SharedReads, SharedWatch, SharedReminders):
     ) -> bool:
         def advance(db: sqlite3.Connection) -> bool:
             with db:
-                moved = db.execute(watch_sql.ADVANCE, (new_mark, at, watch_sql.WATCHER, holder, mark)).rowcount == 1
+                moved = db.execute(shared.ADVANCE, (new_mark, at, shared.WATCHER, holder, mark)).rowcount == 1
                 if moved:
-                    db.executemany(watch_sql.ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
+                    db.executemany(shared.ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
                 return moved
 
         return await self._with_db(advance)
@@ -250,24 +215,8 @@ class SQLiteStore(SharedReads, SharedWatch, SharedReminders):
 
         return await self._with_db(write)
 
-    async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
-        def select(db: sqlite3.Connection) -> list[UnblockRequest]:
-            return [rows.request_from_row(row) for row in db.execute(f"{rows.SELECT} {tail}", params).fetchall()]
-
-        return await self._with_db(select)
-
-    async def _column(self, sql: str, *params: object) -> list[object]:
-        def select(db: sqlite3.Connection) -> list[object]:
-            return [row[0] for row in db.execute(sql, params).fetchall()]
-
-        return await self._with_db(select)
-
-    async def _announcements(self, tail: str, *params: object) -> list[Announcement]:
-        def select(db: sqlite3.Connection) -> list[Announcement]:
-            found = db.execute(f"{watch_sql.SELECT} {tail}", params).fetchall()
-            return [rows.announcement_from_row(row) for row in found]
-
-        return await self._with_db(select)
+    async def _fetch(self, sql: str, *params: object) -> list[Any]:
+        return await self._with_db(lambda db: db.execute(sql, params).fetchall())
 
     async def _with_db(self, work: Callable[[sqlite3.Connection], T]) -> T:
         db = self._connection()

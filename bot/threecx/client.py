@@ -8,9 +8,9 @@
 - Failed tries are repeated as :func:`~bot.threecx.retry.may_retry` allows,
   with exponential backoff and full jitter, bounded in count and in total time;
   ``Retry-After`` is honoured.
-- Every answer that is not a success maps to one typed error (``bot.threecx.answers``).
+- Every answer that is not a success maps to one typed error (``bot.threecx.errors``).
 
-The client speaks HTTP (the entity sets and their keys are ``bot.threecx.entity_sets``);
+The client speaks HTTP (the entity sets and their keys are ``bot.threecx.models``);
 what the bot does with each of 3CX's lists is in ``bot.threecx.lists``.
 """
 
@@ -23,6 +23,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import aiohttp
@@ -30,21 +31,21 @@ from yarl import URL
 
 from .. import calls, metrics
 from ..calls import Lane
-from ..domain.entries import Removal
-from . import answers
-from .answers import Answer
-from .entity_sets import EntitySet
-from .errors import ThreeCXError, UnavailableError, UnexpectedResponseError
-from .no_answer import NoAnswer, Sends, counting_sends
+from ..domain.entries import BlockedNumber, BlocklistEntry, Removal
+from ..network import unreached
+from .errors import Answer, CredentialsError, ThreeCXError, UnavailableError, UnexpectedResponseError
+from .models import EntitySet
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_have_been_carried_out, may_retry
 from .tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
-E = TypeVar("E")
+E = TypeVar("E", BlocklistEntry, BlockedNumber)
 #: a token is renewed this long before 3CX says it expires (or at half its life, if shorter)
 TOKEN_EARLY_REFRESH = 60.0
 TOKEN_PATH = "/connect/token"
+#: what a try that got no answer may have met
+NO_ANSWER = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
 
 
 class ThreeCXClient:
@@ -69,8 +70,7 @@ class ThreeCXClient:
         token_store: TokenStore | None = None,
     ) -> None:
         self._root = base_url.rstrip("/")
-        self._client_id = client_id
-        self._client_secret = client_secret
+        self._form = {"client_id": client_id, "client_secret": client_secret, "grant_type": "client_credentials"}
         self._timeout = timeout
         # each lane has connections of its own, so that lookups can never take the ones a decision needs;
         # the timeout runs per try and only once a connection is free: waiting for one of the pool's
@@ -87,15 +87,18 @@ class ThreeCXClient:
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
 
-    # -- lifecycle -------------------------------------------------------------
-
     async def start(self) -> None:
         if self._session is None:
             ssl_context = ssl.create_default_context(cafile=self._ca_bundle)
-            connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=ssl_context)
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout)
+            # aiohttp sends an idempotent request (a GET, a DELETE) once more by itself when a kept-alive connection
+            # closes before the answer: each send is counted in the list given as the request's trace context, so
+            # that a second one says the first one's answer was lost (and 3CX may have carried it out)
+            trace = aiohttp.TraceConfig()
+            trace.on_request_headers_sent.append(_count_send)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=timeout, trace_configs=[counting_sends()]
+                connector=aiohttp.TCPConnector(limit=self._pool_size, ssl=ssl_context),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._timeout),
+                trace_configs=[trace],
             )
 
     async def close(self) -> None:
@@ -116,17 +119,14 @@ class ThreeCXClient:
         and lasts at most the timeout."""
         return self._retry.budget + self._timeout
 
-    # -- entities ---------------------------------------------------------------------
-
     async def get(self, entity_set: EntitySet[E], key: Any) -> E:
         """``GET /<set>(<key>)``.
 
         Raises:
             NotFoundError: 3CX has no such entity (and every other ``ThreeCXError`` a call can raise).
         """
-        path = entity_set.entity(key)
-        answer = await self._xapi("GET", path)
-        return entity_set.parse(answers.json_body("GET", path, answer), answer.headers.get("ETag"))
+        answer = await self._xapi("GET", entity_set.entity(key))
+        return entity_set.parse(answer.json(), answer.headers.get("ETag"))
 
     async def delete(self, entity_set: EntitySet[Any], key: Any, etag: str | None = None) -> Removal:
         """``DELETE /<set>(<key>)``, with ``If-Match`` when an ETag is known.
@@ -135,45 +135,38 @@ class ThreeCXClient:
         earlier try's answer was lost (aiohttp itself resends an idempotent request once when a kept-alive
         connection drops), the removal says so (``answer_lost``): that try most likely removed it.
         """
-        path = entity_set.entity(key)
-        answer = await self._xapi("DELETE", path, headers={"If-Match": etag} if etag else {}, check=False)
+        answer = await self._xapi("DELETE", entity_set.entity(key), headers={"If-Match": etag} if etag else {})
         if answer.status in (200, 204):
             return Removal(deleted=True, answer=f"HTTP {answer.status}")
         if answer.status == 404 and answer.after_lost:
-            return Removal(
-                deleted=False,
-                answer="HTTP 404 on a second try: the first, whose answer was lost, removed it",
-                answer_lost=True,
-            )
+            said = "HTTP 404 on a second try: the first, whose answer was lost, removed it"
+            return Removal(deleted=False, answer=said, answer_lost=True)
         if answer.status == 404:
             return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
-        raise answers.error_for("DELETE", path, answer)
+        raise answer.error()
 
     async def query(
-        self, entity_set: EntitySet[E], *, filter: str | None = None, top: int, skip: int = 0,
+        self,
+        entity_set: EntitySet[E],
+        *,
+        filter: str | None = None,
+        top: int,
+        skip: int = 0,
         orderby: str | None = None,
-    ) -> list[E]:  # fmt: skip
+    ) -> list[E]:
         """``GET /<set>`` with ``$filter``, ``$orderby``, ``$top`` and ``$skip``: at most ``top`` entities."""
-        params = {"$top": str(top)}
-        if skip:
-            params["$skip"] = str(skip)
-        if filter:
-            params["$filter"] = filter
-        if orderby:
-            params["$orderby"] = orderby
-        answer = await self._xapi("GET", entity_set.path, params=params)
-        return [entity_set.parse(item, None) for item in answers.values("GET", entity_set.path, answer)]
+        params = {"$top": str(top), "$skip": str(skip) if skip else None, "$filter": filter, "$orderby": orderby}
+        answer = await self._xapi("GET", entity_set.path, params={k: v for k, v in params.items() if v})
+        return [entity_set.parse(item) for item in answer.values()]
 
     async def create(self, entity_set: EntitySet[E], body: dict[str, Any]) -> E:
         """``POST /<set>``: the entity 3CX made (with an Id of its own). Never sent twice."""
-        answer = await self._xapi("POST", entity_set.path, json_body=body)
-        return entity_set.parse(answers.json_body("POST", entity_set.path, answer), None)
+        answer = await self._xapi("POST", entity_set.path, body=json.dumps(body).encode())
+        return entity_set.parse(answer.json())
 
     async def check_credentials(self) -> None:
         """Make sure a token is held (the shared one, or a new one); raises like any call would."""
         await self._access_token()
-
-    # -- plumbing ----------------------------------------------------------------
 
     async def _xapi(
         self,
@@ -182,42 +175,26 @@ class ThreeCXClient:
         *,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        check: bool = True,
+        body: bytes | None = None,
     ) -> Answer:
-        """One XAPI call with the bearer token; a 401 gets the shared (or a new) token and one more try."""
-        url = URL(f"{self._root}/xapi/v1{path}", encoded=True)
-        if params:
-            url = url.with_query(params)
-        data = json.dumps(json_body).encode() if json_body is not None else None
-        extra = {"Content-Type": "application/json"} if data is not None else {}
-        creates = method == "POST"  # every XAPI POST the bot sends adds an entry
-        token = await self._access_token()
-        answer = await self._send(
-            method, url, path, headers={**(headers or {}), **extra, **_auth(token)}, data=data, creates=creates
-        )
-        if answer.status == 401:
-            log.info("3CX refused the access token; taking the shared one, or a new one", extra={"path": path})
+        """One XAPI call with the bearer token; a 401 gets the shared (or a new) token and one more try. An answer
+        that is not a success raises its error, but a DELETE's 404 (the entry is gone)."""
+        url = URL(f"{self._root}/xapi/v1{path}", encoded=True).with_query(params or None)
+        sent = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
+        token: str | None = None
+        for tries in (1, 2):
             token = await self._access_token(stale=token)
-            answer = await self._send(
-                method,
-                url,
-                path,
-                headers={**(headers or {}), **extra, **_auth(token)},
-                data=data,
-                creates=creates,
-            )
-        if check and answer.status >= 300:
-            raise answers.error_for(method, path, answer)
+            answer = await self._send(method, url, path, {**sent, "Authorization": f"Bearer {token}"}, body)
+            if answer.status != 401 or tries == 2:
+                break
+            log.info("3CX refused the access token; taking the shared one, or a new one", extra={"path": path})
+        if answer.status >= 300 and not (method == "DELETE" and answer.status == 404):
+            raise answer.error()
         return answer
 
     async def _access_token(self, stale: str | None = None) -> str:
-        """The cached token, or a new one; ``stale`` is a token 3CX just refused."""
-        token = self._token
-        if token is not None and token != stale and time.time() < self._token_renew_at:
-            return token
+        """The cached token, or a new one (one caller at a time); ``stale`` is a token 3CX just refused."""
         async with self._token_lock:
-            # another caller may have fetched one while this one waited for the lock
             token = self._token
             if token is not None and token != stale and time.time() < self._token_renew_at:
                 return token
@@ -232,23 +209,25 @@ class ThreeCXClient:
 
     async def _fetch_token(self) -> tuple[str, float]:
         """Ask 3CX for a token: the token and when to renew it (epoch seconds)."""
-        form = {"client_id": self._client_id, "client_secret": self._client_secret, "grant_type": "client_credentials"}
         # in the decisions' lane whoever asks: a decision waiting for the token must not wait behind lookups
         url = URL(f"{self._root}{TOKEN_PATH}", encoded=True)
         try:
-            answer = await self._send("POST", url, TOKEN_PATH, data=form, lane=Lane.DECISIONS)
+            answer = await self._send("POST", url, TOKEN_PATH, {}, self._form, lane=Lane.DECISIONS)
         except ThreeCXError:
             metrics.TOKEN_FETCHES.labels("failed").inc()
             raise
         metrics.TOKEN_FETCHES.labels("ok" if answer.status == 200 else "refused").inc()
+        if answer.status in (400, 401, 403):  # the client id or secret
+            message, status = "3CX refused the API client id or secret", answer.status
+            raise CredentialsError(message, method="POST", path=TOKEN_PATH, status=status, detail=answer.detail())
         if answer.status != 200:
-            raise answers.token_refusal(TOKEN_PATH, answer)
-        data = answers.json_body("POST", TOKEN_PATH, answer)
+            raise answer.error()
+        data = answer.json()
         token = data.get("access_token") if isinstance(data, dict) else None
         lifetime = data.get("expires_in") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
-            raise UnexpectedResponseError("3CX's token endpoint answered without a token", method="POST",
-                                          path=TOKEN_PATH)  # fmt: skip
+            message = "3CX's token endpoint answered without a token"
+            raise UnexpectedResponseError(message, method="POST", path=TOKEN_PATH)
         if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:
             lifetime = 60.0  # no usable lifetime: keep it briefly, a 401 would renew it anyway
         log.info("fetched a 3CX access token", extra={"expires_in": lifetime})
@@ -259,36 +238,33 @@ class ThreeCXClient:
         method: str,
         url: URL,
         path: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        data: Mapping[str, str] | bytes | None = None,
-        creates: bool = False,
+        headers: Mapping[str, str],
+        data: Mapping[str, str] | bytes | None,
         lane: Lane | None = None,
     ) -> Answer:
-        """Send one request, tried again as :func:`may_retry` allows, within the policy's tries and time.
-
-        ``creates``: the request adds an entry, so repeating it could add the entry twice.
-        """
-        policy = self._retry
+        """Send one request, tried again as :func:`may_retry` allows, within the policy's tries and time."""
+        # every XAPI POST the bot sends adds an entry (asking for a token again is harmless)
+        policy, creates = self._retry, method == "POST" and path != TOKEN_PATH
+        changes = creates or method == "DELETE"  # a call that reached 3CX may have added or removed the entry
         deadline = time.monotonic() + policy.budget
-        slots = self._slots[lane or calls.lane()]
-        all_headers = {"Accept": "application/json", **(headers or {})}
         tries, lost = 0, False
         while True:
             tries += 1
             failure: ThreeCXError
+            status: int | None
             try:
-                answer = await self._try(method, url, path, all_headers, data, slots, creates=creates)
-            except NoAnswer as no_answer:
-                failure, sent, status, retry_after = no_answer.error, no_answer.sent, None, None
-                lost = lost or sent
+                answer = await self._try(method, url, path, headers, data, self._slots[lane or calls.LANE.get()])
+            except NO_ANSWER as exc:
+                sent, status, retry_after = not isinstance(exc, aiohttp.ClientConnectorError), None, None
+                failure = _no_answer(exc, method, path, creates=creates, sent=sent)
+                failure.maybe_applied = changes and sent
             else:
                 if answer.status not in RETRYABLE_STATUSES:
                     return replace(answer, after_lost=True) if lost else answer
-                failure, sent, status = answers.error_for(method, path, answer), True, answer.status
-                failure.maybe_applied = may_have_been_carried_out(changes=creates or method == "DELETE", status=status)
-                lost = lost or failure.maybe_applied
-                retry_after = answers.retry_after(answer.headers.get("Retry-After"))
+                failure, sent, status = answer.error(), True, answer.status
+                failure.maybe_applied = may_have_been_carried_out(changes=changes, status=status)
+                retry_after = answer.headers.get("Retry-After")
+            lost = lost or failure.maybe_applied
             pause = policy.delay(tries, retry_after)
             retry = may_retry(creates=creates, sent=sent, status=status)
             if not retry or tries >= policy.attempts or time.monotonic() + pause > deadline:
@@ -309,41 +285,50 @@ class ThreeCXClient:
         headers: Mapping[str, str],
         data: Mapping[str, str] | bytes | None,
         slots: asyncio.Semaphore,
-        *,
-        creates: bool,
     ) -> Answer:
         """One try: a connection of the lane, then the request within the timeout.
 
         Raises:
-            NoAnswer: no answer came (saying whether the request may have reached 3CX).
             UnavailableError: the certificate is not trusted, or the work's permit to call ran out.
+            aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError: no answer came.
         """
         if self._session is None:
             raise RuntimeError("ThreeCXClient.start() was not called")
         async with slots:
-            permit = calls.permit()
+            permit = calls.PERMIT.get()
             if permit is not None and not permit.allows():
-                raise UnavailableError("the bot no longer holds this request, so nothing was sent", method=method,
-                                       path=path)  # fmt: skip
-            started, status, sends = time.monotonic(), None, Sends()
+                message = "the bot no longer holds this request, so nothing was sent"
+                raise UnavailableError(message, method=method, path=path)
+            started, status, sends = time.monotonic(), None, list[bool]()
+            headers = {"Accept": "application/json", **headers}
             try:
                 async with (
                     asyncio.timeout(self._timeout),
                     self._session.request(method, url, headers=headers, data=data, trace_request_ctx=sends) as response,
                 ):
                     status = response.status
-                    return Answer(response.status, response.headers, await response.read(), after_lost=sends.resent)
+                    body = await response.read()
+                    return Answer(method, path, status, response.headers, body, after_lost=len(sends) > 1)
             except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as exc:
-                raise UnavailableError(
-                    "3CX's TLS certificate could not be verified; for a private CA, set THREECX_CA_BUNDLE",
-                    method=method,
-                    path=path,
-                ) from exc
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-                raise NoAnswer.of(exc, method, path, creates=creates) from exc
+                message = "3CX's TLS certificate could not be verified; for a private CA, set THREECX_CA_BUNDLE"
+                raise UnavailableError(message, method=method, path=path) from exc
             finally:
                 metrics.threecx_request(method, path, status, time.monotonic() - started)
 
 
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def _no_answer(exc: BaseException, method: str, path: str, *, creates: bool, sent: bool) -> UnavailableError:
+    """What a try that got no answer (``sent``: the request may have reached 3CX) failed with."""
+    if creates and sent:
+        message = "3CX's answer was lost, so it is not known whether the entry was added"
+    elif isinstance(exc, TimeoutError):
+        message = "3CX did not answer in time"
+    else:
+        message = "3CX could not be reached"
+    why = unreached(exc)
+    # "connection refused" says more to people than a class name
+    return UnavailableError(message, method=method, path=path, detail=why or type(exc).__name__, unreached=why)
+
+
+async def _count_send(_: aiohttp.ClientSession, context: SimpleNamespace, __: object) -> None:
+    if isinstance(context.trace_request_ctx, list):
+        context.trace_request_ctx.append(True)

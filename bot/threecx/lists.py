@@ -2,22 +2,19 @@
 
 Each offers the same small set of actions to the domain (remove an entry, put it
 back, is it still listed, find the one put back) and its own ways of finding
-entries; the OData filters are written here, from values quoted by
-``bot.threecx.odata``, and never by the domain.
+entries; the OData filters are written here, every value in them quoted, and never by the domain.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Removal, Target
 from .client import ThreeCXClient
-from .entity_sets import BLACKLIST_NUMBERS, BLOCKLIST, EntitySet
 from .errors import NotFoundError
-from .models import allow_body, creation_body
-from .odata import any_equal, contains
+from .models import BLACKLIST_NUMBERS, BLOCKLIST, EntitySet, allow_body, string_literal
 
 E = TypeVar("E", BlocklistEntry, BlockedNumber)
 #: equality tests per query, to keep URLs short
@@ -29,11 +26,19 @@ ALLOWS = "BlockType eq Pbx.BlockType'Allow'"
 DIGIT_SEPARATORS = " -."
 
 
+def any_equal(field: str, values: Iterable[str]) -> str:
+    """``field eq 'a' or field eq 'b' …``."""
+    return " or ".join(f"{field} eq {string_literal(v)}" for v in values)
+
+
+def contains(field: str, value: str) -> str:
+    return f"contains({field},{string_literal(value)})"
+
+
 class _List(Generic[E]):
     """What both lists do alike: an entity set, and the one type of entry it holds."""
 
     entity_set: EntitySet[E]
-    holds: type[E]
 
     def __init__(self, client: ThreeCXClient) -> None:
         self._client = client
@@ -42,7 +47,8 @@ class _List(Generic[E]):
         return await self._client.delete(self.entity_set, self._own(target).id, target.etag)
 
     async def restore(self, target: Target) -> tuple[Target, str]:
-        return await self._client.create(self.entity_set, creation_body(self._own(target))), "HTTP 201"
+        body = self.entity_set.creation_body(self._own(target))
+        return await self._client.create(self.entity_set, body), "HTTP 201"
 
     async def listed(self, target: Target) -> bool:
         try:
@@ -58,7 +64,7 @@ class _List(Generic[E]):
         return await self._client.query(self.entity_set, filter=any_equal(field, values), top=top)
 
     def _own(self, target: Target) -> E:
-        if not isinstance(target, self.holds):
+        if not isinstance(target, self.entity_set.holds):
             raise TypeError(f"{self.entity_set.path} holds no {type(target).__name__}")
         return target
 
@@ -66,7 +72,7 @@ class _List(Generic[E]):
 class IpBlocklist(_List[BlocklistEntry]):
     """``/Blocklist``: entries by Id (int), by ``IPAddrMask``, or the newest."""
 
-    kind, entity_set, holds = Kind.ADDRESS, BLOCKLIST, BlocklistEntry
+    kind, entity_set = Kind.ADDRESS, BLOCKLIST
 
     async def find_restored(self, target: Target) -> str | None:
         # an allow entry for the same address (Approve and allow) is not the block put back
@@ -128,23 +134,20 @@ class IpBlocklist(_List[BlocklistEntry]):
     async def still_listed(self, ids: Sequence[int]) -> set[int]:
         """Which of ``ids`` 3CX still lists (a few short queries)."""
         chunks = [ids[i : i + CLAUSES_PER_QUERY] for i in range(0, len(ids), CLAUSES_PER_QUERY)]
-        queries = [" or ".join(f"Id eq {int(n)}" for n in chunk) for chunk in chunks]
-        pages = await asyncio.gather(*(self._client.query(BLOCKLIST, filter=q, top=len(c)) for q, c in
-                                       zip(queries, chunks, strict=True)))  # fmt: skip
+        filters = [" or ".join(f"Id eq {int(n)}" for n in chunk) for chunk in chunks]
+        queries = [self._client.query(BLOCKLIST, filter=f, top=len(c)) for f, c in zip(filters, chunks, strict=True)]
+        pages = await asyncio.gather(*queries)
         return {entry.id for page in pages for entry in page}
 
 
 class NumberBlacklist(_List[BlockedNumber]):
     """``/BlackListNumbers``: entries by Id (string), or by ``CallerId``."""
 
-    kind, entity_set, holds = Kind.NUMBER, BLACKLIST_NUMBERS, BlockedNumber
+    kind, entity_set = Kind.NUMBER, BLACKLIST_NUMBERS
 
     async def find_restored(self, target: Target) -> str | None:
-        same = await self.with_caller_ids([self._own(target).number or ""], 1)
+        same = await self._matching("CallerId", [self._own(target).number or ""], 1)
         return same[0].id if same else None
-
-    async def with_caller_ids(self, caller_ids: Sequence[str], top: int) -> list[BlockedNumber]:
-        return await self._matching("CallerId", caller_ids, top)
 
     async def holding_digits(self, tail: str, top: int) -> list[BlockedNumber]:
         """The entries whose ``CallerId`` holds the digits ``tail``, together or with a space, a hyphen or a dot

@@ -1,71 +1,89 @@
-"""The XAPI's JSON, read into the domain's entries (``bot.domain.entries``) strictly, and the bodies 3CX takes."""
+"""The XAPI's entity sets the bot uses: their paths, how a key is written into a URL, how 3CX's JSON is read into
+the domain's entries (``bot.domain.entries``) strictly, and the bodies 3CX takes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
-from ..domain.entries import (
-    ALLOW,
-    MAX_ENTRY_ID,
-    MIN_ENTRY_ID,
-    BlockedNumber,
-    BlocklistEntry,
-    Kind,
-    Target,
-    expiry,
-    is_entry_id,
-)
+from ..domain.entries import ALLOW, BlockedNumber, BlocklistEntry, is_entry_id
 from .errors import UnexpectedResponseError
 
-__all__ = [
-    "ALLOW",
-    "MAX_ENTRY_ID",
-    "MIN_ENTRY_ID",
-    "BlockedNumber",
-    "BlocklistEntry",
-    "Kind",
-    "Target",
-    "allow_body",
-    "blocked_number",
-    "blocklist_entry",
-    "creation_body",
-    "expires_at",
-    "expiry",
-    "is_entry_id",
-]
-
-#: ``Pbx.BlocklistAddr``: each text attribute of an entry and 3CX's name for it
-ADDRESS_FIELDS = {
-    "address": "IPAddrMask", "description": "Description", "block_type": "BlockType", "added_by": "AddedBy",
-    "expires_at": "ExpiresAt",
-}  # fmt: skip
-#: ``Pbx.BlackListNumber``
-NUMBER_FIELDS = {"number": "CallerId", "description": "Description"}
-#: the fields that put an entry back (``POST``): what it blocked, not who added it
-_CREATION = {
-    Kind.ADDRESS: ("IPAddrMask", "Description", "BlockType", "ExpiresAt"),
-    Kind.NUMBER: ("CallerId", "Description"),
-}
-_FIELDS = {Kind.ADDRESS: ADDRESS_FIELDS, Kind.NUMBER: NUMBER_FIELDS}
+E = TypeVar("E", BlocklistEntry, BlockedNumber)
 
 
-def blocklist_entry(data: Any, etag: str | None = None) -> BlocklistEntry:
-    """``Pbx.BlocklistAddr`` (int Id)."""
-    texts = _texts(data, "a blocklist entry", ADDRESS_FIELDS, lambda v: isinstance(v, int) and not isinstance(v, bool))
-    return BlocklistEntry(id=data["Id"], etag=etag or _odata_etag(data), **texts)
+def string_literal(value: str) -> str:
+    """An OData string literal: quoted, with every ``'`` doubled."""
+    return "'" + value.replace("'", "''") + "'"
 
 
-def blocked_number(data: Any, etag: str | None = None) -> BlockedNumber:
-    """``Pbx.BlackListNumber`` (string Id)."""
-    texts = _texts(data, "a blocked number", NUMBER_FIELDS, lambda v: isinstance(v, str) and bool(v))
-    return BlockedNumber(id=data["Id"], etag=etag or _odata_etag(data), **texts)
+@dataclass(frozen=True, slots=True)
+class EntitySet(Generic[E]):
+    """One of the XAPI's entity sets: its path, the entry it holds, and its fields."""
+
+    path: str
+    holds: type[E]
+    #: each text attribute of an entry and 3CX's name for it
+    fields: dict[str, str]
+    #: the fields that put an entry back (``POST``): what it blocked, not who added it
+    creation: tuple[str, ...]
+    #: what its Ids are: whole numbers (the IP blocklist), or text
+    numbered: bool
+
+    def entity(self, key: Any) -> str:
+        """``/<set>(<key>)``, the key written from a checked value, never from someone's text as it is: a whole
+        number as digits; text as a quoted literal with its quotes doubled, and everything else in it that is not
+        a letter or digit percent-encoded (no character of it can end the key, add a path segment or start a
+        query)."""
+        if self.numbered and type(key) is int and is_entry_id(key):
+            return f"{self.path}({key:d})"
+        if not self.numbered and isinstance(key, str) and 0 < len(key) <= 200:
+            literal = quote(string_literal(key), safe="'")
+            return f"{self.path}({literal})"
+        raise ValueError(f"not an Id of {self.path}")
+
+    def parse(self, data: Any, etag: str | None = None) -> E:
+        """An entry read strictly from 3CX's JSON; its ETag from the header, or from ``@odata.etag``."""
+        what = f"an entry of {self.path}"
+        if not isinstance(data, dict):
+            raise UnexpectedResponseError(f"3CX answered with something that is not {what}")
+        key: Any = data.get("Id")
+        if not (type(key) is int if self.numbered else isinstance(key, str) and key):
+            raise UnexpectedResponseError(f"3CX answered with {what} without a usable Id")
+        texts = {attr: data.get(name) for attr, name in self.fields.items()}
+        for attr, value in texts.items():
+            if value is not None and not isinstance(value, str):
+                raise UnexpectedResponseError(f"3CX answered with a {self.fields[attr]} that is not text")
+        said = data.get("@odata.etag")
+        return self.holds(id=key, etag=etag or (said if isinstance(said, str) else None), **texts)
+
+    def creation_body(self, target: E) -> dict[str, Any]:
+        """The body that puts ``target`` back."""
+        return {name: getattr(target, attr) for attr, name in self.fields.items() if name in self.creation}
 
 
-def creation_body(target: Target) -> dict[str, Any]:
-    """The body that puts ``target`` back."""
-    names = _FIELDS[target.kind]
-    return {name: getattr(target, attr) for attr, name in names.items() if name in _CREATION[target.kind]}
+BLOCKLIST = EntitySet(
+    "/Blocklist",
+    BlocklistEntry,
+    {
+        "address": "IPAddrMask",
+        "description": "Description",
+        "block_type": "BlockType",
+        "added_by": "AddedBy",
+        "expires_at": "ExpiresAt",
+    },
+    ("IPAddrMask", "Description", "BlockType", "ExpiresAt"),
+    numbered=True,
+)
+BLACKLIST_NUMBERS = EntitySet(
+    "/BlackListNumbers",
+    BlockedNumber,
+    {"number": "CallerId", "description": "Description"},
+    ("CallerId", "Description"),
+    numbered=False,
+)
 
 
 def allow_body(address: str, until: float, note: str) -> dict[str, Any]:
@@ -76,25 +94,3 @@ def allow_body(address: str, until: float, note: str) -> dict[str, Any]:
 def expires_at(epoch: float) -> str:
     """A moment as 3CX's ``ExpiresAt`` takes it (ISO 8601 with an offset)."""
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
-
-
-def _texts(data: Any, what: str, fields: dict[str, str], valid_id: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise UnexpectedResponseError(f"3CX answered with something that is not {what}")
-    if not valid_id(data.get("Id")):
-        raise UnexpectedResponseError(f"3CX answered with {what} without a usable Id")
-    return {attr: _optional_str(data, name) for attr, name in fields.items()}
-
-
-def _optional_str(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise UnexpectedResponseError(f"3CX answered with a {key} that is not text")
-    return value
-
-
-def _odata_etag(data: dict[str, Any]) -> str | None:
-    etag = data.get("@odata.etag")
-    return etag if isinstance(etag, str) else None

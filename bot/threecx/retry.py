@@ -18,11 +18,13 @@ class RetryPolicy:
     max_delay: float = 8.0
     budget: float = 30.0
 
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Pause before try ``attempt + 1``: Retry-After when given, else full jitter backoff."""
-        if retry_after is not None:
-            return retry_after
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+    def delay(self, attempt: int, retry_after: str | None) -> float:
+        """Pause before try ``attempt + 1``: the seconds of a ``Retry-After`` header when given, else full jitter
+        backoff (for an HTTP date too)."""
+        try:
+            return max(0.0, float(retry_after or ""))
+        except ValueError:
+            return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 
 def may_retry(*, creates: bool, sent: bool, status: int | None) -> bool:

@@ -4,26 +4,35 @@ only moves when a test moves it; and the domain's services built around them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from bot.domain.allowing import Allowing
 from bot.domain.decisions import Decisions
-from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, Kind, Removal, Target
-from bot.domain.execution import Execution
+from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, CallFailed, Kind, Removal, Target
 from bot.domain.lookup import Finder
-from bot.domain.model import Escalation, Move, State, Timing, Transition, UnblockRequest
-from bot.domain.policy import ApprovalPolicy, Approvers
-from bot.domain.ports import UNBLOCKS_READ, WAITING_READ, AlreadyOpen, EntryList, StoreUnreachable
+from bot.domain.model import Decision, Escalation, Move, State, Timing, Transition, UnblockRequest
+from bot.domain.outcomes import Outcome
+from bot.domain.policy import ApprovalPolicy
+from bot.domain.ports import (
+    UNBLOCKS_READ,
+    WAITING_READ,
+    AlreadyOpen,
+    EntryList,
+    NotShown,
+    Shown,
+    StoreUnreachable,
+)
+from bot.domain.reads import Reads
 from bot.domain.requests import Requests
-from bot.domain.rules import Rule, Rules
+from bot.domain.results import Opened
+from bot.domain.rules import Approvers, Rule, Rules
 from bot.domain.transitions import Transitions
-from bot.storage import rows
-from bot.threecx.errors import ChangedError, NotFoundError, ThreeCXError
-from bot.threecx.models import expires_at
 
 T = TypeVar("T")
 E = TypeVar("E", BlocklistEntry, BlockedNumber)
@@ -64,13 +73,12 @@ class FakeClock:
 
 
 class MemoryStore:
-    """A :class:`bot.domain.ports.RequestStore` in memory, keeping the contract of ``bot.storage.contract``: a
-    request is kept as the row a database keeps, and a transition is one compare-and-set by the rules of
-    ``bot.storage.rows`` (``conditions`` and ``changes``), as in the real stores. Every method yields to the
+    """A :class:`bot.domain.ports.RequestStore` in memory, keeping the contract the real stores keep: a
+    transition is one compare-and-set by the rules of :class:`~bot.domain.model.Move`. Every method yields to the
     event loop once before it acts, so that concurrent calls interleave as they would against a database."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, dict[str, object]] = {}
+        self._requests: dict[str, UnblockRequest] = {}
         self._arrival: dict[str, int] = {}
         self._order = itertools.count()
         #: entry key (kind and Id) -> the open request that holds it
@@ -80,10 +88,9 @@ class MemoryStore:
         self._choices: dict[str, tuple[str, float]] = {}
         self._home: dict[str, float] = {}
         self._cards: dict[str, str] = {}
-        #: the weekly reports recorded: when each was due -> (posted, holder)
         #: request id -> (holder, at) of the claim to send its reminder
         self.reminding: dict[str, tuple[str, float]] = {}
-        #: due_at -> (posted, holder, claimed at, sent at: None until Slack took it)
+        #: due_at -> (posted, holder, claimed at, sent at: None until it was sent)
         self.reports: dict[float, tuple[bool, str, float, float | None]] = {}
         #: how many times each method was called
         self.calls: Counter[str] = Counter()
@@ -103,51 +110,51 @@ class MemoryStore:
 
     async def add(self, request: UnblockRequest) -> None:
         lost = await self._begin("add")
-        for key in rows.target_keys(request):
+        for key in _keys(request):
             if key in self.open_targets:
                 raise AlreadyOpen(self.open_targets[key])
-        if request.id in self._rows:
+        if request.id in self._requests:
             raise ValueError(f"request {request.id} exists")
-        self._rows[request.id] = dict(zip(rows.NAMES, rows.request_row(request), strict=True))
+        self._requests[request.id] = request
         self._arrival[request.id] = next(self._order)
-        self._log[request.id] = [Transition(request.id, None, request.state, request.requester, request.created_at)]
-        self.open_targets.update(dict.fromkeys(rows.target_keys(request), request.id))
+        self._log[request.id] = [Transition(request.id, None, request.state, request.asked.by, request.asked.at)]
+        self.open_targets.update(dict.fromkeys(_keys(request), request.id))
         self._end(lost)
 
     async def transition(self, move: Move) -> UnblockRequest | None:
         lost = await self._begin("transition")
-        row = self._rows.get(move.request_id)
-        if row is None or not all(_holds(row[column], op, value) for column, op, value in rows.conditions(move)):
+        request = self._requests.get(move.request_id)
+        if request is None or not _holds(request, move):
             self._end(lost)
             return None
-        row.update(rows.changes(move))
+        self._requests[move.request_id] = moved = _moved(request, move)
         self._log[move.request_id].append(
             Transition(move.request_id, move.from_state, move.to_state, move.actor, move.at, move.answer)
         )
         if move.frees_targets:
             self.open_targets = {k: v for k, v in self.open_targets.items() if v != move.request_id}
         self._end(lost)
-        return self._request(move.request_id)
+        return moved
 
     async def renew(self, request_id: str, owner: str, at: float) -> bool:
         lost = await self._begin("renew")
-        row = self._rows.get(request_id)
-        held = row is not None and row["owner"] == owner and _claimed(row)
-        if row is not None and held:
-            row["heartbeat_at"] = at
+        request = self._requests.get(request_id)
+        held = request is not None and request.owner == owner and request.state.claimed
+        if request is not None and held:
+            self._requests[request_id] = replace(request, heartbeat_at=at)
         self.renewals.append((request_id, owner, held))
         self._end(lost)
         return held
 
     async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
         lost = await self._begin("take_over")
-        row = self._rows.get(request_id)
-        if row is None or not _claimed(row) or row["heartbeat_at"] != heartbeat_at:
+        request = self._requests.get(request_id)
+        if request is None or not request.state.claimed or request.heartbeat_at != heartbeat_at:
             self._end(lost)
             return None
-        row.update(owner=owner, heartbeat_at=at)
+        self._requests[request_id] = taken = replace(request, owner=owner, heartbeat_at=at)
         self._end(lost)
-        return self._request(request_id)
+        return taken
 
     async def first_delivery(self, key: str, at: float, handler: str) -> bool:
         lost = await self._begin("first_delivery")
@@ -163,9 +170,7 @@ class MemoryStore:
 
     async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
         lost = await self._begin("keep_choice")
-        if choice_id in self._choices:
-            raise ValueError(f"choice {choice_id} exists")
-        self._choices[choice_id] = (data, at)
+        self._choices.setdefault(choice_id, (data, at))
         self._end(lost)
 
     async def home_opened(self, user: str, at: float) -> None:
@@ -178,12 +183,13 @@ class MemoryStore:
     async def get(self, request_id: str) -> UnblockRequest | None:
         lost = await self._begin("get")
         self._end(lost)
-        return self._request(request_id) if request_id in self._rows else None
+        return self._requests.get(request_id)
 
     async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
-        return await self._select(
-            "abandoned", lambda r: _claimed(r) and _below(r["heartbeat_at"], heartbeat_before), newest=False
-        )
+        def abandoned(r: UnblockRequest) -> bool:
+            return r.state.claimed and r.heartbeat_at is not None and r.heartbeat_at < heartbeat_before
+
+        return await self._select("abandoned", abandoned, newest=False)
 
     async def transitions(self, request_id: str) -> list[Transition]:
         lost = await self._begin("transitions")
@@ -191,91 +197,94 @@ class MemoryStore:
         return list(self._log.get(request_id, []))
 
     async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
-        found = await self._select("recent", lambda r: channel is None or (r["asked_in"] or r["channel"]) == channel)
+        found = await self._select("recent", lambda r: channel is None or r.asked.origin == channel)
         return found[:count]
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]:
         found = await self._select(
-            "pending_expired", lambda r: r["state"] == State.PENDING and not _below(now, r["expires_at"]), newest=False
+            "pending_expired", lambda r: _waiting(r) and r.decision.expires_at <= now, newest=False
         )
-        return sorted(found, key=lambda r: r.expires_at)[: rows.EXPIRY_BATCH]
+        return sorted(found, key=lambda r: r.decision.expires_at)[:EXPIRY_BATCH]
 
     async def waiting(self, count: int) -> list[UnblockRequest]:
-        return (await self._select("waiting", lambda r: r["state"] == State.PENDING))[:count]
+        return (await self._select("waiting", _waiting))[:count]
 
     async def count_pending(self) -> int:
-        return len(await self._select("count_pending", lambda r: r["state"] == State.PENDING))
+        return len(await self._select("count_pending", _waiting))
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
-        return (await self._select("requested_by", lambda r: r["requester"] == user))[:count]
+        return (await self._select("requested_by", lambda r: r.asked.by == user))[:count]
 
     async def undone(self, count: int) -> list[UnblockRequest]:
-        found = await self._select("undone", lambda r: r["undone_at"] is not None)
-        return sorted(found, key=lambda r: r.undone_at or 0.0, reverse=True)[:count]
+        found = await self._select("undone", lambda r: r.done.undone_at is not None)
+        return sorted(found, key=lambda r: r.done.undone_at or 0.0, reverse=True)[:count]
 
     async def still_waiting(
         self, now: float, remind_before: float | None, escalate_before: float | None
     ) -> list[UnblockRequest]:
-        def due(row: dict[str, object]) -> bool:
-            remind = row["reminded_at"] is None and _at_least(remind_before, row["created_at"])
-            escalate = row["escalation"] is None and _at_least(escalate_before, row["created_at"])
-            return row["state"] == State.PENDING and _below(now, row["expires_at"]) and (remind or escalate)
+        def due(r: UnblockRequest) -> bool:
+            made, decision = r.asked.at, r.decision
+            remind = decision.reminded_at is None and remind_before is not None and remind_before >= made
+            escalate = decision.escalation is None and escalate_before is not None and escalate_before >= made
+            return _waiting(r) and now < decision.expires_at and (remind or escalate)
 
         found = await self._select("still_waiting", due, newest=False)
-        return sorted(found, key=lambda r: r.created_at)[:WAITING_READ]
+        return sorted(found, key=lambda r: r.asked.at)[:WAITING_READ]
 
     async def claim_reminder(
         self, request_id: str, holder: str, at: float, stale_before: float
     ) -> UnblockRequest | None:
         lost = await self._begin("claim_reminder")
-        row, claim = self._rows.get(request_id), self.reminding.get(request_id)
+        request, claim = self._requests.get(request_id), self.reminding.get(request_id)
         free = claim is None or claim[1] < stale_before
-        waits = row is not None and row["state"] == State.PENDING and _below(at, row["expires_at"])
-        if not waits or not free or row is None or row["reminded_at"] is not None:
+        if request is None or not free or not _in_time(request, at) or request.decision.reminded_at is not None:
             self._end(lost)
             return None
         self.reminding[request_id] = (holder, at)
         self._end(lost)
-        return self._request(request_id)
+        return request
 
     async def release_reminder(self, request_id: str, holder: str) -> None:
         lost = await self._begin("release_reminder")
-        row, claim = self._rows.get(request_id), self.reminding.get(request_id)
-        if row is not None and row["reminded_at"] is None and claim is not None and claim[0] == holder:
+        request, claim = self._requests.get(request_id), self.reminding.get(request_id)
+        if request is not None and request.decision.reminded_at is None and claim is not None and claim[0] == holder:
             del self.reminding[request_id]
         self._end(lost)
 
     async def mark_reminded(self, request_id: str, at: float) -> UnblockRequest | None:
-        return await self._mark("mark_reminded", request_id, "reminded_at", at, at)
+        return await self._mark("mark_reminded", request_id, at, lambda d: replace(d, reminded_at=at))
 
     async def mark_escalated(self, request_id: str, escalation: Escalation) -> UnblockRequest | None:
-        return await self._mark("mark_escalated", request_id, "escalation", rows.escalation_json(escalation),
-                                escalation.at)  # fmt: skip
+        return await self._mark(
+            "mark_escalated", request_id, escalation.at, lambda d: replace(d, escalation=escalation)
+        )
 
-    async def _mark(self, method: str, request_id: str, column: str, value: object, at: float
-                    ) -> UnblockRequest | None:  # fmt: skip
-        """Set ``column`` once, while the request is pending and in time at ``at`` (a compare-and-set)."""
+    async def _mark(
+        self, method: str, request_id: str, at: float, mark: Callable[[Decision], Decision]
+    ) -> UnblockRequest | None:
+        """Mark the decision once (reminded, escalated), while the request is pending and in time at ``at`` (a
+        compare-and-set)."""
         lost = await self._begin(method)
-        row = self._rows.get(request_id)
-        if row is None or row[column] is not None or row["state"] != State.PENDING or not _below(at, row["expires_at"]):
+        request = self._requests.get(request_id)
+        if request is None or not _in_time(request, at) or _marked(request.decision, method):
             self._end(lost)
             return None
-        row[column] = value
+        marked = replace(request, decision=mark(request.decision))
+        self._requests[request_id] = marked
         self._end(lost)
-        return self._request(request_id)
+        return marked
 
     async def unblocked_since(self, since: float) -> list[UnblockRequest]:
-        kept = (State.UNBLOCKED, State.UNDO_FAILED)
-        found = await self._select(
-            "unblocked_since", lambda r: r["state"] in kept and _at_least(r["resolved_at"], since), newest=False
-        )
-        return sorted(found, key=lambda r: r.resolved_at or 0.0, reverse=True)[:UNBLOCKS_READ]
+        def unblocked(r: UnblockRequest) -> bool:
+            at = r.decision.at
+            return r.state in (State.UNBLOCKED, State.UNDO_FAILED) and at is not None and at >= since
+
+        found = await self._select("unblocked_since", unblocked, newest=False)
+        return sorted(found, key=lambda r: r.decision.at or 0.0, reverse=True)[:UNBLOCKS_READ]
 
     async def between(self, since: float, until: float, count: int) -> list[UnblockRequest]:
-        found = await self._select(
-            "between", lambda r: _at_least(r["created_at"], since) and _below(r["created_at"], until), newest=False
-        )
-        return sorted(found, key=lambda r: r.created_at)[:count]
+        found = await self._select("between", lambda r: since <= r.asked.at < until, newest=False)
+        return sorted(found, key=lambda r: r.asked.at)[:count]
 
     async def last_report(self) -> float | None:
         lost = await self._begin("last_report")
@@ -310,9 +319,9 @@ class MemoryStore:
         self._end(lost)
         return sorted(user for user, at in self._home.items() if at >= since)
 
-    async def card_posted(self, request_id: str, ts: str) -> None:
+    async def card_posted(self, request_id: str, ref: str) -> None:
         lost = await self._begin("card_posted")
-        self._cards[request_id] = ts
+        self._cards[request_id] = ref
         self._end(lost)
 
     async def card_of(self, request_id: str) -> str | None:
@@ -349,46 +358,112 @@ class MemoryStore:
             raise StoreUnreachable("the database did not answer; the write was made")
 
     async def _select(
-        self, method: str, where: Callable[[dict[str, object]], bool], *, newest: bool = True
+        self, method: str, where: Callable[[UnblockRequest], bool], *, newest: bool = True
     ) -> list[UnblockRequest]:
         lost = await self._begin(method)
         self._end(lost)
-        found = [request_id for request_id, row in self._rows.items() if where(row)]
+        found = [request for request in self._requests.values() if where(request)]
         if newest:
-            found.sort(key=lambda i: (self._request(i).created_at, self._arrival[i]), reverse=True)
-        return [self._request(request_id) for request_id in found]
-
-    def _request(self, request_id: str) -> UnblockRequest:
-        row = self._rows[request_id]
-        return rows.request_from_row(tuple(row[name] for name in rows.NAMES))
+            found.sort(key=lambda r: (r.asked.at, self._arrival[r.id]), reverse=True)
+        return found
 
 
-def _claimed(row: dict[str, object]) -> bool:
-    return row["state"] in (State.EXECUTING.value, State.UNDOING.value)
+#: what ``pending_expired`` returns at most in one go
+EXPIRY_BATCH = 500
 
 
-def _at_least(value: object, bound: object) -> bool:
-    """``value >= bound`` as SQL says it: never true of NULL."""
-    return isinstance(value, int | float) and isinstance(bound, int | float) and value >= bound
+def _keys(request: UnblockRequest) -> list[str]:
+    """What makes each entry the same entry: its kind and its Id (one open request per entry)."""
+    return [f"{t.kind.value}:{t.id}" for t in request.what.targets]
 
 
-def _below(value: object, bound: object) -> bool:
-    """``value < bound`` as SQL says it: never true of NULL."""
-    return isinstance(value, int | float) and isinstance(bound, int | float) and value < bound
+def _marked(decision: Decision, method: str) -> bool:
+    """Reminded already (``mark_reminded``), or escalated already (``mark_escalated``)."""
+    return (decision.reminded_at if method == "mark_reminded" else decision.escalation) is not None
 
 
-def _holds(value: object, op: str, expected: object) -> bool:
-    """One condition of ``rows.conditions``, as SQL evaluates it (a comparison with NULL is not true)."""
-    if op == "=":
-        return value is not None and value == expected
-    if op == ">":
-        return _below(expected, value)
-    if op == ">=":
-        return _below(expected, value) or (value is not None and value == expected)
-    raise ValueError(f"no such operator: {op}")
+def _waiting(request: UnblockRequest) -> bool:
+    return request.state is State.PENDING
+
+
+def _in_time(request: UnblockRequest, at: float) -> bool:
+    return _waiting(request) and at < request.decision.expires_at
+
+
+def _holds(request: UnblockRequest, move: Move) -> bool:
+    """Whether ``move`` may happen to ``request`` as it is (the compare of the compare-and-set)."""
+    undo_until = request.done.undo_until
+    in_time = not move.unexpired or (
+        (undo_until is not None and move.at <= undo_until)
+        if move.to_state is State.UNDOING
+        else move.at < request.decision.expires_at
+    )
+    owner_holds = not move.from_state.claimed or move.owner is None or request.owner == move.owner
+    approvals_hold = move.approvals is None or request.decision.approvals == move.approvals_were
+    return request.state is move.from_state and in_time and owner_holds and approvals_hold
+
+
+def _moved(request: UnblockRequest, move: Move) -> UnblockRequest:
+    """``request`` once ``move`` is made (the set of the compare-and-set)."""
+    decision, done, owner, heartbeat_at = request.decision, request.done, request.owner, request.heartbeat_at
+    if move.from_state is State.PENDING and move.to_state is not State.PENDING:
+        decision = replace(decision, by=move.actor, at=move.at)
+    if move.approvals is not None:
+        decision = replace(decision, approvals=move.approvals)
+    if move.to_state is State.UNDOING:
+        done = replace(done, undone_by=move.actor, undone_at=move.at)
+    if move.to_state.claimed:
+        owner, heartbeat_at = move.owner, move.at
+    elif move.from_state.claimed:
+        owner = None
+    done = replace(
+        done,
+        action=move.action or done.action,
+        results=done.results if move.results is None else move.results,
+        undo_until=done.undo_until if move.undo_until is None else move.undo_until,
+        undo_results=done.undo_results if move.undo_results is None else move.undo_results,
+    )
+    return replace(request, state=move.to_state, decision=decision, done=done, owner=owner, heartbeat_at=heartbeat_at)
 
 
 # -- 3CX's lists --------------------------------------------------------------------------------
+
+
+class Failed(CallFailed):
+    """A call to a fake list that failed: why, with what status and words 3CX answered, and whether 3CX may
+    still have applied it (its answer was lost)."""
+
+    def __init__(
+        self,
+        reason: Outcome,
+        message: str,
+        *,
+        status: int | None = None,
+        detail: str | None = None,
+        maybe_applied: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.reason, self.status, self.detail, self.maybe_applied = reason, status, detail, maybe_applied
+
+    def answer(self) -> str:
+        said = f": {self.detail}" if self.detail else ""
+        return f"no answer ({self})" if self.status is None else f"HTTP {self.status} ({self}){said}"
+
+
+def forbidden() -> Failed:
+    return Failed(Outcome.FORBIDDEN, "Forbidden", status=403)
+
+
+def unavailable(*, lost: bool = False) -> Failed:
+    """3CX was away (``lost``: it got the call, and its answer was lost)."""
+    if lost:
+        return Failed(Outcome.UNAVAILABLE, "timed out", maybe_applied=True)
+    return Failed(Outcome.UNAVAILABLE, "Service Unavailable", status=503)
+
+
+def expires_at(epoch: float) -> str:
+    """A moment as 3CX writes an entry's expiry (ISO 8601 with an offset)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -396,7 +471,7 @@ class Planned:
     """A call that fails with ``error``; ``applied``: 3CX made the change and the answer was lost; ``late``: 3CX
     makes the change that many seconds after the error."""
 
-    error: ThreeCXError
+    error: Failed
     applied: bool = False
     late: float | None = None
 
@@ -418,7 +493,7 @@ class FakeList(Generic[E]):
         self._ids = itertools.count(1000)
         self._removal_lost = False
 
-    def fail(self, method: str, error: ThreeCXError, *, applied: bool = False, late: float | None = None,
+    def fail(self, method: str, error: Failed, *, applied: bool = False, late: float | None = None,
              times: int = 1) -> None:  # fmt: skip
         """The next ``times`` calls of ``method`` raise ``error`` (see :class:`Planned`)."""
         self._planned.setdefault(method, []).extend(Planned(error, applied, late) for _ in range(times))
@@ -470,7 +545,7 @@ class FakeList(Generic[E]):
     async def get(self, key: Any) -> E:
         def get() -> E:
             if key not in self.entries:
-                raise NotFoundError("Not Found", method="GET", status=404)
+                raise Failed(Outcome.NOT_FOUND, "Not Found", status=404)
             return self.entries[key]
 
         return await self._call("get", key, get)
@@ -501,7 +576,7 @@ class FakeList(Generic[E]):
         if current is None:
             return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
         if target.etag is not None and current.etag is not None and target.etag != current.etag:
-            raise ChangedError("Precondition Failed", method="DELETE", status=412)
+            raise Failed(Outcome.CHANGED, "Precondition Failed", status=412)
         del self.entries[target.id]
         return Removal(deleted=True, answer="HTTP 204")
 
@@ -627,13 +702,49 @@ class FakeMembership:
 # -- the services, around the fakes -------------------------------------------------------------
 
 
+@dataclass
+class FakeCards:
+    """Where people see requests (``bot.domain.ports.Cards``): each card shown is the message
+    ``1700000000.<n>``, unless ``error`` says why it could not be; each claim told is kept (``then``: called with
+    it at once, to look at the world at that moment)."""
+
+    error: str | None = None
+    shown: list[UnblockRequest] = field(default_factory=list)
+    claims: list[UnblockRequest] = field(default_factory=list)
+    then: Callable[[UnblockRequest], object] | None = None
+    refs: dict[str, str] = field(default_factory=dict)
+    #: the reminders sent, and whether each is delivered (``Stopped``: the process stops while sending it)
+    reminded: list[UnblockRequest] = field(default_factory=list)
+    reminders: bool | type[Exception] = True
+
+    async def show(self, request: UnblockRequest, reply: str | None) -> Shown | NotShown:
+        if self.error is not None:
+            return NotShown(self.error)
+        self.shown.append(request)
+        self.refs[request.id] = f"1700000000.{len(self.shown):06d}"
+        return Shown(self.refs[request.id])
+
+    async def where(self, request_id: str) -> str | None:
+        return self.refs.get(request_id)
+
+    async def claimed(self, request: UnblockRequest, reply: str | None) -> None:
+        self.claims.append(request)
+        if self.then is not None:
+            self.then(request)
+
+    async def remind(self, request: UnblockRequest) -> bool:
+        if not isinstance(self.reminders, bool):
+            raise self.reminders()
+        self.reminded.append(request)
+        return self.reminders
+
+
 @dataclass(frozen=True)
 class Process:
     """One bot process: its own claims (``owner``), the store and 3CX shared with the others."""
 
     transitions: Transitions
     decisions: Decisions
-    execution: Execution
     #: the service, around the same fakes
     requests: Requests
 
@@ -650,14 +761,12 @@ class World:
     policy: ApprovalPolicy
     timing: Timing
     processes: dict[str, Process] = field(default_factory=dict)
+    #: the cards of every process's requests
+    cards: FakeCards = field(default_factory=FakeCards)
 
     @property
     def decisions(self) -> Decisions:
         return self.process("bot-a").decisions
-
-    @property
-    def execution(self) -> Execution:
-        return self.process("bot-a").execution
 
     @property
     def requests(self) -> Requests:
@@ -672,16 +781,25 @@ class World:
             self.processes[owner] = Process(
                 transitions,
                 Decisions(self.store, self.policy, self.timing, transitions),
-                Execution(lists, self.store, self.timing, transitions, allowing),
-                Requests(self.store, lists, allowing, self.policy, self.timing, transitions, expire_every=EXPIRE_EVERY),
+                Requests(
+                    self.store,
+                    lists,
+                    allowing,
+                    self.policy,
+                    self.timing,
+                    transitions,
+                    EXPIRE_EVERY,
+                    cards=self.cards,
+                    reads=Reads(self.store, self.policy),
+                ),
             )
         return self.processes[owner]
 
-    async def request(self, *targets: Target, requester: str = REQUESTER) -> UnblockRequest:
-        """A pending request for ``targets``, made in ``CHANNEL``."""
-        opened = await self.decisions.open_request(list(targets), requester, CHANNEL, "VPN moved")
-        assert isinstance(opened, UnblockRequest), opened
-        return opened
+    async def request(self, *targets: Target, requester: str = REQUESTER, asked: str | None = None) -> UnblockRequest:
+        """A pending request for ``targets``, asked for in ``CHANNEL`` (``asked``: the address asked for)."""
+        opened = await self.requests.open(list(targets), requester, CHANNEL, "VPN moved", asked_in=None, asked=asked)
+        assert isinstance(opened, Opened), opened
+        return opened.request
 
     async def state(self, request_id: str) -> UnblockRequest:
         found = await self.store.get(request_id)
@@ -706,6 +824,24 @@ class World:
                 await then()
 
         self.ip.before[method] = taken_over
+
+
+class Stopped(Exception):
+    """The process stopped."""
+
+
+@contextlib.contextmanager
+def stopped_during(w: World) -> Iterator[None]:
+    """The process that claims a request next stops right after its claim, before it asks 3CX anything."""
+
+    def stop(request: UnblockRequest) -> None:
+        raise Stopped(request.id)
+
+    w.cards.then = stop
+    try:
+        yield
+    finally:
+        w.cards.then = None
 
 
 #: the durations Approve and allow offers when no rule says otherwise (the settings' default)

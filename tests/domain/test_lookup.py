@@ -10,6 +10,7 @@ from typing import cast
 
 import pytest
 
+from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, CallFailed
 from bot.domain.lookup import (
     MAX_MATCHES,
     NUMBER_CANDIDATES,
@@ -20,10 +21,8 @@ from bot.domain.lookup import (
     containing_prefix,
 )
 from bot.domain.outcomes import Outcome
-from bot.threecx.errors import NotFoundError
-from bot.threecx.models import ALLOW, BlockedNumber, BlocklistEntry
 
-from .fakes import FakeBlacklist, FakeBlocklist
+from .fakes import Failed, FakeBlacklist, FakeBlocklist
 
 
 def entry(
@@ -293,8 +292,9 @@ async def test_entries_are_read_by_their_ids() -> None:
     assert (await find.entry(2)).address == "198.51.100.0/24"
     assert [e.id for e in await find.entries([2, 1])] == [2, 1]
     assert [n.number for n in await find.numbers(["x1"])] == ["+41445551234"]
-    with pytest.raises(NotFoundError):
+    with pytest.raises(CallFailed) as raised:
         await find.entry(3)
+    assert raised.value.reason is Outcome.NOT_FOUND
 
 
 async def test_pages_of_the_newest_say_whether_there_is_more() -> None:
@@ -364,12 +364,13 @@ async def test_a_lookup_3cx_does_not_answer_is_given_up_after_its_deadline(metho
     with pytest.raises(TooSlow) as raised:
         await lookups[method]()
 
-    assert raised.value.seconds == 0.01 and Outcome.of(raised.value) is Outcome.UNAVAILABLE
+    assert raised.value.seconds == 0.01 and raised.value.reason is Outcome.UNAVAILABLE
 
 
 async def test_a_lookup_that_fails_in_time_says_why_and_not_that_it_was_slow() -> None:
     ip = addresses()
-    ip.fail("get", NotFoundError("Not Found", method="GET", status=404))
+    ip.fail("get", Failed(Outcome.NOT_FOUND, "Not Found", status=404))
 
-    with pytest.raises(NotFoundError):
+    with pytest.raises(Failed) as raised:
         await Finder(ip, numbers(), deadline=5).entry(10)
+    assert raised.value.reason is Outcome.NOT_FOUND

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.domain.model import BlockedNumber, State, Target, UnblockRequest
+from bot.domain.actions import Action, Does
+from bot.domain.entries import BlockedNumber, Target
+from bot.domain.model import State, UnblockRequest
 from bot.domain.recurrence import WINDOW, address_key, key
-from bot.domain.requests import Opened, Resolved, Shown
+from bot.domain.results import Opened, Resolved
 from bot.domain.rules import Rule
 
 from .fakes import APPROVER, CHANNEL, GROUP_MEMBER, REQUESTER, World, blocked_address, blocked_number, world
@@ -38,12 +40,12 @@ async def test_the_unblocks_of_the_last_30_days_are_counted_with_the_last_ones_d
     await unblocked(w, blocked_address(103, "203.0.113.8"))  # another address
     w.clock.advance(5 * DAY)
 
-    found = (await w.requests.unblocks(w.clock())).of([blocked_address(104, "203.0.113.7")])
+    found = (await w.requests.reads.unblocks(w.clock())).of([blocked_address(104, "203.0.113.7")])
 
     assert found is not None
     assert found.count == 2
     assert found.last.id == last.id and found.last.id != first.id
-    assert found.last.resolved_by == GROUP_MEMBER
+    assert found.last.decision.by == GROUP_MEMBER
     assert found.last_at == w.clock() - 5 * DAY
     assert w.store.calls["unblocked_since"] == 1  # one read of the store
 
@@ -51,7 +53,7 @@ async def test_the_unblocks_of_the_last_30_days_are_counted_with_the_last_ones_d
 async def test_an_address_never_unblocked_has_no_recurrence() -> None:
     w = world()
     await unblocked(w, blocked_address(100, "198.51.100.1"))
-    assert (await w.requests.unblocks(w.clock())).of([blocked_address(104, "203.0.113.7")]) is None
+    assert (await w.requests.reads.unblocks(w.clock())).of([blocked_address(104, "203.0.113.7")]) is None
 
 
 async def test_an_undone_unblock_is_not_counted() -> None:
@@ -61,7 +63,7 @@ async def test_an_undone_unblock_is_not_counted() -> None:
     assert (await w.state(undone.id)).state is State.UNDONE
     kept = await unblocked(w, blocked_address(101, "203.0.113.7"))
 
-    found = (await w.requests.unblocks(w.clock())).of([blocked_address(102, "203.0.113.7")])
+    found = (await w.requests.reads.unblocks(w.clock())).of([blocked_address(102, "203.0.113.7")])
 
     assert found is not None and found.count == 1 and found.last.id == kept.id
 
@@ -73,13 +75,13 @@ async def test_a_request_that_is_denied_or_still_waiting_is_no_unblock() -> None
     w.ip.put(blocked_address(100, "203.0.113.7"))
     await w.request(w.ip.entries[100])  # pending
 
-    assert (await w.requests.unblocks(w.clock())).of([blocked_address(101, "203.0.113.7")]) is None
+    assert (await w.requests.reads.unblocks(w.clock())).of([blocked_address(101, "203.0.113.7")]) is None
 
 
 async def test_a_network_and_an_address_inside_it_are_not_the_same() -> None:
     w = world()
     await unblocked(w, blocked_address(100, "203.0.113.0/24"))
-    unblocks = await w.requests.unblocks(w.clock())
+    unblocks = await w.requests.reads.unblocks(w.clock())
 
     assert unblocks.of([blocked_address(101, "203.0.113.7")]) is None
     assert unblocks.of([blocked_address(102, "203.0.113.0/255.255.255.0")]) is not None  # the same network
@@ -96,7 +98,7 @@ async def test_numbers_with_and_without_plus_are_the_same() -> None:
     w = world()
     await unblocked(w, blocked_number("n7", "+15550177"))
 
-    found = (await w.requests.unblocks(w.clock())).of([blocked_number("n8", "15550177")])
+    found = (await w.requests.reads.unblocks(w.clock())).of([blocked_number("n8", "15550177")])
 
     assert found is not None and found.count == 1
     assert key(blocked_number("a", "+1 (555) 0177")) == key(blocked_number("b", "15550177"))
@@ -106,10 +108,10 @@ async def test_numbers_with_and_without_plus_are_the_same() -> None:
 async def test_the_request_asking_now_is_not_its_own_earlier_unblock() -> None:
     w = world()
     done = await unblocked(w, blocked_address(100, "203.0.113.7"))
-    unblocks = await w.requests.unblocks(w.clock())
+    unblocks = await w.requests.reads.unblocks(w.clock())
 
-    assert unblocks.of(done.targets, besides=done.id) is None
-    assert unblocks.of(done.targets) is not None
+    assert unblocks.of(done.what.targets, besides=done.id) is None
+    assert unblocks.of(done.what.targets) is not None
 
 
 async def test_an_unblock_after_the_moment_asked_about_is_not_earlier() -> None:
@@ -118,31 +120,32 @@ async def test_an_unblock_after_the_moment_asked_about_is_not_earlier() -> None:
     w.clock.advance(60)
     await unblocked(w, blocked_address(100, "203.0.113.7"))
 
-    assert (await w.requests.unblocks(asked_at)).of([blocked_address(101, "203.0.113.7")]) is None
+    assert (await w.requests.reads.unblocks(asked_at)).of([blocked_address(101, "203.0.113.7")]) is None
     assert WINDOW == 30 * DAY
 
 
 async def test_an_unblock_carried_out_by_its_rule_counts_and_names_no_approver() -> None:
     w = world(rules=[Rule(name="Branch offices", auto=True)])
     w.ip.put(blocked_address(100, "203.0.113.7"))
-    opened = await w.requests.open([w.ip.entries[100]], REQUESTER, CHANNEL, None, asked_in=None, show=_shown)
+    opened = await w.requests.open([w.ip.entries[100]], REQUESTER, CHANNEL, None, asked_in=None)
     assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved), opened
 
-    found = (await w.requests.unblocks(w.clock())).of([blocked_address(101, "203.0.113.7")])
+    found = (await w.requests.reads.unblocks(w.clock())).of([blocked_address(101, "203.0.113.7")])
 
     assert found is not None and found.count == 1
-    assert found.last.auto and found.last.resolved_by is None and found.last.rule == "Branch offices"
+    assert found.last.decision.auto and found.last.decision.by is None and found.last.decision.rule == "Branch offices"
 
 
 async def test_allow_only_counts_for_the_address_it_let_in_not_the_network() -> None:
     w = world()
     network = blocked_address(100, "203.0.113.0/24")
-    done = replace(await unblocked(w, network), allow_only=True, asked_address="203.0.113.7")  # what Allow only keeps
-    unblocks = replace(await w.requests.unblocks(w.clock()), requests=(done,))
+    unblocked_network = await unblocked(w, network)
+    done = replace(  # what Allow only keeps
+        unblocked_network,
+        what=replace(unblocked_network.what, address="203.0.113.7"),
+        done=replace(unblocked_network.done, action=Action(Does.ALLOW_ONLY, 3600)),
+    )
+    unblocks = replace(await w.requests.reads.unblocks(w.clock()), requests=(done,))
 
     assert unblocks.of([blocked_address(101, "203.0.113.7")]) is not None
     assert unblocks.of([blocked_address(102, "203.0.113.0/24")]) is None
-
-
-async def _shown(request: UnblockRequest) -> Shown:
-    return Shown("1.0001")

@@ -12,11 +12,11 @@ from ipaddress import ip_network
 
 import pytest
 
-from bot.domain.decisions import ApprovalRecorded, Refused, Resolved
 from bot.domain.model import Escalation, State, UnblockRequest
-from bot.domain.policy import ApprovalPolicy, Approvers, Refusal, Why
-from bot.domain.requests import REMINDER_CLAIM_HOLD, Upkept
-from bot.domain.rules import Rule, Rules
+from bot.domain.policy import ApprovalPolicy
+from bot.domain.requests import REMINDER_CLAIM_HOLD
+from bot.domain.results import ApprovalRecorded, Refusal, Refused, Resolved, Upkept, Why
+from bot.domain.rules import Approvers, Rule, Rules
 
 from .fakes import (
     APPROVER,
@@ -72,16 +72,14 @@ async def waiting_for(w: World, seconds: float, entry: int = 42, *, requester: s
     return request
 
 
-async def upkeep(w: World, owner: str = "bot-a", *, slack_takes: bool = True) -> Upkept:
-    """One round of upkeep in the process ``owner``, whose reminders Slack takes (or, not ``slack_takes``,
-    refuses), as the sweeper reports them."""
-    requests = w.process(owner).requests
-    done = await requests.upkeep()
-    if not slack_takes:
-        for request in done.reminded:
-            await requests.reminder_not_sent(request)
-        return done
-    return replace(done, reminded=[await requests.reminder_sent(r) for r in done.reminded])
+class Stopped(Exception):
+    """The process stopped while it sent a reminder."""
+
+
+async def upkeep(w: World, owner: str = "bot-a", *, delivered: bool | type[Exception] = True) -> Upkept:
+    """One round of upkeep in the process ``owner``, whose reminders are delivered (or not)."""
+    w.cards.reminders = delivered
+    return await w.process(owner).requests.upkeep()
 
 
 def ids(requests: Sequence[UnblockRequest]) -> list[str]:
@@ -99,8 +97,8 @@ async def test_a_request_still_waiting_is_reminded_once_after_its_time() -> None
     w.clock.advance(1)
     done = await upkeep(w)
     assert ids(done.reminded) == [request.id] and done.escalated == []
-    assert done.reminded[0].reminded_at == w.clock() and done.reminded[0].state is State.PENDING
-    assert (await w.state(request.id)).reminded_at == w.clock()
+    assert done.reminded[0].decision.reminded_at == w.clock() and done.reminded[0].state is State.PENDING
+    assert (await w.state(request.id)).decision.reminded_at == w.clock()
 
     w.clock.advance(30)
     assert (await upkeep(w)).reminded == []
@@ -118,26 +116,27 @@ async def test_two_replicas_at_once_remind_once() -> None:
 async def test_a_reminder_slack_refused_is_not_recorded_and_is_sent_at_a_later_round_once() -> None:
     w = reminding()
     request = await waiting_for(w, 2 * MINUTE)
-    refused = await upkeep(w, "bot-a", slack_takes=False)
-    assert ids(refused.reminded) == [request.id] and (await w.state(request.id)).reminded_at is None
+    refused = await upkeep(w, "bot-a", delivered=False)
+    assert refused.reminded == [] and ids(w.cards.reminded) == [request.id]
+    assert (await w.state(request.id)).decision.reminded_at is None
 
     w.clock.advance(30)
     again = await upkeep(w, "bot-b")  # the next round, in any process
-    assert ids(again.reminded) == [request.id] and (await w.state(request.id)).reminded_at == w.clock()
+    assert ids(again.reminded) == [request.id] and (await w.state(request.id)).decision.reminded_at == w.clock()
     assert (await upkeep(w, "bot-a")).reminded == [] and (await upkeep(w, "bot-b")).reminded == []
 
 
 async def test_a_reminder_claimed_by_a_process_that_stopped_is_sent_by_another_once_the_claim_is_stale() -> None:
     w = reminding()
     request = await waiting_for(w, 2 * MINUTE)
-    claimed = await w.process("bot-dead").requests.upkeep()  # claimed; the process stops before Slack took it
-    assert ids(claimed.reminded) == [request.id]
+    with pytest.raises(Stopped):  # claimed; the process stops before the reminder is delivered
+        await upkeep(w, "bot-dead", delivered=Stopped)
 
     w.clock.advance(REMINDER_CLAIM_HOLD)
     assert (await upkeep(w, "bot-b")).reminded == []  # its holder may still be sending it
     w.clock.advance(1)
     assert ids((await upkeep(w, "bot-b")).reminded) == [request.id]
-    assert (await w.state(request.id)).reminded_at == w.clock()
+    assert (await w.state(request.id)).decision.reminded_at == w.clock()
 
 
 @pytest.mark.parametrize("decide", ["approve", "deny", "cancel"])
@@ -154,7 +153,7 @@ async def test_a_decided_request_is_never_reminded(decide: str) -> None:
     w.clock.advance(5 * MINUTE)
     done = await upkeep(w)
     assert (done.reminded, done.escalated) == ([], [])
-    assert (await w.state(request.id)).reminded_at is None
+    assert (await w.state(request.id)).decision.reminded_at is None
 
 
 async def test_an_expired_request_is_never_reminded() -> None:
@@ -169,8 +168,8 @@ async def test_an_expired_request_is_never_reminded() -> None:
 async def test_a_request_past_its_time_is_not_reminded_by_the_store() -> None:
     w = reminding()
     request = await waiting_for(w, 2 * MINUTE)
-    assert await w.store.mark_reminded(request.id, request.expires_at) is None  # its last moment is past
-    assert await w.store.mark_escalated(request.id, Escalation(request.expires_at, 1.0, (LEAD,))) is None
+    assert await w.store.mark_reminded(request.id, request.decision.expires_at) is None  # its last moment is past
+    assert await w.store.mark_escalated(request.id, Escalation(request.decision.expires_at, 1.0, (LEAD,))) is None
 
 
 async def test_nothing_is_reminded_or_escalated_when_turned_off() -> None:
@@ -193,14 +192,14 @@ async def test_a_rules_own_times_win_over_the_settings() -> None:
     w = reminding(rules=[QUICK])
     usual = await w.request(w.ip.entries[42])
     quick = await waiting_for(w, 30.0, 43)
-    assert quick.rule == "Quick"
+    assert quick.decision.rule == "Quick"
 
     done = await upkeep(w)
     assert ids(done.reminded) == [quick.id] and done.escalated == []
     w.clock.advance(30.0)
     done = await upkeep(w)
     assert ids(done.escalated) == [quick.id] and done.reminded == []
-    assert done.escalated[0].escalation == Escalation(w.clock(), MINUTE, (LEAD,), ())
+    assert done.escalated[0].decision.escalation == Escalation(w.clock(), MINUTE, (LEAD,), ())
 
     w.clock.advance(MINUTE)  # the settings' 2 minutes
     assert ids((await upkeep(w)).reminded) == [usual.id]
@@ -225,12 +224,12 @@ async def test_a_request_still_waiting_is_escalated_once() -> None:
     done = await upkeep(w)
     assert done.reminded == [] and ids(done.escalated) == [request.id]
     escalated = done.escalated[0]
-    assert escalated.escalation == Escalation(w.clock(), 5 * MINUTE, (LEAD,), (ONCALL,))
-    assert escalated.reminded_at is not None and escalated.state is State.PENDING
+    assert escalated.decision.escalation == Escalation(w.clock(), 5 * MINUTE, (LEAD,), (ONCALL,))
+    assert escalated.decision.reminded_at is not None and escalated.state is State.PENDING
 
     w.clock.advance(MINUTE)
     assert (await upkeep(w)).escalated == [] and (await upkeep(w, "bot-b")).escalated == []
-    assert (await w.state(request.id)).escalation == escalated.escalation
+    assert (await w.state(request.id)).decision.escalation == escalated.decision.escalation
 
 
 async def test_reminded_and_escalated_in_one_round_when_both_are_due() -> None:
@@ -251,14 +250,14 @@ async def test_those_escalated_to_may_approve_or_deny_only_once_it_is_escalated(
     assert ids((await upkeep(w)).escalated) == [request.id]
     approved = await w.requests.approve(request.id, LEAD, CHANNEL)
     assert isinstance(approved, Resolved)
-    assert (approved.request.state, approved.request.resolved_by) == (State.UNBLOCKED, LEAD)
+    assert (approved.request.state, approved.request.decision.by) == (State.UNBLOCKED, LEAD)
     assert w.ip.called("remove") == [42]
 
     other = await waiting_for(w, 5 * MINUTE, 43)
     await upkeep(w)
     denied = await w.requests.deny(other.id, ONCALL_MEMBER, CHANNEL)  # a member of the user group escalated to
     assert isinstance(denied, Resolved)
-    assert (denied.request.state, denied.request.resolved_by) == (State.DENIED, ONCALL_MEMBER)
+    assert (denied.request.state, denied.request.decision.by) == (State.DENIED, ONCALL_MEMBER)
 
 
 @pytest.mark.parametrize("allow_self_approval", [False, True])
@@ -293,7 +292,7 @@ async def test_one_escalated_to_counts_as_an_approver_of_several() -> None:
     assert isinstance(await w.requests.approve(request.id, APPROVER, CHANNEL), ApprovalRecorded)
     await upkeep(w)
     approved = await w.requests.approve(request.id, LEAD, CHANNEL)
-    assert isinstance(approved, Resolved) and approved.request.approved_by == (APPROVER, LEAD)
+    assert isinstance(approved, Resolved) and approved.request.decision.approved_by == (APPROVER, LEAD)
     assert approved.request.state is State.UNBLOCKED
 
 
@@ -315,10 +314,10 @@ async def test_each_sees_waiting_only_the_requests_they_may_approve_now() -> Non
     quick = await waiting_for(w, 2 * MINUTE, 43)
     other = await waiting_for(w, 0.0, 44)
 
-    assert await w.requests.waiting_for(APPROVER, 10) == [other, quick]  # never their own
-    assert await w.requests.waiting_for(APPROVER, 1) == [other]
-    assert await w.requests.waiting_for(LEAD, 10) == []  # nothing escalated yet
+    assert await w.requests.reads.waiting_for(APPROVER, 10) == [other, quick]  # never their own
+    assert await w.requests.reads.waiting_for(APPROVER, 1) == [other]
+    assert await w.requests.reads.waiting_for(LEAD, 10) == []  # nothing escalated yet
     await upkeep(w)  # "Quick" escalates to the lead after a minute; the settings after five
-    assert [r.id for r in await w.requests.waiting_for(LEAD, 10)] == [quick.id]
-    assert await w.requests.waiting_for(OTHER_USER, 10) == []
-    assert mine.requester == APPROVER
+    assert [r.id for r in await w.requests.reads.waiting_for(LEAD, 10)] == [quick.id]
+    assert await w.requests.reads.waiting_for(OTHER_USER, 10) == []
+    assert mine.asked.by == APPROVER

@@ -6,20 +6,26 @@ latest only), claimed once by two processes."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.model import Approval, Escalation, Outcome, Result, State, Target, UnblockRequest
+from bot.domain.actions import UNBLOCK, Action, Does
+from bot.domain.entries import Target
+from bot.domain.model import Approval, Asked, Decision, Done, Escalation, Result, State, UnblockRequest, What
+from bot.domain.outcomes import Outcome
 from bot.domain.ports import StoreUnreachable
+from bot.domain.reads import Reads
 from bot.domain.report import (
     DAY,
     REPORT_CLAIM_HOLD,
     WEEK,
     Due,
     Ending,
+    Report,
     Reporting,
     Weekly,
     due,
@@ -27,7 +33,7 @@ from bot.domain.report import (
     quantile,
 )
 
-from .fakes import CHANNEL, REQUESTER, FakeClock, MemoryStore, blocked_address, blocked_number
+from .fakes import APPROVER, CHANNEL, REQUESTER, FakeClock, MemoryStore, blocked_address, blocked_number, world
 
 BOB, CAROL, DAVE = "UBOB", "UCAROL", "UDAVE"
 A = blocked_address(1, "203.0.113.7")
@@ -51,14 +57,23 @@ def made(
     *targets: Target,
     by: str | None = None,
     after: float | None = None,
-    **changes: object,
+    created_at: float | None = None,
+    results: tuple[Result, ...] = (),
+    action: Action = UNBLOCK,
+    asked_address: str | None = None,
+    **decision: Any,
 ) -> UnblockRequest:
-    """Request ``n``, made at ``T + n``, in ``state``, decided by ``by`` ``after`` seconds later."""
-    request = UnblockRequest(
-        id=f"r{n}", targets=targets or (A,), requester=REQUESTER, channel=CHANNEL, created_at=T + n,
-        expires_at=T + n + 600, state=state, resolved_by=by, resolved_at=T + n + after if after is not None else None,
-    )  # fmt: skip
-    return replace(request, **changes)  # type: ignore[arg-type]
+    """Request ``n``, made at ``T + n`` (or ``created_at``), in ``state``, decided by ``by`` ``after`` seconds
+    later (``decision``: more of how it was decided)."""
+    at = T + n if created_at is None else created_at
+    return UnblockRequest(
+        id=f"r{n}",
+        asked=Asked(REQUESTER, CHANNEL, at),
+        what=What(targets or (A,), asked_address),
+        decision=Decision(at + 600, by=by, at=at + after if after is not None else None, **decision),
+        state=state,
+        done=Done(action, results),
+    )
 
 
 def known() -> list[UnblockRequest]:
@@ -128,8 +143,9 @@ def test_the_five_most_unblocked_addresses_or_numbers_most_first() -> None:
 
 
 def test_allow_only_counts_the_address_it_let_in() -> None:
-    only = made(1, State.UNBLOCKED, B, by=BOB, after=60, allow_only=True, asked_address="198.51.100.7",
-                results=(Result(Outcome.ALLOWED, "201"),))  # fmt: skip
+    action = Action(Does.ALLOW_ONLY, 3600.0)
+    results = (Result(Outcome.ALLOWED, "201"),)
+    only = made(1, State.UNBLOCKED, B, by=BOB, after=60, action=action, asked_address="198.51.100.7", results=results)
 
     assert figures([only], T, T + DAY).top == (("198.51.100.7", 1),)
 
@@ -208,44 +224,55 @@ def test_the_first_start_of_reporting_only_records_the_moment() -> None:
     assert due(Weekly(), MONDAY_NINE + DAY, None) == Due(MONDAY_NINE, post=False)
 
 
+@dataclass
+class Poster:
+    """Where the weekly report goes: each report posted, delivered or not (``delivers``)."""
+
+    delivers: bool = True
+    posted: list[Report] = field(default_factory=list)
+
+    async def post(self, report: Report) -> bool:
+        self.posted.append(report)
+        return self.delivers
+
+
 async def test_two_processes_post_the_weekly_report_once() -> None:
     store, clock = MemoryStore(), FakeClock(MONDAY_NINE - DAY)
     await store.add(made(1, State.PENDING, A, created_at=MONDAY_NINE - 2 * DAY))
     await store.add(made(2, State.PENDING, B, created_at=MONDAY_NINE + 60))  # after the period
-    one, two = (Reporting(store, store, clock, Weekly(), holder=name) for name in ("bot-1", "bot-2"))
+    posters = Poster(), Poster()
+    one, two = (Reporting(store, store, clock, Weekly(), f"bot-{n}", p) for n, p in enumerate(posters, 1))
 
-    assert [*await asyncio.gather(one.due(), two.due())] == [None, None]  # the first start: recorded, not posted
+    assert [*await asyncio.gather(one.post_due(), two.post_due())] == [None, None]  # the first start: recorded
     started = MONDAY_NINE - DAY
     assert store.reports == {MONDAY_NINE - WEEK: (False, "bot-1", started, started)}
 
     clock.now = MONDAY_NINE - 1
-    assert [*await asyncio.gather(one.due(), two.due())] == [None, None]
+    assert [*await asyncio.gather(one.post_due(), two.post_due())] == [None, None]
     clock.now = MONDAY_NINE + 1
-    owed = await asyncio.gather(two.due(), one.due())
-    [(holder, report)] = [(p, r) for p, r in zip((two, one), owed, strict=True) if r is not None]
+    [report] = [r for r in await asyncio.gather(two.post_due(), one.post_due()) if r is not None]
     assert report.total == 1 and (report.since, report.until) == (MONDAY_NINE - WEEK, MONDAY_NINE)
-    await holder.sent(report)
+    assert sorted(len(p.posted) for p in posters) == [0, 1]
     clock.now = MONDAY_NINE + 3600
-    assert [*await asyncio.gather(one.due(), two.due())] == [None, None]
+    assert [*await asyncio.gather(one.post_due(), two.post_due())] == [None, None]
 
 
-async def test_a_weekly_report_slack_refused_is_claimed_again_at_the_next_look_and_sent_once() -> None:
+async def test_a_weekly_report_not_delivered_is_claimed_again_at_the_next_look_and_sent_once() -> None:
     store, clock = MemoryStore(), FakeClock(MONDAY_NINE - DAY)
-    one, two = (Reporting(store, store, clock, Weekly(), holder=name) for name in ("bot-1", "bot-2"))
-    await one.due()
+    refusing, taking = Poster(delivers=False), Poster()
+    one = Reporting(store, store, clock, Weekly(), "bot-1", refusing)
+    two = Reporting(store, store, clock, Weekly(), "bot-2", taking)
+    await one.post_due()
     clock.now = MONDAY_NINE + 1
 
-    refused = await one.due()
-    assert refused is not None
-    await one.not_sent(refused)  # Slack did not take it: nothing is recorded sent
+    assert await one.post_due() is None and len(refusing.posted) == 1  # not delivered: nothing recorded sent
     assert await store.last_report() == MONDAY_NINE - WEEK
 
-    again = await two.due()  # the next look, in any process
-    assert again is not None and again.until == MONDAY_NINE
-    await two.sent(again)
+    again = await two.post_due()  # the next look, in any process
+    assert again is not None and again.until == MONDAY_NINE and taking.posted == [again]
     assert await store.last_report() == MONDAY_NINE
     clock.now = MONDAY_NINE + REPORT_CLAIM_HOLD + 1
-    assert [*await asyncio.gather(one.due(), two.due())] == [None, None]
+    assert [*await asyncio.gather(one.post_due(), two.post_due())] == [None, None]
 
 
 async def test_a_weekly_report_claimed_by_a_process_that_stopped_is_posted_by_another_once_the_claim_is_stale() -> None:
@@ -278,6 +305,20 @@ async def test_a_weekly_report_sent_while_the_database_was_away_is_recorded_at_t
     clock.now = MONDAY_NINE + REPORT_CLAIM_HOLD + 60
     assert await reporting.due() is None
     assert await store.last_report() == MONDAY_NINE
+
+
+async def test_the_report_and_every_channels_history_are_for_approvers_only() -> None:
+    w = world()
+    await w.request(w.ip.entries[42])
+    w.clock.advance(60)
+    reads = Reads(w.store, w.policy, Reporting(w.store, w.store, w.clock))
+
+    assert await reads.report(REQUESTER, 7) is None
+    report = await reads.report(APPROVER, 7)
+    assert report is not None and report.total == 1
+    theirs, approvers = await reads.history(REQUESTER, "C0ELSEWHERE", 10), await reads.history(APPROVER, "C0X", 10)
+    assert (theirs.requests, theirs.everywhere) == ([], False)  # only the channel where they ask
+    assert len(approvers.requests) == 1 and approvers.everywhere
 
 
 async def test_the_report_of_the_last_days() -> None:

@@ -7,16 +7,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import pytest
+
 from bot.domain.model import State, UnblockRequest
-from bot.domain.requests import (
+from bot.domain.ports import Shown
+from bot.domain.results import (
     AlreadyRequested,
     AlreadyResolved,
     HandedOver,
     NothingToUnblock,
-    NotShown,
     Opened,
     Resolved,
-    Shown,
     Withdrawn,
 )
 
@@ -27,8 +28,10 @@ from .fakes import (
     GROUP_MEMBER,
     REQUESTER,
     TIMING,
+    Stopped,
     World,
     allowed_address,
+    stopped_during,
     world,
 )
 
@@ -37,21 +40,9 @@ P, X, U = State.PENDING, State.EXECUTING, State.UNBLOCKED
 DEAD = "bot-dead"
 
 
-class Cards:
-    """What the Slack side would pass as ``show``: records each request shown, and answers ``answer``."""
-
-    def __init__(self, answer: Shown | NotShown | None = None) -> None:
-        self.answer = answer or Shown("1.0001")
-        self.shown: list[UnblockRequest] = []
-
-    async def __call__(self, request: UnblockRequest) -> Shown | NotShown:
-        self.shown.append(request)
-        return self.answer
-
-
 async def opened(w: World, *entry_ids: int, owner: str = "bot-a") -> UnblockRequest:
     targets = [w.ip.entries[i] for i in entry_ids]
-    result = await w.process(owner).requests.open(targets, REQUESTER, CHANNEL, "VPN moved", asked_in=None, show=Cards())
+    result = await w.process(owner).requests.open(targets, REQUESTER, CHANNEL, "VPN moved", asked_in=None)
     assert isinstance(result, Opened), result
     return result.request
 
@@ -60,39 +51,40 @@ async def opened(w: World, *entry_ids: int, owner: str = "bot-a") -> UnblockRequ
 
 
 async def test_open_shows_the_card_and_keeps_where_it_is() -> None:
-    w, cards = world(), Cards()
-    result = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None, show=cards)
-    assert isinstance(result, Opened) and result.shown == Shown("1.0001")
+    w = world()
+    cards = w.cards
+    result = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None)
+    assert isinstance(result, Opened) and result.shown == Shown("1700000000.000001")
     assert [r.state for r in cards.shown] == [P]
 
 
 async def test_open_offers_only_the_blocking_entries() -> None:
-    w, cards = world(), Cards()
+    w = world()
+    cards = w.cards
     w.ip.put(allowed_address(90, "192.0.2.9"))
-    result = await w.requests.open([w.ip.entries[42], w.ip.entries[90]], REQUESTER, CHANNEL, None, asked_in=None,
-                                   show=cards)  # fmt: skip
-    assert isinstance(result, Opened) and [t.id for t in result.request.targets] == [42]
-    nothing = await w.requests.open([w.ip.entries[90]], REQUESTER, CHANNEL, None, asked_in=None, show=cards)
+    result = await w.requests.open([w.ip.entries[42], w.ip.entries[90]], REQUESTER, CHANNEL, None, asked_in=None)
+    assert isinstance(result, Opened) and [t.id for t in result.request.what.targets] == [42]
+    nothing = await w.requests.open([w.ip.entries[90]], REQUESTER, CHANNEL, None, asked_in=None)
     assert isinstance(nothing, NothingToUnblock) and len(cards.shown) == 1
 
 
 async def test_one_open_request_per_entry() -> None:
-    w, cards = world(), Cards()
+    w = world()
     first = await opened(w, 42)
-    again = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None, show=cards)
+    again = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None)
     assert isinstance(again, AlreadyRequested) and again.request.id == first.id
-    assert cards.shown == []
+    assert [r.id for r in w.cards.shown] == [first.id]
 
 
 async def test_a_request_whose_card_could_not_be_shown_is_withdrawn_and_frees_its_entries() -> None:
     w = world()
-    not_shown = Cards(NotShown("channel_not_found"))
-    result = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None, show=not_shown)
+    w.cards.error = "channel_not_found"
+    result = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None)
     assert isinstance(result, Withdrawn) and result.reason == "channel_not_found"
     now = await w.state(result.request.id)
     assert now.state is State.CANCELLED and await w.moves(now.id) == [(None, P), (P, State.CANCELLED)]
-    assert isinstance(await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None,
-                                            show=Cards()), Opened)  # fmt: skip
+    w.cards.error = None
+    assert isinstance(await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None), Opened)
 
 
 # -- clicks ---------------------------------------------------------------------------------------------
@@ -102,9 +94,8 @@ async def test_approve_claims_then_carries_out_and_returns_the_finished_request(
     w = world()
     request = await opened(w, 42, 43)
     seen: list[tuple[State, list[object]]] = []
-    result = await w.requests.approve(
-        request.id, APPROVER, CHANNEL, on_claimed=lambda r: seen.append((r.state, w.ip.called("remove")))
-    )
+    w.cards.then = lambda r: seen.append((r.state, w.ip.called("remove")))
+    result = await w.requests.approve(request.id, APPROVER, CHANNEL)
     assert seen == [(X, [])]  # told of the claim before 3CX was asked
     assert isinstance(result, Resolved) and result.request.state is U and result.request.owner is None
     assert w.ip.called("remove") == [42, 43]
@@ -143,7 +134,8 @@ async def test_undo_claims_then_puts_back_what_was_removed() -> None:
     request = await opened(w, 42)
     assert isinstance(await w.requests.approve(request.id, APPROVER, CHANNEL), Resolved)
     seen: list[State] = []
-    result = await w.requests.undo(request.id, GROUP_MEMBER, CHANNEL, on_claimed=lambda r: seen.append(r.state))
+    w.cards.then = lambda r: seen.append(r.state)
+    result = await w.requests.undo(request.id, GROUP_MEMBER, CHANNEL)
     assert seen == [State.UNDOING]
     assert isinstance(result, Resolved) and result.request.state is State.UNDONE
     assert w.ip.called("restore") == [42]
@@ -165,7 +157,8 @@ async def test_upkeep_recovers_every_time_and_expires_when_due() -> None:
     assert (expired.id, expired.state) == (waiting.id, State.EXPIRED)
 
     stopped = await opened(w, 42, owner=DEAD)
-    assert isinstance(await w.process(DEAD).decisions.approve(stopped.id, APPROVER, CHANNEL), Resolved)
+    with stopped_during(w), pytest.raises(Stopped):  # claimed, and stopped before 3CX was asked
+        await w.process(DEAD).requests.approve(stopped.id, APPROVER, CHANNEL)
     w.clock.advance(w.timing.takeover_after + 0.001)
     [finished] = (await w.requests.upkeep()).finished
     assert (finished.id, finished.state) == (stopped.id, U)

@@ -12,12 +12,22 @@ from ipaddress import ip_network
 
 import pytest
 
-from bot.domain.decisions import NOT_ALLOWABLE, AlreadyResolved, ApprovalRecorded, Expired, Refused, Resolved
+from bot.domain.actions import UNBLOCK, Action, Does
+from bot.domain.decisions import NOT_ALLOWABLE
 from bot.domain.entries import Kind
 from bot.domain.model import Approval, State, UnblockRequest, agreed
-from bot.domain.policy import Approvers, Refusal, Why
-from bot.domain.requests import Decided, Opened
-from bot.domain.rules import Rule, Rules
+from bot.domain.results import (
+    AlreadyResolved,
+    ApprovalRecorded,
+    Decided,
+    Expired,
+    Opened,
+    Refusal,
+    Refused,
+    Resolved,
+    Why,
+)
+from bot.domain.rules import Approvers, Rule, Rules
 
 from .fakes import (
     APPROVER,
@@ -31,7 +41,6 @@ from .fakes import (
     blocked_address,
     world,
 )
-from .test_requests import Cards
 
 P, X, U = State.PENDING, State.EXECUTING, State.UNBLOCKED
 SEC1, SEC2, SEC3, VOICE1 = "U0SEC1", "U0SEC2", "U0SEC3", "U0VOICE1"
@@ -70,7 +79,7 @@ def ruled(*, allow_self_approval: bool = False) -> World:
 async def wide(w: World, *, requester: str = REQUESTER) -> UnblockRequest:
     """A pending request for entry 43, under the rule "Wide networks"."""
     request = await w.request(w.ip.entries[43], requester=requester)
-    assert (request.rule, request.approvals_needed, request.auto) == ("Wide networks", 2, False)
+    assert (request.decision.rule, request.decision.needed, request.decision.auto) == ("Wide networks", 2, False)
     return request
 
 
@@ -99,7 +108,7 @@ async def test_the_first_of_two_approvals_is_recorded_and_nothing_is_sent_to_3cx
     click = await w.requests.approve(request.id, SEC1, CHANNEL)
     assert isinstance(click, ApprovalRecorded)
     now = click.request
-    assert (now.state, now.approved_by, now.resolved_by, now.owner) == (P, (SEC1,), None, None)
+    assert (now.state, now.decision.approved_by, now.decision.by, now.owner) == (P, (SEC1,), None, None)
     assert await w.state(request.id) == now
     assert await w.moves(request.id) == [(None, P), (P, P)]
     assert w.ip.calls == []
@@ -114,7 +123,7 @@ async def test_the_same_approver_again_is_refused_and_counts_once() -> None:
         recorded, Refusal(Why.ALREADY_APPROVED, "approve", approvers=WIDE.approvers, rule="Wide networks",
                           approvals_needed=2)
     )  # fmt: skip
-    assert (await w.state(request.id)).approved_by == (SEC1,)
+    assert (await w.state(request.id)).decision.approved_by == (SEC1,)
     assert await w.moves(request.id) == [(None, P), (P, P)]
     assert w.ip.calls == []
 
@@ -128,7 +137,7 @@ async def test_the_requester_never_counts_as_one_of_several_approvals(allow_self
     recorded = await first_approval(w, request, SEC2)
     assert await w.requests.approve(request.id, SEC1, CHANNEL) == Refused(recorded, own.reason)
     now = await w.state(request.id)
-    assert (now.state, now.approved_by) == (P, (SEC2,))
+    assert (now.state, now.decision.approved_by) == (P, (SEC2,))
     assert w.ip.calls == []
 
 
@@ -139,7 +148,7 @@ async def test_a_second_different_approver_carries_it_out() -> None:
     done = await w.requests.approve(request.id, SEC3, CHANNEL)  # a member of the rule's user group
     assert isinstance(done, Resolved)
     now = done.request
-    assert (now.state, now.approved_by, now.resolved_by) == (U, (SEC1, SEC3), SEC3)
+    assert (now.state, now.decision.approved_by, now.decision.by) == (U, (SEC1, SEC3), SEC3)
     assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
     assert w.ip.called("remove") == [43]
 
@@ -151,13 +160,13 @@ async def test_a_request_needs_the_approvals_it_was_opened_with_whatever_the_rul
     w = ruled()
     w.policy.rules = with_wide(w, replace(WIDE, approvals=opened_with))
     request = await w.request(w.ip.entries[43])
-    assert request.approvals_needed == opened_with
+    assert request.decision.needed == opened_with
     w.policy.rules = with_wide(w, replace(WIDE, approvals=changed_to))  # the rules file changed, and a restart
 
     click = await w.requests.approve(request.id, SEC1, CHANNEL)
 
     if opened_with == 2:  # as its card says: one more approval
-        assert isinstance(click, ApprovalRecorded) and click.request.approved_by == (SEC1,)
+        assert isinstance(click, ApprovalRecorded) and click.request.decision.approved_by == (SEC1,)
         assert await w.requests.approve(request.id, SEC1, CHANNEL) == Refused(
             click.request, Refusal(Why.ALREADY_APPROVED, "approve", approvers=WIDE.approvers, rule="Wide networks",
                                    approvals_needed=2)
@@ -174,7 +183,7 @@ async def test_deny_by_an_approver_of_the_rule_after_one_approval_ends_it() -> N
     assert await w.requests.deny(request.id, APPROVER, CHANNEL) == Refused(recorded, not_approver("deny", WIDE))
     denied = await w.requests.deny(request.id, SEC2, CHANNEL)
     assert isinstance(denied, Resolved)
-    assert (denied.request.state, denied.request.resolved_by) == (State.DENIED, SEC2)
+    assert (denied.request.state, denied.request.decision.by) == (State.DENIED, SEC2)
     assert isinstance(await w.requests.approve(request.id, SEC3, CHANNEL), AlreadyResolved)
     assert w.ip.calls == [] and w.store.open_targets == {}
 
@@ -186,7 +195,11 @@ async def test_expiry_still_applies_after_one_approval() -> None:
     w.clock.advance(TIMING.ttl)
     click = await w.requests.approve(request.id, SEC2, CHANNEL)
     assert isinstance(click, Expired) and click.just_now
-    assert (click.request.state, click.request.approved_by, click.request.resolved_by) == (State.EXPIRED, (SEC1,), None)
+    assert (click.request.state, click.request.decision.approved_by, click.request.decision.by) == (
+        State.EXPIRED,
+        (SEC1,),
+        None,
+    )
     assert await w.moves(request.id) == [(None, P), (P, P), (P, State.EXPIRED)]
     assert w.ip.calls == []
 
@@ -198,7 +211,7 @@ async def test_an_approval_whose_approver_check_outlasts_the_request_is_not_reco
     w.membership.during = lambda: w.clock.advance(2)  # Slack answers about the user group two seconds later
     click = await w.requests.approve(request.id, SEC3, CHANNEL)
     assert isinstance(click, Expired) and click.just_now
-    assert (click.request.state, click.request.approved_by) == (State.EXPIRED, ())
+    assert (click.request.state, click.request.decision.approved_by) == (State.EXPIRED, ())
     assert await w.moves(request.id) == [(None, P), (P, State.EXPIRED)]
 
 
@@ -211,7 +224,7 @@ async def test_an_approver_of_something_else_is_refused_with_the_rule_named(user
     assert await w.requests.approve(request.id, user, CHANNEL) == Refused(recorded, not_approver("approve", WIDE))
     number = await w.request(w.numbers.entries["n1"])
     assert await w.requests.approve(number.id, SEC1, CHANNEL) == Refused(number, not_approver("approve", VOICE))
-    assert (await w.state(request.id)).approved_by == (SEC1,)
+    assert (await w.state(request.id)).decision.approved_by == (SEC1,)
     assert w.ip.calls == [] and w.numbers.calls == []
 
 
@@ -232,7 +245,11 @@ async def test_two_second_approvals_at_once_send_one_delete() -> None:
     assert outcomes(results) == ["AlreadyResolved", "Resolved"]
     assert w.ip.called("remove") == [43]
     now = await w.state(request.id)
-    assert now.state is U and now.approved_by in ((SEC1, SEC2), (SEC1, SEC3)) and now.resolved_by == now.approved_by[1]
+    assert (
+        now.state is U
+        and now.decision.approved_by in ((SEC1, SEC2), (SEC1, SEC3))
+        and now.decision.by == now.decision.approved_by[1]
+    )
     assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
 
 
@@ -249,9 +266,9 @@ async def test_a_second_approval_landing_between_anothers_read_and_its_claim_sen
     results.append(await w.requests.approve(request.id, SEC2, CHANNEL))
     assert [type(r).__name__ for r in results] == ["Resolved", "AlreadyResolved"]
     lost = results[1]
-    assert isinstance(lost, AlreadyResolved) and lost.request.resolved_by == SEC3
+    assert isinstance(lost, AlreadyResolved) and lost.request.decision.by == SEC3
     assert w.ip.called("remove") == [43]
-    assert (await w.state(request.id)).approved_by == (SEC1, SEC3)
+    assert (await w.state(request.id)).decision.approved_by == (SEC1, SEC3)
 
 
 async def test_two_first_approvals_at_once_carry_it_out_once() -> None:
@@ -263,7 +280,11 @@ async def test_two_first_approvals_at_once_carry_it_out_once() -> None:
     assert outcomes(results) == ["ApprovalRecorded", "Resolved"]
     assert w.ip.called("remove") == [43]
     now = await w.state(request.id)
-    assert now.state is U and sorted(now.approved_by) == [SEC1, SEC2] and now.resolved_by == now.approved_by[1]
+    assert (
+        now.state is U
+        and sorted(now.decision.approved_by) == [SEC1, SEC2]
+        and now.decision.by == now.decision.approved_by[1]
+    )
     assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
 
 
@@ -280,7 +301,7 @@ async def test_a_first_approval_landing_between_anothers_read_and_its_record_is_
     assert [type(r).__name__ for r in results] == ["ApprovalRecorded", "Resolved"]
     done = results[1]
     assert isinstance(done, Resolved)
-    assert (done.request.state, done.request.approved_by, done.request.resolved_by) == (U, (SEC2, SEC1), SEC1)
+    assert (done.request.state, done.request.decision.approved_by, done.request.decision.by) == (U, (SEC2, SEC1), SEC1)
     assert w.ip.called("remove") == [43]
 
 
@@ -293,7 +314,7 @@ async def test_one_approvers_two_clicks_at_once_count_once() -> None:
     assert outcomes(results) == ["ApprovalRecorded", "Refused"]
     assert [r.reason.why for r in results if isinstance(r, Refused)] == [Why.ALREADY_APPROVED]
     now = await w.state(request.id)
-    assert (now.state, now.approved_by) == (P, (SEC1,))
+    assert (now.state, now.decision.approved_by) == (P, (SEC1,))
     assert w.ip.calls == []
 
 
@@ -303,7 +324,7 @@ async def test_one_approvers_two_clicks_at_once_count_once() -> None:
 async def test_the_strictest_rule_among_several_entries_decides() -> None:
     w = ruled()
     request = await w.request(w.ip.entries[42], w.ip.entries[43], w.numbers.entries["n1"])
-    assert (request.rule, request.approvals_needed, request.auto) == ("Wide networks", 2, False)
+    assert (request.decision.rule, request.decision.needed, request.decision.auto) == ("Wide networks", 2, False)
     assert w.policy.rule_for(request) == WIDE
     assert await w.requests.approve(request.id, APPROVER, CHANNEL) == Refused(request, not_approver("approve", WIDE))
     await first_approval(w, request)
@@ -314,10 +335,9 @@ async def test_the_strictest_rule_among_several_entries_decides() -> None:
 
 async def test_an_auto_rule_entry_with_another_needing_approval_waits_for_approval() -> None:
     w = ruled()
-    result = await w.requests.open([w.ip.entries[44], w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None,
-                                   show=Cards())  # fmt: skip
+    result = await w.requests.open([w.ip.entries[44], w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None)
     assert isinstance(result, Opened) and result.decided is None
-    assert (result.request.rule, result.request.auto, result.request.state) == (None, False, P)
+    assert (result.request.decision.rule, result.request.decision.auto, result.request.state) == (None, False, P)
     assert w.ip.calls == []
 
 
@@ -325,20 +345,23 @@ async def test_approve_and_allow_takes_only_the_durations_of_the_rule() -> None:
     w = ruled()
     request = await wide(w)
     day = 86400.0  # offered by the settings, not by the rule
-    refused = await w.requests.approve(request.id, SEC1, CHANNEL, allow_for=day)
+    refused = await w.requests.approve(request.id, SEC1, CHANNEL, action=Action(Does.UNBLOCK_AND_ALLOW, day))
     assert refused == Refused(request, NOT_ALLOWABLE)
-    assert (await w.state(request.id)).approved_by == ()
-    assert isinstance(await w.requests.approve(request.id, SEC1, CHANNEL, allow_for=HOUR), ApprovalRecorded)
-    assert await w.requests.approve(request.id, SEC2, CHANNEL, allow_for=day) == Refused(
+    assert (await w.state(request.id)).decision.approved_by == ()
+    assert isinstance(
+        await w.requests.approve(request.id, SEC1, CHANNEL, action=Action(Does.UNBLOCK_AND_ALLOW, HOUR)),
+        ApprovalRecorded,
+    )
+    assert await w.requests.approve(request.id, SEC2, CHANNEL, action=Action(Does.UNBLOCK_AND_ALLOW, day)) == Refused(
         await w.state(request.id), NOT_ALLOWABLE
     )
-    done = await w.requests.approve(request.id, SEC2, CHANNEL, allow_for=HOUR)
-    assert isinstance(done, Resolved) and (done.request.state, done.request.allow_for) == (U, HOUR)
+    done = await w.requests.approve(request.id, SEC2, CHANNEL, action=Action(Does.UNBLOCK_AND_ALLOW, HOUR))
+    assert isinstance(done, Resolved) and (done.request.state, done.request.done.action.allow_for) == (U, HOUR)
     assert w.ip.called("remove") == [43] and len(w.ip.called("allow")) == 1
 
     settings = await w.request(w.ip.entries[42])  # no rule: the settings' durations
-    allowed = await w.requests.approve(settings.id, APPROVER, CHANNEL, allow_for=day)
-    assert isinstance(allowed, Resolved) and allowed.request.allow_for == day
+    allowed = await w.requests.approve(settings.id, APPROVER, CHANNEL, action=Action(Does.UNBLOCK_AND_ALLOW, day))
+    assert isinstance(allowed, Resolved) and allowed.request.done.action.allow_for == day
 
 
 # -- approvals for different actions ----------------------------------------------------------------------------
@@ -346,14 +369,13 @@ async def test_approve_and_allow_takes_only_the_durations_of_the_rule() -> None:
 #: the address asked for inside entry 43's network (Allow only is offered)
 ASKED = "198.51.100.130"
 APPROVE = Approval  # Approve: neither a duration nor Allow only
-ALLOW_ONLY, UNBLOCK_AND_ALLOW = partial(Approval, allow_for=HOUR, allow_only=True), partial(Approval, allow_for=HOUR)
+ONLY_HOUR, ALLOW_HOUR = Action(Does.ALLOW_ONLY, HOUR), Action(Does.UNBLOCK_AND_ALLOW, HOUR)
+ALLOW_ONLY, UNBLOCK_AND_ALLOW = partial(Approval, action=ONLY_HOUR), partial(Approval, action=ALLOW_HOUR)
 
 
 async def asked_inside(w: World) -> UnblockRequest:
     """A pending request for entry 43's network, asked for as one address inside it."""
-    opened = await w.decisions.open_request([w.ip.entries[43]], REQUESTER, CHANNEL, None, asked_address=ASKED)
-    assert isinstance(opened, UnblockRequest), opened
-    return opened
+    return await w.request(w.ip.entries[43], asked=ASKED)
 
 
 @pytest.mark.parametrize("allow_only_first", [True, False], ids=["allow only first", "approve first"])
@@ -362,16 +384,14 @@ async def test_allow_only_and_approve_carry_out_allow_only_and_the_block_stays(a
     request = await asked_inside(w)
     clicks = [(SEC1, True), (SEC2, False)] if allow_only_first else [(SEC1, False), (SEC2, True)]
 
-    first = await w.requests.approve(request.id, clicks[0][0], CHANNEL, HOUR if clicks[0][1] else None,
-                                     allow_only=clicks[0][1])  # fmt: skip
+    first = await w.requests.approve(request.id, clicks[0][0], CHANNEL, ONLY_HOUR if clicks[0][1] else UNBLOCK)
     assert isinstance(first, ApprovalRecorded) and w.ip.calls == []
-    done = await w.requests.approve(request.id, clicks[1][0], CHANNEL, HOUR if clicks[1][1] else None,
-                                    allow_only=clicks[1][1])  # fmt: skip
+    done = await w.requests.approve(request.id, clicks[1][0], CHANNEL, ONLY_HOUR if clicks[1][1] else UNBLOCK)
 
     assert isinstance(done, Resolved), done
     now = done.request
-    assert (now.state, now.allow_only, now.allow_for, now.resolved_by) == (U, True, HOUR, SEC2)
-    assert now.approvals == tuple(ALLOW_ONLY(user) if only else APPROVE(user) for user, only in clicks)
+    assert (now.state, now.done.action, now.decision.by) == (U, ONLY_HOUR, SEC2)
+    assert now.decision.approvals == tuple(ALLOW_ONLY(user) if only else APPROVE(user) for user, only in clicks)
     assert w.ip.called("remove") == []  # the network's block stays
     assert w.ip.called("allow") == [ASKED]
 
@@ -379,23 +399,23 @@ async def test_allow_only_and_approve_carry_out_allow_only_and_the_block_stays(a
 async def test_approve_and_allow_and_approve_carry_out_approve_without_an_allow_entry() -> None:
     w = ruled()
     request = await wide(w)
-    assert isinstance(await w.requests.approve(request.id, SEC1, CHANNEL, HOUR), ApprovalRecorded)
+    assert isinstance(await w.requests.approve(request.id, SEC1, CHANNEL, ALLOW_HOUR), ApprovalRecorded)
 
     done = await w.requests.approve(request.id, SEC2, CHANNEL)
 
     assert isinstance(done, Resolved), done
-    assert (done.request.state, done.request.allow_for, done.request.allow_only) == (U, None, False)
-    assert done.request.approvals == (UNBLOCK_AND_ALLOW(SEC1), APPROVE(SEC2))
+    assert (done.request.state, done.request.done.action) == (U, UNBLOCK)
+    assert done.request.decision.approvals == (UNBLOCK_AND_ALLOW(SEC1), APPROVE(SEC2))
     assert w.ip.called("remove") == [43] and w.ip.called("allow") == []
 
 
 def test_approvals_agree_on_the_narrowest_action_once_there_are_enough() -> None:
-    day = partial(Approval, allow_for=86400.0)
+    day = partial(Approval, action=Action(Does.UNBLOCK_AND_ALLOW, 86400.0))
     assert agreed((APPROVE(SEC1),), 2) is None
     assert agreed((APPROVE(SEC1), ALLOW_ONLY(SEC2)), 2) == ALLOW_ONLY(SEC2)
     assert agreed((day(SEC1), UNBLOCK_AND_ALLOW(SEC2)), 2) == UNBLOCK_AND_ALLOW(SEC2)  # the shorter allow
     assert agreed((day(SEC1), APPROVE(SEC2), ALLOW_ONLY(SEC3)), 3) == ALLOW_ONLY(SEC3)
-    only_a_day = Approval(SEC1, 86400.0, allow_only=True)
+    only_a_day = Approval(SEC1, Action(Does.ALLOW_ONLY, 86400.0))
     assert agreed((only_a_day, ALLOW_ONLY(SEC2)), 2) == ALLOW_ONLY(SEC2)
     assert agreed((only_a_day, APPROVE(SEC2)), 2) == only_a_day  # one address for a day is less than the network
 
@@ -404,13 +424,14 @@ def test_approvals_agree_on_the_narrowest_action_once_there_are_enough() -> None
 
 
 async def test_an_auto_rules_request_is_carried_out_at_open_and_an_approver_may_undo_it() -> None:
-    w, cards = ruled(), Cards()
-    result = await w.requests.open([w.ip.entries[44]], REQUESTER, CHANNEL, "branch VPN", asked_in=None, show=cards)
+    w = ruled()
+    cards = w.cards
+    result = await w.requests.open([w.ip.entries[44]], REQUESTER, CHANNEL, "branch VPN", asked_in=None)
     assert isinstance(result, Opened) and isinstance(result.decided, Resolved)
     assert [r.state for r in cards.shown] == [P]  # the card was shown before it was carried out
     done = result.decided.request
-    assert (done.state, done.rule, done.auto, done.resolved_by) == (U, "Branch offices", True, None)
-    assert done.approvals == ()
+    assert (done.state, done.decision.rule, done.decision.auto, done.decision.by) == (U, "Branch offices", True, None)
+    assert done.decision.approvals == ()
     assert await w.moves(done.id) == [(None, P), (P, X), (X, U)]
     assert w.ip.called("remove") == [44]
 
@@ -418,35 +439,38 @@ async def test_an_auto_rules_request_is_carried_out_at_open_and_an_approver_may_
     assert await w.requests.undo(done.id, REQUESTER, CHANNEL) == Refused(done, not_approver("undo", BRANCH))
     undone = await w.requests.undo(done.id, APPROVER, CHANNEL)
     assert isinstance(undone, Resolved)
-    assert (undone.request.state, undone.request.undone_by) == (State.UNDONE, APPROVER)
+    assert (undone.request.state, undone.request.done.undone_by) == (State.UNDONE, APPROVER)
     assert w.ip.called("restore") == [44]
 
 
 async def test_a_request_no_rule_matches_follows_the_settings() -> None:
     w = ruled()
     request = await w.request(w.ip.entries[42])
-    assert (request.rule, request.approvals_needed, request.auto) == (None, 1, False)
+    assert (request.decision.rule, request.decision.needed, request.decision.auto) == (None, 1, False)
     settings = w.policy.rules.default.approvers
     assert await w.requests.approve(request.id, SEC1, CHANNEL) == Refused(
         request, Refusal(Why.NOT_APPROVER, "approve", approvers=settings)
     )
     done = await w.requests.approve(request.id, APPROVER, CHANNEL)
     assert isinstance(done, Resolved)
-    assert (done.request.state, done.request.resolved_by, done.request.approved_by) == (U, APPROVER, ())
+    assert (done.request.state, done.request.decision.by, done.request.decision.approved_by) == (U, APPROVER, ())
     assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
     assert w.ip.called("remove") == [42]
 
 
 async def test_an_auto_request_a_stopped_process_opened_but_never_claimed_is_carried_out_by_recovery() -> None:
     w = ruled()
-    left = await w.request(w.ip.entries[44])  # opened; the process stopped before claiming it
-    assert left.auto and left.state is P
+    # opened; the process stopped before claiming it
+    opened = await w.requests.show_new([w.ip.entries[44]], REQUESTER, CHANNEL, None, asked_in=None)
+    assert isinstance(opened, Opened)
+    left = opened.request
+    assert left.decision.auto and left.state is P
     assert (await w.requests.upkeep()).finished == []  # not yet: its opener may be claiming it now
     assert w.ip.called("remove") == []
 
     w.clock.advance(TIMING.takeover_after + 1)
     upkept = await w.requests.upkeep()
-    assert [(r.id, r.state, r.resolved_by) for r in upkept.finished] == [(left.id, U, None)]
+    assert [(r.id, r.state, r.decision.by) for r in upkept.finished] == [(left.id, U, None)]
     assert w.ip.called("remove") == [44]
     assert (await w.requests.upkeep()).finished == []  # once
     assert w.ip.called("remove") == [44]

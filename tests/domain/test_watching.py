@@ -142,7 +142,7 @@ async def test_an_entry_is_kept_once_and_stays_unposted_until_posted(
     await one.posted(again.unposted, "1700000000.000100", in_summary=True)
     clock.advance(INTERVAL)
     assert await one.look() == Look(held=True)
-    assert {a.message_ts for a in store.announced().values()} == {"1700000000.000100"}
+    assert {a.ref for a in store.announced().values()} == {"1700000000.000100"}
     assert all(a.in_summary for a in store.announced().values())
 
 

@@ -1,5 +1,5 @@
 """In-memory stand-ins for what the blocklist watcher needs: its store (``bot.domain.ports.WatchStore``),
-3CX's list as it reads it (``bot.domain.watch.WatchedList``); the clock is ``fakes.FakeClock``.
+the PBX's list as it reads it (``bot.domain.watch.WatchedList``); the clock is ``fakes.FakeClock``.
 
 ``WatchStore`` keeps the contract every real store keeps (``bot.storage.watch_sql``): one holder at a time,
 taken over when its last renewal is older than ``stale_before``; the mark moved only by the holder and only
@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from bot.domain.entries import BlocklistEntry
 from bot.domain.ports import Announcement
-from bot.threecx.models import BlocklistEntry
 
 
 def blocked(entry_id: int, ip: str = "203.0.113.7", *, added_by: str | None = "AutoBlacklist",
             block_type: str | None = "Block") -> BlocklistEntry:  # fmt: skip
-    """A blocklist entry as 3CX lists it."""
+    """A blocklist entry as the PBX lists it."""
     return BlocklistEntry(entry_id, ip, f"Failed SIP registrations from {ip}", block_type, added_by, None, None)
 
 
@@ -77,17 +77,17 @@ class WatchStore:
         return moved
 
     async def unposted(self, limit: int) -> list[Announcement]:
-        found = [k.announcement for k in self._by_id() if k.announcement.message_ts is None and not k.announcement.gone]
+        found = [k.announcement for k in self._by_id() if k.announcement.ref is None and not k.announcement.gone]
         return found[:limit]
 
-    async def posted(self, entry_ids: Sequence[int], message_ts: str, *, in_summary: bool) -> None:
+    async def posted(self, entry_ids: Sequence[int], ref: str, *, in_summary: bool) -> None:
         for entry_id in entry_ids:
             if entry_id in self.kept:
                 kept = self.kept[entry_id]
-                kept.announcement = replace(kept.announcement, message_ts=message_ts, in_summary=in_summary)
+                kept.announcement = replace(kept.announcement, ref=ref, in_summary=in_summary)
 
     async def showing(self, limit: int) -> list[Announcement]:
-        shown = [k for k in self._by_id() if k.announcement.message_ts is not None]
+        shown = [k for k in self._by_id() if k.announcement.ref is not None]
         shown = [k for k in shown if not k.announcement.in_summary and not k.announcement.gone]
         return [k.announcement for k in sorted(shown, key=lambda k: (k.checked_at, k.announcement.entry.id))][:limit]
 

@@ -128,7 +128,6 @@ class FakeSlack:
         self.delay_of: dict[str, float] = {}
         self._failures: defaultdict[str, deque[str]] = defaultdict(deque)
         self._rate_limits: defaultdict[str, deque[int]] = defaultdict(deque)
-        self._response_failures: deque[int] = deque()
         self._response_ids: dict[str, str] = {}
         self._ts_count = 0
         self._sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = {}
@@ -140,7 +139,6 @@ class FakeSlack:
             "conversations.info": self._conversation_info,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
-            "chat.postEphemeral": self._post_ephemeral,
             "usergroups.users.list": self._usergroup_users,
             "views.publish": self._publish_view,
             "chat.getPermalink": self._permalink,
@@ -232,14 +230,7 @@ class FakeSlack:
         note (only a click's reply URL replaces the message clicked on)."""
         return ([ack] if ack else []) + [post.body.get("text", "") for post in self.posts_to(response_url)]
 
-    def fail_response_urls(self, status: int, times: int = 1) -> None:
-        self._response_failures.extend([status] * times)
-
     # Socket Mode
-
-    @property
-    def socket_connections(self) -> int:
-        return len(self._sockets)
 
     async def wait_for_socket(self, timeout: float = 5.0) -> None:
         """Wait until a client is connected and has been sent "hello"."""
@@ -334,8 +325,6 @@ class FakeSlack:
         self.violations += [f"reply URL: {p}" for p in found]
         if problems({"blocks": body.get("blocks")}):
             return web.Response(status=400, text="invalid_blocks")
-        if self._response_failures:
-            return web.Response(status=self._response_failures.popleft(), text="failed")
         return web.Response(text="ok")
 
     async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
@@ -430,15 +419,6 @@ class FakeSlack:
             "text": message.text,
             "message": self._as_json(message),
         }
-
-    def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not args.get("channel"):
-            raise SlackError("channel_not_found")
-        if not args.get("user"):
-            raise SlackError("user_not_in_channel")
-        if not _text(args) and not _blocks(args) and not args.get("attachments"):
-            raise SlackError("no_text")
-        return {"ok": True, "message_ts": self._next_ts()}
 
     def _usergroup_users(self, args: dict[str, Any]) -> dict[str, Any]:
         users = self.usergroups.get(str(args.get("usergroup", "")))

@@ -6,18 +6,12 @@ import ipaddress
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 
-from ...domain.model import (
-    WATCHER,
-    Approval,
-    BlocklistEntry,
-    Outcome,
-    Result,
-    State,
-    Target,
-    UnblockRequest,
-    expiry,
-)
-from ...domain.requests import RECURRENCE_WINDOW, duration_words
+from ...domain.actions import UNBLOCK, Action, Does
+from ...domain.allowing import duration_words
+from ...domain.entries import BlocklistEntry, Target, expiry
+from ...domain.model import WATCHER, Result, State, UnblockRequest
+from ...domain.outcomes import Outcome
+from ...domain.recurrence import WINDOW
 from ..blocks import fields, fit
 
 #: budgets for text from elsewhere, in characters before escaping
@@ -29,7 +23,7 @@ ANSWER = 500
 RULE = 200
 RULE_IN_LIST = 60
 #: how far back, in days, the earlier unblocks of what a request is about are counted
-RECURRENCE_DAYS = int(RECURRENCE_WINDOW // 86400)
+RECURRENCE_DAYS = int(WINDOW // 86400)
 
 
 def slack_date(epoch: float, zone: tzinfo = UTC) -> str:
@@ -87,17 +81,21 @@ def counted(count: int, one: str, many: str) -> str:
 
 def rule_name(request: UnblockRequest, budget: int = RULE) -> str:
     """The name of the request's rule, for a sentence (``its rule`` when the rule has none)."""
-    return fit(request.rule, budget) if request.rule else "its rule"
+    return fit(request.decision.rule, budget) if request.decision.rule else "its rule"
 
 
 def by_rule(request: UnblockRequest) -> str:
     """``automatically by rule 'Branch offices'``: who carried out a request nobody approved."""
-    return f"automatically by rule '{fit(request.rule, RULE)}'" if request.rule else "automatically by its rule"
+    return (
+        f"automatically by rule '{fit(request.decision.rule, RULE)}'"
+        if request.decision.rule
+        else "automatically by its rule"
+    )
 
 
 def carried_out_by_rule(request: UnblockRequest) -> bool:
     """Its rule carried it out without approval (and its words say so: "…automatically by rule 'X'")."""
-    return request.auto and request.resolved_by is None and request.state not in _NOT_CARRIED_OUT
+    return request.decision.auto and request.decision.by is None and request.state not in _NOT_CARRIED_OUT
 
 
 _NOT_CARRIED_OUT = frozenset({State.PENDING, State.DENIED, State.CANCELLED, State.EXPIRED})
@@ -107,41 +105,45 @@ def unblocker(request: UnblockRequest) -> str:
     """Who unblocked what a request was about: ``<@U1>``, or ``rule 'Branch offices'`` (``its rule``) when its rule
     carried it out."""
     if carried_out_by_rule(request):
-        return f"rule '{fit(request.rule, RULE)}'" if request.rule else "its rule"
-    return mention(request.resolved_by)
+        return f"rule '{fit(request.decision.rule, RULE)}'" if request.decision.rule else "its rule"
+    return mention(request.decision.by)
 
 
 def approvals_so_far(request: UnblockRequest, *, names: bool = True) -> str | None:
     """A pending request that needs several approvals: ``1 of 2 approvals: <@U1>`` (``names``: who approved)."""
-    if request.state is not State.PENDING or request.approvals_needed < 2:
+    if request.state is not State.PENDING or request.decision.needed < 2:
         return None
-    count = f"{len(request.approvals)} of {request.approvals_needed} approvals"
-    return f"{count}: {approved(request)}" if names and request.approvals else count
+    count = f"{len(request.decision.approvals)} of {request.decision.needed} approvals"
+    return f"{count}: {approved(request)}" if names and request.decision.approvals else count
 
 
 def approved(request: UnblockRequest) -> str:
     """Who approved a request that needs several approvals, and what each approved, unless every one approved a
     plain Approve: ``<@U1> and <@U2>``, ``<@U1> (allow only 192.0.2.130 for 1 hour) and <@U2> (unblock)``."""
-    if all(approval.plain for approval in request.approvals):
-        return people(request.approved_by)
-    return listed([f"{mention(a.user)} ({approved_action(request, a)})" for a in request.approvals])
+    if all(approval.action == UNBLOCK for approval in request.decision.approvals):
+        return people(request.decision.approved_by)
+    return listed([f"{mention(a.user)} ({action_words(request, a.action)})" for a in request.decision.approvals])
 
 
-def approved_action(request: UnblockRequest, approval: Approval) -> str:
-    """What one approval was for: ``unblock``, ``unblock and allow for 1 hour``, ``allow only 192.0.2.130 for 1
+def action_words(request: UnblockRequest, action: Action) -> str:
+    """What an action does: ``unblock``, ``unblock and allow for 1 hour``, ``allow only 192.0.2.130 for 1
     hour``."""
-    if approval.allow_for is None:
-        return "unblock"
-    duration = duration_words(approval.allow_for)
-    if approval.allow_only:
-        return f"allow only {fit(request.asked_address or '', LABEL)} for {duration}"
-    return f"unblock and allow for {duration}"
+    duration = duration_words(action.allow_for) if action.allow_for is not None else ""
+    return {
+        Does.UNBLOCK: "unblock",
+        Does.UNBLOCK_AND_ALLOW: f"unblock and allow for {duration}",
+        Does.ALLOW_ONLY: f"allow only {fit(request.what.address or '', LABEL)} for {duration}",
+    }[action.does]
 
 
 def under_rule(request: UnblockRequest, budget: int = RULE_IN_LIST, *, names: bool = False) -> list[str]:
     """For a line of a list: the rule that decides (unless the words already name it) and the approvals so far:
     ``rule 'Wide networks'``, ``1 of 2 approvals`` (``names``: ``1 of 2 approvals: <@U1>``)."""
-    parts = [f"rule '{fit(request.rule, budget)}'"] if request.rule and not carried_out_by_rule(request) else []
+    parts = (
+        [f"rule '{fit(request.decision.rule, budget)}'"]
+        if request.decision.rule and not carried_out_by_rule(request)
+        else []
+    )
     return parts + list(filter(None, [approvals_so_far(request, names=names)]))
 
 
@@ -171,9 +173,13 @@ def describe(target: Target, description: int = DESCRIPTION) -> str:
     parts = [f"`{label(target)}`"]
     if isinstance(target, BlocklistEntry):  # an IP entry says more about itself than a number
         net = _network(target)
-        parts += [f"entry {target.id}", *([addresses(net)] if net is not None else []),
-                  *filter(None, [block_type(target)]), f"added by {fit(target.added_by or 'unknown', 40)}",
-                  f"expires {entry_expiry(target.expires_at)}"]  # fmt: skip
+        parts += [
+            f"entry {target.id}",
+            *([addresses(net)] if net is not None else []),
+            *filter(None, [block_type(target)]),
+            f"added by {fit(target.added_by or 'unknown', 40)}",
+            f"expires {entry_expiry(target.expires_at)}",
+        ]
     if target.description:
         parts.append(f"_{fit(target.description, description)}_")
     return " · ".join(parts)
@@ -214,90 +220,102 @@ def target_lines(targets: Sequence[Target], results: Sequence[Result] = ()) -> s
     return "\n".join(lines)
 
 
-def what(request: UnblockRequest) -> str:
-    """What a request is about, for a headline: ``203.0.113.7``, ``+15550100`` or ``3 entries``."""
-    return title(request)
-
-
-def single_entry(request: UnblockRequest) -> Target | None:
-    """The request's one entry, when it covers exactly one (its card shows it as fields)."""
-    return request.targets[0] if len(request.targets) == 1 else None
+#: where a request stands, by state (and two variants), as the end of "Request to unblock X …": as approved by
+#: someone, as carried out by its rule, and as carried out as Allow only ("": as approved by someone)
+_ENDED: dict[State | str, tuple[str, str, str]] = {
+    State.PENDING: ("is waiting for approval", "", ""),
+    State.EXECUTING: (
+        "was approved by {approver}; unblocking…",
+        "is being unblocked {by}…",
+        "was approved by {approver} {only}; allowing it…",
+    ),
+    "already gone": (
+        "was approved by {approver}; {it} {was} already gone from 3CX",
+        "was carried out {by}; {it} {was} already gone from 3CX",
+        "",
+    ),
+    State.UNBLOCKED: (
+        "was approved by {approver}, and {it} {is_} unblocked",
+        "was carried out {by}, and {it} {is_} unblocked",
+        "was approved by {approver} {only}",
+    ),
+    State.FAILED: (
+        "was approved by {approver}, but {it} could not be unblocked",
+        "was carried out {by}, but {it} could not be unblocked",
+        "was approved by {approver} {only}, but it could not be allowed",
+    ),
+    State.DENIED: ("was denied by {approver}", "", ""),
+    "withdrawn": ("was withdrawn: its card could not be posted", "", ""),
+    State.CANCELLED: ("was cancelled by {asker}", "", ""),
+    State.EXPIRED: ("expired without approval", "", ""),
+    State.UNDOING: (
+        "is being undone by {undoer}: blocking {them} again…",
+        "",
+        "is being undone by {undoer}: removing the allow entry…",
+    ),
+    State.UNDONE: (
+        "was undone by {undoer}: {it} {is_} blocked again",
+        "",
+        "was undone by {undoer}: {address} is blocked again",
+    ),
+    State.UNDO_FAILED: (
+        "was approved by {approver}; the undo by {undoer} could not block {them} again",
+        "was carried out {by}; the undo by {undoer} could not block {them} again",
+        "was approved by {approver} {only}; the undo by {undoer} could not remove the allow entry",
+    ),
+}
 
 
 def ended(request: UnblockRequest) -> str:
     """Where a request stands, as the end of "Request to unblock X …": the one pattern of every outcome, on the
     card, in history, in the Home tab, in the direct message and in the channel where it was asked."""
-    approver, asker, undoer = mention(request.resolved_by), mention(request.requester), mention(request.undone_by)
-    it, is_, was, them = ("they", "are", "were", "them") if len(request.targets) > 1 else ("it", "is", "was", "it")
-    if carried_out_by_rule(request) and request.state not in _UNDOING_OR_UNDONE:  # an undo reads as any other
-        return _ended_by_rule(request, it, is_, was, them, undoer)
-    if request.allow_only:
-        return _ended_allow_only(request, approver, undoer)
-    match request.state:
-        case State.PENDING:
-            return "is waiting for approval"
-        case State.EXECUTING:
-            return f"was approved by {approver}; unblocking…"
-        case State.UNBLOCKED if _already_gone(request):
-            return f"was approved by {approver}; {it} {was} already gone from 3CX"
-        case State.UNBLOCKED:
-            return f"was approved by {approver}, and {it} {is_} unblocked"
-        case State.FAILED:
-            return f"was approved by {approver}, but {it} could not be unblocked"
-        case State.DENIED:
-            return f"was denied by {approver}"
-        case State.CANCELLED if request.withdrawn:
-            return "was withdrawn: its card could not be posted"
-        case State.CANCELLED:
-            return f"was cancelled by {asker}"
-        case State.EXPIRED:
-            return "expired without approval"
-        case State.UNDOING:
-            return f"is being undone by {undoer}: blocking {them} again…"
-        case State.UNDONE:
-            return f"was undone by {undoer}: {it} {is_} blocked again"
-        case _:
-            return f"was approved by {approver}; the undo by {undoer} could not block {them} again"
-
-
-_UNDOING_OR_UNDONE = frozenset({State.UNDOING, State.UNDONE})
+    state = request.state
+    # an undo of what a rule carried out reads as any other
+    by_its_rule = carried_out_by_rule(request) and state not in (State.UNDOING, State.UNDONE)
+    voice = 1 if by_its_rule else 2 if request.done.action.does is Does.ALLOW_ONLY else 0
+    key: State | str = state
+    if state is State.UNBLOCKED and voice < 2 and _already_gone(request):
+        key = "already gone"
+    elif state is State.CANCELLED and request.withdrawn:
+        key = "withdrawn"
+    row = _ENDED[key]
+    several = len(request.what.targets) > 1
+    it, is_, was, them = ("they", "are", "were", "them") if several else ("it", "is", "was", "it")
+    address = fit(request.what.address or "", LABEL)
+    return (row[voice] or row[0]).format(
+        approver=mention(request.decision.by),
+        asker=mention(request.asked.by),
+        undoer=mention(request.done.undone_by),
+        it=it,
+        is_=is_,
+        was=was,
+        them=them,
+        by=by_rule(request),
+        address=address,
+        only=f"to allow only {address}",
+    )
 
 
 def _already_gone(request: UnblockRequest) -> bool:
     """3CX had none of the request's entries any more when it was carried out."""
-    return bool(request.results) and all(r.outcome is Outcome.ALREADY_GONE for r in request.results)
+    return bool(request.done.results) and all(r.outcome is Outcome.ALREADY_GONE for r in request.done.results)
 
 
-def _ended_by_rule(request: UnblockRequest, it: str, is_: str, was: str, them: str, undoer: str) -> str:
-    """Where a request its rule carried out stands (nobody approved it), but for its undo under way or done."""
-    by = by_rule(request)
-    match request.state:
-        case State.EXECUTING:
-            return f"is being unblocked {by}…"
-        case State.UNBLOCKED if _already_gone(request):
-            return f"was carried out {by}; {it} {was} already gone from 3CX"
-        case State.UNBLOCKED:
-            return f"was carried out {by}, and {it} {is_} unblocked"
-        case State.FAILED:
-            return f"was carried out {by}, but {it} could not be unblocked"
-        case _:
-            return f"was carried out {by}; the undo by {undoer} could not block {them} again"
+#: why each failure happened, in plain words for the people in the channel (no setting names), and what Allow
+#: only did, which is no failure, though the block stays
+_EXPLANATIONS: dict[Outcome, str] = {
+    Outcome.ALLOWED: "An allow entry lets the address asked for in; the block on its network stays.",
+    Outcome.NOT_FOUND: "3CX has no such entry.",
+    Outcome.CHANGED: "It was changed in 3CX after the request was made, so the bot left it alone; ask again to see it "
+    "as it is now.",
+    Outcome.CREDENTIALS: "3CX rejected the bot's login; an admin needs to check the bot's 3CX credentials.",
+    Outcome.FORBIDDEN: "3CX did not give the bot the right to do this; an admin needs to give its 3CX API client the "
+    "System Admin role.",
+    Outcome.UNAVAILABLE: "3CX could not be reached, was unavailable or did not answer in time, even after retries.",
+    Outcome.INTERNAL: "Something went wrong inside the bot; it was logged for an admin.",
+}
 
 
-def _ended_allow_only(request: UnblockRequest, approver: str, undoer: str) -> str:
-    """Where a request carried out as Allow only stands: the asked address allowed, the network's block kept."""
-    address = fit(request.asked_address or "", LABEL)
-    only = f"to allow only {address}"
-    match request.state:
-        case State.EXECUTING:
-            return f"was approved by {approver} {only}; allowing it…"
-        case State.UNBLOCKED:
-            return f"was approved by {approver} {only}"
-        case State.FAILED:
-            return f"was approved by {approver} {only}, but it could not be allowed"
-        case State.UNDOING:
-            return f"is being undone by {undoer}: removing the allow entry…"
-        case State.UNDONE:
-            return f"was undone by {undoer}: {address} is blocked again"
-        case _:
-            return f"was approved by {approver} {only}; the undo by {undoer} could not remove the allow entry"
+def explained(outcome: Outcome) -> str:
+    """Why a call to 3CX failed, in plain words."""
+    return _EXPLANATIONS.get(outcome, "3CX refused it.")

@@ -10,7 +10,7 @@ from ...domain.model import State, UnblockRequest
 from ..blocks import MAX_BLOCKS, Blocks, actions, button, context, fit, section
 from ..buttons import HOME_APPROVE, HOME_DENY, RequestButton
 from .card import approve_confirm
-from .common import ended, mention, slack_date, title, under_rule, what
+from .common import ended, mention, slack_date, title, under_rule
 from .lists import REASON_IN_LIST, how_it_ended
 
 INTRO = (
@@ -44,7 +44,7 @@ def home_view(
     blocks.append(section("*Your requests* (newest first)"))
     if not own:
         blocks.append(context("You have not asked for an unblock yet."))
-    lines = [f"• {slack_date(r.created_at)} {how_it_ended(r)} · `{r.id}`" for r in own[:OWN_SHOWN]]
+    lines = [f"• {slack_date(r.asked.at)} {how_it_ended(r)} · `{r.id}`" for r in own[:OWN_SHOWN]]
     if lines:
         blocks.append(section("\n".join(lines)))
     return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
@@ -52,24 +52,28 @@ def home_view(
 
 def _waiting(request: UnblockRequest) -> Blocks:
     """One waiting request: what, who, where, why, until when; Approve (asked once more, as on the card) and Deny."""
-    line = f"{mention(request.requester)} asks to unblock *{what(request)}* in <#{request.origin}>"
-    if request.reminded_at is not None or request.escalation is not None:  # its approvers were reminded
-        line = f":hourglass_flowing_sand: *Waiting long{', escalated' if request.escalation else ''}:* {line}"
-    if request.reason:
-        line += f" · _{fit(request.reason, REASON_IN_LIST)}_"
+    line = f"{mention(request.asked.by)} asks to unblock *{title(request)}* in <#{request.asked.origin}>"
+    decision = request.decision
+    if decision.reminded_at is not None or decision.escalation is not None:  # its approvers were reminded
+        line = f":hourglass_flowing_sand: *Waiting long{', escalated' if decision.escalation else ''}:* {line}"
+    if request.asked.reason:
+        line += f" · _{fit(request.asked.reason, REASON_IN_LIST)}_"
     under = under_rule(request, names=True)  # a waiting request: its rule is never the one that carried it out
-    line += "\n" + " · ".join([f"Until {slack_date(request.expires_at)}", *under, f"request `{request.id}`"])
+    line += "\n" + " · ".join([f"Until {slack_date(decision.expires_at)}", *under, f"request `{request.id}`"])
     value = RequestButton(request.id).encode()
-    decide = actions(f"home_{request.id}", button("Approve", HOME_APPROVE, value, "primary", approve_confirm(request)),
-                     button("Deny", HOME_DENY, value))  # fmt: skip
+    decide = actions(
+        f"home_{request.id}",
+        button("Approve", HOME_APPROVE, value, "primary", approve_confirm(request)),
+        button("Deny", HOME_DENY, value),
+    )
     return [section(line), decide]
 
 
 def decided_notice(request: UnblockRequest) -> str:
     """What a click in the Home tab did, for the person who clicked (an approval of several: that it counted)."""
-    whose = f"{mention(request.requester)}'s request to unblock `{title(request)}`"
-    if request.state is State.PENDING and request.approvals:
-        left = request.approvals_needed - len(request.approvals)
+    whose = f"{mention(request.asked.by)}'s request to unblock `{title(request)}`"
+    if request.state is State.PENDING and request.decision.approvals:
+        left = request.decision.needed - len(request.decision.approvals)
         more = "one more approver" if left == 1 else f"{left} more approvers"
         return f"Your approval of {whose} is recorded; it needs {more}."
     words = ended(request)

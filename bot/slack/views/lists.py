@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ...domain.model import BlocklistEntry, Kind, Target, UnblockRequest
-from ...domain.requests import Matches, Page
+from ...domain.entries import BlocklistEntry, Kind, Target
+from ...domain.lookup import Matches, Page
+from ...domain.model import UnblockRequest
 from ..blocks import Blocks, actions, button, context, escape, fallback, fit, section, sections
 from ..buttons import CHOOSE, LIST_MORE, ChoiceButton, PageButton
 from .common import DESCRIPTION_IN_LIST, SHOWN_ENTRIES, describe, ended, mention, slack_date, title, under_rule
@@ -20,8 +21,9 @@ def chooser(asked: str, kind: Kind, matches: Matches, offer_id: str) -> tuple[st
     found: Sequence[Target] = matches.blocking
     count = f"{len(found)}{'+' if matches.truncated else ''}"
     things = "caller-number blacklist entries" if kind is Kind.NUMBER else "IP blocklist entries"
-    blocks: Blocks = [section(f"*{count} {things} match {escape(asked)}.* Which should be unblocked? "
-                              "An approver decides.")]  # fmt: skip
+    blocks: Blocks = [
+        section(f"*{count} {things} match {escape(asked)}.* Which should be unblocked? An approver decides.")
+    ]
     for n, target in enumerate(found[:SHOWN_ENTRIES]):
         pick = button("Request unblock", CHOOSE, ChoiceButton(offer_id, n).encode())
         blocks.append(section(describe(target, DESCRIPTION_IN_LIST), accessory=pick))
@@ -48,14 +50,15 @@ def listing(text: str | None, page: Page) -> tuple[str, Blocks]:
     blocked = [f"• {_listed(e)}" for e in page.entries if e.blocks]
     allowed = [f"• {_listed(e)}" for e in page.entries if not e.blocks]
     lines = ([f"*Blocks ({len(blocked)})*", *blocked] if blocked else []) + (
-        [f"*Allow entries ({len(allowed)})*: these let an address in", *allowed] if allowed else [])  # fmt: skip
+        [f"*Allow entries ({len(allowed)})*: these let an address in", *allowed] if allowed else []
+    )
     blocks = sections(lines, heading)
     if page.more:
         blocks.append(actions("unblock_list", button("More", LIST_MORE, PageButton(text, last).encode())))
     return fallback(f"Newest IP blocklist entries{where}"), blocks
 
 
-#: how the bot names an approver in the description of an allow entry it adds (``bot.domain.allowing``)
+#: how the bot names an approver in the description of an allow entry it adds (``bot.app.ALLOW_DESCRIPTION``)
 _APPROVER_IN_DESCRIPTION = re.compile(r"(?<=approved by )Slack user ([UW][A-Z0-9]{2,20})(?=, request )")
 
 
@@ -73,11 +76,11 @@ def history(requests: Sequence[UnblockRequest], everywhere: bool) -> tuple[str, 
         return none, [section(none)]
     lines = []
     for r in requests:
-        line = f"• {slack_date(r.created_at)} {how_it_ended(r)} · requested by {mention(r.requester)}"
+        line = f"• {slack_date(r.asked.at)} {how_it_ended(r)} · requested by {mention(r.asked.by)}"
         if everywhere:
-            line += f" in <#{r.origin}>"
-        if r.reason:
-            line += f" · _{fit(r.reason, REASON_IN_LIST)}_"
+            line += f" in <#{r.asked.origin}>"
+        if r.asked.reason:
+            line += f" · _{fit(r.asked.reason, REASON_IN_LIST)}_"
         lines.append(line + f" · `{r.id}`")
     return fallback(f"Latest unblock requests{scope}"), sections(lines, f"*Latest unblock requests{scope}*")
 

@@ -33,7 +33,6 @@ PLACEHOLDER = "42, 203.0.113.7 or +1 555 0100"
 #: said on the field when the submission cannot be used
 ONE_THING = "Give one entry id, IP address, network or caller number here; the reason goes in the field below."
 REASON_REQUIRED = "Please say why it should be unblocked."
-REASON_NOT_TEXT = "The reason contains characters that cannot be shown; please use plain text."
 CHANNEL_REQUIRED = "Pick the channel where the request should be posted."
 CHANNEL_NOT_USABLE = "Pick a channel of this workspace (not a direct message)."
 NOT_YOURS = "This form was opened by someone else, so nothing was done. Please use the shortcut again."
@@ -53,24 +52,36 @@ def channel_refused(channel: str) -> str:
 
 
 def unblock_modal(
-    metadata: str, *, found: Sequence[str] = (), require_reason: bool = False, pick_channel: bool = False,
+    metadata: str,
+    *,
+    found: Sequence[str] = (),
+    require_reason: bool = False,
+    pick_channel: bool = False,
     posted_in: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The modal: ``found`` (things found in a message) fills in what to unblock, or (several) is offered in a
     select; ``pick_channel``: a channel picker says where the request goes; else ``posted_in`` says it."""
     blocks: list[Block] = [_what(found)]
-    reason: Block = {"type": "plain_text_input", "action_id": VALUE, "multiline": True, "max_length": MAX_REASON,
-                     "placeholder": plain("For example: the customer's VPN moved", 150)}  # fmt: skip
+    reason: Block = {
+        "type": "plain_text_input",
+        "action_id": VALUE,
+        "multiline": True,
+        "max_length": MAX_REASON,
+        "placeholder": plain("For example: the customer's VPN moved", 150),
+    }
     blocks.append(_input(REASON, "Reason", reason, optional=not require_reason))
     if pick_channel:
         picker: Block = {
             "type": "conversations_select",
             "action_id": VALUE,
             "default_to_current_conversation": True,
-            "filter": {"include": ["public", "private"], "exclude_external_shared_channels": True,
-                       "exclude_bot_users": True},
+            "filter": {
+                "include": ["public", "private"],
+                "exclude_external_shared_channels": True,
+                "exclude_bot_users": True,
+            },
             "placeholder": plain("A channel the bot is in", 150),
-        }  # fmt: skip
+        }
         blocks.append(_input(CHANNEL, "Post the request in", picker))
     elif posted_in is not None:
         blocks.append(context(f"The request is posted in <#{posted_in}> for an approver."))
@@ -88,19 +99,32 @@ def unblock_modal(
 def _what(found: Sequence[str]) -> Block:
     if len(found) > 1:
         options = [{"text": plain(item, 75), "value": item} for item in found[:MAX_OPTIONS]]
-        select: Block = {"type": "static_select", "action_id": VALUE, "options": options,
-                         "placeholder": plain("One of those in the message", 150)}  # fmt: skip
+        select: Block = {
+            "type": "static_select",
+            "action_id": VALUE,
+            "options": options,
+            "placeholder": plain("One of those in the message", 150),
+        }
         return _input(WHAT, "What to unblock", select)
-    element: Block = {"type": "plain_text_input", "action_id": VALUE, "max_length": MAX_WHAT,
-                      "placeholder": plain(PLACEHOLDER, 150)}  # fmt: skip
+    element: Block = {
+        "type": "plain_text_input",
+        "action_id": VALUE,
+        "max_length": MAX_WHAT,
+        "placeholder": plain(PLACEHOLDER, 150),
+    }
     if found:
         element["initial_value"] = found[0]
     return _input(WHAT, "What to unblock", element, hint=HINT)
 
 
 def _input(block_id: str, label: str, element: Block, *, optional: bool = False, hint: str | None = None) -> Block:
-    block: Block = {"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element,
-                    "optional": optional}  # fmt: skip
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
     if hint is not None:
         block["hint"] = plain(hint, 2000)
     return block

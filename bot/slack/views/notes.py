@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...domain.model import BlocklistEntry, CallFailed, Kind, Outcome, State, Target, UnblockRequest
-from ...domain.requests import Matches, TooSlow, duration_words
+from ...domain.allowing import duration_words
+from ...domain.entries import BlocklistEntry, CallFailed, Kind, Target
+from ...domain.lookup import Matches, TooSlow
+from ...domain.model import State, UnblockRequest
+from ...domain.outcomes import Outcome
 from ..blocks import escape, fit
-from .common import ANSWER, SHOWN_ENTRIES, by_rule, carried_out_by_rule, label, mention, slack_date, title
+from .common import (
+    ANSWER,
+    SHOWN_ENTRIES,
+    by_rule,
+    carried_out_by_rule,
+    explained,
+    label,
+    mention,
+    slack_date,
+    title,
+)
 
 BUSY = "The bot is very busy right now and could not take this on. Please try again in a minute."
 BUSY_CLICK = (
@@ -56,14 +69,14 @@ def lookup_failure(error: CallFailed, what: str) -> str:
             f"3CX did not answer in time: the bot waited {duration_words(error.seconds)} for the {escape(what)}. "
             "Nothing was requested. Please try again in a few minutes."
         )
-    kind = Outcome.of(error)
+    kind = error.reason
     if kind is Outcome.NOT_FOUND:
         return f"There is no {escape(what)} in 3CX, so there is nothing to unblock. Check it with `/unblock list`."
     if kind is Outcome.OTHER:
         said = f" 3CX said: {fit(error.detail, ANSWER)}" if error.detail else ""
         return f"3CX could not show the {escape(what)}.{said} Nothing was requested."
     retry = " Please try again in a few minutes." if kind is Outcome.UNAVAILABLE else ""
-    return f"{kind.explanation.people}{retry} Nothing was requested."
+    return f"{explained(kind)}{retry} Nothing was requested."
 
 
 def no_match(asked: str, kind: Kind, matches: Matches) -> str:
@@ -87,11 +100,11 @@ def asked_approvers(targets: Sequence[Target]) -> str:
 def already_requested(request: UnblockRequest, card_ts: str | None, workspace_url: str | None, user: str) -> str:
     """A new request (by ``user``) covers an entry that an open request already covers: where that one is (its
     card is the message ``card_ts``)."""
-    where = f"<#{request.channel}>"
+    where = f"<#{request.asked.channel}>"
     if workspace_url and card_ts:
-        where = f"<{workspace_url}archives/{request.channel}/p{card_ts.replace('.', '')}|this card>"
+        where = f"<{workspace_url}archives/{request.asked.channel}/p{card_ts.replace('.', '')}|this card>"
     state = "is already waiting for approval" if request.state is State.PENDING else "is already being carried out"
-    asked = "you asked for it" if user == request.requester else f"asked by {mention(request.requester)}"
+    asked = "you asked for it" if user == request.asked.by else f"asked by {mention(request.asked.by)}"
     return f"A request to unblock {title(request)} ({asked}) {state}: see {where}. Nothing new was requested."
 
 
@@ -107,16 +120,15 @@ def already_resolved(request: UnblockRequest) -> str:
     if request.state is State.EXPIRED:
         return expired_notice(request)
     if request.state.undo_phase:
-        when = slack_date(request.undone_at) if request.undone_at is not None else "earlier"
-        return f"This unblock was already undone by {mention(request.undone_by)} {when}. Nothing more was done."
-    when = slack_date(request.resolved_at) if request.resolved_at is not None else "earlier"
+        when = slack_date(request.done.undone_at) if request.done.undone_at is not None else "earlier"
+        return f"This unblock was already undone by {mention(request.done.undone_by)} {when}. Nothing more was done."
+    when = slack_date(request.decision.at) if request.decision.at is not None else "earlier"
     if carried_out_by_rule(request):
         return f"This request was carried out {by_rule(request)} {when}. Nothing more was done."
     verb = {State.DENIED: "was denied", State.CANCELLED: "was cancelled"}.get(request.state, "was approved")
-    return f"This request {verb} by {mention(request.resolved_by)} {when}. Nothing more was done."
+    return f"This request {verb} by {mention(request.decision.by)} {when}. Nothing more was done."
 
 
 def expired_notice(request: UnblockRequest) -> str:
-    return (
-        f"This request expired {slack_date(request.expires_at)}; nothing was changed in 3CX. Ask again with `/unblock`."
-    )
+    expired = slack_date(request.decision.expires_at)
+    return f"This request expired {expired}; nothing was changed in 3CX. Ask again with `/unblock`."

@@ -13,14 +13,14 @@ TOLD = frozenset({State.UNBLOCKED, State.FAILED, State.DENIED, State.EXPIRED, St
 
 def see(link: str | None, request: UnblockRequest) -> str:
     """A link to the card, or the channel it is in when Slack gave no link."""
-    return f"<{link}|See the request>" if link else f"See the request in <#{request.channel}>."
+    return f"<{link}|See the request>" if link else f"See the request in <#{request.asked.channel}>."
 
 
 def waiting_in(request: UnblockRequest, link: str | None) -> str:
     """The private note to the requester when the card went to the approvals channel."""
     card = f" (<{link}|see the card>)" if link else ""
     return (
-        f"Your request to unblock `{title(request)}` is waiting for approval in <#{request.channel}>{card}. "
+        f"Your request to unblock `{title(request)}` is waiting for approval in <#{request.asked.channel}>{card}. "
         "You will be told the outcome."
     )
 
@@ -43,5 +43,5 @@ def origin_line(request: UnblockRequest, link: str | None, *, name_requester: bo
     """One short line in the channel where the request was asked for. The requester is told by a direct
     message, so the line names them only when ``name_requester`` (no direct message is sent)."""
     emoji, headline, _ = summary(request)
-    asked = f" Requested by {mention(request.requester)}." if name_requester else ""
+    asked = f" Requested by {mention(request.asked.by)}." if name_requester else ""
     return fallback(headline), [section(f"{emoji} *{headline}*{asked} {see(link, request)}")]

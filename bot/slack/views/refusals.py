@@ -3,7 +3,8 @@ reason; each is worded here, once)."""
 
 from __future__ import annotations
 
-from ...domain.requests import Approvers, Refusal, Why
+from ...domain.results import Refusal, Why
+from ...domain.rules import Approvers
 from ..blocks import fit
 from .common import RULE, listed
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, tzinfo
 
-from ...domain.requests import Report, duration_words
+from ...domain.allowing import duration_words
+from ...domain.report import Report
 from ..blocks import Blocks, context, fallback, fit, section, sections
 from .common import LABEL, counted, mention, slack_date, times
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from ...domain.model import BlocklistEntry
-from ...domain.requests import Page, Recurrence, duration_words
+from ...domain.allowing import duration_words
+from ...domain.entries import BlocklistEntry
+from ...domain.lookup import Page
+from ...domain.recurrence import Recurrence
 from ..blocks import Blocks, actions, button, context, fallback, fit, section, sections
 from ..buttons import BURST_LIST, REQUEST_ENTRY, BurstButton, EntryButton
 from .common import (
@@ -68,20 +70,26 @@ def unblocked_by_rule(entry: BlocklistEntry, rule: str | None) -> tuple[str, Blo
 def burst(entries: Sequence[BlocklistEntry]) -> tuple[str, Blocks]:
     """Many new entries at once: how many, grouped by description, the first few, and a way to see all."""
     by_description = Counter(e.description or "no description" for e in entries)
-    groups = [f"• _{fit(what, DESCRIPTION_IN_LIST)}_: {count}" for what, count in
-              by_description.most_common(SUMMARY_SHOWN)]  # fmt: skip
+    groups = [
+        f"• _{fit(what, DESCRIPTION_IN_LIST)}_: {count}" for what, count in by_description.most_common(SUMMARY_SHOWN)
+    ]
     if len(by_description) > SUMMARY_SHOWN:
         groups.append(f"• …and {len(by_description) - SUMMARY_SHOWN} other descriptions")
-    first = ", ".join(f"`{label(e)}`" for e in entries[:SUMMARY_SHOWN])
-    more = f" and {len(entries) - SUMMARY_SHOWN} more" if len(entries) > SUMMARY_SHOWN else ""
     ids = BurstButton(min(e.id for e in entries), max(e.id for e in entries))
     blocks: Blocks = [
         section(f":rotating_light: *3CX blocked {len(entries)} addresses at once.*"),
         section("\n".join(groups)),
-        context(f"Among them: {first}{more}."),
+        context(among(entries)),
         actions("unblock_burst", button("Show them all", BURST_LIST, ids.encode())),
     ]
     return fallback(f"3CX blocked {len(entries)} addresses at once"), blocks
+
+
+def among(entries: Sequence[BlocklistEntry]) -> str:
+    """``Among them: `192.0.2.1`, `192.0.2.2` and 3 more.``"""
+    first = ", ".join(f"`{label(e)}`" for e in entries[:SUMMARY_SHOWN])
+    more = f" and {len(entries) - SUMMARY_SHOWN} more" if len(entries) > SUMMARY_SHOWN else ""
+    return f"Among them: {first}{more}."
 
 
 def burst_page(ids: BurstButton, page: Page) -> tuple[str, Blocks]:

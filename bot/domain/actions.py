@@ -1,0 +1,99 @@
+"""What approving a request carries out, and what its undo takes back: one :class:`Action`, of one kind.
+
+Each kind says what it touches on 3CX's lists (``removes``: the request's entries, else only an allow entry),
+how much it lets in (``breadth``), and, from what 3CX did with each target, whether carrying it out is done,
+changed anything, and whether its undo is done. Carrying out follows the
+same path for every kind, fresh or after a restart (:mod:`bot.domain.execution`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .lookup import Network
+from .outcomes import Outcome
+from .rules import entry_network
+
+if TYPE_CHECKING:
+    from .model import Result, UnblockRequest
+
+#: the widest network Unblock and allow lets in, by IP version: one click must never open a large range
+WIDEST_ALLOWED = {4: 24, 6: 64}
+
+
+class Does(enum.StrEnum):
+    """The kinds of action, by the words the record keeps for them."""
+
+    #: remove the entries
+    UNBLOCK = "unblock"
+    #: remove the entries, then add an allow entry for the address for a while
+    UNBLOCK_AND_ALLOW = "unblock_and_allow"
+    #: leave the network's block in place and add an allow entry for the one address asked for, for a while
+    ALLOW_ONLY = "allow_only"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One action and, for those that add an allow entry, for how many seconds it lets the address in."""
+
+    does: Does = Does.UNBLOCK
+    allow_for: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.does is Does.UNBLOCK) != (self.allow_for is None):
+            raise ValueError(f"{self.does} takes a duration exactly when it adds an allow entry")
+
+    @property
+    def removes(self) -> bool:
+        """It removes the request's entries (what an undo puts back)."""
+        return self.does is not Does.ALLOW_ONLY
+
+    @property
+    def breadth(self) -> tuple[int, float]:
+        """How much it lets in, to rank actions from the narrowest: Allow only (one address, the block left in
+        place; shorter first), then Unblock (the whole entry removed), then Unblock and allow (shorter first)."""
+        rank = {Does.ALLOW_ONLY: 0, Does.UNBLOCK: 1, Does.UNBLOCK_AND_ALLOW: 2}[self.does]
+        return rank, self.allow_for or 0.0
+
+    @property
+    def record(self) -> dict[str, object]:
+        """For the record: ``{"action": "allow_only", "allow_for": 3600.0}``."""
+        duration = {} if self.allow_for is None else {"allow_for": float(self.allow_for)}
+        return {"action": self.does.value, **duration}
+
+    def done(self, results: Sequence[Result]) -> bool:
+        """Carried out in full: every entry gone, or the asked address allowed."""
+        if self.removes:
+            return all(r.outcome.gone for r in results)
+        return all(r.outcome is Outcome.ALLOWED for r in results)
+
+    def changed(self, results: Sequence[Result]) -> bool:
+        """It changed 3CX, so Undo is offered: an entry this request removed, or an allow entry it added."""
+        if self.removes:
+            return any(r.outcome is Outcome.DELETED for r in results)
+        return any(r.added_allow is not None for r in results)
+
+    def undone(self, results: Sequence[Result]) -> bool:
+        """Its undo is complete: every entry back, or the allow entry gone."""
+        if self.removes:
+            return all(r.outcome is Outcome.RESTORED for r in results)
+        return all(r.outcome.gone for r in results)
+
+
+#: Approve: remove the entries, and nothing more
+UNBLOCK = Action()
+
+
+def network(request: UnblockRequest) -> Network | None:
+    """The address or network of a request about one IP blocklist entry (None: another kind, or unreadable)."""
+    return entry_network(request.what.targets[0]) if len(request.what.targets) == 1 else None
+
+
+def allowable(request: UnblockRequest) -> bool:
+    """Unblock and allow is offered: the request is about one IP blocklist entry for one address or a network
+    no wider than ``WIDEST_ALLOWED``."""
+    net = network(request)
+    return net is not None and net.prefixlen >= WIDEST_ALLOWED[net.version]

@@ -1,0 +1,75 @@
+"""Reading requests as people may see them: a request, the history (every channel's for an approver), what waits
+for someone, what someone asked for, the earlier unblocks of what a request is about, the report's figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .model import UnblockRequest
+from .policy import ApprovalPolicy
+from .ports import RequestStore
+from .recurrence import WINDOW, Unblocks
+from .report import Report, Reporting
+from .results import History
+from .rules import Approvers, Rule
+
+#: how many of the newest pending requests are asked whether a person may approve them (their Home tab)
+WAITING_CHECKED = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    store: RequestStore
+    policy: ApprovalPolicy
+    #: the figures of the report (None: no report is asked for here)
+    reporting: Reporting | None = None
+
+    def rule_for(self, request: UnblockRequest) -> Rule:
+        """The rule that decides for ``request``: who approves it, the durations Approve and allow offers."""
+        return self.policy.rule_for(request)
+
+    def deciders(self, request: UnblockRequest) -> Approvers:
+        """Who may approve or deny ``request`` now."""
+        return self.policy.deciders(request)
+
+    async def may_be_asked(self, user: str) -> bool:
+        """Whether ``user`` may ever be asked to decide a request (their Home tab lists what they may approve)."""
+        return await self.policy.may_be_asked(user)
+
+    async def get(self, request_id: str) -> UnblockRequest | None:
+        return await self.store.get(request_id)
+
+    async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
+        return await self.store.recent(count, channel)
+
+    async def history(self, user: str, channel: str, count: int) -> History:
+        """The newest requests ``user`` may see: an approver sees every channel's; anyone else only those made in
+        ``channel``, where they ask."""
+        everywhere = await self.policy.is_approver(user)
+        return History(await self.store.recent(count, None if everywhere else channel), everywhere)
+
+    async def report(self, user: str, days: int) -> Report | None:
+        """The figures of the last ``days`` days, for an approver; None for anyone else."""
+        if self.reporting is None or not await self.policy.is_approver(user):
+            return None
+        return await self.reporting.of_days(days)
+
+    async def waiting(self, count: int = WAITING_CHECKED) -> list[UnblockRequest]:
+        return await self.store.waiting(count)
+
+    async def waiting_for(
+        self, user: str, count: int, waiting: Sequence[UnblockRequest] | None = None
+    ) -> list[UnblockRequest]:
+        """The newest requests waiting for a decision that ``user`` may approve now, at most ``count``, among the
+        newest :data:`WAITING_CHECKED` (``waiting``: as read already, for several people)."""
+        among = await self.store.waiting(WAITING_CHECKED) if waiting is None else waiting
+        return await self.policy.approvable(user, among, count)
+
+    async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
+        return await self.store.requested_by(user, count)
+
+    async def unblocks(self, at: float) -> Unblocks:
+        """The unblocks of the :data:`~bot.domain.recurrence.WINDOW` before ``at`` (one read of the store), to
+        find the earlier unblocks of what a request or a new entry is about (``Unblocks.of``)."""
+        return Unblocks(at, tuple(await self.store.unblocked_since(at - WINDOW)))

@@ -1,0 +1,259 @@
+"""The SQL both stores run the same way, written once with ``?`` for each parameter: the reads of requests,
+claims renewed, reminders and escalation, the weekly reports, the Slack side's records, and the blocklist
+watcher's announcements.
+
+A store says how to read rows (``_fetch``) and how to run a write that tells how many rows it changed
+(``_write``), and which column keeps the order requests were added in (``ARRIVAL``). What needs its own
+transaction (adding a request, a transition, the watcher's lease) each store writes itself.
+
+Reminding and escalating is one ``UPDATE … WHERE reminded_at IS NULL`` (``escalation IS NULL``) on a request
+still pending and in time: of two processes, exactly one marks it. A reminder is first claimed (``reminding``,
+since ``reminding_at``), then sent, then marked: a claim let go, or left by a process that stopped, is claimed
+again.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..domain.model import Escalation, State, Transition, UnblockRequest
+from ..domain.ports import UNBLOCKS_READ, WAITING_READ, Announcement
+from . import rows
+
+#: the watcher's row in ``watch_state`` (one watcher: the blocklist's)
+WATCHER = "blocklist"
+#: (name, holder, at, stale_before): take or renew the lease; returns the mark when held, no row when not
+HOLD = (
+    "INSERT INTO watch_state (name, holder, heartbeat_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, heartbeat_at = excluded.heartbeat_at"
+    " WHERE watch_state.holder IS NULL OR watch_state.holder = excluded.holder OR watch_state.heartbeat_at < ?"
+    " RETURNING high_water"
+)
+#: (name): the mark, when the lease was refused
+MARK = "SELECT high_water FROM watch_state WHERE name = ?"
+#: (new_mark, at, name, holder, mark): move the mark, only while ``holder`` holds the lease and it is ``mark``
+ADVANCE = (
+    "UPDATE watch_state SET high_water = ?, heartbeat_at = ?"
+    " WHERE name = ? AND holder = ? AND high_water IS NOT DISTINCT FROM ?"
+)
+#: (entry_id, entry, channel, at) of ``rows.announcement_row``: a new announcement, not yet posted
+ANNOUNCE = (
+    "INSERT INTO announcements (entry_id, entry, channel, at) VALUES (?, ?, ?, ?) ON CONFLICT (entry_id) DO NOTHING"
+)
+#: (id, state, at): a transition's line in the log
+LOG = "INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer) VALUES (?, ?, ?, ?, ?, ?)"
+#: (holder, at, id, state, at, stale_before): the reminder claimed, to be sent, while pending and in time and not
+#: reminded, unless it was claimed since ``stale_before`` (a claim whose answer was lost waits until it is stale)
+CLAIM_REMINDER = (
+    "UPDATE requests SET reminding = ?, reminding_at = ?"
+    " WHERE id = ? AND state = ? AND reminded_at IS NULL AND expires_at > ?"
+    " AND (reminding IS NULL OR reminding_at < ?)"
+)
+#: (column, ...) set once, while pending and in time: (value, id, state, at)
+MARK_ONCE = "UPDATE requests SET {0} = ? WHERE id = ? AND state = ? AND {0} IS NULL AND expires_at > ?"
+
+
+class Shared(ABC):
+    #: the column that keeps the order requests were added in, for requests made in the same instant
+    ARRIVAL: ClassVar[str]
+
+    @abstractmethod
+    async def _fetch(self, sql: str, *params: object) -> Sequence[Any]:
+        """The rows ``sql`` selects; ``?`` for each parameter."""
+
+    @abstractmethod
+    async def _write(self, sql: str, *params: object) -> int:
+        """Run one write (``?`` for each parameter); how many rows it changed."""
+
+    async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
+        """The requests that ``tail`` (``WHERE``, ``ORDER BY``, ``LIMIT``) picks."""
+        return [rows.request_from_row(row) for row in await self._fetch(f"{rows.SELECT} {tail}", *params)]
+
+    async def _column(self, sql: str, *params: object) -> list[Any]:
+        return [row[0] for row in await self._fetch(sql, *params)]
+
+    # -- requests --
+
+    async def get(self, request_id: str) -> UnblockRequest | None:
+        found = await self._select("WHERE id = ?", request_id)
+        return found[0] if found else None
+
+    async def renew(self, request_id: str, owner: str, at: float) -> bool:
+        sql = f"UPDATE requests SET heartbeat_at = ? WHERE id = ? AND owner = ? AND state IN {rows.CLAIMED}"
+        return await self._write(sql, at, request_id, owner) == 1
+
+    async def transitions(self, request_id: str) -> list[Transition]:
+        log = await self._fetch(
+            "SELECT request_id, from_state, to_state, actor, at, answer FROM transitions"
+            " WHERE request_id = ? ORDER BY seq",
+            request_id,
+        )
+        return [rows.transition_from_row(row) for row in log]
+
+    async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
+        return await self._select(f"WHERE state IN {rows.CLAIMED} AND heartbeat_at < ?", heartbeat_before)
+
+    def _newest(self) -> str:
+        return f"ORDER BY created_at DESC, {self.ARRIVAL} DESC LIMIT ?"
+
+    async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
+        if channel is None:
+            return await self._select(self._newest(), count)
+        # the channel where it was asked for (its card may be in the approvals channel)
+        return await self._select(f"WHERE COALESCE(asked_in, channel) = ? {self._newest()}", channel, count)
+
+    async def waiting(self, count: int) -> list[UnblockRequest]:
+        return await self._select(f"WHERE state = ? {self._newest()}", State.PENDING.value, count)
+
+    async def count_pending(self) -> int:
+        [count] = await self._column("SELECT COUNT(*) FROM requests WHERE state = ?", State.PENDING.value)
+        return int(count)
+
+    async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
+        return await self._select(f"WHERE requester = ? {self._newest()}", user, count)
+
+    async def undone(self, count: int) -> list[UnblockRequest]:
+        return await self._select(
+            f"WHERE undone_at IS NOT NULL ORDER BY undone_at DESC, {self.ARRIVAL} DESC LIMIT ?", count
+        )
+
+    async def unblocked_since(self, since: float) -> list[UnblockRequest]:
+        states = (State.UNBLOCKED.value, State.UNDO_FAILED.value)
+        tail = "WHERE state IN (?, ?) AND resolved_at >= ? ORDER BY resolved_at DESC LIMIT ?"
+        return await self._select(tail, *states, since, UNBLOCKS_READ)
+
+    async def between(self, since: float, until: float, count: int) -> list[UnblockRequest]:
+        tail = f"WHERE created_at >= ? AND created_at < ? ORDER BY created_at, {self.ARRIVAL} LIMIT ?"
+        return await self._select(tail, since, until, count)
+
+    async def pending_expired(self, now: float) -> list[UnblockRequest]:
+        tail = f"WHERE state = ? AND expires_at <= ? ORDER BY expires_at LIMIT {rows.EXPIRY_BATCH}"
+        return await self._select(tail, State.PENDING.value, now)
+
+    # -- reminders and escalation --
+
+    async def still_waiting(
+        self, now: float, remind_before: float | None, escalate_before: float | None
+    ) -> list[UnblockRequest]:
+        due, params = [], []
+        if remind_before is not None:
+            due.append("(reminded_at IS NULL AND created_at <= ?)")
+            params.append(remind_before)
+        if escalate_before is not None:
+            due.append("(escalation IS NULL AND created_at <= ?)")
+            params.append(escalate_before)
+        if not due:
+            return []
+        tail = f"WHERE state = ? AND expires_at > ? AND ({' OR '.join(due)}) ORDER BY created_at LIMIT {WAITING_READ}"
+        return await self._select(tail, State.PENDING.value, now, *params)
+
+    async def claim_reminder(
+        self, request_id: str, holder: str, at: float, stale_before: float
+    ) -> UnblockRequest | None:
+        params = (holder, at, request_id, State.PENDING.value, at, stale_before)
+        return await self.get(request_id) if await self._write(CLAIM_REMINDER, *params) == 1 else None
+
+    async def release_reminder(self, request_id: str, holder: str) -> None:
+        sql = "UPDATE requests SET reminding = NULL WHERE id = ? AND reminding = ? AND reminded_at IS NULL"
+        await self._write(sql, request_id, holder)
+
+    async def mark_reminded(self, request_id: str, at: float) -> UnblockRequest | None:
+        return await self._mark_once("reminded_at", at, request_id, at)
+
+    async def mark_escalated(self, request_id: str, escalation: Escalation) -> UnblockRequest | None:
+        return await self._mark_once("escalation", rows.escalation_json(escalation), request_id, escalation.at)
+
+    async def _mark_once(self, column: str, value: object, request_id: str, at: float) -> UnblockRequest | None:
+        marked = await self._write(MARK_ONCE.format(column), value, request_id, State.PENDING.value, at)
+        return await self.get(request_id) if marked == 1 else None
+
+    # -- the weekly reports --
+
+    async def last_report(self) -> float | None:
+        [last] = await self._column("SELECT MAX(due_at) FROM reports WHERE sent_at IS NOT NULL")
+        return float(last) if last is not None else None
+
+    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool, stale_before: float) -> bool:
+        # sent_at stays NULL until Slack took the report (or, for a moment only recorded, is set at once)
+        claimed = await self._write(
+            "INSERT INTO reports (due_at, posted, holder, at, sent_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (due_at) DO UPDATE SET holder = excluded.holder, at = excluded.at"
+            " WHERE reports.sent_at IS NULL AND reports.at < ?",
+            *(int(due_at), posted, holder, at, None if posted else at, stale_before),
+        )
+        return claimed == 1
+
+    async def report_sent(self, due_at: float, holder: str, at: float) -> None:
+        sql = "UPDATE reports SET sent_at = ? WHERE due_at = ? AND holder = ? AND sent_at IS NULL"
+        await self._write(sql, at, int(due_at), holder)
+
+    async def release_report(self, due_at: float, holder: str) -> None:
+        sql = "DELETE FROM reports WHERE due_at = ? AND holder = ? AND sent_at IS NULL"
+        await self._write(sql, int(due_at), holder)
+
+    # -- the Slack side's records --
+
+    async def forget_deliveries(self, before: float) -> None:
+        await self._write("DELETE FROM deliveries WHERE at < ?", before)
+        await self._write("DELETE FROM choices WHERE at < ?", before)
+
+    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
+        # a try whose answer was lost finds its own choice kept
+        sql = "INSERT INTO choices (id, data, at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING"
+        await self._write(sql, choice_id, data, at)
+
+    async def choice(self, choice_id: str) -> str | None:
+        found = await self._column("SELECT data FROM choices WHERE id = ?", choice_id)
+        return str(found[0]) if found else None
+
+    async def home_opened(self, user: str, at: float) -> None:
+        await self._write(
+            "INSERT INTO home_viewers (user_id, opened_at) VALUES (?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET opened_at = excluded.opened_at",
+            *(user, at),
+        )
+
+    async def home_viewers(self, since: float) -> list[str]:
+        found = await self._column("SELECT user_id FROM home_viewers WHERE opened_at >= ? ORDER BY user_id", since)
+        return [str(user) for user in found]
+
+    async def card_posted(self, request_id: str, ts: str) -> None:
+        await self._write("UPDATE requests SET message_ts = ? WHERE id = ?", ts, request_id)
+
+    async def card_of(self, request_id: str) -> str | None:
+        found = await self._column("SELECT message_ts FROM requests WHERE id = ?", request_id)
+        return str(found[0]) if found and found[0] is not None else None
+
+    # -- the blocklist watcher --
+
+    async def _announcements(self, tail: str, *params: object) -> list[Announcement]:
+        found = await self._fetch(f"SELECT {rows.ANNOUNCEMENT_COLUMNS} FROM announcements {tail}", *params)
+        return [rows.announcement_from_row(row) for row in found]
+
+    async def release_watch(self, holder: str) -> None:
+        await self._write("UPDATE watch_state SET holder = NULL WHERE name = ? AND holder = ?", WATCHER, holder)
+
+    async def unposted(self, limit: int) -> list[Announcement]:
+        return await self._announcements("WHERE message_ts IS NULL AND NOT gone ORDER BY entry_id LIMIT ?", limit)
+
+    async def posted(self, entry_ids: Sequence[int], ref: str, *, in_summary: bool) -> None:
+        if entry_ids:
+            marks = ", ".join("?" * len(entry_ids))
+            sql = f"UPDATE announcements SET message_ts = ?, in_summary = ? WHERE entry_id IN ({marks})"
+            await self._write(sql, ref, in_summary, *entry_ids)
+
+    async def showing(self, limit: int) -> list[Announcement]:
+        return await self._announcements(
+            "WHERE message_ts IS NOT NULL AND NOT in_summary AND NOT gone ORDER BY checked_at, entry_id LIMIT ?", limit
+        )
+
+    async def checked(self, entry_ids: Sequence[int], at: float) -> None:
+        if entry_ids:
+            marks = ", ".join("?" * len(entry_ids))
+            await self._write(f"UPDATE announcements SET checked_at = ? WHERE entry_id IN ({marks})", at, *entry_ids)
+
+    async def mark_gone(self, entry_id: int) -> bool:
+        # every announcement of the entry, gone already or not: a try whose answer was lost gets the same answer again
+        return await self._write("UPDATE announcements SET gone = TRUE WHERE entry_id = ?", entry_id) == 1

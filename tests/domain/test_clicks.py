@@ -1,0 +1,358 @@
+"""What a click does, through the service: one open request per entry, who may approve, deny, cancel and undo,
+where, two clicks at once, expiry, and which actions are offered."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.domain.actions import Action, Does
+from bot.domain.decisions import ELSEWHERE, NOT_ALLOWABLE
+from bot.domain.model import State, UnblockRequest
+from bot.domain.results import AlreadyRequested, AlreadyResolved, Expired, Refusal, Refused, Resolved, Unknown, Why
+
+from .fakes import (
+    APPROVER,
+    CHANNEL,
+    GROUP_MEMBER,
+    OTHER_CHANNEL,
+    OTHER_USER,
+    REQUESTER,
+    TIMING,
+    Stopped,
+    World,
+    blocked_address,
+    blocked_number,
+    stopped_during,
+    world,
+)
+
+P, X, U = State.PENDING, State.EXECUTING, State.UNBLOCKED
+ALLOW_HOUR = Action(Does.UNBLOCK_AND_ALLOW, 3600)
+
+
+async def unblocked(w: World) -> UnblockRequest:
+    """A request for entry 42, approved and carried out (the entry removed)."""
+    request = await w.request(w.ip.entries[42])
+    click = await w.requests.approve(request.id, APPROVER, CHANNEL)
+    assert isinstance(click, Resolved) and click.request.state is U
+    return click.request
+
+
+# -- one open request per entry ------------------------------------------------------------------
+
+
+async def test_a_second_request_for_an_entry_in_an_open_request_is_the_open_one() -> None:
+    w = world()
+    first = await w.request(w.ip.entries[42])
+    again = await w.requests.open([w.ip.entries[43], w.ip.entries[42]], OTHER_USER, CHANNEL, None, asked_in=None)
+    assert again == AlreadyRequested(first)
+    assert [r.id for r in await w.store.recent(10)] == [first.id]
+    assert w.store.open_targets == {"address:42": first.id}
+
+
+async def test_an_entry_is_free_again_once_its_request_is_decided() -> None:
+    w = world()
+    first = await w.request(w.ip.entries[42])
+    assert isinstance(await w.requests.deny(first.id, APPROVER, CHANNEL), Resolved)
+    second = await w.request(w.ip.entries[42])
+    assert second.id != first.id and w.store.open_targets == {"address:42": second.id}
+
+
+async def test_an_address_and_a_number_with_the_same_id_are_different_entries() -> None:
+    w = world()
+    w.numbers.put(blocked_number("42", "+15550199"))
+    await w.request(w.ip.entries[42])
+    await w.request(w.numbers.entries["42"])
+    assert len(w.store.open_targets) == 2
+
+
+async def test_a_pending_request_past_its_time_is_expired_by_the_next_request_for_its_entry() -> None:
+    w = world()
+    old = await w.request(w.ip.entries[42])
+    w.clock.advance(TIMING.ttl)
+    new = await w.request(w.ip.entries[42], requester=OTHER_USER)
+    assert new.id != old.id and (await w.state(old.id)).state is State.EXPIRED
+    assert await w.moves(old.id) == [(None, P), (P, State.EXPIRED)]
+    assert w.store.open_targets == {"address:42": new.id}
+
+
+async def test_a_pending_request_still_in_time_is_not_expired_by_another_request() -> None:
+    w = world()
+    old = await w.request(w.ip.entries[42])
+    w.clock.advance(TIMING.ttl - 1)
+    again = await w.requests.open([w.ip.entries[42]], OTHER_USER, CHANNEL, None, asked_in=None)
+    assert again == AlreadyRequested(old) and (await w.state(old.id)).state is P
+
+
+# -- who may decide --------------------------------------------------------------------------------
+
+
+async def test_an_approver_approves_and_this_process_claims_it_before_3cx_is_asked() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    w.cards.then = lambda claimed: w.ip.calls.append(("claimed", claimed.owner))
+    click = await w.requests.approve(request.id, APPROVER, CHANNEL)
+    assert isinstance(click, Resolved) and click.request.state is U
+    [claimed] = w.cards.claims
+    assert (claimed.state, claimed.decision.by, claimed.decision.at) == (X, APPROVER, w.clock())
+    assert w.ip.calls == [("claimed", "bot-a"), ("remove", 42)]
+    assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
+
+
+async def test_a_member_of_an_approvers_group_approves_from_the_home_tab() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    click = await w.requests.approve(request.id, GROUP_MEMBER, None)
+    assert isinstance(click, Resolved) and click.request.decision.by == GROUP_MEMBER
+
+
+async def test_someone_who_is_no_approver_is_refused_with_the_approvers_named() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    approvers = w.policy.rules.default.approvers
+    assert await w.requests.approve(request.id, OTHER_USER, CHANNEL) == Refused(
+        request, Refusal(Why.NOT_APPROVER, "approve", approvers=approvers)
+    )
+    assert await w.requests.deny(request.id, OTHER_USER, CHANNEL) == Refused(
+        request, Refusal(Why.NOT_APPROVER, "deny", approvers=approvers)
+    )
+    assert await w.moves(request.id) == [(None, P)]
+
+
+async def test_an_approver_may_not_approve_their_own_request_unless_the_settings_allow_it() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42], requester=APPROVER)
+    assert await w.requests.approve(request.id, APPROVER, CHANNEL) == Refused(
+        request, Refusal(Why.OWN_REQUEST, "approve")
+    )
+    assert (await w.state(request.id)).state is P
+    w = world(allow_self_approval=True)
+    request = await w.request(w.ip.entries[42], requester=APPROVER)
+    assert isinstance(await w.requests.approve(request.id, APPROVER, CHANNEL), Resolved)
+
+
+async def test_an_approver_denies_and_the_entry_is_freed() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    click = await w.requests.deny(request.id, APPROVER, CHANNEL)
+    assert isinstance(click, Resolved)
+    assert (click.request.state, click.request.decision.by, click.request.owner) == (State.DENIED, APPROVER, None)
+    assert w.store.open_targets == {} and w.ip.calls == []
+
+
+async def test_the_requester_cancels_and_is_told_to_rather_than_deny_and_nobody_else_may() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    assert await w.requests.deny(request.id, REQUESTER, CHANNEL) == Refused(request, Refusal(Why.USE_CANCEL))
+    for user in (APPROVER, OTHER_USER):
+        assert await w.requests.cancel(request.id, user, CHANNEL) == Refused(
+            request, Refusal(Why.NOT_REQUESTER, "cancel", requester=REQUESTER)
+        )
+    click = await w.requests.cancel(request.id, REQUESTER, CHANNEL)
+    assert isinstance(click, Resolved) and click.request.state is State.CANCELLED
+    assert await w.moves(request.id) == [(None, P), (P, State.CANCELLED)]
+    assert w.store.open_targets == {}
+
+
+async def test_a_click_on_a_card_of_another_channel_changes_nothing() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    for click in (
+        await w.requests.approve(request.id, APPROVER, OTHER_CHANNEL),
+        await w.requests.deny(request.id, APPROVER, OTHER_CHANNEL),
+        await w.requests.cancel(request.id, REQUESTER, OTHER_CHANNEL),
+    ):
+        assert click == Refused(request, ELSEWHERE)
+    assert await w.moves(request.id) == [(None, P)]
+
+
+async def test_a_click_on_a_request_the_store_does_not_know() -> None:
+    w = world()
+    assert await w.requests.approve("nosuchrequest", APPROVER, CHANNEL) == Unknown("nosuchrequest")
+
+
+async def test_a_click_after_the_decision_changes_nothing() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    await w.requests.deny(request.id, APPROVER, CHANNEL)
+    click = await w.requests.approve(request.id, GROUP_MEMBER, CHANNEL)
+    assert isinstance(click, AlreadyResolved) and click.request.state is State.DENIED
+    assert await w.moves(request.id) == [(None, P), (P, State.DENIED)]
+
+
+# -- two clicks at once ----------------------------------------------------------------------------
+
+
+async def test_of_two_approvals_at_once_in_two_processes_exactly_one_carries_it_out() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    clicks = await asyncio.gather(
+        w.requests.approve(request.id, APPROVER, CHANNEL),
+        w.process("bot-b").requests.approve(request.id, GROUP_MEMBER, CHANNEL),
+    )
+    assert sorted(type(c).__name__ for c in clicks) == ["AlreadyResolved", "Resolved"]
+    assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
+    assert w.ip.called("remove") == [42]
+
+
+async def test_of_an_approval_and_a_denial_at_once_exactly_one_wins() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    clicks = await asyncio.gather(
+        w.requests.deny(request.id, GROUP_MEMBER, CHANNEL), w.requests.approve(request.id, APPROVER, CHANNEL)
+    )
+    assert sorted(type(c).__name__ for c in clicks) == ["AlreadyResolved", "Resolved"]
+    assert len(await w.moves(request.id)) in (2, 3)
+
+
+# -- expiry ----------------------------------------------------------------------------------------
+
+
+async def test_a_click_after_the_time_is_up_expires_the_request() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    w.clock.advance(TIMING.ttl)
+    click = await w.requests.approve(request.id, OTHER_USER, CHANNEL)  # expired, whoever clicks
+    assert isinstance(click, Expired) and click.just_now and click.request.state is State.EXPIRED
+    again = await w.requests.approve(request.id, APPROVER, CHANNEL)
+    assert isinstance(again, Expired) and not again.just_now
+    assert await w.moves(request.id) == [(None, P), (P, State.EXPIRED)]
+    assert w.store.open_targets == {}
+
+
+async def test_a_click_whose_approver_check_outlasts_the_request_claims_nothing() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    w.clock.advance(TIMING.ttl - 1)
+    w.membership.during = lambda: w.clock.advance(2)  # the user group's members come two seconds later
+    click = await w.requests.approve(request.id, GROUP_MEMBER, CHANNEL)
+    assert isinstance(click, Expired) and click.just_now
+    now = await w.state(request.id)
+    assert (now.state, now.decision.by, now.owner) == (State.EXPIRED, None, None)
+    assert w.ip.calls == []
+
+
+async def test_expire_due_expires_only_the_requests_past_their_time() -> None:
+    w = world()
+    w.ip.put(blocked_address(44, "192.0.2.1"))
+    first = await w.request(w.ip.entries[42])
+    w.clock.advance(10)
+    second = await w.request(w.ip.entries[43])
+    decided = await w.request(w.ip.entries[44])
+    await w.requests.deny(decided.id, APPROVER, CHANNEL)
+    w.clock.advance(TIMING.ttl - 10)
+    assert [r.id for r in await w.requests.expire_due()] == [first.id]
+    assert (await w.state(second.id)).state is P and (await w.state(decided.id)).state is State.DENIED
+    w.clock.advance(9.9)  # the second has a tenth of a second left
+    assert await w.requests.expire_due() == []
+    w.clock.advance(0.1)
+    assert [r.id for r in await w.requests.expire_due()] == [second.id]
+    assert await w.store.count_pending() == 0
+
+
+# -- undo --------------------------------------------------------------------------------------------
+
+
+async def test_an_approver_undoes_an_unblock_once() -> None:
+    w = world()
+    done = await unblocked(w)
+    click = await w.requests.undo(done.id, GROUP_MEMBER, CHANNEL)
+    assert isinstance(click, Resolved) and click.request.state is State.UNDONE
+    assert (w.cards.claims[-1].state, w.cards.claims[-1].done.undone_by) == (State.UNDOING, GROUP_MEMBER)
+    assert isinstance(await w.requests.undo(done.id, APPROVER, CHANNEL), AlreadyResolved)
+    assert await w.moves(done.id) == [(None, P), (P, X), (X, U), (U, State.UNDOING), (State.UNDOING, State.UNDONE)]
+
+
+async def test_two_undos_at_once_undo_it_once() -> None:
+    w = world()
+    done = await unblocked(w)
+    clicks = await asyncio.gather(
+        w.requests.undo(done.id, APPROVER, CHANNEL), w.process("bot-b").requests.undo(done.id, GROUP_MEMBER, CHANNEL)
+    )
+    assert sorted(type(c).__name__ for c in clicks) == ["AlreadyResolved", "Resolved"]
+    assert w.ip.called("restore") == [42]
+
+
+async def test_undo_is_only_for_approvers_in_the_requests_channel() -> None:
+    w = world()
+    done = await unblocked(w)
+    refused = await w.requests.undo(done.id, OTHER_USER, CHANNEL)
+    assert refused == Refused(done, Refusal(Why.NOT_APPROVER, "undo", approvers=w.policy.rules.default.approvers))
+    assert isinstance(await w.requests.undo(done.id, REQUESTER, CHANNEL), Refused)
+    assert await w.requests.undo(done.id, APPROVER, OTHER_CHANNEL) == Refused(done, ELSEWHERE)
+    assert (await w.state(done.id)).state is U
+
+
+async def test_undo_is_offered_until_the_last_moment_of_its_window() -> None:
+    w = world()
+    done = await unblocked(w)
+    assert done.done.undo_until == w.clock() + TIMING.undo_window
+    w.clock.advance(TIMING.undo_window)
+    assert isinstance(await w.requests.undo(done.id, APPROVER, CHANNEL), Resolved)
+    w = world()
+    done = await unblocked(w)
+    w.clock.advance(TIMING.undo_window + 0.001)
+    assert await w.requests.undo(done.id, APPROVER, CHANNEL) == Refused(done, Refusal(Why.TOO_LATE_TO_UNDO))
+
+
+async def test_an_undo_whose_approver_check_outlasts_its_window_claims_nothing() -> None:
+    w = world()
+    done = await unblocked(w)
+    w.clock.advance(TIMING.undo_window - 1)
+    w.membership.during = lambda: w.clock.advance(2)  # the user group's members come two seconds later
+    refused = await w.requests.undo(done.id, GROUP_MEMBER, CHANNEL)
+    assert isinstance(refused, Refused) and refused.reason.why is Why.TOO_LATE_TO_UNDO
+    now = await w.state(done.id)
+    assert (now.state, now.done.undone_by, now.owner) == (U, None, None)
+    assert w.ip.called("restore") == []
+
+
+async def test_nothing_to_undo_when_the_entry_was_already_gone() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    w.ip.drop(42)  # someone removed it in 3CX's console meanwhile
+    click = await w.requests.approve(request.id, APPROVER, CHANNEL)
+    assert isinstance(click, Resolved) and click.request.state is U and click.request.done.undo_until is None
+    assert await w.requests.undo(request.id, APPROVER, CHANNEL) == Refused(click.request, Refusal(Why.NOTHING_TO_UNDO))
+
+
+async def test_nothing_to_undo_before_the_unblock_is_done() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    assert isinstance(await w.requests.undo(request.id, APPROVER, CHANNEL), Refused)
+    with stopped_during(w), pytest.raises(Stopped):
+        await w.requests.approve(request.id, APPROVER, CHANNEL)
+    assert isinstance(await w.requests.undo(request.id, APPROVER, CHANNEL), Refused)  # still executing
+    assert (await w.state(request.id)).state is X
+
+
+# -- which actions are offered -------------------------------------------------------------------------
+
+
+async def test_approve_and_allow_is_carried_out_for_the_duration_approved() -> None:
+    w = world()
+    for entry_id in (42, 43):  # one address, and a network of 256
+        request = await w.request(w.ip.entries[entry_id])
+        click = await w.requests.approve(request.id, APPROVER, CHANNEL, ALLOW_HOUR)
+        assert isinstance(click, Resolved) and click.request.done.action == ALLOW_HOUR
+        assert w.cards.claims[-1].done.action == ALLOW_HOUR
+
+
+async def test_approve_and_allow_is_refused_for_a_request_it_is_not_offered_for() -> None:
+    w = world()
+    w.ip.put(blocked_address(44, "10.0.0.0/16"))
+    w.ip.put(blocked_address(45, "192.0.2.9"))
+    for targets in ([w.numbers.entries["n1"]], [w.ip.entries[44]], [w.ip.entries[42], w.ip.entries[45]]):
+        request = await w.request(*targets)
+        assert await w.requests.approve(request.id, APPROVER, CHANNEL, ALLOW_HOUR) == Refused(request, NOT_ALLOWABLE)
+        assert (await w.state(request.id)).state is P
+        assert isinstance(await w.requests.approve(request.id, APPROVER, CHANNEL), Resolved)
+
+
+async def test_a_duration_the_rule_does_not_offer_is_refused() -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
+    odd = Action(Does.UNBLOCK_AND_ALLOW, 42)
+    assert await w.requests.approve(request.id, APPROVER, CHANNEL, odd) == Refused(request, NOT_ALLOWABLE)

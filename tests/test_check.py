@@ -1,0 +1,436 @@
+"""``unblock-bot check``: what it tells an operator (plain sentences, one level of brackets, no Python names, advice
+where there is something to check, and the bot's own name), and how it proves the right to remove entries from both
+lists: by a DELETE of an entry that does not exist, 404 being the right and 403 a role without it. No entry that
+exists is ever sent a DELETE, and the DELETE carries an ``If-Match`` no entry matches, so that an entry 3CX adds at
+that Id in the meantime is left alone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain.entries import MAX_ENTRY_ID
+
+from .fakes.openapi_check import check_against_spec
+from .fakes.slack import FakeSlack
+from .fakes.threecx import FakeThreeCX, RecordedRequest
+from .harness import base_env
+from .ports import free_port
+from .processes import BotProcess
+from .test_rules_file import EXAMPLE
+
+BASE_URL_ADVICE = (
+    "Check THREECX_BASE_URL: it should be the PBX's root address, the one its web client opens at (like "
+    "https://pbx.acme.net), without /xapi/v1."
+)
+ROLE = "Give the 3CX API client the System Admin role (3CX: Admin > Integrations > API)."
+NUMBER_KEY = r"'unblock-bot-check-[0-9a-f]{16}'"
+#: the ETag the check's DELETE is sent on condition of
+NO_ENTRY_ETAG = 'W/"unblock-bot-check-matches-no-entry"'
+
+
+async def check(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, **env: str) -> tuple[int, list[str]]:
+    """Run ``check``: its exit status and its lines."""
+    process = BotProcess({**base_env(slack, pbx, str(tmp_path / "unblock.db")), **env}, tmp_path, "check")
+    status = await process.run()
+    assert "Traceback" not in process.stdout + process.stderr
+    return status, process.stdout.splitlines()
+
+
+def plain(line: str) -> bool:
+    """No bracket inside another, and nothing after the last word."""
+    depth = 0
+    for char in line:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth > 1:
+            return False
+    return line == line.rstrip()
+
+
+async def test_a_refused_client_secret_is_said_with_one_level_of_brackets(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    pbx.token_status = 401
+
+    status, lines = await check(slack, pbx, tmp_path)
+
+    assert status == 1
+    assert (
+        f"FAIL 3CX at {pbx.base_url}: no access token (3CX refused the API client id or secret; HTTP 401: "
+        "invalid_client). Check THREECX_CLIENT_ID and THREECX_CLIENT_SECRET (3CX: Admin > Integrations > API)." in lines
+    )
+    assert all(plain(line) for line in lines), lines
+
+
+async def test_unreachable_hosts_are_named_with_what_to_check_and_without_python_names(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    pbx_host, slack_host = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    nowhere = f"http://{pbx_host}"
+
+    status, lines = await check(slack, pbx, tmp_path, THREECX_BASE_URL=nowhere, SLACK_API_URL=f"http://{slack_host}/")
+
+    assert status == 1
+    assert lines[1] == (
+        f"FAIL Slack: {slack_host} could not be reached (connection refused). Check the DNS, that no firewall stops "
+        f"this machine from making outbound HTTPS connections to {slack_host}, and HTTPS_PROXY in the environment if "
+        "it must use a proxy."
+    )
+    assert lines[-2] == (
+        f"FAIL 3CX at {nowhere}: no access token (the PBX {pbx_host} could not be reached: connection refused). "
+        f"Check the host in THREECX_BASE_URL, the DNS, and that no firewall stops this machine from reaching "
+        f"{pbx_host} over HTTPS."
+    )
+    assert "SLACK_BOT_TOKEN" not in "".join(lines)
+    assert not any(re.search(r"[A-Z][a-z]+[A-Z]\w*Error", line) for line in lines), lines
+    assert all(plain(line) for line in lines), lines
+
+
+async def test_a_base_url_that_answers_404_gets_advice_about_the_address(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    wrong = f"{pbx.base_url}/webclient"
+
+    status, lines = await check(slack, pbx, tmp_path, THREECX_BASE_URL=wrong)
+
+    assert status == 1
+    assert lines[-2] == f"FAIL 3CX at {wrong}: no access token (not found; HTTP 404). {BASE_URL_ADVICE}"
+    assert all(plain(line) for line in lines), lines
+
+
+async def test_a_list_query_answered_404_gets_the_same_advice(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    no_route = '{"error": {"code": "", "message": "No route for GET /xapi/v1/Blocklist"}}'
+    pbx.fail_next(404, method="GET", body=no_route, content_type="application/json")
+
+    status, lines = await check(slack, pbx, tmp_path)
+
+    assert status == 1
+    assert lines[-2] == (
+        f"FAIL 3CX at {pbx.base_url}: reading the IP blocklist failed (not found; HTTP 404: No route for GET "
+        f"/xapi/v1/Blocklist). {BASE_URL_ADVICE}"
+    )
+    assert all(plain(line) for line in lines), lines
+
+
+async def test_a_base_url_with_the_xapi_path_is_refused_before_anything_is_asked(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    process = BotProcess(
+        {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "THREECX_BASE_URL": f"{pbx.base_url}/xapi/v1"},
+        tmp_path,
+        "check",
+    )
+
+    assert await process.run() == 2
+
+    assert (
+        f"THREECX_BASE_URL='{pbx.base_url}/xapi/v1' should be the PBX's root address, without /xapi/v1: "
+        f"{pbx.base_url} (set in the environment)." in process.stderr
+    )
+    assert pbx.requests == []
+
+
+async def test_one_setting_with_a_problem_is_counted_in_the_singular(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    process = BotProcess(
+        {**base_env(slack, pbx, str(tmp_path / "unblock.db")), "UNBLOCK_TIMEZONE": "Europe/Atlantis"},
+        tmp_path,
+        "check",
+    )
+
+    assert await process.run() == 2
+
+    assert "unblock-bot cannot start: 1 setting needs attention." in process.stderr
+    assert (
+        "UNBLOCK_TIMEZONE='Europe/Atlantis' is not a time zone this system knows: give an IANA name like "
+        "Europe/Berlin, America/New_York or UTC (set in the environment)." in process.stderr
+    )
+    assert "Traceback" not in process.stderr and pbx.requests == []
+
+
+async def test_the_watch_interval_is_said_in_words(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    status, lines = await check(slack, pbx, tmp_path, UNBLOCK_WATCH_CHANNEL="C0WATCH", UNBLOCK_WATCH_INTERVAL="90")
+
+    assert status == 0, lines
+    assert f"ok   3CX at {pbx.base_url}: new blocks can be asked for (watching at an interval of 90 seconds)." in lines
+
+
+async def test_the_invitation_to_a_channel_names_the_bot_as_slack_knows_it(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    signed_in = slack._methods["auth.test"]
+
+    def renamed(args: dict[str, Any]) -> dict[str, Any]:
+        return {**signed_in(args), "user": "blocklist-helper"}
+
+    slack._methods["auth.test"] = renamed
+    slack.not_in_channel.add("C0WATCH")
+
+    status, lines = await check(slack, pbx, tmp_path, UNBLOCK_WATCH_CHANNEL="C0WATCH")
+
+    assert status == 1
+    assert lines[1].startswith("ok   Slack: signed in as @blocklist-helper in workspace Acme")
+    assert "FAIL Slack: the bot is not in the watch channel C0WATCH; invite it with /invite @blocklist-helper." in lines
+
+
+async def test_check_names_the_rules_it_read(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    (tmp_path / "rules.toml").write_text(EXAMPLE)
+
+    status, lines = await check(slack, pbx, tmp_path, UNBLOCK_RULES="rules.toml")
+
+    assert status == 0, lines
+    assert (
+        "ok   Rules: 4 rules in rules.toml: Branch offices (auto), Wide networks (2 approvals), Caller numbers, "
+        "Everything else." in lines
+    )
+    assert all(plain(line) for line in lines), lines
+
+
+async def test_check_counts_the_rules_beyond_the_first_ten(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    rules = "".join(
+        f'[[rule]]\nname = "Office {n}"\nnetworks = ["10.{n // 256}.{n % 256}.0/24"]\n' for n in range(20_000)
+    )
+    (tmp_path / "rules.toml").write_text(rules)
+
+    status, lines = await check(slack, pbx, tmp_path, UNBLOCK_RULES="rules.toml")
+
+    assert status == 0, lines
+    offices = ", ".join(f"Office {n}" for n in range(10))
+    assert f"ok   Rules: 20,000 rules in rules.toml: {offices} and 19,990 more." in lines
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({}, "ok   Reminders: after 10 minutes; escalation: off."),
+        (
+            {"UNBLOCK_REQUEST_TTL": "1d", "UNBLOCK_ESCALATE_AFTER": "2h", "UNBLOCK_ESCALATE_TO": "U0LEAD,S0ONCALL"},
+            "ok   Reminders: after 10 minutes; escalation: after 2 hours to U0LEAD, S0ONCALL.",
+        ),
+        (
+            {"UNBLOCK_REQUEST_TTL": "5m"},
+            "ok   Reminders: never, as requests expire first (UNBLOCK_REQUEST_TTL, 5 minutes); escalation: off.",
+        ),
+    ],
+)
+async def test_check_says_what_reminders_and_escalation_will_do(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, env: dict[str, str], said: str
+) -> None:
+    status, lines = await check(slack, pbx, tmp_path, **env)
+
+    assert status == 0, lines
+    assert said in lines
+    assert all(plain(line) for line in lines), lines
+
+
+async def check_3cx(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> tuple[int, list[str]]:
+    """Run ``check``: its exit status, and its lines (``3CX at <url>: `` left out)."""
+    status, lines = await check(slack, pbx, tmp_path)
+    return status, [line.replace(f" 3CX at {pbx.base_url}:", "", 1) for line in lines]
+
+
+def deleted(pbx: FakeThreeCX) -> list[str]:
+    """The paths sent a DELETE, each of which the check had first asked for (and the fake had not)."""
+    paths = [r.path for r in pbx.calls("DELETE")]
+    asked = [r.path for r in pbx.calls("GET")]
+    assert all(path in asked for path in paths), (paths, asked)
+    return paths
+
+
+def fill(pbx: FakeThreeCX) -> None:
+    pbx.add_entry(1000, "198.51.100.20")
+    pbx.add_number("7", "+15550100")
+    pbx.add_number("1000042", "+15550199")
+
+
+async def test_a_client_that_may_delete_is_told_so_for_both_lists(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    fill(pbx)
+
+    status, lines = await check_3cx(slack, pbx, tmp_path)
+
+    assert status == 0, lines
+    assert (
+        "ok   the bot may remove IP blocklist entries (a DELETE of entry 1001000, which does not exist, was answered "
+        "404)." in lines
+    )
+    [number_line] = [line for line in lines if "caller-number" in line]
+    assert re.fullmatch(
+        rf"ok   the bot may remove caller-number blacklist entries \(a DELETE of entry {NUMBER_KEY}, which does not "
+        r"exist, was answered 404\)\.",
+        number_line,
+    )
+    probe_ip, probe_number = deleted(pbx)
+    assert probe_ip == "/xapi/v1/Blocklist(1001000)"
+    assert re.fullmatch(rf"/xapi/v1/BlackListNumbers\({NUMBER_KEY}\)", probe_number)
+    assert [r.headers.get("If-Match") for r in pbx.calls("DELETE")] == [NO_ENTRY_ETAG, NO_ENTRY_ETAG]
+    assert check_against_spec(pbx.requests) == []
+    assert sorted(pbx.entries) == [42, 1000] and sorted(pbx.numbers) == ["1000042", "7"]
+
+
+async def test_a_role_that_may_read_but_not_delete_fails_naming_the_role_for_both_lists(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    fill(pbx)
+    pbx.read_only = True
+
+    status, lines = await check_3cx(slack, pbx, tmp_path)
+
+    assert status == 1
+    assert "ok   the IP blocklist can be read." in lines
+    assert (
+        "FAIL a DELETE of IP blocklist entry 1001000, which does not exist, failed (the 3CX API client is not "
+        f"allowed to do this; HTTP 403: Forbidden). {ROLE}" in lines
+    )
+    [number_line] = [line for line in lines if "caller-number" in line]
+    assert re.fullmatch(
+        rf"FAIL a DELETE of caller-number blacklist entry {NUMBER_KEY}, which does not exist, failed \(the 3CX API "
+        rf"client is not allowed to do this; HTTP 403: Forbidden\)\. {re.escape(ROLE)}",
+        number_line,
+    )
+    assert lines[-1] == "Some checks failed; see above."
+    assert len(deleted(pbx)) == 2
+    assert sorted(pbx.entries) == [42, 1000] and sorted(pbx.numbers) == ["1000042", "7"]
+
+
+async def test_one_list_refused_does_not_hide_the_other(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    pbx.fail_next(403, method="DELETE")  # the first DELETE only: the IP blocklist's
+
+    status, lines = await check_3cx(slack, pbx, tmp_path)
+
+    assert status == 1
+    assert [line[:4] for line in lines if "may remove" in line or "DELETE" in line] == ["FAIL", "ok  "]
+    assert any(line.startswith("FAIL a DELETE of IP blocklist entry 1000042") and line.endswith(ROLE) for line in lines)
+    assert any(line.startswith("ok   the bot may remove caller-number blacklist entries") for line in lines)
+
+
+async def test_an_id_that_exists_is_never_sent_a_delete(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    # the highest Id at the end of the int32 range: the Id far above it is capped to that same Id, which exists
+    pbx.add_entry(MAX_ENTRY_ID, "198.51.100.30")
+
+    status, lines = await check_3cx(slack, pbx, tmp_path)
+
+    assert status == 0, lines
+    assert f"/xapi/v1/Blocklist({MAX_ENTRY_ID})" in [r.path for r in pbx.calls("GET")]  # asked, found
+    [probe_ip, _] = deleted(pbx)
+    found = re.fullmatch(r"/xapi/v1/Blocklist\(([0-9]+)\)", probe_ip)
+    assert found is not None and int(found[1]) not in (42, MAX_ENTRY_ID)
+    assert any(f"a DELETE of entry {found[1]}, which does not exist, was answered 404" in line for line in lines)
+    assert sorted(pbx.entries) == [42, MAX_ENTRY_ID]
+
+
+async def test_a_delete_answered_204_for_an_entry_3cx_said_it_lacks_fails_naming_the_entry(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    pbx.fail_next(204, method="DELETE", body="")
+
+    status, lines = await check_3cx(slack, pbx, tmp_path)
+
+    assert status == 1, lines
+    assert (
+        "FAIL IP blocklist entry 1000042 may have been removed: a moment after saying it had no such entry, 3CX "
+        "answered that a DELETE of it was carried out, though the DELETE carried an If-Match that no entry matches. "
+        "This 3CX does not honour If-Match, so an entry added at that Id in between is gone. The check never read "
+        "that entry and cannot put it back: look for it in 3CX and add it again if it was one." in lines
+    )
+    assert not any("may remove IP blocklist" in line for line in lines)
+    assert lines[-1] == "Some checks failed; see above."
+    assert list(pbx.entries) == [42]
+
+
+# a 3CX that does not sort or cut its lists ------------------------------------------------------------------
+
+
+async def test_a_3cx_that_ignores_orderby_and_top_is_probed_above_its_real_highest_id(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    # 3CX lists 42 first; the Id it hands out next is 1000042, which is 42 + the probe's distance
+    pbx.add_entry(1000041, "198.51.100.41")
+    pbx.ignored_options = frozenset({"$orderby", "$top"})
+    blocked: list[dict[str, object]] = []
+
+    def block_meanwhile(request: RecordedRequest, status: int) -> None:
+        """3CX blocks an address between the probe's GET and its DELETE (once)."""
+        if request.method == "GET" and status == 404 and request.path.startswith("/xapi/v1/Blocklist(") and not blocked:
+            blocked.append(pbx.block("203.0.113.99", description="Failed SIP registrations"))
+
+    pbx.after_answer = block_meanwhile
+
+    status, lines = await check_3cx(slack, pbx, tmp_path)
+
+    assert status == 0, lines
+    assert [entry["Id"] for entry in blocked] == [1000042]
+    assert sorted(pbx.entries) == [42, 1000041, 1000042]  # the new block is still there
+    probe_ip, _ = deleted(pbx)
+    assert probe_ip == "/xapi/v1/Blocklist(2000041)"  # far above the highest, not above the first listed
+    assert (
+        "ok   the bot may remove IP blocklist entries (a DELETE of entry 2000041, which does not exist, was answered "
+        "404)." in lines
+    )
+    assert lines[-1] == "All checks passed."
+
+
+async def test_a_3cx_that_ignores_orderby_but_not_top_is_asked_for_higher_ids(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    pbx.add_entry(7, "198.51.100.7")
+    pbx.add_entry(1000041, "198.51.100.41")
+    pbx.add_entry(500000, "198.51.100.50")
+    pbx.ignored_options = frozenset({"$orderby"})  # one entry at a time, the lowest Ids first
+
+    status, lines = await check_3cx(slack, pbx, tmp_path)
+
+    assert status == 0, lines
+    assert deleted(pbx)[0] == "/xapi/v1/Blocklist(2000041)"
+    assert sorted(pbx.entries) == [7, 42, 500000, 1000041]
+
+
+def appear_at_the_probe(pbx: FakeThreeCX) -> None:
+    """3CX adds an entry at the probe's Id between the probe's GET and its DELETE."""
+
+    def add(request: RecordedRequest, status: int) -> None:
+        if request.method == "GET" and status == 404 and request.path == "/xapi/v1/Blocklist(1000042)":
+            pbx.add_entry(1000042, "203.0.113.99")
+
+    pbx.after_answer = add
+
+
+async def test_an_entry_that_appears_at_the_probe_id_is_left_alone(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    appear_at_the_probe(pbx)
+
+    status, lines = await check_3cx(slack, pbx, tmp_path)
+
+    assert status == 0, lines
+    assert sorted(pbx.entries) == [42, 1000042]  # still there
+    assert deleted(pbx)[0] == "/xapi/v1/Blocklist(1000042)"
+    assert (
+        "ok   the bot may remove IP blocklist entries (a DELETE of entry 1000042, sent with an If-Match that no entry "
+        "matches, was answered 412, not 403: 3CX left that Id alone, whatever it holds now)." in lines
+    )
+    assert lines[-1] == "All checks passed."
+    assert check_against_spec(pbx.requests) == []
+
+
+async def test_a_3cx_that_ignores_if_match_and_removes_an_entry_at_the_probe_id_is_a_fail_naming_it(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    pbx.enforce_etags = False
+    appear_at_the_probe(pbx)
+
+    status, lines = await check_3cx(slack, pbx, tmp_path)
+
+    assert status == 1, lines
+    assert any(line.startswith("FAIL IP blocklist entry 1000042 may have been removed: ") for line in lines)
+    assert not any("All checks passed" in line for line in lines)
+    assert lines[-1] == "Some checks failed; see above."
+    # the other list is still proven
+    assert any(line.startswith("ok   the bot may remove caller-number blacklist entries") for line in lines)

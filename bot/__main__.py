@@ -10,10 +10,10 @@ import signal
 import sys
 from pathlib import Path
 
-from .config import ConfigError, Environment, Settings, load_settings
+from .config import ConfigError, Settings, load_settings, read_environment
 from .logs import Redactor, setup_logging
 from .metrics import installed_version
-from .storage.contract import StoreUnavailable
+from .storage.opening import StoreUnavailable
 
 #: variables that Bolt and slack_sdk read on their own when they are set (tokens, OAuth); the bot reads its
 #: settings once, so they are taken out of the process environment before any Slack object is built
@@ -58,9 +58,9 @@ def arguments(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     command = arguments(sys.argv[1:] if argv is None else argv).command
-    environment = Environment.read()
+    environment, origins = read_environment()
     try:
-        settings = load_settings(environment.values, environment.origins)
+        settings = load_settings(environment, origins)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop(name, None)
     redactor = Redactor(settings.secrets())
     # check speaks to a person on stdout: only warnings are logged (on stderr) unless LOG_LEVEL says more
-    quiet = command == "check" and "LOG_LEVEL" not in environment.values
+    quiet = command == "check" and "LOG_LEVEL" not in environment
     setup_logging("WARNING" if quiet else settings.log_level, redactor)
     # Bolt, slack_sdk and aiohttp only now, with good settings: --version and a settings problem answer at once
     from .app import StartupError

@@ -25,12 +25,11 @@ from .domain.reads import Reads
 from .domain.report import Reporting, Weekly
 from .domain.requests import Requests
 from .domain.transitions import Transitions
-from .domain.watch import Watch, Watching
+from .domain.watch import Watch
 from .logs import Redactor
 from .network import host, unreached
 from .slack.admission import Admission
 from .slack.answering import Answers
-from .slack.delivery import CardDelivery
 from .slack.failures import error_code
 from .slack.groups import SlackGroupMembership
 from .slack.listeners import OneWorkspace, register
@@ -46,9 +45,9 @@ from .storage.opening import open_store
 from .tasks import BackgroundWork, Limits
 from .threecx.client import ThreeCXClient
 from .threecx.errors import ADVICE, ThreeCXError
-from .threecx.lists import IpBlocklist, NumberBlacklist, lists
+from .threecx.lists import IpBlocklist, NumberBlacklist
 from .threecx.retry import RetryPolicy
-from .threecx.tokens import TokenStore
+from .threecx.tokens import RenewToken
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +94,14 @@ def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, t
 def _count(request: UnblockRequest, from_state: State | None) -> None:
     """A transition this process made, counted in the metrics (which know no request, only plain values)."""
     decided_after = request.decision.at - request.asked.at if request.decision.at is not None else None
-    metrics.request_moved(request.what.targets[0].kind.value, from_state.value if from_state is not None else None,
-                          request.state.value, withdrawn=request.withdrawn, decided_after=decided_after,
-                          rule=request.decision.rule or "")  # fmt: skip
+    metrics.request_moved(
+        request.what.targets[0].kind.value,
+        from_state.value if from_state is not None else None,
+        request.state.value,
+        withdrawn=request.withdrawn,
+        decided_after=decided_after,
+        rule=request.decision.rule or "",
+    )
 
 
 @dataclass
@@ -162,7 +166,7 @@ def threecx_client(
     redactor: Redactor | None,
     *,
     retry: RetryPolicy | None = None,
-    token_store: TokenStore | None = None,
+    share_token: RenewToken | None = None,
 ) -> ThreeCXClient:
     """The 3CX client the settings describe; the tokens it fetches are masked in logs."""
     return ThreeCXClient(
@@ -173,7 +177,7 @@ def threecx_client(
         ca_bundle=settings.threecx_ca_bundle,
         retry=retry,
         on_token=redactor.add if redactor else None,
-        token_store=token_store,
+        share_token=share_token,
     )
 
 
@@ -253,7 +257,7 @@ async def start_bot(
         await http.close()
         await store.close()
         raise
-    threecx = threecx_client(settings, redactor, retry=retry, token_store=store.tokens())
+    threecx = threecx_client(settings, redactor, retry=retry, share_token=store.renew_token)
     await threecx.start()
     policy = ApprovalPolicy(
         settings.rules,
@@ -271,13 +275,13 @@ async def start_bot(
     )
     metrics.rules_known(rule.name or "" for rule in settings.rules.rules)
     transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=_count, advice=ADVICE)
+    blocklist, numbers = IpBlocklist(threecx), NumberBlacklist(threecx)
     # a lookup, all its calls together, takes no longer than one call may: someone waits for its answer
-    finder = Finder(IpBlocklist(threecx), NumberBlacklist(threecx), deadline=threecx.call_bound)
+    finder = Finder(blocklist, numbers, deadline=threecx.call_bound)
     # also with Approve and allow turned off: an Undo still removes the allow entries it added before
-    allowing = Allowing(IpBlocklist(threecx), finder, clock, ALLOW_DESCRIPTION)
+    allowing = Allowing(blocklist, finder, clock, ALLOW_DESCRIPTION)
     work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
-    delivery = CardDelivery(outbox, client)
     remembered = Remembered(store, clock)
     # the weekly reports are claimed by this process's owner name, once across processes
     weekly = Weekly(*settings.report_at, zone=settings.timezone)
@@ -286,7 +290,8 @@ async def start_bot(
     reporting = Reporting(store, store, clock, weekly, holder=transitions.owner, poster=poster)
     reads = Reads(store, policy, reporting)
     showing = Showing(
-        delivery=delivery,
+        outbox=outbox,
+        client=client,
         reads=reads,
         remembered=remembered,
         clock=clock,
@@ -294,9 +299,17 @@ async def start_bot(
     )
     expire_every = min(30.0, settings.request_ttl / 4)
     requests = Requests(
-        store, lists(threecx), allowing, policy, timing, transitions, expire_every, cards=showing, reads=reads
+        store,
+        {blocklist.kind: blocklist, numbers.kind: numbers},
+        allowing,
+        policy,
+        timing,
+        transitions,
+        expire_every,
+        cards=showing,
+        reads=reads,
     )
-    answers = Answers(work=work, delivery=delivery, showing=showing, remembered=remembered)
+    answers = Answers(work=work, showing=showing, remembered=remembered)
     use_cases = UseCases(
         requests=requests,
         answers=answers,
@@ -312,8 +325,8 @@ async def start_bot(
     sweeper.start()
     watcher = None
     if settings.watch is not None:
-        watching = Watching(store, IpBlocklist(threecx), settings.watch, transitions.owner, clock)
-        watch = Watch(watching, Announcements(outbox, clock), requests)
+        announcements = Announcements(outbox, clock)
+        watch = Watch(store, blocklist, settings.watch, transitions.owner, clock, announcements, requests)
         watcher = Watcher(watch=watch, showing=showing)
         watcher.start()
     reporter = None

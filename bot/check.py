@@ -28,13 +28,13 @@ from .logs import Redactor
 from .network import host
 from .slack.failures import error_code
 from .storage import urls
-from .storage.contract import StoreUnavailable
-from .storage.opening import open_store
+from .storage.opening import StoreUnavailable, open_store
 from .threecx.client import ThreeCXClient
 from .threecx.errors import ADVICE, ChangedError, NotFoundError, ThreeCXError, UnexpectedResponseError
+from .threecx.lists import IpBlocklist
 from .threecx.models import BLACKLIST_NUMBERS, BLOCKLIST, EntitySet
 from .threecx.retry import RetryPolicy
-from .threecx.tokens import TokenStore
+from .threecx.tokens import RenewToken
 
 OK, FAIL = "ok  ", "FAIL"
 T = TypeVar("T")
@@ -63,7 +63,7 @@ async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str],
     try:
         slack = await _check_slack(settings, say)
         _say_rules(settings, say)
-        threecx = await _check_threecx(settings, redactor, say, store.tokens() if store is not None else None)
+        threecx = await _check_threecx(settings, redactor, say, store.renew_token if store is not None else None)
     finally:
         if store is not None:
             await store.close()
@@ -161,10 +161,10 @@ async def _check_channel(
 
 
 async def _check_threecx(
-    settings: Settings, redactor: Redactor, say: Callable[[str], None], tokens: TokenStore | None
+    settings: Settings, redactor: Redactor, say: Callable[[str], None], tokens: RenewToken | None
 ) -> bool:
     retry = RetryPolicy(attempts=2, budget=settings.threecx_timeout)
-    client = threecx_client(settings, redactor, retry=retry, token_store=tokens)
+    client = threecx_client(settings, redactor, retry=retry, share_token=tokens)
     where = f"3CX at {settings.threecx_base_url}"
 
     async def ask(call: Awaitable[T], failed: str, works: str | None = None) -> T:
@@ -231,7 +231,7 @@ async def _check_threecx(
             if settings.watch is not None:
                 interval = duration_words(settings.watch.interval)
                 await ask(
-                    client.query(BLOCKLIST, filter=f"Id gt {highest or 0:d}", top=1, orderby="Id"),
+                    IpBlocklist(client).added_after(highest or 0, 1),
                     "the query for new blocks failed",
                     f"new blocks can be asked for (watching at an interval of {interval})",
                 )
@@ -248,8 +248,7 @@ async def _highest_id(client: ThreeCXClient) -> int | None:
     """The highest Id on the IP blocklist, which the probe must lie far above: the highest of what 3CX returns
     for the newest entry (a 3CX that ignores ``$orderby`` or ``$top`` returns others, in its own order), then
     of any it lists above that, until it lists none; None when the list is empty."""
-    newest = await client.query(BLOCKLIST, top=1, orderby="Id desc")
-    highest = max((entry.id for entry in newest), default=None)
+    highest = await IpBlocklist(client).highest_id()
     for _ in range(PROBE_TRIES):
         if highest is None:
             break

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
@@ -194,6 +194,29 @@ class Harness:
         assert len(cards) == before + 1, "one new card in the channel"
         return await self.request_for(cards[-1])
 
+    def action_payload(
+        self,
+        action: dict[str, Any],
+        *,
+        user: str,
+        team: str | None = None,
+        user_team: str | None = None,
+        **where: Any,
+    ) -> dict[str, Any]:
+        """A ``block_actions`` payload of one ``action`` clicked by ``user``; ``where``: its container and the rest
+        that tells where the click was made."""
+        team = team or self.slack.team_id
+        return {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": user_team or team},
+            "api_app_id": "A0001",
+            "token": "legacy-verification-token",
+            "trigger_id": uuid.uuid4().hex,
+            "team": {"id": team, "domain": "acme"},
+            **where,
+            "actions": [{"action_ts": f"{time.time():.6f}", **action}],
+        }
+
     def click_body(
         self,
         action_id: str,
@@ -206,26 +229,15 @@ class Harness:
         user_team: str | None = None,
     ) -> tuple[str, str]:
         response_url = self.slack.new_response_url("actions")
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "team_id": user_team or team or self.slack.team_id},
-            "api_app_id": "A0001",
-            "token": "legacy-verification-token",
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-            "trigger_id": uuid.uuid4().hex,
-            "team": {"id": team or self.slack.team_id, "domain": "acme"},
-            "channel": {"id": channel, "name": "general"},
-            "response_url": response_url,
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": "unblock_decision",
-                    "value": value,
-                    "type": "button",
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
+        payload = self.action_payload(
+            {"action_id": action_id, "block_id": "unblock_decision", "value": value, "type": "button"},
+            user=user,
+            team=team,
+            user_team=user_team,
+            container={"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+            channel={"id": channel, "name": "general"},
+            response_url=response_url,
+        )
         return urlencode({"payload": json.dumps(payload)}), response_url
 
     async def click(
@@ -241,60 +253,72 @@ class Harness:
     ) -> tuple[Reply, str]:
         """Click a button of a card (in the request's channel, unless ``channel`` says otherwise); the bot's
         HTTP answer and the click's response_url. ``value``: the button's, when it is not the request's id."""
+        ts, request_id = "", request if isinstance(request, str) else request.id
         if isinstance(request, UnblockRequest):
-            body, response_url = self.click_body(
-                action_id, value or request.id, user=user, channel=channel or request.asked.channel,
-                message_ts=await self.card_ts(request) or "", team=team, user_team=user_team,
-            )  # fmt: skip
-        else:
-            body, response_url = self.click_body(
-                action_id, value or request, user=user, channel=channel or GENERAL, team=team, user_team=user_team
-            )
+            ts, channel = await self.card_ts(request) or "", channel or request.asked.channel
+        body, response_url = self.click_body(
+            action_id,
+            value or request_id,
+            user=user,
+            channel=channel or GENERAL,
+            message_ts=ts,
+            team=team,
+            user_team=user_team,
+        )
         return await self.post_signed(body), response_url
 
     async def choose(self, action_id: str, request: UnblockRequest, value: str, *, user: str) -> Reply:
         """Pick the option ``value`` of a select on the request's card."""
-        body, _ = self.click_body(action_id, value, user=user, channel=request.asked.channel,
-                                  message_ts=await self.card_ts(request) or "")  # fmt: skip
-        data = json.loads(dict(parse_qsl(body))["payload"])
-        action = data["actions"][0]
-        action.pop("value")
-        action.update(type="static_select", block_id="unblock_allow",
-                      selected_option={"text": {"type": "plain_text", "text": value}, "value": value})  # fmt: skip
-        return await self.post_signed(urlencode({"payload": json.dumps(data)}))
-
-    async def home_click(self, action_id: str, request: UnblockRequest | str, *, user: str,
-                         team: str | None = None) -> Reply:  # fmt: skip
-        """Click Approve or Deny in the bot's Home tab (no channel, no reply URL)."""
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "team_id": team or self.slack.team_id},
-            "api_app_id": "A0001",
-            "token": "legacy-verification-token",
-            "container": {"type": "view", "view_id": "V0HOME"},
-            "trigger_id": uuid.uuid4().hex,
-            "team": {"id": team or self.slack.team_id, "domain": "acme"},
-            "view": {"id": "V0HOME", "type": "home", "team_id": team or self.slack.team_id},
-            "actions": [{
-                "action_id": action_id, "block_id": "home", "type": "button", "action_ts": f"{time.time():.6f}",
-                "value": request.id if isinstance(request, UnblockRequest) else request,
-            }],
-        }  # fmt: skip
+        channel = request.asked.channel
+        payload = self.action_payload(
+            {
+                "action_id": action_id,
+                "block_id": "unblock_allow",
+                "type": "static_select",
+                "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value},
+            },
+            user=user,
+            container={"type": "message", "message_ts": await self.card_ts(request) or "", "channel_id": channel},
+            channel={"id": channel, "name": "general"},
+            response_url=self.slack.new_response_url("actions"),
+        )
         return await self.post_signed(urlencode({"payload": json.dumps(payload)}))
+
+    async def home_click(
+        self, action_id: str, request: UnblockRequest | str, *, user: str, team: str | None = None
+    ) -> Reply:
+        """Click Approve or Deny in the bot's Home tab (no channel, no reply URL)."""
+        value = request.id if isinstance(request, UnblockRequest) else request
+        payload = self.action_payload(
+            {"action_id": action_id, "block_id": "home", "type": "button", "value": value},
+            user=user,
+            team=team,
+            container={"type": "view", "view_id": "V0HOME"},
+            view={"id": "V0HOME", "type": "home", "team_id": team or self.slack.team_id},
+        )
+        return await self.post_signed(urlencode({"payload": json.dumps(payload)}))
+
+    def event_callback(self, event: dict[str, Any], *, team: str | None = None) -> dict[str, Any]:
+        """An Events API event as Slack wraps it."""
+        return {
+            "token": "legacy-verification-token",
+            "team_id": team or self.slack.team_id,
+            "api_app_id": "A0001",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+        }
 
     async def event(self, event: dict[str, Any], *, team: str | None = None) -> Reply:
         """Deliver an Events API event (signed JSON, as Slack sends it)."""
-        body = json.dumps({
-            "token": "legacy-verification-token", "team_id": team or self.slack.team_id, "api_app_id": "A0001",
-            "event": event, "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
-            "event_time": int(time.time()),
-        })  # fmt: skip
+        body = json.dumps(self.event_callback(event, team=team))
         return await self.post_signed(body, headers={"Content-Type": "application/json"})
 
     async def open_home(self, user: str) -> dict[str, Any]:
         """Open the bot's Home tab as ``user``: what it shows."""
-        reply = await self.event({"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home",
-                                  "event_ts": f"{time.time():.6f}"})  # fmt: skip
+        opened = {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
+        reply = await self.event({**opened, "event_ts": f"{time.time():.6f}"})
         assert reply.status == 200
         await self.settle()
         return self.slack.homes[user]
@@ -324,6 +348,11 @@ class Harness:
         assert self.bot is not None
         return await self.bot.store.card_of(request.id)
 
+    async def stored_count(self) -> int:
+        """How many requests the store holds (up to 50)."""
+        assert self.bot is not None
+        return len(await self.bot.store.recent(50))
+
     async def stored(self, request: UnblockRequest | str) -> UnblockRequest:
         """The request as the store has it now."""
         assert self.bot is not None
@@ -342,9 +371,15 @@ async def wait_for(condition: Callable[[], object], *, timeout: float = 10.0, wh
 
 
 async def move(
-    store: RequestStore, request_id: str, from_state: State, to_state: State, *, actor: str | None, at: float,
+    store: RequestStore,
+    request_id: str,
+    from_state: State,
+    to_state: State,
+    *,
+    actor: str | None,
+    at: float,
     **changes: Any,
-) -> UnblockRequest | None:  # fmt: skip
+) -> UnblockRequest | None:
     """Make a transition in a store directly (as a process that claims or finishes a request would)."""
     return await store.transition(
         Move(request_id=request_id, from_state=from_state, to_state=to_state, actor=actor, at=at, **changes)

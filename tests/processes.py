@@ -39,10 +39,10 @@ class BotProcess:
         return await self.wait(timeout)
 
     async def start(self) -> None:
+        pipe = asyncio.subprocess.PIPE
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *self.args, cwd=self.cwd, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable, "-m", "bot", *self.args, cwd=self.cwd, env=self.env, stdout=pipe, stderr=pipe
+        )
 
     async def wait(self, timeout: float = 30) -> int:
         assert self.proc is not None

@@ -207,16 +207,20 @@ async def test_a_forged_approve_and_allow_for_a_wide_network_is_refused_and_3cx_
 
 @pytest.mark.parametrize("address", ["203.0.113.0/24", "2001:db8:1:2::/64", "2001:db8::1"])
 async def test_a_narrow_network_or_an_ipv6_address_still_gets_approve_and_allow(harness: Harness, address: str) -> None:
+    """A /24 asked for by an address inside it is offered Allow only too: Approve and allow lifts its block."""
+    harness.pbx.entries.clear()
     harness.pbx.add_entry(60, address)
-    request = await harness.open_card("60")
+    request = await harness.open_card(ASKED if address == NETWORK else "60")
     _, button = allow_row(harness.cards()[0].blocks)
     assert button["action_id"] == APPROVE_ALLOW and button["value"] == f"{request.id}:{HOUR}"
 
     await allow(harness, APPROVE_ALLOW, request, HOUR)
 
     assert (await harness.stored(request)).state is State.UNBLOCKED
+    assert xapi_calls(harness.pbx) == [("DELETE", "/xapi/v1/Blocklist(60)"), ("POST", "/xapi/v1/Blocklist")]
     [body] = posts(harness.pbx)
     assert body["IPAddrMask"] == address and body["BlockType"] == "Allow" and allowed(harness.pbx)
+    assert "to allow only" not in block_text(harness.cards()[0].blocks)
 
 
 @pytest.mark.parametrize("durations", [None, "off"], ids=["a duration not offered", "turned off"])
@@ -449,16 +453,3 @@ async def test_allow_only_offers_the_durations_of_the_rule_and_nothing_when_it_h
     assert (await harness.stored(wide)).state is State.UNBLOCKED
     assert [p["IPAddrMask"] for p in posts(harness.pbx)] == ["172.16.5.9"]
     assert 60 in harness.pbx.entries and harness.pbx.calls("DELETE") == []
-
-
-async def test_approve_and_allow_still_removes_the_network_and_allows_it(harness: Harness) -> None:
-    """Both are offered for a /24: Approve and allow lifts the network's block, unlike Allow only."""
-    blocked_network(harness.pbx)
-    request = await harness.open_card(ASKED)
-    assert actions_row(harness.cards()[0].blocks, "unblock_allow") != []
-
-    await allow(harness, APPROVE_ALLOW, request, HOUR)
-
-    assert xapi_calls(harness.pbx) == [("DELETE", f"/xapi/v1/Blocklist({NETWORK_ID})"), ("POST", "/xapi/v1/Blocklist")]
-    assert [p["IPAddrMask"] for p in posts(harness.pbx)] == [NETWORK]
-    assert "to allow only" not in block_text(harness.cards()[0].blocks)

@@ -159,6 +159,7 @@ async def test_the_watch_interval_is_said_in_words(slack: FakeSlack, pbx: FakeTh
 
     assert status == 0, lines
     assert f"ok   3CX at {pbx.base_url}: new blocks can be asked for (watching at an interval of 90 seconds)." in lines
+    assert {"$filter": "Id gt 42", "$orderby": "Id", "$top": "1"} in [r.query for r in pbx.calls("GET")]
 
 
 async def test_the_invitation_to_a_channel_names_the_bot_as_slack_knows_it(

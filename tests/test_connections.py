@@ -1,13 +1,16 @@
 """The limits of the HTTP listener, which come from aiohttp's settings: beyond ``HTTP_MAX_CONNECTIONS`` open
 connections a new one is answered 503 and closed, and a kept-alive connection that sends nothing is closed after
-``HTTP_READ_TIMEOUT`` seconds, so idle clients hold the cap only that long; a connection sending a request in
-time is answered. What one client may hold is the reverse proxy's to limit (the install guide)."""
+``HTTP_READ_TIMEOUT`` seconds, so idle clients hold the cap only that long; idle, half-sent and slow requests are
+cut off, and a connection sending a request in time is answered. What one client may hold is the reverse proxy's to
+limit (the install guide)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import time
+
+import pytest
 
 from .conftest import MakeHarness
 from .harness import Harness, sign
@@ -53,6 +56,30 @@ async def test_idle_connections_at_the_cap_are_closed_after_the_read_timeout_and
     assert reply.status == 200 and len(harness.cards()) == 1
     for _, idle_writer in idle:
         idle_writer.close()
+
+
+@pytest.mark.parametrize("how", ["idle", "half-sent headers", "slow body"])
+async def test_slow_clients_are_cut_off(make_harness: MakeHarness, how: str) -> None:
+    harness = await make_harness(HTTP_READ_TIMEOUT="1")
+    reader, writer = await _open(harness)
+    if how == "half-sent headers":
+        writer.write(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\n")
+    elif how == "slow body":
+        writer.write(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Length: 100\r\n\r\n0123456789")
+
+    async def dribble() -> None:
+        while not reader.at_eof():
+            writer.write(b"X")  # one byte at a time: still never a whole request
+            await asyncio.sleep(0.2)
+
+    dribbling = asyncio.create_task(dribble()) if how == "half-sent headers" else None
+    answer = await asyncio.wait_for(reader.read(), 15)  # everything the bot sent until it closed the connection
+    if dribbling is not None:
+        dribbling.cancel()
+    writer.close()
+
+    assert answer.startswith(b"HTTP/1.1 408") if how == "slow body" else answer == b""
+    assert harness.pbx.requests == []
 
 
 async def test_a_request_sent_in_parts_within_the_read_timeout_is_answered(make_harness: MakeHarness) -> None:

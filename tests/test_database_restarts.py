@@ -293,16 +293,16 @@ async def test_a_token_endpoint_out_of_reach_is_not_taken_for_the_database(cut_s
         raise ConnectionRefusedError(111, "Connection refused")  # what reaching 3CX raises, as the database would
 
     with pytest.raises(ConnectionRefusedError):
-        await asyncio.wait_for(cut_store.tokens().renew(None, fetch), 5)
+        await asyncio.wait_for(cut_store.renew_token(None, fetch), 5)
     assert fetches == 1  # 3CX's failure is 3CX's to retry (its client's policy), not waited out here
 
 
 async def test_a_token_renewal_cut_off_is_made_again(cut_store: PostgresStore, cutter: Cutter) -> None:
     fetch = Fetches(delay=0)
     cutter.before("INSERT INTO access_tokens")
-    token, _ = await cut_store.tokens().renew(None, fetch)
+    token, _ = await cut_store.renew_token(None, fetch)
     assert cutter.cuts == 1 and token == "token-2" and fetch.count == 2  # the first token was never kept
-    assert (await cut_store.tokens().renew(None, fetch))[0] == "token-2"
+    assert (await cut_store.renew_token(None, fetch))[0] == "token-2"
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sqlite3
 
 import pytest
 
@@ -53,8 +52,8 @@ async def test_command_acks_then_posts_a_card_with_the_entry(harness: Harness) -
 
     [card] = harness.cards()
     text = block_text(card.blocks)
-    for shown in ("<@UALICE>", "203.0.113.7", "IP blocklist, entry 42", "Failed SIP registrations", "AutoBlacklist",
-                  "2026-12-01"):  # fmt: skip
+    entry = ("IP blocklist, entry 42", "Failed SIP registrations", "AutoBlacklist", "2026-12-01")
+    for shown in ("<@UALICE>", "203.0.113.7", *entry):
         assert shown in text
     assert "Block type" not in text  # "Block" says nothing: only another block type is shown
     assert text.count("203.0.113.7") == 3  # the headline, and the two confirmations; not a field again
@@ -65,6 +64,10 @@ async def test_command_acks_then_posts_a_card_with_the_entry(harness: Harness) -
         APPROVE_ALLOW,
     )  # Approve and allow, and for how long
     assert approve["confirm"]["text"]["text"] == "Unblock 203.0.113.7? Calls from it will reach the PBX again."
+    # Approve is the main action and Approve and allow the red one; going back from a question is not Deny, nor
+    # the card's Cancel (with which the requester calls it off)
+    assert (approve["style"], allow["style"]) == ("primary", "danger") and "style" not in deny and "style" not in cancel
+    assert approve["confirm"]["deny"]["text"] == allow["confirm"]["deny"]["text"] == "Go back"
     [get] = harness.pbx.calls("GET")
     assert get.path == ENTRY_PATH
     assert get.headers["Accept"] == "application/json"
@@ -111,14 +114,17 @@ async def test_card_goes_through_response_url_where_the_bot_is_not_a_member(harn
 
 
 async def test_unknown_entry_is_explained_privately_and_nothing_is_stored(harness: Harness) -> None:
+    harness.slack.delay_of["response_url"] = 2.0  # the answer still on its way when 3CX would count as slow
+
     reply, response_url = await harness.command("7")
     await harness.settle()
 
-    # the person is left with one note: Slack cannot replace a command's acknowledgement, so the bot acks empty
+    # the person is left with one note: Slack cannot replace a command's acknowledgement, so the bot acks empty;
+    # and the answer is never followed by a note that the bot is still looking
     [note] = harness.slack.notes_after_command(response_url, reply.message)
     assert "There is no IP blocklist entry 7 in 3CX" in note
     assert harness.cards() == []
-    assert stored_requests(harness) == 0
+    assert await harness.stored_count() == 0
 
 
 async def test_a_slow_3cx_is_said_while_the_person_waits(make_harness: MakeHarness) -> None:
@@ -237,24 +243,19 @@ async def test_a_non_approver_is_told_no_and_nothing_changes(harness: Harness) -
     assert (await harness.stored(request)).state is State.PENDING
 
 
-async def test_requester_cannot_approve_their_own_request(harness: Harness) -> None:
+@pytest.mark.parametrize("allowed", [False, True], ids=["by default", "when the settings allow it"])
+async def test_requester_approves_their_own_request_only_when_the_settings_allow_it(
+    make_harness: MakeHarness, allowed: bool
+) -> None:
+    harness = await make_harness(UNBLOCK_ALLOW_SELF_APPROVAL=str(allowed).lower())
     request = await harness.open_card(user=BOB)
 
     _, response_url = await harness.click(APPROVE, request, user=BOB)
     await harness.settle()
 
-    assert harness.notes(response_url) == ["You asked for this unblock, so someone else has to approve it."]
-    assert deletes(harness) == []
-
-
-async def test_self_approval_when_the_settings_allow_it(make_harness: MakeHarness) -> None:
-    harness = await make_harness(UNBLOCK_ALLOW_SELF_APPROVAL="true")
-    request = await harness.open_card(user=BOB)
-
-    await harness.click(APPROVE, request, user=BOB)
-    await harness.settle()
-
-    assert deletes(harness) == [ENTRY_PATH]
+    assert deletes(harness) == ([ENTRY_PATH] if allowed else [])
+    said = [] if allowed else ["You asked for this unblock, so someone else has to approve it."]
+    assert harness.notes(response_url)[:1] == said
 
 
 async def test_a_member_of_an_approver_group_may_approve(harness: Harness) -> None:
@@ -291,9 +292,13 @@ async def test_concurrent_and_repeated_clicks_send_one_delete(harness: Harness) 
 # 6. expiry ----------------------------------------------------------------------------------------
 
 
-async def test_a_late_click_changes_nothing_and_the_card_says_it_expired(harness: Harness) -> None:
+@pytest.mark.parametrize("ttl", [None, "60"], ids=["15 minutes by default", "as the settings say"])
+async def test_a_late_click_changes_nothing_and_the_card_says_it_expired(
+    make_harness: MakeHarness, ttl: str | None
+) -> None:
+    harness = await make_harness(UNBLOCK_REQUEST_TTL=ttl)
     request = await harness.open_card()
-    harness.clock.advance(901)
+    harness.clock.advance(int(ttl or 900) + 1)
 
     _, response_url = await harness.click(APPROVE, request, user=BOB)
     await harness.settle()
@@ -305,18 +310,6 @@ async def test_a_late_click_changes_nothing_and_the_card_says_it_expired(harness
     [note] = harness.notes(response_url)
     assert "This request expired" in note
     assert (await harness.stored(request)).state is State.EXPIRED
-
-
-async def test_the_ttl_comes_from_the_settings(make_harness: MakeHarness) -> None:
-    harness = await make_harness(UNBLOCK_REQUEST_TTL="60")
-    request = await harness.open_card()
-    harness.clock.advance(61)
-
-    await harness.click(APPROVE, request, user=BOB)
-    await harness.settle()
-
-    assert deletes(harness) == []
-    assert "expired" in block_text(harness.cards()[0].blocks)
 
 
 async def test_an_expired_request_says_so_on_its_card_without_a_click(harness: Harness) -> None:
@@ -356,27 +349,18 @@ async def test_every_transition_is_stored_and_logged(harness: Harness, caplog: p
     assert logged == [(None, "pending", ALICE), ("pending", "executing", BOB), ("executing", "unblocked", BOB)]
 
 
-async def test_a_request_survives_a_restart_of_the_bot(harness: Harness) -> None:
-    request = await harness.open_card()
-
-    await harness.restart()
-    await harness.click(APPROVE, request, user=BOB)
-    await harness.settle()
-
-    assert deletes(harness) == [ENTRY_PATH]
-    assert "was approved by <@UBOB>, and it is unblocked.*" in block_text(harness.cards()[0].blocks)
-
-
 # 8. usage and bad input ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["", "help", "  HELP  ", "help me", "?"])
-async def test_usage(harness: Harness, text: str) -> None:
-    reply, _ = await harness.command(text)
+async def test_usage(harness: Harness) -> None:
+    for text in ("", "help", "  HELP  ", "help me", "?"):
+        reply, _ = await harness.command(text)
 
-    assert reply.status == 200
-    assert "`/unblock 42`" in reply.message and "`/unblock list [text]`" in reply.message
-    assert "`/unblock report [days]`" in reply.message
+        assert reply.status == 200
+        assert "`/unblock 42`" in reply.message and "`/unblock list [text]`" in reply.message
+        assert "`/unblock report [days]`" in reply.message
+        for said in ("*Approve*", "*Deny*", "*Cancel*", "*Approve and allow*", "*Undo*", "approvals channel"):
+            assert said in reply.message  # every button, and the approvals channel
     assert harness.pbx.requests == []
 
 
@@ -385,10 +369,6 @@ async def test_usage(harness: Harness, text: str) -> None:
     [
         ("abc", "is not something `/unblock` knows"),
         ("-1", "is not a blocklist entry id"),
-        ("0", "out of range"),
-        ("4.2", "is not a blocklist entry id"),
-        ("99999999999", "out of range"),
-        ("2147483648", "out of range"),
         ("42) or 1 eq 1", "`42)` is not something"),
         ("x" * 5000, "is not something"),
         ("\u0664\u0662", "is not something"),  # Arabic-Indic digits
@@ -416,7 +396,7 @@ async def test_bad_input_is_explained_and_does_nothing(harness: Harness, text: s
     assert len(answer) < 300 and "<!channel>" not in answer
     assert harness.pbx.requests == []
     assert harness.slack.calls_to("chat.postMessage") == []
-    assert stored_requests(harness) == 0
+    assert await harness.stored_count() == 0
 
 
 async def test_the_highest_id_is_accepted(harness: Harness) -> None:
@@ -434,28 +414,6 @@ async def test_unblock_channels_limits_where_the_command_works(make_harness: Mak
     assert "not enabled in this channel" in reply.message and "<#C0ITDESK>" in reply.message
     assert harness.pbx.requests == []
     await harness.open_card(channel="C0ITDESK")  # a card there
-
-
-def stored_requests(harness: Harness) -> int:
-    path = harness.env["DATABASE_URL"].removeprefix("sqlite:///")
-    with sqlite3.connect(path) as db:
-        return int(db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
-
-
-async def test_an_entry_already_gone_is_reported_as_no_longer_blocked(harness: Harness) -> None:
-    request = await harness.open_card()
-    del harness.pbx.entries[42]  # someone removed it in 3CX meanwhile
-
-    await harness.click(APPROVE, request, user=BOB)
-    await harness.settle()
-
-    assert 42 not in harness.pbx.entries
-    text = block_text(harness.cards()[0].blocks)
-    assert "Request to unblock 203.0.113.7 was approved by <@UBOB>; it was already gone from 3CX.*" in text
-    stored = await harness.stored(request)
-    assert (stored.state, stored.outcome) == (State.UNBLOCKED, "already_gone")
-    assert all(r.path == ENTRY_PATH for r in harness.pbx.calls("DELETE"))
-    assert UNDO not in [b["action_id"] for b in buttons(harness.cards()[0].blocks)]
 
 
 async def test_an_entry_whose_delete_answer_was_lost_is_reported_unblocked_by_the_bot_with_undo(

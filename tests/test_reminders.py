@@ -267,8 +267,8 @@ def test_with_the_defaults_the_reminder_comes_before_requests_expire() -> None:
 
     assert (settings.rules.default.remind_after, settings.request_ttl) == (600.0, 900.0)
 
-    settings = load_settings({**ENV, "UNBLOCK_REQUEST_TTL": "1d", "UNBLOCK_REMIND_AFTER": "off",
-                              "UNBLOCK_ESCALATE_AFTER": "1h", "UNBLOCK_ESCALATE_TO": "UERIN, S0ONCALL"})  # fmt: skip
+    escalating = {"UNBLOCK_ESCALATE_AFTER": "1h", "UNBLOCK_ESCALATE_TO": "UERIN, S0ONCALL"}
+    settings = load_settings({**ENV, "UNBLOCK_REQUEST_TTL": "1d", "UNBLOCK_REMIND_AFTER": "off", **escalating})
     default = settings.rules.default
     assert (default.remind_after, default.escalate_after) == (0.0, 3600.0)
     assert default.escalate_to == Approvers(users=frozenset({ERIN}), groups=frozenset({"S0ONCALL"}))

@@ -135,139 +135,109 @@ def test_every_key_and_the_other_forms_a_value_may_take(tmp_path: Path) -> None:
 # each problem, one line naming the rule and the key ----------------------------------------------------------
 
 
+KEYS = (
+    "name, networks, wider_than, wider_than_v6, kind, added_by, approvers, approvals, allow, auto, auto_on_watch, "
+    "remind_after, escalate_after, escalate_to"
+)
+ALLOW = 'whole seconds, or a number and a unit (m, h, d or w), from 1m to 90d, like "1h" or "7d"'
+NOT_WITH_AUTO = "cannot be given with it; remove one or the other"
+#: a rule named "X" (its other keys) and its one problem, after ``rule 2 "X": ``
+PROBLEMS = [
+    ('approvals = "2"', 'approvals must be a whole number of 1 or more (got "2")'),
+    (
+        'aprovers = ["U0SEC1"]',
+        f'"aprovers" is not a key of a rule (did you mean approvers?); the keys are {KEYS}',
+    ),
+    (
+        'networks = ["198.51.100.7/24"]',
+        'networks has "198.51.100.7/24", whose address has bits set beyond its prefix '
+        '(did you mean "198.51.100.0/24"?)',
+    ),
+    (
+        'networks = ["office"]',
+        'networks has "office", which is not an address or network like 198.51.100.0/24 or 2001:db8::/48',
+    ),
+    (
+        'networks = "198.51.100.0/24"',
+        'networks must be a list of networks like ["198.51.100.0/24", "2001:db8::/48"] (got "198.51.100.0/24")',
+    ),
+    (
+        "networks = []",
+        "networks is empty, so the rule could never match: give at least one network, or leave the key out",
+    ),
+    ("wider_than = 33", "wider_than must be a prefix length, a whole number from 0 to 32 (got 33)"),
+    ("wider_than_v6 = 129", "wider_than_v6 must be a prefix length, a whole number from 0 to 128 (got 129)"),
+    ('kind = "phone"', 'kind must be "ip" or "number" (got "phone")'),
+    (
+        'added_by = ["AutoBlacklist"]',
+        'added_by must be the AddedBy of 3CX\'s entries, like "AutoBlacklist" (got ["AutoBlacklist"])',
+    ),
+    ('allow = ["1y"]', f'allow has "1y", which is not a duration Approve and allow takes: {ALLOW}'),
+    ('allow = ["30s"]', f'allow has "30s", which is not a duration Approve and allow takes: {ALLOW}'),
+    ('allow = "1h"', 'allow must be a list of durations like ["1h", "1d"], or [] for none (got "1h")'),
+    ('allow = ["1h", "60m"]', 'allow must hold at most 10 durations, each once (got ["1h", "60m"])'),
+    ('auto = "yes"', 'auto must be true or false (got "yes")'),
+    ('approvers = ["bob"]', "approvers has items that are neither user ids (U…/W…) nor user-group ids (S…): bob"),
+    ('approvers = ["*", "U0SEC1"]', "approvers '*' (anyone) cannot be combined with ids"),
+    (
+        "approvers = []",
+        "approvers is empty, so no one could approve: name at least one, or leave the key out for UNBLOCK_APPROVERS",
+    ),
+    (
+        'approvers = "U0SEC1"',
+        'approvers must be a list of user ids and user-group ids, like ["U0SEC1", "S0SECURITY"] (got "U0SEC1")',
+    ),
+    (
+        'approvers = ["U0SEC1", "U0SEC2"]\napprovals = 3',
+        "approvals is 3, but approvers names only 2 users and no user group, so no request could be approved",
+    ),
+    (
+        'kind = "ip"\nauto_on_watch = true',
+        "auto_on_watch = true needs auto = true: the watcher unblocks only entries that need no approval",
+    ),
+    (
+        'kind = "ip"\nauto = true\napprovals = 2',
+        f"auto = true carries entries out without approval, so approvals {NOT_WITH_AUTO}",
+    ),
+    (
+        'kind = "ip"\nauto = true\napprovers = ["U0SEC1"]',
+        f"auto = true carries entries out without approval, so approvers {NOT_WITH_AUTO}",
+    ),
+    (
+        'kind = "number"\nnetworks = ["198.51.100.0/24"]',
+        'networks cannot apply to kind = "number": caller numbers have no address',
+    ),
+    ('kind = "number"\nwider_than = 16', 'wider_than cannot apply to kind = "number": caller numbers have no address'),
+    (
+        'kind = "number"\nwider_than_v6 = 32',
+        'wider_than_v6 cannot apply to kind = "number": caller numbers have no address',
+    ),
+    (
+        'kind = "number"\nadded_by = "AutoBlacklist"',
+        'added_by cannot apply to kind = "number": caller numbers have no AddedBy',
+    ),
+]
+#: a rule, and its one problem
+NAMED = [
+    (
+        'name = "Wide networks"\napprovals = 0',
+        'rule 2 "Wide networks": approvals must be a whole number of 1 or more (got 0)',
+    ),
+    (
+        'kind = "ip"',
+        "rule 2: name is missing: every rule needs one, shown on cards, in history and in the audit record",
+    ),
+    (
+        'name = "  "\nkind = "ip"',
+        "rule 2: name is empty: every rule needs one, shown on cards, in history and in the audit record",
+    ),
+    ('name = 7\nkind = "ip"', 'rule 2: name must be text, like "Branch offices" (got 7)'),
+    ('name = "fine"\nkind = "ip"', 'rule 2 "fine": name is also rule 1\'s: each rule needs a name of its own'),
+]
+
+
 @pytest.mark.parametrize(
-    ("rule", "problem"),
-    [
-        (
-            'name = "Wide networks"\napprovals = 0',
-            'rule 2 "Wide networks": approvals must be a whole number of 1 or more (got 0)',
-        ),
-        ('name = "X"\napprovals = "2"', 'rule 2 "X": approvals must be a whole number of 1 or more (got "2")'),
-        ('name = "X"\napprovals = true', 'rule 2 "X": approvals must be a whole number of 1 or more (got true)'),
-        (
-            'name = "X"\naprovers = ["U0SEC1"]',
-            'rule 2 "X": "aprovers" is not a key of a rule (did you mean approvers?); the keys are name, networks, '
-            "wider_than, wider_than_v6, kind, added_by, approvers, approvals, allow, auto, auto_on_watch, "
-            "remind_after, escalate_after, escalate_to",
-        ),
-        (
-            'kind = "ip"',
-            "rule 2: name is missing: every rule needs one, shown on cards, in history and in the audit record",
-        ),
-        (
-            'name = "  "\nkind = "ip"',
-            "rule 2: name is empty: every rule needs one, shown on cards, in history and in the audit record",
-        ),
-        ('name = 7\nkind = "ip"', 'rule 2: name must be text, like "Branch offices" (got 7)'),
-        ('name = "fine"\nkind = "ip"', 'rule 2 "fine": name is also rule 1\'s: each rule needs a name of its own'),
-        (
-            'name = "X"\nnetworks = ["198.51.100.7/24"]',
-            'rule 2 "X": networks has "198.51.100.7/24", whose address has bits set beyond its prefix (did you mean '
-            '"198.51.100.0/24"?)',
-        ),
-        (
-            'name = "X"\nnetworks = ["office"]',
-            'rule 2 "X": networks has "office", which is not an address or network like 198.51.100.0/24 or '
-            "2001:db8::/48",
-        ),
-        (
-            'name = "X"\nnetworks = "198.51.100.0/24"',
-            'rule 2 "X": networks must be a list of networks like ["198.51.100.0/24", "2001:db8::/48"] (got '
-            '"198.51.100.0/24")',
-        ),
-        (
-            'name = "X"\nnetworks = []',
-            'rule 2 "X": networks is empty, so the rule could never match: give at least one network, or leave the '
-            "key out",
-        ),
-        (
-            'name = "X"\nwider_than = 33',
-            'rule 2 "X": wider_than must be a prefix length, a whole number from 0 to 32 (got 33)',
-        ),
-        (
-            'name = "X"\nwider_than_v6 = 129',
-            'rule 2 "X": wider_than_v6 must be a prefix length, a whole number from 0 to 128 (got 129)',
-        ),
-        (
-            'name = "X"\nwider_than = -1',
-            'rule 2 "X": wider_than must be a prefix length, a whole number from 0 to 32 (got -1)',
-        ),
-        ('name = "X"\nkind = "phone"', 'rule 2 "X": kind must be "ip" or "number" (got "phone")'),
-        (
-            'name = "X"\nadded_by = ["AutoBlacklist"]',
-            'rule 2 "X": added_by must be the AddedBy of 3CX\'s entries, like "AutoBlacklist" (got ["AutoBlacklist"])',
-        ),
-        (
-            'name = "X"\nallow = ["1y"]',
-            'rule 2 "X": allow has "1y", which is not a duration Approve and allow takes: whole seconds, or a number '
-            'and a unit (m, h, d or w), from 1m to 90d, like "1h" or "7d"',
-        ),
-        (
-            'name = "X"\nallow = ["30s"]',
-            'rule 2 "X": allow has "30s", which is not a duration Approve and allow takes: whole seconds, or a number '
-            'and a unit (m, h, d or w), from 1m to 90d, like "1h" or "7d"',
-        ),
-        (
-            'name = "X"\nallow = "1h"',
-            'rule 2 "X": allow must be a list of durations like ["1h", "1d"], or [] for none (got "1h")',
-        ),
-        (
-            'name = "X"\nallow = ["1h", "60m"]',
-            'rule 2 "X": allow must hold at most 10 durations, each once (got ["1h", "60m"])',
-        ),
-        ('name = "X"\nauto = "yes"', 'rule 2 "X": auto must be true or false (got "yes")'),
-        (
-            'name = "X"\napprovers = ["bob"]',
-            'rule 2 "X": approvers has items that are neither user ids (U…/W…) nor user-group ids (S…): bob',
-        ),
-        ('name = "X"\napprovers = ["*", "U0SEC1"]', "rule 2 \"X\": approvers '*' (anyone) cannot be combined with ids"),
-        (
-            'name = "X"\napprovers = []',
-            'rule 2 "X": approvers is empty, so no one could approve: name at least one, or leave the key out for '
-            "UNBLOCK_APPROVERS",
-        ),
-        (
-            'name = "X"\napprovers = "U0SEC1"',
-            'rule 2 "X": approvers must be a list of user ids and user-group ids, like ["U0SEC1", "S0SECURITY"] (got '
-            '"U0SEC1")',
-        ),
-        (
-            'name = "X"\napprovers = ["U0SEC1", "U0SEC2"]\napprovals = 3',
-            'rule 2 "X": approvals is 3, but approvers names only 2 users and no user group, so no request could be '
-            "approved",
-        ),
-        (
-            'name = "X"\nkind = "ip"\nauto_on_watch = true',
-            'rule 2 "X": auto_on_watch = true needs auto = true: the watcher unblocks only entries that need no '
-            "approval",
-        ),
-        (
-            'name = "X"\nkind = "ip"\nauto = true\napprovals = 2',
-            'rule 2 "X": auto = true carries entries out without approval, so approvals cannot be given with it; '
-            "remove one or the other",
-        ),
-        (
-            'name = "X"\nkind = "ip"\nauto = true\napprovers = ["U0SEC1"]',
-            'rule 2 "X": auto = true carries entries out without approval, so approvers cannot be given with it; '
-            "remove one or the other",
-        ),
-        (
-            'name = "X"\nkind = "number"\nnetworks = ["198.51.100.0/24"]',
-            'rule 2 "X": networks cannot apply to kind = "number": caller numbers have no address',
-        ),
-        (
-            'name = "X"\nkind = "number"\nwider_than = 16',
-            'rule 2 "X": wider_than cannot apply to kind = "number": caller numbers have no address',
-        ),
-        (
-            'name = "X"\nkind = "number"\nwider_than_v6 = 32',
-            'rule 2 "X": wider_than_v6 cannot apply to kind = "number": caller numbers have no address',
-        ),
-        (
-            'name = "X"\nkind = "number"\nadded_by = "AutoBlacklist"',
-            'rule 2 "X": added_by cannot apply to kind = "number": caller numbers have no AddedBy',
-        ),
-    ],
+    ("rule", "problem"), [(f'name = "X"\n{rule}', f'rule 2 "X": {problem}') for rule, problem in PROBLEMS] + NAMED
 )
 def test_each_problem_is_one_line_naming_the_rule_and_the_key(tmp_path: Path, rule: str, problem: str) -> None:
     assert problems(tmp_path, f"{FINE}\n[[rule]]\n{rule}\n") == [problem]

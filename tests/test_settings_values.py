@@ -214,11 +214,11 @@ def test_a_ca_file_holding_a_certificate_is_taken(tmp_path: Path) -> None:
     assert settings(THREECX_CA_BUNDLE=str(bundle)).threecx_ca_bundle == str(bundle)
 
 
-@pytest.mark.parametrize("command", [[], ["check"]], ids=["run", "check"])
 @pytest.mark.parametrize(
-    "content", [b"not a certificate\n", CA_PEM.replace("MIIB", "XXXX").encode(), CA_PEM.encode()[:300]],
-    ids=["text", "damaged", "cut"],
-)  # fmt: skip
+    ("command", "content"),
+    [([], b"not a certificate\n"), (["check"], CA_PEM.replace("MIIB", "XXXX").encode()), ([], CA_PEM.encode()[:300])],
+    ids=["run, text", "check, damaged", "run, cut"],
+)
 async def test_a_ca_file_without_a_certificate_stops_the_bot_and_check_with_one_sentence(
     slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, command: list[str], content: bytes
 ) -> None:

@@ -48,47 +48,65 @@ def user_of(harness: Harness, user: str) -> dict[str, Any]:
     return {"id": user, "username": user.lower(), "name": user.lower(), "team_id": harness.slack.team_id}
 
 
+def common(harness: Harness, user: str) -> dict[str, Any]:
+    """The fields every payload of a shortcut or a form carries."""
+    return {
+        "token": "legacy-verification-token",
+        "team": {"id": harness.slack.team_id, "domain": "acme"},
+        "user": user_of(harness, user),
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "trigger_id": uuid.uuid4().hex,
+    }
+
+
 def request_shortcut(harness: Harness, user: str = ALICE) -> dict[str, Any]:
     """**Request an unblock**, chosen from the shortcuts menu (a global shortcut: no channel, no reply URL)."""
     return {
-        "type": "shortcut", "token": "legacy-verification-token", "action_ts": f"{time.time():.6f}",
-        "team": {"id": harness.slack.team_id, "domain": "acme"}, "user": user_of(harness, user),
-        "is_enterprise_install": False, "enterprise": None, "callback_id": UNBLOCK_REQUEST,
-        "trigger_id": uuid.uuid4().hex,
-    }  # fmt: skip
+        **common(harness, user),
+        "type": "shortcut",
+        "action_ts": f"{time.time():.6f}",
+        "callback_id": UNBLOCK_REQUEST,
+    }
 
 
 def message_shortcut(harness: Harness, text: str, *, user: str = ALICE, channel: str = ALERTS) -> dict[str, Any]:
     """**Unblock an address in this message**, on a message whose text is ``text``."""
     ts = "1700000123.000200"
     return {
-        "type": "message_action", "token": "legacy-verification-token", "action_ts": f"{time.time():.6f}",
-        "team": {"id": harness.slack.team_id, "domain": "acme"}, "user": user_of(harness, user),
-        "channel": {"id": channel, "name": "alerts"}, "is_enterprise_install": False, "enterprise": None,
-        "callback_id": UNBLOCK_FROM_MESSAGE, "trigger_id": uuid.uuid4().hex, "message_ts": ts,
+        **common(harness, user),
+        "type": "message_action",
+        "action_ts": f"{time.time():.6f}",
+        "channel": {"id": channel, "name": "alerts"},
+        "callback_id": UNBLOCK_FROM_MESSAGE,
+        "message_ts": ts,
         "response_url": harness.slack.new_response_url("actions"),
         "message": {"type": "message", "user": "U3CXALERTS", "ts": ts, "text": text},
-    }  # fmt: skip
+    }
 
 
 def submission(
-    harness: Harness, modal: dict[str, Any], values: dict[str, Any], *, user: str = ALICE,
-    view_id: str = "VMODAL1", team: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    harness: Harness,
+    modal: dict[str, Any],
+    values: dict[str, Any],
+    *,
+    user: str = ALICE,
+    view_id: str = "VMODAL1",
+    team: str | None = None,
+) -> dict[str, Any]:
     """The form ``modal`` (as the bot opened it) submitted by ``user`` with ``values`` (block -> element state)."""
     team = team or harness.slack.team_id
+    view = {key: modal[key] for key in ("blocks", "private_metadata", "callback_id", "title")}
+    view |= {"id": view_id, "type": "modal", "team_id": team, "app_installed_team_id": team, "hash": "1700000000.abc"}
+    view |= {"app_id": "A0001", "bot_id": "B0001", "root_view_id": view_id, "previous_view_id": None}
+    view["state"] = {"values": {block: {"value": state} for block, state in values.items()}}
     return {
-        "type": "view_submission", "token": "legacy-verification-token", "trigger_id": uuid.uuid4().hex,
-        "team": {"id": harness.slack.team_id, "domain": "acme"}, "user": user_of(harness, user),
-        "api_app_id": "A0001", "is_enterprise_install": False, "enterprise": None, "response_urls": [],
-        "view": {
-            "id": view_id, "team_id": team, "app_installed_team_id": team, "type": "modal",
-            "blocks": modal["blocks"], "private_metadata": modal["private_metadata"],
-            "callback_id": modal["callback_id"], "title": modal["title"], "hash": "1700000000.abc",
-            "state": {"values": {block: {"value": state} for block, state in values.items()}},
-            "app_id": "A0001", "bot_id": "B0001", "root_view_id": view_id, "previous_view_id": None,
-        },
-    }  # fmt: skip
+        **common(harness, user),
+        "type": "view_submission",
+        "api_app_id": "A0001",
+        "response_urls": [],
+        "view": view,
+    }
 
 
 def typed(text: str | None) -> dict[str, Any]:
@@ -143,11 +161,6 @@ def nothing_happened(harness: Harness) -> None:
     assert harness.pbx.requests == []
 
 
-async def stored_requests(harness: Harness) -> int:
-    assert harness.bot is not None
-    return len(await harness.bot.requests.reads.recent(50))
-
-
 # Request an unblock -------------------------------------------------------------------------------------------------
 
 
@@ -168,7 +181,9 @@ async def test_the_shortcut_opens_the_form_at_once(harness: Harness) -> None:
     assert harness.pbx.calls("GET") == []
 
 
-async def test_a_required_reason_and_an_approvals_channel_shape_the_form(make_harness: MakeHarness) -> None:
+async def test_a_required_reason_and_an_approvals_channel_shape_the_forms_and_the_cards_go_there(
+    make_harness: MakeHarness,
+) -> None:
     harness = await make_harness(UNBLOCK_REQUIRE_REASON="true", UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
     modal = await open_form(harness, request_shortcut(harness))
 
@@ -176,20 +191,40 @@ async def test_a_required_reason_and_an_approvals_channel_shape_the_form(make_ha
     assert list(fields) == [WHAT, REASON]  # no channel to pick: the request goes to the approvals channel
     assert fields[REASON]["optional"] is False
     assert f"<#{APPROVALS}>" in block_text(modal["blocks"])
+    left_out = await send(harness, submission(harness, modal, {WHAT: typed("42"), REASON: typed("   ")}))
+    assert errors(left_out) == {REASON: "Please say why it should be unblocked."}
+    await harness.settle()
+    nothing_happened(harness)
+
+    reply = await send(harness, submission(harness, modal, {WHAT: typed("203.0.113.7"), REASON: typed("moved")}))
+    assert (reply.status, reply.text) == (200, "")
+    await harness.settle()
+    [card] = harness.cards(APPROVALS)
+    assert "<@UALICE> asks to unblock 203.0.113.7*\n" in block_text(card.blocks)  # asked in no other channel
+    assert harness.slack.calls_to("conversations.info") == []  # the approvals channel is checked at start
+    await harness.click(CANCEL, card_request_id(card.blocks), user=ALICE, channel=APPROVALS)
+    await harness.settle()
+
+    # the message shortcut: the card goes to the approvals channel too, and names the message's channel
+    modal = await open_form(harness, message_shortcut(harness, "IP 203.0.113.7 has been blacklisted"))
+    values = {WHAT: typed("203.0.113.7"), REASON: typed("moved")}
+    await send(harness, submission(harness, modal, values, view_id="VMODAL2"))
+    await harness.settle()
+    assert f"asks to unblock 203.0.113.7* in <#{ALERTS}>" in block_text(harness.cards(APPROVALS)[-1].blocks)
+    [*_, note] = direct_messages(harness)  # a command's private note, as a direct message
+    assert f"is waiting for approval in <#{APPROVALS}>" in note
 
 
 async def test_a_value_the_form_cannot_use_is_shown_on_its_field_and_nothing_reaches_3cx(harness: Harness) -> None:
     modal = await open_form(harness, request_shortcut(harness))
 
-    bad_address = await send(harness, submission(harness, modal, {
-        WHAT: typed("203.0.113.300"), REASON: typed(None), CHANNEL: picked(GENERAL)
-    }))  # fmt: skip
+    values = {WHAT: typed("203.0.113.300"), REASON: typed(None), CHANNEL: picked(GENERAL)}
+    bad_address = await send(harness, submission(harness, modal, values))
     assert list(errors(bad_address)) == [WHAT]
     assert "is not an IP address" in errors(bad_address)[WHAT]
 
-    with_reason = await send(harness, submission(harness, modal, {
-        WHAT: typed("42 VPN moved"), REASON: typed("x" * 301), CHANNEL: picked(GENERAL)
-    }))  # fmt: skip
+    values = {WHAT: typed("42 VPN moved"), REASON: typed("x" * 301), CHANNEL: picked(GENERAL)}
+    with_reason = await send(harness, submission(harness, modal, values))
     assert "reason goes in the field below" in errors(with_reason)[WHAT]
     assert "at most 300 characters" in errors(with_reason)[REASON]
 
@@ -201,20 +236,7 @@ async def test_a_value_the_form_cannot_use_is_shown_on_its_field_and_nothing_rea
 
     await harness.settle()
     nothing_happened(harness)
-    assert harness.cards() == [] and await stored_requests(harness) == 0
-
-
-async def test_a_required_reason_left_out_is_shown_on_the_reason(make_harness: MakeHarness) -> None:
-    harness = await make_harness(UNBLOCK_REQUIRE_REASON="true")
-    modal = await open_form(harness, request_shortcut(harness))
-
-    reply = await send(harness, submission(harness, modal, {
-        WHAT: typed("42"), REASON: typed("   "), CHANNEL: picked(GENERAL)
-    }))  # fmt: skip
-
-    assert errors(reply) == {REASON: "Please say why it should be unblocked."}
-    await harness.settle()
-    nothing_happened(harness)
+    assert harness.cards() == [] and await harness.stored_count() == 0
 
 
 async def test_a_submission_slack_delivers_twice_asks_about_its_channel_once_and_posts_one_card(
@@ -227,7 +249,7 @@ async def test_a_submission_slack_delivers_twice_asks_about_its_channel_once_and
         assert (reply.status, reply.text) == (200, "")
     await harness.settle()
 
-    assert len(harness.cards(GENERAL)) == 1 and await stored_requests(harness) == 1
+    assert len(harness.cards(GENERAL)) == 1 and await harness.stored_count() == 1
     assert [call.args["channel"] for call in harness.slack.calls_to("conversations.info")] == [GENERAL]
 
 
@@ -237,9 +259,8 @@ async def test_the_form_gives_the_card_the_command_gives(harness: Harness) -> No
     await harness.click(CANCEL, by_command, user=ALICE)
     modal = await open_form(harness, request_shortcut(harness))
 
-    reply = await send(harness, submission(harness, modal, {
-        WHAT: typed(" 42 "), REASON: typed("the customer's VPN\nmoved"), CHANNEL: picked(GENERAL)
-    }))  # fmt: skip
+    values = {WHAT: typed(" 42 "), REASON: typed("the customer's VPN\nmoved"), CHANNEL: picked(GENERAL)}
+    reply = await send(harness, submission(harness, modal, values))
     assert (reply.status, reply.text) == (200, "")  # the form closes
     await harness.settle()
 
@@ -260,9 +281,8 @@ async def test_a_phone_number_in_the_form_is_a_caller_number_and_never_an_entry_
     harness.pbx.add_number("n-44", "+442079460958")
     modal = await open_form(harness, request_shortcut(harness))
 
-    reply = await send(harness, submission(harness, modal, {
-        WHAT: typed(what), REASON: typed("robocaller"), CHANNEL: picked(GENERAL)
-    }))  # fmt: skip
+    values = {WHAT: typed(what), REASON: typed("robocaller"), CHANNEL: picked(GENERAL)}
+    reply = await send(harness, submission(harness, modal, values))
     assert (reply.status, reply.text) == (200, "")
     await harness.settle()
 
@@ -286,21 +306,6 @@ async def test_one_open_request_per_entry_and_the_private_notes_go_by_direct_mes
     assert len(harness.cards(GENERAL)) == 1
     [note] = direct_messages(harness, BOB)
     assert "is already waiting for approval" in note and "Nothing new was requested" in note
-
-
-async def test_with_an_approvals_channel_the_card_goes_there_and_the_requester_is_told_privately(
-    make_harness: MakeHarness,
-) -> None:
-    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
-    modal = await open_form(harness, request_shortcut(harness))
-
-    reply = await send(harness, submission(harness, modal, {WHAT: typed("203.0.113.7"), REASON: typed("moved")}))
-    assert (reply.status, reply.text) == (200, "")
-    await harness.settle()
-
-    [card] = harness.cards(APPROVALS)
-    assert "<@UALICE> asks to unblock 203.0.113.7*\n" in block_text(card.blocks)  # asked in no other channel
-    assert harness.slack.calls_to("conversations.info") == []  # the approvals channel is checked at start
 
 
 async def test_several_matches_are_offered_privately(harness: Harness) -> None:
@@ -378,19 +383,6 @@ async def test_the_message_shortcut_offers_several_in_a_select(harness: Harness)
     assert "asks to unblock +15550100" in block_text(card.blocks)
 
 
-async def test_the_message_shortcut_with_an_approvals_channel(make_harness: MakeHarness) -> None:
-    harness = await make_harness(UNBLOCK_APPROVAL_CHANNEL=APPROVALS)
-    modal = await open_form(harness, message_shortcut(harness, "IP 203.0.113.7 has been blacklisted"))
-
-    await send(harness, submission(harness, modal, {WHAT: typed("203.0.113.7")}))
-    await harness.settle()
-
-    [card] = harness.cards(APPROVALS)
-    assert f"asks to unblock 203.0.113.7* in <#{ALERTS}>" in block_text(card.blocks)
-    [note] = direct_messages(harness)  # a command's private note, as a direct message
-    assert f"is waiting for approval in <#{APPROVALS}>" in note
-
-
 # made-up submissions --------------------------------------------------------------------------------------------------
 
 
@@ -434,7 +426,7 @@ async def test_a_made_up_submission_gets_an_error_or_a_refusal_and_never_a_card(
 
     await harness.settle()
     nothing_happened(harness)
-    assert harness.cards(GENERAL) == [] and await stored_requests(harness) == 0
+    assert harness.cards(GENERAL) == [] and await harness.stored_count() == 0
 
 
 async def test_a_channel_the_bot_cannot_post_in_is_refused_politely_before_3cx(harness: Harness) -> None:
@@ -448,7 +440,7 @@ async def test_a_channel_the_bot_cannot_post_in_is_refused_politely_before_3cx(h
     [note] = direct_messages(harness)
     assert "The bot cannot post in <#C0ELSEWHERE>" in note and "nothing was changed in 3CX" in note
     nothing_happened(harness)
-    assert await stored_requests(harness) == 0
+    assert await harness.stored_count() == 0
 
 
 async def test_a_submission_or_a_shortcut_from_another_workspace_does_nothing_and_writes_to_nobody(
@@ -495,15 +487,13 @@ async def test_the_shortcut_and_its_form_over_socket_mode(
         await wait_for(lambda: slack.modals, what="the form")
         modal = slack.modals[0]
 
-        bad = await slack.send_envelope("interactive", submission(driver, modal, {
-            WHAT: typed("203.0.113.300"), CHANNEL: picked(GENERAL)
-        }))  # fmt: skip
+        values = {WHAT: typed("203.0.113.300"), CHANNEL: picked(GENERAL)}
+        bad = await slack.send_envelope("interactive", submission(driver, modal, values))
         assert bad["payload"]["response_action"] == "errors" and WHAT in bad["payload"]["errors"]
         assert pbx.calls("GET") == []
 
-        good = await slack.send_envelope("interactive", submission(driver, modal, {
-            WHAT: typed("42"), CHANNEL: picked(GENERAL)
-        }))  # fmt: skip
+        values = {WHAT: typed("42"), CHANNEL: picked(GENERAL)}
+        good = await slack.send_envelope("interactive", submission(driver, modal, values))
         assert not good.get("payload")  # the form closes
         await wait_for(lambda: driver.cards(GENERAL), what="the card")
         assert "asks to unblock 203.0.113.7" in block_text(driver.cards(GENERAL)[0].blocks)

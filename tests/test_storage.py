@@ -24,8 +24,8 @@ from bot.domain.model import Approval, Asked, Decision, Escalation, Result, Stat
 from bot.domain.outcomes import Outcome
 from bot.domain.ports import AlreadyOpen
 from bot.storage import rows, urls
-from bot.storage.contract import Store, StoreUnavailable, migrations
-from bot.storage.opening import open_store
+from bot.storage.contract import Store
+from bot.storage.opening import StoreUnavailable, migrations, open_store
 from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import SQLiteStore
 
@@ -558,7 +558,7 @@ async def test_processes_share_one_token_fetched_once(new_store: NewStore) -> No
     a, b = await new_store(), await new_store()
     fetch = Fetches()
 
-    tokens = await asyncio.gather(*(s.tokens().renew(None, fetch) for s in (a, b) * 4))
+    tokens = await asyncio.gather(*(s.renew_token(None, fetch) for s in (a, b) * 4))
 
     assert fetch.count == 1
     assert {token for token, _ in tokens} == {"token-1"}
@@ -568,14 +568,14 @@ async def test_a_refused_or_due_token_is_renewed_once_for_all(new_store: NewStor
     a, b = await new_store(), await new_store()
     fetch = Fetches(delay=0)
 
-    first, _ = await a.tokens().renew(None, fetch)
+    first, _ = await a.renew_token(None, fetch)
     # 3CX refused token-1 in both processes: one fetches, the other takes the new token
-    renewed = await asyncio.gather(a.tokens().renew(first, fetch), b.tokens().renew(first, fetch))
+    renewed = await asyncio.gather(a.renew_token(first, fetch), b.renew_token(first, fetch))
     assert [token for token, _ in renewed] == ["token-2", "token-2"] and fetch.count == 2
     # a token due for renewal is renewed even though 3CX has not refused it
     fetch.lifetime = -1
-    assert (await b.tokens().renew("token-2", fetch))[0] == "token-3"
-    assert (await a.tokens().renew(None, fetch))[0] == "token-4"
+    assert (await b.renew_token("token-2", fetch))[0] == "token-3"
+    assert (await a.renew_token(None, fetch))[0] == "token-4"
     assert fetch.count == 4
 
 
@@ -585,8 +585,8 @@ async def test_a_failed_fetch_shares_nothing_and_lets_the_next_try_go_ahead(new_
 
     fetch.fail = True
     with pytest.raises(RuntimeError, match="the token endpoint failed"):
-        await a.tokens().renew(None, fetch)
+        await a.renew_token(None, fetch)
     fetch.fail = False
-    token, renew_at = await asyncio.wait_for(b.tokens().renew(None, fetch), 10)
+    token, renew_at = await asyncio.wait_for(b.renew_token(None, fetch), 10)
     assert token == "token-2" and renew_at > time.time()
-    assert (await a.tokens().renew(None, fetch))[0] == "token-2"
+    assert (await a.renew_token(None, fetch))[0] == "token-2"

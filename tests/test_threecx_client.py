@@ -138,14 +138,7 @@ async def test_a_refused_secret_is_a_credentials_error_without_the_secret(pbx: F
             await c.get(BLOCKLIST, 42)
     error = caught.value
     assert pbx.client_secret not in f"{error} {error.answer()} {error!r}"
-    assert xapi_calls(pbx) == []
-
-
-async def test_a_wrong_secret_is_refused_by_the_token_endpoint(pbx: FakeThreeCX) -> None:
-    async with ThreeCXClient(pbx.base_url, pbx.client_id, "not-the-secret", retry=FAST_RETRY) as c:
-        with pytest.raises(CredentialsError):
-            await c.get(BLOCKLIST, 42)
-    assert pbx.token_requests == 1
+    assert xapi_calls(pbx) == [] and pbx.token_requests == 1
 
 
 # errors --------------------------------------------------------------------------------------

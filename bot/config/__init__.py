@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import TypeVar
@@ -28,12 +28,7 @@ from .values import Secret
 
 T = TypeVar("T")
 
-DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-DEFAULT_DATABASE_URL = "sqlite:///unblock.db"
-MAX_REQUEST_TTL = 7 * 24 * 3600
-MAX_UNDO_WINDOW = 24 * 3600
 DEFAULT_ALLOW_DURATIONS = (3600.0, 86400.0, 7 * 86400.0)
-DEFAULT_REQUEST_TTL = 900.0
 #: shorter than the default time to live: with the defaults, approvers are reminded before a request expires
 DEFAULT_REMIND_AFTER = 600.0
 #: the settings of the reminders, by the field of the settings' rule each gives
@@ -118,22 +113,14 @@ class Settings:
         return [*found, database_password] if database_password else found
 
 
-@dataclass(frozen=True)
-class Environment:
-    """The variables the bot reads, and where each came from."""
-
-    values: Mapping[str, str]
-    #: variable -> "the environment" or the path of the .env file
-    origins: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, dotenv: Path = Path(".env"), environ: Mapping[str, str] = os.environ) -> Environment:
-        """``.env`` (if there is one) overlaid by the process environment, which wins."""
-        from_file = (
-            {k: value for k, value in dotenv_values(dotenv).items() if value is not None} if dotenv.is_file() else {}
-        )
-        origins = {name: str(dotenv) for name in from_file} | {name: "the environment" for name in environ}
-        return cls({**from_file, **environ}, origins)
+def read_environment(dotenv: Path = Path(".env")) -> tuple[dict[str, str], dict[str, str]]:
+    """The variables the bot reads: ``.env`` (if there is one) overlaid by the process environment, which wins; and
+    where each came from ("the environment", or the path of the .env file)."""
+    from_file = (
+        {k: value for k, value in dotenv_values(dotenv).items() if value is not None} if dotenv.is_file() else {}
+    )
+    origins = {name: str(dotenv) for name in from_file} | {name: "the environment" for name in os.environ}
+    return {**from_file, **os.environ}, origins
 
 
 class _Reader:
@@ -263,7 +250,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         ),
         slack_signing_secret=signing_secret,
         slack_app_token=app_token,
-        slack_api_url=r.parsed("SLACK_API_URL", DEFAULT_SLACK_API_URL, v.slack_api_url),
+        slack_api_url=r.parsed("SLACK_API_URL", "https://slack.com/api/", v.slack_api_url),
         slack_team_id=r.parsed("SLACK_TEAM_ID", None, v.team_id),
         socket_ping_interval=r.parsed("SLACK_SOCKET_PING_INTERVAL", 10.0, v.seconds(0.2, 300)),
         host=r.text("HOST") or "0.0.0.0",
@@ -285,10 +272,10 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         threecx_timeout=r.parsed("THREECX_TIMEOUT", 10.0, v.seconds(0.1, 300)),
         allow_self_approval=r.parsed("UNBLOCK_ALLOW_SELF_APPROVAL", False, v.boolean),
         channels=r.parsed("UNBLOCK_CHANNELS", None, v.channels),
-        request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", DEFAULT_REQUEST_TTL, v.seconds(10, MAX_REQUEST_TTL)),
+        request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", 900.0, v.seconds(10, 7 * 86400)),
         require_reason=r.parsed("UNBLOCK_REQUIRE_REASON", False, v.boolean),
-        undo_window=r.parsed("UNBLOCK_UNDO_WINDOW", 600.0, v.seconds(0, MAX_UNDO_WINDOW)),
-        database_url=r.parsed("DATABASE_URL", DEFAULT_DATABASE_URL, urls.check, secret=True),
+        undo_window=r.parsed("UNBLOCK_UNDO_WINDOW", 600.0, v.seconds(0, 86400)),
+        database_url=r.parsed("DATABASE_URL", "sqlite:///unblock.db", urls.check, secret=True),
         database_wait=r.parsed("DATABASE_WAIT", 30.0, v.seconds(0, 3600)),
         log_level=r.parsed("LOG_LEVEL", "INFO", v.log_level),
         rules=rules,

@@ -64,6 +64,18 @@ class Allowed:
     existed: bool
     answer: str
 
+    def result(self, unblocked: Result | None = None) -> Result:
+        """For the record: the unblock's ``unblocked`` with what allowing did (its answer appended), or, for Allow
+        only, what adding (or finding) the allow entry for the asked address did (no block was removed)."""
+        answer = self.answer if unblocked is None else f"{unblocked.answer}; {self.answer}"
+        return replace(
+            unblocked or Result(Outcome.ALLOWED, ""),
+            answer=answer,
+            allow_id=self.entry_id,
+            allowed_until=self.until,
+            allow_existed=self.existed,
+        )
+
 
 #: an allow entry's description, by default: for how long, who approved it, and the request's marker
 DESCRIPTION = "Allowed for {duration} by unblock-bot: approved by {user}, {marker}"
@@ -124,14 +136,6 @@ class Allowing:
         found = await self.find_added(request, mask) if mask and request.done.action.allow_for is not None else None
         return found.entry_id if found is not None else None
 
-    async def remove(self, entry_id: int) -> str:
-        """Remove an allow entry this request added: 3CX's answer, for the record (gone already is fine).
-
-        Raises:
-            CallFailed: 3CX refused, or could not be reached.
-        """
-        return (await self.take_back(entry_id)).answer
-
     async def take_back(self, entry_id: int) -> Result:
         """Remove an allow entry this request added: ``DELETED``, or ``ALREADY_GONE`` when 3CX no longer had it.
 
@@ -142,28 +146,6 @@ class Allowing:
         if removal.deleted:
             return Result(Outcome.DELETED, f"allow entry {entry_id} removed ({removal.answer})")
         return Result(Outcome.ALREADY_GONE, f"allow entry {entry_id} was already gone")
-
-
-def merge(result: Result, allowed: Allowed) -> Result:
-    """The unblock's ``result`` with what allowing did (its answer appended)."""
-    return replace(
-        result,
-        answer=f"{result.answer}; {allowed.answer}",
-        allow_id=allowed.entry_id,
-        allowed_until=allowed.until,
-        allow_existed=allowed.existed,
-    )
-
-
-def allowed_only(allowed: Allowed) -> Result:
-    """Allow only: what adding (or finding) the allow entry for the asked address did; no block was removed."""
-    return Result(
-        Outcome.ALLOWED,
-        allowed.answer,
-        allow_id=allowed.entry_id,
-        allowed_until=allowed.until,
-        allow_existed=allowed.existed,
-    )
 
 
 def failed(result: Result, error: Exception) -> Result:

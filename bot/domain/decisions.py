@@ -1,4 +1,4 @@
-"""Decisions: opening a request, and what a click on it decides.
+"""Decisions: what a click on a request decides.
 
 A decision claims a request with one compare-and-set (only while it has not
 expired, checked in the same statement), so of two clicks at once exactly one
@@ -9,17 +9,14 @@ to 3CX.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .actions import UNBLOCK, Action, Does, allowable
-from .entries import Target
-from .model import Approval, Asked, Decision, State, Timing, UnblockRequest, What, agreed
+from .model import Approval, State, UnblockRequest, agreed
 from .policy import ApprovalPolicy
-from .ports import AlreadyOpen, RequestStore
+from .ports import RequestStore
 from .results import (
-    AlreadyRequested,
     AlreadyResolved,
     ApprovalRecorded,
     ClickResult,
@@ -51,57 +48,14 @@ Check = Callable[[str, UnblockRequest, Rule], Awaitable[Refusal | None]]
 
 @dataclass(frozen=True, slots=True)
 class Decisions:
-    """Opening requests and deciding them, in the store, by the rules of ``policy``."""
+    """Deciding requests, in the store, by the rules of ``policy``."""
 
     store: RequestStore
     policy: ApprovalPolicy
-    timing: Timing
     transitions: Transitions
 
     def _clock(self) -> float:
         return self.transitions.clock()
-
-    async def open_request(
-        self,
-        targets: list[Target],
-        requester: str,
-        channel: str,
-        reason: str | None = None,
-        asked_in: str | None = None,
-        asked_address: str | None = None,
-    ) -> UnblockRequest | AlreadyRequested:
-        """Keep a pending request for ``targets``, as they were just read from 3CX, whose card goes to
-        ``channel`` (``asked_in``: the channel where it was asked for, when that is another one;
-        ``asked_address``: the one address asked for inside the entry's network), under the rule that decides
-        for them; or the open request that already covers one of them."""
-        if not targets or not all(t.blocks for t in targets):
-            raise ValueError("a request needs at least one entry, and only blocking entries")
-        rule = self.policy.rules.rule_for_all(targets)
-        for _ in range(2):
-            now = self._clock()
-            request = UnblockRequest(
-                id=secrets.token_hex(8),
-                asked=Asked(requester, channel, now, reason, asked_in if asked_in != channel else None),
-                what=What(tuple(targets), asked_address),
-                decision=Decision(now + self.timing.ttl, rule.name, rule.auto, rule.approvals),
-            )
-            try:
-                await self.store.add(request)
-            except AlreadyOpen as taken:
-                existing = await self.store.get(taken.request_id)
-                if existing is None or not existing.state.open:
-                    continue  # freed meanwhile
-                if existing.state is State.PENDING and now >= existing.decision.expires_at:
-                    await self.transitions.move(existing, State.EXPIRED, None)  # its time is up: it frees the entry
-                    continue
-                return AlreadyRequested(existing)
-            self.transitions.made(request, None, requester)
-            return request
-        raise RuntimeError("could not open a request: its entries stayed taken")
-
-    async def withdraw(self, request: UnblockRequest, why: str) -> None:
-        """Cancel a request nobody could see (its card could not be posted), freeing its entries."""
-        await self.transitions.move(request, State.CANCELLED, None, note=why)
 
     # -- clicks -----------------------------------------------------------------------
 
@@ -118,7 +72,9 @@ class Decisions:
         if not request.decision.auto:
             raise ValueError("only a request whose rule carries it out without approval")
         moved = await self.transitions.move(request, State.EXECUTING, None, unexpired=True)
-        return Resolved(moved) if moved is not None else await self._lost_race(request.id)
+        return (
+            Resolved(moved) if moved is not None else await self._lost_to(request.id, await self.store.get(request.id))
+        )
 
     async def deny(self, request_id: str, user: str, channel: str | None) -> ClickResult:
         return await self._decide_within(ENDING_RACES, request_id, user, channel, State.DENIED, self.policy.may_deny)
@@ -141,7 +97,7 @@ class Decisions:
             return Refused(request, NOTHING_TO_UNDO)
         if request.done.undo_until is None or self._clock() > request.done.undo_until:
             return Refused(request, TOO_LATE_TO_UNDO)
-        reason = await self.policy.may_undo(user, request, self.policy.rule_for(request))
+        reason = await self.policy.as_approver(user, request, self.policy.rule_for(request), "undo")
         if reason is not None:
             return Refused(request, reason)
         # the claim holds only within the undo window, checked in the same statement: checking the rule (a user
@@ -153,17 +109,6 @@ class Decisions:
         if current is not None and current.state is request.state and self._clock() > (current.done.undo_until or 0.0):
             return Refused(current, TOO_LATE_TO_UNDO)
         return await self._lost_to(request_id, current)
-
-    # -- expiry ------------------------------------------------------------------------
-
-    async def expire_due(self) -> list[UnblockRequest]:
-        """Expire every pending request past its time; the ones this call expired."""
-        expired = []
-        for request in await self.store.pending_expired(self._clock()):
-            moved = await self.transitions.move(request, State.EXPIRED, None)
-            if moved is not None:
-                expired.append(moved)
-        return expired
 
     # -- steps ---------------------------------------------------------------------
 
@@ -183,7 +128,8 @@ class Decisions:
             decided = await self._decide(request_id, user, channel, to, check, action)
             if decided is not None:
                 return decided
-        return await self._still(request_id)
+        current = await self.store.get(request_id)  # other approvals kept coming while this click tried
+        return AlreadyResolved(current) if current is not None else Unknown(request_id)
 
     async def _decide(
         self, request_id: str, user: str, channel: str | None, to: State, check: Check, action: Action | None
@@ -237,19 +183,11 @@ class Decisions:
             return None
         return await self._lost_to(request.id, current)
 
-    async def _still(self, request_id: str) -> ClickResult:
-        """Other approvals kept coming while this click tried: it did nothing."""
-        current = await self.store.get(request_id)
-        return AlreadyResolved(current) if current is not None else Unknown(request_id)
-
     async def _expire_now(self, request: UnblockRequest) -> ClickResult:
         expired = await self.transitions.move(request, State.EXPIRED, None)
         if expired is None:
-            return await self._lost_race(request.id)
+            return await self._lost_to(request.id, await self.store.get(request.id))
         return Expired(expired, just_now=True)
-
-    async def _lost_race(self, request_id: str) -> ClickResult:
-        return await self._lost_to(request_id, await self.store.get(request_id))
 
     async def _lost_to(self, request_id: str, current: UnblockRequest | None) -> ClickResult:
         """What this click lost to, by the request as it is now (``current``; None: no longer in the store)."""

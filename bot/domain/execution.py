@@ -19,8 +19,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
-from .allowing import Allowed, Allowing, allowed_only, failed, merge
+from .allowing import Allowed, Allowing, failed
 from .entries import CallFailed, Target
 from .lease import Lease
 from .model import Result, State, Timing, UnblockRequest
@@ -29,6 +30,8 @@ from .ports import Lists, RequestStore, StoreUnreachable
 from .transitions import Transitions
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +57,7 @@ class Execution:
             raise ValueError(f"request {request.id} is not claimed by this process")
         undo, removes = request.state is State.UNDOING, request.done.action.removes
         targets = request.removed if undo and removes else request.what.targets
-        step = {
-            (False, True): self._remove,
-            (False, False): self._allow_only,
-            (True, True): self._put_back,
-            (True, False): self._unallow_only,
-        }[undo, removes]
+        step = self._undo if undo else self._remove if removes else self._allow_only
         lease = Lease(self.store, request.id, self.transitions.owner, self.transitions.clock, self.timing.heartbeat)
         async with lease.held():
             results = []
@@ -102,33 +100,24 @@ class Execution:
     # -- steps ---------------------------------------------------------------------
 
     async def _finish(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
-        """The last transition: ``unblocked`` or ``failed`` (Undo offered when it changed 3CX), or after an undo
-        ``undone`` or ``undo_failed``."""
-        action = request.done.action
-        if request.state is State.UNDOING:
+        """The last transition, which only the claim's owner can make: ``unblocked`` or ``failed`` (Undo offered
+        when it changed 3CX), or after an undo ``undone`` or ``undo_failed``. What 3CX answered is kept until the
+        database takes it, however long it is away; None when another process took the claim over meanwhile (it
+        then finishes the request itself, after asking 3CX)."""
+        action, window, undo = request.done.action, self.timing.undo_window, request.state is State.UNDOING
+        if undo:
             to = State.UNDONE if action.undone(results) else State.UNDO_FAILED
-            actor = request.done.undone_by
-            return await self._settle(
-                request, to, lambda: self.transitions.move(request, to, actor, undo_results=results)
-            )
-        to = State.UNBLOCKED if action.done(results) else State.FAILED
-        window = self.timing.undo_window
-        undo_until = self.transitions.clock() + window if action.changed(results) and window > 0 else None
-        actor = request.decision.by
-        return await self._settle(
-            request, to, lambda: self.transitions.move(request, to, actor, results=results, undo_until=undo_until)
-        )
-
-    async def _settle(
-        self, request: UnblockRequest, to: State, write: Callable[[], Awaitable[UnblockRequest | None]]
-    ) -> UnblockRequest | None:
-        """The last transition of a claimed request, which only its owner can make. What 3CX answered is kept
-        until the database takes it, however long it is away; None when another process took the claim over
-        meanwhile (it then finishes the request itself, after asking 3CX)."""
+        else:
+            to = State.UNBLOCKED if action.done(results) else State.FAILED
+        undo_until = self.transitions.clock() + window if not undo and action.changed(results) and window > 0 else None
         pause = self.timing.store_retry
         while True:
             try:
-                finished = await write()
+                if undo:
+                    finished = await self.transitions.move(request, to, request.done.undone_by, undo_results=results)
+                else:
+                    actor = request.decision.by
+                    finished = await self.transitions.move(request, to, actor, results=results, undo_until=undo_until)
                 if finished is not None:
                     return finished
                 current = await self.store.get(request.id)
@@ -154,7 +143,10 @@ class Execution:
             failure = Result(error.reason, error.answer())
             if not error.maybe_applied:
                 return failure
-            result = await self._after_lost_delete(target, lease, failure)
+            gone = await self._look_later(
+                lease, lambda: self._gone_by_us(target, "3CX's answer was lost; checked again")
+            )
+            result = gone or failure
         else:  # found gone after a try whose answer was lost: that try of this request's removed it
             ours = removal.deleted or removal.answer_lost
             result = Result(Outcome.DELETED if ours else Outcome.ALREADY_GONE, removal.answer)
@@ -168,14 +160,14 @@ class Execution:
             return None
         return Result(Outcome.DELETED, f"{when}: 3CX no longer lists it")
 
-    async def _after_lost_delete(self, target: Target, lease: Lease, failure: Result) -> Result:
-        """A DELETE without an answer: ``DELETED`` if 3CX, once done, no longer lists the entry; else ``failure``."""
+    async def _look_later(self, lease: Lease, look: Callable[[], Awaitable[T | None]]) -> T | None:
+        """After a call whose answer was lost: what ``look`` finds once 3CX must have finished that call (never
+        sent twice); None when the claim is no longer fresh, or 3CX cannot be asked."""
         await asyncio.sleep(self.timing.call_bound)
         try:
-            gone = await self._gone_by_us(target, "3CX's answer was lost; checked again") if lease.fresh() else None
+            return await look() if lease.fresh() else None
         except CallFailed:
-            gone = None
-        return gone or failure
+            return None
 
     async def _allow(
         self, request: UnblockRequest, target: Target, result: Result, lease: Lease, *, look_first: bool
@@ -186,7 +178,7 @@ class Execution:
         if seconds is None or not result.outcome.gone or not mask:
             return result
         try:
-            return merge(result, await self._add_allow(request, mask, seconds, lease, look_first=look_first))
+            return (await self._add_allow(request, mask, seconds, lease, look_first=look_first)).result(result)
         except Exception as error:
             if not isinstance(error, CallFailed):
                 log.exception("unexpected error while adding an allow entry", extra={"request": request.id})
@@ -206,55 +198,49 @@ class Execution:
             found = await allowing.find_added(request, mask) if look_first else None
             return found or await allowing.allow(request, mask, seconds)
         except CallFailed as error:
-            if error.maybe_applied:  # the answer was lost: look once 3CX must have finished, never add twice
-                await asyncio.sleep(self.timing.call_bound)
-                try:
-                    found = await allowing.find_added(request, mask) if lease.fresh() else None
-                except CallFailed:
-                    found = None
-                if found is not None:
-                    return found
-            raise
+            # the answer was lost: look once 3CX must have finished, never add twice
+            found = (
+                await self._look_later(lease, lambda: allowing.find_added(request, mask))
+                if error.maybe_applied
+                else None
+            )
+            if found is None:
+                raise
+            return found
 
     async def _allow_only(self, request: UnblockRequest, target: Target, lease: Lease, again: bool) -> Result:
         """Allow only: an allow entry for the asked address (none when one already lets it in); the entry's
         block is left in place. ``again``: unless 3CX lists the one this request added (when 3CX cannot be
         asked, ``CallFailed`` leaves the request as it is, for the next try)."""
         address, seconds = request.what.address, request.done.action.allow_for
-        if not address or seconds is None:  # the claim always has both: Decisions refuses Allow only without
-            return Result(Outcome.INTERNAL, "internal error (Allow only without an address or a duration)")
+        assert address and seconds is not None  # Decisions refuses Allow only without
         found = await self.allowing.find_added(request, address) if again else None
         if found is not None:
-            return allowed_only(found)
+            return found.result()
         try:
-            return allowed_only(await self._add_allow(request, address, seconds, lease, look_first=False))
+            return (await self._add_allow(request, address, seconds, lease, look_first=False)).result()
         except CallFailed as error:
             return Result(error.reason, f"the allow entry was not added: {error.answer()}")
 
-    async def _unallow_only(self, request: UnblockRequest, target: Target, lease: Lease, again: bool) -> Result:
-        """Undo of Allow only: remove the allow entry the request added (gone already is fine); nothing is put
-        back, since nothing was removed."""
-        prior = request.result_for(target)
-        if prior is None or prior.added_allow is None:
-            return Result(Outcome.ALREADY_GONE, "this request added no allow entry")
+    async def _undo(self, request: UnblockRequest, target: Target, lease: Lease, again: bool) -> Result:
+        """First the allow entry the request added (gone already is fine), then, when it removed the entry, the
+        entry as it was (``again``: unless 3CX lists it again already). Allow only removed nothing: its undo only
+        removes the allow entry."""
+        removes = request.done.action.removes
+        mask = target.address if removes else request.what.address
         try:
-            return await self.allowing.take_back(prior.added_allow)
+            added = await self.allowing.added(request, mask, request.result_for(target))
+            removed = await self.allowing.take_back(added) if added is not None else None
         except CallFailed as error:
-            return Result(error.reason, f"the allow entry {prior.added_allow} was not removed: {error.answer()}")
-
-    async def _put_back(self, request: UnblockRequest, target: Target, lease: Lease, again: bool) -> Result:
-        """Undo of a removal: first the allow entry the unblock added, then the entry as it was (``again``:
-        unless 3CX lists it again already)."""
-        try:
-            added = await self.allowing.added(request, target.address, request.result_for(target))
-            removed = await self.allowing.remove(added) if added is not None else None
-        except CallFailed as error:
-            why = "the allow entry was not removed, so the block was not put back"
+            why = "the allow entry was not removed" + (", so the block was not put back" if removes else "")
             return Result(error.reason, f"{why}: {error.answer()}")
+        if not removes:
+            return removed or Result(Outcome.ALREADY_GONE, "this request added no allow entry")
+        note = removed.answer if removed is not None else None
         found = await self.lists[target.kind].find_restored(target) if again else None
         if found is not None:
-            return _noted(removed, Result(Outcome.RESTORED, "checked after a restart: 3CX lists it again", found))
-        return _noted(removed, await self._restore(request, target, lease))
+            return _noted(note, Result(Outcome.RESTORED, "checked after a restart: 3CX lists it again", found))
+        return _noted(note, await self._restore(request, target, lease))
 
     async def _restore(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
         entries = self.lists[target.kind]

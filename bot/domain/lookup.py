@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from .entries import BlockedNumber, BlocklistEntry, CallFailed, Target
@@ -83,28 +83,28 @@ class Page:
     more: bool
 
 
+@dataclass(frozen=True, slots=True)
 class Finder:
     """The lookups; each raises :class:`TooSlow` when the PBX has not answered it within ``deadline`` seconds (None:
     no deadline but the client's own)."""
 
-    def __init__(self, addresses: AddressReader, numbers: NumberReader, *, deadline: float | None = None) -> None:
-        self._addresses = addresses
-        self._numbers = numbers
-        self.deadline = deadline
+    ip: AddressReader
+    blacklist: NumberReader
+    deadline: float | None = field(default=None, kw_only=True)
 
     async def entry(self, entry_id: int) -> BlocklistEntry:
-        return await self._in_time(self._addresses.get(entry_id))
+        return await self._in_time(self.ip.get(entry_id))
 
     async def entries(self, entry_ids: Sequence[int]) -> list[BlocklistEntry]:
-        return list(await self._in_time(asyncio.gather(*(self._addresses.get(i) for i in entry_ids))))
+        return list(await self._in_time(asyncio.gather(*(self.ip.get(i) for i in entry_ids))))
 
     async def numbers(self, number_ids: Sequence[str]) -> list[BlockedNumber]:
-        return list(await self._in_time(asyncio.gather(*(self._numbers.get(i) for i in number_ids))))
+        return list(await self._in_time(asyncio.gather(*(self.blacklist.get(i) for i in number_ids))))
 
     async def address(self, network: Network) -> Matches:
         """The entries whose network is ``network`` or contains it."""
         found: dict[int, tuple[int, BlocklistEntry]] = {}
-        for entry in await self._in_time(self._addresses.with_masks(candidate_masks(network), MAX_MATCHES + 1)):
+        for entry in await self._in_time(self.ip.with_masks(candidate_masks(network), MAX_MATCHES + 1)):
             prefix = containing_prefix(entry.address, network)
             if prefix is not None:
                 found[entry.id] = (prefix, entry)
@@ -122,18 +122,18 @@ class Finder:
         its digits."""
         wanted = number.removeprefix("+")
         same_digits = {wanted, "00" + wanted} if number.startswith("+") else {wanted}
-        listed = await self._in_time(self._numbers.holding_digits(wanted[-LAST_DIGITS:], NUMBER_CANDIDATES))
+        listed = await self._in_time(self.blacklist.holding_digits(wanted[-LAST_DIGITS:], NUMBER_CANDIDATES))
         same = [n for n in listed if n.number is not None and digits(n.number) in same_digits]
         return Matches(blocking=tuple(same[:MAX_MATCHES]), truncated=len(same) > MAX_MATCHES)
 
     async def newest(self, text: str | None, *, skip: int = 0, size: int = 15) -> Page:
         """A page of the newest entries, optionally those whose address or description contains ``text``."""
-        entries = await self._in_time(self._addresses.newest(text, skip=skip, top=size + 1))
+        entries = await self._in_time(self.ip.newest(text, skip=skip, top=size + 1))
         return Page(tuple(entries[:size]), skip, more=len(entries) > size)
 
     async def between(self, first_id: int, last_id: int, *, skip: int = 0, size: int = 10) -> Page:
         """A page of the entries with ids from ``first_id`` to ``last_id``, lowest first."""
-        entries = await self._in_time(self._addresses.between(first_id, last_id, skip=skip, top=size + 1))
+        entries = await self._in_time(self.ip.between(first_id, last_id, skip=skip, top=size + 1))
         return Page(tuple(entries[:size]), skip, more=len(entries) > size)
 
     async def _in_time(self, read: Awaitable[T]) -> T:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .model import UnblockRequest
@@ -16,33 +17,26 @@ class GroupMembership(Protocol):
     async def members(self, group_id: str) -> frozenset[str]: ...
 
 
+@dataclass(slots=True)
 class ApprovalPolicy:
     """Who may do what; each check returns ``None`` when allowed, else the :class:`Refusal`. Who approves a
-    request is its rule's (``rules``: the operator's rules, or the settings alone)."""
+    request is its rule's (``rules``: the operator's rules, or the settings alone). ``channels``: where /unblock
+    is enabled (None: everywhere)."""
 
-    def __init__(
-        self,
-        rules: Rules,
-        membership: GroupMembership,
-        *,
-        allow_self_approval: bool = False,
-        channels: frozenset[str] | None = None,
-        approval_channel: str | None = None,
-    ) -> None:
-        self.rules = rules
-        self._membership = membership
-        self._allow_self_approval = allow_self_approval
-        self._channels = channels
-        self._approval_channel = approval_channel
+    rules: Rules
+    membership: GroupMembership
+    allow_self_approval: bool = field(default=False, kw_only=True)
+    channels: frozenset[str] | None = field(default=None, kw_only=True)
+    approval_channel: str | None = field(default=None, kw_only=True)
 
     def may_request_in(self, channel: str) -> Refusal | None:
-        if self._channels is None or channel in self._channels:
+        if self.channels is None or channel in self.channels:
             return None
-        return Refusal(Why.CHANNEL_NOT_ENABLED, channels=tuple(sorted(self._channels)))
+        return Refusal(Why.CHANNEL_NOT_ENABLED, channels=tuple(sorted(self.channels)))
 
     def may_click_in(self, channel: str) -> Refusal | None:
         """The bot's buttons work where /unblock does, and in the approvals channel."""
-        return None if channel == self._approval_channel else self.may_request_in(channel)
+        return None if channel == self.approval_channel else self.may_request_in(channel)
 
     def rule_for(self, request: UnblockRequest) -> Rule:
         """The rule that decides for ``request``: the strictest of its entries' rules."""
@@ -82,17 +76,20 @@ class ApprovalPolicy:
     def deciders(self, request: UnblockRequest, rule: Rule | None = None) -> Approvers:
         """Who may approve or deny ``request`` now: its rule's approvers (``rule``, when the caller has it already),
         and those it was escalated to."""
-        approvers = (self.rule_for(request) if rule is None else rule).approvers
-        escalated = escalated_to(request)
-        if escalated is None:
+        approvers, escalation = (
+            (self.rule_for(request) if rule is None else rule).approvers,
+            request.decision.escalation,
+        )
+        if escalation is None:
             return approvers
-        return Approvers(approvers.users | escalated.users, approvers.groups | escalated.groups, approvers.anyone)
+        users, groups = approvers.users | set(escalation.users), approvers.groups | set(escalation.groups)
+        return Approvers(users, groups, approvers.anyone)
 
     async def approves(self, user: str, approvers: Approvers) -> bool:
         if approvers.anyone or user in approvers.users:
             return True
         for group in sorted(approvers.groups):
-            if user in await self._membership.members(group):
+            if user in await self.membership.members(group):
                 return True
         return False
 
@@ -101,20 +98,25 @@ class ApprovalPolicy:
     async def may_approve(self, user: str, request: UnblockRequest, rule: Rule) -> Refusal | None:
         """An approver of the request's rule who has not approved it yet; never the requester when it needs
         several approvals."""
-        refused = await self._approver_rule(user, request, rule, "approve")
+        refused = await self.as_approver(user, request, rule, "approve")
         if refused is None and user in request.decision.approved_by:
-            return Refusal(
-                Why.ALREADY_APPROVED,
-                "approve",
-                approvers=self.deciders(request, rule),
-                rule=rule.name,
-                approvals_needed=request.decision.needed,
-            )
+            needed = request.decision.needed
+            deciders = self.deciders(request, rule)
+            return Refusal(Why.ALREADY_APPROVED, "approve", approvers=deciders, rule=rule.name, approvals_needed=needed)
         return refused
 
-    async def may_undo(self, user: str, request: UnblockRequest, rule: Rule) -> Refusal | None:
-        """Undoing follows the rules of approving."""
-        return await self._approver_rule(user, request, rule, "undo")
+    async def as_approver(self, user: str, request: UnblockRequest, rule: Rule, verb: str) -> Refusal | None:
+        """Whether ``user`` may ``verb`` (approve, undo) ``request``: ``rule``'s approvers may, and those the request
+        was escalated to (who decide like an approver, but never on their own request); the requester only when
+        allowed to approve their own requests and the request needs one approval (as it said when it was opened)."""
+        own = user == request.asked.by
+        if await self.approves(user, rule.approvers):
+            refused = own and (not self.allow_self_approval or request.decision.needed > 1)
+        elif await self._escalated(user, request):
+            refused = own
+        else:
+            return Refusal(Why.NOT_APPROVER, verb, approvers=self.deciders(request, rule), rule=rule.name)
+        return Refusal(Why.OWN_REQUEST, verb) if refused else None
 
     async def may_deny(self, user: str, request: UnblockRequest, rule: Rule) -> Refusal | None:
         if await self.approves(user, rule.approvers):
@@ -130,27 +132,9 @@ class ApprovalPolicy:
             return None
         return Refusal(Why.NOT_REQUESTER, "cancel", requester=request.asked.by)
 
-    async def _approver_rule(self, user: str, request: UnblockRequest, rule: Rule, verb: str) -> Refusal | None:
-        """``rule``'s approvers (or those the request was escalated to) may; the requester only when allowed to
-        approve their own requests and the request needs one approval (as it said when it was opened)."""
-        if not await self.approves(user, rule.approvers):
-            if not await self._escalated(user, request):
-                return Refusal(Why.NOT_APPROVER, verb, approvers=self.deciders(request, rule), rule=rule.name)
-            # one it was escalated to decides like an approver, but never on their own request
-            return Refusal(Why.OWN_REQUEST, verb) if user == request.asked.by else None
-        if user == request.asked.by and (not self._allow_self_approval or request.decision.needed > 1):
-            return Refusal(Why.OWN_REQUEST, verb)
-        return None
-
     async def _escalated(self, user: str, request: UnblockRequest) -> bool:
         """Whether ``request`` was escalated to ``user`` (by name, or as a member of a user group named)."""
-        escalated = escalated_to(request)
-        return escalated is not None and await self.approves(user, escalated)
-
-
-def escalated_to(request: UnblockRequest) -> Approvers | None:
-    """The users and user groups ``request`` was escalated to; None while it was not."""
-    escalation = request.decision.escalation
-    if escalation is None:
-        return None
-    return Approvers(users=frozenset(escalation.users), groups=frozenset(escalation.groups))
+        escalation = request.decision.escalation
+        if escalation is None:
+            return False
+        return await self.approves(user, Approvers(frozenset(escalation.users), frozenset(escalation.groups)))

@@ -1,5 +1,5 @@
 """What the domain needs from outside, as protocols: a store for requests, the PBX's lists, and the place where people
-see requests and new blocks."""
+see requests and new blocks. Each holds only what the domain calls."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from .entries import BlocklistEntry, Kind, Removal, Target
-from .model import Escalation, Move, Transition, UnblockRequest
+from .model import Escalation, Move, UnblockRequest
 from .recurrence import Recurrence
 
 if TYPE_CHECKING:
@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 
 #: the most requests ``RequestStore.unblocked_since`` returns (the last decided)
 UNBLOCKS_READ = 2000
-
-
 #: the most requests ``RequestStore.still_waiting`` returns (the oldest; the next round reads the rest)
 WAITING_READ = 500
 
@@ -40,12 +38,8 @@ class RequestStore(Protocol):
     :class:`StoreUnreachable`."""
 
     async def add(self, request: UnblockRequest) -> None:
-        """Keep a new pending request, and take its entries.
-
-        Raises:
-            AlreadyOpen: an entry is already taken by an open request; nothing was kept.
-        """
-        ...
+        """Keep a new pending request, and take its entries; :class:`AlreadyOpen` (nothing kept) when an entry is
+        already taken by an open request."""
 
     async def get(self, request_id: str) -> UnblockRequest | None: ...
 
@@ -53,44 +47,30 @@ class RequestStore(Protocol):
         """Make ``move`` if its conditions hold, and log it; entering ``executing`` or ``undoing`` sets the
         owner and the heartbeat, leaving an open state frees the entries. The moved request, or None if
         another click or process moved it first."""
-        ...
 
     async def renew(self, request_id: str, owner: str, at: float) -> bool:
         """Renew ``owner``'s claim; False when it no longer holds it."""
-        ...
 
     async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
         """Claim a request whose last heartbeat was ``heartbeat_at`` for ``owner``; None if it moved meanwhile."""
-        ...
 
     async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
         """Requests in ``executing`` or ``undoing`` whose heartbeat is older than that moment."""
-        ...
-
-    async def transitions(self, request_id: str) -> list[Transition]: ...
 
     async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
         """The newest requests (of one channel, when given), newest first."""
-        ...
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]: ...
 
     async def waiting(self, count: int) -> list[UnblockRequest]:
         """The newest requests waiting for a decision, newest first."""
-        ...
-
-    async def count_pending(self) -> int:
-        """How many requests wait for a decision."""
-        ...
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         """The newest requests ``user`` asked for, newest first."""
-        ...
 
     async def undone(self, count: int) -> list[UnblockRequest]:
         """The last ``count`` requests an Undo was claimed for (``undoing``, ``undone`` or ``undo_failed``), the
         last undone first."""
-        ...
 
     async def still_waiting(
         self, now: float, remind_before: float | None, escalate_before: float | None
@@ -98,7 +78,6 @@ class RequestStore(Protocol):
         """Pending requests still in time at ``now``, oldest first, made at ``remind_before`` or earlier and not
         reminded yet, or at ``escalate_before`` or earlier and not escalated yet (None: not that one); at most
         ``WAITING_READ`` of them."""
-        ...
 
     async def claim_reminder(
         self, request_id: str, holder: str, at: float, stale_before: float
@@ -106,31 +85,24 @@ class RequestStore(Protocol):
         """Claim the reminder of a request for ``holder`` to send it, only if the request is still pending and in
         time at ``at``, was never reminded, and its reminder was not claimed since ``stale_before`` (one
         compare-and-set, so that of two rounds, in one process or in two, one sends it): the request, or None."""
-        ...
 
     async def release_reminder(self, request_id: str, holder: str) -> None:
         """The reminder ``holder`` claimed was not delivered: let the next round (any process's) claim it."""
-        ...
 
     async def mark_reminded(self, request_id: str, at: float) -> UnblockRequest | None:
         """Record that the request's approvers were reminded at ``at`` (the reminder was delivered), only if it is
-        still pending and in time then and was never reminded (one compare-and-set): the request, or None when it
-        was not (it was recorded already, or decided or expired)."""
-        ...
+        still pending and in time then and was never reminded (one compare-and-set): the request, or None."""
 
     async def mark_escalated(self, request_id: str, escalation: Escalation) -> UnblockRequest | None:
         """Record ``escalation``, only if the request is still pending and in time at ``escalation.at`` and was
-        never escalated (one compare-and-set): the request, or None when it was not."""
-        ...
+        never escalated (one compare-and-set): the request, or None."""
 
     async def unblocked_since(self, since: float) -> list[UnblockRequest]:
         """The requests whose entries stayed unblocked (``unblocked``, or ``undo_failed``) decided at ``since`` or
         later, the last decided first; at most ``UNBLOCKS_READ`` of them."""
-        ...
 
     async def between(self, since: float, until: float, count: int) -> list[UnblockRequest]:
         """The requests made from ``since`` (included) to ``until`` (excluded), oldest first, at most ``count``."""
-        ...
 
 
 class ReportStore(Protocol):
@@ -139,7 +111,6 @@ class ReportStore(Protocol):
 
     async def last_report(self) -> float | None:
         """When the latest weekly report sent (or recorded without a post) was due (None: none ever was)."""
-        ...
 
     async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool, stale_before: float) -> bool:
         """Claim the weekly report due at ``due_at`` for ``holder`` to post it (``posted``), until
@@ -147,23 +118,16 @@ class ReportStore(Protocol):
         ``holder`` holds it now: it was not recorded, or was claimed, not sent, before ``stale_before`` (by a
         process that stopped); False when it is sent or claimed since (of two looks, in one process or in two,
         one posts it)."""
-        ...
 
-    async def report_sent(self, due_at: float, holder: str, at: float) -> None:
-        """The report ``holder`` claimed was delivered: record it sent at ``at``."""
-        ...
+    async def report_sent(self, due_at: float, holder: str, at: float) -> None: ...
 
     async def release_report(self, due_at: float, holder: str) -> None:
         """The report ``holder`` claimed was not delivered: let the next look (any process's) claim it again."""
-        ...
 
 
 class ReportPoster(Protocol):
-    """Where the weekly report is posted."""
-
     async def post(self, report: Report) -> bool:
         """Post the weekly report: whether it was delivered."""
-        ...
 
 
 class EntryList(Protocol):
@@ -171,27 +135,20 @@ class EntryList(Protocol):
 
     async def remove(self, target: Target) -> Removal:
         """Delete the entry (conditional on the version the PBX gave, if any): deleted, or already gone."""
-        ...
 
     async def restore(self, target: Target) -> tuple[Target, str]:
         """Add the entry back as it was; the new entry (the PBX gives it a new id) and the PBX's answer. Never sent
         twice."""
-        ...
 
     async def listed(self, target: Target) -> bool:
         """Whether the PBX still lists the entry (by its id)."""
-        ...
 
     async def find_restored(self, target: Target) -> str | None:
         """The id of an entry that blocks what ``target`` blocked, if the PBX lists one now."""
-        ...
 
 
 #: the PBX's lists, by the kind of entry they hold
 Lists = Mapping[Kind, EntryList]
-
-
-# -- showing requests ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,24 +172,17 @@ class Cards(Protocol):
 
     async def show(self, request: UnblockRequest, reply: str | None) -> Shown | NotShown:
         """Show a new request's card in its channel."""
-        ...
 
     async def where(self, request_id: str) -> str | None:
         """The outside's name for the request's card (``Shown.ref``); None when it has none."""
-        ...
 
     async def claimed(self, request: UnblockRequest, reply: str | None) -> None:
         """A click (or the request's rule) won the claim: say at once that it is being carried out, without
         waiting for it to be seen."""
-        ...
 
     async def remind(self, request: UnblockRequest) -> bool:
         """Remind whoever may decide the request now that it still waits: whether that is done (delivered, or
         there is nowhere it could ever go)."""
-        ...
-
-
-# -- watching the blocklist ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,11 +207,9 @@ class WatchStore(Protocol):
         """Take or renew the watcher's lease for ``holder``: held when nobody holds it, ``holder`` does, or
         the holder's last renewal is older than ``stale_before``. Returns (held, high-water mark); the
         mark is None until watching has started."""
-        ...
 
     async def release_watch(self, holder: str) -> None:
         """``holder`` stops watching: another process may take the lease at once."""
-        ...
 
     async def advance_watch(
         self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
@@ -269,30 +217,24 @@ class WatchStore(Protocol):
         """In one transaction, only while ``holder`` holds the lease and the mark is still ``mark``: set the
         mark to ``new_mark`` and keep ``announce`` as announcements not yet posted (an entry kept before
         stays as it is). False, and nothing written, otherwise."""
-        ...
 
     async def unposted(self, limit: int) -> list[Announcement]:
         """Announcements not yet posted, lowest entry id first."""
-        ...
 
     async def posted(self, entry_ids: Sequence[int], ref: str, *, in_summary: bool) -> None:
         """``ref`` now shows these announcements."""
-        ...
 
     async def showing(self, limit: int) -> list[Announcement]:
         """Posted announcements with a message of their own whose entry is not known to be gone, the ones
         checked longest ago first."""
-        ...
 
     async def checked(self, entry_ids: Sequence[int], at: float) -> None:
         """These announcements' entries were checked against the PBX at ``at``."""
-        ...
 
     async def mark_gone(self, entry_id: int) -> bool:
         """Record that the entry is gone: True when its announcement is marked gone (by this call or an earlier
         one, so that a call tried again after its answer was lost has the same answer), False when there is no
         announcement of it."""
-        ...
 
 
 class Announcer(Protocol):
@@ -301,21 +243,16 @@ class Announcer(Protocol):
 
     async def new_block(self, found: Announcement, again: Recurrence | None, now: float) -> str | None:
         """One new block, for a person to ask about (``again``: when what it blocks was unblocked before)."""
-        ...
 
     async def burst(self, found: Sequence[Announcement]) -> str | None:
         """More new blocks in one look than a burst: one summary for them all."""
-        ...
 
     async def unblocking(self, found: Sequence[Announcement], rules: Sequence[str | None]) -> str | None:
         """More new blocks to unblock by their rules (named in ``rules``, one per entry) than a burst: one
         message for them all, instead of a card each."""
-        ...
 
     def unblocked(self, ref: str, found: Sequence[Announcement], requests: Sequence[UnblockRequest]) -> None:
         """The message ``ref`` of ``unblocking`` changed to show the requests that unblocked those entries."""
-        ...
 
     def gone(self, found: Announcement) -> None:
         """The entry's announcement changed to say that the PBX no longer lists it."""
-        ...

@@ -40,9 +40,6 @@ class Reads:
     async def get(self, request_id: str) -> UnblockRequest | None:
         return await self.store.get(request_id)
 
-    async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
-        return await self.store.recent(count, channel)
-
     async def history(self, user: str, channel: str, count: int) -> History:
         """The newest requests ``user`` may see: an approver sees every channel's; anyone else only those made in
         ``channel``, where they ask."""

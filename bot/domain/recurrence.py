@@ -12,7 +12,7 @@ that was undone does not: a person put it back. The moment of an unblock is its 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .entries import BlockedNumber, Target
@@ -67,11 +67,6 @@ def keys(request: UnblockRequest) -> set[str]:
     return {k for k in map(key, request.what.targets) if k is not None}
 
 
-def counts(request: UnblockRequest) -> bool:
-    """Whether ``request`` is an unblock that stayed (not undone, not failed, not still open)."""
-    return request.state in STILL_UNBLOCKED and request.decision.at is not None
-
-
 @dataclass(frozen=True, slots=True)
 class Unblocks:
     """The unblocks of the :data:`WINDOW` before ``at``, as one read of the store found them."""
@@ -80,23 +75,17 @@ class Unblocks:
     requests: tuple[UnblockRequest, ...]
 
     def of(self, targets: Iterable[Target], *, besides: str | None = None) -> Recurrence | None:
-        """The earlier unblocks of what ``targets`` are about (None: none within the window); ``besides``: the
-        request asking now, never one of its own earlier unblocks."""
+        """The earlier unblocks of what ``targets`` are about, that stayed (not undone, not failed, not still open),
+        within the window (None: none); ``besides``: the request asking now, never one of its own earlier
+        unblocks."""
         wanted = {k for k in map(key, targets) if k is not None}
-        return earlier(wanted, self.requests, self.at, besides=besides)
-
-
-def earlier(
-    wanted: set[str], history: Sequence[UnblockRequest], at: float, *, besides: str | None = None
-) -> Recurrence | None:
-    """Of ``history``, the unblocks within :data:`WINDOW` before ``at`` of anything in ``wanted``."""
-    if not wanted:
-        return None
-    found = [
-        r
-        for r in history
-        if r.id != besides and counts(r) and at - WINDOW <= (r.decision.at or 0.0) <= at and keys(r) & wanted
-    ]
-    if not found:
-        return None
-    return Recurrence(len(found), max(found, key=lambda r: r.decision.at or 0.0))
+        found = [
+            r
+            for r in self.requests
+            if r.id != besides
+            and r.state in STILL_UNBLOCKED
+            and r.decision.at is not None
+            and self.at - WINDOW <= r.decision.at <= self.at
+            and keys(r) & wanted
+        ]
+        return Recurrence(len(found), max(found, key=lambda r: r.decision.at or 0.0)) if found else None

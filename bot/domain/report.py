@@ -62,10 +62,6 @@ _UNBLOCKED = frozenset({State.UNBLOCKED, State.UNDOING, State.UNDONE, State.UNDO
 _DECIDED = _UNBLOCKED | {State.EXECUTING, State.FAILED, State.DENIED}
 
 
-def ending(request: UnblockRequest) -> Ending:
-    return _ENDINGS[request.state]
-
-
 @dataclass(frozen=True, slots=True)
 class Report:
     """The figures of the requests made from ``since`` to ``until`` (seconds since the epoch)."""
@@ -93,14 +89,11 @@ class Report:
     #: the period held more requests than one report reads: the figures are of the first ones
     truncated: bool = False
 
-    def count(self, of: Ending) -> int:
-        return dict(self.endings)[of]
-
 
 def figures(requests: Iterable[UnblockRequest], since: float, until: float, *, truncated: bool = False) -> Report:
     """The report of ``requests`` (those made in the period)."""
     made = list(requests)
-    endings = Counter(ending(r) for r in made)
+    endings = Counter(_ENDINGS[r.state] for r in made)
     waits = sorted(
         r.decision.at - r.asked.at
         for r in made
@@ -227,25 +220,15 @@ class Reporting:
         return await self._between(until - days * DAY, until)
 
     async def post_due(self) -> Report | None:
-        """Post the weekly report owed now, once across processes: claimed (``due``), then recorded sent once the
-        poster delivered it (``sent``), else let go for the next look, in any process, to post it (``not_sent``).
-        The report posted, if any."""
-        report = await self.due() if self.poster is not None else None
-        if report is None or self.poster is None:
+        """Post the weekly report owed now, once across processes: claimed, then recorded sent once the poster
+        delivered it (if the store is away then, at the next look), else let go for the next look, in any process,
+        to post it. A claim whose process stopped before the report was delivered is taken over once it is
+        :data:`REPORT_CLAIM_HOLD` old. The report posted, if any."""
+        if self.poster is None:
             return None
-        if await self.poster.post(report):
-            await self.sent(report)
-            return report
-        await self.not_sent(report)
-        return None
-
-    async def due(self) -> Report | None:
-        """The weekly report owed now, claimed for this process until it is ``sent`` or ``not_sent`` (None: none
-        is, or another process has it). A claim whose process stopped before the report was delivered is taken over
-        once it is :data:`REPORT_CLAIM_HOLD` old."""
         now = self.clock()
         if self._unrecorded is not None:
-            await self.sent(self._unrecorded)
+            await self._sent(self._unrecorded)
         if not self._read:
             self._last, self._read = await self.reports.last_report(), True
         owed = due(self.weekly, now, self._last)
@@ -256,20 +239,20 @@ class Reporting:
             self._last = await self.reports.last_report()  # another process has it, or sent it
             return None
         self._last = owed.at
-        return await self._between(owed.since, owed.at) if owed.post else None
+        if not owed.post:
+            return None
+        report = await self._between(owed.since, owed.at)
+        if not await self.poster.post(report):
+            self._read = False
+            await self.reports.release_report(report.until, self.holder)
+            return None
+        await self._sent(report)
+        return report
 
-    async def sent(self, report: Report) -> None:
-        """The weekly ``report`` that ``due`` claimed was delivered: recorded sent (at the next look, if the store is
-        away now)."""
+    async def _sent(self, report: Report) -> None:
         self._unrecorded = report
         await self.reports.report_sent(report.until, self.holder, self.clock())
         self._unrecorded = None
-
-    async def not_sent(self, report: Report) -> None:
-        """The weekly ``report`` that ``due`` claimed was not delivered: the claim is let go, so that the next
-        look (this process's or another's) posts it."""
-        self._read = False
-        await self.reports.release_report(report.until, self.holder)
 
     async def _between(self, since: float, until: float) -> Report:
         made = await self.store.between(since, until, MOST_READ + 1)

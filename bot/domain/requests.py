@@ -11,6 +11,7 @@ store) is done by the private helper :class:`~bot.domain.decisions.Decisions`, c
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,9 +21,9 @@ from .decisions import Decisions
 from .entries import Kind, Target
 from .execution import Execution
 from .lookup import asked_inside
-from .model import Escalation, Timing, UnblockRequest
+from .model import Asked, Decision, Escalation, State, Timing, UnblockRequest, What
 from .policy import ApprovalPolicy
-from .ports import Cards, Lists, NotShown, RequestStore, Shown
+from .ports import AlreadyOpen, Cards, Lists, NotShown, RequestStore, Shown
 from .reads import Reads
 from .results import (
     AlreadyRequested,
@@ -69,7 +70,7 @@ class Requests:
     _next_expiry: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self._decisions = Decisions(self.store, self.policy, self.timing, self.transitions)
+        self._decisions = Decisions(self.store, self.policy, self.transitions)
         self._execution = Execution(self.lists, self.store, self.timing, self.transitions, self.allowing)
         self.durations = frozenset(d for rule in self.policy.rules.every for d in rule.allow)
 
@@ -126,16 +127,49 @@ class Requests:
         inside = None
         if asked is not None and len(blocking) == 1 and blocking[0].kind is Kind.ADDRESS:
             inside = asked_inside(asked, blocking[0])
-        opened = await self._decisions.open_request(
-            blocking, requester, channel, reason, asked_in=asked_in, asked_address=inside
-        )
+        opened = await self._keep_new(blocking, requester, channel, reason, asked_in, inside)
         if isinstance(opened, AlreadyRequested):
             return opened
         card = shown or await self.cards.show(opened, reply)
-        if isinstance(card, NotShown):
-            await self._decisions.withdraw(opened, f"the card could not be shown ({card.error})")
+        if isinstance(card, NotShown):  # nobody could see it: cancelled, its entries free again
+            note = f"the card could not be shown ({card.error})"
+            await self.transitions.move(opened, State.CANCELLED, None, note=note)
             return Withdrawn(opened, card.error)
         return Opened(opened, card)
+
+    async def _keep_new(
+        self,
+        targets: list[Target],
+        requester: str,
+        channel: str,
+        reason: str | None,
+        asked_in: str | None,
+        address: str | None,
+    ) -> UnblockRequest | AlreadyRequested:
+        """Keep a pending request for ``targets`` (``address``: the one address asked for inside the entry's
+        network), under the rule that decides for them; or the open request that already covers one of them."""
+        rule = self.policy.rules.rule_for_all(targets)
+        for _ in range(2):
+            now = self.transitions.clock()
+            request = UnblockRequest(
+                id=secrets.token_hex(8),
+                asked=Asked(requester, channel, now, reason, asked_in if asked_in != channel else None),
+                what=What(tuple(targets), address),
+                decision=Decision(now + self.timing.ttl, rule.name, rule.auto, rule.approvals),
+            )
+            try:
+                await self.store.add(request)
+            except AlreadyOpen as taken:
+                existing = await self.store.get(taken.request_id)
+                if existing is None or not existing.state.open:
+                    continue  # freed meanwhile
+                if existing.state is State.PENDING and now >= existing.decision.expires_at:
+                    await self.transitions.move(existing, State.EXPIRED, None)  # its time is up: it frees the entry
+                    continue
+                return AlreadyRequested(existing)
+            self.transitions.made(request, None, requester)
+            return request
+        raise RuntimeError("could not open a request: its entries stayed taken")
 
     async def carry_out_by_rule(self, opened: Opened, reply: str | None = None) -> Opened:
         """Carry out a request its rule carries out without approval, just opened."""
@@ -174,8 +208,13 @@ class Requests:
     # -- upkeep ------------------------------------------------------------------------------
 
     async def expire_due(self) -> list[UnblockRequest]:
-        """Expire every pending request past its time; the ones expired."""
-        return await self._decisions.expire_due()
+        """Expire every pending request past its time; the ones this call expired."""
+        expired = []
+        for request in await self.store.pending_expired(self.transitions.clock()):
+            moved = await self.transitions.move(request, State.EXPIRED, None)
+            if moved is not None:
+                expired.append(moved)
+        return expired
 
     async def recover(self) -> list[UnblockRequest]:
         """Finish the requests a stopped process left half done; the ones finished. That includes a request its

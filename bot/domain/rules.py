@@ -70,28 +70,25 @@ class Rule:
     #: who a request is escalated to: they may then approve or deny it like its approvers
     escalate_to: Approvers = NOBODY
 
-    @property
-    def widens(self) -> bool:
-        """Whether the rule matches only networks wider than a width."""
-        return self.wider_than is not None or self.wider_than_v6 is not None
-
     def matches(self, entry: Target) -> bool:
-        """Whether every condition of the rule holds for ``entry``."""
+        """Whether every condition of the rule holds for ``entry``. A network is wider than the rule's width for
+        its family when its prefix is shorter; a single address never is."""
         if self.kind is not None and entry.kind is not self.kind:
             return False
-        if self.added_by is not None and not _same_text(_added_by(entry), self.added_by):
-            return False
-        if not (self.networks or self.widens):
+        if self.added_by is not None:
+            added_by = entry.added_by if isinstance(entry, BlocklistEntry) else None
+            if added_by is None or added_by.strip().casefold() != self.added_by.strip().casefold():
+                return False
+        widens = self.wider_than is not None or self.wider_than_v6 is not None
+        if not (self.networks or widens):
             return True
         network = entry_network(entry)
         if network is None:  # a caller number, or an entry without an address that is one
             return False
         if self.networks and not any(contains(allowed, network) for allowed in self.networks):
             return False
-        return not self.widens or self.is_wider(network)
-
-    def is_wider(self, network: Network) -> bool:
-        """Whether ``network`` is wider than the rule's width for its family; a single address never is."""
+        if not widens:
+            return True
         if isinstance(network, ipaddress.IPv4Network):
             width = DEFAULT_WIDER_THAN if self.wider_than is None else self.wider_than
         else:
@@ -142,14 +139,6 @@ def entry_network(entry: Target) -> Network | None:
         return ipaddress.ip_network(entry.address.strip(), strict=False)
     except ValueError:
         return None
-
-
-def _added_by(entry: Target) -> str | None:
-    return entry.added_by if isinstance(entry, BlocklistEntry) else None
-
-
-def _same_text(found: str | None, wanted: str) -> bool:
-    return found is not None and found.strip().casefold() == wanted.strip().casefold()
 
 
 def _strictness(rule: Rule) -> tuple[int, bool, float, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from .actions import Action, Does
 from .model import Approval, Move, Result, State, UnblockRequest
@@ -17,30 +18,53 @@ audit = logging.getLogger("bot.audit")
 Observer = Callable[[UnblockRequest, State | None], None]
 
 
+@dataclass(slots=True)
 class Transitions:
-    def __init__(
-        self,
-        store: RequestStore,
-        clock: Callable[[], float],
-        owner: str,
-        observe: Observer | None = None,
-        advice: Mapping[Outcome, str] | None = None,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        #: this process, as the holder of claims
-        self.owner = owner
-        self._observe = observe
-        #: what an admin should check after each kind of failure, for the audit line
-        self.advice: Mapping[Outcome, str] = advice or {}
+    """Moves requests in ``store`` for this process (``owner``, the holder of its claims), and records each."""
+
+    store: RequestStore
+    clock: Callable[[], float]
+    owner: str
+    observe: Observer | None = None
+    #: what an admin should check after each kind of failure, for the audit line
+    advice: Mapping[Outcome, str] = field(default_factory=dict)
 
     def made(
         self, request: UnblockRequest, from_state: State | None, actor: str | None, note: str | None = None
     ) -> None:
-        """Record a transition this process made (the audit line, and the observer)."""
-        audit_line(request, from_state, request.state, actor, note, self.advice)
-        if self._observe is not None:
-            self._observe(request, from_state)
+        """Record a transition this process made: the JSON audit line (``"logger": "bot.audit"``), with what an
+        admin should check after each failure, and the observer."""
+        to = request.state
+        results = request.done.undo_results if to.undo_phase else request.done.results
+        to_check = sorted({self.advice.get(r.outcome, "") for r in results if not r.outcome.gone} - {""})
+        action = request.done.action
+        audit.info(
+            "transition",
+            extra={
+                "request": request.id,
+                "targets": [t.label for t in request.what.targets],
+                "from": from_state.value if from_state else None,
+                "to": to.value,
+                "actor": actor,
+                "requester": request.asked.by,
+                "channel": request.asked.channel,
+                "reason": request.asked.reason,
+                **({"asked_in": request.asked.elsewhere} if request.asked.elsewhere else {}),
+                **({"allow_for": action.allow_for} if action.allow_for else {}),
+                **({"rule": request.decision.rule} if request.decision.rule else {}),
+                **({"auto": True} if request.decision.auto else {}),
+                **(
+                    {"approvals": [{"user": a.user, **a.action.record} for a in request.decision.approvals]}
+                    if request.decision.approvals
+                    else {}
+                ),
+                **({"allow_only": request.what.address} if action.does is Does.ALLOW_ONLY else {}),
+                "answers": [r.answer for r in results] or ([note] if note else []),
+                **({"to_check": to_check} if to_check else {}),
+            },
+        )
+        if self.observe is not None:
+            self.observe(request, from_state)
 
     async def move(
         self,
@@ -80,44 +104,3 @@ class Transitions:
         if moved is not None:
             self.made(moved, move.from_state, actor, note)
         return moved
-
-
-def audit_line(
-    request: UnblockRequest,
-    from_state: State | None,
-    to: State,
-    actor: str | None,
-    note: str | None = None,
-    advice: Mapping[Outcome, str] | None = None,
-) -> None:
-    """The JSON log line that records one transition (``"logger": "bot.audit"``), with what an admin should check
-    after each failure (``advice``)."""
-    results = request.done.undo_results if to.undo_phase else request.done.results
-    advice = advice or {}
-    to_check = sorted({advice.get(r.outcome, "") for r in results if not r.outcome.gone} - {""})
-    action = request.done.action
-    audit.info(
-        "transition",
-        extra={
-            "request": request.id,
-            "targets": [t.label for t in request.what.targets],
-            "from": from_state.value if from_state else None,
-            "to": to.value,
-            "actor": actor,
-            "requester": request.asked.by,
-            "channel": request.asked.channel,
-            "reason": request.asked.reason,
-            **({"asked_in": request.asked.elsewhere} if request.asked.elsewhere else {}),
-            **({"allow_for": action.allow_for} if action.allow_for else {}),
-            **({"rule": request.decision.rule} if request.decision.rule else {}),
-            **({"auto": True} if request.decision.auto else {}),
-            **(
-                {"approvals": [{"user": a.user, **a.action.record} for a in request.decision.approvals]}
-                if request.decision.approvals
-                else {}
-            ),
-            **({"allow_only": request.what.address} if action.does is Does.ALLOW_ONLY else {}),
-            "answers": [r.answer for r in results] or ([note] if note else []),
-            **({"to_check": to_check} if to_check else {}),
-        },
-    )

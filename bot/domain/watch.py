@@ -64,86 +64,18 @@ class WatchedList(Protocol):
     async def still_listed(self, ids: Sequence[int]) -> set[int]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Look:
-    """What one look found: nothing when this process does not hold the watch."""
-
-    held: bool
-    #: new entries this look kept (each is also in ``unposted`` or in ``unblock``)
-    new: int = 0
-    #: every announcement not yet posted (this look's, and any a stopped process left)
-    unposted: tuple[Announcement, ...] = ()
-    #: announced entries the PBX no longer lists, each marked gone by this look
-    gone: tuple[Announcement, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class UndoneRequests:
-    """The last :data:`UNDONE_CHECKED` requests an Undo was claimed for, as one read of the store found them."""
-
-    requests: tuple[UnblockRequest, ...] = ()
-
-    def put_back(self, entry: BlocklistEntry) -> UnblockRequest | None:
-        """The request of these whose Undo put ``entry`` back, if any (anyone's: a person wants it blocked, so the
-        watcher does not unblock it again): the PBX gave the entry a new id then, which the Undo recorded; or the
-        Undo is still under way (its answers, with that id, not recorded yet) and put back an entry for the same
-        address."""
-        for earlier in self.requests:
-            if any(r.new_id == str(entry.id) for r in earlier.done.undo_results):
-                return earlier
-            under_way = earlier.state is State.UNDOING
-            if under_way and any(isinstance(t, BlocklistEntry) and t.address == entry.address for t in earlier.removed):
-                return earlier
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Watching:
-    """Looking at the blocklist for ``holder`` (this process), by ``rules``."""
-
-    store: WatchStore
-    blocklist: WatchedList
-    rules: WatchRules
-    holder: str
-    clock: Callable[[], float]
-
-    async def look(self) -> Look:
-        """One look: renew the watch, keep what is new, and find what is gone. Raises CallFailed or
-        StoreUnreachable when the PBX or the database cannot be asked; nothing is lost, the next look goes on."""
-        now = self.clock()
-        held, mark = await self.store.hold_watch(self.holder, now, stale_before=now - 2 * self.rules.interval)
-        if not held:
-            return Look(held=False)
-        new = 0
-        if mark is None:  # watching starts: what is listed now is not news
-            highest = await self.blocklist.highest_id()
-            await self.store.advance_watch(self.holder, None, highest or 0, [], now)
-            log.info("watching the blocklist starts", extra={"from_id": highest or 0})
-        else:
-            added = await self.blocklist.added_after(mark, PAGE)
-            if added:
-                keep = [Announcement(e, self.rules.channel) for e in added if self.rules.wants(e)]
-                if await self.store.advance_watch(self.holder, mark, max(e.id for e in added), keep, now):
-                    new = len(keep)
-        unposted = await self.store.unposted(PAGE)
-        return Look(True, new, tuple(unposted), tuple(await self._gone(now)))
-
-    async def _gone(self, now: float) -> list[Announcement]:
-        shown = await self.store.showing(CHECKS)
-        if not shown:
-            return []
-        listed = await self.blocklist.still_listed([a.entry.id for a in shown])
-        await self.store.checked([a.entry.id for a in shown], now)
-        return [a for a in shown if a.entry.id not in listed and await self.store.mark_gone(a.entry.id)]
-
-    async def posted(self, shown: Sequence[Announcement], ref: str, *, in_summary: bool) -> None:
-        """These announcements are shown now, by ``ref`` (``in_summary``: like an entry in a summary, or the card
-        of a request for it, never checked or changed by the watcher)."""
-        await self.store.posted([a.entry.id for a in shown], ref, in_summary=in_summary)
-
-    async def hand_on(self) -> None:
-        """This process stops watching: another may take the watch at once."""
-        await self.store.release_watch(self.holder)
+def put_back(undone: Sequence[UnblockRequest], entry: BlocklistEntry) -> UnblockRequest | None:
+    """The request of ``undone`` (the last requests an Undo was claimed for) whose Undo put ``entry`` back, if any
+    (anyone's: a person wants it blocked, so the watcher does not unblock it again): the PBX gave the entry a new
+    id then, which the Undo recorded; or the Undo is still under way (its answers, with that id, not recorded yet)
+    and put back an entry for the same address."""
+    for earlier in undone:
+        if any(r.new_id == str(entry.id) for r in earlier.done.undo_results):
+            return earlier
+        under_way = earlier.state is State.UNDOING
+        if under_way and any(isinstance(t, BlocklistEntry) and t.address == entry.address for t in earlier.removed):
+            return earlier
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,35 +89,70 @@ class Watched:
 
 @dataclass(frozen=True, slots=True)
 class Watch:
-    """The watch service: one look at the blocklist per tick, and all that follows from it. A new entry is said
-    through ``announcer``; one whose rule says so is unblocked through ``requests`` (None: every new entry is
-    announced), as a request of the watcher's own whose card is its announcement; more of them in one look than
-    a burst are each unblocked the same way, but said in one message for them all."""
+    """The watch service: one look at the blocklist per tick for ``holder`` (this process), by ``rules``, and all
+    that follows from it. A new entry is said through ``announcer``; one whose rule says so is unblocked through
+    ``requests`` (None: every new entry is announced), as a request of the watcher's own whose card is its
+    announcement; more of them in one look than a burst are each unblocked the same way, but said in one message
+    for them all."""
 
-    watching: Watching
+    store: WatchStore
+    blocklist: WatchedList
+    rules: WatchRules
+    holder: str
+    clock: Callable[[], float]
     announcer: Announcer
     requests: Requests | None = None
 
     async def tick(self) -> Watched:
-        """One look, and what it found said. Raises CallFailed or StoreUnreachable as ``Watching.look``."""
-        look = await self.watching.look()
-        if not look.held:
+        """One look: renew the watch, keep what is new, say it (every announcement not yet posted: this look's, and
+        any a stopped process left), and say which announced entries are gone. Raises CallFailed or
+        StoreUnreachable when the PBX or the database cannot be asked; nothing is lost, the next look goes on."""
+        now = self.clock()
+        held, mark = await self.store.hold_watch(self.holder, now, stale_before=now - 2 * self.rules.interval)
+        if not held:
             return Watched(held=False)
+        if mark is None:  # watching starts: what is listed now is not news
+            highest = await self.blocklist.highest_id()
+            await self.store.advance_watch(self.holder, None, highest or 0, [], now)
+            log.info("watching the blocklist starts", extra={"from_id": highest or 0})
+        elif added := await self.blocklist.added_after(mark, PAGE):
+            keep = [Announcement(e, self.rules.channel) for e in added if self.rules.wants(e)]
+            await self.store.advance_watch(self.holder, mark, max(e.id for e in added), keep, now)
+        unposted = await self.store.unposted(PAGE)
+        gone = await self._gone(now)
         announce: list[Announcement] = []
         unblock: list[Announcement] = []
-        for found in look.unposted:  # an entry whose rule has ``auto_on_watch`` is unblocked rather than announced
+        for found in unposted:  # an entry whose rule has ``auto_on_watch`` is unblocked rather than announced
             rule = self.requests.policy.rules.rule_for(found.entry) if self.requests is not None else None
             (unblock if rule is not None and rule.auto and rule.auto_on_watch else announce).append(found)
         unblocked: list[UnblockRequest] = []
         if self.requests is not None and unblock:  # the requests undone read once for all the entries unblocked
-            earlier = UndoneRequests(tuple(await self.requests.store.undone(UNDONE_CHECKED)))
+            earlier = await self.requests.store.undone(UNDONE_CHECKED)
             more, unblocked = await self._unblock(self.requests, unblock, earlier)
             announce += more  # a person's request holds them, or an Undo put them back
         await self._announce(announce)
-        for gone in look.gone:
-            if gone.ref:
-                self.announcer.gone(gone)
+        for one in gone:
+            if one.ref:
+                self.announcer.gone(one)
         return Watched(True, tuple(unblocked))
+
+    async def hand_on(self) -> None:
+        """This process stops watching: another may take the watch at once."""
+        await self.store.release_watch(self.holder)
+
+    async def _gone(self, now: float) -> list[Announcement]:
+        """Announced entries the PBX no longer lists, each marked gone by this look."""
+        shown = await self.store.showing(CHECKS)
+        if not shown:
+            return []
+        listed = await self.blocklist.still_listed([a.entry.id for a in shown])
+        await self.store.checked([a.entry.id for a in shown], now)
+        return [a for a in shown if a.entry.id not in listed and await self.store.mark_gone(a.entry.id)]
+
+    async def _posted(self, shown: Sequence[Announcement], ref: str, *, in_summary: bool) -> None:
+        """These announcements are shown now, by ``ref`` (``in_summary``: like an entry in a summary, or the card
+        of a request for it, never checked or changed by the watcher)."""
+        await self.store.posted([a.entry.id for a in shown], ref, in_summary=in_summary)
 
     async def _open(self, requests: Requests, found: Announcement, ref: str | None) -> OpenResult:
         """A request for the new entry, asked by the watcher in the watch channel, which its rule carries out at
@@ -198,17 +165,17 @@ class Watch:
         if not isinstance(opened, Opened):
             return opened
         if opened.shown.ref is not None:
-            await self.watching.posted([found], opened.shown.ref, in_summary=True)
+            await self._posted([found], opened.shown.ref, in_summary=True)
         return await requests.carry_out_by_rule(opened) if opened.request.decision.auto else opened
 
     async def _unblock(
-        self, requests: Requests, found: Sequence[Announcement], earlier: UndoneRequests
+        self, requests: Requests, found: Sequence[Announcement], earlier: list[UnblockRequest]
     ) -> tuple[list[Announcement], list[UnblockRequest]]:
         """Unblock the new entries their rules have the watcher unblock, each as a request of its own; more of them
         than a burst are said in one message for them all instead of a card each. The ones to announce as any
         other (a person's open request holds them, or an Undo put them back), and the requests carried out, to
         show with their outcome on their cards."""
-        burst, ref = len(found) > self.watching.rules.burst, None
+        burst, ref = len(found) > self.rules.burst, None
         if burst:
             ref = await self.announcer.unblocking(found, [requests.policy.rules.rule_for(a.entry).name for a in found])
             if ref is None:  # nothing unblocked, all still unposted: the next look tries again
@@ -216,7 +183,7 @@ class Watch:
         announce: list[Announcement] = []
         done: list[UnblockRequest] = []
         for one in found:
-            opened = None if earlier.put_back(one.entry) else await self._open(requests, one, ref)
+            opened = None if put_back(earlier, one.entry) else await self._open(requests, one, ref)
             if isinstance(opened, Opened):
                 decided = opened.decided
                 if isinstance(decided, Resolved) or burst:
@@ -229,7 +196,7 @@ class Watch:
             elif isinstance(opened, AlreadyRequested) and opened.request.asked.by == WATCHER:
                 where = ref or await requests.cards.where(opened.request.id)  # another look's request was first
                 if where is not None:  # (else still unposted: the next look sees it again)
-                    await self.watching.posted([one], where, in_summary=True)
+                    await self._posted([one], where, in_summary=True)
             elif isinstance(opened, Withdrawn):  # still unposted: the next look tries again
                 log.error(
                     "could not announce an entry unblocked by its rule",
@@ -243,18 +210,18 @@ class Watch:
         return announce, []
 
     async def _announce(self, unposted: list[Announcement]) -> None:
-        if len(unposted) > self.watching.rules.burst:
+        if len(unposted) > self.rules.burst:
             ref = await self.announcer.burst(unposted)
             if ref is not None:
-                await self.watching.posted(unposted, ref, in_summary=True)
+                await self._posted(unposted, ref, in_summary=True)
             return
-        now, unblocks = self.watching.clock(), await self._unblocks()
+        now, unblocks = self.clock(), await self._unblocks()
         refs = await asyncio.gather(
             *(self.announcer.new_block(a, unblocks.of([a.entry]) if unblocks else None, now) for a in unposted)
         )
         for one, ref in zip(unposted, refs, strict=True):
             if ref is not None:  # (else still unposted: the next look tries again)
-                await self.watching.posted([one], ref, in_summary=False)
+                await self._posted([one], ref, in_summary=False)
 
     async def _unblocks(self) -> Unblocks | None:
         """The bot's unblocks of the last days (one read of the store), so that an announcement says when what it
@@ -263,7 +230,7 @@ class Watch:
         if self.requests is None:
             return None
         try:
-            return await self.requests.reads.unblocks(self.watching.clock())
+            return await self.requests.reads.unblocks(self.clock())
         except StoreUnreachable:
             log.warning("could not read the earlier unblocks for announcements")
             return None

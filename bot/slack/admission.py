@@ -100,7 +100,7 @@ class Admission(AsyncMiddleware):
             return BoltResponse(status=200, body=say.OTHER_WORKSPACE)
         in_view = (body.get("container") or {}).get("type") == "view"
         if "event" not in body and not in_view and body.get("response_url") is not None:
-            self._use_cases.tell_soon(asker_of(body), say.OTHER_WORKSPACE)
+            self._use_cases.answers.tell_soon(asker_of(body), say.OTHER_WORKSPACE)
         return BoltResponse(status=200, body="")
 
     def _first(self, signature: str) -> bool:

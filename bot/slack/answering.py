@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from ..calls import Lane
@@ -22,17 +22,18 @@ from ..domain.ports import StoreUnreachable
 from ..domain.results import Refusal
 from ..tasks import BackgroundWork
 from .blocks import fallback, section
-from .delivery import CardDelivery
 from .outbox import Sent
 from .showing import Showing
 from .state import Remembered
 from .views import notes as say
-from .views.refusals import refusal as words
+from .views.notes import refusal as words
 
 log = logging.getLogger(__name__)
 
 #: seconds after which a command that is still waiting for 3CX tells the person what it is doing
 PROGRESS_AFTER = 1.5
+#: the note of progress of the work under way, cancelled by its answer (never told after it)
+_PROGRESS: ContextVar[asyncio.TimerHandle | None] = ContextVar("progress", default=None)
 
 #: the work a command or a click starts, made only when it runs
 Work = Callable[[], Coroutine[Any, Any, None]]
@@ -68,7 +69,6 @@ class Answers:
     """Work started once per delivery, in its lane, and notes to the person who asked."""
 
     work: BackgroundWork
-    delivery: CardDelivery
     showing: Showing
     #: what only the Slack side keeps (deliveries handled, choices offered, Home tab viewers)
     remembered: Remembered
@@ -91,13 +91,6 @@ class Answers:
         elif not self.start_once(asker, work, name=f"click-{lane.value}", lane=lane):
             self.tell_soon(asker, say.BUSY_CLICK)
 
-    def home_click(self, asker: Asker, work: Work | None) -> None:
-        """A click in the Home tab: answered in the tab (it has no channel, and no reply URL)."""
-        if work is None:
-            work = partial(self.tell, asker, say.UNKNOWN_REQUEST)
-        if not self.start_once(asker, work, name="click-home", lane=Lane.DECISIONS):
-            self.work.spawn(self.tell(asker, say.BUSY_CLICK), name="home-busy")
-
     async def lookup_failed(self, error: CallFailed, what: str, asker: Asker, *, or_else: str | None = None) -> None:
         """Tell the person why 3CX could not show ``what`` (``or_else``: what they may have meant, when 3CX has no
         such entry)."""
@@ -110,6 +103,9 @@ class Answers:
     async def tell(
         self, asker: Asker, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False
     ) -> None:
+        progress = _PROGRESS.get()
+        if progress is not None:
+            progress.cancel()
         if asker.home:  # the Home tab says it at its top
             await self.showing.home(asker.user, text)
         else:
@@ -129,8 +125,11 @@ class Answers:
         """A note through the reply URL; as a direct message from the bot when there is none (a form's
         submission)."""
         if asker.response_url is None:
-            return self.delivery.message(asker.user, fallback(text), blocks or [section(text)])
-        return self.delivery.tell(asker.channel, asker.response_url, text, blocks, replace=replace)
+            return self.showing.outbox.post(asker.user, fallback(text), blocks or [section(text)])
+        body: dict[str, Any] = {"text": text, "response_type": "ephemeral", "replace_original": replace}
+        if blocks:
+            body["blocks"] = blocks
+        return self.showing.respond(asker.channel, asker.response_url, body)
 
     async def _once(self, asker: Asker, work: Work, progress: str | None = None) -> None:
         """Do ``work`` unless this delivery was handled before (Slack's retry, or a replay); when it takes longer
@@ -143,6 +142,7 @@ class Answers:
             slow = None
             if progress is not None:
                 slow = asyncio.get_running_loop().call_later(PROGRESS_AFTER, self.tell_soon, asker, progress)
+                _PROGRESS.set(slow)
             try:
                 await work()
             finally:

@@ -34,22 +34,11 @@ HOME_APPROVE = "unblock_home_approve"
 HOME_DENY = "unblock_home_deny"
 #: the buttons that decide a request on its card
 DECISION_BUTTONS = (APPROVE, DENY, CANCEL, UNDO, APPROVE_ALLOW, ALLOW_ONLY)
-#: what each button that decides asks for, on the card or in the Home tab
-VERBS = {
-    APPROVE: "approve",
-    APPROVE_ALLOW: "approve",
-    ALLOW_ONLY: "approve",
-    HOME_APPROVE: "approve",
-    DENY: "deny",
-    HOME_DENY: "deny",
-    CANCEL: "cancel",
-    UNDO: "undo",
-}
 #: the longest allow duration a value may carry (the settings say which are offered)
 MAX_ALLOW_SECONDS = 90 * 86400
 
 #: request and choice ids are 16 lowercase hex characters
-_ID = re.compile(r"[0-9a-f]{16}")
+_ID = "[0-9a-f]{16}"
 #: the furthest a listing pages
 MAX_SKIP = 100_000
 #: the most entries one choice offers
@@ -67,7 +56,7 @@ class RequestButton:
 
     @classmethod
     def decode(cls, value: str) -> RequestButton | None:
-        return cls(value) if _ID.fullmatch(value) else None
+        return cls(value) if re.fullmatch(_ID, value) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +72,8 @@ class AllowButton:
 
     @classmethod
     def decode(cls, value: str) -> AllowButton | None:
-        request_id, _, seconds = value.partition(":")
-        if not _ID.fullmatch(request_id) or not (seconds.isascii() and seconds.isdigit() and len(seconds) <= 8):
-            return None
-        return cls(request_id, int(seconds)) if 1 <= int(seconds) <= MAX_ALLOW_SECONDS else None
+        found = re.fullmatch(f"({_ID}):([0-9]{{1,8}})", value)
+        return cls(found[1], int(found[2])) if found and 1 <= int(found[2]) <= MAX_ALLOW_SECONDS else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +88,10 @@ class ChoiceButton:
 
     @classmethod
     def decode(cls, value: str) -> ChoiceButton | None:
-        choice_id, _, pick = value.partition(":")
-        if not _ID.fullmatch(choice_id):
-            return None
-        if pick == "all":
-            return cls(choice_id, None)
-        if pick.isascii() and pick.isdigit() and len(pick) <= 2 and int(pick) < MAX_PICK:
-            return cls(choice_id, int(pick))
-        return None
+        found = re.fullmatch(f"({_ID}):(all|[0-9]{{1,2}})", value)
+        if found is None or found[2] == "all":
+            return cls(found[1], None) if found else None
+        return cls(found[1], int(found[2])) if int(found[2]) < MAX_PICK else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +110,10 @@ class PageButton:
             data = json.loads(value)
         except ValueError:
             return None
-        if not isinstance(data, dict):
-            return None
-        text, skip = data.get("t"), data.get("s")
+        text, skip = (data.get("t"), data.get("s")) if isinstance(data, dict) else (None, None)
         if text is not None and (not isinstance(text, str) or len(text) > MAX_LIST_TEXT or not text.isprintable()):
             return None
-        if type(skip) is not int or not 0 <= skip <= MAX_SKIP:
-            return None
-        return cls(text, skip)
+        return cls(text, skip) if type(skip) is int and 0 <= skip <= MAX_SKIP else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +127,7 @@ class EntryButton:
 
     @classmethod
     def decode(cls, value: str) -> EntryButton | None:
-        if value.isascii() and value.isdigit() and len(value) <= 10 and is_entry_id(int(value)):
-            return cls(int(value))
-        return None
+        return cls(int(value)) if re.fullmatch("[0-9]{1,10}", value) and is_entry_id(int(value)) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +143,8 @@ class BurstButton:
 
     @classmethod
     def decode(cls, value: str) -> BurstButton | None:
-        match = re.fullmatch(r"([0-9]{1,10})-([0-9]{1,10}):([0-9]{1,6})", value)
-        if match is None:
-            return None
-        first, last, skip = (int(g) for g in match.groups())
-        if not (is_entry_id(first) and is_entry_id(last) and first <= last and skip <= MAX_SKIP):
+        found = re.fullmatch(r"([0-9]{1,10})-([0-9]{1,10}):([0-9]{1,6})", value)
+        first, last, skip = (int(g) for g in found.groups()) if found else (0, 0, 0)
+        if found is None or not (is_entry_id(first) and is_entry_id(last) and first <= last and skip <= MAX_SKIP):
             return None
         return cls(first, last, skip)

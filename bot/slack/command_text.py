@@ -79,9 +79,7 @@ class UnblockAddress(_Unblock):
 
     @property
     def shown(self) -> str:
-        """As the person would write it: a single address without ``/32``."""
-        net = self.network
-        return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+        return address_shown(self.network)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +126,11 @@ def parse_command(text: str, *, require_reason: bool = False, reason_apart: bool
     if keyword == "list":
         return ListEntries(_list_text(rest))
     if keyword == "history":
-        return ShowHistory(_history_count(rest))
+        usage = "`/unblock history` takes a count from 1 to {}, e.g. `/unblock history 20`."
+        return ShowHistory(_count(rest, DEFAULT_HISTORY, MAX_HISTORY, usage))
     if keyword == "report":
-        return ShowReport(_report_days(rest))
+        usage = "`/unblock report` takes a number of days from 1 to {}, e.g. `/unblock report 30`."
+        return ShowReport(_count(rest, DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS, usage))
     if keyword == "number":
         if not rest:
             raise InvalidCommand("Which number? For example: `/unblock number +1 555 0100`.")
@@ -139,8 +139,12 @@ def parse_command(text: str, *, require_reason: bool = False, reason_apart: bool
         command = _number_command(words)
     elif _NUMERIC.fullmatch(first):
         if _DIGITS.fullmatch(first) and rest and _more_of_a_number(rest):
-            if not reason_apart:
-                raise InvalidCommand(_did_you_mean_number(words))
+            if not reason_apart:  # an entry id followed by what reads as the rest of a phone number
+                typed, id_ = quote(" ".join(words)), quote(first)
+                raise InvalidCommand(
+                    f"`{typed}` looks like a phone number: did you mean `/unblock number {typed}`? For IP blocklist "
+                    f"entry {id_}, start the reason with a word, e.g. `/unblock {id_} customer's VPN moved`."
+                )
             command = _number_command(words)
         else:
             command = UnblockEntry(parse_entry_id(first), reason=_reason(rest))
@@ -156,6 +160,11 @@ def parse_command(text: str, *, require_reason: bool = False, reason_apart: bool
             "Please add a reason after what to unblock, for example: `/unblock 42 customer's VPN moved`."
         )
     return command
+
+
+def address_shown(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    """As the person would write it: a single address without ``/32``."""
+    return str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
 
 
 def parse_entry_id(word: str) -> int:
@@ -176,15 +185,6 @@ def parse_entry_id(word: str) -> int:
 def number_hint(digits: str) -> str:
     """How to look ``digits`` up as a caller number instead of an entry id."""
     return f"For a caller number, use `/unblock number {quote(digits)}`."
-
-
-def _did_you_mean_number(words: list[str]) -> str:
-    """The question asked when an entry id is followed by what reads as the rest of a phone number."""
-    typed, first = quote(" ".join(words)), quote(words[0])
-    return (
-        f"`{typed}` looks like a phone number: did you mean `/unblock number {typed}`? For IP blocklist entry "
-        f"{first}, start the reason with a word, e.g. `/unblock {first} customer's VPN moved`."
-    )
 
 
 def normalise_number(text: str) -> str:
@@ -242,10 +242,7 @@ def _looks_like_address(word: str) -> bool:
 
 def _network(word: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
-        if "/" in word:
-            return ipaddress.ip_network(word, strict=False)
-        address = ipaddress.ip_address(word)
-        return ipaddress.ip_network(address)
+        return ipaddress.ip_network(word, strict=False)
     except ValueError:
         raise InvalidCommand(
             f"`{quote(word)}` is not an IP address. Use for example `203.0.113.7`, `2001:db8::7` or `203.0.113.0/24`."
@@ -277,16 +274,6 @@ def _list_text(words: list[str]) -> str | None:
             f"Please filter with plain text of at most {MAX_LIST_TEXT} characters, e.g. `/unblock list 203.0.113`."
         )
     return text
-
-
-def _history_count(words: list[str]) -> int:
-    usage = "`/unblock history` takes a count from 1 to {}, e.g. `/unblock history 20`."
-    return _count(words, DEFAULT_HISTORY, MAX_HISTORY, usage)
-
-
-def _report_days(words: list[str]) -> int:
-    usage = "`/unblock report` takes a number of days from 1 to {}, e.g. `/unblock report 30`."
-    return _count(words, DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS, usage)
 
 
 def _count(words: list[str], default: int, most: int, usage: str) -> int:

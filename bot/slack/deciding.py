@@ -10,12 +10,23 @@ from ..domain.actions import UNBLOCK, Action, Does
 from ..domain.model import WATCHER, State
 from ..domain.results import AlreadyResolved, ApprovalRecorded, Decided, Expired, HandedOver, Refused, Resolved
 from .answering import Asker
-from .buttons import ALLOW_ONLY, VERBS, AllowButton, BurstButton, RequestButton
+from .buttons import (
+    ALLOW_ONLY,
+    APPROVE,
+    APPROVE_ALLOW,
+    CANCEL,
+    DENY,
+    HOME_APPROVE,
+    HOME_DENY,
+    AllowButton,
+    BurstButton,
+    RequestButton,
+)
 from .views import notes as say
-from .views.home import decided_notice
+from .views.lists import decided_notice
+from .views.notes import refusal as words
 from .views.outcome import stale_undo_button
-from .views.refusals import refusal as words
-from .views.unblocked_burst import in_burst, unblocked_page
+from .views.watch import in_burst, unblocked_page
 
 if TYPE_CHECKING:
     from .use_cases import UseCases
@@ -25,19 +36,19 @@ BURST_READ = 1000
 
 
 async def decide(uc: UseCases, action_id: str, button: RequestButton | AllowButton, asker: Asker) -> None:
-    requests, request_id, verb, reply = uc.requests, button.request_id, VERBS[action_id], asker.response_url
+    requests, request_id, reply = uc.requests, button.request_id, asker.response_url
     channel = None if asker.home else asker.channel  # the Home tab belongs to no channel
     card = await uc.answers.showing.where(request_id)  # (known before the claim: the PBX need not wait for it)
     result: Decided
-    if verb == "approve":
+    if action_id in (APPROVE, APPROVE_ALLOW, ALLOW_ONLY, HOME_APPROVE):
         action = UNBLOCK
         if isinstance(button, AllowButton):
             does = Does.ALLOW_ONLY if action_id == ALLOW_ONLY else Does.UNBLOCK_AND_ALLOW
             action = Action(does, float(button.seconds))
         result = await requests.approve(request_id, asker.user, channel, action, reply=reply)
-    elif verb == "deny":
+    elif action_id in (DENY, HOME_DENY):
         result = await requests.deny(request_id, asker.user, channel)
-    elif verb == "cancel":
+    elif action_id == CANCEL:
         result = await requests.cancel(request_id, asker.user, asker.channel)
     else:
         result = await requests.undo(request_id, asker.user, asker.channel, reply=reply)
@@ -57,7 +68,7 @@ async def show(uc: UseCases, result: Decided, asker: Asker, card: str | None) ->
     elif isinstance(result, Refused):
         await tell(asker, words(result.reason))
         if stale_undo_button(result.request, uc.clock()):
-            await showing.card(result.request, card, asker.response_url)
+            await showing.redraw(result.request, card, asker.response_url)
     elif isinstance(result, AlreadyResolved):
         await tell(asker, say.already_resolved(result.request))
     elif isinstance(result, Expired):

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from .. import metrics
-from .failures import error_code
-
-log = logging.getLogger(__name__)
+from .failures import counted
 
 
 class SlackGroupMembership:
@@ -27,12 +23,7 @@ class SlackGroupMembership:
             response = await self._client.usergroups_users_list(usergroup=group_id)
         except Exception as error:
             # fail closed: nobody is approved through a group Slack will not describe
-            code = error_code(error)
-            metrics.SLACK_ERRORS.labels("usergroups.users.list", code).inc()
-            log.warning(
-                "could not read a user group's members",
-                extra={"method": "usergroups.users.list", "group": group_id, "error": code},
-            )
+            counted("usergroups.users.list", error, "could not read a user group's members", group=group_id)
             return frozenset()
         users = response.get("users")
         members = frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else frozenset()

@@ -11,7 +11,7 @@ from ..domain.ports import StoreUnreachable
 from ..domain.report import Report, Reporting
 from ..tasks import Upkeep
 from .outbox import Outbox
-from .views.report import weekly
+from .views.lists import report as weekly_report
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +26,10 @@ class Reporter(Upkeep):
     once Slack took it; one Slack refused is posted at the next look."""
 
     reporting: Reporting
-    check_every: float = CHECK_EVERY
+    every: float = CHECK_EVERY
 
     WHAT: ClassVar[str] = "the weekly report"
     WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = (StoreUnreachable,)
-
-    @property
-    def every(self) -> float:
-        return self.check_every
 
     async def tick(self) -> None:
         await self.reporting.post_due()
@@ -48,7 +44,7 @@ class WeeklyPost:
     zone: tzinfo
 
     async def post(self, report: Report) -> bool:
-        sent = await self.outbox.post(self.channel, *weekly(report, self.zone))
+        sent = await self.outbox.post(self.channel, *weekly_report(report, None, self.zone))
         if not sent.ok:
             why = {"channel": self.channel, "error": sent.error}
             log.error("could not post the weekly report; it is tried again at the next look", extra=why)

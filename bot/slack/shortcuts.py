@@ -9,17 +9,15 @@ of this workspace, with values for the form's own blocks and nothing else.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from .. import metrics
 from .answering import Asker, Work, asker_of
 from .command_text import (
     InvalidCommand,
@@ -30,15 +28,13 @@ from .command_text import (
     parse_command,
     parse_reason,
 )
-from .failures import error_code
+from .failures import counted
 from .ids import USER_ID
 from .text_search import unblockable
 from .use_cases import UseCases, use_cases_of
 from .views import modal as form
 from .views import notes as say
-from .views.refusals import refusal as words
-
-log = logging.getLogger(__name__)
+from .views.notes import refusal as words
 
 #: the shortcuts' ``callback_id`` (as in ``manifest.yml``)
 UNBLOCK_REQUEST = "unblock_request"
@@ -56,24 +52,17 @@ def register(app: AsyncApp) -> None:
     app.view(form.CALLBACK_ID)(form_submitted)
 
 
-@dataclass(frozen=True, slots=True)
-class Opened:
+def _opened(user: str, channel: str = "") -> str:
     """What the form carries: who opened it, and the channel of the message it was opened on ("" for none)."""
+    return f"{user}|{channel}"
 
-    user: str
-    channel: str = ""
 
-    def encode(self) -> str:
-        return f"{self.user}|{self.channel}"
-
-    @classmethod
-    def decode(cls, text: Any) -> Opened | None:
-        if not isinstance(text, str) or len(text) > 64:
-            return None
-        user, bar, channel = text.partition("|")
-        if not bar or not USER_ID.match(user) or (channel and not CHANNEL.match(channel)):
-            return None
-        return cls(user, channel)
+def _opened_by(text: Any) -> tuple[str, str] | None:
+    """Who opened the form and on which message's channel, from what it carries; None when it is not the bot's."""
+    user, bar, channel = text.partition("|") if isinstance(text, str) and len(text) <= 64 else ("", "", "")
+    if not bar or not USER_ID.match(user) or (channel and not CHANNEL.match(channel)):
+        return None
+    return user, channel
 
 
 # -- the shortcuts ------------------------------------------------------------------------------------------------
@@ -84,14 +73,13 @@ async def request_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient,
     await ack()
     use_cases, asker = use_cases_of(context), asker_of(body)
     approvals = use_cases.approval_channel
-    if approvals is not None and (refusal := use_cases.requests.may_request_in(approvals)) is not None:
-        use_cases.tell_soon(asker, words(refusal))
-        return
-    opened = Opened(asker.user).encode()
     view = form.unblock_modal(
-        opened, require_reason=use_cases.require_reason, pick_channel=approvals is None, posted_in=approvals
+        _opened(asker.user),
+        require_reason=use_cases.require_reason,
+        pick_channel=approvals is None,
+        posted_in=approvals,
     )
-    _open_soon(use_cases, client, asker, view)
+    _open_soon(use_cases, client, asker, view, approvals)
 
 
 async def message_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient, context: AsyncBoltContext) -> None:
@@ -100,23 +88,16 @@ async def message_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient,
     await ack()
     use_cases, asker = use_cases_of(context), asker_of(body)
     found = unblockable(message_text(body.get("message")))
-    if not found:
-        use_cases.tell_soon(asker, form.NOTHING_FOUND)
-        return
-    if not CHANNEL.match(asker.channel):
-        use_cases.tell_soon(asker, form.IN_A_DIRECT_MESSAGE)
-        return
-    refusal = use_cases.requests.may_request_in(asker.channel)
-    if refusal is not None:
-        use_cases.tell_soon(asker, words(refusal))
+    if not found or not CHANNEL.match(asker.channel):
+        use_cases.answers.tell_soon(asker, form.IN_A_DIRECT_MESSAGE if found else form.NOTHING_FOUND)
         return
     view = form.unblock_modal(
-        Opened(asker.user, asker.channel).encode(),
+        _opened(asker.user, asker.channel),
         found=found,
         require_reason=use_cases.require_reason,
         posted_in=use_cases.approval_channel or asker.channel,
     )
-    _open_soon(use_cases, client, asker, view)
+    _open_soon(use_cases, client, asker, view, asker.channel)
 
 
 def message_text(message: Any) -> str:
@@ -140,21 +121,25 @@ def _texts(node: Any, depth: int) -> Iterator[str]:
             yield from _texts(item, depth + 1)
 
 
-def _open_soon(use_cases: UseCases, client: AsyncWebClient, asker: Asker, view: dict[str, Any]) -> None:
-    """Open ``view`` right after the ack (Slack takes a trigger for 3 seconds)."""
-    if not asker.delivery:
-        use_cases.tell_soon(asker, form.OUT_OF_DATE)
+def _open_soon(
+    use_cases: UseCases, client: AsyncWebClient, asker: Asker, view: dict[str, Any], channel: str | None
+) -> None:
+    """Open ``view`` right after the ack (Slack takes a trigger for 3 seconds), unless a request may not be made
+    in ``channel``."""
+    refusal = use_cases.requests.may_request_in(channel) if channel is not None else None
+    if refusal is not None:
+        use_cases.answers.tell_soon(asker, words(refusal))
+    elif not asker.delivery:
+        use_cases.answers.tell_soon(asker, form.OUT_OF_DATE)
     elif not use_cases.answers.work.spawn(_open(client, asker, view), name="open-form"):
-        use_cases.tell_soon(asker, say.BUSY)
+        use_cases.answers.tell_soon(asker, say.BUSY)
 
 
 async def _open(client: AsyncWebClient, asker: Asker, view: dict[str, Any]) -> None:
     try:
         await client.views_open(trigger_id=asker.delivery, view=view)
     except Exception as error:  # Slack's error, a proxy's page, or no answer: the person sees no form and may retry
-        code = error_code(error)
-        metrics.SLACK_ERRORS.labels("views.open", code).inc()
-        log.warning("could not open the form", extra={"method": "views.open", "user": asker.user, "error": code})
+        counted("views.open", error, "could not open the form", user=asker.user)
 
 
 # -- the form's submission ------------------------------------------------------------------------------------------
@@ -175,38 +160,38 @@ async def form_submitted(
     if not use_cases.answers.start_once(
         asker, partial(_request, use_cases, client, work, asker), progress, name="form-request"
     ):
-        use_cases.tell_soon(asker, say.BUSY)
+        use_cases.answers.tell_soon(asker, say.BUSY)
 
 
 def check_submission(body: Payload, view: Payload, use_cases: UseCases) -> dict[str, str] | tuple[Unblock, Asker]:
     """What the submission asks for, and who asks where; or the errors to show on the form's fields."""
     user = str((body.get("user") or {}).get("id", ""))
-    opened = Opened.decode(view.get("private_metadata"))
+    opened = _opened_by(view.get("private_metadata"))
     if opened is None or not _same_team(body, view):
         return {form.WHAT: form.OUT_OF_DATE}
-    if opened.user != user:
+    if opened[0] != user:
         return {form.WHAT: form.NOT_YOURS}
-    picker = not opened.channel and use_cases.approval_channel is None
+    picker = not opened[1] and use_cases.approval_channel is None
     values = _values(view, {form.WHAT, form.REASON} | ({form.CHANNEL} if picker else set()))
     if values is None:
         return {form.WHAT: form.OUT_OF_DATE}
     errors: dict[str, str] = {}
-    target = _target(values.get(form.WHAT), errors)
-    reason = _reason(values.get(form.REASON), use_cases.require_reason, errors)
-    channel = opened.channel or use_cases.approval_channel or ""
-    if picker:
-        channel = values.get(form.CHANNEL) or ""
-        if not channel:
-            errors[form.CHANNEL] = form.CHANNEL_REQUIRED
-        elif not CHANNEL.match(channel):
-            errors[form.CHANNEL] = form.CHANNEL_NOT_USABLE
+    target = _target(values.get(form.WHAT) or "", errors)
+    try:
+        reason = parse_reason(values.get(form.REASON) or "")
+    except InvalidCommand as error:
+        errors[form.REASON], reason = error.message, None
+    if reason is None and use_cases.require_reason and form.REASON not in errors:
+        errors[form.REASON] = form.REASON_REQUIRED
+    channel = (values.get(form.CHANNEL) or "") if picker else opened[1] or use_cases.approval_channel or ""
+    if picker and not CHANNEL.match(channel):
+        errors[form.CHANNEL] = form.CHANNEL_NOT_USABLE if channel else form.CHANNEL_REQUIRED
     if not errors and (refusal := use_cases.requests.may_request_in(channel)) is not None:
         errors[form.CHANNEL if picker else form.WHAT] = words(refusal)
     if errors or target is None:
         return errors or {form.WHAT: form.ONE_THING}
     # the view's id stays the same however often Slack delivers its submission
-    asker = Asker(user, channel, None, f"view:{view.get('id')}")
-    return replace(target, reason=reason), asker
+    return replace(target, reason=reason), Asker(user, channel, None, f"view:{view.get('id')}")
 
 
 def _same_team(body: Payload, view: Payload) -> bool:
@@ -224,35 +209,25 @@ def _values(view: Payload, blocks: set[str]) -> dict[str, str | None] | None:
         return None
     found: dict[str, str | None] = {}
     for block, elements in values.items():
-        if not isinstance(elements, dict) or set(elements) - {form.VALUE}:
+        only_ours = isinstance(elements, dict) and set(elements) <= {form.VALUE}
+        element = elements.get(form.VALUE, {}) if only_ours else None
+        option = element.get("selected_option") or {} if isinstance(element, dict) else None
+        if not isinstance(element, dict) or not isinstance(option, dict):
             return None
-        element = elements.get(form.VALUE, {})
-        if not isinstance(element, dict):
-            return None
-        value = element.get("value")
-        if element.get("type") == "static_select":
-            option = element.get("selected_option")
-            if option is not None and not isinstance(option, dict):
-                return None
-            value = option.get("value") if option is not None else None
-        elif element.get("type") == "conversations_select":
-            value = element.get("selected_conversation")
+        value = {
+            "static_select": option.get("value"),
+            "conversations_select": element.get("selected_conversation"),
+        }.get(str(element.get("type")), element.get("value"))
         if value is not None and not isinstance(value, str):
             return None
         found[block] = value
     return found
 
 
-def _target(what: str | None, errors: dict[str, str]) -> Unblock | None:
+def _target(what: str, errors: dict[str, str]) -> Unblock | None:
     """What to unblock, parsed as ``/unblock`` parses it: one entry id, address, network or number, no more."""
-    if not what or not what.strip():
-        errors[form.WHAT] = form.ONE_THING
-        return None
-    if len(what) > form.MAX_WHAT:
-        errors[form.WHAT] = form.ONE_THING
-        return None
     try:
-        parsed = parse_command(what, reason_apart=True)
+        parsed = parse_command(what, reason_apart=True) if what.strip() and len(what) <= form.MAX_WHAT else None
     except InvalidCommand as error:
         errors[form.WHAT] = error.message
         return None
@@ -262,23 +237,12 @@ def _target(what: str | None, errors: dict[str, str]) -> Unblock | None:
     return parsed
 
 
-def _reason(text: str | None, required: bool, errors: dict[str, str]) -> str | None:
-    try:
-        reason = parse_reason(text or "")
-    except InvalidCommand as error:
-        errors[form.REASON] = error.message
-        return None
-    if reason is None and required:
-        errors[form.REASON] = form.REASON_REQUIRED
-    return reason
-
-
 async def _request(use_cases: UseCases, client: AsyncWebClient, work: Work, asker: Asker) -> None:
     """The request's ``work``, once the channel its card goes to is one the bot can post in (nothing is asked of 3CX
     before); the person is told privately (a direct message) what a command would tell them."""
     where = use_cases.approval_channel or asker.channel
     if where != use_cases.approval_channel and not await _can_post_in(client, where):
-        use_cases.tell_soon(asker, form.channel_refused(where))
+        use_cases.answers.tell_soon(asker, form.channel_refused(where))
         return
     await work()
 
@@ -288,9 +252,7 @@ async def _can_post_in(client: AsyncWebClient, channel: str) -> bool:
     try:
         answer = await client.conversations_info(channel=channel)
     except Exception as error:  # not found (another workspace's, or private without the bot), or no answer
-        code = error_code(error)
-        metrics.SLACK_ERRORS.labels("conversations.info", code).inc()
-        log.info("a form named a channel the bot cannot use", extra={"channel": channel[:32], "error": code})
+        counted("conversations.info", error, "a form named a channel the bot cannot use", channel=channel[:32])
         return False
     found = answer.get("channel")
     return isinstance(found, dict) and found.get("id") == channel and found.get("is_member") is True

@@ -14,6 +14,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from ..domain.entries import BlocklistEntry
 from ..domain.model import WATCHER, State, UnblockRequest
@@ -21,30 +24,34 @@ from ..domain.ports import NotShown, Shown, StoreUnreachable
 from ..domain.reads import Reads
 from ..domain.recurrence import Recurrence
 from .blocks import Blocks
-from .delivery import CardDelivery
-from .outbox import Sent
+from .failures import counted
+from .outbox import Outbox, Sent
 from .state import Remembered
-from .views.card import request_card
-from .views.home import OWN_SHOWN, WAITING_SHOWN, home_view
-from .views.notices import TOLD, direct_message, origin_line
-from .views.outcome import outcome_card
-from .views.refusals import who_approves
-from .views.reminders import reminder_reply
+from .views.card import reminder_reply, request_card
+from .views.lists import OWN_SHOWN, WAITING_SHOWN, home_view
+from .views.notes import who_approves
+from .views.outcome import TOLD, direct_message, origin_line, outcome_card
 from .views.watch import unblocked_by_rule
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: a Home tab opened longer ago than this is not refreshed on a change (opening it again shows it anew)
 HOME_FRESH = 24 * 3600.0
 #: how many cards' places a process keeps in memory (each is read from the store once)
 CARDS_REMEMBERED = 10_000
+#: chat.postMessage errors that mean "post through the command's reply URL instead"
+NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Showing:
-    """The request service's :class:`~bot.domain.ports.Cards`, and all else that shows requests."""
+    """The request service's :class:`~bot.domain.ports.Cards`, and all else that shows requests. Nothing here
+    raises: a failed delivery is logged, and the request keeps its true state in the store."""
 
-    delivery: CardDelivery
+    outbox: Outbox
+    #: for links to cards (``chat.getPermalink``)
+    client: AsyncWebClient
     reads: Reads
     remembered: Remembered
     clock: Callable[[], float]
@@ -57,17 +64,12 @@ class Showing:
 
     async def where(self, request_id: str) -> str | None:
         """The ``ts`` of the request's card; None when it was posted through a reply URL (or not at all)."""
-        ts = self._cards.get(request_id)
-        if ts is None:
-            ts = await self.remembered.card_of(request_id)
-            if ts is not None:
-                self._remember(request_id, ts)
-        return ts
-
-    def _remember(self, request_id: str, ts: str) -> None:
-        if len(self._cards) >= CARDS_REMEMBERED:
-            self._cards.clear()
-        self._cards[request_id] = ts  # a card stays the same message
+        if request_id not in self._cards:
+            ts = await self.remembered.state.card_of(request_id)
+            if ts is None:
+                return None
+            _keep(self._cards, request_id, ts)  # a card stays the same message
+        return self._cards[request_id]
 
     async def show(self, request: UnblockRequest, reply: str | None) -> Shown | NotShown:
         """Post a new request's card in its channel (through the reply URL ``reply`` when given) and remember
@@ -78,16 +80,28 @@ class Showing:
             drawn = unblocked_by_rule(entry, self.reads.rule_for(request).name)
         else:
             drawn = await self.drawn(request)
-        shown = await self.delivery.post_card(request.asked.channel, *drawn, reply)
-        if isinstance(shown, Shown) and shown.ref is not None:
-            await self.remembered.card_posted(request.id, shown.ref)
-            self._remember(request.id, shown.ref)
-        return shown
+        channel = request.asked.channel
+        sent = await self.outbox.post(channel, *drawn)
+        if sent.ok and sent.ts is not None:
+            await self.remembered.state.card_posted(request.id, sent.ts)
+            _keep(self._cards, request.id, sent.ts)
+        if sent.ok:
+            return Shown(sent.ts)
+        error = sent.error or "unknown"
+        if error in NOT_A_MEMBER and reply:  # (a card posted so has no ``ts``: it cannot be edited)
+            text, blocks = drawn
+            body = {"text": text, "blocks": blocks, "response_type": "in_channel"}
+            via_url = await self.outbox.respond(channel, reply, body)
+            if via_url.ok:
+                return Shown(None)
+            error = via_url.error or error
+        log.error("could not post a card", extra={"channel": channel, "error": error})
+        return NotShown(error)
 
     async def claimed(self, request: UnblockRequest, reply: str | None) -> None:
         """A click (or the rule) won the claim: the card says so at once, not awaited (the PBX must not wait for
         Slack; the outbox sends the newest version of the card)."""
-        self.card(request, await self.where(request.id), reply)
+        await self.redraw(request, await self.where(request.id), reply)
 
     async def remind(self, request: UnblockRequest) -> bool:
         """A reply in the card's thread reminding whoever may approve the request now."""
@@ -100,7 +114,7 @@ class Showing:
         if ts is None:
             log.info("no thread to reply in: the card was posted through a reply URL", extra={"request": request.id})
             return True
-        sent = await self.delivery.outbox.post(request.asked.channel, text, blocks, thread_ts=ts)
+        sent = await self.outbox.post(request.asked.channel, text, blocks, thread_ts=ts)
         if not sent.ok:
             log.warning("could not reply in a card's thread", extra={"request": request.id, "error": sent.error})
         return sent.ok
@@ -108,29 +122,60 @@ class Showing:
     async def drawn(self, request: UnblockRequest, chosen: float | None = None) -> tuple[str, Blocks]:
         """The request's card as it is now (``chosen``: the duration Approve and allow offers); a waiting card says
         when what it is about was unblocked before (see ``recurrence``)."""
+        rule = self.reads.rule_for(request)
         if request.state is State.PENDING:
-            await self.recurrence(request)
-        return self._drawn(request, chosen)
+            recurring = await self.recurrence(request)
+            return request_card(request, who_approves(rule.approvers), rule.allow, chosen, recurring)
+        self._recurring.pop(request.id, None)  # decided: its card no longer says it
+        return outcome_card(request, self.clock(), who_approves(rule.approvers), rule.allow, chosen)
 
     async def redraw(
         self, request: UnblockRequest, ts: str | None, response_url: str | None = None, chosen: float | None = None
     ) -> asyncio.Future[Sent]:
-        """Change the request's card (the message ``ts``) to show it as it is now (see ``drawn``); await the future
-        to know it arrived."""
-        return self.delivery.update_card(request, ts, *await self.drawn(request, chosen), response_url)
+        """Change the request's card (the message ``ts``, or the one the reply URL answers: also when
+        ``chat.update`` fails) to show it as it is now (see ``drawn``); await the future to know it arrived (or do
+        not, to go on at once: the outbox sends the newest version of a card)."""
+        text, blocks = await self.drawn(request, chosen)
+        body = {"text": text, "blocks": blocks, "replace_original": True}
+        channel = request.asked.channel
+        if not ts:
+            return self.respond(channel, response_url, body)
+        first = self.outbox.update(channel, ts, text, blocks)
+        if not response_url:
+            return first
+        result: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
 
-    def card(self, request: UnblockRequest, ts: str | None, response_url: str | None = None) -> asyncio.Future[Sent]:
-        """``redraw`` at once, for a request that is no longer waiting (one a click has just claimed): its card has
-        nothing to read first."""
-        return self.delivery.update_card(request, ts, *self._drawn(request, None), response_url)
+        def fall_back(update: asyncio.Future[Sent]) -> None:
+            sent = update.result()
+            if sent.ok or sent.superseded:
+                result.set_result(sent)
+                return
+            log.warning("chat.update failed; trying the reply URL", extra={"request": request.id, "error": sent.error})
+            self.outbox.respond(channel, response_url, body).add_done_callback(lambda f: result.set_result(f.result()))
 
-    def _drawn(self, request: UnblockRequest, chosen: float | None) -> tuple[str, Blocks]:
-        rule = self.reads.rule_for(request)
-        if request.state is State.PENDING:
-            recurring = self._recurring.get(request.id)
-            return request_card(request, who_approves(rule.approvers), rule.allow, chosen, recurring)
-        self._recurring.pop(request.id, None)  # decided: its card no longer says it
-        return outcome_card(request, self.clock(), who_approves(rule.approvers), rule.allow, chosen)
+        first.add_done_callback(fall_back)
+        return result
+
+    def respond(self, channel: str, response_url: str | None, body: dict[str, Any]) -> asyncio.Future[Sent]:
+        """``body`` through the reply URL of a command or click in ``channel``."""
+        if response_url:
+            return self.outbox.respond(channel, response_url, body)
+        log.error("no way to reach the user: no response_url")
+        done: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
+        done.set_result(Sent(False, error="no_response_url"))
+        return done
+
+    async def link(self, channel: str, ts: str | None) -> str | None:
+        """A link to the message ``ts`` in ``channel``; None when there is none (Slack said no, or no ``ts``)."""
+        if ts is None:
+            return None
+        try:
+            answer = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        except Exception as error:  # Slack's error, a proxy's page, or no answer: the card is named without a link
+            counted("chat.getPermalink", error, "no link to a card", channel=channel)
+            return None
+        link = answer.get("permalink")
+        return link if isinstance(link, str) and link.startswith("https://") else None
 
     async def recurrence(self, request: UnblockRequest) -> Recurrence | None:
         """The earlier unblocks of what ``request`` is about, before it was asked for (one read of the store,
@@ -143,9 +188,7 @@ class Showing:
             log.warning("could not read the earlier unblocks for a card", extra={"request": request.id})
             return None
         found = unblocks.of(request.what.targets, besides=request.id)
-        if len(self._recurring) >= CARDS_REMEMBERED:
-            self._recurring.clear()
-        self._recurring[request.id] = found  # what came before the request stays as it was
+        _keep(self._recurring, request.id, found)  # what came before the request stays as it was
         return found
 
     async def changed(self, request: UnblockRequest, response_url: str | None = None) -> None:
@@ -167,14 +210,14 @@ class Showing:
         to_requester = self.notify_requester and actor != request.asked.by and request.asked.by != WATCHER
         if not to_requester and request.asked.elsewhere is None:
             return
-        link = await self.delivery.link(request.asked.channel, ts)
+        link = await self.link(request.asked.channel, ts)
         sent = []
         if to_requester:
-            sent.append(self.delivery.message(request.asked.by, *direct_message(request, link)))
+            sent.append(self.outbox.post(request.asked.by, *direct_message(request, link)))
         if request.asked.elsewhere is not None:
             # the requester has a direct message; the channel's line mentions them only when it is their one notice
             line = origin_line(request, link, name_requester=not self.notify_requester)
-            sent.append(self.delivery.message(request.asked.elsewhere, *line))
+            sent.append(self.outbox.post(request.asked.elsewhere, *line))
         for done in await asyncio.gather(*sent):
             if not done.ok:
                 log.warning("could not tell about a request", extra={"request": request.id, "error": done.error})
@@ -184,7 +227,7 @@ class Showing:
         just left waiting."""
         waiting_changed = not request.state.undo_phase
         waiting: list[UnblockRequest] | None = None  # read once for all whose tab lists what they may approve
-        for user in await self.remembered.home_viewers(self.clock() - HOME_FRESH):
+        for user in await self.remembered.state.home_viewers(self.clock() - HOME_FRESH):
             asked = await self.reads.may_be_asked(user)
             if user == request.asked.by or (waiting_changed and asked):
                 if asked and waiting is None:
@@ -202,4 +245,11 @@ class Showing:
         ``waiting``, when the waiting requests were read already)."""
         mine = await self.reads.waiting_for(user, WAITING_SHOWN + 1, waiting) if asked else None
         own = await self.reads.requested_by(user, OWN_SHOWN)
-        return self.delivery.outbox.publish(user, home_view(mine, own, notice))
+        return self.outbox.publish(user, home_view(mine, own, notice))
+
+
+def _keep(cache: dict[str, T], key: str, value: T) -> None:
+    """Keep ``value`` in ``cache``, which is emptied when it holds ``CARDS_REMEMBERED`` (each is read again)."""
+    if len(cache) >= CARDS_REMEMBERED:
+        cache.clear()
+    cache[key] = value

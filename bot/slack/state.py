@@ -23,33 +23,27 @@ class SlackState(Protocol):
     async def first_delivery(self, key: str, at: float, handler: str) -> bool:
         """Record that ``handler`` (one handling of a delivery) handles a Slack delivery; False if another
         did first (Slack's retry, a replay)."""
-        ...
 
     async def forget_deliveries(self, before: float) -> None:
         """Forget the deliveries, and the choices offered, older than that moment."""
-        ...
 
     async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
         """Keep what a chooser offers, so that its buttons carry only an id."""
-        ...
 
-    async def choice(self, choice_id: str) -> str | None: ...
+    async def choice(self, choice_id: str) -> str | None:
+        """What a chooser offered, kept by ``keep_choice``."""
 
     async def home_opened(self, user: str, at: float) -> None:
         """``user`` looked at the bot's Home tab at ``at``."""
-        ...
 
     async def home_viewers(self, since: float) -> list[str]:
         """Who looked at the Home tab at ``since`` or later."""
-        ...
 
     async def card_posted(self, request_id: str, ts: str) -> None:
         """The card of the request is the message ``ts`` of its channel."""
-        ...
 
     async def card_of(self, request_id: str) -> str | None:
         """The ``ts`` of the request's card; None when it has none (posted through a reply URL, or not yet)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,22 +56,6 @@ class Offer:
     reason: str | None
     channel: str
     user: str
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "kind": self.kind.value,
-                "ids": list(self.ids),
-                "reason": self.reason,
-                "channel": self.channel,
-                "user": self.user,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, offer_id: str, text: str) -> Offer:
-        data = json.loads(text)
-        return cls(offer_id, Kind(data["kind"]), tuple(data["ids"]), data["reason"], data["channel"], data["user"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,21 +77,16 @@ class Remembered:
     async def offer(self, kind: Kind, ids: Sequence[int | str], reason: str | None, channel: str, user: str) -> Offer:
         """Keep the entries offered to ``user`` to choose from (remembered as long as Slack deliveries)."""
         offer = Offer(secrets.token_hex(8), kind, tuple(ids), reason, channel, user)
-        await self.state.keep_choice(offer.id, offer.to_json(), self.clock())
+        data = {"kind": kind.value, "ids": list(ids), "reason": reason, "channel": channel, "user": user}
+        await self.state.keep_choice(offer.id, json.dumps(data), self.clock())
         return offer
 
     async def offered(self, offer_id: str) -> Offer | None:
         data = await self.state.choice(offer_id)
-        return Offer.from_json(offer_id, data) if data is not None else None
+        if data is None:
+            return None
+        found = json.loads(data)
+        return Offer(offer_id, **{**found, "kind": Kind(found["kind"]), "ids": tuple(found["ids"])})
 
     async def home_opened(self, user: str) -> None:
         await self.state.home_opened(user, self.clock())
-
-    async def home_viewers(self, since: float) -> list[str]:
-        return await self.state.home_viewers(since)
-
-    async def card_posted(self, request_id: str, ts: str) -> None:
-        await self.state.card_posted(request_id, ts)
-
-    async def card_of(self, request_id: str) -> str | None:
-        return await self.state.card_of(request_id)

@@ -12,7 +12,7 @@ from ..domain.requests import Requests
 from ..tasks import Upkeep
 from .showing import Showing
 from .state import Remembered
-from .views.reminders import escalation_reply
+from .views.card import escalation_reply
 
 
 @dataclass(kw_only=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from .command_text import address_shown
+
 #: at most this many things are found in one message (a select offers them)
 MAX_FOUND = 25
 #: text beyond this many characters is not searched
@@ -33,41 +35,26 @@ def unblockable(text: str) -> list[str]:
     text = text[:MAX_TEXT]
     found: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
-    for pattern, read in ((_IPV6, _address), (_IPV4, _address), (_DOTTED, _nothing), (_PHONE, _number)):
+    # what ``_DOTTED`` finds is found only so that nothing else is found in it
+    for pattern, read in ((_IPV6, _address), (_IPV4, _address), (_DOTTED, None), (_PHONE, _number)):
         for match in pattern.finditer(text):
             start, end = match.span()
             if any(start < e and s < end for s, e in taken):
                 continue
-            shown = read(match.group(0))
-            if shown is not None or read is _nothing:
+            shown = read(match.group(0)) if read is not None else None
+            if shown is not None or read is None:
                 taken.append((start, end))
             if shown is not None:
                 found.append((start, shown))
-    seen: set[str] = set()
-    ordered = []
-    for _, shown in sorted(found):
-        if shown not in seen:
-            seen.add(shown)
-            ordered.append(shown)
-    return ordered[:MAX_FOUND]
+    return list(dict.fromkeys(shown for _, shown in sorted(found)))[:MAX_FOUND]
 
 
 def _address(text: str) -> str | None:
     """An address or a network as written, or None when it is not one (``999.1.1.1``, ``1:2``)."""
     try:
-        if "/" in text:
-            network = ipaddress.ip_network(text, strict=False)
-            if network.prefixlen == network.max_prefixlen:
-                return str(network.network_address)
-            return str(network)
-        return str(ipaddress.ip_address(text))
+        return address_shown(ipaddress.ip_network(text, strict=False))
     except ValueError:
         return None
-
-
-def _nothing(text: str) -> None:
-    """What is found only so that nothing else is found in it."""
-    return None
 
 
 def _number(text: str) -> str | None:

@@ -47,10 +47,9 @@ from .command_text import (
     parse_command,
 )
 from .views import notes as say
-from .views.lists import chooser, history, listing
-from .views.notices import waiting_in
-from .views.refusals import refusal as words
-from .views.report import ONLY_APPROVERS, report
+from .views.lists import ONLY_APPROVERS, chooser, history, listing, report
+from .views.notes import refusal as words
+from .views.outcome import waiting_in
 from .views.watch import burst_page
 
 log = logging.getLogger(__name__)
@@ -71,9 +70,6 @@ class UseCases:
     workspace_url: str | None = None
     #: where every approval card goes; None: where the command was typed
     approval_channel: str | None = None
-
-    def tell_soon(self, asker: Asker, text: str) -> None:
-        self.answers.tell_soon(asker, text)
 
     # -- /unblock ----------------------------------------------------------------------------
 
@@ -186,7 +182,7 @@ class UseCases:
                     await showing.changed(opened.decided.request, reply)
                 return
             if opened.request.asked.elsewhere is not None:
-                link = await self.answers.delivery.link(where, opened.shown.ref)
+                link = await self.answers.showing.link(where, opened.shown.ref)
                 await self.answers.tell(asker, waiting_in(opened.request, link))
             await showing.homes(opened.request)
 
@@ -224,10 +220,8 @@ class UseCases:
         out_of_date = say.UNKNOWN_REQUEST
         if isinstance(button, AllowButton) and button.seconds not in self.requests.durations:
             work, out_of_date = None, say.DURATION_NOT_OFFERED  # a duration the bot does not offer (any more)
-        if asker.home:
-            self.answers.home_click(asker, work)
-        else:
-            self.answers.click(asker, work, self.requests.may_click_in(asker.channel), out_of_date, Lane.DECISIONS)
+        refused = None if asker.home else self.requests.may_click_in(asker.channel)  # the Home tab has no channel
+        self.answers.click(asker, work, refused, out_of_date, Lane.DECISIONS)
 
     def choose_duration(self, button: AllowButton | None, asker: Asker) -> None:
         """Another duration chosen beside **Approve and allow** or **Allow only**: the card is redrawn so that the
@@ -255,11 +249,11 @@ class UseCases:
     def choose(self, button: ChoiceButton | None, asker: Asker) -> None:
         """**Unblock this** or **Unblock all** in a list of matches."""
         work = partial(self._choose, button, asker) if button is not None else None
-        if work is not None and asker.in_direct_message:  # the list of a form's request: its channel is the offer's
-            if not self.answers.start_once(asker, work, name="click-commands"):
-                self.answers.tell_soon(asker, say.BUSY_CLICK)
-            return
-        self._click(asker, work, say.CHOICE_OUT_OF_DATE)
+        # in a direct message, the list of a form's request: its channel is the offer's (checked then)
+        direct = work is not None and asker.in_direct_message
+        self.answers.click(
+            asker, work, None if direct else self.requests.may_click_in(asker.channel), say.CHOICE_OUT_OF_DATE
+        )
 
     async def _choose(self, button: ChoiceButton, asker: Asker) -> None:
         offer = await self.answers.remembered.offered(button.choice_id)

@@ -23,8 +23,7 @@ from ..tasks import Upkeep
 from .blocks import Blocks
 from .outbox import Outbox
 from .showing import Showing
-from .views.unblocked_burst import unblocked, unblocking
-from .views.watch import burst, new_block
+from .views.watch import burst, new_block, unblocked, unblocking
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +43,13 @@ class Watcher(Upkeep):
 
     @property
     def every(self) -> float:
-        return self.watch.watching.rules.interval
+        return self.watch.rules.interval
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop looking, and hand the watch on at once (a process that dies hands it on after two intervals)."""
         await super().stop(timeout)
         try:
-            await self.watch.watching.hand_on()
+            await self.watch.hand_on()
         except StoreUnreachable:
             log.warning("could not hand on the watch; another process takes it over after two intervals")
 

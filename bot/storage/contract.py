@@ -1,146 +1,332 @@
-"""What every store does, and what it must not.
+"""What every store does, and the SQL both databases run alike (``?`` for each parameter).
 
-A store keeps requests and their transitions (``bot.domain.ports.RequestStore``), the blocklist
-watcher's state (``WatchStore``), the weekly reports recorded (``ReportStore``), what only the Slack side
-keeps: the Slack deliveries already handled, the choices offered and who looked at the Home tab
-(``bot.slack.state.SlackState``, which a store meets by these methods, without importing Slack), and the 3CX
-access token (``bot.threecx.tokens.TokenStore``). It must:
-
-- make every transition one atomic compare-and-set (the rules of a move are in
-  ``bot.domain.model.Move``, turned into conditions and changes by ``bot.storage.rows``, the same
-  for every store), so that of two clicks in
-  two processes exactly one wins;
-- take an entry for exactly one open request, in the same transaction as the request;
-- ride out a database that is briefly away: an operation that cannot reach the
-  database is tried again for up to ``wait`` seconds (one log line per outage),
-  then raises :class:`StoreUnreachable`;
-- never block the event loop, and never log or raise a password.
-
-It must not know Slack, 3CX's HTTP API, or the service's rules.
+A store keeps requests and their transitions, the blocklist watcher's state, the weekly reports, what only the
+Slack side keeps (``bot.slack.state.SlackState``, met without importing Slack) and the 3CX access token. Every
+transition is one atomic compare-and-set (``bot.storage.rows`` turns a ``Move`` into conditions and changes), so
+that of two clicks in two processes exactly one wins; an entry is taken for exactly one open request, in the
+request's transaction; a database briefly away is waited for up to ``wait`` seconds (one log line per outage),
+then ``StoreUnreachable``; the event loop never blocks, and no password is logged or raised. Reminding and
+escalating is one ``UPDATE … WHERE reminded_at IS NULL`` (``escalation IS NULL``): of two processes, exactly one
+marks it; a reminder is claimed, sent, then marked, and a claim let go or left by a stopped process is claimed again.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import Awaitable, Callable
-from importlib import resources
-from typing import Protocol, TypeVar
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from ..domain.ports import ReportStore, RequestStore, StoreUnreachable, WatchStore
-from ..threecx.tokens import TokenStore
+from ..domain.model import Escalation, State, Transition, UnblockRequest
+from ..domain.ports import (
+    UNBLOCKS_READ,
+    WAITING_READ,
+    AlreadyOpen,
+    Announcement,
+    ReportStore,
+    RequestStore,
+    WatchStore,
+)
+from ..threecx.tokens import Fetch
+from . import rows
 
-T = TypeVar("T")
-log = logging.getLogger("bot.storage")
+#: the watcher's row in ``watch_state`` (one watcher: the blocklist's)
+WATCHER = "blocklist"
+#: (name, holder, at, stale_before): take or renew the lease; returns the mark when held, no row when not
+HOLD = (
+    "INSERT INTO watch_state (name, holder, heartbeat_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, heartbeat_at = excluded.heartbeat_at"
+    " WHERE watch_state.holder IS NULL OR watch_state.holder = excluded.holder OR watch_state.heartbeat_at < ?"
+    " RETURNING high_water"
+)
+#: (name): the mark, when the lease was refused
+MARK = "SELECT high_water FROM watch_state WHERE name = ?"
+#: (new_mark, at, name, holder, mark): move the mark, only while ``holder`` holds the lease and it is ``mark``
+ADVANCE = (
+    "UPDATE watch_state SET high_water = ?, heartbeat_at = ?"
+    " WHERE name = ? AND holder = ? AND high_water IS NOT DISTINCT FROM ?"
+)
+#: (id, from_state, to_state, actor, at): a new request's first line in the log
+FIRST_LOG = "INSERT INTO transitions (request_id, from_state, to_state, actor, at) VALUES (?, ?, ?, ?, ?)"
+#: the row of ``access_tokens`` that keeps the 3CX access token
+TOKEN = "threecx"
+#: (name): the token and when to renew it
+READ_TOKEN = "SELECT token, renew_at FROM access_tokens WHERE name = ?"
+#: (name, token, renew_at)
+WRITE_TOKEN = (
+    "INSERT INTO access_tokens (name, token, renew_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET token = excluded.token, renew_at = excluded.renew_at"
+)
+#: (entry_id, entry, channel, at) of ``rows.announcement_row``: a new announcement, not yet posted
+ANNOUNCE = (
+    "INSERT INTO announcements (entry_id, entry, channel, at) VALUES (?, ?, ?, ?) ON CONFLICT (entry_id) DO NOTHING"
+)
+#: (holder, at, id, state, at, stale_before): the reminder claimed, to be sent, while pending and in time and not
+#: reminded, unless it was claimed since ``stale_before`` (a claim whose answer was lost waits until it is stale)
+CLAIM_REMINDER = (
+    "UPDATE requests SET reminding = ?, reminding_at = ?"
+    " WHERE id = ? AND state = ? AND reminded_at IS NULL AND expires_at > ?"
+    " AND (reminding IS NULL OR reminding_at < ?)"
+)
+#: (column, ...) set once, while pending and in time: (value, id, state, at)
+MARK_ONCE = "UPDATE requests SET {0} = ? WHERE id = ? AND state = ? AND {0} IS NULL AND expires_at > ?"
 
-#: how long the bot waits for the database by default: at start, and for each read or write
-DEFAULT_WAIT = 30.0
 
+class Store(RequestStore, WatchStore, ReportStore, ABC):
+    """A store of either database, with its lifecycle."""
 
-class StoreUnavailable(Exception):
-    """The store ``DATABASE_URL`` names cannot be used; the message is one sentence for an admin,
-    naming the place and what to check, never a password. ``retryable``: the database may simply not
-    be up yet (worth waiting for at start)."""
+    #: the column that keeps the order requests were added in, for requests made in the same instant
+    ARRIVAL: ClassVar[str]
+    #: what the driver raises when a row would repeat a unique key
+    DUPLICATE: ClassVar[type[Exception]]
 
-    def __init__(self, sentence: str, *, retryable: bool = False) -> None:
-        super().__init__(sentence)
-        self.retryable = retryable
+    @abstractmethod
+    async def _fetch(self, sql: str, *params: object) -> Sequence[Any]:
+        """The rows ``sql`` selects; ``?`` for each parameter."""
 
+    @abstractmethod
+    async def _write(self, sql: str, *params: object) -> int:
+        """Run one write (``?`` for each parameter); how many rows it changed."""
 
-class Store(RequestStore, WatchStore, ReportStore, Protocol):
-    """A request store (and the blocklist watcher's, the weekly reports', and the Slack side's), with its
-    lifecycle."""
+    @abstractmethod
+    async def _atomic(self, *statements: tuple[str, Sequence[object]]) -> None:
+        """Run each (SQL, parameters) in one transaction: all or none."""
 
-    async def home_opened(self, user: str, at: float) -> None:
-        """``user`` looked at the bot's Home tab at ``at``."""
-        ...
-
-    async def home_viewers(self, since: float) -> list[str]:
-        """Who looked at the Home tab at ``since`` or later."""
-        ...
-
-    async def card_posted(self, request_id: str, ts: str) -> None:
-        """The card of the request is the message ``ts`` of its channel."""
-        ...
-
-    async def card_of(self, request_id: str) -> str | None:
-        """The ``ts`` of the request's card; None when it has none (posted through a reply URL, or not yet)."""
-        ...
-
-    async def first_delivery(self, key: str, at: float, handler: str) -> bool:
-        """Record that ``handler`` (one handling of a delivery) handles a Slack delivery; False if another
-        did first (Slack's retry, a replay)."""
-        ...
-
-    async def forget_deliveries(self, before: float) -> None:
-        """Forget the deliveries, and the choices offered, older than that moment."""
-        ...
-
-    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
-        """Keep what a chooser offers, so that its buttons carry only an id."""
-        ...
-
-    async def choice(self, choice_id: str) -> str | None: ...
-
+    @abstractmethod
     async def open(self) -> None:
-        """Connect and bring the schema up to date.
+        """Connect and bring the schema up to date; StoreUnavailable when the database cannot be used."""
 
-        Raises:
-            StoreUnavailable: the database cannot be reached or used.
-        """
-        ...
-
+    @abstractmethod
     async def close(self) -> None: ...
 
+    @abstractmethod
     async def ping(self) -> None:
         """Raise unless the database answers now (no waiting: for readiness probes)."""
-        ...
 
-    def tokens(self) -> TokenStore:
-        """The 3CX access token, shared by every process using this database."""
-        ...
+    @abstractmethod
+    async def renew_token(self, stale: str | None, fetch: Fetch) -> tuple[str, float]:
+        """The 3CX access token, shared by every process using this database (``bot.threecx.tokens.RenewToken``)."""
 
+    async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
+        """The requests that ``tail`` (``WHERE``, ``ORDER BY``, ``LIMIT``) picks."""
+        return [rows.request_from_row(row) for row in await self._fetch(f"{rows.SELECT} {tail}", *params)]
 
-async def retrying(
-    operation: Callable[[], Awaitable[T]],
-    *,
-    transient: Callable[[BaseException], bool],
-    wait: float,
-    describe: Callable[[BaseException], str],
-) -> T:
-    """``operation()``, tried again with backoff while it fails with a ``transient`` error, for up to ``wait``
-    seconds; then :class:`StoreUnreachable` with ``describe(error)``."""
-    deadline: float | None = None
-    pause = 0.05
-    while True:
+    async def _column(self, sql: str, *params: object) -> list[Any]:
+        return [row[0] for row in await self._fetch(sql, *params)]
+
+    async def add(self, request: UnblockRequest) -> None:
+        keys = rows.target_keys(request)
         try:
-            return await operation()
-        except Exception as error:
-            if not transient(error):
+            await self._atomic(
+                (
+                    f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({', '.join('?' * rows.COLUMN_COUNT)})",
+                    rows.request_row(request),
+                ),
+                (FIRST_LOG, (request.id, None, request.state.value, request.asked.by, request.asked.at)),
+                *(("INSERT INTO open_targets (target, request_id) VALUES (?, ?)", (key, request.id)) for key in keys),
+            )
+        except self.DUPLICATE:
+            sql = f"SELECT request_id FROM open_targets WHERE target IN ({', '.join('?' * len(keys))}) LIMIT 1"
+            holder = await self._column(sql, *keys)
+            if holder == [request.id]:
+                return  # an earlier try was made, and its answer lost
+            if not holder:
                 raise
-            now = time.monotonic()
-            if deadline is None:
-                deadline = now + wait
-                log.warning("the database is not answering; trying again", extra={"problem": describe(error)})
-            if now >= deadline:
-                raise StoreUnreachable(describe(error)) from None
-            await asyncio.sleep(min(pause, deadline - now))
-            pause = min(pause * 2, 2.0)
+            raise AlreadyOpen(str(holder[0])) from None
 
+    async def get(self, request_id: str) -> UnblockRequest | None:
+        found = await self._select("WHERE id = ?", request_id)
+        return found[0] if found else None
 
-def migrations(kind: str) -> list[tuple[str, str]]:
-    """The schema of one kind of database (``sqlite``, ``postgres``) as (name, SQL), in the order they apply.
+    async def renew(self, request_id: str, owner: str, at: float) -> bool:
+        sql = f"UPDATE requests SET heartbeat_at = ? WHERE id = ? AND owner = ? AND state IN {rows.CLAIMED}"
+        return await self._write(sql, at, request_id, owner) == 1
 
-    Both kinds follow one scheme: numbered SQL files in ``bot/storage/migrations/<kind>/``, and a table
-    ``schema_migrations`` naming those applied. A database naming one this bot does not know is newer.
-    """
-    folder = resources.files(__package__ or "bot.storage").joinpath("migrations", kind)
-    files = sorted((f.name, f) for f in folder.iterdir() if f.name.endswith(".sql"))
-    return [(name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for name, f in files]
+    async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
+        # or already taken by this very call (a try whose answer was lost)
+        sql = (
+            "UPDATE requests SET owner = ?, heartbeat_at = ? WHERE id = ? AND (heartbeat_at = ? OR"
+            f" (owner = ? AND heartbeat_at = ?)) AND state IN {rows.CLAIMED} RETURNING {rows.COLUMNS}"
+        )
+        found = await self._fetch(sql, owner, at, request_id, heartbeat_at, owner, at)
+        return rows.request_from_row(found[0]) if found else None
 
+    async def transitions(self, request_id: str) -> list[Transition]:
+        log = await self._fetch(
+            "SELECT request_id, from_state, to_state, actor, at, answer FROM transitions"
+            " WHERE request_id = ? ORDER BY seq",
+            request_id,
+        )
+        return [rows.transition_from_row(row) for row in log]
 
-def newer_than_this_bot(applied: set[str], known: list[tuple[str, str]]) -> str | None:
-    """The newest migration applied that this bot does not know, if any."""
-    unknown = sorted(applied - {name for name, _ in known})
-    return unknown[-1] if unknown else None
+    async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
+        return await self._select(f"WHERE state IN {rows.CLAIMED} AND heartbeat_at < ?", heartbeat_before)
+
+    def _newest(self) -> str:
+        return f"ORDER BY created_at DESC, {self.ARRIVAL} DESC LIMIT ?"
+
+    async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
+        if channel is None:
+            return await self._select(self._newest(), count)
+        # the channel where it was asked for (its card may be in the approvals channel)
+        return await self._select(f"WHERE COALESCE(asked_in, channel) = ? {self._newest()}", channel, count)
+
+    async def waiting(self, count: int) -> list[UnblockRequest]:
+        return await self._select(f"WHERE state = ? {self._newest()}", State.PENDING.value, count)
+
+    async def count_pending(self) -> int:
+        [count] = await self._column("SELECT COUNT(*) FROM requests WHERE state = ?", State.PENDING.value)
+        return int(count)
+
+    async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
+        return await self._select(f"WHERE requester = ? {self._newest()}", user, count)
+
+    async def undone(self, count: int) -> list[UnblockRequest]:
+        return await self._select(
+            f"WHERE undone_at IS NOT NULL ORDER BY undone_at DESC, {self.ARRIVAL} DESC LIMIT ?", count
+        )
+
+    async def unblocked_since(self, since: float) -> list[UnblockRequest]:
+        states = (State.UNBLOCKED.value, State.UNDO_FAILED.value)
+        tail = "WHERE state IN (?, ?) AND resolved_at >= ? ORDER BY resolved_at DESC LIMIT ?"
+        return await self._select(tail, *states, since, UNBLOCKS_READ)
+
+    async def between(self, since: float, until: float, count: int) -> list[UnblockRequest]:
+        tail = f"WHERE created_at >= ? AND created_at < ? ORDER BY created_at, {self.ARRIVAL} LIMIT ?"
+        return await self._select(tail, since, until, count)
+
+    async def pending_expired(self, now: float) -> list[UnblockRequest]:
+        tail = f"WHERE state = ? AND expires_at <= ? ORDER BY expires_at LIMIT {rows.EXPIRY_BATCH}"
+        return await self._select(tail, State.PENDING.value, now)
+
+    async def still_waiting(
+        self, now: float, remind_before: float | None, escalate_before: float | None
+    ) -> list[UnblockRequest]:
+        due, params = [], []
+        if remind_before is not None:
+            due.append("(reminded_at IS NULL AND created_at <= ?)")
+            params.append(remind_before)
+        if escalate_before is not None:
+            due.append("(escalation IS NULL AND created_at <= ?)")
+            params.append(escalate_before)
+        if not due:
+            return []
+        tail = f"WHERE state = ? AND expires_at > ? AND ({' OR '.join(due)}) ORDER BY created_at LIMIT {WAITING_READ}"
+        return await self._select(tail, State.PENDING.value, now, *params)
+
+    async def claim_reminder(
+        self, request_id: str, holder: str, at: float, stale_before: float
+    ) -> UnblockRequest | None:
+        params = (holder, at, request_id, State.PENDING.value, at, stale_before)
+        return await self.get(request_id) if await self._write(CLAIM_REMINDER, *params) == 1 else None
+
+    async def release_reminder(self, request_id: str, holder: str) -> None:
+        sql = "UPDATE requests SET reminding = NULL WHERE id = ? AND reminding = ? AND reminded_at IS NULL"
+        await self._write(sql, request_id, holder)
+
+    async def mark_reminded(self, request_id: str, at: float) -> UnblockRequest | None:
+        return await self._mark_once("reminded_at", at, request_id, at)
+
+    async def mark_escalated(self, request_id: str, escalation: Escalation) -> UnblockRequest | None:
+        return await self._mark_once("escalation", rows.escalation_json(escalation), request_id, escalation.at)
+
+    async def _mark_once(self, column: str, value: object, request_id: str, at: float) -> UnblockRequest | None:
+        marked = await self._write(MARK_ONCE.format(column), value, request_id, State.PENDING.value, at)
+        return await self.get(request_id) if marked == 1 else None
+
+    async def last_report(self) -> float | None:
+        [last] = await self._column("SELECT MAX(due_at) FROM reports WHERE sent_at IS NOT NULL")
+        return float(last) if last is not None else None
+
+    async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool, stale_before: float) -> bool:
+        # sent_at stays NULL until Slack took the report (or, for a moment only recorded, is set at once)
+        claimed = await self._write(
+            "INSERT INTO reports (due_at, posted, holder, at, sent_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (due_at) DO UPDATE SET holder = excluded.holder, at = excluded.at"
+            " WHERE reports.sent_at IS NULL AND reports.at < ?",
+            *(int(due_at), posted, holder, at, None if posted else at, stale_before),
+        )
+        return claimed == 1
+
+    async def report_sent(self, due_at: float, holder: str, at: float) -> None:
+        sql = "UPDATE reports SET sent_at = ? WHERE due_at = ? AND holder = ? AND sent_at IS NULL"
+        await self._write(sql, at, int(due_at), holder)
+
+    async def release_report(self, due_at: float, holder: str) -> None:
+        sql = "DELETE FROM reports WHERE due_at = ? AND holder = ? AND sent_at IS NULL"
+        await self._write(sql, int(due_at), holder)
+
+    async def first_delivery(self, key: str, at: float, handler: str) -> bool:
+        """Record that ``handler`` handles a Slack delivery; False if another did first (a retry, a replay). The row
+        names who handled it first: a try whose answer was lost still recognises its own."""
+        sql = (
+            "INSERT INTO deliveries (key, at, handled_by) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET key = deliveries.key RETURNING handled_by"
+        )
+        return bool((await self._column(sql, key, at, handler)) == [handler])
+
+    async def forget_deliveries(self, before: float) -> None:
+        await self._write("DELETE FROM deliveries WHERE at < ?", before)
+        await self._write("DELETE FROM choices WHERE at < ?", before)
+
+    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
+        # a try whose answer was lost finds its own choice kept
+        sql = "INSERT INTO choices (id, data, at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING"
+        await self._write(sql, choice_id, data, at)
+
+    async def choice(self, choice_id: str) -> str | None:
+        found = await self._column("SELECT data FROM choices WHERE id = ?", choice_id)
+        return str(found[0]) if found else None
+
+    async def home_opened(self, user: str, at: float) -> None:
+        await self._write(
+            "INSERT INTO home_viewers (user_id, opened_at) VALUES (?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET opened_at = excluded.opened_at",
+            *(user, at),
+        )
+
+    async def home_viewers(self, since: float) -> list[str]:
+        found = await self._column("SELECT user_id FROM home_viewers WHERE opened_at >= ? ORDER BY user_id", since)
+        return [str(user) for user in found]
+
+    async def card_posted(self, request_id: str, ts: str) -> None:
+        await self._write("UPDATE requests SET message_ts = ? WHERE id = ?", ts, request_id)
+
+    async def card_of(self, request_id: str) -> str | None:
+        found = await self._column("SELECT message_ts FROM requests WHERE id = ?", request_id)
+        return str(found[0]) if found and found[0] is not None else None
+
+    async def _announcements(self, tail: str, *params: object) -> list[Announcement]:
+        found = await self._fetch(f"SELECT {rows.ANNOUNCEMENT_COLUMNS} FROM announcements {tail}", *params)
+        return [rows.announcement_from_row(row) for row in found]
+
+    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
+        # one statement: of two processes taking the lease at once, the second waits for the first, then finds
+        # it freshly held
+        held = await self._column(HOLD, WATCHER, holder, at, stale_before)
+        return (True, held[0]) if held else (False, (await self._column(MARK, WATCHER))[0])
+
+    async def release_watch(self, holder: str) -> None:
+        await self._write("UPDATE watch_state SET holder = NULL WHERE name = ? AND holder = ?", WATCHER, holder)
+
+    async def unposted(self, limit: int) -> list[Announcement]:
+        return await self._announcements("WHERE message_ts IS NULL AND NOT gone ORDER BY entry_id LIMIT ?", limit)
+
+    async def posted(self, entry_ids: Sequence[int], ref: str, *, in_summary: bool) -> None:
+        if entry_ids:
+            marks = ", ".join("?" * len(entry_ids))
+            sql = f"UPDATE announcements SET message_ts = ?, in_summary = ? WHERE entry_id IN ({marks})"
+            await self._write(sql, ref, in_summary, *entry_ids)
+
+    async def showing(self, limit: int) -> list[Announcement]:
+        return await self._announcements(
+            "WHERE message_ts IS NOT NULL AND NOT in_summary AND NOT gone ORDER BY checked_at, entry_id LIMIT ?", limit
+        )
+
+    async def checked(self, entry_ids: Sequence[int], at: float) -> None:
+        if entry_ids:
+            marks = ", ".join("?" * len(entry_ids))
+            await self._write(f"UPDATE announcements SET checked_at = ? WHERE entry_id IN ({marks})", at, *entry_ids)
+
+    async def mark_gone(self, entry_id: int) -> bool:
+        # every announcement of the entry, gone already or not: a try whose answer was lost gets the same answer again
+        return await self._write("UPDATE announcements SET gone = TRUE WHERE entry_id = ?", entry_id) == 1

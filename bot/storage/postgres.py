@@ -25,12 +25,12 @@ from typing import Any, TypeVar
 import asyncpg  # type: ignore[import-untyped]
 
 from ..domain.model import Move, UnblockRequest
-from ..domain.ports import AlreadyOpen, Announcement
-from ..threecx.tokens import Fetch, TokenStore
-from . import rows, shared
-from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
+from ..domain.ports import Announcement
+from ..threecx.tokens import Fetch
+from . import contract, rows
+from .contract import Store
+from .opening import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 from .postgres_errors import CONNECT_TIMEOUT, TRANSIENT, problem, transient
-from .shared import Shared
 
 T = TypeVar("T")
 
@@ -44,8 +44,9 @@ POOL_MIN, POOL_MAX = 0, 5
 COMMAND_TIMEOUT = 120.0
 
 
-class PostgresStore(Shared):
+class PostgresStore(Store):
     ARRIVAL = "seq"
+    DUPLICATE = asyncpg.UniqueViolationError
 
     def __init__(self, database_url: str, *, wait: float = DEFAULT_WAIT) -> None:
         self._url = database_url
@@ -82,63 +83,45 @@ class PostgresStore(Shared):
     async def ping(self) -> None:
         await self._pool_or_fail().fetchval("SELECT 1", timeout=2.0)
 
-    def tokens(self, name: str = "threecx") -> TokenStore:
-        return PostgresTokenStore(self, name)
+    async def renew_token(self, stale: str | None, fetch: Fetch) -> tuple[str, float]:
+        try:
+            return await self._call(lambda pool: self._renew_token(pool, stale, fetch))
+        except _Fetching as failed:
+            raise failed.error from None
 
-    async def add(self, request: UnblockRequest) -> None:
-        placeholders = ", ".join(f"${n}" for n in range(1, rows.COLUMN_COUNT + 1))
+    async def _renew_token(self, pool: asyncpg.Pool, stale: str | None, fetch: Fetch) -> tuple[str, float]:
+        async with pool.acquire() as db, db.transaction():
+            # the lock and the read are two statements: a statement sees the data committed when it
+            # started, so a read in the same statement as the wait would miss a token stored meanwhile
+            await db.execute("SELECT pg_advisory_xact_lock($1)", TOKEN_LOCK)
+            row = await db.fetchrow(_READ_TOKEN, contract.TOKEN)
+            if row is not None and row["token"] != stale and time.time() < row["renew_at"]:
+                return str(row["token"]), float(row["renew_at"])
+            try:
+                token, renew_at = await fetch()  # still under the lock: the others wait for this token
+            except Exception as error:  # 3CX's answer, not the database's: never waited for here
+                raise _Fetching(error) from error
+            await db.execute(_WRITE_TOKEN, contract.TOKEN, token, renew_at)
+            return token, renew_at
 
-        async def add(pool: asyncpg.Pool) -> None:
-            async with pool.acquire() as db:
-                try:
-                    async with db.transaction():
-                        await db.execute(
-                            f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({placeholders})", *rows.request_row(request)
-                        )
-                        await db.execute(
-                            "INSERT INTO transitions (request_id, from_state, to_state, actor, at)"
-                            " VALUES ($1, $2, $3, $4, $5)",
-                            request.id,
-                            None,
-                            request.state.value,
-                            request.asked.by,
-                            request.asked.at,
-                        )
-                        await db.executemany(
-                            "INSERT INTO open_targets (target, request_id) VALUES ($1, $2)",
-                            [(key, request.id) for key in rows.target_keys(request)],
-                        )
-                except asyncpg.UniqueViolationError:
-                    holder = await db.fetchval(
-                        "SELECT request_id FROM open_targets WHERE target = ANY($1::text[]) LIMIT 1",
-                        rows.target_keys(request),
-                    )
-                    if holder == request.id:
-                        return  # an earlier try was made, and its answer lost
-                    if holder is None:
-                        raise
-                    raise AlreadyOpen(str(holder)) from None
+    async def _atomic(self, *statements: tuple[str, Sequence[object]]) -> None:
+        async def run(pool: asyncpg.Pool) -> None:
+            async with pool.acquire() as db, db.transaction():
+                for sql, params in statements:
+                    await db.execute(_numbered(sql), *params)
 
-        await self._call(add)
+        await self._call(run)
 
     async def transition(self, move: Move) -> UnblockRequest | None:
-        columns, required = rows.changes(move), rows.conditions(move)
-        values = [*columns.values(), *(value for _, _, value in required)]
-        sets = ", ".join(f"{column} = ${n}" for n, column in enumerate(columns, start=1))
-        where = " AND ".join(
-            f"{column} {op} ${n}" for n, (column, op, _) in enumerate(required, start=len(columns) + 1)
-        )
-        n = len(values)
+        update, values = rows.update(move)
         freed = "DELETE FROM open_targets WHERE request_id IN (SELECT id FROM moved)" if move.frees_targets else ""
-        sql = f"""
-            WITH moved AS (
-                UPDATE requests SET {sets} WHERE {where} RETURNING {rows.COLUMNS}
-            ), logged AS (
+        sql = _numbered(f"""
+            WITH moved AS ({update} RETURNING {rows.COLUMNS}), logged AS (
                 INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer)
-                SELECT id, ${n + 1}, ${n + 2}, ${n + 3}, ${n + 4}::double precision, ${n + 5} FROM moved
+                SELECT id, ?, ?, ?, ?::double precision, ? FROM moved
             ){f", freed AS ({freed})" if freed else ""}
             SELECT {rows.COLUMNS} FROM moved
-        """
+        """)
         logged = (move.from_state.value, move.to_state.value, move.actor, move.at, move.answer)
         tried = False
 
@@ -155,40 +138,6 @@ class PostgresStore(Shared):
         row = await self._call(transition)
         return rows.request_from_row(row) if row is not None else None
 
-    async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
-        taken = await self._select_sql(
-            # or already taken by this very call (a try whose answer was lost)
-            f"UPDATE requests SET owner = $2, heartbeat_at = $4 WHERE id = $1"
-            f" AND (heartbeat_at = $3 OR (owner = $2 AND heartbeat_at = $4))"
-            f" AND state IN {rows.CLAIMED} RETURNING {rows.COLUMNS}",
-            request_id,
-            owner,
-            heartbeat_at,
-            at,
-        )
-        return taken[0] if taken else None
-
-    async def first_delivery(self, key: str, at: float, handler: str) -> bool:
-        # the row names who handled it first: a try whose answer was lost still recognises its own
-        first = await self._call(
-            lambda pool: pool.fetchval(
-                "INSERT INTO deliveries (key, at, handled_by) VALUES ($1, $2, $3)"
-                " ON CONFLICT (key) DO UPDATE SET key = deliveries.key RETURNING handled_by",
-                key,
-                at,
-                handler,
-            )
-        )
-        return bool(first == handler)
-
-    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
-        # one statement: of two processes taking the lease at once, the second waits for the first, then finds
-        # it freshly held
-        held = await self._call(lambda pool: pool.fetchrow(_HOLD, shared.WATCHER, holder, at, stale_before))
-        if held is not None:
-            return True, held["high_water"]
-        return False, await self._call(lambda pool: pool.fetchval(_MARK, shared.WATCHER))
-
     async def advance_watch(
         self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
     ) -> bool:
@@ -198,10 +147,10 @@ class PostgresStore(Shared):
             nonlocal tried
             retry, tried = tried, True
             async with pool.acquire() as db, db.transaction():
-                status = await db.execute(_ADVANCE, new_mark, at, shared.WATCHER, holder, mark)
+                status = await db.execute(_ADVANCE, new_mark, at, contract.WATCHER, holder, mark)
                 if status != "UPDATE 1":
                     # an earlier try may have moved the mark (and kept the announcements), its answer lost
-                    return retry and bool(await db.fetchval(_ADVANCED, shared.WATCHER, holder, new_mark, at))
+                    return retry and bool(await db.fetchval(_ADVANCED, contract.WATCHER, holder, new_mark, at))
                 await db.executemany(_ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
                 return True
 
@@ -210,17 +159,11 @@ class PostgresStore(Shared):
     # -- plumbing ----------------------------------------------------------------
 
     async def _write(self, sql: str, *params: object) -> int:
-        status = await self._execute(_numbered(sql), *params)
+        status = await self._call(lambda pool: pool.execute(_numbered(sql), *params))
         return int(status.rsplit(" ", 1)[-1])
-
-    async def _execute(self, sql: str, *params: object) -> str:
-        return str(await self._call(lambda pool: pool.execute(sql, *params)))
 
     async def _fetch(self, sql: str, *params: object) -> list[Any]:
         return list(await self._call(lambda pool: pool.fetch(_numbered(sql), *params)))
-
-    async def _select_sql(self, sql: str, *params: object) -> list[UnblockRequest]:
-        return [rows.request_from_row(row) for row in await self._call(lambda pool: pool.fetch(sql, *params))]
 
     async def _call(self, operation: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
         pool = self._pool_or_fail()
@@ -232,41 +175,6 @@ class PostgresStore(Shared):
         if self._pool is None:
             raise RuntimeError("PostgresStore.open() was not called")
         return self._pool
-
-
-class PostgresTokenStore:
-    """The 3CX access token in the ``access_tokens`` row ``name``, renewed by one process at a time."""
-
-    def __init__(self, store: PostgresStore, name: str) -> None:
-        self._store = store
-        self._name = name
-
-    async def renew(self, stale: str | None, fetch: Fetch) -> tuple[str, float]:
-        try:
-            return await self._store._call(lambda pool: self._renew(pool, stale, fetch))
-        except _Fetching as failed:
-            raise failed.error from None
-
-    async def _renew(self, pool: asyncpg.Pool, stale: str | None, fetch: Fetch) -> tuple[str, float]:
-        async with pool.acquire() as db, db.transaction():
-            # the lock and the read are two statements: a statement sees the data committed when it
-            # started, so a read in the same statement as the wait would miss a token stored meanwhile
-            await db.execute("SELECT pg_advisory_xact_lock($1)", TOKEN_LOCK)
-            row = await db.fetchrow("SELECT token, renew_at FROM access_tokens WHERE name = $1", self._name)
-            if row is not None and row["token"] != stale and time.time() < row["renew_at"]:
-                return str(row["token"]), float(row["renew_at"])
-            try:
-                token, renew_at = await fetch()  # still under the lock: the others wait for this token
-            except Exception as error:  # 3CX's answer, not the database's: never waited for here
-                raise _Fetching(error) from error
-            await db.execute(
-                "INSERT INTO access_tokens (name, token, renew_at) VALUES ($1, $2, $3)"
-                " ON CONFLICT (name) DO UPDATE SET token = excluded.token, renew_at = excluded.renew_at",
-                self._name,
-                token,
-                renew_at,
-            )
-            return token, renew_at
 
 
 class _Fetching(Exception):
@@ -305,10 +213,10 @@ def _numbered(sql: str) -> str:
 
 
 #: the watcher's SQL, numbered once
-_HOLD = _numbered(shared.HOLD)
-_MARK = _numbered(shared.MARK)
-_ADVANCE = _numbered(shared.ADVANCE)
-_ANNOUNCE = _numbered(shared.ANNOUNCE)
+_ADVANCE = _numbered(contract.ADVANCE)
+_ANNOUNCE = _numbered(contract.ANNOUNCE)
+_READ_TOKEN = _numbered(contract.READ_TOKEN)
+_WRITE_TOKEN = _numbered(contract.WRITE_TOKEN)
 #: (name, holder, new_mark, at): the mark was moved by this very advance
 _ADVANCED = "SELECT TRUE FROM watch_state WHERE name = $1 AND holder = $2 AND high_water = $3 AND heartbeat_at = $4"
 #: (request_id, from_state, to_state, actor, at): the request, if the log holds this very transition

@@ -3,6 +3,8 @@ a database that cannot be used (one sentence for an admin, never a password)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import asyncpg  # type: ignore[import-untyped]
 
 from . import urls
@@ -45,8 +47,8 @@ def transient(error: BaseException) -> bool:
 
 def problem(database_url: str, error: BaseException) -> str:
     """One sentence about a PostgreSQL database that cannot be used: where, and what to check (no password)."""
-    where, user = urls.server(database_url), urls.user(database_url)
-    database = urls.database(database_url)
+    where, user = urls.server(database_url), urlsplit(database_url).username
+    database = urlsplit(database_url).path.lstrip("/") or user or "postgres"  # PostgreSQL's default: the user's name
     if isinstance(error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
         return (
             f"PostgreSQL at {where} refused the user {user or '(none)'!r}: check the user name and password in "

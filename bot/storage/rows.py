@@ -108,6 +108,14 @@ def conditions(move: Move) -> list[tuple[str, str, object]]:
     return found
 
 
+def update(move: Move) -> tuple[str, list[object]]:
+    """``UPDATE requests SET … WHERE …`` that makes ``move`` (``?`` for each value), and its values."""
+    columns, required = changes(move), conditions(move)
+    sets = ", ".join(f"{column} = ?" for column in columns)
+    where = " AND ".join(f"{column} {op} ?" for column, op, _ in required)
+    return f"UPDATE requests SET {sets} WHERE {where}", [*columns.values(), *(value for _, _, value in required)]
+
+
 # -- rows <-> requests ------------------------------------------------------------------
 
 
@@ -278,22 +286,10 @@ def record(target: Target) -> dict[str, Any]:
 def from_record(data: dict[str, Any]) -> Target:
     """A target from what :func:`record` kept."""
     kind = Kind(data["kind"])
-    texts = {attr: _text(data.get(key)) for attr, key in _STORED[kind].items()}
+    texts = {attr: data.get(key) for attr, key in _STORED[kind].items()}
     if kind is Kind.ADDRESS:
-        return BlocklistEntry(id=_entry_id(data.get("Id")), etag=_text(data.get("etag")), **texts)
-    return BlockedNumber(id=str(data["Id"]), etag=_text(data.get("etag")), **texts)
-
-
-def _text(value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise ValueError("a stored entry with a field that is not text")
-    return value
-
-
-def _entry_id(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError("a stored blocklist entry without a usable Id")
-    return value
+        return BlocklistEntry(id=data["Id"], etag=data.get("etag"), **texts)
+    return BlockedNumber(id=data["Id"], etag=data.get("etag"), **texts)
 
 
 # -- rows <-> announcements (the blocklist watcher's) ------------------------------------------------

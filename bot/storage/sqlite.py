@@ -18,21 +18,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..domain.model import Move, UnblockRequest
-from ..domain.ports import AlreadyOpen, Announcement
-from ..threecx.tokens import Fetch, TokenStore
-from . import rows, shared
-from .contract import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
-from .shared import Shared
+from ..domain.ports import Announcement
+from ..threecx.tokens import Fetch
+from . import contract, rows
+from .contract import Store
+from .opening import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 
 T = TypeVar("T")
 
 #: how long one statement waits for a lock another process holds, before the store's own retries
 BUSY_TIMEOUT = 1.0
+#: (id, from_state, to_state, actor, at, answer): a transition's line in the log
+LOG = "INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer) VALUES (?, ?, ?, ?, ?, ?)"
 
 
-class SQLiteStore(Shared):
+class SQLiteStore(Store):
     #: SQLite's own row number: the order rows were inserted in
     ARRIVAL = "rowid"
+    DUPLICATE = sqlite3.IntegrityError
 
     def __init__(self, path: str, *, wait: float = DEFAULT_WAIT) -> None:
         self._path = path
@@ -55,110 +58,52 @@ class SQLiteStore(Shared):
     async def ping(self) -> None:
         await self._run(lambda: self._connection().execute("SELECT 1").fetchone())
 
-    def tokens(self, name: str = "threecx") -> TokenStore:
-        return SQLiteTokenStore(self, name, f"{self._path}.token-lock")
-
-    async def add(self, request: UnblockRequest) -> None:
-        def add(db: sqlite3.Connection) -> None:
+    async def renew_token(self, stale: str | None, fetch: Fetch) -> tuple[str, float]:
+        # one process at a time, under a lock file beside the database (the bot and its ``check`` may run at once)
+        lock = await asyncio.to_thread(open, f"{self._path}.token-lock", "a")
+        with lock:
+            await asyncio.to_thread(fcntl.flock, lock.fileno(), fcntl.LOCK_EX)
             try:
-                with db:
-                    db.execute(
-                        f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({', '.join('?' * rows.COLUMN_COUNT)})",
-                        rows.request_row(request),
-                    )
-                    db.execute(
-                        "INSERT INTO transitions (request_id, from_state, to_state, actor, at) VALUES (?, ?, ?, ?, ?)",
-                        (request.id, None, request.state.value, request.asked.by, request.asked.at),
-                    )
-                    db.executemany(
-                        "INSERT INTO open_targets (target, request_id) VALUES (?, ?)",
-                        [(key, request.id) for key in rows.target_keys(request)],
-                    )
-            except sqlite3.IntegrityError:
-                keys = rows.target_keys(request)
-                row = db.execute(
-                    f"SELECT request_id FROM open_targets WHERE target IN ({', '.join('?' * len(keys))}) LIMIT 1", keys
-                ).fetchone()
-                if row is None:
-                    raise
-                raise AlreadyOpen(row[0]) from None
+                for token, renew_at in await self._fetch(contract.READ_TOKEN, contract.TOKEN):
+                    if token != stale and time.time() < renew_at:
+                        return str(token), float(renew_at)
+                token, renew_at = await fetch()  # still under the lock: the others wait for this token
+                await self._write(contract.WRITE_TOKEN, contract.TOKEN, token, renew_at)
+                return token, renew_at
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-        await self._with_db(add)
+    async def _atomic(self, *statements: tuple[str, Sequence[object]]) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            with db:
+                for sql, params in statements:
+                    db.execute(sql, params)
+
+        await self._with_db(run)
 
     async def transition(self, move: Move) -> UnblockRequest | None:
-        columns, required = rows.changes(move), rows.conditions(move)
-        sets = ", ".join(f"{column} = ?" for column in columns)
-        where = " AND ".join(f"{column} {op} ?" for column, op, _ in required)
-        values = [*columns.values(), *(value for _, _, value in required)]
+        update, values = rows.update(move)
         logged = (move.request_id, move.from_state.value, move.to_state.value, move.actor, move.at, move.answer)
 
         def run(db: sqlite3.Connection) -> UnblockRequest | None:
             with db:
-                if db.execute(f"UPDATE requests SET {sets} WHERE {where}", values).rowcount != 1:
+                if db.execute(update, values).rowcount != 1:
                     return None
-                db.execute(shared.LOG, logged)
+                db.execute(LOG, logged)
                 if move.frees_targets:
                     db.execute("DELETE FROM open_targets WHERE request_id = ?", (move.request_id,))
             return rows.request_from_row(db.execute(f"{rows.SELECT} WHERE id = ?", (move.request_id,)).fetchone())
 
         return await self._with_db(run)
 
-    async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
-        taken = await self._write(
-            "UPDATE requests SET owner = ?, heartbeat_at = ?"
-            f" WHERE id = ? AND heartbeat_at = ? AND state IN {rows.CLAIMED}",
-            owner,
-            at,
-            request_id,
-            heartbeat_at,
-        )
-        return await self.get(request_id) if taken == 1 else None
-
-    async def first_delivery(self, key: str, at: float, handler: str) -> bool:
-        def claim(db: sqlite3.Connection) -> bool:
-            with db:
-                db.execute(
-                    "INSERT OR IGNORE INTO deliveries (key, at, handled_by) VALUES (?, ?, ?)", (key, at, handler)
-                )
-            first = db.execute("SELECT handled_by FROM deliveries WHERE key = ?", (key,)).fetchone()
-            return bool(first[0] == handler)
-
-        return await self._with_db(claim)
-
-    async def read_token(self, name: str) -> tuple[str, float] | None:
-        def read(db: sqlite3.Connection) -> tuple[str, float] | None:
-            row = db.execute("SELECT token, renew_at FROM access_tokens WHERE name = ?", (name,)).fetchone()
-            return (str(row[0]), float(row[1])) if row else None
-
-        return await self._with_db(read)
-
-    async def write_token(self, name: str, token: str, renew_at: float) -> None:
-        await self._write(
-            "INSERT INTO access_tokens (name, token, renew_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET token = excluded.token, renew_at = excluded.renew_at",
-            name,
-            token,
-            renew_at,
-        )
-
-    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
-        def hold(db: sqlite3.Connection) -> tuple[bool, int | None]:
-            with db:
-                held = db.execute(shared.HOLD, (shared.WATCHER, holder, at, stale_before)).fetchone()
-                if held is not None:
-                    return True, held[0]
-                return False, db.execute(shared.MARK, (shared.WATCHER,)).fetchone()[0]
-
-        return await self._with_db(hold)
-
     async def advance_watch(
         self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
     ) -> bool:
         def advance(db: sqlite3.Connection) -> bool:
             with db:
-                moved = db.execute(shared.ADVANCE, (new_mark, at, shared.WATCHER, holder, mark)).rowcount == 1
+                moved = db.execute(contract.ADVANCE, (new_mark, at, contract.WATCHER, holder, mark)).rowcount == 1
                 if moved:
-                    db.executemany(shared.ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
+                    db.executemany(contract.ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
                 return moved
 
         return await self._with_db(advance)
@@ -216,7 +161,11 @@ class SQLiteStore(Shared):
         return await self._with_db(write)
 
     async def _fetch(self, sql: str, *params: object) -> list[Any]:
-        return await self._with_db(lambda db: db.execute(sql, params).fetchall())
+        def fetch(db: sqlite3.Connection) -> list[Any]:
+            with db:  # a write that returns rows is committed too
+                return db.execute(sql, params).fetchall()
+
+        return await self._with_db(fetch)
 
     async def _with_db(self, work: Callable[[sqlite3.Connection], T]) -> T:
         db = self._connection()
@@ -234,28 +183,6 @@ class SQLiteStore(Shared):
 
     async def _run(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
-
-
-class SQLiteTokenStore:
-    """The 3CX token in the file's ``access_tokens`` table; renewed by one process at a time, under a lock
-    file beside the database (the bot and its ``check`` may run at once)."""
-
-    def __init__(self, store: SQLiteStore, name: str, lock_path: str) -> None:
-        self._store, self._name, self._lock_path = store, name, lock_path
-
-    async def renew(self, stale: str | None, fetch: Fetch) -> tuple[str, float]:
-        lock = await asyncio.to_thread(open, self._lock_path, "a")
-        with lock:
-            await asyncio.to_thread(fcntl.flock, lock.fileno(), fcntl.LOCK_EX)
-            try:
-                shared = await self._store.read_token(self._name)
-                if shared is not None and shared[0] != stale and time.time() < shared[1]:
-                    return shared
-                token, renew_at = await fetch()  # still under the lock: the others wait for this token
-                await self._store.write_token(self._name, token, renew_at)
-                return token, renew_at
-            finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
 def _statements(script: str) -> list[str]:

@@ -74,13 +74,3 @@ def server(database_url: str) -> str:
     """``host:port`` of a PostgreSQL URL."""
     parts = urlsplit(database_url)
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
-
-
-def user(database_url: str) -> str | None:
-    return urlsplit(database_url).username
-
-
-def database(database_url: str) -> str:
-    """The PostgreSQL database's name (PostgreSQL's default: the user's name)."""
-    parts = urlsplit(database_url)
-    return parts.path.lstrip("/") or parts.username or "postgres"

@@ -2,7 +2,7 @@
 
 - OAuth2 client credentials against ``{base}/connect/token``; the token is
   cached until shortly before it expires and fetched by one caller at a time,
-  shared with other processes through a :class:`~bot.threecx.tokens.TokenStore`
+  shared with other processes through a ``bot.threecx.tokens.RenewToken``
   (3CX keeps one active token per API client, so two fetches would fight).
 - A 401 from the XAPI gets the shared token (or a fresh one) and one more try.
 - Failed tries are repeated as :func:`~bot.threecx.retry.may_retry` allows,
@@ -36,7 +36,7 @@ from ..network import unreached
 from .errors import Answer, CredentialsError, ThreeCXError, UnavailableError, UnexpectedResponseError
 from .models import EntitySet
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_have_been_carried_out, may_retry
-from .tokens import TokenStore
+from .tokens import RenewToken
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class ThreeCXClient:
         pool_size: int = 10,
         reserved: int = 3,
         on_token: Callable[[str], None] | None = None,
-        token_store: TokenStore | None = None,
+        share_token: RenewToken | None = None,
     ) -> None:
         self._root = base_url.rstrip("/")
         self._form = {"client_id": client_id, "client_secret": client_secret, "grant_type": "client_credentials"}
@@ -80,7 +80,7 @@ class ThreeCXClient:
         self._retry = retry or RetryPolicy(budget=3 * timeout)
         self._pool_size = pool_size + reserved
         self._on_token = on_token
-        self._token_store = token_store
+        self._share_token = share_token
         self._session: aiohttp.ClientSession | None = None
         self._token: str | None = None
         #: epoch seconds, so that a token shared between processes means the same moment to all
@@ -198,8 +198,8 @@ class ThreeCXClient:
             token = self._token
             if token is not None and token != stale and time.time() < self._token_renew_at:
                 return token
-            if self._token_store is not None:
-                token, renew_at = await self._token_store.renew(stale, self._fetch_token)
+            if self._share_token is not None:
+                token, renew_at = await self._share_token(stale, self._fetch_token)
             else:
                 token, renew_at = await self._fetch_token()
             if self._on_token is not None:

@@ -156,8 +156,3 @@ class NumberBlacklist(_List[BlockedNumber]):
         spelled = [tail] + [tail[:i] + mark + tail[i:] for i in range(1, len(tail)) for mark in DIGIT_SEPARATORS]
         query = " or ".join(contains("CallerId", text) for text in spelled)
         return await self._client.query(self.entity_set, filter=query, top=top)
-
-
-def lists(client: ThreeCXClient) -> dict[Kind, IpBlocklist | NumberBlacklist]:
-    """Both lists, by the kind of entry they hold."""
-    return {Kind.ADDRESS: IpBlocklist(client), Kind.NUMBER: NumberBlacklist(client)}

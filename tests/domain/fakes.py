@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from bot.domain.allowing import Allowing
-from bot.domain.decisions import Decisions
 from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, CallFailed, Kind, Removal, Target
 from bot.domain.lookup import Finder
 from bot.domain.model import Decision, Escalation, Move, State, Timing, Transition, UnblockRequest
@@ -84,10 +83,6 @@ class MemoryStore:
         #: entry key (kind and Id) -> the open request that holds it
         self.open_targets: dict[str, str] = {}
         self._log: dict[str, list[Transition]] = {}
-        self._deliveries: dict[str, tuple[float, str]] = {}
-        self._choices: dict[str, tuple[str, float]] = {}
-        self._home: dict[str, float] = {}
-        self._cards: dict[str, str] = {}
         #: request id -> (holder, at) of the claim to send its reminder
         self.reminding: dict[str, tuple[str, float]] = {}
         #: due_at -> (posted, holder, claimed at, sent at: None until it was sent)
@@ -155,28 +150,6 @@ class MemoryStore:
         self._requests[request_id] = taken = replace(request, owner=owner, heartbeat_at=at)
         self._end(lost)
         return taken
-
-    async def first_delivery(self, key: str, at: float, handler: str) -> bool:
-        lost = await self._begin("first_delivery")
-        first = self._deliveries.setdefault(key, (at, handler))
-        self._end(lost)
-        return first[1] == handler
-
-    async def forget_deliveries(self, before: float) -> None:
-        lost = await self._begin("forget_deliveries")
-        self._deliveries = {k: v for k, v in self._deliveries.items() if v[0] >= before}
-        self._choices = {k: v for k, v in self._choices.items() if v[1] >= before}
-        self._end(lost)
-
-    async def keep_choice(self, choice_id: str, data: str, at: float) -> None:
-        lost = await self._begin("keep_choice")
-        self._choices.setdefault(choice_id, (data, at))
-        self._end(lost)
-
-    async def home_opened(self, user: str, at: float) -> None:
-        lost = await self._begin("home_opened")
-        self._home[user] = at
-        self._end(lost)
 
     # -- reads --
 
@@ -313,27 +286,6 @@ class MemoryStore:
         if kept is not None and kept[1] == holder and kept[3] is None:
             del self.reports[due_at]
         self._end(lost)
-
-    async def home_viewers(self, since: float) -> list[str]:
-        lost = await self._begin("home_viewers")
-        self._end(lost)
-        return sorted(user for user, at in self._home.items() if at >= since)
-
-    async def card_posted(self, request_id: str, ref: str) -> None:
-        lost = await self._begin("card_posted")
-        self._cards[request_id] = ref
-        self._end(lost)
-
-    async def card_of(self, request_id: str) -> str | None:
-        lost = await self._begin("card_of")
-        self._end(lost)
-        return self._cards.get(request_id)
-
-    async def choice(self, choice_id: str) -> str | None:
-        lost = await self._begin("choice")
-        self._end(lost)
-        kept = self._choices.get(choice_id)
-        return kept[0] if kept else None
 
     # -- plumbing --
 
@@ -739,16 +691,6 @@ class FakeCards:
         return self.reminders
 
 
-@dataclass(frozen=True)
-class Process:
-    """One bot process: its own claims (``owner``), the store and 3CX shared with the others."""
-
-    transitions: Transitions
-    decisions: Decisions
-    #: the service, around the same fakes
-    requests: Requests
-
-
 @dataclass
 class World:
     """The fakes, and the domain's services of one process built around them."""
@@ -760,38 +702,32 @@ class World:
     membership: FakeMembership
     policy: ApprovalPolicy
     timing: Timing
-    processes: dict[str, Process] = field(default_factory=dict)
+    #: the request service of each process, by the owner of its claims
+    processes: dict[str, Requests] = field(default_factory=dict)
     #: the cards of every process's requests
     cards: FakeCards = field(default_factory=FakeCards)
 
     @property
-    def decisions(self) -> Decisions:
-        return self.process("bot-a").decisions
-
-    @property
     def requests(self) -> Requests:
-        return self.process("bot-a").requests
+        return self.process("bot-a")
 
-    def process(self, owner: str) -> Process:
-        """The process that holds its claims as ``owner`` (made on first use)."""
+    def process(self, owner: str) -> Requests:
+        """The request service of the process that holds its claims as ``owner`` (made on first use): its own
+        claims, the store and 3CX shared with the others."""
         if owner not in self.processes:
             transitions = Transitions(self.store, self.clock, owner)
             lists: dict[Kind, EntryList] = {Kind.ADDRESS: self.ip, Kind.NUMBER: self.numbers}
             allowing = Allowing(self.ip, Finder(self.ip, self.numbers), self.clock)
-            self.processes[owner] = Process(
+            self.processes[owner] = Requests(
+                self.store,
+                lists,
+                allowing,
+                self.policy,
+                self.timing,
                 transitions,
-                Decisions(self.store, self.policy, self.timing, transitions),
-                Requests(
-                    self.store,
-                    lists,
-                    allowing,
-                    self.policy,
-                    self.timing,
-                    transitions,
-                    EXPIRE_EVERY,
-                    cards=self.cards,
-                    reads=Reads(self.store, self.policy),
-                ),
+                EXPIRE_EVERY,
+                cards=self.cards,
+                reads=Reads(self.store, self.policy),
             )
         return self.processes[owner]
 

@@ -15,7 +15,7 @@ from bot.domain.entries import ALLOW, BlocklistEntry
 from bot.domain.lookup import MAX_MATCHES, Finder, candidate_masks
 from bot.domain.model import Asked, Decision, Done, State, UnblockRequest, What
 
-from .fakes import Failed, FakeBlacklist, FakeBlocklist, expires_at, forbidden
+from .fakes import FakeBlacklist, FakeBlocklist, expires_at
 
 NOW = 1_800_000_000.0
 REQUEST_ID = "0123456789abcdef"
@@ -56,7 +56,9 @@ def allowing(blocklist: FakeBlocklist, now: float = NOW) -> Allowing:
 # -- adding ------------------------------------------------------------------------------------------
 
 
-async def test_an_allow_entry_names_its_duration_its_approver_and_its_request_and_ends_when_allowed() -> None:
+async def test_an_allow_entry_names_its_duration_its_approver_or_unknown_and_its_request_and_ends_when_allowed() -> (
+    None
+):
     blocklist = FakeBlocklist([entry(7, "203.0.113.7", "Block")])
     allowed = await allowing(blocklist).allow(request(), "203.0.113.7", 3600)
 
@@ -75,14 +77,13 @@ async def test_an_allow_entry_names_its_duration_its_approver_and_its_request_an
     # the address was looked up as any address is, before
     assert blocklist.called("with_masks") == [(candidate_masks(ipaddress.ip_network("203.0.113.7")), MAX_MATCHES + 1)]
 
-
-async def test_an_allow_entry_without_a_known_approver_says_so() -> None:
-    blocklist = FakeBlocklist()
     await allowing(blocklist).allow(request(resolved_by=None), "198.51.100.0/24", 2 * 86400)
-    [body] = added(blocklist)
-    assert body["IPAddrMask"] == "198.51.100.0/24"
-    assert body["Description"] == ("Allowed for 2 days by unblock-bot: approved by unknown, request 0123456789abcdef")
-    assert body["ExpiresAt"] == expires_at(NOW + 2 * 86400)
+    assert added(blocklist)[-1] == {
+        "IPAddrMask": "198.51.100.0/24",
+        "BlockType": ALLOW,
+        "ExpiresAt": expires_at(NOW + 2 * 86400),
+        "Description": "Allowed for 2 days by unblock-bot: approved by unknown, request 0123456789abcdef",
+    }
 
 
 @pytest.mark.parametrize(
@@ -183,39 +184,14 @@ async def test_find_added_finds_this_requests_allow_entry_by_its_marker() -> Non
     assert added(blocklist) == []
 
 
-async def test_find_added_finds_nothing_when_this_request_added_none() -> None:
-    blocklist = FakeBlocklist([entry(4, "203.0.113.7", description="request fedcba9876543210")])
+async def test_an_allow_entry_added_is_found_again_by_its_request_only() -> None:
+    blocklist = FakeBlocklist([entry(4, "203.0.113.7", ends=NOW - 1, description="request 1111222233334444")])
     assert await allowing(blocklist).find_added(request(), "203.0.113.7") is None
-
-
-async def test_an_allow_entry_added_is_found_again_by_its_request() -> None:
-    blocklist = FakeBlocklist()
     added = await allowing(blocklist).allow(request(), "203.0.113.7", 3600)
     found = await allowing(blocklist).find_added(request(), "203.0.113.7")
     assert found is not None
     assert (found.entry_id, found.until, found.existed) == (added.entry_id, added.until, False)
     assert await allowing(blocklist).find_added(request(request_id="fedcba9876543210"), "203.0.113.7") is None
-
-
-async def test_remove_takes_the_allow_entry_out() -> None:
-    blocklist = FakeBlocklist([entry(5, "203.0.113.7", ends=NOW + 600)])
-    assert await allowing(blocklist).remove(5) == "allow entry 5 removed (HTTP 204)"
-    assert blocklist.called("remove_entry") == [5]
-    assert blocklist.entries == {}
-
-
-async def test_remove_of_an_allow_entry_already_gone_is_fine() -> None:
-    blocklist = FakeBlocklist()
-    assert await allowing(blocklist).remove(5) == "allow entry 5 was already gone"
-    assert blocklist.called("remove_entry") == [5]
-
-
-async def test_remove_passes_on_what_3cx_refused() -> None:
-    blocklist = FakeBlocklist()
-    blocklist.fail("remove_entry", forbidden())
-
-    with pytest.raises(Failed):
-        await allowing(blocklist).remove(5)
 
 
 # -- words and results -----------------------------------------------------------------------------

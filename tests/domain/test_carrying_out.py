@@ -9,7 +9,7 @@ import asyncio
 
 from bot.domain.actions import UNBLOCK, Action, Does
 from bot.domain.allowing import marker
-from bot.domain.decisions import NOT_ALLOWABLE, NOTHING_TO_UNDO
+from bot.domain.decisions import NOT_ALLOWABLE
 from bot.domain.entries import ALLOW, BlocklistEntry
 from bot.domain.model import State, UnblockRequest
 from bot.domain.outcomes import Outcome
@@ -21,8 +21,6 @@ from .fakes import (
     GROUP_MEMBER,
     TIMING,
     World,
-    allowed_address,
-    blocked_address,
     expires_at,
     forbidden,
     unavailable,
@@ -71,37 +69,6 @@ async def test_approve_removes_each_entry_once_and_ends_unblocked() -> None:
     assert (await w.state(done.id)) == done
 
 
-async def test_an_entry_already_gone_is_already_gone_and_the_request_unblocked() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42], w.ip.entries[43])
-    w.ip.drop(43)
-    click = await w.requests.approve(request.id, APPROVER, CHANNEL)
-    assert isinstance(click, Resolved) and click.request.state is U
-    assert [r.outcome for r in click.request.done.results] == [Outcome.DELETED, Outcome.ALREADY_GONE]
-    assert click.request.removed == [request.what.targets[0]]
-
-
-async def test_a_refused_entry_fails_the_request_with_each_answer() -> None:
-    w = world()
-    w.ip.fail("remove", forbidden())
-    done = await approved(w, 42, 43)
-    assert done.state is F and done.outcome is Outcome.FORBIDDEN
-    assert [r.outcome for r in done.done.results] == [Outcome.FORBIDDEN, Outcome.DELETED]
-    assert done.done.results[0].answer == "HTTP 403 (Forbidden)"
-    assert w.ip.called("remove") == [42, 43] and 42 in w.ip.entries
-    assert done.done.undo_until is not None  # it removed one: that one may be put back
-
-
-async def test_an_entry_changed_since_the_request_is_left_alone() -> None:
-    w = world()
-    w.ip.put(blocked_address(44, "192.0.2.1", etag='W/"1"'))
-    request = await w.request(w.ip.entries[44])
-    w.ip.put(blocked_address(44, "192.0.2.1", etag='W/"2"'))
-    click = await w.requests.approve(request.id, APPROVER, CHANNEL)
-    assert isinstance(click, Resolved) and click.request.state is F and click.request.outcome is Outcome.CHANGED
-    assert 44 in w.ip.entries and click.request.done.undo_until is None
-
-
 async def test_a_delete_without_an_answer_that_3cx_made_later_is_looked_for_once_and_unblocked() -> None:
     w = world()
     w.ip.fail("remove", unavailable(lost=True), late=TIMING.call_bound / 2)  # made before a call must be over
@@ -145,21 +112,6 @@ async def test_an_unexpected_error_fails_the_request_rather_than_leaving_it_clai
 
 
 # -- its undo ----------------------------------------------------------------------------------------
-
-
-async def test_undo_puts_back_exactly_what_the_request_removed() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42], w.ip.entries[43])
-    w.ip.drop(43)  # gone before the request: not this request's to put back
-    await w.requests.approve(request.id, APPROVER, CHANNEL)
-    back = await undone(w, request)
-    assert (back.state, back.owner, back.done.undone_by) == (UNDONE, None, GROUP_MEMBER)
-    assert w.ip.called("restore") == [42]
-    [result] = back.done.undo_results
-    assert (result.outcome, result.answer) == (Outcome.RESTORED, "HTTP 201")
-    restored = w.ip.entries[int(result.new_id or 0)]
-    assert (restored.address, restored.blocks) == ("203.0.113.7", True)
-    assert await w.moves(request.id) == [(None, P), (P, X), (X, U), (U, UNDOING), (UNDOING, UNDONE)]
 
 
 async def test_an_undo_that_3cx_refuses_ends_undo_failed_and_is_not_tried_again() -> None:
@@ -207,39 +159,6 @@ async def test_approve_and_allow_adds_one_allow_entry_once_the_block_is_gone() -
     assert result.allowed_until == w.clock() + HOUR
 
 
-async def test_approve_and_allow_adds_none_while_an_allow_entry_lets_the_address_in() -> None:
-    w = world()
-    w.ip.put(allowed_address(90, "203.0.113.0/24"))
-    w.ip.put(allowed_address(91, "203.0.113.7", until=expires_at(w.clock() - 60)))  # expired: does not count
-    done = await approved(w, 42, action=ALLOW_HOUR)
-    assert w.ip.called("allow") == []
-    [result] = done.done.results
-    assert (result.allow_id, result.allow_existed, result.added_allow) == (90, True, None)
-    assert (await undone(w, done)).state is UNDONE
-    assert w.ip.called("remove_entry") == [] and 90 in w.ip.entries
-
-
-async def test_approve_and_allow_whose_answer_was_lost_finds_the_entry_rather_than_adding_again() -> None:
-    w = world()
-    w.ip.fail("allow", unavailable(lost=True), applied=True)
-    done = await approved(w, 42, action=ALLOW_HOUR)
-    assert w.ip.called("allow") == ["203.0.113.7"] and w.ip.called("marked") == ["203.0.113.7"]
-    assert [e.id for e in allow_entries(w)] == [done.done.results[0].allow_id] == [done.done.results[0].added_allow]
-
-
-async def test_approve_and_allow_refused_leaves_the_unblock_done_and_says_why() -> None:
-    w = world()
-    w.ip.fail("allow", forbidden())
-    done = await approved(w, 42, action=ALLOW_HOUR)
-    [result] = done.done.results
-    assert done.state is U and result.outcome is Outcome.DELETED and result.allow_id is None
-    assert result.answer == "HTTP 204; the allow entry was not added: HTTP 403 (Forbidden)"
-    assert w.ip.called("marked") == []
-    w.ip.calls.clear()
-    assert (await undone(w, done)).state is UNDONE  # looked for once, then the block put back
-    assert w.ip.calls == [("marked", "203.0.113.7"), ("restore", 42)]
-
-
 async def test_undo_after_allow_removes_the_allow_entry_first() -> None:
     w = world()
     done = await approved(w, 42, action=ALLOW_HOUR)
@@ -268,34 +187,7 @@ async def test_undo_after_allow_whose_allow_entry_is_gone_puts_the_block_back() 
     assert back.done.undo_results[0].answer.startswith(f"allow entry {allow_id} was already gone")
 
 
-async def test_undo_after_an_allow_entry_3cx_added_once_the_bot_had_looked_removes_it_first() -> None:
-    w = world()
-    late = 5 * TIMING.call_bound  # 3CX adds it after the bot, once a call must have ended, looked for it
-    w.ip.fail("allow", unavailable(lost=True), late=late)
-    done = await approved(w, 42, action=ALLOW_HOUR)
-    assert done.done.results[0].allow_id is None and w.ip.called("marked") == ["203.0.113.7"]
-    await asyncio.sleep(2 * late)
-    [allow_id] = [e.id for e in allow_entries(w)]
-    w.ip.calls.clear()
-    assert (await undone(w, done)).state is UNDONE
-    assert w.ip.calls == [("marked", "203.0.113.7"), ("remove_entry", allow_id), ("restore", 42)]
-    assert allow_entries(w) == []
-
-
 # -- Allow only ------------------------------------------------------------------------------------------
-
-
-async def test_allow_only_adds_one_allow_entry_for_the_asked_address_and_deletes_nothing() -> None:
-    w = world()
-    done = await approved(w, NETWORK, action=ONLY_HOUR, asked=ASKED)
-    assert (done.state, done.done.action) == (U, ONLY_HOUR)
-    assert w.ip.called("allow") == [ASKED] and w.ip.called("remove") == []
-    assert w.ip.entries[NETWORK].blocks  # the block stays
-    [result] = done.done.results
-    assert (result.outcome, result.allow_existed, result.added_allow) == (Outcome.ALLOWED, False, result.allow_id)
-    [entry] = allow_entries(w)
-    assert (entry.id, entry.address, entry.expires_at) == (result.allow_id, ASKED, expires_at(w.clock() + HOUR))
-    assert done.removed == [] and done.done.undo_until == w.clock() + TIMING.undo_window
 
 
 async def test_undo_of_allow_only_removes_only_the_allow_entry() -> None:
@@ -314,16 +206,6 @@ async def test_undo_of_allow_only_removes_only_the_allow_entry() -> None:
     failed = await undone(w, done)
     assert failed.state is UNDO_FAILED and failed.done.undo_results[0].outcome is Outcome.FORBIDDEN
     assert len(allow_entries(w)) == 1
-
-
-async def test_allow_only_of_an_address_let_in_already_adds_none_and_leaves_nothing_to_undo() -> None:
-    w = world()
-    w.ip.put(allowed_address(90, "198.51.100.0/28"))
-    done = await approved(w, NETWORK, action=ONLY_HOUR, asked=ASKED)
-    assert w.ip.called("allow") == [] and done.state is U and done.done.undo_until is None
-    [result] = done.done.results
-    assert (result.outcome, result.allow_id, result.added_allow) == (Outcome.ALLOWED, 90, None)
-    assert await w.requests.undo(done.id, GROUP_MEMBER, CHANNEL) == Refused(done, NOTHING_TO_UNDO)
 
 
 async def test_allow_only_3cx_refuses_fails_and_changes_nothing() -> None:

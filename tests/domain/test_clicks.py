@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from bot.domain.actions import Action, Does
-from bot.domain.decisions import ELSEWHERE, NOT_ALLOWABLE
+from bot.domain.decisions import ELSEWHERE
 from bot.domain.model import State, UnblockRequest
 from bot.domain.results import AlreadyRequested, AlreadyResolved, Expired, Refusal, Refused, Resolved, Unknown, Why
 
@@ -89,59 +89,6 @@ async def test_a_pending_request_still_in_time_is_not_expired_by_another_request
 # -- who may decide --------------------------------------------------------------------------------
 
 
-async def test_an_approver_approves_and_this_process_claims_it_before_3cx_is_asked() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42])
-    w.cards.then = lambda claimed: w.ip.calls.append(("claimed", claimed.owner))
-    click = await w.requests.approve(request.id, APPROVER, CHANNEL)
-    assert isinstance(click, Resolved) and click.request.state is U
-    [claimed] = w.cards.claims
-    assert (claimed.state, claimed.decision.by, claimed.decision.at) == (X, APPROVER, w.clock())
-    assert w.ip.calls == [("claimed", "bot-a"), ("remove", 42)]
-    assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
-
-
-async def test_a_member_of_an_approvers_group_approves_from_the_home_tab() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42])
-    click = await w.requests.approve(request.id, GROUP_MEMBER, None)
-    assert isinstance(click, Resolved) and click.request.decision.by == GROUP_MEMBER
-
-
-async def test_someone_who_is_no_approver_is_refused_with_the_approvers_named() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42])
-    approvers = w.policy.rules.default.approvers
-    assert await w.requests.approve(request.id, OTHER_USER, CHANNEL) == Refused(
-        request, Refusal(Why.NOT_APPROVER, "approve", approvers=approvers)
-    )
-    assert await w.requests.deny(request.id, OTHER_USER, CHANNEL) == Refused(
-        request, Refusal(Why.NOT_APPROVER, "deny", approvers=approvers)
-    )
-    assert await w.moves(request.id) == [(None, P)]
-
-
-async def test_an_approver_may_not_approve_their_own_request_unless_the_settings_allow_it() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42], requester=APPROVER)
-    assert await w.requests.approve(request.id, APPROVER, CHANNEL) == Refused(
-        request, Refusal(Why.OWN_REQUEST, "approve")
-    )
-    assert (await w.state(request.id)).state is P
-    w = world(allow_self_approval=True)
-    request = await w.request(w.ip.entries[42], requester=APPROVER)
-    assert isinstance(await w.requests.approve(request.id, APPROVER, CHANNEL), Resolved)
-
-
-async def test_an_approver_denies_and_the_entry_is_freed() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42])
-    click = await w.requests.deny(request.id, APPROVER, CHANNEL)
-    assert isinstance(click, Resolved)
-    assert (click.request.state, click.request.decision.by, click.request.owner) == (State.DENIED, APPROVER, None)
-    assert w.store.open_targets == {} and w.ip.calls == []
-
-
 async def test_the_requester_cancels_and_is_told_to_rather_than_deny_and_nobody_else_may() -> None:
     w = world()
     request = await w.request(w.ip.entries[42])
@@ -185,18 +132,6 @@ async def test_a_click_after_the_decision_changes_nothing() -> None:
 # -- two clicks at once ----------------------------------------------------------------------------
 
 
-async def test_of_two_approvals_at_once_in_two_processes_exactly_one_carries_it_out() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42])
-    clicks = await asyncio.gather(
-        w.requests.approve(request.id, APPROVER, CHANNEL),
-        w.process("bot-b").requests.approve(request.id, GROUP_MEMBER, CHANNEL),
-    )
-    assert sorted(type(c).__name__ for c in clicks) == ["AlreadyResolved", "Resolved"]
-    assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
-    assert w.ip.called("remove") == [42]
-
-
 async def test_of_an_approval_and_a_denial_at_once_exactly_one_wins() -> None:
     w = world()
     request = await w.request(w.ip.entries[42])
@@ -208,18 +143,6 @@ async def test_of_an_approval_and_a_denial_at_once_exactly_one_wins() -> None:
 
 
 # -- expiry ----------------------------------------------------------------------------------------
-
-
-async def test_a_click_after_the_time_is_up_expires_the_request() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42])
-    w.clock.advance(TIMING.ttl)
-    click = await w.requests.approve(request.id, OTHER_USER, CHANNEL)  # expired, whoever clicks
-    assert isinstance(click, Expired) and click.just_now and click.request.state is State.EXPIRED
-    again = await w.requests.approve(request.id, APPROVER, CHANNEL)
-    assert isinstance(again, Expired) and not again.just_now
-    assert await w.moves(request.id) == [(None, P), (P, State.EXPIRED)]
-    assert w.store.open_targets == {}
 
 
 async def test_a_click_whose_approver_check_outlasts_the_request_claims_nothing() -> None:
@@ -253,26 +176,6 @@ async def test_expire_due_expires_only_the_requests_past_their_time() -> None:
 
 
 # -- undo --------------------------------------------------------------------------------------------
-
-
-async def test_an_approver_undoes_an_unblock_once() -> None:
-    w = world()
-    done = await unblocked(w)
-    click = await w.requests.undo(done.id, GROUP_MEMBER, CHANNEL)
-    assert isinstance(click, Resolved) and click.request.state is State.UNDONE
-    assert (w.cards.claims[-1].state, w.cards.claims[-1].done.undone_by) == (State.UNDOING, GROUP_MEMBER)
-    assert isinstance(await w.requests.undo(done.id, APPROVER, CHANNEL), AlreadyResolved)
-    assert await w.moves(done.id) == [(None, P), (P, X), (X, U), (U, State.UNDOING), (State.UNDOING, State.UNDONE)]
-
-
-async def test_two_undos_at_once_undo_it_once() -> None:
-    w = world()
-    done = await unblocked(w)
-    clicks = await asyncio.gather(
-        w.requests.undo(done.id, APPROVER, CHANNEL), w.process("bot-b").requests.undo(done.id, GROUP_MEMBER, CHANNEL)
-    )
-    assert sorted(type(c).__name__ for c in clicks) == ["AlreadyResolved", "Resolved"]
-    assert w.ip.called("restore") == [42]
 
 
 async def test_undo_is_only_for_approvers_in_the_requests_channel() -> None:
@@ -329,30 +232,3 @@ async def test_nothing_to_undo_before_the_unblock_is_done() -> None:
 
 
 # -- which actions are offered -------------------------------------------------------------------------
-
-
-async def test_approve_and_allow_is_carried_out_for_the_duration_approved() -> None:
-    w = world()
-    for entry_id in (42, 43):  # one address, and a network of 256
-        request = await w.request(w.ip.entries[entry_id])
-        click = await w.requests.approve(request.id, APPROVER, CHANNEL, ALLOW_HOUR)
-        assert isinstance(click, Resolved) and click.request.done.action == ALLOW_HOUR
-        assert w.cards.claims[-1].done.action == ALLOW_HOUR
-
-
-async def test_approve_and_allow_is_refused_for_a_request_it_is_not_offered_for() -> None:
-    w = world()
-    w.ip.put(blocked_address(44, "10.0.0.0/16"))
-    w.ip.put(blocked_address(45, "192.0.2.9"))
-    for targets in ([w.numbers.entries["n1"]], [w.ip.entries[44]], [w.ip.entries[42], w.ip.entries[45]]):
-        request = await w.request(*targets)
-        assert await w.requests.approve(request.id, APPROVER, CHANNEL, ALLOW_HOUR) == Refused(request, NOT_ALLOWABLE)
-        assert (await w.state(request.id)).state is P
-        assert isinstance(await w.requests.approve(request.id, APPROVER, CHANNEL), Resolved)
-
-
-async def test_a_duration_the_rule_does_not_offer_is_refused() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42])
-    odd = Action(Does.UNBLOCK_AND_ALLOW, 42)
-    assert await w.requests.approve(request.id, APPROVER, CHANNEL, odd) == Refused(request, NOT_ALLOWABLE)

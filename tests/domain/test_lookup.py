@@ -11,15 +11,7 @@ from typing import cast
 import pytest
 
 from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, CallFailed
-from bot.domain.lookup import (
-    MAX_MATCHES,
-    NUMBER_CANDIDATES,
-    Finder,
-    Network,
-    TooSlow,
-    candidate_masks,
-    containing_prefix,
-)
+from bot.domain.lookup import MAX_MATCHES, NUMBER_CANDIDATES, Finder, Network, TooSlow
 from bot.domain.outcomes import Outcome
 
 from .fakes import Failed, FakeBlacklist, FakeBlocklist
@@ -63,85 +55,42 @@ def net(text: str) -> Network:
     return ipaddress.ip_network(text, strict=False)
 
 
-# -- addresses -----------------------------------------------------------------------------------
+# -- addresses and numbers ---------------------------------------------------------------------------
+
+ADDRESSES = [
+    ("203.0.113.7", ["0.0.0.0/0", "203.0.0.0/16", "203.0.113.0/255.255.255.0", "203.0.113.0/24", "203.0.113.7/32",
+                     "203.0.113.7", "198.51.100.0/24", "203.0.113.8", "203.0.113.128/25"], [5, 6, 3, 4, 2, 1]),
+    ("2001:db8::7", ["::/0", "2001:db8::/32", "2001:db8::7", "2001:db8::/64", "2001:db8:1::/48", "0.0.0.0/0"],
+     [3, 4, 2, 1]),
+    ("203.0.113.0/24", ["203.0.113.0/24", "203.0.113.0/25", "203.0.113.7", "203.0.112.0/255.255.254.0"], [1, 4]),
+]  # fmt: skip
 
 
-async def test_an_address_is_found_by_its_entries_and_every_network_holding_it_most_specific_first() -> None:
-    ip = addresses(
-        [
-            entry(14, "0.0.0.0/0"),
-            entry(13, "203.0.0.0/16"),
-            entry(12, "203.0.113.0/255.255.255.0"),
-            entry(11, "203.0.113.0/24"),
-            entry(17, "203.0.113.7/32"),
-            entry(10, "203.0.113.7"),
-            entry(15, "198.51.100.0/24"),
-            entry(16, "203.0.113.8"),
-            entry(18, "203.0.113.128/25"),
-        ]
-    )
-    found = await finder(ip).address(net("203.0.113.7"))
+@pytest.mark.parametrize(("asked", "listed", "found_ids"), ADDRESSES, ids=["address", "ipv6", "network"])
+async def test_an_address_or_network_is_found_by_its_entries_and_every_network_holding_it_most_specific_first(
+    asked: str, listed: list[str], found_ids: list[int]
+) -> None:
+    ip = addresses([entry(n, mask) for n, mask in enumerate(listed, 1)])
+    found = await finder(ip).address(net(asked))
 
-    assert [t.id for t in found.blocking] == [10, 17, 11, 12, 13, 14]
-    assert found.allowing == ()
-    assert not found.truncated
-    assert ip.called("with_masks") == [(candidate_masks(net("203.0.113.7")), MAX_MATCHES + 1)]
+    assert [t.id for t in found.blocking] == found_ids and found.allowing == () and not found.truncated
+    [(masks, top)] = masks_asked(ip)
+    assert top == MAX_MATCHES + 1 and len(set(masks)) == len(masks)
+    # every text of a network holding it, both ways for IPv4; a network is never named by its bare address
+    for prefix in range(net(asked).prefixlen + 1):
+        supernet = net(asked).supernet(new_prefix=prefix)
+        assert f"{supernet.network_address}/{prefix}" in masks
+        assert supernet.version == 6 or f"{supernet.network_address}/{supernet.netmask}" in masks
+    assert (str(net(asked).network_address) in masks) is ("/" not in asked)
+    assert len(masks) == ("/" not in asked) + (2 if net(asked).version == 4 else 1) * (net(asked).prefixlen + 1)
 
 
 async def test_only_entries_that_hold_the_address_count_whatever_3cx_answers() -> None:
     """The finder checks containment itself: text that is no network, another family, a network beside it."""
-    ip = addresses(
-        [
-            entry(1, "203.0.113.0/24"),
-            entry(2, "203.0.113.128/25"),
-            entry(3, "198.51.100.7"),
-            entry(4, "not an address"),
-            entry(5, None),
-            entry(6, ""),
-            entry(7, "::/0"),
-            entry(8, " 203.0.113.7 "),
-        ],
-        exact=False,
-    )
+    listed = ["203.0.113.0/24", "203.0.113.128/25", "198.51.100.7", "not an address", None, "", "::/0", " 203.0.113.7 "]
+    ip = addresses([entry(n, mask) for n, mask in enumerate(listed, 1)], exact=False)
     found = await finder(ip).address(net("203.0.113.7"))
     assert [t.id for t in found.blocking] == [8, 1]
-
-
-async def test_an_ipv6_address_is_found_by_its_entries_and_the_networks_holding_it() -> None:
-    ip = addresses(
-        [
-            entry(1, "::/0"),
-            entry(2, "2001:db8::/32"),
-            entry(3, "2001:db8::7"),
-            entry(4, "2001:db8::/64"),
-            entry(5, "2001:db8:1::/48"),
-            entry(6, "0.0.0.0/0"),
-        ]
-    )
-    found = await finder(ip).address(net("2001:db8::7"))
-
-    assert [t.id for t in found.blocking] == [3, 4, 2, 1]
-    [(masks, top)] = masks_asked(ip)
-    assert (masks, top) == (candidate_masks(net("2001:db8::7")), MAX_MATCHES + 1)
-    assert masks[:2] == ["2001:db8::7", "2001:db8::7/128"]
-    assert {"2001:db8::/64", "2001:db8::/32", "::/0"} <= set(masks)
-
-
-async def test_a_network_is_found_by_the_entries_for_it_and_the_networks_holding_it_not_those_inside_it() -> None:
-    ip = addresses(
-        [
-            entry(1, "203.0.113.0/24"),
-            entry(2, "203.0.113.0/25"),
-            entry(3, "203.0.113.7"),
-            entry(4, "203.0.112.0/255.255.254.0"),
-        ]
-    )
-    found = await finder(ip).address(net("203.0.113.0/24"))
-
-    assert [t.id for t in found.blocking] == [1, 4]
-    [(masks, _)] = masks_asked(ip)
-    assert "203.0.113.0" not in masks  # a network is never named by its bare address
-    assert masks[:2] == ["203.0.113.0/24", "203.0.113.0/255.255.255.0"]
 
 
 async def test_allow_entries_are_reported_and_never_offered() -> None:
@@ -154,113 +103,48 @@ async def test_allow_entries_are_reported_and_never_offered() -> None:
         ]
     )
     found = await finder(ip).address(net("203.0.113.7"))
+    assert [t.id for t in found.blocking] == [1, 4] and [e.id for e in found.allowing] == [3, 2]
 
-    assert [t.id for t in found.blocking] == [1, 4]
-    assert [e.id for e in found.allowing] == [3, 2]
-
-
-async def test_an_address_only_allowed_has_nothing_to_offer() -> None:
-    found = await finder(addresses([entry(2, "203.0.113.0/24", ALLOW)])).address(net("203.0.113.7"))
-    assert found.blocking == ()
-    assert [e.id for e in found.allowing] == [2]
-    assert not found.truncated
+    only = await finder(addresses([entry(2, "203.0.113.0/24", ALLOW)])).address(net("203.0.113.7"))
+    assert only.blocking == () and [e.id for e in only.allowing] == [2]
 
 
-@pytest.mark.parametrize(("listed", "truncated"), [(MAX_MATCHES - 1, False), (MAX_MATCHES, False),
-                                                   (MAX_MATCHES + 1, True), (MAX_MATCHES + 20, True)])  # fmt: skip
-async def test_more_matches_than_one_request_may_cover_are_cut_and_said_so(listed: int, truncated: bool) -> None:
+@pytest.mark.parametrize("listed", [MAX_MATCHES - 1, MAX_MATCHES, MAX_MATCHES + 1, MAX_MATCHES + 20])
+async def test_more_matches_than_one_request_may_cover_are_cut_and_said_so(listed: int) -> None:
     ip = addresses([entry(i, "203.0.113.7") for i in range(1, listed + 1)])
     found = await finder(ip).address(net("203.0.113.7"))
-
     assert [t.id for t in found.blocking] == list(range(1, min(listed, MAX_MATCHES) + 1))
-    assert found.truncated is truncated
+    assert found.truncated is (listed > MAX_MATCHES)
 
-
-# -- the masks asked -------------------------------------------------------------------------------
-
-
-def test_candidate_masks_name_an_address_and_every_supernet_both_ways() -> None:
-    masks = candidate_masks(net("192.0.2.1"))
-
-    assert masks[:5] == ["192.0.2.1", "192.0.2.1/32", "192.0.2.1/255.255.255.255", "192.0.2.0/31",
-                         "192.0.2.0/255.255.255.254"]  # fmt: skip
-    assert masks[-2:] == ["0.0.0.0/0", "0.0.0.0/0.0.0.0"]
-    assert len(masks) == 1 + 2 * 33
-    assert len(set(masks)) == len(masks)
-    for prefix in range(33):
-        supernet = net("192.0.2.1").supernet(new_prefix=prefix)
-        assert f"{supernet.network_address}/{prefix}" in masks
-        assert f"{supernet.network_address}/{supernet.netmask}" in masks
-    # each names a network holding the address
-    assert all(containing_prefix(m, net("192.0.2.1")) is not None for m in masks)
-
-
-def test_candidate_masks_of_a_network_start_at_its_own_prefix() -> None:
-    masks = candidate_masks(net("198.51.100.0/22"))
-    assert masks[0] == "198.51.100.0/22"
-    assert len(masks) == 2 * 23
-    assert "198.51.100.0" not in masks
-    assert "198.51.96.0/20" in masks and "198.51.96.0/255.255.240.0" in masks
-
-
-def test_candidate_masks_of_ipv6_are_prefix_lengths_only() -> None:
-    masks = candidate_masks(net("2001:db8::7"))
-    assert len(masks) == 1 + 129
-    assert masks[-1] == "::/0"
-    assert all(containing_prefix(m, net("2001:db8::7")) is not None for m in masks)
-    assert {ipaddress.ip_network(m).prefixlen for m in masks[1:]} == set(range(129))
-
-
-def test_containing_prefix_is_none_for_what_does_not_hold_the_network() -> None:
-    assert containing_prefix("203.0.113.0/24", net("203.0.113.7")) == 24
-    assert containing_prefix("203.0.113.0/255.255.255.0", net("203.0.113.7")) == 24
-    assert containing_prefix("203.0.113.0/25", net("203.0.113.0/24")) is None
-    assert containing_prefix("::/0", net("203.0.113.7")) is None
-    assert containing_prefix("203.0.113.300", net("203.0.113.7")) is None
-    assert containing_prefix(None, net("203.0.113.7")) is None
-
-
-# -- numbers -------------------------------------------------------------------------------------
-
-
-async def test_a_number_is_asked_with_and_without_its_plus_and_with_00_for_its_plus() -> None:
-    stored = [number("a", "+41445551234"), number("b", "41445551234"), number("c", "0041445551234")]
-    blacklist = numbers([*stored, number("d", "41445551235")])
+    blacklist = numbers([number(str(i), "+41445551234") for i in range(listed)])
     found = await finder(blacklist=blacklist).number("+41445551234")
-
-    assert [t.id for t in found.blocking] == ["a", "b", "c"]
-    assert blacklist.called("holding_digits") == [("1234", NUMBER_CANDIDATES)]
-    assert found.allowing == ()
-    assert not found.truncated
+    assert len(found.blocking) == min(listed, MAX_MATCHES) and found.truncated is (listed > MAX_MATCHES)
 
 
-async def test_a_number_without_a_plus_is_asked_with_and_without_one() -> None:
-    blacklist = numbers([number("a", "+41445551234"), number("b", "41445551234"), number("c", "0041445551234")])
-    found = await finder(blacklist=blacklist).number("41445551234")
-
-    assert [t.id for t in found.blocking] == ["a", "b"]
-    assert blacklist.called("holding_digits") == [("1234", NUMBER_CANDIDATES)]
-    assert found.allowing == ()
-    assert not found.truncated
+STORED = [
+    number("a", "+41 44 555 12 34"),
+    number("b", "(044) 555-1234"),
+    number("c", "41-44-555.12.34"),
+    number("d", "+41 44 555 12 345"),
+    number("e", None),
+    number("f", "+1 (415) 555-1234"),
+    number("g", "0041 44 555 1 234"),
+    number("h", "+41 4455 51234"),
+    number("i", "41445551234"),
+    number("j", "0041445551234"),
+]
 
 
 @pytest.mark.parametrize("exact", [True, False], ids=["as 3CX's filter answers", "a 3CX that answers with all"])
-async def test_a_number_matches_whatever_punctuation_3cx_stored(exact: bool) -> None:
-    blacklist = numbers(
-        [
-            number("a", "+41 44 555 12 34"),
-            number("b", "(044) 555-1234"),
-            number("c", "41-44-555.12.34"),
-            number("d", "+41 44 555 12 345"),
-            number("e", None),
-            number("f", "+1 (415) 555-1234"),
-            number("g", "0041 44 555 1 234"),
-            number("h", "+41 4455 51234"),
-        ],
-        exact=exact,
-    )
-    found = await finder(blacklist=blacklist).number("+41445551234")
-    assert [t.id for t in found.blocking] == ["a", "c", "g", "h"]
+@pytest.mark.parametrize(("asked", "found_ids"), [("+41445551234", "acghij"), ("41445551234", "achi")])
+async def test_a_number_matches_with_or_without_its_plus_or_00_whatever_punctuation_3cx_stored(
+    exact: bool, asked: str, found_ids: str
+) -> None:
+    blacklist = numbers(STORED, exact=exact)
+    found = await finder(blacklist=blacklist).number(asked)
+
+    assert "".join(str(t.id) for t in found.blocking) == found_ids and found.allowing == ()
+    assert blacklist.called("holding_digits") == [("1234", NUMBER_CANDIDATES)]
 
 
 async def test_a_number_is_asked_for_by_its_last_digits_however_short() -> None:
@@ -269,16 +153,6 @@ async def test_a_number_is_asked_for_by_its_last_digits_however_short() -> None:
 
     assert [t.id for t in found.blocking] == ["b", "c"]  # "1 1 2" has more than one space among its last digits
     assert blacklist.called("holding_digits") == [("112", NUMBER_CANDIDATES)]
-
-
-async def test_more_numbers_than_one_request_may_cover_are_cut_and_said_so() -> None:
-    blacklist = numbers([number(str(i), "+41445551234") for i in range(MAX_MATCHES + 5)])
-    found = await finder(blacklist=blacklist).number("+41445551234")
-    assert len(found.blocking) == MAX_MATCHES
-    assert found.truncated
-
-    exact = numbers([number(str(i), "+41445551234") for i in range(MAX_MATCHES)])
-    assert not (await finder(blacklist=exact).number("+41445551234")).truncated
 
 
 # -- entries by id, and pages --------------------------------------------------------------------

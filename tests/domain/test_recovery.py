@@ -45,7 +45,7 @@ async def stopped_after_claiming(
     """A request approved in the process ``DEAD``, which stopped right after its claim."""
     request = await w.request(w.ip.entries[entry_id], asked=asked)
     with stopped_during(w), pytest.raises(Stopped):
-        await w.process(DEAD).requests.approve(request.id, APPROVER, CHANNEL, action)
+        await w.process(DEAD).approve(request.id, APPROVER, CHANNEL, action)
     return await w.state(request.id)
 
 
@@ -59,7 +59,7 @@ async def stopped_while_3cx_works(w: World, method: str, action: Action = UNBLOC
         await never.wait()
 
     w.ip.before[method] = no_answer
-    stopping = asyncio.create_task(w.process(DEAD).requests.approve(request.id, APPROVER, CHANNEL, action))
+    stopping = asyncio.create_task(w.process(DEAD).approve(request.id, APPROVER, CHANNEL, action))
     while not w.ip.called(method):
         await asyncio.sleep(0.001)
     stopping.cancel()
@@ -72,7 +72,7 @@ async def stopped_while_3cx_works(w: World, method: str, action: Action = UNBLOC
 async def undo_stopped(w: World, done: UnblockRequest) -> None:
     """The undo of ``done``, claimed in the process ``DEAD``, which stopped right after its claim."""
     with stopped_during(w), pytest.raises(Stopped):
-        await w.process(DEAD).requests.undo(done.id, GROUP_MEMBER, CHANNEL)
+        await w.process(DEAD).undo(done.id, GROUP_MEMBER, CHANNEL)
     assert (await w.state(done.id)).state is UNDOING
 
 
@@ -134,16 +134,6 @@ async def test_a_stopped_claim_3cx_cannot_be_asked_about_waits_for_the_next_try(
     assert done.state is U and w.ip.calls == [("listed", 42), ("remove", 42)]
 
 
-async def test_of_two_processes_recovering_one_claim_one_finishes_it() -> None:
-    w = world()
-    request = await stopped_after_claiming(w)
-    w.clock.advance(TIMING.takeover_after + 0.001)
-    finished = await asyncio.gather(w.requests.recover(), w.process("bot-b").requests.recover())
-    assert sorted(len(f) for f in finished) == [0, 1]
-    assert w.ip.called("remove") == [42]
-    assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
-
-
 # -- its undo ----------------------------------------------------------------------------------------
 
 
@@ -171,16 +161,6 @@ async def test_a_stopped_undo_that_3cx_made_is_found_restored() -> None:
 
 
 # -- Approve and allow, Allow only ---------------------------------------------------------------------
-
-
-async def test_a_stopped_approve_and_allow_finds_its_allow_entry_rather_than_adding_again() -> None:
-    w = world()
-    request_id = await stopped_while_3cx_works(w, "allow", Action(Does.UNBLOCK_AND_ALLOW, HOUR))
-    note = f"Allowed for 1 hour by unblock-bot: approved by {APPROVER}, {marker(await w.state(request_id))}"
-    w.ip.put(BlocklistEntry(2000, "203.0.113.7", note, ALLOW, "API", None))
-    [done] = await recovered(w)
-    assert done.state is U and w.ip.calls == [("listed", 42), ("marked", "203.0.113.7")]
-    assert [e.id for e in allow_entries(w)] == [done.done.results[0].allow_id] == [2000]
 
 
 async def test_a_stopped_allow_only_whose_entry_3cx_added_is_found_and_not_added_again() -> None:

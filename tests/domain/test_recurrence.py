@@ -56,18 +56,6 @@ async def test_an_address_never_unblocked_has_no_recurrence() -> None:
     assert (await w.requests.reads.unblocks(w.clock())).of([blocked_address(104, "203.0.113.7")]) is None
 
 
-async def test_an_undone_unblock_is_not_counted() -> None:
-    w = world()
-    undone = await unblocked(w, blocked_address(100, "203.0.113.7"))
-    assert isinstance(await w.requests.undo(undone.id, APPROVER, CHANNEL), Resolved)
-    assert (await w.state(undone.id)).state is State.UNDONE
-    kept = await unblocked(w, blocked_address(101, "203.0.113.7"))
-
-    found = (await w.requests.reads.unblocks(w.clock())).of([blocked_address(102, "203.0.113.7")])
-
-    assert found is not None and found.count == 1 and found.last.id == kept.id
-
-
 async def test_a_request_that_is_denied_or_still_waiting_is_no_unblock() -> None:
     w = world()
     denied = await w.request(blocked_address(42, "203.0.113.7"))

@@ -14,7 +14,6 @@ import pytest
 
 from bot.domain.model import Escalation, State, UnblockRequest
 from bot.domain.policy import ApprovalPolicy
-from bot.domain.requests import REMINDER_CLAIM_HOLD
 from bot.domain.results import ApprovalRecorded, Refusal, Refused, Resolved, Upkept, Why
 from bot.domain.rules import Approvers, Rule, Rules
 
@@ -79,7 +78,7 @@ class Stopped(Exception):
 async def upkeep(w: World, owner: str = "bot-a", *, delivered: bool | type[Exception] = True) -> Upkept:
     """One round of upkeep in the process ``owner``, whose reminders are delivered (or not)."""
     w.cards.reminders = delivered
-    return await w.process(owner).requests.upkeep()
+    return await w.process(owner).upkeep()
 
 
 def ids(requests: Sequence[UnblockRequest]) -> list[str]:
@@ -89,71 +88,11 @@ def ids(requests: Sequence[UnblockRequest]) -> list[str]:
 # -- reminders -----------------------------------------------------------------------------------------
 
 
-async def test_a_request_still_waiting_is_reminded_once_after_its_time() -> None:
-    w = reminding()
-    request = await waiting_for(w, 2 * MINUTE - 1)
-    assert (await upkeep(w)).reminded == []
-
-    w.clock.advance(1)
-    done = await upkeep(w)
-    assert ids(done.reminded) == [request.id] and done.escalated == []
-    assert done.reminded[0].decision.reminded_at == w.clock() and done.reminded[0].state is State.PENDING
-    assert (await w.state(request.id)).decision.reminded_at == w.clock()
-
-    w.clock.advance(30)
-    assert (await upkeep(w)).reminded == []
-    assert (await upkeep(w, "bot-b")).reminded == []  # another replica, or the same bot after a restart
-    assert await w.moves(request.id) == [(None, State.PENDING)]  # no transition: it still waits
-
-
 async def test_two_replicas_at_once_remind_once() -> None:
     w = reminding()
     request = await waiting_for(w, 2 * MINUTE)
     a, b = await asyncio.gather(upkeep(w, "bot-a"), upkeep(w, "bot-b"))
     assert ids(a.reminded) + ids(b.reminded) == [request.id]
-
-
-async def test_a_reminder_slack_refused_is_not_recorded_and_is_sent_at_a_later_round_once() -> None:
-    w = reminding()
-    request = await waiting_for(w, 2 * MINUTE)
-    refused = await upkeep(w, "bot-a", delivered=False)
-    assert refused.reminded == [] and ids(w.cards.reminded) == [request.id]
-    assert (await w.state(request.id)).decision.reminded_at is None
-
-    w.clock.advance(30)
-    again = await upkeep(w, "bot-b")  # the next round, in any process
-    assert ids(again.reminded) == [request.id] and (await w.state(request.id)).decision.reminded_at == w.clock()
-    assert (await upkeep(w, "bot-a")).reminded == [] and (await upkeep(w, "bot-b")).reminded == []
-
-
-async def test_a_reminder_claimed_by_a_process_that_stopped_is_sent_by_another_once_the_claim_is_stale() -> None:
-    w = reminding()
-    request = await waiting_for(w, 2 * MINUTE)
-    with pytest.raises(Stopped):  # claimed; the process stops before the reminder is delivered
-        await upkeep(w, "bot-dead", delivered=Stopped)
-
-    w.clock.advance(REMINDER_CLAIM_HOLD)
-    assert (await upkeep(w, "bot-b")).reminded == []  # its holder may still be sending it
-    w.clock.advance(1)
-    assert ids((await upkeep(w, "bot-b")).reminded) == [request.id]
-    assert (await w.state(request.id)).decision.reminded_at == w.clock()
-
-
-@pytest.mark.parametrize("decide", ["approve", "deny", "cancel"])
-async def test_a_decided_request_is_never_reminded(decide: str) -> None:
-    w = reminding()
-    request = await waiting_for(w, MINUTE)
-    clicks = {
-        "approve": lambda: w.requests.approve(request.id, APPROVER, CHANNEL),
-        "deny": lambda: w.requests.deny(request.id, APPROVER, CHANNEL),
-        "cancel": lambda: w.requests.cancel(request.id, REQUESTER, CHANNEL),
-    }
-    assert isinstance(await clicks[decide](), Resolved)
-
-    w.clock.advance(5 * MINUTE)
-    done = await upkeep(w)
-    assert (done.reminded, done.escalated) == ([], [])
-    assert (await w.state(request.id)).decision.reminded_at is None
 
 
 async def test_an_expired_request_is_never_reminded() -> None:
@@ -294,17 +233,6 @@ async def test_one_escalated_to_counts_as_an_approver_of_several() -> None:
     approved = await w.requests.approve(request.id, LEAD, CHANNEL)
     assert isinstance(approved, Resolved) and approved.request.decision.approved_by == (APPROVER, LEAD)
     assert approved.request.state is State.UNBLOCKED
-
-
-async def test_those_requests_are_escalated_to_are_approvers_only_of_what_was_escalated_to_them() -> None:
-    w = reminding()
-    # no approvers of anything under the settings or a rule: no report, no other channel's history
-    assert not await w.policy.is_approver(LEAD) and not await w.policy.is_approver(ONCALL_MEMBER)
-    assert await w.policy.is_approver(APPROVER)
-    # but they may be asked to decide (their Home tab lists what they may approve now)
-    assert await w.policy.may_be_asked(LEAD) and await w.policy.may_be_asked(ONCALL_MEMBER)
-    assert not await w.policy.may_be_asked(OTHER_USER)
-    assert not await reminding(replace(SETTINGS, escalate_after=0.0)).policy.may_be_asked(LEAD)
 
 
 async def test_each_sees_waiting_only_the_requests_they_may_approve_now() -> None:

@@ -5,7 +5,6 @@ latest only), claimed once by two processes."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -102,7 +101,7 @@ def known() -> list[UnblockRequest]:
     ]
 
 
-def test_the_requests_are_counted_by_how_they_ended() -> None:
+def test_the_figures_count_endings_decision_times_approvers_and_the_five_most_unblocked() -> None:
     report = figures(known(), T, T + WEEK)
 
     assert report.total == 10
@@ -111,35 +110,12 @@ def test_the_requests_are_counted_by_how_they_ended() -> None:
         Ending.UNDONE: 1, Ending.WAITING: 1,
     }  # fmt: skip
     assert (report.reminders, report.escalations) == (1, 1)
-
-
-def test_the_time_to_a_decision_counts_only_what_an_approver_decided() -> None:
-    report = figures(known(), T, T + WEEK)
-
     # 30, 60, 120, 300, 600 and 900 seconds: expiry, the requester's cancel and the rule's own unblock left out
-    assert report.decided == 6
-    assert report.median == 210.0
-    assert report.p90 == 750.0
-
-
-def test_unblocks_are_counted_by_approver_each_approver_of_several_once() -> None:
-    report = figures(known(), T, T + WEEK)
-
-    # the undone request unblocked too; the failed and denied ones did not; the rule's unblock is apart
-    assert report.by_approver == ((BOB, 2), (CAROL, 2), (DAVE, 1))
-    assert report.by_rule == 1
-
-
-def test_the_five_most_unblocked_addresses_or_numbers_most_first() -> None:
-    report = figures(known(), T, T + WEEK)
-
-    assert report.top == (
-        ("203.0.113.7", 3),
-        ("+15550100", 1),
-        ("192.0.2.10", 1),
-        ("192.0.2.11", 1),
-        ("192.0.2.9", 1),
-    )  # 198.51.100.0/24, the sixth, is left out
+    assert (report.decided, report.median, report.p90) == (6, 210.0, 750.0)
+    # each approver of several once; the undone request unblocked too, the failed and denied ones did not
+    assert report.by_approver == ((BOB, 2), (CAROL, 2), (DAVE, 1)) and report.by_rule == 1
+    # 198.51.100.0/24, the sixth, is left out
+    assert report.top == (("203.0.113.7", 3), ("+15550100", 1), ("192.0.2.10", 1), ("192.0.2.11", 1), ("192.0.2.9", 1))
 
 
 def test_allow_only_counts_the_address_it_let_in() -> None:
@@ -177,53 +153,6 @@ def test_the_weekly_report_is_due_on_monday_at_nine_utc() -> None:
     assert friday.latest(MONDAY_NINE) == datetime(2026, 11, 27, 17, 30, tzinfo=UTC).timestamp()
 
 
-def test_the_weekly_report_keeps_to_the_clocks_of_its_time_zone() -> None:
-    weekly = Weekly(weekday=0, hour=9, minute=0, zone=BERLIN)  # UNBLOCK_REPORT_AT=mon 09:00, Europe/Berlin
-    winter = datetime(2026, 11, 30, 8, 0, tzinfo=UTC).timestamp()  # 09:00 CET
-    summer = datetime(2026, 6, 29, 7, 0, tzinfo=UTC).timestamp()  # 09:00 CEST
-
-    assert weekly.latest(winter) == winter and weekly.latest(winter - 1) == winter - WEEK
-    assert weekly.latest(summer) == summer and weekly.latest(summer - 1) == summer - WEEK
-    assert weekly.latest(winter + 6 * DAY) == winter
-
-
-async def test_the_week_the_clocks_change_is_reported_whole_and_once() -> None:
-    before = datetime(2026, 3, 23, 8, 0, tzinfo=UTC).timestamp()  # Monday 09:00 CET
-    after = datetime(2026, 3, 30, 7, 0, tzinfo=UTC).timestamp()  # Monday 09:00 CEST: 167 hours later
-    store, clock = MemoryStore(), FakeClock(before)
-    await store.add(made(1, State.PENDING, A, created_at=before + 60))
-    await store.add(made(2, State.PENDING, B, created_at=after - 60))
-    reporting = Reporting(store, store, clock, Weekly(zone=BERLIN), holder="bot-1")
-    assert await reporting.due() is None  # the first start: recorded, not posted
-
-    clock.now = after - 1
-    assert await reporting.due() is None
-    clock.now = after
-    report = await reporting.due()
-
-    assert report is not None and (report.since, report.until) == (before, after) and report.total == 2
-
-
-def test_due_not_before_the_moment_then_once() -> None:
-    weekly, last = Weekly(), MONDAY_NINE - WEEK
-
-    assert due(weekly, MONDAY_NINE - 1, last) is None
-    assert due(weekly, MONDAY_NINE, last) == Due(MONDAY_NINE)
-    assert due(weekly, MONDAY_NINE + 3600, MONDAY_NINE) is None  # posted: not again
-
-
-def test_weeks_missed_while_no_bot_ran_post_the_latest_once() -> None:
-    weekly = Weekly()
-    owed = due(weekly, MONDAY_NINE + 2 * DAY, MONDAY_NINE - 3 * WEEK)
-
-    assert owed == Due(MONDAY_NINE) and owed.since == MONDAY_NINE - WEEK
-    assert due(weekly, MONDAY_NINE + 2 * DAY, owed.at) is None
-
-
-def test_the_first_start_of_reporting_only_records_the_moment() -> None:
-    assert due(Weekly(), MONDAY_NINE + DAY, None) == Due(MONDAY_NINE, post=False)
-
-
 @dataclass
 class Poster:
     """Where the weekly report goes: each report posted, delivered or not (``delivers``)."""
@@ -236,74 +165,46 @@ class Poster:
         return self.delivers
 
 
-async def test_two_processes_post_the_weekly_report_once() -> None:
-    store, clock = MemoryStore(), FakeClock(MONDAY_NINE - DAY)
-    await store.add(made(1, State.PENDING, A, created_at=MONDAY_NINE - 2 * DAY))
-    await store.add(made(2, State.PENDING, B, created_at=MONDAY_NINE + 60))  # after the period
-    posters = Poster(), Poster()
-    one, two = (Reporting(store, store, clock, Weekly(), f"bot-{n}", p) for n, p in enumerate(posters, 1))
+async def test_the_week_the_clocks_change_is_reported_whole_and_once() -> None:
+    before = datetime(2026, 3, 23, 8, 0, tzinfo=UTC).timestamp()  # Monday 09:00 CET
+    after = datetime(2026, 3, 30, 7, 0, tzinfo=UTC).timestamp()  # Monday 09:00 CEST: 167 hours later
+    store, clock = MemoryStore(), FakeClock(before)
+    await store.add(made(1, State.PENDING, A, created_at=before + 60))
+    await store.add(made(2, State.PENDING, B, created_at=after - 60))
+    reporting = Reporting(store, store, clock, Weekly(zone=BERLIN), holder="bot-1", poster=Poster())
+    assert await reporting.post_due() is None  # the first start: recorded, not posted
 
-    assert [*await asyncio.gather(one.post_due(), two.post_due())] == [None, None]  # the first start: recorded
-    started = MONDAY_NINE - DAY
-    assert store.reports == {MONDAY_NINE - WEEK: (False, "bot-1", started, started)}
+    clock.now = after - 1
+    assert await reporting.post_due() is None
+    clock.now = after
+    report = await reporting.post_due()
 
-    clock.now = MONDAY_NINE - 1
-    assert [*await asyncio.gather(one.post_due(), two.post_due())] == [None, None]
-    clock.now = MONDAY_NINE + 1
-    [report] = [r for r in await asyncio.gather(two.post_due(), one.post_due()) if r is not None]
-    assert report.total == 1 and (report.since, report.until) == (MONDAY_NINE - WEEK, MONDAY_NINE)
-    assert sorted(len(p.posted) for p in posters) == [0, 1]
-    clock.now = MONDAY_NINE + 3600
-    assert [*await asyncio.gather(one.post_due(), two.post_due())] == [None, None]
+    assert report is not None and (report.since, report.until) == (before, after) and report.total == 2
 
 
-async def test_a_weekly_report_not_delivered_is_claimed_again_at_the_next_look_and_sent_once() -> None:
-    store, clock = MemoryStore(), FakeClock(MONDAY_NINE - DAY)
-    refusing, taking = Poster(delivers=False), Poster()
-    one = Reporting(store, store, clock, Weekly(), "bot-1", refusing)
-    two = Reporting(store, store, clock, Weekly(), "bot-2", taking)
-    await one.post_due()
-    clock.now = MONDAY_NINE + 1
+def test_due_not_before_the_moment_then_once() -> None:
+    weekly, last = Weekly(), MONDAY_NINE - WEEK
 
-    assert await one.post_due() is None and len(refusing.posted) == 1  # not delivered: nothing recorded sent
-    assert await store.last_report() == MONDAY_NINE - WEEK
-
-    again = await two.post_due()  # the next look, in any process
-    assert again is not None and again.until == MONDAY_NINE and taking.posted == [again]
-    assert await store.last_report() == MONDAY_NINE
-    clock.now = MONDAY_NINE + REPORT_CLAIM_HOLD + 1
-    assert [*await asyncio.gather(one.post_due(), two.post_due())] == [None, None]
+    assert due(weekly, MONDAY_NINE - 1, last) is None
+    assert due(weekly, MONDAY_NINE, last) == Due(MONDAY_NINE)
+    assert due(weekly, MONDAY_NINE + 3600, MONDAY_NINE) is None  # posted: not again
 
 
-async def test_a_weekly_report_claimed_by_a_process_that_stopped_is_posted_by_another_once_the_claim_is_stale() -> None:
-    store, clock = MemoryStore(), FakeClock(MONDAY_NINE - DAY)
-    stopped, other = (Reporting(store, store, clock, Weekly(), holder=name) for name in ("bot-1", "bot-2"))
-    await stopped.due()
-    clock.now = MONDAY_NINE + 1
-    assert await stopped.due() is not None  # claimed; the process stops before Slack took it
-
-    clock.now = MONDAY_NINE + REPORT_CLAIM_HOLD
-    assert await other.due() is None  # the claim may still be posted by its holder
-    clock.now = MONDAY_NINE + REPORT_CLAIM_HOLD + 2
-    report = await other.due()
-    assert report is not None and report.until == MONDAY_NINE
-    await other.sent(report)
-    assert store.reports[MONDAY_NINE][1:] == ("bot-2", MONDAY_NINE + REPORT_CLAIM_HOLD + 2, clock.now)
+def test_the_first_start_of_reporting_only_records_the_moment() -> None:
+    assert due(Weekly(), MONDAY_NINE + DAY, None) == Due(MONDAY_NINE, post=False)
 
 
 async def test_a_weekly_report_sent_while_the_database_was_away_is_recorded_at_the_next_look_not_posted_again() -> None:
-    store, clock = MemoryStore(), FakeClock(MONDAY_NINE - DAY)
-    reporting = Reporting(store, store, clock, Weekly(), holder="bot-1")
-    await reporting.due()
+    store, clock, poster = MemoryStore(), FakeClock(MONDAY_NINE - DAY), Poster()
+    reporting = Reporting(store, store, clock, Weekly(), "bot-1", poster)
+    await reporting.post_due()
     clock.now = MONDAY_NINE + 1
-    report = await reporting.due()
-    assert report is not None
     store.unreachable("report_sent")
     with pytest.raises(StoreUnreachable):
-        await reporting.sent(report)
+        await reporting.post_due()
 
     clock.now = MONDAY_NINE + REPORT_CLAIM_HOLD + 60
-    assert await reporting.due() is None
+    assert await reporting.post_due() is None and len(poster.posted) == 1
     assert await store.last_report() == MONDAY_NINE
 
 

@@ -4,7 +4,6 @@ claim and carry out (claim races, a claim another process took over), undo, and 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import pytest
@@ -12,9 +11,7 @@ import pytest
 from bot.domain.model import State, UnblockRequest
 from bot.domain.ports import Shown
 from bot.domain.results import (
-    AlreadyRequested,
     AlreadyResolved,
-    HandedOver,
     NothingToUnblock,
     Opened,
     Resolved,
@@ -42,7 +39,7 @@ DEAD = "bot-dead"
 
 async def opened(w: World, *entry_ids: int, owner: str = "bot-a") -> UnblockRequest:
     targets = [w.ip.entries[i] for i in entry_ids]
-    result = await w.process(owner).requests.open(targets, REQUESTER, CHANNEL, "VPN moved", asked_in=None)
+    result = await w.process(owner).open(targets, REQUESTER, CHANNEL, "VPN moved", asked_in=None)
     assert isinstance(result, Opened), result
     return result.request
 
@@ -68,14 +65,6 @@ async def test_open_offers_only_the_blocking_entries() -> None:
     assert isinstance(nothing, NothingToUnblock) and len(cards.shown) == 1
 
 
-async def test_one_open_request_per_entry() -> None:
-    w = world()
-    first = await opened(w, 42)
-    again = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None)
-    assert isinstance(again, AlreadyRequested) and again.request.id == first.id
-    assert [r.id for r in w.cards.shown] == [first.id]
-
-
 async def test_a_request_whose_card_could_not_be_shown_is_withdrawn_and_frees_its_entries() -> None:
     w = world()
     w.cards.error = "channel_not_found"
@@ -99,34 +88,6 @@ async def test_approve_claims_then_carries_out_and_returns_the_finished_request(
     assert seen == [(X, [])]  # told of the claim before 3CX was asked
     assert isinstance(result, Resolved) and result.request.state is U and result.request.owner is None
     assert w.ip.called("remove") == [42, 43]
-
-
-async def test_of_two_approvals_at_once_one_carries_out_and_3cx_is_asked_once() -> None:
-    w = world()
-    request = await opened(w, 42)
-    results = await asyncio.gather(
-        w.requests.approve(request.id, APPROVER, CHANNEL), w.process("bot-b").requests.approve(
-            request.id, GROUP_MEMBER, CHANNEL)
-    )  # fmt: skip
-    assert sorted(type(r).__name__ for r in results) == ["AlreadyResolved", "Resolved"]
-    assert w.ip.called("remove") == [42]
-
-
-async def test_deny_changes_nothing_in_3cx() -> None:
-    w = world()
-    request = await opened(w, 42)
-    result = await w.requests.deny(request.id, APPROVER, CHANNEL)
-    assert isinstance(result, Resolved) and result.request.state is State.DENIED
-    assert w.ip.calls == []
-
-
-async def test_an_approval_whose_claim_another_process_took_over_is_handed_over() -> None:
-    w = world()
-    request = await opened(w, 42)
-    w.take_over_during("remove", request.id)
-    result = await w.requests.approve(request.id, APPROVER, CHANNEL)
-    assert isinstance(result, HandedOver) and result.request.state is X
-    assert (await w.state(request.id)).owner == "bot-b"
 
 
 async def test_undo_claims_then_puts_back_what_was_removed() -> None:
@@ -158,7 +119,7 @@ async def test_upkeep_recovers_every_time_and_expires_when_due() -> None:
 
     stopped = await opened(w, 42, owner=DEAD)
     with stopped_during(w), pytest.raises(Stopped):  # claimed, and stopped before 3CX was asked
-        await w.process(DEAD).requests.approve(stopped.id, APPROVER, CHANNEL)
+        await w.process(DEAD).approve(stopped.id, APPROVER, CHANNEL)
     w.clock.advance(w.timing.takeover_after + 0.001)
     [finished] = (await w.requests.upkeep()).finished
     assert (finished.id, finished.state) == (stopped.id, U)

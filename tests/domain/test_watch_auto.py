@@ -7,20 +7,18 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 import pytest
 
 from bot.domain.entries import BlocklistEntry
-from bot.domain.model import WATCHER, State, UnblockRequest
+from bot.domain.model import WATCHER, State
 from bot.domain.ports import Announcement
-from bot.domain.recurrence import Recurrence
-from bot.domain.results import Opened, Resolved
 from bot.domain.rules import Approvers, Rule
-from bot.domain.watch import Watch, Watched, Watching, WatchRules
+from bot.domain.watch import Watch, Watched, WatchRules
 
-from .fakes import APPROVER, CHANNEL, REQUESTER, World, forbidden, world
-from .watch_fakes import WatchedList, WatchStore, blocked
+from .fakes import APPROVER, CHANNEL, Stopped, World, stopped_during, world
+from .watch_fakes import Announcer, WatchedList, WatchStore, blocked
 
 WATCH = "C0WATCH"
 INTERVAL = 10.0
@@ -35,37 +33,8 @@ def rules(*, on_watch: bool = True) -> list[Rule]:
     return [Rule(name="Branch offices", networks=(BRANCH,), approvers=approvers, auto=True, auto_on_watch=on_watch)]
 
 
-@dataclass
-class Announcer:
-    """Where the watcher says what it found: each post is the message ``2000000000.<n>``."""
-
-    posts: list[tuple[str, list[int]]] = field(default_factory=list)
-    unblocked_in: dict[str, list[UnblockRequest]] = field(default_factory=dict)
-    gone_ids: list[int] = field(default_factory=list)
-
-    def _post(self, kind: str, found: Sequence[Announcement]) -> str:
-        self.posts.append((kind, [a.entry.id for a in found]))
-        return f"2000000000.{len(self.posts):06d}"
-
-    async def new_block(self, found: Announcement, again: Recurrence | None, now: float) -> str | None:
-        return self._post("new", [found])
-
-    async def burst(self, found: Sequence[Announcement]) -> str | None:
-        return self._post("burst", found)
-
-    async def unblocking(self, found: Sequence[Announcement], rules: Sequence[str | None]) -> str | None:
-        return self._post("unblocking", found)
-
-    def unblocked(self, ref: str, found: Sequence[Announcement], requests: Sequence[UnblockRequest]) -> None:
-        self.unblocked_in[ref] = list(requests)
-
-    def gone(self, found: Announcement) -> None:
-        self.gone_ids.append(found.entry.id)
-
-
 def watch(w: World, store: WatchStore, blocklist: WatchedList, holder: str = "bot-a") -> Watch:
-    watching = Watching(store, blocklist, WatchRules(WATCH, INTERVAL), holder, w.clock)
-    return Watch(watching, Announcer(), w.process(holder).requests)
+    return Watch(store, blocklist, WatchRules(WATCH, INTERVAL), holder, w.clock, Announcer(), w.process(holder))
 
 
 def announcer(watch: Watch) -> Announcer:
@@ -154,21 +123,6 @@ async def test_two_ticks_at_once_unblock_the_entry_once(store: WatchStore, block
     assert len(w.cards.shown) == 1
 
 
-async def test_an_entry_the_pbx_refuses_to_remove_ends_failed_with_its_reason_and_is_not_tried_again(
-    store: WatchStore, blocklist: WatchedList
-) -> None:
-    w = world(rules=rules())
-    one = await started(w, store, blocklist, [TRUSTED])
-    w.ip.fail("remove", forbidden())
-
-    [failed] = (await one.tick()).unblocked
-
-    assert failed.state is State.FAILED and failed.done.results[0].answer.startswith("HTTP 403")
-    assert 57 in w.ip.entries
-    assert (await next_tick(w, one)).unblocked == ()  # a person acts on the failed card; the watcher does not retry
-    assert w.ip.called("remove") == [57]
-
-
 async def test_a_card_that_could_not_be_shown_unblocks_nothing_and_the_next_tick_tries_again(
     store: WatchStore, blocklist: WatchedList
 ) -> None:
@@ -185,42 +139,6 @@ async def test_a_card_that_could_not_be_shown_unblocks_nothing_and_the_next_tick
     assert w.ip.called("remove") == [57]
 
 
-async def test_an_entry_an_undo_put_back_is_announced_not_unblocked_again(
-    store: WatchStore, blocklist: WatchedList
-) -> None:
-    w = world(rules=rules())
-    one = await started(w, store, blocklist, [TRUSTED])
-    [done] = (await one.tick()).unblocked
-
-    undone = await w.requests.undo(done.id, APPROVER, WATCH)
-    assert isinstance(undone, Resolved) and undone.request.state is State.UNDONE
-    back = w.ip.entries[int(undone.request.done.undo_results[0].new_id or 0)]
-    blocklist.put(back)  # the PBX lists the entry the undo created, under a new id
-
-    assert (await next_tick(w, one)).unblocked == ()
-    assert announcer(one).posts == [("new", [back.id])]
-    assert w.ip.called("remove") == [57]
-
-
-async def test_an_entry_the_undo_of_a_persons_request_put_back_is_not_unblocked_by_the_watcher(
-    store: WatchStore, blocklist: WatchedList
-) -> None:
-    w = world(rules=rules())
-    one = await started(w, store, blocklist, ())
-    w.ip.put(TRUSTED)  # listed before watching started: a person asks for it, and its rule carries it out
-    opened = await w.requests.open([TRUSTED], REQUESTER, CHANNEL, None, asked_in=None)
-    assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved)
-    assert opened.decided.request.state is State.UNBLOCKED
-    undone = await w.requests.undo(opened.request.id, APPROVER, CHANNEL)
-    assert isinstance(undone, Resolved) and undone.request.state is State.UNDONE
-    back = w.ip.entries[int(undone.request.done.undo_results[0].new_id or 0)]
-    blocklist.put(back)  # the PBX lists the entry the undo created, under a new id
-
-    assert (await next_tick(w, one)).unblocked == ()
-    assert announcer(one).posts == [("new", [back.id])]
-    assert w.ip.called("remove") == [TRUSTED.id]
-
-
 async def test_an_entry_put_back_by_an_undo_still_under_way_is_not_unblocked_by_the_watcher(
     store: WatchStore, blocklist: WatchedList
 ) -> None:
@@ -228,8 +146,9 @@ async def test_an_entry_put_back_by_an_undo_still_under_way_is_not_unblocked_by_
     one = await started(w, store, blocklist, ())
     w.ip.put(TRUSTED)
     request = await w.request(TRUSTED)  # its rule carries it out at once
-    claimed = await w.decisions.undo(request.id, APPROVER, CHANNEL)  # claimed; the PBX's answer not recorded yet
-    assert isinstance(claimed, Resolved) and claimed.request.state is State.UNDOING
+    with stopped_during(w), pytest.raises(Stopped):
+        await w.requests.undo(request.id, APPROVER, CHANNEL)  # claimed; the PBX's answer not recorded yet
+    assert (await w.state(request.id)).state is State.UNDOING
     back = blocked(90, "198.51.100.57")  # what the PBX lists once it put the entry back
     blocklist.put(back)
     w.ip.put(back)
@@ -272,16 +191,6 @@ async def test_one_read_of_the_undone_requests_serves_every_entry_a_tick_unblock
     assert w.store.calls["undone"] == 1
 
 
-async def test_more_new_blocks_than_a_burst_are_one_summary(store: WatchStore, blocklist: WatchedList) -> None:
-    w = world()
-    one = await started(w, store, blocklist, [blocked(n, f"192.0.2.{n}") for n in range(100, 106)])
-
-    await one.tick()
-
-    assert announcer(one).posts == [("burst", list(range(100, 106)))]
-    assert all(store.announced()[n].in_summary for n in range(100, 106))
-
-
 @pytest.mark.parametrize("on_watch", [False, None], ids=["auto-without-on-watch", "no-request-service"])
 async def test_without_auto_on_watch_every_new_entry_is_announced(
     store: WatchStore, blocklist: WatchedList, on_watch: bool | None
@@ -289,7 +198,7 @@ async def test_without_auto_on_watch_every_new_entry_is_announced(
     w = world(rules=rules(on_watch=bool(on_watch)))
     one = await started(w, store, blocklist)
     if on_watch is None:
-        one = Watch(one.watching, one.announcer)
+        one = replace(one, requests=None)
 
     assert (await one.tick()).unblocked == ()
 

@@ -1,5 +1,6 @@
 """In-memory stand-ins for what the blocklist watcher needs: its store (``bot.domain.ports.WatchStore``),
-the PBX's list as it reads it (``bot.domain.watch.WatchedList``); the clock is ``fakes.FakeClock``.
+the PBX's list as it reads it (``bot.domain.watch.WatchedList``), where it says what it found (``Announcer``);
+the clock is ``fakes.FakeClock``.
 
 ``WatchStore`` keeps the contract every real store keeps (``bot.storage.watch_sql``): one holder at a time,
 taken over when its last renewal is older than ``stale_before``; the mark moved only by the holder and only
@@ -14,7 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.domain.entries import BlocklistEntry
+from bot.domain.model import UnblockRequest
 from bot.domain.ports import Announcement
+from bot.domain.recurrence import Recurrence
 
 
 def blocked(entry_id: int, ip: str = "203.0.113.7", *, added_by: str | None = "AutoBlacklist",
@@ -152,3 +155,33 @@ class WatchedList:
             during, self.during_check = self.during_check, None
             await during()
         return listed
+
+
+@dataclass
+class Announcer:
+    """Where the watcher says what it found: each post is the message ``2000000000.<n>``, or none while it does
+    not ``deliver`` (each try is in ``posts``)."""
+
+    deliver: bool = True
+    posts: list[tuple[str, list[int]]] = field(default_factory=list)
+    unblocked_in: dict[str, list[UnblockRequest]] = field(default_factory=dict)
+    gone_ids: list[int] = field(default_factory=list)
+
+    def _post(self, kind: str, found: Sequence[Announcement]) -> str | None:
+        self.posts.append((kind, [a.entry.id for a in found]))
+        return f"2000000000.{len(self.posts):06d}" if self.deliver else None
+
+    async def new_block(self, found: Announcement, again: Recurrence | None, now: float) -> str | None:
+        return self._post("new", [found])
+
+    async def burst(self, found: Sequence[Announcement]) -> str | None:
+        return self._post("burst", found)
+
+    async def unblocking(self, found: Sequence[Announcement], rules: Sequence[str | None]) -> str | None:
+        return self._post("unblocking", found)
+
+    def unblocked(self, ref: str, found: Sequence[Announcement], requests: Sequence[UnblockRequest]) -> None:
+        self.unblocked_in[ref] = list(requests)
+
+    def gone(self, found: Announcement) -> None:
+        self.gone_ids.append(found.entry.id)

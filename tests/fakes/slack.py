@@ -124,7 +124,7 @@ class FakeSlack:
 
         #: methods (or ``response_url``) answered as something in front of Slack would, until mended
         self.bad_answers: dict[str, BadAnswer] = {}
-        #: seconds a Web API method takes before it acts and answers (the call is recorded at once)
+        #: seconds a Web API method (or ``response_url``) takes before it acts and answers
         self.delay_of: dict[str, float] = {}
         self._failures: defaultdict[str, deque[str]] = defaultdict(deque)
         self._rate_limits: defaultdict[str, deque[int]] = defaultdict(deque)
@@ -318,6 +318,7 @@ class FakeSlack:
             body = None
         if not isinstance(body, dict):
             return web.Response(status=400, text="invalid_payload")
+        await asyncio.sleep(self.delay_of.get("response_url", 0))
         if "response_url" in self.bad_answers:  # a proxy in the way: the post never reaches Slack
             return _bad_answer(request, self.bad_answers["response_url"])
         self.response_posts.append(ResponseUrlPost(str(request.url), body))

@@ -1,26 +1,14 @@
-"""An in-process fake of a 3CX PBX: the OAuth token endpoint and the XAPI blocklists.
+"""An in-process fake of a 3CX PBX: the OAuth token endpoint and the XAPI blocklists, as 3CX's OpenAPI description
+(`tests/data/3cx-xapi-blocklist.yaml`) has them: paths under `/xapi/v1`, int32 keys for `/Blocklist({Id})`, quoted
+string keys for `/BlackListNumbers('<id>')`, 201 on create, 204 on delete and OData error bodies; `POST
+/connect/token` issues bearer tokens for client credentials, one active token per client.
 
-It follows 3CX's OpenAPI description (`tests/data/3cx-xapi-blocklist.yaml`): paths under
-`/xapi/v1`, int32 keys for `/Blocklist({Id})`, quoted string keys for
-`/BlackListNumbers('<id>')`, 201 on create, 204 on delete and OData error bodies.
-`POST /connect/token` at the PBX root issues bearer tokens for client credentials.
+Switches (`delay`, `fail_next`, `drop_next`, `expire_tokens`, `forbidden`, ETags, `ignored_options`, ...) simulate
+the failures a client meets; every request is recorded before any of them applies. `after_answer` lets a test change
+the PBX between two requests (an entry added between a GET and a DELETE, as 3CX's own blocking would).
 
-    fake = FakeThreeCX()
-    await fake.start()
-    fake.add_entry(42, "198.51.100.20")
-    # point the client at fake.base_url with fake.client_id / fake.client_secret
-    ...
-    assert [r.path for r in fake.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
-    await fake.close()
-
-Switches (`delay`, `fail_next`, `drop_next`, `expire_tokens`, `forbidden`, ETags,
-`ignored_options`, ...) simulate the failures a client meets. Every request is
-recorded before any of them applies. `after_answer` lets a test change the PBX between two
-requests (an entry added between a GET and a DELETE, as 3CX's own blocking would).
-
-Note on dropped connections: aiohttp's client silently resends an idempotent request
-(GET, DELETE) once when the server closes the connection without answering, so one
-dropped GET or DELETE is invisible to an aiohttp caller; drop two to make it fail.
+aiohttp's client silently resends an idempotent request (GET, DELETE) once when the server closes the connection
+without answering: one dropped GET or DELETE is invisible to an aiohttp caller; drop two to make it fail.
 """
 
 from __future__ import annotations
@@ -317,7 +305,6 @@ class FakeThreeCX:
         #: a DELETE whose `If-Match` names neither the entry's ETag nor `*` is refused with 412 (one of an entry
         #: that does not exist, 404), as 3CX documents the header; False: a 3CX that ignores `If-Match`
         self.enforce_etags = True
-        self.single_active_token = True
         #: `$orderby` and `$top`, or one of them: list queries are answered as if it were not given (in Id order;
         #: in full)
         self.ignored_options: frozenset[str] = frozenset()
@@ -529,8 +516,7 @@ class FakeThreeCX:
             return _json_response(400, {"error": error}, content_type="application/json")
 
         token = secrets.token_urlsafe(32)
-        if self.single_active_token:
-            self._valid_tokens.clear()
+        self._valid_tokens.clear()  # one active token per client, as 3CX
         self._valid_tokens[token] = time.monotonic() + self.token_lifetime
         self.tokens_issued.append(token)
         payload = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}

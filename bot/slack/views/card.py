@@ -1,4 +1,5 @@
-"""The card asking for approval."""
+"""The card asking for approval, and the replies in its thread while it waits: a reminder to whoever may approve
+it, and its escalation to more people."""
 
 from __future__ import annotations
 
@@ -6,25 +7,27 @@ from collections.abc import Sequence
 
 from ...domain.actions import UNBLOCK, WIDEST_ALLOWED, Action, Does, allowable, network
 from ...domain.allowing import duration_words
-from ...domain.entries import Kind
-from ...domain.model import Approval, UnblockRequest, agreed
+from ...domain.model import Approval, Escalation, UnblockRequest, agreed
 from ...domain.recurrence import Recurrence
+from ...domain.rules import Approvers
 from ..blocks import Block, Blocks, actions, button, clip, confirm, context, fallback, fit, section, select
 from ..buttons import ALLOW_FOR, ALLOW_ONLY, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton
 from .common import (
     RECURRENCE_DAYS,
+    RULE,
     action_words,
     approvals_so_far,
     entry_fields,
+    list_of,
+    listed,
     mention,
-    rule_name,
     slack_date,
     target_lines,
     times,
     title,
     unblocker,
 )
-from .reminders import escalation_line
+from .notes import who_approves
 
 
 def request_card(
@@ -36,8 +39,7 @@ def request_card(
 ) -> tuple[str, Blocks]:
     """The card asking ``approvers`` (named as in a sentence) to approve ``request``; with ``durations``, a
     request about one IP address (or a narrow network) also offers Approve and allow (for ``chosen``, else the
-    first duration). ``recurring``: what the request is about was unblocked before; the card says so, and puts
-    Approve and allow first, for the longest duration unless another was chosen."""
+    first duration). ``recurring``: what the request is about was unblocked before, and the card says so."""
     value = RequestButton(request.id).encode()
     # Approve is the main action, asked once more; Approve and allow, which opens more, is the red one
     decision = actions(
@@ -59,43 +61,40 @@ def request_card(
     lines = (rule_line(request, approvers), so_far, again, escalation_line(request))
     blocks += [context(line) for line in lines if line]
     if durations and allowable(request):
+        # what keeps coming back is likely to come back again: Approve and allow is offered first, for the
+        # longest duration unless another was chosen
         default = max(durations) if recurring is not None else durations[0]
-        allow = allow_choice(request, durations, _duration(durations, chosen, default))
-        # what keeps coming back is likely to come back again: Approve and allow is offered first
+        seconds = next((d for d in durations if d == chosen), default)
+        allow = allow_choice(request, durations, seconds, Does.UNBLOCK_AND_ALLOW)
         blocks += [allow, decision] if recurring is not None else [decision, allow]
     elif durations and network(request) is not None:
         widest = f"/{WIDEST_ALLOWED[4]} (IPv6: /{WIDEST_ALLOWED[6]})"
         blocks += [decision, context(f"Approve and allow is offered only for one address or a network up to {widest}.")]
     else:
         blocks.append(decision)
-    blocks += allow_only_choice(request, durations, chosen)
+    if durations and request.what.address:
+        seconds = next((d for d in durations if d == chosen), durations[0])
+        blocks.append(allow_choice(request, durations, seconds, Does.ALLOW_ONLY))
     return fallback(f"{mention(request.asked.by)} asks to unblock {fit(request.title, 200)}"), blocks
 
 
 def recurrence_line(recurring: Recurrence) -> str:
-    """``Unblocked 3 times in the last 30 days (last: <date>, by <@U1>)``: the earlier unblocks of what a request
-    is about."""
     last = f"last: {slack_date(recurring.last_at)}, by {unblocker(recurring.last)}"
     return f"Unblocked {times(recurring.count)} in the last {RECURRENCE_DAYS} days ({last})"
 
 
 def rule_line(request: UnblockRequest, approvers: str) -> str | None:
-    """The rule that decides for the request, and what it asks: ``Rule: Wide networks, 2 approvals from <@U1> or
-    <@U2>`` (None: the settings decide)."""
     if not request.decision.rule:
         return None
-    if request.decision.auto:
-        return f"Rule: {rule_name(request)}, carried out without approval"
     needed = "approval" if request.decision.needed < 2 else f"{request.decision.needed} approvals"
-    return f"Rule: {rule_name(request)}, {needed} from {approvers}"
+    asks = "carried out without approval" if request.decision.auto else f"{needed} from {approvers}"
+    return f"Rule: {fit(request.decision.rule, RULE)}, {asks}"
 
 
 def approve_confirm(request: UnblockRequest) -> Block:
-    """What Approve asks once more (on the card and in the Home tab)."""
     them = "it" if len(request.what.targets) == 1 else "them"
     question = f"Unblock {clip(request.title, 150)}? Calls from {them} will reach the PBX again."
-    kinds = {target.kind for target in request.what.targets}
-    where = _LISTS[kinds.pop()] if len(kinds) == 1 else "the 3CX lists"
+    where = list_of(target.kind for target in request.what.targets)
     return confirm(f"Remove from {where}?", narrower(request, UNBLOCK) + question, "Unblock", "Go back")
 
 
@@ -109,56 +108,57 @@ def narrower(request: UnblockRequest, clicked: Action) -> str:
     return f"With the approvals so far, yours carries out only what each approved: {action}. "
 
 
-_LISTS = {Kind.ADDRESS: "the IP blocklist", Kind.NUMBER: "the caller-number blacklist"}
-
-
-def _duration(durations: Sequence[float], chosen: float | None, default: float) -> float:
-    """The duration the card offers: the one chosen, if it is still one of ``durations``; else ``default``."""
-    return chosen if chosen is not None and chosen in durations else default
-
-
-def _allow_for(
-    block_id: str,
-    request: UnblockRequest,
-    durations: Sequence[float],
-    seconds: float,
-    words: str,
-    action: str,
-    ask: Block,
-) -> Block:
-    """The select of the duration, at ``seconds``, and beside it the red button that allows for that long."""
+def allow_choice(request: UnblockRequest, durations: Sequence[float], seconds: float, does: Does) -> Block:
+    """**Approve and allow** for ``seconds``, or **Allow only** the one address asked for inside the blocked
+    network, and beside it the select of the duration (one select for both: choosing in either redraws the card,
+    so that each button and its confirmation always name what will be done)."""
+    duration = duration_words(seconds)
+    if does is Does.ALLOW_ONLY:
+        address, blocked = clip(request.what.address or "", 60), clip(request.title, 120)
+        question = (
+            f"Add an allow entry for {address} alone for {duration}? The block on {blocked} stays for every other "
+            "address."
+        )
+        ask = confirm("Allow only this address?", question, "Allow it", "Go back")
+        block_id, words, action_id = "unblock_allow_only", f"Allow only {address} for {duration}", ALLOW_ONLY
+    else:
+        question = narrower(request, Action(does, seconds)) + (
+            f"Remove the block on {clip(request.title, 120)} and add an allow entry for it for {duration}, so that "
+            "3CX does not block it again meanwhile?"
+        )
+        ask = confirm("Unblock and allow?", question, "Unblock and allow", "Go back")
+        block_id, words, action_id = "unblock_allow", f"Approve and allow for {duration}", APPROVE_ALLOW
     options = [(f"Allow for {duration_words(d)}", AllowButton(request.id, int(d)).encode()) for d in durations]
     current = AllowButton(request.id, int(seconds)).encode()
     return actions(
-        block_id, select(ALLOW_FOR, options, current, "Allow for…"), button(words, action, current, "danger", ask)
+        block_id, select(ALLOW_FOR, options, current, "Allow for…"), button(words, action_id, current, "danger", ask)
     )
 
 
-def allow_choice(request: UnblockRequest, durations: Sequence[float], chosen: float) -> Block:
-    """**Approve and allow** for ``chosen`` seconds, and the select of the duration beside it. Choosing another
-    duration redraws the card, so that the button and its confirmation always name what will be done."""
-    question = narrower(request, Action(Does.UNBLOCK_AND_ALLOW, chosen)) + (
-        f"Remove the block on {clip(request.title, 120)} and add an allow entry for it for "
-        f"{duration_words(chosen)}, so that 3CX does not block it again meanwhile?"
+def reminder_reply(request: UnblockRequest, deciders: Approvers, now: float) -> tuple[str, Blocks]:
+    seconds = max(0.0, now - request.asked.at)
+    waited = duration_words(seconds // 60 * 60 if seconds >= 60 else int(seconds))  # whole minutes, but under one
+    line = (
+        f"{who_approves(deciders)}: {mention(request.asked.by)}'s request to unblock `{title(request)}` has waited "
+        f"{waited} for a decision. Please approve or deny it on the card."
     )
-    ask = confirm("Unblock and allow?", question, "Unblock and allow", "Go back")
-    words = f"Approve and allow for {duration_words(chosen)}"
-    return _allow_for("unblock_allow", request, durations, chosen, words, APPROVE_ALLOW, ask)
+    return fallback(line), [section(f":bell: {line}")]
 
 
-def allow_only_choice(request: UnblockRequest, durations: Sequence[float], chosen: float | None) -> Blocks:
-    """**Allow only** the one address asked for, inside the blocked network, for ``chosen`` seconds (else the
-    first duration), and the select of the duration beside it (the same select as Approve and allow's: choosing
-    in either redraws both buttons). Nothing when no address was asked for inside a network, or the rule offers
-    no duration."""
-    if not durations or not request.what.address:
-        return []
-    seconds = _duration(durations, chosen, durations[0])
-    address, blocked = clip(request.what.address, 60), clip(request.title, 120)
-    question = (
-        f"Add an allow entry for {address} alone for {duration_words(seconds)}? The block on {blocked} "
-        "stays for every other address."
+def _escalated(escalation: Escalation) -> str:
+    """``Escalated to <@U9> and <!subteam^S1> after 1 hour``, naming each one it is escalated to once."""
+    names = [f"<@{user}>" for user in escalation.users] + [f"<!subteam^{group}>" for group in escalation.groups]
+    return f"Escalated to {listed(list(dict.fromkeys(names)))} after {duration_words(escalation.after)}"
+
+
+def escalation_reply(request: UnblockRequest, escalation: Escalation) -> tuple[str, Blocks]:
+    line = (
+        f"{_escalated(escalation)}: {mention(request.asked.by)}'s request to unblock `{title(request)}` still waits "
+        "for a decision. You may now approve or deny it on the card, like its approvers."
     )
-    ask = confirm("Allow only this address?", question, "Allow it", "Go back")
-    words = f"Allow only {address} for {duration_words(seconds)}"
-    return [_allow_for("unblock_allow_only", request, durations, seconds, words, ALLOW_ONLY, ask)]
+    return fallback(line), [section(f":rotating_light: {line}")]
+
+
+def escalation_line(request: UnblockRequest) -> str | None:
+    escalation = request.decision.escalation
+    return f":rotating_light: {_escalated(escalation)}." if escalation is not None else None

@@ -1,18 +1,20 @@
-"""Pieces every view uses: dates, entries described, and the budgets for text from elsewhere."""
+"""Pieces every view uses: dates, entries described, where a request stands, and the budgets for text from
+elsewhere."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
+from itertools import chain, repeat
 
 from ...domain.actions import UNBLOCK, Action, Does
 from ...domain.allowing import duration_words
-from ...domain.entries import BlocklistEntry, Target, expiry
+from ...domain.entries import BlocklistEntry, Kind, Target, expiry
 from ...domain.model import WATCHER, Result, State, UnblockRequest
 from ...domain.outcomes import Outcome
 from ...domain.recurrence import WINDOW
-from ..blocks import fields, fit
+from ..blocks import Block, button, fields, fit, section
 
 #: budgets for text from elsewhere, in characters before escaping
 LABEL = 120
@@ -24,6 +26,19 @@ RULE = 200
 RULE_IN_LIST = 60
 #: how far back, in days, the earlier unblocks of what a request is about are counted
 RECURRENCE_DAYS = int(WINDOW // 86400)
+#: how many entries a card or a chooser lists before it says "and N more"
+SHOWN_ENTRIES = 10
+#: who asked for what the bot's watch of the IP blocklist unblocked by its rule (no Slack user did)
+WATCH = "the bot, watching the IP blocklist"
+
+
+#: the 3CX list that entries of a kind are on
+_LISTS = {Kind.ADDRESS: "the IP blocklist", Kind.NUMBER: "the caller-number blacklist"}
+
+
+def list_of(kinds: Iterable[Kind]) -> str:
+    unique = set(kinds)
+    return _LISTS[unique.pop()] if len(unique) == 1 else "the 3CX lists"
 
 
 def slack_date(epoch: float, zone: tzinfo = UTC) -> str:
@@ -33,7 +48,6 @@ def slack_date(epoch: float, zone: tzinfo = UTC) -> str:
 
 
 def entry_expiry(value: str | None) -> str:
-    """3CX's ``ExpiresAt``: a readable date, ``never`` for its empty dates."""
     try:
         moment = expiry(value)
     except ValueError:
@@ -49,10 +63,6 @@ def title(request: UnblockRequest) -> str:
     return fit(request.title, LABEL)
 
 
-#: who asked for what the bot's watch of the IP blocklist unblocked by its rule (no Slack user did)
-WATCH = "the bot, watching the IP blocklist"
-
-
 def mention(user: str | None) -> str:
     if user == WATCHER:
         return WATCH
@@ -60,53 +70,34 @@ def mention(user: str | None) -> str:
 
 
 def listed(names: Sequence[str], last: str = "and") -> str:
-    """Names for a sentence: ``a``, ``a and b``, ``a, b and c`` (``last``: the word before the last name)."""
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
-def people(users: Sequence[str | None]) -> str:
-    """Several people, for a sentence: ``<@U1>``, ``<@U1> and <@U2>``, ``<@U1>, <@U2> and <@U3>``."""
-    return listed([mention(u) for u in users])
-
-
 def times(count: int) -> str:
-    """How often: ``once``, ``3 times``."""
     return "once" if count == 1 else f"{count} times"
 
 
 def counted(count: int, one: str, many: str) -> str:
-    """A count and its noun, in the right number: ``1 entry``, ``3 entries``, ``0 entries``."""
     return f"{count} {one if count == 1 else many}"
 
 
-def rule_name(request: UnblockRequest, budget: int = RULE) -> str:
-    """The name of the request's rule, for a sentence (``its rule`` when the rule has none)."""
-    return fit(request.decision.rule, budget) if request.decision.rule else "its rule"
+def sentence(words: str) -> str:
+    """Words that end a sentence: with a full stop, unless they trail off (``unblocking…``)."""
+    return words if words.endswith("…") else f"{words}."
 
 
-def by_rule(request: UnblockRequest) -> str:
-    """``automatically by rule 'Branch offices'``: who carried out a request nobody approved."""
-    return (
-        f"automatically by rule '{fit(request.decision.rule, RULE)}'"
-        if request.decision.rule
-        else "automatically by its rule"
-    )
+def its_rule(request: UnblockRequest, budget: int = RULE) -> str:
+    return f"rule '{fit(request.decision.rule, budget)}'" if request.decision.rule else "its rule"
 
 
 def carried_out_by_rule(request: UnblockRequest) -> bool:
     """Its rule carried it out without approval (and its words say so: "…automatically by rule 'X'")."""
-    return request.decision.auto and request.decision.by is None and request.state not in _NOT_CARRIED_OUT
-
-
-_NOT_CARRIED_OUT = frozenset({State.PENDING, State.DENIED, State.CANCELLED, State.EXPIRED})
+    not_carried_out = (State.PENDING, State.DENIED, State.CANCELLED, State.EXPIRED)
+    return request.decision.auto and request.decision.by is None and request.state not in not_carried_out
 
 
 def unblocker(request: UnblockRequest) -> str:
-    """Who unblocked what a request was about: ``<@U1>``, or ``rule 'Branch offices'`` (``its rule``) when its rule
-    carried it out."""
-    if carried_out_by_rule(request):
-        return f"rule '{fit(request.decision.rule, RULE)}'" if request.decision.rule else "its rule"
-    return mention(request.decision.by)
+    return its_rule(request) if carried_out_by_rule(request) else mention(request.decision.by)
 
 
 def approvals_so_far(request: UnblockRequest, *, names: bool = True) -> str | None:
@@ -121,13 +112,11 @@ def approved(request: UnblockRequest) -> str:
     """Who approved a request that needs several approvals, and what each approved, unless every one approved a
     plain Approve: ``<@U1> and <@U2>``, ``<@U1> (allow only 192.0.2.130 for 1 hour) and <@U2> (unblock)``."""
     if all(approval.action == UNBLOCK for approval in request.decision.approvals):
-        return people(request.decision.approved_by)
+        return listed([mention(user) for user in request.decision.approved_by])
     return listed([f"{mention(a.user)} ({action_words(request, a.action)})" for a in request.decision.approvals])
 
 
 def action_words(request: UnblockRequest, action: Action) -> str:
-    """What an action does: ``unblock``, ``unblock and allow for 1 hour``, ``allow only 192.0.2.130 for 1
-    hour``."""
     duration = duration_words(action.allow_for) if action.allow_for is not None else ""
     return {
         Does.UNBLOCK: "unblock",
@@ -136,129 +125,116 @@ def action_words(request: UnblockRequest, action: Action) -> str:
     }[action.does]
 
 
-def under_rule(request: UnblockRequest, budget: int = RULE_IN_LIST, *, names: bool = False) -> list[str]:
+def under_rule(request: UnblockRequest, *, names: bool = False) -> list[str]:
     """For a line of a list: the rule that decides (unless the words already name it) and the approvals so far:
     ``rule 'Wide networks'``, ``1 of 2 approvals`` (``names``: ``1 of 2 approvals: <@U1>``)."""
-    parts = (
-        [f"rule '{fit(request.decision.rule, budget)}'"]
-        if request.decision.rule and not carried_out_by_rule(request)
-        else []
-    )
+    parts = [its_rule(request, RULE_IN_LIST)] if request.decision.rule and not carried_out_by_rule(request) else []
     return parts + list(filter(None, [approvals_so_far(request, names=names)]))
 
 
-def block_type(entry: BlocklistEntry) -> str | None:
-    """The entry's block type when it says something (every blocking entry but ``Block``); None otherwise."""
-    kind = (entry.block_type or "").strip()
-    return fit(kind, 40) if kind and kind != "Block" else None
-
-
-def addresses(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
-    """How many addresses a network covers, readably: ``65,536 addresses``, ``2^64 addresses``."""
+def _covers(entry: BlocklistEntry) -> str | None:
+    try:
+        net = ipaddress.ip_network((entry.address or "").strip(), strict=False)
+    except ValueError:
+        return None
     bits = net.max_prefixlen - net.prefixlen
+    if not bits:
+        return None
     return f"{net.num_addresses:,} addresses" if bits <= 32 else f"2^{bits} addresses"
 
 
-def _network(target: Target) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    """The network an IP entry names, when it is wider than one address."""
-    try:
-        net = ipaddress.ip_network((target.address or "").strip(), strict=False)
-    except ValueError:
-        return None
-    return net if net.prefixlen < net.max_prefixlen else None
+def _facts(entry: BlocklistEntry) -> dict[str, str | None]:
+    """What 3CX says of an IP entry beyond its address (None: nothing worth saying): its block type says something
+    for every blocking entry but ``Block``."""
+    kind = (entry.block_type or "").strip()
+    return {
+        "Covers": _covers(entry),
+        "Block type": fit(kind, 40) if kind and kind != "Block" else None,
+        "Added by": fit(entry.added_by or "unknown", 40),
+        "Expires": entry_expiry(entry.expires_at),
+    }
 
 
 def describe(target: Target, description: int = DESCRIPTION) -> str:
-    """One line about an entry: what it blocks and where it came from."""
     parts = [f"`{label(target)}`"]
     if isinstance(target, BlocklistEntry):  # an IP entry says more about itself than a number
-        net = _network(target)
-        parts += [
-            f"entry {target.id}",
-            *([addresses(net)] if net is not None else []),
-            *filter(None, [block_type(target)]),
-            f"added by {fit(target.added_by or 'unknown', 40)}",
-            f"expires {entry_expiry(target.expires_at)}",
-        ]
+        facts = _facts(target)
+        parts += [f"entry {target.id}", *filter(None, [facts["Covers"], facts["Block type"]])]
+        parts += [f"added by {facts['Added by']}", f"expires {facts['Expires']}"]
     if target.description:
         parts.append(f"_{fit(target.description, description)}_")
     return " · ".join(parts)
 
 
 def entry_fields(target: Target) -> dict[str, object]:
-    """One entry, of either list, as the fields of a card: the list it is on and what 3CX says of it (its
-    address or number is in the card's headline)."""
     described = fit(target.description, 1500) if target.description else "_none_"
     if not isinstance(target, BlocklistEntry):
         return fields([("List", "Caller-number blacklist"), ("Description", described)])
-    pairs = [("List", f"IP blocklist, entry {target.id}"), ("Description", described)]
-    net = _network(target)
-    if net is not None:
-        pairs.append(("Covers", addresses(net)))
-    kind = block_type(target)
-    if kind is not None:
-        pairs.append(("Block type", kind))
-    pairs += [("Added by", fit(target.added_by or "unknown", 40)), ("Expires", entry_expiry(target.expires_at))]
-    return fields(pairs)
+    facts = [(name, value) for name, value in _facts(target).items() if value is not None]
+    return fields([("List", f"IP blocklist, entry {target.id}"), ("Description", described), *facts])
 
 
-#: how many entries a card or a chooser lists before it says "and N more"
-SHOWN_ENTRIES = 10
+def pickable(target: Target, action_id: str, value: str) -> Block:
+    return section(describe(target, DESCRIPTION_IN_LIST), accessory=button("Request unblock", action_id, value))
 
 
 def target_lines(targets: Sequence[Target], results: Sequence[Result] = ()) -> str:
-    """One line per entry (at most ``SHOWN_ENTRIES``), marked with how 3CX answered for it."""
-    lines = []
-    for n, target in enumerate(targets[:SHOWN_ENTRIES]):
-        mark = ""
-        if n < len(results):
-            done = results[n].outcome.gone or results[n].outcome is Outcome.RESTORED
-            mark = ":white_check_mark: " if done else ":x: "
-        lines.append(f"• {mark}{describe(target, DESCRIPTION_IN_LIST)}")
-    if len(targets) > SHOWN_ENTRIES:
-        lines.append(f"…and {len(targets) - SHOWN_ENTRIES} more")
-    return "\n".join(lines)
+    """One line per entry (at most ``SHOWN_ENTRIES``), marked with how 3CX answered for it, when it has."""
+    done = [r.outcome.gone or r.outcome is Outcome.RESTORED for r in results]
+    marks = chain((":white_check_mark: " if ok else ":x: " for ok in done), repeat(""))
+    shown = zip(targets[:SHOWN_ENTRIES], marks, strict=False)  # the marks never run out
+    lines = [f"• {mark}{describe(target, DESCRIPTION_IN_LIST)}" for target, mark in shown]
+    more = [f"…and {len(targets) - SHOWN_ENTRIES} more"] if len(targets) > SHOWN_ENTRIES else []
+    return "\n".join(lines + more)
 
 
-#: where a request stands, by state (and two variants), as the end of "Request to unblock X …": as approved by
-#: someone, as carried out by its rule, and as carried out as Allow only ("": as approved by someone)
-_ENDED: dict[State | str, tuple[str, str, str]] = {
-    State.PENDING: ("is waiting for approval", "", ""),
+#: where a request stands, by state (and two variants): the emoji before its headline, and the end of "Request
+#: to unblock X …" as approved by someone, as carried out by its rule, and as carried out as Allow only ("": as
+#: approved by someone)
+_ENDED: dict[State | str, tuple[str, str, str, str]] = {
+    State.PENDING: ("", "is waiting for approval", "", ""),
     State.EXECUTING: (
+        ":gear:",
         "was approved by {approver}; unblocking…",
         "is being unblocked {by}…",
         "was approved by {approver} {only}; allowing it…",
     ),
     "already gone": (
+        ":white_check_mark:",
         "was approved by {approver}; {it} {was} already gone from 3CX",
         "was carried out {by}; {it} {was} already gone from 3CX",
         "",
     ),
     State.UNBLOCKED: (
+        ":white_check_mark:",
         "was approved by {approver}, and {it} {is_} unblocked",
         "was carried out {by}, and {it} {is_} unblocked",
         "was approved by {approver} {only}",
     ),
     State.FAILED: (
+        ":x:",
         "was approved by {approver}, but {it} could not be unblocked",
         "was carried out {by}, but {it} could not be unblocked",
         "was approved by {approver} {only}, but it could not be allowed",
     ),
-    State.DENIED: ("was denied by {approver}", "", ""),
-    "withdrawn": ("was withdrawn: its card could not be posted", "", ""),
-    State.CANCELLED: ("was cancelled by {asker}", "", ""),
-    State.EXPIRED: ("expired without approval", "", ""),
+    State.DENIED: (":no_entry_sign:", "was denied by {approver}", "", ""),
+    "withdrawn": (":leftwards_arrow_with_hook:", "was withdrawn: its card could not be posted", "", ""),
+    State.CANCELLED: (":leftwards_arrow_with_hook:", "was cancelled by {asker}", "", ""),
+    State.EXPIRED: (":alarm_clock:", "expired without approval", "", ""),
     State.UNDOING: (
+        ":gear:",
         "is being undone by {undoer}: blocking {them} again…",
         "",
         "is being undone by {undoer}: removing the allow entry…",
     ),
     State.UNDONE: (
+        ":rewind:",
         "was undone by {undoer}: {it} {is_} blocked again",
         "",
         "was undone by {undoer}: {address} is blocked again",
     ),
     State.UNDO_FAILED: (
+        ":warning:",
         "was approved by {approver}; the undo by {undoer} could not block {them} again",
         "was carried out {by}; the undo by {undoer} could not block {them} again",
         "was approved by {approver} {only}; the undo by {undoer} could not remove the allow entry",
@@ -266,23 +242,23 @@ _ENDED: dict[State | str, tuple[str, str, str]] = {
 }
 
 
-def ended(request: UnblockRequest) -> str:
-    """Where a request stands, as the end of "Request to unblock X …": the one pattern of every outcome, on the
-    card, in history, in the Home tab, in the direct message and in the channel where it was asked."""
-    state = request.state
+def ended(request: UnblockRequest) -> tuple[str, str]:
+    """(emoji, words): where a request stands, as the end of "Request to unblock X …", the one pattern of every
+    outcome, on the card, in history, in the Home tab, in the direct message and in the channel where it was
+    asked."""
+    state, results = request.state, request.done.results
     # an undo of what a rule carried out reads as any other
     by_its_rule = carried_out_by_rule(request) and state not in (State.UNDOING, State.UNDONE)
-    voice = 1 if by_its_rule else 2 if request.done.action.does is Does.ALLOW_ONLY else 0
+    voice = 2 if by_its_rule else 3 if request.done.action.does is Does.ALLOW_ONLY else 1
     key: State | str = state
-    if state is State.UNBLOCKED and voice < 2 and _already_gone(request):
+    if state is State.UNBLOCKED and voice < 3 and results and all(r.outcome is Outcome.ALREADY_GONE for r in results):
         key = "already gone"
     elif state is State.CANCELLED and request.withdrawn:
         key = "withdrawn"
     row = _ENDED[key]
-    several = len(request.what.targets) > 1
-    it, is_, was, them = ("they", "are", "were", "them") if several else ("it", "is", "was", "it")
+    it, is_, was, them = ("they", "are", "were", "them") if len(request.what.targets) > 1 else ("it", "is", "was", "it")
     address = fit(request.what.address or "", LABEL)
-    return (row[voice] or row[0]).format(
+    words = (row[voice] or row[1]).format(
         approver=mention(request.decision.by),
         asker=mention(request.asked.by),
         undoer=mention(request.done.undone_by),
@@ -290,15 +266,11 @@ def ended(request: UnblockRequest) -> str:
         is_=is_,
         was=was,
         them=them,
-        by=by_rule(request),
+        by=f"automatically by {its_rule(request)}",
         address=address,
         only=f"to allow only {address}",
     )
-
-
-def _already_gone(request: UnblockRequest) -> bool:
-    """3CX had none of the request's entries any more when it was carried out."""
-    return bool(request.done.results) and all(r.outcome is Outcome.ALREADY_GONE for r in request.done.results)
+    return row[0], words
 
 
 #: why each failure happened, in plain words for the people in the channel (no setting names), and what Allow
@@ -316,6 +288,5 @@ _EXPLANATIONS: dict[Outcome, str] = {
 }
 
 
-def explained(outcome: Outcome) -> str:
-    """Why a call to 3CX failed, in plain words."""
-    return _EXPLANATIONS.get(outcome, "3CX refused it.")
+def explained(outcome: Outcome, refused: str = "3CX refused it.") -> str:
+    return refused if outcome is Outcome.OTHER else _EXPLANATIONS.get(outcome, refused)

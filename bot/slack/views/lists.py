@@ -1,32 +1,53 @@
-"""Listings, history, and the choice among several matching entries (all only for the person who asked)."""
+"""What a person reads about many entries or requests at once: listings, history and the choice among several
+matching entries (all only for the person who asked), the report (``/unblock report``, only for the approver who
+asked, and weekly in its channel), and the bot's Home tab (for an approver, the requests waiting for a decision
+with Approve and Deny; for everyone, their own last requests and how they ended)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
+from typing import Any
 
+from ...domain.allowing import duration_words
 from ...domain.entries import BlocklistEntry, Kind, Target
 from ...domain.lookup import Matches, Page
-from ...domain.model import UnblockRequest
-from ..blocks import Blocks, actions, button, context, escape, fallback, fit, section, sections
-from ..buttons import CHOOSE, LIST_MORE, ChoiceButton, PageButton
-from .common import DESCRIPTION_IN_LIST, SHOWN_ENTRIES, describe, ended, mention, slack_date, title, under_rule
+from ...domain.model import State, UnblockRequest
+from ...domain.report import Report
+from ..blocks import MAX_BLOCKS, Blocks, actions, button, context, escape, fallback, fit, section, sections
+from ..buttons import CHOOSE, HOME_APPROVE, HOME_DENY, LIST_MORE, ChoiceButton, PageButton, RequestButton
+from .card import approve_confirm
+from .common import (
+    DESCRIPTION_IN_LIST,
+    LABEL,
+    SHOWN_ENTRIES,
+    counted,
+    describe,
+    ended,
+    mention,
+    pickable,
+    sentence,
+    slack_date,
+    times,
+    title,
+    under_rule,
+)
 
 #: how much of a reason a history line shows, in characters before escaping
 REASON_IN_LIST = 80
 
 
 def chooser(asked: str, kind: Kind, matches: Matches, offer_id: str) -> tuple[str, Blocks]:
-    """Several entries match: list them and let the person pick one, or all."""
     found: Sequence[Target] = matches.blocking
     count = f"{len(found)}{'+' if matches.truncated else ''}"
     things = "caller-number blacklist entries" if kind is Kind.NUMBER else "IP blocklist entries"
     blocks: Blocks = [
         section(f"*{count} {things} match {escape(asked)}.* Which should be unblocked? An approver decides.")
     ]
-    for n, target in enumerate(found[:SHOWN_ENTRIES]):
-        pick = button("Request unblock", CHOOSE, ChoiceButton(offer_id, n).encode())
-        blocks.append(section(describe(target, DESCRIPTION_IN_LIST), accessory=pick))
+    blocks += [
+        pickable(target, CHOOSE, ChoiceButton(offer_id, n).encode()) for n, target in enumerate(found[:SHOWN_ENTRIES])
+    ]
     if len(found) > SHOWN_ENTRIES:
         blocks.append(context(f"…and {len(found) - SHOWN_ENTRIES} more."))
     if matches.truncated:
@@ -37,8 +58,6 @@ def chooser(asked: str, kind: Kind, matches: Matches, offer_id: str) -> tuple[st
 
 
 def listing(text: str | None, page: Page) -> tuple[str, Blocks]:
-    """``/unblock list``: a page of the newest entries of the IP blocklist, blocks and allow entries apart;
-    **More** continues after the last one shown."""
     where = f" matching `{fit(text, 64)}`" if text else ""
     if not page.entries:
         none = "No IP blocklist entries" + where + (" on this page." if page.skip else ".")
@@ -63,29 +82,152 @@ _APPROVER_IN_DESCRIPTION = re.compile(r"(?<=approved by )Slack user ([UW][A-Z0-9
 
 
 def _listed(entry: BlocklistEntry) -> str:
-    """An entry's line; an allow entry the bot added names its approver as a person, not as a raw id."""
     line = describe(entry, DESCRIPTION_IN_LIST)
     return _APPROVER_IN_DESCRIPTION.sub(r"<@\1>", line) if not entry.blocks else line
 
 
 def history(requests: Sequence[UnblockRequest], everywhere: bool) -> tuple[str, Blocks]:
-    """``/unblock history``: one line per request, newest first; the channel of each for ``everywhere``."""
     scope = "" if everywhere else " in this channel"
     if not requests:
         none = f"No unblock requests yet{scope}."
         return none, [section(none)]
     lines = []
     for r in requests:
-        line = f"• {slack_date(r.asked.at)} {how_it_ended(r)} · requested by {mention(r.asked.by)}"
-        if everywhere:
-            line += f" in <#{r.asked.origin}>"
-        if r.asked.reason:
-            line += f" · _{fit(r.asked.reason, REASON_IN_LIST)}_"
-        lines.append(line + f" · `{r.id}`")
+        where = f" in <#{r.asked.origin}>" if everywhere else ""
+        reason = f" · _{fit(r.asked.reason, REASON_IN_LIST)}_" if r.asked.reason else ""
+        asked = f"requested by {mention(r.asked.by)}{where}{reason}"
+        lines.append(f"• {slack_date(r.asked.at)} {how_it_ended(r)} · {asked} · `{r.id}`")
     return fallback(f"Latest unblock requests{scope}"), sections(lines, f"*Latest unblock requests{scope}*")
 
 
 def how_it_ended(r: UnblockRequest) -> str:
     """``Request to unblock `203.0.113.7` was denied by @bob``: the one pattern of every outcome; then the rule
     that decides and the approvals so far, when there are (`` · rule 'Wide networks' · 1 of 2 approvals``)."""
-    return " · ".join([f"Request to unblock `{title(r)}` *{ended(r)}*", *under_rule(r)])
+    return " · ".join([f"Request to unblock `{title(r)}` *{ended(r)[1]}*", *under_rule(r)])
+
+
+INTRO = (
+    ":unlock: *unblock-bot* removes entries from 3CX's IP blocklist and caller-number blacklist once an approver "
+    "agrees. Ask in a channel with "
+    "`/unblock <entry id | address | number> [reason]`."
+)
+#: how many waiting requests, and how many of the person's own, the tab shows
+WAITING_SHOWN = 10
+OWN_SHOWN = 10
+
+
+def home_view(
+    waiting: Sequence[UnblockRequest] | None, own: Sequence[UnblockRequest], notice: str | None = None
+) -> dict[str, Any]:
+    """The Home tab: ``waiting`` requests for an approver (None for anyone else), ``own`` requests, newest
+    first, and a ``notice`` about the person's last click there."""
+    blocks: Blocks = [section(INTRO)]
+    if notice:
+        blocks.append(section(f":information_source: {notice}"))
+    if waiting is not None:
+        blocks += [{"type": "divider"}, section("*Waiting for approval* (newest first)")]
+        if not waiting:
+            blocks.append(context("Nothing is waiting for approval."))
+        for request in waiting[:WAITING_SHOWN]:
+            blocks += _waiting(request)
+        if len(waiting) > WAITING_SHOWN:
+            blocks.append(context("…and more: see `/unblock history`."))
+    blocks += [{"type": "divider"}, section("*Your requests* (newest first)")]
+    if own:
+        blocks.append(
+            section("\n".join(f"• {slack_date(r.asked.at)} {how_it_ended(r)} · `{r.id}`" for r in own[:OWN_SHOWN]))
+        )
+    else:
+        blocks.append(context("You have not asked for an unblock yet."))
+    return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
+
+
+def _waiting(request: UnblockRequest) -> Blocks:
+    line = f"{mention(request.asked.by)} asks to unblock *{title(request)}* in <#{request.asked.origin}>"
+    decision = request.decision
+    if decision.reminded_at is not None or decision.escalation is not None:  # its approvers were reminded
+        line = f":hourglass_flowing_sand: *Waiting long{', escalated' if decision.escalation else ''}:* {line}"
+    if request.asked.reason:
+        line += f" · _{fit(request.asked.reason, REASON_IN_LIST)}_"
+    under = under_rule(request, names=True)  # a waiting request: its rule is never the one that carried it out
+    line += "\n" + " · ".join([f"Until {slack_date(decision.expires_at)}", *under, f"request `{request.id}`"])
+    value = RequestButton(request.id).encode()
+    decide = actions(
+        f"home_{request.id}",
+        button("Approve", HOME_APPROVE, value, "primary", approve_confirm(request)),
+        button("Deny", HOME_DENY, value),
+    )
+    return [section(line), decide]
+
+
+def decided_notice(request: UnblockRequest) -> str:
+    whose = f"{mention(request.asked.by)}'s request to unblock `{title(request)}`"
+    if request.state is State.PENDING and request.decision.approvals:
+        left = request.decision.needed - len(request.decision.approvals)
+        more = "one more approver" if left == 1 else f"{left} more approvers"
+        return f"Your approval of {whose} is recorded; it needs {more}."
+    return f"{whose} {sentence(ended(request)[1])}"
+
+
+#: how many approvers the report names (the rest are counted together)
+SHOWN_APPROVERS = 20
+#: the answer to ``/unblock report`` for someone who approves nothing
+ONLY_APPROVERS = "Sorry, the report is only for approvers. One of them can share its figures with you."
+
+
+def report(figures: Report, days: int | None, zone: tzinfo = UTC) -> tuple[str, Blocks]:
+    """``/unblock report [days]``: the figures of the last ``days`` days, or (None) the weekly report in its channel
+    (dates in ``zone`` where Slack cannot show them in the reader's own)."""
+    heading = "Weekly unblock report"
+    if days is not None:
+        heading = f"Unblock requests of the last {'day' if days == 1 else f'{days} days'}"
+    period = f"{slack_date(figures.since, zone)} to {slack_date(figures.until, zone)}"
+    blocks: Blocks = [section(f"*{heading}* ({period})")]
+    if not figures.total:
+        blocks.append(section("No unblock requests were made."))
+    else:
+        counts = " · ".join(f"{count} {ending}" for ending, count in figures.endings if count)
+        blocks.append(section(f"*{figures.total}* request{'' if figures.total == 1 else 's'}: {counts}"))
+        blocks.append(section(_timing(figures)))
+        blocks += sections(_approvers(figures))
+        if figures.top:
+            lines = [f"• {fit(label, LABEL)}: {times(count)}" for label, count in figures.top]
+            blocks += sections(lines, "*Unblocked most often*")
+    blocks.append(context(f"Reminders sent: {figures.reminders} · escalations: {figures.escalations}"))
+    if figures.truncated:
+        blocks.append(context(f"More requests were made than one report reads: these are the first {figures.total}."))
+    return fallback(f"{heading}: {counted(figures.total, 'request', 'requests')}"), blocks
+
+
+def _timing(figures: Report) -> str:
+    if figures.median is None or figures.p90 is None:
+        return "*Time to a decision:* no request was approved or denied by an approver."
+    decided = f"{figures.decided} approved or denied by an approver"
+    return f"*Time to a decision* ({decided}): median {took(figures.median)}, 90th percentile {took(figures.p90)}"
+
+
+def _approvers(figures: Report) -> list[str]:
+    if not figures.by_approver and not figures.by_rule:
+        return ["*Unblocked by:* nobody."]
+    lines = ["*Unblocked by*"]
+    lines += [f"• {mention(user)}: {times(count)}" for user, count in figures.by_approver[:SHOWN_APPROVERS]]
+    others = figures.by_approver[SHOWN_APPROVERS:]
+    if others:
+        approvers = counted(len(others), "other approver", "other approvers")
+        lines.append(f"• {approvers}: {times(sum(count for _, count in others))}")
+    if figures.by_rule:
+        lines.append(f"• a rule, without approval: {times(figures.by_rule)}")
+    return lines
+
+
+def took(seconds: float) -> str:
+    """A duration for people, rounded to its two largest units: ``40 seconds``, ``4 minutes``, ``1 hour 5
+    minutes``, ``2 days 3 hours``."""
+    if round(seconds) < 60:
+        return duration_words(round(seconds))
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return duration_words(minutes * 60)
+    big, small = (86400, 3600) if minutes >= 24 * 60 else (3600, 60)
+    whole, part = divmod(round(seconds / small) * small, big)
+    return " ".join(duration_words(words) for words in (whole * big, part) if words)

@@ -6,7 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..blocks import Block, context, plain
+from slack_sdk.models.blocks import (
+    Block,
+    ConversationFilter,
+    ConversationSelectElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from ..blocks import clip, context
 from ..command_text import MAX_REASON
 
 #: the modal's ``callback_id``, which its ``view_submission`` carries
@@ -19,7 +30,6 @@ MAX_WHAT = 100
 #: a select offers at most this many things found in a message
 MAX_OPTIONS = 25
 
-TITLE = "Request an unblock"
 HINT = (
     "An IP blocklist entry id (42), an IP address or network (203.0.113.7, 2001:db8::7, 203.0.113.0/24) or a "
     "caller number (+1 555 0100)."
@@ -28,7 +38,6 @@ IN_A_DIRECT_MESSAGE = (
     "Requests are posted in a channel, so this shortcut works on messages in channels. Use *Request an unblock* "
     "and pick a channel."
 )
-PLACEHOLDER = "42, 203.0.113.7 or +1 555 0100"
 
 #: said on the field when the submission cannot be used
 ONE_THING = "Give one entry id, IP address, network or caller number here; the reason goes in the field below."
@@ -44,7 +53,6 @@ NOTHING_FOUND = (
 
 
 def channel_refused(channel: str) -> str:
-    """The private note when the bot cannot post in the channel picked (or the one of the message)."""
     return (
         f"The bot cannot post in <#{channel}> (it is not a member, or the channel is not one of this workspace), so "
         "nothing was requested and nothing was changed in 3CX. Invite the bot there, or pick another channel."
@@ -61,70 +69,45 @@ def unblock_modal(
 ) -> dict[str, Any]:
     """The modal: ``found`` (things found in a message) fills in what to unblock, or (several) is offered in a
     select; ``pick_channel``: a channel picker says where the request goes; else ``posted_in`` says it."""
-    blocks: list[Block] = [_what(found)]
-    reason: Block = {
-        "type": "plain_text_input",
-        "action_id": VALUE,
-        "multiline": True,
-        "max_length": MAX_REASON,
-        "placeholder": plain("For example: the customer's VPN moved", 150),
-    }
-    blocks.append(_input(REASON, "Reason", reason, optional=not require_reason))
+    if len(found) > 1:
+        options = [Option(text=clip(item, 75), value=item) for item in found[:MAX_OPTIONS]]
+        select = StaticSelectElement(action_id=VALUE, options=options, placeholder="One of those in the message")
+        what = InputBlock(block_id=WHAT, label="What to unblock", element=select, optional=False)
+    else:
+        typed = PlainTextInputElement(
+            action_id=VALUE,
+            max_length=MAX_WHAT,
+            placeholder="42, 203.0.113.7 or +1 555 0100",
+            initial_value=found[0] if found else None,
+        )
+        what = InputBlock(block_id=WHAT, label="What to unblock", element=typed, hint=HINT, optional=False)
+    why = PlainTextInputElement(
+        action_id=VALUE, multiline=True, max_length=MAX_REASON, placeholder="For example: the customer's VPN moved"
+    )
+    blocks: list[Block | dict[str, Any]] = [
+        what,
+        InputBlock(block_id=REASON, label="Reason", element=why, optional=not require_reason),
+    ]
     if pick_channel:
-        picker: Block = {
-            "type": "conversations_select",
-            "action_id": VALUE,
-            "default_to_current_conversation": True,
-            "filter": {
-                "include": ["public", "private"],
-                "exclude_external_shared_channels": True,
-                "exclude_bot_users": True,
-            },
-            "placeholder": plain("A channel the bot is in", 150),
-        }
-        blocks.append(_input(CHANNEL, "Post the request in", picker))
+        channels = ConversationFilter(
+            include=["public", "private"], exclude_external_shared_channels=True, exclude_bot_users=True
+        )
+        picker = ConversationSelectElement(
+            action_id=VALUE,
+            default_to_current_conversation=True,
+            filter=channels,
+            placeholder="A channel the bot is in",
+        )
+        blocks.append(InputBlock(block_id=CHANNEL, label="Post the request in", element=picker, optional=False))
     elif posted_in is not None:
         blocks.append(context(f"The request is posted in <#{posted_in}> for an approver."))
-    return {
-        "type": "modal",
-        "callback_id": CALLBACK_ID,
-        "private_metadata": metadata,
-        "title": plain(TITLE, 24),
-        "submit": plain("Request", 24),
-        "close": plain("Cancel", 24),
-        "blocks": blocks,
-    }
-
-
-def _what(found: Sequence[str]) -> Block:
-    if len(found) > 1:
-        options = [{"text": plain(item, 75), "value": item} for item in found[:MAX_OPTIONS]]
-        select: Block = {
-            "type": "static_select",
-            "action_id": VALUE,
-            "options": options,
-            "placeholder": plain("One of those in the message", 150),
-        }
-        return _input(WHAT, "What to unblock", select)
-    element: Block = {
-        "type": "plain_text_input",
-        "action_id": VALUE,
-        "max_length": MAX_WHAT,
-        "placeholder": plain(PLACEHOLDER, 150),
-    }
-    if found:
-        element["initial_value"] = found[0]
-    return _input(WHAT, "What to unblock", element, hint=HINT)
-
-
-def _input(block_id: str, label: str, element: Block, *, optional: bool = False, hint: str | None = None) -> Block:
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label, 2000),
-        "element": element,
-        "optional": optional,
-    }
-    if hint is not None:
-        block["hint"] = plain(hint, 2000)
-    return block
+    form = View(
+        type="modal",
+        callback_id=CALLBACK_ID,
+        private_metadata=metadata,
+        title="Request an unblock",
+        submit="Request",
+        close="Cancel",
+        blocks=blocks,
+    )
+    return form.to_dict()

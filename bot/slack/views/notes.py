@@ -1,4 +1,5 @@
-"""Private notes: what only the person who typed or clicked sees."""
+"""Private notes: what only the person who typed or clicked sees, and why a command or a click does nothing (the
+policy and the service give the reason; each is worded here, once)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ from ...domain.entries import BlocklistEntry, CallFailed, Kind, Target
 from ...domain.lookup import Matches, TooSlow
 from ...domain.model import State, UnblockRequest
 from ...domain.outcomes import Outcome
+from ...domain.results import Refusal, Why
+from ...domain.rules import Approvers
 from ..blocks import escape, fit
 from .common import (
     ANSWER,
+    RULE,
     SHOWN_ENTRIES,
-    by_rule,
     carried_out_by_rule,
     explained,
+    its_rule,
     label,
+    list_of,
+    listed,
     mention,
     slack_date,
     title,
@@ -63,7 +69,6 @@ def an_allow_entry(entry: BlocklistEntry) -> str:
 
 
 def lookup_failure(error: CallFailed, what: str) -> str:
-    """Why ``/unblock …`` could not show what was asked for."""
     if isinstance(error, TooSlow):
         return (
             f"3CX did not answer in time: the bot waited {duration_words(error.seconds)} for the {escape(what)}. "
@@ -80,14 +85,12 @@ def lookup_failure(error: CallFailed, what: str) -> str:
 
 
 def no_match(asked: str, kind: Kind, matches: Matches) -> str:
-    """What to say when nothing blocking matched an address or a number."""
     if matches.allowing:
         ids = ", ".join(f"`{label(e)}` (entry {e.id})" for e in matches.allowing[:SHOWN_ENTRIES])
         entries = "an allow entry" if len(matches.allowing) == 1 else "allow entries"
         return f"{escape(asked)} is not blocked: 3CX lets it in through {entries}: {ids}. Nothing was requested."
-    searched = "the caller-number blacklist" if kind is Kind.NUMBER else "the IP blocklist"
     return (
-        f"{escape(asked)} is not on {searched}, so 3CX is not blocking it there. "
+        f"{escape(asked)} is not on {list_of([kind])}, so 3CX is not blocking it there. "
         "Nothing was requested. If calls still fail, the cause is elsewhere (firewall, provider, credentials)."
     )
 
@@ -116,7 +119,6 @@ def card_not_posted(error: str) -> str:
 
 
 def already_resolved(request: UnblockRequest) -> str:
-    """Someone decided before this click: who, and when."""
     if request.state is State.EXPIRED:
         return expired_notice(request)
     if request.state.undo_phase:
@@ -124,7 +126,7 @@ def already_resolved(request: UnblockRequest) -> str:
         return f"This unblock was already undone by {mention(request.done.undone_by)} {when}. Nothing more was done."
     when = slack_date(request.decision.at) if request.decision.at is not None else "earlier"
     if carried_out_by_rule(request):
-        return f"This request was carried out {by_rule(request)} {when}. Nothing more was done."
+        return f"This request was carried out automatically by {its_rule(request)} {when}. Nothing more was done."
     verb = {State.DENIED: "was denied", State.CANCELLED: "was cancelled"}.get(request.state, "was approved")
     return f"This request {verb} by {mention(request.decision.by)} {when}. Nothing more was done."
 
@@ -132,3 +134,40 @@ def already_resolved(request: UnblockRequest) -> str:
 def expired_notice(request: UnblockRequest) -> str:
     expired = slack_date(request.decision.expires_at)
     return f"This request expired {expired}; nothing was changed in 3CX. Ask again with `/unblock`."
+
+
+#: each reason, in words; ``refusal`` fills in what the refusal names
+_WORDS: dict[Why, str] = {
+    Why.CHANNEL_NOT_ENABLED: "/unblock is not enabled in this channel. Please use it in {channels}.",
+    Why.NOT_APPROVER: "Only {whose} can {verb} {what}: {approvers}.",
+    Why.OWN_REQUEST: "You asked for this unblock, so someone else has to {verb} it.",
+    Why.USE_CANCEL: "You asked for this unblock, so you cannot deny it; to call it off, use Cancel.",
+    Why.NOT_REQUESTER: "Only <@{requester}>, who asked, can cancel this request; an approver can deny it instead.",
+    Why.OTHER_CHANNEL: "This button belongs to a request made in another channel, so it does nothing here.",
+    Why.NOTHING_TO_UNDO: "There is nothing to undo: this request removed nothing from 3CX.",
+    Why.TOO_LATE_TO_UNDO: "It is too late to undo this; if needed, an admin can add the entry again by hand in 3CX.",
+    Why.NOT_ALLOWABLE: "Approve and allow is only for one IP address, or a network no wider than /24 (IPv6: /64); "
+    "nothing was changed.",
+    Why.ALREADY_APPROVED: "You have approved this already. It needs {needed} approvals, so another approver has to "
+    "approve it too: {approvers}.",
+}
+
+
+def who_approves(approvers: Approvers) -> str:
+    if approvers.anyone:
+        return "anyone in this workspace"
+    names = [f"<@{u}>" for u in sorted(approvers.users)]
+    names += [f"a member of <!subteam^{g}>" for g in sorted(approvers.groups)]
+    return listed(names, last="or")
+
+
+def refusal(why: Refusal) -> str:
+    return _WORDS[why.why].format(
+        channels=", ".join(f"<#{c}>" for c in why.channels),
+        verb=why.verb,
+        what="an unblock request" if why.verb == "deny" else "an unblock",
+        whose=f"the approvers of rule '{fit(why.rule, RULE)}'" if why.rule else "the approvers",
+        approvers=who_approves(why.approvers) if why.approvers is not None else "",
+        requester=why.requester,
+        needed=why.approvals_needed,
+    )

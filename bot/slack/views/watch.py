@@ -1,5 +1,7 @@
 """What the watch channel reads: a new block, one the watcher unblocks by its rule, a summary of a burst, and the
-private list of a burst."""
+private list of a burst; and, when more new entries than ``UNBLOCK_WATCH_BURST`` are unblocked by their rules in
+one look, one message for them all (each is still a request of its own), and the private list of them, each with
+**Undo**."""
 
 from __future__ import annotations
 
@@ -9,19 +11,25 @@ from collections.abc import Sequence
 from ...domain.allowing import duration_words
 from ...domain.entries import BlocklistEntry
 from ...domain.lookup import Page
+from ...domain.model import State, UnblockRequest
 from ...domain.recurrence import Recurrence
 from ..blocks import Blocks, actions, button, context, fallback, fit, section, sections
-from ..buttons import BURST_LIST, REQUEST_ENTRY, BurstButton, EntryButton
+from ..buttons import BURST_LIST, BURST_UNBLOCKED, REQUEST_ENTRY, BurstButton, EntryButton
 from .common import (
     DESCRIPTION_IN_LIST,
     RECURRENCE_DAYS,
+    RULE,
     SHOWN_ENTRIES,
-    describe,
+    counted,
     entry_fields,
     label,
+    pickable,
+    slack_date,
     times,
+    title,
     unblocker,
 )
+from .outcome import failure_sentence, undo_button, undo_open
 
 #: how many addresses and descriptions a summary names
 SUMMARY_SHOWN = 5
@@ -36,22 +44,16 @@ def new_block(
     if gone:
         text = f":white_check_mark: *{label(entry)} is no longer blocked* (3CX entry {entry.id}, added by {added})."
         return fallback(f"{label(entry)} is no longer blocked"), [section(text)]
-    request = button("Request unblock", REQUEST_ENTRY, EntryButton(entry.id).encode())
     blocks: Blocks = [section(f":no_entry: *3CX blocked {label(entry)}*"), entry_fields(entry)]
-    if again is not None:
-        blocks.append(context(blocked_again(again, now)))
-    blocks.append(actions("unblock_watch", request))
+    if again is not None:  # the bot unblocked what it blocks before: when, by whom, and how often
+        often = f" It was unblocked {times(again.count)} in the last {RECURRENCE_DAYS} days." if again.count > 1 else ""
+        since = time_since(now - again.last_at)
+        blocks.append(context(f"Blocked again, {since} after {unblocker(again.last)} unblocked it.{often}"))
+    blocks.append(actions("unblock_watch", button("Request unblock", REQUEST_ENTRY, EntryButton(entry.id).encode())))
     return fallback(f"3CX blocked {label(entry)}{' again' if again is not None else ''}"), blocks
 
 
-def blocked_again(again: Recurrence, now: float) -> str:
-    """``Blocked again, 2 days after <@U1> unblocked it.``, and how often it was unblocked when more than once."""
-    often = f" It was unblocked {times(again.count)} in the last {RECURRENCE_DAYS} days." if again.count > 1 else ""
-    return f"Blocked again, {time_since(now - again.last_at)} after {unblocker(again.last)} unblocked it.{often}"
-
-
 def time_since(seconds: float) -> str:
-    """``2 days``, ``5 hours``, ``10 minutes``, ``moments``: how long ago, roughly, as people say it."""
     for size in (86400, 3600, 60):
         if seconds >= size:
             return duration_words(seconds // size * size)
@@ -59,16 +61,15 @@ def time_since(seconds: float) -> str:
 
 
 def unblocked_by_rule(entry: BlocklistEntry, rule: str | None) -> tuple[str, Blocks]:
-    """A new entry the watcher unblocks because its rule says so (``auto_on_watch``): the card of the watcher's
-    request, which shows the request's outcome, with Undo, once 3CX has answered."""
+    """A new entry the watcher unblocks by its rule: the card of the watcher's request, which shows the request's
+    outcome, with Undo, once 3CX has answered."""
     added = fit(entry.added_by or "someone", 60)
-    by = f" by rule '{fit(rule, 80)}'" if rule else ""
+    by = f" by rule '{fit(rule, RULE)}'" if rule else ""
     text = f":unlock: *Unblocked {label(entry)} automatically{by}* (3CX entry {entry.id}, added by {added})."
     return fallback(f"Unblocked {label(entry)} automatically{by}"), [section(text), entry_fields(entry)]
 
 
 def burst(entries: Sequence[BlocklistEntry]) -> tuple[str, Blocks]:
-    """Many new entries at once: how many, grouped by description, the first few, and a way to see all."""
     by_description = Counter(e.description or "no description" for e in entries)
     groups = [
         f"• _{fit(what, DESCRIPTION_IN_LIST)}_: {count}" for what, count in by_description.most_common(SUMMARY_SHOWN)
@@ -86,14 +87,15 @@ def burst(entries: Sequence[BlocklistEntry]) -> tuple[str, Blocks]:
 
 
 def among(entries: Sequence[BlocklistEntry]) -> str:
-    """``Among them: `192.0.2.1`, `192.0.2.2` and 3 more.``"""
-    first = ", ".join(f"`{label(e)}`" for e in entries[:SUMMARY_SHOWN])
-    more = f" and {len(entries) - SUMMARY_SHOWN} more" if len(entries) > SUMMARY_SHOWN else ""
-    return f"Among them: {first}{more}."
+    return f"Among them: {first_few([label(e) for e in entries])}."
+
+
+def first_few(names: Sequence[str]) -> str:
+    more = f" and {len(names) - SUMMARY_SHOWN} more" if len(names) > SUMMARY_SHOWN else ""
+    return ", ".join(f"`{name}`" for name in names[:SUMMARY_SHOWN]) + more
 
 
 def burst_page(ids: BurstButton, page: Page) -> tuple[str, Blocks]:
-    """A page of a burst's entries, only for the person who asked, each with **Request unblock**."""
     entries = page.entries
     if not entries:
         none = "None of these entries is on the IP blocklist any more." if not page.skip else "No more entries."
@@ -105,10 +107,88 @@ def burst_page(ids: BurstButton, page: Page) -> tuple[str, Blocks]:
     else:
         heading = f"*{last} {'entries' if last != 1 else 'entry'} {together}*, still blocked:"
     blocks = sections([], heading)
-    for entry in entries[:SHOWN_ENTRIES]:
-        pick = button("Request unblock", REQUEST_ENTRY, EntryButton(entry.id).encode())
-        blocks.append(section(describe(entry, DESCRIPTION_IN_LIST), accessory=pick))
+    blocks += [pickable(entry, REQUEST_ENTRY, EntryButton(entry.id).encode()) for entry in entries[:SHOWN_ENTRIES]]
     if page.more:
         following = BurstButton(ids.first_id, ids.last_id, last)
         blocks.append(actions("unblock_burst_more", button("More", BURST_LIST, following.encode())))
     return fallback(f"Entries {together}"), blocks
+
+
+#: how many of the requests one private page lists, each with Undo
+PAGE_SHOWN = 10
+
+
+def unblocking(entries: Sequence[BlocklistEntry], rules: Sequence[str | None]) -> tuple[str, Blocks]:
+    what = f"Unblocking {_count(len(entries))} automatically {_by(rules)}"
+    return fallback(what), [section(f":gear: *{what}…*"), context(among(entries))]
+
+
+def unblocked(entries: Sequence[BlocklistEntry], requests: Sequence[UnblockRequest], now: float) -> tuple[str, Blocks]:
+    if not requests:  # a person's request or Undo held every one
+        none = f"None of these {_count(len(entries))} was unblocked: each is announced for a person to ask about"
+        return fallback(none), [section(f":information_source: {none}."), context(among(entries))]
+    done = [r for r in requests if r.state is State.UNBLOCKED]
+    failed = [r for r in requests if r.state is State.FAILED]
+    under_way = len(requests) - len(done) - len(failed)
+    of = f"{len(done)} of {len(entries)} new entries" if len(done) < len(entries) else _count(len(done))
+    what = f"Unblocked {of} automatically {_by([r.decision.rule for r in requests])}"
+    blocks: Blocks = [section(f":white_check_mark: *{what}.*"), context(among(entries))]
+    if failed:
+        names = first_few([title(r) for r in failed])
+        blocks.append(
+            section(f":x: {_count(len(failed))} could not be unblocked: {names}. *Show them all* says why for each.")
+        )
+    if under_way:
+        blocks.append(context(f"{_count(under_way)} still being unblocked: `/unblock history` shows how they end."))
+    ends = [r.done.undo_until for r in requests if undo_open(r, now) and r.done.undo_until is not None]
+    undo = f" An approver can undo each until {slack_date(min(ends))}." if ends else ""
+    blocks.append(context(f"Each is a request of its own, in `/unblock history`.{undo}"))
+    ids = BurstButton(min(_id(r) for r in requests), max(_id(r) for r in requests))
+    blocks.append(actions("unblock_burst_unblocked", button("Show them all", BURST_UNBLOCKED, ids.encode())))
+    return fallback(what), blocks
+
+
+def unblocked_page(ids: BurstButton, requests: Sequence[UnblockRequest], now: float) -> tuple[str, Blocks]:
+    shown = requests[ids.skip : ids.skip + PAGE_SHOWN]
+    if not shown:
+        none = "These requests are no longer among the bot's last ones." if not ids.skip else "No more requests."
+        return fallback(none), [section(none)]
+    first, last = ids.skip + 1, ids.skip + len(shown)
+    heading = f"*Entries unblocked together by their rules*, {first} to {last} of {len(requests)}:"
+    blocks: Blocks = [section(heading)]
+    for request in shown:
+        line = (
+            f"`{title(request)}` (3CX entry {request.what.targets[0].id}): {_state(request)} · request `{request.id}`"
+        )
+        blocks.append(section(line, accessory=undo_button(request) if undo_open(request, now) else None))
+    if len(requests) > last:
+        following = BurstButton(ids.first_id, ids.last_id, last)
+        blocks.append(actions("unblock_burst_unblocked_more", button("More", BURST_UNBLOCKED, following.encode())))
+    return fallback("Entries unblocked together by their rules"), blocks
+
+
+def in_burst(requests: Sequence[UnblockRequest], ids: BurstButton, channel: str) -> list[UnblockRequest]:
+    found = [r for r in requests if r.asked.channel == channel and ids.first_id <= _id(r) <= ids.last_id]
+    return sorted(found, key=_id)
+
+
+def _count(entries: int) -> str:
+    return counted(entries, "entry", "entries")
+
+
+def _state(request: UnblockRequest) -> str:
+    if request.state is State.FAILED:
+        return f"could not be unblocked. {failure_sentence(request)}"
+    words = {State.UNBLOCKED: "unblocked", State.UNDONE: "blocked again", State.UNDO_FAILED: "could not be put back"}
+    return words.get(request.state, "unblocking…")
+
+
+def _by(rules: Sequence[str | None]) -> str:
+    names = sorted({rule for rule in rules if rule})
+    return f"by rule '{fit(names[0], RULE)}'" if len(names) == 1 else "by their rules"
+
+
+def _id(request: UnblockRequest) -> int:
+    """The Id of the IP blocklist entry a request of the watcher's is about (-1: not one)."""
+    target = request.what.targets[0]
+    return target.id if isinstance(target, BlocklistEntry) else -1

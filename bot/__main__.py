@@ -13,7 +13,7 @@ from pathlib import Path
 from .config import ConfigError, Settings, load_settings, read_environment
 from .logs import Redactor, setup_logging
 from .metrics import installed_version
-from .storage.opening import StoreUnavailable
+from .storage.database import StoreUnavailable
 
 #: variables that Bolt and slack_sdk read on their own when they are set (tokens, OAuth); the bot reads its
 #: settings once, so they are taken out of the process environment before any Slack object is built

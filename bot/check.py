@@ -28,7 +28,8 @@ from .logs import Redactor
 from .network import host
 from .slack.failures import error_code
 from .storage import urls
-from .storage.opening import StoreUnavailable, open_store
+from .storage.database import StoreUnavailable
+from .storage.opening import open_store
 from .threecx.client import ThreeCXClient
 from .threecx.errors import ADVICE, ChangedError, NotFoundError, ThreeCXError, UnexpectedResponseError
 from .threecx.lists import IpBlocklist

@@ -16,10 +16,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.domain.actions import Action, Does
+from bot.domain.actions import Action, Does, Result
 from bot.domain.entries import BlockedNumber, BlocklistEntry, Kind
 from bot.domain.lookup import Matches, Page
-from bot.domain.model import Approval, Asked, Decision, Done, Result, State, UnblockRequest, What
+from bot.domain.model import Approval, Asked, Decision, Done, State, UnblockRequest, What
 from bot.domain.outcomes import Outcome
 from bot.slack.buttons import APPROVE, CHOOSE, LIST_MORE, UNDO, BurstButton, PageButton
 from bot.slack.views import lists, notes, outcome, watch

@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.actions import Action, Does
+from bot.domain.actions import Action, Does, Result
 from bot.domain.entries import BlockedNumber, BlocklistEntry, Target
-from bot.domain.model import Approval, Asked, Decision, Escalation, Result, State, Transition, UnblockRequest, What
+from bot.domain.model import Approval, Asked, Decision, Escalation, State, Transition, UnblockRequest, What
 from bot.domain.outcomes import Outcome
 from bot.domain.ports import AlreadyOpen
 from bot.storage import rows, urls
 from bot.storage.contract import Store
-from bot.storage.opening import StoreUnavailable, migrations, open_store
+from bot.storage.database import StoreUnavailable, migrations
+from bot.storage.opening import open_store
 from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import SQLiteStore
 

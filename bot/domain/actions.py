@@ -11,14 +11,35 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from .entries import Target
 from .lookup import Network
 from .outcomes import Outcome
 from .rules import entry_network
 
-if TYPE_CHECKING:
-    from .model import Result, UnblockRequest
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What 3CX did with one target, and its answer for the record."""
+
+    outcome: Outcome
+    answer: str
+    #: the Id of the entry that an undo created
+    new_id: str | None = None
+    #: the bot finished this after a restart (it had stopped while 3CX was working on it)
+    after_restart: bool = False
+    #: the allow entry that lets the address in now (this request's, or one already there)
+    allow_id: int | None = None
+    #: until when that entry allows the address (None: without an end, or no allow entry)
+    allowed_until: float | None = None
+    #: the allow entry was there already (an undo leaves it alone)
+    allow_existed: bool = False
+
+    @property
+    def added_allow(self) -> int | None:
+        """The allow entry this request added, which an undo removes."""
+        return self.allow_id if not self.allow_existed else None
+
 
 #: the widest network Unblock and allow lets in, by IP version: one click must never open a large range
 WIDEST_ALLOWED = {4: 24, 6: 64}
@@ -87,13 +108,13 @@ class Action:
 UNBLOCK = Action()
 
 
-def network(request: UnblockRequest) -> Network | None:
+def network(targets: Sequence[Target]) -> Network | None:
     """The address or network of a request about one IP blocklist entry (None: another kind, or unreadable)."""
-    return entry_network(request.what.targets[0]) if len(request.what.targets) == 1 else None
+    return entry_network(targets[0]) if len(targets) == 1 else None
 
 
-def allowable(request: UnblockRequest) -> bool:
+def allowable(targets: Sequence[Target]) -> bool:
     """Unblock and allow is offered: the request is about one IP blocklist entry for one address or a network
     no wider than ``WIDEST_ALLOWED``."""
-    net = network(request)
+    net = network(targets)
     return net is not None and net.prefixlen >= WIDEST_ALLOWED[net.version]

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from .actions import Result
 from .entries import BlocklistEntry, CallFailed, Removal
 from .lookup import Finder
-from .model import Result, UnblockRequest
+from .model import UnblockRequest
 from .outcomes import Outcome
 
 

@@ -143,7 +143,7 @@ class Decisions:
         rule = self.policy.rule_for(request)
         if action is not None and action.allow_for is not None:
             only = action.does is Does.ALLOW_ONLY
-            offered = request.what.address is not None if only else allowable(request)
+            offered = request.what.address is not None if only else allowable(request.what.targets)
             if not offered or action.allow_for not in rule.allow:
                 return Refused(request, NOT_ALLOWABLE)
         if request.state is not State.PENDING:

@@ -21,10 +21,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from .actions import Result
 from .allowing import Allowed, Allowing, failed
 from .entries import CallFailed, Target
 from .lease import Lease
-from .model import Result, State, Timing, UnblockRequest
+from .model import State, Timing, UnblockRequest
 from .outcomes import Outcome
 from .ports import Lists, RequestStore, StoreUnreachable
 from .transitions import Transitions

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .actions import UNBLOCK, Action
+from .actions import UNBLOCK, Action, Result
 from .entries import Target
 from .outcomes import Outcome
 
@@ -51,29 +51,6 @@ class State(enum.StrEnum):
     @property
     def undo_phase(self) -> bool:
         return self in (State.UNDOING, State.UNDONE, State.UNDO_FAILED)
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What 3CX did with one target, and its answer for the record."""
-
-    outcome: Outcome
-    answer: str
-    #: the Id of the entry that an undo created
-    new_id: str | None = None
-    #: the bot finished this after a restart (it had stopped while 3CX was working on it)
-    after_restart: bool = False
-    #: the allow entry that lets the address in now (this request's, or one already there)
-    allow_id: int | None = None
-    #: until when that entry allows the address (None: without an end, or no allow entry)
-    allowed_until: float | None = None
-    #: the allow entry was there already (an undo leaves it alone)
-    allow_existed: bool = False
-
-    @property
-    def added_allow(self) -> int | None:
-        """The allow entry this request added, which an undo removes."""
-        return self.allow_id if not self.allow_existed else None
 
 
 @dataclass(frozen=True, slots=True)

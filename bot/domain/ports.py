@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from .entries import BlocklistEntry, Kind, Removal, Target
 from .model import Escalation, Move, UnblockRequest
 from .recurrence import Recurrence
-
-if TYPE_CHECKING:
-    from .report import Report
 
 #: the most requests ``RequestStore.unblocked_since`` returns (the last decided)
 UNBLOCKS_READ = 2000
@@ -123,11 +120,6 @@ class ReportStore(Protocol):
 
     async def release_report(self, due_at: float, holder: str) -> None:
         """The report ``holder`` claimed was not delivered: let the next look (any process's) claim it again."""
-
-
-class ReportPoster(Protocol):
-    async def post(self, report: Report) -> bool:
-        """Post the weekly report: whether it was delivered."""
 
 
 class EntryList(Protocol):

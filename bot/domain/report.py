@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Protocol
 
 from .model import State, UnblockRequest
-from .ports import ReportPoster, ReportStore, RequestStore
+from .ports import ReportStore, RequestStore
 
 DAY = 86400.0
 WEEK = 7 * DAY
@@ -194,6 +195,13 @@ def due(weekly: Weekly, now: float, last: float | None) -> Due | None:
     if last is None:
         return Due(latest, post=False)
     return Due(latest, previous=weekly.latest(latest - 1)) if latest > last else None
+
+
+class ReportPoster(Protocol):
+    """Where the weekly report goes."""
+
+    async def post(self, report: Report) -> bool:
+        """Post the weekly report: whether it was delivered."""
 
 
 @dataclass

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .actions import Action, Does
-from .model import Approval, Move, Result, State, UnblockRequest
+from .actions import Action, Does, Result
+from .model import Approval, Move, State, UnblockRequest
 from .outcomes import Outcome
 from .ports import RequestStore
 

@@ -4,12 +4,13 @@ and shows what it answers. Started by the use cases (``bot.slack.use_cases``), i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from ..domain.actions import UNBLOCK, Action, Does
 from ..domain.model import WATCHER, State
+from ..domain.requests import Requests
 from ..domain.results import AlreadyResolved, ApprovalRecorded, Decided, Expired, HandedOver, Refused, Resolved
-from .answering import Asker
+from .answering import Answers, Asker
 from .buttons import (
     ALLOW_ONLY,
     APPROVE,
@@ -28,17 +29,21 @@ from .views.notes import refusal as words
 from .views.outcome import stale_undo_button
 from .views.watch import in_burst, unblocked_page
 
-if TYPE_CHECKING:
-    from .use_cases import UseCases
-
 #: how many of the watcher's last requests **Show them all** of a burst it unblocked looks through
 BURST_READ = 1000
 
 
-async def decide(uc: UseCases, action_id: str, button: RequestButton | AllowButton, asker: Asker) -> None:
-    requests, request_id, reply = uc.requests, button.request_id, asker.response_url
+async def decide(
+    requests: Requests,
+    answers: Answers,
+    clock: Callable[[], float],
+    action_id: str,
+    button: RequestButton | AllowButton,
+    asker: Asker,
+) -> None:
+    request_id, reply = button.request_id, asker.response_url
     channel = None if asker.home else asker.channel  # the Home tab belongs to no channel
-    card = await uc.answers.showing.where(request_id)  # (known before the claim: the PBX need not wait for it)
+    card = await answers.showing.where(request_id)  # (known before the claim: the PBX need not wait for it)
     result: Decided
     if action_id in (APPROVE, APPROVE_ALLOW, ALLOW_ONLY, HOME_APPROVE):
         action = UNBLOCK
@@ -52,13 +57,13 @@ async def decide(uc: UseCases, action_id: str, button: RequestButton | AllowButt
         result = await requests.cancel(request_id, asker.user, asker.channel)
     else:
         result = await requests.undo(request_id, asker.user, asker.channel, reply=reply)
-    await show(uc, result, asker, card)
+    await show(answers, clock, result, asker, card)
 
 
-async def show(uc: UseCases, result: Decided, asker: Asker, card: str | None) -> None:
+async def show(answers: Answers, clock: Callable[[], float], result: Decided, asker: Asker, card: str | None) -> None:
     """Show a click's result: the card (the message ``card``) for a click that moved the request, a private note
     otherwise."""
-    showing, tell = uc.answers.showing, uc.answers.tell
+    showing, tell = answers.showing, answers.tell
     if isinstance(result, HandedOver):
         return  # another process took the claim over, finishes the request and shows the outcome
     if isinstance(result, Resolved | ApprovalRecorded):
@@ -67,7 +72,7 @@ async def show(uc: UseCases, result: Decided, asker: Asker, card: str | None) ->
             await tell(asker, decided_notice(result.request))
     elif isinstance(result, Refused):
         await tell(asker, words(result.reason))
-        if stale_undo_button(result.request, uc.clock()):
+        if stale_undo_button(result.request, clock()):
             await showing.redraw(result.request, card, asker.response_url)
     elif isinstance(result, AlreadyResolved):
         await tell(asker, say.already_resolved(result.request))
@@ -79,15 +84,17 @@ async def show(uc: UseCases, result: Decided, asker: Asker, card: str | None) ->
         await tell(asker, say.UNKNOWN_REQUEST)
 
 
-async def choose_duration(uc: UseCases, button: AllowButton, asker: Asker) -> None:
+async def choose_duration(requests: Requests, answers: Answers, button: AllowButton, asker: Asker) -> None:
     """The card redrawn so that its buttons and their confirmations name the duration chosen."""
-    request = await uc.requests.reads.get(button.request_id)
+    request = await requests.reads.get(button.request_id)
     if request is not None and request.state is State.PENDING and request.asked.channel == asker.channel:
-        ts = await uc.answers.showing.where(request.id)
-        await uc.answers.showing.redraw(request, ts, asker.response_url, chosen=float(button.seconds))
+        ts = await answers.showing.where(request.id)
+        await answers.showing.redraw(request, ts, asker.response_url, chosen=float(button.seconds))
 
 
-async def burst_requests(uc: UseCases, button: BurstButton, asker: Asker) -> None:
+async def burst_requests(
+    requests: Requests, answers: Answers, clock: Callable[[], float], button: BurstButton, asker: Asker
+) -> None:
     """A page of the requests of a burst the watcher unblocked, each with **Undo** while it is offered."""
-    found = in_burst(await uc.requests.reads.requested_by(WATCHER, BURST_READ), button, asker.channel)
-    await uc.answers.tell(asker, *unblocked_page(button, found, uc.clock()), replace=button.skip > 0)
+    found = in_burst(await requests.reads.requested_by(WATCHER, BURST_READ), button, asker.channel)
+    await answers.tell(asker, *unblocked_page(button, found, clock()), replace=button.skip > 0)

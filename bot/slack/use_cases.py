@@ -216,7 +216,11 @@ class UseCases:
 
     def decide(self, action_id: str, button: RequestButton | AllowButton | None, asker: Asker) -> None:
         """Approve, Deny, Cancel, Undo, Approve and allow or Allow only on a card; Approve or Deny in the Home tab."""
-        work = partial(deciding.decide, self, action_id, button, asker) if button is not None else None
+        work = (
+            partial(deciding.decide, self.requests, self.answers, self.clock, action_id, button, asker)
+            if button is not None
+            else None
+        )
         out_of_date = say.UNKNOWN_REQUEST
         if isinstance(button, AllowButton) and button.seconds not in self.requests.durations:
             work, out_of_date = None, say.DURATION_NOT_OFFERED  # a duration the bot does not offer (any more)
@@ -227,7 +231,11 @@ class UseCases:
         """Another duration chosen beside **Approve and allow** or **Allow only**: the card is redrawn so that the
         buttons and their confirmations name it."""
         offered = button is not None and button.seconds in self.requests.durations
-        work = partial(deciding.choose_duration, self, button, asker) if button is not None and offered else None
+        work = (
+            partial(deciding.choose_duration, self.requests, self.answers, button, asker)
+            if button is not None and offered
+            else None
+        )
         self._click(asker, work, say.DURATION_NOT_OFFERED)
 
     # -- other clicks -----------------------------------------------------------------------
@@ -304,7 +312,11 @@ class UseCases:
     def unblocked_list(self, button: BurstButton | None, asker: Asker) -> None:
         """**Show them all** under the message of a burst the watcher unblocked by the rules (and **More** under its
         pages): the burst's requests, only for the person who asked, each with **Undo** while it is offered."""
-        work = partial(deciding.burst_requests, self, button, asker) if button is not None else None
+        work = (
+            partial(deciding.burst_requests, self.requests, self.answers, self.clock, button, asker)
+            if button is not None
+            else None
+        )
         self._click(asker, work, say.LISTING_OUT_OF_DATE)
 
 

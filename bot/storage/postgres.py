@@ -29,7 +29,7 @@ from ..domain.ports import Announcement
 from ..threecx.tokens import Fetch
 from . import contract, rows
 from .contract import Store
-from .opening import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
+from .database import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 from .postgres_errors import CONNECT_TIMEOUT, TRANSIENT, problem, transient
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..domain.actions import UNBLOCK, Action, Does
+from ..domain.actions import UNBLOCK, Action, Does, Result
 from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Target
 from ..domain.model import (
     Approval,
@@ -16,7 +16,6 @@ from ..domain.model import (
     Done,
     Escalation,
     Move,
-    Result,
     State,
     Transition,
     UnblockRequest,

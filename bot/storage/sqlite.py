@@ -22,7 +22,7 @@ from ..domain.ports import Announcement
 from ..threecx.tokens import Fetch
 from . import contract, rows
 from .contract import Store
-from .opening import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
+from .database import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 
 T = TypeVar("T")
 

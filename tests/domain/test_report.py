@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.actions import UNBLOCK, Action, Does
+from bot.domain.actions import UNBLOCK, Action, Does, Result
 from bot.domain.entries import Target
-from bot.domain.model import Approval, Asked, Decision, Done, Escalation, Result, State, UnblockRequest, What
+from bot.domain.model import Approval, Asked, Decision, Done, Escalation, State, UnblockRequest, What
 from bot.domain.outcomes import Outcome
 from bot.domain.ports import StoreUnreachable
 from bot.domain.reads import Reads

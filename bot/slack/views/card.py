@@ -60,14 +60,14 @@ def request_card(
     again = recurrence_line(recurring) if recurring is not None else None
     lines = (rule_line(request, approvers), so_far, again, escalation_line(request))
     blocks += [context(line) for line in lines if line]
-    if durations and allowable(request):
+    if durations and allowable(request.what.targets):
         # what keeps coming back is likely to come back again: Approve and allow is offered first, for the
         # longest duration unless another was chosen
         default = max(durations) if recurring is not None else durations[0]
         seconds = next((d for d in durations if d == chosen), default)
         allow = allow_choice(request, durations, seconds, Does.UNBLOCK_AND_ALLOW)
         blocks += [allow, decision] if recurring is not None else [decision, allow]
-    elif durations and network(request) is not None:
+    elif durations and network(request.what.targets) is not None:
         widest = f"/{WIDEST_ALLOWED[4]} (IPv6: /{WIDEST_ALLOWED[6]})"
         blocks += [decision, context(f"Approve and allow is offered only for one address or a network up to {widest}.")]
     else:

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from itertools import chain, repeat
 
-from ...domain.actions import UNBLOCK, Action, Does
+from ...domain.actions import UNBLOCK, Action, Does, Result
 from ...domain.allowing import duration_words
 from ...domain.entries import BlocklistEntry, Kind, Target, expiry
-from ...domain.model import WATCHER, Result, State, UnblockRequest
+from ...domain.model import WATCHER, State, UnblockRequest
 from ...domain.outcomes import Outcome
 from ...domain.recurrence import WINDOW
 from ..blocks import Block, button, fields, fit, section

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ...domain.actions import Result
 from ...domain.allowing import duration_words
 from ...domain.entries import BlocklistEntry, Target
-from ...domain.model import Result, State, UnblockRequest
+from ...domain.model import State, UnblockRequest
 from ...domain.outcomes import Outcome
 from ..blocks import Blocks, actions, button, clip, confirm, context, fallback, fit, section
 from ..buttons import UNDO, RequestButton

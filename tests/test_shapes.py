@@ -148,6 +148,16 @@ async def test_a_command_whose_text_says_payload_is_a_command(harness: Harness) 
     assert [r.path for r in harness.pbx.calls("GET")] == ["/xapi/v1/Blocklist(42)"]
 
 
+async def test_a_command_saying_payload_with_a_field_bolt_cannot_read_gets_a_400(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    form = {**command_form(harness, "42 payload"), "authorizations": "x"}
+    reply = await harness.post_signed(urlencode(form), headers=FORM)
+    await harness.settle()
+    assert reply.status == 400 and crashes(caplog) == []
+    assert harness.cards() == [] and harness.pbx.requests == []
+
+
 # the shapes found to answer 500 --------------------------------------------------------------------------------
 
 

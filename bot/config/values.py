@@ -10,7 +10,6 @@ import math
 import re
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
@@ -53,11 +52,20 @@ OTHER_TOKEN = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class Secret:
-    """A string that does not show itself: ``repr`` and ``str`` print ``Secret('***')``."""
+    """A string that does not show itself: ``repr`` and ``str`` print ``Secret('***')`` (a plain class, so that
+    nothing like ``dataclasses.asdict`` takes the value out)."""
 
-    _value: str
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
 
     def reveal(self) -> str:
         return self._value

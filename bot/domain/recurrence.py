@@ -6,7 +6,7 @@ about, never by its id: an address or network by its text read as a network (``2
 (``+15550100`` and ``15550100`` are the same).
 
 An unblock counts when its request ended ``unblocked`` (or its undo failed, so the entry stayed away); one
-that was undone does not: a person put it back. The moment of an unblock is its decision (``resolved_at``).
+that was undone does not: a person put it back. The moment of an unblock is its decision (``decision.at``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ STILL_UNBLOCKED = frozenset({State.UNBLOCKED, State.UNDO_FAILED})
 @dataclass(frozen=True, slots=True)
 class Recurrence:
     """The earlier unblocks of what a request (or a new entry) is about, within :data:`WINDOW`: how many, and the
-    last one (whose ``resolved_at`` is when, ``resolved_by`` who approved it, or its rule when it was carried out
+    last one (whose ``decision.at`` is when, ``decision.by`` who approved it, or its rule when it was carried out
     without approval)."""
 
     count: int

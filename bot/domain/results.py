@@ -65,7 +65,7 @@ class Resolved(About):
 
 
 class ApprovalRecorded(About):
-    """This click's approval is recorded; the request waits for more (``approvals_needed``)."""
+    """This click's approval is recorded; the request waits for more (``decision.needed``)."""
 
     __slots__ = ()
 

@@ -85,7 +85,11 @@ class Admission(AsyncMiddleware):
             req.lazy_only, req.lazy_function_name = False, None  # Bolt's own headers, never Slack's
             if not body and req.content_type == FORM:  # Bolt takes a form whose text says "payload" for a click
                 body = req.body = dict(parse_qsl(req.raw_body, keep_blank_values=True))
-                build_async_context(req.context, body)
+                try:
+                    build_async_context(req.context, body)  # what Bolt reads of a body it parsed itself
+                except (AttributeError, TypeError, LookupError, ValueError):
+                    log.info("refused a signed request that Slack would not send", extra={"problem": "a form"})
+                    return BoltResponse(status=400, body="")
         wrong = problem(body, req.content_type) if http else socket_problem(body)
         if wrong is not None:
             kind = "signed" if http else "Socket Mode"

@@ -35,12 +35,18 @@ def error_code(error: BaseException) -> str:
         code = data.get("error") if isinstance(data, dict) else None
         if isinstance(code, str) and _SLACK_CODE.fullmatch(code):
             return code
-        # slack_sdk's response, or aiohttp's
-        status = getattr(error.response, "status_code", None) or getattr(error.response, "status", None)
-        return f"http_{status}" if isinstance(status, int) and status != 200 else "invalid_response"
+        status = status_of(error)
+        return f"http_{status}" if status is not None and status != 200 else "invalid_response"
     if isinstance(error, _UNREADABLE):
         return "invalid_response"
     return type(error).__name__
+
+
+def status_of(error: SlackApiError) -> int | None:
+    """The HTTP status of the answer ``error`` carries: slack_sdk's response, or aiohttp's own (an answer labelled
+    JSON that is not)."""
+    status = getattr(error.response, "status_code", None) or getattr(error.response, "status", None)
+    return status if isinstance(status, int) else None
 
 
 def counted(method: str, error: BaseException, what: str, **extra: Any) -> str:

@@ -31,7 +31,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from .. import metrics
-from .failures import error_code
+from .failures import error_code, status_of
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +214,9 @@ class Outbox:
                 return Sent(True)
             response = await self._methods[message.method](**message.args)
         except Exception as error:  # Slack's error, a proxy's page, or no answer (after the client's retries)
-            if isinstance(error, SlackApiError) and error.response.status_code == 429:
+            if isinstance(error, SlackApiError) and status_of(error) == 429:
                 metrics.SLACK_RATE_LIMITED.labels(message.kind).inc()
-                pause = _pause(error.response.headers.get("Retry-After"))
+                pause = _pause((getattr(error.response, "headers", None) or {}).get("Retry-After"))
                 queue.paused_until = time.monotonic() + pause
                 log.info("Slack asked the bot to slow down", extra={"method": message.method, "pause": pause})
                 return None

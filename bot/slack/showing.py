@@ -99,9 +99,12 @@ class Showing:
         return NotShown(error)
 
     async def claimed(self, request: UnblockRequest, reply: str | None) -> None:
-        """A click (or the rule) won the claim: the card says so at once, not awaited (the PBX must not wait for
-        Slack; the outbox sends the newest version of the card)."""
-        await self.redraw(request, await self.where(request.id), reply)
+        """A click (or the rule) won the claim: the card says so at once, its delivery not awaited, and its place
+        only as remembered here (a click looked it up before its claim), so that the PBX waits for neither Slack
+        nor the database. A card remembered nowhere (one of a burst, or another process's) shows the outcome."""
+        ts = self._cards.get(request.id)
+        if ts is not None or reply is not None:
+            await self.redraw(request, ts, reply)
 
     async def remind(self, request: UnblockRequest) -> bool:
         """A reply in the card's thread reminding whoever may approve the request now."""

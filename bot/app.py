@@ -29,12 +29,12 @@ from .domain.watch import Watch
 from .logs import Redactor
 from .network import host, unreached
 from .slack.admission import Admission
-from .slack.answering import Answers
+from .slack.answers import Answers
 from .slack.failures import error_code
 from .slack.groups import SlackGroupMembership
 from .slack.listeners import OneWorkspace, register
 from .slack.outbox import Outbox
-from .slack.reporter import Reporter, WeeklyPost
+from .slack.reporter import Reporter
 from .slack.showing import Showing
 from .slack.state import Remembered
 from .slack.sweeper import Sweeper
@@ -85,8 +85,9 @@ def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, t
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        what = {"error": type(error).__name__, "type": body.get("type")}
-        log.error("a Slack request could not be handled", extra=what)
+        log.error(
+            "a Slack request could not be handled", extra={"error": type(error).__name__, "type": body.get("type")}
+        )
 
     return app
 
@@ -110,8 +111,6 @@ class Bot:
 
     settings: Settings
     app: AsyncApp
-    client: AsyncWebClient
-    requests: Requests
     timing: Timing
     work: BackgroundWork
     outbox: Outbox
@@ -285,9 +284,7 @@ async def start_bot(
     remembered = Remembered(store, clock)
     # the weekly reports are claimed by this process's owner name, once across processes
     weekly = Weekly(*settings.report_at, zone=settings.timezone)
-    channel = settings.report_channel
-    poster = WeeklyPost(outbox, channel, settings.timezone) if channel is not None else None
-    reporting = Reporting(store, store, clock, weekly, holder=transitions.owner, poster=poster)
+    reporting = Reporting(store, store, clock, weekly, holder=transitions.owner)
     reads = Reads(store, policy, reporting)
     showing = Showing(
         outbox=outbox,
@@ -331,6 +328,7 @@ async def start_bot(
         watcher.start()
     reporter = None
     if settings.report_channel is not None:
-        reporter = Reporter(reporting=reporting)
+        channel, zone = settings.report_channel, settings.timezone
+        reporter = Reporter(reporting=reporting, outbox=outbox, channel=channel, zone=zone)
         reporter.start()
-    return Bot(settings, app, client, requests, timing, work, outbox, sweeper, threecx, store, http, watcher, reporter)
+    return Bot(settings, app, timing, work, outbox, sweeper, threecx, store, http, watcher, reporter)

@@ -19,6 +19,7 @@ import enum
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 
 class Lane(enum.Enum):
@@ -28,11 +29,11 @@ class Lane(enum.Enum):
     DECISIONS = "decisions"
 
 
+@dataclass
 class Permit:
     """Until when (``time.monotonic()``) work may start a call to 3CX; renewed by whoever grants it."""
 
-    def __init__(self, until: float) -> None:
-        self.until = until
+    until: float
 
     def allows(self) -> bool:
         return time.monotonic() < self.until

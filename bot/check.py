@@ -23,7 +23,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from .app import slack_unreachable, threecx_client
 from .config import Settings
 from .domain.allowing import duration_words
-from .domain.entries import MAX_ENTRY_ID, MIN_ENTRY_ID, Removal
+from .domain.entries import MAX_ENTRY_ID, MIN_ENTRY_ID
+from .domain.rules import Rule
 from .logs import Redactor
 from .network import host
 from .slack.failures import error_code
@@ -83,8 +84,7 @@ async def _check_slack(settings: Settings, say: Callable[[str], None]) -> bool:
         except Exception as error:
             unreachable = slack_unreachable(error, settings.slack_api_url)
             if unreachable is None:
-                reason = error_code(error)
-                unreachable = f"auth.test failed ({reason}). Check SLACK_BOT_TOKEN and SLACK_API_URL"
+                unreachable = f"auth.test failed ({error_code(error)}). Check SLACK_BOT_TOKEN and SLACK_API_URL"
             say(f"{FAIL} Slack: {unreachable}.")
             return False
         say(f"{OK} Slack: signed in as @{auth.get('user')} in workspace {auth.get('team')} ({auth.get('team_id')}).")
@@ -109,9 +109,7 @@ def _say_rules(settings: Settings, say: Callable[[str], None]) -> None:
             "UNBLOCK_APPROVERS for every entry."
         )
     else:
-        described = ", ".join(
-            _described(rule.name or "", rule.auto, rule.auto_on_watch, rule.approvals) for rule in rules[:NAMED_RULES]
-        )
+        described = ", ".join(_described(rule) for rule in rules[:NAMED_RULES])
         more = f" and {len(rules) - NAMED_RULES:,} more" if len(rules) > NAMED_RULES else ""
         counted = f"{len(rules):,} rule{'s' if len(rules) != 1 else ''}"
         say(f"{OK} Rules: {counted} in {settings.rules_file}: {described}{more}.")
@@ -134,11 +132,11 @@ def _when(after: float, ttl: float) -> str:
     return f"after {duration_words(after)}"
 
 
-def _described(name: str, auto: bool, on_watch: bool, approvals: int) -> str:
+def _described(rule: Rule) -> str:
     """``Branch offices (auto)``, ``Wide networks (2 approvals)``, ``Everything else``."""
-    if auto:
-        return f"{name} (auto{', on watch' if on_watch else ''})"
-    return f"{name} ({approvals} approvals)" if approvals > 1 else name
+    if rule.auto:
+        return f"{rule.name} (auto{', on watch' if rule.auto_on_watch else ''})"
+    return f"{rule.name} ({rule.approvals} approvals)" if rule.approvals > 1 else rule.name or ""
 
 
 async def _check_channel(
@@ -186,7 +184,10 @@ async def _check_threecx(
         that does not exist (on condition that it matches ``PROBE_ETAG``, which no entry does)."""
         try:
             for key in keys:
-                if await ask(_absent(client, entity_set, key), f"reading {name} entry {key!r} failed"):
+                entry = await ask(
+                    _unless(client.get(entity_set, key), NotFoundError), f"reading {name} entry {key!r} failed"
+                )
+                if entry is None:  # 3CX has no such entry
                     break
             else:  # not to be expected: every Id tried is an entry's, and an entry is never sent a DELETE
                 say(
@@ -195,7 +196,7 @@ async def _check_threecx(
                 )
                 return False
             removal = await ask(
-                _remove_no_entry(client, entity_set, key),
+                _unless(client.delete(entity_set, key, etag=PROBE_ETAG), ChangedError),
                 f"a DELETE of {name} entry {key!r}, which does not exist, failed",
             )
         except _Failed:
@@ -238,9 +239,11 @@ async def _check_threecx(
                 )
         except _Failed:
             return False
+        # caller-number blacklist Ids no entry has: 64 random bits, after a prefix that names the check
+        numbers = (f"unblock-bot-check-{secrets.token_hex(8)}" for _ in range(PROBE_TRIES))
         rights = [
             await may_remove(BLOCKLIST, _unused_entry_ids(highest), "IP blocklist"),
-            await may_remove(BLACKLIST_NUMBERS, _unused_number_ids(), "caller-number blacklist"),
+            await may_remove(BLACKLIST_NUMBERS, numbers, "caller-number blacklist"),
         ]
     return all(rights)
 
@@ -261,21 +264,12 @@ async def _highest_id(client: ThreeCXClient) -> int | None:
     return highest
 
 
-async def _absent(client: ThreeCXClient, entity_set: EntitySet[Any], key: Any) -> bool:
-    """Whether 3CX says it has no entry ``key`` on the list (404)."""
+async def _unless(call: Awaitable[T], refused: type[ThreeCXError]) -> T | None:
+    """``call``'s answer, or None when 3CX answered with the error ``refused``: no such entry (``NotFoundError``,
+    404), or none that matches the ``If-Match`` (``ChangedError``, 412)."""
     try:
-        await client.get(entity_set, key)
-    except NotFoundError:
-        return True
-    return False
-
-
-async def _remove_no_entry(client: ThreeCXClient, entity_set: EntitySet[Any], key: Any) -> Removal | None:
-    """A DELETE of ``key`` on condition that it matches ``PROBE_ETAG``, which no entry does: what 3CX answered, or
-    None when it refused for that (412)."""
-    try:
-        return await client.delete(entity_set, key, etag=PROBE_ETAG)
-    except ChangedError:
+        return await call
+    except refused:
         return None
 
 
@@ -285,12 +279,6 @@ def _unused_entry_ids(highest: int | None) -> Iterator[int]:
     yield min((highest or 0) + PROBE_DISTANCE, MAX_ENTRY_ID)
     for _ in range(PROBE_TRIES - 1):
         yield MIN_ENTRY_ID + secrets.randbelow(MAX_ENTRY_ID - MIN_ENTRY_ID + 1)
-
-
-def _unused_number_ids() -> Iterator[str]:
-    """Caller-number blacklist Ids no entry has: 64 random bits, after a prefix that names the check."""
-    for _ in range(PROBE_TRIES):
-        yield f"unblock-bot-check-{secrets.token_hex(8)}"
 
 
 class _Failed(Exception):

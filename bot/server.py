@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Coroutine
-from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -39,17 +37,16 @@ def web_app(bot: Bot, socket: AsyncSocketModeHandler | None = None) -> web.Appli
     says whether the websocket to Slack is up; ``/readyz`` says that, and whether the database and 3CX are."""
 
     async def events(request: web.Request) -> web.Response:
-        if request.content.is_eof():  # the whole body came with the headers: nothing to wait for, so no timer
-            body = await request.read()
-        else:
-            try:
-                # a timer, not a task as wait_for makes: a body that has arrived is read without leaving this task
-                async with asyncio.timeout(bot.settings.http_read_timeout):
-                    body = await request.read()
-            except TimeoutError:
-                log.info("a client was too slow sending its request; closed")
-                headers = {"Connection": "close"}
-                return web.json_response({"error": "request body timed out"}, status=408, headers=headers)
+        # a timer, not a task as wait_for makes: a body that has arrived is read without leaving this task; and
+        # when the whole body came with the headers, there is nothing to wait for, so no timer
+        read_timeout = None if request.content.is_eof() else bot.settings.http_read_timeout
+        try:
+            async with asyncio.timeout(read_timeout):
+                body = await request.read()
+        except TimeoutError:
+            log.info("a client was too slow sending its request; closed")
+            headers = {"Connection": "close"}
+            return web.json_response({"error": "request body timed out"}, status=408, headers=headers)
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         try:
             text = body.decode()
@@ -73,8 +70,10 @@ def web_app(bot: Bot, socket: AsyncSocketModeHandler | None = None) -> web.Appli
         if socket is None:
             return web.json_response({"status": "ok", "mode": "http"})
         connected = await socket.client.is_connected()
-        answer = {"status": "ok" if connected else "disconnected", "mode": "socket", "connected": connected}
-        return web.json_response(answer, status=200 if connected else 503)
+        return web.json_response(
+            {"status": "ok" if connected else "disconnected", "mode": "socket", "connected": connected},
+            status=200 if connected else 503,
+        )
 
     async def readyz(_: web.Request) -> web.Response:
         checks = await bot.readiness()
@@ -82,8 +81,9 @@ def web_app(bot: Bot, socket: AsyncSocketModeHandler | None = None) -> web.Appli
             slack = "ok" if await socket.client.is_connected() else "the websocket to Slack is down"
             checks = {"slack": slack, **checks}
         fine = all(result == "ok" for result in checks.values())
-        answer = {"status": "ready" if fine else "not ready", "checks": checks}
-        return web.json_response(answer, status=200 if fine else 503)
+        return web.json_response(
+            {"status": "ready" if fine else "not ready", "checks": checks}, status=200 if fine else 503
+        )
 
     async def scrape(_: web.Request) -> web.Response:
         return web.Response(body=await bot.metrics(), headers={"Content-Type": metrics.CONTENT_TYPE})
@@ -154,10 +154,20 @@ async def serve(settings: Settings, redactor: Redactor, stop: asyncio.Event) -> 
     """Run until ``stop`` is set, then stop taking requests and drain the work in flight. ``stop`` set while the
     bot starts (a database not up yet, Slack slow to answer) ends the start. In Socket Mode the probes come first,
     then the connection to Slack, tried until Slack gives one (or ``stop``)."""
-    bot = await _started(start_bot(settings, redactor=redactor), stop)
-    if bot is None:
+    starting, stopped = (
+        asyncio.ensure_future(start_bot(settings, redactor=redactor)),
+        asyncio.ensure_future(stop.wait()),
+    )
+    try:
+        await asyncio.wait((starting, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        starting.cancel()  # nothing, when it has finished
+    await asyncio.wait((starting,))
+    if starting.cancelled():
         log.info("stopped before the bot had started")
         return
+    bot = starting.result()
     socket, connecting = None, None
     if settings.slack_app_token is not None:
         # for apps.connections.open alone, without retries of its own: a failed try is the connecting's to tell
@@ -178,15 +188,3 @@ async def serve(settings: Settings, redactor: Redactor, stop: asyncio.Event) -> 
             await socket.close_async()  # type: ignore[no-untyped-call]
         await listener.close()
         await bot.close()
-
-
-async def _started(starting: Coroutine[Any, Any, Bot], stop: asyncio.Event) -> Bot | None:
-    """The bot ``starting`` builds, or None when ``stop`` is set first (the start is then cancelled)."""
-    start, stopped = asyncio.ensure_future(starting), asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait((start, stopped), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        start.cancel()  # nothing, when it has finished
-    await asyncio.wait((start,))
-    return None if start.cancelled() else start.result()

@@ -84,9 +84,7 @@ class BackgroundWork:
         try:
             async with self._slots[lane]:
                 await work
-        except asyncio.CancelledError:
-            raise
-        except Exception:
+        except Exception:  # (a cancellation is no Exception: it goes on)
             log.exception("background work failed", extra={"task": name})
         finally:
             self._pending[lane] -= 1
@@ -125,12 +123,10 @@ class Upkeep(ABC):
         if task is None:
             return
         self._stopping.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout)
-        except TimeoutError:
+        finished, _ = await asyncio.wait((task,), timeout=timeout)
+        if not finished:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait((task,))
         self._task = None
 
     async def _loop(self) -> None:

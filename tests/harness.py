@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Bot, start_bot
@@ -384,6 +385,11 @@ async def move(
     return await store.transition(
         Move(request_id=request_id, from_state=from_state, to_state=to_state, actor=actor, at=at, **changes)
     )
+
+
+def crashes(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Tracebacks logged, and Slack requests that went unhandled."""
+    return [r.getMessage() for r in caplog.records if r.exc_info or "could not be handled" in r.getMessage()]
 
 
 def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:

@@ -161,13 +161,6 @@ class PostgresServer:
         """Stop the server, as an admin would (its data stays)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
-    def restart(self) -> None:
-        """``pg_ctl restart``: every connection is cut, and the server is back in a moment."""
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-w", "-t", str(START_TIMEOUT),
-            "restart",
-        )  # fmt: skip
-
     def stop(self) -> None:
         try:
             if (self.data / "postmaster.pid").exists():

@@ -128,6 +128,7 @@ async def test_the_card_offers_the_durations_with_the_first_chosen_and_named(har
 
 
 async def test_approve_and_allow_removes_the_block_and_allows_the_address_until_then(harness: Harness) -> None:
+    original = dict(harness.pbx.entries[42])
     request = await harness.open_card()
 
     await allow(harness, APPROVE_ALLOW, request, DAY)
@@ -144,21 +145,16 @@ async def test_approve_and_allow_removes_the_block_and_allows_the_address_until_
     text = block_text(harness.cards()[0].blocks)
     assert "Request to unblock 203.0.113.7 was approved by <@UBOB>, and it is unblocked.*" in text
     assert f"Allowed until <!date^{int(until(body))}^" in text and f"allow entry {allow_id}" in text
-
-
-async def test_undo_of_an_allowed_unblock_removes_the_allow_entry_and_puts_the_block_back(harness: Harness) -> None:
-    original = dict(harness.pbx.entries[42])
-    request = await harness.open_card()
-    await allow(harness, APPROVE_ALLOW, request, HOUR)
-    [(allow_id, _)] = allowed(harness.pbx)
     [button] = [b for b in buttons(harness.cards()[0].blocks) if b["action_id"] == UNDO]
     assert "Remove the allow entry" in button["confirm"]["text"]["text"]
 
+    # its undo, even once Approve and allow is turned off: the allow entry removed, the block put back as it was
+    await harness.restart_with(UNBLOCK_ALLOW_DURATIONS="off")
     await undo(harness, request)
 
     assert xapi_calls(harness.pbx) == [("DELETE", f"/xapi/v1/Blocklist({allow_id})"), ("POST", "/xapi/v1/Blocklist")]
     [(new_id, entry)] = harness.pbx.entries.items()
-    assert entry == {**original, "Id": new_id, "AddedBy": None}  # the block as it was, and no allow entry
+    assert entry == {**original, "Id": new_id, "AddedBy": None}
     assert "was undone by <@UCAROL>: it is blocked again." in block_text(harness.cards()[0].blocks)
 
 
@@ -307,18 +303,6 @@ async def test_an_allow_entry_3cx_added_after_its_answer_was_lost_and_looked_for
 
     assert [(e["IPAddrMask"], e["BlockType"]) for e in harness.pbx.entries.values()] == [("203.0.113.7", "Block")]
     assert len(posts(harness.pbx)) == 1  # the block put back; the allow entry was found and removed
-
-
-async def test_an_undo_after_approve_and_allow_was_turned_off_still_removes_its_allow_entry(harness: Harness) -> None:
-    request = await harness.open_card()
-    await allow(harness, APPROVE_ALLOW, request, HOUR)
-    [(allow_id, _)] = allowed(harness.pbx)
-    await harness.restart_with(UNBLOCK_ALLOW_DURATIONS="off")
-
-    await undo(harness, request)
-
-    assert xapi_calls(harness.pbx) == [("DELETE", f"/xapi/v1/Blocklist({allow_id})"), ("POST", "/xapi/v1/Blocklist")]
-    assert [e["BlockType"] for e in harness.pbx.entries.values()] == ["Block"]
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ def test_text_that_looks_like_a_phone_number_is_a_caller_number(text: str, numbe
     ("text", "entry_id", "reason"),
     [
         ("5550100", 5550100, None),  # a plain run of digits stays an entry id: 3CX's ids grow large
+        ("2147483647", 2147483647, None),  # the highest
         ("42 VPN moved", 42, "VPN moved"),
         ("42 2 calls dropped", 42, "2 calls dropped"),
         ("42 100 failed logins", 42, "100 failed logins"),

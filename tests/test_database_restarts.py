@@ -305,43 +305,38 @@ async def test_a_token_renewal_cut_off_is_made_again(cut_store: PostgresStore, c
     assert (await cut_store.renew_token(None, fetch))[0] == "token-2"
 
 
-@pytest.mark.parametrize(
-    "error",
-    [
-        asyncpg.InterfaceError("cannot call Transaction.__aexit__(): the underlying connection is closed"),
-        asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
-        asyncpg.InterfaceError("cannot perform operation: connection is closed"),
-        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
-        asyncpg.CannotConnectNowError("the database system is starting up"),
-        ConnectionRefusedError(111, "Connection refused"),
-    ],
-    ids=str,
-)
-def test_a_connection_gone_is_worth_waiting_for(error: Exception) -> None:
-    assert transient(error)
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        asyncpg.InterfaceError("the server expects 2 arguments for this query, 1 was passed"),
-        asyncpg.InterfaceError("cannot call Connection.fetch(): the underlying connection has been released"),
-        asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
-        asyncpg.InterfaceError("pool is closing"),
-        asyncpg.UniqueViolationError("duplicate key value violates unique constraint"),
-        RuntimeError("connection is closed"),  # not asyncpg's
-    ],
-    ids=str,
-)
-def test_a_mistake_is_raised_at_once(error: Exception) -> None:
-    assert not transient(error)
-
-
-def test_an_error_raised_while_a_lost_connection_was_handled_is_worth_waiting_for() -> None:
+def lost_while_handling_a_lost_connection() -> asyncpg.InterfaceError:
     try:
         try:
             raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
         except asyncpg.PostgresError:
             raise asyncpg.InterfaceError("cannot perform operation: another operation is cancelling") from None
     except asyncpg.InterfaceError as error:
-        assert error.__context__ is not None and transient(error)
+        assert error.__context__ is not None
+        return error
+
+
+@pytest.mark.parametrize(
+    ("error", "worth_waiting"),
+    [
+        (asyncpg.InterfaceError("cannot call Transaction.__aexit__(): the underlying connection is closed"), True),
+        (asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"), True),
+        (asyncpg.InterfaceError("cannot perform operation: connection is closed"), True),
+        (asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"), True),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), True),
+        (ConnectionRefusedError(111, "Connection refused"), True),
+        (lost_while_handling_a_lost_connection(), True),
+        # mistakes of the bot, raised at once
+        (asyncpg.InterfaceError("the server expects 2 arguments for this query, 1 was passed"), False),
+        (asyncpg.InterfaceError("cannot call Connection.fetch(): the underlying connection has been released"), False),
+        (asyncpg.InterfaceError("cannot perform operation: another operation is in progress"), False),
+        (asyncpg.InterfaceError("pool is closing"), False),
+        (asyncpg.UniqueViolationError("duplicate key value violates unique constraint"), False),
+        (RuntimeError("connection is closed"), False),  # not asyncpg's
+    ],
+    ids=str,
+)
+def test_a_connection_gone_is_worth_waiting_for_and_a_mistake_is_raised_at_once(
+    error: Exception, worth_waiting: bool
+) -> None:
+    assert transient(error) is worth_waiting

@@ -1,5 +1,5 @@
 """The 3CX fake, exercised over HTTP with aiohttp, and the spec check on what it recorded (what the bot meets of
-it, GET, DELETE, ETags and 404, is proven through the bot)."""
+it, GET, DELETE, ETags, 404, its failures and dropped connections, is proven through the bot)."""
 
 from __future__ import annotations
 
@@ -80,13 +80,11 @@ async def test_filter_and_string_keys_with_doubled_quotes(fake: FakeThreeCX, ses
 
     query = {
         "$filter": "contains(Description,'Bob''s')"
-        " and (BlockType eq Pbx.BlockType'Block' or startswith(IPAddrMask,'198.'))",
+        " and (BlockType eq Pbx.BlockType'Block' or contains(IPAddrMask,'198.'))",
         "$orderby": "Id desc",
-        "$count": "true",
     }
     async with session.get(f"{fake.base_url}/xapi/v1/Blocklist", params=query, headers=headers) as response:
-        body = await response.json()
-        assert (body["@odata.count"], [e["Id"] for e in body["value"]]) == (2, [3, 1])
+        assert [e["Id"] for e in (await response.json())["value"]] == [3, 1]
 
     bad = {"$filter": "contains(Description,'Bob's')"}
     async with session.get(f"{fake.base_url}/xapi/v1/Blocklist", params=bad, headers=headers) as response:
@@ -101,36 +99,6 @@ async def test_filter_and_string_keys_with_doubled_quotes(fake: FakeThreeCX, ses
 
 
 @pytest.mark.asyncio
-async def test_fail_next_and_drop_next(fake: FakeThreeCX, session: aiohttp.ClientSession) -> None:
-    fake.add_entry(42)
-    headers = bearer(await fetch_token(session, fake))
-    url = f"{fake.base_url}/xapi/v1/Blocklist(42)"
-
-    fake.fail_next(503, method="DELETE", retry_after="2")
-    async with session.delete(url, headers=headers) as response:
-        assert (response.status, response.headers["Retry-After"]) == (503, "2")
-    assert 42 in fake.entries
-
-    fake.forbidden = True
-    async with session.get(url, headers=headers) as response:
-        assert response.status == 403
-    fake.forbidden = False
-
-    fake.drop_next(method="POST")
-    with pytest.raises(aiohttp.ServerDisconnectedError):
-        await session.post(f"{fake.base_url}/xapi/v1/Blocklist", json={"IPAddrMask": "192.0.2.1"}, headers=headers)
-    assert list(fake.entries) == [42]
-
-    # The entry is deleted but the answer is lost; aiohttp resends an idempotent request
-    # once on its own, and the resent DELETE finds nothing left.
-    fake.drop_next(method="DELETE", after_effect=True)
-    async with session.delete(url, headers=headers) as response:
-        assert response.status == 404
-    assert fake.entries == {}
-    assert len(fake.calls("DELETE")) == 3
-
-
-@pytest.mark.asyncio
 async def test_spec_check_accepts_good_requests_and_reports_bad_ones(
     fake: FakeThreeCX, session: aiohttp.ClientSession
 ) -> None:
@@ -141,7 +109,7 @@ async def test_spec_check_accepts_good_requests_and_reports_bad_ones(
     await session.get(
         f"{base}/Blocklist", params={"$filter": "IPAddrMask eq '203.0.113.7'", "$top": "5"}, headers=headers
     )
-    await session.get(f"{base}/Blocklist(42)", params={"$select": "Id,IPAddrMask"}, headers=headers)
+    await session.get(f"{base}/Blocklist(42)", headers=headers)
     await session.delete(f"{base}/Blocklist(42)", headers={**headers, "If-Match": 'W/"1"'})
     await session.post(f"{base}/Blocklist", json={"IPAddrMask": "192.0.2.1", "BlockType": "Block"}, headers=headers)
     await session.delete(f"{base}/BlackListNumbers('n1')", headers=headers)

@@ -137,7 +137,7 @@ def test_the_rules_cover_every_module_and_would_catch_a_broken_one() -> None:
     assert not within("bot.slack.use_cases", RULES["bot.domain"])  # the domain may not reach the Slack layer
     # the Slack layer never reaches deciding or carrying out; the metrics know no request
     assert not within("bot.domain.execution", RULES["bot.slack"])
-    assert not within("bot.domain.decisions", RULES["bot.slack"])
+    assert not within("bot.domain.claims", RULES["bot.slack"])
     assert not within("bot.domain.policy", RULES["bot.slack"])
     assert not within("bot.domain.model", RULES["bot.metrics"])
     assert not within("bot.threecx.models", RULES["bot.domain"])
@@ -147,7 +147,7 @@ def test_the_rules_cover_every_module_and_would_catch_a_broken_one() -> None:
 
 def test_the_domain_and_the_stores_load_without_slack_or_aiohttp() -> None:
     code = (
-        "import sys, bot.domain.decisions, bot.domain.execution, bot.domain.lookup, bot.domain.rules,"
+        "import sys, bot.domain.requests, bot.domain.execution, bot.domain.lookup, bot.domain.rules,"
         " bot.storage.opening, bot.storage.sqlite, bot.config;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'slack_bolt', 'slack_sdk')))"
     )

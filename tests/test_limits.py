@@ -41,27 +41,6 @@ def long(text: str, size: int) -> str:
 # through the app ---------------------------------------------------------------------------------------
 
 
-async def test_a_long_description_full_of_markup_makes_a_valid_card_outcome_and_failed_undo(harness: Harness) -> None:
-    harness.pbx.change_entry(42, Description=long(HOSTILE, 5000))
-
-    await harness.command("42 " + long("reason & <why> ", 290))
-    await harness.settle()
-    [card] = harness.cards()
-    request = await harness.request_for(card)
-    await harness.click(APPROVE, request, user=BOB)
-    await harness.settle()
-
-    assert (await harness.stored(request)).state is State.UNBLOCKED
-    assert "203.0.113.7 was approved by <@UBOB>, and it is unblocked" in block_text(harness.cards()[0].blocks)
-    assert "<!channel>" not in block_text(harness.cards()[0].blocks)  # nothing from 3CX pings anyone
-    harness.pbx.forbidden = True
-    await harness.click(UNDO, request, user=CAROL)
-    await harness.settle()
-    [card] = harness.cards()
-    assert "the undo by <@UCAROL> could not block it again" in block_text(card.blocks)
-    assert len(card.text) < 1000
-
-
 async def test_a_listing_of_long_entries_shows_every_entry_it_read_and_continues_after_them(harness: Harness) -> None:
     del harness.pbx.entries[42]
     for n in range(1, 31):
@@ -121,34 +100,25 @@ INJECTED = "<!channel> <@UADMIN> <https://evil.example|click>"
 RAW = ("<!channel>", "<@UADMIN>", "<https://evil.example")
 
 
-def sent(harness: Harness) -> list[str]:
-    """Everything the bot sent Slack that Slack reads as formatting (every Web API call's arguments, every reply
-    through a response URL), each as its JSON: all but plain text objects, which Slack shows as they are."""
-    return [json.dumps(formatted(call.args)) for call in harness.slack.calls] + [
-        json.dumps(formatted(post.body)) for post in harness.slack.response_posts
-    ]
+def unescaped(harness: Harness) -> list[str]:
+    """The tokens of ``RAW`` in what the bot sent Slack that Slack reads as formatting: every Web API call's
+    arguments and every reply through a response URL, but for plain text objects, which Slack shows as they are."""
+    sent = [call.args for call in harness.slack.calls] + [post.body for post in harness.slack.response_posts]
+    return [token for message in sent for token in RAW if token in json.dumps(formatted(message))]
 
 
 def formatted(node: Any) -> Any:
     if isinstance(node, dict):
-        return {key: formatted(value) for key, value in node.items() if not _plain(value)}
-    if isinstance(node, list):
-        return [formatted(item) for item in node if not _plain(item)]
-    return node
-
-
-def _plain(node: Any) -> bool:
-    return isinstance(node, dict) and node.get("type") == "plain_text"
-
-
-def unescaped(harness: Harness) -> list[str]:
-    return [token for message in sent(harness) for token in RAW if token in message]
+        return None if node.get("type") == "plain_text" else {key: formatted(value) for key, value in node.items()}
+    return [formatted(item) for item in node] if isinstance(node, list) else node
 
 
 async def test_an_entry_with_markup_reaches_no_message_text_unescaped(harness: Harness) -> None:
-    harness.pbx.add_entry(77, INJECTED, description=INJECTED)
+    """Nor does a description of 5,000 characters full of markup break a limit of the card, its outcome or the
+    failed undo's words."""
+    harness.pbx.add_entry(77, INJECTED, description=INJECTED + long(HOSTILE, 5000))
 
-    request = await harness.open_card("77")
+    request = await harness.open_card("77 " + long("reason & <why> ", 290))
     await harness.click(APPROVE, request, user=BOB)
     await harness.settle()
     harness.pbx.forbidden = True  # the undo fails: its note describes the entry for an admin
@@ -159,7 +129,8 @@ async def test_an_entry_with_markup_reaches_no_message_text_unescaped(harness: H
     [card] = harness.cards()
     directs = harness.cards(ALICE)  # unblocked, then the undo that failed
     assert "&lt;!channel&gt; &lt;@UADMIN&gt;" in card.text and all("&lt;!channel&gt;" in m.text for m in directs)
-    assert "&lt;https://evil.example|click&gt;" in block_text(card.blocks)
+    assert "&lt;https://evil.example|click&gt;" in block_text(card.blocks) and len(card.text) < 1000
+    assert "the undo by <@UCAROL> could not block it again" in block_text(card.blocks)
     assert unescaped(harness) == []
 
 
@@ -186,81 +157,59 @@ any_text = st.one_of(st.none(), st.text(max_size=50), st.sampled_from(LONG))
 some_text = any_text.map(lambda t: t or "x")
 
 
-def entries() -> st.SearchStrategy[BlocklistEntry]:
-    return st.builds(
-        BlocklistEntry, st.integers(1, 2**31 - 1), any_text, any_text, any_text, any_text,
-        st.one_of(st.none(), st.sampled_from(["2026-12-01T08:00:00.0000000+00:00", "0001-01-01T00:00:00Z", "junk"])),
-    )  # fmt: skip
-
-
-def numbers() -> st.SearchStrategy[BlockedNumber]:
-    return st.builds(BlockedNumber, some_text.map(lambda t: t[:200]), any_text, any_text)
-
-
-def results() -> st.SearchStrategy[Result]:
-    allow_id = st.one_of(st.none(), st.integers(1, 2**31 - 1))
-    until = st.one_of(st.none(), st.just(1.8e9))
-    return st.builds(Result, st.sampled_from(list(Outcome)), some_text, st.none(), st.booleans(), allow_id, until,
-                     st.booleans())  # fmt: skip
-
-
-def actions() -> st.SearchStrategy[Action]:
-    """Any action: Approve, Approve and allow, Allow only."""
-    allow_for = st.sampled_from([3600.0, 90 * 86400.0])
-    allowing = st.builds(Action, st.sampled_from([Does.UNBLOCK_AND_ALLOW, Does.ALLOW_ONLY]), allow_for)
-    return st.one_of(st.just(Action()), allowing)
-
-
-def approvals() -> st.SearchStrategy[Approval]:
-    """One approval of several, for any of the actions."""
-    return st.builds(Approval, st.sampled_from(APPROVERS), actions())
-
-
-def requests() -> st.SearchStrategy[UnblockRequest]:
-    targets = st.one_of(st.lists(entries(), min_size=1, max_size=15), st.lists(numbers(), min_size=1, max_size=15))
-    return st.builds(
-        UnblockRequest,
-        id=st.just("0123456789abcdef"),
-        asked=st.builds(
-            Asked,
-            by=st.just(ALICE),
-            channel=st.just("C0GENERAL"),
-            at=st.just(1.7e9),
-            reason=st.one_of(st.none(), st.text(min_size=1, max_size=300)),
-            elsewhere=st.one_of(st.none(), st.just("C0ASKED")),
-        ),
-        what=st.builds(
-            What,
-            targets=targets.map(tuple),
-            address=st.one_of(st.none(), st.just("203.0.113.7"), st.text(max_size=50)),
-        ),
-        decision=st.builds(
-            Decision,
-            expires_at=st.just(1.7e9 + 900),
-            rule=st.one_of(st.none(), rule_names),
-            auto=st.booleans(),
-            needed=st.integers(1, 10),
-            approvals=st.lists(approvals(), max_size=10).map(tuple),
-            by=st.one_of(st.none(), st.just(BOB)),
-            at=st.just(1.7e9 + 1),
-        ),
-        state=st.sampled_from(list(State)),
-        done=st.builds(
-            Done,
-            action=actions(),
-            results=st.lists(results(), max_size=15).map(tuple),
-            undo_until=st.one_of(st.none(), st.just(1.8e9)),
-            undone_by=st.just(CAROL),
-            undone_at=st.just(1.7e9 + 2),
-            undo_results=st.lists(results(), max_size=15).map(tuple),
-        ),
-    )
-
-
 #: the rules' names are the operator's: any text, up to about 200 characters (and the kinds that break limits)
 rule_names = st.one_of(st.text(min_size=1, max_size=200), st.sampled_from([long(HOSTILE, 200), long("é<", 200)]))
 #: approvers, with ids as long as Slack's get
 APPROVERS = ["U0SEC1", "U0SEC2", "W" + "X" * 20, BOB, CAROL]
+expiries = st.sampled_from([None, "2026-12-01T08:00:00.0000000+00:00", "0001-01-01T00:00:00Z", "junk"])
+entries = st.builds(BlocklistEntry, st.integers(1, 2**31 - 1), any_text, any_text, any_text, any_text, expiries)
+numbers = st.builds(BlockedNumber, some_text.map(lambda t: t[:200]), any_text, any_text)
+ids = st.one_of(st.none(), st.integers(1, 2**31 - 1))
+until = st.sampled_from([None, 1.8e9])
+results = st.builds(Result, st.sampled_from(Outcome), some_text, st.none(), st.booleans(), ids, until, st.booleans())
+#: Approve, Approve and allow, Allow only
+allowing = st.builds(
+    Action, st.sampled_from([Does.UNBLOCK_AND_ALLOW, Does.ALLOW_ONLY]), st.sampled_from([3600.0, 90 * 86400.0])
+)
+actions = st.one_of(st.just(Action()), allowing)
+targets = st.one_of(st.lists(entries, min_size=1, max_size=15), st.lists(numbers, min_size=1, max_size=15))
+requests = st.builds(
+    UnblockRequest,
+    id=st.just("0123456789abcdef"),
+    asked=st.builds(
+        Asked,
+        by=st.just(ALICE),
+        channel=st.just("C0GENERAL"),
+        at=st.just(1.7e9),
+        reason=st.one_of(st.none(), st.text(min_size=1, max_size=300)),
+        elsewhere=st.sampled_from([None, "C0ASKED"]),
+    ),
+    what=st.builds(
+        What,
+        targets=targets.map(tuple),
+        address=st.one_of(st.none(), st.just("203.0.113.7"), st.text(max_size=50)),
+    ),
+    decision=st.builds(
+        Decision,
+        expires_at=st.just(1.7e9 + 900),
+        rule=st.one_of(st.none(), rule_names),
+        auto=st.booleans(),
+        needed=st.integers(1, 10),
+        approvals=st.lists(st.builds(Approval, st.sampled_from(APPROVERS), actions), max_size=10).map(tuple),
+        by=st.sampled_from([None, BOB]),
+        at=st.just(1.7e9 + 1),
+    ),
+    state=st.sampled_from(State),
+    done=st.builds(
+        Done,
+        action=actions,
+        results=st.lists(results, max_size=15).map(tuple),
+        undo_until=until,
+        undone_by=st.just(CAROL),
+        undone_at=st.just(1.7e9 + 2),
+        undo_results=st.lists(results, max_size=15).map(tuple),
+    ),
+)
 
 
 #: the durations Approve and allow offers, the most there may be
@@ -271,11 +220,12 @@ def valid(text: str, blocks: list[dict[str, object]]) -> None:
     assert problems({"text": text, "blocks": blocks}) == []
 
 
-@given(requests())
+@given(requests)
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
 def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) -> None:
     valid(*request_card(request, "<@UBOB>, <@UCAROL> or a member of <!subteam^SHELPDESK>", DURATIONS, 86400.0))
-    valid(*outcome.outcome_card(request, 1.7e9 + 5))
+    if request.state is not State.PENDING:
+        valid(*outcome.outcome_card(request, 1.7e9 + 5))
     valid(lists.decided_notice(request), [])
     link = "https://acme.slack.com/archives/C0GENERAL/p1700000000000100"
     if request.state in outcome.TOLD:
@@ -290,7 +240,7 @@ def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) 
         valid(note, [])
 
 
-@given(requests(), st.lists(entries(), min_size=1, max_size=500), st.integers(0, 600))
+@given(requests, st.lists(entries, min_size=1, max_size=500), st.integers(0, 600))
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
 def test_every_message_of_a_burst_unblocked_by_the_rules_keeps_slacks_limits(
     request: UnblockRequest, found: list[BlocklistEntry], skip: int
@@ -305,16 +255,13 @@ def test_every_message_of_a_burst_unblocked_by_the_rules_keeps_slacks_limits(
     valid(*watch.unblocked_page(ids, watch.in_burst(many, ids, WATCH), 1.7e9 + 5))
 
 
-@given(st.lists(entries(), min_size=1, max_size=50), st.booleans(), st.integers(0, 100_000))
+@given(st.lists(entries, min_size=1, max_size=50), st.booleans(), st.integers(0, 100_000), any_text, some_text)
 @settings(max_examples=100, deadline=None)
-def test_every_listing_and_chooser_keeps_slacks_limits(found: list[BlocklistEntry], more: bool, skip: int) -> None:
+def test_every_listing_chooser_and_failure_note_keeps_slacks_limits(
+    found: list[BlocklistEntry], more: bool, skip: int, detail: str | None, what: str
+) -> None:
     valid(*lists.listing("x" * 64, Page(tuple(found[:15]), skip, more)))
     valid(*lists.chooser("203.0.113.7", Kind.ADDRESS, Matches(tuple(found), truncated=more), "0123456789abcdef"))
-
-
-@given(any_text, some_text)
-@settings(max_examples=100, deadline=None)
-def test_every_failure_note_keeps_slacks_limits(detail: str | None, what: str) -> None:
     for error in (ForbiddenError("no", status=403, detail=detail), UnexpectedResponseError("odd", detail=detail)):
         valid(notes.lookup_failure(error, what[:100]), [])
     valid(notes.card_not_posted(what), [])

@@ -64,28 +64,19 @@ async def test_an_address_with_one_entry_gets_the_usual_card(harness: Harness) -
     assert check_against_spec(harness.pbx.requests) == []
 
 
-async def test_a_network_that_contains_the_address_is_found(harness: Harness) -> None:
-    del harness.pbx.entries[42]
-    harness.pbx.add_entry(7, "198.51.100.0/24", description="Branch office range")
-    harness.pbx.add_entry(8, "198.51.0.0/16", description="Wider range", block_type="Allow")
-    harness.pbx.add_entry(9, "198.51.101.0/24")  # a neighbour: does not contain the address
-
-    await harness.command("198.51.100.23")
-    card, request = await only_card(harness)
-
-    assert entries(card) == [7]  # the Allow entry is never offered
-    await approve(harness, request)
-    assert [r.path for r in harness.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(7)"]
-    assert "198.51.100.0/24 was approved by <@UBOB>, and it is unblocked" in block_text(harness.cards()[0].blocks)
-
-
 @pytest.mark.parametrize(
     ("entry", "asked"),
-    [("203.0.113.0/255.255.255.0", "203.0.113.0/24"), ("2001:db8::/32", "2001:db8:0:1::7")],
-    ids=["written with a dotted mask", "IPv6"],
+    [
+        ("198.51.100.0/24", "198.51.100.23"),
+        ("203.0.113.0/255.255.255.0", "203.0.113.0/24"),
+        ("2001:db8::/32", "2001:db8:0:1::7"),
+    ],
+    ids=["a network that holds the address", "written with a dotted mask", "IPv6"],
 )
-async def test_an_entry_written_otherwise_or_of_ipv6_is_found(harness: Harness, entry: str, asked: str) -> None:
+async def test_an_entry_that_holds_what_was_asked_for_is_found(harness: Harness, entry: str, asked: str) -> None:
     harness.pbx.add_entry(60, entry)
+    harness.pbx.add_entry(8, "198.51.0.0/16", description="Wider range", block_type="Allow")  # never offered
+    harness.pbx.add_entry(9, "198.51.101.0/24")  # a neighbour: holds none of them
 
     await harness.command(asked)
     card, _request = await only_card(harness)
@@ -248,7 +239,8 @@ async def test_quotes_in_keys_cannot_change_the_path_or_the_filter(harness: Harn
     assert set(harness.pbx.numbers) == {"1"}  # exactly that entry, and no other, is gone
     [listing] = [r for r in harness.pbx.calls("GET") if r.query.get("$orderby")]
     assert listing.query["$filter"] == "contains(IPAddrMask,'o''brien') or contains(Description,'o''brien')"
-    assert "o'brien's office" in block_text(harness.slack.posts_to(list_url)[0].body["blocks"])
+    listed = block_text(harness.slack.posts_to(list_url)[0].body["blocks"])
+    assert "o'brien's office" in listed and "entry 42" not in listed
 
 
 async def test_a_number_with_the_international_prefix_00_is_a_number_and_never_an_entry_id(harness: Harness) -> None:
@@ -277,14 +269,18 @@ async def test_digit_groups_after_an_id_are_asked_about_and_nothing_is_done(harn
 
 
 async def test_an_id_3cx_does_not_have_says_how_to_look_up_a_caller_number(harness: Harness) -> None:
-    _, response_url = await harness.command("5550100")
+    harness.slack.delay_of["response_url"] = 2.0  # the answer still on its way when 3CX would count as slow
+
+    reply, response_url = await harness.command("5550100")
     await harness.settle()
 
-    [note] = harness.notes(response_url)
+    # the person is left with one note: Slack cannot replace a command's acknowledgement, so the bot acks empty;
+    # and the answer is never followed by a note that the bot is still looking
+    [note] = harness.slack.notes_after_command(response_url, reply.message)
     assert "There is no IP blocklist entry 5550100 in 3CX" in note
     assert "For a caller number, use `/unblock number 5550100`." in note
     assert [r.path for r in harness.pbx.calls("GET")] == ["/xapi/v1/Blocklist(5550100)"]
-    assert harness.cards() == []
+    assert harness.cards() == [] and await harness.stored_count() == 0
 
 
 async def test_lookups_3cx_is_too_slow_for_end_in_a_sentence_once_their_time_is_up(make_harness: MakeHarness) -> None:
@@ -319,15 +315,6 @@ async def test_lookups_3cx_is_too_slow_for_end_in_a_sentence_once_their_time_is_
 # 3. a reason ---------------------------------------------------------------------------------------------
 
 
-async def test_the_reason_is_on_the_card_and_in_the_record(harness: Harness) -> None:
-    await harness.command("42 customer's VPN moved")
-    card, request = await only_card(harness)
-
-    assert "*Reason:* customer's VPN moved" in block_text(card.blocks)
-    await approve(harness, request)
-    assert "Reason: customer's VPN moved" in block_text(harness.cards()[0].blocks)
-
-
 async def test_a_reason_can_be_required(make_harness: MakeHarness) -> None:
     harness = await make_harness(UNBLOCK_REQUIRE_REASON="true")
 
@@ -336,8 +323,10 @@ async def test_a_reason_can_be_required(make_harness: MakeHarness) -> None:
     assert harness.pbx.requests == []
 
     await harness.command("42 branch office router replaced")
-    card, _request = await only_card(harness)
+    card, request = await only_card(harness)
     assert "*Reason:* branch office router replaced" in block_text(card.blocks)
+    await approve(harness, request)  # and in the record
+    assert "Reason: branch office router replaced" in block_text(harness.cards()[0].blocks)
 
 
 # 4. listing -------------------------------------------------------------------------------------------------------
@@ -368,16 +357,6 @@ async def test_list_shows_the_newest_entries_a_page_at_a_time(harness: Harness) 
     assert buttons(second.body["blocks"]) == []
     assert [q["$top"] for q in blocklist_queries(harness)] == ["16", "16"]
     assert [q.get("$skip") for q in blocklist_queries(harness)] == [None, "15"]
-
-
-async def test_list_with_a_filter(harness: Harness) -> None:
-    harness.pbx.add_entry(43, "198.51.100.4", description="Paris office")
-
-    _, response_url = await harness.command("list Paris")
-    await harness.settle()
-
-    text = block_text(harness.slack.posts_to(response_url)[0].body["blocks"])
-    assert "entry 43" in text and "entry 42" not in text
 
 
 # 5. history --------------------------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from .harness import (
     Harness,
     allow_row,
     block_text,
-    buttons,
     wait_for,
 )
 from .test_watch import announced, look, watching
@@ -44,18 +43,7 @@ async def unblock_and_block_again(harness: Harness, approver: str = BOB) -> Unbl
     await harness.settle()
     assert (await harness.stored(first)).state is State.UNBLOCKED
     harness.pbx.add_entry(57, "203.0.113.7")  # 3CX blocks it again, with a new Id
-    return await open_card(harness, "57", user=CAROL)
-
-
-async def open_card(harness: Harness, text: str, *, user: str) -> UnblockRequest:
-    """Type ``/unblock <text>``; the request of the new card (found by its Approve button, wherever it is)."""
-    before = len(harness.cards())
-    reply, _ = await harness.command(text, user=user)
-    assert reply.status == 200
-    await harness.settle()
-    cards = harness.cards()
-    assert len(cards) == before + 1, "one new card in the channel"
-    return await harness.stored(next(b["value"] for b in buttons(cards[-1].blocks) if b["action_id"] == APPROVE))
+    return await harness.open_card("57", user=CAROL)
 
 
 async def test_a_second_request_for_an_address_says_when_it_was_unblocked_and_offers_allow_first(
@@ -103,7 +91,7 @@ async def test_a_first_request_or_one_after_an_undone_unblock_says_nothing_of_it
     assert restored.state is State.UNDONE
     new_id = restored.done.undo_results[0].new_id
 
-    await open_card(harness, str(new_id), user=ALICE)
+    await harness.open_card(str(new_id), user=ALICE)
 
     blocks = harness.cards()[-1].blocks
     assert "Unblocked" not in block_text(blocks)

@@ -52,6 +52,14 @@ async def rounds(harness: Harness, count: int = 2) -> None:
     await harness.settle()
 
 
+async def swept_until(harness: Harness, sent: int, what: str) -> None:
+    """A round of upkeep now (or the sweeper's own, a moment later) until ``sent`` replies were sent in threads; then
+    more rounds, which must send nothing more."""
+    await rounds(harness, 1)
+    await wait_for(lambda: len(replies(harness.slack)) == sent, what=what)
+    await rounds(harness, 3)
+
+
 async def test_a_request_still_waiting_is_reminded_once_in_its_cards_thread(make_harness: MakeHarness) -> None:
     harness = await make_harness(UNBLOCK_REMIND_AFTER="5")
     await harness.open_home(BOB)
@@ -61,9 +69,7 @@ async def test_a_request_still_waiting_is_reminded_once_in_its_cards_thread(make
     assert "Waiting long" not in block_text(harness.slack.homes[BOB]["blocks"])
 
     harness.clock.advance(6)
-    await rounds(harness, 1)  # (or the sweeper's own round, a moment later)
-    await wait_for(lambda: replies(harness.slack), what="the reminder")
-    await rounds(harness, 3)
+    await swept_until(harness, 1, "the reminder")
 
     [reminder] = replies(harness.slack)
     assert (reminder.args["channel"], reminder.args["thread_ts"]) == (GENERAL, await harness.card_ts(request))
@@ -76,38 +82,32 @@ async def test_a_request_still_waiting_is_reminded_once_in_its_cards_thread(make
     assert harness.pbx.calls("DELETE") == []
 
 
-@pytest.mark.parametrize("refusal", ["an error", "a bad answer"])
-async def test_a_reminder_slack_refused_is_sent_at_a_later_round_once(make_harness: MakeHarness, refusal: str) -> None:
-    harness = await make_harness(UNBLOCK_REMIND_AFTER="5")
-    request = await harness.open_card()
-    harness.clock.advance(6)
-    if refusal == "an error":
-        harness.slack.fail_next("chat.postMessage", "not_in_channel")
-    else:
-        harness.slack.answer_badly("chat.postMessage")
-
-    await rounds(harness, 1)
-    harness.slack.answer_well("chat.postMessage")
-    assert len(replies(harness.slack)) == 1 and reminders_shown(harness) == 0
-    assert (await harness.stored(request)).decision.reminded_at is None  # not recorded: Slack did not take it
-
-    await rounds(harness, 3)
-    assert reminders_shown(harness) == 1 and len(replies(harness.slack)) == 2  # sent once, at the next round
-    assert (await harness.stored(request)).decision.reminded_at is not None
-
-
-async def test_two_bots_send_a_reminder_slack_refused_once_at_a_later_round(make_harness: MakeHarness) -> None:
-    one = await make_harness(UNBLOCK_REMIND_AFTER="5")
-    two = await make_harness(UNBLOCK_REMIND_AFTER="5")
+@pytest.mark.parametrize(
+    ("refusal", "bots"),
+    [("an error", 1), ("a bad answer", 1), ("an error", 2)],
+    ids=["error", "bad-answer", "two-bots"],
+)
+async def test_a_reminder_slack_refused_is_sent_at_a_later_round_once(
+    make_harness: MakeHarness, refusal: str, bots: int
+) -> None:
+    harnesses = [await make_harness(UNBLOCK_REMIND_AFTER="5") for _ in range(bots)]
+    one = harnesses[0]
     request = await one.open_card()
-    for bot in (one, two):
+    for bot in harnesses:
         bot.clock.advance(6)
-    one.slack.fail_next("chat.postMessage", "not_in_channel")
+    if refusal == "an error":
+        one.slack.fail_next("chat.postMessage", "not_in_channel")
+    else:
+        one.slack.answer_badly("chat.postMessage")
 
-    await asyncio.gather(rounds(one, 1), rounds(two, 1))
-    await asyncio.gather(rounds(two, 2), rounds(one, 2))
+    await asyncio.gather(*(rounds(bot, 1) for bot in harnesses))
+    one.slack.answer_well("chat.postMessage")
+    if bots == 1:  # (of two bots, the other may send it in the same round)
+        assert len(replies(one.slack)) == 1 and reminders_shown(one) == 0
+        assert (await one.stored(request)).decision.reminded_at is None  # not recorded: Slack did not take it
 
-    assert reminders_shown(one) == 1 and len(replies(one.slack)) == 2
+    await asyncio.gather(*(rounds(bot, 2) for bot in reversed(harnesses)))
+    assert reminders_shown(one) == 1 and len(replies(one.slack)) == 2  # sent once, at a later round
     assert (await one.stored(request)).decision.reminded_at is not None
 
 
@@ -139,9 +139,7 @@ async def test_with_the_default_settings_approvers_are_reminded_before_the_reque
     request = await harness.open_card()
 
     harness.clock.advance(10 * 60 + 1)
-    await rounds(harness, 1)  # (or the sweeper's own round, a moment later)
-    await wait_for(lambda: replies(harness.slack), what="the reminder")
-    await rounds(harness)
+    await swept_until(harness, 1, "the reminder")
 
     [reminder] = replies(harness.slack)
     assert "has waited 10 minutes" in reply_text(reminder)
@@ -163,9 +161,7 @@ async def test_no_reminder_once_the_request_was_decided(make_harness: MakeHarnes
     await harness.settle()
 
     harness.clock.advance(6)
-    await rounds(harness, 1)  # (or the sweeper's own round, a moment later)
-    await wait_for(lambda: len(replies(harness.slack)) == 2, what="the reminder and the escalation")
-    await rounds(harness, 3)
+    await swept_until(harness, 2, "the reminder and the escalation")
     assert {call.args["thread_ts"] for call in replies(harness.slack)} == {await harness.card_ts(waiting)}
     assert len(replies(harness.slack)) == 2
     assert [(await harness.stored(r)).state for r in (approved, denied)] == [State.UNBLOCKED, State.DENIED]
@@ -182,9 +178,7 @@ async def test_an_escalated_request_can_be_approved_by_whom_it_was_escalated_to(
     assert "Only the approvers can approve" in harness.notes(early)[0]
 
     harness.clock.advance(6)
-    await rounds(harness, 1)  # (or the sweeper's own round, a moment later)
-    await wait_for(lambda: replies(harness.slack), what="the escalation")
-    await rounds(harness)
+    await swept_until(harness, 1, "the escalation")
     [escalation] = replies(harness.slack)
     assert escalation.args["thread_ts"] == await harness.card_ts(request)
     escalated = "Escalated to <@UERIN> and <!subteam^S0ONCALL> after 5 seconds"
@@ -227,9 +221,7 @@ async def test_one_requests_are_escalated_to_sees_only_what_was_escalated_to_the
     ]
 
     harness.clock.advance(6)
-    await rounds(harness, 1)
-    await wait_for(lambda: len(replies(harness.slack)) == 2, what="the escalations")
-    await rounds(harness)
+    await swept_until(harness, 2, "the escalations")
     home = block_text(harness.slack.homes[ERIN]["blocks"])
     assert "203.0.113.7" in home and "198.51.100.7" in home  # escalated to her: hers to decide
     _, report = await harness.command("report", user=ERIN)
@@ -244,14 +236,11 @@ async def test_reminded_once_across_a_restart(make_harness: MakeHarness) -> None
     harness = await make_harness(UNBLOCK_REMIND_AFTER="5")
     request = await harness.open_card()
     harness.clock.advance(6)
-    await rounds(harness, 1)  # (or the sweeper's own round, a moment later)
-    await wait_for(lambda: replies(harness.slack), what="the reminder")
+    await swept_until(harness, 1, "the reminder")
 
     # the next bot escalates at once what still waits: its upkeep saw the request, reminded already
     await harness.restart_with(UNBLOCK_ESCALATE_AFTER="5", UNBLOCK_ESCALATE_TO=ERIN)
-    await rounds(harness, 1)
-    await wait_for(lambda: len(replies(harness.slack)) == 2, what="the escalation")
-    await rounds(harness, 3)
+    await swept_until(harness, 2, "the escalation")
 
     reminder, escalation = replies(harness.slack)
     assert "has waited" in reply_text(reminder) and "Escalated to <@UERIN>" in reply_text(escalation)

@@ -1,6 +1,6 @@
 """Replicas: two or more bot processes on one PostgreSQL database, and what happens to them when the
-database restarts or goes away, or one of them dies. Two ``python -m bot`` processes, or two in-process
-bots with a clock the test moves, driven with signed Slack requests, against the fakes."""
+database restarts or goes away, or one of them dies. Two ``python -m bot`` processes, driven with signed
+Slack requests, against the fakes."""
 
 from __future__ import annotations
 
@@ -14,12 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.domain.model import State
-
-from .conftest import MakeHarness
 from .fakes.slack import FakeSlack, Message
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, APPROVE, BOB, CAROL, CHOOSE, Harness, block_text, buttons, move, wait_for
+from .harness import ALICE, APPROVE, BOB, CAROL, CHOOSE, Harness, block_text, buttons, wait_for
 from .ports import free_port
 from .postgres import PostgresServer, running_server
 from .processes import BotProcess, start_http_bot
@@ -36,8 +33,7 @@ async def test_two_processes_on_one_database_send_one_delete_and_share_one_token
     tmp_path: Path,
 ) -> None:
     pbx.add_entry(43, "198.51.100.4")
-    first, a = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url)
-    second, b = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url)
+    (first, a), (second, b) = await two_replicas(processes, slack, pbx, tmp_path, database_url)
     await a.command("42", user=ALICE)
     await wait_for(lambda: len(a.cards()) == 1, what="the card made by A")
     await b.command("43", user=ALICE)  # B calls 3CX too, with the token A fetched
@@ -77,93 +73,6 @@ async def test_two_processes_on_one_database_send_one_delete_and_share_one_token
     xapi = [r for r in pbx.requests if r.path.startswith("/xapi/")]
     assert [r.path for r in xapi if r.method == "GET"] == ["/xapi/v1/Blocklist(42)", "/xapi/v1/Blocklist(43)"]
     assert {r.headers["Authorization"] for r in xapi} == {f"Bearer {pbx.tokens_issued[0]}"}
-
-
-@pytest.mark.parametrize("via", ["sweep", "click"])
-async def test_expiry_and_history_are_the_same_from_either_replica(
-    make_harness: MakeHarness, database_url: str, via: str
-) -> None:
-    a = await make_harness(DATABASE_URL=database_url)
-    b = await make_harness(DATABASE_URL=database_url)
-    a.pbx.add_entry(43, "198.51.100.4")
-    await a.command("42 printer VPN")
-    await a.settle()
-    [card] = a.cards()
-    request = await a.request_for(card)
-    await b.command("43")
-    await b.settle()
-    other = await b.request_for(a.cards()[1])
-    await a.click(APPROVE, other, user=BOB)  # made on B, approved on A
-    await a.settle()
-
-    for bot in (a, b):
-        bot.clock.advance(901)
-    assert b.bot is not None and a.bot is not None
-    if via == "sweep":
-        await b.bot.sweeper.tick()
-        await a.bot.sweeper.tick()  # expired already: nothing more to show
-    else:
-        _, response_url = await b.click(APPROVE, request, user=BOB)
-        await b.settle()
-        [note] = b.notes(response_url)
-        assert "This request expired" in note
-        await a.bot.sweeper.tick()  # expired already: nothing more to show
-
-    assert card.updates == 1 and "expired without approval.*" in block_text(card.blocks)
-    assert (await a.stored(request)).state is State.EXPIRED and (await b.stored(request)).state is State.EXPIRED
-    _, late_url = await a.click(APPROVE, request, user=CAROL)
-    await a.settle()
-    assert "This request expired" in a.notes(late_url)[0] and card.updates == 1
-    assert [r.path for r in a.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(43)"]
-
-    histories = []
-    for bot in (a, b):
-        _, response_url = await bot.command("history", user=CAROL)  # an approver: every channel
-        await bot.settle()
-        [note] = bot.shown(response_url)
-        histories.append(note)
-    assert histories[0] == histories[1]
-    lines = histories[0].splitlines()
-    assert lines[0] == "*Latest unblock requests*" and len(lines) == 3
-    assert (
-        "Request to unblock `198.51.100.4` *was approved by <@UBOB>, and it is unblocked* · requested by <@UALICE> in "
-        "<#C0GENERAL>" in lines[1]
-    )
-    assert (
-        "Request to unblock `203.0.113.7` *expired without approval* · requested by <@UALICE> in <#C0GENERAL> · "
-        "_printer VPN_" in lines[2]
-    )
-
-
-async def test_a_replica_finishes_a_claim_whose_owner_stopped_renewing_once_its_calls_must_have_ended(
-    make_harness: MakeHarness, database_url: str
-) -> None:
-    a = await make_harness(DATABASE_URL=database_url)
-    await a.command("42")
-    await a.settle()
-    request = await a.request_for(a.cards()[0])
-    assert a.bot is not None
-    # a process claimed the request and died before sending anything: it renews nothing any more
-    claimed = await move(
-        a.bot.store, request.id, State.PENDING, State.EXECUTING, actor=BOB, at=a.clock(), owner="gone-process"
-    )
-    assert claimed is not None
-    gets = len(a.pbx.calls("GET"))
-
-    b = await make_harness(DATABASE_URL=database_url)
-    assert b.bot is not None
-    wait = b.bot.timing.takeover_after
-    b.clock.advance(wait - 1)  # its calls could still be under way: left alone
-    await b.bot.sweeper.tick()
-    assert (await b.stored(request)).state is State.EXECUTING and len(a.pbx.calls("GET")) == gets
-
-    b.clock.advance(2)
-    await b.bot.sweeper.tick()
-    finished = await a.stored(request)
-    assert finished.state is State.UNBLOCKED and finished.decision.by == BOB  # the approval stands
-    assert finished.done.results[0].after_restart and finished.done.undo_until is not None
-    assert [r.path for r in a.pbx.calls("DELETE")] == ["/xapi/v1/Blocklist(42)"]
-    assert "finished after a restart" in block_text(a.cards()[0].blocks)
 
 
 # replicas that survive their database and each other -----------------------------------------------------

@@ -73,6 +73,8 @@ def problems(tmp_path: Path, text: str, approvers: Approvers = SETTINGS_APPROVER
 
 
 def test_the_rules_pages_example_reads_to_what_it_says(tmp_path: Path) -> None:
+    assert EXAMPLE in (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+
     rules = load(tmp_path, EXAMPLE)
 
     assert rules.rules == (
@@ -91,12 +93,6 @@ def test_the_rules_pages_example_reads_to_what_it_says(tmp_path: Path) -> None:
     assert rules.rule_for(wide).name == "Wide networks"
     assert rules.rule_for(BlockedNumber("n1", "+15550100", None)).name == "Caller numbers"
     assert rules.rule_for_all([office, wide]).name == "Wide networks"
-
-
-def test_the_rules_page_holds_the_example_that_is_tested() -> None:
-    page = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
-
-    assert EXAMPLE in page
 
 
 def test_every_key_and_the_other_forms_a_value_may_take(tmp_path: Path) -> None:
@@ -216,6 +212,32 @@ PROBLEMS = [
         'kind = "number"\nadded_by = "AutoBlacklist"',
         'added_by cannot apply to kind = "number": caller numbers have no AddedBy',
     ),
+    # reminders and escalation
+    ('kind = "ip"\nremind_after = "1y"', f'remind_after must be {AFTER} (got "1y")'),
+    ('kind = "ip"\nescalate_after = 2', f"escalate_after must be {AFTER} (got 2)"),
+    ('kind = "ip"\nremind_after = true', f"remind_after must be {AFTER} (got true)"),
+    (
+        'kind = "ip"\nescalate_after = "1h"',
+        "escalate_after needs someone to escalate to: give escalate_to (users and user groups), or set "
+        "UNBLOCK_ESCALATE_TO",
+    ),
+    (
+        'kind = "ip"\nescalate_after = "1h"\nescalate_to = ["*"]',
+        "escalate_to cannot be * (anyone): name the users (U…) and user groups (S…) to mention",
+    ),
+    (
+        'kind = "ip"\nescalate_to = []',
+        "escalate_to is empty, so no one would be told: name at least one, or leave the key out",
+    ),
+    (
+        'kind = "ip"\nescalate_to = "U0LEAD"',
+        'escalate_to must be a list of user ids and user-group ids, like ["U0LEAD1", "S0ONCALL"] (got "U0LEAD")',
+    ),
+    (
+        'kind = "ip"\nauto = true\nremind_after = "5m"\nescalate_to = ["U0LEAD"]',
+        "auto = true carries entries out without approval, so remind_after and escalate_to cannot be given with "
+        "it; remove one or the other",
+    ),
 ]
 #: a rule, and its one problem
 NAMED = [
@@ -268,30 +290,26 @@ def test_a_rule_without_conditions_before_others_names_the_rules_that_could_neve
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("", "the file holds no rules: write one [[rule]] table for each"),
-        ("# nothing yet\n", "the file holds no rules: write one [[rule]] table for each"),
-        ("rule = []\n", "the file holds no rules: write one [[rule]] table for each"),
-        ('[rule]\nname = "One"\n', "rule must be written as [[rule]] tables (with two brackets), one for each rule"),
-        ('rule = ["One"]\n', "rule must be written as [[rule]] tables (with two brackets), one for each rule"),
+        ("", ["the file holds no rules: write one [[rule]] table for each"]),
+        ("# nothing yet\n", ["the file holds no rules: write one [[rule]] table for each"]),
+        ("rule = []\n", ["the file holds no rules: write one [[rule]] table for each"]),
+        ('[rule]\nname = "One"\n', ["rule must be written as [[rule]] tables (with two brackets), one for each rule"]),
+        ('rule = ["One"]\n', ["rule must be written as [[rule]] tables (with two brackets), one for each rule"]),
+        (
+            f'approvals = 2\n\n[defaults]\nallow = ["1h"]\n\n{FINE}',
+            [
+                '"approvals" is not known at the top of the file, which holds only [[rule]] tables',
+                '"defaults" is not known at the top of the file, which holds only [[rule]] tables',
+            ],
+        ),
+        (
+            '[[rule]]\nname = "Branch offices"\nnetworks = [198.51.100.0/24]\n',
+            ["the file is not valid TOML: unclosed array (at line 3, column 19)"],
+        ),
     ],
 )
-def test_no_rules_at_all(tmp_path: Path, text: str, problem: str) -> None:
-    assert problems(tmp_path, text) == [problem]
-
-
-def test_anything_but_rules_at_the_top_of_the_file(tmp_path: Path) -> None:
-    text = f'approvals = 2\n\n[defaults]\nallow = ["1h"]\n\n{FINE}'
-
-    assert problems(tmp_path, text) == [
-        '"approvals" is not known at the top of the file, which holds only [[rule]] tables',
-        '"defaults" is not known at the top of the file, which holds only [[rule]] tables',
-    ]
-
-
-def test_a_file_that_is_not_toml_says_where(tmp_path: Path) -> None:
-    [problem] = problems(tmp_path, '[[rule]]\nname = "Branch offices"\nnetworks = [198.51.100.0/24]\n')
-
-    assert problem == "the file is not valid TOML: unclosed array (at line 3, column 19)"
+def test_a_file_of_anything_but_rules_says_what_it_holds(tmp_path: Path, text: str, problem: list[str]) -> None:
+    assert problems(tmp_path, text) == problem
 
 
 #: valid TOML that no parser of Python reads as it stands
@@ -421,10 +439,8 @@ def test_unblock_rules_reads_the_file_into_the_settings(tmp_path: Path) -> None:
     assert settings.rules.default == Rule(approvers=SETTINGS_APPROVERS, allow=(3600.0, 172800.0), remind_after=600.0)
     assert settings.rules.rules[0].allow == (3600.0, 172800.0)  # left out: UNBLOCK_ALLOW_DURATIONS
 
-
-def test_without_unblock_rules_the_settings_decide(tmp_path: Path) -> None:
+    # without UNBLOCK_RULES, the settings decide
     settings = load_settings({**BASE_ENV, "UNBLOCK_ALLOW_DURATIONS": "off"})
-
     assert settings.rules == Rules((), Rule(approvers=SETTINGS_APPROVERS, allow=(), remind_after=600.0))
     assert settings.rules_file is None
 
@@ -446,40 +462,6 @@ def test_a_rules_reminders_and_escalation_and_the_settings_they_default_to(tmp_p
     assert (wide.remind_after, wide.escalate_after, wide.escalate_to) == (300.0, 3600.0, lead)
     assert (quiet.remind_after, quiet.escalate_after, quiet.escalate_to) == (0.0, 7200.0, boss)
     assert (rest.remind_after, rest.escalate_after, rest.escalate_to) == (1200.0, 7200.0, boss)
-
-
-@pytest.mark.parametrize(
-    ("rule", "problem"),
-    [
-        ('remind_after = "1y"', f'remind_after must be {AFTER} (got "1y")'),
-        ("escalate_after = 2", f"escalate_after must be {AFTER} (got 2)"),
-        ("remind_after = true", f"remind_after must be {AFTER} (got true)"),
-        (
-            'escalate_after = "1h"',
-            "escalate_after needs someone to escalate to: give escalate_to (users and user groups), or set "
-            "UNBLOCK_ESCALATE_TO",
-        ),
-        (
-            'escalate_after = "1h"\nescalate_to = ["*"]',
-            "escalate_to cannot be * (anyone): name the users (U…) and user groups (S…) to mention",
-        ),
-        (
-            "escalate_to = []",
-            "escalate_to is empty, so no one would be told: name at least one, or leave the key out",
-        ),
-        (
-            'escalate_to = "U0LEAD"',
-            'escalate_to must be a list of user ids and user-group ids, like ["U0LEAD1", "S0ONCALL"] (got "U0LEAD")',
-        ),
-        (
-            'auto = true\nremind_after = "5m"\nescalate_to = ["U0LEAD"]',
-            "auto = true carries entries out without approval, so remind_after and escalate_to cannot be given with "
-            "it; remove one or the other",
-        ),
-    ],
-)
-def test_each_problem_with_reminders_and_escalation(tmp_path: Path, rule: str, problem: str) -> None:
-    assert problems(tmp_path, f'{FINE}\n[[rule]]\nname = "X"\nkind = "ip"\n{rule}\n') == [f'rule 2 "X": {problem}']
 
 
 def late(what: str, ttl: str) -> str:

@@ -44,16 +44,12 @@ WHAT, REASON, CHANNEL = "unblock_what", "unblock_reason", "unblock_channel"
 # what Slack sends --------------------------------------------------------------------------------------------------
 
 
-def user_of(harness: Harness, user: str) -> dict[str, Any]:
-    return {"id": user, "username": user.lower(), "name": user.lower(), "team_id": harness.slack.team_id}
-
-
 def common(harness: Harness, user: str) -> dict[str, Any]:
     """The fields every payload of a shortcut or a form carries."""
     return {
         "token": "legacy-verification-token",
         "team": {"id": harness.slack.team_id, "domain": "acme"},
-        "user": user_of(harness, user),
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": harness.slack.team_id},
         "is_enterprise_install": False,
         "enterprise": None,
         "trigger_id": uuid.uuid4().hex,

@@ -39,11 +39,10 @@ from .processes import BotProcess, start_http_bot
 # bad input gets an answer, never a 500 --------------------------------------------------------------
 
 
-def _click_without_actions() -> str:
-    return urlencode({"payload": json.dumps({"type": "block_actions", "user": {"id": "UMALLORY"}, "actions": []})})
-
-
 FORM = "application/x-www-form-urlencoded"
+CLICK_WITHOUT_ACTIONS = urlencode(
+    {"payload": json.dumps({"type": "block_actions", "user": {"id": "UMALLORY"}, "actions": []})}
+)
 FORM_AS_JSON = json.dumps({"command": "/unblock", "text": "42", "user_id": "UALICE"})
 
 
@@ -54,7 +53,7 @@ FORM_AS_JSON = json.dumps({"command": "/unblock", "text": "42", "user_id": "UALI
         pytest.param("payload=null", FORM, id="null"),
         pytest.param("payload=%5B%5D", FORM, id="list"),
         pytest.param("payload=%22text%22", FORM, id="string"),
-        pytest.param(_click_without_actions(), FORM, id="click without actions"),
+        pytest.param(CLICK_WITHOUT_ACTIONS, FORM, id="click without actions"),
         pytest.param("", FORM, id="empty"),
         pytest.param(FORM_AS_JSON, "application/json", id="form as JSON"),
         pytest.param("[]", "application/json", id="JSON list"),
@@ -78,77 +77,47 @@ async def test_signed_but_malformed_bodies_get_a_400_and_one_log_line(
 # recovery tells the truth even when 3CX was still working -----------------------------------------------
 
 
-async def _killed_while_3cx_works(
-    pbx: FakeThreeCX, first: BotProcess, driver: Harness, action: str, method: str, request_id: str, *, applied: bool
+@pytest.mark.parametrize("applied", [True, False], ids=["3CX applied it after the kill", "3CX refused it"])
+@pytest.mark.parametrize("action", [APPROVE, UNDO], ids=["approval", "undo"])
+async def test_a_call_under_way_when_the_bot_was_killed_is_finished_truthfully_and_once_after_a_restart(
+    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, action: str, applied: bool
 ) -> None:
-    """Click ``action``; 3CX takes 4 s to carry out the call (or, unless ``applied``, refuses it after 4 s);
-    the bot is killed as soon as the call has arrived."""
-    calls = len(pbx.calls(method))
+    """An approval's removal or an undo's adding back, which 3CX carries out (or, unless ``applied``, refuses) 4 s
+    after it arrived; the bot (with a 3CX timeout of 1 s) is killed as soon as the call has arrived."""
+    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
+    await driver.command("42")
+    await wait_for(lambda: driver.cards(), what="the card")
+    request_id = str(buttons(driver.cards()[0].blocks)[0]["value"])
+    method, path, ends = ("DELETE", "/xapi/", "and it is unblocked.*")
+    if action == UNDO:
+        method, path, ends = ("POST", "/xapi/v1/Blocklist", "it is blocked again.*")
+        await driver.click(APPROVE, request_id, user=BOB)
+        await wait_for(lambda: "unblocked" in block_text(driver.cards()[0].blocks), what="the unblock")
     pbx.delay = 4.0
     if not applied:
         pbx.fail_next(503, method=method)
     await driver.click(action, request_id, user=BOB if action == APPROVE else CAROL)
-    await wait_for(lambda: len(pbx.calls(method)) > calls, what=f"the {method} to reach 3CX")
+    await wait_for(lambda: pbx.calls(method, path), what=f"the {method} to reach 3CX")
     first.kill()  # SIGKILL: no chance to finish anything
     await first.wait()
     pbx.delay = 0  # the call already under way keeps its 4 s
 
-
-async def _card_for_entry_42(
-    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
-) -> tuple[BotProcess, Harness, str]:
-    """A bot process with a 3CX timeout of 1 s, and the card it posted for ``/unblock 42``."""
-    bot, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
-    await driver.command("42")
-    await wait_for(lambda: driver.cards(), what="the card")
-    return bot, driver, str(buttons(driver.cards()[0].blocks)[0]["value"])
-
-
-@pytest.mark.parametrize("applied", [True, False], ids=["3CX applied it after the kill", "3CX refused it"])
-async def test_a_delete_under_way_when_the_bot_was_killed_is_finished_truthfully_after_a_restart(
-    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, applied: bool
-) -> None:
-    first, driver, request_id = await _card_for_entry_42(processes, slack, pbx, tmp_path)
-
-    await _killed_while_3cx_works(pbx, first, driver, APPROVE, "DELETE", request_id, applied=applied)
     second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")  # at once
-    await wait_for(lambda: "unblocking…" not in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
+    await wait_for(lambda: ends in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
     assert await second.stop() == 0
 
-    # it waited until 3CX must have finished, then looked: the removal was sent again only if it had not happened
-    assert len(pbx.calls("DELETE")) == (1 if applied else 2)
-    assert 42 not in pbx.entries
+    # it waited until 3CX must have finished, then looked: the call was sent again only if it had not happened
+    assert len(pbx.calls(method, path)) == (1 if applied else 2)
     text = block_text(driver.cards()[0].blocks)
-    assert (
-        "203.0.113.7 was approved by <@UBOB>, and it is unblocked.*" in text
-        and "finished after a restart of the bot" in text
-    )
-    assert [b["action_id"] for b in buttons(driver.cards()[0].blocks)] == [UNDO]  # its Undo window like any other
-
-
-@pytest.mark.parametrize("applied", [True, False], ids=["3CX applied it after the kill", "3CX refused it"])
-async def test_an_undo_under_way_when_the_bot_was_killed_adds_the_entry_back_once(
-    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, applied: bool
-) -> None:
-    first, driver, request_id = await _card_for_entry_42(processes, slack, pbx, tmp_path)
-    await driver.click(APPROVE, request_id, user=BOB)
-    await wait_for(lambda: "unblocked" in block_text(driver.cards()[0].blocks), what="the unblock")
-
-    await _killed_while_3cx_works(pbx, first, driver, UNDO, "POST", request_id, applied=applied)
-    second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
-    await wait_for(lambda: "it is blocked again.*" in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
-    assert await second.stop() == 0
-
-    assert len(pbx.calls("POST", "/xapi/v1/Blocklist")) == (1 if applied else 2)
-    assert [e["IPAddrMask"] for e in pbx.entries.values()] == ["203.0.113.7"]  # back, and only once
-    assert "finished after a restart of the bot" in block_text(driver.cards()[0].blocks)
+    assert "finished after a restart of the bot" in text
+    if action == APPROVE:
+        assert 42 not in pbx.entries and "203.0.113.7 was approved by <@UBOB>, and it is unblocked.*" in text
+        assert [b["action_id"] for b in buttons(driver.cards()[0].blocks)] == [UNDO]  # its Undo window like any other
+    else:
+        assert [e["IPAddrMask"] for e in pbx.entries.values()] == ["203.0.113.7"]  # back, and only once
 
 
 # every delivery acts at most once ----------------------------------------------------------------------------
-
-
-def _signed(body: str, stamp: int) -> str:
-    return sign(body, str(stamp))
 
 
 async def _deliver_again(harness: Harness, body: str, times: int) -> list[int]:
@@ -158,7 +127,7 @@ async def _deliver_again(harness: Harness, body: str, times: int) -> list[int]:
     for n in range(times):
         headers = {"X-Slack-Retry-Num": str(n + 1), "X-Slack-Retry-Reason": "http_timeout"}
         again = stamp + n % 2  # every other one signed anew, at another time
-        reply = await harness.post_signed(body, timestamp=again, signature=_signed(body, again), headers=headers)
+        reply = await harness.post_signed(body, timestamp=again, signature=sign(body, str(again)), headers=headers)
         statuses.append(reply.status)
     return statuses
 

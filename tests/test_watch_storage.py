@@ -42,11 +42,6 @@ async def started(watch: WatchStore, *announce: Announcement) -> None:
     assert await watch.advance_watch(ONE, None, 100, announce, 1000.0)
 
 
-async def test_the_first_hold_holds_and_has_no_mark(watch: WatchStore) -> None:
-    assert await watch.hold_watch(ONE, 1000.0, 900.0) == (True, None)
-    assert await watch.hold_watch(ONE, 1010.0, 910.0) == (True, None)  # renewed
-
-
 async def test_another_holder_is_refused_while_fresh_and_takes_over_when_stale(watch: WatchStore) -> None:
     await started(watch)
     assert await watch.hold_watch(TWO, 1030.0, 930.0) == (False, 100)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,21 +24,14 @@ from .harness import (
     card_request_id,
 )
 
-APPROVALS = "C0APPROVALS"
-
-
-def by_action(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {b["action_id"]: b for b in buttons(blocks)}
-
 
 async def test_a_caller_number_has_the_layout_of_an_ip_entry_and_says_each_thing_once(harness: Harness) -> None:
     harness.pbx.add_number("n-17", "+15550100", "Robocaller?")
     request = await harness.open_card("number +15550100")
 
     card = block_text(harness.cards()[0].blocks)
-    assert by_action(harness.cards()[0].blocks)[APPROVE]["confirm"]["title"]["text"] == (
-        "Remove from the caller-number blacklist?"
-    )
+    [approve] = [b for b in buttons(harness.cards()[0].blocks) if b["action_id"] == APPROVE]
+    assert approve["confirm"]["title"]["text"] == "Remove from the caller-number blacklist?"
     assert "<@UALICE> asks to unblock +15550100*" in card
     assert "*List*\nCaller-number blacklist" in card and "*Description*\nRobocaller?" in card
     assert card.count("+15550100") == 2  # the headline and Approve's question, not a field again

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -26,11 +26,69 @@ from . import values as v
 from .rules import RulesError, label, load_rules
 from .values import Secret
 
-T = TypeVar("T")
-
 DEFAULT_ALLOW_DURATIONS = (3600.0, 86400.0, 7 * 86400.0)
 #: shorter than the default time to live: with the defaults, approvers are reminded before a request expires
 DEFAULT_REMIND_AFTER = 600.0
+#: every setting, in the order its problems are listed: the variable, what it gives (a field of ``Settings``, of
+#: the settings' rule or, after ``watch_``, of the watch's rules), how its text is read, and its value when unset
+SETTINGS: tuple[tuple[str, str, Callable[[str], Any], Any], ...] = (
+    ("UNBLOCK_APPROVERS", "approvers", v.approvers, Approvers()),
+    ("UNBLOCK_ALLOW_DURATIONS", "allow", v.durations, DEFAULT_ALLOW_DURATIONS),
+    ("UNBLOCK_ESCALATE_AFTER", "escalate_after", v.after, None),
+    ("UNBLOCK_ESCALATE_TO", "escalate_to", v.escalate_to, NOBODY),
+    ("UNBLOCK_REMIND_AFTER", "remind_after", v.after, None),
+    ("UNBLOCK_RULES", "rules_file", str, None),
+    ("SLACK_APP_TOKEN", "slack_app_token", v.secret("xapp-"), None),
+    ("SLACK_SIGNING_SECRET", "slack_signing_secret", v.secret(), None),
+    ("SLACK_BOT_TOKEN", "slack_bot_token", v.secret("xoxb-"), Secret("")),
+    ("SLACK_API_URL", "slack_api_url", v.slack_api_url, "https://slack.com/api/"),
+    ("SLACK_TEAM_ID", "slack_team_id", v.team_id, None),
+    ("SLACK_SOCKET_PING_INTERVAL", "socket_ping_interval", v.seconds(0.2, 300), 10.0),
+    ("HOST", "host", str, "0.0.0.0"),
+    ("PORT", "port", v.count(1, 65535, "a port number"), 3000),
+    ("HTTP_READ_TIMEOUT", "http_read_timeout", v.seconds(0.5, 300), 10.0),
+    ("HTTP_MAX_CONNECTIONS", "http_max_connections", v.count(1, 100_000), 500),
+    ("THREECX_BASE_URL", "threecx_base_url", v.pbx_url, ""),
+    ("THREECX_CLIENT_ID", "threecx_client_id", str, ""),
+    ("THREECX_CLIENT_SECRET", "threecx_client_secret", v.secret(), Secret("")),
+    ("THREECX_CA_BUNDLE", "threecx_ca_bundle", v.ca_bundle, None),
+    ("THREECX_TIMEOUT", "threecx_timeout", v.seconds(0.1, 300), 10.0),
+    ("UNBLOCK_ALLOW_SELF_APPROVAL", "allow_self_approval", v.boolean, False),
+    ("UNBLOCK_CHANNELS", "channels", v.channels, None),
+    ("UNBLOCK_REQUEST_TTL", "request_ttl", v.seconds(10, 7 * 86400), 900.0),
+    ("UNBLOCK_REQUIRE_REASON", "require_reason", v.boolean, False),
+    ("UNBLOCK_UNDO_WINDOW", "undo_window", v.seconds(0, 86400), 600.0),
+    ("DATABASE_URL", "database_url", urls.check, "sqlite:///unblock.db"),
+    ("DATABASE_WAIT", "database_wait", v.seconds(0, 3600), 30.0),
+    ("LOG_LEVEL", "log_level", v.log_level, "INFO"),
+    ("UNBLOCK_WATCH_CHANNEL", "watch_channel", v.channel, None),
+    ("UNBLOCK_WATCH_INTERVAL", "watch_interval", v.seconds(MIN_INTERVAL, 24 * 3600), 60.0),
+    ("UNBLOCK_WATCH_ADDED_BY", "watch_added_by", v.added_by, frozenset({"AutoBlacklist"})),
+    ("UNBLOCK_WATCH_BURST", "watch_burst", v.count(1, 50), 5),
+    ("UNBLOCK_APPROVAL_CHANNEL", "approval_channel", v.channel, None),
+    ("UNBLOCK_NOTIFY_REQUESTER", "notify_requester", v.boolean, True),
+    ("UNBLOCK_HEARTBEAT", "heartbeat", v.seconds(0.2, 60), 3.0),
+    ("UNBLOCK_REPORT_CHANNEL", "report_channel", v.channel, None),
+    ("UNBLOCK_REPORT_AT", "report_at", v.weekly, (0, 9, 0)),
+    ("UNBLOCK_TIMEZONE", "timezone", v.timezone, UTC),
+)
+#: the settings that must be given, and what each is, for the problem when one is not
+REQUIRED = {
+    "UNBLOCK_APPROVERS": "comma-separated Slack user ids (U…) or user-group ids (S…) who may approve, or * for anyone",
+    # not when SLACK_APP_TOKEN is given: Socket Mode needs no signing secret
+    "SLACK_SIGNING_SECRET": (
+        "the Signing Secret from the Slack app's Basic Information page, for HTTP mode; or, for Socket Mode, which "
+        "needs neither it nor a public address, set SLACK_APP_TOKEN to an app-level token (xapp-…) instead"
+    ),
+    "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-…) from the Slack app's OAuth & Permissions page",
+    "THREECX_BASE_URL": "the PBX's address, e.g. https://pbx.example.com",
+    "THREECX_CLIENT_ID": "the client id of the 3CX API client",
+    "THREECX_CLIENT_SECRET": "the API key shown once when the 3CX API client was created (Admin > Integrations > API)",
+}
+#: the settings whose value a problem does not show
+SECRETS = frozenset(
+    {"SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "THREECX_CLIENT_SECRET", "DATABASE_URL"}
+)
 #: the settings of the reminders, by the field of the settings' rule each gives
 REMINDER_SETTINGS = {"remind_after": "UNBLOCK_REMIND_AFTER", "escalate_after": "UNBLOCK_ESCALATE_AFTER"}
 
@@ -39,19 +97,12 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
+        count = "1 setting needs" if len(problems) == 1 else f"{len(problems)} settings need"
         super().__init__(
-            f"unblock-bot cannot start: {_need_attention(len(problems))}.\n{lines}\n"
+            f"unblock-bot cannot start: {count} attention.\n{lines}\n"
             "Settings come from the environment or from a .env file in the working directory "
             "(see .env.example)."
         )
-
-
-#: the time zone when ``UNBLOCK_TIMEZONE`` is unset (the standard library's, which needs no time zone data)
-_UTC: tzinfo = UTC
-
-
-def _need_attention(count: int) -> str:
-    return "1 setting needs attention" if count == 1 else f"{count} settings need attention"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,22 +135,22 @@ class Settings:
     #: ``UNBLOCK_ALLOW_DURATIONS``, ``UNBLOCK_REMIND_AFTER``, ``UNBLOCK_ESCALATE_AFTER``, ``UNBLOCK_ESCALATE_TO``)
     rules: Rules
     #: watching the blocklist (``UNBLOCK_WATCH_CHANNEL``); None: off
-    watch: WatchRules | None = None
+    watch: WatchRules | None
     #: where every approval card goes (``UNBLOCK_APPROVAL_CHANNEL``); None: where the command was typed
-    approval_channel: str | None = None
+    approval_channel: str | None
     #: the requester gets a direct message when their request is decided, expires or is undone
-    notify_requester: bool = True
+    notify_requester: bool
     #: how often a process working on a request renews its claim (a stopped one's is taken over after two
     #: heartbeats and the longest 3CX call); also how often upkeep runs
-    heartbeat: float = 3.0
+    heartbeat: float
     #: the rules file (``UNBLOCK_RULES``); None: no rules, the settings decide
-    rules_file: str | None = None
+    rules_file: str | None
     #: where the weekly report is posted (``UNBLOCK_REPORT_CHANNEL``); None: not posted
-    report_channel: str | None = None
+    report_channel: str | None
     #: when it is due (``UNBLOCK_REPORT_AT``): day of the week (0 is Monday), hour and minute, in ``timezone``
-    report_at: tuple[int, int, int] = (0, 9, 0)
+    report_at: tuple[int, int, int]
     #: the time zone of the report's time and dates (``UNBLOCK_TIMEZONE``, an IANA name); UTC when unset
-    timezone: tzinfo = UTC
+    timezone: tzinfo
 
     @property
     def socket_mode(self) -> bool:
@@ -123,172 +174,81 @@ def read_environment(dotenv: Path = Path(".env")) -> tuple[dict[str, str], dict[
     return {**from_file, **os.environ}, origins
 
 
-class _Reader:
-    """Reads variables and collects problems instead of stopping at the first one."""
-
-    def __init__(self, env: Mapping[str, str], origins: Mapping[str, str]) -> None:
-        self.env = env
-        self.origins = origins
-        self.problems: list[str] = []
-
-    def text(self, name: str, *, hint: str = "") -> str | None:
-        """The trimmed value; when empty, None (and a problem if a ``hint`` says it is required)."""
-        value = self.env.get(name, "").strip()
-        if value:
-            return value
-        if hint:
-            self.problems.append(f"{name} is not set: {hint}.")
-        return None
-
-    def parsed(self, name: str, default: T, parse: Callable[[str], T], *, hint: str = "", secret: bool = False) -> T:
-        raw = self.text(name, hint=hint)
-        if raw is None:
-            return default
-        try:
-            return parse(raw)
-        except ValueError as error:
-            shown = name if secret else f"{name}={v.without_credentials(raw)!r}"
-            origin = self.origins.get(name)
-            notes = [f"set in {origin}"] if origin else []
-            notes += ["its value is not shown"] if secret else []
-            self.problems.append(f"{shown} {error}" + (f" ({'; '.join(notes)})." if notes else "."))
-            return default
+def _read(
+    name: str, parse: Callable[[str], Any], default: Any, hint: str, env: Mapping[str, str], origins: Mapping[str, str]
+) -> tuple[Any, str | None]:
+    """The value of ``name`` (``default`` when it is unset or wrong), and the problem with it, if any: unset when a
+    ``hint`` says it is required, or a value ``parse`` refused."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default, f"{name} is not set: {hint}." if hint else None
+    try:
+        return parse(raw), None
+    except ValueError as error:
+        secret = name in SECRETS
+        shown = name if secret else f"{name}={v.without_credentials(raw)!r}"
+        notes = [f"set in {origins[name]}"] if origins.get(name) else []
+        notes += ["its value is not shown"] if secret else []
+        return default, f"{shown} {error}" + (f" ({'; '.join(notes)})." if notes else ".")
 
 
-def _watch(r: _Reader) -> WatchRules | None:
-    channel = r.parsed("UNBLOCK_WATCH_CHANNEL", None, v.channel)
-    autoblacklist: frozenset[str] | None = frozenset({"AutoBlacklist"})
-    rules = WatchRules(
-        channel=channel or "",
-        interval=r.parsed("UNBLOCK_WATCH_INTERVAL", 60.0, v.seconds(MIN_INTERVAL, 24 * 3600)),
-        added_by=r.parsed("UNBLOCK_WATCH_ADDED_BY", autoblacklist, v.added_by),
-        burst=r.parsed("UNBLOCK_WATCH_BURST", 5, v.count(1, 50)),
-    )
-    return rules if channel else None
-
-
-def _default_rule(r: _Reader) -> tuple[Rule, frozenset[str]]:
-    """The settings' rule, for what a rule leaves out and for the entries no rule matches: ``UNBLOCK_APPROVERS``,
-    ``UNBLOCK_ALLOW_DURATIONS``, and the reminders and escalation of ``UNBLOCK_REMIND_AFTER``,
-    ``UNBLOCK_ESCALATE_AFTER`` and ``UNBLOCK_ESCALATE_TO``; with the fields whose setting was given (and valid)."""
-    approvers = r.parsed(
-        "UNBLOCK_APPROVERS",
-        Approvers(),
-        v.approvers,
-        hint="comma-separated Slack user ids (U…) or user-group ids (S…) who may approve, or * for anyone",
-    )
-    allow: tuple[float, ...] = r.parsed("UNBLOCK_ALLOW_DURATIONS", DEFAULT_ALLOW_DURATIONS, v.durations)
-    escalate_after = r.parsed("UNBLOCK_ESCALATE_AFTER", None, v.after)
-    escalate_to = r.parsed("UNBLOCK_ESCALATE_TO", NOBODY, v.escalate_to)
-    if escalate_after and r.text("UNBLOCK_ESCALATE_TO") is None:
-        r.problems.append(
-            "UNBLOCK_ESCALATE_AFTER is set, but UNBLOCK_ESCALATE_TO is not: name the users (U…) and user groups "
-            "(S…) a request still waiting is escalated to."
-        )
-    remind_after = r.parsed("UNBLOCK_REMIND_AFTER", None, v.after)
-    given = {"remind_after": remind_after, "escalate_after": escalate_after}
-    rule = Rule(
-        approvers=approvers,
-        allow=allow,
-        remind_after=DEFAULT_REMIND_AFTER if remind_after is None else remind_after,
-        escalate_after=escalate_after or 0.0,
-        escalate_to=escalate_to,
-    )
-    return rule, frozenset(name for name, after in given.items() if after is not None)
-
-
-def _rules(r: _Reader, default: Rule) -> tuple[str | None, Rules]:
-    """``UNBLOCK_RULES`` and the rules its file holds; each problem with the file is a problem of its own."""
-    path = r.text("UNBLOCK_RULES")
-    if path is not None:
-        try:
-            return path, load_rules(path, default)
-        except RulesError as error:
-            r.problems += [f"UNBLOCK_RULES={path!r}: {problem}." for problem in error.problems]
-    return path, Rules((), default)
-
-
-def _afters(rule: Rule) -> dict[str, float]:
-    return {"remind_after": rule.remind_after, "escalate_after": rule.escalate_after}
-
-
-def _in_time(r: _Reader, rules: Rules, given: frozenset[str], ttl: float, path: str | None) -> None:
+def _never(rules: Rules, given: Mapping[str, str], ttl: float, path: str | None) -> list[str]:
     """A reminder or an escalation no shorter than a request's time to live would never happen: a problem for each
-    setting of them that was ``given``, and for each rule whose own value is such (one it takes from the settings
-    is the setting's problem)."""
+    setting of them that was ``given`` (its text, by the field it gives), and for each rule whose own value is such
+    (one it takes from the settings is the setting's problem)."""
     late = (
         f"is not shorter than UNBLOCK_REQUEST_TTL ({v.spoken(ttl)}), so it would never happen: requests expire "
         "first. Make it shorter, or the time to live longer."
     )
-    settings = _afters(rules.default)
-    for key, name in REMINDER_SETTINGS.items():
-        if key in given and settings[key] >= ttl:
-            r.problems.append(f"{name}={r.text(name)!r} {late}")
+    settings = rules.default
+    problems = [
+        f"{name}={given[key]!r} {late}"
+        for key, name in REMINDER_SETTINGS.items()
+        if key in given and getattr(settings, key) >= ttl
+    ]
     for number, rule in enumerate(rules.rules, start=1):
-        for key, after in _afters(rule).items():
-            if after != settings[key] and after >= ttl:
+        for key in REMINDER_SETTINGS:
+            after = getattr(rule, key)
+            if after != getattr(settings, key) and after >= ttl:
                 where = f"UNBLOCK_RULES={path!r}: {label(number, rule.name)}"
-                r.problems.append(f"{where}: {key} ({v.spoken(after)}) {late}")
+                problems.append(f"{where}: {key} ({v.spoken(after)}) {late}")
+    return problems
 
 
 def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = None) -> Settings:
     """Every setting from ``env``; ``origins`` says where each variable came from, for the problems."""
-    r = _Reader(env, origins or {})
-    default, given = _default_rule(r)
-    rules_file, rules = _rules(r, default)
-    app_token = r.parsed("SLACK_APP_TOKEN", None, v.secret("xapp-"), secret=True)
-    signing_secret = r.parsed(
-        "SLACK_SIGNING_SECRET", None, v.secret(), secret=True, hint="" if app_token else v.SIGNING_SECRET
+    read: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, field, parse, default in SETTINGS:
+        socket_mode = name == "SLACK_SIGNING_SECRET" and read["slack_app_token"] is not None
+        read[field], problem = _read(
+            name, parse, default, "" if socket_mode else REQUIRED.get(name, ""), env, origins or {}
+        )
+        problems += [problem] if problem else []
+    afters = {key: read.pop(key) for key in REMINDER_SETTINGS}
+    remind_after, escalate_after = afters["remind_after"], afters["escalate_after"]
+    if escalate_after and not env.get("UNBLOCK_ESCALATE_TO", "").strip():
+        problems.append(
+            "UNBLOCK_ESCALATE_AFTER is set, but UNBLOCK_ESCALATE_TO is not: name the users (U…) and user groups "
+            "(S…) a request still waiting is escalated to."
+        )
+    default = Rule(
+        approvers=read.pop("approvers"),
+        allow=read.pop("allow"),
+        remind_after=DEFAULT_REMIND_AFTER if remind_after is None else remind_after,
+        escalate_after=escalate_after or 0.0,
+        escalate_to=read.pop("escalate_to"),
     )
-    settings = Settings(
-        slack_bot_token=r.parsed(
-            "SLACK_BOT_TOKEN",
-            Secret(""),
-            v.secret("xoxb-"),
-            secret=True,
-            hint="the Bot User OAuth Token (xoxb-…) from the Slack app's OAuth & Permissions page",
-        ),
-        slack_signing_secret=signing_secret,
-        slack_app_token=app_token,
-        slack_api_url=r.parsed("SLACK_API_URL", "https://slack.com/api/", v.slack_api_url),
-        slack_team_id=r.parsed("SLACK_TEAM_ID", None, v.team_id),
-        socket_ping_interval=r.parsed("SLACK_SOCKET_PING_INTERVAL", 10.0, v.seconds(0.2, 300)),
-        host=r.text("HOST") or "0.0.0.0",
-        port=r.parsed("PORT", 3000, v.count(1, 65535, "a port number")),
-        http_read_timeout=r.parsed("HTTP_READ_TIMEOUT", 10.0, v.seconds(0.5, 300)),
-        http_max_connections=r.parsed("HTTP_MAX_CONNECTIONS", 500, v.count(1, 100_000)),
-        threecx_base_url=r.parsed(
-            "THREECX_BASE_URL", "", v.pbx_url, hint="the PBX's address, e.g. https://pbx.example.com"
-        ),
-        threecx_client_id=r.text("THREECX_CLIENT_ID", hint="the client id of the 3CX API client") or "",
-        threecx_client_secret=r.parsed(
-            "THREECX_CLIENT_SECRET",
-            Secret(""),
-            v.secret(),
-            secret=True,
-            hint="the API key shown once when the 3CX API client was created (Admin > Integrations > API)",
-        ),
-        threecx_ca_bundle=r.parsed("THREECX_CA_BUNDLE", None, v.ca_bundle),
-        threecx_timeout=r.parsed("THREECX_TIMEOUT", 10.0, v.seconds(0.1, 300)),
-        allow_self_approval=r.parsed("UNBLOCK_ALLOW_SELF_APPROVAL", False, v.boolean),
-        channels=r.parsed("UNBLOCK_CHANNELS", None, v.channels),
-        request_ttl=r.parsed("UNBLOCK_REQUEST_TTL", 900.0, v.seconds(10, 7 * 86400)),
-        require_reason=r.parsed("UNBLOCK_REQUIRE_REASON", False, v.boolean),
-        undo_window=r.parsed("UNBLOCK_UNDO_WINDOW", 600.0, v.seconds(0, 86400)),
-        database_url=r.parsed("DATABASE_URL", "sqlite:///unblock.db", urls.check, secret=True),
-        database_wait=r.parsed("DATABASE_WAIT", 30.0, v.seconds(0, 3600)),
-        log_level=r.parsed("LOG_LEVEL", "INFO", v.log_level),
-        rules=rules,
-        watch=_watch(r),
-        approval_channel=r.parsed("UNBLOCK_APPROVAL_CHANNEL", None, v.channel),
-        notify_requester=r.parsed("UNBLOCK_NOTIFY_REQUESTER", True, v.boolean),
-        heartbeat=r.parsed("UNBLOCK_HEARTBEAT", 3.0, v.seconds(0.2, 60)),
-        rules_file=rules_file,
-        report_channel=r.parsed("UNBLOCK_REPORT_CHANNEL", None, v.channel),
-        report_at=r.parsed("UNBLOCK_REPORT_AT", (0, 9, 0), v.weekly),
-        timezone=r.parsed("UNBLOCK_TIMEZONE", _UTC, v.timezone),
-    )
-    _in_time(r, rules, given, settings.request_ttl, rules_file)
-    if r.problems:
-        raise ConfigError(r.problems)
+    rules = Rules((), default)
+    if read["rules_file"] is not None:
+        try:
+            rules = load_rules(read["rules_file"], default)
+        except RulesError as error:
+            problems += [f"UNBLOCK_RULES={read['rules_file']!r}: {problem}." for problem in error.problems]
+    watch = {key.removeprefix("watch_"): read.pop(key) for key in list(read) if key.startswith("watch_")}
+    settings = Settings(**read, rules=rules, watch=WatchRules(**watch) if watch["channel"] else None)
+    given = {key: env[REMINDER_SETTINGS[key]].strip() for key, after in afters.items() if after is not None}
+    problems += _never(rules, given, settings.request_ttl, settings.rules_file)
+    if problems:
+        raise ConfigError(problems)
     return settings

@@ -151,7 +151,7 @@ def boolean(value: object) -> bool:
 
 
 def shown(value: object) -> str:
-    """A value as the file would write it, cut short when long."""
+    """A value (or a key, in quotes) as the file would write it, cut short when long."""
     return clipped(toml(value))
 
 
@@ -170,13 +170,3 @@ def toml(value: object, depth: int = 0) -> str:
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     return str(value)
-
-
-def quoted(key: str) -> str:
-    """A key of the file as a problem repeats it: in quotes, cut short when long."""
-    return clipped(json.dumps(key, ensure_ascii=False))
-
-
-def sentence(text: str) -> str:
-    """tomllib's message with its first letter small, to follow a colon."""
-    return text[:1].lower() + text[1:]

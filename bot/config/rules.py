@@ -18,8 +18,6 @@ from ..domain.entries import Kind
 from ..domain.rules import NOBODY, Approvers, Rule, Rules
 from . import rule_values as rv
 
-__all__ = ["KEYS", "RulesError", "label", "load_rules"]
-
 T = TypeVar("T")
 
 #: the keys a rule may have, in the order docs/rules.md explains them, and how each one's value is read
@@ -42,6 +40,8 @@ PARSERS: dict[str, Callable[[object], object]] = {
 KEYS = tuple(PARSERS)
 #: the keys that are conditions: a rule with none of them matches every entry
 CONDITIONS = ("networks", "wider_than", "wider_than_v6", "kind", "added_by")
+#: the conditions a rule of caller numbers cannot have, and what caller numbers lack for them
+NOT_FOR_NUMBERS = {"networks": "address", "wider_than": "address", "wider_than_v6": "address", "added_by": "AddedBy"}
 
 
 class RulesError(Exception):
@@ -66,7 +66,8 @@ def load_rules(path: str | Path, default: Rule) -> Rules:
     except OSError as error:
         raise RulesError([f"the file cannot be read ({error.strerror or type(error).__name__})"]) from None
     except tomllib.TOMLDecodeError as error:
-        raise RulesError([f"the file is not valid TOML: {rv.sentence(str(error))}"]) from None
+        message = str(error)  # its first letter small, to follow a colon
+        raise RulesError([f"the file is not valid TOML: {message[:1].lower()}{message[1:]}"]) from None
     except UnicodeDecodeError:
         raise RulesError(["the file is not UTF-8 text, which TOML must be"]) from None
     except ValueError:  # of tomllib, the one thing that is not a TOMLDecodeError: Python's cap on a number's length
@@ -76,28 +77,20 @@ def load_rules(path: str | Path, default: Rule) -> Rules:
         raise RulesError(["the file nests arrays or inline tables too deeply to be read"]) from None
     problems: list[str] = []
     tables = _tables(document, problems)
-    rules: list[Rule] = []
     names: dict[str, int] = {}
-    for number, table in enumerate(tables, start=1):
-        reader = _RuleReader(number, table, problems)
-        rule = reader.rule(default, names)
-        if rule is not None:
-            rules.append(rule)
+    read = [_RuleReader(number, table, problems).rule(default, names) for number, table in enumerate(tables, start=1)]
     problems += _unreachable(tables)
     if problems:
         raise RulesError(problems)
-    return Rules(tuple(rules), default)
+    return Rules(tuple(rule for rule in read if rule is not None), default)
 
 
 def _tables(document: Mapping[str, object], problems: list[str]) -> list[dict[str, object]]:
     """The ``[[rule]]`` tables; a problem for anything else at the top of the file, or for none."""
     for key in document:
         if key != "rule":
-            problems.append(f"{rv.quoted(key)} is not known at the top of the file, which holds only [[rule]] tables")
-    found = document.get("rule")
-    if found is None:
-        problems.append("the file holds no rules: write one [[rule]] table for each")
-        return []
+            problems.append(f"{rv.shown(key)} is not known at the top of the file, which holds only [[rule]] tables")
+    found = document.get("rule", [])
     if not isinstance(found, list) or not all(isinstance(table, dict) for table in found):
         problems.append("rule must be written as [[rule]] tables (with two brackets), one for each rule")
         return []
@@ -126,20 +119,15 @@ class _RuleReader:
             if key not in KEYS:
                 close = difflib.get_close_matches(key, KEYS, n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
-                self.problem(f"{rv.quoted(key)} is not a key of a rule{hint}; the keys are {', '.join(KEYS)}")
+                self.problem(f"{rv.shown(key)} is not a key of a rule{hint}; the keys are {', '.join(KEYS)}")
         name = self.name(names)
-        read = {
-            key: self.read(key, None, parse) for key, parse in PARSERS.items() if key in self.table and key != "name"
-        }
+        read = {key: self.read(key, parse) for key, parse in PARSERS.items() if key in self.table and key != "name"}
         given: dict[str, Any] = {key: value for key, value in read.items() if value is not None}
         inherited = ("approvers", "allow", "remind_after", "escalate_after", "escalate_to")
         rule = Rule(**{**{key: getattr(default, key) for key in inherited}, **given, "name": name})
-        if rule.kind is Kind.NUMBER:
-            for key in ("networks", "wider_than", "wider_than_v6"):
-                if key in self.table:
-                    self.problem(f'{key} cannot apply to kind = "number": caller numbers have no address')
-            if "added_by" in self.table:
-                self.problem('added_by cannot apply to kind = "number": caller numbers have no AddedBy')
+        for key, lacking in NOT_FOR_NUMBERS.items():
+            if rule.kind is Kind.NUMBER and key in self.table:
+                self.problem(f'{key} cannot apply to kind = "number": caller numbers have no {lacking}')
         if rule.auto_on_watch and not rule.auto:
             self.problem(
                 "auto_on_watch = true needs auto = true: the watcher unblocks only entries that need no approval"
@@ -165,7 +153,7 @@ class _RuleReader:
         if "name" not in self.table:
             self.problem("name is missing: every rule needs one, shown on cards, in history and in the audit record")
             return None
-        name = self.read("name", None, rv.name)
+        name = self.read("name", rv.name)
         if name is None:
             return None
         if name.casefold() in names:
@@ -174,17 +162,15 @@ class _RuleReader:
         names[name.casefold()] = self.number
         return name
 
-    def read(self, key: str, default: T, parse: Callable[[object], T]) -> T:
+    def read(self, key: str, parse: Callable[[object], T]) -> T | None:
         """The value of ``key`` read by ``parse`` (which raises ValueError with what is wrong, each thing as
-        one of its arguments); ``default`` when the key is left out or wrong."""
-        if key not in self.table:
-            return default
+        one of its arguments); None when the key is wrong."""
         try:
             return parse(self.table[key])
         except ValueError as error:  # one line for each thing wrong with the value
             for problem in error.args:
                 self.problem(f"{key} {problem}")
-            return default
+            return None
 
     def can_be_approved(self, approvals: int, own: Approvers | None, settings: Approvers) -> None:
         """A problem when the approvers named could never give ``approvals`` distinct approvals: they are

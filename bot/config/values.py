@@ -6,7 +6,6 @@ should be, worded to follow the variable's name (``PORT='http' should be a port 
 
 from __future__ import annotations
 
-import math
 import re
 import ssl
 from collections.abc import Callable
@@ -18,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..domain.rules import Approvers
 from ..slack.ids import CHANNEL_ID, GROUP_ID, USER_ID
 
+#: the words a setting that is true or false takes
+BOOLEANS = dict.fromkeys(("1", "true", "yes", "on"), True) | dict.fromkeys(("0", "false", "no", "off"), False)
 #: the user and group ids .env.example shows
 EXAMPLE_IDS = frozenset({"U0123456789", "S0123456789"})
 #: seconds per unit of a duration (``90s``, ``15m``, ``1h``, ``7d``, ``2w``); a plain number is seconds
@@ -28,16 +29,13 @@ MAX_ALLOW = 90 * 86400
 #: the shortest and longest wait before a reminder or an escalation
 MIN_AFTER = 5.0
 MAX_AFTER = 7 * 86400.0
+#: the names reserved for examples (RFC 2606): the top-level domains example and invalid, and example.com/net/org
+EXAMPLE_HOST = re.compile(r"(^|\.)(example|invalid|example\.(com|net|org))$", re.IGNORECASE)
 #: the most characters of someone's text that a problem repeats
 ECHOED = 60
 #: where people find a channel's id, which Slack shows nowhere else
 FIND_CHANNEL_ID = (
     "in Slack, open the channel's details by clicking its name; its id, which starts with C or G, is at the bottom"
-)
-#: what a missing SLACK_SIGNING_SECRET is, and the other way to run without one
-SIGNING_SECRET = (
-    "the Signing Secret from the Slack app's Basic Information page, for HTTP mode; or, for Socket Mode, which needs "
-    "neither it nor a public address, set SLACK_APP_TOKEN to an app-level token (xapp-…) instead"
 )
 #: what a Slack token given in the other one's place is, and where it belongs: (the prefix wanted, the prefix given)
 OTHER_TOKEN = {
@@ -83,12 +81,9 @@ def clipped(text: str, most: int = ECHOED) -> str:
 
 
 def boolean(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("should be true or false")
+    if raw.lower() not in BOOLEANS:
+        raise ValueError("should be true or false")
+    return BOOLEANS[raw.lower()]
 
 
 def duration(raw: str) -> float | None:
@@ -111,11 +106,10 @@ def spoken(seconds: float) -> str:
 
 
 def seconds(low: float, high: float) -> Callable[[str], float]:
-    """A duration from ``low`` to ``high`` seconds, given in seconds or with a unit."""
 
     def parse(raw: str) -> float:
         value = duration(raw)
-        if value is None or not math.isfinite(value) or not low <= value <= high:
+        if value is None or not low <= value <= high:
             raise ValueError(f"should be a duration from {spoken(low)} to {spoken(high)}: {_DURATION_FORMS}")
         return value
 
@@ -152,12 +146,8 @@ def allow_duration(item: str) -> float | None:
 def after(raw: str) -> float:
     """How long a request waits before a reminder or an escalation: a duration from ``MIN_AFTER`` to
     ``MAX_AFTER``, or ``0`` (``off``) for never."""
-    if raw.strip().lower() == "off":
-        return 0.0
-    value = duration(raw)
-    if value == 0:
-        return 0.0
-    if value is None or not math.isfinite(value) or not MIN_AFTER <= value <= MAX_AFTER:
+    value = 0.0 if raw.strip().lower() == "off" else duration(raw)
+    if value is None or (value and not MIN_AFTER <= value <= MAX_AFTER):
         raise ValueError(
             f"should be a duration from {spoken(MIN_AFTER)} to {spoken(MAX_AFTER)}: {_DURATION_FORMS}; or 0 (or off) "
             "for never"
@@ -219,10 +209,7 @@ def _http_url(raw: str, example: str) -> SplitResult:
 
 def _is_example_host(host: str) -> bool:
     """A name reserved for examples (RFC 2606), such as pbx.example.com."""
-    labels = host.lower().rstrip(".").split(".")
-    if labels[-1] in ("example", "invalid"):
-        return True
-    return len(labels) >= 2 and labels[-2] == "example" and labels[-1] in ("com", "net", "org")
+    return EXAMPLE_HOST.search(host.rstrip(".")) is not None
 
 
 def without_credentials(raw: str) -> str:
@@ -249,7 +236,7 @@ def channel(raw: str) -> str:
     return raw
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKLY = re.compile(r"([a-z]+)\s+([0-9]{1,2}):([0-9]{2})")
 
 
@@ -257,20 +244,16 @@ def weekly(raw: str) -> tuple[int, int, int]:
     """``mon 09:00``: a day of the week (0 is Monday) and a time of day (hour, minute), on the clocks of
     ``UNBLOCK_TIMEZONE``."""
     match = _WEEKLY.fullmatch(raw.strip().lower())
-    day = match[1][:3] if match and match[1] in {*WEEKDAYS, *_DAY_NAMES} else None
+    day = next((day for day, name in enumerate(WEEKDAYS) if match and match[1] in (name, name[:3])), None)
     if match is None or day is None or int(match[2]) > 23 or int(match[3]) > 59:
         raise ValueError(
             "should be a day and a time of day in UNBLOCK_TIMEZONE (UTC unless set), like mon 09:00 (days: mon, "
             "tue, wed, thu, fri, sat, sun; the time from 00:00 to 23:59)"
         )
-    return WEEKDAYS.index(day), int(match[2]), int(match[3])
-
-
-_DAY_NAMES = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
+    return day, int(match[2]), int(match[3])
 
 
 def timezone(raw: str) -> tzinfo:
-    """An IANA time zone name, like ``Europe/Berlin``, read with ``zoneinfo``."""
     try:
         return ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -87,21 +87,15 @@ class Action:
 
     def done(self, results: Sequence[Result]) -> bool:
         """Carried out in full: every entry gone, or the asked address allowed."""
-        if self.removes:
-            return all(r.outcome.gone for r in results)
-        return all(r.outcome is Outcome.ALLOWED for r in results)
+        return all(r.outcome.gone if self.removes else r.outcome is Outcome.ALLOWED for r in results)
 
     def changed(self, results: Sequence[Result]) -> bool:
         """It changed 3CX, so Undo is offered: an entry this request removed, or an allow entry it added."""
-        if self.removes:
-            return any(r.outcome is Outcome.DELETED for r in results)
-        return any(r.added_allow is not None for r in results)
+        return any(r.outcome is Outcome.DELETED if self.removes else r.added_allow is not None for r in results)
 
     def undone(self, results: Sequence[Result]) -> bool:
         """Its undo is complete: every entry back, or the allow entry gone."""
-        if self.removes:
-            return all(r.outcome is Outcome.RESTORED for r in results)
-        return all(r.outcome.gone for r in results)
+        return all(r.outcome is Outcome.RESTORED if self.removes else r.outcome.gone for r in results)
 
 
 #: Approve: remove the entries, and nothing more

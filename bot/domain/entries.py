@@ -70,6 +70,9 @@ class BlockedNumber:
     """One caller number on the blacklist (string key)."""
 
     kind: ClassVar[Kind] = Kind.NUMBER
+    #: a caller number is about no address, and every number on the blacklist blocks
+    address: ClassVar[None] = None
+    blocks: ClassVar[bool] = True
 
     id: str
     number: str | None
@@ -79,14 +82,6 @@ class BlockedNumber:
     @property
     def label(self) -> str:
         return self.number or f"number entry {self.id}"
-
-    @property
-    def address(self) -> str | None:
-        return None
-
-    @property
-    def blocks(self) -> bool:
-        return True
 
 
 #: what a request can remove

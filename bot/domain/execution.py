@@ -19,10 +19,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from functools import partial
 
 from .actions import Result
-from .allowing import Allowed, Allowing, failed
+from .allowing import Allowing
 from .entries import CallFailed, Target
 from .lease import Lease
 from .model import State, Timing, UnblockRequest
@@ -31,8 +31,6 @@ from .ports import Lists, RequestStore, StoreUnreachable
 from .transitions import Transitions
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +54,9 @@ class Execution:
         """
         if not request.state.claimed or request.owner != self.transitions.owner:
             raise ValueError(f"request {request.id} is not claimed by this process")
-        undo, removes = request.state is State.UNDOING, request.done.action.removes
-        targets = request.removed if undo and removes else request.what.targets
-        step = self._undo if undo else self._remove if removes else self._allow_only
+        undo = request.state is State.UNDOING
+        targets = request.removed if undo and request.done.action.removes else request.what.targets
+        step = self._undo if undo else self._do
         lease = Lease(self.store, request.id, self.transitions.owner, self.transitions.clock, self.timing.heartbeat)
         async with lease.held():
             results = []
@@ -71,7 +69,7 @@ class Execution:
                     raise  # only after a restart: 3CX could not be asked what was done; the next try asks again
                 except Exception as error:  # the request must not stay claimed whatever happens
                     log.exception("unexpected error while carrying out a request", extra={"request": request.id})
-                    result = _internal(error)
+                    result = Result(Outcome.INTERNAL, _internal(error))
                 results.append(replace(result, after_restart=True) if again else result)
             return await self._finish(request, tuple(results))
 
@@ -98,27 +96,23 @@ class Execution:
                 finished.append(done)
         return finished
 
-    # -- steps ---------------------------------------------------------------------
-
     async def _finish(self, request: UnblockRequest, results: tuple[Result, ...]) -> UnblockRequest | None:
         """The last transition, which only the claim's owner can make: ``unblocked`` or ``failed`` (Undo offered
         when it changed 3CX), or after an undo ``undone`` or ``undo_failed``. What 3CX answered is kept until the
         database takes it, however long it is away; None when another process took the claim over meanwhile (it
         then finishes the request itself, after asking 3CX)."""
-        action, window, undo = request.done.action, self.timing.undo_window, request.state is State.UNDOING
-        if undo:
+        action, window, move = request.done.action, self.timing.undo_window, self.transitions.move
+        if request.state is State.UNDOING:
             to = State.UNDONE if action.undone(results) else State.UNDO_FAILED
+            write = partial(move, request, to, request.done.undone_by, undo_results=results)
         else:
             to = State.UNBLOCKED if action.done(results) else State.FAILED
-        undo_until = self.transitions.clock() + window if not undo and action.changed(results) and window > 0 else None
+            until = self.transitions.clock() + window if action.changed(results) and window > 0 else None
+            write = partial(move, request, to, request.decision.by, results=results, undo_until=until)
         pause = self.timing.store_retry
         while True:
             try:
-                if undo:
-                    finished = await self.transitions.move(request, to, request.done.undone_by, undo_results=results)
-                else:
-                    actor = request.decision.by
-                    finished = await self.transitions.move(request, to, actor, results=results, undo_until=undo_until)
+                finished = await write()
                 if finished is not None:
                     return finished
                 current = await self.store.get(request.id)
@@ -132,141 +126,120 @@ class Execution:
             log.warning("another process took this request over and finishes it", extra={"request": request.id})
             return None
 
-    async def _remove(self, request: UnblockRequest, target: Target, lease: Lease, again: bool) -> Result:
-        """Delete the entry, then add the allow entry if the action allows. ``again``: unless 3CX no longer lists
-        it (listed when the request was made, so this request's earlier DELETE removed it)."""
-        gone = await self._gone_by_us(target, "checked after a restart") if again else None
-        if gone is not None:
-            return await self._allow(request, target, gone, lease, look_first=True)
+    async def _once(
+        self,
+        lease: Lease,
+        again: bool,
+        look: Callable[[CallFailed | None], Awaitable[Result | None]],
+        do: Callable[[], Awaitable[Result]],
+    ) -> Result:
+        """``do``, never twice: after a restart (``again``) only when ``look`` finds it not done, and when its
+        answer was lost (``look`` is told the error), what ``look`` finds once 3CX must have finished it. Else
+        3CX's refusal.
+
+        Raises:
+            CallFailed: ``again``, and 3CX could not be asked what was done.
+        """
+        found = await look(None) if again else None
+        if found is not None:
+            return found
         try:
-            removal = await self.lists[target.kind].remove(target)
+            return await do()
         except CallFailed as error:
             failure = Result(error.reason, error.answer())
             if not error.maybe_applied:
                 return failure
-            gone = await self._look_later(
-                lease, lambda: self._gone_by_us(target, "3CX's answer was lost; checked again")
-            )
-            result = gone or failure
-        else:  # found gone after a try whose answer was lost: that try of this request's removed it
-            ours = removal.deleted or removal.answer_lost
-            result = Result(Outcome.DELETED if ours else Outcome.ALREADY_GONE, removal.answer)
-        return await self._allow(request, target, result, lease, look_first=again)
+            await asyncio.sleep(self.timing.call_bound)
+            try:
+                found = await look(error) if lease.fresh() else None
+            except CallFailed:
+                found = None
+            return found or failure
 
-    async def _gone_by_us(self, target: Target, when: str) -> Result | None:
-        """After a DELETE of this request's that reached 3CX without an answer (its process stopped, or the
-        answer was lost): ``DELETED`` when 3CX no longer lists the entry; None while it lists it. Raises
-        ``CallFailed`` when 3CX cannot be asked."""
+    async def _do(self, request: UnblockRequest, target: Target, lease: Lease, again: bool) -> Result:
+        """Delete the entry, then, once the block is gone, add the allow entry if the action allows; Allow only
+        adds the allow entry for the asked address and leaves the entry's block in place."""
+        action = request.done.action
+        if not action.removes:
+            assert request.what.address  # Decisions refuses Allow only without
+            return await self._allow(request, request.what.address, lease, again)
+        removed = await self._once(lease, again, partial(self._gone, target), partial(self._remove, target))
+        if action.allow_for is None or not removed.outcome.gone or not target.address:
+            return removed
+        return await self._allow(request, target.address, lease, again, removed)
+
+    async def _remove(self, target: Target) -> Result:
+        removal = await self.lists[target.kind].remove(target)
+        # found gone after a try whose answer was lost: that try of this request's removed it
+        ours = removal.deleted or removal.answer_lost
+        return Result(Outcome.DELETED if ours else Outcome.ALREADY_GONE, removal.answer)
+
+    async def _gone(self, target: Target, lost: CallFailed | None) -> Result | None:
+        """``DELETED`` when 3CX no longer lists the entry (listed when the request was made, so this request's
+        DELETE removed it); None while it lists it."""
         if await self.lists[target.kind].listed(target):
             return None
+        when = "3CX's answer was lost; checked again" if lost else "checked after a restart"
         return Result(Outcome.DELETED, f"{when}: 3CX no longer lists it")
 
-    async def _look_later(self, lease: Lease, look: Callable[[], Awaitable[T | None]]) -> T | None:
-        """After a call whose answer was lost: what ``look`` finds once 3CX must have finished that call (never
-        sent twice); None when the claim is no longer fresh, or 3CX cannot be asked."""
-        await asyncio.sleep(self.timing.call_bound)
-        try:
-            return await look() if lease.fresh() else None
-        except CallFailed:
-            return None
-
     async def _allow(
-        self, request: UnblockRequest, target: Target, result: Result, lease: Lease, *, look_first: bool
+        self, request: UnblockRequest, mask: str, lease: Lease, again: bool, unblocked: Result | None = None
     ) -> Result:
-        """Once the block is gone, the allow entry of an action that allows (``look_first``: unless 3CX lists
-        the one this request added, after a restart). A failure leaves the unblock done and says why."""
-        mask, seconds = target.address, request.done.action.allow_for
-        if seconds is None or not result.outcome.gone or not mask:
-            return result
+        """The allow entry for ``mask``, added once: alone (Allow only), or after ``unblocked``, what removing the
+        block did, which a failure leaves done (and says why)."""
+        allowing, seconds = self.allowing, request.done.action.allow_for
+        assert seconds is not None  # an action that allows has a duration
+
+        async def look(lost: CallFailed | None) -> Result | None:
+            return await allowing.find_added(request, mask)
+
+        add = partial(allowing.allow, request, mask, seconds)
         try:
-            return (await self._add_allow(request, mask, seconds, lease, look_first=look_first)).result(result)
+            allowed = await self._once(lease, again, look, add)
         except Exception as error:
-            if not isinstance(error, CallFailed):
-                log.exception("unexpected error while adding an allow entry", extra={"request": request.id})
-            return failed(result, error)
-
-    async def _add_allow(
-        self, request: UnblockRequest, mask: str, seconds: float, lease: Lease, *, look_first: bool
-    ) -> Allowed:
-        """The allow entry for ``mask``, added once (``look_first``: unless 3CX lists the one this request added,
-        after a restart); when 3CX's answer is lost, the one 3CX added is looked for, never a second one sent.
-
-        Raises:
-            CallFailed: 3CX refused, or could not be reached and lists no entry of this request's.
-        """
-        allowing = self.allowing
-        try:
-            found = await allowing.find_added(request, mask) if look_first else None
-            return found or await allowing.allow(request, mask, seconds)
-        except CallFailed as error:
-            # the answer was lost: look once 3CX must have finished, never add twice
-            found = (
-                await self._look_later(lease, lambda: allowing.find_added(request, mask))
-                if error.maybe_applied
-                else None
-            )
-            if found is None:
+            if unblocked is None or isinstance(error, CallFailed):
                 raise
-            return found
-
-    async def _allow_only(self, request: UnblockRequest, target: Target, lease: Lease, again: bool) -> Result:
-        """Allow only: an allow entry for the asked address (none when one already lets it in); the entry's
-        block is left in place. ``again``: unless 3CX lists the one this request added (when 3CX cannot be
-        asked, ``CallFailed`` leaves the request as it is, for the next try)."""
-        address, seconds = request.what.address, request.done.action.allow_for
-        assert address and seconds is not None  # Decisions refuses Allow only without
-        found = await self.allowing.find_added(request, address) if again else None
-        if found is not None:
-            return found.result()
-        try:
-            return (await self._add_allow(request, address, seconds, lease, look_first=False)).result()
-        except CallFailed as error:
-            return Result(error.reason, f"the allow entry was not added: {error.answer()}")
+            log.exception("unexpected error while adding an allow entry", extra={"request": request.id})
+            allowed = Result(Outcome.INTERNAL, _internal(error))
+        if allowed.outcome is not Outcome.ALLOWED:
+            allowed = replace(allowed, answer=f"the allow entry was not added: {allowed.answer}")
+        if unblocked is None:
+            return allowed
+        return replace(
+            unblocked,
+            answer=f"{unblocked.answer}; {allowed.answer}",
+            allow_id=allowed.allow_id,
+            allowed_until=allowed.allowed_until,
+            allow_existed=allowed.allow_existed,
+        )
 
     async def _undo(self, request: UnblockRequest, target: Target, lease: Lease, again: bool) -> Result:
         """First the allow entry the request added (gone already is fine), then, when it removed the entry, the
-        entry as it was (``again``: unless 3CX lists it again already). Allow only removed nothing: its undo only
-        removes the allow entry."""
+        entry as it was. Allow only removed nothing: its undo only removes the allow entry."""
         removes = request.done.action.removes
         mask = target.address if removes else request.what.address
         try:
-            added = await self.allowing.added(request, mask, request.result_for(target))
-            removed = await self.allowing.take_back(added) if added is not None else None
+            taken = await self.allowing.take_back(request, mask, request.result_for(target))
         except CallFailed as error:
             why = "the allow entry was not removed" + (", so the block was not put back" if removes else "")
             return Result(error.reason, f"{why}: {error.answer()}")
         if not removes:
-            return removed or Result(Outcome.ALREADY_GONE, "this request added no allow entry")
-        note = removed.answer if removed is not None else None
-        found = await self.lists[target.kind].find_restored(target) if again else None
-        if found is not None:
-            return _noted(note, Result(Outcome.RESTORED, "checked after a restart: 3CX lists it again", found))
-        return _noted(note, await self._restore(request, target, lease))
+            return taken or Result(Outcome.ALREADY_GONE, "this request added no allow entry")
+        restored = await self._once(lease, again, partial(self._restored, target), partial(self._restore, target))
+        return replace(restored, answer=f"{taken.answer}; {restored.answer}") if taken else restored
 
-    async def _restore(self, request: UnblockRequest, target: Target, lease: Lease) -> Result:
-        entries = self.lists[target.kind]
-        try:
-            created, answer = await entries.restore(target)
-        except CallFailed as error:
-            if not error.maybe_applied:
-                return Result(error.reason, error.answer())
-            # the answer was lost: 3CX may still add it; look once it must have finished, never add twice
-            await asyncio.sleep(self.timing.call_bound)
-            failure, asked = Result(error.reason, error.answer()), lease.fresh()
-            try:
-                found = await entries.find_restored(target) if asked else None
-            except CallFailed:
-                return failure
-            if found is not None:
-                return Result(Outcome.RESTORED, "answer lost; 3CX lists it again", new_id=found)
-            return replace(failure, answer=f"{failure.answer}; 3CX does not list it") if asked else failure
+    async def _restore(self, target: Target) -> Result:
+        created, answer = await self.lists[target.kind].restore(target)
         return Result(Outcome.RESTORED, answer, new_id=str(created.id))
 
+    async def _restored(self, target: Target, lost: CallFailed | None) -> Result | None:
+        """``RESTORED`` when 3CX lists the entry again; after a lost answer, a failure that says it does not."""
+        found = await self.lists[target.kind].find_restored(target)
+        if found is not None:
+            when = "answer lost;" if lost else "checked after a restart:"
+            return Result(Outcome.RESTORED, f"{when} 3CX lists it again", new_id=found)
+        return Result(lost.reason, f"{lost.answer()}; 3CX does not list it") if lost else None
 
-def _noted(note: str | None, result: Result) -> Result:
-    """``result`` with what was done before it (removing an allow entry) in its answer."""
-    return replace(result, answer=f"{note}; {result.answer}") if note else result
 
-
-def _internal(error: Exception) -> Result:
-    return Result(Outcome.INTERNAL, f"internal error ({type(error).__name__})")
+def _internal(error: Exception) -> str:
+    return f"internal error ({type(error).__name__})"

@@ -53,7 +53,6 @@ class NumberReader(Protocol):
     async def holding_digits(self, tail: str, top: int) -> list[BlockedNumber]:
         """The entries whose number holds the digits ``tail``, together or with a space, a hyphen or a dot between
         two of them (at most ``top``)."""
-        ...
 
 
 class TooSlow(CallFailed):
@@ -105,9 +104,9 @@ class Finder:
         """The entries whose network is ``network`` or contains it."""
         found: dict[int, tuple[int, BlocklistEntry]] = {}
         for entry in await self._in_time(self.ip.with_masks(candidate_masks(network), MAX_MATCHES + 1)):
-            prefix = containing_prefix(entry.address, network)
-            if prefix is not None:
-                found[entry.id] = (prefix, entry)
+            around = read_network(entry.address)
+            if around is not None and contains(around, network):
+                found[entry.id] = (around.prefixlen, entry)
         ranked = [entry for _, entry in sorted(found.values(), key=lambda item: (-item[0], item[1].id))]
         blocking = [e for e in ranked if e.blocks]
         return Matches(
@@ -128,12 +127,15 @@ class Finder:
 
     async def newest(self, text: str | None, *, skip: int = 0, size: int = 15) -> Page:
         """A page of the newest entries, optionally those whose address or description contains ``text``."""
-        entries = await self._in_time(self.ip.newest(text, skip=skip, top=size + 1))
-        return Page(tuple(entries[:size]), skip, more=len(entries) > size)
+        return await self._page(self.ip.newest(text, skip=skip, top=size + 1), skip, size)
 
     async def between(self, first_id: int, last_id: int, *, skip: int = 0, size: int = 10) -> Page:
         """A page of the entries with ids from ``first_id`` to ``last_id``, lowest first."""
-        entries = await self._in_time(self.ip.between(first_id, last_id, skip=skip, top=size + 1))
+        return await self._page(self.ip.between(first_id, last_id, skip=skip, top=size + 1), skip, size)
+
+    async def _page(self, read: Awaitable[list[BlocklistEntry]], skip: int, size: int) -> Page:
+        """``read`` asks for one entry more than ``size``, to tell whether there is more."""
+        entries = await self._in_time(read)
         return Page(tuple(entries[:size]), skip, more=len(entries) > size)
 
     async def _in_time(self, read: Awaitable[T]) -> T:
@@ -161,15 +163,13 @@ def candidate_masks(network: Network) -> list[str]:
     return masks
 
 
-def containing_prefix(mask: str | None, network: Network) -> int | None:
-    """The prefix length of ``mask`` if it contains ``network``, else None (also for text that is no network)."""
-    if not mask:
-        return None
+def read_network(text: str | None) -> Network | None:
+    """An address or network as 3CX writes it (``203.0.113.7``, ``203.0.113.0/24``, ``203.0.113.0/255.255.255.0``,
+    host bits allowed); None for text that is neither."""
     try:
-        entry_net = ipaddress.ip_network(mask.strip(), strict=False)
+        return ipaddress.ip_network((text or "").strip(), strict=False)
     except ValueError:
         return None
-    return entry_net.prefixlen if contains(entry_net, network) else None
 
 
 def contains(outer: Network, inner: Network) -> bool:

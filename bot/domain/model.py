@@ -172,10 +172,8 @@ class UnblockRequest:
 
     def result_for(self, target: Target) -> Result | None:
         """What 3CX did with ``target`` when the request was carried out."""
-        for candidate, result in zip(self.what.targets, self.done.results, strict=False):
-            if (candidate.kind, candidate.id) == (target.kind, target.id):
-                return result
-        return None
+        pairs = zip(self.what.targets, self.done.results, strict=False)
+        return next((result for t, result in pairs if (t.kind, t.id) == (target.kind, target.id)), None)
 
     @property
     def withdrawn(self) -> bool:
@@ -191,8 +189,7 @@ class UnblockRequest:
     @property
     def undoable(self) -> bool:
         """Its undo has something to take back: an entry it removed, or an allow entry it added instead."""
-        action = self.done.action
-        return bool(self.removed) or (not action.removes and action.changed(self.done.results))
+        return self.done.action.changed(self.done.results)
 
     @property
     def outcome(self) -> Outcome | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,49 +45,30 @@ class ApprovalPolicy:
         """Whether ``user`` approves anything at all: the settings' approvers, or a rule's (who see every
         channel's history and the report). Not those requests are escalated to: they decide only the requests
         escalated to them, as ``may_be_asked`` says."""
-        for rule in self.rules.every:
-            if await self.approves(user, rule.approvers):
-                return True
-        return False
+        return await self.approves(user, *(rule.approvers for rule in self.rules.every))
 
     async def may_be_asked(self, user: str) -> bool:
         """Whether ``user`` may ever be asked to decide a request: an approver, or one that a rule escalates
         requests to (the Home tab lists them the requests they may approve now)."""
-        if await self.is_approver(user):
-            return True
-        for rule in self.rules.every:
-            if rule.escalate_after and await self.approves(user, rule.escalate_to):
-                return True
-        return False
-
-    async def approvable(self, user: str, waiting: Sequence[UnblockRequest], count: int) -> list[UnblockRequest]:
-        """Of ``waiting``, in order, at most ``count`` that ``user`` may approve now (as their rule's approver, or
-        as one it was escalated to; never their own, nor one they approved already, nor one its rule carries out
-        without approval)."""
-        found: list[UnblockRequest] = []
-        for request in waiting:
-            if len(found) == count:
-                break
-            if not request.decision.auto and await self.may_approve(user, request, self.rule_for(request)) is None:
-                found.append(request)
-        return found
+        every = self.rules.every
+        return await self.approves(
+            user, *(rule.approvers for rule in every), *(rule.escalate_to for rule in every if rule.escalate_after)
+        )
 
     def deciders(self, request: UnblockRequest, rule: Rule | None = None) -> Approvers:
         """Who may approve or deny ``request`` now: its rule's approvers (``rule``, when the caller has it already),
         and those it was escalated to."""
-        approvers, escalation = (
-            (self.rule_for(request) if rule is None else rule).approvers,
-            request.decision.escalation,
-        )
+        approvers, escalation = (rule or self.rule_for(request)).approvers, request.decision.escalation
         if escalation is None:
             return approvers
         users, groups = approvers.users | set(escalation.users), approvers.groups | set(escalation.groups)
         return Approvers(users, groups, approvers.anyone)
 
-    async def approves(self, user: str, approvers: Approvers) -> bool:
-        if approvers.anyone or user in approvers.users:
+    async def approves(self, user: str, *among: Approvers) -> bool:
+        """Whether ``user`` is one of ``among``: named, a member of a user group named, or anyone."""
+        if any(approvers.anyone or user in approvers.users for approvers in among):
             return True
-        for group in sorted(approvers.groups):
+        for group in sorted({group for approvers in among for group in approvers.groups}):
             if user in await self.membership.members(group):
                 return True
         return False
@@ -134,7 +114,5 @@ class ApprovalPolicy:
 
     async def _escalated(self, user: str, request: UnblockRequest) -> bool:
         """Whether ``request`` was escalated to ``user`` (by name, or as a member of a user group named)."""
-        escalation = request.decision.escalation
-        if escalation is None:
-            return False
-        return await self.approves(user, Approvers(frozenset(escalation.users), frozenset(escalation.groups)))
+        to = request.decision.escalation
+        return to is not None and await self.approves(user, Approvers(frozenset(to.users), frozenset(to.groups)))

@@ -58,10 +58,20 @@ class Reads:
     async def waiting_for(
         self, user: str, count: int, waiting: Sequence[UnblockRequest] | None = None
     ) -> list[UnblockRequest]:
-        """The newest requests waiting for a decision that ``user`` may approve now, at most ``count``, among the
-        newest :data:`WAITING_CHECKED` (``waiting``: as read already, for several people)."""
-        among = await self.store.waiting(WAITING_CHECKED) if waiting is None else waiting
-        return await self.policy.approvable(user, among, count)
+        """The newest requests waiting for a decision that ``user`` may approve now (as their rule's approver, or as
+        one it was escalated to; never their own, nor one they approved already, nor one its rule carries out
+        without approval), at most ``count``, among the newest :data:`WAITING_CHECKED` (``waiting``: as read
+        already, for several people)."""
+        found: list[UnblockRequest] = []
+        for request in await self.store.waiting(WAITING_CHECKED) if waiting is None else waiting:
+            if len(found) == count:
+                break
+            if (
+                not request.decision.auto
+                and await self.policy.may_approve(user, request, self.rule_for(request)) is None
+            ):
+                found.append(request)
+        return found
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return await self.store.requested_by(user, count)

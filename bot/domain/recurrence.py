@@ -11,12 +11,11 @@ that was undone does not: a person put it back. The moment of an unblock is its 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .entries import BlockedNumber, Target
-from .lookup import digits
+from .lookup import digits, read_network
 from .model import State, UnblockRequest
 
 #: how far back earlier unblocks are looked for (seconds)
@@ -50,21 +49,20 @@ def key(target: Target) -> str | None:
 
 def address_key(address: str | None) -> str | None:
     """An address or network's text as one key: read as a network when it is one, else its text as written."""
-    if not address or not address.strip():
+    text = (address or "").strip()
+    if not text:
         return None
-    text = address.strip()
-    try:
-        return f"address:{ipaddress.ip_network(text, strict=False)}"
-    except ValueError:
-        return f"address:{text.casefold()}"
+    network = read_network(text)
+    return f"address:{network if network is not None else text.casefold()}"
 
 
 def keys(request: UnblockRequest) -> set[str]:
     """What ``request`` unblocked: its entries; for Allow only, the one address it let in."""
     if not request.done.action.removes and request.what.address:
-        found = address_key(request.what.address)
-        return {found} if found else set()
-    return {k for k in map(key, request.what.targets) if k is not None}
+        found = [address_key(request.what.address)]
+    else:
+        found = [key(target) for target in request.what.targets]
+    return {k for k in found if k is not None}
 
 
 @dataclass(frozen=True, slots=True)

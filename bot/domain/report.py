@@ -1,9 +1,9 @@
 """The report: how the requests of a period ended, how long a decision took, who unblocked and what, and
 when the weekly report is due.
 
-``figures`` turns the requests of a period into a :class:`Report` and ``due`` says which weekly report is
-owed, given the last one recorded: both pure. :class:`Reporting` reads the store for them, and claims a
-weekly report once across processes (a row per period, inserted with a unique key).
+``figures`` turns the requests of a period into a :class:`Report` and :class:`Weekly` says when a weekly report
+was due: both pure. :class:`Reporting` reads the store for them, and claims a weekly report once across processes
+(a row per period, inserted with a unique key).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from .model import State, UnblockRequest
 from .ports import ReportStore, RequestStore
 
 DAY = 86400.0
-WEEK = 7 * DAY
 #: the period ``/unblock report`` covers when no number of days is given, and the longest it may cover
 DEFAULT_DAYS = 7
 MAX_DAYS = 90
@@ -172,31 +171,6 @@ class Weekly:
         return datetime(day.year, day.month, day.day, self.hour, self.minute, tzinfo=self.zone).timestamp()
 
 
-@dataclass(frozen=True, slots=True)
-class Due:
-    """The weekly report due at ``at`` (its period is the week before); ``post``: False on the first start of
-    reporting, which only records the moment, so that reports begin with the next one."""
-
-    at: float
-    post: bool = True
-    #: when the report before was due, where its period starts (a week before ``at``, but for the hour the
-    #: clocks moved by in a week they changed); None: a week before
-    previous: float | None = field(default=None, compare=False)
-
-    @property
-    def since(self) -> float:
-        return self.at - WEEK if self.previous is None else self.previous
-
-
-def due(weekly: Weekly, now: float, last: float | None) -> Due | None:
-    """The report owed at ``now`` when the last one recorded was due at ``last`` (None: none ever): the most
-    recent one not recorded yet (older ones missed while no bot ran are not posted), or None."""
-    latest = weekly.latest(now)
-    if last is None:
-        return Due(latest, post=False)
-    return Due(latest, previous=weekly.latest(latest - 1)) if latest > last else None
-
-
 class ReportPoster(Protocol):
     """Where the weekly report goes."""
 
@@ -214,11 +188,9 @@ class Reporting:
     weekly: Weekly = field(default_factory=Weekly)
     #: who claims the weekly reports (this process)
     holder: str = ""
-    #: where the weekly report is posted (None: it is not)
-    poster: ReportPoster | None = None
-    #: the last weekly report recorded, as this process last saw it (None: not read yet)
+    #: the last weekly report recorded, as this process last saw it (None: to be read from the store, where none
+    #: may be recorded yet)
     _last: float | None = field(default=None, init=False)
-    _read: bool = field(default=False, init=False)
     #: a report delivered that the store was away to record as sent: recorded at the next look
     _unrecorded: Report | None = field(default=None, init=False)
 
@@ -227,31 +199,33 @@ class Reporting:
         until = self.clock()
         return await self._between(until - days * DAY, until)
 
-    async def post_due(self) -> Report | None:
-        """Post the weekly report owed now, once across processes: claimed, then recorded sent once the poster
-        delivered it (if the store is away then, at the next look), else let go for the next look, in any process,
-        to post it. A claim whose process stopped before the report was delivered is taken over once it is
-        :data:`REPORT_CLAIM_HOLD` old. The report posted, if any."""
-        if self.poster is None:
-            return None
+    async def post_due(self, poster: ReportPoster) -> Report | None:
+        """Post the weekly report owed now through ``poster``, once across processes: the most recent one not
+        recorded yet (older ones missed while no bot ran are not posted); on the first start of reporting, its
+        moment is only recorded, so that reports begin with the next one. Claimed, then recorded sent once the
+        poster delivered it (if the store is away then, at the next look), else let go for the next look, in any
+        process, to post it. A claim whose process stopped before the report was delivered is taken over once it
+        is :data:`REPORT_CLAIM_HOLD` old. The report posted, if any."""
         now = self.clock()
         if self._unrecorded is not None:
             await self._sent(self._unrecorded)
-        if not self._read:
-            self._last, self._read = await self.reports.last_report(), True
-        owed = due(self.weekly, now, self._last)
-        if owed is None:
+        if self._last is None:
+            self._last = await self.reports.last_report()
+        due, first = self.weekly.latest(now), self._last is None
+        if self._last is not None and due <= self._last:
             return None
         stale_before = now - REPORT_CLAIM_HOLD
-        if not await self.reports.claim_report(owed.at, self.holder, now, posted=owed.post, stale_before=stale_before):
+        if not await self.reports.claim_report(due, self.holder, now, posted=not first, stale_before=stale_before):
             self._last = await self.reports.last_report()  # another process has it, or sent it
             return None
-        self._last = owed.at
-        if not owed.post:
+        self._last = due
+        if first:
             return None
-        report = await self._between(owed.since, owed.at)
-        if not await self.poster.post(report):
-            self._read = False
+        # the period starts where the report before was due: a week before, but for the hour the clocks moved by
+        # in a week they changed
+        report = await self._between(self.weekly.latest(due - 1), due)
+        if not await poster.post(report):
+            self._last = None
             await self.reports.release_report(report.until, self.holder)
             return None
         await self._sent(report)

@@ -3,9 +3,11 @@ undoing it, and the upkeep that expires what is past its time and finishes what 
 
 The outside (the chat layer) parses what people sent, calls one method here, and renders what it gets back.
 What the service needs of the place where people see requests (show a new card, say that a request is being
-carried out) is the port it is given (:class:`~bot.domain.ports.Cards`). Deciding (a compare-and-set in the
-store) is done by the private helper :class:`~bot.domain.decisions.Decisions`, carrying out on the PBX by
-:class:`~bot.domain.execution.Execution`.
+carried out) is the port it is given (:class:`~bot.domain.ports.Cards`).
+
+A decision claims a request with one compare-and-set (only while it has not expired, checked in the same
+statement), so of two clicks at once exactly one wins; the winner of ``pending → executing`` or of ``→ undoing``
+then has :class:`~bot.domain.execution.Execution` carry it out in 3CX.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .actions import UNBLOCK, Action
 from .allowing import Allowing
-from .decisions import Decisions
+from .claims import Claims
 from .entries import Kind, Target
 from .execution import Execution
 from .lookup import asked_inside
@@ -27,7 +29,6 @@ from .ports import AlreadyOpen, Cards, Lists, NotShown, RequestStore, Shown
 from .reads import Reads
 from .results import (
     AlreadyRequested,
-    ClickResult,
     Decided,
     HandedOver,
     NothingToUnblock,
@@ -65,19 +66,18 @@ class Requests:
     reads: Reads = field(kw_only=True)
     #: every duration Approve and allow offers, under some rule (in seconds; the rules stay as they were read)
     durations: frozenset[float] = field(init=False)
-    _decisions: Decisions = field(init=False)
     _execution: Execution = field(init=False)
+    _claims: Claims = field(init=False)
     _next_expiry: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self._decisions = Decisions(self.store, self.policy, self.transitions)
         self._execution = Execution(self.lists, self.store, self.timing, self.transitions, self.allowing)
+        self._claims = Claims(self.store, self.policy, self.transitions)
         self.durations = frozenset(d for rule in self.policy.rules.every for d in rule.allow)
 
     # -- where ---------------------------------------------------------------------------------
 
     def may_request_in(self, channel: str) -> Refusal | None:
-        """Whether requests may be asked for in ``channel``."""
         return self.policy.may_request_in(channel)
 
     def may_click_in(self, channel: str) -> Refusal | None:
@@ -172,8 +172,8 @@ class Requests:
         raise RuntimeError("could not open a request: its entries stayed taken")
 
     async def carry_out_by_rule(self, opened: Opened, reply: str | None = None) -> Opened:
-        """Carry out a request its rule carries out without approval, just opened."""
-        claimed = await self._decisions.carry_out_by_rule(opened.request)
+        """Claim and carry out a request its rule carries out without approval (``auto``), just opened."""
+        claimed = await self._claims.by_rule(opened.request)
         return Opened(opened.request, opened.shown, await self._carry_out(claimed, reply))
 
     # -- clicks ------------------------------------------------------------------------------
@@ -181,23 +181,22 @@ class Requests:
     async def approve(
         self, request_id: str, user: str, channel: str | None, action: Action = UNBLOCK, *, reply: str | None = None
     ) -> Decided:
-        """Claim the request for ``user`` and carry ``action`` out on the PBX; ``Resolved`` with the finished request.
-        ``channel`` None: a click in the Home tab."""
-        claimed = await self._decisions.approve(request_id, user, channel, action)
+        """Claim the request for ``user`` and carry ``action`` out on the PBX (exactly once, by construction);
+        ``Resolved`` with the finished request. ``channel`` None: a click in the Home tab."""
+        claimed = await self._claims.decide(request_id, user, channel, State.EXECUTING, self.policy.may_approve, action)
         return await self._carry_out(claimed, reply)
 
     async def deny(self, request_id: str, user: str, channel: str | None) -> Decided:
-        return await self._decisions.deny(request_id, user, channel)
+        return await self._claims.decide(request_id, user, channel, State.DENIED, self.policy.may_deny)
 
     async def cancel(self, request_id: str, user: str, channel: str) -> Decided:
-        return await self._decisions.cancel(request_id, user, channel)
+        return await self._claims.decide(request_id, user, channel, State.CANCELLED, self.policy.may_cancel)
 
     async def undo(self, request_id: str, user: str, channel: str, *, reply: str | None = None) -> Decided:
         """Claim the undo and put back on the PBX what the request removed."""
-        claimed = await self._decisions.undo(request_id, user, channel)
-        return await self._carry_out(claimed, reply)
+        return await self._carry_out(await self._claims.undo(request_id, user, channel), reply)
 
-    async def _carry_out(self, claimed: ClickResult, reply: str | None) -> Decided:
+    async def _carry_out(self, claimed: Decided, reply: str | None) -> Decided:
         if not isinstance(claimed, Resolved) or not claimed.request.state.claimed:
             return claimed
         request = claimed.request
@@ -238,7 +237,7 @@ class Requests:
                 log.warning(
                     "carrying out a request its rule carries out, left by a stopped process", extra={"request": left.id}
                 )
-                done = await self._carry_out(await self._decisions.carry_out_by_rule(left), None)
+                done = await self._carry_out(await self._claims.by_rule(left), None)
                 if isinstance(done, Resolved):
                     finished.append(done.request)
         return finished

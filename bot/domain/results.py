@@ -97,9 +97,6 @@ class Unknown:
     request_id: str
 
 
-ClickResult = Resolved | ApprovalRecorded | Refused | AlreadyResolved | Expired | Unknown
-
-
 @dataclass(frozen=True, slots=True)
 class AlreadyRequested:
     """A new request was not opened: an entry of it is already in this open request."""

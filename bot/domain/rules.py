@@ -12,12 +12,11 @@ A request for several entries follows the strictest of their rules (:meth:`Rules
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .entries import BlocklistEntry, Kind, Target
-from .lookup import Network, contains
+from .lookup import Network, contains, read_network
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +28,9 @@ class Approvers:
     anyone: bool = False
 
 
-#: how wide an entry's network must be (its prefix shorter than this) when a rule gives a width for the
-#: other family only
-DEFAULT_WIDER_THAN = 24
-DEFAULT_WIDER_THAN_V6 = 64
+#: how wide an entry's network must be (its prefix shorter than this), by IP version, when a rule gives a width
+#: for the other family only
+DEFAULT_WIDER_THAN = {4: 24, 6: 64}
 #: approvers of a rule built without any
 NOBODY = Approvers()
 
@@ -89,10 +87,9 @@ class Rule:
             return False
         if not widens:
             return True
-        if isinstance(network, ipaddress.IPv4Network):
-            width = DEFAULT_WIDER_THAN if self.wider_than is None else self.wider_than
-        else:
-            width = DEFAULT_WIDER_THAN_V6 if self.wider_than_v6 is None else self.wider_than_v6
+        width = self.wider_than if network.version == 4 else self.wider_than_v6
+        if width is None:
+            width = DEFAULT_WIDER_THAN[network.version]
         return network.prefixlen < min(width, network.max_prefixlen)
 
 
@@ -133,12 +130,7 @@ class Rules:
 def entry_network(entry: Target) -> Network | None:
     """The address or network an entry is about (3CX writes ``203.0.113.7``, ``203.0.113.0/24`` or
     ``203.0.113.0/255.255.255.0``); None for a caller number or text that is neither."""
-    if not entry.address:
-        return None
-    try:
-        return ipaddress.ip_network(entry.address.strip(), strict=False)
-    except ValueError:
-        return None
+    return read_network(entry.address)
 
 
 def _strictness(rule: Rule) -> tuple[int, bool, float, int]:

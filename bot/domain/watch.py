@@ -91,9 +91,8 @@ class Watched:
 class Watch:
     """The watch service: one look at the blocklist per tick for ``holder`` (this process), by ``rules``, and all
     that follows from it. A new entry is said through ``announcer``; one whose rule says so is unblocked through
-    ``requests`` (None: every new entry is announced), as a request of the watcher's own whose card is its
-    announcement; more of them in one look than a burst are each unblocked the same way, but said in one message
-    for them all."""
+    ``requests``, as a request of the watcher's own whose card is its announcement; more of them in one look than
+    a burst are each unblocked the same way, but said in one message for them all."""
 
     store: WatchStore
     blocklist: WatchedList
@@ -101,7 +100,7 @@ class Watch:
     holder: str
     clock: Callable[[], float]
     announcer: Announcer
-    requests: Requests | None = None
+    requests: Requests
 
     async def tick(self) -> Watched:
         """One look: renew the watch, keep what is new, say it (every announcement not yet posted: this look's, and
@@ -123,17 +122,15 @@ class Watch:
         announce: list[Announcement] = []
         unblock: list[Announcement] = []
         for found in unposted:  # an entry whose rule has ``auto_on_watch`` is unblocked rather than announced
-            rule = self.requests.policy.rules.rule_for(found.entry) if self.requests is not None else None
-            (unblock if rule is not None and rule.auto and rule.auto_on_watch else announce).append(found)
+            rule = self.requests.policy.rules.rule_for(found.entry)
+            (unblock if rule.auto and rule.auto_on_watch else announce).append(found)
         unblocked: list[UnblockRequest] = []
-        if self.requests is not None and unblock:  # the requests undone read once for all the entries unblocked
-            earlier = await self.requests.store.undone(UNDONE_CHECKED)
-            more, unblocked = await self._unblock(self.requests, unblock, earlier)
+        if unblock:  # the requests undone read once for all the entries unblocked
+            more, unblocked = await self._unblock(unblock, await self.requests.store.undone(UNDONE_CHECKED))
             announce += more  # a person's request holds them, or an Undo put them back
         await self._announce(announce)
         for one in gone:
-            if one.ref:
-                self.announcer.gone(one)
+            self.announcer.gone(one)
         return Watched(True, tuple(unblocked))
 
     async def hand_on(self) -> None:
@@ -149,27 +146,22 @@ class Watch:
         await self.store.checked([a.entry.id for a in shown], now)
         return [a for a in shown if a.entry.id not in listed and await self.store.mark_gone(a.entry.id)]
 
-    async def _posted(self, shown: Sequence[Announcement], ref: str, *, in_summary: bool) -> None:
-        """These announcements are shown now, by ``ref`` (``in_summary``: like an entry in a summary, or the card
-        of a request for it, never checked or changed by the watcher)."""
-        await self.store.posted([a.entry.id for a in shown], ref, in_summary=in_summary)
-
-    async def _open(self, requests: Requests, found: Announcement, ref: str | None) -> OpenResult:
+    async def _open(self, found: Announcement, ref: str | None) -> OpenResult:
         """A request for the new entry, asked by the watcher in the watch channel, which its rule carries out at
         once, so that it has all a request has (one open request per entry, the audit line, history, recovery,
         Undo). Once its card is shown (``ref``: it is that message, shown already), the announcement counts as
         posted, so whoever looks next does not unblock the entry again."""
         log.info("unblocking a new entry by its rule", extra={"entry": found.entry.id, "channel": found.channel})
         shown = Shown(ref) if ref is not None else None
-        opened = await requests.show_new([found.entry], WATCHER, found.channel, None, asked_in=None, shown=shown)
+        opened = await self.requests.show_new([found.entry], WATCHER, found.channel, None, asked_in=None, shown=shown)
         if not isinstance(opened, Opened):
             return opened
-        if opened.shown.ref is not None:
-            await self._posted([found], opened.shown.ref, in_summary=True)
-        return await requests.carry_out_by_rule(opened) if opened.request.decision.auto else opened
+        if opened.shown.ref is not None:  # (in a summary, or a card: never checked or changed by the watcher)
+            await self.store.posted([found.entry.id], opened.shown.ref, in_summary=True)
+        return await self.requests.carry_out_by_rule(opened)  # (its rule has ``auto``)
 
     async def _unblock(
-        self, requests: Requests, found: Sequence[Announcement], earlier: list[UnblockRequest]
+        self, found: Sequence[Announcement], earlier: list[UnblockRequest]
     ) -> tuple[list[Announcement], list[UnblockRequest]]:
         """Unblock the new entries their rules have the watcher unblock, each as a request of its own; more of them
         than a burst are said in one message for them all instead of a card each. The ones to announce as any
@@ -177,13 +169,14 @@ class Watch:
         show with their outcome on their cards."""
         burst, ref = len(found) > self.rules.burst, None
         if burst:
-            ref = await self.announcer.unblocking(found, [requests.policy.rules.rule_for(a.entry).name for a in found])
+            names = [self.requests.policy.rules.rule_for(a.entry).name for a in found]
+            ref = await self.announcer.unblocking(found, names)
             if ref is None:  # nothing unblocked, all still unposted: the next look tries again
                 return [], []
         announce: list[Announcement] = []
         done: list[UnblockRequest] = []
         for one in found:
-            opened = None if put_back(earlier, one.entry) else await self._open(requests, one, ref)
+            opened = None if put_back(earlier, one.entry) else await self._open(one, ref)
             if isinstance(opened, Opened):
                 decided = opened.decided
                 if isinstance(decided, Resolved) or burst:
@@ -194,9 +187,9 @@ class Watch:
                         extra={"request": opened.request.id, "result": type(decided).__name__},
                     )
             elif isinstance(opened, AlreadyRequested) and opened.request.asked.by == WATCHER:
-                where = ref or await requests.cards.where(opened.request.id)  # another look's request was first
+                where = ref or await self.requests.cards.where(opened.request.id)  # another look's was first
                 if where is not None:  # (else still unposted: the next look sees it again)
-                    await self._posted([one], where, in_summary=True)
+                    await self.store.posted([one.entry.id], where, in_summary=True)
             elif isinstance(opened, Withdrawn):  # still unposted: the next look tries again
                 log.error(
                     "could not announce an entry unblocked by its rule",
@@ -213,7 +206,7 @@ class Watch:
         if len(unposted) > self.rules.burst:
             ref = await self.announcer.burst(unposted)
             if ref is not None:
-                await self._posted(unposted, ref, in_summary=True)
+                await self.store.posted([a.entry.id for a in unposted], ref, in_summary=True)
             return
         now, unblocks = self.clock(), await self._unblocks()
         refs = await asyncio.gather(
@@ -221,14 +214,11 @@ class Watch:
         )
         for one, ref in zip(unposted, refs, strict=True):
             if ref is not None:  # (else still unposted: the next look tries again)
-                await self._posted([one], ref, in_summary=False)
+                await self.store.posted([one.entry.id], ref, in_summary=False)
 
     async def _unblocks(self) -> Unblocks | None:
         """The bot's unblocks of the last days (one read of the store), so that an announcement says when what it
-        blocks was unblocked before; None when there is nothing to read them with, or the store did not answer
-        (announced without it)."""
-        if self.requests is None:
-            return None
+        blocks was unblocked before; None when the store did not answer (announced without it)."""
         try:
             return await self.requests.reads.unblocks(self.clock())
         except StoreUnreachable:

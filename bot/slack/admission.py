@@ -17,11 +17,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
-from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from .answering import asker_of
+from .answers import asker_of
 from .use_cases import UseCases
 from .views import notes as say
 
@@ -85,15 +84,19 @@ class Admission(AsyncMiddleware):
             req.lazy_only, req.lazy_function_name = False, None  # Bolt's own headers, never Slack's
             if not body and req.content_type == FORM:  # Bolt takes a form whose text says "payload" for a click
                 body = req.body = dict(parse_qsl(req.raw_body, keep_blank_values=True))
+                # the context Bolt reads of a body, read by Bolt's own request from the parsed form (only a Socket
+                # Mode request may be made of a parsed body; the mode is not kept)
                 try:
-                    build_async_context(req.context, body)  # what Bolt reads of a body it parsed itself
+                    req.context.update(AsyncBoltRequest(body=body, mode="socket_mode").context)
                 except (AttributeError, TypeError, LookupError, ValueError):
                     log.info("refused a signed request that Slack would not send", extra={"problem": "a form"})
                     return BoltResponse(status=400, body="")
-        wrong = problem(body, req.content_type) if http else socket_problem(body)
+        wrong = problem(body, req.content_type if http else None)
         if wrong is not None:
-            kind = "signed" if http else "Socket Mode"
-            log.info(f"refused a {kind} request that Slack would not send", extra={"problem": wrong})
+            log.info(
+                f"refused a {'signed' if http else 'Socket Mode'} request that Slack would not send",
+                extra={"problem": wrong},
+            )
             return BoltResponse(status=400 if http else 200, body="")
         req.context["use_cases"] = self._use_cases
         others = foreign_teams(body, self._team_id)
@@ -122,8 +125,11 @@ class Admission(AsyncMiddleware):
 
 def problem(body: dict[str, Any], content_type: str | None) -> str | None:
     """Why ``body`` is not something Slack sends this app (``content_type``: as it came over HTTP, None over
-    Socket Mode); None when it is."""
+    Socket Mode, where what slack_sdk parsed is checked however deep: ``bot.slack.connecting``, the rest); None when
+    it is."""
     kind = body.get("type")
+    if content_type is None and _nested_deeper(body):
+        return TOO_DEEP
     if content_type not in (None, FORM, JSON):
         return f"an unexpected content type ({content_type})"
     if kind == "event_callback" and content_type != FORM:
@@ -140,12 +146,12 @@ def problem(body: dict[str, Any], content_type: str | None) -> str | None:
     return None if wrong is None else f"a request whose body{wrong} is missing or not of the type Slack sends"
 
 
-def socket_problem(body: dict[str, Any]) -> str | None:
-    """``problem`` of what slack_sdk parsed from Socket Mode, however deep (``bot.slack.connecting``: the rest)."""
+def _nested_deeper(body: dict[str, Any]) -> bool:
+    """Whether what slack_sdk parsed nests deeper than ``MAX_DEPTH``, walked level by level without recursion."""
     level: list[Any] = [body]
     for _ in range(MAX_DEPTH):
         level = [v for x in level for v in (x.values() if isinstance(x, dict) else x) if isinstance(v, dict | list)]
-    return TOO_DEEP if level else problem(body, None)
+    return bool(level)
 
 
 def _wrong(value: Any, shape: Any) -> str | None:
@@ -176,7 +182,7 @@ def foreign_teams(body: dict[str, Any], team_id: str) -> list[str] | None:
     who made it, where given, are ``team_id``, and one of them is given. Otherwise the other teams it names."""
     teams = (body.get("team_id"), _inner(body, "team", "id"), _inner(body, "user", "team_id"))
     named = [t for t in teams if t is not None]
-    if named and named.count(team_id) == len(named):
+    if named and named.count(team_id) == len(named):  # (a value of another type may be unhashable)
         return None
     return sorted({str(t)[:32] for t in named if t != team_id})
 

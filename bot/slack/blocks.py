@@ -9,31 +9,22 @@ inside one, always with an ellipsis.
 
 from __future__ import annotations
 
+from html import escape as html_escape
 from itertools import accumulate, takewhile
 from typing import Any
 
 Block = dict[str, Any]
 Blocks = list[Block]
 
-#: Slack's limits (https://api.slack.com/reference/block-kit)
+#: Slack's limits (https://api.slack.com/reference/block-kit); the limits of each element are in its builder
 SECTION_TEXT = 3000
-FIELD_TEXT = 2000
-FIELDS = 10
-CONTEXT_TEXT = 3000
-BUTTON_TEXT = 75
-BUTTON_VALUE = 2000
-CONFIRM_TITLE = 100
-CONFIRM_TEXT = 300
-CONFIRM_BUTTON = 30
 MAX_BLOCKS = 50
-#: the plain ``text`` of a message, shown in notifications: Slack recommends 4,000 characters at most
-FALLBACK_TEXT = 4000
 ELLIPSIS = "…"
 
 
 def escape(text: str) -> str:
     """Text from elsewhere (3CX, people) shown as text: no mentions, links or formatting injected."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html_escape(text, quote=False)
 
 
 def fit(raw: str, limit: int) -> str:
@@ -84,16 +75,16 @@ def section(text: str, accessory: Block | None = None) -> Block:
 
 
 def fields(pairs: list[tuple[str, str]]) -> Block:
-    """A section of ``*name*`` / value pairs; values are finished mrkdwn."""
-    return {"type": "section", "fields": [mrkdwn(f"*{name}*\n{value}", FIELD_TEXT) for name, value in pairs[:FIELDS]]}
+    """A section of at most 10 ``*name*`` / value pairs; values are finished mrkdwn."""
+    return {"type": "section", "fields": [mrkdwn(f"*{name}*\n{value}", 2000) for name, value in pairs[:10]]}
 
 
 def context(text: str) -> Block:
-    return {"type": "context", "elements": [mrkdwn(text, CONTEXT_TEXT)]}
+    return {"type": "context", "elements": [mrkdwn(text)]}
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None, confirm: Block | None = None) -> Block:
-    block: Block = {"type": "button", "text": plain(text, BUTTON_TEXT), "action_id": action_id, "value": value}
+    block: Block = {"type": "button", "text": plain(text, 75), "action_id": action_id, "value": value}
     if style:
         block["style"] = style
     if confirm is not None:
@@ -101,15 +92,9 @@ def button(text: str, action_id: str, value: str, style: str | None = None, conf
     return block
 
 
-#: a select's options: text and value
-OPTION_TEXT = 75
-OPTION_VALUE = 150
-OPTIONS = 100
-
-
 def select(action_id: str, options: list[tuple[str, str]], initial: str, placeholder: str) -> Block:
     """A static select of (text, value) ``options``, with the one whose value is ``initial`` chosen."""
-    shown = [{"text": plain(text, OPTION_TEXT), "value": value} for text, value in options]
+    shown = [{"text": plain(text, 75), "value": value} for text, value in options]
     chosen = next((option for option in shown if option["value"] == initial), shown[0])
     return {
         "type": "static_select",
@@ -122,10 +107,10 @@ def select(action_id: str, options: list[tuple[str, str]], initial: str, placeho
 
 def confirm(title: str, text: str, yes: str, no: str) -> Block:
     return {
-        "title": plain(title, CONFIRM_TITLE),
-        "text": plain(text, CONFIRM_TEXT),
-        "confirm": plain(yes, CONFIRM_BUTTON),
-        "deny": plain(no, CONFIRM_BUTTON),
+        "title": plain(title, 100),
+        "text": plain(text, 300),
+        "confirm": plain(yes, 30),
+        "deny": plain(no, 30),
     }
 
 
@@ -137,21 +122,15 @@ def fallback(text: str) -> str:
     """A message's plain ``text``, what notifications show, from finished mrkdwn (text from elsewhere in it already
     escaped, by ``fit`` or ``escape``, as in the blocks): without bold and code marks, short, never cut inside an
     escape or a ``<…>`` token."""
-    return cut(text.replace("*", "").replace("`", ""), FALLBACK_TEXT)
+    return cut(text.replace("*", "").replace("`", ""), 4000)  # Slack recommends 4,000 characters at most
 
 
 def sections(lines: list[str], heading: str | None = None) -> Blocks:
     """``lines`` in as few sections as Slack allows (each under its text limit), at most ``MAX_BLOCKS``."""
-    blocks: Blocks = [section(heading)] if heading else []
-    chunk: list[str] = []
-    size = 0
-    for line in lines:
-        line = cut(line, SECTION_TEXT)
-        if chunk and size + 1 + len(line) > SECTION_TEXT:
-            blocks.append(section("\n".join(chunk)))
-            chunk, size = [], 0
-        chunk.append(line)
-        size += len(line) + (1 if size else 0)
-    if chunk:
-        blocks.append(section("\n".join(chunk)))
-    return blocks[:MAX_BLOCKS]
+    texts: list[str] = []
+    for line in (cut(line, SECTION_TEXT) for line in lines):
+        if texts and len(texts[-1]) + 1 + len(line) <= SECTION_TEXT:
+            texts[-1] += "\n" + line
+        else:
+            texts.append(line)
+    return [section(text) for text in ([heading] if heading else []) + texts][:MAX_BLOCKS]

@@ -32,8 +32,6 @@ ALLOW_ONLY = "unblock_allow_only"
 #: Approve and Deny in the bot's Home tab
 HOME_APPROVE = "unblock_home_approve"
 HOME_DENY = "unblock_home_deny"
-#: the buttons that decide a request on its card
-DECISION_BUTTONS = (APPROVE, DENY, CANCEL, UNDO, APPROVE_ALLOW, ALLOW_ONLY)
 #: the longest allow duration a value may carry (the settings say which are offered)
 MAX_ALLOW_SECONDS = 90 * 86400
 

@@ -124,7 +124,12 @@ def parse_command(text: str, *, require_reason: bool = False, reason_apart: bool
     first, rest = words[0], words[1:]
     keyword = first.lower()
     if keyword == "list":
-        return ListEntries(_list_text(rest))
+        text = " ".join(rest)
+        if len(text) > MAX_LIST_TEXT or not text.isprintable():
+            raise InvalidCommand(
+                f"Please filter with plain text of at most {MAX_LIST_TEXT} characters, e.g. `/unblock list 203.0.113`."
+            )
+        return ListEntries(text or None)
     if keyword == "history":
         usage = "`/unblock history` takes a count from 1 to {}, e.g. `/unblock history 20`."
         return ShowHistory(_count(rest, DEFAULT_HISTORY, MAX_HISTORY, usage))
@@ -147,9 +152,9 @@ def parse_command(text: str, *, require_reason: bool = False, reason_apart: bool
                 )
             command = _number_command(words)
         else:
-            command = UnblockEntry(parse_entry_id(first), reason=_reason(rest))
+            command = UnblockEntry(parse_entry_id(first), reason=parse_reason(" ".join(rest)))
     elif _looks_like_address(first):
-        command = UnblockAddress(_network(first), reason=_reason(rest))
+        command = UnblockAddress(_network(first), reason=parse_reason(" ".join(rest)))
     else:
         raise InvalidCommand(
             f"`{quote(first)}` is not something `/unblock` knows. Give an entry id (`42`), an IP address "
@@ -208,7 +213,7 @@ def _number_command(words: list[str]) -> UnblockNumber:
         count += 1
     if count == 0:
         raise InvalidCommand(f"`{quote(words[0])}` is not a phone number. For example: `/unblock number +1 555 0100`.")
-    return UnblockNumber(normalise_number(" ".join(words[:count])), reason=_reason(words[count:]))
+    return UnblockNumber(normalise_number(" ".join(words[:count])), reason=parse_reason(" ".join(words[count:])))
 
 
 def _phone_like(word: str) -> bool:
@@ -249,31 +254,17 @@ def _network(word: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         ) from None
 
 
-def _reason(words: list[str]) -> str | None:
-    if not words:
+def parse_reason(text: str) -> str | None:
+    """A reason, as ``/unblock`` takes it after what to unblock or a form takes it in a field of its own: None when
+    empty."""
+    reason = " ".join(text.split())
+    if not reason:
         return None
-    reason = " ".join(words)
     if len(reason) > MAX_REASON:
         raise InvalidCommand(f"The reason is too long: please keep it to at most {MAX_REASON} characters.")
     if not reason.isprintable():
         raise InvalidCommand("The reason contains characters that cannot be shown; please use plain text.")
     return reason
-
-
-def parse_reason(text: str) -> str | None:
-    """A reason given apart from what to unblock (a form's field), checked as ``/unblock``'s: None when empty."""
-    return _reason(text.split())
-
-
-def _list_text(words: list[str]) -> str | None:
-    text = " ".join(words)
-    if not text:
-        return None
-    if len(text) > MAX_LIST_TEXT or not text.isprintable():
-        raise InvalidCommand(
-            f"Please filter with plain text of at most {MAX_LIST_TEXT} characters, e.g. `/unblock list 203.0.113`."
-        )
-    return text
 
 
 def _count(words: list[str], default: int, most: int, usage: str) -> int:

@@ -63,57 +63,47 @@ def socket_mode(
 
 async def connect(handler: AsyncSocketModeHandler) -> None:
     """Open the handler's first connection to Slack, trying again until Slack gives one."""
-    client = handler.client
-    pause = FIRST_PAUSE
+    client, pause = handler.client, FIRST_PAUSE
     while True:
         try:
-            answer = await client.web_client.apps_connections_open(app_token=handler.app_token)
-            url = answer["url"]
-            if not isinstance(url, str):
-                raise ValueError("no URL in Slack's answer")
+            url = (await client.web_client.apps_connections_open(app_token=handler.app_token))["url"]
+            if isinstance(url, str):
+                break
+            raise ValueError("no URL in Slack's answer")
         except Exception as error:  # whatever went wrong, the next try may go through
             log.warning(f"{why_not(error, client.web_client.base_url)}; trying again in {duration_words(pause)}")
             await asyncio.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
-            continue
-        # the client opens the websocket at the address Slack gave, and tries again by itself if that fails
-        client.wss_uri = url
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("unblock-bot is running in Socket Mode")
-        return
+    # the client opens the websocket at the address Slack gave, and tries again by itself if that fails
+    client.wss_uri = url
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    log.info("unblock-bot is running in Socket Mode")
 
 
 def why_not(error: Exception, api_url: str) -> str:
     """Why Slack gave no connection, in words: Slack's answer, or why Slack could not be reached and where."""
+    code, where, unreachable = error_code(error), host(api_url), unreached(error)
+    if isinstance(error, SlackApiError) and code in _TOKEN_ERRORS:
+        return f"Slack refused the app-level token ({code}): check SLACK_APP_TOKEN"
     if isinstance(error, SlackApiError):
-        code = error_code(error)
-        if code in _TOKEN_ERRORS:
-            return f"Slack refused the app-level token ({code}): check SLACK_APP_TOKEN"
         return f"Slack did not open a Socket Mode connection ({code})"
-    where = host(api_url)
-    unreachable = unreached(error)
-    if unreachable is not None:
-        return f"could not reach Slack at {where} ({unreachable})"
-    if isinstance(error, TimeoutError):
+    if isinstance(error, TimeoutError) and unreachable is None:
         return f"Slack at {where} did not answer in time"
-    if isinstance(error, _NETWORK_FAILURES):
-        return f"could not reach Slack at {where} ({error_code(error)})"
-    return f"Slack at {where} did not open a Socket Mode connection ({error_code(error)})"
+    if unreachable is not None or isinstance(error, _NETWORK_FAILURES):
+        return f"could not reach Slack at {where} ({unreachable or code})"
+    return f"Slack at {where} did not open a Socket Mode connection ({code})"
 
 
-class OneLineNetworkFailures(logging.Filter):
+def one_line_network_failures(record: logging.LogRecord) -> bool:
     """slack_sdk's Socket Mode client logs each failed try to open a websocket with its traceback; its message
     already says what failed, so a failure of the network is logged without the traceback. A message its parser
     cannot read is logged (and acknowledged) by ``socket_mode``: slack_sdk's own log of it is left out."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info is not None and isinstance(record.exc_info[1], RecursionError):
-            return False
-        if record.exc_info is not None and isinstance(record.exc_info[1], _NETWORK_FAILURES):
-            record.exc_info, record.exc_text = None, None
-        return True
+    error = record.exc_info[1] if record.exc_info is not None else None
+    if isinstance(error, _NETWORK_FAILURES):
+        record.exc_info, record.exc_text = None, None
+    return not isinstance(error, RecursionError)
 
 
 #: the log of the Socket Mode client (given to it as its ``logger``)
 CLIENT_LOG = logging.getLogger("slack_sdk.socket_mode")
-CLIENT_LOG.addFilter(OneLineNetworkFailures())
+CLIENT_LOG.addFilter(one_line_network_failures)

@@ -2,44 +2,48 @@
 payload into a small typed value and calls one use case (``bot.slack.use_cases``). The use cases reach the
 listeners through Bolt's context (``bot.slack.admission`` puts them there, after admitting the request), so a
 listener can be called directly in a test with a mock ``ack`` and a context holding them.
+
+The shortcuts: **Request an unblock** (global) and **Unblock an address in this message** (on a message), and
+the form (a modal) both open. A good submission goes on exactly as ``/unblock`` would; one that cannot be used is
+answered on the field it concerns (``response_action: errors``), before anything is sent to 3CX or recorded.
+
+What the modal carries (``private_metadata``) is the least it needs: who opened it and, for a message's shortcut,
+that message's channel (``<user>|<channel>``). A submission is taken only from the person who opened the form,
+of this workspace, with values for the form's own blocks and nothing else.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_sdk.web.async_client import AsyncWebClient
 
-from . import shortcuts
-from .answering import Asker, asker_of
-from .buttons import (
-    ALLOW_FOR,
-    ALLOW_ONLY,
-    APPROVE_ALLOW,
-    BURST_LIST,
-    BURST_UNBLOCKED,
-    CHOOSE,
-    DECISION_BUTTONS,
-    HOME_APPROVE,
-    HOME_DENY,
-    LIST_MORE,
-    REQUEST_ENTRY,
-    AllowButton,
-    BurstButton,
-    ChoiceButton,
-    EntryButton,
-    PageButton,
-    RequestButton,
+from . import clicks
+from .answers import Asker, Work, asker_of
+from .command_text import (
+    InvalidCommand,
+    Unblock,
+    UnblockAddress,
+    UnblockEntry,
+    UnblockNumber,
+    parse_command,
+    parse_reason,
 )
+from .failures import counted
 from .ids import USER_ID
+from .text_search import unblockable
 from .use_cases import UseCases, use_cases_of
+from .views import modal as form
 from .views import notes as say
+from .views.notes import refusal as words
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +55,12 @@ COMMAND = "/unblock"
 def register(app: AsyncApp) -> None:
     """Listen for the bot's command, buttons, forms and events."""
     app.command(re.compile("."))(command)
-    for action_id in DECISION_BUTTONS:
-        app.action(action_id)(decision_click)
-    for action_id in (HOME_APPROVE, HOME_DENY):
-        app.action(action_id)(home_click)
-    app.action(ALLOW_FOR)(duration_choice)
-    for action_id in BUTTONS:
-        app.action(action_id)(button_click)
+    for action_id in clicks.CLICKS:
+        app.action(action_id)(click)
     app.event("app_home_opened")(home_opened)
-    shortcuts.register(app)  # the shortcuts and their form
+    app.shortcut(UNBLOCK_REQUEST)(request_shortcut)
+    app.shortcut(UNBLOCK_FROM_MESSAGE)(message_shortcut)
+    app.view(form.CALLBACK_ID)(form_submitted)
 
 
 async def command(ack: AsyncAck, command: Payload, context: AsyncBoltContext) -> None:
@@ -78,26 +79,11 @@ async def command(ack: AsyncAck, command: Payload, context: AsyncBoltContext) ->
     await ack(answer or "")
 
 
-async def decision_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
+async def click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
+    """A button, or the select of a duration beside **Approve and allow**."""
     await ack()
-    action_id, value = str(action["action_id"]), str(action.get("value") or "")
-    button = AllowButton.decode(value) if action_id in (APPROVE_ALLOW, ALLOW_ONLY) else RequestButton.decode(value)
-    use_cases_of(context).decide(action_id, button, asker_of(body))
-
-
-async def home_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
-    """**Approve** or **Deny** in the bot's Home tab."""
-    await ack()
-    button = RequestButton.decode(str(action.get("value") or ""))
-    asker = replace(asker_of(body), channel="", response_url=None, home=True)
-    use_cases_of(context).decide(str(action["action_id"]), button, asker)
-
-
-async def duration_choice(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
-    """Another duration chosen beside **Approve and allow**."""
-    await ack()
-    value = str((action.get("selected_option") or {}).get("value") or "")
-    use_cases_of(context).choose_duration(AllowButton.decode(value), asker_of(body))
+    value = action.get("value") or (action.get("selected_option") or {}).get("value") or ""
+    clicks.click(use_cases_of(context), str(action["action_id"]), str(value), asker_of(body))
 
 
 async def home_opened(event: Payload, context: AsyncBoltContext) -> None:
@@ -107,20 +93,201 @@ async def home_opened(event: Payload, context: AsyncBoltContext) -> None:
         use_cases_of(context).home_opened(user)
 
 
-#: the other buttons: action id -> its value decoded and handed to its use case (checked by mypy, not by name)
-BUTTONS: dict[str, Callable[[UseCases, str, Asker], None]] = {
-    CHOOSE: lambda use_cases, value, asker: use_cases.choose(ChoiceButton.decode(value), asker),
-    LIST_MORE: lambda use_cases, value, asker: use_cases.more(PageButton.decode(value), asker),
-    REQUEST_ENTRY: lambda use_cases, value, asker: use_cases.request_entry(EntryButton.decode(value), asker),
-    BURST_LIST: lambda use_cases, value, asker: use_cases.burst_list(BurstButton.decode(value), asker),
-    BURST_UNBLOCKED: lambda use_cases, value, asker: use_cases.unblocked_list(BurstButton.decode(value), asker),
-}
+#: the shortcuts' ``callback_id`` (as in ``manifest.yml``)
+UNBLOCK_REQUEST = "unblock_request"
+UNBLOCK_FROM_MESSAGE = "unblock_from_message"
+#: a channel a request may be posted in: public (C) or private (G), never a direct message
+CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,20}$")
 
 
-async def button_click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBoltContext) -> None:
-    """**Unblock this**, **More**, **Request unblock**, **Show them all**: decoded, then their use case."""
+def _opened_by(text: Any) -> tuple[str, str] | None:
+    """Who opened the form and on which message's channel, from what it carries; None when it is not the bot's."""
+    user, bar, channel = text.partition("|") if isinstance(text, str) and len(text) <= 64 else ("", "", "")
+    if not bar or not USER_ID.match(user) or (channel and not CHANNEL.match(channel)):
+        return None
+    return user, channel
+
+
+# -- the shortcuts ------------------------------------------------------------------------------------------------
+
+
+async def request_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    """**Request an unblock**, from anywhere: the form, with a channel picker unless there is an approvals channel."""
     await ack()
-    BUTTONS[str(action["action_id"])](use_cases_of(context), str(action.get("value") or ""), asker_of(body))
+    use_cases, asker = use_cases_of(context), asker_of(body)
+    approvals = use_cases.approval_channel
+    view = form.unblock_modal(
+        f"{asker.user}|",  # who opened it, and no message's channel
+        require_reason=use_cases.require_reason,
+        pick_channel=approvals is None,
+        posted_in=approvals,
+    )
+    _open_soon(use_cases, client, asker, view, approvals)
+
+
+async def message_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    """**Unblock an address in this message**: the form, with what the message names filled in (several: offered
+    in a select); a private note when it names nothing to unblock."""
+    await ack()
+    use_cases, asker = use_cases_of(context), asker_of(body)
+    found = unblockable("\n".join(_texts(body.get("message"))))
+    if not found or not CHANNEL.match(asker.channel):
+        use_cases.answers.tell_soon(asker, form.IN_A_DIRECT_MESSAGE if found else form.NOTHING_FOUND)
+        return
+    view = form.unblock_modal(
+        f"{asker.user}|{asker.channel}",
+        found=found,
+        require_reason=use_cases.require_reason,
+        posted_in=use_cases.approval_channel or asker.channel,
+    )
+    _open_soon(use_cases, client, asker, view, asker.channel)
+
+
+def _texts(node: Any, depth: int = 0) -> Iterator[str]:
+    """A message's text and the text of its blocks."""
+    if depth > 12:
+        return
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "text" and isinstance(value, str):
+                yield value
+            elif isinstance(value, dict | list):
+                yield from _texts(value, depth + 1)
+    elif isinstance(node, list):
+        for item in node[:200]:
+            yield from _texts(item, depth + 1)
+
+
+def _open_soon(
+    use_cases: UseCases, client: AsyncWebClient, asker: Asker, view: dict[str, Any], channel: str | None
+) -> None:
+    """Open ``view`` right after the ack (Slack takes a trigger for 3 seconds), unless a request may not be made
+    in ``channel``."""
+    refusal = use_cases.requests.may_request_in(channel) if channel is not None else None
+    if refusal is not None:
+        use_cases.answers.tell_soon(asker, words(refusal))
+    elif not asker.delivery:
+        use_cases.answers.tell_soon(asker, form.OUT_OF_DATE)
+    elif not use_cases.answers.work.spawn(_open(client, asker, view), name="open-form"):
+        use_cases.answers.tell_soon(asker, say.BUSY)
+
+
+async def _open(client: AsyncWebClient, asker: Asker, view: dict[str, Any]) -> None:
+    try:
+        await client.views_open(trigger_id=asker.delivery, view=view)
+    except Exception as error:  # Slack's error, a proxy's page, or no answer: the person sees no form and may retry
+        counted("views.open", error, "could not open the form", user=asker.user)
+
+
+# -- the form's submission ------------------------------------------------------------------------------------------
+
+
+async def form_submitted(
+    ack: AsyncAck, body: Payload, view: Payload, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """The form, submitted: errors on its fields, or it closes and the request goes on as ``/unblock``'s."""
+    use_cases = use_cases_of(context)
+    checked = check_submission(body, view, use_cases)
+    if isinstance(checked, dict):
+        await ack(response_action="errors", errors=checked)
+        return
+    parsed, asker = checked
+    await ack()
+    work, progress = use_cases.work_for(parsed, asker)
+    if not use_cases.answers.start_once(
+        asker, partial(_request, use_cases, client, work, asker), progress, name="form-request"
+    ):
+        use_cases.answers.tell_soon(asker, say.BUSY)
+
+
+def check_submission(body: Payload, view: Payload, use_cases: UseCases) -> dict[str, str] | tuple[Unblock, Asker]:
+    """What the submission asks for, and who asks where; or the errors to show on the form's fields."""
+    user = str((body.get("user") or {}).get("id", ""))
+    opened = _opened_by(view.get("private_metadata"))
+    if opened is None or not _same_team(body, view):
+        return {form.WHAT: form.OUT_OF_DATE}
+    if opened[0] != user:
+        return {form.WHAT: form.NOT_YOURS}
+    picker = not opened[1] and use_cases.approval_channel is None
+    values = _values(view, {form.WHAT, form.REASON} | ({form.CHANNEL} if picker else set()))
+    if values is None:
+        return {form.WHAT: form.OUT_OF_DATE}
+    errors: dict[str, str] = {}
+    target = _target(values.get(form.WHAT) or "", errors)
+    try:
+        reason = parse_reason(values.get(form.REASON) or "")
+    except InvalidCommand as error:
+        errors[form.REASON], reason = error.message, None
+    if reason is None and use_cases.require_reason and form.REASON not in errors:
+        errors[form.REASON] = form.REASON_REQUIRED
+    channel = (values.get(form.CHANNEL) or "") if picker else opened[1] or use_cases.approval_channel or ""
+    if picker and not CHANNEL.match(channel):
+        errors[form.CHANNEL] = form.CHANNEL_NOT_USABLE if channel else form.CHANNEL_REQUIRED
+    if not errors and (refusal := use_cases.requests.may_request_in(channel)) is not None:
+        errors[form.CHANNEL if picker else form.WHAT] = words(refusal)
+    if errors or target is None:
+        return errors or {form.WHAT: form.ONE_THING}
+    # the view's id stays the same however often Slack delivers its submission
+    return replace(target, reason=reason), Asker(user, channel, None, f"view:{view.get('id')}")
+
+
+def _same_team(body: Payload, view: Payload) -> bool:
+    """The view is of the workspace the submission came from (the middleware admitted only the bot's own)."""
+    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+    shown = [view.get(field) for field in ("team_id", "app_installed_team_id") if view.get(field) is not None]
+    return isinstance(team, str) and all(t == team for t in shown) and isinstance(view.get("id"), str)
+
+
+def _values(view: Payload, blocks: set[str]) -> dict[str, str | None] | None:
+    """The value of each of the form's ``blocks`` (None: left empty); None when the submission has values for
+    other blocks or elements, or values of a kind the form does not make."""
+    values = (view.get("state") or {}).get("values")
+    if not isinstance(values, dict) or not set(values) <= blocks:
+        return None
+    found: dict[str, str | None] = {}
+    for block, elements in values.items():
+        only_ours = isinstance(elements, dict) and set(elements) <= {form.VALUE}
+        element = elements.get(form.VALUE, {}) if only_ours else None
+        option = element.get("selected_option") or {} if isinstance(element, dict) else None
+        if not isinstance(element, dict) or not isinstance(option, dict):
+            return None
+        value = {
+            "static_select": option.get("value"),
+            "conversations_select": element.get("selected_conversation"),
+        }.get(str(element.get("type")), element.get("value"))
+        if value is not None and not isinstance(value, str):
+            return None
+        found[block] = value
+    return found
+
+
+def _target(what: str, errors: dict[str, str]) -> Unblock | None:
+    """What to unblock, parsed as ``/unblock`` parses it: one entry id, address, network or number, no more."""
+    try:
+        parsed = parse_command(what, reason_apart=True) if what.strip() and len(what) <= form.MAX_WHAT else None
+    except InvalidCommand as error:
+        errors[form.WHAT] = error.message
+        return None
+    if not isinstance(parsed, UnblockEntry | UnblockAddress | UnblockNumber) or parsed.reason is not None:
+        errors[form.WHAT] = form.ONE_THING
+        return None
+    return parsed
+
+
+async def _request(use_cases: UseCases, client: AsyncWebClient, work: Work, asker: Asker) -> None:
+    """The request's ``work``, once the channel its card goes to is one of this workspace that the bot is a member
+    of (``conversations.info``; nothing is asked of 3CX before); the person is told privately (a direct message)
+    what a command would tell them."""
+    channel, found = asker.channel, None
+    if use_cases.approval_channel is None:
+        try:
+            found = (await client.conversations_info(channel=channel)).get("channel")
+        except Exception as error:  # not found (another workspace's, or private without the bot), or no answer
+            counted("conversations.info", error, "a form named a channel the bot cannot use", channel=channel[:32])
+        if not (isinstance(found, dict) and found.get("id") == channel and found.get("is_member") is True):
+            use_cases.answers.tell_soon(asker, form.channel_refused(channel))
+            return
+    await work()
 
 
 class OneWorkspace(AsyncAuthorize):

@@ -20,14 +20,12 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from .. import metrics
@@ -41,8 +39,14 @@ DEFAULT_PAUSE = 1.0
 MAX_PAUSE = 60.0
 #: errors other than rate limits that are worth one more try
 TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-#: each kind of message (as the metrics name it), by the order in which they go when a channel has to wait
-FIRST = {"update": 0, "view": 0, "note": 1, "post": 2}
+#: each kind of message (as the metrics name it): how it is sent (a Web API method, or the reply URL), and the order
+#: in which the kinds go when a channel has to wait
+KINDS = {
+    "update": ("chat.update", 0),
+    "view": ("views.publish", 0),
+    "note": ("response_url", 1),
+    "post": ("chat.postMessage", 2),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +64,6 @@ class Sent:
 class _Message:
     #: ``post``, ``update`` (of a message), ``note`` or ``view`` (a Home tab)
     kind: str
-    #: the Web API method, or ``response_url``
-    method: str
     args: dict[str, Any]
     done: asyncio.Future[Sent] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     #: what an update replaces: a message's ``ts``, or the Home tab's user
@@ -70,6 +72,10 @@ class _Message:
     replaced: list[asyncio.Future[Sent]] = field(default_factory=list)
     #: it was tried again once after passing trouble
     again: bool = False
+
+    @property
+    def method(self) -> str:
+        return KINDS[self.kind][0]
 
 
 @dataclass(eq=False)
@@ -85,13 +91,13 @@ class _Channel:
         may_go = [m for m in self.waiting if m.kind == "note" or now >= self.paused_until]
         if not may_go:
             return None
-        message = min(may_go, key=lambda m: FIRST[m.kind])
+        message = min(may_go, key=lambda m: KINDS[m.kind][1])
         self.waiting.remove(message)
         return message
 
     def take_update(self, key: str) -> _Message | None:
         """The update of ``key`` still waiting, taken out of the queue."""
-        older = next((m for m in self.waiting if m.key == key and FIRST[m.kind] == 0), None)
+        older = next((m for m in self.waiting if m.key == key and KINDS[m.kind][1] == 0), None)
         if older is not None:
             self.waiting.remove(older)
         return older
@@ -99,14 +105,10 @@ class _Channel:
 
 class Outbox:
     def __init__(self, client: AsyncWebClient, session: aiohttp.ClientSession) -> None:
+        self._client = client
         self._session = session
         self._channels: dict[str, _Channel] = {}
         self._closing = False
-        self._methods: dict[str, Callable[..., Awaitable[AsyncSlackResponse]]] = {
-            "views.publish": client.views_publish,
-            "chat.update": client.chat_update,
-            "chat.postMessage": client.chat_postMessage,
-        }
 
     def post(
         self, channel: str, text: str, blocks: list[dict[str, Any]], *, thread_ts: str | None = None
@@ -116,21 +118,21 @@ class Outbox:
         args: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks}
         if thread_ts is not None:
             args["thread_ts"] = thread_ts
-        return self._queue(channel, _Message("post", "chat.postMessage", args))
+        return self._queue(channel, _Message("post", args))
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> asyncio.Future[Sent]:
         """A new version of message ``ts`` (``chat.update``); replaces a version still waiting."""
         args = {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
-        return self._queue(channel, _Message("update", "chat.update", args, key=ts))
+        return self._queue(channel, _Message("update", args, key=ts))
 
     def publish(self, user: str, view: dict[str, Any]) -> asyncio.Future[Sent]:
         """A new version of ``user``'s Home tab (``views.publish``); replaces a version still waiting."""
-        return self._queue(f"home:{user}", _Message("view", "views.publish", {"user_id": user, "view": view}, key=user))
+        return self._queue(f"home:{user}", _Message("view", {"user_id": user, "view": view}, key=user))
 
     def respond(self, channel: str, response_url: str, body: dict[str, Any]) -> asyncio.Future[Sent]:
         """A message through a command's or click's reply URL (a private note, or a card where the bot
         is not a member); in ``channel``'s queue, but never held back by its rate limit."""
-        return self._queue(channel, _Message("note", "response_url", {"url": response_url, "body": body}))
+        return self._queue(channel, _Message("note", {"url": response_url, "body": body}))
 
     async def close(self, timeout: float = 30.0) -> None:
         """Send what is waiting (for up to ``timeout`` seconds), then stop."""
@@ -152,12 +154,11 @@ class Outbox:
 
     @property
     def waiting(self) -> int:
-        """Messages not sent yet, in every channel."""
         return sum(len(q.waiting) for q in self._channels.values())
 
     def waiting_by_kind(self) -> dict[str, int]:
         """Messages not sent yet, by kind: ``post``, ``update`` (of a message), ``note``, ``view`` (a Home tab)."""
-        return {**dict.fromkeys(FIRST, 0), **Counter(m.kind for q in self._channels.values() for m in q.waiting)}
+        return {**dict.fromkeys(KINDS, 0), **Counter(m.kind for q in self._channels.values() for m in q.waiting)}
 
     def _queue(self, channel: str, message: _Message) -> asyncio.Future[Sent]:
         if self._closing:
@@ -212,7 +213,8 @@ class Outbox:
                 if answer.status_code != 200:
                     return self._failed(message, f"http_{answer.status_code}")
                 return Sent(True)
-            response = await self._methods[message.method](**message.args)
+            # as slack_sdk's own chat_postMessage, chat_update and views_publish send them
+            response = await self._client.api_call(message.method, json=message.args)
         except Exception as error:  # Slack's error, a proxy's page, or no answer (after the client's retries)
             if isinstance(error, SlackApiError) and status_of(error) == 429:
                 metrics.SLACK_RATE_LIMITED.labels(message.kind).inc()

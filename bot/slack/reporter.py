@@ -23,25 +23,20 @@ CHECK_EVERY = 30.0
 class Reporter(Upkeep):
     """Every :data:`CHECK_EVERY` seconds: when the weekly report is due, the process that claims it first posts
     it (a report missed while no bot ran is posted at the next start: the latest one only). It is recorded sent
-    once Slack took it; one Slack refused is posted at the next look."""
+    once Slack took it; one Slack refused is posted at the next look. The reporter is the report's
+    :class:`~bot.domain.report.ReportPoster`: a message in ``channel``."""
 
     reporting: Reporting
+    outbox: Outbox
+    channel: str
+    zone: tzinfo
     every: float = CHECK_EVERY
 
     WHAT: ClassVar[str] = "the weekly report"
     WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = (StoreUnreachable,)
 
     async def tick(self) -> None:
-        await self.reporting.post_due()
-
-
-@dataclass(frozen=True, slots=True)
-class WeeklyPost:
-    """The weekly report's :class:`~bot.domain.ports.ReportPoster`: a message in ``channel``."""
-
-    outbox: Outbox
-    channel: str
-    zone: tzinfo
+        await self.reporting.post_due(self)
 
     async def post(self, report: Report) -> bool:
         sent = await self.outbox.post(self.channel, *weekly_report(report, None, self.zone))

@@ -107,7 +107,6 @@ class Showing:
             await self.redraw(request, ts, reply)
 
     async def remind(self, request: UnblockRequest) -> bool:
-        """A reply in the card's thread reminding whoever may approve the request now."""
         return await self.reply(request, *reminder_reply(request, self.reads.deciders(request), self.clock()))
 
     async def reply(self, request: UnblockRequest, text: str, blocks: Blocks) -> bool:
@@ -125,12 +124,12 @@ class Showing:
     async def drawn(self, request: UnblockRequest, chosen: float | None = None) -> tuple[str, Blocks]:
         """The request's card as it is now (``chosen``: the duration Approve and allow offers); a waiting card says
         when what it is about was unblocked before (see ``recurrence``)."""
-        rule = self.reads.rule_for(request)
         if request.state is State.PENDING:
+            rule = self.reads.rule_for(request)
             recurring = await self.recurrence(request)
             return request_card(request, who_approves(rule.approvers), rule.allow, chosen, recurring)
         self._recurring.pop(request.id, None)  # decided: its card no longer says it
-        return outcome_card(request, self.clock(), who_approves(rule.approvers), rule.allow, chosen)
+        return outcome_card(request, self.clock())
 
     async def redraw(
         self, request: UnblockRequest, ts: str | None, response_url: str | None = None, chosen: float | None = None
@@ -198,8 +197,7 @@ class Showing:
         """Everything that shows ``request``, brought up to date after this process changed it."""
         ts = await self.where(request.id)
         if ts or response_url:  # a card posted through a reply URL can change only on a click
-            sent = await self.redraw(request, ts, response_url)
-            await sent
+            await (await self.redraw(request, ts, response_url))
         await self.tell(request, ts)
         await self.homes(request)
 

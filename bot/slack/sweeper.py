@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .. import calls
-from ..calls import Lane
+from ..calls import LANE, Lane
 from ..domain.ports import StoreUnreachable
 from ..domain.requests import Requests
 from ..tasks import Upkeep
@@ -35,7 +34,7 @@ class Sweeper(Upkeep):
         return self.recover_every
 
     async def tick(self) -> None:
-        calls.LANE.set(Lane.DECISIONS)  # finishing an approved request is a decision's work
+        LANE.set(Lane.DECISIONS)  # finishing an approved request is a decision's work
         upkept = await self.requests.upkeep()
         if upkept.swept:
             await self.remembered.forget_old()

@@ -1,15 +1,11 @@
 """What each command and click means: the bot's use cases.
 
-Listeners (``bot.slack.listeners``) acknowledge Slack and call one method here
-with a small typed value. A command's method returns what the acknowledgement
-says and starts the rest as background work (``bot.tasks``): nothing that
-talks to 3CX, to the database or to Slack's Web API runs before the ack.
-Each piece of work makes one call to the request service
-(``bot.domain.requests.Requests``) and renders what it answers. Clicks that
-decide run in a lane of their own, so a burst of commands never delays them;
-when the bot must refuse work, the person is told so privately and nothing
-changes. Starting the work, once per delivery, and answering the person
-privately are ``bot.slack.answering``'s.
+Listeners (``bot.slack.listeners``) acknowledge Slack and call one method here. A command's method returns what the
+acknowledgement says and starts the rest as background work (``bot.tasks``): nothing that talks to 3CX, to the
+database or to Slack's Web API runs before the ack. Each piece of work makes one call to the request service
+(``bot.domain.requests.Requests``) and renders what it answers. Clicks that decide run in a lane of their own, so a
+burst of commands never delays them; when the bot must refuse work, the person is told so privately and nothing
+changes.
 """
 
 from __future__ import annotations
@@ -21,16 +17,26 @@ from datetime import UTC, tzinfo
 from functools import partial
 from typing import Any
 
-from ..calls import Lane
 from ..domain.entries import CallFailed, Kind, Target
 from ..domain.lookup import Finder, Page
+from ..domain.model import WATCHER, State
 from ..domain.ports import StoreUnreachable
 from ..domain.requests import Requests
-from ..domain.results import AlreadyRequested, NothingToUnblock, Resolved, Withdrawn
-from . import deciding
-from .answering import Answers, Asker, Work
+from ..domain.results import (
+    AlreadyRequested,
+    NothingToUnblock,
+    Resolved,
+    Withdrawn,
+)
+from .answers import Answers, Asker, Work
 from .blocks import Blocks
-from .buttons import AllowButton, BurstButton, ChoiceButton, EntryButton, PageButton, RequestButton
+from .buttons import (
+    AllowButton,
+    BurstButton,
+    ChoiceButton,
+    EntryButton,
+    PageButton,
+)
 from .command_text import (
     MIN_NUMBER_DIGITS,
     USAGE,
@@ -50,9 +56,12 @@ from .views import notes as say
 from .views.lists import ONLY_APPROVERS, chooser, history, listing, report
 from .views.notes import refusal as words
 from .views.outcome import waiting_in
-from .views.watch import burst_page
+from .views.watch import burst_page, in_burst, unblocked_page
 
 log = logging.getLogger(__name__)
+
+#: how many of the watcher's last requests **Show them all** of a burst it unblocked looks through
+BURST_READ = 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,8 +112,7 @@ class UseCases:
         if isinstance(parsed, UnblockNumber):
             return partial(self._request_matches, parsed, asker), say.looking_for_number(parsed.number)
         if isinstance(parsed, ListEntries):
-            read = partial(self.finder.newest, parsed.text)
-            return partial(self._page, read, partial(listing, parsed.text), asker), None
+            return partial(self.more, PageButton(parsed.text, 0), asker), None
         if isinstance(parsed, ShowReport):
             return partial(self._report, parsed, asker), None
         return partial(self._history, parsed, asker), None
@@ -182,7 +190,7 @@ class UseCases:
                     await showing.changed(opened.decided.request, reply)
                 return
             if opened.request.asked.elsewhere is not None:
-                link = await self.answers.showing.link(where, opened.shown.ref)
+                link = await showing.link(where, opened.shown.ref)
                 await self.answers.tell(asker, waiting_in(opened.request, link))
             await showing.homes(opened.request)
 
@@ -191,7 +199,7 @@ class UseCases:
         read: Callable[..., Awaitable[Page]],
         show: Callable[[Page], tuple[str, Blocks]],
         asker: Asker,
-        skip: int = 0,
+        skip: int,
     ) -> None:
         """A page of the blocklist, only for the person who asked (after the first, instead of the page before)."""
         try:
@@ -212,58 +220,18 @@ class UseCases:
         else:
             await self.answers.tell(asker, *report(figures, command.days, self.zone))
 
-    # -- the clicks that decide ----------------------------------------------------------------
+    # -- clicks ------------------------------------------------------------------------------------
 
-    def decide(self, action_id: str, button: RequestButton | AllowButton | None, asker: Asker) -> None:
-        """Approve, Deny, Cancel, Undo, Approve and allow or Allow only on a card; Approve or Deny in the Home tab."""
-        work = (
-            partial(deciding.decide, self.requests, self.answers, self.clock, action_id, button, asker)
-            if button is not None
-            else None
-        )
-        out_of_date = say.UNKNOWN_REQUEST
-        if isinstance(button, AllowButton) and button.seconds not in self.requests.durations:
-            work, out_of_date = None, say.DURATION_NOT_OFFERED  # a duration the bot does not offer (any more)
-        refused = None if asker.home else self.requests.may_click_in(asker.channel)  # the Home tab has no channel
-        self.answers.click(asker, work, refused, out_of_date, Lane.DECISIONS)
-
-    def choose_duration(self, button: AllowButton | None, asker: Asker) -> None:
+    async def choose_duration(self, button: AllowButton, asker: Asker) -> None:
         """Another duration chosen beside **Approve and allow** or **Allow only**: the card is redrawn so that the
         buttons and their confirmations name it."""
-        offered = button is not None and button.seconds in self.requests.durations
-        work = (
-            partial(deciding.choose_duration, self.requests, self.answers, button, asker)
-            if button is not None and offered
-            else None
-        )
-        self._click(asker, work, say.DURATION_NOT_OFFERED)
+        request = await self.requests.reads.get(button.request_id)
+        if request is not None and request.state is State.PENDING and request.asked.channel == asker.channel:
+            ts = await self.answers.showing.where(request.id)
+            await self.answers.showing.redraw(request, ts, asker.response_url, chosen=float(button.seconds))
 
-    # -- other clicks -----------------------------------------------------------------------
-
-    def _click(self, asker: Asker, work: Work | None, out_of_date: str) -> None:
-        self.answers.click(asker, work, self.requests.may_click_in(asker.channel), out_of_date)
-
-    def home_opened(self, user: str) -> None:
-        """Someone opened the bot's Home tab: it is drawn for them anew."""
-        self.answers.work.spawn(self._home_opened(user), name="home-opened")
-
-    async def _home_opened(self, user: str) -> None:
-        try:
-            await self.answers.remembered.home_opened(user)
-            await self.answers.showing.home(user)
-        except StoreUnreachable as error:
-            log.error("could not draw a Home tab: the database did not answer", extra={"problem": str(error)})
-
-    def choose(self, button: ChoiceButton | None, asker: Asker) -> None:
+    async def choose(self, button: ChoiceButton, asker: Asker) -> None:
         """**Unblock this** or **Unblock all** in a list of matches."""
-        work = partial(self._choose, button, asker) if button is not None else None
-        # in a direct message, the list of a form's request: its channel is the offer's (checked then)
-        direct = work is not None and asker.in_direct_message
-        self.answers.click(
-            asker, work, None if direct else self.requests.may_click_in(asker.channel), say.CHOICE_OUT_OF_DATE
-        )
-
-    async def _choose(self, button: ChoiceButton, asker: Asker) -> None:
         offer = await self.answers.remembered.offered(button.choice_id)
         asked = asker
         if offer is not None and asker.in_direct_message and offer.user == asker.user:
@@ -288,36 +256,37 @@ class UseCases:
             return
         await self._open(targets, asked, offer.reason, chose=asker)
 
-    def more(self, button: PageButton | None, asker: Asker) -> None:
-        """**More** under a listing."""
-        work = None
-        if button is not None:
-            read = partial(self.finder.newest, button.text)
-            work = partial(self._page, read, partial(listing, button.text), asker, button.skip)
-        self._click(asker, work, say.LISTING_OUT_OF_DATE)
+    async def more(self, button: PageButton, asker: Asker) -> None:
+        """A page of the newest entries (**More** under a listing, and ``/unblock list``)."""
+        await self._page(partial(self.finder.newest, button.text), partial(listing, button.text), asker, button.skip)
 
-    def request_entry(self, button: EntryButton | None, asker: Asker) -> None:
+    async def entry_clicked(self, button: EntryButton, asker: Asker) -> None:
         """**Request unblock** on an announcement of a new block: as ``/unblock <id>`` typed there."""
-        work = partial(self._request_entry, UnblockEntry(button.entry_id), asker) if button is not None else None
-        self._click(asker, work, say.UNKNOWN_ENTRY)
+        await self._request_entry(UnblockEntry(button.entry_id), asker)
 
-    def burst_list(self, button: BurstButton | None, asker: Asker) -> None:
+    async def burst_list(self, button: BurstButton, asker: Asker) -> None:
         """**Show them all** under a summary of a burst, and **More** under its pages."""
-        work = None
-        if button is not None:
-            read = partial(self.finder.between, button.first_id, button.last_id)
-            work = partial(self._page, read, partial(burst_page, button), asker, button.skip)
-        self._click(asker, work, say.LISTING_OUT_OF_DATE)
+        read = partial(self.finder.between, button.first_id, button.last_id)
+        await self._page(read, partial(burst_page, button), asker, button.skip)
 
-    def unblocked_list(self, button: BurstButton | None, asker: Asker) -> None:
+    async def unblocked_list(self, button: BurstButton, asker: Asker) -> None:
         """**Show them all** under the message of a burst the watcher unblocked by the rules (and **More** under its
         pages): the burst's requests, only for the person who asked, each with **Undo** while it is offered."""
-        work = (
-            partial(deciding.burst_requests, self.requests, self.answers, self.clock, button, asker)
-            if button is not None
-            else None
-        )
-        self._click(asker, work, say.LISTING_OUT_OF_DATE)
+        found = in_burst(await self.requests.reads.requested_by(WATCHER, BURST_READ), button, asker.channel)
+        await self.answers.tell(asker, *unblocked_page(button, found, self.clock()), replace=button.skip > 0)
+
+    # -- the Home tab ----------------------------------------------------------------------------
+
+    def home_opened(self, user: str) -> None:
+        """Someone opened the bot's Home tab: it is drawn for them anew."""
+        self.answers.work.spawn(self._home_opened(user), name="home-opened")
+
+    async def _home_opened(self, user: str) -> None:
+        try:
+            await self.answers.remembered.home_opened(user)
+            await self.answers.showing.home(user)
+        except StoreUnreachable as error:
+            log.error("could not draw a Home tab: the database did not answer", extra={"problem": str(error)})
 
 
 def use_cases_of(context: Mapping[str, Any]) -> UseCases:

@@ -118,7 +118,7 @@ class Store(RequestStore, WatchStore, ReportStore, ABC):
         try:
             await self._atomic(
                 (
-                    f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({', '.join('?' * rows.COLUMN_COUNT)})",
+                    f"INSERT INTO requests ({rows.COLUMNS}) VALUES ({', '.join('?' * len(rows.NAMES))})",
                     rows.request_row(request),
                 ),
                 (FIRST_LOG, (request.id, None, request.state.value, request.asked.by, request.asked.at)),
@@ -201,17 +201,14 @@ class Store(RequestStore, WatchStore, ReportStore, ABC):
     async def still_waiting(
         self, now: float, remind_before: float | None, escalate_before: float | None
     ) -> list[UnblockRequest]:
-        due, params = [], []
-        if remind_before is not None:
-            due.append("(reminded_at IS NULL AND created_at <= ?)")
-            params.append(remind_before)
-        if escalate_before is not None:
-            due.append("(escalation IS NULL AND created_at <= ?)")
-            params.append(escalate_before)
+        # due for what is not done yet, of what is asked for (None: not asked for)
+        asked = {"reminded_at": remind_before, "escalation": escalate_before}
+        due = {column: before for column, before in asked.items() if before is not None}
         if not due:
             return []
-        tail = f"WHERE state = ? AND expires_at > ? AND ({' OR '.join(due)}) ORDER BY created_at LIMIT {WAITING_READ}"
-        return await self._select(tail, State.PENDING.value, now, *params)
+        either = " OR ".join(f"({column} IS NULL AND created_at <= ?)" for column in due)
+        tail = f"WHERE state = ? AND expires_at > ? AND ({either}) ORDER BY created_at LIMIT {WAITING_READ}"
+        return await self._select(tail, State.PENDING.value, now, *due.values())
 
     async def claim_reminder(
         self, request_id: str, holder: str, at: float, stale_before: float

@@ -18,6 +18,7 @@ recognised, never applied twice nor taken for a loss.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -54,6 +55,7 @@ class PostgresStore(Store):
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
+        pool: asyncpg.Pool | None = None
         try:
             pool = await asyncpg.create_pool(
                 self._url,
@@ -62,16 +64,13 @@ class PostgresStore(Store):
                 command_timeout=COMMAND_TIMEOUT,
                 timeout=CONNECT_TIMEOUT,
             )
-        except (*TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise StoreUnavailable(problem(self._url, error), retryable=transient(error)) from None
-        try:
             async with pool.acquire() as db:
                 await _migrate(db)
-        except (*TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            await pool.close()
-            raise StoreUnavailable(problem(self._url, error), retryable=transient(error)) from None
-        except BaseException:
-            await pool.close()
+        except BaseException as error:
+            if pool is not None:
+                await pool.close()
+            if isinstance(error, (*TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError)):
+                raise StoreUnavailable(problem(self._url, error), retryable=transient(error)) from None
             raise
         self._pool = pool
 
@@ -85,7 +84,7 @@ class PostgresStore(Store):
 
     async def renew_token(self, stale: str | None, fetch: Fetch) -> tuple[str, float]:
         try:
-            return await self._call(lambda pool: self._renew_token(pool, stale, fetch))
+            return await self._call(lambda pool, _: self._renew_token(pool, stale, fetch))
         except _Fetching as failed:
             raise failed.error from None
 
@@ -94,18 +93,18 @@ class PostgresStore(Store):
             # the lock and the read are two statements: a statement sees the data committed when it
             # started, so a read in the same statement as the wait would miss a token stored meanwhile
             await db.execute("SELECT pg_advisory_xact_lock($1)", TOKEN_LOCK)
-            row = await db.fetchrow(_READ_TOKEN, contract.TOKEN)
+            row = await db.fetchrow(_numbered(contract.READ_TOKEN), contract.TOKEN)
             if row is not None and row["token"] != stale and time.time() < row["renew_at"]:
                 return str(row["token"]), float(row["renew_at"])
             try:
                 token, renew_at = await fetch()  # still under the lock: the others wait for this token
             except Exception as error:  # 3CX's answer, not the database's: never waited for here
                 raise _Fetching(error) from error
-            await db.execute(_WRITE_TOKEN, contract.TOKEN, token, renew_at)
+            await db.execute(_numbered(contract.WRITE_TOKEN), contract.TOKEN, token, renew_at)
             return token, renew_at
 
     async def _atomic(self, *statements: tuple[str, Sequence[object]]) -> None:
-        async def run(pool: asyncpg.Pool) -> None:
+        async def run(pool: asyncpg.Pool, _again: bool) -> None:
             async with pool.acquire() as db, db.transaction():
                 for sql, params in statements:
                     await db.execute(_numbered(sql), *params)
@@ -114,23 +113,20 @@ class PostgresStore(Store):
 
     async def transition(self, move: Move) -> UnblockRequest | None:
         update, values = rows.update(move)
-        freed = "DELETE FROM open_targets WHERE request_id IN (SELECT id FROM moved)" if move.frees_targets else ""
+        freed = ", freed AS (DELETE FROM open_targets WHERE request_id IN (SELECT id FROM moved))"
         sql = _numbered(f"""
             WITH moved AS ({update} RETURNING {rows.COLUMNS}), logged AS (
                 INSERT INTO transitions (request_id, from_state, to_state, actor, at, answer)
                 SELECT id, ?, ?, ?, ?::double precision, ? FROM moved
-            ){f", freed AS ({freed})" if freed else ""}
+            ){freed if move.frees_targets else ""}
             SELECT {rows.COLUMNS} FROM moved
         """)
         logged = (move.from_state.value, move.to_state.value, move.actor, move.at, move.answer)
-        tried = False
 
-        async def transition(pool: asyncpg.Pool) -> asyncpg.Record | None:
-            nonlocal tried
-            retry, tried = tried, True
+        async def transition(pool: asyncpg.Pool, again: bool) -> asyncpg.Record | None:
             async with pool.acquire() as db:
                 row = await db.fetchrow(sql, *values, *logged)
-                if row is None and retry:
+                if row is None and again:
                     # an earlier try may have made this very move, and its answer been lost: the log says
                     row = await db.fetchrow(_MOVED, move.request_id, *logged[:4])
                 return row
@@ -141,17 +137,14 @@ class PostgresStore(Store):
     async def advance_watch(
         self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
     ) -> bool:
-        tried = False
-
-        async def advance(pool: asyncpg.Pool) -> bool:
-            nonlocal tried
-            retry, tried = tried, True
+        async def advance(pool: asyncpg.Pool, again: bool) -> bool:
             async with pool.acquire() as db, db.transaction():
-                status = await db.execute(_ADVANCE, new_mark, at, contract.WATCHER, holder, mark)
+                status = await db.execute(_numbered(contract.ADVANCE), new_mark, at, contract.WATCHER, holder, mark)
                 if status != "UPDATE 1":
                     # an earlier try may have moved the mark (and kept the announcements), its answer lost
-                    return retry and bool(await db.fetchval(_ADVANCED, contract.WATCHER, holder, new_mark, at))
-                await db.executemany(_ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
+                    return again and bool(await db.fetchval(_ADVANCED, contract.WATCHER, holder, new_mark, at))
+                announced = [rows.announcement_row(a, at) for a in announce]
+                await db.executemany(_numbered(contract.ANNOUNCE), announced)
                 return True
 
         return await self._call(advance)
@@ -159,16 +152,21 @@ class PostgresStore(Store):
     # -- plumbing ----------------------------------------------------------------
 
     async def _write(self, sql: str, *params: object) -> int:
-        status = await self._call(lambda pool: pool.execute(_numbered(sql), *params))
+        status = await self._call(lambda pool, _: pool.execute(_numbered(sql), *params))
         return int(status.rsplit(" ", 1)[-1])
 
     async def _fetch(self, sql: str, *params: object) -> list[Any]:
-        return list(await self._call(lambda pool: pool.fetch(_numbered(sql), *params)))
+        return list(await self._call(lambda pool, _: pool.fetch(_numbered(sql), *params)))
 
-    async def _call(self, operation: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
-        pool = self._pool_or_fail()
+    async def _call(self, operation: Callable[[asyncpg.Pool, bool], Awaitable[T]]) -> T:
+        """``operation(pool, again)``, tried again while the database is away; ``again``: an earlier try was made,
+        and may have been carried out with its answer lost."""
+        pool, tries = self._pool_or_fail(), itertools.count()
         return await retrying(
-            lambda: operation(pool), transient=transient, wait=self._wait, describe=lambda e: problem(self._url, e)
+            lambda: operation(pool, next(tries) > 0),
+            transient=transient,
+            wait=self._wait,
+            describe=lambda e: problem(self._url, e),
         )
 
     def _pool_or_fail(self) -> asyncpg.Pool:
@@ -212,11 +210,6 @@ def _numbered(sql: str) -> str:
     return "".join(f"{piece}${n}" for n, piece in enumerate(pieces[:-1], start=1)) + pieces[-1]
 
 
-#: the watcher's SQL, numbered once
-_ADVANCE = _numbered(contract.ADVANCE)
-_ANNOUNCE = _numbered(contract.ANNOUNCE)
-_READ_TOKEN = _numbered(contract.READ_TOKEN)
-_WRITE_TOKEN = _numbered(contract.WRITE_TOKEN)
 #: (name, holder, new_mark, at): the mark was moved by this very advance
 _ADVANCED = "SELECT TRUE FROM watch_state WHERE name = $1 AND holder = $2 AND high_water = $3 AND heartbeat_at = $4"
 #: (request_id, from_state, to_state, actor, at): the request, if the log holds this very transition

@@ -45,30 +45,40 @@ def transient(error: BaseException) -> bool:
     return cause is not None and transient(cause)
 
 
+#: what an admin is told, for the first kind of error that matches (after these: a connection lost, or refused)
+PROBLEMS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
+    (
+        (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError),
+        "PostgreSQL at {where} refused the user {user!r}: check the user name and password in DATABASE_URL, and "
+        "the server's pg_hba.conf",
+    ),
+    (
+        (asyncpg.InvalidCatalogNameError,),
+        "PostgreSQL at {where} has no database {database!r}: create it, or correct DATABASE_URL",
+    ),
+    (
+        (TimeoutError,),
+        f"PostgreSQL at {{where}} did not answer within {CONNECT_TIMEOUT:g} seconds: check that the server is "
+        "running and that a firewall lets the bot through",
+    ),
+    (
+        (OSError,),
+        "cannot connect to PostgreSQL at {where} ({reason}): check that the server is running and that "
+        "DATABASE_URL names the right host and port",
+    ),
+    (TRANSIENT, "PostgreSQL at {where} is not taking connections right now ({kind})"),
+)
+
+
 def problem(database_url: str, error: BaseException) -> str:
     """One sentence about a PostgreSQL database that cannot be used: where, and what to check (no password)."""
     where, user = urls.server(database_url), urlsplit(database_url).username
     database = urlsplit(database_url).path.lstrip("/") or user or "postgres"  # PostgreSQL's default: the user's name
-    if isinstance(error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
-        return (
-            f"PostgreSQL at {where} refused the user {user or '(none)'!r}: check the user name and password in "
-            "DATABASE_URL, and the server's pg_hba.conf"
-        )
-    if isinstance(error, asyncpg.InvalidCatalogNameError):
-        return f"PostgreSQL at {where} has no database {database!r}: create it, or correct DATABASE_URL"
-    if isinstance(error, TimeoutError):
-        return (
-            f"PostgreSQL at {where} did not answer within {CONNECT_TIMEOUT:g} seconds: check that the server is "
-            "running and that a firewall lets the bot through"
-        )
-    if isinstance(error, OSError):
-        reason = error.strerror or type(error).__name__
-        return (
-            f"cannot connect to PostgreSQL at {where} ({reason}): check that the server is running and that "
-            "DATABASE_URL names the right host and port"
-        )
-    if isinstance(error, TRANSIENT):
-        return f"PostgreSQL at {where} is not taking connections right now ({type(error).__name__})"
+    kind = type(error).__name__
+    reason = getattr(error, "strerror", None) or kind
+    for kinds, sentence in PROBLEMS:
+        if isinstance(error, kinds):
+            return sentence.format(where=where, user=user or "(none)", database=database, reason=reason, kind=kind)
     if transient(error):
-        return f"the connection to PostgreSQL at {where} was lost ({type(error).__name__}: {error})"
-    return f"PostgreSQL at {where} refused to open database {database!r} ({type(error).__name__}): {error}"
+        return f"the connection to PostgreSQL at {where} was lost ({kind}: {error})"
+    return f"PostgreSQL at {where} refused to open database {database!r} ({kind}): {error}"

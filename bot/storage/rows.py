@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict, astuple
 from typing import Any
 
 from ..domain.actions import UNBLOCK, Action, Does, Result
@@ -55,7 +56,6 @@ NAMES = (
     "escalation",
 )
 COLUMNS = ", ".join(NAMES)
-COLUMN_COUNT = len(NAMES)
 #: what ``pending_expired`` returns at most in one go (the sweeper comes back for the rest)
 EXPIRY_BATCH = 500
 SELECT = f"SELECT {COLUMNS} FROM requests"
@@ -189,25 +189,15 @@ def request_from_row(row: Any) -> UnblockRequest:
 
 
 def escalation_json(escalation: Escalation | None) -> str | None:
-    """How an escalation is kept (None: not escalated, NULL)."""
-    if escalation is None:
-        return None
-    return json.dumps(
-        {
-            "at": escalation.at,
-            "after": escalation.after,
-            "users": list(escalation.users),
-            "groups": list(escalation.groups),
-        }
-    )
+    """How an escalation is kept, its fields by name (None: not escalated, NULL)."""
+    return None if escalation is None else json.dumps(asdict(escalation))
 
 
 def _escalation(text: str | None) -> Escalation | None:
-    """What :func:`escalation_json` wrote."""
     if text is None:
         return None
     data = json.loads(text)
-    return Escalation(float(data["at"]), float(data["after"]), tuple(data["users"]), tuple(data["groups"]))
+    return Escalation(data["at"], data["after"], tuple(data["users"]), tuple(data["groups"]))
 
 
 def transition_from_row(row: Any) -> Transition:
@@ -245,20 +235,12 @@ def _approval(item: object) -> Approval:
 
 
 def results_json(results: tuple[Result, ...]) -> str:
-    return json.dumps(
-        [
-            [r.outcome.value, r.answer, r.new_id, r.after_restart, r.allow_id, r.allowed_until, r.allow_existed]
-            for r in results
-        ]
-    )
+    """How results are kept: each its fields in order, a list."""
+    return json.dumps([astuple(r) for r in results])
 
 
 def _results(text: str) -> tuple[Result, ...]:
-    """What :func:`results_json` wrote."""
-    return tuple(
-        Result(Outcome(outcome), answer, new_id, after_restart, allow_id, allowed_until, allow_existed)
-        for outcome, answer, new_id, after_restart, allow_id, allowed_until, allow_existed in json.loads(text)
-    )
+    return tuple(Result(Outcome(outcome), *rest) for outcome, *rest in json.loads(text))
 
 
 # -- targets <-> their stored form ------------------------------------------------------------------
@@ -274,6 +256,7 @@ _STORED: dict[Kind, dict[str, str]] = {
     },
     Kind.NUMBER: {"number": "CallerId", "description": "Description"},
 }
+_TYPES: dict[Kind, type[Target]] = {Kind.ADDRESS: BlocklistEntry, Kind.NUMBER: BlockedNumber}
 
 
 def record(target: Target) -> dict[str, Any]:
@@ -286,9 +269,7 @@ def from_record(data: dict[str, Any]) -> Target:
     """A target from what :func:`record` kept."""
     kind = Kind(data["kind"])
     texts = {attr: data.get(key) for attr, key in _STORED[kind].items()}
-    if kind is Kind.ADDRESS:
-        return BlocklistEntry(id=data["Id"], etag=data.get("etag"), **texts)
-    return BlockedNumber(id=data["Id"], etag=data.get("etag"), **texts)
+    return _TYPES[kind](id=data["Id"], etag=data.get("etag"), **texts)
 
 
 # -- rows <-> announcements (the blocklist watcher's) ------------------------------------------------

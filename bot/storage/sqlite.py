@@ -111,13 +111,11 @@ class SQLiteStore(Store):
     # -- plumbing ----------------------------------------------------------------
 
     def _open(self) -> None:
-        if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self._path, check_same_thread=False, timeout=BUSY_TIMEOUT)
         try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA foreign_keys = ON")
+            for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+                db.execute(f"PRAGMA {pragma}")
             self._migrate(db)
         except BaseException:
             db.close()
@@ -131,10 +129,11 @@ class SQLiteStore(Store):
             db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
             applied = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
             legacy = db.execute("PRAGMA user_version").fetchone()[0]  # earlier versions counted migrations so
-            if legacy > len(known) and not applied:
-                newer: str | None = f"schema version {legacy}"
-            else:
-                newer = newer_than_this_bot(applied, known)
+            newer = (
+                f"schema version {legacy}"
+                if legacy > len(known) and not applied
+                else newer_than_this_bot(applied, known)
+            )
             if newer is not None:
                 raise StoreUnavailable(
                     f"the database {self._path} was written by a newer unblock-bot ({newer}, which this one does "

@@ -35,7 +35,7 @@ from ..domain.entries import BlockedNumber, BlocklistEntry, Removal
 from ..network import unreached
 from .errors import Answer, CredentialsError, ThreeCXError, UnavailableError, UnexpectedResponseError
 from .models import EntitySet
-from .retry import RETRYABLE_STATUSES, RetryPolicy, may_have_been_carried_out, may_retry
+from .retry import RETRYABLE_STATUSES, RetryPolicy, may_retry
 from .tokens import RenewToken
 
 log = logging.getLogger(__name__)
@@ -218,16 +218,22 @@ class ThreeCXClient:
             raise
         metrics.TOKEN_FETCHES.labels("ok" if answer.status == 200 else "refused").inc()
         if answer.status in (400, 401, 403):  # the client id or secret
-            message, status = "3CX refused the API client id or secret", answer.status
-            raise CredentialsError(message, method="POST", path=TOKEN_PATH, status=status, detail=answer.detail())
+            raise CredentialsError(
+                "3CX refused the API client id or secret",
+                method="POST",
+                path=TOKEN_PATH,
+                status=answer.status,
+                detail=answer.detail(),
+            )
         if answer.status != 200:
             raise answer.error()
         data = answer.json()
         token = data.get("access_token") if isinstance(data, dict) else None
         lifetime = data.get("expires_in") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
-            message = "3CX's token endpoint answered without a token"
-            raise UnexpectedResponseError(message, method="POST", path=TOKEN_PATH)
+            raise UnexpectedResponseError(
+                "3CX's token endpoint answered without a token", method="POST", path=TOKEN_PATH
+            )
         if not isinstance(lifetime, int | float) or isinstance(lifetime, bool) or lifetime <= 0:
             lifetime = 60.0  # no usable lifetime: keep it briefly, a 401 would renew it anyway
         log.info("fetched a 3CX access token", extra={"expires_in": lifetime})
@@ -262,7 +268,8 @@ class ThreeCXClient:
                 if answer.status not in RETRYABLE_STATUSES:
                     return replace(answer, after_lost=True) if lost else answer
                 failure, sent, status = answer.error(), True, answer.status
-                failure.maybe_applied = may_have_been_carried_out(changes=changes, status=status)
+                # a gateway's answer (502, 504) to a call that changes an entry may hide 3CX's own: it may be done
+                failure.maybe_applied = changes and status in (502, 504)
                 retry_after = answer.headers.get("Retry-After")
             lost = lost or failure.maybe_applied
             pause = policy.delay(tries, retry_after)

@@ -88,9 +88,5 @@ BLACKLIST_NUMBERS = EntitySet(
 
 def allow_body(address: str, until: float, note: str) -> dict[str, Any]:
     """The body of an allow entry that lets ``address`` in until ``until`` (epoch seconds)."""
-    return {"IPAddrMask": address, "BlockType": ALLOW, "ExpiresAt": expires_at(until), "Description": note}
-
-
-def expires_at(epoch: float) -> str:
-    """A moment as 3CX's ``ExpiresAt`` takes it (ISO 8601 with an offset)."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+    expires_at = datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds")  # ISO 8601 with an offset
+    return {"IPAddrMask": address, "BlockType": ALLOW, "ExpiresAt": expires_at, "Description": note}

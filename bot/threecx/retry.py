@@ -43,9 +43,3 @@ def may_retry(*, creates: bool, sent: bool, status: int | None) -> bool:
     if status is None:
         return not sent
     return status in (429, 503)
-
-
-def may_have_been_carried_out(*, changes: bool, status: int) -> bool:
-    """An answer from a gateway (502, 504) to a call that ``changes`` an entry (its POST, its DELETE) may hide 3CX's
-    own: the entry may have been added, or removed."""
-    return changes and status in (502, 504)

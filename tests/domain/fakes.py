@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from bot.domain.allowing import Allowing
 from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, CallFailed, Kind, Removal, Target
 from bot.domain.lookup import Finder
-from bot.domain.model import Decision, Escalation, Move, State, Timing, Transition, UnblockRequest
+from bot.domain.model import Escalation, Move, State, Timing, Transition, UnblockRequest
 from bot.domain.outcomes import Outcome
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.ports import (
@@ -55,11 +55,11 @@ OTHER_CHANNEL = "COTHER"
 EXPIRE_EVERY = 30.0
 
 
+@dataclass
 class FakeClock:
     """Epoch seconds that move only when the test says so."""
 
-    def __init__(self, now: float = START) -> None:
-        self.now = now
+    now: float = START
 
     def __call__(self) -> float:
         return self.now
@@ -104,59 +104,52 @@ class MemoryStore:
     # -- writes --
 
     async def add(self, request: UnblockRequest) -> None:
-        lost = await self._begin("add")
-        for key in _keys(request):
-            if key in self.open_targets:
-                raise AlreadyOpen(self.open_targets[key])
-        if request.id in self._requests:
-            raise ValueError(f"request {request.id} exists")
-        self._requests[request.id] = request
-        self._arrival[request.id] = next(self._order)
-        self._log[request.id] = [Transition(request.id, None, request.state, request.asked.by, request.asked.at)]
-        self.open_targets.update(dict.fromkeys(_keys(request), request.id))
-        self._end(lost)
+        async with self._call("add"):
+            for key in _keys(request):
+                if key in self.open_targets:
+                    raise AlreadyOpen(self.open_targets[key])
+            if request.id in self._requests:
+                raise ValueError(f"request {request.id} exists")
+            self._requests[request.id] = request
+            self._arrival[request.id] = next(self._order)
+            self._log[request.id] = [Transition(request.id, None, request.state, request.asked.by, request.asked.at)]
+            self.open_targets.update(dict.fromkeys(_keys(request), request.id))
 
     async def transition(self, move: Move) -> UnblockRequest | None:
-        lost = await self._begin("transition")
-        request = self._requests.get(move.request_id)
-        if request is None or not _holds(request, move):
-            self._end(lost)
-            return None
-        self._requests[move.request_id] = moved = _moved(request, move)
-        self._log[move.request_id].append(
-            Transition(move.request_id, move.from_state, move.to_state, move.actor, move.at, move.answer)
-        )
-        if move.frees_targets:
-            self.open_targets = {k: v for k, v in self.open_targets.items() if v != move.request_id}
-        self._end(lost)
-        return moved
+        async with self._call("transition"):
+            request = self._requests.get(move.request_id)
+            if request is None or not _holds(request, move):
+                return None
+            self._requests[move.request_id] = moved = _moved(request, move)
+            self._log[move.request_id].append(
+                Transition(move.request_id, move.from_state, move.to_state, move.actor, move.at, move.answer)
+            )
+            if move.frees_targets:
+                self.open_targets = {k: v for k, v in self.open_targets.items() if v != move.request_id}
+            return moved
 
     async def renew(self, request_id: str, owner: str, at: float) -> bool:
-        lost = await self._begin("renew")
-        request = self._requests.get(request_id)
-        held = request is not None and request.owner == owner and request.state.claimed
-        if request is not None and held:
-            self._requests[request_id] = replace(request, heartbeat_at=at)
-        self.renewals.append((request_id, owner, held))
-        self._end(lost)
-        return held
+        async with self._call("renew"):
+            request = self._requests.get(request_id)
+            held = request is not None and request.owner == owner and request.state.claimed
+            if request is not None and held:
+                self._requests[request_id] = replace(request, heartbeat_at=at)
+            self.renewals.append((request_id, owner, held))
+            return held
 
     async def take_over(self, request_id: str, owner: str, heartbeat_at: float, at: float) -> UnblockRequest | None:
-        lost = await self._begin("take_over")
-        request = self._requests.get(request_id)
-        if request is None or not request.state.claimed or request.heartbeat_at != heartbeat_at:
-            self._end(lost)
-            return None
-        self._requests[request_id] = taken = replace(request, owner=owner, heartbeat_at=at)
-        self._end(lost)
-        return taken
+        async with self._call("take_over"):
+            request = self._requests.get(request_id)
+            if request is None or not request.state.claimed or request.heartbeat_at != heartbeat_at:
+                return None
+            self._requests[request_id] = taken = replace(request, owner=owner, heartbeat_at=at)
+            return taken
 
     # -- reads --
 
     async def get(self, request_id: str) -> UnblockRequest | None:
-        lost = await self._begin("get")
-        self._end(lost)
-        return self._requests.get(request_id)
+        async with self._call("get"):
+            return self._requests.get(request_id)
 
     async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
         def abandoned(r: UnblockRequest) -> bool:
@@ -165,9 +158,8 @@ class MemoryStore:
         return await self._select("abandoned", abandoned, newest=False)
 
     async def transitions(self, request_id: str) -> list[Transition]:
-        lost = await self._begin("transitions")
-        self._end(lost)
-        return list(self._log.get(request_id, []))
+        async with self._call("transitions"):
+            return list(self._log.get(request_id, []))
 
     async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
         found = await self._select("recent", lambda r: channel is None or r.asked.origin == channel)
@@ -177,13 +169,10 @@ class MemoryStore:
         found = await self._select(
             "pending_expired", lambda r: _waiting(r) and r.decision.expires_at <= now, newest=False
         )
-        return sorted(found, key=lambda r: r.decision.expires_at)[:EXPIRY_BATCH]
+        return sorted(found, key=lambda r: r.decision.expires_at)
 
     async def waiting(self, count: int) -> list[UnblockRequest]:
         return (await self._select("waiting", _waiting))[:count]
-
-    async def count_pending(self) -> int:
-        return len(await self._select("count_pending", _waiting))
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return (await self._select("requested_by", lambda r: r.asked.by == user))[:count]
@@ -207,45 +196,40 @@ class MemoryStore:
     async def claim_reminder(
         self, request_id: str, holder: str, at: float, stale_before: float
     ) -> UnblockRequest | None:
-        lost = await self._begin("claim_reminder")
-        request, claim = self._requests.get(request_id), self.reminding.get(request_id)
-        free = claim is None or claim[1] < stale_before
-        if request is None or not free or not _in_time(request, at) or request.decision.reminded_at is not None:
-            self._end(lost)
-            return None
-        self.reminding[request_id] = (holder, at)
-        self._end(lost)
-        return request
+        async with self._call("claim_reminder"):
+            request, claim = self._requests.get(request_id), self.reminding.get(request_id)
+            free = claim is None or claim[1] < stale_before
+            if request is None or not free or not _in_time(request, at) or request.decision.reminded_at is not None:
+                return None
+            self.reminding[request_id] = (holder, at)
+            return request
 
     async def release_reminder(self, request_id: str, holder: str) -> None:
-        lost = await self._begin("release_reminder")
-        request, claim = self._requests.get(request_id), self.reminding.get(request_id)
-        if request is not None and request.decision.reminded_at is None and claim is not None and claim[0] == holder:
-            del self.reminding[request_id]
-        self._end(lost)
+        async with self._call("release_reminder"):
+            request, claim = self._requests.get(request_id), self.reminding.get(request_id)
+            if (
+                request is not None
+                and request.decision.reminded_at is None
+                and claim is not None
+                and claim[0] == holder
+            ):
+                del self.reminding[request_id]
 
     async def mark_reminded(self, request_id: str, at: float) -> UnblockRequest | None:
-        return await self._mark("mark_reminded", request_id, at, lambda d: replace(d, reminded_at=at))
+        return await self._mark("mark_reminded", request_id, at, "reminded_at", at)
 
     async def mark_escalated(self, request_id: str, escalation: Escalation) -> UnblockRequest | None:
-        return await self._mark(
-            "mark_escalated", request_id, escalation.at, lambda d: replace(d, escalation=escalation)
-        )
+        return await self._mark("mark_escalated", request_id, escalation.at, "escalation", escalation)
 
-    async def _mark(
-        self, method: str, request_id: str, at: float, mark: Callable[[Decision], Decision]
-    ) -> UnblockRequest | None:
-        """Mark the decision once (reminded, escalated), while the request is pending and in time at ``at`` (a
-        compare-and-set)."""
-        lost = await self._begin(method)
-        request = self._requests.get(request_id)
-        if request is None or not _in_time(request, at) or _marked(request.decision, method):
-            self._end(lost)
-            return None
-        marked = replace(request, decision=mark(request.decision))
-        self._requests[request_id] = marked
-        self._end(lost)
-        return marked
+    async def _mark(self, method: str, request_id: str, at: float, name: str, value: Any) -> UnblockRequest | None:
+        """Mark the decision's ``name`` once (reminded, escalated), while the request is pending and in time at
+        ``at`` (a compare-and-set)."""
+        async with self._call(method):
+            request = self._requests.get(request_id)
+            if request is None or not _in_time(request, at) or getattr(request.decision, name) is not None:
+                return None
+            self._requests[request_id] = marked = replace(request, decision=replace(request.decision, **{name: value}))
+            return marked
 
     async def unblocked_since(self, since: float) -> list[UnblockRequest]:
         def unblocked(r: UnblockRequest) -> bool:
@@ -260,78 +244,61 @@ class MemoryStore:
         return sorted(found, key=lambda r: r.asked.at)[:count]
 
     async def last_report(self) -> float | None:
-        lost = await self._begin("last_report")
-        self._end(lost)
-        return max((due_at for due_at, (_, _, _, sent) in self.reports.items() if sent is not None), default=None)
+        async with self._call("last_report"):
+            return max((due_at for due_at, (_, _, _, sent) in self.reports.items() if sent is not None), default=None)
 
     async def claim_report(self, due_at: float, holder: str, at: float, *, posted: bool, stale_before: float) -> bool:
-        lost = await self._begin("claim_report")
-        kept = self.reports.get(due_at)
-        claims = kept is None or (kept[3] is None and kept[2] < stale_before)
-        if claims:
-            self.reports[due_at] = (posted, holder, at, None if posted else at)
-        self._end(lost)
-        return claims
+        async with self._call("claim_report"):
+            kept = self.reports.get(due_at)
+            claims = kept is None or (kept[3] is None and kept[2] < stale_before)
+            if claims:
+                self.reports[due_at] = (posted, holder, at, None if posted else at)
+            return claims
 
     async def report_sent(self, due_at: float, holder: str, at: float) -> None:
-        lost = await self._begin("report_sent")
-        kept = self.reports.get(due_at)
-        if kept is not None and kept[1] == holder and kept[3] is None:
-            self.reports[due_at] = (*kept[:3], at)
-        self._end(lost)
+        async with self._call("report_sent"):
+            kept = self.reports.get(due_at)
+            if kept is not None and kept[1] == holder and kept[3] is None:
+                self.reports[due_at] = (*kept[:3], at)
 
     async def release_report(self, due_at: float, holder: str) -> None:
-        lost = await self._begin("release_report")
-        kept = self.reports.get(due_at)
-        if kept is not None and kept[1] == holder and kept[3] is None:
-            del self.reports[due_at]
-        self._end(lost)
+        async with self._call("release_report"):
+            kept = self.reports.get(due_at)
+            if kept is not None and kept[1] == holder and kept[3] is None:
+                del self.reports[due_at]
 
     # -- plumbing --
 
-    async def _begin(self, method: str) -> bool:
-        """Count the call and yield once; raise now if the database is away, or tell the caller to raise
-        once the change is made (True)."""
+    @contextlib.asynccontextmanager
+    async def _call(self, method: str) -> AsyncIterator[None]:
+        """Count the call and yield once; raise now if the database is away, or once the change is made (the answer
+        was lost)."""
         self.calls[method] += 1
         await asyncio.sleep(0)
         hook = self.before.pop(method, None)
         if hook is not None:
             await hook()
         planned = self._unreachable.get(method)
-        if planned:
-            if not planned.pop(0):
-                raise StoreUnreachable(f"the database did not answer ({method})")
-            return True
-        return False
-
-    @staticmethod
-    def _end(lost: bool) -> None:
-        if lost:
+        written = planned.pop(0) if planned else None
+        if written is False:
+            raise StoreUnreachable(f"the database did not answer ({method})")
+        yield
+        if written:
             raise StoreUnreachable("the database did not answer; the write was made")
 
     async def _select(
         self, method: str, where: Callable[[UnblockRequest], bool], *, newest: bool = True
     ) -> list[UnblockRequest]:
-        lost = await self._begin(method)
-        self._end(lost)
-        found = [request for request in self._requests.values() if where(request)]
+        async with self._call(method):
+            found = [request for request in self._requests.values() if where(request)]
         if newest:
             found.sort(key=lambda r: (r.asked.at, self._arrival[r.id]), reverse=True)
         return found
 
 
-#: what ``pending_expired`` returns at most in one go
-EXPIRY_BATCH = 500
-
-
 def _keys(request: UnblockRequest) -> list[str]:
     """What makes each entry the same entry: its kind and its Id (one open request per entry)."""
     return [f"{t.kind.value}:{t.id}" for t in request.what.targets]
-
-
-def _marked(decision: Decision, method: str) -> bool:
-    """Reminded already (``mark_reminded``), or escalated already (``mark_escalated``)."""
-    return (decision.reminded_at if method == "mark_reminded" else decision.escalation) is not None
 
 
 def _waiting(request: UnblockRequest) -> bool:
@@ -382,24 +349,17 @@ def _moved(request: UnblockRequest, move: Move) -> UnblockRequest:
 
 
 class Failed(CallFailed):
-    """A call to a fake list that failed: why, with what status and words 3CX answered, and whether 3CX may
-    still have applied it (its answer was lost)."""
+    """A call to a fake list that failed: why, with what status 3CX answered, and whether 3CX may still have
+    applied it (its answer was lost)."""
 
     def __init__(
-        self,
-        reason: Outcome,
-        message: str,
-        *,
-        status: int | None = None,
-        detail: str | None = None,
-        maybe_applied: bool = False,
+        self, reason: Outcome, message: str, *, status: int | None = None, maybe_applied: bool = False
     ) -> None:
         super().__init__(message)
-        self.reason, self.status, self.detail, self.maybe_applied = reason, status, detail, maybe_applied
+        self.reason, self.status, self.maybe_applied = reason, status, maybe_applied
 
     def answer(self) -> str:
-        said = f": {self.detail}" if self.detail else ""
-        return f"no answer ({self})" if self.status is None else f"HTTP {self.status} ({self}){said}"
+        return f"no answer ({self})" if self.status is None else f"HTTP {self.status} ({self})"
 
 
 def forbidden() -> Failed:
@@ -471,7 +431,7 @@ class FakeList(Generic[E]):
     async def remove(self, target: Target) -> Removal:
         own = self._own(target)
         lost, self._removal_lost = self._removal_lost, False
-        removal = await self._call("remove", own.id, lambda: self._delete(own))
+        removal = await self._call("remove", own.id, lambda: self._delete(own.id, own.etag))
         return Removal(deleted=False, answer="HTTP 404 on a second try", answer_lost=True) if lost else removal
 
     async def restore(self, target: Target) -> tuple[Target, str]:
@@ -523,13 +483,13 @@ class FakeList(Generic[E]):
             raise TypeError(f"this list holds no {type(target).__name__}")
         return target
 
-    def _delete(self, target: E) -> Removal:
-        current = self.entries.get(target.id)
+    def _delete(self, entry_id: int | str, etag: str | None = None) -> Removal:
+        current = self.entries.get(entry_id)
         if current is None:
             return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
-        if target.etag is not None and current.etag is not None and target.etag != current.etag:
+        if etag is not None and current.etag is not None and etag != current.etag:
             raise Failed(Outcome.CHANGED, "Precondition Failed", status=412)
-        del self.entries[target.id]
+        del self.entries[entry_id]
         return Removal(deleted=True, answer="HTTP 204")
 
     def _create(self, entry: E) -> E:
@@ -559,12 +519,7 @@ class FakeBlocklist(FakeList[BlocklistEntry]):
         return (await self._call("allow", address, lambda: self._create(entry))).id, "HTTP 201"
 
     async def remove_entry(self, entry_id: int) -> Removal:
-        def delete() -> Removal:
-            if self.entries.pop(entry_id, None):
-                return Removal(deleted=True, answer="HTTP 204")
-            return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
-
-        return await self._call("remove_entry", entry_id, delete)
+        return await self._call("remove_entry", entry_id, lambda: self._delete(entry_id))
 
     async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
         return await self._call(
@@ -637,12 +592,12 @@ def blocked_number(entry_id: str, number: str) -> BlockedNumber:
 # -- Slack's user groups -----------------------------------------------------------------------
 
 
+@dataclass
 class FakeMembership:
     """A :class:`bot.domain.policy.GroupMembership` in memory; ``during`` runs while Slack is being asked."""
 
-    def __init__(self, groups: dict[str, frozenset[str]]) -> None:
-        self.groups = groups
-        self.during: Callable[[], None] | None = None
+    groups: dict[str, frozenset[str]]
+    during: Callable[[], None] | None = None
 
     async def members(self, group_id: str) -> frozenset[str]:
         await asyncio.sleep(0)
@@ -665,8 +620,7 @@ class FakeCards:
     claims: list[UnblockRequest] = field(default_factory=list)
     then: Callable[[UnblockRequest], object] | None = None
     refs: dict[str, str] = field(default_factory=dict)
-    #: the reminders sent, and whether each is delivered (``Stopped``: the process stops while sending it)
-    reminded: list[UnblockRequest] = field(default_factory=list)
+    #: whether each reminder is delivered (``Stopped``: the process stops while sending it)
     reminders: bool | type[Exception] = True
 
     async def show(self, request: UnblockRequest, reply: str | None) -> Shown | NotShown:
@@ -687,7 +641,6 @@ class FakeCards:
     async def remind(self, request: UnblockRequest) -> bool:
         if not isinstance(self.reminders, bool):
             raise self.reminders()
-        self.reminded.append(request)
         return self.reminders
 
 

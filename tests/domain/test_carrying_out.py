@@ -1,15 +1,22 @@
 """What carrying out an approval or an undo does in 3CX, through the service, for each kind of action: each entry
 removed once and put back once, an allow entry added once (or none when one lets the address in already) and
 taken back, lost answers looked up rather than sent again, the database away at the end, and a claim lost to
-another process."""
+another process.
+
+After a restart, the same path: a request whose process stopped while it held the claim is finished by another
+process (or the same one, restarted) once every 3CX call the stopped one could have started must have ended,
+after asking 3CX what it did already: nothing is removed, put back or allowed twice, and a request 3CX cannot be
+asked about waits for the next try."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.domain.actions import UNBLOCK, Action, Does
 from bot.domain.allowing import marker
-from bot.domain.decisions import NOT_ALLOWABLE
+from bot.domain.claims import NOT_ALLOWABLE
 from bot.domain.entries import ALLOW, BlocklistEntry
 from bot.domain.model import State, UnblockRequest
 from bot.domain.outcomes import Outcome
@@ -20,25 +27,38 @@ from .fakes import (
     CHANNEL,
     GROUP_MEMBER,
     TIMING,
+    Stopped,
     World,
+    blocked_address,
     expires_at,
     forbidden,
+    stopped_during,
     unavailable,
     world,
 )
 
 P, X, U, F = State.PENDING, State.EXECUTING, State.UNBLOCKED, State.FAILED
-UNDOING, UNDONE, UNDO_FAILED = State.UNDOING, State.UNDONE, State.UNDO_FAILED
+UNDONE, UNDO_FAILED = State.UNDONE, State.UNDO_FAILED
 HOUR = 3600.0
 ALLOW_HOUR = Action(Does.UNBLOCK_AND_ALLOW, HOUR)
 ONLY_HOUR = Action(Does.ALLOW_ONLY, HOUR)
 #: the world's entry 43 blocks 198.51.100.0/24; the address asked for lies inside it
 NETWORK, ASKED = 43, "198.51.100.7"
+#: a process that stopped while it held a claim
+DEAD = "bot-dead"
 
 
-async def approved(w: World, *entry_ids: int, action: Action = UNBLOCK, asked: str | None = None) -> UnblockRequest:
-    """A request for these IP blocklist entries, approved for ``action`` by ``APPROVER`` and carried out."""
-    request = await w.request(*(w.ip.entries[i] for i in entry_ids), asked=asked)
+async def asked(w: World, action: Action = UNBLOCK) -> UnblockRequest:
+    """A request for entry 42, or for Allow only, for ``ASKED`` inside ``NETWORK``."""
+    if action.removes:
+        return await w.request(w.ip.entries[42])
+    return await w.request(w.ip.entries[NETWORK], asked=ASKED)
+
+
+async def approved(w: World, *entry_ids: int, action: Action = UNBLOCK) -> UnblockRequest:
+    """A request for these IP blocklist entries (none: the one ``asked`` makes), approved for ``action`` by
+    ``APPROVER`` and carried out."""
+    request = await w.request(*(w.ip.entries[i] for i in entry_ids)) if entry_ids else await asked(w, action)
     click = await w.requests.approve(request.id, APPROVER, CHANNEL, action)
     assert isinstance(click, Resolved), click
     return click.request
@@ -54,7 +74,50 @@ def allow_entries(w: World) -> list[BlocklistEntry]:
     return [e for e in w.ip.entries.values() if not e.blocks]
 
 
-# -- Approve ---------------------------------------------------------------------------------------
+async def stopped_after_claiming(w: World, action: Action = UNBLOCK) -> UnblockRequest:
+    """A request approved in the process ``DEAD``, which stopped right after its claim."""
+    request = await asked(w, action)
+    with stopped_during(w), pytest.raises(Stopped):
+        await w.process(DEAD).approve(request.id, APPROVER, CHANNEL, action)
+    return await w.state(request.id)
+
+
+async def stopped_while_3cx_works(w: World, method: str, action: Action = UNBLOCK) -> str:
+    """A request whose process ``DEAD`` called 3CX's ``method`` and stopped before 3CX answered."""
+    request = await asked(w, action)
+    never = asyncio.Event()
+
+    async def no_answer() -> None:
+        await never.wait()
+
+    w.ip.before[method] = no_answer
+    stopping = asyncio.create_task(w.process(DEAD).approve(request.id, APPROVER, CHANNEL, action))
+    while not w.ip.called(method):
+        await asyncio.sleep(0.001)
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    del w.ip.before[method]
+    return request.id
+
+
+async def undo_stopped(w: World, action: Action = UNBLOCK) -> UnblockRequest:
+    """A request carried out, whose undo the process ``DEAD`` claimed and stopped right after."""
+    done = await approved(w, action=action)
+    with stopped_during(w), pytest.raises(Stopped):
+        await w.process(DEAD).undo(done.id, GROUP_MEMBER, CHANNEL)
+    assert (await w.state(done.id)).state is State.UNDOING
+    return done
+
+
+async def recovered(w: World) -> list[UnblockRequest]:
+    """What recovery finishes once the stopped process's calls must have ended."""
+    w.ip.calls.clear()
+    w.clock.advance(TIMING.takeover_after + 0.001)
+    return await w.requests.recover()
+
+
+# -- Approve, and its undo ---------------------------------------------------------------------------
 
 
 async def test_approve_removes_each_entry_once_and_ends_unblocked() -> None:
@@ -72,7 +135,7 @@ async def test_approve_removes_each_entry_once_and_ends_unblocked() -> None:
 async def test_a_delete_without_an_answer_that_3cx_made_later_is_looked_for_once_and_unblocked() -> None:
     w = world()
     w.ip.fail("remove", unavailable(lost=True), late=TIMING.call_bound / 2)  # made before a call must be over
-    done = await approved(w, 42)
+    done = await approved(w)
     assert done.state is U and done.outcome is Outcome.DELETED
     assert done.done.results[0].answer == "3CX's answer was lost; checked again: 3CX no longer lists it"
     assert w.ip.calls == [("remove", 42), ("listed", 42)]  # looked for once, never deleted twice
@@ -82,7 +145,7 @@ async def test_a_delete_without_an_answer_that_3cx_made_later_is_looked_for_once
 async def test_a_delete_without_an_answer_that_3cx_did_not_make_fails_without_undo() -> None:
     w = world()
     w.ip.fail("remove", unavailable(lost=True))
-    done = await approved(w, 42)
+    done = await approved(w)
     assert done.state is F and done.outcome is Outcome.UNAVAILABLE
     assert done.done.results[0].answer == "no answer (timed out)"
     assert w.ip.calls == [("remove", 42), ("listed", 42)] and 42 in w.ip.entries
@@ -106,112 +169,89 @@ async def test_an_unexpected_error_fails_the_request_rather_than_leaving_it_clai
         raise RuntimeError("a bug")
 
     w.ip.before["remove"] = broken
-    done = await approved(w, 42)
+    done = await approved(w)
     assert (done.state, done.owner, done.outcome) == (F, None, Outcome.INTERNAL)
     assert done.done.results[0].answer == "internal error (RuntimeError)"
 
 
-# -- its undo ----------------------------------------------------------------------------------------
-
-
-async def test_an_undo_that_3cx_refuses_ends_undo_failed_and_is_not_tried_again() -> None:
+@pytest.mark.parametrize(
+    ("applied", "state", "answer"),
+    [
+        (True, UNDONE, "answer lost; 3CX lists it again"),
+        (False, UNDO_FAILED, "no answer (timed out); 3CX does not list it"),
+    ],
+    ids=["3CX put it back", "3CX did not"],
+)
+async def test_an_undo_whose_answer_was_lost_is_looked_for_once(applied: bool, state: State, answer: str) -> None:
     w = world()
-    done = await approved(w, 42)
-    w.ip.fail("restore", forbidden())
-    failed = await undone(w, done)
-    assert failed.state is UNDO_FAILED and [r.outcome for r in failed.done.undo_results] == [Outcome.FORBIDDEN]
-    assert isinstance(await w.requests.undo(done.id, APPROVER, CHANNEL), AlreadyResolved)
-    assert w.ip.called("restore") == [42]
-
-
-async def test_an_undo_whose_answer_was_lost_finds_the_entry_3cx_put_back() -> None:
-    w = world()
-    done = await approved(w, 42)
-    w.ip.fail("restore", unavailable(lost=True), applied=True)
+    done = await approved(w)
+    w.ip.fail("restore", unavailable(lost=True), applied=applied)
     back = await undone(w, done)
-    assert back.state is UNDONE
+    assert back.state is state and back.done.undo_results[0].answer == answer
     assert w.ip.called("restore") == [42] and w.ip.called("find_restored") == [42]
-    assert back.done.undo_results[0].new_id in {str(i) for i in w.ip.entries}
+    assert (back.done.undo_results[0].new_id in {str(i) for i in w.ip.entries}) is applied
+    assert isinstance(await w.requests.undo(done.id, APPROVER, CHANNEL), AlreadyResolved)  # never tried again
 
 
-async def test_an_undo_whose_answer_was_lost_and_that_3cx_did_not_make_fails() -> None:
+# -- Approve and allow, and its undo ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("remove_entry", "state", "calls"),
+    [
+        (None, UNDONE, ["remove_entry", "restore"]),
+        ("gone", UNDONE, ["remove_entry", "restore"]),
+        ("refused", UNDO_FAILED, ["remove_entry"]),
+    ],
+    ids=["removed", "already gone", "refused"],
+)
+async def test_undo_after_allow_removes_the_allow_entry_before_it_puts_the_block_back(
+    remove_entry: str | None, state: State, calls: list[str]
+) -> None:
     w = world()
-    done = await approved(w, 42)
-    w.ip.fail("restore", unavailable(lost=True))
-    failed = await undone(w, done)
-    assert failed.state is UNDO_FAILED and failed.done.undo_results[0].answer.endswith("3CX does not list it")
-    assert w.ip.called("restore") == [42] and list(w.ip.entries) == [43]
-
-
-# -- Approve and allow ---------------------------------------------------------------------------------
-
-
-async def test_approve_and_allow_adds_one_allow_entry_once_the_block_is_gone() -> None:
-    w = world()
-    done = await approved(w, 42, action=ALLOW_HOUR)
-    assert w.ip.calls.index(("remove", 42)) < w.ip.calls.index(("allow", "203.0.113.7"))
-    assert w.ip.called("remove") == [42] and w.ip.called("allow") == ["203.0.113.7"]
-    [result] = done.done.results
-    assert result.outcome is Outcome.DELETED and result.allow_id is not None and not result.allow_existed
-    entry = w.ip.entries[result.allow_id]
-    assert (entry.address, entry.block_type, entry.expires_at) == ("203.0.113.7", ALLOW, expires_at(w.clock() + HOUR))
-    assert entry.description == f"Allowed for 1 hour by unblock-bot: approved by {APPROVER}, {marker(done)}"
-    assert result.allowed_until == w.clock() + HOUR
-
-
-async def test_undo_after_allow_removes_the_allow_entry_first() -> None:
-    w = world()
-    done = await approved(w, 42, action=ALLOW_HOUR)
-    allow_id = done.done.results[0].allow_id
-    w.ip.calls.clear()
-    back = await undone(w, done)
-    assert back.state is UNDONE and w.ip.calls == [("remove_entry", allow_id), ("restore", 42)]
-    assert back.done.undo_results[0].answer == f"allow entry {allow_id} removed (HTTP 204); HTTP 201"
-
-
-async def test_undo_after_allow_leaves_the_block_off_while_the_allow_entry_stays() -> None:
-    w = world()
-    done = await approved(w, 42, action=ALLOW_HOUR)
-    w.ip.fail("remove_entry", forbidden())
-    assert (await undone(w, done)).state is UNDO_FAILED and w.ip.called("restore") == []
-
-
-async def test_undo_after_allow_whose_allow_entry_is_gone_puts_the_block_back() -> None:
-    w = world()
-    done = await approved(w, 42, action=ALLOW_HOUR)
+    done = await approved(w, action=ALLOW_HOUR)
     allow_id = done.done.results[0].allow_id
     assert allow_id is not None
-    w.ip.drop(allow_id)
-    back = await undone(w, done)
-    assert back.state is UNDONE and w.ip.called("restore") == [42]
-    assert back.done.undo_results[0].answer.startswith(f"allow entry {allow_id} was already gone")
-
-
-# -- Allow only ------------------------------------------------------------------------------------------
-
-
-async def test_undo_of_allow_only_removes_only_the_allow_entry() -> None:
-    w = world()
-    done = await approved(w, NETWORK, action=ONLY_HOUR, asked=ASKED)
-    allow_id = done.done.results[0].allow_id
+    if remove_entry == "gone":
+        w.ip.drop(allow_id)
+    elif remove_entry == "refused":
+        w.ip.fail("remove_entry", forbidden())
     w.ip.calls.clear()
     back = await undone(w, done)
-    assert back.state is UNDONE and w.ip.calls == [("remove_entry", allow_id)]  # nothing was removed
-    assert allow_entries(w) == [] and NETWORK in w.ip.entries
-    [result] = back.done.undo_results
-    assert (result.outcome, result.answer) == (Outcome.DELETED, f"allow entry {allow_id} removed (HTTP 204)")
+    assert back.state is state and [name for name, _ in w.ip.calls] == calls
+    answer = {
+        None: f"allow entry {allow_id} removed (HTTP 204); HTTP 201",
+        "gone": f"allow entry {allow_id} was already gone; HTTP 201",
+        "refused": "the allow entry was not removed, so the block was not put back: HTTP 403 (Forbidden)",
+    }
+    assert back.done.undo_results[0].answer == answer[remove_entry]
+
+
+# -- Allow only, and its undo ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["removed", "refused"])
+async def test_undo_of_allow_only_removes_only_the_allow_entry(refused: bool) -> None:
     w = world()
-    done = await approved(w, NETWORK, action=ONLY_HOUR, asked=ASKED)
-    w.ip.fail("remove_entry", forbidden())
-    failed = await undone(w, done)
-    assert failed.state is UNDO_FAILED and failed.done.undo_results[0].outcome is Outcome.FORBIDDEN
-    assert len(allow_entries(w)) == 1
+    done = await approved(w, action=ONLY_HOUR)
+    allow_id = done.done.results[0].allow_id
+    if refused:
+        w.ip.fail("remove_entry", forbidden())
+    w.ip.calls.clear()
+    back = await undone(w, done)
+    assert w.ip.calls == [("remove_entry", allow_id)] and NETWORK in w.ip.entries  # nothing was removed
+    [result] = back.done.undo_results
+    if refused:
+        assert (back.state, result.outcome, len(allow_entries(w))) == (UNDO_FAILED, Outcome.FORBIDDEN, 1)
+    else:
+        assert back.state is UNDONE and allow_entries(w) == []
+        assert (result.outcome, result.answer) == (Outcome.DELETED, f"allow entry {allow_id} removed (HTTP 204)")
 
 
 async def test_allow_only_3cx_refuses_fails_and_changes_nothing() -> None:
     w = world()
     w.ip.fail("allow", forbidden())
-    done = await approved(w, NETWORK, action=ONLY_HOUR, asked=ASKED)
+    done = await approved(w, action=ONLY_HOUR)
     [result] = done.done.results
     assert (done.state, result.outcome, result.allow_id) == (F, Outcome.FORBIDDEN, None)
     assert result.answer == "the allow entry was not added: HTTP 403 (Forbidden)"
@@ -221,7 +261,7 @@ async def test_allow_only_3cx_refuses_fails_and_changes_nothing() -> None:
 async def test_allow_only_whose_answer_was_lost_is_looked_up_not_sent_again() -> None:
     w = world()
     w.ip.fail("allow", unavailable(lost=True), applied=True)
-    done = await approved(w, NETWORK, action=ONLY_HOUR, asked=ASKED)
+    done = await approved(w, action=ONLY_HOUR)
     assert w.ip.called("allow") == [ASKED] and w.ip.called("marked") == [ASKED]
     assert done.state is U and [e.id for e in allow_entries(w)] == [done.done.results[0].added_allow]
 
@@ -238,23 +278,24 @@ async def test_allow_only_is_refused_without_an_asked_address_or_for_a_duration_
 # -- the database away, a claim lost -------------------------------------------------------------------------
 
 
-async def test_3cxs_answer_is_kept_until_the_database_is_back() -> None:
-    for written in (False, True):  # away; or it wrote the answer and its own answer was lost
-        w = world()
-        request = await w.request(w.ip.entries[42])
+@pytest.mark.parametrize("written", [False, True], ids=["away", "its answer lost"])
+async def test_3cxs_answer_is_kept_until_the_database_is_back(written: bool) -> None:
+    w = world()
+    request = await w.request(w.ip.entries[42])
 
-        async def away(written: bool = written, w: World = w) -> None:  # once 3CX was asked, before the last write
-            del w.ip.before["remove"]
-            w.store.unreachable("transition", written=written)
+    async def away() -> None:  # once 3CX was asked, before the last write
+        del w.ip.before["remove"]
+        w.store.unreachable("transition", written=written)
 
-        w.ip.before["remove"] = away
-        click = await w.requests.approve(request.id, APPROVER, CHANNEL)
-        assert isinstance(click, Resolved) and (click.request.state, click.request.owner) == (U, None)
-        assert await w.moves(request.id) == [(None, P), (P, X), (X, U)] and w.ip.called("remove") == [42]
-        assert w.store.calls["transition"] == 3  # the claim, the write that failed, the one that held
+    w.ip.before["remove"] = away
+    click = await w.requests.approve(request.id, APPROVER, CHANNEL)
+    assert isinstance(click, Resolved) and (click.request.state, click.request.owner) == (U, None)
+    assert await w.moves(request.id) == [(None, P), (P, X), (X, U)] and w.ip.called("remove") == [42]
+    assert w.store.calls["transition"] == 3  # the claim, the write that failed, the one that held
 
 
-async def test_a_claim_taken_over_by_another_process_stops_this_one() -> None:
+@pytest.mark.parametrize("renewed", [True, False], ids=["found by its heartbeat", "found at the last write"])
+async def test_a_claim_taken_over_by_another_process_is_left_to_the_new_owner(renewed: bool) -> None:
     w = world()
     request = await w.request(w.ip.entries[42], w.ip.entries[43])
 
@@ -265,18 +306,114 @@ async def test_a_claim_taken_over_by_another_process_stops_this_one() -> None:
             await asyncio.sleep(0.005)
         raise AssertionError("the claim was never renewed")
 
-    w.take_over_during("remove", request.id, then=renewal_refused)
+    w.take_over_during("remove", request.id, then=renewal_refused if renewed else None)
     assert await w.requests.approve(request.id, APPROVER, CHANNEL) == HandedOver(w.cards.claims[0])
-    assert w.ip.called("remove") == [42]  # and not 43
+    assert w.ip.called("remove") == ([42] if renewed else [42, 43])  # stopped before the next entry
     now = await w.state(request.id)
-    assert (now.state, now.owner) == (X, "bot-b")
+    assert (now.state, now.owner) == (X, "bot-b") and await w.moves(request.id) == [(None, P), (P, X)]
 
 
-async def test_a_claim_taken_over_before_the_last_write_is_left_to_the_new_owner() -> None:
+# -- after a restart: Approve ------------------------------------------------------------------------------
+
+
+async def test_a_claim_is_not_taken_over_before_its_owner_must_be_gone() -> None:
     w = world()
-    request = await w.request(w.ip.entries[42])
-    w.take_over_during("remove", request.id)
-    assert isinstance(await w.requests.approve(request.id, APPROVER, CHANNEL), HandedOver)
+    request = await stopped_after_claiming(w)
+    w.clock.advance(TIMING.takeover_after)
+    assert await w.requests.recover() == [] and w.ip.calls == []
     now = await w.state(request.id)
-    assert (now.state, now.owner) == (X, "bot-b")
-    assert await w.moves(request.id) == [(None, P), (P, X)]
+    assert (now.state, now.owner) == (X, DEAD)
+
+
+async def test_a_stopped_claim_still_listed_is_removed_once() -> None:
+    w = world()
+    request = await stopped_after_claiming(w)
+    [done] = await recovered(w)
+    assert (done.id, done.state, done.owner) == (request.id, U, None)
+    assert w.ip.calls == [("listed", 42), ("remove", 42)]
+    [result] = done.done.results
+    assert (result.outcome, result.after_restart) == (Outcome.DELETED, True)
+    assert done.done.undo_until is not None
+    assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
+    assert await w.requests.recover() == [] and w.ip.called("remove") == [42]
+
+
+async def test_a_stopped_claim_whose_delete_3cx_made_late_is_not_deleted_twice() -> None:
+    w = world()
+    request_id = await stopped_while_3cx_works(w, "remove")
+    w.ip.drop(42)  # 3CX carries the DELETE out afterwards
+    [done] = await recovered(w)
+    assert done.state is U and w.ip.calls == [("listed", 42)]
+    [result] = done.done.results
+    assert (result.outcome, result.after_restart) == (Outcome.DELETED, True)
+    assert result.answer == "checked after a restart: 3CX no longer lists it"
+    assert done.id == request_id and done.removed == list(done.what.targets)  # Undo puts it back
+
+
+@pytest.mark.parametrize(
+    ("action", "look", "do"),
+    [(UNBLOCK, "listed", "remove"), (ALLOW_HOUR, "marked", "allow"), (ONLY_HOUR, "marked", "allow")],
+    ids=["unblock", "the allow entry after the unblock", "allow only"],
+)
+async def test_a_stopped_claim_3cx_cannot_be_asked_about_waits_for_the_next_try(
+    action: Action, look: str, do: str
+) -> None:
+    w = world()
+    request = await stopped_after_claiming(w, action)
+    w.ip.fail(look, unavailable())
+    assert await recovered(w) == []
+    assert (await w.state(request.id)).state is X and w.ip.called(do) == []
+    [done] = await recovered(w)
+    assert done.state is U and len(w.ip.called(do)) == 1
+
+
+# -- after a restart: Allow only ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("made", [True, False], ids=["3CX added it", "3CX did not"])
+async def test_a_stopped_allow_only_adds_its_allow_entry_once(made: bool) -> None:
+    w = world()
+    request_id = await stopped_while_3cx_works(w, "allow", ONLY_HOUR)
+    if made:
+        note = f"Allowed for 1 hour by unblock-bot: approved by {APPROVER}, {marker(await w.state(request_id))}"
+        w.ip.put(BlocklistEntry(2000, ASKED, note, ALLOW, "API", expires_at(w.clock() + 3600)))
+    [done] = await recovered(w)
+    [entry] = allow_entries(w)
+    [result] = done.done.results
+    assert (done.state, result.outcome, result.added_allow, result.after_restart) == (
+        U,
+        Outcome.ALLOWED,
+        entry.id,
+        True,
+    )
+    assert w.ip.called("marked") == [ASKED] and w.ip.called("allow") == ([] if made else [ASKED])
+    assert w.ip.called("remove") == [] and w.ip.entries[NETWORK].blocks
+    assert await w.requests.recover() == [] and len(allow_entries(w)) == 1
+
+
+# -- after a restart: undo ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("made", [False, True], ids=["3CX did not", "3CX had put it back"])
+async def test_a_stopped_undo_is_restored_once(made: bool) -> None:
+    w = world()
+    done = await undo_stopped(w)
+    if made:
+        w.ip.put(blocked_address(77, "203.0.113.7"))  # the stopped process's POST, made
+    [undone] = await recovered(w)
+    assert (undone.id, undone.state, undone.owner) == (done.id, UNDONE, None)
+    assert w.ip.calls == ([("find_restored", 42)] if made else [("find_restored", 42), ("restore", 42)])
+    [result] = undone.done.undo_results
+    assert (result.outcome, result.after_restart) == (Outcome.RESTORED, True)
+    assert result.new_id in ({"77"} if made else {str(i) for i in w.ip.entries})
+    assert await w.requests.recover() == [] and len(w.ip.called("restore")) == (0 if made else 1)
+
+
+async def test_a_stopped_undo_of_allow_only_removes_the_allow_entry_once() -> None:
+    w = world()
+    done = await undo_stopped(w, ONLY_HOUR)
+    [undone] = await recovered(w)
+    assert undone.state is UNDONE and undone.done.undo_results[0].after_restart
+    assert w.ip.calls == [("remove_entry", done.done.results[0].allow_id)]
+    assert allow_entries(w) == [] and NETWORK in w.ip.entries
+    assert await w.requests.recover() == []

@@ -1,5 +1,5 @@
 """What a click does, through the service: one open request per entry, who may approve, deny, cancel and undo,
-where, two clicks at once, expiry, and which actions are offered."""
+where, two clicks at once, and expiry."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import asyncio
 
 import pytest
 
-from bot.domain.actions import Action, Does
-from bot.domain.decisions import ELSEWHERE
+from bot.domain.claims import ELSEWHERE
 from bot.domain.model import State, UnblockRequest
-from bot.domain.results import AlreadyRequested, AlreadyResolved, Expired, Refusal, Refused, Resolved, Unknown, Why
+from bot.domain.results import AlreadyRequested, Refusal, Refused, Resolved, Unknown, Why
 
 from .fakes import (
     APPROVER,
@@ -29,7 +28,6 @@ from .fakes import (
 )
 
 P, X, U = State.PENDING, State.EXECUTING, State.UNBLOCKED
-ALLOW_HOUR = Action(Does.UNBLOCK_AND_ALLOW, 3600)
 
 
 async def unblocked(w: World) -> UnblockRequest:
@@ -43,21 +41,17 @@ async def unblocked(w: World) -> UnblockRequest:
 # -- one open request per entry ------------------------------------------------------------------
 
 
-async def test_a_second_request_for_an_entry_in_an_open_request_is_the_open_one() -> None:
+async def test_a_request_for_an_entry_in_an_open_request_is_the_open_one_until_its_time_is_up() -> None:
     w = world()
     first = await w.request(w.ip.entries[42])
+    w.clock.advance(TIMING.ttl - 1)
     again = await w.requests.open([w.ip.entries[43], w.ip.entries[42]], OTHER_USER, CHANNEL, None, asked_in=None)
-    assert again == AlreadyRequested(first)
-    assert [r.id for r in await w.store.recent(10)] == [first.id]
+    assert again == AlreadyRequested(first) and [r.id for r in await w.store.recent(10)] == [first.id]
     assert w.store.open_targets == {"address:42": first.id}
-
-
-async def test_an_entry_is_free_again_once_its_request_is_decided() -> None:
-    w = world()
-    first = await w.request(w.ip.entries[42])
-    assert isinstance(await w.requests.deny(first.id, APPROVER, CHANNEL), Resolved)
-    second = await w.request(w.ip.entries[42])
-    assert second.id != first.id and w.store.open_targets == {"address:42": second.id}
+    w.clock.advance(1)  # its time is up: the next request for its entry expires it
+    new = await w.request(w.ip.entries[42], requester=OTHER_USER)
+    assert await w.moves(first.id) == [(None, P), (P, State.EXPIRED)]
+    assert w.store.open_targets == {"address:42": new.id}
 
 
 async def test_an_address_and_a_number_with_the_same_id_are_different_entries() -> None:
@@ -66,24 +60,6 @@ async def test_an_address_and_a_number_with_the_same_id_are_different_entries() 
     await w.request(w.ip.entries[42])
     await w.request(w.numbers.entries["42"])
     assert len(w.store.open_targets) == 2
-
-
-async def test_a_pending_request_past_its_time_is_expired_by_the_next_request_for_its_entry() -> None:
-    w = world()
-    old = await w.request(w.ip.entries[42])
-    w.clock.advance(TIMING.ttl)
-    new = await w.request(w.ip.entries[42], requester=OTHER_USER)
-    assert new.id != old.id and (await w.state(old.id)).state is State.EXPIRED
-    assert await w.moves(old.id) == [(None, P), (P, State.EXPIRED)]
-    assert w.store.open_targets == {"address:42": new.id}
-
-
-async def test_a_pending_request_still_in_time_is_not_expired_by_another_request() -> None:
-    w = world()
-    old = await w.request(w.ip.entries[42])
-    w.clock.advance(TIMING.ttl - 1)
-    again = await w.requests.open([w.ip.entries[42]], OTHER_USER, CHANNEL, None, asked_in=None)
-    assert again == AlreadyRequested(old) and (await w.state(old.id)).state is P
 
 
 # -- who may decide --------------------------------------------------------------------------------
@@ -103,7 +79,7 @@ async def test_the_requester_cancels_and_is_told_to_rather_than_deny_and_nobody_
     assert w.store.open_targets == {}
 
 
-async def test_a_click_on_a_card_of_another_channel_changes_nothing() -> None:
+async def test_a_click_on_a_card_of_another_channel_or_of_no_request_changes_nothing() -> None:
     w = world()
     request = await w.request(w.ip.entries[42])
     for click in (
@@ -113,20 +89,7 @@ async def test_a_click_on_a_card_of_another_channel_changes_nothing() -> None:
     ):
         assert click == Refused(request, ELSEWHERE)
     assert await w.moves(request.id) == [(None, P)]
-
-
-async def test_a_click_on_a_request_the_store_does_not_know() -> None:
-    w = world()
     assert await w.requests.approve("nosuchrequest", APPROVER, CHANNEL) == Unknown("nosuchrequest")
-
-
-async def test_a_click_after_the_decision_changes_nothing() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42])
-    await w.requests.deny(request.id, APPROVER, CHANNEL)
-    click = await w.requests.approve(request.id, GROUP_MEMBER, CHANNEL)
-    assert isinstance(click, AlreadyResolved) and click.request.state is State.DENIED
-    assert await w.moves(request.id) == [(None, P), (P, State.DENIED)]
 
 
 # -- two clicks at once ----------------------------------------------------------------------------
@@ -145,18 +108,6 @@ async def test_of_an_approval_and_a_denial_at_once_exactly_one_wins() -> None:
 # -- expiry ----------------------------------------------------------------------------------------
 
 
-async def test_a_click_whose_approver_check_outlasts_the_request_claims_nothing() -> None:
-    w = world()
-    request = await w.request(w.ip.entries[42])
-    w.clock.advance(TIMING.ttl - 1)
-    w.membership.during = lambda: w.clock.advance(2)  # the user group's members come two seconds later
-    click = await w.requests.approve(request.id, GROUP_MEMBER, CHANNEL)
-    assert isinstance(click, Expired) and click.just_now
-    now = await w.state(request.id)
-    assert (now.state, now.decision.by, now.owner) == (State.EXPIRED, None, None)
-    assert w.ip.calls == []
-
-
 async def test_expire_due_expires_only_the_requests_past_their_time() -> None:
     w = world()
     w.ip.put(blocked_address(44, "192.0.2.1"))
@@ -172,7 +123,7 @@ async def test_expire_due_expires_only_the_requests_past_their_time() -> None:
     assert await w.requests.expire_due() == []
     w.clock.advance(0.1)
     assert [r.id for r in await w.requests.expire_due()] == [second.id]
-    assert await w.store.count_pending() == 0
+    assert await w.store.waiting(10) == []
 
 
 # -- undo --------------------------------------------------------------------------------------------
@@ -229,6 +180,3 @@ async def test_nothing_to_undo_before_the_unblock_is_done() -> None:
         await w.requests.approve(request.id, APPROVER, CHANNEL)
     assert isinstance(await w.requests.undo(request.id, APPROVER, CHANNEL), Refused)  # still executing
     assert (await w.state(request.id)).state is X
-
-
-# -- which actions are offered -------------------------------------------------------------------------

@@ -50,14 +50,9 @@ async def test_the_unblocks_of_the_last_30_days_are_counted_with_the_last_ones_d
     assert w.store.calls["unblocked_since"] == 1  # one read of the store
 
 
-async def test_an_address_never_unblocked_has_no_recurrence() -> None:
+async def test_a_request_that_is_denied_or_still_waiting_or_for_another_address_is_no_unblock() -> None:
     w = world()
-    await unblocked(w, blocked_address(100, "198.51.100.1"))
-    assert (await w.requests.reads.unblocks(w.clock())).of([blocked_address(104, "203.0.113.7")]) is None
-
-
-async def test_a_request_that_is_denied_or_still_waiting_is_no_unblock() -> None:
-    w = world()
+    await unblocked(w, blocked_address(99, "198.51.100.1"))
     denied = await w.request(blocked_address(42, "203.0.113.7"))
     await w.requests.deny(denied.id, APPROVER, CHANNEL)
     w.ip.put(blocked_address(100, "203.0.113.7"))
@@ -76,10 +71,13 @@ async def test_a_network_and_an_address_inside_it_are_not_the_same() -> None:
     assert unblocks.of([blocked_address(103, "203.0.113.5/24")]) is not None  # written with host bits
 
 
-async def test_an_address_is_the_same_with_or_without_its_prefix() -> None:
+async def test_an_address_or_a_number_is_the_same_however_it_is_written() -> None:
     assert address_key("203.0.113.7") == address_key(" 203.0.113.7/32 ") == address_key("203.0.113.7/255.255.255.255")
     assert address_key("2001:db8::1") == address_key("2001:DB8:0::1/128")
     assert address_key("203.0.113.0/24") != address_key("203.0.113.7")
+    assert address_key("not an address") == address_key(" NOT an address") and address_key(" ") is None
+    assert key(blocked_number("a", "+1 (555) 0177")) == key(blocked_number("b", "15550177"))
+    assert key(blocked_number("c", "no digits")) is None
 
 
 async def test_numbers_with_and_without_plus_are_the_same() -> None:
@@ -89,8 +87,6 @@ async def test_numbers_with_and_without_plus_are_the_same() -> None:
     found = (await w.requests.reads.unblocks(w.clock())).of([blocked_number("n8", "15550177")])
 
     assert found is not None and found.count == 1
-    assert key(blocked_number("a", "+1 (555) 0177")) == key(blocked_number("b", "15550177"))
-    assert key(blocked_number("c", "no digits")) is None
 
 
 async def test_the_request_asking_now_is_not_its_own_earlier_unblock() -> None:

@@ -1,22 +1,14 @@
 """The service that owns a request's life, as the Slack layer calls it: opening (non-blocking entries never
-offered, one open request per entry, a request whose card could not be shown withdrawn), the clicks that
-claim and carry out (claim races, a claim another process took over), undo, and the upkeep."""
+offered, a request whose card could not be shown withdrawn), the clicks that claim and carry out, undo, and
+when the upkeep expires."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from bot.domain.model import State, UnblockRequest
 from bot.domain.ports import Shown
-from bot.domain.results import (
-    AlreadyResolved,
-    NothingToUnblock,
-    Opened,
-    Resolved,
-    Withdrawn,
-)
+from bot.domain.results import AlreadyResolved, NothingToUnblock, Opened, Resolved, Withdrawn
 
 from .fakes import (
     APPROVER,
@@ -25,21 +17,17 @@ from .fakes import (
     GROUP_MEMBER,
     REQUESTER,
     TIMING,
-    Stopped,
     World,
     allowed_address,
-    stopped_during,
     world,
 )
 
 P, X, U = State.PENDING, State.EXECUTING, State.UNBLOCKED
-#: a process that stopped while it held a claim
-DEAD = "bot-dead"
 
 
-async def opened(w: World, *entry_ids: int, owner: str = "bot-a") -> UnblockRequest:
+async def opened(w: World, *entry_ids: int) -> UnblockRequest:
     targets = [w.ip.entries[i] for i in entry_ids]
-    result = await w.process(owner).open(targets, REQUESTER, CHANNEL, "VPN moved", asked_in=None)
+    result = await w.requests.open(targets, REQUESTER, CHANNEL, "VPN moved", asked_in=None)
     assert isinstance(result, Opened), result
     return result.request
 
@@ -47,22 +35,14 @@ async def opened(w: World, *entry_ids: int, owner: str = "bot-a") -> UnblockRequ
 # -- opening ------------------------------------------------------------------------------------------
 
 
-async def test_open_shows_the_card_and_keeps_where_it_is() -> None:
+async def test_open_offers_only_the_blocking_entries_and_shows_the_card() -> None:
     w = world()
-    cards = w.cards
-    result = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None)
-    assert isinstance(result, Opened) and result.shown == Shown("1700000000.000001")
-    assert [r.state for r in cards.shown] == [P]
-
-
-async def test_open_offers_only_the_blocking_entries() -> None:
-    w = world()
-    cards = w.cards
     w.ip.put(allowed_address(90, "192.0.2.9"))
     result = await w.requests.open([w.ip.entries[42], w.ip.entries[90]], REQUESTER, CHANNEL, None, asked_in=None)
     assert isinstance(result, Opened) and [t.id for t in result.request.what.targets] == [42]
+    assert result.shown == Shown("1700000000.000001") and [r.state for r in w.cards.shown] == [P]
     nothing = await w.requests.open([w.ip.entries[90]], REQUESTER, CHANNEL, None, asked_in=None)
-    assert isinstance(nothing, NothingToUnblock) and len(cards.shown) == 1
+    assert isinstance(nothing, NothingToUnblock) and len(w.cards.shown) == 1
 
 
 async def test_a_request_whose_card_could_not_be_shown_is_withdrawn_and_frees_its_entries() -> None:
@@ -106,7 +86,7 @@ async def test_undo_claims_then_puts_back_what_was_removed() -> None:
 # -- upkeep ------------------------------------------------------------------------------------------
 
 
-async def test_upkeep_recovers_every_time_and_expires_when_due() -> None:
+async def test_upkeep_expires_only_when_due() -> None:
     w = world(timing=replace(TIMING, ttl=10.0))
     assert (await w.requests.upkeep()).expired == []  # the first round expires (nothing yet)
     waiting = await opened(w, 43)
@@ -116,11 +96,3 @@ async def test_upkeep_recovers_every_time_and_expires_when_due() -> None:
     w.clock.advance(EXPIRE_EVERY)
     [expired] = (await w.requests.upkeep()).expired
     assert (expired.id, expired.state) == (waiting.id, State.EXPIRED)
-
-    stopped = await opened(w, 42, owner=DEAD)
-    with stopped_during(w), pytest.raises(Stopped):  # claimed, and stopped before 3CX was asked
-        await w.process(DEAD).approve(stopped.id, APPROVER, CHANNEL)
-    w.clock.advance(w.timing.takeover_after + 0.001)
-    [finished] = (await w.requests.upkeep()).finished
-    assert (finished.id, finished.state) == (stopped.id, U)
-    assert w.ip.called("remove") == [42]

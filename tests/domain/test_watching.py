@@ -4,14 +4,12 @@ no longer lists are said gone once."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from bot.domain.ports import Announcement
 from bot.domain.watch import CHECKS, PAGE, Watch, Watched, WatchRules
 
 from .fakes import FakeClock as Clock
+from .fakes import world
 from .watch_fakes import Advance, Announcer, WatchedList, WatchStore, blocked
 
 WATCH = "C0WATCH"
@@ -45,34 +43,13 @@ def watcher(
     added_by: frozenset[str] | None = AUTO,
     burst: int = 5,
 ) -> Watch:
-    return Watch(store, blocklist, WatchRules(WATCH, INTERVAL, added_by, burst), holder, clock, Announcer())
+    rules = WatchRules(WATCH, INTERVAL, added_by, burst)
+    return Watch(store, blocklist, rules, holder, clock, Announcer(), world().process(holder))
 
 
 def said(one: Watch) -> Announcer:
     assert isinstance(one.announcer, Announcer)
     return one.announcer
-
-
-async def test_the_first_look_sets_the_mark_without_announcing_what_is_listed(
-    store: WatchStore, blocklist: WatchedList, clock: Clock
-) -> None:
-    one = watcher(store, blocklist, clock)
-
-    assert await one.tick() == Watched(held=True)
-    assert (store.holder, store.heartbeat_at, store.mark) == (ONE, clock.now, 42)
-    assert store.advances == [Advance(ONE, None, 42, (), True)]
-    assert blocklist.calls == [("highest_id",)]
-
-    clock.advance(INTERVAL)
-    await one.tick()
-    assert blocklist.calls[1:] == [("added_after", 42, PAGE)] and said(one).posts == []
-
-    blocklist.put(blocked(57, "192.0.2.57"))
-    clock.advance(INTERVAL)
-    await one.tick()
-    assert said(one).posts == [("new", [57])]
-    assert store.announced() == {57: Announcement(blocked(57, "192.0.2.57"), WATCH, "2000000000.000001")}
-    assert store.mark == 57 and blocklist.called("highest_id") == [()]  # the mark is set once
 
 
 async def test_watching_an_empty_list_starts_from_the_first_entry(clock: Clock, store: WatchStore) -> None:
@@ -192,24 +169,6 @@ async def test_a_look_whose_advance_lost_the_race_keeps_nothing(
     assert (store.holder, store.mark) == (TWO, 44)
 
 
-async def test_two_looks_at_once_keep_each_new_entry_once(
-    store: WatchStore, blocklist: WatchedList, clock: Clock
-) -> None:
-    one = watcher(store, blocklist, clock)
-    await one.tick()
-    blocklist.put(blocked(43), blocked(44))
-
-    async def pause() -> None:
-        await asyncio.sleep(0)
-
-    blocklist.during_read = pause
-    clock.advance(INTERVAL)
-    await asyncio.gather(one.tick(), one.tick())
-
-    assert [a.moved for a in store.advances[-2:]] == [True, False]
-    assert list(store.announced()) == [43, 44] and store.mark == 44
-
-
 async def test_hand_on_lets_another_take_the_watch_at_once(
     store: WatchStore, blocklist: WatchedList, clock: Clock
 ) -> None:
@@ -262,29 +221,11 @@ async def test_announcements_whose_entry_the_pbx_no_longer_lists_are_said_gone_o
     # only messages of their own are checked: a summary is not
     assert blocklist.called("still_listed")[-1] == ([43, 44],)
     assert {i: a.gone for i, a in store.announced().items()} == {43: True, 44: False, 45: False, 46: False}
-    assert store.kept[43].checked_at == store.kept[44].checked_at == clock.now
+    assert store.checked_at[43] == store.checked_at[44] == clock.now
 
     clock.advance(INTERVAL)
     await one.tick()
     assert said(one).gone_ids == [43] and blocklist.called("still_listed")[-1] == ([44],)
-
-
-async def test_an_entry_marked_gone_by_a_write_whose_answer_was_lost_is_still_said_gone(
-    store: WatchStore, blocklist: WatchedList, clock: Clock
-) -> None:
-    one = watcher(store, blocklist, clock)
-    await one.tick()
-    await shown(one, blocklist, clock, 43)
-    blocklist.drop(43)
-
-    async def marked_by_an_earlier_try() -> None:  # the store wrote it; its answer never came back
-        await store.mark_gone(43)
-
-    blocklist.during_check = marked_by_an_earlier_try
-    clock.advance(INTERVAL)
-    await one.tick()
-
-    assert said(one).gone_ids == [43] and store.announced()[43].gone
 
 
 async def test_the_announcements_checked_longest_ago_are_checked_first_a_few_at_a_time(
@@ -303,15 +244,3 @@ async def test_the_announcements_checked_longest_ago_are_checked_first_a_few_at_
     assert CHECKS == 24
     assert blocklist.called("still_listed") == [(posted[:24],), (posted[24:] + posted[:18],)]
     assert not any(a.gone for a in store.announced().values())
-
-
-async def test_a_look_without_the_watch_checks_nothing(store: WatchStore, blocklist: WatchedList, clock: Clock) -> None:
-    one = watcher(store, blocklist, clock)
-    await one.tick()
-    await shown(one, blocklist, clock, 43)
-    blocklist.drop(43)
-    asked = len(blocklist.calls)
-
-    clock.advance(1)
-    assert await watcher(store, blocklist, clock, TWO).tick() == Watched(held=False)
-    assert len(blocklist.calls) == asked and not store.announced()[43].gone

@@ -2,7 +2,7 @@
 the PBX's list as it reads it (``bot.domain.watch.WatchedList``), where it says what it found (``Announcer``);
 the clock is ``fakes.FakeClock``.
 
-``WatchStore`` keeps the contract every real store keeps (``bot.storage.watch_sql``): one holder at a time,
+``WatchStore`` keeps the contract every real store keeps (``bot.storage.contract``): one holder at a time,
 taken over when its last renewal is older than ``stale_before``; the mark moved only by the holder and only
 from the mark it read, in one step with the announcements kept (an entry kept before stays as it is);
 ``mark_gone`` true for every call about an announcement kept (gone already or not). No method awaits anything
@@ -20,19 +20,11 @@ from bot.domain.ports import Announcement
 from bot.domain.recurrence import Recurrence
 
 
-def blocked(entry_id: int, ip: str = "203.0.113.7", *, added_by: str | None = "AutoBlacklist",
-            block_type: str | None = "Block") -> BlocklistEntry:  # fmt: skip
+def blocked(
+    entry_id: int, ip: str = "203.0.113.7", *, added_by: str | None = "AutoBlacklist", block_type: str | None = "Block"
+) -> BlocklistEntry:
     """A blocklist entry as the PBX lists it."""
     return BlocklistEntry(entry_id, ip, f"Failed SIP registrations from {ip}", block_type, added_by, None, None)
-
-
-@dataclass
-class Kept:
-    """One announcement as the store holds it."""
-
-    announcement: Announcement
-    at: float
-    checked_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +46,9 @@ class WatchStore:
     holder: str | None = None
     heartbeat_at: float | None = None
     mark: int | None = None
-    kept: dict[int, Kept] = field(default_factory=dict)
+    #: each announcement kept, and when its entry was last checked, by entry Id
+    kept: dict[int, Announcement] = field(default_factory=dict)
+    checked_at: dict[int, float] = field(default_factory=dict)
     advances: list[Advance] = field(default_factory=list)
 
     async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
@@ -76,42 +70,33 @@ class WatchStore:
         if moved:
             self.mark, self.heartbeat_at = new_mark, at
             for announcement in announce:
-                self.kept.setdefault(announcement.entry.id, Kept(announcement, at))
+                self.kept.setdefault(announcement.entry.id, announcement)
         return moved
 
     async def unposted(self, limit: int) -> list[Announcement]:
-        found = [k.announcement for k in self._by_id() if k.announcement.ref is None and not k.announcement.gone]
-        return found[:limit]
+        return [a for a in self.announced().values() if a.ref is None and not a.gone][:limit]
 
     async def posted(self, entry_ids: Sequence[int], ref: str, *, in_summary: bool) -> None:
         for entry_id in entry_ids:
             if entry_id in self.kept:
-                kept = self.kept[entry_id]
-                kept.announcement = replace(kept.announcement, ref=ref, in_summary=in_summary)
+                self.kept[entry_id] = replace(self.kept[entry_id], ref=ref, in_summary=in_summary)
 
     async def showing(self, limit: int) -> list[Announcement]:
-        shown = [k for k in self._by_id() if k.announcement.ref is not None]
-        shown = [k for k in shown if not k.announcement.in_summary and not k.announcement.gone]
-        return [k.announcement for k in sorted(shown, key=lambda k: (k.checked_at, k.announcement.entry.id))][:limit]
+        shown = [a for a in self.announced().values() if a.ref is not None and not a.in_summary and not a.gone]
+        return sorted(shown, key=lambda a: (self.checked_at.get(a.entry.id, 0.0), a.entry.id))[:limit]
 
     async def checked(self, entry_ids: Sequence[int], at: float) -> None:
-        for entry_id in entry_ids:
-            if entry_id in self.kept:
-                self.kept[entry_id].checked_at = at
+        self.checked_at.update(dict.fromkeys(entry_ids, at))
 
     async def mark_gone(self, entry_id: int) -> bool:
-        kept = self.kept.get(entry_id)
-        if kept is None:
+        if entry_id not in self.kept:
             return False
-        kept.announcement = replace(kept.announcement, gone=True)
+        self.kept[entry_id] = replace(self.kept[entry_id], gone=True)
         return True
 
     def announced(self) -> dict[int, Announcement]:
-        """Every announcement kept, by entry Id."""
-        return {k.announcement.entry.id: k.announcement for k in self._by_id()}
-
-    def _by_id(self) -> list[Kept]:
-        return [self.kept[i] for i in sorted(self.kept)]
+        """Every announcement kept, by entry Id, lowest first."""
+        return dict(sorted(self.kept.items()))
 
 
 @dataclass
@@ -123,7 +108,6 @@ class WatchedList:
     #: each call: ("highest_id",), ("added_after", mark, top), ("still_listed", ids)
     calls: list[tuple[object, ...]] = field(default_factory=list)
     during_read: Callable[[], Awaitable[None]] | None = None
-    during_check: Callable[[], Awaitable[None]] | None = None
 
     def put(self, *entries: BlocklistEntry) -> None:
         for entry in entries:
@@ -150,11 +134,7 @@ class WatchedList:
 
     async def still_listed(self, ids: Sequence[int]) -> set[int]:
         self.calls.append(("still_listed", list(ids)))
-        listed = {i for i in ids if i in self.entries}
-        if self.during_check is not None:
-            during, self.during_check = self.during_check, None
-            await during()
-        return listed
+        return {i for i in ids if i in self.entries}
 
 
 @dataclass

@@ -598,12 +598,7 @@ def modal_problems(view: dict[str, Any]) -> list[str]:
         return ["a view that is not a modal"]
     found: list[str] = []
     for name in ("title", "submit", "close"):
-        text = view.get(name)
-        if (name == "title" or text is not None) and (
-            not isinstance(text, dict)
-            or text.get("type") != "plain_text"
-            or not 1 <= len(str(text.get("text") or "")) <= MODAL_TITLE
-        ):
+        if (name == "title" or view.get(name) is not None) and not _plain(view.get(name), MODAL_TITLE):
             found.append(f"a modal's {name} that is not plain text of 1 to 24 characters")
     if len(str(view.get("private_metadata") or "")) > PRIVATE_METADATA:
         found.append("private_metadata of more than 3,000 characters")
@@ -624,19 +619,20 @@ def modal_problems(view: dict[str, Any]) -> list[str]:
     return found + (problems({"blocks": others}) if others else [])
 
 
+def _plain(text: Any, most: int, least: int = 1) -> bool:
+    """Whether ``text`` is a plain_text object of ``least`` to ``most`` characters."""
+    return (
+        isinstance(text, dict)
+        and text.get("type") == "plain_text"
+        and least <= len(str(text.get("text") or "")) <= most
+    )
+
+
 def _input_problems(block: dict[str, Any]) -> list[str]:
     found = []
-    label = block.get("label")
-    if (
-        not isinstance(label, dict)
-        or label.get("type") != "plain_text"
-        or not 1 <= len(str(label.get("text") or "")) <= INPUT_LABEL
-    ):
+    if not _plain(block.get("label"), INPUT_LABEL):
         found.append("an input's label is not plain text of 1 to 2,000 characters")
-    hint = block.get("hint")
-    if hint is not None and (
-        not isinstance(hint, dict) or hint.get("type") != "plain_text" or len(str(hint.get("text") or "")) > INPUT_HINT
-    ):
+    if block.get("hint") is not None and not _plain(block["hint"], INPUT_HINT, 0):
         found.append("an input's hint is not plain text of at most 2,000 characters")
     element = block.get("element")
     if not isinstance(element, dict) or element.get("type") not in INPUT_ELEMENTS:

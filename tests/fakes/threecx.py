@@ -122,30 +122,21 @@ _FILTER_TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
+#: the comparisons the bot sends (OData: an ordering comparison with null is false)
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: bool(a == b),
-    "ne": lambda a, b: bool(a != b),
-    # OData: an ordering comparison with null is false
     "gt": lambda a, b: a is not None and b is not None and bool(a > b),
     "ge": lambda a, b: a is not None and b is not None and bool(a >= b),
-    "lt": lambda a, b: a is not None and b is not None and bool(a < b),
     "le": lambda a, b: a is not None and b is not None and bool(a <= b),
 }
-_STRING_FUNCTIONS: dict[str, Callable[[str, str], bool]] = {
-    "contains": lambda a, b: b in a,
-    "startswith": str.startswith,
-    "endswith": str.endswith,
-}
-_KEYWORD_LITERALS: dict[str, Any] = {"null": None, "true": True, "false": False}
 
 
 class _FilterParser:
-    """Recursive descent over a small part of the OData $filter grammar.
+    """Recursive descent over the part of the OData $filter grammar the bot uses.
 
-    expr := and ('or' and)* ; and := not ('and' not)* ; not := 'not' not | primary
-    primary := '(' expr ')' | fn '(' operand ',' operand ')' | operand ('eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le') operand
-    fn := contains | startswith | endswith
-    operand := property | 'string' | Qualified.Enum'Member' | integer | null | true | false
+    expr := and ('or' and)* ; and := primary ('and' primary)*
+    primary := '(' expr ')' | 'contains' '(' operand ',' operand ')' | operand ('eq' | 'gt' | 'ge' | 'le') operand
+    operand := property | 'string' | Qualified.Enum'Member' | integer | null
     """
 
     def __init__(self, text: str, properties: tuple[str, ...]) -> None:
@@ -192,18 +183,11 @@ class _FilterParser:
         return left
 
     def _and(self) -> Predicate:
-        left = self._not()
+        left = self._primary()
         while self._peek() == ("name", "and"):
             self.pos += 1
-            left = _both(left, self._not())
+            left = _both(left, self._primary())
         return left
-
-    def _not(self) -> Predicate:
-        if self._peek() == ("name", "not"):
-            self.pos += 1
-            inner = self._not()
-            return lambda e: not inner(e)
-        return self._primary()
 
     def _primary(self) -> Predicate:
         if self._peek() == ("punct", "("):
@@ -211,15 +195,13 @@ class _FilterParser:
             inner = self._or()
             self._take("punct", ")")
             return inner
-        kind, name = self._peek()
-        if kind == "name" and name in _STRING_FUNCTIONS and self._peek(1) == ("punct", "("):
+        if self._peek() == ("name", "contains") and self._peek(1) == ("punct", "("):
             self.pos += 2
             first = self._operand()
             self._take("punct", ",")
             second = self._operand()
             self._take("punct", ")")
-            function = _STRING_FUNCTIONS[name]
-            return lambda e: _apply_string_function(function, first(e), second(e))
+            return lambda e: _contains(first(e), second(e))
         left = self._operand()
         operator = self._take("name")
         if operator not in _COMPARISONS:
@@ -233,15 +215,15 @@ class _FilterParser:
         self.pos += 1
         if kind in ("string", "number"):
             return lambda e: value
-        if kind == "name" and value in _KEYWORD_LITERALS:
-            return lambda e: _KEYWORD_LITERALS[value]
+        if (kind, value) == ("name", "null"):
+            return lambda e: None
         if kind == "name" and value in self.properties:
             return lambda e: e.get(value)
         raise ValueError(f"unknown property or bad operand {value!r}")
 
 
-def _apply_string_function(function: Callable[[str, str], bool], a: Any, b: Any) -> bool:
-    return isinstance(a, str) and isinstance(b, str) and function(a, b)
+def _contains(a: Any, b: Any) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and b in a
 
 
 def _either(first: Predicate, second: Predicate) -> Predicate:
@@ -553,13 +535,7 @@ class FakeThreeCX:
     # --- operations ------------------------------------------------------------------
 
     def _list(self, entity_set: _EntitySet, query: dict[str, str]) -> web.Response:
-        _reject_unknown_options(
-            query,
-            {"$top", "$skip", "$filter", "$orderby", "$count", "$select", "$expand", "$search"},
-        )
-        counting = query.get("$count", "false")
-        if counting not in ("true", "false"):
-            raise ODataError(400, f"Invalid $count: {counting!r}")
+        _reject_unknown_options(query, {"$top", "$skip", "$filter", "$orderby"})
         rows = [entity_set.items[k] for k in sorted(entity_set.items)]
         if "$filter" in query:
             try:
@@ -567,7 +543,6 @@ class FakeThreeCX:
             except ValueError as error:
                 raise ODataError(400, f"Invalid $filter: {error}") from None
             rows = [row for row in rows if predicate(row)]
-        count = len(rows)
         order = _parse_orderby(query.get("$orderby"), entity_set.properties)
         skip, top = _non_negative(query, "$skip"), _non_negative(query, "$top")
         if "$orderby" not in self.ignored_options:
@@ -576,18 +551,15 @@ class FakeThreeCX:
         rows = rows[skip or 0 :]
         rows = rows if "$top" in self.ignored_options else rows[:top]
 
-        payload: dict[str, Any] = {"@odata.context": f"{self.base_url}{XAPI_ROOT}/$metadata#{entity_set.name}"}
-        if counting == "true":
-            payload["@odata.count"] = count
-        payload["value"] = [self._render(entity_set, row, query) for row in rows]
-        return _json_response(200, payload)
+        context = f"{self.base_url}{XAPI_ROOT}/$metadata#{entity_set.name}"
+        return _json_response(200, {"@odata.context": context, "value": [self._render(entity_set, r) for r in rows]})
 
     def _get(self, entity_set: _EntitySet, key: Key, query: dict[str, str]) -> web.Response:
-        _reject_unknown_options(query, {"$select", "$expand"})
+        _reject_unknown_options(query, set())
         entity = self._find(entity_set, key)
         payload = {
             "@odata.context": f"{self.base_url}{XAPI_ROOT}/$metadata#{entity_set.name}/$entity",
-            **self._render(entity_set, entity, query),
+            **self._render(entity_set, entity),
         }
         headers = {"ETag": entity_set.etag(key)} if self.issue_etags else {}
         return _json_response(200, payload, headers)
@@ -604,7 +576,7 @@ class FakeThreeCX:
         entity = {name: body.get(name) for name in entity_set.properties} | {"Id": key}
         entity_set.items[key] = entity
         entity_set.versions[key] = 1
-        return _json_response(201, self._render(entity_set, entity, {}))
+        return _json_response(201, self._render(entity_set, entity))
 
     def _delete(self, entity_set: _EntitySet, key: Key, if_match: str | None) -> web.Response:
         self._find(entity_set, key)
@@ -622,13 +594,8 @@ class FakeThreeCX:
         except KeyError:
             raise ODataError(404, f"{entity_set.name} {key!r} not found") from None
 
-    def _render(self, entity_set: _EntitySet, entity: Entity, query: dict[str, str]) -> Entity:
-        selected = entity_set.properties
-        if query.get("$select"):
-            selected = tuple(name.strip() for name in query["$select"].split(","))
-            if unknown := [name for name in selected if name not in entity_set.properties]:
-                raise ODataError(400, f"Unknown properties in $select: {', '.join(unknown)}")
-        rendered = {name: entity.get(name) for name in selected}
+    def _render(self, entity_set: _EntitySet, entity: Entity) -> Entity:
+        rendered = {name: entity.get(name) for name in entity_set.properties}
         if self.issue_etags:
             rendered = {"@odata.etag": entity_set.etag(entity["Id"]), **rendered}
         return rendered

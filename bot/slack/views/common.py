@@ -3,14 +3,13 @@ elsewhere."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
-from itertools import chain, repeat
 
 from ...domain.actions import UNBLOCK, Action, Does, Result
 from ...domain.allowing import duration_words
 from ...domain.entries import BlocklistEntry, Kind, Target, expiry
+from ...domain.lookup import read_network
 from ...domain.model import WATCHER, State, UnblockRequest
 from ...domain.outcomes import Outcome
 from ...domain.recurrence import WINDOW
@@ -133,13 +132,10 @@ def under_rule(request: UnblockRequest, *, names: bool = False) -> list[str]:
 
 
 def _covers(entry: BlocklistEntry) -> str | None:
-    try:
-        net = ipaddress.ip_network((entry.address or "").strip(), strict=False)
-    except ValueError:
+    net = read_network(entry.address)
+    if net is None or net.prefixlen == net.max_prefixlen:
         return None
     bits = net.max_prefixlen - net.prefixlen
-    if not bits:
-        return None
     return f"{net.num_addresses:,} addresses" if bits <= 32 else f"2^{bits} addresses"
 
 
@@ -180,9 +176,8 @@ def pickable(target: Target, action_id: str, value: str) -> Block:
 
 def target_lines(targets: Sequence[Target], results: Sequence[Result] = ()) -> str:
     """One line per entry (at most ``SHOWN_ENTRIES``), marked with how 3CX answered for it, when it has."""
-    done = [r.outcome.gone or r.outcome is Outcome.RESTORED for r in results]
-    marks = chain((":white_check_mark: " if ok else ":x: " for ok in done), repeat(""))
-    shown = zip(targets[:SHOWN_ENTRIES], marks, strict=False)  # the marks never run out
+    marks = [":white_check_mark: " if r.outcome.gone or r.outcome is Outcome.RESTORED else ":x: " for r in results]
+    shown = zip(targets[:SHOWN_ENTRIES], marks + [""] * len(targets), strict=False)
     lines = [f"• {mark}{describe(target, DESCRIPTION_IN_LIST)}" for target, mark in shown]
     more = [f"…and {len(targets) - SHOWN_ENTRIES} more"] if len(targets) > SHOWN_ENTRIES else []
     return "\n".join(lines + more)

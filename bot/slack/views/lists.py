@@ -178,9 +178,8 @@ ONLY_APPROVERS = "Sorry, the report is only for approvers. One of them can share
 def report(figures: Report, days: int | None, zone: tzinfo = UTC) -> tuple[str, Blocks]:
     """``/unblock report [days]``: the figures of the last ``days`` days, or (None) the weekly report in its channel
     (dates in ``zone`` where Slack cannot show them in the reader's own)."""
-    heading = "Weekly unblock report"
-    if days is not None:
-        heading = f"Unblock requests of the last {'day' if days == 1 else f'{days} days'}"
+    last = "day" if days == 1 else f"{days} days"
+    heading = "Weekly unblock report" if days is None else f"Unblock requests of the last {last}"
     period = f"{slack_date(figures.since, zone)} to {slack_date(figures.until, zone)}"
     blocks: Blocks = [section(f"*{heading}* ({period})")]
     if not figures.total:

@@ -4,7 +4,6 @@ the requester, and the channel where they asked, are told about it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from ...domain.actions import Result
 from ...domain.allowing import duration_words
@@ -13,7 +12,6 @@ from ...domain.model import State, UnblockRequest
 from ...domain.outcomes import Outcome
 from ..blocks import Blocks, actions, button, clip, confirm, context, fallback, fit, section
 from ..buttons import UNDO, RequestButton
-from .card import request_card
 from .common import (
     ANSWER,
     DESCRIPTION,
@@ -36,15 +34,7 @@ from .common import (
 NOTHING_CHANGED = "Nothing was changed in 3CX."
 
 
-def outcome_card(
-    request: UnblockRequest,
-    now: float,
-    approvers: str = "an approver",
-    durations: Sequence[float] = (),
-    chosen: float | None = None,
-) -> tuple[str, Blocks]:
-    if request.state is State.PENDING:
-        return request_card(request, approvers, durations, chosen)
+def outcome_card(request: UnblockRequest, now: float) -> tuple[str, Blocks]:
     emoji, headline, why = summary(request)
     first = f"{emoji} *{headline}* {why}".rstrip()
     blocks: Blocks = [section("\n".join(filter(None, [first, _who(request)])))]

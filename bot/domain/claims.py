@@ -1,91 +1,48 @@
-"""Decisions: what a click on a request decides.
-
-A decision claims a request with one compare-and-set (only while it has not
-expired, checked in the same statement), so of two clicks at once exactly one
-wins; the winner of ``pending → executing`` or of ``→ undoing`` then has
-:class:`~bot.domain.execution.Execution` carry it out in 3CX. Nothing here talks
-to 3CX.
-"""
+"""Claiming a request for a decision: one compare-and-set in the store, only while the request is in time
+(checked in the same statement), so of two clicks at once exactly one wins. With several approvals, each but the
+last is a compare-and-set on the approvals so far; a click that lost only to another approval tries again on the
+request as it is then."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from .actions import UNBLOCK, Action, Does, allowable
+from .actions import Action, Does, allowable
 from .model import Approval, State, UnblockRequest, agreed
 from .policy import ApprovalPolicy
 from .ports import RequestStore
-from .results import (
-    AlreadyResolved,
-    ApprovalRecorded,
-    ClickResult,
-    Expired,
-    Refusal,
-    Refused,
-    Resolved,
-    Unknown,
-    Why,
-)
+from .results import AlreadyResolved, ApprovalRecorded, Decided, Expired, Refusal, Refused, Resolved, Unknown, Why
 from .rules import Rule
 from .transitions import Transitions
+
+#: how often a click tries again when another approval of the same request was recorded meanwhile
+RACES = 5
 
 ELSEWHERE = Refusal(Why.OTHER_CHANNEL)
 TOO_LATE_TO_UNDO = Refusal(Why.TOO_LATE_TO_UNDO)
 NOT_ALLOWABLE = Refusal(Why.NOT_ALLOWABLE)
 NOTHING_TO_UNDO = Refusal(Why.NOTHING_TO_UNDO)
 
-
-#: how often a click tries again when another approval of the same request was recorded meanwhile
-APPROVAL_RACES = 5
-#: how often a deny or cancel tries: no approval recorded meanwhile refuses it, so once more settles it
-ENDING_RACES = 2
-
-
 #: a check of the policy, given the request's rule: None when the user may, else why not
 Check = Callable[[str, UnblockRequest, Rule], Awaitable[Refusal | None]]
 
 
 @dataclass(frozen=True, slots=True)
-class Decisions:
-    """Deciding requests, in the store, by the rules of ``policy``."""
+class Claims:
+    """The claims of ``store``'s requests, by the rules of ``policy``, each move through ``transitions``."""
 
     store: RequestStore
     policy: ApprovalPolicy
     transitions: Transitions
 
-    def _clock(self) -> float:
-        return self.transitions.clock()
-
-    # -- clicks -----------------------------------------------------------------------
-
-    async def approve(self, request_id: str, user: str, channel: str | None, action: Action = UNBLOCK) -> ClickResult:
-        """Claim the request for ``user`` to carry out ``action``: ``Resolved`` with the request in ``executing``
-        when this click won it; the caller then has it carried out (exactly once, by construction). ``channel``
-        None: the click came from the approver's Home tab."""
-        return await self._decide_within(
-            APPROVAL_RACES, request_id, user, channel, State.EXECUTING, self.policy.may_approve, action
-        )
-
-    async def carry_out_by_rule(self, request: UnblockRequest) -> ClickResult:
-        """Claim a request its rule carries out without approval (``auto``), as soon as it is opened."""
-        if not request.decision.auto:
-            raise ValueError("only a request whose rule carries it out without approval")
+    async def by_rule(self, request: UnblockRequest) -> Decided:
         moved = await self.transitions.move(request, State.EXECUTING, None, unexpired=True)
         return (
             Resolved(moved) if moved is not None else await self._lost_to(request.id, await self.store.get(request.id))
         )
 
-    async def deny(self, request_id: str, user: str, channel: str | None) -> ClickResult:
-        return await self._decide_within(ENDING_RACES, request_id, user, channel, State.DENIED, self.policy.may_deny)
-
-    async def cancel(self, request_id: str, user: str, channel: str) -> ClickResult:
-        return await self._decide_within(
-            ENDING_RACES, request_id, user, channel, State.CANCELLED, self.policy.may_cancel
-        )
-
-    async def undo(self, request_id: str, user: str, channel: str) -> ClickResult:
-        """Claim an undo: ``Resolved`` with the request in ``undoing``; the caller has it carried out."""
+    async def undo(self, request_id: str, user: str, channel: str) -> Decided:
         request = await self.store.get(request_id)
         if request is None:
             return Unknown(request_id)
@@ -95,7 +52,7 @@ class Decisions:
             return AlreadyResolved(request)
         if request.state not in (State.UNBLOCKED, State.FAILED) or not request.undoable:
             return Refused(request, NOTHING_TO_UNDO)
-        if request.done.undo_until is None or self._clock() > request.done.undo_until:
+        if request.done.undo_until is None or self.transitions.clock() > request.done.undo_until:
             return Refused(request, TOO_LATE_TO_UNDO)
         reason = await self.policy.as_approver(user, request, self.policy.rule_for(request), "undo")
         if reason is not None:
@@ -106,34 +63,29 @@ class Decisions:
         if moved is not None:
             return Resolved(moved)
         current = await self.store.get(request_id)
-        if current is not None and current.state is request.state and self._clock() > (current.done.undo_until or 0.0):
+        if (
+            current is not None
+            and current.state is request.state
+            and self.transitions.clock() > (current.done.undo_until or 0.0)
+        ):
             return Refused(current, TOO_LATE_TO_UNDO)
         return await self._lost_to(request_id, current)
 
-    # -- steps ---------------------------------------------------------------------
-
-    async def _decide_within(
-        self,
-        tries: int,
-        request_id: str,
-        user: str,
-        channel: str | None,
-        to: State,
-        check: Check,
-        action: Action | None = None,
-    ) -> ClickResult:
-        """``_decide`` until it decides, at most ``tries`` times: each other approval recorded meanwhile makes it
+    async def decide(
+        self, request_id: str, user: str, channel: str | None, to: State, check: Check, action: Action | None = None
+    ) -> Decided:
+        """``_try`` until it decides, at most :data:`RACES` times: each other approval recorded meanwhile makes it
         try again on the request as it is then."""
-        for _ in range(tries):
-            decided = await self._decide(request_id, user, channel, to, check, action)
+        for _ in range(RACES):
+            decided = await self._try(request_id, user, channel, to, check, action)
             if decided is not None:
                 return decided
         current = await self.store.get(request_id)  # other approvals kept coming while this click tried
         return AlreadyResolved(current) if current is not None else Unknown(request_id)
 
-    async def _decide(
+    async def _try(
         self, request_id: str, user: str, channel: str | None, to: State, check: Check, action: Action | None
-    ) -> ClickResult | None:
+    ) -> Decided | None:
         """One try; None when another approval was recorded meanwhile (try again on the request as it is now)."""
         request = await self.store.get(request_id)
         if request is None:
@@ -148,7 +100,7 @@ class Decisions:
                 return Refused(request, NOT_ALLOWABLE)
         if request.state is not State.PENDING:
             return AlreadyResolved(request) if request.state is not State.EXPIRED else Expired(request, False)
-        if self._clock() >= request.decision.expires_at:
+        if self.transitions.clock() >= request.decision.expires_at:
             return await self._expire_now(request)
         reason = await check(user, request, rule)
         if reason is not None:
@@ -171,25 +123,25 @@ class Decisions:
         moved = await self.transitions.move(request, to, user, unexpired=True, action=action, approvals=approvals)
         return Resolved(moved) if moved is not None else await self._raced(request)
 
-    async def _raced(self, request: UnblockRequest) -> ClickResult | None:
+    async def _raced(self, request: UnblockRequest) -> Decided | None:
         """The compare-and-set failed: None when only the approvals changed (still pending, in time)."""
         current = await self.store.get(request.id)
         if (
             current is not None
             and current.state is State.PENDING
             and current.decision.approvals != request.decision.approvals
-            and self._clock() < current.decision.expires_at
+            and self.transitions.clock() < current.decision.expires_at
         ):
             return None
         return await self._lost_to(request.id, current)
 
-    async def _expire_now(self, request: UnblockRequest) -> ClickResult:
+    async def _expire_now(self, request: UnblockRequest) -> Decided:
         expired = await self.transitions.move(request, State.EXPIRED, None)
         if expired is None:
             return await self._lost_to(request.id, await self.store.get(request.id))
         return Expired(expired, just_now=True)
 
-    async def _lost_to(self, request_id: str, current: UnblockRequest | None) -> ClickResult:
+    async def _lost_to(self, request_id: str, current: UnblockRequest | None) -> Decided:
         """What this click lost to, by the request as it is now (``current``; None: no longer in the store)."""
         if current is None:
             return Unknown(request_id)

@@ -1,9 +1,8 @@
-"""Starting the work of a command or a click, and answering the person who sent it.
+"""Work started once per delivery, in its lane, and notes to the person who asked.
 
-Every delivery is handled at most once: its work starts by recording Slack's
-identifier of the delivery (its ``trigger_id``, which Slack keeps across its
-retries) in the store that every replica shares. A delivery seen before does
-nothing, whichever process receives it.
+Every delivery is handled at most once: its work starts by recording Slack's identifier of the delivery (its
+``trigger_id``, which Slack keeps across its retries) in the store that every replica shares. A delivery seen before
+does nothing, whichever process receives it.
 """
 
 from __future__ import annotations
@@ -19,14 +18,12 @@ from ..calls import Lane
 from ..domain.entries import CallFailed
 from ..domain.outcomes import Outcome
 from ..domain.ports import StoreUnreachable
-from ..domain.results import Refusal
 from ..tasks import BackgroundWork
 from .blocks import fallback, section
 from .outbox import Sent
 from .showing import Showing
 from .state import Remembered
 from .views import notes as say
-from .views.notes import refusal as words
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +76,6 @@ class Answers:
         """Start ``work`` in ``lane``, to be done once for this delivery (see ``_once``); False when the lane is
         full or the bot is stopping (nothing is done)."""
         return self.work.spawn(self._once(asker, work, progress), name=name, lane=lane)
-
-    def click(
-        self, asker: Asker, work: Work | None, refused: Refusal | None, out_of_date: str, lane: Lane = Lane.COMMANDS
-    ) -> None:
-        """Start a click's ``work`` in ``lane`` (None: its button is one the bot could not have made); when the
-        bot must refuse it (``refused``: the channel is not one of the bot's), the person is told and nothing
-        changes."""
-        if refused is not None or work is None:
-            self.tell_soon(asker, words(refused) if refused is not None else out_of_date)
-        elif not self.start_once(asker, work, name=f"click-{lane.value}", lane=lane):
-            self.tell_soon(asker, say.BUSY_CLICK)
 
     async def lookup_failed(self, error: CallFailed, what: str, asker: Asker, *, or_else: str | None = None) -> None:
         """Tell the person why 3CX could not show ``what`` (``or_else``: what they may have meant, when 3CX has no

@@ -156,6 +156,14 @@ class Harness:
         async with self._http.post(f"{self.url}/slack/events", data=body.encode(), headers=headers) as response:
             return Reply(response.status, await response.text())
 
+    async def post_payload(self, payload: Any) -> Reply:
+        """Deliver an interactive payload (a click, a form), signed, as Slack sends it."""
+        return await self.post_signed(urlencode({"payload": json.dumps(payload)}))
+
+    async def post_json(self, body: Any) -> Reply:
+        """Deliver an Events API body (signed JSON, as Slack sends it)."""
+        return await self.post_signed(json.dumps(body), headers={"Content-Type": "application/json"})
+
     def command_body(
         self, text: str, *, user: str = ALICE, channel: str = GENERAL, team: str | None = None
     ) -> tuple[str, str]:
@@ -283,7 +291,7 @@ class Harness:
             channel={"id": channel, "name": "general"},
             response_url=self.slack.new_response_url("actions"),
         )
-        return await self.post_signed(urlencode({"payload": json.dumps(payload)}))
+        return await self.post_payload(payload)
 
     async def home_click(
         self, action_id: str, request: UnblockRequest | str, *, user: str, team: str | None = None
@@ -297,7 +305,7 @@ class Harness:
             container={"type": "view", "view_id": "V0HOME"},
             view={"id": "V0HOME", "type": "home", "team_id": team or self.slack.team_id},
         )
-        return await self.post_signed(urlencode({"payload": json.dumps(payload)}))
+        return await self.post_payload(payload)
 
     def event_callback(self, event: dict[str, Any], *, team: str | None = None) -> dict[str, Any]:
         """An Events API event as Slack wraps it."""
@@ -313,8 +321,7 @@ class Harness:
 
     async def event(self, event: dict[str, Any], *, team: str | None = None) -> Reply:
         """Deliver an Events API event (signed JSON, as Slack sends it)."""
-        body = json.dumps(self.event_callback(event, team=team))
-        return await self.post_signed(body, headers={"Content-Type": "application/json"})
+        return await self.post_json(self.event_callback(event, team=team))
 
     async def open_home(self, user: str) -> dict[str, Any]:
         """Open the bot's Home tab as ``user``: what it shows."""

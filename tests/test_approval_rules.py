@@ -1,6 +1,6 @@
 """The rules decide, through Slack and 3CX: a rule that needs two approvals (the first recorded on the card, the
-second carrying it out), a forged click by an approver of another rule, a rule that carries requests out without
-approval, and two second approvals at once on two replicas sharing one PostgreSQL; and the rules seen wherever
+second carrying it out), a forged click by an approver of another rule, two second approvals at once on two
+replicas sharing one PostgreSQL, and a request its rule carries out left by a killed bot; and the rules seen wherever
 people look: the card, the Home tab, ``/unblock history`` and ``/metrics``."""
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from .harness import (
     CAROL,
     GENERAL,
     HOME_APPROVE,
-    UNDO,
     Harness,
     block_text,
     buttons,
@@ -182,46 +181,14 @@ allow = ["1h"]
     assert audit["allow_only"] == "192.0.2.130"
 
 
-async def test_a_rule_without_approval_carries_the_request_out_at_once_and_an_approver_may_undo_it(
-    make_harness: MakeHarness, tmp_path: Path
-) -> None:
-    harness = await with_rules(make_harness, tmp_path)
-    original = dict(harness.pbx.entries[BRANCH])
-    await harness.open_home(ALICE)
-
-    reply, _ = await harness.command(str(BRANCH), user=ALICE)
-    assert reply.status == 200
-    await harness.settle()
-
-    assert xapi_calls(harness.pbx) == [("DELETE", f"/xapi/v1/Blocklist({BRANCH})")]
-    [card] = harness.cards()
-    request = card_request_id(card.blocks)
-    assert UNDO in actions(card)
-    # the words (the views say them), on the card, in the requester's direct message and on the Home tab
-    outcome = block_text(card.blocks)
-    carried_out = "was carried out automatically by rule 'Branch offices', and it is unblocked"
-    assert f"*Request to unblock {BRANCH_ADDRESS} {carried_out}.*" in outcome
-    [direct] = [block_text(m.blocks) for m in harness.cards(ALICE)]
-    assert f"*Your request to unblock {BRANCH_ADDRESS} {carried_out}.*" in direct
-    home = block_text(harness.slack.homes[ALICE]["blocks"])
-    assert f"`{BRANCH_ADDRESS}` *{carried_out}*" in home
-    for shown in (outcome, direct, home):
-        assert "None" not in shown and "the bot" not in shown and "approved by" not in shown
-
-    await harness.click(UNDO, request, user=BOB)
-    await harness.settle()
-
-    assert xapi_calls(harness.pbx)[1:] == [("POST", "/xapi/v1/Blocklist")]
-    [(new_id, entry)] = [(i, e) for i, e in harness.pbx.entries.items() if e["IPAddrMask"] == BRANCH_ADDRESS]
-    assert entry["BlockType"] == original["BlockType"] and new_id != BRANCH
-    undone_words = "was undone by <@UBOB>: it is blocked again.*\nUnblocked automatically by rule 'Branch offices', "
-    assert undone_words + "requested by <@UALICE>." in block_text(harness.cards()[0].blocks)
-
-
 async def test_two_second_approvals_at_once_on_two_replicas_send_one_delete(
-    processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, postgres: PostgresServer,
-    database_url: str, tmp_path: Path,
-) -> None:  # fmt: skip
+    processes: list[BotProcess],
+    slack: FakeSlack,
+    pbx: FakeThreeCX,
+    postgres: PostgresServer,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
     with_entries(pbx, slack)
     rules = rules_file(tmp_path)
     first, a = await start_http_bot(processes, slack, pbx, tmp_path, DATABASE_URL=database_url, UNBLOCK_RULES=rules)
@@ -274,7 +241,7 @@ async def test_a_request_its_rule_carries_out_is_carried_out_once_when_the_bot_w
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:
     with_entries(pbx, slack)
-    env = {"UNBLOCK_RULES": rules_file(tmp_path), "THREECX_TIMEOUT": "1"}
+    env = {"UNBLOCK_RULES": rules_file(tmp_path), "THREECX_TIMEOUT": "0.5"}  # taken up 5 s after it was opened
     first, driver = await start_http_bot(processes, slack, pbx, tmp_path, **env)
     slack.delay_of["chat.postMessage"] = 5.0  # the card is on its way when the bot is killed
     await driver.command(str(BRANCH), user=ALICE)

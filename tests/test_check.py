@@ -7,6 +7,8 @@ that Id in the meantime is left alone."""
 from __future__ import annotations
 
 import re
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,107 @@ def plain(line: str) -> bool:
         if depth > 1:
             return False
     return line == line.rstrip()
+
+
+async def test_check_reports_what_works_and_changes_nothing(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> None:
+    pbx.add_number("7", "+15550100")
+
+    passed, lines = await check(slack, pbx, tmp_path)
+
+    assert passed, lines
+    found = re.search(r"blacklist entries \(a DELETE of entry '(unblock-bot-check-[0-9a-f]{16})'", lines[-2])
+    assert found is not None, lines
+    number_key = found[1]
+    assert lines == [
+        f"ok   Database: SQLite file {tmp_path / 'unblock.db'} is ready.",
+        lines[1],
+        "ok   Rules: no rules file (UNBLOCK_RULES), so approvals follow the settings: one approval by "
+        "UNBLOCK_APPROVERS for every entry.",
+        "ok   Reminders: after 10 minutes; escalation: off.",
+        f"ok   3CX at {pbx.base_url}: the API client 'unblock-bot' got an access token.",
+        f"ok   3CX at {pbx.base_url}: the IP blocklist can be read.",
+        f"ok   3CX at {pbx.base_url}: the bot may remove IP blocklist entries (a DELETE of entry 1000042, which does "
+        "not exist, was answered 404).",
+        f"ok   3CX at {pbx.base_url}: the bot may remove caller-number blacklist entries (a DELETE of entry "
+        f"'{number_key}', which does not exist, was answered 404).",
+        "All checks passed.",
+    ]
+    assert lines[1].startswith("ok   Slack: signed in as @unblock-bot")
+    # the highest Id (and none above it), then each list's proof: a GET that finds nothing, and a DELETE of that
+    # same nothing
+    probe_ip, probe_number = "/xapi/v1/Blocklist(1000042)", f"/xapi/v1/BlackListNumbers('{number_key}')"
+    assert [(r.method, r.path, r.query) for r in pbx.requests if r.path.startswith("/xapi/")] == [
+        ("GET", "/xapi/v1/Blocklist", {"$top": "1", "$orderby": "Id desc"}),
+        ("GET", "/xapi/v1/Blocklist", {"$top": "1", "$filter": "Id gt 42", "$orderby": "Id desc"}),
+        ("GET", probe_ip, {}),
+        ("DELETE", probe_ip, {}),
+        ("GET", probe_number, {}),
+        ("DELETE", probe_number, {}),
+    ]
+    # each DELETE on condition that it matches an ETag no entry has
+    assert {r.headers.get("If-Match") for r in pbx.calls("DELETE")} == {'W/"unblock-bot-check-matches-no-entry"'}
+    assert check_against_spec(pbx.requests) == []
+    assert list(pbx.entries) == [42] and list(pbx.numbers) == ["7"] and pbx.calls("POST") == []
+    assert [c.method for c in slack.calls] == ["auth.test"]
+
+
+async def test_check_names_the_sqlite_files_absolute_path(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///var/lib/unblock-bot/unblock.db"  # three slashes: under the working folder
+
+    passed, lines = await check(slack, pbx, tmp_path, DATABASE_URL=url)
+
+    assert passed, lines
+    file = (tmp_path / "var/lib/unblock-bot/unblock.db").resolve(strict=True)
+    assert lines[0] == (
+        f"ok   Database: SQLite file {file} is ready (under the working folder: for an absolute path, DATABASE_URL "
+        "takes four slashes, sqlite:////var/lib/unblock-bot/unblock.db)."
+    )
+
+
+# a database file that cannot be used ---------------------------------------------------------------------------
+# (tests/test_main.py: the bot's start and the check command say it as one sentence, never a traceback)
+
+
+def garbage(path: Path) -> str:
+    path.write_bytes(b"this is not a database\n" * 100)
+    return "is not a usable SQLite database"
+
+
+def truncated(path: Path) -> str:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (x)")
+        db.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
+    path.write_bytes(path.read_bytes()[:1500])
+    return "is not a usable SQLite database"
+
+
+def directory(path: Path) -> str:
+    path.mkdir()
+    return "is a directory, not a database file"
+
+
+def newer(path: Path) -> str:
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    return "was written by a newer unblock-bot (schema version 99"
+
+
+@pytest.mark.parametrize("make", [garbage, truncated, directory, newer])
+async def test_each_way_a_database_file_cannot_be_used_is_a_fail_of_its_own(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, make: Callable[[Path], str]
+) -> None:
+    database = tmp_path / "unblock.db"
+    says = make(database)
+
+    passed, lines = await check(slack, pbx, tmp_path)
+
+    assert not passed
+    [line] = [line for line in lines if "Database" in line]
+    assert line.startswith("FAIL Database: ") and says in line and str(database) in line
+    assert lines[-1] == "Some checks failed; see above."
 
 
 async def test_a_refused_client_secret_is_said_with_one_level_of_brackets(
@@ -158,9 +261,9 @@ async def test_check_proves_the_bot_is_in_the_channels_it_posts_in(
         ),
         (
             "".join(
-                f'[[rule]]\nname = "Office {n}"\nnetworks = ["10.{n // 256}.{n % 256}.0/24"]\n' for n in range(20_000)
+                f'[[rule]]\nname = "Office {n}"\nnetworks = ["10.{n // 256}.{n % 256}.0/24"]\n' for n in range(1_011)
             ),
-            f"20,000 rules in rules.toml: {', '.join(f'Office {n}' for n in range(10))} and 19,990 more",
+            f"1,011 rules in rules.toml: {', '.join(f'Office {n}' for n in range(10))} and 1,001 more",
         ),
     ],
     ids=["named", "beyond the first ten"],
@@ -181,7 +284,7 @@ async def test_check_names_the_rules_it_read(
 @pytest.mark.parametrize(
     ("env", "said"),
     [
-        ({}, "ok   Reminders: after 10 minutes; escalation: off."),
+        # the defaults: test_check_reports_what_works_and_changes_nothing
         (
             {"UNBLOCK_REQUEST_TTL": "1d", "UNBLOCK_ESCALATE_AFTER": "2h", "UNBLOCK_ESCALATE_TO": "U0LEAD,S0ONCALL"},
             "ok   Reminders: after 10 minutes; escalation: after 2 hours to U0LEAD, S0ONCALL.",
@@ -304,12 +407,15 @@ async def test_a_delete_answered_204_for_an_entry_3cx_said_it_lacks_fails_naming
 # a 3CX that does not sort or cut its lists ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "ignored", [{"$orderby", "$top"}, {"$orderby"}], ids=["both", "orderby: one entry at a time, lowest Ids first"]
+)
 async def test_a_3cx_that_ignores_orderby_and_top_is_probed_above_its_real_highest_id(
-    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, ignored: set[str]
 ) -> None:
     # 3CX lists 42 first; the Id it hands out next is 1000042, which is 42 + the probe's distance
     pbx.add_entry(1000041, "198.51.100.41")
-    pbx.ignored_options = frozenset({"$orderby", "$top"})
+    pbx.ignored_options = frozenset(ignored)
     blocked: list[dict[str, object]] = []
 
     def block_meanwhile(request: RecordedRequest, status: int) -> None:
@@ -331,21 +437,6 @@ async def test_a_3cx_that_ignores_orderby_and_top_is_probed_above_its_real_highe
         "404)." in lines
     )
     assert lines[-1] == "All checks passed."
-
-
-async def test_a_3cx_that_ignores_orderby_but_not_top_is_asked_for_higher_ids(
-    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
-) -> None:
-    pbx.add_entry(7, "198.51.100.7")
-    pbx.add_entry(1000041, "198.51.100.41")
-    pbx.add_entry(500000, "198.51.100.50")
-    pbx.ignored_options = frozenset({"$orderby"})  # one entry at a time, the lowest Ids first
-
-    passed, lines = await check_3cx(slack, pbx, tmp_path)
-
-    assert passed, lines
-    assert deleted(pbx)[0] == "/xapi/v1/Blocklist(2000041)"
-    assert sorted(pbx.entries) == [7, 42, 500000, 1000041]
 
 
 def appear_at_the_probe(pbx: FakeThreeCX) -> None:

@@ -110,8 +110,10 @@ async def test_restarts_under_traffic_lose_no_acknowledged_command_and_no_click(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []  # nothing escaped
     made, approved = len(commands), len(clicks)
     assert {(row["from_state"], row["to_state"]): row["n"] for row in log} == {
-        (None, "pending"): made, ("pending", "executing"): approved, ("executing", "unblocked"): approved,
-    }  # fmt: skip
+        (None, "pending"): made,
+        ("pending", "executing"): approved,
+        ("executing", "unblocked"): approved,
+    }
 
 
 # 2. one connection cut at a time ----------------------------------------------------------------------

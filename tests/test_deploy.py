@@ -157,6 +157,7 @@ async def test_the_bot_starts_with_its_settings_from_an_environment_file_in_its_
     assert await process.run() == 0, process.stdout + process.stderr
 
     assert process.stdout.splitlines()[-1] == "All checks passed."
+    assert process.stderr == ""  # no log lines mixed in: below WARNING nothing is logged unless LOG_LEVEL asks
     assert (state / "unblock.db").is_file()  # the example's relative DATABASE_URL lands in the state directory
 
 

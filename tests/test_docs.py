@@ -6,6 +6,7 @@ Files are only read: nothing here starts the bot or opens a connection."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -218,8 +219,10 @@ def test_the_example_settings_are_known_and_hold_every_required_one() -> None:
 # --- the guarantees -------------------------------------------------------------------------------------------
 
 
-def defined_tests(path: Path) -> set[str]:
-    """The test functions of a test file: ``test_x``, and ``TestClass::test_x`` for a class's methods."""
+@functools.cache
+def defined_tests(path: Path) -> frozenset[str]:
+    """The test functions of a test file: ``test_x``, and ``TestClass::test_x`` for a class's methods (each file
+    parsed once)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in tree.body:
@@ -231,7 +234,7 @@ def defined_tests(path: Path) -> set[str]:
                 for item in node.body
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
             }
-    return names
+    return frozenset(names)
 
 
 def missing_tests(text: str) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 import pytest_asyncio
 from yarl import URL
 
@@ -15,22 +14,14 @@ from tests.fakes.threecx import FakeThreeCX, RecordedRequest
 
 
 @pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeThreeCX]:
-    pbx = FakeThreeCX()
-    await pbx.start()
-    yield pbx
-    await pbx.close()
-
-
-@pytest_asyncio.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client
 
 
-async def fetch_token(session: aiohttp.ClientSession, fake: FakeThreeCX) -> str:
-    form = {"client_id": fake.client_id, "client_secret": fake.client_secret, "grant_type": "client_credentials"}
-    async with session.post(f"{fake.base_url}/connect/token", data=form) as response:
+async def fetch_token(session: aiohttp.ClientSession, pbx: FakeThreeCX) -> str:
+    form = {"client_id": pbx.client_id, "client_secret": pbx.client_secret, "grant_type": "client_credentials"}
+    async with session.post(f"{pbx.base_url}/connect/token", data=form) as response:
         assert response.status == 200, await response.text()
         token: str = (await response.json())["access_token"]
         return token
@@ -40,72 +31,67 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.mark.asyncio
-async def test_token_flow_and_401(fake: FakeThreeCX, session: aiohttp.ClientSession) -> None:
-    fake.add_entry(42)
-    url = f"{fake.base_url}/xapi/v1/Blocklist(42)"
+async def test_token_flow_and_401(pbx: FakeThreeCX, session: aiohttp.ClientSession) -> None:
+    url = f"{pbx.base_url}/xapi/v1/Blocklist(42)"
 
     async with session.get(url) as response:
         assert response.status == 401
         assert (await response.json())["error"]["message"]
 
-    wrong = {"client_id": fake.client_id, "client_secret": "nope", "grant_type": "client_credentials"}
-    async with session.post(f"{fake.base_url}/connect/token", data=wrong) as response:
+    wrong = {"client_id": pbx.client_id, "client_secret": "nope", "grant_type": "client_credentials"}
+    async with session.post(f"{pbx.base_url}/connect/token", data=wrong) as response:
         assert (response.status, await response.json()) == (400, {"error": "invalid_client"})
 
-    first = await fetch_token(session, fake)
+    first = await fetch_token(session, pbx)
     async with session.get(url, headers=bearer(first)) as response:
         assert response.status == 200
 
-    second = await fetch_token(session, fake)  # one active token per client: `first` is now void
+    second = await fetch_token(session, pbx)  # one active token per client: `first` is now void
     async with session.get(url, headers=bearer(first)) as response:
         assert response.status == 401
     async with session.get(url, headers=bearer(second)) as response:
         assert response.status == 200
 
-    fake.expire_tokens()
+    pbx.expire_tokens()
     async with session.get(url, headers=bearer(second)) as response:
         assert response.status == 401
-    assert fake.token_requests == 3
-    assert fake.tokens_issued == [first, second]
+    assert pbx.token_requests == 3
+    assert pbx.tokens_issued == [first, second]
 
 
-@pytest.mark.asyncio
-async def test_filter_and_string_keys_with_doubled_quotes(fake: FakeThreeCX, session: aiohttp.ClientSession) -> None:
-    fake.add_entry(1, "203.0.113.7", description="Bob's desk phone")
-    fake.add_entry(2, "203.0.113.8", description="Bob desk phone")
-    fake.add_entry(3, "198.51.100.9", description="Bob's softphone", block_type="Allow")
-    fake.add_number("it's", "+441234567890")
-    headers = bearer(await fetch_token(session, fake))
+async def test_filter_and_string_keys_with_doubled_quotes(pbx: FakeThreeCX, session: aiohttp.ClientSession) -> None:
+    pbx.add_entry(1, "203.0.113.7", description="Bob's desk phone")
+    pbx.add_entry(2, "203.0.113.8", description="Bob desk phone")
+    pbx.add_entry(3, "198.51.100.9", description="Bob's softphone", block_type="Allow")
+    pbx.add_number("it's", "+441234567890")
+    headers = bearer(await fetch_token(session, pbx))
 
     query = {
         "$filter": "contains(Description,'Bob''s')"
         " and (BlockType eq Pbx.BlockType'Block' or contains(IPAddrMask,'198.'))",
         "$orderby": "Id desc",
     }
-    async with session.get(f"{fake.base_url}/xapi/v1/Blocklist", params=query, headers=headers) as response:
+    async with session.get(f"{pbx.base_url}/xapi/v1/Blocklist", params=query, headers=headers) as response:
         assert [e["Id"] for e in (await response.json())["value"]] == [3, 1]
 
     bad = {"$filter": "contains(Description,'Bob's')"}
-    async with session.get(f"{fake.base_url}/xapi/v1/Blocklist", params=bad, headers=headers) as response:
+    async with session.get(f"{pbx.base_url}/xapi/v1/Blocklist", params=bad, headers=headers) as response:
         assert response.status == 400
 
-    key = URL(f"{fake.base_url}/xapi/v1/BlackListNumbers(%27it%27%27s%27)", encoded=True)
+    key = URL(f"{pbx.base_url}/xapi/v1/BlackListNumbers(%27it%27%27s%27)", encoded=True)
     async with session.get(key, headers=headers) as response:
         assert (await response.json())["CallerId"] == "+441234567890"
-    assert fake.requests[-1].path == "/xapi/v1/BlackListNumbers(%27it%27%27s%27)"
-    async with session.get(f"{fake.base_url}/xapi/v1/BlackListNumbers(it's)", headers=headers) as response:
+    assert pbx.requests[-1].path == "/xapi/v1/BlackListNumbers(%27it%27%27s%27)"
+    async with session.get(f"{pbx.base_url}/xapi/v1/BlackListNumbers(it's)", headers=headers) as response:
         assert response.status == 400
 
 
-@pytest.mark.asyncio
 async def test_spec_check_accepts_good_requests_and_reports_bad_ones(
-    fake: FakeThreeCX, session: aiohttp.ClientSession
+    pbx: FakeThreeCX, session: aiohttp.ClientSession
 ) -> None:
-    fake.add_entry(42)
-    fake.add_number("n1", "+15551234")
-    headers = bearer(await fetch_token(session, fake))
-    base = fake.base_url + "/xapi/v1"
+    pbx.add_number("n1", "+15551234")
+    headers = bearer(await fetch_token(session, pbx))
+    base = pbx.base_url + "/xapi/v1"
     await session.get(
         f"{base}/Blocklist", params={"$filter": "IPAddrMask eq '203.0.113.7'", "$top": "5"}, headers=headers
     )
@@ -113,9 +99,9 @@ async def test_spec_check_accepts_good_requests_and_reports_bad_ones(
     await session.delete(f"{base}/Blocklist(42)", headers={**headers, "If-Match": 'W/"1"'})
     await session.post(f"{base}/Blocklist", json={"IPAddrMask": "192.0.2.1", "BlockType": "Block"}, headers=headers)
     await session.delete(f"{base}/BlackListNumbers('n1')", headers=headers)
-    assert check_against_spec(fake.requests) == []
+    assert check_against_spec(pbx.requests) == []
 
-    fake.reset_log()
+    pbx.reset_log()
     await session.get(f"{base}/Blocklist(abc)", headers=headers)
     await session.get(f"{base}/Blocklist/42", headers=headers)
     await session.put(f"{base}/Blocklist(42)", json={}, headers=headers)
@@ -123,9 +109,9 @@ async def test_spec_check_accepts_good_requests_and_reports_bad_ones(
     await session.get(f"{base}/Blocklist", params={"top": "5"}, headers=headers)
     await session.get(f"{base}/BlackListNumbers(n1)", headers=headers)
     await session.get(f"{base}/Blocklist")
-    problems = check_against_spec(fake.requests)
-    assert len(problems) == len(fake.requests) == 7
-    for problem, request in zip(problems, fake.requests, strict=True):
+    problems = check_against_spec(pbx.requests)
+    assert len(problems) == len(pbx.requests) == 7
+    for problem, request in zip(problems, pbx.requests, strict=True):
         assert problem.startswith(f"{request.method} {request.path}: ")
 
     token_request = RecordedRequest("POST", "/connect/token", {}, "", {}, {"grant_type": "password"}, None, b"")

@@ -1,15 +1,11 @@
-"""Hostile input: arbitrary command text, forged and tampered buttons, bad, stale and replayed
-signatures, and Slack's retries. Never a crash, never a 3CX call the rules do not allow."""
+"""Hostile input: arbitrary command text, forged and tampered buttons, replayed signatures and Slack's retries
+(bad and stale signatures: test_signature.py). Never a crash, never a 3CX call the rules do not allow."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import json
 
-import aiohttp
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,13 +23,13 @@ from bot.slack.command_text import (
     parse_command,
 )
 
-from .harness import ALICE, BOB, MALLORY, SIGNING_SECRET, Harness, sign
+from .harness import ALICE, BOB, MALLORY, Harness, sign
 
 SHARED_FIXTURE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 text_like = st.one_of(
     st.text(max_size=300),
-    st.text(alphabet=st.characters(codec="utf-8"), min_size=1000, max_size=6000),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=301, max_size=2000),
     st.from_regex(r"(number |list |history )?[-+0-9a-fA-F:./() ]{0,40}( [\x00-\x1f\x7f]{0,5}.{0,20})?", fullmatch=True),
     st.sampled_from(["42", "203.0.113.7", "+15550100", "number 555", "list", "history 3", "help"]).map(
         lambda base: base + " " + "\u202e\x00\t<!channel>`*_~"
@@ -111,13 +107,9 @@ async def test_forged_buttons_from_someone_who_may_not_approve_change_nothing(
 
 
 async def test_tampered_request_ids_only_reach_what_the_rules_allow(harness: Harness) -> None:
-    await harness.command("42")
-    await harness.settle()
-    pending = await harness.request_for(harness.cards()[0])
+    pending = await harness.open_card("42")
     harness.pbx.add_entry(43, "198.51.100.4")
-    await harness.command("43")
-    await harness.settle()
-    other = await harness.request_for(harness.cards()[1])
+    other = await harness.open_card("43")
     await harness.click(DENY, other, user=BOB)
     await harness.settle()
 
@@ -131,38 +123,6 @@ async def test_tampered_request_ids_only_reach_what_the_rules_allow(harness: Har
     assert harness.pbx.calls("DELETE") == []
     assert (await harness.stored(other)).state is State.DENIED
     assert (await harness.stored(pending)).state is State.PENDING
-
-
-def hmac_signed(raw: bytes, stamp: str) -> str:
-    """Signed as Slack signs (HMAC-SHA256 of ``v0:<timestamp>:<body>``), over bytes Slack never sends."""
-    return "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{stamp}:".encode() + raw, hashlib.sha256).hexdigest()
-
-
-@pytest.mark.parametrize(
-    ("body", "timestamp", "signed"),
-    [
-        *(
-            (b"text=42&command=/unblock", timestamp, False)
-            for timestamp in ("abc", "-1", "1e9", "", "9" * 40, "\u0661\u0662")
-        ),
-        (b"text=\xff\xfe&command=/unblock", "now", False),
-        (b"text=42&command=/unblock&note=\xff\xfe", "now", True),
-    ],
-)
-async def test_a_malformed_timestamp_or_a_body_that_is_not_utf8_is_a_401_not_a_crash(
-    harness: Harness, body: bytes, timestamp: str, signed: bool
-) -> None:
-    stamp = str(int(harness.clock())) if timestamp == "now" else timestamp
-    signature = hmac_signed(body, stamp) if signed else "v0=" + "0" * 64
-    headers = {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
-
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{harness.url}/slack/events", data=body, headers=headers) as response,
-    ):
-        assert response.status == 401
-    await harness.settle()
-    assert [c.method for c in harness.slack.calls] == ["auth.test"] and harness.pbx.requests == []
 
 
 async def test_slack_retrying_a_command_does_not_make_a_second_request_and_a_replay_is_refused(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import subprocess
 import sys
@@ -83,6 +84,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }
 
 
+@functools.cache
 def modules() -> dict[str, Path]:
     found = {}
     for path in BOT.rglob("*.py"):

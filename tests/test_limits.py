@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.actions import Action, Does, Result
@@ -220,7 +220,28 @@ def valid(text: str, blocks: list[dict[str, object]]) -> None:
     assert problems({"text": text, "blocks": blocks}) == []
 
 
+#: whatever is drawn: the Undo of Allow only, and the list lines of failed requests under a rule, full of escapes
+#: and together too long for one section, so cut between escapes
+ALLOWED_ONLY = UnblockRequest(
+    id="0123456789abcdef",
+    asked=Asked(ALICE, "C0GENERAL", 1.7e9, long("&<>", 300)),
+    what=What((BlocklistEntry(7, HOSTILE, HOSTILE, None, None, None),), "198.51.100.7"),
+    decision=Decision(1.7e9 + 900, by=BOB, at=1.7e9 + 1),
+    state=State.UNBLOCKED,
+    done=Done(Action(Does.ALLOW_ONLY, 3600.0), (Result(Outcome.ALLOWED, long(HOSTILE, 2500), allow_id=9),), 1.8e9),
+)
+FAILED_UNDER_A_RULE = replace(
+    ALLOWED_ONLY,
+    what=What(ALLOWED_ONLY.what.targets),
+    decision=Decision(1.7e9, rule=HOSTILE),
+    state=State.FAILED,
+    done=Done(),
+)
+
+
 @given(requests)
+@example(ALLOWED_ONLY)
+@example(FAILED_UNDER_A_RULE)
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.data_too_large])
 def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) -> None:
     valid(*request_card(request, "<@UBOB>, <@UCAROL> or a member of <!subteam^SHELPDESK>", DURATIONS, 86400.0))
@@ -272,20 +293,20 @@ def test_every_listing_chooser_and_failure_note_keeps_slacks_limits(
 
 async def test_a_burst_in_one_channel_loses_no_card_and_an_approval_shows_first(harness: Harness) -> None:
     request = await harness.open_card()
-    for n in range(100, 130):
+    for n in range(100, 120):
         harness.pbx.add_entry(n, f"198.51.100.{n - 100}")
     # Slack allows about one message a second per channel; four keeps this test short, with the same 429s
     harness.slack.limit_rate(per_second=4.0, burst=4)
 
-    await asyncio.gather(*(harness.command(str(n), user=CAROL) for n in range(100, 130)))
+    await asyncio.gather(*(harness.command(str(n), user=CAROL) for n in range(100, 120)))
     await asyncio.sleep(0.5)  # the burst is under way
     await harness.click(APPROVE, request, user=BOB)
     await harness.settle()
 
-    assert len(harness.cards()) == 31  # every card, none lost to a 429
+    assert len(harness.cards()) == 21  # every card, none lost to a 429
     accepted = harness.slack.accepted
     outcome = max(i for i, (method, _) in enumerate(accepted) if method == "chat.update")
     cards_after = sum(method == "chat.postMessage" for method, _ in accepted[outcome:])
-    assert cards_after >= 20, f"the outcome waited behind {30 - cards_after} of the 30 new cards"
+    assert cards_after >= 10, f"the outcome waited behind {20 - cards_after} of the 20 new cards"
     assert "203.0.113.7 was approved by <@UBOB>, and it is unblocked" in block_text(harness.cards()[0].blocks)
-    assert len(harness.slack.calls_to("chat.postMessage")) > 31  # Slack did say "slow down"
+    assert len(harness.slack.calls_to("chat.postMessage")) > 21  # Slack did say "slow down"

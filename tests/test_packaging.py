@@ -58,7 +58,7 @@ def run(*command: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
-def test_the_sdist_and_the_wheel_hold_the_package_and_its_migrations(installed: tuple[Path, Path, Path]) -> None:
+def test_the_sdist_and_the_wheel_hold_the_package_migrations_and_licence(installed: tuple[Path, Path, Path]) -> None:
     sdist, wheel, _ = installed
 
     with tarfile.open(sdist) as tar:
@@ -81,12 +81,7 @@ def test_the_sdist_and_the_wheel_hold_the_package_and_its_migrations(installed: 
     entry_points = next(n for n in in_wheel if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(wheel) as whl:
         assert "unblock-bot = bot.__main__:main" in whl.read(entry_points).decode()
-
-
-def test_the_wheel_says_its_licence_and_carries_it(installed: tuple[Path, Path, Path]) -> None:
-    _, wheel, _ = installed
-
-    with zipfile.ZipFile(wheel) as whl:
+        # the wheel says its licence and carries it
         dist_info = next(n for n in whl.namelist() if n.endswith(".dist-info/METADATA")).rsplit("/", 1)[0]
         metadata = HeaderParser().parsestr(whl.read(f"{dist_info}/METADATA").decode())
         licence = whl.read(f"{dist_info}/licenses/LICENSE").decode()

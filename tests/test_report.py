@@ -41,7 +41,7 @@ async def ask_and_decide(harness: Harness) -> None:
     assert (await harness.stored(approved)).state is State.UNBLOCKED
 
 
-async def test_an_approver_sees_the_figures_privately(harness: Harness) -> None:
+async def test_an_approver_sees_the_figures_privately_and_a_bad_number_of_days_is_explained(harness: Harness) -> None:
     await ask_and_decide(harness)
     cards = len(harness.cards())
 
@@ -60,14 +60,12 @@ async def test_an_approver_sees_the_figures_privately(harness: Harness) -> None:
     assert "Reminders sent: 0 · escalations: 0" in text
     assert len(harness.cards()) == cards  # nothing in the channel
 
+    for text in ("report 500", "report 0", "report lots", "report 7 days"):
+        reply, response_url = await harness.command(text, user=BOB)
+        await harness.settle()
 
-@pytest.mark.parametrize("text", ["report 500", "report 0", "report lots", "report 7 days"])
-async def test_a_bad_number_of_days_is_explained(harness: Harness, text: str) -> None:
-    reply, response_url = await harness.command(text, user=BOB)
-    await harness.settle()
-
-    assert reply.message == "`/unblock report` takes a number of days from 1 to 90, e.g. `/unblock report 30`."
-    assert harness.slack.posts_to(response_url) == []
+        assert reply.message == "`/unblock report` takes a number of days from 1 to 90, e.g. `/unblock report 30`."
+        assert harness.slack.posts_to(response_url) == []
 
 
 # -- the weekly report ---------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_a_copy_placed_alone_runs_the_tests_that_use_the_copied_data(tmp_path: P
 
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
-         "tests/test_manifest.py", "tests/test_threecx_client.py", "tests/test_fake_threecx.py"],
+         "tests/test_manifest.py", "tests/test_fake_threecx.py"],
         cwd=alone, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

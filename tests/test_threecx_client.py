@@ -9,7 +9,6 @@ import pytest
 
 from bot.threecx.client import ThreeCXClient
 from bot.threecx.errors import (
-    ChangedError,
     CredentialsError,
     ForbiddenError,
     NotFoundError,
@@ -72,19 +71,6 @@ async def test_ids_are_validated_before_anything_is_sent(pbx: FakeThreeCX, clien
 # tokens ------------------------------------------------------------------------------
 
 
-async def test_one_token_fetch_for_fifty_concurrent_calls_and_the_next(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
-    pbx.token_delay = 0.2
-    for n in range(100, 150):
-        pbx.add_entry(n, f"192.0.2.{n}")
-
-    results = await asyncio.gather(*(client.delete(BLOCKLIST, n) for n in range(100, 150)))
-    await client.get(BLOCKLIST, 42)  # the token is reused
-
-    assert [r.deleted for r in results] == [True] * 50
-    assert pbx.token_requests == 1
-    assert len(pbx.calls("DELETE")) == 50
-
-
 async def test_a_token_near_its_end_is_renewed_before_use(pbx: FakeThreeCX) -> None:
     pbx.token_lifetime = 1  # renewed at half its life, so every call here needs a new one
     async with ThreeCXClient(pbx.base_url, pbx.client_id, pbx.client_secret, retry=FAST_RETRY) as c:
@@ -95,34 +81,29 @@ async def test_a_token_near_its_end_is_renewed_before_use(pbx: FakeThreeCX) -> N
     assert len(xapi_calls(pbx)) == 2  # renewed ahead of time: no 401 and no second try
 
 
-async def test_a_401_gets_one_new_token_and_one_retry(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
+async def test_a_401_gets_one_new_token_and_one_retry_and_one_that_persists_is_a_credentials_error(
+    pbx: FakeThreeCX, client: ThreeCXClient
+) -> None:
     await client.get(BLOCKLIST, 42)
     pbx.expire_tokens()
-
-    entry = await client.get(BLOCKLIST, 42)
-
-    assert entry.id == 42
+    assert (await client.get(BLOCKLIST, 42)).id == 42
     assert pbx.token_requests == 2
     assert xapi_calls(pbx) == [("GET", "/xapi/v1/Blocklist(42)")] * 3
 
-
-async def test_a_401_that_persists_is_a_credentials_error(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
     pbx.fail_next(401, times=5)
-
     with pytest.raises(CredentialsError) as caught:
         await client.get(BLOCKLIST, 42)
-
-    assert pbx.token_requests == 2
-    assert len(xapi_calls(pbx)) == 2
     assert caught.value.status == 401
+    assert (pbx.token_requests, len(xapi_calls(pbx))) == (3, 5)  # one new token, one more try
 
 
 @pytest.mark.parametrize("status", [400, 401])
-async def test_a_refused_secret_is_a_credentials_error_without_the_secret(pbx: FakeThreeCX, status: int) -> None:
+async def test_a_refused_secret_is_a_credentials_error_without_the_secret(
+    pbx: FakeThreeCX, client: ThreeCXClient, status: int
+) -> None:
     pbx.token_status = status
-    async with ThreeCXClient(pbx.base_url, pbx.client_id, pbx.client_secret, retry=FAST_RETRY) as c:
-        with pytest.raises(CredentialsError) as caught:
-            await c.get(BLOCKLIST, 42)
+    with pytest.raises(CredentialsError) as caught:
+        await client.get(BLOCKLIST, 42)
     error = caught.value
     assert pbx.client_secret not in f"{error} {error.answer()} {error!r}"
     assert xapi_calls(pbx) == [] and pbx.token_requests == 1
@@ -131,43 +112,24 @@ async def test_a_refused_secret_is_a_credentials_error_without_the_secret(pbx: F
 # errors --------------------------------------------------------------------------------------
 
 
-async def test_status_codes_map_to_typed_errors(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
+async def test_status_codes_and_answers_that_are_not_json_map_to_typed_errors(
+    pbx: FakeThreeCX, client: ThreeCXClient
+) -> None:
     with pytest.raises(NotFoundError):
         await client.get(BLOCKLIST, 9)
     pbx.forbidden = True
     with pytest.raises(ForbiddenError):
         await client.get(BLOCKLIST, 42)
     pbx.forbidden = False
-    pbx.fail_next(500)
-    with pytest.raises(UnavailableError):
-        await client.get(BLOCKLIST, 42)
     pbx.fail_next(400, body=b'{"error":{"code":"","message":"Number:\\nWARNINGS.XAPI.ALREADY_IN_USE"}}')
     with pytest.raises(UnexpectedResponseError) as other:
         await client.get(BLOCKLIST, 42)
     assert other.value.detail == "Number:\nWARNINGS.XAPI.ALREADY_IN_USE"
     assert "WARNINGS.XAPI.ALREADY_IN_USE" in other.value.answer()
-
-
-async def test_a_changed_entry_is_a_412(pbx: FakeThreeCX, client: ThreeCXClient) -> None:
-    pbx.issue_etags = pbx.enforce_etags = True
-    entry = await client.get(BLOCKLIST, 42)
-    pbx.change_entry(42, Description="edited")
-
-    with pytest.raises(ChangedError):
-        await client.delete(BLOCKLIST, 42, etag=entry.etag)
-    assert 42 in pbx.entries
-
-
-@pytest.mark.parametrize(
-    ("body", "content_type"),
-    [(b"<html><body>Sign in</body></html>", "text/html"), (b"\x00\xff garbage", "application/json")],
-)
-async def test_an_answer_that_is_not_json_is_an_unexpected_response(
-    pbx: FakeThreeCX, client: ThreeCXClient, body: bytes, content_type: str
-) -> None:
-    pbx.fail_next(200, body=body, content_type=content_type)
-    with pytest.raises(UnexpectedResponseError, match="not JSON"):
-        await client.get(BLOCKLIST, 42)
+    for body, content_type in ((b"<html><body>Sign in</body></html>", "text/html"), (b"\x00\xff", "application/json")):
+        pbx.fail_next(200, body=body, content_type=content_type)
+        with pytest.raises(UnexpectedResponseError, match="not JSON"):
+            await client.get(BLOCKLIST, 42)
 
 
 # retries ---------------------------------------------------------------------------------------------
@@ -206,7 +168,7 @@ async def test_dropped_connections_and_timeouts_are_retried(pbx: FakeThreeCX) ->
     async with ThreeCXClient(pbx.base_url, pbx.client_id, pbx.client_secret, timeout=0.3, retry=FAST_RETRY) as c:
         pbx.drop_next(times=2)
         assert (await c.get(BLOCKLIST, 42)).id == 42
-        pbx.delay = 1.0
+        pbx.delay = 0.5
         with pytest.raises(UnavailableError, match="did not answer in time"):
             await c.get(BLOCKLIST, 42)
 
@@ -251,11 +213,11 @@ async def test_a_delete_that_never_got_an_answer_may_have_been_carried_out(
 
 
 async def test_waiting_for_a_free_connection_is_not_a_timeout(pbx: FakeThreeCX) -> None:
-    pbx.delay = 0.5
+    pbx.delay = 0.25
     async with ThreeCXClient(
-        pbx.base_url, pbx.client_id, pbx.client_secret, timeout=0.8, pool_size=2, retry=FAST_RETRY
+        pbx.base_url, pbx.client_id, pbx.client_secret, timeout=0.55, pool_size=2, retry=FAST_RETRY
     ) as client:
-        # 8 calls through 2 connections take 4 rounds of 0.5 s, longer than the 0.8 s timeout
+        # 8 calls through 2 connections take 4 rounds of 0.25 s, longer than the 0.55 s timeout
         entries = await asyncio.gather(*(client.get(BLOCKLIST, 42) for _ in range(8)))
 
     assert [e.id for e in entries] == [42] * 8

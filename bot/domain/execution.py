@@ -161,7 +161,7 @@ class Execution:
         adds the allow entry for the asked address and leaves the entry's block in place."""
         action = request.done.action
         if not action.removes:
-            assert request.what.address  # Decisions refuses Allow only without
+            assert request.what.address  # a claim of Allow only needs the address (claims.py)
             return await self._allow(request, request.what.address, lease, again)
         removed = await self._once(lease, again, partial(self._gone, target), partial(self._remove, target))
         if action.allow_for is None or not removed.outcome.gone or not target.address:

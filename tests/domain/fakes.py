@@ -1,5 +1,5 @@
-"""In-memory fakes of the domain's ports (a request store, 3CX's lists, Slack's user groups) and a clock that
-only moves when a test moves it; and the domain's services built around them."""
+"""In-memory fakes of the domain's ports (a request store, 3CX's lists, the watcher's store and list, Slack's user
+groups) and a clock that only moves when a test moves it; and the domain's services built around them."""
 
 from __future__ import annotations
 
@@ -22,12 +22,14 @@ from bot.domain.ports import (
     UNBLOCKS_READ,
     WAITING_READ,
     AlreadyOpen,
+    Announcement,
     EntryList,
     NotShown,
     Shown,
     StoreUnreachable,
 )
 from bot.domain.reads import Reads
+from bot.domain.recurrence import Recurrence
 from bot.domain.requests import Requests
 from bot.domain.results import Opened
 from bot.domain.rules import Approvers, Rule, Rules
@@ -96,10 +98,10 @@ class MemoryStore:
         #: between a click's read and its compare-and-set, say
         self.before: dict[str, Callable[[], Awaitable[None]]] = {}
 
-    def unreachable(self, method: str, times: int = 1, *, written: bool = False) -> None:
-        """The next ``times`` calls of ``method`` raise :class:`StoreUnreachable`; ``written``: after making the
-        change (the answer was lost, the write was made)."""
-        self._unreachable.setdefault(method, []).extend([written] * times)
+    def unreachable(self, method: str, *, written: bool = False) -> None:
+        """The next call of ``method`` raises :class:`StoreUnreachable`; ``written``: after making the change (the
+        answer was lost, the write was made)."""
+        self._unreachable.setdefault(method, []).append(written)
 
     # -- writes --
 
@@ -378,16 +380,6 @@ def expires_at(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
-@dataclass
-class Planned:
-    """A call that fails with ``error``; ``applied``: 3CX made the change and the answer was lost; ``late``: 3CX
-    makes the change that many seconds after the error."""
-
-    error: Failed
-    applied: bool = False
-    late: float | None = None
-
-
 class FakeList(Generic[E]):
     """One of 3CX's lists in memory: a :class:`bot.domain.ports.EntryList` that records every call (``calls``:
     (method, entry Id or address)) and fails the calls it is told to fail (``fail``)."""
@@ -401,26 +393,28 @@ class FakeList(Generic[E]):
         self.calls: list[tuple[str, object]] = []
         #: run before a method answers (after its call is recorded)
         self.before: dict[str, Callable[[], Awaitable[None]]] = {}
-        self._planned: dict[str, list[Planned]] = {}
+        #: method -> each next call's (error, applied, late)
+        self._planned: dict[str, list[tuple[Failed, bool, float | None]]] = {}
         self._ids = itertools.count(1000)
         self._removal_lost = False
 
-    def fail(self, method: str, error: Failed, *, applied: bool = False, late: float | None = None,
-             times: int = 1) -> None:  # fmt: skip
-        """The next ``times`` calls of ``method`` raise ``error`` (see :class:`Planned`)."""
-        self._planned.setdefault(method, []).extend(Planned(error, applied, late) for _ in range(times))
+    def fail(self, method: str, error: Failed, *, applied: bool = False, late: float | None = None) -> None:
+        """The next call of ``method`` raises ``error``; ``applied``: 3CX made the change and the answer was lost;
+        ``late``: 3CX makes the change that many seconds after the error."""
+        self._planned.setdefault(method, []).append((error, applied, late))
 
     def called(self, method: str) -> list[object]:
         """What each call of ``method`` was about, in order."""
         return [about for name, about in self.calls if name == method]
 
-    def put(self, entry: E) -> None:
-        """Someone adds an entry in 3CX's console (no call of the bot's)."""
-        self.entries[entry.id] = entry
+    def put(self, *entries: E) -> None:
+        """Someone (or 3CX's autoblacklist) adds entries (no call of the bot's)."""
+        self.entries.update((entry.id, entry) for entry in entries)
 
-    def drop(self, entry_id: int | str) -> None:
-        """Someone (or a change 3CX made late) removes an entry (no call of the bot's)."""
-        del self.entries[entry_id]
+    def drop(self, *entry_ids: int | str) -> None:
+        """Someone (or a change 3CX made late) removes entries (no call of the bot's)."""
+        for entry_id in entry_ids:
+            del self.entries[entry_id]
 
     # -- EntryList --
 
@@ -431,7 +425,7 @@ class FakeList(Generic[E]):
     async def remove(self, target: Target) -> Removal:
         own = self._own(target)
         lost, self._removal_lost = self._removal_lost, False
-        removal = await self._call("remove", own.id, lambda: self._delete(own.id, own.etag))
+        removal = await self._call("remove", own.id, lambda: self._delete(own.id))
         return Removal(deleted=False, answer="HTTP 404 on a second try", answer_lost=True) if lost else removal
 
     async def restore(self, target: Target) -> tuple[Target, str]:
@@ -471,24 +465,21 @@ class FakeList(Generic[E]):
         planned = self._planned.get(method)
         if not planned:
             return change()
-        plan = planned.pop(0)
-        if plan.applied:
+        error, applied, late = planned.pop(0)
+        if applied:
             change()
-        elif plan.late is not None:
-            asyncio.get_running_loop().call_later(plan.late, change)
-        raise plan.error
+        elif late is not None:
+            asyncio.get_running_loop().call_later(late, change)
+        raise error
 
     def _own(self, target: Target) -> E:
         if not isinstance(target, self.holds):
             raise TypeError(f"this list holds no {type(target).__name__}")
         return target
 
-    def _delete(self, entry_id: int | str, etag: str | None = None) -> Removal:
-        current = self.entries.get(entry_id)
-        if current is None:
+    def _delete(self, entry_id: int | str) -> Removal:
+        if entry_id not in self.entries:
             return Removal(deleted=False, answer="HTTP 404: the entry was already gone")
-        if etag is not None and current.etag is not None and etag != current.etag:
-            raise Failed(Outcome.CHANGED, "Precondition Failed", status=412)
         del self.entries[entry_id]
         return Removal(deleted=True, answer="HTTP 204")
 
@@ -507,7 +498,8 @@ def _blocked(entry: Target) -> str | None:
 
 
 class FakeBlocklist(FakeList[BlocklistEntry]):
-    """The IP blocklist: also what allowing writes (``AllowList``) and lookups read (``AddressReader``)."""
+    """The IP blocklist: also what allowing writes (``AllowList``), lookups read (``AddressReader``) and the
+    watcher reads (``bot.domain.watch.WatchedList``)."""
 
     holds = BlocklistEntry
 
@@ -557,6 +549,20 @@ class FakeBlocklist(FakeList[BlocklistEntry]):
 
         return await self._call("between", ((first_id, last_id), skip, top), between)
 
+    async def highest_id(self) -> int | None:
+        return await self._call("highest_id", None, lambda: max((e.id for e in self.entries.values()), default=None))
+
+    async def added_after(self, mark: int, top: int) -> list[BlocklistEntry]:
+        """Recorded as (mark, top)."""
+
+        def added_after() -> list[BlocklistEntry]:
+            return sorted((e for e in self.entries.values() if e.id > mark), key=lambda e: e.id)[:top]
+
+        return await self._call("added_after", (mark, top), added_after)
+
+    async def still_listed(self, ids: Sequence[int]) -> set[int]:
+        return await self._call("still_listed", list(ids), lambda: {i for i in ids if i in self.entries})
+
 
 class FakeBlacklist(FakeList[BlockedNumber]):
     """The caller-number blacklist: also what lookups read (``NumberReader``)."""
@@ -575,18 +581,132 @@ class FakeBlacklist(FakeList[BlockedNumber]):
         return await self._call("holding_digits", (tail, top), holding)
 
 
-def blocked_address(entry_id: int, mask: str, *, etag: str | None = None) -> BlocklistEntry:
-    return BlocklistEntry(id=entry_id, address=mask, description="too many failed logins", block_type="Block",
-                          added_by="System", expires_at=None, etag=etag)  # fmt: skip
-
-
-def allowed_address(entry_id: int, mask: str, *, until: str | None = None) -> BlocklistEntry:
-    return BlocklistEntry(id=entry_id, address=mask, description="office", block_type=ALLOW, added_by="admin",
-                          expires_at=until)  # fmt: skip
+def blocked_address(
+    entry_id: int,
+    mask: str = "203.0.113.7",
+    *,
+    added_by: str | None = "AutoBlacklist",
+    block_type: str | None = "Block",
+) -> BlocklistEntry:
+    """An entry of the IP blocklist as 3CX lists it (``block_type`` ``ALLOW``: an allow entry)."""
+    return BlocklistEntry(entry_id, mask, f"Failed SIP registrations from {mask}", block_type, added_by, None, None)
 
 
 def blocked_number(entry_id: str, number: str) -> BlockedNumber:
     return BlockedNumber(id=entry_id, number=number, description="spam calls")
+
+
+# -- watching ----------------------------------------------------------------------------------------
+#
+# What the blocklist watcher needs besides the IP blocklist: its store (``bot.domain.ports.WatchStore``) and where
+# it says what it found (``Announcer``). ``WatchStore`` keeps the contract every real store keeps
+# (``bot.storage.contract``): one holder at a time, taken over when its last renewal is older than
+# ``stale_before``; the mark moved only by the holder and only from the mark it read, in one step with the
+# announcements kept (an entry kept before stays as it is); ``mark_gone`` true for every call about an
+# announcement kept. No method awaits anything before it has done its work, so each is one step, as a
+# transaction is.
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """One ``advance_watch`` call and what the store answered."""
+
+    holder: str
+    mark: int | None
+    new_mark: int
+    announce: tuple[int, ...]
+    moved: bool
+
+
+@dataclass
+class WatchStore:
+    """The watcher's store, in memory."""
+
+    #: None until a first ``hold_watch`` (the store's row)
+    holder: str | None = None
+    heartbeat_at: float | None = None
+    mark: int | None = None
+    #: each announcement kept, and when its entry was last checked, by entry Id
+    kept: dict[int, Announcement] = field(default_factory=dict)
+    checked_at: dict[int, float] = field(default_factory=dict)
+    advances: list[Advance] = field(default_factory=list)
+
+    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
+        free = self.holder is None or self.holder == holder
+        if free or (self.heartbeat_at is not None and self.heartbeat_at < stale_before):
+            self.holder, self.heartbeat_at = holder, at
+            return True, self.mark
+        return False, self.mark
+
+    async def release_watch(self, holder: str) -> None:
+        if self.holder == holder:
+            self.holder = None
+
+    async def advance_watch(
+        self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
+    ) -> bool:
+        moved = self.holder == holder and self.mark == mark
+        self.advances.append(Advance(holder, mark, new_mark, tuple(a.entry.id for a in announce), moved))
+        if moved:
+            self.mark, self.heartbeat_at = new_mark, at
+            for announcement in announce:
+                self.kept.setdefault(announcement.entry.id, announcement)
+        return moved
+
+    async def unposted(self, limit: int) -> list[Announcement]:
+        return [a for a in self.announced().values() if a.ref is None and not a.gone][:limit]
+
+    async def posted(self, entry_ids: Sequence[int], ref: str, *, in_summary: bool) -> None:
+        for entry_id in entry_ids:
+            if entry_id in self.kept:
+                self.kept[entry_id] = replace(self.kept[entry_id], ref=ref, in_summary=in_summary)
+
+    async def showing(self, limit: int) -> list[Announcement]:
+        shown = [a for a in self.announced().values() if a.ref is not None and not a.in_summary and not a.gone]
+        return sorted(shown, key=lambda a: (self.checked_at.get(a.entry.id, 0.0), a.entry.id))[:limit]
+
+    async def checked(self, entry_ids: Sequence[int], at: float) -> None:
+        self.checked_at.update(dict.fromkeys(entry_ids, at))
+
+    async def mark_gone(self, entry_id: int) -> bool:
+        if entry_id not in self.kept:
+            return False
+        self.kept[entry_id] = replace(self.kept[entry_id], gone=True)
+        return True
+
+    def announced(self) -> dict[int, Announcement]:
+        """Every announcement kept, by entry Id, lowest first."""
+        return dict(sorted(self.kept.items()))
+
+
+@dataclass
+class Announcer:
+    """Where the watcher says what it found: each post is the message ``2000000000.<n>``, or none while it does
+    not ``deliver`` (each try is in ``posts``)."""
+
+    deliver: bool = True
+    posts: list[tuple[str, list[int]]] = field(default_factory=list)
+    unblocked_in: dict[str, list[UnblockRequest]] = field(default_factory=dict)
+    gone_ids: list[int] = field(default_factory=list)
+
+    def _post(self, kind: str, found: Sequence[Announcement]) -> str | None:
+        self.posts.append((kind, [a.entry.id for a in found]))
+        return f"2000000000.{len(self.posts):06d}" if self.deliver else None
+
+    async def new_block(self, found: Announcement, again: Recurrence | None, now: float) -> str | None:
+        return self._post("new", [found])
+
+    async def burst(self, found: Sequence[Announcement]) -> str | None:
+        return self._post("burst", found)
+
+    async def unblocking(self, found: Sequence[Announcement], rules: Sequence[str | None]) -> str | None:
+        return self._post("unblocking", found)
+
+    def unblocked(self, ref: str, found: Sequence[Announcement], requests: Sequence[UnblockRequest]) -> None:
+        self.unblocked_in[ref] = list(requests)
+
+    def gone(self, found: Announcement) -> None:
+        self.gone_ids.append(found.entry.id)
 
 
 # -- Slack's user groups -----------------------------------------------------------------------
@@ -620,8 +740,6 @@ class FakeCards:
     claims: list[UnblockRequest] = field(default_factory=list)
     then: Callable[[UnblockRequest], object] | None = None
     refs: dict[str, str] = field(default_factory=dict)
-    #: whether each reminder is delivered (``Stopped``: the process stops while sending it)
-    reminders: bool | type[Exception] = True
 
     async def show(self, request: UnblockRequest, reply: str | None) -> Shown | NotShown:
         if self.error is not None:
@@ -639,9 +757,7 @@ class FakeCards:
             self.then(request)
 
     async def remind(self, request: UnblockRequest) -> bool:
-        if not isinstance(self.reminders, bool):
-            raise self.reminders()
-        return self.reminders
+        return True
 
 
 @dataclass

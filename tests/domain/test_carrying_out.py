@@ -120,9 +120,14 @@ async def recovered(w: World) -> list[UnblockRequest]:
 # -- Approve, and its undo ---------------------------------------------------------------------------
 
 
-async def test_approve_removes_each_entry_once_and_ends_unblocked() -> None:
+async def test_approve_and_undo_tell_of_their_claim_then_remove_and_put_back_each_entry_once() -> None:
     w = world()
-    done = await approved(w, 42, 43)
+    request = await w.request(w.ip.entries[42], w.ip.entries[43])
+    seen: list[tuple[State, list[object]]] = []
+    w.cards.then = lambda r: seen.append((r.state, [name for name, _ in w.ip.calls]))
+    click = await w.requests.approve(request.id, APPROVER, CHANNEL)
+    assert isinstance(click, Resolved)
+    done = click.request
     assert (done.state, done.owner) == (U, None)
     assert [(r.outcome, r.answer) for r in done.done.results] == [(Outcome.DELETED, "HTTP 204")] * 2
     assert done.done.undo_until == w.clock() + TIMING.undo_window
@@ -130,6 +135,9 @@ async def test_approve_removes_each_entry_once_and_ends_unblocked() -> None:
     assert await w.moves(done.id) == [(None, P), (P, X), (X, U)]
     assert (await w.store.transitions(done.id))[-1].answer == "HTTP 204; HTTP 204"
     assert (await w.state(done.id)) == done
+    back = await undone(w, done)
+    assert (back.state, back.owner, w.ip.called("restore")) == (UNDONE, None, [42, 43])
+    assert seen == [(X, []), (State.UNDOING, ["remove", "remove"])]  # each claim told before 3CX was asked
 
 
 async def test_a_delete_without_an_answer_that_3cx_made_later_is_looked_for_once_and_unblocked() -> None:
@@ -316,78 +324,71 @@ async def test_a_claim_taken_over_by_another_process_is_left_to_the_new_owner(re
 # -- after a restart: Approve ------------------------------------------------------------------------------
 
 
-async def test_a_claim_is_not_taken_over_before_its_owner_must_be_gone() -> None:
-    w = world()
-    request = await stopped_after_claiming(w)
-    w.clock.advance(TIMING.takeover_after)
-    assert await w.requests.recover() == [] and w.ip.calls == []
-    now = await w.state(request.id)
-    assert (now.state, now.owner) == (X, DEAD)
-
-
-async def test_a_stopped_claim_still_listed_is_removed_once() -> None:
-    w = world()
-    request = await stopped_after_claiming(w)
-    [done] = await recovered(w)
-    assert (done.id, done.state, done.owner) == (request.id, U, None)
-    assert w.ip.calls == [("listed", 42), ("remove", 42)]
-    [result] = done.done.results
-    assert (result.outcome, result.after_restart) == (Outcome.DELETED, True)
-    assert done.done.undo_until is not None
-    assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
-    assert await w.requests.recover() == [] and w.ip.called("remove") == [42]
-
-
-async def test_a_stopped_claim_whose_delete_3cx_made_late_is_not_deleted_twice() -> None:
+@pytest.mark.parametrize("made", [True, False], ids=["3CX made it", "3CX refused it"])
+async def test_a_stopped_claim_is_finished_once_its_owner_must_be_gone_and_never_deleted_twice(made: bool) -> None:
     w = world()
     request_id = await stopped_while_3cx_works(w, "remove")
-    w.ip.drop(42)  # 3CX carries the DELETE out afterwards
+    if made:
+        w.ip.drop(42)  # 3CX carries the DELETE out afterwards
+    w.clock.advance(TIMING.takeover_after)
+    assert await w.requests.recover() == [] and w.ip.calls == [("remove", 42)]  # its owner may still be at work
+    now = await w.state(request_id)
+    assert (now.state, now.owner) == (X, DEAD)
     [done] = await recovered(w)
-    assert done.state is U and w.ip.calls == [("listed", 42)]
+    assert (done.id, done.state, done.owner) == (request_id, U, None) and 42 not in w.ip.entries
+    assert w.ip.calls == [("listed", 42)] + ([] if made else [("remove", 42)])
     [result] = done.done.results
     assert (result.outcome, result.after_restart) == (Outcome.DELETED, True)
-    assert result.answer == "checked after a restart: 3CX no longer lists it"
-    assert done.id == request_id and done.removed == list(done.what.targets)  # Undo puts it back
+    if made:
+        assert result.answer == "checked after a restart: 3CX no longer lists it"
+    assert done.removed == list(done.what.targets) and done.done.undo_until is not None  # Undo puts it back
+    assert await w.moves(request_id) == [(None, P), (P, X), (X, U)]
+    assert await w.requests.recover() == [] and w.ip.called("remove") == ([] if made else [42])
 
 
 @pytest.mark.parametrize(
     ("action", "look", "do"),
-    [(UNBLOCK, "listed", "remove"), (ALLOW_HOUR, "marked", "allow"), (ONLY_HOUR, "marked", "allow")],
-    ids=["unblock", "the allow entry after the unblock", "allow only"],
+    [
+        (UNBLOCK, "listed", "remove"),
+        (ALLOW_HOUR, "marked", "allow"),
+        (ONLY_HOUR, "marked", "allow"),
+        (None, "find_restored", "restore"),
+    ],
+    ids=["unblock", "the allow entry after the unblock", "allow only", "undo"],
 )
 async def test_a_stopped_claim_3cx_cannot_be_asked_about_waits_for_the_next_try(
-    action: Action, look: str, do: str
+    action: Action | None, look: str, do: str
 ) -> None:
     w = world()
-    request = await stopped_after_claiming(w, action)
+    request = await (undo_stopped(w) if action is None else stopped_after_claiming(w, action))
     w.ip.fail(look, unavailable())
     assert await recovered(w) == []
-    assert (await w.state(request.id)).state is X and w.ip.called(do) == []
+    claimed = State.UNDOING if action is None else X
+    assert (await w.state(request.id)).state is claimed and w.ip.called(do) == []
     [done] = await recovered(w)
-    assert done.state is U and len(w.ip.called(do)) == 1
+    assert done.state is (UNDONE if action is None else U) and len(w.ip.called(do)) == 1
 
 
-# -- after a restart: Allow only ---------------------------------------------------------------------------
+# -- after a restart: Approve and allow, Allow only ------------------------------------------------------
 
 
 @pytest.mark.parametrize("made", [True, False], ids=["3CX added it", "3CX did not"])
-async def test_a_stopped_allow_only_adds_its_allow_entry_once(made: bool) -> None:
+@pytest.mark.parametrize("action", [ALLOW_HOUR, ONLY_HOUR], ids=["approve and allow", "allow only"])
+async def test_a_stopped_allow_adds_its_allow_entry_once(action: Action, made: bool) -> None:
     w = world()
-    request_id = await stopped_while_3cx_works(w, "allow", ONLY_HOUR)
+    address = "203.0.113.7" if action.removes else ASKED
+    request_id = await stopped_while_3cx_works(w, "allow", action)
     if made:
         note = f"Allowed for 1 hour by unblock-bot: approved by {APPROVER}, {marker(await w.state(request_id))}"
-        w.ip.put(BlocklistEntry(2000, ASKED, note, ALLOW, "API", expires_at(w.clock() + 3600)))
+        w.ip.put(BlocklistEntry(2000, address, note, ALLOW, "API", expires_at(w.clock() + 3600)))
     [done] = await recovered(w)
     [entry] = allow_entries(w)
     [result] = done.done.results
-    assert (done.state, result.outcome, result.added_allow, result.after_restart) == (
-        U,
-        Outcome.ALLOWED,
-        entry.id,
-        True,
-    )
-    assert w.ip.called("marked") == [ASKED] and w.ip.called("allow") == ([] if made else [ASKED])
+    outcome = Outcome.DELETED if action.removes else Outcome.ALLOWED
+    assert (done.state, result.outcome, result.added_allow, result.after_restart) == (U, outcome, entry.id, True)
+    assert w.ip.called("marked") == [address] and w.ip.called("allow") == ([] if made else [address])
     assert w.ip.called("remove") == [] and w.ip.entries[NETWORK].blocks
+    assert (42 in w.ip.entries) is not action.removes  # Approve and allow removed it before the stop
     assert await w.requests.recover() == [] and len(allow_entries(w)) == 1
 
 

@@ -1,19 +1,34 @@
-"""What a click does, through the service: one open request per entry, who may approve, deny, cancel and undo,
-where, two clicks at once, and expiry."""
+"""The service that owns a request's life, as the Slack layer calls it: opening (non-blocking entries never
+offered, a request whose card could not be shown withdrawn, one open request per entry), who may approve, deny,
+cancel and undo, where, two clicks at once, and expiry (by upkeep when due)."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from bot.domain.claims import ELSEWHERE
+from bot.domain.entries import ALLOW
 from bot.domain.model import State, UnblockRequest
-from bot.domain.results import AlreadyRequested, Refusal, Refused, Resolved, Unknown, Why
+from bot.domain.ports import Shown
+from bot.domain.results import (
+    AlreadyRequested,
+    NothingToUnblock,
+    Opened,
+    Refusal,
+    Refused,
+    Resolved,
+    Unknown,
+    Why,
+    Withdrawn,
+)
 
 from .fakes import (
     APPROVER,
     CHANNEL,
+    EXPIRE_EVERY,
     GROUP_MEMBER,
     OTHER_CHANNEL,
     OTHER_USER,
@@ -38,7 +53,28 @@ async def unblocked(w: World) -> UnblockRequest:
     return click.request
 
 
-# -- one open request per entry ------------------------------------------------------------------
+# -- opening, one open request per entry ---------------------------------------------------------
+
+
+async def test_open_offers_only_the_blocking_entries_and_shows_the_card() -> None:
+    w = world()
+    w.ip.put(blocked_address(90, "192.0.2.9", block_type=ALLOW))
+    result = await w.requests.open([w.ip.entries[42], w.ip.entries[90]], REQUESTER, CHANNEL, None, asked_in=None)
+    assert isinstance(result, Opened) and [t.id for t in result.request.what.targets] == [42]
+    assert result.shown == Shown("1700000000.000001") and [r.state for r in w.cards.shown] == [P]
+    nothing = await w.requests.open([w.ip.entries[90]], REQUESTER, CHANNEL, None, asked_in=None)
+    assert isinstance(nothing, NothingToUnblock) and len(w.cards.shown) == 1
+
+
+async def test_a_request_whose_card_could_not_be_shown_is_withdrawn_and_frees_its_entries() -> None:
+    w = world()
+    w.cards.error = "channel_not_found"
+    result = await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None)
+    assert isinstance(result, Withdrawn) and result.reason == "channel_not_found"
+    now = await w.state(result.request.id)
+    assert now.state is State.CANCELLED and await w.moves(now.id) == [(None, P), (P, State.CANCELLED)]
+    w.cards.error = None
+    assert isinstance(await w.requests.open([w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None), Opened)
 
 
 async def test_a_request_for_an_entry_in_an_open_request_is_the_open_one_until_its_time_is_up() -> None:
@@ -51,15 +87,9 @@ async def test_a_request_for_an_entry_in_an_open_request_is_the_open_one_until_i
     w.clock.advance(1)  # its time is up: the next request for its entry expires it
     new = await w.request(w.ip.entries[42], requester=OTHER_USER)
     assert await w.moves(first.id) == [(None, P), (P, State.EXPIRED)]
-    assert w.store.open_targets == {"address:42": new.id}
-
-
-async def test_an_address_and_a_number_with_the_same_id_are_different_entries() -> None:
-    w = world()
     w.numbers.put(blocked_number("42", "+15550199"))
-    await w.request(w.ip.entries[42])
-    await w.request(w.numbers.entries["42"])
-    assert len(w.store.open_targets) == 2
+    number = await w.request(w.numbers.entries["42"])  # an address and a number with the same Id: two entries
+    assert w.store.open_targets == {"address:42": new.id, "number:42": number.id}
 
 
 # -- who may decide --------------------------------------------------------------------------------
@@ -124,6 +154,18 @@ async def test_expire_due_expires_only_the_requests_past_their_time() -> None:
     w.clock.advance(0.1)
     assert [r.id for r in await w.requests.expire_due()] == [second.id]
     assert await w.store.waiting(10) == []
+
+
+async def test_upkeep_expires_only_when_due() -> None:
+    w = world(timing=replace(TIMING, ttl=10.0))
+    assert (await w.requests.upkeep()).expired == []  # the first round expires (nothing yet)
+    waiting = await w.request(w.ip.entries[43])
+    w.clock.advance(11.0)
+    early = await w.requests.upkeep()
+    assert early.expired == [] and (await w.state(waiting.id)).state is P  # not due before EXPIRE_EVERY
+    w.clock.advance(EXPIRE_EVERY)
+    [expired] = (await w.requests.upkeep()).expired
+    assert (expired.id, expired.state) == (waiting.id, State.EXPIRED)
 
 
 # -- undo --------------------------------------------------------------------------------------------

@@ -166,12 +166,8 @@ PAGES = [
 async def test_pages_say_whether_there_is_more(
     method: str, args: tuple[object, ...], kwargs: dict[str, int], ids: list[int], more: bool, asked: object
 ) -> None:
-    ip = FakeBlocklist(
-        [
-            entry(i, f"203.0.113.{i}", description="SIP" if i % 2 else "web")
-            for i in range(1, 30 if method == "between" else 8)
-        ]
-    )
+    listed = range(1, 30 if method == "between" else 8)
+    ip = FakeBlocklist([entry(i, f"203.0.113.{i}", description="SIP" if i % 2 else "web") for i in listed])
     page = await getattr(finder(ip), method)(*args, **kwargs)
     assert ([e.id for e in page.entries], page.skip, page.more) == (ids, kwargs.get("skip", 0), more)
     assert ip.called(method) == [asked]

@@ -47,6 +47,7 @@ SEC1, SEC2, SEC3, VOICE1 = "U0SEC1", "U0SEC2", "U0SEC3", "U0VOICE1"
 #: a user group of security approvers, whose member is ``SEC3``
 SECURITY = "S0SECURITY"
 HOUR = 3600.0
+ONLY_HOUR, ALLOW_HOUR = Action(Does.ALLOW_ONLY, HOUR), Action(Does.UNBLOCK_AND_ALLOW, HOUR)
 
 #: entry 43 (198.51.100.0/24): two approvals of the security approvers, Approve and allow for an hour only
 WIDE = Rule(
@@ -83,8 +84,10 @@ async def wide(w: World, *, requester: str = REQUESTER) -> UnblockRequest:
     return request
 
 
-async def first_approval(w: World, request: UnblockRequest, user: str = SEC1) -> UnblockRequest:
-    recorded = await w.requests.approve(request.id, user, CHANNEL)
+async def first_approval(
+    w: World, request: UnblockRequest, user: str = SEC1, action: Action = UNBLOCK
+) -> UnblockRequest:
+    recorded = await w.requests.approve(request.id, user, CHANNEL, action)
     assert isinstance(recorded, ApprovalRecorded), recorded
     return recorded.request
 
@@ -106,9 +109,7 @@ def not_approver(verb: str, rule: Rule) -> Refusal:
 # -- two approvals -----------------------------------------------------------------------------------
 
 
-async def test_the_first_of_two_approvals_is_recorded_the_same_approver_counts_once_and_a_second_carries_it_out() -> (
-    None
-):
+async def test_the_first_of_two_approvals_is_recorded_once_per_approver_and_a_second_carries_it_out() -> None:
     w = ruled()
     request = await wide(w)
     click = await w.requests.approve(request.id, SEC1, CHANNEL)
@@ -179,11 +180,8 @@ async def test_expiry_still_applies_after_one_approval() -> None:
     w.clock.advance(TIMING.ttl)
     click = await w.requests.approve(request.id, SEC2, CHANNEL)
     assert isinstance(click, Expired) and click.just_now
-    assert (click.request.state, click.request.decision.approved_by, click.request.decision.by) == (
-        State.EXPIRED,
-        (SEC1,),
-        None,
-    )
+    now = click.request
+    assert (now.state, now.decision.approved_by, now.decision.by) == (State.EXPIRED, (SEC1,), None)
     assert await w.moves(request.id) == [(None, P), (P, P), (P, State.EXPIRED)]
     assert w.ip.calls == []
 
@@ -224,21 +222,33 @@ def outcomes(results: Iterable[Decided]) -> list[str]:
     return sorted(type(r).__name__ for r in results)
 
 
-@pytest.mark.parametrize("first", [True, False], ids=["second approvals", "first approvals"])
-async def test_two_approvals_at_once_carry_it_out_once(first: bool) -> None:
+@pytest.mark.parametrize(
+    ("first", "users", "landed"),
+    [
+        (True, (SEC2, SEC3), ["AlreadyResolved", "Resolved"]),
+        (False, (SEC1, SEC2), ["ApprovalRecorded", "Resolved"]),
+        (False, (SEC1, SEC1), ["ApprovalRecorded", "Refused"]),
+    ],
+    ids=["second approvals", "first approvals", "one approver's two clicks"],
+)
+async def test_two_approvals_at_once_carry_it_out_once_and_one_approvers_two_count_once(
+    first: bool, users: tuple[str, str], landed: list[str]
+) -> None:
     w = ruled()
     request = await wide(w)
     if first:
         await first_approval(w, request)
-    users = (SEC2, SEC3) if first else (SEC1, SEC2)
     results = await asyncio.gather(
         w.requests.approve(request.id, users[0], CHANNEL), w.process("bot-b").approve(request.id, users[1], CHANNEL)
     )
-    assert outcomes(results) == ["AlreadyResolved" if first else "ApprovalRecorded", "Resolved"]
-    assert w.ip.called("remove") == [43]
+    assert outcomes(results) == landed
     now = await w.state(request.id)
-    assert now.state is U and len(now.decision.approved_by) == 2 and now.decision.by == now.decision.approved_by[1]
-    assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)]
+    if users[0] == users[1]:
+        assert [r.reason.why for r in results if isinstance(r, Refused)] == [Why.ALREADY_APPROVED]
+        assert (now.state, now.decision.approved_by, w.ip.calls) == (P, (SEC1,), [])
+    else:
+        assert now.state is U and len(now.decision.approved_by) == 2 and now.decision.by == now.decision.approved_by[1]
+        assert await w.moves(request.id) == [(None, P), (P, P), (P, X), (X, U)] and w.ip.called("remove") == [43]
 
 
 @pytest.mark.parametrize(
@@ -267,62 +277,38 @@ async def test_an_approval_landing_between_anothers_read_and_its_write_sends_one
     assert w.ip.called("remove") == [43]
 
 
-async def test_one_approvers_two_clicks_at_once_count_once() -> None:
-    w = ruled()
-    request = await wide(w)
-    results = await asyncio.gather(
-        w.requests.approve(request.id, SEC1, CHANNEL), w.process("bot-b").approve(request.id, SEC1, CHANNEL)
-    )
-    assert outcomes(results) == ["ApprovalRecorded", "Refused"]
-    assert [r.reason.why for r in results if isinstance(r, Refused)] == [Why.ALREADY_APPROVED]
-    now = await w.state(request.id)
-    assert (now.state, now.decision.approved_by) == (P, (SEC1,))
-    assert w.ip.calls == []
-
-
 # -- which rule, which durations ------------------------------------------------------------------------------
 
 
-async def test_the_strictest_rule_among_several_entries_decides() -> None:
+async def test_the_strictest_rule_of_several_entries_decides_so_an_auto_rule_waits_for_one_needing_approval() -> None:
     w = ruled()
-    request = await w.request(w.ip.entries[42], w.ip.entries[43], w.numbers.entries["n1"])
+    result = await w.requests.open([w.ip.entries[44], w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None)
+    assert isinstance(result, Opened) and result.decided is None and w.ip.calls == []
+    assert (result.request.decision.rule, result.request.decision.auto, result.request.state) == (None, False, P)
+    request = await w.request(w.ip.entries[43], w.numbers.entries["n1"])
     assert (request.decision.rule, request.decision.needed, request.decision.auto) == ("Wide networks", 2, False)
     assert w.policy.rule_for(request) == WIDE
     await first_approval(w, request)
     done = await w.requests.approve(request.id, SEC2, CHANNEL)
     assert isinstance(done, Resolved) and done.request.state is U
-    assert (w.ip.called("remove"), w.numbers.called("remove")) == ([42, 43], ["n1"])
-
-
-async def test_an_auto_rule_entry_with_another_needing_approval_waits_for_approval() -> None:
-    w = ruled()
-    result = await w.requests.open([w.ip.entries[44], w.ip.entries[42]], REQUESTER, CHANNEL, None, asked_in=None)
-    assert isinstance(result, Opened) and result.decided is None
-    assert (result.request.decision.rule, result.request.decision.auto, result.request.state) == (None, False, P)
-    assert w.ip.calls == []
+    assert (w.ip.called("remove"), w.numbers.called("remove")) == ([43], ["n1"])
 
 
 async def test_approve_and_allow_takes_only_the_durations_of_the_rule() -> None:
     w = ruled()
     request = await wide(w)
-    day = 86400.0  # offered by the settings, not by the rule
-    refused = await w.requests.approve(request.id, SEC1, CHANNEL, action=Action(Does.UNBLOCK_AND_ALLOW, day))
-    assert refused == Refused(request, NOT_ALLOWABLE)
+    a_day = Action(Does.UNBLOCK_AND_ALLOW, 86400.0)  # offered by the settings, not by the rule
+    assert await w.requests.approve(request.id, SEC1, CHANNEL, a_day) == Refused(request, NOT_ALLOWABLE)
     assert (await w.state(request.id)).decision.approved_by == ()
-    assert isinstance(
-        await w.requests.approve(request.id, SEC1, CHANNEL, action=Action(Does.UNBLOCK_AND_ALLOW, HOUR)),
-        ApprovalRecorded,
-    )
-    assert await w.requests.approve(request.id, SEC2, CHANNEL, action=Action(Does.UNBLOCK_AND_ALLOW, day)) == Refused(
-        await w.state(request.id), NOT_ALLOWABLE
-    )
-    done = await w.requests.approve(request.id, SEC2, CHANNEL, action=Action(Does.UNBLOCK_AND_ALLOW, HOUR))
+    recorded = await first_approval(w, request, action=ALLOW_HOUR)
+    assert await w.requests.approve(request.id, SEC2, CHANNEL, a_day) == Refused(recorded, NOT_ALLOWABLE)
+    done = await w.requests.approve(request.id, SEC2, CHANNEL, ALLOW_HOUR)
     assert isinstance(done, Resolved) and (done.request.state, done.request.done.action.allow_for) == (U, HOUR)
     assert w.ip.called("remove") == [43] and len(w.ip.called("allow")) == 1
 
     settings = await w.request(w.ip.entries[42])  # no rule: the settings' durations
-    allowed = await w.requests.approve(settings.id, APPROVER, CHANNEL, action=Action(Does.UNBLOCK_AND_ALLOW, day))
-    assert isinstance(allowed, Resolved) and allowed.request.done.action.allow_for == day
+    allowed = await w.requests.approve(settings.id, APPROVER, CHANNEL, a_day)
+    assert isinstance(allowed, Resolved) and allowed.request.done.action.allow_for == a_day.allow_for
 
 
 # -- approvals for different actions ----------------------------------------------------------------------------
@@ -330,7 +316,6 @@ async def test_approve_and_allow_takes_only_the_durations_of_the_rule() -> None:
 #: the address asked for inside entry 43's network (Allow only is offered)
 ASKED = "198.51.100.130"
 APPROVE = Approval  # Approve: neither a duration nor Allow only
-ONLY_HOUR, ALLOW_HOUR = Action(Does.ALLOW_ONLY, HOUR), Action(Does.UNBLOCK_AND_ALLOW, HOUR)
 ALLOW_ONLY, UNBLOCK_AND_ALLOW = partial(Approval, action=ONLY_HOUR), partial(Approval, action=ALLOW_HOUR)
 
 
@@ -400,21 +385,6 @@ async def test_an_auto_rules_request_is_carried_out_at_open_and_an_approver_may_
     assert isinstance(undone, Resolved)
     assert (undone.request.state, undone.request.done.undone_by) == (State.UNDONE, APPROVER)
     assert w.ip.called("restore") == [44]
-
-
-async def test_a_request_no_rule_matches_follows_the_settings() -> None:
-    w = ruled()
-    request = await w.request(w.ip.entries[42])
-    assert (request.decision.rule, request.decision.needed, request.decision.auto) == (None, 1, False)
-    settings = w.policy.rules.default.approvers
-    assert await w.requests.approve(request.id, SEC1, CHANNEL) == Refused(
-        request, Refusal(Why.NOT_APPROVER, "approve", approvers=settings)
-    )
-    done = await w.requests.approve(request.id, APPROVER, CHANNEL)
-    assert isinstance(done, Resolved)
-    assert (done.request.state, done.request.decision.by, done.request.decision.approved_by) == (U, APPROVER, ())
-    assert await w.moves(request.id) == [(None, P), (P, X), (X, U)]
-    assert w.ip.called("remove") == [42]
 
 
 async def test_an_auto_request_a_stopped_process_opened_but_never_claimed_is_carried_out_by_recovery() -> None:

@@ -1,16 +1,37 @@
-"""Watching the blocklist (``bot.domain.watch.Watch``): one process watches at a time, the first look only sets the
-mark, later looks announce each new entry the rules want, kept exactly once, and announcements whose entry the PBX
-no longer lists are said gone once."""
+"""Watching the blocklist (``bot.domain.watch.Watch``), one tick at a time: one process watches at a time, the first
+look only sets the mark, later looks announce each new entry the rules want, kept exactly once, and announcements
+whose entry the PBX no longer lists are said gone once. Trusted networks: a new entry whose rule has
+``auto_on_watch`` is not announced for a person to ask about; the watch service unblocks it, through the request
+service, once; every other new entry is announced as before."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+from collections.abc import Sequence
+
 import pytest
 
+from bot.domain.entries import BlocklistEntry
+from bot.domain.model import WATCHER, Asked, State
+from bot.domain.ports import Announcement
+from bot.domain.rules import Approvers, Rule
 from bot.domain.watch import CHECKS, PAGE, Watch, Watched, WatchRules
 
+from .fakes import (
+    APPROVER,
+    CHANNEL,
+    Advance,
+    Announcer,
+    FakeBlocklist,
+    Stopped,
+    WatchStore,
+    World,
+    blocked_address,
+    stopped_during,
+    world,
+)
 from .fakes import FakeClock as Clock
-from .fakes import world
-from .watch_fakes import Advance, Announcer, WatchedList, WatchStore, blocked
 
 WATCH = "C0WATCH"
 ONE, TWO, THREE = "process-one", "process-two", "process-three"
@@ -24,10 +45,8 @@ def store() -> WatchStore:
 
 
 @pytest.fixture
-def blocklist() -> WatchedList:
-    listed = WatchedList()
-    listed.put(blocked(40, "198.51.100.23"), blocked(42))
-    return listed
+def blocklist() -> FakeBlocklist:
+    return FakeBlocklist([blocked_address(40, "198.51.100.23"), blocked_address(42)])
 
 
 @pytest.fixture
@@ -37,7 +56,7 @@ def clock() -> Clock:
 
 def watcher(
     store: WatchStore,
-    blocklist: WatchedList,
+    blocklist: FakeBlocklist,
     clock: Clock,
     holder: str = ONE,
     added_by: frozenset[str] | None = AUTO,
@@ -53,25 +72,25 @@ def said(one: Watch) -> Announcer:
 
 
 async def test_watching_an_empty_list_starts_from_the_first_entry(clock: Clock, store: WatchStore) -> None:
-    blocklist = WatchedList()
+    blocklist = FakeBlocklist()
     one = watcher(store, blocklist, clock)
     await one.tick()
     assert store.mark == 0
 
-    blocklist.put(blocked(1))
+    blocklist.put(blocked_address(1))
     clock.advance(INTERVAL)
     await one.tick()
     assert said(one).posts == [("new", [1])] and blocklist.called("added_after") == [(0, PAGE)]
 
 
 NEW = [
-    blocked(43, "192.0.2.43"),
-    blocked(44, "192.0.2.44", block_type="Allow"),
-    blocked(45, "192.0.2.45", added_by="Admin"),
-    blocked(46, "192.0.2.46", added_by=None),
-    blocked(47, "192.0.2.47"),
-    blocked(48, "192.0.2.48", added_by="Admin"),
-    blocked(49, "192.0.2.49", added_by="AutoBlacklist", block_type="Allow"),
+    blocked_address(43, "192.0.2.43"),
+    blocked_address(44, "192.0.2.44", block_type="Allow"),
+    blocked_address(45, "192.0.2.45", added_by="Admin"),
+    blocked_address(46, "192.0.2.46", added_by=None),
+    blocked_address(47, "192.0.2.47"),
+    blocked_address(48, "192.0.2.48", added_by="Admin"),
+    blocked_address(49, "192.0.2.49", added_by="AutoBlacklist", block_type="Allow"),
 ]
 
 
@@ -81,7 +100,7 @@ NEW = [
     ids=["autoblacklist", "all", "admin"],
 )
 async def test_later_looks_announce_only_the_new_entries_the_rules_want_and_never_allow_entries(
-    store: WatchStore, blocklist: WatchedList, clock: Clock, added_by: frozenset[str] | None, kept: list[int]
+    store: WatchStore, blocklist: FakeBlocklist, clock: Clock, added_by: frozenset[str] | None, kept: list[int]
 ) -> None:
     one = watcher(store, blocklist, clock, added_by=added_by)
     await one.tick()
@@ -97,11 +116,11 @@ async def test_later_looks_announce_only_the_new_entries_the_rules_want_and_neve
 
 
 async def test_an_entry_is_kept_once_and_announced_at_each_look_until_it_is_posted(
-    store: WatchStore, blocklist: WatchedList, clock: Clock
+    store: WatchStore, blocklist: FakeBlocklist, clock: Clock
 ) -> None:
     one = watcher(store, blocklist, clock)
     await one.tick()
-    blocklist.put(blocked(43), blocked(44))
+    blocklist.put(blocked_address(43), blocked_address(44))
     said(one).deliver = False
     for _ in range(2):
         clock.advance(INTERVAL)
@@ -120,7 +139,7 @@ async def test_an_entry_is_kept_once_and_announced_at_each_look_until_it_is_post
 
 
 async def test_a_second_watcher_does_not_hold_the_watch_while_the_first_renews_it_and_takes_it_two_intervals_after(
-    store: WatchStore, blocklist: WatchedList, clock: Clock
+    store: WatchStore, blocklist: FakeBlocklist, clock: Clock
 ) -> None:
     one, two = watcher(store, blocklist, clock), watcher(store, blocklist, clock, TWO)
     await one.tick()
@@ -137,29 +156,30 @@ async def test_a_second_watcher_does_not_hold_the_watch_while_the_first_renews_i
 
     assert store.heartbeat_at is not None
     last_renewal = store.heartbeat_at  # the first watcher stops renewing
-    blocklist.put(blocked(43))
+    blocklist.put(blocked_address(43))
     clock.now = last_renewal + 2 * INTERVAL
     assert await two.tick() == Watched(held=False)
     clock.now = last_renewal + 2 * INTERVAL + 0.001
     assert (await two.tick()).held
 
     assert said(two).posts == [("new", [43])]  # from where the first watcher was
-    assert (store.holder, store.mark) == (TWO, 43) and blocklist.called("highest_id") == [()]
+    assert (store.holder, store.mark) == (TWO, 43) and blocklist.called("highest_id") == [None]
     assert await one.tick() == Watched(held=False)
 
 
 async def test_a_look_whose_advance_lost_the_race_keeps_nothing(
-    store: WatchStore, blocklist: WatchedList, clock: Clock
+    store: WatchStore, blocklist: FakeBlocklist, clock: Clock
 ) -> None:
     one, two = watcher(store, blocklist, clock, added_by=None), watcher(store, blocklist, clock, TWO)
     await one.tick()
-    blocklist.put(blocked(43), blocked(44, "192.0.2.44", added_by="Admin"))
+    blocklist.put(blocked_address(43), blocked_address(44, "192.0.2.44", added_by="Admin"))
 
-    async def taken_over_meanwhile() -> None:
+    async def taken_over_meanwhile() -> None:  # while the first watcher reads the list
+        del blocklist.before["added_after"]
         clock.advance(2 * INTERVAL + 1)  # the first watcher's answer is late: its lease went stale
         await two.tick()
 
-    blocklist.during_read = taken_over_meanwhile
+    blocklist.before["added_after"] = taken_over_meanwhile
     clock.advance(INTERVAL)
     await one.tick()
 
@@ -170,11 +190,11 @@ async def test_a_look_whose_advance_lost_the_race_keeps_nothing(
 
 
 async def test_hand_on_lets_another_take_the_watch_at_once(
-    store: WatchStore, blocklist: WatchedList, clock: Clock
+    store: WatchStore, blocklist: FakeBlocklist, clock: Clock
 ) -> None:
     one, two = watcher(store, blocklist, clock), watcher(store, blocklist, clock, TWO)
     await one.tick()
-    blocklist.put(blocked(43))
+    blocklist.put(blocked_address(43))
     said(one).deliver = False  # kept, not yet posted when the first stops
     clock.advance(1)
     await one.tick()
@@ -185,7 +205,7 @@ async def test_hand_on_lets_another_take_the_watch_at_once(
     await two.tick()
 
     assert said(two).posts == [("new", [43])] and (store.holder, store.mark) == (TWO, 43)
-    assert blocklist.called("highest_id") == [()]  # the mark was kept: watching does not start again
+    assert blocklist.called("highest_id") == [None]  # the mark was kept: watching does not start again
     clock.advance(1)
     assert await one.tick() == Watched(held=False)
     await one.hand_on()  # not the holder: changes nothing
@@ -193,22 +213,22 @@ async def test_hand_on_lets_another_take_the_watch_at_once(
     assert await watcher(store, blocklist, clock, THREE).tick() == Watched(held=False)
 
 
-async def shown(one: Watch, blocklist: WatchedList, clock: Clock, *entry_ids: int) -> None:
+async def shown(one: Watch, blocklist: FakeBlocklist, clock: Clock, *entry_ids: int) -> None:
     """``one`` announced the entries, each in a message of its own."""
-    blocklist.put(*(blocked(i, f"192.0.2.{i % 250}") for i in entry_ids))
+    blocklist.put(*(blocked_address(i, f"192.0.2.{i % 250}") for i in entry_ids))
     clock.advance(INTERVAL)
     await one.tick()
     assert said(one).posts[-len(entry_ids) :] == [("new", [i]) for i in entry_ids]
 
 
 async def test_announcements_whose_entry_the_pbx_no_longer_lists_are_said_gone_once(
-    store: WatchStore, blocklist: WatchedList, clock: Clock
+    store: WatchStore, blocklist: FakeBlocklist, clock: Clock
 ) -> None:
     one = watcher(store, blocklist, clock, burst=1)
     await one.tick()
     await shown(one, blocklist, clock, 43)
     await shown(one, blocklist, clock, 44)
-    blocklist.put(blocked(45), blocked(46))
+    blocklist.put(blocked_address(45), blocked_address(46))
     clock.advance(INTERVAL)
     await one.tick()
     assert said(one).posts[-1] == ("burst", [45, 46])
@@ -219,17 +239,17 @@ async def test_announcements_whose_entry_the_pbx_no_longer_lists_are_said_gone_o
 
     assert said(one).gone_ids == [43]
     # only messages of their own are checked: a summary is not
-    assert blocklist.called("still_listed")[-1] == ([43, 44],)
+    assert blocklist.called("still_listed")[-1] == [43, 44]
     assert {i: a.gone for i, a in store.announced().items()} == {43: True, 44: False, 45: False, 46: False}
     assert store.checked_at[43] == store.checked_at[44] == clock.now
 
     clock.advance(INTERVAL)
     await one.tick()
-    assert said(one).gone_ids == [43] and blocklist.called("still_listed")[-1] == ([44],)
+    assert said(one).gone_ids == [43] and blocklist.called("still_listed")[-1] == [44]
 
 
 async def test_the_announcements_checked_longest_ago_are_checked_first_a_few_at_a_time(
-    store: WatchStore, blocklist: WatchedList, clock: Clock
+    store: WatchStore, blocklist: FakeBlocklist, clock: Clock
 ) -> None:
     one = watcher(store, blocklist, clock, burst=30)
     await one.tick()
@@ -242,5 +262,135 @@ async def test_the_announcements_checked_longest_ago_are_checked_first_a_few_at_
         await one.tick()
 
     assert CHECKS == 24
-    assert blocklist.called("still_listed") == [(posted[:24],), (posted[24:] + posted[:18],)]
+    assert blocklist.called("still_listed") == [posted[:24], posted[24:] + posted[:18]]
     assert not any(a.gone for a in store.announced().values())
+
+
+# -- trusted networks ---------------------------------------------------------------------------------
+
+P = State.PENDING
+BRANCH = ipaddress.ip_network("198.51.100.0/24")
+TRUSTED = blocked_address(57, "198.51.100.57")
+OUTSIDE = blocked_address(58, "192.0.2.58")
+
+
+def rules(*, on_watch: bool = True) -> list[Rule]:
+    """The rule of trusted networks, as the rules file gives it: the settings' approvers may undo."""
+    approvers = Approvers(users=frozenset({APPROVER}))
+    return [Rule(name="Branch offices", networks=(BRANCH,), approvers=approvers, auto=True, auto_on_watch=on_watch)]
+
+
+def watch(w: World, store: WatchStore, holder: str = "bot-a") -> Watch:
+    return Watch(store, w.ip, WatchRules(WATCH, INTERVAL), holder, w.clock, Announcer(), w.process(holder))
+
+
+async def started(w: World, store: WatchStore, entries: Sequence[BlocklistEntry] = (TRUSTED, OUTSIDE)) -> Watch:
+    """Watching 3CX's IP blocklist started (what is listed then is not news), and ``entries`` new since (by default
+    one inside the trusted network, one outside)."""
+    one = watch(w, store)
+    await one.tick()
+    w.ip.put(*entries)
+    w.clock.advance(INTERVAL)
+    return one
+
+
+async def next_tick(w: World, one: Watch) -> Watched:
+    w.clock.advance(INTERVAL)
+    return await one.tick()
+
+
+async def test_a_new_entry_of_a_trusted_network_is_unblocked_once_and_the_others_are_announced_as_before(
+    store: WatchStore,
+) -> None:
+    w = world(rules=rules())
+    one = await started(w, store)
+
+    watched = await one.tick()
+
+    [done] = watched.unblocked
+    assert done.state is State.UNBLOCKED and done.asked == Asked(WATCHER, WATCH, done.asked.at)  # no reason
+    assert (done.decision.rule, done.decision.auto, done.decision.by) == ("Branch offices", True, None)
+    assert [t.id for t in done.removed] == [57]
+    assert w.ip.called("remove") == [57] and 57 not in w.ip.entries
+    assert [r.id for r in w.cards.shown] == [done.id]
+    assert await w.moves(done.id) == [(None, P), (P, State.EXECUTING), (State.EXECUTING, State.UNBLOCKED)]
+    assert done.done.undo_until is not None  # Undo, within the undo window, as for any request
+    assert said(one).posts == [("new", [58])]  # the other announced with Request unblock, as before
+
+    # the announcement is the request's card: posted, never checked or changed by the watcher
+    assert store.announced()[57] == Announcement(TRUSTED, WATCH, "1700000000.000001", in_summary=True)
+    w.ip.drop(58)  # 57 is gone already
+    again = await next_tick(w, one)
+    assert again.unblocked == () and said(one).gone_ids == [58]
+    assert w.ip.called("remove") == [57]
+
+
+async def test_two_ticks_at_once_unblock_the_entry_once(store: WatchStore) -> None:
+    w = world(rules=rules())
+    one = await started(w, store, [TRUSTED])
+    other = watch(w, store, holder="bot-b")
+
+    await asyncio.gather(one.tick(), other.tick())
+
+    assert w.ip.called("remove") == [57]
+    assert len(w.cards.shown) == 1
+
+
+async def test_a_card_that_could_not_be_shown_unblocks_nothing_and_the_next_tick_tries_again(store: WatchStore) -> None:
+    w = world(rules=rules())
+    one = await started(w, store, [TRUSTED])
+    w.cards.error = "channel_not_found"
+
+    assert (await one.tick()).unblocked == ()
+    assert w.ip.called("remove") == []
+
+    w.cards.error = None
+    [done] = (await next_tick(w, one)).unblocked
+    assert done.state is State.UNBLOCKED
+    assert w.ip.called("remove") == [57]
+
+
+async def test_an_entry_put_back_by_an_undo_still_under_way_is_not_unblocked_by_the_watcher(store: WatchStore) -> None:
+    w = world(rules=rules())
+    one = await started(w, store, ())
+    w.ip.put(TRUSTED)
+    request = await w.request(TRUSTED)  # its rule carries it out at once
+    with stopped_during(w), pytest.raises(Stopped):
+        await w.requests.undo(request.id, APPROVER, CHANNEL)  # claimed; the PBX's answer not recorded yet
+    assert (await w.state(request.id)).state is State.UNDOING
+    back = blocked_address(90, "198.51.100.57")  # what the PBX lists once it put the entry back
+    w.ip.put(back)
+
+    assert (await next_tick(w, one)).unblocked == ()
+    assert said(one).posts == [("new", [90])]
+    assert w.ip.called("remove") == [TRUSTED.id]
+
+
+async def test_a_burst_said_in_one_message_is_unblocked_each_as_its_own_request_and_never_again(
+    store: WatchStore,
+) -> None:
+    w = world(rules=rules())
+    one = await started(w, store, [blocked_address(n, f"198.51.100.{n}") for n in range(100, 160)])
+
+    watched = await one.tick()
+
+    assert watched.unblocked == ()  # said in the one message, not on cards of their own
+    [(kind, ids)] = said(one).posts
+    assert kind == "unblocking" and ids == list(range(100, 160))
+    requests = said(one).unblocked_in["2000000000.000001"]
+    assert len({r.id for r in requests}) == 60 and all(r.state is State.UNBLOCKED for r in requests)
+    assert set(w.ip.called("remove")) == set(range(100, 160))
+    assert w.cards.shown == [] and w.store.calls["undone"] == 1  # one read of the requests undone serves them all
+    await next_tick(w, one)
+    assert len(said(one).posts) == 1  # each counts as announced in that message
+    assert len(w.ip.called("remove")) == 60
+
+
+async def test_without_auto_on_watch_every_new_entry_is_announced(store: WatchStore) -> None:
+    w = world(rules=rules(on_watch=False))
+    one = await started(w, store)
+
+    assert (await one.tick()).unblocked == ()
+
+    assert said(one).posts == [("new", [57]), ("new", [58])]
+    assert w.ip.called("remove") == []

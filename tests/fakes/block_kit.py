@@ -20,6 +20,8 @@ ANY = ("mrkdwn", "plain_text")
 PLAIN = ("plain_text",)
 #: a confirmation dialog's text objects: the longest text of each, and its kinds
 CONFIRM = {"title": (100, PLAIN), "text": (300, ANY), "confirm": (30, PLAIN), "deny": (30, PLAIN)}
+#: the elements of the input blocks the bot uses in a modal
+INPUT_ELEMENTS = ("plain_text_input", "static_select", "conversations_select")
 
 
 def problems(message: dict[str, Any]) -> list[str]:
@@ -44,6 +46,49 @@ def view_problems(view: dict[str, Any]) -> list[str]:
     if not isinstance(blocks, list) or not 1 <= len(blocks) <= VIEW_BLOCKS:
         return [f"a Home tab of {_size(blocks)} blocks"]
     return problems({"blocks": blocks[:MAX_BLOCKS]}) + problems({"blocks": blocks[MAX_BLOCKS:]})
+
+
+def modal_problems(view: dict[str, Any]) -> list[str]:
+    """Every way a modal breaks a limit (https://api.slack.com/reference/surfaces/views): its title and buttons,
+    its metadata, its input blocks (the other blocks as a message's)."""
+    if view.get("type") != "modal":
+        return ["a view that is not a modal"]
+    found: list[str] = []
+    for name in ("title", "submit", "close"):
+        if name == "title" or view.get(name) is not None:
+            found += _text(view.get(name), 24, PLAIN)
+    if not _short(view.get("private_metadata") or "", 3000) or not _short(view.get("callback_id") or "", ID):
+        found.append("private_metadata of more than 3,000 characters, or a callback_id of more than 255")
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not 1 <= len(blocks) <= VIEW_BLOCKS:
+        return [*found, "a modal needs 1 to 100 blocks"]
+    inputs = [b for b in blocks if isinstance(b, dict) and b.get("type") == "input"]
+    if inputs and "submit" not in view:
+        found.append("a modal with input blocks needs a submit button")
+    block_ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id") is not None]
+    if len(block_ids) != len(set(block_ids)):
+        found.append("a block_id repeated")
+    others = [b for b in blocks if b not in inputs]
+    return found + [p for b in inputs for p in _input(b)] + (problems({"blocks": others}) if others else [])
+
+
+def _input(block: dict[str, Any]) -> list[str]:
+    """An input block (…/block-kit/blocks#input): its label, its hint, and an element the bot uses."""
+    found = _text(block.get("label"), 2000, PLAIN)
+    found += _text(block["hint"], 2000, PLAIN) if block.get("hint") is not None else []
+    element = block.get("element")
+    if not isinstance(element, dict) or element.get("type") not in INPUT_ELEMENTS:
+        return [*found, "an input whose element the bot does not use"]
+    if not isinstance(element.get("action_id"), str):
+        found.append("an input element without an action_id")
+    if element["type"] == "static_select":
+        return found + _select(element)
+    initial, most = element.get("initial_value"), element.get("max_length", 3000)
+    if element["type"] == "plain_text_input" and not (isinstance(most, int) and 1 <= most <= 3000):
+        found.append("a text input's max_length out of 1 to 3,000")
+    elif element["type"] == "plain_text_input" and initial is not None and not _short(initial, most):
+        found.append("a text input's initial value longer than its max_length")
+    return found
 
 
 def _short(value: Any, limit: int) -> bool:

@@ -1,22 +1,12 @@
-"""Check recorded requests against 3CX's OpenAPI description of the XAPI.
+"""Check recorded requests against 3CX's OpenAPI description of the XAPI, with openapi-core (>= 0.19; checked with
+0.19.5 and 0.23.1) and PyYAML.
 
-Needs openapi-core >= 0.19 (`OpenAPI.from_dict`, `Config(spec_validator_cls=None)`,
-`request_validator`); checked with 0.19.5 and 0.23.1. Also PyYAML.
-
-openapi-core matches the OData key style `/Blocklist({Id})` without help: the
-parentheses are literal text around the template variable. It leaves a few things
-unchecked that matter here, so `check_against_spec` adds them:
-
-- undeclared query parameters are ignored by openapi-core; here they are reported;
-- boolean query parameters accept `yes`, `on`, `1`; OData's `$count` wants `true`/`false`;
-- an integer key is cast with `int()`, which accepts `+42` and `4_2`; here it must be
-  digits with an optional minus sign;
-- a string key (`/BlackListNumbers({Id})`) is any string to the spec, but OData writes
-  it as a quoted literal, `('it''s')`, after percent-decoding;
-- the spec's only security scheme is OAuth2, which openapi-core does not check (it
-  warns "Unsupported scheme type" and lets the request through); here every XAPI
-  request must carry `Authorization: Bearer <token>`, and a request to the scheme's
-  token URL is checked as an RFC 6749 client-credentials token request.
+openapi-core matches the OData key style `/Blocklist({Id})` without help, but leaves unchecked what matters here,
+so `check_against_spec` adds it: query parameters the operation does not declare; booleans other than `true` or
+`false` (openapi-core takes `yes`, `on`, `1`); integer keys other than digits with an optional minus (`int()` takes
+`+42`, `4_2`); string keys that are not a quoted OData literal, `('it''s')`, once percent-decoded; the OAuth2
+scheme it does not check (every XAPI request needs `Authorization: Bearer <token>`, and a request to the token
+URL must be an RFC 6749 client-credentials token request).
 """
 
 from __future__ import annotations

@@ -1,13 +1,5 @@
-"""An in-process fake of Slack: Web API, response_urls and Socket Mode on one local port.
-
-Point the real slack_sdk clients at it:
-
-    fake = FakeSlack()
-    await fake.start()
-    client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
-    ...
-    await fake.close()
-"""
+"""An in-process fake of Slack: Web API, response_urls and Socket Mode on one local port (``start()``, then
+point the real slack_sdk clients at ``api_url`` with ``bot_token``)."""
 
 from __future__ import annotations
 
@@ -25,7 +17,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from .block_kit import problems, view_problems
+from .block_kit import modal_problems, problems, view_problems
 
 APP_ID = "A0001"
 BOT_ID = "B0001"
@@ -102,7 +94,6 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], Message] = {}
         self.not_in_channel: set[str] = set()
         self.usergroups: dict[str, list[str]] = {}
-        self.socket_opens = 0
         self.socket_connected = asyncio.Event()
         #: while set, a websocket is refused (503), as a proxy that lets HTTPS through but not websockets does
         self.refuse_sockets = False
@@ -359,15 +350,11 @@ class FakeSlack:
         return ws
 
     def _receive_ack(self, data: str) -> None:
-        try:
+        with contextlib.suppress(ValueError):
             message = json.loads(data)
-        except ValueError:
-            return
-        if not isinstance(message, dict):
-            return
-        ack = self._acks.get(str(message.get("envelope_id")))
-        if ack is not None and not ack.done():
-            ack.set_result(message)
+            ack = self._acks.get(str(message.get("envelope_id"))) if isinstance(message, dict) else None
+            if ack is not None and not ack.done():
+                ack.set_result(message)
 
     # Web API methods
 
@@ -428,15 +415,8 @@ class FakeSlack:
         return {"ok": True, "users": list(users)}
 
     def _publish_view(self, args: dict[str, Any]) -> dict[str, Any]:
-        user, view = str(args.get("user_id") or ""), args.get("view")
-        if not user.startswith(("U", "W")):
-            raise SlackError("invalid_arguments")
-        if not isinstance(view, dict):
-            raise SlackError("invalid_arguments")
-        found = view_problems(view)
-        self.violations += [f"views.publish: {p}" for p in found]
-        if found:
-            raise SlackError("invalid_arguments")
+        user = str(args.get("user_id") or "")
+        view = self._checked_view("views.publish", args, view_problems, user.startswith(("U", "W")))
         self.homes[user] = view
         return {"ok": True, "view": {"id": f"V{len(self.homes)}", "type": "home", **view}}
 
@@ -448,27 +428,32 @@ class FakeSlack:
 
     def _open_modal(self, args: dict[str, Any]) -> dict[str, Any]:
         """``views.open``: a modal, for a trigger Slack gave (any non-empty one here), within Slack's limits."""
-        view = args.get("view")
-        if not args.get("trigger_id"):
-            raise SlackError("invalid_arguments")
-        if not isinstance(view, dict):
-            raise SlackError("invalid_arguments")
-        found = modal_problems(view)
-        self.violations += [f"views.open: {p}" for p in found]
-        if found:
-            raise SlackError("invalid_arguments")
+        view = self._checked_view("views.open", args, modal_problems, bool(args.get("trigger_id")))
         self.modals.append(view)
         view_id = f"VMODAL{len(self.modals)}"
         return {"ok": True, "view": {**view, "id": view_id, "team_id": self.team_id, "app_id": APP_ID}}
 
     def _open_connection(self, args: dict[str, Any]) -> dict[str, Any]:
-        self.socket_opens += 1
         ws_base = self._started_base_url().replace("http://", "ws://", 1)
         ticket = str(uuid.uuid4())
         self.tickets.append(ticket)
         return {"ok": True, "url": f"{ws_base}/socket?ticket={ticket}&app_id={APP_ID}"}
 
     # helpers
+
+    def _checked_view(
+        self, method: str, args: dict[str, Any], check: Callable[[dict[str, Any]], list[str]], addressed: bool
+    ) -> dict[str, Any]:
+        """The view of a ``views.*`` call that is ``addressed`` (to a user, or with a trigger), within Slack's
+        limits; else ``invalid_arguments``, as Slack answers (what broke a limit is recorded)."""
+        view = args.get("view")
+        if not addressed or not isinstance(view, dict):
+            raise SlackError("invalid_arguments")
+        found = check(view)
+        self.violations += [f"{method}: {p}" for p in found]
+        if found:
+            raise SlackError("invalid_arguments")
+        return view
 
     def _check_limits(self, method: str, text: str, blocks: list[dict[str, Any]]) -> None:
         """Record every broken limit; refuse the message as Slack would when a block breaks one (Slack takes
@@ -578,80 +563,3 @@ def _ratelimited(retry_after: int) -> web.Response:
     return web.json_response(
         {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
     )
-
-
-#: a modal's limits (https://api.slack.com/reference/surfaces/views, …/block-kit/blocks#input)
-MODAL_TITLE = 24
-MODAL_BLOCKS = 100
-PRIVATE_METADATA = 3000
-CALLBACK_ID = 255
-INPUT_LABEL = 2000
-INPUT_HINT = 2000
-#: the elements an input block takes that the bot uses
-INPUT_ELEMENTS = ("plain_text_input", "static_select", "conversations_select")
-
-
-def modal_problems(view: dict[str, Any]) -> list[str]:
-    """Every way a modal breaks Slack's limits: its title and buttons, its metadata, its input blocks (the other
-    blocks as a message's)."""
-    if view.get("type") != "modal":
-        return ["a view that is not a modal"]
-    found: list[str] = []
-    for name in ("title", "submit", "close"):
-        if (name == "title" or view.get(name) is not None) and not _plain(view.get(name), MODAL_TITLE):
-            found.append(f"a modal's {name} that is not plain text of 1 to 24 characters")
-    if len(str(view.get("private_metadata") or "")) > PRIVATE_METADATA:
-        found.append("private_metadata of more than 3,000 characters")
-    if len(str(view.get("callback_id") or "")) > CALLBACK_ID:
-        found.append("a callback_id of more than 255 characters")
-    blocks = view.get("blocks")
-    if not isinstance(blocks, list) or not 1 <= len(blocks) <= MODAL_BLOCKS:
-        return [*found, "a modal needs 1 to 100 blocks"]
-    inputs = [b for b in blocks if isinstance(b, dict) and b.get("type") == "input"]
-    if inputs and "submit" not in view:
-        found.append("a modal with input blocks needs a submit button")
-    block_ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id") is not None]
-    if len(block_ids) != len(set(block_ids)):
-        found.append("a block_id repeated")
-    for block in inputs:
-        found += _input_problems(block)
-    others = [b for b in blocks if b not in inputs]
-    return found + (problems({"blocks": others}) if others else [])
-
-
-def _plain(text: Any, most: int, least: int = 1) -> bool:
-    """Whether ``text`` is a plain_text object of ``least`` to ``most`` characters."""
-    return (
-        isinstance(text, dict)
-        and text.get("type") == "plain_text"
-        and least <= len(str(text.get("text") or "")) <= most
-    )
-
-
-def _input_problems(block: dict[str, Any]) -> list[str]:
-    found = []
-    if not _plain(block.get("label"), INPUT_LABEL):
-        found.append("an input's label is not plain text of 1 to 2,000 characters")
-    if block.get("hint") is not None and not _plain(block["hint"], INPUT_HINT, 0):
-        found.append("an input's hint is not plain text of at most 2,000 characters")
-    element = block.get("element")
-    if not isinstance(element, dict) or element.get("type") not in INPUT_ELEMENTS:
-        return [*found, "an input whose element the bot does not use"]
-    if not isinstance(element.get("action_id"), str):
-        found.append("an input element without an action_id")
-    if element["type"] == "plain_text_input":
-        initial, most = element.get("initial_value"), element.get("max_length", 3000)
-        if not isinstance(most, int) or not 1 <= most <= 3000:
-            found.append("a text input's max_length out of 1 to 3,000")
-        elif initial is not None and (not isinstance(initial, str) or len(initial) > most):
-            found.append("a text input's initial value longer than its max_length")
-    if element["type"] == "static_select":
-        options = element.get("options")
-        if not isinstance(options, list) or not 1 <= len(options) <= 100:
-            found.append("a select needs 1 to 100 options")
-        else:
-            for option in options:
-                text, value = (option or {}).get("text") or {}, (option or {}).get("value")
-                if len(str(text.get("text") or "")) > 75 or not isinstance(value, str) or len(value) > 150:
-                    found.append("an option of more than 75 characters, or without a short value")
-    return found

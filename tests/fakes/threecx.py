@@ -1,11 +1,9 @@
-"""An in-process fake of a 3CX PBX: the OAuth token endpoint and the XAPI blocklists, as 3CX's OpenAPI description
-(`tests/data/3cx-xapi-blocklist.yaml`) has them: paths under `/xapi/v1`, int32 keys for `/Blocklist({Id})`, quoted
-string keys for `/BlackListNumbers('<id>')`, 201 on create, 204 on delete and OData error bodies; `POST
-/connect/token` issues bearer tokens for client credentials, one active token per client.
-
-Switches (`delay`, `fail_next`, `drop_next`, `expire_tokens`, `forbidden`, ETags, `ignored_options`, ...) simulate
-the failures a client meets; every request is recorded before any of them applies. `after_answer` lets a test change
-the PBX between two requests (an entry added between a GET and a DELETE, as 3CX's own blocking would).
+"""An in-process fake of a 3CX PBX: the OAuth token endpoint (`POST /connect/token`: bearer tokens for client
+credentials, one active token per client) and the XAPI blocklists as 3CX's OpenAPI description
+(`tests/data/3cx-xapi-blocklist.yaml`) has them: int32 keys for `/Blocklist({Id})`, quoted string keys for
+`/BlackListNumbers('<id>')`, 201 on create, 204 on delete, OData error bodies. Every request is recorded before the
+switches (`delay`, `fail_next`, `drop_next`, `expire_tokens`, `forbidden`, ETags, ...) apply; `after_answer` lets
+a test change the PBX between two requests, as 3CX's own blocking would.
 
 aiohttp's client silently resends an idempotent request (GET, DELETE) once when the server closes the connection
 without answering: one dropped GET or DELETE is invisible to an aiohttp caller; drop two to make it fail.
@@ -18,7 +16,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -60,11 +58,9 @@ class ODataError(Exception):
         self.headers = headers or {}
 
     def response(self) -> web.Response:
-        return _json_response(self.status, odata_error_body(self.message), self.headers)
-
-
-def odata_error_body(message: str) -> dict[str, Any]:
-    return {"error": {"code": "", "message": message, "details": []}}
+        return _json_response(
+            self.status, {"error": {"code": "", "message": self.message, "details": []}}, self.headers
+        )
 
 
 def _json_response(
@@ -90,9 +86,8 @@ class _Fault:
     def response(self) -> web.Response:
         assert self.status is not None
         headers = {"Retry-After": self.retry_after} if self.retry_after is not None else {}
-        if self.body is None:
-            message = f"Simulated failure ({self.status})"
-            return _json_response(self.status, odata_error_body(message), headers, self.content_type or ODATA_JSON)
+        if self.body is None:  # an OData error
+            return ODataError(self.status, f"Simulated failure ({self.status})", headers).response()
         headers["Content-Type"] = self.content_type or "text/plain; charset=utf-8"
         return web.Response(status=self.status, body=self.body, headers=headers)
 
@@ -176,18 +171,18 @@ class _FilterParser:
         return token_value
 
     def _or(self) -> Predicate:
-        left = self._and()
-        while self._peek() == ("name", "or"):
-            self.pos += 1
-            left = _either(left, self._and())
-        return left
+        return self._joined("or", self._and, any)
 
     def _and(self) -> Predicate:
-        left = self._primary()
-        while self._peek() == ("name", "and"):
+        return self._joined("and", self._primary, all)
+
+    def _joined(self, word: str, operand: Callable[[], Predicate], join: Callable[[Iterator[bool]], bool]) -> Predicate:
+        """``operand (word operand)*``: true when ``join`` (any, all) of the operands is."""
+        operands = [operand()]
+        while self._peek() == ("name", word):
             self.pos += 1
-            left = _both(left, self._primary())
-        return left
+            operands.append(operand())
+        return lambda e: join(o(e) for o in operands)
 
     def _primary(self) -> Predicate:
         if self._peek() == ("punct", "("):
@@ -224,19 +219,6 @@ class _FilterParser:
 
 def _contains(a: Any, b: Any) -> bool:
     return isinstance(a, str) and isinstance(b, str) and b in a
-
-
-def _either(first: Predicate, second: Predicate) -> Predicate:
-    return lambda e: first(e) or second(e)
-
-
-def _both(first: Predicate, second: Predicate) -> Predicate:
-    return lambda e: first(e) and second(e)
-
-
-def parse_filter(text: str, properties: tuple[str, ...]) -> Predicate:
-    """Compile an OData $filter expression; raises ValueError when it cannot be parsed."""
-    return _FilterParser(text, properties).parse()
 
 
 # --- entity sets -----------------------------------------------------------------------
@@ -404,14 +386,14 @@ class FakeThreeCX:
     ) -> None:
         """Answer the next `times` XAPI requests (of `method`, if given) with `status`."""
         raw = body.encode() if isinstance(body, str) else body
-        self._faults.append(_Fault(times, _upper(method), status, retry_after, raw, content_type))
+        self._faults.append(_Fault(times, method and method.upper(), status, retry_after, raw, content_type))
 
     def drop_next(self, times: int = 1, *, method: str | None = None, after_effect: bool = False) -> None:
         """Close the connection of the next `times` XAPI requests without answering.
 
         With after_effect=True the request is carried out first, so only the response is lost.
         """
-        self._faults.append(_Fault(times, _upper(method), None, after_effect=after_effect))
+        self._faults.append(_Fault(times, method and method.upper(), None, after_effect=after_effect))
 
     def clear_faults(self) -> None:
         """Forget every failure and dropped connection still queued."""
@@ -539,7 +521,7 @@ class FakeThreeCX:
         rows = [entity_set.items[k] for k in sorted(entity_set.items)]
         if "$filter" in query:
             try:
-                predicate = parse_filter(query["$filter"], entity_set.properties)
+                predicate = _FilterParser(query["$filter"], entity_set.properties).parse()
             except ValueError as error:
                 raise ODataError(400, f"Invalid $filter: {error}") from None
             rows = [row for row in rows if predicate(row)]
@@ -599,10 +581,6 @@ class FakeThreeCX:
         if self.issue_etags:
             rendered = {"@odata.etag": entity_set.etag(entity["Id"]), **rendered}
         return rendered
-
-
-def _upper(method: str | None) -> str | None:
-    return method.upper() if method is not None else None
 
 
 def _key_parser(parse: Callable[[str], Key]) -> Callable[[str], Key]:

@@ -71,7 +71,7 @@ class Sizes:
 
     @classmethod
     def smoke(cls) -> Sizes:
-        return cls(0.5, 1, 0.5, 3.0, (25,), 10, 200, 2, 1, card_grace=10.0, blocklist=200,
+        return cls(0.5, 1, 0.5, 6.0, (25,), 10, 200, 2, 1, card_grace=10.0, blocklist=200,
                    watch_batches=(3, 10), quiet_polls=0, burst=30, single_clicks=3)  # fmt: skip
 
 

@@ -302,18 +302,18 @@ async def test_an_allow_under_way_when_the_bot_was_killed_is_finished_once_after
 ) -> None:
     """Approve and allow, killed while 3CX adds the allow entry; 3CX refusing it instead (sent again), and Allow
     only (the same look after the restart), are the domain tests' (test_carrying_out.py)."""
-    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="0.5")
+    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
     await driver.command(ASKED)
     await wait_for(lambda: driver.cards(), what="the card")
     request_id = str(buttons(driver.cards()[0].blocks)[0]["value"])
 
-    pbx.delay_of["POST"] = 2.0  # 3CX adds the allow entry 2 s later: the longest one call of the bot's lasts
+    pbx.delay_of["POST"] = 4.0  # 3CX adds the allow entry 4 s later: the longest one call of the bot's lasts
     await driver.click(APPROVE_ALLOW, request_id, user=BOB, value=f"{request_id}:{HOUR}")
     await wait_for(lambda: posts(pbx), what="the allow entry's POST to reach 3CX")
     first.kill()  # SIGKILL, between sending the POST and hearing 3CX's answer
     await first.wait()
-    pbx.delay_of.clear()  # the call already under way keeps its 2 s
-    second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="0.5")
+    pbx.delay_of.clear()  # the call already under way keeps its 4 s
+    second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
     await wait_for(lambda: "Allowed until" in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
     assert await second.stop() == 0
 

@@ -80,24 +80,25 @@ async def test_signed_but_malformed_bodies_get_a_400_and_one_log_line(
 async def test_a_call_under_way_when_the_bot_was_killed_is_finished_truthfully_and_once_after_a_restart(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:
-    """An undo's adding back, which 3CX carries out 2 s after it arrived (the longest a call of a bot with a 3CX
-    timeout of 0.5 s lasts, its retries included); the bot is killed as soon as the call has arrived. An approval's
+    """An undo's adding back, which 3CX carries out 4 s after it arrived (the longest a call of a bot with a 3CX
+    timeout of 1 s lasts, its retries included: longer than two heartbeats and the margin, so a takeover that did
+    not wait for the call would send it again); the bot is killed as soon as the call has arrived. An approval's
     removal under way is test_replicas.py's killed replica; 3CX refusing the call instead (recovery sends it again)
     is the domain tests' (test_carrying_out.py)."""
-    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="0.5")
+    first, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")
     await driver.command("42")
     await wait_for(lambda: driver.cards(), what="the card")
     request_id = str(buttons(driver.cards()[0].blocks)[0]["value"])
     await driver.click(APPROVE, request_id, user=BOB)
     await wait_for(lambda: "unblocked" in block_text(driver.cards()[0].blocks), what="the unblock")
-    pbx.delay = 2.0
+    pbx.delay = 4.0
     await driver.click(UNDO, request_id, user=CAROL)
     await wait_for(lambda: pbx.calls("POST", "/xapi/v1/Blocklist"), what="the POST to reach 3CX")
     first.kill()  # SIGKILL: no chance to finish anything
     await first.wait()
-    pbx.delay = 0  # the call already under way keeps its 2 s
+    pbx.delay = 0  # the call already under way keeps its 4 s
 
-    second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="0.5")  # at once
+    second, driver = await start_http_bot(processes, slack, pbx, tmp_path, THREECX_TIMEOUT="1")  # at once
     ends = "it is blocked again.*"
     await wait_for(lambda: ends in block_text(driver.cards()[0].blocks), timeout=60, what="the card")
     assert await second.stop() == 0

@@ -15,6 +15,7 @@ from bot.slack.watcher import Watcher
 
 from .conftest import MakeHarness
 from .fakes.slack import Message
+from .fakes.threecx import FakeThreeCX
 from .harness import (
     ALICE,
     APPROVE,
@@ -80,6 +81,32 @@ async def test_a_new_autoblacklist_entry_is_announced_once_and_what_was_listed_b
     assert {"$filter": "Id gt 42", "$orderby": "Id", "$top": "500"} in queries
     assert {"$filter": "Id gt 57", "$orderby": "Id", "$top": "500"} in queries
     assert all("$filter" in q or q.get("$top") == "1" for q in queries)  # never the whole list
+
+
+async def test_watching_starts_above_the_highest_entry_even_when_3cx_ignores_order_and_top(
+    make_harness: MakeHarness, pbx: FakeThreeCX
+) -> None:
+    pbx.add_entry(7, "198.51.100.7")  # listed before watching starts, like 42: neither is news
+    pbx.ignored_options = frozenset({"$orderby", "$top"})  # the whole list comes back, lowest Id first
+    harness = await watching(make_harness)
+    await look(harness)
+    await look(harness)
+    assert announced(harness) == []
+
+
+async def test_a_manual_entry_is_announced_only_when_every_kind_is_watched(make_harness: MakeHarness) -> None:
+    harness = await watching(make_harness)
+    await look(harness)
+    harness.pbx.add_entry(60, "198.51.100.60", added_by="Manual")
+    await look(harness)
+    assert announced(harness) == []
+    await harness.close()
+
+    everything = await watching(make_harness, UNBLOCK_WATCH_ADDED_BY="*")  # the same database
+    await look(everything)
+    everything.pbx.add_entry(61, "198.51.100.61", added_by="Manual")
+    await look(everything)
+    assert ["Manual" in block_text(m.blocks) for m in announced(everything)] == [True]
 
 
 async def test_two_hundred_new_entries_in_one_look_are_one_summary(make_harness: MakeHarness) -> None:

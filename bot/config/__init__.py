@@ -29,7 +29,8 @@ from .values import Secret
 DEFAULT_ALLOW_DURATIONS = (3600.0, 86400.0, 7 * 86400.0)
 #: shorter than the default time to live: with the defaults, approvers are reminded before a request expires
 DEFAULT_REMIND_AFTER = 600.0
-#: every setting, in the order its problems are listed: the variable, what it gives (a field of ``Settings``, of
+#: every setting, in the order its problems are listed (the checks across settings and the rules file's problems
+#: follow them): the variable, what it gives (a field of ``Settings``, of
 #: the settings' rule or, after ``watch_``, of the watch's rules), how its text is read, and its value when unset
 SETTINGS: tuple[tuple[str, str, Callable[[str], Any], Any], ...] = (
     ("UNBLOCK_APPROVERS", "approvers", v.approvers, Approvers()),

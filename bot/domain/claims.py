@@ -37,6 +37,9 @@ class Claims:
     transitions: Transitions
 
     async def by_rule(self, request: UnblockRequest) -> Decided:
+        """The claim of a request its rule carries out without approval (``auto``), and of no other."""
+        if not request.decision.auto:
+            raise ValueError(f"request {request.id} needs an approval: its rule does not carry it out")
         moved = await self.transitions.move(request, State.EXECUTING, None, unexpired=True)
         return (
             Resolved(moved) if moved is not None else await self._lost_to(request.id, await self.store.get(request.id))

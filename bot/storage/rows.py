@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, astuple
 from typing import Any
 
 from ..domain.actions import UNBLOCK, Action, Does, Result
@@ -189,15 +188,19 @@ def request_from_row(row: Any) -> UnblockRequest:
 
 
 def escalation_json(escalation: Escalation | None) -> str | None:
-    """How an escalation is kept, its fields by name (None: not escalated, NULL)."""
-    return None if escalation is None else json.dumps(asdict(escalation))
+    """How an escalation is kept, its fields by name (None: not escalated, NULL); the names are the stored format,
+    whatever the dataclass's fields become."""
+    if escalation is None:
+        return None
+    e = escalation
+    return json.dumps({"at": e.at, "after": e.after, "users": list(e.users), "groups": list(e.groups)})
 
 
 def _escalation(text: str | None) -> Escalation | None:
     if text is None:
         return None
     data = json.loads(text)
-    return Escalation(data["at"], data["after"], tuple(data["users"]), tuple(data["groups"]))
+    return Escalation(float(data["at"]), float(data["after"]), tuple(data["users"]), tuple(data["groups"]))
 
 
 def transition_from_row(row: Any) -> Transition:
@@ -235,12 +238,21 @@ def _approval(item: object) -> Approval:
 
 
 def results_json(results: tuple[Result, ...]) -> str:
-    """How results are kept: each its fields in order, a list."""
-    return json.dumps([astuple(r) for r in results])
+    """How results are kept: each a list of its fields in this order, the stored format (whatever the order of
+    ``Result``'s fields becomes)."""
+    return json.dumps(
+        [
+            [r.outcome.value, r.answer, r.new_id, r.after_restart, r.allow_id, r.allowed_until, r.allow_existed]
+            for r in results
+        ]
+    )
 
 
 def _results(text: str) -> tuple[Result, ...]:
-    return tuple(Result(Outcome(outcome), *rest) for outcome, *rest in json.loads(text))
+    return tuple(
+        Result(Outcome(outcome), answer, new_id, after_restart, allow_id, allowed_until, allow_existed)
+        for outcome, answer, new_id, after_restart, allow_id, allowed_until, allow_existed in json.loads(text)
+    )
 
 
 # -- targets <-> their stored form ------------------------------------------------------------------

@@ -271,6 +271,9 @@ async def test_an_approval_landing_between_anothers_read_and_its_write_sends_one
     w.store.before["transition"] = the_other_click_lands  # the click has read the request, not yet written
     results.append(await w.requests.approve(request.id, user, CHANNEL))
     assert [type(r).__name__ for r in results] == landed
+    if first:  # the click that lost is told who decided
+        lost = results[1]
+        assert isinstance(lost, AlreadyResolved) and lost.request.decision.by == SEC3
     now = await w.state(request.id)
     approved_by = (SEC1, SEC3) if first else (SEC2, SEC1)
     assert (now.state, now.decision.approved_by, now.decision.by) == (U, approved_by, approved_by[1])

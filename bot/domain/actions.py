@@ -85,6 +85,13 @@ class Action:
         duration = {} if self.allow_for is None else {"allow_for": float(self.allow_for)}
         return {"action": self.does.value, **duration}
 
+    def offered(self, targets: Sequence[Target], address: str | None) -> bool:
+        """It may be chosen for a request about ``targets`` (``address``: the one address asked for inside the
+        entry's wider network): Unblock always; Unblock and allow when ``allowable``; Allow only with an address."""
+        if self.does is Does.ALLOW_ONLY:
+            return address is not None
+        return self.does is Does.UNBLOCK or allowable(targets)
+
     def done(self, results: Sequence[Result]) -> bool:
         """Carried out in full: every entry gone, or the asked address allowed."""
         return all(r.outcome.gone if self.removes else r.outcome is Outcome.ALLOWED for r in results)

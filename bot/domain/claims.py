@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from .actions import Action, Does, allowable
+from .actions import Action
 from .model import Approval, State, UnblockRequest, agreed
 from .policy import ApprovalPolicy
 from .ports import RequestStore
@@ -96,11 +96,12 @@ class Claims:
         if channel is not None and request.asked.channel != channel:
             return Refused(request, ELSEWHERE)
         rule = self.policy.rule_for(request)
-        if action is not None and action.allow_for is not None:
-            only = action.does is Does.ALLOW_ONLY
-            offered = request.what.address is not None if only else allowable(request.what.targets)
-            if not offered or action.allow_for not in rule.allow:
-                return Refused(request, NOT_ALLOWABLE)
+        if (
+            action is not None
+            and action.allow_for is not None
+            and not (action.offered(request.what.targets, request.what.address) and action.allow_for in rule.allow)
+        ):
+            return Refused(request, NOT_ALLOWABLE)
         if request.state is not State.PENDING:
             return AlreadyResolved(request) if request.state is not State.EXPIRED else Expired(request, False)
         if self.transitions.clock() >= request.decision.expires_at:

@@ -13,6 +13,7 @@ hand that Id out between the GET and the DELETE, it answers 412 and the new entr
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -24,6 +25,8 @@ from .app import slack_unreachable, threecx_client
 from .config import Settings
 from .domain.allowing import duration_words
 from .domain.entries import MAX_ENTRY_ID, MIN_ENTRY_ID
+from .domain.evidence import Thresholds
+from .domain.outcomes import Outcome
 from .domain.rules import Rule
 from .logs import Redactor
 from .network import host
@@ -33,12 +36,14 @@ from .storage.database import StoreUnavailable
 from .storage.opening import open_store
 from .threecx.client import ThreeCXClient
 from .threecx.errors import ADVICE, ChangedError, NotFoundError, ThreeCXError, UnexpectedResponseError
+from .threecx.evidence import ThreeCXEvidence
 from .threecx.lists import IpBlocklist
 from .threecx.models import BLACKLIST_NUMBERS, BLOCKLIST, EntitySet
 from .threecx.retry import RetryPolicy
 from .threecx.tokens import RenewToken
 
-OK, FAIL = "ok  ", "FAIL"
+#: a line that passed, one that failed, and one that tells of something missing that the bot can do without
+OK, FAIL, WARN = "ok  ", "FAIL", "warn"
 T = TypeVar("T")
 #: how far above the highest Id on the IP blocklist the Id sent a DELETE lies (3CX's Ids only grow)
 PROBE_DISTANCE = 1_000_000
@@ -48,6 +53,8 @@ PROBE_TRIES = 3
 PROBE_ETAG = 'W/"unblock-bot-check-matches-no-entry"'
 #: the most rules the Rules line names (the others are counted)
 NAMED_RULES = 10
+#: the address whose event-log lines and phones are asked for (a documentation address, TEST-NET-1)
+EVIDENCE_PROBE = "192.0.2.1"
 
 
 async def preflight(settings: Settings, redactor: Redactor, say: Callable[[str], None] = print) -> bool:
@@ -245,7 +252,34 @@ async def _check_threecx(
             await may_remove(BLOCKLIST, _unused_entry_ids(highest), "IP blocklist"),
             await may_remove(BLACKLIST_NUMBERS, numbers, "caller-number blacklist"),
         ]
+        await _check_evidence(ThreeCXEvidence(client), where, settings.threecx_base_url, say)
     return all(rights)
+
+
+async def _check_evidence(evidence: ThreeCXEvidence, where: str, url: str, say: Callable[[str], None]) -> None:
+    """One line that fails nothing: whether what 3CX knows about a blocked address (its event log, its phones and its
+    anti-hacking settings) can be read for the cards, which cannot and why, and 3CX's thresholds in words."""
+    names = ("the event log", "the phones", "the anti-hacking settings")
+    calls = (evidence.logged(EVIDENCE_PROBE, 1), evidence.phones(EVIDENCE_PROBE), evidence.thresholds())
+    answers = dict(zip(names, await asyncio.gather(*calls, return_exceptions=True), strict=True))
+    if bug := next((a for a in answers.values() if isinstance(a, Exception) and not isinstance(a, ThreeCXError)), None):
+        raise bug
+    missing = {name: error for name, error in answers.items() if isinstance(error, ThreeCXError)}
+    thresholds = answers["the anti-hacking settings"]
+    blocks = f"; {_blocks(thresholds)}" if isinstance(thresholds, Thresholds) else ""
+    if not missing:
+        return say(f"{OK} {where}: {names[0]}, {names[1]} and {names[2]} can be read, for the cards{blocks}.")
+    unread = ", ".join(f"{name} ({_said(error, url)})" for name, error in missing.items())
+    roles = any(error.reason in (Outcome.FORBIDDEN, Outcome.NOT_FOUND) for error in missing.values())
+    advice = f" {ADVICE[Outcome.FORBIDDEN]}" if roles else _advice(next(iter(missing.values())), url)
+    say(f"{WARN} {where}: the cards leave out what the bot may not read: {unread}{blocks}.{advice}")
+
+
+def _blocks(thresholds: Thresholds) -> str:
+    """``3CX blocks an address after 25 failed authentications, for 1 day``."""
+    count, block_for = thresholds.failed_auth, thresholds.block_for
+    after = f"{count:,} failed authentication{'s' if count != 1 else ''}" if count else "failed authentications"
+    return f"3CX blocks an address after {after}" + (f", for {duration_words(block_for)}" if block_for else "")
 
 
 async def _highest_id(client: ThreeCXClient) -> int | None:

@@ -186,13 +186,17 @@ SLACK_KINDS = ("post", "update", "note", "view")
 #: the lanes of ``bot.calls.Lane`` (a module the metrics do not import)
 LANES = ("commands", "decisions")
 TOKEN_RESULTS = ("ok", "refused", "failed")
-#: the XAPI calls the bot makes (``bot.threecx.client``): read, delete and add on both lists, and the token
+#: the XAPI calls the bot makes (``bot.threecx.client``): read, delete and add on both lists, what 3CX knows about an
+#: address, and the token
 THREECX_OPERATIONS = (
     *(
         f"{method}_{entity_set}"
         for entity_set in ("blocklist", "blacklistnumbers")
         for method in ("get", "delete", "post")
     ),
+    "get_eventlogs",
+    "get_sipdevices",
+    "get_antihackingsettings",
     "post_token",
 )
 ALERTED_STATUSES = ("401", "403", "429", "500", "502", "503", "504", "no_answer")

@@ -11,6 +11,7 @@ from bot.storage.opening import open_store
 from bot.tasks import Limits
 from bot.threecx.retry import RetryPolicy
 
+from .fakes.openapi_check import check_against_spec, sent_by_the_bot
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import FAST_RETRY, Harness, base_env
@@ -39,6 +40,8 @@ async def pbx() -> AsyncIterator[FakeThreeCX]:
     fake.add_entry(42, "203.0.113.7")
     yield fake
     await fake.close()
+    # every request the bot sent in the test is one 3CX's OpenAPI document allows
+    assert check_against_spec(sent_by_the_bot(fake.requests)) == []
 
 
 @pytest.fixture

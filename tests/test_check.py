@@ -32,6 +32,24 @@ BASE_URL_ADVICE = (
 )
 ROLE = "Give the 3CX API client the System Admin role (3CX: Admin > Integrations > API)."
 NUMBER_KEY = r"'unblock-bot-check-[0-9a-f]{16}'"
+#: what 3CX knows about addresses, read (each once, in any order) for the line that says whether it can be read
+EVIDENCE_READS = [
+    (
+        "GET",
+        "/xapi/v1/EventLogs",
+        {
+            "$filter": "contains(Message,'192.0.2.1') or Params/any(p: contains(p,'192.0.2.1'))",
+            "$orderby": "TimeGenerated desc",
+            "$top": "5",
+        },
+    ),
+    (
+        "GET",
+        "/xapi/v1/SipDevices",
+        {"$expand": "DN", "$top": "500", "$filter": "contains(Registrar/IpAddress,'192.0.2.1')"},
+    ),
+    ("GET", "/xapi/v1/AntiHackingSettings", {}),
+]
 
 
 async def check(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, **env: str) -> tuple[bool, list[str]]:
@@ -59,7 +77,7 @@ async def test_check_reports_what_works_and_changes_nothing(slack: FakeSlack, pb
     passed, lines = await check(slack, pbx, tmp_path)
 
     assert passed, lines
-    found = re.search(r"blacklist entries \(a DELETE of entry '(unblock-bot-check-[0-9a-f]{16})'", lines[-2])
+    found = re.search(r"blacklist entries \(a DELETE of entry '(unblock-bot-check-[0-9a-f]{16})'", lines[-3])
     assert found is not None, lines
     number_key = found[1]
     assert lines == [
@@ -74,13 +92,16 @@ async def test_check_reports_what_works_and_changes_nothing(slack: FakeSlack, pb
         "not exist, was answered 404).",
         f"ok   3CX at {pbx.base_url}: the bot may remove caller-number blacklist entries (a DELETE of entry "
         f"'{number_key}', which does not exist, was answered 404).",
+        f"ok   3CX at {pbx.base_url}: the event log, the phones and the anti-hacking settings can be read, for the "
+        "cards; 3CX blocks an address after 25 failed authentications, for 1 day.",
         "All checks passed.",
     ]
     assert lines[1].startswith("ok   Slack: signed in as @unblock-bot")
     # the highest Id (and none above it), then each list's proof: a GET that finds nothing, and a DELETE of that
     # same nothing
     probe_ip, probe_number = "/xapi/v1/Blocklist(1000042)", f"/xapi/v1/BlackListNumbers('{number_key}')"
-    assert [(r.method, r.path, r.query) for r in pbx.requests if r.path.startswith("/xapi/")] == [
+    xapi = [(r.method, r.path, r.query) for r in pbx.requests if r.path.startswith("/xapi/")]
+    assert xapi[:6] == [
         ("GET", "/xapi/v1/Blocklist", {"$top": "1", "$orderby": "Id desc"}),
         ("GET", "/xapi/v1/Blocklist", {"$top": "1", "$filter": "Id gt 42", "$orderby": "Id desc"}),
         ("GET", probe_ip, {}),
@@ -88,6 +109,8 @@ async def test_check_reports_what_works_and_changes_nothing(slack: FakeSlack, pb
         ("GET", probe_number, {}),
         ("DELETE", probe_number, {}),
     ]
+    # then, for one line that fails nothing, what 3CX knows about addresses
+    assert sorted(xapi[6:], key=str) == sorted(EVIDENCE_READS, key=str)
     # each DELETE on condition that it matches an ETag no entry has
     assert {r.headers.get("If-Match") for r in pbx.calls("DELETE")} == {'W/"unblock-bot-check-matches-no-entry"'}
     assert check_against_spec(pbx.requests) == []
@@ -481,3 +504,35 @@ async def test_a_3cx_that_ignores_if_match_and_removes_an_entry_at_the_probe_id_
     assert lines[-1] == "Some checks failed; see above."
     # the other list is still proven
     assert any(line.startswith("ok   the bot may remove caller-number blacklist entries") for line in lines)
+
+
+# what 3CX knows about addresses (informative: what is missing is a warning, never a failure) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("refusals", "said"),
+    [
+        (
+            {"/SipDevices": 403},
+            "warn the cards leave out what the bot may not read: the phones (the 3CX API client is not allowed to do "
+            f"this; HTTP 403: Forbidden); 3CX blocks an address after 5 failed authentications, for 1 hour. {ROLE}",
+        ),
+        (
+            {"/EventLogs": 404, "/AntiHackingSettings": 403},
+            "warn the cards leave out what the bot may not read: the event log (not found; HTTP 404), the "
+            f"anti-hacking settings (the 3CX API client is not allowed to do this; HTTP 403: Forbidden). {ROLE}",
+        ),
+    ],
+)
+async def test_what_3cx_does_not_let_the_bot_read_about_addresses_is_a_warning_naming_the_role(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path, refusals: dict[str, int], said: str
+) -> None:
+    pbx.anti_hacking(HackAuthRequests=5, HackBlacklistDuration=3600)
+    for path, status in refusals.items():
+        pbx.refuse(path, status)
+
+    passed, lines = await check_3cx(slack, pbx, tmp_path)
+
+    assert passed, lines
+    assert lines[-2:] == [said, "All checks passed."]
+    assert all(plain(line) for line in lines), lines

@@ -28,6 +28,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.threecx": (
         "bot.threecx.*",
         "bot.domain.entries",
+        "bot.domain.evidence",
         "bot.domain.outcomes",
         "bot.calls",
         "bot.metrics",

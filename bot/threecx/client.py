@@ -46,6 +46,8 @@ TOKEN_EARLY_REFRESH = 60.0
 TOKEN_PATH = "/connect/token"
 #: what a try that got no answer may have met
 NO_ANSWER = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+#: how the bot names itself to 3CX (3CX's logs, and a proxy's, show it)
+USER_AGENT = f"unblock-bot/{metrics.installed_version()}"
 
 
 class ThreeCXClient:
@@ -96,6 +98,7 @@ class ThreeCXClient:
             trace = aiohttp.TraceConfig()
             trace.on_request_headers_sent.append(_count_send)
             self._session = aiohttp.ClientSession(
+                headers={"User-Agent": USER_AGENT},
                 connector=aiohttp.TCPConnector(limit=self._pool_size, ssl=ssl_context),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._timeout),
                 trace_configs=[trace],
@@ -159,6 +162,10 @@ class ThreeCXClient:
         answer = await self._xapi("GET", entity_set.path, params={k: v for k, v in params.items() if v})
         return [entity_set.parse(item) for item in answer.values()]
 
+    async def read(self, path: str, options: Mapping[str, str] | None = None) -> Answer:
+        """``GET <path>``: 3CX's answer as it is, for what no entity set reads (settings, other collections)."""
+        return await self._xapi("GET", path, params=options)
+
     async def create(self, entity_set: EntitySet[E], body: dict[str, Any]) -> E:
         """``POST /<set>``: the entity 3CX made (with an Id of its own). Never sent twice."""
         answer = await self._xapi("POST", entity_set.path, body=json.dumps(body).encode())
@@ -218,12 +225,9 @@ class ThreeCXClient:
             raise
         metrics.TOKEN_FETCHES.labels("ok" if answer.status == 200 else "refused").inc()
         if answer.status in (400, 401, 403):  # the client id or secret
+            message = "3CX refused the API client id or secret"
             raise CredentialsError(
-                "3CX refused the API client id or secret",
-                method="POST",
-                path=TOKEN_PATH,
-                status=answer.status,
-                detail=answer.detail(),
+                message, method="POST", path=TOKEN_PATH, status=answer.status, detail=answer.detail()
             )
         if answer.status != 200:
             raise answer.error()

@@ -4,8 +4,10 @@
 
 Keeps ``openapi``, ``info``, ``servers``, ``security``, the security schemes (the token
 endpoint), the paths of the IP blocklist (``/Blocklist…``) and of the caller-number
-blacklist (``/BlackListNumbers…``), and every component those reach through ``$ref``
-(entity schemas, the OData error body, query parameters, examples). Nothing is rewritten:
+blacklist (``/BlackListNumbers…``), the event log, the phones and the anti-hacking settings
+(exactly ``/EventLogs``, ``/SipDevices`` and ``/AntiHackingSettings``), and every component
+those reach through ``$ref`` (entity schemas, the OData error body, query parameters,
+examples). Nothing is rewritten:
 each kept node is 3CX's own. See SOURCE.md beside this file for where the input comes from.
 """
 
@@ -18,6 +20,8 @@ from typing import Any
 import yaml
 
 PATH_PREFIXES = ("/Blocklist", "/BlackListNumbers")
+#: paths kept as they are, without the paths that begin with them (``/EventLogs/Pbx.PurgeEventLog``)
+EXACT_PATHS = ("/EventLogs", "/SipDevices", "/AntiHackingSettings")
 
 
 def refs(node: Any) -> set[str]:
@@ -36,7 +40,7 @@ def refs(node: Any) -> set[str]:
 
 
 def trim(spec: dict[str, Any]) -> dict[str, Any]:
-    paths = {p: item for p, item in spec["paths"].items() if p.startswith(PATH_PREFIXES)}
+    paths = {p: item for p, item in spec["paths"].items() if p.startswith(PATH_PREFIXES) or p in EXACT_PATHS}
     components: dict[str, dict[str, Any]] = {"securitySchemes": spec["components"]["securitySchemes"]}
     todo, seen = refs(paths), set()
     while todo:

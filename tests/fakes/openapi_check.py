@@ -4,7 +4,9 @@
 openapi-core matches the OData key style `/Blocklist({Id})` without help, but leaves unchecked what matters here,
 so `check_against_spec` adds it: query parameters the operation does not declare; booleans other than `true` or
 `false` (openapi-core takes `yes`, `on`, `1`); integer keys other than digits with an optional minus (`int()` takes
-`+42`, `4_2`); string keys that are not a quoted OData literal, `('it''s')`, once percent-decoded; the OAuth2
+`+42`, `4_2`); string keys that are not a quoted OData literal, `('it''s')`, once percent-decoded; `$orderby`,
+`$select` and `$expand` naming what the entity the operation answers with does not have (a property, or one of a
+complex property's, `Registrar/IpAddress`, with `asc` or `desc`; a navigation property to expand); the OAuth2
 scheme it does not check (every XAPI request needs `Authorization: Bearer <token>`, and a request to the token
 URL must be an RFC 6749 client-credentials token request).
 """
@@ -24,6 +26,8 @@ from openapi_core import Config, OpenAPI
 from openapi_core.templating.paths.exceptions import PathError
 from openapi_core.templating.paths.finders import APICallPathFinder
 from openapi_core.testing import MockRequest
+
+from bot.threecx.client import USER_AGENT
 
 from .threecx import RecordedRequest, parse_string_literal
 
@@ -59,10 +63,38 @@ def check_against_spec(requests: Iterable[RecordedRequest]) -> list[str]:
     """One problem string per request that does not conform to the 3CX XAPI spec."""
     problems = []
     for request in requests:
-        errors = _token_request_errors(request) if request.path in _token_paths() else _xapi_request_errors(request)
+        if request.path in _token_paths():
+            errors = _token_request_errors(request)
+        else:  # the same request again (another test's token aside) has the same problems: checked once
+            key = _checked_as(request)
+            errors = _CHECKED[key] if key in _CHECKED else _CHECKED.setdefault(key, _xapi_request_errors(request))
         if errors:
             problems.append(f"{request.method} {request.path}: {'; '.join(errors)}")
     return problems
+
+
+#: the problems of each XAPI request checked, by what the check looks at (every test checks what its bot sent)
+_CHECKED: dict[tuple[object, ...], list[str]] = {}
+
+
+def _checked_as(request: RecordedRequest) -> tuple[object, ...]:
+    """What the check of an XAPI request looks at: its method, path, query, body, the headers the document
+    declares or the check reads, and whether it carries a bearer token (not the token, nor the test's port)."""
+    scheme, _, token = _header(request, "Authorization").partition(" ")
+    headers = tuple(_header(request, name) for name in ("Content-Type", "If-Match"))
+    query = tuple(sorted(request.query.items()))
+    return request.method, request.path, query, request.body, headers, scheme.lower(), bool(token.strip())
+
+
+def sent_by_the_bot(requests: Iterable[RecordedRequest]) -> list[RecordedRequest]:
+    """The requests the bot's 3CX client sent (it names itself in `User-Agent`) to the XAPI or the token URL (not
+    to an address that is not 3CX's, as a test of a wrong `THREECX_BASE_URL` makes it)."""
+    return [
+        request
+        for request in requests
+        if _header(request, "User-Agent").partition("/")[0] == USER_AGENT.partition("/")[0]
+        and (request.path.startswith("/xapi/") or request.path in _token_paths())
+    ]
 
 
 def _token_request_errors(request: RecordedRequest) -> list[str]:
@@ -124,6 +156,8 @@ def _odata_errors(request: RecordedRequest, pattern: str, variables: dict[str, s
             errors.append(f"query parameter {name!r} is not declared for this operation")
         elif declared[("query", name)] == "boolean" and value not in ("true", "false"):
             errors.append(f"query parameter {name}={value!r} is not true or false")
+        elif name in _NAMING:
+            errors += _naming_errors(name, value, _answered_entity(operation))
     if _header(request, "If-Match") and ("header", "If-Match") not in declared:
         errors.append("header If-Match is not declared for this operation")
 
@@ -132,6 +166,67 @@ def _odata_errors(request: RecordedRequest, pattern: str, variables: dict[str, s
     if security and all(security) and (scheme.lower() != "bearer" or not token.strip()):
         errors.append("no Authorization: Bearer <token> header")
     return errors
+
+
+#: the query options that name the entity's properties, and what each item of them may be
+_NAMING = {
+    "$orderby": re.compile(r"(?P<path>[^\s,]+)(?: (?:asc|desc))?"),
+    "$select": re.compile(r"(?P<path>[A-Za-z_]\w*)"),
+    "$expand": re.compile(r"(?P<path>[A-Za-z_]\w*)"),
+}
+
+
+def _naming_errors(option: str, value: str, entity: dict[str, Any]) -> list[str]:
+    """What in a `$orderby`, `$select` or `$expand` names nothing the entity has (`$expand`: no navigation property,
+    the others: a navigation property or a collection)."""
+    errors = []
+    for item in value.split(","):
+        match = _NAMING[option].fullmatch(item.strip())
+        found = _property(entity, match["path"]) if match else None
+        navigation = found is not None and bool(found.get("x-ms-navigationProperty"))
+        listed = found is not None and found.get("type") == "array"
+        if found is None or navigation != (option == "$expand") or (listed and option == "$orderby"):
+            what = "a navigation property" if option == "$expand" else "a property"
+            errors.append(f"{option} item {item!r} is not {what} of the entity that it may name")
+    return errors
+
+
+def _answered_entity(operation: dict[str, Any]) -> dict[str, Any]:
+    """The properties of the entity an operation answers with: a collection's items, or the entity itself."""
+    answer = _resolve(operation.get("responses", {}).get("200", {}))
+    schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+    properties = _properties(schema)
+    items = properties.get("value", {}).get("items")
+    return _properties(items) if isinstance(items, dict) else properties
+
+
+def _property(entity: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """The schema of the property at `path` (`Registrar/IpAddress`), its `allOf` merged; None if there is none."""
+    found: dict[str, Any] | None = None
+    properties = entity
+    for name in path.split("/"):
+        if name not in properties:
+            return None
+        found = _merged(properties[name])
+        properties = found.get("properties", {})
+    return found
+
+
+def _properties(node: dict[str, Any]) -> dict[str, Any]:
+    """The properties a schema declares, those of its `allOf` included."""
+    properties: dict[str, Any] = _merged(node).get("properties", {})
+    return properties
+
+
+def _merged(node: dict[str, Any]) -> dict[str, Any]:
+    """A schema with its `$ref` followed and the parts of its `allOf` merged into it."""
+    node = _resolve(node)
+    merged = {key: value for key, value in node.items() if key != "allOf"}
+    for part in node.get("allOf", []):
+        inner = _merged(part)
+        merged["properties"] = {**inner.get("properties", {}), **merged.get("properties", {})}
+        merged |= {key: value for key, value in inner.items() if key not in merged}
+    return merged
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:

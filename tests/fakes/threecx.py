@@ -1,9 +1,11 @@
 """An in-process fake of a 3CX PBX: the OAuth token endpoint (`POST /connect/token`: bearer tokens for client
 credentials, one active token per client) and the XAPI blocklists as 3CX's OpenAPI description
 (`tests/data/3cx-xapi-blocklist.yaml`) has them: int32 keys for `/Blocklist({Id})`, quoted string keys for
-`/BlackListNumbers('<id>')`, 201 on create, 204 on delete, OData error bodies. Every request is recorded before the
-switches (`delay`, `fail_next`, `drop_next`, `expire_tokens`, `forbidden`, ETags, ...) apply; `after_answer` lets
-a test change the PBX between two requests, as 3CX's own blocking would.
+`/BlackListNumbers('<id>')`, 201 on create, 204 on delete, OData error bodies. What it knows about addresses is read
+as 3CX has it too: the event log (`/EventLogs`, filled by `log_event`), the phones (`/SipDevices`, `add_phone`) and
+the anti-hacking settings (`/AntiHackingSettings`, `anti_hacking`). Every request is recorded before the switches
+(`delay`, `fail_next`, `drop_next`, `expire_tokens`, `forbidden`, ETags, and per path `refuse`, `refuse_filter`,
+`slow`, ...) apply; `after_answer` lets a test change the PBX between two requests, as 3CX's own blocking would.
 
 aiohttp's client silently resends an idempotent request (GET, DELETE) once when the server closes the connection
 without answering: one dropped GET or DELETE is invisible to an aiohttp caller; drop two to make it fail.
@@ -16,8 +18,9 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -113,7 +116,7 @@ _FILTER_TOKEN = re.compile(
         (?P<string>(?:[A-Za-z_]\w*(?:\.\w+)+)?{_STRING_LITERAL})  # 'x', or enum Pbx.BlockType'Block'
       | (?P<number>-?[0-9]+)
       | (?P<name>[A-Za-z_]\w*)
-      | (?P<punct>[(),])
+      | (?P<punct>[(),/:])
     )""",
     re.VERBOSE,
 )
@@ -131,11 +134,18 @@ class _FilterParser:
 
     expr := and ('or' and)* ; and := primary ('and' primary)*
     primary := '(' expr ')' | 'contains' '(' operand ',' operand ')' | operand ('eq' | 'gt' | 'ge' | 'le') operand
-    operand := property | 'string' | Qualified.Enum'Member' | integer | null
+             | collection '/any(' variable ':' expr ')'
+    operand := property ('/' property)? | variable | 'string' | Qualified.Enum'Member' | integer | null
+
+    ``nested`` names the properties of each complex or expanded property (``Registrar/IpAddress``).
     """
 
-    def __init__(self, text: str, properties: tuple[str, ...]) -> None:
+    def __init__(
+        self, text: str, properties: tuple[str, ...], nested: dict[str, tuple[str, ...]] | None = None
+    ) -> None:
         self.properties = properties
+        self.nested = nested or {}
+        self.variables: set[str] = set()
         self.tokens: list[tuple[str, Any]] = []
         pos = 0
         while text[pos:].strip():
@@ -197,6 +207,8 @@ class _FilterParser:
             second = self._operand()
             self._take("punct", ")")
             return lambda e: _contains(first(e), second(e))
+        if self._peek(1) == ("punct", "/") and self._peek(2) == ("name", "any"):
+            return self._any()
         left = self._operand()
         operator = self._take("name")
         if operator not in _COMPARISONS:
@@ -212,9 +224,32 @@ class _FilterParser:
             return lambda e: value
         if (kind, value) == ("name", "null"):
             return lambda e: None
+        if kind == "name" and value in self.variables:
+            return lambda e: e.get(f"${value}")
+        if kind == "name" and value in self.properties and self._peek() == ("punct", "/"):
+            self.pos += 1
+            inner = self._take("name")
+            if inner not in self.nested.get(value, ()):
+                raise ValueError(f"unknown property {value}/{inner}")
+            return lambda e: (e.get(value) or {}).get(inner)
         if kind == "name" and value in self.properties:
             return lambda e: e.get(value)
         raise ValueError(f"unknown property or bad operand {value!r}")
+
+    def _any(self) -> Predicate:
+        """``Params/any(p: …)``: true when the expression is for one item of the collection (the item is ``p``)."""
+        collection = self._take("name")
+        if collection not in self.properties:
+            raise ValueError(f"unknown property {collection!r}")
+        self.pos += 2
+        self._take("punct", "(")
+        variable = self._take("name")
+        self._take("punct", ":")
+        self.variables.add(variable)
+        inner = self._or()
+        self.variables.discard(variable)
+        self._take("punct", ")")
+        return lambda e: any(inner({**e, f"${variable}": item}) for item in e.get(collection) or ())
 
 
 def _contains(a: Any, b: Any) -> bool:
@@ -243,6 +278,40 @@ class _EntitySet:
         while self.make_key(self.serial) in self.items:
             self.serial += 1
         return self.make_key(self.serial)
+
+
+# --- what 3CX knows about addresses: its event log, its phones, its anti-hacking settings ----------------------
+
+#: the properties of `Pbx.EventLog`, `Pbx.SipDevice`, and of a device's `Registrar` and `DN` (a navigation
+#: property: listed only when expanded)
+_EVENT_LOG = ("Id", "EventId", "Message", "Params", "Source", "TimeGenerated", "Type", "Group", "GroupName")
+_SIP_DEVICE = ("Id", "DN", "PhoneWebPassword", "ProvLink", "Registrar")
+_DEVICE_PARTS = {
+    "Registrar": (
+        "Capabilities",
+        "FirmwareAvailable",
+        "FirmwareVersion",
+        "InterfaceLink",
+        "IpAddress",
+        "MAC",
+        "Model",
+        "UserAgent",
+        "Vendor",
+    ),
+    "DN": ("Id", "Number", "Name", "Hidden", "Type"),
+}
+#: `Pbx.AntiHackingSettings` as a new 3CX has them
+_ANTI_HACKING = {
+    "HackAuthRequests": 25,
+    "HackBarrierAmber": 10,
+    "HackBarrierGreen": 5,
+    "HackBarrierRed": 20,
+    "HackBlacklistDuration": 86400,
+    "HackChallengeRequests": 10,
+    "MaxRequestPerPeriod": 1000,
+    "SecurityDefenseProgram": True,
+    "ThrottlePeriodLength": 5,
+}
 
 
 class FakeThreeCX:
@@ -277,6 +346,15 @@ class FakeThreeCX:
 
         self._valid_tokens: dict[str, float] = {}  # token -> monotonic deadline
         self._faults: list[_Fault] = []
+        #: `Pbx.EventLog` lines, `Pbx.SipDevice` devices and the `Pbx.AntiHackingSettings` singleton
+        self.event_log: list[Entity] = []
+        self.sip_devices: list[Entity] = []
+        self.anti_hacking_settings: Entity = dict(_ANTI_HACKING)
+        #: XAPI paths (under /xapi/v1, by their beginning) refused with a status, refusing `$filter` (400), or
+        #: answered after a pause
+        self._refused: dict[str, int] = {}
+        self._filter_refused: set[str] = set()
+        self._slow: dict[str, float] = {}
         self._blocklist = _EntitySet(
             "Blocklist",
             ("Id", "IPAddrMask", "Description", "BlockType", "AddedBy", "ExpiresAt"),
@@ -360,6 +438,77 @@ class FakeThreeCX:
         """The current ETag of a blocklist entry, as sent in the `ETag` header."""
         return self._blocklist.etag(id)
 
+    def log_event(
+        self,
+        message: str | None,
+        params: Sequence[str] = (),
+        *,
+        at: float | str | None = None,
+        type: str = "Warning",
+        event_id: int = 12290,
+        source: str = "SecurityDefense",
+    ) -> Entity:
+        """Add a line to the event log (`at`: epoch seconds or ISO 8601; now if None) and return it."""
+        when = at if isinstance(at, str) else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+        line: Entity = {
+            "Id": len(self.event_log) + 1,
+            "EventId": event_id,
+            "Message": message,
+            "Params": list(params),
+            "Source": source,
+            "TimeGenerated": when,
+            "Type": type,
+            "Group": None,
+            "GroupName": None,
+        }
+        self.event_log.append(line)
+        return line
+
+    def add_phone(
+        self,
+        ip: str,
+        number: str,
+        name: str | None = None,
+        vendor: str | None = None,
+        model: str | None = None,
+        *,
+        user_agent: str | None = None,
+    ) -> Entity:
+        """Add a device registered from `ip` (as 3CX writes it: `203.0.113.7:5060`, `[2001:db8::1]:5060`) for the
+        extension `number`, and return it."""
+        key = len(self.sip_devices) + 1
+        registrar = dict.fromkeys(_DEVICE_PARTS["Registrar"]) | {"IpAddress": ip, "Vendor": vendor, "Model": model}
+        device: Entity = {
+            "Id": key,
+            "DN": {"Id": 100 + key, "Number": number, "Name": name, "Hidden": False, "Type": "Extension"},
+            "PhoneWebPassword": None,
+            "ProvLink": None,
+            "Registrar": registrar | {"UserAgent": user_agent},
+        }
+        self.sip_devices.append(device)
+        return device
+
+    def anti_hacking(self, **fields: Any) -> None:
+        """Change the anti-hacking settings (`HackAuthRequests=5`, `HackBlacklistDuration=3600`)."""
+        unknown = [name for name in fields if name not in _ANTI_HACKING]
+        if unknown:
+            raise ValueError(f"no such anti-hacking setting {unknown}")
+        self.anti_hacking_settings.update(fields)
+
+    def refuse(self, path_prefix: str, status: int = 403) -> None:
+        """Answer every request to the XAPI paths that begin with `path_prefix` (`/EventLogs`) with `status`: 403 a
+        role that may not read them, 404 a 3CX that lacks them."""
+        self._refused[path_prefix] = status
+
+    def refuse_filter(self, path_prefix: str) -> None:
+        """Answer requests with a `$filter` to the paths that begin with `path_prefix` with 400, as a 3CX that cannot
+        filter on what was asked."""
+        self._filter_refused.add(path_prefix)
+
+    def slow(self, path_prefix: str, seconds: float) -> None:
+        """Answer requests to the paths that begin with `path_prefix` only after `seconds`."""
+        self._slow[path_prefix] = seconds
+
     # --- request log -----------------------------------------------------------------
 
     def calls(self, method: str, path_prefix: str = "/xapi/") -> list[RecordedRequest]:
@@ -411,7 +560,7 @@ class FakeThreeCX:
         if not recorded.path.startswith("/xapi/"):
             return ODataError(404, "Not found").response()
 
-        pause = self.delay + self.delay_of.get(recorded.method, 0.0)
+        pause = self.delay + self.delay_of.get(recorded.method, 0.0) + _by_path(self._slow, recorded.path, 0.0)
         if pause > 0:
             await asyncio.sleep(pause)
         fault = self._take_fault(recorded.method)
@@ -490,6 +639,12 @@ class FakeThreeCX:
         self._authorize(request.headers.get("Authorization", ""))
         if self.forbidden or (self.read_only and recorded.method != "GET"):
             raise ODataError(403, "Forbidden")
+        refused = _by_path(self._refused, recorded.path, None)
+        if refused is not None:
+            raise ODataError(refused, HTTPStatus(refused).phrase)
+        known = self._evidence(recorded)
+        if known is not None:
+            return known
         match = _ENTITY_PATH.fullmatch(recorded.path)
         if match is None:
             raise ODataError(404, f"No route for {recorded.method} {recorded.path}")
@@ -582,6 +737,57 @@ class FakeThreeCX:
             rendered = {"@odata.etag": entity_set.etag(entity["Id"]), **rendered}
         return rendered
 
+    def _evidence(self, recorded: RecordedRequest) -> web.Response | None:
+        """`GET /EventLogs`, `GET /SipDevices` and `GET /AntiHackingSettings`; None for another path."""
+        name, query = recorded.path.removeprefix(XAPI_ROOT + "/"), recorded.query
+        if name not in ("EventLogs", "SipDevices", "AntiHackingSettings"):
+            return None
+        if recorded.method != "GET":
+            raise ODataError(405, f"{recorded.method} is not supported on this path")
+        if "$filter" in query and any(recorded.path.startswith(XAPI_ROOT + p) for p in self._filter_refused):
+            raise ODataError(400, "The query specified in the URI is not valid. Could not find a property.")
+        context = f"{self.base_url}{XAPI_ROOT}/$metadata#{name}"
+        if name == "AntiHackingSettings":
+            _reject_unknown_options(query, {"$select", "$expand"})
+            settings = self.anti_hacking_settings
+            selected = _names(query.get("$select"), tuple(settings), "$select") or settings
+            _names(query.get("$expand"), (), "$expand")
+            return _json_response(200, {"@odata.context": context, **{k: settings[k] for k in selected}})
+        if name == "EventLogs":
+            return self._collection(context, self.event_log, _EVENT_LOG, {}, query)
+        return self._collection(context, self.sip_devices, _SIP_DEVICE, _DEVICE_PARTS, query, navigation=("DN",))
+
+    def _collection(
+        self,
+        context: str,
+        rows: list[Entity],
+        properties: tuple[str, ...],
+        nested: dict[str, tuple[str, ...]],
+        query: dict[str, str],
+        navigation: tuple[str, ...] = (),
+    ) -> web.Response:
+        """A collection read with `$filter`, `$orderby`, `$skip`, `$top`, `$select` and `$expand` (of the
+        `navigation` properties, which are left out unless expanded)."""
+        _reject_unknown_options(query, {"$top", "$skip", "$filter", "$orderby", "$select", "$expand"})
+        selected = _names(query.get("$select"), properties, "$select") or properties
+        expanded = _names(query.get("$expand"), navigation, "$expand")
+        if "$filter" in query:
+            try:
+                predicate = _FilterParser(query["$filter"], properties, nested).parse()
+            except ValueError as error:
+                raise ODataError(400, f"Invalid $filter: {error}") from None
+            rows = [row for row in rows if predicate(row)]
+        order = _parse_orderby(query.get("$orderby"), properties)
+        skip, top = _non_negative(query, "$skip"), _non_negative(query, "$top")
+        if "$orderby" not in self.ignored_options:
+            for name, descending in reversed(order):
+                rows = sorted(rows, key=lambda row: (row.get(name) is not None, row.get(name)), reverse=descending)
+        rows = rows[skip or 0 :]
+        rows = rows if "$top" in self.ignored_options else rows[:top]
+        shown = [n for n in selected if n not in navigation] + expanded
+        value = [{n: row.get(n) for n in shown} for row in rows]
+        return _json_response(200, {"@odata.context": context, "value": value})
+
 
 def _key_parser(parse: Callable[[str], Key]) -> Callable[[str], Key]:
     def parse_key(raw: str) -> Key:
@@ -612,6 +818,20 @@ def _non_negative(query: dict[str, str], name: str) -> int | None:
     if not re.fullmatch(r"[0-9]+", query[name]):
         raise ODataError(400, f"Invalid {name}: {query[name]!r}")
     return int(query[name])
+
+
+def _by_path(switches: dict[str, Any], path: str, otherwise: Any) -> Any:
+    """The switch set for the XAPI path's beginning, or `otherwise`."""
+    return next((value for prefix, value in switches.items() if path.startswith(XAPI_ROOT + prefix)), otherwise)
+
+
+def _names(text: str | None, allowed: Sequence[str], option: str) -> list[str]:
+    """`DN,Registrar` -> ["DN", "Registrar"], each one of `allowed`."""
+    names = [name.strip() for name in (text or "").split(",") if name.strip()]
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        raise ODataError(400, f"Invalid {option}: {', '.join(unknown)}")
+    return names
 
 
 def _parse_orderby(text: str | None, properties: tuple[str, ...]) -> list[tuple[str, bool]]:

@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from . import metrics
 from .config import Settings
 from .domain.allowing import Allowing
+from .domain.evidence import Witness
 from .domain.lookup import Finder
 from .domain.model import State, Timing, UnblockRequest
 from .domain.policy import ApprovalPolicy
@@ -45,6 +46,7 @@ from .storage.opening import open_store
 from .tasks import BackgroundWork, Limits
 from .threecx.client import ThreeCXClient
 from .threecx.errors import ADVICE, ThreeCXError
+from .threecx.evidence import ThreeCXEvidence
 from .threecx.lists import IpBlocklist, NumberBlacklist
 from .threecx.retry import RetryPolicy
 from .threecx.tokens import RenewToken
@@ -284,7 +286,7 @@ async def start_bot(
     remembered = Remembered(store, clock)
     # the weekly reports are claimed by this process's owner name, once across processes
     weekly = Weekly(*settings.report_at, zone=settings.timezone)
-    reporting = Reporting(store, store, clock, weekly, holder=transitions.owner)
+    reporting = Reporting(store, store, clock, weekly, holder=transitions.owner, watched=store)
     reads = Reads(store, policy, reporting)
     showing = Showing(
         outbox=outbox,
@@ -305,6 +307,8 @@ async def start_bot(
         expire_every,
         cards=showing,
         reads=reads,
+        # what 3CX knows about an address never holds a card up longer than one call may take
+        witness=Witness(ThreeCXEvidence(threecx), settings.threecx_timeout),
     )
     answers = Answers(work=work, showing=showing, remembered=remembered)
     use_cases = UseCases(
@@ -322,7 +326,7 @@ async def start_bot(
     sweeper.start()
     watcher = None
     if settings.watch is not None:
-        announcements = Announcements(outbox, clock)
+        announcements = Announcements(outbox, clock, showing)
         watch = Watch(store, blocklist, settings.watch, transitions.owner, clock, announcements, requests)
         watcher = Watcher(watch=watch, showing=showing)
         watcher.start()

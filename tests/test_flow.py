@@ -68,7 +68,7 @@ async def test_command_acks_then_posts_a_card_with_the_entry(harness: Harness) -
     # the card's Cancel (with which the requester calls it off)
     assert (approve["style"], allow["style"]) == ("primary", "danger") and "style" not in deny and "style" not in cancel
     assert approve["confirm"]["deny"]["text"] == allow["confirm"]["deny"]["text"] == "Go back"
-    [get] = harness.pbx.calls("GET")
+    [get] = harness.pbx.calls("GET", "/xapi/v1/Blocklist")
     assert get.path == ENTRY_PATH
     assert get.headers["Accept"] == "application/json"
     assert get.headers["Authorization"].startswith("Bearer ")

@@ -141,7 +141,7 @@ async def test_slack_retrying_a_command_does_not_make_a_second_request_and_a_rep
 
     assert (first.status, replayed.status, same.status, resigned.status) == (200, 401, 200, 200)
     assert len(harness.cards()) == 1
-    assert len(harness.pbx.calls("GET")) == 1
+    assert len(harness.pbx.calls("GET", "/xapi/v1/Blocklist")) == 1
 
 
 async def test_a_signed_command_with_bolts_own_lazy_header_is_answered_as_any_other(harness: Harness) -> None:
@@ -155,4 +155,4 @@ async def test_a_signed_command_with_bolts_own_lazy_header_is_answered_as_any_ot
 
     assert reply.status == 200
     assert len(harness.cards()) == 1
-    assert [r.path for r in harness.pbx.calls("GET")] == ["/xapi/v1/Blocklist(42)"]
+    assert [r.path for r in harness.pbx.calls("GET", "/xapi/v1/Blocklist")] == ["/xapi/v1/Blocklist(42)"]

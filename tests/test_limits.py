@@ -18,12 +18,15 @@ from hypothesis import strategies as st
 
 from bot.domain.actions import Action, Does, Result
 from bot.domain.entries import BlockedNumber, BlocklistEntry, Kind
+from bot.domain.evidence import Evidence, Logged, Phone, Thresholds
 from bot.domain.lookup import Matches, Page
 from bot.domain.model import Approval, Asked, Decision, Done, State, UnblockRequest, What
 from bot.domain.outcomes import Outcome
+from bot.domain.recurrence import Recurrence
 from bot.slack.buttons import APPROVE, CHOOSE, LIST_MORE, UNDO, BurstButton, PageButton
 from bot.slack.views import lists, notes, outcome, watch
 from bot.slack.views.card import request_card
+from bot.slack.views.evidence import blocked_again_reply
 from bot.threecx.errors import ForbiddenError, UnexpectedResponseError
 
 from .conftest import MakeHarness
@@ -173,6 +176,16 @@ allowing = st.builds(
 )
 actions = st.one_of(st.just(Action()), allowing)
 targets = st.one_of(st.lists(entries, min_size=1, max_size=15), st.lists(numbers, min_size=1, max_size=15))
+#: what 3CX knows about an address: its text is 3CX's, any length, hostile
+logged = st.builds(Logged, st.one_of(st.none(), st.just(1.7e9)), some_text, st.booleans(), any_text)
+phones = st.builds(Phone, any_text, any_text, any_text)
+thresholds = st.builds(Thresholds, st.one_of(st.none(), st.integers(0, 2**31 - 1)), st.none())
+evidence = st.builds(
+    Evidence,
+    st.one_of(st.none(), st.lists(logged, max_size=3).map(tuple)),
+    st.one_of(st.none(), st.lists(phones, max_size=20).map(tuple)),
+    st.one_of(st.none(), thresholds),
+)
 requests = st.builds(
     UnblockRequest,
     id=st.just("0123456789abcdef"),
@@ -188,6 +201,7 @@ requests = st.builds(
         What,
         targets=targets.map(tuple),
         address=st.one_of(st.none(), st.just("203.0.113.7"), st.text(max_size=50)),
+        evidence=st.one_of(st.none(), evidence),
     ),
     decision=st.builds(
         Decision,
@@ -249,6 +263,9 @@ def test_every_card_of_any_request_keeps_slacks_limits(request: UnblockRequest) 
         valid(*outcome.outcome_card(request, 1.7e9 + 5))
     valid(lists.decided_notice(request), [])
     link = "https://acme.slack.com/archives/C0GENERAL/p1700000000000100"
+    again = Recurrence(3, request)
+    logged = request.what.evidence.logged if request.what.evidence else None
+    valid(*blocked_again_reply(again, 1.7e9 + 5, logged, asked_by=BOB, link=link))
     if request.state in outcome.TOLD:
         valid(*outcome.direct_message(request, link))
         valid(*outcome.origin_line(request, None))

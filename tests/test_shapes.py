@@ -143,7 +143,7 @@ async def test_a_command_whose_text_says_payload_is_a_command(
     assert reply.status == 200
     [card] = harness.cards()
     assert (await harness.request_for(card)).asked.reason == "the payload server moved"
-    assert [r.path for r in harness.pbx.calls("GET")] == ["/xapi/v1/Blocklist(42)"]
+    assert [r.path for r in harness.pbx.calls("GET", "/xapi/v1/Blocklist")] == ["/xapi/v1/Blocklist(42)"]
 
 
 # the shapes found to answer 500 --------------------------------------------------------------------------------

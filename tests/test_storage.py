@@ -20,6 +20,7 @@ import pytest
 
 from bot.domain.actions import Action, Does, Result
 from bot.domain.entries import BlockedNumber, BlocklistEntry, Target
+from bot.domain.evidence import Evidence, Logged, Thresholds
 from bot.domain.model import Approval, Asked, Decision, Escalation, State, Transition, UnblockRequest, What
 from bot.domain.outcomes import Outcome
 from bot.domain.ports import AlreadyOpen
@@ -71,6 +72,9 @@ async def test_a_request_round_trips_whole_and_every_transition_is_logged(store:
         BlockedNumber("7f1c-22", "+15551234567", None, 'W/"1"'),
     )
     request = pending("0123456789abcdef", targets=targets, reason="printer VPN 'β' \\ \"quoted\"")
+    # what 3CX knew, a part it did not tell included
+    logged = (Logged(999.5, "Failed authentication for 'β' from 203.0.113.7", True, "104"), Logged(None, "x"))
+    request = replace(request, what=replace(request.what, evidence=Evidence(logged, None, Thresholds(5, None))))
     await store.add(request)
 
     assert await store.get(request.id) == request and await store.card_of(request.id) is None

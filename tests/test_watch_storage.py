@@ -79,6 +79,18 @@ async def test_announcements_come_back_in_id_order_whole_and_once(watch: WatchSt
     assert (shown.entry.address, shown.ref) == ("2001:db8::1", "1.0001")  # as it was
 
 
+async def test_what_was_found_in_a_period_comes_back_with_when_oldest_first(watch: WatchStore) -> None:
+    await started(watch, announcement(30, "198.51.100.3"), announcement(10))
+    assert await watch.advance_watch(ONE, 100, 200, [announcement(150, "2001:db8::1")], 1500.0)
+    assert await watch.advance_watch(ONE, 200, 300, [announcement(250)], 2000.0)
+
+    found = await watch.found_between(1000.0, 2000.0, 10)
+
+    assert [(entry.id, at) for entry, at in found] == [(10, 1000.0), (30, 1000.0), (150, 1500.0)]
+    assert found[2][0] == announcement(150, "2001:db8::1").entry  # whole
+    assert [entry.id for entry, _ in await watch.found_between(1000.0, 2000.0, 1)] == [10]
+
+
 async def test_showing_lists_own_messages_checked_longest_ago_first_until_gone(watch: WatchStore) -> None:
     await started(watch, *(announcement(id) for id in (1, 2, 3, 4, 5)))
     await watch.posted([1, 2], "1.0001", in_summary=False)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .actions import UNBLOCK, Action, Result
 from .entries import Target
+from .evidence import Evidence
 from .outcomes import Outcome
 
 #: the requester of a request the blocklist watcher opened itself, for an entry whose rule has
@@ -102,11 +103,21 @@ class Asked:
 
 @dataclass(frozen=True, slots=True)
 class What:
-    """What is asked for: the entries to remove, as 3CX described them when the request was made, and the one
-    address asked for when it lies inside an entry's wider network (Allow only is offered)."""
+    """What is asked for: the entries to remove, as 3CX described them when the request was made, the one
+    address asked for when it lies inside an entry's wider network (Allow only is offered), and what 3CX knew
+    about the address then (None: it was not asked)."""
 
     targets: tuple[Target, ...]
     address: str | None = None
+    evidence: Evidence | None = None
+
+    @property
+    def about(self) -> str | None:
+        """The one address or network the request is about, when it is about one: the address asked for, or its
+        one IP blocklist entry's."""
+        if self.address is not None:
+            return self.address
+        return self.targets[0].address if len(self.targets) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

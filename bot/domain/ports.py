@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .entries import BlocklistEntry, Kind, Removal, Target
+from .evidence import Logged
 from .model import Escalation, Move, UnblockRequest
 from .recurrence import Recurrence
 
@@ -223,6 +224,10 @@ class WatchStore(Protocol):
     async def checked(self, entry_ids: Sequence[int], at: float) -> None:
         """These announcements' entries were checked against the PBX at ``at``."""
 
+    async def found_between(self, since: float, until: float, limit: int) -> list[tuple[BlocklistEntry, float]]:
+        """The entries announced (kept to announce) from ``since`` (included) to ``until`` (excluded), each with
+        when it was found, oldest first, at most ``limit``."""
+
     async def mark_gone(self, entry_id: int) -> bool:
         """Record that the entry is gone: True when its announcement is marked gone (by this call or an earlier
         one, so that a call tried again after its answer was lost has the same answer), False when there is no
@@ -233,8 +238,11 @@ class Announcer(Protocol):
     """Where the watcher says what it found, as the watch service needs it. Each post answers the outside's name
     for what shows the announcements (None: it could not be posted; the next look tries again)."""
 
-    async def new_block(self, found: Announcement, again: Recurrence | None, now: float) -> str | None:
-        """One new block, for a person to ask about (``again``: when what it blocks was unblocked before)."""
+    async def new_block(
+        self, found: Announcement, again: Recurrence | None, logged: tuple[Logged, ...] | None, now: float
+    ) -> str | None:
+        """One new block, for a person to ask about (``again``: when what it blocks was unblocked before, with
+        ``logged``, what the PBX logged about it this time)."""
 
     async def burst(self, found: Sequence[Announcement]) -> str | None:
         """More new blocks in one look than a burst: one summary for them all."""

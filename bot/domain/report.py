@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Protocol
 
+from .entries import BlocklistEntry, Target
 from .model import State, UnblockRequest
-from .ports import ReportStore, RequestStore
+from .ports import ReportStore, RequestStore, WatchStore
+from .recurrence import STILL_UNBLOCKED, WINDOW, key, keys
 
 DAY = 86400.0
 #: the period ``/unblock report`` covers when no number of days is given, and the longest it may cover
@@ -63,6 +65,17 @@ _DECIDED = _UNBLOCKED | {State.EXECUTING, State.FAILED, State.DENIED}
 
 
 @dataclass(frozen=True, slots=True)
+class CameBack:
+    """What was asked about again within :data:`~bot.domain.recurrence.WINDOW` of an unblock: ``label``, how long
+    ``after`` it (seconds), and who unblocked it then: its approver (``by``), or its rule (``rule``)."""
+
+    label: str
+    after: float
+    by: str | None
+    rule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """The figures of the requests made from ``since`` to ``until`` (seconds since the epoch)."""
 
@@ -88,10 +101,22 @@ class Report:
     escalations: int = 0
     #: the period held more requests than one report reads: the figures are of the first ones
     truncated: bool = False
+    #: the requests of the period about what was unblocked before, soonest after its unblock first
+    came_back: tuple[CameBack, ...] = ()
 
 
-def figures(requests: Iterable[UnblockRequest], since: float, until: float, *, truncated: bool = False) -> Report:
-    """The report of ``requests`` (those made in the period)."""
+def figures(
+    requests: Iterable[UnblockRequest],
+    since: float,
+    until: float,
+    *,
+    truncated: bool = False,
+    unblocks: Sequence[UnblockRequest] = (),
+    found: Sequence[tuple[BlocklistEntry, float]] = (),
+) -> Report:
+    """The report of ``requests`` (those made in the period); ``unblocks``: the unblocks from
+    :data:`~bot.domain.recurrence.WINDOW` before the period on, and ``found``: the entries the watcher found in
+    the period, to tell what came back."""
     made = list(requests)
     endings = Counter(_ENDINGS[r.state] for r in made)
     waits = sorted(
@@ -119,7 +144,40 @@ def figures(requests: Iterable[UnblockRequest], since: float, until: float, *, t
         reminders=sum(1 for r in made if r.decision.reminded_at is not None),
         escalations=sum(1 for r in made if r.decision.escalation is not None),
         truncated=truncated,
+        came_back=came_back(made, unblocks, found),
     )
+
+
+def came_back(
+    made: Sequence[UnblockRequest],
+    unblocks: Sequence[UnblockRequest],
+    found: Sequence[tuple[BlocklistEntry, float]] = (),
+) -> tuple[CameBack, ...]:
+    """What came back within the window after one of ``unblocks`` unblocked it (and it stayed unblocked): the
+    requests of ``made`` about it, and the entries the watcher ``found`` (with when) that no request of ``made``
+    is about; each with the last such unblock, soonest after it first."""
+    earlier: dict[str, list[UnblockRequest]] = {}
+    for unblock in unblocks:
+        if unblock.state in STILL_UNBLOCKED and unblock.decision.at is not None:
+            for about in keys(unblock):
+                earlier.setdefault(about, []).append(unblock)
+    asked = {(t.kind, t.id) for request in made for t in request.what.targets}
+    seen: list[tuple[str, Sequence[Target], float]] = [(r.title, r.what.targets, r.asked.at) for r in made]
+    seen += [(entry.label, (entry,), at) for entry, at in found if (entry.kind, entry.id) not in asked]
+    again: list[CameBack] = []
+    for label, targets, at in seen:
+        wanted = {k for k in map(key, targets) if k is not None}
+        before = [
+            unblock
+            for k in wanted
+            for unblock in earlier.get(k, ())
+            if unblock.decision.at is not None and at - WINDOW <= unblock.decision.at < at
+        ]
+        if before:
+            last = max(before, key=lambda unblock: unblock.decision.at or 0.0)
+            by, rule = (None, last.decision.rule) if last.decision.auto else (last.decision.by, None)
+            again.append(CameBack(label, at - (last.decision.at or at), by, rule))
+    return tuple(sorted(again, key=lambda one: one.after))
 
 
 def quantile(ordered: Sequence[float], q: float) -> float | None:
@@ -188,6 +246,8 @@ class Reporting:
     weekly: Weekly = field(default_factory=Weekly)
     #: who claims the weekly reports (this process)
     holder: str = ""
+    #: where the watcher keeps what it found (None: the report tells only of requests)
+    watched: WatchStore | None = None
     #: the last weekly report recorded, as this process last saw it (None: to be read from the store, where none
     #: may be recorded yet)
     _last: float | None = field(default=None, init=False)
@@ -238,4 +298,7 @@ class Reporting:
 
     async def _between(self, since: float, until: float) -> Report:
         made = await self.store.between(since, until, MOST_READ + 1)
-        return figures(made[:MOST_READ], since, until, truncated=len(made) > MOST_READ)
+        unblocks = await self.store.unblocked_since(since - WINDOW)
+        found = await self.watched.found_between(since, until, MOST_READ) if self.watched is not None else []
+        truncated = len(made) > MOST_READ
+        return figures(made[:MOST_READ], since, until, truncated=truncated, unblocks=unblocks, found=found)

@@ -21,9 +21,10 @@ from .actions import UNBLOCK, Action
 from .allowing import Allowing
 from .claims import Claims
 from .entries import Kind, Target
+from .evidence import Evidence, Witness
 from .execution import Execution
 from .lookup import asked_inside
-from .model import Asked, Decision, Escalation, State, Timing, UnblockRequest, What
+from .model import WATCHER, Asked, Decision, Escalation, State, Timing, UnblockRequest, What
 from .policy import ApprovalPolicy
 from .ports import AlreadyOpen, Cards, Lists, NotShown, RequestStore, Shown
 from .reads import Reads
@@ -64,6 +65,8 @@ class Requests:
     expire_every: float = 30.0
     cards: Cards = field(kw_only=True)
     reads: Reads = field(kw_only=True)
+    #: asks the PBX what it knows about a request's address, for its card (None: nothing is asked)
+    witness: Witness | None = field(default=None, kw_only=True)
     #: every duration Approve and allow offers, under some rule (in seconds; the rules stay as they were read)
     durations: frozenset[float] = field(init=False)
     _execution: Execution = field(init=False)
@@ -127,7 +130,12 @@ class Requests:
         inside = None
         if asked is not None and len(blocking) == 1 and blocking[0].kind is Kind.ADDRESS:
             inside = asked_inside(asked, blocking[0])
-        opened = await self._keep_new(blocking, requester, channel, reason, asked_in, inside)
+        about = inside or (blocking[0].address if len(blocking) == 1 else None)
+        # what the PBX knows is for the people who decide: a request the watcher opens by its rule has none
+        evidence = None
+        if about and requester != WATCHER and self.witness is not None:
+            evidence = await self.witness.about(about)
+        opened = await self._keep_new(blocking, requester, channel, reason, asked_in, inside, evidence)
         if isinstance(opened, AlreadyRequested):
             return opened
         card = shown or await self.cards.show(opened, reply)
@@ -145,16 +153,18 @@ class Requests:
         reason: str | None,
         asked_in: str | None,
         address: str | None,
+        evidence: Evidence | None,
     ) -> UnblockRequest | AlreadyRequested:
         """Keep a pending request for ``targets`` (``address``: the one address asked for inside the entry's
-        network), under the rule that decides for them; or the open request that already covers one of them."""
+        network; ``evidence``: what the PBX knew about it), under the rule that decides for them; or the open
+        request that already covers one of them."""
         rule = self.policy.rules.rule_for_all(targets)
         for _ in range(2):
             now = self.transitions.clock()
             request = UnblockRequest(
                 id=secrets.token_hex(8),
                 asked=Asked(requester, channel, now, reason, asked_in if asked_in != channel else None),
-                what=What(tuple(targets), address),
+                what=What(tuple(targets), address, evidence),
                 decision=Decision(now + self.timing.ttl, rule.name, rule.auto, rule.approvals),
             )
             try:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .entries import BlocklistEntry
+from .evidence import Logged
 from .model import WATCHER, State, UnblockRequest
 from .ports import Announcement, Announcer, Shown, StoreUnreachable, WatchStore
-from .recurrence import Unblocks
+from .recurrence import Recurrence, Unblocks
 from .requests import Requests
 from .results import AlreadyRequested, HandedOver, Opened, OpenResult, Resolved, Withdrawn
 
@@ -209,12 +210,24 @@ class Watch:
                 await self.store.posted([a.entry.id for a in unposted], ref, in_summary=True)
             return
         now, unblocks = self.clock(), await self._unblocks()
+        agains = [unblocks.of([a.entry]) if unblocks else None for a in unposted]
+        # what is blocked again comes with what the PBX logged about it this time
+        logged = await asyncio.gather(
+            *(self._logged(a.entry, again) for a, again in zip(unposted, agains, strict=True))
+        )
         refs = await asyncio.gather(
-            *(self.announcer.new_block(a, unblocks.of([a.entry]) if unblocks else None, now) for a in unposted)
+            *(self.announcer.new_block(*said, now) for said in zip(unposted, agains, logged, strict=True))
         )
         for one, ref in zip(unposted, refs, strict=True):
             if ref is not None:  # (else still unposted: the next look tries again)
                 await self.store.posted([one.entry.id], ref, in_summary=False)
+
+    async def _logged(self, entry: BlocklistEntry, again: Recurrence | None) -> tuple[Logged, ...] | None:
+        """What the PBX logged about an entry blocked again (None: it is not, or the PBX did not tell)."""
+        witness = self.requests.witness
+        if again is None or witness is None or not entry.address:
+            return None
+        return await witness.logged(entry.address)
 
     async def _unblocks(self) -> Unblocks | None:
         """The bot's unblocks of the last days (one read of the store), so that an announcement says when what it

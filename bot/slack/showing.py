@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ..domain.entries import BlocklistEntry
+from ..domain.evidence import Logged
 from ..domain.model import WATCHER, State, UnblockRequest
 from ..domain.ports import NotShown, Shown, StoreUnreachable
 from ..domain.reads import Reads
@@ -28,6 +29,7 @@ from .failures import counted
 from .outbox import Outbox, Sent
 from .state import Remembered
 from .views.card import reminder_reply, request_card
+from .views.evidence import blocked_again_reply
 from .views.lists import OWN_SHOWN, WAITING_SHOWN, home_view
 from .views.notes import who_approves
 from .views.outcome import TOLD, direct_message, origin_line, outcome_card
@@ -86,6 +88,12 @@ class Showing:
             await self.remembered.state.card_posted(request.id, sent.ts)
             _keep(self._cards, request.id, sent.ts)
         if sent.ok:
+            again = self._recurring.get(request.id)
+            if again is not None:
+                logged = request.what.evidence.logged if request.what.evidence else None
+                await self.blocked_again(
+                    again, request.asked.at, logged, asked_by=request.asked.by, at=(channel, sent.ts)
+                )
             return Shown(sent.ts)
         error = sent.error or "unknown"
         if error in NOT_A_MEMBER and reply:  # (a card posted so has no ``ts``: it cannot be edited)
@@ -97,6 +105,21 @@ class Showing:
             error = via_url.error or error
         log.error("could not post a card", extra={"channel": channel, "error": error})
         return NotShown(error)
+
+    async def blocked_again(
+        self,
+        again: Recurrence,
+        now: float,
+        logged: tuple[Logged, ...] | None,
+        *,
+        asked_by: str | None,
+        at: tuple[str, str | None],
+    ) -> None:
+        """Say in the thread of the card that unblocked it that what it unblocked is blocked again (found at
+        ``now``; ``asked_by``: in a new request, else in the watch channel), with a link to the message ``at``
+        (channel, ``ts``) that says it now."""
+        link = await self.link(*at)
+        await self.reply(again.last, *blocked_again_reply(again, now, logged, asked_by=asked_by, link=link))
 
     async def claimed(self, request: UnblockRequest, reply: str | None) -> None:
         """A click (or the rule) won the claim: the card says so at once, its delivery not awaited, and its place
@@ -127,7 +150,7 @@ class Showing:
         if request.state is State.PENDING:
             rule = self.reads.rule_for(request)
             recurring = await self.recurrence(request)
-            return request_card(request, who_approves(rule.approvers), rule.allow, chosen, recurring)
+            return request_card(request, who_approves(rule.approvers), rule.allow, chosen, recurring, self.clock())
         self._recurring.pop(request.id, None)  # decided: its card no longer says it
         return outcome_card(request, self.clock())
 

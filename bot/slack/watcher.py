@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..domain.entries import CallFailed
+from ..domain.evidence import Logged
 from ..domain.model import UnblockRequest
 from ..domain.ports import Announcement, StoreUnreachable
 from ..domain.recurrence import Recurrence
@@ -68,10 +69,17 @@ class Announcements:
 
     outbox: Outbox
     clock: Callable[[], float]
+    #: what is blocked again is also said in the thread of the card that unblocked it
+    showing: Showing
 
-    async def new_block(self, found: Announcement, again: Recurrence | None, now: float) -> str | None:
+    async def new_block(
+        self, found: Announcement, again: Recurrence | None, logged: tuple[Logged, ...] | None, now: float
+    ) -> str | None:
         drawn = new_block(found.entry, again=again, now=now)
-        return await self._post(found.channel, drawn, "could not announce new blocks")
+        ref = await self._post(found.channel, drawn, "could not announce new blocks")
+        if ref is not None and again is not None:
+            await self.showing.blocked_again(again, now, logged, asked_by=None, at=(found.channel, ref))
+        return ref
 
     async def burst(self, found: Sequence[Announcement]) -> str | None:
         return await self._post(found[0].channel, burst([a.entry for a in found]), "could not announce new blocks")

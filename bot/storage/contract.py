@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from ..domain.entries import BlocklistEntry
 from ..domain.model import Escalation, State, Transition, UnblockRequest
 from ..domain.ports import (
     UNBLOCKS_READ,
@@ -323,6 +324,10 @@ class Store(RequestStore, WatchStore, ReportStore, ABC):
         if entry_ids:
             marks = ", ".join("?" * len(entry_ids))
             await self._write(f"UPDATE announcements SET checked_at = ? WHERE entry_id IN ({marks})", at, *entry_ids)
+
+    async def found_between(self, since: float, until: float, limit: int) -> list[tuple[BlocklistEntry, float]]:
+        sql = "SELECT entry, at FROM announcements WHERE at >= ? AND at < ? ORDER BY at, entry_id LIMIT ?"
+        return [rows.found_from_row(row) for row in await self._fetch(sql, since, until, limit)]
 
     async def mark_gone(self, entry_id: int) -> bool:
         # every announcement of the entry, gone already or not: a try whose answer was lost gets the same answer again

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from bot.domain.allowing import Allowing
 from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, CallFailed, Kind, Removal, Target
+from bot.domain.evidence import Logged, Phone, Thresholds, Witness
 from bot.domain.lookup import Finder
 from bot.domain.model import Escalation, Move, State, Timing, Transition, UnblockRequest
 from bot.domain.outcomes import Outcome
@@ -628,6 +629,8 @@ class WatchStore:
     mark: int | None = None
     #: each announcement kept, and when its entry was last checked, by entry Id
     kept: dict[int, Announcement] = field(default_factory=dict)
+    #: when each was kept, by entry Id
+    kept_at: dict[int, float] = field(default_factory=dict)
     checked_at: dict[int, float] = field(default_factory=dict)
     advances: list[Advance] = field(default_factory=list)
 
@@ -651,6 +654,7 @@ class WatchStore:
             self.mark, self.heartbeat_at = new_mark, at
             for announcement in announce:
                 self.kept.setdefault(announcement.entry.id, announcement)
+                self.kept_at.setdefault(announcement.entry.id, at)
         return moved
 
     async def unposted(self, limit: int) -> list[Announcement]:
@@ -667,6 +671,10 @@ class WatchStore:
 
     async def checked(self, entry_ids: Sequence[int], at: float) -> None:
         self.checked_at.update(dict.fromkeys(entry_ids, at))
+
+    async def found_between(self, since: float, until: float, limit: int) -> list[tuple[BlocklistEntry, float]]:
+        found = [(a.entry, self.kept_at[i]) for i, a in self.kept.items() if since <= self.kept_at[i] < until]
+        return sorted(found, key=lambda pair: (pair[1], pair[0].id))[:limit]
 
     async def mark_gone(self, entry_id: int) -> bool:
         if entry_id not in self.kept:
@@ -688,12 +696,17 @@ class Announcer:
     posts: list[tuple[str, list[int]]] = field(default_factory=list)
     unblocked_in: dict[str, list[UnblockRequest]] = field(default_factory=dict)
     gone_ids: list[int] = field(default_factory=list)
+    #: what the PBX logged, given with each new block blocked again
+    logged: dict[int, tuple[Logged, ...] | None] = field(default_factory=dict)
 
     def _post(self, kind: str, found: Sequence[Announcement]) -> str | None:
         self.posts.append((kind, [a.entry.id for a in found]))
         return f"2000000000.{len(self.posts):06d}" if self.deliver else None
 
-    async def new_block(self, found: Announcement, again: Recurrence | None, now: float) -> str | None:
+    async def new_block(
+        self, found: Announcement, again: Recurrence | None, logged: tuple[Logged, ...] | None, now: float
+    ) -> str | None:
+        self.logged[found.entry.id] = logged
         return self._post("new", [found])
 
     async def burst(self, found: Sequence[Announcement]) -> str | None:
@@ -707,6 +720,43 @@ class Announcer:
 
     def gone(self, found: Announcement) -> None:
         self.gone_ids.append(found.entry.id)
+
+
+# -- what 3CX knows about an address --------------------------------------------------------------
+
+#: how long the service waits for what 3CX knows (real seconds: the fakes answer at once, or never)
+EVIDENCE_WITHIN = 0.05
+
+
+@dataclass
+class FakeEvidence:
+    """3CX's event log, its phones and its anti-hacking thresholds (``bot.domain.evidence.PbxEvidence``): lines and
+    phones by the address they name; ``failing``: what each part fails with; ``silent``: the parts that never
+    answer. Each question is kept in ``asked``."""
+
+    logged_at: dict[str, tuple[Logged, ...]] = field(default_factory=dict)
+    phones_at: dict[str, tuple[Phone, ...]] = field(default_factory=dict)
+    limits: Thresholds = field(default_factory=lambda: Thresholds(failed_auth=5, block_for=86400.0))
+    failing: dict[str, Failed] = field(default_factory=dict)
+    silent: set[str] = field(default_factory=set)
+    asked: list[tuple[str, str | None]] = field(default_factory=list)
+
+    async def _answer(self, part: str, address: str | None, answer: T) -> T:
+        self.asked.append((part, address))
+        if part in self.silent:
+            await asyncio.Event().wait()
+        if part in self.failing:
+            raise self.failing[part]
+        return answer
+
+    async def logged(self, address: str, count: int) -> tuple[Logged, ...]:
+        return await self._answer("logged", address, self.logged_at.get(address, ())[:count])
+
+    async def phones(self, address: str) -> tuple[Phone, ...]:
+        return await self._answer("phones", address, self.phones_at.get(address, ()))
+
+    async def thresholds(self) -> Thresholds:
+        return await self._answer("thresholds", None, self.limits)
 
 
 # -- Slack's user groups -----------------------------------------------------------------------
@@ -775,6 +825,8 @@ class World:
     processes: dict[str, Requests] = field(default_factory=dict)
     #: the cards of every process's requests
     cards: FakeCards = field(default_factory=FakeCards)
+    #: what 3CX knows about addresses
+    evidence: FakeEvidence = field(default_factory=FakeEvidence)
 
     @property
     def requests(self) -> Requests:
@@ -797,6 +849,7 @@ class World:
                 EXPIRE_EVERY,
                 cards=self.cards,
                 reads=Reads(self.store, self.policy),
+                witness=Witness(self.evidence, EVIDENCE_WITHIN),
             )
         return self.processes[owner]
 
@@ -868,3 +921,4 @@ def world(*, timing: Timing = TIMING, allow_self_approval: bool = False, rules: 
     ip = FakeBlocklist([blocked_address(42, "203.0.113.7"), blocked_address(43, "198.51.100.0/24")])
     numbers = FakeBlacklist([blocked_number("n1", "+15550100")])
     return World(clock, MemoryStore(), ip, numbers, membership, policy, timing)
+

@@ -18,7 +18,7 @@ from bot.domain.model import Approval, Asked, Decision, Done, Escalation, State,
 from bot.domain.outcomes import Outcome
 from bot.domain.ports import StoreUnreachable
 from bot.domain.reads import Reads
-from bot.domain.report import DAY, REPORT_CLAIM_HOLD, Ending, Report, Reporting, Weekly, figures, quantile
+from bot.domain.report import DAY, REPORT_CLAIM_HOLD, CameBack, Ending, Report, Reporting, Weekly, figures, quantile
 
 from .fakes import APPROVER, CHANNEL, REQUESTER, FakeClock, MemoryStore, blocked_address, blocked_number, world
 
@@ -92,6 +92,34 @@ def test_the_figures_count_endings_decision_times_approvers_and_the_five_most_un
     assert report.by_approver == ((BOB, 2), (CAROL, 2), (DAVE, 1)) and report.by_rule == 1
     # 198.51.100.0/24, the sixth, is left out
     assert report.top == (("203.0.113.7", 3), ("+15550100", 1), ("192.0.2.10", 1), ("192.0.2.11", 1), ("192.0.2.9", 1))
+
+
+def test_what_was_asked_about_again_within_30_days_of_an_unblock_is_listed_soonest_first() -> None:
+    earlier = [
+        made(1, State.UNBLOCKED, A, by=BOB, after=60, created_at=T - 40 * DAY),  # too long before
+        made(2, State.UNBLOCKED, A, by=CAROL, after=60, created_at=T - 10 * DAY),  # the last before it
+        made(3, State.UNDONE, B, by=BOB, after=60, created_at=T - DAY),  # undone: a person put it back
+        made(4, State.UNBLOCKED, C, after=0, created_at=T - 2 * DAY, auto=True, rule="Branch offices"),
+        made(5, State.UNBLOCKED, N, by=DAVE, after=60, created_at=T - 3600),
+    ]
+    period = [
+        made(10, State.PENDING, blocked_address(11, "203.0.113.7/32"), created_at=T + DAY),  # the same, however written
+        made(11, State.DENIED, B, by=BOB, after=5, created_at=T + DAY),
+        made(12, State.UNBLOCKED, C, by=BOB, after=5, created_at=T),
+        made(13, State.PENDING, blocked_number("n9", "+1 555 0100"), created_at=T),
+    ]
+
+    # what the watcher found: asked about too (not counted twice), or not
+    found = [(C, T), (blocked_address(20, "203.0.113.7"), T + 2 * DAY), (blocked_address(21, "192.0.2.200"), T)]
+
+    report = figures(period, T, T + WEEK, unblocks=earlier, found=found)
+
+    assert report.came_back == (
+        CameBack("+1 555 0100", 3600.0 - 60, DAVE),
+        CameBack("192.0.2.9", 2 * DAY, None, "Branch offices"),
+        CameBack("203.0.113.7/32", 11 * DAY - 60, CAROL),
+        CameBack("203.0.113.7", 12 * DAY - 60, CAROL),
+    )
 
 
 def test_allow_only_counts_the_address_it_let_in() -> None:

@@ -46,6 +46,8 @@ class Message:
     text: str
     blocks: list[dict[str, Any]]
     updates: int
+    #: the message it replies to, in its thread (None: a message of the channel itself)
+    thread_ts: str | None = None
 
 
 #: a proxy's error page, as one in front of Slack would answer when Slack cannot be reached
@@ -174,7 +176,12 @@ class FakeSlack:
         return [call for call in self.calls if call.method == method]
 
     def channel_messages(self, channel: str) -> list[Message]:
-        return [m for m in self.messages.values() if m.channel == channel]
+        """The messages of ``channel`` itself, not the replies in their threads."""
+        return [m for m in self.messages.values() if m.channel == channel and m.thread_ts is None]
+
+    def replies(self, channel: str, ts: str) -> list[Message]:
+        """The replies in the thread of the message ``ts``."""
+        return [m for m in self.messages.values() if m.channel == channel and m.thread_ts == ts]
 
     def fail_next(self, method: str, error: str, times: int = 1) -> None:
         self._failures[method].extend([error] * times)
@@ -382,7 +389,8 @@ class FakeSlack:
         self._check_limits("chat.postMessage", text, blocks)
         if not text and not blocks and not args.get("attachments"):
             raise SlackError("no_text")
-        message = Message(channel, self._next_ts(), text, blocks, updates=0)
+        thread = str(args["thread_ts"]) if args.get("thread_ts") else None
+        message = Message(channel, self._next_ts(), text, blocks, updates=0, thread_ts=thread)
         self.messages[(channel, message.ts)] = message
         self.accepted.append(("chat.postMessage", channel))
         return {"ok": True, "channel": channel, "ts": message.ts, "message": self._as_json(message)}

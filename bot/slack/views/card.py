@@ -27,6 +27,7 @@ from .common import (
     title,
     unblocker,
 )
+from .evidence import evidence_blocks
 from .notes import who_approves
 
 
@@ -36,10 +37,12 @@ def request_card(
     durations: Sequence[float] = (),
     chosen: float | None = None,
     recurring: Recurrence | None = None,
+    now: float | None = None,
 ) -> tuple[str, Blocks]:
     """The card asking ``approvers`` (named as in a sentence) to approve ``request``; with ``durations``, a
     request about one IP address (or a narrow network) also offers Approve and allow (for ``chosen``, else the
-    first duration). ``recurring``: what the request is about was unblocked before, and the card says so."""
+    first duration). ``recurring``: what the request is about was unblocked before, and the card says so. What
+    3CX knew about the address is shown as at ``now`` (by default, when the request was made)."""
     value = RequestButton(request.id).encode()
     # Approve is the main action, asked once more; Approve and allow, which opens more, is the red one
     decision = actions(
@@ -52,6 +55,7 @@ def request_card(
     blocks: Blocks = [section(f":unlock: *{mention(request.asked.by)} asks to unblock {title(request)}*{asked}")]
     targets = request.what.targets
     blocks.append(entry_fields(targets[0]) if len(targets) == 1 else section(target_lines(targets)))
+    blocks += evidence_blocks(request, request.asked.at if now is None else now)
     if request.asked.reason:
         blocks.append(section(f"*Reason:* {fit(request.asked.reason, 1000)}"))
     until = slack_date(request.decision.expires_at)

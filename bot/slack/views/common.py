@@ -76,6 +76,14 @@ def times(count: int) -> str:
     return "once" if count == 1 else f"{count} times"
 
 
+def time_since(seconds: float) -> str:
+    """A time gone by, or to come, in its largest whole unit (``2 hours``), or ``moments``."""
+    for size in (86400, 3600, 60):
+        if seconds >= size:
+            return duration_words(seconds // size * size)
+    return "moments"
+
+
 def counted(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 

@@ -21,6 +21,8 @@ from .card import approve_confirm
 from .common import (
     DESCRIPTION_IN_LIST,
     LABEL,
+    RECURRENCE_DAYS,
+    RULE_IN_LIST,
     SHOWN_ENTRIES,
     counted,
     describe,
@@ -171,6 +173,8 @@ def decided_notice(request: UnblockRequest) -> str:
 
 #: how many approvers the report names (the rest are counted together)
 SHOWN_APPROVERS = 20
+#: how many of what was blocked again the report names
+SHOWN_CAME_BACK = 10
 #: the answer to ``/unblock report`` for someone who approves nothing
 ONLY_APPROVERS = "Sorry, the report is only for approvers. One of them can share its figures with you."
 
@@ -192,10 +196,24 @@ def report(figures: Report, days: int | None, zone: tzinfo = UTC) -> tuple[str, 
         if figures.top:
             lines = [f"• {fit(label, LABEL)}: {times(count)}" for label, count in figures.top]
             blocks += sections(lines, "*Unblocked most often*")
+        if figures.came_back:
+            blocks += sections(_came_back(figures), f"*Blocked again within {RECURRENCE_DAYS} days of an unblock*")
     blocks.append(context(f"Reminders sent: {figures.reminders} · escalations: {figures.escalations}"))
     if figures.truncated:
         blocks.append(context(f"More requests were made than one report reads: these are the first {figures.total}."))
     return fallback(f"{heading}: {counted(figures.total, 'request', 'requests')}"), blocks
+
+
+def _came_back(figures: Report) -> list[str]:
+    """Each request about what was unblocked before, soonest first: how soon, and who had unblocked it."""
+    lines = []
+    for again in figures.came_back[:SHOWN_CAME_BACK]:
+        who = f"rule '{fit(again.rule, RULE_IN_LIST)}'" if again.rule else mention(again.by)
+        lines.append(f"• {fit(again.label, LABEL)}: {took(again.after)} after {who} unblocked it")
+    more = len(figures.came_back) - SHOWN_CAME_BACK
+    if more > 0:
+        lines.append(f"• and {more} more")
+    return lines
 
 
 def _timing(figures: Report) -> str:

@@ -30,6 +30,7 @@ from .common import (
     target_lines,
     title,
 )
+from .evidence import what_to_fix
 
 NOTHING_CHANGED = "Nothing was changed in 3CX."
 
@@ -38,9 +39,8 @@ def outcome_card(request: UnblockRequest, now: float) -> tuple[str, Blocks]:
     emoji, headline, why = summary(request)
     first = f"{emoji} *{headline}* {why}".rstrip()
     blocks: Blocks = [section("\n".join(filter(None, [first, _who(request)])))]
-    allowed = allow_sentence(request)
-    if allowed:
-        blocks.append(section(allowed))
+    more = [allow_sentence(request), fix(request)]
+    blocks += [section(line) for line in more if line]
     if len(request.what.targets) > 1:
         undo_phase = request.state.undo_phase
         lines = target_lines(
@@ -251,7 +251,13 @@ def direct_message(request: UnblockRequest, link: str | None) -> tuple[str, Bloc
     emoji, headline, why = summary(request, "Your request")
     under = " · ".join(decided_under(request))
     lines = [f"{emoji} *{headline}* {why}".rstrip(), f"{under}." if under else None, allow_sentence(request)]
+    lines.append(fix(request))
     return fallback(headline), [section("\n".join([*filter(None, lines), see(link, request)]))]
+
+
+def fix(request: UnblockRequest) -> str | None:
+    """Once unblocked (or let in): what 3CX logged about the address, and what usually fixes it."""
+    return what_to_fix(request.what.evidence) if request.state is State.UNBLOCKED else None
 
 
 def origin_line(request: UnblockRequest, link: str | None, *, name_requester: bool = False) -> tuple[str, Blocks]:

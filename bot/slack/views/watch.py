@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from ...domain.allowing import duration_words
 from ...domain.entries import BlocklistEntry
 from ...domain.lookup import Page
 from ...domain.model import State, UnblockRequest
@@ -25,6 +24,7 @@ from .common import (
     label,
     pickable,
     slack_date,
+    time_since,
     times,
     title,
     unblocker,
@@ -51,13 +51,6 @@ def new_block(
         blocks.append(context(f"Blocked again, {since} after {unblocker(again.last)} unblocked it.{often}"))
     blocks.append(actions("unblock_watch", button("Request unblock", REQUEST_ENTRY, EntryButton(entry.id).encode())))
     return fallback(f"3CX blocked {label(entry)}{' again' if again is not None else ''}"), blocks
-
-
-def time_since(seconds: float) -> str:
-    for size in (86400, 3600, 60):
-        if seconds >= size:
-            return duration_words(seconds // size * size)
-    return "moments"
 
 
 def unblocked_by_rule(entry: BlocklistEntry, rule: str | None) -> tuple[str, Blocks]:

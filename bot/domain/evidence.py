@@ -121,4 +121,6 @@ class Witness:
             return await asyncio.wait_for(call, self.within)
         except (CallFailed, TimeoutError) as error:
             log.info("the PBX did not tell what it knows of an address", extra={"error": str(error) or "too slow"})
-            return None
+        except Exception:  # what informs people must never stop a request
+            log.exception("could not read what the PBX knows of an address")
+        return None

@@ -737,7 +737,7 @@ class FakeEvidence:
     logged_at: dict[str, tuple[Logged, ...]] = field(default_factory=dict)
     phones_at: dict[str, tuple[Phone, ...]] = field(default_factory=dict)
     limits: Thresholds = field(default_factory=lambda: Thresholds(failed_auth=5, block_for=86400.0))
-    failing: dict[str, Failed] = field(default_factory=dict)
+    failing: dict[str, Exception] = field(default_factory=dict)
     silent: set[str] = field(default_factory=set)
     asked: list[tuple[str, str | None]] = field(default_factory=list)
 

@@ -44,6 +44,10 @@ async def test_a_part_3cx_refuses_or_does_not_tell_in_time_is_left_out_and_the_r
 
     assert request.what.evidence == Evidence(None, (ALICE_PHONE,), None)
     assert len(w.cards.shown) == 1
+    # nor does a fault of the bot's own in reading it stop a request
+    w.evidence.failing["phones"] = ValueError("an answer no one expected")
+    other = await w.request(w.ip.entries[43])
+    assert other.what.evidence == Evidence(None, None, None) and len(w.cards.shown) == 2
 
 
 async def test_nothing_is_asked_for_a_caller_number_several_entries_or_the_watchers_own_request() -> None:

@@ -65,9 +65,11 @@ def check_against_spec(requests: Iterable[RecordedRequest]) -> list[str]:
     for request in requests:
         if request.path in _token_paths():
             errors = _token_request_errors(request)
-        else:  # the same request again (another test's token aside) has the same problems: checked once
+        else:  # a request of a shape checked before (another test's token, key, filter) has its problems
             key = _checked_as(request)
             errors = _CHECKED[key] if key in _CHECKED else _CHECKED.setdefault(key, _xapi_request_errors(request))
+            if errors:  # named with this request's own values
+                errors = _xapi_request_errors(request)
         if errors:
             problems.append(f"{request.method} {request.path}: {'; '.join(errors)}")
     return problems
@@ -78,12 +80,26 @@ _CHECKED: dict[tuple[object, ...], list[str]] = {}
 
 
 def _checked_as(request: RecordedRequest) -> tuple[object, ...]:
-    """What the check of an XAPI request looks at: its method, path, query, body, the headers the document
-    declares or the check reads, and whether it carries a bearer token (not the token, nor the test's port)."""
+    """The shape of an XAPI request, as far as the check looks at it: its method; its path with a well-formed key
+    as any key; its query with any `$filter` or `$search` text as any, and any whole number as any; its body; the
+    headers the document declares or the check reads; and whether it carries a bearer token (not the token, nor
+    the test's port). Whatever is not well-formed stays as it is, so it is checked on its own."""
     scheme, _, token = _header(request, "Authorization").partition(" ")
     headers = tuple(_header(request, name) for name in ("Content-Type", "If-Match"))
-    query = tuple(sorted(request.query.items()))
-    return request.method, request.path, query, request.body, headers, scheme.lower(), bool(token.strip())
+    path = _ANY_STRING_KEY.sub("('key')", _ANY_NUMBER_KEY.sub("(1)", request.path))
+    query = tuple(sorted((name, _any_value(name, value)) for name, value in request.query.items()))
+    return request.method, path, query, request.body, headers, scheme.lower(), bool(token.strip())
+
+
+#: a well-formed key in a path: a 32-bit integer (of at most 9 digits), and a quoted string literal
+_ANY_NUMBER_KEY = re.compile(r"\([0-9]{1,9}\)")
+_ANY_STRING_KEY = re.compile(r"\('(?:[^']|'')*'\)")
+
+
+def _any_value(name: str, value: str) -> str:
+    if name in ("$filter", "$search"):
+        return "(text)"
+    return "(number)" if re.fullmatch(r"[0-9]{1,9}", value) else value
 
 
 def sent_by_the_bot(requests: Iterable[RecordedRequest]) -> list[RecordedRequest]:

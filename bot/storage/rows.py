@@ -9,7 +9,6 @@ from typing import Any
 
 from ..domain.actions import UNBLOCK, Action, Does, Result
 from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Target
-from ..domain.evidence import Evidence, Logged, Phone, Thresholds
 from ..domain.model import (
     Approval,
     Asked,
@@ -24,6 +23,7 @@ from ..domain.model import (
 )
 from ..domain.outcomes import Outcome
 from ..domain.ports import Announcement
+from . import evidence
 
 #: a request's columns: its fields by the same names, but its action, kept as ``allow_for`` and ``allow_only``
 NAMES = (
@@ -150,7 +150,7 @@ def request_row(request: UnblockRequest) -> tuple[object, ...]:
         "allow_only": int(done.action.does is Does.ALLOW_ONLY),
         "reminded_at": decision.reminded_at,
         "escalation": escalation_json(decision.escalation),
-        "evidence": evidence_json(what.evidence),
+        "evidence": evidence.stored(what.evidence),
     }
     return tuple(values[name] for name in NAMES)
 
@@ -165,7 +165,7 @@ def request_from_row(row: Any) -> UnblockRequest:
         id=v["id"],
         asked=Asked(v["requester"], v["channel"], v["created_at"], v["reason"], v["asked_in"]),
         what=What(
-            tuple(from_record(t) for t in json.loads(v["targets"])), v["asked_address"], _evidence(v["evidence"])
+            tuple(from_record(t) for t in json.loads(v["targets"])), v["asked_address"], evidence.read(v["evidence"])
         ),
         decision=Decision(
             v["expires_at"],
@@ -206,40 +206,6 @@ def _escalation(text: str | None) -> Escalation | None:
         return None
     data = json.loads(text)
     return Escalation(float(data["at"]), float(data["after"]), tuple(data["users"]), tuple(data["groups"]))
-
-
-def evidence_json(evidence: Evidence | None) -> str | None:
-    """How what 3CX knew is kept, its fields by name, the stored format whatever the dataclasses' fields become
-    (None: it was not asked, NULL; a part 3CX did not tell, null)."""
-    if evidence is None:
-        return None
-    e, t = evidence, evidence.thresholds
-    logged = None if e.logged is None else [_logged_record(line) for line in e.logged]
-    phones = (
-        None if e.phones is None else [{"extension": p.extension, "name": p.name, "model": p.model} for p in e.phones]
-    )
-    thresholds = None if t is None else {"failed_auth": t.failed_auth, "block_for": t.block_for}
-    return json.dumps({"logged": logged, "phones": phones, "thresholds": thresholds})
-
-
-def _logged_record(line: Logged) -> dict[str, object]:
-    return {"at": line.at, "text": line.text, "failed_auth": line.failed_auth, "extension": line.extension}
-
-
-def _evidence(text: str | None) -> Evidence | None:
-    if text is None:
-        return None
-    data = json.loads(text)
-    logged, phones, thresholds = data.get("logged"), data.get("phones"), data.get("thresholds")
-    return Evidence(
-        None if logged is None else tuple(_logged(line) for line in logged),
-        None if phones is None else tuple(Phone(p.get("extension"), p.get("name"), p.get("model")) for p in phones),
-        None if thresholds is None else Thresholds(thresholds.get("failed_auth"), thresholds.get("block_for")),
-    )
-
-
-def _logged(line: dict[str, Any]) -> Logged:
-    return Logged(line.get("at"), str(line.get("text", "")), bool(line.get("failed_auth")), line.get("extension"))
 
 
 def transition_from_row(row: Any) -> Transition:
@@ -337,16 +303,17 @@ def announcement_row(announcement: Announcement, at: float) -> tuple[object, ...
 def found_from_row(row: Any) -> tuple[BlocklistEntry, float]:
     """An announced entry and when it was found, from a row of ``entry, at``."""
     entry, at = tuple(row)
-    found = from_record(json.loads(entry))
-    if not isinstance(found, BlocklistEntry):
-        raise ValueError(f"announcement of a {type(found).__name__}, not a blocklist entry")
-    return found, float(at)
+    return _announced(entry), float(at)
 
 
 def announcement_from_row(row: Any) -> Announcement:
     """An announcement from a row of ``ANNOUNCEMENT_COLUMNS`` (a tuple, or a driver's record)."""
     entry, channel, message_ts, in_summary, gone = tuple(row)
-    found = from_record(json.loads(entry))
+    return Announcement(_announced(entry), channel, message_ts, in_summary=bool(in_summary), gone=bool(gone))
+
+
+def _announced(text: str) -> BlocklistEntry:
+    found = from_record(json.loads(text))
     if not isinstance(found, BlocklistEntry):
         raise ValueError(f"announcement of a {type(found).__name__}, not a blocklist entry")
-    return Announcement(found, channel, message_ts, in_summary=bool(in_summary), gone=bool(gone))
+    return found

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from . import metrics
 from .config import Settings
+from .domain.allow_life import AllowLife
 from .domain.allowing import Allowing
 from .domain.evidence import Witness
 from .domain.lookup import Finder
@@ -30,6 +31,7 @@ from .domain.watch import Watch
 from .logs import Redactor
 from .network import host, unreached
 from .slack.admission import Admission
+from .slack.allows import AllowReplies
 from .slack.answers import Answers
 from .slack.failures import error_code
 from .slack.groups import SlackGroupMembership
@@ -279,15 +281,13 @@ async def start_bot(
     blocklist, numbers = IpBlocklist(threecx), NumberBlacklist(threecx)
     # a lookup, all its calls together, takes no longer than one call may: someone waits for its answer
     finder = Finder(blocklist, numbers, deadline=threecx.call_bound)
-    # also with Approve and allow turned off: an Undo still removes the allow entries it added before
-    allowing = Allowing(blocklist, finder, clock, ALLOW_DESCRIPTION)
     work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
     remembered = Remembered(store, clock)
     # the weekly reports are claimed by this process's owner name, once across processes
     weekly = Weekly(*settings.report_at, zone=settings.timezone)
     reporting = Reporting(store, store, clock, weekly, holder=transitions.owner, watched=store)
-    reads = Reads(store, policy, reporting)
+    reads = Reads(store, policy, reporting, allows=store)
     showing = Showing(
         outbox=outbox,
         client=client,
@@ -296,6 +296,11 @@ async def start_bot(
         clock=clock,
         notify_requester=settings.notify_requester,
     )
+    # the allow entries' life: a warning before each ends, Extend, End now, and how it ended, said once
+    replies, warn_before = AllowReplies(showing), settings.allow_warn_before
+    life = AllowLife(store, store, blocklist, policy, timing, clock, transitions.owner, replies, warn_before)
+    # also with Approve and allow turned off: an Undo still removes the allow entries it added before
+    allowing = Allowing(blocklist, finder, clock, ALLOW_DESCRIPTION, life)
     expire_every = min(30.0, settings.request_ttl / 4)
     requests = Requests(
         store,
@@ -320,9 +325,12 @@ async def start_bot(
         require_reason=settings.require_reason,
         workspace_url=workspace_url,
         approval_channel=settings.approval_channel,
+        allows=life,
     )
     app = build_app(settings, client, use_cases, team_id)
-    sweeper = Sweeper(requests=requests, remembered=remembered, showing=showing, recover_every=timing.heartbeat)
+    sweeper = Sweeper(
+        requests=requests, remembered=remembered, showing=showing, recover_every=timing.heartbeat, allows=life
+    )
     sweeper.start()
     watcher = None
     if settings.watch is not None:

@@ -186,14 +186,15 @@ SLACK_KINDS = ("post", "update", "note", "view")
 #: the lanes of ``bot.calls.Lane`` (a module the metrics do not import)
 LANES = ("commands", "decisions")
 TOKEN_RESULTS = ("ok", "refused", "failed")
-#: the XAPI calls the bot makes (``bot.threecx.client``): read, delete and add on both lists, what 3CX knows about an
-#: address, and the token
+#: the XAPI calls the bot makes (``bot.threecx.client``): read, delete and add on both lists, an allow entry's end
+#: changed, what 3CX knows about an address, and the token
 THREECX_OPERATIONS = (
     *(
         f"{method}_{entity_set}"
         for entity_set in ("blocklist", "blacklistnumbers")
         for method in ("get", "delete", "post")
     ),
+    "patch_blocklist",
     "get_eventlogs",
     "get_sipdevices",
     "get_antihackingsettings",

@@ -18,6 +18,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "bot.storage": (
         "bot.storage.*",
         "bot.domain.actions",
+        "bot.domain.allows",
         "bot.domain.entries",
         "bot.domain.evidence",
         "bot.domain.model",
@@ -43,6 +44,8 @@ RULES: dict[str, tuple[str, ...]] = {
         "bot.domain.model",
         "bot.domain.actions",
         "bot.domain.allowing",
+        "bot.domain.allows",
+        "bot.domain.allow_life",
         "bot.domain.entries",
         "bot.domain.evidence",
         "bot.domain.outcomes",

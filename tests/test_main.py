@@ -118,7 +118,7 @@ async def test_a_broken_rules_file_stops_the_start_with_one_line_per_problem(tmp
         "(got 0).",
         '  - UNBLOCK_RULES=\'rules.toml\': rule 2 "Caller numbers": "aprovers" is not a key of a rule (did you mean '
         "approvers?); the keys are name, networks, wider_than, wider_than_v6, kind, added_by, approvers, approvals, "
-        "allow, auto, auto_on_watch, remind_after, escalate_after, escalate_to.",
+        "allow, auto, auto_on_watch, allow_max, remind_after, escalate_after, escalate_to.",
         '  - UNBLOCK_RULES=\'rules.toml\': rule 2 "Caller numbers": kind must be "ip" or "number" (got "phone").',
     ]
     assert "Traceback" not in process.stderr and process.stdout == ""

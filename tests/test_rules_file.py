@@ -133,7 +133,7 @@ def test_every_key_and_the_other_forms_a_value_may_take(tmp_path: Path) -> None:
 
 KEYS = (
     "name, networks, wider_than, wider_than_v6, kind, added_by, approvers, approvals, allow, auto, auto_on_watch, "
-    "remind_after, escalate_after, escalate_to"
+    "allow_max, remind_after, escalate_after, escalate_to"
 )
 ALLOW = 'whole seconds, or a number and a unit (m, h, d or w), from 1m to 90d, like "1h" or "7d"'
 NOT_WITH_AUTO = "cannot be given with it; remove one or the other"
@@ -325,7 +325,8 @@ def test_what_the_file_says_is_repeated_cut_short(tmp_path: Path) -> None:
     assert problems(tmp_path, text) == [
         f'"{cut} is not known at the top of the file, which holds only [[rule]] tables',
         f'rule 1 "Wide": "{cut} is not a key of a rule; the keys are name, networks, wider_than, wider_than_v6, '
-        "kind, added_by, approvers, approvals, allow, auto, auto_on_watch, remind_after, escalate_after, escalate_to",
+        "kind, added_by, approvers, approvals, allow, auto, auto_on_watch, allow_max, remind_after, escalate_after, "
+        "escalate_to",
         f'rule 1 "Wide": added_by must be the AddedBy of 3CX\'s entries, like "AutoBlacklist" (got ["{"x" * 55}...)',
         f'rule 1 "Wide": approvers has items that are neither user ids (U…/W…) nor user-group ids (S…): {"x" * 57}...',
         "rule 2: name must be at most 80 characters long (got 200,000)",

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.actions import Action, Does, Result
+from bot.domain.allows import Allow, How, Phase
 from bot.domain.entries import BlockedNumber, BlocklistEntry, Target
 from bot.domain.evidence import Evidence, Logged, Thresholds
 from bot.domain.model import Approval, Asked, Decision, Escalation, State, Transition, UnblockRequest, What
@@ -539,3 +540,70 @@ async def test_a_failed_fetch_shares_nothing_and_lets_the_next_try_go_ahead(new_
     token, renew_at = await asyncio.wait_for(b.renew_token(None, fetch), 10)
     assert token == "token-2" and renew_at > time.time()
     assert (await a.renew_token(None, fetch))[0] == "token-2"
+
+
+async def test_an_allows_life_is_one_compare_and_set_at_each_step_across_two_stores(new_store: NewStore) -> None:
+    first, second = await new_store(), await new_store()  # two processes
+    request = "aa0000000000000a"
+    allow = Allow(request, 97, "203.0.113.7", 1000.0, 4600.0, 3600.0)
+    await first.keep_allow(allow)
+    await second.keep_allow(replace(allow, entry_id=98))  # a request's allow is kept once
+    assert await second.allow_of(request) == allow and await first.allows_of([request, "bb0000000000000b"]) == [allow]
+
+    extends = await asyncio.gather(
+        *(
+            store.change_allow(request, Phase.EXTENDING, user, name, 2000.0, ends_at=4600.0, extend_to=8200.0)
+            for store, user, name in ((first, BOB, "a"), (second, CAROL, "b"))
+        )
+    )
+    assert sum(claim is not None for claim in extends) == 1  # of two Extends of the same end, one wins
+    holder, by = ("a", BOB) if extends[0] is not None else ("b", CAROL)
+    assert await first.change_allow(request, Phase.ENDING, BOB, "c", 2001.0, ends_at=None, extend_to=None) is None
+    assert await first.end_allow(request, How.REMOVED, None, 2002.0, "x") is None  # only while active
+    assert await second.take_over_allow(request, "c", 1999.0, 2003.0) is None  # not the moment it was claimed
+    for _ in range(2):  # the same write again (its answer lost) is recognised
+        extended = await first.extended(request, holder, 2004.0)
+        assert extended is not None and (extended.phase, extended.ends_at, extended.extended_by) == (
+            Phase.ACTIVE,
+            8200.0,
+            by,
+        )
+    other = "b" if holder == "a" else "a"
+    assert await second.extended(request, other, 2004.0) is None  # another claim's write is not taken for this one
+
+    assert await first.claim_saying(request, "a", 3000.0, 2000.0, warning=True) is not None
+    assert await second.claim_saying(request, "b", 3001.0, 2000.0, warning=True) is None  # claimed, fresh
+    await first.said(request, "a", 3002.0, warned_for=8200.0)
+    assert await second.claim_saying(request, "b", 3003.0, 3003.0, warning=True) is None  # warned about this end
+
+    assert await second.change_allow(request, Phase.ENDING, BOB, "b", 4000.0, ends_at=None, extend_to=None)
+    assert await first.end_allow(request, How.END_NOW, BOB, 4001.0, "a", held=True) is None  # not its holder
+    for _ in range(2):
+        ended = await second.end_allow(request, How.END_NOW, BOB, 4001.0, "b", held=True)
+        assert ended is not None and (ended.phase, ended.how, ended.ended_by) == (Phase.ENDED, How.END_NOW, BOB)
+    assert ended is not None and ended.done_claim == "b"
+    assert await first.end_allow(request, How.END_NOW, BOB, 4001.0, "a") is None  # the same end, another's
+    assert await first.end_allow(request, How.UNDONE, ALICE, 4002.0, "z") is None  # ended already
+    assert [a.request_id for a in await first.allows_to_mind(10)] == [request]  # its end not told yet
+    assert await first.claim_saying(request, "a", 4003.0, 4000.0, warning=True) is None
+    assert await first.claim_saying(request, "a", 4003.0, 4000.0, warning=False) is not None
+    await first.said(request, "a", 4004.0, warned_for=None)
+    assert await first.allows_to_mind(10) == []
+    await second.allows_checked([request], 4005.0)
+    kept = await first.allow_of(request)
+    assert kept is not None and (kept.told_at, kept.checked_at, kept.warned_for) == (4004.0, 4005.0, 8200.0)
+
+
+async def test_the_requests_of_allows_are_read_at_once_and_those_allowing_unkept_are_found(store: Store) -> None:
+    allowed = (Result(Outcome.DELETED, "HTTP 204; allow entry 9 added (HTTP 201)", None, False, 9, 5000.5),)
+    for request_id in ("e" * 16, "f" * 16):
+        await store.add(pending(request_id, created_at=10.0))
+        await move(store, request_id, State.PENDING, State.EXECUTING, actor=BOB, at=40.0, action=ALLOW_HOUR, owner="p")
+        await move(store, request_id, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=41.0, results=allowed, owner="p")
+    await store.add(pending("a" * 16, created_at=10.0))  # asks for no allow entry
+    await store.keep_allow(Allow("e" * 16, 9, "203.0.113.7", 1400.5, 5000.5, 3600.0))
+
+    assert sorted(r.id for r in await store.requests_of(["e" * 16, "a" * 16, "b" * 16])) == ["a" * 16, "e" * 16]
+    assert await store.requests_of([]) == []
+    assert [r.id for r in await store.allowing_unkept(30.0, 10)] == ["f" * 16]
+    assert await store.allowing_unkept(42.0, 10) == []

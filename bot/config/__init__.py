@@ -59,6 +59,7 @@ SETTINGS: tuple[tuple[str, str, Callable[[str], Any], Any], ...] = (
     ("UNBLOCK_REQUEST_TTL", "request_ttl", v.seconds(10, 7 * 86400), 900.0),
     ("UNBLOCK_REQUIRE_REASON", "require_reason", v.boolean, False),
     ("UNBLOCK_UNDO_WINDOW", "undo_window", v.seconds(0, 86400), 600.0),
+    ("UNBLOCK_ALLOW_WARN_BEFORE", "allow_warn_before", v.warn_before, None),
     ("DATABASE_URL", "database_url", urls.check, "sqlite:///unblock.db"),
     ("DATABASE_WAIT", "database_wait", v.seconds(0, 3600), 30.0),
     ("LOG_LEVEL", "log_level", v.log_level, "INFO"),
@@ -152,6 +153,9 @@ class Settings:
     report_at: tuple[int, int, int]
     #: the time zone of the report's time and dates (``UNBLOCK_TIMEZONE``, an IANA name); UTC when unset
     timezone: tzinfo
+    #: how long before an allow entry's end its warning comes (``UNBLOCK_ALLOW_WARN_BEFORE``); None: a tenth of the
+    #: allow's length, at least 5 minutes; 0: no warnings
+    allow_warn_before: float | None = None
 
     @property
     def socket_mode(self) -> bool:

@@ -21,6 +21,9 @@ MAX_NAME = 80
 #: the most durations Approve and allow offers
 MAX_ALLOW_DURATIONS = 10
 DURATION_FORMS = 'whole seconds, or a number and a unit (m, h, d or w), from 1m to 90d, like "1h" or "7d"'
+#: the longest ``allow_max``: a year
+MAX_ALLOW_MAX = 365 * 86400.0
+ALLOW_MAX_FORMS = 'a duration from 1m to 365d, whole seconds or a number and a unit (m, h, d or w), like "30d"'
 AFTER_FORMS = (
     'a duration from 5s to 7d, whole seconds or a number and a unit (s, m, h, d or w) like "15m", or 0 for never'
 )
@@ -127,6 +130,15 @@ def allow(value: object) -> tuple[float, ...]:
     if len(found) > MAX_ALLOW_DURATIONS or len(set(found)) != len(found):
         raise ValueError(f"must hold at most {MAX_ALLOW_DURATIONS} durations, each once (got {shown(value)})")
     return tuple(found)
+
+
+def allow_max(value: object) -> float:
+    """The longest an allow entry may last in all: a duration from 1 minute to :data:`MAX_ALLOW_MAX`."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    seconds = v.duration(text) if isinstance(text, str) else None
+    if seconds is None or not 60 <= seconds <= MAX_ALLOW_MAX:
+        raise ValueError(f"must be {ALLOW_MAX_FORMS} (got {shown(value)})")
+    return seconds
 
 
 def after(value: object) -> float:

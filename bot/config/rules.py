@@ -33,6 +33,7 @@ PARSERS: dict[str, Callable[[object], object]] = {
     "allow": rv.allow,
     "auto": rv.boolean,
     "auto_on_watch": rv.boolean,
+    "allow_max": rv.allow_max,
     "remind_after": rv.after,
     "escalate_after": rv.after,
     "escalate_to": rv.escalate_to,

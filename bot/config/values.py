@@ -143,6 +143,15 @@ def allow_duration(item: str) -> float | None:
     return value
 
 
+def warn_before(raw: str) -> float:
+    """How long before an allow entry's end it is warned about: a duration from 1m to 30d, or ``0`` (``off``) for
+    never."""
+    value = 0.0 if raw.strip().lower() == "off" else duration(raw)
+    if value is None or (value and not 60 <= value <= 30 * 86400):
+        raise ValueError(f"should be a duration from 1m to 30d: {_DURATION_FORMS}; or 0 (or off) for no warnings")
+    return value
+
+
 def after(raw: str) -> float:
     """How long a request waits before a reminder or an escalation: a duration from ``MIN_AFTER`` to
     ``MAX_AFTER``, or ``0`` (``off``) for never."""

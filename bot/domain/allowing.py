@@ -11,6 +11,7 @@ a second one.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from .entries import BlocklistEntry, Removal
 from .lookup import Finder, read_network
 from .model import UnblockRequest
 from .outcomes import Outcome
+
+log = logging.getLogger(__name__)
 
 
 class AllowList(Protocol):
@@ -34,6 +37,16 @@ class AllowList(Protocol):
 
     async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
         """The entries for ``mask`` whose description contains ``marker``."""
+
+
+class AllowKeeper(Protocol):
+    """What keeps the allow entries' life (``bot.domain.allow_life.AllowLife``), told by execution."""
+
+    async def added(self, request: UnblockRequest, mask: str, result: Result) -> None:
+        """``request`` added the allow entry of ``result`` for ``mask``."""
+
+    async def undone(self, request: UnblockRequest) -> None:
+        """The Undo of ``request`` removed its allow entry."""
 
 
 def marker(request: UnblockRequest) -> str:
@@ -71,6 +84,24 @@ class Allowing:
     finder: Finder
     clock: Callable[[], float]
     description: str = DESCRIPTION
+    #: told of each allow entry added and taken back (None: their life is not kept)
+    life: AllowKeeper | None = None
+
+    async def kept(self, request: UnblockRequest, mask: str, result: Result) -> None:
+        """Have the allow entry ``request`` added kept for its life (upkeep finds it later if this fails)."""
+        if self.life is not None and result.added_allow is not None:
+            try:
+                await self.life.added(request, mask, result)
+            except Exception:  # the request's outcome must not wait for this; upkeep adopts it later
+                log.exception("could not keep an allow entry's life", extra={"request": request.id})
+
+    async def ended(self, request: UnblockRequest) -> None:
+        """The allow entry of ``request`` was taken back by its Undo."""
+        if self.life is not None:
+            try:
+                await self.life.undone(request)
+            except Exception:  # upkeep finds it gone from 3CX later
+                log.exception("could not record an allow entry's end", extra={"request": request.id})
 
     async def covering(self, mask: str) -> BlocklistEntry | None:
         """An allow entry that lets ``mask`` in now (the one that holds longest), if 3CX lists one."""

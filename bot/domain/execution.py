@@ -203,6 +203,8 @@ class Execution:
             allowed = Result(Outcome.INTERNAL, _internal(error))
         if allowed.outcome is not Outcome.ALLOWED:
             allowed = replace(allowed, answer=f"the allow entry was not added: {allowed.answer}")
+        else:
+            await allowing.kept(request, mask, allowed)
         if unblocked is None:
             return allowed
         return replace(
@@ -223,6 +225,8 @@ class Execution:
         except CallFailed as error:
             why = "the allow entry was not removed" + (", so the block was not put back" if removes else "")
             return Result(error.reason, f"{why}: {error.answer()}")
+        if taken is not None:
+            await self.allowing.ended(request)
         if not removes:
             return taken or Result(Outcome.ALREADY_GONE, "this request added no allow entry")
         restored = await self._once(lease, again, partial(self._restored, target), partial(self._restore, target))

@@ -47,6 +47,11 @@ class ApprovalPolicy:
         escalated to them, as ``may_be_asked`` says."""
         return await self.approves(user, *(rule.approvers for rule in self.rules.every))
 
+    async def may_end_allow(self, user: str, request: UnblockRequest) -> bool:
+        """Who may end the allow entry a request added: its requester, and whoever may decide it (its rule's
+        approvers, those it was escalated to)."""
+        return user == request.asked.by or await self.approves(user, self.deciders(request))
+
     async def may_be_asked(self, user: str) -> bool:
         """Whether ``user`` may ever be asked to decide a request: an approver, or one that a rule escalates
         requests to (the Home tab lists them the requests they may approve now)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .allows import MINDED, Allow, AllowStore, Phase
 from .model import UnblockRequest
 from .policy import ApprovalPolicy
 from .ports import RequestStore
@@ -16,6 +17,8 @@ from .rules import Approvers, Rule
 
 #: how many of the newest pending requests are asked whether a person may approve them (their Home tab)
 WAITING_CHECKED = 200
+#: how many allow entries in force a Home tab lists at most
+ALLOWS_LISTED = 11
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,8 @@ class Reads:
     policy: ApprovalPolicy
     #: the figures of the report (None: no report is asked for here)
     reporting: Reporting | None = None
+    #: the allow entries the bot added (None: their life is not kept)
+    allows: AllowStore | None = None
 
     def rule_for(self, request: UnblockRequest) -> Rule:
         """The rule that decides for ``request``: who approves it, the durations Approve and allow offers."""
@@ -44,7 +49,9 @@ class Reads:
         """The newest requests ``user`` may see: an approver sees every channel's; anyone else only those made in
         ``channel``, where they ask."""
         everywhere = await self.policy.is_approver(user)
-        return History(await self.store.recent(count, None if everywhere else channel), everywhere)
+        requests = await self.store.recent(count, None if everywhere else channel)
+        added = await self.allows.allows_of([r.id for r in requests]) if self.allows is not None else []
+        return History(requests, everywhere, {allow.request_id: allow for allow in added})
 
     async def report(self, user: str, days: int) -> Report | None:
         """The figures of the last ``days`` days, for an approver; None for anyone else."""
@@ -80,3 +87,20 @@ class Reads:
         """The unblocks of the :data:`~bot.domain.recurrence.WINDOW` before ``at`` (one read of the store), to
         find the earlier unblocks of what a request or a new entry is about (``Unblocks.of``)."""
         return Unblocks(at, tuple(await self.store.unblocked_since(at - WINDOW)))
+
+    async def allows_in_force(self, user: str, now: float) -> list[tuple[Allow, bool]]:
+        """The allow entries in force at ``now`` that ``user`` may see (an approver: all; anyone else: those of their
+        requests), the soonest end first, at most :data:`ALLOWS_LISTED`, each with whether they may end it."""
+        if self.allows is None:
+            return []
+        everyone = await self.policy.may_be_asked(user)
+        in_force = [
+            a for a in await self.allows.allows_to_mind(MINDED) if a.phase is not Phase.ENDED and a.ends_at > now
+        ]
+        requests = {r.id: r for r in await self.allows.requests_of([a.request_id for a in in_force])}
+        shown: list[tuple[Allow, bool]] = []
+        for allow in in_force:
+            request = requests.get(allow.request_id)
+            if request is not None and (everyone or request.asked.by == user) and len(shown) < ALLOWS_LISTED:
+                shown.append((allow, await self.policy.may_end_allow(user, request)))
+        return shown

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from .allows import Allow
 from .model import UnblockRequest
 from .ports import Shown
 from .rules import Approvers
@@ -162,3 +163,5 @@ class History:
 
     requests: list[UnblockRequest]
     everywhere: bool
+    #: the allow entries of those requests that added one, by request
+    allows: dict[str, Allow] = field(default_factory=dict)

@@ -33,6 +33,8 @@ class Approvers:
 DEFAULT_WIDER_THAN = {4: 24, 6: 64}
 #: approvers of a rule built without any
 NOBODY = Approvers()
+#: how long an allow entry may last in all, counted from when it was added, when a rule does not say (``allow_max``)
+DEFAULT_ALLOW_MAX = 30 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,8 @@ class Rule:
     approvals: int = 1
     #: the durations Approve and allow offers, in seconds; empty: not offered
     allow: tuple[float, ...] = ()
+    #: the longest an allow entry may last in all, counted from when it was added: Extend never goes past it
+    allow_max: float = DEFAULT_ALLOW_MAX
     #: carried out without approval
     auto: bool = False
     #: (with ``auto``) the watcher unblocks such entries as soon as it sees them
@@ -112,8 +116,8 @@ class Rules:
     def rule_for_all(self, entries: Iterable[Target]) -> Rule:
         """The strictest of the rules of ``entries`` (the default when there are none): the one that needs
         more approvals; then one that is not carried out without approval; then the one whose longest
-        Approve-and-allow duration is shorter (none is shortest), then the one offering fewer; then the rule
-        written first."""
+        Approve-and-allow duration is shorter (none is shortest), then the one offering fewer, then the one whose
+        ``allow_max`` is shorter; then the rule written first."""
         placed = [self._placed(entry) for entry in entries]
         if not placed:
             return self.default
@@ -133,6 +137,6 @@ def entry_network(entry: Target) -> Network | None:
     return read_network(entry.address)
 
 
-def _strictness(rule: Rule) -> tuple[int, bool, float, int]:
+def _strictness(rule: Rule) -> tuple[int, bool, float, int, float]:
     """Smaller is stricter."""
-    return -rule.approvals, rule.auto, max(rule.allow, default=0.0), len(rule.allow)
+    return -rule.approvals, rule.auto, max(rule.allow, default=0.0), len(rule.allow), rule.allow_max

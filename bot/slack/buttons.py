@@ -32,6 +32,10 @@ ALLOW_ONLY = "unblock_allow_only"
 #: Approve and Deny in the bot's Home tab
 HOME_APPROVE = "unblock_home_approve"
 HOME_DENY = "unblock_home_deny"
+#: Extend and End now under the warning before an allow entry ends, and End now in the Home tab
+ALLOW_EXTEND = "unblock_allow_extend"
+ALLOW_END = "unblock_allow_end"
+HOME_ALLOW_END = "unblock_home_allow_end"
 #: the longest allow duration a value may carry (the settings say which are offered)
 MAX_ALLOW_SECONDS = 90 * 86400
 
@@ -72,6 +76,23 @@ class AllowButton:
     def decode(cls, value: str) -> AllowButton | None:
         found = re.fullmatch(f"({_ID}):([0-9]{{1,8}})", value)
         return cls(found[1], int(found[2])) if found and 1 <= int(found[2]) <= MAX_ALLOW_SECONDS else None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendButton:
+    """**Extend** under the warning before an allow entry ends: the request's id and the end it extends (epoch
+    seconds), so that the warning's button extends that end only once."""
+
+    request_id: str
+    ends_at: int
+
+    def encode(self) -> str:
+        return f"{self.request_id}:{self.ends_at}"
+
+    @classmethod
+    def decode(cls, value: str) -> ExtendButton | None:
+        found = re.fullmatch(f"({_ID}):([0-9]{{1,11}})", value)
+        return cls(found[1], int(found[2])) if found else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """Every button and select of the bot's: how its value is read, the work it starts, and the lane it runs in; and
-the clicks that decide a request (Approve, Deny, Cancel, Undo, Approve and allow, Allow only, and the Home tab's).
+the clicks that decide a request (Approve, Deny, Cancel, Undo, Approve and allow, Allow only, and the Home tab's),
+and Extend and End now of an allow entry (``allows``).
 Clicks that decide run in a lane of their own, so a burst of commands never delays them; when the bot must refuse
 work, the person is told so privately and nothing changes."""
 
@@ -13,8 +14,11 @@ from typing import Any, Generic, TypeVar
 from ..calls import Lane
 from ..domain.actions import UNBLOCK, Action, Does
 from ..domain.results import AlreadyResolved, ApprovalRecorded, Decided, Expired, HandedOver, Refused, Resolved
+from .allows import allow_clicked
 from .answers import Asker
 from .buttons import (
+    ALLOW_END,
+    ALLOW_EXTEND,
     ALLOW_FOR,
     ALLOW_ONLY,
     APPROVE,
@@ -24,6 +28,7 @@ from .buttons import (
     CANCEL,
     CHOOSE,
     DENY,
+    HOME_ALLOW_END,
     HOME_APPROVE,
     HOME_DENY,
     LIST_MORE,
@@ -33,6 +38,7 @@ from .buttons import (
     BurstButton,
     ChoiceButton,
     EntryButton,
+    ExtendButton,
     PageButton,
     RequestButton,
 )
@@ -134,4 +140,18 @@ CLICKS: dict[str, Click[Any]] = {
     REQUEST_ENTRY: Click(EntryButton.decode, UseCases.entry_clicked, say.UNKNOWN_ENTRY),
     BURST_LIST: Click(BurstButton.decode, UseCases.burst_list, say.LISTING_OUT_OF_DATE),
     BURST_UNBLOCKED: Click(BurstButton.decode, UseCases.unblocked_list, say.LISTING_OUT_OF_DATE),
+    # an allow entry's life: Extend and End now under its warning, End now in the Home tab
+    ALLOW_EXTEND: Click(
+        ExtendButton.decode, partial(allow_clicked, action_id=ALLOW_EXTEND), say.UNKNOWN_REQUEST, Lane.DECISIONS
+    ),
+    **{
+        a: Click(
+            RequestButton.decode,
+            partial(allow_clicked, action_id=a),
+            say.UNKNOWN_REQUEST,
+            Lane.DECISIONS,
+            home=a == HOME_ALLOW_END,
+        )
+        for a in (ALLOW_END, HOME_ALLOW_END)
+    },
 }

@@ -269,7 +269,8 @@ class Showing:
         ``waiting``, when the waiting requests were read already)."""
         mine = await self.reads.waiting_for(user, WAITING_SHOWN + 1, waiting) if asked else None
         own = await self.reads.requested_by(user, OWN_SHOWN)
-        return self.outbox.publish(user, home_view(mine, own, notice))
+        allows = await self.reads.allows_in_force(user, self.clock())
+        return self.outbox.publish(user, home_view(mine, own, notice, allows))
 
 
 def _keep(cache: dict[str, T], key: str, value: T) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..calls import LANE, Lane
+from ..domain.allow_life import AllowLife
 from ..domain.ports import StoreUnreachable
 from ..domain.requests import Requests
 from ..tasks import Upkeep
@@ -19,12 +20,15 @@ class Sweeper(Upkeep):
     """Background upkeep: every ``recover_every`` seconds, the service's upkeep (it finishes requests whose
     process stopped while working on them, reminds and escalates requests still waiting, and expires requests
     past their time), shown on their cards and in their threads without waiting for a click; with expiry, the
-    Slack deliveries too old to be retried are forgotten."""
+    Slack deliveries too old to be retried are forgotten. Then the allow entries' upkeep (``allows``): their
+    warnings, their ends, and what a stopped process left of an Extend or End now."""
 
     requests: Requests
     remembered: Remembered
     showing: Showing
     recover_every: float
+    #: the allow entries' life
+    allows: AllowLife
 
     WHAT: ClassVar[str] = "background upkeep"
     WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = (StoreUnreachable,)
@@ -46,3 +50,4 @@ class Sweeper(Upkeep):
             if request.decision.escalation is not None:
                 await self.showing.reply(request, *escalation_reply(request, request.decision.escalation))
             await self.showing.changed(request)
+        await self.allows.upkeep()

@@ -17,6 +17,7 @@ from datetime import UTC, tzinfo
 from functools import partial
 from typing import Any
 
+from ..domain.allow_life import AllowLife
 from ..domain.entries import CallFailed, Kind, Target
 from ..domain.lookup import Finder, Page
 from ..domain.model import WATCHER, State
@@ -79,6 +80,8 @@ class UseCases:
     workspace_url: str | None = None
     #: where every approval card goes; None: where the command was typed
     approval_channel: str | None = None
+    #: the allow entries' life, for Extend and End now
+    allows: AllowLife
 
     # -- /unblock ----------------------------------------------------------------------------
 
@@ -211,7 +214,7 @@ class UseCases:
 
     async def _history(self, command: ShowHistory, asker: Asker) -> None:
         seen = await self.requests.reads.history(asker.user, asker.channel, command.count)
-        await self.answers.tell(asker, *history(seen.requests, seen.everywhere))
+        await self.answers.tell(asker, *history(seen.requests, seen.everywhere, seen.allows))
 
     async def _report(self, command: ShowReport, asker: Asker) -> None:
         figures = await self.requests.reads.report(asker.user, command.days)

@@ -29,6 +29,7 @@ from ..domain.ports import (
 )
 from ..threecx.tokens import Fetch
 from . import rows
+from .allows import AllowRows
 
 #: the watcher's row in ``watch_state`` (one watcher: the blocklist's)
 WATCHER = "blocklist"
@@ -72,8 +73,8 @@ CLAIM_REMINDER = (
 MARK_ONCE = "UPDATE requests SET {0} = ? WHERE id = ? AND state = ? AND {0} IS NULL AND expires_at > ?"
 
 
-class Store(RequestStore, WatchStore, ReportStore, ABC):
-    """A store of either database, with its lifecycle."""
+class Store(RequestStore, WatchStore, ReportStore, AllowRows, ABC):
+    """A store of either database, with its lifecycle (and the allow entries' rows, ``allows.AllowRows``)."""
 
     #: the column that keeps the order requests were added in, for requests made in the same instant
     ARRIVAL: ClassVar[str]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Removal, Target
@@ -88,6 +89,19 @@ class IpBlocklist(_List[BlocklistEntry]):
 
     async def remove_entry(self, entry_id: int) -> Removal:
         return await self._client.delete(BLOCKLIST, entry_id)
+
+    async def extend(self, entry_id: int, until: float) -> str:
+        """``PATCH /Blocklist(<Id>)`` with a new ``ExpiresAt`` (the same body twice sets the same end); 3CX's
+        answer."""
+        expires_at = datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds")
+        return await self._client.update(BLOCKLIST, entry_id, {"ExpiresAt": expires_at})
+
+    async def allow_entry(self, entry_id: int) -> BlocklistEntry | None:
+        """The entry as 3CX lists it now; None when it no longer does."""
+        try:
+            return await self.get(entry_id)
+        except NotFoundError:
+            return None
 
     async def marked(self, mask: str, marker: str) -> list[BlocklistEntry]:
         """The entries for ``mask`` whose ``Description`` contains ``marker``."""

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from bot.domain.allowing import Allowing
+from bot.domain.allowing import Allowing, AllowKeeper
+from bot.domain.allows import Allow, How, Phase
 from bot.domain.entries import ALLOW, BlockedNumber, BlocklistEntry, CallFailed, Kind, Removal, Target
 from bot.domain.evidence import Logged, Phone, Thresholds, Witness
 from bot.domain.lookup import Finder
@@ -564,6 +565,18 @@ class FakeBlocklist(FakeList[BlocklistEntry]):
     async def still_listed(self, ids: Sequence[int]) -> set[int]:
         return await self._call("still_listed", list(ids), lambda: {i for i in ids if i in self.entries})
 
+    async def extend(self, entry_id: int, until: float) -> str:
+        def extend() -> str:
+            if entry_id not in self.entries:
+                raise Failed(Outcome.NOT_FOUND, "Not Found", status=404)
+            self.entries[entry_id] = replace(self.entries[entry_id], expires_at=expires_at(until))
+            return "HTTP 204"
+
+        return await self._call("extend", (entry_id, until), extend)
+
+    async def allow_entry(self, entry_id: int) -> BlocklistEntry | None:
+        return await self._call("allow_entry", entry_id, lambda: self.entries.get(entry_id))
+
 
 class FakeBlacklist(FakeList[BlockedNumber]):
     """The caller-number blacklist: also what lookups read (``NumberReader``)."""
@@ -827,6 +840,8 @@ class World:
     cards: FakeCards = field(default_factory=FakeCards)
     #: what 3CX knows about addresses
     evidence: FakeEvidence = field(default_factory=FakeEvidence)
+    #: told of the allow entries added and taken back (``bot.domain.allow_life.AllowLife``), by every process
+    allow_life: AllowKeeper | None = None
 
     @property
     def requests(self) -> Requests:
@@ -838,7 +853,7 @@ class World:
         if owner not in self.processes:
             transitions = Transitions(self.store, self.clock, owner)
             lists: dict[Kind, EntryList] = {Kind.ADDRESS: self.ip, Kind.NUMBER: self.numbers}
-            allowing = Allowing(self.ip, Finder(self.ip, self.numbers), self.clock)
+            allowing = Allowing(self.ip, Finder(self.ip, self.numbers), self.clock, life=self.allow_life)
             self.processes[owner] = Requests(
                 self.store,
                 lists,
@@ -922,3 +937,158 @@ def world(*, timing: Timing = TIMING, allow_self_approval: bool = False, rules: 
     numbers = FakeBlacklist([blocked_number("n1", "+15550100")])
     return World(clock, MemoryStore(), ip, numbers, membership, policy, timing)
 
+
+# -- the allow entries' store --------------------------------------------------------------------
+
+
+#: the phases in which a change is held
+CHANGING = (Phase.EXTENDING, Phase.ENDING)
+
+
+class MemoryAllows:
+    """A :class:`bot.domain.allows.AllowStore` in memory, with exactly the conditions of the real stores'
+    compare-and-sets (``bot.storage.allows``). Every method yields to the event loop once before it acts."""
+
+    def __init__(self, requests: MemoryStore) -> None:
+        #: where the requests are (for ``requests_of`` and ``allowing_unkept``)
+        self.requests = requests
+        self.allows: dict[str, Allow] = {}
+        #: request id -> (holder, at) of the claim to send its warning or the message of its end
+        self.saying: dict[str, tuple[str, float]] = {}
+        #: run once, before the next call of a method acts: another click landing between a read and a write
+        self.before: dict[str, Callable[[], Awaitable[None]]] = {}
+
+    async def _turn(self, method: str) -> None:
+        await asyncio.sleep(0)
+        hook = self.before.pop(method, None)
+        if hook is not None:
+            await hook()
+
+    def _set(self, request_id: str, **changes: Any) -> Allow:
+        self.allows[request_id] = replace(self.allows[request_id], **changes)
+        return self.allows[request_id]
+
+    async def keep_allow(self, allow: Allow) -> None:
+        await self._turn("keep_allow")
+        self.allows.setdefault(allow.request_id, allow)
+
+    async def allow_of(self, request_id: str) -> Allow | None:
+        await self._turn("allow_of")
+        return self.allows.get(request_id)
+
+    async def allows_of(self, request_ids: Sequence[str]) -> list[Allow]:
+        await self._turn("allows_of")
+        return [self.allows[i] for i in request_ids if i in self.allows]
+
+    async def requests_of(self, request_ids: Sequence[str]) -> list[UnblockRequest]:
+        await self._turn("requests_of")
+        found = [await self.requests.get(request_id) for request_id in request_ids]
+        return [request for request in found if request is not None]
+
+    async def allowing_unkept(self, since: float, limit: int) -> list[UnblockRequest]:
+        await self._turn("allowing_unkept")
+        found = await self.requests.unblocked_since(since)
+        return [r for r in found if r.done.action.allow_for is not None and r.id not in self.allows][:limit]
+
+    async def allows_to_mind(self, limit: int) -> list[Allow]:
+        await self._turn("allows_to_mind")
+        active = sorted((a for a in self.allows.values() if a.phase is not Phase.ENDED), key=lambda a: a.ends_at)
+        untold = [a for a in self.allows.values() if a.phase is Phase.ENDED and a.told_at is None]
+        return active[:limit] + sorted(untold, key=lambda a: a.ended_at or 0.0)[:limit]
+
+    async def change_allow(
+        self,
+        request_id: str,
+        to: Phase,
+        by: str,
+        claim: str,
+        at: float,
+        *,
+        ends_at: float | None,
+        extend_to: float | None,
+    ) -> Allow | None:
+        await self._turn("change_allow")
+        allow = self.allows.get(request_id)
+        if allow is None:
+            return None
+        still = allow.phase is Phase.ACTIVE and (ends_at is None or allow.ends_at == ends_at)
+        if not still and not (allow.phase is to and allow.holder == claim):
+            return None
+        return self._set(request_id, phase=to, change_by=by, holder=claim, held_at=at, extend_to=extend_to)
+
+    async def take_over_allow(self, request_id: str, claim: str, held_at: float, at: float) -> Allow | None:
+        await self._turn("take_over_allow")
+        allow = self.allows.get(request_id)
+        if allow is None or allow.phase not in CHANGING or (allow.held_at != held_at and allow.holder != claim):
+            return None
+        return self._set(request_id, holder=claim, held_at=at)
+
+    async def extended(self, request_id: str, claim: str, at: float) -> Allow | None:
+        await self._turn("extended")
+        allow = self.allows.get(request_id)
+        if allow is None:
+            return None
+        holds = allow.phase is Phase.EXTENDING and allow.holder == claim
+        if not holds and not (allow.phase is Phase.ACTIVE and allow.done_claim == claim):
+            return None
+        assert allow.extend_to is not None
+        changes = {"ends_at": allow.extend_to, "extended_by": allow.change_by, "extended_at": at, "done_claim": claim}
+        return self._set(request_id, phase=Phase.ACTIVE, holder=None, **changes)
+
+    async def release_allow(self, request_id: str, claim: str) -> None:
+        await self._turn("release_allow")
+        allow = self.allows.get(request_id)
+        if allow is not None and allow.phase in CHANGING and allow.holder == claim:
+            self._set(request_id, phase=Phase.ACTIVE, holder=None)
+
+    async def end_allow(
+        self, request_id: str, how: How, by: str | None, at: float, claim: str, *, held: bool = False
+    ) -> Allow | None:
+        await self._turn("end_allow")
+        allow = self.allows.get(request_id)
+        if allow is None:
+            return None
+        if held:
+            holds = allow.phase in CHANGING and allow.holder == claim
+        elif how is How.UNDONE:
+            holds = allow.phase is not Phase.ENDED
+        else:
+            holds = allow.phase is Phase.ACTIVE
+        if not holds and not (allow.phase is Phase.ENDED and allow.done_claim == claim):
+            return None
+        changes = {"how": how, "ended_by": by, "ended_at": at, "done_claim": claim}
+        return self._set(request_id, phase=Phase.ENDED, holder=None, **changes)
+
+    async def claim_saying(
+        self, request_id: str, holder: str, at: float, stale_before: float, *, warning: bool
+    ) -> Allow | None:
+        await self._turn("claim_saying")
+        allow = self.allows.get(request_id)
+        if allow is None:
+            return None
+        if warning:
+            fresh = allow.warned_for is None or allow.warned_for != allow.ends_at
+            due = allow.phase is Phase.ACTIVE and allow.ends_at > at and fresh
+        else:
+            due = allow.phase is Phase.ENDED and allow.told_at is None
+        claim = self.saying.get(request_id)
+        if not due or (claim is not None and claim[1] >= stale_before):
+            return None
+        self.saying[request_id] = (holder, at)
+        return allow
+
+    async def said(self, request_id: str, holder: str, at: float, *, warned_for: float | None) -> None:
+        await self._turn("said")
+        if self.saying.get(request_id, ("", 0.0))[0] == holder:
+            del self.saying[request_id]
+            self._set(request_id, **({"warned_for": warned_for} if warned_for is not None else {"told_at": at}))
+
+    async def release_saying(self, request_id: str, holder: str) -> None:
+        await self._turn("release_saying")
+        if self.saying.get(request_id, ("", 0.0))[0] == holder:
+            del self.saying[request_id]
+
+    async def allows_checked(self, request_ids: Sequence[str], at: float) -> None:
+        await self._turn("allows_checked")
+        for request_id in request_ids:
+            self._set(request_id, checked_at=at)

@@ -661,6 +661,8 @@ class FakeThreeCX:
                 return self._get(entity_set, key, query)
             if method == "DELETE":
                 return self._delete(entity_set, key, request.headers.get("If-Match"))
+            if method == "PATCH":
+                return self._update(entity_set, key, recorded.json, request.content_type)
         raise ODataError(405, f"{method} is not supported on this path")
 
     def _authorize(self, authorization: str) -> None:
@@ -723,6 +725,19 @@ class FakeThreeCX:
             raise ODataError(412, "The entity was changed since it was read (ETag mismatch)")
         del entity_set.items[key]
         entity_set.versions.pop(key, None)
+        return web.Response(status=204)
+
+    def _update(self, entity_set: _EntitySet, key: Key, body: Any, content_type: str) -> web.Response:
+        """PATCH: the properties given take their new values (the Id stays); its ETag changes."""
+        if content_type != "application/json":
+            raise ODataError(415, f"Unsupported content type {content_type!r}")
+        if not isinstance(body, dict):
+            raise ODataError(400, "The request body must be a JSON object")
+        unknown = [name for name in body if name == "Id" or name not in entity_set.properties]
+        if unknown:
+            raise ODataError(400, f"Properties that cannot be changed: {', '.join(unknown)}")
+        self._find(entity_set, key).update(body)
+        entity_set.versions[key] = entity_set.versions.get(key, 1) + 1
         return web.Response(status=204)
 
     def _find(self, entity_set: _EntitySet, key: Key) -> Entity:

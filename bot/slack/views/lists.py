@@ -6,17 +6,19 @@ with Approve and Deny; for everyone, their own last requests and how they ended)
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, tzinfo
 from typing import Any
 
 from ...domain.allowing import duration_words
+from ...domain.allows import Allow
 from ...domain.entries import BlocklistEntry, Kind, Target
 from ...domain.lookup import Matches, Page
 from ...domain.model import State, UnblockRequest
 from ...domain.report import Report
 from ..blocks import MAX_BLOCKS, Blocks, actions, button, context, escape, fallback, fit, section, sections
 from ..buttons import CHOOSE, HOME_APPROVE, HOME_DENY, LIST_MORE, ChoiceButton, PageButton, RequestButton
+from .allows import history_note, home_allows
 from .card import approve_confirm
 from .common import (
     DESCRIPTION_IN_LIST,
@@ -88,7 +90,10 @@ def _listed(entry: BlocklistEntry) -> str:
     return _APPROVER_IN_DESCRIPTION.sub(r"<@\1>", line) if not entry.blocks else line
 
 
-def history(requests: Sequence[UnblockRequest], everywhere: bool) -> tuple[str, Blocks]:
+def history(
+    requests: Sequence[UnblockRequest], everywhere: bool, allows: Mapping[str, Allow] | None = None
+) -> tuple[str, Blocks]:
+    """The newest requests, each with its allow entry's life when it added one (``allows``, by request)."""
     scope = "" if everywhere else " in this channel"
     if not requests:
         none = f"No unblock requests yet{scope}."
@@ -98,7 +103,8 @@ def history(requests: Sequence[UnblockRequest], everywhere: bool) -> tuple[str, 
         where = f" in <#{r.asked.origin}>" if everywhere else ""
         reason = f" · _{fit(r.asked.reason, REASON_IN_LIST)}_" if r.asked.reason else ""
         asked = f"requested by {mention(r.asked.by)}{where}{reason}"
-        lines.append(f"• {slack_date(r.asked.at)} {how_it_ended(r)} · {asked} · `{r.id}`")
+        allowed = f" · {history_note(allows[r.id])}" if allows and r.id in allows else ""
+        lines.append(f"• {slack_date(r.asked.at)} {how_it_ended(r)}{allowed} · {asked} · `{r.id}`")
     return fallback(f"Latest unblock requests{scope}"), sections(lines, f"*Latest unblock requests{scope}*")
 
 
@@ -116,13 +122,19 @@ INTRO = (
 #: how many waiting requests, and how many of the person's own, the tab shows
 WAITING_SHOWN = 10
 OWN_SHOWN = 10
+#: how many allow entries in force the tab shows
+ALLOWS_SHOWN = 10
 
 
 def home_view(
-    waiting: Sequence[UnblockRequest] | None, own: Sequence[UnblockRequest], notice: str | None = None
+    waiting: Sequence[UnblockRequest] | None,
+    own: Sequence[UnblockRequest],
+    notice: str | None = None,
+    allows: Sequence[tuple[Allow, bool]] = (),
 ) -> dict[str, Any]:
-    """The Home tab: ``waiting`` requests for an approver (None for anyone else), ``own`` requests, newest
-    first, and a ``notice`` about the person's last click there."""
+    """The Home tab: ``waiting`` requests for an approver (None for anyone else), the ``allows`` in force the
+    reader may see (each with whether they may end it; no section when there are none), ``own``
+    requests, newest first, and a ``notice`` about the person's last click there."""
     blocks: Blocks = [section(INTRO)]
     if notice:
         blocks.append(section(f":information_source: {notice}"))
@@ -134,6 +146,8 @@ def home_view(
             blocks += _waiting(request)
         if len(waiting) > WAITING_SHOWN:
             blocks.append(context("…and more: see `/unblock history`."))
+    if allows:
+        blocks += home_allows(allows, ALLOWS_SHOWN)
     blocks += [{"type": "divider"}, section("*Your requests* (newest first)")]
     if own:
         blocks.append(

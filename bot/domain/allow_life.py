@@ -47,6 +47,8 @@ from .ports import RequestStore, StoreUnreachable
 
 log = logging.getLogger(__name__)
 
+#: how often upkeep minds the allows (their ends and warnings come minutes apart; a click acts at once)
+ROUND_EVERY = 5.0
 #: how often upkeep looks in the finished requests for an allow entry that was added but not recorded
 ADOPT_EVERY = 300.0
 #: how far back it looks (the longest an allow entry may be chosen for)
@@ -72,6 +74,7 @@ class AllowLife:
     notices: AllowNotices
     warn_before: float | None = None
     _next_adopt: float | None = field(default=None, init=False)
+    _next_round: float | None = field(default=None, init=False)
 
     # -- what execution tells ---------------------------------------------------------------
 
@@ -203,9 +206,12 @@ class AllowLife:
     # -- upkeep -----------------------------------------------------------------------------
 
     async def upkeep(self) -> None:
-        """One round: allows past their end ended, warnings due sent, changes a stopped process held finished, the
-        ends not told yet told, and a few allows checked against 3CX."""
+        """One round, at most every :data:`ROUND_EVERY` seconds: allows past their end ended, warnings due sent,
+        changes a stopped process held finished, the ends not told yet told, and a few allows checked against 3CX."""
         now = self.clock()
+        if self._next_round is not None and now < self._next_round:
+            return
+        self._next_round = now + ROUND_EVERY
         await self._adopt(now)
         minded = await self.store.allows_to_mind(MINDED)
         for allow in minded:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from .entries import CallFailed
+from .outcomes import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,8 @@ T = TypeVar("T")
 
 #: how many event-log lines a card shows
 LOGGED_SHOWN = 3
+#: how long the PBX's thresholds are kept, and a part it refused or lacks is not asked for again (seconds)
+KEPT = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,30 +101,49 @@ class PbxEvidence(Protocol):
     async def thresholds(self) -> Thresholds: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Witness:
-    """Asks the PBX what it knows about an address, within ``within`` seconds in all."""
+    """Asks the PBX what it knows about an address, within ``within`` seconds in all. Its thresholds, the same for
+    every address, are kept for :data:`KEPT` seconds; a part the PBX refuses or lacks is not asked for again for
+    as long (``clock``: seconds that only grow)."""
 
     source: PbxEvidence
     within: float
+    clock: Callable[[], float] = time.monotonic
+    _thresholds: tuple[float, Thresholds] | None = field(default=None, init=False)
+    #: each part the PBX refused or lacks, until when it is not asked for
+    _refused: dict[str, float] = field(default_factory=dict, init=False)
 
     async def about(self, address: str) -> Evidence:
         logged, phones, thresholds = await asyncio.gather(
-            self._ask(self.source.logged(address, LOGGED_SHOWN)),
-            self._ask(self.source.phones(address)),
-            self._ask(self.source.thresholds()),
+            self.logged(address),
+            self._ask("phones", lambda: self.source.phones(address)),
+            self._limits(),
         )
         return Evidence(logged, phones, thresholds)
 
     async def logged(self, address: str) -> tuple[Logged, ...] | None:
         """Only the event-log lines that name the address (None: the PBX did not tell)."""
-        return await self._ask(self.source.logged(address, LOGGED_SHOWN))
+        return await self._ask("logged", lambda: self.source.logged(address, LOGGED_SHOWN))
 
-    async def _ask(self, call: Awaitable[T]) -> T | None:
+    async def _limits(self) -> Thresholds | None:
+        now = self.clock()
+        if self._thresholds is not None and now < self._thresholds[0]:
+            return self._thresholds[1]
+        found = await self._ask("thresholds", self.source.thresholds)
+        if found is not None:
+            self._thresholds = (now + KEPT, found)
+        return found
+
+    async def _ask(self, part: str, call: Callable[[], Awaitable[T]]) -> T | None:
+        if self.clock() < self._refused.get(part, 0.0):
+            return None
         try:
-            return await asyncio.wait_for(call, self.within)
+            return await asyncio.wait_for(call(), self.within)
         except (CallFailed, TimeoutError) as error:
             log.info("the PBX did not tell what it knows of an address", extra={"error": str(error) or "too slow"})
+            if isinstance(error, CallFailed) and error.reason in (Outcome.FORBIDDEN, Outcome.NOT_FOUND):
+                self._refused[part] = self.clock() + KEPT
         except Exception:  # what informs people must never stop a request
             log.exception("could not read what the PBX knows of an address")
         return None

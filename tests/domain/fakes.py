@@ -864,7 +864,7 @@ class World:
                 EXPIRE_EVERY,
                 cards=self.cards,
                 reads=Reads(self.store, self.policy),
-                witness=Witness(self.evidence, EVIDENCE_WITHIN),
+                witness=Witness(self.evidence, EVIDENCE_WITHIN, self.clock),
             )
         return self.processes[owner]
 

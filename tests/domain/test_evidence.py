@@ -3,7 +3,7 @@ it up: a part 3CX refuses or is slow to tell is left out."""
 
 from __future__ import annotations
 
-from bot.domain.evidence import Evidence, Logged, Phone, Thresholds
+from bot.domain.evidence import KEPT, Evidence, Logged, Phone, Thresholds
 from bot.domain.model import WATCHER
 from bot.domain.outcomes import Outcome
 
@@ -48,6 +48,24 @@ async def test_a_part_3cx_refuses_or_does_not_tell_in_time_is_left_out_and_the_r
     w.evidence.failing["phones"] = ValueError("an answer no one expected")
     other = await w.request(w.ip.entries[43])
     assert other.what.evidence == Evidence(None, None, None) and len(w.cards.shown) == 2
+
+
+async def test_the_thresholds_are_kept_ten_minutes_and_a_part_3cx_refuses_is_not_asked_for_meanwhile() -> None:
+    w = world()
+    w.evidence.failing["phones"] = Failed(Outcome.FORBIDDEN, "no role for the phones", status=403)
+    await w.request(w.ip.entries[42])
+    w.evidence.limits = Thresholds(10, 3600.0)  # changed in 3CX: seen once the kept ones are old
+
+    w.clock.advance(KEPT - 1)
+    sooner = await w.request(w.ip.entries[43])
+    w.clock.advance(1)
+    del w.evidence.failing["phones"]
+    later = await w.request(blocked_address(44, "192.0.2.4"))
+
+    asked = [part for part, _ in w.evidence.asked]
+    assert (asked.count("thresholds"), asked.count("phones"), asked.count("logged")) == (2, 2, 3)
+    assert sooner.what.evidence == Evidence((), None, Thresholds(5, 86400.0))
+    assert later.what.evidence == Evidence((), (), Thresholds(10, 3600.0))
 
 
 async def test_nothing_is_asked_for_a_caller_number_several_entries_or_the_watchers_own_request() -> None:

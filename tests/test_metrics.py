@@ -115,8 +115,8 @@ ZERO_FROM_THE_START = [
     *[("unblock_decision_seconds_count", {"decision": decision}) for decision in ("approve", "deny", "cancel")],
     *[("unblock_threecx_requests_total", {"operation": operation, "status": status})
       for operation in ("get_blocklist", "delete_blocklist", "post_blocklist", "get_blacklistnumbers",
-                        "delete_blacklistnumbers", "post_blacklistnumbers", "patch_blocklist", "get_eventlogs", "get_sipdevices",
-                        "get_antihackingsettings", "post_token")
+                        "delete_blacklistnumbers", "post_blacklistnumbers", "patch_blocklist", "get_eventlogs",
+                        "get_sipdevices", "get_antihackingsettings", "post_token")
       for status in ("401", "403", "429", "500", "502", "503", "504", "no_answer")],
     *[("unblock_threecx_token_fetches_total", {"result": result}) for result in ("ok", "refused", "failed")],
     *[("unblock_slack_rate_limited_total", {"kind": kind}) for kind in ("post", "update", "note", "view")],

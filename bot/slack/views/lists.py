@@ -219,7 +219,8 @@ def report(figures: Report, days: int | None, zone: tzinfo = UTC) -> tuple[str, 
 
 
 def _came_back(figures: Report) -> list[str]:
-    """Each request about what was unblocked before, soonest first: how soon, and who had unblocked it."""
+    """Each block that came back after an unblock (asked about again, or found by the watcher), soonest first: how
+    soon, and who had unblocked it."""
     lines = []
     for again in figures.came_back[:SHOWN_CAME_BACK]:
         who = f"rule '{fit(again.rule, RULE_IN_LIST)}'" if again.rule else mention(again.by)

@@ -87,7 +87,7 @@ async def test_the_warning_offers_extend_and_end_now_each_done_once_and_only_by_
     card = await harness.bot.store.card_of(request_id) if harness.bot else None
     assert (warning.args["channel"], warning.args["thread_ts"]) == (GENERAL, card)
     assert "The allow entry for 203.0.113.7 ends <!date^" in texts(harness.slack)[0]
-    assert "(in 6 minutes)" in texts(harness.slack)[0]
+    assert "(in 5 minutes)" in texts(harness.slack)[0]
     extend, end = buttons(blocks_of(warning))
     assert (extend["text"]["text"], end["text"]["text"]) == ("Extend by 1 hour", "End now")
     assert (extend["action_id"], end["action_id"], end["value"]) == (EXTEND, END, request_id)

@@ -584,11 +584,12 @@ async def test_an_allows_life_is_one_compare_and_set_at_each_step_across_two_sto
     assert ended is not None and ended.done_claim == "b"
     assert await first.end_allow(request, How.END_NOW, BOB, 4001.0, "a") is None  # the same end, another's
     assert await first.end_allow(request, How.UNDONE, ALICE, 4002.0, "z") is None  # ended already
-    assert [a.request_id for a in await first.allows_to_mind(10)] == [request]  # its end not told yet
+    assert [a.request_id for a in await first.allows_untold(10)] == [request]  # its end not told yet
+    assert await first.allows_in_force(10) == []
     assert await first.claim_saying(request, "a", 4003.0, 4000.0, warning=True) is None
     assert await first.claim_saying(request, "a", 4003.0, 4000.0, warning=False) is not None
     await first.said(request, "a", 4004.0, warned_for=None)
-    assert await first.allows_to_mind(10) == []
+    assert await first.allows_untold(10) == []
     await second.allows_checked([request], 4005.0)
     kept = await first.allow_of(request)
     assert kept is not None and (kept.told_at, kept.checked_at, kept.warned_for) == (4004.0, 4005.0, 8200.0)

@@ -213,7 +213,8 @@ class AllowLife:
             return
         self._next_round = now + ROUND_EVERY
         await self._adopt(now)
-        minded = await self.store.allows_to_mind(MINDED)
+        # two reads, so that neither kind crowds the other out
+        minded = [*await self.store.allows_in_force(MINDED), *await self.store.allows_untold(MINDED)]
         for allow in minded:
             try:
                 await self._mind(allow, now)

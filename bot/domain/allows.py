@@ -162,9 +162,11 @@ class AllowStore(Protocol):
         """At most ``limit`` requests unblocked since ``since`` (the newest first) whose action allows and whose allow
         is not kept (one read)."""
 
-    async def allows_to_mind(self, limit: int) -> list[Allow]:
-        """At most ``limit`` allows not ended (the soonest end first), then at most ``limit`` ended whose end was not
-        told yet (the oldest end first): two reads, so that neither kind crowds the other out."""
+    async def allows_in_force(self, limit: int) -> list[Allow]:
+        """At most ``limit`` allows not ended, the soonest end first."""
+
+    async def allows_untold(self, limit: int) -> list[Allow]:
+        """At most ``limit`` allows ended whose end was not told yet, the oldest end first."""
 
     async def change_allow(
         self,

@@ -66,10 +66,6 @@ class Evidence:
     thresholds: Thresholds | None = None
 
     @property
-    def empty(self) -> bool:
-        return not self.logged and not self.phones
-
-    @property
     def extension(self) -> str | None:
         """The extension whose failed authentications the PBX logged from the address: the one a log line names, or
         the one phone registered there; None when it is not known."""

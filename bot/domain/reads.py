@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .allows import MINDED, Allow, AllowStore, Phase
+from .allows import MINDED, Allow, AllowStore
 from .model import UnblockRequest
 from .policy import ApprovalPolicy
 from .ports import RequestStore
@@ -94,9 +94,7 @@ class Reads:
         if self.allows is None:
             return []
         everyone = await self.policy.may_be_asked(user)
-        in_force = [
-            a for a in await self.allows.allows_to_mind(MINDED) if a.phase is not Phase.ENDED and a.ends_at > now
-        ]
+        in_force = [a for a in await self.allows.allows_in_force(MINDED) if a.ends_at > now]
         requests = {r.id: r for r in await self.allows.requests_of([a.request_id for a in in_force])}
         shown: list[tuple[Allow, bool]] = []
         for allow in in_force:

@@ -97,11 +97,11 @@ class AllowRows(ABC):
         states = (State.UNBLOCKED.value, State.UNDO_FAILED.value)
         return [rows.request_from_row(row) for row in await self._fetch(sql, *states, since, limit)]
 
-    async def allows_to_mind(self, limit: int) -> list[Allow]:
-        # two reads, so that neither kind crowds the other out
-        active = await self._allows(f"WHERE phase <> '{ENDED}' ORDER BY ends_at LIMIT ?", limit)
-        untold = await self._allows(f"WHERE phase = '{ENDED}' AND told_at IS NULL ORDER BY ended_at LIMIT ?", limit)
-        return active + untold
+    async def allows_in_force(self, limit: int) -> list[Allow]:
+        return await self._allows(f"WHERE phase <> '{ENDED}' ORDER BY ends_at LIMIT ?", limit)
+
+    async def allows_untold(self, limit: int) -> list[Allow]:
+        return await self._allows(f"WHERE phase = '{ENDED}' AND told_at IS NULL ORDER BY ended_at LIMIT ?", limit)
 
     async def change_allow(
         self,

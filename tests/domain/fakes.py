@@ -990,11 +990,14 @@ class MemoryAllows:
         found = await self.requests.unblocked_since(since)
         return [r for r in found if r.done.action.allow_for is not None and r.id not in self.allows][:limit]
 
-    async def allows_to_mind(self, limit: int) -> list[Allow]:
-        await self._turn("allows_to_mind")
-        active = sorted((a for a in self.allows.values() if a.phase is not Phase.ENDED), key=lambda a: a.ends_at)
+    async def allows_in_force(self, limit: int) -> list[Allow]:
+        await self._turn("allows_in_force")
+        return sorted((a for a in self.allows.values() if a.phase is not Phase.ENDED), key=lambda a: a.ends_at)[:limit]
+
+    async def allows_untold(self, limit: int) -> list[Allow]:
+        await self._turn("allows_untold")
         untold = [a for a in self.allows.values() if a.phase is Phase.ENDED and a.told_at is None]
-        return active[:limit] + sorted(untold, key=lambda a: a.ended_at or 0.0)[:limit]
+        return sorted(untold, key=lambda a: a.ended_at or 0.0)[:limit]
 
     async def change_allow(
         self,

@@ -22,17 +22,11 @@ from ...domain.allows import (
 from ...domain.outcomes import Outcome
 from ..blocks import Blocks, actions, button, confirm, context, fallback, fit, section
 from ..buttons import ALLOW_END, ALLOW_EXTEND, HOME_ALLOW_END, ExtendButton, RequestButton
-from .common import LABEL, explained, mention, slack_date
+from .common import LABEL, explained, mention, slack_date, time_since
 
 
 def _address(allow: Allow) -> str:
     return fit(allow.address, LABEL)
-
-
-def _left(seconds: float) -> str:
-    """``30 minutes``, ``2 hours``: how long until an end, in whole minutes."""
-    minutes = round(seconds / 60)
-    return duration_words(minutes * 60) if minutes >= 1 else "less than a minute"
 
 
 def _end_now(allow: Allow, action_id: str) -> dict[str, object]:
@@ -52,7 +46,8 @@ def at_most(allow_max: float) -> str:
 def warning(allow: Allow, extend_by: float, allow_max: float, now: float) -> tuple[str, Blocks]:
     """The reply in the card's thread before the allow ends: Extend (by what it adds) and End now (``allow_max``:
     its rule's, said when it cannot be extended)."""
-    line = f"The allow entry for {_address(allow)} ends {slack_date(allow.ends_at)} (in {_left(allow.ends_at - now)})."
+    left = time_since(allow.ends_at - now)
+    line = f"The allow entry for {_address(allow)} ends {slack_date(allow.ends_at)} (in {left})."
     blocks: Blocks = [section(f":hourglass: {line}")]
     elements = [_end_now(allow, ALLOW_END)]
     if extend_by > 0:

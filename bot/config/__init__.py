@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from ..domain.rules import NOBODY, Approvers, Rule, Rules
 from ..domain.watch import MIN_INTERVAL, WatchRules
 from ..storage import urls
 from . import values as v
+from .pbxes import PbxSettings
 from .rules import RulesError, label, load_rules
 from .values import Secret
 
@@ -156,6 +157,10 @@ class Settings:
     #: how long before an allow entry's end its warning comes (``UNBLOCK_ALLOW_WARN_BEFORE``); None: a tenth of the
     #: allow's length, at least 5 minutes; 0: no warnings
     allow_warn_before: float | None = None
+    #: the PBXes served: each ``[[pbx]]`` of ``pbxes_file``, or the one of the ``THREECX_*`` settings (named "")
+    pbxes: tuple[PbxSettings, ...] = ()
+    #: the PBXes file (``UNBLOCK_PBXES``); None: one PBX, from the ``THREECX_*`` settings
+    pbxes_file: str | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -167,6 +172,21 @@ class Settings:
         found = [v.reveal() for v in values if v is not None and v.reveal()]
         database_password = urls.password(self.database_url)
         return [*found, database_password] if database_password else found
+
+
+def the_one_pbx(settings: Settings) -> PbxSettings:
+    """The PBX of the ``THREECX_*`` settings, when there is no PBXes file: named "", meant everywhere."""
+    return PbxSettings(
+        name="",
+        url=settings.threecx_base_url,
+        client_id=settings.threecx_client_id,
+        client_secret=settings.threecx_client_secret,
+        ca_bundle=settings.threecx_ca_bundle,
+        channels=frozenset(),
+        rules=settings.rules,
+        approval_channel=settings.approval_channel,
+        watch=settings.watch,
+    )
 
 
 def read_environment(dotenv: Path = Path(".env")) -> tuple[dict[str, str], dict[str, str]]:
@@ -252,6 +272,7 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
             problems += [f"UNBLOCK_RULES={read['rules_file']!r}: {problem}." for problem in error.problems]
     watch = {key.removeprefix("watch_"): read.pop(key) for key in list(read) if key.startswith("watch_")}
     settings = Settings(**read, rules=rules, watch=WatchRules(**watch) if watch["channel"] else None)
+    settings = replace(settings, pbxes=(the_one_pbx(settings),))
     given = {key: env[REMINDER_SETTINGS[key]].strip() for key, after in afters.items() if after is not None}
     problems += _never(rules, given, settings.request_ttl, settings.rules_file)
     if problems:

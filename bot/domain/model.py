@@ -174,6 +174,8 @@ class UnblockRequest:
     #: the process holding the claim (executing, undoing), and when it last said it is alive
     owner: str | None = None
     heartbeat_at: float | None = None
+    #: the name of the PBX the request is for; "": the one PBX of a bot that serves one
+    pbx: str = ""
 
     @property
     def title(self) -> str:

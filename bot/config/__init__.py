@@ -23,7 +23,7 @@ from ..domain.rules import NOBODY, Approvers, Rule, Rules
 from ..domain.watch import MIN_INTERVAL, WatchRules
 from ..storage import urls
 from . import values as v
-from .pbxes import PbxSettings
+from .pbxes import PER_PBX, PbxSettings, Shared, load_pbxes
 from .rules import RulesError, label, load_rules
 from .values import Secret
 
@@ -50,6 +50,7 @@ SETTINGS: tuple[tuple[str, str, Callable[[str], Any], Any], ...] = (
     ("PORT", "port", v.count(1, 65535, "a port number"), 3000),
     ("HTTP_READ_TIMEOUT", "http_read_timeout", v.seconds(0.5, 300), 10.0),
     ("HTTP_MAX_CONNECTIONS", "http_max_connections", v.count(1, 100_000), 500),
+    ("UNBLOCK_PBXES", "pbxes_file", str, None),
     ("THREECX_BASE_URL", "threecx_base_url", v.pbx_url, ""),
     ("THREECX_CLIENT_ID", "threecx_client_id", str, ""),
     ("THREECX_CLIENT_SECRET", "threecx_client_secret", v.secret(), Secret("")),
@@ -169,7 +170,8 @@ class Settings:
     def secrets(self) -> list[str]:
         """Every secret value, for the log redactor (a database password included)."""
         values = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.threecx_client_secret]
-        found = [v.reveal() for v in values if v is not None and v.reveal()]
+        values += [pbx.client_secret for pbx in self.pbxes]
+        found = list(dict.fromkeys(v.reveal() for v in values if v is not None and v.reveal()))
         database_password = urls.password(self.database_url)
         return [*found, database_password] if database_password else found
 
@@ -217,10 +219,10 @@ def _read(
         return default, f"{shown} {error}" + (f" ({'; '.join(notes)})." if notes else ".")
 
 
-def _never(rules: Rules, given: Mapping[str, str], ttl: float, path: str | None) -> list[str]:
+def _never(rules: Rules, given: Mapping[str, str], ttl: float, where: str) -> list[str]:
     """A reminder or an escalation no shorter than a request's time to live would never happen: a problem for each
     setting of them that was ``given`` (its text, by the field it gives), and for each rule whose own value is such
-    (one it takes from the settings is the setting's problem)."""
+    (one it takes from the settings is the setting's problem); ``where`` names the rules' file in them."""
     late = (
         f"is not shorter than UNBLOCK_REQUEST_TTL ({v.spoken(ttl)}), so it would never happen: requests expire "
         "first. Make it shorter, or the time to live longer."
@@ -235,21 +237,53 @@ def _never(rules: Rules, given: Mapping[str, str], ttl: float, path: str | None)
         for key in REMINDER_SETTINGS:
             after = getattr(rule, key)
             if after != getattr(settings, key) and after >= ttl:
-                where = f"UNBLOCK_RULES={path!r}: {label(number, rule.name)}"
-                problems.append(f"{where}: {key} ({v.spoken(after)}) {late}")
+                problems.append(f"{where}: {label(number, rule.name)}: {key} ({v.spoken(after)}) {late}")
     return problems
+
+
+def _shared(settings: Settings, rules: Rules | None, watch: Mapping[str, Any], env: Mapping[str, str]) -> Shared:
+    """What the PBXes of the file take from ``settings``: ``rules``, those of ``UNBLOCK_RULES`` (None: unset or
+    unusable), and ``watch``, the watch's settings, whether it is on or not."""
+    ttl = settings.request_ttl
+    return Shared(
+        rule=settings.rules.default,
+        rules_file=settings.rules_file,
+        rules=rules,
+        approvers_given=bool(env.get("UNBLOCK_APPROVERS", "").strip()),
+        approval_channel=settings.approval_channel,
+        watch_channel=watch["channel"],
+        watch_interval=watch["interval"],
+        watch_burst=watch["burst"],
+        watch_added_by=watch["added_by"],
+        env=env,
+        check_rules=lambda pbx_rules, where: _never(pbx_rules, {}, ttl, where),
+    )
 
 
 def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = None) -> Settings:
     """Every setting from ``env``; ``origins`` says where each variable came from, for the problems."""
     read: dict[str, Any] = {}
     problems: list[str] = []
+    # with a PBXes file, each PBX gives its own 3CX settings and channels (and may give its own approvers)
+    pbxes_file = bool(env.get("UNBLOCK_PBXES", "").strip())
+    per_pbx = [name for name in PER_PBX if pbxes_file and env.get(name, "").strip()]
     for name, field, parse, default in SETTINGS:
         socket_mode = name == "SLACK_SIGNING_SECRET" and read["slack_app_token"] is not None
+        optional = socket_mode or (pbxes_file and name == "UNBLOCK_APPROVERS")
+        if pbxes_file and name in PER_PBX:
+            read[field] = default
+            continue
         read[field], problem = _read(
-            name, parse, default, "" if socket_mode else REQUIRED.get(name, ""), env, origins or {}
+            name, parse, default, "" if optional else REQUIRED.get(name, ""), env, origins or {}
         )
         problems += [problem] if problem else []
+    if per_pbx:
+        set_in = [f"{name} (set in {origins[name]})" if origins and name in origins else name for name in per_pbx]
+        problems.append(
+            f"{', '.join(set_in)} {'is' if len(per_pbx) == 1 else 'are'} set, but with UNBLOCK_PBXES, each PBX gives "
+            "its own url, client_id, client secret, ca_bundle and channels in the file: unset "
+            f"{'it' if len(per_pbx) == 1 else 'them'}."
+        )
     afters = {key: read.pop(key) for key in REMINDER_SETTINGS}
     remind_after, escalate_after = afters["remind_after"], afters["escalate_after"]
     if escalate_after and not env.get("UNBLOCK_ESCALATE_TO", "").strip():
@@ -264,17 +298,23 @@ def load_settings(env: Mapping[str, str], origins: Mapping[str, str] | None = No
         escalate_after=escalate_after or 0.0,
         escalate_to=read.pop("escalate_to"),
     )
-    rules = Rules((), default)
+    rules, read_rules = Rules((), default), False
     if read["rules_file"] is not None:
         try:
-            rules = load_rules(read["rules_file"], default)
+            rules, read_rules = load_rules(read["rules_file"], default), True
         except RulesError as error:
             problems += [f"UNBLOCK_RULES={read['rules_file']!r}: {problem}." for problem in error.problems]
     watch = {key.removeprefix("watch_"): read.pop(key) for key in list(read) if key.startswith("watch_")}
     settings = Settings(**read, rules=rules, watch=WatchRules(**watch) if watch["channel"] else None)
     settings = replace(settings, pbxes=(the_one_pbx(settings),))
     given = {key: env[REMINDER_SETTINGS[key]].strip() for key, after in afters.items() if after is not None}
-    problems += _never(rules, given, settings.request_ttl, settings.rules_file)
+    problems += _never(rules, given, settings.request_ttl, f"UNBLOCK_RULES={settings.rules_file!r}")
+    if settings.pbxes_file is not None:
+        pbxes, pbx_problems = load_pbxes(
+            settings.pbxes_file, _shared(settings, rules if read_rules else None, watch, env)
+        )
+        settings = replace(settings, pbxes=pbxes)
+        problems += pbx_problems
     if problems:
         raise ConfigError(problems)
     return settings

@@ -53,13 +53,33 @@ class RulesError(Exception):
         super().__init__("\n".join(problems))
 
 
-def load_rules(path: str | Path, default: Rule) -> Rules:
+def load_rules(path: str | Path, default: Rule, approvers_from: str = "UNBLOCK_APPROVERS") -> Rules:
     """The rules of the TOML file at ``path``; what a rule leaves out comes from the settings' rule ``default``
     (its approvers, one approval, its Approve-and-allow durations, its reminders and escalation), which is also
-    the rule of the entries no rule matches.
+    the rule of the entries no rule matches; ``approvers_from`` says where its approvers were given.
 
     Raises:
         RulesError: every problem with the file, one line each.
+    """
+    document = read_toml(path)
+    problems: list[str] = []
+    tables = _tables(document, problems)
+    names: dict[str, int] = {}
+    read = [
+        _RuleReader(number, table, problems).rule(default, names, approvers_from)
+        for number, table in enumerate(tables, start=1)
+    ]
+    problems += _unreachable(tables)
+    if problems:
+        raise RulesError(problems)
+    return Rules(tuple(rule for rule in read if rule is not None), default)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The TOML document at ``path`` (the rules file, or the PBXes file).
+
+    Raises:
+        RulesError: the one line saying why the file cannot be read.
     """
     try:
         with open(path, "rb") as file:
@@ -76,14 +96,7 @@ def load_rules(path: str | Path, default: Rule) -> Rules:
         raise RulesError([f"the file holds a number of more than {digits:,} digits, which cannot be read"]) from None
     except RecursionError:
         raise RulesError(["the file nests arrays or inline tables too deeply to be read"]) from None
-    problems: list[str] = []
-    tables = _tables(document, problems)
-    names: dict[str, int] = {}
-    read = [_RuleReader(number, table, problems).rule(default, names) for number, table in enumerate(tables, start=1)]
-    problems += _unreachable(tables)
-    if problems:
-        raise RulesError(problems)
-    return Rules(tuple(rule for rule in read if rule is not None), default)
+    return document
 
 
 def _tables(document: Mapping[str, object], problems: list[str]) -> list[dict[str, object]]:
@@ -113,7 +126,7 @@ class _RuleReader:
     def problem(self, text: str) -> None:
         self.problems.append(f"{self.label}: {text}")
 
-    def rule(self, default: Rule, names: dict[str, int]) -> Rule | None:
+    def rule(self, default: Rule, names: dict[str, int], approvers_from: str) -> Rule | None:
         """The rule, or None (and problems) when any key is wrong; what it leaves out is ``default``'s (the
         settings')."""
         for key in self.table:
@@ -141,7 +154,7 @@ class _RuleReader:
                 "it; remove one or the other"
             )
         if not rule.auto and ("approvers" in given or "approvers" not in self.table):
-            self.can_be_approved(rule.approvals, given.get("approvers"), default.approvers)
+            self.can_be_approved(rule.approvals, given.get("approvers"), default.approvers, approvers_from)
         unnamed = rule.escalate_to == NOBODY and "escalate_to" not in self.table  # (a wrong one has its own problem)
         if rule.escalate_after and unnamed and "escalate_after" in self.table:
             self.problem(
@@ -173,10 +186,10 @@ class _RuleReader:
                 self.problem(f"{key} {problem}")
             return None
 
-    def can_be_approved(self, approvals: int, own: Approvers | None, settings: Approvers) -> None:
+    def can_be_approved(self, approvals: int, own: Approvers | None, settings: Approvers, settings_from: str) -> None:
         """A problem when the approvers named could never give ``approvals`` distinct approvals: they are
         user ids only, and fewer than that."""
-        approvers, where = (own, "approvers") if own is not None else (settings, "UNBLOCK_APPROVERS")
+        approvers, where = (own, "approvers") if own is not None else (settings, settings_from)
         unknown = approvers == Approvers()  # UNBLOCK_APPROVERS has a problem of its own
         if approvers.anyone or approvers.groups or unknown or len(approvers.users) >= approvals:
             return

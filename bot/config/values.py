@@ -304,7 +304,13 @@ def ca_bundle(raw: str) -> str:
 
 def approvers(raw: str) -> Approvers:
     """``UNBLOCK_APPROVERS``: the comma-separated list; raises ValueError naming every bad item."""
-    found = approver_ids([item.strip() for item in raw.split(",") if item.strip()])
+    return approver_list([item.strip() for item in raw.split(",") if item.strip()])
+
+
+def approver_list(items: list[str]) -> Approvers:
+    """Approvers as ``UNBLOCK_APPROVERS`` gives them, one item each (a PBX's ``approvers`` of the PBXes file too):
+    never the example ids of .env.example."""
+    found = approver_ids(items)
     examples = sorted((found.users | found.groups) & EXAMPLE_IDS)
     if examples:
         raise ValueError(f"still holds the example ids from .env.example ({', '.join(examples)}); give your approvers")

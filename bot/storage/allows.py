@@ -1,17 +1,19 @@
 """The allow entries' rows (table ``allows``), the same SQL for both databases (``?`` for each parameter): the
 domain's ``AllowStore``. Every change is one ``UPDATE … WHERE`` on the allow's phase (and, for a change, on who
 holds it), so that of two clicks, in one process or in two, one wins; a write tried again after its answer was
-lost is recognised by the token of its claim (unique to it), never taken for a loss, nor for another's change."""
+lost is recognised by the token of its claim (unique to it), never taken for a loss, nor for another's change.
+An allow entry is kept for the PBX of the store that keeps it; the upkeep's reads list that PBX's (every PBX's for
+the unscoped store: the Home tab's)."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 from ..domain.allows import Allow, How, Phase
 from ..domain.model import State, UnblockRequest
 from . import rows
+from .scoping import Scoped
 
 FIELDS = (
     "request_id, entry_id, address, added_at, ends_at, duration, phase, change_by, holder, held_at, extend_to,"
@@ -51,17 +53,15 @@ def allow_from_row(row: Sequence[Any]) -> Allow:
     )
 
 
-class AllowRows(ABC):
+class AllowRows(Scoped):
     """The ``AllowStore`` of a store that can fetch and write."""
-
-    @abstractmethod
-    async def _fetch(self, sql: str, *params: object) -> Sequence[Any]: ...
-
-    @abstractmethod
-    async def _write(self, sql: str, *params: object) -> int: ...
 
     async def _allows(self, tail: str, *params: object) -> list[Allow]:
         return [allow_from_row(row) for row in await self._fetch(f"{SELECT} {tail}", *params)]
+
+    async def _mine_listed(self, where: str, tail: str, *params: object) -> list[Allow]:
+        """The allow entries of this store's PBX (every PBX's, unscoped) that ``where`` picks."""
+        return await self._allows(f"WHERE {self._mine} AND {where} {tail}", self.pbx, *params)
 
     async def _changed(self, written: int, request_id: str) -> Allow | None:
         return await self.allow_of(request_id) if written == 1 else None
@@ -69,9 +69,10 @@ class AllowRows(ABC):
     async def keep_allow(self, allow: Allow) -> None:
         # a try whose answer was lost, or a request's allow kept already, changes nothing
         await self._write(
-            "INSERT INTO allows (request_id, entry_id, address, added_at, ends_at, duration, phase)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+            "INSERT INTO allows (request_id, entry_id, address, added_at, ends_at, duration, phase, pbx)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
             *(allow.request_id, allow.entry_id, allow.address, allow.added_at, allow.ends_at, allow.duration, ACTIVE),
+            self._own,
         )
 
     async def allow_of(self, request_id: str) -> Allow | None:
@@ -91,17 +92,17 @@ class AllowRows(ABC):
 
     async def allowing_unkept(self, since: float, limit: int) -> list[UnblockRequest]:
         sql = (
-            f"{rows.SELECT} WHERE state IN (?, ?) AND resolved_at >= ? AND allow_for IS NOT NULL"
+            f"{rows.SELECT} WHERE {self._mine} AND state IN (?, ?) AND resolved_at >= ? AND allow_for IS NOT NULL"
             " AND id NOT IN (SELECT request_id FROM allows) ORDER BY resolved_at DESC LIMIT ?"
         )
         states = (State.UNBLOCKED.value, State.UNDO_FAILED.value)
-        return [rows.request_from_row(row) for row in await self._fetch(sql, *states, since, limit)]
+        return [rows.request_from_row(row) for row in await self._fetch(sql, self.pbx, *states, since, limit)]
 
     async def allows_in_force(self, limit: int) -> list[Allow]:
-        return await self._allows(f"WHERE phase <> '{ENDED}' ORDER BY ends_at LIMIT ?", limit)
+        return await self._mine_listed(f"phase <> '{ENDED}'", "ORDER BY ends_at LIMIT ?", limit)
 
     async def allows_untold(self, limit: int) -> list[Allow]:
-        return await self._allows(f"WHERE phase = '{ENDED}' AND told_at IS NULL ORDER BY ended_at LIMIT ?", limit)
+        return await self._mine_listed(f"phase = '{ENDED}' AND told_at IS NULL", "ORDER BY ended_at LIMIT ?", limit)
 
     async def change_allow(
         self,

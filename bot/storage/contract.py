@@ -1,7 +1,9 @@
 """What every store does, and the SQL both databases run alike (``?`` for each parameter).
 
 A store keeps requests and their transitions, the blocklist watcher's state, the weekly reports, what only the
-Slack side keeps (``bot.slack.state.SlackState``, met without importing Slack) and the 3CX access token. Every
+Slack side keeps (``bot.slack.state.SlackState``, met without importing Slack) and the 3CX access token. One
+database serves every PBX: ``Store.scoped`` is a view of it bound to one PBX (``bot.storage.scoping``); the
+reports and what only the Slack side keeps are shared by all. Every
 transition is one atomic compare-and-set (``bot.storage.rows`` turns a ``Move`` into conditions and changes), so
 that of two clicks in two processes exactly one wins; an entry is taken for exactly one open request, in the
 request's transaction; a database briefly away is waited for up to ``wait`` seconds (one log line per outage),
@@ -12,55 +14,33 @@ marks it; a reminder is claimed, sent, then marked, and a claim let go or left b
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from ..domain.entries import BlocklistEntry
 from ..domain.model import Escalation, State, Transition, UnblockRequest
 from ..domain.ports import (
     UNBLOCKS_READ,
     WAITING_READ,
     AlreadyOpen,
-    Announcement,
     ReportStore,
     RequestStore,
     WatchStore,
 )
 from ..threecx.tokens import Fetch
 from . import rows
+from .adopting import Adopting
 from .allows import AllowRows
+from .watching import WatchRows
 
-#: the watcher's row in ``watch_state`` (one watcher: the blocklist's)
-WATCHER = "blocklist"
-#: (name, holder, at, stale_before): take or renew the lease; returns the mark when held, no row when not
-HOLD = (
-    "INSERT INTO watch_state (name, holder, heartbeat_at) VALUES (?, ?, ?)"
-    " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, heartbeat_at = excluded.heartbeat_at"
-    " WHERE watch_state.holder IS NULL OR watch_state.holder = excluded.holder OR watch_state.heartbeat_at < ?"
-    " RETURNING high_water"
-)
-#: (name): the mark, when the lease was refused
-MARK = "SELECT high_water FROM watch_state WHERE name = ?"
-#: (new_mark, at, name, holder, mark): move the mark, only while ``holder`` holds the lease and it is ``mark``
-ADVANCE = (
-    "UPDATE watch_state SET high_water = ?, heartbeat_at = ?"
-    " WHERE name = ? AND holder = ? AND high_water IS NOT DISTINCT FROM ?"
-)
 #: (id, from_state, to_state, actor, at): a new request's first line in the log
 FIRST_LOG = "INSERT INTO transitions (request_id, from_state, to_state, actor, at) VALUES (?, ?, ?, ?, ?)"
-#: the row of ``access_tokens`` that keeps the 3CX access token
-TOKEN = "threecx"
 #: (name): the token and when to renew it
 READ_TOKEN = "SELECT token, renew_at FROM access_tokens WHERE name = ?"
 #: (name, token, renew_at)
 WRITE_TOKEN = (
     "INSERT INTO access_tokens (name, token, renew_at) VALUES (?, ?, ?)"
     " ON CONFLICT (name) DO UPDATE SET token = excluded.token, renew_at = excluded.renew_at"
-)
-#: (entry_id, entry, channel, at) of ``rows.announcement_row``: a new announcement, not yet posted
-ANNOUNCE = (
-    "INSERT INTO announcements (entry_id, entry, channel, at) VALUES (?, ?, ?, ?) ON CONFLICT (entry_id) DO NOTHING"
 )
 #: (holder, at, id, state, at, stale_before): the reminder claimed, to be sent, while pending and in time and not
 #: reminded, unless it was claimed since ``stale_before`` (a claim whose answer was lost waits until it is stale)
@@ -73,32 +53,29 @@ CLAIM_REMINDER = (
 MARK_ONCE = "UPDATE requests SET {0} = ? WHERE id = ? AND state = ? AND {0} IS NULL AND expires_at > ?"
 
 
-class Store(RequestStore, WatchStore, ReportStore, AllowRows, ABC):
-    """A store of either database, with its lifecycle (and the allow entries' rows, ``allows.AllowRows``)."""
+class Store(AllowRows, WatchRows, Adopting, RequestStore, WatchStore, ReportStore, ABC):
+    """A store of either database, with its lifecycle (and the allow entries' rows, ``allows.AllowRows``; the
+    watcher's, ``watching.WatchRows``; the PBXes' names, ``adopting.Adopting``)."""
 
     #: the column that keeps the order requests were added in, for requests made in the same instant
     ARRIVAL: ClassVar[str]
     #: what the driver raises when a row would repeat a unique key
     DUPLICATE: ClassVar[type[Exception]]
 
-    @abstractmethod
-    async def _fetch(self, sql: str, *params: object) -> Sequence[Any]:
-        """The rows ``sql`` selects; ``?`` for each parameter."""
-
-    @abstractmethod
-    async def _write(self, sql: str, *params: object) -> int:
-        """Run one write (``?`` for each parameter); how many rows it changed."""
-
-    @abstractmethod
-    async def _atomic(self, *statements: tuple[str, Sequence[object]]) -> None:
-        """Run each (SQL, parameters) in one transaction: all or none."""
+    def scoped(self, pbx: str) -> Self:
+        """A view of the same database (the same connections) bound to the PBX ``pbx``; closing it does nothing,
+        only the store it was made from closes them."""
+        view = copy.copy(self)
+        view.pbx = pbx
+        return view
 
     @abstractmethod
     async def open(self) -> None:
         """Connect and bring the schema up to date; StoreUnavailable when the database cannot be used."""
 
     @abstractmethod
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Close the connections (a view made by ``scoped``: nothing to do)."""
 
     @abstractmethod
     async def ping(self) -> None:
@@ -111,6 +88,11 @@ class Store(RequestStore, WatchStore, ReportStore, AllowRows, ABC):
     async def _select(self, tail: str, *params: object) -> list[UnblockRequest]:
         """The requests that ``tail`` (``WHERE``, ``ORDER BY``, ``LIMIT``) picks."""
         return [rows.request_from_row(row) for row in await self._fetch(f"{rows.SELECT} {tail}", *params)]
+
+    async def _listed(self, where: str, tail: str, *params: object) -> list[UnblockRequest]:
+        """The requests of this store's PBX (every PBX's, unscoped) that ``where`` picks, ``tail`` orders and
+        limits."""
+        return await self._select(f"WHERE {self._mine} AND {where} {tail}", self.pbx, *params)
 
     async def _column(self, sql: str, *params: object) -> list[Any]:
         return [row[0] for row in await self._fetch(sql, *params)]
@@ -161,44 +143,44 @@ class Store(RequestStore, WatchStore, ReportStore, AllowRows, ABC):
         return [rows.transition_from_row(row) for row in log]
 
     async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
-        return await self._select(f"WHERE state IN {rows.CLAIMED} AND heartbeat_at < ?", heartbeat_before)
+        return await self._listed(f"state IN {rows.CLAIMED} AND heartbeat_at < ?", "", heartbeat_before)
 
     def _newest(self) -> str:
         return f"ORDER BY created_at DESC, {self.ARRIVAL} DESC LIMIT ?"
 
     async def recent(self, count: int, channel: str | None = None) -> list[UnblockRequest]:
         if channel is None:
-            return await self._select(self._newest(), count)
+            return await self._listed("TRUE", self._newest(), count)
         # the channel where it was asked for (its card may be in the approvals channel)
-        return await self._select(f"WHERE COALESCE(asked_in, channel) = ? {self._newest()}", channel, count)
+        return await self._listed("COALESCE(asked_in, channel) = ?", self._newest(), channel, count)
 
     async def waiting(self, count: int) -> list[UnblockRequest]:
-        return await self._select(f"WHERE state = ? {self._newest()}", State.PENDING.value, count)
+        return await self._listed("state = ?", self._newest(), State.PENDING.value, count)
 
     async def count_pending(self) -> int:
-        [count] = await self._column("SELECT COUNT(*) FROM requests WHERE state = ?", State.PENDING.value)
+        sql = f"SELECT COUNT(*) FROM requests WHERE {self._mine} AND state = ?"
+        [count] = await self._column(sql, self.pbx, State.PENDING.value)
         return int(count)
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
-        return await self._select(f"WHERE requester = ? {self._newest()}", user, count)
+        return await self._listed("requester = ?", self._newest(), user, count)
 
     async def undone(self, count: int) -> list[UnblockRequest]:
-        return await self._select(
-            f"WHERE undone_at IS NOT NULL ORDER BY undone_at DESC, {self.ARRIVAL} DESC LIMIT ?", count
-        )
+        tail = f"ORDER BY undone_at DESC, {self.ARRIVAL} DESC LIMIT ?"
+        return await self._listed("undone_at IS NOT NULL", tail, count)
 
     async def unblocked_since(self, since: float) -> list[UnblockRequest]:
         states = (State.UNBLOCKED.value, State.UNDO_FAILED.value)
-        tail = "WHERE state IN (?, ?) AND resolved_at >= ? ORDER BY resolved_at DESC LIMIT ?"
-        return await self._select(tail, *states, since, UNBLOCKS_READ)
+        where = "state IN (?, ?) AND resolved_at >= ?"
+        return await self._listed(where, "ORDER BY resolved_at DESC LIMIT ?", *states, since, UNBLOCKS_READ)
 
     async def between(self, since: float, until: float, count: int) -> list[UnblockRequest]:
-        tail = f"WHERE created_at >= ? AND created_at < ? ORDER BY created_at, {self.ARRIVAL} LIMIT ?"
-        return await self._select(tail, since, until, count)
+        tail = f"ORDER BY created_at, {self.ARRIVAL} LIMIT ?"
+        return await self._listed("created_at >= ? AND created_at < ?", tail, since, until, count)
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]:
-        tail = f"WHERE state = ? AND expires_at <= ? ORDER BY expires_at LIMIT {rows.EXPIRY_BATCH}"
-        return await self._select(tail, State.PENDING.value, now)
+        tail = f"ORDER BY expires_at LIMIT {rows.EXPIRY_BATCH}"
+        return await self._listed("state = ? AND expires_at <= ?", tail, State.PENDING.value, now)
 
     async def still_waiting(
         self, now: float, remind_before: float | None, escalate_before: float | None
@@ -209,8 +191,10 @@ class Store(RequestStore, WatchStore, ReportStore, AllowRows, ABC):
         if not due:
             return []
         either = " OR ".join(f"({column} IS NULL AND created_at <= ?)" for column in due)
-        tail = f"WHERE state = ? AND expires_at > ? AND ({either}) ORDER BY created_at LIMIT {WAITING_READ}"
-        return await self._select(tail, State.PENDING.value, now, *due.values())
+        where = f"state = ? AND expires_at > ? AND ({either})"
+        return await self._listed(
+            where, f"ORDER BY created_at LIMIT {WAITING_READ}", State.PENDING.value, now, *due.values()
+        )
 
     async def claim_reminder(
         self, request_id: str, holder: str, at: float, stale_before: float
@@ -293,43 +277,3 @@ class Store(RequestStore, WatchStore, ReportStore, AllowRows, ABC):
     async def card_of(self, request_id: str) -> str | None:
         found = await self._column("SELECT message_ts FROM requests WHERE id = ?", request_id)
         return str(found[0]) if found and found[0] is not None else None
-
-    async def _announcements(self, tail: str, *params: object) -> list[Announcement]:
-        found = await self._fetch(f"SELECT {rows.ANNOUNCEMENT_COLUMNS} FROM announcements {tail}", *params)
-        return [rows.announcement_from_row(row) for row in found]
-
-    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
-        # one statement: of two processes taking the lease at once, the second waits for the first, then finds
-        # it freshly held
-        held = await self._column(HOLD, WATCHER, holder, at, stale_before)
-        return (True, held[0]) if held else (False, (await self._column(MARK, WATCHER))[0])
-
-    async def release_watch(self, holder: str) -> None:
-        await self._write("UPDATE watch_state SET holder = NULL WHERE name = ? AND holder = ?", WATCHER, holder)
-
-    async def unposted(self, limit: int) -> list[Announcement]:
-        return await self._announcements("WHERE message_ts IS NULL AND NOT gone ORDER BY entry_id LIMIT ?", limit)
-
-    async def posted(self, entry_ids: Sequence[int], ref: str, *, in_summary: bool) -> None:
-        if entry_ids:
-            marks = ", ".join("?" * len(entry_ids))
-            sql = f"UPDATE announcements SET message_ts = ?, in_summary = ? WHERE entry_id IN ({marks})"
-            await self._write(sql, ref, in_summary, *entry_ids)
-
-    async def showing(self, limit: int) -> list[Announcement]:
-        return await self._announcements(
-            "WHERE message_ts IS NOT NULL AND NOT in_summary AND NOT gone ORDER BY checked_at, entry_id LIMIT ?", limit
-        )
-
-    async def checked(self, entry_ids: Sequence[int], at: float) -> None:
-        if entry_ids:
-            marks = ", ".join("?" * len(entry_ids))
-            await self._write(f"UPDATE announcements SET checked_at = ? WHERE entry_id IN ({marks})", at, *entry_ids)
-
-    async def found_between(self, since: float, until: float, limit: int) -> list[tuple[BlocklistEntry, float]]:
-        sql = "SELECT entry, at FROM announcements WHERE at >= ? AND at < ? ORDER BY at, entry_id LIMIT ?"
-        return [rows.found_from_row(row) for row in await self._fetch(sql, since, until, limit)]
-
-    async def mark_gone(self, entry_id: int) -> bool:
-        # every announcement of the entry, gone already or not: a try whose answer was lost gets the same answer again
-        return await self._write("UPDATE announcements SET gone = TRUE WHERE entry_id = ?", entry_id) == 1

@@ -28,7 +28,7 @@ import asyncpg  # type: ignore[import-untyped]
 from ..domain.model import Move, UnblockRequest
 from ..domain.ports import Announcement
 from ..threecx.tokens import Fetch
-from . import contract, rows
+from . import contract, rows, watching
 from .contract import Store
 from .database import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 from .postgres_errors import CONNECT_TIMEOUT, TRANSIENT, problem, transient
@@ -37,7 +37,9 @@ T = TypeVar("T")
 
 #: advisory lock keys (any two numbers that nothing else using the database locks)
 MIGRATIONS_LOCK = 0x75_6E_62_6C_6F_63_6B_01
-TOKEN_LOCK = 0x75_6E_62_6C_6F_63_6B_02
+ADOPTING_LOCK = 0x75_6E_62_6C_6F_63_6B_03
+#: the class of the token's advisory locks, one for each PBX (with the hash of its token row's name)
+TOKEN_LOCKS = 0x75_6E_62_6C
 #: a small pool: each process holds few connections, so many processes fit under max_connections; none kept
 #: open for nothing (a pool that keeps a floor logs a traceback a second while the server is away)
 POOL_MIN, POOL_MAX = 0, 5
@@ -48,6 +50,7 @@ COMMAND_TIMEOUT = 120.0
 class PostgresStore(Store):
     ARRIVAL = "seq"
     DUPLICATE = asyncpg.UniqueViolationError
+    ADOPTING = f"SELECT pg_advisory_xact_lock({ADOPTING_LOCK})"
 
     def __init__(self, database_url: str, *, wait: float = DEFAULT_WAIT) -> None:
         self._url = database_url
@@ -75,6 +78,8 @@ class PostgresStore(Store):
         self._pool = pool
 
     async def close(self) -> None:
+        if self.pbx is not None:
+            return  # a view: its store closes the pool
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -91,25 +96,25 @@ class PostgresStore(Store):
     async def _renew_token(self, pool: asyncpg.Pool, stale: str | None, fetch: Fetch) -> tuple[str, float]:
         async with pool.acquire() as db, db.transaction():
             # the lock and the read are two statements: a statement sees the data committed when it
-            # started, so a read in the same statement as the wait would miss a token stored meanwhile
-            await db.execute("SELECT pg_advisory_xact_lock($1)", TOKEN_LOCK)
-            row = await db.fetchrow(_numbered(contract.READ_TOKEN), contract.TOKEN)
+            # started, so a read in the same statement as the wait would miss a token stored meanwhile; one lock for
+            # each PBX (a PBX slow to give a token holds back no other)
+            await db.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", TOKEN_LOCKS, self._token)
+            row = await db.fetchrow(_numbered(contract.READ_TOKEN), self._token)
             if row is not None and row["token"] != stale and time.time() < row["renew_at"]:
                 return str(row["token"]), float(row["renew_at"])
             try:
                 token, renew_at = await fetch()  # still under the lock: the others wait for this token
             except Exception as error:  # 3CX's answer, not the database's: never waited for here
                 raise _Fetching(error) from error
-            await db.execute(_numbered(contract.WRITE_TOKEN), contract.TOKEN, token, renew_at)
+            await db.execute(_numbered(contract.WRITE_TOKEN), self._token, token, renew_at)
             return token, renew_at
 
-    async def _atomic(self, *statements: tuple[str, Sequence[object]]) -> None:
-        async def run(pool: asyncpg.Pool, _again: bool) -> None:
+    async def _atomic(self, *statements: tuple[str, Sequence[object]]) -> list[int]:
+        async def run(pool: asyncpg.Pool, _again: bool) -> list[int]:
             async with pool.acquire() as db, db.transaction():
-                for sql, params in statements:
-                    await db.execute(_numbered(sql), *params)
+                return [_count(await db.execute(_numbered(sql), *params)) for sql, params in statements]
 
-        await self._call(run)
+        return await self._call(run)
 
     async def transition(self, move: Move) -> UnblockRequest | None:
         update, values = rows.update(move)
@@ -139,12 +144,11 @@ class PostgresStore(Store):
     ) -> bool:
         async def advance(pool: asyncpg.Pool, again: bool) -> bool:
             async with pool.acquire() as db, db.transaction():
-                status = await db.execute(_numbered(contract.ADVANCE), new_mark, at, contract.WATCHER, holder, mark)
+                status = await db.execute(_numbered(watching.ADVANCE), new_mark, at, self._watcher, holder, mark)
                 if status != "UPDATE 1":
                     # an earlier try may have moved the mark (and kept the announcements), its answer lost
-                    return again and bool(await db.fetchval(_ADVANCED, contract.WATCHER, holder, new_mark, at))
-                announced = [rows.announcement_row(a, at) for a in announce]
-                await db.executemany(_numbered(contract.ANNOUNCE), announced)
+                    return again and bool(await db.fetchval(_ADVANCED, self._watcher, holder, new_mark, at))
+                await db.executemany(_numbered(watching.ANNOUNCE), self._announced(announce, at))
                 return True
 
         return await self._call(advance)
@@ -152,8 +156,7 @@ class PostgresStore(Store):
     # -- plumbing ----------------------------------------------------------------
 
     async def _write(self, sql: str, *params: object) -> int:
-        status = await self._call(lambda pool, _: pool.execute(_numbered(sql), *params))
-        return int(status.rsplit(" ", 1)[-1])
+        return _count(await self._call(lambda pool, _: pool.execute(_numbered(sql), *params)))
 
     async def _fetch(self, sql: str, *params: object) -> list[Any]:
         return list(await self._call(lambda pool, _: pool.fetch(_numbered(sql), *params)))
@@ -202,6 +205,11 @@ async def _migrate(db: asyncpg.Connection) -> None:
             if name not in applied:
                 await db.execute(sql)
                 await db.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+
+
+def _count(status: str) -> int:
+    """How many rows a statement changed, from its status (``UPDATE 3``, ``INSERT 0 1``)."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 def _numbered(sql: str) -> str:

@@ -24,8 +24,10 @@ from ..domain.model import (
 from ..domain.outcomes import Outcome
 from ..domain.ports import Announcement
 from . import evidence
+from .scoping import target_prefix
 
 #: a request's columns: its fields by the same names, but its action, kept as ``allow_for`` and ``allow_only``
+#: (``pbx``: the name of the PBX it is for, "" for the one PBX of a bot that serves one)
 NAMES = (
     "id",
     "targets",
@@ -55,6 +57,7 @@ NAMES = (
     "reminded_at",
     "escalation",
     "evidence",
+    "pbx",
 )
 COLUMNS = ", ".join(NAMES)
 #: what ``pending_expired`` returns at most in one go (the sweeper comes back for the rest)
@@ -151,6 +154,7 @@ def request_row(request: UnblockRequest) -> tuple[object, ...]:
         "reminded_at": decision.reminded_at,
         "escalation": escalation_json(decision.escalation),
         "evidence": evidence.stored(what.evidence),
+        "pbx": request.pbx,
     }
     return tuple(values[name] for name in NAMES)
 
@@ -189,6 +193,7 @@ def request_from_row(row: Any) -> UnblockRequest:
         ),
         owner=v["owner"],
         heartbeat_at=v["heartbeat_at"],
+        pbx=v["pbx"],
     )
 
 
@@ -214,8 +219,8 @@ def transition_from_row(row: Any) -> Transition:
 
 
 def target_keys(request: UnblockRequest) -> list[str]:
-    """What makes each entry the same entry: its kind and its Id (one open request per entry)."""
-    return [f"{t.kind.value}:{t.id}" for t in request.what.targets]
+    """What makes each entry the same entry: its PBX, its kind and its Id (one open request per entry)."""
+    return [f"{target_prefix(request.pbx)}{t.kind.value}:{t.id}" for t in request.what.targets]
 
 
 def approvals_json(approvals: Sequence[Approval]) -> str:
@@ -296,7 +301,7 @@ ANNOUNCEMENT_COLUMNS = "entry, channel, message_ts, in_summary, gone"
 
 
 def announcement_row(announcement: Announcement, at: float) -> tuple[object, ...]:
-    """A new announcement's values, for ``(entry_id, entry, channel, at)``."""
+    """A new announcement's values, for ``(entry_id, entry, channel, at)`` (its PBX is the store's)."""
     return announcement.entry.id, json.dumps(record(announcement.entry)), announcement.channel, at
 
 

@@ -12,6 +12,7 @@ import asyncio
 import fcntl
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 from ..domain.model import Move, UnblockRequest
 from ..domain.ports import Announcement
 from ..threecx.tokens import Fetch
-from . import contract, rows
+from . import contract, rows, watching
 from .contract import Store
 from .database import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
 
@@ -50,6 +51,8 @@ class SQLiteStore(Store):
             raise StoreUnavailable(_problem(self._path, error), retryable=_transient(error)) from None
 
     async def close(self) -> None:
+        if self.pbx is not None:
+            return  # a view: its store closes the file
         if self._db is not None:
             await self._run(self._db.close)
             self._db = None
@@ -59,27 +62,29 @@ class SQLiteStore(Store):
         await self._run(lambda: self._connection().execute("SELECT 1").fetchone())
 
     async def renew_token(self, stale: str | None, fetch: Fetch) -> tuple[str, float]:
-        # one process at a time, under a lock file beside the database (the bot and its ``check`` may run at once)
-        lock = await asyncio.to_thread(open, f"{self._path}.token-lock", "a")
+        # one process at a time, under a lock file beside the database (the bot and its ``check`` may run at once),
+        # one for each PBX (a PBX slow to give a token holds back no other)
+        suffix = f"-{urllib.parse.quote(self._own, safe='')}" if self._own else ""
+        lock = await asyncio.to_thread(open, f"{self._path}.token-lock{suffix}", "a")
         with lock:
             await asyncio.to_thread(fcntl.flock, lock.fileno(), fcntl.LOCK_EX)
             try:
-                for token, renew_at in await self._fetch(contract.READ_TOKEN, contract.TOKEN):
+                for token, renew_at in await self._fetch(contract.READ_TOKEN, self._token):
                     if token != stale and time.time() < renew_at:
                         return str(token), float(renew_at)
                 token, renew_at = await fetch()  # still under the lock: the others wait for this token
-                await self._write(contract.WRITE_TOKEN, contract.TOKEN, token, renew_at)
+                await self._write(contract.WRITE_TOKEN, self._token, token, renew_at)
                 return token, renew_at
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    async def _atomic(self, *statements: tuple[str, Sequence[object]]) -> None:
-        def run(db: sqlite3.Connection) -> None:
+    async def _atomic(self, *statements: tuple[str, Sequence[object]]) -> list[int]:
+        def run(db: sqlite3.Connection) -> list[int]:
             with db:
-                for sql, params in statements:
-                    db.execute(sql, params)
+                counts = [db.execute(sql, params).rowcount for sql, params in statements]
+            return counts
 
-        await self._with_db(run)
+        return await self._with_db(run)
 
     async def transition(self, move: Move) -> UnblockRequest | None:
         update, values = rows.update(move)
@@ -101,9 +106,9 @@ class SQLiteStore(Store):
     ) -> bool:
         def advance(db: sqlite3.Connection) -> bool:
             with db:
-                moved = db.execute(contract.ADVANCE, (new_mark, at, contract.WATCHER, holder, mark)).rowcount == 1
+                moved = db.execute(watching.ADVANCE, (new_mark, at, self._watcher, holder, mark)).rowcount == 1
                 if moved:
-                    db.executemany(contract.ANNOUNCE, [rows.announcement_row(a, at) for a in announce])
+                    db.executemany(watching.ANNOUNCE, self._announced(announce, at))
                 return moved
 
         return await self._with_db(advance)

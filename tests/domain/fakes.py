@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import itertools
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
@@ -78,9 +79,12 @@ class FakeClock:
 class MemoryStore:
     """A :class:`bot.domain.ports.RequestStore` in memory, keeping the contract the real stores keep: a
     transition is one compare-and-set by the rules of :class:`~bot.domain.model.Move`. Every method yields to the
-    event loop once before it acts, so that concurrent calls interleave as they would against a database."""
+    event loop once before it acts, so that concurrent calls interleave as they would against a database. As the
+    real stores, it lists every PBX's requests, and ``scoped`` is a view of the same requests bound to one PBX."""
 
     def __init__(self) -> None:
+        #: the PBX whose requests the reads list; None: every PBX's
+        self.pbx: str | None = None
         self._requests: dict[str, UnblockRequest] = {}
         self._arrival: dict[str, int] = {}
         self._order = itertools.count()
@@ -99,6 +103,12 @@ class MemoryStore:
         #: run once, before the next call of a method acts (after that call yielded): another click landing
         #: between a click's read and its compare-and-set, say
         self.before: dict[str, Callable[[], Awaitable[None]]] = {}
+
+    def scoped(self, pbx: str) -> MemoryStore:
+        """A view of the same requests (and counts, hooks, failures planned) bound to the PBX ``pbx``."""
+        view = copy.copy(self)
+        view.pbx = pbx
+        return view
 
     def unreachable(self, method: str, *, written: bool = False) -> None:
         """The next call of ``method`` raises :class:`StoreUnreachable`; ``written``: after making the change (the
@@ -129,7 +139,8 @@ class MemoryStore:
                 Transition(move.request_id, move.from_state, move.to_state, move.actor, move.at, move.answer)
             )
             if move.frees_targets:
-                self.open_targets = {k: v for k, v in self.open_targets.items() if v != move.request_id}
+                for key in [k for k, v in self.open_targets.items() if v == move.request_id]:
+                    del self.open_targets[key]
             return moved
 
     async def renew(self, request_id: str, owner: str, at: float) -> bool:
@@ -294,15 +305,17 @@ class MemoryStore:
         self, method: str, where: Callable[[UnblockRequest], bool], *, newest: bool = True
     ) -> list[UnblockRequest]:
         async with self._call(method):
-            found = [request for request in self._requests.values() if where(request)]
+            found = [r for r in self._requests.values() if self.pbx in (None, r.pbx) and where(r)]
         if newest:
             found.sort(key=lambda r: (r.asked.at, self._arrival[r.id]), reverse=True)
         return found
 
 
 def _keys(request: UnblockRequest) -> list[str]:
-    """What makes each entry the same entry: its kind and its Id (one open request per entry)."""
-    return [f"{t.kind.value}:{t.id}" for t in request.what.targets]
+    """What makes each entry the same entry: its PBX (none for the PBX ""), its kind and its Id (one open request per
+    entry)."""
+    pbx = f"{request.pbx}/" if request.pbx else ""
+    return [f"{pbx}{t.kind.value}:{t.id}" for t in request.what.targets]
 
 
 def _waiting(request: UnblockRequest) -> bool:
@@ -633,8 +646,8 @@ class Advance:
 
 
 @dataclass
-class WatchStore:
-    """The watcher's store, in memory."""
+class Watched:
+    """What the watcher's store keeps for one PBX."""
 
     #: None until a first ``hold_watch`` (the store's row)
     holder: str | None = None
@@ -647,57 +660,120 @@ class WatchStore:
     checked_at: dict[int, float] = field(default_factory=dict)
     advances: list[Advance] = field(default_factory=list)
 
+
+class WatchStore:
+    """The watcher's store, in memory. As the real stores, it keeps each PBX's lease and announcements apart: the
+    store made here writes the PBX ""'s and reads every PBX's; ``scoped`` is a view bound to one PBX. ``holder``,
+    ``mark`` and the others are those of the store's own PBX."""
+
+    def __init__(self) -> None:
+        #: the PBX whose lease and announcements this is; None: the PBX ""'s, and reads list every PBX's
+        self.pbx: str | None = None
+        #: what is kept for each PBX, by name, shared by every view
+        self.pbxes: dict[str, Watched] = {"": Watched()}
+
+    def scoped(self, pbx: str) -> WatchStore:
+        view = copy.copy(self)
+        view.pbx = pbx
+        return view
+
+    @property
+    def own(self) -> Watched:
+        return self.pbxes.setdefault(self.pbx or "", Watched())
+
+    @property
+    def holder(self) -> str | None:
+        return self.own.holder
+
+    @property
+    def heartbeat_at(self) -> float | None:
+        return self.own.heartbeat_at
+
+    @property
+    def mark(self) -> int | None:
+        return self.own.mark
+
+    @property
+    def kept(self) -> dict[int, Announcement]:
+        return self.own.kept
+
+    @property
+    def kept_at(self) -> dict[int, float]:
+        return self.own.kept_at
+
+    @property
+    def checked_at(self) -> dict[int, float]:
+        return self.own.checked_at
+
+    @property
+    def advances(self) -> list[Advance]:
+        return self.own.advances
+
+    def _seen(self) -> list[Watched]:
+        """What the reads list: the own PBX's, or every PBX's."""
+        return list(self.pbxes.values()) if self.pbx is None else [self.own]
+
     async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
-        free = self.holder is None or self.holder == holder
-        if free or (self.heartbeat_at is not None and self.heartbeat_at < stale_before):
-            self.holder, self.heartbeat_at = holder, at
-            return True, self.mark
-        return False, self.mark
+        own = self.own
+        free = own.holder is None or own.holder == holder
+        if free or (own.heartbeat_at is not None and own.heartbeat_at < stale_before):
+            own.holder, own.heartbeat_at = holder, at
+            return True, own.mark
+        return False, own.mark
 
     async def release_watch(self, holder: str) -> None:
-        if self.holder == holder:
-            self.holder = None
+        if self.own.holder == holder:
+            self.own.holder = None
 
     async def advance_watch(
         self, holder: str, mark: int | None, new_mark: int, announce: Sequence[Announcement], at: float
     ) -> bool:
-        moved = self.holder == holder and self.mark == mark
-        self.advances.append(Advance(holder, mark, new_mark, tuple(a.entry.id for a in announce), moved))
+        own = self.own
+        moved = own.holder == holder and own.mark == mark
+        own.advances.append(Advance(holder, mark, new_mark, tuple(a.entry.id for a in announce), moved))
         if moved:
-            self.mark, self.heartbeat_at = new_mark, at
+            own.mark, own.heartbeat_at = new_mark, at
             for announcement in announce:
-                self.kept.setdefault(announcement.entry.id, announcement)
-                self.kept_at.setdefault(announcement.entry.id, at)
+                own.kept.setdefault(announcement.entry.id, announcement)
+                own.kept_at.setdefault(announcement.entry.id, at)
         return moved
 
     async def unposted(self, limit: int) -> list[Announcement]:
-        return [a for a in self.announced().values() if a.ref is None and not a.gone][:limit]
+        found = [(i, a) for w in self._seen() for i, a in w.kept.items() if a.ref is None and not a.gone]
+        return [a for _, a in sorted(found, key=lambda pair: pair[0])][:limit]
 
     async def posted(self, entry_ids: Sequence[int], ref: str, *, in_summary: bool) -> None:
         for entry_id in entry_ids:
-            if entry_id in self.kept:
-                self.kept[entry_id] = replace(self.kept[entry_id], ref=ref, in_summary=in_summary)
+            if entry_id in self.own.kept:
+                self.own.kept[entry_id] = replace(self.own.kept[entry_id], ref=ref, in_summary=in_summary)
 
     async def showing(self, limit: int) -> list[Announcement]:
-        shown = [a for a in self.announced().values() if a.ref is not None and not a.in_summary and not a.gone]
-        return sorted(shown, key=lambda a: (self.checked_at.get(a.entry.id, 0.0), a.entry.id))[:limit]
+        shown = [
+            (w.checked_at.get(i, 0.0), i, a)
+            for w in self._seen()
+            for i, a in w.kept.items()
+            if a.ref is not None and not a.in_summary and not a.gone
+        ]
+        return [a for _, _, a in sorted(shown, key=lambda found: found[:2])][:limit]
 
     async def checked(self, entry_ids: Sequence[int], at: float) -> None:
-        self.checked_at.update(dict.fromkeys(entry_ids, at))
+        self.own.checked_at.update(dict.fromkeys(entry_ids, at))
 
     async def found_between(self, since: float, until: float, limit: int) -> list[tuple[BlocklistEntry, float]]:
-        found = [(a.entry, self.kept_at[i]) for i, a in self.kept.items() if since <= self.kept_at[i] < until]
+        found = [
+            (a.entry, w.kept_at[i]) for w in self._seen() for i, a in w.kept.items() if since <= w.kept_at[i] < until
+        ]
         return sorted(found, key=lambda pair: (pair[1], pair[0].id))[:limit]
 
     async def mark_gone(self, entry_id: int) -> bool:
-        if entry_id not in self.kept:
+        if entry_id not in self.own.kept:
             return False
-        self.kept[entry_id] = replace(self.kept[entry_id], gone=True)
+        self.own.kept[entry_id] = replace(self.own.kept[entry_id], gone=True)
         return True
 
     def announced(self) -> dict[int, Announcement]:
-        """Every announcement kept, by entry Id, lowest first."""
-        return dict(sorted(self.kept.items()))
+        """Every announcement kept for the store's own PBX, by entry Id, lowest first."""
+        return dict(sorted(self.own.kept.items()))
 
 
 @dataclass
@@ -947,16 +1023,31 @@ CHANGING = (Phase.EXTENDING, Phase.ENDING)
 
 class MemoryAllows:
     """A :class:`bot.domain.allows.AllowStore` in memory, with exactly the conditions of the real stores'
-    compare-and-sets (``bot.storage.allows``). Every method yields to the event loop once before it acts."""
+    compare-and-sets (``bot.storage.allows``). Every method yields to the event loop once before it acts. An allow
+    entry is kept for the PBX of the store that keeps it ("" for the unscoped one); the upkeep's reads list that
+    PBX's (every PBX's, unscoped)."""
 
     def __init__(self, requests: MemoryStore) -> None:
+        #: the PBX whose allow entries the upkeep's reads list; None: every PBX's
+        self.pbx: str | None = None
         #: where the requests are (for ``requests_of`` and ``allowing_unkept``)
         self.requests = requests
         self.allows: dict[str, Allow] = {}
+        #: the PBX of each allow entry, by its request's id
+        self.pbx_of: dict[str, str] = {}
         #: request id -> (holder, at) of the claim to send its warning or the message of its end
         self.saying: dict[str, tuple[str, float]] = {}
         #: run once, before the next call of a method acts: another click landing between a read and a write
         self.before: dict[str, Callable[[], Awaitable[None]]] = {}
+
+    def scoped(self, pbx: str) -> MemoryAllows:
+        """A view of the same allow entries bound to the PBX ``pbx`` (its requests: the requests' view of it)."""
+        view = copy.copy(self)
+        view.pbx, view.requests = pbx, self.requests.scoped(pbx)
+        return view
+
+    def _mine(self, allow: Allow) -> bool:
+        return self.pbx in (None, self.pbx_of.get(allow.request_id, ""))
 
     async def _turn(self, method: str) -> None:
         await asyncio.sleep(0)
@@ -970,7 +1061,8 @@ class MemoryAllows:
 
     async def keep_allow(self, allow: Allow) -> None:
         await self._turn("keep_allow")
-        self.allows.setdefault(allow.request_id, allow)
+        if allow.request_id not in self.allows:
+            self.allows[allow.request_id], self.pbx_of[allow.request_id] = allow, self.pbx or ""
 
     async def allow_of(self, request_id: str) -> Allow | None:
         await self._turn("allow_of")
@@ -992,11 +1084,12 @@ class MemoryAllows:
 
     async def allows_in_force(self, limit: int) -> list[Allow]:
         await self._turn("allows_in_force")
-        return sorted((a for a in self.allows.values() if a.phase is not Phase.ENDED), key=lambda a: a.ends_at)[:limit]
+        in_force = (a for a in self.allows.values() if a.phase is not Phase.ENDED and self._mine(a))
+        return sorted(in_force, key=lambda a: a.ends_at)[:limit]
 
     async def allows_untold(self, limit: int) -> list[Allow]:
         await self._turn("allows_untold")
-        untold = [a for a in self.allows.values() if a.phase is Phase.ENDED and a.told_at is None]
+        untold = [a for a in self.allows.values() if a.phase is Phase.ENDED and a.told_at is None and self._mine(a)]
         return sorted(untold, key=lambda a: a.ended_at or 0.0)[:limit]
 
     async def change_allow(

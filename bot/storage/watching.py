@@ -1,0 +1,90 @@
+"""The blocklist watcher's rows, the same SQL for both databases (``?`` for each parameter): its lease and
+high-water mark (a row of ``watch_state`` per PBX) and its announcements (keyed by PBX and entry Id: two PBXes
+may both announce their entry 42). Moving the mark and keeping what it found is each store's own transaction
+(``advance_watch``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..domain.entries import BlocklistEntry
+from ..domain.ports import Announcement
+from . import rows
+from .scoping import Scoped
+
+#: (name, holder, at, stale_before): take or renew the lease; returns the mark when held, no row when not
+HOLD = (
+    "INSERT INTO watch_state (name, holder, heartbeat_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, heartbeat_at = excluded.heartbeat_at"
+    " WHERE watch_state.holder IS NULL OR watch_state.holder = excluded.holder OR watch_state.heartbeat_at < ?"
+    " RETURNING high_water"
+)
+#: (name): the mark, when the lease was refused
+MARK = "SELECT high_water FROM watch_state WHERE name = ?"
+#: (new_mark, at, name, holder, mark): move the mark, only while ``holder`` holds the lease and it is ``mark``
+ADVANCE = (
+    "UPDATE watch_state SET high_water = ?, heartbeat_at = ?"
+    " WHERE name = ? AND holder = ? AND high_water IS NOT DISTINCT FROM ?"
+)
+#: (pbx, entry_id, entry, channel, at) of ``announced``: a new announcement, not yet posted
+ANNOUNCE = (
+    "INSERT INTO announcements (pbx, entry_id, entry, channel, at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (pbx, entry_id) DO NOTHING"
+)
+
+
+class WatchRows(Scoped):
+    """The ``WatchStore`` of a store (but ``advance_watch``), for its PBX."""
+
+    def _announced(self, announce: Sequence[Announcement], at: float) -> list[tuple[object, ...]]:
+        """The values of ``ANNOUNCE`` for each of ``announce``, found at ``at``, kept for this store's PBX."""
+        return [(self._own, *rows.announcement_row(a, at)) for a in announce]
+
+    async def _announcements(self, where: str, tail: str, *params: object) -> list[Announcement]:
+        found = await self._fetch(
+            f"SELECT {rows.ANNOUNCEMENT_COLUMNS} FROM announcements WHERE {self._mine} AND {where} {tail}",
+            *(self.pbx, *params),
+        )
+        return [rows.announcement_from_row(row) for row in found]
+
+    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
+        # one statement: of two processes taking the lease at once, the second waits for the first, then finds
+        # it freshly held
+        held = await self._fetch(HOLD, self._watcher, holder, at, stale_before)
+        return (True, held[0][0]) if held else (False, (await self._fetch(MARK, self._watcher))[0][0])
+
+    async def release_watch(self, holder: str) -> None:
+        sql = "UPDATE watch_state SET holder = NULL WHERE name = ? AND holder = ?"
+        await self._write(sql, self._watcher, holder)
+
+    async def unposted(self, limit: int) -> list[Announcement]:
+        return await self._announcements("message_ts IS NULL AND NOT gone", "ORDER BY entry_id LIMIT ?", limit)
+
+    async def posted(self, entry_ids: Sequence[int], ref: str, *, in_summary: bool) -> None:
+        if entry_ids:
+            marks = ", ".join("?" * len(entry_ids))
+            sql = f"UPDATE announcements SET message_ts = ?, in_summary = ? WHERE pbx = ? AND entry_id IN ({marks})"
+            await self._write(sql, ref, in_summary, self._own, *entry_ids)
+
+    async def showing(self, limit: int) -> list[Announcement]:
+        return await self._announcements(
+            "message_ts IS NOT NULL AND NOT in_summary AND NOT gone", "ORDER BY checked_at, entry_id LIMIT ?", limit
+        )
+
+    async def checked(self, entry_ids: Sequence[int], at: float) -> None:
+        if entry_ids:
+            marks = ", ".join("?" * len(entry_ids))
+            sql = f"UPDATE announcements SET checked_at = ? WHERE pbx = ? AND entry_id IN ({marks})"
+            await self._write(sql, at, self._own, *entry_ids)
+
+    async def found_between(self, since: float, until: float, limit: int) -> list[tuple[BlocklistEntry, float]]:
+        sql = (
+            f"SELECT entry, at FROM announcements WHERE {self._mine} AND at >= ? AND at < ?"
+            " ORDER BY at, entry_id LIMIT ?"
+        )
+        return [rows.found_from_row(row) for row in await self._fetch(sql, self.pbx, since, until, limit)]
+
+    async def mark_gone(self, entry_id: int) -> bool:
+        # every announcement of the entry, gone already or not: a try whose answer was lost gets the same answer again
+        sql = "UPDATE announcements SET gone = TRUE WHERE pbx = ? AND entry_id = ?"
+        return await self._write(sql, self._own, entry_id) == 1

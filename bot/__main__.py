@@ -39,7 +39,7 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bot" if name == "__main__.py" else name or "unblock-bot",
         # the command first, as people type it (argparse would put the options first)
-        usage="%(prog)s [-h] [{run,check}] [--version]",
+        usage="%(prog)s [-h] [{run,check}] [PBX] [--version]",
         description="A Slack bot that removes entries from a 3CX blocklist once an approver says yes. "
         "Settings come from the environment or from a .env file in the working directory (see .env.example).",
     )
@@ -50,14 +50,19 @@ def arguments(argv: list[str]) -> argparse.Namespace:
         default="run",
         help="run: serve Slack (the default); check: verify the Slack and 3CX settings, changing nothing",
     )
+    parser.add_argument("pbx", nargs="?", metavar="PBX", help="check: only the PBX of this name (UNBLOCK_PBXES)")
     parser.add_argument(
         "--version", action="version", version=f"unblock-bot {installed_version()}", help="print the version and exit"
     )
-    return parser.parse_args(argv)
+    parsed = parser.parse_args(argv)
+    if parsed.pbx is not None and parsed.command != "check":
+        parser.error(f"a PBX's name ({parsed.pbx!r}) goes with check only: {parser.prog} check {parsed.pbx}")
+    return parsed
 
 
 def main(argv: list[str] | None = None) -> int:
-    command = arguments(sys.argv[1:] if argv is None else argv).command
+    given = arguments(sys.argv[1:] if argv is None else argv)
+    command = given.command
     environment, origins = read_environment()
     try:
         settings = load_settings(environment, origins)
@@ -72,12 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging("WARNING" if quiet else settings.log_level, redactor)
     # Bolt, slack_sdk and aiohttp only now, with good settings: --version and a settings problem answer at once
     from .app import StartupError
-    from .check import preflight
+    from .check import UnknownPbx, chosen, preflight
 
     try:
         if command == "check":
-            return 0 if asyncio.run(preflight(settings, redactor)) else 1
+            return 0 if asyncio.run(preflight(settings, redactor, pbxes=chosen(settings, given.pbx))) else 1
         asyncio.run(_run(settings, redactor))
+    except UnknownPbx as error:
+        print(error, file=sys.stderr)
+        return 2
     except (StoreUnavailable, StartupError) as error:
         print(f"unblock-bot cannot start: {error}", file=sys.stderr)
         return 1

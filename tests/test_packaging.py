@@ -100,7 +100,7 @@ def test_the_installed_command_runs_from_another_folder(installed: tuple[Path, P
     version = run(str(bin_dir / "unblock-bot"), "--version", cwd=tmp_path, env=env)  # exits 0, or run() fails
     where = run(str(bin_dir / "python"), "-c", "import bot; print(bot.__file__)", cwd=tmp_path, env=env)
 
-    assert shown.startswith("usage: unblock-bot [-h] [{run,check}] [--version]")
+    assert shown.startswith("usage: unblock-bot [-h] [{run,check}] [PBX] [--version]")
     assert "--version" in shown.split("options:")[1]
     assert version == f"unblock-bot {VERSION}\n"
     assert Path(where.strip()).is_relative_to(bin_dir.parent)

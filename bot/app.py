@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from . import metrics
 from .config import Settings
+from .config.pbxes import PbxSettings
 from .domain.allow_life import AllowLife
 from .domain.allowing import Allowing
 from .domain.evidence import Witness
@@ -34,6 +35,7 @@ from .slack.admission import Admission
 from .slack.allows import AllowReplies
 from .slack.answers import Answers
 from .slack.failures import error_code
+from .slack.fleet import Fleet, Pbx
 from .slack.groups import SlackGroupMembership
 from .slack.listeners import OneWorkspace, register
 from .slack.outbox import Outbox
@@ -45,7 +47,7 @@ from .slack.use_cases import UseCases
 from .slack.watcher import Announcements, Watcher
 from .storage.contract import Store
 from .storage.opening import open_store
-from .tasks import BackgroundWork, Limits
+from .tasks import BackgroundWork, Limits, Upkeep
 from .threecx.client import ThreeCXClient
 from .threecx.errors import ADVICE, ThreeCXError
 from .threecx.evidence import ThreeCXEvidence
@@ -67,7 +69,7 @@ class StartupError(Exception):
     """The bot cannot start; the message is one sentence for an admin."""
 
 
-def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, team_id: str) -> AsyncApp:
+def build_app(settings: Settings, client: AsyncWebClient, fleet: Fleet, team_id: str) -> AsyncApp:
     secret = settings.slack_signing_secret
     app = AsyncApp(
         # a client without a token: Bolt takes the token from `authorize` for each request
@@ -77,7 +79,7 @@ def build_app(settings: Settings, client: AsyncWebClient, use_cases: UseCases, t
         # the body, replays, shapes and other workspaces are refused
         signing_secret=secret.reveal() if secret else "",
         request_verification_enabled=secret is not None,
-        before_authorize=Admission(use_cases, team_id),
+        before_authorize=Admission(fleet, team_id),
         # the bot's own events are not listened to, and no listener uses a workflow step's token
         ignoring_self_events_enabled=False,
         attaching_function_token_enabled=False,
@@ -106,7 +108,18 @@ def _count(request: UnblockRequest, from_state: State | None) -> None:
         withdrawn=request.withdrawn,
         decided_after=decided_after,
         rule=request.decision.rule or "",
+        pbx=request.pbx,
     )
+
+
+@dataclass
+class Served:
+    """The running parts of one PBX: its 3CX client, its upkeep, and its watch (None: not watched)."""
+
+    name: str
+    threecx: ThreeCXClient
+    sweeper: Sweeper
+    watcher: Watcher | None = None
 
 
 @dataclass
@@ -118,30 +131,40 @@ class Bot:
     timing: Timing
     work: BackgroundWork
     outbox: Outbox
-    sweeper: Sweeper
-    threecx: ThreeCXClient
+    served: list[Served]
     store: Store
     http: aiohttp.ClientSession
-    watcher: Watcher | None = None
     reporter: Reporter | None = None
 
     async def readiness(self) -> dict[str, str]:
-        """Whether the bot can do its work now: ``ok``, or what is wrong, for the database and for 3CX (a
-        token held, or one that can be had)."""
+        """Whether the bot can do its work now: ``ok``, or what is wrong, for the database and for each PBX (a
+        token held, or one that can be had), asked together."""
         checks: dict[str, str] = {}
         try:
             await asyncio.wait_for(self.store.ping(), READY_TIMEOUT)
             checks["database"] = "ok"
         except Exception as error:  # whatever the driver says: not ready
             checks["database"] = f"the database does not answer ({type(error).__name__})"
-        try:
-            await asyncio.wait_for(self.threecx.check_credentials(), self.settings.threecx_timeout)
-            checks["3cx"] = "ok"
-        except ThreeCXError as error:
-            checks["3cx"] = f"no 3CX access token: {error.answer()}"
-        except Exception as error:
-            checks["3cx"] = f"no 3CX access token ({type(error).__name__})"
+        answers = await asyncio.gather(*(self._answers(pbx.threecx) for pbx in self.served))
+        for pbx, answer in zip(self.served, answers, strict=True):
+            checks[f"3cx {pbx.name}".strip()] = answer
         return checks
+
+    async def _answers(self, threecx: ThreeCXClient) -> str:
+        try:
+            await asyncio.wait_for(threecx.check_credentials(), self.settings.threecx_timeout)
+        except ThreeCXError as error:
+            return f"no 3CX access token: {error.answer()}"
+        except Exception as error:
+            return f"no 3CX access token ({type(error).__name__})"
+        return "ok"
+
+    @staticmethod
+    def ready(checks: dict[str, str]) -> bool:
+        """Ready while all but the PBXes answer and at least one PBX does: one PBX's trouble is its own."""
+        pbxes = [result for check, result in checks.items() if check.startswith("3cx")]
+        others = [result for check, result in checks.items() if not check.startswith("3cx")]
+        return all(result == "ok" for result in others) and "ok" in pbxes
 
     async def metrics(self) -> bytes:
         """The metrics, in the Prometheus text format, with the gauges read now."""
@@ -150,37 +173,42 @@ class Bot:
         except Exception as error:  # the database does not answer: the gauge keeps its last value
             log.warning("could not count the pending requests", extra={"error": type(error).__name__})
         metrics.slack_queue(self.outbox.waiting_by_kind())
-        look = self.watcher.last_look if self.watcher is not None else None
-        metrics.WATCH_AGE.set(time.monotonic() - look if look is not None else float("nan"))
+        for pbx in self.served:
+            look = pbx.watcher.last_look if pbx.watcher is not None else None
+            metrics.WATCH_AGE.labels(pbx.name).set(time.monotonic() - look if look is not None else float("nan"))
         return metrics.render()
 
     async def close(self, drain_timeout: float = 30.0) -> None:
         # the rounds of upkeep under way and the work in flight finish together, within the one drain time
-        upkeep = [u for u in (self.watcher, self.reporter, self.sweeper) if u is not None]
+        upkeep: list[Upkeep] = [u for pbx in self.served for u in (pbx.watcher, pbx.sweeper) if u is not None]
+        upkeep += [self.reporter] if self.reporter is not None else []
         await asyncio.gather(*(u.stop(drain_timeout) for u in upkeep), self.work.drain(drain_timeout))
         await self.outbox.close(drain_timeout)
-        await self.threecx.close()
+        await asyncio.gather(*(pbx.threecx.close() for pbx in self.served))
         await self.store.close()
         await self.http.close()
 
 
 def threecx_client(
-    settings: Settings,
+    pbx: PbxSettings,
+    timeout: float,
     redactor: Redactor | None,
     *,
     retry: RetryPolicy | None = None,
     share_token: RenewToken | None = None,
 ) -> ThreeCXClient:
-    """The 3CX client the settings describe; the tokens it fetches are masked in logs."""
+    """The client of the PBX ``pbx``, with connections and a retry budget of its own; the tokens it fetches are
+    masked in logs."""
     return ThreeCXClient(
-        settings.threecx_base_url,
-        settings.threecx_client_id,
-        settings.threecx_client_secret.reveal(),
-        timeout=settings.threecx_timeout,
-        ca_bundle=settings.threecx_ca_bundle,
+        pbx.url,
+        pbx.client_id,
+        pbx.client_secret.reveal(),
+        timeout=timeout,
+        ca_bundle=pbx.ca_bundle,
         retry=retry,
         on_token=redactor.add if redactor else None,
         share_token=share_token,
+        pbx=pbx.name,
     )
 
 
@@ -232,10 +260,10 @@ async def start_bot(
     retry: RetryPolicy | None = None,
     limits: dict[Any, Limits] | None = None,
 ) -> Bot:
-    """Open the store, the 3CX client and the Slack clients, and build the app around them.
+    """Open the store, the 3CX clients and the Slack clients, and build the app around them.
 
     Raises:
-        StoreUnavailable: the database cannot be used.
+        StoreUnavailable: the database cannot be used, or holds data of a PBX it cannot tell.
         StartupError: Slack would not name the bot's workspace.
     """
     store = await open_store(settings.database_url, wait=settings.database_wait)
@@ -256,38 +284,32 @@ async def start_bot(
             retry_handlers=[*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
         )
         team_id, workspace_url = await workspace(settings, client)
+        await _adopt(store, settings)
     except BaseException:
         await http.close()
         await store.close()
         raise
-    threecx = threecx_client(settings, redactor, retry=retry, share_token=store.renew_token)
-    await threecx.start()
-    policy = ApprovalPolicy(
-        settings.rules,
-        SlackGroupMembership(client),
-        allow_self_approval=settings.allow_self_approval,
-        channels=settings.channels,
-        approval_channel=settings.approval_channel,
-    )
-    timing = Timing(
-        ttl=settings.request_ttl,
-        undo_window=settings.undo_window,
-        call_bound=threecx.call_bound,
-        heartbeat=settings.heartbeat,
-        margin=CALL_MARGIN,
-    )
-    metrics.rules_known(rule.name or "" for rule in settings.rules.rules)
+    membership = SlackGroupMembership(client)
+    policies = {
+        pbx.name: ApprovalPolicy(
+            pbx.rules,
+            membership,
+            allow_self_approval=settings.allow_self_approval,
+            channels=settings.channels,
+            approval_channel=pbx.approval_channel,
+        )
+        for pbx in settings.pbxes
+    }
+    metrics.pbxes_known({pbx.name: [rule.name or "" for rule in pbx.rules.rules] for pbx in settings.pbxes})
     transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=_count, advice=ADVICE)
-    blocklist, numbers = IpBlocklist(threecx), NumberBlacklist(threecx)
-    # a lookup, all its calls together, takes no longer than one call may: someone waits for its answer
-    finder = Finder(blocklist, numbers, deadline=threecx.call_bound)
     work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
     remembered = Remembered(store, clock)
     # the weekly reports are claimed by this process's owner name, once across processes
     weekly = Weekly(*settings.report_at, zone=settings.timezone)
     reporting = Reporting(store, store, clock, weekly, holder=transitions.owner, watched=store)
-    reads = Reads(store, policy, reporting, allows=store)
+    first = policies[settings.pbxes[0].name]
+    reads = Reads(store, first, reporting, allows=store, policies=policies if len(policies) > 1 else {})
     showing = Showing(
         outbox=outbox,
         client=client,
@@ -296,51 +318,108 @@ async def start_bot(
         clock=clock,
         notify_requester=settings.notify_requester,
     )
+    answers = Answers(work=work, showing=showing, remembered=remembered)
+    shared = _Shared(settings, store, transitions, showing, reads, answers, clock, workspace_url, redactor, retry)
+    served, pbxes = [], {}
+    for pbx in settings.pbxes:
+        one, use_cases = await _serve(pbx, policies[pbx.name], shared)
+        served.append(one)
+        pbxes[pbx.name] = Pbx(use_cases, pbx.channels, pbx.connect_teams, pbx.rules.default.approvers.users)
+    app = build_app(settings, client, Fleet(pbxes, team_id), team_id)
+    reporter = None
+    if settings.report_channel is not None:
+        channel, zone = settings.report_channel, settings.timezone
+        reporter = Reporter(reporting=reporting, outbox=outbox, channel=channel, zone=zone)
+        reporter.start()
+    timing = served[0].sweeper.requests.timing
+    return Bot(settings, app, timing, work, outbox, served, store, http, reporter)
+
+
+async def _adopt(store: Store, settings: Settings) -> None:
+    """Record the PBXes served, and move the data of one renamed (the same URL) to its new name.
+
+    Raises:
+        StoreUnavailable: the database holds data of a PBX it cannot tell.
+    """
+    for move in await store.adopt({pbx.name: pbx.url for pbx in settings.pbxes}):
+        log.info(move)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What every PBX's parts share: the settings, the store, Slack's side."""
+
+    settings: Settings
+    store: Store
+    transitions: Transitions
+    showing: Showing
+    reads: Reads
+    answers: Answers
+    clock: Callable[[], float]
+    workspace_url: str | None
+    redactor: Redactor | None
+    retry: RetryPolicy | None
+
+
+async def _serve(pbx: PbxSettings, policy: ApprovalPolicy, shared: _Shared) -> tuple[Served, UseCases]:
+    """One PBX's parts, started: its client (and token) and store of its own, its requests, its upkeep and its
+    watch; and its use cases, for the Slack side."""
+    settings, clock, owner = shared.settings, shared.clock, shared.transitions.owner
+    store = shared.store.scoped(pbx.name)
+    threecx = threecx_client(
+        pbx, settings.threecx_timeout, shared.redactor, retry=shared.retry, share_token=store.renew_token
+    )
+    await threecx.start()
+    timing = Timing(
+        ttl=settings.request_ttl,
+        undo_window=settings.undo_window,
+        call_bound=threecx.call_bound,
+        heartbeat=settings.heartbeat,
+        margin=CALL_MARGIN,
+    )
+    blocklist, numbers = IpBlocklist(threecx), NumberBlacklist(threecx)
+    # a lookup, all its calls together, takes no longer than one call may: someone waits for its answer
+    finder = Finder(blocklist, numbers, deadline=threecx.call_bound)
     # the allow entries' life: a warning before each ends, Extend, End now, and how it ended, said once
-    replies, warn_before = AllowReplies(showing), settings.allow_warn_before
-    life = AllowLife(store, store, blocklist, policy, timing, clock, transitions.owner, replies, warn_before)
+    replies, warn_before = AllowReplies(shared.showing), settings.allow_warn_before
+    life = AllowLife(store, store, blocklist, policy, timing, clock, owner, replies, warn_before)
     # also with Approve and allow turned off: an Undo still removes the allow entries it added before
     allowing = Allowing(blocklist, finder, clock, ALLOW_DESCRIPTION, life)
-    expire_every = min(30.0, settings.request_ttl / 4)
     requests = Requests(
         store,
         {blocklist.kind: blocklist, numbers.kind: numbers},
         allowing,
         policy,
         timing,
-        transitions,
-        expire_every,
-        cards=showing,
-        reads=reads,
+        shared.transitions,
+        min(30.0, settings.request_ttl / 4),
+        cards=shared.showing,
+        reads=shared.reads,
         # what 3CX knows about an address never holds a card up longer than one call may take
         witness=Witness(ThreeCXEvidence(threecx), settings.threecx_timeout),
+        pbx=pbx.name,
     )
-    answers = Answers(work=work, showing=showing, remembered=remembered)
     use_cases = UseCases(
         requests=requests,
-        answers=answers,
+        answers=shared.answers,
         finder=finder,
         clock=clock,
         zone=settings.timezone,
         require_reason=settings.require_reason,
-        workspace_url=workspace_url,
-        approval_channel=settings.approval_channel,
+        workspace_url=shared.workspace_url,
+        approval_channel=pbx.approval_channel,
         allows=life,
+        pbx=pbx.name,
     )
-    app = build_app(settings, client, use_cases, team_id)
+    showing, remembered = shared.showing, shared.answers.remembered
     sweeper = Sweeper(
         requests=requests, remembered=remembered, showing=showing, recover_every=timing.heartbeat, allows=life
     )
     sweeper.start()
     watcher = None
-    if settings.watch is not None:
-        announcements = Announcements(outbox, clock, showing)
-        watch = Watch(store, blocklist, settings.watch, transitions.owner, clock, announcements, requests)
+    if pbx.watch is not None:
+        announcements = Announcements(showing.outbox, clock, showing, pbx.name)
+        watch = Watch(store, blocklist, pbx.watch, owner, clock, announcements, requests)
         watcher = Watcher(watch=watch, showing=showing)
         watcher.start()
-    reporter = None
-    if settings.report_channel is not None:
-        channel, zone = settings.report_channel, settings.timezone
-        reporter = Reporter(reporting=reporting, outbox=outbox, channel=channel, zone=zone)
-        reporter.start()
-    return Bot(settings, app, timing, work, outbox, sweeper, threecx, store, http, watcher, reporter)
+    return Served(pbx.name, threecx, sweeper, watcher), use_cases

@@ -51,16 +51,16 @@ BUILD = Info("unblock_build", "The version of unblock-bot this process runs (alw
 BUILD.info({"version": installed_version()})
 REQUESTS_OPENED = Counter(
     "unblock_requests_opened",
-    "Unblock requests opened, by the kind of entry (address, number) and the name of the rule that decides for "
-    "them (empty: the settings).",
-    ["kind", "rule"],
+    "Unblock requests opened, by the kind of entry (address, number), the name of the rule that decides for "
+    "them (empty: the settings) and the PBX (empty: the one PBX of a bot that serves one).",
+    ["kind", "rule", "pbx"],
     registry=REGISTRY,
 )
 REQUESTS_ENDED = Counter(
     "unblock_requests_ended",
     "Unblock requests that reached an end, by the kind of entry and how (unblocked, failed, denied, cancelled, "
-    "withdrawn, expired).",
-    ["kind", "outcome"],
+    "withdrawn, expired), and the PBX.",
+    ["kind", "outcome", "pbx"],
     registry=REGISTRY,
 )
 UNDOS = Counter(
@@ -82,8 +82,8 @@ REQUESTS_PENDING = Gauge(
 THREECX_REQUESTS = Counter(
     "unblock_threecx_requests",
     "HTTP requests sent to 3CX, by operation (method and entity set, or token: delete_blocklist, post_token) and "
-    "status (the HTTP status, or no_answer).",
-    ["operation", "status"],
+    "status (the HTTP status, or no_answer), and the PBX.",
+    ["operation", "status", "pbx"],
     registry=REGISTRY,
 )
 THREECX_SECONDS = Histogram(
@@ -95,8 +95,8 @@ THREECX_SECONDS = Histogram(
 )
 TOKEN_FETCHES = Counter(
     "unblock_threecx_token_fetches",
-    "Access tokens asked of 3CX (not those shared through the store), by result (ok, refused, failed).",
-    ["result"],
+    "Access tokens asked of 3CX (not those shared through the store), by result (ok, refused, failed) and PBX.",
+    ["result", "pbx"],
     registry=REGISTRY,
 )
 SLACK_ERRORS = Counter(
@@ -122,10 +122,17 @@ WORK_REFUSED = Counter(
 )
 WATCH_AGE = Gauge(
     "unblock_watch_last_success_age_seconds",
-    "Seconds since this process last looked at the blocklist successfully (NaN: it has not, or does not watch).",
+    "Seconds since this process last looked at the PBX's blocklist successfully (NaN: it has not, or does not "
+    "watch it).",
+    ["pbx"],
     registry=REGISTRY,
 )
-WATCH_AGE.set(float("nan"))
+THREECX_ANSWERING = Gauge(
+    "unblock_threecx_answering",
+    "Whether the PBX answered this process's last HTTP request to it (1), or gave no answer (0).",
+    ["pbx"],
+    registry=REGISTRY,
+)
 
 
 #: the kinds of entry (``bot.domain.entries.Kind``'s values)
@@ -139,30 +146,39 @@ DECISIONS = {"executing": "approve", "denied": "deny", "cancelled": "cancel"}
 
 
 def request_moved(
-    kind: str, from_state: str | None, to_state: str, *, withdrawn: bool, decided_after: float | None, rule: str = ""
+    kind: str,
+    from_state: str | None,
+    to_state: str,
+    *,
+    withdrawn: bool,
+    decided_after: float | None,
+    rule: str = "",
+    pbx: str = "",
 ) -> None:
     """A transition this process made, in plain values (``app`` wires it as the transitions' observer):
     ``withdrawn``: cancelled by the bot itself, not decided; ``decided_after``: seconds from the request to
-    its decision, when it was decided; ``rule``: the name of the rule that decides for it ("": the settings)."""
+    its decision, when it was decided; ``rule``: the name of the rule that decides for it ("": the settings);
+    ``pbx``: the PBX it is for."""
     if from_state is None:
-        REQUESTS_OPENED.labels(kind, rule).inc()
+        REQUESTS_OPENED.labels(kind, rule, pbx).inc()
         return
     decision = DECISIONS.get(to_state)
     if from_state == "pending" and decision is not None and not withdrawn and decided_after is not None:
         DECISION_SECONDS.labels(decision).observe(max(0.0, decided_after))
     if to_state in ENDS:
-        REQUESTS_ENDED.labels(kind, "withdrawn" if withdrawn else to_state).inc()
+        REQUESTS_ENDED.labels(kind, "withdrawn" if withdrawn else to_state, pbx).inc()
     elif to_state in UNDO_ENDS:
         UNDOS.labels(kind, to_state).inc()
 
 
-def threecx_request(method: str, path: str, status: int | None, seconds: float) -> None:
-    """One HTTP request to 3CX (``status`` None: no answer came)."""
+def threecx_request(method: str, path: str, status: int | None, seconds: float, pbx: str = "") -> None:
+    """One HTTP request to the PBX ``pbx`` (``status`` None: no answer came)."""
     # ``DELETE /Blocklist(42)`` → ``delete_blocklist``; ``POST /connect/token`` → ``post_token``: one word, never a key
     entity_set = "token" if path.endswith("/token") else path.strip("/").split("(")[0].split("/")[0] or "root"
     operation = f"{method}_{entity_set}".lower()
-    THREECX_REQUESTS.labels(operation, str(status) if status is not None else "no_answer").inc()
+    THREECX_REQUESTS.labels(operation, str(status) if status is not None else "no_answer", pbx).inc()
     THREECX_SECONDS.labels(operation).observe(seconds)
+    THREECX_ANSWERING.labels(pbx).set(0 if status is None else 1)
 
 
 def slack_queue(waiting: Mapping[str, int]) -> None:
@@ -224,24 +240,28 @@ SLACK_ALERTED_ERRORS = (
 )
 
 
-def rules_known(names: Iterable[str]) -> None:
-    """The operator's rules (by name) start at 0 too, beside the settings' "" (``app`` calls it at start)."""
-    for name in names:
-        for kind in KINDS:
-            REQUESTS_OPENED.labels(kind, name)
+def pbxes_known(rules: Mapping[str, Iterable[str]]) -> None:
+    """Each PBX's series start at 0 too: its rules (by name, beside the settings' ""), its ends, the statuses an
+    alert looks for, its token's results; and its watch has not looked yet (``app`` calls it at start, with each
+    PBX's rules' names)."""
+    for pbx, names in rules.items():
+        for kind, name in product(KINDS, ["", *names]):
+            REQUESTS_OPENED.labels(kind, name, pbx)
+        for kind, end in product(KINDS, [*ENDS, "withdrawn"]):
+            REQUESTS_ENDED.labels(kind, end, pbx)
+        for operation, status in product(THREECX_OPERATIONS, ALERTED_STATUSES):
+            THREECX_REQUESTS.labels(operation, status, pbx)
+        for result in TOKEN_RESULTS:
+            TOKEN_FETCHES.labels(result, pbx)
+        WATCH_AGE.labels(pbx).set(float("nan"))
 
 
 def _zero_initialise() -> None:
     # in their order, so that the output reads the same every time
     for metric, labels in (
-        (REQUESTS_OPENED, product(KINDS, [""])),
-        (REQUESTS_ENDED, product(KINDS, ENDS)),
         (UNDOS, product(KINDS, UNDO_ENDS)),
-        (REQUESTS_ENDED, product(KINDS, ["withdrawn"])),
         (DECISION_SECONDS, product(DECISIONS.values())),
         (THREECX_SECONDS, product(THREECX_OPERATIONS)),
-        (THREECX_REQUESTS, product(THREECX_OPERATIONS, ALERTED_STATUSES)),
-        (TOKEN_FETCHES, product(TOKEN_RESULTS)),
         (SLACK_RATE_LIMITED, product(SLACK_KINDS)),
         (SLACK_QUEUE, product(SLACK_KINDS)),
         (WORK_REFUSED, product(LANES)),

@@ -80,7 +80,7 @@ def web_app(bot: Bot, socket: AsyncSocketModeHandler | None = None) -> web.Appli
         if socket is not None:
             slack = "ok" if await socket.client.is_connected() else "the websocket to Slack is down"
             checks = {"slack": slack, **checks}
-        fine = all(result == "ok" for result in checks.values())
+        fine = bot.ready(checks)
         return web.json_response(
             {"status": "ready" if fine else "not ready", "checks": checks}, status=200 if fine else 503
         )

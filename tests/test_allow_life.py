@@ -52,7 +52,7 @@ async def rounds(harness: Harness, count: int = 2) -> None:
     """Rounds of upkeep now (besides the sweeper's own every half second)."""
     assert harness.bot is not None
     for _ in range(count):
-        await harness.bot.sweeper.tick()
+        await harness.bot.served[0].sweeper.tick()
     await harness.settle()
 
 

@@ -119,7 +119,7 @@ async def _fail(harness: Harness, request: UnblockRequest) -> None:
 async def _expire(harness: Harness, request: UnblockRequest) -> None:
     harness.clock.advance(3600)
     assert harness.bot is not None
-    await harness.bot.sweeper.tick()
+    await harness.bot.served[0].sweeper.tick()
 
 
 async def _undo(harness: Harness, request: UnblockRequest) -> None:

@@ -1,7 +1,9 @@
 """The deployment files as the bot needs them: deploy/unblock-bot.service gives it its own user, restarts on
-failure within a start limit, a stop timeout longer than its drain, and hardening; deploy/alerts.yml alerts on
-metrics the bot really serves. What needs operating-system tools (``systemd-analyze verify`` and ``security`` of
-the unit, ``promtool`` on the rules and on the metrics text) is checked by .ci/deploy-files, beside the tests."""
+failure within a start limit, a stop timeout longer than its drain, and hardening; deploy/unblock-bot@.service is
+the same for one customer each, with its own settings and directory; deploy/alerts.yml alerts on metrics the bot
+really serves, per PBX where they are about 3CX. What needs operating-system tools (``systemd-analyze verify`` and
+``security`` of the units, ``promtool`` on the rules and on the metrics text) is checked by .ci/deploy-files, beside
+the tests."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from .harness import base_env
 from .processes import ROOT, BotProcess
 
 UNIT = ROOT / "deploy" / "unblock-bot.service"
+#: one process per customer, the instance name (``%i``) naming the customer
+TEMPLATE = ROOT / "deploy" / "unblock-bot@.service"
 ALERTS = ROOT / "deploy" / "alerts.yml"
 #: the console script the package installs (pyproject.toml, [project.scripts]), as the test environment has it
 SCRIPT = Path(sys.executable).parent / "unblock-bot"
@@ -135,6 +139,25 @@ def test_the_time_spans_are_read_as_systemd_reads_them() -> None:
         seconds("ninety")
 
 
+def test_the_template_is_the_unit_but_for_the_lines_that_name_the_customer() -> None:
+    unit, template = parse(UNIT.read_text()), parse(TEMPLATE.read_text())
+    # the lines of their own: the customer's settings, its directory (its SQLite file's, by the default
+    # DATABASE_URL relative to the working directory) and its name in what systemctl shows
+    own = {"Unit": {"Description"}, "Service": {"EnvironmentFile", "StateDirectory", "WorkingDirectory"}}
+
+    assert unit.keys() == template.keys()
+    for section, keys in unit.items():
+        mine = own.get(section, set())
+        assert {k: v for k, v in template[section].items() if k not in mine} == {
+            k: v for k, v in keys.items() if k not in mine
+        }, section
+    assert template["Service"]["EnvironmentFile"] == ["/etc/unblock-bot/%i.env"]
+    assert template["Service"]["StateDirectory"] == ["unblock-bot/%i"]
+    assert template["Service"]["WorkingDirectory"] == ["/var/lib/unblock-bot/%i"]
+    [description] = template["Unit"]["Description"]
+    assert "%i" in description
+
+
 def environment_file(path: Path) -> dict[str, str]:
     """What systemd passes on from an EnvironmentFile= of plain ``KEY=value`` lines: every one, empty or not."""
     lines = [line.strip() for line in path.read_text().splitlines()]
@@ -167,9 +190,11 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 def served_names() -> set[str]:
-    """The names of every series the bot's registry renders for GET /metrics."""
+    """The names of every series the bot's registry renders for GET /metrics, those it declares included (a
+    series of a PBX appears once the bot serves that PBX)."""
     lines = metrics.render().decode().splitlines()
-    return {re.split(r"[{ ]", line, maxsplit=1)[0] for line in lines if line and not line.startswith("#")}
+    declared = {line.split()[2] for line in lines if line.startswith("# TYPE ")}
+    return declared | {re.split(r"[{ ]", line, maxsplit=1)[0] for line in lines if line and not line.startswith("#")}
 
 
 def test_the_alerts_are_the_ones_the_readme_suggests_each_saying_what_to_do() -> None:
@@ -181,6 +206,7 @@ def test_the_alerts_are_the_ones_the_readme_suggests_each_saying_what_to_do() ->
         'unblock_threecx_requests_total{status="403"}',
         "unblock_requests_pending",
         "unblock_background_work_refused_total",
+        "unblock_threecx_answering == 0",
     ):
         assert suggested in expressions
     assert len({rule["alert"] for rule in rules}) == len(rules)
@@ -201,13 +227,29 @@ def test_the_alerts_use_only_series_the_bot_serves_and_no_operation_names() -> N
     assert not [rule["alert"] for rule in alert_rules() if "operation" in rule["expr"]]
 
 
+def test_the_alerts_about_3cx_are_per_pbx_and_name_it() -> None:
+    about_3cx = [rule for rule in alert_rules() if re.search(r"\bunblock_(threecx|watch)_", rule["expr"])]
+
+    assert len(about_3cx) == 4
+    for rule in about_3cx:
+        # a sum keeps the pbx label; a gauge compared alone keeps all of its series' labels
+        grouped = re.findall(r"\bby \(([^)]*)\)", rule["expr"])
+        assert all({"job", "instance", "pbx"} <= {label.strip() for label in by.split(",")} for by in grouped), rule
+        # named only when it has a name: the one PBX of the THREECX_* settings has pbx=""
+        assert "{{ with $labels.pbx }}" in rule["annotations"]["summary"], rule
+
+
 def test_the_series_an_increase_alert_needs_are_served_from_zero_before_the_first_event() -> None:
     # Prometheus's increase() over a series whose first sample is already 1 is 0: the first 403 or refused login
     # would go unseen if the series appeared only with it. Rendered by a fresh interpreter: the other tests of this
-    # worker count events in this one
-    code = "from bot import metrics; print(metrics.render().decode())"
+    # worker count events in this one. Each PBX's series start once the bot knows its PBXes, as at its start
+    code = "from bot import metrics; metrics.pbxes_known({'': [], 'acme': []}); print(metrics.render().decode())"
     text = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout
 
-    assert re.search(r'^unblock_threecx_requests_total\{[^}]*status="403"[^}]*\} 0\.0$', text, re.M)
-    assert re.search(r'^unblock_threecx_token_fetches_total\{result="refused"\} 0\.0$', text, re.M)
+    for pbx in ("", "acme"):
+        labelled = rf'\{{(?=[^}}]*\bpbx="{pbx}")'
+        assert re.search(rf'^unblock_threecx_requests_total{labelled}[^}}]*status="403"[^}}]*\}} 0\.0$', text, re.M)
+        assert re.search(
+            rf'^unblock_threecx_token_fetches_total{labelled}[^}}]*result="refused"[^}}]*\}} 0\.0$', text, re.M
+        )
     assert re.search(r'^unblock_background_work_refused_total\{lane="commands"\} 0\.0$', text, re.M)

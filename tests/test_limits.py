@@ -223,6 +223,8 @@ requests = st.builds(
         undone_at=st.just(1.7e9 + 2),
         undo_results=st.lists(results, max_size=15).map(tuple),
     ),
+    #: the one PBX of a bot that serves one, and a PBX's name of the most characters the PBXes file allows
+    pbx=st.sampled_from(["", "n" + "9" * 23]),
 )
 
 
@@ -290,7 +292,7 @@ def test_every_message_of_a_burst_unblocked_by_the_rules_keeps_slacks_limits(
     valid(*watch.unblocking(found, [r.decision.rule for r in many]))
     valid(*watch.unblocked(found, many, 1.7e9 + 5))
     ids = BurstButton(min(e.id for e in found), max(e.id for e in found), skip)
-    valid(*watch.unblocked_page(ids, watch.in_burst(many, ids, WATCH), 1.7e9 + 5))
+    valid(*watch.unblocked_page(ids, watch.in_burst(many, ids, WATCH, ""), 1.7e9 + 5))
 
 
 @given(st.lists(entries, min_size=1, max_size=50), st.booleans(), st.integers(0, 100_000), any_text, some_text)

@@ -118,7 +118,7 @@ async def test_several_matches_offer_a_choice_and_all_up_to_a_limit(harness: Har
     # the choice is kept for a day, then forgotten: a button of it clicked later does nothing
     harness.clock.advance(24 * 3600 + 1)
     assert harness.bot is not None
-    await harness.bot.sweeper.tick()
+    await harness.bot.served[0].sweeper.tick()
     _, late_url = await harness.click(CHOOSE, choices[1]["value"], user=ALICE)
     await harness.settle()
     assert "out of date" in harness.notes(late_url)[0] and len(harness.cards()) == 1

@@ -48,7 +48,7 @@ async def rounds(harness: Harness, count: int = 2) -> None:
     """Let the sweeper run ``count`` rounds of upkeep now (besides its own every few seconds)."""
     assert harness.bot is not None
     for _ in range(count):
-        await harness.bot.sweeper.tick()
+        await harness.bot.served[0].sweeper.tick()
     await harness.settle()
 
 

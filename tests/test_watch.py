@@ -42,13 +42,13 @@ async def watching(make_harness: MakeHarness, **env: str) -> Harness:
 
 
 async def stop_loop(harness: Harness) -> None:
-    assert harness.bot is not None and harness.bot.watcher is not None
-    await harness.bot.watcher.stop()
+    assert harness.bot is not None and harness.bot.served[0].watcher is not None
+    await harness.bot.served[0].watcher.stop()
 
 
 async def look(harness: Harness) -> None:
-    assert harness.bot is not None and harness.bot.watcher is not None
-    await harness.bot.watcher.tick()
+    assert harness.bot is not None and harness.bot.served[0].watcher is not None
+    await harness.bot.served[0].watcher.tick()
     await harness.settle()
 
 

@@ -3,8 +3,8 @@ for someone, what someone asked for, the earlier unblocks of what a request is a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from .allows import MINDED, Allow, AllowStore
 from .model import UnblockRequest
@@ -29,18 +29,31 @@ class Reads:
     reporting: Reporting | None = None
     #: the allow entries the bot added (None: their life is not kept)
     allows: AllowStore | None = None
+    #: each PBX's policy, by name, when the bot serves several (``policy`` is then the first one's)
+    policies: Mapping[str, ApprovalPolicy] = field(default_factory=dict)
+
+    def _policy(self, request: UnblockRequest) -> ApprovalPolicy:
+        """The policy of the PBX ``request`` is for."""
+        return self.policies.get(request.pbx, self.policy)
 
     def rule_for(self, request: UnblockRequest) -> Rule:
         """The rule that decides for ``request``: who approves it, the durations Approve and allow offers."""
-        return self.policy.rule_for(request)
+        return self._policy(request).rule_for(request)
 
     def deciders(self, request: UnblockRequest) -> Approvers:
         """Who may approve or deny ``request`` now."""
-        return self.policy.deciders(request)
+        return self._policy(request).deciders(request)
 
     async def may_be_asked(self, user: str) -> bool:
         """Whether ``user`` may ever be asked to decide a request (their Home tab lists what they may approve)."""
-        return await self.policy.may_be_asked(user)
+        return any([await policy.may_be_asked(user) for policy in self._every()])
+
+    async def _is_approver(self, user: str) -> bool:
+        """Whether ``user`` approves anything at all, of any PBX."""
+        return any([await policy.is_approver(user) for policy in self._every()])
+
+    def _every(self) -> list[ApprovalPolicy]:
+        return [*self.policies.values()] or [self.policy]
 
     async def get(self, request_id: str) -> UnblockRequest | None:
         return await self.store.get(request_id)
@@ -48,14 +61,14 @@ class Reads:
     async def history(self, user: str, channel: str, count: int) -> History:
         """The newest requests ``user`` may see: an approver sees every channel's; anyone else only those made in
         ``channel``, where they ask."""
-        everywhere = await self.policy.is_approver(user)
+        everywhere = await self._is_approver(user)
         requests = await self.store.recent(count, None if everywhere else channel)
         added = await self.allows.allows_of([r.id for r in requests]) if self.allows is not None else []
         return History(requests, everywhere, {allow.request_id: allow for allow in added})
 
     async def report(self, user: str, days: int) -> Report | None:
         """The figures of the last ``days`` days, for an approver; None for anyone else."""
-        if self.reporting is None or not await self.policy.is_approver(user):
+        if self.reporting is None or not await self._is_approver(user):
             return None
         return await self.reporting.of_days(days)
 
@@ -75,7 +88,7 @@ class Reads:
                 break
             if (
                 not request.decision.auto
-                and await self.policy.may_approve(user, request, self.rule_for(request)) is None
+                and await self._policy(request).may_approve(user, request, self.rule_for(request)) is None
             ):
                 found.append(request)
         return found
@@ -83,22 +96,23 @@ class Reads:
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return await self.store.requested_by(user, count)
 
-    async def unblocks(self, at: float) -> Unblocks:
-        """The unblocks of the :data:`~bot.domain.recurrence.WINDOW` before ``at`` (one read of the store), to
-        find the earlier unblocks of what a request or a new entry is about (``Unblocks.of``)."""
-        return Unblocks(at, tuple(await self.store.unblocked_since(at - WINDOW)))
+    async def unblocks(self, at: float, pbx: str) -> Unblocks:
+        """The unblocks on the PBX ``pbx`` of the :data:`~bot.domain.recurrence.WINDOW` before ``at`` (one read of
+        the store), to find the earlier unblocks of what a request or a new entry is about (``Unblocks.of``)."""
+        since = await self.store.unblocked_since(at - WINDOW)
+        return Unblocks(at, tuple(request for request in since if request.pbx == pbx))
 
     async def allows_in_force(self, user: str, now: float) -> list[tuple[Allow, bool]]:
         """The allow entries in force at ``now`` that ``user`` may see (an approver: all; anyone else: those of their
         requests), the soonest end first, at most :data:`ALLOWS_LISTED`, each with whether they may end it."""
         if self.allows is None:
             return []
-        everyone = await self.policy.may_be_asked(user)
+        everyone = await self.may_be_asked(user)
         in_force = [a for a in await self.allows.allows_in_force(MINDED) if a.ends_at > now]
         requests = {r.id: r for r in await self.allows.requests_of([a.request_id for a in in_force])}
         shown: list[tuple[Allow, bool]] = []
         for allow in in_force:
             request = requests.get(allow.request_id)
             if request is not None and (everyone or request.asked.by == user) and len(shown) < ALLOWS_LISTED:
-                shown.append((allow, await self.policy.may_end_allow(user, request)))
+                shown.append((allow, await self._policy(request).may_end_allow(user, request)))
         return shown

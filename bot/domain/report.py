@@ -67,12 +67,14 @@ _DECIDED = _UNBLOCKED | {State.EXECUTING, State.FAILED, State.DENIED}
 @dataclass(frozen=True, slots=True)
 class CameBack:
     """What was asked about again within :data:`~bot.domain.recurrence.WINDOW` of an unblock: ``label``, how long
-    ``after`` it (seconds), and who unblocked it then: its approver (``by``), or its rule (``rule``)."""
+    ``after`` it (seconds), and who unblocked it then: its approver (``by``), or its rule (``rule``), on which PBX
+    (``pbx``: the name of that unblock's PBX)."""
 
     label: str
     after: float
     by: str | None
     rule: str | None = None
+    pbx: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,8 @@ class Report:
     truncated: bool = False
     #: the requests of the period about what was unblocked before, soonest after its unblock first
     came_back: tuple[CameBack, ...] = ()
+    #: how many requests were made for each PBX that has a name, most first (none when the bot serves one PBX)
+    by_pbx: tuple[tuple[str, int], ...] = ()
 
 
 def figures(
@@ -145,6 +149,7 @@ def figures(
         escalations=sum(1 for r in made if r.decision.escalation is not None),
         truncated=truncated,
         came_back=came_back(made, unblocks, found),
+        by_pbx=_most(Counter(r.pbx for r in made if r.pbx)),
     )
 
 
@@ -176,7 +181,7 @@ def came_back(
         if before:
             last = max(before, key=lambda unblock: unblock.decision.at or 0.0)
             by, rule = (None, last.decision.rule) if last.decision.auto else (last.decision.by, None)
-            again.append(CameBack(label, at - (last.decision.at or at), by, rule))
+            again.append(CameBack(label, at - (last.decision.at or at), by, rule, last.pbx))
     return tuple(sorted(again, key=lambda one: one.after))
 
 

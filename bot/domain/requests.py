@@ -67,6 +67,8 @@ class Requests:
     reads: Reads = field(kw_only=True)
     #: asks the PBX what it knows about a request's address, for its card (None: nothing is asked)
     witness: Witness | None = field(default=None, kw_only=True)
+    #: the name of the PBX whose requests these are ("": the one PBX of a bot that serves one)
+    pbx: str = field(default="", kw_only=True)
     #: every duration Approve and allow offers, under some rule (in seconds; the rules stay as they were read)
     durations: frozenset[float] = field(init=False)
     _execution: Execution = field(init=False)
@@ -166,6 +168,7 @@ class Requests:
                 asked=Asked(requester, channel, now, reason, asked_in if asked_in != channel else None),
                 what=What(tuple(targets), address, evidence),
                 decision=Decision(now + self.timing.ttl, rule.name, rule.auto, rule.approvals),
+                pbx=self.pbx,
             )
             try:
                 await self.store.add(request)

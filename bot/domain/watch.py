@@ -233,7 +233,7 @@ class Watch:
         """The bot's unblocks of the last days (one read of the store), so that an announcement says when what it
         blocks was unblocked before; None when the store did not answer (announced without it)."""
         try:
-            return await self.requests.reads.unblocks(self.clock())
+            return await self.requests.reads.unblocks(self.clock(), self.requests.pbx)
         except StoreUnreachable:
             log.warning("could not read the earlier unblocks for announcements")
             return None

@@ -3,7 +3,8 @@
 Over HTTP, a signed body seen before within its signature's 5 minutes is refused (401), unless it is Slack's retry
 (``X-Slack-Retry-Num``): answered 200, not handled again (across processes the store knows a delivery by what Slack
 keeps across its retries). A body of a shape Slack would not send (a field Bolt or the listeners read of the wrong
-type) gets a 400, or an acknowledgement over Socket Mode. Another workspace's is refused with a private sentence.
+type) gets a 400, or an acknowledgement over Socket Mode. Another workspace's is refused with a private sentence,
+unless some PBX lets people of that workspace ask (its ``connect_teams``; ``bot.slack.fleet`` says where and what).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from .answers import asker_of
-from .use_cases import UseCases
+from .fleet import Fleet
 from .views import notes as say
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,13 @@ ENVELOPE = {"team_id": str, "event!": EVENT}
 
 
 class Admission(AsyncMiddleware):
-    """Replays, shapes and other workspaces refused, as the module says; the use cases put in the context, where
-    the listeners find them."""
+    """Replays, shapes and other workspaces refused, as the module says (but for those some PBX lets ask: the
+    listeners see to where and what); the PBXes served put in the context, where the listeners find them."""
 
-    def __init__(self, use_cases: UseCases, team_id: str, *, limit: int = 200_000) -> None:
-        self._use_cases = use_cases
+    def __init__(self, fleet: Fleet, team_id: str, *, limit: int = 200_000) -> None:
+        self._fleet = fleet
         self._team_id = team_id
+        self._guests = fleet.guests()
         #: signature -> when it may be forgotten, oldest first; at most ``limit`` (a flood forgets the oldest)
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._limit = limit
@@ -98,16 +100,16 @@ class Admission(AsyncMiddleware):
                 extra={"problem": wrong},
             )
             return BoltResponse(status=400 if http else 200, body="")
-        req.context["use_cases"] = self._use_cases
+        req.context["fleet"] = self._fleet
         others = foreign_teams(body, self._team_id)
-        if others is None:
+        if others is None or (others and set(others) <= self._guests):
             return await next()
         log.info("refused a request from another workspace, or from none", extra={"teams": others})
         if "command" in body:
             return BoltResponse(status=200, body=say.OTHER_WORKSPACE)
         in_view = (body.get("container") or {}).get("type") == "view"
         if "event" not in body and not in_view and body.get("response_url") is not None:
-            self._use_cases.answers.tell_soon(asker_of(body), say.OTHER_WORKSPACE)
+            self._fleet.answers.tell_soon(asker_of(body), say.OTHER_WORKSPACE)
         return BoltResponse(status=200, body="")
 
     def _first(self, signature: str) -> bool:

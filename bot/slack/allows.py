@@ -23,15 +23,16 @@ class AllowReplies:
     async def warn(self, allow: Allow, request: UnblockRequest, extend_by: float, allow_max: float) -> Said:
         if await self.showing.where(request.id) is None:
             return Said.NOWHERE  # the card came through a reply URL: it has no thread
-        said = await self.showing.reply(request, *view.warning(allow, extend_by, allow_max, self.showing.clock()))
+        drawn = view.warning(allow, extend_by, allow_max, self.showing.clock(), pbx=request.pbx)
+        said = await self.showing.reply(request, *drawn)
         return Said.SHOWN if said else Said.LATER
 
     async def extended(self, allow: Allow, request: UnblockRequest) -> None:
-        await self.showing.reply(request, *view.extended(allow))
+        await self.showing.reply(request, *view.extended(allow, pbx=request.pbx))
         await self.showing.homes(request)
 
     async def ended(self, allow: Allow, request: UnblockRequest) -> bool:
-        said = await self.showing.reply(request, *view.ended(allow))
+        said = await self.showing.reply(request, *view.ended(allow, pbx=request.pbx))
         await self.showing.homes(request)
         return said
 

@@ -47,6 +47,8 @@ class Asker:
     delivery: str = ""
     #: the click came from the bot's Home tab (no channel; answered in the tab)
     home: bool = False
+    #: the person's workspace, when Slack said it ("": the bot's own)
+    team: str = ""
 
     @property
     def in_direct_message(self) -> bool:
@@ -58,7 +60,8 @@ def asker_of(body: dict[str, Any]) -> Asker:
     """Who clicked or used a shortcut, where (the channel of the message clicked on), and how to answer them."""
     user = str((body.get("user") or {}).get("id", ""))
     channel = str((body.get("channel") or {}).get("id", "") or (body.get("container") or {}).get("channel_id", ""))
-    return Asker(user, channel, body.get("response_url"), str(body.get("trigger_id") or ""))
+    team = (body.get("user") or {}).get("team_id") or (body.get("team") or {}).get("id") or ""
+    return Asker(user, channel, body.get("response_url"), str(body.get("trigger_id") or ""), team=str(team))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

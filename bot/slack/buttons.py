@@ -3,6 +3,10 @@
 Values come back from Slack as the person's client sent them, so decoding checks shape, size and
 ranges, and gives None for anything the bot could not have made. A value is small: a request's id,
 a stored choice's id, or a listing's filter and position. Nothing a person typed is trusted from it.
+
+A button that names no request (a choice, a listing's page, an announcement's entry) is of one PBX: when the bot
+serves several, its value starts with the PBX's name and a slash (``acme/42``); a request's buttons need not say,
+the request knows its PBX.
 """
 
 from __future__ import annotations
@@ -39,12 +43,25 @@ HOME_ALLOW_END = "unblock_home_allow_end"
 #: the longest allow duration a value may carry (the settings say which are offered)
 MAX_ALLOW_SECONDS = 90 * 86400
 
+#: a PBX's name at the start of a value (as ``bot.config.pbxes`` allows names)
+_PBX = re.compile(r"([a-z][a-z0-9-]{0,23})/(.*)", re.DOTALL)
 #: request and choice ids are 16 lowercase hex characters
 _ID = "[0-9a-f]{16}"
 #: the furthest a listing pages
 MAX_SKIP = 100_000
 #: the most entries one choice offers
 MAX_PICK = 50
+
+
+def of_pbx(pbx: str, value: str) -> str:
+    """``value``, of a button of the PBX ``pbx`` ("" when the bot serves one)."""
+    return f"{pbx}/{value}" if pbx else value
+
+
+def pbx_of(value: str) -> tuple[str, str]:
+    """The PBX a button's value is of ("": not said), and the value without it."""
+    found = _PBX.fullmatch(value)
+    return (found[1], found[2]) if found else ("", value)
 
 
 @dataclass(frozen=True, slots=True)

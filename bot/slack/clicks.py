@@ -41,7 +41,9 @@ from .buttons import (
     ExtendButton,
     PageButton,
     RequestButton,
+    pbx_of,
 )
+from .fleet import Fleet
 from .use_cases import UseCases
 from .views import notes as say
 from .views.lists import decided_notice
@@ -52,25 +54,49 @@ from .views.outcome import stale_undo_button
 _ALLOWING = {APPROVE_ALLOW: Does.UNBLOCK_AND_ALLOW, ALLOW_ONLY: Does.ALLOW_ONLY}
 
 
-def click(use_cases: UseCases, action_id: str, value: str, asker: Asker) -> None:
-    """A button clicked, or an option chosen: its work started in its lane; a value the bot could not have made,
-    or a duration it does not offer (any more), only tells the person so."""
+def click(fleet: Fleet, action_id: str, value: str, asker: Asker) -> None:
+    """A button clicked, or an option chosen: its work started in its lane; a value the bot could not have made
+    only tells the person so."""
     kind = CLICKS[action_id]
-    button, out_of_date = kind.decode(value), kind.out_of_date
-    if isinstance(button, AllowButton) and button.seconds not in use_cases.requests.durations:
-        button, out_of_date = None, say.DURATION_NOT_OFFERED
+    named, value = pbx_of(value)
+    button = kind.decode(value)
     if kind.home:
         asker = replace(asker, channel="", response_url=None, home=True)
+    if button is None:
+        fleet.answers.tell_soon(asker, kind.out_of_date)
+    elif not fleet.answers.start_once(
+        asker,
+        partial(_routed, fleet, kind, button, named, asker, action_id),
+        name=f"click-{kind.lane.value}",
+        lane=kind.lane,
+    ):
+        fleet.answers.tell_soon(asker, say.BUSY_CLICK)
+
+
+async def _routed(fleet: Fleet, kind: Click[Any], button: Any, named: str, asker: Asker, action_id: str) -> None:
+    """The click's work, for the PBX of its request, or the one its value names; or why it does nothing: a PBX
+    the bot does not serve (any more), a person who may not click it there, a duration not offered (any more)."""
+    pbx: str | None = named
+    if isinstance(button, RequestButton | AllowButton | ExtendButton) and len(fleet.pbxes) > 1:
+        request = await fleet.first.requests.reads.get(button.request_id)
+        pbx = request.pbx if request is not None else None
+    if pbx is None or pbx not in fleet.pbxes:
+        await fleet.answers.tell(asker, kind.out_of_date)
+        return
+    use_cases = fleet.pbxes[pbx].use_cases
     # the Home tab has no channel; in a direct message, the list of a form's request: its channel is the offer's
     # (checked then)
-    anywhere = asker.home or (action_id == CHOOSE and button is not None and asker.in_direct_message)
+    anywhere = asker.home or (action_id == CHOOSE and asker.in_direct_message)
     refused = None if anywhere else use_cases.requests.may_click_in(asker.channel)
-    if refused is not None or button is None:
-        use_cases.answers.tell_soon(asker, words(refused) if refused is not None else out_of_date)
-    elif not use_cases.answers.start_once(
-        asker, partial(kind.work, use_cases, button, asker), name=f"click-{kind.lane.value}", lane=kind.lane
-    ):
-        use_cases.answers.tell_soon(asker, say.BUSY_CLICK)
+    not_yours = fleet.may_click(pbx, asker, decides=action_id in APPROVERS_CLICK)
+    if not_yours is None and refused is not None:
+        not_yours = words(refused)
+    if not_yours is not None:
+        await fleet.answers.tell(asker, not_yours)
+    elif isinstance(button, AllowButton) and button.seconds not in use_cases.requests.durations:
+        await fleet.answers.tell(asker, say.DURATION_NOT_OFFERED)
+    else:
+        await kind.work(use_cases, button, asker)
 
 
 async def decide(use_cases: UseCases, button: RequestButton | AllowButton, asker: Asker, *, action_id: str) -> None:
@@ -130,6 +156,8 @@ def _decision(action_id: str, decode: Callable[[str], RequestButton | AllowButto
     return Click(decode, work, say.UNKNOWN_REQUEST, Lane.DECISIONS, home=action_id in (HOME_APPROVE, HOME_DENY))
 
 
+#: the clicks only a PBX's approvers may make (a person of another workspace only when named by user id)
+APPROVERS_CLICK = frozenset({APPROVE, DENY, UNDO, APPROVE_ALLOW, ALLOW_ONLY, HOME_APPROVE, HOME_DENY, ALLOW_EXTEND})
 #: every button and select of the bot's, by action id
 CLICKS: dict[str, Click[Any]] = {
     **{a: _decision(a, RequestButton.decode) for a in (APPROVE, DENY, CANCEL, UNDO, HOME_APPROVE, HOME_DENY)},

@@ -8,15 +8,16 @@ the form (a modal) both open. A good submission goes on exactly as ``/unblock`` 
 answered on the field it concerns (``response_action: errors``), before anything is sent to 3CX or recorded.
 
 What the modal carries (``private_metadata``) is the least it needs: who opened it and, for a message's shortcut,
-that message's channel (``<user>|<channel>``). A submission is taken only from the person who opened the form,
-of this workspace, with values for the form's own blocks and nothing else.
+that message's channel, and, when the bot serves several PBXes, the PBX the channel means or ``*`` where the form
+asks which (``<user>|<channel>[|<pbx>]``). A submission is taken only from the person who opened the form, with
+values for the form's own blocks and nothing else.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -38,9 +39,10 @@ from .command_text import (
     parse_reason,
 )
 from .failures import counted
+from .fleet import Fleet
 from .ids import USER_ID
 from .text_search import unblockable
-from .use_cases import UseCases, use_cases_of
+from .use_cases import UseCases
 from .views import modal as form
 from .views import notes as say
 from .views.notes import refusal as words
@@ -70,9 +72,10 @@ async def command(ack: AsyncAck, command: Payload, context: AsyncBoltContext) ->
         await ack(say.UNKNOWN_COMMAND)
         return
     delivery = command.get("trigger_id") or ""  # what Slack keeps the same across its retries
-    asker = Asker(command["user_id"], command["channel_id"], command.get("response_url"), delivery)
+    team = str(command.get("team_id") or "")
+    asker = Asker(command["user_id"], command["channel_id"], command.get("response_url"), delivery, team=team)
     try:
-        answer = use_cases_of(context).command(command.get("text") or "", asker)
+        answer = fleet_of(context).command(command.get("text") or "", asker)
     except Exception as error:  # a fault of the bot's: the person is told, and the bot goes on
         log.exception("a Slack request could not be handled", extra={"error": type(error).__name__})
         answer = say.FAULT
@@ -83,14 +86,14 @@ async def click(ack: AsyncAck, body: Payload, action: Payload, context: AsyncBol
     """A button, or the select of a duration beside **Approve and allow**."""
     await ack()
     value = action.get("value") or (action.get("selected_option") or {}).get("value") or ""
-    clicks.click(use_cases_of(context), str(action["action_id"]), str(value), asker_of(body))
+    clicks.click(fleet_of(context), str(action["action_id"]), str(value), asker_of(body))
 
 
 async def home_opened(event: Payload, context: AsyncBoltContext) -> None:
     """Someone opened the bot's Home tab (not its Messages tab)."""
     user = event.get("user")
     if event.get("tab") == "home" and isinstance(user, str) and USER_ID.match(user):
-        use_cases_of(context).home_opened(user)
+        fleet_of(context).first.home_opened(user)
 
 
 #: the shortcuts' ``callback_id`` (as in ``manifest.yml``)
@@ -98,29 +101,56 @@ UNBLOCK_REQUEST = "unblock_request"
 UNBLOCK_FROM_MESSAGE = "unblock_from_message"
 #: a channel a request may be posted in: public (C) or private (G), never a direct message
 CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,20}$")
+#: a PBX's name in what the form carries, or ``*`` (the form asks which)
+PBX_SAID = re.compile(r"\*|[a-z][a-z0-9-]{0,23}|")
 
 
-def _opened_by(text: Any) -> tuple[str, str] | None:
-    """Who opened the form and on which message's channel, from what it carries; None when it is not the bot's."""
-    user, bar, channel = text.partition("|") if isinstance(text, str) and len(text) <= 64 else ("", "", "")
-    if not bar or not USER_ID.match(user) or (channel and not CHANNEL.match(channel)):
+def fleet_of(context: Mapping[str, Any]) -> Fleet:
+    """The PBXes served, from the context of a Bolt listener (``bot.slack.admission.Admission`` put them there)."""
+    fleet = context["fleet"]
+    assert isinstance(fleet, Fleet)
+    return fleet
+
+
+def _opened_by(text: Any) -> tuple[str, str, str | None] | None:
+    """Who opened the form, on which message's channel, and for which PBX (None: the form asks), from what it
+    carries; None when it is not the bot's."""
+    parts = text.split("|") if isinstance(text, str) and len(text) <= 96 else []
+    if len(parts) == 2:
+        parts.append("")
+    if len(parts) != 3:
         return None
-    return user, channel
+    user, channel, pbx = parts
+    if not USER_ID.match(user) or (channel and not CHANNEL.match(channel)) or not PBX_SAID.fullmatch(pbx):
+        return None
+    return user, channel, None if pbx == "*" else pbx
+
+
+def _metadata(user: str, channel: str, fleet: Fleet, pbx: str | None) -> str:
+    """What the form carries: who opened it, on which message's channel, for which PBX (``*``: the form asks)."""
+    return f"{user}|{channel}" if list(fleet.pbxes) == [""] else f"{user}|{channel}|{'*' if pbx is None else pbx}"
 
 
 # -- the shortcuts ------------------------------------------------------------------------------------------------
 
 
 async def request_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient, context: AsyncBoltContext) -> None:
-    """**Request an unblock**, from anywhere: the form, with a channel picker unless there is an approvals channel."""
+    """**Request an unblock**, from anywhere: the form, with a channel picker unless there is an approvals channel;
+    with a select of the PBXes when the bot serves several."""
     await ack()
-    use_cases, asker = use_cases_of(context), asker_of(body)
-    approvals = use_cases.approval_channel
+    fleet, asker = fleet_of(context), asker_of(body)
+    one = fleet.pbxes.get("")
+    if one is None and fleet.is_guest(asker):  # people of another workspace ask in their PBX's channel
+        fleet.answers.tell_soon(asker, say.OTHER_WORKSPACE)
+        return
+    use_cases = one.use_cases if one is not None else fleet.first
+    approvals = use_cases.approval_channel if one is not None else None
     view = form.unblock_modal(
-        f"{asker.user}|",  # who opened it, and no message's channel
+        _metadata(asker.user, "", fleet, "" if one is not None else None),  # who opened it; no message's channel
         require_reason=use_cases.require_reason,
         pick_channel=approvals is None,
         posted_in=approvals,
+        pbxes=() if one is not None else fleet.may_ask(asker),
     )
     _open_soon(use_cases, client, asker, view, approvals)
 
@@ -129,16 +159,22 @@ async def message_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient,
     """**Unblock an address in this message**: the form, with what the message names filled in (several: offered
     in a select); a private note when it names nothing to unblock."""
     await ack()
-    use_cases, asker = use_cases_of(context), asker_of(body)
+    fleet, asker = fleet_of(context), asker_of(body)
     found = unblockable("\n".join(_texts(body.get("message"))))
     if not found or not CHANNEL.match(asker.channel):
-        use_cases.answers.tell_soon(asker, form.IN_A_DIRECT_MESSAGE if found else form.NOTHING_FOUND)
+        fleet.answers.tell_soon(asker, form.IN_A_DIRECT_MESSAGE if found else form.NOTHING_FOUND)
         return
+    may, pbx = fleet.may_ask(asker), fleet.of_channel(asker.channel)
+    if not may:
+        fleet.answers.tell_soon(asker, say.OTHER_WORKSPACE)
+        return
+    use_cases = fleet.pbxes[pbx].use_cases if pbx is not None else fleet.first
     view = form.unblock_modal(
-        f"{asker.user}|{asker.channel}",
+        _metadata(asker.user, asker.channel, fleet, pbx),
         found=found,
         require_reason=use_cases.require_reason,
-        posted_in=use_cases.approval_channel or asker.channel,
+        posted_in=use_cases.approval_channel or asker.channel if pbx is not None else asker.channel,
+        pbxes=may if pbx is None else (),
     )
     _open_soon(use_cases, client, asker, view, asker.channel)
 
@@ -186,12 +222,11 @@ async def form_submitted(
     ack: AsyncAck, body: Payload, view: Payload, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     """The form, submitted: errors on its fields, or it closes and the request goes on as ``/unblock``'s."""
-    use_cases = use_cases_of(context)
-    checked = check_submission(body, view, use_cases)
+    checked = check_submission(body, view, fleet_of(context))
     if isinstance(checked, dict):
         await ack(response_action="errors", errors=checked)
         return
-    parsed, asker = checked
+    parsed, asker, use_cases = checked
     await ack()
     work, progress = use_cases.work_for(parsed, asker)
     if not use_cases.answers.start_once(
@@ -200,18 +235,28 @@ async def form_submitted(
         use_cases.answers.tell_soon(asker, say.BUSY)
 
 
-def check_submission(body: Payload, view: Payload, use_cases: UseCases) -> dict[str, str] | tuple[Unblock, Asker]:
-    """What the submission asks for, and who asks where; or the errors to show on the form's fields."""
+def check_submission(body: Payload, view: Payload, fleet: Fleet) -> dict[str, str] | tuple[Unblock, Asker, UseCases]:
+    """What the submission asks for, who asks where, and of which PBX; or the errors to show on the form's
+    fields."""
     user = str((body.get("user") or {}).get("id", ""))
     opened = _opened_by(view.get("private_metadata"))
     if opened is None or not _same_team(body, view):
         return {form.WHAT: form.OUT_OF_DATE}
     if opened[0] != user:
         return {form.WHAT: form.NOT_YOURS}
-    picker = not opened[1] and use_cases.approval_channel is None
-    values = _values(view, {form.WHAT, form.REASON} | ({form.CHANNEL} if picker else set()))
-    if values is None:
+    if opened[2] is not None and opened[2] not in fleet.pbxes:  # a PBX the bot no longer serves
         return {form.WHAT: form.OUT_OF_DATE}
+    asks = opened[2] is None
+    picker = not opened[1] and (asks or fleet.pbxes[opened[2] or ""].use_cases.approval_channel is None)
+    blocks = {form.WHAT, form.REASON} | ({form.CHANNEL} if picker else set()) | ({form.PBX} if asks else set())
+    values = _values(view, blocks)
+    pbx = (values or {}).get(form.PBX) if asks else opened[2]
+    asker = replace(asker_of(body), channel=opened[1], response_url=None)
+    if values is None or (pbx is not None and pbx not in fleet.may_ask(asker)):
+        return {form.WHAT: form.OUT_OF_DATE}
+    if pbx is None:
+        return {form.PBX: form.PBX_REQUIRED}
+    use_cases = fleet.pbxes[pbx].use_cases
     errors: dict[str, str] = {}
     target = _target(values.get(form.WHAT) or "", errors)
     try:
@@ -228,11 +273,11 @@ def check_submission(body: Payload, view: Payload, use_cases: UseCases) -> dict[
     if errors or target is None:
         return errors or {form.WHAT: form.ONE_THING}
     # the view's id stays the same however often Slack delivers its submission
-    return replace(target, reason=reason), Asker(user, channel, None, f"view:{view.get('id')}")
+    return replace(target, reason=reason), replace(asker, channel=channel, delivery=f"view:{view.get('id')}"), use_cases
 
 
 def _same_team(body: Payload, view: Payload) -> bool:
-    """The view is of the workspace the submission came from (the middleware admitted only the bot's own)."""
+    """The view is of the workspace the submission came from."""
     team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
     shown = [view.get(field) for field in ("team_id", "app_installed_team_id") if view.get(field) is not None]
     return isinstance(team, str) and all(t == team for t in shown) and isinstance(view.get("id"), str)

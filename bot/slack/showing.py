@@ -79,7 +79,7 @@ class Showing:
         the watcher opened is the announcement of its entry."""
         entry = request.what.targets[0]
         if request.asked.by == WATCHER and isinstance(entry, BlocklistEntry):
-            drawn = unblocked_by_rule(entry, self.reads.rule_for(request).name)
+            drawn = unblocked_by_rule(entry, self.reads.rule_for(request).name, pbx=request.pbx)
         else:
             drawn = await self.drawn(request)
         channel = request.asked.channel
@@ -208,7 +208,7 @@ class Showing:
         if request.id in self._recurring:
             return self._recurring[request.id]
         try:
-            unblocks = await self.reads.unblocks(request.asked.at)
+            unblocks = await self.reads.unblocks(request.asked.at, request.pbx)
         except StoreUnreachable:
             log.warning("could not read the earlier unblocks for a card", extra={"request": request.id})
             return None

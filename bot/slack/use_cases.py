@@ -82,6 +82,8 @@ class UseCases:
     approval_channel: str | None = None
     #: the allow entries' life, for Extend and End now
     allows: AllowLife
+    #: the PBX these are of ("": the one PBX of a bot that serves one), named in the values of its buttons
+    pbx: str = ""
 
     # -- /unblock ----------------------------------------------------------------------------
 
@@ -156,7 +158,7 @@ class UseCases:
         else:
             ids = [t.id for t in matches.blocking]
             offer = await self.answers.remembered.offer(kind, ids, reason, asker.channel, asker.user)
-            await self.answers.tell(asker, *chooser(asked, kind, matches, offer.id))
+            await self.answers.tell(asker, *chooser(asked, kind, matches, offer.id, pbx=self.pbx))
 
     async def _open(
         self,
@@ -261,7 +263,8 @@ class UseCases:
 
     async def more(self, button: PageButton, asker: Asker) -> None:
         """A page of the newest entries (**More** under a listing, and ``/unblock list``)."""
-        await self._page(partial(self.finder.newest, button.text), partial(listing, button.text), asker, button.skip)
+        show = partial(listing, button.text, pbx=self.pbx)
+        await self._page(partial(self.finder.newest, button.text), show, asker, button.skip)
 
     async def entry_clicked(self, button: EntryButton, asker: Asker) -> None:
         """**Request unblock** on an announcement of a new block: as ``/unblock <id>`` typed there."""
@@ -270,13 +273,15 @@ class UseCases:
     async def burst_list(self, button: BurstButton, asker: Asker) -> None:
         """**Show them all** under a summary of a burst, and **More** under its pages."""
         read = partial(self.finder.between, button.first_id, button.last_id)
-        await self._page(read, partial(burst_page, button), asker, button.skip)
+        await self._page(read, partial(burst_page, button, pbx=self.pbx), asker, button.skip)
 
     async def unblocked_list(self, button: BurstButton, asker: Asker) -> None:
         """**Show them all** under the message of a burst the watcher unblocked by the rules (and **More** under its
         pages): the burst's requests, only for the person who asked, each with **Undo** while it is offered."""
-        found = in_burst(await self.requests.reads.requested_by(WATCHER, BURST_READ), button, asker.channel)
-        await self.answers.tell(asker, *unblocked_page(button, found, self.clock()), replace=button.skip > 0)
+        watchers = await self.requests.reads.requested_by(WATCHER, BURST_READ)
+        found = in_burst(watchers, button, asker.channel, self.pbx)
+        drawn = unblocked_page(button, found, self.clock(), pbx=self.pbx)
+        await self.answers.tell(asker, *drawn, replace=button.skip > 0)
 
     # -- the Home tab ----------------------------------------------------------------------------
 

@@ -71,29 +71,33 @@ class Announcements:
     clock: Callable[[], float]
     #: what is blocked again is also said in the thread of the card that unblocked it
     showing: Showing
+    #: the PBX watched ("": the one PBX of a bot that serves one)
+    pbx: str = ""
 
     async def new_block(
         self, found: Announcement, again: Recurrence | None, logged: tuple[Logged, ...] | None, now: float
     ) -> str | None:
-        drawn = new_block(found.entry, again=again, now=now)
+        drawn = new_block(found.entry, again=again, now=now, pbx=self.pbx)
         ref = await self._post(found.channel, drawn, "could not announce new blocks")
         if ref is not None and again is not None:
             await self.showing.blocked_again(again, now, logged, asked_by=None, at=(found.channel, ref))
         return ref
 
     async def burst(self, found: Sequence[Announcement]) -> str | None:
-        return await self._post(found[0].channel, burst([a.entry for a in found]), "could not announce new blocks")
+        drawn = burst([a.entry for a in found], pbx=self.pbx)
+        return await self._post(found[0].channel, drawn, "could not announce new blocks")
 
     async def unblocking(self, found: Sequence[Announcement], rules: Sequence[str | None]) -> str | None:
-        drawn = unblocking([a.entry for a in found], rules)
+        drawn = unblocking([a.entry for a in found], rules, pbx=self.pbx)
         return await self._post(found[0].channel, drawn, "could not announce new blocks to unblock by their rules")
 
     def unblocked(self, ref: str, found: Sequence[Announcement], requests: Sequence[UnblockRequest]) -> None:
-        self.outbox.update(found[0].channel, ref, *unblocked([a.entry for a in found], requests, self.clock()))
+        drawn = unblocked([a.entry for a in found], requests, self.clock(), pbx=self.pbx)
+        self.outbox.update(found[0].channel, ref, *drawn)
 
     def gone(self, found: Announcement) -> None:
         if found.ref is not None:
-            self.outbox.update(found.channel, found.ref, *new_block(found.entry, gone=True))
+            self.outbox.update(found.channel, found.ref, *new_block(found.entry, gone=True, pbx=self.pbx))
 
     async def _post(self, channel: str, drawn: tuple[str, Blocks], failed: str) -> str | None:
         sent = await self.outbox.post(channel, *drawn)

@@ -43,7 +43,7 @@ async def test_only_the_unblocks_of_the_last_30_days_count_with_the_last_ones_da
     await w.request(blocked_address(106, "203.0.113.7"))  # still waiting
     w.clock.advance(5 * DAY)
 
-    found = (await w.requests.reads.unblocks(w.clock())).of([blocked_address(104, "203.0.113.7")])
+    found = (await w.requests.reads.unblocks(w.clock(), "")).of([blocked_address(104, "203.0.113.7")])
 
     assert found is not None
     assert found.count == 2
@@ -57,7 +57,7 @@ async def test_an_earlier_unblock_is_of_the_same_network_or_number_however_writt
     w = world()
     await unblocked(w, blocked_address(100, "203.0.113.0/24"))
     await unblocked(w, blocked_number("n7", "+15550177"))
-    unblocks = await w.requests.reads.unblocks(w.clock())
+    unblocks = await w.requests.reads.unblocks(w.clock(), "")
 
     assert unblocks.of([blocked_address(101, "203.0.113.7")]) is None
     assert unblocks.of([blocked_address(102, "203.0.113.0/255.255.255.0")]) is not None  # the same network
@@ -80,11 +80,11 @@ async def test_neither_the_request_asking_now_nor_an_unblock_after_the_moment_as
     asked_at = w.clock()
     w.clock.advance(60)
     done = await unblocked(w, blocked_address(100, "203.0.113.7"))
-    unblocks = await w.requests.reads.unblocks(w.clock())
+    unblocks = await w.requests.reads.unblocks(w.clock(), "")
 
     assert unblocks.of(done.what.targets, besides=done.id) is None
     assert unblocks.of(done.what.targets) is not None
-    assert (await w.requests.reads.unblocks(asked_at)).of([blocked_address(101, "203.0.113.7")]) is None
+    assert (await w.requests.reads.unblocks(asked_at, "")).of([blocked_address(101, "203.0.113.7")]) is None
     assert WINDOW == 30 * DAY
 
 
@@ -94,7 +94,7 @@ async def test_an_unblock_carried_out_by_its_rule_counts_and_names_no_approver()
     opened = await w.requests.open([w.ip.entries[100]], REQUESTER, CHANNEL, None, asked_in=None)
     assert isinstance(opened, Opened) and isinstance(opened.decided, Resolved), opened
 
-    found = (await w.requests.reads.unblocks(w.clock())).of([blocked_address(101, "203.0.113.7")])
+    found = (await w.requests.reads.unblocks(w.clock(), "")).of([blocked_address(101, "203.0.113.7")])
 
     assert found is not None and found.count == 1
     assert found.last.decision.auto and found.last.decision.by is None and found.last.decision.rule == "Branch offices"
@@ -109,7 +109,7 @@ async def test_allow_only_counts_for_the_address_it_let_in_not_the_network() -> 
         what=replace(unblocked_network.what, address="203.0.113.7"),
         done=replace(unblocked_network.done, action=Action(Does.ALLOW_ONLY, 3600)),
     )
-    unblocks = replace(await w.requests.reads.unblocks(w.clock()), requests=(done,))
+    unblocks = replace(await w.requests.reads.unblocks(w.clock(), ""), requests=(done,))
 
     assert unblocks.of([blocked_address(101, "203.0.113.7")]) is not None
     assert unblocks.of([blocked_address(102, "203.0.113.0/24")]) is None

@@ -22,7 +22,7 @@ from ...domain.allows import (
 from ...domain.outcomes import Outcome
 from ..blocks import Blocks, actions, button, confirm, context, fallback, fit, section
 from ..buttons import ALLOW_END, ALLOW_EXTEND, HOME_ALLOW_END, ExtendButton, RequestButton
-from .common import LABEL, explained, mention, slack_date, time_since
+from .common import LABEL, explained, mention, pbx_tag, slack_date, time_since
 
 
 def _address(allow: Allow) -> str:
@@ -43,11 +43,11 @@ def at_most(allow_max: float) -> str:
     return f"its rule lets an allow entry last {duration_words(allow_max)} at most"
 
 
-def warning(allow: Allow, extend_by: float, allow_max: float, now: float) -> tuple[str, Blocks]:
+def warning(allow: Allow, extend_by: float, allow_max: float, now: float, *, pbx: str = "") -> tuple[str, Blocks]:
     """The reply in the card's thread before the allow ends: Extend (by what it adds) and End now (``allow_max``:
-    its rule's, said when it cannot be extended)."""
+    its rule's, said when it cannot be extended); ``pbx``: the name of its request's PBX."""
     left = time_since(allow.ends_at - now)
-    line = f"The allow entry for {_address(allow)} ends {slack_date(allow.ends_at)} (in {left})."
+    line = f"{pbx_tag(pbx)}The allow entry for {_address(allow)} ends {slack_date(allow.ends_at)} (in {left})."
     blocks: Blocks = [section(f":hourglass: {line}")]
     elements = [_end_now(allow, ALLOW_END)]
     if extend_by > 0:
@@ -59,9 +59,9 @@ def warning(allow: Allow, extend_by: float, allow_max: float, now: float) -> tup
     return fallback(line), blocks
 
 
-def extended(allow: Allow) -> tuple[str, Blocks]:
+def extended(allow: Allow, *, pbx: str = "") -> tuple[str, Blocks]:
     line = (
-        f"{mention(allow.extended_by)} extended the allow entry for {_address(allow)} until "
+        f"{pbx_tag(pbx)}{mention(allow.extended_by)} extended the allow entry for {_address(allow)} until "
         f"{slack_date(allow.ends_at)}."
     )
     return fallback(line), [section(f":hourglass_flowing_sand: {line}")]
@@ -79,8 +79,8 @@ def how_it_ended(allow: Allow) -> str:
     return f"3CX lifted the allow entry for {address} at its expiry ({slack_date(allow.ends_at)})."
 
 
-def ended(allow: Allow) -> tuple[str, Blocks]:
-    line = how_it_ended(allow)
+def ended(allow: Allow, *, pbx: str = "") -> tuple[str, Blocks]:
+    line = pbx_tag(pbx) + how_it_ended(allow)
     return fallback(line), [section(f":lock: {line}")]
 
 

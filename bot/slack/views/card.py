@@ -21,6 +21,7 @@ from .common import (
     list_of,
     listed,
     mention,
+    pbx_tag,
     slack_date,
     target_lines,
     times,
@@ -52,7 +53,8 @@ def request_card(
         button("Cancel", CANCEL, value),
     )
     asked = f" in <#{request.asked.elsewhere}>" if request.asked.elsewhere else ""
-    blocks: Blocks = [section(f":unlock: *{mention(request.asked.by)} asks to unblock {title(request)}*{asked}")]
+    asks = f"{pbx_tag(request.pbx)}{mention(request.asked.by)} asks to unblock"
+    blocks: Blocks = [section(f":unlock: *{asks} {title(request)}*{asked}")]
     targets = request.what.targets
     blocks.append(entry_fields(targets[0]) if len(targets) == 1 else section(target_lines(targets)))
     blocks += evidence_blocks(request, request.asked.at if now is None else now)
@@ -79,7 +81,7 @@ def request_card(
     if durations and request.what.address:
         seconds = next((d for d in durations if d == chosen), durations[0])
         blocks.append(allow_choice(request, durations, seconds, Does.ALLOW_ONLY))
-    return fallback(f"{mention(request.asked.by)} asks to unblock {fit(request.title, 200)}"), blocks
+    return fallback(f"{asks} {fit(request.title, 200)}"), blocks
 
 
 def recurrence_line(recurring: Recurrence) -> str:
@@ -143,8 +145,8 @@ def reminder_reply(request: UnblockRequest, deciders: Approvers, now: float) -> 
     seconds = max(0.0, now - request.asked.at)
     waited = duration_words(seconds // 60 * 60 if seconds >= 60 else int(seconds))  # whole minutes, but under one
     line = (
-        f"{who_approves(deciders)}: {mention(request.asked.by)}'s request to unblock `{title(request)}` has waited "
-        f"{waited} for a decision. Please approve or deny it on the card."
+        f"{pbx_tag(request.pbx)}{who_approves(deciders)}: {mention(request.asked.by)}'s request to unblock "
+        f"`{title(request)}` has waited {waited} for a decision. Please approve or deny it on the card."
     )
     return fallback(line), [section(f":bell: {line}")]
 
@@ -157,8 +159,9 @@ def _escalated(escalation: Escalation) -> str:
 
 def escalation_reply(request: UnblockRequest, escalation: Escalation) -> tuple[str, Blocks]:
     line = (
-        f"{_escalated(escalation)}: {mention(request.asked.by)}'s request to unblock `{title(request)}` still waits "
-        "for a decision. You may now approve or deny it on the card, like its approvers."
+        f"{pbx_tag(request.pbx)}{_escalated(escalation)}: {mention(request.asked.by)}'s request to unblock "
+        f"`{title(request)}` still waits for a decision. You may now approve or deny it on the card, like its "
+        "approvers."
     )
     return fallback(line), [section(f":rotating_light: {line}")]
 

@@ -29,6 +29,8 @@ RECURRENCE_DAYS = int(WINDOW // 86400)
 SHOWN_ENTRIES = 10
 #: who asked for what the bot's watch of the IP blocklist unblocked by its rule (no Slack user did)
 WATCH = "the bot, watching the IP blocklist"
+#: a PBX's name, in characters (the PBXes file allows none longer)
+PBX_NAME = 24
 
 
 #: the 3CX list that entries of a kind are on
@@ -52,6 +54,17 @@ def entry_expiry(value: str | None) -> str:
     except ValueError:
         return fit(value or "", 60)
     return "never" if moment is None else slack_date(moment.timestamp())
+
+
+def pbx_name(pbx: str) -> str:
+    """A PBX's name, as text."""
+    return fit(pbx, PBX_NAME)
+
+
+def pbx_tag(pbx: str) -> str:
+    """The PBX a message is about, named before what it says: ``acme · ``; nothing for the one PBX of a bot that
+    serves one (named "")."""
+    return f"{pbx_name(pbx)} · " if pbx else ""
 
 
 def label(target: Target) -> str:

@@ -8,7 +8,7 @@ from ...domain.evidence import Evidence, Logged, Phone
 from ...domain.model import UnblockRequest
 from ...domain.recurrence import Recurrence
 from ..blocks import Blocks, context, fallback, fit, section
-from .common import counted, label, listed, mention, slack_date, time_since, unblocker
+from .common import counted, label, listed, mention, pbx_tag, slack_date, time_since, unblocker
 
 #: characters of one event-log line, and of a phone's name or model
 LOGGED = 200
@@ -90,7 +90,8 @@ def blocked_again_reply(
     since = f"{time_since(now - again.last_at)} after {unblocker(again.last)} unblocked it"
     found = f"{mention(asked_by)} asks to unblock it again" if asked_by else "3CX blocked it again"
     see = f" <{link}|See {'the new request' if asked_by else 'the announcement'}>." if link else ""
-    line = f":repeat: *Blocked again: {what}.* {found}, {since} ({slack_date(again.last_at)}).{see}"
+    blocked = f"{pbx_tag(again.last.pbx)}Blocked again: {what}"
+    line = f":repeat: *{blocked}.* {found}, {since} ({slack_date(again.last_at)}).{see}"
     shown = "\n".join(f"• {logged_line(entry)}" for entry in logged or ())
     text = f"{line}\n*3CX logged:*\n{shown}" if shown else line
-    return fallback(f"Blocked again: {what}"), [section(text)]
+    return fallback(blocked), [section(text)]

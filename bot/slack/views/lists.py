@@ -17,7 +17,7 @@ from ...domain.lookup import Matches, Page
 from ...domain.model import State, UnblockRequest
 from ...domain.report import Report
 from ..blocks import MAX_BLOCKS, Blocks, actions, button, context, escape, fallback, fit, section, sections
-from ..buttons import CHOOSE, HOME_APPROVE, HOME_DENY, LIST_MORE, ChoiceButton, PageButton, RequestButton
+from ..buttons import CHOOSE, HOME_APPROVE, HOME_DENY, LIST_MORE, ChoiceButton, PageButton, RequestButton, of_pbx
 from .allows import history_note, home_allows
 from .card import approve_confirm
 from .common import (
@@ -30,6 +30,8 @@ from .common import (
     describe,
     ended,
     mention,
+    pbx_name,
+    pbx_tag,
     pickable,
     sentence,
     slack_date,
@@ -42,7 +44,7 @@ from .common import (
 REASON_IN_LIST = 80
 
 
-def chooser(asked: str, kind: Kind, matches: Matches, offer_id: str) -> tuple[str, Blocks]:
+def chooser(asked: str, kind: Kind, matches: Matches, offer_id: str, *, pbx: str = "") -> tuple[str, Blocks]:
     found: Sequence[Target] = matches.blocking
     count = f"{len(found)}{'+' if matches.truncated else ''}"
     things = "caller-number blacklist entries" if kind is Kind.NUMBER else "IP blocklist entries"
@@ -50,18 +52,19 @@ def chooser(asked: str, kind: Kind, matches: Matches, offer_id: str) -> tuple[st
         section(f"*{count} {things} match {escape(asked)}.* Which should be unblocked? An approver decides.")
     ]
     blocks += [
-        pickable(target, CHOOSE, ChoiceButton(offer_id, n).encode()) for n, target in enumerate(found[:SHOWN_ENTRIES])
+        pickable(target, CHOOSE, of_pbx(pbx, ChoiceButton(offer_id, n).encode()))
+        for n, target in enumerate(found[:SHOWN_ENTRIES])
     ]
     if len(found) > SHOWN_ENTRIES:
         blocks.append(context(f"…and {len(found) - SHOWN_ENTRIES} more."))
     if matches.truncated:
         blocks.append(context("More entries match than one request can hold; narrow it down after these."))
-    every = button(f"Request all {len(found)}", CHOOSE, ChoiceButton(offer_id, None).encode())
+    every = button(f"Request all {len(found)}", CHOOSE, of_pbx(pbx, ChoiceButton(offer_id, None).encode()))
     blocks.append(actions("unblock_choose_all", every))
     return fallback(f"{count} {things} match {escape(asked)}"), blocks
 
 
-def listing(text: str | None, page: Page) -> tuple[str, Blocks]:
+def listing(text: str | None, page: Page, *, pbx: str = "") -> tuple[str, Blocks]:
     where = f" matching `{fit(text, 64)}`" if text else ""
     if not page.entries:
         none = "No IP blocklist entries" + where + (" on this page." if page.skip else ".")
@@ -77,7 +80,7 @@ def listing(text: str | None, page: Page) -> tuple[str, Blocks]:
     )
     blocks = sections(lines, heading)
     if page.more:
-        blocks.append(actions("unblock_list", button("More", LIST_MORE, PageButton(text, last).encode())))
+        blocks.append(actions("unblock_list", button("More", LIST_MORE, of_pbx(pbx, PageButton(text, last).encode()))))
     return fallback(f"Newest IP blocklist entries{where}"), blocks
 
 
@@ -109,9 +112,10 @@ def history(
 
 
 def how_it_ended(r: UnblockRequest) -> str:
-    """``Request to unblock `203.0.113.7` was denied by @bob``: the one pattern of every outcome; then the rule
-    that decides and the approvals so far, when there are (`` · rule 'Wide networks' · 1 of 2 approvals``)."""
-    return " · ".join([f"Request to unblock `{title(r)}` *{ended(r)[1]}*", *under_rule(r)])
+    """``Request to unblock `203.0.113.7` was denied by @bob``: the one pattern of every outcome, after the
+    request's PBX when it names one (``acme · Request to unblock…``); then the rule that decides and the approvals
+    so far, when there are (`` · rule 'Wide networks' · 1 of 2 approvals``)."""
+    return pbx_tag(r.pbx) + " · ".join([f"Request to unblock `{title(r)}` *{ended(r)[1]}*", *under_rule(r)])
 
 
 INTRO = (
@@ -159,7 +163,8 @@ def home_view(
 
 
 def _waiting(request: UnblockRequest) -> Blocks:
-    line = f"{mention(request.asked.by)} asks to unblock *{title(request)}* in <#{request.asked.origin}>"
+    asks = f"{pbx_tag(request.pbx)}{mention(request.asked.by)} asks to unblock"
+    line = f"{asks} *{title(request)}* in <#{request.asked.origin}>"
     decision = request.decision
     if decision.reminded_at is not None or decision.escalation is not None:  # its approvers were reminded
         line = f":hourglass_flowing_sand: *Waiting long{', escalated' if decision.escalation else ''}:* {line}"
@@ -181,8 +186,8 @@ def decided_notice(request: UnblockRequest) -> str:
     if request.state is State.PENDING and request.decision.approvals:
         left = request.decision.needed - len(request.decision.approvals)
         more = "one more approver" if left == 1 else f"{left} more approvers"
-        return f"Your approval of {whose} is recorded; it needs {more}."
-    return f"{whose} {sentence(ended(request)[1])}"
+        return f"{pbx_tag(request.pbx)}Your approval of {whose} is recorded; it needs {more}."
+    return f"{pbx_tag(request.pbx)}{whose} {sentence(ended(request)[1])}"
 
 
 #: how many approvers the report names (the rest are counted together)
@@ -205,6 +210,8 @@ def report(figures: Report, days: int | None, zone: tzinfo = UTC) -> tuple[str, 
     else:
         counts = " · ".join(f"{count} {ending}" for ending, count in figures.endings if count)
         blocks.append(section(f"*{figures.total}* request{'' if figures.total == 1 else 's'}: {counts}"))
+        if figures.by_pbx:
+            blocks.append(section("*By PBX:* " + " · ".join(f"{pbx_name(pbx)} {n}" for pbx, n in figures.by_pbx)))
         blocks.append(section(_timing(figures)))
         blocks += sections(_approvers(figures))
         if figures.top:
@@ -224,7 +231,7 @@ def _came_back(figures: Report) -> list[str]:
     lines = []
     for again in figures.came_back[:SHOWN_CAME_BACK]:
         who = f"rule '{fit(again.rule, RULE_IN_LIST)}'" if again.rule else mention(again.by)
-        lines.append(f"• {fit(again.label, LABEL)}: {took(again.after)} after {who} unblocked it")
+        lines.append(f"• {pbx_tag(again.pbx)}{fit(again.label, LABEL)}: {took(again.after)} after {who} unblocked it")
     more = len(figures.came_back) - SHOWN_CAME_BACK
     if more > 0:
         lines.append(f"• and {more} more")

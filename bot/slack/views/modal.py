@@ -23,7 +23,7 @@ from ..command_text import MAX_REASON
 #: the modal's ``callback_id``, which its ``view_submission`` carries
 CALLBACK_ID = "unblock_modal"
 #: its blocks (``block_id``) and the one element of each (``action_id``)
-WHAT, REASON, CHANNEL = "unblock_what", "unblock_reason", "unblock_channel"
+WHAT, REASON, CHANNEL, PBX = "unblock_what", "unblock_reason", "unblock_channel", "unblock_pbx"
 VALUE = "value"
 #: what a person may type into "What to unblock" (an id, an address, a network, a number with spaces)
 MAX_WHAT = 100
@@ -44,6 +44,7 @@ ONE_THING = "Give one entry id, IP address, network or caller number here; the r
 REASON_REQUIRED = "Please say why it should be unblocked."
 CHANNEL_REQUIRED = "Pick the channel where the request should be posted."
 CHANNEL_NOT_USABLE = "Pick a channel of this workspace (not a direct message)."
+PBX_REQUIRED = "Pick the PBX whose block this is."
 NOT_YOURS = "This form was opened by someone else, so nothing was done. Please use the shortcut again."
 OUT_OF_DATE = "This form is out of date, so nothing was done. Please use the shortcut again."
 NOTHING_FOUND = (
@@ -66,9 +67,11 @@ def unblock_modal(
     require_reason: bool = False,
     pick_channel: bool = False,
     posted_in: str | None = None,
+    pbxes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The modal: ``found`` (things found in a message) fills in what to unblock, or (several) is offered in a
-    select; ``pick_channel``: a channel picker says where the request goes; else ``posted_in`` says it."""
+    select; ``pick_channel``: a channel picker says where the request goes; else ``posted_in`` says it;
+    ``pbxes``: a select of the PBXes it may be for, where the channel does not say."""
     if len(found) > 1:
         options = [Option(text=clip(item, 75), value=item) for item in found[:MAX_OPTIONS]]
         select = StaticSelectElement(action_id=VALUE, options=options, placeholder="One of those in the message")
@@ -84,7 +87,12 @@ def unblock_modal(
     why = PlainTextInputElement(
         action_id=VALUE, multiline=True, max_length=MAX_REASON, placeholder="For example: the customer's VPN moved"
     )
-    blocks: list[Block | dict[str, Any]] = [
+    blocks: list[Block | dict[str, Any]] = []
+    if pbxes:
+        options = [Option(text=name, value=name) for name in pbxes[:100]]
+        pick = StaticSelectElement(action_id=VALUE, options=options, placeholder="The customer's PBX")
+        blocks.append(InputBlock(block_id=PBX, label="PBX", element=pick, optional=False))
+    blocks += [
         what,
         InputBlock(block_id=REASON, label="Reason", element=why, optional=not require_reason),
     ]

@@ -24,6 +24,7 @@ from .common import (
     list_of,
     listed,
     mention,
+    pbx_tag,
     slack_date,
     title,
 )
@@ -108,7 +109,8 @@ def already_requested(request: UnblockRequest, card_ts: str | None, workspace_ur
         where = f"<{workspace_url}archives/{request.asked.channel}/p{card_ts.replace('.', '')}|this card>"
     state = "is already waiting for approval" if request.state is State.PENDING else "is already being carried out"
     asked = "you asked for it" if user == request.asked.by else f"asked by {mention(request.asked.by)}"
-    return f"A request to unblock {title(request)} ({asked}) {state}: see {where}. Nothing new was requested."
+    request_to = f"{pbx_tag(request.pbx)}A request to unblock {title(request)}"
+    return f"{request_to} ({asked}) {state}: see {where}. Nothing new was requested."
 
 
 def card_not_posted(error: str) -> str:
@@ -170,4 +172,18 @@ def refusal(why: Refusal) -> str:
         approvers=who_approves(why.approvers) if why.approvers is not None else "",
         requester=why.requester,
         needed=why.approvals_needed,
+    )
+
+
+GUEST_NOT_APPROVER = (
+    "Only the approvers this PBX names by user id may decide its requests from another workspace, so nothing was done."
+)
+
+
+def which_pbx(names: list[str]) -> str:
+    """Where the channel says no PBX, or the name given is not one: the PBXes the person may ask about."""
+    example = names[0] if names else "acme"
+    return (
+        f"Which PBX? Name it first, like `/unblock {example} 42`. You may ask about: "
+        f"{', '.join(f'`{name}`' for name in names)}."
     )

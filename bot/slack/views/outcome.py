@@ -25,6 +25,7 @@ from .common import (
     label,
     list_of,
     mention,
+    pbx_tag,
     sentence,
     slack_date,
     target_lines,
@@ -143,8 +144,8 @@ def allow_sentence(request: UnblockRequest) -> str | None:
 
 def summary(request: UnblockRequest, whose: str = "Request") -> tuple[str, str, str]:
     """(emoji, headline, why) for the request's state: the headline in the one pattern of every outcome,
-    "Request to unblock X was denied by @bob." (``whose``: "Your request" in the requester's direct message),
-    and, for a failure, why, in plain words."""
+    "Request to unblock X was denied by @bob." (``whose``: "Your request" in the requester's direct message;
+    after its PBX's name, when it has one), and, for a failure, why, in plain words."""
     emoji, words = ended(request)
     whys: dict[State, str] = {
         State.FAILED: failure_sentence(request),
@@ -153,7 +154,8 @@ def summary(request: UnblockRequest, whose: str = "Request") -> tuple[str, str, 
         State.CANCELLED: NOTHING_CHANGED,
         State.EXPIRED: f"{NOTHING_CHANGED} Ask again with `/unblock`.",
     }
-    return emoji, f"{whose} to unblock {title(request)} {sentence(words)}", whys.get(request.state, "")
+    headline = f"{pbx_tag(request.pbx)}{whose} to unblock {title(request)} {sentence(words)}"
+    return emoji, headline, whys.get(request.state, "")
 
 
 def _details(request: UnblockRequest) -> list[str]:
@@ -242,8 +244,8 @@ def see(link: str | None, request: UnblockRequest) -> str:
 def waiting_in(request: UnblockRequest, link: str | None) -> str:
     card = f" (<{link}|see the card>)" if link else ""
     return (
-        f"Your request to unblock `{title(request)}` is waiting for approval in <#{request.asked.channel}>{card}. "
-        "You will be told the outcome."
+        f"{pbx_tag(request.pbx)}Your request to unblock `{title(request)}` is waiting for approval in "
+        f"<#{request.asked.channel}>{card}. You will be told the outcome."
     )
 
 

@@ -1,0 +1,290 @@
+"""One bot serving several PBXes (``UNBLOCK_PBXES``), through the real app: which PBX a command, a click or a form
+is for, each PBX's calls on its own fake 3CX only, a slow PBX beside a quick one, people of a customer's workspace
+in a Slack Connect channel, ``/readyz`` and the metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from .conftest import MakeHarness
+from .fakes.openapi_check import check_against_spec, sent_by_the_bot
+from .fakes.threecx import FakeThreeCX
+from .harness import ALICE, APPROVE, BOB, CAROL, GENERAL, REQUEST_ENTRY, Harness
+from .test_shortcuts import (
+    CHANNEL,
+    REASON,
+    WHAT,
+    chosen,
+    errors,
+    inputs,
+    message_shortcut,
+    open_form,
+    picked,
+    request_shortcut,
+    send,
+    submission,
+    typed,
+)
+
+ACME_ROOM, BETA_ROOM = "C0ACME", "C0BETA"
+#: the form's select of the PBXes (as its block names it)
+PBX = "unblock_pbx"
+#: a customer's workspace, sharing acme's channel with the provider's (Slack Connect), and a stranger's
+CUSTOMER, STRANGER = "TCUSTOMER", "TSTRANGER"
+#: the customer's people: one acme's approvers name, one they do not
+CUSTOMER_ADMIN, CUSTOMER_USER = "UCUSTADMIN", "UCUSTUSER"
+
+
+@pytest.fixture
+async def beta() -> AsyncIterator[FakeThreeCX]:
+    fake = FakeThreeCX()
+    await fake.start()
+    fake.add_entry(42, "198.51.100.9")
+    yield fake
+    await fake.close()
+    assert check_against_spec(sent_by_the_bot(fake.requests)) == []
+
+
+def pbxes_file(path: Path, acme: FakeThreeCX, beta: FakeThreeCX) -> str:
+    """A PBXes file of two: acme (its channel shared with the customer's workspace) and beta."""
+    path.write_text(
+        f"""
+[[pbx]]
+name = "acme"
+url = "{acme.base_url}"
+client_id = "{acme.client_id}"
+client_secret_env = "ACME_SECRET"
+channels = ["{ACME_ROOM}"]
+approvers = ["{BOB}", "{CUSTOMER_ADMIN}"]
+connect_teams = ["{CUSTOMER}"]
+
+[[pbx]]
+name = "beta"
+url = "{beta.base_url}"
+client_id = "{beta.client_id}"
+client_secret_file = "{path.parent / "beta.secret"}"
+channels = ["{BETA_ROOM}"]
+"""
+    )
+    (path.parent / "beta.secret").write_text(beta.client_secret + "\n")
+    return str(path)
+
+
+@pytest.fixture
+async def fleet(make_harness: MakeHarness, pbx: FakeThreeCX, beta: FakeThreeCX, tmp_path: Path) -> Harness:
+    """The bot serving acme (the ``pbx`` fake, entry 42 blocks 203.0.113.7) and beta (entry 42 blocks
+    198.51.100.9)."""
+    return await make_harness(
+        UNBLOCK_PBXES=pbxes_file(tmp_path / "pbxes.toml", pbx, beta),
+        ACME_SECRET=pbx.client_secret,
+        THREECX_BASE_URL=None,
+        THREECX_CLIENT_ID=None,
+        THREECX_CLIENT_SECRET=None,
+    )
+
+
+def deleted(fake: FakeThreeCX) -> list[str]:
+    return [call.path for call in fake.calls("DELETE")]
+
+
+async def test_a_pbx_named_first_is_the_one_asked_and_the_only_one_changed(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    reply, _ = await fleet.command("beta 42 moved office")
+    assert reply.status == 200
+    await fleet.settle()
+    [card] = fleet.cards(GENERAL)
+    assert "beta" in card.text and "198.51.100.9" in json.dumps(card.blocks)
+    request = await fleet.request_for(card)
+    assert request.pbx == "beta"
+    await fleet.click(APPROVE, request, user=CAROL)
+    await fleet.settle()
+    assert deleted(beta) == ["/xapi/v1/Blocklist(42)"]
+    assert pbx.calls("DELETE") == [] and pbx.calls("GET") == []  # acme was never asked
+    assert (await fleet.request_for(card)).state.value == "unblocked"
+
+
+async def test_a_pbxs_channel_means_that_pbx(fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX) -> None:
+    request = await fleet.open_card("42", channel=ACME_ROOM)
+    assert request.pbx == "acme" and request.what.targets[0].label == "203.0.113.7"
+    await fleet.click(APPROVE, request, user=BOB)
+    await fleet.settle()
+    assert deleted(pbx) == ["/xapi/v1/Blocklist(42)"] and beta.calls("DELETE") == []
+
+
+async def test_a_channel_with_no_pbx_or_a_name_that_is_none_lists_the_pbxes(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    for text in ("42", "zeta 42"):
+        reply, _ = await fleet.command(text)
+        assert "Which PBX?" in reply.message and "`acme`, `beta`" in reply.message
+    await fleet.settle()
+    assert fleet.cards(GENERAL) == []
+    assert pbx.calls("GET") == [] and beta.calls("GET") == []
+
+
+async def test_help_and_history_need_no_pbx(fleet: Harness) -> None:
+    reply, _ = await fleet.command("help")
+    assert "/unblock 42" in reply.message and "Which PBX?" in reply.message
+    await fleet.open_card("acme 42")
+    await fleet.open_card("42", channel=BETA_ROOM)
+    reply, response_url = await fleet.command("history", user=BOB)
+    await fleet.settle()
+    [shown] = fleet.shown(response_url)
+    assert "203.0.113.7" in shown and "198.51.100.9" in shown
+
+
+async def test_a_slow_pbx_does_not_hold_up_another(fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX) -> None:
+    request = await fleet.open_card("42", channel=ACME_ROOM)
+    beta.slow("/xapi/v1/Blocklist", 30.0)
+    # beta's lookups hang; acme's approval goes on meanwhile
+    stuck = [asyncio.ensure_future(fleet.command("42", channel=BETA_ROOM)) for _ in range(5)]
+    await asyncio.gather(*stuck)
+    await fleet.click(APPROVE, request, user=BOB)
+    for _ in range(200):
+        if deleted(pbx):
+            break
+        await asyncio.sleep(0.01)
+    assert deleted(pbx) == ["/xapi/v1/Blocklist(42)"]
+    assert len(beta.calls("GET")) >= 1 and beta.calls("DELETE") == []
+
+
+async def test_people_of_a_listed_workspace_ask_in_their_pbxs_channel(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    reply, _ = await fleet.command("42", user=CUSTOMER_USER, channel=ACME_ROOM, team=CUSTOMER)
+    assert reply.status == 200
+    await fleet.settle()
+    [card] = fleet.cards(ACME_ROOM)
+    request = await fleet.request_for(card)
+    assert request.asked.by == CUSTOMER_USER
+    # one of theirs that acme's approvers do not name may not approve; one they name may
+    await fleet.click(APPROVE, request, user=CUSTOMER_USER, user_team=CUSTOMER)
+    await fleet.settle()
+    assert pbx.calls("DELETE") == []
+    await fleet.click(APPROVE, request, user=CUSTOMER_ADMIN, user_team=CUSTOMER)
+    await fleet.settle()
+    assert deleted(pbx) == ["/xapi/v1/Blocklist(42)"]
+
+
+async def test_people_of_a_workspace_not_listed_or_elsewhere_are_refused(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    reply, _ = await fleet.command("42", user="USTRANGER", channel=ACME_ROOM, team=STRANGER)
+    assert "only takes requests from people of its own workspace" in reply.message
+    # the customer's people ask about acme in acme's channel only: not beta, not elsewhere
+    reply, _ = await fleet.command("beta 42", user=CUSTOMER_USER, channel=ACME_ROOM, team=CUSTOMER)
+    assert "Which PBX?" in reply.message and "`beta`" not in reply.message
+    reply, _ = await fleet.command("acme 42", user=CUSTOMER_USER, channel=BETA_ROOM, team=CUSTOMER)
+    assert "only takes requests from people of its own workspace" in reply.message
+    await fleet.settle()
+    assert pbx.calls("GET") == [] and beta.calls("GET") == []
+    # a click on a card of beta's from the customer's workspace does nothing
+    request = await fleet.open_card("42", channel=BETA_ROOM)
+    await fleet.click(APPROVE, request, user=CUSTOMER_ADMIN, user_team=CUSTOMER)
+    await fleet.settle()
+    assert beta.calls("DELETE") == []
+
+
+async def test_readiness_names_the_pbx_that_does_not_answer(fleet: Harness, beta: FakeThreeCX) -> None:
+    await beta.close()
+    assert fleet.bot is not None
+    checks = await fleet.bot.readiness()
+    assert checks["database"] == checks["3cx acme"] == "ok"
+    assert checks["3cx beta"].startswith("no 3CX access token")
+    assert fleet.bot.ready(checks)
+    async with aiohttp.ClientSession() as http, http.get(f"{fleet.url}/readyz") as response:
+        body: dict[str, Any] = await response.json()
+    assert response.status == 200 and body["status"] == "ready" and "3cx beta" in body["checks"]
+
+
+async def test_the_metrics_name_the_pbx(fleet: Harness, beta: FakeThreeCX) -> None:
+    series = (
+        'unblock_requests_opened_total{kind="address",pbx="beta",rule=""}',
+        'unblock_requests_ended_total{kind="address",outcome="unblocked",pbx="beta"}',
+        'unblock_threecx_requests_total{operation="delete_blocklist",pbx="beta",status="204"}',
+    )
+    before = await scraped(fleet)
+    request = await fleet.open_card("42", channel=BETA_ROOM)
+    await fleet.click(APPROVE, request, user=CAROL)
+    await fleet.settle()
+    after = await scraped(fleet)
+    assert [after[name] - before.get(name, 0.0) for name in series] == [1.0, 1.0, 1.0]
+    assert after['unblock_threecx_answering{pbx="beta"}'] == 1.0
+    acme = 'unblock_requests_opened_total{kind="address",pbx="acme",rule=""}'
+    assert after[acme] == before[acme]
+
+
+async def scraped(harness: Harness) -> dict[str, float]:
+    """Each series of ``/metrics`` and its value."""
+    async with aiohttp.ClientSession() as http, http.get(f"{harness.url}/metrics") as response:
+        text = await response.text()
+    lines = [line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")]
+    return {name: float(value) for name, value in lines}
+
+
+async def test_the_shortcuts_form_asks_which_pbx_where_the_channel_does_not_say(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    modal = await open_form(fleet, request_shortcut(fleet))
+    fields = inputs(modal)
+    assert list(fields) == [PBX, WHAT, REASON, CHANNEL]
+    assert [option["value"] for option in fields[PBX]["element"]["options"]] == ["acme", "beta"]
+    left_out = submission(fleet, modal, {WHAT: typed("42"), REASON: typed(None), CHANNEL: picked(GENERAL)})
+    assert errors(await send(fleet, left_out)) == {PBX: "Pick the PBX whose block this is."}
+    values = {PBX: chosen("beta"), WHAT: typed("42"), REASON: typed(None), CHANNEL: picked(GENERAL)}
+    reply = await send(fleet, submission(fleet, modal, values, view_id="VMODAL2"))
+    assert (reply.status, reply.text) == (200, "")
+    await fleet.settle()
+    [card] = fleet.cards(GENERAL)
+    assert (await fleet.request_for(card)).pbx == "beta" and pbx.calls("GET") == []
+    # in a PBX's channel, the message's shortcut needs no choice
+    modal = await open_form(fleet, message_shortcut(fleet, "blocked 203.0.113.7", channel=ACME_ROOM))
+    assert PBX not in inputs(modal)
+    reply = await send(fleet, submission(fleet, modal, {WHAT: typed("203.0.113.7"), REASON: typed(None)}))
+    await fleet.settle()
+    [card] = fleet.cards(ACME_ROOM)
+    assert (await fleet.request_for(card)).pbx == "acme"
+
+
+async def test_each_pbx_is_watched_and_its_announcements_ask_about_it(
+    make_harness: MakeHarness, pbx: FakeThreeCX, beta: FakeThreeCX, tmp_path: Path
+) -> None:
+    harness = await make_harness(
+        UNBLOCK_PBXES=pbxes_file(tmp_path / "pbxes.toml", pbx, beta),
+        ACME_SECRET=pbx.client_secret,
+        THREECX_BASE_URL=None,
+        THREECX_CLIENT_ID=None,
+        THREECX_CLIENT_SECRET=None,
+        UNBLOCK_WATCH_CHANNEL="C0NOC",
+        UNBLOCK_WATCH_ADDED_BY="*",
+    )
+    assert harness.bot is not None
+    watchers = [served.watcher for served in harness.bot.served]
+    for watcher in watchers:
+        assert watcher is not None
+        await watcher.stop()
+        await watcher.tick()  # watching starts: what is listed is not news
+    pbx.add_entry(43, "203.0.113.8")
+    beta.add_entry(43, "198.51.100.10")
+    for watcher in watchers:
+        assert watcher is not None
+        await watcher.tick()
+    await harness.settle()
+    announced = harness.cards("C0NOC")
+    assert sorted(m.text.split(" · ")[0] for m in announced) == ["acme", "beta"]
+    [on_beta] = [m for m in announced if m.text.startswith("beta")]
+    [button] = [e for b in on_beta.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert button["value"] == "beta/43"
+    await harness.click(REQUEST_ENTRY, "", user=ALICE, channel="C0NOC", value=button["value"])
+    await harness.settle()
+    [card] = [m for m in harness.cards("C0NOC") if m not in announced]
+    request = await harness.request_for(card)
+    assert request.pbx == "beta" and request.what.targets[0].label == "198.51.100.10"

@@ -179,7 +179,7 @@ async def test_slack_errors_and_refused_work_are_counted(make_harness: MakeHarne
 async def test_the_watcher_says_how_long_ago_it_last_looked(make_harness: MakeHarness) -> None:
     harness = await make_harness(UNBLOCK_WATCH_CHANNEL="C0WATCH", UNBLOCK_WATCH_INTERVAL="5")
     assert harness.bot is not None and harness.bot.served[0].watcher is not None
-    await harness.bot.served[0].watcher.tick()
+    await harness.bot.served[0].watcher.look()
 
     after = await scrape(harness)
 

@@ -271,12 +271,12 @@ async def test_each_pbx_is_watched_and_its_announcements_ask_about_it(
     for watcher in watchers:
         assert watcher is not None
         await watcher.stop()
-        await watcher.tick()  # watching starts: what is listed is not news
+        await watcher.look()  # watching starts: what is listed is not news
     pbx.add_entry(43, "203.0.113.8")
     beta.add_entry(43, "198.51.100.10")
     for watcher in watchers:
         assert watcher is not None
-        await watcher.tick()
+        await watcher.look()
     await harness.settle()
     announced = harness.cards("C0NOC")
     assert sorted(m.text.split(" · ")[0] for m in announced) == ["acme", "beta"]

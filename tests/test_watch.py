@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.model import State
+from bot.domain.watch import HOLD_EVERY
 from bot.slack.watcher import Watcher
 
 from .conftest import MakeHarness
@@ -48,7 +49,7 @@ async def stop_loop(harness: Harness) -> None:
 
 async def look(harness: Harness) -> None:
     assert harness.bot is not None and harness.bot.served[0].watcher is not None
-    await harness.bot.served[0].watcher.tick()
+    await harness.bot.served[0].watcher.look()
     await harness.settle()
 
 
@@ -223,12 +224,12 @@ async def test_two_replicas_announce_each_entry_once_and_the_survivor_takes_over
     await asyncio.gather(look(a), look(b), look(a), look(b))
     assert len(announced(a)) == 1
 
-    # the watcher stops looking (as if killed: it does not hand the watch on); the other one takes over
-    # once the lease is two intervals old
+    # the watcher stops looking (as if killed: it does not hand the watch on); the other one takes over once
+    # the watch has not been held for twice the hold's period, whatever the interval between looks
     a.pbx.add_entry(58, "198.51.100.24")
     await look(b)
     assert len(announced(b)) == 1
-    b.clock.advance(2 * 3600 + 1)
+    b.clock.advance(2 * HOLD_EVERY + 1)
     await look(b)
     await look(b)
     assert ["198.51.100.24" in block_text(m.blocks) for m in announced(b)] == [False, True]

@@ -1,7 +1,8 @@
 """Watching the IP blocklist: which entries are new since the last look, and which announced ones are gone.
 
-One process at a time watches (a lease in the store, renewed at every look and
-taken over when its holder has not renewed it for two intervals). Each look asks
+One process at a time watches (a lease in the store, renewed every :func:`hold_every` seconds, during a look too,
+and taken over when its holder has not renewed it for twice that: within 30 seconds of its death, whatever the
+interval between looks). Each look asks
 the PBX only for the entries above a high-water mark on their ids (which only
 grow), and the mark moves in the same transaction that keeps the new entries to
 announce, so an entry is kept for announcing exactly once whoever looks and
@@ -36,6 +37,8 @@ PAGE = 500
 #: the most announced entries one look checks against the PBX (one short query's worth)
 CHECKS = 24
 MIN_INTERVAL = 5.0
+#: how often the process that watches renews its hold on the watch, at most
+HOLD_EVERY = 10.0
 #: how many of the last requests undone are asked whether their Undo put a new entry back
 UNDONE_CHECKED = 100
 
@@ -63,6 +66,11 @@ class WatchedList(Protocol):
     async def added_after(self, mark: int, top: int) -> list[BlocklistEntry]: ...
 
     async def still_listed(self, ids: Sequence[int]) -> set[int]: ...
+
+
+def hold_every(interval: float) -> float:
+    """How often the watch is held again between looks ``interval`` seconds apart (taken over after twice that)."""
+    return min(interval, HOLD_EVERY)
 
 
 def put_back(undone: Sequence[UnblockRequest], entry: BlocklistEntry) -> UnblockRequest | None:
@@ -103,14 +111,39 @@ class Watch:
     announcer: Announcer
     requests: Requests
 
-    async def tick(self) -> Watched:
-        """One look: renew the watch, keep what is new, say it (every announcement not yet posted: this look's, and
-        any a stopped process left), and say which announced entries are gone. Raises CallFailed or
-        StoreUnreachable when the PBX or the database cannot be asked; nothing is lost, the next look goes on."""
+    async def hold(self) -> bool:
+        """Hold the watch again (or take it over from a holder that stopped holding it); whether this process holds
+        it."""
         now = self.clock()
-        held, mark = await self.store.hold_watch(self.holder, now, stale_before=now - 2 * self.rules.interval)
+        held, _ = await self.store.hold_watch(self.holder, now, stale_before=now - 2 * hold_every(self.rules.interval))
+        return held
+
+    async def tick(self) -> Watched:
+        """One look: renew the watch (and keep renewing it while the look lasts), keep what is new, say it (every
+        announcement not yet posted: this look's, and any a stopped process left), and say which announced entries
+        are gone. Raises CallFailed or StoreUnreachable when the PBX or the database cannot be asked; nothing is
+        lost, the next look goes on."""
+        now = self.clock()
+        stale = now - 2 * hold_every(self.rules.interval)
+        held, mark = await self.store.hold_watch(self.holder, now, stale_before=stale)
         if not held:
             return Watched(held=False)
+        holding = asyncio.create_task(self._keep_holding())
+        try:
+            return await self._look(mark, now)
+        finally:
+            holding.cancel()
+
+    async def _keep_holding(self) -> None:
+        """Renew the watch while a look lasts (a slow PBX may make one longer than the watch is held)."""
+        while True:
+            await asyncio.sleep(hold_every(self.rules.interval))
+            try:
+                await self.hold()
+            except StoreUnreachable:
+                log.warning("could not renew the watch during a look")
+
+    async def _look(self, mark: int | None, now: float) -> Watched:
         if mark is None:  # watching starts: what is listed now is not news
             highest = await self.blocklist.highest_id()
             await self.store.advance_watch(self.holder, None, highest or 0, [], now)

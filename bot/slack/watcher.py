@@ -19,7 +19,7 @@ from ..domain.evidence import Logged
 from ..domain.model import UnblockRequest
 from ..domain.ports import Announcement, StoreUnreachable
 from ..domain.recurrence import Recurrence
-from ..domain.watch import Watch
+from ..domain.watch import Watch, hold_every
 from ..tasks import Upkeep
 from .blocks import Blocks
 from .outbox import Outbox
@@ -38,16 +38,18 @@ class Watcher(Upkeep):
     _looking: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     #: when this process last looked at 3CX's list (``time.monotonic()``; None: not yet, or another watches)
     last_look: float | None = field(default=None, init=False)
+    #: when the next look is due (``time.monotonic()``); until then, each round only holds the watch
+    _next_look: float = field(default=0.0, init=False)
 
     WHAT: ClassVar[str] = "watching the blocklist"
     WAITS_FOR: ClassVar[tuple[type[Exception], ...]] = (CallFailed, StoreUnreachable)
 
     @property
     def every(self) -> float:
-        return self.watch.rules.interval
+        return hold_every(self.watch.rules.interval)
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Stop looking, and hand the watch on at once (a process that dies hands it on after two intervals)."""
+        """Stop looking, and hand the watch on at once (a process that dies hands it on once its hold is stale)."""
         await super().stop(timeout)
         try:
             await self.watch.hand_on()
@@ -55,10 +57,21 @@ class Watcher(Upkeep):
             log.warning("could not hand on the watch; another process takes it over after two intervals")
 
     async def tick(self) -> None:
+        """A look when one is due; else the watch held again (once it is lost, the next round looks when it can
+        take it back)."""
+        if time.monotonic() < self._next_look:
+            if not await self.watch.hold():
+                self._next_look, self.last_look = 0.0, None
+            return
+        await self.look()
+
+    async def look(self) -> None:
         """One look, and the requests it unblocked shown with their outcome."""
         async with self._looking:
             watched = await self.watch.tick()
-            self.last_look = time.monotonic() if watched.held else None  # None: another process watches
+            now = time.monotonic()
+            self.last_look = now if watched.held else None  # None: another process watches
+            self._next_look = now + self.watch.rules.interval if watched.held else 0.0
             for request in watched.unblocked:
                 await self.showing.changed(request)  # the outcome, with Undo
 

@@ -16,7 +16,7 @@ from bot.domain.entries import BlocklistEntry
 from bot.domain.model import WATCHER, Asked, State
 from bot.domain.ports import Announcement
 from bot.domain.rules import Approvers, Rule
-from bot.domain.watch import CHECKS, PAGE, Watch, Watched, WatchRules
+from bot.domain.watch import CHECKS, HOLD_EVERY, PAGE, Watch, Watched, WatchRules
 
 from .fakes import (
     APPROVER,
@@ -165,6 +165,26 @@ async def test_a_second_watcher_does_not_hold_the_watch_while_the_first_renews_i
     assert said(two).posts == [("new", [43])]  # from where the first watcher was
     assert (store.holder, store.mark) == (TWO, 43) and blocklist.called("highest_id") == [None]
     assert await one.tick() == Watched(held=False)
+
+
+async def test_looks_an_hour_apart_keep_the_watch_held_between_them_and_a_dead_holders_is_taken_within_30_s(
+    store: WatchStore, blocklist: FakeBlocklist, clock: Clock
+) -> None:
+    hourly = WatchRules(WATCH, 3600.0, AUTO)
+    one, two = (
+        Watch(store, blocklist, hourly, holder, clock, Announcer(), world().process(holder)) for holder in (ONE, TWO)
+    )
+    assert (await one.tick()).held
+    for _ in range(30):  # five minutes of holding between looks, every HOLD_EVERY seconds
+        clock.advance(HOLD_EVERY)
+        assert await one.hold()
+        assert not await two.hold()
+    last = clock.now  # the holder dies
+    clock.now = last + 2 * HOLD_EVERY
+    assert not await two.hold()
+    clock.now = last + 2 * HOLD_EVERY + 0.001
+    assert await two.hold() and not await one.hold()
+    assert 2 * HOLD_EVERY + HOLD_EVERY <= 30  # taken at the latest one round after it went stale
 
 
 async def test_a_look_whose_advance_lost_the_race_keeps_nothing(

@@ -248,7 +248,7 @@ def test_a_report_keeps_slacks_limits_and_says_counts_and_durations_in_words(
         p90=p90,
         by_approver=by_approver,
         by_rule=7,
-        top=tuple(("<&>" * 400 + str(n), 10**5) for n in range(5)),
+        top=tuple((("x" * 24, "<&>" * 400 + str(n)), 10**5) for n in range(5)),
         reminders=3,
         escalations=1,
         truncated=True,

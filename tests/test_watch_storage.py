@@ -86,9 +86,9 @@ async def test_what_was_found_in_a_period_comes_back_with_when_oldest_first(watc
 
     found = await watch.found_between(1000.0, 2000.0, 10)
 
-    assert [(entry.id, at) for entry, at in found] == [(10, 1000.0), (30, 1000.0), (150, 1500.0)]
-    assert found[2][0] == announcement(150, "2001:db8::1").entry  # whole
-    assert [entry.id for entry, _ in await watch.found_between(1000.0, 2000.0, 1)] == [10]
+    assert [(one.entry.id, one.at) for one in found] == [(10, 1000.0), (30, 1000.0), (150, 1500.0)]
+    assert found[2].entry == announcement(150, "2001:db8::1").entry  # whole
+    assert [one.entry.id for one in await watch.found_between(1000.0, 2000.0, 1)] == [10]
 
 
 async def test_showing_lists_own_messages_checked_longest_ago_first_until_gone(watch: WatchStore) -> None:

@@ -191,6 +191,15 @@ class Announcement:
     gone: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An entry the watcher found new on the blocklist of the PBX ``pbx``, and when."""
+
+    entry: BlocklistEntry
+    at: float
+    pbx: str = ""
+
+
 class WatchStore(Protocol):
     """What the blocklist watcher keeps: one watcher at a time (a lease), how far it has read the PBX's
     list (a high-water mark on the entries' ids), and each entry it announced. Every method may raise
@@ -224,9 +233,9 @@ class WatchStore(Protocol):
     async def checked(self, entry_ids: Sequence[int], at: float) -> None:
         """These announcements' entries were checked against the PBX at ``at``."""
 
-    async def found_between(self, since: float, until: float, limit: int) -> list[tuple[BlocklistEntry, float]]:
-        """The entries announced (kept to announce) from ``since`` (included) to ``until`` (excluded), each with
-        when it was found, oldest first, at most ``limit``."""
+    async def found_between(self, since: float, until: float, limit: int) -> list[Found]:
+        """The entries announced (kept to announce) from ``since`` (included) to ``until`` (excluded), oldest
+        first, at most ``limit``."""
 
     async def mark_gone(self, entry_id: int) -> bool:
         """Record that the entry is gone: True when its announcement is marked gone (by this call or an earlier

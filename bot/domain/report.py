@@ -14,11 +14,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from .entries import BlocklistEntry, Target
+from .entries import Target
 from .model import State, UnblockRequest
-from .ports import ReportStore, RequestStore, WatchStore
+from .ports import Found, ReportStore, RequestStore, WatchStore
 from .recurrence import STILL_UNBLOCKED, WINDOW, key, keys
 
 DAY = 86400.0
@@ -97,7 +97,7 @@ class Report:
     #: requests unblocked without approval, by their rule
     by_rule: int
     #: the addresses or numbers unblocked most often, most first (at most :data:`TOP`)
-    top: tuple[tuple[str, int], ...]
+    top: tuple[tuple[tuple[str, str], int], ...]
     #: reminders and escalations sent about the requests of the period
     reminders: int = 0
     escalations: int = 0
@@ -116,7 +116,7 @@ def figures(
     *,
     truncated: bool = False,
     unblocks: Sequence[UnblockRequest] = (),
-    found: Sequence[tuple[BlocklistEntry, float]] = (),
+    found: Sequence[Found] = (),
 ) -> Report:
     """The report of ``requests`` (those made in the period); ``unblocks``: the unblocks from
     :data:`~bot.domain.recurrence.WINDOW` before the period on, and ``found``: the entries the watcher found in
@@ -133,7 +133,9 @@ def figures(
     for r in unblocked:
         if not r.decision.auto:
             approvers.update(dict.fromkeys(r.decision.approved_by or ((r.decision.by,) if r.decision.by else ()), 1))
-    targets: Counter[str] = Counter(label for r in unblocked for label in dict.fromkeys(_removed(r)))
+    targets: Counter[tuple[str, str]] = Counter(
+        (r.pbx, label) for r in unblocked for label in dict.fromkeys(_removed(r))
+    )
     return Report(
         since=since,
         until=until,
@@ -156,26 +158,26 @@ def figures(
 def came_back(
     made: Sequence[UnblockRequest],
     unblocks: Sequence[UnblockRequest],
-    found: Sequence[tuple[BlocklistEntry, float]] = (),
+    found: Sequence[Found] = (),
 ) -> tuple[CameBack, ...]:
-    """What came back within the window after one of ``unblocks`` unblocked it (and it stayed unblocked): the
-    requests of ``made`` about it, and the entries the watcher ``found`` (with when) that no request of ``made``
-    is about; each with the last such unblock, soonest after it first."""
-    earlier: dict[str, list[UnblockRequest]] = {}
+    """What came back on its PBX within the window after one of ``unblocks`` unblocked it there (and it stayed
+    unblocked): the requests of ``made`` about it, and the entries the watcher ``found`` that no request of
+    ``made`` is about; each with the last such unblock, soonest after it first."""
+    earlier: dict[tuple[str, str], list[UnblockRequest]] = {}
     for unblock in unblocks:
         if unblock.state in STILL_UNBLOCKED and unblock.decision.at is not None:
             for about in keys(unblock):
-                earlier.setdefault(about, []).append(unblock)
-    asked = {(t.kind, t.id) for request in made for t in request.what.targets}
-    seen: list[tuple[str, Sequence[Target], float]] = [(r.title, r.what.targets, r.asked.at) for r in made]
-    seen += [(entry.label, (entry,), at) for entry, at in found if (entry.kind, entry.id) not in asked]
+                earlier.setdefault((unblock.pbx, about), []).append(unblock)
+    asked = {(r.pbx, t.kind, t.id) for r in made for t in r.what.targets}
+    seen: list[tuple[str, str, Sequence[Target], float]] = [(r.pbx, r.title, r.what.targets, r.asked.at) for r in made]
+    seen += [(f.pbx, f.entry.label, (f.entry,), f.at) for f in found if (f.pbx, f.entry.kind, f.entry.id) not in asked]
     again: list[CameBack] = []
-    for label, targets, at in seen:
+    for pbx, label, targets, at in seen:
         wanted = {k for k in map(key, targets) if k is not None}
         before = [
             unblock
             for k in wanted
-            for unblock in earlier.get(k, ())
+            for unblock in earlier.get((pbx, k), ())
             if unblock.decision.at is not None and at - WINDOW <= unblock.decision.at < at
         ]
         if before:
@@ -205,7 +207,10 @@ def _removed(request: UnblockRequest) -> list[str]:
     return [t.label for t, r in zip(request.what.targets, request.done.results, strict=False) if r.outcome.gone]
 
 
-def _most(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+K = TypeVar("K", str, tuple[str, str])
+
+
+def _most(counts: Counter[K]) -> tuple[tuple[K, int], ...]:
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 

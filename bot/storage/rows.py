@@ -22,7 +22,7 @@ from ..domain.model import (
     What,
 )
 from ..domain.outcomes import Outcome
-from ..domain.ports import Announcement
+from ..domain.ports import Announcement, Found
 from . import evidence
 from .scoping import target_prefix
 
@@ -305,10 +305,10 @@ def announcement_row(announcement: Announcement, at: float) -> tuple[object, ...
     return announcement.entry.id, json.dumps(record(announcement.entry)), announcement.channel, at
 
 
-def found_from_row(row: Any) -> tuple[BlocklistEntry, float]:
-    """An announced entry and when it was found, from a row of ``entry, at``."""
-    entry, at = tuple(row)
-    return _announced(entry), float(at)
+def found_from_row(row: Any) -> Found:
+    """An announced entry, when it was found and on which PBX, from a row of ``entry, at, pbx``."""
+    entry, at, pbx = tuple(row)
+    return Found(_announced(entry), float(at), str(pbx))
 
 
 def announcement_from_row(row: Any) -> Announcement:

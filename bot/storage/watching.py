@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..domain.entries import BlocklistEntry
-from ..domain.ports import Announcement
+from ..domain.ports import Announcement, Found
 from . import rows
 from .scoping import Scoped
 
@@ -77,9 +76,9 @@ class WatchRows(Scoped):
             sql = f"UPDATE announcements SET checked_at = ? WHERE pbx = ? AND entry_id IN ({marks})"
             await self._write(sql, at, self._own, *entry_ids)
 
-    async def found_between(self, since: float, until: float, limit: int) -> list[tuple[BlocklistEntry, float]]:
+    async def found_between(self, since: float, until: float, limit: int) -> list[Found]:
         sql = (
-            f"SELECT entry, at FROM announcements WHERE {self._mine} AND at >= ? AND at < ?"
+            f"SELECT entry, at, pbx FROM announcements WHERE {self._mine} AND at >= ? AND at < ?"
             " ORDER BY at, entry_id LIMIT ?"
         )
         return [rows.found_from_row(row) for row in await self._fetch(sql, self.pbx, since, until, limit)]

@@ -27,6 +27,7 @@ from bot.domain.ports import (
     AlreadyOpen,
     Announcement,
     EntryList,
+    Found,
     NotShown,
     Shown,
     StoreUnreachable,
@@ -759,11 +760,15 @@ class WatchStore:
     async def checked(self, entry_ids: Sequence[int], at: float) -> None:
         self.own.checked_at.update(dict.fromkeys(entry_ids, at))
 
-    async def found_between(self, since: float, until: float, limit: int) -> list[tuple[BlocklistEntry, float]]:
+    async def found_between(self, since: float, until: float, limit: int) -> list[Found]:
         found = [
-            (a.entry, w.kept_at[i]) for w in self._seen() for i, a in w.kept.items() if since <= w.kept_at[i] < until
+            Found(a.entry, w.kept_at[i], pbx)
+            for pbx, w in self.pbxes.items()
+            if self.pbx is None or pbx == self.pbx
+            for i, a in w.kept.items()
+            if since <= w.kept_at[i] < until
         ]
-        return sorted(found, key=lambda pair: (pair[1], pair[0].id))[:limit]
+        return sorted(found, key=lambda one: (one.at, one.entry.id))[:limit]
 
     async def mark_gone(self, entry_id: int) -> bool:
         if entry_id not in self.own.kept:

@@ -5,7 +5,7 @@ latest only), claimed once by two processes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +16,7 @@ from bot.domain.actions import UNBLOCK, Action, Does, Result
 from bot.domain.entries import Target
 from bot.domain.model import Approval, Asked, Decision, Done, Escalation, State, UnblockRequest, What
 from bot.domain.outcomes import Outcome
-from bot.domain.ports import StoreUnreachable
+from bot.domain.ports import Found, StoreUnreachable
 from bot.domain.reads import Reads
 from bot.domain.report import DAY, REPORT_CLAIM_HOLD, CameBack, Ending, Report, Reporting, Weekly, figures, quantile
 
@@ -91,7 +91,8 @@ def test_the_figures_count_endings_decision_times_approvers_and_the_five_most_un
     # each approver of several once; the undone request unblocked too, the failed and denied ones did not
     assert report.by_approver == ((BOB, 2), (CAROL, 2), (DAVE, 1)) and report.by_rule == 1
     # 198.51.100.0/24, the sixth, is left out
-    assert report.top == (("203.0.113.7", 3), ("+15550100", 1), ("192.0.2.10", 1), ("192.0.2.11", 1), ("192.0.2.9", 1))
+    top = (("203.0.113.7", 3), ("+15550100", 1), ("192.0.2.10", 1), ("192.0.2.11", 1), ("192.0.2.9", 1))
+    assert report.top == tuple((("", label), count) for label, count in top)
 
 
 def test_what_was_asked_about_again_within_30_days_of_an_unblock_is_listed_soonest_first() -> None:
@@ -110,7 +111,11 @@ def test_what_was_asked_about_again_within_30_days_of_an_unblock_is_listed_soone
     ]
 
     # what the watcher found: asked about too (not counted twice), or not
-    found = [(C, T), (blocked_address(20, "203.0.113.7"), T + 2 * DAY), (blocked_address(21, "192.0.2.200"), T)]
+    found = [
+        Found(C, T),
+        Found(blocked_address(20, "203.0.113.7"), T + 2 * DAY),
+        Found(blocked_address(21, "192.0.2.200"), T),
+    ]
 
     report = figures(period, T, T + WEEK, unblocks=earlier, found=found)
 
@@ -122,12 +127,24 @@ def test_what_was_asked_about_again_within_30_days_of_an_unblock_is_listed_soone
     )
 
 
+def test_what_comes_back_and_what_is_unblocked_most_are_counted_on_each_pbx_apart() -> None:
+    on_acme = replace(made(1, State.UNBLOCKED, A, by=BOB, after=60, created_at=T - DAY), pbx="acme")
+    # the same address, asked about on another PBX and found there: not what acme unblocked coming back
+    on_beta = replace(made(10, State.UNBLOCKED, blocked_address(11, "203.0.113.7"), by=CAROL, after=5), pbx="beta")
+    found = [Found(blocked_address(20, "203.0.113.7"), T + DAY, "beta"), Found(A, T + 2 * DAY, "acme")]
+
+    report = figures([on_beta], T, T + WEEK, unblocks=[on_acme], found=found)
+
+    assert report.came_back == (CameBack("203.0.113.7", 3 * DAY - 60, BOB, None, "acme"),)
+    assert report.top == ((("beta", "203.0.113.7"), 1),)
+
+
 def test_allow_only_counts_the_address_it_let_in() -> None:
     action = Action(Does.ALLOW_ONLY, 3600.0)
     results = (Result(Outcome.ALLOWED, "201"),)
     only = made(1, State.UNBLOCKED, B, by=BOB, after=60, action=action, asked_address="198.51.100.7", results=results)
 
-    assert figures([only], T, T + DAY).top == (("198.51.100.7", 1),)
+    assert figures([only], T, T + DAY).top == ((("", "198.51.100.7"), 1),)
 
 
 def test_quantiles_interpolate_between_the_nearest_values_and_a_period_without_requests_has_none() -> None:

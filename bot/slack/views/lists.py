@@ -215,7 +215,7 @@ def report(figures: Report, days: int | None, zone: tzinfo = UTC) -> tuple[str, 
         blocks.append(section(_timing(figures)))
         blocks += sections(_approvers(figures))
         if figures.top:
-            lines = [f"• {fit(label, LABEL)}: {times(count)}" for label, count in figures.top]
+            lines = [f"• {pbx_tag(pbx)}{fit(label, LABEL)}: {times(count)}" for (pbx, label), count in figures.top]
             blocks += sections(lines, "*Unblocked most often*")
         if figures.came_back:
             blocks += sections(_came_back(figures), f"*Blocked again within {RECURRENCE_DAYS} days of an unblock*")

@@ -13,10 +13,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.domain.model import State
+
 from .conftest import MakeHarness
 from .fakes.openapi_check import check_against_spec, sent_by_the_bot
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, APPROVE, BOB, CAROL, GENERAL, REQUEST_ENTRY, Harness
+from .harness import ALICE, APPROVE, BOB, CAROL, GENERAL, REQUEST_ENTRY, Harness, move
 from .test_shortcuts import (
     CHANNEL,
     REASON,
@@ -288,3 +290,30 @@ async def test_each_pbx_is_watched_and_its_announcements_ask_about_it(
     [card] = [m for m in harness.cards("C0NOC") if m not in announced]
     request = await harness.request_for(card)
     assert request.pbx == "beta" and request.what.targets[0].label == "198.51.100.10"
+
+
+async def test_after_a_restart_a_request_left_under_way_is_finished_on_its_own_pbx_only(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    # both PBXes have an entry 42; beta's request was claimed by a process that died before it asked 3CX
+    await fleet.open_card("42", channel=ACME_ROOM)
+    request = await fleet.open_card("42", channel=BETA_ROOM)
+    assert fleet.bot is not None
+    gone = fleet.clock() - 3600
+    claimed = await move(
+        fleet.bot.store,
+        request.id,
+        State.PENDING,
+        State.EXECUTING,
+        actor=CAROL,
+        at=gone,
+        owner="gone",
+    )
+    assert claimed is not None
+    await fleet.restart()
+    assert fleet.bot is not None
+    for served in fleet.bot.served:
+        await served.sweeper.tick()
+    await fleet.settle()
+    assert (await fleet.stored(request)).state is State.UNBLOCKED
+    assert deleted(beta) == ["/xapi/v1/Blocklist(42)"] and pbx.calls("DELETE") == []

@@ -107,6 +107,8 @@ class Allow:
     checked_at: float | None = None
     #: the token of the claim that made its last change (an Extend, or its end), which names the process
     done_claim: str | None = None
+    #: the PBX it is on (as its request's)
+    pbx: str = ""
 
     def most(self, rule: Rule) -> float:
         """The latest it may end, in whole seconds: ``rule.allow_max`` after it was added."""

@@ -17,7 +17,7 @@ from .scoping import Scoped
 
 FIELDS = (
     "request_id, entry_id, address, added_at, ends_at, duration, phase, change_by, holder, held_at, extend_to,"
-    " extended_by, extended_at, warned_for, ended_at, ended_by, ended_how, told_at, checked_at, done_claim"
+    " extended_by, extended_at, warned_for, ended_at, ended_by, ended_how, told_at, checked_at, done_claim, pbx"
 )
 SELECT = f"SELECT {FIELDS} FROM allows"
 #: the phases in which a change is held
@@ -28,7 +28,7 @@ ACTIVE, ENDED = Phase.ACTIVE.value, Phase.ENDED.value
 def allow_from_row(row: Sequence[Any]) -> Allow:
     (request_id, entry_id, address, added_at, ends_at, duration, phase, *rest) = row
     change_by, holder, held_at, extend_to, extended_by, extended_at, warned_for, *ended = rest
-    ended_at, ended_by, how, told_at, checked_at, done_claim = ended
+    ended_at, ended_by, how, told_at, checked_at, done_claim, pbx = ended
     return Allow(
         request_id=str(request_id),
         entry_id=int(entry_id),
@@ -50,6 +50,7 @@ def allow_from_row(row: Sequence[Any]) -> Allow:
         told_at=told_at,
         checked_at=checked_at,
         done_claim=done_claim,
+        pbx=str(pbx),
     )
 
 

@@ -1067,7 +1067,8 @@ class MemoryAllows:
     async def keep_allow(self, allow: Allow) -> None:
         await self._turn("keep_allow")
         if allow.request_id not in self.allows:
-            self.allows[allow.request_id], self.pbx_of[allow.request_id] = allow, self.pbx or ""
+            kept = replace(allow, pbx=self.pbx or "")
+            self.allows[allow.request_id], self.pbx_of[allow.request_id] = kept, kept.pbx
 
     async def allow_of(self, request_id: str) -> Allow | None:
         await self._turn("allow_of")

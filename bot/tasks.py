@@ -35,8 +35,17 @@ DEFAULT_LIMITS = {Lane.COMMANDS: Limits(64, 2000), Lane.DECISIONS: Limits(16, 50
 
 
 class BackgroundWork:
-    def __init__(self, limits: dict[Lane, Limits] | None = None) -> None:
-        self._limits = {**DEFAULT_LIMITS, **(limits or {})}
+    """``pbxes``: how many PBXes the work calls. Each lane runs as many tasks at once for each, so that tasks
+    waiting for a PBX slow to answer (each PBX's client has connections of its own) leave room for the others';
+    the tasks it lets wait beyond those stay as for one."""
+
+    def __init__(self, limits: dict[Lane, Limits] | None = None, pbxes: int = 1) -> None:
+        every = {**DEFAULT_LIMITS, **(limits or {})}
+        more = pbxes - 1
+        self._limits = {
+            lane: Limits(limit.concurrency * pbxes, limit.max_pending + limit.concurrency * more)
+            for lane, limit in every.items()
+        }
         self._slots = {lane: asyncio.Semaphore(limit.concurrency) for lane, limit in self._limits.items()}
         self._pending = dict.fromkeys(self._limits, 0)
         self._tasks: set[asyncio.Task[None]] = set()

@@ -61,7 +61,7 @@ VIEWS: dict[str, Callable[[str], Drawn]] = {
     "allow's warning": lambda pbx: allows.warning(ALLOW, 3600.0, 86400.0, AT + 3000, pbx=pbx),
     "allow extended": lambda pbx: allows.extended(ALLOW, pbx=pbx),
     "allow's end": lambda pbx: allows.ended(ENDED, pbx=pbx),
-    "allows in the home tab": lambda pbx: allows.home_allows([(replace(ALLOW, pbx=pbx), True)], 5),
+    "allows in the home tab": lambda pbx: ("Allow entries", allows.home_allows([(replace(ALLOW, pbx=pbx), True)], 5)),
     "home tab": lambda pbx: lists.home_view([replace(WAITING, pbx=pbx)], [replace(UNBLOCKED, pbx=pbx)]),
     "history": lambda pbx: lists.history([replace(UNBLOCKED, pbx=pbx)], everywhere=True),
     "decided in the home tab": lambda pbx: lists.decided_notice(replace(UNBLOCKED, pbx=pbx)),

@@ -126,7 +126,8 @@ def home_allows(allows: Sequence[tuple[Allow, bool]], shown: int) -> Blocks:
     """The Home tab's allow entries in force, the soonest end first, with End now for those the reader may end."""
     blocks: Blocks = [{"type": "divider"}, section("*Allow entries in force* (the soonest end first)")]
     for allow, may_end in allows[:shown]:
-        line = f"• {pbx_tag(allow.pbx)}*{_address(allow)}* until {slack_date(allow.ends_at)} · request `{allow.request_id}`"
+        until = f"until {slack_date(allow.ends_at)} · request `{allow.request_id}`"
+        line = f"• {pbx_tag(allow.pbx)}*{_address(allow)}* {until}"
         blocks.append(section(line, _end_now(allow, HOME_ALLOW_END) if may_end else None))
     if len(allows) > shown:
         blocks.append(context("…and more."))

@@ -18,7 +18,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-from .app import threecx_client
 from .config.pbxes import PbxSettings
 from .domain.allowing import duration_words
 from .domain.entries import MAX_ENTRY_ID, MIN_ENTRY_ID
@@ -26,6 +25,7 @@ from .domain.evidence import Thresholds
 from .domain.outcomes import Outcome
 from .logs import Redactor
 from .network import host
+from .served import threecx_client
 from .threecx.client import ThreeCXClient
 from .threecx.errors import ADVICE, ChangedError, NotFoundError, ThreeCXError, UnexpectedResponseError
 from .threecx.evidence import ThreeCXEvidence

@@ -32,8 +32,7 @@ from yarl import URL
 from .. import calls, metrics
 from ..calls import Lane
 from ..domain.entries import BlockedNumber, BlocklistEntry, Removal
-from ..network import unreached
-from .errors import Answer, CredentialsError, ThreeCXError, UnavailableError, UnexpectedResponseError
+from .errors import Answer, CredentialsError, ThreeCXError, UnavailableError, UnexpectedResponseError, no_answer
 from .models import EntitySet
 from .retry import RETRYABLE_STATUSES, RetryPolicy, may_retry
 from .tokens import RenewToken
@@ -55,6 +54,7 @@ class ThreeCXClient:
 
     Use as ``async with ThreeCXClient(...) as client:`` or call :meth:`start`
     and :meth:`close`; the session must be created inside the running loop.
+    ``pbx`` names the PBX in the metrics.
     """
 
     def __init__(
@@ -73,7 +73,6 @@ class ThreeCXClient:
         pbx: str = "",
     ) -> None:
         self._root = base_url.rstrip("/")
-        #: the PBX's name, in the metrics
         self._pbx = pbx
         self._form = {"client_id": client_id, "client_secret": client_secret, "grant_type": "client_credentials"}
         self._timeout = timeout
@@ -274,7 +273,7 @@ class ThreeCXClient:
                 answer = await self._try(method, url, path, headers, data, self._slots[lane or calls.LANE.get()])
             except NO_ANSWER as exc:
                 sent, status, retry_after = not isinstance(exc, aiohttp.ClientConnectorError), None, None
-                failure = _no_answer(exc, method, path, creates=creates, sent=sent)
+                failure = no_answer(exc, method, path, creates=creates, sent=sent)
                 failure.maybe_applied = changes and sent
             else:
                 if answer.status not in RETRYABLE_STATUSES:
@@ -333,19 +332,6 @@ class ThreeCXClient:
                 raise UnavailableError(message, method=method, path=path) from exc
             finally:
                 metrics.threecx_request(method, path, status, time.monotonic() - started, self._pbx)
-
-
-def _no_answer(exc: BaseException, method: str, path: str, *, creates: bool, sent: bool) -> UnavailableError:
-    """What a try that got no answer (``sent``: the request may have reached 3CX) failed with."""
-    if creates and sent:
-        message = "3CX's answer was lost, so it is not known whether the entry was added"
-    elif isinstance(exc, TimeoutError):
-        message = "3CX did not answer in time"
-    else:
-        message = "3CX could not be reached"
-    why = unreached(exc)
-    # "connection refused" says more to people than a class name
-    return UnavailableError(message, method=method, path=path, detail=why or type(exc).__name__, unreached=why)
 
 
 async def _count_send(_: aiohttp.ClientSession, context: SimpleNamespace, __: object) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..domain.entries import CallFailed
 from ..domain.outcomes import Outcome
+from ..network import unreached
 
 
 class ThreeCXError(CallFailed):
@@ -139,3 +140,16 @@ class Answer:
             message = "3CX answered a query without a list of entries"
             raise UnexpectedResponseError(message, method=self.method, path=self.path)
         return found
+
+
+def no_answer(exc: BaseException, method: str, path: str, *, creates: bool, sent: bool) -> UnavailableError:
+    """What a try that got no answer (``sent``: the request may have reached 3CX) failed with."""
+    if creates and sent:
+        message = "3CX's answer was lost, so it is not known whether the entry was added"
+    elif isinstance(exc, TimeoutError):
+        message = "3CX did not answer in time"
+    else:
+        message = "3CX could not be reached"
+    why = unreached(exc)
+    # "connection refused" says more to people than a class name
+    return UnavailableError(message, method=method, path=path, detail=why or type(exc).__name__, unreached=why)

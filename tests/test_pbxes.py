@@ -131,8 +131,8 @@ async def test_a_pbxs_channel_means_that_pbx(fleet: Harness, pbx: FakeThreeCX, b
 async def test_a_channel_with_no_pbx_or_a_name_that_is_none_lists_the_pbxes(
     fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
 ) -> None:
-    for text in ("42", "zeta 42"):
-        reply, _ = await fleet.command(text)
+    for text, channel in (("42", GENERAL), ("zeta 42", GENERAL), ("zeta 42", ACME_ROOM)):
+        reply, _ = await fleet.command(text, channel=channel)
         assert "Which PBX?" in reply.message and "`acme`, `beta`" in reply.message
     await fleet.settle()
     assert fleet.cards(GENERAL) == []

@@ -10,6 +10,7 @@ one, named "", meant everywhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -82,18 +83,21 @@ class Fleet:
         may = self.may_ask(asker)
         if not may:
             return say.OTHER_WORKSPACE
-        if pbx is not None and pbx in may:
+        if pbx is not None and pbx in may and not (named is None and self.misnamed(first, rest, text)):
             return self.pbxes[pbx].use_cases.command(rest if named is not None else text, asker)
         if named is None and not self.is_guest(asker):
-            try:
-                parsed = parse_command(text)
-            except InvalidCommand:
-                parsed = None
+            parsed = _parsed(text)
             if isinstance(parsed, ShowHistory | ShowReport):
                 return self.first.command(text, asker)
             if isinstance(parsed, ShowHelp):
                 return f"{self.first.command(text, asker)}\n\n{say.which_pbx(may)}"
         return say.which_pbx(may)
+
+    def misnamed(self, first: str, rest: str, text: str) -> bool:
+        """Whether ``text``, which cannot be read as it is, names a PBX the bot does not serve before what can
+        (``/unblock zeta 42``), where the bot serves several."""
+        several = len(self.pbxes) > 1 or "" not in self.pbxes
+        return several and NAME.fullmatch(first) is not None and _parsed(text) is None and _parsed(rest) is not None
 
     def may_click(self, pbx: str, asker: Asker, *, decides: bool) -> str | None:
         """Why ``asker`` may not click a button of ``pbx`` (``decides``: one only approvers may click); None when
@@ -103,3 +107,15 @@ class Fleet:
         if pbx not in self.may_ask(asker):
             return say.OTHER_WORKSPACE
         return say.GUEST_NOT_APPROVER if decides and asker.user not in self.pbxes[pbx].approvers else None
+
+
+#: what a PBX's name looks like (as ``bot.config.pbxes`` allows names)
+NAME = re.compile(r"[a-z][a-z0-9-]{0,23}")
+
+
+def _parsed(text: str) -> object | None:
+    """What ``/unblock <text>`` asks for; None when it cannot be read."""
+    try:
+        return parse_command(text)
+    except InvalidCommand:
+        return None

@@ -35,16 +35,17 @@ DEFAULT_LIMITS = {Lane.COMMANDS: Limits(64, 2000), Lane.DECISIONS: Limits(16, 50
 
 
 class BackgroundWork:
-    """``pbxes``: how many PBXes the work calls. Each lane runs as many tasks at once for each, so that tasks
-    waiting for a PBX slow to answer (each PBX's client has connections of its own) leave room for the others';
-    the tasks it lets wait beyond those stay as for one."""
+    """``pbxes``: how many PBXes the work calls. Decisions run as many at once for each, so that those waiting for
+    a PBX slow to answer (each PBX's client has connections of its own) leave room for the others'; the decisions
+    it lets wait beyond those stay as for one. Commands keep their own bound whatever the PBXes, so that a burst of
+    them never takes the event loop from the clicks."""
 
     def __init__(self, limits: dict[Lane, Limits] | None = None, pbxes: int = 1) -> None:
         every = {**DEFAULT_LIMITS, **(limits or {})}
-        more = pbxes - 1
+        decisions, more = every[Lane.DECISIONS], pbxes - 1
         self._limits = {
-            lane: Limits(limit.concurrency * pbxes, limit.max_pending + limit.concurrency * more)
-            for lane, limit in every.items()
+            **every,
+            Lane.DECISIONS: Limits(decisions.concurrency * pbxes, decisions.max_pending + decisions.concurrency * more),
         }
         self._slots = {lane: asyncio.Semaphore(limit.concurrency) for lane, limit in self._limits.items()}
         self._pending = dict.fromkeys(self._limits, 0)

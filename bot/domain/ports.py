@@ -35,6 +35,9 @@ class RequestStore(Protocol):
     """Where requests and their transitions are kept (see ``bot.storage``). Every method may raise
     :class:`StoreUnreachable`."""
 
+    def scoped(self, pbx: str) -> RequestStore:
+        """A view of the same store whose reads list only the requests of the PBX ``pbx``."""
+
     async def add(self, request: UnblockRequest) -> None:
         """Keep a new pending request, and take its entries; :class:`AlreadyOpen` (nothing kept) when an entry is
         already taken by an open request."""

@@ -99,8 +99,7 @@ class Reads:
     async def unblocks(self, at: float, pbx: str) -> Unblocks:
         """The unblocks on the PBX ``pbx`` of the :data:`~bot.domain.recurrence.WINDOW` before ``at`` (one read of
         the store), to find the earlier unblocks of what a request or a new entry is about (``Unblocks.of``)."""
-        since = await self.store.unblocked_since(at - WINDOW)
-        return Unblocks(at, tuple(request for request in since if request.pbx == pbx))
+        return Unblocks(at, tuple(await self.store.scoped(pbx).unblocked_since(at - WINDOW)))
 
     async def allows_in_force(self, user: str, now: float) -> list[tuple[Allow, bool]]:
         """The allow entries in force at ``now`` that ``user`` may see (an approver: all; anyone else: those of their

@@ -407,9 +407,10 @@ def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
 
 
 def card_request_id(blocks: list[dict[str, Any]]) -> str:
-    """The request a card is about: the value of its first button that is a request's id alone (Approve and
-    allow's carry a duration too, and may come first)."""
-    return next(str(b["value"]) for b in buttons(blocks) if re.fullmatch(r"[0-9a-f]{16}", str(b.get("value"))))
+    """The request a card is about: the value of its first button that is a request's id alone, after its PBX's
+    name where it has one (Approve and allow's carry a duration too, and may come first)."""
+    values = (re.fullmatch(r"(?:[a-z][a-z0-9-]*/)?([0-9a-f]{16})", str(b.get("value"))) for b in buttons(blocks))
+    return next(found[1] for found in values if found)
 
 
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

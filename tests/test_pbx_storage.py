@@ -98,9 +98,11 @@ async def test_each_pbx_lists_its_own_requests_and_the_unscoped_store_lists_ever
     assert ids(await store.still_waiting(60.0, 60.0, None)) == ["a", "b", "c"]
     assert ids(await beta.between(0.0, 100.0, 10)) == ["b"] and len(await store.between(0.0, 100.0, 10)) == 4
     assert ids(await acme.abandoned(60.0)) == ["e"] and await beta.abandoned(60.0) == []
-    # by its id, a request is found through any of them, and knows its PBX
-    found = await beta.get("a" * 16)
+    # by its id, a request is found through its own PBX's view and the unscoped store, and knows its PBX; another
+    # PBX's view does not find it
+    found = await acme.get("a" * 16)
     assert found is not None and found.pbx == "acme" and found == await store.get("a" * 16)
+    assert await beta.get("a" * 16) is None
 
 
 async def test_what_was_unblocked_and_undone_is_listed_for_its_own_pbx(store: Store) -> None:
@@ -128,7 +130,7 @@ async def test_allow_entries_are_kept_for_the_pbx_of_the_view_that_keeps_them(st
     assert [r.id[0] for r in await beta.allowing_unkept(0.0, 10)] == ["d"]
     assert await beta.end_allow("b" * 16, How.REMOVED, None, 60.0, "x") is not None  # by its request's id
     assert [a.request_id[0] for a in await beta.allows_untold(10)] == ["b"] and await acme.allows_untold(10) == []
-    assert await acme.allow_of("b" * 16) is not None
+    assert await acme.allow_of("b" * 16) is None and await beta.allow_of("b" * 16) is not None  # its own PBX's
 
 
 async def test_each_pbx_announces_its_own_entry_42_and_has_its_own_lease(store: Store) -> None:
@@ -168,7 +170,8 @@ async def test_the_domains_fakes_keep_pbxes_apart_as_the_stores_do() -> None:
     with pytest.raises(AlreadyOpen):
         await beta.add(request("c" * 16, "beta"))
     assert ids(await acme.waiting(10)) == ["a"] and ids(await requests.waiting(10)) == ["a", "b"]
-    assert await requests.scoped("").recent(10) == [] and await acme.get("b" * 16) is not None
+    assert await requests.scoped("").recent(10) == [] and await acme.get("b" * 16) is None
+    assert await beta.get("b" * 16) is not None and await requests.get("b" * 16) is not None
 
     await allows.scoped("acme").keep_allow(Allow("a" * 16, 9, "203.0.113.7", 41.0, 3641.0, 3600.0))
     assert await allows.scoped("beta").allows_in_force(10) == [] and len(await allows.allows_in_force(10)) == 1

@@ -19,7 +19,7 @@ from bot.tasks import Limits
 from .conftest import MakeHarness
 from .fakes.openapi_check import check_against_spec, sent_by_the_bot
 from .fakes.threecx import FakeThreeCX
-from .harness import ALICE, APPROVE, BOB, CAROL, GENERAL, REQUEST_ENTRY, Harness, move, wait_for
+from .harness import ALICE, APPROVE, APPROVE_ALLOW, BOB, CAROL, GENERAL, REQUEST_ENTRY, Harness, move, wait_for
 from .test_shortcuts import (
     CHANNEL,
     REASON,
@@ -39,6 +39,7 @@ from .test_shortcuts import (
 ACME_ROOM, BETA_ROOM = "C0ACME", "C0BETA"
 #: the form's select of the PBXes (as its block names it)
 PBX = "unblock_pbx"
+UNKNOWN_REQUEST = "The bot has no record of this request, so nothing was done. Ask again with `/unblock`."
 #: a customer's workspace, sharing acme's channel with the provider's (Slack Connect), and a stranger's
 CUSTOMER, STRANGER = "TCUSTOMER", "TSTRANGER"
 #: the customer's people: one acme's approvers name, one they do not
@@ -324,3 +325,18 @@ async def test_after_a_restart_a_request_left_under_way_is_finished_on_its_own_p
     await fleet.settle()
     assert (await fleet.stored(request)).state is State.UNBLOCKED
     assert deleted(beta) == ["/xapi/v1/Blocklist(42)"] and pbx.calls("DELETE") == []
+
+
+async def test_a_button_whose_value_names_another_pbx_than_its_requests_does_nothing(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    on_beta = await fleet.open_card("42", channel=BETA_ROOM)
+    [card] = fleet.cards(BETA_ROOM)
+    values = [e["value"] for b in card.blocks if b["type"] == "actions" for e in b["elements"] if "value" in e]
+    assert f"beta/{on_beta.id}" in values  # the card's buttons name their PBX
+    for action, value in ((APPROVE, f"acme/{on_beta.id}"), (APPROVE_ALLOW, f"acme/{on_beta.id}:3600")):
+        _, response_url = await fleet.click(action, on_beta, user=BOB, channel=ACME_ROOM, value=value)
+        await fleet.settle()
+        assert fleet.notes(response_url) == [UNKNOWN_REQUEST]
+    assert pbx.calls("DELETE") == [] and beta.calls("DELETE") == []
+    assert (await fleet.stored(on_beta)).state is State.PENDING

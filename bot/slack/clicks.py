@@ -74,10 +74,11 @@ def click(fleet: Fleet, action_id: str, value: str, asker: Asker) -> None:
 
 
 async def _routed(fleet: Fleet, kind: Click[Any], button: Any, named: str, asker: Asker, action_id: str) -> None:
-    """The click's work, for the PBX of its request, or the one its value names; or why it does nothing: a PBX
-    the bot does not serve (any more), a person who may not click it there, a duration not offered (any more)."""
+    """The click's work, for the PBX its value names, or (a card from before the bot named them) its request's;
+    or why it does nothing: a PBX the bot does not serve (any more), a person who may not click it there, a
+    duration not offered (any more). A value that names another PBX than its request's finds no request there."""
     pbx: str | None = named
-    if isinstance(button, RequestButton | AllowButton | ExtendButton) and len(fleet.pbxes) > 1:
+    if not named and isinstance(button, RequestButton | AllowButton | ExtendButton) and "" not in fleet.pbxes:
         request = await fleet.first.requests.reads.get(button.request_id)
         pbx = request.pbx if request is not None else None
     if pbx is None or pbx not in fleet.pbxes:

@@ -77,13 +77,13 @@ class AllowRows(Scoped):
         )
 
     async def allow_of(self, request_id: str) -> Allow | None:
-        found = await self._allows("WHERE request_id = ?", request_id)
+        found = await self._mine_listed("request_id = ?", "", request_id)
         return found[0] if found else None
 
     async def allows_of(self, request_ids: Sequence[str]) -> list[Allow]:
         if not request_ids:
             return []
-        return await self._allows(f"WHERE request_id IN ({', '.join('?' * len(request_ids))})", *request_ids)
+        return await self._mine_listed(f"request_id IN ({', '.join('?' * len(request_ids))})", "", *request_ids)
 
     async def requests_of(self, request_ids: Sequence[str]) -> list[UnblockRequest]:
         if not request_ids:

@@ -165,7 +165,8 @@ class MemoryStore:
 
     async def get(self, request_id: str) -> UnblockRequest | None:
         async with self._call("get"):
-            return self._requests.get(request_id)
+            found = self._requests.get(request_id)
+            return found if found is not None and self.pbx in (None, found.pbx) else None
 
     async def abandoned(self, heartbeat_before: float) -> list[UnblockRequest]:
         def abandoned(r: UnblockRequest) -> bool:
@@ -1072,11 +1073,12 @@ class MemoryAllows:
 
     async def allow_of(self, request_id: str) -> Allow | None:
         await self._turn("allow_of")
-        return self.allows.get(request_id)
+        found = self.allows.get(request_id)
+        return found if found is not None and self._mine(found) else None
 
     async def allows_of(self, request_ids: Sequence[str]) -> list[Allow]:
         await self._turn("allows_of")
-        return [self.allows[i] for i in request_ids if i in self.allows]
+        return [self.allows[i] for i in request_ids if i in self.allows and self._mine(self.allows[i])]
 
     async def requests_of(self, request_ids: Sequence[str]) -> list[UnblockRequest]:
         await self._turn("requests_of")

@@ -21,7 +21,7 @@ from ...domain.allows import (
 )
 from ...domain.outcomes import Outcome
 from ..blocks import Blocks, actions, button, confirm, context, fallback, fit, section
-from ..buttons import ALLOW_END, ALLOW_EXTEND, HOME_ALLOW_END, ExtendButton, RequestButton
+from ..buttons import ALLOW_END, ALLOW_EXTEND, HOME_ALLOW_END, ExtendButton, RequestButton, of_pbx
 from .common import LABEL, explained, mention, pbx_tag, slack_date, time_since
 
 
@@ -36,7 +36,7 @@ def _end_now(allow: Allow, action_id: str) -> dict[str, object]:
         "End now",
         "Keep it",
     )
-    return button("End now", action_id, RequestButton(allow.request_id).encode(), "danger", sure)
+    return button("End now", action_id, of_pbx(allow.pbx, RequestButton(allow.request_id).encode()), "danger", sure)
 
 
 def at_most(allow_max: float) -> str:
@@ -51,7 +51,7 @@ def warning(allow: Allow, extend_by: float, allow_max: float, now: float, *, pbx
     blocks: Blocks = [section(f":hourglass: {line}")]
     elements = [_end_now(allow, ALLOW_END)]
     if extend_by > 0:
-        value = ExtendButton(allow.request_id, int(allow.ends_at)).encode()
+        value = of_pbx(allow.pbx, ExtendButton(allow.request_id, int(allow.ends_at)).encode())
         elements.insert(0, button(f"Extend by {duration_words(extend_by)}", ALLOW_EXTEND, value, "primary"))
     else:
         blocks.append(context(f"It cannot be extended: {at_most(allow_max)}."))

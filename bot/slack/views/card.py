@@ -11,7 +11,7 @@ from ...domain.model import Approval, Escalation, UnblockRequest, agreed
 from ...domain.recurrence import Recurrence
 from ...domain.rules import Approvers
 from ..blocks import Block, Blocks, actions, button, clip, confirm, context, fallback, fit, section, select
-from ..buttons import ALLOW_FOR, ALLOW_ONLY, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton
+from ..buttons import ALLOW_FOR, ALLOW_ONLY, APPROVE, APPROVE_ALLOW, CANCEL, DENY, AllowButton, RequestButton, of_pbx
 from .common import (
     RECURRENCE_DAYS,
     RULE,
@@ -44,7 +44,7 @@ def request_card(
     request about one IP address (or a narrow network) also offers Approve and allow (for ``chosen``, else the
     first duration). ``recurring``: what the request is about was unblocked before, and the card says so. What
     3CX knew about the address is shown as at ``now`` (by default, when the request was made)."""
-    value = RequestButton(request.id).encode()
+    value = of_pbx(request.pbx, RequestButton(request.id).encode())
     # Approve is the main action, asked once more; Approve and allow, which opens more, is the red one
     decision = actions(
         "unblock_decision",
@@ -134,8 +134,8 @@ def allow_choice(request: UnblockRequest, durations: Sequence[float], seconds: f
         )
         ask = confirm("Unblock and allow?", question, "Unblock and allow", "Go back")
         block_id, words, action_id = "unblock_allow", f"Approve and allow for {duration}", APPROVE_ALLOW
-    options = [(f"Allow for {duration_words(d)}", AllowButton(request.id, int(d)).encode()) for d in durations]
-    current = AllowButton(request.id, int(seconds)).encode()
+    options = [(f"Allow for {duration_words(d)}", _allow(request, d)) for d in durations]
+    current = _allow(request, seconds)
     return actions(
         block_id, select(ALLOW_FOR, options, current, "Allow for…"), button(words, action_id, current, "danger", ask)
     )
@@ -169,3 +169,8 @@ def escalation_reply(request: UnblockRequest, escalation: Escalation) -> tuple[s
 def escalation_line(request: UnblockRequest) -> str | None:
     escalation = request.decision.escalation
     return f":rotating_light: {_escalated(escalation)}." if escalation is not None else None
+
+
+def _allow(request: UnblockRequest, seconds: float) -> str:
+    """The value of Approve and allow (or Allow only) for ``seconds``, and of its option in the select."""
+    return of_pbx(request.pbx, AllowButton(request.id, int(seconds)).encode())

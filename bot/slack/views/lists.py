@@ -172,7 +172,7 @@ def _waiting(request: UnblockRequest) -> Blocks:
         line += f" · _{fit(request.asked.reason, REASON_IN_LIST)}_"
     under = under_rule(request, names=True)  # a waiting request: its rule is never the one that carried it out
     line += "\n" + " · ".join([f"Until {slack_date(decision.expires_at)}", *under, f"request `{request.id}`"])
-    value = RequestButton(request.id).encode()
+    value = of_pbx(request.pbx, RequestButton(request.id).encode())
     decide = actions(
         f"home_{request.id}",
         button("Approve", HOME_APPROVE, value, "primary", approve_confirm(request)),

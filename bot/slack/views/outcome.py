@@ -11,7 +11,7 @@ from ...domain.entries import BlocklistEntry, Target
 from ...domain.model import State, UnblockRequest
 from ...domain.outcomes import Outcome
 from ..blocks import Blocks, actions, button, clip, confirm, context, fallback, fit, section
-from ..buttons import UNDO, RequestButton
+from ..buttons import UNDO, RequestButton, of_pbx
 from .common import (
     ANSWER,
     DESCRIPTION,
@@ -68,7 +68,7 @@ def undo_button(request: UnblockRequest) -> dict[str, object]:
         added = any(r.added_allow is not None for r in request.done.results)
         question = f"Remove the allow entry and {back}" if added else back[0].upper() + back[1:]
     ask = confirm("Block again?", question, "Block again", "Go back")
-    return button("Undo", UNDO, RequestButton(request.id).encode(), confirm=ask)
+    return button("Undo", UNDO, of_pbx(request.pbx, RequestButton(request.id).encode()), confirm=ask)
 
 
 def _who(request: UnblockRequest) -> str:

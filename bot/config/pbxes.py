@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from ..domain.rules import Approvers, Rule, Rules
 from ..domain.watch import WatchRules
+from ..slack.ids import PBX_NAME
 from . import rule_values as rv
 from . import values as v
 from .rules import RulesError, load_rules, read_toml
@@ -40,8 +41,6 @@ KEYS = (
 )
 #: the keys whose value no problem shows: they lead to the secret, and may hold it by mistake
 SECRET_KEYS = frozenset({"client_secret_file", "client_secret_env", "client_secret"})
-#: what people type: a lowercase letter, then lowercase letters, digits and ``-``, at most 24 characters
-NAME = re.compile(r"[a-z][a-z0-9-]{0,23}")
 #: the words ``/unblock`` reads before a PBX's name (the keywords of bot/slack/command_text.py's
 #: ``parse_command``), which no PBX may be named: this set must follow those keywords
 RESERVED = frozenset({"help", "list", "history", "report", "number"})
@@ -257,7 +256,7 @@ class _PbxReader:
 
 
 def _name(value: object) -> str:
-    if not isinstance(value, str) or not NAME.fullmatch(value):
+    if not isinstance(value, str) or not PBX_NAME.fullmatch(value):
         raise ValueError(
             "should be what people type after /unblock: a lowercase letter, then lowercase letters, digits and -, "
             'at most 24 characters, like "acme"'

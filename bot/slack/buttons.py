@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..domain.entries import is_entry_id
 from .command_text import MAX_LIST_TEXT
+from .ids import PBX_NAME
 
 APPROVE = "unblock_approve"
 DENY = "unblock_deny"
@@ -43,8 +44,8 @@ HOME_ALLOW_END = "unblock_home_allow_end"
 #: the longest allow duration a value may carry (the settings say which are offered)
 MAX_ALLOW_SECONDS = 90 * 86400
 
-#: a PBX's name at the start of a value (as ``bot.config.pbxes`` allows names)
-_PBX = re.compile(r"([a-z][a-z0-9-]{0,23})/(.*)", re.DOTALL)
+#: a PBX's name at the start of a value
+_PBX = re.compile(f"({PBX_NAME.pattern})/(.*)", re.DOTALL)
 #: request and choice ids are 16 lowercase hex characters
 _ID = "[0-9a-f]{16}"
 #: the furthest a listing pages

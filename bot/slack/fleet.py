@@ -10,12 +10,12 @@ one, named "", meant everywhere.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .answers import Answers, Asker
 from .command_text import InvalidCommand, ShowHelp, ShowHistory, ShowReport, parse_command
+from .ids import PBX_NAME
 from .use_cases import UseCases
 from .views import notes as say
 
@@ -97,7 +97,7 @@ class Fleet:
         """Whether ``text``, which cannot be read as it is, names a PBX the bot does not serve before what can
         (``/unblock zeta 42``), where the bot serves several."""
         several = len(self.pbxes) > 1 or "" not in self.pbxes
-        return several and NAME.fullmatch(first) is not None and _parsed(text) is None and _parsed(rest) is not None
+        return several and PBX_NAME.fullmatch(first) is not None and _parsed(text) is None and _parsed(rest) is not None
 
     def may_click(self, pbx: str, asker: Asker, *, decides: bool) -> str | None:
         """Why ``asker`` may not click a button of ``pbx`` (``decides``: one only approvers may click); None when
@@ -107,10 +107,6 @@ class Fleet:
         if pbx not in self.may_ask(asker):
             return say.OTHER_WORKSPACE
         return say.GUEST_NOT_APPROVER if decides and asker.user not in self.pbxes[pbx].approvers else None
-
-
-#: what a PBX's name looks like (as ``bot.config.pbxes`` allows names)
-NAME = re.compile(r"[a-z][a-z0-9-]{0,23}")
 
 
 def _parsed(text: str) -> object | None:

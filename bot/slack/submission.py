@@ -20,7 +20,7 @@ from .command_text import (
     parse_reason,
 )
 from .fleet import Fleet
-from .ids import USER_ID
+from .ids import PBX_NAME, USER_ID
 from .use_cases import UseCases
 from .views import modal as form
 from .views.notes import refusal as words
@@ -29,7 +29,7 @@ Payload = dict[str, Any]
 #: a channel a request may be posted in: public (C) or private (G), never a direct message
 CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,20}$")
 #: a PBX's name in what the form carries, or ``*`` (the form asks which)
-PBX_SAID = re.compile(r"\*|[a-z][a-z0-9-]{0,23}|")
+PBX_SAID = re.compile(f"\\*|{PBX_NAME.pattern}|")
 
 
 def opened_by(text: Any) -> tuple[str, str, str | None] | None:

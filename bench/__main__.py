@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from . import approvals, provenance, scenarios, watching
+from . import approvals, provenance, provider, scenarios, watching
 from .procs import children
 from .provenance import RESULTS
 from .rig import Rig
@@ -38,7 +38,8 @@ async def run(sizes: Sizes, logs: Path) -> list[Section]:
             approved = await approvals.approvals(rig, sizes)
             footprint = await scenarios.footprint(rig, sizes)
             watch = await watching.watching(rig, sizes)
-    return [*ack, slow, approved, footprint, watch]
+            scale = await provider.provider(rig, sizes)
+    return [*ack, slow, approved, footprint, watch, scale]
 
 
 def main() -> int:

@@ -175,9 +175,12 @@ class MeteredThreeCX(FakeThreeCX):
     def __init__(self) -> None:
         super().__init__()
         self.metered: list[dict[str, Any]] = []
+        #: names the process a request came from (``by`` in the record), while that process is alive to ask
+        self.owner_of: Callable[[web.Request], str | None] | None = None
 
     async def _record(self, request: web.Request) -> RecordedRequest:
         received = time.monotonic()
+        request[_BY] = self.owner_of(request) if self.owner_of is not None else None
         recorded = await super()._record(request)
         request[_RECORDED] = recorded
         request[_RECEIVED] = received
@@ -189,12 +192,13 @@ class MeteredThreeCX(FakeThreeCX):
         if recorded is not None:
             body = response.body if isinstance(response, web.Response) else None
             size = len(body) if isinstance(body, bytes) else 0
-            self.metered.append(_metered(recorded, request[_RECEIVED], response.status, size))
+            self.metered.append(_metered(recorded, request[_RECEIVED], response.status, size) | {"by": request[_BY]})
         return response
 
 
 _RECORDED = "bench.recorded"
 _RECEIVED = "bench.received"
+_BY = "bench.by"
 
 
 def _metered(recorded: RecordedRequest, received: float, status: int, response_bytes: int) -> dict[str, Any]:

@@ -114,11 +114,16 @@ class Rig:
     async def new_entries(self, count: int, added_by: str | None = None) -> int:
         """Add ``count`` blocklist entries no earlier request used (``AddedBy`` AutoBlacklist unless given);
         the first id."""
+        first = self.take_ids(count)
+        await self.pbx.post("/entries", {"first": first, "count": count, "added_by": added_by})
+        return first
+
+    def take_ids(self, count: int) -> int:
+        """``count`` entry ids no earlier request used, each with an address of its own; the first."""
         first = self._next_entry
         if first + count > MAX_ENTRIES:
             raise RuntimeError("the run used up the entry ids that have a distinct address")
         self._next_entry += count
-        await self.pbx.post("/entries", {"first": first, "count": count, "added_by": added_by})
         return first
 
     async def pbx_requests(self, since: int = 0) -> tuple[int, list[dict[str, Any]]]:

@@ -1,7 +1,8 @@
 """Sections 1, 2 and 4 of the benchmark, and what every section shares (sizes, the report's pieces).
 
 Each scenario returns sections of the report: markdown lines, and the key figures for the machine-readable
-summary (``python -m bench --json FILE``). Section 3 is in ``approvals.py``, section 5 in ``watching.py``."""
+summary (``python -m bench --json FILE``). Section 3 is in ``approvals.py``, section 5 in ``watching.py``, section 6
+in ``provider.py``."""
 
 from __future__ import annotations
 
@@ -63,6 +64,19 @@ class Sizes:
     burst: int = 300
     #: 3: approvals clicked one at a time
     single_clicks: int = 20
+    #: 6: PBXes served by one process, of which the first ``slow_pbxes`` answer slowly in the burst
+    pbxes: int = 100
+    slow_pbxes: int = 10
+    #: 6: UNBLOCK_WATCH_INTERVAL of the bots serving them
+    fleet_interval: float = 60.0
+    #: 6: requests spread over the PBXes, sent at this rate (below 1b's highest sustained one)
+    fleet_requests: int = 10_000
+    fleet_rate: float = 200.0
+    #: 6: commands of the burst, and clicks on each quick PBX's cards during it
+    fleet_burst: int = 300
+    clicks_per_pbx: int = 2
+    #: 6: entries on the big blocklist
+    big_list: int = 400_000
 
     @classmethod
     def full(cls, duration: float) -> Sizes:
@@ -72,7 +86,9 @@ class Sizes:
     @classmethod
     def smoke(cls) -> Sizes:
         return cls(0.5, 1, 0.5, 6.0, (25,), 10, 200, 2, 1, card_grace=10.0, blocklist=200,
-                   watch_batches=(3, 10), quiet_polls=0, burst=30, single_clicks=3)  # fmt: skip
+                   watch_batches=(3, 10), quiet_polls=0, burst=30, single_clicks=3, pbxes=10, slow_pbxes=2,
+                   fleet_interval=5.0, fleet_requests=200, fleet_rate=100.0, fleet_burst=30, clicks_per_pbx=1,
+                   big_list=70_000)  # fmt: skip
 
 
 @dataclass

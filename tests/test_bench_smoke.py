@@ -1,7 +1,7 @@
 """``python -m bench --smoke`` runs every scenario end to end, and its counts show that something was measured.
 
-Only counts are checked, never a time or a rate: the machines that run this are shared and noisy. Section 5's
-judging is also checked without processes, on what the fakes would record of a run.
+Only counts are checked, never a time or a rate: the machines that run this are shared and noisy. The judging of
+sections 5 and 6 is also checked without processes, on what the fakes would record of a run.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from typing import Any
 
 import pytest
 
-from bench import provenance
+from bench import bigwatch, provenance, replicas
 from bench.approvals import Round, deletes_of, deletes_row
 from bench.fakes import MAX_ENTRIES, entry_ip, entry_of
 from bench.load import Result
+from bench.many import Clicks, Many
+from bench.provider import click_figures, many_figures
 from bench.scenarios import Sizes
+from bench.served import looks_of
 from bench.watching import WATCH_BURST, WATCH_CHANNEL, Judged, Observed, judge, report
 from bot.domain.entries import BlocklistEntry
 from bot.slack.views.watch import burst, new_block
@@ -32,6 +35,7 @@ HEADINGS = (
     "## 3. Approvals",
     "## 4. Footprint",
     "## 5. Watching the blocklist",
+    "## 6. At a provider's scale",
 )
 
 
@@ -245,7 +249,7 @@ def test_bench_smoke_measures_every_scenario(tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
 
     assert done.returncode == 0, done.stderr[-3000:]
@@ -309,3 +313,131 @@ def test_bench_smoke_measures_every_scenario(tmp_path: Path) -> None:
     assert (watch["bursts"], watch["burst_entries"], watch["summaries"]) == (len(bursts), sum(bursts), len(bursts))
     assert watch["bursts_as_one_message"], watch
     assert watch["other_slack_messages"] == 0, watch
+
+    # 6: many PBXes from one process: every PBX looked at at least twice, each look 1 or 2 requests (some 2: the
+    # check of a new block announced), one token each; every request got its card; every click on a quick PBX its
+    # DELETE while the slow ones were still being asked; two replicas: one token per PBX, one replica at a time,
+    # every PBX of the killed one taken over; the big list: looks of 1 or 2 small requests, its lookup measured
+    scale = summary["provider"]
+    many, clicks, shared, big = scale["goals_1_2"], scale["goal_3"], scale["goal_4"], scale["goal_5"]
+    assert many["pbxes"] == smoke.pbxes and many["looks_per_pbx_min"] >= 2, many
+    assert many["looks"] >= 2 * smoke.pbxes and many["looks_of_two_requests"] > 0, many
+    assert 1 <= many["requests_per_look_max"] <= 2 and many["few_requests_per_look"], many
+    assert (many["token_requests"], many["token_requests_per_pbx_max"]) == (smoke.pbxes, 1), many
+    assert many["sent"] == many["asked"] == many["cards"] == smoke.fleet_requests, many
+    assert many["rss_before_mb"] is not None and many["rss_after_mb"] is not None, many
+    quick = (smoke.pbxes - smoke.slow_pbxes) * smoke.clicks_per_pbx
+    assert quick > 0 and clicks["clicks"] == clicks["cards"] == clicks["click_to_delete_measured"] == quick, clicks
+    assert clicks["deletes"] == quick and clicks["deletes_are_the_entries"], clicks
+    assert clicks["burst_answered"] == clicks["burst_sent"] == smoke.fleet_burst, clicks
+    assert clicks["slow_requests_received"] > clicks["slow_requests_answered"], clicks
+    assert shared["cards"] == shared["asked"] == 2 * smoke.pbxes, shared
+    assert shared["looks"] >= smoke.pbxes and shared["looks_unattributed"] == 0, shared
+    assert sum(shared["watched_before_kill"].values()) == smoke.pbxes and shared["one_replica_at_a_time"], shared
+    assert shared["victim_watched"] > 0 and shared["taken_over"] == shared["victim_watched"], shared
+    assert shared["pbxes_with_one_token_request"] == smoke.pbxes and shared["one_token_each"], shared
+    assert big["entries"] == smoke.big_list and big["looks"] >= bigwatch.LOOKS, big
+    assert sorted(set(big["requests_per_look"])) == [1, 2] and big["few_requests_per_look"], big
+    assert 0 < max(big["response_bytes_per_look"]) < big["whole_list_bytes"] and big["full_scans"] == 0, big
+    assert big["lookup_card_posted"] and big["lookup_parts"]["blocklist"] > 0, big
+
+
+# -- section 6 judged without processes: what the fake PBXes would record ---------------------------------------
+
+
+def at(t: float, query: dict[str, str], by: str | None = None, path: str = "/xapi/v1/Blocklist") -> dict[str, Any]:
+    sizes = {"request_bytes": 250, "response_bytes": 400}
+    return {"method": "GET", "path": path, "query": query, "received": t, "by": by, **sizes}
+
+
+def test_a_look_is_its_opening_query_and_its_check_and_nothing_a_lookup_asks() -> None:
+    records = [
+        at(0, {"$orderby": "Id desc", "$top": "1"}),
+        at(1, {}, path="/xapi/v1/Blocklist(7)"),
+        at(2, {"$filter": "contains(Message,'198.18.0.7')"}, path="/xapi/v1/EventLogs"),
+        at(60, {"$filter": "Id gt 9", "$orderby": "Id", "$top": "500"}),
+        at(60.1, {"$filter": "IPAddrMask eq '198.18.0.7' or IPAddrMask eq '198.18.0.7/32'"}),
+        at(60.2, {"$filter": "Id eq 10 or Id eq 11", "$top": "2"}),
+    ]
+
+    assert [[r["received"] for r in look] for look in looks_of(records)] == [[0], [60, 60.2]]
+
+
+def many(records: list[list[dict[str, Any]]], cards: int = 4) -> Many:
+    return Many(len(records), 60.0, records, 1.0, 4, Result(), cards, [(0, 60.0), (4, 61.0)], 0)
+
+
+def test_looks_of_more_than_two_requests_or_fewer_than_two_looks_miss_goal_one() -> None:
+    two = [at(0, {"$orderby": "Id desc"}), at(60, {"$filter": "Id gt 9"}), at(60.1, {"$filter": "Id eq 10"})]
+
+    assert many_figures(many([two, two]))["few_requests_per_look"]
+    assert not many_figures(many([two, [*two, at(60.2, {"$filter": "Id eq 11"})]]))["few_requests_per_look"]
+    assert not many_figures(many([two, two[:1]]))["few_requests_per_look"]
+    assert not many_figures(many([[], []]))["few_requests_per_look"]  # no look at all measures nothing
+    assert not many_figures(many([two, two], cards=3))["memory_within_goal"]  # a card missing
+
+
+def test_no_click_measured_misses_goal_three() -> None:
+    clicked = Result(latencies=[0.01], sent={0: 1.0})
+    fine = Clicks(9, 1, 1, Result(), clicked, [0.02], 1, True, Result(), 3, 0)
+
+    assert click_figures(fine)["click_to_delete_within_goal"]
+    assert not click_figures(Clicks(9, 1, 0, Result(), Result(), [], 0, True, Result(), 3, 0))[
+        "click_to_delete_within_goal"
+    ]
+    assert not click_figures(Clicks(9, 1, 1, Result(), clicked, [0.2], 1, True, Result(), 3, 0))[
+        "click_to_delete_within_goal"
+    ]
+
+
+def observed(looks: list[list[tuple[float, str | None]]], tokens: int = 1) -> replicas.Observed:
+    return replicas.Observed(
+        pbxes=len(looks),
+        interval=60.0,
+        looks=tuple(tuple(replicas.Look(t, by, 1) for t, by in pbx) for pbx in looks),
+        killed_at=10.0,
+        victim="a",
+        token_requests=(tokens,) * len(looks),
+        cards=2 * len(looks),
+        asked=2 * len(looks),
+    )
+
+
+def test_replicas_sharing_the_watch_and_taking_over_in_time_meet_goal_four() -> None:
+    j = replicas.judge(observed([[(0, "a"), (35, "b")], [(1, "b")]]))
+
+    assert (j.watched_before, j.victim_held, j.takeover_s) == ({"a": 1, "b": 1}, 1, (25.0,))
+    assert j.one_token_each and j.one_at_a_time and j.took_over
+
+
+@pytest.mark.parametrize(
+    ("looks", "tokens", "missed"),
+    [
+        ([[(0, "a"), (5, "b")], [(1, "b")]], 1, "one_at_a_time"),  # both look at one PBX while both live
+        ([[(0, "a"), (41, "b")]], 1, "took_over"),  # 31 s after the kill
+        ([[(0, "a")]], 1, "took_over"),  # never taken over
+        ([[(0, None)]], 1, "one_at_a_time"),  # a look nobody can be said to have made
+        ([[(0, "a"), (35, "b")]], 2, "one_token_each"),
+        ([[], []], 1, "took_over"),  # no look at all measures nothing
+    ],
+    ids=["looked at by both", "taken over late", "not taken over", "sender unknown", "two tokens", "no looks"],
+)
+def test_replicas_missing_goal_four(looks: list[list[tuple[float, str | None]]], tokens: int, missed: str) -> None:
+    assert getattr(replicas.judge(observed(looks, tokens)), missed) is False
+
+
+def big_seen(records: list[dict[str, Any]], lookup: int = 3) -> bigwatch.Observed:
+    asked = tuple(at(100, {"$filter": "IPAddrMask eq '10.0.0.1'"}) for _ in range(lookup))
+    return bigwatch.Observed(400_000, 80_000_000, tuple(records), "10.0.0.1", asked, True, 0)
+
+
+def test_the_big_list_judged() -> None:
+    opening = at(0, {"$orderby": "Id desc", "$top": "1"})
+    looks = [opening, at(5, {"$filter": "Id gt 9"}), at(10, {"$filter": "Id gt 11"}), at(10.1, {"$filter": "Id eq 10"})]
+    j = bigwatch.judge(big_seen(looks))
+
+    assert [look[0] for look in j.looks] == [1, 1, 2] and j.few_requests and j.small_answers and j.lookup_within_goal
+    assert not bigwatch.judge(big_seen([*looks, at(10.2, {"$filter": "Id eq 12"})])).few_requests
+    assert not bigwatch.judge(big_seen(looks[:2])).few_requests  # fewer looks than waited for
+    assert not bigwatch.judge(big_seen(looks, lookup=4)).lookup_within_goal
+    assert not bigwatch.judge(big_seen(looks, lookup=0)).lookup_within_goal  # nothing measured

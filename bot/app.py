@@ -252,7 +252,7 @@ async def start_bot(
     }
     metrics.pbxes_known({pbx.name: [rule.name or "" for rule in pbx.rules.rules] for pbx in settings.pbxes})
     transitions = Transitions(store, clock, owner=secrets.token_hex(6), observe=_count, advice=ADVICE)
-    work = BackgroundWork(limits, len(settings.pbxes))
+    work = BackgroundWork(limits)
     outbox = Outbox(outbox_client, http)
     remembered = Remembered(store, clock)
     # the weekly reports are claimed by this process's owner name, once across processes

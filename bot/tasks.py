@@ -35,25 +35,20 @@ DEFAULT_LIMITS = {Lane.COMMANDS: Limits(64, 2000), Lane.DECISIONS: Limits(16, 50
 
 
 class BackgroundWork:
-    """``pbxes``: how many PBXes the work calls. Decisions run as many at once for each, so that those waiting for
-    a PBX slow to answer (each PBX's client has connections of its own) leave room for the others'; the decisions
-    it lets wait beyond those stay as for one. Commands keep their own bound whatever the PBXes, so that a burst of
-    them never takes the event loop from the clicks."""
+    """Each PBX's work has workers of its own in each lane (``pbx`` of :meth:`spawn`), so that work waiting for a
+    PBX slow to answer never takes another PBX's turn; what may wait is bounded for each lane as a whole."""
 
-    def __init__(self, limits: dict[Lane, Limits] | None = None, pbxes: int = 1) -> None:
-        every = {**DEFAULT_LIMITS, **(limits or {})}
-        decisions, more = every[Lane.DECISIONS], pbxes - 1
-        self._limits = {
-            **every,
-            Lane.DECISIONS: Limits(decisions.concurrency * pbxes, decisions.max_pending + decisions.concurrency * more),
-        }
-        self._slots = {lane: asyncio.Semaphore(limit.concurrency) for lane, limit in self._limits.items()}
+    def __init__(self, limits: dict[Lane, Limits] | None = None) -> None:
+        self._limits = {**DEFAULT_LIMITS, **(limits or {})}
+        #: by lane and PBX, made at the PBX's first work
+        self._slots: dict[tuple[Lane, str], asyncio.Semaphore] = {}
         self._pending = dict.fromkeys(self._limits, 0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    def spawn(self, work: Coroutine[Any, Any, None], *, name: str, lane: Lane = Lane.COMMANDS) -> bool:
-        """Start ``work`` in ``lane``; False (and ``work`` is dropped) when shutting down or the lane is full."""
+    def spawn(self, work: Coroutine[Any, Any, None], *, name: str, lane: Lane = Lane.COMMANDS, pbx: str = "") -> bool:
+        """Start ``work`` in ``lane``, with the workers of the PBX ``pbx``; False (and ``work`` is dropped) when
+        shutting down or the lane is full."""
         if self._closed or self._pending[lane] >= self._limits[lane].max_pending:
             work.close()
             metrics.WORK_REFUSED.labels(lane.value).inc()
@@ -62,7 +57,10 @@ class BackgroundWork:
             )
             return False
         self._pending[lane] += 1
-        task = asyncio.get_running_loop().create_task(self._run(work, name, lane), name=name)
+        slots = self._slots.get((lane, pbx))
+        if slots is None:
+            slots = self._slots[lane, pbx] = asyncio.Semaphore(self._limits[lane].concurrency)
+        task = asyncio.get_running_loop().create_task(self._run(work, name, lane, slots), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
@@ -89,10 +87,10 @@ class BackgroundWork:
         if late:
             await asyncio.wait(late)
 
-    async def _run(self, work: Coroutine[Any, Any, None], name: str, lane: Lane) -> None:
+    async def _run(self, work: Coroutine[Any, Any, None], name: str, lane: Lane, slots: asyncio.Semaphore) -> None:
         calls.LANE.set(lane)
         try:
-            async with self._slots[lane]:
+            async with slots:
                 await work
         except Exception:  # (a cancellation is no Exception: it goes on)
             log.exception("background work failed", extra={"task": name})

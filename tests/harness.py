@@ -261,10 +261,12 @@ class Harness:
         value: str | None = None,
     ) -> tuple[Reply, str]:
         """Click a button of a card (in the request's channel, unless ``channel`` says otherwise); the bot's
-        HTTP answer and the click's response_url. ``value``: the button's, when it is not the request's id."""
+        HTTP answer and the click's response_url. ``value``: the button's, when it is not the request's id (after
+        its PBX's name, where it has one, as the card's buttons carry it)."""
         ts, request_id = "", request if isinstance(request, str) else request.id
         if isinstance(request, UnblockRequest):
             ts, channel = await self.card_ts(request) or "", channel or request.asked.channel
+            request_id = f"{request.pbx}/{request_id}" if request.pbx else request_id
         body, response_url = self.click_body(
             action_id,
             value or request_id,

@@ -159,17 +159,21 @@ async def test_a_slow_pbx_does_not_hold_up_another(
     fleet = await serving_both(make_harness, pbx, beta, tmp_path, limits=limits, THREECX_TIMEOUT="10")
     on_acme = await fleet.open_card("42", channel=ACME_ROOM)
     on_beta = await fleet.open_card("42", channel=BETA_ROOM)
+    beta.add_entry(43, "198.51.100.10")
+    waiting = await fleet.open_card("43", channel=BETA_ROOM)
     beta.delay_of["DELETE"] = beta.delay_of["GET"] = 2.0  # its lookups too
     for _ in range(3):
         await fleet.command("42", channel=BETA_ROOM)
     await fleet.click(APPROVE, on_beta, user=CAROL)
     await wait_for(lambda: beta.calls("DELETE"), what="beta's DELETE sent")
+    await fleet.click(APPROVE, waiting, user=CAROL)  # waits for beta's turn
     await fleet.click(APPROVE, on_acme, user=BOB)
     await wait_for(lambda: pbx.calls("DELETE"), what="acme's DELETE sent")
     # acme's was sent while beta's was still waiting for its answer
     assert (await fleet.stored(on_beta)).state is State.EXECUTING
     await fleet.settle()
-    assert (await fleet.stored(on_acme)).state is (await fleet.stored(on_beta)).state is State.UNBLOCKED
+    states = {(await fleet.stored(request)).state for request in (on_acme, on_beta, waiting)}
+    assert states == {State.UNBLOCKED}
 
 
 async def test_people_of_a_listed_workspace_ask_in_their_pbxs_channel(

@@ -74,11 +74,18 @@ class Answers:
     remembered: Remembered
 
     def start_once(
-        self, asker: Asker, work: Work, progress: str | None = None, *, name: str, lane: Lane = Lane.COMMANDS
+        self,
+        asker: Asker,
+        work: Work,
+        progress: str | None = None,
+        *,
+        name: str,
+        lane: Lane = Lane.COMMANDS,
+        pbx: str = "",
     ) -> bool:
-        """Start ``work`` in ``lane``, to be done once for this delivery (see ``_once``); False when the lane is
-        full or the bot is stopping (nothing is done)."""
-        return self.work.spawn(self._once(asker, work, progress), name=name, lane=lane)
+        """Start ``work`` in ``lane`` with the workers of the PBX ``pbx``, to be done once for this delivery (see
+        ``_once``); False when the lane is full or the bot is stopping (nothing is done)."""
+        return self.work.spawn(self._once(asker, work, progress), name=name, lane=lane, pbx=pbx)
 
     async def lookup_failed(self, error: CallFailed, what: str, asker: Asker, *, or_else: str | None = None) -> None:
         """Tell the person why 3CX could not show ``what`` (``or_else``: what they may have meant, when 3CX has no

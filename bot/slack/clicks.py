@@ -69,6 +69,7 @@ def click(fleet: Fleet, action_id: str, value: str, asker: Asker) -> None:
         partial(_routed, fleet, kind, button, named, asker, action_id),
         name=f"click-{kind.lane.value}",
         lane=kind.lane,
+        pbx=named,
     ):
         fleet.answers.tell_soon(asker, say.BUSY_CLICK)
 

@@ -195,7 +195,7 @@ async def form_submitted(
     await ack()
     work, progress = use_cases.work_for(parsed, asker)
     if not use_cases.answers.start_once(
-        asker, partial(_request, use_cases, client, work, asker), progress, name="form-request"
+        asker, partial(_request, use_cases, client, work, asker), progress, name="form-request", pbx=use_cases.pbx
     ):
         use_cases.answers.tell_soon(asker, say.BUSY)
 

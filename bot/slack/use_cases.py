@@ -101,7 +101,7 @@ class UseCases:
         # an empty acknowledgement: Slack cannot replace it through the command's reply URL (it would post a second
         # note), so the answer that follows is the one note the person gets, unless 3CX is slow to give it
         work, progress = self.work_for(parsed, asker)
-        if not self.answers.start_once(asker, work, progress, name=f"command-{type(parsed).__name__}"):
+        if not self.answers.start_once(asker, work, progress, name=f"command-{type(parsed).__name__}", pbx=self.pbx):
             return say.BUSY
         return None
 

@@ -137,6 +137,7 @@ async def start_pbx(pbx: PbxSettings, policy: ApprovalPolicy, shared: Shared) ->
         approval_channel=pbx.approval_channel,
         allows=life,
         pbx=pbx.name,
+        guests=pbx.connect_teams,
     )
     showing, remembered = shared.showing, shared.answers.remembered
     sweeper = Sweeper(

@@ -14,6 +14,7 @@ import pytest
 
 from bot.calls import Lane
 from bot.domain.model import State
+from bot.slack.views import notes as say
 from bot.tasks import Limits
 
 from .conftest import MakeHarness
@@ -201,7 +202,9 @@ async def test_people_of_a_workspace_not_listed_or_elsewhere_are_refused(
     assert "only takes requests from people of its own workspace" in reply.message
     # the customer's people ask about acme in acme's channel only: not beta, not elsewhere
     reply, _ = await fleet.command("beta 42", user=CUSTOMER_USER, channel=ACME_ROOM, team=CUSTOMER)
-    assert "Which PBX?" in reply.message and "`beta`" not in reply.message
+    assert reply.message == say.only_this_pbx("acme")
+    reply, _ = await fleet.command("zeta 42", user=CUSTOMER_USER, channel=ACME_ROOM, team=CUSTOMER)
+    assert "Which PBX?" in reply.message and "`acme`." in reply.message and "`beta`" not in reply.message
     reply, _ = await fleet.command("acme 42", user=CUSTOMER_USER, channel=BETA_ROOM, team=CUSTOMER)
     assert "only takes requests from people of its own workspace" in reply.message
     await fleet.settle()
@@ -344,3 +347,32 @@ async def test_a_button_whose_value_names_another_pbx_than_its_requests_does_not
         assert fleet.notes(response_url) == [UNKNOWN_REQUEST]
     assert pbx.calls("DELETE") == [] and beta.calls("DELETE") == []
     assert (await fleet.stored(on_beta)).state is State.PENDING
+
+
+async def test_a_customers_approver_sees_their_own_pbxs_history_and_no_report(fleet: Harness) -> None:
+    await fleet.open_card("42", channel=BETA_ROOM)
+    await fleet.open_card("42", channel=ACME_ROOM)
+    _, url = await fleet.command("history", user=CUSTOMER_ADMIN, channel=ACME_ROOM, team=CUSTOMER)
+    await fleet.settle()
+    [shown] = fleet.shown(url)
+    assert "203.0.113.7" in shown and "198.51.100.9" not in shown and "beta" not in shown
+    _, url = await fleet.command("report", user=CUSTOMER_ADMIN, channel=ACME_ROOM, team=CUSTOMER)
+    await fleet.settle()
+    assert fleet.shown(url) == [say.REPORT_OWN_WORKSPACE]
+    # the provider's approvers see every PBX's
+    _, url = await fleet.command("history", user=BOB, channel=ACME_ROOM)
+    await fleet.settle()
+    [shown] = fleet.shown(url)
+    assert "203.0.113.7" in shown and "198.51.100.9" in shown
+
+
+async def test_a_channel_shared_with_a_customer_shows_no_other_pbxs_card(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    reply, _ = await fleet.command("beta 42", user=BOB, channel=ACME_ROOM)
+    assert reply.message == say.only_this_pbx("acme")
+    modal = await open_form(fleet, request_shortcut(fleet))
+    values = {PBX: chosen("beta"), WHAT: typed("42"), REASON: typed(None), CHANNEL: picked(ACME_ROOM)}
+    assert errors(await send(fleet, submission(fleet, modal, values))) == {CHANNEL: say.only_this_pbx("acme")}
+    await fleet.settle()
+    assert fleet.cards(ACME_ROOM) == [] and beta.calls("GET") == [] and pbx.calls("GET") == []

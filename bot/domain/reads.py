@@ -58,11 +58,14 @@ class Reads:
     async def get(self, request_id: str) -> UnblockRequest | None:
         return await self.store.get(request_id)
 
-    async def history(self, user: str, channel: str, count: int) -> History:
-        """The newest requests ``user`` may see: an approver sees every channel's; anyone else only those made in
-        ``channel``, where they ask."""
-        everywhere = await self._is_approver(user)
-        requests = await self.store.recent(count, None if everywhere else channel)
+    async def history(self, user: str, channel: str, count: int, pbx: str | None = None) -> History:
+        """The newest requests ``user`` may see, of every PBX (``pbx``: of that PBX only): an approver sees every
+        channel's; anyone else only those made in ``channel``, where they ask."""
+        if pbx is None:
+            everywhere, store = await self._is_approver(user), self.store
+        else:
+            everywhere, store = await self.policies.get(pbx, self.policy).is_approver(user), self.store.scoped(pbx)
+        requests = await store.recent(count, None if everywhere else channel)
         added = await self.allows.allows_of([r.id for r in requests]) if self.allows is not None else []
         return History(requests, everywhere, {allow.request_id: allow for allow in added})
 

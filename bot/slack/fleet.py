@@ -83,6 +83,9 @@ class Fleet:
         may = self.may_ask(asker)
         if not may:
             return say.OTHER_WORKSPACE
+        shared = self.shared_with_others(asker.channel, named) if named is not None else None
+        if shared is not None:
+            return say.only_this_pbx(shared)
         if pbx is not None and pbx in may and not (named is None and self.misnamed(first, rest, text)):
             return self.pbxes[pbx].use_cases.command(rest if named is not None else text, asker)
         if named is None and not self.is_guest(asker):
@@ -98,6 +101,12 @@ class Fleet:
         (``/unblock zeta 42``), where the bot serves several."""
         several = len(self.pbxes) > 1 or "" not in self.pbxes
         return several and PBX_NAME.fullmatch(first) is not None and _parsed(text) is None and _parsed(rest) is not None
+
+    def shared_with_others(self, channel: str, pbx: str) -> str | None:
+        """The PBX whose channel ``channel`` is, when it is shared with another workspace and is not ``pbx``'s:
+        no other PBX's card may go there."""
+        here = self._of_channel.get(channel)
+        return here if here is not None and here != pbx and self.pbxes[here].guests else None
 
     def may_click(self, pbx: str, asker: Asker, *, decides: bool) -> str | None:
         """Why ``asker`` may not click a button of ``pbx`` (``decides``: one only approvers may click); None when

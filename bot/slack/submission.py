@@ -23,6 +23,7 @@ from .fleet import Fleet
 from .ids import PBX_NAME, USER_ID
 from .use_cases import UseCases
 from .views import modal as form
+from .views.notes import only_this_pbx
 from .views.notes import refusal as words
 
 Payload = dict[str, Any]
@@ -86,6 +87,8 @@ def check_submission(body: Payload, view: Payload, fleet: Fleet) -> dict[str, st
         errors[form.CHANNEL] = form.CHANNEL_NOT_USABLE if channel else form.CHANNEL_REQUIRED
     if not errors and (refusal := use_cases.requests.may_request_in(channel)) is not None:
         errors[form.CHANNEL if picker else form.WHAT] = words(refusal)
+    if not errors and (shared := fleet.shared_with_others(channel, pbx)) is not None:
+        errors[form.CHANNEL if picker else form.PBX] = only_this_pbx(shared)
     if errors or target is None:
         return errors or {form.WHAT: form.ONE_THING}
     # the view's id stays the same however often Slack delivers its submission

@@ -84,6 +84,8 @@ class UseCases:
     allows: AllowLife
     #: the PBX these are of ("": the one PBX of a bot that serves one), named in the values of its buttons
     pbx: str = ""
+    #: the other workspaces whose people may ask about it (``connect_teams``)
+    guests: frozenset[str] = frozenset()
 
     # -- /unblock ----------------------------------------------------------------------------
 
@@ -215,10 +217,15 @@ class UseCases:
         await self.answers.tell(asker, *show(page), replace=skip > 0)
 
     async def _history(self, command: ShowHistory, asker: Asker) -> None:
-        seen = await self.requests.reads.history(asker.user, asker.channel, command.count)
+        # people of another workspace see their own PBX's history only
+        pbx = self.pbx if asker.team in self.guests else None
+        seen = await self.requests.reads.history(asker.user, asker.channel, command.count, pbx)
         await self.answers.tell(asker, *history(seen.requests, seen.everywhere, seen.allows))
 
     async def _report(self, command: ShowReport, asker: Asker) -> None:
+        if asker.team in self.guests:  # it covers every PBX
+            await self.answers.tell(asker, say.REPORT_OWN_WORKSPACE)
+            return
         figures = await self.requests.reads.report(asker.user, command.days)
         if figures is None:
             await self.answers.tell(asker, ONLY_APPROVERS)

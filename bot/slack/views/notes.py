@@ -187,3 +187,17 @@ def which_pbx(names: list[str]) -> str:
         f"Which PBX? Name it first, like `/unblock {example} 42`. You may ask about: "
         f"{', '.join(f'`{name}`' for name in names)}."
     )
+
+
+REPORT_OWN_WORKSPACE = (
+    "The report covers every PBX the bot serves, so it is only for people of the bot's own workspace. "
+    "`/unblock history` lists this PBX's requests."
+)
+
+
+def only_this_pbx(pbx: str) -> str:
+    """In a channel shared with a customer's workspace, another PBX was named."""
+    return (
+        f"This channel is shared with another workspace, so the bot takes requests about `{pbx}` only here, and "
+        "nothing was done. Ask about other PBXes in a channel of your own workspace."
+    )

@@ -383,3 +383,20 @@ async def test_a_postgresql_database_from_before_pbxes_is_migrated_and_adopted_w
             await store.scoped("acme").add(request("1" * 16, "acme"))
     finally:
         await store.close()
+
+
+async def test_pbxes_slow_to_give_a_token_leave_the_database_to_the_others(store: Store) -> None:
+    answer = asyncio.Event()
+
+    async def slow_fetch() -> tuple[str, float]:
+        await answer.wait()
+        return "token", 1e12
+
+    renewing = [asyncio.ensure_future(store.scoped(f"slow{n}").renew_token(None, slow_fetch)) for n in range(6)]
+    for _ in range(50):  # (each renewal takes its connection, or waits for its turn)
+        await asyncio.sleep(0.01)
+    try:
+        assert await asyncio.wait_for(store.scoped("quick").count_pending(), 10.0) == 0
+    finally:
+        answer.set()
+        assert [token for token, _ in await asyncio.gather(*renewing)] == ["token"] * 6

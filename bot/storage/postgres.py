@@ -18,6 +18,7 @@ recognised, never applied twice nor taken for a loss.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -56,6 +57,9 @@ class PostgresStore(Store):
         self._url = database_url
         self._wait = wait
         self._pool: asyncpg.Pool | None = None
+        #: the PBXes' tokens being fetched, each holding a connection while 3CX answers: never all of the pool's,
+        #: so that PBXes slow to give a token leave the database to the others' work (shared by the views)
+        self._fetching = asyncio.Semaphore(POOL_MAX - 2)
 
     async def open(self) -> None:
         pool: asyncpg.Pool | None = None
@@ -94,7 +98,7 @@ class PostgresStore(Store):
             raise failed.error from None
 
     async def _renew_token(self, pool: asyncpg.Pool, stale: str | None, fetch: Fetch) -> tuple[str, float]:
-        async with pool.acquire() as db, db.transaction():
+        async with self._fetching, pool.acquire() as db, db.transaction():
             # the lock and the read are two statements: a statement sees the data committed when it
             # started, so a read in the same statement as the wait would miss a token stored meanwhile; one lock for
             # each PBX (a PBX slow to give a token holds back no other)

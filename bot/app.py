@@ -291,5 +291,12 @@ async def _adopt(store: Store, settings: Settings) -> None:
     Raises:
         StoreUnavailable: the database holds data of a PBX it cannot tell.
     """
-    for move in await store.adopt({pbx.name: pbx.url for pbx in settings.pbxes}):
+    served = {pbx.name: pbx.url for pbx in settings.pbxes}
+    for move in await store.adopt(served):
         log.info(move)
+    for name, url in (await store.unserved(served)).items():
+        log.warning(
+            f"the database keeps requests of the PBX {name or 'of the THREECX_* settings'} ({url}), which this bot no "
+            "longer serves: nothing looks after its open requests and allow entries (docs/providers.md, "
+            "\"Taking a PBX out\")"
+        )

@@ -400,3 +400,16 @@ async def test_pbxes_slow_to_give_a_token_leave_the_database_to_the_others(store
     finally:
         answer.set()
         assert [token for token, _ in await asyncio.gather(*renewing)] == ["token"] * 6
+
+
+async def test_a_pbx_no_longer_served_with_open_requests_is_named_and_one_moved_or_finished_is_not(
+    store: Store,
+) -> None:
+    assert await store.adopt({"acme": "https://acme.example", "gamma": "https://gamma.example"}) == []
+    await store.scoped("gamma").add(request("c" * 16, "gamma"))
+    await store.scoped("acme").add(request("a" * 16, "acme"))
+    served = {"acme": "https://acme.example"}
+    await store.adopt(served)
+    assert await store.unserved(served) == {"gamma": "https://gamma.example"}
+    await move(store, "c" * 16, State.PENDING, State.EXPIRED, actor=None, at=50.0)
+    assert await store.unserved(served) == {}

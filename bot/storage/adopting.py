@@ -7,11 +7,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
+from ..domain.allows import Phase
 from .database import StoreUnavailable
 from .scoping import TOKEN, WATCHER, Scoped, own_row, target_prefix
 
 #: (name, url): record the URL a PBX is served at now
 RECORD = "INSERT INTO pbxes (name, url) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET url = excluded.url"
+#: (name, name): a request of the PBX still open, or an allow entry of it in force
+LOOKED_AFTER = (
+    "SELECT 1 FROM requests WHERE pbx = ? AND state IN ('pending', 'executing', 'undoing')"
+    f" UNION ALL SELECT 1 FROM allows WHERE pbx = ? AND phase <> '{Phase.ENDED.value}' LIMIT 1"
+)
 #: (watcher's row of ""): a row of the PBX "" (a request, an announcement, an allow entry, the watcher's mark)
 UNNAMED = (
     "SELECT 1 FROM requests WHERE pbx = '' UNION ALL SELECT 1 FROM announcements WHERE pbx = ''"
@@ -114,3 +120,10 @@ class Adopting(Scoped):
                 moved += ", the 3CX token" * bool(token) + ", the watcher's mark" * bool(watcher)
                 lines.append(f"what was kept for {_called(old)} ({known[old]}) is now the PBX {new}'s ({moved})")
         return lines
+
+    async def unserved(self, pbxes: Mapping[str, str]) -> dict[str, str]:
+        """The PBXes the database knows (name -> URL), not among ``pbxes`` (those served now), that have requests
+        still open or allow entries in force: nothing looks after them."""
+        known = {str(name): str(url) for name, url in await self._fetch("SELECT name, url FROM pbxes")}
+        left = [name for name in sorted(known) if name not in pbxes]
+        return {name: known[name] for name in left if await self._fetch(LOOKED_AFTER, name, name)}

@@ -298,5 +298,5 @@ async def _adopt(store: Store, settings: Settings) -> None:
         log.warning(
             f"the database keeps requests of the PBX {name or 'of the THREECX_* settings'} ({url}), which this bot no "
             "longer serves: nothing looks after its open requests and allow entries (docs/providers.md, "
-            "\"Taking a PBX out\")"
+            '"Taking a PBX out")'
         )

@@ -292,7 +292,7 @@ def test_every_message_of_a_burst_unblocked_by_the_rules_keeps_slacks_limits(
     valid(*watch.unblocking(found, [r.decision.rule for r in many]))
     valid(*watch.unblocked(found, many, 1.7e9 + 5))
     ids = BurstButton(min(e.id for e in found), max(e.id for e in found), skip)
-    valid(*watch.unblocked_page(ids, watch.in_burst(many, ids, WATCH, ""), 1.7e9 + 5))
+    valid(*watch.unblocked_page(ids, watch.in_burst(many, ids, WATCH), 1.7e9 + 5))
 
 
 @given(st.lists(entries, min_size=1, max_size=50), st.booleans(), st.integers(0, 100_000), any_text, some_text)

@@ -96,8 +96,9 @@ class Reads:
                 found.append(request)
         return found
 
-    async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
-        return await self.store.requested_by(user, count)
+    async def requested_by(self, user: str, count: int, pbx: str | None = None) -> list[UnblockRequest]:
+        """The newest requests ``user`` made, of every PBX (``pbx``: of that PBX only)."""
+        return await (self.store if pbx is None else self.store.scoped(pbx)).requested_by(user, count)
 
     async def unblocks(self, at: float, pbx: str) -> Unblocks:
         """The unblocks on the PBX ``pbx`` of the :data:`~bot.domain.recurrence.WINDOW` before ``at`` (one read of

@@ -285,8 +285,8 @@ class UseCases:
     async def unblocked_list(self, button: BurstButton, asker: Asker) -> None:
         """**Show them all** under the message of a burst the watcher unblocked by the rules (and **More** under its
         pages): the burst's requests, only for the person who asked, each with **Undo** while it is offered."""
-        watchers = await self.requests.reads.requested_by(WATCHER, BURST_READ)
-        found = in_burst(watchers, button, asker.channel, self.pbx)
+        watchers = await self.requests.reads.requested_by(WATCHER, BURST_READ, self.pbx)
+        found = in_burst(watchers, button, asker.channel)
         drawn = unblocked_page(button, found, self.clock(), pbx=self.pbx)
         await self.answers.tell(asker, *drawn, replace=button.skip > 0)
 

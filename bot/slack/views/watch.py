@@ -177,10 +177,8 @@ def unblocked_page(
     return fallback("Entries unblocked together by their rules"), blocks
 
 
-def in_burst(requests: Sequence[UnblockRequest], ids: BurstButton, channel: str, pbx: str) -> list[UnblockRequest]:
-    found = [
-        r for r in requests if r.pbx == pbx and r.asked.channel == channel and ids.first_id <= _id(r) <= ids.last_id
-    ]
+def in_burst(requests: Sequence[UnblockRequest], ids: BurstButton, channel: str) -> list[UnblockRequest]:
+    found = [r for r in requests if r.asked.channel == channel and ids.first_id <= _id(r) <= ids.last_id]
     return sorted(found, key=_id)
 
 

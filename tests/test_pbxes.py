@@ -67,7 +67,7 @@ url = "{acme.base_url}"
 client_id = "{acme.client_id}"
 client_secret_env = "ACME_SECRET"
 channels = ["{ACME_ROOM}"]
-approvers = ["{BOB}", "{CUSTOMER_ADMIN}"]
+approvers = ["{BOB}", "{CUSTOMER_ADMIN}", "SHELPDESK"]
 connect_teams = ["{CUSTOMER}"]
 
 [[pbx]]
@@ -376,3 +376,20 @@ async def test_a_channel_shared_with_a_customer_shows_no_other_pbxs_card(
     assert errors(await send(fleet, submission(fleet, modal, values))) == {CHANNEL: say.only_this_pbx("acme")}
     await fleet.settle()
     assert fleet.cards(ACME_ROOM) == [] and beta.calls("GET") == [] and pbx.calls("GET") == []
+
+
+async def test_people_of_another_workspace_decide_only_when_named_and_click_only_their_pbxs_buttons(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    # a member of a user group acme's approvers name, but not named by user id: may not approve from outside
+    fleet.slack.usergroups["SHELPDESK"].append(CUSTOMER_USER)
+    request = await fleet.open_card("42", user=ALICE, channel=ACME_ROOM)
+    _, url = await fleet.click(APPROVE, request, user=CUSTOMER_USER, user_team=CUSTOMER)
+    await fleet.settle()
+    assert fleet.notes(url) == [say.GUEST_NOT_APPROVER] and pbx.calls("DELETE") == []
+    # a button that names beta, clicked in acme's channel: nothing asked of beta
+    _, url = await fleet.click(
+        REQUEST_ENTRY, "", user=CUSTOMER_USER, channel=ACME_ROOM, value="beta/42", user_team=CUSTOMER
+    )
+    await fleet.settle()
+    assert fleet.notes(url) == [say.OTHER_WORKSPACE] and beta.calls("GET") == []

@@ -86,9 +86,9 @@ class Sizes:
     @classmethod
     def smoke(cls) -> Sizes:
         return cls(0.5, 1, 0.5, 6.0, (25,), 10, 200, 2, 1, card_grace=10.0, blocklist=200,
-                   watch_batches=(3, 10), quiet_polls=0, burst=30, single_clicks=3, pbxes=10, slow_pbxes=2,
-                   fleet_interval=5.0, fleet_requests=200, fleet_rate=100.0, fleet_burst=30, clicks_per_pbx=1,
-                   big_list=70_000)  # fmt: skip
+                   watch_batches=(3, 10), quiet_polls=0, burst=30, single_clicks=3, pbxes=4, slow_pbxes=1,
+                   fleet_interval=5.0, fleet_requests=40, fleet_rate=100.0, fleet_burst=12, clicks_per_pbx=1,
+                   big_list=20_000)  # fmt: skip
 
 
 @dataclass

@@ -16,20 +16,24 @@ from pathlib import Path
 
 import pytest
 
+import bot.storage.contract
 import bot.storage.postgres
 from bot.domain.actions import Result
 from bot.domain.allows import Allow, How
 from bot.domain.entries import BlocklistEntry
 from bot.domain.model import State, UnblockRequest
 from bot.domain.outcomes import Outcome
+from bot.domain.policy import ApprovalPolicy
 from bot.domain.ports import AlreadyOpen, Announcement
+from bot.domain.reads import Reads
+from bot.domain.rules import Rule, Rules
 from bot.storage.adopting import PbxesUnknown
 from bot.storage.contract import Store
 from bot.storage.database import migrations
 from bot.storage.opening import open_store
 
 from .conftest import NewStore
-from .domain.fakes import MemoryAllows, MemoryStore, WatchStore
+from .domain.fakes import FakeMembership, MemoryAllows, MemoryStore, WatchStore
 from .harness import ALICE, BOB, CAROL, GENERAL, move
 from .postgres import PostgresServer
 from .test_storage import ALLOW_HOUR, Fetches, entry, pending
@@ -413,3 +417,17 @@ async def test_a_pbx_no_longer_served_with_open_requests_is_named_and_one_moved_
     assert await store.unserved(served) == {"gamma": "https://gamma.example"}
     await move(store, "c" * 16, State.PENDING, State.EXPIRED, actor=None, at=50.0)
     assert await store.unserved(served) == {}
+
+
+async def test_the_earlier_unblocks_of_a_quiet_pbx_are_never_crowded_out_by_a_busy_ones(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.storage.contract, "UNBLOCKS_READ", 2)
+    await unblocked_with_allow(store.scoped("acme"), request("a" * 16, "acme"))
+    beta = store.scoped("beta")
+    for n in "bcd":  # more of the busy PBX's, unblocked later, than one read takes
+        await beta.add(request(n * 16, "beta", entry(ord(n), f"198.51.100.{ord(n)}")))
+        await move(beta, n * 16, State.PENDING, State.EXECUTING, actor=BOB, at=50.0, owner="p")
+        await move(beta, n * 16, State.EXECUTING, State.UNBLOCKED, actor=BOB, at=51.0, owner="p", results=())
+    reads = Reads(store, ApprovalPolicy(Rules((), Rule()), FakeMembership({})))
+    assert [r.id for r in (await reads.unblocks(100.0, "acme")).requests] == ["a" * 16]

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from . import metrics
 from .config import Settings
-from .domain.model import State, Timing, UnblockRequest
+from .domain.model import State, UnblockRequest
 from .domain.policy import ApprovalPolicy
 from .domain.reads import Reads
 from .domain.report import Reporting, Weekly
@@ -101,7 +101,6 @@ class Bot:
 
     settings: Settings
     app: AsyncApp
-    timing: Timing
     work: BackgroundWork
     outbox: Outbox
     served: list[Served]
@@ -281,8 +280,7 @@ async def start_bot(
         channel, zone = settings.report_channel, settings.timezone
         reporter = Reporter(reporting=reporting, outbox=outbox, channel=channel, zone=zone)
         reporter.start()
-    timing = served[0].sweeper.requests.timing
-    return Bot(settings, app, timing, work, outbox, served, store, http, reporter)
+    return Bot(settings, app, work, outbox, served, store, http, reporter)
 
 
 async def _adopt(store: Store, settings: Settings) -> None:

@@ -162,7 +162,9 @@ async def test_a_restart_announces_nothing_twice(make_harness: MakeHarness) -> N
 async def test_3cx_away_pauses_watching_and_nothing_is_lost(
     make_harness: MakeHarness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Watcher, "every", 0.05)  # its own loop, looking every 50 ms (the settings allow 5 s at least)
+    # its own loop, looking every 50 ms (the settings allow 5 s at least, and hold the watch between looks)
+    monkeypatch.setattr(Watcher, "every", 0.05)
+    monkeypatch.setattr(Watcher, "tick", Watcher.look)
     harness = await make_harness(UNBLOCK_WATCH_CHANNEL=WATCH, UNBLOCK_WATCH_INTERVAL="5")
     await wait_for(lambda: harness.pbx.calls("GET", "/xapi/v1/Blocklist"), what="watching to start")
     caplog.set_level(logging.WARNING, logger="bot.slack.watcher")

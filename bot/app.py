@@ -258,7 +258,7 @@ async def start_bot(
     weekly = Weekly(*settings.report_at, zone=settings.timezone)
     reporting = Reporting(store, store, clock, weekly, holder=transitions.owner, watched=store)
     first = policies[settings.pbxes[0].name]
-    reads = Reads(store, first, reporting, allows=store, policies=policies if len(policies) > 1 else {})
+    reads = Reads(store, first, reporting, allows=store, policies=policies)
     showing = Showing(
         outbox=outbox,
         client=client,
@@ -273,7 +273,7 @@ async def start_bot(
     for pbx in settings.pbxes:
         one, use_cases = await start_pbx(pbx, policies[pbx.name], shared)
         served.append(one)
-        pbxes[pbx.name] = Pbx(use_cases, pbx.channels, pbx.connect_teams, pbx.rules.default.approvers.users)
+        pbxes[pbx.name] = Pbx(use_cases, pbx.channels, pbx.rules.default.approvers.users)
     app = build_app(settings, client, Fleet(pbxes, team_id), team_id)
     reporter = None
     if settings.report_channel is not None:

@@ -32,17 +32,17 @@ class Reads:
     #: each PBX's policy, by name, when the bot serves several (``policy`` is then the first one's)
     policies: Mapping[str, ApprovalPolicy] = field(default_factory=dict)
 
-    def _policy(self, request: UnblockRequest) -> ApprovalPolicy:
-        """The policy of the PBX ``request`` is for."""
-        return self.policies.get(request.pbx, self.policy)
+    def _policy(self, pbx: str) -> ApprovalPolicy:
+        """The policy of the PBX ``pbx``."""
+        return self.policies.get(pbx, self.policy)
 
     def rule_for(self, request: UnblockRequest) -> Rule:
         """The rule that decides for ``request``: who approves it, the durations Approve and allow offers."""
-        return self._policy(request).rule_for(request)
+        return self._policy(request.pbx).rule_for(request)
 
     def deciders(self, request: UnblockRequest) -> Approvers:
         """Who may approve or deny ``request`` now."""
-        return self._policy(request).deciders(request)
+        return self._policy(request.pbx).deciders(request)
 
     async def may_be_asked(self, user: str) -> bool:
         """Whether ``user`` may ever be asked to decide a request (their Home tab lists what they may approve)."""
@@ -64,7 +64,7 @@ class Reads:
         if pbx is None:
             everywhere, store = await self._is_approver(user), self.store
         else:
-            everywhere, store = await self.policies.get(pbx, self.policy).is_approver(user), self.store.scoped(pbx)
+            everywhere, store = await self._policy(pbx).is_approver(user), self.store.scoped(pbx)
         requests = await store.recent(count, None if everywhere else channel)
         added = await self.allows.allows_of([r.id for r in requests]) if self.allows is not None else []
         return History(requests, everywhere, {allow.request_id: allow for allow in added})
@@ -91,7 +91,7 @@ class Reads:
                 break
             if (
                 not request.decision.auto
-                and await self._policy(request).may_approve(user, request, self.rule_for(request)) is None
+                and await self._policy(request.pbx).may_approve(user, request, self.rule_for(request)) is None
             ):
                 found.append(request)
         return found
@@ -117,5 +117,5 @@ class Reads:
         for allow in in_force:
             request = requests.get(allow.request_id)
             if request is not None and (everyone or request.asked.by == user) and len(shown) < ALLOWS_LISTED:
-                shown.append((allow, await self._policy(request).may_end_allow(user, request)))
+                shown.append((allow, await self._policy(request.pbx).may_end_allow(user, request)))
         return shown

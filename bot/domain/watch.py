@@ -115,8 +115,12 @@ class Watch:
         """Hold the watch again (or take it over from a holder that stopped holding it); whether this process holds
         it."""
         now = self.clock()
-        held, _ = await self.store.hold_watch(self.holder, now, stale_before=now - 2 * hold_every(self.rules.interval))
+        held, _ = await self.store.hold_watch(self.holder, now, stale_before=self._stale(now))
         return held
+
+    def _stale(self, now: float) -> float:
+        """Before when a holder's last hold means it stopped holding the watch."""
+        return now - 2 * hold_every(self.rules.interval)
 
     async def tick(self) -> Watched:
         """One look: renew the watch (and keep renewing it while the look lasts), keep what is new, say it (every
@@ -124,8 +128,7 @@ class Watch:
         are gone. Raises CallFailed or StoreUnreachable when the PBX or the database cannot be asked; nothing is
         lost, the next look goes on."""
         now = self.clock()
-        stale = now - 2 * hold_every(self.rules.interval)
-        held, mark = await self.store.hold_watch(self.holder, now, stale_before=stale)
+        held, mark = await self.store.hold_watch(self.holder, now, stale_before=self._stale(now))
         if not held:
             return Watched(held=False)
         holding = asyncio.create_task(self._keep_holding())

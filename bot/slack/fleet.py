@@ -27,8 +27,6 @@ class Pbx:
     use_cases: UseCases
     #: where ``/unblock`` means this PBX without its name
     channels: frozenset[str] = frozenset()
-    #: the other workspaces whose people may ask about it in its channels
-    guests: frozenset[str] = frozenset()
     #: the users its approvers name by id: those of another workspace who may decide its requests
     approvers: frozenset[str] = frozenset()
 
@@ -57,7 +55,7 @@ class Fleet:
 
     def guests(self) -> frozenset[str]:
         """Every other workspace some PBX lets ask."""
-        return frozenset(team for pbx in self.pbxes.values() for team in pbx.guests)
+        return frozenset(team for pbx in self.pbxes.values() for team in pbx.use_cases.guests)
 
     def of_channel(self, channel: str) -> str | None:
         """The PBX ``channel`` means (the one PBX of a bot that serves one means every channel)."""
@@ -72,7 +70,7 @@ class Fleet:
         if not self.is_guest(asker):
             return list(self.pbxes)
         here = self._of_channel.get(asker.channel)
-        return [here] if here is not None and asker.team in self.pbxes[here].guests else []
+        return [here] if here is not None and asker.team in self.pbxes[here].use_cases.guests else []
 
     def command(self, text: str, asker: Asker) -> str | None:
         """``/unblock <text>`` for the PBX it names first, or the one of the channel; else, when the text needs no
@@ -106,7 +104,7 @@ class Fleet:
         """The PBX whose channel ``channel`` is, when it is shared with another workspace and is not ``pbx``'s:
         no other PBX's card may go there."""
         here = self._of_channel.get(channel)
-        return here if here is not None and here != pbx and self.pbxes[here].guests else None
+        return here if here is not None and here != pbx and self.pbxes[here].use_cases.guests else None
 
     def may_click(self, pbx: str, asker: Asker, *, decides: bool) -> str | None:
         """Why ``asker`` may not click a button of ``pbx`` (``decides``: one only approvers may click); None when

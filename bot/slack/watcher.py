@@ -54,7 +54,7 @@ class Watcher(Upkeep):
         try:
             await self.watch.hand_on()
         except StoreUnreachable:
-            log.warning("could not hand on the watch; another process takes it over after two intervals")
+            log.warning("could not hand on the watch; another process takes it over once its hold is stale")
 
     async def tick(self) -> None:
         """A look when one is due; else the watch held again (once it is lost, the next round looks when it can

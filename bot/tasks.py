@@ -35,8 +35,9 @@ DEFAULT_LIMITS = {Lane.COMMANDS: Limits(64, 2000), Lane.DECISIONS: Limits(16, 50
 
 
 class BackgroundWork:
-    """Each PBX's work has workers of its own in each lane (``pbx`` of :meth:`spawn`), so that work waiting for a
-    PBX slow to answer never takes another PBX's turn; what may wait is bounded for each lane as a whole."""
+    """Each PBX's decisions have workers of their own (``pbx`` of :meth:`spawn`), so that clicks waiting for a PBX
+    slow to answer never take another PBX's turn. Commands have one set of workers whatever the PBXes, so that a
+    burst of them never takes the event loop from the clicks. What may wait is bounded for each lane as a whole."""
 
     def __init__(self, limits: dict[Lane, Limits] | None = None) -> None:
         self._limits = {**DEFAULT_LIMITS, **(limits or {})}
@@ -57,9 +58,10 @@ class BackgroundWork:
             )
             return False
         self._pending[lane] += 1
-        slots = self._slots.get((lane, pbx))
+        key = (lane, pbx if lane is Lane.DECISIONS else "")
+        slots = self._slots.get(key)
         if slots is None:
-            slots = self._slots[lane, pbx] = asyncio.Semaphore(self._limits[lane].concurrency)
+            slots = self._slots[key] = asyncio.Semaphore(self._limits[lane].concurrency)
         task = asyncio.get_running_loop().create_task(self._run(work, name, lane, slots), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

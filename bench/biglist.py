@@ -4,8 +4,9 @@ The entries with Ids 1 to ``size`` are not stored: entry ``n`` is made when it i
 its ``AddedBy`` AutoBlacklist), so that holding 400,000 costs nothing. Entries added later are stored as in
 ``FakeThreeCX``, with Ids above ``size``. A list query is answered as ``FakeThreeCX`` answers it (the same
 ``$filter`` grammar and predicate, ``$orderby``, ``$skip``, ``$top``), but the entries it considers are found from
-the filter where it says which they can be: above an Id (``Id gt n``), some Ids (``Id eq a or Id eq b``), an Id
-range, or some addresses (``IPAddrMask eq 'a' or …``, and anything after an ``and``). Any other filter reads every
+the filter where it says which they can be: above an Id (``Id gt n``), some Ids (``Id eq a or Id eq b``,
+``Id in (a,b)``), an Id range, or some addresses (``IPAddrMask eq 'a' or …``, ``IPAddrMask in ('a',…)``, and
+anything after an ``and``). Any other filter reads every
 entry (``full_scans`` counts those). A single bulk entry is read by its Id too; the bulk cannot be deleted from.
 """
 
@@ -32,11 +33,13 @@ BULK_NET = ipaddress.IPv4Network("10.0.0.0/8")
 MAX_BULK = BULK_NET.num_addresses - 1
 
 _ID_GT = re.compile(r"Id gt (\d+)")
-_ID_EQ = re.compile(r"Id eq (\d+)(?: or Id eq \d+)*")
+_ID_EQ = re.compile(r"Id eq \d+(?: or Id eq \d+)*|Id in \(\d+(?:,\d+)*\)")
 _ID_RANGE = re.compile(r"Id ge (\d+) and Id le (\d+)")
-#: addresses or'ed together, in parentheses or not, optionally and'ed with more conditions
-_MASKS = re.compile(r"\(?(IPAddrMask eq '[^']*'(?: or IPAddrMask eq '[^']*')*)\)?(?: and .*)?")
-_MASK = re.compile(r"IPAddrMask eq '([^']*)'")
+#: addresses or'ed together or listed by ``in``, in parentheses or not, optionally and'ed with more conditions
+_MASKS = re.compile(
+    r"\(?(IPAddrMask eq '[^']*'(?: or IPAddrMask eq '[^']*')*|IPAddrMask in \('[^']*'(?:,'[^']*')*\))\)?(?: and .*)?"
+)
+_MASK = re.compile(r"'([^']*)'")
 _OPTIONS = frozenset({"$top", "$skip", "$filter", "$orderby"})
 
 

@@ -154,7 +154,8 @@ def goals_table(many: dict[str, Any], clicks: dict[str, Any], shared: dict[str, 
         ),
         row(
             "5. XAPI requests of `/unblock <address>`",
-            f"{lookup}" + ("" if big["lookup_card_posted"] else ", no card"),
+            f"{lookup} ({big['first_lookup_requests']} for the first card, which also reads the thresholds)"
+            + ("" if big["lookup_card_posted"] else ", no card"),
             f"<= {bigwatch.LOOKUP_GOAL}",
             mark(big["lookup_within_goal"]),
         ),
@@ -248,12 +249,13 @@ async def provider(rig: Rig, sizes: Sizes) -> Section:
 def lookup_said(huge: bigwatch.Judged) -> list[str]:
     """Where the requests of ``/unblock <address>`` come from, in the bot."""
     parts = bigwatch.lookup_parts(huge.seen.lookup)
-    tests = sum(len(r["query"].get("$filter", "").split(" or ")) for r in huge.seen.lookup if r["path"] == LIST_PATH)
+    values = sum(len(bigwatch.listed(r)) for r in huge.seen.lookup if r["path"] == LIST_PATH)
+    first = ", ".join(f"`{bigwatch.query_text(r, short=True)}`" for r in huge.seen.first_lookup)
     return [
-        f"Of these, {parts['blocklist']} read the blocklist: the lookup asks for every text an entry covering the "
-        f"address could have ({tests}: the address, and each of its supernets as `a.b.c.d/len` and as "
-        "`a.b.c.d/mask`; `candidate_masks` in bot/domain/lookup.py), at most 24 tests per query "
-        f"(`CLAUSES_PER_QUERY` in bot/threecx/lists.py). The other {parts['evidence']} read what 3CX knows about "
-        "the address for the card (its event log, the phones registered from it, the anti-hacking thresholds; "
-        "`Witness.about` in bot/domain/evidence.py)."
+        f"Of these, {parts['blocklist']} read the blocklist: the lookup asks, with `in`, for every text an entry "
+        f"covering the address could have ({values}: the address, and each of its supernets as `a.b.c.d/len` and "
+        "as `a.b.c.d/mask`; `candidate_masks` in bot/domain/lookup.py, `with_masks` in bot/threecx/lists.py). "
+        f"The other {parts['evidence']} read what 3CX knows about the address for the card (its event log and the "
+        "phones registered from it; `Witness.about` in bot/domain/evidence.py). The first command, just before "
+        f"it, also read the anti-hacking thresholds, which the bot keeps for 10 minutes: {first}."
     ]

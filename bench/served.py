@@ -4,6 +4,7 @@ each PBX read from what its fake recorded."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -60,11 +61,12 @@ async def start_fleet(rig: Rig, label: str, count: int, big: int | None = None) 
 
 
 def is_watch_query(record: dict[str, Any]) -> bool:
-    """A request of a look: its opening query, or its check of announced entries (``Id eq a or Id eq b``)."""
+    """A request of a look: its opening query, or its check of announced entries (``Id in (a,b)``, or
+    ``Id eq a or Id eq b`` where 3CX refuses ``in``)."""
     if record["method"] != "GET" or record["path"] != LIST_PATH:
         return False
-    checks = record["query"].get("$filter", "").replace(" or ", " ").split()
-    return starts_poll(record) or (bool(checks) and all(w in ("Id", "eq") or w.isdigit() for w in checks))
+    checks = record["query"].get("$filter", "")
+    return starts_poll(record) or bool(re.fullmatch(r"Id in \(\d+(?:,\d+)*\)|Id eq \d+(?: or Id eq \d+)*", checks))
 
 
 def looks_of(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -56,9 +56,8 @@ async def test_an_address_with_one_entry_gets_the_usual_card(harness: Harness) -
     card, _request = await only_card(harness)
     assert entries(card) == [42]
     assert "Unblock 203.0.113.7?" in buttons(card.blocks)[0]["confirm"]["text"]["text"]
-    queries = blocklist_queries(harness)
-    assert queries and all("$filter" in q and int(q["$top"]) <= 51 for q in queries)
-    assert len(queries) <= 3  # a handful of small queries, never a full listing
+    [query] = blocklist_queries(harness)  # one small query, never a full listing
+    assert query["$filter"].startswith("IPAddrMask in ('203.0.113.7','203.0.113.7/32',") and query["$top"] == "51"
 
     # allow entries never crowd out the block that holds an address: every Approve and allow leaves an allow entry
     # for the address; sixty of them are older than the block
@@ -70,6 +69,25 @@ async def test_an_address_with_one_entry_gets_the_usual_card(harness: Harness) -
     assert entries(harness.cards()[-1]) == [500]
     assert all(int(query["$top"]) <= 51 for query in blocklist_queries(harness))
     assert check_against_spec(harness.pbx.requests) == []
+
+
+async def test_a_3cx_that_refuses_in_is_asked_with_equality_tests_from_then_on(harness: Harness) -> None:
+    """The fake refuses ``in`` as a 3CX of OData 4.0 would, and every filter of more than 100 nodes as ASP.NET Core
+    OData does by default: each lookup still finds the network, with a few filters of equality tests."""
+    harness.pbx.add_entry(70, "198.51.0.0/255.255.0.0")
+    harness.pbx.takes_in = False
+
+    for asked in ("198.51.100.23", "198.51.7.1"):
+        await harness.command(asked)
+        await harness.settle()
+        assert entries(harness.cards()[-1]) == [70]
+
+    filters = [query["$filter"] for query in blocklist_queries(harness)]
+    assert filters[0].startswith("IPAddrMask in (")  # refused (400), and never sent again
+    chunks = [f.split(" or ") for f in filters[1:]]
+    assert len(chunks) == 8 and all(len(tests) <= 18 for tests in chunks)
+    assert sum(len(tests) for tests in chunks) == 2 * 67
+    assert not any(" in (" in f for f in filters[1:])
 
 
 async def test_an_entry_that_holds_what_was_asked_for_is_found(harness: Harness) -> None:

@@ -16,6 +16,7 @@ from bot.threecx.errors import (
     UnavailableError,
     UnexpectedResponseError,
 )
+from bot.threecx.lists import IpBlocklist
 from bot.threecx.models import BLOCKLIST
 from bot.threecx.retry import RetryPolicy
 
@@ -222,3 +223,40 @@ async def test_waiting_for_a_free_connection_is_not_a_timeout(pbx: FakeThreeCX) 
 
     assert [e.id for e in entries] == [42] * 8
     assert len(pbx.calls("GET")) == 8  # none timed out and went again
+
+
+@pytest.mark.parametrize("takes_in", [True, False])
+async def test_which_of_many_entries_are_still_listed_is_one_query_or_a_few_within_odatas_limit(
+    pbx: FakeThreeCX, client: ThreeCXClient, takes_in: bool
+) -> None:
+    """One filter with ``in``; where 3CX refuses it (400), filters of equality tests that each stay within the 100
+    nodes ASP.NET Core OData allows (the fake refuses more)."""
+    pbx.takes_in = takes_in
+    for entry_id in range(1000, 1040, 2):
+        pbx.add_entry(entry_id, f"192.0.2.{entry_id % 256}")
+    blocklist = IpBlocklist(client)
+
+    for _ in range(2):
+        assert await blocklist.still_listed(list(range(1000, 1040))) == set(range(1000, 1040, 2))
+
+    filters = [r.query["$filter"] for r in pbx.calls("GET", "/xapi/v1/Blocklist")]
+    if takes_in:
+        assert filters == [f"Id in ({','.join(map(str, range(1000, 1040)))})"] * 2
+    else:  # refused once, then 18 + 18 + 4 tests for each call
+        assert filters[0].startswith("Id in (") and len(filters) == 7
+        assert [len(f.split(" or ")) for f in filters[1:]] == [18, 18, 4] * 2
+
+
+async def test_the_fake_refuses_a_filter_of_more_than_100_nodes_as_aspnet_core_odata_does(
+    pbx: FakeThreeCX, client: ThreeCXClient
+) -> None:
+    def tests(count: int) -> str:
+        return " or ".join(f"IPAddrMask eq '192.0.2.{n}'" for n in range(count))
+
+    await client.query(BLOCKLIST, filter=tests(20), top=1)  # 20 x 4 + 19 = 99 nodes
+    await client.query(BLOCKLIST, filter=f"BlockType eq Pbx.BlockType'Block' and ({tests(19)})", top=1)  # 99
+    await client.query(BLOCKLIST, filter=f"IPAddrMask in ({','.join(repr(str(n)) for n in range(500))})", top=1)
+    for too_many in (tests(21), f"BlockType eq Pbx.BlockType'Block' and ({tests(20)})"):
+        with pytest.raises(UnexpectedResponseError) as refused:
+            await client.query(BLOCKLIST, filter=too_many, top=1)
+        assert "HTTP 400" in refused.value.answer() and "node count limit of '100'" in refused.value.answer()

@@ -3,23 +3,32 @@
 Each offers the same small set of actions to the domain (remove an entry, put it
 back, is it still listed, find the one put back) and its own ways of finding
 entries; the OData filters are written here, every value in them quoted, and never by the domain.
+
+An OData service bounds the size of a filter: ASP.NET Core OData, which 3CX's XAPI is built on, allows 100 nodes by
+default, and counts about five for each ``field eq 'value'`` of an ``or`` chain but one for ``field in (…)`` however
+many values it lists. So entries are asked for by many values with ``in``, in one query; a 3CX that refuses ``in``
+(400) is asked with equality tests, a few queries of ``CLAUSES_PER_QUERY``, from then on.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from ..domain.entries import BlockedNumber, BlocklistEntry, Kind, Removal, Target
 from .client import ThreeCXClient
-from .errors import NotFoundError
+from .errors import NotFoundError, UnexpectedResponseError
 from .models import BLACKLIST_NUMBERS, BLOCKLIST, EntitySet, allow_body, string_literal
 
+log = logging.getLogger(__name__)
+
 E = TypeVar("E", BlocklistEntry, BlockedNumber)
-#: equality tests per query, to keep URLs short
-CLAUSES_PER_QUERY = 24
+T = TypeVar("T")
+#: equality tests per query where ``in`` is refused: 18 of them and the type of entry asked for stay within 100 nodes
+CLAUSES_PER_QUERY = 18
 #: ``Pbx.BlockType``: the entries that block (3CX may leave the type out: they block too), and the allow entries
 BLOCKS = "(BlockType eq Pbx.BlockType'Block' or BlockType eq null)"
 ALLOWS = "BlockType eq Pbx.BlockType'Allow'"
@@ -27,9 +36,18 @@ ALLOWS = "BlockType eq Pbx.BlockType'Allow'"
 DIGIT_SEPARATORS = " -."
 
 
-def any_equal(field: str, values: Iterable[str]) -> str:
+def any_equal(field: str, values: Iterable[str | int]) -> str:
     """``field eq 'a' or field eq 'b' …``."""
-    return " or ".join(f"{field} eq {string_literal(v)}" for v in values)
+    return " or ".join(f"{field} eq {literal(v)}" for v in values)
+
+
+def one_of(field: str, values: Iterable[str | int]) -> str:
+    """``field in ('a','b',…)``."""
+    return f"{field} in ({','.join(literal(v) for v in values)})"
+
+
+def literal(value: str | int) -> str:
+    return str(int(value)) if isinstance(value, int) else string_literal(value)
 
 
 def contains(field: str, value: str) -> str:
@@ -43,6 +61,8 @@ class _List(Generic[E]):
 
     def __init__(self, client: ThreeCXClient) -> None:
         self._client = client
+        #: 3CX has not refused a filter with ``in``
+        self._takes_in = True
 
     async def remove(self, target: Target) -> Removal:
         return await self._client.delete(self.entity_set, self._own(target).id, target.etag)
@@ -63,6 +83,23 @@ class _List(Generic[E]):
 
     async def _matching(self, field: str, values: Sequence[str], top: int) -> list[E]:
         return await self._client.query(self.entity_set, filter=any_equal(field, values), top=top)
+
+    async def _by_values(
+        self, field: str, values: Sequence[str | int], read: Callable[[str, int], Awaitable[list[T]]]
+    ) -> list[T]:
+        """What ``read`` gives for a filter picking the entries whose ``field`` is one of ``values`` (and how many
+        values it names): one filter with ``in``, or, once 3CX has refused one, a few of equality tests."""
+        if self._takes_in:
+            try:
+                return await read(one_of(field, values), len(values))
+            except UnexpectedResponseError as error:
+                if error.status != 400:
+                    raise
+                self._takes_in = False
+                log.info("3CX refused a filter with `in`: it is asked with equality tests from now on")
+        chunks = [values[i : i + CLAUSES_PER_QUERY] for i in range(0, len(values), CLAUSES_PER_QUERY)]
+        pages = await asyncio.gather(*(read(any_equal(field, chunk), len(chunk)) for chunk in chunks))
+        return [found for page in pages for found in page]
 
     def _own(self, target: Target) -> E:
         if not isinstance(target, self.entity_set.holds):
@@ -109,21 +146,20 @@ class IpBlocklist(_List[BlocklistEntry]):
         return await self._client.query(BLOCKLIST, filter=query, top=10)
 
     async def with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
-        """The entries whose ``IPAddrMask`` is one of ``masks``: a few short queries, each giving at most ``top``
-        entries that block and at most ``top`` allow entries (so that allow entries never crowd blocks out)."""
-        chunks = [masks[i : i + CLAUSES_PER_QUERY] for i in range(0, len(masks), CLAUSES_PER_QUERY)]
-        pages = await asyncio.gather(*(self._with_masks(chunk, top) for chunk in chunks))
-        return [entry for page in pages for entry in page]
+        """The entries whose ``IPAddrMask`` is one of ``masks``: one query (a few where 3CX refuses ``in``), each
+        giving at most ``top`` entries that block and at most ``top`` allow entries (so that allow entries never
+        crowd blocks out)."""
 
-    async def _with_masks(self, masks: Sequence[str], top: int) -> list[BlocklistEntry]:
-        """One query for ``masks``; when it fills ``top``, one for the blocks and one for the allow entries."""
-        found = await self._matching("IPAddrMask", masks, top)
-        if len(found) < top:
-            return found
-        either = f"({any_equal('IPAddrMask', masks)})"
-        queries = [self._client.query(BLOCKLIST, filter=f"{either} and {kind}", top=top) for kind in (BLOCKS, ALLOWS)]
-        blocks, allows = await asyncio.gather(*queries)
-        return blocks + allows
+        async def read(masked: str, _: int) -> list[BlocklistEntry]:
+            """One query; when it fills ``top``, one for the blocks and one for the allow entries."""
+            found = await self._client.query(BLOCKLIST, filter=masked, top=top)
+            if len(found) < top:
+                return found
+            each = [self._client.query(BLOCKLIST, filter=f"({masked}) and {k}", top=top) for k in (BLOCKS, ALLOWS)]
+            blocks, allows = await asyncio.gather(*each)
+            return blocks + allows
+
+        return await self._by_values("IPAddrMask", masks, read)
 
     async def newest(self, text: str | None, *, skip: int, top: int) -> list[BlocklistEntry]:
         """The newest entries, optionally those whose address or description contains ``text``."""
@@ -146,12 +182,12 @@ class IpBlocklist(_List[BlocklistEntry]):
         return await self._client.query(BLOCKLIST, filter=query, top=top, skip=skip, orderby="Id")
 
     async def still_listed(self, ids: Sequence[int]) -> set[int]:
-        """Which of ``ids`` 3CX still lists (a few short queries)."""
-        chunks = [ids[i : i + CLAUSES_PER_QUERY] for i in range(0, len(ids), CLAUSES_PER_QUERY)]
-        filters = [" or ".join(f"Id eq {int(n)}" for n in chunk) for chunk in chunks]
-        queries = [self._client.query(BLOCKLIST, filter=f, top=len(c)) for f, c in zip(filters, chunks, strict=True)]
-        pages = await asyncio.gather(*queries)
-        return {entry.id for page in pages for entry in page}
+        """Which of ``ids`` 3CX still lists (one short query; a few where 3CX refuses ``in``)."""
+
+        async def read(listed: str, count: int) -> list[BlocklistEntry]:
+            return await self._client.query(BLOCKLIST, filter=listed, top=count)
+
+        return {entry.id for entry in await self._by_values("Id", [int(n) for n in ids], read)}
 
 
 class NumberBlacklist(_List[BlockedNumber]):

@@ -31,6 +31,8 @@ TOKEN_PATH = "/connect/token"
 ODATA_JSON = "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
 
 _INT32 = range(-(2**31), 2**31)
+#: ASP.NET Core OData's default ``MaxNodeCount``: the most nodes a ``$filter`` may have
+MAX_NODES = 100
 _STRING_LITERAL = r"'(?:[^']|'')*'"
 _ENTITY_PATH = re.compile(re.escape(XAPI_ROOT) + r"/(?P<set>Blocklist|BlackListNumbers)(?:\((?P<key>[^/]*)\))?")
 
@@ -134,17 +136,34 @@ class _FilterParser:
 
     expr := and ('or' and)* ; and := primary ('and' primary)*
     primary := '(' expr ')' | 'contains' '(' operand ',' operand ')' | operand ('eq' | 'gt' | 'ge' | 'le') operand
-             | collection '/any(' variable ':' expr ')'
-    operand := property ('/' property)? | variable | 'string' | Qualified.Enum'Member' | integer | null
+             | operand 'in' '(' literal (',' literal)* ')' | collection '/any(' variable ':' expr ')'
+    operand := property ('/' property)? | variable | literal | null
+    literal := 'string' | Qualified.Enum'Member' | integer
 
-    ``nested`` names the properties of each complex or expanded property (``Registrar/IpAddress``).
+    ``nested`` names the properties of each complex or expanded property (``Registrar/IpAddress``). ``takes_in``:
+    False for a service that does not know ``in`` (it came with OData 4.01).
+
+    A filter of more than ``MAX_NODES`` nodes is refused, as ASP.NET Core OData (which 3CX's XAPI is built on)
+    refuses it by default. The nodes are counted as its ``FilterQueryValidator`` visits them: one for each
+    operator, function, ``any`` and constant, two for a property (it and the entity it is read from; three for a
+    nested one), two for ``null`` (a constant converted to the property's type), and one for ``in`` with all its
+    values, which it does not visit. So ``a eq 'x' or a eq 'y'`` is 9 nodes, and an ``or`` of 20 equality tests
+    and one more test (``and``) is over 100: what a service of that library was seen to refuse (20 tests refused
+    and 19 taken, https://github.com/TweedeKamerDerStaten-Generaal/OpenDataPortaal/issues/187).
     """
 
     def __init__(
-        self, text: str, properties: tuple[str, ...], nested: dict[str, tuple[str, ...]] | None = None
+        self,
+        text: str,
+        properties: tuple[str, ...],
+        nested: dict[str, tuple[str, ...]] | None = None,
+        *,
+        takes_in: bool = True,
     ) -> None:
         self.properties = properties
         self.nested = nested or {}
+        self.takes_in = takes_in
+        self.nodes = 0
         self.variables: set[str] = set()
         self.tokens: list[tuple[str, Any]] = []
         pos = 0
@@ -167,6 +186,11 @@ class _FilterParser:
         predicate = self._or()
         if self.pos != len(self.tokens):
             raise ValueError(f"unexpected {self.tokens[self.pos][1]!r}")
+        if self.nodes > MAX_NODES:
+            raise ValueError(
+                f"The node count limit of '{MAX_NODES}' has been exceeded. To increase the limit, set the "
+                "'MaxNodeCount' property on EnableQueryAttribute or ODataValidationSettings."
+            )
         return predicate
 
     def _peek(self, offset: int = 0) -> tuple[str, Any]:
@@ -191,6 +215,7 @@ class _FilterParser:
         operands = [operand()]
         while self._peek() == ("name", word):
             self.pos += 1
+            self.nodes += 1
             operands.append(operand())
         return lambda e: join(o(e) for o in operands)
 
@@ -202,6 +227,7 @@ class _FilterParser:
             return inner
         if self._peek() == ("name", "contains") and self._peek(1) == ("punct", "("):
             self.pos += 2
+            self.nodes += 1
             first = self._operand()
             self._take("punct", ",")
             second = self._operand()
@@ -209,30 +235,58 @@ class _FilterParser:
             return lambda e: _contains(first(e), second(e))
         if self._peek(1) == ("punct", "/") and self._peek(2) == ("name", "any"):
             return self._any()
+        counted = self.nodes
         left = self._operand()
         operator = self._take("name")
+        if operator == "in" and self.takes_in:
+            self.nodes = counted + 1  # the In node only: its operands are not visited
+            values = self._literals()
+            return lambda e: left(e) in values
         if operator not in _COMPARISONS:
             raise ValueError(f"unknown operator {operator!r}")
+        self.nodes += 1
         right = self._operand()
         compare = _COMPARISONS[operator]
         return lambda e: compare(left(e), right(e))
+
+    def _literals(self) -> list[Any]:
+        """``('a','b',…)``: a list of strings or integers."""
+        self._take("punct", "(")
+        values = [self._literal()]
+        while self._peek() == ("punct", ","):
+            self.pos += 1
+            values.append(self._literal())
+        self._take("punct", ")")
+        return values
+
+    def _literal(self) -> Any:
+        kind, value = self._peek()
+        if kind not in ("string", "number"):
+            raise ValueError(f"expected a literal, found {value!r}")
+        self.pos += 1
+        return value
 
     def _operand(self) -> Callable[[Entity], Any]:
         kind, value = self._peek()
         self.pos += 1
         if kind in ("string", "number"):
+            self.nodes += 1
             return lambda e: value
         if (kind, value) == ("name", "null"):
+            self.nodes += 2
             return lambda e: None
         if kind == "name" and value in self.variables:
+            self.nodes += 1
             return lambda e: e.get(f"${value}")
         if kind == "name" and value in self.properties and self._peek() == ("punct", "/"):
             self.pos += 1
             inner = self._take("name")
             if inner not in self.nested.get(value, ()):
                 raise ValueError(f"unknown property {value}/{inner}")
+            self.nodes += 3
             return lambda e: (e.get(value) or {}).get(inner)
         if kind == "name" and value in self.properties:
+            self.nodes += 2
             return lambda e: e.get(value)
         raise ValueError(f"unknown property or bad operand {value!r}")
 
@@ -241,6 +295,7 @@ class _FilterParser:
         collection = self._take("name")
         if collection not in self.properties:
             raise ValueError(f"unknown property {collection!r}")
+        self.nodes += 3  # any, the collection and the entity it is read from
         self.pos += 2
         self._take("punct", "(")
         variable = self._take("name")
@@ -341,6 +396,8 @@ class FakeThreeCX:
         #: `$orderby` and `$top`, or one of them: list queries are answered as if it were not given (in Id order;
         #: in full)
         self.ignored_options: frozenset[str] = frozenset()
+        #: `in` is understood in a `$filter`; False: a 3CX of OData 4.0, which answers 400
+        self.takes_in = True
         #: called with each XAPI request and its status once it is answered (not for simulated failures)
         self.after_answer: Callable[[RecordedRequest, int], None] | None = None
 
@@ -678,7 +735,7 @@ class FakeThreeCX:
         rows = [entity_set.items[k] for k in sorted(entity_set.items)]
         if "$filter" in query:
             try:
-                predicate = _FilterParser(query["$filter"], entity_set.properties).parse()
+                predicate = _FilterParser(query["$filter"], entity_set.properties, takes_in=self.takes_in).parse()
             except ValueError as error:
                 raise ODataError(400, f"Invalid $filter: {error}") from None
             rows = [row for row in rows if predicate(row)]
@@ -788,7 +845,7 @@ class FakeThreeCX:
         expanded = _names(query.get("$expand"), navigation, "$expand")
         if "$filter" in query:
             try:
-                predicate = _FilterParser(query["$filter"], properties, nested).parse()
+                predicate = _FilterParser(query["$filter"], properties, nested, takes_in=self.takes_in).parse()
             except ValueError as error:
                 raise ODataError(400, f"Invalid $filter: {error}") from None
             rows = [row for row in rows if predicate(row)]

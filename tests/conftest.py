@@ -22,6 +22,30 @@ MakeHarness = Callable[..., Awaitable[Harness]]
 NewStore = Callable[[], Awaitable[Store]]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each process of the suite begins with its share of the tests marked ``long`` (``@pytest.mark.long(seconds)``),
+    the longest first, so that none is left running one alone at the end. pytest-xdist's worksteal hands each
+    process a run of this order to begin with (what is left, shared equally among the processes yet to get theirs):
+    the long tests are put at the beginning of those runs, in turn."""
+    long = sorted((item for item in items if item.get_closest_marker("long")), key=_seconds, reverse=True)
+    if not long:
+        return
+    rest = [item for item in items if not item.get_closest_marker("long")]
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    ordered: list[pytest.Item] = []
+    for worker in range(workers):
+        first = long[worker::workers]
+        size = (len(items) - len(ordered)) // (workers - worker) - len(first)
+        ordered += first + rest[:size]
+        rest = rest[size:]
+    items[:] = ordered + rest
+
+
+def _seconds(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("long")
+    return float(marker.args[0]) if marker is not None and marker.args else 0.0
+
+
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack()

@@ -297,6 +297,7 @@ async def test_an_allow_entry_3cx_added_after_its_answer_was_lost_and_looked_for
     assert len(posts(harness.pbx)) == 1  # the block put back; the allow entry was found and removed
 
 
+@pytest.mark.long(10)
 async def test_an_allow_under_way_when_the_bot_was_killed_is_finished_once_after_a_restart(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:

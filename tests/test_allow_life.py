@@ -243,6 +243,7 @@ async def test_a_click_calls_3cx_only_under_a_permit_that_ends_before_its_claim_
     assert permit is not None and before < permit.until <= time.monotonic() + 2 * a.w.timing.heartbeat
 
 
+@pytest.mark.long(10)
 async def test_an_extend_under_way_when_the_bot_was_killed_is_finished_once_after_a_restart(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:

@@ -237,6 +237,7 @@ async def test_two_second_approvals_at_once_on_two_replicas_send_one_delete(
     assert len(loser) == 1 and "Nothing more was done" in a.notes(loser[0])[0]
 
 
+@pytest.mark.long(9)
 async def test_a_request_its_rule_carries_out_is_carried_out_once_when_the_bot_was_killed_before_claiming_it(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:

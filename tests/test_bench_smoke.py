@@ -238,6 +238,7 @@ def test_xapi_requests_before_the_first_look_are_counted_apart() -> None:
     assert report(j).figures["requests_outside_polls"] == 1
 
 
+@pytest.mark.long(60)
 def test_bench_smoke_measures_every_scenario(tmp_path: Path) -> None:
     results = provenance.RESULTS
     before = results.read_bytes() if results.exists() else None

@@ -60,6 +60,7 @@ def card_for(bot: Harness, n: int) -> Message | None:
     return next((c for c in bot.cards() if named.search(block_text(c.blocks))), None)
 
 
+@pytest.mark.long(8)
 async def test_restarts_under_traffic_lose_no_acknowledged_command_and_no_click(
     make_harness: MakeHarness, postgres: PostgresServer, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

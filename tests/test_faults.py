@@ -136,6 +136,7 @@ async def test_the_token_endpoint_failing(harness: Harness, status: int, says: s
 # Slack -----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.long(8)
 async def test_slack_unreachable_does_not_lose_the_decision(make_harness: MakeHarness, unused_tcp_port: int) -> None:
     harness = await make_harness()
     request = await harness.open_card()

@@ -128,6 +128,7 @@ def saying(cards: list[Message], text: str) -> int:
     return sum(text in block_text(card.blocks) for card in cards)
 
 
+@pytest.mark.long(10)
 async def test_a_database_away_for_a_moment_loses_no_command_no_click_and_no_answer_from_3cx(
     processes: list[BotProcess],
     slack: FakeSlack,
@@ -204,6 +205,7 @@ async def test_a_database_away_for_longer_than_the_bot_waits_is_told_and_seen_by
     assert (await probe(da, "/readyz"))[0] == 200
 
 
+@pytest.mark.long(20)
 async def test_a_live_replicas_long_claim_is_never_taken_and_a_killed_ones_is_settled_by_another_within_a_minute(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, shared_url: str, tmp_path: Path
 ) -> None:
@@ -279,6 +281,7 @@ async def test_a_replica_started_before_its_database_waits_for_it(
     assert "Traceback" not in process.stderr
 
 
+@pytest.mark.long(10)
 async def test_check_during_a_burst_of_approvals_fights_nobody_for_the_token(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, shared_url: str, tmp_path: Path
 ) -> None:

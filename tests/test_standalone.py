@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from openapi_spec_validator import validate
 
@@ -35,6 +36,7 @@ def test_the_trimmed_3cx_spec_is_valid_and_has_what_the_bot_calls() -> None:
     assert "Pbx.ODataErrors.ODataError" in spec["components"]["schemas"]
 
 
+@pytest.mark.long(8)
 def test_a_copy_placed_alone_runs_the_tests_that_use_the_copied_data(tmp_path: Path) -> None:
     alone = tmp_path / "alone" / "repo"
     shutil.copytree(ROOT, alone, ignore=NOT_COPIED)

@@ -77,6 +77,7 @@ async def test_signed_but_malformed_bodies_get_a_400_and_one_log_line(
 # recovery tells the truth even when 3CX was still working -----------------------------------------------
 
 
+@pytest.mark.long(10)
 async def test_a_call_under_way_when_the_bot_was_killed_is_finished_truthfully_and_once_after_a_restart(
     processes: list[BotProcess], slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
 ) -> None:
@@ -155,6 +156,7 @@ async def test_a_delivery_is_acted_on_once_across_replicas(make_harness: MakeHar
 # a click is never dropped and never waits behind commands ---------------------------------------------------
 
 
+@pytest.mark.long(8)
 async def test_an_approval_does_not_wait_behind_a_burst_of_commands(harness: Harness) -> None:
     request = await harness.open_card()
     for n in range(100, 200):

@@ -45,7 +45,7 @@ async def run(sizes: Sizes, logs: Path) -> list[Section]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per closed-loop case (default 10)")
-    parser.add_argument("--smoke", action="store_true", help="every scenario for ~0.5 s with tiny counts; "
+    parser.add_argument("--smoke", action="store_true", help="every scenario briefly, with tiny counts; "
                         "does not write RESULTS.md")  # fmt: skip
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs and print where")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the key figures as JSON to FILE")

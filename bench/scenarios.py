@@ -85,7 +85,7 @@ class Sizes:
 
     @classmethod
     def smoke(cls) -> Sizes:
-        return cls(0.5, 1, 0.5, 6.0, (25,), 10, 200, 2, 1, card_grace=10.0, blocklist=200,
+        return cls(0.25, 1, 0.5, 6.0, (25,), 10, 200, 2, 1, card_grace=10.0, blocklist=200,
                    watch_batches=(3, 10), quiet_polls=0, burst=30, single_clicks=3, pbxes=4, slow_pbxes=1,
                    fleet_interval=5.0, fleet_requests=40, fleet_rate=100.0, fleet_burst=12, clicks_per_pbx=1,
                    big_list=20_000)  # fmt: skip

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.model import State
-from bot.domain.watch import HOLD_EVERY
+from bot.domain.watch import HOLD_EVERY, Watch
 from bot.slack.watcher import Watcher
 
 from .conftest import MakeHarness
@@ -59,6 +59,38 @@ def announced(harness: Harness) -> list[Message]:
 
 def blocklist_queries(harness: Harness) -> list[dict[str, str]]:
     return [c.query for c in harness.pbx.calls("GET", "/xapi/v1/Blocklist")]
+
+
+async def test_between_looks_each_round_holds_the_watch_and_asks_3cx_nothing_and_one_that_lost_it_looks_next(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = await watching(make_harness)  # looks an hour apart
+    assert harness.bot is not None
+    watcher = harness.bot.served[0].watcher
+    assert watcher is not None
+    await look(harness)
+    asked = len(harness.pbx.calls("GET"))
+    holds: list[bool] = []
+    held = Watch.hold
+
+    async def counted(watch: Watch) -> bool:
+        holds.append(await held(watch))
+        return holds[-1]
+
+    monkeypatch.setattr(Watch, "hold", counted)
+    await watcher.tick()
+    await watcher.tick()
+    assert holds == [True, True] and len(harness.pbx.calls("GET")) == asked and watcher.last_look is not None
+
+    async def taken(watch: Watch) -> bool:  # another process took the watch over
+        return False
+
+    monkeypatch.setattr(Watch, "hold", taken)
+    await watcher.tick()
+    assert watcher.last_look is None and len(harness.pbx.calls("GET")) == asked
+    monkeypatch.setattr(Watch, "hold", held)
+    await watcher.tick()  # looks at once, as soon as it can take the watch back
+    assert watcher.last_look is not None and len(harness.pbx.calls("GET")) > asked
 
 
 async def test_a_new_autoblacklist_entry_is_announced_once_and_what_was_listed_before_is_not(

@@ -393,3 +393,28 @@ async def test_people_of_another_workspace_decide_only_when_named_and_click_only
     )
     await fleet.settle()
     assert fleet.notes(url) == [say.OTHER_WORKSPACE] and beta.calls("GET") == []
+
+
+async def test_people_of_another_workspace_use_the_shortcuts_only_in_their_pbxs_channel(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    def theirs(payload: dict[str, Any]) -> dict[str, Any]:
+        payload["user"]["team_id"] = CUSTOMER
+        return payload
+
+    await send(fleet, theirs(request_shortcut(fleet, user=CUSTOMER_USER)))  # from anywhere: which PBX is not theirs
+    refused = theirs(message_shortcut(fleet, "blocked 203.0.113.7", user=CUSTOMER_USER, channel=BETA_ROOM))
+    await send(fleet, refused)
+    await fleet.settle()
+    assert fleet.slack.calls_to("views.open") == []
+    told = [call.args.get("text", "") for call in fleet.slack.calls_to("chat.postMessage")]
+    assert say.OTHER_WORKSPACE in told and fleet.notes(refused["response_url"]) == [say.OTHER_WORKSPACE]
+
+    asked = theirs(message_shortcut(fleet, "blocked 203.0.113.7", user=CUSTOMER_USER, channel=ACME_ROOM))
+    modal = await open_form(fleet, asked)
+    assert PBX not in inputs(modal)
+    done = theirs(submission(fleet, modal, {WHAT: typed("203.0.113.7"), REASON: typed(None)}, user=CUSTOMER_USER))
+    assert (await send(fleet, done)).status == 200
+    await fleet.settle()
+    [card] = fleet.cards(ACME_ROOM)
+    assert (await fleet.request_for(card)).pbx == "acme" and beta.calls("GET") == []

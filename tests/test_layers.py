@@ -25,6 +25,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "bot.domain.outcomes",
         "bot.domain.ports",
         "bot.threecx.tokens",
+        "bot.calls",  # SQLite's one thread serves a decision's work first
     ),
     # 3CX parses into the domain's entries, and its errors are the domain's CallFailed
     "bot.threecx": (

@@ -1,8 +1,9 @@
 """SQLiteStore: the store in one SQLite file, for one bot process (and its ``check``).
 
-All database work runs on one dedicated thread, so the event loop never blocks
-on disk and writes are serialised; every transition is a single
-``UPDATE … WHERE id = ? AND state = ?``, which is what makes a claim atomic.
+All database work runs on one dedicated thread (``serial``: a decision's before a
+command's), so the event loop never blocks on disk and writes are serialised; every
+transition is a single ``UPDATE … WHERE id = ? AND state = ?``, which is what makes
+a claim atomic.
 A file that another process holds locked is waited for (``wait`` seconds).
 """
 
@@ -14,7 +15,6 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from ..threecx.tokens import Fetch
 from . import contract, rows, watching
 from .contract import Store
 from .database import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
+from .serial import SerialThread
 
 T = TypeVar("T")
 
@@ -41,7 +42,7 @@ class SQLiteStore(Store):
     def __init__(self, path: str, *, wait: float = DEFAULT_WAIT) -> None:
         self._path = path
         self._wait = wait
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._thread = SerialThread("sqlite")
         self._db: sqlite3.Connection | None = None
 
     async def open(self) -> None:
@@ -56,7 +57,7 @@ class SQLiteStore(Store):
         if self._db is not None:
             await self._run(self._db.close)
             self._db = None
-        self._executor.shutdown(wait=True)
+        self._thread.stop()
 
     async def ping(self) -> None:
         await self._run(lambda: self._connection().execute("SELECT 1").fetchone())
@@ -186,7 +187,7 @@ class SQLiteStore(Store):
         return self._db
 
     async def _run(self, work: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        return await self._thread.run(work)
 
 
 def _statements(script: str) -> list[str]:

@@ -57,8 +57,9 @@ async def beta() -> AsyncIterator[FakeThreeCX]:
     assert check_against_spec(sent_by_the_bot(fake.requests)) == []
 
 
-def pbxes_file(path: Path, acme: FakeThreeCX, beta: FakeThreeCX) -> str:
-    """A PBXes file of two: acme (its channel shared with the customer's workspace) and beta."""
+def pbxes_file(path: Path, acme: FakeThreeCX, beta: FakeThreeCX, beta_rules: Path | None = None) -> str:
+    """A PBXes file of two: acme (its channel shared with the customer's workspace) and beta (with its own rules
+    file, when given)."""
     path.write_text(
         f"""
 [[pbx]]
@@ -77,17 +78,23 @@ client_id = "{beta.client_id}"
 client_secret_file = "{path.parent / "beta.secret"}"
 channels = ["{BETA_ROOM}"]
 """
+        + (f'rules = "{beta_rules}"\n' if beta_rules is not None else "")
     )
     (path.parent / "beta.secret").write_text(beta.client_secret + "\n")
     return str(path)
 
 
 async def serving_both(
-    make_harness: MakeHarness, acme: FakeThreeCX, beta: FakeThreeCX, tmp_path: Path, **settings: Any
+    make_harness: MakeHarness,
+    acme: FakeThreeCX,
+    beta: FakeThreeCX,
+    tmp_path: Path,
+    beta_rules: Path | None = None,
+    **settings: Any,
 ) -> Harness:
     """The bot serving acme (entry 42 blocks 203.0.113.7) and beta (entry 42 blocks 198.51.100.9)."""
     return await make_harness(
-        UNBLOCK_PBXES=pbxes_file(tmp_path / "pbxes.toml", acme, beta),
+        UNBLOCK_PBXES=pbxes_file(tmp_path / "pbxes.toml", acme, beta, beta_rules),
         ACME_SECRET=acme.client_secret,
         THREECX_BASE_URL=None,
         THREECX_CLIENT_ID=None,
@@ -418,3 +425,20 @@ async def test_people_of_another_workspace_use_the_shortcuts_only_in_their_pbxs_
     await fleet.settle()
     [card] = fleet.cards(ACME_ROOM)
     assert (await fleet.request_for(card)).pbx == "acme" and beta.calls("GET") == []
+
+
+async def test_a_pbxs_own_rules_say_which_durations_its_cards_offer(
+    make_harness: MakeHarness, pbx: FakeThreeCX, beta: FakeThreeCX, tmp_path: Path
+) -> None:
+    rules = tmp_path / "beta-rules.toml"
+    rules.write_text('[[rule]]\nname = "Beta"\nallow = ["2h"]\n')
+    fleet = await serving_both(make_harness, pbx, beta, tmp_path, beta_rules=rules)
+
+    on_acme = await fleet.open_card("42", channel=ACME_ROOM)
+    on_beta = await fleet.open_card("42", channel=BETA_ROOM)
+    _, url = await fleet.click(APPROVE_ALLOW, on_acme, user=BOB, value=f"acme/{on_acme.id}:7200")
+    await fleet.settle()
+    assert fleet.notes(url) == [say.DURATION_NOT_OFFERED] and pbx.calls("DELETE") == []
+    await fleet.click(APPROVE_ALLOW, on_beta, user=BOB, value=f"beta/{on_beta.id}:7200")
+    await fleet.settle()
+    assert deleted(beta) == ["/xapi/v1/Blocklist(42)"] and pbx.calls("DELETE") == []

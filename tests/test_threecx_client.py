@@ -238,6 +238,7 @@ async def test_which_of_many_entries_are_still_listed_is_one_query_or_a_few_with
 
     for _ in range(2):
         assert await blocklist.still_listed(list(range(1000, 1040))) == set(range(1000, 1040, 2))
+    assert await blocklist.still_listed([]) == set()  # nothing asked
 
     filters = [r.query["$filter"] for r in pbx.calls("GET", "/xapi/v1/Blocklist")]
     if takes_in:

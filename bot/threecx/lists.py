@@ -88,7 +88,10 @@ class _List(Generic[E]):
         self, field: str, values: Sequence[str | int], read: Callable[[str, int], Awaitable[list[T]]]
     ) -> list[T]:
         """What ``read`` gives for a filter picking the entries whose ``field`` is one of ``values`` (and how many
-        values it names): one filter with ``in``, or, once 3CX has refused one, a few of equality tests."""
+        values it names): one filter with ``in``, or, once 3CX has refused one, a few of equality tests; no filter
+        for no values."""
+        if not values:
+            return []
         if self._takes_in:
             try:
                 return await read(one_of(field, values), len(values))

@@ -15,6 +15,7 @@ from .fakes.openapi_check import check_against_spec, sent_by_the_bot
 from .fakes.slack import FakeSlack
 from .fakes.threecx import FakeThreeCX
 from .harness import FAST_RETRY, Harness, base_env
+from .pbxes import serving_both
 from .postgres import PostgresServer, running_server
 from .processes import BotProcess
 
@@ -69,6 +70,17 @@ async def pbx() -> AsyncIterator[FakeThreeCX]:
 
 
 @pytest.fixture
+async def beta() -> AsyncIterator[FakeThreeCX]:
+    """A second PBX (entry 42 blocks 198.51.100.9), beside ``pbx``."""
+    fake = FakeThreeCX()
+    await fake.start()
+    fake.add_entry(42, "198.51.100.9")
+    yield fake
+    await fake.close()
+    assert check_against_spec(sent_by_the_bot(fake.requests)) == []
+
+
+@pytest.fixture
 async def make_harness(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> AsyncIterator[MakeHarness]:
     """Start the bot with the base settings changed by ``overrides`` (a value of None removes a variable)."""
     started: list[Harness] = []
@@ -95,6 +107,12 @@ async def make_harness(slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path) -> As
 @pytest.fixture
 async def harness(make_harness: MakeHarness) -> Harness:
     return await make_harness()
+
+
+@pytest.fixture
+async def fleet(make_harness: MakeHarness, pbx: FakeThreeCX, beta: FakeThreeCX, tmp_path: Path) -> Harness:
+    """The bot serving two PBXes, acme (``pbx``) and beta (``tests/pbxes.py``)."""
+    return await serving_both(make_harness, pbx, beta, tmp_path)
 
 
 @pytest.fixture

@@ -269,3 +269,10 @@ async def test_a_channel_the_bot_cannot_post_in_fails_the_block_of_its_pbx(
     assert not passed
     assert block(lines, beta, "beta")[1] == said
     assert lines[-1] == "Some checks failed, for the PBX beta; see above."
+
+
+async def test_check_of_a_pbxes_file_of_one_heads_its_block_with_the_pbxs_name(
+    slack: FakeSlack, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    passed, lines = await check(fleet_env(slack, {"alpha": pbx}, tmp_path))
+    assert passed and f"PBX alpha at {pbx.base_url}:" in lines

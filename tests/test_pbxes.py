@@ -5,22 +5,33 @@ in a Slack Connect channel, ``/readyz`` and the metrics."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from bot.calls import Lane
 from bot.domain.model import State
+from bot.slack.views import modal as form
 from bot.slack.views import notes as say
 from bot.tasks import Limits
 
 from .conftest import MakeHarness
-from .fakes.openapi_check import check_against_spec, sent_by_the_bot
 from .fakes.threecx import FakeThreeCX
 from .harness import ALICE, APPROVE, APPROVE_ALLOW, BOB, CAROL, GENERAL, REQUEST_ENTRY, Harness, move, wait_for
+from .pbxes import (
+    ACME_ROOM,
+    BETA_ROOM,
+    CUSTOMER,
+    CUSTOMER_ADMIN,
+    CUSTOMER_USER,
+    PBX,
+    STRANGER,
+    UNKNOWN_REQUEST,
+    deleted,
+    pbxes_file,
+    serving_both,
+)
 from .test_shortcuts import (
     CHANNEL,
     REASON,
@@ -37,79 +48,8 @@ from .test_shortcuts import (
     typed,
 )
 
-ACME_ROOM, BETA_ROOM = "C0ACME", "C0BETA"
-#: the form's select of the PBXes (as its block names it)
-PBX = "unblock_pbx"
-UNKNOWN_REQUEST = "The bot has no record of this request, so nothing was done. Ask again with `/unblock`."
-#: a customer's workspace, sharing acme's channel with the provider's (Slack Connect), and a stranger's
-CUSTOMER, STRANGER = "TCUSTOMER", "TSTRANGER"
-#: the customer's people: one acme's approvers name, one they do not
-CUSTOMER_ADMIN, CUSTOMER_USER = "UCUSTADMIN", "UCUSTUSER"
-
-
-@pytest.fixture
-async def beta() -> AsyncIterator[FakeThreeCX]:
-    fake = FakeThreeCX()
-    await fake.start()
-    fake.add_entry(42, "198.51.100.9")
-    yield fake
-    await fake.close()
-    assert check_against_spec(sent_by_the_bot(fake.requests)) == []
-
-
-def pbxes_file(path: Path, acme: FakeThreeCX, beta: FakeThreeCX, beta_rules: Path | None = None) -> str:
-    """A PBXes file of two: acme (its channel shared with the customer's workspace) and beta (with its own rules
-    file, when given)."""
-    path.write_text(
-        f"""
-[[pbx]]
-name = "acme"
-url = "{acme.base_url}"
-client_id = "{acme.client_id}"
-client_secret_env = "ACME_SECRET"
-channels = ["{ACME_ROOM}"]
-approvers = ["{BOB}", "{CUSTOMER_ADMIN}", "SHELPDESK"]
-connect_teams = ["{CUSTOMER}"]
-
-[[pbx]]
-name = "beta"
-url = "{beta.base_url}"
-client_id = "{beta.client_id}"
-client_secret_file = "{path.parent / "beta.secret"}"
-channels = ["{BETA_ROOM}"]
-"""
-        + (f'rules = "{beta_rules}"\n' if beta_rules is not None else "")
-    )
-    (path.parent / "beta.secret").write_text(beta.client_secret + "\n")
-    return str(path)
-
-
-async def serving_both(
-    make_harness: MakeHarness,
-    acme: FakeThreeCX,
-    beta: FakeThreeCX,
-    tmp_path: Path,
-    beta_rules: Path | None = None,
-    **settings: Any,
-) -> Harness:
-    """The bot serving acme (entry 42 blocks 203.0.113.7) and beta (entry 42 blocks 198.51.100.9)."""
-    return await make_harness(
-        UNBLOCK_PBXES=pbxes_file(tmp_path / "pbxes.toml", acme, beta, beta_rules),
-        ACME_SECRET=acme.client_secret,
-        THREECX_BASE_URL=None,
-        THREECX_CLIENT_ID=None,
-        THREECX_CLIENT_SECRET=None,
-        **settings,
-    )
-
-
-@pytest.fixture
-async def fleet(make_harness: MakeHarness, pbx: FakeThreeCX, beta: FakeThreeCX, tmp_path: Path) -> Harness:
-    return await serving_both(make_harness, pbx, beta, tmp_path)
-
-
-def deleted(fake: FakeThreeCX) -> list[str]:
-    return [call.path for call in fake.calls("DELETE")]
+#: where beta's cards go, when it has an approvals channel of its own
+BETA_APPROVALS = "C0BETAAPPROVALS"
 
 
 async def test_a_pbx_named_first_is_the_one_asked_and_the_only_one_changed(
@@ -442,3 +382,109 @@ async def test_a_pbxs_own_rules_say_which_durations_its_cards_offer(
     await fleet.click(APPROVE_ALLOW, on_beta, user=BOB, value=f"beta/{on_beta.id}:7200")
     await fleet.settle()
     assert deleted(beta) == ["/xapi/v1/Blocklist(42)"] and pbx.calls("DELETE") == []
+
+
+async def test_a_member_names_a_pbx_in_the_channel_of_another_not_shared_with_anyone(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    # beta's channel is not shared with another workspace: a card of acme may go there
+    request = await fleet.open_card("acme 42", user=BOB, channel=BETA_ROOM)
+    assert request.pbx == "acme" and request.what.targets[0].label == "203.0.113.7"
+    assert beta.calls("GET") == []
+
+
+async def test_a_pbxs_name_is_read_whatever_its_case(fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX) -> None:
+    request = await fleet.open_card("Beta 42")
+    assert request.pbx == "beta" and request.what.targets[0].label == "198.51.100.9"
+    assert pbx.calls("GET") == []
+
+
+async def one_named_pbx(make_harness: MakeHarness, acme: FakeThreeCX, tmp_path: Path) -> Harness:
+    """The bot serving acme alone, from a PBXes file of one."""
+    path = tmp_path / "one.toml"
+    path.write_text(
+        f'[[pbx]]\nname = "acme"\nurl = "{acme.base_url}"\nclient_id = "{acme.client_id}"\n'
+        f'client_secret_env = "ACME_SECRET"\nchannels = ["{ACME_ROOM}"]\n'
+    )
+    return await make_harness(
+        UNBLOCK_PBXES=str(path),
+        ACME_SECRET=acme.client_secret,
+        THREECX_BASE_URL=None,
+        THREECX_CLIENT_ID=None,
+        THREECX_CLIENT_SECRET=None,
+    )
+
+
+async def test_a_bot_of_one_named_pbx_says_which_when_a_command_names_another(
+    make_harness: MakeHarness, pbx: FakeThreeCX, tmp_path: Path
+) -> None:
+    harness = await one_named_pbx(make_harness, pbx, tmp_path)
+    reply, _ = await harness.command("zeta 42", channel=ACME_ROOM)
+    assert "Which PBX?" in reply.message and "`acme`" in reply.message
+    await harness.settle()
+    assert harness.cards(ACME_ROOM) == [] and pbx.calls("GET") == []
+
+
+async def test_in_a_pbxs_channel_a_command_that_cannot_be_read_says_why_not_which_pbx(
+    fleet: Harness, pbx: FakeThreeCX
+) -> None:
+    # the first word could be a PBX's name, but what follows it cannot be read either: a mistyped command
+    reply, _ = await fleet.command("unblok the phone", channel=ACME_ROOM)
+    assert "`unblok` is not something `/unblock` knows" in reply.message and "Which PBX?" not in reply.message
+    await fleet.settle()
+    assert fleet.cards(ACME_ROOM) == [] and pbx.calls("GET") == []
+
+
+async def test_a_button_of_a_card_from_before_the_pbxes_had_names_acts_on_its_requests_pbx(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    request = await fleet.open_card("42", channel=BETA_ROOM)
+    # the value names no PBX, as the buttons of a card drawn before the bot served several did not
+    _, url = await fleet.click(APPROVE, request, user=CAROL, value=request.id)
+    await fleet.settle()
+    assert fleet.notes(url) == []
+    assert deleted(beta) == ["/xapi/v1/Blocklist(42)"] and pbx.calls("DELETE") == []
+    assert (await fleet.stored(request)).state is State.UNBLOCKED
+
+
+async def test_a_button_that_names_a_pbx_the_bot_does_not_serve_says_so(
+    fleet: Harness, pbx: FakeThreeCX, beta: FakeThreeCX
+) -> None:
+    request = await fleet.open_card("42", channel=BETA_ROOM)
+    _, url = await fleet.click(APPROVE, request, user=CAROL, value=f"zeta/{request.id}")
+    await fleet.settle()
+    assert fleet.notes(url) == [say.UNKNOWN_REQUEST]
+    assert beta.calls("DELETE") == [] and (await fleet.stored(request)).state is State.PENDING
+
+
+async def test_a_pbxs_own_approvals_channel_gets_its_cards(
+    make_harness: MakeHarness, pbx: FakeThreeCX, beta: FakeThreeCX, tmp_path: Path
+) -> None:
+    fleet = await serving_both(make_harness, pbx, beta, tmp_path)
+    with_approvals_channel(Path(fleet.env["UNBLOCK_PBXES"]), BETA_APPROVALS)
+    await fleet.restart()
+    reply, _ = await fleet.command("42", channel=BETA_ROOM)
+    assert reply.status == 200
+    await fleet.settle()
+    [card] = fleet.cards(BETA_APPROVALS)
+    assert (await fleet.request_for(card)).pbx == "beta" and fleet.cards(BETA_ROOM) == []
+    await fleet.open_card("42", channel=ACME_ROOM)  # acme's cards stay where they are asked for
+
+
+def with_approvals_channel(path: Path, channel: str) -> None:
+    """The PBXes file of ``serving_both``, where beta's cards go to ``channel``."""
+    path.write_text(f'{path.read_text()}approval_channel = "{channel}"\n')
+
+
+async def test_a_form_opened_before_the_bot_served_several_pbxes_is_out_of_date(
+    harness: Harness, pbx: FakeThreeCX, beta: FakeThreeCX, tmp_path: Path
+) -> None:
+    modal = await open_form(harness, request_shortcut(harness))  # the one PBX's form: it asks no PBX
+    for name in ("THREECX_BASE_URL", "THREECX_CLIENT_ID", "THREECX_CLIENT_SECRET"):
+        harness.env.pop(name)
+    pbxes = pbxes_file(tmp_path / "pbxes.toml", pbx, beta)
+    await harness.restart_with(UNBLOCK_PBXES=pbxes, ACME_SECRET=pbx.client_secret)
+    values = {WHAT: typed("42"), REASON: typed(None), CHANNEL: picked(GENERAL)}
+    assert errors(await send(harness, submission(harness, modal, values))) == {WHAT: form.OUT_OF_DATE}
+    await harness.settle()
+    assert harness.cards(GENERAL) == [] and pbx.calls("GET") == [] and beta.calls("GET") == []

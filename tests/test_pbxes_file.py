@@ -390,3 +390,15 @@ def test_the_settings_page_explains_every_key_of_a_pbx_in_order() -> None:
 
     assert re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE) == list(KEYS)
     assert all(f"`{word}`" in section for word in RESERVED)
+
+
+@pytest.mark.parametrize(("lacking", "more"), [(5, ""), (6, " and 1 more")])
+def test_the_pbxes_that_give_no_approvers_are_named_up_to_five(tmp_path: Path, lacking: int, more: str) -> None:
+    tables = [FINE.replace("fine", f"a{n}") + "\n" for n in range(1, lacking + 1)]
+    env = {**BASE, "UNBLOCK_PBXES": write(tmp_path, "".join(tables))}
+    del env["UNBLOCK_APPROVERS"]
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env)
+    [problem] = raised.value.problems
+    labels = ", ".join(f'[[pbx]] {n} "a{n}"' for n in range(1, 6))
+    assert f"({labels}{more}): set it" in problem

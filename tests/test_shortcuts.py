@@ -423,3 +423,20 @@ async def test_the_shortcut_and_its_form_over_socket_mode(
         await wait_for(lambda: driver.cards(GENERAL), what="the card")
         assert "asks to unblock 203.0.113.7" in block_text(driver.cards(GENERAL)[0].blocks)
         assert card_request_id(driver.cards(GENERAL)[0].blocks)
+
+
+async def test_a_choice_in_a_direct_message_is_taken_where_clicks_are_limited_to_some_channels(
+    make_harness: MakeHarness, pbx: FakeThreeCX
+) -> None:
+    harness = await make_harness(UNBLOCK_CHANNELS=GENERAL)
+    pbx.add_entry(7, "203.0.113.0/24")
+    modal = await open_form(harness, request_shortcut(harness))
+    await send(harness, submission(harness, modal, {WHAT: typed("203.0.113.7"), CHANNEL: picked(GENERAL)}))
+    await harness.settle()
+    [offer] = harness.slack.channel_messages(ALICE)
+    choices = buttons(offer.blocks)
+    _, url = await harness.click(CHOOSE, choices[1]["value"], user=ALICE, channel="D0ALICE")
+    await harness.settle()
+    [card] = harness.cards(GENERAL)
+    assert "<@UALICE> asks to unblock 203.0.113.0/24" in block_text(card.blocks)
+    assert "Asked the approvers" in harness.notes(url)[-1]

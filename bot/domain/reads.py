@@ -106,16 +106,22 @@ class Reads:
         return Unblocks(at, tuple(await self.store.scoped(pbx).unblocked_since(at - WINDOW)))
 
     async def allows_in_force(self, user: str, now: float) -> list[tuple[Allow, bool]]:
-        """The allow entries in force at ``now`` that ``user`` may see (an approver: all; anyone else: those of their
-        requests), the soonest end first, at most :data:`ALLOWS_LISTED`, each with whether they may end it."""
+        """The allow entries in force at ``now`` that ``user`` may see (an approver of their PBX: all that PBX's;
+        anyone else: those of their requests), the soonest end first, at most :data:`ALLOWS_LISTED`, each with
+        whether they may end it."""
         if self.allows is None:
             return []
-        everyone = await self.may_be_asked(user)
         in_force = [a for a in await self.allows.allows_in_force(MINDED) if a.ends_at > now]
         requests = {r.id: r for r in await self.allows.requests_of([a.request_id for a in in_force])}
+        asked: dict[str, bool] = {}  # by PBX: whether the user may be asked to decide its requests
         shown: list[tuple[Allow, bool]] = []
         for allow in in_force:
             request = requests.get(allow.request_id)
-            if request is not None and (everyone or request.asked.by == user) and len(shown) < ALLOWS_LISTED:
-                shown.append((allow, await self._policy(request.pbx).may_end_allow(user, request)))
+            if request is None or len(shown) == ALLOWS_LISTED:
+                continue
+            policy = self._policy(request.pbx)
+            if request.pbx not in asked:
+                asked[request.pbx] = await policy.may_be_asked(user)
+            if asked[request.pbx] or request.asked.by == user:
+                shown.append((allow, await policy.may_end_allow(user, request)))
         return shown

@@ -55,6 +55,8 @@ class StartupError(Exception):
 def build_app(settings: Settings, client: AsyncWebClient, fleet: Fleet, team_id: str) -> AsyncApp:
     secret = settings.slack_signing_secret
     app = AsyncApp(
+        # (named, Bolt need not read the call stack for a name)
+        name="unblock-bot",
         # a client without a token: Bolt takes the token from `authorize` for each request
         client=AsyncWebClient(base_url=client.base_url, session=client.session, retry_handlers=client.retry_handlers),
         authorize=OneWorkspace(settings.slack_bot_token.reveal()),

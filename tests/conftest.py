@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import compileall
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -17,10 +18,19 @@ from .fakes.threecx import FakeThreeCX
 from .harness import FAST_RETRY, Harness, base_env
 from .pbxes import serving_both
 from .postgres import PostgresServer, running_server
-from .processes import BotProcess
+from .processes import ROOT, BotProcess
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 NewStore = Callable[[], Awaitable[Store]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Once, before pytest-xdist starts its processes: the bytecode of the bot, the benchmark and the tests' own
+    modules, which each of those processes, and each bot process the tests start, would otherwise compile again
+    where the environment forbids writing it (``PYTHONDONTWRITEBYTECODE``)."""
+    if not hasattr(config, "workerinput"):
+        for folder in ("bot", "bench", "tests"):
+            compileall.compile_dir(ROOT / folder, quiet=1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -74,7 +74,8 @@ class ThreeCXClient:
         pbx: str = "",
     ) -> None:
         self._root = base_url.rstrip("/")
-        self._pbx = pbx
+        #: the PBX's name ("": the one PBX of a bot that serves one)
+        self.pbx = pbx
         self._form = {"client_id": client_id, "client_secret": client_secret, "grant_type": "client_credentials"}
         self._timeout = timeout
         # each lane has connections of its own, so that lookups can never take the ones a decision needs;
@@ -229,9 +230,9 @@ class ThreeCXClient:
         try:
             answer = await self._send("POST", url, TOKEN_PATH, {}, self._form, lane=Lane.DECISIONS)
         except ThreeCXError:
-            metrics.TOKEN_FETCHES.labels("failed", self._pbx).inc()
+            metrics.TOKEN_FETCHES.labels("failed", self.pbx).inc()
             raise
-        metrics.TOKEN_FETCHES.labels("ok" if answer.status == 200 else "refused", self._pbx).inc()
+        metrics.TOKEN_FETCHES.labels("ok" if answer.status == 200 else "refused", self.pbx).inc()
         if answer.status in (400, 401, 403):  # the client id or secret
             message = "3CX refused the API client id or secret"
             raise CredentialsError(
@@ -332,7 +333,7 @@ class ThreeCXClient:
                 message = "3CX's TLS certificate could not be verified; for a private CA, set THREECX_CA_BUNDLE"
                 raise UnavailableError(message, method=method, path=path) from exc
             finally:
-                metrics.threecx_request(method, path, status, time.monotonic() - started, self._pbx)
+                metrics.threecx_request(method, path, status, time.monotonic() - started, self.pbx)
 
 
 @functools.cache

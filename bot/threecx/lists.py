@@ -99,7 +99,10 @@ class _List(Generic[E]):
                 if error.status != 400:
                     raise
                 self._takes_in = False
-                log.info("3CX refused a filter with `in`: it is asked with equality tests from now on")
+                log.info(
+                    "3CX refused a filter with `in`: it is asked with equality tests from now on",
+                    extra={"pbx": self._client.pbx},
+                )
         chunks = [values[i : i + CLAUSES_PER_QUERY] for i in range(0, len(values), CLAUSES_PER_QUERY)]
         pages = await asyncio.gather(*(read(any_equal(field, chunk), len(chunk)) for chunk in chunks))
         return [found for page in pages for found in page]

@@ -29,7 +29,7 @@ class Reads:
     reporting: Reporting | None = None
     #: the allow entries the bot added (None: their life is not kept)
     allows: AllowStore | None = None
-    #: each PBX's policy, by name, when the bot serves several (``policy`` is then the first one's)
+    #: each PBX's policy, by name (none given: ``policy`` is every PBX's)
     policies: Mapping[str, ApprovalPolicy] = field(default_factory=dict)
 
     def _policy(self, pbx: str) -> ApprovalPolicy:

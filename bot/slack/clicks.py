@@ -79,7 +79,7 @@ async def _routed(fleet: Fleet, kind: Click[Any], button: Any, named: str, asker
     or why it does nothing: a PBX the bot does not serve (any more), a person who may not click it there, a
     duration not offered (any more). A value that names another PBX than its request's finds no request there."""
     pbx: str | None = named
-    if not named and isinstance(button, RequestButton | AllowButton | ExtendButton) and "" not in fleet.pbxes:
+    if not named and isinstance(button, RequestButton | AllowButton | ExtendButton) and fleet.one is None:
         request = await fleet.first.requests.reads.get(button.request_id)
         pbx = request.pbx if request is not None else None
     if pbx is None or pbx not in fleet.pbxes:

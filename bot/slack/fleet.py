@@ -53,13 +53,18 @@ class Fleet:
     def answers(self) -> Answers:
         return self.first.answers
 
+    @property
+    def one(self) -> Pbx | None:
+        """The one PBX of a bot that serves one (named ""); None for the PBXes of a PBXes file, which have names."""
+        return self.pbxes.get("")
+
     def guests(self) -> frozenset[str]:
         """Every other workspace some PBX lets ask."""
         return frozenset(team for pbx in self.pbxes.values() for team in pbx.use_cases.guests)
 
     def of_channel(self, channel: str) -> str | None:
         """The PBX ``channel`` means (the one PBX of a bot that serves one means every channel)."""
-        return self._of_channel.get(channel, "" if "" in self.pbxes else None)
+        return self._of_channel.get(channel, "" if self.one is not None else None)
 
     def is_guest(self, asker: Asker) -> bool:
         return asker.team not in ("", self.team)
@@ -96,9 +101,10 @@ class Fleet:
 
     def misnamed(self, first: str, rest: str, text: str) -> bool:
         """Whether ``text``, which cannot be read as it is, names a PBX the bot does not serve before what can
-        (``/unblock zeta 42``), where the bot serves several."""
-        several = len(self.pbxes) > 1 or "" not in self.pbxes
-        return several and PBX_NAME.fullmatch(first) is not None and _parsed(text) is None and _parsed(rest) is not None
+        (``/unblock zeta 42``), where the bot's PBXes have names."""
+        if self.one is not None or PBX_NAME.fullmatch(first) is None:
+            return False
+        return _parsed(text) is None and _parsed(rest) is not None
 
     def shared_with_others(self, channel: str, pbx: str) -> str | None:
         """The PBX whose channel ``channel`` is, when it is shared with another workspace and is not ``pbx``'s:

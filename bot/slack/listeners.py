@@ -104,7 +104,7 @@ async def request_shortcut(ack: AsyncAck, body: Payload, client: AsyncWebClient,
     with a select of the PBXes when the bot serves several."""
     await ack()
     fleet, asker = fleet_of(context), asker_of(body)
-    one = fleet.pbxes.get("")
+    one = fleet.one
     if one is None and fleet.is_guest(asker):  # people of another workspace ask in their PBX's channel
         fleet.answers.tell_soon(asker, say.OTHER_WORKSPACE)
         return

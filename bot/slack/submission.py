@@ -49,7 +49,7 @@ def opened_by(text: Any) -> tuple[str, str, str | None] | None:
 
 def metadata(user: str, channel: str, fleet: Fleet, pbx: str | None) -> str:
     """What the form carries: who opened it, on which message's channel, for which PBX (``*``: the form asks)."""
-    return f"{user}|{channel}" if list(fleet.pbxes) == [""] else f"{user}|{channel}|{'*' if pbx is None else pbx}"
+    return f"{user}|{channel}" if fleet.one is not None else f"{user}|{channel}|{'*' if pbx is None else pbx}"
 
 
 def check_submission(body: Payload, view: Payload, fleet: Fleet) -> dict[str, str] | tuple[Unblock, Asker, UseCases]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.threecx import ODATA_JSON, XAPI_ROOT, ODataError, _FilterParser
+from tests.fakes.threecx import ODATA_JSON, XAPI_ROOT, FilterParser, ODataError, non_negative
 
 from .fakes import MeteredThreeCX
 
@@ -104,10 +104,10 @@ class BigList(MeteredThreeCX):
             raise ODataError(400, f"this fake orders its big list only by Id, not {order!r}")
         descending = order == "Id desc"
         try:
-            predicate = _FilterParser(text, entity_set.properties).parse() if text else None
+            predicate = FilterParser(text, entity_set.properties).parse() if text else None
         except ValueError as error:
             raise ODataError(400, f"Invalid $filter: {error}") from None
-        skip, top = _count(query, "$skip") or 0, _count(query, "$top")
+        skip, top = non_negative(query, "$skip") or 0, non_negative(query, "$top")
         ids = self._candidates(text, descending)
         bulk = (self.bulk(n) for n in ids)
         stored = sorted(self.entries.values(), key=lambda e: int(e["Id"]), reverse=descending)
@@ -138,11 +138,3 @@ class BigList(MeteredThreeCX):
         if isinstance(chosen, range):
             return reversed(chosen) if descending else chosen
         return sorted(chosen, reverse=descending)
-
-
-def _count(query: dict[str, str], name: str) -> int | None:
-    if name not in query:
-        return None
-    if not re.fullmatch(r"[0-9]+", query[name]):
-        raise ODataError(400, f"Invalid {name}: {query[name]!r}")
-    return int(query[name])

@@ -131,7 +131,7 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-class _FilterParser:
+class FilterParser:
     """Recursive descent over the part of the OData $filter grammar the bot uses.
 
     expr := and ('or' and)* ; and := primary ('and' primary)*
@@ -735,12 +735,12 @@ class FakeThreeCX:
         rows = [entity_set.items[k] for k in sorted(entity_set.items)]
         if "$filter" in query:
             try:
-                predicate = _FilterParser(query["$filter"], entity_set.properties, takes_in=self.takes_in).parse()
+                predicate = FilterParser(query["$filter"], entity_set.properties, takes_in=self.takes_in).parse()
             except ValueError as error:
                 raise ODataError(400, f"Invalid $filter: {error}") from None
             rows = [row for row in rows if predicate(row)]
         order = _parse_orderby(query.get("$orderby"), entity_set.properties)
-        skip, top = _non_negative(query, "$skip"), _non_negative(query, "$top")
+        skip, top = non_negative(query, "$skip"), non_negative(query, "$top")
         if "$orderby" not in self.ignored_options:
             for name, descending in reversed(order):
                 rows.sort(key=lambda row: (row.get(name) is not None, row.get(name)), reverse=descending)
@@ -845,12 +845,12 @@ class FakeThreeCX:
         expanded = _names(query.get("$expand"), navigation, "$expand")
         if "$filter" in query:
             try:
-                predicate = _FilterParser(query["$filter"], properties, nested, takes_in=self.takes_in).parse()
+                predicate = FilterParser(query["$filter"], properties, nested, takes_in=self.takes_in).parse()
             except ValueError as error:
                 raise ODataError(400, f"Invalid $filter: {error}") from None
             rows = [row for row in rows if predicate(row)]
         order = _parse_orderby(query.get("$orderby"), properties)
-        skip, top = _non_negative(query, "$skip"), _non_negative(query, "$top")
+        skip, top = non_negative(query, "$skip"), non_negative(query, "$top")
         if "$orderby" not in self.ignored_options:
             for name, descending in reversed(order):
                 rows = sorted(rows, key=lambda row: (row.get(name) is not None, row.get(name)), reverse=descending)
@@ -884,7 +884,7 @@ def _reject_unknown_options(query: dict[str, str], allowed: set[str]) -> None:
         raise ODataError(400, f"Unsupported query options: {', '.join(unknown)}")
 
 
-def _non_negative(query: dict[str, str], name: str) -> int | None:
+def non_negative(query: dict[str, str], name: str) -> int | None:
     if name not in query:
         return None
     if not re.fullmatch(r"[0-9]+", query[name]):

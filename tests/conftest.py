@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import compileall
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -22,15 +23,18 @@ from .processes import ROOT, BotProcess
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 NewStore = Callable[[], Awaitable[Store]]
+#: a test file (``test_*.py``) or a ``conftest.py``, which pytest compiles itself
+TEST_FILE = re.compile(r"[/\\](test_[^/\\]*|conftest)\.py$")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Once, before pytest-xdist starts its processes: the bytecode of the bot, the benchmark and the tests' own
     modules, which each of those processes, and each bot process the tests start, would otherwise compile again
-    where the environment forbids writing it (``PYTHONDONTWRITEBYTECODE``)."""
+    where the environment forbids writing it (``PYTHONDONTWRITEBYTECODE``). Not the test files and conftest.py:
+    pytest rewrites their asserts as it imports them."""
     if not hasattr(config, "workerinput"):
         for folder in ("bot", "bench", "tests"):
-            compileall.compile_dir(ROOT / folder, quiet=1)
+            compileall.compile_dir(ROOT / folder, quiet=1, rx=TEST_FILE)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -371,10 +372,13 @@ class Harness:
         return found
 
 
-async def wait_for(condition: Callable[[], object], *, timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll until ``condition()`` is truthy; fail after ``timeout`` seconds (for work in another process)."""
+async def wait_for(
+    condition: Callable[[], object | Awaitable[object]], *, timeout: float = 10.0, what: str = "condition"
+) -> None:
+    """Poll until ``condition()`` (awaited, when it gives an awaitable) is truthy; fail after ``timeout`` seconds
+    (for work in another process, or in a loop of the bot's own)."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (await found if inspect.isawaitable(found := condition()) else found):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)

@@ -1,5 +1,5 @@
-"""The SQLite store's one thread: a decision's work before a command's, each lane in its order, errors handed
-back, and what is queued finished at the end."""
+"""A store's work one piece at a time: a decision's at once on the event loop's thread (after the piece the thread is
+running), a command's on the thread in its order, errors handed back, and what is queued finished at the end."""
 
 from __future__ import annotations
 
@@ -10,72 +10,76 @@ from collections.abc import Callable
 import pytest
 
 from bot.calls import LANE, Lane
-from bot.storage.serial import SerialThread
+from bot.storage.serial import Serial
 
 
-def noting(ran: list[str], name: str, after: threading.Event | None = None) -> Callable[[], str]:
-    """Work that waits for ``after`` (if any), then notes that it ran."""
+def noting(
+    ran: list[str], name: str, after: threading.Event | None = None, started: threading.Event | None = None
+) -> Callable[[], str]:
+    """Work that says it ``started``, waits for ``after`` (each if given), then notes that it ran; the name of the
+    thread it ran on."""
 
     def work() -> str:
+        if started is not None:
+            started.set()
         if after is not None:
             after.wait(5)
         ran.append(name)
-        return name
+        return threading.current_thread().name
 
     return work
 
 
-def in_lane(lane: Lane, thread: SerialThread, work: Callable[[], str]) -> asyncio.Task[str]:
+def in_lane(lane: Lane, serial: Serial, work: Callable[[], str]) -> asyncio.Task[str]:
     async def run() -> str:
         LANE.set(lane)
-        return await thread.run(work)
+        return await serial.run(work)
 
     return asyncio.create_task(run())
 
 
-async def test_queued_decisions_run_before_queued_commands_and_each_lane_in_its_order() -> None:
-    thread, busy, ran = SerialThread("test"), threading.Event(), list[str]()
-    blocker = in_lane(Lane.COMMANDS, thread, noting([], "blocker", after=busy))
-    await asyncio.sleep(0.05)  # the thread is busy with it
-    tasks = [
-        in_lane(lane, thread, noting(ran, name))
-        for lane, name in [
-            (Lane.COMMANDS, "command 1"),
-            (Lane.DECISIONS, "decision 1"),
-            (Lane.COMMANDS, "command 2"),
-            (Lane.DECISIONS, "decision 2"),
-        ]
-    ]
+async def test_a_decision_runs_at_once_on_the_loops_thread_after_the_piece_running_and_before_those_queued() -> None:
+    serial, busy, started, ran = Serial("test"), threading.Event(), threading.Event(), list[str]()
+    running = in_lane(Lane.COMMANDS, serial, noting(ran, "running", after=busy, started=started))
+    await asyncio.to_thread(started.wait, 5)
+    queued = in_lane(Lane.COMMANDS, serial, noting(ran, "queued"))
     await asyncio.sleep(0.05)
-    busy.set()
+    threading.Timer(0.05, busy.set).start()  # the decision, on this thread, waits for the running piece to end
 
-    assert await asyncio.gather(blocker, *tasks) == ["blocker", "command 1", "decision 1", "command 2", "decision 2"]
-    assert ran == ["decision 1", "decision 2", "command 1", "command 2"]
-    thread.stop()
+    LANE.set(Lane.DECISIONS)
+    assert await serial.run(noting(ran, "decision")) == threading.current_thread().name
+    assert ran == ["running", "decision"]
+    assert (await running).startswith("test") and (await queued).startswith("test")
+    assert ran == ["running", "decision", "queued"]
+    serial.stop()
 
 
-async def test_an_error_reaches_the_caller_and_the_thread_goes_on() -> None:
-    thread = SerialThread("test")
+async def test_an_error_reaches_the_caller_and_the_work_goes_on_in_both_lanes() -> None:
+    serial = Serial("test")
 
     def fails() -> str:
         raise ValueError("no such table")
 
-    with pytest.raises(ValueError, match="no such table"):
-        await thread.run(fails)
-    assert await thread.run(lambda: "still here") == "still here"
-    thread.stop()
+    for lane in Lane:
+        LANE.set(lane)
+        with pytest.raises(ValueError, match="no such table"):
+            await serial.run(fails)
+        assert await serial.run(lambda: "still here") == "still here"
+    serial.stop()
 
 
 async def test_a_caller_that_stops_waiting_leaves_the_work_to_finish_and_stop_waits_for_what_is_queued() -> None:
-    thread, busy, ran = SerialThread("test"), threading.Event(), list[str]()
-    first = asyncio.create_task(thread.run(noting(ran, "first", after=busy)))
-    second = asyncio.create_task(thread.run(noting(ran, "second")))
+    serial, busy, ran = Serial("test"), threading.Event(), list[str]()
+    first = asyncio.create_task(serial.run(noting(ran, "first", after=busy)))
+    second = asyncio.create_task(serial.run(noting(ran, "second")))
     await asyncio.sleep(0.05)
     first.cancel()
     busy.set()
     await asyncio.sleep(0.05)
-    thread.stop()
+    serial.stop()
 
     assert ran == ["first", "second"] and first.cancelled() and second.done()
-    with pytest.raises(RuntimeError, match="stopped"):
-        await thread.run(lambda: None)
+    for lane in Lane:
+        LANE.set(lane)
+        with pytest.raises(RuntimeError, match="stopped"):
+            await serial.run(lambda: None)

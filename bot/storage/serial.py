@@ -1,84 +1,61 @@
-"""One thread that runs a store's work in turn, a decision's before a command's.
+"""A store's work, one piece at a time: a decision's on the event loop's own thread, the rest on a thread of its own.
 
-SQLite takes one writer at a time, so all of a store's work runs on one thread. During a burst of commands
-that thread has a queue, and a click that decides (in the lane of decisions, ``bot.calls``) would wait behind it
-at each of its steps: so what is queued in that lane is taken first. Within a lane, work runs in the order it
-came.
+SQLite takes one writer at a time, so a store's pieces of work never overlap. Most run on one thread, so that the
+event loop does not wait for the disk. A piece of a click that decides (the lane of decisions, ``bot.calls``) is
+one request's rows, done in well under a millisecond; handed to that thread and back, it waited for two turns of
+an event loop busy with a burst of commands (tens of milliseconds each), three times before the DELETE. So it runs
+at once on the event loop's thread, waiting only for the piece the thread is running.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import queue
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from ..calls import LANE, Lane
 
 T = TypeVar("T")
 
-#: the order of the lanes' work; the end of the thread comes after everything queued before it
-_FIRST, _THEN, _LAST = 0, 1, 2
 
-_Item = tuple[int, int, Callable[[], Any] | None, asyncio.Future[Any] | None]
-
-
-class SerialThread:
-    """Runs work, one piece at a time, on a thread of its own (started with the first piece)."""
+class Serial:
+    """Runs pieces of work one at a time, as the module says."""
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self._queue: queue.PriorityQueue[_Item] = queue.PriorityQueue()
-        self._arrival = itertools.count()
-        self._thread: threading.Thread | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        #: a piece's turn; the thread takes it only while no decision waits for it
+        self._turn = threading.Condition()
+        self._deciding = False
         self._stopped = False
 
     async def run(self, work: Callable[[], T]) -> T:
-        """``work()`` on the thread, after the work of the same lane queued before it."""
+        """``work()``: at once in the lane of decisions, else on the thread after what was queued before it."""
         if self._stopped:
             raise RuntimeError(f"{self._name} is stopped")
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
-            self._thread.start()
-        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        order = _FIRST if LANE.get() is Lane.DECISIONS else _THEN
-        self._queue.put((order, next(self._arrival), work, done))
-        return await done
+        if LANE.get() is Lane.DECISIONS:
+            return self._now(work)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._after_decisions, work)
 
     def stop(self) -> None:
-        """Finish what is queued, then end the thread (waiting for it)."""
+        """Finish what is queued, then end the thread (waiting for it); no work is taken after."""
         self._stopped = True
-        if self._thread is not None:
-            self._queue.put((_LAST, next(self._arrival), None, None))
-            self._thread.join()
+        self._thread.shutdown(wait=True)
 
-    def _serve(self) -> None:
-        while True:
-            _, _, work, done = self._queue.get()
-            if work is None or done is None:
-                return
+    def _now(self, work: Callable[[], T]) -> T:
+        """On the event loop's thread, once the piece the thread is running (if any) ends."""
+        self._deciding = True
+        with self._turn:
             try:
-                result = work()
-            except BaseException as error:  # (handed to the waiting task, as an executor does)
-                _answer(done, _fail, error)
-            else:
-                _answer(done, _succeed, result)
+                return work()
+            finally:
+                self._deciding = False
+                self._turn.notify()
 
-
-def _answer(done: asyncio.Future[Any], how: Callable[[asyncio.Future[Any], Any], None], what: Any) -> None:
-    """Settle ``done`` on its event loop; nothing when that loop is closed (nobody waits any more)."""
-    with contextlib.suppress(RuntimeError):
-        done.get_loop().call_soon_threadsafe(how, done, what)
-
-
-def _succeed(done: asyncio.Future[Any], result: Any) -> None:
-    if not done.done():  # the waiting task may have been cancelled meanwhile
-        done.set_result(result)
-
-
-def _fail(done: asyncio.Future[Any], error: BaseException) -> None:
-    if not done.done():
-        done.set_exception(error)
+    def _after_decisions(self, work: Callable[[], T]) -> T:
+        """On the thread, once no decision waits for its turn."""
+        with self._turn:
+            self._turn.wait_for(lambda: not self._deciding)
+            return work()

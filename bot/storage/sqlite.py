@@ -1,9 +1,9 @@
 """SQLiteStore: the store in one SQLite file, for one bot process (and its ``check``).
 
-All database work runs on one dedicated thread (``serial``: a decision's before a
-command's), so the event loop never blocks on disk and writes are serialised; every
-transition is a single ``UPDATE … WHERE id = ? AND state = ?``, which is what makes
-a claim atomic.
+Database work runs one piece at a time (``serial``): on one dedicated thread, so the
+event loop does not block on disk, but for a decision's pieces, which run at once on the
+event loop's thread. Every transition is a single ``UPDATE … WHERE id = ? AND state = ?``,
+which is what makes a claim atomic.
 A file that another process holds locked is waited for (``wait`` seconds).
 """
 
@@ -24,7 +24,7 @@ from ..threecx.tokens import Fetch
 from . import contract, rows, watching
 from .contract import Store
 from .database import DEFAULT_WAIT, StoreUnavailable, migrations, newer_than_this_bot, retrying
-from .serial import SerialThread
+from .serial import Serial
 
 T = TypeVar("T")
 
@@ -42,7 +42,7 @@ class SQLiteStore(Store):
     def __init__(self, path: str, *, wait: float = DEFAULT_WAIT) -> None:
         self._path = path
         self._wait = wait
-        self._thread = SerialThread("sqlite")
+        self._serial = Serial("sqlite")
         self._db: sqlite3.Connection | None = None
 
     async def open(self) -> None:
@@ -57,7 +57,7 @@ class SQLiteStore(Store):
         if self._db is not None:
             await self._run(self._db.close)
             self._db = None
-        self._thread.stop()
+        self._serial.stop()
 
     async def ping(self) -> None:
         await self._run(lambda: self._connection().execute("SELECT 1").fetchone())
@@ -187,7 +187,7 @@ class SQLiteStore(Store):
         return self._db
 
     async def _run(self, work: Callable[[], T]) -> T:
-        return await self._thread.run(work)
+        return await self._serial.run(work)
 
 
 def _statements(script: str) -> list[str]:

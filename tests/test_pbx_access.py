@@ -7,13 +7,16 @@ import json
 from pathlib import Path
 
 from bot.domain.model import State
+from bot.domain.reads import WAITING_CHECKED
 from bot.slack.buttons import HOME_ALLOW_END
 from bot.slack.views import modal as form
 
 from .fakes.threecx import FakeThreeCX
 from .harness import APPROVE, APPROVE_ALLOW, BOB, CANCEL, CAROL, Harness, block_text, buttons
 from .pbxes import ACME_ROOM, BETA_ROOM, CUSTOMER, CUSTOMER_ADMIN, CUSTOMER_USER, deleted
+from .test_pbx_storage import request
 from .test_shortcuts import REASON, WHAT, errors, message_shortcut, open_form, send, submission, typed
+from .test_storage import entry
 
 
 async def test_a_guest_who_is_no_approver_may_still_cancel_their_own_request(fleet: Harness, pbx: FakeThreeCX) -> None:
@@ -105,3 +108,18 @@ async def test_the_home_tab_lists_an_approver_the_allow_entries_of_the_pbxs_they
         home = await fleet.open_home(approver)
         assert ("198.51.100.9" in json.dumps(home)) is sees, approver
         assert (HOME_ALLOW_END in [button["action_id"] for button in buttons(home["blocks"])]) is sees, approver
+
+
+async def test_the_home_tab_lists_what_waits_on_a_quiet_pbx_behind_more_of_a_busy_ones_than_a_read_holds(
+    fleet: Harness, beta: FakeThreeCX
+) -> None:
+    waiting = await fleet.open_card("42", channel=BETA_ROOM)
+    assert fleet.bot is not None
+    acme, now = fleet.bot.store.scoped("acme"), fleet.clock()
+    for n in range(WAITING_CHECKED):  # all newer than beta's
+        made = request(
+            f"{n:016x}", "acme", entry(1000 + n, "203.0.113.7"), created_at=now + 1 + n, expires_at=now + 3600
+        )
+        await acme.add(made)
+    home = json.dumps(await fleet.open_home(CAROL))  # beta's approver, not acme's
+    assert waiting.id in home and "0000000000000000" not in home

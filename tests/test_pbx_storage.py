@@ -90,6 +90,8 @@ async def test_each_pbx_lists_its_own_requests_and_the_unscoped_store_lists_ever
     assert ids(await store.scoped("").recent(10)) == ["c"] and ids(await store.recent(10)) == ["a", "b", "c", "e"]
     assert ids(await acme.recent(10, GENERAL)) == ["a", "e"] and await store.scoped("other").recent(10) == []
     assert ids(await acme.waiting(10)) == ["a"] and ids(await store.waiting(10)) == ["a", "b", "c"]
+    assert [r.id[0] for r in await store.waiting(10, {"acme", ""})] == ["c", "a"]  # of those PBXes, newest first
+    assert await store.waiting(10, {"other"}) == [] and await store.waiting(10, set()) == []
     assert (await acme.count_pending(), await beta.count_pending(), await store.count_pending()) == (1, 1, 3)
     assert ids(await beta.requested_by(ALICE, 10)) == ["b"] and ids(await store.requested_by(ALICE, 10)) == [
         "a",
@@ -174,6 +176,7 @@ async def test_the_domains_fakes_keep_pbxes_apart_as_the_stores_do() -> None:
     with pytest.raises(AlreadyOpen):
         await beta.add(request("c" * 16, "beta"))
     assert ids(await acme.waiting(10)) == ["a"] and ids(await requests.waiting(10)) == ["a", "b"]
+    assert ids(await requests.waiting(10, {"beta"})) == ["b"] and await requests.waiting(10, set()) == []
     assert await requests.scoped("").recent(10) == [] and await acme.get("b" * 16) is None
     assert await beta.get("b" * 16) is not None and await requests.get("b" * 16) is not None
 

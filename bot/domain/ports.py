@@ -3,7 +3,7 @@ see requests and new blocks. Each holds only what the domain calls."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,8 +63,8 @@ class RequestStore(Protocol):
 
     async def pending_expired(self, now: float) -> list[UnblockRequest]: ...
 
-    async def waiting(self, count: int) -> list[UnblockRequest]:
-        """The newest requests waiting for a decision, newest first."""
+    async def waiting(self, count: int, pbxes: Collection[str] | None = None) -> list[UnblockRequest]:
+        """The newest requests waiting for a decision (of the PBXes ``pbxes`` only, when given), newest first."""
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         """The newest requests ``user`` asked for, newest first."""

@@ -3,7 +3,7 @@ for someone, what someone asked for, the earlier unblocks of what a request is a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .allows import MINDED, Allow, AllowStore
@@ -46,14 +46,22 @@ class Reads:
 
     async def may_be_asked(self, user: str) -> bool:
         """Whether ``user`` may ever be asked to decide a request (their Home tab lists what they may approve)."""
-        return any([await policy.may_be_asked(user) for policy in self._every()])
+        return bool(await self.asked_about(user))
+
+    async def asked_about(self, user: str) -> frozenset[str]:
+        """The PBXes whose requests ``user`` may ever be asked to decide."""
+        return frozenset([pbx for pbx, policy in self._by_pbx().items() if await policy.may_be_asked(user)])
 
     async def _is_approver(self, user: str) -> bool:
         """Whether ``user`` approves anything at all, of any PBX."""
         return any([await policy.is_approver(user) for policy in self._every()])
 
     def _every(self) -> list[ApprovalPolicy]:
-        return [*self.policies.values()] or [self.policy]
+        return [*self._by_pbx().values()]
+
+    def _by_pbx(self) -> Mapping[str, ApprovalPolicy]:
+        """Each PBX's policy (none given: ``policy``, as the one unnamed PBX's)."""
+        return self.policies or {"": self.policy}
 
     async def get(self, request_id: str) -> UnblockRequest | None:
         return await self.store.get(request_id)
@@ -75,18 +83,21 @@ class Reads:
             return None
         return await self.reporting.of_days(days)
 
-    async def waiting(self, count: int = WAITING_CHECKED) -> list[UnblockRequest]:
-        return await self.store.waiting(count)
+    async def waiting(self, pbxes: Collection[str]) -> list[UnblockRequest]:
+        """The newest :data:`WAITING_CHECKED` requests of the PBXes ``pbxes`` waiting for a decision."""
+        return await self.store.waiting(WAITING_CHECKED, pbxes)
 
     async def waiting_for(
         self, user: str, count: int, waiting: Sequence[UnblockRequest] | None = None
     ) -> list[UnblockRequest]:
         """The newest requests waiting for a decision that ``user`` may approve now (as their rule's approver, or as
         one it was escalated to; never their own, nor one they approved already, nor one its rule carries out
-        without approval), at most ``count``, among the newest :data:`WAITING_CHECKED` (``waiting``: as read
-        already, for several people)."""
+        without approval), at most ``count``, among the newest :data:`WAITING_CHECKED` of the PBXes they may be
+        asked about (``waiting``: as read already, for several people)."""
+        if waiting is None:
+            waiting = await self.waiting(await self.asked_about(user))
         found: list[UnblockRequest] = []
-        for request in await self.store.waiting(WAITING_CHECKED) if waiting is None else waiting:
+        for request in waiting:
             if len(found) == count:
                 break
             if (

@@ -247,16 +247,16 @@ class Showing:
                 log.warning("could not tell about a request", extra={"request": request.id, "error": done.error})
 
     async def homes(self, request: UnblockRequest) -> None:
-        """Refresh the Home tabs that show ``request``: the requester's, and the approvers' while it waits or
-        just left waiting."""
+        """Refresh the Home tabs that show ``request``: the requester's, and, while it waits or just left waiting,
+        those of the people who may be asked to decide its PBX's requests."""
         waiting_changed = not request.state.undo_phase
-        waiting: list[UnblockRequest] | None = None  # read once for all whose tab lists what they may approve
+        waiting: dict[frozenset[str], list[UnblockRequest]] = {}  # read once for each set of PBXes a tab lists
         for user in await self.remembered.state.home_viewers(self.clock() - HOME_FRESH):
-            asked = await self.reads.may_be_asked(user)
-            if user == request.asked.by or (waiting_changed and asked):
-                if asked and waiting is None:
-                    waiting = await self.reads.waiting()
-                await self._publish(user, asked, waiting=waiting)
+            pbxes = await self.reads.asked_about(user)
+            if user == request.asked.by or (waiting_changed and request.pbx in pbxes):
+                if pbxes and pbxes not in waiting:
+                    waiting[pbxes] = await self.reads.waiting(pbxes)
+                await self._publish(user, bool(pbxes), waiting=waiting.get(pbxes))
 
     async def home(self, user: str, notice: str | None = None) -> asyncio.Future[Sent]:
         """Publish ``user``'s Home tab as it is now (with ``notice`` about their last click in it)."""

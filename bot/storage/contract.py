@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from typing import Any, ClassVar, Self
 
 from ..domain.model import Escalation, State, Transition, UnblockRequest
@@ -155,8 +156,13 @@ class Store(AllowRows, WatchRows, Adopting, RequestStore, WatchStore, ReportStor
         # the channel where it was asked for (its card may be in the approvals channel)
         return await self._listed("COALESCE(asked_in, channel) = ?", self._newest(), channel, count)
 
-    async def waiting(self, count: int) -> list[UnblockRequest]:
-        return await self._listed("state = ?", self._newest(), State.PENDING.value, count)
+    async def waiting(self, count: int, pbxes: Collection[str] | None = None) -> list[UnblockRequest]:
+        if pbxes is None:
+            return await self._listed("state = ?", self._newest(), State.PENDING.value, count)
+        if not pbxes:
+            return []
+        among = f"state = ? AND pbx IN ({', '.join('?' * len(pbxes))})"
+        return await self._listed(among, self._newest(), State.PENDING.value, *sorted(pbxes), count)
 
     async def count_pending(self) -> int:
         sql = f"SELECT COUNT(*) FROM requests WHERE {self._mine} AND state = ?"

@@ -8,7 +8,7 @@ import contextlib
 import copy
 import itertools
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -188,8 +188,9 @@ class MemoryStore:
         )
         return sorted(found, key=lambda r: r.decision.expires_at)
 
-    async def waiting(self, count: int) -> list[UnblockRequest]:
-        return (await self._select("waiting", _waiting))[:count]
+    async def waiting(self, count: int, pbxes: Collection[str] | None = None) -> list[UnblockRequest]:
+        found = await self._select("waiting", lambda r: _waiting(r) and (pbxes is None or r.pbx in pbxes))
+        return found[:count]
 
     async def requested_by(self, user: str, count: int) -> list[UnblockRequest]:
         return (await self._select("requested_by", lambda r: r.asked.by == user))[:count]

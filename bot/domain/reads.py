@@ -44,12 +44,9 @@ class Reads:
         """Who may approve or deny ``request`` now."""
         return self._policy(request.pbx).deciders(request)
 
-    async def may_be_asked(self, user: str) -> bool:
-        """Whether ``user`` may ever be asked to decide a request (their Home tab lists what they may approve)."""
-        return bool(await self.asked_about(user))
-
     async def asked_about(self, user: str) -> frozenset[str]:
-        """The PBXes whose requests ``user`` may ever be asked to decide."""
+        """The PBXes whose requests ``user`` may ever be asked to decide (their Home tab lists what they may approve
+        of these)."""
         return frozenset([pbx for pbx, policy in self._by_pbx().items() if await policy.may_be_asked(user)])
 
     async def _is_approver(self, user: str) -> bool:
@@ -116,23 +113,23 @@ class Reads:
         the store), to find the earlier unblocks of what a request or a new entry is about (``Unblocks.of``)."""
         return Unblocks(at, tuple(await self.store.scoped(pbx).unblocked_since(at - WINDOW)))
 
-    async def allows_in_force(self, user: str, now: float) -> list[tuple[Allow, bool]]:
+    async def allows_in_force(
+        self, user: str, now: float, asked: Collection[str] | None = None
+    ) -> list[tuple[Allow, bool]]:
         """The allow entries in force at ``now`` that ``user`` may see (an approver of their PBX: all that PBX's;
         anyone else: those of their requests), the soonest end first, at most :data:`ALLOWS_LISTED`, each with
-        whether they may end it."""
+        whether they may end it. ``asked``: the PBXes ``user`` may be asked about, when known already."""
         if self.allows is None:
             return []
         in_force = [a for a in await self.allows.allows_in_force(MINDED) if a.ends_at > now]
         requests = {r.id: r for r in await self.allows.requests_of([a.request_id for a in in_force])}
-        asked: dict[str, bool] = {}  # by PBX: whether the user may be asked to decide its requests
+        if asked is None:
+            asked = await self.asked_about(user)
         shown: list[tuple[Allow, bool]] = []
         for allow in in_force:
             request = requests.get(allow.request_id)
             if request is None or len(shown) == ALLOWS_LISTED:
                 continue
-            policy = self._policy(request.pbx)
-            if request.pbx not in asked:
-                asked[request.pbx] = await policy.may_be_asked(user)
-            if asked[request.pbx] or request.asked.by == user:
-                shown.append((allow, await policy.may_end_allow(user, request)))
+            if request.pbx in asked or request.asked.by == user:
+                shown.append((allow, await self._policy(request.pbx).may_end_allow(user, request)))
         return shown

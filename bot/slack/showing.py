@@ -256,20 +256,28 @@ class Showing:
             if user == request.asked.by or (waiting_changed and request.pbx in pbxes):
                 if pbxes and pbxes not in waiting:
                     waiting[pbxes] = await self.reads.waiting(pbxes)
-                await self._publish(user, bool(pbxes), waiting=waiting.get(pbxes))
+                await self._publish(user, pbxes, waiting=waiting.get(pbxes))
 
     async def home(self, user: str, notice: str | None = None) -> asyncio.Future[Sent]:
         """Publish ``user``'s Home tab as it is now (with ``notice`` about their last click in it)."""
-        return await self._publish(user, await self.reads.may_be_asked(user), notice)
+        return await self._publish(user, await self.reads.asked_about(user), notice)
 
     async def _publish(
-        self, user: str, asked: bool, notice: str | None = None, *, waiting: list[UnblockRequest] | None = None
+        self,
+        user: str,
+        pbxes: frozenset[str],
+        notice: str | None = None,
+        *,
+        waiting: list[UnblockRequest] | None = None,
     ) -> asyncio.Future[Sent]:
-        """``asked``: the user may be asked to decide requests; their tab lists those they may approve now (of
-        ``waiting``, when the waiting requests were read already)."""
-        mine = await self.reads.waiting_for(user, WAITING_SHOWN + 1, waiting) if asked else None
+        """``pbxes``: those whose requests the user may be asked to decide; their tab lists those they may approve
+        now (of ``waiting``, when those PBXes' waiting requests were read already)."""
+        mine = None
+        if pbxes:
+            waiting = await self.reads.waiting(pbxes) if waiting is None else waiting
+            mine = await self.reads.waiting_for(user, WAITING_SHOWN + 1, waiting)
         own = await self.reads.requested_by(user, OWN_SHOWN)
-        allows = await self.reads.allows_in_force(user, self.clock())
+        allows = await self.reads.allows_in_force(user, self.clock(), pbxes)
         return self.outbox.publish(user, home_view(mine, own, notice, allows))
 
 

@@ -72,26 +72,28 @@ async def slack() -> AsyncIterator[FakeSlack]:
     assert fake.violations == [], fake.violations
 
 
-@pytest.fixture
-async def pbx() -> AsyncIterator[FakeThreeCX]:
+async def threecx(address: str) -> AsyncIterator[FakeThreeCX]:
+    """A fake 3CX whose entry 42 blocks ``address``; at its end, every request the bot sent it is one 3CX's OpenAPI
+    document allows."""
     fake = FakeThreeCX()
     await fake.start()
-    fake.add_entry(42, "203.0.113.7")
+    fake.add_entry(42, address)
     yield fake
     await fake.close()
-    # every request the bot sent in the test is one 3CX's OpenAPI document allows
     assert check_against_spec(sent_by_the_bot(fake.requests)) == []
+
+
+@pytest.fixture
+async def pbx() -> AsyncIterator[FakeThreeCX]:
+    async for fake in threecx("203.0.113.7"):
+        yield fake
 
 
 @pytest.fixture
 async def beta() -> AsyncIterator[FakeThreeCX]:
     """A second PBX (entry 42 blocks 198.51.100.9), beside ``pbx``."""
-    fake = FakeThreeCX()
-    await fake.start()
-    fake.add_entry(42, "198.51.100.9")
-    yield fake
-    await fake.close()
-    assert check_against_spec(sent_by_the_bot(fake.requests)) == []
+    async for fake in threecx("198.51.100.9"):
+        yield fake
 
 
 @pytest.fixture

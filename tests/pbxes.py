@@ -58,8 +58,14 @@ async def serving_both(
     **settings: Any,
 ) -> Harness:
     """The bot serving acme (entry 42 blocks 203.0.113.7) and beta (entry 42 blocks 198.51.100.9)."""
+    return await serving(make_harness, pbxes_file(tmp_path / "pbxes.toml", acme, beta, beta_rules), acme, **settings)
+
+
+async def serving(make_harness: MakeHarness, pbxes: str, acme: FakeThreeCX, **settings: Any) -> Harness:
+    """The bot serving the PBXes of the file ``pbxes`` (acme's secret in ``ACME_SECRET``), with no ``THREECX_*``
+    settings."""
     return await make_harness(
-        UNBLOCK_PBXES=pbxes_file(tmp_path / "pbxes.toml", acme, beta, beta_rules),
+        UNBLOCK_PBXES=pbxes,
         ACME_SECRET=acme.client_secret,
         THREECX_BASE_URL=None,
         THREECX_CLIENT_ID=None,

@@ -30,6 +30,7 @@ from .pbxes import (
     UNKNOWN_REQUEST,
     deleted,
     pbxes_file,
+    serving,
     serving_both,
 )
 from .test_shortcuts import (
@@ -409,13 +410,7 @@ async def one_named_pbx(make_harness: MakeHarness, acme: FakeThreeCX, tmp_path: 
         f'[[pbx]]\nname = "acme"\nurl = "{acme.base_url}"\nclient_id = "{acme.client_id}"\n'
         f'client_secret_env = "ACME_SECRET"\nchannels = ["{ACME_ROOM}"]\n'
     )
-    return await make_harness(
-        UNBLOCK_PBXES=str(path),
-        ACME_SECRET=acme.client_secret,
-        THREECX_BASE_URL=None,
-        THREECX_CLIENT_ID=None,
-        THREECX_CLIENT_SECRET=None,
-    )
+    return await serving(make_harness, str(path), acme)
 
 
 async def test_a_bot_of_one_named_pbx_says_which_when_a_command_names_another(

@@ -19,9 +19,12 @@ from . import metrics
 from .config import Settings
 from .domain.model import State, UnblockRequest
 from .domain.policy import ApprovalPolicy
+from .domain.ports import StoreUnreachable
 from .domain.reads import Reads
 from .domain.report import Reporting, Weekly
+from .domain.sharing import WatchShare
 from .domain.transitions import Transitions
+from .domain.watch import HOLD_EVERY, hold_every
 from .logs import Redactor
 from .network import host, unreached
 from .served import Served, Shared, start_pbx
@@ -108,6 +111,7 @@ class Bot:
     served: list[Served]
     store: Store
     http: aiohttp.ClientSession
+    share: WatchShare
     reporter: Reporter | None = None
 
     async def readiness(self) -> dict[str, str]:
@@ -157,6 +161,10 @@ class Bot:
         upkeep: list[Upkeep] = [u for pbx in self.served for u in (pbx.watcher, pbx.sweeper) if u is not None]
         upkeep += [self.reporter] if self.reporter is not None else []
         await asyncio.gather(*(u.stop(drain_timeout) for u in upkeep), self.work.drain(drain_timeout))
+        try:
+            await self.share.leave()
+        except StoreUnreachable:
+            log.warning("could not say this process stops watching; the others count without it once it is stale")
         await self.outbox.close(drain_timeout)
         await asyncio.gather(*(pbx.threecx.close() for pbx in self.served))
         await self.store.close()
@@ -270,7 +278,10 @@ async def start_bot(
         notify_requester=settings.notify_requester,
     )
     answers = Answers(work=work, showing=showing, remembered=remembered)
-    shared = Shared(settings, store, transitions, showing, reads, answers, clock, workspace_url, redactor, retry)
+    # the processes serving the PBXes count each other as often as they hold their watches
+    holds = [hold_every(pbx.watch.interval) for pbx in settings.pbxes if pbx.watch is not None]
+    share = WatchShare(store, transitions.owner, clock, every=min(holds, default=HOLD_EVERY))
+    shared = Shared(settings, store, transitions, showing, reads, answers, clock, workspace_url, redactor, retry, share)
     served, pbxes = [], {}
     for pbx in settings.pbxes:
         one, use_cases = await start_pbx(pbx, policies[pbx.name], shared)
@@ -282,7 +293,7 @@ async def start_bot(
         channel, zone = settings.report_channel, settings.timezone
         reporter = Reporter(reporting=reporting, outbox=outbox, channel=channel, zone=zone)
         reporter.start()
-    return Bot(settings, app, work, outbox, served, store, http, reporter)
+    return Bot(settings, app, work, outbox, served, store, http, share, reporter)
 
 
 async def _adopt(store: Store, settings: Settings) -> None:

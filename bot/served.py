@@ -17,6 +17,7 @@ from .domain.model import Timing
 from .domain.policy import ApprovalPolicy
 from .domain.reads import Reads
 from .domain.requests import Requests
+from .domain.sharing import WatchShare
 from .domain.transitions import Transitions
 from .domain.watch import Watch
 from .logs import Redactor
@@ -86,6 +87,8 @@ class Shared:
     workspace_url: str | None
     redactor: Redactor | None
     retry: RetryPolicy | None
+    #: this process's share of the PBXes' watches
+    share: WatchShare
 
 
 async def start_pbx(pbx: PbxSettings, policy: ApprovalPolicy, shared: Shared) -> tuple[Served, UseCases]:
@@ -147,7 +150,8 @@ async def start_pbx(pbx: PbxSettings, policy: ApprovalPolicy, shared: Shared) ->
     watcher = None
     if pbx.watch is not None:
         announcements = Announcements(showing.outbox, clock, showing, pbx.name)
-        watch = Watch(store, blocklist, pbx.watch, owner, clock, announcements, requests)
+        seat = shared.share.seat()
+        watch = Watch(store, blocklist, pbx.watch, owner, clock, announcements, requests, seat)
         watcher = Watcher(watch=watch, showing=showing)
         watcher.start()
     return Served(pbx.name, threecx, sweeper, watcher), use_cases

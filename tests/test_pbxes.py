@@ -12,6 +12,7 @@ import aiohttp
 
 from bot.calls import Lane
 from bot.domain.model import State
+from bot.domain.watch import HOLD_EVERY
 from bot.slack.views import modal as form
 from bot.slack.views import notes as say
 from bot.tasks import Limits
@@ -33,6 +34,7 @@ from .pbxes import (
     serving,
     serving_both,
 )
+from .postgres import PostgresServer
 from .test_shortcuts import (
     CHANNEL,
     REASON,
@@ -253,6 +255,53 @@ async def test_each_pbx_is_watched_and_its_announcements_ask_about_it(
     [card] = [m for m in harness.cards("C0NOC") if m not in announced]
     request = await harness.request_for(card)
     assert request.pbx == "beta" and request.what.targets[0].label == "198.51.100.10"
+
+
+async def test_two_replicas_share_the_pbxes_watches_and_one_takes_both_once_the_other_stops(
+    make_harness: MakeHarness,
+    pbx: FakeThreeCX,
+    beta: FakeThreeCX,
+    tmp_path: Path,
+    postgres: PostgresServer,
+    database_url: str,
+) -> None:
+    path = pbxes_file(tmp_path / "pbxes.toml", pbx, beta)
+    watching = {"DATABASE_URL": database_url, "UNBLOCK_WATCH_CHANNEL": "C0NOC", "UNBLOCK_WATCH_ADDED_BY": "*"}
+    one, two = [await serving(make_harness, path, pbx, **watching) for _ in range(2)]
+    assert one.bot is not None and two.bot is not None
+    for bot in (one.bot, two.bot):  # the rounds are made here, one at a time
+        for served in bot.served:
+            assert served.watcher is not None
+            await served.watcher.stop()  # (hands on what it held)
+    for harness in (two, one, two):  # each says it is there and counts the other (its last count due again)
+        assert harness.bot is not None
+        harness.clock.advance(HOLD_EVERY)
+        await harness.bot.share.count()
+
+    async def holders() -> list[str | None]:
+        return [row["holder"] for row in await postgres.query(database_url, "SELECT holder FROM watch_state")]
+
+    async def rounds(harness: Harness) -> None:
+        """A round of each of the bot's watchers: a look, once it holds the watch or takes it."""
+        assert harness.bot is not None
+        for served in harness.bot.served:
+            assert served.watcher is not None
+            await served.watcher.look()
+
+    await rounds(one)
+    await rounds(two)
+    held = await holders()
+    assert len(held) == 2 and None not in held and len(set(held)) == 2  # one watch each
+
+    await two.close()  # a clean stop: it hands its watch on and no longer counts
+    one.clock.advance(HOLD_EVERY)
+    await rounds(one)
+    assert len(set(await holders())) == 1
+    pbx.add_entry(43, "203.0.113.8")
+    beta.add_entry(43, "198.51.100.10")
+    await rounds(one)
+    await one.settle()
+    assert sorted(m.text.split(" · ")[0] for m in one.cards("C0NOC")) == ["acme", "beta"]
 
 
 async def test_after_a_restart_a_request_left_under_way_is_finished_on_its_own_pbx_only(

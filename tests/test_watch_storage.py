@@ -53,6 +53,29 @@ async def test_another_holder_is_refused_while_fresh_and_takes_over_when_stale(w
     assert [a.entry.id for a in await watch.unposted(10)] == [150]
 
 
+async def test_a_lease_nobody_holds_is_taken_only_when_free_ones_may_be_and_a_stale_one_always(
+    watch: WatchStore,
+) -> None:
+    assert await watch.hold_watch(ONE, 1000.0, 900.0, take_free=False) == (False, None)  # never held: no row
+    await started(watch)
+    assert await watch.hold_watch(ONE, 1005.0, 905.0, take_free=False) == (True, 100)  # its own, renewed
+    await watch.release_watch(ONE)
+    assert await watch.hold_watch(TWO, 1010.0, 910.0, take_free=False) == (False, 100)
+    assert await watch.hold_watch(TWO, 1010.0, 910.0) == (True, 100)
+    # its holder stopped renewing it: taken, free ones or not
+    assert await watch.hold_watch(ONE, 1200.0, 1100.0, take_free=False) == (True, 100)
+
+
+async def test_the_roster_counts_the_processes_seen_since_and_forgets_one_that_stops(store: Store) -> None:
+    assert await store.present(ONE, 1000.0, seen_since=980.0) == 1
+    assert await store.present(TWO, 1005.0, seen_since=985.0) == 2
+    assert await store.present(ONE, 1010.0, seen_since=990.0) == 2
+    assert await store.present(ONE, 1030.0, seen_since=1010.0) == 1  # the other was last seen before
+    assert await store.present(TWO, 1031.0, seen_since=1011.0) == 2
+    await store.absent(TWO)
+    assert await store.present(ONE, 1032.0, seen_since=1012.0) == 1
+
+
 async def test_the_mark_moves_only_from_where_it_is_and_only_by_its_holder(watch: WatchStore) -> None:
     assert not await watch.advance_watch(ONE, None, 100, [announcement(50)], 1000.0)  # nobody holds it yet
     await watch.hold_watch(ONE, 1000.0, 900.0)

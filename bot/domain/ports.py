@@ -208,10 +208,12 @@ class WatchStore(Protocol):
     list (a high-water mark on the entries' ids), and each entry it announced. Every method may raise
     :class:`StoreUnreachable`."""
 
-    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
-        """Take or renew the watcher's lease for ``holder``: held when nobody holds it, ``holder`` does, or
-        the holder's last renewal is older than ``stale_before``. Returns (held, high-water mark); the
-        mark is None until watching has started."""
+    async def hold_watch(
+        self, holder: str, at: float, stale_before: float, *, take_free: bool = True
+    ) -> tuple[bool, int | None]:
+        """Take or renew the watcher's lease for ``holder``: held when nobody holds it (and ``take_free``),
+        ``holder`` does, or the holder's last renewal is older than ``stale_before``. Returns (held, high-water
+        mark); the mark is None until watching has started."""
 
     async def release_watch(self, holder: str) -> None:
         """``holder`` stops watching: another process may take the lease at once."""

@@ -2,7 +2,8 @@
 
 One process at a time watches (a lease in the store, renewed every :func:`hold_every` seconds, during a look too,
 and taken over when its holder has not renewed it for twice that: within 30 seconds of its death, whatever the
-interval between looks). Each look asks
+interval between looks). Processes serving several PBXes share their watches evenly (``bot.domain.sharing``).
+Each look asks
 the PBX only for the entries above a high-water mark on their ids (which only
 grow), and the mark moves in the same transaction that keeps the new entries to
 announce, so an entry is kept for announcing exactly once whoever looks and
@@ -29,6 +30,7 @@ from .ports import Announcement, Announcer, Shown, StoreUnreachable, WatchStore
 from .recurrence import Recurrence, Unblocks
 from .requests import Requests
 from .results import AlreadyRequested, HandedOver, Opened, OpenResult, Resolved, Withdrawn
+from .sharing import Seat
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +112,32 @@ class Watch:
     clock: Callable[[], float]
     announcer: Announcer
     requests: Requests
+    #: this watch's seat in the process's share of the watches (None: the process holds any it can)
+    seat: Seat | None = None
 
     async def hold(self) -> bool:
         """Hold the watch again (or take it over from a holder that stopped holding it); whether this process holds
         it."""
-        now = self.clock()
-        held, _ = await self.store.hold_watch(self.holder, now, stale_before=self._stale(now))
+        held, _ = await self._hold(self.clock())
         return held
+
+    async def _hold(self, now: float) -> tuple[bool, int | None]:
+        """Hold the watch: renew it, take it from a holder that stopped renewing it, or take it when nobody holds
+        it and the process's share allows. Returns what ``WatchStore.hold_watch`` does."""
+        seat = self.seat
+        if seat is None:
+            return await self.store.hold_watch(self.holder, now, stale_before=self._stale(now))
+        await seat.share.count()
+        was = seat.held
+        # counted as held while the store is asked, by the rounds of the process's other watches meanwhile
+        seat.held = take = was or seat.share.may_take()
+        try:
+            held, mark = await self.store.hold_watch(self.holder, now, self._stale(now), take_free=take)
+        except BaseException:
+            seat.held = was
+            raise
+        seat.held = held
+        return held, mark
 
     def _stale(self, now: float) -> float:
         """Before when a holder's last hold means it stopped holding the watch."""
@@ -128,8 +149,15 @@ class Watch:
         are gone. Raises CallFailed or StoreUnreachable when the PBX or the database cannot be asked; nothing is
         lost, the next look goes on."""
         now = self.clock()
-        held, mark = await self.store.hold_watch(self.holder, now, stale_before=self._stale(now))
+        kept = self.seat is not None and self.seat.held
+        held, mark = await self._hold(now)
         if not held:
+            return Watched(held=False)
+        # held since its last look, which makes this one due: the next holder looks an interval after that
+        # (one taken just now from a holder that stopped is kept for its first look)
+        if kept and self.seat is not None and self.seat.share.too_many():
+            await self.hand_on()
+            log.info("handing the watch on: this process holds more than its share of the watches")
             return Watched(held=False)
         holding = asyncio.create_task(self._keep_holding())
         try:
@@ -173,6 +201,8 @@ class Watch:
     async def hand_on(self) -> None:
         """This process stops watching: another may take the watch at once."""
         await self.store.release_watch(self.holder)
+        if self.seat is not None:
+            self.seat.held = False
 
     async def _gone(self, now: float) -> list[Announcement]:
         """Announced entries the PBX no longer lists, each marked gone by this look."""

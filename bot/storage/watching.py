@@ -1,7 +1,7 @@
 """The blocklist watcher's rows, the same SQL for both databases (``?`` for each parameter): its lease and
-high-water mark (a row of ``watch_state`` per PBX) and its announcements (keyed by PBX and entry Id: two PBXes
-may both announce their entry 42). Moving the mark and keeping what it found is each store's own transaction
-(``advance_watch``)."""
+high-water mark (a row of ``watch_state`` per PBX), the processes that share the watches (``watchers``), and its
+announcements (keyed by PBX and entry Id: two PBXes may both announce their entry 42). Moving the mark and keeping
+what it found is each store's own transaction (``advance_watch``)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,21 @@ HOLD = (
     " WHERE watch_state.holder IS NULL OR watch_state.holder = excluded.holder OR watch_state.heartbeat_at < ?"
     " RETURNING high_water"
 )
+#: (holder, at, name, holder, stale_before): renew the lease, or take it from a holder that stopped renewing it
+RENEW = (
+    "UPDATE watch_state SET holder = ?, heartbeat_at = ? WHERE name = ? AND (holder = ? OR heartbeat_at < ?)"
+    " RETURNING high_water"
+)
 #: (name): the mark, when the lease was refused
 MARK = "SELECT high_water FROM watch_state WHERE name = ?"
 #: (new_mark, at, name, holder, mark): move the mark, only while ``holder`` holds the lease and it is ``mark``
 ADVANCE = (
     "UPDATE watch_state SET high_water = ?, heartbeat_at = ?"
     " WHERE name = ? AND holder = ? AND high_water IS NOT DISTINCT FROM ?"
+)
+#: (holder, at): the process ``holder`` is there (``bot.domain.sharing``)
+PRESENT = (
+    "INSERT INTO watchers (holder, seen_at) VALUES (?, ?) ON CONFLICT (holder) DO UPDATE SET seen_at = excluded.seen_at"
 )
 #: (pbx, entry_id, entry, channel, at) of ``announced``: a new announcement, not yet posted
 ANNOUNCE = (
@@ -33,7 +42,8 @@ ANNOUNCE = (
 
 
 class WatchRows(Scoped):
-    """The ``WatchStore`` of a store (but ``advance_watch``), for its PBX."""
+    """The ``WatchStore`` of a store (but ``advance_watch``), for its PBX, and the ``Roster`` of the processes that
+    share the watches (of every PBX)."""
 
     def _announced(self, announce: Sequence[Announcement], at: float) -> list[tuple[object, ...]]:
         """The values of ``ANNOUNCE`` for each of ``announce``, found at ``at``, kept for this store's PBX."""
@@ -46,11 +56,27 @@ class WatchRows(Scoped):
         )
         return [rows.announcement_from_row(row) for row in found]
 
-    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
+    async def hold_watch(
+        self, holder: str, at: float, stale_before: float, *, take_free: bool = True
+    ) -> tuple[bool, int | None]:
         # one statement: of two processes taking the lease at once, the second waits for the first, then finds
         # it freshly held
-        held = await self._fetch(HOLD, self._watcher, holder, at, stale_before)
-        return (True, held[0][0]) if held else (False, (await self._fetch(MARK, self._watcher))[0][0])
+        if take_free:
+            held = await self._fetch(HOLD, self._watcher, holder, at, stale_before)
+        else:
+            held = await self._fetch(RENEW, holder, at, self._watcher, holder, stale_before)
+        if held:
+            return True, held[0][0]
+        mark = await self._fetch(MARK, self._watcher)
+        return False, mark[0][0] if mark else None
+
+    async def present(self, holder: str, at: float, seen_since: float) -> int:
+        await self._write("DELETE FROM watchers WHERE seen_at < ?", seen_since)
+        await self._write(PRESENT, holder, at)
+        return int((await self._fetch("SELECT count(*) FROM watchers WHERE seen_at >= ?", seen_since))[0][0])
+
+    async def absent(self, holder: str) -> None:
+        await self._write("DELETE FROM watchers WHERE holder = ?", holder)
 
     async def release_watch(self, holder: str) -> None:
         sql = "UPDATE watch_state SET holder = NULL WHERE name = ? AND holder = ?"

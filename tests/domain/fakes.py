@@ -674,6 +674,16 @@ class WatchStore:
         self.pbx: str | None = None
         #: what is kept for each PBX, by name, shared by every view
         self.pbxes: dict[str, Watched] = {"": Watched()}
+        #: when each process last said it is there (the ``Roster``), shared by every view
+        self.seen: dict[str, float] = {}
+
+    async def present(self, holder: str, at: float, seen_since: float) -> int:
+        await asyncio.sleep(0)  # as a database's answer, it comes at a later turn of the event loop
+        self.seen[holder] = at
+        return sum(at >= seen_since for at in self.seen.values())
+
+    async def absent(self, holder: str) -> None:
+        self.seen.pop(holder, None)
 
     def scoped(self, pbx: str) -> WatchStore:
         view = copy.copy(self)
@@ -716,9 +726,12 @@ class WatchStore:
         """What the reads list: the own PBX's, or every PBX's."""
         return list(self.pbxes.values()) if self.pbx is None else [self.own]
 
-    async def hold_watch(self, holder: str, at: float, stale_before: float) -> tuple[bool, int | None]:
+    async def hold_watch(
+        self, holder: str, at: float, stale_before: float, *, take_free: bool = True
+    ) -> tuple[bool, int | None]:
+        await asyncio.sleep(0)  # as a database's answer, it comes at a later turn of the event loop
         own = self.own
-        free = own.holder is None or own.holder == holder
+        free = (own.holder is None and take_free) or own.holder == holder
         if free or (own.heartbeat_at is not None and own.heartbeat_at < stale_before):
             own.holder, own.heartbeat_at = holder, at
             return True, own.mark

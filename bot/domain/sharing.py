@@ -1,0 +1,88 @@
+"""The watches of several PBXes shared among the processes that serve them: each holds an even share.
+
+Each process says it is there (a :class:`Roster`) at most every ``every`` seconds, and counts the processes seen
+since twice that. Its share is the watches it serves divided among them, rounded up. A process below its share
+takes a watch nobody holds; one above it hands a watch on when that watch's look falls due, so that the next
+holder looks about an interval after the last look, never twice in one. A watch whose holder stopped renewing it
+is taken whatever the share: that holder is gone. Alone, a process holds every watch it serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Roster(Protocol):
+    """Who serves the watches: each process's last word that it is there. Every method may raise
+    :class:`~bot.domain.ports.StoreUnreachable`."""
+
+    async def present(self, holder: str, at: float, seen_since: float) -> int:
+        """``holder`` is there at ``at``; how many processes were seen since ``seen_since``, ``holder`` too."""
+
+    async def absent(self, holder: str) -> None:
+        """``holder`` stops: it no longer counts."""
+
+
+@dataclass(eq=False)
+class Seat:
+    """One watch of the process, in its share."""
+
+    share: WatchShare
+    held: bool = False
+
+
+@dataclass(eq=False)
+class WatchShare:
+    """This process's share of the watches, as the module says."""
+
+    roster: Roster
+    holder: str
+    clock: Callable[[], float]
+    #: how often the process says it is there, at most (the watch's hold, renewed as often)
+    every: float
+    _seats: list[Seat] = field(default_factory=list, init=False)
+    #: the processes counted last, and when (None: not yet)
+    _processes: int = field(default=1, init=False)
+    _counted_at: float | None = field(default=None, init=False)
+    #: the rounds of the other watches wait for a count under way
+    _counting: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def seat(self) -> Seat:
+        """A seat for one more watch this process serves."""
+        seat = Seat(self)
+        self._seats.append(seat)
+        return seat
+
+    async def count(self) -> None:
+        """Say this process is there, and count the processes, when that was last done ``every`` seconds ago or
+        more."""
+        async with self._counting:
+            now = self.clock()
+            if self._counted_at is not None and now - self._counted_at < self.every:
+                return
+            self._processes = max(1, await self.roster.present(self.holder, now, seen_since=now - 2 * self.every))
+            self._counted_at = now
+
+    @property
+    def share(self) -> int:
+        return math.ceil(len(self._seats) / self._processes)
+
+    def may_take(self) -> bool:
+        """Whether this process may take a watch nobody holds."""
+        return self._held() < self.share
+
+    def too_many(self) -> bool:
+        """Whether this process holds more watches than its share."""
+        return self._held() > self.share
+
+    async def leave(self) -> None:
+        """This process stops: the others count without it at once (once it said it was there)."""
+        if self._counted_at is not None:
+            await self.roster.absent(self.holder)
+
+    def _held(self) -> int:
+        return sum(seat.held for seat in self._seats)

@@ -1,8 +1,9 @@
 """Section 6, goal 4: two replicas of the bot on one PostgreSQL database, serving the same PBXes.
 
 Both start together (``tests/postgres.py``'s throwaway server), each asked once about every PBX, so that each
-needs every PBX's 3CX token; then the replica that watches more PBXes is killed (SIGKILL), and the other must take
-over each PBX it watched. The fake PBXes tell which replica sent each request (``/owners`` of ``bench.fleet``).
+needs every PBX's 3CX token; once they share the watches evenly (or an interval and ``SHARE_WAIT`` seconds have
+passed), the replica that watches more PBXes is killed (SIGKILL), and the other must take over each PBX it watched.
+The fake PBXes tell which replica sent each request (``/owners`` of ``bench.fleet``).
 ``observe`` drives them, ``judge`` makes the figures from what the fakes recorded, with no I/O.
 """
 
@@ -27,6 +28,8 @@ REPLICAS = ("a", "b")
 TAKEOVER_GOAL = 30.0
 #: how long the run waits for the takeover at most
 TAKEOVER_WAIT = 45.0
+#: how long the run waits for the replicas to share the watches evenly, beyond an interval
+SHARE_WAIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,18 @@ def looks(records: list[dict[str, Any]]) -> tuple[Look, ...]:
     return tuple(Look(look[0]["received"], look[0]["by"], len(look)) for look in fleet_bots.looks_of(records))
 
 
+def holders(records: list[list[dict[str, Any]]]) -> dict[str, int]:
+    """How many PBXes each replica made the last look at."""
+    last = [looks(rs)[-1].by for rs in records if looks(rs)]
+    return {r: last.count(r) for r in REPLICAS}
+
+
+def even(held: dict[str, int], pbxes: int) -> bool:
+    """Whether each replica made the last look at its share of the ``pbxes``, and they at every one of them."""
+    share = -(-pbxes // len(REPLICAS))
+    return sum(held.values()) == pbxes and all(0 < n <= share for n in held.values())
+
+
 async def observe(rig: Rig, sizes: Sizes, fakes: FleetFakes) -> Observed:
     n = sizes.pbxes
     server = await asyncio.to_thread(PostgresServer.start)
@@ -83,7 +98,11 @@ async def observe(rig: Rig, sizes: Sizes, fakes: FleetFakes) -> Observed:
         cards = await rig.wait_for_cards(set(range(first, first + n * len(REPLICAS))), since, timeout=60)
         tape = Tape(fakes, n)
         await fleet_bots.wait_looks(tape, 1, 30)
-        watched = {r: sum(any(look.by == r for look in looks(rs)) for rs in tape.records) for r in REPLICAS}
+        deadline = time.monotonic() + sizes.fleet_interval + SHARE_WAIT
+        while not even(holders(tape.records), n) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            await tape.read()
+        watched = holders(tape.records)
         victim = max(REPLICAS, key=lambda r: watched[r])
         bots[victim].proc.popen.kill()
         killed_at = time.monotonic()
@@ -120,10 +139,10 @@ class Judged:
     """The figures of one run, and whether each goal was met."""
 
     seen: Observed
-    #: PBXes each replica looked at before the kill
+    #: PBXes whose last look before the kill each replica made
     watched_before: dict[str, int]
-    #: PBXes both replicas looked at before the kill, and pairs of looks of one PBX by both, closer than an
-    #: interval, while both lived
+    #: PBXes both replicas looked at before the kill (handed on), and pairs of looks of one PBX by both, closer
+    #: than an interval, while both lived
     both_before: int
     close_pairs: int
     #: looks whose sender the fakes could not tell
@@ -138,12 +157,14 @@ class Judged:
     #: the goals
     one_token_each: bool
     one_at_a_time: bool
+    shared: bool
     took_over: bool
 
 
 def judge(seen: Observed) -> Judged:
     before = [[look for look in ls if look.at <= seen.killed_at] for ls in seen.looks]
-    watched = {r: sum(any(look.by == r for look in ls) for ls in before) for r in REPLICAS}
+    last = [ls[-1].by for ls in before if ls]
+    watched = {r: last.count(r) for r in REPLICAS}
     both = sum(len({look.by for look in ls} & set(REPLICAS)) > 1 for ls in before)
     close = 0
     for ls in seen.looks:
@@ -151,7 +172,7 @@ def judge(seen: Observed) -> Judged:
             dead = one.by == seen.victim and other.at > seen.killed_at
             close += one.by != other.by and not dead and other.at - one.at < seen.interval
     survivor = next(r for r in REPLICAS if r != seen.victim)
-    held = [ls for ls in seen.looks if any(look.by == seen.victim and look.at <= seen.killed_at for look in ls)]
+    held = [after for ls, after in zip(before, seen.looks, strict=True) if ls and ls[-1].by == seen.victim]
     times = []
     for ls in held:
         after = [look.at - seen.killed_at for look in ls if look.by == survivor and look.at > seen.killed_at]
@@ -173,7 +194,8 @@ def judge(seen: Observed) -> Judged:
         requests_per_look_max=max((look.requests for look in every), default=0),
         looks=len(every),
         one_token_each=one_token == seen.pbxes,
-        one_at_a_time=both == close == unknown == 0 and sum(watched.values()) == seen.pbxes,
+        one_at_a_time=close == unknown == 0 and sum(watched.values()) == seen.pbxes,
+        shared=even(watched, seen.pbxes),
         took_over=len(held) > 0 and len(times) == len(held) and max(times) <= TAKEOVER_GOAL,
     )
 
@@ -198,6 +220,7 @@ def figures(j: Judged) -> dict[str, Any]:
         "requests_per_look_max": j.requests_per_look_max,
         "one_token_each": j.one_token_each,
         "one_replica_at_a_time": j.one_at_a_time,
+        "shared_evenly": j.shared,
         "took_over_in_time": j.took_over,
     }
 

@@ -335,6 +335,7 @@ def test_bench_smoke_measures_every_scenario(tmp_path: Path) -> None:
     assert shared["cards"] == shared["asked"] == 2 * smoke.pbxes, shared
     assert shared["looks"] >= smoke.pbxes and shared["looks_unattributed"] == 0, shared
     assert sum(shared["watched_before_kill"].values()) == smoke.pbxes and shared["one_replica_at_a_time"], shared
+    assert shared["shared_evenly"], shared
     assert shared["victim_watched"] > 0 and shared["taken_over"] == shared["victim_watched"], shared
     assert shared["pbxes_with_one_token_request"] == smoke.pbxes and shared["one_token_each"], shared
     assert big["entries"] == smoke.big_list and big["looks"] >= bigwatch.LOOKS, big
@@ -410,7 +411,15 @@ def test_replicas_sharing_the_watch_and_taking_over_in_time_meet_goal_four() -> 
     j = replicas.judge(observed([[(0, "a"), (35, "b")], [(1, "b")]]))
 
     assert (j.watched_before, j.victim_held, j.takeover_s) == ({"a": 1, "b": 1}, 1, (25.0,))
-    assert j.one_token_each and j.one_at_a_time and j.took_over
+    assert j.one_token_each and j.one_at_a_time and j.shared and j.took_over
+
+
+def test_a_pbx_handed_on_an_interval_after_its_last_look_is_the_new_holders_own() -> None:
+    # the second PBX: looked at by a, then by b 65 s later (a handed it on): b's at the kill, not taken over
+    j = replicas.judge(observed([[(0, "a"), (35, "b")], [(-60, "a"), (5, "b")]]))
+
+    assert (j.watched_before, j.both_before, j.victim_held) == ({"a": 1, "b": 1}, 1, 1)
+    assert j.one_at_a_time and j.shared and j.took_over
 
 
 @pytest.mark.parametrize(
@@ -422,8 +431,17 @@ def test_replicas_sharing_the_watch_and_taking_over_in_time_meet_goal_four() -> 
         ([[(0, None)]], 1, "one_at_a_time"),  # a look nobody can be said to have made
         ([[(0, "a"), (35, "b")]], 2, "one_token_each"),
         ([[], []], 1, "took_over"),  # no look at all measures nothing
+        ([[(0, "a"), (35, "b")], [(1, "a"), (36, "b")]], 1, "shared"),  # a watched both
     ],
-    ids=["looked at by both", "taken over late", "not taken over", "sender unknown", "two tokens", "no looks"],
+    ids=[
+        "looked at by both",
+        "taken over late",
+        "not taken over",
+        "sender unknown",
+        "two tokens",
+        "no looks",
+        "not shared",
+    ],
 )
 def test_replicas_missing_goal_four(looks: list[list[tuple[float, str | None]]], tokens: int, missed: str) -> None:
     assert getattr(replicas.judge(observed(looks, tokens)), missed) is False

@@ -31,7 +31,7 @@ from bot.threecx.errors import ForbiddenError, UnexpectedResponseError
 
 from .conftest import MakeHarness
 from .fakes.block_kit import problems, view_problems
-from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons
+from .harness import ALICE, BOB, CAROL, Harness, block_text, buttons, wait_for
 from .test_watch import WATCH, announced, look, watching
 
 HOSTILE = "&<>*_`~<!channel> <@U1> " * 200  # every character escaping lengthens, and more
@@ -308,6 +308,22 @@ def test_every_listing_chooser_and_failure_note_keeps_slacks_limits(
 
 
 # Slack's rate limits ---------------------------------------------------------------------------------------
+
+
+async def test_a_persons_note_never_waits_behind_another_persons_in_the_same_channel(harness: Harness) -> None:
+    slow, slow_url = harness.command_body("998", user=CAROL)
+    harness.slack.hold(slow_url)  # Carol's reply URL hangs
+    assert (await harness.post_signed(slow)).status == 200
+    await wait_for(lambda: harness.slack.holding == [slow_url], what="Carol's note on its way")
+
+    reply, url = await harness.command("999", user=ALICE)
+
+    assert reply.status == 200
+    await wait_for(lambda: len(harness.slack.posts_to(url)) == 1, what="Alice's note, while Carol's hangs")
+    assert "999" in harness.slack.posts_to(url)[0].body["text"]
+    harness.slack.release(slow_url)
+    await harness.settle()
+    assert "998" in harness.slack.posts_to(slow_url)[0].body["text"]
 
 
 async def test_a_burst_in_one_channel_loses_no_card_and_an_approval_shows_first(harness: Harness) -> None:

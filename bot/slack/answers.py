@@ -125,7 +125,7 @@ class Answers:
         body: dict[str, Any] = {"text": text, "response_type": "ephemeral", "replace_original": replace}
         if blocks:
             body["blocks"] = blocks
-        return self.showing.respond(asker.channel, asker.response_url, body)
+        return self.showing.respond(asker.response_url, body)
 
     async def _once(self, asker: Asker, work: Work, progress: str | None = None) -> None:
         """Do ``work`` unless this delivery was handled before (Slack's retry, or a replay); when it takes longer

@@ -1,13 +1,14 @@
-"""Outbox: everything the bot says in Slack goes out through one queue per channel.
+"""Outbox: everything the bot says in Slack goes out through one queue per channel, or per reply URL.
 
 Slack lets an app post about one message per second per channel (short bursts
 allowed) and answers 429 with ``Retry-After`` beyond that. Each channel's queue
 sends one message at a time; on a 429 it waits as long as Slack asks and sends
 the same message again, so nothing is lost to a rate limit. While it waits,
 what matters most goes first: updates of cards already decided (a newer update
-of a card replaces an older one still waiting), then private notes, then new
-cards. Notes go through the command's or click's reply URL, which a channel's
-rate limit does not hold back.
+of a card replaces an older one still waiting), then new cards. Private notes go
+through the command's or click's reply URL, which a channel's rate limit does not
+hold back: each reply URL has a queue of its own, its notes in order, so that one
+person's note never waits behind another's.
 
 Callers get a future for each message: the ``ts`` of a posted card, whether an
 update or a note arrived, or the error Slack gave. Nothing here raises.
@@ -129,10 +130,11 @@ class Outbox:
         """A new version of ``user``'s Home tab (``views.publish``); replaces a version still waiting."""
         return self._queue(f"home:{user}", _Message("view", {"user_id": user, "view": view}, key=user))
 
-    def respond(self, channel: str, response_url: str, body: dict[str, Any]) -> asyncio.Future[Sent]:
+    def respond(self, response_url: str, body: dict[str, Any]) -> asyncio.Future[Sent]:
         """A message through a command's or click's reply URL (a private note, or a card where the bot
-        is not a member); in ``channel``'s queue, but never held back by its rate limit."""
-        return self._queue(channel, _Message("note", {"url": response_url, "body": body}))
+        is not a member); in a queue of that URL's own (its notes in order), never held back by a channel's rate
+        limit, nor by other people's notes."""
+        return self._queue(f"note:{response_url}", _Message("note", {"url": response_url, "body": body}))
 
     async def close(self, timeout: float = 30.0) -> None:
         """Send what is waiting (for up to ``timeout`` seconds), then stop."""

@@ -99,7 +99,7 @@ class Showing:
         if error in NOT_A_MEMBER and reply:  # (a card posted so has no ``ts``: it cannot be edited)
             text, blocks = drawn
             body = {"text": text, "blocks": blocks, "response_type": "in_channel"}
-            via_url = await self.outbox.respond(channel, reply, body)
+            via_url = await self.outbox.respond(reply, body)
             if via_url.ok:
                 return Shown(None)
             error = via_url.error or error
@@ -164,7 +164,7 @@ class Showing:
         body = {"text": text, "blocks": blocks, "replace_original": True}
         channel = request.asked.channel
         if not ts:
-            return self.respond(channel, response_url, body)
+            return self.respond(response_url, body)
         first = self.outbox.update(channel, ts, text, blocks)
         if not response_url:
             return first
@@ -176,15 +176,15 @@ class Showing:
                 result.set_result(sent)
                 return
             log.warning("chat.update failed; trying the reply URL", extra={"request": request.id, "error": sent.error})
-            self.outbox.respond(channel, response_url, body).add_done_callback(lambda f: result.set_result(f.result()))
+            self.outbox.respond(response_url, body).add_done_callback(lambda f: result.set_result(f.result()))
 
         first.add_done_callback(fall_back)
         return result
 
-    def respond(self, channel: str, response_url: str | None, body: dict[str, Any]) -> asyncio.Future[Sent]:
-        """``body`` through the reply URL of a command or click in ``channel``."""
+    def respond(self, response_url: str | None, body: dict[str, Any]) -> asyncio.Future[Sent]:
+        """``body`` through the reply URL of a command or click."""
         if response_url:
-            return self.outbox.respond(channel, response_url, body)
+            return self.outbox.respond(response_url, body)
         log.error("no way to reach the user: no response_url")
         done: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
         done.set_result(Sent(False, error="no_response_url"))

@@ -119,6 +119,9 @@ class FakeSlack:
         self.bad_answers: dict[str, BadAnswer] = {}
         #: seconds a Web API method (or ``response_url``) takes before it acts and answers
         self.delay_of: dict[str, float] = {}
+        #: reply URLs whose posts wait until ``release``, and the posts waiting
+        self._held: dict[str, asyncio.Event] = {}
+        self.holding: list[str] = []
         self._failures: defaultdict[str, deque[str]] = defaultdict(deque)
         self._rate_limits: defaultdict[str, deque[int]] = defaultdict(deque)
         self._response_ids: dict[str, str] = {}
@@ -307,6 +310,13 @@ class FakeSlack:
         except SlackError as e:
             return _error(e.error)
 
+    def hold(self, response_url: str) -> None:
+        """Posts to ``response_url`` wait (as for a person whose connection to Slack hangs) until ``release``."""
+        self._held[response_url] = asyncio.Event()
+
+    def release(self, response_url: str) -> None:
+        self._held.pop(response_url).set()
+
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         if self._response_ids.get(request.match_info["id"]) != request.match_info["token"]:
             return web.Response(status=404, text="no_such_response_url")
@@ -317,6 +327,9 @@ class FakeSlack:
         if not isinstance(body, dict):
             return web.Response(status=400, text="invalid_payload")
         await asyncio.sleep(self.delay_of.get("response_url", 0))
+        if (held := self._held.get(str(request.url))) is not None:
+            self.holding.append(str(request.url))
+            await held.wait()
         if "response_url" in self.bad_answers:  # a proxy in the way: the post never reaches Slack
             return _bad_answer(request, self.bad_answers["response_url"])
         self.response_posts.append(ResponseUrlPost(str(request.url), body))

@@ -1,18 +1,17 @@
 """What Slack sends, admitted by one Bolt middleware after Bolt's check of the signature, before anything reads it.
 
-Over HTTP, a signed body seen before within its signature's 5 minutes is refused (401), unless it is Slack's retry
-(``X-Slack-Retry-Num``): answered 200, not handled again (across processes the store knows a delivery by what Slack
-keeps across its retries). A body of a shape Slack would not send (a field Bolt or the listeners read of the wrong
-type) gets a 400, or an acknowledgement over Socket Mode. Another workspace's is refused with a private sentence,
-unless some PBX lets people of that workspace ask (its ``connect_teams``; ``bot.slack.fleet`` says where and what).
+Over HTTP, a signed body seen before within its signature's 5 minutes (``replays``) is refused (401), unless it is
+Slack's retry (``X-Slack-Retry-Num``): answered 200, not handled again (across processes the store knows a delivery
+by what Slack keeps across its retries). A body of a shape Slack would not send (a field Bolt or the listeners read of
+the wrong type) gets a 400, or an acknowledgement over Socket Mode. Another workspace's is refused with a private
+sentence, unless some PBX lets people of that workspace ask (its ``connect_teams``; ``bot.slack.fleet`` says where
+and what).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,6 +22,7 @@ from slack_bolt.response import BoltResponse
 
 from .answers import asker_of
 from .fleet import Fleet
+from .replays import Replays
 from .views import notes as say
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,6 @@ JSON = "application/json"
 #: Slack nests what it sends a dozen levels or so; JSON nested deeper is refused
 MAX_DEPTH = 64
 TOO_DEEP = f"JSON nested more than {MAX_DEPTH} levels deep, which Slack never sends"
-#: how long a signature is valid, and so remembered
-WINDOW = 5 * 60.0
 
 #: A shape: a type; a dict of field -> shape (an object whose fields, where given and not null, have those shapes;
 #: a field named with "!" must be given, and not empty); a one-item list (a list of that shape); a tuple (any of them).
@@ -62,13 +60,11 @@ class Admission(AsyncMiddleware):
     """Replays, shapes and other workspaces refused, as the module says (but for those some PBX lets ask: the
     listeners see to where and what); the PBXes served put in the context, where the listeners find them."""
 
-    def __init__(self, fleet: Fleet, team_id: str, *, limit: int = 200_000) -> None:
+    def __init__(self, fleet: Fleet, team_id: str) -> None:
         self._fleet = fleet
         self._team_id = team_id
         self._guests = fleet.guests()
-        #: signature -> when it may be forgotten, oldest first; at most ``limit`` (a flood forgets the oldest)
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._limit = limit
+        self._replays = Replays()
 
     async def async_process(
         self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
@@ -77,7 +73,7 @@ class Admission(AsyncMiddleware):
         if body.get("type") == "url_verification":  # Bolt answers Slack's check of the Request URL
             return await next()
         if http:
-            if not self._first(req.headers.get("x-slack-signature", [""])[0]):
+            if not self._replays.first(req.headers.get("x-slack-signature", [""])[0]):
                 if "x-slack-retry-num" in req.headers:
                     log.info("Slack retried a request already accepted; not handled again")
                     return BoltResponse(status=200, body="")
@@ -111,18 +107,6 @@ class Admission(AsyncMiddleware):
         if "event" not in body and not in_view and body.get("response_url") is not None:
             self._fleet.answers.tell_soon(asker_of(body), say.OTHER_WORKSPACE)
         return BoltResponse(status=200, body="")
-
-    def _first(self, signature: str) -> bool:
-        """Whether ``signature`` is new within its window (it is then remembered)."""
-        now = time.monotonic()
-        while self._seen and next(iter(self._seen.values())) < now:
-            self._seen.popitem(last=False)
-        if signature in self._seen:
-            return False
-        if len(self._seen) >= self._limit:
-            self._seen.popitem(last=False)
-        self._seen[signature] = now + WINDOW
-        return True
 
 
 def problem(body: dict[str, Any], content_type: str | None) -> str | None:

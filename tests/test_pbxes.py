@@ -292,6 +292,11 @@ async def test_two_replicas_share_the_pbxes_watches_and_one_takes_both_once_the_
     await rounds(two)
     held = await holders()
     assert len(held) == 2 and None not in held and len(set(held)) == 2  # one watch each
+    # a watch another holds is tried twice as often as one's own is renewed: a dead holder's is taken sooner
+    assert sorted(served.watcher.every for served in one.bot.served if served.watcher) == [
+        HOLD_EVERY / 2,
+        HOLD_EVERY,
+    ]
 
     await two.close()  # a clean stop: it hands its watch on and no longer counts
     one.clock.advance(HOLD_EVERY)

@@ -46,7 +46,10 @@ class Watcher(Upkeep):
 
     @property
     def every(self) -> float:
-        return hold_every(self.watch.rules.interval)
+        """Between rounds: as often as the watch is held; twice as often while this process does not hold it, so
+        that one whose holder died is taken at most half a hold after it went stale."""
+        every = hold_every(self.watch.rules.interval)
+        return every if self.last_look is not None else every / 2
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop looking, and hand the watch on at once (a process that dies hands it on once its hold is stale)."""

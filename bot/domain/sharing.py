@@ -50,6 +50,8 @@ class WatchShare:
     _counted_at: float | None = field(default=None, init=False)
     #: the rounds of the other watches wait for a count under way
     _counting: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    #: held while a watch nobody holds is tried, so that each try counts what the others took
+    taking: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def seat(self) -> Seat:
         """A seat for one more watch this process serves."""

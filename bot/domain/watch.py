@@ -124,20 +124,18 @@ class Watch:
     async def _hold(self, now: float) -> tuple[bool, int | None]:
         """Hold the watch: renew it, take it from a holder that stopped renewing it, or take it when nobody holds
         it and the process's share allows. Returns what ``WatchStore.hold_watch`` does."""
-        seat = self.seat
+        seat, stale = self.seat, self._stale(now)
         if seat is None:
-            return await self.store.hold_watch(self.holder, now, stale_before=self._stale(now))
+            return await self.store.hold_watch(self.holder, now, stale_before=stale)
         await seat.share.count()
-        was = seat.held
-        # counted as held while the store is asked, by the rounds of the process's other watches meanwhile
-        seat.held = take = was or seat.share.may_take()
-        try:
-            held, mark = await self.store.hold_watch(self.holder, now, self._stale(now), take_free=take)
-        except BaseException:
-            seat.held = was
-            raise
-        seat.held = held
-        return held, mark
+        if seat.held or not seat.share.may_take():  # its own renewed, or a stopped holder's taken
+            held, mark = await self.store.hold_watch(self.holder, now, stale, take_free=False)
+            seat.held = held
+            return held, mark
+        async with seat.share.taking:  # one try at a time, each counting what the others took
+            held, mark = await self.store.hold_watch(self.holder, now, stale, take_free=seat.share.may_take())
+            seat.held = held
+            return held, mark
 
     def _stale(self, now: float) -> float:
         """Before when a holder's last hold means it stopped holding the watch."""
@@ -200,9 +198,9 @@ class Watch:
 
     async def hand_on(self) -> None:
         """This process stops watching: another may take the watch at once."""
-        await self.store.release_watch(self.holder)
         if self.seat is not None:
-            self.seat.held = False
+            self.seat.held = False  # (the process's other watches count without it at once)
+        await self.store.release_watch(self.holder)
 
     async def _gone(self, now: float) -> list[Announcement]:
         """Announced entries the PBX no longer lists, each marked gone by this look."""

@@ -180,6 +180,20 @@ async def test_watches_whose_rounds_come_at_once_take_no_more_than_the_share() -
     assert fleet.holders() == {"one": PBXES // 2, None: PBXES // 2}
 
 
+async def test_a_watch_handed_on_is_taken_in_one_round_of_watches_that_come_at_once() -> None:
+    fleet = Fleet()
+    one = fleet.start("one")
+    await fleet.run(HOLD_EVERY)
+    two = fleet.start("two")
+    await two.share.count()
+    await one.share.count()  # each counts the other: the share is 5
+    await one.watches[PBXES - 1].hand_on()  # as at a look that fell due
+
+    await asyncio.gather(*(two.round(i, fleet.clock, fleet.looks) for i in range(PBXES)))
+
+    assert fleet.holders() == {"one": PBXES - 1, "two": 1}
+
+
 async def test_a_process_that_stops_hands_its_watches_on_and_no_longer_counts() -> None:
     fleet = Fleet()
     one, _ = fleet.start("one"), fleet.start("two")

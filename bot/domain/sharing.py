@@ -1,7 +1,9 @@
 """The watches of several PBXes shared among the processes that serve them: each holds an even share.
 
-Each process says it is there (a :class:`Roster`) at most every ``every`` seconds, and counts the processes seen
-since twice that. Its share is the watches it serves divided among them, rounded up. A process below its share
+Each process says it is there (a :class:`Roster`) every ``every`` seconds, and counts the processes seen since
+twice that: once at its start, then in the background, so that no watch waits for it to renew its hold (with the
+database slow, a round that waited for the count could let a hold go stale). Its share is the watches it serves
+divided among them, rounded up. A process below its share
 takes a watch nobody holds; one above it hands a watch on when that watch's look falls due, so that the next
 holder looks about an interval after the last look, never twice in one. A watch whose holder stopped renewing it
 is taken whatever the share: that holder is gone. Alone, a process holds every watch it serves.
@@ -10,10 +12,15 @@ is taken whatever the share: that holder is gone. Alone, a process holds every w
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from .ports import StoreUnreachable
+
+log = logging.getLogger(__name__)
 
 
 class Roster(Protocol):
@@ -48,8 +55,8 @@ class WatchShare:
     #: the processes counted last, and when (None: not yet)
     _processes: int = field(default=1, init=False)
     _counted_at: float | None = field(default=None, init=False)
-    #: the rounds of the other watches wait for a count under way
-    _counting: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    #: the count under way in the background
+    _counting: asyncio.Task[None] | None = field(default=None, init=False)
     #: held while a watch nobody holds is tried, so that each try counts what the others took
     taking: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
@@ -60,14 +67,25 @@ class WatchShare:
         return seat
 
     async def count(self) -> None:
-        """Say this process is there, and count the processes, when that was last done ``every`` seconds ago or
-        more."""
-        async with self._counting:
-            now = self.clock()
-            if self._counted_at is not None and now - self._counted_at < self.every:
-                return
-            self._processes = max(1, await self.roster.present(self.holder, now, seen_since=now - 2 * self.every))
-            self._counted_at = now
+        """Say this process is there, and count the processes (at the start)."""
+        now = self.clock()
+        self._counted_at = now
+        self._processes = max(1, await self.roster.present(self.holder, now, seen_since=now - 2 * self.every))
+
+    def count_soon(self) -> None:
+        """``count`` in the background when the last count started ``every`` seconds ago or more (and none is under
+        way); a database that does not answer leaves the last count."""
+        if self._counting is not None and not self._counting.done():
+            return
+        if self._counted_at is not None and self.clock() - self._counted_at < self.every:
+            return
+        self._counting = asyncio.get_running_loop().create_task(self._count_or_say_why())
+
+    async def _count_or_say_why(self) -> None:
+        try:
+            await self.count()
+        except StoreUnreachable as error:
+            log.warning("could not count the processes that share the watches", extra={"problem": str(error)})
 
     @property
     def share(self) -> int:
@@ -83,6 +101,9 @@ class WatchShare:
 
     async def leave(self) -> None:
         """This process stops: the others count without it at once (once it said it was there)."""
+        if self._counting is not None:
+            self._counting.cancel()
+            await asyncio.wait((self._counting,))
         if self._counted_at is not None:
             await self.roster.absent(self.holder)
 

@@ -123,11 +123,20 @@ class Watch:
 
     async def _hold(self, now: float) -> tuple[bool, int | None]:
         """Hold the watch: renew it, take it from a holder that stopped renewing it, or take it when nobody holds
-        it and the process's share allows. Returns what ``WatchStore.hold_watch`` does."""
+        it and the process's share allows. Returns what ``WatchStore.hold_watch`` does. A hold the database
+        answered late (half a hold after ``now`` or later) is made again at once: kept with the time it was asked
+        at, it would go stale that much sooner, and another process could take the watch within an interval of
+        this one's look."""
+        held, mark = await self._hold_at(now)
+        if held and self.clock() - now >= hold_every(self.rules.interval) / 2:
+            held, mark = await self._hold_at(self.clock())
+        return held, mark
+
+    async def _hold_at(self, now: float) -> tuple[bool, int | None]:
         seat, stale = self.seat, self._stale(now)
         if seat is None:
             return await self.store.hold_watch(self.holder, now, stale_before=stale)
-        await seat.share.count()
+        seat.share.count_soon()
         if seat.held or not seat.share.may_take():  # its own renewed, or a stopped holder's taken
             held, mark = await self.store.hold_watch(self.holder, now, stale, take_free=False)
             seat.held = held
@@ -146,9 +155,8 @@ class Watch:
         announcement not yet posted: this look's, and any a stopped process left), and say which announced entries
         are gone. Raises CallFailed or StoreUnreachable when the PBX or the database cannot be asked; nothing is
         lost, the next look goes on."""
-        now = self.clock()
         kept = self.seat is not None and self.seat.held
-        held, mark = await self._hold(now)
+        held, mark = await self._hold(self.clock())
         if not held:
             return Watched(held=False)
         # held since its last look, which makes this one due: the next holder looks an interval after that
@@ -159,7 +167,7 @@ class Watch:
             return Watched(held=False)
         holding = asyncio.create_task(self._keep_holding())
         try:
-            return await self._look(mark, now)
+            return await self._look(mark, self.clock())
         finally:
             holding.cancel()
 
@@ -175,11 +183,12 @@ class Watch:
     async def _look(self, mark: int | None, now: float) -> Watched:
         if mark is None:  # watching starts: what is listed now is not news
             highest = await self.blocklist.highest_id()
-            await self.store.advance_watch(self.holder, None, highest or 0, [], now)
+            # (the time the mark moves, which renews the hold: never older than a hold renewed during the look)
+            await self.store.advance_watch(self.holder, None, highest or 0, [], self.clock())
             log.info("watching the blocklist starts", extra={"from_id": highest or 0})
         elif added := await self.blocklist.added_after(mark, PAGE):
             keep = [Announcement(e, self.rules.channel) for e in added if self.rules.wants(e)]
-            await self.store.advance_watch(self.holder, mark, max(e.id for e in added), keep, now)
+            await self.store.advance_watch(self.holder, mark, max(e.id for e in added), keep, self.clock())
         unposted = await self.store.unposted(PAGE)
         gone = await self._gone(now)
         announce: list[Announcement] = []

@@ -194,6 +194,29 @@ async def test_a_watch_handed_on_is_taken_in_one_round_of_watches_that_come_at_o
     assert fleet.holders() == {"one": PBXES - 1, "two": 1}
 
 
+async def test_a_count_the_database_does_not_answer_holds_up_no_renewal() -> None:
+    fleet = Fleet()
+    fleet.start("one")
+    await fleet.run(HOLD_EVERY)
+    never = asyncio.Event()
+
+    async def no_answer(holder: str, at: float, seen_since: float) -> int:
+        await never.wait()
+        return 1
+
+    fleet.store.present = no_answer  # type: ignore[method-assign]
+    rounds = asyncio.create_task(fleet.run(3 * HOLD_EVERY))  # counts fall due, and get no answer
+    for _ in range(10_000):
+        if rounds.done():
+            break
+        await asyncio.sleep(0)
+
+    assert rounds.done(), "the watches' rounds waited for the count"
+    assert fleet.holders() == {"one": PBXES}
+    renewed = [fleet.store.pbxes[f"pbx{i}"].heartbeat_at for i in range(PBXES)]
+    assert all(at is not None and fleet.clock.now - at <= HOLD_EVERY for at in renewed)  # each in its last round
+
+
 async def test_a_process_that_stops_hands_its_watches_on_and_no_longer_counts() -> None:
     fleet = Fleet()
     one, _ = fleet.start("one"), fleet.start("two")

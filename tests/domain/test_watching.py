@@ -167,6 +167,65 @@ async def test_a_second_watcher_does_not_hold_the_watch_while_the_first_renews_i
     assert await one.tick() == Watched(held=False)
 
 
+class LateStore(WatchStore):
+    """A store whose next answer to ``hold_watch`` comes ``late`` seconds after it was asked (the hold is kept with
+    the time it was asked at, as a real store does)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock, self.late = clock, 0.0
+
+    async def hold_watch(
+        self, holder: str, at: float, stale_before: float, *, take_free: bool = True
+    ) -> tuple[bool, int | None]:
+        answer = await super().hold_watch(holder, at, stale_before, take_free=take_free)
+        self.clock.advance(self.late)
+        self.late = 0.0
+        return answer
+
+
+async def test_a_hold_the_database_answers_late_is_made_again_so_that_it_is_not_stale_sooner(
+    blocklist: FakeBlocklist, clock: Clock
+) -> None:
+    store = LateStore(clock)
+    one, two = watcher(store, blocklist, clock), watcher(store, blocklist, clock, TWO)
+    assert (await one.tick()).held
+    store.late = HOLD_EVERY  # the next renewal waits for the database as long as a hold lasts
+    assert await one.hold()
+    assert store.heartbeat_at == clock.now  # made again: held for the time it was answered at
+
+    clock.advance(INTERVAL)  # a look: its hold answered late too
+    store.late = HOLD_EVERY
+    assert (await one.tick()).held
+    assert store.heartbeat_at == clock.now
+    clock.advance(2 * HOLD_EVERY - 1)
+    assert not (await two.tick()).held  # not stale: a hold is two holds long from when it was answered
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["the first look", "a later look"])
+async def test_a_look_slow_to_get_its_answer_never_makes_the_hold_older_than_its_renewal_meanwhile(
+    store: WatchStore, blocklist: FakeBlocklist, clock: Clock, first: bool
+) -> None:
+    one, two = watcher(store, blocklist, clock, added_by=None), watcher(store, blocklist, clock, TWO)
+    if not first:
+        await one.tick()
+        blocklist.put(blocked_address(43))
+        clock.advance(INTERVAL)
+    asked = "highest_id" if first else "added_after"
+
+    async def slow_answer() -> None:  # 3CX answers a hold and more later; the hold is renewed meanwhile
+        del blocklist.before[asked]
+        clock.advance(HOLD_EVERY)
+        assert await one.hold()
+        clock.advance(HOLD_EVERY / 2)
+
+    blocklist.before[asked] = slow_answer
+    assert (await one.tick()).held
+
+    clock.advance(2 * HOLD_EVERY - HOLD_EVERY / 2 - 1)  # within two holds of the renewal
+    assert not (await two.tick()).held
+
+
 async def test_looks_an_hour_apart_keep_the_watch_held_between_them_and_a_dead_holders_is_taken_within_30_s(
     store: WatchStore, blocklist: FakeBlocklist, clock: Clock
 ) -> None:

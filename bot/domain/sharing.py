@@ -49,7 +49,7 @@ class WatchShare:
     roster: Roster
     holder: str
     clock: Callable[[], float]
-    #: how often the process says it is there, at most (the watch's hold, renewed as often)
+    #: how often the process says it is there (as often as its watches' holds are renewed)
     every: float
     _seats: list[Seat] = field(default_factory=list, init=False)
     #: the processes counted last, and when (None: not yet)

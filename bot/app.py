@@ -282,10 +282,7 @@ async def start_bot(
     holds = [hold_every(pbx.watch.interval) for pbx in settings.pbxes if pbx.watch is not None]
     share = WatchShare(store, transitions.owner, clock, every=min(holds, default=HOLD_EVERY))
     if holds:  # its first rounds take no more than its share of the watches of those already there
-        try:
-            await share.count()
-        except StoreUnreachable:
-            log.warning("could not count the processes that share the watches; the watches' rounds will")
+        await share.count()
     shared = Shared(settings, store, transitions, showing, reads, answers, clock, workspace_url, redactor, retry, share)
     served, pbxes = [], {}
     for pbx in settings.pbxes:

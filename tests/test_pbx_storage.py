@@ -161,10 +161,8 @@ async def test_each_pbx_announces_its_own_entry_42_and_has_its_own_lease(store: 
     assert sorted((f.entry.id, f.pbx) for f in found) == [(42, "acme"), (42, "beta"), (43, "beta")]
     assert [f.entry.id for f in await acme.found_between(0.0, 2000.0, 10)] == [42]
     await acme.release_watch("p1")
-    assert await acme.hold_watch("p2", 1003.0, 903.0) == (True, 50) and await beta.hold_watch("p2", 1003.0, 903.0) == (
-        False,
-        60,
-    )
+    assert await acme.hold_watch("p2", 1003.0, 903.0) == (True, 50)
+    assert await beta.hold_watch("p2", 1003.0, 903.0) == (False, None)  # p1 holds beta's still
 
 
 async def test_the_domains_fakes_keep_pbxes_apart_as_the_stores_do() -> None:
@@ -186,10 +184,11 @@ async def test_the_domains_fakes_keep_pbxes_apart_as_the_stores_do() -> None:
     for view in (watch.scoped("acme"), watch.scoped("beta")):
         assert await view.hold_watch("p1", 1000.0, 900.0) == (True, None)
         assert await view.advance_watch("p1", None, 50, [announcement(42)], 1000.0)
-    assert await watch.scoped("beta").hold_watch("p2", 1001.0, 901.0) == (False, 50)
+    assert await watch.scoped("beta").hold_watch("p2", 1001.0, 901.0) == (False, None)
     assert await watch.hold_watch("p2", 1001.0, 901.0) == (True, None)  # the PBX ""'s lease
     assert await watch.scoped("acme").mark_gone(42) and len(await watch.scoped("beta").unposted(10)) == 1
     assert [a.entry.id for a in await watch.unposted(10)] == [42] and watch.scoped("acme").mark == 50
+    assert watch.scoped("beta").mark == 50
 
 
 async def test_each_pbx_has_its_own_3cx_token_and_a_view_closes_nothing(new_store: NewStore) -> None:
@@ -216,7 +215,7 @@ async def test_each_pbx_has_its_own_3cx_token_and_a_view_closes_nothing(new_stor
 async def kept_for(store: Store, pbx: str) -> tuple[list[str], list[str], list[int], int | None]:
     """What a PBX has: its requests, allow entries in force and announcements not yet posted, and its mark."""
     view = store.scoped(pbx)
-    _, mark = await view.hold_watch("someone-else", 2000.0, 0.0)
+    _, mark = await view.hold_watch("someone-else", 2000.0, 2000.0)  # taken, whoever held it
     await view.release_watch("someone-else")
     return (
         ids(await view.recent(100)),

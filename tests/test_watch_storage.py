@@ -44,9 +44,9 @@ async def started(watch: WatchStore, *announce: Announcement) -> None:
 
 async def test_another_holder_is_refused_while_fresh_and_takes_over_when_stale(watch: WatchStore) -> None:
     await started(watch)
-    assert await watch.hold_watch(TWO, 1030.0, 930.0) == (False, 100)
+    assert await watch.hold_watch(TWO, 1030.0, 930.0) == (False, None)
     assert await watch.hold_watch(TWO, 1200.0, 1100.0) == (True, 100)
-    assert await watch.hold_watch(ONE, 1210.0, 1110.0) == (False, 100)
+    assert await watch.hold_watch(ONE, 1210.0, 1110.0) == (False, None)
     # the old holder no longer moves the mark
     assert not await watch.advance_watch(ONE, 100, 200, [announcement(150)], 1210.0)
     assert await watch.advance_watch(TWO, 100, 200, [announcement(150)], 1210.0)
@@ -60,7 +60,7 @@ async def test_a_lease_nobody_holds_is_taken_only_when_free_ones_may_be_and_a_st
     await started(watch)
     assert await watch.hold_watch(ONE, 1005.0, 905.0, take_free=False) == (True, 100)  # its own, renewed
     await watch.release_watch(ONE)
-    assert await watch.hold_watch(TWO, 1010.0, 910.0, take_free=False) == (False, 100)
+    assert await watch.hold_watch(TWO, 1010.0, 910.0, take_free=False) == (False, None)
     assert await watch.hold_watch(TWO, 1010.0, 910.0) == (True, 100)
     # its holder stopped renewing it: taken, free ones or not
     assert await watch.hold_watch(ONE, 1200.0, 1100.0, take_free=False) == (True, 100)

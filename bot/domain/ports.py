@@ -213,7 +213,7 @@ class WatchStore(Protocol):
     ) -> tuple[bool, int | None]:
         """Take or renew the watcher's lease for ``holder``: held when nobody holds it (and ``take_free``),
         ``holder`` does, or the holder's last renewal is older than ``stale_before``. Returns (held, high-water
-        mark); the mark is None until watching has started."""
+        mark); the mark is None until watching has started, and while another holds the lease."""
 
     async def release_watch(self, holder: str) -> None:
         """``holder`` stops watching: another process may take the lease at once."""

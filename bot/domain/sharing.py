@@ -67,25 +67,23 @@ class WatchShare:
         return seat
 
     async def count(self) -> None:
-        """Say this process is there, and count the processes (at the start)."""
+        """Say this process is there, and count the processes (at the start); a database that does not answer
+        leaves the last count."""
         now = self.clock()
         self._counted_at = now
-        self._processes = max(1, await self.roster.present(self.holder, now, seen_since=now - 2 * self.every))
+        try:
+            self._processes = max(1, await self.roster.present(self.holder, now, seen_since=now - 2 * self.every))
+        except StoreUnreachable as error:
+            log.warning("could not count the processes that share the watches", extra={"problem": str(error)})
 
     def count_soon(self) -> None:
         """``count`` in the background when the last count started ``every`` seconds ago or more (and none is under
-        way); a database that does not answer leaves the last count."""
+        way)."""
         if self._counting is not None and not self._counting.done():
             return
         if self._counted_at is not None and self.clock() - self._counted_at < self.every:
             return
-        self._counting = asyncio.get_running_loop().create_task(self._count_or_say_why())
-
-    async def _count_or_say_why(self) -> None:
-        try:
-            await self.count()
-        except StoreUnreachable as error:
-            log.warning("could not count the processes that share the watches", extra={"problem": str(error)})
+        self._counting = asyncio.get_running_loop().create_task(self.count())
 
     @property
     def share(self) -> int:

@@ -82,17 +82,16 @@ class _Message:
 @dataclass(eq=False)
 class _Channel:
     waiting: list[_Message] = field(default_factory=list)
-    #: chat.* calls wait until then (time.monotonic()); notes do not
+    #: nothing is sent before then (time.monotonic()): Slack asked to wait (a reply URL's queue waits inline)
     paused_until: float = 0.0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     worker: asyncio.Task[None] | None = None
 
     def next(self, now: float) -> _Message | None:
-        """The message to send now (the first of the kind that goes first), if any may go."""
-        may_go = [m for m in self.waiting if m.kind == "note" or now >= self.paused_until]
-        if not may_go:
+        """The message to send now (the first of the kind that goes first), unless the queue is paused."""
+        if not self.waiting or now < self.paused_until:
             return None
-        message = min(may_go, key=lambda m: KINDS[m.kind][1])
+        message = min(self.waiting, key=lambda m: KINDS[m.kind][1])
         self.waiting.remove(message)
         return message
 
@@ -179,7 +178,7 @@ class Outbox:
         try:
             while queue.waiting:
                 message = queue.next(time.monotonic())
-                if message is None:  # only chat.* messages wait, and the channel is paused
+                if message is None:  # the channel is paused
                     queue.wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(queue.wake.wait(), max(0.0, queue.paused_until - time.monotonic()))

@@ -23,8 +23,6 @@ RENEW = (
     "UPDATE watch_state SET holder = ?, heartbeat_at = ? WHERE name = ? AND (holder = ? OR heartbeat_at < ?)"
     " RETURNING high_water"
 )
-#: (name): the mark, when the lease was refused
-MARK = "SELECT high_water FROM watch_state WHERE name = ?"
 #: (new_mark, at, name, holder, mark): move the mark, only while ``holder`` holds the lease and it is ``mark``
 ADVANCE = (
     "UPDATE watch_state SET high_water = ?, heartbeat_at = ?"
@@ -65,10 +63,7 @@ class WatchRows(Scoped):
             held = await self._fetch(HOLD, self._watcher, holder, at, stale_before)
         else:
             held = await self._fetch(RENEW, holder, at, self._watcher, holder, stale_before)
-        if held:
-            return True, held[0][0]
-        mark = await self._fetch(MARK, self._watcher)
-        return False, mark[0][0] if mark else None
+        return (True, held[0][0]) if held else (False, None)
 
     async def present(self, holder: str, at: float, seen_since: float) -> int:
         await self._write("DELETE FROM watchers WHERE seen_at < ?", seen_since)

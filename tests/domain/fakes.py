@@ -735,7 +735,7 @@ class WatchStore:
         if free or (own.heartbeat_at is not None and own.heartbeat_at < stale_before):
             own.holder, own.heartbeat_at = holder, at
             return True, own.mark
-        return False, own.mark
+        return False, None
 
     async def release_watch(self, holder: str) -> None:
         if self.own.holder == holder:
